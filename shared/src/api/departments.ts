@@ -1,0 +1,6 @@
+export interface Department {
+  id: number;
+  name: string;
+  parentId: number | null;
+  contacts: number;
+}

@@ -1,0 +1,29 @@
+/**
+ * The one error shape every API error has, for every status:
+ * `{ error: { code, message, details? } }`. `details` lists per-field problems.
+ */
+export interface ApiErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    details?: FieldProblem[];
+  };
+}
+
+/** One problem with one field of a request: `path` names it as the client sent it. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export type ErrorCode =
+  | 'invalid_request' // the body, query or params fail validation
+  | 'invalid_json'
+  | 'payload_too_large'
+  | 'unknown_reference' // a parameter names something that does not exist (tag, department…)
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'conflict'
+  | 'internal';

@@ -1,0 +1,403 @@
+/**
+ * Segflow's data model: the source of truth for `migrations/` (drizzle-kit generates them).
+ *
+ * Conventions, chosen for set-based SQL over 1M contacts on D1 (SQLite, no JSONB):
+ * - Times are integer epoch milliseconds (UTC); "days" are computed in the configured time zone.
+ * - Money is integer fen (1/100 yuan): sums stay exact.
+ * - Every field a rule can filter on is a typed column, never `json_extract` over a blob.
+ *   Custom attributes live in `contacts.custom` (JSON) and get an indexed generated column
+ *   when one becomes hot.
+ * - Behaviour aggregates (message/purchase counts, spend, last activity) are maintained on the
+ *   contact at ingest; windowed aggregates come from `contact_daily_stats`, a per-contact,
+ *   per-type, per-day rollup, instead of scanning raw events.
+ */
+import { sql } from 'drizzle-orm';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import {
+  CONTACT_KINDS,
+  DEVICES,
+  EVENT_TYPES,
+  GENDERS,
+  ROLES,
+  RULE_STATUSES,
+  TAG_SOURCES,
+  TAG_STATUSES,
+} from '../../../shared/src/domain';
+
+const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
+const now = sql`(unixepoch('subsec') * 1000)`;
+
+/** Departments form a tree; `path` ("/1/4/") makes "this department and below" one indexed range. */
+export const departments = sqliteTable(
+  'departments',
+  {
+    id: integer('id').primaryKey(),
+    name: text('name').notNull(),
+    parentId: integer('parent_id'),
+    path: text('path').notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [index('departments_path_idx').on(t.path), index('departments_parent_idx').on(t.parentId)],
+);
+
+export const users = sqliteTable(
+  'users',
+  {
+    id: integer('id').primaryKey(),
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ROLES }).notNull(),
+    departmentId: integer('department_id').references(() => departments.id),
+    /** PBKDF2-SHA256, base64; null until a password is set. */
+    passwordHash: text('password_hash'),
+    passwordSalt: text('password_salt'),
+    disabled: integer('disabled', { mode: 'boolean' }).notNull().default(false),
+    createdAt: integer('created_at').notNull().default(now),
+    lastLoginAt: integer('last_login_at'),
+  },
+  (t) => [
+    uniqueIndex('users_email_idx').on(t.email),
+    check('users_role_check', sql`${t.role} in (${inList(ROLES)})`),
+  ],
+);
+
+/** Server-side sessions: the cookie holds a random token, the table its SHA-256. Revocable. */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+export const contacts = sqliteTable(
+  'contacts',
+  {
+    id: integer('id').primaryKey(),
+    kind: text('kind', { enum: CONTACT_KINDS }).notNull(),
+    /** The sender's id for this person (WeCom external_userid, openid, wxid…); unique. */
+    externalId: text('external_id').notNull(),
+    name: text('name').notNull(),
+    remark: text('remark'),
+    gender: text('gender', { enum: GENDERS }).notNull().default('unknown'),
+    region: text('region'),
+    city: text('city'),
+    occupation: text('occupation'),
+    company: text('company'),
+    device: text('device', { enum: DEVICES }),
+    sourceChannel: text('source_channel'),
+    departmentId: integer('department_id').references(() => departments.id),
+    ownerUserId: integer('owner_user_id').references(() => users.id),
+    /** AES-256-GCM ciphertext (base64 iv|ct) and a keyed hash for exact search. */
+    phoneEnc: text('phone_enc'),
+    phoneHash: text('phone_hash'),
+    idNumberEnc: text('id_number_enc'),
+    idNumberHash: text('id_number_hash'),
+    /** Custom attributes, `{ key: value }`, keys declared in `custom_fields`. */
+    custom: text('custom').notNull().default('{}'),
+    /** Gray-release bucket in [0, 10000): `bucketOf(externalId)`, so JS and SQL pick the same contacts. */
+    bucket: integer('bucket').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    lastActiveAt: integer('last_active_at'),
+    messageCount: integer('message_count').notNull().default(0),
+    purchaseCount: integer('purchase_count').notNull().default(0),
+    /** Lifetime spend in fen. */
+    totalSpend: integer('total_spend').notNull().default(0),
+    lastPurchaseAt: integer('last_purchase_at'),
+    inviteCount: integer('invite_count').notNull().default(0),
+    violationCount: integer('violation_count').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('contacts_external_idx').on(t.externalId),
+    index('contacts_department_idx').on(t.departmentId),
+    index('contacts_kind_idx').on(t.kind),
+    index('contacts_owner_idx').on(t.ownerUserId),
+    index('contacts_last_active_idx').on(t.lastActiveAt),
+    index('contacts_spend_idx').on(t.totalSpend),
+    index('contacts_region_idx').on(t.region, t.city),
+    index('contacts_phone_hash_idx').on(t.phoneHash),
+    index('contacts_id_number_hash_idx').on(t.idNumberHash),
+    check('contacts_kind_check', sql`${t.kind} in (${inList(CONTACT_KINDS)})`),
+    check('contacts_gender_check', sql`${t.gender} in (${inList(GENDERS)})`),
+    check('contacts_bucket_check', sql`${t.bucket} >= 0 and ${t.bucket} < 10000`),
+  ],
+);
+
+/** Declared custom contact attributes: they appear in the rule builder's field catalog. */
+export const customFields = sqliteTable(
+  'custom_fields',
+  {
+    id: integer('id').primaryKey(),
+    key: text('key').notNull(),
+    labelZh: text('label_zh').notNull(),
+    labelEn: text('label_en').notNull(),
+    type: text('type', { enum: ['text', 'number', 'date', 'boolean', 'list'] }).notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('custom_fields_key_idx').on(t.key)],
+);
+
+/** Webhook senders: a generic HMAC source or a WeCom callback. Secrets are shown once at creation. */
+export const eventSources = sqliteTable('event_sources', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  kind: text('kind', { enum: ['generic', 'wecom'] }).notNull(),
+  secret: text('secret').notNull(),
+  /** WeCom callback settings (Token, EncodingAESKey, CorpID); null for generic sources. */
+  wecomToken: text('wecom_token'),
+  wecomAesKey: text('wecom_aes_key'),
+  wecomCorpId: text('wecom_corp_id'),
+  revokedAt: integer('revoked_at'),
+  createdAt: integer('created_at').notNull().default(now),
+  lastEventAt: integer('last_event_at'),
+  eventCount: integer('event_count').notNull().default(0),
+});
+
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey(),
+    sourceId: text('source_id').notNull(),
+    /** The sender's id for the event (or a composite key where it gives none): dedupe key with source. */
+    senderEventId: text('sender_event_id').notNull(),
+    contactId: integer('contact_id')
+      .notNull()
+      .references(() => contacts.id),
+    type: text('type', { enum: EVENT_TYPES }).notNull(),
+    occurredAt: integer('occurred_at').notNull(),
+    receivedAt: integer('received_at').notNull(),
+    /** purchase amount in fen */
+    amount: integer('amount'),
+    /** QR channel, purchase channel, article channel */
+    channel: text('channel'),
+    groupId: text('group_id'),
+    /** message text (for keyword rules) or article title */
+    text: text('text'),
+    /** anything else the sender sent, kept verbatim */
+    properties: text('properties').notNull().default('{}'),
+  },
+  (t) => [
+    uniqueIndex('events_sender_idx').on(t.sourceId, t.senderEventId),
+    index('events_contact_idx').on(t.contactId, t.occurredAt),
+    index('events_type_idx').on(t.type, t.occurredAt),
+    check('events_type_check', sql`${t.type} in (${inList(EVENT_TYPES)})`),
+  ],
+);
+
+/**
+ * Per-contact, per-type, per-day rollup maintained on ingest: answers "≥3 purchases in the
+ * last 30 days" from at most 30 rows per contact. `day` counts days since 1970-01-01 in the
+ * configured time zone. The second index serves set-based scans by type and window.
+ */
+export const contactDailyStats = sqliteTable(
+  'contact_daily_stats',
+  {
+    contactId: integer('contact_id').notNull(),
+    type: text('type', { enum: EVENT_TYPES }).notNull(),
+    day: integer('day').notNull(),
+    count: integer('count').notNull(),
+    /** sum of amounts in fen */
+    amount: integer('amount').notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.contactId, t.type, t.day] }),
+    index('contact_daily_stats_type_day_idx').on(t.type, t.day, t.contactId, t.count, t.amount),
+  ],
+);
+
+export const tagGroups = sqliteTable(
+  'tag_groups',
+  {
+    id: integer('id').primaryKey(),
+    name: text('name').notNull(),
+    description: text('description'),
+    color: text('color').notNull().default('#409eff'),
+    /** A contact holds at most one tag of an exclusive group (e.g. lifecycle stage). */
+    exclusive: integer('exclusive', { mode: 'boolean' }).notNull().default(false),
+    /** Maximum number of tags in the group; null = the global default. */
+    maxTags: integer('max_tags'),
+    /** Owning department; null = company-wide. */
+    departmentId: integer('department_id').references(() => departments.id),
+    /** May staff apply this group's tags by hand? */
+    staffCanApply: integer('staff_can_apply', { mode: 'boolean' }).notNull().default(true),
+    sortOrder: integer('sort_order').notNull().default(0),
+    createdAt: integer('created_at').notNull().default(now),
+  },
+  (t) => [uniqueIndex('tag_groups_name_idx').on(t.name)],
+);
+
+export const tags = sqliteTable(
+  'tags',
+  {
+    id: integer('id').primaryKey(),
+    groupId: integer('group_id')
+      .notNull()
+      .references(() => tagGroups.id),
+    /** Parent tag in the same group: levels 1–3 (industry › sub-field › behaviour). */
+    parentId: integer('parent_id'),
+    level: integer('level').notNull().default(1),
+    name: text('name').notNull(),
+    description: text('description'),
+    color: text('color'),
+    status: text('status', { enum: TAG_STATUSES }).notNull().default('active'),
+    retiredAt: integer('retired_at'),
+    createdAt: integer('created_at').notNull().default(now),
+    lastAppliedAt: integer('last_applied_at'),
+  },
+  (t) => [
+    uniqueIndex('tags_group_name_idx').on(t.groupId, t.name),
+    index('tags_parent_idx').on(t.parentId),
+    check('tags_level_check', sql`${t.level} between 1 and 3`),
+    check('tags_status_check', sql`${t.status} in (${inList(TAG_STATUSES)})`),
+  ],
+);
+
+/** Current tag holdings. The ledger is the history; this table is its latest state. */
+export const contactTags = sqliteTable(
+  'contact_tags',
+  {
+    contactId: integer('contact_id')
+      .notNull()
+      .references(() => contacts.id),
+    tagId: integer('tag_id')
+      .notNull()
+      .references(() => tags.id),
+    source: text('source', { enum: TAG_SOURCES }).notNull(),
+    ruleId: integer('rule_id'),
+    ruleVersion: integer('rule_version'),
+    addedAt: integer('added_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.contactId, t.tagId] }), index('contact_tags_tag_idx').on(t.tagId, t.contactId)],
+);
+
+/**
+ * Append-only history of every tag add/remove with its source: rebuilds the tag state at any
+ * past time, answers "why does this contact have this tag", and makes rollback possible.
+ */
+export const tagLedger = sqliteTable(
+  'tag_ledger',
+  {
+    id: integer('id').primaryKey(),
+    contactId: integer('contact_id').notNull(),
+    tagId: integer('tag_id').notNull(),
+    op: text('op', { enum: ['add', 'remove'] }).notNull(),
+    source: text('source', { enum: TAG_SOURCES }).notNull(),
+    ruleId: integer('rule_id'),
+    ruleVersion: integer('rule_version'),
+    actorUserId: integer('actor_user_id'),
+    /** groups the rows of one import, rollback or merge */
+    batchId: text('batch_id'),
+    at: integer('at').notNull(),
+  },
+  (t) => [
+    index('tag_ledger_contact_idx').on(t.contactId, t.at),
+    index('tag_ledger_tag_idx').on(t.tagId, t.at),
+    index('tag_ledger_rule_idx').on(t.ruleId, t.ruleVersion),
+    index('tag_ledger_at_idx').on(t.at),
+    check('tag_ledger_op_check', sql`${t.op} in ('add', 'remove')`),
+  ],
+);
+
+export const rules = sqliteTable(
+  'rules',
+  {
+    id: integer('id').primaryKey(),
+    name: text('name').notNull(),
+    description: text('description'),
+    departmentId: integer('department_id').references(() => departments.id),
+    status: text('status', { enum: RULE_STATUSES }).notNull().default('draft'),
+    /** The graph being edited (JSON); versions are frozen copies. */
+    draftGraph: text('draft_graph').notNull(),
+    publishedVersion: integer('published_version'),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('rules_status_idx').on(t.status),
+    check('rules_status_check', sql`${t.status} in (${inList(RULE_STATUSES)})`),
+  ],
+);
+
+export const ruleVersions = sqliteTable(
+  'rule_versions',
+  {
+    id: integer('id').primaryKey(),
+    ruleId: integer('rule_id')
+      .notNull()
+      .references(() => rules.id),
+    version: integer('version').notNull(),
+    graph: text('graph').notNull(),
+    /** compiled JSON Logic */
+    logic: text('logic').notNull(),
+    /** event type the rule listens to, or 'schedule' */
+    trigger: text('trigger').notNull(),
+    /** gray release share, 1–100 percent of contacts (by bucket) */
+    rolloutPercent: integer('rollout_percent').notNull().default(100),
+    note: text('note'),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    publishedAt: integer('published_at'),
+  },
+  (t) => [
+    uniqueIndex('rule_versions_rule_version_idx').on(t.ruleId, t.version),
+    index('rule_versions_trigger_idx').on(t.trigger),
+    check('rule_versions_rollout_check', sql`${t.rolloutPercent} between 1 and 100`),
+  ],
+);
+
+export const segments = sqliteTable('segments', {
+  id: integer('id').primaryKey(),
+  name: text('name').notNull(),
+  description: text('description'),
+  departmentId: integer('department_id').references(() => departments.id),
+  graph: text('graph').notNull(),
+  logic: text('logic').notNull(),
+  createdBy: integer('created_by').references(() => users.id),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** Daily segment sizes, for charts and drop alerts. */
+export const segmentSnapshots = sqliteTable(
+  'segment_snapshots',
+  {
+    segmentId: integer('segment_id')
+      .notNull()
+      .references(() => segments.id),
+    day: integer('day').notNull(),
+    size: integer('size').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.day] })],
+);
+
+/** Every mutation: who, what, before/after, from where. Written in the same batch as the change. */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey(),
+    at: integer('at').notNull(),
+    actorUserId: integer('actor_user_id'),
+    actorIp: text('actor_ip'),
+    action: text('action').notNull(),
+    objectType: text('object_type').notNull(),
+    objectId: text('object_id'),
+    summary: text('summary'),
+    before: text('before'),
+    after: text('after'),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    index('audit_log_object_idx').on(t.objectType, t.objectId),
+    index('audit_log_actor_idx').on(t.actorUserId, t.at),
+  ],
+);

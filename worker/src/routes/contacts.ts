@@ -1,0 +1,153 @@
+import { Hono } from 'hono';
+import { and, asc, count, desc, eq, inArray, like, or, sql, type SQL } from 'drizzle-orm';
+import type { AppEnv } from '../app-env';
+import { db, type Db } from '../db/client';
+import { contacts as contactsT, contactTags, departments, tagGroups, tags } from '../db/schema';
+import { validate } from '../validate';
+import { ApiError } from '../errors';
+import { contactListQuery, type ContactListQuery, type ContactSummary, type TagChip } from '../../../shared/src/api/contacts';
+import type { Page } from '../../../shared/src/api/common';
+import { idParam } from '../../../shared/src/api/common';
+import { z } from 'zod';
+
+const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
+  last_active: [sql`${contactsT.lastActiveAt} desc nulls last`, desc(contactsT.id)],
+  spend: [desc(contactsT.totalSpend), desc(contactsT.id)],
+  name: [asc(contactsT.name), asc(contactsT.id)],
+  created: [desc(contactsT.createdAt), desc(contactsT.id)],
+};
+
+/** `%` and `_` typed by a user are literal characters, not wildcards. */
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
+async function filters(d: Db, q: ContactListQuery): Promise<SQL[]> {
+  const where: SQL[] = [];
+  if (q.q) {
+    const pattern = `%${likeEscape(q.q)}%`;
+    where.push(
+      or(
+        sql`${contactsT.name} like ${pattern} escape '\\'`,
+        sql`${contactsT.remark} like ${pattern} escape '\\'`,
+        eq(contactsT.externalId, q.q),
+      )!,
+    );
+  }
+  if (q.kind) where.push(eq(contactsT.kind, q.kind));
+  if (q.tagId !== undefined) {
+    const tag = await d.select({ id: tags.id }).from(tags).where(eq(tags.id, q.tagId)).get();
+    if (!tag) throw new ApiError(400, 'unknown_reference', `tagId: no tag with id ${q.tagId}`, [{ path: 'tagId', message: 'no such tag' }]);
+    where.push(
+      inArray(contactsT.id, d.select({ id: contactTags.contactId }).from(contactTags).where(eq(contactTags.tagId, q.tagId))),
+    );
+  }
+  if (q.departmentId !== undefined) {
+    const dept = await d.select({ path: departments.path }).from(departments).where(eq(departments.id, q.departmentId)).get();
+    if (!dept)
+      throw new ApiError(400, 'unknown_reference', `departmentId: no department with id ${q.departmentId}`, [
+        { path: 'departmentId', message: 'no such department' },
+      ]);
+    // the department and every department below it
+    where.push(
+      inArray(
+        contactsT.departmentId,
+        d.select({ id: departments.id }).from(departments).where(like(departments.path, `${likeEscape(dept.path)}%`)),
+      ),
+    );
+  }
+  return where;
+}
+
+const summaryColumns = {
+  id: contactsT.id,
+  kind: contactsT.kind,
+  externalId: contactsT.externalId,
+  name: contactsT.name,
+  remark: contactsT.remark,
+  gender: contactsT.gender,
+  region: contactsT.region,
+  city: contactsT.city,
+  company: contactsT.company,
+  occupation: contactsT.occupation,
+  device: contactsT.device,
+  sourceChannel: contactsT.sourceChannel,
+  departmentId: contactsT.departmentId,
+  departmentName: departments.name,
+  createdAt: contactsT.createdAt,
+  lastActiveAt: contactsT.lastActiveAt,
+  messageCount: contactsT.messageCount,
+  purchaseCount: contactsT.purchaseCount,
+  totalSpend: contactsT.totalSpend,
+};
+
+/** Tag chips of many contacts in one query, grouped by contact id. */
+async function tagChipsByContactId(d: Db, ids: number[]): Promise<Map<number, TagChip[]>> {
+  const byId = new Map<number, TagChip[]>();
+  if (ids.length === 0) return byId;
+  const rows = await d
+    .select({
+      contactId: contactTags.contactId,
+      id: tags.id,
+      name: tags.name,
+      color: sql<string>`coalesce(${tags.color}, ${tagGroups.color})`,
+      groupId: tagGroups.id,
+      groupName: tagGroups.name,
+    })
+    .from(contactTags)
+    .innerJoin(tags, eq(tags.id, contactTags.tagId))
+    .innerJoin(tagGroups, eq(tagGroups.id, tags.groupId))
+    .where(inArray(contactTags.contactId, ids))
+    .orderBy(asc(tagGroups.sortOrder), asc(tags.id));
+  for (const { contactId, ...chip } of rows) {
+    const list = byId.get(contactId) ?? [];
+    list.push(chip);
+    byId.set(contactId, list);
+  }
+  return byId;
+}
+
+const summaryQuery = (d: Db) =>
+  d.select(summaryColumns).from(contactsT).leftJoin(departments, eq(departments.id, contactsT.departmentId)).$dynamic();
+type SummaryRow = Awaited<ReturnType<typeof summaryQuery>>[number];
+
+function toSummary(row: SummaryRow, chips: TagChip[]): ContactSummary {
+  const { departmentId, departmentName, ...rest } = row;
+  return {
+    ...rest,
+    department: departmentId == null ? null : { id: departmentId, name: departmentName ?? '' },
+    tags: chips,
+  };
+}
+
+export const contacts = new Hono<AppEnv>()
+  .get('/', validate('query', contactListQuery), async (c) => {
+    const q = c.req.valid('query');
+    const d = db(c.env);
+    const where = and(...(await filters(d, q)));
+    const [totalRows, rows] = await d.batch([
+      d.select({ n: count() }).from(contactsT).where(where),
+      summaryQuery(d)
+        .where(where)
+        .orderBy(...orderBy[q.sort])
+        .limit(q.pageSize)
+        .offset((q.page - 1) * q.pageSize),
+    ]);
+    const chips = await tagChipsByContactId(
+      d,
+      rows.map((r) => r.id),
+    );
+    const body: Page<ContactSummary> = {
+      items: rows.map((r) => toSummary(r, chips.get(r.id) ?? [])),
+      total: totalRows[0]?.n ?? 0,
+      page: q.page,
+      pageSize: q.pageSize,
+    };
+    return c.json(body);
+  })
+  .get('/:id', validate('param', z.object({ id: idParam })), async (c) => {
+    const { id } = c.req.valid('param');
+    const d = db(c.env);
+    const row = await summaryQuery(d).where(eq(contactsT.id, id)).get();
+    if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
+    const chips = await tagChipsByContactId(d, [id]);
+    return c.json(toSummary(row, chips.get(id) ?? []));
+  });
