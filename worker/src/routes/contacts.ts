@@ -71,7 +71,8 @@ const summaryColumns = {
   device: contactsT.device,
   sourceChannel: contactsT.sourceChannel,
   departmentId: contactsT.departmentId,
-  departmentName: departments.name,
+  // aliased: D1 batch results are keyed by column name, and `name` is taken by the contact
+  departmentName: sql<string | null>`${departments.name}`.as('department_name'),
   createdAt: contactsT.createdAt,
   lastActiveAt: contactsT.lastActiveAt,
   messageCount: contactsT.messageCount,
