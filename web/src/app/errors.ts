@@ -1,0 +1,9 @@
+import { i18n } from './i18n';
+import { ApiRequestError } from './api/client';
+
+/** A sentence for the user from any error an API call raised. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof ApiRequestError && e.code === 'network') return i18n.global.t('common.networkError');
+  if (e instanceof Error && e.message) return i18n.global.t('common.loadFailed', { message: e.message });
+  return i18n.global.t('common.networkError');
+}

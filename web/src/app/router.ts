@@ -1,0 +1,15 @@
+import { createRouter, createWebHistory } from 'vue-router';
+
+/** One route per feature; each screen lives in web/src/features/<feature>/. */
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/', redirect: '/contacts' },
+    { path: '/rules', name: 'rules', component: () => import('../features/rules/RulesPage.vue') },
+    { path: '/segments', name: 'segments', component: () => import('../features/segments/SegmentsPage.vue') },
+    { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
+    { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },
+    { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue') },
+    { path: '/:pathMatch(.*)*', redirect: '/contacts' },
+  ],
+});

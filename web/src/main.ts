@@ -1,0 +1,11 @@
+/// <reference types="vite/client" />
+import { createApp } from 'vue';
+import { createPinia } from 'pinia';
+import 'element-plus/dist/index.css';
+import './styles.css';
+import App from './App.vue';
+import { router } from './app/router';
+import { i18n } from './app/i18n';
+
+document.documentElement.lang = i18n.global.locale.value;
+createApp(App).use(createPinia()).use(router).use(i18n).mount('#app');
