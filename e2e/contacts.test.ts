@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { openBrowser } from './browser';
+import { d1Query } from './wrangler';
+
+const baseURL = inject('baseURL');
+const persistTo = inject('persistTo');
+
+let context: BrowserContext;
+let close: () => Promise<void>;
+let page: Page;
+
+beforeAll(async () => {
+  ({ context, close } = await openBrowser('zh-CN'));
+  page = await context.newPage();
+});
+afterAll(async () => close?.());
+
+/** The number in "共 2,000 位联系人" / "2,000 contacts". */
+async function shownTotal(): Promise<number> {
+  const text = await page.getByTestId('contacts-total').innerText();
+  return Number(text.replace(/[^\d]/g, ''));
+}
+
+describe('Contacts screen, as a marketer', () => {
+  it('opens on the contacts list showing the seeded contacts and the total D1 holds', async () => {
+    await page.goto(baseURL);
+    await page.waitForURL('**/contacts');
+    await expect.poll(() => page.locator('[data-testid=contact-name]').count()).toBe(20);
+    const n = d1Query<{ n: number }>(persistTo, 'select count(*) as n from contacts')[0]!.n;
+    expect(n).toBeGreaterThan(0);
+    expect(await shownTotal()).toBe(n);
+    expect(await page.locator('h1').innerText()).toBe('联系人');
+  });
+
+  it('filters by a tag picked in the tag filter: every row carries it and the total matches D1', async () => {
+    // a tag held by some but not all contacts, straight from the database
+    const [tag] = d1Query<{ id: number; name: string; holders: number }>(
+      persistTo,
+      `select t.id, t.name, count(*) as holders from contact_tags ct join tags t on t.id = ct.tag_id
+       group by t.id having holders between 5 and (select count(*) / 2 from contacts) order by holders desc limit 1`,
+    );
+    expect(tag).toBeDefined();
+
+    await page.getByTestId('filter-tag').click();
+    await page.keyboard.type(tag!.name);
+    await page.locator('.el-select-dropdown__item:visible', { hasText: tag!.name }).first().click();
+
+    await page.waitForURL(`**/contacts?tagId=${tag!.id}`);
+    await expect.poll(shownTotal).toBe(tag!.holders);
+    const rows = page.locator('.contacts-table tbody tr');
+    const count = await rows.count();
+    expect(count).toBe(Math.min(20, tag!.holders));
+    for (let i = 0; i < count; i++) {
+      await expect.poll(() => rows.nth(i).locator(`[data-tag-id="${tag!.id}"]`).count()).toBe(1);
+    }
+  });
+
+  it('switches the whole interface to English, and keeps the choice after a reload', async () => {
+    await page.goto(`${baseURL}/contacts`);
+    await page.getByTestId('language-switch').getByText('EN').click();
+    await expect.poll(() => page.locator('h1').innerText()).toBe('Contacts');
+    await expect.poll(() => page.getByTestId('nav').innerText()).toContain('Tagging rules');
+    expect(await page.getByTestId('contacts-total').innerText()).toMatch(/^[\d,]+ contacts$/);
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+
+    await page.reload();
+    await expect.poll(() => page.locator('h1').innerText()).toBe('Contacts');
+    await page.getByTestId('language-switch').getByText('中文').click();
+    await expect.poll(() => page.locator('h1').innerText()).toBe('联系人');
+  });
+});

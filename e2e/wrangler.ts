@@ -1,0 +1,69 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** Environment that keeps wrangler/miniflare from reaching for the network. */
+export const QUIET_ENV = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  NO_COLOR: '1',
+};
+
+const bin = (name: string) => `node_modules/.bin/${name}`;
+
+/** Runs `wrangler …` to completion and returns its stdout. */
+export function wrangler(args: string[]): string {
+  return execFileSync(bin('wrangler'), args, { env: QUIET_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Rows of a SELECT run directly on a local D1 state directory, bypassing the worker. */
+export function d1Query<T>(persistTo: string, sql: string): T[] {
+  const out = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--json', '--command', sql]);
+  return (JSON.parse(out) as { results: T[] }[])[0]!.results;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `wrangler dev` on a port and state directory of its own; resolves once /api/health answers. */
+export async function startDev(persistTo: string, port: number): Promise<ChildProcess> {
+  const child = spawn(bin('wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo], {
+    env: QUIET_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${log}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/health`);
+      if (res.ok) return child;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  stopDev(child);
+  throw new Error(`wrangler dev did not answer within 60 s:\n${log}`);
+}
+
+export function stopDev(child: ChildProcess) {
+  try {
+    process.kill(-child.pid!, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
