@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env';
-import { handleError, handleNotFound } from './errors';
+import { ApiError, handleError, handleNotFound } from './errors';
 import { health } from './routes/health';
 import { contacts } from './routes/contacts';
 import { tagGroups } from './routes/tag-groups';
@@ -11,9 +13,21 @@ import { departments } from './routes/departments';
  * everything else is the SPA, served from the ASSETS binding.
  */
 const app = new Hono<AppEnv>();
+const MAX_BODY_BYTES = 1024 * 1024;
 
 app.onError(handleError);
 app.notFound(handleNotFound);
+app.use('/api/*', secureHeaders());
+// Bodies are bounded before anything reads them; routes that take more (imports) set their own limit.
+app.use(
+  '/api/*',
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(413, 'payload_too_large', `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+    },
+  }),
+);
 
 app.route('/api/health', health);
 app.route('/api/contacts', contacts);

@@ -16,3 +16,11 @@ describe('GET /api/health', () => {
     expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'No API route GET /api/nope' } });
   });
 });
+
+describe('request bodies', () => {
+  it('refuses a body over 1 MiB with a 413 in the one error shape', async () => {
+    const res = await exports.default.fetch('http://x/api/contacts', { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+  });
+});
