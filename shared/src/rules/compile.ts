@@ -1,0 +1,379 @@
+/**
+ * Graph → JSON Logic. Validates everything it can pin to a node and never throws for a bad
+ * graph: `{ ok: false, errors }`.
+ *
+ * Flow semantics (docs/rules.md): every node has a *reach* formula, the set of contacts the
+ * flow delivers to it. T is the trigger's test. A condition's `yes` output is reach ∧ test,
+ * `no` is reach ∧ ¬test; a branch case i is reach ∧ ¬case1 … ∧ ¬case(i−1) ∧ case i; a score
+ * band is reach ∧ (min ≤ score < max); `and` joins all inputs, `or` any, `not` is T ∧ ¬input.
+ * Several edges into one node are OR-ed (except into `and`). An action fires when reached.
+ *
+ * The compiled rule keeps the formulas over named *tests* (one per condition / branch case /
+ * score / trigger) as well as the inlined JSON Logic: the SQL preview computes each test once
+ * per contact and derives every node count from those columns.
+ */
+import { upgradeGraph } from './upgrade';
+import { parseRuleGraph } from './schema';
+import { ruleError, type RuleError, type RuleResult } from './errors';
+import { fieldCatalog, operatorAllowed, type CustomFieldDecl, type FieldDef } from './fields';
+import { checkValue, CONDITION_OPERATORS, fieldLogic } from './operators';
+import type { ActionSpec, ConditionSpec, JsonLogic, RuleGraph, RuleNode, TriggerSpec } from './types';
+
+/** A boolean formula over test ids: how each node's reach is built. */
+export type Formula =
+  | { t: 'true' }
+  | { t: 'test'; id: string }
+  | { t: 'band'; id: string; min: number; max: number | null }
+  | { t: 'and'; of: Formula[] }
+  | { t: 'or'; of: Formula[] }
+  | { t: 'not'; of: Formula };
+
+/** A per-contact test: a predicate, or the number a score node computes. */
+export interface CompiledTest {
+  id: string;
+  nodeId: string;
+  kind: 'bool' | 'number';
+  logic: JsonLogic;
+  /** Reads the triggering event: a preview without an event assumes it holds. */
+  eventScoped: boolean;
+}
+
+/** An action with the node that carries it. */
+export interface CompiledAction {
+  nodeId: string;
+  action: ActionSpec;
+}
+
+/** What `compileRule` produces. */
+export interface CompiledRule {
+  /**
+   * Evaluates to the array of action node ids that fire for a contact, in node order:
+   * `{"merge": [{"if": [<reach of a1>, ["a1"], []]}, …]}`. Pure json-logic-js plus `sf_*`.
+   */
+  logic: JsonLogic;
+  trigger: TriggerSpec;
+  actions: CompiledAction[];
+  tests: CompiledTest[];
+  /** Reach formula per node id (the trigger's is T). */
+  reach: Record<string, Formula>;
+  /** Reach per node as standalone JSON Logic (for per-node JS counts and explanations). */
+  nodeLogic: Record<string, JsonLogic>;
+}
+
+/** What the compiler needs to know about the workspace. */
+export interface CompileOptions {
+  customFields?: readonly CustomFieldDecl[];
+  /** Whether a tag id exists (and is active); omitted = every positive id is accepted. */
+  tagExists?: (tagId: number) => boolean;
+}
+
+const TRUE: Formula = { t: 'true' };
+const FALSE: Formula = { t: 'not', of: TRUE };
+
+function and(...of: Formula[]): Formula {
+  const flat: Formula[] = [];
+  for (const f of of) {
+    if (f.t === 'true') continue;
+    if (f.t === 'and') flat.push(...f.of);
+    else flat.push(f);
+  }
+  if (flat.length === 0) return TRUE;
+  return flat.length === 1 ? (flat[0] as Formula) : { t: 'and', of: flat };
+}
+function or(of: Formula[]): Formula {
+  if (of.some((f) => f.t === 'true')) return TRUE;
+  if (of.length === 0) return FALSE;
+  const flat = of.flatMap((f) => (f.t === 'or' ? f.of : [f]));
+  return flat.length === 1 ? (flat[0] as Formula) : { t: 'or', of: flat };
+}
+const not = (f: Formula): Formula => ({ t: 'not', of: f });
+
+/** Inlines a formula into JSON Logic. */
+export function formulaToLogic(f: Formula, testsById: ReadonlyMap<string, CompiledTest>): JsonLogic {
+  switch (f.t) {
+    case 'true':
+      return true;
+    case 'test':
+      return testsById.get(f.id)?.logic ?? false;
+    case 'band':
+      return { sf_band: [testsById.get(f.id)?.logic ?? 0, f.min, f.max] };
+    case 'and':
+      return { and: f.of.map((x) => formulaToLogic(x, testsById)) };
+    case 'or':
+      return { or: f.of.map((x) => formulaToLogic(x, testsById)) };
+    case 'not':
+      return { '!': [formulaToLogic(f.of, testsById)] };
+  }
+}
+
+/** Output handles of a node, or null when it has exactly one unnamed output. */
+function handlesOf(n: RuleNode): string[] | null {
+  switch (n.kind) {
+    case 'condition':
+      return ['yes', 'no'];
+    case 'branch':
+      return [...n.cases.map((c) => c.id), 'else'];
+    case 'score':
+      return n.bands.map((b) => b.id);
+    default:
+      return null;
+  }
+}
+
+/**
+ * Validates one condition against the catalog and lowers it to JSON Logic, or reports why not.
+ * Shared by condition nodes, branch cases and trigger filters.
+ */
+export function compileCondition(
+  nodeId: string,
+  c: ConditionSpec,
+  catalog: ReadonlyMap<string, FieldDef>,
+  opts: CompileOptions,
+  allowEventFields: boolean,
+): { logic: JsonLogic; eventScoped: boolean } | RuleError {
+  const field = catalog.get(c.field);
+  if (!field) return ruleError(nodeId, 'unknown_field', `unknown field "${c.field}"`);
+  if (field.eventScoped && !allowEventFields) {
+    return ruleError(nodeId, 'unknown_field', `"${c.field}" reads the triggering event: only for event-triggered rules`);
+  }
+  if (!operatorAllowed(field.type, c.op)) {
+    return ruleError(nodeId, 'bad_operator', `operator "${c.op}" does not apply to ${field.type} field "${c.field}"`);
+  }
+  const op = CONDITION_OPERATORS[c.op];
+  if (!op) return ruleError(nodeId, 'bad_operator', `unknown operator "${c.op}"`);
+  if (op.value !== 'none' && (c.value === undefined || c.value === null || c.value === '')) {
+    return ruleError(nodeId, 'missing_value', `"${c.field} ${c.op}" needs a value`);
+  }
+  const problem = checkValue(op.value, field.type, c.value);
+  if (problem) return ruleError(nodeId, 'wrong_value_type', `"${c.field} ${c.op}" ${problem}`);
+  if (field.enumValues && (op.value === 'scalar' || op.value === 'list')) {
+    const values = Array.isArray(c.value) ? c.value : [c.value];
+    const bad = values.find((v) => !field.enumValues?.includes(v as string));
+    if (bad !== undefined) return ruleError(nodeId, 'wrong_value_type', `"${String(bad)}" is not a value of "${c.field}"`);
+  }
+  if (field.type === 'aggregate') {
+    if (!c.params) return ruleError(nodeId, 'bad_params', `"${c.field}" needs an event type and a number of days`);
+  }
+  if (op.value === 'tag' || op.value === 'tags') {
+    const ids = Array.isArray(c.value) ? (c.value as number[]) : [c.value as number];
+    const unknown = opts.tagExists ? ids.find((id) => !opts.tagExists?.(id)) : undefined;
+    if (unknown !== undefined) return ruleError(nodeId, 'unknown_tag', `tag ${unknown} does not exist or is retired`);
+  }
+  return { logic: op.toLogic(fieldLogic(field, c.params), c.value, field.type), eventScoped: !!field.eventScoped };
+}
+
+/** Compiles a rule graph (any stored version) into JSON Logic plus the per-node plan. */
+export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResult<CompiledRule> {
+  const up = upgradeGraph(input);
+  if (!up.ok) return up;
+  const parsed = parseRuleGraph(up.value);
+  if (!parsed.ok) return parsed;
+  const graph: RuleGraph = parsed.value;
+  const errors: RuleError[] = [];
+  const catalog = fieldCatalog(opts.customFields ?? []);
+
+  // ---- structure ----
+  const byId = new Map<string, RuleNode>();
+  for (const n of graph.nodes) {
+    if (byId.has(n.id)) errors.push(ruleError(n.id, 'duplicate_id', `two nodes have the id "${n.id}"`));
+    byId.set(n.id, n);
+  }
+  const triggers = graph.nodes.filter((n) => n.kind === 'trigger');
+  if (triggers.length === 0) errors.push(ruleError(null, 'no_trigger', 'add a trigger: an event or a schedule'));
+  for (const t of triggers.slice(1)) errors.push(ruleError(t.id, 'multiple_triggers', 'a rule has exactly one trigger'));
+  const trigger = triggers[0];
+
+  const incoming = new Map<string, { from: string; handle: string | undefined }[]>();
+  const outgoing = new Map<string, string[]>();
+  const edgeIds = new Set<string>();
+  for (const e of graph.edges) {
+    if (edgeIds.has(e.id)) errors.push(ruleError(null, 'duplicate_id', `two edges have the id "${e.id}"`, e.id));
+    edgeIds.add(e.id);
+    const src = byId.get(e.source);
+    const dst = byId.get(e.target);
+    if (!src || !dst) {
+      const missing = !src ? e.source : e.target;
+      errors.push(ruleError(src ? src.id : null, 'dangling_edge', `edge ${e.id} points to missing node "${missing}"`, e.id));
+      continue;
+    }
+    const handles = handlesOf(src);
+    const handle = src.kind === 'condition' ? (e.sourceHandle ?? 'yes') : e.sourceHandle;
+    if (handles ? handle === undefined || !handles.includes(handle) : handle !== undefined && handle !== 'out') {
+      errors.push(ruleError(src.id, 'bad_handle', `edge ${e.id} leaves "${String(e.sourceHandle)}", which ${src.kind} "${src.id}" does not have`, e.id));
+      continue;
+    }
+    if (dst.kind === 'trigger') {
+      errors.push(ruleError(dst.id, 'trigger_has_input', 'nothing can lead into the trigger', e.id));
+      continue;
+    }
+    if (src.kind === 'action') {
+      errors.push(ruleError(src.id, 'action_has_output', 'an action ends the flow', e.id));
+      continue;
+    }
+    const inList = incoming.get(dst.id) ?? [];
+    inList.push({ from: src.id, handle: handles ? handle : undefined });
+    incoming.set(dst.id, inList);
+    outgoing.set(src.id, [...(outgoing.get(src.id) ?? []), dst.id]);
+  }
+
+  // Cycles: Kahn's algorithm; whatever is left is on or behind a cycle.
+  const indeg = new Map(graph.nodes.map((n) => [n.id, incoming.get(n.id)?.length ?? 0]));
+  const order: string[] = [];
+  const queue = graph.nodes.filter((n) => indeg.get(n.id) === 0).map((n) => n.id);
+  while (queue.length) {
+    const id = queue.shift() as string;
+    order.push(id);
+    for (const next of outgoing.get(id) ?? []) {
+      indeg.set(next, (indeg.get(next) ?? 0) - 1);
+      if (indeg.get(next) === 0) queue.push(next);
+    }
+  }
+  const inCycle = graph.nodes.filter((n) => !order.includes(n.id));
+  for (const n of inCycle) errors.push(ruleError(n.id, 'cycle', `"${n.id}" is on a loop: the flow must only go forward`));
+
+  // Reachability from the trigger.
+  const reached = new Set<string>();
+  if (trigger) {
+    const stack = [trigger.id];
+    while (stack.length) {
+      const id = stack.pop() as string;
+      if (reached.has(id)) continue;
+      reached.add(id);
+      stack.push(...(outgoing.get(id) ?? []));
+    }
+  }
+  const actions = graph.nodes.filter((n) => n.kind === 'action');
+  if (actions.length === 0) errors.push(ruleError(null, 'no_actions', 'add at least one action'));
+  for (const n of graph.nodes) {
+    if (!trigger || reached.has(n.id) || n.kind === 'trigger' || inCycle.includes(n)) continue;
+    if (n.kind === 'action' && !(incoming.get(n.id)?.length)) {
+      errors.push(ruleError(n.id, 'action_no_path', 'connect this action: nothing leads to it'));
+    } else {
+      errors.push(ruleError(n.id, 'unreachable', 'no path from the trigger leads here'));
+    }
+  }
+
+  // ---- node contents ----
+  const isEventRule = trigger?.kind === 'trigger' && trigger.trigger.type === 'event';
+  const tests: CompiledTest[] = [];
+  const addTest = (nodeId: string, id: string, c: ConditionSpec) => {
+    const r = compileCondition(nodeId, c, catalog, opts, isEventRule);
+    if ('code' in r) errors.push(r);
+    else tests.push({ id, nodeId, kind: 'bool', logic: r.logic, eventScoped: r.eventScoped });
+  };
+  for (const n of graph.nodes) {
+    switch (n.kind) {
+      case 'trigger':
+        if (n.trigger.type === 'event') {
+          const parts: JsonLogic[] = [{ sf_eq: [{ var: 'event.type' }, n.trigger.eventType] }];
+          let ok = true;
+          for (const f of n.trigger.filters) {
+            const r = compileCondition(n.id, f, catalog, opts, true);
+            if ('code' in r) {
+              errors.push(r);
+              ok = false;
+            } else parts.push(r.logic);
+          }
+          if (ok) tests.push({ id: n.id, nodeId: n.id, kind: 'bool', logic: parts.length === 1 ? (parts[0] as JsonLogic) : { and: parts }, eventScoped: true });
+        }
+        break;
+      case 'condition':
+        addTest(n.id, n.id, n.condition);
+        break;
+      case 'branch':
+        for (const c of n.cases) addTest(n.id, `${n.id}:${c.id}`, c.condition);
+        break;
+      case 'score': {
+        const args: JsonLogic[] = [];
+        for (const m of n.metrics) {
+          const field = catalog.get(m.field);
+          if (!field || (field.type !== 'number' && field.type !== 'aggregate')) {
+            errors.push(ruleError(n.id, field ? 'wrong_value_type' : 'unknown_field', `score metric "${m.field}" must be a number or an event aggregate`));
+            continue;
+          }
+          if (field.eventScoped && !isEventRule) {
+            errors.push(ruleError(n.id, 'unknown_field', `"${m.field}" reads the triggering event: only for event-triggered rules`));
+            continue;
+          }
+          if (field.type === 'aggregate' && !m.params) {
+            errors.push(ruleError(n.id, 'bad_params', `score metric "${m.field}" needs an event type and a number of days`));
+            continue;
+          }
+          args.push(fieldLogic(field, m.params), m.weight, m.cap);
+        }
+        for (const b of n.bands) {
+          if (b.max !== null && b.max <= b.min) errors.push(ruleError(n.id, 'wrong_value_type', `band "${b.id}" needs min < max`));
+        }
+        tests.push({
+          id: n.id,
+          nodeId: n.id,
+          kind: 'number',
+          logic: { sf_score: args },
+          eventScoped: n.metrics.some((m) => catalog.get(m.field)?.eventScoped),
+        });
+        break;
+      }
+      case 'logic': {
+        const k = incoming.get(n.id)?.length ?? 0;
+        if (n.op === 'not' ? k !== 1 : k < 1) {
+          errors.push(ruleError(n.id, 'logic_inputs', n.op === 'not' ? 'NOT takes exactly one input' : `${n.op.toUpperCase()} needs at least one input`));
+        }
+        break;
+      }
+      case 'action':
+        if (opts.tagExists && !opts.tagExists(n.action.tagId)) {
+          errors.push(ruleError(n.id, 'unknown_tag', `tag ${n.action.tagId} does not exist or is retired`));
+        }
+        break;
+    }
+  }
+  if (errors.length > 0 || !trigger || trigger.kind !== 'trigger') return { ok: false, errors };
+
+  // ---- formulas, in topological order ----
+  const T: Formula = trigger.trigger.type === 'event' ? { t: 'test', id: trigger.id } : TRUE;
+  const reach: Record<string, Formula> = {};
+  const out = (id: string, handle: string | undefined): Formula => {
+    const n = byId.get(id) as RuleNode;
+    const r = reach[id] ?? TRUE;
+    switch (n.kind) {
+      case 'condition':
+        return handle === 'no' ? and(r, not({ t: 'test', id })) : and(r, { t: 'test', id });
+      case 'branch': {
+        const parts: Formula[] = [r];
+        for (const c of n.cases) {
+          const test: Formula = { t: 'test', id: `${id}:${c.id}` };
+          if (c.id === handle) return and(...parts, test);
+          parts.push(not(test));
+        }
+        return and(...parts);
+      }
+      case 'score': {
+        const b = n.bands.find((x) => x.id === handle);
+        return b ? and(r, { t: 'band', id, min: b.min, max: b.max }) : FALSE;
+      }
+      default:
+        return r;
+    }
+  };
+  for (const id of order) {
+    const n = byId.get(id) as RuleNode;
+    if (!reached.has(id)) continue;
+    if (n.kind === 'trigger') {
+      reach[id] = T;
+      continue;
+    }
+    const ins = (incoming.get(id) ?? []).filter((i) => reached.has(i.from)).map((i) => out(i.from, i.handle));
+    if (n.kind === 'logic' && n.op === 'and') reach[id] = and(...ins);
+    else if (n.kind === 'logic' && n.op === 'not') reach[id] = and(T, not(or(ins)));
+    else reach[id] = or(ins);
+  }
+
+  const testsById = new Map(tests.map((t) => [t.id, t]));
+  const nodeLogic: Record<string, JsonLogic> = {};
+  for (const [id, f] of Object.entries(reach)) nodeLogic[id] = formulaToLogic(f, testsById);
+  const compiledActions = actions.map((a) => ({ nodeId: a.id, action: (a as { action: ActionSpec }).action }));
+  const logic: JsonLogic = {
+    merge: compiledActions.map((a) => ({ if: [nodeLogic[a.nodeId] ?? false, [a.nodeId], []] })),
+  };
+  return { ok: true, value: { logic, trigger: trigger.trigger, actions: compiledActions, tests, reach, nodeLogic } };
+}

@@ -1,0 +1,59 @@
+/**
+ * Errors of the rule language. Validation and compilation never throw for a bad graph: they
+ * return `{ ok: false, errors }` with each error pinned to the node (or edge) to fix.
+ */
+
+/** Machine-readable error codes; the UI maps them to zh-CN / en text. */
+export const RULE_ERROR_CODES = [
+  'invalid_document', // fails the zod schema
+  'unsupported_version', // schemaVersion newer than this code, or unknown
+  'duplicate_id',
+  'no_trigger',
+  'multiple_triggers',
+  'dangling_edge', // edge to/from a node that does not exist
+  'bad_handle', // edge leaves a handle its source does not have
+  'trigger_has_input',
+  'action_has_output',
+  'cycle',
+  'unreachable', // no path from the trigger
+  'action_no_path', // an action nothing leads to
+  'no_actions',
+  'logic_inputs', // `not` needs exactly one input, `and`/`or` at least one
+  'unknown_field',
+  'bad_operator', // the field's type does not allow the operator
+  'missing_value',
+  'wrong_value_type',
+  'unknown_tag',
+  'bad_params', // aggregate parameters missing or out of range
+  'too_many_parameters', // the SQL would exceed D1's bound-parameter limit
+] as const;
+
+/** One of `RULE_ERROR_CODES`. */
+export type RuleErrorCode = (typeof RULE_ERROR_CODES)[number];
+
+/** A problem the user can fix, pinned to a node or edge (`nodeId` null = the whole graph). */
+export interface RuleError {
+  nodeId: string | null;
+  edgeId?: string;
+  code: RuleErrorCode;
+  message: string;
+}
+
+/** The result of every fallible step of the rule language. */
+export type RuleResult<T> = { ok: true; value: T } | { ok: false; errors: RuleError[] };
+
+/** Builds a `RuleError`. */
+export function ruleError(nodeId: string | null, code: RuleErrorCode, message: string, edgeId?: string): RuleError {
+  return edgeId === undefined ? { nodeId, code, message } : { nodeId, edgeId, code, message };
+}
+
+/**
+ * Thrown only by the low-level evaluators when handed JSON Logic this language never
+ * produces (e.g. an unknown operation): a programming error, not a user error.
+ */
+export class UnsupportedLogicError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedLogicError';
+  }
+}

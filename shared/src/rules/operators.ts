@@ -1,0 +1,451 @@
+/**
+ * The one truth of the rule language: every JSON Logic operation Segflow adds, with its JS form
+ * and its SQL form side by side, and every condition operator with how it validates its value
+ * and which operation it becomes. json-logic-js, the closure evaluator and the SQL compiler all
+ * read these tables; the conformance suite runs all three against them.
+ *
+ * Null rule: a comparison with a missing (null/undefined) or wrongly-typed value is FALSE, in JS
+ * and in SQL (every SQL form yields 0/1, never NULL, via COALESCE), so NOT and else-branches
+ * stay two-valued. Only `is_empty` / `is_not_empty` look at null.
+ */
+import { EVENT_TYPES } from '../domain';
+import { dayNumber, DEFAULT_TZ_OFFSET_MINUTES, lastDaysWindow } from './days';
+import type { FieldDef, FieldType } from './fields';
+import type { AggregateParams, EvalData, JsonLogic, TriggerEvent } from './types';
+
+/** A piece of SQL with its `?` parameters, in order. */
+export interface SqlFrag {
+  sql: string;
+  params: unknown[];
+}
+
+/** What the SQL forms need besides their operands. The contacts table is aliased `c`. */
+export interface SqlContext {
+  now: number;
+  tzOffsetMinutes: number;
+  /** The triggering event; `undefined` in a preview, where event-scoped tests are assumed to hold. */
+  event?: TriggerEvent | null;
+}
+
+/** An operand handed to a SQL form: an already-compiled expression or a literal from the rule. */
+export type SqlOperand = { kind: 'expr'; frag: SqlFrag } | { kind: 'lit'; value: unknown };
+
+/** One custom JSON Logic operation. */
+export interface LogicOperation {
+  /** Evaluated arguments in, value out; `data` is the contact being evaluated. */
+  js: (data: EvalData, args: unknown[]) => unknown;
+  /** Operands in, SQL out: a 0/1 predicate, or a value for value-producing operations. */
+  sql: (args: SqlOperand[], ctx: SqlContext) => SqlFrag;
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+/** Same JS type and not null: the precondition of every comparison. */
+const comparable = (a: unknown, b: unknown) => a !== null && a !== undefined && b !== null && b !== undefined && typeof a === typeof b;
+const tz = (d: EvalData) => d.tzOffsetMinutes ?? DEFAULT_TZ_OFFSET_MINUTES;
+
+/** A bound parameter, or the operand's SQL. */
+function val(o: SqlOperand | undefined): SqlFrag {
+  if (!o) return { sql: 'NULL', params: [] };
+  return o.kind === 'expr' ? o.frag : { sql: '?', params: [o.value ?? null] };
+}
+/** A literal list as ONE JSON parameter, read back with `json_each(?)`: long lists cost one slot. */
+function jsonParam(o: SqlOperand | undefined): SqlFrag {
+  if (!o || o.kind !== 'lit') throw new Error('expected a literal list');
+  return { sql: '?', params: [JSON.stringify(o.value)] };
+}
+/** Template for SQL with fragments: `sql\`COALESCE(${a} > ${b}, 0)\``. */
+function sql(strings: TemplateStringsArray, ...frags: SqlFrag[]): SqlFrag {
+  let text = strings[0] ?? '';
+  const params: unknown[] = [];
+  frags.forEach((f, i) => {
+    text += f.sql + (strings[i + 1] ?? '');
+    params.push(...f.params);
+  });
+  return { sql: text, params };
+}
+const p = (v: unknown): SqlFrag => ({ sql: '?', params: [v] });
+const lit = (o: SqlOperand | undefined): unknown => (o?.kind === 'lit' ? o.value : undefined);
+
+function cmp(test: (a: number, b: number) => boolean, op: string): LogicOperation {
+  return {
+    // Numbers only: JS orders strings by UTF-16 units, SQLite by UTF-8 bytes.
+    js: (_d, [a, b]) => isNum(a) && isNum(b) && test(a, b),
+    sql: ([a, b]) => {
+      const A = val(a);
+      const B = val(b);
+      return sql`COALESCE(${A} ${{ sql: op, params: [] }} ${B}, 0)`;
+    },
+  };
+}
+
+/** Sum of `count` or `amount` of an event type over the window, from the rollup or raw events. */
+function aggregateJs(d: EvalData, eventType: string, measure: string, days: number, channel: string | null): number {
+  const w = lastDaysWindow(d.now, days, tz(d));
+  let total = 0;
+  if (channel === null) {
+    for (const s of d.stats ?? []) {
+      if (s.type === eventType && s.day >= w.firstDay && s.day <= w.lastDay) total += measure === 'count' ? s.count : s.amount;
+    }
+  } else {
+    for (const e of d.events ?? []) {
+      if (e.type === eventType && e.channel === channel && e.occurredAt >= w.fromMs && e.occurredAt <= w.toMs) {
+        total += measure === 'count' ? 1 : (e.amount ?? 0);
+      }
+    }
+  }
+  return total;
+}
+
+/**
+ * The custom operations, by JSON Logic name. Predicates return booleans in JS and 0/1 in SQL.
+ */
+export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
+  sf_eq: {
+    js: (_d, [a, b]) => comparable(a, b) && a === b,
+    sql: ([a, b]) => sql`COALESCE(${val(a)} = ${val(b)}, 0)`,
+  },
+  sf_neq: {
+    js: (_d, [a, b]) => comparable(a, b) && a !== b,
+    sql: ([a, b]) => sql`COALESCE(${val(a)} <> ${val(b)}, 0)`,
+  },
+  sf_lt: cmp((a, b) => a < b, '<'),
+  sf_lte: cmp((a, b) => a <= b, '<='),
+  sf_gt: cmp((a, b) => a > b, '>'),
+  sf_gte: cmp((a, b) => a >= b, '>='),
+  sf_between: {
+    js: (_d, [a, lo, hi]) => isNum(a) && isNum(lo) && isNum(hi) && a >= lo && a <= hi,
+    sql: ([a, lo, hi]) => sql`COALESCE(${val(a)} BETWEEN ${val(lo)} AND ${val(hi)}, 0)`,
+  },
+  sf_contains: {
+    // instr, not LIKE: exact and case-sensitive like String.includes, and % _ are not wildcards.
+    js: (_d, [a, s]) => isStr(a) && isStr(s) && a.includes(s),
+    sql: ([a, s]) => sql`COALESCE(instr(${val(a)}, ${val(s)}) > 0, 0)`,
+  },
+  sf_starts_with: {
+    js: (_d, [a, s]) => isStr(a) && isStr(s) && a.startsWith(s),
+    sql: ([a, s]) => sql`COALESCE(instr(${val(a)}, ${val(s)}) = 1, 0)`,
+  },
+  sf_in: {
+    js: (_d, [a, list]) => a !== null && a !== undefined && Array.isArray(list) && list.some((x) => comparable(a, x) && a === x),
+    sql: ([a, list]) => sql`COALESCE(${val(a)} IN (SELECT value FROM json_each(${jsonParam(list)})), 0)`,
+  },
+  sf_not_in: {
+    js: (_d, [a, list]) => a !== null && a !== undefined && Array.isArray(list) && !list.some((x) => comparable(a, x) && a === x),
+    // `NULL NOT IN (empty set)` is TRUE in SQLite, hence the explicit null test.
+    sql: ([a, list]) => {
+      const A = val(a);
+      return sql`(CASE WHEN ${A} IS NULL THEN 0 ELSE ${A} NOT IN (SELECT value FROM json_each(${jsonParam(list)})) END)`;
+    },
+  },
+  sf_is_empty: {
+    js: (_d, [a]) => a === null || a === undefined || a === '',
+    sql: ([a]) => {
+      const A = val(a);
+      return sql`(${A} IS NULL OR ${A} = '')`;
+    },
+  },
+  sf_is_not_empty: {
+    js: (_d, [a]) => !(a === null || a === undefined || a === ''),
+    sql: ([a]) => sql`COALESCE(${val(a)} <> '', 0)`,
+  },
+  sf_list_empty: {
+    // A custom list attribute: missing or [] (in SQL the list is JSON text).
+    js: (_d, [a]) => a === null || a === undefined || (Array.isArray(a) && a.length === 0),
+    sql: ([a]) => sql`COALESCE(json_array_length(${val(a)}) = 0, 1)`,
+  },
+  sf_list_not_empty: {
+    js: (_d, [a]) => Array.isArray(a) && a.length > 0,
+    sql: ([a]) => sql`COALESCE(json_array_length(${val(a)}) > 0, 0)`,
+  },
+  sf_is_true: {
+    js: (_d, [a]) => a === true,
+    sql: ([a]) => sql`COALESCE(${val(a)} = 1, 0)`,
+  },
+  sf_is_false: {
+    js: (_d, [a]) => a === false,
+    sql: ([a]) => sql`COALESCE(${val(a)} = 0, 0)`,
+  },
+  sf_within_days: {
+    // Today and the N−1 days before, in the configured zone; bounds computed once, in ms.
+    js: (d, [a, n]) => {
+      if (!isNum(a) || !isNum(n)) return false;
+      const w = lastDaysWindow(d.now, n, tz(d));
+      return a >= w.fromMs && a <= w.toMs;
+    },
+    sql: ([a, n], ctx) => {
+      const w = lastDaysWindow(ctx.now, Number(lit(n)), ctx.tzOffsetMinutes);
+      return sql`COALESCE(${val(a)} BETWEEN ${p(w.fromMs)} AND ${p(w.toMs)}, 0)`;
+    },
+  },
+  sf_days_ago_at_least: {
+    // The complement of sf_within_days among past dates: the local day is N or more days back.
+    js: (d, [a, n]) => {
+      if (!isNum(a) || !isNum(n)) return false;
+      return a < lastDaysWindow(d.now, n, tz(d)).fromMs;
+    },
+    sql: ([a, n], ctx) => sql`COALESCE(${val(a)} < ${p(lastDaysWindow(ctx.now, Number(lit(n)), ctx.tzOffsetMinutes).fromMs)}, 0)`,
+  },
+  sf_has_tag: {
+    js: (d, [id]) => (d.tags ?? []).includes(id as number),
+    sql: ([id]) => sql`EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ${val(id)})`,
+  },
+  sf_lacks_tag: {
+    js: (d, [id]) => !(d.tags ?? []).includes(id as number),
+    sql: ([id]) => sql`NOT EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ${val(id)})`,
+  },
+  sf_has_any_tag: {
+    js: (d, [ids]) => Array.isArray(ids) && ids.some((id) => (d.tags ?? []).includes(id as number)),
+    sql: ([ids]) =>
+      sql`EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id IN (SELECT value FROM json_each(${jsonParam(ids)})))`,
+  },
+  sf_has_all_tags: {
+    // Vacuously true for an empty list, like Array.every.
+    js: (d, [ids]) => Array.isArray(ids) && ids.every((id) => (d.tags ?? []).includes(id as number)),
+    sql: ([ids]) =>
+      sql`NOT EXISTS (SELECT 1 FROM json_each(${jsonParam(ids)}) j WHERE NOT EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = j.value))`,
+  },
+  sf_has_no_tag: {
+    js: (d, [ids]) => Array.isArray(ids) && !ids.some((id) => (d.tags ?? []).includes(id as number)),
+    sql: ([ids]) =>
+      sql`NOT EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id IN (SELECT value FROM json_each(${jsonParam(ids)})))`,
+  },
+  sf_list_has: {
+    js: (_d, [list, v]) => Array.isArray(list) && v !== null && v !== undefined && list.some((x) => comparable(x, v) && x === v),
+    sql: ([list, v]) => sql`EXISTS (SELECT 1 FROM json_each(${val(list)}) j WHERE j.value = ${val(v)})`,
+  },
+  sf_list_lacks: {
+    // A missing list lacks nothing it could be asked about: null never matches.
+    js: (_d, [list, v]) => Array.isArray(list) && !list.some((x) => comparable(x, v) && x === v),
+    sql: ([list, v]) => {
+      const L = val(list);
+      return sql`(${L} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(${L}) j WHERE j.value = ${val(v)}))`;
+    },
+  },
+  sf_keyword_any: {
+    js: (_d, [text, words]) => isStr(text) && Array.isArray(words) && words.some((w) => isStr(w) && text.includes(w)),
+    sql: ([text, words]) => sql`EXISTS (SELECT 1 FROM json_each(${jsonParam(words)}) j WHERE instr(${val(text)}, j.value) > 0)`,
+  },
+  sf_keyword_all: {
+    js: (_d, [text, words]) => isStr(text) && Array.isArray(words) && words.every((w) => isStr(w) && text.includes(w)),
+    sql: ([text, words]) => {
+      const T = val(text);
+      return sql`(${T} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(${jsonParam(words)}) j WHERE COALESCE(instr(${T}, j.value), 0) = 0))`;
+    },
+  },
+  sf_in_rollout: {
+    // Gray release: the same contacts in JS and SQL because the bucket is a stored column.
+    js: (_d, [bucket, salt, threshold]) =>
+      isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10_000 < threshold,
+    sql: ([bucket, salt, threshold]) => sql`COALESCE(((${val(bucket)} + ${val(salt)}) % 10000) < ${val(threshold)}, 0)`,
+  },
+
+  // ---- value-producing operations ----
+
+  sf_custom: {
+    // A declared custom attribute; a stored value of the wrong JSON type reads as missing.
+    js: (d, [key, type]) => {
+      const custom = d.contact.custom;
+      if (typeof custom !== 'object' || custom === null) return null;
+      const v = (custom as Record<string, unknown>)[key as string];
+      switch (type) {
+        case 'text':
+          return isStr(v) ? v : null;
+        case 'number':
+        case 'date':
+          return isNum(v) ? v : null;
+        case 'boolean':
+          return typeof v === 'boolean' ? v : null;
+        case 'list':
+          return Array.isArray(v) ? v : null;
+        default:
+          return null;
+      }
+    },
+    sql: ([key, type]) => {
+      const path = p(`$.${String(lit(key))}`);
+      const jsonTypes: Record<string, string> = {
+        text: "('text')",
+        number: "('integer','real')",
+        date: "('integer','real')",
+        boolean: "('true','false')",
+        list: "('array')",
+      };
+      const allowed = jsonTypes[String(lit(type))] ?? "('')";
+      return sql`(CASE WHEN json_type(c.custom, ${path}) IN ${{ sql: allowed, params: [] }} THEN json_extract(c.custom, ${path}) END)`;
+    },
+  },
+  sf_agg: {
+    js: (d, [eventType, measure, days, channel]) =>
+      aggregateJs(d, String(eventType), String(measure), Number(days), channel === null || channel === undefined ? null : String(channel)),
+    sql: ([eventType, measure, days, channel], ctx) => {
+      const w = lastDaysWindow(ctx.now, Number(lit(days)), ctx.tzOffsetMinutes);
+      const ch = lit(channel);
+      const isCount = lit(measure) === 'count';
+      if (ch === null || ch === undefined) {
+        // The rollup: at most `days` rows per contact, found through its primary key.
+        const m = { sql: isCount ? 's.count' : 's.amount', params: [] };
+        return sql`(SELECT COALESCE(SUM(${m}), 0) FROM contact_daily_stats s WHERE s.contact_id = c.id AND s.type = ${val(eventType)} AND s.day BETWEEN ${p(w.firstDay)} AND ${p(w.lastDay)})`;
+      }
+      // A property filter needs the raw events (the rollup has no channel).
+      const m = { sql: isCount ? 'COUNT(*)' : 'COALESCE(SUM(e.amount), 0)', params: [] };
+      return sql`(SELECT ${m} FROM events e WHERE e.contact_id = c.id AND e.type = ${val(eventType)} AND e.occurred_at BETWEEN ${p(w.fromMs)} AND ${p(w.toMs)} AND e.channel = ${val(channel)})`;
+    },
+  },
+  sf_score: {
+    // Σ weight · min(max(value, 0), cap) / cap, a missing value counting 0. Same operation
+    // order in JS and SQL (both IEEE doubles) so band edges agree; `* 1.0` avoids SQLite's
+    // integer division.
+    js: (_d, args) => {
+      let total = 0;
+      for (let i = 0; i + 2 < args.length; i += 3) {
+        const v = isNum(args[i]) ? (args[i] as number) : 0;
+        const w = args[i + 1] as number;
+        const cap = args[i + 2] as number;
+        total += (Math.min(Math.max(v, 0), cap) * 1.0 * w) / cap;
+      }
+      return total;
+    },
+    sql: (args) => {
+      const terms: SqlFrag[] = [];
+      for (let i = 0; i + 2 < args.length; i += 3) {
+        terms.push(sql`(MIN(MAX(COALESCE(${val(args[i])}, 0), 0), ${val(args[i + 2])}) * 1.0 * ${val(args[i + 1])} / ${val(args[i + 2])})`);
+      }
+      if (terms.length === 0) return { sql: '0.0', params: [] };
+      return { sql: `(0.0 + ${terms.map((t) => t.sql).join(' + ')})`, params: terms.flatMap((t) => t.params) };
+    },
+  },
+  sf_band: {
+    js: (_d, [s, min, max]) => isNum(s) && isNum(min) && s >= min && (max === null || max === undefined || (isNum(max) && s < max)),
+    sql: ([s, min, max]) => {
+      const S = val(s);
+      if (lit(max) === null || lit(max) === undefined) return sql`COALESCE(${S} >= ${val(min)}, 0)`;
+      return sql`COALESCE(${S} >= ${val(min)} AND ${S} < ${val(max)}, 0)`;
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Condition operators: the canvas's vocabulary, validated and lowered onto the operations above.
+// ---------------------------------------------------------------------------------------------
+
+/** The operand shape an operator expects. */
+export type ValueKind = 'none' | 'scalar' | 'range' | 'list' | 'days' | 'tag' | 'tags' | 'keywords' | 'rollout';
+
+/** How a condition operator validates its value and which JSON Logic it becomes. */
+export interface ConditionOperator {
+  value: ValueKind;
+  /** `field` is the JSON Logic of the field's value (absent for tags). */
+  toLogic: (field: JsonLogic, value: unknown, type: FieldType) => JsonLogic;
+}
+
+const unary = (op: string): ConditionOperator => ({ value: 'none', toLogic: (f) => ({ [op]: [f] }) });
+const binary = (op: string, value: ValueKind = 'scalar'): ConditionOperator => ({
+  value,
+  toLogic: (f, v) => ({ [op]: [f, v as JsonLogic] }),
+});
+
+/** Every condition operator. The allowed-per-type lists are in `fields.ts`. */
+export const CONDITION_OPERATORS: Record<string, ConditionOperator> = {
+  eq: binary('sf_eq'),
+  neq: binary('sf_neq'),
+  lt: binary('sf_lt'),
+  lte: binary('sf_lte'),
+  gt: binary('sf_gt'),
+  gte: binary('sf_gte'),
+  between: { value: 'range', toLogic: (f, v) => ({ sf_between: [f, ...(v as [number, number])] }) },
+  contains: binary('sf_contains'),
+  starts_with: binary('sf_starts_with'),
+  in: binary('sf_in', 'list'),
+  not_in: binary('sf_not_in', 'list'),
+  is_empty: { value: 'none', toLogic: (f, _v, t) => ({ [t === 'list' ? 'sf_list_empty' : 'sf_is_empty']: [f] }) },
+  is_not_empty: { value: 'none', toLogic: (f, _v, t) => ({ [t === 'list' ? 'sf_list_not_empty' : 'sf_is_not_empty']: [f] }) },
+  is_true: unary('sf_is_true'),
+  is_false: unary('sf_is_false'),
+  before: binary('sf_lt'),
+  after: binary('sf_gt'),
+  within_last_days: binary('sf_within_days', 'days'),
+  more_than_days_ago: binary('sf_days_ago_at_least', 'days'),
+  has_item: binary('sf_list_has'),
+  lacks_item: binary('sf_list_lacks'),
+  has: { value: 'tag', toLogic: (_f, v) => ({ sf_has_tag: [v as number] }) },
+  lacks: { value: 'tag', toLogic: (_f, v) => ({ sf_lacks_tag: [v as number] }) },
+  has_any: { value: 'tags', toLogic: (_f, v) => ({ sf_has_any_tag: [v as number[]] }) },
+  has_all: { value: 'tags', toLogic: (_f, v) => ({ sf_has_all_tags: [v as number[]] }) },
+  has_none: { value: 'tags', toLogic: (_f, v) => ({ sf_has_no_tag: [v as number[]] }) },
+  contains_any: binary('sf_keyword_any', 'keywords'),
+  contains_all: binary('sf_keyword_all', 'keywords'),
+  in_rollout: {
+    value: 'rollout',
+    toLogic: (f, v) => {
+      const r = v as { percent: number; salt?: number };
+      return { sf_in_rollout: [f, r.salt ?? 0, Math.round(r.percent * 100)] };
+    },
+  },
+};
+
+/** The JSON Logic that reads a field's value (null for tags, which operators read directly). */
+export function fieldLogic(field: FieldDef, params: AggregateParams | undefined): JsonLogic {
+  const s = field.source;
+  switch (s.kind) {
+    case 'column':
+      return { var: `contact.${field.key}` };
+    case 'custom':
+      return { sf_custom: [s.key, field.type] };
+    case 'event':
+      return { var: `event.${s.prop}` };
+    case 'bucket':
+      return { var: 'contact.bucket' };
+    case 'tags':
+      return null;
+    case 'aggregate':
+      return { sf_agg: [params?.eventType ?? '', s.measure, params?.days ?? 0, params?.channel ?? null] };
+  }
+}
+
+/** Why a value does not fit an operator on a field type, or null when it fits. */
+export function checkValue(kind: ValueKind, type: FieldType, value: unknown): string | null {
+  const scalarOk = (v: unknown) => {
+    if (type === 'text' || type === 'list') return typeof v === 'string' || (type === 'list' && isNum(v));
+    return isNum(v);
+  };
+  const scalarName = type === 'text' ? 'a text' : type === 'list' ? 'a text or number' : type === 'date' ? 'a date (epoch ms)' : 'a number';
+  switch (kind) {
+    case 'none':
+      return null;
+    case 'scalar':
+      return scalarOk(value) ? null : `needs ${scalarName}`;
+    case 'range':
+      return Array.isArray(value) && value.length === 2 && isNum(value[0]) && isNum(value[1]) && value[0] <= value[1]
+        ? null
+        : 'needs [low, high] numbers with low ≤ high';
+    case 'list':
+      return Array.isArray(value) && value.length > 0 && value.length <= 1000 && value.every(scalarOk)
+        ? null
+        : `needs a list of 1–1000 values, each ${scalarName}`;
+    case 'days':
+      return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 3660 ? null : 'needs a whole number of days, 1–3660';
+    case 'tag':
+      return Number.isInteger(value) && (value as number) > 0 ? null : 'needs a tag';
+    case 'tags':
+      return Array.isArray(value) && value.length > 0 && value.length <= 500 && value.every((v) => Number.isInteger(v) && v > 0)
+        ? null
+        : 'needs a list of 1–500 tags';
+    case 'keywords':
+      return Array.isArray(value) && value.length > 0 && value.length <= 200 && value.every((v) => typeof v === 'string' && v.length > 0)
+        ? null
+        : 'needs a list of 1–200 non-empty keywords';
+    case 'rollout': {
+      const r = value as { percent?: unknown; salt?: unknown } | null;
+      if (typeof r !== 'object' || r === null || !isNum(r.percent) || r.percent <= 0 || r.percent > 100) return 'needs a percent in (0, 100]';
+      if (r.salt !== undefined && !(Number.isInteger(r.salt) && (r.salt as number) >= 0 && (r.salt as number) < 10_000)) return 'salt must be 0–9999';
+      return null;
+    }
+  }
+}
+
+/** Event types a trigger or aggregate may name. */
+export const RULE_EVENT_TYPES: readonly string[] = EVENT_TYPES;
+
+/** Day number of `ms` in the evaluation zone (re-exported for explanations and tests). */
+export { dayNumber };

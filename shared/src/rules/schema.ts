@@ -1,0 +1,101 @@
+/**
+ * Runtime validation of a stored or posted rule graph (the shape only; meaning — fields, types,
+ * reachability — is checked by `compile.ts`). Used by the worker's validator middleware.
+ */
+import { z } from 'zod';
+import { EVENT_TYPES } from '../domain';
+import { RULE_SCHEMA_VERSION, type RuleGraph } from './types';
+import { ruleError, type RuleResult } from './errors';
+
+const id = z.string().min(1).max(64);
+
+/** `AggregateParams`. */
+export const aggregateParamsSchema = z.object({
+  eventType: z.enum(EVENT_TYPES),
+  days: z.number().int().min(1).max(3660),
+  channel: z.string().min(1).max(200).optional(),
+});
+
+/** `ConditionSpec`: the value is checked against the field's type by the compiler. */
+export const conditionSchema = z.object({
+  field: z.string().min(1).max(100),
+  op: z.string().min(1).max(40),
+  value: z.unknown().optional(),
+  params: aggregateParamsSchema.optional(),
+});
+
+const base = { id, label: z.string().max(200).optional(), position: z.object({ x: z.number(), y: z.number() }).optional() };
+
+/** `RuleNode`, discriminated by `kind`. */
+export const ruleNodeSchema = z.discriminatedUnion('kind', [
+  z.object({
+    ...base,
+    kind: z.literal('trigger'),
+    trigger: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('event'), eventType: z.enum(EVENT_TYPES), filters: z.array(conditionSchema).max(20) }),
+      z.object({ type: z.literal('schedule'), cron: z.string().min(1).max(100) }),
+    ]),
+  }),
+  z.object({ ...base, kind: z.literal('condition'), condition: conditionSchema }),
+  z.object({ ...base, kind: z.literal('logic'), op: z.enum(['and', 'or', 'not']) }),
+  z.object({
+    ...base,
+    kind: z.literal('score'),
+    metrics: z
+      .array(
+        z.object({
+          field: z.string().min(1).max(100),
+          params: aggregateParamsSchema.optional(),
+          weight: z.number().finite().min(0).max(1000),
+          cap: z.number().finite().positive(),
+        }),
+      )
+      .min(1)
+      .max(10),
+    bands: z
+      .array(z.object({ id, label: z.string().max(100).optional(), min: z.number().finite(), max: z.number().finite().nullable() }))
+      .min(1)
+      .max(10),
+  }),
+  z.object({
+    ...base,
+    kind: z.literal('branch'),
+    cases: z.array(z.object({ id, label: z.string().max(100).optional(), condition: conditionSchema })).min(1).max(20),
+  }),
+  z.object({
+    ...base,
+    kind: z.literal('action'),
+    action: z.object({ type: z.enum(['add_tag', 'remove_tag']), tagId: z.number().int().positive() }),
+  }),
+]);
+
+/** `RuleEdge`. */
+export const ruleEdgeSchema = z.object({ id, source: id, target: id, sourceHandle: id.optional() });
+
+/** `RuleGraph` at the current schema version (run `upgradeGraph` first for stored documents). */
+export const ruleGraphSchema = z.object({
+  schemaVersion: z.literal(RULE_SCHEMA_VERSION),
+  nodes: z.array(ruleNodeSchema).max(200),
+  edges: z.array(ruleEdgeSchema).max(400),
+});
+
+/**
+ * Parses an unknown value into a `RuleGraph`, naming the node whose shape is wrong when the
+ * error sits under `nodes[i]`.
+ */
+export function parseRuleGraph(input: unknown): RuleResult<RuleGraph> {
+  const r = ruleGraphSchema.safeParse(input);
+  if (r.success) return { ok: true, value: r.data as RuleGraph };
+  const nodes = (input as { nodes?: unknown } | null)?.nodes;
+  return {
+    ok: false,
+    errors: r.error.issues.map((issue) => {
+      let nodeId: string | null = null;
+      if (issue.path[0] === 'nodes' && typeof issue.path[1] === 'number' && Array.isArray(nodes)) {
+        const n = nodes[issue.path[1]] as { id?: unknown } | undefined;
+        if (typeof n?.id === 'string') nodeId = n.id;
+      }
+      return ruleError(nodeId, 'invalid_document', `${issue.path.join('.')}: ${issue.message}`);
+    }),
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * JSON Logic → SQL for D1 (SQLite). Pure: it returns text with `?` placeholders and the values
+ * to bind, never text built from user values; running it is the worker's job
+ * (`worker/src/rules/preview.ts`). The contacts table is aliased `c`.
+ *
+ * Two entry points:
+ * - `compileWhere`: one predicate (a segment, a node's reach) as a WHERE expression;
+ * - `buildPreviewQuery`: ONE statement returning the total, the count at every node and the
+ *   gain/lose diff per action. Each test (condition, branch case, score, held tag) is computed
+ *   once per contact in an inner SELECT; node counts are `SUM(CASE WHEN … THEN 1 ELSE 0 END)`
+ *   over those 0/1 columns, so parameters grow with the number of tests, not with paths.
+ */
+import { ruleError, UnsupportedLogicError, type RuleResult } from './errors';
+import { BUILTIN_FIELDS } from './fields';
+import { LOGIC_OPERATIONS, type SqlContext, type SqlFrag, type SqlOperand } from './operators';
+import type { CompiledRule, Formula } from './compile';
+import type { JsonLogic } from './types';
+
+/** D1 refuses statements with more bound parameters than this. */
+export const D1_MAX_PARAMS = 100;
+
+/** `var` paths the SQL side understands: contact columns by their catalog key. */
+const COLUMN_BY_VAR = new Map<string, string>([
+  ...BUILTIN_FIELDS.flatMap((f) => (f.source.kind === 'column' ? [[`contact.${f.key}`, `c.${f.source.column}`] as [string, string]] : [])),
+  ['contact.bucket', 'c.bucket'],
+  ['contact.id', 'c.id'],
+]);
+const EVENT_PROPS = new Set(['type', 'text', 'channel', 'amount']);
+
+const isLogic = (v: unknown): v is Record<string, JsonLogic> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1;
+const isPrimitive = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+
+function join(parts: SqlFrag[], sep: string, empty: string): SqlFrag {
+  if (parts.length === 0) return { sql: empty, params: [] };
+  return { sql: `(${parts.map((p) => p.sql).join(sep)})`, params: parts.flatMap((p) => p.params) };
+}
+
+/** Compiles a JSON Logic expression; throws `UnsupportedLogicError` on what it cannot express. */
+function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
+  if (logic === true) return { sql: '1', params: [] };
+  if (logic === false) return { sql: '0', params: [] };
+  if (logic === null) return { sql: 'NULL', params: [] };
+  if (typeof logic === 'number' || typeof logic === 'string') return { sql: '?', params: [logic] };
+  if (Array.isArray(logic)) throw new UnsupportedLogicError('a list is only allowed as an operation argument');
+  if (!isLogic(logic)) throw new UnsupportedLogicError('not a JSON Logic expression');
+  const op = Object.keys(logic)[0] as string;
+  const raw = logic[op] as JsonLogic;
+  const args: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+  switch (op) {
+    case 'var': {
+      const path = String(args[0]);
+      const column = COLUMN_BY_VAR.get(path);
+      if (column) return { sql: column, params: [] };
+      const [scope, prop] = path.split('.');
+      if (scope === 'event' && prop && EVENT_PROPS.has(prop)) {
+        // The triggering event is one value per statement: a bound parameter.
+        const ev = ctx.event as Record<string, unknown> | null | undefined;
+        return { sql: '?', params: [ev?.[prop] ?? null] };
+      }
+      throw new UnsupportedLogicError(`no column for var "${path}"`);
+    }
+    case 'and':
+      return join(args.map((a) => toSql(a, ctx)), ' AND ', '1');
+    case 'or':
+      return join(args.map((a) => toSql(a, ctx)), ' OR ', '0');
+    case '!': {
+      const f = toSql(args[0] ?? null, ctx);
+      return { sql: `(NOT ${f.sql})`, params: f.params };
+    }
+    case '!!': {
+      const f = toSql(args[0] ?? null, ctx);
+      return { sql: `(${f.sql} <> 0)`, params: f.params };
+    }
+    case 'if': {
+      let text = '(CASE';
+      const params: unknown[] = [];
+      let i = 0;
+      for (; i + 1 < args.length; i += 2) {
+        const c = toSql(args[i] ?? null, ctx);
+        const v = toSql(args[i + 1] ?? null, ctx);
+        text += ` WHEN ${c.sql} THEN ${v.sql}`;
+        params.push(...c.params, ...v.params);
+      }
+      if (i < args.length) {
+        const e = toSql(args[i] ?? null, ctx);
+        text += ` ELSE ${e.sql}`;
+        params.push(...e.params);
+      }
+      return { sql: `${text} END)`, params };
+    }
+    default: {
+      const operation = LOGIC_OPERATIONS[op];
+      if (!operation) throw new UnsupportedLogicError(`unknown operation "${op}"`);
+      const operands: SqlOperand[] = args.map((a) =>
+        isPrimitive(a) || (Array.isArray(a) && a.every(isPrimitive))
+          ? { kind: 'lit', value: a }
+          : { kind: 'expr', frag: toSql(a, ctx) },
+      );
+      return operation.sql(operands, ctx);
+    }
+  }
+}
+
+function checked(f: () => SqlFrag): RuleResult<SqlFrag> {
+  try {
+    const frag = f();
+    if (frag.params.length > D1_MAX_PARAMS) {
+      return {
+        ok: false,
+        errors: [ruleError(null, 'too_many_parameters', `the rule needs ${frag.params.length} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify it`)],
+      };
+    }
+    return { ok: true, value: frag };
+  } catch (e) {
+    if (e instanceof UnsupportedLogicError) return { ok: false, errors: [ruleError(null, 'invalid_document', e.message)] };
+    throw e;
+  }
+}
+
+/** A JSON Logic predicate as a 0/1 SQL expression over `contacts c`, with its parameters. */
+export function compileWhere(logic: JsonLogic, ctx: SqlContext): RuleResult<SqlFrag> {
+  return checked(() => toSql(logic, ctx));
+}
+
+/** What each output column of the preview query means. */
+export type PreviewColumn =
+  | { kind: 'total' }
+  | { kind: 'matched' }
+  | { kind: 'node'; nodeId: string }
+  | { kind: 'gain'; nodeId: string }
+  | { kind: 'lose'; nodeId: string }
+  | { kind: 'holders_not_matched'; nodeId: string };
+
+/** The preview statement and how to read its single result row (columns `k0`, `k1`, …). */
+export interface PreviewQuery {
+  sql: string;
+  params: unknown[];
+  columns: PreviewColumn[];
+}
+
+/** Extra options of the preview: a scope over contacts (department, one contact id…). */
+export interface PreviewOptions {
+  /** Extra predicate on `contacts c` (e.g. `c.department_id IN (…)`), with its parameters. */
+  scope?: SqlFrag;
+}
+
+/**
+ * The preview statement for a compiled rule. Without `ctx.event` (a preview), tests that read
+ * the triggering event count as satisfied: the counts answer "who would match if the event
+ * came". With `ctx.event`, they are evaluated against it, exactly as the webhook path does.
+ */
+export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: PreviewOptions = {}): RuleResult<PreviewQuery> {
+  try {
+    const inner: string[] = [];
+    const innerParams: unknown[] = [];
+    const testCol = new Map<string, string>();
+    rule.tests.forEach((t, i) => {
+      const name = `t${i}`;
+      testCol.set(t.id, name);
+      if (t.eventScoped && ctx.event === undefined && t.kind === 'bool') {
+        inner.push(`1 AS ${name}`);
+        return;
+      }
+      const f = toSql(t.logic, ctx);
+      inner.push(`${f.sql} AS ${name}`);
+      innerParams.push(...f.params);
+    });
+    const heldCol = new Map<number, string>();
+    for (const a of rule.actions) {
+      if (heldCol.has(a.action.tagId)) continue;
+      const name = `h${heldCol.size}`;
+      heldCol.set(a.action.tagId, name);
+      inner.push(`EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ?) AS ${name}`);
+      innerParams.push(a.action.tagId);
+    }
+    if (inner.length === 0) inner.push('1 AS t_none');
+
+    // Band flags in a middle layer, so the score is computed once however many bands use it.
+    const middle: string[] = ['*'];
+    const middleParams: unknown[] = [];
+    const bandCol = new Map<string, string>();
+    const bandKey = (f: Extract<Formula, { t: 'band' }>) => `${f.id}|${f.min}|${f.max}`;
+    const collectBands = (f: Formula) => {
+      if (f.t === 'band' && !bandCol.has(bandKey(f))) {
+        const name = `b${bandCol.size}`;
+        bandCol.set(bandKey(f), name);
+        const s = testCol.get(f.id) as string;
+        middle.push(f.max === null ? `(${s} >= ?) AS ${name}` : `(${s} >= ? AND ${s} < ?) AS ${name}`);
+        middleParams.push(...(f.max === null ? [f.min] : [f.min, f.max]));
+      } else if (f.t === 'and' || f.t === 'or') f.of.forEach(collectBands);
+      else if (f.t === 'not') collectBands(f.of);
+    };
+    Object.values(rule.reach).forEach(collectBands);
+
+    const expr = (f: Formula): string => {
+      switch (f.t) {
+        case 'true':
+          return '1';
+        case 'test':
+          return testCol.get(f.id) ?? '0';
+        case 'band':
+          return bandCol.get(bandKey(f)) ?? '0';
+        case 'and':
+          return `(${f.of.map(expr).join(' AND ')})`;
+        case 'or':
+          return f.of.length ? `(${f.of.map(expr).join(' OR ')})` : '0';
+        case 'not':
+          return `(NOT ${expr(f.of)})`;
+      }
+    };
+    const sum = (e: string) => `SUM(CASE WHEN ${e} THEN 1 ELSE 0 END)`;
+    const columns: PreviewColumn[] = [{ kind: 'total' }, { kind: 'matched' }];
+    const outer: string[] = ['COUNT(*)'];
+    const actionReach = rule.actions.map((a) => expr(rule.reach[a.nodeId] ?? { t: 'not', of: { t: 'true' } }));
+    outer.push(sum(actionReach.length ? actionReach.map((e) => `(${e})`).join(' OR ') : '0'));
+    for (const [nodeId, f] of Object.entries(rule.reach)) {
+      columns.push({ kind: 'node', nodeId });
+      outer.push(sum(expr(f)));
+    }
+    rule.actions.forEach((a, i) => {
+      const held = heldCol.get(a.action.tagId) as string;
+      const reached = actionReach[i] as string;
+      if (a.action.type === 'add_tag') {
+        columns.push({ kind: 'gain', nodeId: a.nodeId }, { kind: 'holders_not_matched', nodeId: a.nodeId });
+        outer.push(sum(`${reached} AND NOT ${held}`), sum(`${held} AND NOT ${reached}`));
+      } else {
+        columns.push({ kind: 'lose', nodeId: a.nodeId });
+        outer.push(sum(`${reached} AND ${held}`));
+      }
+    });
+
+    const scope = opts.scope;
+    // `LIMIT -1` (no limit) keeps SQLite from flattening the layers into the aggregate, which
+    // would copy each test's expression — correlated subqueries included — into every reference.
+    const text =
+      `SELECT ${outer.map((o, i) => `${o} AS k${i}`).join(', ')} FROM (` +
+      `SELECT ${middle.join(', ')} FROM (` +
+      `SELECT ${inner.join(', ')} FROM contacts c${scope ? ` WHERE ${scope.sql}` : ''} LIMIT -1` +
+      `) LIMIT -1)`;
+    // In text order: the middle select list comes before the inner one and its WHERE.
+    const params = [...middleParams, ...innerParams, ...(scope?.params ?? [])];
+    if (params.length > D1_MAX_PARAMS) {
+      return {
+        ok: false,
+        errors: [ruleError(null, 'too_many_parameters', `the preview needs ${params.length} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify the rule`)],
+      };
+    }
+    return { ok: true, value: { sql: text, params, columns } };
+  } catch (e) {
+    if (e instanceof UnsupportedLogicError) return { ok: false, errors: [ruleError(null, 'invalid_document', e.message)] };
+    throw e;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The rule graph as the canvas draws it and the database stores it (`rules.draft_graph`,
+ * `rule_versions.graph`). Control flows from the one Trigger along edges; each node lets some
+ * contacts through on each of its output handles; an Action fires for a contact when the flow
+ * reaches it. See docs/rules.md for the exact semantics.
+ */
+import type { EventType } from '../domain';
+
+/** The version of the stored graph format; `upgrade.ts` lifts older graphs to it. */
+export const RULE_SCHEMA_VERSION = 1;
+
+/** One field comparison: the unit of every Condition, Branch case and Trigger filter. */
+export interface ConditionSpec {
+  /** A key of the field catalog (`fields.ts`), e.g. `totalSpend`, `tags`, `custom.vip_level`. */
+  field: string;
+  /** An operator the field's type allows (`FIELD_TYPE_OPERATORS`). */
+  op: string;
+  /** The operand; its shape depends on the operator (none for `is_empty`, a list for `in`…). */
+  value?: unknown;
+  /** Parameters of event-aggregate fields: which events, over how many days. */
+  params?: AggregateParams;
+}
+
+/** Which events an aggregate counts or sums: type, window, and an optional property filter. */
+export interface AggregateParams {
+  eventType: EventType;
+  /** Window length in calendar days, today included (see docs/rules.md). */
+  days: number;
+  /** Only events with this channel: answered from raw `events`, not the daily rollup. */
+  channel?: string;
+}
+
+/** What starts the rule: an incoming event of one type (with filters) or a schedule. */
+export type TriggerSpec =
+  | { type: 'event'; eventType: EventType; filters: ConditionSpec[] }
+  | { type: 'schedule'; cron: string };
+
+/** Fields every node has. */
+export interface NodeBase {
+  id: string;
+  label?: string;
+  /** Canvas position; ignored by the compiler. */
+  position?: { x: number; y: number };
+}
+
+/** The start of the flow. Exactly one per graph. */
+export interface TriggerNode extends NodeBase {
+  kind: 'trigger';
+  trigger: TriggerSpec;
+}
+
+/** Lets contacts through `yes` when the comparison holds, through `no` otherwise. */
+export interface ConditionNode extends NodeBase {
+  kind: 'condition';
+  condition: ConditionSpec;
+}
+
+/**
+ * Combines flows: `and` passes contacts that arrive on every input, `or` on any input,
+ * `not` passes triggered contacts that do NOT arrive on its single input.
+ */
+export interface LogicNode extends NodeBase {
+  kind: 'logic';
+  op: 'and' | 'or' | 'not';
+}
+
+/** One weighted input of a score: a numeric field (or aggregate), capped and scaled. */
+export interface ScoreMetric {
+  field: string;
+  params?: AggregateParams;
+  /** Points this metric gives at or above `cap` (e.g. 30 for "speaking frequency 30%"). */
+  weight: number;
+  /** The value that earns the full weight; the metric scales linearly from 0 up to it. */
+  cap: number;
+}
+
+/** A score range with its own output handle: `min <= score < max` (`max` null = no upper bound). */
+export interface ScoreBand {
+  id: string;
+  label?: string;
+  min: number;
+  max: number | null;
+}
+
+/** Weighted sum of metrics; each band is an output handle. */
+export interface ScoreNode extends NodeBase {
+  kind: 'score';
+  metrics: ScoreMetric[];
+  bands: ScoreBand[];
+}
+
+/** One arm of a Branch: its handle id is the case id. */
+export interface BranchCase {
+  id: string;
+  label?: string;
+  condition: ConditionSpec;
+}
+
+/** if / else-if / else: the first case that holds takes the contact; otherwise `else`. */
+export interface BranchNode extends NodeBase {
+  kind: 'branch';
+  cases: BranchCase[];
+}
+
+/** What a rule does to a contact the flow reaches. */
+export type ActionSpec = { type: 'add_tag'; tagId: number } | { type: 'remove_tag'; tagId: number };
+
+/** A leaf of the flow: fires when reached. */
+export interface ActionNode extends NodeBase {
+  kind: 'action';
+  action: ActionSpec;
+}
+
+/** Every node kind of the canvas. */
+export type RuleNode = TriggerNode | ConditionNode | LogicNode | ScoreNode | BranchNode | ActionNode;
+
+/** Node kinds, for registries that must cover every kind. */
+export type RuleNodeKind = RuleNode['kind'];
+
+/** A connection from an output handle of `source` to `target`. */
+export interface RuleEdge {
+  id: string;
+  source: string;
+  target: string;
+  /** `yes`/`no` on conditions, a case id or `else` on branches, a band id on scores; else omitted. */
+  sourceHandle?: string;
+}
+
+/** The stored document. */
+export interface RuleGraph {
+  schemaVersion: typeof RULE_SCHEMA_VERSION;
+  nodes: RuleNode[];
+  edges: RuleEdge[];
+}
+
+/**
+ * A JSON Logic expression as produced by the compiler: a literal, an array, or a one-key
+ * object `{ op: args }`.
+ */
+export type JsonLogic = null | boolean | number | string | JsonLogic[] | { [op: string]: JsonLogic };
+
+/** One day of one event type for one contact: a `contact_daily_stats` row. */
+export interface DailyStatRow {
+  type: EventType;
+  /** days since 1970-01-01 in the configured time zone */
+  day: number;
+  count: number;
+  /** fen */
+  amount: number;
+}
+
+/** A raw event as aggregates with a property filter see it: the `events` columns rules read. */
+export interface EventRow {
+  type: EventType;
+  occurredAt: number;
+  amount?: number | null;
+  channel?: string | null;
+  text?: string | null;
+}
+
+/** The event that triggered an evaluation (webhook hot path). */
+export interface TriggerEvent {
+  type: EventType;
+  text?: string | null;
+  channel?: string | null;
+  /** fen */
+  amount?: number | null;
+}
+
+/**
+ * What the JS evaluators read for one contact. It maps 1:1 onto database rows: `contact` holds
+ * `contacts` columns by their drizzle (camelCase) names with `custom` parsed, `tags` the tag ids
+ * of `contact_tags`, `stats` the `contact_daily_stats` rows, `events` the `events` rows.
+ */
+export interface EvalData {
+  contact: Record<string, unknown>;
+  tags?: number[];
+  stats?: DailyStatRow[];
+  events?: EventRow[];
+  event?: TriggerEvent | null;
+  /** Evaluation time, epoch ms: windows ("last 30 days") are relative to it. */
+  now: number;
+  /** Offset of the configured time zone from UTC in minutes; default 480 (Asia/Shanghai). */
+  tzOffsetMinutes?: number;
+}
