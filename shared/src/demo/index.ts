@@ -1,4 +1,4 @@
 /** Deterministic demo data for local development, tests and benchmarks. */
 export { collectDemo, generateDemo, type DemoDataset } from './generate';
-export { DEMO_TABLES, demoSql, insertStatements, sqlLiteral, type DemoSqlOptions } from './sql';
+export { DEMO_TABLES, MAX_STATEMENT_BYTES, demoSql, insertStatements, sqlLiteral, utf8Length, type DemoSqlOptions } from './sql';
 export type * from './types';

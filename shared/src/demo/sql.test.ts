@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { collectDemo } from './generate';
-import { demoSql, insertStatements, sqlLiteral } from './sql';
+import { demoSql, insertStatements, sqlLiteral, utf8Length } from './sql';
 
 const NOW = Date.UTC(2026, 5, 1);
 
@@ -66,6 +66,14 @@ describe('sqlLiteral', () => {
   });
 });
 
+describe('utf8Length', () => {
+  it('counts bytes as TextEncoder does, for ASCII, CJK and emoji', () => {
+    for (const s of ['', 'abc', '王总-华东采购', 'é', '🌸花花', "Tom's 小店"]) {
+      expect(utf8Length(s)).toBe(new TextEncoder().encode(s).length);
+    }
+  });
+});
+
 describe('insertStatements', () => {
   it('round-trips awkward strings through the SQL text', () => {
     const rows = [
@@ -82,7 +90,8 @@ describe('insertStatements', () => {
     const rows = Array.from({ length: 200 }, (_, i) => ({ id: i, name: `联系人${i}` }));
     const stmts = [...insertStatements('t', ['id', 'name'], rows, 500)];
     expect(stmts.length).toBeGreaterThan(1);
-    for (const s of stmts) expect(s.length).toBeLessThanOrEqual(500);
+    // The limit is in UTF-8 bytes (联系人 is 9 bytes, 3 characters): what SQLite counts.
+    for (const s of stmts) expect(new TextEncoder().encode(s).length).toBeLessThanOrEqual(500);
     expect(stmts.flatMap((s) => parseInsert(s).rows.map((r) => r[0]))).toEqual(rows.map((r) => r.id));
   });
 });

@@ -47,25 +47,39 @@ export const DEMO_TABLES = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[];
 /** Options of `demoSql` beyond the generator's. */
 export interface DemoSqlOptions extends DemoOptions {
   /**
-   * Upper bound on one statement's length in characters; rows are packed until it is reached.
-   * Default 90,000 (D1 on Cloudflare refuses statements over 100 KB).
+   * Upper bound on one statement's length in UTF-8 bytes; rows are packed until it is reached.
+   * Default 100,000: D1, local and remote, refuses longer statements (SQLITE_TOOBIG).
    */
-  maxStatementChars?: number;
+  maxStatementBytes?: number;
 }
 
+/** Length of `s` in UTF-8 bytes (what SQLite's statement limit counts), without allocating. */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Surrogate pairs are 2 units → 4 bytes, so each unit counts 2 bytes: +1 here.
+    if (c >= 0x80) n += c < 0x800 ? 1 : c >= 0xd800 && c < 0xe000 ? 1 : 2;
+  }
+  return n;
+}
+
+/** Default statement budget: D1's limit is 100,000 bytes; leave room for the trailing `;`. */
+export const MAX_STATEMENT_BYTES = 99_000;
+
 /**
- * Multi-row INSERT statements for `rows` (each ≤ `maxChars` unless a single row is longer).
+ * Multi-row INSERT statements for `rows` (each ≤ `maxBytes` UTF-8 bytes unless a single row is longer).
  * Generic over the row type so the column list is checked against it.
  */
 export function* insertStatements<R extends object>(
   table: string,
   columns: readonly (keyof R & string)[],
   rows: readonly R[],
-  maxChars = 90_000,
+  maxBytes = MAX_STATEMENT_BYTES,
 ): Generator<string, void, undefined> {
   const head = `INSERT INTO ${table} (${columns.join(', ')}) VALUES\n`;
   let parts: string[] = [];
-  let size = head.length;
+  let size = utf8Length(head);
   for (const row of rows) {
     const rec = row as Record<string, string | number | null>;
     let tuple = '(';
@@ -74,13 +88,14 @@ export function* insertStatements<R extends object>(
       tuple += sqlLiteral(rec[columns[i] as string] ?? null);
     }
     tuple += ')';
-    if (parts.length > 0 && size + tuple.length + 2 > maxChars) {
+    const bytes = utf8Length(tuple) + 2;
+    if (parts.length > 0 && size + bytes > maxBytes) {
       yield `${head}${parts.join(',\n')};`;
       parts = [];
-      size = head.length;
+      size = utf8Length(head);
     }
     parts.push(tuple);
-    size += tuple.length + 2;
+    size += bytes;
   }
   if (parts.length > 0) yield `${head}${parts.join(',\n')};`;
 }
@@ -91,7 +106,7 @@ export function* insertStatements<R extends object>(
  * the end (`tags.last_applied_at`, the event source's counters). Streams: memory stays flat.
  */
 export function* demoSql(options: DemoSqlOptions): Generator<string, void, undefined> {
-  const max = options.maxStatementChars ?? 90_000;
+  const max = options.maxStatementBytes ?? MAX_STATEMENT_BYTES;
   for (const part of generateDemo(options)) {
     if (part.kind === 'static') {
       const d = part.data;
