@@ -145,110 +145,143 @@ export interface PreviewOptions {
   scope?: SqlFrag;
 }
 
+/** The per-contact layers shared by the preview and the sample: tests once, then band flags. */
+interface Layers {
+  from: string;
+  params: unknown[];
+  expr: (f: Formula) => string;
+  held: Map<number, string>;
+}
+
+function buildLayers(rule: CompiledRule, ctx: SqlContext, scope: SqlFrag | undefined): Layers {
+  const inner: string[] = ['c.id AS id', 'c.name AS name'];
+  const innerParams: unknown[] = [];
+  const testCol = new Map<string, string>();
+  rule.tests.forEach((t, i) => {
+    const name = `t${i}`;
+    testCol.set(t.id, name);
+    if (t.eventScoped && ctx.event === undefined && t.kind === 'bool') {
+      inner.push(`1 AS ${name}`);
+      return;
+    }
+    const f = toSql(t.logic, ctx);
+    inner.push(`${f.sql} AS ${name}`);
+    innerParams.push(...f.params);
+  });
+  const held = new Map<number, string>();
+  for (const a of rule.actions) {
+    if (held.has(a.action.tagId)) continue;
+    const name = `h${held.size}`;
+    held.set(a.action.tagId, name);
+    inner.push(`EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ?) AS ${name}`);
+    innerParams.push(a.action.tagId);
+  }
+
+  // Band flags in a middle layer, so the score is computed once however many bands use it.
+  const middle: string[] = ['*'];
+  const middleParams: unknown[] = [];
+  const bandCol = new Map<string, string>();
+  const bandKey = (f: Extract<Formula, { t: 'band' }>) => `${f.id}|${f.min}|${f.max}`;
+  const collectBands = (f: Formula) => {
+    if (f.t === 'band' && !bandCol.has(bandKey(f))) {
+      const name = `b${bandCol.size}`;
+      bandCol.set(bandKey(f), name);
+      const s = testCol.get(f.id) as string;
+      middle.push(f.max === null ? `(${s} >= ?) AS ${name}` : `(${s} >= ? AND ${s} < ?) AS ${name}`);
+      middleParams.push(...(f.max === null ? [f.min] : [f.min, f.max]));
+    } else if (f.t === 'and' || f.t === 'or') f.of.forEach(collectBands);
+    else if (f.t === 'not') collectBands(f.of);
+  };
+  Object.values(rule.reach).forEach(collectBands);
+
+  const expr = (f: Formula): string => {
+    switch (f.t) {
+      case 'true':
+        return '1';
+      case 'test':
+        return testCol.get(f.id) ?? '0';
+      case 'band':
+        return bandCol.get(bandKey(f)) ?? '0';
+      case 'and':
+        return `(${f.of.map(expr).join(' AND ')})`;
+      case 'or':
+        return f.of.length ? `(${f.of.map(expr).join(' OR ')})` : '0';
+      case 'not':
+        return `(NOT ${expr(f.of)})`;
+    }
+  };
+  // `LIMIT -1` (no limit) keeps SQLite from flattening the layers into the outer query, which
+  // would copy each test's expression — correlated subqueries included — into every reference.
+  const from =
+    `(SELECT ${middle.join(', ')} FROM (` +
+    `SELECT ${inner.join(', ')} FROM contacts c${scope ? ` WHERE ${scope.sql}` : ''} LIMIT -1` +
+    `) LIMIT -1)`;
+  // In text order: the middle select list comes before the inner one and its WHERE.
+  return { from, params: [...middleParams, ...innerParams, ...(scope?.params ?? [])], expr, held };
+}
+
+function tooMany(n: number): RuleResult<never> {
+  return {
+    ok: false,
+    errors: [ruleError(null, 'too_many_parameters', `the query needs ${n} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify the rule`)],
+  };
+}
+
+function guarded<T>(f: () => RuleResult<T>): RuleResult<T> {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof UnsupportedLogicError) return { ok: false, errors: [ruleError(null, 'invalid_document', e.message)] };
+    throw e;
+  }
+}
+
+const NEVER: Formula = { t: 'not', of: { t: 'true' } };
+
 /**
- * The preview statement for a compiled rule. Without `ctx.event` (a preview), tests that read
- * the triggering event count as satisfied: the counts answer "who would match if the event
- * came". With `ctx.event`, they are evaluated against it, exactly as the webhook path does.
+ * The preview statement for a compiled rule: one row with the total, the matched count (any
+ * action fires), the count reaching every node, and per action the would-gain / would-lose
+ * diff against current holders. Without `ctx.event` (a preview), tests that read the
+ * triggering event count as satisfied: "who would match if the event came". With `ctx.event`
+ * they are evaluated against it, exactly as the webhook path does.
  */
 export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: PreviewOptions = {}): RuleResult<PreviewQuery> {
-  try {
-    const inner: string[] = [];
-    const innerParams: unknown[] = [];
-    const testCol = new Map<string, string>();
-    rule.tests.forEach((t, i) => {
-      const name = `t${i}`;
-      testCol.set(t.id, name);
-      if (t.eventScoped && ctx.event === undefined && t.kind === 'bool') {
-        inner.push(`1 AS ${name}`);
-        return;
-      }
-      const f = toSql(t.logic, ctx);
-      inner.push(`${f.sql} AS ${name}`);
-      innerParams.push(...f.params);
-    });
-    const heldCol = new Map<number, string>();
-    for (const a of rule.actions) {
-      if (heldCol.has(a.action.tagId)) continue;
-      const name = `h${heldCol.size}`;
-      heldCol.set(a.action.tagId, name);
-      inner.push(`EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ?) AS ${name}`);
-      innerParams.push(a.action.tagId);
-    }
-    if (inner.length === 0) inner.push('1 AS t_none');
-
-    // Band flags in a middle layer, so the score is computed once however many bands use it.
-    const middle: string[] = ['*'];
-    const middleParams: unknown[] = [];
-    const bandCol = new Map<string, string>();
-    const bandKey = (f: Extract<Formula, { t: 'band' }>) => `${f.id}|${f.min}|${f.max}`;
-    const collectBands = (f: Formula) => {
-      if (f.t === 'band' && !bandCol.has(bandKey(f))) {
-        const name = `b${bandCol.size}`;
-        bandCol.set(bandKey(f), name);
-        const s = testCol.get(f.id) as string;
-        middle.push(f.max === null ? `(${s} >= ?) AS ${name}` : `(${s} >= ? AND ${s} < ?) AS ${name}`);
-        middleParams.push(...(f.max === null ? [f.min] : [f.min, f.max]));
-      } else if (f.t === 'and' || f.t === 'or') f.of.forEach(collectBands);
-      else if (f.t === 'not') collectBands(f.of);
-    };
-    Object.values(rule.reach).forEach(collectBands);
-
-    const expr = (f: Formula): string => {
-      switch (f.t) {
-        case 'true':
-          return '1';
-        case 'test':
-          return testCol.get(f.id) ?? '0';
-        case 'band':
-          return bandCol.get(bandKey(f)) ?? '0';
-        case 'and':
-          return `(${f.of.map(expr).join(' AND ')})`;
-        case 'or':
-          return f.of.length ? `(${f.of.map(expr).join(' OR ')})` : '0';
-        case 'not':
-          return `(NOT ${expr(f.of)})`;
-      }
-    };
+  return guarded(() => {
+    const layers = buildLayers(rule, ctx, opts.scope);
+    const { expr, held } = layers;
     const sum = (e: string) => `SUM(CASE WHEN ${e} THEN 1 ELSE 0 END)`;
     const columns: PreviewColumn[] = [{ kind: 'total' }, { kind: 'matched' }];
     const outer: string[] = ['COUNT(*)'];
-    const actionReach = rule.actions.map((a) => expr(rule.reach[a.nodeId] ?? { t: 'not', of: { t: 'true' } }));
+    const actionReach = rule.actions.map((a) => expr(rule.reach[a.nodeId] ?? NEVER));
     outer.push(sum(actionReach.length ? actionReach.map((e) => `(${e})`).join(' OR ') : '0'));
     for (const [nodeId, f] of Object.entries(rule.reach)) {
       columns.push({ kind: 'node', nodeId });
       outer.push(sum(expr(f)));
     }
     rule.actions.forEach((a, i) => {
-      const held = heldCol.get(a.action.tagId) as string;
+      const h = held.get(a.action.tagId) as string;
       const reached = actionReach[i] as string;
       if (a.action.type === 'add_tag') {
         columns.push({ kind: 'gain', nodeId: a.nodeId }, { kind: 'holders_not_matched', nodeId: a.nodeId });
-        outer.push(sum(`${reached} AND NOT ${held}`), sum(`${held} AND NOT ${reached}`));
+        outer.push(sum(`${reached} AND NOT ${h}`), sum(`${h} AND NOT ${reached}`));
       } else {
         columns.push({ kind: 'lose', nodeId: a.nodeId });
-        outer.push(sum(`${reached} AND ${held}`));
+        outer.push(sum(`${reached} AND ${h}`));
       }
     });
+    if (layers.params.length > D1_MAX_PARAMS) return tooMany(layers.params.length);
+    const text = `SELECT ${outer.map((o, i) => `${o} AS k${i}`).join(', ')} FROM ${layers.from}`;
+    return { ok: true, value: { sql: text, params: layers.params, columns } };
+  });
+}
 
-    const scope = opts.scope;
-    // `LIMIT -1` (no limit) keeps SQLite from flattening the layers into the aggregate, which
-    // would copy each test's expression — correlated subqueries included — into every reference.
-    const text =
-      `SELECT ${outer.map((o, i) => `${o} AS k${i}`).join(', ')} FROM (` +
-      `SELECT ${middle.join(', ')} FROM (` +
-      `SELECT ${inner.join(', ')} FROM contacts c${scope ? ` WHERE ${scope.sql}` : ''} LIMIT -1` +
-      `) LIMIT -1)`;
-    // In text order: the middle select list comes before the inner one and its WHERE.
-    const params = [...middleParams, ...innerParams, ...(scope?.params ?? [])];
-    if (params.length > D1_MAX_PARAMS) {
-      return {
-        ok: false,
-        errors: [ruleError(null, 'too_many_parameters', `the preview needs ${params.length} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify the rule`)],
-      };
-    }
-    return { ok: true, value: { sql: text, params, columns } };
-  } catch (e) {
-    if (e instanceof UnsupportedLogicError) return { ok: false, errors: [ruleError(null, 'invalid_document', e.message)] };
-    throw e;
-  }
+/** A sample of matching contacts (any action fires), lowest ids first: `SELECT id, name …`. */
+export function buildSampleQuery(rule: CompiledRule, ctx: SqlContext, limit: number, opts: PreviewOptions = {}): RuleResult<SqlFrag> {
+  return guarded(() => {
+    const layers = buildLayers(rule, ctx, opts.scope);
+    const match = rule.actions.map((a) => `(${layers.expr(rule.reach[a.nodeId] ?? NEVER)})`).join(' OR ') || '0';
+    const params = [...layers.params, Math.max(0, Math.min(1000, Math.floor(limit)))];
+    if (params.length > D1_MAX_PARAMS) return tooMany(params.length);
+    return { ok: true, value: { sql: `SELECT id, name FROM ${layers.from} WHERE ${match} ORDER BY id LIMIT ?`, params } };
+  });
 }
