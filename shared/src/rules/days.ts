@@ -1,23 +1,14 @@
 /**
- * Day arithmetic for rule windows. Same formulas as the (then uncommitted) `shared/src/time.ts`;
- * kept here so the rule language has no dependency that may move under it.
+ * Day arithmetic for rule windows. The day numbers come from `shared/src/time.ts`, the same
+ * functions that compute `contact_daily_stats.day` at ingest and in the demo generator, so a
+ * rule's window and the rollup it reads agree on where a day starts.
  */
+import { DAY_MS, dayNumber, dayStartMs, SHANGHAI_OFFSET_MINUTES } from '../time';
 
-/** Milliseconds in a day. */
-export const DAY_MS = 86_400_000;
+export { DAY_MS, dayNumber, dayStartMs };
 
 /** Asia/Shanghai: UTC+8, no DST since 1991. The default zone for "days". */
-export const DEFAULT_TZ_OFFSET_MINUTES = 480;
-
-/** Days since 1970-01-01 in a fixed-offset zone, floored toward −∞ (the rollup's `day`). */
-export function dayNumber(ms: number, tzOffsetMinutes: number): number {
-  return Math.floor((ms + tzOffsetMinutes * 60_000) / DAY_MS);
-}
-
-/** Epoch ms at which local day `day` starts. */
-export function dayStartMs(day: number, tzOffsetMinutes: number): number {
-  return day * DAY_MS - tzOffsetMinutes * 60_000;
-}
+export const DEFAULT_TZ_OFFSET_MINUTES = SHANGHAI_OFFSET_MINUTES;
 
 /**
  * The window "the last `days` days": today (the day of `now`) and the `days − 1` days before,
