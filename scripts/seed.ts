@@ -34,6 +34,8 @@ const HELP = `Usage: npx tsx scripts/seed.ts [options]
   --keep-indexes      never drop indexes
   --help`;
 
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+
 const LOADER_WORKER = `export default {
   async fetch(request, env) {
     const statements = await request.json();
@@ -89,7 +91,8 @@ function parse(): Args {
     seed: int('seed', values.seed, 1),
     avgEvents: int('avg-events', values['avg-events'], contacts > 200_000 ? 4 : 12),
     now,
-    persistTo: path.resolve(process.cwd(), values['persist-to'] ?? '.wrangler/state'),
+    // As wrangler: --persist-to is relative to the cwd, the default to wrangler.toml's folder.
+    persistTo: values['persist-to'] !== undefined ? path.resolve(process.cwd(), values['persist-to']) : path.join(REPO_ROOT, '.wrangler', 'state'),
     reset: values.reset,
     dropIndexes: values['keep-indexes'] ? false : values['drop-indexes'] || contacts > 50_000,
   };
@@ -102,7 +105,7 @@ function fail(message: string): never {
 
 /** The local database id wrangler uses for binding DB: preview_database_id ?? database_id. */
 function databaseId(): string {
-  const toml = readFileSync(path.resolve(import.meta.dirname, '..', 'wrangler.toml'), 'utf8');
+  const toml = readFileSync(path.join(REPO_ROOT, 'wrangler.toml'), 'utf8');
   for (const block of toml.split(/^\[\[d1_databases\]\]\s*$/m).slice(1)) {
     const body = block.split(/^\[/m)[0] ?? '';
     const field = (k: string) => new RegExp(`^\\s*${k}\\s*=\\s*"([^"]*)"`, 'm').exec(body)?.[1];
@@ -176,10 +179,11 @@ async function main() {
       const nextBatch = (): string[] => {
         const t = performance.now();
         const out: string[] = [];
-        for (let r = source.next(); !r.done; r = out.length < STATEMENTS_PER_BATCH ? source.next() : { done: true, value: undefined }) {
+        while (out.length < STATEMENTS_PER_BATCH) {
+          const r = source.next();
+          if (r.done) break;
           out.push(r.value);
           bytes += r.value.length;
-          if (out.length >= STATEMENTS_PER_BATCH) break;
         }
         generateMs += performance.now() - t;
         return out;
