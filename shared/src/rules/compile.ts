@@ -146,7 +146,7 @@ export function compileCondition(
   }
   const problem = checkValue(op.value, field.type, c.value);
   if (problem) return ruleError(nodeId, 'wrong_value_type', `"${c.field} ${c.op}" ${problem}`);
-  if (field.enumValues && (op.value === 'scalar' || op.value === 'list')) {
+  if (field.enumValues && ['eq', 'neq', 'in', 'not_in'].includes(c.op)) {
     const values = Array.isArray(c.value) ? c.value : [c.value];
     const bad = values.find((v) => !field.enumValues?.includes(v as string));
     if (bad !== undefined) return ruleError(nodeId, 'wrong_value_type', `"${String(bad)}" is not a value of "${c.field}"`);

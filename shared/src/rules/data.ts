@@ -1,0 +1,47 @@
+/**
+ * Builds the evaluators' `EvalData` from database rows, so the webhook path and the tests read
+ * a contact exactly as SQL does.
+ */
+import type { DailyStatRow, EvalData, EventRow, TriggerEvent } from './types';
+
+const camel = (k: string) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+/** A `contacts` row (snake_case columns, `custom` as JSON text) as the evaluators' `contact`. */
+export function contactFromRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) out[camel(k)] = v;
+  let custom: unknown = {};
+  if (typeof row.custom === 'string') {
+    try {
+      custom = JSON.parse(row.custom);
+    } catch {
+      // SQLite's json_* functions see malformed JSON as an error; the rule sees no attributes.
+      custom = {};
+    }
+  }
+  out.custom = typeof custom === 'object' && custom !== null && !Array.isArray(custom) ? custom : {};
+  return out;
+}
+
+/** Rows of one contact, as read from D1. */
+export interface ContactRows {
+  contact: Record<string, unknown>;
+  tagIds?: number[];
+  stats?: { type: string; day: number; count: number; amount: number }[];
+  events?: { type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }[];
+}
+
+/** `EvalData` for one contact at `now`, optionally with the triggering event. */
+export function evalDataFromRows(rows: ContactRows, now: number, tzOffsetMinutes: number, event: TriggerEvent | null = null): EvalData {
+  return {
+    contact: contactFromRow(rows.contact),
+    tags: rows.tagIds ?? [],
+    stats: (rows.stats ?? []) as DailyStatRow[],
+    events: (rows.events ?? []).map(
+      (e): EventRow => ({ type: e.type as EventRow['type'], occurredAt: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text }),
+    ),
+    event,
+    now,
+    tzOffsetMinutes,
+  };
+}

@@ -1,0 +1,134 @@
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { demoSql } from '../../shared/src/demo';
+import { compileRule } from '../../shared/src/rules/compile';
+import { evalDataFromRows } from '../../shared/src/rules/data';
+import { compileLogic, truthy } from '../../shared/src/rules/evaluate';
+import { applyReference } from '../../shared/src/rules/jsonlogic';
+import { randomGraph, SeededRandom, type GraphVocabulary } from '../../shared/src/rules/random-graph';
+import type { EvalData, TriggerEvent } from '../../shared/src/rules/types';
+import type { EventType } from '../../shared/src/domain';
+import { runPreview } from '../src/rules/preview';
+
+/**
+ * Differential fuzz: random valid graphs over the demo data. For each, the SQL preview's
+ * counts (matched and per node) must equal what json-logic-js and the closure evaluator say
+ * contact by contact. Seeded: a failure names its seed, and rerunning reproduces it.
+ */
+const NOW = 1_773_540_000_000; // 2026-03-15 10:00 Asia/Shanghai
+const TZ = 480;
+const CONTACTS = 300;
+const GRAPHS = 300;
+
+let contacts: EvalData[] = [];
+let vocab: GraphVocabulary;
+/** Matched count per seed: the suite is only worth something if graphs select varied subsets. */
+const matchedBySeed: number[] = [];
+
+beforeAll(async () => {
+  const statements = [...demoSql({ contacts: CONTACTS, seed: 42, now: NOW, avgEvents: 10 })];
+  for (let i = 0; i < statements.length; i += 50) await env.DB.batch(statements.slice(i, i + 50).map((s) => env.DB.prepare(s)));
+
+  // Read the contacts back from D1: the JS side sees exactly the rows SQL sees.
+  const db = env.DB;
+  const [rows, tags, stats, events, custom] = await Promise.all([
+    db.prepare('SELECT * FROM contacts ORDER BY id').all<Record<string, unknown>>(),
+    db.prepare('SELECT contact_id, tag_id FROM contact_tags').all<{ contact_id: number; tag_id: number }>(),
+    db.prepare('SELECT contact_id, type, day, count, amount FROM contact_daily_stats').all<{ contact_id: number; type: string; day: number; count: number; amount: number }>(),
+    db.prepare('SELECT contact_id, type, occurred_at, amount, channel, text FROM events').all<{ contact_id: number; type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }>(),
+    db.prepare('SELECT key, label_zh, label_en, type FROM custom_fields').all<{ key: string; label_zh: string; label_en: string; type: 'text' | 'number' | 'date' | 'boolean' | 'list' }>(),
+  ]);
+  const group = <T extends { contact_id: number }>(list: T[]) => {
+    const m = new Map<number, T[]>();
+    for (const x of list) m.set(x.contact_id, [...(m.get(x.contact_id) ?? []), x]);
+    return m;
+  };
+  const tagsBy = group(tags.results);
+  const statsBy = group(stats.results);
+  const eventsBy = group(events.results);
+  contacts = rows.results.map((c) =>
+    evalDataFromRows(
+      {
+        contact: c,
+        tagIds: (tagsBy.get(c.id as number) ?? []).map((t) => t.tag_id),
+        stats: statsBy.get(c.id as number) ?? [],
+        events: eventsBy.get(c.id as number) ?? [],
+      },
+      NOW,
+      TZ,
+    ),
+  );
+
+  const values: GraphVocabulary['values'] = {};
+  const customValues: GraphVocabulary['customValues'] = {};
+  for (const d of contacts) {
+    for (const [k, v] of Object.entries(d.contact)) {
+      if (typeof v === 'string' || typeof v === 'number') (values[k] ??= []).push(v);
+    }
+    for (const [k, v] of Object.entries(d.contact.custom as Record<string, unknown>)) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') (customValues[k] ??= []).push(v);
+    }
+  }
+  const messageTexts = events.results.filter((e) => e.type === 'message' && e.text).map((e) => e.text as string);
+  vocab = {
+    values,
+    customValues,
+    tagIds: [...new Set(tags.results.map((t) => t.tag_id))].sort((a, b) => a - b),
+    customFields: custom.results.map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, type: f.type })),
+    eventChannels: [...new Set(events.results.map((e) => e.channel).filter((c): c is string => !!c))],
+    keywords: [...new Set(messageTexts.map((t) => [...t].slice(0, 2).join('')))],
+  };
+}, 60_000);
+
+describe('differential fuzz: SQL counts equal json-logic-js and closure counts', () => {
+  it('loaded the demo contacts', () => {
+    expect(contacts.length).toBe(CONTACTS);
+    expect(vocab.tagIds.length).toBeGreaterThan(0);
+  });
+
+  for (let seed = 1; seed <= GRAPHS; seed++) {
+    it(`seed ${seed}`, async () => {
+      const r = new SeededRandom(seed);
+      const eventType = r.chance(0.3) ? r.pick<EventType>(['message', 'purchase', 'qr_scan']) : undefined;
+      const graph = randomGraph(r, vocab, eventType ? { eventType } : {});
+      const event: TriggerEvent | null = eventType
+        ? {
+            type: eventType,
+            text: r.chance(0.8) ? `${r.pick(vocab.keywords)}${r.pick(vocab.keywords)}` : null,
+            channel: r.chance(0.5) ? r.pick(vocab.eventChannels) : null,
+            amount: r.chance(0.5) ? r.int(0, 50) * 1000 : null,
+          }
+        : null;
+      const compiled = compileRule(graph, { customFields: vocab.customFields });
+      if (!compiled.ok) throw new Error(`seed ${seed}: ${JSON.stringify(compiled.errors)}\n${JSON.stringify(graph)}`);
+      const rule = compiled.value;
+
+      const sql = await runPreview(env.DB, rule, { now: NOW, tzOffsetMinutes: TZ, event });
+      if (!sql.ok) throw new Error(JSON.stringify(sql.errors));
+
+      const full = compileLogic(rule.logic);
+      const perNode = Object.entries(rule.nodeLogic).map(([id, logic]) => [id, compileLogic(logic)] as const);
+      let matchedRef = 0;
+      let matchedFast = 0;
+      const nodeCounts: Record<string, number> = {};
+      for (const c of contacts) {
+        const data = { ...c, event };
+        if ((applyReference(rule.logic, data) as unknown[]).length > 0) matchedRef++;
+        if ((full(data) as unknown[]).length > 0) matchedFast++;
+        for (const [id, f] of perNode) if (truthy(f(data))) nodeCounts[id] = (nodeCounts[id] ?? 0) + 1;
+      }
+      const ctxMsg = `seed ${seed}: ${JSON.stringify(graph)}`;
+      expect(sql.value.total, ctxMsg).toBe(CONTACTS);
+      expect(matchedFast, ctxMsg).toBe(matchedRef);
+      expect(sql.value.matched, ctxMsg).toBe(matchedRef);
+      matchedBySeed.push(matchedRef);
+      for (const id of Object.keys(rule.nodeLogic)) expect(sql.value.nodes[id] ?? 0, `${ctxMsg} node ${id}`).toBe(nodeCounts[id] ?? 0);
+    });
+  }
+
+  it('drew graphs that select proper, varied subsets (not all-or-nothing)', () => {
+    const partial = matchedBySeed.filter((m) => m > 0 && m < CONTACTS).length;
+    expect(partial).toBeGreaterThan(GRAPHS * 0.4);
+    expect(new Set(matchedBySeed).size).toBeGreaterThan(50);
+  });
+});
