@@ -36,6 +36,8 @@ export interface CompiledTest {
   logic: JsonLogic;
   /** Reads the triggering event: a preview without an event assumes it holds. */
   eventScoped: boolean;
+  /** The conditions behind a predicate test, with the JSON Logic of each field's value (for explanations). */
+  conditions?: { condition: ConditionSpec; valueLogic: JsonLogic; logic: JsonLogic }[];
 }
 
 /** An action with the node that carries it. */
@@ -130,7 +132,7 @@ export function compileCondition(
   catalog: ReadonlyMap<string, FieldDef>,
   opts: CompileOptions,
   allowEventFields: boolean,
-): { logic: JsonLogic; eventScoped: boolean } | RuleError {
+): { logic: JsonLogic; valueLogic: JsonLogic; eventScoped: boolean } | RuleError {
   const field = catalog.get(c.field);
   if (!field) return ruleError(nodeId, 'unknown_field', `unknown field "${c.field}"`);
   if (field.eventScoped && !allowEventFields) {
@@ -159,7 +161,8 @@ export function compileCondition(
     const unknown = opts.tagExists ? ids.find((id) => !opts.tagExists?.(id)) : undefined;
     if (unknown !== undefined) return ruleError(nodeId, 'unknown_tag', `tag ${unknown} does not exist or is retired`);
   }
-  return { logic: op.toLogic(fieldLogic(field, c.params), c.value, field.type), eventScoped: !!field.eventScoped };
+  const valueLogic = fieldLogic(field, c.params);
+  return { logic: op.toLogic(valueLogic, c.value, field.type), valueLogic, eventScoped: !!field.eventScoped };
 }
 
 /** Compiles a rule graph (any stored version) into JSON Logic plus the per-node plan. */
@@ -259,22 +262,29 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   const addTest = (nodeId: string, id: string, c: ConditionSpec) => {
     const r = compileCondition(nodeId, c, catalog, opts, isEventRule);
     if ('code' in r) errors.push(r);
-    else tests.push({ id, nodeId, kind: 'bool', logic: r.logic, eventScoped: r.eventScoped });
+    else tests.push({ id, nodeId, kind: 'bool', logic: r.logic, eventScoped: r.eventScoped, conditions: [{ condition: c, valueLogic: r.valueLogic, logic: r.logic }] });
   };
   for (const n of graph.nodes) {
     switch (n.kind) {
       case 'trigger':
         if (n.trigger.type === 'event') {
           const parts: JsonLogic[] = [{ sf_eq: [{ var: 'event.type' }, n.trigger.eventType] }];
+          const conditions: NonNullable<CompiledTest['conditions']> = [];
           let ok = true;
           for (const f of n.trigger.filters) {
             const r = compileCondition(n.id, f, catalog, opts, true);
             if ('code' in r) {
               errors.push(r);
               ok = false;
-            } else parts.push(r.logic);
+            } else {
+              parts.push(r.logic);
+              conditions.push({ condition: f, valueLogic: r.valueLogic, logic: r.logic });
+            }
           }
-          if (ok) tests.push({ id: n.id, nodeId: n.id, kind: 'bool', logic: parts.length === 1 ? (parts[0] as JsonLogic) : { and: parts }, eventScoped: true });
+          if (ok) {
+            const logic = parts.length === 1 ? (parts[0] as JsonLogic) : { and: parts };
+            tests.push({ id: n.id, nodeId: n.id, kind: 'bool', logic, eventScoped: true, conditions });
+          }
         }
         break;
       case 'condition':

@@ -1,0 +1,142 @@
+/**
+ * "Why does this contact match?": for one contact, every condition of a compiled rule with the
+ * value the contact has, whether it held, and a sentence in zh-CN and English ("近30天购买金额合计
+ * = ¥1,280.00 ≥ ¥1,000.00"). Evaluated with the closure evaluator, so it says what execution does.
+ */
+import type { CompiledRule } from './compile';
+import { compileLogic, truthy } from './evaluate';
+import { fieldCatalog, type CustomFieldDecl, type FieldDef } from './fields';
+import { DEFAULT_TZ_OFFSET_MINUTES } from './days';
+import type { ConditionSpec, EvalData } from './types';
+
+/** One condition, evaluated for one contact. */
+export interface ConditionExplanation {
+  nodeId: string;
+  testId: string;
+  field: string;
+  op: string;
+  /** The operand in the rule. */
+  expected: unknown;
+  /** The contact's value of the field (tag ids for tag operators); null when missing. */
+  actual: unknown;
+  held: boolean;
+  text: { zh: string; en: string };
+}
+
+/** A rule explained for one contact. */
+export interface RuleExplanation {
+  /** Action node ids that fire. */
+  fired: string[];
+  /** Whether the flow reaches each node. */
+  reached: Record<string, boolean>;
+  conditions: ConditionExplanation[];
+  /** Score per score node. */
+  scores: Record<string, number>;
+}
+
+const OP_TEXT: Record<string, { zh: string; en: string }> = {
+  eq: { zh: '=', en: '=' },
+  neq: { zh: '≠', en: '≠' },
+  lt: { zh: '<', en: '<' },
+  lte: { zh: '≤', en: '≤' },
+  gt: { zh: '>', en: '>' },
+  gte: { zh: '≥', en: '≥' },
+  between: { zh: '介于', en: 'between' },
+  contains: { zh: '包含', en: 'contains' },
+  starts_with: { zh: '开头是', en: 'starts with' },
+  in: { zh: '属于', en: 'is one of' },
+  not_in: { zh: '不属于', en: 'is not one of' },
+  is_empty: { zh: '为空', en: 'is empty' },
+  is_not_empty: { zh: '不为空', en: 'is not empty' },
+  is_true: { zh: '为是', en: 'is true' },
+  is_false: { zh: '为否', en: 'is false' },
+  before: { zh: '早于', en: 'before' },
+  after: { zh: '晚于', en: 'after' },
+  within_last_days: { zh: '在最近几天内', en: 'within the last days:' },
+  more_than_days_ago: { zh: '早于几天前', en: 'more than days ago:' },
+  has_item: { zh: '包含', en: 'has' },
+  lacks_item: { zh: '不包含', en: 'lacks' },
+  has: { zh: '拥有标签', en: 'has tag' },
+  lacks: { zh: '没有标签', en: 'lacks tag' },
+  has_any: { zh: '拥有任一标签', en: 'has any of tags' },
+  has_all: { zh: '拥有全部标签', en: 'has all of tags' },
+  has_none: { zh: '没有这些标签', en: 'has none of tags' },
+  contains_any: { zh: '包含任一关键词', en: 'contains any of' },
+  contains_all: { zh: '包含全部关键词', en: 'contains all of' },
+  in_rollout: { zh: '在灰度范围', en: 'is in the rollout' },
+};
+
+/** Yuan with two decimals and thousands separators, from fen (no Intl: same output everywhere). */
+export function formatFen(fen: number): string {
+  const neg = fen < 0;
+  const abs = Math.abs(Math.round(fen));
+  const yuan = Math.floor(abs / 100)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${neg ? '-' : ''}¥${yuan}.${(abs % 100).toString().padStart(2, '0')}`;
+}
+
+/** `YYYY-MM-DD HH:mm` in the evaluation zone. */
+export function formatLocalTime(ms: number, tzOffsetMinutes: number): string {
+  return new Date(ms + tzOffsetMinutes * 60_000).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+function formatValue(v: unknown, field: FieldDef | undefined, tz: number, lang: 'zh' | 'en'): string {
+  if (v === null || v === undefined) return lang === 'zh' ? '（空）' : '(missing)';
+  if (Array.isArray(v)) return `[${v.map((x) => formatValue(x, field, tz, lang)).join(', ')}]`;
+  if (typeof v === 'number' && field?.money) return formatFen(v);
+  if (typeof v === 'number' && field?.type === 'date') return formatLocalTime(v, tz);
+  if (typeof v === 'string') return `“${v}”`;
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+function fieldLabel(field: FieldDef | undefined, c: ConditionSpec, lang: 'zh' | 'en'): string {
+  const base = field ? field.label[lang] : c.field;
+  if (!c.params) return base;
+  const { eventType, days, channel } = c.params;
+  const ch = channel ? (lang === 'zh' ? `（渠道 ${channel}）` : ` (channel ${channel})`) : '';
+  return lang === 'zh' ? `近${days}天 ${eventType} ${base}${ch}` : `${base} of ${eventType} in the last ${days} days${ch}`;
+}
+
+function sentence(c: ConditionSpec, field: FieldDef | undefined, actual: unknown, held: boolean, tz: number, lang: 'zh' | 'en'): string {
+  let expected = '';
+  if (c.op === 'within_last_days' || c.op === 'more_than_days_ago') expected = lang === 'zh' ? `${String(c.value)}天` : String(c.value);
+  else if (c.value !== undefined) expected = formatValue(c.value, field, tz, lang);
+  return [`${fieldLabel(field, c, lang)} = ${formatValue(actual, field, tz, lang)}`, OP_TEXT[c.op]?.[lang] ?? c.op, expected, held ? '✓' : '✗']
+    .filter((part) => part !== '')
+    .join(' ');
+}
+
+/** Explains a compiled rule for one contact. */
+export function explainRule(rule: CompiledRule, data: EvalData, customFields: readonly CustomFieldDecl[] = []): RuleExplanation {
+  const catalog = fieldCatalog(customFields);
+  const tz = data.tzOffsetMinutes ?? DEFAULT_TZ_OFFSET_MINUTES;
+  const fired = compileLogic(rule.logic)(data);
+  const reached: Record<string, boolean> = {};
+  for (const [id, logic] of Object.entries(rule.nodeLogic)) reached[id] = truthy(compileLogic(logic)(data));
+  const conditions: ConditionExplanation[] = [];
+  const scores: Record<string, number> = {};
+  for (const t of rule.tests) {
+    if (t.kind === 'number') {
+      scores[t.nodeId] = Number(compileLogic(t.logic)(data));
+      continue;
+    }
+    for (const c of t.conditions ?? []) {
+      const field = catalog.get(c.condition.field);
+      const actual = field?.source.kind === 'tags' ? (data.tags ?? []) : compileLogic(c.valueLogic)(data);
+      const held = truthy(compileLogic(c.logic)(data));
+      conditions.push({
+        nodeId: t.nodeId,
+        testId: t.id,
+        field: c.condition.field,
+        op: c.condition.op,
+        expected: c.condition.value,
+        actual: actual ?? null,
+        held,
+        text: { zh: sentence(c.condition, field, actual, held, tz, 'zh'), en: sentence(c.condition, field, actual, held, tz, 'en') },
+      });
+    }
+  }
+  return { fired: Array.isArray(fired) ? (fired as string[]) : [], reached, conditions, scores };
+}
