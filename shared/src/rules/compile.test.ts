@@ -130,6 +130,25 @@ describe('compileRule', () => {
   });
 });
 
+describe('compileRule on graphs whose paths multiply', () => {
+  it('refuses a ladder of diamonds with too_complex instead of emitting megabytes', () => {
+    const nodes: RuleNode[] = [trigger];
+    const edges: RuleEdge[] = [{ id: 'e0', source: 't', target: 'c0' }];
+    for (let i = 0; i < 20; i++) {
+      nodes.push({ id: `c${i}`, kind: 'condition', condition: { field: 'messageCount', op: 'gt', value: i } });
+      if (i > 0) {
+        edges.push({ id: `y${i}`, source: `c${i - 1}`, target: `c${i}`, sourceHandle: 'yes' });
+        edges.push({ id: `n${i}`, source: `c${i - 1}`, target: `c${i}`, sourceHandle: 'no' });
+      }
+    }
+    nodes.push(add);
+    edges.push({ id: 'ea', source: 'c19', target: 'a', sourceHandle: 'yes' });
+    const errs = errorsOf(graph(nodes, edges));
+    expect(errs).toHaveLength(1);
+    expect(errs[0]?.code).toBe('too_complex');
+  });
+});
+
 describe('null never matches', () => {
   it('differs from plain json-logic-js, which says null < 30', () => {
     expect(jsonLogic.apply({ '<': [{ var: 'x' }, 30] }, { x: null })).toBe(true);

@@ -69,6 +69,13 @@ export interface CompileOptions {
   tagExists?: (tagId: number) => boolean;
 }
 
+/**
+ * Upper bound on the size of one node's inlined reach. Formulas share sub-formulas, but JSON
+ * Logic and SQL text inline them, so a ladder of diamonds grows exponentially; refuse it with
+ * an error on the node rather than emit megabytes.
+ */
+export const MAX_INLINED_TERMS = 5_000;
+
 const TRUE: Formula = { t: 'true' };
 const FALSE: Formula = { t: 'not', of: TRUE };
 
@@ -376,6 +383,22 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
     if (n.kind === 'logic' && n.op === 'and') reach[id] = and(...ins);
     else if (n.kind === 'logic' && n.op === 'not') reach[id] = and(T, not(or(ins)));
     else reach[id] = or(ins);
+  }
+
+  const sizes = new Map<Formula, number>();
+  const size = (f: Formula): number => {
+    const known = sizes.get(f);
+    if (known !== undefined) return known;
+    const n = f.t === 'and' || f.t === 'or' ? f.of.reduce((acc, x) => acc + size(x), 1) : f.t === 'not' ? 1 + size(f.of) : 1;
+    sizes.set(f, n);
+    return n;
+  };
+  const tooBig = order.filter((id) => reach[id] && size(reach[id] as Formula) > MAX_INLINED_TERMS);
+  if (tooBig.length > 0) {
+    return {
+      ok: false,
+      errors: [ruleError(tooBig[0] as string, 'too_complex', 'too many paths lead here: merge branches with an OR node or split the rule')],
+    };
   }
 
   const testsById = new Map(tests.map((t) => [t.id, t]));

@@ -1,0 +1,136 @@
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compileRule, type CompiledRule } from '../../shared/src/rules/compile';
+import type { RuleGraph, RuleNode } from '../../shared/src/rules/types';
+import { countWhere, runPreview, sampleMatches } from '../src/rules/preview';
+
+const NOW = 1_773_540_000_000; // 2026-03-15 10:00 Asia/Shanghai
+const TODAY = 20527;
+const ctx = { now: NOW, tzOffsetMinutes: 480 };
+// A scope keeps these counts independent of rows other test files might add to this D1.
+const scope = { sql: 'c.id BETWEEN ? AND ?', params: [700_001, 700_010] };
+
+function compiled(g: RuleGraph): CompiledRule {
+  const r = compileRule(g);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.value;
+}
+
+beforeAll(async () => {
+  const db = env.DB;
+  const contact = (id: number, spend: number, region: string | null) =>
+    db
+      .prepare(
+        "INSERT INTO contacts (id, kind, external_id, name, bucket, created_at, updated_at, total_spend, region) VALUES (?, 'friend', ?, ?, 0, 0, 0, ?, ?)",
+      )
+      .bind(id, `pv-${id}`, `联系人${id}`, spend, region);
+  await db.batch([
+    db.prepare("INSERT INTO tag_groups (id, name) VALUES (800001, '预览')"),
+    db.prepare("INSERT INTO tags (id, group_id, name) VALUES (800001, 800001, '高价值客户')"),
+    // 10 contacts: ids 1–4 spend ≥ ¥1,000; ids 1, 2 and 9 already hold 高价值客户.
+    ...Array.from({ length: 10 }, (_x, i) => contact(700_001 + i, i < 4 ? 200_000 : 1_000, i % 2 === 0 ? '广东' : null)),
+    ...[700_001, 700_002, 700_009].map((id) =>
+      db.prepare("INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (?, 800001, 'manual', 0)").bind(id),
+    ),
+    db.prepare("INSERT INTO contact_daily_stats (contact_id, type, day, count, amount) VALUES (700001, 'message', ?, 3, 0)").bind(TODAY),
+  ]);
+});
+
+const t: RuleNode = { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } };
+const big: RuleNode = { id: 'big', kind: 'condition', condition: { field: 'totalSpend', op: 'gte', value: 100_000 } };
+const gd: RuleNode = { id: 'gd', kind: 'condition', condition: { field: 'region', op: 'eq', value: '广东' } };
+
+describe('runPreview', () => {
+  it('counts the total, every node, and who would gain the tag or hold it without matching', async () => {
+    const rule = compiled({
+      schemaVersion: 1,
+      nodes: [t, big, gd, { id: 'add', kind: 'action', action: { type: 'add_tag', tagId: 800001 } }],
+      edges: [
+        { id: 'e1', source: 't', target: 'big' },
+        { id: 'e2', source: 'big', target: 'gd', sourceHandle: 'yes' },
+        { id: 'e3', source: 'gd', target: 'add', sourceHandle: 'yes' },
+      ],
+    });
+    const r = await runPreview(env.DB, rule, ctx, { scope });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    // Big spenders 1–4; of those in 广东 (even index): 700001, 700003.
+    expect(r.value).toMatchObject({ total: 10, matched: 2, nodes: { t: 10, big: 10, gd: 4, add: 2 } });
+    // 700001 already holds it → gain 1 (700003); holders 700002 and 700009 do not match.
+    expect(r.value.actions.add).toEqual({ gain: 1, holdersNotMatched: 2 });
+    expect(r.value.rowsRead).toBeGreaterThan(0);
+  });
+
+  it('counts who would lose the tag for a remove action, on the no branch', async () => {
+    const rule = compiled({
+      schemaVersion: 1,
+      nodes: [t, big, { id: 'rm', kind: 'action', action: { type: 'remove_tag', tagId: 800001 } }],
+      edges: [
+        { id: 'e1', source: 't', target: 'big' },
+        { id: 'e2', source: 'big', target: 'rm', sourceHandle: 'no' },
+      ],
+    });
+    const r = await runPreview(env.DB, rule, ctx, { scope });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.value.matched).toBe(6);
+    expect(r.value.actions.rm).toEqual({ lose: 1 }); // 700009 holds it and is not a big spender
+  });
+
+  it('assumes the trigger event and its keyword tests hold in a preview, and evaluates them when an event is given', async () => {
+    const rule = compiled({
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [] } },
+        { id: 'kw', kind: 'condition', condition: { field: 'trigger.text', op: 'contains_any', value: ['退款'] } },
+        { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 800001 } },
+      ],
+      edges: [
+        { id: 'e1', source: 't', target: 'kw' },
+        { id: 'e2', source: 'kw', target: 'a', sourceHandle: 'yes' },
+      ],
+    });
+    const preview = await runPreview(env.DB, rule, ctx, { scope });
+    const withEvent = await runPreview(env.DB, rule, { ...ctx, event: { type: 'message', text: '你好' } }, { scope });
+    if (!preview.ok || !withEvent.ok) throw new Error('preview failed');
+    expect(preview.value.matched).toBe(10);
+    expect(withEvent.value.matched).toBe(0);
+  });
+
+  it('returns a sample of matching contacts, lowest ids first', async () => {
+    const rule = compiled({
+      schemaVersion: 1,
+      nodes: [t, big, { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 800001 } }],
+      edges: [
+        { id: 'e1', source: 't', target: 'big' },
+        { id: 'e2', source: 'big', target: 'a', sourceHandle: 'yes' },
+      ],
+    });
+    const r = await sampleMatches(env.DB, rule, ctx, 3, { scope });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.value).toEqual([
+      { id: 700_001, name: '联系人700001' },
+      { id: 700_002, name: '联系人700002' },
+      { id: 700_003, name: '联系人700003' },
+    ]);
+  });
+
+  it('refuses a rule that would need more than 100 bound parameters, with an error instead of a D1 failure', async () => {
+    const nodes: RuleNode[] = [t];
+    const edges = [];
+    for (let i = 0; i < 60; i++) {
+      nodes.push({ id: `c${i}`, kind: 'condition', condition: { field: 'totalSpend', op: 'between', value: [i, i + 1_000_000] } });
+      edges.push({ id: `e${i}`, source: i === 0 ? 't' : `c${i - 1}`, target: `c${i}`, ...(i === 0 ? {} : { sourceHandle: 'yes' }) });
+    }
+    nodes.push({ id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 800001 } });
+    edges.push({ id: 'ea', source: 'c59', target: 'a', sourceHandle: 'yes' });
+    const r = await runPreview(env.DB, compiled({ schemaVersion: 1, nodes, edges }), ctx, { scope });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]?.code).toBe('too_many_parameters');
+  });
+});
+
+describe('countWhere', () => {
+  it('counts a segment predicate within a scope', async () => {
+    const r = await countWhere(env.DB, { sf_gte: [{ sf_agg: ['message', 'count', 7, null] }, 3] }, ctx, scope);
+    expect(r).toEqual({ ok: true, value: 1 });
+  });
+});
