@@ -1,6 +1,6 @@
 import { createI18n } from 'vue-i18n';
-import zhCN from '../locales/zh-CN';
-import en from '../locales/en';
+import zhCN from '../locales/zh-CN/index';
+import en from '../locales/en/index';
 
 export const LOCALES = ['zh-CN', 'en'] as const;
 export type Locale = (typeof LOCALES)[number];

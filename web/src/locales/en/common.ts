@@ -1,7 +1,6 @@
-import type zhCN from './zh-CN';
+import type zh from '../zh-CN/common';
 
-/** English. Typed against zh-CN so a missing or extra key is a compile error. */
-const en: typeof zhCN = {
+const en: typeof zh = {
   app: {
     name: 'Segflow',
     tagline: 'Tags & segments',
@@ -32,50 +31,6 @@ const en: typeof zhCN = {
     wecom_customer: 'WeCom customer',
   },
   gender: { male: 'Male', female: 'Female', unknown: 'Unknown' },
-  contacts: {
-    title: 'Contacts',
-    subtitle: '{total} contacts',
-    subtitleFiltered: '{total} contacts match',
-    searchPlaceholder: 'Search name, remark or external ID',
-    kind: 'Kind',
-    department: 'Department',
-    tag: 'Tag',
-    tagPlaceholder: 'Filter by tag',
-    sort: 'Sort',
-    sorts: {
-      last_active: 'Recently active',
-      spend: 'Total spend',
-      name: 'Name',
-      created: 'Newest',
-    },
-    columns: {
-      name: 'Contact',
-      kind: 'Kind',
-      department: 'Department',
-      region: 'Region',
-      channel: 'Source channel',
-      tags: 'Tags',
-      spend: 'Total spend',
-      lastActive: 'Last active',
-    },
-    purchases: '{n} purchase | {n} purchases',
-    moreTags: '+{n}',
-    empty: 'No contacts match',
-    emptyHint: 'Loosen the filters or clear the search',
-  },
-  tags: {
-    title: 'Tags',
-    subtitle: '{groups} groups · {tags} tags · {holdings} tag holdings',
-    exclusive: 'Exclusive',
-    exclusiveHint: 'A contact holds at most one tag of this group',
-    limit: 'Limit {n}',
-    holders: '{n}',
-    retired: 'Retired',
-    viewContacts: 'Show contacts holding this tag',
-    lastApplied: 'Last applied: {time}',
-    emptyGroup: 'No tags in this group yet',
-    empty: 'No tag groups yet',
-  },
   placeholder: {
     rules: {
       title: 'Draw “if … then tag” rules on a canvas',

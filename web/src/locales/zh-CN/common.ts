@@ -1,0 +1,50 @@
+/** Shell, navigation and words every screen uses. */
+export default {
+  app: {
+    name: 'Segflow',
+    tagline: '标签与分群',
+    language: '语言',
+  },
+  nav: {
+    rules: '标签规则',
+    segments: '人群分群',
+    contacts: '联系人',
+    tags: '标签管理',
+    audit: '操作审计',
+  },
+  common: {
+    loading: '加载中…',
+    retry: '重试',
+    reset: '重置',
+    all: '全部',
+    none: '无',
+    never: '从未',
+    loadFailed: '加载失败：{message}',
+    networkError: '无法连接服务器，请检查网络后重试',
+    comingSoon: '即将上线',
+  },
+  contactKind: {
+    friend: '个人微信好友',
+    group_member: '群成员',
+    follower: '公众号粉丝',
+    wecom_customer: '企业微信客户',
+  },
+  gender: { male: '男', female: '女', unknown: '未知' },
+  placeholder: {
+    rules: {
+      title: '用画布编排“如果…就打标签”的规则',
+      body: '拖入触发器、条件与动作，发布前精确预览将有多少联系人被打标或去标，并支持灰度发布与回滚。',
+    },
+    segments: {
+      title: '保存常用人群',
+      body: '用同一套条件编辑器定义人群，查看人群规模随时间的变化，规模骤降时提醒。',
+    },
+    audit: {
+      title: '每一次变更都有据可查',
+      body: '谁在何时从何处修改了什么，变更前后一目了然，保留 180 天。',
+    },
+  },
+  time: {
+    justNow: '刚刚',
+  },
+};

@@ -1,0 +1,34 @@
+/** The Contacts screen. */
+export default {
+  contacts: {
+    title: '联系人',
+    subtitle: '共 {total} 位联系人',
+    subtitleFiltered: '筛选出 {total} 位联系人',
+    searchPlaceholder: '搜索姓名、备注或外部 ID',
+    kind: '来源类型',
+    department: '所属部门',
+    tag: '标签',
+    tagPlaceholder: '按标签筛选',
+    sort: '排序',
+    sorts: {
+      last_active: '最近活跃',
+      spend: '累计消费',
+      name: '姓名',
+      created: '最新添加',
+    },
+    columns: {
+      name: '联系人',
+      kind: '类型',
+      department: '部门',
+      region: '地区',
+      channel: '来源渠道',
+      tags: '标签',
+      spend: '累计消费',
+      lastActive: '最近活跃',
+    },
+    purchases: '购买 {n} 次',
+    moreTags: '+{n}',
+    empty: '没有符合条件的联系人',
+    emptyHint: '试试放宽筛选条件，或清空搜索',
+  },
+};
