@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSql } from '../../shared/src/demo';
 import { compileRule } from '../../shared/src/rules/compile';
 import { evalDataFromRows } from '../../shared/src/rules/data';
-import { compileLogic, truthy } from '../../shared/src/rules/evaluate';
+import { compileLogic, compileRulePlan, truthy } from '../../shared/src/rules/evaluate';
 import { applyReference } from '../../shared/src/rules/jsonlogic';
 import { randomGraph, SeededRandom, type GraphVocabulary } from '../../shared/src/rules/random-graph';
 import type { EvalData, TriggerEvent } from '../../shared/src/rules/types';
@@ -107,19 +107,23 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       if (!sql.ok) throw new Error(JSON.stringify(sql.errors));
 
       const full = compileLogic(rule.logic);
+      const plan = compileRulePlan(rule);
       const perNode = Object.entries(rule.nodeLogic).map(([id, logic]) => [id, compileLogic(logic)] as const);
       let matchedRef = 0;
       let matchedFast = 0;
+      let matchedPlan = 0;
       const nodeCounts: Record<string, number> = {};
       for (const c of contacts) {
         const data = { ...c, event };
         if ((applyReference(rule.logic, data) as unknown[]).length > 0) matchedRef++;
         if ((full(data) as unknown[]).length > 0) matchedFast++;
+        if (plan(data).length > 0) matchedPlan++;
         for (const [id, f] of perNode) if (truthy(f(data))) nodeCounts[id] = (nodeCounts[id] ?? 0) + 1;
       }
       const ctxMsg = `seed ${seed}: ${JSON.stringify(graph)}`;
       expect(sql.value.total, ctxMsg).toBe(CONTACTS);
       expect(matchedFast, ctxMsg).toBe(matchedRef);
+      expect(matchedPlan, ctxMsg).toBe(matchedRef);
       expect(sql.value.matched, ctxMsg).toBe(matchedRef);
       matchedBySeed.push(matchedRef);
       for (const id of Object.keys(rule.nodeLogic)) expect(sql.value.nodes[id] ?? 0, `${ctxMsg} node ${id}`).toBe(nodeCounts[id] ?? 0);

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { caseData, CONFORMANCE_CASES, isGraphCase } from './conformance/cases';
 import { compileRule } from './compile';
 import { applyReference, referenceTruthy } from './jsonlogic';
-import { compileLogic, truthy } from './evaluate';
+import { compileLogic, compileRulePlan, truthy } from './evaluate';
 import type { JsonLogic } from './types';
 
-describe('conformance: json-logic-js and the closure evaluator agree with every case', () => {
+describe('conformance: json-logic-js, the closure evaluator and the plan evaluator agree with every case', () => {
   it('has at least 150 cases', () => {
     expect(CONFORMANCE_CASES.length).toBeGreaterThanOrEqual(150);
   });
@@ -19,6 +19,7 @@ describe('conformance: json-logic-js and the closure evaluator agree with every 
         const logic = compiled.value.logic;
         expect([...(applyReference(logic, data) as string[])].sort()).toEqual([...c.expected].sort());
         expect([...(compileLogic(logic)(data) as string[])].sort()).toEqual([...c.expected].sort());
+        expect(compileRulePlan(compiled.value)(data).sort()).toEqual([...c.expected].sort());
       } else {
         const logic = c.rule as JsonLogic;
         expect(referenceTruthy(applyReference(logic, data))).toBe(c.expected);

@@ -5,6 +5,7 @@
  * var, and, or, !, !!, if, merge and the `sf_*` operations — and refuses anything else when
  * compiling, not when evaluating.
  */
+import type { CompiledRule, Formula } from './compile';
 import { UnsupportedLogicError } from './errors';
 import { LOGIC_OPERATIONS } from './operators';
 import type { EvalData, JsonLogic } from './types';
@@ -27,6 +28,16 @@ function compileVar(args: JsonLogic[]): Evaluator {
   const fallback = args[1] ?? null;
   if (typeof path !== 'string' && typeof path !== 'number') throw new UnsupportedLogicError('var needs a literal path');
   const keys = String(path) === '' ? [] : String(path).split('.');
+  if (keys.length === 2) {
+    // The common shape (`contact.totalSpend`, `event.text`), without the loop.
+    const [k1, k2] = keys as [string, string];
+    return (d) => {
+      const o = (d as unknown as Record<string, unknown>)[k1];
+      if (o === null || o === undefined) return fallback;
+      const v = (o as Record<string, unknown>)[k2];
+      return v === undefined ? fallback : v;
+    };
+  }
   return (d) => {
     let cur: unknown = d;
     // As json-logic-js: a missing step gives the fallback, a stored null stays null.
@@ -109,16 +120,25 @@ export function compileLogic(logic: JsonLogic): Evaluator {
       if (!operation) throw new UnsupportedLogicError(`unknown operation "${op}"`);
       const js = operation.js;
       const fs = args.map(compileLogic);
-      // Unrolled for the common arities: no per-call map over the argument closures.
-      if (fs.length === 1) {
-        const [a] = fs as [Evaluator];
-        return (d) => js(d, [a(d)]);
+      // Unrolled for the common arities: no argument array per call.
+      switch (fs.length) {
+        case 0:
+          return (d) => js(d);
+        case 1: {
+          const [a] = fs as [Evaluator];
+          return (d) => js(d, a(d));
+        }
+        case 2: {
+          const [a, b] = fs as [Evaluator, Evaluator];
+          return (d) => js(d, a(d), b(d));
+        }
+        case 3: {
+          const [a, b, c] = fs as [Evaluator, Evaluator, Evaluator];
+          return (d) => js(d, a(d), b(d), c(d));
+        }
+        default:
+          return (d) => js(d, ...fs.map((f) => f(d)));
       }
-      if (fs.length === 2) {
-        const [a, b] = fs as [Evaluator, Evaluator];
-        return (d) => js(d, [a(d), b(d)]);
-      }
-      return (d) => js(d, fs.map((f) => f(d)));
     }
   }
 }
@@ -144,8 +164,109 @@ export function evaluatorFor(key: string, logic: JsonLogic): Evaluator {
   return fn;
 }
 
-/** Action node ids a compiled rule fires for one contact. */
-export function firedActions(key: string, logic: JsonLogic, data: EvalData): string[] {
-  const r = evaluatorFor(key, logic)(data);
-  return Array.isArray(r) ? (r as string[]) : [];
+/** A compiled rule's plan as one function: the action node ids that fire for a contact. */
+export type RuleEvaluator = (data: EvalData) => string[];
+
+const bandJs = (LOGIC_OPERATIONS.sf_band as { js: (d: EvalData, ...a: unknown[]) => unknown }).js;
+
+/**
+ * Compiles a rule's plan (tests + reach formulas) rather than its inlined JSON Logic: each test
+ * runs at most once per evaluation however many actions' paths share it, where the inlined
+ * logic repeats a shared ancestor once per action. Same operations, same results — the
+ * conformance suite and the fuzz test hold it to json-logic-js on `rule.logic`.
+ *
+ * The memo is reset at the start of every call; evaluation is synchronous, so sharing it
+ * between calls is safe.
+ */
+export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>): RuleEvaluator {
+  const index = new Map(rule.tests.map((t, i) => [t.id, i]));
+  const testFns = rule.tests.map((t) => compileLogic(t.logic));
+  const state = new Uint8Array(testFns.length); // 0 = not yet, 1 = true, 2 = false / computed
+  const values: unknown[] = new Array(testFns.length).fill(null);
+  const bool = (i: number, d: EvalData): boolean => {
+    let s = state[i];
+    if (s === 0) {
+      s = truthy((testFns[i] as Evaluator)(d)) ? 1 : 2;
+      state[i] = s;
+    }
+    return s === 1;
+  };
+  const num = (i: number, d: EvalData): unknown => {
+    if (state[i] === 0) {
+      values[i] = (testFns[i] as Evaluator)(d);
+      state[i] = 1;
+    }
+    return values[i];
+  };
+  const built = new Map<Formula, (d: EvalData) => boolean>();
+  const build = (f: Formula): ((d: EvalData) => boolean) => {
+    const known = built.get(f);
+    if (known) return known;
+    let fn: (d: EvalData) => boolean;
+    switch (f.t) {
+      case 'true':
+        fn = () => true;
+        break;
+      case 'test': {
+        const i = index.get(f.id);
+        fn = i === undefined ? () => false : (d) => bool(i, d);
+        break;
+      }
+      case 'band': {
+        const i = index.get(f.id);
+        const { min, max } = f;
+        fn = i === undefined ? () => false : (d) => bandJs(d, num(i, d), min, max) === true;
+        break;
+      }
+      case 'and': {
+        const parts = f.of.map(build);
+        fn = (d) => {
+          for (const p of parts) if (!p(d)) return false;
+          return true;
+        };
+        break;
+      }
+      case 'or': {
+        const parts = f.of.map(build);
+        fn = (d) => {
+          for (const p of parts) if (p(d)) return true;
+          return false;
+        };
+        break;
+      }
+      case 'not': {
+        const inner = build(f.of);
+        fn = (d) => !inner(d);
+        break;
+      }
+    }
+    built.set(f, fn);
+    return fn;
+  };
+  const actions = rule.actions.map((a) => ({ id: a.nodeId, reached: build(rule.reach[a.nodeId] ?? { t: 'not', of: { t: 'true' } }) }));
+  return (d) => {
+    state.fill(0);
+    const fired: string[] = [];
+    for (const a of actions) if (a.reached(d)) fired.push(a.id);
+    return fired;
+  };
+}
+
+const planCache = new Map<string, RuleEvaluator>();
+
+/**
+ * The plan evaluator for a rule version, compiled on first use and kept at isolate scope (the
+ * webhook hot path). The key must change whenever the rule does (e.g. `rule:12@v3`).
+ */
+export function ruleEvaluatorFor(key: string, rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>): RuleEvaluator {
+  const hit = planCache.get(key);
+  if (hit) {
+    planCache.delete(key);
+    planCache.set(key, hit);
+    return hit;
+  }
+  const fn = compileRulePlan(rule);
+  planCache.set(key, fn);
+  if (planCache.size > CACHE_LIMIT) planCache.delete(planCache.keys().next().value as string);
+  return fn;
 }

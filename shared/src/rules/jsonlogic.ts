@@ -13,7 +13,7 @@ export function registerSegflowOperations(): void {
   if (registered) return;
   for (const [name, op] of Object.entries(LOGIC_OPERATIONS)) {
     jsonLogic.add_operation(name, function (this: EvalData, ...args: unknown[]) {
-      return op.js(this, args);
+      return op.js(this, ...args);
     });
   }
   registered = true;
