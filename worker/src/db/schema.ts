@@ -261,7 +261,10 @@ export const tags = sqliteTable(
   ],
 );
 
-/** Current tag holdings. The ledger is the history; this table is its latest state. */
+/**
+ * Current tag holdings. The ledger is the history; this table is its latest state.
+ * Only `worker/src/tagging/tag-writer.ts` writes it (ledger rows, exclusive groups, no-ops).
+ */
 export const contactTags = sqliteTable(
   'contact_tags',
   {
@@ -305,6 +308,19 @@ export const tagLedger = sqliteTable(
     index('tag_ledger_at_idx').on(t.at),
     check('tag_ledger_op_check', sql`${t.op} in ('add', 'remove')`),
   ],
+);
+
+/**
+ * Scratch rows for one set-based tag write (publish, scheduled rules): the target contacts are
+ * computed once, used by every statement of the batch, and deleted at its end.
+ */
+export const tagApplyTargets = sqliteTable(
+  'tag_apply_targets',
+  {
+    runId: text('run_id').notNull(),
+    contactId: integer('contact_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.contactId] })],
 );
 
 export const rules = sqliteTable(
