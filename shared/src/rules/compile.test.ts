@@ -121,6 +121,23 @@ describe('compileRule', () => {
     expect(errorsOf(null)).toEqual([{ nodeId: null, code: 'invalid_document' }]);
   });
 
+  it('rejects a branch whose case is called "else" or repeats an id', () => {
+    const branch: RuleNode = {
+      id: 'b',
+      kind: 'branch',
+      cases: [
+        { id: 'else', condition: { field: 'totalSpend', op: 'gt', value: 1 } },
+        { id: 'x', condition: { field: 'totalSpend', op: 'gt', value: 2 } },
+        { id: 'x', condition: { field: 'totalSpend', op: 'gt', value: 3 } },
+      ],
+    };
+    const errs = errorsOf(graph([trigger, branch, add], [{ id: 'e1', source: 't', target: 'b' }, { id: 'e2', source: 'b', target: 'a', sourceHandle: 'x' }]));
+    expect(errs.filter((e) => e.code === 'duplicate_id')).toEqual([
+      { nodeId: 'b', code: 'duplicate_id' },
+      { nodeId: 'b', code: 'duplicate_id' },
+    ]);
+  });
+
   it('validates custom attributes through the declared custom fields', () => {
     const vip: RuleNode = { id: 'c', kind: 'condition', condition: { field: 'custom.vip_level', op: 'gte', value: 3 } };
     const g = graph([trigger, vip, add], ok.edges);

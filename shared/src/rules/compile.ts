@@ -297,9 +297,15 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
       case 'condition':
         addTest(n.id, n.id, n.condition);
         break;
-      case 'branch':
-        for (const c of n.cases) addTest(n.id, `${n.id}:${c.id}`, c.condition);
+      case 'branch': {
+        const seen = new Set<string>();
+        for (const c of n.cases) {
+          if (c.id === 'else' || seen.has(c.id)) errors.push(ruleError(n.id, 'duplicate_id', `case id "${c.id}" is used twice (or is "else")`));
+          seen.add(c.id);
+          addTest(n.id, `${n.id}:${c.id}`, c.condition);
+        }
         break;
+      }
       case 'score': {
         const args: JsonLogic[] = [];
         for (const m of n.metrics) {
@@ -318,8 +324,11 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
           }
           args.push(fieldLogic(field, m.params), m.weight, m.cap);
         }
+        const seenBands = new Set<string>();
         for (const b of n.bands) {
           if (b.max !== null && b.max <= b.min) errors.push(ruleError(n.id, 'wrong_value_type', `band "${b.id}" needs min < max`));
+          if (seenBands.has(b.id)) errors.push(ruleError(n.id, 'duplicate_id', `band id "${b.id}" is used twice`));
+          seenBands.add(b.id);
         }
         tests.push({
           id: n.id,

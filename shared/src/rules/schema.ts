@@ -7,7 +7,12 @@ import { EVENT_TYPES } from '../domain';
 import { RULE_SCHEMA_VERSION, type RuleGraph } from './types';
 import { ruleError, type RuleResult } from './errors';
 
-const id = z.string().min(1).max(64);
+// Plain ids: the compiler derives test ids as `node:case`, so `:` must not occur in them.
+const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'ids use letters, digits, _ . - only');
 
 /** `AggregateParams`. */
 export const aggregateParamsSchema = z.object({

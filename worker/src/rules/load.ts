@@ -1,0 +1,45 @@
+/**
+ * Loads what the JS evaluators read for one contact from D1, in one batch: the contact row, its
+ * tag ids, and only as much rollup / raw-event history as the rules' windows need.
+ */
+import { lastDaysWindow } from '../../../shared/src/rules/days';
+import { evalDataFromRows } from '../../../shared/src/rules/data';
+import type { DataNeeds } from '../../../shared/src/rules/needs';
+import type { EvalData, TriggerEvent } from '../../../shared/src/rules/types';
+
+/** Clock, zone, triggering event and history windows of one evaluation. */
+export interface LoadOptions extends DataNeeds {
+  now: number;
+  tzOffsetMinutes: number;
+  event?: TriggerEvent | null;
+}
+
+/** `EvalData` for one contact, or null when it does not exist. */
+export async function loadEvalData(db: D1Database, contactId: number, o: LoadOptions): Promise<EvalData | null> {
+  // Windows end today; a day-0 or empty window loads nothing (the `1 = 0` keeps one batch shape).
+  const stats = o.statsDays > 0 ? lastDaysWindow(o.now, o.statsDays, o.tzOffsetMinutes) : null;
+  const events = o.eventsDays > 0 ? lastDaysWindow(o.now, o.eventsDays, o.tzOffsetMinutes) : null;
+  const [contact, tags, statRows, eventRows] = await db.batch([
+    db.prepare('SELECT * FROM contacts WHERE id = ?').bind(contactId),
+    db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ?').bind(contactId),
+    db
+      .prepare(`SELECT type, day, count, amount FROM contact_daily_stats WHERE contact_id = ? AND ${stats ? 'day BETWEEN ? AND ?' : '1 = 0'}`)
+      .bind(contactId, ...(stats ? [stats.firstDay, stats.lastDay] : [])),
+    db
+      .prepare(`SELECT type, occurred_at, amount, channel, text FROM events WHERE contact_id = ? AND ${events ? 'occurred_at BETWEEN ? AND ?' : '1 = 0'}`)
+      .bind(contactId, ...(events ? [events.fromMs, events.toMs] : [])),
+  ]);
+  const row = contact?.results[0] as Record<string, unknown> | undefined;
+  if (!row) return null;
+  return evalDataFromRows(
+    {
+      contact: row,
+      tagIds: (tags?.results as { tag_id: number }[]).map((t) => t.tag_id),
+      stats: statRows?.results as { type: string; day: number; count: number; amount: number }[],
+      events: eventRows?.results as { type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }[],
+    },
+    o.now,
+    o.tzOffsetMinutes,
+    o.event ?? null,
+  );
+}
