@@ -26,4 +26,5 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'conflict'
+  | 'invalid_rule' // a rule graph that does not compile where a valid one is required (publish); details pin node ids
   | 'internal';
