@@ -25,6 +25,20 @@ export interface SqlContext {
   tzOffsetMinutes: number;
   /** The triggering event; `undefined` in a preview, where event-scoped tests are assumed to hold. */
   event?: TriggerEvent | null;
+  /**
+   * When present, event aggregates become set-based LEFT JOINs collected here (one GROUP BY
+   * pass over the window, deduplicated) instead of correlated subqueries; the caller adds them
+   * after `FROM contacts c`. Used by the preview over all contacts.
+   */
+  aggregateJoins?: AggregateJoin[];
+}
+
+/** A LEFT JOIN computing one aggregate for every contact: `alias.v`, keyed by `alias.cid`. */
+export interface AggregateJoin {
+  alias: string;
+  /** Identity of the aggregate (kind, type, window, channel): equal keys share one join. */
+  key: string;
+  frag: SqlFrag;
 }
 
 /** An operand handed to a SQL form: an already-compiled expression or a literal from the rule. */
@@ -285,14 +299,35 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       const w = lastDaysWindow(ctx.now, Number(lit(days)), ctx.tzOffsetMinutes);
       const ch = lit(channel);
       const isCount = lit(measure) === 'count';
-      if (ch === null || ch === undefined) {
-        // The rollup: at most `days` rows per contact, found through its primary key.
-        const m = { sql: isCount ? 's.count' : 's.amount', params: [] };
-        return sql`(SELECT COALESCE(SUM(${m}), 0) FROM contact_daily_stats s WHERE s.contact_id = c.id AND s.type = ${val(eventType)} AND s.day BETWEEN ${p(w.firstDay)} AND ${p(w.lastDay)})`;
+      const filtered = ch !== null && ch !== undefined;
+      const m = { sql: filtered ? (isCount ? 'COUNT(*)' : 'SUM(e.amount)') : isCount ? 'SUM(s.count)' : 'SUM(s.amount)', params: [] };
+      // Without a property filter: the rollup. With one: raw events (the rollup has no channel).
+      const where = filtered
+        ? sql`e.type = ${val(eventType)} AND e.occurred_at BETWEEN ${p(w.fromMs)} AND ${p(w.toMs)} AND e.channel = ${val(channel)}`
+        : sql`s.type = ${val(eventType)} AND s.day BETWEEN ${p(w.firstDay)} AND ${p(w.lastDay)}`;
+      const table = { sql: filtered ? 'events e' : 'contact_daily_stats s', params: [] };
+      const cid = { sql: filtered ? 'e.contact_id' : 's.contact_id', params: [] };
+      if (ctx.aggregateJoins) {
+        // Set-based: one pass over the window through the (type, day|occurred_at) index, then a
+        // keyed join. A correlated subquery here was measured reading every row of the window
+        // once per contact (SQLite prefers the covering type/day index over the primary key).
+        const key = JSON.stringify([filtered, isCount, lit(eventType), w.firstDay, w.lastDay, ch ?? null]);
+        let join = ctx.aggregateJoins.find((j) => j.key === key);
+        if (!join) {
+          const alias = `g${ctx.aggregateJoins.length}`;
+          const body = sql`SELECT ${cid} AS cid, ${m} AS v FROM ${table} WHERE ${where} GROUP BY ${cid}`;
+          join = { alias, key, frag: { sql: `LEFT JOIN (${body.sql}) ${alias} ON ${alias}.cid = c.id`, params: body.params } };
+          ctx.aggregateJoins.push(join);
+        }
+        return { sql: `COALESCE(${join.alias}.v, 0)`, params: [] };
       }
-      // A property filter needs the raw events (the rollup has no channel).
-      const m = { sql: isCount ? 'COUNT(*)' : 'COALESCE(SUM(e.amount), 0)', params: [] };
-      return sql`(SELECT ${m} FROM events e WHERE e.contact_id = c.id AND e.type = ${val(eventType)} AND e.occurred_at BETWEEN ${p(w.fromMs)} AND ${p(w.toMs)} AND e.channel = ${val(channel)})`;
+      // One contact's rows through the primary key / contact index (`+` keeps SQLite off the
+      // type/day index, which would scan the whole window for every contact).
+      const pin = { sql: filtered ? '+e.type' : '+s.type', params: [] };
+      const whereOne = filtered
+        ? sql`${pin} = ${val(eventType)} AND e.occurred_at BETWEEN ${p(w.fromMs)} AND ${p(w.toMs)} AND e.channel = ${val(channel)}`
+        : sql`${pin} = ${val(eventType)} AND s.day BETWEEN ${p(w.firstDay)} AND ${p(w.lastDay)}`;
+      return sql`(SELECT COALESCE(${m}, 0) FROM ${table} WHERE ${cid} = c.id AND ${whereOne})`;
     },
   },
   sf_score: {

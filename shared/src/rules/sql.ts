@@ -12,7 +12,7 @@
  */
 import { ruleError, UnsupportedLogicError, type RuleResult } from './errors';
 import { BUILTIN_FIELDS } from './fields';
-import { LOGIC_OPERATIONS, type SqlContext, type SqlFrag, type SqlOperand } from './operators';
+import { LOGIC_OPERATIONS, type AggregateJoin, type SqlContext, type SqlFrag, type SqlOperand } from './operators';
 import type { CompiledRule, Formula } from './compile';
 import type { JsonLogic } from './types';
 
@@ -153,7 +153,9 @@ interface Layers {
   held: Map<number, string>;
 }
 
-function buildLayers(rule: CompiledRule, ctx: SqlContext, scope: SqlFrag | undefined): Layers {
+function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | undefined): Layers {
+  const ctx: SqlContext = { ...outerCtx, aggregateJoins: [] };
+  const joins = ctx.aggregateJoins as AggregateJoin[];
   const inner: string[] = ['c.id AS id', 'c.name AS name'];
   const innerParams: unknown[] = [];
   const testCol = new Map<string, string>();
@@ -214,10 +216,11 @@ function buildLayers(rule: CompiledRule, ctx: SqlContext, scope: SqlFrag | undef
   // would copy each test's expression — correlated subqueries included — into every reference.
   const from =
     `(SELECT ${middle.join(', ')} FROM (` +
-    `SELECT ${inner.join(', ')} FROM contacts c${scope ? ` WHERE ${scope.sql}` : ''} LIMIT -1` +
+    `SELECT ${inner.join(', ')} FROM contacts c${joins.map((j) => ` ${j.frag.sql}`).join('')}${scope ? ` WHERE ${scope.sql}` : ''} LIMIT -1` +
     `) LIMIT -1)`;
-  // In text order: the middle select list comes before the inner one and its WHERE.
-  return { from, params: [...middleParams, ...innerParams, ...(scope?.params ?? [])], expr, held };
+  // In text order: the middle select list, the inner select list, the joins, the WHERE.
+  const joinParams = joins.flatMap((j) => j.frag.params);
+  return { from, params: [...middleParams, ...innerParams, ...joinParams, ...(scope?.params ?? [])], expr, held };
 }
 
 function tooMany(n: number): RuleResult<never> {
