@@ -119,6 +119,56 @@ export function compileLogic(logic: JsonLogic): Evaluator {
       const operation = LOGIC_OPERATIONS[op];
       if (!operation) throw new UnsupportedLogicError(`unknown operation "${op}"`);
       const js = operation.js;
+      // Partial evaluation: literal operands are bound once and a `var` with a two-step path is
+      // read inline, so `{sf_gte: [{var: 'contact.totalSpend'}, 100000]}` costs one closure call
+      // plus the operation itself. The operation (`js`) stays the single definition of meaning.
+      const isLit = (a: JsonLogic) => !hasLogic(a);
+      const twoStep = (a: JsonLogic): [string, string, JsonLogic] | null => {
+        if (!isLogic(a) || !('var' in a)) return null;
+        const raw = a.var;
+        const va: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+        const path = va[0];
+        if (typeof path !== 'string') return null;
+        const keys = path.split('.');
+        return keys.length === 2 ? [keys[0] as string, keys[1] as string, va[1] ?? null] : null;
+      };
+      if (args.every(isLit)) {
+        const lits = args;
+        return (d) => js(d, ...lits);
+      }
+      const head = args[0] as JsonLogic;
+      const rest = args.slice(1);
+      const path = twoStep(head);
+      if (rest.every(isLit)) {
+        if (path) {
+          const [k1, k2, fallback] = path;
+          const read = (d: EvalData): unknown => {
+            const o = (d as unknown as Record<string, unknown>)[k1];
+            if (o === null || o === undefined) return fallback;
+            const v = (o as Record<string, unknown>)[k2];
+            return v === undefined ? fallback : v;
+          };
+          if (rest.length === 1) {
+            const b = rest[0];
+            return (d) => js(d, read(d), b);
+          }
+          if (rest.length === 2) {
+            const [b, c] = rest;
+            return (d) => js(d, read(d), b, c);
+          }
+          return (d) => js(d, read(d), ...rest);
+        }
+        const a = compileLogic(head);
+        if (rest.length === 1) {
+          const b = rest[0];
+          return (d) => js(d, a(d), b);
+        }
+        if (rest.length === 2) {
+          const [b, c] = rest;
+          return (d) => js(d, a(d), b, c);
+        }
+        return (d) => js(d, a(d), ...rest);
+      }
       const fs = args.map(compileLogic);
       // Unrolled for the common arities: no argument array per call.
       switch (fs.length) {
