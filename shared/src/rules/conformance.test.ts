@@ -3,11 +3,27 @@ import { caseData, CONFORMANCE_CASES, isGraphCase } from './conformance/cases';
 import { compileRule } from './compile';
 import { applyReference, referenceTruthy } from './jsonlogic';
 import { compileLogic, compileRulePlan, truthy } from './evaluate';
+import { LOGIC_OPERATIONS } from './operators';
 import type { JsonLogic } from './types';
 
 describe('conformance: json-logic-js, the closure evaluator and the plan evaluator agree with every case', () => {
   it('has at least 150 cases', () => {
     expect(CONFORMANCE_CASES.length).toBeGreaterThanOrEqual(150);
+  });
+
+  it('covers every Segflow operation with a case that matches and one that does not', () => {
+    const uncovered: string[] = [];
+    for (const op of Object.keys(LOGIC_OPERATIONS)) {
+      const logicOf = (c: (typeof CONFORMANCE_CASES)[number]) => {
+        if (!isGraphCase(c)) return c.rule;
+        const r = compileRule(c.rule);
+        return r.ok ? r.value.logic : null;
+      };
+      const uses = CONFORMANCE_CASES.filter((c) => JSON.stringify(logicOf(c)).includes(`"${op}"`));
+      const outcomes = new Set(uses.map((c) => (Array.isArray(c.expected) ? c.expected.length > 0 : c.expected)));
+      if (!outcomes.has(true) || !outcomes.has(false)) uncovered.push(op);
+    }
+    expect(uncovered).toEqual([]);
   });
 
   for (const c of CONFORMANCE_CASES) {
