@@ -7,6 +7,9 @@ import { health } from './routes/health';
 import { contacts } from './routes/contacts';
 import { tagGroups } from './routes/tag-groups';
 import { departments } from './routes/departments';
+import { fieldCatalog } from './routes/field-catalog';
+import { rules } from './routes/rules';
+import { segments } from './routes/segments';
 
 /**
  * The Segflow worker. Requests under /api/* reach this app (wrangler.toml `run_worker_first`);
@@ -33,5 +36,8 @@ app.route('/api/health', health);
 app.route('/api/contacts', contacts);
 app.route('/api/tag-groups', tagGroups);
 app.route('/api/departments', departments);
+app.route('/api/field-catalog', fieldCatalog);
+app.route('/api/rules', rules);
+app.route('/api/segments', segments);
 
 export default app;

@@ -239,7 +239,7 @@ export const saveDraftBody = z
   .strict();
 export type SaveDraftBody = z.output<typeof saveDraftBody>;
 
-/** `POST /api/rules/:id/duplicate` → 201 `RuleDetail`: a new draft with the same draft graph, named `name` or "<name> (copy)"/"（副本）". */
+/** `POST /api/rules/:id/duplicate` → 201 `RuleDetail`: a new draft with the same draft graph, named `name` or "<name>（副本）". */
 export const duplicateRuleBody = z.object({ name: nameSchema.optional() }).strict();
 export type DuplicateRuleBody = z.output<typeof duplicateRuleBody>;
 
@@ -331,6 +331,11 @@ export interface ActionCounts {
   lose?: number;
   /** add_tag: holding the tag but not reached (publishing does NOT remove it; informative). */
   holdersNotMatched?: number;
+  /**
+   * add_tag of a tag in an exclusive group only: the reached contacts' OTHER tags of that group
+   * that publishing removes (a contact holds at most one tag of such a group). Show as −N.
+   */
+  displaced?: number;
 }
 
 /** The counts of a preview (and what a publish applied). */
@@ -385,7 +390,16 @@ export type ExplainBody = z.output<typeof explainBody>;
 
 /** `POST /api/rules/explain` response. */
 export type RuleExplainResponse =
-  | { ok: true; contact: ContactSummary; explanation: RuleExplanation }
+  | {
+      ok: true;
+      contact: ContactSummary;
+      explanation: RuleExplanation;
+      /**
+       * Nodes whose event-scoped tests (the trigger's event type and filters, `trigger.*`
+       * conditions) were assumed to hold, as in the preview; their conditions are not listed.
+       */
+      assumedNodeIds: string[];
+    }
   | { ok: false; errors: RuleError[] };
 
 /**

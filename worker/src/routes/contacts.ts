@@ -119,6 +119,20 @@ function toSummary(row: SummaryRow, chips: TagChip[]): ContactSummary {
   };
 }
 
+/**
+ * Contact summaries with their tag chips, in the order of `ids` (unknown ids are skipped): what
+ * `GET /api/contacts` shows, for other screens that list contacts (rule and segment previews).
+ */
+export async function contactSummaries(d: Db, ids: number[]): Promise<ContactSummary[]> {
+  if (ids.length === 0) return [];
+  const [rows, chips] = await Promise.all([summaryQuery(d).where(inArray(contactsT.id, ids)), tagChipsByContactId(d, ids)]);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => {
+    const row = byId.get(id);
+    return row ? [toSummary(row, chips.get(id) ?? [])] : [];
+  });
+}
+
 export const contacts = new Hono<AppEnv>()
   .get('/', validate('query', contactListQuery), async (c) => {
     const q = c.req.valid('query');

@@ -1,0 +1,611 @@
+/**
+ * Rules: list, create, draft, lifecycle, versions, compare, preview, explain and publish. The
+ * contract (status codes, shapes) is `shared/src/api/rules.ts`. Every change writes its
+ * `audit_log` row in the same D1 batch as the change.
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env';
+import { ApiError } from '../errors';
+import { validate } from '../validate';
+import { db as drizzleDb } from '../db/client';
+import { contactSummaries } from './contacts';
+import {
+  compareQuery,
+  createRuleBody,
+  duplicateRuleBody,
+  emptyBody,
+  explainBody,
+  idPath,
+  previewBody,
+  publishBody,
+  ruleListQuery,
+  saveDraftBody,
+  versionPath,
+  type ActionCounts,
+  type CompareResponse,
+  type PublishApplied,
+  type PublishResponse,
+  type RuleDetail,
+  type RuleExplainResponse,
+  type RuleListItem,
+  type RuleListResponse,
+  type RulePreviewResponse,
+  type RuleVersionDetail,
+  type RuleVersionSummary,
+  type UserRef,
+} from '../../../shared/src/api/rules';
+import type { FieldProblem } from '../../../shared/src/api/errors';
+import type { EventType, RuleStatus } from '../../../shared/src/domain';
+import { compileRule, formulaToLogic, type CompiledRule } from '../../../shared/src/rules/compile';
+import { explainRule } from '../../../shared/src/rules/explain';
+import { dataNeeds } from '../../../shared/src/rules/needs';
+import type { RuleError } from '../../../shared/src/rules/errors';
+import type { JsonLogic, RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
+import { auditStatement, auditStatementForNewRow } from '../rules/audit';
+import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes, type Workspace } from '../rules/context';
+import { diffGraphs } from '../rules/diff';
+import { applyStatements } from '../rules/apply';
+import { loadEvalData } from '../rules/load';
+import { sampleMatches } from '../rules/preview';
+import { countRule, rolloutScope } from '../rules/rule-preview';
+
+/** A fresh rule's draft. */
+const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] };
+const DEFAULT_SAMPLE = 20;
+
+interface RuleRow {
+  id: number;
+  name: string;
+  description: string | null;
+  status: RuleStatus;
+  draft_graph: string;
+  published_version: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface VersionRow {
+  version: number;
+  graph: string;
+  logic: string;
+  trigger: string;
+  rollout_percent: number;
+  note: string | null;
+  created_by: number | null;
+  created_by_name: string | null;
+  created_at: number;
+  published_at: number | null;
+}
+
+/** What the publish audit row stores in `after`, written inside the publish batch. */
+interface PublishRecord {
+  version: number;
+  rolloutPercent: number;
+  graphHash: string;
+  /** The counts at publish time (equal to what the user confirmed). */
+  preview: { total: number; matched: number; actions: Record<string, ActionCounts> };
+  /** Ledger rows the publish wrote, by tag and operation. */
+  ledger: { tagId: number; op: 'add' | 'remove'; n: number }[] | null;
+}
+
+/** What a publish applied: gain / lose from its ledger rows, displaced siblings as counted. */
+function appliedOf(rec: PublishRecord): PublishApplied {
+  const n = (op: string, tagId: number) => (rec.ledger ?? []).filter((l) => l.op === op && l.tagId === tagId).reduce((s, l) => s + l.n, 0);
+  const actions: Record<string, ActionCounts> = {};
+  for (const [nodeId, a] of Object.entries(rec.preview.actions)) {
+    actions[nodeId] =
+      a.type === 'add_tag'
+        ? { type: 'add_tag', tagId: a.tagId, gain: n('add', a.tagId), ...(a.displaced !== undefined ? { displaced: a.displaced } : {}) }
+        : { type: 'remove_tag', tagId: a.tagId, lose: n('remove', a.tagId) };
+  }
+  return { rolloutPercent: rec.rolloutPercent, total: rec.preview.total, matched: rec.preview.matched, actions };
+}
+
+const parse = <T>(text: string | null | undefined, fallback: T): T => {
+  if (text == null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+};
+
+const userRef = (id: number | null, name: string | null): UserRef | null => (id == null ? null : { id, name: name ?? '' });
+
+/** The trigger of a (possibly invalid) graph, for the list: event type, `schedule`, or null. */
+function triggerOf(graph: unknown): EventType | 'schedule' | null {
+  const nodes = (graph as { nodes?: unknown })?.nodes;
+  if (!Array.isArray(nodes)) return null;
+  const t = nodes.find((n) => (n as { kind?: unknown })?.kind === 'trigger') as { trigger?: TriggerSpec } | undefined;
+  if (!t?.trigger) return null;
+  return t.trigger.type === 'schedule' ? 'schedule' : (t.trigger.eventType ?? null);
+}
+
+/** 404 unless the rule exists. */
+async function getRule(db: D1Database, id: number): Promise<RuleRow> {
+  const row = await db.prepare('SELECT * FROM rules WHERE id = ?').bind(id).first<RuleRow>();
+  if (!row) throw new ApiError(404, 'not_found', `No rule with id ${id}`);
+  return row;
+}
+
+function conflict(message: string, details?: FieldProblem[]): ApiError {
+  return new ApiError(409, 'conflict', message, details);
+}
+
+const LIST_COLUMNS = `r.id, r.name, r.description, r.status, r.draft_graph, r.published_version, r.created_at, r.updated_at,
+  pv.rollout_percent AS pv_rollout, pv.published_at AS pv_published_at, pv.graph AS pv_graph,
+  pv.created_by AS pv_by, u.name AS pv_by_name,
+  (SELECT max(v.version) FROM rule_versions v WHERE v.rule_id = r.id) AS latest_version,
+  (SELECT a.after FROM audit_log a WHERE a.object_type = 'rule' AND a.object_id = CAST(r.id AS TEXT)
+     AND a.action = 'rule.publish' ORDER BY a.id DESC LIMIT 1) AS last_publish`;
+const LIST_FROM = `rules r
+  LEFT JOIN rule_versions pv ON pv.rule_id = r.id AND pv.version = r.published_version
+  LEFT JOIN users u ON u.id = pv.created_by`;
+
+type ListRow = RuleRow & {
+  pv_rollout: number | null;
+  pv_published_at: number | null;
+  pv_graph: string | null;
+  pv_by: number | null;
+  pv_by_name: string | null;
+  latest_version: number | null;
+  last_publish: string | null;
+};
+
+async function toListItem(row: ListRow): Promise<RuleListItem> {
+  const draft = parse<unknown>(row.draft_graph, EMPTY_GRAPH);
+  const publish = parse<PublishRecord | null>(row.last_publish, null);
+  const draftChanged = row.pv_graph == null ? true : (await graphHash(draft)) !== (await graphHash(parse<unknown>(row.pv_graph, null)));
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    status: row.status,
+    trigger: triggerOf(draft),
+    publishedVersion: row.published_version,
+    latestVersion: row.latest_version,
+    rolloutPercent: row.pv_rollout,
+    lastPublishedAt: row.pv_published_at,
+    lastPublishedBy: userRef(row.pv_by, row.pv_by_name),
+    matchesAtPublish: publish && publish.version === row.published_version ? publish.preview.matched : null,
+    draftChanged,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+async function versionRows(db: D1Database, ruleId: number): Promise<{ rows: VersionRow[]; publishes: Map<number, PublishApplied> }> {
+  const [versions, audits] = await db.batch([
+    db
+      .prepare(
+        `SELECT v.version, v.graph, v.logic, v.trigger, v.rollout_percent, v.note, v.created_by, u.name AS created_by_name,
+                v.created_at, v.published_at
+         FROM rule_versions v LEFT JOIN users u ON u.id = v.created_by WHERE v.rule_id = ? ORDER BY v.version DESC`,
+      )
+      .bind(ruleId),
+    db
+      .prepare(`SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id`)
+      .bind(String(ruleId)),
+  ]);
+  const publishes = new Map<number, PublishApplied>();
+  for (const a of (audits?.results ?? []) as { after: string | null }[]) {
+    const rec = parse<PublishRecord | null>(a.after, null);
+    if (rec?.version) publishes.set(rec.version, appliedOf(rec));
+  }
+  return { rows: (versions?.results ?? []) as VersionRow[], publishes };
+}
+
+function toVersionSummary(v: VersionRow, current: number | null, publishes: Map<number, PublishApplied>): RuleVersionSummary {
+  return {
+    version: v.version,
+    trigger: v.trigger as EventType | 'schedule',
+    rolloutPercent: v.rollout_percent,
+    note: v.note,
+    createdAt: v.created_at,
+    createdBy: userRef(v.created_by, v.created_by_name),
+    publishedAt: v.published_at,
+    applied: publishes.get(v.version) ?? null,
+    current: v.version === current,
+  };
+}
+
+/** The compiler's errors for a draft (empty when it compiles). */
+function draftErrors(graph: unknown, ws: Workspace): RuleError[] {
+  const r = compileRule(graph, compileOptions(ws));
+  return r.ok ? [] : r.errors;
+}
+
+async function ruleDetail(db: D1Database, id: number, ws?: Workspace): Promise<RuleDetail> {
+  const row = await db.prepare(`SELECT ${LIST_COLUMNS} FROM ${LIST_FROM} WHERE r.id = ?`).bind(id).first<ListRow>();
+  if (!row) throw new ApiError(404, 'not_found', `No rule with id ${id}`);
+  const [item, { rows, publishes }, workspace] = await Promise.all([toListItem(row), versionRows(db, id), ws ?? loadWorkspace(db)]);
+  const draftGraph = parse<RuleGraph>(row.draft_graph, EMPTY_GRAPH as RuleGraph);
+  return {
+    ...item,
+    draftGraph,
+    draftHash: await graphHash(draftGraph),
+    errors: draftErrors(draftGraph, workspace),
+    versions: rows.map((v) => toVersionSummary(v, row.published_version, publishes)),
+  };
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
+/** A status change: allowed only from `from`; the audit row says what happened. */
+function transition(to: RuleStatus, from: readonly RuleStatus[], action: string, verb: string) {
+  return async (db: D1Database, id: number): Promise<RuleDetail> => {
+    const rule = await getRule(db, id);
+    if (!from.includes(rule.status)) {
+      throw conflict(`Cannot ${verb} rule ${id}: it is ${rule.status} (only ${from.join(' or ')} rules can be ${verb}d)`);
+    }
+    const now = Date.now();
+    const [update] = await db.batch([
+      db.prepare('UPDATE rules SET status = ?, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = ?').bind(to, now, id, rule.status),
+      auditStatement(db, {
+        action,
+        objectType: 'rule',
+        objectId: id,
+        summary: `${verb} rule "${rule.name}" (${rule.status} → ${to})`,
+        before: { status: rule.status },
+        after: { status: to },
+        at: now,
+      }),
+    ]);
+    if (!update?.meta.changes) throw conflict(`Rule ${id} changed while being ${verb}d: try again`);
+    return ruleDetail(db, id);
+  };
+}
+
+const pause = transition('paused', ['published'], 'rule.pause', 'pause');
+const resume = transition('published', ['paused'], 'rule.resume', 'resume');
+const archive = transition('archived', ['draft', 'published', 'paused'], 'rule.archive', 'archive');
+
+/** The rule with event-scoped tests assumed to hold (as the preview does), for explanations. */
+function assumeEvent(rule: CompiledRule): { rule: CompiledRule; assumed: string[] } {
+  const assumed = new Set<string>();
+  const tests = rule.tests.map((t) => {
+    if (!t.eventScoped || t.kind !== 'bool') return t;
+    assumed.add(t.nodeId);
+    return { ...t, logic: true as JsonLogic, conditions: [] };
+  });
+  if (assumed.size === 0) return { rule, assumed: [] };
+  const byId = new Map(tests.map((t) => [t.id, t]));
+  const nodeLogic: Record<string, JsonLogic> = {};
+  for (const [id, f] of Object.entries(rule.reach)) nodeLogic[id] = formulaToLogic(f, byId);
+  const logic: JsonLogic = { merge: rule.actions.map((a) => ({ if: [nodeLogic[a.nodeId] ?? false, [a.nodeId], []] })) };
+  return { rule: { ...rule, tests, nodeLogic, logic }, assumed: [...assumed] };
+}
+
+export const rules = new Hono<AppEnv>()
+  .get('/', validate('query', ruleListQuery), async (c) => {
+    const q = c.req.valid('query');
+    const db = c.env.DB;
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.status) {
+      where.push('r.status = ?');
+      params.push(q.status);
+    } else if (q.includeArchived !== '1') where.push("r.status <> 'archived'");
+    if (q.q) {
+      where.push("r.name LIKE ? ESCAPE '\\'");
+      params.push(`%${likeEscape(q.q)}%`);
+    }
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const [total, rows] = await db.batch([
+      db.prepare(`SELECT COUNT(*) AS n FROM rules r ${w}`).bind(...params),
+      db
+        .prepare(`SELECT ${LIST_COLUMNS} FROM ${LIST_FROM} ${w} ORDER BY r.updated_at DESC, r.id DESC LIMIT ? OFFSET ?`)
+        .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
+    ]);
+    const body: RuleListResponse = {
+      items: await Promise.all(((rows?.results ?? []) as ListRow[]).map(toListItem)),
+      total: (total?.results[0] as { n: number } | undefined)?.n ?? 0,
+      page: q.page,
+      pageSize: q.pageSize,
+    };
+    return c.json(body);
+  })
+
+  .post('/', validate('json', createRuleBody), async (c) => {
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const now = Date.now();
+    const graph = b.graph ?? EMPTY_GRAPH;
+    const [insert] = await db.batch([
+      db
+        .prepare("INSERT INTO rules (name, description, status, draft_graph, created_at, updated_at) VALUES (?, ?, 'draft', ?, ?, ?)")
+        .bind(b.name, b.description ?? null, JSON.stringify(graph), now, now),
+      auditStatementForNewRow(db, {
+        action: 'rule.create',
+        objectType: 'rule',
+        summary: `created rule "${b.name}"`,
+        after: { name: b.name, description: b.description ?? null, draftGraph: graph },
+        at: now,
+      }),
+    ]);
+    const id = insert?.meta.last_row_id as number;
+    return c.json(await ruleDetail(db, id), 201);
+  })
+
+  .post('/preview', validate('json', previewBody), async (c) => {
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    if (b.ruleId !== undefined) {
+      const exists = await db.prepare('SELECT 1 AS x FROM rules WHERE id = ?').bind(b.ruleId).first();
+      if (!exists) throw new ApiError(400, 'unknown_reference', `ruleId: no rule with id ${b.ruleId}`, [{ path: 'ruleId', message: 'no such rule' }]);
+    }
+    const percent = b.rolloutPercent ?? 100;
+    const hash = await graphHash(b.graph);
+    const ws = await loadWorkspace(db);
+    const ctx = previewContext(c.env, Date.now());
+    const scope = rolloutScope(b.ruleId, percent);
+    const counted = await countRule(db, ws, b.graph, ctx, scope);
+    if (!counted.ok) return c.json({ ok: false, graphHash: hash, errors: counted.errors } satisfies RulePreviewResponse);
+    const n = b.sampleSize ?? DEFAULT_SAMPLE;
+    const sample = n > 0 ? await sampleMatches(db, counted.value.rule, ctx, n, { scope }) : { ok: true as const, value: [] };
+    if (!sample.ok) return c.json({ ok: false, graphHash: hash, errors: sample.errors } satisfies RulePreviewResponse);
+    const body: RulePreviewResponse = {
+      ok: true,
+      graphHash: hash,
+      rolloutPercent: percent,
+      counts: counted.value.counts,
+      sample: await contactSummaries(drizzleDb(c.env), sample.value.map((s) => s.id)),
+      logic: counted.value.rule.logic,
+      tookMs: counted.value.tookMs,
+    };
+    return c.json(body);
+  })
+
+  .post('/explain', validate('json', explainBody), async (c) => {
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const ws = await loadWorkspace(db);
+    const compiled = compileRule(b.graph, compileOptions(ws));
+    if (!compiled.ok) return c.json({ ok: false, errors: compiled.errors } satisfies RuleExplainResponse);
+    const { rule, assumed } = assumeEvent(compiled.value);
+    const data = await loadEvalData(db, b.contactId, { now: Date.now(), tzOffsetMinutes: tzOffsetMinutes(c.env), ...dataNeeds([rule]) });
+    if (!data) {
+      throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${b.contactId}`, [{ path: 'contactId', message: 'no such contact' }]);
+    }
+    const [contact] = await contactSummaries(drizzleDb(c.env), [b.contactId]);
+    const body: RuleExplainResponse = {
+      ok: true,
+      contact: contact as NonNullable<typeof contact>,
+      explanation: explainRule(rule, data, ws.customFields),
+      assumedNodeIds: assumed,
+    };
+    return c.json(body);
+  })
+
+  .get('/:id', validate('param', idPath), async (c) => {
+    return c.json(await ruleDetail(c.env.DB, c.req.valid('param').id));
+  })
+
+  .put('/:id/draft', validate('param', idPath), validate('json', saveDraftBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const rule = await getRule(db, id);
+    if (rule.status === 'archived') throw conflict(`Rule ${id} is archived: duplicate it to edit a copy`);
+    const now = Date.now();
+    const name = b.name ?? rule.name;
+    const description = b.description === undefined ? rule.description : b.description;
+    const before = parse<unknown>(rule.draft_graph, null);
+    await db.batch([
+      db
+        .prepare('UPDATE rules SET draft_graph = ?, name = ?, description = ?, updated_at = max(?, updated_at + 1) WHERE id = ?')
+        .bind(JSON.stringify(b.graph), name, description, now, id),
+      auditStatement(db, {
+        action: 'rule.save_draft',
+        objectType: 'rule',
+        objectId: id,
+        summary: `saved the draft of rule "${name}"`,
+        before: { name: rule.name, description: rule.description, draftGraph: before },
+        after: { name, description, draftGraph: b.graph },
+        at: now,
+      }),
+    ]);
+    return c.json(await ruleDetail(db, id));
+  })
+
+  .post('/:id/duplicate', validate('param', idPath), validate('json', duplicateRuleBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const rule = await getRule(db, id);
+    const name = b.name ?? `${rule.name}（副本）`.slice(0, 100);
+    const now = Date.now();
+    const [insert] = await db.batch([
+      db
+        .prepare("INSERT INTO rules (name, description, status, draft_graph, created_at, updated_at) VALUES (?, ?, 'draft', ?, ?, ?)")
+        .bind(name, rule.description, rule.draft_graph, now, now),
+      auditStatementForNewRow(db, {
+        action: 'rule.duplicate',
+        objectType: 'rule',
+        summary: `duplicated rule "${rule.name}" (${id}) as "${name}"`,
+        before: { from: id },
+        after: { name, description: rule.description, draftGraph: parse<unknown>(rule.draft_graph, null) },
+        at: now,
+      }),
+    ]);
+    return c.json(await ruleDetail(db, insert?.meta.last_row_id as number), 201);
+  })
+
+  .post('/:id/pause', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await pause(c.env.DB, c.req.valid('param').id)))
+  .post('/:id/resume', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await resume(c.env.DB, c.req.valid('param').id)))
+  .post('/:id/archive', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await archive(c.env.DB, c.req.valid('param').id)))
+
+  .get('/:id/versions', validate('param', idPath), async (c) => {
+    const { id } = c.req.valid('param');
+    const rule = await getRule(c.env.DB, id);
+    const { rows, publishes } = await versionRows(c.env.DB, id);
+    return c.json(rows.map((v) => toVersionSummary(v, rule.published_version, publishes)));
+  })
+
+  .get('/:id/versions/:version', validate('param', versionPath), async (c) => {
+    const { id, version } = c.req.valid('param');
+    const rule = await getRule(c.env.DB, id);
+    const { rows, publishes } = await versionRows(c.env.DB, id);
+    const v = rows.find((r) => r.version === version);
+    if (!v) throw new ApiError(404, 'not_found', `Rule ${id} has no version ${version}`);
+    const graph = parse<RuleGraph>(v.graph, EMPTY_GRAPH as RuleGraph);
+    const compiled = compileRule(graph);
+    const body: RuleVersionDetail = {
+      ...toVersionSummary(v, rule.published_version, publishes),
+      ruleId: id,
+      graph,
+      logic: parse<JsonLogic>(v.logic, null),
+      triggerSpec: compiled.ok ? compiled.value.trigger : { type: 'schedule', cron: '' },
+    };
+    return c.json(body);
+  })
+
+  .post('/:id/versions/:version/restore', validate('param', versionPath), validate('json', emptyBody), async (c) => {
+    const { id, version } = c.req.valid('param');
+    const db = c.env.DB;
+    const rule = await getRule(db, id);
+    const v = await db.prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?').bind(id, version).first<{ graph: string }>();
+    if (!v) throw new ApiError(404, 'not_found', `Rule ${id} has no version ${version}`);
+    if (rule.status === 'archived') throw conflict(`Rule ${id} is archived: duplicate it to edit a copy`);
+    const now = Date.now();
+    await db.batch([
+      db.prepare('UPDATE rules SET draft_graph = ?, updated_at = max(?, updated_at + 1) WHERE id = ?').bind(v.graph, now, id),
+      auditStatement(db, {
+        action: 'rule.restore_version',
+        objectType: 'rule',
+        objectId: id,
+        summary: `restored version ${version} of rule "${rule.name}" as the draft`,
+        before: { draftGraph: parse<unknown>(rule.draft_graph, null) },
+        after: { version, draftGraph: parse<unknown>(v.graph, null) },
+        at: now,
+      }),
+    ]);
+    return c.json(await ruleDetail(db, id));
+  })
+
+  .get('/:id/compare', validate('param', idPath), validate('query', compareQuery), async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const db = c.env.DB;
+    const rule = await getRule(db, id);
+    const side = async (v: number | 'draft') => {
+      if (v === 'draft') return { version: v, graph: parse<RuleGraph>(rule.draft_graph, EMPTY_GRAPH as RuleGraph) };
+      const row = await db.prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?').bind(id, v).first<{ graph: string }>();
+      if (!row) throw new ApiError(404, 'not_found', `Rule ${id} has no version ${v}`);
+      return { version: v, graph: parse<RuleGraph>(row.graph, EMPTY_GRAPH as RuleGraph) };
+    };
+    const [a, b] = await Promise.all([side(q.a), side(q.b)]);
+    const body: CompareResponse = { a, b, diff: diffGraphs(a.graph, b.graph) };
+    return c.json(body);
+  })
+
+  .post('/:id/publish', validate('param', idPath), validate('json', publishBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const rule = await getRule(db, id);
+    if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
+    const draft = parse<unknown>(rule.draft_graph, null);
+    if ((await graphHash(draft)) !== b.graphHash) {
+      throw conflict('The draft changed since the preview you confirmed: preview it again and confirm what it will change', [
+        { path: 'graphHash', message: 'does not match the saved draft' },
+      ]);
+    }
+    const ws = await loadWorkspace(db);
+    const now = Date.now();
+    const ctx = previewContext(c.env, now);
+    const scope = rolloutScope(id, b.rolloutPercent);
+    const counted = await countRule(db, ws, draft, ctx, scope);
+    if (!counted.ok) {
+      throw new ApiError(
+        422,
+        'invalid_rule',
+        `The draft cannot be published: ${counted.errors.map((e) => e.message).join('; ')}`,
+        counted.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
+      );
+    }
+    const { rule: compiled, counts } = counted.value;
+
+    // The user must see what they publish: the confirmed counts must be what publishing writes now.
+    const problems: FieldProblem[] = [];
+    for (const a of compiled.actions) {
+      const now_ = counts.actions[a.nodeId] as ActionCounts;
+      const exp = b.expected[a.nodeId];
+      const key = a.action.type === 'add_tag' ? 'gain' : 'lose';
+      const actual = now_[key] ?? 0;
+      if (!exp) problems.push({ path: `expected.${a.nodeId}`, message: `missing: this action would now ${key === 'gain' ? 'add' : 'remove'} ${actual}` });
+      else if (exp[key] !== actual) {
+        problems.push({ path: `expected.${a.nodeId}.${key}`, message: `is ${String(exp[key])}, but publishing at ${b.rolloutPercent}% would now ${key === 'gain' ? 'add' : 'remove'} ${actual}` });
+      }
+    }
+    for (const nodeId of Object.keys(b.expected)) {
+      if (!compiled.actions.some((a) => a.nodeId === nodeId)) problems.push({ path: `expected.${nodeId}`, message: 'is not an action of the draft' });
+    }
+    if (problems.length) {
+      throw conflict(
+        `What publishing would change is not what was confirmed (${problems.map((p) => `${p.path} ${p.message}`).join('; ')}): preview again`,
+        problems,
+      );
+    }
+
+    const latest = await db.prepare('SELECT max(version) AS v FROM rule_versions WHERE rule_id = ?').bind(id).first<{ v: number | null }>();
+    const version = (latest?.v ?? 0) + 1;
+    const batchId = `publish:${id}:${version}`;
+    const apply = applyStatements(db, compiled, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now });
+    if (!apply.ok) {
+      throw new ApiError(422, 'invalid_rule', `The draft cannot be applied: ${apply.errors.map((e) => e.message).join('; ')}`,
+        apply.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })));
+    }
+    const trigger = compiled.trigger.type === 'schedule' ? 'schedule' : compiled.trigger.eventType;
+    try {
+      await db.batch([
+        // The graph is NULL (a constraint error that rolls the whole batch back) if the draft
+        // changed since it was read above: what is published is what was counted.
+        db
+          .prepare(
+            `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, note, created_by, created_at, published_at)
+             VALUES (?, ?, CASE WHEN EXISTS (SELECT 1 FROM rules WHERE id = ? AND updated_at = ? AND status <> 'archived') THEN ? END,
+                     ?, ?, ?, ?, NULL, ?, ?)`,
+          )
+          .bind(id, version, id, rule.updated_at, rule.draft_graph, JSON.stringify(compiled.logic), trigger, b.rolloutPercent, b.note ?? null, now, now),
+        db
+          .prepare("UPDATE rules SET status = 'published', published_version = ?, updated_at = max(?, updated_at + 1) WHERE id = ?")
+          .bind(version, now, id),
+        ...apply.value,
+        // The audit row records what the ledger says was written, computed inside the batch.
+        db
+          .prepare(
+            `INSERT INTO audit_log (at, action, object_type, object_id, summary, before, after)
+             SELECT ?, 'rule.publish', 'rule', ?, ?, ?, json_object('version', ?, 'rolloutPercent', ?, 'graphHash', ?, 'preview', json(?), 'ledger',
+               (SELECT json_group_array(json_object('tagId', tag_id, 'op', op, 'n', n))
+                FROM (SELECT tag_id, op, COUNT(*) AS n FROM tag_ledger WHERE rule_id = ? AND rule_version = ? AND batch_id = ? GROUP BY tag_id, op)))`,
+          )
+          .bind(
+            now,
+            String(id),
+            `published version ${version} of rule "${rule.name}" at ${b.rolloutPercent}%`,
+            JSON.stringify({ status: rule.status, publishedVersion: rule.published_version }),
+            version,
+            b.rolloutPercent,
+            b.graphHash,
+            JSON.stringify({ total: counts.total, matched: counts.matched, actions: counts.actions }),
+            id,
+            version,
+            batchId,
+          ),
+      ]);
+    } catch (e) {
+      const msg = String((e as Error)?.message ?? e);
+      if (msg.includes('NOT NULL constraint failed: rule_versions.graph') || msg.includes('UNIQUE constraint failed: rule_versions')) {
+        throw conflict(`Rule ${id} changed while it was being published: nothing was written; preview it again`);
+      }
+      throw e;
+    }
+    const record = await db
+      .prepare(`SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id DESC LIMIT 1`)
+      .bind(String(id))
+      .first<{ after: string }>();
+    const applied = appliedOf(parse<PublishRecord>(record?.after, { version, rolloutPercent: b.rolloutPercent, graphHash: b.graphHash, preview: counts, ledger: [] }));
+    const body: PublishResponse = { rule: await ruleDetail(db, id, ws), version, applied };
+    return c.json(body);
+  });

@@ -1,0 +1,226 @@
+/**
+ * Segments: saved audiences drawn with the rule builder, without actions (see
+ * shared/src/api/segments.ts for the graph's shape and the contract). Sizes are counted when
+ * the list is asked for, one COUNT per segment on the page.
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env';
+import { ApiError } from '../errors';
+import { validate } from '../validate';
+import { db as drizzleDb } from '../db/client';
+import { contactSummaries } from './contacts';
+import { idPath } from '../../../shared/src/api/rules';
+import {
+  createSegmentBody,
+  segmentListQuery,
+  segmentPreviewBody,
+  updateSegmentBody,
+  type SegmentDetail,
+  type SegmentListItem,
+  type SegmentListResponse,
+  type SegmentPreviewResponse,
+} from '../../../shared/src/api/segments';
+import type { SqlContext } from '../../../shared/src/rules/operators';
+import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
+import { auditStatement, auditStatementForNewRow } from '../rules/audit';
+import { compileOptions, loadWorkspace, previewContext, type Workspace } from '../rules/context';
+import { countWhere, runPreview, sampleMatches } from '../rules/preview';
+import { AUDIENCE_NODE, compileSegment } from '../rules/segment';
+
+interface SegmentRow {
+  id: number;
+  name: string;
+  description: string | null;
+  graph: string;
+  logic: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] } as unknown as RuleGraph;
+
+const parse = <T>(text: string | null | undefined, fallback: T): T => {
+  if (text == null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+};
+
+async function getSegment(db: D1Database, id: number): Promise<SegmentRow> {
+  const row = await db.prepare('SELECT * FROM segments WHERE id = ?').bind(id).first<SegmentRow>();
+  if (!row) throw new ApiError(404, 'not_found', `No segment with id ${id}`);
+  return row;
+}
+
+/**
+ * Contacts in a segment now: its stored predicate as one COUNT. A predicate too large for one
+ * statement's parameters is counted the way the preview counts (tests once per contact).
+ */
+async function sizeOf(db: D1Database, ws: Workspace, row: SegmentRow, ctx: SqlContext): Promise<number | null> {
+  const logic = parse<JsonLogic>(row.logic, null);
+  if (logic === null) return null;
+  const n = await countWhere(db, logic, ctx);
+  if (n.ok) return n.value;
+  const compiled = compileSegment(parse<unknown>(row.graph, null), compileOptions(ws));
+  if (!compiled.ok) return null;
+  const counted = await runPreview(db, compiled.value.rule, ctx);
+  return counted.ok ? (counted.value.nodes[AUDIENCE_NODE] ?? 0) : null;
+}
+
+function toItem(row: SegmentRow, size: number | null): SegmentListItem {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    size,
+    valid: parse<JsonLogic>(row.logic, null) !== null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+async function segmentDetail(db: D1Database, env: { TIMEZONE?: string }, id: number, ws?: Workspace): Promise<SegmentDetail> {
+  const row = await getSegment(db, id);
+  const workspace = ws ?? (await loadWorkspace(db));
+  const graph = parse<RuleGraph>(row.graph, EMPTY_GRAPH);
+  const compiled = compileSegment(graph, compileOptions(workspace));
+  const size = await sizeOf(db, workspace, row, previewContext(env, Date.now()));
+  return {
+    ...toItem(row, size),
+    graph,
+    logic: parse<JsonLogic>(row.logic, null),
+    errors: compiled.ok ? [] : compiled.errors,
+  };
+}
+
+/** The predicate stored with a segment: its audience logic, or null while the graph does not compile. */
+function storedLogic(graph: unknown, ws: Workspace): string {
+  const compiled = compileSegment(graph, compileOptions(ws));
+  return JSON.stringify(compiled.ok ? compiled.value.logic : null);
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
+export const segments = new Hono<AppEnv>()
+  .get('/', validate('query', segmentListQuery), async (c) => {
+    const q = c.req.valid('query');
+    const db = c.env.DB;
+    const where = q.q ? "WHERE name LIKE ? ESCAPE '\\'" : '';
+    const params = q.q ? [`%${likeEscape(q.q)}%`] : [];
+    const [total, rows] = await db.batch([
+      db.prepare(`SELECT COUNT(*) AS n FROM segments ${where}`).bind(...params),
+      db.prepare(`SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`).bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
+    ]);
+    const ws = await loadWorkspace(db);
+    const ctx = previewContext(c.env, Date.now());
+    const started = Date.now();
+    const list = (rows?.results ?? []) as SegmentRow[];
+    const sizes = await Promise.all(list.map((r) => sizeOf(db, ws, r, ctx)));
+    const body: SegmentListResponse = {
+      items: list.map((r, i) => toItem(r, sizes[i] ?? null)),
+      total: (total?.results[0] as { n: number } | undefined)?.n ?? 0,
+      page: q.page,
+      pageSize: q.pageSize,
+      sizeMs: Date.now() - started,
+    };
+    return c.json(body);
+  })
+
+  .post('/preview', validate('json', segmentPreviewBody), async (c) => {
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const ws = await loadWorkspace(db);
+    const compiled = compileSegment(b.graph, compileOptions(ws));
+    if (!compiled.ok) return c.json({ ok: false, errors: compiled.errors } satisfies SegmentPreviewResponse);
+    const ctx = previewContext(c.env, Date.now());
+    const started = Date.now();
+    const counted = await runPreview(db, compiled.value.rule, ctx);
+    const tookMs = Date.now() - started;
+    if (!counted.ok) return c.json({ ok: false, errors: counted.errors } satisfies SegmentPreviewResponse);
+    const n = b.sampleSize ?? 20;
+    const sample = n > 0 ? await sampleMatches(db, compiled.value.rule, ctx, n) : { ok: true as const, value: [] };
+    if (!sample.ok) return c.json({ ok: false, errors: sample.errors } satisfies SegmentPreviewResponse);
+    const { [AUDIENCE_NODE]: size, ...nodes } = counted.value.nodes;
+    const body: SegmentPreviewResponse = {
+      ok: true,
+      total: counted.value.total,
+      size: size ?? 0,
+      nodes,
+      sample: await contactSummaries(drizzleDb(c.env), sample.value.map((s) => s.id)),
+      logic: compiled.value.logic,
+      tookMs,
+    };
+    return c.json(body);
+  })
+
+  .post('/', validate('json', createSegmentBody), async (c) => {
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const ws = await loadWorkspace(db);
+    const now = Date.now();
+    const [insert] = await db.batch([
+      db
+        .prepare('INSERT INTO segments (name, description, graph, logic, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .bind(b.name, b.description ?? null, JSON.stringify(b.graph), storedLogic(b.graph, ws), now, now),
+      auditStatementForNewRow(db, {
+        action: 'segment.create',
+        objectType: 'segment',
+        summary: `created segment "${b.name}"`,
+        after: { name: b.name, description: b.description ?? null, graph: b.graph },
+        at: now,
+      }),
+    ]);
+    return c.json(await segmentDetail(db, c.env, insert?.meta.last_row_id as number, ws), 201);
+  })
+
+  .get('/:id', validate('param', idPath), async (c) => c.json(await segmentDetail(c.env.DB, c.env, c.req.valid('param').id)))
+
+  .put('/:id', validate('param', idPath), validate('json', updateSegmentBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const row = await getSegment(db, id);
+    const ws = await loadWorkspace(db);
+    const now = Date.now();
+    const name = b.name ?? row.name;
+    const description = b.description === undefined ? row.description : b.description;
+    const graphText = b.graph ? JSON.stringify(b.graph) : row.graph;
+    const logic = b.graph ? storedLogic(b.graph, ws) : row.logic;
+    await db.batch([
+      db
+        .prepare('UPDATE segments SET name = ?, description = ?, graph = ?, logic = ?, updated_at = max(?, updated_at + 1) WHERE id = ?')
+        .bind(name, description, graphText, logic, now, id),
+      auditStatement(db, {
+        action: 'segment.update',
+        objectType: 'segment',
+        objectId: id,
+        summary: `updated segment "${name}"`,
+        before: { name: row.name, description: row.description, graph: parse<unknown>(row.graph, null) },
+        after: { name, description, graph: parse<unknown>(graphText, null) },
+        at: now,
+      }),
+    ]);
+    return c.json(await segmentDetail(db, c.env, id, ws));
+  })
+
+  .delete('/:id', validate('param', idPath), async (c) => {
+    const { id } = c.req.valid('param');
+    const db = c.env.DB;
+    const row = await getSegment(db, id);
+    const now = Date.now();
+    await db.batch([
+      db.prepare('DELETE FROM segment_snapshots WHERE segment_id = ?').bind(id),
+      db.prepare('DELETE FROM segments WHERE id = ?').bind(id),
+      auditStatement(db, {
+        action: 'segment.delete',
+        objectType: 'segment',
+        objectId: id,
+        summary: `deleted segment "${row.name}"`,
+        before: { name: row.name, description: row.description, graph: parse<unknown>(row.graph, null) },
+        at: now,
+      }),
+    ]);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,118 @@
+/**
+ * What the rule routes need around the compiler: the workspace's custom fields and tags (for
+ * validation), the clock and zone of an evaluation, and the hash that ties a publish to the
+ * preview the user confirmed.
+ */
+import type { CompileOptions } from '../../../shared/src/rules/compile';
+import type { CustomFieldDecl } from '../../../shared/src/rules/fields';
+import type { SqlContext } from '../../../shared/src/rules/operators';
+import { SHANGHAI_OFFSET_MINUTES } from '../../../shared/src/time';
+
+/** Fixed offsets of the zones `TIMEZONE` may name (no DST in any of them). */
+const ZONE_OFFSETS: Record<string, number> = {
+  'Asia/Shanghai': SHANGHAI_OFFSET_MINUTES,
+  'Asia/Hong_Kong': 480,
+  'Asia/Taipei': 480,
+  'Asia/Singapore': 480,
+  UTC: 0,
+};
+
+/** Offset of the configured zone in minutes; Asia/Shanghai when unset or unknown. */
+export function tzOffsetMinutes(env: { TIMEZONE?: string }): number {
+  return ZONE_OFFSETS[env.TIMEZONE ?? ''] ?? SHANGHAI_OFFSET_MINUTES;
+}
+
+/** The SQL context of a preview or a publish at `now`: no triggering event (event tests assumed to hold). */
+export function previewContext(env: { TIMEZONE?: string }, now: number): SqlContext {
+  return { now, tzOffsetMinutes: tzOffsetMinutes(env) };
+}
+
+/** A tag as the compiler and the catalog see it. */
+export interface TagInfo {
+  id: number;
+  name: string;
+  color: string;
+  status: 'active' | 'retired';
+  level: number;
+  parentId: number | null;
+  groupId: number;
+  groupName: string;
+  groupExclusive: boolean;
+}
+
+/** The workspace: declared custom fields and every tag. */
+export interface Workspace {
+  customFields: CustomFieldDecl[];
+  tags: TagInfo[];
+}
+
+/** Loads custom fields and tags in one batch (both are small tables). */
+export async function loadWorkspace(db: D1Database): Promise<Workspace> {
+  const [fields, tags] = await db.batch([
+    db.prepare('SELECT key, label_zh, label_en, type FROM custom_fields ORDER BY id'),
+    db.prepare(
+      `SELECT t.id, t.name, coalesce(t.color, g.color) AS color, t.status, t.level, t.parent_id, g.id AS group_id,
+              g.name AS group_name, g.exclusive
+       FROM tags t JOIN tag_groups g ON g.id = t.group_id ORDER BY g.sort_order, g.id, t.level, t.id`,
+    ),
+  ]);
+  return {
+    customFields: (fields?.results as { key: string; label_zh: string; label_en: string; type: CustomFieldDecl['type'] }[]).map((f) => ({
+      key: f.key,
+      labelZh: f.label_zh,
+      labelEn: f.label_en,
+      type: f.type,
+    })),
+    tags: (tags?.results as Record<string, unknown>[]).map((t) => ({
+      id: t.id as number,
+      name: t.name as string,
+      color: t.color as string,
+      status: t.status as TagInfo['status'],
+      level: t.level as number,
+      parentId: (t.parent_id as number | null) ?? null,
+      groupId: t.group_id as number,
+      groupName: t.group_name as string,
+      groupExclusive: t.exclusive === 1,
+    })),
+  };
+}
+
+/** Compiler options for the workspace: its custom fields, and only active tags exist. */
+export function compileOptions(ws: Workspace): CompileOptions {
+  const active = new Set(ws.tags.filter((t) => t.status === 'active').map((t) => t.id));
+  return { customFields: ws.customFields, tagExists: (id) => active.has(id) };
+}
+
+/** JSON with object keys sorted at every level: equal documents give equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * SHA-256 (hex) of a graph, ignoring node positions: moving a node on the canvas does not change
+ * what publishing does, everything else (labels included) does.
+ */
+export async function graphHash(graph: unknown): Promise<string> {
+  const g = graph as { nodes?: unknown };
+  const stripped =
+    g && typeof g === 'object' && Array.isArray(g.nodes)
+      ? {
+          ...(g as object),
+          nodes: g.nodes.map((n) => {
+            if (!n || typeof n !== 'object') return n;
+            const { position: _p, ...rest } = n as Record<string, unknown>;
+            return rest;
+          }),
+        }
+      : graph;
+  const bytes = new TextEncoder().encode(canonical(stripped));
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,78 @@
+/**
+ * Segments are drawn with the rule builder but have no actions: a Start node (a schedule
+ * trigger: "all contacts"), conditions / branches / scores / logic in between, and one End node
+ * (a `logic` node with nothing after it) whose reach is the audience. See shared/src/api/segments.ts.
+ *
+ * Rather than a second compiler, the segment is compiled as a rule: an internal action is hung
+ * off the End node, so validation, per-node counts and the SQL are exactly the rules'. Errors
+ * the compiler pins on that internal node are moved to the End node.
+ */
+import { compileRule, type CompiledRule, type CompileOptions } from '../../../shared/src/rules/compile';
+import { ruleError, type RuleError, type RuleResult } from '../../../shared/src/rules/errors';
+import { parseRuleGraph } from '../../../shared/src/rules/schema';
+import { upgradeGraph } from '../../../shared/src/rules/upgrade';
+import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
+
+/** Id of the internal action node; not a valid id for users (they cannot start with `__`). */
+export const AUDIENCE_NODE = '__audience';
+/** A tag id no tag has: the internal action never runs, it only marks the audience. */
+const AUDIENCE_TAG = Number.MAX_SAFE_INTEGER;
+
+/** A compiled segment: the rule it compiles to, its End node and the audience predicate. */
+export interface CompiledSegment {
+  rule: CompiledRule;
+  endNodeId: string;
+  /** JSON Logic over one contact: is it in the audience? */
+  logic: JsonLogic;
+}
+
+/** Compiles a segment graph, or says what to fix, pinned to node ids. */
+export function compileSegment(input: unknown, opts: CompileOptions = {}): RuleResult<CompiledSegment> {
+  const up = upgradeGraph(input);
+  if (!up.ok) return up;
+  const parsed = parseRuleGraph(up.value);
+  if (!parsed.ok) return parsed;
+  const graph: RuleGraph = parsed.value;
+  const errors: RuleError[] = [];
+
+  for (const n of graph.nodes) {
+    if (n.id.startsWith('__')) errors.push(ruleError(n.id, 'invalid_document', `node ids starting with "__" are reserved`));
+    if (n.kind === 'trigger' && n.trigger.type !== 'schedule') {
+      errors.push(ruleError(n.id, 'invalid_document', 'a segment starts from all contacts: use the Start node, not an event trigger'));
+    }
+    if (n.kind === 'action') errors.push(ruleError(n.id, 'invalid_document', 'a segment has no actions: end the flow in the End node'));
+  }
+  const hasOutput = new Set(graph.edges.map((e) => e.source));
+  const ends = graph.nodes.filter((n) => n.kind === 'logic' && n.op !== 'not' && !hasOutput.has(n.id));
+  if (ends.length === 0) {
+    errors.push(ruleError(null, 'no_actions', 'connect the flow to an End node (an OR or AND node with nothing after it): its contacts are the audience'));
+  }
+  for (const extra of ends.slice(1)) errors.push(ruleError(extra.id, 'invalid_document', 'a segment has exactly one End node'));
+  if (errors.length > 0) return { ok: false, errors };
+
+  const end = ends[0] as RuleGraph['nodes'][number];
+  const withAudience: RuleGraph = {
+    ...graph,
+    nodes: [...graph.nodes, { id: AUDIENCE_NODE, kind: 'action', action: { type: 'add_tag', tagId: AUDIENCE_TAG } }],
+    edges: [...graph.edges, { id: AUDIENCE_NODE, source: end.id, target: AUDIENCE_NODE }],
+  };
+  const tagExists = opts.tagExists;
+  const compiled = compileRule(withAudience, {
+    ...opts,
+    tagExists: tagExists ? (id) => id === AUDIENCE_TAG || tagExists(id) : undefined,
+  });
+  if (!compiled.ok) {
+    const seen = new Set<string>();
+    const moved = compiled.errors
+      .map((e) => (e.nodeId === AUDIENCE_NODE ? { ...e, nodeId: end.id } : e))
+      .map((e) => (e.edgeId === AUDIENCE_NODE ? (({ edgeId: _x, ...rest }) => rest)(e) : e))
+      .filter((e) => {
+        const key = `${e.nodeId}|${e.code}|${e.message}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+    return { ok: false, errors: moved };
+  }
+  return { ok: true, value: { rule: compiled.value, endNodeId: end.id, logic: compiled.value.nodeLogic[AUDIENCE_NODE] ?? false } };
+}
