@@ -6,6 +6,7 @@ export const router = createRouter({
   routes: [
     { path: '/', redirect: '/contacts' },
     { path: '/rules', name: 'rules', component: () => import('../features/rules/RulesPage.vue') },
+    { path: '/rules/:id(\\d+)', name: 'rule', component: () => import('../features/rules/RuleEditorPage.vue') },
     { path: '/segments', name: 'segments', component: () => import('../features/segments/SegmentsPage.vue') },
     { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },

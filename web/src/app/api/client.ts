@@ -6,6 +6,8 @@ export class ApiRequestError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The error's `details` (a 409 publish carries the new counts there). */
+    readonly details?: unknown,
   ) {
     super(message);
   }
@@ -20,15 +22,35 @@ export async function apiGet<T>(path: string, query: Record<string, QueryValue> 
     if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
   }
   const qs = params.toString();
+  return request<T>(`/api${path}${qs ? `?${qs}` : ''}`, { headers: { accept: 'application/json' } });
+}
+
+/** POST a JSON body. */
+export const apiPost = <T>(path: string, body: unknown = {}) => sendJson<T>('POST', path, body);
+/** PUT a JSON body. */
+export const apiPut = <T>(path: string, body: unknown) => sendJson<T>('PUT', path, body);
+/** DELETE; resolves to undefined on 204. */
+export const apiDelete = (path: string) => request<void>(`/api${path}`, { method: 'DELETE', headers: { accept: 'application/json' } });
+
+function sendJson<T>(method: string, path: string, body: unknown): Promise<T> {
+  return request<T>(`/api${path}`, {
+    method,
+    headers: { accept: 'application/json', 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+async function request<T>(url: string, init: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`/api${path}${qs ? `?${qs}` : ''}`, { headers: { accept: 'application/json' } });
+    res = await fetch(url, init);
   } catch {
     throw new ApiRequestError(0, 'network', '');
   }
   if (!res.ok) {
     const body = (await res.json().catch(() => null)) as ApiErrorBody | null;
-    throw new ApiRequestError(res.status, body?.error.code ?? 'http_error', body?.error.message ?? res.statusText);
+    throw new ApiRequestError(res.status, body?.error.code ?? 'http_error', body?.error.message ?? res.statusText, body?.error.details);
   }
+  if (res.status === 204) return undefined as T;
   return res.json() as Promise<T>;
 }

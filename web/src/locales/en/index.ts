@@ -2,7 +2,8 @@ import type zhCN from '../zh-CN/index';
 import common from './common';
 import contacts from './contacts';
 import tags from './tags';
+import rules from './rules';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...rules };
 export default en;

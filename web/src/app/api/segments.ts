@@ -1,0 +1,16 @@
+import type {
+  CreateSegmentBody,
+  SegmentDetail,
+  SegmentListResponse,
+  SegmentPreviewBody,
+  SegmentPreviewResponse,
+  UpdateSegmentBody,
+} from '../../../../shared/src/api/segments';
+import { apiDelete, apiGet, apiPost, apiPut } from './client';
+
+export const listSegments = (q: { page?: number; pageSize?: number; q?: string } = {}) => apiGet<SegmentListResponse>('/segments', q);
+export const getSegment = (id: number) => apiGet<SegmentDetail>(`/segments/${id}`);
+export const createSegment = (body: CreateSegmentBody) => apiPost<SegmentDetail>('/segments', body);
+export const updateSegment = (id: number, body: UpdateSegmentBody) => apiPut<SegmentDetail>(`/segments/${id}`, body);
+export const deleteSegment = (id: number) => apiDelete(`/segments/${id}`);
+export const previewSegment = (body: SegmentPreviewBody) => apiPost<SegmentPreviewResponse>('/segments/preview', body);

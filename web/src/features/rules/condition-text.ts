@@ -1,0 +1,59 @@
+import { fieldCatalog, type CustomFieldDecl, type FieldDef } from '../../../../shared/src/rules/fields';
+import { CONDITION_OPERATORS } from '../../../../shared/src/rules/operators';
+import type { AggregateParams, ConditionSpec } from '../../../../shared/src/rules/types';
+import { i18n } from '../../app/i18n';
+import { formatFen, formatNumber } from '../../app/format';
+
+const formatDate = (ms: number) => new Date(ms).toLocaleDateString(i18n.global.locale.value, { dateStyle: 'medium' });
+
+type TagLookup = (id: number) => { name: string } | undefined;
+
+/** A field's label in the current language. */
+export function fieldLabel(f: FieldDef | undefined, key: string): string {
+  if (!f) return key;
+  return i18n.global.locale.value === 'en' ? f.label.en : f.label.zh;
+}
+
+/** "近 30 天 · 购买" / "purchase · last 30 days". */
+export function paramsText(p: AggregateParams | undefined): string {
+  if (!p) return '';
+  const t = i18n.global.t;
+  return t('rules.params.window', { type: t(`rules.eventType.${p.eventType}`), days: p.days });
+}
+
+function valueText(f: FieldDef, v: unknown, tag: TagLookup): string {
+  const t = i18n.global.t;
+  const one = (x: unknown): string => {
+    if (typeof x === 'number') {
+      if (f.money) return formatFen(x);
+      if (f.type === 'date') return formatDate(x);
+      return formatNumber(x);
+    }
+    if (typeof x === 'string' && f.enumValues) return t(`rules.enum.${f.key}.${x}`);
+    return String(x);
+  };
+  if (Array.isArray(v)) return v.map(one).join(i18n.global.locale.value === 'en' ? ', ' : '、');
+  return one(v);
+}
+
+/** One line a marketer reads on the node: "累计消费 ≥ ¥1,000". Empty pieces read as "choose…". */
+export function conditionText(c: ConditionSpec, customFields: readonly CustomFieldDecl[], tag: TagLookup): string {
+  const t = i18n.global.t;
+  if (!c.field) return t('rules.node.pickField');
+  const f = fieldCatalog(customFields).get(c.field);
+  const name = f ? fieldLabel(f, c.field) : c.field;
+  const label = f?.type === 'aggregate' && c.params ? `${paramsText(c.params)} ${name}` : name;
+  if (!c.op) return label;
+  const opText = t(`rules.op.${c.op}`);
+  const kind = CONDITION_OPERATORS[c.op]?.value;
+  if (kind === 'none' || !f) return `${label} ${opText}`;
+  if (c.value === undefined || c.value === null || c.value === '') return `${label} ${opText} …`;
+  if (kind === 'tag' || kind === 'tags') {
+    const ids = Array.isArray(c.value) ? (c.value as number[]) : [c.value as number];
+    return `${opText} ${ids.map((id) => tag(id)?.name ?? `#${id}`).join('、')}`;
+  }
+  if (kind === 'range' && Array.isArray(c.value)) return `${label} ${opText} ${valueText(f, c.value[0], tag)} – ${valueText(f, c.value[1], tag)}`;
+  if (kind === 'days') return `${label} ${t('rules.op.daysValue', { op: opText, n: c.value as number })}`;
+  if (kind === 'rollout') return `${label} ${opText} ${(c.value as { percent: number }).percent}%`;
+  return `${label} ${opText} ${valueText(f, c.value, tag)}`;
+}

@@ -1,0 +1,13 @@
+import { markRaw, type Component } from 'vue';
+import { Aim, Filter, Share, Histogram, Switch, PriceTag } from '@element-plus/icons-vue';
+import type { RuleNodeKind } from '../../../../shared/src/rules/types';
+
+/** How each kind looks in the palette and on its header. */
+export const NODE_LOOKS: Record<RuleNodeKind, { icon: Component; color: string }> = {
+  trigger: { icon: markRaw(Aim), color: '#07a85a' },
+  condition: { icon: markRaw(Filter), color: '#2f7cf6' },
+  logic: { icon: markRaw(Share), color: '#7b61ff' },
+  score: { icon: markRaw(Histogram), color: '#e8912d' },
+  branch: { icon: markRaw(Switch), color: '#0e9aa7' },
+  action: { icon: markRaw(PriceTag), color: '#d9466f' },
+};

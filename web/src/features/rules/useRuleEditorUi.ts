@@ -1,0 +1,38 @@
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { RuleEdge, RuleNode } from '../../../../shared/src/rules/types';
+
+/** What the preview endpoint said about the current document (see `RulePreviewPanel`). */
+export interface NodeCounts {
+  nodes: Record<string, number>;
+  actions: Record<string, { gain?: number; lose?: number }>;
+}
+
+/**
+ * The editor's UI state, kept apart from the document: which nodes and edges are selected, the
+ * clipboard, and the latest preview counts the nodes show as badges. Undo never touches it.
+ */
+export const useRuleEditorUi = defineStore('ruleEditorUi', () => {
+  const selectedNodeIds = ref<string[]>([]);
+  const selectedEdgeIds = ref<string[]>([]);
+  const clipboard = shallowRef<{ nodes: RuleNode[]; edges: RuleEdge[] } | null>(null);
+  const counts = shallowRef<NodeCounts | null>(null);
+  /** The preview is running for the document as it is now (counts may be stale). */
+  const counting = ref(false);
+
+  const selectedSet = computed(() => new Set(selectedNodeIds.value));
+  /** The inspector shows a node only when exactly one is selected. */
+  const inspectedId = computed(() => (selectedNodeIds.value.length === 1 ? selectedNodeIds.value[0]! : null));
+
+  function select(nodeIds: string[], edgeIds: string[] = []) {
+    selectedNodeIds.value = nodeIds;
+    selectedEdgeIds.value = edgeIds;
+  }
+  function clear() {
+    select([], []);
+    counts.value = null;
+    clipboard.value = null;
+  }
+
+  return { selectedNodeIds, selectedEdgeIds, selectedSet, inspectedId, clipboard, counts, counting, select, clear };
+});

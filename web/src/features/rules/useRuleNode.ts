@@ -1,0 +1,19 @@
+import { computed } from 'vue';
+import type { RuleNode } from '../../../../shared/src/rules/types';
+import { useRuleDocStore } from './useRuleDocStore';
+import { useRuleEditorUi } from './useRuleEditorUi';
+
+/**
+ * Everything a node component knows about its node, in one place: the document node, its
+ * compiler errors, its preview count, whether it is selected. Node components read nothing else.
+ */
+export function useRuleNode<K extends RuleNode['kind']>(id: string, _kind?: K) {
+  const doc = useRuleDocStore();
+  const ui = useRuleEditorUi();
+  const node = computed(() => doc.nodeById.get(id) as Extract<RuleNode, { kind: K }> | undefined);
+  const errors = computed(() => doc.errorsByNode.get(id) ?? []);
+  const count = computed(() => ui.counts?.nodes[id]);
+  const actionCounts = computed(() => ui.counts?.actions[id]);
+  const counting = computed(() => ui.counting);
+  return { node, errors, count, actionCounts, counting };
+}
