@@ -7,6 +7,8 @@ import { health } from './routes/health';
 import { contacts } from './routes/contacts';
 import { tagGroups } from './routes/tag-groups';
 import { departments } from './routes/departments';
+import { taxonomy } from './routes/taxonomy';
+import { contactDetail } from './routes/contact-detail';
 import { fieldCatalog } from './routes/field-catalog';
 import { rules } from './routes/rules';
 import { segments } from './routes/segments';
@@ -36,6 +38,9 @@ app.route('/api/health', health);
 app.route('/api/contacts', contacts);
 app.route('/api/tag-groups', tagGroups);
 app.route('/api/departments', departments);
+app.route('/api/taxonomy', taxonomy);
+// detail, timelines and manual tag edits: /api/contacts/:id/… routes the list app does not have
+app.route('/api/contacts', contactDetail);
 app.route('/api/field-catalog', fieldCatalog);
 app.route('/api/rules', rules);
 app.route('/api/segments', segments);

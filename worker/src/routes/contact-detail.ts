@@ -1,0 +1,240 @@
+/**
+ * One contact, in depth: attributes, tag timeline (from `tag_ledger`), event timeline and
+ * manual tag edits (`/api/contacts/:id/…`). Mounted beside the list app in `contacts.ts`; these
+ * paths never overlap with it (`/:id` alone stays there).
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../app-env';
+import { ApiError } from '../errors';
+import { validate } from '../validate';
+import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
+import { idParam } from '../../../shared/src/api/common';
+import type { TagChip } from '../../../shared/src/api/contacts';
+import {
+  manualTagsBody,
+  timelineQuery,
+  type ContactDetail,
+  type EventTimelinePage,
+  type ManualTagResult,
+  type TagTimelinePage,
+} from '../../../shared/src/api/taxonomy';
+import type { TagStatus, TagSource, EventType } from '../../../shared/src/domain';
+
+const idPath = z.object({ id: idParam }).strict();
+
+async function requireContact(db: D1Database, id: number): Promise<Record<string, unknown>> {
+  const row = await db.prepare('SELECT * FROM contacts WHERE id = ?').bind(id).first<Record<string, unknown>>();
+  if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
+  return row;
+}
+
+const CHIPS_SQL = `SELECT t.id, t.name, coalesce(t.color, g.color) AS color, g.id AS groupId, g.name AS groupName
+  FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id JOIN tag_groups g ON g.id = t.group_id
+  WHERE ct.contact_id = ? ORDER BY g.sort_order, t.id`;
+
+async function chipsOf(db: D1Database, contactId: number): Promise<TagChip[]> {
+  return (await db.prepare(CHIPS_SQL).bind(contactId).all<TagChip>()).results;
+}
+
+const parseJson = (text: unknown): Record<string, unknown> => {
+  try {
+    const v = JSON.parse(String(text ?? '{}'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+};
+
+export const contactDetail = new Hono<AppEnv>()
+  .get('/:id/detail', validate('param', idPath), async (c) => {
+    const { id } = c.req.valid('param');
+    const db = c.env.DB;
+    const row = await requireContact(db, id);
+    const [dept, owner, fields, chips] = await db.batch<Record<string, unknown>>([
+      db.prepare('SELECT id, name FROM departments WHERE id = ?').bind(row.department_id ?? null),
+      db.prepare('SELECT id, name FROM users WHERE id = ?').bind(row.owner_user_id ?? null),
+      db.prepare('SELECT key, label_zh, label_en FROM custom_fields ORDER BY id'),
+      db.prepare(CHIPS_SQL).bind(id),
+    ]);
+    const custom = parseJson(row.custom);
+    const declared = fields!.results as { key: string; label_zh: string; label_en: string }[];
+    const known = new Set(declared.map((f) => f.key));
+    const d = dept!.results[0] as { id: number; name: string } | undefined;
+    const o = owner!.results[0] as { id: number; name: string } | undefined;
+    const body: ContactDetail = {
+      id,
+      kind: row.kind as ContactDetail['kind'],
+      externalId: row.external_id as string,
+      name: row.name as string,
+      remark: (row.remark as string | null) ?? null,
+      gender: row.gender as ContactDetail['gender'],
+      region: (row.region as string | null) ?? null,
+      city: (row.city as string | null) ?? null,
+      company: (row.company as string | null) ?? null,
+      occupation: (row.occupation as string | null) ?? null,
+      device: (row.device as ContactDetail['device']) ?? null,
+      sourceChannel: (row.source_channel as string | null) ?? null,
+      department: d ? { id: d.id, name: d.name } : null,
+      owner: o ? { id: o.id, name: o.name } : null,
+      createdAt: row.created_at as number,
+      updatedAt: row.updated_at as number,
+      lastActiveAt: (row.last_active_at as number | null) ?? null,
+      messageCount: row.message_count as number,
+      purchaseCount: row.purchase_count as number,
+      totalSpend: row.total_spend as number,
+      lastPurchaseAt: (row.last_purchase_at as number | null) ?? null,
+      inviteCount: row.invite_count as number,
+      violationCount: row.violation_count as number,
+      custom: [
+        ...declared.filter((f) => f.key in custom).map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, value: custom[f.key] })),
+        // undeclared keys still show, labelled by their key
+        ...Object.keys(custom)
+          .filter((k) => !known.has(k))
+          .map((k) => ({ key: k, labelZh: k, labelEn: k, value: custom[k] })),
+      ],
+      // sensitive values never leave here in clear; the encryption work decides who may see them
+      hasPhone: row.phone_enc != null,
+      hasIdNumber: row.id_number_enc != null,
+      tags: chips!.results as unknown as TagChip[],
+    };
+    return c.json(body);
+  })
+  .get('/:id/tag-timeline', validate('param', idPath), validate('query', timelineQuery), async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const db = c.env.DB;
+    await requireContact(db, id);
+    const [total, rows] = await db.batch<Record<string, unknown>>([
+      db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE contact_id = ?').bind(id),
+      db
+        .prepare(
+          `SELECT l.id, l.at, l.op, l.source, l.rule_id, l.rule_version, l.actor_user_id, l.batch_id,
+                  t.id AS tag_id, t.name AS tag_name, coalesce(t.color, g.color) AS tag_color, t.status AS tag_status,
+                  g.name AS group_name, r.name AS rule_name
+           FROM tag_ledger l JOIN tags t ON t.id = l.tag_id JOIN tag_groups g ON g.id = t.group_id
+           LEFT JOIN rules r ON r.id = l.rule_id
+           WHERE l.contact_id = ? ORDER BY l.at DESC, l.id DESC LIMIT ? OFFSET ?`,
+        )
+        .bind(id, q.pageSize, (q.page - 1) * q.pageSize),
+    ]);
+    const body: TagTimelinePage = {
+      items: rows!.results.map((r) => ({
+        id: r.id as number,
+        at: r.at as number,
+        op: r.op as 'add' | 'remove',
+        source: r.source as TagSource,
+        tag: {
+          id: r.tag_id as number,
+          name: r.tag_name as string,
+          color: r.tag_color as string,
+          status: r.tag_status as TagStatus,
+          groupName: r.group_name as string,
+        },
+        rule: r.rule_id == null ? null : { id: r.rule_id as number, name: (r.rule_name as string | null) ?? null, version: (r.rule_version as number | null) ?? null },
+        actorUserId: (r.actor_user_id as number | null) ?? null,
+        batchId: (r.batch_id as string | null) ?? null,
+      })),
+      total: (total!.results[0]?.n as number) ?? 0,
+      page: q.page,
+      pageSize: q.pageSize,
+    };
+    return c.json(body);
+  })
+  .get('/:id/events', validate('param', idPath), validate('query', timelineQuery), async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const db = c.env.DB;
+    await requireContact(db, id);
+    const [total, rows] = await db.batch<Record<string, unknown>>([
+      db.prepare('SELECT count(*) AS n FROM events WHERE contact_id = ?').bind(id),
+      db
+        .prepare(
+          `SELECT id, type, occurred_at, amount, channel, group_id, text FROM events
+           WHERE contact_id = ? ORDER BY occurred_at DESC, id DESC LIMIT ? OFFSET ?`,
+        )
+        .bind(id, q.pageSize, (q.page - 1) * q.pageSize),
+    ]);
+    const body: EventTimelinePage = {
+      items: rows!.results.map((r) => ({
+        id: r.id as number,
+        type: r.type as EventType,
+        occurredAt: r.occurred_at as number,
+        amount: (r.amount as number | null) ?? null,
+        channel: (r.channel as string | null) ?? null,
+        groupId: (r.group_id as string | null) ?? null,
+        text: (r.text as string | null) ?? null,
+      })),
+      total: (total!.results[0]?.n as number) ?? 0,
+      page: q.page,
+      pageSize: q.pageSize,
+    };
+    return c.json(body);
+  })
+  .post('/:id/tags', validate('param', idPath), validate('json', manualTagsBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    await requireContact(db, id);
+    const ids = [...new Set([...b.add, ...b.remove])];
+    const { results: tagRows } = await db
+      .prepare(
+        `SELECT t.id, t.name, t.status, t.group_id, g.name AS group_name, g.exclusive
+         FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(JSON.stringify(ids))
+      .all<{ id: number; name: string; status: TagStatus; group_id: number; group_name: string; exclusive: number }>();
+    const byId = new Map(tagRows.map((t) => [t.id, t]));
+    const unknown = ids.filter((t) => !byId.has(t));
+    if (unknown.length) {
+      throw new ApiError(
+        400,
+        'unknown_reference',
+        `No tag with id ${unknown.join(', ')}`,
+        unknown.map((t) => ({ path: b.add.includes(t) ? `add.${b.add.indexOf(t)}` : `remove.${b.remove.indexOf(t)}`, message: 'no such tag' })),
+      );
+    }
+    const retired = b.add.map((t) => byId.get(t)!).filter((t) => t.status !== 'active');
+    if (retired.length) {
+      throw new ApiError(409, 'conflict', `Retired tags cannot be added: ${retired.map((t) => t.name).join(', ')}`, retired.map((t) => ({ path: `add.${b.add.indexOf(t.id)}`, message: `${t.name} is retired` })));
+    }
+    const exclusiveGroups = new Map<number, string[]>();
+    for (const t of b.add.map((x) => byId.get(x)!)) if (t.exclusive) exclusiveGroups.set(t.group_id, [...(exclusiveGroups.get(t.group_id) ?? []), t.name]);
+    const clash = [...exclusiveGroups.entries()].find(([, names]) => names.length > 1);
+    if (clash) {
+      const groupName = byId.get(b.add.find((t) => byId.get(t)!.group_id === clash[0])!)!.group_name;
+      throw new ApiError(409, 'conflict', `${groupName} is exclusive: add one of ${clash[1].join(', ')}, not several`, [{ path: 'add', message: `several tags of exclusive group ${groupName}` }]);
+    }
+
+    const before = await chipsOf(db, id);
+    const at = Date.now();
+    const batchId = `manual-${crypto.randomUUID()}`;
+    const changes: TagChange[] = [
+      ...b.remove.map((tagId) => ({ contactId: id, tagId, op: 'remove' as const })),
+      ...b.add.map((tagId) => ({ contactId: id, tagId, op: 'add' as const })),
+    ];
+    const results = await db.batch([
+      ...tagChangeStatements(db, changes, { source: 'manual', batchId, at }),
+      db
+        .prepare(
+          `INSERT INTO audit_log (at, action, object_type, object_id, summary, before, after)
+           SELECT ?, 'contact.tags', 'contact', ?, ?, ?, (SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)
+           WHERE EXISTS (SELECT 1 FROM tag_ledger WHERE batch_id = ?)`,
+        )
+        .bind(
+          at,
+          String(id),
+          `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
+          JSON.stringify(before.map((t) => t.id)),
+          id,
+          batchId,
+        ),
+      db.prepare('SELECT tag_id AS tagId, op FROM tag_ledger WHERE batch_id = ? ORDER BY id').bind(batchId),
+      db.prepare(CHIPS_SQL).bind(id),
+    ]);
+    const body: ManualTagResult = {
+      changes: results[results.length - 2]!.results as ManualTagResult['changes'],
+      tags: results[results.length - 1]!.results as TagChip[],
+    };
+    return c.json(body);
+  });
