@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSql } from '../../shared/src/demo';
-import { compileRule } from '../../shared/src/rules/compile';
+import { compileRule, formulaToLogic } from '../../shared/src/rules/compile';
 import { evalDataFromRows } from '../../shared/src/rules/data';
 import { compileLogic, compileRulePlan, truthy } from '../../shared/src/rules/evaluate';
 import { applyReference } from '../../shared/src/rules/jsonlogic';
@@ -109,6 +109,9 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       const full = compileLogic(rule.logic);
       const plan = compileRulePlan(rule);
       const perNode = Object.entries(rule.nodeLogic).map(([id, logic]) => [id, compileLogic(logic)] as const);
+      const testsById = new Map(rule.tests.map((t) => [t.id, t]));
+      const perEdge = Object.entries(rule.edgeFlow).map(([id, f]) => [id, compileLogic(formulaToLogic(f, testsById))] as const);
+      const edgeCounts: Record<string, number> = {};
       let matchedRef = 0;
       let matchedFast = 0;
       let matchedPlan = 0;
@@ -119,6 +122,7 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
         if ((full(data) as unknown[]).length > 0) matchedFast++;
         if (plan(data).length > 0) matchedPlan++;
         for (const [id, f] of perNode) if (truthy(f(data))) nodeCounts[id] = (nodeCounts[id] ?? 0) + 1;
+        for (const [id, f] of perEdge) if (truthy(f(data))) edgeCounts[id] = (edgeCounts[id] ?? 0) + 1;
       }
       const ctxMsg = `seed ${seed}: ${JSON.stringify(graph)}`;
       expect(sql.value.total, ctxMsg).toBe(CONTACTS);
@@ -127,6 +131,7 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       expect(sql.value.matched, ctxMsg).toBe(matchedRef);
       matchedBySeed.push(matchedRef);
       for (const id of Object.keys(rule.nodeLogic)) expect(sql.value.nodes[id] ?? 0, `${ctxMsg} node ${id}`).toBe(nodeCounts[id] ?? 0);
+      for (const id of Object.keys(rule.edgeFlow)) expect(sql.value.edges[id] ?? 0, `${ctxMsg} edge ${id}`).toBe(edgeCounts[id] ?? 0);
     });
   }
 

@@ -73,6 +73,7 @@ describe('runPreview', () => {
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     expect(r.value.matched).toBe(6);
     expect(r.value.actions.rm).toEqual({ lose: 1 }); // 700009 holds it and is not a big spender
+    expect(r.value.edges).toEqual({ e1: 10, e2: 6 });
   });
 
   it('assumes the trigger event and its keyword tests hold in a preview, and evaluates them when an event is given', async () => {

@@ -58,6 +58,8 @@ export interface CompiledRule {
   tests: CompiledTest[];
   /** Reach formula per node id (the trigger's is T). */
   reach: Record<string, Formula>;
+  /** What flows along each edge (its source's output on that handle), per edge id: edge counts on the canvas. */
+  edgeFlow: Record<string, Formula>;
   /** Reach per node as standalone JSON Logic (for per-node JS counts and explanations). */
   nodeLogic: Record<string, JsonLogic>;
 }
@@ -193,7 +195,7 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   for (const t of triggers.slice(1)) errors.push(ruleError(t.id, 'multiple_triggers', 'a rule has exactly one trigger'));
   const trigger = triggers[0];
 
-  const incoming = new Map<string, { from: string; handle: string | undefined }[]>();
+  const incoming = new Map<string, { from: string; handle: string | undefined; edgeId: string }[]>();
   const outgoing = new Map<string, string[]>();
   const edgeIds = new Set<string>();
   for (const e of graph.edges) {
@@ -221,7 +223,7 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
       continue;
     }
     const inList = incoming.get(dst.id) ?? [];
-    inList.push({ from: src.id, handle: handles ? handle : undefined });
+    inList.push({ from: src.id, handle: handles ? handle : undefined, edgeId: e.id });
     incoming.set(dst.id, inList);
     outgoing.set(src.id, [...(outgoing.get(src.id) ?? []), dst.id]);
   }
@@ -358,6 +360,7 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   // ---- formulas, in topological order ----
   const T: Formula = trigger.trigger.type === 'event' ? { t: 'test', id: trigger.id } : TRUE;
   const reach: Record<string, Formula> = {};
+  const edgeFlow: Record<string, Formula> = {};
   const out = (id: string, handle: string | undefined): Formula => {
     const n = byId.get(id) as RuleNode;
     const r = reach[id] ?? TRUE;
@@ -388,7 +391,13 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
       reach[id] = T;
       continue;
     }
-    const ins = (incoming.get(id) ?? []).filter((i) => reached.has(i.from)).map((i) => out(i.from, i.handle));
+    const ins = (incoming.get(id) ?? [])
+      .filter((i) => reached.has(i.from))
+      .map((i) => {
+        const f = out(i.from, i.handle);
+        edgeFlow[i.edgeId] = f;
+        return f;
+      });
     if (n.kind === 'logic' && n.op === 'and') reach[id] = and(...ins);
     else if (n.kind === 'logic' && n.op === 'not') reach[id] = and(T, not(or(ins)));
     else reach[id] = or(ins);
@@ -402,7 +411,10 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
     sizes.set(f, n);
     return n;
   };
-  const tooBig = order.filter((id) => reach[id] && size(reach[id] as Formula) > MAX_INLINED_TERMS);
+  const tooBig = [...order.filter((id) => reach[id] && size(reach[id] as Formula) > MAX_INLINED_TERMS)];
+  for (const [edgeId, f] of Object.entries(edgeFlow)) {
+    if (size(f) > MAX_INLINED_TERMS) tooBig.push(graph.edges.find((e) => e.id === edgeId)?.source ?? edgeId);
+  }
   if (tooBig.length > 0) {
     return {
       ok: false,
@@ -417,5 +429,5 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   const logic: JsonLogic = {
     merge: compiledActions.map((a) => ({ if: [nodeLogic[a.nodeId] ?? false, [a.nodeId], []] })),
   };
-  return { ok: true, value: { logic, trigger: trigger.trigger, actions: compiledActions, tests, reach, nodeLogic } };
+  return { ok: true, value: { logic, trigger: trigger.trigger, actions: compiledActions, tests, reach, edgeFlow, nodeLogic } };
 }

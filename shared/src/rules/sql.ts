@@ -128,6 +128,7 @@ export type PreviewColumn =
   | { kind: 'total' }
   | { kind: 'matched' }
   | { kind: 'node'; nodeId: string }
+  | { kind: 'edge'; edgeId: string }
   | { kind: 'gain'; nodeId: string }
   | { kind: 'lose'; nodeId: string }
   | { kind: 'holders_not_matched'; nodeId: string };
@@ -195,6 +196,7 @@ function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | 
     else if (f.t === 'not') collectBands(f.of);
   };
   Object.values(rule.reach).forEach(collectBands);
+  Object.values(rule.edgeFlow).forEach(collectBands);
 
   const expr = (f: Formula): string => {
     switch (f.t) {
@@ -243,7 +245,7 @@ const NEVER: Formula = { t: 'not', of: { t: 'true' } };
 
 /**
  * The preview statement for a compiled rule: one row with the total, the matched count (any
- * action fires), the count reaching every node, and per action the would-gain / would-lose
+ * action fires), the count reaching every node and flowing along every edge, and per action the would-gain / would-lose
  * diff against current holders. Without `ctx.event` (a preview), tests that read the
  * triggering event count as satisfied: "who would match if the event came". With `ctx.event`
  * they are evaluated against it, exactly as the webhook path does.
@@ -259,6 +261,10 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
     outer.push(sum(actionReach.length ? actionReach.map((e) => `(${e})`).join(' OR ') : '0'));
     for (const [nodeId, f] of Object.entries(rule.reach)) {
       columns.push({ kind: 'node', nodeId });
+      outer.push(sum(expr(f)));
+    }
+    for (const [edgeId, f] of Object.entries(rule.edgeFlow)) {
+      columns.push({ kind: 'edge', edgeId });
       outer.push(sum(expr(f)));
     }
     rule.actions.forEach((a, i) => {

@@ -16,6 +16,8 @@ export interface PreviewCounts {
   matched: number;
   /** Contacts the flow reaches, per node id. */
   nodes: Record<string, number>;
+  /** Contacts flowing along each edge (e.g. a condition's yes and no), per edge id. */
+  edges: Record<string, number>;
   /** Per action node: add_tag → gain / holdersNotMatched; remove_tag → lose. */
   actions: Record<string, { gain?: number; lose?: number; holdersNotMatched?: number }>;
   /** D1's rows-read meter for the statement (what D1 bills, and how long it held the database). */
@@ -36,7 +38,7 @@ export async function runPreview(
     .bind(...q.value.params)
     .all<Record<string, number | null>>();
   const row = res.results[0] ?? {};
-  const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, actions: {}, rowsRead: res.meta.rows_read ?? 0 };
+  const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, actions: {}, rowsRead: res.meta.rows_read ?? 0 };
   q.value.columns.forEach((col, i) => {
     // SUM over zero rows is NULL in SQL: an empty scope counts 0.
     const n = Number(row[`k${i}`] ?? 0);
@@ -49,6 +51,9 @@ export async function runPreview(
         break;
       case 'node':
         out.nodes[col.nodeId] = n;
+        break;
+      case 'edge':
+        out.edges[col.edgeId] = n;
         break;
       case 'gain':
         (out.actions[col.nodeId] ??= {}).gain = n;
