@@ -7,6 +7,7 @@ import { health } from './routes/health';
 import { contacts } from './routes/contacts';
 import { tagGroups } from './routes/tag-groups';
 import { departments } from './routes/departments';
+import { webhooks } from './routes/webhooks';
 import { taxonomy } from './routes/taxonomy';
 import { contactDetail } from './routes/contact-detail';
 import { fieldCatalog } from './routes/field-catalog';
@@ -38,6 +39,7 @@ app.route('/api/health', health);
 app.route('/api/contacts', contacts);
 app.route('/api/tag-groups', tagGroups);
 app.route('/api/departments', departments);
+app.route('/api/webhooks', webhooks);
 app.route('/api/taxonomy', taxonomy);
 // detail, timelines and manual tag edits: /api/contacts/:id/… routes the list app does not have
 app.route('/api/contacts', contactDetail);

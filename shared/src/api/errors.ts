@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'unauthorized'
+  | 'invalid_signature' // a webhook's signature is missing, wrong or outside its time window
   | 'forbidden'
   | 'conflict'
   | 'invalid_rule' // a rule graph that does not compile where a valid one is required (publish); details pin node ids

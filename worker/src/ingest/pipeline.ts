@@ -1,0 +1,476 @@
+/**
+ * The ingest pipeline shared by the generic webhook and the WeCom adapter: events in, one D1
+ * batch out. Per request:
+ *
+ * 1. duplicates inside the request are dropped (first occurrence wins);
+ * 2. ONE read batch: the published-rule list, which event ids the source already sent, and the
+ *    contacts with their tags and as much daily rollup / raw-event history as the rules read;
+ * 3. in JS, event by event: the contact's aggregates and rollup move exactly as the SQL below
+ *    moves them, then the published rules listening to the event run against that state
+ *    (fast evaluator, gray-release share by bucket) and their tag changes apply in memory;
+ * 4. ONE write batch (one transaction): contacts upserted, events inserted, a guard, aggregate
+ *    and rollup deltas, the source's counter, and the tag writer's statements — set-based over
+ *    JSON parameters, so a 500-event request is a handful of statements, not thousands.
+ *
+ * The guard makes the dedupe exact under concurrency: if a retry of the same event committed
+ * between our read and our write, the events INSERT skips it, `changes()` comes out short, the
+ * guard raises, D1 rolls the whole batch back, and the request starts again from step 2 (where
+ * the event now reads as a duplicate). Nothing is half-applied and nothing is counted twice.
+ */
+import { bucketOf, type ContactKind } from '../../../shared/src/domain';
+import { dayNumber } from '../../../shared/src/time';
+import { lastDaysWindow } from '../../../shared/src/rules/days';
+import { contactFromRow } from '../../../shared/src/rules/data';
+import type { DailyStatRow, EvalData, EventRow } from '../../../shared/src/rules/types';
+import type { IngestEvent, WebhookEventResult, WebhookResponse } from '../../../shared/src/api/webhooks';
+import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
+import { publishedStatement, ruleSetFor, type PublishedRow, type RuleSet } from '../execution/published';
+import { applyChanges, changesForEvent, type RuleChange } from '../execution/evaluate';
+
+export interface IngestOptions {
+  sourceId: string;
+  /** Request time, epoch ms: received_at, rule windows, ledger time. */
+  now: number;
+  tzOffsetMinutes: number;
+  /** Kind of contacts created by this source when the event does not say. */
+  defaultKind: ContactKind;
+  /** Groups this request's ledger rows. */
+  batchId: string;
+  /**
+   * Checks the source row read inside the first batch (revoked, secret rotated since the
+   * caller verified with a cached copy). Throwing aborts before anything is written.
+   */
+  checkSource?: (row: SourceRow | null) => void;
+}
+
+/** The `event_sources` columns the webhook routes need. */
+export interface SourceRow {
+  id: string;
+  kind: 'generic' | 'wecom';
+  secret: string;
+  wecom_token: string | null;
+  wecom_aes_key: string | null;
+  wecom_corp_id: string | null;
+  revoked_at: number | null;
+}
+
+export const SOURCE_SQL = 'SELECT id, kind, secret, wecom_token, wecom_aes_key, wecom_corp_id, revoked_at FROM event_sources WHERE id = ?';
+
+/** Raised by the guard statement when a concurrent request stored one of our events first. */
+const RACE_MARKER = 'malformed JSON';
+const MAX_ATTEMPTS = 4;
+/** Bytes of event JSON per INSERT (D1 caps a bound string at 1 MB). */
+const CHUNK_BYTES = 400_000;
+
+const ATTRIBUTE_COLUMNS = [
+  ['kind', 'kind'],
+  ['name', 'name'],
+  ['remark', 'remark'],
+  ['gender', 'gender'],
+  ['region', 'region'],
+  ['city', 'city'],
+  ['occupation', 'occupation'],
+  ['company', 'company'],
+  ['device', 'device'],
+  ['sourceChannel', 'source_channel'],
+] as const;
+type AttributeKey = (typeof ATTRIBUTE_COLUMNS)[number][0];
+
+interface ContactState {
+  externalId: string;
+  /** null until inserted (a contact created by this request). */
+  id: number | null;
+  isNew: boolean;
+  /** The evaluators' view (camelCase, `custom` parsed), moved event by event. */
+  contact: Record<string, unknown>;
+  attrs: Partial<Record<AttributeKey, string>>;
+  tags: Set<number>;
+  initialTags: Set<number>;
+  cause: Map<number, RuleChange>;
+  stats: DailyStatRow[];
+  events: EventRow[];
+  delta: { m: number; p: number; s: number; i: number; v: number; la: number | null; lp: number | null };
+}
+
+/** Module state: the history windows the last rule set needed, so the first read usually loads enough. */
+let loadedNeeds = { statsDays: 0, eventsDays: 0 };
+
+const json = (v: unknown) => JSON.stringify(v);
+
+/** Runs events through the pipeline. Duplicates are acknowledged, never applied twice. */
+export async function ingest(db: D1Database, events: IngestEvent[], o: IngestOptions): Promise<WebhookResponse> {
+  const results: WebhookEventResult[] = events.map((e) => ({ id: e.id, status: 'accepted' }));
+  const seen = new Set<string>();
+  const unique: number[] = [];
+  events.forEach((e, i) => {
+    if (seen.has(e.id)) (results[i] as WebhookEventResult).status = 'duplicate';
+    else {
+      seen.add(e.id);
+      unique.push(i);
+    }
+  });
+
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await attemptIngest(db, events, unique, results, o);
+      break;
+    } catch (e) {
+      if (attempt < MAX_ATTEMPTS && String(e).includes(RACE_MARKER)) continue;
+      throw e;
+    }
+  }
+  const accepted = results.filter((r) => r.status === 'accepted').length;
+  const duplicates = results.filter((r) => r.status === 'duplicate').length;
+  return { received: events.length, accepted, duplicates, results };
+}
+
+function historyStatements(db: D1Database, exts: string, needs: { statsDays: number; eventsDays: number }, o: IngestOptions) {
+  const stats = needs.statsDays > 0 ? lastDaysWindow(o.now, needs.statsDays, o.tzOffsetMinutes) : null;
+  const evs = needs.eventsDays > 0 ? lastDaysWindow(o.now, needs.eventsDays, o.tzOffsetMinutes) : null;
+  const ofContacts = 'SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))';
+  return [
+    db
+      .prepare(`SELECT contact_id, type, day, count, amount FROM contact_daily_stats WHERE contact_id IN (${ofContacts}) AND ${stats ? 'day >= ?' : '0'}`)
+      .bind(exts, ...(stats ? [stats.firstDay] : [])),
+    db
+      .prepare(`SELECT contact_id, type, occurred_at, amount, channel, text FROM events WHERE contact_id IN (${ofContacts}) AND ${evs ? 'occurred_at >= ?' : '0'}`)
+      .bind(exts, ...(evs ? [evs.fromMs] : [])),
+  ];
+}
+
+async function attemptIngest(db: D1Database, events: IngestEvent[], unique: number[], results: WebhookEventResult[], o: IngestOptions): Promise<void> {
+  const exts = json([...new Set(unique.map((i) => (events[i] as IngestEvent).contact.externalId))]);
+  const ids = json(unique.map((i) => (events[i] as IngestEvent).id));
+  const needs = loadedNeeds;
+  const reads = await db.batch([
+    db.prepare(SOURCE_SQL).bind(o.sourceId),
+    publishedStatement(db),
+    db.prepare('SELECT sender_event_id FROM events WHERE source_id = ? AND sender_event_id IN (SELECT value FROM json_each(?))').bind(o.sourceId, ids),
+    db.prepare('SELECT * FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))').bind(exts),
+    db
+      .prepare('SELECT contact_id, tag_id FROM contact_tags WHERE contact_id IN (SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?)))')
+      .bind(exts),
+    ...historyStatements(db, exts, needs, o),
+  ]);
+  const rowsOf = <T>(i: number) => (reads[i]?.results ?? []) as T[];
+  o.checkSource?.(rowsOf<SourceRow>(0)[0] ?? null);
+  const ruleSet = await ruleSetFor(db, rowsOf<PublishedRow>(1), o.now);
+  const known = new Set(rowsOf<{ sender_event_id: string }>(2).map((r) => r.sender_event_id));
+  let statRows = rowsOf<{ contact_id: number; type: string; day: number; count: number; amount: number }>(5);
+  let eventRows = rowsOf<{ contact_id: number; type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }>(6);
+  if (ruleSet.needs.statsDays > needs.statsDays || ruleSet.needs.eventsDays > needs.eventsDays) {
+    // The published rules changed and read further back than what was loaded: load again.
+    const more = await db.batch(historyStatements(db, exts, ruleSet.needs, o));
+    statRows = (more[0]?.results ?? []) as typeof statRows;
+    eventRows = (more[1]?.results ?? []) as typeof eventRows;
+  }
+  loadedNeeds = ruleSet.needs;
+
+  // ---- state per contact ----
+  const byExt = new Map<string, ContactState>();
+  const byId = new Map<number, ContactState>();
+  for (const row of rowsOf<Record<string, unknown>>(3)) {
+    const st = newState(String(row.external_id), row.id as number, contactFromRow(row), false);
+    byExt.set(st.externalId, st);
+    byId.set(row.id as number, st);
+  }
+  for (const t of rowsOf<{ contact_id: number; tag_id: number }>(4)) {
+    const st = byId.get(t.contact_id);
+    st?.tags.add(t.tag_id);
+    st?.initialTags.add(t.tag_id);
+  }
+  for (const s of statRows) byId.get(s.contact_id)?.stats.push({ type: s.type as DailyStatRow['type'], day: s.day, count: s.count, amount: s.amount });
+  for (const e of eventRows) {
+    byId.get(e.contact_id)?.events.push({ type: e.type as EventRow['type'], occurredAt: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text });
+  }
+
+  // ---- simulate, event by event ----
+  const fresh: IngestEvent[] = [];
+  const daily = new Map<string, { ext: string; type: string; day: number; count: number; amount: number }>();
+  for (const i of unique) {
+    const e = events[i] as IngestEvent;
+    const res = results[i] as WebhookEventResult;
+    if (known.has(e.id)) {
+      res.status = 'duplicate';
+      continue;
+    }
+    res.status = 'accepted';
+    delete res.tagChanges;
+    fresh.push(e);
+    let st = byExt.get(e.contact.externalId);
+    if (!st) {
+      st = newState(e.contact.externalId, null, newContact(e.contact.externalId, o), true);
+      byExt.set(st.externalId, st);
+    }
+    applyAttributes(st, e, o);
+    applyAggregates(st, e, o.tzOffsetMinutes);
+    const dayKey = `${st.externalId}\u0000${e.type}\u0000${dayNumber(e.occurredAt, o.tzOffsetMinutes)}`;
+    const d = daily.get(dayKey) ?? { ext: st.externalId, type: e.type, day: dayNumber(e.occurredAt, o.tzOffsetMinutes), count: 0, amount: 0 };
+    d.count += 1;
+    d.amount += e.amount ?? 0;
+    daily.set(dayKey, d);
+
+    if (ruleSet.byTrigger.has(e.type)) {
+      const data: EvalData = {
+        contact: st.contact,
+        tags: [...st.tags],
+        stats: st.stats,
+        events: st.events,
+        event: { type: e.type, text: e.text ?? null, channel: e.channel ?? null, amount: e.amount ?? null },
+        now: o.now,
+        tzOffsetMinutes: o.tzOffsetMinutes,
+      };
+      const asked = changesForEvent(ruleSet, data, st.contact.bucket as number);
+      const effective = applyChanges(st.tags, asked, ruleSet.tags, st.cause);
+      if (effective.length) res.tagChanges = effective.map(({ tagId, op, ruleId, ruleVersion }) => ({ tagId, op, ruleId, ruleVersion }));
+    }
+  }
+
+  if (fresh.length === 0) return;
+  await db.batch(writeStatements(db, fresh, [...byExt.values()], [...daily.values()], ruleSet, o));
+}
+
+function newState(externalId: string, id: number | null, contact: Record<string, unknown>, isNew: boolean): ContactState {
+  return {
+    externalId,
+    id,
+    isNew,
+    contact,
+    attrs: {},
+    tags: new Set(),
+    initialTags: new Set(),
+    cause: new Map(),
+    stats: [],
+    events: [],
+    delta: { m: 0, p: 0, s: 0, i: 0, v: 0, la: null, lp: null },
+  };
+}
+
+/** A contact as the INSERT below creates it, in the evaluators' shape. */
+function newContact(externalId: string, o: IngestOptions): Record<string, unknown> {
+  return {
+    id: null,
+    kind: o.defaultKind,
+    externalId,
+    name: externalId,
+    remark: null,
+    gender: 'unknown',
+    region: null,
+    city: null,
+    occupation: null,
+    company: null,
+    device: null,
+    sourceChannel: null,
+    departmentId: null,
+    ownerUserId: null,
+    custom: {},
+    bucket: bucketOf(externalId),
+    createdAt: o.now,
+    updatedAt: o.now,
+    lastActiveAt: null,
+    messageCount: 0,
+    purchaseCount: 0,
+    totalSpend: 0,
+    lastPurchaseAt: null,
+    inviteCount: 0,
+    violationCount: 0,
+  };
+}
+
+function applyAttributes(st: ContactState, e: IngestEvent, o: IngestOptions): void {
+  for (const [key] of ATTRIBUTE_COLUMNS) {
+    const v = e.contact[key];
+    if (v === undefined) continue;
+    st.attrs[key] = v;
+    st.contact[key] = v;
+  }
+  st.contact.updatedAt = Math.max(Number(st.contact.updatedAt ?? 0), o.now);
+}
+
+/**
+ * How one event moves a contact's aggregates — the same moves the demo generator makes and the
+ * UPDATE in `writeStatements` applies as deltas: every event is activity; messages, purchases
+ * (count, spend in fen, last purchase), invites and violations are counted.
+ */
+function applyAggregates(st: ContactState, e: IngestEvent, tz: number): void {
+  const c = st.contact;
+  const d = st.delta;
+  const at = e.occurredAt;
+  const later = (cur: unknown) => (cur === null || cur === undefined || at > (cur as number) ? at : (cur as number));
+  c.lastActiveAt = later(c.lastActiveAt);
+  d.la = d.la === null || at > d.la ? at : d.la;
+  switch (e.type) {
+    case 'message':
+      c.messageCount = (c.messageCount as number) + 1;
+      d.m++;
+      break;
+    case 'purchase':
+      c.purchaseCount = (c.purchaseCount as number) + 1;
+      c.totalSpend = (c.totalSpend as number) + (e.amount ?? 0);
+      c.lastPurchaseAt = later(c.lastPurchaseAt);
+      d.p++;
+      d.s += e.amount ?? 0;
+      d.lp = d.lp === null || at > d.lp ? at : d.lp;
+      break;
+    case 'invite':
+      c.inviteCount = (c.inviteCount as number) + 1;
+      d.i++;
+      break;
+    case 'violation':
+      c.violationCount = (c.violationCount as number) + 1;
+      d.v++;
+      break;
+  }
+  const day = dayNumber(at, tz);
+  const row = st.stats.find((s) => s.type === e.type && s.day === day);
+  if (row) {
+    row.count += 1;
+    row.amount += e.amount ?? 0;
+  } else st.stats.push({ type: e.type, day, count: 1, amount: e.amount ?? 0 });
+  st.events.push({ type: e.type, occurredAt: at, amount: e.amount ?? null, channel: e.channel ?? null, text: e.text ?? null });
+}
+
+const jv = (path: string) => `json_extract(j.value, '$.${path}')`;
+
+function writeStatements(
+  db: D1Database,
+  fresh: IngestEvent[],
+  contacts: ContactState[],
+  daily: { ext: string; type: string; day: number; count: number; amount: number }[],
+  ruleSet: RuleSet,
+  o: IngestOptions,
+): D1PreparedStatement[] {
+  const out: D1PreparedStatement[] = [];
+  const touched = contacts.filter((c) => c.delta.la !== null);
+
+  // Contacts first seen in this request. DO NOTHING: a concurrent request may have created one.
+  const created = touched.filter((c) => c.isNew);
+  if (created.length) {
+    const cols = ATTRIBUTE_COLUMNS.filter(([k]) => k !== 'kind' && k !== 'name' && k !== 'gender');
+    out.push(
+      db
+        .prepare(
+          `INSERT INTO contacts (external_id, kind, name, gender, ${cols.map(([, c]) => c).join(', ')}, bucket, created_at, updated_at)
+           SELECT ${jv('ext')}, ${jv('kind')}, ${jv('name')}, ${jv('gender')}, ${cols.map(([k]) => jv(k)).join(', ')}, ${jv('bucket')}, ?1, ?1
+           FROM json_each(?2) j WHERE true ON CONFLICT(external_id) DO NOTHING`,
+        )
+        .bind(
+          o.now,
+          json(
+            created.map((c) => ({
+              ...c.attrs,
+              ext: c.externalId,
+              kind: c.attrs.kind ?? o.defaultKind,
+              name: c.attrs.name ?? c.externalId,
+              gender: c.attrs.gender ?? 'unknown',
+              bucket: bucketOf(c.externalId),
+            })),
+          ),
+        ),
+    );
+  }
+  // Attributes the sender sent, last value wins (also for a contact a concurrent request created).
+  const withAttrs = touched.filter((c) => Object.keys(c.attrs).length > 0);
+  if (withAttrs.length) {
+    out.push(
+      db
+        .prepare(
+          `UPDATE contacts SET ${ATTRIBUTE_COLUMNS.map(([k, col]) => `${col} = COALESCE(${jv(k)}, contacts.${col})`).join(', ')}
+           FROM json_each(?) j WHERE contacts.external_id = ${jv('ext')}`,
+        )
+        .bind(json(withAttrs.map((c) => ({ ...c.attrs, ext: c.externalId })))),
+    );
+  }
+
+  // Events, in chunks under D1's bound-value size; each chunk guarded.
+  let chunk: unknown[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (!chunk.length) return;
+    out.push(
+      db
+        .prepare(
+          `INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at, amount, channel, group_id, text, properties)
+           SELECT ?1, ${jv('id')}, c.id, ${jv('type')}, ${jv('at')}, ?2, ${jv('amount')}, ${jv('channel')}, ${jv('group')}, ${jv('text')}, COALESCE(${jv('props')}, '{}')
+           FROM json_each(?3) j JOIN contacts c ON c.external_id = ${jv('ext')} WHERE true ORDER BY j.key
+           ON CONFLICT(source_id, sender_event_id) DO NOTHING`,
+        )
+        .bind(o.sourceId, o.now, json(chunk)),
+      // The guard: every event of the chunk must have been inserted, else roll back (see top).
+      db.prepare(`SELECT CASE WHEN changes() = ? THEN 1 ELSE json('race:' || changes()) END AS ok`).bind(chunk.length),
+    );
+    chunk = [];
+    bytes = 0;
+  };
+  for (const e of fresh) {
+    const item = {
+      id: e.id,
+      ext: e.contact.externalId,
+      type: e.type,
+      at: e.occurredAt,
+      amount: e.amount ?? null,
+      channel: e.channel ?? null,
+      group: e.groupId ?? null,
+      text: e.text ?? null,
+      props: e.properties ? json(e.properties) : null,
+    };
+    const size = json(item).length * 3;
+    if (bytes + size > CHUNK_BYTES) flush();
+    chunk.push(item);
+    bytes += size;
+  }
+  flush();
+
+  out.push(
+    db
+      .prepare(
+        `UPDATE contacts SET
+           message_count = message_count + ${jv('m')}, purchase_count = purchase_count + ${jv('p')},
+           total_spend = total_spend + ${jv('s')}, invite_count = invite_count + ${jv('i')},
+           violation_count = violation_count + ${jv('v')},
+           last_purchase_at = CASE WHEN ${jv('lp')} IS NULL THEN last_purchase_at ELSE MAX(COALESCE(last_purchase_at, ${jv('lp')}), ${jv('lp')}) END,
+           last_active_at = MAX(COALESCE(last_active_at, ${jv('la')}), ${jv('la')}),
+           updated_at = MAX(updated_at, ?1)
+         FROM json_each(?2) j WHERE contacts.external_id = ${jv('ext')}`,
+      )
+      .bind(o.now, json(touched.map((c) => ({ ext: c.externalId, ...c.delta })))),
+    db
+      .prepare(
+        `INSERT INTO contact_daily_stats (contact_id, type, day, count, amount)
+         SELECT c.id, ${jv('type')}, ${jv('day')}, ${jv('count')}, ${jv('amount')}
+         FROM json_each(?) j JOIN contacts c ON c.external_id = ${jv('ext')} WHERE true
+         ON CONFLICT(contact_id, type, day) DO UPDATE SET count = count + excluded.count, amount = amount + excluded.amount`,
+      )
+      .bind(json(daily)),
+    db
+      .prepare('UPDATE event_sources SET event_count = event_count + ?, last_event_at = MAX(COALESCE(last_event_at, 0), ?) WHERE id = ?')
+      .bind(fresh.length, o.now, o.sourceId),
+  );
+
+  // Net tag changes per contact (start of request → end), removals first so an exclusive
+  // group never holds two tags mid-batch; each attributed to the rule version that made it.
+  const groups = new Map<string, { change: RuleChange; items: TagChange[] }>();
+  const add = (c: ContactState, tagId: number, op: 'add' | 'remove') => {
+    const cause = c.cause.get(tagId) as RuleChange;
+    const key = `${op}|${cause.ruleId}|${cause.ruleVersion}`;
+    const g = groups.get(key) ?? { change: { ...cause, op }, items: [] };
+    g.items.push({ contactId: c.id ?? { externalId: c.externalId }, tagId, op });
+    groups.set(key, g);
+  };
+  for (const c of contacts) for (const t of c.initialTags) if (!c.tags.has(t)) add(c, t, 'remove');
+  for (const c of contacts) for (const t of c.tags) if (!c.initialTags.has(t)) add(c, t, 'add');
+  const ordered = [...groups.values()].sort((a, b) => (a.change.op === b.change.op ? 0 : a.change.op === 'remove' ? -1 : 1));
+  for (const g of ordered) {
+    out.push(
+      ...tagChangeStatements(db, g.items, {
+        source: 'rule',
+        ruleId: g.change.ruleId,
+        ruleVersion: g.change.ruleVersion,
+        batchId: o.batchId,
+        at: o.now,
+      }),
+    );
+  }
+  void ruleSet;
+  return out;
+}

@@ -1,0 +1,267 @@
+/**
+ * Event intake.
+ *
+ * - `POST /api/webhooks/:sourceId`: the generic webhook. One event, or `{ "events": [...] }`
+ *   with up to 500; signed with `X-Segflow-Timestamp` + `X-Segflow-Signature: sha256=<hex>`
+ *   (HMAC-SHA256 of `timestamp + "." + rawBody` with the source's secret; scheme in
+ *   `shared/src/api/webhooks.ts`). Answers 200 with a status per event (`accepted` /
+ *   `duplicate`), or a 4xx naming what is wrong; nothing is stored unless everything is.
+ * - `GET /api/webhooks/wecom/:sourceId`: WeCom's URL verification (echostr).
+ * - `POST /api/webhooks/wecom/:sourceId`: WeCom callbacks (msg_signature + AES), answered
+ *   `success` as soon as the events are stored.
+ *
+ * Sources are cached per isolate to verify signatures without a round trip; the source row is
+ * read again inside the pipeline's first batch, and a revoked or rotated source is refused on
+ * the spot (the request is re-verified against the fresh row).
+ */
+import { Hono, type Context } from 'hono';
+import type { z } from 'zod';
+import type { AppEnv } from '../app-env';
+import { ApiError } from '../errors';
+import { ingest, SOURCE_SQL, type SourceRow } from '../ingest/pipeline';
+import { verifySignature } from '../ingest/signature';
+import { tzOffsetMinutes } from '../ingest/timezone';
+import { wecomDecrypt, WecomCryptoError, wecomSignature, timingSafeEqual } from '../wecom/crypto';
+import { parseFlatXml, XmlError } from '../wecom/xml';
+import { mapWecomCallback, WecomMappingError } from '../wecom/map';
+import {
+  webhookBatch,
+  webhookEvent,
+  type IngestEvent,
+  type WebhookEvent,
+  type WebhookResponse,
+} from '../../../shared/src/api/webhooks';
+import type { FieldProblem } from '../../../shared/src/api/errors';
+
+const SOURCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Events may not claim to happen later than this past the server clock. */
+const FUTURE_SLACK_MS = 5 * 60_000;
+
+const sources = new Map<string, SourceRow>();
+
+class SourceChanged extends Error {}
+
+async function loadSource(db: D1Database, id: string, kind: SourceRow['kind'], fresh: boolean): Promise<SourceRow> {
+  if (!SOURCE_ID.test(id)) throw new ApiError(404, 'not_found', `No event source "${id.slice(0, 64)}"`, [{ path: 'sourceId', message: 'no such source' }]);
+  let row = fresh ? undefined : sources.get(id);
+  if (!row) {
+    row = (await db.prepare(SOURCE_SQL).bind(id).first<SourceRow>()) ?? undefined;
+    if (!row) {
+      sources.delete(id);
+      throw new ApiError(404, 'not_found', `No event source "${id}"`, [{ path: 'sourceId', message: 'no such source' }]);
+    }
+    sources.set(id, row);
+  }
+  if (row.revoked_at !== null) throw new ApiError(403, 'forbidden', `Event source "${id}" has been revoked`, [{ path: 'sourceId', message: 'revoked' }]);
+  if (row.kind !== kind) {
+    const path = row.kind === 'wecom' ? `/api/webhooks/wecom/${id}` : `/api/webhooks/${id}`;
+    throw new ApiError(400, 'invalid_request', `Event source "${id}" is a ${row.kind} source: post to ${path}`, [{ path: 'sourceId', message: `a ${row.kind} source` }]);
+  }
+  return row;
+}
+
+/** The check the pipeline runs on the source row it reads in its first batch. */
+function sameSource(used: SourceRow) {
+  return (row: SourceRow | null) => {
+    if (
+      !row ||
+      row.revoked_at !== null ||
+      row.kind !== used.kind ||
+      row.secret !== used.secret ||
+      row.wecom_token !== used.wecom_token ||
+      row.wecom_aes_key !== used.wecom_aes_key ||
+      row.wecom_corp_id !== used.wecom_corp_id
+    ) {
+      sources.delete(used.id);
+      throw new SourceChanged();
+    }
+  };
+}
+
+/** Runs a handler with the cached source, and once more with a fresh read if the source changed under it. */
+async function withSource<T>(run: (fresh: boolean) => Promise<T>): Promise<T> {
+  try {
+    return await run(false);
+  } catch (e) {
+    if (e instanceof SourceChanged) return run(true);
+    throw e;
+  }
+}
+
+function zodProblems(error: z.ZodError, prefix: string): FieldProblem[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return { path: issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(', '), message: 'unknown field' };
+    }
+    return { path: path || 'body', message: issue.message };
+  });
+}
+
+function invalid(details: FieldProblem[]): ApiError {
+  const shown = details.slice(0, 20);
+  const more = details.length > shown.length ? `; and ${details.length - shown.length} more` : '';
+  return new ApiError(400, 'invalid_request', `Invalid body: ${shown.map((d) => `${d.path}: ${d.message}`).join('; ')}${more}`, shown);
+}
+
+/** The body as events, or a 400 naming every bad field (`events.3.type: …`). */
+export function parseEvents(text: string, now: number): IngestEvent[] {
+  if (text.trim() === '') throw new ApiError(400, 'invalid_json', 'The body is empty: send one event or { "events": [...] } as JSON');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, 'invalid_json', `The body is not valid JSON: ${(e as Error).message}`);
+  }
+  let list: WebhookEvent[];
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid([{ path: 'body', message: 'must be an event object or { "events": [...] }' }]);
+  }
+  if ('events' in body) {
+    const r = webhookBatch.safeParse(body);
+    if (!r.success) throw invalid(zodProblems(r.error, ''));
+    list = r.data.events;
+  } else {
+    const r = webhookEvent.safeParse(body);
+    if (!r.success) throw invalid(zodProblems(r.error, ''));
+    list = [r.data];
+  }
+  const problems: FieldProblem[] = [];
+  const events = list.map((e, i) => {
+    const at = e.occurredAt ?? now;
+    if (at > now + FUTURE_SLACK_MS) {
+      problems.push({ path: list.length > 1 || 'events' in body ? `events.${i}.occurredAt` : 'occurredAt', message: 'is in the future' });
+    }
+    if (e.properties !== undefined && JSON.stringify(e.properties).length > 8_000) {
+      problems.push({ path: 'events' in body ? `events.${i}.properties` : 'properties', message: 'must be at most 8000 characters as JSON' });
+    }
+    return { ...e, occurredAt: at };
+  });
+  if (problems.length) throw invalid(problems);
+  return events;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function respond(c: Context<AppEnv>, res: WebhookResponse) {
+  return c.json(res, 200);
+}
+
+export const webhooks = new Hono<AppEnv>();
+
+// ---- WeCom ----
+
+function query(c: Context<AppEnv>, name: string): string {
+  const v = c.req.query(name);
+  if (!v) throw new ApiError(400, 'invalid_request', `Missing query parameter ${name}`, [{ path: name, message: 'required' }]);
+  return v;
+}
+
+async function wecomOpen(row: SourceRow, signature: string, timestamp: string, nonce: string, encrypted: string): Promise<string> {
+  if (!row.wecom_token || !row.wecom_aes_key) {
+    throw new ApiError(400, 'invalid_request', `Event source "${row.id}" has no WeCom Token / EncodingAESKey configured`);
+  }
+  const expected = await wecomSignature(row.wecom_token, timestamp, nonce, encrypted);
+  if (!timingSafeEqual(expected, signature.toLowerCase())) {
+    throw new ApiError(401, 'invalid_signature', 'msg_signature does not match: SHA1 of sorted token, timestamp, nonce and ciphertext', [
+      { path: 'msg_signature', message: 'does not match' },
+    ]);
+  }
+  try {
+    const { message, receiveId } = await wecomDecrypt(row.wecom_aes_key, encrypted);
+    if (row.wecom_corp_id && receiveId !== row.wecom_corp_id) {
+      throw new ApiError(400, 'invalid_request', `The message is addressed to "${receiveId}", not this source's CorpID`, [{ path: 'Encrypt', message: 'wrong receiveid' }]);
+    }
+    return message;
+  } catch (e) {
+    if (e instanceof WecomCryptoError) throw new ApiError(400, 'invalid_request', `Cannot decrypt: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
+    throw e;
+  }
+}
+
+webhooks.get('/wecom/:sourceId', async (c) => {
+  const row = await loadSource(c.env.DB, c.req.param('sourceId'), 'wecom', true);
+  const message = await wecomOpen(row, query(c, 'msg_signature'), query(c, 'timestamp'), query(c, 'nonce'), query(c, 'echostr'));
+  // WeCom expects the decrypted echostr, as is, within 1 s.
+  return c.text(message, 200);
+});
+
+webhooks.post('/wecom/:sourceId', async (c) => {
+  const id = c.req.param('sourceId');
+  const raw = await c.req.text();
+  const now = Date.now();
+  const result = await withSource(async (fresh) => {
+    const row = await loadSource(c.env.DB, id, 'wecom', fresh);
+    let outer: ReturnType<typeof parseFlatXml>;
+    let inner: ReturnType<typeof parseFlatXml>;
+    try {
+      outer = parseFlatXml(raw);
+    } catch (e) {
+      if (e instanceof XmlError) throw new ApiError(400, 'invalid_request', `The body is not a WeCom callback: ${e.message}`, [{ path: 'body', message: e.message }]);
+      throw e;
+    }
+    const encrypted = outer.Encrypt;
+    if (typeof encrypted !== 'string' || encrypted === '') {
+      throw new ApiError(400, 'invalid_request', 'The callback has no <Encrypt> element', [{ path: 'Encrypt', message: 'required' }]);
+    }
+    const message = await wecomOpen(row, query(c, 'msg_signature'), query(c, 'timestamp'), query(c, 'nonce'), encrypted);
+    try {
+      inner = parseFlatXml(message);
+    } catch (e) {
+      if (e instanceof XmlError) throw new ApiError(400, 'invalid_request', `The decrypted message is not WeCom XML: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
+      throw e;
+    }
+    let mapped;
+    try {
+      mapped = mapWecomCallback(inner);
+    } catch (e) {
+      if (e instanceof WecomMappingError) throw new ApiError(400, 'invalid_request', `Unusable callback: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
+      throw e;
+    }
+    if (mapped.events.length === 0) {
+      // Still read the source once more so a revoked source is refused, not acknowledged.
+      const current = (await c.env.DB.prepare(SOURCE_SQL).bind(id).first<SourceRow>()) ?? null;
+      sameSource(row)(current);
+      return { ignored: mapped.ignored };
+    }
+    return ingest(c.env.DB, mapped.events, {
+      sourceId: id,
+      now,
+      tzOffsetMinutes: tzOffsetMinutes(c.env.TIMEZONE),
+      defaultKind: 'wecom_customer',
+      batchId: crypto.randomUUID(),
+      checkSource: sameSource(row),
+    });
+  });
+  void result;
+  // WeCom wants a quick plain "success"; anything else makes it retry.
+  return c.text('success', 200);
+});
+
+// ---- generic ----
+
+webhooks.post('/:sourceId', async (c) => {
+  const id = c.req.param('sourceId');
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  const now = Date.now();
+  const res = await withSource(async (fresh) => {
+    const row = await loadSource(c.env.DB, id, 'generic', fresh);
+    await verifySignature(c.req.raw.headers, body, row.secret, now);
+    let text: string;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      throw new ApiError(400, 'invalid_json', 'The body is not UTF-8 text');
+    }
+    const events = parseEvents(text, now);
+    return ingest(c.env.DB, events, {
+      sourceId: id,
+      now,
+      tzOffsetMinutes: tzOffsetMinutes(c.env.TIMEZONE),
+      defaultKind: 'friend',
+      batchId: crypto.randomUUID(),
+      checkSource: sameSource(row),
+    });
+  });
+  return respond(c, res);
+});
