@@ -411,8 +411,9 @@ export type RuleExplainResponse =
  *
  * The user must see what they publish, so publish refuses with 409 when:
  * - `graphHash` differs from the saved draft's (the draft changed after the preview: preview again);
- * - `rolloutPercent` or the per-action `expected` counts differ from what publishing would write
- *   now (the data changed since the preview): the 409's `details` carry the new counts per action.
+ * - the per-action `expected` counts differ from what publishing at `rolloutPercent` would write
+ *   now (the data changed since the preview, or the share is not the one previewed): the 409's
+ *   `details` name each action (`expected.<nodeId>.gain`) with the count it would write now.
  * 422 `invalid_rule` when the draft does not compile; 409 for an archived rule.
  * Publishing a paused rule publishes and resumes it.
  */
