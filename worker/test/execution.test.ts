@@ -1,0 +1,248 @@
+import { env, exports } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { demoSql } from '../../shared/src/demo';
+import { compileRule } from '../../shared/src/rules/compile';
+import { rolloutSql } from '../../shared/src/rollout';
+import type { RuleGraph } from '../../shared/src/rules/types';
+import { runPreview, sampleMatches } from '../src/rules/preview';
+
+/**
+ * End to end: rules published (rows written as publishing writes them, without applying them
+ * to existing contacts, so only the webhook can tag), then the demo contacts' events posted
+ * through the signed webhook. Exactly the contacts the preview SQL counts get the tag, with
+ * ledger rows naming the rule version — at 100% and at a 20% share.
+ */
+const SECRET = 'exec-secret';
+const NOW = Date.now();
+const db = env.DB;
+
+async function sign(ts: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${body}`));
+  return 'sha256=' + [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function post(events: unknown[]) {
+  const body = JSON.stringify({ events });
+  const ts = String(Math.floor(Date.now() / 1000));
+  const res = await exports.default.fetch(
+    new Request('http://segflow.test/api/webhooks/exec', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'X-Segflow-Timestamp': ts, 'X-Segflow-Signature': await sign(ts, body) },
+      body,
+    }),
+  );
+  const json = (await res.json()) as any;
+  if (res.status !== 200) throw new Error(JSON.stringify(json));
+  return json;
+}
+
+let nextRuleId = 100;
+/** Writes the rows a publish writes (rules + rule_versions); returns the compiled rule. */
+async function publish(graph: RuleGraph, percent = 100, opts: { id?: number; version?: number; status?: string } = {}) {
+  const compiled = compileRule(graph);
+  if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+  const id = opts.id ?? nextRuleId++;
+  const version = opts.version ?? 1;
+  const trigger = compiled.value.trigger.type === 'schedule' ? 'schedule' : compiled.value.trigger.eventType;
+  await db.batch([
+    db
+      .prepare(
+        `INSERT INTO rules (id, name, status, draft_graph, published_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET status = excluded.status, published_version = excluded.published_version, draft_graph = excluded.draft_graph`,
+      )
+      .bind(id, `rule ${id}`, opts.status ?? 'published', JSON.stringify(graph), version, NOW, NOW),
+    db
+      .prepare(
+        `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, created_at, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .bind(id, version, JSON.stringify(graph), JSON.stringify(compiled.value.logic), trigger, percent, NOW, NOW),
+  ]);
+  return { id, version, compiled: compiled.value };
+}
+
+const tagId = async (group: string, name: string) =>
+  (await db.prepare('SELECT t.id FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = ? AND t.name = ?').bind(group, name).first<{ id: number }>())
+    ?.id as number;
+const holders = async (tag: number) =>
+  (await db.prepare('SELECT contact_id FROM contact_tags WHERE tag_id = ? ORDER BY contact_id').bind(tag).all<{ contact_id: number }>()).results.map((r) => r.contact_id);
+
+beforeAll(async () => {
+  const statements = [...demoSql({ contacts: 300, seed: 11, now: NOW, avgEvents: 10 })];
+  for (let i = 0; i < statements.length; i += 50) await db.batch(statements.slice(i, i + 50).map((s) => db.prepare(s)));
+  await db.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES ('exec', 'CRM', 'generic', ?)`).bind(SECRET).run();
+});
+
+describe('rules run on webhook events exactly as previewed', () => {
+  it('tags exactly the contacts the preview counts, at 100% and at a 20% share, with ledger rows', async () => {
+    const high = await tagId('价值分层', '高价值客户');
+    const follow = await tagId('运营标记', '待跟进');
+    // "a message from someone who spent ≥ ¥200 and bought in the last 120 days → 高价值客户"
+    const r1 = await publish({
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [] } },
+        { id: 'spend', kind: 'condition', condition: { field: 'totalSpend', op: 'gte', value: 20_000 } },
+        { id: 'recent', kind: 'condition', condition: { field: 'event.count', op: 'gte', value: 1, params: { eventType: 'purchase', days: 120 } } },
+        { id: 'a1', kind: 'action', action: { type: 'add_tag', tagId: high } },
+      ],
+      edges: [
+        { id: 'e1', source: 't', target: 'spend' },
+        { id: 'e2', source: 'spend', target: 'recent', sourceHandle: 'yes' },
+        { id: 'e3', source: 'recent', target: 'a1', sourceHandle: 'yes' },
+      ],
+    });
+    // "a message asking about 价格 from a WeCom customer or friend → 待跟进", to 20% of contacts
+    const r2 = await publish(
+      {
+        schemaVersion: 1,
+        nodes: [
+          { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [{ field: 'trigger.text', op: 'contains_any', value: ['价格', '多少钱'] }] } },
+          { id: 'k', kind: 'condition', condition: { field: 'kind', op: 'in', value: ['wecom_customer', 'friend'] } },
+          { id: 'a2', kind: 'action', action: { type: 'add_tag', tagId: follow } },
+        ],
+        edges: [
+          { id: 'e1', source: 't', target: 'k' },
+          { id: 'e2', source: 'k', target: 'a2', sourceHandle: 'yes' },
+        ],
+      },
+      20,
+    );
+
+    const ctx = { now: NOW, tzOffsetMinutes: 480 };
+    const scope20 = rolloutSql(r2.id, 20);
+    const p1 = await runPreview(db, r1.compiled, ctx);
+    const p2 = await runPreview(db, r2.compiled, ctx, { scope: scope20 });
+    const s1 = await sampleMatches(db, r1.compiled, ctx, 1000);
+    const s2 = await sampleMatches(db, r2.compiled, ctx, 1000, { scope: scope20 });
+    if (!p1.ok || !p2.ok || !s1.ok || !s2.ok) throw new Error('preview failed');
+    const n1 = p1.value.actions.a1?.gain as number;
+    const n2 = p2.value.actions.a2?.gain as number;
+    const want1 = s1.value.map((c) => c.id);
+    const want2 = s2.value.map((c) => c.id);
+    // The demo must make both rules select a real, partial subset, or the test proves little.
+    expect(n1).toBeGreaterThan(5);
+    expect(n1).toBeLessThan(250);
+    expect(want1).toHaveLength(n1); // nobody holds 高价值客户 in the demo
+    expect(want2.length).toBeGreaterThan(5);
+    expect(want2.length).toBeLessThan(120);
+    const followBefore = await holders(follow);
+
+    // One message per contact, in batches of 100, as a CRM would send them.
+    const contacts = (await db.prepare('SELECT external_id FROM contacts ORDER BY id').all<{ external_id: string }>()).results;
+    for (let i = 0; i < contacts.length; i += 100) {
+      const res = await post(
+        contacts.slice(i, i + 100).map((c, j) => ({
+          id: `msg-${i + j}`,
+          type: 'message',
+          occurredAt: NOW - 60_000,
+          text: '请问这个价格是多少？',
+          contact: { externalId: c.external_id },
+        })),
+      );
+      expect(res.accepted).toBe(Math.min(100, contacts.length - i));
+    }
+
+    expect(await holders(high)).toEqual(want1);
+    expect(await holders(follow)).toEqual([...new Set([...followBefore, ...want2])].sort((a, b) => a - b));
+    const ledger1 = await db
+      .prepare(`SELECT contact_id, op, source, rule_version FROM tag_ledger WHERE rule_id = ? AND tag_id = ? ORDER BY contact_id`)
+      .bind(r1.id, high)
+      .all<{ contact_id: number; op: string; source: string; rule_version: number }>();
+    expect(ledger1.results).toEqual(want1.map((id) => ({ contact_id: id, op: 'add', source: 'rule', rule_version: 1 })));
+    const ledger2 = await db.prepare(`SELECT COUNT(*) AS n FROM tag_ledger WHERE rule_id = ? AND op = 'add'`).bind(r2.id).first<{ n: number }>();
+    expect(ledger2?.n).toBe(n2);
+
+    // Replaying every event changes nothing.
+    const ledgerRows = await db.prepare('SELECT COUNT(*) AS n FROM tag_ledger').first<{ n: number }>();
+    const replay = await post(contacts.slice(0, 100).map((c, j) => ({ id: `msg-${j}`, type: 'message', text: '价格', contact: { externalId: c.external_id } })));
+    expect(replay.duplicates).toBe(100);
+    expect((await db.prepare('SELECT COUNT(*) AS n FROM tag_ledger').first<{ n: number }>())?.n).toBe(ledgerRows?.n);
+  });
+});
+
+describe('execution details', () => {
+  it('sees a newly published version on the next event, and stops when the rule is paused', async () => {
+    const vip = await tagId('运营标记', 'VIP');
+    const graph = (min: number): RuleGraph => ({
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'purchase', filters: [] } },
+        { id: 'c', kind: 'condition', condition: { field: 'trigger.amount', op: 'gte', value: min } },
+        { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: vip } },
+      ],
+      edges: [
+        { id: 'e1', source: 't', target: 'c' },
+        { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+      ],
+    });
+    const r = await publish(graph(1_000_000));
+    const buy = (id: string, ext: string) => ({ id, type: 'purchase', amount: 50_000, contact: { externalId: ext } });
+    expect((await post([buy('v-1', 'u_v1')])).results[0].tagChanges).toBeUndefined();
+    await publish(graph(10_000), 100, { id: r.id, version: 2 });
+    const res = await post([buy('v-2', 'u_v2')]);
+    expect(res.results[0].tagChanges).toEqual([{ tagId: vip, op: 'add', ruleId: r.id, ruleVersion: 2 }]);
+    const led = await db
+      .prepare(`SELECT l.rule_version FROM tag_ledger l JOIN contacts c ON c.id = l.contact_id WHERE c.external_id = 'u_v2'`)
+      .all<{ rule_version: number }>();
+    expect(led.results).toEqual([{ rule_version: 2 }]);
+    await db.prepare(`UPDATE rules SET status = 'paused' WHERE id = ?`).bind(r.id).run();
+    expect((await post([buy('v-3', 'u_v3')])).results[0].tagChanges).toBeUndefined();
+  });
+
+  it('lets a later event of the same request see the aggregates and tags an earlier one gave, and respects exclusive groups', async () => {
+    const active = await tagId('生命周期', '活跃客户');
+    const dormant = await tagId('生命周期', '沉睡客户');
+    const loyal = await tagId('兴趣偏好', '零食');
+    // purchase → 活跃客户 (exclusive: drops 沉睡客户); 2+ purchases and already 活跃客户 → 零食
+    const r1 = await publish({
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'purchase', filters: [] } },
+        { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: active } },
+      ],
+      edges: [{ id: 'e1', source: 't', target: 'a' }],
+    });
+    const r2 = await publish({
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'purchase', filters: [] } },
+        { id: 'n', kind: 'condition', condition: { field: 'purchaseCount', op: 'gte', value: 2 } },
+        { id: 'h', kind: 'condition', condition: { field: 'tags', op: 'has', value: active } },
+        { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: loyal } },
+      ],
+      edges: [
+        { id: 'e1', source: 't', target: 'n' },
+        { id: 'e2', source: 'n', target: 'h', sourceHandle: 'yes' },
+        { id: 'e3', source: 'h', target: 'a', sourceHandle: 'yes' },
+      ],
+    });
+    // A contact who is 沉睡客户 today.
+    await post([{ id: 'x-0', type: 'message', contact: { externalId: 'u_seq' } }]);
+    const id = (await db.prepare(`SELECT id FROM contacts WHERE external_id = 'u_seq'`).first<{ id: number }>())?.id as number;
+    await db.prepare(`INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (?, ?, 'manual', ?)`).bind(id, dormant, NOW).run();
+
+    const res = await post([
+      { id: 'x-1', type: 'purchase', amount: 100, contact: { externalId: 'u_seq' } },
+      { id: 'x-2', type: 'purchase', amount: 200, contact: { externalId: 'u_seq' } },
+    ]);
+    expect(res.results[0].tagChanges).toEqual([
+      { tagId: dormant, op: 'remove', ruleId: r1.id, ruleVersion: 1 },
+      { tagId: active, op: 'add', ruleId: r1.id, ruleVersion: 1 },
+    ]);
+    // The first purchase gave one purchase and 活跃客户; the second sees both.
+    expect(res.results[1].tagChanges).toEqual([{ tagId: loyal, op: 'add', ruleId: r2.id, ruleVersion: 1 }]);
+    const held = await db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY tag_id').bind(id).all<{ tag_id: number }>();
+    expect(held.results.map((r) => r.tag_id)).toEqual([active, loyal].sort((a, b) => a - b));
+    const ledger = await db
+      .prepare('SELECT tag_id, op, rule_id FROM tag_ledger WHERE contact_id = ? ORDER BY id')
+      .bind(id)
+      .all<{ tag_id: number; op: string; rule_id: number }>();
+    expect(ledger.results).toEqual([
+      { tag_id: dormant, op: 'remove', rule_id: r1.id },
+      { tag_id: active, op: 'add', rule_id: r1.id },
+      { tag_id: loyal, op: 'add', rule_id: r2.id },
+    ]);
+    await db.prepare(`UPDATE rules SET status = 'paused' WHERE id IN (?, ?)`).bind(r1.id, r2.id).run();
+  });
+});
