@@ -9,6 +9,7 @@ export const router = createRouter({
     { path: '/rules/:id(\\d+)', name: 'rule', component: () => import('../features/rules/RuleEditorPage.vue') },
     { path: '/segments', name: 'segments', component: () => import('../features/segments/SegmentsPage.vue') },
     { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
+    { path: '/contacts/:id(\\d+)', name: 'contact', component: () => import('../features/contacts/ContactDetailPage.vue') },
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },
     { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/contacts' },

@@ -29,6 +29,8 @@ export async function apiGet<T>(path: string, query: Record<string, QueryValue> 
 export const apiPost = <T>(path: string, body: unknown = {}) => sendJson<T>('POST', path, body);
 /** PUT a JSON body. */
 export const apiPut = <T>(path: string, body: unknown) => sendJson<T>('PUT', path, body);
+/** PATCH a JSON body (partial updates). */
+export const apiPatch = <T>(path: string, body: unknown) => sendJson<T>('PATCH', path, body);
 /** DELETE; resolves to undefined on 204. */
 export const apiDelete = (path: string) => request<void>(`/api${path}`, { method: 'DELETE', headers: { accept: 'application/json' } });
 

@@ -2,8 +2,9 @@ import type zhCN from '../zh-CN/index';
 import common from './common';
 import contacts from './contacts';
 import tags from './tags';
+import taxonomy from './taxonomy';
 import rules from './rules';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...rules };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules };
 export default en;

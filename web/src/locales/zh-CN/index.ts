@@ -1,10 +1,11 @@
 import common from './common';
 import contacts from './contacts';
 import tags from './tags';
+import taxonomy from './taxonomy';
 import rules from './rules';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...rules };
+export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules };

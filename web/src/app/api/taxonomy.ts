@@ -1,0 +1,37 @@
+import type {
+  CheckTagNameBody,
+  CheckTagNameResponse,
+  ContactDetail,
+  CreateGroupBody,
+  CreateTagBody,
+  EventTimelinePage,
+  ManualTagResult,
+  MergeResult,
+  RetirementProposal,
+  TagTimelinePage,
+  TagUsage,
+  TaxonomyConfig,
+  TaxonomyGroup,
+  TaxonomyTag,
+  UpdateGroupBody,
+  UpdateTagBody,
+} from '../../../../shared/src/api/taxonomy';
+import { apiGet, apiPatch, apiPost } from './client';
+
+export const getTaxonomyConfig = () => apiGet<TaxonomyConfig>('/taxonomy/config');
+export const createGroup = (body: CreateGroupBody) => apiPost<TaxonomyGroup>('/taxonomy/groups', body);
+export const updateGroup = (id: number, body: UpdateGroupBody) => apiPatch<TaxonomyGroup>(`/taxonomy/groups/${id}`, body);
+export const checkTagName = (body: CheckTagNameBody) => apiPost<CheckTagNameResponse>('/taxonomy/tags/check', body);
+export const createTag = (body: CreateTagBody) => apiPost<TaxonomyTag>('/taxonomy/tags', body);
+export const updateTag = (id: number, body: UpdateTagBody) => apiPatch<TaxonomyTag>(`/taxonomy/tags/${id}`, body);
+export const getTagUsage = (id: number) => apiGet<TagUsage>(`/taxonomy/tags/${id}/usage`);
+export const retireTag = (id: number) => apiPost<TaxonomyTag>(`/taxonomy/tags/${id}/retire`, {});
+export const restoreTag = (id: number) => apiPost<TaxonomyTag>(`/taxonomy/tags/${id}/restore`, {});
+export const mergeTag = (id: number, intoTagId: number) => apiPost<MergeResult>(`/taxonomy/tags/${id}/merge`, { intoTagId });
+export const listRetirementProposals = () => apiGet<RetirementProposal[]>('/taxonomy/retirement-proposals');
+
+export const getContactDetail = (id: number) => apiGet<ContactDetail>(`/contacts/${id}/detail`);
+export const getTagTimeline = (id: number, page = 1) => apiGet<TagTimelinePage>(`/contacts/${id}/tag-timeline`, { page });
+export const getEventTimeline = (id: number, page = 1) => apiGet<EventTimelinePage>(`/contacts/${id}/events`, { page });
+export const editContactTags = (id: number, body: { add?: number[]; remove?: number[] }) =>
+  apiPost<ManualTagResult>(`/contacts/${id}/tags`, body);
