@@ -8,6 +8,7 @@ import { contacts } from './routes/contacts';
 import { tagGroups } from './routes/tag-groups';
 import { departments } from './routes/departments';
 import { webhooks } from './routes/webhooks';
+import { scheduled } from './cron/scheduled';
 import { taxonomy } from './routes/taxonomy';
 import { contactDetail } from './routes/contact-detail';
 import { fieldCatalog } from './routes/field-catalog';
@@ -47,4 +48,5 @@ app.route('/api/field-catalog', fieldCatalog);
 app.route('/api/rules', rules);
 app.route('/api/segments', segments);
 
-export default app;
+// `fetch` serves requests; `scheduled` is the Cron Trigger (scheduled rules, segment snapshots).
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;

@@ -20,7 +20,7 @@ import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { ingest, SOURCE_SQL, type SourceRow } from '../ingest/pipeline';
 import { verifySignature } from '../ingest/signature';
-import { tzOffsetMinutes } from '../ingest/timezone';
+import { tzOffsetMinutes } from '../rules/context';
 import { wecomDecrypt, WecomCryptoError, wecomSignature, timingSafeEqual } from '../wecom/crypto';
 import { parseFlatXml, XmlError } from '../wecom/xml';
 import { mapWecomCallback, WecomMappingError } from '../wecom/map';
@@ -227,7 +227,7 @@ webhooks.post('/wecom/:sourceId', async (c) => {
     return ingest(c.env.DB, mapped.events, {
       sourceId: id,
       now,
-      tzOffsetMinutes: tzOffsetMinutes(c.env.TIMEZONE),
+      tzOffsetMinutes: tzOffsetMinutes(c.env),
       defaultKind: 'wecom_customer',
       batchId: crypto.randomUUID(),
       checkSource: sameSource(row),
@@ -257,7 +257,7 @@ webhooks.post('/:sourceId', async (c) => {
     return ingest(c.env.DB, events, {
       sourceId: id,
       now,
-      tzOffsetMinutes: tzOffsetMinutes(c.env.TIMEZONE),
+      tzOffsetMinutes: tzOffsetMinutes(c.env),
       defaultKind: 'friend',
       batchId: crypto.randomUUID(),
       checkSource: sameSource(row),

@@ -5,10 +5,20 @@
  * writer (ledger rows, exclusive groups, no-ops), all as statements for the caller's one batch.
  */
 import type { CompiledRule } from '../../../shared/src/rules/compile';
-import type { RuleResult } from '../../../shared/src/rules/errors';
+import { ruleError, type RuleResult } from '../../../shared/src/rules/errors';
+import { D1_MAX_PARAMS } from '../../../shared/src/rules/sql';
 import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
 import { buildActionTargetsQuery } from '../../../shared/src/rules/apply-sql';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
+
+/** The action's targets, refused when the statement around them would pass D1's parameter limit. */
+function targets(rule: CompiledRule, ctx: SqlContext, nodeId: string, scope: SqlFrag | undefined, extra: number): RuleResult<SqlFrag> {
+  const q = buildActionTargetsQuery(rule, ctx, nodeId, scope);
+  if (q.ok && q.value.params.length + extra > D1_MAX_PARAMS) {
+    return { ok: false, errors: [ruleError(nodeId, 'too_many_parameters', `applying this action needs ${q.value.params.length + extra} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify the rule`)] };
+  }
+  return q;
+}
 
 /** Statements that apply every action of `rule` within `scope`, in node order. */
 export function applyStatements(
@@ -22,7 +32,7 @@ export function applyStatements(
   const writes: D1PreparedStatement[] = [];
   const runs: string[] = [];
   for (const a of rule.actions) {
-    const q = buildActionTargetsQuery(rule, ctx, a.nodeId, scope, 1);
+    const q = targets(rule, ctx, a.nodeId, scope, 1);
     if (!q.ok) return q;
     const run = `snap:${crypto.randomUUID()}`;
     runs.push(run);
@@ -54,14 +64,14 @@ export async function displacedCounts(
     if (a.action.type !== 'add_tag') continue;
     const group = exclusiveGroupOf(a.action.tagId);
     if (group === null) continue;
-    const q = buildActionTargetsQuery(rule, ctx, a.nodeId, scope, 2);
+    const q = targets(rule, ctx, a.nodeId, scope, 2);
     if (!q.ok) return q;
     statements.push({
       nodeId: a.nodeId,
       stmt: db
         .prepare(
           `SELECT COUNT(*) AS n FROM contact_tags ct JOIN tags s ON s.id = ct.tag_id
-           WHERE ct.contact_id IN (${q.value.sql}) AND ct.tag_id <> ? AND s.group_id = ?`,
+           WHERE ct.contact_id IN (SELECT t.id FROM (${q.value.sql}) AS t) AND ct.tag_id <> ? AND s.group_id = ?`,
         )
         .bind(...q.value.params, a.action.tagId, group),
     });

@@ -1,0 +1,100 @@
+/**
+ * The Cron Trigger (wrangler.toml `[triggers] crons = ["* * * * *"]`): every minute,
+ *
+ * - each published schedule-triggered rule whose cron matches this minute (in TIMEZONE) runs
+ *   set-based in SQL over all contacts — the same statements publishing uses
+ *   (`applyStatements`: every action's targets computed from one state, then the tag writer),
+ *   within its gray-release share, in one batch per rule; ledger rows carry the rule version
+ *   and a batch id naming the run;
+ * - every segment without a snapshot for today gets one (`segment_snapshots`, size counted
+ *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
+ *   means a missed tick is caught up by the next one.
+ */
+import { compileWhere } from '../../../shared/src/rules/sql';
+import { dayNumber } from '../../../shared/src/time';
+import { rolloutSql } from '../../../shared/src/rollout';
+import type { JsonLogic } from '../../../shared/src/rules/types';
+import { applyStatements } from '../rules/apply';
+import { tzOffsetMinutes } from '../rules/context';
+import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
+import { CronError, parseCron } from './cron-expr';
+
+/** What one tick did. */
+export interface ScheduledReport {
+  rules: { id: number; version: number; ledgerRows: number }[];
+  snapshots: number;
+  errors: string[];
+}
+
+/** Runs one tick at `at` (the controller's scheduledTime, epoch ms). */
+export async function runScheduled(env: Env, at: number): Promise<ScheduledReport> {
+  const db = env.DB;
+  const tz = tzOffsetMinutes(env);
+  const report: ScheduledReport = { rules: [], snapshots: 0, errors: [] };
+  const ctx = { now: at, tzOffsetMinutes: tz };
+
+  const rows = (await publishedStatement(db).all<PublishedRow>()).results;
+  const set = await ruleSetFor(db, rows, at);
+  for (const rule of set.rules) {
+    if (rule.trigger !== 'schedule' || !rule.compiled || rule.compiled.trigger.type !== 'schedule') continue;
+    try {
+      if (!parseCron(rule.compiled.trigger.cron).matches(at, tz)) continue;
+    } catch (e) {
+      if (e instanceof CronError) {
+        report.errors.push(`rule ${rule.id} v${rule.version}: ${e.message}`);
+        continue;
+      }
+      throw e;
+    }
+    const batchId = `schedule:${rule.id}:${rule.version}:${at}`;
+    const scope = rule.rolloutPercent >= 100 ? undefined : rolloutSql(rule.id, rule.rolloutPercent);
+    const apply = applyStatements(db, rule.compiled, ctx, scope, { source: 'rule', ruleId: rule.id, ruleVersion: rule.version, batchId, at });
+    if (!apply.ok) {
+      report.errors.push(`rule ${rule.id} v${rule.version}: ${apply.errors.map((e) => e.message).join('; ')}`);
+      continue;
+    }
+    await db.batch(apply.value);
+    const n = await db.prepare('SELECT COUNT(*) AS n FROM tag_ledger WHERE batch_id = ?').bind(batchId).first<{ n: number }>();
+    report.rules.push({ id: rule.id, version: rule.version, ledgerRows: n?.n ?? 0 });
+  }
+
+  const today = dayNumber(at, tz);
+  const due = await db
+    .prepare('SELECT id, logic FROM segments WHERE id NOT IN (SELECT segment_id FROM segment_snapshots WHERE day = ?)')
+    .bind(today)
+    .all<{ id: number; logic: string }>();
+  const snapshots: D1PreparedStatement[] = [];
+  for (const s of due.results) {
+    let logic: JsonLogic | null = null;
+    try {
+      logic = JSON.parse(s.logic) as JsonLogic | null;
+    } catch {
+      logic = null;
+    }
+    if (logic === null) continue; // a segment whose graph does not compile has no size
+    const where = compileWhere(logic, ctx);
+    if (!where.ok) {
+      report.errors.push(`segment ${s.id}: ${where.errors.map((e) => e.message).join('; ')}`);
+      continue;
+    }
+    snapshots.push(
+      db
+        .prepare(
+          `INSERT INTO segment_snapshots (segment_id, day, size) SELECT ?, ?, COUNT(*) FROM contacts c WHERE ${where.value.sql}
+           ON CONFLICT(segment_id, day) DO NOTHING`,
+        )
+        .bind(s.id, today, ...where.value.params),
+    );
+  }
+  if (snapshots.length) {
+    await db.batch(snapshots);
+    report.snapshots = snapshots.length;
+  }
+  if (report.errors.length) console.error('scheduled run problems', report.errors);
+  return report;
+}
+
+/** The Workers `scheduled` handler. */
+export const scheduled: ExportedHandlerScheduledHandler<Env> = (controller, env, ctx) => {
+  ctx.waitUntil(runScheduled(env, controller.scheduledTime));
+};
