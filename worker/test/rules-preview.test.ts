@@ -129,6 +129,34 @@ describe('runPreview', () => {
   });
 });
 
+describe('deep rules', () => {
+  const chain = (n: number): RuleGraph => {
+    const nodes: RuleNode[] = [t];
+    const edges = [];
+    for (let i = 0; i < n; i++) {
+      nodes.push({ id: `c${i}`, kind: 'condition', condition: { field: i % 2 ? 'remark' : 'city', op: 'is_empty' } });
+      edges.push({ id: `e${i}`, source: i === 0 ? 't' : `c${i - 1}`, target: `c${i}`, ...(i === 0 ? {} : { sourceHandle: 'yes' }) });
+    }
+    nodes.push({ id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 800001 } });
+    edges.push({ id: 'ea', source: `c${n - 1}`, target: 'a', sourceHandle: 'yes' });
+    return { schemaVersion: 1, nodes, edges };
+  };
+
+  it('runs a chain of 60 conditions, deeper than D1’s expression-depth limit of 100 would allow unbalanced', async () => {
+    const rule = compiled(chain(60));
+    const r = await runPreview(env.DB, rule, ctx, { scope });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.value.matched).toBe(10);
+    expect(await countWhere(env.DB, rule.nodeLogic.a ?? false, ctx, scope)).toEqual({ ok: true, value: 10 });
+  });
+
+  it('refuses a rule whose preview statement would exceed D1’s 100 KB, with an error instead of SQLITE_TOOBIG', async () => {
+    const r = await runPreview(env.DB, compiled(chain(150)), ctx, { scope });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]?.code).toBe('too_complex');
+  });
+});
+
 describe('countWhere', () => {
   it('counts a segment predicate within a scope', async () => {
     const r = await countWhere(env.DB, { sf_gte: [{ sf_agg: ['message', 'count', 7, null] }, 3] }, ctx, scope);

@@ -19,6 +19,9 @@ import type { JsonLogic } from './types';
 /** D1 refuses statements with more bound parameters than this. */
 export const D1_MAX_PARAMS = 100;
 
+/** D1 refuses statements longer than this many bytes (SQLITE_TOOBIG); the SQL is ASCII. */
+export const D1_MAX_STATEMENT_BYTES = 100_000;
+
 /** `var` paths the SQL side understands: contact columns by their catalog key. */
 const COLUMN_BY_VAR = new Map<string, string>([
   ...BUILTIN_FIELDS.flatMap((f) => (f.source.kind === 'column' ? [[`contact.${f.key}`, `c.${f.source.column}`] as [string, string]] : [])),
@@ -31,9 +34,20 @@ const isLogic = (v: unknown): v is Record<string, JsonLogic> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1;
 const isPrimitive = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
 
+/**
+ * `a AND b AND c …` as a balanced tree of parentheses. D1 caps expression depth at 100, and
+ * SQLite parses a flat chain as a left-deep tree one level per term; balanced, n terms cost
+ * log2(n) levels. Parameters stay in text order.
+ */
+export function balanced(parts: readonly string[], sep: string, empty: string): string {
+  if (parts.length === 0) return empty;
+  if (parts.length === 1) return `(${parts[0] as string})`;
+  const mid = Math.ceil(parts.length / 2);
+  return `(${balanced(parts.slice(0, mid), sep, empty)}${sep}${balanced(parts.slice(mid), sep, empty)})`;
+}
+
 function join(parts: SqlFrag[], sep: string, empty: string): SqlFrag {
-  if (parts.length === 0) return { sql: empty, params: [] };
-  return { sql: `(${parts.map((p) => p.sql).join(sep)})`, params: parts.flatMap((p) => p.params) };
+  return { sql: balanced(parts.map((p) => p.sql), sep, empty), params: parts.flatMap((p) => p.params) };
 }
 
 /** Compiles a JSON Logic expression; throws `UnsupportedLogicError` on what it cannot express. */
@@ -105,6 +119,8 @@ function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
 function checked(f: () => SqlFrag): RuleResult<SqlFrag> {
   try {
     const frag = f();
+    const long = tooLong(frag.sql);
+    if (long) return long;
     if (frag.params.length > D1_MAX_PARAMS) {
       return {
         ok: false,
@@ -133,7 +149,11 @@ export type PreviewColumn =
   | { kind: 'lose'; nodeId: string }
   | { kind: 'holders_not_matched'; nodeId: string };
 
-/** The preview statement and how to read its single result row (columns `k0`, `k1`, …). */
+/**
+ * The preview statement and how to read its single result row: one column `counts`, the counts
+ * as comma-separated integers in `columns` order. Packed into one text value because D1 also
+ * caps a result at 100 columns, and a rule with 50 nodes and 50 edges would pass that.
+ */
 export interface PreviewQuery {
   sql: string;
   params: unknown[];
@@ -144,6 +164,13 @@ export interface PreviewQuery {
 export interface PreviewOptions {
   /** Extra predicate on `contacts c` (e.g. `c.department_id IN (…)`), with its parameters. */
   scope?: SqlFrag;
+}
+
+/** Thrown inside the builder, turned into a `too_complex` error by `guarded`. */
+class TooManyColumns extends Error {
+  constructor(readonly count: number) {
+    super(`the rule needs ${count} per-contact columns; D1 allows ${D1_MAX_COLUMNS}: split the rule`);
+  }
 }
 
 /** The per-contact layers shared by the preview and the sample: tests once, then band flags. */
@@ -207,9 +234,9 @@ function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | 
       case 'band':
         return bandCol.get(bandKey(f)) ?? '0';
       case 'and':
-        return `(${f.of.map(expr).join(' AND ')})`;
+        return balanced(f.of.map(expr), ' AND ', '1');
       case 'or':
-        return f.of.length ? `(${f.of.map(expr).join(' OR ')})` : '0';
+        return balanced(f.of.map(expr), ' OR ', '0');
       case 'not':
         return `(NOT ${expr(f.of)})`;
     }
@@ -220,9 +247,30 @@ function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | 
     `(SELECT ${middle.join(', ')} FROM (` +
     `SELECT ${inner.join(', ')} FROM contacts c${joins.map((j) => ` ${j.frag.sql}`).join('')}${scope ? ` WHERE ${scope.sql}` : ''} LIMIT -1` +
     `) LIMIT -1)`;
+  if (middle.length - 1 + inner.length > D1_MAX_COLUMNS) {
+    throw new TooManyColumns(middle.length - 1 + inner.length);
+  }
   // In text order: the middle select list, the inner select list, the joins, the WHERE.
   const joinParams = joins.flatMap((j) => j.frag.params);
   return { from, params: [...middleParams, ...innerParams, ...joinParams, ...(scope?.params ?? [])], expr, held };
+}
+
+/** `a || ',' || b …` as a balanced tree (expression depth), for the packed counts column. */
+function packCounts(parts: readonly string[]): string {
+  if (parts.length === 1) return parts[0] as string;
+  const mid = Math.ceil(parts.length / 2);
+  return `(${packCounts(parts.slice(0, mid))} || ',' || ${packCounts(parts.slice(mid))})`;
+}
+
+/** D1 caps a SELECT at 100 columns, including the inner layers'. */
+export const D1_MAX_COLUMNS = 100;
+
+function tooLong(sql: string): RuleResult<never> | null {
+  if (sql.length <= D1_MAX_STATEMENT_BYTES) return null;
+  return {
+    ok: false,
+    errors: [ruleError(null, 'too_complex', `the query would be ${sql.length} bytes; D1 allows ${D1_MAX_STATEMENT_BYTES}: split the rule`)],
+  };
 }
 
 function tooMany(n: number): RuleResult<never> {
@@ -236,6 +284,7 @@ function guarded<T>(f: () => RuleResult<T>): RuleResult<T> {
   try {
     return f();
   } catch (e) {
+    if (e instanceof TooManyColumns) return { ok: false, errors: [ruleError(null, 'too_complex', e.message)] };
     if (e instanceof UnsupportedLogicError) return { ok: false, errors: [ruleError(null, 'invalid_document', e.message)] };
     throw e;
   }
@@ -254,11 +303,12 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
   return guarded(() => {
     const layers = buildLayers(rule, ctx, opts.scope);
     const { expr, held } = layers;
-    const sum = (e: string) => `SUM(CASE WHEN ${e} THEN 1 ELSE 0 END)`;
+    // COUNT of a CASE without ELSE: 0 over an empty scope, where SUM would be NULL.
+    const sum = (e: string) => `COUNT(CASE WHEN ${e} THEN 1 END)`;
     const columns: PreviewColumn[] = [{ kind: 'total' }, { kind: 'matched' }];
     const outer: string[] = ['COUNT(*)'];
     const actionReach = rule.actions.map((a) => expr(rule.reach[a.nodeId] ?? NEVER));
-    outer.push(sum(actionReach.length ? actionReach.map((e) => `(${e})`).join(' OR ') : '0'));
+    outer.push(sum(balanced(actionReach, ' OR ', '0')));
     for (const [nodeId, f] of Object.entries(rule.reach)) {
       columns.push({ kind: 'node', nodeId });
       outer.push(sum(expr(f)));
@@ -279,8 +329,8 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
       }
     });
     if (layers.params.length > D1_MAX_PARAMS) return tooMany(layers.params.length);
-    const text = `SELECT ${outer.map((o, i) => `${o} AS k${i}`).join(', ')} FROM ${layers.from}`;
-    return { ok: true, value: { sql: text, params: layers.params, columns } };
+    const text = `SELECT ${packCounts(outer)} AS counts FROM ${layers.from}`;
+    return tooLong(text) ?? { ok: true, value: { sql: text, params: layers.params, columns } };
   });
 }
 
@@ -288,9 +338,14 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
 export function buildSampleQuery(rule: CompiledRule, ctx: SqlContext, limit: number, opts: PreviewOptions = {}): RuleResult<SqlFrag> {
   return guarded(() => {
     const layers = buildLayers(rule, ctx, opts.scope);
-    const match = rule.actions.map((a) => `(${layers.expr(rule.reach[a.nodeId] ?? NEVER)})`).join(' OR ') || '0';
+    const match = balanced(
+      rule.actions.map((a) => layers.expr(rule.reach[a.nodeId] ?? NEVER)),
+      ' OR ',
+      '0',
+    );
     const params = [...layers.params, Math.max(0, Math.min(1000, Math.floor(limit)))];
     if (params.length > D1_MAX_PARAMS) return tooMany(params.length);
-    return { ok: true, value: { sql: `SELECT id, name FROM ${layers.from} WHERE ${match} ORDER BY id LIMIT ?`, params } };
+    const text = `SELECT id, name FROM ${layers.from} WHERE ${match} ORDER BY id LIMIT ?`;
+    return tooLong(text) ?? { ok: true, value: { sql: text, params } };
   });
 }

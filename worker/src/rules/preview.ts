@@ -36,12 +36,13 @@ export async function runPreview(
   const res = await db
     .prepare(q.value.sql)
     .bind(...q.value.params)
-    .all<Record<string, number | null>>();
-  const row = res.results[0] ?? {};
+    .all<{ counts: string | number | null }>();
+  const counts = String(res.results[0]?.counts ?? '')
+    .split(',')
+    .map((x) => Number(x) || 0);
   const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, actions: {}, rowsRead: res.meta.rows_read ?? 0 };
   q.value.columns.forEach((col, i) => {
-    // SUM over zero rows is NULL in SQL: an empty scope counts 0.
-    const n = Number(row[`k${i}`] ?? 0);
+    const n = counts[i] ?? 0;
     switch (col.kind) {
       case 'total':
         out.total = n;
