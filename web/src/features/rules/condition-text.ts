@@ -36,13 +36,20 @@ function valueText(f: FieldDef, v: unknown, tag: TagLookup): string {
   return one(v);
 }
 
+/** "近 30 天购买金额" / "Purchase amount, last 30 days": an aggregate field with its parameters. */
+export function aggregateText(f: FieldDef, p: AggregateParams): string {
+  const t = i18n.global.t;
+  const measure = f.source.kind === 'aggregate' ? f.source.measure : 'count';
+  return t(`rules.params.${measure}`, { type: t(`rules.eventType.${p.eventType}`), days: p.days });
+}
+
 /** One line a marketer reads on the node: "累计消费 ≥ ¥1,000". Empty pieces read as "choose…". */
 export function conditionText(c: ConditionSpec, customFields: readonly CustomFieldDecl[], tag: TagLookup): string {
   const t = i18n.global.t;
   if (!c.field) return t('rules.node.pickField');
   const f = fieldCatalog(customFields).get(c.field);
   const name = f ? fieldLabel(f, c.field) : c.field;
-  const label = f?.type === 'aggregate' && c.params ? `${paramsText(c.params)} ${name}` : name;
+  const label = f?.type === 'aggregate' && c.params ? aggregateText(f, c.params) : name;
   if (!c.op) return label;
   const opText = t(`rules.op.${c.op}`);
   const kind = CONDITION_OPERATORS[c.op]?.value;

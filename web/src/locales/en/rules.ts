@@ -12,7 +12,7 @@ const en: typeof zh = {
       action: 'Add or remove a tag',
     },
     node: { pickField: 'Choose a field…', countHint: 'Contacts reaching this node on the current data' },
-    params: { window: '{type} · last {days} days' },
+    params: { window: '{type} · last {days} days', count: '{type} count, last {days} days', amount: '{type} amount, last {days} days' },
     eventType: {
       message: 'Message',
       group_join: 'Group join',
@@ -211,6 +211,7 @@ const en: typeof zh = {
       fires: 'Fires:',
       firesNone: 'No action fires for this contact',
       score: 'Score {n}',
+      nodeProblems: '{n} nodes need fixing (marked in red)',
     },
     publish: {
       title: 'Publish rule',

@@ -11,7 +11,7 @@ export default {
       action: '打标签或去标签',
     },
     node: { pickField: '请选择字段…', countHint: '当前数据下流经此节点的联系人数' },
-    params: { window: '近 {days} 天{type}' },
+    params: { window: '近 {days} 天{type}', count: '近 {days} 天{type}次数', amount: '近 {days} 天{type}金额' },
     eventType: {
       message: '发消息',
       group_join: '入群',
@@ -210,6 +210,7 @@ export default {
       fires: '触发动作：',
       firesNone: '此联系人不会触发任何动作',
       score: '得分 {n}',
+      nodeProblems: '{n} 个节点需要修正（已标红）',
     },
     publish: {
       title: '发布规则',
