@@ -217,6 +217,7 @@ describe('POST /api/rules/preview', () => {
       total: hand.total,
       matched: hand.add_ + hand.rm,
       nodes: { t: hand.total, big: hand.total, gd: hand.big, add: hand.add_, rm: hand.rm },
+      edges: { e1: hand.total, e2: hand.big, e3: hand.add_, e4: hand.rm },
     });
     expect(body.counts.actions.add).toMatchObject({ type: 'add_tag', tagId: highValueTag, gain: hand.gain });
     expect(body.counts.actions.rm).toEqual({ type: 'remove_tag', tagId: potentialTag, lose: hand.lose });

@@ -53,6 +53,7 @@ describe('segments', () => {
     if (!body.ok) throw new Error(JSON.stringify(body.errors));
     expect(body).toMatchObject({ total: h.n, size: h.aud, nodes: { start: h.n, gd: h.n, spender: h.n, end: h.aud } });
     expect(body.nodes).not.toHaveProperty('__audience');
+    expect(body.edges).toEqual({ e1: h.n, e2: h.n, e3: h.gd, e4: h.sp });
     expect(body.sample).toHaveLength(3);
     expect(body.sample.every((c) => c.region === '广东' || c.totalSpend >= 10_000)).toBe(true);
     expect(body.sample[0]).toHaveProperty('tags');

@@ -101,6 +101,8 @@ export type SegmentPreviewResponse =
       size: number;
       /** Contacts reaching each node. */
       nodes: Record<string, number>;
+      /** Contacts flowing along each edge, per edge id. */
+      edges: Record<string, number>;
       /** Audience members, lowest ids first, as `GET /api/contacts` shows them. */
       sample: ContactSummary[];
       logic: JsonLogic;

@@ -2,30 +2,20 @@
  * SQL that selects the contacts an action of a compiled rule fires for: the targets of a
  * set-based tag write (publishing now, scheduled runs). Pure, like `sql.ts`.
  *
- * Preview equals reality only if the targets come from the very SQL the preview counted, so this
- * does not build its own: it is the sample query of `sql.ts` (the preview's layers: each test
- * once per contact, event-scoped tests assumed in a preview, D1's limits on depth, columns and
- * size checked there) for a rule reduced to the one action, without its ORDER BY and LIMIT.
+ * Preview equals reality only if the targets come from the very SQL the preview counted, so the
+ * query is `buildTargetsQuery` of `sql.ts`, built from the preview's own layers (each test once
+ * per contact, event-scoped tests assumed in a preview, D1's limits checked there).
  * `worker/test/rules-api-publish.test.ts` holds publish and preview to the same numbers.
  */
 import type { CompiledRule } from './compile';
 import type { RuleResult } from './errors';
 import type { SqlContext, SqlFrag } from './operators';
-import { buildSampleQuery } from './sql';
-
-const SAMPLE_TAIL = / ORDER BY id LIMIT \?$/;
+import { buildTargetsQuery } from './sql';
 
 /**
- * `SELECT id, name FROM … WHERE <reach of the action>` over `contacts c` within `scope` (the
- * gray-release share). Use its `id` column: `SELECT t.id FROM (<sql>) AS t`.
+ * `SELECT id FROM … WHERE <reach of the action>` over `contacts c` within `scope` (the
+ * gray-release share), with anonymous `?` placeholders.
  */
 export function buildActionTargetsQuery(rule: CompiledRule, ctx: SqlContext, actionNodeId: string, scope?: SqlFrag): RuleResult<SqlFrag> {
-  const only: CompiledRule = { ...rule, actions: rule.actions.filter((a) => a.nodeId === actionNodeId) };
-  const q = buildSampleQuery(only, ctx, 1, scope ? { scope } : {});
-  if (!q.ok) return q;
-  if (!SAMPLE_TAIL.test(q.value.sql)) {
-    // A programming error, caught by the publish tests: the sample query's shape changed.
-    throw new Error('buildSampleQuery no longer ends with "ORDER BY id LIMIT ?": update apply-sql.ts');
-  }
-  return { ok: true, value: { sql: q.value.sql.replace(SAMPLE_TAIL, ''), params: q.value.params.slice(0, -1) } };
+  return buildTargetsQuery(rule, ctx, actionNodeId, scope ? { scope } : {});
 }

@@ -349,3 +349,19 @@ export function buildSampleQuery(rule: CompiledRule, ctx: SqlContext, limit: num
     return tooLong(text) ?? { ok: true, value: { sql: text, params } };
   });
 }
+
+/**
+ * The contacts one action of `rule` fires for, as a fragment to embed in a write (publishing
+ * now, scheduled runs): `SELECT id FROM <the preview's layers> WHERE <reach of the action>`.
+ * Built from the same layers as the preview statement, so what is written is what was counted.
+ * Anonymous `?` placeholders: a fragment the caller wraps with its own parameters.
+ */
+export function buildTargetsQuery(rule: CompiledRule, ctx: SqlContext, actionNodeId: string, opts: PreviewOptions = {}): RuleResult<SqlFrag> {
+  return guarded(() => {
+    const only: CompiledRule = { ...rule, actions: rule.actions.filter((a) => a.nodeId === actionNodeId) };
+    const layers = buildLayers(only, ctx, opts.scope);
+    const text = `SELECT id FROM ${layers.from} WHERE ${layers.expr(rule.reach[actionNodeId] ?? NEVER)}`;
+    if (layers.params.length > D1_MAX_PARAMS) return tooMany(layers.params.length);
+    return tooLong(text) ?? { ok: true, value: { sql: text, params: layers.params } };
+  });
+}

@@ -143,11 +143,13 @@ export const segments = new Hono<AppEnv>()
     const sample = n > 0 ? await sampleMatches(db, compiled.value.rule, ctx, n) : { ok: true as const, value: [] };
     if (!sample.ok) return c.json({ ok: false, errors: sample.errors } satisfies SegmentPreviewResponse);
     const { [AUDIENCE_NODE]: size, ...nodes } = counted.value.nodes;
+    const { [AUDIENCE_NODE]: _internal, ...edges } = counted.value.edges;
     const body: SegmentPreviewResponse = {
       ok: true,
       total: counted.value.total,
       size: size ?? 0,
       nodes,
+      edges,
       sample: await contactSummaries(drizzleDb(c.env), sample.value.map((s) => s.id)),
       logic: compiled.value.logic,
       tookMs,

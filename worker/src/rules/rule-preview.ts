@@ -66,7 +66,7 @@ export async function countRule(
     ok: true,
     value: {
       rule,
-      counts: { total: counted.value.total, matched: counted.value.matched, nodes: counted.value.nodes, actions },
+      counts: { total: counted.value.total, matched: counted.value.matched, nodes: counted.value.nodes, edges: counted.value.edges, actions },
       rowsRead: counted.value.rowsRead,
       tookMs,
     },
