@@ -19,6 +19,12 @@ beforeAll(async () => {
        ('wecom', 'e2', 1, 'message', ${NOW - 60_000}, ${NOW}, null, '有优惠吗'),
        ('wecom', 'e3', 2, 'message', ${NOW}, ${NOW}, null, 'hi')`,
     ),
+    db.prepare(
+      `INSERT INTO segments (id, name, graph, logic, created_at, updated_at) VALUES
+       (1, '活跃人群', '{}', '{"sf_has_tag":[1]}', ${NOW}, ${NOW}),
+       (2, '美妆人群', '{}', '{"sf_has_tag":[3]}', ${NOW}, ${NOW}),
+       (3, '未完成的人群', '{}', 'null', ${NOW}, ${NOW})`,
+    ),
   ]);
 });
 
@@ -32,6 +38,8 @@ describe('GET /api/contacts/:id/detail', () => {
       { key: 'note', labelZh: 'note', labelEn: 'note', value: 'x' },
     ]);
     expect(body.tags.map((t: { id: number }) => t.id)).toEqual([1, 4, 5]);
+    // holds 活跃客户 (1), not 美妆 (3); a segment that does not compile has no members
+    expect(body.segments).toEqual([{ id: 1, name: '活跃人群' }]);
   });
 
   it('is a 404 for an unknown contact and a 400 for a malformed id', async () => {

@@ -8,7 +8,7 @@
  * groups, rules still using a tag, near-duplicates not acknowledged) are 409 with `details`.
  */
 import { z } from 'zod';
-import type { TagStatus, TagSource, EventType, ContactKind, Gender, Device } from '../domain';
+import type { TagStatus, TagSource, EventType } from '../domain';
 import { MAX_TAG_LEVEL } from '../domain';
 import type { DuplicateReason, NameProblem } from '../tags';
 import type { TagChip, ContactSummary } from './contacts';
@@ -188,9 +188,6 @@ export interface RetirementProposal {
 
 /** `GET /api/contacts/:id/detail`: everything the detail page shows above the timelines. */
 export interface ContactDetail extends ContactSummary {
-  kind: ContactKind;
-  gender: Gender;
-  device: Device | null;
   owner: { id: number; name: string } | null;
   updatedAt: number;
   lastPurchaseAt: number | null;
@@ -200,6 +197,8 @@ export interface ContactDetail extends ContactSummary {
   custom: { key: string; labelZh: string; labelEn: string; value: unknown }[];
   hasPhone: boolean;
   hasIdNumber: boolean;
+  /** saved segments the contact is in now */
+  segments: { id: number; name: string }[];
 }
 
 /** `GET /api/contacts/:id/tag-timeline` and `/events` query. */

@@ -20,6 +20,9 @@ import {
   type TagTimelinePage,
 } from '../../../shared/src/api/taxonomy';
 import type { TagStatus, TagSource, EventType } from '../../../shared/src/domain';
+import type { JsonLogic } from '../../../shared/src/rules/types';
+import { countWhere } from '../rules/preview';
+import { previewContext } from '../rules/context';
 
 const idPath = z.object({ id: idParam }).strict();
 
@@ -46,6 +49,31 @@ const parseJson = (text: unknown): Record<string, unknown> => {
   }
 };
 
+/**
+ * The saved segments this contact is in now: each segment's stored audience predicate, scoped
+ * to the one contact (an indexed primary-key lookup per segment). Segments whose graph does not
+ * compile (logic null) have no members.
+ */
+async function segmentsOf(db: D1Database, env: Env, contactId: number): Promise<{ id: number; name: string }[]> {
+  const { results } = await db.prepare('SELECT id, name, logic FROM segments ORDER BY name, id').all<{ id: number; name: string; logic: string }>();
+  const ctx = previewContext(env, Date.now());
+  const scope = { sql: 'c.id = ?', params: [contactId] };
+  const inIt = await Promise.all(
+    results.map(async (s) => {
+      let logic: JsonLogic | null = null;
+      try {
+        logic = JSON.parse(s.logic) as JsonLogic | null;
+      } catch {
+        return false;
+      }
+      if (logic === null) return false;
+      const n = await countWhere(db, logic, ctx, scope);
+      return n.ok && n.value > 0;
+    }),
+  );
+  return results.filter((_, i) => inIt[i]).map(({ id, name }) => ({ id, name }));
+}
+
 export const contactDetail = new Hono<AppEnv>()
   .get('/:id/detail', validate('param', idPath), async (c) => {
     const { id } = c.req.valid('param');
@@ -58,6 +86,7 @@ export const contactDetail = new Hono<AppEnv>()
       db.prepare(CHIPS_SQL).bind(id),
     ]);
     const custom = parseJson(row.custom);
+    const segments = await segmentsOf(db, c.env, id);
     const declared = fields!.results as { key: string; label_zh: string; label_en: string }[];
     const known = new Set(declared.map((f) => f.key));
     const d = dept!.results[0] as { id: number; name: string } | undefined;
@@ -97,6 +126,7 @@ export const contactDetail = new Hono<AppEnv>()
       hasPhone: row.phone_enc != null,
       hasIdNumber: row.id_number_enc != null,
       tags: chips!.results as unknown as TagChip[],
+      segments,
     };
     return c.json(body);
   })
