@@ -150,6 +150,14 @@ describe('deep rules', () => {
     expect(await countWhere(env.DB, rule.nodeLogic.a ?? false, ctx, scope)).toEqual({ ok: true, value: 10 });
   });
 
+  it('shares one parameter slot between repeated values, so 140 bound values fit in D1’s 100', async () => {
+    const g = chain(70);
+    for (const n of g.nodes) if (n.kind === 'condition') n.condition = { field: 'totalSpend', op: 'between', value: [0, 1_000_000_000] };
+    const r = await runPreview(env.DB, compiled(g), ctx, { scope });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(r.value.matched).toBe(10);
+  });
+
   it('refuses a rule whose preview statement would exceed D1’s 100 KB, with an error instead of SQLITE_TOOBIG', async () => {
     const r = await runPreview(env.DB, compiled(chain(150)), ctx, { scope });
     expect(r.ok).toBe(false);

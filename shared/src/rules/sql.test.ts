@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { balanced, compileWhere } from './sql';
+import { balanced, compileWhere, numberParams } from './sql';
+
+describe('numberParams', () => {
+  it('gives each distinct value one numbered slot and leaves quoted question marks alone', () => {
+    const q = numberParams("SELECT ? + ? AS a, '?' AS lit, ? AS b, ? AS c", [5, 5, '5', null]);
+    expect(q).toEqual({ sql: "SELECT ?1 + ?1 AS a, '?' AS lit, ?2 AS b, ?3 AS c", params: [5, '5', null] });
+  });
+});
 
 describe('balanced', () => {
   it('nests n terms about log2(n) deep, keeping their order', () => {

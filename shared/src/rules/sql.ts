@@ -273,6 +273,37 @@ function tooLong(sql: string): RuleResult<never> | null {
   };
 }
 
+/**
+ * Numbers the placeholders of a complete statement (`?` → `?N`), one number per distinct value,
+ * so a value used by several tests (a window bound, a repeated threshold) takes one of D1's 100
+ * slots (D1 accepts `?1`…`?100`). Skips `?` inside quoted SQL strings. Only for whole
+ * statements: a fragment meant to be combined with other `?` text keeps anonymous placeholders.
+ */
+export function numberParams(sql: string, params: readonly unknown[]): SqlFrag {
+  const slot = new Map<string, number>();
+  const values: unknown[] = [];
+  let out = '';
+  let next = 0;
+  let quoted = false;
+  for (const ch of sql) {
+    if (ch === "'") quoted = !quoted;
+    if (ch !== '?' || quoted) {
+      out += ch;
+      continue;
+    }
+    const v = params[next++] ?? null;
+    const key = `${typeof v}:${JSON.stringify(v)}`;
+    let n = slot.get(key);
+    if (n === undefined) {
+      values.push(v);
+      n = values.length;
+      slot.set(key, n);
+    }
+    out += `?${n}`;
+  }
+  return { sql: out, params: values };
+}
+
 function tooMany(n: number): RuleResult<never> {
   return {
     ok: false,
@@ -328,9 +359,9 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
         outer.push(sum(`${reached} AND ${h}`));
       }
     });
-    if (layers.params.length > D1_MAX_PARAMS) return tooMany(layers.params.length);
-    const text = `SELECT ${packCounts(outer)} AS counts FROM ${layers.from}`;
-    return tooLong(text) ?? { ok: true, value: { sql: text, params: layers.params, columns } };
+    const q = numberParams(`SELECT ${packCounts(outer)} AS counts FROM ${layers.from}`, layers.params);
+    if (q.params.length > D1_MAX_PARAMS) return tooMany(q.params.length);
+    return tooLong(q.sql) ?? { ok: true, value: { sql: q.sql, params: q.params, columns } };
   });
 }
 
@@ -344,9 +375,9 @@ export function buildSampleQuery(rule: CompiledRule, ctx: SqlContext, limit: num
       '0',
     );
     const params = [...layers.params, Math.max(0, Math.min(1000, Math.floor(limit)))];
-    if (params.length > D1_MAX_PARAMS) return tooMany(params.length);
-    const text = `SELECT id, name FROM ${layers.from} WHERE ${match} ORDER BY id LIMIT ?`;
-    return tooLong(text) ?? { ok: true, value: { sql: text, params } };
+    const q = numberParams(`SELECT id, name FROM ${layers.from} WHERE ${match} ORDER BY id LIMIT ?`, params);
+    if (q.params.length > D1_MAX_PARAMS) return tooMany(q.params.length);
+    return tooLong(q.sql) ?? { ok: true, value: q };
   });
 }
 
