@@ -152,7 +152,7 @@ describe('Rule builder, as a marketer', () => {
     await expect.poll(() => page.getByTestId('rule-row-name').first().innerText()).toBe('高价值客户识别');
     expect(await page.getByTestId('rules-table').innerText()).toContain(expected.toLocaleString('zh-CN'));
     await shot('list-zh');
-  });
+  }, 300_000);
 
   it('shows an invalid graph’s error on the node it belongs to and refuses to publish until it is fixed', async () => {
     await newRule('缺少数值的规则');
@@ -175,7 +175,6 @@ describe('Rule builder, as a marketer', () => {
 
     // keyboard: copy/paste, delete, undo
     await page.getByTestId('node-action').click({ position: { x: 60, y: 14 } });
-    await page.locator('.vue-flow__pane').focus().catch(() => undefined);
     await page.keyboard.press('Control+c');
     await page.keyboard.press('Control+v');
     await expect.poll(() => page.getByTestId('node-action').count()).toBe(2);
@@ -191,27 +190,31 @@ describe('Rule builder, as a marketer', () => {
     await expect.poll(() => page.getByTestId('node-error').count()).toBe(0);
     await expect.poll(() => page.getByTestId('publish').isDisabled()).toBe(false);
     expect(consoleErrors).toEqual([]);
-  });
+  }, 240_000);
 
   it('keeps a 300-node rule responsive while a node is dragged', async () => {
     const [tag] = d1Query<{ id: number }>(persistTo, `select id from tags where status = 'active' order by id limit 1`);
     const nodes: unknown[] = [{ id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } }];
     const edges: unknown[] = [];
-    for (let i = 0; i < 100; i++) {
-      nodes.push({ id: `c${i}`, kind: 'condition', position: { x: 300, y: i * 140 }, condition: { field: 'totalSpend', op: 'gte', value: i * 1000 } });
-      nodes.push({ id: `a${i}`, kind: 'action', position: { x: 600, y: i * 140 }, action: { type: 'add_tag', tagId: tag!.id } });
-      edges.push({ id: `et${i}`, source: 't', target: `c${i}` }, { id: `ey${i}`, source: `c${i}`, target: `a${i}`, sourceHandle: 'yes' });
-      if (i < 99) {
-        nodes.push({ id: `o${i}`, kind: 'logic', position: { x: 900, y: i * 140 }, op: 'or' });
-        edges.push({ id: `en${i}`, source: `c${i}`, target: `o${i}`, sourceHandle: 'no' });
+    // ten chains of 28 conditions (yes → next) ending in an action, and 9 "or" nodes joining "no" outputs
+    for (let r = 0; r < 10; r++) {
+      for (let c = 0; c < 28; c++) {
+        nodes.push({ id: `c${r}_${c}`, kind: 'condition', position: { x: 300 * (c + 1), y: 200 * r }, condition: { field: 'totalSpend', op: 'gte', value: (r * 28 + c) * 100 } });
+        edges.push({ id: `e${r}_${c}`, source: c ? `c${r}_${c - 1}` : 't', target: `c${r}_${c}`, ...(c ? { sourceHandle: 'yes' } : {}) });
+      }
+      nodes.push({ id: `a${r}`, kind: 'action', position: { x: 300 * 29, y: 200 * r }, action: { type: 'add_tag', tagId: tag!.id } });
+      edges.push({ id: `ea${r}`, source: `c${r}_27`, target: `a${r}`, sourceHandle: 'yes' });
+      if (r < 9) {
+        nodes.push({ id: `o${r}`, kind: 'logic', position: { x: 300 * 29, y: 200 * r + 100 }, op: 'or' });
+        edges.push({ id: `eo${r}`, source: `c${r}_27`, target: `o${r}`, sourceHandle: 'no' });
       }
     }
     expect(nodes).toHaveLength(300);
     const created = (await (await fetch(`${baseURL}/api/rules`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: '300 节点', graph: { schemaVersion: 1, nodes, edges } }) })).json()) as { id: number };
     await page.goto(`${baseURL}/rules/${created.id}`);
-    await page.getByTestId('node-trigger').waitFor();
-    // zoom in on the top of the graph so the dragged node is big enough to grab
-    const node = page.locator('[data-node-id=c0]');
+    await page.getByTestId('node-trigger').waitFor({ timeout: 120_000 });
+    // fitted, all 300 nodes are on screen and rendered: the worst case for a drag
+    const node = page.locator('[data-node-id=c0_0]');
     await node.waitFor();
     const box = (await node.boundingBox())!;
     // the page's own frame clock and long-task log (a string: the e2e project has no DOM types)
@@ -223,9 +226,10 @@ describe('Rule builder, as a marketer', () => {
       requestAnimationFrame(tick);
     })()`);
     const started = Date.now();
-    await page.mouse.move(box.x + 40, box.y + 8);
+    const [x0, y0] = [box.x + box.width / 2, box.y + box.height / 2];
+    await page.mouse.move(x0, y0);
     await page.mouse.down();
-    for (let i = 1; i <= 60; i++) await page.mouse.move(box.x + 40 + i * 4, box.y + 8 + i * 2);
+    for (let i = 1; i <= 60; i++) await page.mouse.move(x0 + i * 4, y0 + i * 2);
     await page.mouse.up();
     const took = Date.now() - started;
     const stats = (await page.evaluate(`(() => {
@@ -241,5 +245,5 @@ describe('Rule builder, as a marketer', () => {
     expect(took).toBeLessThan(15_000);
     expect(stats.worstFrame).toBeLessThan(1_000);
     await shot('300-nodes');
-  });
+  }, 240_000);
 });
