@@ -7,8 +7,8 @@
  *   1. baseline: a no-op request (an unknown /api path: the same middleware, a 404, no D1);
  *   2. single-event webhooks (70% message with text, 20% purchase, 10% article/group), 5% of
  *      them retries of an event already sent;
- *   3. batched webhooks (20 events per request), same mix;
- * interleaved in 2-second slices so all three see the same machine load.
+ *   3. batched webhooks (20 and 100 events per request), same mix;
+ * interleaved in 2-second slices so all of them see the same machine load.
  * It prints requests/s, events/s, p50/p99 latency, the ratio to the baseline, and then stops the
  * server and counts rows in D1: every acknowledged event stored once (0 lost, 0 duplicated), and
  * the rollup and the contacts' counters moved by exactly the number of stored events.
@@ -249,6 +249,7 @@ async function main() {
       ['no-op (404 route, same middleware, no D1)', noop],
       ['webhook, 1 event per request', () => webhook([nextEvent(contacts)])],
       ['webhook, 20 events per request', () => webhook(Array.from({ length: 20 }, () => nextEvent(contacts)))],
+      ['webhook, 100 events per request', () => webhook(Array.from({ length: 100 }, () => nextEvent(contacts)))],
     ];
     const SLICE = 2;
     const phases: Phase[] = kinds.map(([name]) => ({ name, requests: 0, events: 0, errors: 0, seconds: 0, latencies: [] }));

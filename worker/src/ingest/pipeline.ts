@@ -24,7 +24,7 @@ import { contactFromRow } from '../../../shared/src/rules/data';
 import type { DailyStatRow, EvalData, EventRow } from '../../../shared/src/rules/types';
 import type { IngestEvent, WebhookEventResult, WebhookResponse } from '../../../shared/src/api/webhooks';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
-import { publishedStatement, ruleSetFor, type PublishedRow, type RuleSet } from '../execution/published';
+import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { applyChanges, changesForEvent, type RuleChange } from '../execution/evaluate';
 
 export interface IngestOptions {
@@ -227,7 +227,7 @@ async function attemptIngest(db: D1Database, events: IngestEvent[], unique: numb
   }
 
   if (fresh.length === 0) return;
-  await db.batch(writeStatements(db, fresh, [...byExt.values()], [...daily.values()], ruleSet, o));
+  await db.batch(writeStatements(db, fresh, [...byExt.values()], [...daily.values()], o));
 }
 
 function newState(externalId: string, id: number | null, contact: Record<string, unknown>, isNew: boolean): ContactState {
@@ -337,7 +337,6 @@ function writeStatements(
   fresh: IngestEvent[],
   contacts: ContactState[],
   daily: { ext: string; type: string; day: number; count: number; amount: number }[],
-  ruleSet: RuleSet,
   o: IngestOptions,
 ): D1PreparedStatement[] {
   const out: D1PreparedStatement[] = [];
@@ -471,6 +470,5 @@ function writeStatements(
       }),
     );
   }
-  void ruleSet;
   return out;
 }
