@@ -249,7 +249,7 @@ export const contactDetail = new Hono<AppEnv>()
         .prepare(
           `INSERT INTO audit_log (at, action, object_type, object_id, summary, before, after)
            SELECT ?, 'contact.tags', 'contact', ?, ?, ?, (SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)
-           WHERE EXISTS (SELECT 1 FROM tag_ledger WHERE batch_id = ?)`,
+           WHERE EXISTS (SELECT 1 FROM tag_ledger WHERE contact_id = ? AND batch_id = ?)`,
         )
         .bind(
           at,
@@ -257,9 +257,11 @@ export const contactDetail = new Hono<AppEnv>()
           `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
           JSON.stringify(before.map((t) => t.id)),
           id,
+          id,
           batchId,
         ),
-      db.prepare('SELECT tag_id AS tagId, op FROM tag_ledger WHERE batch_id = ? ORDER BY id').bind(batchId),
+      // by contact first: tag_ledger has no index on batch_id, the contact index keeps this small
+      db.prepare('SELECT tag_id AS tagId, op FROM tag_ledger WHERE contact_id = ? AND batch_id = ? ORDER BY id').bind(id, batchId),
       db.prepare(CHIPS_SQL).bind(id),
     ]);
     const body: ManualTagResult = {

@@ -207,15 +207,19 @@ const reasonText = (r: DuplicateReason): string => {
 
 async function nearDuplicates(db: D1Database, name: string, excludeId?: number): Promise<DuplicateWarning[]> {
   const { results } = await db
-    .prepare(
-      `SELECT t.id, t.name, t.group_id, t.status, g.name AS group_name,
-              (SELECT count(*) FROM contact_tags ct WHERE ct.tag_id = t.id) AS holders
-       FROM tags t JOIN tag_groups g ON g.id = t.group_id`,
-    )
-    .all<{ id: number; name: string; group_id: number; status: TagStatus; group_name: string; holders: number }>();
+    .prepare('SELECT t.id, t.name, t.group_id, t.status, g.name AS group_name FROM tags t JOIN tag_groups g ON g.id = t.group_id')
+    .all<{ id: number; name: string; group_id: number; status: TagStatus; group_name: string }>();
   const existing = results.map((r) => ({ ...r, groupId: r.group_id }));
-  return findNearDuplicates(name, existing, { excludeId }).map(({ tag, reason }) => ({
-    tag: { id: tag.id, name: tag.name, groupId: tag.group_id, groupName: tag.group_name, status: tag.status, holders: tag.holders },
+  const matches = findNearDuplicates(name, existing, { excludeId });
+  if (!matches.length) return [];
+  // holders only for the few matches: this runs on every pause in typing
+  const { results: counts } = await db
+    .prepare('SELECT tag_id, count(*) AS n FROM contact_tags WHERE tag_id IN (SELECT value FROM json_each(?)) GROUP BY tag_id')
+    .bind(JSON.stringify(matches.map((m) => m.tag.id)))
+    .all<{ tag_id: number; n: number }>();
+  const holders = new Map(counts.map((r) => [r.tag_id, r.n]));
+  return matches.map(({ tag, reason }) => ({
+    tag: { id: tag.id, name: tag.name, groupId: tag.group_id, groupName: tag.group_name, status: tag.status, holders: holders.get(tag.id) ?? 0 },
     reason,
   }));
 }
