@@ -346,8 +346,11 @@ export interface PreviewCountsBody {
   matched: number;
   /** Contacts the flow reaches, per node id (every reachable node). */
   nodes: Record<string, number>;
-  /** Contacts flowing along each edge, per edge id (a condition's yes / no, each branch arm, each band). */
-  edges: Record<string, number>;
+  /**
+   * Contacts flowing along each edge, per edge id (a condition's yes / no, each branch arm, each
+   * band). Always sent by the server; optional so that clients can build counts from elsewhere.
+   */
+  edges?: Record<string, number>;
   /** Per action node id. */
   actions: Record<string, ActionCounts>;
 }
