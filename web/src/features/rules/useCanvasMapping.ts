@@ -2,6 +2,10 @@ import { computed } from 'vue';
 import { MarkerType, type Edge, type Node } from '@vue-flow/core';
 import { useRuleDocStore } from './useRuleDocStore';
 import { useRuleEditorUi } from './useRuleEditorUi';
+import { formatNumber } from '../../app/format';
+
+const LABEL_STYLE = { fill: '#3d4d46', fontSize: '11px', fontWeight: 600 };
+const LABEL_BG = { fill: '#ffffff', stroke: '#dfe6e2' };
 
 /**
  * Turns the rule document into what Vue Flow draws. Nodes carry only their id and kind: node
@@ -26,6 +30,7 @@ export function useCanvasMapping() {
   const edgeErrors = computed(() => new Set(doc.errors.flatMap((e) => (e.edgeId ? [e.edgeId] : []))));
   const edges = computed<Edge[]>(() => {
     const selected = new Set(ui.selectedEdgeIds);
+    const flows = ui.counts?.edges;
     return doc.graph.edges.map((e) => {
       const tone = e.sourceHandle === 'yes' ? 'yes' : e.sourceHandle === 'no' || e.sourceHandle === 'else' ? 'no' : 'plain';
       return {
@@ -38,6 +43,10 @@ export function useCanvasMapping() {
         deletable: false,
         class: ['sf-edge', `sf-edge-${tone}`, edgeErrors.value.has(e.id) ? 'sf-edge-error' : ''].join(' '),
         markerEnd: MarkerType.ArrowClosed,
+        // how many contacts take this path: the split a condition makes, right on the line
+        ...(flows && flows[e.id] !== undefined
+          ? { label: formatNumber(flows[e.id]!), labelShowBg: true, labelBgPadding: [6, 2] as [number, number], labelBgBorderRadius: 8, labelStyle: LABEL_STYLE, labelBgStyle: LABEL_BG }
+          : {}),
       };
     });
   });

@@ -5,6 +5,8 @@ import type { RuleEdge, RuleNode } from '../../../../shared/src/rules/types';
 /** What the preview endpoint said about the current document (see `RulePreviewPanel`). */
 export interface NodeCounts {
   nodes: Record<string, number>;
+  /** Contacts flowing along each edge: the yes / no / case split. */
+  edges: Record<string, number>;
   actions: Record<string, { gain?: number; lose?: number }>;
 }
 

@@ -58,7 +58,7 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
         const r = await previewSegment({ graph, sampleSize: 20 });
         if (mine !== seq) return;
         if (r.ok) {
-          result.value = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts: { total: r.total, matched: r.size, nodes: r.nodes, actions: {} }, sample: r.sample, logic: r.logic, tookMs: r.tookMs };
+          result.value = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts: { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {} }, sample: r.sample, logic: r.logic, tookMs: r.tookMs };
           serverErrors.value = [];
         } else {
           result.value = null;
@@ -75,7 +75,7 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
           serverErrors.value = r.errors;
         }
       }
-      ui.counts = result.value ? { nodes: result.value.counts.nodes, actions: result.value.counts.actions } : null;
+      ui.counts = result.value ? { nodes: result.value.counts.nodes, edges: result.value.counts.edges ?? {}, actions: result.value.counts.actions } : null;
     } catch (e) {
       if (mine === seq) error.value = errorMessage(e);
     } finally {
