@@ -12,7 +12,9 @@
  * It prints requests/s, events/s, p50/p99 latency, the ratio to the baseline, and then stops the
  * server and counts rows in D1: every acknowledged event stored once (0 lost, 0 duplicated), and
  * the rollup and the contacts' counters moved by exactly the number of stored events.
- * Needs web/dist (npm run build): wrangler dev serves it.
+ * Needs web/dist (npm run build): wrangler dev serves it. wrangler dev reloads the worker when
+ * sources or web/dist change (503 "worker restarted mid-request"): while others edit the same
+ * checkout, run it from a `git worktree` with its own copy of web/dist.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -292,14 +294,20 @@ async function main() {
 
   // ---- count rows ----
   const stored = query<{ n: number; d: number }>(`SELECT COUNT(*) AS n, COUNT(DISTINCT sender_event_id) AS d FROM events WHERE source_id = 'bench'`)[0] as { n: number; d: number };
-  const file = path.join(dir, 'acked.json');
-  writeFileSync(file, JSON.stringify([...acked]));
-  // Every acknowledged id must be stored: count the acknowledged ids present in D1, in chunks.
-  let present = 0;
+  const file = path.join(dir, 'acked.sql');
+  // Every acknowledged id must be stored: count the acknowledged ids present in D1, in chunks
+  // under D1's statement size, all in one `wrangler d1 execute --file`.
   const ids = [...acked];
+  const counts: string[] = [];
   for (let i = 0; i < ids.length; i += 2000) {
-    const chunk = ids.slice(i, i + 2000).map(sqlString).join(',');
-    present += query<{ n: number }>(`SELECT COUNT(*) AS n FROM events WHERE source_id = 'bench' AND sender_event_id IN (${chunk})`)[0]?.n ?? 0;
+    counts.push(`SELECT COUNT(*) AS n FROM events WHERE source_id = 'bench' AND sender_event_id IN (${ids.slice(i, i + 2000).map(sqlString).join(',')});`);
+  }
+  writeFileSync(file, counts.join('\n'));
+  const out = JSON.parse(wrangler('d1', 'execute', 'DB', '--local', '--persist-to', dir, '--json', '--file', file)) as { results: { n: number }[] }[];
+  let present = out.reduce((sum, r) => sum + (r.results[0]?.n ?? 0), 0);
+  if (out.length !== counts.length) {
+    // Not one result per statement: count chunk by chunk instead.
+    present = counts.reduce((sum, sql) => sum + (query<{ n: number }>(sql.slice(0, -1))[0]?.n ?? 0), 0);
   }
   const after = {
     daily: query<{ n: number }>('SELECT COALESCE(SUM(count), 0) AS n FROM contact_daily_stats')[0]?.n ?? 0,
