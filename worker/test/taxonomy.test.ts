@@ -80,6 +80,16 @@ describe('creating tags', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.details).toEqual([{ path: 'name', message: expect.stringContaining('部门_小组') }]);
     expect((await post('/api/taxonomy/tags', { groupId: group.body.id, name: '销售_华东' })).status).toBe(201);
+
+    const config = await api('/api/taxonomy/config');
+    expect(config.body).toEqual({
+      maxLevel: 3,
+      perGroupLimit: 200,
+      totalLimit: 3000,
+      totalTags: 6, // five active seeded tags and 销售_华东; 旧标签 is retired
+      retirementIdleDays: 180,
+      namingTemplates: { [group.body.id]: '{部门}_{小组}' },
+    });
   });
 
   it('keeps the tree within three levels', async () => {
