@@ -8,6 +8,7 @@ export const router = createRouter({
     { path: '/rules', name: 'rules', component: () => import('../features/rules/RulesPage.vue') },
     { path: '/rules/:id(\\d+)', name: 'rule', component: () => import('../features/rules/RuleEditorPage.vue') },
     { path: '/segments', name: 'segments', component: () => import('../features/segments/SegmentsPage.vue') },
+    { path: '/segments/:id(\\d+)', name: 'segment', component: () => import('../features/segments/SegmentEditorPage.vue') },
     { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
     { path: '/contacts/:id(\\d+)', name: 'contact', component: () => import('../features/contacts/ContactDetailPage.vue') },
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },

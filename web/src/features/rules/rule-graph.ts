@@ -18,9 +18,8 @@ export function createNode(kind: RuleNodeKind, position: { x: number; y: number 
   const id = newId(kind);
   switch (kind) {
     case 'trigger':
-      return opts.segment
-        ? { id, kind, position, trigger: { type: 'schedule', cron: '0 3 * * *' } }
-        : { id, kind, position, trigger: { type: 'schedule', cron: '0 3 * * *' } };
+      // a segment's Start is a schedule trigger meaning "all contacts"; its cron is not used
+      return { id, kind, position, trigger: { type: 'schedule', cron: opts.segment ? 'segment' : '0 3 * * *' } };
     case 'condition':
       return { id, kind, position, condition: { field: '', op: '' } };
     case 'logic':
@@ -154,6 +153,15 @@ export function layeredLayout(g: RuleGraph): Record<string, { x: number; y: numb
     });
   });
   return positions;
+}
+
+/** A new segment: Start (all contacts) and the End node whose reach is the audience. */
+export function segmentStarterGraph(): RuleGraph {
+  return {
+    schemaVersion: RULE_SCHEMA_VERSION,
+    nodes: [createNode('trigger', { x: 0, y: 0 }, { segment: true }), { id: newId('end'), kind: 'logic', position: { x: 700, y: 0 }, op: 'or' }],
+    edges: [],
+  };
 }
 
 /** An empty document with just a trigger, where every new rule starts. */

@@ -25,6 +25,8 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   /** Segments use the same builder without actions. */
   const mode = ref<'rule' | 'segment'>('rule');
   const customFields = shallowRef<CustomFieldDecl[]>([]);
+  /** Errors only the server can find (a segment's shape: one End node); shown like the compiler's. */
+  const externalErrors = shallowRef<RuleError[]>([]);
   const past = ref<string[]>([]);
   const future = ref<string[]>([]);
   const savedSnapshot = ref(JSON.stringify(graph.value));
@@ -49,11 +51,12 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   }
 
   function load(g: RuleGraph, opts: { mode?: 'rule' | 'segment'; customFields?: CustomFieldDecl[] } = {}) {
-    graph.value = structuredClone(g);
+    graph.value = JSON.parse(JSON.stringify(g));
     if (opts.mode) mode.value = opts.mode;
     if (opts.customFields) customFields.value = opts.customFields;
     past.value = [];
     future.value = [];
+    externalErrors.value = [];
     savedSnapshot.value = snapshot();
     lastKey = null;
   }
@@ -136,7 +139,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   function paste(clip: { nodes: RuleNode[]; edges: RuleEdge[] }, offset = 40): string[] {
     const ids = new Map<string, string>();
     const nodes = clip.nodes.map((n) => {
-      const copy = structuredClone(n);
+      const copy = JSON.parse(JSON.stringify(n));
       copy.id = newId(n.kind);
       ids.set(n.id, copy.id);
       copy.position = { x: (n.position?.x ?? 0) + offset, y: (n.position?.y ?? 0) + offset };
@@ -178,7 +181,10 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   });
   const errors = computed<EditorError[]>(() => {
     const r = compiled.value;
-    const out: EditorError[] = r.ok ? [] : mode.value === 'segment' ? r.errors.filter((e) => e.code !== 'no_actions') : r.errors;
+    const out: EditorError[] = r.ok ? [] : mode.value === 'segment' ? r.errors.filter((e) => e.code !== 'no_actions' && e.code !== 'action_no_path') : [...r.errors];
+    for (const e of externalErrors.value) {
+      if (!out.some((x) => x.nodeId === e.nodeId && x.code === e.code)) out.push(e);
+    }
     // the product asks for weights that read as percentages; the compiler accepts any weights
     for (const n of graph.value.nodes) {
       if (n.kind === 'score' && Math.abs(n.metrics.reduce((s, m) => s + m.weight, 0) - 100) > 1e-9) {
@@ -200,6 +206,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     graph,
     mode,
     customFields,
+    externalErrors,
     dirty,
     canUndo: computed(() => past.value.length > 0),
     canRedo: computed(() => future.value.length > 0),

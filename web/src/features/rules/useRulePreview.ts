@@ -64,6 +64,7 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
           result.value = null;
           serverErrors.value = r.errors;
         }
+        doc.externalErrors = serverErrors.value;
       } else {
         const r = await previewRule({ graph, rolloutPercent: opts.rolloutPercent.value, ruleId: opts.ruleId.value ?? undefined, sampleSize: 20 });
         if (mine !== seq) return;

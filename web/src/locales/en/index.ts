@@ -4,7 +4,8 @@ import contacts from './contacts';
 import tags from './tags';
 import taxonomy from './taxonomy';
 import rules from './rules';
+import segments from './segments';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments };
 export default en;
