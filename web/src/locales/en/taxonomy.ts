@@ -47,6 +47,7 @@ const en: typeof zh = {
       title: 'Similar tags exist. Use one of them instead:',
       use: 'Use this',
       holders: '{n} holders',
+      mergeInto: 'Merge into this',
       retired: 'Retired',
       reasons: {
         exact: 'Same name',

@@ -46,6 +46,7 @@ export default {
       title: '已有相近的标签，建议直接使用：',
       use: '用这个',
       holders: '{n} 人持有',
+      mergeInto: '合并到这个',
       retired: '已退役',
       reasons: {
         exact: '同名',
