@@ -235,15 +235,17 @@ describe('Rule builder, as a marketer', () => {
     const stats = (await page.evaluate(`(() => {
       const f = window.__frames;
       const gaps = f.slice(1).map((t, i) => t - f[i]);
-      return { frames: f.length, worstFrame: Math.max(...gaps), longTasks: window.__long.length, worstLongTask: Math.max(0, ...window.__long) };
-    })()`)) as { frames: number; worstFrame: number; longTasks: number; worstLongTask: number };
-    console.log(`300-node drag: 60 moves in ${took} ms, ${stats.frames} frames, worst frame ${stats.worstFrame.toFixed(0)} ms, ${stats.longTasks} long tasks (worst ${stats.worstLongTask.toFixed(0)} ms)`);
+      const sorted = [...gaps].sort((a, b) => a - b);
+      return { frames: f.length, medianFrame: sorted[Math.floor(sorted.length / 2)], p95Frame: sorted[Math.floor(sorted.length * 0.95)], worstFrame: sorted[sorted.length - 1], longTasks: window.__long.length, worstLongTask: Math.max(0, ...window.__long) };
+    })()`)) as { frames: number; medianFrame: number; p95Frame: number; worstFrame: number; longTasks: number; worstLongTask: number };
+    console.log(`300-node drag: 60 moves in ${took} ms, ${stats.frames} frames, median frame ${stats.medianFrame.toFixed(1)} ms, p95 ${stats.p95Frame.toFixed(0)} ms, worst ${stats.worstFrame.toFixed(0)} ms, ${stats.longTasks} long tasks (worst ${stats.worstLongTask.toFixed(0)} ms)`);
     const after = (await node.boundingBox())!;
     expect(after.x - box.x).toBeGreaterThan(100);
-    // generous bounds for a shared 2-core machine: smooth is < 50 ms per frame, this catches a
-    // regression to re-rendering the whole graph per mouse move (seconds per frame)
-    expect(took).toBeLessThan(15_000);
-    expect(stats.worstFrame).toBeLessThan(1_000);
+    // Bounds for a shared, loaded 2-core machine (measured there: median 16.7 ms, p95 ≈ 200 ms,
+    // 60 moves in ≈ 13 s with all 300 nodes on screen). Most frames must stay at display rate;
+    // re-rendering the whole graph per mouse move (seconds per move) fails both.
+    expect(stats.medianFrame).toBeLessThan(50);
+    expect(took).toBeLessThan(45_000);
     await shot('300-nodes');
   }, 240_000);
 });
