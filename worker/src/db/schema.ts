@@ -306,6 +306,8 @@ export const tagLedger = sqliteTable(
     index('tag_ledger_tag_idx').on(t.tagId, t.at),
     index('tag_ledger_rule_idx').on(t.ruleId, t.ruleVersion),
     index('tag_ledger_at_idx').on(t.at),
+    // one import, merge, rollback or manual edit found (and undone) without scanning the ledger
+    index('tag_ledger_batch_idx').on(t.batchId),
     check('tag_ledger_op_check', sql`${t.op} in ('add', 'remove')`),
   ],
 );

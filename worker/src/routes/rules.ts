@@ -41,7 +41,7 @@ import { explainRule } from '../../../shared/src/rules/explain';
 import { dataNeeds } from '../../../shared/src/rules/needs';
 import type { RuleError } from '../../../shared/src/rules/errors';
 import type { JsonLogic, RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
-import { auditStatement, auditStatementForNewRow } from '../rules/audit';
+import { auditStatement, auditStatementForNewRow } from '../audit';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes, type Workspace } from '../rules/context';
 import { diffGraphs } from '../rules/diff';
 import { applyStatements } from '../rules/apply';

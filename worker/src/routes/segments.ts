@@ -22,7 +22,7 @@ import {
 } from '../../../shared/src/api/segments';
 import type { SqlContext } from '../../../shared/src/rules/operators';
 import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
-import { auditStatement, auditStatementForNewRow } from '../rules/audit';
+import { auditStatement, auditStatementForNewRow } from '../audit';
 import { compileOptions, loadWorkspace, previewContext, type Workspace } from '../rules/context';
 import { countWhere, runPreview, sampleMatches } from '../rules/preview';
 import { AUDIENCE_NODE, compileSegment } from '../rules/segment';

@@ -41,6 +41,7 @@ import {
   type TaxonomyTag,
 } from '../../../shared/src/api/taxonomy';
 import type { JsonLogic } from '../../../shared/src/rules/types';
+import { auditStatement } from '../audit';
 
 const DAY = 86_400_000;
 
@@ -142,25 +143,6 @@ async function requireTag(db: D1Database, id: number): Promise<TagRow> {
   const tag = await tagById(db, id);
   if (!tag) throw new ApiError(404, 'not_found', `No tag with id ${id}`);
   return tag;
-}
-
-// ---- audit ----
-
-interface Audit {
-  action: string;
-  objectType: 'tag' | 'tag_group' | 'rule' | 'segment';
-  objectId: number | string;
-  summary: string;
-  before?: unknown;
-  after?: unknown;
-  at: number;
-}
-const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
-
-function auditStatement(db: D1Database, a: Audit): D1PreparedStatement {
-  return db
-    .prepare('INSERT INTO audit_log (at, action, object_type, object_id, summary, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .bind(a.at, a.action, a.objectType, String(a.objectId), a.summary, json(a.before), json(a.after));
 }
 
 /** A UNIQUE violation raced past our own check: still a 409, never a 500. */

@@ -1,14 +1,14 @@
 /**
- * `audit_log` rows for rule and segment changes, as statements for the same D1 batch as the
- * change itself (a change and its record commit together). The actor columns stay null until
+ * `audit_log` rows as statements for the same D1 batch as the change itself (a change and its
+ * record commit together). Every mutating route writes its entry through here. The actor columns stay null until
  * governance adds sign-in.
  */
 
 /** One audit entry. `before` / `after` are stored as JSON (null when there is none). */
 export interface AuditEntry {
-  /** `rule.publish`, `segment.update`… */
+  /** `rule.publish`, `segment.update`, `tag.retire`… */
   action: string;
-  objectType: 'rule' | 'segment';
+  objectType: 'rule' | 'segment' | 'tag' | 'tag_group' | 'contact';
   objectId: number | string;
   summary: string;
   before?: unknown;

@@ -1,0 +1,1 @@
+CREATE INDEX `tag_ledger_batch_idx` ON `tag_ledger` (`batch_id`);
