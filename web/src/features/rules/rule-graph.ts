@@ -92,7 +92,7 @@ export function connectionProblem(g: RuleGraph, e: { source: string; target: str
 }
 
 /** Approximate rendered sizes, enough to keep layers apart. */
-const COLUMN_GAP = 300;
+const COLUMN_GAP = 340;
 const ROW_GAP = 40;
 function heightOf(n: RuleNode): number {
   const rows = n.kind === 'branch' ? n.cases.length + 1 : n.kind === 'score' ? n.bands.length : n.kind === 'condition' ? 2 : 0;
