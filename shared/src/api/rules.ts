@@ -20,7 +20,7 @@ import { z } from 'zod';
 import type { ConditionOp, FieldType } from '../rules/fields';
 import type { RuleError } from '../rules/errors';
 import type { RuleExplanation } from '../rules/explain';
-import type { JsonLogic, RuleGraph, TriggerSpec } from '../rules/types';
+import { MAX_GRAPH_EDGES, MAX_GRAPH_NODES, type JsonLogic, type RuleGraph, type TriggerSpec } from '../rules/types';
 import type { ValueKind } from '../rules/operators';
 import type { EventType, RuleStatus, TagStatus } from '../domain';
 import { RULE_STATUSES } from '../domain';
@@ -40,8 +40,8 @@ import { idParam, intParam, pagingQuery, type Page } from './common';
 export const graphInput = z
   .object({
     schemaVersion: z.number().int().min(0).max(1000),
-    nodes: z.array(z.record(z.string(), z.unknown())).max(500, 'at most 500 nodes'),
-    edges: z.array(z.record(z.string(), z.unknown())).max(1000, 'at most 1000 edges'),
+    nodes: z.array(z.record(z.string(), z.unknown())).max(MAX_GRAPH_NODES, `at most ${MAX_GRAPH_NODES} nodes`),
+    edges: z.array(z.record(z.string(), z.unknown())).max(MAX_GRAPH_EDGES, `at most ${MAX_GRAPH_EDGES} edges`),
   })
   .strict();
 

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { EVENT_TYPES } from '../domain';
-import { RULE_SCHEMA_VERSION, type RuleGraph } from './types';
+import { MAX_GRAPH_EDGES, MAX_GRAPH_NODES, RULE_SCHEMA_VERSION, type RuleGraph } from './types';
 import { ruleError, type RuleResult } from './errors';
 
 // Plain ids: the compiler derives test ids as `node:case`, so `:` must not occur in them.
@@ -80,8 +80,8 @@ export const ruleEdgeSchema = z.object({ id, source: id, target: id, sourceHandl
 /** `RuleGraph` at the current schema version (run `upgradeGraph` first for stored documents). */
 export const ruleGraphSchema = z.object({
   schemaVersion: z.literal(RULE_SCHEMA_VERSION),
-  nodes: z.array(ruleNodeSchema).max(200),
-  edges: z.array(ruleEdgeSchema).max(400),
+  nodes: z.array(ruleNodeSchema).max(MAX_GRAPH_NODES),
+  edges: z.array(ruleEdgeSchema).max(MAX_GRAPH_EDGES),
 });
 
 /**

@@ -9,6 +9,10 @@ import type { EventType } from '../domain';
 /** The version of the stored graph format; `upgrade.ts` lifts older graphs to it. */
 export const RULE_SCHEMA_VERSION = 1;
 
+/** Size limits of one graph, shared by the API (drafts) and the compiler, so a draft that saves also compiles. */
+export const MAX_GRAPH_NODES = 500;
+export const MAX_GRAPH_EDGES = 1000;
+
 /** One field comparison: the unit of every Condition, Branch case and Trigger filter. */
 export interface ConditionSpec {
   /** A key of the field catalog (`fields.ts`), e.g. `totalSpend`, `tags`, `custom.vip_level`. */
