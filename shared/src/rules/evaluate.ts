@@ -7,8 +7,9 @@
  */
 import type { CompiledRule, Formula } from './compile';
 import { UnsupportedLogicError } from './errors';
+import { DEFAULT_TZ_OFFSET_MINUTES, lastDaysWindow } from './days';
 import { LOGIC_OPERATIONS } from './operators';
-import type { EvalData, JsonLogic } from './types';
+import type { DailyStatRow, EvalData, EventRow, JsonLogic } from './types';
 
 /** A compiled rule: data in, JSON Logic result out. */
 export type Evaluator = (data: EvalData) => unknown;
@@ -48,6 +49,197 @@ function compileVar(args: JsonLogic[]): Evaluator {
     }
     return cur;
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Specialised closures. For the operand shapes the compiler emits (a value read, then literal
+// operands) the common operations get a closure with the literal pre-checked and pre-built (a
+// Set for lists, the day window cached per `now`), instead of the generic `js(d, ...)` call.
+// Each one is the operation of `operators.ts` with its literal operands substituted, nothing
+// else; any other shape falls back to `js`. The conformance suite and the differential fuzz
+// test hold them to json-logic-js running `operators.ts`.
+// ---------------------------------------------------------------------------------------------
+
+/** Finite number (operators.ts `isNum`): `v - v === 0` is false for NaN and ±Infinity. */
+const finite = (v: unknown): v is number => typeof v === 'number' && v - v === 0;
+const never: Evaluator = () => false;
+
+/** `lastDaysWindow(d.now, days, tz)`, recomputed only when `now` or the zone changes. */
+function windowReader(days: number): (d: EvalData) => { firstDay: number; lastDay: number; fromMs: number; toMs: number } {
+  let now = Number.NaN;
+  let tzm = Number.NaN;
+  let w = { firstDay: 0, lastDay: 0, fromMs: 0, toMs: 0 };
+  return (d) => {
+    const t = d.tzOffsetMinutes ?? DEFAULT_TZ_OFFSET_MINUTES;
+    if (d.now !== now || t !== tzm) {
+      w = lastDaysWindow(d.now, days, t);
+      now = d.now;
+      tzm = t;
+    }
+    return w;
+  };
+}
+
+/** A set of the primitive literals of a list, or null when the list holds anything else. */
+function primitiveSet(list: JsonLogic): Set<unknown> | null {
+  if (!Array.isArray(list)) return null;
+  for (const x of list) if (x !== null && typeof x === 'object') return null;
+  return new Set(list);
+}
+
+/** `op(read(d), ...lits)` as one closure, or null to use the generic call. */
+function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Evaluator | null {
+  const [b, c] = lits;
+  switch (op) {
+    case 'sf_eq':
+      if (lits.length !== 1) return null;
+      // comparable(a, b) && a === b: with b a non-null literal, `===` implies the rest.
+      if (b === null || b === undefined) return never;
+      return (d) => read(d) === b;
+    case 'sf_neq': {
+      if (lits.length !== 1) return null;
+      if (b === null || b === undefined) return never;
+      const tb = typeof b;
+      return (d) => {
+        const a = read(d);
+        return a !== null && a !== undefined && typeof a === tb && a !== b;
+      };
+    }
+    case 'sf_lt':
+    case 'sf_lte':
+    case 'sf_gt':
+    case 'sf_gte': {
+      if (lits.length !== 1) return null;
+      if (!finite(b)) return never;
+      if (op === 'sf_lt') return (d) => { const a = read(d); return finite(a) && a < b; };
+      if (op === 'sf_lte') return (d) => { const a = read(d); return finite(a) && a <= b; };
+      if (op === 'sf_gt') return (d) => { const a = read(d); return finite(a) && a > b; };
+      return (d) => { const a = read(d); return finite(a) && a >= b; };
+    }
+    case 'sf_between': {
+      if (lits.length !== 2) return null;
+      if (!finite(b) || !finite(c)) return never;
+      return (d) => { const a = read(d); return finite(a) && a >= b && a <= c; };
+    }
+    case 'sf_in':
+    case 'sf_not_in': {
+      if (lits.length !== 1) return null;
+      if (!Array.isArray(b)) return never;
+      const set = primitiveSet(b);
+      if (!set) return null;
+      // list.some((x) => comparable(a, x) && a === x) for a non-null: `===` on a primitive
+      // literal is Set membership except for NaN (never === anything), excluded by `a === a`.
+      if (op === 'sf_in') return (d) => { const a = read(d); return a !== null && a !== undefined && a === a && set.has(a); };
+      return (d) => { const a = read(d); return a !== null && a !== undefined && !(a === a && set.has(a)); };
+    }
+    case 'sf_contains':
+      if (lits.length !== 1) return null;
+      if (typeof b !== 'string') return never;
+      return (d) => { const a = read(d); return typeof a === 'string' && a.includes(b); };
+    case 'sf_starts_with':
+      if (lits.length !== 1) return null;
+      if (typeof b !== 'string') return never;
+      return (d) => { const a = read(d); return typeof a === 'string' && a.startsWith(b); };
+    case 'sf_within_days': {
+      if (lits.length !== 1) return null;
+      if (!finite(b)) return never;
+      const w = windowReader(b);
+      return (d) => {
+        const a = read(d);
+        if (!finite(a)) return false;
+        const x = w(d);
+        return a >= x.fromMs && a <= x.toMs;
+      };
+    }
+    case 'sf_days_ago_at_least': {
+      if (lits.length !== 1) return null;
+      if (!finite(b)) return never;
+      const w = windowReader(b);
+      return (d) => { const a = read(d); return finite(a) && a < w(d).fromMs; };
+    }
+    case 'sf_keyword_any':
+    case 'sf_keyword_all': {
+      if (lits.length !== 1) return null;
+      if (!Array.isArray(b)) return never;
+      const all = op === 'sf_keyword_all';
+      // A non-string keyword never matches: it fails `every` and is skipped by `some`.
+      if (all && !b.every((w) => typeof w === 'string')) return never;
+      const words = b.filter((w): w is string => typeof w === 'string');
+      return (d) => {
+        const t = read(d);
+        if (typeof t !== 'string') return false;
+        for (let i = 0; i < words.length; i++) if (t.includes(words[i] as string) !== all) return !all;
+        return all;
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/** An operation whose operands are all literals (tags, aggregates, custom attributes), or null. */
+function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
+  const [a, b, c, e] = lits;
+  switch (op) {
+    case 'sf_has_tag':
+    case 'sf_lacks_tag': {
+      if (lits.length !== 1) return null;
+      const has = op === 'sf_has_tag';
+      return (d) => {
+        const tags = d.tags;
+        return (tags !== undefined && tags !== null && tags.includes(a as number)) === has;
+      };
+    }
+    case 'sf_has_any_tag':
+    case 'sf_has_no_tag': {
+      if (lits.length !== 1) return null;
+      if (!Array.isArray(a)) return never;
+      const set = primitiveSet(a);
+      if (!set) return null;
+      const any = op === 'sf_has_any_tag';
+      // ids.some((id) => tags.includes(id)): both SameValueZero, so it is "a tag is in the set".
+      return (d) => {
+        const tags = d.tags;
+        if (tags) for (let i = 0; i < tags.length; i++) if (set.has(tags[i])) return any;
+        return !any;
+      };
+    }
+    case 'sf_agg': {
+      if (lits.length !== 4) return null;
+      const type = String(a);
+      const isCount = String(b) === 'count';
+      const w = windowReader(Number(c));
+      const channel = e === null || e === undefined ? null : String(e);
+      if (channel === null) {
+        return (d) => {
+          const x = w(d);
+          const stats = d.stats;
+          let total = 0;
+          if (stats) {
+            for (let i = 0; i < stats.length; i++) {
+              const s = stats[i] as DailyStatRow;
+              if (s.type === type && s.day >= x.firstDay && s.day <= x.lastDay) total += isCount ? s.count : s.amount;
+            }
+          }
+          return total;
+        };
+      }
+      return (d) => {
+        const x = w(d);
+        const events = d.events;
+        let total = 0;
+        if (events) {
+          for (let i = 0; i < events.length; i++) {
+            const ev = events[i] as EventRow;
+            if (ev.type === type && ev.channel === channel && ev.occurredAt >= x.fromMs && ev.occurredAt <= x.toMs) total += isCount ? 1 : (ev.amount ?? 0);
+          }
+        }
+        return total;
+      };
+    }
+    default:
+      return null;
+  }
 }
 
 /** Compiles JSON Logic into a closure. Throws `UnsupportedLogicError` on an operation it does not know. */
@@ -134,6 +326,8 @@ export function compileLogic(logic: JsonLogic): Evaluator {
       };
       if (args.every(isLit)) {
         const lits = args;
+        const special = specialiseLiteral(op, lits);
+        if (special) return special;
         return (d) => js(d, ...lits);
       }
       const head = args[0] as JsonLogic;
@@ -148,6 +342,8 @@ export function compileLogic(logic: JsonLogic): Evaluator {
             const v = (o as Record<string, unknown>)[k2];
             return v === undefined ? fallback : v;
           };
+          const special = specialisePredicate(op, read, rest);
+          if (special) return special;
           if (rest.length === 1) {
             const b = rest[0];
             return (d) => js(d, read(d), b);
@@ -159,6 +355,8 @@ export function compileLogic(logic: JsonLogic): Evaluator {
           return (d) => js(d, read(d), ...rest);
         }
         const a = compileLogic(head);
+        const special = specialisePredicate(op, a, rest);
+        if (special) return special;
         if (rest.length === 1) {
           const b = rest[0];
           return (d) => js(d, a(d), b);
