@@ -1,0 +1,281 @@
+/**
+ * Preview benchmark on a large local D1: `npx tsx bench/preview.ts [--dir /tmp/bench-1m] [--contacts 1000000] [--runs 5] [--indexes] [--keep]`
+ *
+ * 1. Prepares its own wrangler state directory (`--dir`): migrations and `scripts/seed.ts
+ *    --contacts N` (~5+ min for 1M on a quiet machine). An already seeded directory is reused.
+ * 2. Starts ONE Miniflare instance on it (as scripts/seed.ts does) with a tiny worker that runs a
+ *    statement on `env.DB` inside workerd and returns the wall time around the call plus D1's
+ *    `meta` (duration, rows_read): the measurement is D1 in workerd, not a Node SQLite.
+ * 3. In the same run, interleaved, median of `--runs`:
+ *    - bare:    `SELECT count(*) FROM contacts WHERE message_count >= ?` (a typed column without an
+ *               index: a full scan of contacts, the baseline) and the same on an indexed column;
+ *    - agg5:    the preview (`buildPreviewQuery`: total, matched, every node and edge, gain/lose)
+ *               of a 5-condition rule with a 30-day purchase-amount aggregate;
+ *    - indexed5: the preview of a 5-condition rule whose conditions are all on indexed columns.
+ *    Each preview also runs as a variant where "holds the action's tag" (the gain/lose columns) is
+ *    `c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)`, built once from the tag
+ *    index, instead of one correlated EXISTS probe per contact (a candidate change to sql.ts).
+ *    With --indexes the candidate indexes are then created (in this directory only), the same
+ *    statements measured again, and the indexes dropped (unless --keep), so reruns start alike.
+ * Prints ms (median), D1 rows read, ratio to the bare scan measured in the same round, and each
+ * statement's query plan.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Miniflare } from 'miniflare';
+import { compileRule, type CompiledRule } from '../shared/src/rules/compile';
+import { buildPreviewQuery } from '../shared/src/rules/sql';
+import type { RuleEdge, RuleGraph, RuleNode } from '../shared/src/rules/types';
+
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string', default: '/tmp/bench-1m' },
+    contacts: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '5' },
+    indexes: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const DIR = path.resolve(values.dir);
+const CONTACTS = Number(values.contacts);
+const RUNS = Number(values.runs);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/**
+ * Candidate indexes, measured here only (the schema is the lead's). Each with the drizzle
+ * definition it would be in worker/src/db/schema.ts.
+ */
+const CANDIDATE_INDEXES = [
+  {
+    name: 'bench_contacts_rule_cover_idx',
+    sql: 'CREATE INDEX IF NOT EXISTS bench_contacts_rule_cover_idx ON contacts (kind, region, total_spend, last_active_at, owner_user_id, message_count, name)',
+    drizzle: "index('contacts_rule_cover_idx').on(t.kind, t.region, t.totalSpend, t.lastActiveAt, t.ownerUserId, t.messageCount, t.name)",
+  },
+];
+
+const WORKER = `export default {
+  async fetch(request, env) {
+    const { sql, params, mode } = await request.json();
+    try {
+      const t0 = Date.now();
+      const stmt = env.DB.prepare(sql).bind(...params);
+      const res = mode === 'run' ? await stmt.run() : await stmt.all();
+      const ms = Date.now() - t0;
+      return Response.json({ ms, meta: res.meta, results: (res.results ?? []).slice(0, 50) });
+    } catch (e) {
+      return Response.json({ error: String(e && e.message || e) }, { status: 500 });
+    }
+  },
+};`;
+
+function databaseId(): string {
+  const toml = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
+  for (const block of toml.split(/^\[\[d1_databases\]\]\s*$/m).slice(1)) {
+    const body = block.split(/^\[/m)[0] ?? '';
+    const field = (k: string) => new RegExp(`^\\s*${k}\\s*=\\s*"([^"]*)"`, 'm').exec(body)?.[1];
+    if (field('binding') === 'DB') return field('preview_database_id') ?? field('database_id') ?? 'DB';
+  }
+  throw new Error('wrangler.toml has no D1 binding DB');
+}
+
+function prepare() {
+  const seeded = existsSync(path.join(DIR, 'v3', 'd1'));
+  if (!seeded) {
+    log(`migrations → ${DIR}`);
+    execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], { cwd: ROOT, env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  // seed.ts leaves an already seeded database alone.
+  log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded)`);
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], { cwd: ROOT, env: ENV, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+interface Result {
+  ms: number;
+  meta: { duration?: number; rows_read?: number; rows_written?: number };
+  results: Record<string, unknown>[];
+}
+
+function graph(nodes: RuleNode[], edges: [string, string, string?][]): RuleGraph {
+  return {
+    schemaVersion: 1,
+    nodes: [{ id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } }, ...nodes],
+    edges: edges.map(([source, target, sourceHandle], i): RuleEdge => (sourceHandle ? { id: `e${i}`, source, target, sourceHandle } : { id: `e${i}`, source, target })),
+  };
+}
+const cond = (id: string, field: string, op: string, value?: unknown, params?: { eventType: 'purchase'; days: number }): RuleNode => ({
+  id,
+  kind: 'condition',
+  condition: { field, op, ...(value === undefined ? {} : { value }), ...(params ? { params } : {}) },
+});
+/** A chain c1 → c2 → … → c5 on `yes`, an action at the end and one on the first `no`. */
+function chain(conds: RuleNode[], tagIn: number, tagOut: number): RuleGraph {
+  const edges: [string, string, string?][] = [['t', 'c1']];
+  for (let i = 1; i < conds.length; i++) edges.push([`c${i}`, `c${i + 1}`, 'yes']);
+  edges.push([`c${conds.length}`, 'a_in', 'yes'], ['c1', 'a_out', 'no']);
+  return graph([...conds, { id: 'a_in', kind: 'action', action: { type: 'add_tag', tagId: tagIn } }, { id: 'a_out', kind: 'action', action: { type: 'remove_tag', tagId: tagOut } }], edges);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+async function main() {
+  prepare();
+  const mf = new Miniflare({ modules: true, script: WORKER, d1Persist: path.join(DIR, 'v3', 'd1'), d1Databases: { DB: databaseId() } });
+  try {
+    const q = async (sql: string, params: unknown[] = [], mode: 'all' | 'run' = 'all'): Promise<Result> => {
+      const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ sql, params, mode }) });
+      const body = (await res.json()) as Result & { error?: string };
+      if (!res.ok || body.error) throw new Error(`${body.error}\n${sql.slice(0, 400)}`);
+      return body;
+    };
+    const n = (await q('SELECT count(*) AS n FROM contacts')).results[0]?.n as number;
+    const nStats = (await q('SELECT count(*) AS n FROM contact_daily_stats')).results[0]?.n as number;
+    const tags = (await q(`SELECT id, name FROM tags WHERE name IN ('VIP', '高价值客户', '待跟进')`)).results as { id: number; name: string }[];
+    const tag = (name: string) => tags.find((t) => t.name === name)?.id ?? 1;
+    // Windows relative to the newest event, so the rule selects the same contacts whenever it runs.
+    const now = ((await q('SELECT max(occurred_at) AS m FROM events')).results[0]?.m as number) ?? Date.now();
+    log(`${n.toLocaleString()} contacts, ${nStats.toLocaleString()} daily stat rows, now = ${new Date(now).toISOString()}`);
+
+    const rules: Record<string, RuleGraph> = {
+      agg5: chain(
+        [
+          cond('c1', 'kind', 'in', ['friend', 'wecom_customer']),
+          cond('c2', 'region', 'in', ['广东', '上海', '北京', '浙江']),
+          cond('c3', 'event.amount', 'gte', 10_000, { eventType: 'purchase', days: 30 }),
+          cond('c4', 'lastActiveAt', 'within_last_days', 30),
+          cond('c5', 'messageCount', 'gte', 5),
+        ],
+        tag('高价值客户'),
+        tag('VIP'),
+      ),
+      indexed5: chain(
+        [
+          cond('c1', 'kind', 'eq', 'wecom_customer'),
+          cond('c2', 'region', 'in', ['广东', '上海', '北京', '浙江']),
+          cond('c3', 'totalSpend', 'gte', 100_000),
+          cond('c4', 'lastActiveAt', 'within_last_days', 30),
+          cond('c5', 'ownerUserId', 'is_not_empty'),
+        ],
+        tag('待跟进'),
+        tag('VIP'),
+      ),
+    };
+    const statements: { key: string; label: string; sql: string; params: unknown[]; rule?: CompiledRule; columns?: string[] }[] = [
+      { key: 'bare', label: 'bare scan: count(*) WHERE message_count >= 5 (no index)', sql: 'SELECT count(*) AS n FROM contacts WHERE message_count >= ?', params: [5] },
+      { key: 'bare_idx', label: 'count(*) WHERE total_spend >= ¥1000 (indexed)', sql: 'SELECT count(*) AS n FROM contacts WHERE total_spend >= ?', params: [100_000] },
+    ];
+    for (const [key, g] of Object.entries(rules)) {
+      const compiled = compileRule(g);
+      if (!compiled.ok) throw new Error(`${key}: ${JSON.stringify(compiled.errors)}`);
+      const pq = buildPreviewQuery(compiled.value, { now, tzOffsetMinutes: 480 });
+      if (!pq.ok) throw new Error(`${key}: ${JSON.stringify(pq.errors)}`);
+      statements.push({
+        key,
+        label: key === 'agg5' ? 'preview: 5 conditions incl. 30-day purchase amount' : 'preview: 5 conditions on indexed columns',
+        sql: pq.value.sql,
+        params: pq.value.params,
+        rule: compiled.value,
+        columns: pq.value.columns.map((c) => ('nodeId' in c ? `${c.kind}:${c.nodeId}` : 'edgeId' in c ? `edge:${c.edgeId}` : c.kind)),
+      });
+    }
+
+    // Variant: the held-tag columns as a non-correlated IN (one pass over the tag's holders).
+    const held = /EXISTS \(SELECT 1 FROM contact_tags ct WHERE ct\.contact_id = c\.id AND ct\.tag_id = (\?\d*)\) AS (h\d+)/g;
+    for (const s of [...statements]) {
+      if (!s.rule || !held.test(s.sql)) continue;
+      held.lastIndex = 0;
+      statements.push({
+        ...s,
+        key: `${s.key}_in`,
+        label: `${s.label}, held tags as IN (subquery)`,
+        sql: s.sql.replace(held, 'c.id IN (SELECT ct.contact_id FROM contact_tags ct WHERE ct.tag_id = $1) AS $2'),
+      });
+    }
+
+    const plans = new Map<string, string>();
+    for (const s of statements) {
+      try {
+        const plan = await q(`EXPLAIN QUERY PLAN ${s.sql}`, s.params);
+        plans.set(s.key, plan.results.map((r) => `    ${String(r.detail)}`).join('\n'));
+      } catch (e) {
+        plans.set(s.key, `    (no plan: ${String(e).split('\n')[0]})`);
+      }
+    }
+
+    type Round = Map<string, { ms: number[]; d1: number[]; rows: number; counts: string }>;
+    const measure = async (label: string): Promise<Round> => {
+      const round: Round = new Map();
+      for (const s of statements) await q(s.sql, s.params); // warm the page cache
+      for (let r = 0; r < RUNS; r++) {
+        for (const s of statements) {
+          const res = await q(s.sql, s.params);
+          const row = res.results[0] ?? {};
+          const entry = round.get(s.key) ?? { ms: [], d1: [], rows: 0, counts: '' };
+          entry.ms.push(res.ms);
+          entry.d1.push(res.meta.duration ?? Number.NaN);
+          entry.rows = res.meta.rows_read ?? 0;
+          entry.counts = String(row.counts ?? row.n ?? '');
+          round.set(s.key, entry);
+        }
+        log(`  ${label}: run ${r + 1}/${RUNS}, load ${loadavg()[0]?.toFixed(1)}`);
+      }
+      return round;
+    };
+    let firstBare = Number.NaN;
+    const print = (title: string, round: Round) => {
+      const bare = median(round.get('bare')?.ms ?? [Number.NaN]);
+      if (Number.isNaN(firstBare)) firstBare = bare;
+      console.log(`\n### ${title}\n`);
+      console.log(`| statement | ms (median) | D1 meta.duration ms | rows read | × bare scan (this round) | × bare scan (schema as migrated) | result |`);
+      console.log('|---|---:|---:|---:|---:|---:|---|');
+      for (const s of statements) {
+        const e = round.get(s.key);
+        if (!e) continue;
+        const ms = median(e.ms);
+        console.log(`| ${s.label} | ${ms.toFixed(0)} | ${median(e.d1).toFixed(1)} | ${e.rows.toLocaleString()} | ${(ms / bare).toFixed(2)}× | ${(ms / firstBare).toFixed(2)}× | ${e.counts.length > 60 ? `${e.counts.slice(0, 60)}…` : e.counts} |`);
+      }
+    };
+
+    console.log(`\n## Preview on ${n.toLocaleString()} contacts (local D1 in workerd via Miniflare), ${RUNS} runs each, interleaved`);
+    const before = await measure('schema indexes');
+    for (const [k, e] of before) {
+      const base = k.endsWith('_in') ? before.get(k.slice(0, -3)) : undefined;
+      if (base && base.counts !== e.counts) throw new Error(`${k} counts differ from ${k.slice(0, -3)}: ${e.counts} vs ${base.counts}`);
+    }
+    print('with the schema as migrated', before);
+    for (const s of statements) if (s.columns) console.log(`\n${s.key} columns: ${s.columns.join(', ')}`);
+    console.log('\nquery plans (schema as migrated):');
+    for (const s of statements) console.log(`  ${s.key}:\n${plans.get(s.key)}`);
+
+    if (values.indexes) {
+      for (const i of CANDIDATE_INDEXES) {
+        const t = Date.now();
+        await q(i.sql, [], 'run');
+        log(`created ${i.name} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      }
+      const after = await measure('with candidate indexes');
+      print(`with candidate indexes: ${CANDIDATE_INDEXES.map((i) => i.drizzle).join('; ')}`, after);
+      console.log('\nquery plans (with candidate indexes):');
+      for (const s of statements) {
+        const plan = await q(`EXPLAIN QUERY PLAN ${s.sql}`, s.params).catch(() => null);
+        console.log(`  ${s.key}:\n${plan ? plan.results.map((r) => `    ${String(r.detail)}`).join('\n') : '    (no plan)'}`);
+      }
+      if (!values.keep) {
+        for (const i of CANDIDATE_INDEXES) await q(`DROP INDEX IF EXISTS ${i.name}`, [], 'run');
+      }
+    }
+    console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  } finally {
+    await mf.dispose();
+  }
+}
+
+await main();
