@@ -31,6 +31,9 @@ export default defineConfig(async () => {
             name: 'worker',
             include: ['worker/**/*.test.ts'],
             setupFiles: ['./worker/test/setup.ts'],
+            // generous: a loaded 2-core CI box must not turn a slow D1 batch into a failure
+            testTimeout: 30_000,
+            hookTimeout: 60_000,
           },
         },
         {
