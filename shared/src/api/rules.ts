@@ -368,6 +368,12 @@ export interface RulePreviewOk {
   logic: JsonLogic;
   /** Milliseconds the count statement took on D1. */
   tookMs: number;
+  /**
+   * False for an event-triggered rule that reads its triggering event (trigger filters, message
+   * keywords): nobody has sent that event yet, so publishing changes no tags now and the counts
+   * are who would be tagged at their next such event. True: publishing applies the counts now.
+   */
+  appliesNow: boolean;
 }
 
 /** A graph that does not compile: the errors, pinned to node ids (`nodeId` null = the whole graph). */

@@ -54,6 +54,8 @@ export interface CompiledRule {
    */
   logic: JsonLogic;
   trigger: TriggerSpec;
+  /** The trigger node's id: its test checks the event type (plus the trigger's filters). */
+  triggerNodeId: string;
   actions: CompiledAction[];
   tests: CompiledTest[];
   /** Reach formula per node id (the trigger's is T). */
@@ -429,5 +431,5 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   const logic: JsonLogic = {
     merge: compiledActions.map((a) => ({ if: [nodeLogic[a.nodeId] ?? false, [a.nodeId], []] })),
   };
-  return { ok: true, value: { logic, trigger: trigger.trigger, actions: compiledActions, tests, reach, edgeFlow, nodeLogic } };
+  return { ok: true, value: { logic, trigger: trigger.trigger, triggerNodeId: trigger.id, actions: compiledActions, tests, reach, edgeFlow, nodeLogic } };
 }

@@ -47,7 +47,7 @@ import { diffGraphs } from '../rules/diff';
 import { applyStatements } from '../rules/apply';
 import { loadEvalData } from '../rules/load';
 import { sampleMatches } from '../rules/preview';
-import { countRule, rolloutScope } from '../rules/rule-preview';
+import { appliesNow, countRule, rolloutScope } from '../rules/rule-preview';
 
 /** A fresh rule's draft. */
 const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] };
@@ -352,6 +352,7 @@ export const rules = new Hono<AppEnv>()
       sample: await contactSummaries(drizzleDb(c.env), sample.value.map((s) => s.id)),
       logic: counted.value.rule.logic,
       tookMs: counted.value.tookMs,
+      appliesNow: appliesNow(counted.value.rule),
     };
     return c.json(body);
   })
@@ -525,10 +526,11 @@ export const rules = new Hono<AppEnv>()
       );
     }
     const { rule: compiled, counts } = counted.value;
+    const applyNow = appliesNow(compiled);
 
     // The user must see what they publish: the confirmed counts must be what publishing writes now.
     const problems: FieldProblem[] = [];
-    for (const a of compiled.actions) {
+    for (const a of applyNow ? compiled.actions : []) {
       const now_ = counts.actions[a.nodeId] as ActionCounts;
       const exp = b.expected[a.nodeId];
       const key = a.action.type === 'add_tag' ? 'gain' : 'lose';
@@ -551,7 +553,9 @@ export const rules = new Hono<AppEnv>()
     const latest = await db.prepare('SELECT max(version) AS v FROM rule_versions WHERE rule_id = ?').bind(id).first<{ v: number | null }>();
     const version = (latest?.v ?? 0) + 1;
     const batchId = `publish:${id}:${version}`;
-    const apply = applyStatements(db, compiled, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now });
+    const apply = applyNow
+      ? applyStatements(db, compiled, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now })
+      : { ok: true as const, value: [] };
     if (!apply.ok) {
       throw new ApiError(422, 'invalid_rule', `The draft cannot be applied: ${apply.errors.map((e) => e.message).join('; ')}`,
         apply.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })));

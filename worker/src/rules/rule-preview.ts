@@ -22,6 +22,18 @@ export function rolloutScope(ruleId: number | undefined, percent: number): SqlFr
   return rolloutSql(ruleId ?? UNSAVED_RULE_ID, percent);
 }
 
+/**
+ * Whether publishing applies the rule to current contacts now. An event-triggered rule whose
+ * tests read the triggering event (its filters, a message keyword) would otherwise tag everyone
+ * who passes the other conditions before anyone sent the event; such rules act only on events.
+ */
+export function appliesNow(rule: CompiledRule): boolean {
+  if (rule.trigger.type !== 'event') return true;
+  if (rule.trigger.filters.length > 0) return false;
+  // the trigger's own test only checks the event's type, which publishing may take as given
+  return !rule.tests.some((t) => t.eventScoped && t.nodeId !== rule.triggerNodeId);
+}
+
 /** A compiled rule with its counts. */
 export interface CountedRule {
   rule: CompiledRule;

@@ -20,6 +20,8 @@ export interface PreviewView {
   sample: RulePreviewOk['sample'];
   logic: RulePreviewOk['logic'];
   tookMs: number;
+  /** False: publishing changes no tags now (the rule reads its triggering event). */
+  appliesNow: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
         const r = await previewSegment({ graph, sampleSize: 20 });
         if (mine !== seq) return;
         if (r.ok) {
-          result.value = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts: { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {} }, sample: r.sample, logic: r.logic, tookMs: r.tookMs };
+          result.value = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts: { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {} }, sample: r.sample, logic: r.logic, tookMs: r.tookMs, appliesNow: true };
           serverErrors.value = [];
         } else {
           result.value = null;
@@ -69,7 +71,7 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
         const r = await previewRule({ graph, rolloutPercent: opts.rolloutPercent.value, ruleId: opts.ruleId.value ?? undefined, sampleSize: 20 });
         if (mine !== seq) return;
         if (r.ok) {
-          result.value = { total: r.counts.total, matched: r.counts.matched, rolloutPercent: r.rolloutPercent, graphHash: r.graphHash, counts: r.counts, sample: r.sample, logic: r.logic, tookMs: r.tookMs };
+          result.value = { total: r.counts.total, matched: r.counts.matched, rolloutPercent: r.rolloutPercent, graphHash: r.graphHash, counts: r.counts, sample: r.sample, logic: r.logic, tookMs: r.tookMs, appliesNow: r.appliesNow };
           serverErrors.value = [];
         } else {
           result.value = null;
