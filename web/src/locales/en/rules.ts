@@ -221,6 +221,7 @@ const en: typeof zh = {
       noActions: 'No actions',
       summary: '{matched} of {total} contacts in scope match; {gain} tags added, {lose} removed in total',
       keepHint: 'Publishing applies to current contacts right away and is recorded in the tag ledger, so it can be rolled back. Contacts that hold the tag but no longer match keep it.',
+      summaryOnEvent: '{matched} of {total} contacts in scope would match at their next such event: up to {gain} tags added, {lose} removed',
       onEventTitle: 'Acts on events from now on: no tag changes now',
       onEventHint: 'This rule reads its triggering event (event filters or message keywords). The counts above are what each contact’s next such event would change.',
       notePlaceholder: 'Version note (optional), e.g. raised the threshold to ¥1,000',

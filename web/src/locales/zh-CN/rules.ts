@@ -220,6 +220,7 @@ export default {
       noActions: '没有动作',
       summary: '范围内 {total} 人，命中 {matched} 人；共新增 {gain} 个标签、移除 {lose} 个标签',
       keepHint: '发布会立即对当前联系人生效，并记录在标签流水中，可回滚。已有标签但不再命中的联系人不会被移除标签。',
+      summaryOnEvent: '范围内 {total} 人中，{matched} 人在下一次该事件时会命中：最多新增 {gain} 个、移除 {lose} 个标签',
       onEventTitle: '发布后按事件生效，现在不会改动任何标签',
       onEventHint: '此规则读取触发事件（事件筛选或消息关键词）。上面的人数是这些联系人下一次发生该事件时将受到的影响。',
       notePlaceholder: '版本说明（可选），如：门槛提高到 ¥1,000',
