@@ -8,7 +8,7 @@
 export interface AuditEntry {
   /** `rule.publish`, `segment.update`, `tag.retire`… */
   action: string;
-  objectType: 'rule' | 'segment' | 'tag' | 'tag_group' | 'contact';
+  objectType: 'rule' | 'segment' | 'tag' | 'tag_group' | 'contact' | 'import';
   objectId: number | string;
   summary: string;
   before?: unknown;

@@ -14,6 +14,7 @@ import { contactDetail } from './routes/contact-detail';
 import { fieldCatalog } from './routes/field-catalog';
 import { rules } from './routes/rules';
 import { segments } from './routes/segments';
+import { imports } from './routes/imports';
 
 /**
  * The Segflow worker. Requests under /api/* reach this app (wrangler.toml `run_worker_first`);
@@ -47,6 +48,7 @@ app.route('/api/contacts', contactDetail);
 app.route('/api/field-catalog', fieldCatalog);
 app.route('/api/rules', rules);
 app.route('/api/segments', segments);
+app.route('/api/imports', imports);
 
 // `fetch` serves requests; `scheduled` is the Cron Trigger (scheduled rules, segment snapshots).
 export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;
