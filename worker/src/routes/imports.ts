@@ -299,10 +299,15 @@ export const imports = new Hono<AppEnv>()
     const stmts: D1PreparedStatement[] = chunkByBytes(updates).map((chunk) =>
       db
         .prepare(
-          `UPDATE import_rows SET status = j.value ->> 's', external_id = j.value ->> 'ext', data = j.value -> 'data',
-             phone_hash = j.value ->> 'ph', phone_enc = j.value ->> 'pe', bucket = j.value ->> 'b', tag_ids = coalesce(j.value -> 'tags', '[]'),
-             rejections = j.value -> 'rej', contact_id = NULL, before = NULL
-           FROM json_each(?) j WHERE import_rows.import_id = ? AND import_rows.row = j.value ->> 'row'`,
+          // an upsert, so json_each is the outer loop and each row a primary-key lookup (an
+          // UPDATE … FROM json_each re-scans the JSON for every staged row: quadratic)
+          `INSERT INTO import_rows (import_id, row, cells, status, external_id, data, phone_hash, phone_enc, bucket, tag_ids, rejections)
+           SELECT ?2, j.value ->> 'row', '[]', j.value ->> 's', j.value ->> 'ext', j.value -> 'data', j.value ->> 'ph', j.value ->> 'pe',
+                  j.value ->> 'b', coalesce(j.value -> 'tags', '[]'), j.value -> 'rej'
+           FROM json_each(?1) j WHERE true
+           ON CONFLICT(import_id, row) DO UPDATE SET status = excluded.status, external_id = excluded.external_id, data = excluded.data,
+             phone_hash = excluded.phone_hash, phone_enc = excluded.phone_enc, bucket = excluded.bucket, tag_ids = excluded.tag_ids,
+             rejections = excluded.rejections, contact_id = NULL, before = NULL`,
         )
         .bind(JSON.stringify(chunk), id),
     );
