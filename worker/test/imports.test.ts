@@ -59,9 +59,9 @@ describe('import dry run', () => {
     expect(body.counts).toEqual({ total: 7, new: 1, updated: 1, unchanged: 1, rejected: 4 });
     expect(body.rejections).toEqual([
       { row: 5, column: 2, field: 'phone', reason: 'invalid_phone', value: '12345' },
-      { row: 6, column: 4, field: 'tags', reason: 'unknown_tag', detail: '不存在的标签' },
+      { row: 6, column: 4, field: 'tags', reason: 'unknown_tag', value: '不存在的标签', detail: '不存在的标签' },
       { row: 7, column: 0, field: 'externalId', reason: 'duplicate_in_file', value: 'n_1', detail: '2' },
-      { row: 8, column: 4, field: 'tags', reason: 'retired_tag', detail: '旧标签' },
+      { row: 8, column: 4, field: 'tags', reason: 'retired_tag', value: '美妆, 旧标签', detail: '旧标签' },
     ]);
     expect(body.tagCount).toBe(2);
   });

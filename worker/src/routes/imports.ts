@@ -270,6 +270,7 @@ export const imports = new Hono<AppEnv>()
       .all<Omit<TaxonomyTag, 'exclusive'> & { exclusive: number }>();
     const index = taxonomyIndex(taxonomy.map((t) => ({ ...t, exclusive: Boolean(t.exclusive) })));
     const tagColumn = mapping.indexOf('tags');
+    const cellsByRow = new Map(staged.map((r) => [r.row, r.cells]));
     const needsKey = mapping.includes('phone');
     const keys = needsKey ? await fieldKeys(c.env) : null;
     const tagIds = new Set<number>();
@@ -278,7 +279,7 @@ export const imports = new Hono<AppEnv>()
         if (r.rejections.length === 0 && r.tags.length) {
           const res = resolveTags(r.tags, index);
           if (res.ok) res.tagIds.forEach((t) => tagIds.add(t));
-          else r.rejections.push({ row: r.row, column: tagColumn, field: 'tags', reason: res.reason, detail: res.detail });
+          else r.rejections.push({ row: r.row, column: tagColumn, field: 'tags', reason: res.reason, value: cellsByRow.get(r.row)?.[tagColumn]?.trim(), detail: res.detail });
         }
         if (r.rejections.length) return { row: r.row, s: 'rejected', rej: r.rejections };
         const { externalId, phone, ...attrs } = r.values;
