@@ -21,6 +21,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEV_FIELD_KEY } from '../scripts/dev-field-key';
 import { IMPORT_CHUNK_ROWS } from '../shared/src/api/imports';
+import { CSRF_HEADER } from '../shared/src/api/auth';
+import { DEMO_PASSWORD } from '../shared/src/demo/index';
 
 const { values } = parseArgs({
   options: {
@@ -45,10 +47,24 @@ function query<T>(sql: string): T[] {
 }
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
+/** The demo super admin's session (imports are super-admin only): cookie and CSRF token. */
+const auth: Record<string, string> = {};
+async function signIn() {
+  const res = await fetch(`${BASE}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'admin@segflow.demo', password: DEMO_PASSWORD }),
+  });
+  if (!res.ok) throw new Error(`sign-in: ${res.status} ${await res.text()}`);
+  const me = (await res.json()) as { csrfToken: string };
+  auth.cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  auth[CSRF_HEADER] = me.csrfToken;
+}
+
 async function post(p: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${BASE}${p}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...auth },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
@@ -112,6 +128,7 @@ async function main() {
       if (i > 240) throw new Error('wrangler dev did not start');
       await new Promise((r) => setTimeout(r, 250));
     }
+    await signIn();
     const load = loadavg()[0]!.toFixed(2);
 
     const baseline = await timed('baseline (same chunks, unknown import: 404)', async () => {

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { api, seedSmallWorld } from './fixtures';
+import { api, apiAs, ROOT, seedSmallWorld } from './fixtures';
 
 // Small world (fixtures.ts): 生命周期 (exclusive) has 1 活跃客户, 2 沉睡客户; 兴趣偏好 has
 // 3 美妆, 4 护肤, 5 抗老, 6 旧标签 (retired). Contacts 1 wm_a 张伟 … 5 wm_e 陈静.
@@ -35,6 +35,11 @@ async function createImport(rows: string[][], headers = HEADERS, mapping: (strin
 }
 
 beforeEach(async () => {
+  await db.batch([
+    // users of the permission test belong to a department this reset deletes
+    db.prepare(`DELETE FROM sessions WHERE user_id <> ?`).bind(ROOT.id),
+    db.prepare(`DELETE FROM users WHERE id <> ?`).bind(ROOT.id),
+  ]);
   await db.batch(
     ['contact_tags', 'tag_ledger', 'events', 'tags', 'tag_groups', 'contacts', 'departments', 'import_rows', 'imports', 'audit_log'].map((t) =>
       db.prepare(`DELETE FROM ${t}`),
@@ -127,6 +132,22 @@ describe('import dry run', () => {
   });
 });
 
+describe('import permissions', () => {
+  it('is for super admins only: department admins and staff get 403 and nothing is created', async () => {
+    await db.prepare(`INSERT INTO departments (id, name, parent_id, path) VALUES (9, '测试部', null, '/9/') ON CONFLICT DO NOTHING`).run();
+    for (const role of ['dept_admin', 'staff'] as const) {
+      const res = await apiAs({ id: role === 'staff' ? 9101 : 9102, role, departmentId: 9 }, '/api/imports', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ fileName: 'a.csv', headers: ['外部ID'], mapping: ['externalId'] }),
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe('forbidden');
+    }
+    expect(await count('SELECT count(*) AS n FROM imports')).toBe(0);
+  });
+});
+
 describe('import apply and rollback', () => {
   it('writes new contacts, updates changed ones, adds tags with source import and the batch id, all audited', async () => {
     const id = await createImport([
@@ -152,8 +173,9 @@ describe('import apply and rollback', () => {
       ]),
     );
     expect(ledger).toHaveLength(4);
-    const actions = (await db.prepare(`SELECT action FROM audit_log WHERE object_type = 'import' ORDER BY id`).all<{ action: string }>()).results.map((r) => r.action);
-    expect(actions).toEqual(['import.create', 'import.rows', 'import.dry_run', 'import.apply']);
+    const audit = (await db.prepare(`SELECT action, actor_user_id FROM audit_log WHERE object_type = 'import' ORDER BY id`).all<{ action: string; actor_user_id: number }>()).results;
+    expect(audit).toEqual(['import.create', 'import.rows', 'import.dry_run', 'import.apply'].map((action) => ({ action, actor_user_id: ROOT.id })));
+    expect(await count(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ? AND actor_user_id = ?`, `import-${id}`, ROOT.id)).toBe(4);
     // applying twice is refused
     expect((await post(`/api/imports/${id}/apply`)).status).toBe(409);
   });

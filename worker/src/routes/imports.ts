@@ -20,6 +20,7 @@ import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { auditStatement } from '../audit';
+import { actorOf, requireRole } from '../auth/access';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
 import { fieldHash, fieldKeys, sealField } from '../crypto/fields';
 import { bucketOf } from '../../../shared/src/domain';
@@ -143,7 +144,9 @@ async function countsOf(db: D1Database, id: string): Promise<ImportCounts> {
   return c;
 }
 
+// bulk writes over every department: super admins only
 export const imports = new Hono<AppEnv>()
+  .use(requireRole('super_admin'))
   .post('/', validate('json', createImportBody), async (c) => {
     const b = c.req.valid('json');
     const problems = mappingProblems(b.mapping);
@@ -160,9 +163,9 @@ export const imports = new Hono<AppEnv>()
     const db = c.env.DB;
     await db.batch([
       db
-        .prepare('INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .bind(id, 'staging', b.fileName, JSON.stringify(b.headers), JSON.stringify(b.mapping), b.defaultKind, at),
-      auditStatement(db, { action: 'import.create', objectType: 'import', objectId: id, summary: `Import of ${b.fileName} started`, after: { fileName: b.fileName, headers: b.headers, mapping: b.mapping }, at }),
+        .prepare('INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .bind(id, 'staging', b.fileName, JSON.stringify(b.headers), JSON.stringify(b.mapping), b.defaultKind, c.get('user').id, at),
+      auditStatement(db, { actor: actorOf(c), action: 'import.create', objectType: 'import', objectId: id, summary: `Import of ${b.fileName} started`, after: { fileName: b.fileName, headers: b.headers, mapping: b.mapping }, at }),
     ]);
     return c.json(summary(await requireImport(db, id)), 201);
   })
@@ -214,7 +217,7 @@ export const imports = new Hono<AppEnv>()
         .prepare(`UPDATE imports SET row_count = (SELECT count(*) FROM import_rows WHERE import_id = ?1), status = 'staging', counts = NULL WHERE id = ?1 AND status IN ('staging', 'checked')`)
         .bind(id),
       guardOne(db, 'status'),
-      auditStatement(db, { action: 'import.rows', objectType: 'import', objectId: id, summary: `${rows.length} rows staged (rows ${first}–${last})`, at }),
+      auditStatement(db, { actor: actorOf(c), action: 'import.rows', objectType: 'import', objectId: id, summary: `${rows.length} rows staged (rows ${first}–${last})`, at }),
       db.prepare('SELECT row_count FROM imports WHERE id = ?').bind(id),
     ]);
     const body: ImportStageResult = { importId: id, staged: rows.length, rowCount: (res[4]!.results[0] as { row_count: number }).row_count };
@@ -258,7 +261,7 @@ export const imports = new Hono<AppEnv>()
       counts.rejected = staged.length;
       await db.batch([
         db.prepare(`UPDATE imports SET mapping = ?, status = 'staging', counts = NULL WHERE id = ?`).bind(JSON.stringify(mapping), id),
-        auditStatement(db, { action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${file.misaligned.length} misaligned column(s)`, after: { mapping, misaligned: file.misaligned }, at }),
+        auditStatement(db, { actor: actorOf(c), action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${file.misaligned.length} misaligned column(s)`, after: { mapping, misaligned: file.misaligned }, at }),
       ]);
       const body: DryRunReport = { importId: id, status: 'staging', mappingProblems: file.mappingProblems, misaligned: file.misaligned, counts, rejections, tagCount: 0 };
       return c.json(body);
@@ -349,12 +352,12 @@ export const imports = new Hono<AppEnv>()
       guardOne(db, 'status'),
       db
         .prepare(
-          `INSERT INTO audit_log (at, action, object_type, object_id, summary, after)
-           SELECT ?1, 'import.dry_run', 'import', ?2, 'Dry run: ' || (counts ->> 'new') || ' new, ' || (counts ->> 'updated') || ' updated, '
+          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, after)
+           SELECT ?1, ?4, ?5, 'import.dry_run', 'import', ?2, 'Dry run: ' || (counts ->> 'new') || ' new, ' || (counts ->> 'updated') || ' updated, '
                   || (counts ->> 'unchanged') || ' unchanged, ' || (counts ->> 'rejected') || ' rejected', json_object('mapping', json(?3), 'counts', json(counts))
            FROM imports WHERE id = ?2`,
         )
-        .bind(at, id, JSON.stringify(mapping)),
+        .bind(at, id, JSON.stringify(mapping), actorOf(c).userId, actorOf(c).ip),
       db
         .prepare(`SELECT r.rejections FROM import_rows r WHERE r.import_id = ? AND r.status = 'rejected' ORDER BY r.row LIMIT ?`)
         .bind(id, REPORT_MAX_REJECTIONS),
@@ -386,7 +389,7 @@ export const imports = new Hono<AppEnv>()
       throw new ApiError(409, 'conflict', `An import adds at most ${IMPORT_MAX_TAGS} distinct tags; this one adds ${tagRows.length}`, [{ path: 'tags', message: `more than ${IMPORT_MAX_TAGS} tags` }]);
     }
     const counts = await countsOf(db, id);
-    const src: TagWriteSource = { source: 'import', batchId: batchIdOf(id), at };
+    const src: TagWriteSource = { source: 'import', batchId: batchIdOf(id), actorUserId: c.get('user').id, at };
     const attrCols = ATTRS.map(([, col]) => col);
     const stmts: D1PreparedStatement[] = [
       db.prepare(`UPDATE imports SET status = 'applied', applied_at = ? WHERE id = ? AND status = 'checked'`).bind(at, id),
@@ -431,7 +434,7 @@ export const imports = new Hono<AppEnv>()
       );
     }
     stmts.push(
-      auditStatement(db, {
+      auditStatement(db, { actor: actorOf(c),
         action: 'import.apply',
         objectType: 'import',
         objectId: id,
@@ -475,7 +478,7 @@ export const imports = new Hono<AppEnv>()
       ]);
     }
     const at = Date.now();
-    const src: TagWriteSource = { source: 'rollback', batchId: `rollback-${id}`, at };
+    const src: TagWriteSource = { source: 'rollback', batchId: `rollback-${id}`, actorUserId: c.get('user').id, at };
     const ledgerRows = ledger!.results as { tagId: number; op: 'add' | 'remove' }[];
     const stmts: D1PreparedStatement[] = [
       db.prepare(`UPDATE imports SET status = 'rolled_back', rolled_back_at = ? WHERE id = ? AND status = 'applied'`).bind(at, id),
@@ -503,7 +506,7 @@ export const imports = new Hono<AppEnv>()
            FROM import_rows r WHERE r.import_id = ?1 AND r.status = 'updated' AND r.contact_id = contacts.id AND r.before IS NOT NULL`,
         )
         .bind(id, at),
-      auditStatement(db, { action: 'import.rollback', objectType: 'import', objectId: id, summary: `Import of ${imp.file_name} rolled back`, before: { counts: imp.counts ? JSON.parse(imp.counts) : null }, at }),
+      auditStatement(db, { actor: actorOf(c), action: 'import.rollback', objectType: 'import', objectId: id, summary: `Import of ${imp.file_name} rolled back`, before: { counts: imp.counts ? JSON.parse(imp.counts) : null }, at }),
       db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ?`).bind(src.batchId),
     );
     let res: D1Result[];

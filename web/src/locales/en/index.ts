@@ -5,8 +5,9 @@ import tags from './tags';
 import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
+import auth from './auth';
 import imports from './imports';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...imports };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...imports };
 export default en;
