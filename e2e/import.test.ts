@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { openBrowser } from './browser';
 import { d1Query } from './wrangler';
+import { parseCsv } from '../shared/src/import/parse';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
@@ -107,5 +108,33 @@ describe('Importing contacts, as a marketer', () => {
     await page.getByTestId('contacts-search').fill('导入测试甲');
     await expect.poll(() => page.locator('[data-testid=contact-name]').allInnerTexts()).toEqual(['导入测试甲']);
     await expect.poll(() => page.locator(`.contacts-table tbody tr [data-tag-id="${tag!.id}"]`).count()).toBe(1);
+  });
+
+  it('exports the filtered contacts list to CSV: the file holds the rows the list counts, and the export is audited', async () => {
+    const [tag] = d1Query<{ id: number; name: string; holders: number }>(
+      persistTo,
+      `select t.id, t.name, count(*) as holders from contact_tags ct join tags t on t.id = ct.tag_id
+       group by t.id having holders between 5 and 300 order by holders desc limit 1`,
+    );
+    expect(tag).toBeDefined();
+    await page.goto(`${baseURL}/contacts?tagId=${tag!.id}`);
+    await expect.poll(async () => Number((await page.getByTestId('contacts-total').innerText()).replace(/[^\d]/g, ''))).toBe(tag!.holders);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-contacts').click()]);
+    expect(download.suggestedFilename()).toMatch(/^contacts-\d{4}-\d{2}-\d{2}\.csv$/);
+    const file = join(dir, 'export.csv');
+    await download.saveAs(file);
+    const sheet = parseCsv(new Uint8Array(readFileSync(file)));
+    expect(sheet.encoding).toBe('utf-8');
+    expect(sheet.headers[0]).toBe('外部ID');
+    expect(sheet.rows).toHaveLength(tag!.holders);
+    expect(sheet.rows.every((r) => r.cells[10]!.split('，').some((x) => x.endsWith(`/${tag!.name}`)))).toBe(true);
+
+    const [audit] = d1Query<{ after: string; actor_user_id: number | null }>(
+      persistTo,
+      `select after, actor_user_id from audit_log where action = 'contact.export' order by id desc limit 1`,
+    );
+    expect(JSON.parse(audit!.after)).toMatchObject({ filter: { tagId: tag!.id }, rows: tag!.holders });
+    expect(audit!.actor_user_id).not.toBeNull();
   });
 });

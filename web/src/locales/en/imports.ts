@@ -97,5 +97,11 @@ const en: typeof zh = {
       rolledBack: 'Rolled back: {deleted} contacts deleted, {restored} restored, {tags} tag changes reverted.',
     },
   },
+  /** Export from the Contacts screen (the current filter). */
+  contactExport: {
+    button: 'Export CSV',
+    done: '{n} contacts exported',
+    failed: 'Export failed: {message}',
+  },
 };
 export default en;

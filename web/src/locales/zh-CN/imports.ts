@@ -96,4 +96,10 @@ export default {
       rolledBack: '已撤销：删除 {deleted} 位联系人，恢复 {restored} 位，撤回 {tags} 条标签变更。',
     },
   },
+  /** Export from the Contacts screen (the current filter). */
+  contactExport: {
+    button: '导出 CSV',
+    done: '已导出 {n} 位联系人',
+    failed: '导出失败：{message}',
+  },
 };
