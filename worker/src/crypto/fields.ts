@@ -5,6 +5,7 @@
  * the one Worker secret `FIELD_KEY` (HKDF with distinct labels), so rotating it is one secret.
  */
 import { ApiError } from '../errors';
+import { normalizePhone } from '../../../shared/src/import/fields';
 
 export interface FieldKeys {
   enc: CryptoKey;
@@ -63,7 +64,29 @@ export async function openField(keys: FieldKeys, sealed: string): Promise<string
   return new TextDecoder().decode(pt);
 }
 
-/** 138****1234: the first three and last four characters of a phone number. */
-export function maskPhone(phone: string): string {
-  return phone.length <= 7 ? '*'.repeat(phone.length) : `${phone.slice(0, 3)}${'*'.repeat(phone.length - 7)}${phone.slice(-4)}`;
+/** 138****1234: the first three and last four characters kept (phones, ID numbers). */
+export function maskSensitive(value: string): string {
+  return value.length <= 7 ? '*'.repeat(value.length) : `${value.slice(0, 3)}${'*'.repeat(value.length - 7)}${value.slice(-4)}`;
+}
+
+/**
+ * The keyed hash to find contacts by a phone number typed into a search box (any usual
+ * spelling: +86, spaces, dashes), or null when the text is not a phone number or no key is set.
+ */
+export async function phoneSearchHash(env: Env, text: string): Promise<string | null> {
+  const phone = normalizePhone(text);
+  if (!phone || !env.FIELD_KEY || env.FIELD_KEY.length < 16) return null;
+  return fieldHash(await fieldKeys(env), phone);
+}
+
+/** A sealed value for display: clear for those allowed, masked for others, null if none or unreadable. */
+export async function revealField(env: Env, sealed: unknown, clear: boolean): Promise<string | null> {
+  if (typeof sealed !== 'string' || !sealed || !env.FIELD_KEY) return null;
+  try {
+    const value = await openField(await fieldKeys(env), sealed);
+    return clear ? value : maskSensitive(value);
+  } catch {
+    // sealed with another key (rotated without re-encryption): shown as stored, not as a 500
+    return null;
+  }
 }

@@ -9,6 +9,8 @@ import type { AppEnv } from '../app-env';
 import { actorOf } from '../auth/access';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
+import { revealField } from '../crypto/fields';
+import { hasRole } from '../auth/access';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
 import { idParam } from '../../../shared/src/api/common';
 import type { TagChip } from '../../../shared/src/api/contacts';
@@ -88,6 +90,8 @@ export const contactDetail = new Hono<AppEnv>()
     ]);
     const custom = parseJson(row.custom);
     const segments = await segmentsOf(db, c.env, id);
+    // sensitive values in clear for super admins only; everyone else sees them masked
+    const canSeeSensitive = hasRole(c.get('user'), 'super_admin');
     const declared = fields!.results as { key: string; label_zh: string; label_en: string }[];
     const known = new Set(declared.map((f) => f.key));
     const d = dept!.results[0] as { id: number; name: string } | undefined;
@@ -123,9 +127,11 @@ export const contactDetail = new Hono<AppEnv>()
           .filter((k) => !known.has(k))
           .map((k) => ({ key: k, labelZh: k, labelEn: k, value: custom[k] })),
       ],
-      // sensitive values never leave here in clear; the encryption work decides who may see them
       hasPhone: row.phone_enc != null,
       hasIdNumber: row.id_number_enc != null,
+      phone: await revealField(c.env, row.phone_enc, canSeeSensitive),
+      idNumber: await revealField(c.env, row.id_number_enc, canSeeSensitive),
+      sensitiveMasked: !canSeeSensitive,
       tags: chips!.results as unknown as TagChip[],
       segments,
     };

@@ -12,6 +12,7 @@ import { validate } from '../validate';
 import { auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { previewContext } from '../rules/context';
+import { phoneSearchHash } from '../crypto/fields';
 import { compileWhere } from '../../../shared/src/rules/sql';
 import type { JsonLogic } from '../../../shared/src/rules/types';
 import { EXPORT_COUNT_HEADER, exportContactsBody } from '../../../shared/src/api/exports';
@@ -28,13 +29,14 @@ interface Where {
 }
 
 /** The Contacts list's filter as SQL over `contacts c` (worker/src/routes/contacts.ts, same meaning). */
-async function filterWhere(db: D1Database, f: NonNullable<ReturnType<typeof exportContactsBody.parse>['filter']>): Promise<Where> {
+async function filterWhere(db: D1Database, env: Env, f: NonNullable<ReturnType<typeof exportContactsBody.parse>['filter']>): Promise<Where> {
   const parts: string[] = [];
   const params: unknown[] = [];
   if (f.q) {
-    parts.push(`(c.name LIKE ? ESCAPE '\\' OR c.remark LIKE ? ESCAPE '\\' OR c.external_id = ?)`);
     const p = `%${likeEscape(f.q)}%`;
-    params.push(p, p, f.q);
+    const phoneHash = await phoneSearchHash(env, f.q);
+    parts.push(`(c.name LIKE ? ESCAPE '\\' OR c.remark LIKE ? ESCAPE '\\' OR c.external_id = ?${phoneHash ? ' OR c.phone_hash = ?' : ''})`);
+    params.push(p, p, f.q, ...(phoneHash ? [phoneHash] : []));
   }
   if (f.kind) {
     parts.push('c.kind = ?');
@@ -77,7 +79,7 @@ const SELECT = `SELECT c.id, c.external_id, c.name, c.kind, c.gender, c.region, 
 export const contactExports = new Hono<AppEnv>().use(requireRole('super_admin')).post('/contacts', validate('json', exportContactsBody), async (c) => {
   const b = c.req.valid('json');
   const db = c.env.DB;
-  const { where, name } = b.segmentId !== undefined ? await segmentWhere(db, c.env, b.segmentId) : { where: await filterWhere(db, b.filter ?? {}), name: null };
+  const { where, name } = b.segmentId !== undefined ? await segmentWhere(db, c.env, b.segmentId) : { where: await filterWhere(db, c.env, b.filter ?? {}), name: null };
   const { n } = (await db.prepare(`SELECT count(*) AS n FROM contacts c WHERE ${where.sql}`).bind(...where.params).first<{ n: number }>())!;
   const at = Date.now();
   await auditStatement(db, {
