@@ -7,6 +7,8 @@ CREATE TABLE `import_rows` (
 	`data` text,
 	`phone_hash` text,
 	`phone_enc` text,
+	`id_number_hash` text,
+	`id_number_enc` text,
 	`bucket` integer,
 	`tag_ids` text,
 	`rejections` text,

@@ -9,9 +9,9 @@ const post = (path: string, body?: unknown) =>
 
 beforeAll(async () => {
   await seedSmallWorld();
-  const created = await post('/api/imports', { fileName: 'p.csv', headers: ['外部ID', '姓名', '手机'], mapping: ['externalId', 'name', 'phone'] });
+  const created = await post('/api/imports', { fileName: 'p.csv', headers: ['外部ID', '姓名', '手机', '身份证号'], mapping: ['externalId', 'name', 'phone', 'idNumber'] });
   const id = created.body.id;
-  await post(`/api/imports/${id}/rows`, { rows: [{ row: 2, cells: ['p_1', '有手机', '138 0013 8001'] }] });
+  await post(`/api/imports/${id}/rows`, { rows: [{ row: 2, cells: ['p_1', '有手机', '138 0013 8001', '11010519491231002x'] }] });
   await post(`/api/imports/${id}/dry-run`, {});
   expect((await post(`/api/imports/${id}/apply`)).status).toBe(200);
 });
@@ -43,12 +43,14 @@ describe('sensitive fields (FIELD_KEY)', () => {
   it('shows the phone in clear to super admins and masked to everyone else', async () => {
     const { id } = (await db.prepare(`SELECT id FROM contacts WHERE external_id = 'p_1'`).first<{ id: number }>())!;
     const admin = await api(`/api/contacts/${id}/detail`);
-    expect(admin.body).toMatchObject({ hasPhone: true, phone: '13800138001', sensitiveMasked: false, idNumber: null });
+    expect(admin.body).toMatchObject({ hasPhone: true, phone: '13800138001', sensitiveMasked: false, hasIdNumber: true, idNumber: '11010519491231002X' });
     const staff = await apiAs({ id: 9301, role: 'staff', departmentId: null }, `/api/contacts/${id}/detail`);
     expect(staff.status).toBe(200);
-    expect(staff.body).toMatchObject({ hasPhone: true, phone: '138****8001', sensitiveMasked: true });
+    expect(staff.body).toMatchObject({ hasPhone: true, phone: '138****8001', idNumber: '110***********002X', sensitiveMasked: true });
     // never stored in clear
     const raw = await db.prepare(`SELECT * FROM contacts WHERE id = ?`).bind(id).first<Record<string, unknown>>();
     expect(JSON.stringify(raw)).not.toContain('13800138001');
+    expect(JSON.stringify(raw)).not.toContain('11010519491231002X');
+    expect(raw!.id_number_hash).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -9,6 +9,7 @@ export const IMPORT_FIELDS = [
   'externalId',
   'name',
   'phone',
+  'idNumber',
   'region',
   'city',
   'company',
@@ -45,6 +46,7 @@ const HEADER_ALIASES: Record<ImportField, string[]> = {
   externalId: ['外部id', '外部联系人id', 'externalid', 'external_id', 'externaluserid', 'external_userid', 'openid', 'wxid', 'unionid', '客户id', '联系人id', 'id'],
   name: ['姓名', '名字', '名称', '昵称', '客户名称', '客户姓名', '联系人', 'name', 'fullname', 'nickname', 'contactname'],
   phone: ['手机', '手机号', '手机号码', '电话', '电话号码', '联系电话', '移动电话', 'phone', 'mobile', 'phonenumber', 'mobilephone', 'tel', 'cellphone'],
+  idNumber: ['身份证', '身份证号', '身份证号码', '证件号', '证件号码', 'idnumber', 'id_number', 'idcard', 'nationalid'],
   region: ['地区', '省份', '省', '区域', '所在地区', 'region', 'province', 'state'],
   city: ['城市', '市', '所在城市', 'city'],
   company: ['公司', '企业', '公司名称', '单位', '工作单位', 'company', 'organization', 'organisation', 'corp'],
@@ -149,9 +151,22 @@ export function parseKind(v: string): ContactKind | null {
   return KIND_WORDS[k] ?? ((CONTACT_KINDS as readonly string[]).includes(k) ? (k as ContactKind) : null);
 }
 
+/**
+ * A mainland resident ID number (GB 11643: 17 digits and a check character, X for 10), upper
+ * case, or null when the check fails: a mistyped digit is caught here, not stored.
+ */
+export function normalizeIdNumber(value: string): string | null {
+  const v = value.normalize('NFKC').replace(/\s/g, '').toUpperCase();
+  if (!/^\d{17}[\dX]$/.test(v)) return null;
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = weights.reduce((acc, w, i) => acc + w * Number(v[i]), 0);
+  return '10X98765432'[sum % 11] === v[17] ? v : null;
+}
+
 /** Why a value does not fit its column (a rejection reason code), or null when it fits. */
 export type ValueProblem =
   | 'invalid_phone'
+  | 'invalid_id_number'
   | 'invalid_gender'
   | 'invalid_kind'
   | 'invalid_external_id'
@@ -168,6 +183,8 @@ export function valueProblem(field: ImportField, raw: string): ValueProblem | nu
       return v.length > MAX_EXTERNAL_ID || /\s/.test(v) ? 'invalid_external_id' : null;
     case 'phone':
       return looksLikePhone(v) ? null : 'invalid_phone';
+    case 'idNumber':
+      return normalizeIdNumber(v) ? null : 'invalid_id_number';
     case 'gender':
       return parseGender(v) ? null : 'invalid_gender';
     case 'kind':

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guessMapping, normalizePhone, parseGender, parseKind, valueProblem } from './fields';
+import { guessMapping, normalizeIdNumber, normalizePhone, parseGender, parseKind, valueProblem } from './fields';
 import {
   checkFile,
   checkRow,
@@ -39,6 +39,15 @@ describe('value shapes', () => {
     expect(normalizePhone('+44 20 7946 0958')).toBe('+442079460958');
     expect(normalizePhone('12345')).toBeNull();
     expect(normalizePhone('张伟')).toBeNull();
+  });
+
+  it('accepts resident ID numbers only when their check character is right', () => {
+    expect(normalizeIdNumber('11010519491231002x')).toBe('11010519491231002X');
+    expect(normalizeIdNumber('110101 19900307 1233')).toBe('110101199003071233');
+    expect(normalizeIdNumber('110101199003071234')).toBeNull();
+    expect(normalizeIdNumber('1101011990030712')).toBeNull();
+    expect(guessMapping(['身份证号', 'ID Number'])).toEqual(['idNumber', null]);
+    expect(valueProblem('idNumber', '110101199003071234')).toBe('invalid_id_number');
   });
 
   it('reads gender and kind in Chinese and English', () => {

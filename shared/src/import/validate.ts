@@ -6,6 +6,7 @@
 import type { ContactKind, Gender } from '../domain';
 import {
   IMPORT_FIELDS,
+  normalizeIdNumber,
   normalizePhone,
   parseGender,
   parseKind,
@@ -131,6 +132,7 @@ export interface ImportValues {
   externalId?: string;
   name?: string;
   phone?: string;
+  idNumber?: string;
   region?: string;
   city?: string;
   company?: string;
@@ -167,6 +169,9 @@ export function checkRow(mapping: ImportMapping, row: number, cells: readonly st
     switch (field) {
       case 'phone':
         values.phone = normalizePhone(raw)!;
+        break;
+      case 'idNumber':
+        values.idNumber = normalizeIdNumber(raw)!;
         break;
       case 'gender':
         values.gender = parseGender(raw)!;

@@ -523,6 +523,8 @@ export const importRows = sqliteTable(
     data: text('data'),
     phoneHash: text('phone_hash'),
     phoneEnc: text('phone_enc'),
+    idNumberHash: text('id_number_hash'),
+    idNumberEnc: text('id_number_enc'),
     bucket: integer('bucket'),
     tagIds: text('tag_ids'),
     rejections: text('rejections'),

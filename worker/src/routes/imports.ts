@@ -126,6 +126,7 @@ const ATTRS = Object.entries(ATTRIBUTE_FIELDS) as [keyof typeof ATTRIBUTE_FIELDS
 /** SQL that is true when staged row `r` would change contact `c` (attributes, phone, or a tag not held). */
 const DIFFERS = `(${ATTRS.map(([f, col]) => `(r.data ->> '${f}' IS NOT NULL AND r.data ->> '${f}' IS NOT c.${col})`).join(' OR ')}
   OR (r.phone_hash IS NOT NULL AND r.phone_hash IS NOT c.phone_hash)
+  OR (r.id_number_hash IS NOT NULL AND r.id_number_hash IS NOT c.id_number_hash)
   OR EXISTS (SELECT 1 FROM json_each(r.tag_ids) t
              WHERE NOT EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = t.value)))`;
 
@@ -209,7 +210,7 @@ export const imports = new Hono<AppEnv>()
           `INSERT INTO import_rows (import_id, row, cells)
            SELECT ?, j.value ->> 'row', j.value -> 'cells' FROM json_each(?) j WHERE true
            ON CONFLICT(import_id, row) DO UPDATE SET cells = excluded.cells, status = NULL, external_id = NULL, data = NULL,
-             phone_hash = NULL, phone_enc = NULL, bucket = NULL, tag_ids = NULL, rejections = NULL`,
+             phone_hash = NULL, phone_enc = NULL, id_number_hash = NULL, id_number_enc = NULL, bucket = NULL, tag_ids = NULL, rejections = NULL`,
         )
         .bind(id, JSON.stringify(rows)),
       // new rows make an earlier dry run stale
@@ -267,14 +268,14 @@ export const imports = new Hono<AppEnv>()
       return c.json(body);
     }
 
-    // tags against the taxonomy; phones sealed and hashed
+    // tags against the taxonomy; phones and ID numbers sealed and hashed
     const { results: taxonomy } = await db
       .prepare(`SELECT t.id, t.name, t.group_id AS groupId, g.name AS groupName, g.exclusive, t.status FROM tags t JOIN tag_groups g ON g.id = t.group_id`)
       .all<Omit<TaxonomyTag, 'exclusive'> & { exclusive: number }>();
     const index = taxonomyIndex(taxonomy.map((t) => ({ ...t, exclusive: Boolean(t.exclusive) })));
     const tagColumn = mapping.indexOf('tags');
     const cellsByRow = new Map(staged.map((r) => [r.row, r.cells]));
-    const needsKey = mapping.includes('phone');
+    const needsKey = mapping.includes('phone') || mapping.includes('idNumber');
     const keys = needsKey ? await fieldKeys(c.env) : null;
     const tagIds = new Set<number>();
     const updates = await Promise.all(
@@ -285,7 +286,7 @@ export const imports = new Hono<AppEnv>()
           else r.rejections.push({ row: r.row, column: tagColumn, field: 'tags', reason: res.reason, value: cellsByRow.get(r.row)?.[tagColumn]?.trim(), detail: res.detail });
         }
         if (r.rejections.length) return { row: r.row, s: 'rejected', rej: r.rejections };
-        const { externalId, phone, ...attrs } = r.values;
+        const { externalId, phone, idNumber, ...attrs } = r.values;
         const tags = r.tags.length ? resolveTags(r.tags, index) : null;
         return {
           row: r.row,
@@ -294,6 +295,8 @@ export const imports = new Hono<AppEnv>()
           data: attrs,
           ph: phone && keys ? await fieldHash(keys, phone) : null,
           pe: phone && keys ? await sealField(keys, phone) : null,
+          ih: idNumber && keys ? await fieldHash(keys, idNumber) : null,
+          ie: idNumber && keys ? await sealField(keys, idNumber) : null,
           b: bucketOf(externalId!),
           tags: tags && tags.ok ? tags.tagIds : [],
         };
@@ -305,12 +308,13 @@ export const imports = new Hono<AppEnv>()
         .prepare(
           // an upsert, so json_each is the outer loop and each row a primary-key lookup (an
           // UPDATE … FROM json_each re-scans the JSON for every staged row: quadratic)
-          `INSERT INTO import_rows (import_id, row, cells, status, external_id, data, phone_hash, phone_enc, bucket, tag_ids, rejections)
+          `INSERT INTO import_rows (import_id, row, cells, status, external_id, data, phone_hash, phone_enc, id_number_hash, id_number_enc, bucket, tag_ids, rejections)
            SELECT ?2, j.value ->> 'row', '[]', j.value ->> 's', j.value ->> 'ext', j.value -> 'data', j.value ->> 'ph', j.value ->> 'pe',
-                  j.value ->> 'b', coalesce(j.value -> 'tags', '[]'), j.value -> 'rej'
+                  j.value ->> 'ih', j.value ->> 'ie', j.value ->> 'b', coalesce(j.value -> 'tags', '[]'), j.value -> 'rej'
            FROM json_each(?1) j WHERE true
            ON CONFLICT(import_id, row) DO UPDATE SET status = excluded.status, external_id = excluded.external_id, data = excluded.data,
-             phone_hash = excluded.phone_hash, phone_enc = excluded.phone_enc, bucket = excluded.bucket, tag_ids = excluded.tag_ids,
+             phone_hash = excluded.phone_hash, phone_enc = excluded.phone_enc, id_number_hash = excluded.id_number_hash,
+             id_number_enc = excluded.id_number_enc, bucket = excluded.bucket, tag_ids = excluded.tag_ids,
              rejections = excluded.rejections, contact_id = NULL, before = NULL`,
         )
         .bind(JSON.stringify(chunk), id),
@@ -397,24 +401,26 @@ export const imports = new Hono<AppEnv>()
       // the values apply is about to overwrite, kept for rollback
       db
         .prepare(
-          `UPDATE import_rows SET before = (SELECT json_object(${attrCols.map((col) => `'${col}', c.${col}`).join(', ')}, 'phone_hash', c.phone_hash, 'phone_enc', c.phone_enc)
+          `UPDATE import_rows SET before = (SELECT json_object(${attrCols.map((col) => `'${col}', c.${col}`).join(', ')}, 'phone_hash', c.phone_hash, 'phone_enc', c.phone_enc,
+                                            'id_number_hash', c.id_number_hash, 'id_number_enc', c.id_number_enc)
                                             FROM contacts c WHERE c.id = import_rows.contact_id)
            WHERE import_id = ? AND status = 'updated'`,
         )
         .bind(id),
       db
         .prepare(
-          `INSERT INTO contacts (external_id, kind, name, gender, region, city, company, occupation, remark, phone_hash, phone_enc, bucket, created_at, updated_at)
+          `INSERT INTO contacts (external_id, kind, name, gender, region, city, company, occupation, remark, phone_hash, phone_enc, id_number_hash, id_number_enc, bucket, created_at, updated_at)
            SELECT r.external_id, coalesce(r.data ->> 'kind', ?2), coalesce(r.data ->> 'name', r.external_id), coalesce(r.data ->> 'gender', 'unknown'),
                   r.data ->> 'region', r.data ->> 'city', r.data ->> 'company', r.data ->> 'occupation', r.data ->> 'remark',
-                  r.phone_hash, r.phone_enc, r.bucket, ?3, ?3
+                  r.phone_hash, r.phone_enc, r.id_number_hash, r.id_number_enc, r.bucket, ?3, ?3
            FROM import_rows r WHERE r.import_id = ?1 AND r.status = 'new' ORDER BY r.row`,
         )
         .bind(id, imp.default_kind, at),
       db
         .prepare(
           `UPDATE contacts SET ${ATTRS.map(([f, col]) => `${col} = coalesce(r.data ->> '${f}', contacts.${col})`).join(', ')},
-             phone_hash = coalesce(r.phone_hash, contacts.phone_hash), phone_enc = coalesce(r.phone_enc, contacts.phone_enc), updated_at = ?2
+             phone_hash = coalesce(r.phone_hash, contacts.phone_hash), phone_enc = coalesce(r.phone_enc, contacts.phone_enc),
+             id_number_hash = coalesce(r.id_number_hash, contacts.id_number_hash), id_number_enc = coalesce(r.id_number_enc, contacts.id_number_enc), updated_at = ?2
            FROM import_rows r WHERE r.import_id = ?1 AND r.status = 'updated' AND r.contact_id = contacts.id`,
         )
         .bind(id, at),
@@ -502,6 +508,8 @@ export const imports = new Hono<AppEnv>()
           `UPDATE contacts SET ${ATTRS.map(([f, col]) => `${col} = CASE WHEN r.data ->> '${f}' IS NOT NULL THEN r.before ->> '${col}' ELSE contacts.${col} END`).join(', ')},
              phone_hash = CASE WHEN r.phone_hash IS NOT NULL THEN r.before ->> 'phone_hash' ELSE contacts.phone_hash END,
              phone_enc = CASE WHEN r.phone_hash IS NOT NULL THEN r.before ->> 'phone_enc' ELSE contacts.phone_enc END,
+             id_number_hash = CASE WHEN r.id_number_hash IS NOT NULL THEN r.before ->> 'id_number_hash' ELSE contacts.id_number_hash END,
+             id_number_enc = CASE WHEN r.id_number_hash IS NOT NULL THEN r.before ->> 'id_number_enc' ELSE contacts.id_number_enc END,
              updated_at = ?2
            FROM import_rows r WHERE r.import_id = ?1 AND r.status = 'updated' AND r.contact_id = contacts.id AND r.before IS NOT NULL`,
         )

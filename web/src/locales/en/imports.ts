@@ -36,6 +36,7 @@ const en: typeof zh = {
       externalId: 'External ID',
       name: 'Name',
       phone: 'Phone',
+      idNumber: 'ID number',
       region: 'Region / province',
       city: 'City',
       company: 'Company',
@@ -71,6 +72,7 @@ const en: typeof zh = {
     reasons: {
       required: 'A required value is missing',
       invalid_phone: 'Not a valid phone number',
+      invalid_id_number: 'Not a valid ID number (checksum)',
       invalid_gender: 'Gender must be male / female / unknown',
       invalid_kind: 'Unknown contact kind',
       invalid_external_id: 'External IDs have no spaces and at most 128 characters',

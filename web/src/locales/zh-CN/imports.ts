@@ -35,6 +35,7 @@ export default {
       externalId: '外部 ID',
       name: '姓名',
       phone: '手机号',
+      idNumber: '身份证号',
       region: '地区/省份',
       city: '城市',
       company: '公司',
@@ -70,6 +71,7 @@ export default {
     reasons: {
       required: '缺少必填值',
       invalid_phone: '不是有效的手机号',
+      invalid_id_number: '身份证号校验不通过',
       invalid_gender: '性别应为 男 / 女 / 未知',
       invalid_kind: '无法识别的联系人类型',
       invalid_external_id: '外部 ID 不能含空格，最长 128 个字符',
