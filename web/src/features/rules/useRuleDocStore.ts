@@ -4,7 +4,7 @@ import { compileRule, type CompiledRule } from '../../../../shared/src/rules/com
 import type { RuleError, RuleResult } from '../../../../shared/src/rules/errors';
 import type { CustomFieldDecl } from '../../../../shared/src/rules/fields';
 import type { RuleEdge, RuleGraph, RuleNode, RuleNodeKind } from '../../../../shared/src/rules/types';
-import { connectionProblem, createNode, layeredLayout, newId, starterGraph, type ConnectionProblem } from './rule-graph';
+import { connectionProblem, createNode, autoLayoutPositions, newId, starterGraph, type ConnectionProblem } from './rule-graph';
 import { useTagsStore } from '../tags/useTagsStore';
 
 /** A compiler error, or one of the editor's own product checks. */
@@ -155,8 +155,14 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     return nodes.map((n) => n.id);
   }
 
-  function autoLayout() {
-    const positions = layeredLayout(graph.value);
+  /** Lays the graph out left to right (dagre) as one undo step; `sizes` are rendered node sizes. */
+  function autoLayout(sizes: Record<string, { width: number; height: number }> = {}) {
+    const positions = autoLayoutPositions(graph.value, sizes);
+    const moved = graph.value.nodes.some((n) => {
+      const p = positions[n.id];
+      return p && (n.position?.x !== p.x || n.position?.y !== p.y);
+    });
+    if (!moved) return;
     commit((g) => {
       for (const n of g.nodes) n.position = positions[n.id] ?? n.position;
     });

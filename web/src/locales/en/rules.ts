@@ -122,6 +122,8 @@ const en: typeof zh = {
       redo: 'Redo (Ctrl+Shift+Z)',
       zoomIn: 'Zoom in',
       zoomOut: 'Zoom out',
+      zoomReset: 'Zoom to 100%',
+      minimap: 'Minimap: drag to pan the canvas',
       fit: 'Fit to screen (Shift+1)',
       layout: 'Tidy up (Shift+L)',
       hint: 'Drag conditions and actions from the left, then connect the dots on the right of each node',

@@ -121,6 +121,8 @@ export default {
       redo: '重做 (Ctrl+Shift+Z)',
       zoomIn: '放大',
       zoomOut: '缩小',
+      zoomReset: '缩放到 100%',
+      minimap: '小地图：拖动可平移画布',
       fit: '适应画布 (Shift+1)',
       layout: '自动排版 (Shift+L)',
       hint: '从左侧拖入条件与动作，再从节点右侧的圆点拖线连接',
