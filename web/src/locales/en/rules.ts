@@ -131,6 +131,11 @@ const en: typeof zh = {
     },
     palette: { title: 'Nodes', hint: 'Drag onto the canvas, or double-click to add' },
     side: { inspector: 'Properties', preview: 'Preview' },
+    tagPicker: {
+      create: 'Create tag “{name}”…',
+      noMatch: 'No matching tag',
+      retired: 'This tag is retired and cannot be used by a rule: restore it in Tags first',
+    },
     inspector: {
       pickTag: 'Search and choose a tag',
       noTags: 'No tags available',

@@ -130,6 +130,11 @@ export default {
     },
     palette: { title: '节点', hint: '拖到画布上，或双击添加' },
     side: { inspector: '属性', preview: '预览' },
+    tagPicker: {
+      create: '新建标签「{name}」…',
+      noMatch: '没有匹配的标签',
+      retired: '这个标签已停用，规则不能使用；请先在标签管理中恢复它',
+    },
     inspector: {
       pickTag: '搜索并选择标签',
       noTags: '没有可用标签',
