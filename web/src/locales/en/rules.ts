@@ -210,6 +210,7 @@ const en: typeof zh = {
       share: '{n}% rollout',
       took: 'Exact count in {ms} ms',
       changes: 'Tag changes on publish',
+      changesOnEvent: 'Tag changes at each contact’s next such event',
       holdersNotMatched: '{n} more hold this tag but no longer match (publishing does not remove it)',
       sample: 'Matching contacts',
       sampleHint: 'click to see why',

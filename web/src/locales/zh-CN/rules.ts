@@ -209,6 +209,7 @@ export default {
       share: '灰度 {n}%',
       took: '精确计算，用时 {ms} ms',
       changes: '发布后标签变化',
+      changesOnEvent: '下一次该事件时的标签变化',
       holdersNotMatched: '另有 {n} 人已有此标签但不再命中（发布不会移除）',
       sample: '命中样例',
       sampleHint: '点击查看命中原因',
