@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, toRaw } from 'vue';
 import { compileRule, type CompiledRule } from '../../../../shared/src/rules/compile';
 import type { RuleError, RuleResult } from '../../../../shared/src/rules/errors';
 import type { CustomFieldDecl } from '../../../../shared/src/rules/fields';
@@ -176,11 +176,16 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   /**
    * The compiler runs in the browser on every change: errors appear on their node instantly.
    * A segment has no actions; it compiles as a rule with one virtual action after its flow's
-   * end so the same checks apply (the worker does the same for its count).
+   * end so the same checks apply (the worker does the same for its count). It reruns when the
+   * graph changes in anything but positions.
    */
+  /** The graph as the compiler sees it: everything but positions, which move on every drag. */
+  const logicKey = computed(() => JSON.stringify({ n: graph.value.nodes.map(({ position: _p, ...rest }) => rest), e: graph.value.edges }));
   const compiled = computed<RuleResult<CompiledRule>>(() => {
+    void logicKey.value;
     const tags = tagsStore.tagsById;
-    return compileRule(graph.value, {
+    // untracked (raw): a move must not recompile 300 nodes; logicKey says when it matters
+    return compileRule(toRaw(graph.value), {
       customFields: customFields.value,
       tagExists: tags.size ? (id) => tags.get(id)?.status === 'active' : undefined,
     });
