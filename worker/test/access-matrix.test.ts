@@ -9,10 +9,10 @@
  * "Own" objects belong to 华东 (2 or 3), "other" ones to 华南 (4). The actors are a super admin
  * (no department), a department admin and a staff member of 华东.
  */
-import { env } from 'cloudflare:workers';
+import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { anonApi, apiAs, ROOT, seedSmallWorld, type TestUser } from './fixtures';
+import { anonApi, apiAs, ROOT, seedSmallWorld, sessionHeaders, type TestUser } from './fixtures';
 import { hashPassword } from '../../shared/src/auth/password';
 import type { RulePreviewOk } from '../../shared/src/api/rules';
 
@@ -111,6 +111,27 @@ async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
   return { rolloutPercent: 100, graphHash: p.graphHash, expected, confirm: true };
 }
 
+/** A contact import made by the super admin, taken as far as `stage` (one new contact). */
+async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): Promise<string> {
+  const id = (await send(ROOT, 'POST', '/api/imports', { fileName: 'm.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })).body.id as string;
+  if (stage === 'created') return id;
+  await send(ROOT, 'POST', `/api/imports/${id}/rows`, { rows: [{ row: 2, cells: [uniq('matrix_'), '导入'] }] });
+  if (stage === 'staged') return id;
+  await send(ROOT, 'POST', `/api/imports/${id}/dry-run`, {});
+  if (stage === 'checked') return id;
+  await send(ROOT, 'POST', `/api/imports/${id}/apply`);
+  return id;
+}
+
+/** The export answers CSV, not JSON: its status only. */
+async function exportStatus(user: TestUser): Promise<{ status: number }> {
+  const res = await exports.default.fetch(
+    new Request('http://segflow.test/api/exports/contacts', { method: 'POST', headers: { 'content-type': 'application/json', ...(await sessionHeaders(user)) }, body: '{}' }),
+  );
+  await res.arrayBuffer();
+  return { status: res.status };
+}
+
 const any: Policy = { min: 'staff', scope: 'none' };
 const superOnly: Policy = { min: 'super_admin', scope: 'none' };
 const readHidden: Policy = { min: 'staff', scope: 'hidden' };
@@ -143,6 +164,16 @@ const ROUTES: Record<string, Route | 'public'> = {
     policy: superOnly,
     call: (u) => send(u, 'POST', '/api/users', { email: `${uniq('new')}@segflow.test`, name: '新人', role: 'staff', departmentId: 2, password: 'long-enough-pw' }),
   },
+  'POST /api/imports': { policy: superOnly, call: (u) => send(u, 'POST', '/api/imports', { fileName: 'm.csv', headers: ['外部ID'], mapping: ['externalId'] }) },
+  'GET /api/imports/:id': { policy: superOnly, call: async (u) => get(u, `/api/imports/${await newImport('created')}`) },
+  'POST /api/imports/:id/rows': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/imports/${await newImport('created')}/rows`, { rows: [{ row: 2, cells: [uniq('matrix_'), '导入'] }] }),
+  },
+  'POST /api/imports/:id/dry-run': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('staged')}/dry-run`, {}) },
+  'POST /api/imports/:id/apply': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('checked')}/apply`) },
+  'POST /api/imports/:id/rollback': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('applied')}/rollback`) },
+  'POST /api/exports/contacts': { policy: superOnly, call: (u) => exportStatus(u) },
   'PATCH /api/users/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/users/${await newUser()}`, { name: '改名' }) },
   'POST /api/users/:id/revoke-sessions': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/users/${await newUser()}/revoke-sessions`) },
 
