@@ -7,7 +7,8 @@ import rules from './rules';
 import segments from './segments';
 import auth from './auth';
 import errors from './errors';
+import imports from './imports';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors, ...imports };
 export default en;

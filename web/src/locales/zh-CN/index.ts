@@ -6,9 +6,10 @@ import rules from './rules';
 import segments from './segments';
 import auth from './auth';
 import errors from './errors';
+import imports from './imports';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors };
+export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors, ...imports };
