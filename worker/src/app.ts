@@ -15,6 +15,7 @@ import { rules } from './routes/rules';
 import { segments } from './routes/segments';
 import { auth } from './routes/auth';
 import { users } from './routes/users';
+import { audit } from './routes/audit';
 import { authenticate } from './auth/access';
 
 /**
@@ -44,6 +45,7 @@ app.use('/api/*', authenticate);
 app.route('/api/health', health);
 app.route('/api/auth', auth);
 app.route('/api/users', users);
+app.route('/api/audit', audit);
 app.route('/api/contacts', contacts);
 app.route('/api/tag-groups', tagGroups);
 app.route('/api/departments', departments);
