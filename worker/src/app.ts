@@ -16,6 +16,7 @@ import { segments } from './routes/segments';
 import { auth } from './routes/auth';
 import { users } from './routes/users';
 import { audit } from './routes/audit';
+import { eventSources } from './routes/event-sources';
 import { authenticate } from './auth/access';
 
 /**
@@ -46,6 +47,7 @@ app.route('/api/health', health);
 app.route('/api/auth', auth);
 app.route('/api/users', users);
 app.route('/api/audit', audit);
+app.route('/api/event-sources', eventSources);
 app.route('/api/contacts', contacts);
 app.route('/api/tag-groups', tagGroups);
 app.route('/api/departments', departments);
