@@ -75,7 +75,7 @@ describe('GET /api/audit', () => {
     expect(await ids(`q=${encodeURIComponent('%')}`)).toEqual(['segment.create']);
 
     const page2 = await api('/api/audit?pageSize=2&page=2');
-    expect(page2.body).toMatchObject({ total: 5, page: 2, pageSize: 2 });
+    expect(page2.body).toMatchObject({ total: 5, page: 2, pageSize: 2, retentionDays: 180 });
     expect(page2.body.items.map((i: any) => i.action)).toEqual(['segment.create', 'rule.update']);
 
     const system = (await api('/api/audit?action=user.create')).body.items[0];

@@ -66,7 +66,8 @@ export interface AuditListItem {
   summary: string | null;
 }
 
-export type AuditListResponse = Page<AuditListItem>;
+/** `retentionDays`: entries older than this are purged (`AUDIT_RETENTION_DAYS`). */
+export type AuditListResponse = Page<AuditListItem> & { retentionDays: number };
 
 /** `GET /api/audit/:id`: the entry with its before / after states (parsed JSON, null when none). */
 export interface AuditDetail extends AuditListItem {

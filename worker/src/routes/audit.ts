@@ -9,6 +9,7 @@ import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { requireRole } from '../auth/access';
+import { auditRetentionDays } from '../cron/purge';
 import { idPath } from '../../../shared/src/api/taxonomy';
 import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse } from '../../../shared/src/api/audit';
 
@@ -97,6 +98,7 @@ export const audit = new Hono<AppEnv>()
       total: (total!.results[0] as { n: number }).n,
       page: q.page,
       pageSize: q.pageSize,
+      retentionDays: auditRetentionDays(c.env),
     };
     return c.json(res);
   })

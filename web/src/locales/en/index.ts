@@ -6,7 +6,10 @@ import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
 import auth from './auth';
+import audit from './audit';
+import people from './people';
+import sources from './sources';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources };
 export default en;
