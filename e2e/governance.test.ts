@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
 import { apiCall, openBrowser } from './browser';
@@ -30,6 +31,7 @@ describe('governance screens', () => {
     await dialog.getByTestId('user-department').click();
     await page.locator('.el-select-dropdown__item:visible', { hasText: '华东大区' }).first().click();
     await dialog.getByTestId('user-password').fill(DEMO_PASSWORD);
+    await page.screenshot({ path: 'e2e/screenshots/user-dialog-zh-CN.png' });
     await dialog.getByTestId('user-save').click();
     const row = page.getByTestId('users-table').locator('tr', { hasText: email });
     await row.waitFor();
@@ -77,6 +79,80 @@ describe('governance screens', () => {
     expect(diff).not.toContain(DEMO_PASSWORD);
     await page.waitForTimeout(500); // the drawer slides in
     await page.screenshot({ path: 'e2e/screenshots/audit-drawer-zh-CN.png' });
+    await page.close();
+  });
+});
+
+describe('data sources screen', () => {
+  let context: BrowserContext;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ context, close } = await openBrowser('en'));
+  });
+  afterAll(() => close?.());
+
+  async function send(id: string, secret: string, eventId: string): Promise<number> {
+    const body = JSON.stringify({ id: eventId, type: 'message', contact: { externalId: `e2e-${id}` }, text: 'hello' });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const sig = `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
+    const res = await fetch(`${baseURL}/api/webhooks/${id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'X-Segflow-Timestamp': ts, 'X-Segflow-Signature': sig },
+      body,
+    });
+    return res.status;
+  }
+
+  it('creates a source with its secret shown once, rotates it (old secret still accepted), and revokes it', async () => {
+    const id = `e2e-${Date.now()}`;
+    const page = await context.newPage();
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await page.goto(`${baseURL}/sources`);
+    await page.getByTestId('sources-table').waitFor();
+    await page.getByTestId('new-source').click();
+    await page.getByTestId('source-name').fill('E2E shop');
+    await page.getByTestId('source-id').fill(id);
+    await page.getByTestId('source-save').click();
+
+    const secretDialog = page.getByTestId('secret-dialog');
+    await secretDialog.getByTestId('secret-secret').waitFor();
+    const secret = await secretDialog.getByTestId('secret-secret').inputValue();
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(await secretDialog.getByTestId('secret-endpoint').inputValue()).toBe(`${baseURL}/api/webhooks/${id}`);
+    expect(await secretDialog.innerText()).toContain('shown this once');
+    await page.waitForTimeout(300); // the dialog fades in
+    await page.screenshot({ path: 'e2e/screenshots/secret-dialog-en.png' });
+    await secretDialog.getByTestId('copy-secret').click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
+    await secretDialog.getByTestId('secret-done').click();
+
+    // the secret signs events; the list counts them and never shows the secret
+    expect(await send(id, secret, 'a')).toBe(200);
+    await page.reload();
+    const row = page.getByTestId('sources-table').locator('tr', { hasText: id });
+    await row.waitFor();
+    expect(await row.getByTestId('source-total').innerText()).toBe('1');
+    expect(await page.content()).not.toContain(secret);
+
+    // rotate: a new secret, once; the old one still works during the grace period
+    await row.getByTestId('source-rotate').click();
+    await page.locator('.el-message-box__btns .el-button--primary').click();
+    await secretDialog.getByTestId('secret-secret').waitFor();
+    const rotated = await secretDialog.getByTestId('secret-secret').inputValue();
+    expect(rotated).not.toBe(secret);
+    expect(await secretDialog.innerText()).toContain('old secret keeps working until');
+    await secretDialog.getByTestId('secret-done').click();
+    expect(await send(id, rotated, 'b')).toBe(200);
+    expect(await send(id, secret, 'c')).toBe(200);
+    await expect.poll(() => row.innerText()).toContain('Old secret works until');
+
+    // revoke, after a confirmation: events are refused
+    await row.getByTestId('source-revoke').click();
+    await page.locator('.el-message-box__btns .el-button--primary').click();
+    await expect.poll(() => row.innerText()).toContain('Revoked');
+    expect(await send(id, rotated, 'd')).toBe(403);
+    await page.waitForTimeout(500); // tags and messages animate in
+    await page.screenshot({ path: 'e2e/screenshots/sources-after-en.png', fullPage: true });
     await page.close();
   });
 });
