@@ -12,7 +12,7 @@ const en: typeof zh = {
       department: 'Department',
       status: 'Status',
       lastLogin: 'Last sign-in',
-      sessions: 'Active sessions',
+      sessions: 'Sessions',
       actions: 'Actions',
     },
     active: 'Active',

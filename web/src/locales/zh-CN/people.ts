@@ -11,7 +11,7 @@ export default {
       department: '部门',
       status: '状态',
       lastLogin: '最近登录',
-      sessions: '在线会话',
+      sessions: '会话数',
       actions: '操作',
     },
     active: '正常',
