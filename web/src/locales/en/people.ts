@@ -58,6 +58,7 @@ const en: typeof zh = {
       rename: 'Rename',
       move: 'Move',
       contacts: '{n} contacts',
+      contactsColumn: 'Contacts',
       createTitle: 'New department',
       renameTitle: 'Rename {name}',
       moveTitle: 'Move {name}',

@@ -57,6 +57,7 @@ export default {
       rename: '重命名',
       move: '移动',
       contacts: '{n} 位联系人',
+      contactsColumn: '联系人数',
       createTitle: '新建部门',
       renameTitle: '重命名部门 {name}',
       moveTitle: '移动部门 {name}',
