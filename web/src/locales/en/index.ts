@@ -9,7 +9,8 @@ import auth from './auth';
 import audit from './audit';
 import people from './people';
 import sources from './sources';
+import errors from './errors';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors };
 export default en;

@@ -8,9 +8,10 @@ import auth from './auth';
 import audit from './audit';
 import people from './people';
 import sources from './sources';
+import errors from './errors';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources };
+export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors };
