@@ -17,6 +17,8 @@ import { imports } from './routes/imports';
 import { contactExports } from './routes/exports';
 import { auth } from './routes/auth';
 import { users } from './routes/users';
+import { audit } from './routes/audit';
+import { eventSources } from './routes/event-sources';
 import { authenticate } from './auth/access';
 
 /**
@@ -46,6 +48,8 @@ app.use('/api/*', authenticate);
 app.route('/api/health', health);
 app.route('/api/auth', auth);
 app.route('/api/users', users);
+app.route('/api/audit', audit);
+app.route('/api/event-sources', eventSources);
 app.route('/api/contacts', contacts);
 app.route('/api/tag-groups', tagGroups);
 app.route('/api/departments', departments);

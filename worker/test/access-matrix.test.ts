@@ -103,6 +103,23 @@ async function newUser(): Promise<number> {
   return r!.id;
 }
 
+async function newDepartment(): Promise<number> {
+  const r = await db.prepare(`INSERT INTO departments (name, parent_id, path) VALUES (?, 4, '') RETURNING id`).bind(uniq('部门')).first<{ id: number }>();
+  await db.prepare(`UPDATE departments SET path = '/1/4/' || id || '/' WHERE id = ?`).bind(r!.id).run();
+  return r!.id;
+}
+
+async function newAuditEntry(): Promise<number> {
+  const r = await db.prepare(`INSERT INTO audit_log (at, action, object_type, object_id, summary) VALUES (1, 'rule.create', 'rule', '1', 'x') RETURNING id`).first<{ id: number }>();
+  return r!.id;
+}
+
+async function newSource(): Promise<string> {
+  const id = uniq('src-');
+  await db.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES (?, '来源', 'generic', 's')`).bind(id).run();
+  return id;
+}
+
 /** Preview as the super admin (the counts the publish must confirm). */
 async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
   const p = (await send(ROOT, 'POST', '/api/rules/preview', { graph: graph(tagId), ruleId, rolloutPercent: 100, sampleSize: 0 })).body as RulePreviewOk;
@@ -172,6 +189,15 @@ const ROUTES: Record<string, Route | 'public'> = {
   },
 
   'GET /api/departments': { policy: any, call: (u) => get(u, '/api/departments') },
+  'POST /api/departments': { policy: superOnly, call: (u) => send(u, 'POST', '/api/departments', { name: uniq('部门'), parentId: 4 }) },
+  'PATCH /api/departments/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/departments/${await newDepartment()}`, { name: uniq('改名') }) },
+  'GET /api/audit': { policy: superOnly, call: (u) => get(u, '/api/audit') },
+  'GET /api/audit/:id': { policy: superOnly, call: async (u) => get(u, `/api/audit/${await newAuditEntry()}`) },
+  'GET /api/event-sources': { policy: superOnly, call: (u) => get(u, '/api/event-sources') },
+  'GET /api/event-sources/:id': { policy: superOnly, call: async (u) => get(u, `/api/event-sources/${await newSource()}`) },
+  'POST /api/event-sources': { policy: superOnly, call: (u) => send(u, 'POST', '/api/event-sources', { kind: 'generic', id: uniq('src-'), name: '来源' }) },
+  'POST /api/event-sources/:id/rotate': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/rotate`) },
+  'POST /api/event-sources/:id/revoke': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/revoke`) },
   'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
   'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },
 

@@ -27,6 +27,8 @@ export const router = createRouter({
     { path: '/contacts/:id(\\d+)', name: 'contact', component: () => import('../features/contacts/ContactDetailPage.vue') },
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },
     { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue'), meta: { minRole: 'super_admin' } },
+    { path: '/people', name: 'people', component: () => import('../features/people/PeoplePage.vue'), meta: { minRole: 'super_admin' } },
+    { path: '/sources', name: 'sources', component: () => import('../features/sources/SourcesPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/contacts' },
   ],
 });

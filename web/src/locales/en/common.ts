@@ -12,6 +12,8 @@ const en: typeof zh = {
     contacts: 'Contacts',
     tags: 'Tags',
     audit: 'Audit log',
+    people: 'People',
+    sources: 'Data sources',
   },
   common: {
     loading: 'Loading…',
