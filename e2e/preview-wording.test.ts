@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { apiCall, openBrowser } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -26,9 +26,8 @@ async function openRule(name: string, trigger: object, withKeyword: boolean) {
     edges.push({ id: 'e1', source: 't', target: 'c' }, { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' });
   } else edges.push({ id: 'e1', source: 't', target: 'a' });
   nodes.push({ id: 'a', kind: 'action', position: { x: 640, y: 0 }, action: { type: 'add_tag', tagId: tag!.id } });
-  const res = await context.request.post(`${baseURL}/api/rules`, { data: { name, graph: { schemaVersion: 1, nodes, edges } } });
-  expect(res.status()).toBe(201);
-  await page.goto(`${baseURL}/rules/${((await res.json()) as { id: number }).id}`);
+  const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name, graph: { schemaVersion: 1, nodes, edges } });
+  await page.goto(`${baseURL}/rules/${id}`);
   await page.getByTestId('preview-action').waitFor({ timeout: 20_000 });
 }
 
@@ -62,12 +61,12 @@ describe('Preview panel: when tags change', () => {
     edges.push({ id: 'ea', source: 'c109', target: 'a', sourceHandle: 'yes' });
     const graph = { schemaVersion: 1, nodes, edges };
     // the worker refuses to count it (the browser's compiler accepts it)
-    const preview = (await (await context.request.post(`${baseURL}/api/rules/preview`, { data: { graph, sampleSize: 0 } })).json()) as { ok: boolean; errors?: { code: string }[] };
+    const preview = await apiCall<{ ok: boolean; errors?: { code: string }[] }>(context, 'POST', '/rules/preview', { graph, sampleSize: 0 });
     expect(preview.ok).toBe(false);
     expect(preview.errors?.map((e) => e.code)).toContain('too_complex');
 
-    const res = await context.request.post(`${baseURL}/api/rules`, { data: { name: `过大规则 ${Date.now()}`, graph } });
-    await page.goto(`${baseURL}/rules/${((await res.json()) as { id: number }).id}`);
+    const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name: `过大规则 ${Date.now()}`, graph });
+    await page.goto(`${baseURL}/rules/${id}`);
     const invalid = page.getByTestId('preview-invalid');
     await invalid.waitFor({ timeout: 30_000 });
     expect(await invalid.innerText()).toContain('规则过于复杂');

@@ -86,8 +86,22 @@ describe('API error messages', () => {
   });
 
   it('falls back to a generic sentence with the server text for a code it does not know', () => {
-    const err = { status: 429, code: 'rate_limited', message: 'Too many requests: wait 10 s' };
-    expect(apiErrorText(err, tIn('zh-CN'))).toBe('请求失败（429）：Too many requests: wait 10 s');
-    expect(apiErrorText(err, tIn('en'))).toBe('Request failed (429): Too many requests: wait 10 s');
+    const err = { status: 503, code: 'maintenance_window', message: 'Read-only until 02:00' };
+    expect(apiErrorText(err, tIn('zh-CN'))).toBe('请求失败（503）：Read-only until 02:00');
+    expect(apiErrorText(err, tIn('en'))).toBe('Request failed (503): Read-only until 02:00');
+  });
+
+  it('names the object and count a confirmation is about', () => {
+    const err = {
+      status: 409,
+      code: 'confirmation_required',
+      message: 'Retiring 高价值客户 freezes it on the 12 contacts holding it: resend with confirm.count = 12 to go ahead',
+      details: [
+        { path: 'confirm.count', message: '12' },
+        { path: 'confirm.object', message: '高价值客户' },
+      ],
+    };
+    expect(apiErrorText(err, tIn('zh-CN'))).toBe('此操作会影响「高价值客户」的 12 项，需要确认后再执行');
+    expect(apiErrorText(err, tIn('en'))).toBe('This affects 12 of “高价值客户”: confirm it to go ahead');
   });
 });

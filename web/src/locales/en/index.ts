@@ -6,7 +6,8 @@ import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
 import errors from './errors';
+import auth from './auth';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...errors };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...errors, ...auth };
 export default en;

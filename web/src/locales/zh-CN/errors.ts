@@ -17,10 +17,15 @@ export default {
       unauthorized: '登录已失效，请重新登录',
       invalid_signature: '签名校验失败',
       forbidden: '没有权限执行这个操作',
+      csrf_token_invalid: '页面的登录状态已过期，请刷新页面后重试',
+      rate_limited: '尝试次数过多，请稍后再试',
+      confirmation_required: '这是不可轻易撤销的操作，需要先确认影响范围',
       conflict: '操作与当前数据冲突，请刷新后重试',
       invalid_rule: '规则不完整或有错误，无法执行，请按画布上的提示修改',
       internal: '服务器内部错误，本次操作没有生效，请稍后重试',
     } satisfies Record<ErrorCode, string>,
+    /** confirmation_required with the object and count the server names in `details`. */
+    confirmWith: '此操作会影响「{object}」的 {count} 项，需要确认后再执行',
     /** Appended when the error names fields (`details[].path`). */
     fields: '（涉及：{paths}）',
     pathSeparator: '、',
