@@ -86,9 +86,9 @@ describe('API error messages', () => {
   });
 
   it('falls back to a generic sentence with the server text for a code it does not know', () => {
-    const err = { status: 503, code: 'maintenance_window', message: 'Read-only until 02:00' };
-    expect(apiErrorText(err, tIn('zh-CN'))).toBe('请求失败（503）：Read-only until 02:00');
-    expect(apiErrorText(err, tIn('en'))).toBe('Request failed (503): Read-only until 02:00');
+    const err = { status: 429, code: 'slow_down_please', message: 'Too many requests: wait 10 s' };
+    expect(apiErrorText(err, tIn('zh-CN'))).toBe('请求失败（429）：Too many requests: wait 10 s');
+    expect(apiErrorText(err, tIn('en'))).toBe('Request failed (429): Too many requests: wait 10 s');
   });
 
   it('names the object and count a confirmation is about', () => {

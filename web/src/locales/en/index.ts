@@ -5,9 +5,9 @@ import tags from './tags';
 import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
-import errors from './errors';
 import auth from './auth';
+import errors from './errors';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...errors, ...auth };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors };
 export default en;

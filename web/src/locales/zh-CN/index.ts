@@ -4,11 +4,11 @@ import tags from './tags';
 import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
-import errors from './errors';
 import auth from './auth';
+import errors from './errors';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...errors, ...auth };
+export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors };
