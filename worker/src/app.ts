@@ -15,6 +15,7 @@ import { rules } from './routes/rules';
 import { segments } from './routes/segments';
 import { auth } from './routes/auth';
 import { users } from './routes/users';
+import { rollbacks } from './routes/rollbacks';
 import { authenticate } from './auth/access';
 
 /**
@@ -54,3 +55,4 @@ app.route('/api/contacts', contactDetail);
 app.route('/api/field-catalog', fieldCatalog);
 app.route('/api/rules', rules);
 app.route('/api/segments', segments);
+app.route('/api/rollbacks', rollbacks);
