@@ -25,6 +25,7 @@ export const router = createRouter({
     { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
     { path: '/contacts/:id(\\d+)', name: 'contact', component: () => import('../features/contacts/ContactDetailPage.vue') },
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },
+    { path: '/rollback', name: 'rollback', component: () => import('../features/rollback/RollbackPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/contacts' },
   ],

@@ -12,6 +12,7 @@ const en: typeof zh = {
     contacts: 'Contacts',
     tags: 'Tags',
     audit: 'Audit log',
+    rollback: 'Rollback',
   },
   common: {
     loading: 'Loading…',

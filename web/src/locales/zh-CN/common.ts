@@ -11,6 +11,7 @@ export default {
     contacts: '联系人',
     tags: '标签管理',
     audit: '操作审计',
+    rollback: '回滚',
   },
   common: {
     loading: '加载中…',
