@@ -168,7 +168,10 @@ describe('rollback after a rule run, manual edits and a second version', () => {
     expect(missing.body.error.code).toBe('confirmation_required');
     expect(missing.body.error.message).toContain('version 1 of rule "回滚测试：VIP"');
     expect(missing.body.error.message).toContain(`confirm.count = ${p.body.count}`);
-    expect(missing.body.error.details).toEqual([{ path: 'confirm.count', message: String(p.body.count) }]);
+    expect(missing.body.error.details).toEqual([
+      { path: 'confirm.count', message: String(p.body.count) },
+      { path: 'confirm.object', message: 'version 1 of rule "回滚测试：VIP"' },
+    ]);
     const wrong = await api('/api/rollbacks', json({ ...target, confirm: { count: p.body.count + 1 } }));
     expect(wrong.status).toBe(409);
     expect(wrong.body.error.code).toBe('confirmation_required');
@@ -298,7 +301,8 @@ describe('exclusive groups: counts include displaced siblings', () => {
     const { results: rulesUsing } = await db.prepare("SELECT id FROM rules WHERE status = 'published'").all<{ id: number }>();
     for (const r of rulesUsing) expect((await api(`/api/rules/${r.id}/archive`, json({}))).status).toBe(200);
     const holder = (await db.prepare('SELECT contact_id FROM contact_tags WHERE tag_id = ? ORDER BY contact_id LIMIT 1').bind(sleeping).first<{ contact_id: number }>())!.contact_id;
-    expect((await api(`/api/taxonomy/tags/${sleeping}/retire`, json({}))).status).toBe(200);
+    const sleepers = await count('SELECT count(*) AS n FROM contact_tags WHERE tag_id = ?', sleeping);
+    expect((await api(`/api/taxonomy/tags/${sleeping}/retire`, json({ confirm: { count: sleepers } }))).status).toBe(200);
     await tick();
     // retired tags cannot be added, but can be removed: 新客 by hand takes it away
     expect((await api(`/api/contacts/${holder}/tags`, json({ add: [fresh] }))).status).toBe(200);
@@ -320,7 +324,7 @@ describe('restoring a retired tag with its holders', () => {
     for (const r of rulesUsing) expect((await api(`/api/rules/${r.id}/archive`, json({}))).status).toBe(200);
     const holdersBefore = (await holdings()).filter((k) => k.endsWith(`:${from}`));
     expect(holdersBefore.length).toBeGreaterThan(0);
-    const merged = await api(`/api/taxonomy/tags/${from}/merge`, json({ intoTagId: into }));
+    const merged = await api(`/api/taxonomy/tags/${from}/merge`, json({ intoTagId: into, confirm: { count: holdersBefore.length } }));
     expect(merged.status, JSON.stringify(merged.body)).toBe(200);
     expect(await count('SELECT count(*) AS n FROM contact_tags WHERE tag_id = ?', from)).toBe(0);
     const afterMerge = await holdings();
@@ -342,7 +346,8 @@ describe('restoring a retired tag with its holders', () => {
 
   it('a tag retired without losing holders is made active again and adds nobody', async () => {
     const lost = tag['流失客户']!;
-    expect((await api(`/api/taxonomy/tags/${lost}/retire`, json({}))).status).toBe(200);
+    const lostHolders = await count('SELECT count(*) AS n FROM contact_tags WHERE tag_id = ?', lost);
+    expect((await api(`/api/taxonomy/tags/${lost}/retire`, json({ confirm: { count: lostHolders } }))).status).toBe(200);
     const before = await holdings();
     expect(before.some((k) => k.endsWith(`:${lost}`))).toBe(true);
     const { preview } = await rollBack({ kind: 'tag_restore', tagId: lost });

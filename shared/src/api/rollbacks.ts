@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import type { RollbackKind } from '../domain';
-import { idParam, intParam } from './common';
+import { confirmField, idParam, intParam } from './common';
 
 const id = z.number().int('must be a whole number').positive('must be a positive id');
 
@@ -31,10 +31,6 @@ const batch = z.object({ kind: z.literal('batch'), batchId: z.string().trim().mi
 export const rollbackTarget = z.discriminatedUnion('kind', [toTime.strict(), ruleVersion.strict(), tagRestore.strict(), batch.strict()]);
 export type RollbackTarget = z.output<typeof rollbackTarget>;
 
-/** The explicit confirmation of a destructive request: the count the server's message stated. */
-export const confirmField = z.object({ count: z.number().int('must be a whole number').min(0, 'must not be negative') }).strict();
-export type Confirm = z.output<typeof confirmField>;
-
 /** `POST /api/rollbacks/preview` → `RollbackPreview`; never writes. */
 export const previewRollbackBody = rollbackTarget;
 
@@ -43,15 +39,15 @@ export const previewRollbackBody = rollbackTarget;
  * confirmation, or with another count, 409 `confirmation_required` naming the object and count.
  */
 export const createRollbackBody = z.discriminatedUnion('kind', [
-  toTime.extend({ confirm: confirmField.optional() }).strict(),
-  ruleVersion.extend({ confirm: confirmField.optional() }).strict(),
-  tagRestore.extend({ confirm: confirmField.optional() }).strict(),
-  batch.extend({ confirm: confirmField.optional() }).strict(),
+  toTime.extend({ confirm: confirmField }).strict(),
+  ruleVersion.extend({ confirm: confirmField }).strict(),
+  tagRestore.extend({ confirm: confirmField }).strict(),
+  batch.extend({ confirm: confirmField }).strict(),
 ]);
 export type CreateRollbackBody = z.output<typeof createRollbackBody>;
 
 /** `POST /api/rollbacks/:id/undo`. */
-export const undoRollbackBody = z.object({ confirm: confirmField.optional() }).strict();
+export const undoRollbackBody = z.object({ confirm: confirmField }).strict();
 export const rollbackIdPath = z.object({ id: idParam }).strict();
 export const rollbackListQuery = z
   .object({ page: intParam(1, 100_000).default(1), pageSize: intParam(1, 100).default(20) })

@@ -1,22 +1,29 @@
 /**
- * Explicit confirmation for destructive work (rollbacks, bulk deletes…): the client resends the
- * request with `confirm.count` equal to the count the server computes now. The API refuses
- * without it, not only the UI, and a stale preview (the count changed since) is caught too.
+ * Destructive work (retiring a tag its contacts hold, merging tags, rollbacks…) needs an
+ * explicit confirmation that names the object and the count, checked by the API, not only the
+ * UI: without `confirm.count`, or with a count that is no longer true, the answer is a 409
+ * `confirmation_required` whose details carry the object and the current count to show.
  */
 import { ApiError } from '../errors';
 
-/** `1234` → `1,234` for messages. */
-export const formatCount = (n: number) => n.toLocaleString('en-US');
+export interface Confirmation {
+  /** What the work acts on, as the user knows it ("标签 高价值客户"). */
+  object: string;
+  /** How many contacts / tags / rows it changes now. */
+  count: number;
+  /** The sentence for the error message: "Retiring 高价值客户 freezes it on 1,234 contacts". */
+  what: string;
+}
 
-/**
- * Throws 409 `confirmation_required` unless `given.count === count`. `message` names the object
- * and the count (e.g. `Undoing version 3 of rule "高价值客户" changes 1,234 tags`); the
- * instruction to resend is appended, and `details` carries the count to send.
- */
-export function requireConfirmation(given: { count?: unknown } | null | undefined, expected: { count: number; message: string }): void {
+export function requireConfirmation(given: { count: number } | undefined, expected: Confirmation) {
   if (given && given.count === expected.count) return;
-  const why = given?.count === undefined ? '' : ` (confirm.count was ${String(given.count)}: the count changed since, or was mistyped)`;
-  throw new ApiError(409, 'confirmation_required', `${expected.message}: resend with confirm.count = ${expected.count}${why}`, [
-    { path: 'confirm.count', message: String(expected.count) },
-  ]);
+  throw new ApiError(
+    409,
+    'confirmation_required',
+    `${expected.what}: ${given ? `you confirmed ${given.count}, but it is ${expected.count} now; ` : ''}resend with confirm.count = ${expected.count} to go ahead`,
+    [
+      { path: 'confirm.count', message: String(expected.count) },
+      { path: 'confirm.object', message: expected.object },
+    ],
+  );
 }

@@ -10,7 +10,7 @@ import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { actorOf, requireRole } from '../auth/access';
-import { formatCount, requireConfirmation } from '../auth/confirm';
+import { requireConfirmation } from '../auth/confirm';
 import { auditStatementForNewRow } from '../audit';
 import { applyPlanStatements, batchPlan, previewPlan, ruleVersionPlan, tagRestorePlan, toTimePlan, type Plan } from '../rollback/plan';
 import {
@@ -44,6 +44,7 @@ interface Resolved {
 }
 
 const none = () => [];
+const formatCount = (n: number) => n.toLocaleString('en-US');
 const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 const unknownRef = (path: string, message: string, what: string) => new ApiError(400, 'unknown_reference', `${path}: ${what}`, [{ path, message }]);
 
@@ -169,7 +170,7 @@ function toRecord(r: RollbackRow): RollbackRecord {
 }
 
 /** Checks the confirmation against a fresh count, then writes everything in one batch. */
-async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count?: number } | undefined): Promise<RollbackResult> {
+async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count: number } | undefined): Promise<RollbackResult> {
   const db = c.env.DB;
   const now = Date.now();
   const r = await resolve(db, target, now);
@@ -177,7 +178,7 @@ async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count?
   if (preview.count === 0 && !r.changesMoreThanTags) {
     throw new ApiError(409, 'conflict', `Nothing to roll back: ${r.object} needs no tag changes${preview.skipped ? ` (${formatCount(preview.skipped)} skipped)` : ''}`);
   }
-  requireConfirmation(confirm, { count: preview.count, message: `${r.verb} changes ${formatCount(preview.count)} tag${preview.count === 1 ? '' : 's'}` });
+  requireConfirmation(confirm, { object: r.object, count: preview.count, what: `${r.verb} changes ${formatCount(preview.count)} tag${preview.count === 1 ? '' : 's'}` });
 
   const user = c.get('user');
   const batchId = `rollback-${crypto.randomUUID()}`;
