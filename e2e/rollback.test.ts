@@ -67,13 +67,15 @@ describe('Rollback, as the super admin', () => {
     const tagged = d1Query<{ contact_id: number }>(persistTo, `select contact_id from contact_tags where tag_id = ${tagId}`);
     expect(tagged.length).toBeGreaterThan(0);
 
-    await page.goto(`${baseURL}/rollback`);
-    await page.getByTestId('rollback-kind').getByText('撤销规则版本').click();
-    await page.getByTestId('rollback-rule').click();
-    await page.keyboard.type('误发规则');
-    await page.locator('.el-select-dropdown__item:visible', { hasText: ruleName }).first().click();
-    await page.getByTestId('rollback-version').click();
-    await page.locator('.el-select-dropdown__item:visible', { hasText: 'v1' }).first().click();
+    // from the rule's version history to the rollback screen, the rule and version picked
+    await page.goto(`${baseURL}/rules/${ruleId}`);
+    await page.getByTestId('open-versions').click();
+    await page.getByTestId('version-rollback').first().waitFor();
+    await shot(page, 'versions-zh-CN');
+    await page.getByTestId('version-rollback').first().click();
+    await page.waitForURL(/\/rollback\?ruleId=\d+&version=1$/);
+    await page.getByTestId('rollback-rule').getByText(ruleName).waitFor();
+    await page.getByTestId('rollback-version').getByText('v1 ·').waitFor();
     await page.getByTestId('rollback-preview').click();
     await page.getByTestId('rollback-preview-result').waitFor();
     expect(await page.getByTestId('stat-remove').innerText()).toBe(`−${tagged.length.toLocaleString('zh-CN')}`);
