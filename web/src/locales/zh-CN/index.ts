@@ -5,10 +5,12 @@ import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
 import auth from './auth';
+import errors from './errors';
+import imports from './imports';
 import rollback from './rollback';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...rollback };
+export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors, ...imports, ...rollback };
