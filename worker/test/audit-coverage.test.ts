@@ -118,8 +118,29 @@ const importCase = (action: string, stage: 'created' | 'staged' | 'checked' | 'a
   objectId: (id) => id,
 });
 
+/** A manual edit adding a fresh tag to contact 1 (audited in setup): a ledger batch of one row. */
+async function newTagBatch(): Promise<string> {
+  const tag = await newTag(uniq('回滚'));
+  await ok(api('/api/contacts/1/tags', json({ add: [tag] })));
+  return (await db.prepare('SELECT batch_id FROM tag_ledger WHERE tag_id = ?').bind(tag).first<string>('batch_id'))!;
+}
+
 /** For each mutating route: one valid, successful call, and the audit entry it must write. */
 const CASES: Record<string, Case> = {
+  'POST /api/rollbacks': {
+    action: 'rollback.batch',
+    objectType: 'rollback',
+    setup: () => newTagBatch(),
+    call: (batchId: string) => api('/api/rollbacks', json({ kind: 'batch', batchId, confirm: { count: 1 } })),
+    objectId: (_: unknown, body: any) => String(body.rollback.id),
+  },
+  'POST /api/rollbacks/:id/undo': {
+    action: 'rollback.batch',
+    objectType: 'rollback',
+    setup: async () => (await ok(api('/api/rollbacks', json({ kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } })))).rollback.id as number,
+    call: (id: number) => api(`/api/rollbacks/${id}/undo`, json({ confirm: { count: 1 } })),
+    objectId: (_: unknown, body: any) => String(body.rollback.id),
+  },
   'POST /api/imports': {
     action: 'import.create',
     objectType: 'import',
@@ -356,6 +377,7 @@ const CASES: Record<string, Case> = {
 
 /** POST routes that compute and answer without changing anything: they must write no entry. */
 const READ_ONLY: Record<string, () => Promise<Res>> = {
+  'POST /api/rollbacks/preview': () => api('/api/rollbacks/preview', json({ kind: 'to_time', at: Date.now() - 86_400_000 })),
   'POST /api/rules/preview': () => api('/api/rules/preview', json({ graph: ruleGraph(), sampleSize: 0 })),
   'POST /api/rules/explain': () => api('/api/rules/explain', json({ graph: ruleGraph(), contactId: 3 })),
   'POST /api/segments/preview': () => api('/api/segments/preview', json({ graph: segmentGraph(), sampleSize: 0 })),
