@@ -115,12 +115,17 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       let matchedRef = 0;
       let matchedFast = 0;
       let matchedPlan = 0;
+      const firedMismatch: string[] = [];
       const nodeCounts: Record<string, number> = {};
       for (const c of contacts) {
         const data = { ...c, event };
-        if ((applyReference(rule.logic, data) as unknown[]).length > 0) matchedRef++;
+        const ref = applyReference(rule.logic, data) as string[];
+        if (ref.length > 0) matchedRef++;
         if ((full(data) as unknown[]).length > 0) matchedFast++;
-        if (plan(data).length > 0) matchedPlan++;
+        const fired = plan(data);
+        if (fired.length > 0) matchedPlan++;
+        // The plan fires exactly the actions json-logic-js does, in the same (node) order.
+        if (fired.join() !== ref.join()) firedMismatch.push(`contact ${String(c.contact.id)}: plan [${fired.join()}], json-logic-js [${ref.join()}]`);
         for (const [id, f] of perNode) if (truthy(f(data))) nodeCounts[id] = (nodeCounts[id] ?? 0) + 1;
         for (const [id, f] of perEdge) if (truthy(f(data))) edgeCounts[id] = (edgeCounts[id] ?? 0) + 1;
       }
@@ -128,6 +133,7 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       expect(sql.value.total, ctxMsg).toBe(CONTACTS);
       expect(matchedFast, ctxMsg).toBe(matchedRef);
       expect(matchedPlan, ctxMsg).toBe(matchedRef);
+      expect(firedMismatch.slice(0, 5), ctxMsg).toEqual([]);
       expect(sql.value.matched, ctxMsg).toBe(matchedRef);
       matchedBySeed.push(matchedRef);
       for (const id of Object.keys(rule.nodeLogic)) expect(sql.value.nodes[id] ?? 0, `${ctxMsg} node ${id}`).toBe(nodeCounts[id] ?? 0);

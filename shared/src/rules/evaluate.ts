@@ -5,7 +5,7 @@
  * var, and, or, !, !!, if, merge and the `sf_*` operations — and refuses anything else when
  * compiling, not when evaluating.
  */
-import type { CompiledRule, Formula } from './compile';
+import type { CompiledRule, CompiledTest, Formula } from './compile';
 import { UnsupportedLogicError } from './errors';
 import { DEFAULT_TZ_OFFSET_MINUTES, lastDaysWindow } from './days';
 import { LOGIC_OPERATIONS } from './operators';
@@ -156,6 +156,12 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
       if (!finite(b)) return never;
       const w = windowReader(b);
       return (d) => { const a = read(d); return finite(a) && a < w(d).fromMs; };
+    }
+    case 'sf_in_rollout': {
+      // isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10000 < threshold
+      if (lits.length !== 2) return null;
+      if (!finite(b) || !finite(c)) return never;
+      return (d) => { const a = read(d); return finite(a) && (a + b) % 10_000 < c; };
     }
     case 'sf_keyword_any':
     case 'sf_keyword_all': {
@@ -412,10 +418,208 @@ export function evaluatorFor(key: string, logic: JsonLogic): Evaluator {
   return fn;
 }
 
-/** A compiled rule's plan as one function: the action node ids that fire for a contact. */
-export type RuleEvaluator = (data: EvalData) => string[];
+/**
+ * A compiled rule's plan as one function: the action node ids that fire for a contact, in node
+ * order. The array may be shared (the same one for every contact that fires the same single
+ * action, one empty array for none): read it, copy it to change it.
+ */
+export type RuleEvaluator = (data: EvalData) => readonly string[];
 
-const bandJs = (LOGIC_OPERATIONS.sf_band as { js: (d: EvalData, ...a: unknown[]) => unknown }).js;
+// ---------------------------------------------------------------------------------------------
+// The plan compiler (webhook hot path). Every closure of one kind is the same code for every
+// rule, so a property read by a computed key (`o[k]`) there sees every rule's keys and goes
+// megamorphic. Hence: one reader function per known field (a fixed property name per read
+// site), tests compiled straight to boolean predicates (no JSON Logic value, no `truthy`),
+// `and`/`or` of two or three parts unrolled, cheap tests first, a memo only for tests that
+// several formulas share (a generation stamp instead of clearing it per contact), and no
+// allocation per contact. Each piece is the operation of `operators.ts` with its literal
+// operands bound at compile time; the conformance suite and the differential fuzz test hold
+// the result to json-logic-js on `rule.logic`, action by action.
+// ---------------------------------------------------------------------------------------------
+
+/** A compiled test: contact in, yes or no. */
+type Predicate = (d: EvalData) => boolean;
+
+/**
+ * `{var: 'contact.<key>'}` for the typed columns, as json-logic-js reads it (a missing contact
+ * or property gives the fallback null). One function per column so each read site sees one name.
+ */
+const CONTACT_READERS: Record<string, Evaluator> = {
+  kind: (d) => { const o = d.contact; const v = o == null ? undefined : o.kind; return v === undefined ? null : v; },
+  name: (d) => { const o = d.contact; const v = o == null ? undefined : o.name; return v === undefined ? null : v; },
+  remark: (d) => { const o = d.contact; const v = o == null ? undefined : o.remark; return v === undefined ? null : v; },
+  gender: (d) => { const o = d.contact; const v = o == null ? undefined : o.gender; return v === undefined ? null : v; },
+  region: (d) => { const o = d.contact; const v = o == null ? undefined : o.region; return v === undefined ? null : v; },
+  city: (d) => { const o = d.contact; const v = o == null ? undefined : o.city; return v === undefined ? null : v; },
+  occupation: (d) => { const o = d.contact; const v = o == null ? undefined : o.occupation; return v === undefined ? null : v; },
+  company: (d) => { const o = d.contact; const v = o == null ? undefined : o.company; return v === undefined ? null : v; },
+  device: (d) => { const o = d.contact; const v = o == null ? undefined : o.device; return v === undefined ? null : v; },
+  sourceChannel: (d) => { const o = d.contact; const v = o == null ? undefined : o.sourceChannel; return v === undefined ? null : v; },
+  departmentId: (d) => { const o = d.contact; const v = o == null ? undefined : o.departmentId; return v === undefined ? null : v; },
+  ownerUserId: (d) => { const o = d.contact; const v = o == null ? undefined : o.ownerUserId; return v === undefined ? null : v; },
+  createdAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.createdAt; return v === undefined ? null : v; },
+  lastActiveAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.lastActiveAt; return v === undefined ? null : v; },
+  lastPurchaseAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.lastPurchaseAt; return v === undefined ? null : v; },
+  messageCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.messageCount; return v === undefined ? null : v; },
+  purchaseCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.purchaseCount; return v === undefined ? null : v; },
+  totalSpend: (d) => { const o = d.contact; const v = o == null ? undefined : o.totalSpend; return v === undefined ? null : v; },
+  inviteCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.inviteCount; return v === undefined ? null : v; },
+  violationCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.violationCount; return v === undefined ? null : v; },
+  bucket: (d) => { const o = d.contact; const v = o == null ? undefined : o.bucket; return v === undefined ? null : v; },
+};
+/** `{var: 'event.<prop>'}` for the triggering event's properties. */
+const EVENT_READERS: Record<string, Evaluator> = {
+  type: (d) => { const o = d.event; const v = o == null ? undefined : o.type; return v === undefined ? null : v; },
+  text: (d) => { const o = d.event; const v = o == null ? undefined : o.text; return v === undefined ? null : v; },
+  channel: (d) => { const o = d.event; const v = o == null ? undefined : o.channel; return v === undefined ? null : v; },
+  amount: (d) => { const o = d.event; const v = o == null ? undefined : o.amount; return v === undefined ? null : v; },
+};
+
+/** The value of an operand: a dedicated reader for a known field, else the closure compiler. */
+function compileValue(logic: JsonLogic): Evaluator {
+  if (isLogic(logic) && 'var' in logic) {
+    const raw = logic.var;
+    const va: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+    const fallback = va[1] ?? null;
+    if (fallback === null && typeof va[0] === 'string') {
+      const dot = va[0].indexOf('.');
+      const head = va[0].slice(0, dot);
+      const key = va[0].slice(dot + 1);
+      const table = head === 'contact' ? CONTACT_READERS : head === 'event' ? EVENT_READERS : null;
+      if (dot > 0 && table && Object.hasOwn(table, key)) return table[key] as Evaluator;
+    }
+  }
+  if (isLogic(logic) && 'sf_score' in logic) {
+    const score = compileScore(logic.sf_score);
+    if (score) return score;
+  }
+  return compileLogic(logic);
+}
+
+/** `sf_score` with its metrics compiled and weights and caps bound: the same arithmetic, in the same order. */
+function compileScore(raw: JsonLogic): Evaluator | null {
+  const args: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+  const reads: Evaluator[] = [];
+  const weights: number[] = [];
+  const caps: number[] = [];
+  for (let i = 0; i + 2 < args.length; i += 3) {
+    const w = args[i + 1];
+    const cap = args[i + 2];
+    if (typeof w !== 'number' || typeof cap !== 'number' || hasLogic(w) || hasLogic(cap)) return null;
+    reads.push(compileValue(args[i] as JsonLogic));
+    weights.push(w);
+    caps.push(cap);
+  }
+  const n = reads.length;
+  return (d) => {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const x = (reads[i] as Evaluator)(d);
+      const v = finite(x) ? x : 0;
+      const cap = caps[i] as number;
+      total += (Math.min(Math.max(v, 0), cap) * 1.0 * (weights[i] as number)) / cap;
+    }
+    return total;
+  };
+}
+
+/** The predicate operations whose specialised closures return booleans. */
+const BOOLEAN_LITERAL_OPS = new Set(['sf_has_tag', 'sf_lacks_tag', 'sf_has_any_tag', 'sf_has_no_tag']);
+
+/** A test's JSON Logic as a predicate: `truthy(compileLogic(logic)(d))`, without the detours. */
+export function compilePredicate(logic: JsonLogic): Predicate {
+  if (!isLogic(logic)) {
+    // A literal is constant; a list holding logic evaluates to a list as long, never empty.
+    const v = hasLogic(logic) || truthy(logic);
+    return v ? () => true : () => false;
+  }
+  const op = Object.keys(logic)[0] as string;
+  const raw = logic[op] as JsonLogic;
+  const args: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+  switch (op) {
+    case 'and':
+    case 'or': {
+      if (args.length === 0) return () => false; // json-logic-js: `and`/`or` of nothing is undefined
+      const ps = args.map(compilePredicate);
+      return op === 'and' ? allOf(ps) : anyOf(ps);
+    }
+    case '!': {
+      const p = compilePredicate(args[0] ?? null);
+      return (d) => !p(d);
+    }
+    case '!!':
+      return compilePredicate(args[0] ?? null);
+    default:
+      break;
+  }
+  const lits = args.slice(1);
+  if (op !== 'var' && args.length > 0 && lits.every((a) => !hasLogic(a))) {
+    if (!hasLogic(args[0] as JsonLogic)) {
+      if (BOOLEAN_LITERAL_OPS.has(op)) {
+        const special = specialiseLiteral(op, args);
+        if (special) return special as Predicate;
+      }
+    } else if (LOGIC_OPERATIONS[op]) {
+      const special = specialisePredicate(op, compileValue(args[0] as JsonLogic), lits);
+      if (special) return special as Predicate;
+    }
+  }
+  const f = compileLogic(logic);
+  return (d) => truthy(f(d));
+}
+
+function allOf(ps: Predicate[]): Predicate {
+  if (ps.length === 1) return ps[0] as Predicate;
+  if (ps.length === 2) {
+    const [a, b] = ps as [Predicate, Predicate];
+    return (d) => a(d) && b(d);
+  }
+  if (ps.length === 3) {
+    const [a, b, c] = ps as [Predicate, Predicate, Predicate];
+    return (d) => a(d) && b(d) && c(d);
+  }
+  return (d) => {
+    for (let i = 0; i < ps.length; i++) if (!(ps[i] as Predicate)(d)) return false;
+    return true;
+  };
+}
+function anyOf(ps: Predicate[]): Predicate {
+  if (ps.length === 1) return ps[0] as Predicate;
+  if (ps.length === 2) {
+    const [a, b] = ps as [Predicate, Predicate];
+    return (d) => a(d) || b(d);
+  }
+  if (ps.length === 3) {
+    const [a, b, c] = ps as [Predicate, Predicate, Predicate];
+    return (d) => a(d) || b(d) || c(d);
+  }
+  return (d) => {
+    for (let i = 0; i < ps.length; i++) if ((ps[i] as Predicate)(d)) return true;
+    return false;
+  };
+}
+
+/**
+ * A coarse cost of evaluating logic once, to run expensive tests last in `and`/`or` (tests are
+ * pure and total, so order never changes a result): an aggregate walks the contact's rows (raw
+ * events more than the rollup), tags, lists and keywords scan arrays or strings. Loads and
+ * compares cost 0, so cheap tests keep the graph's order — an event trigger's type check, the
+ * most selective test of an event rule, stays first.
+ */
+function costOf(logic: JsonLogic): number {
+  if (Array.isArray(logic)) {
+    let n = 0;
+    for (const x of logic) n += costOf(x);
+    return n;
+  }
+  if (!isLogic(logic)) return 0;
+  const op = Object.keys(logic)[0] as string;
+  const raw = logic[op] as JsonLogic;
+  let own = 0;
+  if (op === 'sf_agg') own = Array.isArray(raw) && raw[3] !== null && raw[3] !== undefined ? 40 : 20;
+  else if (op.includes('tag') || op.startsWith('sf_keyword') || op.startsWith('sf_list') || op === 'sf_custom') own = 4;
+  return own + costOf(raw);
+}
 
 /**
  * Compiles a rule's plan (tests + reach formulas) rather than its inlined JSON Logic: each test
@@ -423,81 +627,208 @@ const bandJs = (LOGIC_OPERATIONS.sf_band as { js: (d: EvalData, ...a: unknown[])
  * logic repeats a shared ancestor once per action. Same operations, same results — the
  * conformance suite and the fuzz test hold it to json-logic-js on `rule.logic`.
  *
- * The memo is reset at the start of every call; evaluation is synchronous, so sharing it
- * between calls is safe.
+ * The memo is keyed by a generation number bumped at the start of every call; evaluation is
+ * synchronous, so sharing it between calls is safe. The returned array may be shared between
+ * calls (`readonly`): copy it to change it.
  */
 export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>): RuleEvaluator {
-  const index = new Map(rule.tests.map((t, i) => [t.id, i]));
-  const testFns = rule.tests.map((t) => compileLogic(t.logic));
-  const state = new Uint8Array(testFns.length); // 0 = not yet, 1 = true, 2 = false / computed
-  const values: unknown[] = new Array(testFns.length).fill(null);
-  const bool = (i: number, d: EvalData): boolean => {
-    let s = state[i];
-    if (s === 0) {
-      s = truthy((testFns[i] as Evaluator)(d)) ? 1 : 2;
-      state[i] = s;
+  return new PlanBuilder(rule).evaluator();
+}
+
+const NO_ACTIONS: readonly string[] = Object.freeze([]);
+
+/** Starts a new evaluation: every memo slot stamped with an older generation is stale. */
+function nextGeneration(m: { gen: number; stamp: number[] }): void {
+  m.gen++;
+  if (m.gen > Number.MAX_SAFE_INTEGER - 1) {
+    m.stamp.fill(0);
+    m.gen = 1;
+  }
+}
+const ALWAYS: Predicate = () => true;
+const NEVER: Predicate = () => false;
+const UNREACHED: Formula = { t: 'not', of: { t: 'true' } };
+
+/**
+ * Builds one rule's evaluator. A class rather than helper closures: compiling runs once per
+ * rule on a cold isolate (the cold column of bench/evaluators.ts), so it allocates little.
+ */
+class PlanBuilder {
+  private readonly index = new Map<string, number>();
+  private readonly cost: number[] = [];
+  private readonly uses: number[] = [];
+  private readonly preds: Predicate[] = [];
+  private readonly values: Evaluator[] = [];
+  private readonly built = new Map<Formula, Predicate>();
+  private readonly costs = new Map<Formula, number>();
+  /** Generation of the current evaluation; a memo slot is valid when its stamp equals it. */
+  private readonly memo = { gen: 0, stamp: [] as number[], bools: [] as boolean[], nums: [] as number[] };
+
+  constructor(private readonly rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>) {
+    const tests = rule.tests;
+    for (let i = 0; i < tests.length; i++) {
+      const t = tests[i] as CompiledTest;
+      this.index.set(t.id, i);
+      this.cost.push(costOf(t.logic));
+      this.uses.push(0);
+      this.memo.stamp.push(0);
+      this.memo.bools.push(false);
+      this.memo.nums.push(0);
     }
-    return s === 1;
-  };
-  const num = (i: number, d: EvalData): unknown => {
-    if (state[i] === 0) {
-      values[i] = (testFns[i] as Evaluator)(d);
-      state[i] = 1;
+    // How often each test is read across the actions' formulas as they run (a shared
+    // sub-formula counts per use): a test read once needs no memo.
+    for (const a of rule.actions) this.countUses(this.reachOf(a.nodeId));
+    for (let i = 0; i < tests.length; i++) this.compileTest(i, tests[i] as CompiledTest);
+  }
+
+  private reachOf(id: string): Formula {
+    return this.rule.reach[id] ?? UNREACHED;
+  }
+
+  private countUses(f: Formula): void {
+    if (f.t === 'test' || f.t === 'band') {
+      const i = this.index.get(f.id);
+      if (i !== undefined) this.uses[i] = (this.uses[i] as number) + 1;
+    } else if (f.t === 'and' || f.t === 'or') for (const x of f.of) this.countUses(x);
+    else if (f.t === 'not') this.countUses(f.of);
+  }
+
+  private compileTest(i: number, t: CompiledTest): void {
+    const shared = (this.uses[i] as number) > 1;
+    const m = this.memo;
+    if (t.kind === 'number') {
+      const f = compileValue(t.logic);
+      // A score is a number (NaN included); from stored logic we do not know, it could be
+      // anything: only numbers are memoised.
+      this.values[i] = !shared
+        ? f
+        : (d) => {
+            if (m.stamp[i] === m.gen) return m.nums[i];
+            const v = f(d);
+            if (typeof v === 'number') {
+              m.nums[i] = v;
+              m.stamp[i] = m.gen;
+            }
+            return v;
+          };
+      this.preds[i] = (d) => truthy(f(d));
+      return;
     }
-    return values[i];
-  };
-  const built = new Map<Formula, (d: EvalData) => boolean>();
-  const build = (f: Formula): ((d: EvalData) => boolean) => {
-    const known = built.get(f);
-    if (known) return known;
-    let fn: (d: EvalData) => boolean;
+    const p = compilePredicate(t.logic);
+    this.preds[i] = !shared
+      ? p
+      : (d) => {
+          if (m.stamp[i] === m.gen) return m.bools[i] as boolean;
+          const v = p(d);
+          m.bools[i] = v;
+          m.stamp[i] = m.gen;
+          return v;
+        };
+  }
+
+  private formulaCost(f: Formula): number {
+    let c = this.costs.get(f);
+    if (c !== undefined) return c;
     switch (f.t) {
       case 'true':
-        fn = () => true;
+        c = 0;
+        break;
+      case 'test':
+      case 'band':
+        c = this.cost[this.index.get(f.id) ?? -1] ?? 0;
+        break;
+      case 'and':
+      case 'or':
+        c = 0;
+        for (const x of f.of) c += this.formulaCost(x);
+        break;
+      case 'not':
+        c = this.formulaCost(f.of);
+        break;
+    }
+    this.costs.set(f, c);
+    return c;
+  }
+
+  private build(f: Formula): Predicate {
+    const known = this.built.get(f);
+    if (known) return known;
+    let fn: Predicate;
+    switch (f.t) {
+      case 'true':
+        fn = ALWAYS;
         break;
       case 'test': {
-        const i = index.get(f.id);
-        fn = i === undefined ? () => false : (d) => bool(i, d);
+        const i = this.index.get(f.id);
+        fn = i === undefined ? NEVER : (this.preds[i] as Predicate);
         break;
       }
       case 'band': {
-        const i = index.get(f.id);
+        const i = this.index.get(f.id);
         const { min, max } = f;
-        fn = i === undefined ? () => false : (d) => bandJs(d, num(i, d), min, max) === true;
+        const score = i === undefined ? undefined : (this.values[i] ?? compileValue(this.rule.tests[i]?.logic ?? null));
+        // sf_band: isNum(s) && isNum(min) && s >= min && (max absent || (isNum(max) && s < max))
+        if (!score || !finite(min) || (max !== null && max !== undefined && !finite(max))) fn = NEVER;
+        else if (max === null || max === undefined) fn = (d) => { const s = score(d); return finite(s) && s >= min; };
+        else fn = (d) => { const s = score(d); return finite(s) && s >= min && s < max; };
         break;
       }
-      case 'and': {
-        const parts = f.of.map(build);
-        fn = (d) => {
-          for (const p of parts) if (!p(d)) return false;
-          return true;
-        };
-        break;
-      }
+      case 'and':
       case 'or': {
-        const parts = f.of.map(build);
-        fn = (d) => {
-          for (const p of parts) if (p(d)) return true;
-          return false;
-        };
+        // Cheapest first; a stable sort keeps the graph's order among equals.
+        const order = f.of.slice();
+        let sorted = true;
+        for (let k = 1; k < order.length && sorted; k++) sorted = this.formulaCost(order[k - 1] as Formula) <= this.formulaCost(order[k] as Formula);
+        if (!sorted) order.sort((a, b) => this.formulaCost(a) - this.formulaCost(b));
+        const parts = order.map((x) => this.build(x));
+        fn = f.t === 'and' ? allOf(parts) : anyOf(parts);
         break;
       }
       case 'not': {
-        const inner = build(f.of);
+        const inner = this.build(f.of);
         fn = (d) => !inner(d);
         break;
       }
     }
-    built.set(f, fn);
+    this.built.set(f, fn);
     return fn;
-  };
-  const actions = rule.actions.map((a) => ({ id: a.nodeId, reached: build(rule.reach[a.nodeId] ?? { t: 'not', of: { t: 'true' } }) }));
-  return (d) => {
-    state.fill(0);
-    const fired: string[] = [];
-    for (const a of actions) if (a.reached(d)) fired.push(a.id);
-    return fired;
-  };
+  }
+
+  evaluator(): RuleEvaluator {
+    const actions = this.rule.actions;
+    const n = actions.length;
+    const ids: string[] = [];
+    const reached: Predicate[] = [];
+    const single: (readonly string[])[] = [];
+    for (const a of actions) {
+      ids.push(a.nodeId);
+      reached.push(this.build(this.reachOf(a.nodeId)));
+      single.push([a.nodeId]);
+    }
+    const m = this.memo;
+    if (n === 1) {
+      const r = reached[0] as Predicate;
+      const one = single[0] as readonly string[];
+      return (d) => {
+        nextGeneration(m);
+        return r(d) ? one : NO_ACTIONS;
+      };
+    }
+    return (d) => {
+      nextGeneration(m);
+      let first = -1;
+      let out: string[] | null = null;
+      for (let i = 0; i < n; i++) {
+        if (!(reached[i] as Predicate)(d)) continue;
+        if (first < 0) first = i;
+        else {
+          out ??= [ids[first] as string];
+          out.push(ids[i] as string);
+        }
+      }
+      return out ?? (first < 0 ? NO_ACTIONS : (single[first] as readonly string[]));
+    };
+  }
 }
 
 const planCache = new Map<string, RuleEvaluator>();
