@@ -183,6 +183,12 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
   }
 }
 
+/** The contact's custom attributes, when they are an object. */
+function customOf(d: EvalData): Record<string, unknown> | null {
+  const custom = d.contact.custom;
+  return typeof custom === 'object' && custom !== null ? (custom as Record<string, unknown>) : null;
+}
+
 /** An operation whose operands are all literals (tags, aggregates, custom attributes), or null. */
 function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
   const [a, b, c, e] = lits;
@@ -216,32 +222,66 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
       const isCount = String(b) === 'count';
       const w = windowReader(Number(c));
       const channel = e === null || e === undefined ? null : String(e);
+      // The window's bounds in locals and one loop per measure: this runs for every contact.
       if (channel === null) {
+        if (isCount) {
+          return (d) => {
+            const x = w(d);
+            const lo = x.firstDay;
+            const hi = x.lastDay;
+            const stats = d.stats;
+            let total = 0;
+            if (stats) for (let i = 0; i < stats.length; i++) {
+              const s = stats[i] as DailyStatRow;
+              if (s.type === type && s.day >= lo && s.day <= hi) total += s.count;
+            }
+            return total;
+          };
+        }
         return (d) => {
           const x = w(d);
+          const lo = x.firstDay;
+          const hi = x.lastDay;
           const stats = d.stats;
           let total = 0;
-          if (stats) {
-            for (let i = 0; i < stats.length; i++) {
-              const s = stats[i] as DailyStatRow;
-              if (s.type === type && s.day >= x.firstDay && s.day <= x.lastDay) total += isCount ? s.count : s.amount;
-            }
+          if (stats) for (let i = 0; i < stats.length; i++) {
+            const s = stats[i] as DailyStatRow;
+            if (s.type === type && s.day >= lo && s.day <= hi) total += s.amount;
           }
           return total;
         };
       }
       return (d) => {
         const x = w(d);
+        const lo = x.fromMs;
+        const hi = x.toMs;
         const events = d.events;
         let total = 0;
-        if (events) {
-          for (let i = 0; i < events.length; i++) {
-            const ev = events[i] as EventRow;
-            if (ev.type === type && ev.channel === channel && ev.occurredAt >= x.fromMs && ev.occurredAt <= x.toMs) total += isCount ? 1 : (ev.amount ?? 0);
-          }
+        if (events) for (let i = 0; i < events.length; i++) {
+          const ev = events[i] as EventRow;
+          if (ev.type === type && ev.channel === channel && ev.occurredAt >= lo && ev.occurredAt <= hi) total += isCount ? 1 : (ev.amount ?? 0);
         }
         return total;
       };
+    }
+    case 'sf_custom': {
+      // operators.ts sf_custom: the declared type decides which stored JSON values count.
+      if (lits.length !== 2) return null;
+      const key = a as string;
+      const obj = customOf;
+      switch (b) {
+        case 'text':
+          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return typeof v === 'string' ? v : null; };
+        case 'number':
+        case 'date':
+          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return finite(v) ? v : null; };
+        case 'boolean':
+          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return typeof v === 'boolean' ? v : null; };
+        case 'list':
+          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return Array.isArray(v) ? v : null; };
+        default:
+          return () => null;
+      }
     }
     default:
       return null;
@@ -637,14 +677,6 @@ export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'ac
 
 const NO_ACTIONS: readonly string[] = Object.freeze([]);
 
-/** Starts a new evaluation: every memo slot stamped with an older generation is stale. */
-function nextGeneration(m: { gen: number; stamp: number[] }): void {
-  m.gen++;
-  if (m.gen > Number.MAX_SAFE_INTEGER - 1) {
-    m.stamp.fill(0);
-    m.gen = 1;
-  }
-}
 const ALWAYS: Predicate = () => true;
 const NEVER: Predicate = () => false;
 const UNREACHED: Formula = { t: 'not', of: { t: 'true' } };
@@ -661,8 +693,13 @@ class PlanBuilder {
   private readonly values: Evaluator[] = [];
   private readonly built = new Map<Formula, Predicate>();
   private readonly costs = new Map<Formula, number>();
-  /** Generation of the current evaluation; a memo slot is valid when its stamp equals it. */
-  private readonly memo = { gen: 0, stamp: [] as number[], bools: [] as boolean[], nums: [] as number[] };
+  /**
+   * The memo. `gen` goes up by 2 per evaluation; a predicate's slot holds `gen` (false) or
+   * `gen + 1` (true) once computed in this evaluation, anything lower is stale. A score's slot
+   * holds its value with the generation in `stamp`.
+   */
+  private readonly memo = { gen: 2, bools: [] as number[], stamp: [] as number[], nums: [] as number[] };
+  private memoised = false;
 
   constructor(private readonly rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>) {
     const tests = rule.tests;
@@ -671,8 +708,8 @@ class PlanBuilder {
       this.index.set(t.id, i);
       this.cost.push(costOf(t.logic));
       this.uses.push(0);
+      this.memo.bools.push(0);
       this.memo.stamp.push(0);
-      this.memo.bools.push(false);
       this.memo.nums.push(0);
     }
     // How often each test is read across the actions' formulas as they run (a shared
@@ -695,19 +732,21 @@ class PlanBuilder {
 
   private compileTest(i: number, t: CompiledTest): void {
     const shared = (this.uses[i] as number) > 1;
+    if (shared) this.memoised = true;
     const m = this.memo;
     if (t.kind === 'number') {
       const f = compileValue(t.logic);
+      const { stamp, nums } = m;
       // A score is a number (NaN included); from stored logic we do not know, it could be
       // anything: only numbers are memoised.
       this.values[i] = !shared
         ? f
         : (d) => {
-            if (m.stamp[i] === m.gen) return m.nums[i];
+            if (stamp[i] === m.gen) return nums[i];
             const v = f(d);
             if (typeof v === 'number') {
-              m.nums[i] = v;
-              m.stamp[i] = m.gen;
+              nums[i] = v;
+              stamp[i] = m.gen;
             }
             return v;
           };
@@ -715,13 +754,15 @@ class PlanBuilder {
       return;
     }
     const p = compilePredicate(t.logic);
+    const bools = m.bools;
     this.preds[i] = !shared
       ? p
       : (d) => {
-          if (m.stamp[i] === m.gen) return m.bools[i] as boolean;
+          const g = m.gen;
+          const s = bools[i] as number;
+          if (s >= g) return s > g;
           const v = p(d);
-          m.bools[i] = v;
-          m.stamp[i] = m.gen;
+          bools[i] = v ? g + 1 : g;
           return v;
         };
   }
@@ -806,16 +847,19 @@ class PlanBuilder {
       single.push([a.nodeId]);
     }
     const m = this.memo;
+    // 2^53 / 2 evaluations before `gen` loses precision: centuries at any rate this runs.
     if (n === 1) {
       const r = reached[0] as Predicate;
       const one = single[0] as readonly string[];
+      if (!this.memoised) return (d) => (r(d) ? one : NO_ACTIONS);
       return (d) => {
-        nextGeneration(m);
+        m.gen += 2;
         return r(d) ? one : NO_ACTIONS;
       };
     }
+    const memoised = this.memoised;
     return (d) => {
-      nextGeneration(m);
+      if (memoised) m.gen += 2;
       let first = -1;
       let out: string[] | null = null;
       for (let i = 0; i < n; i++) {
