@@ -2,9 +2,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { inject } from 'vitest';
+import { DEMO_PASSWORD } from '../shared/src/demo/index';
 
-/** Debian's Chromium, headless, in a throwaway profile, with the given UI language. */
-export async function openBrowser(locale = 'zh-CN'): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+/** The demo super admin (scripts/seed.ts gives every demo user DEMO_PASSWORD). */
+export const SUPER_ADMIN = 'admin@segflow.demo';
+
+/**
+ * Debian's Chromium, headless, in a throwaway profile, with the given UI language, signed in
+ * as `as` (a demo user's email; the super admin by default; null: signed out). Signing in goes
+ * through the real API, so the context holds a real HttpOnly session cookie; the sign-in page
+ * itself is driven in e2e/auth.test.ts.
+ */
+export async function openBrowser(
+  locale = 'zh-CN',
+  as: string | null = SUPER_ADMIN,
+): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'segflow-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
@@ -21,6 +34,10 @@ export async function openBrowser(locale = 'zh-CN'): Promise<{ context: BrowserC
       '--disable-sync',
     ],
   });
+  if (as) {
+    const res = await context.request.post(`${inject('baseURL')}/api/auth/login`, { data: { email: as, password: DEMO_PASSWORD } });
+    if (!res.ok()) throw new Error(`sign-in as ${as} failed: ${res.status()} ${await res.text()}`);
+  }
   return {
     context,
     close: async () => {
@@ -28,4 +45,18 @@ export async function openBrowser(locale = 'zh-CN'): Promise<{ context: BrowserC
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Calls the API as the context's signed-in user (its session cookie, and the session's CSRF
+ * token on writes), for test setup that the screens under test do not cover.
+ */
+export async function apiCall<T = unknown>(context: BrowserContext, method: string, path: string, data?: unknown): Promise<T> {
+  const base = inject('baseURL');
+  const me = await context.request.get(`${base}/api/auth/me`);
+  if (!me.ok()) throw new Error(`not signed in: ${me.status()}`);
+  const { csrfToken } = (await me.json()) as { csrfToken: string };
+  const res = await context.request.fetch(`${base}/api${path}`, { method, data, headers: { 'x-csrf-token': csrfToken } });
+  if (!res.ok()) throw new Error(`${method} ${path} failed: ${res.status()} ${await res.text()}`);
+  return (await res.json()) as T;
 }

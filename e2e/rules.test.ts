@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { apiCall, openBrowser } from './browser';
 import { d1Query } from './wrangler';
 import { dayNumber } from '../shared/src/time';
 
@@ -210,7 +210,7 @@ describe('Rule builder, as a marketer', () => {
       }
     }
     expect(nodes).toHaveLength(300);
-    const created = (await (await fetch(`${baseURL}/api/rules`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: '300 节点', graph: { schemaVersion: 1, nodes, edges } }) })).json()) as { id: number };
+    const created = await apiCall<{ id: number }>(context, 'POST', '/rules', { name: '300 节点', graph: { schemaVersion: 1, nodes, edges } });
     await page.goto(`${baseURL}/rules/${created.id}`);
     await page.getByTestId('node-trigger').waitFor({ timeout: 120_000 });
     // fitted, all 300 nodes are on screen and rendered: the worst case for a drag

@@ -21,7 +21,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { demoSql } from '../shared/src/demo/index';
+import { DEMO_PASSWORD, demoSql } from '../shared/src/demo/index';
+import { hashPassword, randomSalt } from '../shared/src/auth/password';
 
 const HELP = `Usage: npx tsx scripts/seed.ts [options]
   --contacts N        contacts to generate (default 10000)
@@ -128,6 +129,24 @@ function dirSize(dir: string): number {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/**
+ * Demo users without a password get the demo one, each with their own salt (PBKDF2 as in the
+ * worker); also run on an existing database seeded before sign-in existed.
+ */
+async function setDemoPasswords(db: Awaited<ReturnType<Miniflare['getD1Database']>>) {
+  const { results } = await db.prepare('SELECT id FROM users WHERE password_hash IS NULL').all<{ id: number }>();
+  if (results.length) {
+    const updates = await Promise.all(
+      results.map(async ({ id }) => {
+        const salt = randomSalt();
+        return db.prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?').bind(await hashPassword(DEMO_PASSWORD, salt), salt, id);
+      }),
+    );
+    await db.batch(updates);
+  }
+  console.log(`seed: sign in as admin@segflow.demo (super admin) with password "${DEMO_PASSWORD}"; every demo user has it`);
+}
+
 async function main() {
   const args = parse();
   const started = performance.now();
@@ -150,6 +169,7 @@ async function main() {
     const existing = (await db.prepare('SELECT count(*) AS n FROM contacts').first<{ n: number }>())?.n ?? 0;
     if (existing > 0 && !args.reset) {
       console.log(`seed: ${existing.toLocaleString()} contacts already in ${d1Persist}; leaving them (use --reset to replace).`);
+      await setDemoPasswords(db);
       return;
     }
     if (args.reset) {
@@ -214,6 +234,8 @@ async function main() {
       }
     }
     const loadMs = performance.now() - loadStarted;
+
+    await setDemoPasswords(db);
 
     const counts: Record<string, number> = {};
     for (const name of ['departments', 'users', 'contacts', 'events', 'contact_daily_stats', 'tags', 'contact_tags', 'tag_ledger']) {

@@ -35,6 +35,13 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const ROLES = ['super_admin', 'dept_admin', 'staff'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** How much each role may do: a higher rank includes everything a lower one may. */
+export const ROLE_RANK: Record<Role, number> = { staff: 1, dept_admin: 2, super_admin: 3 };
+
+/** What a rollback undoes: the tag state at a past time, one rule version's changes, a deleted tag, or an earlier batch. */
+export const ROLLBACK_KINDS = ['to_time', 'rule_version', 'tag_restore', 'batch'] as const;
+export type RollbackKind = (typeof ROLLBACK_KINDS)[number];
+
 export const TAG_STATUSES = ['active', 'retired'] as const;
 export type TagStatus = (typeof TAG_STATUSES)[number];
 

@@ -1,4 +1,13 @@
-/** Typed Hono context for every route: bindings from wrangler.toml (see worker-configuration.d.ts). */
+import type { SessionUser } from '../../shared/src/api/auth';
+
+/**
+ * Typed Hono context for every route: bindings from wrangler.toml (see worker-configuration.d.ts)
+ * and, on every route behind sign-in, the signed-in user and their session (worker/src/auth).
+ */
 export interface AppEnv {
   Bindings: Env;
+  Variables: {
+    user: SessionUser;
+    sessionHash: string;
+  };
 }

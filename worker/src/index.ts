@@ -1,52 +1,5 @@
-import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { secureHeaders } from 'hono/secure-headers';
-import type { AppEnv } from './app-env';
-import { ApiError, handleError, handleNotFound } from './errors';
-import { health } from './routes/health';
-import { contacts } from './routes/contacts';
-import { tagGroups } from './routes/tag-groups';
-import { departments } from './routes/departments';
-import { webhooks } from './routes/webhooks';
+import { app } from './app';
 import { scheduled } from './cron/scheduled';
-import { taxonomy } from './routes/taxonomy';
-import { contactDetail } from './routes/contact-detail';
-import { fieldCatalog } from './routes/field-catalog';
-import { rules } from './routes/rules';
-import { segments } from './routes/segments';
-
-/**
- * The Segflow worker. Requests under /api/* reach this app (wrangler.toml `run_worker_first`);
- * everything else is the SPA, served from the ASSETS binding.
- */
-const app = new Hono<AppEnv>();
-const MAX_BODY_BYTES = 1024 * 1024;
-
-app.onError(handleError);
-app.notFound(handleNotFound);
-app.use('/api/*', secureHeaders());
-// Bodies are bounded before anything reads them; routes that take more (imports) set their own limit.
-app.use(
-  '/api/*',
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new ApiError(413, 'payload_too_large', `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-    },
-  }),
-);
-
-app.route('/api/health', health);
-app.route('/api/contacts', contacts);
-app.route('/api/tag-groups', tagGroups);
-app.route('/api/departments', departments);
-app.route('/api/webhooks', webhooks);
-app.route('/api/taxonomy', taxonomy);
-// detail, timelines and manual tag edits: /api/contacts/:id/… routes the list app does not have
-app.route('/api/contacts', contactDetail);
-app.route('/api/field-catalog', fieldCatalog);
-app.route('/api/rules', rules);
-app.route('/api/segments', segments);
 
 // `fetch` serves requests; `scheduled` is the Cron Trigger (scheduled rules, segment snapshots).
 export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;

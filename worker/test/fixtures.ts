@@ -1,11 +1,64 @@
 import { env } from 'cloudflare:workers';
 import { exports } from 'cloudflare:workers';
 
-/** Calls the real worker over HTTP (inside workerd) and returns status and parsed JSON. */
-export async function api<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await exports.default.fetch(new Request(`http://segflow.test${path}`, init));
+/** Someone to act as in a test: a user row is created on first use, with a live session. */
+export interface TestUser {
+  id: number;
+  role: 'super_admin' | 'dept_admin' | 'staff';
+  departmentId: number | null;
+  email?: string;
+}
+
+/** The default actor of `api()`: a super admin with no home department (sees everything). */
+export const ROOT: TestUser = { id: 9001, role: 'super_admin', departmentId: null, email: 'root@segflow.test' };
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The headers of a signed-in request as `user`: the user and a session are written straight to
+ * D1 (idempotently: test files share nothing, tests in a file may reset tables), the way a real
+ * sign-in leaves them; signing in through the API is tested in auth.test.ts.
+ */
+export async function sessionHeaders(user: TestUser): Promise<Record<string, string>> {
+  const token = `test-session-${user.id}`;
+  const csrf = `test-csrf-${user.id}`;
+  await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO users (id, email, name, role, department_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET role = excluded.role, department_id = excluded.department_id, disabled = 0`,
+    ).bind(user.id, user.email ?? `user${user.id}@segflow.test`, `测试用户${user.id}`, user.role, user.departmentId),
+    env.DB.prepare(
+      `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token) VALUES (?, ?, 0, 9e15, ?)
+       ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL`,
+    ).bind(await sha256Hex(token), user.id, csrf),
+  ]);
+  return { cookie: `segflow_session=${token}`, 'x-csrf-token': csrf };
+}
+
+async function call<T>(path: string, init: RequestInit | undefined, extra: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }> {
+  const headers = new Headers(init?.headers);
+  for (const [k, v] of Object.entries(extra)) if (!headers.has(k)) headers.set(k, v);
+  const res = await exports.default.fetch(new Request(`http://segflow.test${path}`, { ...init, headers }));
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T, headers: res.headers };
+}
+
+/** Calls the real worker over HTTP (inside workerd) as a super admin; returns status and parsed JSON. */
+export async function api<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {
+  return call<T>(path, init, await sessionHeaders(ROOT));
+}
+
+/** The same, as another user (roles and department scope). */
+export async function apiAs<T = any>(user: TestUser, path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {
+  return call<T>(path, init, await sessionHeaders(user));
+}
+
+/** The same, signed out (no cookie): what a browser without a session or a sender sends. */
+export async function anonApi<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {
+  return call<T>(path, init, {});
 }
 
 const DAY = 86_400_000;

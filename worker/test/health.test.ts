@@ -1,5 +1,6 @@
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { api } from './fixtures';
 
 describe('GET /api/health', () => {
   it('answers ok with the contact count from D1', async () => {
@@ -10,10 +11,10 @@ describe('GET /api/health', () => {
     expect(typeof body.contacts).toBe('number');
   });
 
-  it('answers an unknown API route with a 404 in the one error shape', async () => {
-    const res = await exports.default.fetch('http://x/api/nope');
+  it('answers an unknown API route with a 404 in the one error shape (signed in; signed out it is a 401)', async () => {
+    const res = await api('/api/nope');
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'No API route GET /api/nope' } });
+    expect(res.body).toEqual({ error: { code: 'not_found', message: 'No API route GET /api/nope' } });
   });
 });
 

@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'unauthorized'
   | 'invalid_signature' // a webhook's signature is missing, wrong or outside its time window
   | 'forbidden'
+  | 'csrf_token_invalid' // a cookie-authenticated write without the session's X-CSRF-Token
+  | 'rate_limited' // too many sign-in failures; retry after the time in `Retry-After`
+  | 'confirmation_required' // destructive work: resend with `confirm` naming the count the message states
   | 'conflict'
   | 'invalid_rule' // a rule graph that does not compile where a valid one is required (publish); details pin node ids
   | 'internal';

@@ -38,6 +38,9 @@ const DEPTS: DeptSpec[] = [
 
 /** Department that owns most group members (community operations). */
 export const COMMUNITY_DEPT = 14;
+
+/** Every demo user signs in with this password locally (admin@segflow.demo is the super admin). */
+export const DEMO_PASSWORD = 'segflow-demo';
 /** Department that owns most official-account followers. */
 export const MEDIA_DEPT = 15;
 
@@ -70,7 +73,9 @@ interface GroupSpec {
   description: string;
   color: string;
   exclusive: boolean;
-  staffCanApply: boolean;
+  /** Least role that may apply the group's tags by hand (see tag_groups.apply_role). */
+  applyRole: 'staff' | 'dept_admin' | 'super_admin';
+  editRole?: 'dept_admin' | 'super_admin';
   departmentId?: number;
   /** Tags; a nested array gives children (levels 2 and 3). */
   tags: TagSpec[];
@@ -101,22 +106,23 @@ export const INTEREST_TREE: TagSpec[] = [
 
 function groupSpecs(channels: readonly string[]): GroupSpec[] {
   return [
-    { name: '生命周期', description: '按最近互动时间划分的客户阶段，每人只属于一个阶段', color: '#409eff', exclusive: true, staffCanApply: false,
+    { name: '生命周期', description: '按最近互动时间划分的客户阶段，每人只属于一个阶段', color: '#409eff', exclusive: true, applyRole: 'dept_admin',
       tags: [{ name: '新客' }, { name: '活跃客户' }, { name: '沉睡客户' }, { name: '流失客户' }, { name: '待激活' }] },
     // Held by nobody on purpose: the RFM rules fill these, and a UI test publishes
-    // "近30天消费 ≥ ¥1000 → 高价值客户" and checks exactly who gains it.
-    { name: '价值分层', description: '按消费金额与频次划分（RFM），由规则维护', color: '#e6a23c', exclusive: true, staffCanApply: false,
+    // "近30天消费 ≥ ¥1000 → 高价值客户" and checks exactly who gains it. Protected: only department
+    // admins (regional managers) and above apply it by hand; only super admins edit it.
+    { name: '价值分层', description: '按消费金额与频次划分（RFM），由规则维护', color: '#e6a23c', exclusive: true, applyRole: 'dept_admin', editRole: 'super_admin',
       tags: [{ name: '高价值客户' }, { name: '潜力客户' }, { name: '普通客户' }] },
-    { name: '来源渠道', description: '客户首次添加的渠道', color: '#67c23a', exclusive: true, staffCanApply: false,
+    { name: '来源渠道', description: '客户首次添加的渠道', color: '#67c23a', exclusive: true, applyRole: 'dept_admin',
       tags: channels.map((c) => ({ name: c })) },
-    { name: '兴趣偏好', description: '行业 › 细分领域 › 行为，三级标签', color: '#b37feb', exclusive: false, staffCanApply: true,
+    { name: '兴趣偏好', description: '行业 › 细分领域 › 行为，三级标签', color: '#b37feb', exclusive: false, applyRole: 'staff',
       tags: INTEREST_TREE },
-    { name: '群成员评级', description: '群成员综合评分：发言30% 内容25% 活动20% 邀请15% 违规10%', color: '#13c2c2', exclusive: true, staffCanApply: false,
+    { name: '群成员评级', description: '群成员综合评分：发言30% 内容25% 活动20% 邀请15% 违规10%', color: '#13c2c2', exclusive: true, applyRole: 'dept_admin',
       departmentId: COMMUNITY_DEPT,
       tags: [{ name: '核心成员' }, { name: '活跃成员' }, { name: '普通成员' }, { name: '观察名单' }] },
-    { name: '风险', description: '违规阶梯：警告 → 禁言 → 移出', color: '#f56c6c', exclusive: true, staffCanApply: true,
+    { name: '风险', description: '违规阶梯：警告 → 禁言 → 移出', color: '#f56c6c', exclusive: true, applyRole: 'staff',
       tags: [{ name: '违规警告' }, { name: '禁言' }, { name: '移出群聊' }] },
-    { name: '运营标记', description: '运营人员手动标记', color: '#909399', exclusive: false, staffCanApply: true,
+    { name: '运营标记', description: '运营人员手动标记', color: '#909399', exclusive: false, applyRole: 'staff',
       tags: [{ name: 'VIP' }, { name: '待跟进' }, { name: '意向代理' }, { name: '双11预热', description: '2023 双11 活动，已退役', retired: true }] },
   ];
 }
@@ -167,7 +173,7 @@ export function buildCatalog(now: number, channels: readonly string[]): Catalog 
     const groupId = gi + 1;
     tagGroups.push({
       id: groupId, name: g.name, description: g.description, color: g.color, exclusive: g.exclusive ? 1 : 0,
-      max_tags: null, department_id: g.departmentId ?? null, staff_can_apply: g.staffCanApply ? 1 : 0,
+      max_tags: null, department_id: g.departmentId ?? null, apply_role: g.applyRole, edit_role: g.editRole ?? 'dept_admin',
       sort_order: gi, created_at: catalogCreated,
     });
     const addTags = (specs: TagSpec[], parentId: number | null, level: number) => {

@@ -2,3 +2,4 @@
 export { collectDemo, generateDemo, type DemoDataset } from './generate';
 export { DEMO_TABLES, MAX_STATEMENT_BYTES, demoSql, insertStatements, sqlLiteral, utf8Length, type DemoSqlOptions } from './sql';
 export type * from './types';
+export { DEMO_PASSWORD } from './catalog';

@@ -27,7 +27,7 @@ const COLUMNS = {
   users: ['id', 'email', 'name', 'role', 'department_id', 'password_hash', 'password_salt', 'disabled', 'created_at', 'last_login_at'] satisfies Columns<UserRow>,
   event_sources: ['id', 'name', 'kind', 'secret', 'created_at', 'last_event_at', 'event_count'] satisfies Columns<EventSourceRow>,
   custom_fields: ['id', 'key', 'label_zh', 'label_en', 'type', 'created_at'] satisfies Columns<CustomFieldRow>,
-  tag_groups: ['id', 'name', 'description', 'color', 'exclusive', 'max_tags', 'department_id', 'staff_can_apply', 'sort_order', 'created_at'] satisfies Columns<TagGroupRow>,
+  tag_groups: ['id', 'name', 'description', 'color', 'exclusive', 'max_tags', 'department_id', 'apply_role', 'edit_role', 'sort_order', 'created_at'] satisfies Columns<TagGroupRow>,
   tags: ['id', 'group_id', 'parent_id', 'level', 'name', 'description', 'color', 'status', 'retired_at', 'created_at', 'last_applied_at'] satisfies Columns<TagRow>,
   contacts: [
     'id', 'kind', 'external_id', 'name', 'remark', 'gender', 'region', 'city', 'occupation', 'company', 'device',

@@ -71,7 +71,8 @@ export interface TagGroupRow {
   exclusive: number;
   max_tags: number | null;
   department_id: number | null;
-  staff_can_apply: number;
+  apply_role: 'staff' | 'dept_admin' | 'super_admin';
+  edit_role: 'dept_admin' | 'super_admin';
   sort_order: number;
   created_at: number;
 }

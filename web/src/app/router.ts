@@ -1,10 +1,23 @@
 import { createRouter, createWebHistory } from 'vue-router';
+import type { Role } from '../../../shared/src/domain';
+import { useSessionStore } from './session';
+import { onUnauthorized } from './api/client';
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Reachable signed out (the sign-in page). */
+    public?: boolean;
+    /** Least role that may open the screen; others are sent home. */
+    minRole?: Role;
+  }
+}
 
 /** One route per feature; each screen lives in web/src/features/<feature>/. */
 export const router = createRouter({
   history: createWebHistory(),
   routes: [
     { path: '/', redirect: '/contacts' },
+    { path: '/login', name: 'login', component: () => import('../features/auth/LoginPage.vue'), meta: { public: true } },
     { path: '/rules', name: 'rules', component: () => import('../features/rules/RulesPage.vue') },
     { path: '/rules/:id(\\d+)', name: 'rule', component: () => import('../features/rules/RuleEditorPage.vue') },
     { path: '/segments', name: 'segments', component: () => import('../features/segments/SegmentsPage.vue') },
@@ -12,7 +25,25 @@ export const router = createRouter({
     { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
     { path: '/contacts/:id(\\d+)', name: 'contact', component: () => import('../features/contacts/ContactDetailPage.vue') },
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },
-    { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue') },
+    { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/contacts' },
   ],
+});
+
+// Every screen but sign-in needs a session; the first navigation asks the server who we are.
+router.beforeEach(async (to) => {
+  const session = useSessionStore();
+  if (!session.loaded) await session.load();
+  if (to.meta.public) return session.user && to.name === 'login' ? { path: String(to.query.next ?? '/contacts') } : true;
+  if (!session.user) return { name: 'login', query: to.fullPath === '/' ? {} : { next: to.fullPath } };
+  if (to.meta.minRole && !session.can(to.meta.minRole)) return { path: '/contacts' };
+  return true;
+});
+
+// A session that ends while a screen is open (expired, revoked, signed out elsewhere).
+onUnauthorized(() => {
+  const session = useSessionStore();
+  session.set(null);
+  const current = router.currentRoute.value;
+  if (!current.meta.public) void router.push({ name: 'login', query: { next: current.fullPath } });
 });

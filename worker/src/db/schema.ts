@@ -19,6 +19,7 @@ import {
   EVENT_TYPES,
   GENDERS,
   ROLES,
+  ROLLBACK_KINDS,
   RULE_STATUSES,
   TAG_SOURCES,
   TAG_STATUSES,
@@ -74,8 +75,26 @@ export const sessions = sqliteTable(
     revokedAt: integer('revoked_at'),
     ip: text('ip'),
     userAgent: text('user_agent'),
+    /** Sent back in `X-CSRF-Token` on every cookie-authenticated write. */
+    csrfToken: text('csrf_token').notNull().default(''),
   },
   (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/**
+ * Sign-in attempts, kept a day: the login rate limit counts recent failures per email and per
+ * address; successes are kept too so the users screen can show where an account signed in from.
+ */
+export const loginAttempts = sqliteTable(
+  'login_attempts',
+  {
+    id: integer('id').primaryKey(),
+    email: text('email').notNull(),
+    ip: text('ip').notNull(),
+    ok: integer('ok', { mode: 'boolean' }).notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('login_attempts_email_idx').on(t.email, t.at), index('login_attempts_ip_idx').on(t.ip, t.at)],
 );
 
 export const contacts = sqliteTable(
@@ -152,6 +171,10 @@ export const eventSources = sqliteTable('event_sources', {
   name: text('name').notNull(),
   kind: text('kind', { enum: ['generic', 'wecom'] }).notNull(),
   secret: text('secret').notNull(),
+  /** After a rotation the old secret keeps working until this time, so senders can switch over. */
+  previousSecret: text('previous_secret'),
+  previousSecretExpiresAt: integer('previous_secret_expires_at'),
+  createdBy: integer('created_by').references(() => users.id),
   /** WeCom callback settings (Token, EncodingAESKey, CorpID); null for generic sources. */
   wecomToken: text('wecom_token'),
   wecomAesKey: text('wecom_aes_key'),
@@ -227,12 +250,21 @@ export const tagGroups = sqliteTable(
     maxTags: integer('max_tags'),
     /** Owning department; null = company-wide. */
     departmentId: integer('department_id').references(() => departments.id),
-    /** May staff apply this group's tags by hand? */
-    staffCanApply: integer('staff_can_apply', { mode: 'boolean' }).notNull().default(true),
+    /**
+     * The least role that may apply this group's tags by hand (`staff`: anyone in scope;
+     * `dept_admin`: e.g. 重要客户 only by regional managers) and that may edit the group and its
+     * tags. Department admins act only on groups of their department subtree or company-wide ones.
+     */
+    applyRole: text('apply_role', { enum: ROLES }).notNull().default('staff'),
+    editRole: text('edit_role', { enum: ROLES }).notNull().default('dept_admin'),
     sortOrder: integer('sort_order').notNull().default(0),
     createdAt: integer('created_at').notNull().default(now),
   },
-  (t) => [uniqueIndex('tag_groups_name_idx').on(t.name)],
+  (t) => [
+    uniqueIndex('tag_groups_name_idx').on(t.name),
+    check('tag_groups_apply_role_check', sql`${t.applyRole} in (${inList(ROLES)})`),
+    check('tag_groups_edit_role_check', sql`${t.editRole} in ('super_admin', 'dept_admin')`),
+  ],
 );
 
 export const tags = sqliteTable(
@@ -396,6 +428,32 @@ export const segmentSnapshots = sqliteTable(
     size: integer('size').notNull(),
   },
   (t) => [primaryKey({ columns: [t.segmentId, t.day] })],
+);
+
+/**
+ * Rollbacks: each one writes its tag changes to the ledger under `batch_id`, so it can be
+ * listed, explained and undone (an undo is itself a rollback of that batch).
+ */
+export const rollbacks = sqliteTable(
+  'rollbacks',
+  {
+    id: integer('id').primaryKey(),
+    kind: text('kind', { enum: ROLLBACK_KINDS }).notNull(),
+    batchId: text('batch_id').notNull(),
+    /** what was rolled back: `{ at }`, `{ ruleId, version }`, `{ tagId }`, `{ batchId }` */
+    params: text('params').notNull(),
+    /** tag changes written */
+    added: integer('added').notNull(),
+    removed: integer('removed').notNull(),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    /** set when this rollback was itself undone */
+    undoneAt: integer('undone_at'),
+  },
+  (t) => [
+    uniqueIndex('rollbacks_batch_idx').on(t.batchId),
+    check('rollbacks_kind_check', sql`${t.kind} in (${inList(ROLLBACK_KINDS)})`),
+  ],
 );
 
 /** Every mutation: who, what, before/after, from where. Written in the same batch as the change. */

@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env';
+import { actorOf } from '../auth/access';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
@@ -244,15 +245,17 @@ export const contactDetail = new Hono<AppEnv>()
       ...b.add.map((tagId) => ({ contactId: id, tagId, op: 'add' as const })),
     ];
     const results = await db.batch([
-      ...tagChangeStatements(db, changes, { source: 'manual', batchId, at }),
+      ...tagChangeStatements(db, changes, { source: 'manual', batchId, at, actorUserId: c.get('user').id }),
       db
         .prepare(
-          `INSERT INTO audit_log (at, action, object_type, object_id, summary, before, after)
-           SELECT ?, 'contact.tags', 'contact', ?, ?, ?, (SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)
+          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, before, after)
+           SELECT ?, ?, ?, 'contact.tags', 'contact', ?, ?, ?, (SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)
            WHERE EXISTS (SELECT 1 FROM tag_ledger WHERE contact_id = ? AND batch_id = ?)`,
         )
         .bind(
           at,
+          actorOf(c).userId,
+          actorOf(c).ip,
           String(id),
           `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
           JSON.stringify(before.map((t) => t.id)),

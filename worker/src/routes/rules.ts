@@ -42,6 +42,7 @@ import { dataNeeds } from '../../../shared/src/rules/needs';
 import type { RuleError } from '../../../shared/src/rules/errors';
 import type { JsonLogic, RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
+import { actorOf, type Actor } from '../auth/access';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes, type Workspace } from '../rules/context';
 import { diffGraphs } from '../rules/diff';
 import { applyStatements } from '../rules/apply';
@@ -233,7 +234,7 @@ const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 /** A status change: allowed only from `from`; the audit row says what happened. */
 function transition(to: RuleStatus, from: readonly RuleStatus[], action: string, verb: string) {
-  return async (db: D1Database, id: number): Promise<RuleDetail> => {
+  return async (db: D1Database, id: number, actor: Actor): Promise<RuleDetail> => {
     const rule = await getRule(db, id);
     if (!from.includes(rule.status)) {
       throw conflict(`Cannot ${verb} rule ${id}: it is ${rule.status} (only ${from.join(' or ')} rules can be ${verb}d)`);
@@ -242,6 +243,7 @@ function transition(to: RuleStatus, from: readonly RuleStatus[], action: string,
     const [update] = await db.batch([
       db.prepare('UPDATE rules SET status = ?, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = ?').bind(to, now, id, rule.status),
       auditStatement(db, {
+        actor,
         action,
         objectType: 'rule',
         objectId: id,
@@ -316,6 +318,7 @@ export const rules = new Hono<AppEnv>()
         .prepare("INSERT INTO rules (name, description, status, draft_graph, created_at, updated_at) VALUES (?, ?, 'draft', ?, ?, ?)")
         .bind(b.name, b.description ?? null, JSON.stringify(graph), now, now),
       auditStatementForNewRow(db, {
+        actor: actorOf(c),
         action: 'rule.create',
         objectType: 'rule',
         summary: `created rule "${b.name}"`,
@@ -397,6 +400,7 @@ export const rules = new Hono<AppEnv>()
         .prepare('UPDATE rules SET draft_graph = ?, name = ?, description = ?, updated_at = max(?, updated_at + 1) WHERE id = ?')
         .bind(JSON.stringify(b.graph), name, description, now, id),
       auditStatement(db, {
+        actor: actorOf(c),
         action: 'rule.save_draft',
         objectType: 'rule',
         objectId: id,
@@ -421,6 +425,7 @@ export const rules = new Hono<AppEnv>()
         .prepare("INSERT INTO rules (name, description, status, draft_graph, created_at, updated_at) VALUES (?, ?, 'draft', ?, ?, ?)")
         .bind(name, rule.description, rule.draft_graph, now, now),
       auditStatementForNewRow(db, {
+        actor: actorOf(c),
         action: 'rule.duplicate',
         objectType: 'rule',
         summary: `duplicated rule "${rule.name}" (${id}) as "${name}"`,
@@ -432,9 +437,9 @@ export const rules = new Hono<AppEnv>()
     return c.json(await ruleDetail(db, insert?.meta.last_row_id as number), 201);
   })
 
-  .post('/:id/pause', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await pause(c.env.DB, c.req.valid('param').id)))
-  .post('/:id/resume', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await resume(c.env.DB, c.req.valid('param').id)))
-  .post('/:id/archive', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await archive(c.env.DB, c.req.valid('param').id)))
+  .post('/:id/pause', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await pause(c.env.DB, c.req.valid('param').id, actorOf(c))))
+  .post('/:id/resume', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await resume(c.env.DB, c.req.valid('param').id, actorOf(c))))
+  .post('/:id/archive', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await archive(c.env.DB, c.req.valid('param').id, actorOf(c))))
 
   .get('/:id/versions', validate('param', idPath), async (c) => {
     const { id } = c.req.valid('param');
@@ -472,6 +477,7 @@ export const rules = new Hono<AppEnv>()
     await db.batch([
       db.prepare('UPDATE rules SET draft_graph = ?, updated_at = max(?, updated_at + 1) WHERE id = ?').bind(v.graph, now, id),
       auditStatement(db, {
+        actor: actorOf(c),
         action: 'rule.restore_version',
         objectType: 'rule',
         objectId: id,
@@ -579,13 +585,15 @@ export const rules = new Hono<AppEnv>()
         // The audit row records what the ledger says was written, computed inside the batch.
         db
           .prepare(
-            `INSERT INTO audit_log (at, action, object_type, object_id, summary, before, after)
-             SELECT ?, 'rule.publish', 'rule', ?, ?, ?, json_object('version', ?, 'rolloutPercent', ?, 'graphHash', ?, 'preview', json(?), 'ledger',
+            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, before, after)
+             SELECT ?, ?, ?, 'rule.publish', 'rule', ?, ?, ?, json_object('version', ?, 'rolloutPercent', ?, 'graphHash', ?, 'preview', json(?), 'ledger',
                (SELECT json_group_array(json_object('tagId', tag_id, 'op', op, 'n', n))
                 FROM (SELECT tag_id, op, COUNT(*) AS n FROM tag_ledger WHERE rule_id = ? AND rule_version = ? AND batch_id = ? GROUP BY tag_id, op)))`,
           )
           .bind(
             now,
+            actorOf(c).userId,
+            actorOf(c).ip,
             String(id),
             `published version ${version} of rule "${rule.name}" at ${b.rolloutPercent}%`,
             JSON.stringify({ status: rule.status, publishedVersion: rule.published_version }),

@@ -23,6 +23,7 @@ import {
 import type { SqlContext } from '../../../shared/src/rules/operators';
 import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
+import { actorOf } from '../auth/access';
 import { compileOptions, loadWorkspace, previewContext, type Workspace } from '../rules/context';
 import { countWhere, runPreview, sampleMatches } from '../rules/preview';
 import { AUDIENCE_NODE, compileSegment } from '../rules/segment';
@@ -167,6 +168,7 @@ export const segments = new Hono<AppEnv>()
         .prepare('INSERT INTO segments (name, description, graph, logic, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
         .bind(b.name, b.description ?? null, JSON.stringify(b.graph), storedLogic(b.graph, ws), now, now),
       auditStatementForNewRow(db, {
+        actor: actorOf(c),
         action: 'segment.create',
         objectType: 'segment',
         summary: `created segment "${b.name}"`,
@@ -195,6 +197,7 @@ export const segments = new Hono<AppEnv>()
         .prepare('UPDATE segments SET name = ?, description = ?, graph = ?, logic = ?, updated_at = max(?, updated_at + 1) WHERE id = ?')
         .bind(name, description, graphText, logic, now, id),
       auditStatement(db, {
+        actor: actorOf(c),
         action: 'segment.update',
         objectType: 'segment',
         objectId: id,
@@ -216,6 +219,7 @@ export const segments = new Hono<AppEnv>()
       db.prepare('DELETE FROM segment_snapshots WHERE segment_id = ?').bind(id),
       db.prepare('DELETE FROM segments WHERE id = ?').bind(id),
       auditStatement(db, {
+        actor: actorOf(c),
         action: 'segment.delete',
         objectType: 'segment',
         objectId: id,

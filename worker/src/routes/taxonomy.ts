@@ -42,6 +42,7 @@ import {
 } from '../../../shared/src/api/taxonomy';
 import type { JsonLogic } from '../../../shared/src/rules/types';
 import { auditStatement } from '../audit';
+import { actorOf } from '../auth/access';
 
 const DAY = 86_400_000;
 
@@ -384,10 +385,10 @@ export const taxonomy = new Hono<AppEnv>()
           .bind(b.name, b.description ?? null, b.color ?? '#409eff', b.exclusive ? 1 : 0, b.maxTags ?? null),
         db
           .prepare(
-            `INSERT INTO audit_log (at, action, object_type, object_id, summary, after)
-             VALUES (?, 'tag_group.create', 'tag_group', CAST(last_insert_rowid() AS TEXT), ?, ?)`,
+            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, after)
+             VALUES (?, ?, ?, 'tag_group.create', 'tag_group', CAST(last_insert_rowid() AS TEXT), ?, ?)`,
           )
-          .bind(at, `Created tag group ${b.name}`, JSON.stringify(b)),
+          .bind(at, actorOf(c).userId, actorOf(c).ip, `Created tag group ${b.name}`, JSON.stringify(b)),
       ],
       `A tag group named ${b.name} exists`,
     );
@@ -443,6 +444,7 @@ export const taxonomy = new Hono<AppEnv>()
           .prepare('UPDATE tag_groups SET name = ?, description = ?, color = ?, exclusive = ?, max_tags = ? WHERE id = ?')
           .bind(next.name, next.description, next.color, next.exclusive, next.max_tags, id),
         auditStatement(db, {
+          actor: actorOf(c),
           action: 'tag_group.update',
           objectType: 'tag_group',
           objectId: id,
@@ -508,10 +510,10 @@ export const taxonomy = new Hono<AppEnv>()
           .bind(group.id, b.parentId ?? null, level, b.name, b.description ?? null, b.color ?? null, at),
         db
           .prepare(
-            `INSERT INTO audit_log (at, action, object_type, object_id, summary, after)
-             VALUES (?, 'tag.create', 'tag', CAST(last_insert_rowid() AS TEXT), ?, ?)`,
+            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, after)
+             VALUES (?, ?, ?, 'tag.create', 'tag', CAST(last_insert_rowid() AS TEXT), ?, ?)`,
           )
-          .bind(at, `Created tag ${group.name} › ${b.name}`, JSON.stringify({ ...b, level })),
+          .bind(at, actorOf(c).userId, actorOf(c).ip, `Created tag ${group.name} › ${b.name}`, JSON.stringify({ ...b, level })),
       ],
       `Group ${group.name} already has a tag named ${b.name}`,
     );
@@ -581,6 +583,7 @@ export const taxonomy = new Hono<AppEnv>()
           .bind(next.name, next.parent_id, next.description, next.color, id),
         ...levelUpdates.map((u) => db.prepare('UPDATE tags SET level = ? WHERE id = ?').bind(u.level, u.id)),
         auditStatement(db, {
+          actor: actorOf(c),
           action: 'tag.update',
           objectType: 'tag',
           objectId: id,
@@ -627,7 +630,7 @@ export const taxonomy = new Hono<AppEnv>()
     // holdings and ledger stay: a retired tag is frozen (never added again), not erased
     await db.batch([
       db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ?`).bind(at, id),
-      auditStatement(db, { action: 'tag.retire', objectType: 'tag', objectId: id, summary: `Retired tag ${tag.name}`, before: toTag(tag), after: toTag(next), at }),
+      auditStatement(db, { actor: actorOf(c), action: 'tag.retire', objectType: 'tag', objectId: id, summary: `Retired tag ${tag.name}`, before: toTag(tag), after: toTag(next), at }),
     ]);
     return c.json(toTag(next));
   })
@@ -648,7 +651,7 @@ export const taxonomy = new Hono<AppEnv>()
     const next: TagRow = { ...tag, status: 'active', retired_at: null };
     await db.batch([
       db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ?`).bind(id),
-      auditStatement(db, { action: 'tag.restore', objectType: 'tag', objectId: id, summary: `Restored tag ${tag.name}`, before: toTag(tag), after: toTag(next), at }),
+      auditStatement(db, { actor: actorOf(c), action: 'tag.restore', objectType: 'tag', objectId: id, summary: `Restored tag ${tag.name}`, before: toTag(tag), after: toTag(next), at }),
     ]);
     return c.json(toTag(next));
   })
@@ -669,7 +672,7 @@ export const taxonomy = new Hono<AppEnv>()
 
     const at = Date.now();
     const batchId = `merge-${crypto.randomUUID()}`;
-    const src: TagWriteSource = { source: 'merge', batchId, at };
+    const src: TagWriteSource = { source: 'merge', batchId, at, actorUserId: c.get('user').id };
     const holdersOfFrom = { sql: 'SELECT contact_id FROM contact_tags WHERE tag_id = ?', params: [id] };
     const statements: D1PreparedStatement[] = [
       // holders gain the target first (exclusive siblings handled by the writer), then lose the source
@@ -686,6 +689,7 @@ export const taxonomy = new Hono<AppEnv>()
       statements.push(
         db.prepare('UPDATE rules SET draft_graph = ?, updated_at = ? WHERE id = ?').bind(JSON.stringify(graph), at, r.id),
         auditStatement(db, {
+          actor: actorOf(c),
           action: 'rule.update',
           objectType: 'rule',
           objectId: r.id,
@@ -706,6 +710,7 @@ export const taxonomy = new Hono<AppEnv>()
       statements.push(
         db.prepare('UPDATE segments SET graph = ?, logic = ?, updated_at = ? WHERE id = ?').bind(JSON.stringify(graph), JSON.stringify(logic), at, s.id),
         auditStatement(db, {
+          actor: actorOf(c),
           action: 'segment.update',
           objectType: 'segment',
           objectId: s.id,
@@ -719,6 +724,7 @@ export const taxonomy = new Hono<AppEnv>()
     const fromAfter: TagRow = { ...from, status: 'retired', retired_at: from.retired_at ?? at };
     statements.push(
       auditStatement(db, {
+        actor: actorOf(c),
         action: 'tag.merge',
         objectType: 'tag',
         objectId: id,

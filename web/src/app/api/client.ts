@@ -1,4 +1,18 @@
 import type { ApiErrorBody } from '../../../../shared/src/api/errors';
+import { CSRF_HEADER } from '../../../../shared/src/api/auth';
+
+/**
+ * The session's CSRF token, echoed on every write (the session cookie itself is HttpOnly), and
+ * what to do when the server says the session is gone. Both are set by the session store.
+ */
+const session: { csrfToken: string; onUnauthorized: () => void } = { csrfToken: '', onUnauthorized: () => {} };
+
+export function setCsrfToken(token: string) {
+  session.csrfToken = token;
+}
+export function onUnauthorized(handler: () => void) {
+  session.onUnauthorized = handler;
+}
 
 /** An API answer other than 2xx, carrying the server's `{ error: { code, message } }`. */
 export class ApiRequestError extends Error {
@@ -32,12 +46,13 @@ export const apiPut = <T>(path: string, body: unknown) => sendJson<T>('PUT', pat
 /** PATCH a JSON body (partial updates). */
 export const apiPatch = <T>(path: string, body: unknown) => sendJson<T>('PATCH', path, body);
 /** DELETE; resolves to undefined on 204. */
-export const apiDelete = (path: string) => request<void>(`/api${path}`, { method: 'DELETE', headers: { accept: 'application/json' } });
+export const apiDelete = (path: string) =>
+  request<void>(`/api${path}`, { method: 'DELETE', headers: { accept: 'application/json', [CSRF_HEADER]: session.csrfToken } });
 
 function sendJson<T>(method: string, path: string, body: unknown): Promise<T> {
   return request<T>(`/api${path}`, {
     method,
-    headers: { accept: 'application/json', 'content-type': 'application/json' },
+    headers: { accept: 'application/json', 'content-type': 'application/json', [CSRF_HEADER]: session.csrfToken },
     body: JSON.stringify(body),
   });
 }
@@ -49,6 +64,7 @@ async function request<T>(url: string, init: RequestInit): Promise<T> {
   } catch {
     throw new ApiRequestError(0, 'network', '');
   }
+  if (res.status === 401 && !url.startsWith('/api/auth/')) session.onUnauthorized();
   if (!res.ok) {
     const body = (await res.json().catch(() => null)) as ApiErrorBody | null;
     throw new ApiRequestError(res.status, body?.error.code ?? 'http_error', body?.error.message ?? res.statusText, body?.error.details);

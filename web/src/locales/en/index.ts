@@ -5,7 +5,8 @@ import tags from './tags';
 import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
+import auth from './auth';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth };
 export default en;

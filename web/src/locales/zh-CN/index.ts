@@ -4,9 +4,10 @@ import tags from './tags';
 import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
+import auth from './auth';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments };
+export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth };

@@ -1,0 +1,56 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import type { AppEnv } from './app-env';
+import { ApiError, handleError, handleNotFound } from './errors';
+import { health } from './routes/health';
+import { contacts } from './routes/contacts';
+import { tagGroups } from './routes/tag-groups';
+import { departments } from './routes/departments';
+import { webhooks } from './routes/webhooks';
+import { taxonomy } from './routes/taxonomy';
+import { contactDetail } from './routes/contact-detail';
+import { fieldCatalog } from './routes/field-catalog';
+import { rules } from './routes/rules';
+import { segments } from './routes/segments';
+import { auth } from './routes/auth';
+import { users } from './routes/users';
+import { authenticate } from './auth/access';
+
+/**
+ * The Segflow API app (the worker entry, worker/src/index.ts, adds the Cron Trigger). Requests under /api/* reach this app (wrangler.toml `run_worker_first`);
+ * everything else is the SPA, served from the ASSETS binding.
+ */
+export const app = new Hono<AppEnv>();
+const MAX_BODY_BYTES = 1024 * 1024;
+
+app.onError(handleError);
+app.notFound(handleNotFound);
+app.use('/api/*', secureHeaders());
+// Bodies are bounded before anything reads them; routes that take more (imports) set their own limit.
+app.use(
+  '/api/*',
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(413, 'payload_too_large', `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+    },
+  }),
+);
+
+// Every route but health, sign-in and webhooks needs a session (and a CSRF token on writes).
+app.use('/api/*', authenticate);
+
+app.route('/api/health', health);
+app.route('/api/auth', auth);
+app.route('/api/users', users);
+app.route('/api/contacts', contacts);
+app.route('/api/tag-groups', tagGroups);
+app.route('/api/departments', departments);
+app.route('/api/webhooks', webhooks);
+app.route('/api/taxonomy', taxonomy);
+// detail, timelines and manual tag edits: /api/contacts/:id/… routes the list app does not have
+app.route('/api/contacts', contactDetail);
+app.route('/api/field-catalog', fieldCatalog);
+app.route('/api/rules', rules);
+app.route('/api/segments', segments);

@@ -1,0 +1,157 @@
+/**
+ * Sign-in (`/api/auth/…`): email + password, a server-side session in an HttpOnly SameSite
+ * cookie, the session's CSRF token returned to the app, a rate limit on failures, logout, and
+ * the user's own sessions (listed, revocable).
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../app-env';
+import { ApiError } from '../errors';
+import { validate } from '../validate';
+import { auditStatement } from '../audit';
+import { actorOf } from '../auth/access';
+import { clearSessionCookie, clientIp, loadSession, newSession, writeSessionCookie } from '../auth/session';
+import { changePasswordBody, loginBody, type Me, type SessionSummary } from '../../../shared/src/api/auth';
+import { hashPassword, randomSalt, verifyPassword } from '../../../shared/src/auth/password';
+import { emptyBody } from '../../../shared/src/api/taxonomy';
+
+/** Failures allowed per email and per address in the window before sign-in is refused. */
+const MAX_FAILURES_PER_EMAIL = 5;
+const MAX_FAILURES_PER_IP = 30;
+const FAILURE_WINDOW_MS = 15 * 60_000;
+
+interface UserRow {
+  id: number;
+  email: string;
+  password_hash: string | null;
+  password_salt: string | null;
+  disabled: number;
+}
+
+// A fixed salt/hash to verify against when the email is unknown, so both paths take as long.
+const DUMMY_SALT = 'c2VnZmxvdy1kdW1teS1zYWx0';
+
+export const auth = new Hono<AppEnv>()
+  .post('/login', validate('json', loginBody), async (c) => {
+    const { email, password } = c.req.valid('json');
+    const db = c.env.DB;
+    const ip = clientIp(c);
+    const now = Date.now();
+    const since = now - FAILURE_WINDOW_MS;
+    const [byEmail, byIp] = await db.batch<{ n: number; first: number | null }>([
+      db.prepare('SELECT count(*) AS n, min(at) AS first FROM login_attempts WHERE email = ? AND at > ? AND ok = 0').bind(email, since),
+      db.prepare('SELECT count(*) AS n, min(at) AS first FROM login_attempts WHERE ip = ? AND at > ? AND ok = 0').bind(ip, since),
+    ]);
+    const limited = [
+      { row: byEmail!.results[0]!, max: MAX_FAILURES_PER_EMAIL, what: `this account` },
+      { row: byIp!.results[0]!, max: MAX_FAILURES_PER_IP, what: `this address` },
+    ].find((l) => l.row.n >= l.max);
+    if (limited) {
+      const retryAfter = Math.max(1, Math.ceil(((limited.row.first ?? now) + FAILURE_WINDOW_MS - now) / 1000));
+      c.header('Retry-After', String(retryAfter));
+      throw new ApiError(429, 'rate_limited', `Too many failed sign-ins for ${limited.what}: try again in ${Math.ceil(retryAfter / 60)} minutes`);
+    }
+
+    const user = await db
+      .prepare('SELECT id, email, password_hash, password_salt, disabled FROM users WHERE email = ?')
+      .bind(email)
+      .first<UserRow>();
+    const ok =
+      user?.password_hash && user.password_salt
+        ? await verifyPassword(password, user.password_salt, user.password_hash)
+        : (await hashPassword(password, DUMMY_SALT), false);
+    if (!ok || !user || user.disabled) {
+      await db.prepare('INSERT INTO login_attempts (email, ip, ok, at) VALUES (?, ?, 0, ?)').bind(email, ip, now).run();
+      // One message for unknown email, wrong password and disabled account: no account enumeration.
+      throw new ApiError(401, 'unauthorized', 'Email or password is wrong, or the account is disabled');
+    }
+    const session = await newSession(db, user.id, now, ip, c.req.header('user-agent') ?? null);
+    await db.batch([
+      session.statement,
+      db.prepare('INSERT INTO login_attempts (email, ip, ok, at) VALUES (?, ?, 1, ?)').bind(email, ip, now),
+      db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?').bind(now, user.id),
+      auditStatement(db, {
+        actor: { userId: user.id, ip },
+        action: 'session.login',
+        objectType: 'session',
+        objectId: session.tokenHash.slice(0, 16),
+        summary: `${user.email} signed in`,
+        at: now,
+      }),
+    ]);
+    writeSessionCookie(c, session.token);
+    const loaded = await loadSession(db, session.token, now);
+    return c.json({ user: loaded!.user, csrfToken: session.csrfToken } satisfies Me);
+  })
+  .get('/me', async (c) => {
+    const csrf = await c.env.DB.prepare('SELECT csrf_token FROM sessions WHERE token_hash = ?').bind(c.get('sessionHash')).first<string>('csrf_token');
+    return c.json({ user: c.get('user'), csrfToken: csrf ?? '' } satisfies Me);
+  })
+  .post('/logout', validate('json', emptyBody), async (c) => {
+    const db = c.env.DB;
+    const now = Date.now();
+    await db.batch([
+      db.prepare('UPDATE sessions SET revoked_at = ? WHERE token_hash = ?').bind(now, c.get('sessionHash')),
+      auditStatement(db, {
+        actor: actorOf(c),
+        action: 'session.logout',
+        objectType: 'session',
+        objectId: c.get('sessionHash').slice(0, 16),
+        summary: `${c.get('user').email} signed out`,
+        at: now,
+      }),
+    ]);
+    clearSessionCookie(c);
+    return c.json({ ok: true });
+  })
+  .get('/sessions', async (c) => {
+    const { results } = await c.env.DB.prepare(
+      `SELECT token_hash, created_at, expires_at, ip, user_agent FROM sessions
+        WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC`,
+    )
+      .bind(c.get('user').id, Date.now())
+      .all<{ token_hash: string; created_at: number; expires_at: number; ip: string | null; user_agent: string | null }>();
+    return c.json(
+      results.map(
+        (r): SessionSummary => ({
+          id: r.token_hash.slice(0, 16),
+          createdAt: r.created_at,
+          expiresAt: r.expires_at,
+          ip: r.ip,
+          userAgent: r.user_agent,
+          current: r.token_hash === c.get('sessionHash'),
+        }),
+      ),
+    );
+  })
+  .delete('/sessions/:id', validate('param', z.strictObject({ id: z.string().regex(/^[0-9a-f]{16}$/, 'must be a session id') })), async (c) => {
+    const db = c.env.DB;
+    const now = Date.now();
+    const { id } = c.req.valid('param');
+    const [update] = await db.batch([
+      db
+        .prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND substr(token_hash, 1, 16) = ? AND revoked_at IS NULL")
+        .bind(now, c.get('user').id, id),
+      auditStatement(db, { actor: actorOf(c), action: 'session.revoke', objectType: 'session', objectId: id, summary: `${c.get('user').email} revoked a session`, at: now }),
+    ]);
+    if (!update!.meta.changes) throw new ApiError(404, 'not_found', `No active session ${id} of yours`);
+    return c.json({ ok: true });
+  })
+  .post('/password', validate('json', changePasswordBody), async (c) => {
+    const db = c.env.DB;
+    const b = c.req.valid('json');
+    const me = c.get('user');
+    const row = await db.prepare('SELECT password_hash, password_salt FROM users WHERE id = ?').bind(me.id).first<UserRow>();
+    if (!row?.password_hash || !row.password_salt || !(await verifyPassword(b.currentPassword, row.password_salt, row.password_hash))) {
+      throw new ApiError(400, 'invalid_request', 'The current password is wrong', [{ path: 'currentPassword', message: 'is wrong' }]);
+    }
+    const salt = randomSalt();
+    const now = Date.now();
+    // Every other session ends: a changed password is usually a suspected leak.
+    await db.batch([
+      db.prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?').bind(await hashPassword(b.newPassword, salt), salt, me.id),
+      db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND token_hash <> ? AND revoked_at IS NULL').bind(now, me.id, c.get('sessionHash')),
+      auditStatement(db, { actor: actorOf(c), action: 'user.password', objectType: 'user', objectId: me.id, summary: `${me.email} changed their password`, at: now }),
+    ]);
+    return c.json({ ok: true });
+  });

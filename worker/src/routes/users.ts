@@ -1,0 +1,148 @@
+/**
+ * People (`/api/users`, super admins only): list, create with an initial password, change role,
+ * department, name or password, disable, and end every session of a user. A disabled user's
+ * sessions stop working at once (sessions are checked against `users.disabled`).
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env';
+import { ApiError } from '../errors';
+import { validate } from '../validate';
+import { auditStatement, auditStatementForNewRow } from '../audit';
+import { actorOf, requireRole } from '../auth/access';
+import { createUserBody, updateUserBody, type UserSummary } from '../../../shared/src/api/auth';
+import { idPath, emptyBody } from '../../../shared/src/api/taxonomy';
+import { hashPassword, randomSalt } from '../../../shared/src/auth/password';
+
+const SELECT = `SELECT u.id, u.email, u.name, u.role, u.department_id, d.name AS department_name, u.disabled, u.created_at, u.last_login_at,
+  (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ?) AS active_sessions
+  FROM users u LEFT JOIN departments d ON d.id = u.department_id`;
+
+interface Row {
+  id: number;
+  email: string;
+  name: string;
+  role: UserSummary['role'];
+  department_id: number | null;
+  department_name: string | null;
+  disabled: number;
+  created_at: number;
+  last_login_at: number | null;
+  active_sessions: number;
+}
+
+const toUser = (r: Row): UserSummary => ({
+  id: r.id,
+  email: r.email,
+  name: r.name,
+  role: r.role,
+  departmentId: r.department_id,
+  departmentName: r.department_name,
+  disabled: !!r.disabled,
+  createdAt: r.created_at,
+  lastLoginAt: r.last_login_at,
+  activeSessions: r.active_sessions,
+});
+
+async function getUser(db: D1Database, id: number): Promise<UserSummary> {
+  const row = await db.prepare(`${SELECT} WHERE u.id = ?`).bind(Date.now(), id).first<Row>();
+  if (!row) throw new ApiError(404, 'not_found', `No user with id ${id}`);
+  return toUser(row);
+}
+
+async function requireDepartment(db: D1Database, id: number | null | undefined) {
+  if (id == null) return;
+  const found = await db.prepare('SELECT 1 FROM departments WHERE id = ?').bind(id).first();
+  if (!found) throw new ApiError(400, 'unknown_reference', `No department with id ${id}`, [{ path: 'departmentId', message: 'no such department' }]);
+}
+
+export const users = new Hono<AppEnv>()
+  .use(requireRole('super_admin'))
+  .get('/', async (c) => {
+    const { results } = await c.env.DB.prepare(`${SELECT} ORDER BY u.role = 'super_admin' DESC, u.role = 'dept_admin' DESC, u.id`)
+      .bind(Date.now())
+      .all<Row>();
+    return c.json(results.map(toUser));
+  })
+  .post('/', validate('json', createUserBody), async (c) => {
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    if (b.role !== 'super_admin' && b.departmentId == null) {
+      throw new ApiError(400, 'invalid_request', 'Department admins and staff need a department', [{ path: 'departmentId', message: 'is required for this role' }]);
+    }
+    await requireDepartment(db, b.departmentId);
+    if (await db.prepare('SELECT 1 FROM users WHERE email = ?').bind(b.email).first()) {
+      throw new ApiError(409, 'conflict', `A user with email ${b.email} exists`, [{ path: 'email', message: 'is taken' }]);
+    }
+    const salt = randomSalt();
+    const now = Date.now();
+    const [inserted] = await db.batch<{ id: number }>([
+      db
+        .prepare('INSERT INTO users (email, name, role, department_id, password_hash, password_salt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id')
+        .bind(b.email, b.name, b.role, b.departmentId, await hashPassword(b.password, salt), salt, now),
+      auditStatementForNewRow(db, {
+        actor: actorOf(c),
+        action: 'user.create',
+        objectType: 'user',
+        summary: `Created ${b.role} ${b.email}`,
+        after: { email: b.email, name: b.name, role: b.role, departmentId: b.departmentId },
+        at: now,
+      }),
+    ]);
+    return c.json(await getUser(db, inserted!.results[0]!.id), 201);
+  })
+  .patch('/:id', validate('param', idPath), validate('json', updateUserBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const me = c.get('user');
+    const before = await getUser(db, id);
+    if (id === me.id && ((b.role && b.role !== 'super_admin') || b.disabled)) {
+      throw new ApiError(409, 'conflict', 'You cannot demote or disable yourself: ask another super admin', [{ path: b.disabled ? 'disabled' : 'role', message: 'not on your own account' }]);
+    }
+    await requireDepartment(db, b.departmentId);
+    const role = b.role ?? before.role;
+    const departmentId = b.departmentId !== undefined ? b.departmentId : before.departmentId;
+    if (role !== 'super_admin' && departmentId == null) {
+      throw new ApiError(400, 'invalid_request', 'Department admins and staff need a department', [{ path: 'departmentId', message: 'is required for this role' }]);
+    }
+    const now = Date.now();
+    const salt = b.password ? randomSalt() : null;
+    const statements = [
+      db
+        .prepare('UPDATE users SET name = ?, role = ?, department_id = ?, disabled = ? WHERE id = ?')
+        .bind(b.name ?? before.name, role, departmentId, (b.disabled ?? before.disabled) ? 1 : 0, id),
+    ];
+    if (b.password && salt) {
+      statements.push(db.prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?').bind(await hashPassword(b.password, salt), salt, id));
+    }
+    // A new password, a lost role or a disabled account ends the user's sessions.
+    if (b.password || b.disabled || (b.role && b.role !== before.role) || (b.departmentId !== undefined && b.departmentId !== before.departmentId)) {
+      statements.push(db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL').bind(now, id));
+    }
+    const { password: _secret, ...shown } = b;
+    statements.push(
+      auditStatement(db, {
+        actor: actorOf(c),
+        action: 'user.update',
+        objectType: 'user',
+        objectId: id,
+        summary: `Edited user ${before.email}${b.password ? ' (new password)' : ''}`,
+        before: { name: before.name, role: before.role, departmentId: before.departmentId, disabled: before.disabled },
+        after: { name: before.name, role: before.role, departmentId: before.departmentId, disabled: before.disabled, ...shown },
+        at: now,
+      }),
+    );
+    await db.batch(statements);
+    return c.json(await getUser(db, id));
+  })
+  .post('/:id/revoke-sessions', validate('param', idPath), validate('json', emptyBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const db = c.env.DB;
+    const user = await getUser(db, id);
+    const now = Date.now();
+    const [update] = await db.batch([
+      db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?').bind(now, id, now),
+      auditStatement(db, { actor: actorOf(c), action: 'user.revoke_sessions', objectType: 'user', objectId: id, summary: `Ended every session of ${user.email}`, at: now }),
+    ]);
+    return c.json({ revoked: update!.meta.changes });
+  });
