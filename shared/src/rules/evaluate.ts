@@ -712,10 +712,72 @@ class PlanBuilder {
       this.memo.stamp.push(0);
       this.memo.nums.push(0);
     }
-    // How often each test is read across the actions' formulas as they run (a shared
-    // sub-formula counts per use): a test read once needs no memo.
-    for (const a of rule.actions) this.countUses(this.reachOf(a.nodeId));
+    this.factor();
+    // How often each test is read across the formulas as they run (a shared sub-formula counts
+    // per use): a test read once needs no memo.
+    if (this.common) this.countUses(this.common);
+    for (const f of this.residual) this.countUses(f);
     for (let i = 0; i < tests.length; i++) this.compileTest(i, tests[i] as CompiledTest);
+  }
+
+  /** Conjuncts every action's reach shares, tested once before any action (null: none). */
+  private common: Formula | null = null;
+  /** Each action's reach without the common conjuncts. */
+  private residual: Formula[] = [];
+  /** Per action, the later actions that cannot fire when it does (bit k = action k). */
+  private exclusive: number[] = [];
+
+  /**
+   * Splits the actions' reaches into shared conjuncts and the rest, as a hand-written rule
+   * would: `T ∧ k ∧ own ∧ band1`, `T ∧ k ∧ own ∧ band2` test `T ∧ k ∧ own` once. And marks
+   * actions that exclude each other — one reach has a test the other negates, or bands of one
+   * score that do not overlap (a branch's cases, a score's bands) — so once one fires the
+   * others are not evaluated. Purely an evaluation order: the result is the same formulas'.
+   */
+  private factor(): void {
+    const reaches = this.rule.actions.map((a) => this.reachOf(a.nodeId));
+    const conjuncts = reaches.map((f) => (f.t === 'and' ? f.of : f.t === 'true' ? [] : [f]));
+    const keyOf = new Map<Formula, string>();
+    const key = (f: Formula) => {
+      let k = keyOf.get(f);
+      if (k === undefined) {
+        k = f.t === 'test' ? `t:${f.id}` : f.t === 'not' && f.of.t === 'test' ? `!:${f.of.id}` : JSON.stringify(f);
+        keyOf.set(f, k);
+      }
+      return k;
+    };
+    const keys = conjuncts.map((cs) => new Set(cs.map(key)));
+    const shared = reaches.length > 1 ? [...(keys[0] ?? [])].filter((k) => keys.every((set) => set.has(k))) : [];
+    if (shared.length > 0) {
+      const isShared = new Set(shared);
+      const first = conjuncts[0] ?? [];
+      this.common = { t: 'and', of: first.filter((f) => isShared.has(key(f))) };
+      this.residual = conjuncts.map((cs) => {
+        const rest = cs.filter((f) => !isShared.has(key(f)));
+        return rest.length === 0 ? { t: 'true' } : rest.length === 1 ? (rest[0] as Formula) : { t: 'and', of: rest };
+      });
+    } else {
+      this.residual = reaches;
+    }
+    // Literals of each residual: +id / -id for a test and its negation, bands by score.
+    const lits = this.residual.map((f) => (f.t === 'and' ? f.of : [f]));
+    const n = lits.length;
+    this.exclusive = new Array<number>(n).fill(0);
+    if (n < 2 || n > 30) return;
+    const excludes = (a: Formula, b: Formula): boolean => {
+      if (a.t === 'test' && b.t === 'not' && b.of.t === 'test') return a.id === b.of.id;
+      if (b.t === 'test' && a.t === 'not' && a.of.t === 'test') return b.id === a.of.id;
+      if (a.t === 'band' && b.t === 'band' && a.id === b.id) {
+        // [min, max) ranges, max null = unbounded: disjoint when one ends before the other starts
+        return (a.max !== null && a.max <= b.min) || (b.max !== null && b.max <= a.min);
+      }
+      return false;
+    };
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        if ((lits[i] ?? []).some((x) => (lits[j] ?? []).some((y) => excludes(x, y)))) this.exclusive[i] = (this.exclusive[i] as number) | (1 << j);
+      }
+    }
   }
 
   private reachOf(id: string): Formula {
@@ -841,29 +903,34 @@ class PlanBuilder {
     const ids: string[] = [];
     const reached: Predicate[] = [];
     const single: (readonly string[])[] = [];
-    for (const a of actions) {
+    actions.forEach((a, i) => {
       ids.push(a.nodeId);
-      reached.push(this.build(this.reachOf(a.nodeId)));
+      reached.push(this.build(this.residual[i] ?? UNREACHED));
       single.push([a.nodeId]);
-    }
+    });
+    const common = this.common ? this.build(this.common) : ALWAYS;
     const m = this.memo;
+    const memoised = this.memoised;
     // 2^53 / 2 evaluations before `gen` loses precision: centuries at any rate this runs.
     if (n === 1) {
       const r = reached[0] as Predicate;
       const one = single[0] as readonly string[];
-      if (!this.memoised) return (d) => (r(d) ? one : NO_ACTIONS);
+      if (!memoised) return (d) => (r(d) ? one : NO_ACTIONS);
       return (d) => {
         m.gen += 2;
         return r(d) ? one : NO_ACTIONS;
       };
     }
-    const memoised = this.memoised;
+    const exclusive = this.exclusive;
     return (d) => {
       if (memoised) m.gen += 2;
+      if (!common(d)) return NO_ACTIONS;
       let first = -1;
       let out: string[] | null = null;
+      let skip = 0;
       for (let i = 0; i < n; i++) {
-        if (!(reached[i] as Predicate)(d)) continue;
+        if ((skip & (1 << i)) !== 0 || !(reached[i] as Predicate)(d)) continue;
+        skip |= exclusive[i] as number;
         if (first < 0) first = i;
         else {
           out ??= [ids[first] as string];
