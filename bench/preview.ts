@@ -1,5 +1,5 @@
 /**
- * Preview benchmark on a large local D1: `npx tsx bench/preview.ts [--dir /tmp/bench-1m] [--contacts 1000000] [--runs 5] [--indexes] [--keep]`
+ * Preview benchmark on a large local D1: `npx tsx bench/preview.ts [--dir /tmp/bench-1m] [--contacts 1000000] [--runs 5] [--indexes]`
  *
  * 1. Prepares its own wrangler state directory (`--dir`): migrations and `scripts/seed.ts
  *    --contacts N` (~5+ min for 1M on a quiet machine). An already seeded directory is reused.
@@ -7,16 +7,18 @@
  *    statement on `env.DB` inside workerd and returns the wall time around the call plus D1's
  *    `meta` (duration, rows_read): the measurement is D1 in workerd, not a Node SQLite.
  * 3. In the same run, interleaved, median of `--runs`:
- *    - bare:    `SELECT count(*) FROM contacts WHERE message_count >= ?` (a typed column without an
- *               index: a full scan of contacts, the baseline) and the same on an indexed column;
- *    - agg5:    the preview (`buildPreviewQuery`: total, matched, every node and edge, gain/lose)
- *               of a 5-condition rule with a 30-day purchase-amount aggregate;
+ *    - bare:    `SELECT count(*) FROM contacts WHERE invite_count >= ?` (a column in no index: a
+ *               full scan of the contacts table, the baseline); the same on message_count (which
+ *               `contacts_rule_cover_idx` now covers: an index scan) and on indexed total_spend;
+ *    - agg5:    the preview (total, matched, every node and edge, gain / lose per action) of a
+ *               5-condition rule with a 30-day purchase-amount aggregate;
  *    - indexed5: the preview of a 5-condition rule whose conditions are all on indexed columns.
- *    Each preview also runs as a variant where "holds the action's tag" (the gain/lose columns) is
- *    `c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)`, built once from the tag
- *    index, instead of one correlated EXISTS probe per contact (a candidate change to sql.ts).
- *    With --indexes the candidate indexes are then created (in this directory only), the same
- *    statements measured again, and the indexes dropped (unless --keep), so reruns start alike.
+ *    Each preview runs as: the one statement (`buildPreviewQuery`, with "holds the tag" as a
+ *    correlated EXISTS), the same with holds-tag as `IN (SELECT … FROM contact_tags …)`, the
+ *    conjunction counts in one batch (`buildPreviewCountPlan`, what `runPreview` runs), and
+ *    those with every holds-tag as EXISTS. Every variant's counts must equal the one statement's.
+ *    With --indexes the indexes in MEASURED_INDEXES are then dropped (in this directory only),
+ *    everything measured again without them, and the indexes created again.
  * Prints ms (median), D1 rows read, ratio to the bare scan measured in the same round, and each
  * statement's query plan.
  */
@@ -37,7 +39,6 @@ const { values } = parseArgs({
     contacts: { type: 'string', default: '1000000' },
     runs: { type: 'string', default: '5' },
     indexes: { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
   },
 });
 const DIR = path.resolve(values.dir);
@@ -48,14 +49,13 @@ const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANN
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 /**
- * Candidate indexes, measured here only (the schema is the lead's). Each with the drizzle
- * definition it would be in worker/src/db/schema.ts.
+ * Indexes whose worth `--indexes` measures: each is dropped (in this directory only), the same
+ * statements measured without it, and then created again, so the directory stays as migrated.
  */
-const CANDIDATE_INDEXES = [
+const MEASURED_INDEXES = [
   {
-    name: 'bench_contacts_rule_cover_idx',
-    sql: 'CREATE INDEX IF NOT EXISTS bench_contacts_rule_cover_idx ON contacts (kind, region, total_spend, last_active_at, owner_user_id, message_count, name)',
-    drizzle: "index('contacts_rule_cover_idx').on(t.kind, t.region, t.totalSpend, t.lastActiveAt, t.ownerUserId, t.messageCount, t.name)",
+    name: 'contacts_rule_cover_idx',
+    create: 'CREATE INDEX IF NOT EXISTS contacts_rule_cover_idx ON contacts (kind, region, total_spend, last_active_at, owner_user_id, message_count)',
   },
 ];
 
@@ -179,7 +179,8 @@ async function main() {
     };
     type Statement = { key: string; label: string; sql: string; params: unknown[]; rule?: CompiledRule; columns?: string[]; plan?: PreviewCountPlan };
     const statements: Statement[] = [
-      { key: 'bare', label: 'bare scan: count(*) WHERE message_count >= 5 (no index)', sql: 'SELECT count(*) AS n FROM contacts WHERE message_count >= ?', params: [5] },
+      { key: 'bare', label: 'bare scan: count(*) WHERE invite_count >= 1 (no index: table scan)', sql: 'SELECT count(*) AS n FROM contacts WHERE invite_count >= ?', params: [1] },
+      { key: 'bare_msg', label: 'count(*) WHERE message_count >= 5 (covered by contacts_rule_cover_idx)', sql: 'SELECT count(*) AS n FROM contacts WHERE message_count >= ?', params: [5] },
       { key: 'bare_idx', label: 'count(*) WHERE total_spend >= ¥1000 (indexed)', sql: 'SELECT count(*) AS n FROM contacts WHERE total_spend >= ?', params: [100_000] },
     ];
     for (const [key, g] of Object.entries(rules)) {
@@ -205,6 +206,10 @@ async function main() {
       if (!plan?.ok) throw new Error(`${s.key}: no count plan`);
       const text = plan.value.statements.map((x) => x.sql).join(';\n');
       counted.push({ ...s, key: `${s.key}_counts`, label: `${s.label}: conjunction counts (${plan.value.perStatement.reduce((a, b) => a + b, 0)} counts, ${plan.value.statements.length} statement(s), one batch)`, sql: text, params: [], plan: plan.value });
+      // What issue 3's target names: the total and per-node (and edge) counts, without gain / lose.
+      const nodes = buildPreviewCountPlan(s.rule, { now, tzOffsetMinutes: 480 }, { nodesOnly: true });
+      if (!nodes?.ok) throw new Error(`${s.key}: no count plan`);
+      counted.push({ ...s, key: `${s.key}_nodes`, label: `${s.label}: conjunction counts, total + nodes + edges only (${nodes.value.perStatement.reduce((a, b) => a + b, 0)} counts)`, sql: nodes.value.statements.map((x) => x.sql).join(';\n'), params: [], plan: nodes.value });
       // The same counts with "holds the tag" as a correlated EXISTS instead of IN (the tag index).
       const exists = plan.value.statements.map((x) => ({ ...x, sql: x.sql.replace(/c\.id IN \(SELECT contact_id FROM contact_tags WHERE tag_id = (\?\d+)\)/g, 'EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = $1)') }));
       counted.push({ ...s, key: `${s.key}_counts_exists`, label: `${s.label}: conjunction counts, held tags as EXISTS`, sql: exists.map((x) => x.sql).join(';\n'), params: [], plan: { ...plan.value, statements: exists } });
@@ -297,6 +302,10 @@ async function main() {
         const baseKey = k.replace(/_(in|counts|counts_exists)$/, '');
         const base = baseKey !== k ? round.get(baseKey) : undefined;
         if (base && base.counts !== e.counts) throw new Error(`${k} counts differ from ${baseKey}: ${e.counts} vs ${base.counts}`);
+        const full = k.endsWith('_nodes') ? round.get(k.slice(0, -'_nodes'.length)) : undefined;
+        // the same columns up to the gain / lose ones
+        const mine = e.counts.split(',');
+        if (full && full.counts.split(',').some((v, i) => i < mine.length && v !== mine[i])) throw new Error(`${k} node counts differ: ${e.counts} vs ${full.counts}`);
       }
     };
     sameCounts(before);
@@ -306,18 +315,19 @@ async function main() {
     for (const s of statements) console.log(`  ${s.key}:\n${plans.get(s.key)}`);
 
     if (values.indexes) {
-      for (const i of CANDIDATE_INDEXES) {
-        const t = Date.now();
-        await q(i.sql, [], 'run');
-        log(`created ${i.name} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-      }
-      const after = await measure('with candidate indexes');
-      sameCounts(after);
-      print(`with candidate indexes: ${CANDIDATE_INDEXES.map((i) => i.drizzle).join('; ')}`, after);
-      console.log('\nquery plans (with candidate indexes):');
-      for (const s of statements) console.log(`  ${s.key}:\n${await explain(s)}`);
-      if (!values.keep) {
-        for (const i of CANDIDATE_INDEXES) await q(`DROP INDEX IF EXISTS ${i.name}`, [], 'run');
+      for (const i of MEASURED_INDEXES) await q(`DROP INDEX IF EXISTS ${i.name}`, [], 'run');
+      try {
+        const without = await measure('without the measured indexes');
+        sameCounts(without);
+        print(`without ${MEASURED_INDEXES.map((i) => i.name).join(', ')}`, without);
+        console.log('\nquery plans (without them):');
+        for (const s of statements) console.log(`  ${s.key}:\n${await explain(s)}`);
+      } finally {
+        for (const i of MEASURED_INDEXES) {
+          const t = Date.now();
+          await q(i.create, [], 'run');
+          log(`created ${i.name} again in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+        }
       }
     }
     console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);

@@ -18,9 +18,9 @@
  *   (type, day) rollup index into a MATERIALIZED CTE: `c.id IN a0`, or `c.id NOT IN a0` when
  *   a contact with no events in the window (aggregate 0) passes the test;
  * - "holds tag t" is `c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)`, read
- *   once from the tag index, except in a count driven by an aggregate set, where a correlated
- *   EXISTS probes the few contacts of the set (see `heldWhere`); "holds t" alone is counted on
- *   the tag index.
+ *   once from the tag index, except in a count already narrowed by an aggregate set or two
+ *   tests, where a correlated EXISTS probes the few contacts left (see `heldWhere`); "holds t"
+ *   alone is counted on the tag index.
  *
  * Rules whose polynomials grow too large (wide ORs, long else-chains) get `null`, and the
  * caller uses the one-statement preview. The differential fuzz test holds both paths and the
@@ -46,6 +46,14 @@ export interface PreviewCountPlan {
   columns: PreviewColumn[];
   /** Per column: Σ coeff × count[index] over the concatenated count list. */
   combos: { index: number; coeff: number }[][];
+}
+
+/** Knobs for measuring (bench/preview.ts); the preview uses the defaults. */
+export interface PlanTuning {
+  /** At most this many counts per statement (default: as many as D1's limits allow). */
+  countsPerStatement?: number;
+  /** Only total, matched, nodes and edges: no gain / lose / holders columns (default false). */
+  nodesOnly?: boolean;
 }
 
 /** Indicator polynomial: monomial (sorted atom indices joined by ',', '' = 1) → coefficient. */
@@ -136,7 +144,7 @@ const isPrimitive = (v: unknown) => v === null || ['string', 'number', 'boolean'
 export function buildPreviewCountPlan(
   rule: CompiledRule,
   ctx: SqlContext,
-  opts: PreviewOptions & { /** For measuring: at most this many counts per statement. */ countsPerStatement?: number } = {},
+  opts: PreviewOptions & PlanTuning = {},
 ): RuleResult<PreviewCountPlan> | null {
   try {
     return build(rule, ctx, opts);
@@ -147,7 +155,7 @@ export function buildPreviewCountPlan(
   }
 }
 
-function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & { countsPerStatement?: number }): RuleResult<PreviewCountPlan> | null {
+function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & PlanTuning): RuleResult<PreviewCountPlan> | null {
   const ctx: SqlContext = { now: outer.now, tzOffsetMinutes: outer.tzOffsetMinutes, event: outer.event };
   const atoms: Atom[] = [];
   const atomByKey = new Map<string, number>();
@@ -263,7 +271,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & { c
   column({ kind: 'matched' }, complement(none));
   for (const nodeId of Object.keys(rule.reach)) column({ kind: 'node', nodeId }, reachOf(nodeId));
   for (const [edgeId, f] of Object.entries(rule.edgeFlow)) column({ kind: 'edge', edgeId }, polyOf(f));
-  for (const a of rule.actions) {
+  for (const a of opts.nodesOnly ? [] : rule.actions) {
     const r = reachOf(a.nodeId);
     const h = held(a.action.tagId);
     if (a.action.type === 'add_tag') {
@@ -296,10 +304,12 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & { c
       // Every contact_tags row names a contact (foreign key, enforced by D1): the tag index alone.
       return { sql: '(SELECT count(*) FROM contact_tags WHERE tag_id = ?)', params: [only.heldTag], ctes: [] };
     }
-    // A count driven by a small aggregate set probes holders one by one (EXISTS on the primary
-    // key); otherwise the holders are read once from the tag index (IN). Both measured in
-    // bench/preview.ts: each form is several times slower in the other's case.
-    const small = used.some((a) => a.ctes.length > 0);
+    // Where the other atoms are selective — an aggregate set, or two or more tests in
+    // conjunction — holders are probed per contact (EXISTS on the primary key); next to a single
+    // test they are read once from the tag index (IN). Measured in bench/preview.ts: each form
+    // is slower in the other's case (13k vs 47k holder rows; 100k probes vs 54k holder rows).
+    const others = used.filter((a) => a.heldTag === undefined);
+    const small = others.some((a) => a.ctes.length > 0) || others.length >= 2;
     const preds = used.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag, small)));
     if (scope) preds.push(scope);
     const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
