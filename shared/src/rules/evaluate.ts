@@ -64,20 +64,32 @@ function compileVar(args: JsonLogic[]): Evaluator {
 const finite = (v: unknown): v is number => typeof v === 'number' && v - v === 0;
 const never: Evaluator = () => false;
 
-/** `lastDaysWindow(d.now, days, tz)`, recomputed only when `now` or the zone changes. */
-function windowReader(days: number): (d: EvalData) => { firstDay: number; lastDay: number; fromMs: number; toMs: number } {
-  let now = Number.NaN;
-  let tzm = Number.NaN;
-  let w = { firstDay: 0, lastDay: 0, fromMs: 0, toMs: 0 };
-  return (d) => {
+/**
+ * `lastDaysWindow(d.now, days, tz)`, recomputed only when `now` or the zone changes: once per
+ * batch of contacts evaluated at one `now`. A class (one hidden class, `at` inlined where it is
+ * called) rather than a closure returning a fresh object.
+ */
+class DayWindow {
+  now = Number.NaN;
+  tz = Number.NaN;
+  firstDay = 0;
+  lastDay = 0;
+  fromMs = 0;
+  toMs = 0;
+  constructor(readonly days: number) {}
+  at(d: EvalData): this {
     const t = d.tzOffsetMinutes ?? DEFAULT_TZ_OFFSET_MINUTES;
-    if (d.now !== now || t !== tzm) {
-      w = lastDaysWindow(d.now, days, t);
-      now = d.now;
-      tzm = t;
+    if (d.now !== this.now || t !== this.tz) {
+      const w = lastDaysWindow(d.now, this.days, t);
+      this.firstDay = w.firstDay;
+      this.lastDay = w.lastDay;
+      this.fromMs = w.fromMs;
+      this.toMs = w.toMs;
+      this.now = d.now;
+      this.tz = t;
     }
-    return w;
-  };
+    return this;
+  }
 }
 
 /** A set of the primitive literals of a list, or null when the list holds anything else. */
@@ -143,19 +155,19 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
     case 'sf_within_days': {
       if (lits.length !== 1) return null;
       if (!finite(b)) return never;
-      const w = windowReader(b);
+      const w = new DayWindow(b);
       return (d) => {
         const a = read(d);
         if (!finite(a)) return false;
-        const x = w(d);
+        const x = w.at(d);
         return a >= x.fromMs && a <= x.toMs;
       };
     }
     case 'sf_days_ago_at_least': {
       if (lits.length !== 1) return null;
       if (!finite(b)) return never;
-      const w = windowReader(b);
-      return (d) => { const a = read(d); return finite(a) && a < w(d).fromMs; };
+      const w = new DayWindow(b);
+      return (d) => { const a = read(d); return finite(a) && a < w.at(d).fromMs; };
     }
     case 'sf_in_rollout': {
       // isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10000 < threshold
@@ -220,13 +232,13 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
       if (lits.length !== 4) return null;
       const type = String(a);
       const isCount = String(b) === 'count';
-      const w = windowReader(Number(c));
+      const w = new DayWindow(Number(c));
       const channel = e === null || e === undefined ? null : String(e);
       // The window's bounds in locals and one loop per measure: this runs for every contact.
       if (channel === null) {
         if (isCount) {
           return (d) => {
-            const x = w(d);
+            const x = w.at(d);
             const lo = x.firstDay;
             const hi = x.lastDay;
             const stats = d.stats;
@@ -239,7 +251,7 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
           };
         }
         return (d) => {
-          const x = w(d);
+          const x = w.at(d);
           const lo = x.firstDay;
           const hi = x.lastDay;
           const stats = d.stats;
@@ -252,7 +264,7 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
         };
       }
       return (d) => {
-        const x = w(d);
+        const x = w.at(d);
         const lo = x.fromMs;
         const hi = x.toMs;
         const events = d.events;
@@ -623,6 +635,25 @@ function allOf(ps: Predicate[]): Predicate {
     return true;
   };
 }
+/** `∧ (negs[i] ? ¬ps[i] : ps[i])`. */
+function allOfSigned(ps: Predicate[], negs: boolean[]): Predicate {
+  if (ps.length === 1) {
+    const [a] = ps as [Predicate];
+    return negs[0] ? (d) => !a(d) : a;
+  }
+  if (ps.length === 2) {
+    const [a, b] = ps as [Predicate, Predicate];
+    if (negs[0] && negs[1]) return (d) => !a(d) && !b(d);
+    if (negs[0]) return (d) => !a(d) && b(d);
+    if (negs[1]) return (d) => a(d) && !b(d);
+    return (d) => a(d) && b(d);
+  }
+  const n = ps.length;
+  return (d) => {
+    for (let i = 0; i < n; i++) if ((ps[i] as Predicate)(d) === negs[i]) return false;
+    return true;
+  };
+}
 function anyOf(ps: Predicate[]): Predicate {
   if (ps.length === 1) return ps[0] as Predicate;
   if (ps.length === 2) {
@@ -883,8 +914,11 @@ class PlanBuilder {
         let sorted = true;
         for (let k = 1; k < order.length && sorted; k++) sorted = this.formulaCost(order[k - 1] as Formula) <= this.formulaCost(order[k] as Formula);
         if (!sorted) order.sort((a, b) => this.formulaCost(a) - this.formulaCost(b));
-        const parts = order.map((x) => this.build(x));
-        fn = f.t === 'and' ? allOf(parts) : anyOf(parts);
+        if (f.t === 'and') {
+          // A negated part is tested inside the conjunction, not through a `not` closure.
+          const negs = order.map((x) => x.t === 'not');
+          fn = negs.some(Boolean) ? allOfSigned(order.map((x) => this.build(x.t === 'not' ? x.of : x)), negs) : allOf(order.map((x) => this.build(x)));
+        } else fn = anyOf(order.map((x) => this.build(x)));
         break;
       }
       case 'not': {
