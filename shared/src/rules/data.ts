@@ -4,7 +4,16 @@
  */
 import type { DailyStatRow, EvalData, EventRow, TriggerEvent } from './types';
 
-const camel = (k: string) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+const camelCache = new Map<string, string>();
+/** snake_case column → camelCase key; the same few dozen columns every time, so remembered. */
+const camel = (k: string) => {
+  let c = camelCache.get(k);
+  if (c === undefined) {
+    c = k.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+    if (camelCache.size < 1000) camelCache.set(k, c);
+  }
+  return c;
+};
 
 /** A `contacts` row (snake_case columns, `custom` as JSON text) as the evaluators' `contact`. */
 export function contactFromRow(row: Record<string, unknown>): Record<string, unknown> {
