@@ -9,5 +9,7 @@ export interface AppEnv {
   Variables: {
     user: SessionUser;
     sessionHash: string;
+    /** On `/:id` routes of department-owned objects: the owner's department path (null: company-wide). */
+    ownerPath: string | null;
   };
 }

@@ -18,7 +18,7 @@ import type {
   RuleVersionSummary,
 } from '../../shared/src/api/rules';
 import type { ConditionSpec, RuleGraph } from '../../shared/src/rules/types';
-import { api } from './fixtures';
+import { api, ROOT } from './fixtures';
 
 const db = env.DB;
 const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -136,7 +136,7 @@ describe('publish applies exactly what the preview counted', () => {
     });
     expect(r.body.rule.lastPublishedAt).toBeTypeOf('number');
     expect(r.body.rule.versions).toHaveLength(1);
-    expect(r.body.rule.versions[0]).toMatchObject({ version: 1, current: true, note: '首次发布', trigger: 'schedule', rolloutPercent: 100, createdBy: null });
+    expect(r.body.rule.versions[0]).toMatchObject({ version: 1, current: true, note: '首次发布', trigger: 'schedule', rolloutPercent: 100, createdBy: { id: ROOT.id, name: '测试用户9001' } });
     const stored = await db.prepare('SELECT trigger, rollout_percent, published_at, logic FROM rule_versions WHERE rule_id = ?').bind(rule.id).first<Record<string, unknown>>();
     expect(stored).toMatchObject({ trigger: 'schedule', rollout_percent: 100 });
     expect(JSON.parse(stored!.logic as string)).toEqual(p.logic);
@@ -301,7 +301,7 @@ describe('lifecycle, versions, restore and compare of a published rule', () => {
       [2, true],
       [1, false],
     ]);
-    expect(versions.body[1]).toMatchObject({ createdBy: null, rolloutPercent: 100 });
+    expect(versions.body[1]).toMatchObject({ createdBy: { id: ROOT.id }, rolloutPercent: 100 });
     expect(versions.body[1]!.publishedAt).toBeTypeOf('number');
     expect(versions.body[1]!.applied?.actions.add?.gain).toBe(p1.counts.actions.add!.gain);
 

@@ -173,11 +173,20 @@ describe('retirement', () => {
 
   it('retires a tag only drafts use, keeps its holders and history, and restores it', async () => {
     await insertRule(12, '草稿规则', graph([purchaseTrigger, { id: 'c', kind: 'condition', condition: { field: 'tags', op: 'has', value: 2 } }]));
-    const retired = await post('/api/taxonomy/tags/2/retire', {});
+    // one contact holds it: the API asks for a confirmation naming the tag and the count, and writes nothing
+    const unconfirmed = await post('/api/taxonomy/tags/2/retire', {});
+    expect(unconfirmed.status).toBe(409);
+    expect(unconfirmed.body.error).toMatchObject({
+      code: 'confirmation_required',
+      details: [{ path: 'confirm.count', message: '1' }, { path: 'confirm.object', message: '沉睡客户' }],
+    });
+    expect((await post('/api/taxonomy/tags/2/retire', { confirm: { count: 2 } })).body.error.code).toBe('confirmation_required');
+    expect(await all("SELECT status FROM tags WHERE id = 2")).toEqual([{ status: 'active' }]);
+    const retired = await post('/api/taxonomy/tags/2/retire', { confirm: { count: 1 } });
     expect(retired.status).toBe(200);
     expect(retired.body).toMatchObject({ status: 'retired', retiredAt: expect.any(Number) });
     expect(await all('SELECT contact_id FROM contact_tags WHERE tag_id = 2')).toEqual([{ contact_id: 4 }]);
-    expect((await post('/api/taxonomy/tags/2/retire', {})).status).toBe(409);
+    expect((await post('/api/taxonomy/tags/2/retire', { confirm: { count: 1 } })).status).toBe(409);
     // a retired tag cannot be added by hand
     expect((await post('/api/contacts/2/tags', { add: [2] })).status).toBe(409);
 
@@ -221,7 +230,10 @@ describe('merge', () => {
       .run();
 
     // 抗老 (5, held by contact 1) into 美妆 (3, held by contact 5)
-    const { status, body } = await post('/api/taxonomy/tags/5/merge', { intoTagId: 3 });
+    const unconfirmed = await post('/api/taxonomy/tags/5/merge', { intoTagId: 3 });
+    expect(unconfirmed.body.error).toMatchObject({ code: 'confirmation_required', details: [{ path: 'confirm.count', message: '1' }, { path: 'confirm.object', message: '抗老' }] });
+    expect(await all('SELECT count(*) AS n FROM tag_ledger')).toEqual([{ n: 0 }]);
+    const { status, body } = await post('/api/taxonomy/tags/5/merge', { intoTagId: 3, confirm: { count: 1 } });
     expect(status).toBe(200);
     expect(body).toMatchObject({
       movedHolders: 1,
@@ -256,7 +268,7 @@ describe('merge', () => {
   });
 
   it('merging within an exclusive group leaves each holder with exactly the target', async () => {
-    const { status } = await post('/api/taxonomy/tags/2/merge', { intoTagId: 1 });
+    const { status } = await post('/api/taxonomy/tags/2/merge', { intoTagId: 1, confirm: { count: 1 } });
     expect(status).toBe(200);
     expect(await all('SELECT tag_id FROM contact_tags WHERE contact_id = 4')).toEqual([{ tag_id: 1 }]);
   });

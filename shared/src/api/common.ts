@@ -25,6 +25,13 @@ export const pagingQuery = {
   pageSize: intParam(1, 100).default(20),
 };
 
+/**
+ * `confirm` of destructive requests: the count the user was shown. A 409
+ * `confirmation_required` answers a request without it (or with a stale count), carrying the
+ * object (`details` path `confirm.object`) and the current count (`confirm.count`).
+ */
+export const confirmField = z.strictObject({ count: z.number().int().min(0) }).optional();
+
 /** One page of a list. */
 export interface Page<T> {
   items: T[];

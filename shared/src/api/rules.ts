@@ -221,6 +221,8 @@ export const createRuleBody = z
     name: nameSchema,
     description: descriptionSchema.optional(),
     graph: graphInput.optional(),
+    /** owning department: the rule acts on its contacts only; default the creator's (super admins: company-wide) */
+    departmentId: z.number().int().positive().nullable().optional(),
   })
   .strict();
 export type CreateRuleBody = z.output<typeof createRuleBody>;

@@ -64,6 +64,8 @@ export const createSegmentBody = z
     name: nameSchema,
     description: z.string().trim().max(1000).nullable().optional(),
     graph: graphInput,
+    /** owning department; default the creator's (super admins: company-wide) */
+    departmentId: z.number().int().positive().nullable().optional(),
   })
   .strict();
 export type CreateSegmentBody = z.output<typeof createSegmentBody>;

@@ -1,4 +1,4 @@
-import type { TagStatus } from '../domain';
+import type { Role, TagStatus } from '../domain';
 
 export interface TagWithCount {
   id: number;
@@ -20,5 +20,13 @@ export interface TagGroupWithTags {
   color: string;
   exclusive: boolean;
   maxTags: number | null;
+  /** Owning department (null: company-wide). */
+  departmentId: number | null;
+  /** Least role that may apply the group's tags by hand / edit the group. */
+  applyRole: Role;
+  editRole: Role;
+  /** What the signed-in user may do with this group. */
+  canApply: boolean;
+  canEdit: boolean;
   tags: TagWithCount[];
 }

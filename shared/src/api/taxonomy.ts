@@ -8,11 +8,11 @@
  * groups, rules still using a tag, near-duplicates not acknowledged) are 409 with `details`.
  */
 import { z } from 'zod';
-import type { TagStatus, TagSource, EventType } from '../domain';
-import { MAX_TAG_LEVEL } from '../domain';
+import type { TagStatus, TagSource, EventType, Role } from '../domain';
+import { MAX_TAG_LEVEL, ROLES } from '../domain';
 import type { DuplicateReason, NameProblem } from '../tags';
 import type { TagChip, ContactSummary } from './contacts';
-import { idParam, intParam, pagingQuery, type Page } from './common';
+import { confirmField, idParam, intParam, pagingQuery, type Page } from './common';
 
 const name = z.string().trim().min(1, 'must not be empty').max(30, 'must be at most 30 characters');
 const description = z.string().trim().max(200, 'must be at most 200 characters').nullable();
@@ -30,6 +30,11 @@ export const createGroupBody = z
     exclusive: z.boolean().optional(),
     /** per-group tag limit; null = the configured default */
     maxTags: z.number().int().min(1).max(10_000).nullable().optional(),
+    /** owning department (null: company-wide); a department admin's groups belong to their subtree */
+    departmentId: id.nullable().optional(),
+    /** least role that may apply the group's tags by hand / edit the group */
+    applyRole: z.enum(ROLES).optional(),
+    editRole: z.enum(['dept_admin', 'super_admin']).optional(),
   })
   .strict();
 export type CreateGroupBody = z.output<typeof createGroupBody>;
@@ -102,11 +107,14 @@ export const updateTagBody = z
 export type UpdateTagBody = z.output<typeof updateTagBody>;
 
 /** `POST /api/taxonomy/tags/:id/merge`: move holders to `intoTagId`, rewrite rules, retire this tag. */
-export const mergeTagBody = z.object({ intoTagId: id }).strict();
+export const mergeTagBody = z.object({ intoTagId: id, confirm: confirmField }).strict();
 export type MergeTagBody = z.output<typeof mergeTagBody>;
 
-/** Bodies of `retire` / `restore`: nothing, strictly. */
+/** Bodies of `restore` and other actions that take nothing: nothing, strictly. */
 export const emptyBody = z.object({}).strict();
+
+/** `retire`: confirmed with the number of holders when contacts hold the tag. */
+export const retireTagBody = z.object({ confirm: confirmField }).strict();
 
 export interface TaxonomyGroup {
   id: number;
@@ -115,6 +123,9 @@ export interface TaxonomyGroup {
   color: string;
   exclusive: boolean;
   maxTags: number | null;
+  departmentId: number | null;
+  applyRole: Role;
+  editRole: Role;
   /** the group's naming template (`{部门}_{小组}`), from configuration; null = none */
   namingTemplate: string | null;
 }

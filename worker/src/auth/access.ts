@@ -68,6 +68,83 @@ export function scopeSql(user: SessionUser, column: string): { sql: string; para
   return { sql: ` AND ${column} IN (SELECT id FROM departments WHERE path LIKE ? || '%')`, params: [user.departmentPath] };
 }
 
+/**
+ * The contacts a user may see, as a predicate on `contacts c` for the rule and segment SQL
+ * (`SqlFrag` shape): undefined for a super admin.
+ */
+export function contactScope(user: SessionUser): { sql: string; params: unknown[] } | undefined {
+  if (user.role === 'super_admin') return undefined;
+  if (!user.departmentPath) return { sql: '0', params: [] };
+  return { sql: "c.department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')", params: [user.departmentPath] };
+}
+
+/** What decides who may touch a tag group: its roles and its owning department's path (null: company-wide). */
+export interface GroupAccess {
+  apply_role: Role;
+  edit_role: Role;
+  department_path: string | null;
+}
+
+/** SQL columns giving a `tag_groups g` row's GroupAccess. */
+export const GROUP_ACCESS_COLUMNS = 'g.apply_role, g.edit_role, (SELECT path FROM departments WHERE id = g.department_id) AS department_path';
+
+/**
+ * May the user add or remove this group's tags by hand? Their role reaches the group's
+ * `apply_role`, and a department's own group is applied within that department only.
+ */
+export function canApplyGroup(user: SessionUser, g: GroupAccess): boolean {
+  return hasRole(user, g.apply_role) && (g.department_path === null || inScope(user, g.department_path));
+}
+
+/**
+ * May the user edit the group and its tags (create, rename, retire, merge)? Their role reaches
+ * `edit_role`; company-wide groups are edited by super admins only, a department's groups by
+ * admins of that department (or above it).
+ */
+export function canEditGroup(user: SessionUser, g: GroupAccess): boolean {
+  if (!hasRole(user, g.edit_role)) return false;
+  if (user.role === 'super_admin') return true;
+  return g.department_path !== null && inScope(user, g.department_path);
+}
+
+/**
+ * Rules and segments belong to a department (null: company-wide, super admins only). On
+ * `/:id…` routes: outside the user's scope the object does not exist (404, nothing leaks);
+ * inside it, staff may read but not change it (403). Non-numeric ids (`/preview`) pass through.
+ */
+export function departmentOwned(table: 'rules' | 'segments', noun: string): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const id = c.req.param('id');
+    if (!id || !/^\d{1,15}$/.test(id)) return next();
+    const row = await c.env.DB.prepare(`SELECT d.path FROM ${table} t LEFT JOIN departments d ON d.id = t.department_id WHERE t.id = ?`)
+      .bind(Number(id))
+      .first<{ path: string | null }>();
+    if (!row) return next(); // the route answers its own 404
+    const user = c.get('user');
+    if (!inScope(user, row.path)) throw new ApiError(404, 'not_found', `No ${noun} with id ${id}`);
+    if (!SAFE_METHODS.has(c.req.method) && !hasRole(user, 'dept_admin')) throw forbidden(user, `staff may read ${noun}s but not change them`);
+    c.set('ownerPath', row.path);
+    return next();
+  };
+}
+
+/**
+ * The department a new rule or segment belongs to: the one asked for if it is in the user's
+ * scope, else the user's own; super admins may leave it company-wide (null).
+ */
+export async function ownerDepartment(db: D1Database, user: SessionUser, wanted: number | null | undefined): Promise<{ id: number | null; path: string | null }> {
+  if (wanted === undefined && user.role === 'super_admin') return { id: null, path: null };
+  const id = wanted === undefined ? user.departmentId : wanted;
+  if (id === null) {
+    if (user.role === 'super_admin') return { id: null, path: null };
+    throw forbidden(user, 'only super admins own company-wide objects');
+  }
+  const dept = await db.prepare('SELECT path FROM departments WHERE id = ?').bind(id).first<{ path: string }>();
+  if (!dept) throw new ApiError(400, 'unknown_reference', `departmentId: no department with id ${id}`, [{ path: 'departmentId', message: 'no such department' }]);
+  if (!inScope(user, dept.path)) throw forbidden(user, `department ${id} is outside your department`);
+  return { id, path: dept.path };
+}
+
 /** Who did it and from where, for audit rows. */
 export interface Actor {
   userId: number | null;

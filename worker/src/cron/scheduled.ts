@@ -10,6 +10,7 @@
  *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
  *   means a missed tick is caught up by the next one.
  */
+import { bothScopes } from '../rules/rule-preview';
 import { compileWhere } from '../../../shared/src/rules/sql';
 import { dayNumber } from '../../../shared/src/time';
 import { rolloutSql } from '../../../shared/src/rollout';
@@ -47,7 +48,11 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
       throw e;
     }
     const batchId = `schedule:${rule.id}:${rule.version}:${at}`;
-    const scope = rule.rolloutPercent >= 100 ? undefined : rolloutSql(rule.id, rule.rolloutPercent);
+    // the same contacts the webhook path and the preview consider: the share, within the rule's departments
+    const scope = bothScopes(
+      rule.rolloutPercent >= 100 ? undefined : rolloutSql(rule.id, rule.rolloutPercent),
+      rule.departmentIds ? { sql: 'c.department_id IN (SELECT value FROM json_each(?))', params: [JSON.stringify([...rule.departmentIds])] } : undefined,
+    );
     const apply = applyStatements(db, rule.compiled, ctx, scope, { source: 'rule', ruleId: rule.id, ruleVersion: rule.version, batchId, at });
     if (!apply.ok) {
       report.errors.push(`rule ${rule.id} v${rule.version}: ${apply.errors.map((e) => e.message).join('; ')}`);

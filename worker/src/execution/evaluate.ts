@@ -26,6 +26,8 @@ export function changesForEvent(set: RuleSet, data: EvalData, bucket: number): R
   const out: RuleChange[] = [];
   for (const r of rules) {
     if (!inRollout(bucket, r.id, r.rolloutPercent)) continue;
+    // a department's rule acts on that department's contacts only (as its preview counts them)
+    if (r.departmentIds && !r.departmentIds.has(data.contact.departmentId as number)) continue;
     for (const nodeId of r.evaluate(data)) {
       const a = r.actionsById.get(nodeId);
       if (a) out.push({ tagId: a.tagId, op: a.type === 'add_tag' ? 'add' : 'remove', ruleId: r.id, ruleVersion: r.version });

@@ -18,6 +18,8 @@ export interface PublishedRow {
   version: number;
   trigger: string;
   rollout_percent: number;
+  /** JSON array of the ids of the rule's department and everything below it; null: company-wide. */
+  department_ids: string | null;
 }
 
 /** A published rule version, ready to evaluate. */
@@ -27,6 +29,8 @@ export interface PublishedRule {
   /** The event type it listens to, or 'schedule'. */
   trigger: string;
   rolloutPercent: number;
+  /** Contacts of these departments only (the rule's department subtree); null: every contact. */
+  departmentIds: Set<number> | null;
   compiled: CompiledRule | null;
   /** Action node ids that fire for a contact. */
   evaluate: RuleEvaluator;
@@ -50,7 +54,9 @@ export interface RuleSet {
 }
 
 /** The published list: rules whose status is 'published', with their published version's trigger and share. */
-export const PUBLISHED_SQL = `SELECT r.id AS id, r.published_version AS version, v.trigger AS trigger, v.rollout_percent AS rollout_percent
+export const PUBLISHED_SQL = `SELECT r.id AS id, r.published_version AS version, v.trigger AS trigger, v.rollout_percent AS rollout_percent,
+    CASE WHEN r.department_id IS NULL THEN NULL ELSE
+      (SELECT json_group_array(sub.id) FROM departments d JOIN departments sub ON sub.path LIKE d.path || '%' WHERE d.id = r.department_id) END AS department_ids
   FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.published_version
   WHERE r.status = 'published' ORDER BY r.id`;
 
@@ -65,7 +71,8 @@ let tagsLoadedAt = 0;
 const TAG_INFO_TTL_MS = 30_000;
 
 const keyOf = (id: number, version: number) => `rule:${id}@v${version}`;
-const stampOf = (rows: PublishedRow[]) => rows.map((r) => `${r.id}@${r.version}:${r.trigger}:${r.rollout_percent}`).join(',');
+const stampOf = (rows: PublishedRow[]) => rows.map((r) => `${r.id}@${r.version}:${r.trigger}:${r.rollout_percent}:${r.department_ids}`).join(',');
+const departmentSet = (ids: string | null) => (ids === null ? null : new Set(JSON.parse(ids) as number[]));
 
 function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: CustomFieldDecl[]): PublishedRule {
   const key = keyOf(row.id, row.version);
@@ -78,6 +85,7 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
       version: row.version,
       trigger: row.trigger,
       rolloutPercent: row.rollout_percent,
+      departmentIds: departmentSet(row.department_ids),
       compiled: compiled.value,
       evaluate: ruleEvaluatorFor(key, compiled.value),
       actionsById: new Map(compiled.value.actions.map((a) => [a.nodeId, a.action])),
@@ -92,6 +100,7 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
     version: row.version,
     trigger: row.trigger,
     rolloutPercent: row.rollout_percent,
+    departmentIds: departmentSet(row.department_ids),
     compiled: null,
     evaluate: (d: EvalData) => {
       const out = fn(d);
@@ -132,7 +141,7 @@ export async function ruleSetFor(db: D1Database, rows: PublishedRow[], now: numb
     const known = versions.get(keyOf(r.id, r.version));
     if (!known) continue;
     // The share and trigger live on the version row and may change without a new version.
-    rules.push({ ...known, trigger: r.trigger, rolloutPercent: r.rollout_percent });
+    rules.push({ ...known, trigger: r.trigger, rolloutPercent: r.rollout_percent, departmentIds: departmentSet(r.department_ids) });
   }
   // Forget versions no longer published.
   const live = new Set(rows.map((r) => keyOf(r.id, r.version)));

@@ -6,7 +6,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env';
-import { actorOf } from '../auth/access';
+import { actorOf, canApplyGroup, contactScope, forbidden, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
+import type { SessionUser } from '../../../shared/src/api/auth';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
@@ -27,8 +28,13 @@ import { previewContext } from '../rules/context';
 
 const idPath = z.object({ id: idParam }).strict();
 
-async function requireContact(db: D1Database, id: number): Promise<Record<string, unknown>> {
-  const row = await db.prepare('SELECT * FROM contacts WHERE id = ?').bind(id).first<Record<string, unknown>>();
+/** The contact, if it exists and is in the user's scope: outside it, it does not exist (404, no leak). */
+async function requireContact(db: D1Database, id: number, user: SessionUser): Promise<Record<string, unknown>> {
+  const scope = contactScope(user);
+  const row = await db
+    .prepare(`SELECT * FROM contacts c WHERE c.id = ?${scope ? ` AND ${scope.sql}` : ''}`)
+    .bind(id, ...(scope?.params ?? []))
+    .first<Record<string, unknown>>();
   if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
   return row;
 }
@@ -55,8 +61,13 @@ const parseJson = (text: unknown): Record<string, unknown> => {
  * to the one contact (an indexed primary-key lookup per segment). Segments whose graph does not
  * compile (logic null) have no members.
  */
-async function segmentsOf(db: D1Database, env: Env, contactId: number): Promise<{ id: number; name: string }[]> {
-  const { results } = await db.prepare('SELECT id, name, logic FROM segments ORDER BY name, id').all<{ id: number; name: string; logic: string }>();
+async function segmentsOf(db: D1Database, env: Env, contactId: number, user: SessionUser): Promise<{ id: number; name: string }[]> {
+  // only segments the user may see (their department's, see departmentOwned)
+  const visible = user.role === 'super_admin' ? '' : "WHERE department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')";
+  const { results } = await db
+    .prepare(`SELECT id, name, logic FROM segments ${visible} ORDER BY name, id`)
+    .bind(...(visible ? [user.departmentPath] : []))
+    .all<{ id: number; name: string; logic: string }>();
   const ctx = previewContext(env, Date.now());
   const scope = { sql: 'c.id = ?', params: [contactId] };
   const inIt = await Promise.all(
@@ -79,7 +90,7 @@ export const contactDetail = new Hono<AppEnv>()
   .get('/:id/detail', validate('param', idPath), async (c) => {
     const { id } = c.req.valid('param');
     const db = c.env.DB;
-    const row = await requireContact(db, id);
+    const row = await requireContact(db, id, c.get('user'));
     const [dept, owner, fields, chips] = await db.batch<Record<string, unknown>>([
       db.prepare('SELECT id, name FROM departments WHERE id = ?').bind(row.department_id ?? null),
       db.prepare('SELECT id, name FROM users WHERE id = ?').bind(row.owner_user_id ?? null),
@@ -87,7 +98,7 @@ export const contactDetail = new Hono<AppEnv>()
       db.prepare(CHIPS_SQL).bind(id),
     ]);
     const custom = parseJson(row.custom);
-    const segments = await segmentsOf(db, c.env, id);
+    const segments = await segmentsOf(db, c.env, id, c.get('user'));
     const declared = fields!.results as { key: string; label_zh: string; label_en: string }[];
     const known = new Set(declared.map((f) => f.key));
     const d = dept!.results[0] as { id: number; name: string } | undefined;
@@ -135,7 +146,7 @@ export const contactDetail = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const q = c.req.valid('query');
     const db = c.env.DB;
-    await requireContact(db, id);
+    await requireContact(db, id, c.get('user'));
     const [total, rows] = await db.batch<Record<string, unknown>>([
       db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE contact_id = ?').bind(id),
       db
@@ -176,7 +187,7 @@ export const contactDetail = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const q = c.req.valid('query');
     const db = c.env.DB;
-    await requireContact(db, id);
+    await requireContact(db, id, c.get('user'));
     const [total, rows] = await db.batch<Record<string, unknown>>([
       db.prepare('SELECT count(*) AS n FROM events WHERE contact_id = ?').bind(id),
       db
@@ -206,15 +217,15 @@ export const contactDetail = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const b = c.req.valid('json');
     const db = c.env.DB;
-    await requireContact(db, id);
+    await requireContact(db, id, c.get('user'));
     const ids = [...new Set([...b.add, ...b.remove])];
     const { results: tagRows } = await db
       .prepare(
-        `SELECT t.id, t.name, t.status, t.group_id, g.name AS group_name, g.exclusive
+        `SELECT t.id, t.name, t.status, t.group_id, g.name AS group_name, g.exclusive, ${GROUP_ACCESS_COLUMNS}
          FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`,
       )
       .bind(JSON.stringify(ids))
-      .all<{ id: number; name: string; status: TagStatus; group_id: number; group_name: string; exclusive: number }>();
+      .all<{ id: number; name: string; status: TagStatus; group_id: number; group_name: string; exclusive: number } & GroupAccess>();
     const byId = new Map(tagRows.map((t) => [t.id, t]));
     const unknown = ids.filter((t) => !byId.has(t));
     if (unknown.length) {
@@ -224,6 +235,11 @@ export const contactDetail = new Hono<AppEnv>()
         `No tag with id ${unknown.join(', ')}`,
         unknown.map((t) => ({ path: b.add.includes(t) ? `add.${b.add.indexOf(t)}` : `remove.${b.remove.indexOf(t)}`, message: 'no such tag' })),
       );
+    }
+    const user = c.get('user');
+    const denied = [...new Set(ids.map((t) => byId.get(t)!).filter((t) => !canApplyGroup(user, t)).map((t) => t.group_name))];
+    if (denied.length) {
+      throw forbidden(user, `tags of ${denied.join(', ')} may not be applied by you (the group restricts who applies its tags)`);
     }
     const retired = b.add.map((t) => byId.get(t)!).filter((t) => t.status !== 'active');
     if (retired.length) {

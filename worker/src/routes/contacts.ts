@@ -9,6 +9,14 @@ import { contactListQuery, type ContactListQuery, type ContactSummary, type TagC
 import type { Page } from '../../../shared/src/api/common';
 import { idParam } from '../../../shared/src/api/common';
 import { z } from 'zod';
+import type { SessionUser } from '../../../shared/src/api/auth';
+
+/** Department admins and staff see the contacts of their department and below; others do not exist for them. */
+function scopeCondition(user: SessionUser): SQL | undefined {
+  if (user.role === 'super_admin') return undefined;
+  if (!user.departmentPath) return sql`0`;
+  return sql`${contactsT.departmentId} IN (SELECT id FROM departments WHERE path LIKE ${user.departmentPath} || '%')`;
+}
 
 const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
   last_active: [sql`${contactsT.lastActiveAt} desc nulls last`, desc(contactsT.id)],
@@ -20,8 +28,10 @@ const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
 /** `%` and `_` typed by a user are literal characters, not wildcards. */
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
-async function filters(d: Db, q: ContactListQuery): Promise<SQL[]> {
+async function filters(d: Db, q: ContactListQuery, user: SessionUser): Promise<SQL[]> {
   const where: SQL[] = [];
+  const scope = scopeCondition(user);
+  if (scope) where.push(scope);
   if (q.q) {
     const pattern = `%${likeEscape(q.q)}%`;
     where.push(
@@ -137,7 +147,7 @@ export const contacts = new Hono<AppEnv>()
   .get('/', validate('query', contactListQuery), async (c) => {
     const q = c.req.valid('query');
     const d = db(c.env);
-    const where = and(...(await filters(d, q)));
+    const where = and(...(await filters(d, q, c.get('user'))));
     const [totalRows, rows] = await d.batch([
       d.select({ n: count() }).from(contactsT).where(where),
       summaryQuery(d)
@@ -161,7 +171,7 @@ export const contacts = new Hono<AppEnv>()
   .get('/:id', validate('param', z.object({ id: idParam })), async (c) => {
     const { id } = c.req.valid('param');
     const d = db(c.env);
-    const row = await summaryQuery(d).where(eq(contactsT.id, id)).get();
+    const row = await summaryQuery(d).where(and(eq(contactsT.id, id), scopeCondition(c.get('user')))).get();
     if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
     const chips = await tagChipsByContactId(d, [id]);
     return c.json(toSummary(row, chips.get(id) ?? []));

@@ -42,13 +42,14 @@ import { dataNeeds } from '../../../shared/src/rules/needs';
 import type { RuleError } from '../../../shared/src/rules/errors';
 import type { JsonLogic, RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
-import { actorOf, type Actor } from '../auth/access';
+import { actorOf, contactScope, departmentOwned, inScope, ownerDepartment, requireRole, type Actor } from '../auth/access';
+import type { SessionUser } from '../../../shared/src/api/auth';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes, type Workspace } from '../rules/context';
 import { diffGraphs } from '../rules/diff';
 import { applyStatements } from '../rules/apply';
 import { loadEvalData } from '../rules/load';
 import { sampleMatches } from '../rules/preview';
-import { appliesNow, countRule, rolloutScope } from '../rules/rule-preview';
+import { appliesNow, countRule, ruleScope } from '../rules/rule-preview';
 
 /** A fresh rule's draft. */
 const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] };
@@ -278,12 +279,26 @@ function assumeEvent(rule: CompiledRule): { rule: CompiledRule; assumed: string[
   return { rule: { ...rule, tests, nodeLogic, logic }, assumed: [...assumed] };
 }
 
+/** A contact the explanation may show: it exists and is in the user's scope. */
+async function requireVisibleContact(db: D1Database, user: SessionUser, id: number) {
+  const scope = contactScope(user);
+  const row = await db.prepare(`SELECT 1 FROM contacts c WHERE c.id = ?${scope ? ` AND ${scope.sql}` : ''}`).bind(id, ...(scope?.params ?? [])).first();
+  if (!row) throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${id}`, [{ path: 'contactId', message: 'no such contact' }]);
+}
+
 export const rules = new Hono<AppEnv>()
+  .use('/:id', departmentOwned('rules', 'rule'))
+  .use('/:id/*', departmentOwned('rules', 'rule'))
   .get('/', validate('query', ruleListQuery), async (c) => {
     const q = c.req.valid('query');
     const db = c.env.DB;
     const where: string[] = [];
     const params: unknown[] = [];
+    const user = c.get('user');
+    if (user.role !== 'super_admin') {
+      where.push("r.department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')");
+      params.push(user.departmentPath ?? '\u0000');
+    }
     if (q.status) {
       where.push('r.status = ?');
       params.push(q.status);
@@ -308,15 +323,16 @@ export const rules = new Hono<AppEnv>()
     return c.json(body);
   })
 
-  .post('/', validate('json', createRuleBody), async (c) => {
+  .post('/', requireRole('dept_admin'), validate('json', createRuleBody), async (c) => {
     const b = c.req.valid('json');
     const db = c.env.DB;
     const now = Date.now();
     const graph = b.graph ?? EMPTY_GRAPH;
+    const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
     const [insert] = await db.batch([
       db
-        .prepare("INSERT INTO rules (name, description, status, draft_graph, created_at, updated_at) VALUES (?, ?, 'draft', ?, ?, ?)")
-        .bind(b.name, b.description ?? null, JSON.stringify(graph), now, now),
+        .prepare("INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?, ?)")
+        .bind(b.name, b.description ?? null, owner.id, JSON.stringify(graph), c.get('user').id, now, now),
       auditStatementForNewRow(db, {
         actor: actorOf(c),
         action: 'rule.create',
@@ -333,15 +349,22 @@ export const rules = new Hono<AppEnv>()
   .post('/preview', validate('json', previewBody), async (c) => {
     const b = c.req.valid('json');
     const db = c.env.DB;
+    const user = c.get('user');
+    // the contacts the rule acts on: a saved rule's department, else the user's own scope
+    let ownerPath: string | null = user.role === 'super_admin' ? null : (user.departmentPath ?? '\u0000');
     if (b.ruleId !== undefined) {
-      const exists = await db.prepare('SELECT 1 AS x FROM rules WHERE id = ?').bind(b.ruleId).first();
-      if (!exists) throw new ApiError(400, 'unknown_reference', `ruleId: no rule with id ${b.ruleId}`, [{ path: 'ruleId', message: 'no such rule' }]);
+      const rule = await db
+        .prepare('SELECT d.path FROM rules r LEFT JOIN departments d ON d.id = r.department_id WHERE r.id = ?')
+        .bind(b.ruleId)
+        .first<{ path: string | null }>();
+      if (!rule || !inScope(user, rule.path)) throw new ApiError(400, 'unknown_reference', `ruleId: no rule with id ${b.ruleId}`, [{ path: 'ruleId', message: 'no such rule' }]);
+      ownerPath = rule.path;
     }
     const percent = b.rolloutPercent ?? 100;
     const hash = await graphHash(b.graph);
     const ws = await loadWorkspace(db);
     const ctx = previewContext(c.env, Date.now());
-    const scope = rolloutScope(b.ruleId, percent);
+    const scope = ruleScope(b.ruleId, percent, ownerPath);
     const counted = await countRule(db, ws, b.graph, ctx, scope);
     if (!counted.ok) return c.json({ ok: false, graphHash: hash, errors: counted.errors } satisfies RulePreviewResponse);
     const n = b.sampleSize ?? DEFAULT_SAMPLE;
@@ -367,6 +390,7 @@ export const rules = new Hono<AppEnv>()
     const compiled = compileRule(b.graph, compileOptions(ws));
     if (!compiled.ok) return c.json({ ok: false, errors: compiled.errors } satisfies RuleExplainResponse);
     const { rule, assumed } = assumeEvent(compiled.value);
+    await requireVisibleContact(db, c.get('user'), b.contactId);
     const data = await loadEvalData(db, b.contactId, { now: Date.now(), tzOffsetMinutes: tzOffsetMinutes(c.env), ...dataNeeds([rule]) });
     if (!data) {
       throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${b.contactId}`, [{ path: 'contactId', message: 'no such contact' }]);
@@ -422,8 +446,8 @@ export const rules = new Hono<AppEnv>()
     const now = Date.now();
     const [insert] = await db.batch([
       db
-        .prepare("INSERT INTO rules (name, description, status, draft_graph, created_at, updated_at) VALUES (?, ?, 'draft', ?, ?, ?)")
-        .bind(name, rule.description, rule.draft_graph, now, now),
+        .prepare("INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) SELECT ?, ?, department_id, 'draft', ?, ?, ?, ? FROM rules WHERE id = ?")
+        .bind(name, rule.description, rule.draft_graph, c.get('user').id, now, now, id),
       auditStatementForNewRow(db, {
         actor: actorOf(c),
         action: 'rule.duplicate',
@@ -521,7 +545,7 @@ export const rules = new Hono<AppEnv>()
     const ws = await loadWorkspace(db);
     const now = Date.now();
     const ctx = previewContext(c.env, now);
-    const scope = rolloutScope(id, b.rolloutPercent);
+    const scope = ruleScope(id, b.rolloutPercent, c.get('ownerPath'));
     const counted = await countRule(db, ws, draft, ctx, scope);
     if (!counted.ok) {
       throw new ApiError(
@@ -575,9 +599,9 @@ export const rules = new Hono<AppEnv>()
           .prepare(
             `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, note, created_by, created_at, published_at)
              VALUES (?, ?, CASE WHEN EXISTS (SELECT 1 FROM rules WHERE id = ? AND updated_at = ? AND status <> 'archived') THEN ? END,
-                     ?, ?, ?, ?, NULL, ?, ?)`,
+                     ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .bind(id, version, id, rule.updated_at, rule.draft_graph, JSON.stringify(compiled.logic), trigger, b.rolloutPercent, b.note ?? null, now, now),
+          .bind(id, version, id, rule.updated_at, rule.draft_graph, JSON.stringify(compiled.logic), trigger, b.rolloutPercent, b.note ?? null, c.get('user').id, now, now),
         db
           .prepare("UPDATE rules SET status = 'published', published_version = ?, updated_at = max(?, updated_at + 1) WHERE id = ?")
           .bind(version, now, id),

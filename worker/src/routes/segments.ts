@@ -3,6 +3,7 @@
  * shared/src/api/segments.ts for the graph's shape and the contract). Sizes are counted when
  * the list is asked for, one COUNT per segment on the page.
  */
+import { contactScope, departmentOwned, ownerDepartment, requireRole } from '../auth/access';
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
@@ -20,7 +21,7 @@ import {
   type SegmentListResponse,
   type SegmentPreviewResponse,
 } from '../../../shared/src/api/segments';
-import type { SqlContext } from '../../../shared/src/rules/operators';
+import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
 import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
 import { actorOf } from '../auth/access';
@@ -59,14 +60,14 @@ async function getSegment(db: D1Database, id: number): Promise<SegmentRow> {
  * Contacts in a segment now: its stored predicate as one COUNT. A predicate too large for one
  * statement's parameters is counted the way the preview counts (tests once per contact).
  */
-async function sizeOf(db: D1Database, ws: Workspace, row: SegmentRow, ctx: SqlContext): Promise<number | null> {
+async function sizeOf(db: D1Database, ws: Workspace, row: SegmentRow, ctx: SqlContext, scope: SqlFrag | undefined): Promise<number | null> {
   const logic = parse<JsonLogic>(row.logic, null);
   if (logic === null) return null;
-  const n = await countWhere(db, logic, ctx);
+  const n = await countWhere(db, logic, ctx, scope);
   if (n.ok) return n.value;
   const compiled = compileSegment(parse<unknown>(row.graph, null), compileOptions(ws));
   if (!compiled.ok) return null;
-  const counted = await runPreview(db, compiled.value.rule, ctx);
+  const counted = await runPreview(db, compiled.value.rule, ctx, { scope });
   return counted.ok ? (counted.value.nodes[AUDIENCE_NODE] ?? 0) : null;
 }
 
@@ -82,12 +83,12 @@ function toItem(row: SegmentRow, size: number | null): SegmentListItem {
   };
 }
 
-async function segmentDetail(db: D1Database, env: { TIMEZONE?: string }, id: number, ws?: Workspace): Promise<SegmentDetail> {
+async function segmentDetail(db: D1Database, env: { TIMEZONE?: string }, id: number, scope: SqlFrag | undefined, ws?: Workspace): Promise<SegmentDetail> {
   const row = await getSegment(db, id);
   const workspace = ws ?? (await loadWorkspace(db));
   const graph = parse<RuleGraph>(row.graph, EMPTY_GRAPH);
   const compiled = compileSegment(graph, compileOptions(workspace));
-  const size = await sizeOf(db, workspace, row, previewContext(env, Date.now()));
+  const size = await sizeOf(db, workspace, row, previewContext(env, Date.now()), scope);
   return {
     ...toItem(row, size),
     graph,
@@ -104,12 +105,28 @@ function storedLogic(graph: unknown, ws: Workspace): string {
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
+/**
+ * Segments belong to a department (visible and editable within its scope, see
+ * departmentOwned); sizes, previews and samples count the contacts the viewer may see, so
+ * the size in the list, the detail and the editor's preview are the same number.
+ */
 export const segments = new Hono<AppEnv>()
+  .use('/:id', departmentOwned('segments', 'segment'))
   .get('/', validate('query', segmentListQuery), async (c) => {
     const q = c.req.valid('query');
     const db = c.env.DB;
-    const where = q.q ? "WHERE name LIKE ? ESCAPE '\\'" : '';
-    const params = q.q ? [`%${likeEscape(q.q)}%`] : [];
+    const user = c.get('user');
+    const conds: string[] = [];
+    const params: unknown[] = [];
+    if (q.q) {
+      conds.push("name LIKE ? ESCAPE '\\'");
+      params.push(`%${likeEscape(q.q)}%`);
+    }
+    if (user.role !== 'super_admin') {
+      conds.push("department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')");
+      params.push(user.departmentPath ?? '\u0000');
+    }
+    const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
     const [total, rows] = await db.batch([
       db.prepare(`SELECT COUNT(*) AS n FROM segments ${where}`).bind(...params),
       db.prepare(`SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`).bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
@@ -118,7 +135,7 @@ export const segments = new Hono<AppEnv>()
     const ctx = previewContext(c.env, Date.now());
     const started = Date.now();
     const list = (rows?.results ?? []) as SegmentRow[];
-    const sizes = await Promise.all(list.map((r) => sizeOf(db, ws, r, ctx)));
+    const sizes = await Promise.all(list.map((r) => sizeOf(db, ws, r, ctx, contactScope(user))));
     const body: SegmentListResponse = {
       items: list.map((r, i) => toItem(r, sizes[i] ?? null)),
       total: (total?.results[0] as { n: number } | undefined)?.n ?? 0,
@@ -137,11 +154,12 @@ export const segments = new Hono<AppEnv>()
     if (!compiled.ok) return c.json({ ok: false, errors: compiled.errors } satisfies SegmentPreviewResponse);
     const ctx = previewContext(c.env, Date.now());
     const started = Date.now();
-    const counted = await runPreview(db, compiled.value.rule, ctx);
+    const scope = contactScope(c.get('user'));
+    const counted = await runPreview(db, compiled.value.rule, ctx, { scope });
     const tookMs = Date.now() - started;
     if (!counted.ok) return c.json({ ok: false, errors: counted.errors } satisfies SegmentPreviewResponse);
     const n = b.sampleSize ?? 20;
-    const sample = n > 0 ? await sampleMatches(db, compiled.value.rule, ctx, n) : { ok: true as const, value: [] };
+    const sample = n > 0 ? await sampleMatches(db, compiled.value.rule, ctx, n, { scope }) : { ok: true as const, value: [] };
     if (!sample.ok) return c.json({ ok: false, errors: sample.errors } satisfies SegmentPreviewResponse);
     const { [AUDIENCE_NODE]: size, ...nodes } = counted.value.nodes;
     const { [AUDIENCE_NODE]: _internal, ...edges } = counted.value.edges;
@@ -158,15 +176,16 @@ export const segments = new Hono<AppEnv>()
     return c.json(body);
   })
 
-  .post('/', validate('json', createSegmentBody), async (c) => {
+  .post('/', requireRole('dept_admin'), validate('json', createSegmentBody), async (c) => {
     const b = c.req.valid('json');
     const db = c.env.DB;
     const ws = await loadWorkspace(db);
     const now = Date.now();
+    const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
     const [insert] = await db.batch([
       db
-        .prepare('INSERT INTO segments (name, description, graph, logic, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .bind(b.name, b.description ?? null, JSON.stringify(b.graph), storedLogic(b.graph, ws), now, now),
+        .prepare('INSERT INTO segments (name, description, department_id, graph, logic, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .bind(b.name, b.description ?? null, owner.id, JSON.stringify(b.graph), storedLogic(b.graph, ws), c.get('user').id, now, now),
       auditStatementForNewRow(db, {
         actor: actorOf(c),
         action: 'segment.create',
@@ -176,10 +195,10 @@ export const segments = new Hono<AppEnv>()
         at: now,
       }),
     ]);
-    return c.json(await segmentDetail(db, c.env, insert?.meta.last_row_id as number, ws), 201);
+    return c.json(await segmentDetail(db, c.env, insert?.meta.last_row_id as number, contactScope(c.get('user')), ws), 201);
   })
 
-  .get('/:id', validate('param', idPath), async (c) => c.json(await segmentDetail(c.env.DB, c.env, c.req.valid('param').id)))
+  .get('/:id', validate('param', idPath), async (c) => c.json(await segmentDetail(c.env.DB, c.env, c.req.valid('param').id, contactScope(c.get('user')))))
 
   .put('/:id', validate('param', idPath), validate('json', updateSegmentBody), async (c) => {
     const { id } = c.req.valid('param');
@@ -207,7 +226,7 @@ export const segments = new Hono<AppEnv>()
         at: now,
       }),
     ]);
-    return c.json(await segmentDetail(db, c.env, id, ws));
+    return c.json(await segmentDetail(db, c.env, id, contactScope(c.get('user')), ws));
   })
 
   .delete('/:id', validate('param', idPath), async (c) => {

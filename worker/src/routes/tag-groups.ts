@@ -1,38 +1,71 @@
 import { Hono } from 'hono';
-import { asc, count, eq } from 'drizzle-orm';
 import type { AppEnv } from '../app-env';
-import { db } from '../db/client';
-import { contactTags, tagGroups as tagGroupsT, tags } from '../db/schema';
+import { canApplyGroup, canEditGroup, contactScope, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
 import type { TagGroupWithTags } from '../../../shared/src/api/tags';
+import type { TagStatus } from '../../../shared/src/domain';
 
-/** Tag groups with their tags and how many contacts hold each tag now. */
+interface GroupRow extends GroupAccess {
+  id: number;
+  name: string;
+  description: string | null;
+  color: string;
+  exclusive: number;
+  max_tags: number | null;
+  department_id: number | null;
+}
+interface TagRow {
+  id: number;
+  group_id: number;
+  name: string;
+  parent_id: number | null;
+  level: number;
+  color: string | null;
+  status: TagStatus;
+  description: string | null;
+  last_applied_at: number | null;
+}
+
+/**
+ * Tag groups with their tags, how many contacts (in the user's scope) hold each tag now, and
+ * what the user may do with each group.
+ */
 export const tagGroups = new Hono<AppEnv>().get('/', async (c) => {
-  const d = db(c.env);
-  const [groups, tagRows, counts] = await d.batch([
-    d.select().from(tagGroupsT).orderBy(asc(tagGroupsT.sortOrder), asc(tagGroupsT.id)),
-    d.select().from(tags).orderBy(asc(tags.level), asc(tags.id)),
-    // served by contact_tags_tag_idx: an index-only scan
-    d.select({ tagId: contactTags.tagId, n: count() }).from(contactTags).groupBy(contactTags.tagId),
+  const db = c.env.DB;
+  const user = c.get('user');
+  const scope = contactScope(user);
+  const [groups, tagRows, counts] = await db.batch<Record<string, unknown>>([
+    db.prepare(`SELECT g.id, g.name, g.description, g.color, g.exclusive, g.max_tags, g.department_id, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g ORDER BY g.sort_order, g.id`),
+    db.prepare('SELECT id, group_id, name, parent_id, level, color, status, description, last_applied_at FROM tags ORDER BY level, id'),
+    scope
+      ? db.prepare(`SELECT ct.tag_id, count(*) AS n FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ${scope.sql} GROUP BY ct.tag_id`).bind(...scope.params)
+      : // served by contact_tags_tag_idx: an index-only scan
+        db.prepare('SELECT tag_id, count(*) AS n FROM contact_tags GROUP BY tag_id'),
   ]);
-  const holdersByTagId = new Map(counts.map((r) => [r.tagId, r.n]));
-  const body: TagGroupWithTags[] = groups.map((g) => ({
+  const holdersByTagId = new Map((counts!.results as { tag_id: number; n: number }[]).map((r) => [r.tag_id, r.n]));
+  const allTags = tagRows!.results as unknown as TagRow[];
+  const body: TagGroupWithTags[] = (groups!.results as unknown as GroupRow[]).map((g) => ({
     id: g.id,
     name: g.name,
     description: g.description,
     color: g.color,
-    exclusive: g.exclusive,
-    maxTags: g.maxTags,
-    tags: tagRows
-      .filter((t) => t.groupId === g.id)
+    exclusive: !!g.exclusive,
+    maxTags: g.max_tags,
+    departmentId: g.department_id,
+    applyRole: g.apply_role,
+    editRole: g.edit_role,
+    canApply: canApplyGroup(user, g),
+    canEdit: canEditGroup(user, g),
+    tags: allTags
+      .filter((t) => t.group_id === g.id)
       .map((t) => ({
         id: t.id,
         name: t.name,
-        parentId: t.parentId,
+        parentId: t.parent_id,
         level: t.level,
         color: t.color,
         status: t.status,
         description: t.description,
-        lastAppliedAt: t.lastAppliedAt,
+        lastAppliedAt: t.last_applied_at,
         holders: holdersByTagId.get(t.id) ?? 0,
       })),
   }));

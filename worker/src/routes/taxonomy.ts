@@ -28,6 +28,7 @@ import {
   emptyBody,
   idPath,
   mergeTagBody,
+  retireTagBody,
   updateGroupBody,
   updateTagBody,
   type CheckTagNameResponse,
@@ -42,7 +43,9 @@ import {
 } from '../../../shared/src/api/taxonomy';
 import type { JsonLogic } from '../../../shared/src/rules/types';
 import { auditStatement } from '../audit';
-import { actorOf } from '../auth/access';
+import { actorOf, canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, ownerDepartment, requireRole, type GroupAccess } from '../auth/access';
+import { requireConfirmation } from '../auth/confirm';
+import type { SessionUser } from '../../../shared/src/api/auth';
 
 const DAY = 86_400_000;
 
@@ -88,13 +91,14 @@ function settings(env: Env): TaxonomySettings {
 
 // ---- rows ----
 
-interface GroupRow {
+interface GroupRow extends GroupAccess {
   id: number;
   name: string;
   description: string | null;
   color: string;
   exclusive: number;
   max_tags: number | null;
+  department_id: number | null;
 }
 interface TagRow {
   id: number;
@@ -117,6 +121,9 @@ const toGroup = (g: GroupRow, s: TaxonomySettings): TaxonomyGroup => ({
   color: g.color,
   exclusive: Boolean(g.exclusive),
   maxTags: g.max_tags,
+  departmentId: g.department_id,
+  applyRole: g.apply_role,
+  editRole: g.edit_role,
   namingTemplate: s.templatesByGroupName.get(g.name)?.template ?? null,
 });
 
@@ -135,8 +142,16 @@ const toTag = (t: TagRow): TaxonomyTag => ({
 });
 
 async function groupById(db: D1Database, id: number): Promise<GroupRow | null> {
-  return db.prepare('SELECT * FROM tag_groups WHERE id = ?').bind(id).first<GroupRow>();
+  return db.prepare(`SELECT g.*, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g WHERE g.id = ?`).bind(id).first<GroupRow>();
 }
+
+/** 403 unless the user may edit the group (its roles and department decide: see canEditGroup). */
+function requireEditable(user: SessionUser, group: GroupRow) {
+  if (!canEditGroup(user, group)) {
+    throw forbidden(user, `tag group ${group.name} is edited by ${group.edit_role === 'super_admin' || group.department_path === null ? 'super admins' : 'admins of its department'} only`);
+  }
+}
+
 async function tagById(db: D1Database, id: number): Promise<TagRow | null> {
   return db.prepare('SELECT * FROM tags WHERE id = ?').bind(id).first<TagRow>();
 }
@@ -367,10 +382,11 @@ export const taxonomy = new Hono<AppEnv>()
   })
 
   // ---- groups ----
-  .post('/groups', validate('json', createGroupBody), async (c) => {
+  .post('/groups', requireRole('dept_admin'), validate('json', createGroupBody), async (c) => {
     const b = c.req.valid('json');
     const db = c.env.DB;
     const s = settings(c.env);
+    const departmentId = (await ownerDepartment(db, c.get('user'), b.departmentId)).id;
     const taken = await db.prepare('SELECT id FROM tag_groups WHERE name = ?').bind(b.name).first<{ id: number }>();
     if (taken) throw new ApiError(409, 'conflict', `A tag group named ${b.name} exists (#${taken.id})`, [{ path: 'name', message: 'already used' }]);
     const at = Date.now();
@@ -379,10 +395,11 @@ export const taxonomy = new Hono<AppEnv>()
       [
         db
           .prepare(
-            `INSERT INTO tag_groups (name, description, color, exclusive, max_tags, sort_order)
-             VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(sort_order), 0) + 1 FROM tag_groups)) RETURNING *`,
+            `INSERT INTO tag_groups (name, description, color, exclusive, max_tags, department_id, apply_role, edit_role, sort_order)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(sort_order), 0) + 1 FROM tag_groups))
+             RETURNING *, (SELECT path FROM departments WHERE id = department_id) AS department_path`,
           )
-          .bind(b.name, b.description ?? null, b.color ?? '#409eff', b.exclusive ? 1 : 0, b.maxTags ?? null),
+          .bind(b.name, b.description ?? null, b.color ?? '#409eff', b.exclusive ? 1 : 0, b.maxTags ?? null, departmentId, b.applyRole ?? 'staff', b.editRole ?? 'dept_admin'),
         db
           .prepare(
             `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, after)
@@ -401,6 +418,8 @@ export const taxonomy = new Hono<AppEnv>()
     const s = settings(c.env);
     const group = await groupById(db, id);
     if (!group) throw new ApiError(404, 'not_found', `No tag group with id ${id}`);
+    requireEditable(c.get('user'), group);
+    const departmentId = b.departmentId === undefined ? group.department_id : (await ownerDepartment(db, c.get('user'), b.departmentId)).id;
     if (b.name !== undefined && b.name !== group.name) {
       const taken = await db.prepare('SELECT id FROM tag_groups WHERE name = ? AND id <> ?').bind(b.name, id).first<{ id: number }>();
       if (taken) throw new ApiError(409, 'conflict', `A tag group named ${b.name} exists (#${taken.id})`, [{ path: 'name', message: 'already used' }]);
@@ -435,14 +454,17 @@ export const taxonomy = new Hono<AppEnv>()
       color: b.color ?? group.color,
       exclusive: b.exclusive === undefined ? group.exclusive : b.exclusive ? 1 : 0,
       max_tags: b.maxTags !== undefined ? b.maxTags : group.max_tags,
+      department_id: departmentId,
+      apply_role: b.applyRole ?? group.apply_role,
+      edit_role: b.editRole ?? group.edit_role,
     };
     const at = Date.now();
     await runBatch(
       db,
       [
         db
-          .prepare('UPDATE tag_groups SET name = ?, description = ?, color = ?, exclusive = ?, max_tags = ? WHERE id = ?')
-          .bind(next.name, next.description, next.color, next.exclusive, next.max_tags, id),
+          .prepare('UPDATE tag_groups SET name = ?, description = ?, color = ?, exclusive = ?, max_tags = ?, department_id = ?, apply_role = ?, edit_role = ? WHERE id = ?')
+          .bind(next.name, next.description, next.color, next.exclusive, next.max_tags, next.department_id, next.apply_role, next.edit_role, id),
         auditStatement(db, {
           actor: actorOf(c),
           action: 'tag_group.update',
@@ -482,6 +504,7 @@ export const taxonomy = new Hono<AppEnv>()
     const s = settings(c.env);
     const group = await groupById(db, b.groupId);
     if (!group) throw new ApiError(400, 'unknown_reference', `groupId: no tag group with id ${b.groupId}`, [{ path: 'groupId', message: 'no such group' }]);
+    requireEditable(c.get('user'), group);
     let level = 1;
     if (b.parentId != null) {
       const parent = await tagById(db, b.parentId);
@@ -526,6 +549,7 @@ export const taxonomy = new Hono<AppEnv>()
     const s = settings(c.env);
     const tag = await requireTag(db, id);
     const group = (await groupById(db, tag.group_id))!;
+    requireEditable(c.get('user'), group);
     if (b.name !== undefined && b.name !== tag.name) await checkNewName(db, s, group, b.name, { excludeId: id, allowDuplicate: b.allowDuplicate });
 
     // moving under another parent: recompute the level of the tag and its whole subtree
@@ -616,15 +640,20 @@ export const taxonomy = new Hono<AppEnv>()
     };
     return c.json(body);
   })
-  .post('/tags/:id/retire', validate('param', idPath), validate('json', emptyBody), async (c) => {
+  .post('/tags/:id/retire', validate('param', idPath), validate('json', retireTagBody), async (c) => {
     const { id } = c.req.valid('param');
     const db = c.env.DB;
     const tag = await requireTag(db, id);
+    requireEditable(c.get('user'), (await groupById(db, tag.group_id))!);
     if (tag.status === 'retired') throw new ApiError(409, 'conflict', `${tag.name} is already retired`);
     const children = await activeChildren(db, id);
     if (children.length)
       throw new ApiError(409, 'conflict', `Cannot retire ${tag.name}: retire or move its tags first (${children.map((ch) => ch.name).join(', ')})`, children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })));
     refuseWhilePublished(tag, (await rulesUsing(db, id)).uses, 'retire');
+    const holders = await holderCount(db, id);
+    if (holders > 0) {
+      requireConfirmation(c.req.valid('json').confirm, { object: tag.name, count: holders, what: `Retiring ${tag.name} freezes it on the ${holders} contacts holding it` });
+    }
     const at = Date.now();
     const next: TagRow = { ...tag, status: 'retired', retired_at: at };
     // holdings and ledger stay: a retired tag is frozen (never added again), not erased
@@ -639,6 +668,7 @@ export const taxonomy = new Hono<AppEnv>()
     const db = c.env.DB;
     const s = settings(c.env);
     const tag = await requireTag(db, id);
+    requireEditable(c.get('user'), (await groupById(db, tag.group_id))!);
     if (tag.status !== 'retired') throw new ApiError(409, 'conflict', `${tag.name} is not retired`);
     if (tag.parent_id != null) {
       const parent = await tagById(db, tag.parent_id);
@@ -657,9 +687,10 @@ export const taxonomy = new Hono<AppEnv>()
   })
   .post('/tags/:id/merge', validate('param', idPath), validate('json', mergeTagBody), async (c) => {
     const { id } = c.req.valid('param');
-    const { intoTagId } = c.req.valid('json');
+    const { intoTagId, confirm } = c.req.valid('json');
     const db = c.env.DB;
     const from = await requireTag(db, id);
+    requireEditable(c.get('user'), (await groupById(db, from.group_id))!);
     if (intoTagId === id) throw new ApiError(400, 'invalid_request', 'intoTagId: a tag cannot be merged into itself', [{ path: 'intoTagId', message: 'must differ from the merged tag' }]);
     const into = await tagById(db, intoTagId);
     if (!into) throw new ApiError(400, 'unknown_reference', `intoTagId: no tag with id ${intoTagId}`, [{ path: 'intoTagId', message: 'no such tag' }]);
@@ -669,6 +700,10 @@ export const taxonomy = new Hono<AppEnv>()
       throw new ApiError(409, 'conflict', `Cannot merge ${from.name}: merge or move its tags first (${children.map((ch) => ch.name).join(', ')})`, children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })));
     const [rules, segments, movedHolders] = await Promise.all([rulesUsing(db, id), segmentsUsing(db, id), holderCount(db, id)]);
     refuseWhilePublished(from, rules.uses, 'merge');
+    requireEditable(c.get('user'), (await groupById(db, into.group_id))!);
+    if (movedHolders > 0) {
+      requireConfirmation(confirm, { object: from.name, count: movedHolders, what: `Merging ${from.name} into ${into.name} moves ${movedHolders} contacts' tags` });
+    }
 
     const at = Date.now();
     const batchId = `merge-${crypto.randomUUID()}`;

@@ -22,6 +22,27 @@ export function rolloutScope(ruleId: number | undefined, percent: number): SqlFr
   return rolloutSql(ruleId ?? UNSAVED_RULE_ID, percent);
 }
 
+/** Contacts of one department and everything below it, by the department's path ("/1/2/"). */
+export function departmentSql(path: string): SqlFrag {
+  return { sql: "c.department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')", params: [path] };
+}
+
+/** Both restrictions (either may be absent). */
+export function bothScopes(a: SqlFrag | undefined, b: SqlFrag | undefined): SqlFrag | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return { sql: `(${a.sql}) AND (${b.sql})`, params: [...a.params, ...b.params] };
+}
+
+/**
+ * The contacts a rule acts on: its gray-release share, within its department's subtree
+ * (`departmentPath`; null: a company-wide rule). Preview, publish, scheduled runs and the
+ * webhook path (execution/evaluate.ts) all restrict the same way.
+ */
+export function ruleScope(ruleId: number | undefined, percent: number, departmentPath: string | null): SqlFrag | undefined {
+  return bothScopes(rolloutScope(ruleId, percent), departmentPath === null ? undefined : departmentSql(departmentPath));
+}
+
 /**
  * Whether publishing applies the rule to current contacts now. An event-triggered rule whose
  * tests read the triggering event (its filters, a message keyword) would otherwise tag everyone

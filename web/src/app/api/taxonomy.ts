@@ -25,9 +25,11 @@ export const checkTagName = (body: CheckTagNameBody) => apiPost<CheckTagNameResp
 export const createTag = (body: CreateTagBody) => apiPost<TaxonomyTag>('/taxonomy/tags', body);
 export const updateTag = (id: number, body: UpdateTagBody) => apiPatch<TaxonomyTag>(`/taxonomy/tags/${id}`, body);
 export const getTagUsage = (id: number) => apiGet<TagUsage>(`/taxonomy/tags/${id}/usage`);
-export const retireTag = (id: number) => apiPost<TaxonomyTag>(`/taxonomy/tags/${id}/retire`, {});
+/** `holders`: the count the user confirmed (the API refuses a retirement of held tags without it). */
+export const retireTag = (id: number, holders: number) => apiPost<TaxonomyTag>(`/taxonomy/tags/${id}/retire`, holders > 0 ? { confirm: { count: holders } } : {});
 export const restoreTag = (id: number) => apiPost<TaxonomyTag>(`/taxonomy/tags/${id}/restore`, {});
-export const mergeTag = (id: number, intoTagId: number) => apiPost<MergeResult>(`/taxonomy/tags/${id}/merge`, { intoTagId });
+export const mergeTag = (id: number, intoTagId: number, holders: number) =>
+  apiPost<MergeResult>(`/taxonomy/tags/${id}/merge`, holders > 0 ? { intoTagId, confirm: { count: holders } } : { intoTagId });
 export const listRetirementProposals = () => apiGet<RetirementProposal[]>('/taxonomy/retirement-proposals');
 
 export const getContactDetail = (id: number) => apiGet<ContactDetail>(`/contacts/${id}/detail`);

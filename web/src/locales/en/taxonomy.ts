@@ -3,6 +3,8 @@ import type zh from '../zh-CN/taxonomy';
 const en: typeof zh = {
   taxonomy: {
     newGroup: 'New group',
+    protected: 'Protected',
+    protectedHint: 'Only a {role} or above may edit this group',
     newTag: 'New tag',
     editGroup: 'Edit group',
     editTag: 'Edit tag',
@@ -15,6 +17,9 @@ const en: typeof zh = {
     namingTemplate: 'Naming convention: {template}',
     wecomHint: 'Synced to WeCom (two levels only): a level-1 tag becomes the tag group "{group}", levels 2 and 3 become its tags, e.g. "{tag}"',
     form: {
+      applyRole: 'Who may apply its tags by hand',
+      editRole: 'Who may edit the group',
+      roleAndAbove: '{role} and above',
       group: 'Group',
       parent: 'Parent tag',
       parentNone: 'None (level 1)',

@@ -2,6 +2,8 @@
 export default {
   taxonomy: {
     newGroup: '新建标签组',
+    protected: '受保护',
+    protectedHint: '此标签组仅限{role}及以上编辑',
     newTag: '新建标签',
     editGroup: '编辑标签组',
     editTag: '编辑标签',
@@ -14,6 +16,9 @@ export default {
     namingTemplate: '命名规范：{template}',
     wecomHint: '同步到企业微信时（仅两级）：一级标签成为标签组「{group}」，二、三级标签成为组内标签，如「{tag}」',
     form: {
+      applyRole: '谁可以手动打此组标签',
+      editRole: '谁可以编辑此组',
+      roleAndAbove: '{role}及以上',
       group: '所属标签组',
       parent: '上级标签',
       parentNone: '无（一级标签）',

@@ -1,0 +1,58 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { apiCall, openBrowser } from './browser';
+import { d1Query } from './wrangler';
+
+const baseURL = inject('baseURL');
+const persistTo = inject('persistTo');
+
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const close of closers) await close();
+});
+
+async function signedIn(email: string) {
+  const b = await openBrowser('zh-CN', email);
+  closers.push(b.close);
+  return b.context;
+}
+
+describe('roles in the screens and the API', () => {
+  it('staff cannot edit a protected tag group: no edit controls in the UI, and a 403 from the API', async () => {
+    const context = await signedIn('staff3.1@segflow.demo');
+    const [group] = d1Query<{ id: number; name: string }>(persistTo, "select id, name from tag_groups where edit_role = 'super_admin' order by id limit 1");
+    expect(group).toBeDefined();
+    const page = await context.newPage();
+    await page.goto(`${baseURL}/tags`);
+    const section = page.locator('[data-testid=tag-group]', { hasText: group!.name });
+    await section.waitFor();
+    expect(await section.getByTestId('group-protected').count()).toBe(1);
+    expect(await section.getByTestId('group-edit').count()).toBe(0);
+    expect(await section.getByTestId('tag-actions').count()).toBe(0);
+    expect(await page.getByTestId('new-group').count()).toBe(0);
+
+    const before = d1Query<{ description: string | null }>(persistTo, `select description from tag_groups where id = ${group!.id}`)[0];
+    await expect(apiCall(context, 'PATCH', `/taxonomy/groups/${group!.id}`, { description: '实习生改的' })).rejects.toThrow(/403/);
+    expect(d1Query(persistTo, `select description from tag_groups where id = ${group!.id}`)[0]).toEqual(before);
+  });
+
+  it('a department admin sees only their department’s contacts; another department’s contact is not found', async () => {
+    const context = await signedIn('dept7.admin@segflow.demo'); // 华南大区
+    const [mine] = d1Query<{ n: number }>(
+      persistTo,
+      "select count(*) as n from contacts where department_id in (select id from departments where path like (select path from departments where id = 7) || '%')",
+    );
+    const [all] = d1Query<{ n: number }>(persistTo, 'select count(*) as n from contacts');
+    expect(mine!.n).toBeGreaterThan(0);
+    expect(mine!.n).toBeLessThan(all!.n);
+    const page = await context.newPage();
+    await page.goto(`${baseURL}/contacts`);
+    await expect.poll(async () => Number((await page.getByTestId('contacts-total').innerText()).replace(/[^\d]/g, ''))).toBe(mine!.n);
+    expect(await page.getByTestId('current-user').innerText()).toContain('部门管理员');
+
+    const [other] = d1Query<{ id: number }>(persistTo, "select id from contacts where department_id in (select id from departments where path like '/1/2/%') limit 1");
+    await expect(apiCall(context, 'GET', `/contacts/${other!.id}/detail`)).rejects.toThrow(/404/);
+    await page.goto(`${baseURL}/contacts/${other!.id}`);
+    await page.getByTestId('contact-not-found').waitFor();
+    expect(await page.getByTestId('contact-detail-name').count()).toBe(0);
+  });
+});

@@ -1,0 +1,333 @@
+/**
+ * Role × endpoint × own/other department, from one table. Every route of the app must appear in
+ * ROUTES (a new route fails the first test until its policy is written down here), and every
+ * (role, department) cell is called for real: allowed calls must succeed (2xx), forbidden ones
+ * get 403, or 404 where the object's existence must not leak (contacts, rules and segments of
+ * another department).
+ *
+ * The world: seedSmallWorld's departments 1 总部 › 2 华东大区 › 3 上海一组, and 4 华南大区.
+ * "Own" objects belong to 华东 (2 or 3), "other" ones to 华南 (4). The actors are a super admin
+ * (no department), a department admin and a staff member of 华东.
+ */
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { app } from '../src/app';
+import { anonApi, apiAs, ROOT, seedSmallWorld, type TestUser } from './fixtures';
+import { hashPassword } from '../../shared/src/auth/password';
+import type { RulePreviewOk } from '../../shared/src/api/rules';
+
+const db = env.DB;
+const ADMIN: TestUser = { id: 9101, role: 'dept_admin', departmentId: 2 };
+const STAFF: TestUser = { id: 9102, role: 'staff', departmentId: 2 };
+const PASSWORD = 'matrix-password-1';
+
+type Side = 'own' | 'other';
+type Actor = 'super_admin' | 'dept_admin' | 'staff';
+const ACTORS: Record<Actor, TestUser> = { super_admin: ROOT, dept_admin: ADMIN, staff: STAFF };
+const DEPT: Record<Side, number> = { own: 2, other: 4 };
+
+/**
+ * Who may call a route: the least role, and how the other department's objects answer:
+ * 'hidden' → 404 (they do not exist for the caller), 'visible' → 403 (they exist, may not be
+ * touched), 'none' → the route has no department side. `otherStatus` overrides 404 where a
+ * body names the object (400 unknown_reference).
+ */
+interface Policy {
+  min: Actor;
+  scope: 'hidden' | 'visible' | 'none';
+  otherStatus?: number;
+}
+interface Route {
+  policy: Policy;
+  /** Makes the call as `user` for `side`, setting up fresh objects first (as the super admin). */
+  call: (user: TestUser, side: Side) => Promise<{ status: number }>;
+}
+
+let seq = 0;
+const uniq = (p: string) => `${p}${++seq}`;
+const body = (method: string, b: unknown): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+const get = (user: TestUser, path: string) => apiAs(user, path);
+const send = (user: TestUser, method: string, path: string, b: unknown = {}) => apiAs(user, path, body(method, b));
+
+// ---- fixtures made fresh per call, directly in D1 ----
+
+const CONTACT: Record<Side, number> = { own: 1, other: 3 };
+/** Tag groups owned by each side's department, applied by staff and edited by department admins. */
+const GROUP: Record<Side, number> = { own: 10, other: 11 };
+const COMPANY_TAG = 3; // 兴趣偏好 › 美妆: a company-wide group staff may apply
+
+function graph(tagId = COMPANY_TAG) {
+  return {
+    schemaVersion: 1,
+    nodes: [
+      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+      { id: 'c', kind: 'condition', condition: { field: 'totalSpend', op: 'gte', value: 1 } },
+      { id: 'a', kind: 'action', action: { type: 'add_tag', tagId } },
+    ],
+    edges: [
+      { id: 'e1', source: 't', target: 'c' },
+      { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+    ],
+  };
+}
+
+async function newRule(side: Side, status: 'draft' | 'published' | 'paused' = 'draft', tagId = COMPANY_TAG): Promise<number> {
+  const g = JSON.stringify(graph(tagId));
+  const r = await db
+    .prepare(`INSERT INTO rules (name, department_id, status, draft_graph, published_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, 1) RETURNING id`)
+    .bind(uniq('规则'), DEPT[side], status, g, status === 'draft' ? null : 1)
+    .first<{ id: number }>();
+  await db
+    .prepare(`INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, created_at, published_at) VALUES (?, 1, ?, 'false', 'schedule', 1, 1)`)
+    .bind(r!.id, g)
+    .run();
+  return r!.id;
+}
+
+async function newSegment(side: Side): Promise<number> {
+  const r = await db
+    .prepare(`INSERT INTO segments (name, department_id, graph, logic, created_at, updated_at) VALUES (?, ?, '{"schemaVersion":1,"nodes":[],"edges":[]}', 'null', 1, 1) RETURNING id`)
+    .bind(uniq('分群'), DEPT[side])
+    .first<{ id: number }>();
+  return r!.id;
+}
+
+async function newTag(side: Side, holder?: number): Promise<number> {
+  const r = await db.prepare(`INSERT INTO tags (group_id, name) VALUES (?, ?) RETURNING id`).bind(GROUP[side], uniq('标签')).first<{ id: number }>();
+  if (holder) await db.prepare(`INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (?, ?, 'manual', 1)`).bind(holder, r!.id).run();
+  return r!.id;
+}
+
+async function newUser(): Promise<number> {
+  const r = await db.prepare(`INSERT INTO users (email, name, role, department_id) VALUES (?, '某人', 'staff', 2) RETURNING id`).bind(`${uniq('u')}@segflow.test`).first<{ id: number }>();
+  return r!.id;
+}
+
+/** Preview as the super admin (the counts the publish must confirm). */
+async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
+  const p = (await send(ROOT, 'POST', '/api/rules/preview', { graph: graph(tagId), ruleId, rolloutPercent: 100, sampleSize: 0 })).body as RulePreviewOk;
+  const expected: Record<string, { gain?: number; lose?: number }> = {};
+  for (const [id, a] of Object.entries(p.counts.actions)) expected[id] = a.type === 'add_tag' ? { gain: a.gain } : { lose: a.lose };
+  return { rolloutPercent: 100, graphHash: p.graphHash, expected, confirm: true };
+}
+
+const any: Policy = { min: 'staff', scope: 'none' };
+const superOnly: Policy = { min: 'super_admin', scope: 'none' };
+const readHidden: Policy = { min: 'staff', scope: 'hidden' };
+const writeHidden: Policy = { min: 'dept_admin', scope: 'hidden' };
+const editVisible: Policy = { min: 'dept_admin', scope: 'visible' };
+
+/** Every route of the app, keyed `METHOD path` as Hono registers it. */
+const ROUTES: Record<string, Route | 'public'> = {
+  'GET /api/health': 'public',
+  'POST /api/auth/login': 'public',
+  'POST /api/webhooks/:sourceId': 'public',
+  'GET /api/webhooks/wecom/:sourceId': 'public',
+  'POST /api/webhooks/wecom/:sourceId': 'public',
+
+  'GET /api/auth/me': { policy: any, call: (u) => get(u, '/api/auth/me') },
+  'POST /api/auth/logout': { policy: any, call: (u) => send(u, 'POST', '/api/auth/logout') },
+  'GET /api/auth/sessions': { policy: any, call: (u) => get(u, '/api/auth/sessions') },
+  'DELETE /api/auth/sessions/:id': {
+    policy: any,
+    call: async (u) => {
+      const hash = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      await db.prepare(`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token) VALUES (?, ?, 0, 9e15, 'x')`).bind(hash, u.id).run();
+      return send(u, 'DELETE', `/api/auth/sessions/${hash.slice(0, 16)}`);
+    },
+  },
+  'POST /api/auth/password': { policy: any, call: (u) => send(u, 'POST', '/api/auth/password', { currentPassword: PASSWORD, newPassword: PASSWORD }) },
+
+  'GET /api/users': { policy: superOnly, call: (u) => get(u, '/api/users') },
+  'POST /api/users': {
+    policy: superOnly,
+    call: (u) => send(u, 'POST', '/api/users', { email: `${uniq('new')}@segflow.test`, name: '新人', role: 'staff', departmentId: 2, password: 'long-enough-pw' }),
+  },
+  'PATCH /api/users/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/users/${await newUser()}`, { name: '改名' }) },
+  'POST /api/users/:id/revoke-sessions': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/users/${await newUser()}/revoke-sessions`) },
+
+  'GET /api/contacts': { policy: any, call: (u) => get(u, '/api/contacts') },
+  'GET /api/contacts/:id': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}`) },
+  'GET /api/contacts/:id/detail': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/detail`) },
+  'GET /api/contacts/:id/tag-timeline': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/tag-timeline`) },
+  'GET /api/contacts/:id/events': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/events`) },
+  'POST /api/contacts/:id/tags': {
+    policy: readHidden,
+    call: async (u, s) => {
+      await db.prepare('DELETE FROM contact_tags WHERE contact_id = ? AND tag_id = ?').bind(CONTACT[s], COMPANY_TAG).run();
+      return send(u, 'POST', `/api/contacts/${CONTACT[s]}/tags`, { add: [COMPANY_TAG] });
+    },
+  },
+
+  'GET /api/departments': { policy: any, call: (u) => get(u, '/api/departments') },
+  'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
+  'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },
+
+  'GET /api/taxonomy/config': { policy: any, call: (u) => get(u, '/api/taxonomy/config') },
+  'POST /api/taxonomy/groups': { policy: editVisible, call: (u, s) => send(u, 'POST', '/api/taxonomy/groups', { name: uniq('组'), departmentId: DEPT[s] }) },
+  'PATCH /api/taxonomy/groups/:id': { policy: editVisible, call: (u, s) => send(u, 'PATCH', `/api/taxonomy/groups/${GROUP[s]}`, { description: uniq('说明') }) },
+  'POST /api/taxonomy/tags/check': { policy: any, call: (u) => send(u, 'POST', '/api/taxonomy/tags/check', { name: '美妆达人' }) },
+  'POST /api/taxonomy/tags': { policy: editVisible, call: (u, s) => send(u, 'POST', '/api/taxonomy/tags', { groupId: GROUP[s], name: uniq('新'), allowDuplicate: true }) },
+  'PATCH /api/taxonomy/tags/:id': { policy: editVisible, call: async (u, s) => send(u, 'PATCH', `/api/taxonomy/tags/${await newTag(s)}`, { description: '改' }) },
+  'GET /api/taxonomy/tags/:id/usage': { policy: any, call: (u) => get(u, `/api/taxonomy/tags/${COMPANY_TAG}/usage`) },
+  'POST /api/taxonomy/tags/:id/retire': {
+    policy: editVisible,
+    call: async (u, s) => send(u, 'POST', `/api/taxonomy/tags/${await newTag(s, CONTACT[s])}/retire`, { confirm: { count: 1 } }),
+  },
+  'POST /api/taxonomy/tags/:id/restore': {
+    policy: editVisible,
+    call: async (u, s) => {
+      const id = await newTag(s);
+      await db.prepare(`UPDATE tags SET status = 'retired', retired_at = 1 WHERE id = ?`).bind(id).run();
+      return send(u, 'POST', `/api/taxonomy/tags/${id}/restore`);
+    },
+  },
+  'POST /api/taxonomy/tags/:id/merge': {
+    policy: editVisible,
+    call: async (u, s) => send(u, 'POST', `/api/taxonomy/tags/${await newTag(s, CONTACT[s])}/merge`, { intoTagId: await newTag(s), confirm: { count: 1 } }),
+  },
+  'GET /api/taxonomy/retirement-proposals': { policy: any, call: (u) => get(u, '/api/taxonomy/retirement-proposals') },
+
+  'GET /api/rules': { policy: any, call: (u) => get(u, '/api/rules') },
+  'POST /api/rules': { policy: editVisible, call: (u, s) => send(u, 'POST', '/api/rules', { name: uniq('新规则'), departmentId: DEPT[s] }) },
+  'POST /api/rules/preview': { policy: any, call: (u) => send(u, 'POST', '/api/rules/preview', { graph: graph(), sampleSize: 1 }) },
+  'POST /api/rules/explain': {
+    policy: { min: 'staff', scope: 'hidden', otherStatus: 400 },
+    call: (u, s) => send(u, 'POST', '/api/rules/explain', { graph: graph(), contactId: CONTACT[s] }),
+  },
+  'GET /api/rules/:id': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}`) },
+  'PUT /api/rules/:id/draft': { policy: writeHidden, call: async (u, s) => send(u, 'PUT', `/api/rules/${await newRule(s)}/draft`, { graph: graph() }) },
+  'POST /api/rules/:id/duplicate': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/duplicate`) },
+  'POST /api/rules/:id/pause': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s, 'published')}/pause`) },
+  'POST /api/rules/:id/resume': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s, 'paused')}/resume`) },
+  'POST /api/rules/:id/archive': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/archive`) },
+  'GET /api/rules/:id/versions': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}/versions`) },
+  'GET /api/rules/:id/versions/:version': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}/versions/1`) },
+  'POST /api/rules/:id/versions/:version/restore': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/versions/1/restore`) },
+  'GET /api/rules/:id/compare': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}/compare?a=1&b=draft`) },
+  'POST /api/rules/:id/publish': {
+    policy: writeHidden,
+    call: async (u, s) => {
+      const id = await newRule(s);
+      return send(u, 'POST', `/api/rules/${id}/publish`, await publishBodyFor(id));
+    },
+  },
+
+  'GET /api/segments': { policy: any, call: (u) => get(u, '/api/segments') },
+  'POST /api/segments/preview': { policy: any, call: (u) => send(u, 'POST', '/api/segments/preview', { graph: { schemaVersion: 1, nodes: [], edges: [] } }) },
+  'POST /api/segments': {
+    policy: editVisible,
+    call: (u, s) => send(u, 'POST', '/api/segments', { name: uniq('新分群'), graph: { schemaVersion: 1, nodes: [], edges: [] }, departmentId: DEPT[s] }),
+  },
+  'GET /api/segments/:id': { policy: readHidden, call: async (u, s) => get(u, `/api/segments/${await newSegment(s)}`) },
+  'PUT /api/segments/:id': { policy: writeHidden, call: async (u, s) => send(u, 'PUT', `/api/segments/${await newSegment(s)}`, { name: uniq('改名') }) },
+  'DELETE /api/segments/:id': { policy: writeHidden, call: async (u, s) => send(u, 'DELETE', `/api/segments/${await newSegment(s)}`) },
+};
+
+const RANK: Record<Actor, number> = { staff: 1, dept_admin: 2, super_admin: 3 };
+
+/** What a call must answer: 'ok' (2xx) or the refusal status. */
+function expected(p: Policy, actor: Actor, side: Side): 'ok' | number {
+  if (actor === 'super_admin') return 'ok';
+  if (side === 'other' && p.scope === 'hidden') return p.otherStatus ?? 404;
+  if (RANK[actor] < RANK[p.min]) return 403;
+  if (side === 'other' && p.scope === 'visible') return 403;
+  return 'ok';
+}
+
+beforeAll(async () => {
+  await seedSmallWorld();
+  await db.batch([
+    db.prepare(`INSERT INTO tag_groups (id, name, department_id, apply_role, edit_role) VALUES (10, '华东专用', 2, 'staff', 'dept_admin'), (11, '华南专用', 4, 'staff', 'dept_admin')`),
+  ]);
+  const salt = 'bWF0cml4LXNhbHQtMTIzNA==';
+  const hash = await hashPassword(PASSWORD, salt);
+  for (const u of Object.values(ACTORS)) {
+    await apiAs(u, '/api/auth/me'); // creates the user row and session
+    await db.prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?').bind(hash, salt, u.id).run();
+  }
+});
+
+describe('the access table covers every route', () => {
+  it('lists every route the app registers, and nothing it does not', () => {
+    const registered = new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`));
+    const missing = [...registered].filter((k) => !(k in ROUTES));
+    const stale = Object.keys(ROUTES).filter((k) => !registered.has(k));
+    expect(missing, 'routes without an access policy in this table').toEqual([]);
+    expect(stale, 'table entries for routes that no longer exist').toEqual([]);
+  });
+});
+
+describe('signed out', () => {
+  it('every route but the public ones answers 401', async () => {
+    for (const key of Object.keys(ROUTES)) {
+      if (ROUTES[key] === 'public') continue;
+      const [method, path] = key.split(' ') as [string, string];
+      const url = path.replace(/:[a-zA-Z]+/g, '1');
+      const r = await anonApi(url, method === 'GET' ? undefined : body(method, {}));
+      expect(r.status, key).toBe(401);
+    }
+  });
+});
+
+describe.each(Object.entries(ACTORS) as [Actor, TestUser][])('as %s', (actor, user) => {
+  const rows = Object.entries(ROUTES).filter((e): e is [string, Route] => e[1] !== 'public');
+  it.each(rows)('%s', async (_key, route) => {
+    const sides: Side[] = route.policy.scope === 'none' ? ['own'] : ['own', 'other'];
+    for (const side of sides) {
+      const want = expected(route.policy, actor, side);
+      const r = await route.call(user, side);
+      const got = r.status >= 200 && r.status < 300 ? 'ok' : r.status;
+      expect(got, `${side} department: ${JSON.stringify((r as { body?: unknown }).body)}`).toBe(want);
+    }
+  });
+});
+
+describe('scoped lists', () => {
+  it('a department admin lists only their department’s contacts, rules and segments', async () => {
+    const contacts = await get(ADMIN, '/api/contacts?pageSize=100');
+    expect(contacts.body.items.map((c: { id: number }) => c.id).sort()).toEqual([1, 2]);
+    const ownRule = await newRule('own');
+    const otherRule = await newRule('other');
+    const rules = (await get(STAFF, '/api/rules?pageSize=100')).body.items.map((r: { id: number }) => r.id);
+    expect(rules).toContain(ownRule);
+    expect(rules).not.toContain(otherRule);
+    const ownSegment = await newSegment('own');
+    const otherSegment = await newSegment('other');
+    const segments = (await get(ADMIN, '/api/segments?pageSize=100')).body.items.map((s: { id: number }) => s.id);
+    expect(segments).toContain(ownSegment);
+    expect(segments).not.toContain(otherSegment);
+  });
+
+  it('staff may not apply tags of a group restricted to department admins, by the API', async () => {
+    const group = (await db.prepare(`INSERT INTO tag_groups (name, apply_role) VALUES ('重要客户', 'dept_admin') RETURNING id`).first<number>('id'))!;
+    const tag = (await db.prepare(`INSERT INTO tags (group_id, name) VALUES (?, '大客户') RETURNING id`).bind(group).first<number>('id'))!;
+    const staff = await send(STAFF, 'POST', '/api/contacts/1/tags', { add: [tag] });
+    expect(staff.status).toBe(403);
+    expect(await db.prepare('SELECT count(*) AS n FROM contact_tags WHERE tag_id = ?').bind(tag).first('n')).toBe(0);
+    expect((await send(ADMIN, 'POST', '/api/contacts/1/tags', { add: [tag] })).status).toBe(200);
+    const groups = (await get(STAFF, '/api/tag-groups')).body as { id: number; canApply: boolean; canEdit: boolean }[];
+    expect(groups.find((g) => g.id === group)).toMatchObject({ canApply: false, canEdit: false });
+    expect(groups.find((g) => g.id === GROUP.own)).toMatchObject({ canApply: true, canEdit: false });
+  });
+
+  it('a department rule previews and publishes only its department’s contacts', async () => {
+    const fresh = (await db.prepare(`INSERT INTO tags (group_id, name) VALUES (2, '新品尝鲜') RETURNING id`).first<number>('id'))!;
+    const id = await newRule('own', 'draft', fresh);
+    const p = (await send(ADMIN, 'POST', '/api/rules/preview', { graph: graph(fresh), ruleId: id, sampleSize: 10 })).body as RulePreviewOk;
+    // contacts 1 (上海一组, spend 1280) and 2 (华东, spend 99) are 华东's contacts with spend ≥ 1 fen
+    expect(p.counts.total).toBe(2);
+    expect(p.counts.matched).toBe(2);
+    const published = await send(ADMIN, 'POST', `/api/rules/${id}/publish`, await publishBodyFor(id, fresh));
+    expect(published.status).toBe(200);
+    const tagged = await db
+      .prepare('SELECT l.contact_id, c.department_id FROM tag_ledger l JOIN contacts c ON c.id = l.contact_id WHERE l.rule_id = ?')
+      .bind(id)
+      .all<{ contact_id: number; department_id: number }>();
+    // exactly what the preview said, and only 华东's contacts (华南's 3 and 4, 总部's 5 untouched)
+    const gain = (p.counts.actions.a as { gain: number }).gain;
+    expect(gain).toBe(2);
+    expect(tagged.results.map((r) => r.contact_id).sort()).toEqual([1, 2]);
+    for (const r of tagged.results) expect([2, 3]).toContain(r.department_id);
+  });
+});
