@@ -3,7 +3,7 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-worker
 
 /**
  * One `vitest run` runs three projects:
- * - unit:   pure code in shared/ and scripts/ under Node;
+ * - unit:   pure code in shared/, scripts/ and web/test/ under Node;
  * - worker: the Hono app inside workerd against a real local D1 with the real migrations;
  * - e2e:    the built app served by `wrangler dev`, driven in Debian's Chromium by Playwright.
  */
@@ -16,7 +16,7 @@ export default defineConfig(async () => {
           test: {
             name: 'unit',
             environment: 'node',
-            include: ['shared/**/*.test.ts', 'scripts/**/*.test.ts'],
+            include: ['shared/**/*.test.ts', 'scripts/**/*.test.ts', 'web/test/**/*.test.ts'],
           },
         },
         {

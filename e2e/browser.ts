@@ -37,6 +37,9 @@ export async function openBrowser(
   if (as) {
     const res = await context.request.post(`${inject('baseURL')}/api/auth/login`, { data: { email: as, password: DEMO_PASSWORD } });
     if (!res.ok()) throw new Error(`sign-in as ${as} failed: ${res.status()} ${await res.text()}`);
+    // test setup through context.request writes with the session's CSRF token, as the app does
+    const { csrfToken } = (await res.json()) as { csrfToken: string };
+    await context.setExtraHTTPHeaders({ 'x-csrf-token': csrfToken });
   }
   return {
     context,

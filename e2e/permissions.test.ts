@@ -25,7 +25,7 @@ describe('roles in the screens and the API', () => {
     await page.goto(`${baseURL}/tags`);
     const section = page.locator('[data-testid=tag-group]', { hasText: group!.name });
     await section.waitFor();
-    expect(await section.getByTestId('group-protected').count()).toBe(1);
+    expect(await page.getByTestId('tags-readonly').count()).toBe(1);
     expect(await section.getByTestId('group-edit').count()).toBe(0);
     expect(await section.getByTestId('tag-actions').count()).toBe(0);
     expect(await page.getByTestId('new-group').count()).toBe(0);

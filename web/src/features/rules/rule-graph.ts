@@ -1,8 +1,9 @@
 /**
  * Pure helpers over the rule document the editor needs besides the compiler: new nodes with
  * sensible defaults, the output handles of a node, why a connection makes no sense, and a
- * layered auto-layout. No Vue, no store: the store calls these.
+ * left-to-right auto-layout. No Vue, no store: the store calls these.
  */
+import dagre from '@dagrejs/dagre';
 import { RULE_SCHEMA_VERSION, type RuleEdge, type RuleGraph, type RuleNode, type RuleNodeKind } from '../../../../shared/src/rules/types';
 
 /** Kinds in palette order. */
@@ -91,68 +92,67 @@ export function connectionProblem(g: RuleGraph, e: { source: string; target: str
   return null;
 }
 
-/** Approximate rendered sizes, enough to keep layers apart. */
-const COLUMN_GAP = 340;
-const ROW_GAP = 40;
+/** Approximate rendered sizes, used for nodes the canvas has not measured (yet). */
+const NODE_WIDTH = 240;
 function heightOf(n: RuleNode): number {
   const rows = n.kind === 'branch' ? n.cases.length + 1 : n.kind === 'score' ? n.bands.length : n.kind === 'condition' ? 2 : 0;
   return 96 + rows * 28;
 }
 
 /**
- * A layered left-to-right layout: each node's column is its longest distance from a root, rows
- * follow the order of parents (a barycentre pass) so edges cross less. Good enough for rule
- * graphs, which are mostly trees with a few joins.
+ * A left-to-right layout by dagre (layers, crossing reduction, compact placement). Siblings from
+ * one node keep their handle order top to bottom (yes above no, case 1 above case 2) through
+ * dagre's order constraints. `sizes` are the nodes' rendered sizes where the canvas knows them.
+ * Returns top-left positions, as Vue Flow and the document store them.
  */
-export function layeredLayout(g: RuleGraph): Record<string, { x: number; y: number }> {
-  const incoming = new Map<string, string[]>();
-  const outgoing = new Map<string, RuleEdge[]>();
-  for (const e of g.edges) {
-    incoming.set(e.target, [...(incoming.get(e.target) ?? []), e.source]);
-    outgoing.set(e.source, [...(outgoing.get(e.source) ?? []), e]);
-  }
-  const layer = new Map<string, number>();
-  const visiting = new Set<string>();
-  const depth = (id: string): number => {
-    const known = layer.get(id);
-    if (known !== undefined) return known;
-    if (visiting.has(id)) return 0; // a cycle: the compiler reports it; just do not loop
-    visiting.add(id);
-    const parents = incoming.get(id) ?? [];
-    const d = parents.length ? Math.max(...parents.map((p) => depth(p) + 1)) : 0;
-    visiting.delete(id);
-    layer.set(id, d);
-    return d;
+export function autoLayoutPositions(
+  g: RuleGraph,
+  sizes: Record<string, { width: number; height: number }> = {},
+): Record<string, { x: number; y: number }> {
+  const dg = new dagre.graphlib.Graph({ multigraph: true });
+  dg.setGraph({ rankdir: 'LR', ranksep: 80, nodesep: 40, edgesep: 20 });
+  dg.setDefaultEdgeLabel(() => ({}));
+  const size = (n: RuleNode) => {
+    const s = sizes[n.id];
+    return s && s.width > 0 && s.height > 0 ? s : { width: NODE_WIDTH, height: heightOf(n) };
   };
-  for (const n of g.nodes) depth(n.id);
-  const columns: RuleNode[][] = [];
-  for (const n of g.nodes) (columns[layer.get(n.id)!] ??= []).push(n);
-  const order = new Map<string, number>();
+  for (const n of g.nodes) dg.setNode(n.id, { ...size(n) });
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const handleRank = (e: RuleEdge) => {
+    const src = byId.get(e.source);
+    return src ? Math.max(0, outputHandles(src).indexOf(e.sourceHandle ?? undefined)) : 0;
+  };
+  // inserted in handle order: dagre's initial order follows insertion
+  const edges = g.edges.filter((e) => byId.has(e.source) && byId.has(e.target) && e.source !== e.target);
+  for (const e of [...edges].sort((a, b) => (a.source === b.source ? handleRank(a) - handleRank(b) : 0))) {
+    dg.setEdge(e.source, e.target, {}, e.id);
+  }
+  dagre.layout(dg, { constraints: siblingOrder(g, edges, handleRank) });
   const positions: Record<string, { x: number; y: number }> = {};
-  columns.forEach((col, ci) => {
-    if (ci > 0) {
-      const key = (n: RuleNode) => {
-        const ps = incoming.get(n.id) ?? [];
-        // handle order within a parent keeps yes above no, case 1 above case 2
-        const ranks = ps.map((p) => {
-          const src = g.nodes.find((x) => x.id === p);
-          const edge = (outgoing.get(p) ?? []).find((e) => e.target === n.id);
-          const hi = src ? outputHandles(src).indexOf(edge?.sourceHandle ?? undefined) : 0;
-          return (order.get(p) ?? 0) + Math.max(0, hi) * 0.01;
-        });
-        return ranks.length ? ranks.reduce((a, b) => a + b, 0) / ranks.length : Number.MAX_SAFE_INTEGER;
-      };
-      col.sort((a, b) => key(a) - key(b));
-    }
-    const total = col.reduce((s, n) => s + heightOf(n) + ROW_GAP, -ROW_GAP);
-    let y = -total / 2;
-    col.forEach((n, i) => {
-      order.set(n.id, i);
-      positions[n.id] = { x: ci * COLUMN_GAP, y: Math.round(y) };
-      y += heightOf(n) + ROW_GAP;
-    });
-  });
+  for (const n of g.nodes) {
+    const p = dg.node(n.id) as { x: number; y: number; width: number; height: number };
+    // dagre gives centres; snap to the canvas's 10px grid
+    positions[n.id] = { x: Math.round((p.x - p.width / 2) / 10) * 10, y: Math.round((p.y - p.height / 2) / 10) * 10 };
+  }
   return positions;
+}
+
+/**
+ * "A above B" for the targets of one node's consecutive handles, when nothing else points at
+ * them (a shared target's place is decided by all its parents, so it gets no constraint).
+ */
+function siblingOrder(g: RuleGraph, edges: RuleEdge[], handleRank: (e: RuleEdge) => number): { left: string; right: string }[] {
+  const indegree = new Map<string, number>();
+  for (const e of edges) indegree.set(e.target, (indegree.get(e.target) ?? 0) + 1);
+  const out: { left: string; right: string }[] = [];
+  for (const n of g.nodes) {
+    const targets = edges
+      .filter((e) => e.source === n.id && indegree.get(e.target) === 1)
+      .sort((a, b) => handleRank(a) - handleRank(b))
+      .map((e) => e.target);
+    for (let i = 1; i < targets.length; i++) out.push({ left: targets[i - 1]!, right: targets[i]! });
+  }
+  return out;
 }
 
 /** A new segment: Start (all contacts) and the End node whose reach is the audience. */

@@ -1,10 +1,10 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, toRaw } from 'vue';
 import { compileRule, type CompiledRule } from '../../../../shared/src/rules/compile';
 import type { RuleError, RuleResult } from '../../../../shared/src/rules/errors';
 import type { CustomFieldDecl } from '../../../../shared/src/rules/fields';
 import type { RuleEdge, RuleGraph, RuleNode, RuleNodeKind } from '../../../../shared/src/rules/types';
-import { connectionProblem, createNode, layeredLayout, newId, starterGraph, type ConnectionProblem } from './rule-graph';
+import { connectionProblem, createNode, autoLayoutPositions, newId, starterGraph, type ConnectionProblem } from './rule-graph';
 import { useTagsStore } from '../tags/useTagsStore';
 
 /** A compiler error, or one of the editor's own product checks. */
@@ -155,8 +155,14 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     return nodes.map((n) => n.id);
   }
 
-  function autoLayout() {
-    const positions = layeredLayout(graph.value);
+  /** Lays the graph out left to right (dagre) as one undo step; `sizes` are rendered node sizes. */
+  function autoLayout(sizes: Record<string, { width: number; height: number }> = {}) {
+    const positions = autoLayoutPositions(graph.value, sizes);
+    const moved = graph.value.nodes.some((n) => {
+      const p = positions[n.id];
+      return p && (n.position?.x !== p.x || n.position?.y !== p.y);
+    });
+    if (!moved) return;
     commit((g) => {
       for (const n of g.nodes) n.position = positions[n.id] ?? n.position;
     });
@@ -170,11 +176,16 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   /**
    * The compiler runs in the browser on every change: errors appear on their node instantly.
    * A segment has no actions; it compiles as a rule with one virtual action after its flow's
-   * end so the same checks apply (the worker does the same for its count).
+   * end so the same checks apply (the worker does the same for its count). It reruns when the
+   * graph changes in anything but positions.
    */
+  /** The graph as the compiler sees it: everything but positions, which move on every drag. */
+  const logicKey = computed(() => JSON.stringify({ n: graph.value.nodes.map(({ position: _p, ...rest }) => rest), e: graph.value.edges }));
   const compiled = computed<RuleResult<CompiledRule>>(() => {
+    void logicKey.value;
     const tags = tagsStore.tagsById;
-    return compileRule(graph.value, {
+    // untracked (raw): a move must not recompile 300 nodes; logicKey says when it matters
+    return compileRule(toRaw(graph.value), {
       customFields: customFields.value,
       tagExists: tags.size ? (id) => tags.get(id)?.status === 'active' : undefined,
     });

@@ -26,9 +26,11 @@ export const useRuleEditorUi = defineStore('ruleEditorUi', () => {
   /** The inspector shows a node only when exactly one is selected. */
   const inspectedId = computed(() => (selectedNodeIds.value.length === 1 ? selectedNodeIds.value[0]! : null));
 
+  /** Replaces a list only when it changes: a new (even equal) array re-renders every edge. */
   function select(nodeIds: string[], edgeIds: string[] = []) {
-    selectedNodeIds.value = nodeIds;
-    selectedEdgeIds.value = edgeIds;
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (!same(selectedNodeIds.value, nodeIds)) selectedNodeIds.value = nodeIds;
+    if (!same(selectedEdgeIds.value, edgeIds)) selectedEdgeIds.value = edgeIds;
   }
   function clear() {
     select([], []);

@@ -1,7 +1,10 @@
 import { computed } from 'vue';
 import type { RuleNode } from '../../../../shared/src/rules/types';
-import { useRuleDocStore } from './useRuleDocStore';
+import { useRuleDocStore, type EditorError } from './useRuleDocStore';
 import { useRuleEditorUi } from './useRuleEditorUi';
+
+/** One shared empty list: a fresh `[]` per recompute would re-render every node on every edit. */
+const NO_ERRORS: readonly EditorError[] = Object.freeze([]);
 
 /**
  * Everything a node component knows about its node, in one place: the document node, its
@@ -11,7 +14,7 @@ export function useRuleNode<K extends RuleNode['kind']>(id: string, _kind?: K) {
   const doc = useRuleDocStore();
   const ui = useRuleEditorUi();
   const node = computed(() => doc.nodeById.get(id) as Extract<RuleNode, { kind: K }> | undefined);
-  const errors = computed(() => doc.errorsByNode.get(id) ?? []);
+  const errors = computed(() => doc.errorsByNode.get(id) ?? (NO_ERRORS as EditorError[]));
   const count = computed(() => ui.counts?.nodes[id]);
   const actionCounts = computed(() => ui.counts?.actions[id]);
   const counting = computed(() => ui.counting);

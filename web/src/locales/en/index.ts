@@ -6,7 +6,8 @@ import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
 import auth from './auth';
+import errors from './errors';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors };
 export default en;

@@ -122,6 +122,8 @@ const en: typeof zh = {
       redo: 'Redo (Ctrl+Shift+Z)',
       zoomIn: 'Zoom in',
       zoomOut: 'Zoom out',
+      zoomReset: 'Zoom to 100%',
+      minimap: 'Minimap: drag to pan the canvas',
       fit: 'Fit to screen (Shift+1)',
       layout: 'Tidy up (Shift+L)',
       hint: 'Drag conditions and actions from the left, then connect the dots on the right of each node',
@@ -129,6 +131,11 @@ const en: typeof zh = {
     },
     palette: { title: 'Nodes', hint: 'Drag onto the canvas, or double-click to add' },
     side: { inspector: 'Properties', preview: 'Preview' },
+    tagPicker: {
+      create: 'Create tag “{name}”…',
+      noMatch: 'No matching tag',
+      retired: 'This tag is retired and cannot be used by a rule: restore it in Tags first',
+    },
     inspector: {
       pickTag: 'Search and choose a tag',
       noTags: 'No tags available',
@@ -203,6 +210,7 @@ const en: typeof zh = {
       share: '{n}% rollout',
       took: 'Exact count in {ms} ms',
       changes: 'Tag changes on publish',
+      changesOnEvent: 'Tag changes at each contact’s next such event',
       holdersNotMatched: '{n} more hold this tag but no longer match (publishing does not remove it)',
       sample: 'Matching contacts',
       sampleHint: 'click to see why',

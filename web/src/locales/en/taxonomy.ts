@@ -4,6 +4,7 @@ const en: typeof zh = {
   taxonomy: {
     newGroup: 'New group',
     protected: 'Protected',
+    readOnly: 'You can browse the taxonomy; admins maintain its groups and tags',
     protectedHint: 'Only a {role} or above may edit this group',
     newTag: 'New tag',
     editGroup: 'Edit group',

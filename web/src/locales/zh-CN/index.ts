@@ -5,9 +5,10 @@ import taxonomy from './taxonomy';
 import rules from './rules';
 import segments from './segments';
 import auth from './auth';
+import errors from './errors';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth };
+export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...errors };

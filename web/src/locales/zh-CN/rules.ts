@@ -121,6 +121,8 @@ export default {
       redo: '重做 (Ctrl+Shift+Z)',
       zoomIn: '放大',
       zoomOut: '缩小',
+      zoomReset: '缩放到 100%',
+      minimap: '小地图：拖动可平移画布',
       fit: '适应画布 (Shift+1)',
       layout: '自动排版 (Shift+L)',
       hint: '从左侧拖入条件与动作，再从节点右侧的圆点拖线连接',
@@ -128,6 +130,11 @@ export default {
     },
     palette: { title: '节点', hint: '拖到画布上，或双击添加' },
     side: { inspector: '属性', preview: '预览' },
+    tagPicker: {
+      create: '新建标签「{name}」…',
+      noMatch: '没有匹配的标签',
+      retired: '这个标签已停用，规则不能使用；请先在标签管理中恢复它',
+    },
     inspector: {
       pickTag: '搜索并选择标签',
       noTags: '没有可用标签',
@@ -202,6 +209,7 @@ export default {
       share: '灰度 {n}%',
       took: '精确计算，用时 {ms} ms',
       changes: '发布后标签变化',
+      changesOnEvent: '下一次该事件时的标签变化',
       holdersNotMatched: '另有 {n} 人已有此标签但不再命中（发布不会移除）',
       sample: '命中样例',
       sampleHint: '点击查看命中原因',

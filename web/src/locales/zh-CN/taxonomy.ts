@@ -3,6 +3,7 @@ export default {
   taxonomy: {
     newGroup: '新建标签组',
     protected: '受保护',
+    readOnly: '你可以查看标签体系；标签组与标签由管理员维护',
     protectedHint: '此标签组仅限{role}及以上编辑',
     newTag: '新建标签',
     editGroup: '编辑标签组',

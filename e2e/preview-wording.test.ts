@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { openBrowser } from './browser';
+import { d1Query } from './wrangler';
+
+const baseURL = inject('baseURL');
+const persistTo = inject('persistTo');
+
+let context: BrowserContext;
+let close: () => Promise<void>;
+let page: Page;
+
+beforeAll(async () => {
+  ({ context, close } = await openBrowser('zh-CN'));
+  page = await context.newPage();
+});
+afterAll(async () => close?.());
+
+/** trigger → (keyword test | nothing) → add a tag; created through the API, opened in the editor. */
+async function openRule(name: string, trigger: object, withKeyword: boolean) {
+  const [tag] = d1Query<{ id: number }>(persistTo, `select id from tags where status = 'active' order by id limit 1`);
+  const nodes: object[] = [{ id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger }];
+  const edges: object[] = [];
+  if (withKeyword) {
+    nodes.push({ id: 'c', kind: 'condition', position: { x: 320, y: 0 }, condition: { field: 'trigger.text', op: 'contains_any', value: ['价格'] } });
+    edges.push({ id: 'e1', source: 't', target: 'c' }, { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' });
+  } else edges.push({ id: 'e1', source: 't', target: 'a' });
+  nodes.push({ id: 'a', kind: 'action', position: { x: 640, y: 0 }, action: { type: 'add_tag', tagId: tag!.id } });
+  const res = await context.request.post(`${baseURL}/api/rules`, { data: { name, graph: { schemaVersion: 1, nodes, edges } } });
+  expect(res.status()).toBe(201);
+  await page.goto(`${baseURL}/rules/${((await res.json()) as { id: number }).id}`);
+  await page.getByTestId('preview-action').waitFor({ timeout: 20_000 });
+}
+
+describe('Preview panel: when tags change', () => {
+  it('says a rule that reads its triggering event changes tags at the next such event, not at publish', async () => {
+    await openRule(`关键词预览 ${Date.now()}`, { type: 'event', eventType: 'message', filters: [] }, true);
+    expect(await page.getByTestId('preview-changes-title').innerText()).toBe('下一次该事件时的标签变化');
+    const note = await page.getByTestId('preview-on-event').innerText();
+    expect(note).toContain('发布后按事件生效，现在不会改动任何标签');
+    // the same words as the publish dialog
+    await page.getByTestId('publish').click();
+    expect(note).toContain(await page.getByTestId('publish-on-event').locator('.el-alert__title').innerText());
+  });
+
+  it('keeps "after publish" for a rule that applies at publish', async () => {
+    await openRule(`定时预览 ${Date.now()}`, { type: 'schedule', cron: '0 3 * * *' }, false);
+    expect(await page.getByTestId('preview-changes-title').innerText()).toBe('发布后标签变化');
+    expect(await page.getByTestId('preview-on-event').count()).toBe(0);
+  });
+});

@@ -1,0 +1,33 @@
+import type { ErrorCode } from '../../../../shared/src/api/errors';
+
+/**
+ * The API's errors in the user's language, one sentence per `code` the worker can send
+ * (`shared/src/api/errors.ts` ErrorCode). The server's own `message` is English detail for
+ * developers; only an unknown code shows it, after a generic sentence.
+ */
+export default {
+  apiError: {
+    code: {
+      invalid_request: '提交的内容有误，请检查后重试',
+      invalid_json: '提交的内容不是有效的 JSON',
+      payload_too_large: '提交的内容过大，请减少后重试',
+      unknown_reference: '引用的对象不存在，可能已被删除，请刷新后重试',
+      not_found: '要找的内容不存在，可能已被删除',
+      method_not_allowed: '服务器不支持这个操作',
+      unauthorized: '登录已失效，请重新登录',
+      invalid_signature: '签名校验失败',
+      forbidden: '没有权限执行这个操作',
+      csrf_token_invalid: '页面会话已过期，请刷新页面后重试',
+      rate_limited: '尝试次数过多，请稍后再试',
+      confirmation_required: '这是影响较大的操作，需要先确认影响的数量；数量已变化时请重新确认',
+      conflict: '操作与当前数据冲突，请刷新后重试',
+      invalid_rule: '规则不完整或有错误，无法执行，请按画布上的提示修改',
+      internal: '服务器内部错误，本次操作没有生效，请稍后重试',
+    } satisfies Record<ErrorCode, string>,
+    /** Appended when the error names fields (`details[].path`). */
+    fields: '（涉及：{paths}）',
+    pathSeparator: '、',
+    /** A code this client does not know yet (a newer server): the server's text as detail. */
+    unknown: '请求失败（{status}）：{server}',
+  },
+};
