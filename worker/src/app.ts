@@ -17,6 +17,9 @@ import { imports } from './routes/imports';
 import { contactExports } from './routes/exports';
 import { auth } from './routes/auth';
 import { users } from './routes/users';
+import { audit } from './routes/audit';
+import { eventSources } from './routes/event-sources';
+import { rollbacks } from './routes/rollbacks';
 import { authenticate } from './auth/access';
 
 /**
@@ -46,6 +49,8 @@ app.use('/api/*', authenticate);
 app.route('/api/health', health);
 app.route('/api/auth', auth);
 app.route('/api/users', users);
+app.route('/api/audit', audit);
+app.route('/api/event-sources', eventSources);
 app.route('/api/contacts', contacts);
 app.route('/api/tag-groups', tagGroups);
 app.route('/api/departments', departments);
@@ -58,3 +63,4 @@ app.route('/api/rules', rules);
 app.route('/api/segments', segments);
 app.route('/api/imports', imports);
 app.route('/api/exports', contactExports);
+app.route('/api/rollbacks', rollbacks);

@@ -9,7 +9,7 @@ import type { Actor } from './auth/access';
 export interface AuditEntry {
   /** `rule.publish`, `segment.update`, `tag.retire`… */
   action: string;
-  objectType: 'rule' | 'segment' | 'tag' | 'tag_group' | 'contact' | 'user' | 'session' | 'department' | 'event_source' | 'rollback' | 'import';
+  objectType: 'rule' | 'segment' | 'tag' | 'tag_group' | 'contact' | 'user' | 'session' | 'department' | 'event_source' | 'rollback' | 'import' | 'system';
   objectId: number | string;
   summary: string;
   before?: unknown;

@@ -9,10 +9,10 @@
  * "Own" objects belong to 华东 (2 or 3), "other" ones to 华南 (4). The actors are a super admin
  * (no department), a department admin and a staff member of 华东.
  */
-import { env, exports } from 'cloudflare:workers';
+import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { anonApi, apiAs, ROOT, seedSmallWorld, sessionHeaders, type TestUser } from './fixtures';
+import { anonApi, apiAs, ROOT, seedSmallWorld, type TestUser } from './fixtures';
 import { hashPassword } from '../../shared/src/auth/password';
 import type { RulePreviewOk } from '../../shared/src/api/rules';
 
@@ -103,6 +103,36 @@ async function newUser(): Promise<number> {
   return r!.id;
 }
 
+async function newDepartment(): Promise<number> {
+  const r = await db.prepare(`INSERT INTO departments (name, parent_id, path) VALUES (?, 4, '') RETURNING id`).bind(uniq('部门')).first<{ id: number }>();
+  await db.prepare(`UPDATE departments SET path = '/1/4/' || id || '/' WHERE id = ?`).bind(r!.id).run();
+  return r!.id;
+}
+
+async function newAuditEntry(): Promise<number> {
+  const r = await db.prepare(`INSERT INTO audit_log (at, action, object_type, object_id, summary) VALUES (1, 'rule.create', 'rule', '1', 'x') RETURNING id`).first<{ id: number }>();
+  return r!.id;
+}
+
+async function newSource(): Promise<string> {
+  const id = uniq('src-');
+  await db.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES (?, '来源', 'generic', 's')`).bind(id).run();
+  return id;
+}
+
+/** A manual edit by the super admin adding one fresh tag to contact 1: a ledger batch of one row. */
+async function newTagBatch(): Promise<string> {
+  const tag = (await db.prepare(`INSERT INTO tags (group_id, name) VALUES (2, ?) RETURNING id`).bind(uniq('回滚')).first<number>('id'))!;
+  expect((await send(ROOT, 'POST', '/api/contacts/1/tags', { add: [tag] })).status).toBe(200);
+  return (await db.prepare('SELECT batch_id FROM tag_ledger WHERE tag_id = ?').bind(tag).first<string>('batch_id'))!;
+}
+/** A rollback (of one such edit) by the super admin, to be undone. */
+async function newRollback(): Promise<number> {
+  const r = await send(ROOT, 'POST', '/api/rollbacks', { kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } });
+  expect(r.status).toBe(201);
+  return (r.body as { rollback: { id: number } }).rollback.id;
+}
+
 /** Preview as the super admin (the counts the publish must confirm). */
 async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
   const p = (await send(ROOT, 'POST', '/api/rules/preview', { graph: graph(tagId), ruleId, rolloutPercent: 100, sampleSize: 0 })).body as RulePreviewOk;
@@ -111,25 +141,16 @@ async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
   return { rolloutPercent: 100, graphHash: p.graphHash, expected, confirm: true };
 }
 
-/** A contact import made by the super admin, taken as far as `stage` (one new contact). */
+/** A staged import (as the super admin), `stage` steps taken: rows staged, dry run, applied. */
 async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): Promise<string> {
   const id = (await send(ROOT, 'POST', '/api/imports', { fileName: 'm.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })).body.id as string;
   if (stage === 'created') return id;
-  await send(ROOT, 'POST', `/api/imports/${id}/rows`, { rows: [{ row: 2, cells: [uniq('matrix_'), '导入'] }] });
+  await send(ROOT, 'POST', `/api/imports/${id}/rows`, { rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] });
   if (stage === 'staged') return id;
-  await send(ROOT, 'POST', `/api/imports/${id}/dry-run`, {});
+  await send(ROOT, 'POST', `/api/imports/${id}/dry-run`);
   if (stage === 'checked') return id;
   await send(ROOT, 'POST', `/api/imports/${id}/apply`);
   return id;
-}
-
-/** The export answers CSV, not JSON: its status only. */
-async function exportStatus(user: TestUser): Promise<{ status: number }> {
-  const res = await exports.default.fetch(
-    new Request('http://segflow.test/api/exports/contacts', { method: 'POST', headers: { 'content-type': 'application/json', ...(await sessionHeaders(user)) }, body: '{}' }),
-  );
-  await res.arrayBuffer();
-  return { status: res.status };
 }
 
 const any: Policy = { min: 'staff', scope: 'none' };
@@ -164,18 +185,16 @@ const ROUTES: Record<string, Route | 'public'> = {
     policy: superOnly,
     call: (u) => send(u, 'POST', '/api/users', { email: `${uniq('new')}@segflow.test`, name: '新人', role: 'staff', departmentId: 2, password: 'long-enough-pw' }),
   },
-  'POST /api/imports': { policy: superOnly, call: (u) => send(u, 'POST', '/api/imports', { fileName: 'm.csv', headers: ['外部ID'], mapping: ['externalId'] }) },
-  'GET /api/imports/:id': { policy: superOnly, call: async (u) => get(u, `/api/imports/${await newImport('created')}`) },
-  'POST /api/imports/:id/rows': {
-    policy: superOnly,
-    call: async (u) => send(u, 'POST', `/api/imports/${await newImport('created')}/rows`, { rows: [{ row: 2, cells: [uniq('matrix_'), '导入'] }] }),
-  },
-  'POST /api/imports/:id/dry-run': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('staged')}/dry-run`, {}) },
-  'POST /api/imports/:id/apply': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('checked')}/apply`) },
-  'POST /api/imports/:id/rollback': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('applied')}/rollback`) },
-  'POST /api/exports/contacts': { policy: superOnly, call: (u) => exportStatus(u) },
   'PATCH /api/users/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/users/${await newUser()}`, { name: '改名' }) },
   'POST /api/users/:id/revoke-sessions': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/users/${await newUser()}/revoke-sessions`) },
+
+  'GET /api/rollbacks': { policy: superOnly, call: (u) => get(u, '/api/rollbacks') },
+  'POST /api/rollbacks/preview': { policy: superOnly, call: async (u) => send(u, 'POST', '/api/rollbacks/preview', { kind: 'batch', batchId: await newTagBatch() }) },
+  'POST /api/rollbacks': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', '/api/rollbacks', { kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } }),
+  },
+  'POST /api/rollbacks/:id/undo': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/rollbacks/${await newRollback()}/undo`, { confirm: { count: 1 } }) },
 
   'GET /api/contacts': { policy: any, call: (u) => get(u, '/api/contacts') },
   'GET /api/contacts/:id': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}`) },
@@ -191,6 +210,15 @@ const ROUTES: Record<string, Route | 'public'> = {
   },
 
   'GET /api/departments': { policy: any, call: (u) => get(u, '/api/departments') },
+  'POST /api/departments': { policy: superOnly, call: (u) => send(u, 'POST', '/api/departments', { name: uniq('部门'), parentId: 4 }) },
+  'PATCH /api/departments/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/departments/${await newDepartment()}`, { name: uniq('改名') }) },
+  'GET /api/audit': { policy: superOnly, call: (u) => get(u, '/api/audit') },
+  'GET /api/audit/:id': { policy: superOnly, call: async (u) => get(u, `/api/audit/${await newAuditEntry()}`) },
+  'GET /api/event-sources': { policy: superOnly, call: (u) => get(u, '/api/event-sources') },
+  'GET /api/event-sources/:id': { policy: superOnly, call: async (u) => get(u, `/api/event-sources/${await newSource()}`) },
+  'POST /api/event-sources': { policy: superOnly, call: (u) => send(u, 'POST', '/api/event-sources', { kind: 'generic', id: uniq('src-'), name: '来源' }) },
+  'POST /api/event-sources/:id/rotate': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/rotate`) },
+  'POST /api/event-sources/:id/revoke': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/revoke`) },
   'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
   'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },
 
@@ -243,6 +271,17 @@ const ROUTES: Record<string, Route | 'public'> = {
       return send(u, 'POST', `/api/rules/${id}/publish`, await publishBodyFor(id));
     },
   },
+
+  'POST /api/imports': { policy: superOnly, call: (u) => send(u, 'POST', '/api/imports', { fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] }) },
+  'GET /api/imports/:id': { policy: superOnly, call: async (u) => get(u, `/api/imports/${await newImport('created')}`) },
+  'POST /api/imports/:id/rows': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/imports/${await newImport('created')}/rows`, { rows: [{ row: 2, cells: [uniq('imp_'), '某'] }] }),
+  },
+  'POST /api/imports/:id/dry-run': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('staged')}/dry-run`) },
+  'POST /api/imports/:id/apply': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('checked')}/apply`) },
+  'POST /api/imports/:id/rollback': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('applied')}/rollback`) },
+  'POST /api/exports/contacts': { policy: superOnly, call: (u) => send(u, 'POST', '/api/exports/contacts', {}) },
 
   'GET /api/segments': { policy: any, call: (u) => get(u, '/api/segments') },
   'POST /api/segments/preview': { policy: any, call: (u) => send(u, 'POST', '/api/segments/preview', { graph: { schemaVersion: 1, nodes: [], edges: [] } }) },

@@ -8,7 +8,9 @@
  *   and a batch id naming the run;
  * - every segment without a snapshot for today gets one (`segment_snapshots`, size counted
  *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
- *   means a missed tick is caught up by the next one.
+ *   means a missed tick is caught up by the next one;
+ * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
+ *   (worker/src/cron/purge.ts).
  */
 import { bothScopes } from '../rules/rule-preview';
 import { compileWhere } from '../../../shared/src/rules/sql';
@@ -19,11 +21,13 @@ import { applyStatements } from '../rules/apply';
 import { tzOffsetMinutes } from '../rules/context';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { CronError, parseCron } from './cron-expr';
+import { purgeExpired, type PurgeReport } from './purge';
 
 /** What one tick did. */
 export interface ScheduledReport {
   rules: { id: number; version: number; ledgerRows: number }[];
   snapshots: number;
+  purged: PurgeReport;
   errors: string[];
 }
 
@@ -31,7 +35,7 @@ export interface ScheduledReport {
 export async function runScheduled(env: Env, at: number): Promise<ScheduledReport> {
   const db = env.DB;
   const tz = tzOffsetMinutes(env);
-  const report: ScheduledReport = { rules: [], snapshots: 0, errors: [] };
+  const report: ScheduledReport = { rules: [], snapshots: 0, purged: { auditEntries: 0, loginAttempts: 0 }, errors: [] };
   const ctx = { now: at, tzOffsetMinutes: tz };
 
   const rows = (await publishedStatement(db).all<PublishedRow>()).results;
@@ -95,6 +99,8 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     await db.batch(snapshots);
     report.snapshots = snapshots.length;
   }
+
+  report.purged = await purgeExpired(env, at);
   if (report.errors.length) console.error('scheduled run problems', report.errors);
   return report;
 }

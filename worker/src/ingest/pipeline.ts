@@ -48,13 +48,17 @@ export interface SourceRow {
   id: string;
   kind: 'generic' | 'wecom';
   secret: string;
+  /** After a rotation, the old secret, accepted until `previous_secret_expires_at`. */
+  previous_secret: string | null;
+  previous_secret_expires_at: number | null;
   wecom_token: string | null;
   wecom_aes_key: string | null;
   wecom_corp_id: string | null;
   revoked_at: number | null;
 }
 
-export const SOURCE_SQL = 'SELECT id, kind, secret, wecom_token, wecom_aes_key, wecom_corp_id, revoked_at FROM event_sources WHERE id = ?';
+export const SOURCE_SQL =
+  'SELECT id, kind, secret, previous_secret, previous_secret_expires_at, wecom_token, wecom_aes_key, wecom_corp_id, revoked_at FROM event_sources WHERE id = ?';
 
 /** Raised by the guard statement when a concurrent request stored one of our events first. */
 const RACE_MARKER = 'malformed JSON';

@@ -43,10 +43,11 @@ export async function signBody(secret: string, timestamp: string | number, body:
 }
 
 /**
- * Checks the signature headers of a request against the source's secret. Throws a 401
+ * Checks the signature headers of a request against the source's secret (or, during a
+ * rotation's grace period, either of its secrets: the current one first). Throws a 401
  * `invalid_signature` naming the header that is missing, malformed, stale or wrong.
  */
-export async function verifySignature(headers: Headers, body: Uint8Array, secret: string, nowMs: number): Promise<void> {
+export async function verifySignature(headers: Headers, body: Uint8Array, secrets: string | readonly string[], nowMs: number): Promise<void> {
   const ts = headers.get(TIMESTAMP_HEADER);
   const sig = headers.get(SIGNATURE_HEADER);
   if (ts === null) throw refuse(TIMESTAMP_HEADER, `missing ${TIMESTAMP_HEADER} header (unix seconds)`);
@@ -58,6 +59,9 @@ export async function verifySignature(headers: Headers, body: Uint8Array, secret
   }
   const hex = sig.startsWith('sha256=') ? sig.slice(7) : '';
   if (!HEX.test(hex)) throw refuse(SIGNATURE_HEADER, `${SIGNATURE_HEADER} must be sha256=<64 hex digits>`);
-  const ok = await crypto.subtle.verify('HMAC', await hmacKey(secret), hexBytes(hex), concat(encoder.encode(`${ts}.`), body));
-  if (!ok) throw refuse(SIGNATURE_HEADER, `${SIGNATURE_HEADER} does not match the body: sign timestamp + "." + raw body with the source's secret`);
+  const signed = concat(encoder.encode(`${ts}.`), body);
+  for (const secret of typeof secrets === 'string' ? [secrets] : secrets) {
+    if (await crypto.subtle.verify('HMAC', await hmacKey(secret), hexBytes(hex), signed)) return;
+  }
+  throw refuse(SIGNATURE_HEADER, `${SIGNATURE_HEADER} does not match the body: sign timestamp + "." + raw body with the source's secret`);
 }

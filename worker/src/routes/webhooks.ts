@@ -12,7 +12,8 @@
  *
  * Sources are cached per isolate to verify signatures without a round trip; the source row is
  * read again inside the pipeline's first batch, and a revoked or rotated source is refused on
- * the spot (the request is re-verified against the fresh row).
+ * the spot (the request is re-verified against the fresh row). After a rotation the previous
+ * secret verifies too until `previous_secret_expires_at` (`/api/event-sources/:id/rotate`).
  */
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
@@ -68,6 +69,8 @@ function sameSource(used: SourceRow) {
       row.revoked_at !== null ||
       row.kind !== used.kind ||
       row.secret !== used.secret ||
+      row.previous_secret !== used.previous_secret ||
+      row.previous_secret_expires_at !== used.previous_secret_expires_at ||
       row.wecom_token !== used.wecom_token ||
       row.wecom_aes_key !== used.wecom_aes_key ||
       row.wecom_corp_id !== used.wecom_corp_id
@@ -76,6 +79,11 @@ function sameSource(used: SourceRow) {
       throw new SourceChanged();
     }
   };
+}
+
+/** The secrets a generic source's signature may use at `now`: the current one, and the previous one during a rotation's grace period. */
+function secretsOf(row: SourceRow, now: number): string[] {
+  return row.previous_secret && row.previous_secret_expires_at !== null && row.previous_secret_expires_at > now ? [row.secret, row.previous_secret] : [row.secret];
 }
 
 /** Runs a handler with the cached source, and once more with a fresh read if the source changed under it. */
@@ -246,7 +254,16 @@ webhooks.post('/:sourceId', async (c) => {
   const now = Date.now();
   const res = await withSource(async (fresh) => {
     const row = await loadSource(c.env.DB, id, 'generic', fresh);
-    await verifySignature(c.req.raw.headers, body, row.secret, now);
+    try {
+      await verifySignature(c.req.raw.headers, body, secretsOf(row, now), now);
+    } catch (e) {
+      // The cached row may predate a rotation (a sender already on the new secret): read it again once.
+      if (!fresh && e instanceof ApiError && e.code === 'invalid_signature') {
+        sources.delete(id);
+        throw new SourceChanged();
+      }
+      throw e;
+    }
     let text: string;
     try {
       text = utf8.decode(body);

@@ -12,6 +12,9 @@ const en: typeof zh = {
     contacts: 'Contacts',
     tags: 'Tags',
     audit: 'Audit log',
+    people: 'People',
+    sources: 'Data sources',
+    rollback: 'Rollback',
   },
   common: {
     loading: 'Loading…',

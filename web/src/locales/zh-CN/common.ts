@@ -10,7 +10,10 @@ export default {
     segments: '人群分群',
     contacts: '联系人',
     tags: '标签管理',
-    audit: '操作审计',
+    audit: '审计日志',
+    people: '用户与部门',
+    sources: '数据源',
+    rollback: '回滚',
   },
   common: {
     loading: '加载中…',

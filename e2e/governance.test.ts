@@ -1,0 +1,158 @@
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { BrowserContext } from 'playwright-core';
+import { apiCall, openBrowser } from './browser';
+import { DEMO_PASSWORD } from '../shared/src/demo/index';
+
+const baseURL = inject('baseURL');
+
+describe('governance screens', () => {
+  let admin: BrowserContext;
+  let closeAdmin: () => Promise<void>;
+  const email = `e2e.staff.${Date.now()}@segflow.demo`;
+  const name = '新员工测试';
+
+  beforeAll(async () => {
+    ({ context: admin, close: closeAdmin } = await openBrowser('zh-CN'));
+  });
+  afterAll(() => closeAdmin?.());
+
+  it('a super admin creates a staff user; the staff user signs in without the admin screens; the audit log shows who did it', async () => {
+    const me = await apiCall<{ user: { name: string } }>(admin, 'GET', '/auth/me');
+
+    // 1. create the user in the dialog
+    const page = await admin.newPage();
+    await page.goto(`${baseURL}/people`);
+    await page.getByTestId('users-table').waitFor();
+    await page.getByTestId('new-user').click();
+    const dialog = page.getByTestId('user-dialog');
+    await dialog.getByTestId('user-email').fill(email);
+    await dialog.getByTestId('user-name').fill(name);
+    await dialog.getByTestId('user-department').click();
+    await page.locator('.el-select-dropdown__item:visible', { hasText: '华东大区' }).first().click();
+    await dialog.getByTestId('user-password').fill(DEMO_PASSWORD);
+    await page.screenshot({ path: 'e2e/screenshots/user-dialog-zh-CN.png' });
+    await dialog.getByTestId('user-save').click();
+    const row = page.getByTestId('users-table').locator('tr', { hasText: email });
+    await row.waitFor();
+    expect(await row.innerText()).toContain('员工');
+    expect(await row.innerText()).toContain('华东大区');
+
+    // 2. the new user signs in with the password set in the dialog: no admin screens
+    const staff = await openBrowser('zh-CN', email);
+    try {
+      const staffPage = await staff.context.newPage();
+      await staffPage.goto(`${baseURL}/contacts`);
+      await staffPage.locator('h1').waitFor();
+      const nav = await staffPage.getByTestId('nav').innerText();
+      expect(nav).toContain('联系人');
+      expect(nav).not.toContain('审计日志');
+      expect(nav).not.toContain('用户与部门');
+      expect(nav).not.toContain('数据源');
+      expect(await staffPage.getByTestId('current-user').innerText()).toContain(name);
+      // typing the address does not get there either
+      await staffPage.goto(`${baseURL}/audit`);
+      await staffPage.waitForURL((u) => u.pathname === '/contacts');
+    } finally {
+      await staff.close();
+    }
+
+    // 3. the audit log names the action in words and the actor
+    await page.goto(`${baseURL}/audit`);
+    await page.getByTestId('audit-table').waitFor();
+    await page.getByTestId('audit-filter-q').fill(email);
+    await page.getByTestId('audit-search').click();
+    const entry = page.getByTestId('audit-table').locator('tr', { has: page.locator('[data-action="user.create"]') });
+    await expect.poll(() => entry.count()).toBe(1);
+    const text = await entry.innerText();
+    expect(text).toContain('创建用户');
+    expect(text).toContain(me.user.name);
+    expect(text).toContain(email);
+
+    // the drawer shows what was created, without the password
+    await entry.click();
+    const drawer = page.getByTestId('audit-diff');
+    await drawer.waitFor();
+    const diff = await drawer.innerText();
+    expect(diff).toContain(email);
+    expect(diff).toContain('staff');
+    expect(diff).not.toContain(DEMO_PASSWORD);
+    await page.waitForTimeout(500); // the drawer slides in
+    await page.screenshot({ path: 'e2e/screenshots/audit-drawer-zh-CN.png' });
+    await page.close();
+  });
+});
+
+describe('data sources screen', () => {
+  let context: BrowserContext;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ context, close } = await openBrowser('en'));
+  });
+  afterAll(() => close?.());
+
+  async function send(id: string, secret: string, eventId: string): Promise<number> {
+    const body = JSON.stringify({ id: eventId, type: 'message', contact: { externalId: `e2e-${id}` }, text: 'hello' });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const sig = `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
+    const res = await fetch(`${baseURL}/api/webhooks/${id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'X-Segflow-Timestamp': ts, 'X-Segflow-Signature': sig },
+      body,
+    });
+    return res.status;
+  }
+
+  it('creates a source with its secret shown once, rotates it (old secret still accepted), and revokes it', async () => {
+    const id = `e2e-${Date.now()}`;
+    const page = await context.newPage();
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await page.goto(`${baseURL}/sources`);
+    await page.getByTestId('sources-table').waitFor();
+    await page.getByTestId('new-source').click();
+    await page.getByTestId('source-name').fill('E2E shop');
+    await page.getByTestId('source-id').fill(id);
+    await page.getByTestId('source-save').click();
+
+    const secretDialog = page.getByTestId('secret-dialog');
+    await secretDialog.getByTestId('secret-secret').waitFor();
+    const secret = await secretDialog.getByTestId('secret-secret').inputValue();
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(await secretDialog.getByTestId('secret-endpoint').inputValue()).toBe(`${baseURL}/api/webhooks/${id}`);
+    expect(await secretDialog.innerText()).toContain('shown this once');
+    await page.waitForTimeout(300); // the dialog fades in
+    await page.screenshot({ path: 'e2e/screenshots/secret-dialog-en.png' });
+    await secretDialog.getByTestId('copy-secret').click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
+    await secretDialog.getByTestId('secret-done').click();
+
+    // the secret signs events; the list counts them and never shows the secret
+    expect(await send(id, secret, 'a')).toBe(200);
+    await page.reload();
+    const row = page.getByTestId('sources-table').locator('tr', { hasText: id });
+    await row.waitFor();
+    expect(await row.getByTestId('source-total').innerText()).toBe('1');
+    expect(await page.content()).not.toContain(secret);
+
+    // rotate: a new secret, once; the old one still works during the grace period
+    await row.getByTestId('source-rotate').click();
+    await page.locator('.el-message-box__btns .el-button--primary').click();
+    await secretDialog.getByTestId('secret-secret').waitFor();
+    const rotated = await secretDialog.getByTestId('secret-secret').inputValue();
+    expect(rotated).not.toBe(secret);
+    expect(await secretDialog.innerText()).toContain('old secret keeps working until');
+    await secretDialog.getByTestId('secret-done').click();
+    expect(await send(id, rotated, 'b')).toBe(200);
+    expect(await send(id, secret, 'c')).toBe(200);
+    await expect.poll(() => row.innerText()).toContain('Old secret works until');
+
+    // revoke, after a confirmation: events are refused
+    await row.getByTestId('source-revoke').click();
+    await page.locator('.el-message-box__btns .el-button--primary').click();
+    await expect.poll(() => row.innerText()).toContain('Revoked');
+    expect(await send(id, rotated, 'd')).toBe(403);
+    await page.waitForTimeout(500); // tags and messages animate in
+    await page.screenshot({ path: 'e2e/screenshots/sources-after-en.png', fullPage: true });
+    await page.close();
+  });
+});

@@ -1,0 +1,36 @@
+import type { AuditDetail, AuditListResponse } from '../../../../shared/src/api/audit';
+import type { UserSummary } from '../../../../shared/src/api/auth';
+import type { Department } from '../../../../shared/src/api/departments';
+import type { CreateEventSourceBody, EventSourceCredentials, EventSourceSummary } from '../../../../shared/src/api/event-sources';
+import type { Role } from '../../../../shared/src/domain';
+import { apiGet, apiPatch, apiPost } from './client';
+
+/** Audit log, people, departments and webhook sources: the super admin's screens. */
+
+export interface AuditFilter {
+  page: number;
+  pageSize: number;
+  actorUserId?: number;
+  action?: string;
+  objectType?: string;
+  objectId?: string;
+  from?: number;
+  to?: number;
+  q?: string;
+}
+export const listAudit = (f: AuditFilter) => apiGet<AuditListResponse>('/audit', { ...f });
+export const getAudit = (id: number) => apiGet<AuditDetail>(`/audit/${id}`);
+
+export const listUsers = () => apiGet<UserSummary[]>('/users');
+export const createUser = (body: { email: string; name: string; role: Role; departmentId: number | null; password: string }) => apiPost<UserSummary>('/users', body);
+export const updateUser = (id: number, body: Partial<{ name: string; role: Role; departmentId: number | null; disabled: boolean; password: string }>) =>
+  apiPatch<UserSummary>(`/users/${id}`, body);
+export const revokeUserSessions = (id: number) => apiPost<{ revoked: number }>(`/users/${id}/revoke-sessions`, {});
+
+export const createDepartment = (body: { name: string; parentId: number | null }) => apiPost<Department>('/departments', body);
+export const updateDepartment = (id: number, body: { name?: string; parentId?: number | null }) => apiPatch<Department>(`/departments/${id}`, body);
+
+export const listEventSources = () => apiGet<EventSourceSummary[]>('/event-sources');
+export const createEventSource = (body: CreateEventSourceBody) => apiPost<EventSourceCredentials>('/event-sources', body);
+export const rotateEventSource = (id: string) => apiPost<EventSourceCredentials>(`/event-sources/${encodeURIComponent(id)}/rotate`, {});
+export const revokeEventSource = (id: string) => apiPost<EventSourceSummary>(`/event-sources/${encodeURIComponent(id)}/revoke`, {});

@@ -1,0 +1,112 @@
+/**
+ * The audit log, read-only (`/api/audit`, super admins only): a filtered, paged list newest
+ * first with the actor's name, and one entry with its before / after states. Entries are
+ * written by each mutating route in the same batch as its change (worker/src/audit.ts) and
+ * purged after `AUDIT_RETENTION_DAYS` by the Cron Trigger (worker/src/cron/purge.ts).
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env';
+import { ApiError } from '../errors';
+import { validate } from '../validate';
+import { requireRole } from '../auth/access';
+import { auditRetentionDays } from '../cron/purge';
+import { idPath } from '../../../shared/src/api/taxonomy';
+import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse } from '../../../shared/src/api/audit';
+
+interface Row {
+  id: number;
+  at: number;
+  actor_user_id: number | null;
+  actor_ip: string | null;
+  action: string;
+  object_type: string;
+  object_id: string | null;
+  summary: string | null;
+  actor_name: string | null;
+  actor_email: string | null;
+}
+
+const COLUMNS = `a.id, a.at, a.actor_user_id, a.actor_ip, a.action, a.object_type, a.object_id, a.summary, u.name AS actor_name, u.email AS actor_email`;
+const FROM = 'FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id';
+
+const toItem = (r: Row): AuditListItem => ({
+  id: r.id,
+  at: r.at,
+  actor: r.actor_user_id !== null && r.actor_name !== null ? { id: r.actor_user_id, name: r.actor_name, email: r.actor_email ?? '' } : null,
+  actorUserId: r.actor_user_id,
+  ip: r.actor_ip,
+  action: r.action,
+  objectType: r.object_type,
+  objectId: r.object_id,
+  summary: r.summary,
+});
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** `LIKE` pattern matching `text` literally somewhere (or at the start). */
+const likeEscape = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
+export const audit = new Hono<AppEnv>()
+  .use(requireRole('super_admin'))
+  .get('/', validate('query', auditListQuery), async (c) => {
+    const q = c.req.valid('query');
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.actorUserId !== undefined) {
+      where.push('a.actor_user_id = ?');
+      params.push(q.actorUserId);
+    }
+    if (q.action) {
+      where.push("a.action LIKE ? ESCAPE '\\'");
+      params.push(`${likeEscape(q.action)}%`);
+    }
+    if (q.objectType) {
+      where.push('a.object_type = ?');
+      params.push(q.objectType);
+    }
+    if (q.objectId) {
+      where.push('a.object_id = ?');
+      params.push(q.objectId);
+    }
+    if (q.from !== undefined) {
+      where.push('a.at >= ?');
+      params.push(q.from);
+    }
+    if (q.to !== undefined) {
+      where.push('a.at < ?');
+      params.push(q.to);
+    }
+    if (q.q) {
+      where.push("a.summary LIKE ? ESCAPE '\\'");
+      params.push(`%${likeEscape(q.q)}%`);
+    }
+    const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const db = c.env.DB;
+    const [list, total] = await db.batch<Row | { n: number }>([
+      db.prepare(`SELECT ${COLUMNS} ${FROM} ${cond} ORDER BY a.at DESC, a.id DESC LIMIT ? OFFSET ?`).bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
+      db.prepare(`SELECT COUNT(*) AS n FROM audit_log a ${cond}`).bind(...params),
+    ]);
+    const res: AuditListResponse = {
+      items: (list!.results as Row[]).map(toItem),
+      total: (total!.results[0] as { n: number }).n,
+      page: q.page,
+      pageSize: q.pageSize,
+      retentionDays: auditRetentionDays(c.env),
+    };
+    return c.json(res);
+  })
+  .get('/:id', validate('param', idPath), async (c) => {
+    const { id } = c.req.valid('param');
+    const row = await c.env.DB.prepare(`SELECT ${COLUMNS}, a.before, a.after ${FROM} WHERE a.id = ?`)
+      .bind(id)
+      .first<Row & { before: string | null; after: string | null }>();
+    if (!row) throw new ApiError(404, 'not_found', `No audit entry with id ${id}`);
+    return c.json({ ...toItem(row), before: parseJson(row.before), after: parseJson(row.after) } satisfies AuditDetail);
+  });

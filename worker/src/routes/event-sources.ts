@@ -1,0 +1,175 @@
+/**
+ * Webhook sources (`/api/event-sources`, super admins only): list with per-source stats,
+ * create, rotate and revoke. Credentials (the generic HMAC secret, WeCom's Token and
+ * EncodingAESKey) appear only in the answers to create and rotate — never in a list, a detail
+ * or an audit entry. After a rotation the previous secret keeps verifying for
+ * `SECRET_GRACE_MS` (worker/src/routes/webhooks.ts), so senders can switch without losing
+ * events; a revoked source refuses every further event.
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env';
+import { ApiError } from '../errors';
+import { validate } from '../validate';
+import { auditStatement } from '../audit';
+import { actorOf, requireRole } from '../auth/access';
+import { emptyBody } from '../../../shared/src/api/taxonomy';
+import {
+  createEventSourceBody,
+  SECRET_GRACE_MS,
+  type EventSourceCredentials,
+  type EventSourceSummary,
+} from '../../../shared/src/api/event-sources';
+import { z } from 'zod';
+
+const DAY_MS = 86_400_000;
+const sourcePath = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id') });
+
+interface Row {
+  id: string;
+  name: string;
+  kind: 'generic' | 'wecom';
+  wecom_corp_id: string | null;
+  created_at: number;
+  created_by: number | null;
+  creator_name: string | null;
+  revoked_at: number | null;
+  previous_secret_expires_at: number | null;
+  event_count: number;
+  last_event_at: number | null;
+  last24h: number;
+}
+
+// Credentials are not even selected here.
+const SELECT = `SELECT s.id, s.name, s.kind, s.wecom_corp_id, s.created_at, s.created_by, u.name AS creator_name, s.revoked_at,
+    s.previous_secret_expires_at, s.event_count, s.last_event_at,
+    (SELECT COUNT(*) FROM events e WHERE e.source_id = s.id AND e.received_at > ?) AS last24h
+  FROM event_sources s LEFT JOIN users u ON u.id = s.created_by`;
+
+function toSummary(r: Row, now: number): EventSourceSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    corpId: r.wecom_corp_id,
+    webhookPath: r.kind === 'wecom' ? `/api/webhooks/wecom/${r.id}` : `/api/webhooks/${r.id}`,
+    createdAt: r.created_at,
+    createdBy: r.created_by !== null && r.creator_name !== null ? { id: r.created_by, name: r.creator_name } : null,
+    revokedAt: r.revoked_at,
+    previousSecretExpiresAt: r.previous_secret_expires_at !== null && r.previous_secret_expires_at > now ? r.previous_secret_expires_at : null,
+    stats: { total: r.event_count, last24h: r.last24h, lastEventAt: r.last_event_at },
+  };
+}
+
+async function getSource(db: D1Database, id: string, now: number): Promise<EventSourceSummary> {
+  const row = await db.prepare(`${SELECT} WHERE s.id = ?`).bind(now - DAY_MS, id).first<Row>();
+  if (!row) throw new ApiError(404, 'not_found', `No event source "${id}"`);
+  return toSummary(row, now);
+}
+
+/** What audit entries record about a source: never a credential. */
+const audited = (s: EventSourceSummary) => ({ name: s.name, kind: s.kind, corpId: s.corpId, revokedAt: s.revokedAt, previousSecretExpiresAt: s.previousSecretExpiresAt });
+
+const randomHex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/** WeCom's Token: up to 32 letters and digits. */
+const wecomToken = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => ALNUM[b % ALNUM.length]).join('');
+/** WeCom's EncodingAESKey: 43 characters, the base64 of 32 random bytes without its "=". */
+const encodingAesKey = () => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))).replace(/=+$/, '');
+
+const isUniqueViolation = (e: unknown) => e instanceof Error && /UNIQUE constraint failed/i.test(e.message);
+
+export const eventSources = new Hono<AppEnv>()
+  .use(requireRole('super_admin'))
+  .get('/', async (c) => {
+    const now = Date.now();
+    const { results } = await c.env.DB.prepare(`${SELECT} ORDER BY s.revoked_at IS NOT NULL, s.created_at DESC, s.id`).bind(now - DAY_MS).all<Row>();
+    return c.json(results.map((r) => toSummary(r, now)));
+  })
+  .get('/:id', validate('param', sourcePath), async (c) => {
+    return c.json(await getSource(c.env.DB, c.req.valid('param').id, Date.now()));
+  })
+  .post('/', validate('json', createEventSourceBody), async (c) => {
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const taken = () => new ApiError(409, 'conflict', `An event source with id "${b.id}" exists (also a revoked one keeps its id)`, [{ path: 'id', message: 'is taken' }]);
+    if (await db.prepare('SELECT 1 FROM event_sources WHERE id = ?').bind(b.id).first()) throw taken();
+    const now = Date.now();
+    const secret = randomHex(32);
+    const wecom = b.kind === 'wecom' ? { token: wecomToken(), encodingAesKey: encodingAesKey(), corpId: b.corpId } : null;
+    const actor = actorOf(c);
+    try {
+      await db.batch([
+        db
+          .prepare(
+            `INSERT INTO event_sources (id, name, kind, secret, wecom_token, wecom_aes_key, wecom_corp_id, created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .bind(b.id, b.name, b.kind, secret, wecom?.token ?? null, wecom?.encodingAesKey ?? null, wecom?.corpId ?? null, actor.userId, now),
+        auditStatement(db, {
+          actor,
+          action: 'event_source.create',
+          objectType: 'event_source',
+          objectId: b.id,
+          summary: `Created ${b.kind} event source ${b.name} (${b.id})`,
+          after: { name: b.name, kind: b.kind, corpId: wecom?.corpId ?? null },
+          at: now,
+        }),
+      ]);
+    } catch (e) {
+      // Created by someone else between the check and the write.
+      if (isUniqueViolation(e)) throw taken();
+      throw e;
+    }
+    const res: EventSourceCredentials = { source: await getSource(db, b.id, now), ...(wecom ? { wecom } : { secret }) };
+    return c.json(res, 201);
+  })
+  .post('/:id/rotate', validate('param', sourcePath), validate('json', emptyBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const db = c.env.DB;
+    const now = Date.now();
+    const before = await getSource(db, id, now);
+    if (before.revokedAt !== null) throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
+    if (before.kind === 'wecom') {
+      throw new ApiError(409, 'conflict', `WeCom source "${id}": its Token and EncodingAESKey are set in the WeCom admin console; create a new source, point the callback at it, then revoke this one`, [
+        { path: 'id', message: 'a WeCom source' },
+      ]);
+    }
+    const secret = randomHex(32);
+    const expires = now + SECRET_GRACE_MS;
+    await db.batch([
+      db.prepare('UPDATE event_sources SET previous_secret = secret, previous_secret_expires_at = ?, secret = ? WHERE id = ? AND revoked_at IS NULL').bind(expires, secret, id),
+      auditStatement(db, {
+        actor: actorOf(c),
+        action: 'event_source.rotate',
+        objectType: 'event_source',
+        objectId: id,
+        summary: `Rotated the secret of ${before.name} (${id}); the previous one works until ${new Date(expires).toISOString()}`,
+        before: audited(before),
+        after: { ...audited(before), previousSecretExpiresAt: expires },
+        at: now,
+      }),
+    ]);
+    const res: EventSourceCredentials = { source: await getSource(db, id, now), secret };
+    return c.json(res);
+  })
+  .post('/:id/revoke', validate('param', sourcePath), validate('json', emptyBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const db = c.env.DB;
+    const now = Date.now();
+    const before = await getSource(db, id, now);
+    if (before.revokedAt !== null) throw new ApiError(409, 'conflict', `Event source "${id}" is already revoked`, [{ path: 'id', message: 'revoked' }]);
+    await db.batch([
+      db.prepare('UPDATE event_sources SET revoked_at = ?, previous_secret = NULL, previous_secret_expires_at = NULL WHERE id = ?').bind(now, id),
+      auditStatement(db, {
+        actor: actorOf(c),
+        action: 'event_source.revoke',
+        objectType: 'event_source',
+        objectId: id,
+        summary: `Revoked event source ${before.name} (${id}): its events are refused from now on`,
+        before: audited(before),
+        after: { ...audited(before), revokedAt: now, previousSecretExpiresAt: null },
+        at: now,
+      }),
+    ]);
+    return c.json(await getSource(db, id, now));
+  });
