@@ -24,7 +24,8 @@ export default defineConfig(async () => {
             cloudflareTest({
               main: './worker/src/index.ts',
               wrangler: { configPath: './wrangler.toml' },
-              miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+              // FIELD_KEY: the dev-only value of scripts/dev-field-key.ts (production: `wrangler secret put FIELD_KEY`)
+              miniflare: { bindings: { TEST_MIGRATIONS: migrations, FIELD_KEY: 'segflow-local-dev-field-key-not-secret' } },
             }),
           ],
           test: {

@@ -1,5 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { DEV_FIELD_KEY } from '../scripts/dev-field-key';
 
 /** Environment that keeps wrangler/miniflare from reaching for the network. */
 export const QUIET_ENV = {
@@ -37,7 +38,7 @@ export async function freePort(): Promise<number> {
 
 /** Starts `wrangler dev` on a port and state directory of its own; resolves once /api/health answers. */
 export async function startDev(persistTo: string, port: number): Promise<ChildProcess> {
-  const child = spawn(bin('wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo], {
+  const child = spawn(bin('wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo, '--var', `FIELD_KEY:${DEV_FIELD_KEY}`], {
     env: QUIET_ENV,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

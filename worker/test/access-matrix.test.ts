@@ -128,6 +128,18 @@ async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
   return { rolloutPercent: 100, graphHash: p.graphHash, expected, confirm: true };
 }
 
+/** A staged import (as the super admin), `stage` steps taken: rows staged, dry run, applied. */
+async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): Promise<string> {
+  const id = (await send(ROOT, 'POST', '/api/imports', { fileName: 'm.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })).body.id as string;
+  if (stage === 'created') return id;
+  await send(ROOT, 'POST', `/api/imports/${id}/rows`, { rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] });
+  if (stage === 'staged') return id;
+  await send(ROOT, 'POST', `/api/imports/${id}/dry-run`);
+  if (stage === 'checked') return id;
+  await send(ROOT, 'POST', `/api/imports/${id}/apply`);
+  return id;
+}
+
 const any: Policy = { min: 'staff', scope: 'none' };
 const superOnly: Policy = { min: 'super_admin', scope: 'none' };
 const readHidden: Policy = { min: 'staff', scope: 'hidden' };
@@ -238,6 +250,17 @@ const ROUTES: Record<string, Route | 'public'> = {
       return send(u, 'POST', `/api/rules/${id}/publish`, await publishBodyFor(id));
     },
   },
+
+  'POST /api/imports': { policy: superOnly, call: (u) => send(u, 'POST', '/api/imports', { fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] }) },
+  'GET /api/imports/:id': { policy: superOnly, call: async (u) => get(u, `/api/imports/${await newImport('created')}`) },
+  'POST /api/imports/:id/rows': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/imports/${await newImport('created')}/rows`, { rows: [{ row: 2, cells: [uniq('imp_'), '某'] }] }),
+  },
+  'POST /api/imports/:id/dry-run': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('staged')}/dry-run`) },
+  'POST /api/imports/:id/apply': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('checked')}/apply`) },
+  'POST /api/imports/:id/rollback': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('applied')}/rollback`) },
+  'POST /api/exports/contacts': { policy: superOnly, call: (u) => send(u, 'POST', '/api/exports/contacts', {}) },
 
   'GET /api/segments': { policy: any, call: (u) => get(u, '/api/segments') },
   'POST /api/segments/preview': { policy: any, call: (u) => send(u, 'POST', '/api/segments/preview', { graph: { schemaVersion: 1, nodes: [], edges: [] } }) },

@@ -43,7 +43,9 @@ async function call<T>(path: string, init: RequestInit | undefined, extra: Recor
   for (const [k, v] of Object.entries(extra)) if (!headers.has(k)) headers.set(k, v);
   const res = await exports.default.fetch(new Request(`http://segflow.test${path}`, { ...init, headers }));
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T, headers: res.headers };
+  // JSON answers parsed; anything else (a CSV export) as its text
+  const isJson = /json/.test(res.headers.get('content-type') ?? '') || /^[[{]/.test(text);
+  return { status: res.status, body: (text ? (isJson ? JSON.parse(text) : text) : null) as T, headers: res.headers };
 }
 
 /** Calls the real worker over HTTP (inside workerd) as a super admin; returns status and parsed JSON. */

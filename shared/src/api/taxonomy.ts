@@ -208,6 +208,10 @@ export interface ContactDetail extends ContactSummary {
   custom: { key: string; labelZh: string; labelEn: string; value: unknown }[];
   hasPhone: boolean;
   hasIdNumber: boolean;
+  /** The phone / ID number: in clear for super admins, masked (138****1234) for everyone else. */
+  phone: string | null;
+  idNumber: string | null;
+  sensitiveMasked: boolean;
   /** saved segments the contact is in now */
   segments: { id: number; name: string }[];
 }

@@ -23,6 +23,7 @@ export const router = createRouter({
     { path: '/segments', name: 'segments', component: () => import('../features/segments/SegmentsPage.vue') },
     { path: '/segments/:id(\\d+)', name: 'segment', component: () => import('../features/segments/SegmentEditorPage.vue') },
     { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
+    { path: '/contacts/import', name: 'import', component: () => import('../features/import/ImportPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/contacts/:id(\\d+)', name: 'contact', component: () => import('../features/contacts/ContactDetailPage.vue') },
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },
     { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue'), meta: { minRole: 'super_admin' } },

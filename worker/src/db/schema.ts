@@ -477,3 +477,64 @@ export const auditLog = sqliteTable(
     index('audit_log_actor_idx').on(t.actorUserId, t.at),
   ],
 );
+
+/** One contact import: its mapping, state and the dry run's counts. Rows are in `import_rows`. */
+export const imports = sqliteTable(
+  'imports',
+  {
+    id: text('id').primaryKey(),
+    status: text('status', { enum: ['staging', 'checked', 'applied', 'rolled_back'] }).notNull(),
+    fileName: text('file_name').notNull(),
+    /** JSON: the file's header row, and the field each column maps to (null = not imported). */
+    headers: text('headers').notNull(),
+    mapping: text('mapping').notNull(),
+    defaultKind: text('default_kind', { enum: CONTACT_KINDS }).notNull(),
+    rowCount: integer('row_count').notNull().default(0),
+    /** JSON counts of the last dry run (new / updated / unchanged / rejected). */
+    counts: text('counts'),
+    createdBy: integer('created_by'),
+    createdAt: integer('created_at').notNull(),
+    checkedAt: integer('checked_at'),
+    appliedAt: integer('applied_at'),
+    rolledBackAt: integer('rolled_back_at'),
+  },
+  (t) => [
+    index('imports_created_idx').on(t.createdAt),
+    check('imports_status_check', sql`${t.status} in ('staging', 'checked', 'applied', 'rolled_back')`),
+  ],
+);
+
+/**
+ * Staged rows of an import, as sent (`cells`) and as the dry run read them: normalized values,
+ * sealed phone, tag ids, verdict. Apply writes contacts set-based from here in one batch, and
+ * keeps each updated contact's previous values in `before` so the import can be rolled back.
+ */
+export const importRows = sqliteTable(
+  'import_rows',
+  {
+    importId: text('import_id').notNull(),
+    /** Spreadsheet row number (header = 1). */
+    row: integer('row').notNull(),
+    cells: text('cells').notNull(),
+    /** null until the dry run; then new / updated / unchanged / rejected. */
+    status: text('status', { enum: ['valid', 'new', 'updated', 'unchanged', 'rejected'] }),
+    externalId: text('external_id'),
+    /** JSON of the imported attribute values (only the fields the file has). */
+    data: text('data'),
+    phoneHash: text('phone_hash'),
+    phoneEnc: text('phone_enc'),
+    idNumberHash: text('id_number_hash'),
+    idNumberEnc: text('id_number_enc'),
+    bucket: integer('bucket'),
+    tagIds: text('tag_ids'),
+    rejections: text('rejections'),
+    contactId: integer('contact_id'),
+    /** JSON of the contact's values before apply changed them (updated rows). */
+    before: text('before'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.importId, t.row] }),
+    index('import_rows_status_idx').on(t.importId, t.status),
+    index('import_rows_external_idx').on(t.importId, t.externalId),
+  ],
+);

@@ -6,10 +6,11 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env';
-import { actorOf, canApplyGroup, contactScope, forbidden, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
+import { actorOf, canApplyGroup, contactScope, forbidden, GROUP_ACCESS_COLUMNS, hasRole, type GroupAccess } from '../auth/access';
 import type { SessionUser } from '../../../shared/src/api/auth';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
+import { revealField } from '../crypto/fields';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
 import { idParam } from '../../../shared/src/api/common';
 import type { TagChip } from '../../../shared/src/api/contacts';
@@ -99,6 +100,8 @@ export const contactDetail = new Hono<AppEnv>()
     ]);
     const custom = parseJson(row.custom);
     const segments = await segmentsOf(db, c.env, id, c.get('user'));
+    // sensitive values in clear for super admins only; everyone else sees them masked
+    const canSeeSensitive = hasRole(c.get('user'), 'super_admin');
     const declared = fields!.results as { key: string; label_zh: string; label_en: string }[];
     const known = new Set(declared.map((f) => f.key));
     const d = dept!.results[0] as { id: number; name: string } | undefined;
@@ -134,9 +137,11 @@ export const contactDetail = new Hono<AppEnv>()
           .filter((k) => !known.has(k))
           .map((k) => ({ key: k, labelZh: k, labelEn: k, value: custom[k] })),
       ],
-      // sensitive values never leave here in clear; the encryption work decides who may see them
       hasPhone: row.phone_enc != null,
       hasIdNumber: row.id_number_enc != null,
+      phone: await revealField(c.env, row.phone_enc, canSeeSensitive),
+      idNumber: await revealField(c.env, row.id_number_enc, canSeeSensitive),
+      sensitiveMasked: !canSeeSensitive,
       tags: chips!.results as unknown as TagChip[],
       segments,
     };

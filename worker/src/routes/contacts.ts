@@ -4,6 +4,7 @@ import type { AppEnv } from '../app-env';
 import { db, type Db } from '../db/client';
 import { contacts as contactsT, contactTags, departments, tagGroups, tags } from '../db/schema';
 import { validate } from '../validate';
+import { phoneSearchHash } from '../crypto/fields';
 import { ApiError } from '../errors';
 import { contactListQuery, type ContactListQuery, type ContactSummary, type TagChip } from '../../../shared/src/api/contacts';
 import type { Page } from '../../../shared/src/api/common';
@@ -28,7 +29,8 @@ const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
 /** `%` and `_` typed by a user are literal characters, not wildcards. */
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
-async function filters(d: Db, q: ContactListQuery, user: SessionUser): Promise<SQL[]> {
+/** `phoneHash`: the keyed hash of `q` when it is a phone number (exact match on the sealed phone). */
+async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash: string | null = null): Promise<SQL[]> {
   const where: SQL[] = [];
   const scope = scopeCondition(user);
   if (scope) where.push(scope);
@@ -39,6 +41,7 @@ async function filters(d: Db, q: ContactListQuery, user: SessionUser): Promise<S
         sql`${contactsT.name} like ${pattern} escape '\\'`,
         sql`${contactsT.remark} like ${pattern} escape '\\'`,
         eq(contactsT.externalId, q.q),
+        ...(phoneHash ? [eq(contactsT.phoneHash, phoneHash)] : []),
       )!,
     );
   }
@@ -147,7 +150,7 @@ export const contacts = new Hono<AppEnv>()
   .get('/', validate('query', contactListQuery), async (c) => {
     const q = c.req.valid('query');
     const d = db(c.env);
-    const where = and(...(await filters(d, q, c.get('user'))));
+    const where = and(...(await filters(d, q, c.get('user'), q.q ? await phoneSearchHash(c.env, q.q) : null)));
     const [totalRows, rows] = await d.batch([
       d.select({ n: count() }).from(contactsT).where(where),
       summaryQuery(d)

@@ -57,7 +57,27 @@ function sendJson<T>(method: string, path: string, body: unknown): Promise<T> {
   });
 }
 
+/** POST a JSON body and receive a file (an export): its bytes and the name the server gave it. */
+export async function apiPostForFile(path: string, body: unknown): Promise<{ blob: Blob; fileName: string | null; headers: Headers }> {
+  const res = await send(`/api${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [CSRF_HEADER]: session.csrfToken },
+    body: JSON.stringify(body),
+  });
+  const disposition = res.headers.get('content-disposition') ?? '';
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  const plain = /filename="([^"]+)"/i.exec(disposition);
+  return { blob: await res.blob(), fileName: star ? decodeURIComponent(star[1]!) : (plain?.[1] ?? null), headers: res.headers };
+}
+
 async function request<T>(url: string, init: RequestInit): Promise<T> {
+  const res = await send(url, init);
+  if (res.status === 204) return undefined as T;
+  return res.json() as Promise<T>;
+}
+
+/** fetch, with network failures, 401 and non-2xx answers turned into ApiRequestError. */
+async function send(url: string, init: RequestInit): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(url, init);
@@ -69,6 +89,5 @@ async function request<T>(url: string, init: RequestInit): Promise<T> {
     const body = (await res.json().catch(() => null)) as ApiErrorBody | null;
     throw new ApiRequestError(res.status, body?.error.code ?? 'http_error', body?.error.message ?? res.statusText, body?.error.details);
   }
-  if (res.status === 204) return undefined as T;
-  return res.json() as Promise<T>;
+  return res;
 }

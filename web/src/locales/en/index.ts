@@ -10,7 +10,8 @@ import audit from './audit';
 import people from './people';
 import sources from './sources';
 import errors from './errors';
+import imports from './imports';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors, ...imports };
 export default en;
