@@ -82,6 +82,18 @@ async function newTag(name: string, groupId = 2): Promise<number> {
   return (await ok(api('/api/taxonomy/tags', json({ groupId, name })))).id;
 }
 
+/** An import taken to `stage` through the API (each step writes its own entries, not counted). */
+async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): Promise<string> {
+  const id = (await ok(api('/api/imports', json({ fileName: 'm.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })))).id as string;
+  if (stage === 'created') return id;
+  await ok(api(`/api/imports/${id}/rows`, json({ rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] })));
+  if (stage === 'staged') return id;
+  await ok(api(`/api/imports/${id}/dry-run`, json({})));
+  if (stage === 'checked') return id;
+  await ok(api(`/api/imports/${id}/apply`, json({})));
+  return id;
+}
+
 interface Case<S = any> {
   action: string;
   objectType: string;
@@ -301,6 +313,47 @@ const CASES: Record<string, Case> = {
     setup: () => newRule(uniq('归档')),
     call: (id: number) => api(`/api/rules/${id}/archive`, json({})),
     objectId: (id: number) => String(id),
+  },
+  'POST /api/imports': {
+    action: 'import.create',
+    objectType: 'import',
+    call: () => api('/api/imports', json({ fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })),
+    objectId: newBodyId,
+  },
+  'POST /api/imports/:id/rows': {
+    action: 'import.rows',
+    objectType: 'import',
+    setup: () => newImport('created'),
+    call: (id: string) => api(`/api/imports/${id}/rows`, json({ rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] })),
+    objectId: (id: string) => id,
+  },
+  'POST /api/imports/:id/dry-run': {
+    action: 'import.dry_run',
+    objectType: 'import',
+    setup: () => newImport('staged'),
+    call: (id: string) => api(`/api/imports/${id}/dry-run`, json({})),
+    objectId: (id: string) => id,
+  },
+  'POST /api/imports/:id/apply': {
+    action: 'import.apply',
+    objectType: 'import',
+    setup: () => newImport('checked'),
+    call: (id: string) => api(`/api/imports/${id}/apply`, json({})),
+    objectId: (id: string) => id,
+  },
+  'POST /api/imports/:id/rollback': {
+    action: 'import.rollback',
+    objectType: 'import',
+    setup: () => newImport('applied'),
+    call: (id: string) => api(`/api/imports/${id}/rollback`, json({})),
+    objectId: (id: string) => id,
+  },
+  // a read, but one that takes data out: recorded like a change
+  'POST /api/exports/contacts': {
+    action: 'contact.export',
+    objectType: 'contact',
+    call: () => api('/api/exports/contacts', json({})),
+    objectId: () => '*',
   },
   'POST /api/segments': {
     action: 'segment.create',
