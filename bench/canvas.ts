@@ -27,6 +27,10 @@ import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { QUIET_ENV, d1Query, freePort, startDev, stopDev, wrangler } from '../e2e/wrangler';
+import { CSRF_HEADER } from '../shared/src/api/auth';
+import { DEMO_PASSWORD } from '../shared/src/demo/index';
+
+const SUPER_ADMIN = 'admin@segflow.demo';
 
 const { values } = parseArgs({
   options: {
@@ -196,8 +200,12 @@ async function main() {
   });
   try {
     const [tag] = d1Query<{ id: number }>(persistTo, `select id from tags where status = 'active' order by id limit 1`);
+    // signed in as the demo super admin: a session cookie for the page, a CSRF token for writes
+    const login = await context.request.post(`${baseURL}/api/auth/login`, { data: { email: SUPER_ADMIN, password: DEMO_PASSWORD } });
+    if (!login.ok()) throw new Error(`sign-in failed: ${login.status()} ${await login.text()}`);
+    const { csrfToken } = (await (await context.request.get(`${baseURL}/api/auth/me`)).json()) as { csrfToken: string };
     const create = async (name: string, graph: Graph) => {
-      const res = await context.request.post(`${baseURL}/api/rules`, { data: { name, graph } });
+      const res = await context.request.post(`${baseURL}/api/rules`, { data: { name, graph }, headers: { [CSRF_HEADER]: csrfToken } });
       if (res.status() !== 201) throw new Error(`creating ${name}: ${res.status()} ${await res.text()}`);
       return ((await res.json()) as { id: number }).id;
     };

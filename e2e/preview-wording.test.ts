@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { apiCall, openBrowser } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -26,9 +26,8 @@ async function openRule(name: string, trigger: object, withKeyword: boolean) {
     edges.push({ id: 'e1', source: 't', target: 'c' }, { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' });
   } else edges.push({ id: 'e1', source: 't', target: 'a' });
   nodes.push({ id: 'a', kind: 'action', position: { x: 640, y: 0 }, action: { type: 'add_tag', tagId: tag!.id } });
-  const res = await context.request.post(`${baseURL}/api/rules`, { data: { name, graph: { schemaVersion: 1, nodes, edges } } });
-  expect(res.status()).toBe(201);
-  await page.goto(`${baseURL}/rules/${((await res.json()) as { id: number }).id}`);
+  const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name, graph: { schemaVersion: 1, nodes, edges } });
+  await page.goto(`${baseURL}/rules/${id}`);
   await page.getByTestId('preview-action').waitFor({ timeout: 20_000 });
 }
 
@@ -48,4 +47,29 @@ describe('Preview panel: when tags change', () => {
     expect(await page.getByTestId('preview-changes-title').innerText()).toBe('发布后标签变化');
     expect(await page.getByTestId('preview-on-event').count()).toBe(0);
   });
+
+  it('says why a rule too large for one D1 statement has no counts, instead of an empty panel', async () => {
+    const [tag] = d1Query<{ id: number }>(persistTo, `select id from tags where status = 'active' order by id limit 1`);
+    // 110 conditions in a chain: each needs its own per-contact column, over D1's 100
+    const nodes: object[] = [{ id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } }];
+    const edges: object[] = [];
+    for (let i = 0; i < 110; i++) {
+      nodes.push({ id: `c${i}`, kind: 'condition', position: { x: 300 * (i + 1), y: 0 }, condition: { field: 'totalSpend', op: 'gte', value: i * 100 } });
+      edges.push({ id: `e${i}`, source: i ? `c${i - 1}` : 't', target: `c${i}`, ...(i ? { sourceHandle: 'yes' } : {}) });
+    }
+    nodes.push({ id: 'a', kind: 'action', position: { x: 300 * 111, y: 0 }, action: { type: 'add_tag', tagId: tag!.id } });
+    edges.push({ id: 'ea', source: 'c109', target: 'a', sourceHandle: 'yes' });
+    const graph = { schemaVersion: 1, nodes, edges };
+    // the worker refuses to count it (the browser's compiler accepts it)
+    const preview = await apiCall<{ ok: boolean; errors?: { code: string }[] }>(context, 'POST', '/rules/preview', { graph, sampleSize: 0 });
+    expect(preview.ok).toBe(false);
+    expect(preview.errors?.map((e) => e.code)).toContain('too_complex');
+
+    const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name: `过大规则 ${Date.now()}`, graph });
+    await page.goto(`${baseURL}/rules/${id}`);
+    const invalid = page.getByTestId('preview-invalid');
+    await invalid.waitFor({ timeout: 30_000 });
+    expect(await invalid.innerText()).toContain('规则过于复杂');
+    expect(await page.getByTestId('publish').isDisabled()).toBe(true);
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { apiCall, openBrowser } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -24,9 +24,7 @@ afterAll(async () => close?.());
 /** A tag of this test's own, so publishing here changes no tag another browser test counts. */
 async function ownTag(name: string): Promise<number> {
   const [group] = d1Query<{ id: number }>(persistTo, `select id from tag_groups where exclusive = 0 order by id limit 1`);
-  const res = await context.request.post(`${baseURL}/api/taxonomy/tags`, { data: { groupId: group!.id, name, allowDuplicate: true } });
-  expect(res.status()).toBe(201);
-  return ((await res.json()) as { id: number }).id;
+  return (await apiCall<{ id: number }>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name, allowDuplicate: true })).id;
 }
 
 /** Publishes the open rule at 100% through the dialog, once its preview is ready. */
@@ -41,8 +39,7 @@ async function publish(note: string) {
 describe('Rule versions drawer', () => {
   it('publishes two versions, compares them, and restores the first as a new draft', async () => {
     const tagId = await ownTag(`版本测试_${Date.now().toString(36)}`);
-    const created = await context.request.post(`${baseURL}/api/rules`, {
-      data: {
+    const { id: ruleId } = await apiCall<{ id: number }>(context, 'POST', '/rules', {
         name: `版本对比 ${Date.now()}`,
         graph: {
           schemaVersion: 1,
@@ -56,9 +53,7 @@ describe('Rule versions drawer', () => {
             { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
           ],
         },
-      },
     });
-    const ruleId = ((await created.json()) as { id: number }).id;
     await page.goto(`${baseURL}/rules/${ruleId}`);
     await page.getByTestId('node-condition').waitFor();
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { apiCall, openBrowser } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -27,8 +27,7 @@ afterAll(async () => close?.());
  */
 async function publishedRule(name: string): Promise<number> {
   const [group] = d1Query<{ id: number }>(persistTo, `select id from tag_groups where exclusive = 0 order by id limit 1`);
-  const tag = await context.request.post(`${baseURL}/api/taxonomy/tags`, { data: { groupId: group!.id, name: `生命周期测试_${Date.now().toString(36)}`, allowDuplicate: true } });
-  const tagId = ((await tag.json()) as { id: number }).id;
+  const { id: tagId } = await apiCall<{ id: number }>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: `生命周期测试_${Date.now().toString(36)}`, allowDuplicate: true });
   const graph = {
     schemaVersion: 1,
     nodes: [
@@ -41,15 +40,19 @@ async function publishedRule(name: string): Promise<number> {
       { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
     ],
   };
-  const created = (await (await context.request.post(`${baseURL}/api/rules`, { data: { name, graph } })).json()) as { id: number };
-  const preview = (await (await context.request.post(`${baseURL}/api/rules/preview`, { data: { graph, ruleId: created.id, rolloutPercent: 100, sampleSize: 0 } })).json()) as {
-    graphHash: string;
-    counts: { actions: Record<string, { gain: number }> };
-  };
-  const res = await context.request.post(`${baseURL}/api/rules/${created.id}/publish`, {
-    data: { rolloutPercent: 100, graphHash: preview.graphHash, expected: { a: { gain: preview.counts.actions.a!.gain } }, confirm: true },
+  const created = await apiCall<{ id: number }>(context, 'POST', '/rules', { name, graph });
+  const preview = await apiCall<{ graphHash: string; counts: { actions: Record<string, { gain: number }> } }>(context, 'POST', '/rules/preview', {
+    graph,
+    ruleId: created.id,
+    rolloutPercent: 100,
+    sampleSize: 0,
   });
-  expect(res.status()).toBe(200);
+  await apiCall(context, 'POST', `/rules/${created.id}/publish`, {
+    rolloutPercent: 100,
+    graphHash: preview.graphHash,
+    expected: { a: { gain: preview.counts.actions.a!.gain } },
+    confirm: true,
+  });
   return created.id;
 }
 
@@ -103,9 +106,7 @@ describe('Rules list: pause and archive', () => {
 
   it('archives a draft that was never published', async () => {
     const name = `草稿归档 ${Date.now()}`;
-    const created = await context.request.post(`${baseURL}/api/rules`, { data: { name } });
-    expect(created.status()).toBe(201);
-    const id = ((await created.json()) as { id: number }).id;
+    const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name });
     const row = await findInList(name);
     expect(await row.innerText()).toContain('草稿');
     await row.getByTestId('rule-more').click();

@@ -5,7 +5,7 @@ import { openBrowser } from './browser';
 import zhCN from '../web/src/locales/zh-CN/index';
 
 const baseURL = inject('baseURL');
-const SCREENS = ['rules', 'segments', 'contacts', 'tags', 'audit', 'people', 'sources'] as const;
+const SCREENS = ['rules', 'segments', 'contacts', 'tags', 'rollback', 'audit', 'people', 'sources'] as const;
 /** A vue-i18n key shown raw means a missing translation, e.g. "contacts.title". */
 const RAW_KEY = new RegExp(`\\b(${Object.keys(zhCN).join('|')})\\.[A-Za-z_.]+\\b`);
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { apiCall, openBrowser } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -23,21 +23,17 @@ afterAll(async () => close?.());
 
 /** A rule of its own: trigger → an action with no tag yet, opened in the editor with the action inspected. */
 async function ruleWithEmptyAction(name: string) {
-  const res = await context.request.post(`${baseURL}/api/rules`, {
-    data: {
-      name,
-      graph: {
-        schemaVersion: 1,
-        nodes: [
-          { id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } },
-          { id: 'a', kind: 'action', position: { x: 320, y: 0 }, action: { type: 'add_tag', tagId: 0 } },
-        ],
-        edges: [{ id: 'e', source: 't', target: 'a' }],
-      },
+  const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', {
+    name,
+    graph: {
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } },
+        { id: 'a', kind: 'action', position: { x: 320, y: 0 }, action: { type: 'add_tag', tagId: 0 } },
+      ],
+      edges: [{ id: 'e', source: 't', target: 'a' }],
     },
   });
-  expect(res.status()).toBe(201);
-  const { id } = (await res.json()) as { id: number };
   await page.goto(`${baseURL}/rules/${id}`);
   await page.getByTestId('node-action').click();
 }

@@ -90,4 +90,18 @@ describe('API error messages', () => {
     expect(apiErrorText(err, tIn('zh-CN'))).toBe('请求失败（429）：Too many requests: wait 10 s');
     expect(apiErrorText(err, tIn('en'))).toBe('Request failed (429): Too many requests: wait 10 s');
   });
+
+  it('names the object and count a confirmation is about', () => {
+    const err = {
+      status: 409,
+      code: 'confirmation_required',
+      message: 'Retiring 高价值客户 freezes it on the 12 contacts holding it: resend with confirm.count = 12 to go ahead',
+      details: [
+        { path: 'confirm.count', message: '12' },
+        { path: 'confirm.object', message: '高价值客户' },
+      ],
+    };
+    expect(apiErrorText(err, tIn('zh-CN'))).toBe('此操作会影响「高价值客户」的 12 项，需要确认后再执行');
+    expect(apiErrorText(err, tIn('en'))).toBe('This affects 12 of “高价值客户”: confirm it to go ahead');
+  });
 });

@@ -19,6 +19,7 @@ import { auth } from './routes/auth';
 import { users } from './routes/users';
 import { audit } from './routes/audit';
 import { eventSources } from './routes/event-sources';
+import { rollbacks } from './routes/rollbacks';
 import { authenticate } from './auth/access';
 
 /**
@@ -62,3 +63,4 @@ app.route('/api/rules', rules);
 app.route('/api/segments', segments);
 app.route('/api/imports', imports);
 app.route('/api/exports', contactExports);
+app.route('/api/rollbacks', rollbacks);

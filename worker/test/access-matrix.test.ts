@@ -120,6 +120,19 @@ async function newSource(): Promise<string> {
   return id;
 }
 
+/** A manual edit by the super admin adding one fresh tag to contact 1: a ledger batch of one row. */
+async function newTagBatch(): Promise<string> {
+  const tag = (await db.prepare(`INSERT INTO tags (group_id, name) VALUES (2, ?) RETURNING id`).bind(uniq('回滚')).first<number>('id'))!;
+  expect((await send(ROOT, 'POST', '/api/contacts/1/tags', { add: [tag] })).status).toBe(200);
+  return (await db.prepare('SELECT batch_id FROM tag_ledger WHERE tag_id = ?').bind(tag).first<string>('batch_id'))!;
+}
+/** A rollback (of one such edit) by the super admin, to be undone. */
+async function newRollback(): Promise<number> {
+  const r = await send(ROOT, 'POST', '/api/rollbacks', { kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } });
+  expect(r.status).toBe(201);
+  return (r.body as { rollback: { id: number } }).rollback.id;
+}
+
 /** Preview as the super admin (the counts the publish must confirm). */
 async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
   const p = (await send(ROOT, 'POST', '/api/rules/preview', { graph: graph(tagId), ruleId, rolloutPercent: 100, sampleSize: 0 })).body as RulePreviewOk;
@@ -174,6 +187,14 @@ const ROUTES: Record<string, Route | 'public'> = {
   },
   'PATCH /api/users/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/users/${await newUser()}`, { name: '改名' }) },
   'POST /api/users/:id/revoke-sessions': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/users/${await newUser()}/revoke-sessions`) },
+
+  'GET /api/rollbacks': { policy: superOnly, call: (u) => get(u, '/api/rollbacks') },
+  'POST /api/rollbacks/preview': { policy: superOnly, call: async (u) => send(u, 'POST', '/api/rollbacks/preview', { kind: 'batch', batchId: await newTagBatch() }) },
+  'POST /api/rollbacks': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', '/api/rollbacks', { kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } }),
+  },
+  'POST /api/rollbacks/:id/undo': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/rollbacks/${await newRollback()}/undo`, { confirm: { count: 1 } }) },
 
   'GET /api/contacts': { policy: any, call: (u) => get(u, '/api/contacts') },
   'GET /api/contacts/:id': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}`) },

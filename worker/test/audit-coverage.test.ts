@@ -82,18 +82,6 @@ async function newTag(name: string, groupId = 2): Promise<number> {
   return (await ok(api('/api/taxonomy/tags', json({ groupId, name })))).id;
 }
 
-/** An import taken to `stage` through the API (each step writes its own entries, not counted). */
-async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): Promise<string> {
-  const id = (await ok(api('/api/imports', json({ fileName: 'm.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })))).id as string;
-  if (stage === 'created') return id;
-  await ok(api(`/api/imports/${id}/rows`, json({ rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] })));
-  if (stage === 'staged') return id;
-  await ok(api(`/api/imports/${id}/dry-run`, json({})));
-  if (stage === 'checked') return id;
-  await ok(api(`/api/imports/${id}/apply`, json({})));
-  return id;
-}
-
 interface Case<S = any> {
   action: string;
   objectType: string;
@@ -111,8 +99,59 @@ const newBodyId = (_: unknown, body: any) => String(body.id);
 const staff = (id: number) => ({ id, role: 'staff' as const, departmentId: 3 });
 const signIn = (id: number) => apiAs(staff(id), '/api/auth/me');
 
+/** A staged import: created, rows staged, dry-run checked or applied (each step audited in setup). */
+async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): Promise<string> {
+  const id = (await ok(api('/api/imports', json({ fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })))).id as string;
+  if (stage === 'created') return id;
+  await ok(api(`/api/imports/${id}/rows`, json({ rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] })));
+  if (stage === 'staged') return id;
+  await ok(api(`/api/imports/${id}/dry-run`, json({})));
+  if (stage === 'checked') return id;
+  await ok(api(`/api/imports/${id}/apply`, json({})));
+  return id;
+}
+const importCase = (action: string, stage: 'created' | 'staged' | 'checked' | 'applied', path: string, body: unknown = {}): Case<string> => ({
+  action,
+  objectType: 'import',
+  setup: () => newImport(stage),
+  call: (id) => api(`/api/imports/${id}${path}`, json(body)),
+  objectId: (id) => id,
+});
+
+/** A manual edit adding a fresh tag to contact 1 (audited in setup): a ledger batch of one row. */
+async function newTagBatch(): Promise<string> {
+  const tag = await newTag(uniq('回滚'));
+  await ok(api('/api/contacts/1/tags', json({ add: [tag] })));
+  return (await db.prepare('SELECT batch_id FROM tag_ledger WHERE tag_id = ?').bind(tag).first<string>('batch_id'))!;
+}
+
 /** For each mutating route: one valid, successful call, and the audit entry it must write. */
 const CASES: Record<string, Case> = {
+  'POST /api/rollbacks': {
+    action: 'rollback.batch',
+    objectType: 'rollback',
+    setup: () => newTagBatch(),
+    call: (batchId: string) => api('/api/rollbacks', json({ kind: 'batch', batchId, confirm: { count: 1 } })),
+    objectId: (_: unknown, body: any) => String(body.rollback.id),
+  },
+  'POST /api/rollbacks/:id/undo': {
+    action: 'rollback.batch',
+    objectType: 'rollback',
+    setup: async () => (await ok(api('/api/rollbacks', json({ kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } })))).rollback.id as number,
+    call: (id: number) => api(`/api/rollbacks/${id}/undo`, json({ confirm: { count: 1 } })),
+    objectId: (_: unknown, body: any) => String(body.rollback.id),
+  },
+  'POST /api/imports': {
+    action: 'import.create',
+    objectType: 'import',
+    call: () => api('/api/imports', json({ fileName: 'b.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })),
+    objectId: newBodyId,
+  },
+  'POST /api/imports/:id/rows': importCase('import.rows', 'created', '/rows', { rows: [{ row: 2, cells: ['imp_rows', '某'] }] }),
+  'POST /api/imports/:id/dry-run': importCase('import.dry_run', 'staged', '/dry-run'),
+  'POST /api/imports/:id/apply': importCase('import.apply', 'checked', '/apply'),
+  'POST /api/imports/:id/rollback': importCase('import.rollback', 'applied', '/rollback'),
+  'POST /api/exports/contacts': { action: 'contact.export', objectType: 'contact', call: () => api('/api/exports/contacts', json({})), objectId: () => '*' },
   'POST /api/auth/logout': {
     action: 'session.logout',
     objectType: 'session',
@@ -314,47 +353,6 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/rules/${id}/archive`, json({})),
     objectId: (id: number) => String(id),
   },
-  'POST /api/imports': {
-    action: 'import.create',
-    objectType: 'import',
-    call: () => api('/api/imports', json({ fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })),
-    objectId: newBodyId,
-  },
-  'POST /api/imports/:id/rows': {
-    action: 'import.rows',
-    objectType: 'import',
-    setup: () => newImport('created'),
-    call: (id: string) => api(`/api/imports/${id}/rows`, json({ rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] })),
-    objectId: (id: string) => id,
-  },
-  'POST /api/imports/:id/dry-run': {
-    action: 'import.dry_run',
-    objectType: 'import',
-    setup: () => newImport('staged'),
-    call: (id: string) => api(`/api/imports/${id}/dry-run`, json({})),
-    objectId: (id: string) => id,
-  },
-  'POST /api/imports/:id/apply': {
-    action: 'import.apply',
-    objectType: 'import',
-    setup: () => newImport('checked'),
-    call: (id: string) => api(`/api/imports/${id}/apply`, json({})),
-    objectId: (id: string) => id,
-  },
-  'POST /api/imports/:id/rollback': {
-    action: 'import.rollback',
-    objectType: 'import',
-    setup: () => newImport('applied'),
-    call: (id: string) => api(`/api/imports/${id}/rollback`, json({})),
-    objectId: (id: string) => id,
-  },
-  // a read, but one that takes data out: recorded like a change
-  'POST /api/exports/contacts': {
-    action: 'contact.export',
-    objectType: 'contact',
-    call: () => api('/api/exports/contacts', json({})),
-    objectId: () => '*',
-  },
   'POST /api/segments': {
     action: 'segment.create',
     objectType: 'segment',
@@ -379,6 +377,7 @@ const CASES: Record<string, Case> = {
 
 /** POST routes that compute and answer without changing anything: they must write no entry. */
 const READ_ONLY: Record<string, () => Promise<Res>> = {
+  'POST /api/rollbacks/preview': () => api('/api/rollbacks/preview', json({ kind: 'to_time', at: Date.now() - 86_400_000 })),
   'POST /api/rules/preview': () => api('/api/rules/preview', json({ graph: ruleGraph(), sampleSize: 0 })),
   'POST /api/rules/explain': () => api('/api/rules/explain', json({ graph: ruleGraph(), contactId: 3 })),
   'POST /api/segments/preview': () => api('/api/segments/preview', json({ graph: segmentGraph(), sampleSize: 0 })),

@@ -8,12 +8,15 @@ import { applyReference } from '../../shared/src/rules/jsonlogic';
 import { randomGraph, SeededRandom, type GraphVocabulary } from '../../shared/src/rules/random-graph';
 import type { EvalData, TriggerEvent } from '../../shared/src/rules/types';
 import type { EventType } from '../../shared/src/domain';
+import { buildPreviewCountPlan } from '../../shared/src/rules/preview-counts';
 import { runPreview } from '../src/rules/preview';
 
 /**
  * Differential fuzz: random valid graphs over the demo data. For each, the SQL preview's
- * counts (matched and per node) must equal what json-logic-js and the closure evaluator say
- * contact by contact. Seeded: a failure names its seed, and rerunning reproduces it.
+ * counts (matched, per node, per edge, gain / lose per action) must equal what json-logic-js
+ * and the closure evaluator say contact by contact — for both SQL strategies: the conjunction
+ * counts (`preview-counts.ts`, the default) and the one statement (`buildPreviewQuery`).
+ * Seeded: a failure names its seed, and rerunning reproduces it.
  */
 const NOW = 1_773_540_000_000; // 2026-03-15 10:00 Asia/Shanghai
 const TZ = 480;
@@ -24,6 +27,10 @@ let contacts: EvalData[] = [];
 let vocab: GraphVocabulary;
 /** Matched count per seed: the suite is only worth something if graphs select varied subsets. */
 const matchedBySeed: number[] = [];
+/** Seeds whose default preview ran as conjunction counts (not the one-statement fallback). */
+let countPlans = 0;
+/** Seeds where an action's gain / lose / holders count was not zero: the held-tag atoms were exercised. */
+let heldNonZero = 0;
 
 beforeAll(async () => {
   const statements = [...demoSql({ contacts: CONTACTS, seed: 42, now: NOW, avgEvents: 10 })];
@@ -103,8 +110,12 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       if (!compiled.ok) throw new Error(`seed ${seed}: ${JSON.stringify(compiled.errors)}\n${JSON.stringify(graph)}`);
       const rule = compiled.value;
 
-      const sql = await runPreview(env.DB, rule, { now: NOW, tzOffsetMinutes: TZ, event });
+      const ctx = { now: NOW, tzOffsetMinutes: TZ, event };
+      const sql = await runPreview(env.DB, rule, ctx);
       if (!sql.ok) throw new Error(JSON.stringify(sql.errors));
+      const single = await runPreview(env.DB, rule, ctx, { strategy: 'single' });
+      if (!single.ok) throw new Error(JSON.stringify(single.errors));
+      if (buildPreviewCountPlan(rule, ctx)?.ok) countPlans++;
 
       const full = compileLogic(rule.logic);
       const plan = compileRulePlan(rule);
@@ -115,23 +126,46 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       let matchedRef = 0;
       let matchedFast = 0;
       let matchedPlan = 0;
+      const firedMismatch: string[] = [];
       const nodeCounts: Record<string, number> = {};
+      const actionCounts: Record<string, { gain?: number; lose?: number; holdersNotMatched?: number }> = {};
+      for (const a of rule.actions) actionCounts[a.nodeId] = a.action.type === 'add_tag' ? { gain: 0, holdersNotMatched: 0 } : { lose: 0 };
       for (const c of contacts) {
         const data = { ...c, event };
-        if ((applyReference(rule.logic, data) as unknown[]).length > 0) matchedRef++;
+        const ref = applyReference(rule.logic, data) as string[];
+        if (ref.length > 0) matchedRef++;
         if ((full(data) as unknown[]).length > 0) matchedFast++;
-        if (plan(data).length > 0) matchedPlan++;
+        const fired = plan(data);
+        if (fired.length > 0) matchedPlan++;
+        // The plan fires exactly the actions json-logic-js does, in the same (node) order.
+        if (fired.join() !== ref.join()) firedMismatch.push(`contact ${String(c.contact.id)}: plan [${fired.join()}], json-logic-js [${ref.join()}]`);
         for (const [id, f] of perNode) if (truthy(f(data))) nodeCounts[id] = (nodeCounts[id] ?? 0) + 1;
         for (const [id, f] of perEdge) if (truthy(f(data))) edgeCounts[id] = (edgeCounts[id] ?? 0) + 1;
+        for (const a of rule.actions) {
+          const reached = ref.includes(a.nodeId);
+          const holds = (data.tags ?? []).includes(a.action.tagId);
+          const n = actionCounts[a.nodeId] as { gain?: number; lose?: number; holdersNotMatched?: number };
+          if (a.action.type === 'add_tag') {
+            if (reached && !holds) n.gain = (n.gain ?? 0) + 1;
+            if (holds && !reached) n.holdersNotMatched = (n.holdersNotMatched ?? 0) + 1;
+          } else if (reached && holds) n.lose = (n.lose ?? 0) + 1;
+        }
       }
       const ctxMsg = `seed ${seed}: ${JSON.stringify(graph)}`;
       expect(sql.value.total, ctxMsg).toBe(CONTACTS);
       expect(matchedFast, ctxMsg).toBe(matchedRef);
       expect(matchedPlan, ctxMsg).toBe(matchedRef);
+      expect(firedMismatch.slice(0, 5), ctxMsg).toEqual([]);
       expect(sql.value.matched, ctxMsg).toBe(matchedRef);
       matchedBySeed.push(matchedRef);
       for (const id of Object.keys(rule.nodeLogic)) expect(sql.value.nodes[id] ?? 0, `${ctxMsg} node ${id}`).toBe(nodeCounts[id] ?? 0);
       for (const id of Object.keys(rule.edgeFlow)) expect(sql.value.edges[id] ?? 0, `${ctxMsg} edge ${id}`).toBe(edgeCounts[id] ?? 0);
+      expect(sql.value.actions, ctxMsg).toEqual(actionCounts);
+      if (Object.values(actionCounts).some((a) => (a.gain ?? 0) + (a.lose ?? 0) + (a.holdersNotMatched ?? 0) > 0)) heldNonZero++;
+      // Both SQL strategies, column for column.
+      const { rowsRead: _a, ...counted } = sql.value;
+      const { rowsRead: _b, ...countedSingle } = single.value;
+      expect(counted, ctxMsg).toEqual(countedSingle);
     });
   }
 
@@ -139,5 +173,10 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
     const partial = matchedBySeed.filter((m) => m > 0 && m < CONTACTS).length;
     expect(partial).toBeGreaterThan(GRAPHS * 0.4);
     expect(new Set(matchedBySeed).size).toBeGreaterThan(50);
+  });
+
+  it('ran most previews as conjunction counts, with held tags that mattered', () => {
+    expect(countPlans).toBeGreaterThan(GRAPHS * 0.8);
+    expect(heldNonZero).toBeGreaterThan(GRAPHS * 0.3);
   });
 });

@@ -80,7 +80,7 @@ describe('loadEvalData', () => {
       if (!data) throw new Error('contact not found');
       // Only the window was loaded, not 200 days.
       expect(Math.min(...(data.stats ?? []).map((s) => s.day))).toBeGreaterThanOrEqual(TODAY - 29);
-      const js = plan(data).sort();
+      const js = [...plan(data)].sort();
       const sql = await runPreview(env.DB, compiled.value, ctx, { scope: { sql: 'c.id = ?', params: [id] } });
       if (!sql.ok) throw new Error(JSON.stringify(sql.errors));
       const sqlFired = compiled.value.actions.filter((a) => sql.value.nodes[a.nodeId] === 1).map((a) => a.nodeId).sort();

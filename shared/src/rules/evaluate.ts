@@ -5,7 +5,7 @@
  * var, and, or, !, !!, if, merge and the `sf_*` operations — and refuses anything else when
  * compiling, not when evaluating.
  */
-import type { CompiledRule, Formula } from './compile';
+import type { CompiledRule, CompiledTest, Formula } from './compile';
 import { UnsupportedLogicError } from './errors';
 import { DEFAULT_TZ_OFFSET_MINUTES, lastDaysWindow } from './days';
 import { LOGIC_OPERATIONS } from './operators';
@@ -64,20 +64,32 @@ function compileVar(args: JsonLogic[]): Evaluator {
 const finite = (v: unknown): v is number => typeof v === 'number' && v - v === 0;
 const never: Evaluator = () => false;
 
-/** `lastDaysWindow(d.now, days, tz)`, recomputed only when `now` or the zone changes. */
-function windowReader(days: number): (d: EvalData) => { firstDay: number; lastDay: number; fromMs: number; toMs: number } {
-  let now = Number.NaN;
-  let tzm = Number.NaN;
-  let w = { firstDay: 0, lastDay: 0, fromMs: 0, toMs: 0 };
-  return (d) => {
+/**
+ * `lastDaysWindow(d.now, days, tz)`, recomputed only when `now` or the zone changes: once per
+ * batch of contacts evaluated at one `now`. A class (one hidden class, `at` inlined where it is
+ * called) rather than a closure returning a fresh object.
+ */
+class DayWindow {
+  now = Number.NaN;
+  tz = Number.NaN;
+  firstDay = 0;
+  lastDay = 0;
+  fromMs = 0;
+  toMs = 0;
+  constructor(readonly days: number) {}
+  at(d: EvalData): this {
     const t = d.tzOffsetMinutes ?? DEFAULT_TZ_OFFSET_MINUTES;
-    if (d.now !== now || t !== tzm) {
-      w = lastDaysWindow(d.now, days, t);
-      now = d.now;
-      tzm = t;
+    if (d.now !== this.now || t !== this.tz) {
+      const w = lastDaysWindow(d.now, this.days, t);
+      this.firstDay = w.firstDay;
+      this.lastDay = w.lastDay;
+      this.fromMs = w.fromMs;
+      this.toMs = w.toMs;
+      this.now = d.now;
+      this.tz = t;
     }
-    return w;
-  };
+    return this;
+  }
 }
 
 /** A set of the primitive literals of a list, or null when the list holds anything else. */
@@ -143,19 +155,25 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
     case 'sf_within_days': {
       if (lits.length !== 1) return null;
       if (!finite(b)) return never;
-      const w = windowReader(b);
+      const w = new DayWindow(b);
       return (d) => {
         const a = read(d);
         if (!finite(a)) return false;
-        const x = w(d);
+        const x = w.at(d);
         return a >= x.fromMs && a <= x.toMs;
       };
     }
     case 'sf_days_ago_at_least': {
       if (lits.length !== 1) return null;
       if (!finite(b)) return never;
-      const w = windowReader(b);
-      return (d) => { const a = read(d); return finite(a) && a < w(d).fromMs; };
+      const w = new DayWindow(b);
+      return (d) => { const a = read(d); return finite(a) && a < w.at(d).fromMs; };
+    }
+    case 'sf_in_rollout': {
+      // isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10000 < threshold
+      if (lits.length !== 2) return null;
+      if (!finite(b) || !finite(c)) return never;
+      return (d) => { const a = read(d); return finite(a) && (a + b) % 10_000 < c; };
     }
     case 'sf_keyword_any':
     case 'sf_keyword_all': {
@@ -175,6 +193,12 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
     default:
       return null;
   }
+}
+
+/** The contact's custom attributes, when they are an object. */
+function customOf(d: EvalData): Record<string, unknown> | null {
+  const custom = d.contact.custom;
+  return typeof custom === 'object' && custom !== null ? (custom as Record<string, unknown>) : null;
 }
 
 /** An operation whose operands are all literals (tags, aggregates, custom attributes), or null. */
@@ -208,34 +232,68 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
       if (lits.length !== 4) return null;
       const type = String(a);
       const isCount = String(b) === 'count';
-      const w = windowReader(Number(c));
+      const w = new DayWindow(Number(c));
       const channel = e === null || e === undefined ? null : String(e);
+      // The window's bounds in locals and one loop per measure: this runs for every contact.
       if (channel === null) {
+        if (isCount) {
+          return (d) => {
+            const x = w.at(d);
+            const lo = x.firstDay;
+            const hi = x.lastDay;
+            const stats = d.stats;
+            let total = 0;
+            if (stats) for (let i = 0; i < stats.length; i++) {
+              const s = stats[i] as DailyStatRow;
+              if (s.type === type && s.day >= lo && s.day <= hi) total += s.count;
+            }
+            return total;
+          };
+        }
         return (d) => {
-          const x = w(d);
+          const x = w.at(d);
+          const lo = x.firstDay;
+          const hi = x.lastDay;
           const stats = d.stats;
           let total = 0;
-          if (stats) {
-            for (let i = 0; i < stats.length; i++) {
-              const s = stats[i] as DailyStatRow;
-              if (s.type === type && s.day >= x.firstDay && s.day <= x.lastDay) total += isCount ? s.count : s.amount;
-            }
+          if (stats) for (let i = 0; i < stats.length; i++) {
+            const s = stats[i] as DailyStatRow;
+            if (s.type === type && s.day >= lo && s.day <= hi) total += s.amount;
           }
           return total;
         };
       }
       return (d) => {
-        const x = w(d);
+        const x = w.at(d);
+        const lo = x.fromMs;
+        const hi = x.toMs;
         const events = d.events;
         let total = 0;
-        if (events) {
-          for (let i = 0; i < events.length; i++) {
-            const ev = events[i] as EventRow;
-            if (ev.type === type && ev.channel === channel && ev.occurredAt >= x.fromMs && ev.occurredAt <= x.toMs) total += isCount ? 1 : (ev.amount ?? 0);
-          }
+        if (events) for (let i = 0; i < events.length; i++) {
+          const ev = events[i] as EventRow;
+          if (ev.type === type && ev.channel === channel && ev.occurredAt >= lo && ev.occurredAt <= hi) total += isCount ? 1 : (ev.amount ?? 0);
         }
         return total;
       };
+    }
+    case 'sf_custom': {
+      // operators.ts sf_custom: the declared type decides which stored JSON values count.
+      if (lits.length !== 2) return null;
+      const key = a as string;
+      const obj = customOf;
+      switch (b) {
+        case 'text':
+          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return typeof v === 'string' ? v : null; };
+        case 'number':
+        case 'date':
+          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return finite(v) ? v : null; };
+        case 'boolean':
+          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return typeof v === 'boolean' ? v : null; };
+        case 'list':
+          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return Array.isArray(v) ? v : null; };
+        default:
+          return () => null;
+      }
     }
     default:
       return null;
@@ -412,10 +470,227 @@ export function evaluatorFor(key: string, logic: JsonLogic): Evaluator {
   return fn;
 }
 
-/** A compiled rule's plan as one function: the action node ids that fire for a contact. */
-export type RuleEvaluator = (data: EvalData) => string[];
+/**
+ * A compiled rule's plan as one function: the action node ids that fire for a contact, in node
+ * order. The array may be shared (the same one for every contact that fires the same single
+ * action, one empty array for none): read it, copy it to change it.
+ */
+export type RuleEvaluator = (data: EvalData) => readonly string[];
 
-const bandJs = (LOGIC_OPERATIONS.sf_band as { js: (d: EvalData, ...a: unknown[]) => unknown }).js;
+// ---------------------------------------------------------------------------------------------
+// The plan compiler (webhook hot path). Every closure of one kind is the same code for every
+// rule, so a property read by a computed key (`o[k]`) there sees every rule's keys and goes
+// megamorphic. Hence: one reader function per known field (a fixed property name per read
+// site), tests compiled straight to boolean predicates (no JSON Logic value, no `truthy`),
+// `and`/`or` of two or three parts unrolled, cheap tests first, a memo only for tests that
+// several formulas share (a generation stamp instead of clearing it per contact), and no
+// allocation per contact. Each piece is the operation of `operators.ts` with its literal
+// operands bound at compile time; the conformance suite and the differential fuzz test hold
+// the result to json-logic-js on `rule.logic`, action by action.
+// ---------------------------------------------------------------------------------------------
+
+/** A compiled test: contact in, yes or no. */
+type Predicate = (d: EvalData) => boolean;
+
+/**
+ * `{var: 'contact.<key>'}` for the typed columns, as json-logic-js reads it (a missing contact
+ * or property gives the fallback null). One function per column so each read site sees one name.
+ */
+const CONTACT_READERS: Record<string, Evaluator> = {
+  kind: (d) => { const o = d.contact; const v = o == null ? undefined : o.kind; return v === undefined ? null : v; },
+  name: (d) => { const o = d.contact; const v = o == null ? undefined : o.name; return v === undefined ? null : v; },
+  remark: (d) => { const o = d.contact; const v = o == null ? undefined : o.remark; return v === undefined ? null : v; },
+  gender: (d) => { const o = d.contact; const v = o == null ? undefined : o.gender; return v === undefined ? null : v; },
+  region: (d) => { const o = d.contact; const v = o == null ? undefined : o.region; return v === undefined ? null : v; },
+  city: (d) => { const o = d.contact; const v = o == null ? undefined : o.city; return v === undefined ? null : v; },
+  occupation: (d) => { const o = d.contact; const v = o == null ? undefined : o.occupation; return v === undefined ? null : v; },
+  company: (d) => { const o = d.contact; const v = o == null ? undefined : o.company; return v === undefined ? null : v; },
+  device: (d) => { const o = d.contact; const v = o == null ? undefined : o.device; return v === undefined ? null : v; },
+  sourceChannel: (d) => { const o = d.contact; const v = o == null ? undefined : o.sourceChannel; return v === undefined ? null : v; },
+  departmentId: (d) => { const o = d.contact; const v = o == null ? undefined : o.departmentId; return v === undefined ? null : v; },
+  ownerUserId: (d) => { const o = d.contact; const v = o == null ? undefined : o.ownerUserId; return v === undefined ? null : v; },
+  createdAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.createdAt; return v === undefined ? null : v; },
+  lastActiveAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.lastActiveAt; return v === undefined ? null : v; },
+  lastPurchaseAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.lastPurchaseAt; return v === undefined ? null : v; },
+  messageCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.messageCount; return v === undefined ? null : v; },
+  purchaseCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.purchaseCount; return v === undefined ? null : v; },
+  totalSpend: (d) => { const o = d.contact; const v = o == null ? undefined : o.totalSpend; return v === undefined ? null : v; },
+  inviteCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.inviteCount; return v === undefined ? null : v; },
+  violationCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.violationCount; return v === undefined ? null : v; },
+  bucket: (d) => { const o = d.contact; const v = o == null ? undefined : o.bucket; return v === undefined ? null : v; },
+};
+/** `{var: 'event.<prop>'}` for the triggering event's properties. */
+const EVENT_READERS: Record<string, Evaluator> = {
+  type: (d) => { const o = d.event; const v = o == null ? undefined : o.type; return v === undefined ? null : v; },
+  text: (d) => { const o = d.event; const v = o == null ? undefined : o.text; return v === undefined ? null : v; },
+  channel: (d) => { const o = d.event; const v = o == null ? undefined : o.channel; return v === undefined ? null : v; },
+  amount: (d) => { const o = d.event; const v = o == null ? undefined : o.amount; return v === undefined ? null : v; },
+};
+
+/** The value of an operand: a dedicated reader for a known field, else the closure compiler. */
+function compileValue(logic: JsonLogic): Evaluator {
+  if (isLogic(logic) && 'var' in logic) {
+    const raw = logic.var;
+    const va: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+    const fallback = va[1] ?? null;
+    if (fallback === null && typeof va[0] === 'string') {
+      const dot = va[0].indexOf('.');
+      const head = va[0].slice(0, dot);
+      const key = va[0].slice(dot + 1);
+      const table = head === 'contact' ? CONTACT_READERS : head === 'event' ? EVENT_READERS : null;
+      if (dot > 0 && table && Object.hasOwn(table, key)) return table[key] as Evaluator;
+    }
+  }
+  if (isLogic(logic) && 'sf_score' in logic) {
+    const score = compileScore(logic.sf_score);
+    if (score) return score;
+  }
+  return compileLogic(logic);
+}
+
+/** `sf_score` with its metrics compiled and weights and caps bound: the same arithmetic, in the same order. */
+function compileScore(raw: JsonLogic): Evaluator | null {
+  const args: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+  const reads: Evaluator[] = [];
+  const weights: number[] = [];
+  const caps: number[] = [];
+  for (let i = 0; i + 2 < args.length; i += 3) {
+    const w = args[i + 1];
+    const cap = args[i + 2];
+    if (typeof w !== 'number' || typeof cap !== 'number' || hasLogic(w) || hasLogic(cap)) return null;
+    reads.push(compileValue(args[i] as JsonLogic));
+    weights.push(w);
+    caps.push(cap);
+  }
+  const n = reads.length;
+  return (d) => {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const x = (reads[i] as Evaluator)(d);
+      const v = finite(x) ? x : 0;
+      const cap = caps[i] as number;
+      total += (Math.min(Math.max(v, 0), cap) * 1.0 * (weights[i] as number)) / cap;
+    }
+    return total;
+  };
+}
+
+/** The predicate operations whose specialised closures return booleans. */
+const BOOLEAN_LITERAL_OPS = new Set(['sf_has_tag', 'sf_lacks_tag', 'sf_has_any_tag', 'sf_has_no_tag']);
+
+/** A test's JSON Logic as a predicate: `truthy(compileLogic(logic)(d))`, without the detours. */
+export function compilePredicate(logic: JsonLogic): Predicate {
+  if (!isLogic(logic)) {
+    // A literal is constant; a list holding logic evaluates to a list as long, never empty.
+    const v = hasLogic(logic) || truthy(logic);
+    return v ? () => true : () => false;
+  }
+  const op = Object.keys(logic)[0] as string;
+  const raw = logic[op] as JsonLogic;
+  const args: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+  switch (op) {
+    case 'and':
+    case 'or': {
+      if (args.length === 0) return () => false; // json-logic-js: `and`/`or` of nothing is undefined
+      const ps = args.map(compilePredicate);
+      return op === 'and' ? allOf(ps) : anyOf(ps);
+    }
+    case '!': {
+      const p = compilePredicate(args[0] ?? null);
+      return (d) => !p(d);
+    }
+    case '!!':
+      return compilePredicate(args[0] ?? null);
+    default:
+      break;
+  }
+  const lits = args.slice(1);
+  if (op !== 'var' && args.length > 0 && lits.every((a) => !hasLogic(a))) {
+    if (!hasLogic(args[0] as JsonLogic)) {
+      if (BOOLEAN_LITERAL_OPS.has(op)) {
+        const special = specialiseLiteral(op, args);
+        if (special) return special as Predicate;
+      }
+    } else if (LOGIC_OPERATIONS[op]) {
+      const special = specialisePredicate(op, compileValue(args[0] as JsonLogic), lits);
+      if (special) return special as Predicate;
+    }
+  }
+  const f = compileLogic(logic);
+  return (d) => truthy(f(d));
+}
+
+function allOf(ps: Predicate[]): Predicate {
+  if (ps.length === 1) return ps[0] as Predicate;
+  if (ps.length === 2) {
+    const [a, b] = ps as [Predicate, Predicate];
+    return (d) => a(d) && b(d);
+  }
+  if (ps.length === 3) {
+    const [a, b, c] = ps as [Predicate, Predicate, Predicate];
+    return (d) => a(d) && b(d) && c(d);
+  }
+  return (d) => {
+    for (let i = 0; i < ps.length; i++) if (!(ps[i] as Predicate)(d)) return false;
+    return true;
+  };
+}
+/** `∧ (negs[i] ? ¬ps[i] : ps[i])`. */
+function allOfSigned(ps: Predicate[], negs: boolean[]): Predicate {
+  if (ps.length === 1) {
+    const [a] = ps as [Predicate];
+    return negs[0] ? (d) => !a(d) : a;
+  }
+  if (ps.length === 2) {
+    const [a, b] = ps as [Predicate, Predicate];
+    if (negs[0] && negs[1]) return (d) => !a(d) && !b(d);
+    if (negs[0]) return (d) => !a(d) && b(d);
+    if (negs[1]) return (d) => a(d) && !b(d);
+    return (d) => a(d) && b(d);
+  }
+  const n = ps.length;
+  return (d) => {
+    for (let i = 0; i < n; i++) if ((ps[i] as Predicate)(d) === negs[i]) return false;
+    return true;
+  };
+}
+function anyOf(ps: Predicate[]): Predicate {
+  if (ps.length === 1) return ps[0] as Predicate;
+  if (ps.length === 2) {
+    const [a, b] = ps as [Predicate, Predicate];
+    return (d) => a(d) || b(d);
+  }
+  if (ps.length === 3) {
+    const [a, b, c] = ps as [Predicate, Predicate, Predicate];
+    return (d) => a(d) || b(d) || c(d);
+  }
+  return (d) => {
+    for (let i = 0; i < ps.length; i++) if ((ps[i] as Predicate)(d)) return true;
+    return false;
+  };
+}
+
+/**
+ * A coarse cost of evaluating logic once, to run expensive tests last in `and`/`or` (tests are
+ * pure and total, so order never changes a result): an aggregate walks the contact's rows (raw
+ * events more than the rollup), tags, lists and keywords scan arrays or strings. Loads and
+ * compares cost 0, so cheap tests keep the graph's order — an event trigger's type check, the
+ * most selective test of an event rule, stays first.
+ */
+function costOf(logic: JsonLogic): number {
+  if (Array.isArray(logic)) {
+    let n = 0;
+    for (const x of logic) n += costOf(x);
+    return n;
+  }
+  if (!isLogic(logic)) return 0;
+  const op = Object.keys(logic)[0] as string;
+  const raw = logic[op] as JsonLogic;
+  let own = 0;
+  if (op === 'sf_agg') own = Array.isArray(raw) && raw[3] !== null && raw[3] !== undefined ? 40 : 20;
+  else if (op.includes('tag') || op.startsWith('sf_keyword') || op.startsWith('sf_list') || op === 'sf_custom') own = 4;
+  return own + costOf(raw);
+}
 
 /**
  * Compiles a rule's plan (tests + reach formulas) rather than its inlined JSON Logic: each test
@@ -423,81 +698,282 @@ const bandJs = (LOGIC_OPERATIONS.sf_band as { js: (d: EvalData, ...a: unknown[])
  * logic repeats a shared ancestor once per action. Same operations, same results — the
  * conformance suite and the fuzz test hold it to json-logic-js on `rule.logic`.
  *
- * The memo is reset at the start of every call; evaluation is synchronous, so sharing it
- * between calls is safe.
+ * The memo is keyed by a generation number bumped at the start of every call; evaluation is
+ * synchronous, so sharing it between calls is safe. The returned array may be shared between
+ * calls (`readonly`): copy it to change it.
  */
 export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>): RuleEvaluator {
-  const index = new Map(rule.tests.map((t, i) => [t.id, i]));
-  const testFns = rule.tests.map((t) => compileLogic(t.logic));
-  const state = new Uint8Array(testFns.length); // 0 = not yet, 1 = true, 2 = false / computed
-  const values: unknown[] = new Array(testFns.length).fill(null);
-  const bool = (i: number, d: EvalData): boolean => {
-    let s = state[i];
-    if (s === 0) {
-      s = truthy((testFns[i] as Evaluator)(d)) ? 1 : 2;
-      state[i] = s;
+  return new PlanBuilder(rule).evaluator();
+}
+
+const NO_ACTIONS: readonly string[] = Object.freeze([]);
+
+const ALWAYS: Predicate = () => true;
+const NEVER: Predicate = () => false;
+const UNREACHED: Formula = { t: 'not', of: { t: 'true' } };
+
+/**
+ * Builds one rule's evaluator. A class rather than helper closures: compiling runs once per
+ * rule on a cold isolate (the cold column of bench/evaluators.ts), so it allocates little.
+ */
+class PlanBuilder {
+  private readonly index = new Map<string, number>();
+  private readonly cost: number[] = [];
+  private readonly uses: number[] = [];
+  private readonly preds: Predicate[] = [];
+  private readonly values: Evaluator[] = [];
+  private readonly built = new Map<Formula, Predicate>();
+  private readonly costs = new Map<Formula, number>();
+  /**
+   * The memo. `gen` goes up by 2 per evaluation; a predicate's slot holds `gen` (false) or
+   * `gen + 1` (true) once computed in this evaluation, anything lower is stale. A score's slot
+   * holds its value with the generation in `stamp`.
+   */
+  private readonly memo = { gen: 2, bools: [] as number[], stamp: [] as number[], nums: [] as number[] };
+  private memoised = false;
+
+  constructor(private readonly rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>) {
+    const tests = rule.tests;
+    for (let i = 0; i < tests.length; i++) {
+      const t = tests[i] as CompiledTest;
+      this.index.set(t.id, i);
+      this.cost.push(costOf(t.logic));
+      this.uses.push(0);
+      this.memo.bools.push(0);
+      this.memo.stamp.push(0);
+      this.memo.nums.push(0);
     }
-    return s === 1;
-  };
-  const num = (i: number, d: EvalData): unknown => {
-    if (state[i] === 0) {
-      values[i] = (testFns[i] as Evaluator)(d);
-      state[i] = 1;
+    this.factor();
+    // How often each test is read across the formulas as they run (a shared sub-formula counts
+    // per use): a test read once needs no memo.
+    if (this.common) this.countUses(this.common);
+    for (const f of this.residual) this.countUses(f);
+    for (let i = 0; i < tests.length; i++) this.compileTest(i, tests[i] as CompiledTest);
+  }
+
+  /** Conjuncts every action's reach shares, tested once before any action (null: none). */
+  private common: Formula | null = null;
+  /** Each action's reach without the common conjuncts. */
+  private residual: Formula[] = [];
+  /** Per action, the later actions that cannot fire when it does (bit k = action k). */
+  private exclusive: number[] = [];
+
+  /**
+   * Splits the actions' reaches into shared conjuncts and the rest, as a hand-written rule
+   * would: `T ∧ k ∧ own ∧ band1`, `T ∧ k ∧ own ∧ band2` test `T ∧ k ∧ own` once. And marks
+   * actions that exclude each other — one reach has a test the other negates, or bands of one
+   * score that do not overlap (a branch's cases, a score's bands) — so once one fires the
+   * others are not evaluated. Purely an evaluation order: the result is the same formulas'.
+   */
+  private factor(): void {
+    const reaches = this.rule.actions.map((a) => this.reachOf(a.nodeId));
+    const conjuncts = reaches.map((f) => (f.t === 'and' ? f.of : f.t === 'true' ? [] : [f]));
+    const keyOf = new Map<Formula, string>();
+    const key = (f: Formula) => {
+      let k = keyOf.get(f);
+      if (k === undefined) {
+        k = f.t === 'test' ? `t:${f.id}` : f.t === 'not' && f.of.t === 'test' ? `!:${f.of.id}` : JSON.stringify(f);
+        keyOf.set(f, k);
+      }
+      return k;
+    };
+    const keys = conjuncts.map((cs) => new Set(cs.map(key)));
+    const shared = reaches.length > 1 ? [...(keys[0] ?? [])].filter((k) => keys.every((set) => set.has(k))) : [];
+    if (shared.length > 0) {
+      const isShared = new Set(shared);
+      const first = conjuncts[0] ?? [];
+      this.common = { t: 'and', of: first.filter((f) => isShared.has(key(f))) };
+      this.residual = conjuncts.map((cs) => {
+        const rest = cs.filter((f) => !isShared.has(key(f)));
+        return rest.length === 0 ? { t: 'true' } : rest.length === 1 ? (rest[0] as Formula) : { t: 'and', of: rest };
+      });
+    } else {
+      this.residual = reaches;
     }
-    return values[i];
-  };
-  const built = new Map<Formula, (d: EvalData) => boolean>();
-  const build = (f: Formula): ((d: EvalData) => boolean) => {
-    const known = built.get(f);
-    if (known) return known;
-    let fn: (d: EvalData) => boolean;
+    // Literals of each residual: +id / -id for a test and its negation, bands by score.
+    const lits = this.residual.map((f) => (f.t === 'and' ? f.of : [f]));
+    const n = lits.length;
+    this.exclusive = new Array<number>(n).fill(0);
+    if (n < 2 || n > 30) return;
+    const excludes = (a: Formula, b: Formula): boolean => {
+      if (a.t === 'test' && b.t === 'not' && b.of.t === 'test') return a.id === b.of.id;
+      if (b.t === 'test' && a.t === 'not' && a.of.t === 'test') return b.id === a.of.id;
+      if (a.t === 'band' && b.t === 'band' && a.id === b.id) {
+        // [min, max) ranges, max null = unbounded: disjoint when one ends before the other starts
+        return (a.max !== null && a.max <= b.min) || (b.max !== null && b.max <= a.min);
+      }
+      return false;
+    };
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        if ((lits[i] ?? []).some((x) => (lits[j] ?? []).some((y) => excludes(x, y)))) this.exclusive[i] = (this.exclusive[i] as number) | (1 << j);
+      }
+    }
+  }
+
+  private reachOf(id: string): Formula {
+    return this.rule.reach[id] ?? UNREACHED;
+  }
+
+  private countUses(f: Formula): void {
+    if (f.t === 'test' || f.t === 'band') {
+      const i = this.index.get(f.id);
+      if (i !== undefined) this.uses[i] = (this.uses[i] as number) + 1;
+    } else if (f.t === 'and' || f.t === 'or') for (const x of f.of) this.countUses(x);
+    else if (f.t === 'not') this.countUses(f.of);
+  }
+
+  private compileTest(i: number, t: CompiledTest): void {
+    const shared = (this.uses[i] as number) > 1;
+    if (shared) this.memoised = true;
+    const m = this.memo;
+    if (t.kind === 'number') {
+      const f = compileValue(t.logic);
+      const { stamp, nums } = m;
+      // A score is a number (NaN included); from stored logic we do not know, it could be
+      // anything: only numbers are memoised.
+      this.values[i] = !shared
+        ? f
+        : (d) => {
+            if (stamp[i] === m.gen) return nums[i];
+            const v = f(d);
+            if (typeof v === 'number') {
+              nums[i] = v;
+              stamp[i] = m.gen;
+            }
+            return v;
+          };
+      this.preds[i] = (d) => truthy(f(d));
+      return;
+    }
+    const p = compilePredicate(t.logic);
+    const bools = m.bools;
+    this.preds[i] = !shared
+      ? p
+      : (d) => {
+          const g = m.gen;
+          const s = bools[i] as number;
+          if (s >= g) return s > g;
+          const v = p(d);
+          bools[i] = v ? g + 1 : g;
+          return v;
+        };
+  }
+
+  private formulaCost(f: Formula): number {
+    let c = this.costs.get(f);
+    if (c !== undefined) return c;
     switch (f.t) {
       case 'true':
-        fn = () => true;
+        c = 0;
+        break;
+      case 'test':
+      case 'band':
+        c = this.cost[this.index.get(f.id) ?? -1] ?? 0;
+        break;
+      case 'and':
+      case 'or':
+        c = 0;
+        for (const x of f.of) c += this.formulaCost(x);
+        break;
+      case 'not':
+        c = this.formulaCost(f.of);
+        break;
+    }
+    this.costs.set(f, c);
+    return c;
+  }
+
+  private build(f: Formula): Predicate {
+    const known = this.built.get(f);
+    if (known) return known;
+    let fn: Predicate;
+    switch (f.t) {
+      case 'true':
+        fn = ALWAYS;
         break;
       case 'test': {
-        const i = index.get(f.id);
-        fn = i === undefined ? () => false : (d) => bool(i, d);
+        const i = this.index.get(f.id);
+        fn = i === undefined ? NEVER : (this.preds[i] as Predicate);
         break;
       }
       case 'band': {
-        const i = index.get(f.id);
+        const i = this.index.get(f.id);
         const { min, max } = f;
-        fn = i === undefined ? () => false : (d) => bandJs(d, num(i, d), min, max) === true;
+        const score = i === undefined ? undefined : (this.values[i] ?? compileValue(this.rule.tests[i]?.logic ?? null));
+        // sf_band: isNum(s) && isNum(min) && s >= min && (max absent || (isNum(max) && s < max))
+        if (!score || !finite(min) || (max !== null && max !== undefined && !finite(max))) fn = NEVER;
+        else if (max === null || max === undefined) fn = (d) => { const s = score(d); return finite(s) && s >= min; };
+        else fn = (d) => { const s = score(d); return finite(s) && s >= min && s < max; };
         break;
       }
-      case 'and': {
-        const parts = f.of.map(build);
-        fn = (d) => {
-          for (const p of parts) if (!p(d)) return false;
-          return true;
-        };
-        break;
-      }
+      case 'and':
       case 'or': {
-        const parts = f.of.map(build);
-        fn = (d) => {
-          for (const p of parts) if (p(d)) return true;
-          return false;
-        };
+        // Cheapest first; a stable sort keeps the graph's order among equals.
+        const order = f.of.slice();
+        let sorted = true;
+        for (let k = 1; k < order.length && sorted; k++) sorted = this.formulaCost(order[k - 1] as Formula) <= this.formulaCost(order[k] as Formula);
+        if (!sorted) order.sort((a, b) => this.formulaCost(a) - this.formulaCost(b));
+        if (f.t === 'and') {
+          // A negated part is tested inside the conjunction, not through a `not` closure.
+          const negs = order.map((x) => x.t === 'not');
+          fn = negs.some(Boolean) ? allOfSigned(order.map((x) => this.build(x.t === 'not' ? x.of : x)), negs) : allOf(order.map((x) => this.build(x)));
+        } else fn = anyOf(order.map((x) => this.build(x)));
         break;
       }
       case 'not': {
-        const inner = build(f.of);
+        const inner = this.build(f.of);
         fn = (d) => !inner(d);
         break;
       }
     }
-    built.set(f, fn);
+    this.built.set(f, fn);
     return fn;
-  };
-  const actions = rule.actions.map((a) => ({ id: a.nodeId, reached: build(rule.reach[a.nodeId] ?? { t: 'not', of: { t: 'true' } }) }));
-  return (d) => {
-    state.fill(0);
-    const fired: string[] = [];
-    for (const a of actions) if (a.reached(d)) fired.push(a.id);
-    return fired;
-  };
+  }
+
+  evaluator(): RuleEvaluator {
+    const actions = this.rule.actions;
+    const n = actions.length;
+    const ids: string[] = [];
+    const reached: Predicate[] = [];
+    const single: (readonly string[])[] = [];
+    actions.forEach((a, i) => {
+      ids.push(a.nodeId);
+      reached.push(this.build(this.residual[i] ?? UNREACHED));
+      single.push([a.nodeId]);
+    });
+    const common = this.common ? this.build(this.common) : ALWAYS;
+    const m = this.memo;
+    const memoised = this.memoised;
+    // 2^53 / 2 evaluations before `gen` loses precision: centuries at any rate this runs.
+    if (n === 1) {
+      const r = reached[0] as Predicate;
+      const one = single[0] as readonly string[];
+      if (!memoised) return (d) => (r(d) ? one : NO_ACTIONS);
+      return (d) => {
+        m.gen += 2;
+        return r(d) ? one : NO_ACTIONS;
+      };
+    }
+    const exclusive = this.exclusive;
+    return (d) => {
+      if (memoised) m.gen += 2;
+      if (!common(d)) return NO_ACTIONS;
+      let first = -1;
+      let out: string[] | null = null;
+      let skip = 0;
+      for (let i = 0; i < n; i++) {
+        if ((skip & (1 << i)) !== 0 || !(reached[i] as Predicate)(d)) continue;
+        skip |= exclusive[i] as number;
+        if (first < 0) first = i;
+        else {
+          out ??= [ids[first] as string];
+          out.push(ids[i] as string);
+        }
+      }
+      return out ?? (first < 0 ? NO_ACTIONS : (single[first] as readonly string[]));
+    };
+  }
 }
 
 const planCache = new Map<string, RuleEvaluator>();

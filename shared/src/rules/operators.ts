@@ -39,6 +39,8 @@ export interface AggregateJoin {
   /** Identity of the aggregate (kind, type, window, channel): equal keys share one join. */
   key: string;
   frag: SqlFrag;
+  /** The joined subquery alone: `SELECT cid, v FROM … GROUP BY cid`. */
+  body: SqlFrag;
 }
 
 /** An operand handed to a SQL form: an already-compiled expression or a literal from the rule. */
@@ -316,7 +318,7 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
         if (!join) {
           const alias = `g${ctx.aggregateJoins.length}`;
           const body = sql`SELECT ${cid} AS cid, ${m} AS v FROM ${table} WHERE ${where} GROUP BY ${cid}`;
-          join = { alias, key, frag: { sql: `LEFT JOIN (${body.sql}) ${alias} ON ${alias}.cid = c.id`, params: body.params } };
+          join = { alias, key, frag: { sql: `LEFT JOIN (${body.sql}) ${alias} ON ${alias}.cid = c.id`, params: body.params }, body };
           ctx.aggregateJoins.push(join);
         }
         return { sql: `COALESCE(${join.alias}.v, 0)`, params: [] };

@@ -51,7 +51,7 @@ function join(parts: SqlFrag[], sep: string, empty: string): SqlFrag {
 }
 
 /** Compiles a JSON Logic expression; throws `UnsupportedLogicError` on what it cannot express. */
-function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
+export function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
   if (logic === true) return { sql: '1', params: [] };
   if (logic === false) return { sql: '0', params: [] };
   if (logic === null) return { sql: 'NULL', params: [] };
@@ -164,6 +164,12 @@ export interface PreviewQuery {
 export interface PreviewOptions {
   /** Extra predicate on `contacts c` (e.g. `c.department_id IN (…)`), with its parameters. */
   scope?: SqlFrag;
+  /**
+   * How `runPreview` counts: `counts` (default) as index-friendly conjunction counts
+   * (`preview-counts.ts`) when the rule allows, else — and with `single` — the one statement
+   * of `buildPreviewQuery`. Tests run both and compare.
+   */
+  strategy?: 'counts' | 'single';
 }
 
 /** Thrown inside the builder, turned into a `too_complex` error by `guarded`. */
@@ -256,7 +262,7 @@ function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | 
 }
 
 /** `a || ',' || b …` as a balanced tree (expression depth), for the packed counts column. */
-function packCounts(parts: readonly string[]): string {
+export function packCounts(parts: readonly string[]): string {
   if (parts.length === 1) return parts[0] as string;
   const mid = Math.ceil(parts.length / 2);
   return `(${packCounts(parts.slice(0, mid))} || ',' || ${packCounts(parts.slice(mid))})`;

@@ -23,6 +23,12 @@ const MAX_PATHS = 5;
  */
 export function apiErrorText(e: ApiErrorLike, t: Translate): string {
   if (!LOCALISED_CODES.has(e.code)) return t('apiError.unknown', { status: e.status, server: e.message || e.code });
+  if (e.code === 'confirmation_required') {
+    // the server names what and how many in its details: say it rather than list field paths
+    const object = detailMessage(e.details, 'confirm.object');
+    const count = detailMessage(e.details, 'confirm.count');
+    if (object !== undefined && count !== undefined) return t('apiError.confirmWith', { object, count });
+  }
   const sentence = t(`apiError.code.${e.code as ErrorCode}`);
   const paths = detailPaths(e.details);
   if (!paths.length) return sentence;
@@ -34,4 +40,10 @@ function detailPaths(details: unknown): string[] {
   if (!Array.isArray(details)) return [];
   const paths = details.flatMap((d) => (d && typeof d === 'object' && typeof (d as { path?: unknown }).path === 'string' ? [(d as { path: string }).path] : []));
   return [...new Set(paths.filter((p) => p !== ''))];
+}
+
+function detailMessage(details: unknown, path: string): string | undefined {
+  if (!Array.isArray(details)) return undefined;
+  const d = details.find((x) => x && typeof x === 'object' && (x as { path?: unknown }).path === path) as { message?: unknown } | undefined;
+  return typeof d?.message === 'string' ? d.message : undefined;
 }

@@ -5,7 +5,8 @@
 import type { CompiledRule } from '../../../shared/src/rules/compile';
 import type { RuleResult } from '../../../shared/src/rules/errors';
 import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
-import { buildPreviewQuery, buildSampleQuery, compileWhere, type PreviewOptions } from '../../../shared/src/rules/sql';
+import { buildPreviewCountPlan } from '../../../shared/src/rules/preview-counts';
+import { buildPreviewQuery, buildSampleQuery, compileWhere, type PreviewColumn, type PreviewOptions } from '../../../shared/src/rules/sql';
 import type { JsonLogic } from '../../../shared/src/rules/types';
 
 /** Counts for the canvas: per node, and per action the diff against who holds its tag today. */
@@ -24,13 +25,34 @@ export interface PreviewCounts {
   rowsRead: number;
 }
 
-/** Runs the one-statement preview of a compiled rule. */
+/**
+ * Runs the preview of a compiled rule: by default as conjunction counts in one D1 batch
+ * (`buildPreviewCountPlan`), or — for rules whose counts would be too many, and with
+ * `strategy: 'single'` — as the one statement of `buildPreviewQuery`. Same counts either way.
+ */
 export async function runPreview(
   db: D1Database,
   rule: CompiledRule,
   ctx: SqlContext,
   opts: PreviewOptions = {},
 ): Promise<RuleResult<PreviewCounts>> {
+  if (opts.strategy !== 'single') {
+    const plan = buildPreviewCountPlan(rule, ctx, opts);
+    if (plan?.ok) {
+      const { statements, perStatement, columns, combos } = plan.value;
+      const results = await db.batch<{ counts: string | number | null }>(statements.map((s) => db.prepare(s.sql).bind(...s.params)));
+      const counts: number[] = [];
+      let rowsRead = 0;
+      results.forEach((res, i) => {
+        const got = String(res.results[0]?.counts ?? '').split(',');
+        for (let k = 0; k < (perStatement[i] ?? 0); k++) counts.push(Number(got[k]) || 0);
+        rowsRead += res.meta.rows_read ?? 0;
+      });
+      const values = combos.map((terms) => terms.reduce((n, t) => n + t.coeff * (counts[t.index] ?? 0), 0));
+      return { ok: true, value: readColumns(columns, values, rowsRead) };
+    }
+    // No plan (too many counts) or a count over D1's limits: the one statement decides.
+  }
   const q = buildPreviewQuery(rule, ctx, opts);
   if (!q.ok) return q;
   const res = await db
@@ -40,8 +62,12 @@ export async function runPreview(
   const counts = String(res.results[0]?.counts ?? '')
     .split(',')
     .map((x) => Number(x) || 0);
-  const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, actions: {}, rowsRead: res.meta.rows_read ?? 0 };
-  q.value.columns.forEach((col, i) => {
+  return { ok: true, value: readColumns(q.value.columns, counts, res.meta.rows_read ?? 0) };
+}
+
+function readColumns(columns: PreviewColumn[], counts: number[], rowsRead: number): PreviewCounts {
+  const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, actions: {}, rowsRead };
+  columns.forEach((col, i) => {
     const n = counts[i] ?? 0;
     switch (col.kind) {
       case 'total':
@@ -67,7 +93,7 @@ export async function runPreview(
         break;
     }
   });
-  return { ok: true, value: out };
+  return out;
 }
 
 /** A sample of contacts the rule matches. */

@@ -50,6 +50,7 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
       result.value = null;
       ui.counts = null;
       serverErrors.value = [];
+      doc.externalErrors = [];
       return;
     }
     loading.value = true;
@@ -77,6 +78,9 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
           result.value = null;
           serverErrors.value = r.errors;
         }
+        // what only the server can find (a rule too large for one D1 statement) shows like the
+        // compiler's errors, instead of a preview that silently never comes
+        doc.externalErrors = serverErrors.value;
       }
       ui.counts = result.value ? { nodes: result.value.counts.nodes, edges: result.value.counts.edges ?? {}, actions: result.value.counts.actions } : null;
     } catch (e) {

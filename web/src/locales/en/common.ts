@@ -14,6 +14,7 @@ const en: typeof zh = {
     audit: 'Audit log',
     people: 'People',
     sources: 'Data sources',
+    rollback: 'Rollback',
   },
   common: {
     loading: 'Loading…',

@@ -19,6 +19,7 @@ const en: typeof zh = {
       invalid_rule: 'The rule is incomplete or has errors and cannot run: fix what the canvas points out',
       internal: 'Server error: nothing was changed; try again later',
     },
+    confirmWith: 'This affects {count} of “{object}”: confirm it to go ahead',
     fields: ' (concerns: {paths})',
     pathSeparator: ', ',
     unknown: 'Request failed ({status}): {server}',

@@ -11,7 +11,8 @@ import people from './people';
 import sources from './sources';
 import errors from './errors';
 import imports from './imports';
+import rollback from './rollback';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors, ...imports };
+const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors, ...imports, ...rollback };
 export default en;

@@ -104,7 +104,7 @@ const en: typeof zh = {
       unknown_tag: 'The tag does not exist or is retired',
       bad_params: 'Choose an event type and a time window',
       too_many_parameters: 'Too many values; split the condition',
-      too_complex: 'Too many path combinations; simplify the connections',
+      too_complex: 'The rule is too complex (too many path combinations or conditions): simplify the connections or split it into several rules',
       weights_sum: 'Weights must add up to 100%',
     },
     connect: {

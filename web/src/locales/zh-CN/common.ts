@@ -13,6 +13,7 @@ export default {
     audit: '审计日志',
     people: '用户与部门',
     sources: '数据源',
+    rollback: '回滚',
   },
   common: {
     loading: '加载中…',

@@ -24,6 +24,8 @@ export default {
       invalid_rule: '规则不完整或有错误，无法执行，请按画布上的提示修改',
       internal: '服务器内部错误，本次操作没有生效，请稍后重试',
     } satisfies Record<ErrorCode, string>,
+    /** confirmation_required with the object and count the server names in `details`. */
+    confirmWith: '此操作会影响「{object}」的 {count} 项，需要确认后再执行',
     /** Appended when the error names fields (`details[].path`). */
     fields: '（涉及：{paths}）',
     pathSeparator: '、',

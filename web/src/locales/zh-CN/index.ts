@@ -10,9 +10,10 @@ import people from './people';
 import sources from './sources';
 import errors from './errors';
 import imports from './imports';
+import rollback from './rollback';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors, ...imports };
+export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors, ...imports, ...rollback };

@@ -103,7 +103,7 @@ export default {
       unknown_tag: '标签不存在或已停用',
       bad_params: '请选择事件类型和时间窗口',
       too_many_parameters: '条件的值太多，请拆分',
-      too_complex: '路径组合过多，请简化连线',
+      too_complex: '规则过于复杂（路径组合或条件过多），请简化连线或拆分成几条规则',
       weights_sum: '各项权重之和必须为 100%',
     },
     connect: {

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
+import { apiCall, openBrowser } from './browser';
+import { d1Query } from './wrangler';
+import type { RuleDetail, RulePreviewOk } from '../shared/src/api/rules';
+import type { TaxonomyTag } from '../shared/src/api/taxonomy';
+import type { RuleGraph } from '../shared/src/rules/types';
+
+const baseURL = inject('baseURL');
+const persistTo = inject('persistTo');
+
+let context: BrowserContext;
+let close: () => Promise<void>;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync('e2e/screenshots', { recursive: true });
+  ({ context, close } = await openBrowser('zh-CN'));
+  page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+});
+afterAll(async () => close?.());
+
+async function shot(p: Page, name: string) {
+  await p.mouse.move(5, 895);
+  await p.waitForTimeout(250);
+  await p.screenshot({ path: `e2e/screenshots/rollback-${name}.png`, fullPage: true });
+}
+
+/** A tag and a rule of this file's own (the e2e D1 is shared by every e2e file). */
+async function publishBadRule(): Promise<{ ruleId: number; tagId: number; ruleName: string }> {
+  const [group] = d1Query<{ id: number }>(persistTo, `select id from tag_groups where name = '运营标记'`);
+  const tag = await apiCall<TaxonomyTag>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: '回滚演练E2E', allowDuplicate: true });
+  const ruleName = '误发规则（回滚E2E）';
+  const graph: RuleGraph = {
+    schemaVersion: 1,
+    nodes: [
+      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+      // far too broad: everyone in 广东 gets the tag
+      { id: 'c', kind: 'condition', condition: { field: 'region', op: 'eq', value: '广东' } },
+      { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: tag.id } },
+    ],
+    edges: [
+      { id: 'e1', source: 't', target: 'c' },
+      { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+    ],
+  };
+  const rule = await apiCall<RuleDetail>(context, 'POST', '/rules', { name: ruleName, graph });
+  const preview = await apiCall<RulePreviewOk>(context, 'POST', '/rules/preview', { graph, ruleId: rule.id, rolloutPercent: 100, sampleSize: 0 });
+  await apiCall(context, 'POST', `/rules/${rule.id}/publish`, {
+    rolloutPercent: 100,
+    graphHash: preview.graphHash,
+    expected: { a: { gain: preview.counts.actions.a!.gain } },
+    confirm: true,
+  });
+  return { ruleId: rule.id, tagId: tag.id, ruleName };
+}
+
+describe('Rollback, as the super admin', () => {
+  it('undoes a bad rule run: preview by tag, confirm by typing the count, the tag is gone and the ledger says rollback', async () => {
+    const { ruleId, tagId, ruleName } = await publishBadRule();
+    const tagged = d1Query<{ contact_id: number }>(persistTo, `select contact_id from contact_tags where tag_id = ${tagId}`);
+    expect(tagged.length).toBeGreaterThan(0);
+
+    // from the rule's version history to the rollback screen, the rule and version picked
+    await page.goto(`${baseURL}/rules/${ruleId}`);
+    await page.getByTestId('open-versions').click();
+    await page.getByTestId('version-rollback').first().waitFor();
+    await shot(page, 'versions-zh-CN');
+    await page.getByTestId('version-rollback').first().click();
+    await page.waitForURL(/\/rollback\?ruleId=\d+&version=1$/);
+    await page.getByTestId('rollback-rule').getByText(ruleName).waitFor();
+    await page.getByTestId('rollback-version').getByText('v1 ·').waitFor();
+    await page.getByTestId('rollback-preview').click();
+    await page.getByTestId('rollback-preview-result').waitFor();
+    expect(await page.getByTestId('stat-remove').innerText()).toBe(`−${tagged.length.toLocaleString('zh-CN')}`);
+    expect(await page.getByTestId('rollback-by-tag').innerText()).toContain('回滚演练E2E');
+    await shot(page, 'preview-zh-CN');
+
+    await page.getByTestId('rollback-run').click();
+    const dialog = page.getByTestId('rollback-confirm');
+    await dialog.waitFor();
+    expect(await dialog.innerText()).toContain(ruleName);
+    const confirm = page.getByTestId('rollback-confirm-run');
+    expect(await confirm.isDisabled()).toBe(true);
+    await page.getByTestId('rollback-confirm-count').fill(String(tagged.length + 1));
+    expect(await confirm.isDisabled()).toBe(true);
+    await page.getByTestId('rollback-confirm-count').fill(String(tagged.length));
+    await shot(page, 'confirm-zh-CN');
+    await confirm.click();
+    await page.getByTestId('rollback-done').waitFor();
+    await page.locator('.rollback-row', { hasText: ruleName }).first().waitFor();
+    await shot(page, 'done-zh-CN');
+
+    // in D1: nobody the rule tagged holds the tag; the removals are rollback rows of one batch
+    expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from contact_tags where tag_id = ${tagId}`)[0]!.n).toBe(0);
+    const rows = d1Query<{ contact_id: number; batch_id: string }>(
+      persistTo,
+      `select contact_id, batch_id from tag_ledger where tag_id = ${tagId} and source = 'rollback' and op = 'remove'`,
+    );
+    expect(rows.map((r) => r.contact_id).sort((a, b) => a - b)).toEqual(tagged.map((r) => r.contact_id).sort((a, b) => a - b));
+    expect(new Set(rows.map((r) => r.batch_id)).size).toBe(1);
+    const [rb] = d1Query<{ kind: string; removed: number; params: string }>(persistTo, `select kind, removed, params from rollbacks where batch_id = '${rows[0]!.batch_id}'`);
+    expect(rb).toMatchObject({ kind: 'rule_version', removed: tagged.length });
+    expect(JSON.parse(rb!.params)).toMatchObject({ ruleId, version: 1 });
+    expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from audit_log where object_type = 'rollback' and action = 'rollback.rule_version'`)[0]!.n).toBeGreaterThan(0);
+
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('the screen in English, with the past rollback listed', async () => {
+    const en = await openBrowser('en');
+    try {
+      const p = await en.context.newPage();
+      await p.goto(`${baseURL}/rollback`);
+      await p.locator('.rollback-row').first().waitFor();
+      expect(await p.getByTestId('rollback-history').innerText()).toContain('Undo rule');
+      await p.getByTestId('rollback-kind').getByText('Restore a retired tag').click();
+      await p.getByTestId('rollback-tag').click();
+      await p.locator('.el-select-dropdown__item:visible').first().click();
+      await p.getByTestId('rollback-preview').click();
+      await p.getByTestId('rollback-preview-result').waitFor();
+      await shot(p, 'preview-en');
+    } finally {
+      await en.close();
+    }
+  });
+
+  it('is not offered to a department admin, and the API refuses them', async () => {
+    const admin = await openBrowser('zh-CN', 'dept2.admin@segflow.demo');
+    try {
+      const p = await admin.context.newPage();
+      await p.goto(`${baseURL}/rollback`);
+      await p.waitForURL(/\/contacts/);
+      expect(await p.getByTestId('nav').innerText()).not.toContain('回滚');
+      const res = await admin.context.request.get(`${baseURL}/api/rollbacks`);
+      expect(res.status()).toBe(403);
+    } finally {
+      await admin.close();
+    }
+  });
+});

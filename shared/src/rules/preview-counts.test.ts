@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { compileRule, type CompiledRule } from './compile';
+import { buildPreviewCountPlan, unwrapCoalesce } from './preview-counts';
+import { D1_MAX_PARAMS } from './sql';
+import type { RuleEdge, RuleGraph, RuleNode } from './types';
+
+const ctx = { now: 1_773_540_000_000, tzOffsetMinutes: 480 };
+const cond = (id: string, field: string, op: string, value?: unknown, params?: { eventType: 'purchase'; days: number }): RuleNode => ({
+  id,
+  kind: 'condition',
+  condition: { field, op, ...(value === undefined ? {} : { value }), ...(params ? { params } : {}) },
+});
+function chain(conds: RuleNode[]): CompiledRule {
+  const edges: RuleEdge[] = [{ id: 'e0', source: 't', target: 'c1' }];
+  for (let i = 1; i < conds.length; i++) edges.push({ id: `y${i}`, source: `c${i}`, target: `c${i + 1}`, sourceHandle: 'yes' });
+  edges.push({ id: 'ein', source: `c${conds.length}`, target: 'a_in', sourceHandle: 'yes' }, { id: 'eout', source: 'c1', target: 'a_out', sourceHandle: 'no' });
+  const g: RuleGraph = {
+    schemaVersion: 1,
+    nodes: [
+      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+      ...conds,
+      { id: 'a_in', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
+      { id: 'a_out', kind: 'action', action: { type: 'remove_tag', tagId: 2 } },
+    ],
+    edges,
+  };
+  const r = compileRule(g);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.value;
+}
+const five = [
+  cond('c1', 'kind', 'in', ['friend', 'wecom_customer']),
+  cond('c2', 'region', 'in', ['广东', '上海']),
+  cond('c3', 'event.amount', 'gte', 10_000, { eventType: 'purchase', days: 30 }),
+  cond('c4', 'lastActiveAt', 'within_last_days', 30),
+  cond('c5', 'messageCount', 'gte', 5),
+];
+
+describe('unwrapCoalesce', () => {
+  it('drops an outer COALESCE(x, 0) and nothing else', () => {
+    expect(unwrapCoalesce('COALESCE(c.total_spend >= ?, 0)')).toBe('c.total_spend >= ?');
+    expect(unwrapCoalesce('COALESCE(c.kind IN (SELECT value FROM json_each(?)), 0)')).toBe('c.kind IN (SELECT value FROM json_each(?))');
+    // two COALESCEs side by side, another default, no COALESCE at all: unchanged
+    expect(unwrapCoalesce('COALESCE(a, 0) + COALESCE(b, 0)')).toBe('COALESCE(a, 0) + COALESCE(b, 0)');
+    expect(unwrapCoalesce('COALESCE(json_array_length(c.x) = 0, 1)')).toBe('COALESCE(json_array_length(c.x) = 0, 1)');
+    expect(unwrapCoalesce('(c.region IS NULL OR c.region = ?)')).toBe('(c.region IS NULL OR c.region = ?)');
+    expect(unwrapCoalesce("COALESCE(x IN ('a, 0)'), 0)")).toBe("x IN ('a, 0)')");
+  });
+});
+
+describe('buildPreviewCountPlan', () => {
+  it('counts a chain of five conditions with prefix counts, the no-sides by subtraction', () => {
+    const plan = buildPreviewCountPlan(chain(five), ctx);
+    if (!plan?.ok) throw new Error('no plan');
+    const { statements, columns, combos, perStatement } = plan.value;
+    // total, 5 prefixes, two holder counts, two holders ∧ prefix: 10 counts for 20 columns.
+    expect(perStatement.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(columns.length).toBe(20);
+    expect(statements.length).toBe(1);
+    const sql = statements[0]?.sql ?? '';
+    // the aggregate is one set, computed once; comparisons are bare (indexable) in the WHEREs
+    expect(sql.match(/AS MATERIALIZED/g)?.length).toBe(1);
+    expect(sql).toContain('c.id IN a0');
+    expect(sql).toContain('c.kind IN (SELECT value FROM json_each(');
+    expect(sql).not.toMatch(/COALESCE\(c\.kind/);
+    // the no edge of c1 is total − count(c1)
+    const noEdge = columns.findIndex((c) => c.kind === 'edge' && c.edgeId === 'eout');
+    expect(combos[noEdge]?.map((t) => t.coeff).sort()).toEqual([-1, 1]);
+    expect(statements.every((s) => s.params.length <= D1_MAX_PARAMS)).toBe(true);
+  });
+
+  it('writes an aggregate test that a contact without events passes as NOT IN the failing set', () => {
+    const plan = buildPreviewCountPlan(chain([cond('c1', 'event.amount', 'lt', 10_000, { eventType: 'purchase', days: 30 })]), ctx);
+    if (!plan?.ok) throw new Error('no plan');
+    expect(plan.value.statements[0]?.sql).toContain('c.id NOT IN a0');
+  });
+
+  it('gives up (null) when the counts would be too many, so the one statement is used', () => {
+    const cases = Array.from({ length: 9 }, (_x, i) => ({ id: `k${i}`, condition: { field: 'messageCount', op: 'gte', value: i * 10 } }));
+    const g: RuleGraph = {
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+        { id: 'b', kind: 'branch', cases },
+        { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
+      ],
+      edges: [
+        { id: 'e0', source: 't', target: 'b' },
+        { id: 'e1', source: 'b', target: 'a', sourceHandle: 'else' },
+      ],
+    };
+    const r = compileRule(g);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(buildPreviewCountPlan(r.value, ctx)).toBeNull();
+  });
+
+  it('splits the counts over several statements rather than pass D1’s 100 parameters', () => {
+    // A chain of 20 conditions to an action and a dead-end chain of 32 (the last one's test feeds no count): 102 distinct bounds in
+    // all, at most 62 in any one count.
+    const nodes: RuleNode[] = [{ id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } }, { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } }];
+    const edges: RuleEdge[] = [];
+    const line = (prefix: string, n: number, field: string, top: number, end?: string, bottom = 0) => {
+      for (let i = 1; i <= n; i++) {
+        nodes.push(cond(`${prefix}${i}`, field, 'between', [bottom + i, top + i]));
+        edges.push({ id: `${prefix}e${i}`, source: i === 1 ? 't' : `${prefix}${i - 1}`, target: `${prefix}${i}`, ...(i === 1 ? {} : { sourceHandle: 'yes' }) });
+      }
+      if (end) edges.push({ id: `${prefix}end`, source: `${prefix}${n}`, target: end, sourceHandle: 'yes' });
+    };
+    line('c', 20, 'messageCount', 1000, 'a');
+    line('d', 32, 'totalSpend', 5000, undefined, 200);
+    const r = compileRule({ schemaVersion: 1, nodes, edges });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const plan = buildPreviewCountPlan(r.value, ctx);
+    if (!plan?.ok) throw new Error('no plan');
+    expect(plan.value.statements.length).toBeGreaterThan(1);
+    expect(plan.value.statements.every((s) => s.params.length <= D1_MAX_PARAMS)).toBe(true);
+    expect(plan.value.perStatement.reduce((a, b) => a + b, 0)).toBe(1 + 20 + 31 + 2);
+  });
+
+  it('binds user values as parameters, never as SQL text', () => {
+    const evil = "x'); DROP TABLE contacts; --";
+    const plan = buildPreviewCountPlan(chain([cond('c1', 'region', 'in', [evil])]), ctx);
+    if (!plan?.ok) throw new Error('no plan');
+    expect(plan.value.statements.some((s) => s.sql.includes('DROP'))).toBe(false);
+    expect(plan.value.statements.flatMap((s) => s.params)).toContain(JSON.stringify([evil]));
+  });
+});

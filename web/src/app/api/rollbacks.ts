@@ -1,0 +1,8 @@
+import type { RollbackList, RollbackPreview, RollbackResult, RollbackTarget } from '../../../../shared/src/api/rollbacks';
+import { apiGet, apiPost } from './client';
+
+export const listRollbacks = (page = 1, pageSize = 20) => apiGet<RollbackList>('/rollbacks', { page, pageSize });
+export const previewRollback = (target: RollbackTarget) => apiPost<RollbackPreview>('/rollbacks/preview', target);
+/** Refused (409 `confirmation_required`) unless `count` is what the server counts now. */
+export const runRollback = (target: RollbackTarget, count: number) => apiPost<RollbackResult>('/rollbacks', { ...target, confirm: { count } });
+export const undoRollback = (id: number, count: number) => apiPost<RollbackResult>(`/rollbacks/${id}/undo`, { confirm: { count } });
