@@ -60,8 +60,8 @@ const en: typeof zh = {
     department: { create: 'Created department', rename: 'Renamed department', move: 'Moved department' },
     event_source: { create: 'Created data source', rotate: 'Rotated secret', revoke: 'Revoked data source' },
     contact: { tags: 'Edited tags by hand', export: 'Exported contacts' },
-    rollback: { to_time: 'Rolled tags back to a time', rule_version: 'Undid a rule version', tag_restore: 'Restored a tag with its holders', batch: 'Undid a batch of changes' },
-    import: { create: 'Started an import', rows: 'Uploaded import rows', dry_run: 'Import dry run', apply: 'Applied an import', rollback: 'Rolled back an import' },
+    import: { create: 'Started an import', rows: 'Uploaded import rows', dry_run: 'Checked an import (dry run)', apply: 'Applied an import', rollback: 'Rolled back an import' },
+    rollback: { to_time: 'Rolled back to a time', rule_version: "Undid a rule version's tag changes", tag_restore: 'Restored a tag with its holders', batch: 'Undid a batch of changes' },
     tag_group: { create: 'Created tag group', update: 'Edited tag group' },
     tag: { create: 'Created tag', update: 'Edited tag', retire: 'Retired tag', restore: 'Restored tag', merge: 'Merged tag' },
     rule: {
