@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { guessMapping, normalizeIdNumber, normalizePhone, parseGender, parseKind, valueProblem } from './fields';
 import {
+  FileChecker,
   checkFile,
   checkRow,
   mappingProblems,
@@ -179,5 +180,21 @@ describe('tags', () => {
       reason: 'exclusive_conflict',
       detail: '生命周期: 活跃客户, 沉睡客户',
     });
+  });
+});
+
+describe('FileChecker', () => {
+  it('checks a file page by page exactly as checkFile checks it whole', () => {
+    const mapping: ImportMapping = ['externalId', 'name', 'phone', 'gender'];
+    const rows = Array.from({ length: 50 }, (_, i) => ({
+      row: i + 2,
+      cells: [`e${i % 17}`, i % 7 === 0 ? `1390013${String(9000 + i)}` : `客户${i}`, i % 5 === 0 ? '12' : `1380013${String(8000 + (i % 23))}`, ['男', '女', '?'][i % 3]!],
+    }));
+    const whole = checkFile(mapping, rows);
+    const checker = new FileChecker(mapping);
+    const paged = [rows.slice(0, 7), rows.slice(7, 30), rows.slice(30)].flatMap((page) => checker.add(page));
+    expect(paged).toEqual(whole.rows);
+    expect(checker.misaligned()).toEqual(whole.misaligned);
+    expect(paged.flatMap((r) => r.rejections).map((r) => r.reason)).toEqual(expect.arrayContaining(['duplicate_in_file', 'invalid_phone', 'invalid_gender', 'looks_like_phone']));
   });
 });

@@ -273,25 +273,65 @@ export interface FileCheck {
 }
 
 /**
+ * Checks a file page by page, in row order, so a 100k-row import never needs all its rows in
+ * memory: each page's rows come back checked (in-file duplicates included), while the
+ * per-column shape counts behind {@link misaligned} and one key per row for duplicates carry
+ * over. Same verdicts as {@link checkRow} + {@link duplicateRejections} + {@link misalignedColumns}.
+ */
+export class FileChecker {
+  private readonly firstByKey = { externalId: new Map<string, number>(), phone: new Map<string, number>() };
+  private readonly shapes = new Map<number, { field: ImportField; checked: number; bad: number; samples: string[] }>();
+  constructor(readonly mapping: ImportMapping) {
+    mapping.forEach((field, column) => {
+      if (field && field !== 'remark' && field !== 'tags') this.shapes.set(column, { field, checked: 0, bad: 0, samples: [] });
+    });
+  }
+
+  add(rows: readonly { row: number; cells: readonly string[] }[]): CheckedRow[] {
+    return rows.map((r) => {
+      for (const [column, s] of this.shapes) {
+        const v = (r.cells[column] ?? '').trim();
+        if (!v) continue;
+        s.checked++;
+        if (valueProblem(s.field, v)) {
+          s.bad++;
+          if (s.samples.length < 3) s.samples.push(v);
+        }
+      }
+      const checked = checkRow(this.mapping, r.row, r.cells);
+      if (checked.rejections.length === 0) {
+        const dupes: Rejection[] = [];
+        for (const key of ['externalId', 'phone'] as const) {
+          const v = checked.values[key];
+          if (!v) continue;
+          const first = this.firstByKey[key].get(v);
+          if (first === undefined) this.firstByKey[key].set(v, r.row);
+          else dupes.push({ row: r.row, column: this.mapping.indexOf(key), field: key, reason: 'duplicate_in_file', value: v, detail: String(first) });
+        }
+        checked.rejections.push(...dupes);
+      }
+      return checked;
+    });
+  }
+
+  /** Columns where, over every row added so far, most non-empty values have the wrong shape. */
+  misaligned(): MisalignedColumn[] {
+    const out: MisalignedColumn[] = [];
+    for (const [column, s] of this.shapes) {
+      if (s.checked > 0 && s.bad / s.checked > MISALIGNED_SHARE) out.push({ column, field: s.field, checked: s.checked, bad: s.bad, samples: s.samples });
+    }
+    return out.sort((x, y) => x.column - y.column);
+  }
+}
+
+/**
  * Checks a parsed file: the mapping, misaligned columns, each row, duplicates inside the file.
  * `rows[i].row` is the spreadsheet row number. A row with any rejection is not imported.
  */
 export function checkFile(mapping: ImportMapping, rows: readonly { row: number; cells: readonly string[] }[]): FileCheck {
-  const checked = rows.map((r) => checkRow(mapping, r.row, r.cells));
-  const dupes = duplicateRejections(
-    mapping,
-    checked.filter((r) => r.rejections.length === 0),
-  );
-  const byRow = new Map(checked.map((r) => [r.row, r]));
-  for (const d of dupes) byRow.get(d.row)!.rejections.push(d);
-  return {
-    mappingProblems: mappingProblems(mapping),
-    misaligned: misalignedColumns(
-      mapping,
-      rows.map((r) => r.cells),
-    ),
-    rows: checked,
-  };
+  const checker = new FileChecker(mapping);
+  const checked = checker.add(rows);
+  return { mappingProblems: mappingProblems(mapping), misaligned: checker.misaligned(), rows: checked };
 }
 
 

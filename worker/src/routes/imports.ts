@@ -41,8 +41,9 @@ import {
 } from '../../../shared/src/api/imports';
 import {
   ATTRIBUTE_FIELDS,
-  checkFile,
+  FileChecker,
   mappingProblems,
+  type CheckedRow,
   resolveTags,
   taxonomyIndex,
   type ImportMapping,
@@ -102,24 +103,10 @@ const guardOne = (db: D1Database, marker: string) =>
 const CHUNK_BYTES = 400_000;
 /** Staged rows read per query in the dry run. */
 const READ_PAGE = 10_000;
+/** Rows whose verdicts (and sealed fields) are computed at once in the dry run. */
+const VERDICT_WINDOW = 1000;
 
-function chunkByBytes<T>(items: T[]): T[][] {
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let bytes = 0;
-  for (const it of items) {
-    const n = JSON.stringify(it).length * 3; // worst case UTF-8
-    if (cur.length && bytes + n > CHUNK_BYTES) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(it);
-    bytes += n;
-  }
-  if (cur.length) out.push(cur);
-  return out;
-}
+const utf8 = new TextEncoder();
 
 const ATTRS = Object.entries(ATTRIBUTE_FIELDS) as [keyof typeof ATTRIBUTE_FIELDS, string][];
 
@@ -238,34 +225,9 @@ export const imports = new Hono<AppEnv>()
     if (imp.row_count === 0) throw new ApiError(409, 'conflict', 'No rows staged yet', [{ path: 'rows', message: 'none staged' }]);
     const at = Date.now();
 
-    // every staged row, in pages
-    const staged: { row: number; cells: string[] }[] = [];
-    for (let after = 0; ; ) {
-      const { results } = await db
-        .prepare('SELECT row, cells FROM import_rows WHERE import_id = ? AND row > ? ORDER BY row LIMIT ?')
-        .bind(id, after, READ_PAGE)
-        .all<{ row: number; cells: string }>();
-      for (const r of results) staged.push({ row: r.row, cells: JSON.parse(r.cells) });
-      if (results.length < READ_PAGE) break;
-      after = results[results.length - 1]!.row;
-    }
-    const file = checkFile(mapping, staged);
-    const counts: ImportCounts = { total: staged.length, new: 0, updated: 0, unchanged: 0, rejected: 0 };
-
-    if (file.mappingProblems.length || file.misaligned.length) {
-      // the whole file is refused: nothing is classified until the mapping is fixed
-      const bad = new Set(file.misaligned.map((m) => m.column));
-      const rejections: Rejection[] = [];
-      for (const r of file.rows) {
-        for (const rej of r.rejections) if (bad.has(rej.column) && rejections.length < REPORT_MAX_REJECTIONS) rejections.push({ ...rej, reason: 'misaligned_column', detail: rej.reason });
-      }
-      counts.rejected = staged.length;
-      await db.batch([
-        db.prepare(`UPDATE imports SET mapping = ?, status = 'staging', counts = NULL WHERE id = ?`).bind(JSON.stringify(mapping), id),
-        auditStatement(db, { actor: actorOf(c), action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${file.misaligned.length} misaligned column(s)`, after: { mapping, misaligned: file.misaligned }, at }),
-      ]);
-      const body: DryRunReport = { importId: id, status: 'staging', mappingProblems: file.mappingProblems, misaligned: file.misaligned, counts, rejections, tagCount: 0 };
-      return c.json(body);
+    const problems = mappingProblems(mapping);
+    if (problems.length) {
+      throw new ApiError(400, 'invalid_request', `Invalid mapping: ${problems.map((p) => `${p.field} ${p.reason}`).join('; ')}`, problems.map((p) => ({ path: p.column === null ? 'mapping' : `mapping.${p.column}`, message: p.reason })));
     }
 
     // tags against the taxonomy; phones and ID numbers sealed and hashed
@@ -274,36 +236,25 @@ export const imports = new Hono<AppEnv>()
       .all<Omit<TaxonomyTag, 'exclusive'> & { exclusive: number }>();
     const index = taxonomyIndex(taxonomy.map((t) => ({ ...t, exclusive: Boolean(t.exclusive) })));
     const tagColumn = mapping.indexOf('tags');
-    const cellsByRow = new Map(staged.map((r) => [r.row, r.cells]));
-    const needsKey = mapping.includes('phone') || mapping.includes('idNumber');
-    const keys = needsKey ? await fieldKeys(c.env) : null;
+    const keys = mapping.includes('phone') || mapping.includes('idNumber') ? await fieldKeys(c.env) : null;
     const tagIds = new Set<number>();
-    const updates = await Promise.all(
-      file.rows.map(async (r) => {
-        if (r.rejections.length === 0 && r.tags.length) {
-          const res = resolveTags(r.tags, index);
-          if (res.ok) res.tagIds.forEach((t) => tagIds.add(t));
-          else r.rejections.push({ row: r.row, column: tagColumn, field: 'tags', reason: res.reason, value: cellsByRow.get(r.row)?.[tagColumn]?.trim(), detail: res.detail });
-        }
-        if (r.rejections.length) return { row: r.row, s: 'rejected', rej: r.rejections };
-        const { externalId, phone, idNumber, ...attrs } = r.values;
-        const tags = r.tags.length ? resolveTags(r.tags, index) : null;
-        return {
-          row: r.row,
-          s: 'valid',
-          ext: externalId!,
-          data: attrs,
-          ph: phone && keys ? await fieldHash(keys, phone) : null,
-          pe: phone && keys ? await sealField(keys, phone) : null,
-          ih: idNumber && keys ? await fieldHash(keys, idNumber) : null,
-          ie: idNumber && keys ? await sealField(keys, idNumber) : null,
-          b: bucketOf(externalId!),
-          tags: tags && tags.ok ? tags.tagIds : [],
-        };
-      }),
-    );
-    const phoneColumn = mapping.indexOf('phone');
-    const stmts: D1PreparedStatement[] = chunkByBytes(updates).map((chunk) =>
+    const verdict = async (r: CheckedRow, cells: readonly string[]) => {
+      const tags = r.rejections.length === 0 && r.tags.length ? resolveTags(r.tags, index) : null;
+      if (tags && !tags.ok) {
+        r.rejections.push({ row: r.row, column: tagColumn, field: 'tags', reason: tags.reason, value: cells[tagColumn]?.trim(), detail: tags.detail });
+      }
+      if (r.rejections.length) return { row: r.row, s: 'rejected', rej: r.rejections };
+      if (tags?.ok) tags.tagIds.forEach((t) => tagIds.add(t));
+      const { externalId, phone, idNumber, ...attrs } = r.values;
+      const [ph, pe, ih, ie] = await Promise.all([
+        phone && keys ? fieldHash(keys, phone) : null,
+        phone && keys ? sealField(keys, phone) : null,
+        idNumber && keys ? fieldHash(keys, idNumber) : null,
+        idNumber && keys ? sealField(keys, idNumber) : null,
+      ]);
+      return { row: r.row, s: 'valid', ext: externalId!, data: attrs, ph, pe, ih, ie, b: bucketOf(externalId!), tags: tags?.ok ? tags.tagIds : [] };
+    };
+    const upsert = (chunk: string) =>
       db
         .prepare(
           // an upsert, so json_each is the outer loop and each row a primary-key lookup (an
@@ -317,8 +268,78 @@ export const imports = new Hono<AppEnv>()
              id_number_enc = excluded.id_number_enc, bucket = excluded.bucket, tag_ids = excluded.tag_ids,
              rejections = excluded.rejections, contact_id = NULL, before = NULL`,
         )
-        .bind(JSON.stringify(chunk), id),
-    );
+        .bind(chunk, id);
+
+    // An earlier dry run's verdicts stop counting now: apply needs the 'checked' this one sets last.
+    await db.prepare(`UPDATE imports SET status = 'staging', counts = NULL WHERE id = ? AND status IN ('staging', 'checked')`).bind(id).run();
+
+    // Page by page (memory stays one page, whatever the file's size): check, seal, and write the
+    // verdicts back as JSON chunks. Shape rejections are kept per column for a misaligned report.
+    const checker = new FileChecker(mapping);
+    const shapeRejections = new Map<number, Rejection[]>();
+    let total = 0;
+    for (let after = 0; ; ) {
+      const { results } = await db
+        .prepare('SELECT row, cells FROM import_rows WHERE import_id = ? AND row > ? ORDER BY row LIMIT ?')
+        .bind(id, after, READ_PAGE)
+        .all<{ row: number; cells: string }>();
+      const page = results.map((r) => ({ row: r.row, cells: JSON.parse(r.cells) as string[] }));
+      total += page.length;
+      const checked = checker.add(page);
+      for (const r of checked) {
+        for (const rej of r.rejections) {
+          const list = shapeRejections.get(rej.column) ?? [];
+          if (list.length < REPORT_MAX_REJECTIONS && rej.reason !== 'duplicate_in_file' && rej.reason !== 'required') shapeRejections.set(rej.column, [...list, rej]);
+        }
+      }
+      const chunks: string[] = [];
+      let cur: string[] = [];
+      let bytes = 0;
+      const flush = () => {
+        if (cur.length) chunks.push(`[${cur.join(',')}]`);
+        cur = [];
+        bytes = 0;
+      };
+      for (let i = 0; i < checked.length; i += VERDICT_WINDOW) {
+        const window = checked.slice(i, i + VERDICT_WINDOW);
+        for (const v of await Promise.all(window.map((r, k) => verdict(r, page[i + k]!.cells)))) {
+          const j = JSON.stringify(v);
+          const n = utf8.encode(j).length + 1;
+          if (bytes + n > CHUNK_BYTES) flush();
+          cur.push(j);
+          bytes += n;
+        }
+      }
+      flush();
+      if (chunks.length) await db.batch(chunks.map(upsert));
+      if (results.length < READ_PAGE) break;
+      after = results[results.length - 1]!.row;
+    }
+
+    const misaligned = checker.misaligned();
+    if (misaligned.length) {
+      // the whole file is refused: nothing is classified until the mapping is fixed
+      const rejections = misaligned
+        .flatMap((m) => (shapeRejections.get(m.column) ?? []).map((rej) => ({ ...rej, reason: 'misaligned_column' as const, detail: rej.reason })))
+        .sort((x, y) => x.row - y.row || x.column - y.column)
+        .slice(0, REPORT_MAX_REJECTIONS);
+      await db.batch([
+        db.prepare(`UPDATE imports SET mapping = ?, status = 'staging', counts = NULL WHERE id = ?`).bind(JSON.stringify(mapping), id),
+        auditStatement(db, { actor: actorOf(c), action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${misaligned.length} misaligned column(s)`, after: { mapping, misaligned }, at }),
+      ]);
+      const body: DryRunReport = {
+        importId: id,
+        status: 'staging',
+        mappingProblems: [],
+        misaligned,
+        counts: { total, new: 0, updated: 0, unchanged: 0, rejected: total },
+        rejections,
+        tagCount: 0,
+      };
+      return c.json(body);
+    }
+    const phoneColumn = mapping.indexOf('phone');
+    const stmts: D1PreparedStatement[] = [];
     stmts.push(
       // a phone number that already belongs to another contact
       db
