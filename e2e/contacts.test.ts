@@ -61,7 +61,7 @@ describe('Contacts screen, as a marketer', () => {
     await page.getByTestId('language-switch').getByText('EN').click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Contacts');
     await expect.poll(() => page.getByTestId('nav').innerText()).toContain('Tagging rules');
-    expect(await page.getByTestId('contacts-total').innerText()).toMatch(/^[\d,]+ contacts$/);
+    await expect.poll(() => page.getByTestId('contacts-total').innerText()).toMatch(/^[\d,]+ contacts$/);
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
 
     await page.reload();

@@ -156,3 +156,46 @@ describe('data sources screen', () => {
     await page.close();
   });
 });
+
+describe('departments in the people screen', () => {
+  let context: BrowserContext;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ context, close } = await openBrowser('zh-CN'));
+  });
+  afterAll(() => close?.());
+
+  it('creates a department under 华东大区, then moves it under 华南大区', async () => {
+    const name = `测试组${Date.now() % 100000}`;
+    const page = await context.newPage();
+    await page.goto(`${baseURL}/people`);
+    const tree = page.getByTestId('departments');
+    const east = tree.getByTestId('department-node').filter({ hasText: '华东大区' }).first();
+    await east.waitFor();
+
+    await east.getByRole('button').click();
+    await page.locator('.el-dropdown-menu__item:visible', { hasText: '新建子部门' }).click();
+    const dialog = page.getByTestId('department-dialog');
+    await dialog.getByTestId('department-name').fill(name);
+    await dialog.getByTestId('department-save').click();
+    const node = tree.getByTestId('department-node').filter({ hasText: name });
+    await node.waitFor();
+
+    const departments = () => apiCall<{ id: number; name: string; parentId: number | null }[]>(context, 'GET', '/departments');
+    const byName = async (n: string) => (await departments()).find((d) => d.name === n)!;
+    expect((await byName(name)).parentId).toBe((await byName('华东大区')).id);
+
+    await node.getByRole('button').click();
+    await page.locator('.el-dropdown-menu__item:visible', { hasText: '移动' }).click();
+    await dialog.getByTestId('department-parent').click();
+    // its own subtree is not offered as a parent
+    await page.locator('.el-select-dropdown__item:visible').first().waitFor();
+    expect(await page.locator('.el-select-dropdown__item:visible', { hasText: name }).count()).toBe(0);
+    await page.locator('.el-select-dropdown__item:visible', { hasText: '华南大区' }).first().click();
+    await page.waitForTimeout(300); // the dropdown closes
+    await page.screenshot({ path: 'e2e/screenshots/department-move-zh-CN.png' });
+    await dialog.getByTestId('department-save').click();
+    await expect.poll(async () => (await byName(name)).parentId).toBe((await byName('华南大区')).id);
+    await page.close();
+  });
+});

@@ -59,8 +59,9 @@ const en: typeof zh = {
     user: { create: 'Created user', update: 'Edited user', password: 'Changed password', revoke_sessions: "Ended a user's sessions" },
     department: { create: 'Created department', rename: 'Renamed department', move: 'Moved department' },
     event_source: { create: 'Created data source', rotate: 'Rotated secret', revoke: 'Revoked data source' },
-    contact: { tags: 'Edited tags by hand', export: 'Export contacts' },
-    import: { create: 'Start import', rows: 'Upload import rows', dry_run: 'Import dry run', apply: 'Apply import', rollback: 'Roll back import' },
+    contact: { tags: 'Edited tags by hand', export: 'Exported contacts' },
+    import: { create: 'Started an import', rows: 'Uploaded import rows', dry_run: 'Checked an import (dry run)', apply: 'Applied an import', rollback: 'Rolled back an import' },
+    rollback: { to_time: 'Rolled back to a time', rule_version: "Undid a rule version's tag changes", tag_restore: 'Restored a tag with its holders', batch: 'Undid a batch of changes' },
     tag_group: { create: 'Created tag group', update: 'Edited tag group' },
     tag: { create: 'Created tag', update: 'Edited tag', retire: 'Retired tag', restore: 'Restored tag', merge: 'Merged tag' },
     rule: {
