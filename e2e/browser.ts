@@ -63,3 +63,18 @@ export async function apiCall<T = unknown>(context: BrowserContext, method: stri
   if (!res.ok()) throw new Error(`${method} ${path} failed: ${res.status()} ${await res.text()}`);
   return (await res.json()) as T;
 }
+
+/**
+ * A signed-in browser (see openBrowser) with one page open, collecting the page's console
+ * errors and uncaught exceptions, which screen tests assert to be empty.
+ */
+export async function openPage(locale = 'zh-CN', as: string | null = SUPER_ADMIN) {
+  const { context, close } = await openBrowser(locale, as);
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  return { context, page, consoleErrors, close };
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { openPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -9,15 +9,10 @@ const persistTo = inject('persistTo');
 let context: BrowserContext;
 let close: () => Promise<void>;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 beforeAll(async () => {
-  ({ context, close } = await openBrowser('zh-CN'));
-  page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  ({ context, page, consoleErrors, close } = await openPage('zh-CN'));
 });
 afterAll(async () => close?.());
 
