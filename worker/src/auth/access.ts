@@ -58,24 +58,39 @@ export function inScope(user: SessionUser, departmentPath: string | null): boole
   return departmentPath.startsWith(user.departmentPath);
 }
 
-/**
- * The SQL condition restricting `column` (a department id) to the user's scope, with its
- * parameters: empty for a super admin.
- */
-export function scopeSql(user: SessionUser, column: string): { sql: string; params: string[] } {
-  if (user.role === 'super_admin') return { sql: '', params: [] };
-  if (!user.departmentPath) return { sql: ' AND 0', params: [] };
-  return { sql: ` AND ${column} IN (SELECT id FROM departments WHERE path LIKE ? || '%')`, params: [user.departmentPath] };
+/** A SQL predicate with its bound parameters (the rule SQL's `SqlFrag` shape). */
+export interface SqlPredicate {
+  sql: string;
+  params: unknown[];
+}
+
+/** `column` (a department id) is the department at `path` ("/1/2/") or below it: one indexed range on `departments.path`. */
+export function inDepartmentSubtree(column: string, path: string): SqlPredicate {
+  return { sql: `${column} IN (SELECT id FROM departments WHERE path LIKE ? || '%')`, params: [path] };
 }
 
 /**
- * The contacts a user may see, as a predicate on `contacts c` for the rule and segment SQL
- * (`SqlFrag` shape): undefined for a super admin.
+ * The rows a user may see by their department `column`: undefined for a super admin (no
+ * restriction), nothing for someone without a department.
  */
-export function contactScope(user: SessionUser): { sql: string; params: unknown[] } | undefined {
+export function userScope(user: SessionUser, column: string): SqlPredicate | undefined {
   if (user.role === 'super_admin') return undefined;
   if (!user.departmentPath) return { sql: '0', params: [] };
-  return { sql: "c.department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')", params: [user.departmentPath] };
+  return inDepartmentSubtree(column, user.departmentPath);
+}
+
+/** The contacts a user may see, as a predicate on `contacts c` (rule and segment SQL take it as a scope). */
+export function contactScope(user: SessionUser): SqlPredicate | undefined {
+  return userScope(user, 'c.department_id');
+}
+
+/** The contact row if it exists and the user may see it; null otherwise (callers answer as if it did not exist). */
+export async function findVisibleContact(db: D1Database, user: SessionUser, id: number): Promise<Record<string, unknown> | null> {
+  const scope = contactScope(user);
+  return db
+    .prepare(`SELECT * FROM contacts c WHERE c.id = ?${scope ? ` AND ${scope.sql}` : ''}`)
+    .bind(id, ...(scope?.params ?? []))
+    .first<Record<string, unknown>>();
 }
 
 /** What decides who may touch a tag group: its roles and its owning department's path (null: company-wide). */

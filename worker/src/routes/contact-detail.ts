@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env';
-import { actorOf, canApplyGroup, contactScope, forbidden, GROUP_ACCESS_COLUMNS, hasRole, type GroupAccess } from '../auth/access';
+import { actorOf, canApplyGroup, findVisibleContact, forbidden, GROUP_ACCESS_COLUMNS, hasRole, userScope, type GroupAccess } from '../auth/access';
 import type { SessionUser } from '../../../shared/src/api/auth';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
@@ -31,11 +31,7 @@ const idPath = z.object({ id: idParam }).strict();
 
 /** The contact, if it exists and is in the user's scope: outside it, it does not exist (404, no leak). */
 async function requireContact(db: D1Database, id: number, user: SessionUser): Promise<Record<string, unknown>> {
-  const scope = contactScope(user);
-  const row = await db
-    .prepare(`SELECT * FROM contacts c WHERE c.id = ?${scope ? ` AND ${scope.sql}` : ''}`)
-    .bind(id, ...(scope?.params ?? []))
-    .first<Record<string, unknown>>();
+  const row = await findVisibleContact(db, user, id);
   if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
   return row;
 }
@@ -64,10 +60,10 @@ const parseJson = (text: unknown): Record<string, unknown> => {
  */
 async function segmentsOf(db: D1Database, env: Env, contactId: number, user: SessionUser): Promise<{ id: number; name: string }[]> {
   // only segments the user may see (their department's, see departmentOwned)
-  const visible = user.role === 'super_admin' ? '' : "WHERE department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')";
+  const visible = userScope(user, 'department_id');
   const { results } = await db
-    .prepare(`SELECT id, name, logic FROM segments ${visible} ORDER BY name, id`)
-    .bind(...(visible ? [user.departmentPath] : []))
+    .prepare(`SELECT id, name, logic FROM segments ${visible ? `WHERE ${visible.sql}` : ''} ORDER BY name, id`)
+    .bind(...(visible?.params ?? []))
     .all<{ id: number; name: string; logic: string }>();
   const ctx = previewContext(env, Date.now());
   const scope = { sql: 'c.id = ?', params: [contactId] };

@@ -42,7 +42,7 @@ import { dataNeeds } from '../../../shared/src/rules/needs';
 import type { RuleError } from '../../../shared/src/rules/errors';
 import type { JsonLogic, RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
-import { actorOf, contactScope, departmentOwned, inScope, ownerDepartment, requireRole, type Actor } from '../auth/access';
+import { actorOf, departmentOwned, findVisibleContact, userScope, inScope, ownerDepartment, requireRole, type Actor } from '../auth/access';
 import type { SessionUser } from '../../../shared/src/api/auth';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes, type Workspace } from '../rules/context';
 import { diffGraphs } from '../rules/diff';
@@ -281,9 +281,7 @@ function assumeEvent(rule: CompiledRule): { rule: CompiledRule; assumed: string[
 
 /** A contact the explanation may show: it exists and is in the user's scope. */
 async function requireVisibleContact(db: D1Database, user: SessionUser, id: number) {
-  const scope = contactScope(user);
-  const row = await db.prepare(`SELECT 1 FROM contacts c WHERE c.id = ?${scope ? ` AND ${scope.sql}` : ''}`).bind(id, ...(scope?.params ?? [])).first();
-  if (!row) throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${id}`, [{ path: 'contactId', message: 'no such contact' }]);
+  if (!(await findVisibleContact(db, user, id))) throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${id}`, [{ path: 'contactId', message: 'no such contact' }]);
 }
 
 export const rules = new Hono<AppEnv>()
@@ -295,9 +293,10 @@ export const rules = new Hono<AppEnv>()
     const where: string[] = [];
     const params: unknown[] = [];
     const user = c.get('user');
-    if (user.role !== 'super_admin') {
-      where.push("r.department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')");
-      params.push(user.departmentPath ?? '\u0000');
+    const scope = userScope(user, 'r.department_id');
+    if (scope) {
+      where.push(scope.sql);
+      params.push(...scope.params);
     }
     if (q.status) {
       where.push('r.status = ?');

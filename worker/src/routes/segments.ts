@@ -3,7 +3,7 @@
  * shared/src/api/segments.ts for the graph's shape and the contract). Sizes are counted when
  * the list is asked for, one COUNT per segment on the page.
  */
-import { contactScope, departmentOwned, ownerDepartment, requireRole } from '../auth/access';
+import { contactScope, departmentOwned, ownerDepartment, requireRole, userScope } from '../auth/access';
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
@@ -122,9 +122,10 @@ export const segments = new Hono<AppEnv>()
       conds.push("name LIKE ? ESCAPE '\\'");
       params.push(`%${likeEscape(q.q)}%`);
     }
-    if (user.role !== 'super_admin') {
-      conds.push("department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')");
-      params.push(user.departmentPath ?? '\u0000');
+    const scope = userScope(user, 'department_id');
+    if (scope) {
+      conds.push(scope.sql);
+      params.push(...scope.params);
     }
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
     const [total, rows] = await db.batch([

@@ -4,6 +4,7 @@
  * exclusive-group siblings an add would displace. Publishing recomputes exactly this and refuses
  * when it differs from what the user confirmed.
  */
+import { inDepartmentSubtree } from '../auth/access';
 import type { ActionCounts, PreviewCountsBody } from '../../../shared/src/api/rules';
 import { compileRule, type CompiledRule } from '../../../shared/src/rules/compile';
 import type { RuleError } from '../../../shared/src/rules/errors';
@@ -22,11 +23,6 @@ export function rolloutScope(ruleId: number | undefined, percent: number): SqlFr
   return rolloutSql(ruleId ?? UNSAVED_RULE_ID, percent);
 }
 
-/** Contacts of one department and everything below it, by the department's path ("/1/2/"). */
-export function departmentSql(path: string): SqlFrag {
-  return { sql: "c.department_id IN (SELECT id FROM departments WHERE path LIKE ? || '%')", params: [path] };
-}
-
 /** Both restrictions (either may be absent). */
 export function bothScopes(a: SqlFrag | undefined, b: SqlFrag | undefined): SqlFrag | undefined {
   if (!a) return b;
@@ -40,7 +36,7 @@ export function bothScopes(a: SqlFrag | undefined, b: SqlFrag | undefined): SqlF
  * webhook path (execution/evaluate.ts) all restrict the same way.
  */
 export function ruleScope(ruleId: number | undefined, percent: number, departmentPath: string | null): SqlFrag | undefined {
-  return bothScopes(rolloutScope(ruleId, percent), departmentPath === null ? undefined : departmentSql(departmentPath));
+  return bothScopes(rolloutScope(ruleId, percent), departmentPath === null ? undefined : inDepartmentSubtree('c.department_id', departmentPath));
 }
 
 /**
