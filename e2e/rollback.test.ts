@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openBrowser } from './browser';
+import { apiCall, openBrowser, openPage } from './browser';
 import { d1Query } from './wrangler';
 import type { RuleDetail, RulePreviewOk } from '../shared/src/api/rules';
 import type { TaxonomyTag } from '../shared/src/api/taxonomy';
@@ -13,16 +13,11 @@ const persistTo = inject('persistTo');
 let context: BrowserContext;
 let close: () => Promise<void>;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 beforeAll(async () => {
   mkdirSync('e2e/screenshots', { recursive: true });
-  ({ context, close } = await openBrowser('zh-CN'));
-  page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  ({ context, page, consoleErrors, close } = await openPage('zh-CN'));
 });
 afterAll(async () => close?.());
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { apiCall, openBrowser } from './browser';
+import { apiCall, openPage } from './browser';
 import { d1Query } from './wrangler';
 import { dayNumber } from '../shared/src/time';
 
@@ -11,16 +11,11 @@ const persistTo = inject('persistTo');
 let context: BrowserContext;
 let close: () => Promise<void>;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 beforeAll(async () => {
   mkdirSync('e2e/screenshots', { recursive: true });
-  ({ context, close } = await openBrowser('zh-CN'));
-  page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  ({ context, page, consoleErrors, close } = await openPage('zh-CN'));
 });
 afterAll(async () => close?.());
 
