@@ -87,6 +87,65 @@ describe('tagChangeStatements', () => {
     expect((await ledger())[0]).toMatchObject({ contact_id: id, tag_id: 2, op: 'add' });
   });
 
+  it('attributes each change to the rule version that asked for it', async () => {
+    await db.batch(
+      tagChangeStatements(
+        db,
+        [
+          { contactId: 1, tagId: 5, op: 'remove', ruleId: 11, ruleVersion: 2 },
+          { contactId: 2, tagId: 3, op: 'add', ruleId: 12, ruleVersion: 4 },
+          { contactId: 1, tagId: 2, op: 'add', ruleId: 13, ruleVersion: 1 },
+        ],
+        { source: 'rule', batchId: 'webhook-1', at: NOW },
+      ),
+    );
+    const rows = (await ledger()).map((r) => [r.contact_id, r.tag_id, r.op, r.rule_id, r.rule_version, r.batch_id]);
+    // removals first (the displaced sibling attributed to the adding rule), then the additions
+    expect(rows.slice(0, 2)).toEqual([
+      [1, 5, 'remove', 11, 2, 'webhook-1'],
+      [1, 1, 'remove', 13, 1, 'webhook-1'],
+    ]);
+    expect(rows.slice(2)).toHaveLength(2);
+    expect(rows.slice(2)).toEqual(
+      expect.arrayContaining([
+        [2, 3, 'add', 12, 4, 'webhook-1'],
+        [1, 2, 'add', 13, 1, 'webhook-1'],
+      ]),
+    );
+    const row = await db.prepare('SELECT rule_id, rule_version FROM contact_tags WHERE contact_id = 2 AND tag_id = 3').first();
+    expect(row).toEqual({ rule_id: 12, rule_version: 4 });
+  });
+
+  it('writes one change or a hundred in the same few statements', async () => {
+    const one = tagChangeStatements(db, [{ contactId: 1, tagId: 3, op: 'add' }], RULE).length;
+    const many = Array.from({ length: 100 }, (_, i) => ({ contactId: 1 + (i % 5), tagId: 3 + (i % 3), op: i % 2 ? ('add' as const) : ('remove' as const) }));
+    expect(tagChangeStatements(db, many, RULE).length).toBeLessThanOrEqual(one + 2);
+    await db.batch(tagChangeStatements(db, many, RULE));
+    // per contact and tag the last change counts: contact 5 (i = 4, 9, …) ends with tag 5 added (i = 94), …
+    const expected = new Map<string, 'add' | 'remove'>();
+    for (const ch of many) expected.set(`${ch.contactId}|${ch.tagId}`, ch.op);
+    for (const [key, op] of expected) {
+      const [c, t] = key.split('|').map(Number);
+      const held = (await holdings(c as number)).includes(t as number);
+      expect(held, key).toBe(op === 'add' && t !== 6); // 6 is retired: never added
+    }
+  });
+
+  it('of two additions into one exclusive group for a contact, keeps the last', async () => {
+    await db.batch(
+      tagChangeStatements(
+        db,
+        [
+          { contactId: 3, tagId: 1, op: 'add' },
+          { contactId: 3, tagId: 2, op: 'add' },
+        ],
+        RULE,
+      ),
+    );
+    expect(await holdings(3)).toEqual([2]);
+    expect((await ledger()).map((r) => [r.contact_id, r.tag_id, r.op])).toEqual([[3, 2, 'add']]);
+  });
+
   it('writes nothing at all when another statement of the batch fails', async () => {
     const failing = db.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('robot', 'x', 'x', 1, 0, 0)`);
     await expect(db.batch([...tagChangeStatements(db, [{ contactId: 2, tagId: 3, op: 'add' }], RULE), failing])).rejects.toThrow();

@@ -450,29 +450,15 @@ function writeStatements(
       .bind(fresh.length, o.now, o.sourceId),
   );
 
-  // Net tag changes per contact (start of request → end), removals first so an exclusive
-  // group never holds two tags mid-batch; each attributed to the rule version that made it.
-  const groups = new Map<string, { change: RuleChange; items: TagChange[] }>();
-  const add = (c: ContactState, tagId: number, op: 'add' | 'remove') => {
+  // Net tag changes per contact (start of request → end), each attributed to the rule version
+  // that made it; the tag writer applies them in a constant number of statements.
+  const changes: TagChange[] = [];
+  const change = (c: ContactState, tagId: number, op: 'add' | 'remove') => {
     const cause = c.cause.get(tagId) as RuleChange;
-    const key = `${op}|${cause.ruleId}|${cause.ruleVersion}`;
-    const g = groups.get(key) ?? { change: { ...cause, op }, items: [] };
-    g.items.push({ contactId: c.id ?? { externalId: c.externalId }, tagId, op });
-    groups.set(key, g);
+    changes.push({ contactId: c.id ?? { externalId: c.externalId }, tagId, op, ruleId: cause.ruleId, ruleVersion: cause.ruleVersion });
   };
-  for (const c of contacts) for (const t of c.initialTags) if (!c.tags.has(t)) add(c, t, 'remove');
-  for (const c of contacts) for (const t of c.tags) if (!c.initialTags.has(t)) add(c, t, 'add');
-  const ordered = [...groups.values()].sort((a, b) => (a.change.op === b.change.op ? 0 : a.change.op === 'remove' ? -1 : 1));
-  for (const g of ordered) {
-    out.push(
-      ...tagChangeStatements(db, g.items, {
-        source: 'rule',
-        ruleId: g.change.ruleId,
-        ruleVersion: g.change.ruleVersion,
-        batchId: o.batchId,
-        at: o.now,
-      }),
-    );
-  }
+  for (const c of contacts) for (const t of c.initialTags) if (!c.tags.has(t)) change(c, t, 'remove');
+  for (const c of contacts) for (const t of c.tags) if (!c.initialTags.has(t)) change(c, t, 'add');
+  if (changes.length) out.push(...tagChangeStatements(db, changes, { source: 'rule', batchId: o.batchId, at: o.now }));
   return out;
 }
