@@ -19,7 +19,8 @@ import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
-import { ingest, SOURCE_SQL, type SourceRow } from '../ingest/pipeline';
+import { SOURCE_SQL, type SourceRow } from '../ingest/pipeline';
+import { ingestGrouped, type KeepAlive } from '../ingest/group-commit';
 import { verifySignature } from '../ingest/signature';
 import { tzOffsetMinutes } from '../rules/context';
 import { wecomDecrypt, WecomCryptoError, wecomSignature, timingSafeEqual } from '../wecom/crypto';
@@ -155,6 +156,19 @@ function respond(c: Context<AppEnv>, res: WebhookResponse) {
   return c.json(res, 200);
 }
 
+/** `waitUntil` of the request, so a group's write outlives a sender that hangs up (absent when the app is called without an execution context). */
+function keepAlive(c: Context<AppEnv>): KeepAlive {
+  return (p) => {
+    let ctx: { waitUntil(p: Promise<unknown>): void };
+    try {
+      ctx = c.executionCtx;
+    } catch {
+      return;
+    }
+    ctx.waitUntil(p);
+  };
+}
+
 export const webhooks = new Hono<AppEnv>();
 
 // ---- WeCom ----
@@ -197,7 +211,6 @@ webhooks.get('/wecom/:sourceId', async (c) => {
 webhooks.post('/wecom/:sourceId', async (c) => {
   const id = c.req.param('sourceId');
   const raw = await c.req.text();
-  const now = Date.now();
   const result = await withSource(async (fresh) => {
     const row = await loadSource(c.env.DB, id, 'wecom', fresh);
     let outer: ReturnType<typeof parseFlatXml>;
@@ -232,14 +245,13 @@ webhooks.post('/wecom/:sourceId', async (c) => {
       sameSource(row)(current);
       return { ignored: mapped.ignored };
     }
-    return ingest(c.env.DB, mapped.events, {
-      sourceId: id,
-      now,
-      tzOffsetMinutes: tzOffsetMinutes(c.env),
-      defaultKind: 'wecom_customer',
-      batchId: crypto.randomUUID(),
-      checkSource: sameSource(row),
-    });
+    return ingestGrouped(
+      c.env.DB,
+      row,
+      mapped.events,
+      { sourceId: id, tzOffsetMinutes: tzOffsetMinutes(c.env), defaultKind: 'wecom_customer', checkSource: sameSource(row) },
+      keepAlive(c),
+    );
   });
   void result;
   // WeCom wants a quick plain "success"; anything else makes it retry.
@@ -271,14 +283,13 @@ webhooks.post('/:sourceId', async (c) => {
       throw new ApiError(400, 'invalid_json', 'The body is not UTF-8 text');
     }
     const events = parseEvents(text, now);
-    return ingest(c.env.DB, events, {
-      sourceId: id,
-      now,
-      tzOffsetMinutes: tzOffsetMinutes(c.env),
-      defaultKind: 'friend',
-      batchId: crypto.randomUUID(),
-      checkSource: sameSource(row),
-    });
+    return ingestGrouped(
+      c.env.DB,
+      row,
+      events,
+      { sourceId: id, tzOffsetMinutes: tzOffsetMinutes(c.env), defaultKind: 'friend', checkSource: sameSource(row) },
+      keepAlive(c),
+    );
   });
   return respond(c, res);
 });

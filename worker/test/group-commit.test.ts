@@ -1,0 +1,110 @@
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ingestGrouped, MAX_GROUP_EVENTS, type GroupOptions } from '../src/ingest/group-commit';
+import type { IngestEvent } from '../../shared/src/api/webhooks';
+
+/**
+ * Group commit (worker/src/ingest/group-commit.ts) on the real D1: concurrent requests of one
+ * source share pipeline runs. A D1 wrapper records how many events each write stored.
+ */
+const db = env.DB;
+const OPTIONS: GroupOptions = { sourceId: 'gc', tzOffsetMinutes: 480, defaultKind: 'friend' };
+const noKeepAlive = () => {};
+
+/** A D1 that records how many events matching `pattern` each batch stored: the size of each run. */
+function recordingRuns(pattern: string): { db: D1Database; runs: number[] } {
+  const runs: number[] = [];
+  const stored = async () => (await db.prepare('SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE ?').bind(pattern).first<{ n: number }>())?.n ?? 0;
+  const wrapped = new Proxy(db, {
+    get(target, prop) {
+      if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
+      return async (stmts: D1PreparedStatement[]) => {
+        const before = await stored();
+        const res = await target.batch(stmts);
+        const added = (await stored()) - before;
+        if (added > 0) runs.push(added);
+        return res;
+      };
+    },
+  });
+  return { db: wrapped, runs };
+}
+
+const message = (id: string, ext: string): IngestEvent => ({ id, type: 'message', occurredAt: Date.now() - 1000, text: '你好', contact: { externalId: ext } });
+const count = async (sql: string) => (await db.prepare(sql).first<{ n: number }>())?.n ?? 0;
+
+beforeAll(async () => {
+  await db.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES ('gc', 'group commit', 'generic', 's')`).run();
+});
+
+describe('group commit', () => {
+  it('writes concurrent requests in shared runs, each request getting its own results', async () => {
+    const { db: wrapped, runs } = recordingRuns('gc-a%');
+    const lane = {};
+    const requests = Array.from({ length: 12 }, (_, i) => [message(`gc-a${i}`, `u_gc${i % 3}`)]);
+    const responses = await Promise.all(requests.map((events) => ingestGrouped(wrapped, lane, events, OPTIONS, noKeepAlive)));
+
+    responses.forEach((r, i) => {
+      expect(r).toMatchObject({ received: 1, accepted: 1, duplicates: 0 });
+      expect(r.results).toEqual([{ id: `gc-a${i}`, status: 'accepted' }]);
+    });
+    // every event stored by some run, and fewer runs than requests: they were grouped
+    expect(runs.reduce((a, b) => a + b, 0)).toBe(12);
+    expect(runs.length).toBeLessThan(12);
+    expect(Math.max(...runs)).toBeGreaterThan(1);
+    expect(await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE 'gc-a%'`)).toBe(12);
+    expect(await count(`SELECT SUM(message_count) AS n FROM contacts WHERE external_id LIKE 'u_gc%'`)).toBe(12);
+  });
+
+  it('stores an event id sent by two requests of one group once, the later copy reading duplicate', async () => {
+    const lane = {};
+    const [a, b, c] = await Promise.all([
+      ingestGrouped(db, lane, [message('gc-d1', 'u_gcd')], OPTIONS, noKeepAlive),
+      ingestGrouped(db, lane, [message('gc-d2', 'u_gcd'), message('gc-d3', 'u_gcd')], OPTIONS, noKeepAlive),
+      ingestGrouped(db, lane, [message('gc-d2', 'u_gcd')], OPTIONS, noKeepAlive),
+    ]);
+    expect(a?.results.map((r) => r.status)).toEqual(['accepted']);
+    expect(b?.results.map((r) => r.status)).toEqual(['accepted', 'accepted']);
+    expect(c).toMatchObject({ received: 1, accepted: 0, duplicates: 1 });
+    expect(await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE 'gc-d%'`)).toBe(3);
+    expect(await count(`SELECT message_count AS n FROM contacts WHERE external_id = 'u_gcd'`)).toBe(3);
+  });
+
+  it('never puts more than MAX_GROUP_EVENTS events in one run', async () => {
+    const { db: wrapped, runs } = recordingRuns('gc-b%');
+    const lane = {};
+    const big = (tag: string) => Array.from({ length: 300 }, (_, i) => message(`gc-b${tag}${i}`, `u_gcb${i % 50}`));
+    const responses = await Promise.all(['x', 'y', 'z'].map((tag) => ingestGrouped(wrapped, lane, big(tag), OPTIONS, noKeepAlive)));
+    expect(responses.map((r) => r.accepted)).toEqual([300, 300, 300]);
+    // 2 × 300 > MAX_GROUP_EVENTS (500): three runs of one request each
+    expect(2 * 300).toBeGreaterThan(MAX_GROUP_EVENTS);
+    expect(runs).toEqual([300, 300, 300]);
+    expect(await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE 'gc-b%'`)).toBe(900);
+  });
+
+  it('fails every request of a run that fails, storing nothing of any of them, and serves the next run', async () => {
+    const lane = {};
+    let calls = 0;
+    const failing = new Proxy(db, {
+      get(target, prop) {
+        if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
+        return async (stmts: D1PreparedStatement[]) => {
+          // the first run's write batch (its second call) fails on a planted bad row
+          if (++calls === 2) {
+            return target.batch([...stmts, target.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('robot', 'x', 'x', 1, 0, 0)`)]);
+          }
+          return target.batch(stmts);
+        };
+      },
+    });
+    const outcomes = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => ingestGrouped(failing, lane, [message(`gc-f${i}`, 'u_gcf')], OPTIONS, noKeepAlive)));
+    const failed = outcomes.filter((o) => o.status === 'rejected').length;
+    expect(failed).toBeGreaterThan(0);
+    // what failed stored nothing; what succeeded is stored once
+    expect(await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE 'gc-f%'`)).toBe(4 - failed);
+    expect(await count(`SELECT COALESCE(SUM(message_count), 0) AS n FROM contacts WHERE external_id = 'u_gcf'`)).toBe(4 - failed);
+    // the lane is free again
+    const after = await ingestGrouped(db, lane, [message('gc-f9', 'u_gcf')], OPTIONS, noKeepAlive);
+    expect(after.accepted).toBe(1);
+  });
+});
