@@ -506,9 +506,9 @@ export type RuleEvaluator = (data: EvalData) => readonly string[];
 // rule, so a property read by a computed key (`o[k]`) there sees every rule's keys and goes
 // megamorphic. Hence: one reader function per known field (a fixed property name per read
 // site), tests compiled straight to boolean predicates (no JSON Logic value, no `truthy`),
-// `and`/`or` of two or three parts unrolled, cheap tests first, a memo only for tests that
-// several formulas share (a generation stamp instead of clearing it per contact), and no
-// allocation per contact. Each piece is the operation of `operators.ts` with its literal
+// `and`/`or` of two or three parts unrolled, cheap tests first, the actions' reaches walked
+// as one decision tree (each test at most once per contact, no memo), and no allocation per
+// contact. Each piece is the operation of `operators.ts` with its literal
 // operands bound at compile time; the conformance suite and the differential fuzz test hold
 // the result to json-logic-js on `rule.logic`, action by action.
 // ---------------------------------------------------------------------------------------------
@@ -722,8 +722,10 @@ function costOf(logic: JsonLogic): number {
  * logic repeats a shared ancestor once per action. Same operations, same results — the
  * conformance suite and the fuzz test hold it to json-logic-js on `rule.logic`.
  *
- * The memo is keyed by a generation number bumped at the start of every call; evaluation is
- * synchronous, so sharing it between calls is safe. The returned array may be shared between
+ * Usually a decision tree over the actions' literals (see `PlanBuilder.decisionTree`); a rule
+ * with many independent actions falls back to testing each action's reach in turn, with a
+ * memo keyed by a generation number bumped at the start of every call (evaluation is
+ * synchronous, so sharing it between calls is safe). The returned array may be shared between
  * calls (`readonly`): copy it to change it.
  */
 export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>): RuleEvaluator {
