@@ -144,3 +144,42 @@ describe('plan evaluator', () => {
     expect(plan({ contact: { totalSpend: 900 }, now: 0 })).toBe(first);
   });
 });
+
+describe('plan evaluator, decision tree', () => {
+  it('computes a score once however many bands it has, and fires the one band it falls in', () => {
+    const bands: RuleGraph = {
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+        { id: 's', kind: 'score', metrics: [{ field: 'messageCount', weight: 100, cap: 100 }], bands: [{ id: 'hi', min: 60, max: null }, { id: 'mid', min: 30, max: 60 }, { id: 'lo', min: 0, max: 30 }] },
+        { id: 'a_hi', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
+        { id: 'a_mid', kind: 'action', action: { type: 'add_tag', tagId: 2 } },
+        { id: 'a_lo', kind: 'action', action: { type: 'add_tag', tagId: 3 } },
+      ],
+      edges: [
+        { id: 'e0', source: 't', target: 's' },
+        { id: 'e1', source: 's', target: 'a_hi', sourceHandle: 'hi' },
+        { id: 'e2', source: 's', target: 'a_mid', sourceHandle: 'mid' },
+        { id: 'e3', source: 's', target: 'a_lo', sourceHandle: 'lo' },
+      ],
+    };
+    const r = compileRule(bands);
+    if (!r.ok) throw new Error('compile failed');
+    const plan = compileRulePlan(r.value);
+    let reads = 0;
+    const counted = (messageCount: unknown) =>
+      new Proxy({ messageCount } as Record<string, unknown>, {
+        get(target, key) {
+          if (key === 'messageCount') reads++;
+          return target[key as string];
+        },
+      });
+    expect(plan({ contact: counted(10), now: 0 })).toEqual(['a_lo']);
+    expect(plan({ contact: counted(30), now: 0 })).toEqual(['a_mid']);
+    expect(plan({ contact: counted(59.5), now: 0 })).toEqual(['a_mid']);
+    expect(plan({ contact: counted(60), now: 0 })).toEqual(['a_hi']);
+    expect(reads).toBe(4);
+    // Not a number: a score of 0, the lowest band, as json-logic-js says.
+    expect(plan({ contact: counted('many'), now: 0 })).toEqual(applyReference(r.value.logic, { contact: { messageCount: 'many' }, now: 0 }));
+  });
+});
