@@ -88,22 +88,28 @@ describe('plan evaluator', () => {
     keywords: [...new Set(demo.events.filter((e) => e.type === 'message' && e.text).map((e) => [...(e.text as string)].slice(0, 2).join('')))],
   };
 
-  /** Contacts where the plan and json-logic-js on `rule.logic` fire different actions (or in another order). */
+  /**
+   * Contacts where the plan and json-logic-js on `rule.logic` fire different actions (or in
+   * another order): the plan as compiled (a decision tree) and as the action loop it falls back to.
+   */
   const disagreements = (graph: RuleGraph, event: TriggerEvent | null = null): string[] => {
     const compiled = compileRule(graph, { customFields: vocab.customFields });
     if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
-    const plan = compileRulePlan(compiled.value);
+    const tree = compileRulePlan(compiled.value);
+    const loop = compileRulePlan(compiled.value, { maxDecisions: 0 });
     const out: string[] = [];
     for (const c of contacts) {
       const data = { ...c, event };
       const want = (applyReference(compiled.value.logic, data) as string[]).join();
-      const got = plan(data).join();
+      const got = tree(data).join();
       if (got !== want) out.push(`contact ${String(c.contact.id)}: plan [${got}], json-logic-js [${want}]`);
+      const looped = loop(data).join();
+      if (looped !== want) out.push(`contact ${String(c.contact.id)}: plan's action loop [${looped}], json-logic-js [${want}]`);
     }
     return out;
   };
 
-  it('fires exactly the actions json-logic-js does, in node order, on 400 random graphs', () => {
+  it('fires exactly the actions json-logic-js does, in node order, on 400 random graphs (tree and loop)', () => {
     for (let seed = 1; seed <= 400; seed++) {
       const r = new SeededRandom(seed);
       const eventType = r.chance(0.3) ? r.pick<EventType>(['message', 'purchase', 'qr_scan']) : undefined;

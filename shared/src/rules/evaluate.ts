@@ -728,8 +728,14 @@ function costOf(logic: JsonLogic): number {
  * synchronous, so sharing it between calls is safe). The returned array may be shared between
  * calls (`readonly`): copy it to change it.
  */
-export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>): RuleEvaluator {
-  return new PlanBuilder(rule).evaluator();
+export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>, opts: PlanOptions = {}): RuleEvaluator {
+  return new PlanBuilder(rule, opts.maxDecisions ?? TREE_LIMIT).evaluator();
+}
+
+/** How a plan is compiled. */
+export interface PlanOptions {
+  /** Decisions a rule's tree may take before the action loop is used instead (tests set 0 to run the loop). */
+  maxDecisions?: number;
 }
 
 const NO_ACTIONS: readonly string[] = Object.freeze([]);
@@ -848,7 +854,10 @@ class PlanBuilder {
   private readonly memo = { gen: 2, bools: [] as number[], stamp: [] as number[], nums: [] as number[] };
   private memoised = false;
 
-  constructor(private readonly rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>) {
+  constructor(
+    private readonly rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>,
+    private readonly maxDecisions: number,
+  ) {
     const tests = rule.tests;
     for (let i = 0; i < tests.length; i++) {
       const t = tests[i] as CompiledTest;
@@ -1121,7 +1130,7 @@ class PlanBuilder {
   }
 
   /**
-   * The tree for the actions still in play, or null past `TREE_LIMIT` decisions. The literal
+   * The tree for the actions still in play, or null past `maxDecisions` decisions. The literal
    * tested next is the cheapest of the first undecided action's (actions in node order, as a
    * hand-written rule tests them; ties keep the graph's order).
    */
@@ -1141,7 +1150,7 @@ class PlanBuilder {
       }
       return leaf;
     }
-    if (++size.n > TREE_LIMIT) return null;
+    if (++size.n > this.maxDecisions) return null;
     if (lit.kind === 'atom') {
       const key = lit.key;
       const on = (held: boolean) => settle(pending, (l) => (l.kind === 'atom' && l.key === key ? l.pos === held : undefined));
