@@ -507,7 +507,7 @@ export type RuleEvaluator = (data: EvalData) => readonly string[];
 // megamorphic. Hence: one reader function per known field (a fixed property name per read
 // site), tests compiled straight to boolean predicates (no JSON Logic value, no `truthy`),
 // `and`/`or` of two or three parts unrolled, cheap tests first, the actions' reaches walked
-// as one decision tree (each test at most once per contact, no memo), and no allocation per
+// as one decision tree (each literal tested at most once per contact, no memo), no allocation per
 // contact. Each piece is the operation of `operators.ts` with its literal
 // operands bound at compile time; the conformance suite and the differential fuzz test hold
 // the result to json-logic-js on `rule.logic`, action by action.
