@@ -36,6 +36,8 @@ describe('conformance: json-logic-js, the closure evaluator and the plan evaluat
         expect([...(applyReference(logic, data) as string[])].sort()).toEqual([...c.expected].sort());
         expect([...(compileLogic(logic)(data) as string[])].sort()).toEqual([...c.expected].sort());
         expect([...compileRulePlan(compiled.value)(data)].sort()).toEqual([...c.expected].sort());
+        // and the action loop the plan falls back to for rules whose decision tree would be too large
+        expect([...compileRulePlan(compiled.value, { maxDecisions: 0 })(data)].sort()).toEqual([...c.expected].sort());
       } else {
         const logic = c.rule as JsonLogic;
         expect(referenceTruthy(applyReference(logic, data))).toBe(c.expected);

@@ -92,6 +92,9 @@ class DayWindow {
   }
 }
 
+/** Lists up to this long are scanned; longer ones are looked up in a Set. */
+const SHORT_LIST = 8;
+
 /** A set of the primitive literals of a list, or null when the list holds anything else. */
 function primitiveSet(list: JsonLogic): Set<unknown> | null {
   if (!Array.isArray(list)) return null;
@@ -139,11 +142,23 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
       if (!Array.isArray(b)) return never;
       const set = primitiveSet(b);
       if (!set) return null;
-      // list.some((x) => comparable(a, x) && a === x) for a non-null: `===` on a primitive
-      // literal is Set membership except for NaN (never === anything), excluded by `a === a`.
+      // list.some((x) => comparable(a, x) && a === x) for a non-null: `a === x` implies the
+      // rest. A short list is scanned (indexOf is `===`); a long one is a Set, whose
+      // SameValueZero differs from `===` only for NaN, excluded by `a === a`.
+      if (b.length <= SHORT_LIST) {
+        const list: unknown[] = b.slice();
+        if (op === 'sf_in') return (d) => { const a = read(d); return a !== null && a !== undefined && list.indexOf(a) >= 0; };
+        return (d) => { const a = read(d); return a !== null && a !== undefined && list.indexOf(a) < 0; };
+      }
       if (op === 'sf_in') return (d) => { const a = read(d); return a !== null && a !== undefined && a === a && set.has(a); };
       return (d) => { const a = read(d); return a !== null && a !== undefined && !(a === a && set.has(a)); };
     }
+    case 'sf_is_empty':
+      if (lits.length !== 0) return null;
+      return (d) => { const a = read(d); return a === null || a === undefined || a === ''; };
+    case 'sf_is_not_empty':
+      if (lits.length !== 0) return null;
+      return (d) => { const a = read(d); return a !== null && a !== undefined && a !== ''; };
     case 'sf_contains':
       if (lits.length !== 1) return null;
       if (typeof b !== 'string') return never;
@@ -221,6 +236,15 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
       const set = primitiveSet(a);
       if (!set) return null;
       const any = op === 'sf_has_any_tag';
+      if (a.length <= SHORT_LIST) {
+        // ids.some((id) => tags.includes(id)), as written: a few ids, a few tags.
+        const ids = a.slice();
+        return (d) => {
+          const tags = d.tags;
+          if (tags) for (let i = 0; i < ids.length; i++) if (tags.includes(ids[i] as number)) return any;
+          return !any;
+        };
+      }
       // ids.some((id) => tags.includes(id)): both SameValueZero, so it is "a tag is in the set".
       return (d) => {
         const tags = d.tags;
@@ -482,9 +506,9 @@ export type RuleEvaluator = (data: EvalData) => readonly string[];
 // rule, so a property read by a computed key (`o[k]`) there sees every rule's keys and goes
 // megamorphic. Hence: one reader function per known field (a fixed property name per read
 // site), tests compiled straight to boolean predicates (no JSON Logic value, no `truthy`),
-// `and`/`or` of two or three parts unrolled, cheap tests first, a memo only for tests that
-// several formulas share (a generation stamp instead of clearing it per contact), and no
-// allocation per contact. Each piece is the operation of `operators.ts` with its literal
+// `and`/`or` of two or three parts unrolled, cheap tests first, the actions' reaches walked
+// as one decision tree (each literal tested at most once per contact, no memo), no allocation per
+// contact. Each piece is the operation of `operators.ts` with its literal
 // operands bound at compile time; the conformance suite and the differential fuzz test hold
 // the result to json-logic-js on `rule.logic`, action by action.
 // ---------------------------------------------------------------------------------------------
@@ -698,12 +722,20 @@ function costOf(logic: JsonLogic): number {
  * logic repeats a shared ancestor once per action. Same operations, same results — the
  * conformance suite and the fuzz test hold it to json-logic-js on `rule.logic`.
  *
- * The memo is keyed by a generation number bumped at the start of every call; evaluation is
- * synchronous, so sharing it between calls is safe. The returned array may be shared between
+ * Usually a decision tree over the actions' literals (see `PlanBuilder.decisionTree`); a rule
+ * with many independent actions falls back to testing each action's reach in turn, with a
+ * memo keyed by a generation number bumped at the start of every call (evaluation is
+ * synchronous, so sharing it between calls is safe). The returned array may be shared between
  * calls (`readonly`): copy it to change it.
  */
-export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>): RuleEvaluator {
-  return new PlanBuilder(rule).evaluator();
+export function compileRulePlan(rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>, opts: PlanOptions = {}): RuleEvaluator {
+  return new PlanBuilder(rule, opts.maxDecisions ?? TREE_LIMIT).evaluator();
+}
+
+/** How a plan is compiled. */
+export interface PlanOptions {
+  /** Decisions a rule's tree may take before the action loop is used instead (tests set 0 to run the loop). */
+  maxDecisions?: number;
 }
 
 const NO_ACTIONS: readonly string[] = Object.freeze([]);
@@ -711,6 +743,96 @@ const NO_ACTIONS: readonly string[] = Object.freeze([]);
 const ALWAYS: Predicate = () => true;
 const NEVER: Predicate = () => false;
 const UNREACHED: Formula = { t: 'not', of: { t: 'true' } };
+
+/** One conjunct of an action's reach as the decision tree tests it. */
+type Literal =
+  /** A test (or another formula, keyed by its text) holds (`pos`) or not. */
+  | { kind: 'atom'; key: string; pos: boolean; formula: Formula; cost: number }
+  /** A score's value is in [min, max) (`pos`) or not. */
+  | { kind: 'band'; test: number; min: number; max: number | null; pos: boolean; cost: number };
+/** An action still in play and its literals not yet decided (none left: it fires). */
+interface Pending {
+  action: number;
+  lits: Literal[];
+}
+type TreeNode =
+  | { t: 'leaf'; ids: readonly string[] }
+  | { t: 'test'; formula: Formula; yes: TreeNode; no: TreeNode }
+  /** `kids[k]` for a score in [cuts[k − 1], cuts[k]), `nan` for a score that is not a finite number. */
+  | { t: 'bands'; test: number; cuts: number[]; kids: TreeNode[]; nan: TreeNode };
+
+/** Decisions in one rule's tree before it falls back to the action loop. */
+const TREE_LIMIT = 64;
+
+/**
+ * The actions still in play once some literals are known: `value(l)` is true (struck from the
+ * action), false (the action is dropped) or undefined (still to test).
+ */
+function settle(pending: Pending[], value: (l: Literal) => boolean | undefined): Pending[] {
+  const out: Pending[] = [];
+  for (const p of pending) {
+    const lits: Literal[] = [];
+    let alive = true;
+    for (const l of p.lits) {
+      const v = value(l);
+      if (v === undefined) lits.push(l);
+      else if (!v) {
+        alive = false;
+        break;
+      }
+    }
+    if (alive) out.push({ action: p.action, lits });
+  }
+  return out;
+}
+
+/** "If `ps[i](d) === wants[i]`, `outs[i]`" for each i in turn, else `last`. */
+function decisionList(ps: Predicate[], wants: boolean[], outs: (readonly string[])[], last: RuleEvaluator | readonly string[]): RuleEvaluator {
+  const n = ps.length;
+  const [p, q, r] = ps as [Predicate, Predicate, Predicate];
+  const [wp, wq, wr] = wants as [boolean, boolean, boolean];
+  const [op, oq, or] = outs as [readonly string[], readonly string[], readonly string[]];
+  if (typeof last === 'function') {
+    if (n === 1) return (d) => (p(d) === wp ? op : last(d));
+    if (n === 2) return (d) => (p(d) === wp ? op : q(d) === wq ? oq : last(d));
+    if (n === 3) return (d) => (p(d) === wp ? op : q(d) === wq ? oq : r(d) === wr ? or : last(d));
+    return (d) => {
+      for (let i = 0; i < n; i++) if ((ps[i] as Predicate)(d) === wants[i]) return outs[i] as readonly string[];
+      return last(d);
+    };
+  }
+  if (n === 1) return (d) => (p(d) === wp ? op : last);
+  if (n === 2) return (d) => (p(d) === wp ? op : q(d) === wq ? oq : last);
+  if (n === 3) return (d) => (p(d) === wp ? op : q(d) === wq ? oq : r(d) === wr ? or : last);
+  return (d) => {
+    for (let i = 0; i < n; i++) if ((ps[i] as Predicate)(d) === wants[i]) return outs[i] as readonly string[];
+    return last;
+  };
+}
+
+/** A score cut at `cuts` (ascending): the branch of the interval it falls in. */
+function bandCut(score: Evaluator, cuts: number[], kids: (RuleEvaluator | readonly string[])[], nan: RuleEvaluator | readonly string[]): RuleEvaluator {
+  const m = cuts.length;
+  if (typeof nan !== 'function' && kids.every((k) => typeof k !== 'function')) {
+    const leaves = kids as (readonly string[])[];
+    return (d) => {
+      const s = score(d);
+      if (!finite(s)) return nan;
+      let k = 0;
+      while (k < m && s >= (cuts[k] as number)) k++;
+      return leaves[k] as readonly string[];
+    };
+  }
+  const fns = kids.map((k): RuleEvaluator => (typeof k === 'function' ? k : () => k));
+  const nanFn: RuleEvaluator = typeof nan === 'function' ? nan : () => nan;
+  return (d) => {
+    const s = score(d);
+    if (!finite(s)) return nanFn(d);
+    let k = 0;
+    while (k < m && s >= (cuts[k] as number)) k++;
+    return (fns[k] as RuleEvaluator)(d);
+  };
+}
 
 /**
  * Builds one rule's evaluator. A class rather than helper closures: compiling runs once per
@@ -732,7 +854,10 @@ class PlanBuilder {
   private readonly memo = { gen: 2, bools: [] as number[], stamp: [] as number[], nums: [] as number[] };
   private memoised = false;
 
-  constructor(private readonly rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>) {
+  constructor(
+    private readonly rule: Pick<CompiledRule, 'tests' | 'reach' | 'actions'>,
+    private readonly maxDecisions: number,
+  ) {
     const tests = rule.tests;
     for (let i = 0; i < tests.length; i++) {
       const t = tests[i] as CompiledTest;
@@ -742,13 +867,8 @@ class PlanBuilder {
       this.memo.bools.push(0);
       this.memo.stamp.push(0);
       this.memo.nums.push(0);
+      this.compileTest(i, t);
     }
-    this.factor();
-    // How often each test is read across the formulas as they run (a shared sub-formula counts
-    // per use): a test read once needs no memo.
-    if (this.common) this.countUses(this.common);
-    for (const f of this.residual) this.countUses(f);
-    for (let i = 0; i < tests.length; i++) this.compileTest(i, tests[i] as CompiledTest);
   }
 
   /** Conjuncts every action's reach shares, tested once before any action (null: none). */
@@ -823,41 +943,55 @@ class PlanBuilder {
     else if (f.t === 'not') this.countUses(f.of);
   }
 
+  /** The test's predicate (and a score's value), without a memo: the decision tree needs none. */
   private compileTest(i: number, t: CompiledTest): void {
-    const shared = (this.uses[i] as number) > 1;
-    if (shared) this.memoised = true;
-    const m = this.memo;
     if (t.kind === 'number') {
       const f = compileValue(t.logic);
-      const { stamp, nums } = m;
-      // A score is a number (NaN included); from stored logic we do not know, it could be
-      // anything: only numbers are memoised.
-      this.values[i] = !shared
-        ? f
-        : (d) => {
-            if (stamp[i] === m.gen) return nums[i];
-            const v = f(d);
-            if (typeof v === 'number') {
-              nums[i] = v;
-              stamp[i] = m.gen;
-            }
-            return v;
-          };
+      this.values[i] = f;
       this.preds[i] = (d) => truthy(f(d));
       return;
     }
-    const p = compilePredicate(t.logic);
-    const bools = m.bools;
-    this.preds[i] = !shared
-      ? p
-      : (d) => {
-          const g = m.gen;
-          const s = bools[i] as number;
-          if (s >= g) return s > g;
-          const v = p(d);
-          bools[i] = v ? g + 1 : g;
+    this.preds[i] = compilePredicate(t.logic);
+  }
+
+  /**
+   * For the action loop: a test several formulas read gets a memo (a test read once needs
+   * none). Counted across the formulas as they run, a shared sub-formula once per use.
+   */
+  private memoiseShared(): void {
+    if (this.common) this.countUses(this.common);
+    for (const f of this.residual) this.countUses(f);
+    const m = this.memo;
+    for (let i = 0; i < this.preds.length; i++) {
+      if ((this.uses[i] as number) <= 1) continue;
+      this.memoised = true;
+      const f = this.values[i];
+      if (f) {
+        const { stamp, nums } = m;
+        // A score is a number (NaN included); from stored logic we do not know, it could be
+        // anything: only numbers are memoised.
+        this.values[i] = (d) => {
+          if (stamp[i] === m.gen) return nums[i];
+          const v = f(d);
+          if (typeof v === 'number') {
+            nums[i] = v;
+            stamp[i] = m.gen;
+          }
           return v;
         };
+        continue;
+      }
+      const p = this.preds[i] as Predicate;
+      const bools = m.bools;
+      this.preds[i] = (d) => {
+        const g = m.gen;
+        const s = bools[i] as number;
+        if (s >= g) return s > g;
+        const v = p(d);
+        bools[i] = v ? g + 1 : g;
+        return v;
+      };
+    }
   }
 
   private formulaCost(f: Formula): number {
@@ -932,13 +1066,193 @@ class PlanBuilder {
   }
 
   evaluator(): RuleEvaluator {
+    return this.decisionTree() ?? this.actionLoop();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The decision tree: what a hand-written rule does. Each action's reach is a conjunction of
+  // literals (a test or its negation, a score in a band or not, or, rarely, any other formula
+  // as a whole); the tree tests one literal, drops the actions it refutes and strikes it from
+  // the rest, and so on until every action still in play has nothing left to test: a leaf, the
+  // fired actions as one array built at compile time. So each test runs at most once on any
+  // path (no memo), a branch or a set of bands costs one test per level rather than one per
+  // action, and nothing is allocated per contact. A score is computed once and cut at its
+  // bands' bounds. Graphs whose tree would grow large (many independent actions) use the
+  // action loop below instead.
+  // -------------------------------------------------------------------------------------------
+
+  private ids(): string[] {
+    return this.rule.actions.map((a) => a.nodeId);
+  }
+
+  private decisionTree(): RuleEvaluator | null {
+    const pending: Pending[] = [];
+    this.rule.actions.forEach((a, i) => {
+      const lits: Literal[] = [];
+      if (this.literals(this.reachOf(a.nodeId), true, lits)) pending.push({ action: i, lits });
+    });
+    const root = this.grow(pending, this.ids(), new Map(), { n: 0 });
+    if (!root) return null;
+    const fn = this.emit(root);
+    return typeof fn === 'function' ? fn : () => fn;
+  }
+
+  /** The literals of `f` (of `¬f` when `!pos`) into `out`; false when they can never all hold. */
+  private literals(f: Formula, pos: boolean, out: Literal[]): boolean {
+    switch (f.t) {
+      case 'true':
+        return pos;
+      case 'not':
+        return this.literals(f.of, !pos, out);
+      case 'and':
+      case 'or':
+        // A conjunction, or the negation of a disjunction: its parts are literals of their own.
+        if (pos !== (f.t === 'and')) break;
+        for (const x of f.of) if (!this.literals(x, pos, out)) return false;
+        return true;
+      case 'test': {
+        const i = this.index.get(f.id);
+        if (i === undefined) return !pos; // an unknown test never holds
+        out.push({ kind: 'atom', key: `t:${f.id}`, pos, formula: f, cost: this.cost[i] as number });
+        return true;
+      }
+      case 'band': {
+        const i = this.index.get(f.id);
+        const { min } = f;
+        const max = f.max ?? null;
+        if (i === undefined || !finite(min) || (max !== null && !finite(max))) return !pos; // sf_band never holds
+        out.push({ kind: 'band', test: i, min, max, pos, cost: this.cost[i] as number });
+        return true;
+      }
+    }
+    out.push({ kind: 'atom', key: `f:${JSON.stringify(f)}`, pos, formula: f, cost: this.formulaCost(f) });
+    return true;
+  }
+
+  /**
+   * The tree for the actions still in play, or null past `maxDecisions` decisions. The literal
+   * tested next is the cheapest of the first undecided action's (actions in node order, as a
+   * hand-written rule tests them; ties keep the graph's order).
+   */
+  private grow(pending: Pending[], ids: string[], leaves: Map<string, TreeNode>, size: { n: number }): TreeNode | null {
+    let lit: Literal | undefined;
+    for (const p of pending) {
+      if (p.lits.length === 0) continue;
+      for (const l of p.lits) if (!lit || l.cost < lit.cost) lit = l;
+      break;
+    }
+    if (!lit) {
+      const key = pending.map((p) => p.action).join();
+      let leaf = leaves.get(key);
+      if (!leaf) {
+        leaf = { t: 'leaf', ids: pending.length === 0 ? NO_ACTIONS : pending.map((p) => ids[p.action] as string) };
+        leaves.set(key, leaf);
+      }
+      return leaf;
+    }
+    if (++size.n > this.maxDecisions) return null;
+    if (lit.kind === 'atom') {
+      const key = lit.key;
+      const on = (held: boolean) => settle(pending, (l) => (l.kind === 'atom' && l.key === key ? l.pos === held : undefined));
+      const yes = this.grow(on(true), ids, leaves, size);
+      const no = yes && this.grow(on(false), ids, leaves, size);
+      return no && { t: 'test', formula: lit.formula, yes: yes as TreeNode, no };
+    }
+    // A score: cut the number line at every bound of its bands in play; within one interval
+    // each band holds throughout or not at all. A score that is not a finite number is in none.
+    const test = lit.test;
+    const cuts = new Set<number>();
+    for (const p of pending) {
+      for (const l of p.lits) {
+        if (l.kind !== 'band' || l.test !== test) continue;
+        cuts.add(l.min);
+        if (l.max !== null) cuts.add(l.max);
+      }
+    }
+    const sorted = [...cuts].sort((a, b) => a - b);
+    const kids: TreeNode[] = [];
+    for (let k = 0; k <= sorted.length; k++) {
+      // s in [lo, hi): s >= min iff lo >= min, s < max iff hi <= max (both are cuts).
+      const lo = k === 0 ? -Infinity : (sorted[k - 1] as number);
+      const hi = k === sorted.length ? Infinity : (sorted[k] as number);
+      const kid = this.grow(settle(pending, (l) => (l.kind === 'band' && l.test === test ? (lo >= l.min && (l.max === null || hi <= l.max)) === l.pos : undefined)), ids, leaves, size);
+      if (!kid) return null;
+      kids.push(kid);
+    }
+    const nan = this.grow(settle(pending, (l) => (l.kind === 'band' && l.test === test ? !l.pos : undefined)), ids, leaves, size);
+    return nan && { t: 'bands', test, cuts: sorted, kids, nan };
+  }
+
+  /**
+   * Closures for a tree. A run of tests each with a leaf on one side becomes one decision
+   * list ("if this test says so, these actions; else the next"), so a branch's cases, an `and`
+   * of conditions or an `or` feeding one action cost one closure, not one per level.
+   */
+  private emit(node: TreeNode): RuleEvaluator | readonly string[] {
+    if (node.t === 'leaf') return node.ids;
+    if (node.t === 'bands') {
+      const i = node.test;
+      const score = this.values[i] ?? compileValue(this.rule.tests[i]?.logic ?? null);
+      return bandCut(score, node.cuts, node.kids.map((k) => this.emit(k)), this.emit(node.nan));
+    }
+    const ps: Predicate[] = [];
+    const wants: boolean[] = [];
+    const outs: (readonly string[])[] = [];
+    let cur: TreeNode = node;
+    while (cur.t === 'test') {
+      if (cur.no.t === 'leaf') {
+        this.entries(cur.formula, false, cur.no.ids, ps, wants, outs);
+        cur = cur.yes;
+      } else if (cur.yes.t === 'leaf') {
+        this.entries(cur.formula, true, cur.yes.ids, ps, wants, outs);
+        cur = cur.no;
+      } else break;
+    }
+    if (cur === node) {
+      // Actions on both sides: a plain fork.
+      const t = node as Extract<TreeNode, { t: 'test' }>;
+      const p = this.build(t.formula);
+      const yes = this.emit(t.yes) as RuleEvaluator;
+      const no = this.emit(t.no) as RuleEvaluator;
+      return (d) => (p(d) ? yes(d) : no(d));
+    }
+    return decisionList(ps, wants, outs, this.emit(cur));
+  }
+
+  /**
+   * "If `f` is `want`, `out`" as list entries: an `or` that must hold (an `and` that must
+   * fail) becomes one entry per part, cheapest first, instead of one closure around them.
+   */
+  private entries(f: Formula, want: boolean, out: readonly string[], ps: Predicate[], wants: boolean[], outs: (readonly string[])[]): void {
+    if (f.t === 'not') {
+      this.entries(f.of, !want, out, ps, wants, outs);
+      return;
+    }
+    if ((f.t === 'or' && want) || (f.t === 'and' && !want)) {
+      const order = f.of.slice().sort((a, b) => this.formulaCost(a) - this.formulaCost(b));
+      for (const x of order) this.entries(x, want, out, ps, wants, outs);
+      return;
+    }
+    ps.push(this.build(f));
+    wants.push(want);
+    outs.push(out);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The action loop, for rules whose tree would be too large: each action's reach in turn,
+  // the conjuncts all actions share first, with a memo for tests several formulas read.
+  // -------------------------------------------------------------------------------------------
+
+  private actionLoop(): RuleEvaluator {
+    this.factor();
+    this.memoiseShared();
+    this.built.clear();
     const actions = this.rule.actions;
     const n = actions.length;
-    const ids: string[] = [];
+    const ids = this.ids();
     const reached: Predicate[] = [];
     const single: (readonly string[])[] = [];
     actions.forEach((a, i) => {
-      ids.push(a.nodeId);
       reached.push(this.build(this.residual[i] ?? UNREACHED));
       single.push([a.nodeId]);
     });
@@ -956,22 +1270,37 @@ class PlanBuilder {
       };
     }
     const exclusive = this.exclusive;
+    if (n <= 30) {
+      // The fired set as a bit mask, its array built once per distinct set.
+      const byMask = new Map<number, readonly string[]>();
+      return (d) => {
+        if (memoised) m.gen += 2;
+        if (!common(d)) return NO_ACTIONS;
+        let mask = 0;
+        let skip = 0;
+        let first = -1;
+        for (let i = 0; i < n; i++) {
+          if ((skip & (1 << i)) !== 0 || !(reached[i] as Predicate)(d)) continue;
+          skip |= exclusive[i] as number;
+          if (first < 0) first = i;
+          mask |= 1 << i;
+        }
+        if (first < 0) return NO_ACTIONS;
+        if (mask === 1 << first) return single[first] as readonly string[];
+        let out = byMask.get(mask);
+        if (out === undefined) {
+          out = ids.filter((_id, i) => (mask & (1 << i)) !== 0);
+          if (byMask.size < 1024) byMask.set(mask, out);
+        }
+        return out;
+      };
+    }
     return (d) => {
       if (memoised) m.gen += 2;
       if (!common(d)) return NO_ACTIONS;
-      let first = -1;
       let out: string[] | null = null;
-      let skip = 0;
-      for (let i = 0; i < n; i++) {
-        if ((skip & (1 << i)) !== 0 || !(reached[i] as Predicate)(d)) continue;
-        skip |= exclusive[i] as number;
-        if (first < 0) first = i;
-        else {
-          out ??= [ids[first] as string];
-          out.push(ids[i] as string);
-        }
-      }
-      return out ?? (first < 0 ? NO_ACTIONS : (single[first] as readonly string[]));
+      for (let i = 0; i < n; i++) if ((reached[i] as Predicate)(d)) (out ??= []).push(ids[i] as string);
+      return out ?? NO_ACTIONS;
     };
   }
 }
