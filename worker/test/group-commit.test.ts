@@ -82,6 +82,62 @@ describe('group commit', () => {
     expect(await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE 'gc-b%'`)).toBe(900);
   });
 
+  it("reads the next group in the same batch as this group's writes, and those reads see the writes", async () => {
+    let batches = 0;
+    const counting = new Proxy(db, {
+      get(target, prop) {
+        if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
+        return (stmts: D1PreparedStatement[]) => {
+          batches++;
+          return target.batch(stmts);
+        };
+      },
+    });
+    const lane = {};
+    // each request repeats the previous request's event: the copy must read as a duplicate
+    // whichever group the two land in, so every group's reads see the earlier groups' writes
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => ingestGrouped(counting, lane, [message(`gc-s${i}`, 'u_gcs'), ...(i ? [message(`gc-s${i - 1}`, 'u_gcs')] : [])], OPTIONS, noKeepAlive)),
+    );
+    expect(responses.reduce((n, r) => n + r.accepted, 0)).toBe(10);
+    expect(responses.reduce((n, r) => n + r.duplicates, 0)).toBe(9);
+    expect(await count(`SELECT message_count AS n FROM contacts WHERE external_id = 'u_gcs'`)).toBe(10);
+    // at least two groups, and fewer batches than two per group would take
+    const stored = await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE 'gc-s%'`);
+    expect(stored).toBe(10);
+    expect(batches).toBeLessThan(2 * 10);
+  });
+
+  it('retries a group whose fused read went stale: a concurrent sender stored its event first', async () => {
+    let calls = 0;
+    const racing = new Proxy(db, {
+      get(target, prop) {
+        if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
+        return async (stmts: D1PreparedStatement[]) => {
+          const res = await target.batch(stmts);
+          // after the batch carrying A's writes and B's reads, another isolate stores B's event
+          if (++calls === 2) {
+            await target.batch([
+              target.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('friend', 'u_gcr', 'r', 1, 0, 0) ON CONFLICT DO NOTHING`),
+              target.prepare(`INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at) SELECT 'gc', 'gc-r2', id, 'message', 1, 1 FROM contacts WHERE external_id = 'u_gcr'`),
+              target.prepare(`UPDATE contacts SET message_count = message_count + 1 WHERE external_id = 'u_gcr'`),
+            ]);
+          }
+          return res;
+        };
+      },
+    });
+    const lane = {};
+    const [a, b] = await Promise.all([
+      ingestGrouped(racing, lane, [message('gc-r1', 'u_gcr')], OPTIONS, noKeepAlive),
+      ingestGrouped(racing, lane, [message('gc-r2', 'u_gcr')], OPTIONS, noKeepAlive),
+    ]);
+    expect(a?.accepted).toBe(1);
+    expect(b).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect(await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE 'gc-r%'`)).toBe(2);
+    expect(await count(`SELECT message_count AS n FROM contacts WHERE external_id = 'u_gcr'`)).toBe(2);
+  });
+
   it('fails every request of a run that fails, storing nothing of any of them, and serves the next run', async () => {
     const lane = {};
     let calls = 0;

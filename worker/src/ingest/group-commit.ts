@@ -21,7 +21,7 @@
  * every earlier run's effects.
  */
 import type { IngestEvent, WebhookResponse } from '../../../shared/src/api/webhooks';
-import { ingest, type IngestOptions } from './pipeline';
+import { IngestPass, isRace, MAX_ATTEMPTS, type IngestOptions } from './pipeline';
 
 /** At most this many events per run (the webhook's own batch limit); a bigger request runs alone. */
 export const MAX_GROUP_EVENTS = 500;
@@ -37,8 +37,17 @@ interface Waiting {
   outcome?: { ok: true; value: WebhookResponse } | { ok: false; error: unknown };
 }
 
+/** A group whose read batch has run (with the previous group's writes), ready to be planned and written. */
+interface Ready {
+  group: Waiting[];
+  pass: IngestPass;
+  reads: D1Result[];
+  attempt: number;
+}
+
 interface Lane {
   waiting: Waiting[];
+  ready: Ready | null;
   busy: boolean;
 }
 
@@ -53,31 +62,33 @@ export type KeepAlive = (p: Promise<unknown>) => void;
  * source row the signature was checked against (a rotated or re-read source is a new object,
  * so requests verified against different rows never share a run).
  *
- * A request whose events another request is writing waits on a timer of its own and reads the
- * outcome the run left on its entry: the runtime cancels a request whose only wait is a promise
- * another request settles, and refuses cross-request promise settlement outright in places.
+ * Any request still pending in the lane may drive its next step; one that another request is
+ * writing waits on a timer of its own and reads the outcome the step left on its entry: the
+ * runtime cancels a request whose only wait is a promise another request settles, and refuses
+ * cross-request promise settlement outright in places.
  */
 export async function ingestGrouped(db: D1Database, lane: object, events: IngestEvent[], options: GroupOptions, keepAlive: KeepAlive): Promise<WebhookResponse> {
   let l = lanes.get(lane);
   if (!l) {
-    l = { waiting: [], busy: false };
+    l = { waiting: [], ready: null, busy: false };
     lanes.set(lane, l);
   }
   const me: Waiting = { events };
   l.waiting.push(me);
   while (!me.outcome) {
-    if (l.busy || !l.waiting.includes(me)) {
+    const pending = l.waiting.includes(me) || (l.ready?.group.includes(me) ?? false);
+    if (l.busy || !pending) {
       await new Promise((r) => setTimeout(r, POLL_MS));
       continue;
     }
     l.busy = true;
-    const run = runGroup(db, take(l.waiting), options);
-    keepAlive(run);
+    const step = stepLane(db, l, options);
+    keepAlive(step);
     try {
-      await run;
+      await step;
     } finally {
       l.busy = false;
-      if (l.waiting.length === 0 && lanes.get(lane) === l) lanes.delete(lane);
+      if (!l.ready && l.waiting.length === 0 && lanes.get(lane) === l) lanes.delete(lane);
     }
   }
   if (!me.outcome.ok) throw me.outcome.error;
@@ -95,18 +106,70 @@ function take(waiting: Waiting[]): Waiting[] {
   return waiting.splice(0, n);
 }
 
-/** Runs one group through the pipeline and leaves each request its own results (or the shared error). */
-async function runGroup(db: D1Database, group: Waiting[], options: GroupOptions): Promise<void> {
-  try {
-    const res = await ingest(db, group.flatMap((w) => w.events), { ...options, now: Date.now(), batchId: crypto.randomUUID() });
-    let at = 0;
-    for (const w of group) {
-      const results = res.results.slice(at, at + w.events.length);
-      at += w.events.length;
-      const accepted = results.filter((r) => r.status === 'accepted').length;
-      w.outcome = { ok: true, value: { received: w.events.length, accepted, duplicates: results.length - accepted, results } };
-    }
-  } catch (error) {
-    for (const w of group) w.outcome = { ok: false, error };
+function passFor(db: D1Database, group: Waiting[], options: GroupOptions): IngestPass {
+  return new IngestPass(db, group.flatMap((w) => w.events), { ...options, now: Date.now(), batchId: crypto.randomUUID() });
+}
+
+function fail(group: Waiting[], error: unknown): void {
+  for (const w of group) w.outcome = { ok: false, error };
+}
+
+/** Each request of the group gets its own slice of the results. */
+function succeed(group: Waiting[], res: WebhookResponse): void {
+  let at = 0;
+  for (const w of group) {
+    const results = res.results.slice(at, at + w.events.length);
+    at += w.events.length;
+    const accepted = results.filter((r) => r.status === 'accepted').length;
+    w.outcome = { ok: true, value: { received: w.events.length, accepted, duplicates: results.length - accepted, results } };
   }
+}
+
+/**
+ * One step: the ready group (or, if none, the oldest waiting ones, read first) is planned and
+ * written, and the next waiting group's read batch rides in the same D1 batch after the writes
+ * — it sees them, and under load each group costs one round trip instead of two. A failed
+ * write puts the next group back in line; a race (see pipeline.ts) reads again and retries.
+ */
+async function stepLane(db: D1Database, lane: Lane, options: GroupOptions): Promise<void> {
+  let cur = lane.ready;
+  lane.ready = null;
+  if (!cur) {
+    const group = take(lane.waiting);
+    const pass = passFor(db, group, options);
+    try {
+      cur = { group, pass, reads: await db.batch(pass.reads()), attempt: 1 };
+    } catch (e) {
+      fail(group, e);
+      return;
+    }
+  }
+  let writes: D1PreparedStatement[];
+  try {
+    writes = await cur.pass.writes(cur.reads);
+  } catch (e) {
+    fail(cur.group, e);
+    return;
+  }
+  const nextGroup = lane.waiting.length ? take(lane.waiting) : null;
+  const nextPass = nextGroup ? passFor(db, nextGroup, options) : null;
+  const nextReads = nextPass ? nextPass.reads() : [];
+  let out: D1Result[] = [];
+  try {
+    if (writes.length + nextReads.length) out = await db.batch([...writes, ...nextReads]);
+  } catch (e) {
+    if (nextGroup) lane.waiting.unshift(...nextGroup);
+    if (isRace(e) && cur.attempt < MAX_ATTEMPTS) {
+      try {
+        lane.ready = { ...cur, reads: await db.batch(cur.pass.reads()), attempt: cur.attempt + 1 };
+      } catch (again) {
+        fail(cur.group, again);
+      }
+      return;
+    }
+    fail(cur.group, e);
+    return;
+  }
+  succeed(cur.group, cur.pass.response());
+  if (nextGroup && nextPass) lane.ready = { group: nextGroup, pass: nextPass, reads: out.slice(writes.length), attempt: 1 };
 }

@@ -62,7 +62,7 @@ export const SOURCE_SQL =
 
 /** Raised by the guard statement when a concurrent request stored one of our events first. */
 const RACE_MARKER = 'malformed JSON';
-const MAX_ATTEMPTS = 4;
+export const MAX_ATTEMPTS = 4;
 /** Bytes of event JSON per INSERT (D1 caps a bound string at 1 MB). */
 const CHUNK_BYTES = 400_000;
 
@@ -96,36 +96,80 @@ interface ContactState {
   delta: { m: number; p: number; s: number; i: number; v: number; la: number | null; lp: number | null };
 }
 
+/** How many days of rollup and raw events a read loads. */
+interface DataNeedsLoaded {
+  statsDays: number;
+  eventsDays: number;
+}
+
 /** Module state: the history windows the last rule set needed, so the first read usually loads enough. */
-let loadedNeeds = { statsDays: 0, eventsDays: 0 };
+let loadedNeeds: DataNeedsLoaded = { statsDays: 0, eventsDays: 0 };
 
 const json = (v: unknown) => JSON.stringify(v);
 
+/**
+ * One group of events on its way through the pipeline, in the two steps a caller runs around
+ * D1: `reads()` (step 2 above), then `writes(results)` (steps 3 and 4's statements). `ingest`
+ * runs them as two batches; group commit (group-commit.ts) sends a group's writes and the next
+ * group's reads in ONE batch, so the reads see the writes and each group costs one round trip.
+ */
+export class IngestPass {
+  readonly results: WebhookEventResult[];
+  private readonly unique: number[] = [];
+  private needs = loadedNeeds;
+
+  constructor(
+    private readonly db: D1Database,
+    readonly events: IngestEvent[],
+    private readonly o: IngestOptions,
+  ) {
+    this.results = events.map((e) => ({ id: e.id, status: 'accepted' }));
+    const seen = new Set<string>();
+    events.forEach((e, i) => {
+      if (seen.has(e.id)) (this.results[i] as WebhookEventResult).status = 'duplicate';
+      else {
+        seen.add(e.id);
+        this.unique.push(i);
+      }
+    });
+  }
+
+  /** The read batch (run it again to retry after a race). */
+  reads(): D1PreparedStatement[] {
+    this.needs = loadedNeeds;
+    return readStatements(this.db, this.events, this.unique, this.needs, this.o);
+  }
+
+  /** From the read batch's results, the write batch (empty when every event was a duplicate). */
+  writes(reads: D1Result[]): Promise<D1PreparedStatement[]> {
+    return planWrites(this.db, this.events, this.unique, this.results, this.needs, reads, this.o);
+  }
+
+  response(): WebhookResponse {
+    const accepted = this.results.filter((r) => r.status === 'accepted').length;
+    const duplicates = this.results.filter((r) => r.status === 'duplicate').length;
+    return { received: this.events.length, accepted, duplicates, results: this.results };
+  }
+}
+
+/** Whether a write batch failed on the guard (a concurrent request stored one of its events first): read again and retry. */
+export function isRace(e: unknown): boolean {
+  return String(e).includes(RACE_MARKER);
+}
+
 /** Runs events through the pipeline. Duplicates are acknowledged, never applied twice. */
 export async function ingest(db: D1Database, events: IngestEvent[], o: IngestOptions): Promise<WebhookResponse> {
-  const results: WebhookEventResult[] = events.map((e) => ({ id: e.id, status: 'accepted' }));
-  const seen = new Set<string>();
-  const unique: number[] = [];
-  events.forEach((e, i) => {
-    if (seen.has(e.id)) (results[i] as WebhookEventResult).status = 'duplicate';
-    else {
-      seen.add(e.id);
-      unique.push(i);
-    }
-  });
-
+  const pass = new IngestPass(db, events, o);
   for (let attempt = 1; ; attempt++) {
     try {
-      await attemptIngest(db, events, unique, results, o);
-      break;
+      const writes = await pass.writes(await db.batch(pass.reads()));
+      if (writes.length) await db.batch(writes);
+      return pass.response();
     } catch (e) {
-      if (attempt < MAX_ATTEMPTS && String(e).includes(RACE_MARKER)) continue;
+      if (attempt < MAX_ATTEMPTS && isRace(e)) continue;
       throw e;
     }
   }
-  const accepted = results.filter((r) => r.status === 'accepted').length;
-  const duplicates = results.filter((r) => r.status === 'duplicate').length;
-  return { received: events.length, accepted, duplicates, results };
 }
 
 function historyStatements(db: D1Database, exts: string, needs: { statsDays: number; eventsDays: number }, o: IngestOptions) {
@@ -142,11 +186,10 @@ function historyStatements(db: D1Database, exts: string, needs: { statsDays: num
   ];
 }
 
-async function attemptIngest(db: D1Database, events: IngestEvent[], unique: number[], results: WebhookEventResult[], o: IngestOptions): Promise<void> {
+function readStatements(db: D1Database, events: IngestEvent[], unique: number[], needs: DataNeedsLoaded, o: IngestOptions): D1PreparedStatement[] {
   const exts = json([...new Set(unique.map((i) => (events[i] as IngestEvent).contact.externalId))]);
   const ids = json(unique.map((i) => (events[i] as IngestEvent).id));
-  const needs = loadedNeeds;
-  const reads = await db.batch([
+  return [
     db.prepare(SOURCE_SQL).bind(o.sourceId),
     publishedStatement(db),
     db.prepare('SELECT sender_event_id FROM events WHERE source_id = ? AND sender_event_id IN (SELECT value FROM json_each(?))').bind(o.sourceId, ids),
@@ -155,7 +198,18 @@ async function attemptIngest(db: D1Database, events: IngestEvent[], unique: numb
       .prepare('SELECT contact_id, tag_id FROM contact_tags WHERE contact_id IN (SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?)))')
       .bind(exts),
     ...historyStatements(db, exts, needs, o),
-  ]);
+  ];
+}
+
+async function planWrites(
+  db: D1Database,
+  events: IngestEvent[],
+  unique: number[],
+  results: WebhookEventResult[],
+  needs: DataNeedsLoaded,
+  reads: D1Result[],
+  o: IngestOptions,
+): Promise<D1PreparedStatement[]> {
   const rowsOf = <T>(i: number) => (reads[i]?.results ?? []) as T[];
   o.checkSource?.(rowsOf<SourceRow>(0)[0] ?? null);
   const ruleSet = await ruleSetFor(db, rowsOf<PublishedRow>(1), o.now);
@@ -164,6 +218,7 @@ async function attemptIngest(db: D1Database, events: IngestEvent[], unique: numb
   let eventRows = rowsOf<{ contact_id: number; type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }>(6);
   if (ruleSet.needs.statsDays > needs.statsDays || ruleSet.needs.eventsDays > needs.eventsDays) {
     // The published rules changed and read further back than what was loaded: load again.
+    const exts = json([...new Set(unique.map((i) => (events[i] as IngestEvent).contact.externalId))]);
     const more = await db.batch(historyStatements(db, exts, ruleSet.needs, o));
     statRows = (more[0]?.results ?? []) as typeof statRows;
     eventRows = (more[1]?.results ?? []) as typeof eventRows;
@@ -230,8 +285,8 @@ async function attemptIngest(db: D1Database, events: IngestEvent[], unique: numb
     }
   }
 
-  if (fresh.length === 0) return;
-  await db.batch(writeStatements(db, fresh, [...byExt.values()], [...daily.values()], o));
+  if (fresh.length === 0) return [];
+  return writeStatements(db, fresh, [...byExt.values()], [...daily.values()], o);
 }
 
 function newState(externalId: string, id: number | null, contact: Record<string, unknown>, isNew: boolean): ContactState {
