@@ -31,7 +31,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { compileRule, type CompiledRule } from '../shared/src/rules/compile';
-import { buildPreviewCountPlan, type PreviewCountPlan } from '../shared/src/rules/preview-counts';
+import type { SqlFrag } from '../shared/src/rules/operators';
+import { buildPreviewCountPlan, columnValues, fillCounts, type CountRound, type PlanTuning, type PreviewCountPlan } from '../shared/src/rules/preview-counts';
 import { buildPreviewQuery } from '../shared/src/rules/sql';
 import type { RuleEdge, RuleGraph, RuleNode } from '../shared/src/rules/types';
 
@@ -200,26 +201,28 @@ async function main() {
       });
     }
 
-    // The default preview path: conjunction counts in one D1 batch (`buildPreviewCountPlan`).
+    // The default preview path: conjunction counts in two D1 batches (`buildPreviewCountPlan`,
+    // what `runPreview` runs), and the one-batch plan it replaced, with its held-tag forms.
     const counted: Statement[] = [];
+    const sizeOf = (p: PreviewCountPlan) => `${p.size} counts: ${p.first.fills.length} in round 1${p.second ? `, up to ${p.size - p.first.fills.length} in round 2` : ''}`;
     for (const s of statements) {
       if (!s.rule) continue;
-      const plan = buildPreviewCountPlan(s.rule, { now, tzOffsetMinutes: 480 });
-      if (!plan?.ok) throw new Error(`${s.key}: no count plan`);
-      const text = plan.value.statements.map((x) => x.sql).join(';\n');
-      counted.push({ ...s, key: `${s.key}_counts`, label: `${s.label}: conjunction counts (${plan.value.perStatement.reduce((a, b) => a + b, 0)} counts, ${plan.value.statements.length} statement(s), one batch)`, sql: text, params: [], plan: plan.value });
+      const variant = (key: string, label: string, tuning: PlanTuning) => {
+        const plan = buildPreviewCountPlan(s.rule as CompiledRule, { now, tzOffsetMinutes: 480 }, tuning);
+        if (!plan?.ok) throw new Error(`${s.key}: no count plan`);
+        counted.push({ ...s, key: `${s.key}_${key}`, label: `${s.label}: ${label} (${sizeOf(plan.value)})`, sql: plan.value.first.statements.map((x) => x.sql).join(';\n'), params: [], plan: plan.value });
+      };
+      variant('counts', 'conjunction counts, two rounds: held-tag counts from the smaller side', {});
+      variant('counts_merge', 'conjunction counts, two rounds: smaller side drives, sides of a size merged', { merge: true });
+      variant('counts_allmerge', 'conjunction counts, two rounds, held tags always merged (INTERSECT … ORDER BY)', { held: 'merge' });
+      variant('counts_narrow', 'conjunction counts, two rounds, held ∧ aggregate set in round 1 as EXISTS', { narrow: true });
+      variant('counts1', 'conjunction counts, one batch, held-tag form by the narrowing rule (before)', { rounds: 1 });
+      // The same counts in one batch with every "holds the tag" next to other tests as IN, then as EXISTS.
+      variant('counts1_in', 'conjunction counts, one batch, held tags always IN (holder set)', { rounds: 1, held: 'in' });
+      variant('counts1_exists', 'conjunction counts, one batch, held tags always EXISTS (probe)', { rounds: 1, held: 'exists' });
       // What issue 3's target names: the total and per-node (and edge) counts, without gain / lose.
-      const nodes = buildPreviewCountPlan(s.rule, { now, tzOffsetMinutes: 480 }, { nodesOnly: true });
-      if (!nodes?.ok) throw new Error(`${s.key}: no count plan`);
-      counted.push({ ...s, key: `${s.key}_nodes`, label: `${s.label}: conjunction counts, total + nodes + edges only (${nodes.value.perStatement.reduce((a, b) => a + b, 0)} counts)`, sql: nodes.value.statements.map((x) => x.sql).join(';\n'), params: [], plan: nodes.value });
-      // The same counts with every "holds the tag" next to other tests as IN, then as EXISTS.
-      for (const held of ['in', 'exists'] as const) {
-        const forced = buildPreviewCountPlan(s.rule, { now, tzOffsetMinutes: 480 }, { held });
-        if (!forced?.ok) throw new Error(`${s.key}: no count plan`);
-        counted.push({ ...s, key: `${s.key}_counts_${held}`, label: `${s.label}: conjunction counts, held tags always ${held === 'in' ? 'IN (tag index)' : 'EXISTS (probe)'}`, sql: forced.value.statements.map((x) => x.sql).join(';\n'), params: [], plan: forced.value });
-      }
+      variant('nodes', 'conjunction counts, total + nodes + edges only', { nodesOnly: true });
     }
-
     // Variant: the held-tag columns as a non-correlated IN (one pass over the tag's holders).
     const held = /EXISTS \(SELECT 1 FROM contact_tags ct WHERE ct\.contact_id = c\.id AND ct\.tag_id = (\?\d*)\) AS (h\d+)/g;
     for (const s of [...statements]) {
@@ -234,23 +237,41 @@ async function main() {
     }
 
     statements.push(...counted);
-    /** Runs a statement (or a count plan's batch); a plan's result is its columns, packed like the one statement's. */
-    const exec = async (s: Statement): Promise<Result> => {
+    /**
+     * Runs a statement, or a count plan's rounds (one D1 batch each, as `runPreview`). A plan's
+     * result is its columns, packed like the one statement's; its ms and D1 meta are the sums over
+     * its batches (each timed inside workerd around `DB.batch`), `rounds` the ms of each.
+     */
+    const exec = async (s: Statement): Promise<Result & { rounds?: number[]; second?: SqlFrag[] }> => {
       if (!s.plan) return q(s.sql, s.params);
       const p = s.plan;
-      const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ batch: p.statements }) });
-      const body = (await res.json()) as Result & { error?: string };
-      if (!res.ok || body.error) throw new Error(`${body.error}\n${s.sql.slice(0, 400)}`);
-      const counts: number[] = [];
-      body.results.forEach((r, i) => {
-        const got = String(r.counts ?? '').split(',');
-        for (let k = 0; k < (p.perStatement[i] ?? 0); k++) counts.push(Number(got[k]) || 0);
-      });
-      const values = p.combos.map((terms) => terms.reduce((n, t) => n + t.coeff * (counts[t.index] ?? 0), 0));
-      return { ...body, results: [{ counts: values.join(',') }] };
+      const counts = new Array<number>(p.size).fill(0);
+      const total: Result & { rounds: number[]; second?: SqlFrag[] } = { ms: 0, meta: { duration: 0, rows_read: 0 }, results: [], rounds: [] };
+      const run = async (round: CountRound) => {
+        if (round.statements.length === 0) {
+          total.rounds.push(0);
+          return;
+        }
+        const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ batch: round.statements }) });
+        const body = (await res.json()) as Result & { error?: string };
+        if (!res.ok || body.error) throw new Error(`${body.error}\n${s.sql.slice(0, 400)}`);
+        fillCounts(round, body.results.map((r) => r.counts), counts);
+        total.ms += body.ms;
+        total.meta.duration = (total.meta.duration ?? 0) + (body.meta.duration ?? 0);
+        total.meta.rows_read = (total.meta.rows_read ?? 0) + (body.meta.rows_read ?? 0);
+        total.rounds.push(body.ms);
+      };
+      await run(p.first);
+      if (p.second) {
+        const later = p.second(counts);
+        total.second = later.statements;
+        await run(later);
+      }
+      return { ...total, results: [{ counts: columnValues(p, counts).join(',') }] };
     };
     const explain = async (s: Statement): Promise<string> => {
-      const texts = s.plan ? s.plan.statements : [{ sql: s.sql, params: s.params }];
+      // A plan's second round depends on the first's counts: run it once to see what it writes.
+      const texts = s.plan ? [...s.plan.first.statements, ...((await exec(s)).second ?? [])] : [{ sql: s.sql, params: s.params }];
       const out: string[] = [];
       for (const t of texts) {
         try {
@@ -265,7 +286,7 @@ async function main() {
     const plans = new Map<string, string>();
     for (const s of statements) plans.set(s.key, await explain(s));
 
-    type Round = Map<string, { ms: number[]; d1: number[]; rows: number; counts: string }>;
+    type Round = Map<string, { ms: number[]; d1: number[]; rows: number; counts: string; rounds: number[][] }>;
     const measure = async (label: string): Promise<Round> => {
       const round: Round = new Map();
       for (const s of statements) await exec(s); // warm the page cache
@@ -273,8 +294,9 @@ async function main() {
         for (const s of statements) {
           const res = await exec(s);
           const row = res.results[0] ?? {};
-          const entry = round.get(s.key) ?? { ms: [], d1: [], rows: 0, counts: '' };
+          const entry = round.get(s.key) ?? { ms: [], d1: [], rows: 0, counts: '', rounds: [] };
           entry.ms.push(res.ms);
+          if (res.rounds) entry.rounds.push(res.rounds);
           entry.d1.push(res.meta.duration ?? Number.NaN);
           entry.rows = res.meta.rows_read ?? 0;
           entry.counts = String(row.counts ?? row.n ?? '');
@@ -295,7 +317,9 @@ async function main() {
         const e = round.get(s.key);
         if (!e) continue;
         const ms = median(e.ms);
-        console.log(`| ${s.label} | ${ms.toFixed(0)} | ${median(e.d1).toFixed(1)} | ${e.rows.toLocaleString()} | ${(ms / bare).toFixed(2)}× | ${(ms / firstBare).toFixed(2)}× | ${e.counts.length > 60 ? `${e.counts.slice(0, 60)}…` : e.counts} |`);
+        // two rounds: the median of each round's ms beside the total
+        const perRound = (e.rounds[0]?.length ?? 0) > 1 ? ` (${(e.rounds[0] ?? []).map((_x, i) => median(e.rounds.map((r) => r[i] ?? 0)).toFixed(0)).join(' + ')})` : '';
+        console.log(`| ${s.label} | ${ms.toFixed(0)}${perRound} | ${median(e.d1).toFixed(1)} | ${e.rows.toLocaleString()} | ${(ms / bare).toFixed(2)}× | ${(ms / firstBare).toFixed(2)}× | ${e.counts.length > 60 ? `${e.counts.slice(0, 60)}…` : e.counts} |`);
       }
     };
 
@@ -304,7 +328,7 @@ async function main() {
     // Every variant of a preview must count exactly what the one statement counts.
     const sameCounts = (round: Round) => {
       for (const [k, e] of round) {
-        const baseKey = k.replace(/_(in|counts|counts_in|counts_exists)$/, '');
+        const baseKey = k.replace(/_(in|counts|counts_merge|counts_allmerge|counts_narrow|counts1|counts1_in|counts1_exists)$/, '');
         const base = baseKey !== k ? round.get(baseKey) : undefined;
         if (base && base.counts !== e.counts) throw new Error(`${k} counts differ from ${baseKey}: ${e.counts} vs ${base.counts}`);
         const full = k.endsWith('_nodes') ? round.get(k.slice(0, -'_nodes'.length)) : undefined;

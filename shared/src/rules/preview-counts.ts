@@ -34,29 +34,62 @@ import type { JsonLogic } from './types';
 
 /** At most this many distinct conjunction counts per preview; beyond, the one-statement path. */
 export const MAX_PREVIEW_COUNTS = 64;
+/** Sides within this factor of each other are merged rather than one driving the other. */
+const MERGE_RATIO = 8;
 /** At most this many terms in one column's polynomial while expanding. */
 const MAX_TERMS = 256;
 
-/** The count statements of a preview and how to read the columns from their results. */
-export interface PreviewCountPlan {
+/** One D1 batch of counts. */
+export interface CountRound {
   /** Each returns one row with one text column `counts`: comma-separated integers. */
   statements: SqlFrag[];
-  /** How many counts each statement returns, in order (their concatenation is the count list). */
+  /** How many counts each statement returns, in order. */
   perStatement: number[];
-  columns: PreviewColumn[];
-  /** Per column: Σ coeff × count[index] over the concatenated count list. */
-  combos: { index: number; coeff: number }[][];
+  /** The count (index into the plan's count list) each returned integer is, in order. */
+  fills: number[];
 }
 
-/** Knobs for measuring (bench/preview.ts); the preview uses the defaults. */
+/** The count batches of a preview and how to read the columns from their results. */
+export interface PreviewCountPlan {
+  columns: PreviewColumn[];
+  /** Per column: Σ coeff × count[index] over the plan's count list. */
+  combos: { index: number; coeff: number }[][];
+  /** How many counts (`combos` index into them); a count that no round fills is 0. */
+  size: number;
+  /** The first batch (with one round, every count). */
+  first: CountRound;
+  /**
+   * Two rounds: the held-tag counts, each written from the smaller side, given the counts of the
+   * first round. Counts it leaves out are 0 (a side of the conjunction was empty).
+   */
+  second?: (counts: readonly number[]) => CountRound;
+}
+
+/** Knobs for measuring (bench/preview.ts) and for tests; the preview uses the defaults. */
 export interface PlanTuning {
   /** At most this many counts per statement (default: as many as D1's limits allow). */
   countsPerStatement?: number;
   /** Only total, matched, nodes and edges: no gain / lose / holders columns (default false). */
   nodesOnly?: boolean;
-  /** "Holds tag t" next to other tests: chosen per count (default), or always IN / EXISTS. */
-  held?: 'auto' | 'in' | 'exists';
+  /** 2 (default): held-tag counts in a second batch, each from its smaller side; 1: one batch. */
+  rounds?: 1 | 2;
+  /**
+   * "Holds tag t" next to other tests: chosen (auto: by the narrowing rule in one round, by the
+   * sides' sizes in two), or always one form.
+   */
+  held?: HeldForm | 'auto';
+  /** Two rounds: held-tag counts next to an aggregate set stay in the first round as EXISTS. */
+  narrow?: boolean;
+  /** Two rounds: merge the sides where neither is MERGE_RATIO× smaller than the other. */
+  merge?: boolean;
 }
+
+/**
+ * How a count with "holds tag t" reads the tag: `walk` the tag index and look each holder up;
+ * probe each contact the other atoms leave (`exists`); build the holder set and look them up
+ * in it (`in`); or intersect both sides as id lists in order (`merge`).
+ */
+export type HeldForm = 'walk' | 'exists' | 'in' | 'merge';
 
 /** Indicator polynomial: monomial (sorted atom indices joined by ',', '' = 1) → coefficient. */
 type Poly = Map<string, number>;
@@ -295,32 +328,19 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   if (monomials.length > MAX_PREVIEW_COUNTS) return null;
   const combos = polys.map((p) => [...p].map(([m, coeff]) => ({ index: indexOf.get(m) as number, coeff })));
 
-  // One COUNT subquery per monomial; packed into as few statements as D1's limits allow.
   const scope = opts.scope;
-  const counts = monomials.map((m) => {
-    const used = m === '' ? [] : m.split(',').map((i) => atoms[Number(i)] as Atom);
-    const only = used[0];
-    if (used.length === 1 && only?.heldTag !== undefined && !scope) {
-      // Every contact_tags row names a contact (foreign key, enforced by D1): the tag index alone.
-      return { sql: '(SELECT count(*) FROM contact_tags WHERE tag_id = ?)', params: [only.heldTag], ctes: [] };
-    }
-    // Where the other atoms are selective — an aggregate set, or two or more tests in
-    // conjunction — holders are probed per contact (EXISTS on the primary key): at 1M, 4k
-    // probes instead of building a 270k-holder set (132 ms vs 174 ms).
+  const atomsOf = (m: string): Atom[] => (m === '' ? [] : m.split(',').map((i) => atoms[Number(i)] as Atom));
+  /** The contacts in scope satisfying every atom of `used`, "holds t" written in `form`. */
+  const countQuery = (used: Atom[], form: HeldForm): CountQuery => {
     const others = used.filter((a) => a.heldTag === undefined);
-    const small = others.some((a) => a.ctes.length > 0) || others.length >= 2;
     const held = used.filter((a) => a.heldTag !== undefined);
     const tag = held[0]?.heldTag;
-    const form = opts.held ?? 'auto';
-    if (form === 'in') {
-      const preds = used.map((a) => (a.heldTag === undefined ? a.where : { sql: 'c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)', params: [a.heldTag] as unknown[] }));
-      if (scope) preds.push(scope);
-      return { sql: `(SELECT count(*) FROM contacts c WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')})`, params: preds.flatMap((p) => p.params), ctes: used.flatMap((a) => a.ctes) };
+    if (used.length === 1 && tag !== undefined && !scope) {
+      // Every contact_tags row names a contact (foreign key, enforced by D1): the tag index alone.
+      return holdersQuery(tag);
     }
-    if (form === 'auto' && held.length === 1 && tag !== undefined && !small) {
-      // Holders next to one broad test: walk the tag index (contact ids in order) and look each
-      // holder up, rather than build the holder set and probe it from the test's side
-      // (measured at 1M: 324 ms vs 449 ms IN vs 418 ms EXISTS).
+    if (form === 'walk' && held.length === 1 && tag !== undefined) {
+      // Walk the tag index (contact ids in order) and look each holder up.
       const preds = [{ sql: 'ht.tag_id = ?', params: [tag] as unknown[] }, ...others.map((a) => a.where)];
       if (scope) preds.push(scope);
       return {
@@ -329,16 +349,33 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
         ctes: others.flatMap((a) => a.ctes),
       };
     }
-    const preds = used.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag)));
+    if (form === 'merge' && held.length === 1 && tag !== undefined) {
+      // Both sides as ascending id lists, intersected by a merge (SQLite's MERGE (INTERSECT) for a
+      // compound SELECT with ORDER BY): the holders are read off the tag index in order, the
+      // other side is sorted only when its plan does not already yield ids in order.
+      const preds = others.map((a) => a.where);
+      if (scope) preds.push(scope);
+      const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+      return {
+        sql: `(SELECT count(*) FROM (SELECT c.id FROM contacts c${where} INTERSECT SELECT ht.contact_id FROM contact_tags ht WHERE ht.tag_id = ? ORDER BY 1))`,
+        params: [...preds.flatMap((p) => p.params), tag],
+        ctes: others.flatMap((a) => a.ctes),
+      };
+    }
+    // From the other atoms' side: each contact they leave is probed (EXISTS on the primary
+    // key), or looked up in the holder set built once (IN).
+    const preds = used.map((a) => (a.heldTag === undefined ? a.where : form === 'in' ? heldIn(a.heldTag) : heldWhere(a.heldTag)));
     if (scope) preds.push(scope);
     const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
-    return {
-      sql: `(SELECT count(*) FROM contacts c${where})`,
-      params: preds.flatMap((p) => p.params),
-      ctes: used.flatMap((a) => a.ctes),
-    };
-  });
-  const statement = (part: typeof counts): SqlFrag => {
+    return { sql: `(SELECT count(*) FROM contacts c${where})`, params: preds.flatMap((p) => p.params), ctes: others.flatMap((a) => a.ctes) };
+  };
+  /** Where other atoms are selective — an aggregate set, or two or more tests — probe per contact. */
+  const narrowed = (used: Atom[]) => {
+    const others = used.filter((a) => a.heldTag === undefined);
+    return others.some((a) => a.ctes.length > 0) || others.length >= 2;
+  };
+
+  const statement = (part: CountQuery[]): SqlFrag => {
     const withs = new Map<string, SqlFrag>();
     for (const q of part) for (const c of q.ctes) withs.set(c.name, c.body);
     const head = withs.size ? `WITH ${[...withs].map(([name, b]) => `${name} AS MATERIALIZED (${b.sql})`).join(', ')} ` : '';
@@ -346,19 +383,125 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     return numberParams(sql, [...[...withs.values()].flatMap((b) => b.params), ...part.flatMap((q) => q.params)]);
   };
   const fits = (s: SqlFrag) => s.params.length <= D1_MAX_PARAMS && s.sql.length <= D1_MAX_STATEMENT_BYTES;
-  const statements: SqlFrag[] = [];
-  const perStatement: number[] = [];
-  let start = 0;
-  while (start < counts.length) {
-    let end = start + 1;
-    if (!fits(statement(counts.slice(start, end)))) {
-      return { ok: false, errors: [ruleError(null, 'too_many_parameters', `one count of the preview needs more than ${D1_MAX_PARAMS} SQL parameters or ${D1_MAX_STATEMENT_BYTES} bytes: simplify the rule`)] };
+  const tooBig = (): RuleResult<never> => ({
+    ok: false,
+    errors: [ruleError(null, 'too_many_parameters', `one count of the preview needs more than ${D1_MAX_PARAMS} SQL parameters or ${D1_MAX_STATEMENT_BYTES} bytes: simplify the rule`)],
+  });
+  /** Packs counts into as few statements as D1's limits allow (each count must fit alone). */
+  const pack = (counts: CountQuery[], fills: number[]): CountRound => {
+    const statements: SqlFrag[] = [];
+    const perStatement: number[] = [];
+    let start = 0;
+    while (start < counts.length) {
+      let end = start + 1;
+      const most = opts.countsPerStatement ?? counts.length;
+      while (end < counts.length && end - start < most && fits(statement(counts.slice(start, end + 1)))) end++;
+      statements.push(statement(counts.slice(start, end)));
+      perStatement.push(end - start);
+      start = end;
     }
-    const most = opts.countsPerStatement ?? counts.length;
-    while (end < counts.length && end - start < most && fits(statement(counts.slice(start, end + 1)))) end++;
-    statements.push(statement(counts.slice(start, end)));
-    perStatement.push(end - start);
-    start = end;
+    return { statements, perStatement, fills };
+  };
+
+  const forced = opts.held === 'auto' ? undefined : opts.held;
+  if ((opts.rounds ?? 2) === 1) {
+    const queries = monomials.map((m) => {
+      const used = atomsOf(m);
+      return countQuery(used, forced ?? (narrowed(used) ? 'exists' : 'walk'));
+    });
+    if (!queries.every((q) => fits(statement([q])))) return tooBig();
+    return { ok: true, value: { columns, combos, size: monomials.length, first: pack(queries, queries.map((_q, i) => i)) } };
   }
-  return { ok: true, value: { statements, perStatement, columns, combos } };
+
+  // Two rounds. The first: every count without a held tag, each held tag's holder count (the tag
+  // index alone, without the scope: that is what a walk visits), and — where the narrowing rule
+  // applies (`narrow`) — the held counts next to an aggregate set, as EXISTS, so the set is
+  // computed in one statement only. The second: every other held count, from the smaller side.
+  const first: number[] = [];
+  const firstQueries: CountQuery[] = [];
+  const later: { index: number; holders: number; rest: number; used: Atom[] }[] = [];
+  const extra: CountQuery[] = [];
+  const holdersIndex = new Map<number, number>();
+  const restIndex = (m: string, tag: number): number | undefined => {
+    const rest = m
+      .split(',')
+      .filter((i) => atoms[Number(i)]?.heldTag !== tag)
+      .join(',');
+    return indexOf.get(rest);
+  };
+  monomials.forEach((m, index) => {
+    const used = atomsOf(m);
+    const held = used.filter((a) => a.heldTag !== undefined);
+    const tag = held[0]?.heldTag;
+    const rest = tag === undefined ? undefined : restIndex(m, tag);
+    if (tag === undefined || rest === undefined || held.length > 1 || (used.length === 1 && !scope) || (opts.narrow && used.some((a) => a.ctes.length > 0))) {
+      first.push(index);
+      firstQueries.push(countQuery(used, forced ?? (narrowed(used) || held.length > 1 ? 'exists' : 'walk')));
+      return;
+    }
+    let holders = holdersIndex.get(tag);
+    if (holders === undefined) {
+      const alone = scope ? undefined : indexOf.get(String(atoms.findIndex((a) => a.heldTag === tag)));
+      holders = alone ?? monomials.length + extra.push(holdersQuery(tag)) - 1;
+      holdersIndex.set(tag, holders);
+    }
+    later.push({ index, holders, rest, used });
+  });
+  for (const l of later) {
+    for (const form of ['walk', 'exists', 'in', 'merge'] as const) if (!fits(statement([countQuery(l.used, form)]))) return tooBig();
+  }
+  if (!firstQueries.every((q) => fits(statement([q])))) return tooBig();
+  const firstRound = pack([...firstQueries, ...extra], [...first, ...extra.map((_q, i) => monomials.length + i)]);
+  /** Drive from the smaller side; where the sides are of a size, merge them. */
+  const pick = (side: number, holders: number): HeldForm => {
+    if (!opts.merge) return side <= holders ? 'exists' : 'walk';
+    if (side * MERGE_RATIO <= holders) return 'exists';
+    if (holders * MERGE_RATIO <= side) return 'walk';
+    return 'merge';
+  };
+  const second = (counts: readonly number[]): CountRound => {
+    const queries: CountQuery[] = [];
+    const fills: number[] = [];
+    for (const l of later) {
+      const holders = counts[l.holders] ?? 0;
+      const side = counts[l.rest] ?? 0;
+      // A conjunction lies within both sides: an empty side needs no query (the count stays 0).
+      if (holders === 0 || side === 0) continue;
+      queries.push(countQuery(l.used, forced ?? pick(side, holders)));
+      fills.push(l.index);
+    }
+    return pack(queries, fills);
+  };
+  return { ok: true, value: { columns, combos, size: monomials.length + extra.length, first: firstRound, ...(later.length ? { second } : {}) } };
+}
+
+/** A count subquery and the MATERIALIZED sets it reads. */
+interface CountQuery {
+  sql: string;
+  params: unknown[];
+  ctes: { name: string; body: SqlFrag }[];
+}
+
+/** Every holder of tag t, on the tag index alone (no scope). */
+function holdersQuery(tag: number): CountQuery {
+  return { sql: '(SELECT count(*) FROM contact_tags WHERE tag_id = ?)', params: [tag], ctes: [] };
+}
+
+/** "Contact c holds tag t" against the holder set, built once per count. */
+function heldIn(tagId: number): SqlFrag {
+  return { sql: 'c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)', params: [tagId] };
+}
+
+/** Writes one round's packed results (one `counts` text per statement) into `counts`. */
+export function fillCounts(round: CountRound, packed: readonly unknown[], counts: number[]): void {
+  let k = 0;
+  round.perStatement.forEach((n, i) => {
+    const got = String(packed[i] ?? '').split(',');
+    for (let j = 0; j < n; j++) counts[round.fills[k++] as number] = Number(got[j]) || 0;
+  });
+}
+
+/** The columns' values from the counts: Σ coeff × count per column. */
+export function columnValues(plan: PreviewCountPlan, counts: readonly number[]): number[] {
+  return plan.combos.map((terms) => terms.reduce((n, t) => n + t.coeff * (counts[t.index] ?? 0), 0));
 }
