@@ -93,6 +93,10 @@ describe('buildPreviewCountPlan', () => {
     const many = sized(10, 1000);
     expect(many.fills.length).toBe(2);
     expect(many.statements.every((s) => s.sql.includes('FROM contact_tags ht CROSS JOIN contacts c') && !s.sql.includes('EXISTS'))).toBe(true);
+    // an equality read off its own index, of about the holders' size: both id lists merged
+    const near = sized(1000, 300);
+    expect(near.fills.length).toBe(2);
+    expect(near.statements.every((s) => /FROM contacts c WHERE \(c\.kind = \?\d+\) INTERSECT SELECT ht\.contact_id FROM contact_tags ht WHERE ht\.tag_id = \?\d+ ORDER BY 1/.test(s.sql))).toBe(true);
     // a conjunction with an empty side is 0 without a query
     expect(sized(0, 1000).statements).toEqual([]);
     expect(sized(1000, 0).statements).toEqual([]);
@@ -112,6 +116,8 @@ describe('buildPreviewCountPlan', () => {
     const later = second?.(new Array<number>(size).fill(5));
     expect(later?.fills.length).toBe(4);
     expect(later?.statements.every((s) => s.sql.includes('c.department_id = ?'))).toBe(true);
+    // within a scope the merge's other side would not come in id order: never merged
+    expect(later?.statements.some((s) => s.sql.includes('INTERSECT'))).toBe(false);
   });
 
   it('writes an aggregate test that a contact without events passes as NOT IN the failing set', () => {

@@ -17,10 +17,17 @@
  * - an event-aggregate condition becomes a set, computed once per statement from the
  *   (type, day) rollup index into a MATERIALIZED CTE: `c.id IN a0`, or `c.id NOT IN a0` when
  *   a contact with no events in the window (aggregate 0) passes the test;
- * - "holds tag t": alone, counted on the tag index; next to one broad test, the count walks the
- *   tag index and looks each holder up; in a count already narrowed by an aggregate set or two
- *   tests, a correlated EXISTS probes the few contacts left (each measured in bench/preview.ts;
- *   a correlated EXISTS for every contact was the one statement's main cost).
+ * - "holds tag t" is counted in two D1 batches, because how to count "holds t ∧ tests" depends
+ *   on which side is smaller, and both sizes are counts the preview has anyway. The first batch
+ *   has every count without a held tag and each tag's holder count (the tag index alone). The
+ *   second writes each held conjunction from the smaller side: a correlated EXISTS probing the
+ *   contacts the tests leave when they are fewer, a walk of the tag index looking each holder up
+ *   when the holders are; where the tests are one equality read off its own index (ids in
+ *   order) and the sides are of a size, a merge of the two id lists (INTERSECT … ORDER BY);
+ *   a conjunction with an empty side is 0 without a query. A held conjunction next to an
+ *   aggregate set stays in the first batch as EXISTS (the set is small, and building it again
+ *   in the second batch cost more than sizing won). Each choice is measured in bench/preview.ts
+ *   (a correlated EXISTS for every contact was the one statement's main cost).
  *
  * Rules whose polynomials grow too large (wide ORs, long else-chains) get `null`, and the
  * caller uses the one-statement preview. The differential fuzz test holds both paths and the
@@ -34,7 +41,7 @@ import type { JsonLogic } from './types';
 
 /** At most this many distinct conjunction counts per preview; beyond, the one-statement path. */
 export const MAX_PREVIEW_COUNTS = 64;
-/** Sides within this factor of each other are merged rather than one driving the other. */
+/** An id-ordered side and the holders within this factor of each other are merged. */
 const MERGE_RATIO = 8;
 /** At most this many terms in one column's polynomial while expanding. */
 const MAX_TERMS = 256;
@@ -78,9 +85,12 @@ export interface PlanTuning {
    * sides' sizes in two), or always one form.
    */
   held?: HeldForm | 'auto';
-  /** Two rounds: held-tag counts next to an aggregate set stay in the first round as EXISTS. */
+  /**
+   * Two rounds: held-tag counts next to an aggregate set stay in the first round as EXISTS, so
+   * the set is built in one statement only (default true).
+   */
   narrow?: boolean;
-  /** Two rounds: merge the sides where neither is MERGE_RATIO× smaller than the other. */
+  /** Two rounds: merge an id-ordered equality with the holders where they are of a size (default true). */
   merge?: boolean;
 }
 
@@ -163,7 +173,16 @@ interface Atom {
   ctes: { name: string; body: SqlFrag }[];
   /** "Holds tag t": written per count (see `heldWhere`). */
   heldTag?: number;
+  /** An equality on a column with an index of its own: its contacts come off the index in id order. */
+  idOrdered?: boolean;
 }
+
+/**
+ * Columns with a single-column index (worker/src/db/schema.ts): `c.col = ?` reads the index in
+ * (col, id) order, so its ids come sorted with no sort step (checked in preview-counts.test.ts).
+ */
+export const ID_ORDERED_COLUMNS = ['kind', 'owner_user_id', 'department_id', 'last_active_at', 'total_spend'] as const;
+const ID_ORDERED = new RegExp(`^c\\.(${ID_ORDERED_COLUMNS.join('|')}) = \\?$`);
 
 const COMPARISONS = new Set(['sf_eq', 'sf_neq', 'sf_lt', 'sf_lte', 'sf_gt', 'sf_gte', 'sf_between']);
 const isLogic = (v: unknown): v is Record<string, JsonLogic> =>
@@ -239,7 +258,8 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       }
     }
     const f = toSql(logic, ctx);
-    return { where: { sql: unwrapCoalesce(f.sql), params: f.params }, ctes: [] };
+    const sql = unwrapCoalesce(f.sql);
+    return { where: { sql, params: f.params }, ctes: [], ...(ID_ORDERED.test(sql) ? { idOrdered: true } : {}) };
   };
 
   const testsById = new Map(rule.tests.map((t) => [t.id, t]));
@@ -434,7 +454,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     const held = used.filter((a) => a.heldTag !== undefined);
     const tag = held[0]?.heldTag;
     const rest = tag === undefined ? undefined : restIndex(m, tag);
-    if (tag === undefined || rest === undefined || held.length > 1 || (used.length === 1 && !scope) || (opts.narrow && used.some((a) => a.ctes.length > 0))) {
+    if (tag === undefined || rest === undefined || held.length > 1 || (used.length === 1 && !scope) || (opts.narrow !== false && used.some((a) => a.ctes.length > 0))) {
       first.push(index);
       firstQueries.push(countQuery(used, forced ?? (narrowed(used) || held.length > 1 ? 'exists' : 'walk')));
       return;
@@ -452,12 +472,18 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   }
   if (!firstQueries.every((q) => fits(statement([q])))) return tooBig();
   const firstRound = pack([...firstQueries, ...extra], [...first, ...extra.map((_q, i) => monomials.length + i)]);
-  /** Drive from the smaller side; where the sides are of a size, merge them. */
-  const pick = (side: number, holders: number): HeldForm => {
-    if (!opts.merge) return side <= holders ? 'exists' : 'walk';
-    if (side * MERGE_RATIO <= holders) return 'exists';
-    if (holders * MERGE_RATIO <= side) return 'walk';
-    return 'merge';
+  /**
+   * Drive from the smaller side. Where the other side is one equality read off its own index
+   * (ids in order, as the holders are) and neither side is MERGE_RATIO× the other, merge them:
+   * two sequential index reads instead of a B-tree probe per contact. Only then: a side whose
+   * ids need sorting (or a scope) makes SQLite scan the table in id order for the merge, which
+   * measured slower than either other form.
+   */
+  const pick = (used: Atom[], side: number, holders: number): HeldForm => {
+    const others = used.filter((a) => a.heldTag === undefined);
+    const mergeable = opts.merge !== false && !scope && others.length === 1 && others[0]?.idOrdered === true;
+    if (mergeable && side < holders * MERGE_RATIO && holders < side * MERGE_RATIO) return 'merge';
+    return side <= holders ? 'exists' : 'walk';
   };
   const second = (counts: readonly number[]): CountRound => {
     const queries: CountQuery[] = [];
@@ -467,7 +493,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       const side = counts[l.rest] ?? 0;
       // A conjunction lies within both sides: an empty side needs no query (the count stays 0).
       if (holders === 0 || side === 0) continue;
-      queries.push(countQuery(l.used, forced ?? pick(side, holders)));
+      queries.push(countQuery(l.used, forced ?? pick(l.used, side, holders)));
       fills.push(l.index);
     }
     return pack(queries, fills);
