@@ -102,6 +102,29 @@ describe('buildPreviewCountPlan', () => {
     expect(sized(1000, 0).statements).toEqual([]);
   });
 
+  it('counts a held tag next to an aggregate set in the same pass as the set’s side, in the first round', () => {
+    const plan = buildPreviewCountPlan(chain(five), ctx);
+    if (!plan?.ok) throw new Error('no plan');
+    const { first, second, size } = plan.value;
+    expect(size).toBe(10);
+    // total, 5 prefixes (the 5th with "holds tag 1" beside it), the two holder counts
+    expect(first.fills.length).toBe(9);
+    expect(first.statements.map((s) => s.sql).join(';').match(/coalesce\(sum\(EXISTS/g)?.length).toBe(1);
+    // c1 ∧ holds tag 2 alone is left for the second round
+    expect(second?.(new Array<number>(size).fill(5)).fills.length).toBe(1);
+  });
+
+  it('merges a short IN list on an id-ordered column value by value, each value once', () => {
+    const plan = buildPreviewCountPlan(chain([cond('c1', 'kind', 'in', ['friend', 'wecom_customer', 'friend'])]), ctx, { held: 'merge' });
+    if (!plan?.ok) throw new Error('no plan');
+    const later = plan.value.second?.(new Array<number>(plan.value.size).fill(5));
+    const sql = later?.statements.map((s) => s.sql).join(';') ?? '';
+    // two held conjunctions (gain / holders of tag 1, lose of tag 2), two distinct kinds each
+    // (not three: the repeated value would be counted twice)
+    expect(sql.match(/INTERSECT/g)?.length).toBe(4);
+    expect(sql).not.toContain('json_each');
+  });
+
   it('sizes a held tag within a scope by its holders anywhere against the contacts in scope', () => {
     const scope = { sql: 'c.department_id = ?', params: [7] };
     const plan = buildPreviewCountPlan(chain([cond('c1', 'kind', 'eq', 'wecom_customer')]), ctx, { scope, countsPerStatement: 1 });

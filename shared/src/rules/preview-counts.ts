@@ -173,8 +173,11 @@ interface Atom {
   ctes: { name: string; body: SqlFrag }[];
   /** "Holds tag t": written per count (see `heldWhere`). */
   heldTag?: number;
-  /** An equality on a column with an index of its own: its contacts come off the index in id order. */
-  idOrdered?: boolean;
+  /**
+   * An equality on a column with an index of its own, whose contacts come off the index in id
+   * order; or a short IN list on one, as disjoint equalities (`values`).
+   */
+  idOrdered?: { column: string; values?: (string | number)[] };
 }
 
 /**
@@ -183,6 +186,32 @@ interface Atom {
  */
 export const ID_ORDERED_COLUMNS = ['kind', 'owner_user_id', 'department_id', 'last_active_at', 'total_spend'] as const;
 const ID_ORDERED = new RegExp(`^c\\.(${ID_ORDERED_COLUMNS.join('|')}) = \\?$`);
+const ID_ORDERED_IN = new RegExp(`^c\\.(${ID_ORDERED_COLUMNS.join('|')}) IN \\(SELECT value FROM json_each\\(\\?\\)\\)$`);
+/** At most this many values of an IN list are merged one by one (each reads the holders once). */
+const MAX_MERGED_VALUES = 4;
+
+/** Whether a test's WHERE predicate reads an id-ordered index (see `Atom.idOrdered`). */
+function idOrdered(where: SqlFrag): Atom['idOrdered'] {
+  const eq = ID_ORDERED.exec(where.sql);
+  if (eq?.[1]) return { column: eq[1] };
+  const list = ID_ORDERED_IN.exec(where.sql);
+  const json = where.params[0];
+  if (!list?.[1] || where.params.length !== 1 || typeof json !== 'string') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  // One JS type, no duplicates: the equalities are then disjoint and their counts add up to
+  // the IN's (json_each yields the same TEXT / INTEGER values a bound string / integer is).
+  const values = [...new Set(parsed)];
+  const strings = values.every((v) => typeof v === 'string');
+  const integers = values.every((v) => Number.isSafeInteger(v));
+  if (values.length === 0 || values.length > MAX_MERGED_VALUES || !(strings || integers)) return undefined;
+  return { column: list[1], values: values as (string | number)[] };
+}
 
 const COMPARISONS = new Set(['sf_eq', 'sf_neq', 'sf_lt', 'sf_lte', 'sf_gt', 'sf_gte', 'sf_between']);
 const isLogic = (v: unknown): v is Record<string, JsonLogic> =>
@@ -259,7 +288,9 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     }
     const f = toSql(logic, ctx);
     const sql = unwrapCoalesce(f.sql);
-    return { where: { sql, params: f.params }, ctes: [], ...(ID_ORDERED.test(sql) ? { idOrdered: true } : {}) };
+    const where = { sql, params: f.params };
+    const ordered = idOrdered(where);
+    return { where, ctes: [], ...(ordered ? { idOrdered: ordered } : {}) };
   };
 
   const testsById = new Map(rule.tests.map((t) => [t.id, t]));
@@ -369,6 +400,12 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
         ctes: others.flatMap((a) => a.ctes),
       };
     }
+    const list = others.length === 1 ? others[0]?.idOrdered : undefined;
+    if (form === 'merge' && held.length === 1 && tag !== undefined && list?.values && !scope) {
+      // An IN list merged value by value: disjoint equalities, each read in id order.
+      const parts = list.values.map((v) => countQuery([{ where: { sql: `c.${list.column} = ?`, params: [v] }, ctes: [], idOrdered: { column: list.column } }, ...held], 'merge'));
+      return { sql: `(${parts.map((p) => p.sql).join(' + ')})`, params: parts.flatMap((p) => p.params), ctes: [] };
+    }
     if (form === 'merge' && held.length === 1 && tag !== undefined) {
       // Both sides as ascending id lists, intersected by a merge (SQLite's MERGE (INTERSECT) for a
       // compound SELECT with ORDER BY): the holders are read off the tag index in order, the
@@ -395,6 +432,20 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     return others.some((a) => a.ctes.length > 0) || others.length >= 2;
   };
 
+  /** Counts `used` and, in the same pass, how many of those hold each of `tags` (one text "n,h1,h2…"). */
+  const fusedQuery = (used: Atom[], tags: number[]): CountQuery => {
+    const preds = used.map((a) => a.where);
+    if (scope) preds.push(scope);
+    const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+    const sums = tags.map((t) => `coalesce(sum(${heldWhere(t).sql}), 0)`);
+    return {
+      sql: `(SELECT count(*) || ',' || ${sums.join(" || ',' || ")} FROM contacts c${where})`,
+      params: [...tags, ...preds.flatMap((p) => p.params)],
+      ctes: used.flatMap((a) => a.ctes),
+      n: 1 + tags.length,
+    };
+  };
+
   const statement = (part: CountQuery[]): SqlFrag => {
     const withs = new Map<string, SqlFrag>();
     for (const q of part) for (const c of q.ctes) withs.set(c.name, c.body);
@@ -417,7 +468,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       const most = opts.countsPerStatement ?? counts.length;
       while (end < counts.length && end - start < most && fits(statement(counts.slice(start, end + 1)))) end++;
       statements.push(statement(counts.slice(start, end)));
-      perStatement.push(end - start);
+      perStatement.push(counts.slice(start, end).reduce((n, q) => n + (q.n ?? 1), 0));
       start = end;
     }
     return { statements, perStatement, fills };
@@ -449,8 +500,31 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       .join(',');
     return indexOf.get(rest);
   };
+  // A held conjunction next to an aggregate set: its EXISTS rides on the count of its other
+  // side, in the same pass (`SELECT count(*), sum(EXISTS …) … WHERE side`), as the set is
+  // small and enumerating it was most of either count's cost.
+  const fusedOnto = new Map<number, { tag: number; index: number }[]>();
+  const fused = new Set<number>();
+  if (opts.narrow !== false && forced === undefined) {
+    monomials.forEach((m, index) => {
+      const used = atomsOf(m);
+      const held = used.filter((a) => a.heldTag !== undefined);
+      const tag = held[0]?.heldTag;
+      const rest = tag === undefined ? undefined : restIndex(m, tag);
+      if (tag === undefined || rest === undefined || held.length > 1 || !used.some((a) => a.ctes.length > 0)) return;
+      fusedOnto.set(rest, [...(fusedOnto.get(rest) ?? []), { tag, index }]);
+      fused.add(index);
+    });
+  }
   monomials.forEach((m, index) => {
+    if (fused.has(index)) return;
     const used = atomsOf(m);
+    const onto = fusedOnto.get(index);
+    if (onto) {
+      first.push(index, ...onto.map((o) => o.index));
+      firstQueries.push(fusedQuery(used, onto.map((o) => o.tag)));
+      return;
+    }
     const held = used.filter((a) => a.heldTag !== undefined);
     const tag = held[0]?.heldTag;
     const rest = tag === undefined ? undefined : restIndex(m, tag);
@@ -481,7 +555,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
    */
   const pick = (used: Atom[], side: number, holders: number): HeldForm => {
     const others = used.filter((a) => a.heldTag === undefined);
-    const mergeable = opts.merge !== false && !scope && others.length === 1 && others[0]?.idOrdered === true;
+    const mergeable = opts.merge !== false && !scope && others.length === 1 && others[0]?.idOrdered !== undefined;
     if (mergeable && side < holders * MERGE_RATIO && holders < side * MERGE_RATIO) return 'merge';
     return side <= holders ? 'exists' : 'walk';
   };
@@ -506,6 +580,8 @@ interface CountQuery {
   sql: string;
   params: unknown[];
   ctes: { name: string; body: SqlFrag }[];
+  /** How many comma-separated counts it yields (default 1). */
+  n?: number;
 }
 
 /** Every holder of tag t, on the tag index alone (no scope). */
