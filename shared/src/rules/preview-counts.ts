@@ -23,11 +23,13 @@
  *   second writes each held conjunction from the smaller side: a correlated EXISTS probing the
  *   contacts the tests leave when they are fewer, a walk of the tag index looking each holder up
  *   when the holders are; where the tests are one equality read off its own index (ids in
- *   order) and the sides are of a size, a merge of the two id lists (INTERSECT … ORDER BY);
- *   a conjunction with an empty side is 0 without a query. A held conjunction next to an
- *   aggregate set stays in the first batch as EXISTS (the set is small, and building it again
- *   in the second batch cost more than sizing won). Each choice is measured in bench/preview.ts
- *   (a correlated EXISTS for every contact was the one statement's main cost).
+ *   order; a short IN list as one merge per value) and the sides are of a size, a merge of the
+ *   two id lists (INTERSECT … ORDER BY); a conjunction with an empty side is 0 without a query.
+ *   A held conjunction next to an aggregate set stays in the first batch, counted in the same
+ *   pass as its side (`count(*)` and `sum(EXISTS …)` over the few contacts the set leaves:
+ *   building the set again in the second batch cost more than sizing won). Each choice is
+ *   measured in bench/preview.ts (a correlated EXISTS for every contact was the one
+ *   statement's main cost).
  *
  * Rules whose polynomials grow too large (wide ORs, long else-chains) get `null`, and the
  * caller uses the one-statement preview. The differential fuzz test holds both paths and the
