@@ -102,14 +102,18 @@ describe('buildPreviewCountPlan', () => {
     expect(sized(1000, 0).statements).toEqual([]);
   });
 
-  it('counts a held tag next to an aggregate set in the same pass as the set’s side, in the first round', () => {
+  it('counts every conjunction over the aggregate set in one pass over its smallest one, in the first round', () => {
     const plan = buildPreviewCountPlan(chain(five), ctx);
     if (!plan?.ok) throw new Error('no plan');
     const { first, second, size } = plan.value;
     expect(size).toBe(10);
-    // total, 5 prefixes (the 5th with "holds tag 1" beside it), the two holder counts
+    // total, c1, c1 ∧ c2, one pass over c1 ∧ c2 ∧ c3 (with c4, c4 ∧ c5 and c4 ∧ c5 ∧ holds tag 1
+    // riding on it), the two holder counts
     expect(first.fills.length).toBe(9);
-    expect(first.statements.map((s) => s.sql).join(';').match(/coalesce\(sum\(EXISTS/g)?.length).toBe(1);
+    const sql = first.statements.map((s) => s.sql).join(';');
+    expect(sql.match(/IN a0/g)?.length).toBe(1);
+    expect(sql.match(/sum\(CASE WHEN/g)?.length).toBe(3);
+    expect(sql).toContain('EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id');
     // c1 ∧ holds tag 2 alone is left for the second round
     expect(second?.(new Array<number>(size).fill(5)).fills.length).toBe(1);
   });

@@ -435,16 +435,25 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   };
 
   /** Counts `used` and, in the same pass, how many of those hold each of `tags` (one text "n,h1,h2…"). */
-  const fusedQuery = (used: Atom[], tags: number[]): CountQuery => {
+  /**
+   * One pass over the contacts satisfying `used`: their count, and per rider how many of them
+   * also satisfy its extra atoms (one text "n,r1,r2…"). `CASE WHEN` keeps the WHERE clause's
+   * truth (NULL fails).
+   */
+  const passQuery = (used: Atom[], riders: Atom[][]): CountQuery => {
     const preds = used.map((a) => a.where);
     if (scope) preds.push(scope);
     const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
-    const sums = tags.map((t) => `coalesce(sum(${heldWhere(t).sql}), 0)`);
+    const sums = riders.map((extra) => {
+      const parts = extra.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag)));
+      return { sql: `coalesce(sum(CASE WHEN ${balanced(parts.map((p) => p.sql), ' AND ', '1')} THEN 1 ELSE 0 END), 0)`, params: parts.flatMap((p) => p.params) };
+    });
     return {
-      sql: `(SELECT count(*) || ',' || ${sums.join(" || ',' || ")} FROM contacts c${where})`,
-      params: [...tags, ...preds.flatMap((p) => p.params)],
-      ctes: used.flatMap((a) => a.ctes),
-      n: 1 + tags.length,
+      // balanced, as the statement's own list: SQLite caps an expression's depth at 100
+      sql: `(SELECT ${packCounts(['count(*)', ...sums.map((x) => x.sql)])} FROM contacts c${where})`,
+      params: [...sums.flatMap((x) => x.params), ...preds.flatMap((p) => p.params)],
+      ctes: [...used, ...riders.flat()].flatMap((a) => a.ctes),
+      n: 1 + riders.length,
     };
   };
 
@@ -502,29 +511,42 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       .join(',');
     return indexOf.get(rest);
   };
-  // A held conjunction next to an aggregate set: its EXISTS rides on the count of its other
-  // side, in the same pass (`SELECT count(*), sum(EXISTS …) … WHERE side`), as the set is
-  // small and enumerating it was most of either count's cost.
-  const fusedOnto = new Map<number, { tag: number; index: number }[]>();
-  const fused = new Set<number>();
+  // Counts over an aggregate set ride on one pass: every conjunction that contains a smaller
+  // one with an aggregate set (the chain's later prefixes, "… ∧ holds t") is counted in the
+  // pass over that smaller one's contacts (`count(*)`, `sum(CASE WHEN extra …)`), as
+  // enumerating the set and looking its contacts up was most of each such count's cost.
+  const atomIds = (index: number) => (monomials[index] ? (monomials[index] as string).split(',').map(Number) : []);
+  const riders = new Map<number, { index: number; extra: Atom[] }[]>();
+  const rides = new Set<number>();
   if (opts.narrow !== false && forced === undefined) {
-    monomials.forEach((m, index) => {
-      const used = atomsOf(m);
-      const held = used.filter((a) => a.heldTag !== undefined);
-      const tag = held[0]?.heldTag;
-      const rest = tag === undefined ? undefined : restIndex(m, tag);
-      if (tag === undefined || rest === undefined || held.length > 1 || !used.some((a) => a.ctes.length > 0)) return;
-      fusedOnto.set(rest, [...(fusedOnto.get(rest) ?? []), { tag, index }]);
-      fused.add(index);
-    });
+    const bases: number[] = [];
+    const withSet = monomials
+      .map((_m, i) => i)
+      .filter((i) => atomsOf(monomials[i] as string).some((a) => a.ctes.length > 0) && atomsOf(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1)
+      .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
+    for (const i of withSet) {
+      const ids = atomIds(i);
+      const base = bases.find((b) => atomIds(b).every((x) => ids.includes(x)) && atomIds(b).some((x) => (atoms[x]?.ctes.length ?? 0) > 0));
+      if (base !== undefined) {
+        const extra = ids.filter((x) => !atomIds(base).includes(x)).map((x) => atoms[x] as Atom);
+        riders.set(base, [...(riders.get(base) ?? []), { index: i, extra }]);
+        rides.add(i);
+      } else if (!atomsOf(monomials[i] as string).some((a) => a.heldTag !== undefined)) bases.push(i);
+    }
+    // A pass too large for one statement: its counts go back to one query each.
+    for (const [base, group] of riders) {
+      if (fits(statement([passQuery(atomsOf(monomials[base] as string), group.map((g) => g.extra))]))) continue;
+      riders.delete(base);
+      for (const g of group) rides.delete(g.index);
+    }
   }
   monomials.forEach((m, index) => {
-    if (fused.has(index)) return;
+    if (rides.has(index)) return;
     const used = atomsOf(m);
-    const onto = fusedOnto.get(index);
-    if (onto) {
-      first.push(index, ...onto.map((o) => o.index));
-      firstQueries.push(fusedQuery(used, onto.map((o) => o.tag)));
+    const group = riders.get(index);
+    if (group) {
+      first.push(index, ...group.map((g) => g.index));
+      firstQueries.push(passQuery(used, group.map((g) => g.extra)));
       return;
     }
     const held = used.filter((a) => a.heldTag !== undefined);
