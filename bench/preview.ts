@@ -17,7 +17,7 @@
  *    correlated EXISTS), the same with holds-tag as `IN (SELECT … FROM contact_tags …)`, the
  *    conjunction counts in two batches (`buildPreviewCountPlan`, what `runPreview` runs: held-tag
  *    counts in the second, each from its smaller side), the same without the merge form and
- *    without keeping held ∧ aggregate counts in the first batch, the one-batch plan it replaced
+ *    without the passes over an aggregate set (`narrow: false`), the one-batch plan it replaced
  *    and that plan with every holds-tag forced to IN / to EXISTS, and a nodes-only variant
  *    (total, matched, nodes, edges: the issue's target). Every variant's counts must equal the
  *    one statement's. A two-batch variant's ms is the sum of its batches' (each timed in workerd
@@ -217,7 +217,7 @@ async function main() {
       };
       variant('counts', 'conjunction counts, two rounds: held-tag counts from the smaller side, merged where of a size (what runPreview runs)', {});
       variant('counts_nomerge', 'conjunction counts, two rounds, without the merge', { merge: false });
-      variant('counts_nonarrow', 'conjunction counts, two rounds, held ∧ aggregate set sized too (the set built again in round 2)', { narrow: false });
+      variant('counts_nonarrow', 'conjunction counts, two rounds, no passes over the aggregate set (one query per count; held ∧ set sized in round 2)', { narrow: false });
       variant('counts1', 'conjunction counts, one batch, held-tag form by the narrowing rule (before)', { rounds: 1 });
       // The same counts in one batch with every "holds the tag" next to other tests as IN, then as EXISTS.
       variant('counts1_in', 'conjunction counts, one batch, held tags always IN (holder set)', { rounds: 1, held: 'in' });

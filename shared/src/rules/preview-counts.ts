@@ -25,11 +25,12 @@
  *   when the holders are; where the tests are one equality read off its own index (ids in
  *   order; a short IN list as one merge per value) and the sides are of a size, a merge of the
  *   two id lists (INTERSECT … ORDER BY); a conjunction with an empty side is 0 without a query.
- *   A held conjunction next to an aggregate set stays in the first batch, counted in the same
- *   pass as its side (`count(*)` and `sum(EXISTS …)` over the few contacts the set leaves:
- *   building the set again in the second batch cost more than sizing won). Each choice is
- *   measured in bench/preview.ts (a correlated EXISTS for every contact was the one
- *   statement's main cost).
+ *   Counts over an aggregate set — a chain's later prefixes, and "… ∧ holds t" — ride in the
+ *   first batch on one pass over the smallest conjunction with that set (`count(*)` and
+ *   `sum(CASE WHEN extra …)`): enumerating the set and looking its contacts up was most of each
+ *   such count's cost, and building the set again in the second batch cost more than sizing
+ *   won. Each choice is measured in bench/preview.ts (a correlated EXISTS for every contact was
+ *   the one statement's main cost).
  *
  * Rules whose polynomials grow too large (wide ORs, long else-chains) get `null`, and the
  * caller uses the one-statement preview. The differential fuzz test holds both paths and the
@@ -88,8 +89,8 @@ export interface PlanTuning {
    */
   held?: HeldForm | 'auto';
   /**
-   * Two rounds: held-tag counts next to an aggregate set stay in the first round as EXISTS, so
-   * the set is built in one statement only (default true).
+   * Two rounds: counts over an aggregate set ride on one pass over the smallest of them, held
+   * tags included, in the first round, so the set is built and walked once (default true).
    */
   narrow?: boolean;
   /** Two rounds: merge an id-ordered equality with the holders where they are of a size (default true). */
