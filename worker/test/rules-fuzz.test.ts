@@ -190,6 +190,15 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
         const { rowsRead: _c, ...countedOther } = other.value;
         expect(countedOther, `${ctxMsg} ${JSON.stringify(tuning)}`).toEqual(countedSingle);
       }
+      // Within a scope (as a department's or a gray share's preview): holder counts on the tag
+      // index are unscoped sizes, held conjunctions never merge.
+      const scope = { sql: 'c.bucket < ?', params: [6000] };
+      const scoped = await runPreview(env.DB, rule, ctx, { scope });
+      const scopedSingle = await runPreview(env.DB, rule, ctx, { scope, strategy: 'single' });
+      if (!scoped.ok || !scopedSingle.ok) throw new Error('scoped preview failed');
+      const { rowsRead: _d, ...countedScoped } = scoped.value;
+      const { rowsRead: _e, ...countedScopedSingle } = scopedSingle.value;
+      expect(countedScoped, `${ctxMsg} scoped`).toEqual(countedScopedSingle);
     });
   }
 
