@@ -12,7 +12,9 @@
  *               `contacts_rule_cover_idx` now covers: an index scan) and on indexed total_spend;
  *    - agg5:    the preview (total, matched, every node and edge, gain / lose per action) of a
  *               5-condition rule with a 30-day purchase-amount aggregate;
- *    - indexed5: the preview of a 5-condition rule whose conditions are all on indexed columns.
+ *    - indexed5: the preview of a 5-condition rule whose conditions are all on indexed columns;
+ *    - aggfirst3 / notin4: a rule whose first condition is a 30-day purchase aggregate that few
+ *      contacts pass (a positive set) / that nearly everyone passes (written as NOT IN a set).
  *    Each preview runs as: the one statement (`buildPreviewQuery`, with "holds the tag" as a
  *    correlated EXISTS), the same with holds-tag as `IN (SELECT … FROM contact_tags …)`, the
  *    conjunction counts in two batches (`buildPreviewCountPlan`, what `runPreview` runs: held-tag
@@ -120,7 +122,7 @@ function graph(nodes: RuleNode[], edges: [string, string, string?][]): RuleGraph
     edges: edges.map(([source, target, sourceHandle], i): RuleEdge => (sourceHandle ? { id: `e${i}`, source, target, sourceHandle } : { id: `e${i}`, source, target })),
   };
 }
-const cond = (id: string, field: string, op: string, value?: unknown, params?: { eventType: 'purchase'; days: number }): RuleNode => ({
+const cond = (id: string, field: string, op: string, value?: unknown, params?: { eventType: 'purchase' | 'message'; days: number }): RuleNode => ({
   id,
   kind: 'condition',
   condition: { field, op, ...(value === undefined ? {} : { value }), ...(params ? { params } : {}) },
@@ -182,6 +184,29 @@ async function main() {
         tag('沉睡客户'),
         tag('流失客户'),
       ),
+      // A positive aggregate set first: every later count rides on the pass over it.
+      aggfirst3: chain(
+        [cond('c1', 'event.count', 'gte', 1, { eventType: 'purchase', days: 30 }), cond('c2', 'kind', 'eq', 'wecom_customer'), cond('c3', 'messageCount', 'gte', 5)],
+        tag('活跃客户'),
+        tag('流失客户'),
+      ),
+      // A NOT IN set first (nearly everyone passes): held counts must not ride on its pass.
+      notin4: chain(
+        [
+          cond('c1', 'event.amount', 'lt', 100, { eventType: 'purchase', days: 30 }),
+          cond('c2', 'kind', 'eq', 'wecom_customer'),
+          cond('c3', 'messageCount', 'gte', 5),
+          cond('c4', 'lastActiveAt', 'within_last_days', 30),
+        ],
+        tag('活跃客户'),
+        tag('流失客户'),
+      ),
+    };
+    const ruleLabels: Record<string, string> = {
+      agg5: 'preview: 5 conditions incl. 30-day purchase amount',
+      indexed5: 'preview: 5 conditions on indexed columns',
+      aggfirst3: 'preview: 30-day purchase count ≥ 1, then 2 conditions',
+      notin4: 'preview: 30-day purchase amount < ¥1 (NOT IN set), then 3 conditions',
     };
     type Statement = { key: string; label: string; sql: string; params: unknown[]; rule?: CompiledRule; columns?: string[]; plan?: PreviewCountPlan };
     const statements: Statement[] = [
@@ -196,7 +221,7 @@ async function main() {
       if (!pq.ok) throw new Error(`${key}: ${JSON.stringify(pq.errors)}`);
       statements.push({
         key,
-        label: key === 'agg5' ? 'preview: 5 conditions incl. 30-day purchase amount' : 'preview: 5 conditions on indexed columns',
+        label: ruleLabels[key] ?? key,
         sql: pq.value.sql,
         params: pq.value.params,
         rule: compiled.value,

@@ -174,6 +174,11 @@ interface Atom {
   where: SqlFrag;
   /** The MATERIALIZED CTEs it reads (`aN`). */
   ctes: { name: string; body: SqlFrag }[];
+  /**
+   * `c.id IN aN`: the contacts with qualifying events in the window, few next to all contacts
+   * (not `NOT IN aN`, which passes everyone without events).
+   */
+  inSet?: boolean;
   /** "Holds tag t": written per count (see `heldWhere`). */
   heldTag?: number;
   /**
@@ -276,7 +281,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
               sql: `SELECT ${join.alias}.cid AS cid FROM (${join.body.sql}) ${join.alias} WHERE ${zeroPasses ? `NOT ${test.sql}` : test.sql}`,
               params: [...join.body.params, ...test.params],
             };
-            return { where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] }, ctes: [{ name, body }] };
+            return { where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] }, ctes: [{ name, body }], ...(zeroPasses ? {} : { inSet: true }) };
           }
         }
       }
@@ -497,9 +502,9 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   }
 
   // Two rounds. The first: every count without a held tag, each held tag's holder count (the tag
-  // index alone, without the scope: that is what a walk visits), and — where the narrowing rule
-  // applies (`narrow`) — the held counts next to an aggregate set, as EXISTS, so the set is
-  // computed in one statement only. The second: every other held count, from the smaller side.
+  // index alone, without the scope: that is what a walk visits), and — unless `narrow: false` —
+  // the held counts next to a positive aggregate set (riding on its pass, see below). The
+  // second: every other held count, from the smaller side.
   const first: number[] = [];
   const firstQueries: CountQuery[] = [];
   const later: { index: number; holders: number; rest: number; used: Atom[] }[] = [];
@@ -513,9 +518,11 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     return indexOf.get(rest);
   };
   // Counts over an aggregate set ride on one pass: every conjunction that contains a smaller
-  // one with an aggregate set (the chain's later prefixes, "… ∧ holds t") is counted in the
-  // pass over that smaller one's contacts (`count(*)`, `sum(CASE WHEN extra …)`), as
-  // enumerating the set and looking its contacts up was most of each such count's cost.
+  // one with an aggregate set (the chain's later prefixes) is counted in the pass over that
+  // smaller one's contacts (`count(*)`, `sum(CASE WHEN extra …)`), as enumerating the set and
+  // looking its contacts up was most of each such count's cost. "… ∧ holds t" rides only on a
+  // pass driven by a positive set (`IN aN`, few contacts): over a NOT IN set's pass (nearly
+  // everyone) its EXISTS per contact cost 1.2 s at 1M, so it is sized in the second batch.
   const atomIds = (index: number) => (monomials[index] ? (monomials[index] as string).split(',').map(Number) : []);
   const riders = new Map<number, { index: number; extra: Atom[] }[]>();
   const rides = new Set<number>();
@@ -527,12 +534,13 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
     for (const i of withSet) {
       const ids = atomIds(i);
-      const base = bases.find((b) => atomIds(b).every((x) => ids.includes(x)) && atomIds(b).some((x) => (atoms[x]?.ctes.length ?? 0) > 0));
+      const isHeld = atomsOf(monomials[i] as string).some((a) => a.heldTag !== undefined);
+      const base = bases.find((b) => atomIds(b).every((x) => ids.includes(x)) && (!isHeld || atomIds(b).some((x) => atoms[x]?.inSet)));
       if (base !== undefined) {
         const extra = ids.filter((x) => !atomIds(base).includes(x)).map((x) => atoms[x] as Atom);
         riders.set(base, [...(riders.get(base) ?? []), { index: i, extra }]);
         rides.add(i);
-      } else if (!atomsOf(monomials[i] as string).some((a) => a.heldTag !== undefined)) bases.push(i);
+      } else if (!isHeld) bases.push(i);
     }
     // A pass too large for one statement: its counts go back to one query each.
     for (const [base, group] of riders) {
@@ -553,7 +561,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     const held = used.filter((a) => a.heldTag !== undefined);
     const tag = held[0]?.heldTag;
     const rest = tag === undefined ? undefined : restIndex(m, tag);
-    if (tag === undefined || rest === undefined || held.length > 1 || (used.length === 1 && !scope) || (opts.narrow !== false && used.some((a) => a.ctes.length > 0))) {
+    if (tag === undefined || rest === undefined || held.length > 1 || (used.length === 1 && !scope) || (opts.narrow !== false && used.some((a) => a.inSet))) {
       first.push(index);
       firstQueries.push(countQuery(used, forced ?? (narrowed(used) || held.length > 1 ? 'exists' : 'walk')));
       return;
