@@ -147,10 +147,17 @@ describe('buildPreviewCountPlan', () => {
     expect(later?.statements.some((s) => s.sql.includes('INTERSECT'))).toBe(false);
   });
 
-  it('writes an aggregate test that a contact without events passes as NOT IN the failing set', () => {
+  it('counts an aggregate test that a contact without events passes as 1 − (IN the failing set)', () => {
     const plan = buildPreviewCountPlan(chain([cond('c1', 'event.amount', 'lt', 10_000, { eventType: 'purchase', days: 30 })]), ctx);
     if (!plan?.ok) throw new Error('no plan');
-    expect(plan.value.first.statements[0]?.sql).toContain('c.id NOT IN a0');
+    const sql = plan.value.first.statements.map((s) => s.sql).join(';');
+    // the set holds the contacts that fail (amount ≥ ¥100); no pass over everyone with NOT IN
+    expect(sql).toMatch(/WHERE NOT /);
+    expect(sql).toContain('c.id IN a0');
+    expect(sql).not.toContain('NOT IN');
+    // the yes edge (c1 → a_in) is the total minus the set's count
+    const yes = plan.value.columns.findIndex((c) => c.kind === 'edge' && c.edgeId === 'ein');
+    expect(plan.value.combos[yes]?.map((t) => t.coeff).sort()).toEqual([-1, 1]);
   });
 
   it('gives up (null) when the counts would be too many, so the one statement is used', () => {

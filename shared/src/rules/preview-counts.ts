@@ -15,8 +15,10 @@
  *   carries (in a WHERE a NULL already fails, so it is the same test), which lets SQLite use
  *   an index — with `contacts_rule_cover_idx` most conjunctions never touch the table;
  * - an event-aggregate condition becomes a set, computed once per statement from the
- *   (type, day) rollup index into a MATERIALIZED CTE: `c.id IN a0`, or `c.id NOT IN a0` when
- *   a contact with no events in the window (aggregate 0) passes the test;
+ *   (type, day) rollup index into a MATERIALIZED CTE: `c.id IN a0`; when a contact with no
+ *   events in the window (aggregate 0) passes the test, the set holds those who fail it and
+ *   the test is the atom's complement, 1 − (c.id IN a0), so no count is a pass over everyone
+ *   with a NOT IN probe each (`c.id NOT IN a0` only inside an AND / OR of tests);
  * - "holds tag t" is counted in two D1 batches, because how to count "holds t ∧ tests" depends
  *   on which side is smaller, and both sizes are counts the preview has anyway. The first batch
  *   has every count without a held tag and each tag's holder count (the tag index alone). The
@@ -179,6 +181,8 @@ interface Atom {
    * (not `NOT IN aN`, which passes everyone without events).
    */
   inSet?: boolean;
+  /** The test is this atom's complement (a NOT IN test, counted as 1 − IN). */
+  negated?: boolean;
   /** "Holds tag t": written per count (see `heldWhere`). */
   heldTag?: number;
   /**
@@ -260,7 +264,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   };
 
   /** A test's logic as a WHERE predicate (an aggregate comparison as a CTE set). */
-  const testAtom = (logic: JsonLogic): Atom => {
+  const testAtom = (logic: JsonLogic, top = true): Atom => {
     if (isLogic(logic)) {
       const op = Object.keys(logic)[0] as string;
       const raw = logic[op] as JsonLogic;
@@ -281,13 +285,19 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
               sql: `SELECT ${join.alias}.cid AS cid FROM (${join.body.sql}) ${join.alias} WHERE ${zeroPasses ? `NOT ${test.sql}` : test.sql}`,
               params: [...join.body.params, ...test.params],
             };
+            if (zeroPasses && top) {
+              // A test alone: 1 − (c.id IN the failing set), so its counts are those of the
+              // other atoms minus those over the (few) contacts in the set — never a pass over
+              // everyone with a probe each.
+              return { where: { sql: `c.id IN ${name}`, params: [] }, ctes: [{ name, body }], inSet: true, negated: true };
+            }
             return { where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] }, ctes: [{ name, body }], ...(zeroPasses ? {} : { inSet: true }) };
           }
         }
       }
       if (op === 'and' || op === 'or') {
         // NULL-or-0 fails alike under AND / OR in a WHERE, so the parts may be unwrapped too.
-        const parts = args.map(testAtom);
+        const parts = args.map((a) => testAtom(a, false));
         return {
           where: { sql: balanced(parts.map((p) => p.where.sql), op === 'and' ? ' AND ' : ' OR ', op === 'and' ? '1' : '0'), params: parts.flatMap((p) => p.where.params) },
           ctes: parts.flatMap((p) => p.ctes),
@@ -311,7 +321,8 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
         if (!t) return new Map();
         // As the one-statement preview: without an event, tests of the event count as passed.
         if (t.eventScoped && ctx.event === undefined && t.kind === 'bool') return ONE();
-        return atom(addAtom(`t:${f.id}`, () => testAtom(t.logic)));
+        const i = addAtom(`t:${f.id}`, () => testAtom(t.logic));
+        return atoms[i]?.negated ? complement(atom(i)) : atom(i);
       }
       case 'band': {
         const t = testsById.get(f.id);
