@@ -451,7 +451,6 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     return others.some((a) => a.ctes.length > 0) || others.length >= 2;
   };
 
-  /** Counts `used` and, in the same pass, how many of those hold each of `tags` (one text "n,h1,h2…"). */
   /**
    * One pass over the contacts satisfying `used`: their count, and per rider how many of them
    * also satisfy its extra atoms (one text "n,r1,r2…"). `CASE WHEN` keeps the WHERE clause's
@@ -532,8 +531,9 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   // one with an aggregate set (the chain's later prefixes) is counted in the pass over that
   // smaller one's contacts (`count(*)`, `sum(CASE WHEN extra …)`), as enumerating the set and
   // looking its contacts up was most of each such count's cost. "… ∧ holds t" rides only on a
-  // pass driven by a positive set (`IN aN`, few contacts): over a NOT IN set's pass (nearly
-  // everyone) its EXISTS per contact cost 1.2 s at 1M, so it is sized in the second batch.
+  // pass with a positive set (`IN aN`, few contacts): on a pass over a NOT IN set (nearly
+  // everyone; now only inside an AND / OR of tests) its EXISTS per contact cost 1.2 s at 1M,
+  // so elsewhere it is sized in the second batch.
   const atomIds = (index: number) => (monomials[index] ? (monomials[index] as string).split(',').map(Number) : []);
   const riders = new Map<number, { index: number; extra: Atom[] }[]>();
   const rides = new Set<number>();
