@@ -12,13 +12,18 @@
  *               `contacts_rule_cover_idx` now covers: an index scan) and on indexed total_spend;
  *    - agg5:    the preview (total, matched, every node and edge, gain / lose per action) of a
  *               5-condition rule with a 30-day purchase-amount aggregate;
- *    - indexed5: the preview of a 5-condition rule whose conditions are all on indexed columns.
+ *    - indexed5: the preview of a 5-condition rule whose conditions are all on indexed columns;
+ *    - aggfirst3 / notin4: a rule whose first condition is a 30-day purchase aggregate that few
+ *      contacts pass (a positive set) / that nearly everyone passes (written as NOT IN a set).
  *    Each preview runs as: the one statement (`buildPreviewQuery`, with "holds the tag" as a
  *    correlated EXISTS), the same with holds-tag as `IN (SELECT … FROM contact_tags …)`, the
- *    conjunction counts in one batch (`buildPreviewCountPlan`, what `runPreview` runs), and
- *    those with every holds-tag forced to IN / to EXISTS, and a nodes-only variant (total,
- *    matched, nodes, edges: the issue's target). Every variant's counts must equal the one
- *    statement's.
+ *    conjunction counts in two batches (`buildPreviewCountPlan`, what `runPreview` runs: held-tag
+ *    counts in the second, each from its smaller side), the same without the merge form and
+ *    without the passes over an aggregate set (`narrow: false`), the one-batch plan it replaced
+ *    and that plan with every holds-tag forced to IN / to EXISTS, and a nodes-only variant
+ *    (total, matched, nodes, edges: the issue's target). Every variant's counts must equal the
+ *    one statement's. A two-batch variant's ms is the sum of its batches' (each timed in workerd
+ *    around `DB.batch`), printed with each batch's median beside it.
  *    With --indexes the indexes in MEASURED_INDEXES are then dropped (in this directory only),
  *    everything measured again without them, and the indexes created again.
  * Prints ms (median), D1 rows read, ratio to the bare scan measured in the same round, and each
@@ -31,7 +36,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { compileRule, type CompiledRule } from '../shared/src/rules/compile';
-import { buildPreviewCountPlan, type PreviewCountPlan } from '../shared/src/rules/preview-counts';
+import type { SqlFrag } from '../shared/src/rules/operators';
+import { buildPreviewCountPlan, columnValues, fillCounts, type CountRound, type PlanTuning, type PreviewCountPlan } from '../shared/src/rules/preview-counts';
 import { buildPreviewQuery } from '../shared/src/rules/sql';
 import type { RuleEdge, RuleGraph, RuleNode } from '../shared/src/rules/types';
 
@@ -116,7 +122,7 @@ function graph(nodes: RuleNode[], edges: [string, string, string?][]): RuleGraph
     edges: edges.map(([source, target, sourceHandle], i): RuleEdge => (sourceHandle ? { id: `e${i}`, source, target, sourceHandle } : { id: `e${i}`, source, target })),
   };
 }
-const cond = (id: string, field: string, op: string, value?: unknown, params?: { eventType: 'purchase'; days: number }): RuleNode => ({
+const cond = (id: string, field: string, op: string, value?: unknown, params?: { eventType: 'purchase' | 'message'; days: number }): RuleNode => ({
   id,
   kind: 'condition',
   condition: { field, op, ...(value === undefined ? {} : { value }), ...(params ? { params } : {}) },
@@ -178,6 +184,29 @@ async function main() {
         tag('沉睡客户'),
         tag('流失客户'),
       ),
+      // A positive aggregate set first: every later count rides on the pass over it.
+      aggfirst3: chain(
+        [cond('c1', 'event.count', 'gte', 1, { eventType: 'purchase', days: 30 }), cond('c2', 'kind', 'eq', 'wecom_customer'), cond('c3', 'messageCount', 'gte', 5)],
+        tag('活跃客户'),
+        tag('流失客户'),
+      ),
+      // A NOT IN set first (nearly everyone passes): held counts must not ride on its pass.
+      notin4: chain(
+        [
+          cond('c1', 'event.amount', 'lt', 100, { eventType: 'purchase', days: 30 }),
+          cond('c2', 'kind', 'eq', 'wecom_customer'),
+          cond('c3', 'messageCount', 'gte', 5),
+          cond('c4', 'lastActiveAt', 'within_last_days', 30),
+        ],
+        tag('活跃客户'),
+        tag('流失客户'),
+      ),
+    };
+    const ruleLabels: Record<string, string> = {
+      agg5: 'preview: 5 conditions incl. 30-day purchase amount',
+      indexed5: 'preview: 5 conditions on indexed columns',
+      aggfirst3: 'preview: 30-day purchase count ≥ 1, then 2 conditions',
+      notin4: 'preview: 30-day purchase amount < ¥1 (NOT IN set), then 3 conditions',
     };
     type Statement = { key: string; label: string; sql: string; params: unknown[]; rule?: CompiledRule; columns?: string[]; plan?: PreviewCountPlan };
     const statements: Statement[] = [
@@ -192,7 +221,7 @@ async function main() {
       if (!pq.ok) throw new Error(`${key}: ${JSON.stringify(pq.errors)}`);
       statements.push({
         key,
-        label: key === 'agg5' ? 'preview: 5 conditions incl. 30-day purchase amount' : 'preview: 5 conditions on indexed columns',
+        label: ruleLabels[key] ?? key,
         sql: pq.value.sql,
         params: pq.value.params,
         rule: compiled.value,
@@ -200,26 +229,27 @@ async function main() {
       });
     }
 
-    // The default preview path: conjunction counts in one D1 batch (`buildPreviewCountPlan`).
+    // The default preview path: conjunction counts in two D1 batches (`buildPreviewCountPlan`,
+    // what `runPreview` runs), and the one-batch plan it replaced, with its held-tag forms.
     const counted: Statement[] = [];
+    const sizeOf = (p: PreviewCountPlan) => `${p.size} counts: ${p.first.fills.length} in round 1${p.second ? `, up to ${p.size - p.first.fills.length} in round 2` : ''}`;
     for (const s of statements) {
       if (!s.rule) continue;
-      const plan = buildPreviewCountPlan(s.rule, { now, tzOffsetMinutes: 480 });
-      if (!plan?.ok) throw new Error(`${s.key}: no count plan`);
-      const text = plan.value.statements.map((x) => x.sql).join(';\n');
-      counted.push({ ...s, key: `${s.key}_counts`, label: `${s.label}: conjunction counts (${plan.value.perStatement.reduce((a, b) => a + b, 0)} counts, ${plan.value.statements.length} statement(s), one batch)`, sql: text, params: [], plan: plan.value });
+      const variant = (key: string, label: string, tuning: PlanTuning) => {
+        const plan = buildPreviewCountPlan(s.rule as CompiledRule, { now, tzOffsetMinutes: 480 }, tuning);
+        if (!plan?.ok) throw new Error(`${s.key}: no count plan`);
+        counted.push({ ...s, key: `${s.key}_${key}`, label: `${s.label}: ${label} (${sizeOf(plan.value)})`, sql: plan.value.first.statements.map((x) => x.sql).join(';\n'), params: [], plan: plan.value });
+      };
+      variant('counts', 'conjunction counts, two rounds: held-tag counts from the smaller side, merged where of a size (what runPreview runs)', {});
+      variant('counts_nomerge', 'conjunction counts, two rounds, without the merge', { merge: false });
+      variant('counts_nonarrow', 'conjunction counts, two rounds, no passes over the aggregate set (one query per count; held ∧ set sized in round 2)', { narrow: false });
+      variant('counts1', 'conjunction counts, one batch, held-tag form by the narrowing rule (before)', { rounds: 1 });
+      // The same counts in one batch with every "holds the tag" next to other tests as IN, then as EXISTS.
+      variant('counts1_in', 'conjunction counts, one batch, held tags always IN (holder set)', { rounds: 1, held: 'in' });
+      variant('counts1_exists', 'conjunction counts, one batch, held tags always EXISTS (probe)', { rounds: 1, held: 'exists' });
       // What issue 3's target names: the total and per-node (and edge) counts, without gain / lose.
-      const nodes = buildPreviewCountPlan(s.rule, { now, tzOffsetMinutes: 480 }, { nodesOnly: true });
-      if (!nodes?.ok) throw new Error(`${s.key}: no count plan`);
-      counted.push({ ...s, key: `${s.key}_nodes`, label: `${s.label}: conjunction counts, total + nodes + edges only (${nodes.value.perStatement.reduce((a, b) => a + b, 0)} counts)`, sql: nodes.value.statements.map((x) => x.sql).join(';\n'), params: [], plan: nodes.value });
-      // The same counts with every "holds the tag" next to other tests as IN, then as EXISTS.
-      for (const held of ['in', 'exists'] as const) {
-        const forced = buildPreviewCountPlan(s.rule, { now, tzOffsetMinutes: 480 }, { held });
-        if (!forced?.ok) throw new Error(`${s.key}: no count plan`);
-        counted.push({ ...s, key: `${s.key}_counts_${held}`, label: `${s.label}: conjunction counts, held tags always ${held === 'in' ? 'IN (tag index)' : 'EXISTS (probe)'}`, sql: forced.value.statements.map((x) => x.sql).join(';\n'), params: [], plan: forced.value });
-      }
+      variant('nodes', 'conjunction counts, total + nodes + edges only', { nodesOnly: true });
     }
-
     // Variant: the held-tag columns as a non-correlated IN (one pass over the tag's holders).
     const held = /EXISTS \(SELECT 1 FROM contact_tags ct WHERE ct\.contact_id = c\.id AND ct\.tag_id = (\?\d*)\) AS (h\d+)/g;
     for (const s of [...statements]) {
@@ -234,23 +264,41 @@ async function main() {
     }
 
     statements.push(...counted);
-    /** Runs a statement (or a count plan's batch); a plan's result is its columns, packed like the one statement's. */
-    const exec = async (s: Statement): Promise<Result> => {
+    /**
+     * Runs a statement, or a count plan's rounds (one D1 batch each, as `runPreview`). A plan's
+     * result is its columns, packed like the one statement's; its ms and D1 meta are the sums over
+     * its batches (each timed inside workerd around `DB.batch`), `rounds` the ms of each.
+     */
+    const exec = async (s: Statement): Promise<Result & { rounds?: number[]; second?: SqlFrag[] }> => {
       if (!s.plan) return q(s.sql, s.params);
       const p = s.plan;
-      const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ batch: p.statements }) });
-      const body = (await res.json()) as Result & { error?: string };
-      if (!res.ok || body.error) throw new Error(`${body.error}\n${s.sql.slice(0, 400)}`);
-      const counts: number[] = [];
-      body.results.forEach((r, i) => {
-        const got = String(r.counts ?? '').split(',');
-        for (let k = 0; k < (p.perStatement[i] ?? 0); k++) counts.push(Number(got[k]) || 0);
-      });
-      const values = p.combos.map((terms) => terms.reduce((n, t) => n + t.coeff * (counts[t.index] ?? 0), 0));
-      return { ...body, results: [{ counts: values.join(',') }] };
+      const counts = new Array<number>(p.size).fill(0);
+      const total: Result & { rounds: number[]; second?: SqlFrag[] } = { ms: 0, meta: { duration: 0, rows_read: 0 }, results: [], rounds: [] };
+      const run = async (round: CountRound) => {
+        if (round.statements.length === 0) {
+          total.rounds.push(0);
+          return;
+        }
+        const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ batch: round.statements }) });
+        const body = (await res.json()) as Result & { error?: string };
+        if (!res.ok || body.error) throw new Error(`${body.error}\n${s.sql.slice(0, 400)}`);
+        fillCounts(round, body.results.map((r) => r.counts), counts);
+        total.ms += body.ms;
+        total.meta.duration = (total.meta.duration ?? 0) + (body.meta.duration ?? 0);
+        total.meta.rows_read = (total.meta.rows_read ?? 0) + (body.meta.rows_read ?? 0);
+        total.rounds.push(body.ms);
+      };
+      await run(p.first);
+      if (p.second) {
+        const later = p.second(counts);
+        total.second = later.statements;
+        await run(later);
+      }
+      return { ...total, results: [{ counts: columnValues(p, counts).join(',') }] };
     };
     const explain = async (s: Statement): Promise<string> => {
-      const texts = s.plan ? s.plan.statements : [{ sql: s.sql, params: s.params }];
+      // A plan's second round depends on the first's counts: run it once to see what it writes.
+      const texts = s.plan ? [...s.plan.first.statements, ...((await exec(s)).second ?? [])] : [{ sql: s.sql, params: s.params }];
       const out: string[] = [];
       for (const t of texts) {
         try {
@@ -265,7 +313,7 @@ async function main() {
     const plans = new Map<string, string>();
     for (const s of statements) plans.set(s.key, await explain(s));
 
-    type Round = Map<string, { ms: number[]; d1: number[]; rows: number; counts: string }>;
+    type Round = Map<string, { ms: number[]; d1: number[]; rows: number; counts: string; rounds: number[][] }>;
     const measure = async (label: string): Promise<Round> => {
       const round: Round = new Map();
       for (const s of statements) await exec(s); // warm the page cache
@@ -273,8 +321,9 @@ async function main() {
         for (const s of statements) {
           const res = await exec(s);
           const row = res.results[0] ?? {};
-          const entry = round.get(s.key) ?? { ms: [], d1: [], rows: 0, counts: '' };
+          const entry = round.get(s.key) ?? { ms: [], d1: [], rows: 0, counts: '', rounds: [] };
           entry.ms.push(res.ms);
+          if (res.rounds) entry.rounds.push(res.rounds);
           entry.d1.push(res.meta.duration ?? Number.NaN);
           entry.rows = res.meta.rows_read ?? 0;
           entry.counts = String(row.counts ?? row.n ?? '');
@@ -295,7 +344,9 @@ async function main() {
         const e = round.get(s.key);
         if (!e) continue;
         const ms = median(e.ms);
-        console.log(`| ${s.label} | ${ms.toFixed(0)} | ${median(e.d1).toFixed(1)} | ${e.rows.toLocaleString()} | ${(ms / bare).toFixed(2)}× | ${(ms / firstBare).toFixed(2)}× | ${e.counts.length > 60 ? `${e.counts.slice(0, 60)}…` : e.counts} |`);
+        // two rounds: the median of each round's ms beside the total
+        const perRound = (e.rounds[0]?.length ?? 0) > 1 ? ` (${(e.rounds[0] ?? []).map((_x, i) => median(e.rounds.map((r) => r[i] ?? 0)).toFixed(0)).join(' + ')})` : '';
+        console.log(`| ${s.label} | ${ms.toFixed(0)}${perRound} | ${median(e.d1).toFixed(1)} | ${e.rows.toLocaleString()} | ${(ms / bare).toFixed(2)}× | ${(ms / firstBare).toFixed(2)}× | ${e.counts.length > 60 ? `${e.counts.slice(0, 60)}…` : e.counts} |`);
       }
     };
 
@@ -304,7 +355,7 @@ async function main() {
     // Every variant of a preview must count exactly what the one statement counts.
     const sameCounts = (round: Round) => {
       for (const [k, e] of round) {
-        const baseKey = k.replace(/_(in|counts|counts_in|counts_exists)$/, '');
+        const baseKey = k.replace(/_(in|counts|counts_nomerge|counts_nonarrow|counts1|counts1_in|counts1_exists)$/, '');
         const base = baseKey !== k ? round.get(baseKey) : undefined;
         if (base && base.counts !== e.counts) throw new Error(`${k} counts differ from ${baseKey}: ${e.counts} vs ${base.counts}`);
         const full = k.endsWith('_nodes') ? round.get(k.slice(0, -'_nodes'.length)) : undefined;

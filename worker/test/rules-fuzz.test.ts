@@ -8,7 +8,7 @@ import { applyReference } from '../../shared/src/rules/jsonlogic';
 import { randomGraph, SeededRandom, type GraphVocabulary } from '../../shared/src/rules/random-graph';
 import type { EvalData, TriggerEvent } from '../../shared/src/rules/types';
 import type { EventType } from '../../shared/src/domain';
-import { buildPreviewCountPlan } from '../../shared/src/rules/preview-counts';
+import { buildPreviewCountPlan, fillCounts, type PlanTuning } from '../../shared/src/rules/preview-counts';
 import { runPreview } from '../src/rules/preview';
 
 /**
@@ -29,6 +29,9 @@ let vocab: GraphVocabulary;
 const matchedBySeed: number[] = [];
 /** Seeds whose default preview ran as conjunction counts (not the one-statement fallback). */
 let countPlans = 0;
+/** Seeds whose second round counted some held tag from the other tests' side (EXISTS), or by walking the tag index. */
+let secondExists = 0;
+let secondWalk = 0;
 /** Seeds where an action's gain / lose / holders count was not zero: the held-tag atoms were exercised. */
 let heldNonZero = 0;
 
@@ -115,7 +118,18 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       if (!sql.ok) throw new Error(JSON.stringify(sql.errors));
       const single = await runPreview(env.DB, rule, ctx, { strategy: 'single' });
       if (!single.ok) throw new Error(JSON.stringify(single.errors));
-      if (buildPreviewCountPlan(rule, ctx)?.ok) countPlans++;
+      const countPlan = buildPreviewCountPlan(rule, ctx);
+      if (countPlan?.ok) {
+        countPlans++;
+        // Which forms the second round picked from the first round's sizes.
+        const counts = new Array<number>(countPlan.value.size).fill(0);
+        const { first, second } = countPlan.value;
+        const res = await env.DB.batch<{ counts: string }>(first.statements.map((s) => env.DB.prepare(s.sql).bind(...s.params)));
+        fillCounts(first, res.map((r) => r.results[0]?.counts), counts);
+        const later = second?.(counts).statements.map((s) => s.sql).join(';') ?? '';
+        if (later.includes('EXISTS (SELECT 1 FROM contact_tags ct')) secondExists++;
+        if (later.includes('FROM contact_tags ht CROSS JOIN')) secondWalk++;
+      }
 
       const full = compileLogic(rule.logic);
       const plan = compileRulePlan(rule);
@@ -166,6 +180,25 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       const { rowsRead: _a, ...counted } = sql.value;
       const { rowsRead: _b, ...countedSingle } = single.value;
       expect(counted, ctxMsg).toEqual(countedSingle);
+      // Every way of writing the held-tag counts: one batch by the narrowing rule, each form
+      // forced in both rounds, and two rounds without the merge or without the narrowing (the
+      // default picks per count by size: not every seed meets every form).
+      const tunings: PlanTuning[] = [{ rounds: 1 }, { held: 'walk' }, { held: 'exists' }, { held: 'in' }, { held: 'merge' }, { merge: false }, { narrow: false }];
+      for (const tuning of tunings) {
+        const other = await runPreview(env.DB, rule, ctx, tuning);
+        if (!other.ok) throw new Error(JSON.stringify(other.errors));
+        const { rowsRead: _c, ...countedOther } = other.value;
+        expect(countedOther, `${ctxMsg} ${JSON.stringify(tuning)}`).toEqual(countedSingle);
+      }
+      // Within a scope (as a department's or a gray share's preview): holder counts on the tag
+      // index are unscoped sizes, held conjunctions never merge.
+      const scope = { sql: 'c.bucket < ?', params: [6000] };
+      const scoped = await runPreview(env.DB, rule, ctx, { scope });
+      const scopedSingle = await runPreview(env.DB, rule, ctx, { scope, strategy: 'single' });
+      if (!scoped.ok || !scopedSingle.ok) throw new Error('scoped preview failed');
+      const { rowsRead: _d, ...countedScoped } = scoped.value;
+      const { rowsRead: _e, ...countedScopedSingle } = scopedSingle.value;
+      expect(countedScoped, `${ctxMsg} scoped`).toEqual(countedScopedSingle);
     });
   }
 
@@ -178,5 +211,10 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
   it('ran most previews as conjunction counts, with held tags that mattered', () => {
     expect(countPlans).toBeGreaterThan(GRAPHS * 0.8);
     expect(heldNonZero).toBeGreaterThan(GRAPHS * 0.3);
+  });
+
+  it('met both held-tag forms in the second round, chosen by size', () => {
+    expect(secondExists).toBeGreaterThan(GRAPHS * 0.1);
+    expect(secondWalk).toBeGreaterThan(GRAPHS * 0.1);
   });
 });

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileRule, type CompiledRule } from '../../shared/src/rules/compile';
+import { ID_ORDERED_COLUMNS } from '../../shared/src/rules/preview-counts';
 import type { RuleGraph, RuleNode } from '../../shared/src/rules/types';
 import { countWhere, runPreview, sampleMatches } from '../src/rules/preview';
 
@@ -169,5 +170,16 @@ describe('countWhere', () => {
   it('counts a segment predicate within a scope', async () => {
     const r = await countWhere(env.DB, { sf_gte: [{ sf_agg: ['message', 'count', 7, null] }, 3] }, ctx, scope);
     expect(r).toEqual({ ok: true, value: 1 });
+  });
+});
+
+describe('the preview’s assumptions about the schema', () => {
+  it('has an index of its own on every column the held-tag merge takes as id-ordered', async () => {
+    // `c.col = ?` reads such an index in (col, id) order: ids sorted, as the merge needs.
+    const rows = await env.DB.prepare(
+      "SELECT il.name AS idx, group_concat(ii.name) AS cols FROM pragma_index_list('contacts') il JOIN pragma_index_info(il.name) ii GROUP BY il.name",
+    ).all<{ idx: string; cols: string }>();
+    const single = new Set(rows.results.map((r) => r.cols));
+    for (const col of ID_ORDERED_COLUMNS) expect(single.has(col), col).toBe(true);
   });
 });

@@ -50,9 +50,10 @@ describe('unwrapCoalesce', () => {
 
 describe('buildPreviewCountPlan', () => {
   it('counts a chain of five conditions with prefix counts, the no-sides by subtraction', () => {
-    const plan = buildPreviewCountPlan(chain(five), ctx);
+    const plan = buildPreviewCountPlan(chain(five), ctx, { rounds: 1 });
     if (!plan?.ok) throw new Error('no plan');
-    const { statements, columns, combos, perStatement } = plan.value;
+    const { columns, combos } = plan.value;
+    const { statements, perStatement } = plan.value.first;
     // total, 5 prefixes, two holder counts, two holders ∧ prefix: 10 counts for 20 columns.
     expect(perStatement.reduce((a, b) => a + b, 0)).toBe(10);
     expect(columns.length).toBe(20);
@@ -69,10 +70,94 @@ describe('buildPreviewCountPlan', () => {
     expect(statements.every((s) => s.params.length <= D1_MAX_PARAMS)).toBe(true);
   });
 
-  it('writes an aggregate test that a contact without events passes as NOT IN the failing set', () => {
+  it('counts the held tags in a second round, each from its smaller side, and skips an empty side', () => {
+    const plan = buildPreviewCountPlan(chain([cond('c1', 'kind', 'eq', 'wecom_customer')]), ctx, { countsPerStatement: 1 });
+    if (!plan?.ok) throw new Error('no plan');
+    const { first, second, size } = plan.value;
+    // round 1: total, c1 and the two tags' holder counts on the tag index; no conjunction with a tag
+    expect(first.fills.length).toBe(4);
+    expect(first.statements.some((s) => /EXISTS|contact_tags ht|c\.id IN \(SELECT contact_id/.test(s.sql))).toBe(false);
+    if (!second) throw new Error('no second round');
+    /** The second round when every tag has `holders` holders and every other count is `others`. */
+    const sized = (holders: number, others: number) => {
+      const counts = new Array<number>(size).fill(others);
+      first.statements.forEach((s, i) => {
+        if (s.sql.includes('FROM contact_tags WHERE tag_id')) counts[first.fills[i] as number] = holders;
+      });
+      return second(counts);
+    };
+    // c1 ∧ holds tag 1 (gain, holders not matched) and ¬c1 ∧ holds tag 2 = holds 2 − c1 ∧ holds 2 (lose)
+    const few = sized(1000, 10);
+    expect(few.fills.length).toBe(2);
+    expect(few.statements.every((s) => s.sql.includes('EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id') && !s.sql.includes('CROSS JOIN'))).toBe(true);
+    const many = sized(10, 1000);
+    expect(many.fills.length).toBe(2);
+    expect(many.statements.every((s) => s.sql.includes('FROM contact_tags ht CROSS JOIN contacts c') && !s.sql.includes('EXISTS'))).toBe(true);
+    // an equality read off its own index, of about the holders' size: both id lists merged
+    const near = sized(1000, 300);
+    expect(near.fills.length).toBe(2);
+    expect(near.statements.every((s) => /FROM contacts c WHERE \(c\.kind = \?\d+\) INTERSECT SELECT ht\.contact_id FROM contact_tags ht WHERE ht\.tag_id = \?\d+ ORDER BY 1/.test(s.sql))).toBe(true);
+    // a conjunction with an empty side is 0 without a query
+    expect(sized(0, 1000).statements).toEqual([]);
+    expect(sized(1000, 0).statements).toEqual([]);
+  });
+
+  it('counts every conjunction over the aggregate set in one pass over its smallest one, in the first round', () => {
+    const plan = buildPreviewCountPlan(chain(five), ctx);
+    if (!plan?.ok) throw new Error('no plan');
+    const { first, second, size } = plan.value;
+    expect(size).toBe(10);
+    // total, c1, c1 ∧ c2, one pass over c1 ∧ c2 ∧ c3 (with c4, c4 ∧ c5 and c4 ∧ c5 ∧ holds tag 1
+    // riding on it), the two holder counts
+    expect(first.fills.length).toBe(9);
+    const sql = first.statements.map((s) => s.sql).join(';');
+    expect(sql.match(/IN a0/g)?.length).toBe(1);
+    expect(sql.match(/sum\(CASE WHEN/g)?.length).toBe(3);
+    expect(sql).toContain('EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id');
+    // c1 ∧ holds tag 2 alone is left for the second round
+    expect(second?.(new Array<number>(size).fill(5)).fills.length).toBe(1);
+  });
+
+  it('merges a short IN list on an id-ordered column value by value, each value once', () => {
+    const plan = buildPreviewCountPlan(chain([cond('c1', 'kind', 'in', ['friend', 'wecom_customer', 'friend'])]), ctx, { held: 'merge' });
+    if (!plan?.ok) throw new Error('no plan');
+    const later = plan.value.second?.(new Array<number>(plan.value.size).fill(5));
+    const sql = later?.statements.map((s) => s.sql).join(';') ?? '';
+    // two held conjunctions (gain / holders of tag 1, lose of tag 2), two distinct kinds each
+    // (not three: the repeated value would be counted twice)
+    expect(sql.match(/INTERSECT/g)?.length).toBe(4);
+    expect(sql).not.toContain('json_each');
+  });
+
+  it('sizes a held tag within a scope by its holders anywhere against the contacts in scope', () => {
+    const scope = { sql: 'c.department_id = ?', params: [7] };
+    const plan = buildPreviewCountPlan(chain([cond('c1', 'kind', 'eq', 'wecom_customer')]), ctx, { scope, countsPerStatement: 1 });
+    if (!plan?.ok) throw new Error('no plan');
+    const { first, second, size } = plan.value;
+    // total and c1 (in scope), and the two holder counts (the tag index, no scope): nothing else
+    expect(first.fills.length).toBe(4);
+    const holderStatements = first.statements.filter((s) => s.sql.includes('FROM contact_tags WHERE tag_id'));
+    expect(holderStatements.length).toBe(2);
+    expect(holderStatements.some((s) => s.sql.includes('department_id'))).toBe(false);
+    // round 2: holders of each tag in scope, and c1 ∧ holds each tag, all with the scope
+    const later = second?.(new Array<number>(size).fill(5));
+    expect(later?.fills.length).toBe(4);
+    expect(later?.statements.every((s) => s.sql.includes('c.department_id = ?'))).toBe(true);
+    // within a scope the merge's other side would not come in id order: never merged
+    expect(later?.statements.some((s) => s.sql.includes('INTERSECT'))).toBe(false);
+  });
+
+  it('counts an aggregate test that a contact without events passes as 1 − (IN the failing set)', () => {
     const plan = buildPreviewCountPlan(chain([cond('c1', 'event.amount', 'lt', 10_000, { eventType: 'purchase', days: 30 })]), ctx);
     if (!plan?.ok) throw new Error('no plan');
-    expect(plan.value.statements[0]?.sql).toContain('c.id NOT IN a0');
+    const sql = plan.value.first.statements.map((s) => s.sql).join(';');
+    // the set holds the contacts that fail (amount ≥ ¥100); no pass over everyone with NOT IN
+    expect(sql).toMatch(/WHERE NOT /);
+    expect(sql).toContain('c.id IN a0');
+    expect(sql).not.toContain('NOT IN');
+    // the yes edge (c1 → a_in) is the total minus the set's count
+    const yes = plan.value.columns.findIndex((c) => c.kind === 'edge' && c.edgeId === 'ein');
+    expect(plan.value.combos[yes]?.map((t) => t.coeff).sort()).toEqual([-1, 1]);
   });
 
   it('gives up (null) when the counts would be too many, so the one statement is used', () => {
@@ -112,16 +197,23 @@ describe('buildPreviewCountPlan', () => {
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     const plan = buildPreviewCountPlan(r.value, ctx);
     if (!plan?.ok) throw new Error('no plan');
-    expect(plan.value.statements.length).toBeGreaterThan(1);
-    expect(plan.value.statements.every((s) => s.params.length <= D1_MAX_PARAMS)).toBe(true);
-    expect(plan.value.perStatement.reduce((a, b) => a + b, 0)).toBe(1 + 20 + 31 + 2);
+    const { first, second } = plan.value;
+    expect(first.statements.length).toBeGreaterThan(1);
+    expect(first.statements.every((s) => s.params.length <= D1_MAX_PARAMS)).toBe(true);
+    // total, 20 + 31 prefixes and the holder count; the chain ∧ holds in the second round
+    expect(first.perStatement.reduce((a, b) => a + b, 0)).toBe(1 + 20 + 31 + 1);
+    const later = second?.(new Array<number>(plan.value.size).fill(1));
+    expect(later?.perStatement.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(later?.statements.every((s) => s.params.length <= D1_MAX_PARAMS)).toBe(true);
   });
 
   it('binds user values as parameters, never as SQL text', () => {
     const evil = "x'); DROP TABLE contacts; --";
     const plan = buildPreviewCountPlan(chain([cond('c1', 'region', 'in', [evil])]), ctx);
     if (!plan?.ok) throw new Error('no plan');
-    expect(plan.value.statements.some((s) => s.sql.includes('DROP'))).toBe(false);
-    expect(plan.value.statements.flatMap((s) => s.params)).toContain(JSON.stringify([evil]));
+    const later = plan.value.second?.(new Array<number>(plan.value.size).fill(1))?.statements ?? [];
+    const all = [...plan.value.first.statements, ...later];
+    expect(all.some((s) => s.sql.includes('DROP'))).toBe(false);
+    expect(all.flatMap((s) => s.params)).toContain(JSON.stringify([evil]));
   });
 });

@@ -15,12 +15,24 @@
  *   carries (in a WHERE a NULL already fails, so it is the same test), which lets SQLite use
  *   an index — with `contacts_rule_cover_idx` most conjunctions never touch the table;
  * - an event-aggregate condition becomes a set, computed once per statement from the
- *   (type, day) rollup index into a MATERIALIZED CTE: `c.id IN a0`, or `c.id NOT IN a0` when
- *   a contact with no events in the window (aggregate 0) passes the test;
- * - "holds tag t": alone, counted on the tag index; next to one broad test, the count walks the
- *   tag index and looks each holder up; in a count already narrowed by an aggregate set or two
- *   tests, a correlated EXISTS probes the few contacts left (each measured in bench/preview.ts;
- *   a correlated EXISTS for every contact was the one statement's main cost).
+ *   (type, day) rollup index into a MATERIALIZED CTE: `c.id IN a0`; when a contact with no
+ *   events in the window (aggregate 0) passes the test, the set holds those who fail it and
+ *   the test is the atom's complement, 1 − (c.id IN a0), so no count is a pass over everyone
+ *   with a NOT IN probe each (`c.id NOT IN a0` only inside an AND / OR of tests);
+ * - "holds tag t" is counted in two D1 batches, because how to count "holds t ∧ tests" depends
+ *   on which side is smaller, and both sizes are counts the preview has anyway. The first batch
+ *   has every count without a held tag and each tag's holder count (the tag index alone). The
+ *   second writes each held conjunction from the smaller side: a correlated EXISTS probing the
+ *   contacts the tests leave when they are fewer, a walk of the tag index looking each holder up
+ *   when the holders are; where the tests are one equality read off its own index (ids in
+ *   order; a short IN list as one merge per value) and the sides are of a size, a merge of the
+ *   two id lists (INTERSECT … ORDER BY); a conjunction with an empty side is 0 without a query.
+ *   Counts over an aggregate set — a chain's later prefixes, and "… ∧ holds t" — ride in the
+ *   first batch on one pass over the smallest conjunction with that set (`count(*)` and
+ *   `sum(CASE WHEN extra …)`): enumerating the set and looking its contacts up was most of each
+ *   such count's cost, and building the set again in the second batch cost more than sizing
+ *   won. Each choice is measured in bench/preview.ts (a correlated EXISTS for every contact was
+ *   the one statement's main cost).
  *
  * Rules whose polynomials grow too large (wide ORs, long else-chains) get `null`, and the
  * caller uses the one-statement preview. The differential fuzz test holds both paths and the
@@ -34,29 +46,65 @@ import type { JsonLogic } from './types';
 
 /** At most this many distinct conjunction counts per preview; beyond, the one-statement path. */
 export const MAX_PREVIEW_COUNTS = 64;
+/** An id-ordered side and the holders within this factor of each other are merged. */
+const MERGE_RATIO = 8;
 /** At most this many terms in one column's polynomial while expanding. */
 const MAX_TERMS = 256;
 
-/** The count statements of a preview and how to read the columns from their results. */
-export interface PreviewCountPlan {
+/** One D1 batch of counts. */
+export interface CountRound {
   /** Each returns one row with one text column `counts`: comma-separated integers. */
   statements: SqlFrag[];
-  /** How many counts each statement returns, in order (their concatenation is the count list). */
+  /** How many counts each statement returns, in order. */
   perStatement: number[];
-  columns: PreviewColumn[];
-  /** Per column: Σ coeff × count[index] over the concatenated count list. */
-  combos: { index: number; coeff: number }[][];
+  /** The count (index into the plan's count list) each returned integer is, in order. */
+  fills: number[];
 }
 
-/** Knobs for measuring (bench/preview.ts); the preview uses the defaults. */
+/** The count batches of a preview and how to read the columns from their results. */
+export interface PreviewCountPlan {
+  columns: PreviewColumn[];
+  /** Per column: Σ coeff × count[index] over the plan's count list. */
+  combos: { index: number; coeff: number }[][];
+  /** How many counts (`combos` index into them); a count that no round fills is 0. */
+  size: number;
+  /** The first batch (with one round, every count). */
+  first: CountRound;
+  /**
+   * Two rounds: the held-tag counts, each written from the smaller side, given the counts of the
+   * first round. Counts it leaves out are 0 (a side of the conjunction was empty).
+   */
+  second?: (counts: readonly number[]) => CountRound;
+}
+
+/** Knobs for measuring (bench/preview.ts) and for tests; the preview uses the defaults. */
 export interface PlanTuning {
   /** At most this many counts per statement (default: as many as D1's limits allow). */
   countsPerStatement?: number;
   /** Only total, matched, nodes and edges: no gain / lose / holders columns (default false). */
   nodesOnly?: boolean;
-  /** "Holds tag t" next to other tests: chosen per count (default), or always IN / EXISTS. */
-  held?: 'auto' | 'in' | 'exists';
+  /** 2 (default): held-tag counts in a second batch, each from its smaller side; 1: one batch. */
+  rounds?: 1 | 2;
+  /**
+   * "Holds tag t" next to other tests: chosen (auto: by the narrowing rule in one round, by the
+   * sides' sizes in two), or always one form.
+   */
+  held?: HeldForm | 'auto';
+  /**
+   * Two rounds: counts over an aggregate set ride on one pass over the smallest of them, held
+   * tags included, in the first round, so the set is built and walked once (default true).
+   */
+  narrow?: boolean;
+  /** Two rounds: merge an id-ordered equality with the holders where they are of a size (default true). */
+  merge?: boolean;
 }
+
+/**
+ * How a count with "holds tag t" reads the tag: `walk` the tag index and look each holder up;
+ * probe each contact the other atoms leave (`exists`); build the holder set and look them up
+ * in it (`in`); or intersect both sides as id lists in order (`merge`).
+ */
+export type HeldForm = 'walk' | 'exists' | 'in' | 'merge';
 
 /** Indicator polynomial: monomial (sorted atom indices joined by ',', '' = 1) → coefficient. */
 type Poly = Map<string, number>;
@@ -128,8 +176,53 @@ interface Atom {
   where: SqlFrag;
   /** The MATERIALIZED CTEs it reads (`aN`). */
   ctes: { name: string; body: SqlFrag }[];
+  /**
+   * `c.id IN aN`: the contacts with qualifying events in the window, few next to all contacts
+   * (not `NOT IN aN`, which passes everyone without events).
+   */
+  inSet?: boolean;
+  /** The test is this atom's complement (a NOT IN test, counted as 1 − IN). */
+  negated?: boolean;
   /** "Holds tag t": written per count (see `heldWhere`). */
   heldTag?: number;
+  /**
+   * An equality on a column with an index of its own, whose contacts come off the index in id
+   * order; or a short IN list on one, as disjoint equalities (`values`).
+   */
+  idOrdered?: { column: string; values?: (string | number)[] };
+}
+
+/**
+ * Columns with a single-column index (worker/src/db/schema.ts): `c.col = ?` reads the index in
+ * (col, id) order, so its ids come sorted with no sort step (checked in preview-counts.test.ts).
+ */
+export const ID_ORDERED_COLUMNS = ['kind', 'owner_user_id', 'department_id', 'last_active_at', 'total_spend'] as const;
+const ID_ORDERED = new RegExp(`^c\\.(${ID_ORDERED_COLUMNS.join('|')}) = \\?$`);
+const ID_ORDERED_IN = new RegExp(`^c\\.(${ID_ORDERED_COLUMNS.join('|')}) IN \\(SELECT value FROM json_each\\(\\?\\)\\)$`);
+/** At most this many values of an IN list are merged one by one (each reads the holders once). */
+const MAX_MERGED_VALUES = 4;
+
+/** Whether a test's WHERE predicate reads an id-ordered index (see `Atom.idOrdered`). */
+function idOrdered(where: SqlFrag): Atom['idOrdered'] {
+  const eq = ID_ORDERED.exec(where.sql);
+  if (eq?.[1]) return { column: eq[1] };
+  const list = ID_ORDERED_IN.exec(where.sql);
+  const json = where.params[0];
+  if (!list?.[1] || where.params.length !== 1 || typeof json !== 'string') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  // One JS type, no duplicates: the equalities are then disjoint and their counts add up to
+  // the IN's (json_each yields the same TEXT / INTEGER values a bound string / integer is).
+  const values = [...new Set(parsed)];
+  const strings = values.every((v) => typeof v === 'string');
+  const integers = values.every((v) => Number.isSafeInteger(v));
+  if (values.length === 0 || values.length > MAX_MERGED_VALUES || !(strings || integers)) return undefined;
+  return { column: list[1], values: values as (string | number)[] };
 }
 
 const COMPARISONS = new Set(['sf_eq', 'sf_neq', 'sf_lt', 'sf_lte', 'sf_gt', 'sf_gte', 'sf_between']);
@@ -171,7 +264,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   };
 
   /** A test's logic as a WHERE predicate (an aggregate comparison as a CTE set). */
-  const testAtom = (logic: JsonLogic): Atom => {
+  const testAtom = (logic: JsonLogic, top = true): Atom => {
     if (isLogic(logic)) {
       const op = Object.keys(logic)[0] as string;
       const raw = logic[op] as JsonLogic;
@@ -192,13 +285,19 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
               sql: `SELECT ${join.alias}.cid AS cid FROM (${join.body.sql}) ${join.alias} WHERE ${zeroPasses ? `NOT ${test.sql}` : test.sql}`,
               params: [...join.body.params, ...test.params],
             };
-            return { where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] }, ctes: [{ name, body }] };
+            if (zeroPasses && top) {
+              // A test alone: 1 − (c.id IN the failing set), so its counts are those of the
+              // other atoms minus those over the (few) contacts in the set — never a pass over
+              // everyone with a probe each.
+              return { where: { sql: `c.id IN ${name}`, params: [] }, ctes: [{ name, body }], inSet: true, negated: true };
+            }
+            return { where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] }, ctes: [{ name, body }], ...(zeroPasses ? {} : { inSet: true }) };
           }
         }
       }
       if (op === 'and' || op === 'or') {
         // NULL-or-0 fails alike under AND / OR in a WHERE, so the parts may be unwrapped too.
-        const parts = args.map(testAtom);
+        const parts = args.map((a) => testAtom(a, false));
         return {
           where: { sql: balanced(parts.map((p) => p.where.sql), op === 'and' ? ' AND ' : ' OR ', op === 'and' ? '1' : '0'), params: parts.flatMap((p) => p.where.params) },
           ctes: parts.flatMap((p) => p.ctes),
@@ -206,7 +305,10 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       }
     }
     const f = toSql(logic, ctx);
-    return { where: { sql: unwrapCoalesce(f.sql), params: f.params }, ctes: [] };
+    const sql = unwrapCoalesce(f.sql);
+    const where = { sql, params: f.params };
+    const ordered = idOrdered(where);
+    return { where, ctes: [], ...(ordered ? { idOrdered: ordered } : {}) };
   };
 
   const testsById = new Map(rule.tests.map((t) => [t.id, t]));
@@ -219,7 +321,8 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
         if (!t) return new Map();
         // As the one-statement preview: without an event, tests of the event count as passed.
         if (t.eventScoped && ctx.event === undefined && t.kind === 'bool') return ONE();
-        return atom(addAtom(`t:${f.id}`, () => testAtom(t.logic)));
+        const i = addAtom(`t:${f.id}`, () => testAtom(t.logic));
+        return atoms[i]?.negated ? complement(atom(i)) : atom(i);
       }
       case 'band': {
         const t = testsById.get(f.id);
@@ -295,32 +398,19 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   if (monomials.length > MAX_PREVIEW_COUNTS) return null;
   const combos = polys.map((p) => [...p].map(([m, coeff]) => ({ index: indexOf.get(m) as number, coeff })));
 
-  // One COUNT subquery per monomial; packed into as few statements as D1's limits allow.
   const scope = opts.scope;
-  const counts = monomials.map((m) => {
-    const used = m === '' ? [] : m.split(',').map((i) => atoms[Number(i)] as Atom);
-    const only = used[0];
-    if (used.length === 1 && only?.heldTag !== undefined && !scope) {
-      // Every contact_tags row names a contact (foreign key, enforced by D1): the tag index alone.
-      return { sql: '(SELECT count(*) FROM contact_tags WHERE tag_id = ?)', params: [only.heldTag], ctes: [] };
-    }
-    // Where the other atoms are selective — an aggregate set, or two or more tests in
-    // conjunction — holders are probed per contact (EXISTS on the primary key): at 1M, 4k
-    // probes instead of building a 270k-holder set (132 ms vs 174 ms).
+  const atomsOf = (m: string): Atom[] => (m === '' ? [] : m.split(',').map((i) => atoms[Number(i)] as Atom));
+  /** The contacts in scope satisfying every atom of `used`, "holds t" written in `form`. */
+  const countQuery = (used: Atom[], form: HeldForm): CountQuery => {
     const others = used.filter((a) => a.heldTag === undefined);
-    const small = others.some((a) => a.ctes.length > 0) || others.length >= 2;
     const held = used.filter((a) => a.heldTag !== undefined);
     const tag = held[0]?.heldTag;
-    const form = opts.held ?? 'auto';
-    if (form === 'in') {
-      const preds = used.map((a) => (a.heldTag === undefined ? a.where : { sql: 'c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)', params: [a.heldTag] as unknown[] }));
-      if (scope) preds.push(scope);
-      return { sql: `(SELECT count(*) FROM contacts c WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')})`, params: preds.flatMap((p) => p.params), ctes: used.flatMap((a) => a.ctes) };
+    if (used.length === 1 && tag !== undefined && !scope) {
+      // Every contact_tags row names a contact (foreign key, enforced by D1): the tag index alone.
+      return holdersQuery(tag);
     }
-    if (form === 'auto' && held.length === 1 && tag !== undefined && !small) {
-      // Holders next to one broad test: walk the tag index (contact ids in order) and look each
-      // holder up, rather than build the holder set and probe it from the test's side
-      // (measured at 1M: 324 ms vs 449 ms IN vs 418 ms EXISTS).
+    if (form === 'walk' && held.length === 1 && tag !== undefined) {
+      // Walk the tag index (contact ids in order) and look each holder up.
       const preds = [{ sql: 'ht.tag_id = ?', params: [tag] as unknown[] }, ...others.map((a) => a.where)];
       if (scope) preds.push(scope);
       return {
@@ -329,16 +419,61 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
         ctes: others.flatMap((a) => a.ctes),
       };
     }
-    const preds = used.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag)));
+    const list = others.length === 1 ? others[0]?.idOrdered : undefined;
+    if (form === 'merge' && held.length === 1 && tag !== undefined && list?.values && !scope) {
+      // An IN list merged value by value: disjoint equalities, each read in id order.
+      const parts = list.values.map((v) => countQuery([{ where: { sql: `c.${list.column} = ?`, params: [v] }, ctes: [], idOrdered: { column: list.column } }, ...held], 'merge'));
+      return { sql: `(${parts.map((p) => p.sql).join(' + ')})`, params: parts.flatMap((p) => p.params), ctes: [] };
+    }
+    if (form === 'merge' && held.length === 1 && tag !== undefined) {
+      // Both sides as ascending id lists, intersected by a merge (SQLite's MERGE (INTERSECT) for a
+      // compound SELECT with ORDER BY): the holders are read off the tag index in order, the
+      // other side is sorted only when its plan does not already yield ids in order.
+      const preds = others.map((a) => a.where);
+      if (scope) preds.push(scope);
+      const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+      return {
+        sql: `(SELECT count(*) FROM (SELECT c.id FROM contacts c${where} INTERSECT SELECT ht.contact_id FROM contact_tags ht WHERE ht.tag_id = ? ORDER BY 1))`,
+        params: [...preds.flatMap((p) => p.params), tag],
+        ctes: others.flatMap((a) => a.ctes),
+      };
+    }
+    // From the other atoms' side: each contact they leave is probed (EXISTS on the primary
+    // key), or looked up in the holder set built once (IN).
+    const preds = used.map((a) => (a.heldTag === undefined ? a.where : form === 'in' ? heldIn(a.heldTag) : heldWhere(a.heldTag)));
     if (scope) preds.push(scope);
     const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+    return { sql: `(SELECT count(*) FROM contacts c${where})`, params: preds.flatMap((p) => p.params), ctes: others.flatMap((a) => a.ctes) };
+  };
+  /** Where other atoms are selective — an aggregate set, or two or more tests — probe per contact. */
+  const narrowed = (used: Atom[]) => {
+    const others = used.filter((a) => a.heldTag === undefined);
+    return others.some((a) => a.ctes.length > 0) || others.length >= 2;
+  };
+
+  /**
+   * One pass over the contacts satisfying `used`: their count, and per rider how many of them
+   * also satisfy its extra atoms (one text "n,r1,r2…"). `CASE WHEN` keeps the WHERE clause's
+   * truth (NULL fails).
+   */
+  const passQuery = (used: Atom[], riders: Atom[][]): CountQuery => {
+    const preds = used.map((a) => a.where);
+    if (scope) preds.push(scope);
+    const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+    const sums = riders.map((extra) => {
+      const parts = extra.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag)));
+      return { sql: `coalesce(sum(CASE WHEN ${balanced(parts.map((p) => p.sql), ' AND ', '1')} THEN 1 ELSE 0 END), 0)`, params: parts.flatMap((p) => p.params) };
+    });
     return {
-      sql: `(SELECT count(*) FROM contacts c${where})`,
-      params: preds.flatMap((p) => p.params),
-      ctes: used.flatMap((a) => a.ctes),
+      // balanced, as the statement's own list: SQLite caps an expression's depth at 100
+      sql: `(SELECT ${packCounts(['count(*)', ...sums.map((x) => x.sql)])} FROM contacts c${where})`,
+      params: [...sums.flatMap((x) => x.params), ...preds.flatMap((p) => p.params)],
+      ctes: [...used, ...riders.flat()].flatMap((a) => a.ctes),
+      n: 1 + riders.length,
     };
-  });
-  const statement = (part: typeof counts): SqlFrag => {
+  };
+
+  const statement = (part: CountQuery[]): SqlFrag => {
     const withs = new Map<string, SqlFrag>();
     for (const q of part) for (const c of q.ctes) withs.set(c.name, c.body);
     const head = withs.size ? `WITH ${[...withs].map(([name, b]) => `${name} AS MATERIALIZED (${b.sql})`).join(', ')} ` : '';
@@ -346,19 +481,173 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     return numberParams(sql, [...[...withs.values()].flatMap((b) => b.params), ...part.flatMap((q) => q.params)]);
   };
   const fits = (s: SqlFrag) => s.params.length <= D1_MAX_PARAMS && s.sql.length <= D1_MAX_STATEMENT_BYTES;
-  const statements: SqlFrag[] = [];
-  const perStatement: number[] = [];
-  let start = 0;
-  while (start < counts.length) {
-    let end = start + 1;
-    if (!fits(statement(counts.slice(start, end)))) {
-      return { ok: false, errors: [ruleError(null, 'too_many_parameters', `one count of the preview needs more than ${D1_MAX_PARAMS} SQL parameters or ${D1_MAX_STATEMENT_BYTES} bytes: simplify the rule`)] };
+  const tooBig = (): RuleResult<never> => ({
+    ok: false,
+    errors: [ruleError(null, 'too_many_parameters', `one count of the preview needs more than ${D1_MAX_PARAMS} SQL parameters or ${D1_MAX_STATEMENT_BYTES} bytes: simplify the rule`)],
+  });
+  /** Packs counts into as few statements as D1's limits allow (each count must fit alone). */
+  const pack = (counts: CountQuery[], fills: number[]): CountRound => {
+    const statements: SqlFrag[] = [];
+    const perStatement: number[] = [];
+    let start = 0;
+    while (start < counts.length) {
+      let end = start + 1;
+      const most = opts.countsPerStatement ?? counts.length;
+      while (end < counts.length && end - start < most && fits(statement(counts.slice(start, end + 1)))) end++;
+      statements.push(statement(counts.slice(start, end)));
+      perStatement.push(counts.slice(start, end).reduce((n, q) => n + (q.n ?? 1), 0));
+      start = end;
     }
-    const most = opts.countsPerStatement ?? counts.length;
-    while (end < counts.length && end - start < most && fits(statement(counts.slice(start, end + 1)))) end++;
-    statements.push(statement(counts.slice(start, end)));
-    perStatement.push(end - start);
-    start = end;
+    return { statements, perStatement, fills };
+  };
+
+  const forced = opts.held === 'auto' ? undefined : opts.held;
+  if ((opts.rounds ?? 2) === 1) {
+    const queries = monomials.map((m) => {
+      const used = atomsOf(m);
+      return countQuery(used, forced ?? (narrowed(used) ? 'exists' : 'walk'));
+    });
+    if (!queries.every((q) => fits(statement([q])))) return tooBig();
+    return { ok: true, value: { columns, combos, size: monomials.length, first: pack(queries, queries.map((_q, i) => i)) } };
   }
-  return { ok: true, value: { statements, perStatement, columns, combos } };
+
+  // Two rounds. The first: every count without a held tag, each held tag's holder count (the tag
+  // index alone, without the scope: that is what a walk visits), and — unless `narrow: false` —
+  // the held counts next to a positive aggregate set (riding on its pass, see below). The
+  // second: every other held count, from the smaller side.
+  const first: number[] = [];
+  const firstQueries: CountQuery[] = [];
+  const later: { index: number; holders: number; rest: number; used: Atom[] }[] = [];
+  const extra: CountQuery[] = [];
+  const holdersIndex = new Map<number, number>();
+  const restIndex = (m: string, tag: number): number | undefined => {
+    const rest = m
+      .split(',')
+      .filter((i) => atoms[Number(i)]?.heldTag !== tag)
+      .join(',');
+    return indexOf.get(rest);
+  };
+  // Counts over an aggregate set ride on one pass: every conjunction that contains a smaller
+  // one with an aggregate set (the chain's later prefixes) is counted in the pass over that
+  // smaller one's contacts (`count(*)`, `sum(CASE WHEN extra …)`), as enumerating the set and
+  // looking its contacts up was most of each such count's cost. "… ∧ holds t" rides only on a
+  // pass with a positive set (`IN aN`, few contacts): on a pass over a NOT IN set (nearly
+  // everyone; now only inside an AND / OR of tests) its EXISTS per contact cost 1.2 s at 1M,
+  // so elsewhere it is sized in the second batch.
+  const atomIds = (index: number) => (monomials[index] ? (monomials[index] as string).split(',').map(Number) : []);
+  const riders = new Map<number, { index: number; extra: Atom[] }[]>();
+  const rides = new Set<number>();
+  if (opts.narrow !== false && forced === undefined) {
+    const bases: number[] = [];
+    const withSet = monomials
+      .map((_m, i) => i)
+      .filter((i) => atomsOf(monomials[i] as string).some((a) => a.ctes.length > 0) && atomsOf(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1)
+      .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
+    for (const i of withSet) {
+      const ids = atomIds(i);
+      const isHeld = atomsOf(monomials[i] as string).some((a) => a.heldTag !== undefined);
+      const base = bases.find((b) => atomIds(b).every((x) => ids.includes(x)) && (!isHeld || atomIds(b).some((x) => atoms[x]?.inSet)));
+      if (base !== undefined) {
+        const extra = ids.filter((x) => !atomIds(base).includes(x)).map((x) => atoms[x] as Atom);
+        riders.set(base, [...(riders.get(base) ?? []), { index: i, extra }]);
+        rides.add(i);
+      } else if (!isHeld) bases.push(i);
+    }
+    // A pass too large for one statement: its counts go back to one query each.
+    for (const [base, group] of riders) {
+      if (fits(statement([passQuery(atomsOf(monomials[base] as string), group.map((g) => g.extra))]))) continue;
+      riders.delete(base);
+      for (const g of group) rides.delete(g.index);
+    }
+  }
+  monomials.forEach((m, index) => {
+    if (rides.has(index)) return;
+    const used = atomsOf(m);
+    const group = riders.get(index);
+    if (group) {
+      first.push(index, ...group.map((g) => g.index));
+      firstQueries.push(passQuery(used, group.map((g) => g.extra)));
+      return;
+    }
+    const held = used.filter((a) => a.heldTag !== undefined);
+    const tag = held[0]?.heldTag;
+    const rest = tag === undefined ? undefined : restIndex(m, tag);
+    if (tag === undefined || rest === undefined || held.length > 1 || (used.length === 1 && !scope) || (opts.narrow !== false && used.some((a) => a.inSet))) {
+      first.push(index);
+      firstQueries.push(countQuery(used, forced ?? (narrowed(used) || held.length > 1 ? 'exists' : 'walk')));
+      return;
+    }
+    let holders = holdersIndex.get(tag);
+    if (holders === undefined) {
+      const alone = scope ? undefined : indexOf.get(String(atoms.findIndex((a) => a.heldTag === tag)));
+      holders = alone ?? monomials.length + extra.push(holdersQuery(tag)) - 1;
+      holdersIndex.set(tag, holders);
+    }
+    later.push({ index, holders, rest, used });
+  });
+  for (const l of later) {
+    for (const form of ['walk', 'exists', 'in', 'merge'] as const) if (!fits(statement([countQuery(l.used, form)]))) return tooBig();
+  }
+  if (!firstQueries.every((q) => fits(statement([q])))) return tooBig();
+  const firstRound = pack([...firstQueries, ...extra], [...first, ...extra.map((_q, i) => monomials.length + i)]);
+  /**
+   * Drive from the smaller side. Where the other side is one equality read off its own index
+   * (ids in order, as the holders are) and neither side is MERGE_RATIO× the other, merge them:
+   * two sequential index reads instead of a B-tree probe per contact. Only then: a side whose
+   * ids need sorting (or a scope) makes SQLite scan the table in id order for the merge, which
+   * measured slower than either other form.
+   */
+  const pick = (used: Atom[], side: number, holders: number): HeldForm => {
+    const others = used.filter((a) => a.heldTag === undefined);
+    const mergeable = opts.merge !== false && !scope && others.length === 1 && others[0]?.idOrdered !== undefined;
+    if (mergeable && side < holders * MERGE_RATIO && holders < side * MERGE_RATIO) return 'merge';
+    return side <= holders ? 'exists' : 'walk';
+  };
+  const second = (counts: readonly number[]): CountRound => {
+    const queries: CountQuery[] = [];
+    const fills: number[] = [];
+    for (const l of later) {
+      const holders = counts[l.holders] ?? 0;
+      const side = counts[l.rest] ?? 0;
+      // A conjunction lies within both sides: an empty side needs no query (the count stays 0).
+      if (holders === 0 || side === 0) continue;
+      queries.push(countQuery(l.used, forced ?? pick(l.used, side, holders)));
+      fills.push(l.index);
+    }
+    return pack(queries, fills);
+  };
+  return { ok: true, value: { columns, combos, size: monomials.length + extra.length, first: firstRound, ...(later.length ? { second } : {}) } };
+}
+
+/** A count subquery and the MATERIALIZED sets it reads. */
+interface CountQuery {
+  sql: string;
+  params: unknown[];
+  ctes: { name: string; body: SqlFrag }[];
+  /** How many comma-separated counts it yields (default 1). */
+  n?: number;
+}
+
+/** Every holder of tag t, on the tag index alone (no scope). */
+function holdersQuery(tag: number): CountQuery {
+  return { sql: '(SELECT count(*) FROM contact_tags WHERE tag_id = ?)', params: [tag], ctes: [] };
+}
+
+/** "Contact c holds tag t" against the holder set, built once per count. */
+function heldIn(tagId: number): SqlFrag {
+  return { sql: 'c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)', params: [tagId] };
+}
+
+/** Writes one round's packed results (one `counts` text per statement) into `counts`. */
+export function fillCounts(round: CountRound, packed: readonly unknown[], counts: number[]): void {
+  let k = 0;
+  round.perStatement.forEach((n, i) => {
+    const got = String(packed[i] ?? '').split(',');
+    for (let j = 0; j < n; j++) counts[round.fills[k++] as number] = Number(got[j]) || 0;
+  });
+}
+
+/** The columns' values from the counts: Σ coeff × count per column. */
+export function columnValues(plan: PreviewCountPlan, counts: readonly number[]): number[] {
+  return plan.combos.map((terms) => terms.reduce((n, t) => n + t.coeff * (counts[t.index] ?? 0), 0));
 }

@@ -5,7 +5,7 @@
 import type { CompiledRule } from '../../../shared/src/rules/compile';
 import type { RuleResult } from '../../../shared/src/rules/errors';
 import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
-import { buildPreviewCountPlan } from '../../../shared/src/rules/preview-counts';
+import { buildPreviewCountPlan, columnValues, fillCounts, type CountRound, type PlanTuning } from '../../../shared/src/rules/preview-counts';
 import { buildPreviewQuery, buildSampleQuery, compileWhere, type PreviewColumn, type PreviewOptions } from '../../../shared/src/rules/sql';
 import type { JsonLogic } from '../../../shared/src/rules/types';
 
@@ -21,35 +21,37 @@ export interface PreviewCounts {
   edges: Record<string, number>;
   /** Per action node: add_tag → gain / holdersNotMatched; remove_tag → lose. */
   actions: Record<string, { gain?: number; lose?: number; holdersNotMatched?: number }>;
-  /** D1's rows-read meter for the statement (what D1 bills, and how long it held the database). */
+  /** D1's rows-read meter for the statements (what D1 bills, and how long it held the database). */
   rowsRead: number;
 }
 
 /**
- * Runs the preview of a compiled rule: by default as conjunction counts in one D1 batch
- * (`buildPreviewCountPlan`), or — for rules whose counts would be too many, and with
- * `strategy: 'single'` — as the one statement of `buildPreviewQuery`. Same counts either way.
+ * Runs the preview of a compiled rule: by default as conjunction counts in two D1 batches
+ * (`buildPreviewCountPlan`: the counts without a held tag and the holder counts first, then
+ * each held-tag count from its smaller side), or — for rules whose counts would be too many,
+ * and with `strategy: 'single'` — as the one statement of `buildPreviewQuery`. Same counts
+ * either way.
  */
 export async function runPreview(
   db: D1Database,
   rule: CompiledRule,
   ctx: SqlContext,
-  opts: PreviewOptions = {},
+  opts: PreviewOptions & PlanTuning = {},
 ): Promise<RuleResult<PreviewCounts>> {
   if (opts.strategy !== 'single') {
     const plan = buildPreviewCountPlan(rule, ctx, opts);
     if (plan?.ok) {
-      const { statements, perStatement, columns, combos } = plan.value;
-      const results = await db.batch<{ counts: string | number | null }>(statements.map((s) => db.prepare(s.sql).bind(...s.params)));
-      const counts: number[] = [];
+      const counts = new Array<number>(plan.value.size).fill(0);
       let rowsRead = 0;
-      results.forEach((res, i) => {
-        const got = String(res.results[0]?.counts ?? '').split(',');
-        for (let k = 0; k < (perStatement[i] ?? 0); k++) counts.push(Number(got[k]) || 0);
-        rowsRead += res.meta.rows_read ?? 0;
-      });
-      const values = combos.map((terms) => terms.reduce((n, t) => n + t.coeff * (counts[t.index] ?? 0), 0));
-      return { ok: true, value: readColumns(columns, values, rowsRead) };
+      const run = async (round: CountRound) => {
+        if (round.statements.length === 0) return;
+        const results = await db.batch<{ counts: string | number | null }>(round.statements.map((s) => db.prepare(s.sql).bind(...s.params)));
+        fillCounts(round, results.map((r) => r.results[0]?.counts), counts);
+        for (const r of results) rowsRead += r.meta.rows_read ?? 0;
+      };
+      await run(plan.value.first);
+      if (plan.value.second) await run(plan.value.second(counts));
+      return { ok: true, value: readColumns(plan.value.columns, columnValues(plan.value, counts), rowsRead) };
     }
     // No plan (too many counts) or a count over D1's limits: the one statement decides.
   }

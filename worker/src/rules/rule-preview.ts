@@ -1,6 +1,6 @@
 /**
- * The preview behind `POST /api/rules/preview` and the check before a publish: compile, count in
- * one statement (per node, gain / lose per action) within the gray-release share, and how many
+ * The preview behind `POST /api/rules/preview` and the check before a publish: compile, count
+ * (`runPreview`: per node, gain / lose per action) within the gray-release share, and how many
  * exclusive-group siblings an add would displace. Publishing recomputes exactly this and refuses
  * when it differs from what the user confirmed.
  */
