@@ -13,6 +13,7 @@
  *   which measures the most the server takes — latency there is mostly queueing)
  *   4. open loop at `--rate` events/s as 20-event requests sent on a fixed schedule whatever the
  *      answers, the latency a sender sees at that load (issue 5's p99 target is for this row);
+ *   5. the no-op, open loop at the same request rate: the latency floor of this machine;
  * interleaved in 2-second slices so all of them see the same machine load (`--only 1,4` picks).
  * It prints requests/s, events/s, p50/p99 latency, the ratio to the baseline, and then stops the
  * server and counts rows in D1: every acknowledged event stored once (0 lost, 0 duplicated), and
@@ -292,6 +293,7 @@ async function main() {
       ['webhook, 20 events per request', closed(batch(OPEN_BATCH))],
       ['webhook, 100 events per request', closed(batch(100))],
       [`open loop: ${RATE} events/s offered as ${OPEN_BATCH}-event requests`, (name, seconds) => openPhase(name, seconds, RATE / OPEN_BATCH, batch(OPEN_BATCH))],
+      [`open loop: no-op at the same ${RATE / OPEN_BATCH} requests/s`, (name, seconds) => openPhase(name, seconds, RATE / OPEN_BATCH, noop)],
     ];
     if (values.only) {
       const keep = new Set(values.only.split(',').map(Number));
@@ -310,7 +312,7 @@ async function main() {
         acc.latencies.push(...p.latencies);
       }
     }
-    const noopPhase = phases.find((p) => p.name.startsWith('no-op'));
+    const noopPhase = phases.find((p) => p.name.startsWith('no-op ('));
     const baseline = noopPhase ? noopPhase.requests / noopPhase.seconds : Number.NaN;
     const rows = phases.map((p) => {
       const rps = p.requests / p.seconds;
