@@ -116,7 +116,7 @@ function graph(trigger: TriggerSpec, nodes: RuleNode[], edges: [string, string, 
 }
 
 // Hand-written helpers: what a careful engineer writes for the hot path. Windows are cached per
-// `now` (the compiled evaluators compute them per call from `d.now`).
+// `now`, as the compiled evaluators do too (DayWindow in shared/src/rules/evaluate.ts).
 let winNow = Number.NaN;
 const winCache = new Map<number, ReturnType<typeof lastDaysWindow>>();
 function win(d: EvalData, days: number) {
