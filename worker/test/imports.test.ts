@@ -180,6 +180,32 @@ describe('import apply and rollback', () => {
     expect((await post(`/api/imports/${id}/apply`)).status).toBe(409);
   });
 
+  it("puts the contacts it creates in the chosen department, whose admin then sees them; existing contacts keep theirs", async () => {
+    const before = await db.prepare(`SELECT department_id FROM contacts WHERE external_id = 'wxid_b'`).first<{ department_id: number | null }>();
+    const created = await post('/api/imports', { fileName: 'south.csv', headers: HEADERS, mapping: MAPPING, departmentId: 4 });
+    expect(created.status).toBe(201);
+    expect(created.body.departmentId).toBe(4);
+    const id = created.body.id as string;
+    await post(`/api/imports/${id}/rows`, { rows: [{ row: 2, cells: ['n_south', '华南新客', '', '广州', ''] }, { row: 3, cells: ['wxid_b', '', '', '宁波', ''] }] });
+    await post(`/api/imports/${id}/dry-run`, {});
+    expect((await post(`/api/imports/${id}/apply`)).status).toBe(200);
+    expect(await count(`SELECT department_id AS n FROM contacts WHERE external_id = 'n_south'`)).toBe(4);
+    const after = await db.prepare(`SELECT department_id FROM contacts WHERE external_id = 'wxid_b'`).first<{ department_id: number | null }>();
+    expect(after).toEqual(before);
+    const south = await apiAs({ id: 9103, role: 'dept_admin', departmentId: 4 }, '/api/contacts?q=n_south');
+    expect(south.status).toBe(200);
+    expect(south.body.items.map((c: { externalId: string }) => c.externalId)).toEqual(['n_south']);
+    const east = await apiAs({ id: 9104, role: 'dept_admin', departmentId: 2 }, '/api/contacts?q=n_south');
+    expect(east.body.items).toEqual([]);
+  });
+
+  it('refuses an import into a department that does not exist', async () => {
+    const res = await post('/api/imports', { fileName: 'a.csv', headers: HEADERS, mapping: MAPPING, departmentId: 999 });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'unknown_reference', details: [{ path: 'departmentId', message: 'no such department' }] });
+    expect(await count('SELECT count(*) AS n FROM imports')).toBe(0);
+  });
+
   it('writes nothing when the last statement of the apply batch fails', async () => {
     const id = await createImport([
       ['n_1', '新客户', '13800138001', '苏州', '美妆'],

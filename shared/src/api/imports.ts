@@ -29,6 +29,8 @@ export const createImportBody = z
     mapping: mappingSchema,
     /** Kind of contacts the file creates when it has no 类型 column (or the cell is empty). */
     defaultKind: z.enum(CONTACT_KINDS).default('wecom_customer'),
+    /** Department of the contacts the file creates (null: none, visible to super admins only). */
+    departmentId: z.number().int().positive().nullable().default(null),
   })
   .strict()
   .refine((b) => b.mapping.length === b.headers.length, { message: 'mapping must have one entry per header', path: ['mapping'] });
@@ -89,6 +91,7 @@ export interface ImportSummary {
   headers: string[];
   mapping: (string | null)[];
   defaultKind: ContactKind;
+  departmentId: number | null;
   rowCount: number;
   counts: ImportCounts | null;
   createdAt: number;

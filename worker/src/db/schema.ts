@@ -494,6 +494,8 @@ export const imports = sqliteTable(
     headers: text('headers').notNull(),
     mapping: text('mapping').notNull(),
     defaultKind: text('default_kind', { enum: CONTACT_KINDS }).notNull(),
+    /** Department the contacts it creates belong to (null: none — only super admins see them). */
+    departmentId: integer('department_id'),
     rowCount: integer('row_count').notNull().default(0),
     /** JSON counts of the last dry run (new / updated / unchanged / rejected). */
     counts: text('counts'),

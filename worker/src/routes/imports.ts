@@ -60,6 +60,7 @@ interface ImportRow {
   headers: string;
   mapping: string;
   default_kind: string;
+  department_id: number | null;
   row_count: number;
   counts: string | null;
   created_at: number;
@@ -81,6 +82,7 @@ function summary(r: ImportRow): ImportSummary {
     headers: JSON.parse(r.headers),
     mapping: JSON.parse(r.mapping),
     defaultKind: r.default_kind as ImportSummary['defaultKind'],
+    departmentId: r.department_id,
     rowCount: r.row_count,
     counts: r.counts ? JSON.parse(r.counts) : null,
     createdAt: r.created_at,
@@ -149,11 +151,22 @@ export const imports = new Hono<AppEnv>()
     const id = crypto.randomUUID();
     const at = Date.now();
     const db = c.env.DB;
+    if (b.departmentId !== null && !(await db.prepare('SELECT 1 FROM departments WHERE id = ?').bind(b.departmentId).first())) {
+      throw new ApiError(400, 'unknown_reference', `No department with id ${b.departmentId}`, [{ path: 'departmentId', message: 'no such department' }]);
+    }
     await db.batch([
       db
-        .prepare('INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .bind(id, 'staging', b.fileName, JSON.stringify(b.headers), JSON.stringify(b.mapping), b.defaultKind, c.get('user').id, at),
-      auditStatement(db, { actor: actorOf(c), action: 'import.create', objectType: 'import', objectId: id, summary: `Import of ${b.fileName} started`, after: { fileName: b.fileName, headers: b.headers, mapping: b.mapping }, at }),
+        .prepare('INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, department_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .bind(id, 'staging', b.fileName, JSON.stringify(b.headers), JSON.stringify(b.mapping), b.defaultKind, b.departmentId, c.get('user').id, at),
+      auditStatement(db, {
+        actor: actorOf(c),
+        action: 'import.create',
+        objectType: 'import',
+        objectId: id,
+        summary: `Import of ${b.fileName} started`,
+        after: { fileName: b.fileName, headers: b.headers, mapping: b.mapping, departmentId: b.departmentId },
+        at,
+      }),
     ]);
     return c.json(summary(await requireImport(db, id)), 201);
   })
@@ -430,13 +443,13 @@ export const imports = new Hono<AppEnv>()
         .bind(id),
       db
         .prepare(
-          `INSERT INTO contacts (external_id, kind, name, gender, region, city, company, occupation, remark, phone_hash, phone_enc, id_number_hash, id_number_enc, bucket, created_at, updated_at)
+          `INSERT INTO contacts (external_id, kind, name, gender, region, city, company, occupation, remark, phone_hash, phone_enc, id_number_hash, id_number_enc, bucket, department_id, created_at, updated_at)
            SELECT r.external_id, coalesce(r.data ->> 'kind', ?2), coalesce(r.data ->> 'name', r.external_id), coalesce(r.data ->> 'gender', 'unknown'),
                   r.data ->> 'region', r.data ->> 'city', r.data ->> 'company', r.data ->> 'occupation', r.data ->> 'remark',
-                  r.phone_hash, r.phone_enc, r.id_number_hash, r.id_number_enc, r.bucket, ?3, ?3
+                  r.phone_hash, r.phone_enc, r.id_number_hash, r.id_number_enc, r.bucket, ?4, ?3, ?3
            FROM import_rows r WHERE r.import_id = ?1 AND r.status = 'new' ORDER BY r.row`,
         )
-        .bind(id, imp.default_kind, at),
+        .bind(id, imp.default_kind, at, imp.department_id),
       db
         .prepare(
           `UPDATE contacts SET ${ATTRS.map(([f, col]) => `${col} = coalesce(r.data ->> '${f}', contacts.${col})`).join(', ')},
