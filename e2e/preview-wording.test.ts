@@ -35,6 +35,9 @@ describe('Preview panel: when tags change', () => {
   it('says a rule that reads its triggering event changes tags at the next such event, not at publish', async () => {
     await openRule(`关键词预览 ${Date.now()}`, { type: 'event', eventType: 'message', filters: [] }, true);
     expect(await page.getByTestId('preview-changes-title').innerText()).toBe('下一次该事件时的标签变化');
+    // nobody matches "now": the count is who would match when the event comes
+    expect(await page.getByTestId('preview-matched-label').innerText()).toBe('事件发生时将命中');
+    expect(await page.getByTestId('bar-matched').innerText()).toMatch(/^事件发生时将命中 [\d,]+ 人$/);
     const note = await page.getByTestId('preview-on-event').innerText();
     expect(note).toContain('发布后按事件生效，现在不会改动任何标签');
     // the same words as the publish dialog
@@ -45,6 +48,8 @@ describe('Preview panel: when tags change', () => {
   it('keeps "after publish" for a rule that applies at publish', async () => {
     await openRule(`定时预览 ${Date.now()}`, { type: 'schedule', cron: '0 3 * * *' }, false);
     expect(await page.getByTestId('preview-changes-title').innerText()).toBe('发布后标签变化');
+    expect(await page.getByTestId('preview-matched-label').innerText()).toBe('当前命中');
+    expect(await page.getByTestId('bar-matched').innerText()).toMatch(/^当前命中 [\d,]+ 人$/);
     expect(await page.getByTestId('preview-on-event').count()).toBe(0);
   });
 
