@@ -293,7 +293,7 @@ const en: typeof zh = {
       published: 'Live: v{v} · {n}% rollout',
       neverPublished: 'Not published yet',
       matchesNow: '{n} matching now',
-      matchesOnEvent: '{n} would match on the event',
+      matchesOnEvent: '{n} match on the event',
       history: 'Versions',
       save: 'Save draft',
       publish: 'Publish',
