@@ -136,6 +136,42 @@ describe('retention', () => {
     expect((await db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'audit.purge'").first<{ n: number }>())?.n).toBe(1);
   });
 
+  it('deletes the staged rows of imports left unapplied or rolled back a week ago, keeping applied imports whole', async () => {
+    await db.batch(['audit_log', 'login_attempts', 'import_rows', 'imports'].map((t) => db.prepare(`DELETE FROM ${t}`)));
+    const now = Date.UTC(2026, 10, 30, 12, 0);
+    const imports: [string, string, number, number | null][] = [
+      // id, status, created_at, rolled_back_at
+      ['a0000000-0000-4000-8000-000000000001', 'staging', now - 8 * DAY, null], // abandoned: goes
+      ['a0000000-0000-4000-8000-000000000002', 'checked', now - 8 * DAY, null], // abandoned after a dry run: goes
+      ['a0000000-0000-4000-8000-000000000003', 'checked', now - 6 * DAY, null], // still within the week: stays
+      ['a0000000-0000-4000-8000-000000000004', 'applied', now - 300 * DAY, null], // applied: rollback reads its rows, stays
+      ['a0000000-0000-4000-8000-000000000005', 'rolled_back', now - 30 * DAY, now - 8 * DAY], // rows go, summary stays
+      ['a0000000-0000-4000-8000-000000000006', 'rolled_back', now - 30 * DAY, now - 2 * DAY], // rolled back recently: stays
+    ];
+    await db.batch(
+      imports.flatMap(([id, status, created, rolledBack]) => [
+        db
+          .prepare(`INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_at, rolled_back_at) VALUES (?, ?, 'f.csv', '[]', '[]', 'friend', ?, ?)`)
+          .bind(id, status, created, rolledBack),
+        ...[2, 3].map((row) => db.prepare(`INSERT INTO import_rows (import_id, row, cells) VALUES (?, ?, '[]')`).bind(id, row)),
+      ]),
+    );
+
+    await tick(now);
+    const left = await db.prepare('SELECT i.id, COUNT(r.row) AS rows FROM imports i LEFT JOIN import_rows r ON r.import_id = i.id GROUP BY i.id ORDER BY i.id').all<{ id: string; rows: number }>();
+    expect(left.results.map((r) => [r.id.slice(-1), r.rows])).toEqual([
+      ['3', 2],
+      ['4', 2],
+      ['5', 0],
+      ['6', 2],
+    ]);
+    const summary = await db.prepare(`SELECT after FROM audit_log WHERE action = 'audit.purge'`).first<{ after: string }>();
+    expect(JSON.parse(summary!.after)).toMatchObject({ importRows: 6, abandonedImports: 2, auditEntries: 0 });
+    // nothing left to delete: no second summary
+    await tick(now + 60_000);
+    expect((await db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'audit.purge'").first<{ n: number }>())?.n).toBe(1);
+  });
+
   it('follows AUDIT_RETENTION_DAYS, and a bad value falls back to 180 with a warning', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     expect(auditRetentionDays({ ...env, AUDIT_RETENTION_DAYS: '30' } as Env)).toBe(30);

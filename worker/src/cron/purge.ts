@@ -1,8 +1,12 @@
 /**
  * Retention, run by the Cron Trigger (worker/src/cron/scheduled.ts): audit entries older than
  * `AUDIT_RETENTION_DAYS` ([vars], default 180) and sign-in attempts older than a day (the
- * rate limit looks back 15 minutes) are deleted. The purge is not audited row by row; when it
- * deleted audit entries it writes one `audit.purge` entry with the counts, in the same batch.
+ * rate limit looks back 15 minutes) are deleted, and so are the staged rows of imports nobody
+ * will use again: imports left unapplied (staging or checked) for a week go with their rows,
+ * and a rolled-back import keeps its summary but loses its rows a week after the rollback. An
+ * applied import keeps its rows: rolling it back reads them. The purge is not audited row by
+ * row; when it deleted audit entries or import rows it writes one `audit.purge` entry with the
+ * counts, in the same batch.
  */
 import { auditStatement } from '../audit';
 
@@ -10,6 +14,11 @@ export const DEFAULT_AUDIT_RETENTION_DAYS = 180;
 const DAY_MS = 86_400_000;
 /** Sign-in attempts are only read for the rate limit (15 minutes); a day is plenty. */
 export const LOGIN_ATTEMPT_RETENTION_MS = DAY_MS;
+/** How long an unapplied import, or the rows of a rolled-back one, are kept. */
+export const IMPORT_STAGING_RETENTION_MS = 7 * DAY_MS;
+
+/** Imports whose staged rows are no longer needed at a cutoff: unapplied since before it, or rolled back before it. */
+const STALE_IMPORTS = `SELECT id FROM imports WHERE (status IN ('staging', 'checked') AND created_at < ?1) OR (status = 'rolled_back' AND rolled_back_at < ?1)`;
 
 /** `AUDIT_RETENTION_DAYS` as a whole number of days ≥ 1; anything else falls back (with a warning). */
 export function auditRetentionDays(env: Env): number {
@@ -24,6 +33,10 @@ export function auditRetentionDays(env: Env): number {
 export interface PurgeReport {
   auditEntries: number;
   loginAttempts: number;
+  /** Staged rows of unapplied or rolled-back imports. */
+  importRows: number;
+  /** Imports left unapplied past retention (deleted with their rows). */
+  abandonedImports: number;
 }
 
 /** Deletes what is past retention at `at`, atomically with its summary entry. */
@@ -32,34 +45,44 @@ export async function purgeExpired(env: Env, at: number): Promise<PurgeReport> {
   const days = auditRetentionDays(env);
   const auditCutoff = at - days * DAY_MS;
   const loginCutoff = at - LOGIN_ATTEMPT_RETENTION_MS;
+  const importCutoff = at - IMPORT_STAGING_RETENTION_MS;
   const counts = await db.batch<{ n: number }>([
     db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE at < ?').bind(auditCutoff),
     db.prepare('SELECT COUNT(*) AS n FROM login_attempts WHERE at < ?').bind(loginCutoff),
+    db.prepare(`SELECT COUNT(*) AS n FROM import_rows WHERE import_id IN (${STALE_IMPORTS})`).bind(importCutoff),
+    db.prepare(`SELECT COUNT(*) AS n FROM imports WHERE status IN ('staging', 'checked') AND created_at < ?`).bind(importCutoff),
   ]);
-  const auditEntries = counts[0]!.results[0]!.n;
-  const loginAttempts = counts[1]!.results[0]!.n;
-  if (auditEntries === 0 && loginAttempts === 0) return { auditEntries, loginAttempts };
+  const [auditEntries, loginAttempts, importRows, abandonedImports] = counts.map((r) => r.results[0]!.n) as [number, number, number, number];
+  const report: PurgeReport = { auditEntries, loginAttempts, importRows, abandonedImports };
+  if (auditEntries + loginAttempts + importRows + abandonedImports === 0) return report;
+  // Each delete's position, to read what it actually deleted (a concurrent purge may have taken some first).
   const statements: D1PreparedStatement[] = [];
-  if (loginAttempts > 0) statements.push(db.prepare('DELETE FROM login_attempts WHERE at < ?').bind(loginCutoff));
-  if (auditEntries > 0) {
-    statements.push(db.prepare('DELETE FROM audit_log WHERE at < ?').bind(auditCutoff));
+  const slot: Partial<Record<keyof PurgeReport, number>> = {};
+  const add = (key: keyof PurgeReport, stmt: D1PreparedStatement) => {
+    slot[key] = statements.length;
+    statements.push(stmt);
+  };
+  if (loginAttempts > 0) add('loginAttempts', db.prepare('DELETE FROM login_attempts WHERE at < ?').bind(loginCutoff));
+  if (importRows > 0) add('importRows', db.prepare(`DELETE FROM import_rows WHERE import_id IN (${STALE_IMPORTS})`).bind(importCutoff));
+  if (abandonedImports > 0) add('abandonedImports', db.prepare(`DELETE FROM imports WHERE status IN ('staging', 'checked') AND created_at < ?`).bind(importCutoff));
+  if (auditEntries > 0) add('auditEntries', db.prepare('DELETE FROM audit_log WHERE at < ?').bind(auditCutoff));
+  if (auditEntries + importRows + abandonedImports > 0) {
     statements.push(
       auditStatement(db, {
         actor: null,
         action: 'audit.purge',
         objectType: 'system',
         objectId: 'audit_log',
-        summary: `Deleted ${auditEntries} audit entries older than ${days} days`,
-        after: { auditEntries, loginAttempts, retentionDays: days, before: auditCutoff },
+        summary: `Deleted ${auditEntries} audit entries older than ${days} days, ${importRows} staged import rows and ${abandonedImports} abandoned imports`,
+        after: { auditEntries, loginAttempts, importRows, abandonedImports, retentionDays: days, before: auditCutoff },
         at,
       }),
     );
   }
   const results = await db.batch(statements);
-  // What was actually deleted (a concurrent purge may have taken some first).
-  const deleted = (i: number) => results[i]?.meta.changes ?? 0;
-  return {
-    loginAttempts: loginAttempts > 0 ? deleted(0) : 0,
-    auditEntries: auditEntries > 0 ? deleted(loginAttempts > 0 ? 1 : 0) : 0,
-  };
+  for (const key of Object.keys(report) as (keyof PurgeReport)[]) {
+    const i = slot[key];
+    report[key] = i === undefined ? 0 : (results[i]?.meta.changes ?? 0);
+  }
+  return report;
 }
