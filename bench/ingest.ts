@@ -187,19 +187,23 @@ async function signedPost(body: string): Promise<Response> {
   });
 }
 
+/** Sends one request and records its latency and outcome in `p`. */
+async function timed(p: Phase, one: () => Promise<{ ok: boolean; events: number }>): Promise<void> {
+  const t0 = performance.now();
+  const r = await one();
+  p.latencies.push(performance.now() - t0);
+  p.requests++;
+  if (r.ok) p.events += r.events;
+  else p.errors++;
+}
+
+/** Closed loop: CONCURRENCY senders, each sending again as soon as answered, for `seconds`. */
 async function phase(name: string, seconds: number, one: () => Promise<{ ok: boolean; events: number }>): Promise<Phase> {
   const p: Phase = { name, requests: 0, events: 0, errors: 0, seconds, latencies: [] };
   const end = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        const r = await one();
-        p.latencies.push(performance.now() - t0);
-        p.requests++;
-        if (r.ok) p.events += r.events;
-        else p.errors++;
-      }
+      while (performance.now() < end) await timed(p, one);
     }),
   );
   return p;
@@ -215,16 +219,7 @@ async function openPhase(name: string, seconds: number, perSecond: number, one: 
     const due = start + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inFlight.push(
-      (async () => {
-        const t0 = performance.now();
-        const r = await one();
-        p.latencies.push(performance.now() - t0);
-        p.requests++;
-        if (r.ok) p.events += r.events;
-        else p.errors++;
-      })(),
-    );
+    inFlight.push(timed(p, one));
   }
   await Promise.all(inFlight);
   // the time it took to answer everything sent (longer than `seconds` when the server fell behind)
