@@ -172,7 +172,7 @@ export async function ingest(db: D1Database, events: IngestEvent[], o: IngestOpt
   }
 }
 
-function historyStatements(db: D1Database, exts: string, needs: { statsDays: number; eventsDays: number }, o: IngestOptions) {
+function historyStatements(db: D1Database, exts: string, needs: DataNeedsLoaded, o: IngestOptions) {
   const stats = needs.statsDays > 0 ? lastDaysWindow(o.now, needs.statsDays, o.tzOffsetMinutes) : null;
   const evs = needs.eventsDays > 0 ? lastDaysWindow(o.now, needs.eventsDays, o.tzOffsetMinutes) : null;
   const ofContacts = 'SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))';
