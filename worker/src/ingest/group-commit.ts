@@ -1,11 +1,12 @@
 /**
  * Group commit for webhook intake: requests of one source that arrive while this isolate is
  * already writing that source's events wait, and the next pipeline run takes all of them
- * together — one read batch and one write batch for many requests instead of two each.
+ * together — one read batch and one write batch for many requests instead of two each; under
+ * load a group's write batch also carries the next group's reads (`stepLane`).
  *
  * There is no batching delay: a request that finds the source idle runs at once, alone (a lone
- * sender pays nothing); only requests arriving during a run are grouped, so the group grows with the
- * load and D1 sees fewer, larger transactions exactly when it is busiest. Measured in
+ * sender pays nothing); only requests arriving during a run are grouped, so the group grows
+ * with the load and D1 sees fewer, larger transactions exactly when it is busiest. Measured in
  * bench/ingest.ts (single-event webhooks against `wrangler dev`).
  *
  * What stays per request: validation, signature, the 4xx for bad input (all before a request
