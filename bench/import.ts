@@ -23,6 +23,7 @@ import { DEV_FIELD_KEY } from '../scripts/dev-field-key';
 import { IMPORT_CHUNK_ROWS } from '../shared/src/api/imports';
 import { CSRF_HEADER } from '../shared/src/api/auth';
 import { DEMO_PASSWORD } from '../shared/src/demo/index';
+import { ROOT, WRANGLER_ENV } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -37,12 +38,10 @@ const { values } = parseArgs({
 const ROWS = Number(values.rows);
 const CONTACTS = Number(values.contacts);
 const PORT = Number(values.port);
-const ROOT = path.resolve(import.meta.dirname, '..');
 const BASE = `http://127.0.0.1:${PORT}`;
-const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const dir = mkdtempSync(path.join(tmpdir(), 'segflow-bench-import-'));
 
-const wrangler = (...args: string[]) => execFileSync('npx', ['wrangler', ...args], { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }).toString();
+const wrangler = (...args: string[]) => execFileSync('npx', ['wrangler', ...args], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }).toString();
 function query<T>(sql: string): T[] {
   const out = wrangler('d1', 'execute', 'DB', '--local', '--persist-to', dir, '--json', '--command', sql);
   return (JSON.parse(out) as { results: T[] }[])[0]?.results ?? [];
@@ -89,7 +88,7 @@ async function main() {
   log('migrations…');
   wrangler('d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir);
   log(`seeding ${CONTACTS} demo contacts…`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--contacts', String(CONTACTS), '--persist-to', dir], { cwd: ROOT, env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--contacts', String(CONTACTS), '--persist-to', dir], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
   const existing = query<{ external_id: string }>(`SELECT external_id FROM contacts ORDER BY id LIMIT ${Math.floor(ROWS / 10)}`).map((r) => r.external_id);
   const tags = query<{ g: string; t: string }>(`SELECT g.name AS g, t.name AS t FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.status = 'active' AND g.exclusive = 0 ORDER BY t.id LIMIT 20`);
 
@@ -121,7 +120,7 @@ async function main() {
   log('wrangler dev…');
   const dev = spawn('npx', ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(PORT), '--persist-to', dir, '--var', `FIELD_KEY:${DEV_FIELD_KEY}`], {
     cwd: ROOT,
-    env: ENV,
+    env: WRANGLER_ENV,
     stdio: values['dev-log'] ? ['ignore', openSync(values['dev-log'], 'w'), openSync(values['dev-log'], 'a')] : 'ignore',
     detached: true,
   });

@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { compileRule } from '../shared/src/rules/compile';
 import type { RuleGraph, RuleNode } from '../shared/src/rules/types';
 import type { EventType } from '../shared/src/domain';
+import { ROOT, WRANGLER_ENV } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -49,13 +50,11 @@ const CONCURRENCY = Number(values.concurrency);
 const PORT = Number(values.port);
 const RATE = Number(values.rate);
 const OPEN_BATCH = 20;
-const ROOT = path.resolve(import.meta.dirname, '..');
 const BASE = `http://127.0.0.1:${PORT}`;
 const SECRET = 'bench-secret';
-const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const dir = mkdtempSync(path.join(tmpdir(), 'segflow-bench-'));
 
-const wrangler = (...args: string[]) => execFileSync('npx', ['wrangler', ...args], { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }).toString();
+const wrangler = (...args: string[]) => execFileSync('npx', ['wrangler', ...args], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }).toString();
 function query<T>(sql: string): T[] {
   const out = wrangler('d1', 'execute', 'DB', '--local', '--persist-to', dir, '--json', '--command', sql);
   return (JSON.parse(out) as { results: T[] }[])[0]?.results ?? [];
@@ -120,7 +119,7 @@ function setup(): string[] {
   log('migrations…');
   wrangler('d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir);
   log(`seeding ${CONTACTS} demo contacts…`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--contacts', String(CONTACTS), '--persist-to', dir], { cwd: ROOT, env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--contacts', String(CONTACTS), '--persist-to', dir], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
   const tagIds = query<{ id: number }>(`SELECT id FROM tags WHERE status = 'active' ORDER BY id`).map((r) => r.id);
   const now = Date.now();
   const lines = [`INSERT INTO event_sources (id, name, kind, secret) VALUES ('bench', 'bench', 'generic', ${sqlString(SECRET)});`];
@@ -254,7 +253,7 @@ async function main() {
   log('starting wrangler dev…');
   const dev = spawn('npx', ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(PORT), '--persist-to', dir, '--log-level', 'warn'], {
     cwd: ROOT,
-    env: ENV,
+    env: WRANGLER_ENV,
     stdio: ['ignore', 'ignore', 'inherit'],
     detached: true,
   });

@@ -30,7 +30,6 @@
  * statement's query plan.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +39,7 @@ import type { SqlFrag } from '../shared/src/rules/operators';
 import { buildPreviewCountPlan, columnValues, fillCounts, type CountRound, type PlanTuning, type PreviewCountPlan } from '../shared/src/rules/preview-counts';
 import { buildPreviewQuery } from '../shared/src/rules/sql';
 import type { RuleEdge, RuleGraph, RuleNode } from '../shared/src/rules/types';
+import { ROOT, WRANGLER_ENV, d1DatabaseId } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -52,8 +52,6 @@ const { values } = parseArgs({
 const DIR = path.resolve(values.dir);
 const CONTACTS = Number(values.contacts);
 const RUNS = Number(values.runs);
-const ROOT = path.resolve(import.meta.dirname, '..');
-const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 /**
@@ -89,24 +87,14 @@ const WORKER = `export default {
   },
 };`;
 
-function databaseId(): string {
-  const toml = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
-  for (const block of toml.split(/^\[\[d1_databases\]\]\s*$/m).slice(1)) {
-    const body = block.split(/^\[/m)[0] ?? '';
-    const field = (k: string) => new RegExp(`^\\s*${k}\\s*=\\s*"([^"]*)"`, 'm').exec(body)?.[1];
-    if (field('binding') === 'DB') return field('preview_database_id') ?? field('database_id') ?? 'DB';
-  }
-  throw new Error('wrangler.toml has no D1 binding DB');
-}
-
 function prepare() {
   // Applies only the migrations the directory lacks: a directory seeded before a new index
   // migration gets the index.
   log(`migrations → ${DIR}`);
-  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], { cwd: ROOT, env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
   // seed.ts leaves an already seeded database alone.
   log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded)`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], { cwd: ROOT, env: ENV, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 interface Result {
@@ -143,7 +131,7 @@ const median = (xs: number[]) => {
 
 async function main() {
   prepare();
-  const mf = new Miniflare({ modules: true, script: WORKER, d1Persist: path.join(DIR, 'v3', 'd1'), d1Databases: { DB: databaseId() } });
+  const mf = new Miniflare({ modules: true, script: WORKER, d1Persist: path.join(DIR, 'v3', 'd1'), d1Databases: { DB: d1DatabaseId() } });
   try {
     const q = async (sql: string, params: unknown[] = [], mode: 'all' | 'run' = 'all'): Promise<Result> => {
       const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ sql, params, mode }) });

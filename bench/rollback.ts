@@ -13,12 +13,13 @@
  * written. Delete the directory afterwards.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { DISPLACED_SQL, batchPlan, planCte, tagRestorePlan, toTimePlan, type Plan } from '../worker/src/rollback/sql';
+import { ROOT, WRANGLER_ENV, d1DatabaseId } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -30,8 +31,6 @@ const { values } = parseArgs({
 const DIR = path.resolve(values.dir);
 const CONTACTS = Number(values.contacts);
 const RUNS = Number(values.runs);
-const ROOT = path.resolve(import.meta.dirname, '..');
-const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const DAY = 86_400_000;
 
@@ -48,23 +47,13 @@ const WORKER = `export default {
   },
 };`;
 
-function databaseId(): string {
-  const toml = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
-  for (const block of toml.split(/^\[\[d1_databases\]\]\s*$/m).slice(1)) {
-    const body = block.split(/^\[/m)[0] ?? '';
-    const field = (k: string) => new RegExp(`^\\s*${k}\\s*=\\s*"([^"]*)"`, 'm').exec(body)?.[1];
-    if (field('binding') === 'DB') return field('preview_database_id') ?? field('database_id') ?? 'DB';
-  }
-  throw new Error('wrangler.toml has no D1 binding DB');
-}
-
 function prepare() {
   if (!existsSync(path.join(DIR, 'v3', 'd1'))) {
     log(`migrations → ${DIR}`);
-    execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], { cwd: ROOT, env: ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
   }
   log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded)`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], { cwd: ROOT, env: ENV, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 interface Result {
@@ -90,7 +79,7 @@ function counts(plan: Plan) {
 
 async function main() {
   prepare();
-  const mf = new Miniflare({ modules: true, script: WORKER, d1Persist: path.join(DIR, 'v3', 'd1'), d1Databases: { DB: databaseId() } });
+  const mf = new Miniflare({ modules: true, script: WORKER, d1Persist: path.join(DIR, 'v3', 'd1'), d1Databases: { DB: d1DatabaseId() } });
   try {
     const q = async (sql: string, params: unknown[] = []): Promise<Result> => {
       const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ sql, params }) });
