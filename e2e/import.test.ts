@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { openPage } from './browser';
 import { d1Query } from './wrangler';
 import { parseCsv } from '../shared/src/import/parse';
 
@@ -16,8 +16,7 @@ let page: Page;
 const dir = mkdtempSync(join(tmpdir(), 'segflow-import-'));
 
 beforeAll(async () => {
-  ({ context, close } = await openBrowser('zh-CN'));
-  page = await context.newPage();
+  ({ context, page, close } = await openPage('zh-CN'));
 });
 afterAll(async () => {
   await close?.();

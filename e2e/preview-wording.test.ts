@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openBrowser } from './browser';
+import { apiCall, openPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -11,8 +11,7 @@ let close: () => Promise<void>;
 let page: Page;
 
 beforeAll(async () => {
-  ({ context, close } = await openBrowser('zh-CN'));
-  page = await context.newPage();
+  ({ context, page, close } = await openPage('zh-CN'));
 });
 afterAll(async () => close?.());
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser } from './browser';
+import { openBrowser, openPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -45,8 +45,7 @@ describe('Taxonomy and contact detail, as a marketer', () => {
   const NEW_TAG = '端到端验收标签';
 
   beforeAll(async () => {
-    ({ context, close } = await openBrowser('zh-CN'));
-    page = await context.newPage();
+    ({ context, page, close } = await openPage('zh-CN'));
     mkdirSync('e2e/screenshots', { recursive: true });
   });
   afterAll(async () => close?.());
