@@ -15,7 +15,7 @@ describe('sign-in page', () => {
 
   it('sends a signed-out visitor to sign-in, refuses a wrong password, signs in, returns to the page asked for, signs out', async () => {
     const page = await context.newPage();
-    await page.goto(`${baseURL}/tags`);
+    await page.goto(`${baseURL}/tags`, { waitUntil: 'domcontentloaded' });
     await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === '/tags');
     await page.getByTestId('login-email').fill(SUPER_ADMIN);
     await page.getByTestId('login-password').fill('not-the-password');
@@ -31,7 +31,7 @@ describe('sign-in page', () => {
 
     await page.getByTestId('logout').click();
     await page.waitForURL((u) => u.pathname === '/login');
-    await page.goto(`${baseURL}/contacts`);
+    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
     await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === '/contacts');
   });
 });

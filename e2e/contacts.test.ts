@@ -23,7 +23,7 @@ async function shownTotal(): Promise<number> {
 
 describe('Contacts screen, as a marketer', () => {
   it('opens on the contacts list showing the seeded contacts and the total D1 holds', async () => {
-    await page.goto(baseURL);
+    await page.goto(baseURL, { waitUntil: 'domcontentloaded' });
     await page.waitForURL('**/contacts');
     await expect.poll(() => page.locator('[data-testid=contact-name]').count()).toBe(20);
     const n = d1Query<{ n: number }>(persistTo, 'select count(*) as n from contacts')[0]!.n;
@@ -56,7 +56,7 @@ describe('Contacts screen, as a marketer', () => {
   });
 
   it('switches the whole interface to English, and keeps the choice after a reload', async () => {
-    await page.goto(`${baseURL}/contacts`);
+    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
     await page.getByTestId('language-switch').getByText('EN').click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Contacts');
     await expect.poll(() => page.getByTestId('nav').innerText()).toContain('Tagging rules');

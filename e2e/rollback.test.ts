@@ -63,7 +63,7 @@ describe('Rollback, as the super admin', () => {
     expect(tagged.length).toBeGreaterThan(0);
 
     // from the rule's version history to the rollback screen, the rule and version picked
-    await page.goto(`${baseURL}/rules/${ruleId}`);
+    await page.goto(`${baseURL}/rules/${ruleId}`, { waitUntil: 'domcontentloaded' });
     await page.getByTestId('open-versions').click();
     await page.getByTestId('version-rollback').first().waitFor();
     await shot(page, 'versions-zh-CN');
@@ -112,7 +112,7 @@ describe('Rollback, as the super admin', () => {
     const en = await openBrowser('en');
     try {
       const p = await en.context.newPage();
-      await p.goto(`${baseURL}/rollback`);
+      await p.goto(`${baseURL}/rollback`, { waitUntil: 'domcontentloaded' });
       await p.locator('.rollback-row').first().waitFor();
       expect(await p.getByTestId('rollback-history').innerText()).toContain('Undo rule');
       await p.getByTestId('rollback-kind').getByText('Restore a retired tag').click();
@@ -130,7 +130,7 @@ describe('Rollback, as the super admin', () => {
     const admin = await openBrowser('zh-CN', 'dept2.admin@segflow.demo');
     try {
       const p = await admin.context.newPage();
-      await p.goto(`${baseURL}/rollback`);
+      await p.goto(`${baseURL}/rollback`, { waitUntil: 'domcontentloaded' });
       await p.waitForURL(/\/contacts/);
       expect(await p.getByTestId('nav').innerText()).not.toContain('回滚');
       const res = await admin.context.request.get(`${baseURL}/api/rollbacks`);

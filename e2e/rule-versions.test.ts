@@ -49,7 +49,7 @@ describe('Rule versions drawer', () => {
           ],
         },
     });
-    await page.goto(`${baseURL}/rules/${ruleId}`);
+    await page.goto(`${baseURL}/rules/${ruleId}`, { waitUntil: 'domcontentloaded' });
     await page.getByTestId('node-condition').waitFor();
 
     await publish('门槛 ¥1,000');

@@ -55,7 +55,7 @@ const statusOf = (id: number) => d1Query<{ status: string }>(persistTo, `select 
 
 /** The list filtered down to one rule by its (unique) name. */
 async function findInList(name: string) {
-  await page.goto(`${baseURL}/rules`);
+  await page.goto(`${baseURL}/rules`, { waitUntil: 'domcontentloaded' });
   await page.getByTestId('rules-search').fill(name);
   const row = page.locator('.rule-row', { hasText: name });
   await expect.poll(() => page.locator('.rule-row').count()).toBe(1);

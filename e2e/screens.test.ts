@@ -23,7 +23,7 @@ describe.each(['zh-CN', 'en'] as const)('every screen in %s', (locale) => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`${baseURL}/${screen}`);
+    await page.goto(`${baseURL}/${screen}`, { waitUntil: 'domcontentloaded' });
     await page.locator('h1').waitFor();
     await page.waitForLoadState('networkidle');
     const text = await page.locator('body').innerText();

@@ -29,7 +29,7 @@ async function ruleWithEmptyAction(name: string) {
       edges: [{ id: 'e', source: 't', target: 'a' }],
     },
   });
-  await page.goto(`${baseURL}/rules/${id}`);
+  await page.goto(`${baseURL}/rules/${id}`, { waitUntil: 'domcontentloaded' });
   await page.getByTestId('node-action').click();
 }
 
