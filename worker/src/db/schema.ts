@@ -472,7 +472,10 @@ export const auditLog = sqliteTable(
     action: text('action').notNull(),
     objectType: text('object_type').notNull(),
     objectId: text('object_id'),
+    /** English sentence: the fallback for entries without `params` (written before 0007) and for search. */
     summary: text('summary'),
+    /** JSON object: the values the summary's sentence uses, so the screen words it in the reader's language. */
+    params: text('params'),
     before: text('before'),
     after: text('after'),
   },
