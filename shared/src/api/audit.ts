@@ -22,7 +22,7 @@ const time = intParam(0, 8_640_000_000_000_000);
 
 /**
  * `GET /api/audit` (super admins) → `Page<AuditListItem>`, newest first. `action` is a prefix
- * (`user.` or `user.create`), `q` a substring of the summary, `from` / `to` epoch ms (inclusive
+ * (`user.` or `user.create`), `q` a substring of the summary or of a value in its params, `from` / `to` epoch ms (inclusive
  * / exclusive).
  */
 export const auditListQuery = z
@@ -63,7 +63,10 @@ export interface AuditListItem {
   action: string;
   objectType: string;
   objectId: string | null;
+  /** English sentence: what the screen shows when there is no template or no `params` (entries before 0007). */
   summary: string | null;
+  /** The values of the action's sentence (`AuditParamsByAction`); null for entries written before they were stored. */
+  params: AuditParams | null;
 }
 
 /** `retentionDays`: entries older than this are purged (`AUDIT_RETENTION_DAYS`). */
@@ -74,3 +77,79 @@ export interface AuditDetail extends AuditListItem {
   before: unknown;
   after: unknown;
 }
+
+/** A value a summary sentence uses. Keys ending in `At` (and `at`) are epoch ms. */
+export type AuditParamValue = string | number | boolean | null;
+
+/** Rollback counts every `rollback.*` sentence states. */
+interface RollbackCounts {
+  add: number;
+  remove: number;
+  skipped: number;
+}
+
+/**
+ * What each audit action's sentence is made of: the values stored in `audit_log.params`, which
+ * the audit screen puts into the per-action templates of `web/src/locales/<locale>/audit.ts`
+ * (`audit.summaries.<object>.<verb>`, or `.<variant>` under it when `variant` is set). An action
+ * missing here cannot be written (worker/src/audit.ts takes `AuditAction`), and a call site that
+ * leaves out a value of its sentence does not compile.
+ */
+export interface AuditParamsByAction {
+  'audit.purge': { entries: number; days: number; importRows: number; abandonedImports: number };
+  'session.login': { email: string };
+  'session.logout': { email: string };
+  'session.revoke': { email: string };
+  'user.create': { email: string; role: string };
+  'user.update': { variant: 'edit' | 'password'; email: string };
+  'user.password': { email: string };
+  'user.revoke_sessions': { email: string };
+  'department.create': { variant: 'top'; name: string } | { variant: 'under'; name: string; parent: string };
+  'department.rename': { from: string; to: string };
+  'department.move':
+    | { variant: 'top'; name: string }
+    | { variant: 'under'; name: string; parent: string }
+    | { variant: 'rename_top'; from: string; name: string }
+    | { variant: 'rename_under'; from: string; name: string; parent: string };
+  'event_source.create': { name: string; id: string; sourceKind: string };
+  'event_source.rotate': { name: string; id: string; graceEndsAt: number };
+  'event_source.revoke': { name: string; id: string };
+  'contact.tags':
+    | { variant: 'add'; contact: string; added: string }
+    | { variant: 'remove'; contact: string; removed: string }
+    | { variant: 'both'; contact: string; added: string; removed: string };
+  'contact.export': { variant: 'filter'; count: number } | { variant: 'segment'; count: number; segment: string };
+  'import.create': { file: string };
+  'import.rows': { count: number; first: number; last: number };
+  'import.dry_run':
+    | { variant: 'checked'; file: string; new: number; updated: number; unchanged: number; rejected: number }
+    | { variant: 'refused'; file: string; misaligned: number };
+  'import.apply': { file: string; new: number; updated: number; unchanged: number; rejected: number };
+  'import.rollback': { file: string };
+  'rollback.to_time': ({ variant: 'all'; at: number } | { variant: 'contact'; at: number; contact: string; contactId: number }) & RollbackCounts;
+  'rollback.rule_version': { rule: string; version: number } & RollbackCounts;
+  'rollback.tag_restore': { tag: string } & RollbackCounts;
+  'rollback.batch': ({ variant: 'rollback'; rollbackId: number } | { variant: 'batch'; batchId: string }) & RollbackCounts;
+  'tag_group.create': { name: string };
+  'tag_group.update': { name: string };
+  'tag.create': { group: string; name: string };
+  'tag.update': { variant: 'edit'; name: string } | { variant: 'rename'; from: string; to: string };
+  'tag.retire': { name: string };
+  'tag.restore': { name: string };
+  'tag.merge': { from: string; into: string; holders: number; rules: number; segments: number };
+  'rule.create': { name: string };
+  /** only written by a tag merge rewriting a rule's draft */
+  'rule.update': { name: string; from: string; into: string; places: number };
+  'rule.save_draft': { name: string };
+  'rule.duplicate': { from: string; fromId: number; name: string };
+  'rule.publish': { name: string; version: number; share: number };
+  'rule.restore_version': { name: string; version: number };
+  'rule.pause': { name: string; fromStatus: string; toStatus: string };
+  'rule.resume': { name: string; fromStatus: string; toStatus: string };
+  'rule.archive': { name: string; fromStatus: string; toStatus: string };
+  'segment.create': { name: string };
+  'segment.update': { variant: 'edit'; name: string } | { variant: 'merge'; name: string; from: string; into: string; places: number };
+  'segment.delete': { name: string };
+}
+export type AuditAction = keyof AuditParamsByAction;
+export type AuditParams = Record<string, AuditParamValue>;

@@ -74,6 +74,7 @@ export async function purgeExpired(env: Env, at: number): Promise<PurgeReport> {
         objectType: 'system',
         objectId: 'audit_log',
         summary: `Deleted ${auditEntries} audit entries older than ${days} days, ${importRows} staged import rows and ${abandonedImports} abandoned imports`,
+        params: { entries: auditEntries, days, importRows, abandonedImports },
         after: { auditEntries, loginAttempts, importRows, abandonedImports, retentionDays: days, before: auditCutoff },
         at,
       }),

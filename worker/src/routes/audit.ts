@@ -11,7 +11,7 @@ import { validate } from '../validate';
 import { requireRole } from '../auth/access';
 import { auditRetentionDays } from '../cron/purge';
 import { idPath } from '../../../shared/src/api/taxonomy';
-import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse } from '../../../shared/src/api/audit';
+import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse, type AuditParams } from '../../../shared/src/api/audit';
 
 interface Row {
   id: number;
@@ -22,11 +22,12 @@ interface Row {
   object_type: string;
   object_id: string | null;
   summary: string | null;
+  params: string | null;
   actor_name: string | null;
   actor_email: string | null;
 }
 
-const COLUMNS = `a.id, a.at, a.actor_user_id, a.actor_ip, a.action, a.object_type, a.object_id, a.summary, u.name AS actor_name, u.email AS actor_email`;
+const COLUMNS = `a.id, a.at, a.actor_user_id, a.actor_ip, a.action, a.object_type, a.object_id, a.summary, a.params, u.name AS actor_name, u.email AS actor_email`;
 const FROM = 'FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id';
 
 const toItem = (r: Row): AuditListItem => ({
@@ -39,7 +40,14 @@ const toItem = (r: Row): AuditListItem => ({
   objectType: r.object_type,
   objectId: r.object_id,
   summary: r.summary,
+  params: paramsOf(r.params),
 });
+
+/** Stored params as an object; null when absent (entries before 0007) or not an object. */
+function paramsOf(text: string | null): AuditParams | null {
+  const v = parseJson(text);
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as AuditParams) : null;
+}
 
 function parseJson(text: string | null): unknown {
   if (text === null) return null;
@@ -84,8 +92,9 @@ export const audit = new Hono<AppEnv>()
       params.push(q.to);
     }
     if (q.q) {
-      where.push("a.summary LIKE ? ESCAPE '\\'");
-      params.push(`%${likeEscape(q.q)}%`);
+      // the English summary, or a value of the sentence: a rule's name finds its entries whichever language the screen shows
+      where.push("(a.summary LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM json_each(a.params) p WHERE p.value LIKE ? ESCAPE '\\'))");
+      params.push(`%${likeEscape(q.q)}%`, `%${likeEscape(q.q)}%`);
     }
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const db = c.env.DB;

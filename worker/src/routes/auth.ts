@@ -76,6 +76,7 @@ export const auth = new Hono<AppEnv>()
         objectType: 'session',
         objectId: session.tokenHash.slice(0, 16),
         summary: `${user.email} signed in`,
+        params: { email: user.email },
         at: now,
       }),
     ]);
@@ -98,6 +99,7 @@ export const auth = new Hono<AppEnv>()
         objectType: 'session',
         objectId: c.get('sessionHash').slice(0, 16),
         summary: `${c.get('user').email} signed out`,
+        params: { email: c.get('user').email },
         at: now,
       }),
     ]);
@@ -132,7 +134,7 @@ export const auth = new Hono<AppEnv>()
       db
         .prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND substr(token_hash, 1, 16) = ? AND revoked_at IS NULL")
         .bind(now, c.get('user').id, id),
-      auditStatement(db, { actor: actorOf(c), action: 'session.revoke', objectType: 'session', objectId: id, summary: `${c.get('user').email} revoked a session`, at: now }),
+      auditStatement(db, { actor: actorOf(c), action: 'session.revoke', objectType: 'session', objectId: id, summary: `${c.get('user').email} revoked a session`, params: { email: c.get('user').email }, at: now }),
     ]);
     if (!update!.meta.changes) throw new ApiError(404, 'not_found', `No active session ${id} of yours`);
     return c.json({ ok: true });
@@ -151,7 +153,7 @@ export const auth = new Hono<AppEnv>()
     await db.batch([
       db.prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?').bind(await hashPassword(b.newPassword, salt), salt, me.id),
       db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND token_hash <> ? AND revoked_at IS NULL').bind(now, me.id, c.get('sessionHash')),
-      auditStatement(db, { actor: actorOf(c), action: 'user.password', objectType: 'user', objectId: me.id, summary: `${me.email} changed their password`, at: now }),
+      auditStatement(db, { actor: actorOf(c), action: 'user.password', objectType: 'user', objectId: me.id, summary: `${me.email} changed their password`, params: { email: me.email }, at: now }),
     ]);
     return c.json({ ok: true });
   });

@@ -26,6 +26,8 @@ import type { TagStatus, TagSource, EventType } from '../../../shared/src/domain
 import type { JsonLogic } from '../../../shared/src/rules/types';
 import { countWhere } from '../rules/preview';
 import { previewContext } from '../rules/context';
+import { auditParams } from '../audit';
+import type { AuditParamsByAction } from '../../../shared/src/api/audit';
 
 const idPath = z.object({ id: idParam }).strict();
 
@@ -34,6 +36,13 @@ async function requireContact(db: D1Database, id: number, user: SessionUser): Pr
   const row = await findVisibleContact(db, user, id);
   if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
   return row;
+}
+
+/** The sentence's values: tag names joined (a list is not one of the scalar values params hold). */
+function manualTagsParams(contact: string, added: string[], removed: string[]): AuditParamsByAction['contact.tags'] {
+  if (!removed.length) return { variant: 'add', contact, added: added.join(', ') };
+  if (!added.length) return { variant: 'remove', contact, removed: removed.join(', ') };
+  return { variant: 'both', contact, added: added.join(', '), removed: removed.join(', ') };
 }
 
 const CHIPS_SQL = `SELECT t.id, t.name, coalesce(t.color, g.color) AS color, g.id AS groupId, g.name AS groupName
@@ -218,7 +227,7 @@ export const contactDetail = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const b = c.req.valid('json');
     const db = c.env.DB;
-    await requireContact(db, id, c.get('user'));
+    const contact = await requireContact(db, id, c.get('user'));
     const ids = [...new Set([...b.add, ...b.remove])];
     const { results: tagRows } = await db
       .prepare(
@@ -265,8 +274,8 @@ export const contactDetail = new Hono<AppEnv>()
       ...tagChangeStatements(db, changes, { source: 'manual', batchId, at, actorUserId: c.get('user').id }),
       db
         .prepare(
-          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, before, after)
-           SELECT ?, ?, ?, 'contact.tags', 'contact', ?, ?, ?, (SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)
+          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
+           SELECT ?, ?, ?, 'contact.tags', 'contact', ?, ?, ?, ?, (SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)
            WHERE EXISTS (SELECT 1 FROM tag_ledger WHERE contact_id = ? AND batch_id = ?)`,
         )
         .bind(
@@ -275,6 +284,7 @@ export const contactDetail = new Hono<AppEnv>()
           actorOf(c).ip,
           String(id),
           `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
+          auditParams('contact.tags', manualTagsParams(typeof contact.name === 'string' && contact.name ? contact.name : `#${id}`, b.add.map((t) => byId.get(t)!.name), b.remove.map((t) => byId.get(t)!.name))),
           JSON.stringify(before.map((t) => t.id)),
           id,
           id,

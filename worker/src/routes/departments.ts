@@ -11,7 +11,7 @@ import { db } from '../db/client';
 import { contacts, departments as departmentsT } from '../db/schema';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
-import { auditStatement } from '../audit';
+import { auditParams, auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { idPath } from '../../../shared/src/api/taxonomy';
 import { createDepartmentBody, updateDepartmentBody, type Department } from '../../../shared/src/api/departments';
@@ -78,11 +78,17 @@ export const departments = new Hono<AppEnv>()
       d1.prepare("UPDATE departments SET path = ? || id || '/' WHERE id = last_insert_rowid()").bind(prefix),
       d1
         .prepare(
-          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, before, after)
-           SELECT ?, ?, ?, 'department.create', 'department', CAST(id AS TEXT), ?, NULL, json_object('name', name, 'parentId', parent_id, 'path', path)
+          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
+           SELECT ?, ?, ?, 'department.create', 'department', CAST(id AS TEXT), ?, ?, NULL, json_object('name', name, 'parentId', parent_id, 'path', path)
            FROM departments WHERE id = last_insert_rowid()`,
         )
-        .bind(now, actorOf(c).userId, actorOf(c).ip, `Created department ${b.name}${parent ? ` under ${parent.name}` : ''}`),
+        .bind(
+          now,
+          actorOf(c).userId,
+          actorOf(c).ip,
+          `Created department ${b.name}${parent ? ` under ${parent.name}` : ''}`,
+          auditParams('department.create', parent ? { variant: 'under', name: b.name, parent: parent.name } : { variant: 'top', name: b.name }),
+        ),
     ]);
     return c.json(await department(d1, inserted!.results[0]!.id), 201);
   })
@@ -119,17 +125,25 @@ export const departments = new Hono<AppEnv>()
     const what = [name !== before.name ? `renamed ${before.name} to ${name}` : null, moving ? `moved ${name} under ${parent?.name ?? 'the top level'}` : null]
       .filter(Boolean)
       .join(', ');
+    const base = { actor: actorOf(c), objectType: 'department' as const, objectId: id, summary: what.charAt(0).toUpperCase() + what.slice(1), before: shown(before), after: { name, parentId, path }, at: now };
+    const renamed = name !== before.name;
     statements.push(
-      auditStatement(d1, {
-        actor: actorOf(c),
-        action: moving ? 'department.move' : 'department.rename',
-        objectType: 'department',
-        objectId: id,
-        summary: what.charAt(0).toUpperCase() + what.slice(1),
-        before: shown(before),
-        after: { name, parentId, path },
-        at: now,
-      }),
+      auditStatement(
+        d1,
+        !moving
+          ? { ...base, action: 'department.rename', params: { from: before.name, to: name } }
+          : {
+              ...base,
+              action: 'department.move',
+              params: parent
+                ? renamed
+                  ? { variant: 'rename_under', from: before.name, name, parent: parent.name }
+                  : { variant: 'under', name, parent: parent.name }
+                : renamed
+                  ? { variant: 'rename_top', from: before.name, name }
+                  : { variant: 'top', name },
+            },
+      ),
     );
     await d1.batch(statements);
     return c.json(await department(d1, id));

@@ -88,6 +88,7 @@ export const contactExports = new Hono<AppEnv>().use(requireRole('super_admin'))
     objectType: 'contact',
     objectId: b.segmentId !== undefined ? `segment:${b.segmentId}` : '*',
     summary: `${n} contacts exported to CSV${name ? ` (segment ${name})` : ''}`,
+    params: name ? { variant: 'segment', count: n, segment: name } : { variant: 'filter', count: n },
     after: { filter: b.filter ?? null, segmentId: b.segmentId ?? null, rows: n, format: 'csv' },
     at,
   }).run();

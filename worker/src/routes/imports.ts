@@ -164,6 +164,7 @@ export const imports = new Hono<AppEnv>()
         objectType: 'import',
         objectId: id,
         summary: `Import of ${b.fileName} started`,
+        params: { file: b.fileName },
         after: { fileName: b.fileName, headers: b.headers, mapping: b.mapping, departmentId: b.departmentId },
         at,
       }),
@@ -218,7 +219,7 @@ export const imports = new Hono<AppEnv>()
         .prepare(`UPDATE imports SET row_count = (SELECT count(*) FROM import_rows WHERE import_id = ?1), status = 'staging', counts = NULL WHERE id = ?1 AND status IN ('staging', 'checked')`)
         .bind(id),
       guardOne(db, 'status'),
-      auditStatement(db, { actor: actorOf(c), action: 'import.rows', objectType: 'import', objectId: id, summary: `${rows.length} rows staged (rows ${first}–${last})`, at }),
+      auditStatement(db, { actor: actorOf(c), action: 'import.rows', objectType: 'import', objectId: id, summary: `${rows.length} rows staged (rows ${first}–${last})`, params: { count: rows.length, first, last }, at }),
       db.prepare('SELECT row_count FROM imports WHERE id = ?').bind(id),
     ]);
     const body: ImportStageResult = { importId: id, staged: rows.length, rowCount: (res[4]!.results[0] as { row_count: number }).row_count };
@@ -338,7 +339,7 @@ export const imports = new Hono<AppEnv>()
         .slice(0, REPORT_MAX_REJECTIONS);
       await db.batch([
         db.prepare(`UPDATE imports SET mapping = ?, status = 'staging', counts = NULL WHERE id = ?`).bind(JSON.stringify(mapping), id),
-        auditStatement(db, { actor: actorOf(c), action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${misaligned.length} misaligned column(s)`, after: { mapping, misaligned }, at }),
+        auditStatement(db, { actor: actorOf(c), action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${misaligned.length} misaligned column(s)`, params: { variant: 'refused', file: imp.file_name, misaligned: misaligned.length }, after: { mapping, misaligned }, at }),
       ]);
       const body: DryRunReport = {
         importId: id,
@@ -390,9 +391,13 @@ export const imports = new Hono<AppEnv>()
       guardOne(db, 'status'),
       db
         .prepare(
-          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, after)
+          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
            SELECT ?1, ?4, ?5, 'import.dry_run', 'import', ?2, 'Dry run: ' || (counts ->> 'new') || ' new, ' || (counts ->> 'updated') || ' updated, '
-                  || (counts ->> 'unchanged') || ' unchanged, ' || (counts ->> 'rejected') || ' rejected', json_object('mapping', json(?3), 'counts', json(counts))
+                  || (counts ->> 'unchanged') || ' unchanged, ' || (counts ->> 'rejected') || ' rejected',
+                  -- AuditParamsByAction['import.dry_run'], variant 'checked': the counts are only known here
+                  json_object('variant', 'checked', 'file', file_name, 'new', counts ->> 'new', 'updated', counts ->> 'updated',
+                              'unchanged', counts ->> 'unchanged', 'rejected', counts ->> 'rejected'),
+                  json_object('mapping', json(?3), 'counts', json(counts))
            FROM imports WHERE id = ?2`,
         )
         .bind(at, id, JSON.stringify(mapping), actorOf(c).userId, actorOf(c).ip),
@@ -479,6 +484,7 @@ export const imports = new Hono<AppEnv>()
         objectType: 'import',
         objectId: id,
         summary: `Import of ${imp.file_name} applied: ${counts.new} new, ${counts.updated} updated, ${counts.unchanged} unchanged, ${counts.rejected} rejected`,
+        params: { file: imp.file_name, new: counts.new, updated: counts.updated, unchanged: counts.unchanged, rejected: counts.rejected },
         after: { counts, tags: tagRows.map((t) => t.tagId), batchId: src.batchId },
         at,
       }),
@@ -548,7 +554,7 @@ export const imports = new Hono<AppEnv>()
            FROM import_rows r WHERE r.import_id = ?1 AND r.status = 'updated' AND r.contact_id = contacts.id AND r.before IS NOT NULL`,
         )
         .bind(id, at),
-      auditStatement(db, { actor: actorOf(c), action: 'import.rollback', objectType: 'import', objectId: id, summary: `Import of ${imp.file_name} rolled back`, before: { counts: imp.counts ? JSON.parse(imp.counts) : null }, at }),
+      auditStatement(db, { actor: actorOf(c), action: 'import.rollback', objectType: 'import', objectId: id, summary: `Import of ${imp.file_name} rolled back`, params: { file: imp.file_name }, before: { counts: imp.counts ? JSON.parse(imp.counts) : null }, at }),
       db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ?`).bind(src.batchId),
     );
     let res: D1Result[];

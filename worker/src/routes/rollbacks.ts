@@ -12,6 +12,7 @@ import { validate } from '../validate';
 import { actorOf, requireRole } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
 import { auditStatementForNewRow } from '../audit';
+import type { AuditParamsByAction } from '../../../shared/src/api/audit';
 import { applyPlanStatements, batchPlan, previewPlan, ruleVersionPlan, tagRestorePlan, toTimePlan, type Plan } from '../rollback/plan';
 import {
   createRollbackBody,
@@ -35,6 +36,8 @@ interface Resolved {
   /** `Undoing version 3 of rule "高价值客户"` */
   verb: string;
   params: Record<string, unknown>;
+  /** the audit entry's action and the values of its sentence but the counts */
+  audit: RollbackAudit;
   /** statements that go before the tag changes (tag_restore makes the tag active) */
   before: (db: D1Database, at: number) => D1PreparedStatement[];
   /** statements that go after them (undoing a tag restore retires the tag again) */
@@ -42,6 +45,14 @@ interface Resolved {
   /** a change that is not a tag change (restoring a tag's status): allowed with count 0 */
   changesMoreThanTags: boolean;
 }
+
+/** `AuditParamsByAction['rollback.<kind>']` less the counts, known only after the preview. */
+type RollbackAudit = {
+  [K in RollbackKind]: { action: `rollback.${K}`; params: DistributiveOmit<AuditParamsByAction[`rollback.${K}`], 'add' | 'remove' | 'skipped'> };
+}[RollbackKind];
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** The same with the counts: the action and params of the entry a rollback writes. */
+type RollbackAuditEntry = { [K in RollbackKind]: { action: `rollback.${K}`; params: AuditParamsByAction[`rollback.${K}`] } }[RollbackKind];
 
 const none = () => [];
 const formatCount = (n: number) => n.toLocaleString('en-US');
@@ -64,6 +75,10 @@ async function resolve(db: D1Database, t: RollbackTarget, now: number): Promise<
         object: `${who} as of ${iso(t.at)}`,
         verb: `Rolling ${who} back to ${iso(t.at)}`,
         params: t.contactId === undefined ? { at: t.at } : { at: t.at, contactId: t.contactId, contactName },
+        audit: {
+          action: 'rollback.to_time',
+          params: t.contactId === undefined ? { variant: 'all', at: t.at } : { variant: 'contact', at: t.at, contact: contactName ?? `#${t.contactId}`, contactId: t.contactId },
+        },
         before: none,
         changesMoreThanTags: false,
       };
@@ -79,6 +94,7 @@ async function resolve(db: D1Database, t: RollbackTarget, now: number): Promise<
         object,
         verb: `Undoing ${object}`,
         params: { ruleId: t.ruleId, version: t.version, ruleName: rule.name },
+        audit: { action: 'rollback.rule_version', params: { rule: rule.name, version: t.version } },
         before: none,
         changesMoreThanTags: false,
       };
@@ -99,6 +115,7 @@ async function resolve(db: D1Database, t: RollbackTarget, now: number): Promise<
         object,
         verb: `Restoring ${object}`,
         params: { tagId: t.tagId, tagName: tag.name, retiredAt: tag.retired_at },
+        audit: { action: 'rollback.tag_restore', params: { tag: tag.name } },
         before: (db) => [db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(t.tagId)],
         changesMoreThanTags: true,
       };
@@ -119,6 +136,7 @@ async function resolve(db: D1Database, t: RollbackTarget, now: number): Promise<
         object,
         verb: `Undoing ${object}`,
         params: rb ? { batchId: t.batchId, undoOf: rb.id } : { batchId: t.batchId },
+        audit: { action: 'rollback.batch', params: rb ? { variant: 'rollback', rollbackId: rb.id } : { variant: 'batch', batchId: t.batchId } },
         before: none,
         after: restored
           ? (db, at) => [db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(restored.retiredAt ?? at, restored.tagId)]
@@ -196,7 +214,8 @@ async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count:
       .bind(target.kind, batchId, JSON.stringify(r.params), batchId, batchId, user.id, now),
     auditStatementForNewRow(db, {
       actor: actorOf(c),
-      action: `rollback.${target.kind}`,
+      // the resolver's action and values with this run's counts (TypeScript cannot pair a union's members here)
+      ...({ action: r.audit.action, params: { ...r.audit.params, add: preview.add, remove: preview.remove, skipped: preview.skipped } } as RollbackAuditEntry),
       objectType: 'rollback',
       summary: `${r.verb}: +${formatCount(preview.add)} −${formatCount(preview.remove)} tags${preview.skipped ? `, ${formatCount(preview.skipped)} skipped` : ''}`,
       before: null,

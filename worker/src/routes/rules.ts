@@ -41,7 +41,7 @@ import { explainRule } from '../../../shared/src/rules/explain';
 import { dataNeeds } from '../../../shared/src/rules/needs';
 import type { RuleError } from '../../../shared/src/rules/errors';
 import type { JsonLogic, RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
-import { auditStatement, auditStatementForNewRow } from '../audit';
+import { auditParams, auditStatement, auditStatementForNewRow } from '../audit';
 import { actorOf, departmentOwned, findVisibleContact, userScope, inScope, ownerDepartment, requireRole, type Actor } from '../auth/access';
 import type { SessionUser } from '../../../shared/src/api/auth';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes, type Workspace } from '../rules/context';
@@ -234,7 +234,7 @@ async function ruleDetail(db: D1Database, id: number, ws?: Workspace): Promise<R
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 /** A status change: allowed only from `from`; the audit row says what happened. */
-function transition(to: RuleStatus, from: readonly RuleStatus[], action: string, verb: string) {
+function transition(to: RuleStatus, from: readonly RuleStatus[], action: 'rule.pause' | 'rule.resume' | 'rule.archive', verb: string) {
   return async (db: D1Database, id: number, actor: Actor): Promise<RuleDetail> => {
     const rule = await getRule(db, id);
     if (!from.includes(rule.status)) {
@@ -249,6 +249,7 @@ function transition(to: RuleStatus, from: readonly RuleStatus[], action: string,
         objectType: 'rule',
         objectId: id,
         summary: `${verb} rule "${rule.name}" (${rule.status} → ${to})`,
+        params: { name: rule.name, fromStatus: rule.status, toStatus: to },
         before: { status: rule.status },
         after: { status: to },
         at: now,
@@ -337,6 +338,7 @@ export const rules = new Hono<AppEnv>()
         action: 'rule.create',
         objectType: 'rule',
         summary: `created rule "${b.name}"`,
+        params: { name: b.name },
         after: { name: b.name, description: b.description ?? null, draftGraph: graph },
         at: now,
       }),
@@ -428,6 +430,7 @@ export const rules = new Hono<AppEnv>()
         objectType: 'rule',
         objectId: id,
         summary: `saved the draft of rule "${name}"`,
+        params: { name },
         before: { name: rule.name, description: rule.description, draftGraph: before },
         after: { name, description, draftGraph: b.graph },
         at: now,
@@ -452,6 +455,7 @@ export const rules = new Hono<AppEnv>()
         action: 'rule.duplicate',
         objectType: 'rule',
         summary: `duplicated rule "${rule.name}" (${id}) as "${name}"`,
+        params: { from: rule.name, fromId: id, name },
         before: { from: id },
         after: { name, description: rule.description, draftGraph: parse<unknown>(rule.draft_graph, null) },
         at: now,
@@ -505,6 +509,7 @@ export const rules = new Hono<AppEnv>()
         objectType: 'rule',
         objectId: id,
         summary: `restored version ${version} of rule "${rule.name}" as the draft`,
+        params: { name: rule.name, version },
         before: { draftGraph: parse<unknown>(rule.draft_graph, null) },
         after: { version, draftGraph: parse<unknown>(v.graph, null) },
         at: now,
@@ -608,8 +613,8 @@ export const rules = new Hono<AppEnv>()
         // The audit row records what the ledger says was written, computed inside the batch.
         db
           .prepare(
-            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, before, after)
-             SELECT ?, ?, ?, 'rule.publish', 'rule', ?, ?, ?, json_object('version', ?, 'rolloutPercent', ?, 'graphHash', ?, 'preview', json(?), 'ledger',
+            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
+             SELECT ?, ?, ?, 'rule.publish', 'rule', ?, ?, ?, ?, json_object('version', ?, 'rolloutPercent', ?, 'graphHash', ?, 'preview', json(?), 'ledger',
                (SELECT json_group_array(json_object('tagId', tag_id, 'op', op, 'n', n))
                 FROM (SELECT tag_id, op, COUNT(*) AS n FROM tag_ledger WHERE rule_id = ? AND rule_version = ? AND batch_id = ? GROUP BY tag_id, op)))`,
           )
@@ -619,6 +624,7 @@ export const rules = new Hono<AppEnv>()
             actorOf(c).ip,
             String(id),
             `published version ${version} of rule "${rule.name}" at ${b.rolloutPercent}%`,
+            auditParams('rule.publish', { name: rule.name, version, share: b.rolloutPercent }),
             JSON.stringify({ status: rule.status, publishedVersion: rule.published_version }),
             version,
             b.rolloutPercent,

@@ -42,7 +42,7 @@ import {
   type TaxonomyTag,
 } from '../../../shared/src/api/taxonomy';
 import type { JsonLogic } from '../../../shared/src/rules/types';
-import { auditStatement } from '../audit';
+import { auditParams, auditStatement } from '../audit';
 import { actorOf, canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, ownerDepartment, requireRole, type GroupAccess } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
 import type { SessionUser } from '../../../shared/src/api/auth';
@@ -402,10 +402,10 @@ export const taxonomy = new Hono<AppEnv>()
           .bind(b.name, b.description ?? null, b.color ?? '#409eff', b.exclusive ? 1 : 0, b.maxTags ?? null, departmentId, b.applyRole ?? 'staff', b.editRole ?? 'dept_admin'),
         db
           .prepare(
-            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, after)
-             VALUES (?, ?, ?, 'tag_group.create', 'tag_group', CAST(last_insert_rowid() AS TEXT), ?, ?)`,
+            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
+             VALUES (?, ?, ?, 'tag_group.create', 'tag_group', CAST(last_insert_rowid() AS TEXT), ?, ?, ?)`,
           )
-          .bind(at, actorOf(c).userId, actorOf(c).ip, `Created tag group ${b.name}`, JSON.stringify(b)),
+          .bind(at, actorOf(c).userId, actorOf(c).ip, `Created tag group ${b.name}`, auditParams('tag_group.create', { name: b.name }), JSON.stringify(b)),
       ],
       `A tag group named ${b.name} exists`,
     );
@@ -471,6 +471,7 @@ export const taxonomy = new Hono<AppEnv>()
           objectType: 'tag_group',
           objectId: id,
           summary: `Edited tag group ${next.name}`,
+          params: { name: next.name },
           before: toGroup(group, s),
           after: toGroup(next, s),
           at,
@@ -533,10 +534,17 @@ export const taxonomy = new Hono<AppEnv>()
           .bind(group.id, b.parentId ?? null, level, b.name, b.description ?? null, b.color ?? null, at),
         db
           .prepare(
-            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, after)
-             VALUES (?, ?, ?, 'tag.create', 'tag', CAST(last_insert_rowid() AS TEXT), ?, ?)`,
+            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
+             VALUES (?, ?, ?, 'tag.create', 'tag', CAST(last_insert_rowid() AS TEXT), ?, ?, ?)`,
           )
-          .bind(at, actorOf(c).userId, actorOf(c).ip, `Created tag ${group.name} › ${b.name}`, JSON.stringify({ ...b, level })),
+          .bind(
+            at,
+            actorOf(c).userId,
+            actorOf(c).ip,
+            `Created tag ${group.name} › ${b.name}`,
+            auditParams('tag.create', { group: group.name, name: b.name }),
+            JSON.stringify({ ...b, level }),
+          ),
       ],
       `Group ${group.name} already has a tag named ${b.name}`,
     );
@@ -612,6 +620,7 @@ export const taxonomy = new Hono<AppEnv>()
           objectType: 'tag',
           objectId: id,
           summary: next.name === tag.name ? `Edited tag ${tag.name}` : `Renamed tag ${tag.name} to ${next.name}`,
+          params: next.name === tag.name ? { variant: 'edit', name: tag.name } : { variant: 'rename', from: tag.name, to: next.name },
           before: toTag(tag),
           after: toTag(next),
           at,
@@ -659,7 +668,7 @@ export const taxonomy = new Hono<AppEnv>()
     // holdings and ledger stay: a retired tag is frozen (never added again), not erased
     await db.batch([
       db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ?`).bind(at, id),
-      auditStatement(db, { actor: actorOf(c), action: 'tag.retire', objectType: 'tag', objectId: id, summary: `Retired tag ${tag.name}`, before: toTag(tag), after: toTag(next), at }),
+      auditStatement(db, { actor: actorOf(c), action: 'tag.retire', objectType: 'tag', objectId: id, summary: `Retired tag ${tag.name}`, params: { name: tag.name }, before: toTag(tag), after: toTag(next), at }),
     ]);
     return c.json(toTag(next));
   })
@@ -681,7 +690,7 @@ export const taxonomy = new Hono<AppEnv>()
     const next: TagRow = { ...tag, status: 'active', retired_at: null };
     await db.batch([
       db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ?`).bind(id),
-      auditStatement(db, { actor: actorOf(c), action: 'tag.restore', objectType: 'tag', objectId: id, summary: `Restored tag ${tag.name}`, before: toTag(tag), after: toTag(next), at }),
+      auditStatement(db, { actor: actorOf(c), action: 'tag.restore', objectType: 'tag', objectId: id, summary: `Restored tag ${tag.name}`, params: { name: tag.name }, before: toTag(tag), after: toTag(next), at }),
     ]);
     return c.json(toTag(next));
   })
@@ -729,6 +738,7 @@ export const taxonomy = new Hono<AppEnv>()
           objectType: 'rule',
           objectId: r.id,
           summary: `Draft of ${r.name}: tag ${from.name} replaced by ${into.name} (merge, ${replaced} places)`,
+          params: { name: r.name, from: from.name, into: into.name, places: replaced },
           before: { draftGraph: before },
           after: { draftGraph: graph, batchId },
           at,
@@ -750,6 +760,7 @@ export const taxonomy = new Hono<AppEnv>()
           objectType: 'segment',
           objectId: s.id,
           summary: `Segment ${s.name}: tag ${from.name} replaced by ${into.name} (merge, ${replaced} places)`,
+          params: { variant: 'merge', name: s.name, from: from.name, into: into.name, places: replaced },
           before: { graph: before },
           after: { graph, batchId },
           at,
@@ -764,6 +775,7 @@ export const taxonomy = new Hono<AppEnv>()
         objectType: 'tag',
         objectId: id,
         summary: `Merged tag ${from.name} into ${into.name}: ${movedHolders} holders moved, ${rulesRewritten.length} rules and ${segmentsRewritten.length} segments rewritten`,
+        params: { from: from.name, into: into.name, holders: movedHolders, rules: rulesRewritten.length, segments: segmentsRewritten.length },
         before: toTag(from),
         after: { ...toTag(fromAfter), mergedInto: intoTagId, batchId, movedHolders, rules: rulesRewritten.map((r) => r.id), segments: segmentsRewritten.map((s) => s.id) },
         at,

@@ -84,6 +84,7 @@ export const users = new Hono<AppEnv>()
         action: 'user.create',
         objectType: 'user',
         summary: `Created ${b.role} ${b.email}`,
+        params: { email: b.email, role: b.role },
         after: { email: b.email, name: b.name, role: b.role, departmentId: b.departmentId },
         at: now,
       }),
@@ -127,6 +128,7 @@ export const users = new Hono<AppEnv>()
         objectType: 'user',
         objectId: id,
         summary: `Edited user ${before.email}${b.password ? ' (new password)' : ''}`,
+        params: { variant: b.password ? 'password' : 'edit', email: before.email },
         before: { name: before.name, role: before.role, departmentId: before.departmentId, disabled: before.disabled },
         after: { name: before.name, role: before.role, departmentId: before.departmentId, disabled: before.disabled, ...shown },
         at: now,
@@ -142,7 +144,7 @@ export const users = new Hono<AppEnv>()
     const now = Date.now();
     const [update] = await db.batch([
       db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?').bind(now, id, now),
-      auditStatement(db, { actor: actorOf(c), action: 'user.revoke_sessions', objectType: 'user', objectId: id, summary: `Ended every session of ${user.email}`, at: now }),
+      auditStatement(db, { actor: actorOf(c), action: 'user.revoke_sessions', objectType: 'user', objectId: id, summary: `Ended every session of ${user.email}`, params: { email: user.email }, at: now }),
     ]);
     return c.json({ revoked: update!.meta.changes });
   });
