@@ -77,5 +77,93 @@ const en: typeof zh = {
     },
     segment: { create: 'Created segment', update: 'Edited segment', delete: 'Deleted segment' },
   },
+  auditSummary: {
+    audit: {
+      purge: 'Deleted {entries} audit entries older than {days} days, {importRows} staged import rows and {abandonedImports} abandoned imports',
+    },
+    session: {
+      login: '{email} signed in',
+      logout: '{email} signed out',
+      revoke: '{email} ended one of their sessions',
+    },
+    user: {
+      create: 'Created user {email} ({role})',
+      update: { edit: 'Edited user {email}', password: 'Edited user {email} and set a new password' },
+      password: '{email} changed their password',
+      revoke_sessions: 'Ended every session of {email}',
+    },
+    department: {
+      create: { top: 'Created top-level department “{name}”', under: 'Created department “{name}” under “{parent}”' },
+      rename: 'Renamed department “{from}” to “{to}”',
+      move: {
+        top: 'Moved department “{name}” to the top level',
+        under: 'Moved department “{name}” under “{parent}”',
+        rename_top: 'Renamed department “{from}” to “{name}” and moved it to the top level',
+        rename_under: 'Renamed department “{from}” to “{name}” and moved it under “{parent}”',
+      },
+    },
+    event_source: {
+      create: 'Created data source “{name}” ({sourceKind}, ID {id})',
+      rotate: 'Rotated the secret of data source “{name}” ({id}); the previous one works until {graceEndsAt}',
+      revoke: 'Revoked data source “{name}” ({id}): its events are refused from now on',
+    },
+    contact: {
+      tags: {
+        add: 'Added tags to contact “{contact}” by hand: {added}',
+        remove: 'Removed tags from contact “{contact}” by hand: {removed}',
+        both: 'Edited the tags of contact “{contact}” by hand: added {added}; removed {removed}',
+      },
+      export: { filter: 'Exported {count} contacts to CSV', segment: 'Exported the {count} contacts of segment “{segment}” to CSV' },
+    },
+    import: {
+      create: 'Started importing “{file}”',
+      rows: 'Uploaded {count} rows to import (rows {first}–{last})',
+      dry_run: {
+        checked: 'Dry run of “{file}”: {new} new, {updated} updated, {unchanged} unchanged, {rejected} rejected',
+        refused: 'Dry run refused “{file}”: {misaligned} columns do not line up with the data',
+      },
+      apply: 'Applied import “{file}”: {new} new, {updated} updated, {unchanged} unchanged, {rejected} rejected',
+      rollback: 'Rolled back import “{file}”',
+    },
+    rollback: {
+      to_time: {
+        all: 'Rolled every contact’s tags back to {at}: {add} added, {remove} removed, {skipped} skipped',
+        contact: 'Rolled the tags of contact “{contact}” back to {at}: {add} added, {remove} removed, {skipped} skipped',
+      },
+      rule_version: 'Undid the tags of version {version} of rule “{rule}”: {add} added, {remove} removed, {skipped} skipped',
+      tag_restore: 'Restored retired tag “{tag}” with its holders: {add} added, {remove} removed, {skipped} skipped',
+      batch: {
+        rollback: 'Undid rollback #{rollbackId}: {add} tags added, {remove} removed, {skipped} skipped',
+        batch: 'Undid the tag changes of batch {batchId}: {add} added, {remove} removed, {skipped} skipped',
+      },
+    },
+    tag_group: {
+      create: 'Created tag group “{name}”',
+      update: 'Edited tag group “{name}”',
+    },
+    tag: {
+      create: 'Created tag “{name}” in group “{group}”',
+      update: { edit: 'Edited tag “{name}”', rename: 'Renamed tag “{from}” to “{to}”' },
+      retire: 'Retired tag “{name}”',
+      restore: 'Restored tag “{name}”',
+      merge: 'Merged tag “{from}” into “{into}”: {holders} holders moved, {rules} rules and {segments} segments rewritten',
+    },
+    rule: {
+      create: 'Created rule “{name}”',
+      update: 'A tag merge rewrote the draft of rule “{name}”: “{from}” became “{into}” in {places} places',
+      save_draft: 'Saved the draft of rule “{name}”',
+      duplicate: 'Duplicated rule “{from}” (#{fromId}) as “{name}”',
+      publish: 'Published version {version} of rule “{name}” at {share}%',
+      restore_version: 'Restored version {version} of rule “{name}” as the draft',
+      pause: 'Paused rule “{name}” ({fromStatus} → {toStatus})',
+      resume: 'Resumed rule “{name}” ({fromStatus} → {toStatus})',
+      archive: 'Archived rule “{name}” ({fromStatus} → {toStatus})',
+    },
+    segment: {
+      create: 'Created segment “{name}”',
+      update: { edit: 'Edited segment “{name}”', merge: 'A tag merge rewrote segment “{name}”: “{from}” became “{into}” in {places} places' },
+      delete: 'Deleted segment “{name}”',
+    },
+  },
 };
 export default en;

@@ -77,4 +77,98 @@ export default {
     },
     segment: { create: '创建分群', update: '修改分群', delete: '删除分群' },
   },
+  /**
+   * Each action's sentence: `{placeholders}` are the entry's params (shared/src/api/audit.ts
+   * `AuditParamsByAction`); an object holds one sentence per `variant`. Numbers are formatted,
+   * `…At` values are times, `role` / `fromStatus` / `toStatus` / `sourceKind` are put in words.
+   * An entry without params (written before they were stored) shows its English summary.
+   */
+  auditSummary: {
+    audit: {
+      purge: '清理了 {days} 天前的审计记录 {entries} 条、暂存的导入数据 {importRows} 行和未完成的导入 {abandonedImports} 个',
+    },
+    session: {
+      login: '{email} 登录了系统',
+      logout: '{email} 退出了登录',
+      revoke: '{email} 结束了自己的一个登录会话',
+    },
+    user: {
+      create: '创建了{role}账号 {email}',
+      update: { edit: '修改了用户 {email} 的资料', password: '修改了用户 {email} 的资料，并重设了密码' },
+      password: '{email} 修改了自己的密码',
+      revoke_sessions: '结束了 {email} 的全部登录会话',
+    },
+    department: {
+      create: { top: '创建了顶级部门「{name}」', under: '在「{parent}」下创建了部门「{name}」' },
+      rename: '将部门「{from}」改名为「{to}」',
+      move: {
+        top: '将部门「{name}」移到了顶层',
+        under: '将部门「{name}」移到了「{parent}」下',
+        rename_top: '将部门「{from}」改名为「{name}」，并移到了顶层',
+        rename_under: '将部门「{from}」改名为「{name}」，并移到了「{parent}」下',
+      },
+    },
+    event_source: {
+      create: '创建了数据源「{name}」（{sourceKind}，ID {id}）',
+      rotate: '轮换了数据源「{name}」（{id}）的密钥，旧密钥在 {graceEndsAt} 前仍然有效',
+      revoke: '停用了数据源「{name}」（{id}），此后它发来的事件一律拒收',
+    },
+    contact: {
+      tags: {
+        add: '为联系人「{contact}」手动添加了标签：{added}',
+        remove: '手动移除了联系人「{contact}」的标签：{removed}',
+        both: '手动修改了联系人「{contact}」的标签：添加 {added}；移除 {removed}',
+      },
+      export: { filter: '将 {count} 位联系人导出为 CSV', segment: '将分群「{segment}」的 {count} 位联系人导出为 CSV' },
+    },
+    import: {
+      create: '开始导入文件「{file}」',
+      rows: '上传了 {count} 行待导入数据（第 {first}–{last} 行）',
+      dry_run: {
+        checked: '预检了导入文件「{file}」：新增 {new}，更新 {updated}，无变化 {unchanged}，拒绝 {rejected}',
+        refused: '导入文件「{file}」预检未通过：有 {misaligned} 列与数据对不上',
+      },
+      apply: '执行了导入「{file}」：新增 {new}，更新 {updated}，无变化 {unchanged}，拒绝 {rejected}',
+      rollback: '回滚了导入「{file}」',
+    },
+    rollback: {
+      to_time: {
+        all: '将所有联系人的标签回滚到 {at}：添加 {add} 个、移除 {remove} 个，跳过 {skipped} 个',
+        contact: '将联系人「{contact}」的标签回滚到 {at}：添加 {add} 个、移除 {remove} 个，跳过 {skipped} 个',
+      },
+      rule_version: '撤销了规则「{rule}」第 {version} 版打的标签：添加 {add} 个、移除 {remove} 个，跳过 {skipped} 个',
+      tag_restore: '恢复了已停用的标签「{tag}」及其持有人：添加 {add} 个、移除 {remove} 个，跳过 {skipped} 个',
+      batch: {
+        rollback: '撤销了回滚 #{rollbackId}：添加 {add} 个、移除 {remove} 个标签，跳过 {skipped} 个',
+        batch: '撤销了批次 {batchId} 的标签变更：添加 {add} 个、移除 {remove} 个，跳过 {skipped} 个',
+      },
+    },
+    tag_group: {
+      create: '创建了标签组「{name}」',
+      update: '修改了标签组「{name}」',
+    },
+    tag: {
+      create: '在标签组「{group}」中创建了标签「{name}」',
+      update: { edit: '修改了标签「{name}」', rename: '将标签「{from}」改名为「{to}」' },
+      retire: '停用了标签「{name}」',
+      restore: '恢复了标签「{name}」',
+      merge: '将标签「{from}」合并到「{into}」：转移了 {holders} 位持有人，改写了 {rules} 条规则和 {segments} 个分群',
+    },
+    rule: {
+      create: '创建了规则「{name}」',
+      update: '合并标签时改写了规则「{name}」的草稿：「{from}」换成「{into}」，共 {places} 处',
+      save_draft: '保存了规则「{name}」的草稿',
+      duplicate: '复制了规则「{from}」（#{fromId}），副本名为「{name}」',
+      publish: '发布了规则「{name}」第 {version} 版，灰度 {share}%',
+      restore_version: '将规则「{name}」第 {version} 版恢复为草稿',
+      pause: '暂停了规则「{name}」（{fromStatus} → {toStatus}）',
+      resume: '恢复运行规则「{name}」（{fromStatus} → {toStatus}）',
+      archive: '归档了规则「{name}」（{fromStatus} → {toStatus}）',
+    },
+    segment: {
+      create: '创建了分群「{name}」',
+      update: { edit: '修改了分群「{name}」', merge: '合并标签时改写了分群「{name}」：「{from}」换成「{into}」，共 {places} 处' },
+      delete: '删除了分群「{name}」',
+    },
+  },
 };
