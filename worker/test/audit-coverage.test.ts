@@ -8,12 +8,18 @@
  * - sign-in (`POST /api/auth/login`): it writes `session.login`, but there is no actor before it
  *   and failed attempts are in `login_attempts` instead (covered in auth.test.ts).
  * POST routes that only read (previews, name checks) are listed separately and must write none.
+ * Last, every entry all of this wrote must carry the values (params) of its action's sentence in
+ * both languages of the audit screen.
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
 import { api, apiAs, seedSmallWorld } from './fixtures';
+import { purgeExpired } from '../src/cron/purge';
 import type { RuleGraph } from '../../shared/src/rules/types';
+// the audit screen's real sentences (plain objects): every entry must fill each of their placeholders
+import zhAudit from '../../web/src/locales/zh-CN/audit';
+import enAudit from '../../web/src/locales/en/audit';
 
 const db = env.DB;
 const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -443,5 +449,65 @@ describe('audit coverage', () => {
     const again = await api('/api/event-sources', json({ kind: 'generic', id: 'clash', name: 'ours' }));
     expect(again.status).toBe(201);
     expect(await db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'event_source.create' AND object_id = 'clash'").first('n')).toBe(1);
+  });
+});
+
+/** The sentence the audit screen shows for an entry: `auditSummary.<object>.<verb>`, or its `variant`. */
+function sentence(messages: typeof zhAudit, action: string, params: Record<string, unknown>): string | null {
+  const [object, verb] = action.split('.') as [string, string];
+  let v: unknown = (messages.auditSummary as Record<string, Record<string, unknown>>)[object]?.[verb];
+  if (v !== null && typeof v === 'object') v = typeof params.variant === 'string' ? (v as Record<string, unknown>)[params.variant] : undefined;
+  return typeof v === 'string' ? v : null;
+}
+
+describe('audit sentences', () => {
+  it('drives the variants the table does not: a department move, a rollback of one contact, a tag restore, the purge', async () => {
+    await ok(api('/api/departments/4', json({ parentId: 2 }, 'PATCH')));
+    await ok(api('/api/departments/4', json({ name: uniq('华南'), parentId: null }, 'PATCH')));
+    const tag = await newTag(uniq('回访'));
+    await ok(api('/api/contacts/2/tags', json({ add: [tag] })));
+    await ok(api('/api/contacts/2/tags', json({ add: [3], remove: [tag] })));
+    const target = { kind: 'to_time', at: Date.now() - 60_000, contactId: 2 };
+    const { count } = await ok(api('/api/rollbacks/preview', json(target)));
+    await ok(api('/api/rollbacks', json({ ...target, confirm: { count } })));
+    await ok(api(`/api/taxonomy/tags/${tag}/retire`, json({})));
+    const restore = { kind: 'tag_restore', tagId: tag };
+    const restoreCount = (await ok(api('/api/rollbacks/preview', json(restore)))).count;
+    await ok(api('/api/rollbacks', json({ ...restore, confirm: { count: restoreCount } })));
+    await ok(api('/api/exports/contacts', json({ segmentId: (await ok(api('/api/segments', json({ name: uniq('导出分群'), graph: segmentGraph() })))).id })));
+    // one entry older than the retention: the purge deletes it and records that it did
+    await db.prepare("INSERT INTO audit_log (at, action, object_type, object_id, summary) VALUES (0, 'rule.create', 'rule', '1', 'old')").run();
+    expect((await purgeExpired(env, Date.now())).auditEntries).toBe(1);
+  });
+
+  it('every entry written above has params that fill every placeholder of its zh-CN and en sentence', async () => {
+    const rows = (await db.prepare('SELECT id, action, params FROM audit_log ORDER BY id').all<{ id: number; action: string; params: string | null }>()).results;
+    const actions = new Set(rows.map((r) => r.action));
+    // the table's actions, the variants above, the purge: nearly every action there is
+    for (const c of Object.values(CASES)) expect(actions).toContain(c.action);
+    for (const a of ['department.move', 'rollback.to_time', 'rollback.tag_restore', 'audit.purge']) expect(actions).toContain(a);
+    const problems: string[] = [];
+    for (const r of rows) {
+      const params = r.params === null ? null : (JSON.parse(r.params) as Record<string, unknown>);
+      if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+        problems.push(`#${r.id} ${r.action}: no params`);
+        continue;
+      }
+      for (const [locale, messages] of [['zh-CN', zhAudit], ['en', enAudit]] as const) {
+        const text = sentence(messages, r.action, params);
+        if (text === null) {
+          problems.push(`#${r.id} ${r.action}: no ${locale} sentence for ${JSON.stringify(params)}`);
+          continue;
+        }
+        for (const [, name] of text.matchAll(/\{(\w+)\}/g)) {
+          const v = params[name!];
+          if (v === undefined || (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean' && v !== null)) {
+            problems.push(`#${r.id} ${r.action}: ${locale} {${name}} not in ${JSON.stringify(params)}`);
+          }
+        }
+      }
+    }
+    expect(rows.length).toBeGreaterThan(Object.keys(CASES).length);
+    expect(problems).toEqual([]);
   });
 });

@@ -84,6 +84,38 @@ describe('GET /api/audit', () => {
     expect(publish).toMatchObject({ ip: '10.0.0.1', actor: { name: '测试用户9001', email: 'root@segflow.test' } });
   });
 
+  it('returns each entry\'s params as an object (null for entries written before params), and the text search matches their values', async () => {
+    await db.prepare('DELETE FROM audit_log').run();
+    const t0 = Date.UTC(2026, 10, 2);
+    await entry(t0 + 1, 'rule.create', 'rule', '7', 'Created a rule before params were stored', 9001);
+    await db
+      .prepare("INSERT INTO audit_log (at, actor_user_id, action, object_type, object_id, summary, params) VALUES (?, 9001, 'rule.publish', 'rule', '7', ?, ?)")
+      .bind(t0 + 2, 'published version 2', JSON.stringify({ name: '复购 50%_提醒', version: 2, share: 30 }))
+      .run();
+    const real = await api('/api/rules', json({ name: '沉睡唤醒', graph: { schemaVersion: 1, nodes: [], edges: [] } }));
+    expect(real.status, JSON.stringify(real.body)).toBe(201);
+
+    const list = (await api('/api/audit')).body.items;
+    expect(list.map((i: any) => [i.action, i.params])).toEqual([
+      ['rule.create', { name: '沉睡唤醒' }],
+      ['rule.publish', { name: '复购 50%_提醒', version: 2, share: 30 }],
+      ['rule.create', null],
+    ]);
+    expect((await api(`/api/audit/${list[1].id}`)).body.params).toEqual({ name: '复购 50%_提醒', version: 2, share: 30 });
+
+    const q = async (text: string) => (await api(`/api/audit?q=${encodeURIComponent(text)}`)).body.items.map((i: any) => i.objectId + ' ' + i.action);
+    // the name is only in the params of the hand-written entry, not in its summary
+    expect(await q('复购')).toEqual(['7 rule.publish']);
+    // literal % and _ in a value, as in the summary
+    expect(await q('50%_')).toEqual(['7 rule.publish']);
+    expect(await q('0%_提')).toEqual(['7 rule.publish']);
+    expect(await q('沉睡')).toEqual([`${real.body.id} rule.create`]);
+    // a param's key is not its value: "name" is in every entry's params, in none's values
+    expect(await q('share')).toEqual([]);
+    // the summary still matches
+    expect(await q('before params')).toEqual(['7 rule.create']);
+  });
+
   it('refuses bad filters with a 400 naming the parameter, and is for super admins only', async () => {
     for (const [query, path] of [
       ['objectType=planet', 'objectType'],
