@@ -67,12 +67,14 @@ describe('governance screens', () => {
     const text = await entry.innerText();
     expect(text).toContain('创建用户');
     expect(text).toContain(me.user.name);
-    expect(text).toContain(email);
+    // the summary is a Chinese sentence with the role in words, not the stored English one
+    expect(await entry.getByTestId('audit-summary').innerText()).toBe(`创建了员工账号 ${email}`);
 
     // the drawer shows what was created, without the password
     await entry.click();
     const drawer = page.getByTestId('audit-diff');
     await drawer.waitFor();
+    expect(await page.getByTestId('audit-detail-summary').innerText()).toBe(`创建了员工账号 ${email}`);
     const diff = await drawer.innerText();
     expect(diff).toContain(email);
     expect(diff).toContain('staff');
@@ -153,6 +155,18 @@ describe('data sources screen', () => {
     expect(await send(id, rotated, 'd')).toBe(403);
     await page.waitForTimeout(500); // tags and messages animate in
     await page.screenshot({ path: 'e2e/screenshots/sources-after-en.png', fullPage: true });
+
+    // the audit log tells the story in English, with the source's real name and kind in words
+    await page.goto(`${baseURL}/audit`, { waitUntil: 'domcontentloaded' });
+    await page.getByTestId('audit-table').waitFor();
+    await page.getByTestId('audit-filter-q').fill('E2E shop');
+    await page.getByTestId('audit-search').click();
+    const summaryOf = (action: string) =>
+      page.getByTestId('audit-table').locator('tr', { has: page.locator(`[data-action="${action}"]`) }).getByTestId('audit-summary');
+    await expect.poll(() => summaryOf('event_source.revoke').count()).toBe(1);
+    expect(await summaryOf('event_source.create').innerText()).toBe(`Created data source “E2E shop” (Generic webhook, ID ${id})`);
+    expect(await summaryOf('event_source.revoke').innerText()).toBe(`Revoked data source “E2E shop” (${id}): its events are refused from now on`);
+    expect(await summaryOf('event_source.rotate').innerText()).toMatch(/^Rotated the secret of data source “E2E shop” \([^)]+\); the previous one works until \w{3} \d{1,2}, \d{4}/);
     await page.close();
   });
 });
@@ -196,6 +210,17 @@ describe('departments in the people screen', () => {
     await page.screenshot({ path: 'e2e/screenshots/department-move-zh-CN.png' });
     await dialog.getByTestId('department-save').click();
     await expect.poll(async () => (await byName(name)).parentId).toBe((await byName('华南大区')).id);
+
+    // the audit log words both changes in Chinese, with the departments' real names
+    await page.goto(`${baseURL}/audit`, { waitUntil: 'domcontentloaded' });
+    await page.getByTestId('audit-table').waitFor();
+    await page.getByTestId('audit-filter-q').fill(name);
+    await page.getByTestId('audit-search').click();
+    const summaryOf = (action: string) =>
+      page.getByTestId('audit-table').locator('tr', { has: page.locator(`[data-action="${action}"]`) }).getByTestId('audit-summary');
+    await expect.poll(() => summaryOf('department.move').count()).toBe(1);
+    expect(await summaryOf('department.move').innerText()).toBe(`将部门「${name}」移到了「华南大区」下`);
+    expect(await summaryOf('department.create').innerText()).toBe(`在「华东大区」下创建了部门「${name}」`);
     await page.close();
   });
 });
