@@ -12,7 +12,7 @@ const en: typeof zh = {
       time: 'Time range',
       start: 'From',
       end: 'To',
-      text: 'Summary contains…',
+      text: 'Summary or name…',
       search: 'Search',
     },
     columns: {

@@ -11,7 +11,7 @@ export default {
       time: '时间范围',
       start: '开始',
       end: '结束',
-      text: '摘要包含…',
+      text: '摘要或名称包含…',
       search: '查询',
     },
     columns: {
