@@ -56,6 +56,15 @@ describe('group commit', () => {
     expect(await count(`SELECT SUM(message_count) AS n FROM contacts WHERE external_id LIKE 'u_gc%'`)).toBe(12);
   });
 
+  it('lets requests received in the same turn join the first one even when the source was idle', async () => {
+    const { db: wrapped, runs } = recordingRuns('gc-t%');
+    const lane = {};
+    const responses = await Promise.all([0, 1, 2].map((i) => ingestGrouped(wrapped, lane, [message(`gc-t${i}`, 'u_gct')], OPTIONS, noKeepAlive)));
+    expect(responses.map((r) => r.accepted)).toEqual([1, 1, 1]);
+    // one run for all three (without the turn the first would run alone: [1, 2])
+    expect(runs).toEqual([3]);
+  });
+
   it('stores an event id sent by two requests of one group once, the later copy reading duplicate', async () => {
     const lane = {};
     const [a, b, c] = await Promise.all([
@@ -110,10 +119,12 @@ describe('group commit', () => {
 
   it('retries a group whose fused read went stale: a concurrent sender stored its event first', async () => {
     let calls = 0;
+    let started = 0;
     const racing = new Proxy(db, {
       get(target, prop) {
         if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
         return async (stmts: D1PreparedStatement[]) => {
+          started++;
           const res = await target.batch(stmts);
           // after the batch carrying A's writes and B's reads, another isolate stores B's event
           if (++calls === 2) {
@@ -128,10 +139,10 @@ describe('group commit', () => {
       },
     });
     const lane = {};
-    const [a, b] = await Promise.all([
-      ingestGrouped(racing, lane, [message('gc-r1', 'u_gcr')], OPTIONS, noKeepAlive),
-      ingestGrouped(racing, lane, [message('gc-r2', 'u_gcr')], OPTIONS, noKeepAlive),
-    ]);
+    // B arrives while A's group is reading, so B is the next group (its reads ride on A's writes)
+    const first = ingestGrouped(racing, lane, [message('gc-r1', 'u_gcr')], OPTIONS, noKeepAlive);
+    while (started === 0) await new Promise((r) => setTimeout(r, 0));
+    const [a, b] = await Promise.all([first, ingestGrouped(racing, lane, [message('gc-r2', 'u_gcr')], OPTIONS, noKeepAlive)]);
     expect(a?.accepted).toBe(1);
     expect(b).toMatchObject({ accepted: 0, duplicates: 1 });
     expect(await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE 'gc-r%'`)).toBe(2);
