@@ -192,6 +192,8 @@ describe('undo, undo of the undo, and undoing again', () => {
     // undoing the first rollback again (refused before: its rows were superseded, so all "conflicts")
     const u3 = await undo(r0.rollback.id);
     expect(u3.preview.object).toBe(`rollback #${r0.rollback.id}`);
+    expect(u3.preview.reverses).toBe(u2.rollback.id);
+    expect(u1.preview.reverses).toBeNull();
     expect(u3.preview.skipped).toBe(0);
     expect(u3.rollback.params).toEqual({ batchId: u2.rollback.batchId, undoOf: u2.rollback.id });
     expect(await allHoldings()).toEqual(s0);

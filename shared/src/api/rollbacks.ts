@@ -93,6 +93,11 @@ export interface RollbackPreview {
   byTag: RollbackTagCount[];
   /** up to 10 contacts with what would change for them */
   sampleContacts: RollbackSampleContact[];
+  /**
+   * Undoing a rollback whose undo was itself undone: the id of the chain's latest link, whose
+   * changes are the ones reversed (they put the rollback back in effect); null otherwise.
+   */
+  reverses: number | null;
 }
 
 export interface RollbackRecord {

@@ -98,6 +98,7 @@ export async function previewPlan(db: D1Database, plan: Plan, object: string): P
     skippedReasons: reasons,
     byTag: [...tags.values()].sort((a, b) => b.add + b.remove - (a.add + a.remove) || a.tagId - b.tagId),
     sampleContacts: [...contacts.values()],
+    reverses: null,
   };
 }
 

@@ -60,6 +60,8 @@ interface Resolved {
   after?: (db: D1Database, at: number) => D1PreparedStatement[];
   /** a change that is not a tag change (restoring a tag's status): allowed with count 0 */
   changesMoreThanTags: boolean;
+  /** undoing a rollback again: the chain's latest link, which is what gets reversed */
+  reverses?: number;
 }
 
 /** `AuditParamsByAction['rollback.<kind>']` less the counts, known only after the preview. */
@@ -261,9 +263,15 @@ async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: number)
           ...flip(db, at),
         ],
         changesMoreThanTags: restored !== null,
+        ...(effective ? { reverses: effective.id } : {}),
       };
     }
   }
+}
+
+/** The plan's counts, and which link of an undo chain it reverses. */
+async function previewOf(db: D1Database, r: Resolved): Promise<RollbackPreview> {
+  return { ...(await previewPlan(db, r.plan, r.object)), reverses: r.reverses ?? null };
 }
 
 interface RollbackRow {
@@ -307,7 +315,7 @@ async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count:
   const db = c.env.DB;
   const now = Date.now();
   const r = await resolve(db, c.env, target, now);
-  const preview = await previewPlan(db, r.plan, r.object);
+  const preview = await previewOf(db, r);
   if (preview.count === 0 && !r.changesMoreThanTags) {
     throw new ApiError(409, 'conflict', `Nothing to roll back: ${r.object} needs no tag changes${preview.skipped ? ` (${formatCount(preview.skipped)} skipped)` : ''}`);
   }
@@ -348,7 +356,7 @@ export const rollbacks = new Hono<AppEnv>()
   .post('/preview', validate('json', previewRollbackBody), async (c) => {
     const t = c.req.valid('json');
     const r = await resolve(c.env.DB, c.env, t, Date.now());
-    const body: RollbackPreview = await previewPlan(c.env.DB, r.plan, r.object);
+    const body: RollbackPreview = await previewOf(c.env.DB, r);
     return c.json(body);
   })
   .get('/', validate('query', rollbackListQuery), async (c) => {
