@@ -163,6 +163,22 @@ describe('an import rollback is a rollback', () => {
 
     expect({ ledger: await ledgerRows(), tags: await allHoldings(), rollbacks: await count('SELECT count(*) AS n FROM rollbacks'), audit: await count('SELECT count(*) AS n FROM audit_log') }).toEqual(before);
   });
+
+  it('an import that created nobody cannot be undone either: undoing it would be applying it again', async () => {
+    const created = await api('/api/imports', json({ fileName: '更新城市.csv', headers: ['外部ID', '城市'], mapping: ['externalId', 'city'] }));
+    const id = created.body.id as string;
+    await api(`/api/imports/${id}/rows`, json({ rows: [{ row: 2, cells: ['wxid_b', '宁波'] }] }));
+    await api(`/api/imports/${id}/dry-run`, json({}));
+    expect((await api(`/api/imports/${id}/apply`, json({}))).status).toBe(200);
+    const { rollbackId, contactsDeleted, contactsRestored } = (await api<ImportRollbackResult>(`/api/imports/${id}/rollback`, json({}))).body;
+    expect([contactsDeleted, contactsRestored]).toEqual([0, 1]);
+    const refused = await api(`/api/rollbacks/${rollbackId}/undo`, json({ confirm: { count: 0 } }));
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toBe(
+      `Rollback #${rollbackId} rolled back import "更新城市.csv" and cannot be undone: undoing it means applying the import again (the contact values it restored, not only tags). Import the file again instead.`,
+    );
+    expect((await db.prepare('SELECT city FROM contacts WHERE id = 2').first<{ city: string }>())!.city).toBe('杭州');
+  });
 });
 
 describe('undo, undo of the undo, and undoing again', () => {

@@ -116,10 +116,14 @@ function chainOf(links: UndoLink[], batchId: string): { up: string[]; down: Undo
 /** 409: an import's rollback cannot be undone (see the header). */
 function importNotUndoable(id: number, params: Record<string, unknown>): ApiError {
   const deleted = Number(params.contactsDeleted ?? 0);
+  const why =
+    deleted > 0
+      ? `it deleted the ${formatCount(deleted)} contact${deleted === 1 ? '' : 's'} the import created, which cannot come back with their ids and history`
+      : 'undoing it means applying the import again (the contact values it restored, not only tags)';
   return new ApiError(
     409,
     'conflict',
-    `Rollback #${id} rolled back import "${String(params.fileName ?? '')}" and cannot be undone: it deleted the ${formatCount(deleted)} contact${deleted === 1 ? '' : 's'} the import created, which cannot come back with their ids and history. Import the file again instead.`,
+    `Rollback #${id} rolled back import "${String(params.fileName ?? '')}" and cannot be undone: ${why}. Import the file again instead.`,
     [{ path: 'id', message: 'an import rollback: import the file again' }],
   );
 }

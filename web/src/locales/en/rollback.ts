@@ -72,6 +72,7 @@ const en: typeof zhCN = {
     notUndoable: {
       import: 'Cannot be undone',
       importHelp: 'This rollback deleted the {deleted} contacts the import created; they cannot come back with their ids and history. To bring them back, import “{file}” again.',
+      importHelpNoneDeleted: 'Undoing it would mean applying the import again (contact values, not only tags), which is not done here. To bring it back, import “{file}” again.',
       undone: 'Undone: undo #{id} to put it back in effect',
     },
     importRollbackNote: 'An import’s rollback cannot be undone here; to bring its contacts back, import the file again.',

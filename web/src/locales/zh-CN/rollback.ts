@@ -71,6 +71,7 @@ export default {
     notUndoable: {
       import: '不可撤销',
       importHelp: '这次回滚删除了导入新建的 {deleted} 个联系人，无法按原来的编号和历史恢复它们。如需恢复，请重新导入文件「{file}」。',
+      importHelpNoneDeleted: '撤销它等于重新执行这次导入（包括联系人字段，不只是标签），不能在这里完成。如需恢复，请重新导入文件「{file}」。',
       undone: '已撤销：撤销 #{id} 可使其重新生效',
     },
     importRollbackNote: '导入的回滚无法在这里撤销；如需恢复，请重新导入该文件。',
