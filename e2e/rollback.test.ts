@@ -126,6 +126,92 @@ describe('Rollback, as the super admin', () => {
     }
   });
 
+  it('lists an import rollback with its file and counts, and does not offer to undo it, saying why (zh-CN)', async () => {
+    const fileName = '展会名单（回滚E2E）.csv';
+    const imp = await apiCall<{ id: string }>(context, 'POST', '/imports', { fileName, headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] });
+    await apiCall(context, 'POST', `/imports/${imp.id}/rows`, { rows: [{ row: 2, cells: ['e2e_rb_1', '展会客户甲'] }, { row: 3, cells: ['e2e_rb_2', '展会客户乙'] }] });
+    await apiCall(context, 'POST', `/imports/${imp.id}/dry-run`, {});
+    await apiCall(context, 'POST', `/imports/${imp.id}/apply`, {});
+    const rolled = await apiCall<{ rollbackId: number }>(context, 'POST', `/imports/${imp.id}/rollback`, {});
+
+    await page.goto(`${baseURL}/rollback`, { waitUntil: 'domcontentloaded' });
+    const row = page.locator('.rollback-row', { hasText: fileName });
+    await row.waitFor();
+    expect(await row.innerText()).toContain(`#${rolled.rollbackId} 回滚导入「${fileName}」（删除 2 个联系人，恢复 0 个）`);
+    expect(await row.getByTestId('rollback-undo').count()).toBe(0);
+    const refusal = row.getByTestId('rollback-not-undoable');
+    expect(await refusal.innerText()).toBe('不可撤销');
+    await refusal.hover();
+    const tip = page.locator('.el-popper:visible', { hasText: '重新导入文件' });
+    await tip.waitFor();
+    expect(await tip.innerText()).toContain(`删除了导入新建的 2 个联系人`);
+    expect(await tip.innerText()).toContain(fileName);
+    expect(await page.getByTestId('rollback-import-note').innerText()).toContain('导入的回滚无法在这里撤销');
+    await shot(page, 'import-zh-CN');
+
+    // the "undo a rollback" picker does not offer it either
+    await page.getByTestId('rollback-kind').getByText('撤销一次回滚').click();
+    await page.getByTestId('rollback-past').click();
+    // the first test's rule rollback is offered; the import's is not
+    await page.locator('.el-select-dropdown__item:visible').first().waitFor();
+    const options = await page.locator('.el-select-dropdown__item:visible').allInnerTexts();
+    expect(options.length).toBeGreaterThan(0);
+    expect(options.some((o) => o.includes(fileName))).toBe(false);
+    await page.keyboard.press('Escape');
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('undoes a rollback, undoes that undo, and undoes the first rollback again from the history (zh-CN)', async () => {
+    // a rollback of its own: a tag given by hand to one contact, taken away by undoing that batch
+    const [group] = d1Query<{ id: number }>(persistTo, `select id from tag_groups where name = '运营标记'`);
+    const tag = await apiCall<TaxonomyTag>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: '反复撤销E2E', allowDuplicate: true });
+    const [contact] = d1Query<{ id: number }>(persistTo, `select id from contacts order by id limit 1`);
+    await apiCall(context, 'POST', `/contacts/${contact!.id}/tags`, { add: [tag.id], remove: [] });
+    const [manual] = d1Query<{ batch_id: string }>(persistTo, `select batch_id from tag_ledger where tag_id = ${tag.id} and op = 'add'`);
+    const first = await apiCall<{ rollback: { id: number } }>(context, 'POST', '/rollbacks', { kind: 'batch', batchId: manual!.batch_id, confirm: { count: 1 } });
+    const holds = () => d1Query<{ n: number }>(persistTo, `select count(*) as n from contact_tags where tag_id = ${tag.id}`)[0]!.n;
+    expect(holds()).toBe(0);
+
+    const rowOf = (id: number) => page.locator('.rollback-row').filter({ has: page.getByTestId('rollback-id').getByText(`#${id}`, { exact: true }) });
+    const undoRow = async (id: number, says?: string) => {
+      const row = rowOf(id);
+      await row.getByTestId('rollback-undo').click();
+      const dialog = page.getByTestId('rollback-confirm');
+      await dialog.waitFor();
+      if (says) expect(await dialog.innerText()).toContain(says);
+      await page.getByTestId('rollback-confirm-count').fill('1');
+      await page.getByTestId('rollback-confirm-run').click();
+      await page.getByTestId('rollback-done').waitFor();
+      await dialog.waitFor({ state: 'hidden' });
+    };
+    const status = async (id: number) => rowOf(id).locator('.el-tag').first().innerText();
+    const newestId = () => d1Query<{ id: number }>(persistTo, `select max(id) as id from rollbacks`)[0]!.id;
+
+    await page.goto(`${baseURL}/rollback`, { waitUntil: 'domcontentloaded' });
+    await rowOf(first.rollback.id).waitFor();
+    await undoRow(first.rollback.id);
+    const u1 = newestId();
+    expect(holds()).toBe(1);
+    await expect.poll(() => status(first.rollback.id)).toBe(`已由 #${u1} 撤销`);
+    expect(await rowOf(first.rollback.id).getByTestId('rollback-undo').count()).toBe(0);
+
+    await undoRow(u1);
+    const u2 = newestId();
+    expect(holds()).toBe(0);
+    await expect.poll(() => status(first.rollback.id)).toBe('生效中');
+    await expect.poll(() => status(u1)).toBe(`已由 #${u2} 撤销`);
+
+    // the first rollback again: refused before this change, now it undoes the undo of its undo
+    await undoRow(first.rollback.id, `再次撤销回滚 #${first.rollback.id}（即撤销让它重新生效的 #${u2}）`);
+    const u3 = newestId();
+    expect(holds()).toBe(1);
+    await expect.poll(() => status(first.rollback.id)).toBe(`已由 #${u3} 撤销`);
+    await expect.poll(() => status(u2)).toBe(`已由 #${u3} 撤销`);
+    await expect.poll(() => status(u1)).toBe('生效中');
+    await shot(page, 'reundo-zh-CN');
+    expect(consoleErrors).toEqual([]);
+  });
+
   it('is not offered to a department admin, and the API refuses them', async () => {
     const admin = await openBrowser('zh-CN', 'dept2.admin@segflow.demo');
     try {

@@ -38,8 +38,11 @@ export type Role = (typeof ROLES)[number];
 /** How much each role may do: a higher rank includes everything a lower one may. */
 export const ROLE_RANK: Record<Role, number> = { staff: 1, dept_admin: 2, super_admin: 3 };
 
-/** What a rollback undoes: the tag state at a past time, one rule version's changes, a deleted tag, or an earlier batch. */
-export const ROLLBACK_KINDS = ['to_time', 'rule_version', 'tag_restore', 'batch'] as const;
+/**
+ * What a rollback undoes: the tag state at a past time, one rule version's changes, a deleted tag,
+ * an earlier batch, or an import (written by `POST /api/imports/:id/rollback`, not `/api/rollbacks`).
+ */
+export const ROLLBACK_KINDS = ['to_time', 'rule_version', 'tag_restore', 'batch', 'import'] as const;
 export type RollbackKind = (typeof ROLLBACK_KINDS)[number];
 
 export const TAG_STATUSES = ['active', 'retired'] as const;

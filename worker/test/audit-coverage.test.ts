@@ -156,7 +156,8 @@ const CASES: Record<string, Case> = {
   'POST /api/imports/:id/rows': importCase('import.rows', 'created', '/rows', { rows: [{ row: 2, cells: ['imp_rows', '某'] }] }),
   'POST /api/imports/:id/dry-run': importCase('import.dry_run', 'staged', '/dry-run'),
   'POST /api/imports/:id/apply': importCase('import.apply', 'checked', '/apply'),
-  'POST /api/imports/:id/rollback': importCase('import.rollback', 'applied', '/rollback'),
+  // an import's rollback is a rollback: its entry names the rollbacks row it wrote
+  'POST /api/imports/:id/rollback': { ...importCase('rollback.import', 'applied', '/rollback'), objectType: 'rollback', objectId: (_: unknown, body: any) => String(body.rollbackId) },
   'POST /api/exports/contacts': { action: 'contact.export', objectType: 'contact', call: () => api('/api/exports/contacts', json({})), objectId: () => '*' },
   'POST /api/auth/logout': {
     action: 'session.logout',

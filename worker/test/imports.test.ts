@@ -250,7 +250,9 @@ describe('import apply and rollback', () => {
     const sources = (await db.prepare(`SELECT DISTINCT source FROM tag_ledger ORDER BY source`).all<{ source: string }>()).results.map((r) => r.source);
     expect(sources).toEqual(['import', 'rollback']);
     expect((await post(`/api/imports/${id}/rollback`)).status).toBe(409);
-    expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'import.rollback' AND object_id = ?`, id)).toBe(1);
+    // recorded as a rollback (rollback-gaps.test.ts covers the row, the list and the refused undo)
+    expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'rollback.import' AND object_id = ?`, String(body.rollbackId))).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM rollbacks WHERE kind = 'import' AND id = ? AND json_extract(params, '$.importId') = ?`, body.rollbackId, id)).toBe(1);
   });
 
   it('refuses to roll back when a contact it created has received events since', async () => {

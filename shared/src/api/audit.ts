@@ -125,11 +125,16 @@ export interface AuditParamsByAction {
     | { variant: 'checked'; file: string; new: number; updated: number; unchanged: number; rejected: number }
     | { variant: 'refused'; file: string; misaligned: number };
   'import.apply': { file: string; new: number; updated: number; unchanged: number; rejected: number };
-  'import.rollback': { file: string };
   'rollback.to_time': ({ variant: 'all'; at: number } | { variant: 'contact'; at: number; contact: string; contactId: number }) & RollbackCounts;
   'rollback.rule_version': { rule: string; version: number } & RollbackCounts;
   'rollback.tag_restore': { tag: string } & RollbackCounts;
   'rollback.batch': ({ variant: 'rollback'; rollbackId: number } | { variant: 'batch'; batchId: string }) & RollbackCounts;
+  /**
+   * An import rolled back (`POST /api/imports/:id/rollback`): a rollback like the others (it was
+   * written as `import.rollback` before migration 0008; the screen still words those entries).
+   * `deleted` contacts the import created, `restored` contacts whose values it changed.
+   */
+  'rollback.import': { file: string; importId: string; deleted: number; restored: number; add: number; remove: number };
   'tag_group.create': { name: string };
   'tag_group.update': { name: string };
   'tag.create': { group: string; name: string };

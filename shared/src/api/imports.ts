@@ -116,6 +116,8 @@ export interface ImportApplyResult {
 export interface ImportRollbackResult {
   importId: string;
   status: ImportStatus;
+  /** the `rollbacks` row this wrote (kind 'import'): listed on the rollback screen; it cannot be undone */
+  rollbackId: number;
   contactsDeleted: number;
   contactsRestored: number;
   tagChangesReverted: number;

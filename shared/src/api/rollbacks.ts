@@ -6,6 +6,9 @@
  *   (the others are reported as skipped conflicts);
  * - `tag_restore`: a retired tag made active again, with the holders it had when it was retired;
  * - `batch`: one ledger batch (a rollback, a manual edit, a merge, an import, a publish) reversed.
+ *   Undoing an undo puts the first rollback back in effect, and that can be undone again: each
+ *   undo continues the chain from its latest link (see `RollbackRecord.undoable`);
+ * - `import` (listed, never created here): `POST /api/imports/:id/rollback` writes it.
  *
  * `POST /api/rollbacks/preview` counts without writing; `POST /api/rollbacks` writes, and is a
  * 409 `confirmation_required` unless `confirm.count` equals the count the server computes now.
@@ -82,25 +85,44 @@ export interface RollbackPreview {
   /** `add + remove`: what `confirm.count` must be */
   count: number;
   skipped: number;
-  skippedReasons: { conflict: number; retired: number; gone: number };
+  /**
+   * `exclusive`: a second tag of an exclusive group for one contact (the ledger had both, e.g.
+   * before the group was made exclusive): only the most recently held one is given back
+   */
+  skippedReasons: { conflict: number; retired: number; gone: number; exclusive: number };
   byTag: RollbackTagCount[];
   /** up to 10 contacts with what would change for them */
   sampleContacts: RollbackSampleContact[];
+  /**
+   * Undoing a rollback whose undo was itself undone: the id of the chain's latest link, whose
+   * changes are the ones reversed (they put the rollback back in effect); null otherwise.
+   */
+  reverses: number | null;
 }
 
 export interface RollbackRecord {
   id: number;
   kind: RollbackKind;
   batchId: string;
-  /** `{ at, contactId?, contactName? }`, `{ ruleId, version, ruleName }`, `{ tagId, tagName }`, `{ batchId, undoOf? }` */
+  /**
+   * `{ at, contactId?, contactName? }`, `{ ruleId, version, ruleName }`, `{ tagId, tagName }`,
+   * `{ batchId, undoOf? }`, `{ importId, fileName, contactsDeleted, contactsRestored }`
+   */
   params: Record<string, unknown>;
   added: number;
   removed: number;
   createdBy: { id: number; name: string; email: string } | null;
   createdAt: number;
   undoneAt: number | null;
-  /** the rollback that undid this one */
+  /** the rollback whose undo is in effect now, while this one is undone */
   undoneBy: number | null;
+  /**
+   * Why `POST /api/rollbacks/:id/undo` would be refused, or null when it can be undone:
+   * 'undone' it is undone already (undo `undoneBy` to bring it back); 'import' it rolled back an
+   * import, which deleted the contacts the import created: they cannot come back as they were
+   * (same ids, their history), so the file is imported again instead.
+   */
+  notUndoable: 'undone' | 'import' | null;
 }
 
 export interface RollbackList {

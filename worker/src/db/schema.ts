@@ -445,7 +445,7 @@ export const rollbacks = sqliteTable(
     id: integer('id').primaryKey(),
     kind: text('kind', { enum: ROLLBACK_KINDS }).notNull(),
     batchId: text('batch_id').notNull(),
-    /** what was rolled back: `{ at }`, `{ ruleId, version }`, `{ tagId }`, `{ batchId }` */
+    /** what was rolled back: `{ at }`, `{ ruleId, version }`, `{ tagId }`, `{ batchId }`, `{ importId, fileName, … }` */
     params: text('params').notNull(),
     /** tag changes written */
     added: integer('added').notNull(),

@@ -2,7 +2,8 @@
  * Rollback planning, in SQL over the tag ledger. A plan is one SELECT of
  * `(contact_id, tag_id, op, skip)` rows: the tag changes that restore the wanted state, and those
  * that will not be made (`skip`: 'conflict' changed since by someone else, 'retired' a tag that
- * cannot be added, 'gone' a contact that no longer exists).
+ * cannot be added, 'gone' a contact that no longer exists, 'exclusive' a second tag of an
+ * exclusive group for one contact).
  *
  * The same SELECT answers the preview (counted before anything is written) and feeds the write:
  * its rows are copied into `tag_apply_targets` by the first statement of the rollback's batch,
@@ -54,7 +55,7 @@ export async function previewPlan(db: D1Database, plan: Plan, object: string): P
     if (!e) tags.set(tagId, (e = { tagId, name: String(name ?? `#${tagId}`), add: 0, remove: 0, skipped: 0 }));
     return e;
   };
-  const reasons = { conflict: 0, retired: 0, gone: 0 };
+  const reasons = { conflict: 0, retired: 0, gone: 0, exclusive: 0 };
   let add = 0;
   let remove = 0;
   for (const r of byTagOp!.results) {
@@ -85,7 +86,7 @@ export async function previewPlan(db: D1Database, plan: Plan, object: string): P
     if (!c) contacts.set(id, (c = { id, name: (r.contact_name as string | null) ?? null, changes: [] }));
     c.changes.push({ tagId: Number(r.tag_id), name: String(r.tag_name ?? `#${String(r.tag_id)}`), op: r.op as 'add' | 'remove' });
   }
-  const skipped = reasons.conflict + reasons.retired + reasons.gone;
+  const skipped = reasons.conflict + reasons.retired + reasons.gone + reasons.exclusive;
   return {
     kind: plan.kind,
     object,
@@ -97,6 +98,7 @@ export async function previewPlan(db: D1Database, plan: Plan, object: string): P
     skippedReasons: reasons,
     byTag: [...tags.values()].sort((a, b) => b.add + b.remove - (a.add + a.remove) || a.tagId - b.tagId),
     sampleContacts: [...contacts.values()],
+    reverses: null,
   };
 }
 

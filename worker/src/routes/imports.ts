@@ -12,7 +12,9 @@
  *   updated (previous values kept in staging first), tags through the tag writer's set-based
  *   path (source 'import', the import's batch id), audit, status — so a failure writes nothing;
  * - rollback: the reverse in one batch — the import's tag changes undone from the ledger,
- *   contacts it created deleted, attribute values it changed restored.
+ *   contacts it created deleted, attribute values it changed restored — recorded as a rollback
+ *   (`rollbacks` row, kind 'import', audited as `rollback.import`) so the rollback screen lists
+ *   it with the others. It cannot be undone there (worker/src/routes/rollbacks.ts says why).
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -518,6 +520,9 @@ export const imports = new Hono<AppEnv>()
       db.prepare(`SELECT sum(status = 'new') AS created, sum(status = 'updated') AS updated FROM import_rows WHERE import_id = ?`).bind(id),
     ]);
     const eventCount = (evs!.results[0]?.n as number) ?? 0;
+    const counted = n!.results[0] as { created: number | null; updated: number | null };
+    const deletedCount = counted.created ?? 0;
+    const restored = counted.updated ?? 0;
     if (eventCount > 0) {
       throw new ApiError(409, 'conflict', `Contacts this import created have received ${eventCount} events since: deleting them would lose that history`, [
         { path: 'contacts', message: 'have events' },
@@ -554,7 +559,28 @@ export const imports = new Hono<AppEnv>()
            FROM import_rows r WHERE r.import_id = ?1 AND r.status = 'updated' AND r.contact_id = contacts.id AND r.before IS NOT NULL`,
         )
         .bind(id, at),
-      auditStatement(db, { actor: actorOf(c), action: 'import.rollback', objectType: 'import', objectId: id, summary: `Import of ${imp.file_name} rolled back`, params: { file: imp.file_name }, before: { counts: imp.counts ? JSON.parse(imp.counts) : null }, at }),
+      // a rollback like the others: its counts are what the ledger says this batch wrote
+      db
+        .prepare(
+          `INSERT INTO rollbacks (kind, batch_id, params, added, removed, created_by, created_at)
+           VALUES ('import', ?1, ?2, (SELECT count(*) FROM tag_ledger WHERE batch_id = ?1 AND op = 'add'),
+                   (SELECT count(*) FROM tag_ledger WHERE batch_id = ?1 AND op = 'remove'), ?3, ?4)`,
+        )
+        .bind(src.batchId, JSON.stringify({ importId: id, fileName: imp.file_name, contactsDeleted: deletedCount, contactsRestored: restored }), c.get('user').id, at),
+      // its entry names the rollback (inserted just before) and takes the counts from that row
+      db
+        .prepare(
+          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
+           SELECT ?1, ?2, ?3, 'rollback.import', 'rollback', CAST(r.id AS TEXT),
+                  'Rolling back import ' || ?4 || ': ' || ?6 || ' contacts deleted, ' || ?7 || ' restored, +' || r.added || ' −' || r.removed || ' tags',
+                  -- AuditParamsByAction['rollback.import']
+                  json_object('file', ?4, 'importId', ?5, 'deleted', ?6, 'restored', ?7, 'add', r.added, 'remove', r.removed),
+                  json_object('counts', json(?8)),
+                  json_object('kind', 'import', 'batchId', r.batch_id, 'params', json(r.params), 'add', r.added, 'remove', r.removed)
+           FROM rollbacks r WHERE r.id = last_insert_rowid()`,
+        )
+        .bind(at, actorOf(c).userId, actorOf(c).ip, imp.file_name, id, deletedCount, restored, imp.counts),
+      db.prepare(`SELECT id FROM rollbacks WHERE batch_id = ?`).bind(src.batchId),
       db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ?`).bind(src.batchId),
     );
     let res: D1Result[];
@@ -564,12 +590,12 @@ export const imports = new Hono<AppEnv>()
       if (/guard:status/.test(String(e))) throw new ApiError(409, 'conflict', `Import ${id} is no longer applied`);
       throw e;
     }
-    const nn = n!.results[0] as { created: number | null; updated: number | null };
     const body: ImportRollbackResult = {
       importId: id,
       status: 'rolled_back',
-      contactsDeleted: nn.created ?? 0,
-      contactsRestored: nn.updated ?? 0,
+      rollbackId: (res[res.length - 2]!.results[0] as { id: number }).id,
+      contactsDeleted: deletedCount,
+      contactsRestored: restored,
       tagChangesReverted: (res[res.length - 1]!.results[0] as { n: number }).n,
     };
     return c.json(body);

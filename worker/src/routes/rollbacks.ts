@@ -3,6 +3,21 @@
  * preview and then for real. A rollback writes its tag changes through the tag writer (source
  * `rollback`, a new batch id), a `rollbacks` row and an audit row in ONE `DB.batch`; it is
  * itself a ledger batch, so it can be undone like any other.
+ *
+ * Undo chains: undoing R writes U (R undone); undoing U writes V (R back in effect, U undone).
+ * Undoing R again then means undoing V, the link that put R's changes back: R's own ledger rows
+ * are superseded by U's and V's, so reversing them would only find conflicts. Every undo is
+ * therefore written as the undo of its chain's latest link, and each link's status flips. Whether
+ * a link is undone is read from the chain's parity, not from `undone_at` alone.
+ *
+ * Two things are refused with a 409 that says why: undoing what is undone already (undo its
+ * undo instead), and undoing an import's rollback (`kind: 'import'`, written by
+ * `POST /api/imports/:id/rollback`): it deleted the contacts the import created, and putting only
+ * their tags back would be a lie, so the file is imported again instead.
+ *
+ * A rollback that makes a retired tag active again (a tag restore, or undoing the undo of one)
+ * keeps the taxonomy's active-tag limits, as restoring by hand does; adds into exclusive groups
+ * are planned one per contact and group (./rollback/sql.ts), as the tag writer keeps them.
  */
 import { Hono } from 'hono';
 import type { Context } from 'hono';
@@ -12,6 +27,7 @@ import { validate } from '../validate';
 import { actorOf, requireRole } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
 import { auditStatementForNewRow } from '../audit';
+import { checkActiveTagLimits } from './taxonomy';
 import type { AuditParamsByAction } from '../../../shared/src/api/audit';
 import { applyPlanStatements, batchPlan, previewPlan, ruleVersionPlan, tagRestorePlan, toTimePlan, type Plan } from '../rollback/plan';
 import {
@@ -44,6 +60,8 @@ interface Resolved {
   after?: (db: D1Database, at: number) => D1PreparedStatement[];
   /** a change that is not a tag change (restoring a tag's status): allowed with count 0 */
   changesMoreThanTags: boolean;
+  /** undoing a rollback again: the chain's latest link, which is what gets reversed */
+  reverses?: number;
 }
 
 /** `AuditParamsByAction['rollback.<kind>']` less the counts, known only after the preview. */
@@ -59,7 +77,67 @@ const formatCount = (n: number) => n.toLocaleString('en-US');
 const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 const unknownRef = (path: string, message: string, what: string) => new ApiError(400, 'unknown_reference', `${path}: ${what}`, [{ path, message }]);
 
-async function resolve(db: D1Database, t: RollbackTarget, now: number): Promise<Resolved> {
+/** An undo (`kind: 'batch'`): its id, its own batch, and the batch it undid. */
+interface UndoLink {
+  id: number;
+  batch_id: string;
+  of: string | null;
+}
+
+/** Every undo there is: rollbacks are rare human actions, and undos fewer still. */
+async function undoLinks(db: D1Database): Promise<UndoLink[]> {
+  const { results } = await db.prepare(`SELECT id, batch_id, json_extract(params, '$.batchId') AS of FROM rollbacks WHERE kind = 'batch' ORDER BY id`).all<UndoLink>();
+  return results;
+}
+
+/**
+ * The undo chain through `batchId`: `up` the batches it undoes, transitively (root first), `down`
+ * the undos written after it, each undoing the one before (the latest undo of a batch counts).
+ * `batchId` is undone now when `down` is odd.
+ */
+function chainOf(links: UndoLink[], batchId: string): { up: string[]; down: UndoLink[] } {
+  const byBatch = new Map(links.map((l) => [l.batch_id, l]));
+  const latestUndoOf = new Map<string, UndoLink>();
+  for (const l of links) if (l.of != null) latestUndoOf.set(l.of, l);
+  const seen = new Set([batchId]);
+  const up: string[] = [];
+  for (let cur = byBatch.get(batchId)?.of; cur != null && !seen.has(cur); cur = byBatch.get(cur)?.of) {
+    seen.add(cur);
+    up.unshift(cur);
+  }
+  const down: UndoLink[] = [];
+  for (let next = latestUndoOf.get(batchId); next && !seen.has(next.batch_id); next = latestUndoOf.get(next.batch_id)) {
+    seen.add(next.batch_id);
+    down.push(next);
+  }
+  return { up, down };
+}
+
+/** 409: an import's rollback cannot be undone (see the header). */
+function importNotUndoable(id: number, params: Record<string, unknown>): ApiError {
+  const deleted = Number(params.contactsDeleted ?? 0);
+  const why =
+    deleted > 0
+      ? `it deleted the ${formatCount(deleted)} contact${deleted === 1 ? '' : 's'} the import created, which cannot come back with their ids and history`
+      : 'undoing it means applying the import again (the contact values it restored, not only tags)';
+  return new ApiError(
+    409,
+    'conflict',
+    `Rollback #${id} rolled back import "${String(params.fileName ?? '')}" and cannot be undone: ${why}. Import the file again instead.`,
+    [{ path: 'id', message: 'an import rollback: import the file again' }],
+  );
+}
+
+const parseParams = (json: string): Record<string, unknown> => {
+  try {
+    return JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    // a row written by hand: shown without its parameters
+    return {};
+  }
+};
+
+async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: number): Promise<Resolved> {
   switch (t.kind) {
     case 'to_time': {
       if (t.at > now) throw new ApiError(400, 'invalid_request', `at: ${iso(t.at)} is in the future`, [{ path: 'at', message: 'must be in the past' }]);
@@ -101,13 +179,15 @@ async function resolve(db: D1Database, t: RollbackTarget, now: number): Promise<
     }
     case 'tag_restore': {
       const tag = await db
-        .prepare('SELECT t.name, t.status, t.retired_at, t.parent_id, p.name AS parent_name, p.status AS parent_status FROM tags t LEFT JOIN tags p ON p.id = t.parent_id WHERE t.id = ?')
+        .prepare('SELECT t.name, t.status, t.retired_at, t.group_id, t.parent_id, p.name AS parent_name, p.status AS parent_status FROM tags t LEFT JOIN tags p ON p.id = t.parent_id WHERE t.id = ?')
         .bind(t.tagId)
-        .first<{ name: string; status: string; retired_at: number | null; parent_id: number | null; parent_name: string | null; parent_status: string | null }>();
+        .first<{ name: string; status: string; retired_at: number | null; group_id: number; parent_id: number | null; parent_name: string | null; parent_status: string | null }>();
       if (!tag) throw unknownRef('tagId', 'no such tag', `no tag with id ${t.tagId}`);
       if (tag.status !== 'retired') throw new ApiError(409, 'conflict', `Tag "${tag.name}" is not retired`, [{ path: 'tagId', message: 'not retired' }]);
       if (tag.parent_id != null && tag.parent_status !== 'active')
         throw new ApiError(409, 'conflict', `Restore "${tag.parent_name ?? ''}" first: "${tag.name}" sits under it`, [{ path: 'tagId', message: `parent ${tag.parent_name ?? ''} is retired` }]);
+      // it becomes active: the taxonomy's active-tag limits apply, as when restoring it by hand
+      await checkActiveTagLimits(db, env, tag.group_id);
       const object = `retired tag "${tag.name}" with its holders`;
       return {
         // a tag retired without a date (imported that way): its last known holders
@@ -121,30 +201,81 @@ async function resolve(db: D1Database, t: RollbackTarget, now: number): Promise<
       };
     }
     case 'batch': {
-      const seen = await db.prepare('SELECT 1 AS ok FROM tag_ledger WHERE batch_id = ? LIMIT 1').bind(t.batchId).first();
-      if (!seen) throw unknownRef('batchId', 'no ledger rows with this batch id', `no tag changes with batch id ${t.batchId}`);
-      const rb = await db
-        .prepare('SELECT id, kind, params, undone_at FROM rollbacks WHERE batch_id = ?')
-        .bind(t.batchId)
-        .first<{ id: number; kind: RollbackKind; params: string; undone_at: number | null }>();
-      if (rb?.undone_at != null) throw new ApiError(409, 'conflict', `Rollback #${rb.id} is already undone`, [{ path: 'batchId', message: 'already undone' }]);
+      const { up, down } = chainOf(await undoLinks(db), t.batchId);
+      const root = up[0] ?? t.batchId;
+      const { results: rows } = await db
+        .prepare('SELECT id, kind, batch_id, params FROM rollbacks WHERE batch_id IN (?, ?)')
+        .bind(t.batchId, root)
+        .all<{ id: number; kind: RollbackKind; batch_id: string; params: string }>();
+      const rb = rows.find((r) => r.batch_id === t.batchId);
+      const rootRow = rows.find((r) => r.batch_id === root);
+      if (!rb) {
+        const seen = await db.prepare('SELECT 1 AS ok FROM tag_ledger WHERE batch_id = ? LIMIT 1').bind(t.batchId).first();
+        if (!seen) throw unknownRef('batchId', 'no ledger rows with this batch id', `no tag changes with batch id ${t.batchId}`);
+      }
+      if (rb?.kind === 'import') throw importNotUndoable(rb.id, parseParams(rb.params));
       const object = rb ? `rollback #${rb.id}` : `batch ${t.batchId}`;
-      // undoing a tag restore retires the tag again, as it was (after its holders are removed)
-      const restored = rb?.kind === 'tag_restore' ? (JSON.parse(rb.params) as { tagId: number; retiredAt: number | null }) : null;
+      const tip = down[down.length - 1];
+      if (down.length % 2 === 1) {
+        throw new ApiError(409, 'conflict', `${rb ? `Rollback #${rb.id}` : `Batch ${t.batchId}`} is already undone by rollback #${tip!.id}: undo #${tip!.id} to bring its changes back`, [
+          { path: 'batchId', message: `already undone by rollback #${tip!.id}` },
+        ]);
+      }
+      // undone and put back since: undoing it again is undoing the link that put it back
+      const effective = tip ?? null;
+      const undoOf = effective?.id ?? rb?.id;
+      const batchId = effective?.batch_id ?? t.batchId;
+      // after this undo every link of the chain flips: those an odd number of links above it are undone
+      const chain = [...up, t.batchId, ...down.map((d) => d.batch_id)];
+      const undone = chain.filter((_, i) => (chain.length - i) % 2 === 1);
+      const flip = (db: D1Database, at: number) => [
+        db
+          .prepare(
+            `UPDATE rollbacks SET undone_at = CASE WHEN batch_id IN (SELECT value FROM json_each(?1)) THEN ?2 ELSE NULL END
+             WHERE batch_id IN (SELECT value FROM json_each(?3))`,
+          )
+          .bind(JSON.stringify(undone), at, JSON.stringify(chain)),
+      ];
+      // a tag restore at the chain's root: its tag is retired again when the restore ends up
+      // undone, and made active again (limits checked) when it ends up back in effect
+      const restored = rootRow?.kind === 'tag_restore' ? (parseParams(rootRow.params) as { tagId: number; retiredAt: number | null }) : null;
+      const restoreBack = restored !== null && !undone.includes(root);
+      let before: Resolved['before'] = none;
+      if (restoreBack) {
+        const tag = await db
+          .prepare('SELECT t.name, t.status, t.group_id, p.name AS parent_name, p.status AS parent_status FROM tags t LEFT JOIN tags p ON p.id = t.parent_id WHERE t.id = ?')
+          .bind(restored.tagId)
+          .first<{ name: string; status: string; group_id: number; parent_name: string | null; parent_status: string | null }>();
+        if (tag?.status === 'retired') {
+          if (tag.parent_status != null && tag.parent_status !== 'active')
+            throw new ApiError(409, 'conflict', `Restore "${tag.parent_name ?? ''}" first: "${tag.name}" sits under it`, [{ path: 'batchId', message: `parent ${tag.parent_name ?? ''} is retired` }]);
+          await checkActiveTagLimits(db, env, tag.group_id);
+          before = (db) => [db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(restored.tagId)];
+        }
+      }
       return {
-        plan: batchPlan(t.batchId),
+        plan: batchPlan(batchId, restoreBack ? restored.tagId : undefined),
         object,
-        verb: `Undoing ${object}`,
-        params: rb ? { batchId: t.batchId, undoOf: rb.id } : { batchId: t.batchId },
-        audit: { action: 'rollback.batch', params: rb ? { variant: 'rollback', rollbackId: rb.id } : { variant: 'batch', batchId: t.batchId } },
-        before: none,
-        after: restored
-          ? (db, at) => [db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(restored.retiredAt ?? at, restored.tagId)]
-          : none,
+        verb: effective ? `Undoing ${object} again (undoing rollback #${effective.id}, which put its changes back)` : `Undoing ${object}`,
+        params: undoOf !== undefined ? { batchId, undoOf } : { batchId },
+        audit: { action: 'rollback.batch', params: undoOf !== undefined ? { variant: 'rollback', rollbackId: undoOf } : { variant: 'batch', batchId } },
+        before,
+        after: (db, at) => [
+          ...(restored && !restoreBack
+            ? [db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(restored.retiredAt ?? at, restored.tagId)]
+            : []),
+          ...flip(db, at),
+        ],
         changesMoreThanTags: restored !== null,
+        ...(effective ? { reverses: effective.id } : {}),
       };
     }
   }
+}
+
+/** The plan's counts, and which link of an undo chain it reverses. */
+async function previewOf(db: D1Database, r: Resolved): Promise<RollbackPreview> {
+  return { ...(await previewPlan(db, r.plan, r.object)), reverses: r.reverses ?? null };
 }
 
 interface RollbackRow {
@@ -159,20 +290,15 @@ interface RollbackRow {
   user_email: string | null;
   created_at: number;
   undone_at: number | null;
-  undone_by: number | null;
 }
 
-const SELECT_ROLLBACK = `SELECT r.*, u.name AS user_name, u.email AS user_email,
-  (SELECT max(x.id) FROM rollbacks x WHERE x.kind = 'batch' AND json_extract(x.params, '$.batchId') = r.batch_id) AS undone_by
-  FROM rollbacks r LEFT JOIN users u ON u.id = r.created_by`;
+const SELECT_ROLLBACK = `SELECT r.*, u.name AS user_name, u.email AS user_email FROM rollbacks r LEFT JOIN users u ON u.id = r.created_by`;
 
-function toRecord(r: RollbackRow): RollbackRecord {
-  let params: Record<string, unknown> = {};
-  try {
-    params = JSON.parse(r.params) as Record<string, unknown>;
-  } catch {
-    // a row written by hand: shown without its parameters
-  }
+/** A row as the API shows it; undone or not by its undo chain (`links`: every undo). */
+function toRecord(r: RollbackRow, links: UndoLink[]): RollbackRecord {
+  const params = parseParams(r.params);
+  const { down } = chainOf(links, r.batch_id);
+  const undoneBy = down.length % 2 === 1 ? down[down.length - 1]!.id : null;
   return {
     id: r.id,
     kind: r.kind,
@@ -183,7 +309,8 @@ function toRecord(r: RollbackRow): RollbackRecord {
     createdBy: r.created_by == null ? null : { id: r.created_by, name: r.user_name ?? '', email: r.user_email ?? '' },
     createdAt: r.created_at,
     undoneAt: r.undone_at,
-    undoneBy: r.undone_by,
+    undoneBy,
+    notUndoable: r.kind === 'import' ? 'import' : undoneBy !== null ? 'undone' : null,
   };
 }
 
@@ -191,8 +318,8 @@ function toRecord(r: RollbackRow): RollbackRecord {
 async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count: number } | undefined): Promise<RollbackResult> {
   const db = c.env.DB;
   const now = Date.now();
-  const r = await resolve(db, target, now);
-  const preview = await previewPlan(db, r.plan, r.object);
+  const r = await resolve(db, c.env, target, now);
+  const preview = await previewOf(db, r);
   if (preview.count === 0 && !r.changesMoreThanTags) {
     throw new ApiError(409, 'conflict', `Nothing to roll back: ${r.object} needs no tag changes${preview.skipped ? ` (${formatCount(preview.skipped)} skipped)` : ''}`);
   }
@@ -223,29 +350,17 @@ async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count:
       at: now,
     }),
   ];
-  if (target.kind === 'batch') {
-    statements.push(
-      // the rollback undone is marked; undoing an undo puts the rollback it undid back in effect
-      db.prepare('UPDATE rollbacks SET undone_at = ? WHERE batch_id = ? AND undone_at IS NULL').bind(now, target.batchId),
-      db
-        .prepare(
-          `UPDATE rollbacks SET undone_at = NULL
-           WHERE batch_id = (SELECT json_extract(params, '$.batchId') FROM rollbacks WHERE batch_id = ? AND kind = 'batch')`,
-        )
-        .bind(target.batchId),
-    );
-  }
   await db.batch(statements);
   const row = await db.prepare(`${SELECT_ROLLBACK} WHERE r.batch_id = ?`).bind(batchId).first<RollbackRow>();
-  return { rollback: toRecord(row!), preview };
+  return { rollback: toRecord(row!, await undoLinks(db)), preview };
 }
 
 export const rollbacks = new Hono<AppEnv>()
   .use('*', requireRole('super_admin'))
   .post('/preview', validate('json', previewRollbackBody), async (c) => {
     const t = c.req.valid('json');
-    const r = await resolve(c.env.DB, t, Date.now());
-    const body: RollbackPreview = await previewPlan(c.env.DB, r.plan, r.object);
+    const r = await resolve(c.env.DB, c.env, t, Date.now());
+    const body: RollbackPreview = await previewOf(c.env.DB, r);
     return c.json(body);
   })
   .get('/', validate('query', rollbackListQuery), async (c) => {
@@ -255,8 +370,9 @@ export const rollbacks = new Hono<AppEnv>()
       db.prepare('SELECT count(*) AS n FROM rollbacks'),
       db.prepare(`${SELECT_ROLLBACK} ORDER BY r.created_at DESC, r.id DESC LIMIT ? OFFSET ?`).bind(pageSize, (page - 1) * pageSize),
     ]);
+    const links = await undoLinks(db);
     const body: RollbackList = {
-      items: (rows!.results as unknown as RollbackRow[]).map(toRecord),
+      items: (rows!.results as unknown as RollbackRow[]).map((r) => toRecord(r, links)),
       total: Number(total!.results[0]?.n ?? 0),
       page,
       pageSize,
@@ -270,8 +386,8 @@ export const rollbacks = new Hono<AppEnv>()
   .post('/:id/undo', validate('param', rollbackIdPath), validate('json', undoRollbackBody), async (c) => {
     const { id } = c.req.valid('param');
     const { confirm } = c.req.valid('json');
-    const row = await c.env.DB.prepare('SELECT batch_id, undone_at FROM rollbacks WHERE id = ?').bind(id).first<{ batch_id: string; undone_at: number | null }>();
+    const row = await c.env.DB.prepare('SELECT batch_id FROM rollbacks WHERE id = ?').bind(id).first<{ batch_id: string }>();
     if (!row) throw new ApiError(404, 'not_found', `No rollback with id ${id}`);
-    if (row.undone_at != null) throw new ApiError(409, 'conflict', `Rollback #${id} is already undone`);
+    // undone already, or an import's rollback: refused by the resolver, naming why
     return c.json(await run(c, { kind: 'batch', batchId: row.batch_id }, confirm), 201);
   });

@@ -337,6 +337,16 @@ function refuseWhilePublished(tag: TagRow, rules: TagRuleUse[], verb: string) {
   );
 }
 
+/**
+ * The active-tag limits (the group's `max_tags` or TAG_LIMIT_PER_GROUP, and TAG_LIMIT_TOTAL) for
+ * a tag about to become active in `groupId`: creating one, restoring one here, or a rollback that
+ * restores one (worker/src/routes/rollbacks.ts). A 409 naming the limit when it is reached.
+ */
+export async function checkActiveTagLimits(db: D1Database, env: Env, groupId: number): Promise<void> {
+  const group = await groupById(db, groupId);
+  if (group) await limitCheck(db, settings(env), group);
+}
+
 async function limitCheck(db: D1Database, s: TaxonomySettings, group: GroupRow) {
   const row = await db
     .prepare(

@@ -61,7 +61,7 @@ const en: typeof zh = {
     event_source: { create: 'Created data source', rotate: 'Rotated secret', revoke: 'Revoked data source' },
     contact: { tags: 'Edited tags by hand', export: 'Exported contacts' },
     import: { create: 'Started an import', rows: 'Uploaded import rows', dry_run: 'Checked an import (dry run)', apply: 'Applied an import', rollback: 'Rolled back an import' },
-    rollback: { to_time: 'Rolled back to a time', rule_version: "Undid a rule version's tag changes", tag_restore: 'Restored a tag with its holders', batch: 'Undid a batch of changes' },
+    rollback: { to_time: 'Rolled back to a time', rule_version: "Undid a rule version's tag changes", tag_restore: 'Restored a tag with its holders', batch: 'Undid a batch of changes', import: 'Rolled back an import' },
     tag_group: { create: 'Created tag group', update: 'Edited tag group' },
     tag: { create: 'Created tag', update: 'Edited tag', retire: 'Retired tag', restore: 'Restored tag', merge: 'Merged tag' },
     rule: {
@@ -123,6 +123,7 @@ const en: typeof zh = {
         refused: 'Dry run refused “{file}”: {misaligned} columns do not line up with the data',
       },
       apply: 'Applied import “{file}”: {new} new, {updated} updated, {unchanged} unchanged, {rejected} rejected',
+      // entries written before migration 0008 (rollbacks of imports are rollback.import since)
       rollback: 'Rolled back import “{file}”',
     },
     rollback: {
@@ -136,6 +137,7 @@ const en: typeof zh = {
         rollback: 'Undid rollback #{rollbackId}: {add} tags added, {remove} removed, {skipped} skipped',
         batch: 'Undid the tag changes of batch {batchId}: {add} added, {remove} removed, {skipped} skipped',
       },
+      import: 'Rolled back import “{file}”: {deleted} contacts deleted, {restored} restored, {add} tags added, {remove} removed',
     },
     tag_group: {
       create: 'Created tag group “{name}”',

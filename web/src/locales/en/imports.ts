@@ -99,8 +99,8 @@ const en: typeof zh = {
       view: 'View contacts',
       another: 'Import another file',
       rollback: 'Roll back this import',
-      rollbackConfirm: 'Rolling back deletes the contacts this import added, restores the values it changed and removes the tags it added. Roll back?',
-      rolledBack: 'Rolled back: {deleted} contacts deleted, {restored} restored, {tags} tag changes reverted.',
+      rollbackConfirm: 'Rolling back deletes the contacts this import added, restores the values it changed and removes the tags it added. It cannot be undone (import the file again if needed). Roll back?',
+      rolledBack: 'Rolled back: {deleted} contacts deleted, {restored} restored, {tags} tag changes reverted. Recorded as rollback #{id} on the Rollback screen.',
     },
   },
   /** Export from the Contacts screen (the current filter). */

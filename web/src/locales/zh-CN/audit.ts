@@ -61,7 +61,7 @@ export default {
     event_source: { create: '创建数据源', rotate: '轮换密钥', revoke: '停用数据源' },
     contact: { tags: '手动修改标签', export: '导出联系人' },
     import: { create: '开始导入', rows: '上传导入数据', dry_run: '导入预检', apply: '执行导入', rollback: '回滚导入' },
-    rollback: { to_time: '回滚到指定时间', rule_version: '撤销规则版本的标签变更', tag_restore: '恢复标签及其持有人', batch: '撤销一批变更' },
+    rollback: { to_time: '回滚到指定时间', rule_version: '撤销规则版本的标签变更', tag_restore: '恢复标签及其持有人', batch: '撤销一批变更', import: '回滚导入' },
     tag_group: { create: '创建标签组', update: '修改标签组' },
     tag: { create: '创建标签', update: '修改标签', retire: '停用标签', restore: '恢复标签', merge: '合并标签' },
     rule: {
@@ -129,6 +129,7 @@ export default {
         refused: '导入文件「{file}」预检未通过：有 {misaligned} 列与数据对不上',
       },
       apply: '执行了导入「{file}」：新增 {new}，更新 {updated}，无变化 {unchanged}，拒绝 {rejected}',
+      // entries written before migration 0008 (rollbacks of imports are rollback.import since)
       rollback: '回滚了导入「{file}」',
     },
     rollback: {
@@ -142,6 +143,7 @@ export default {
         rollback: '撤销了回滚 #{rollbackId}：添加 {add} 个、移除 {remove} 个标签，跳过 {skipped} 个',
         batch: '撤销了批次 {batchId} 的标签变更：添加 {add} 个、移除 {remove} 个，跳过 {skipped} 个',
       },
+      import: '回滚了导入「{file}」：删除 {deleted} 个联系人，恢复 {restored} 个联系人的字段，添加 {add} 个、移除 {remove} 个标签',
     },
     tag_group: {
       create: '创建了标签组「{name}」',

@@ -98,8 +98,8 @@ export default {
       view: '查看联系人',
       another: '再导入一个文件',
       rollback: '撤销这次导入',
-      rollbackConfirm: '撤销会删除这次导入新增的联系人，恢复被更新的字段，并移除这次添加的标签。确定撤销？',
-      rolledBack: '已撤销：删除 {deleted} 位联系人，恢复 {restored} 位，撤回 {tags} 条标签变更。',
+      rollbackConfirm: '撤销会删除这次导入新增的联系人，恢复被更新的字段，并移除这次添加的标签。撤销之后无法再恢复（需要时请重新导入文件）。确定撤销？',
+      rolledBack: '已撤销：删除 {deleted} 位联系人，恢复 {restored} 位，撤回 {tags} 条标签变更。已记为回滚 #{id}，可在“回滚”页查看。',
     },
   },
   /** Export from the Contacts screen (the current filter). */

@@ -2,7 +2,7 @@
 export default {
   rollback: {
     title: '回滚',
-    subtitle: '根据标签流水恢复过去的标签状态。回滚本身也会被记录，并且可以撤销。',
+    subtitle: '根据标签流水恢复过去的标签状态。回滚本身也会被记录，并且可以撤销；撤销过的回滚也能再次撤销。',
     newTitle: '新建回滚',
     kind: {
       to_time: '回到某个时间',
@@ -14,7 +14,7 @@ export default {
       to_time: '所有联系人（或一位联系人）的标签恢复为该时刻的样子。',
       rule_version: '撤销该规则版本做过的全部标签变更；之后被他人改过的会跳过并列出。',
       tag_restore: '重新启用标签，并把退役时持有它的联系人加回来。',
-      batch: '把一次回滚做过的变更反向执行。',
+      batch: '把一次回滚做过的变更反向执行。撤销一个“撤销”会让原来的回滚重新生效，之后还可以再撤销它。',
     },
     field: {
       at: '时间',
@@ -40,7 +40,7 @@ export default {
       displaced: '其中互斥挤掉',
       skipped: '跳过',
     },
-    skippedReasons: '冲突（之后被他人修改）{conflict} 个，标签已退役 {retired} 个，联系人已不存在 {gone} 个',
+    skippedReasons: '冲突（之后被他人修改）{conflict} 个，标签已退役 {retired} 个，联系人已不存在 {gone} 个，互斥组中已恢复另一个标签 {exclusive} 个',
     nothing: '无需任何标签变更。',
     byTag: '按标签',
     col: {
@@ -68,8 +68,16 @@ export default {
     undo: '撤销',
     undone: '已撤销',
     undoneBy: '已由 #{id} 撤销',
+    notUndoable: {
+      import: '不可撤销',
+      importHelp: '这次回滚删除了导入新建的 {deleted} 个联系人，无法按原来的编号和历史恢复它们。如需恢复，请重新导入文件「{file}」。',
+      importHelpNoneDeleted: '撤销它等于重新执行这次导入（包括联系人字段，不只是标签），不能在这里完成。如需恢复，请重新导入文件「{file}」。',
+      undone: '已撤销：撤销 #{id} 可使其重新生效',
+    },
+    importRollbackNote: '导入的回滚无法在这里撤销；如需恢复，请重新导入该文件。',
     active: '生效中',
     system: '系统',
+    batchOf: { manual: '一次手动改标签（批次 {id}）', merge: '一次标签合并（批次 {id}）', import: '一次导入的标签变更（批次 {id}）' },
     describe: {
       to_time: '回到 {at}',
       to_time_contact: '联系人 {contact} 回到 {at}',
@@ -77,6 +85,7 @@ export default {
       tag_restore: '恢复标签「{tag}」及其持有人',
       batch: '撤销 {batch}',
       batch_rollback: '撤销回滚 #{id}',
+      import: '回滚导入「{file}」（删除 {deleted} 个联系人，恢复 {restored} 个）',
     },
     object: {
       to_time: '所有联系人的标签回到 {at}',
@@ -84,6 +93,7 @@ export default {
       rule_version: '撤销规则「{rule}」v{version} 的标签变更',
       tag_restore: '恢复标签「{tag}」及其持有人',
       batch: '撤销回滚 #{id}',
+      batchAgain: '再次撤销回滚 #{id}（即撤销让它重新生效的 #{via}）',
     },
     fromVersions: '回滚此版本的标签变更',
   },
