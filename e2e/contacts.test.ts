@@ -55,6 +55,24 @@ describe('Contacts screen, as a marketer', () => {
     }
   });
 
+  it('filters by a department picked in the department tree: its subtree, and the total matches D1', async () => {
+    // a department with sub-departments, and how many contacts its subtree holds
+    const [dept] = d1Query<{ id: number; name: string; n: number }>(
+      persistTo,
+      `select d.id, d.name, (select count(*) from contacts c join departments s on s.id = c.department_id where s.path like d.path || '%') as n
+       from departments d where exists (select 1 from departments s where s.parent_id = d.id) and d.parent_id is not null order by n desc limit 1`,
+    );
+    expect(dept).toBeDefined();
+    expect(dept!.n).toBeGreaterThan(0);
+
+    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+    await page.getByTestId('filter-department').first().click();
+    await page.locator('.el-select-dropdown .el-tree-node__content:visible', { hasText: dept!.name }).first().click();
+
+    await page.waitForURL(`**/contacts?departmentId=${dept!.id}`);
+    await expect.poll(shownTotal).toBe(dept!.n);
+  });
+
   it('switches the whole interface to English, and keeps the choice after a reload', async () => {
     await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
     await page.getByTestId('language-switch').getByText('EN').click();

@@ -1,4 +1,4 @@
-import type { Department } from '../../../../shared/src/api/departments';
+import type { Department } from '../../../shared/src/api/departments';
 
 export interface DepartmentNode extends Department {
   depth: number;
@@ -22,6 +22,9 @@ export function departmentTree(list: Department[]): DepartmentNode[] {
   roots.forEach((r) => setDepth(r, 0));
   return roots;
 }
+
+/** How `el-tree-select` reads a `departmentTree`: the value is the department's id. */
+export const DEPARTMENT_TREE_PROPS = { value: 'id', label: 'name', children: 'children' } as const;
 
 /** Tree order with depth: for indented selects. */
 export function flatten(tree: DepartmentNode[]): DepartmentNode[] {
