@@ -94,3 +94,19 @@ export async function seedSmallWorld() {
     ].map((sql) => env.DB.prepare(sql)),
   );
 }
+
+/**
+ * `db` with its `batch` going through `around`, which gets the statements and the real batch:
+ * tests count batches, fail one, or commit a competing write between two (races).
+ */
+export function aroundBatch(
+  db: D1Database,
+  around: (stmts: D1PreparedStatement[], batch: (stmts: D1PreparedStatement[]) => Promise<D1Result[]>) => Promise<D1Result[]>,
+): D1Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
+      return (stmts: D1PreparedStatement[]) => around(stmts, (s) => target.batch(s));
+    },
+  });
+}

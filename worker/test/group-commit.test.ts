@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestGrouped, MAX_GROUP_EVENTS, type GroupOptions } from '../src/ingest/group-commit';
 import type { IngestEvent } from '../../shared/src/api/webhooks';
+import { aroundBatch } from './fixtures';
 
 /**
  * Group commit (worker/src/ingest/group-commit.ts) on the real D1: concurrent requests of one
@@ -15,17 +16,12 @@ const noKeepAlive = () => {};
 function recordingRuns(pattern: string): { db: D1Database; runs: number[] } {
   const runs: number[] = [];
   const stored = async () => (await db.prepare('SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE ?').bind(pattern).first<{ n: number }>())?.n ?? 0;
-  const wrapped = new Proxy(db, {
-    get(target, prop) {
-      if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
-      return async (stmts: D1PreparedStatement[]) => {
-        const before = await stored();
-        const res = await target.batch(stmts);
-        const added = (await stored()) - before;
-        if (added > 0) runs.push(added);
-        return res;
-      };
-    },
+  const wrapped = aroundBatch(db, async (stmts, batch) => {
+    const before = await stored();
+    const res = await batch(stmts);
+    const added = (await stored()) - before;
+    if (added > 0) runs.push(added);
+    return res;
   });
   return { db: wrapped, runs };
 }
@@ -93,14 +89,9 @@ describe('group commit', () => {
 
   it("reads the next group in the same batch as this group's writes, and those reads see the writes", async () => {
     let batches = 0;
-    const counting = new Proxy(db, {
-      get(target, prop) {
-        if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
-        return (stmts: D1PreparedStatement[]) => {
-          batches++;
-          return target.batch(stmts);
-        };
-      },
+    const counting = aroundBatch(db, (stmts, batch) => {
+      batches++;
+      return batch(stmts);
     });
     const lane = {};
     // each request repeats the previous request's event: the copy must read as a duplicate
@@ -120,23 +111,18 @@ describe('group commit', () => {
   it('retries a group whose fused read went stale: a concurrent sender stored its event first', async () => {
     let calls = 0;
     let started = 0;
-    const racing = new Proxy(db, {
-      get(target, prop) {
-        if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
-        return async (stmts: D1PreparedStatement[]) => {
-          started++;
-          const res = await target.batch(stmts);
-          // after the batch carrying A's writes and B's reads, another isolate stores B's event
-          if (++calls === 2) {
-            await target.batch([
-              target.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('friend', 'u_gcr', 'r', 1, 0, 0) ON CONFLICT DO NOTHING`),
-              target.prepare(`INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at) SELECT 'gc', 'gc-r2', id, 'message', 1, 1 FROM contacts WHERE external_id = 'u_gcr'`),
-              target.prepare(`UPDATE contacts SET message_count = message_count + 1 WHERE external_id = 'u_gcr'`),
-            ]);
-          }
-          return res;
-        };
-      },
+    const racing = aroundBatch(db, async (stmts, batch) => {
+      started++;
+      const res = await batch(stmts);
+      // after the batch carrying A's writes and B's reads, another isolate stores B's event
+      if (++calls === 2) {
+        await db.batch([
+          db.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('friend', 'u_gcr', 'r', 1, 0, 0) ON CONFLICT DO NOTHING`),
+          db.prepare(`INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at) SELECT 'gc', 'gc-r2', id, 'message', 1, 1 FROM contacts WHERE external_id = 'u_gcr'`),
+          db.prepare(`UPDATE contacts SET message_count = message_count + 1 WHERE external_id = 'u_gcr'`),
+        ]);
+      }
+      return res;
     });
     const lane = {};
     // B arrives while A's group is reading, so B is the next group (its reads ride on A's writes)
@@ -152,18 +138,10 @@ describe('group commit', () => {
   it('fails every request of a run that fails, storing nothing of any of them, and serves the next run', async () => {
     const lane = {};
     let calls = 0;
-    const failing = new Proxy(db, {
-      get(target, prop) {
-        if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
-        return async (stmts: D1PreparedStatement[]) => {
-          // the first run's write batch (its second call) fails on a planted bad row
-          if (++calls === 2) {
-            return target.batch([...stmts, target.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('robot', 'x', 'x', 1, 0, 0)`)]);
-          }
-          return target.batch(stmts);
-        };
-      },
-    });
+    const failing = aroundBatch(db, (stmts, batch) =>
+      // the first run's write batch (its second call) fails on a planted bad row
+      ++calls === 2 ? batch([...stmts, db.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('robot', 'x', 'x', 1, 0, 0)`)]) : batch(stmts),
+    );
     const outcomes = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => ingestGrouped(failing, lane, [message(`gc-f${i}`, 'u_gcf')], OPTIONS, noKeepAlive)));
     const failed = outcomes.filter((o) => o.status === 'rejected').length;
     expect(failed).toBeGreaterThan(0);

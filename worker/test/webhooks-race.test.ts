@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { expect, it } from 'vitest';
 import { ingest } from '../src/ingest/pipeline';
 import type { IngestEvent } from '../../shared/src/api/webhooks';
+import { aroundBatch } from './fixtures';
 
 /**
  * The race the guard exists for: a retry of the same event commits between this request's
@@ -20,27 +21,22 @@ it('rolls back and re-reads when a concurrent request stored the same event firs
   ];
   let batches = 0;
   let failedWrites = 0;
-  const racing = new Proxy(db, {
-    get(target, prop) {
-      if (prop !== 'batch') return Reflect.get(target, prop).bind(target);
-      return async (stmts: D1PreparedStatement[]) => {
-        batches++;
-        try {
-          const res = await target.batch(stmts);
-          if (batches === 1) {
-            // The competitor: r-1 with its aggregates, committed after our read.
-            await target.batch([
-              target.prepare(`INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at, amount) VALUES ('race', 'r-1', 7, 'purchase', 1, 1, 500)`),
-              target.prepare(`UPDATE contacts SET purchase_count = purchase_count + 1, total_spend = total_spend + 500 WHERE id = 7`),
-            ]);
-          }
-          return res;
-        } catch (e) {
-          failedWrites++;
-          throw e;
-        }
-      };
-    },
+  const racing = aroundBatch(db, async (stmts, batch) => {
+    batches++;
+    try {
+      const res = await batch(stmts);
+      if (batches === 1) {
+        // The competitor: r-1 with its aggregates, committed after our read.
+        await db.batch([
+          db.prepare(`INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at, amount) VALUES ('race', 'r-1', 7, 'purchase', 1, 1, 500)`),
+          db.prepare(`UPDATE contacts SET purchase_count = purchase_count + 1, total_spend = total_spend + 500 WHERE id = 7`),
+        ]);
+      }
+      return res;
+    } catch (e) {
+      failedWrites++;
+      throw e;
+    }
   });
   const res = await ingest(racing, events, { sourceId: 'race', now: Date.now(), tzOffsetMinutes: 480, defaultKind: 'friend', batchId: 'b' });
   expect(failedWrites).toBe(1);
