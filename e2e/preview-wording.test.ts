@@ -27,7 +27,7 @@ async function openRule(name: string, trigger: object, withKeyword: boolean) {
   nodes.push({ id: 'a', kind: 'action', position: { x: 640, y: 0 }, action: { type: 'add_tag', tagId: tag!.id } });
   const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name, graph: { schemaVersion: 1, nodes, edges } });
   await page.goto(`${baseURL}/rules/${id}`, { waitUntil: 'domcontentloaded' });
-  await page.getByTestId('preview-action').waitFor({ timeout: 20_000 });
+  await page.getByTestId('tag-change').first().waitFor({ timeout: 20_000 });
 }
 
 describe('Preview panel: when tags change', () => {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { apiCall, openBrowser, openPage } from './browser';
 import { d1Query } from './wrangler';
-import type { RuleDetail, RulePreviewOk } from '../shared/src/api/rules';
+import { expectedOf, type RuleDetail, type RulePreviewOk } from '../shared/src/api/rules';
 import type { TaxonomyTag } from '../shared/src/api/taxonomy';
 import type { RuleGraph } from '../shared/src/rules/types';
 
@@ -50,7 +50,7 @@ async function publishBadRule(): Promise<{ ruleId: number; tagId: number; ruleNa
   await apiCall(context, 'POST', `/rules/${rule.id}/publish`, {
     rolloutPercent: 100,
     graphHash: preview.graphHash,
-    expected: { a: { gain: preview.counts.actions.a!.gain } },
+    expected: expectedOf(preview.counts),
     confirm: true,
   });
   return { ruleId: rule.id, tagId: tag.id, ruleName };

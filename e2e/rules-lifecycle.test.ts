@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { apiCall, openPage } from './browser';
 import { d1Query } from './wrangler';
+import { expectedOf, type PreviewCountsBody } from '../shared/src/api/rules';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
@@ -36,7 +37,7 @@ async function publishedRule(name: string): Promise<number> {
     ],
   };
   const created = await apiCall<{ id: number }>(context, 'POST', '/rules', { name, graph });
-  const preview = await apiCall<{ graphHash: string; counts: { actions: Record<string, { gain: number }> } }>(context, 'POST', '/rules/preview', {
+  const preview = await apiCall<{ graphHash: string; counts: PreviewCountsBody }>(context, 'POST', '/rules/preview', {
     graph,
     ruleId: created.id,
     rolloutPercent: 100,
@@ -45,7 +46,7 @@ async function publishedRule(name: string): Promise<number> {
   await apiCall(context, 'POST', `/rules/${created.id}/publish`, {
     rolloutPercent: 100,
     graphHash: preview.graphHash,
-    expected: { a: { gain: preview.counts.actions.a!.gain } },
+    expected: expectedOf(preview.counts),
     confirm: true,
   });
   return created.id;

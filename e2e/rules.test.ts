@@ -108,7 +108,7 @@ describe('Rule builder, as a marketer', () => {
     await shot('canvas-zh');
     await page.getByTestId('tab-preview').click();
     await expect.poll(() => page.getByTestId('preview-matched').innerText()).toBe(expected.toLocaleString('zh-CN'));
-    expect(await page.getByTestId('preview-gain').innerText()).toBe(`+${expected.toLocaleString('zh-CN')}`);
+    expect(await page.getByTestId('preview-panel').getByTestId('tag-change-gain').innerText()).toBe(`+${expected.toLocaleString('zh-CN')}`);
     expect(await page.getByTestId('sample-contact').count()).toBe(Math.min(20, expected));
     await page.getByTestId('sample-contact').first().click();
     await expect.poll(() => page.getByTestId('explain').innerText()).toMatch(/≥/);
@@ -123,14 +123,14 @@ describe('Rule builder, as a marketer', () => {
     await page.getByTestId('node-condition').click();
     await shot('canvas-en');
     await page.getByTestId('publish').click();
-    await expect.poll(() => page.getByTestId('publish-gain').innerText()).toBe(`+${expected.toLocaleString('en')}`);
+    await expect.poll(() => page.getByTestId('publish-changes').getByTestId('tag-change-gain').innerText()).toBe(`+${expected.toLocaleString('en')}`);
     await shot('publish-en');
     await page.getByTestId('publish-cancel').click();
     await page.getByTestId('language-switch').getByText('中文').click();
 
     await page.getByTestId('publish').click();
     await expect.poll(() => page.getByTestId('share-value').innerText()).toBe('100%');
-    await expect.poll(() => page.getByTestId('publish-gain').innerText()).toBe(`+${expected.toLocaleString('zh-CN')}`);
+    await expect.poll(() => page.getByTestId('publish-changes').getByTestId('tag-change-gain').innerText()).toBe(`+${expected.toLocaleString('zh-CN')}`);
     await shot('publish-zh');
     await page.getByTestId('publish-confirm').click();
     await expect.poll(() => page.getByTestId('rule-status').innerText()).toBe('已发布');

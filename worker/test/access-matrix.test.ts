@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
 import { anonApi, apiAs, ROOT, seedSmallWorld, type TestUser } from './fixtures';
 import { hashPassword } from '../../shared/src/auth/password';
-import type { RulePreviewOk } from '../../shared/src/api/rules';
+import { expectedOf, type RulePreviewOk } from '../../shared/src/api/rules';
 
 const db = env.DB;
 const ADMIN: TestUser = { id: 9101, role: 'dept_admin', departmentId: 2 };
@@ -136,9 +136,7 @@ async function newRollback(): Promise<number> {
 /** Preview as the super admin (the counts the publish must confirm). */
 async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
   const p = (await send(ROOT, 'POST', '/api/rules/preview', { graph: graph(tagId), ruleId, rolloutPercent: 100, sampleSize: 0 })).body as RulePreviewOk;
-  const expected: Record<string, { gain?: number; lose?: number }> = {};
-  for (const [id, a] of Object.entries(p.counts.actions)) expected[id] = a.type === 'add_tag' ? { gain: a.gain } : { lose: a.lose };
-  return { rolloutPercent: 100, graphHash: p.graphHash, expected, confirm: true };
+  return { rolloutPercent: 100, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true };
 }
 
 /** A staged import (as the super admin), `stage` steps taken: rows staged, dry run, applied. */
@@ -395,7 +393,7 @@ describe('scoped lists', () => {
       .bind(id)
       .all<{ contact_id: number; department_id: number }>();
     // exactly what the preview said, and only 华东's contacts (华南's 3 and 4, 总部's 5 untouched)
-    const gain = (p.counts.actions.a as { gain: number }).gain;
+    const gain = p.counts.tags[0]?.gain;
     expect(gain).toBe(2);
     expect(tagged.results.map((r) => r.contact_id).sort()).toEqual([1, 2]);
     for (const r of tagged.results) expect([2, 3]).toContain(r.department_id);

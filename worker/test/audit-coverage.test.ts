@@ -11,6 +11,7 @@
  * Last, every entry all of this wrote must carry the values (params) of its action's sentence in
  * both languages of the audit screen.
  */
+import { expectedOf } from '../../shared/src/api/rules';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
@@ -79,9 +80,7 @@ async function newRule(name: string): Promise<number> {
 
 async function publish(id: number): Promise<Res> {
   const p = await ok(api('/api/rules/preview', json({ graph: ruleGraph(), ruleId: id, rolloutPercent: 100, sampleSize: 0 })));
-  const expected: Record<string, { gain?: number; lose?: number }> = {};
-  for (const [node, a] of Object.entries<any>(p.counts.actions)) expected[node] = a.type === 'add_tag' ? { gain: a.gain } : { lose: a.lose };
-  return api(`/api/rules/${id}/publish`, json({ rolloutPercent: 100, graphHash: p.graphHash, expected, confirm: true }));
+  return api(`/api/rules/${id}/publish`, json({ rolloutPercent: 100, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true }));
 }
 
 async function newTag(name: string, groupId = 2): Promise<number> {

@@ -8,7 +8,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSql } from '../../shared/src/demo';
-import type { PublishResponse, RuleDetail, RulePreviewOk, RulePreviewResponse } from '../../shared/src/api/rules';
+import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse } from '../../shared/src/api/rules';
 import type { RollbackList, RollbackPreview, RollbackResult } from '../../shared/src/api/rollbacks';
 import type { ConditionSpec, RuleGraph } from '../../shared/src/rules/types';
 import { api, apiAs } from './fixtures';
@@ -88,9 +88,7 @@ async function publish(ruleId: number, g: RuleGraph): Promise<PublishResponse> {
   expect(saved.status, JSON.stringify(saved.body)).toBe(200);
   const p = await api<RulePreviewResponse>('/api/rules/preview', json({ graph: g, ruleId, rolloutPercent: 100, sampleSize: 0 }));
   const ok = p.body as RulePreviewOk;
-  const expected: Record<string, { gain?: number; lose?: number }> = {};
-  for (const [id, a] of Object.entries(ok.counts.actions)) expected[id] = a.type === 'add_tag' ? { gain: a.gain } : { lose: a.lose };
-  const r = await api<PublishResponse>(`/api/rules/${ruleId}/publish`, json({ rolloutPercent: 100, graphHash: ok.graphHash, expected, confirm: true }));
+  const r = await api<PublishResponse>(`/api/rules/${ruleId}/publish`, json({ rolloutPercent: 100, graphHash: ok.graphHash, expected: expectedOf(ok.counts), confirm: true }));
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return r.body;
 }

@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSql } from '../../shared/src/demo';
-import type { PublishResponse, RuleDetail, RulePreviewOk, RulePreviewResponse } from '../../shared/src/api/rules';
+import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse } from '../../shared/src/api/rules';
 import type { ConditionSpec, RuleGraph } from '../../shared/src/rules/types';
 import { api } from './fixtures';
 
@@ -41,10 +41,9 @@ async function previewAndPublish(name: string, g: RuleGraph): Promise<{ preview:
   expect(created.status).toBe(201);
   const p = await api<RulePreviewResponse>('/api/rules/preview', json({ graph: g, ruleId: created.body.id, rolloutPercent: 100, sampleSize: 0 }));
   if (!p.body.ok) throw new Error(JSON.stringify(p.body.errors));
-  const a = p.body.counts.actions.a!;
   const res = await api<PublishResponse>(
     `/api/rules/${created.body.id}/publish`,
-    json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected: { a: { gain: a.gain } }, confirm: true }),
+    json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected: expectedOf(p.body.counts), confirm: true }),
   );
   expect(res.status).toBe(200);
   return { preview: p.body, published: res.body };
@@ -58,7 +57,7 @@ describe('publishing an event-triggered rule', () => {
     const { preview, published } = await previewAndPublish('关键词', onMessage({ field: 'trigger.text', op: 'contains_any', value: ['价格'] }));
     expect(preview.appliesNow).toBe(false);
     // the preview still says who would be tagged at their next message
-    expect(preview.counts.actions.a!.gain).toBeGreaterThan(0);
+    expect(preview.counts.tags[0]!.gain).toBeGreaterThan(0);
     expect(await holders()).toBe(before);
     expect(published.rule.status).toBe('published');
     const ledger = await db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE rule_id = ?').bind(published.rule.id).first<{ n: number }>();
@@ -69,7 +68,7 @@ describe('publishing an event-triggered rule', () => {
     const before = await holders();
     const { preview } = await previewAndPublish('消费', onMessage({ field: 'totalSpend', op: 'gte', value: 50_000 }));
     expect(preview.appliesNow).toBe(true);
-    const gain = preview.counts.actions.a!.gain!;
+    const gain = preview.counts.tags[0]!.gain;
     expect(gain).toBeGreaterThan(0);
     expect(await holders()).toBe(before + gain);
   });

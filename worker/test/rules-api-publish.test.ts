@@ -7,15 +7,17 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSql } from '../../shared/src/demo';
 import { inRollout } from '../../shared/src/rollout';
-import type {
-  CompareResponse,
-  PublishResponse,
-  RuleDetail,
-  RuleListResponse,
-  RulePreviewOk,
-  RulePreviewResponse,
-  RuleVersionDetail,
-  RuleVersionSummary,
+import {
+  expectedOf,
+  type TagCounts,
+  type CompareResponse,
+  type PublishResponse,
+  type RuleDetail,
+  type RuleListResponse,
+  type RulePreviewOk,
+  type RulePreviewResponse,
+  type RuleVersionDetail,
+  type RuleVersionSummary,
 } from '../../shared/src/api/rules';
 import type { ConditionSpec, RuleGraph } from '../../shared/src/rules/types';
 import { api, ROOT } from './fixtures';
@@ -74,10 +76,11 @@ async function preview(ruleId: number, g: RuleGraph, rolloutPercent = 100): Prom
 }
 
 function publishBody(p: RulePreviewOk, extra: Record<string, unknown> = {}) {
-  const expected: Record<string, { gain?: number; lose?: number }> = {};
-  for (const [id, a] of Object.entries(p.counts.actions)) expected[id] = a.type === 'add_tag' ? { gain: a.gain } : { lose: a.lose };
-  return { rolloutPercent: p.rolloutPercent, graphHash: p.graphHash, expected, confirm: true, ...extra };
+  return { rolloutPercent: p.rolloutPercent, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true, ...extra };
 }
+
+/** The net change of one tag in a preview's counts or a publish's applied counts (zeros when absent). */
+const net = (c: { tags: TagCounts[] }, tagId: number | undefined): TagCounts => c.tags.find((t) => t.tagId === tagId) ?? { tagId: tagId ?? 0, gain: 0, lose: 0 };
 
 const count = async (sql: string, ...params: unknown[]) => (await db.prepare(sql).bind(...params).first<{ n: number }>())!.n;
 
@@ -87,9 +90,10 @@ describe('publish applies exactly what the preview counted', () => {
     const g = graph(tag['活跃客户']!, tag['待跟进']!, { field: 'lastActiveAt', op: 'within_last_days', value: 30 }, { region: false });
     const rule = await createRule('活跃客户（30天）', g);
     const p = await preview(rule.id, g);
-    const gain = p.counts.actions.add!.gain!;
-    const lose = p.counts.actions.rm!.lose!;
-    const displaced = p.counts.actions.add!.displaced!;
+    const gain = net(p.counts, tag['活跃客户']).gain;
+    const lose = net(p.counts, tag['待跟进']).lose;
+    // displaced: the other tags of 生命周期 the active contacts lose
+    const displaced = ['新客', '沉睡客户', '流失客户'].reduce((n, name) => n + net(p.counts, tag[name]).lose, 0);
     expect(gain).toBeGreaterThan(0);
     expect(lose).toBeGreaterThan(0);
     expect(displaced).toBeGreaterThan(0);
@@ -100,8 +104,8 @@ describe('publish applies exactly what the preview counted', () => {
     expect(r.status).toBe(200);
     expect(r.body.version).toBe(1);
     expect(r.body.applied).toMatchObject({ rolloutPercent: 100, total: p.counts.total, matched: p.counts.matched });
-    expect(r.body.applied.actions.add).toMatchObject({ gain, displaced });
-    expect(r.body.applied.actions.rm).toMatchObject({ lose });
+    expect(r.body.applied.tags).toEqual(expect.arrayContaining(p.counts.tags.map((t) => ({ tagId: t.tagId, gain: t.gain, lose: t.lose }))));
+    expect(r.body.applied.tags).toHaveLength(p.counts.tags.length);
 
     // The rows themselves, counted independently of the API.
     expect(await count("SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ? AND source = 'rule' AND rule_id = ? AND rule_version = 1", tag['活跃客户'], rule.id)).toBe(gain);
@@ -121,8 +125,7 @@ describe('publish applies exactly what the preview counted', () => {
 
     // Published: a second preview finds nothing left to change.
     const after = await preview(rule.id, g);
-    expect(after.counts.actions.add?.gain).toBe(0);
-    expect(after.counts.actions.rm?.lose).toBe(0);
+    expect(after.counts.tags.every((t) => t.gain === 0 && t.lose === 0)).toBe(true);
     expect(after.counts.matched).toBe(p.counts.matched);
 
     expect(r.body.rule).toMatchObject({
@@ -153,15 +156,15 @@ describe('publish applies exactly what the preview counted', () => {
     const p = await preview(rule.id, g, 20);
     const full = await preview(rule.id, g, 100);
     expect(p.counts.total).toBeLessThan(full.counts.total);
-    const gain = p.counts.actions.add!.gain!;
-    const lose = p.counts.actions.rm!.lose!;
+    const gain = net(p.counts, tag['VIP']).gain;
+    const lose = net(p.counts, tag['待跟进']).lose;
     expect(gain).toBeGreaterThan(0);
-    expect(gain).toBeLessThan(full.counts.actions.add!.gain!);
+    expect(gain).toBeLessThan(net(full.counts, tag['VIP']).gain);
 
     const r = await api<PublishResponse>(`/api/rules/${rule.id}/publish`, json(publishBody(p)));
     expect(r.status).toBe(200);
-    expect(r.body.applied.actions.add?.gain).toBe(gain);
-    expect(r.body.applied.actions.rm?.lose).toBe(lose);
+    expect(net(r.body.applied, tag['VIP']).gain).toBe(gain);
+    expect(net(r.body.applied, tag['待跟进']).lose).toBe(lose);
     const added = await db
       .prepare("SELECT c.bucket FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ct.tag_id = ? AND ct.rule_id = ? AND ct.rule_version = 1")
       .bind(tag['VIP'], rule.id)
@@ -178,12 +181,12 @@ describe('publish applies exactly what the preview counted', () => {
 
     // Widening to 100% adds the rest: the preview of 100% now counts only contacts outside the 20%.
     const rest = await preview(rule.id, g, 100);
-    expect(rest.counts.actions.add?.gain).toBe(full.counts.actions.add!.gain! - gain);
+    expect(net(rest.counts, tag['VIP']).gain).toBe(net(full.counts, tag['VIP']).gain - gain);
     const r2 = await api<PublishResponse>(`/api/rules/${rule.id}/publish`, json(publishBody(rest)));
     expect(r2.status).toBe(200);
     expect(r2.body.version).toBe(2);
     expect(await count("SELECT COUNT(*) AS n FROM tag_ledger WHERE tag_id = ? AND op = 'add' AND rule_id = ? AND rule_version = 2", tag['VIP'], rule.id)).toBe(
-      full.counts.actions.add!.gain! - gain,
+      net(full.counts, tag['VIP']).gain - gain,
     );
   });
 });
@@ -212,12 +215,12 @@ describe('publish evaluates every action on the state the preview counted', () =
     };
     const rule = await createRule('互相依赖的动作', g);
     const p = await preview(rule.id, g);
-    expect(p.counts.actions.a1!.gain).toBeGreaterThan(0);
+    expect(net(p.counts, agent).gain).toBeGreaterThan(0);
     const r = await api<PublishResponse>(`/api/rules/${rule.id}/publish`, json(publishBody(p)));
     expect(r.status).toBe(200);
-    expect(r.body.applied.actions.a1?.gain).toBe(p.counts.actions.a1!.gain);
-    expect(r.body.applied.actions.a2?.gain).toBe(p.counts.actions.a2!.gain);
-    expect(await count("SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ? AND rule_id = ?", tag['待跟进'], rule.id)).toBe(p.counts.actions.a2!.gain);
+    expect(net(r.body.applied, agent).gain).toBe(net(p.counts, agent).gain);
+    expect(net(r.body.applied, tag['待跟进']).gain).toBe(net(p.counts, tag['待跟进']).gain);
+    expect(await count("SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ? AND rule_id = ?", tag['待跟进'], rule.id)).toBe(net(p.counts, tag['待跟进']).gain);
   });
 });
 
@@ -238,19 +241,23 @@ describe('publish refuses what the user did not see', () => {
     expect((await api<RuleDetail>(`/api/rules/${rule.id}`)).body.status).toBe('draft');
   });
 
-  it('409 naming the action when the confirmed counts are not what publishing would write', async () => {
+  it('409 naming the tag when the confirmed counts are not what publishing would write', async () => {
     const g = graph(tag['VIP']!, tag['待跟进']!, lifetimeSpend(10_000), { region: false });
     const rule = await createRule('计数不符', g);
     const p = await preview(rule.id, g);
-    expect(p.counts.actions.add!.gain).toBeGreaterThan(0);
+    const vip = net(p.counts, tag['VIP']);
+    expect(vip.gain).toBeGreaterThan(0);
     const body = publishBody(p);
-    body.expected.add = { gain: p.counts.actions.add!.gain! + 1 };
+    body.expected[String(tag['VIP'])] = { gain: vip.gain + 1, lose: vip.lose };
     const r = await api(`/api/rules/${rule.id}/publish`, json(body));
     expect(r.status).toBe(409);
-    expect(r.body.error.details).toEqual([{ path: 'expected.add.gain', message: expect.stringContaining(`would now add ${p.counts.actions.add!.gain}`) }]);
+    expect(r.body.error.details).toEqual([{ path: `expected.${tag['VIP']}.gain`, message: expect.stringContaining(`would now add it to ${vip.gain}`) }]);
     const missing = publishBody(p);
-    delete missing.expected.rm;
-    expect((await api(`/api/rules/${rule.id}/publish`, json(missing))).body.error.details[0].path).toBe('expected.rm');
+    delete missing.expected[String(tag['待跟进'])];
+    expect((await api(`/api/rules/${rule.id}/publish`, json(missing))).body.error.details[0].path).toBe(`expected.${tag['待跟进']}`);
+    const stranger = publishBody(p);
+    stranger.expected[String(tag['新客'])] = { gain: 0, lose: 0 };
+    expect((await api(`/api/rules/${rule.id}/publish`, json(stranger))).body.error.details[0]).toEqual({ path: `expected.${tag['新客']}`, message: 'is not a tag this publish changes' });
     // Counts are checked at the share being published: counts confirmed for 100% do not match 50%.
     const other = await api(`/api/rules/${rule.id}/publish`, json({ ...publishBody(p), rolloutPercent: 50 }));
     expect(other.status).toBe(409);
@@ -303,7 +310,7 @@ describe('lifecycle, versions, restore and compare of a published rule', () => {
     ]);
     expect(versions.body[1]).toMatchObject({ createdBy: { id: ROOT.id }, rolloutPercent: 100 });
     expect(versions.body[1]!.publishedAt).toBeTypeOf('number');
-    expect(versions.body[1]!.applied?.actions.add?.gain).toBe(p1.counts.actions.add!.gain);
+    expect(net(versions.body[1]!.applied!, tag['VIP']).gain).toBe(net(p1.counts, tag['VIP']).gain);
 
     const one = await api<RuleVersionDetail>(`/api/rules/${rule.id}/versions/1`);
     expect(one.body).toMatchObject({ version: 1, ruleId: rule.id, current: false, triggerSpec: { type: 'schedule' } });
@@ -349,6 +356,6 @@ describe('lifecycle, versions, restore and compare of a published rule', () => {
     expect(r.status).toBe(200);
     expect(r.body.rule.trigger).toBe('purchase');
     expect(await db.prepare('SELECT trigger FROM rule_versions WHERE rule_id = ?').bind(rule.id).first('trigger')).toBe('purchase');
-    expect(r.body.applied.actions.add?.gain).toBe(p.counts.actions.add!.gain);
+    expect(net(r.body.applied, tag['VIP']).gain).toBe(net(p.counts, tag['VIP']).gain);
   });
 });

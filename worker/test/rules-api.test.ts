@@ -219,9 +219,10 @@ describe('POST /api/rules/preview', () => {
       nodes: { t: hand.total, big: hand.total, gd: hand.big, add: hand.add_, rm: hand.rm },
       edges: { e1: hand.total, e2: hand.big, e3: hand.add_, e4: hand.rm },
     });
-    expect(body.counts.actions.add).toMatchObject({ type: 'add_tag', tagId: highValueTag, gain: hand.gain });
-    expect(body.counts.actions.rm).toEqual({ type: 'remove_tag', tagId: potentialTag, lose: hand.lose });
-    expect(body.counts.actions.add?.displaced).toBeTypeOf('number');
+    expect(body.counts.actions.add).toEqual({ type: 'add_tag', tagId: highValueTag });
+    expect(body.counts.actions.rm).toEqual({ type: 'remove_tag', tagId: potentialTag });
+    expect(body.counts.tags.find((t) => t.tagId === highValueTag)).toMatchObject({ gain: hand.gain, lose: 0 });
+    expect(body.counts.tags.find((t) => t.tagId === potentialTag)).toEqual({ tagId: potentialTag, gain: 0, lose: hand.lose });
     expect(body.sample.length).toBe(Math.min(5, hand.add_ + hand.rm));
     expect(body.sample[0]).toHaveProperty('tags');
     expect(body.sample.map((s) => s.id)).toEqual([...body.sample.map((s) => s.id)].sort((x, y) => x - y));
@@ -237,8 +238,8 @@ describe('POST /api/rules/preview', () => {
     expect(body.counts.total).toBe(hand.total);
     expect(body.counts.total).toBeLessThan((await handCounts()).total);
     expect(body.counts.nodes).toMatchObject({ gd: hand.big, add: hand.add_, rm: hand.rm });
-    expect(body.counts.actions.add?.gain).toBe(hand.gain);
-    expect(body.counts.actions.rm?.lose).toBe(hand.lose);
+    expect(body.counts.tags.find((t) => t.tagId === highValueTag)?.gain).toBe(hand.gain);
+    expect(body.counts.tags.find((t) => t.tagId === potentialTag)?.lose).toBe(hand.lose);
     expect(body.sample).toEqual([]);
   });
 

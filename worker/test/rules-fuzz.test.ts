@@ -9,13 +9,23 @@ import { randomGraph, SeededRandom, type GraphVocabulary } from '../../shared/sr
 import type { EvalData, TriggerEvent } from '../../shared/src/rules/types';
 import type { EventType } from '../../shared/src/domain';
 import { buildPreviewCountPlan, fillCounts, type PlanTuning } from '../../shared/src/rules/preview-counts';
+import { netChange, netPlanOver, type NetPlan, type TagRow } from '../../shared/src/rules/net-effect';
+import type { CompiledRule } from '../../shared/src/rules/compile';
 import { runPreview } from '../src/rules/preview';
+import { applyStatements } from '../src/rules/apply';
+import { applyChanges, type RuleChange } from '../src/execution/evaluate';
+import type { TagInfo } from '../src/execution/published';
 
 /**
  * Differential fuzz: random valid graphs over the demo data. For each, the SQL preview's
- * counts (matched, per node, per edge, gain / lose per action) must equal what json-logic-js
- * and the closure evaluator say contact by contact — for both SQL strategies: the conjunction
- * counts (`preview-counts.ts`, the default) and the one statement (`buildPreviewQuery`).
+ * counts (matched, per node, per edge, the net gain / lose / kept per tag, conflicts) must equal
+ * what json-logic-js and the closure evaluator say contact by contact — for both SQL strategies:
+ * the conjunction counts (`preview-counts.ts`, the default) and the one statement
+ * (`buildPreviewQuery`) — and what publishing writes: the set-based writes of publish and
+ * scheduled runs change contact_tags by exactly the preview's per-tag counts, contact by
+ * contact as the webhook path's in-memory net change says, with no add-then-remove ledger rows.
+ * Every other seed draws its actions from a few tags, two of one exclusive group, so that adds
+ * and removes of one tag and two tags of one exclusive group fire together.
  * Seeded: a failure names its seed, and rerunning reproduces it.
  */
 const NOW = 1_773_540_000_000; // 2026-03-15 10:00 Asia/Shanghai
@@ -32,8 +42,16 @@ let countPlans = 0;
 /** Seeds whose second round counted some held tag from the other tests' side (EXISTS), or by walking the tag index. */
 let secondExists = 0;
 let secondWalk = 0;
-/** Seeds where an action's gain / lose / holders count was not zero: the held-tag atoms were exercised. */
+/** Seeds where a tag's gain / lose / kept count was not zero: the held-tag atoms were exercised. */
 let heldNonZero = 0;
+/** Seeds where two actions with opposite or exclusive effects fired for the same contact. */
+let collided = 0;
+/** Seeds where a tag was lost to another tag of its exclusive group. */
+let displacedSeeds = 0;
+/** The demo's tags with their groups, and the tags actions draw from on colliding seeds. */
+let tagRows: TagRow[] = [];
+let tagInfo = new Map<number, TagInfo>();
+let collidingTags: number[] = [];
 
 beforeAll(async () => {
   const statements = [...demoSql({ contacts: CONTACTS, seed: 42, now: NOW, avgEvents: 10 })];
@@ -79,6 +97,21 @@ beforeAll(async () => {
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') (customValues[k] ??= []).push(v);
     }
   }
+  const t = await db
+    .prepare('SELECT t.id, t.group_id, g.exclusive, t.status FROM tags t JOIN tag_groups g ON g.id = t.group_id ORDER BY t.id')
+    .all<{ id: number; group_id: number; exclusive: number; status: string }>();
+  tagRows = t.results.map((x) => ({ id: x.id, groupId: x.group_id, exclusive: x.exclusive === 1 }));
+  tagInfo = new Map(t.results.map((x) => [x.id, { groupId: x.group_id, exclusive: x.exclusive === 1, active: x.status === 'active' }]));
+  // The exclusive group with the most holders among active tags, and one non-exclusive tag.
+  const held = new Map<number, number>();
+  for (const x of tags.results) held.set(x.tag_id, (held.get(x.tag_id) ?? 0) + 1);
+  const active = t.results.filter((x) => x.status === 'active' && (held.get(x.id) ?? 0) > 0);
+  const groups = new Map<number, number[]>();
+  for (const x of active.filter((x) => x.exclusive === 1)) groups.set(x.group_id, [...(groups.get(x.group_id) ?? []), x.id]);
+  const exclusive = [...groups.values()].filter((g) => g.length >= 3).sort((a, b) => b.length - a.length)[0] ?? [];
+  const plain = active.find((x) => x.exclusive === 0)?.id;
+  collidingTags = [...exclusive.slice(0, 3), ...(plain ? [plain] : [])];
+
   const messageTexts = events.results.filter((e) => e.type === 'message' && e.text).map((e) => e.text as string);
   vocab = {
     values,
@@ -94,13 +127,18 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
   it('loaded the demo contacts', () => {
     expect(contacts.length).toBe(CONTACTS);
     expect(vocab.tagIds.length).toBeGreaterThan(0);
+    expect(collidingTags.length).toBe(4);
   });
 
   for (let seed = 1; seed <= GRAPHS; seed++) {
     it(`seed ${seed}`, async () => {
       const r = new SeededRandom(seed);
       const eventType = r.chance(0.3) ? r.pick<EventType>(['message', 'purchase', 'qr_scan']) : undefined;
-      const graph = randomGraph(r, vocab, eventType ? { eventType } : {});
+      const colliding = seed % 2 === 0;
+      const graph = randomGraph(r, vocab, {
+        ...(eventType ? { eventType } : {}),
+        ...(colliding ? { actionTags: collidingTags, actions: { min: 2, max: 4 } } : {}),
+      });
       const event: TriggerEvent | null = eventType
         ? {
             type: eventType,
@@ -114,11 +152,12 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       const rule = compiled.value;
 
       const ctx = { now: NOW, tzOffsetMinutes: TZ, event };
-      const sql = await runPreview(env.DB, rule, ctx);
+      const net = netPlanOver(rule.actions, tagRows);
+      const sql = await runPreview(env.DB, rule, ctx, { net });
       if (!sql.ok) throw new Error(JSON.stringify(sql.errors));
-      const single = await runPreview(env.DB, rule, ctx, { strategy: 'single' });
+      const single = await runPreview(env.DB, rule, ctx, { net, strategy: 'single' });
       if (!single.ok) throw new Error(JSON.stringify(single.errors));
-      const countPlan = buildPreviewCountPlan(rule, ctx);
+      const countPlan = buildPreviewCountPlan(rule, ctx, { net });
       if (countPlan?.ok) {
         countPlans++;
         // Which forms the second round picked from the first round's sizes.
@@ -142,8 +181,7 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       let matchedPlan = 0;
       const firedMismatch: string[] = [];
       const nodeCounts: Record<string, number> = {};
-      const actionCounts: Record<string, { gain?: number; lose?: number; holdersNotMatched?: number }> = {};
-      for (const a of rule.actions) actionCounts[a.nodeId] = a.action.type === 'add_tag' ? { gain: 0, holdersNotMatched: 0 } : { lose: 0 };
+      const js = netCounts();
       for (const c of contacts) {
         const data = { ...c, event };
         const ref = applyReference(rule.logic, data) as string[];
@@ -155,15 +193,7 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
         if (fired.join() !== ref.join()) firedMismatch.push(`contact ${String(c.contact.id)}: plan [${fired.join()}], json-logic-js [${ref.join()}]`);
         for (const [id, f] of perNode) if (truthy(f(data))) nodeCounts[id] = (nodeCounts[id] ?? 0) + 1;
         for (const [id, f] of perEdge) if (truthy(f(data))) edgeCounts[id] = (edgeCounts[id] ?? 0) + 1;
-        for (const a of rule.actions) {
-          const reached = ref.includes(a.nodeId);
-          const holds = (data.tags ?? []).includes(a.action.tagId);
-          const n = actionCounts[a.nodeId] as { gain?: number; lose?: number; holdersNotMatched?: number };
-          if (a.action.type === 'add_tag') {
-            if (reached && !holds) n.gain = (n.gain ?? 0) + 1;
-            if (holds && !reached) n.holdersNotMatched = (n.holdersNotMatched ?? 0) + 1;
-          } else if (reached && holds) n.lose = (n.lose ?? 0) + 1;
-        }
+        js.add(net, c.contact.id as number, data.tags ?? [], ref);
       }
       const ctxMsg = `seed ${seed}: ${JSON.stringify(graph)}`;
       expect(sql.value.total, ctxMsg).toBe(CONTACTS);
@@ -174,8 +204,16 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       matchedBySeed.push(matchedRef);
       for (const id of Object.keys(rule.nodeLogic)) expect(sql.value.nodes[id] ?? 0, `${ctxMsg} node ${id}`).toBe(nodeCounts[id] ?? 0);
       for (const id of Object.keys(rule.edgeFlow)) expect(sql.value.edges[id] ?? 0, `${ctxMsg} edge ${id}`).toBe(edgeCounts[id] ?? 0);
-      expect(sql.value.actions, ctxMsg).toEqual(actionCounts);
-      if (Object.values(actionCounts).some((a) => (a.gain ?? 0) + (a.lose ?? 0) + (a.holdersNotMatched ?? 0) > 0)) heldNonZero++;
+      expect(Object.fromEntries(sql.value.tags), `${ctxMsg} net change per tag`).toEqual(js.byTag());
+      expect(sql.value.conflicts, `${ctxMsg} conflicts`).toEqual(net.conflicts.map((_c, i) => js.conflicts[i] ?? 0));
+      if ([...sql.value.tags.values()].some((t) => t.gain + t.lose + (t.kept ?? 0) > 0)) heldNonZero++;
+      if (js.conflicts.some((n) => n > 0)) collided++;
+      if (js.displaced > 0) displacedSeeds++;
+      // Publishing writes exactly that: per tag, and contact by contact.
+      const written = await publishDiff(rule, net, ctx);
+      expect(written.tags, `${ctxMsg} publish per tag`).toEqual(Object.fromEntries([...sql.value.tags].map(([id, t]) => [id, { gain: t.gain, lose: t.lose }])));
+      expect(written.changes, `${ctxMsg} publish per contact`).toEqual(js.changes);
+      expect(written.addThenRemove, `${ctxMsg} no add-then-remove ledger rows`).toBe(0);
       // Both SQL strategies, column for column.
       const { rowsRead: _a, ...counted } = sql.value;
       const { rowsRead: _b, ...countedSingle } = single.value;
@@ -185,7 +223,7 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       // default picks per count by size: not every seed meets every form).
       const tunings: PlanTuning[] = [{ rounds: 1 }, { held: 'walk' }, { held: 'exists' }, { held: 'in' }, { held: 'merge' }, { merge: false }, { narrow: false }];
       for (const tuning of tunings) {
-        const other = await runPreview(env.DB, rule, ctx, tuning);
+        const other = await runPreview(env.DB, rule, ctx, { ...tuning, net });
         if (!other.ok) throw new Error(JSON.stringify(other.errors));
         const { rowsRead: _c, ...countedOther } = other.value;
         expect(countedOther, `${ctxMsg} ${JSON.stringify(tuning)}`).toEqual(countedSingle);
@@ -193,8 +231,8 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       // Within a scope (as a department's or a gray share's preview): holder counts on the tag
       // index are unscoped sizes, held conjunctions never merge.
       const scope = { sql: 'c.bucket < ?', params: [6000] };
-      const scoped = await runPreview(env.DB, rule, ctx, { scope });
-      const scopedSingle = await runPreview(env.DB, rule, ctx, { scope, strategy: 'single' });
+      const scoped = await runPreview(env.DB, rule, ctx, { scope, net });
+      const scopedSingle = await runPreview(env.DB, rule, ctx, { scope, net, strategy: 'single' });
       if (!scoped.ok || !scopedSingle.ok) throw new Error('scoped preview failed');
       const { rowsRead: _d, ...countedScoped } = scoped.value;
       const { rowsRead: _e, ...countedScopedSingle } = scopedSingle.value;
@@ -213,8 +251,110 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
     expect(heldNonZero).toBeGreaterThan(GRAPHS * 0.3);
   });
 
+  it('drew rules whose actions collided on shared tags and exclusive groups', () => {
+    expect(collided).toBeGreaterThan(GRAPHS * 0.1);
+    expect(displacedSeeds).toBeGreaterThan(GRAPHS * 0.1);
+  });
+
   it('met both held-tag forms in the second round, chosen by size', () => {
     expect(secondExists).toBeGreaterThan(GRAPHS * 0.1);
     expect(secondWalk).toBeGreaterThan(GRAPHS * 0.1);
   });
 });
+
+/**
+ * The JS side of the net change, contact by contact: `netChange` (what the webhook path asks
+ * for) applied with the webhook path's own in-memory tag writer (`applyChanges`).
+ */
+function netCounts() {
+  const tags = new Map<number, { gain: number; lose: number; kept?: number }>();
+  const changes: Record<string, string> = {};
+  const conflicts: number[] = [];
+  let displaced = 0;
+  const tag = (id: number) => {
+    let t = tags.get(id);
+    if (!t) tags.set(id, (t = { gain: 0, lose: 0 }));
+    return t;
+  };
+  return {
+    conflicts,
+    changes,
+    get displaced() {
+      return displaced;
+    },
+    add(plan: NetPlan, contactId: number, held: readonly number[], fired: readonly string[]) {
+      plan.conflicts.forEach((c, i) => {
+        conflicts[i] = (conflicts[i] ?? 0) + (fired.includes(c.nodeIds[0]) && fired.includes(c.nodeIds[1]) ? 1 : 0);
+      });
+      const net = netChange(plan, fired);
+      const asked: RuleChange[] = [
+        ...net.remove.map((tagId) => ({ tagId, op: 'remove' as const, ruleId: 1, ruleVersion: 1 })),
+        ...net.add.map((tagId) => ({ tagId, op: 'add' as const, ruleId: 1, ruleVersion: 1 })),
+      ];
+      const after = new Set(held);
+      const effective = applyChanges(after, asked, tagInfo, new Map());
+      for (const t of plan.tags) {
+        const n = tag(t.tagId);
+        const had = held.includes(t.tagId);
+        const has = after.has(t.tagId);
+        if (!had && has) n.gain++;
+        if (had && !has) {
+          n.lose++;
+          if (!net.remove.includes(t.tagId)) displaced++;
+        }
+        if (t.addNodes.length > 0) n.kept = (n.kept ?? 0) + (had && has && !net.add.includes(t.tagId) ? 1 : 0);
+      }
+      const diff = effective.map((e) => `${e.op}:${e.tagId}`).sort().join(',');
+      if (diff) changes[contactId] = diff;
+    },
+    byTag: () => Object.fromEntries(tags),
+  };
+}
+
+/**
+ * Publishes the rule's net change with the statements publishing runs (in one batch), reads
+ * what changed, and puts contact_tags back as it was.
+ */
+async function publishDiff(rule: CompiledRule, net: NetPlan, ctx: { now: number; tzOffsetMinutes: number; event: TriggerEvent | null }) {
+  const db = env.DB;
+  const before = (await db.prepare('SELECT * FROM contact_tags').all<Record<string, unknown> & { contact_id: number; tag_id: number }>()).results;
+  const batchId = `fuzz:${crypto.randomUUID()}`;
+  const statements = applyStatements(db, rule, net, { now: ctx.now, tzOffsetMinutes: ctx.tzOffsetMinutes, ...(ctx.event ? { event: ctx.event } : {}) }, undefined, {
+    source: 'rule',
+    ruleId: 1,
+    ruleVersion: 1,
+    batchId,
+    at: ctx.now,
+  });
+  if (!statements.ok) throw new Error(JSON.stringify(statements.errors));
+  if (statements.value.length) await db.batch(statements.value);
+  const after = (await db.prepare('SELECT contact_id, tag_id FROM contact_tags').all<{ contact_id: number; tag_id: number }>()).results;
+  const key = (r: { contact_id: number; tag_id: number }) => `${r.contact_id}|${r.tag_id}`;
+  const had = new Set(before.map(key));
+  const has = new Set(after.map(key));
+  const tags: Record<string, { gain: number; lose: number }> = {};
+  const perContact = new Map<number, string[]>();
+  const note = (k: string, op: 'add' | 'remove') => {
+    const [c, t] = k.split('|').map(Number) as [number, number];
+    const n = (tags[t] ??= { gain: 0, lose: 0 });
+    if (op === 'add') n.gain++;
+    else n.lose++;
+    perContact.set(c, [...(perContact.get(c) ?? []), `${op}:${t}`]);
+  };
+  for (const k of has) if (!had.has(k)) note(k, 'add');
+  for (const k of had) if (!has.has(k)) note(k, 'remove');
+  for (const t of net.tags) tags[t.tagId] ??= { gain: 0, lose: 0 };
+  const changes = Object.fromEntries([...perContact].map(([c, list]) => [c, list.sort().join(',')]));
+  const twice = await db
+    .prepare(`SELECT count(*) AS n FROM (SELECT contact_id, tag_id FROM tag_ledger WHERE batch_id = ? GROUP BY contact_id, tag_id HAVING count(*) > 1)`)
+    .bind(batchId)
+    .first<{ n: number }>();
+  // Put contact_tags back (the ledger rows of the batch go too: nothing reads them here).
+  await db.batch([
+    db.prepare('DELETE FROM contact_tags'),
+    db.prepare(`INSERT INTO contact_tags SELECT json_extract(j.value, '$.contact_id'), json_extract(j.value, '$.tag_id'), json_extract(j.value, '$.source'),
+                  json_extract(j.value, '$.rule_id'), json_extract(j.value, '$.rule_version'), json_extract(j.value, '$.added_at') FROM json_each(?) j`).bind(JSON.stringify(before)),
+    db.prepare('DELETE FROM tag_ledger WHERE batch_id = ?').bind(batchId),
+  ]);
+  return { tags, changes, addThenRemove: twice?.n ?? 0 };
+}

@@ -42,7 +42,7 @@ const big: RuleNode = { id: 'big', kind: 'condition', condition: { field: 'total
 const gd: RuleNode = { id: 'gd', kind: 'condition', condition: { field: 'region', op: 'eq', value: '广东' } };
 
 describe('runPreview', () => {
-  it('counts the total, every node, and who would gain the tag or hold it without matching', async () => {
+  it('counts the total, every node, and who would gain the tag or hold it without matching (and keep it)', async () => {
     const rule = compiled({
       schemaVersion: 1,
       nodes: [t, big, gd, { id: 'add', kind: 'action', action: { type: 'add_tag', tagId: 800001 } }],
@@ -57,7 +57,7 @@ describe('runPreview', () => {
     // Big spenders 1–4; of those in 广东 (even index): 700001, 700003.
     expect(r.value).toMatchObject({ total: 10, matched: 2, nodes: { t: 10, big: 10, gd: 4, add: 2 } });
     // 700001 already holds it → gain 1 (700003); holders 700002 and 700009 do not match.
-    expect(r.value.actions.add).toEqual({ gain: 1, holdersNotMatched: 2 });
+    expect(r.value.tags.get(800001)).toEqual({ gain: 1, lose: 0, kept: 2 });
     expect(r.value.rowsRead).toBeGreaterThan(0);
   });
 
@@ -73,7 +73,7 @@ describe('runPreview', () => {
     const r = await runPreview(env.DB, rule, ctx, { scope });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     expect(r.value.matched).toBe(6);
-    expect(r.value.actions.rm).toEqual({ lose: 1 }); // 700009 holds it and is not a big spender
+    expect(r.value.tags.get(800001)).toEqual({ gain: 0, lose: 1 }); // 700009 holds it and is not a big spender
     expect(r.value.edges).toEqual({ e1: 10, e2: 6 });
   });
 

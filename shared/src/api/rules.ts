@@ -323,21 +323,42 @@ export const previewBody = z
   .strict();
 export type PreviewBody = z.output<typeof previewBody>;
 
-/** Counts of one action: `add_tag` → gain (contacts that would get the tag) and holders not matched; `remove_tag` → lose. */
+/** One action node: what it does (its tag's net change is in `PreviewCountsBody.tags`). */
 export interface ActionCounts {
   type: 'add_tag' | 'remove_tag';
   tagId: number;
-  /** add_tag: reached and not holding the tag now: new contact_tags rows publishing writes. */
-  gain?: number;
-  /** remove_tag: reached and holding the tag now: contact_tags rows publishing deletes. */
-  lose?: number;
-  /** add_tag: holding the tag but not reached (publishing does NOT remove it; informative). */
-  holdersNotMatched?: number;
-  /**
-   * add_tag of a tag in an exclusive group only: the reached contacts' OTHER tags of that group
-   * that publishing removes (a contact holds at most one tag of such a group). Show as −N.
-   */
-  displaced?: number;
+}
+
+/**
+ * The net change of one tag (docs/rules.md "What a rule does to a contact"): every action that
+ * fires for a contact is combined into one change, so these are exactly the contact_tags rows
+ * publishing inserts (`gain`) and deletes (`lose`, displacement from an exclusive group included).
+ */
+export interface TagCounts {
+  tagId: number;
+  /** Contacts that get the tag. */
+  gain: number;
+  /** Holders that lose it: a remove action fires, or another tag of its exclusive group wins. */
+  lose: number;
+  /** Tags the rule adds: holders the rule neither adds it to nor takes it from (they keep it). */
+  kept?: number;
+}
+
+/** Two actions that fire together for some contacts with opposite or exclusive effects. */
+export interface ConflictCounts {
+  /** `add_remove`: adds and removes one tag; `exclusive`: adds two tags of one exclusive group. */
+  kind: 'add_remove' | 'exclusive';
+  /** The two action node ids, in node order. */
+  nodeIds: [string, string];
+  /** The action whose effect stands where both fire. */
+  winner: string;
+  /** Contacts for which both fire. */
+  contacts: number;
+}
+
+/** The per-tag counts a publish confirms (`PublishBody.expected`), from a preview's counts. */
+export function expectedOf(counts: Pick<PreviewCountsBody, 'tags'>): Record<string, { gain: number; lose: number }> {
+  return Object.fromEntries(counts.tags.map((t) => [String(t.tagId), { gain: t.gain, lose: t.lose }]));
 }
 
 /** The counts of a preview (and what a publish applied). */
@@ -355,6 +376,10 @@ export interface PreviewCountsBody {
   edges?: Record<string, number>;
   /** Per action node id. */
   actions: Record<string, ActionCounts>;
+  /** The net change per tag the rule touches (and per tag it would displace), in priority order. */
+  tags: TagCounts[];
+  /** Pairs of actions with opposite or exclusive effects, with how many contacts both reach. */
+  conflicts: ConflictCounts[];
 }
 
 /** A preview of a graph that compiles. */
@@ -424,9 +449,9 @@ export type RuleExplainResponse =
  *
  * The user must see what they publish, so publish refuses with 409 when:
  * - `graphHash` differs from the saved draft's (the draft changed after the preview: preview again);
- * - the per-action `expected` counts differ from what publishing at `rolloutPercent` would write
+ * - the per-tag `expected` counts differ from what publishing at `rolloutPercent` would write
  *   now (the data changed since the preview, or the share is not the one previewed): the 409's
- *   `details` name each action (`expected.<nodeId>.gain`) with the count it would write now.
+ *   `details` name each tag (`expected.<tagId>.gain`) with the count it would write now.
  * 422 `invalid_rule` when the draft does not compile; 409 for an archived rule.
  * Publishing a paused rule publishes and resumes it.
  */
@@ -435,10 +460,10 @@ export const publishBody = z
     rolloutPercent: rolloutPercentSchema,
     /** `graphHash` from the preview the user confirmed (or `draftHash` of the rule detail). */
     graphHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a graph hash from a preview'),
-    /** The counts the confirmation showed, per action node id: `{ gain }` for add_tag, `{ lose }` for remove_tag. */
+    /** The net change the confirmation showed, per tag id (every tag of the preview's `tags`): `{ gain, lose }`. */
     expected: z.record(
-      z.string().min(1).max(64),
-      z.object({ gain: z.number().int().min(0).optional(), lose: z.number().int().min(0).optional() }).strict(),
+      z.string().regex(/^[1-9][0-9]{0,9}$/, 'must be a tag id'),
+      z.object({ gain: z.number().int().min(0), lose: z.number().int().min(0) }).strict(),
     ),
     confirm: z.literal(true, 'must be true: the user confirmed the changes'),
     /** A note stored with the version ("raised threshold to ¥1,000"). */
@@ -454,8 +479,8 @@ export interface PublishApplied {
   total: number;
   /** Contacts for which at least one action fired. */
   matched: number;
-  /** Per action node id: `gain` = contact_tags rows inserted, `lose` = rows deleted. */
-  actions: Record<string, ActionCounts>;
+  /** Per tag: `gain` = contact_tags rows inserted, `lose` = rows deleted (from the ledger). */
+  tags: TagCounts[];
 }
 
 /** `POST /api/rules/:id/publish` response. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compileRule, type CompiledRule } from './compile';
 import { buildPreviewCountPlan, unwrapCoalesce } from './preview-counts';
 import { D1_MAX_PARAMS } from './sql';
+import { netPlanOver } from './net-effect';
 import type { RuleEdge, RuleGraph, RuleNode } from './types';
 
 const ctx = { now: 1_773_540_000_000, tzOffsetMinutes: 480 };
@@ -54,9 +55,10 @@ describe('buildPreviewCountPlan', () => {
     if (!plan?.ok) throw new Error('no plan');
     const { columns, combos } = plan.value;
     const { statements, perStatement } = plan.value.first;
-    // total, 5 prefixes, two holder counts, two holders ∧ prefix: 10 counts for 20 columns.
+    // total, 5 prefixes, two holder counts, two holders ∧ prefix: 10 counts for 22 columns (gain,
+    // lose and kept of the added tag, gain and lose of the removed one among them).
     expect(perStatement.reduce((a, b) => a + b, 0)).toBe(10);
-    expect(columns.length).toBe(20);
+    expect(columns.length).toBe(22);
     expect(statements.length).toBe(1);
     const sql = statements[0]?.sql ?? '';
     // the aggregate is one set, computed once; comparisons are bare (indexable) in the WHEREs
@@ -215,5 +217,47 @@ describe('buildPreviewCountPlan', () => {
     const all = [...plan.value.first.statements, ...later];
     expect(all.some((s) => s.sql.includes('DROP'))).toBe(false);
     expect(all.flatMap((s) => s.params)).toContain(JSON.stringify([evil]));
+  });
+});
+
+describe('score bands into an exclusive group', () => {
+  it('drops products of two disjoint bands of one score, and keeps those of overlapping ones', () => {
+    const graph = (bands: { id: string; min: number; max: number | null }[]): CompiledRule => {
+      const g: RuleGraph = {
+        schemaVersion: 1,
+        nodes: [
+          { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+          { id: 's', kind: 'score', metrics: [{ field: 'messageCount', weight: 100, cap: 50 }], bands },
+          ...bands.map((b, i) => ({ id: `a${i}`, kind: 'action' as const, action: { type: 'add_tag' as const, tagId: 10 + i } })),
+        ],
+        edges: [{ id: 'e', source: 't', target: 's' }, ...bands.map((b, i) => ({ id: `e${i}`, source: 's', target: `a${i}`, sourceHandle: b.id }))],
+      };
+      const r = compileRule(g);
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      return r.value;
+    };
+    const tags = [10, 11, 12, 13].map((id) => ({ id, groupId: 1, exclusive: true }));
+    const disjoint = graph([
+      { id: 'core', min: 80, max: null },
+      { id: 'active', min: 60, max: 80 },
+      { id: 'normal', min: 40, max: 60 },
+      { id: 'watch', min: 0, max: 40 },
+    ]);
+    const plan = buildPreviewCountPlan(disjoint, ctx, { rounds: 1, net: netPlanOver(disjoint.actions, tags) });
+    if (!plan?.ok) throw new Error('no plan');
+    const sql = plan.value.first.statements.map((s) => s.sql).join(';');
+    // no count asks for a contact in two bands: each band alone, and with each held tag
+    const bandsPerCount = sql.split('(SELECT count(*)').slice(1).map((q) => (q.match(/>= \?\d+/g) ?? []).length);
+    expect(Math.max(...bandsPerCount)).toBeLessThanOrEqual(1);
+    expect(plan.value.size).toBeLessThanOrEqual(1 + 4 + 4 + 16);
+    // overlapping bands can hold one contact twice: their product is counted
+    const overlapping = graph([
+      { id: 'hi', min: 50, max: null },
+      { id: 'mid', min: 40, max: 60 },
+    ]);
+    const both = buildPreviewCountPlan(overlapping, ctx, { rounds: 1, net: netPlanOver(overlapping.actions, tags) });
+    if (!both?.ok) throw new Error('no plan');
+    const counts = both.value.first.statements.map((s) => s.sql).join(';').split('(SELECT count(*)').slice(1);
+    expect(counts.some((q) => (q.match(/>= \?\d+/g) ?? []).length === 2)).toBe(true);
   });
 });

@@ -43,6 +43,7 @@ import { ruleError, UnsupportedLogicError, type RuleResult } from './errors';
 import { LOGIC_OPERATIONS, type AggregateJoin, type SqlContext, type SqlFrag } from './operators';
 import { balanced, D1_MAX_PARAMS, D1_MAX_STATEMENT_BYTES, numberParams, packCounts, toSql, type PreviewColumn, type PreviewOptions } from './sql';
 import type { JsonLogic } from './types';
+import { conflictFormula, netFormulas, netPlan } from './net-effect';
 
 /** At most this many distinct conjunction counts per preview; beyond, the one-statement path. */
 export const MAX_PREVIEW_COUNTS = 64;
@@ -123,17 +124,23 @@ function add(into: Poly, p: Poly, k: number): Poly {
   if (into.size > MAX_TERMS) throw new TooBig();
   return into;
 }
-function mulMono(a: string, b: string): string {
+/** A product of atoms no contact satisfies (two disjoint bands of one score), or not. */
+type Impossible = (atoms: readonly number[]) => boolean;
+
+function mulMono(a: string, b: string, impossible?: Impossible): string | null {
   if (a === '') return b;
   if (b === '') return a;
   const set = new Set([...a.split(','), ...b.split(',')].map(Number));
-  return [...set].sort((x, y) => x - y).join(',');
+  const ids = [...set].sort((x, y) => x - y);
+  if (impossible?.(ids)) return null;
+  return ids.join(',');
 }
-function mul(a: Poly, b: Poly): Poly {
+function mul(a: Poly, b: Poly, impossible?: Impossible): Poly {
   const out: Poly = new Map();
   for (const [ma, ca] of a) {
     for (const [mb, cb] of b) {
-      const m = mulMono(ma, mb);
+      const m = mulMono(ma, mb, impossible);
+      if (m === null) continue;
       const v = (out.get(m) ?? 0) + ca * cb;
       if (v === 0) out.delete(m);
       else out.set(m, v);
@@ -312,6 +319,23 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   };
 
   const testsById = new Map(rule.tests.map((t) => [t.id, t]));
+  // Bands of one score are intervals of one number: a contact in two disjoint ones does not exist,
+  // so such products are dropped (exclusive band actions then cost no conjunction counts).
+  const bandOf = new Map<number, { id: string; min: number; max: number | null }>();
+  const disjoint = (x: { min: number; max: number | null }, y: { min: number; max: number | null }) =>
+    (x.max !== null && x.max <= y.min) || (y.max !== null && y.max <= x.min);
+  const impossible: Impossible = (ids) => {
+    const bands = ids.flatMap((i) => bandOf.get(i) ?? []);
+    for (let i = 0; i < bands.length; i++) {
+      for (let j = i + 1; j < bands.length; j++) {
+        const x = bands[i] as { id: string; min: number; max: number | null };
+        const y = bands[j] as { id: string; min: number; max: number | null };
+        if (x.id === y.id && disjoint(x, y)) return true;
+      }
+    }
+    return false;
+  };
+  const times = (a: Poly, b: Poly) => mul(a, b, impossible);
   const polyOf = (f: Formula): Poly => {
     switch (f.t) {
       case 'true':
@@ -328,21 +352,21 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
         const t = testsById.get(f.id);
         if (!t) return new Map();
         const { min, max } = f;
-        return atom(
-          addAtom(`b:${f.id}|${min}|${max}`, () => {
-            const band = toSql({ sf_band: [t.logic, min, max] }, ctx);
-            return { where: { sql: unwrapCoalesce(band.sql), params: band.params }, ctes: [] };
-          }),
-        );
+        const i = addAtom(`b:${f.id}|${min}|${max}`, () => {
+          const band = toSql({ sf_band: [t.logic, min, max] }, ctx);
+          return { where: { sql: unwrapCoalesce(band.sql), params: band.params }, ctes: [] };
+        });
+        bandOf.set(i, { id: f.id, min, max });
+        return atom(i);
       }
       case 'and': {
         let p = ONE();
-        for (const x of f.of) p = mul(p, polyOf(x));
+        for (const x of f.of) p = times(p, polyOf(x));
         return p;
       }
       case 'or': {
         let none = ONE();
-        for (const x of f.of) none = mul(none, complement(polyOf(x)));
+        for (const x of f.of) none = times(none, complement(polyOf(x)));
         return complement(none);
       }
       case 'not':
@@ -370,19 +394,24 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   };
   column({ kind: 'total' }, ONE());
   let none = ONE();
-  for (const a of rule.actions) none = mul(none, complement(reachOf(a.nodeId)));
+  for (const a of rule.actions) none = times(none, complement(reachOf(a.nodeId)));
   column({ kind: 'matched' }, complement(none));
   for (const nodeId of Object.keys(rule.reach)) column({ kind: 'node', nodeId }, reachOf(nodeId));
   for (const [edgeId, f] of Object.entries(rule.edgeFlow)) column({ kind: 'edge', edgeId }, polyOf(f));
-  for (const a of opts.nodesOnly ? [] : rule.actions) {
-    const r = reachOf(a.nodeId);
-    const h = held(a.action.tagId);
-    if (a.action.type === 'add_tag') {
-      column({ kind: 'gain', nodeId: a.nodeId }, mul(r, complement(h)));
-      column({ kind: 'holders_not_matched', nodeId: a.nodeId }, mul(h, complement(r)));
-    } else {
-      column({ kind: 'lose', nodeId: a.nodeId }, mul(r, h));
+  if (!opts.nodesOnly) {
+    // The net change per tag (net-effect.ts): gain = wins ∧ ¬holds; lose = holds ∧ (removed ∨
+    // displaced); kept = holds and the rule neither adds nor takes it.
+    const plan = opts.net ?? netPlan(rule.actions, () => undefined);
+    const zero = (): Poly => new Map();
+    for (const f of netFormulas(rule, plan)) {
+      const h = held(f.tagId);
+      const add = f.add ? polyOf(f.add) : zero();
+      const away = complement(times(f.remove ? complement(polyOf(f.remove)) : ONE(), f.displaced ? complement(polyOf(f.displaced)) : ONE()));
+      column({ kind: 'tag_gain', tagId: f.tagId }, times(add, complement(h)));
+      column({ kind: 'tag_lose', tagId: f.tagId }, times(h, away));
+      if (f.add) column({ kind: 'tag_kept', tagId: f.tagId }, times(h, times(complement(add), complement(away))));
     }
+    plan.conflicts.forEach((c, index) => column({ kind: 'conflict', index }, polyOf(conflictFormula(rule, c))));
   }
 
   // The distinct monomials, each one count.

@@ -155,11 +155,25 @@ export function randomCondition(r: SeededRandom, v: GraphVocabulary, eventRule: 
   }
 }
 
+/** Options of `randomGraph`. */
+export interface RandomGraphOptions {
+  maxNodes?: number;
+  eventType?: EventType;
+  /**
+   * Tags the actions draw from (default: every tag of the vocabulary). A few tags, some of one
+   * exclusive group, make actions collide: add and remove of one tag, two tags of one group.
+   */
+  actionTags?: readonly number[];
+  /** How many actions (default 1–3). */
+  actions?: { min: number; max: number };
+}
+
 /**
- * A random valid graph: a trigger, 1–`maxNodes` inner nodes (conditions, branches, scores,
- * and/or/not) each fed from earlier nodes, and 1–3 actions.
+ * A random valid graph: a trigger, 1–`maxNodes` inner nodes (conditions, branches, scores with
+ * two bands and sometimes a third overlapping them, and/or/not) each fed from earlier nodes,
+ * and 1–3 actions.
  */
-export function randomGraph(r: SeededRandom, v: GraphVocabulary, opts: { maxNodes?: number; eventType?: EventType } = {}): RuleGraph {
+export function randomGraph(r: SeededRandom, v: GraphVocabulary, opts: RandomGraphOptions = {}): RuleGraph {
   const eventRule = opts.eventType !== undefined;
   const nodes: RuleNode[] = [
     eventRule
@@ -221,6 +235,8 @@ export function randomGraph(r: SeededRandom, v: GraphVocabulary, opts: { maxNode
         bands: [
           { id: 'hi', min: cut, max: null },
           { id: 'lo', min: 0, max: cut },
+          // a band overlapping both: a contact can take two handles of one score
+          ...(r.chance(0.25) ? [{ id: 'mid', min: cut - 5, max: cut + 5 }] : []),
         ],
       };
     } else {
@@ -231,11 +247,12 @@ export function randomGraph(r: SeededRandom, v: GraphVocabulary, opts: { maxNode
     for (let k = 0; k < inputs; k++) connect(id);
     nodes.push(node);
   }
-  const actions = r.int(1, 3);
+  const actions = r.int(opts.actions?.min ?? 1, opts.actions?.max ?? 3);
+  const tags = opts.actionTags ?? v.tagIds;
   for (let i = 0; i < actions; i++) {
     const id = `a${i}`;
     connect(id, true);
-    nodes.push({ id, kind: 'action', action: { type: r.chance(0.7) ? 'add_tag' : 'remove_tag', tagId: r.pick(v.tagIds) } });
+    nodes.push({ id, kind: 'action', action: { type: r.chance(0.7) ? 'add_tag' : 'remove_tag', tagId: r.pick(tags) } });
   }
   return { schemaVersion: 1, nodes, edges };
 }

@@ -15,6 +15,7 @@ import { BUILTIN_FIELDS } from './fields';
 import { LOGIC_OPERATIONS, type AggregateJoin, type SqlContext, type SqlFrag, type SqlOperand } from './operators';
 import type { CompiledRule, Formula } from './compile';
 import type { JsonLogic } from './types';
+import { conflictFormula, netFormulas, netPlan, type NetPlan } from './net-effect';
 
 /** D1 refuses statements with more bound parameters than this. */
 export const D1_MAX_PARAMS = 100;
@@ -145,9 +146,12 @@ export type PreviewColumn =
   | { kind: 'matched' }
   | { kind: 'node'; nodeId: string }
   | { kind: 'edge'; edgeId: string }
-  | { kind: 'gain'; nodeId: string }
-  | { kind: 'lose'; nodeId: string }
-  | { kind: 'holders_not_matched'; nodeId: string };
+  /** The net change per tag (net-effect.ts): contacts gaining it, losing it, holding and keeping it. */
+  | { kind: 'tag_gain'; tagId: number }
+  | { kind: 'tag_lose'; tagId: number }
+  | { kind: 'tag_kept'; tagId: number }
+  /** Contacts for which both actions of the plan's conflict `index` fire. */
+  | { kind: 'conflict'; index: number };
 
 /**
  * The preview statement and how to read its single result row: one column `counts`, the counts
@@ -170,6 +174,11 @@ export interface PreviewOptions {
    * of `buildPreviewQuery`. Tests run both and compare.
    */
   strategy?: 'counts' | 'single';
+  /**
+   * The rule's net plan (exclusive groups, tags they would displace): without it every tag is
+   * taken as non-exclusive.
+   */
+  net?: NetPlan;
 }
 
 /** Thrown inside the builder, turned into a `too_complex` error by `guarded`. */
@@ -187,7 +196,7 @@ interface Layers {
   held: Map<number, string>;
 }
 
-function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | undefined): Layers {
+function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | undefined, heldTags: readonly number[] = []): Layers {
   const ctx: SqlContext = { ...outerCtx, aggregateJoins: [] };
   const joins = ctx.aggregateJoins as AggregateJoin[];
   const inner: string[] = ['c.id AS id', 'c.name AS name'];
@@ -205,12 +214,12 @@ function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | 
     innerParams.push(...f.params);
   });
   const held = new Map<number, string>();
-  for (const a of rule.actions) {
-    if (held.has(a.action.tagId)) continue;
+  for (const tagId of heldTags) {
+    if (held.has(tagId)) continue;
     const name = `h${held.size}`;
-    held.set(a.action.tagId, name);
+    held.set(tagId, name);
     inner.push(`EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ?) AS ${name}`);
-    innerParams.push(a.action.tagId);
+    innerParams.push(tagId);
   }
 
   // Band flags in a middle layer, so the score is computed once however many bands use it.
@@ -338,7 +347,8 @@ const NEVER: Formula = { t: 'not', of: { t: 'true' } };
  */
 export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: PreviewOptions = {}): RuleResult<PreviewQuery> {
   return guarded(() => {
-    const layers = buildLayers(rule, ctx, opts.scope);
+    const plan = opts.net ?? netPlan(rule.actions, () => undefined);
+    const layers = buildLayers(rule, ctx, opts.scope, plan.tags.map((t) => t.tagId));
     const { expr, held } = layers;
     // COUNT of a CASE without ELSE: 0 over an empty scope, where SUM would be NULL.
     const sum = (e: string) => `COUNT(CASE WHEN ${e} THEN 1 END)`;
@@ -354,16 +364,20 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
       columns.push({ kind: 'edge', edgeId });
       outer.push(sum(expr(f)));
     }
-    rule.actions.forEach((a, i) => {
-      const h = held.get(a.action.tagId) as string;
-      const reached = actionReach[i] as string;
-      if (a.action.type === 'add_tag') {
-        columns.push({ kind: 'gain', nodeId: a.nodeId }, { kind: 'holders_not_matched', nodeId: a.nodeId });
-        outer.push(sum(`${reached} AND NOT ${h}`), sum(`${h} AND NOT ${reached}`));
-      } else {
-        columns.push({ kind: 'lose', nodeId: a.nodeId });
-        outer.push(sum(`${reached} AND ${h}`));
+    for (const f of netFormulas(rule, plan)) {
+      const h = held.get(f.tagId) as string;
+      const add = f.add ? expr(f.add) : '0';
+      const away = balanced([f.remove ? expr(f.remove) : '0', f.displaced ? expr(f.displaced) : '0'], ' OR ', '0');
+      columns.push({ kind: 'tag_gain', tagId: f.tagId }, { kind: 'tag_lose', tagId: f.tagId });
+      outer.push(sum(`${add} AND NOT ${h}`), sum(`${h} AND ${away}`));
+      if (f.add) {
+        columns.push({ kind: 'tag_kept', tagId: f.tagId });
+        outer.push(sum(`${h} AND NOT ${add} AND NOT ${away}`));
       }
+    }
+    plan.conflicts.forEach((c, index) => {
+      columns.push({ kind: 'conflict', index });
+      outer.push(sum(expr(conflictFormula(rule, c))));
     });
     const q = numberParams(`SELECT ${packCounts(outer)} AS counts FROM ${layers.from}`, layers.params);
     if (q.params.length > D1_MAX_PARAMS) return tooMany(q.params.length);
@@ -388,16 +402,16 @@ export function buildSampleQuery(rule: CompiledRule, ctx: SqlContext, limit: num
 }
 
 /**
- * The contacts one action of `rule` fires for, as a fragment to embed in a write (publishing
- * now, scheduled runs): `SELECT id FROM <the preview's layers> WHERE <reach of the action>`.
- * Built from the same layers as the preview statement, so what is written is what was counted.
- * Anonymous `?` placeholders: a fragment the caller wraps with its own parameters.
+ * The contacts satisfying a formula over `rule`'s tests (a net-effect target: who gains a tag,
+ * whose tag a remove takes), as a fragment to embed in a write (publishing now, scheduled runs):
+ * `SELECT id FROM <the preview's layers> WHERE <formula>`. Built from the same layers as the
+ * preview statement, so what is written is what was counted. Anonymous `?` placeholders: a
+ * fragment the caller wraps with its own parameters.
  */
-export function buildTargetsQuery(rule: CompiledRule, ctx: SqlContext, actionNodeId: string, opts: PreviewOptions = {}): RuleResult<SqlFrag> {
+export function buildTargetsQuery(rule: CompiledRule, ctx: SqlContext, formula: Formula, opts: PreviewOptions = {}): RuleResult<SqlFrag> {
   return guarded(() => {
-    const only: CompiledRule = { ...rule, actions: rule.actions.filter((a) => a.nodeId === actionNodeId) };
-    const layers = buildLayers(only, ctx, opts.scope);
-    const text = `SELECT id FROM ${layers.from} WHERE ${layers.expr(rule.reach[actionNodeId] ?? NEVER)}`;
+    const layers = buildLayers(rule, ctx, opts.scope);
+    const text = `SELECT id FROM ${layers.from} WHERE ${layers.expr(formula)}`;
     if (layers.params.length > D1_MAX_PARAMS) return tooMany(layers.params.length);
     return tooLong(text) ?? { ok: true, value: { sql: text, params: layers.params } };
   });

@@ -3,7 +3,8 @@
  *
  * - each published schedule-triggered rule whose cron matches this minute (in TIMEZONE) runs
  *   set-based in SQL over all contacts — the same statements publishing uses
- *   (`applyStatements`: every action's targets computed from one state, then the tag writer),
+ *   (`applyStatements`: the rule's net change per tag, targets computed from one state, then the
+ *   tag writer),
  *   within its gray-release share, in one batch per rule; ledger rows carry the rule version
  *   and a batch id naming the run;
  * - every segment without a snapshot for today gets one (`segment_snapshots`, size counted
@@ -57,7 +58,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
       rule.rolloutPercent >= 100 ? undefined : rolloutSql(rule.id, rule.rolloutPercent),
       rule.departmentIds ? { sql: 'c.department_id IN (SELECT value FROM json_each(?))', params: [JSON.stringify([...rule.departmentIds])] } : undefined,
     );
-    const apply = applyStatements(db, rule.compiled, ctx, scope, { source: 'rule', ruleId: rule.id, ruleVersion: rule.version, batchId, at });
+    const apply = applyStatements(db, rule.compiled, rule.net, ctx, scope, { source: 'rule', ruleId: rule.id, ruleVersion: rule.version, batchId, at });
     if (!apply.ok) {
       report.errors.push(`rule ${rule.id} v${rule.version}: ${apply.errors.map((e) => e.message).join('; ')}`);
       continue;

@@ -5,6 +5,7 @@
  */
 import { inRollout } from '../../../shared/src/rollout';
 import type { EvalData } from '../../../shared/src/rules/types';
+import { netChange } from '../../../shared/src/rules/net-effect';
 import type { RuleSet, TagInfo } from './published';
 
 /** One tag change a rule asks for. */
@@ -16,9 +17,10 @@ export interface RuleChange {
 }
 
 /**
- * The changes the rules listening to `data.event.type` ask for, in rule order, then action
- * order. Every rule sees the same state: the contact after this event's aggregates, before
- * any of this event's tag changes — the state a preview counts against.
+ * The changes the rules listening to `data.event.type` ask for, in rule order: each rule's NET
+ * change (net-effect.ts: removals first, then the additions that win), never its actions one by
+ * one. Every rule sees the same state: the contact after this event's aggregates, before any of
+ * this event's tag changes — the state a preview counts against.
  */
 export function changesForEvent(set: RuleSet, data: EvalData, bucket: number): RuleChange[] {
   const rules = data.event ? set.byTrigger.get(data.event.type) : undefined;
@@ -28,10 +30,11 @@ export function changesForEvent(set: RuleSet, data: EvalData, bucket: number): R
     if (!inRollout(bucket, r.id, r.rolloutPercent)) continue;
     // a department's rule acts on that department's contacts only (as its preview counts them)
     if (r.departmentIds && !r.departmentIds.has(data.contact.departmentId as number)) continue;
-    for (const nodeId of r.evaluate(data)) {
-      const a = r.actionsById.get(nodeId);
-      if (a) out.push({ tagId: a.tagId, op: a.type === 'add_tag' ? 'add' : 'remove', ruleId: r.id, ruleVersion: r.version });
-    }
+    const fired = r.evaluate(data);
+    if (fired.length === 0) continue;
+    const net = netChange(r.net, fired);
+    for (const tagId of net.remove) out.push({ tagId, op: 'remove', ruleId: r.id, ruleVersion: r.version });
+    for (const tagId of net.add) out.push({ tagId, op: 'add', ruleId: r.id, ruleVersion: r.version });
   }
   return out;
 }

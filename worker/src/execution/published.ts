@@ -11,6 +11,7 @@ import { evaluatorFor, ruleEvaluatorFor, type RuleEvaluator } from '../../../sha
 import { dataNeeds, type DataNeeds } from '../../../shared/src/rules/needs';
 import type { CustomFieldDecl } from '../../../shared/src/rules/fields';
 import type { ActionSpec, EvalData, JsonLogic } from '../../../shared/src/rules/types';
+import { netPlanOver, type NetPlan } from '../../../shared/src/rules/net-effect';
 
 /** One row of `publishedStatement`. */
 export interface PublishedRow {
@@ -35,6 +36,8 @@ export interface PublishedRule {
   /** Action node ids that fire for a contact. */
   evaluate: RuleEvaluator;
   actionsById: Map<string, ActionSpec>;
+  /** How its fired actions combine into one net change, over the current tag groups. */
+  net: NetPlan;
 }
 
 /** Tag facts the in-memory simulation needs (exclusive groups, retired tags). */
@@ -74,6 +77,8 @@ const keyOf = (id: number, version: number) => `rule:${id}@v${version}`;
 const stampOf = (rows: PublishedRow[]) => rows.map((r) => `${r.id}@${r.version}:${r.trigger}:${r.rollout_percent}:${r.department_ids}`).join(',');
 const departmentSet = (ids: string | null) => (ids === null ? null : new Set(JSON.parse(ids) as number[]));
 
+const NO_PLAN: NetPlan = { tags: [], conflicts: [] };
+
 function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: CustomFieldDecl[]): PublishedRule {
   const key = keyOf(row.id, row.version);
   const nodes = (graph as { nodes?: { id: string; kind: string; action?: ActionSpec }[] } | null)?.nodes ?? [];
@@ -89,6 +94,7 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
       compiled: compiled.value,
       evaluate: ruleEvaluatorFor(key, compiled.value),
       actionsById: new Map(compiled.value.actions.map((a) => [a.nodeId, a.action])),
+      net: NO_PLAN,
     };
   }
   // A published version the current compiler refuses (e.g. a custom field since deleted):
@@ -107,6 +113,7 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
       return Array.isArray(out) ? out.map(String) : [];
     },
     actionsById,
+    net: NO_PLAN,
   };
 }
 
@@ -136,12 +143,19 @@ export async function ruleSetFor(db: D1Database, rows: PublishedRow[], now: numb
     const row = missing.find((r) => r.id === v.rule_id && r.version === v.version) as PublishedRow;
     versions.set(keyOf(row.id, row.version), build(row, safeJson(v.graph), safeJson(v.logic), customFields));
   }
+  const tags = new Map<number, TagInfo>();
+  for (const t of (tagRows?.results ?? []) as { id: number; group_id: number; exclusive: number; status: string }[]) {
+    tags.set(t.id, { groupId: t.group_id, exclusive: !!t.exclusive, active: t.status === 'active' });
+  }
+  const tagRowsForPlan = [...tags].map(([id, t]) => ({ id, groupId: t.groupId, exclusive: t.exclusive }));
   const rules: PublishedRule[] = [];
   for (const r of rows) {
     const known = versions.get(keyOf(r.id, r.version));
     if (!known) continue;
-    // The share and trigger live on the version row and may change without a new version.
-    rules.push({ ...known, trigger: r.trigger, rolloutPercent: r.rollout_percent, departmentIds: departmentSet(r.department_ids) });
+    // The share and trigger live on the version row and may change without a new version; the
+    // net plan follows the tag groups as they are now (as a preview and a publish would).
+    const actions = [...known.actionsById].map(([nodeId, action]) => ({ nodeId, action }));
+    rules.push({ ...known, trigger: r.trigger, rolloutPercent: r.rollout_percent, departmentIds: departmentSet(r.department_ids), net: netPlanOver(actions, tagRowsForPlan) });
   }
   // Forget versions no longer published.
   const live = new Set(rows.map((r) => keyOf(r.id, r.version)));
@@ -151,10 +165,6 @@ export async function ruleSetFor(db: D1Database, rows: PublishedRow[], now: numb
   for (const r of rules) {
     if (r.trigger === 'schedule') continue;
     byTrigger.set(r.trigger, [...(byTrigger.get(r.trigger) ?? []), r]);
-  }
-  const tags = new Map<number, TagInfo>();
-  for (const t of (tagRows?.results ?? []) as { id: number; group_id: number; exclusive: number; status: string }[]) {
-    tags.set(t.id, { groupId: t.group_id, exclusive: !!t.exclusive, active: t.status === 'active' });
   }
   const needs = dataNeeds(rules.filter((r) => r.trigger !== 'schedule' && r.compiled).map((r) => r.compiled as CompiledRule));
   // Rules running their stored logic: their windows are unknown here, so load the longest.

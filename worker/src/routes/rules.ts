@@ -21,8 +21,9 @@ import {
   ruleListQuery,
   saveDraftBody,
   versionPath,
-  type ActionCounts,
   type CompareResponse,
+  type PublishBody,
+  type TagCounts,
   type PublishApplied,
   type PublishResponse,
   type RuleDetail,
@@ -84,23 +85,23 @@ interface PublishRecord {
   version: number;
   rolloutPercent: number;
   graphHash: string;
-  /** The counts at publish time (equal to what the user confirmed). */
-  preview: { total: number; matched: number; actions: Record<string, ActionCounts> };
+  /** The counts at publish time (equal to what the user confirmed); `tags` since the net-change semantics. */
+  preview: { total: number; matched: number; tags?: TagCounts[] };
   /** Ledger rows the publish wrote, by tag and operation. */
   ledger: { tagId: number; op: 'add' | 'remove'; n: number }[] | null;
 }
 
-/** What a publish applied: gain / lose from its ledger rows, displaced siblings as counted. */
+/** What a publish applied: per tag, the contact_tags rows its ledger says it inserted and deleted. */
 function appliedOf(rec: PublishRecord): PublishApplied {
-  const n = (op: string, tagId: number) => (rec.ledger ?? []).filter((l) => l.op === op && l.tagId === tagId).reduce((s, l) => s + l.n, 0);
-  const actions: Record<string, ActionCounts> = {};
-  for (const [nodeId, a] of Object.entries(rec.preview.actions)) {
-    actions[nodeId] =
-      a.type === 'add_tag'
-        ? { type: 'add_tag', tagId: a.tagId, gain: n('add', a.tagId), ...(a.displaced !== undefined ? { displaced: a.displaced } : {}) }
-        : { type: 'remove_tag', tagId: a.tagId, lose: n('remove', a.tagId) };
-  }
-  return { rolloutPercent: rec.rolloutPercent, total: rec.preview.total, matched: rec.preview.matched, actions };
+  const ledger = rec.ledger ?? [];
+  const n = (op: string, tagId: number) => ledger.filter((l) => l.op === op && l.tagId === tagId).reduce((s, l) => s + l.n, 0);
+  const tagIds = [...new Set([...(rec.preview.tags ?? []).map((t) => t.tagId), ...ledger.map((l) => l.tagId)])];
+  return {
+    rolloutPercent: rec.rolloutPercent,
+    total: rec.preview.total,
+    matched: rec.preview.matched,
+    tags: tagIds.map((tagId) => ({ tagId, gain: n('add', tagId), lose: n('remove', tagId) })),
+  };
 }
 
 const parse = <T>(text: string | null | undefined, fallback: T): T => {
@@ -278,6 +279,32 @@ function assumeEvent(rule: CompiledRule): { rule: CompiledRule; assumed: string[
   for (const [id, f] of Object.entries(rule.reach)) nodeLogic[id] = formulaToLogic(f, byId);
   const logic: JsonLogic = { merge: rule.actions.map((a) => ({ if: [nodeLogic[a.nodeId] ?? false, [a.nodeId], []] })) };
   return { rule: { ...rule, tests, nodeLogic, logic }, assumed: [...assumed] };
+}
+
+/**
+ * Where the confirmed per-tag counts differ from what publishing would write now. Every tag of
+ * the preview's `tags` must be confirmed (a tag the rule only displaces is there once someone
+ * would lose it). A rule that does not apply now (it reads its triggering event) writes nothing
+ * at publish, so only the tags named are checked.
+ */
+function confirmationProblems(now: TagCounts[], expected: PublishBody['expected'], percent: number, applies: boolean): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const t of applies ? now : []) {
+    const exp = expected[String(t.tagId)];
+    if (!exp) {
+      problems.push({ path: `expected.${t.tagId}`, message: `missing: publishing would now add it to ${t.gain} and remove it from ${t.lose}` });
+      continue;
+    }
+    for (const key of ['gain', 'lose'] as const) {
+      if (exp[key] !== t[key]) {
+        problems.push({ path: `expected.${t.tagId}.${key}`, message: `is ${exp[key]}, but publishing at ${percent}% would now ${key === 'gain' ? 'add it to' : 'remove it from'} ${t[key]}` });
+      }
+    }
+  }
+  for (const tagId of Object.keys(expected)) {
+    if (!now.some((t) => String(t.tagId) === tagId)) problems.push({ path: `expected.${tagId}`, message: 'is not a tag this publish changes' });
+  }
+  return problems;
 }
 
 /** A contact the explanation may show: it exists and is in the user's scope. */
@@ -562,21 +589,8 @@ export const rules = new Hono<AppEnv>()
     const { rule: compiled, counts } = counted.value;
     const applyNow = appliesNow(compiled);
 
-    // The user must see what they publish: the confirmed counts must be what publishing writes now.
-    const problems: FieldProblem[] = [];
-    for (const a of applyNow ? compiled.actions : []) {
-      const now_ = counts.actions[a.nodeId] as ActionCounts;
-      const exp = b.expected[a.nodeId];
-      const key = a.action.type === 'add_tag' ? 'gain' : 'lose';
-      const actual = now_[key] ?? 0;
-      if (!exp) problems.push({ path: `expected.${a.nodeId}`, message: `missing: this action would now ${key === 'gain' ? 'add' : 'remove'} ${actual}` });
-      else if (exp[key] !== actual) {
-        problems.push({ path: `expected.${a.nodeId}.${key}`, message: `is ${String(exp[key])}, but publishing at ${b.rolloutPercent}% would now ${key === 'gain' ? 'add' : 'remove'} ${actual}` });
-      }
-    }
-    for (const nodeId of Object.keys(b.expected)) {
-      if (!compiled.actions.some((a) => a.nodeId === nodeId)) problems.push({ path: `expected.${nodeId}`, message: 'is not an action of the draft' });
-    }
+    // The user must see what they publish: the confirmed per-tag net change must be what publishing writes now.
+    const problems = confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow);
     if (problems.length) {
       throw conflict(
         `What publishing would change is not what was confirmed (${problems.map((p) => `${p.path} ${p.message}`).join('; ')}): preview again`,
@@ -588,7 +602,7 @@ export const rules = new Hono<AppEnv>()
     const version = (latest?.v ?? 0) + 1;
     const batchId = `publish:${id}:${version}`;
     const apply = applyNow
-      ? applyStatements(db, compiled, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now })
+      ? applyStatements(db, compiled, counted.value.net, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now })
       : { ok: true as const, value: [] };
     if (!apply.ok) {
       throw new ApiError(422, 'invalid_rule', `The draft cannot be applied: ${apply.errors.map((e) => e.message).join('; ')}`,
@@ -629,7 +643,7 @@ export const rules = new Hono<AppEnv>()
             version,
             b.rolloutPercent,
             b.graphHash,
-            JSON.stringify({ total: counts.total, matched: counts.matched, actions: counts.actions }),
+            JSON.stringify({ total: counts.total, matched: counts.matched, tags: counts.tags }),
             id,
             version,
             batchId,
@@ -646,7 +660,7 @@ export const rules = new Hono<AppEnv>()
       .prepare(`SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id DESC LIMIT 1`)
       .bind(String(id))
       .first<{ after: string }>();
-    const applied = appliedOf(parse<PublishRecord>(record?.after, { version, rolloutPercent: b.rolloutPercent, graphHash: b.graphHash, preview: counts, ledger: [] }));
+    const applied = appliedOf(parse<PublishRecord>(record?.after, { version, rolloutPercent: b.rolloutPercent, graphHash: b.graphHash, preview: { total: counts.total, matched: counts.matched, tags: counts.tags }, ledger: [] }));
     const body: PublishResponse = { rule: await ruleDetail(db, id, ws), version, applied };
     return c.json(body);
   });

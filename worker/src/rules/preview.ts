@@ -19,8 +19,10 @@ export interface PreviewCounts {
   nodes: Record<string, number>;
   /** Contacts flowing along each edge (e.g. a condition's yes and no), per edge id. */
   edges: Record<string, number>;
-  /** Per action node: add_tag → gain / holdersNotMatched; remove_tag → lose. */
-  actions: Record<string, { gain?: number; lose?: number; holdersNotMatched?: number }>;
+  /** The net change per tag id: gain, lose, and (tags the rule adds) holders who keep it. */
+  tags: Map<number, { gain: number; lose: number; kept?: number }>;
+  /** Contacts reached by both actions of each conflict of the net plan, by its index. */
+  conflicts: number[];
   /** D1's rows-read meter for the statements (what D1 bills, and how long it held the database). */
   rowsRead: number;
 }
@@ -68,7 +70,15 @@ export async function runPreview(
 }
 
 function readColumns(columns: PreviewColumn[], counts: number[], rowsRead: number): PreviewCounts {
-  const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, actions: {}, rowsRead };
+  const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, tags: new Map(), conflicts: [], rowsRead };
+  const tag = (id: number) => {
+    let t = out.tags.get(id);
+    if (!t) {
+      t = { gain: 0, lose: 0 };
+      out.tags.set(id, t);
+    }
+    return t;
+  };
   columns.forEach((col, i) => {
     const n = counts[i] ?? 0;
     switch (col.kind) {
@@ -84,14 +94,17 @@ function readColumns(columns: PreviewColumn[], counts: number[], rowsRead: numbe
       case 'edge':
         out.edges[col.edgeId] = n;
         break;
-      case 'gain':
-        (out.actions[col.nodeId] ??= {}).gain = n;
+      case 'tag_gain':
+        tag(col.tagId).gain = n;
         break;
-      case 'lose':
-        (out.actions[col.nodeId] ??= {}).lose = n;
+      case 'tag_lose':
+        tag(col.tagId).lose = n;
         break;
-      case 'holders_not_matched':
-        (out.actions[col.nodeId] ??= {}).holdersNotMatched = n;
+      case 'tag_kept':
+        tag(col.tagId).kept = n;
+        break;
+      case 'conflict':
+        out.conflicts[col.index] = n;
         break;
     }
   });

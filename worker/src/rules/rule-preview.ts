@@ -5,13 +5,13 @@
  * when it differs from what the user confirmed.
  */
 import { inDepartmentSubtree } from '../auth/access';
-import type { ActionCounts, PreviewCountsBody } from '../../../shared/src/api/rules';
+import type { ActionCounts, ConflictCounts, PreviewCountsBody, TagCounts } from '../../../shared/src/api/rules';
+import { netPlanOver, type NetPlan, type NetTag } from '../../../shared/src/rules/net-effect';
 import { compileRule, type CompiledRule } from '../../../shared/src/rules/compile';
 import type { RuleError } from '../../../shared/src/rules/errors';
 import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
 import { rolloutSql } from '../../../shared/src/rollout';
 import { compileOptions, type Workspace } from './context';
-import { displacedCounts } from './apply';
 import { runPreview } from './preview';
 
 /** Salt-free share for a graph not saved as a rule yet (the share of rule id 0). */
@@ -54,9 +54,19 @@ export function appliesNow(rule: CompiledRule): boolean {
 /** A compiled rule with its counts. */
 export interface CountedRule {
   rule: CompiledRule;
+  /** Its net plan over the workspace's tags: what publishing writes is computed from the same one. */
+  net: NetPlan;
   counts: PreviewCountsBody;
   rowsRead: number;
   tookMs: number;
+}
+
+/** A tag an action of the rule names (not one it could only displace). */
+export const named = (t: NetTag) => t.addNodes.length > 0 || t.removeNodes.length > 0;
+
+/** The net plan of a compiled rule over the workspace's tag groups. */
+export function netPlanOf(rule: CompiledRule, ws: Workspace): NetPlan {
+  return netPlanOver(rule.actions, ws.tags.map((t) => ({ id: t.id, groupId: t.groupId, exclusive: t.groupExclusive })));
 }
 
 /** Compiles `graph` for the workspace and counts it; errors are pinned to node ids. */
@@ -70,32 +80,32 @@ export async function countRule(
   const compiled = compileRule(graph, compileOptions(ws));
   if (!compiled.ok) return compiled;
   const rule = compiled.value;
+  const net = netPlanOf(rule, ws);
   const started = Date.now();
-  const counted = await runPreview(db, rule, ctx, { scope });
+  const counted = await runPreview(db, rule, ctx, { scope, net });
   const tookMs = Date.now() - started;
   if (!counted.ok) return counted;
-  const exclusiveGroup = new Map(ws.tags.filter((t) => t.groupExclusive).map((t) => [t.id, t.groupId]));
-  const displaced = await displacedCounts(db, rule, ctx, scope, (tagId) => exclusiveGroup.get(tagId) ?? null);
-  if (!displaced.ok) return displaced;
   const actions: Record<string, ActionCounts> = {};
-  for (const a of rule.actions) {
-    const c = counted.value.actions[a.nodeId] ?? {};
-    actions[a.nodeId] =
-      a.action.type === 'add_tag'
-        ? {
-            type: 'add_tag',
-            tagId: a.action.tagId,
-            gain: c.gain ?? 0,
-            holdersNotMatched: c.holdersNotMatched ?? 0,
-            ...(displaced.value[a.nodeId] !== undefined ? { displaced: displaced.value[a.nodeId] } : {}),
-          }
-        : { type: 'remove_tag', tagId: a.action.tagId, lose: c.lose ?? 0 };
-  }
+  for (const a of rule.actions) actions[a.nodeId] = { type: a.action.type, tagId: a.action.tagId };
+  // A tag of an exclusive group the rule only could displace is listed when someone would lose it.
+  const tags: TagCounts[] = net.tags
+    .map((t) => ({ tagId: t.tagId, gain: 0, lose: 0, ...counted.value.tags.get(t.tagId) }))
+    .filter((t, i) => named(net.tags[i] as NetTag) || t.lose > 0);
+  const conflicts: ConflictCounts[] = net.conflicts.map((c, i) => ({ ...c, contacts: counted.value.conflicts[i] ?? 0 }));
   return {
     ok: true,
     value: {
       rule,
-      counts: { total: counted.value.total, matched: counted.value.matched, nodes: counted.value.nodes, edges: counted.value.edges, actions },
+      net,
+      counts: {
+        total: counted.value.total,
+        matched: counted.value.matched,
+        nodes: counted.value.nodes,
+        edges: counted.value.edges,
+        actions,
+        tags,
+        conflicts,
+      },
       rowsRead: counted.value.rowsRead,
       tookMs,
     },

@@ -1,13 +1,17 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { RuleEdge, RuleNode } from '../../../../shared/src/rules/types';
+import type { ConflictCounts, TagCounts } from '../../../../shared/src/api/rules';
 
 /** What the preview endpoint said about the current document (see `RulePreviewPanel`). */
 export interface NodeCounts {
   nodes: Record<string, number>;
   /** Contacts flowing along each edge: the yes / no / case split. */
   edges: Record<string, number>;
-  actions: Record<string, { gain?: number; lose?: number }>;
+  /** The net change per tag: an action node shows its tag's. */
+  tags: TagCounts[];
+  /** Pairs of actions that fire together with opposite or exclusive effects. */
+  conflicts: ConflictCounts[];
 }
 
 /**

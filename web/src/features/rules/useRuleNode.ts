@@ -2,6 +2,7 @@ import { computed } from 'vue';
 import type { RuleNode } from '../../../../shared/src/rules/types';
 import { useRuleDocStore, type EditorError } from './useRuleDocStore';
 import { useRuleEditorUi } from './useRuleEditorUi';
+import { liveConflicts } from './tag-changes';
 
 /** One shared empty list: a fresh `[]` per recompute would re-render every node on every edit. */
 const NO_ERRORS: readonly EditorError[] = Object.freeze([]);
@@ -16,7 +17,12 @@ export function useRuleNode<K extends RuleNode['kind']>(id: string, _kind?: K) {
   const node = computed(() => doc.nodeById.get(id) as Extract<RuleNode, { kind: K }> | undefined);
   const errors = computed(() => doc.errorsByNode.get(id) ?? (NO_ERRORS as EditorError[]));
   const count = computed(() => ui.counts?.nodes[id]);
-  const actionCounts = computed(() => ui.counts?.actions[id]);
+  /** An action node: its tag's net change, and the actions it conflicts with for some contacts. */
+  const tagCounts = computed(() => {
+    const n = node.value as RuleNode | undefined;
+    return n?.kind === 'action' ? ui.counts?.tags.find((t) => t.tagId === n.action.tagId) : undefined;
+  });
+  const conflicts = computed(() => liveConflicts(ui.counts?.conflicts, id));
   const counting = computed(() => ui.counting);
-  return { node, errors, count, actionCounts, counting };
+  return { node, errors, count, tagCounts, conflicts, counting };
 }

@@ -61,7 +61,7 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
         const r = await previewSegment({ graph, sampleSize: 20 });
         if (mine !== seq) return;
         if (r.ok) {
-          result.value = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts: { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {} }, sample: r.sample, logic: r.logic, tookMs: r.tookMs, appliesNow: true };
+          result.value = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts: { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {}, tags: [], conflicts: [] }, sample: r.sample, logic: r.logic, tookMs: r.tookMs, appliesNow: true };
           serverErrors.value = [];
         } else {
           result.value = null;
@@ -82,7 +82,9 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
         // compiler's errors, instead of a preview that silently never comes
         doc.externalErrors = serverErrors.value;
       }
-      ui.counts = result.value ? { nodes: result.value.counts.nodes, edges: result.value.counts.edges ?? {}, actions: result.value.counts.actions } : null;
+      ui.counts = result.value
+        ? { nodes: result.value.counts.nodes, edges: result.value.counts.edges ?? {}, tags: result.value.counts.tags, conflicts: result.value.counts.conflicts }
+        : null;
     } catch (e) {
       if (mine === seq) error.value = errorMessage(e);
     } finally {
