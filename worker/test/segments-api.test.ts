@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSql } from '../../shared/src/demo';
 import type { SegmentDetail, SegmentListResponse, SegmentPreviewResponse } from '../../shared/src/api/segments';
-import type { RuleGraph, RuleNode } from '../../shared/src/rules/types';
+import { MAX_GRAPH_NODES, type RuleGraph, type RuleNode } from '../../shared/src/rules/types';
 import { api } from './fixtures';
 
 const db = env.DB;
@@ -131,5 +131,21 @@ describe('segments', () => {
     expect((await api('/api/segments/424242', json({ name: 'y' }, 'PUT'))).status).toBe(404);
     expect((await api('/api/segments/424242', { method: 'DELETE' })).status).toBe(404);
     expect((await api('/api/segments/preview', json({ graph: audience(), sampleSize: 101 }))).status).toBe(400);
+  });
+
+  it('previews a segment of exactly the node limit the request schema states, and refuses one node more with a 400', async () => {
+    // Start → 498 OR nodes in a chain → End: 500 nodes, each reached by everyone
+    const chain = (n: number): RuleGraph => {
+      const nodes: RuleNode[] = [start, ...Array.from({ length: n - 2 }, (_x, i): RuleNode => ({ id: `o${i}`, kind: 'logic', op: 'or' })), end];
+      const edges = nodes.slice(1).map((node, i) => ({ id: `e${i}`, source: (nodes[i] as RuleNode).id, target: node.id }));
+      return { schemaVersion: 1, nodes, edges };
+    };
+    const r = await api<SegmentPreviewResponse>('/api/segments/preview', json({ graph: chain(MAX_GRAPH_NODES), sampleSize: 0 }));
+    expect(r.status).toBe(200);
+    if (!r.body.ok) throw new Error(JSON.stringify(r.body.errors));
+    expect(r.body.size).toBe(300);
+    const over = await api('/api/segments/preview', json({ graph: chain(MAX_GRAPH_NODES + 1), sampleSize: 0 }));
+    expect(over.status).toBe(400);
+    expect(over.body.error.details[0]).toEqual({ path: 'graph.nodes', message: `at most ${MAX_GRAPH_NODES} nodes` });
   });
 });

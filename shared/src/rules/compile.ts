@@ -182,7 +182,15 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   if (!up.ok) return up;
   const parsed = parseRuleGraph(up.value);
   if (!parsed.ok) return parsed;
-  const graph: RuleGraph = parsed.value;
+  return compileGraph(parsed.value, opts);
+}
+
+/**
+ * Compiles a graph already parsed (and so within the size limits of `ruleGraphSchema`): for a
+ * caller that adds nodes of its own (segments hang an internal action off their End node), so
+ * that the one limit a user meets is the schema's.
+ */
+export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleResult<CompiledRule> {
   const errors: RuleError[] = [];
   const catalog = fieldCatalog(opts.customFields ?? []);
 

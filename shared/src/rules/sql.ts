@@ -88,6 +88,9 @@ export function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
       return { sql: `(${f.sql} <> 0)`, params: f.params };
     }
     case 'if': {
+      // json-logic-js: no arguments is null; one is the else value alone
+      if (args.length === 0) return { sql: 'NULL', params: [] };
+      if (args.length === 1) return toSql(args[0] ?? null, ctx);
       let text = '(CASE';
       const params: unknown[] = [];
       let i = 0;
@@ -117,6 +120,54 @@ export function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
   }
 }
 
+/** Operations whose SQL is a value (a count, a score, a custom field), not a 0/1 predicate. */
+const VALUE_OPERATIONS = new Set(['sf_agg', 'sf_score', 'sf_custom']);
+
+/** json-logic-js's truthiness of a literal: `[]`, `""`, `0`, `null`, `false` are false; `"0"` is true. */
+const literalTruthy = (v: unknown) => (Array.isArray(v) ? v.length > 0 : !!v);
+
+/**
+ * JSON Logic used as a condition, as a 0/1 SQL predicate with json-logic-js's truthiness: a
+ * string is true unless empty (SQLite would read `'zucchini'` and `'0'` as 0), null and empty
+ * lists are false, `and` / `or` / `if` test their parts' truthiness the same way. Comparisons
+ * and Segflow's predicates are 0/1 already and compile as `toSql` does.
+ */
+export function toPredicate(logic: JsonLogic, ctx: SqlContext): SqlFrag {
+  if (!isLogic(logic)) return { sql: literalTruthy(logic) ? '1' : '0', params: [] };
+  const op = Object.keys(logic)[0] as string;
+  const raw = logic[op] as JsonLogic;
+  const args: JsonLogic[] = Array.isArray(raw) ? raw : [raw];
+  switch (op) {
+    case 'and':
+    case 'or':
+      // no operands: json-logic-js returns undefined, which is false
+      if (args.length === 0) return { sql: '0', params: [] };
+      return join(args.map((a) => toPredicate(a, ctx)), op === 'and' ? ' AND ' : ' OR ', op === 'and' ? '1' : '0');
+    case '!': {
+      const f = toPredicate(args[0] ?? null, ctx);
+      return { sql: `(NOT ${f.sql})`, params: f.params };
+    }
+    case '!!':
+      return toPredicate(args[0] ?? null, ctx);
+    case 'if': {
+      if (args.length <= 1) return toPredicate(args[0] ?? null, ctx);
+      const parts: SqlFrag[] = [];
+      let i = 0;
+      for (; i + 1 < args.length; i += 2) parts.push(toPredicate(args[i] ?? null, ctx), toPredicate(args[i + 1] ?? null, ctx));
+      const otherwise = toPredicate(i < args.length ? (args[i] ?? null) : null, ctx);
+      let sql = '(CASE';
+      for (let k = 0; k < parts.length; k += 2) sql += ` WHEN ${parts[k]?.sql} THEN ${parts[k + 1]?.sql}`;
+      return { sql: `${sql} ELSE ${otherwise.sql} END)`, params: [...parts.flatMap((p) => p.params), ...otherwise.params] };
+    }
+    default: {
+      if (op !== 'var' && !VALUE_OPERATIONS.has(op) && LOGIC_OPERATIONS[op]) return toSql(logic, ctx);
+      // a value: text is true unless empty, a number unless 0, NULL never
+      const v = toSql(logic, ctx);
+      return { sql: `COALESCE(CASE typeof(${v.sql}) WHEN 'text' THEN ${v.sql} <> '' ELSE ${v.sql} <> 0 END, 0)`, params: [...v.params, ...v.params, ...v.params] };
+    }
+  }
+}
+
 function checked(f: () => SqlFrag): RuleResult<SqlFrag> {
   try {
     const frag = f();
@@ -137,7 +188,7 @@ function checked(f: () => SqlFrag): RuleResult<SqlFrag> {
 
 /** A JSON Logic predicate as a 0/1 SQL expression over `contacts c`, with its parameters. */
 export function compileWhere(logic: JsonLogic, ctx: SqlContext): RuleResult<SqlFrag> {
-  return checked(() => toSql(logic, ctx));
+  return checked(() => toPredicate(logic, ctx));
 }
 
 /** What each output column of the preview query means. */

@@ -7,7 +7,7 @@
  * off the End node, so validation, per-node counts and the SQL are exactly the rules'. Errors
  * the compiler pins on that internal node are moved to the End node.
  */
-import { compileRule, type CompiledRule, type CompileOptions } from '../../../shared/src/rules/compile';
+import { compileGraph, type CompiledRule, type CompileOptions } from '../../../shared/src/rules/compile';
 import { ruleError, type RuleError, type RuleResult } from '../../../shared/src/rules/errors';
 import { parseRuleGraph } from '../../../shared/src/rules/schema';
 import { upgradeGraph } from '../../../shared/src/rules/upgrade';
@@ -57,7 +57,8 @@ export function compileSegment(input: unknown, opts: CompileOptions = {}): RuleR
     edges: [...graph.edges, { id: AUDIENCE_NODE, source: end.id, target: AUDIENCE_NODE }],
   };
   const tagExists = opts.tagExists;
-  const compiled = compileRule(withAudience, {
+  // compiled without parsing again: the internal node must not count against the user's node limit
+  const compiled = compileGraph(withAudience, {
     ...opts,
     tagExists: tagExists ? (id) => id === AUDIENCE_TAG || tagExists(id) : undefined,
   });
