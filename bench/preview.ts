@@ -14,7 +14,12 @@
  *               5-condition rule with a 30-day purchase-amount aggregate;
  *    - indexed5: the preview of a 5-condition rule whose conditions are all on indexed columns;
  *    - aggfirst3 / notin4: a rule whose first condition is a 30-day purchase aggregate that few
- *      contacts pass (a positive set) / that nearly everyone passes (written as NOT IN a set).
+ *      contacts pass (a positive set) / that nearly everyone passes (written as NOT IN a set);
+ *    - bands4: the group-member score of seed 003 (five weighted factors, two of them 30- and
+ *      90-day event counts) with four bands, each adding a tag of the exclusive 群成员评级 group:
+ *      the net change per tag includes every band tag displaced by another.
+ *    Every preview counts the rule's net change per tag (net-effect.ts) over the demo's real
+ *    tag groups: the lifecycle tags the chains add are exclusive, so their siblings' losses count.
  *    Each preview runs as: the one statement (`buildPreviewQuery`, with "holds the tag" as a
  *    correlated EXISTS), the same with holds-tag as `IN (SELECT … FROM contact_tags …)`, the
  *    conjunction counts in two batches (`buildPreviewCountPlan`, what `runPreview` runs: held-tag
@@ -38,6 +43,7 @@ import { compileRule, type CompiledRule } from '../shared/src/rules/compile';
 import type { SqlFrag } from '../shared/src/rules/operators';
 import { buildPreviewCountPlan, columnValues, fillCounts, type CountRound, type PlanTuning, type PreviewCountPlan } from '../shared/src/rules/preview-counts';
 import { buildPreviewQuery } from '../shared/src/rules/sql';
+import { netPlanOver, type NetPlan } from '../shared/src/rules/net-effect';
 import type { RuleEdge, RuleGraph, RuleNode } from '../shared/src/rules/types';
 import { ROOT, WRANGLER_ENV, d1DatabaseId } from './local';
 
@@ -143,8 +149,14 @@ async function main() {
     const nStats = (await q('SELECT count(*) AS n FROM contact_daily_stats')).results[0]?.n as number;
     // The actions' tags: ones many contacts hold (the demo's lifecycle tags), so the "holds the
     // tag" columns (gain / lose) are real work, not an empty index range.
-    const tags = (await q(`SELECT id, name FROM tags WHERE name IN ('活跃客户', '流失客户', '沉睡客户')`)).results as { id: number; name: string }[];
+    const tags = (await q('SELECT t.id, t.name, t.group_id, g.exclusive FROM tags t JOIN tag_groups g ON g.id = t.group_id')).results as {
+      id: number;
+      name: string;
+      group_id: number;
+      exclusive: number;
+    }[];
     const tag = (name: string) => tags.find((t) => t.name === name)?.id ?? 1;
+    const netOf = (rule: CompiledRule): NetPlan => netPlanOver(rule.actions, tags.map((t) => ({ id: t.id, groupId: t.group_id, exclusive: t.exclusive === 1 })));
     // Windows relative to the newest event, so the rule selects the same contacts whenever it runs.
     const now = ((await q('SELECT max(occurred_at) AS m FROM events')).results[0]?.m as number) ?? Date.now();
     log(`${n.toLocaleString()} contacts, ${nStats.toLocaleString()} daily stat rows, now = ${new Date(now).toISOString()}`);
@@ -189,12 +201,37 @@ async function main() {
         tag('活跃客户'),
         tag('流失客户'),
       ),
+      // The group-member score of seed 003, four bands into one exclusive group.
+      bands4: graph(
+        [
+          {
+            id: 's',
+            kind: 'score',
+            metrics: [
+              { field: 'messageCount', weight: 30, cap: 60 },
+              { field: 'event.count', params: { eventType: 'article_open', days: 30 }, weight: 25, cap: 5 },
+              { field: 'event.count', params: { eventType: 'group_join', days: 90 }, weight: 20, cap: 2 },
+              { field: 'inviteCount', weight: 15, cap: 5 },
+              { field: 'violationCount', weight: 10, cap: 3 },
+            ],
+            bands: [
+              { id: 'core', min: 80, max: null },
+              { id: 'active', min: 60, max: 80 },
+              { id: 'normal', min: 40, max: 60 },
+              { id: 'watch', min: 0, max: 40 },
+            ],
+          },
+          ...['核心成员', '活跃成员', '普通成员', '观察名单'].map((name, i): RuleNode => ({ id: `b${i}`, kind: 'action', action: { type: 'add_tag', tagId: tag(name) } })),
+        ],
+        [['t', 's'], ...['core', 'active', 'normal', 'watch'].map((h, i): [string, string, string] => ['s', `b${i}`, h])],
+      ),
     };
     const ruleLabels: Record<string, string> = {
       agg5: 'preview: 5 conditions incl. 30-day purchase amount',
       indexed5: 'preview: 5 conditions on indexed columns',
       aggfirst3: 'preview: 30-day purchase count ≥ 1, then 2 conditions',
       notin4: 'preview: 30-day purchase amount < ¥1 (NOT IN set), then 3 conditions',
+      bands4: 'preview: group-member score (5 factors), 4 bands → 4 tags of one exclusive group',
     };
     type Statement = { key: string; label: string; sql: string; params: unknown[]; rule?: CompiledRule; columns?: string[]; plan?: PreviewCountPlan };
     const statements: Statement[] = [
@@ -205,7 +242,7 @@ async function main() {
     for (const [key, g] of Object.entries(rules)) {
       const compiled = compileRule(g);
       if (!compiled.ok) throw new Error(`${key}: ${JSON.stringify(compiled.errors)}`);
-      const pq = buildPreviewQuery(compiled.value, { now, tzOffsetMinutes: 480 });
+      const pq = buildPreviewQuery(compiled.value, { now, tzOffsetMinutes: 480 }, { net: netOf(compiled.value) });
       if (!pq.ok) throw new Error(`${key}: ${JSON.stringify(pq.errors)}`);
       statements.push({
         key,
@@ -213,7 +250,9 @@ async function main() {
         sql: pq.value.sql,
         params: pq.value.params,
         rule: compiled.value,
-        columns: pq.value.columns.map((c) => ('nodeId' in c ? `${c.kind}:${c.nodeId}` : 'edgeId' in c ? `edge:${c.edgeId}` : c.kind)),
+        columns: pq.value.columns.map((c) =>
+          'nodeId' in c ? `${c.kind}:${c.nodeId}` : 'edgeId' in c ? `edge:${c.edgeId}` : 'tagId' in c ? `${c.kind}:${c.tagId}` : 'index' in c ? `${c.kind}:${c.index}` : c.kind,
+        ),
       });
     }
 
@@ -224,7 +263,7 @@ async function main() {
     for (const s of statements) {
       if (!s.rule) continue;
       const variant = (key: string, label: string, tuning: PlanTuning) => {
-        const plan = buildPreviewCountPlan(s.rule as CompiledRule, { now, tzOffsetMinutes: 480 }, tuning);
+        const plan = buildPreviewCountPlan(s.rule as CompiledRule, { now, tzOffsetMinutes: 480 }, { ...tuning, net: netOf(s.rule as CompiledRule) });
         if (!plan?.ok) throw new Error(`${s.key}: no count plan`);
         counted.push({ ...s, key: `${s.key}_${key}`, label: `${s.label}: ${label} (${sizeOf(plan.value)})`, sql: plan.value.first.statements.map((x) => x.sql).join(';\n'), params: [], plan: plan.value });
       };

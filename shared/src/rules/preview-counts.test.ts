@@ -243,7 +243,7 @@ describe('score bands into an exclusive group', () => {
       { id: 'normal', min: 40, max: 60 },
       { id: 'watch', min: 0, max: 40 },
     ]);
-    const plan = buildPreviewCountPlan(disjoint, ctx, { rounds: 1, net: netPlanOver(disjoint.actions, tags) });
+    const plan = buildPreviewCountPlan(disjoint, ctx, { rounds: 1, bandPasses: false, net: netPlanOver(disjoint.actions, tags) });
     if (!plan?.ok) throw new Error('no plan');
     const sql = plan.value.first.statements.map((s) => s.sql).join(';');
     // no count asks for a contact in two bands: each band alone, and with each held tag
@@ -255,9 +255,18 @@ describe('score bands into an exclusive group', () => {
       { id: 'hi', min: 50, max: null },
       { id: 'mid', min: 40, max: 60 },
     ]);
-    const both = buildPreviewCountPlan(overlapping, ctx, { rounds: 1, net: netPlanOver(overlapping.actions, tags) });
+    const both = buildPreviewCountPlan(overlapping, ctx, { rounds: 1, bandPasses: false, net: netPlanOver(overlapping.actions, tags) });
     if (!both?.ok) throw new Error('no plan');
     const counts = both.value.first.statements.map((s) => s.sql).join(';').split('(SELECT count(*)').slice(1);
     expect(counts.some((q) => (q.match(/>= \?\d+/g) ?? []).length === 2)).toBe(true);
+
+    // By default the bands' counts share passes computing the score once per contact: one over
+    // every contact, one over each tag's holders (the tag index walked).
+    const passes = buildPreviewCountPlan(disjoint, ctx, { net: netPlanOver(disjoint.actions, tags) });
+    if (!passes?.ok) throw new Error('no plan');
+    const texts = passes.value.first.statements.map((s) => s.sql).join(';');
+    expect(texts.match(/AS v FROM contacts c/g)).toHaveLength(1);
+    expect(texts.match(/AS v FROM contact_tags ht CROSS JOIN contacts c/g)).toHaveLength(4);
+    expect(passes.value.second).toBeUndefined();
   });
 });

@@ -40,7 +40,7 @@
  */
 import type { CompiledRule, Formula } from './compile';
 import { ruleError, UnsupportedLogicError, type RuleResult } from './errors';
-import { LOGIC_OPERATIONS, type AggregateJoin, type SqlContext, type SqlFrag } from './operators';
+import { LOGIC_OPERATIONS, type AggregateJoin, type LogicOperation, type SqlContext, type SqlFrag } from './operators';
 import { balanced, D1_MAX_PARAMS, D1_MAX_STATEMENT_BYTES, numberParams, packCounts, toSql, type PreviewColumn, type PreviewOptions } from './sql';
 import type { JsonLogic } from './types';
 import { conflictFormula, netFormulas, netPlan } from './net-effect';
@@ -98,6 +98,8 @@ export interface PlanTuning {
   narrow?: boolean;
   /** Two rounds: merge an id-ordered equality with the holders where they are of a size (default true). */
   merge?: boolean;
+  /** Counts that differ only in bands of one score share one pass computing the score (default true). */
+  bandPasses?: boolean;
 }
 
 /**
@@ -530,14 +532,85 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     return { statements, perStatement, fills };
   };
 
+  /**
+   * Counts with a band of a score: written alone, each evaluates the score for every contact it
+   * reads (a correlated subquery per aggregate metric), once per count — a score's four bands and
+   * their tags were 25 such scans. Counts that differ only in their bands of one score share one
+   * pass instead, computing the score once per contact and summing `CASE WHEN band` per count:
+   * over all contacts with the aggregates as joins (one pass over each window), or over a held
+   * tag's holders (the tag index walked) with the aggregates per contact (few contacts).
+   */
+  const bandPassQuery = (scoreId: string, rest: Atom[], bands: number[][]): CountQuery | null => {
+    const test = testsById.get(scoreId);
+    if (!test) return null;
+    const held = rest.filter((a) => a.heldTag !== undefined);
+    const walk = held.length === 1 ? held[0]?.heldTag : undefined;
+    const joins: AggregateJoin[] = [];
+    const score = toSql(test.logic, walk === undefined ? { ...ctx, aggregateJoins: joins } : ctx);
+    const preds: SqlFrag[] = [
+      ...(walk === undefined ? [] : [{ sql: 'ht.tag_id = ?', params: [walk] as unknown[] }]),
+      ...rest.filter((a) => a.heldTag === undefined).map((a) => a.where),
+      ...held.filter((a) => a.heldTag !== walk).map((a) => heldWhere(a.heldTag as number)),
+      ...(scope ? [scope] : []),
+    ];
+    const v: SqlFrag = { sql: 'v', params: [] };
+    const sums = bands.map((ids) => {
+      const parts = ids.map((i) => {
+        const b = bandOf.get(i) as { min: number; max: number | null };
+        return (LOGIC_OPERATIONS.sf_band as LogicOperation).sql([{ kind: 'expr', frag: v }, { kind: 'lit', value: b.min }, { kind: 'lit', value: b.max }], ctx);
+      });
+      return { sql: `coalesce(sum(CASE WHEN ${balanced(parts.map((p) => p.sql), ' AND ', '1')} THEN 1 ELSE 0 END), 0)`, params: parts.flatMap((p) => p.params) };
+    });
+    const from = walk === undefined ? 'contacts c' : 'contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id';
+    const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+    return {
+      // LIMIT -1: the inner select is not flattened, so the score is computed once per contact
+      sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM (SELECT ${score.sql} AS v FROM ${from}${joins.map((j) => ` ${j.frag.sql}`).join('')}${where} LIMIT -1))`,
+      params: [...sums.flatMap((s) => s.params), ...score.params, ...joins.flatMap((j) => j.frag.params), ...preds.flatMap((p) => p.params)],
+      ctes: rest.flatMap((a) => a.ctes),
+      n: sums.length,
+    };
+  };
+  const bandPasses: { indices: number[]; query: CountQuery }[] = [];
+  const banded = new Set<number>();
+  if (opts.bandPasses !== false) {
+    const groups = new Map<string, { score: string; rest: number[]; bands: number[][]; indices: number[] }>();
+    monomials.forEach((m, index) => {
+      const ids = m === '' ? [] : m.split(',').map(Number);
+      const bands = ids.filter((i) => bandOf.has(i));
+      const scores = [...new Set(bands.map((i) => bandOf.get(i)?.id as string))];
+      if (scores.length !== 1) return;
+      const rest = ids.filter((i) => !bandOf.has(i));
+      const key = `${scores[0]}|${rest.join(',')}`;
+      const g = groups.get(key) ?? { score: scores[0] as string, rest, bands: [], indices: [] };
+      g.bands.push(bands);
+      g.indices.push(index);
+      groups.set(key, g);
+    });
+    for (const g of groups.values()) {
+      const query = bandPassQuery(g.score, g.rest.map((i) => atoms[i] as Atom), g.bands);
+      if (!query || !fits(statement([query]))) continue;
+      bandPasses.push({ indices: g.indices, query });
+      for (const i of g.indices) banded.add(i);
+    }
+  }
+
   const forced = opts.held === 'auto' ? undefined : opts.held;
   if ((opts.rounds ?? 2) === 1) {
-    const queries = monomials.map((m) => {
+    const fills: number[] = [];
+    const queries: CountQuery[] = [];
+    monomials.forEach((m, index) => {
+      if (banded.has(index)) return;
       const used = atomsOf(m);
-      return countQuery(used, forced ?? (narrowed(used) ? 'exists' : 'walk'));
+      queries.push(countQuery(used, forced ?? (narrowed(used) ? 'exists' : 'walk')));
+      fills.push(index);
     });
+    for (const b of bandPasses) {
+      queries.push(b.query);
+      fills.push(...b.indices);
+    }
     if (!queries.every((q) => fits(statement([q])))) return tooBig();
-    return { ok: true, value: { columns, combos, size: monomials.length, first: pack(queries, queries.map((_q, i) => i)) } };
+    return { ok: true, value: { columns, combos, size: monomials.length, first: pack(queries, fills) } };
   }
 
   // Two rounds. The first: every count without a held tag, each held tag's holder count (the tag
@@ -570,7 +643,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     const bases: number[] = [];
     const withSet = monomials
       .map((_m, i) => i)
-      .filter((i) => atomsOf(monomials[i] as string).some((a) => a.ctes.length > 0) && atomsOf(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1)
+      .filter((i) => !banded.has(i) && atomsOf(monomials[i] as string).some((a) => a.ctes.length > 0) && atomsOf(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1)
       .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
     for (const i of withSet) {
       const ids = atomIds(i);
@@ -589,8 +662,12 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       for (const g of group) rides.delete(g.index);
     }
   }
+  for (const b of bandPasses) {
+    first.push(...b.indices);
+    firstQueries.push(b.query);
+  }
   monomials.forEach((m, index) => {
-    if (rides.has(index)) return;
+    if (rides.has(index) || banded.has(index)) return;
     const used = atomsOf(m);
     const group = riders.get(index);
     if (group) {
