@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
-import { and, asc, count, desc, eq, inArray, like, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { AppEnv } from '../app-env';
 import { db, type Db } from '../db/client';
 import { contacts as contactsT, contactTags, departments, tagGroups, tags } from '../db/schema';
 import { validate } from '../validate';
+import { containsSql, startsWithSql } from '../db/search';
 import { phoneSearchHash } from '../crypto/fields';
 import { ApiError } from '../errors';
 import { contactListQuery, type ContactListQuery, type ContactSummary, type TagChip } from '../../../shared/src/api/contacts';
@@ -16,7 +17,7 @@ import type { SessionUser } from '../../../shared/src/api/auth';
 function scopeCondition(user: SessionUser): SQL | undefined {
   if (user.role === 'super_admin') return undefined;
   if (!user.departmentPath) return sql`0`;
-  return sql`${contactsT.departmentId} IN (SELECT id FROM departments WHERE path LIKE ${user.departmentPath} || '%')`;
+  return sql`${contactsT.departmentId} IN (SELECT id FROM departments WHERE ${startsWithSql(departments.path, user.departmentPath)})`;
 }
 
 const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
@@ -26,20 +27,16 @@ const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
   created: [desc(contactsT.createdAt), desc(contactsT.id)],
 };
 
-/** `%` and `_` typed by a user are literal characters, not wildcards. */
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-
 /** `phoneHash`: the keyed hash of `q` when it is a phone number (exact match on the sealed phone). */
 async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash: string | null = null): Promise<SQL[]> {
   const where: SQL[] = [];
   const scope = scopeCondition(user);
   if (scope) where.push(scope);
   if (q.q) {
-    const pattern = `%${likeEscape(q.q)}%`;
     where.push(
       or(
-        sql`${contactsT.name} like ${pattern} escape '\\'`,
-        sql`${contactsT.remark} like ${pattern} escape '\\'`,
+        containsSql(contactsT.name, q.q),
+        containsSql(contactsT.remark, q.q),
         eq(contactsT.externalId, q.q),
         ...(phoneHash ? [eq(contactsT.phoneHash, phoneHash)] : []),
       )!,
@@ -63,7 +60,7 @@ async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash:
     where.push(
       inArray(
         contactsT.departmentId,
-        d.select({ id: departments.id }).from(departments).where(like(departments.path, `${likeEscape(dept.path)}%`)),
+        d.select({ id: departments.id }).from(departments).where(startsWithSql(departments.path, dept.path)),
       ),
     );
   }
