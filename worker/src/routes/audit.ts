@@ -64,7 +64,7 @@ export const audit = new Hono<AppEnv>()
   .get('/', validate('query', auditListQuery), async (c) => {
     const q = c.req.valid('query');
     const where: string[] = [];
-    const params: (string | number)[] = [];
+    const params: unknown[] = [];
     if (q.actorUserId !== undefined) {
       where.push('a.actor_user_id = ?');
       params.push(q.actorUserId);
