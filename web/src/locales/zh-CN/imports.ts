@@ -90,6 +90,7 @@ export default {
       retired_tag: '标签“{detail}”已停用',
       exclusive_conflict: '互斥组不能同时打多个标签（{detail}）',
       phone_taken: '手机号已属于联系人 {detail}',
+      extra_cells: '单元格比表头的 {detail} 列多（这一行可能错位了）',
     },
     done: {
       title: '导入完成',
