@@ -6,6 +6,9 @@ import { contacts as contactsT, contactTags, departments, tagGroups, tags } from
 import { validate } from '../validate';
 import { containsSql, startsWithSql } from '../db/search';
 import { phoneSearchHash } from '../crypto/fields';
+import { recordPhoneSearch } from '../crypto/phone-search';
+import { actorOf, hasRole } from '../auth/access';
+import { normalizePhone } from '../../../shared/src/import/fields';
 import { ApiError } from '../errors';
 import { contactListQuery, type ContactListQuery, type ContactSummary, type TagChip } from '../../../shared/src/api/contacts';
 import type { Page } from '../../../shared/src/api/common';
@@ -147,7 +150,11 @@ export const contacts = new Hono<AppEnv>()
   .get('/', validate('query', contactListQuery), async (c) => {
     const q = c.req.valid('query');
     const d = db(c.env);
-    const where = and(...(await filters(d, q, c.get('user'), q.q ? await phoneSearchHash(c.env, q.q) : null)));
+    const user = c.get('user');
+    const phoneHash = q.q ? await phoneSearchHash(c.env, q.q) : null;
+    // whoever sees phones masked may not complete one by trying numbers: audited, limited (429)
+    if (phoneHash && !hasRole(user, 'super_admin')) await recordPhoneSearch(c.env.DB, { ...actorOf(c), userId: user.id }, normalizePhone(q.q!)!, phoneHash);
+    const where = and(...(await filters(d, q, user, phoneHash)));
     const [totalRows, rows] = await d.batch([
       d.select({ n: count() }).from(contactsT).where(where),
       summaryQuery(d)

@@ -12,7 +12,7 @@ import { validate } from '../validate';
 import { auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { previewContext } from '../rules/context';
-import { phoneSearchHash } from '../crypto/fields';
+import { phoneSearchHash, redactNumbers } from '../crypto/fields';
 import { containsText, startsWithText } from '../db/search';
 import { compileWhere } from '../../../shared/src/rules/sql';
 import type { JsonLogic } from '../../../shared/src/rules/types';
@@ -89,7 +89,8 @@ export const contactExports = new Hono<AppEnv>().use(requireRole('super_admin'))
     objectId: b.segmentId !== undefined ? `segment:${b.segmentId}` : '*',
     summary: `${n} contacts exported to CSV${name ? ` (segment ${name})` : ''}`,
     params: name ? { variant: 'segment', count: n, segment: name } : { variant: 'filter', count: n },
-    after: { filter: b.filter ?? null, segmentId: b.segmentId ?? null, rows: n, format: 'csv' },
+    // a phone or ID number typed into the search is kept masked
+    after: { filter: b.filter ? { ...b.filter, ...(b.filter.q ? { q: redactNumbers(b.filter.q) } : {}) } : null, segmentId: b.segmentId ?? null, rows: n, format: 'csv' },
     at,
   }).run();
 
