@@ -114,3 +114,49 @@ describe('personal data in staged imports', () => {
     expect(res.body.counts).toMatchObject({ total: 1, new: 1 });
   });
 });
+
+describe('migration 0009: personal data written in clear before sealing', () => {
+  it('empties old cells, drops unapplied imports staged in clear, and strips values from rejections and audit entries', async () => {
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith('0009_'))!;
+    expect(migration).toBeDefined();
+    const old = (status: string, id: string) =>
+      db.prepare(`INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_at) VALUES (?, ?, 'old.csv', '[]', '[]', 'friend', 0)`).bind(id, status);
+    const A = '00000000-0000-4000-8000-00000000000a'; // applied
+    const S = '00000000-0000-4000-8000-00000000000b'; // staged in clear, not applied
+    const N = await staged([{ row: 2, cells: ['n_1', '新行', '13912349999', '', ''] }]); // sealed: kept
+    await db.batch([
+      old('applied', A),
+      old('staging', S),
+      db
+        .prepare(`INSERT INTO import_rows (import_id, row, cells, status, rejections) VALUES (?, 2, ?, 'new', NULL), (?, 3, ?, 'rejected', ?), (?, 2, ?, NULL, NULL)`)
+        .bind(
+          A, JSON.stringify(['o_1', '老行', '13912340001']),
+          A, JSON.stringify(['o_2', '老行二', '1391234000']), JSON.stringify([{ row: 3, column: 2, field: 'phone', reason: 'invalid_phone', value: '1391234000' }]),
+          S, JSON.stringify(['o_3', '草稿', '13912340003']),
+        ),
+      db
+        .prepare(`INSERT INTO audit_log (at, action, object_type, object_id, summary, params, after) VALUES (0, 'import.dry_run', 'import', ?, 's', '{}', ?), (0, 'contact.export', 'contact', '*', 's', '{}', ?)`)
+        .bind(
+          A, JSON.stringify({ mapping: ['name'], misaligned: [{ column: 1, field: 'name', checked: 2, bad: 2, samples: ['13912340004', '13912340005'] }] }),
+          JSON.stringify({ filter: { q: '13912340006', kind: 'friend' }, rows: 1 }),
+        ),
+    ]);
+    await db.batch(migration.queries.map((q) => db.prepare(q)));
+
+    const rows = (await db.prepare('SELECT import_id, row, cells, rejections FROM import_rows WHERE import_id IN (?, ?, ?) ORDER BY import_id, row').bind(A, S, N).all<Record<string, string>>()).results;
+    expect(rows.filter((r) => r.import_id === A).map((r) => [r.cells, r.rejections])).toEqual([
+      ['[]', null],
+      ['[]', JSON.stringify([{ row: 3, column: 2, field: 'phone', reason: 'invalid_phone' }])],
+    ]);
+    expect(rows.filter((r) => r.import_id === S)).toEqual([]);
+    expect(await db.prepare('SELECT count(*) AS n FROM imports WHERE id = ?').bind(S).first('n')).toBe(0);
+    expect(rows.filter((r) => r.import_id === N)).toHaveLength(1); // sealed rows are left alone
+    expect((await post(`/api/imports/${N}/dry-run`, {})).body.counts).toMatchObject({ total: 1, new: 1 });
+
+    const audit = (await db.prepare(`SELECT after FROM audit_log WHERE at = 0 AND action IN ('import.dry_run', 'contact.export') ORDER BY id`).all<{ after: string }>()).results.map((r) => JSON.parse(r.after));
+    expect(audit).toEqual([
+      { mapping: ['name'], misaligned: [{ column: 1, field: 'name', checked: 2, bad: 2 }] },
+      { filter: { kind: 'friend' }, rows: 1 },
+    ]);
+  });
+});
