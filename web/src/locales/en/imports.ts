@@ -53,6 +53,7 @@ const en: typeof zh = {
     report: {
       title: 'Dry run',
       note: 'A dry run writes nothing.',
+      extraColumn: 'Column {n} (past the header)',
       total: 'Rows',
       new: 'New',
       updated: 'Updated',

@@ -52,6 +52,7 @@ export default {
     report: {
       title: '试运行结果',
       note: '试运行不会写入任何数据。',
+      extraColumn: '第 {n} 列（表头之外）',
       total: '总行数',
       new: '新增',
       updated: '更新',
