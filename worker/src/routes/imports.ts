@@ -3,7 +3,8 @@
  * staged in `import_rows`, checked (dry run), applied in ONE D1 batch, and can be rolled back.
  *
  * - create: the file's headers and the column → field mapping;
- * - rows: chunks of ≤ 2,000 rows, staged by row number (a re-sent chunk replaces itself);
+ * - rows: chunks of ≤ 2,000 rows, staged by row number (a re-sent chunk replaces itself), each
+ *   row's cells sealed with FIELD_KEY (they may hold phone and ID numbers; nothing is kept in clear);
  * - dry-run: the shared checks (`shared/src/import`) in JS over every staged row, then
  *   set-based SQL against the contacts (external id, phone hash, tags held): new / updated /
  *   unchanged / rejected, each rejection with row, column and reason. A misaligned column
