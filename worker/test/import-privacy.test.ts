@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { api, seedSmallWorld } from './fixtures';
+import { ROOT, api, seedSmallWorld, sessionHeaders } from './fixtures';
+import { app } from '../src/app';
 
 /**
  * Imports keep no phone or ID number in clear (the byte-level scan of D1's files is
@@ -158,5 +159,17 @@ describe('migration 0009: personal data written in clear before sealing', () => 
       { mapping: ['name'], misaligned: [{ column: 1, field: 'name', checked: 2, bad: 2 }] },
       { filter: { kind: 'friend' }, rows: 1 },
     ]);
+  });
+});
+
+describe('without FIELD_KEY', () => {
+  it('refuses to start an import with 503 (its rows could not be sealed) and writes nothing', async () => {
+    const before = await db.prepare('SELECT count(*) AS n FROM imports').first('n');
+    const headers = { ...(await sessionHeaders(ROOT)), 'content-type': 'application/json' };
+    const req = new Request('http://segflow.test/api/imports', { method: 'POST', headers, body: JSON.stringify({ fileName: 'a.csv', headers: HEADERS, mapping: MAPPING }) });
+    const res = await app.fetch(req, { ...env, FIELD_KEY: undefined });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('FIELD_KEY');
+    expect(await db.prepare('SELECT count(*) AS n FROM imports').first('n')).toBe(before);
   });
 });

@@ -172,6 +172,8 @@ export const imports = new Hono<AppEnv>()
   .use(requireRole('super_admin'))
   .post('/', validate('json', createImportBody), async (c) => {
     const b = c.req.valid('json');
+    // staged rows are sealed with FIELD_KEY: without it (503) say so before the file is uploaded
+    await fieldKeys(c.env);
     const problems = mappingProblems(b.mapping);
     if (problems.length) {
       throw new ApiError(
