@@ -55,6 +55,7 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'event_source.revoke': true,
   'contact.tags': true,
   'contact.export': true,
+  'contact.phone_search': true,
   'import.create': true,
   'import.rows': true,
   'import.dry_run': true,

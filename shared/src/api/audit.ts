@@ -119,6 +119,8 @@ export interface AuditParamsByAction {
     | { variant: 'remove'; contact: string; removed: string }
     | { variant: 'both'; contact: string; added: string; removed: string };
   'contact.export': { variant: 'filter'; count: number } | { variant: 'segment'; count: number; segment: string };
+  /** a search by phone number by someone who sees phones masked (worker/src/crypto/phone-search.ts): the number masked */
+  'contact.phone_search': { masked: string };
   'import.create': { file: string };
   'import.rows': { count: number; first: number; last: number };
   'import.dry_run':

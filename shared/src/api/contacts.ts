@@ -18,6 +18,21 @@ export const contactListQuery = z
   .strict();
 export type ContactListQuery = z.output<typeof contactListQuery>;
 
+/**
+ * Searching contacts by a phone number (an exact match on the sealed phone) by someone who sees
+ * phones masked (138****1234): each different number searched is audited, and at most this many
+ * different numbers are answered per user, so a masked number cannot be completed by trying the
+ * 10,000 candidates. The same number again within a day costs nothing. Over a limit: 429.
+ */
+export const PHONE_SEARCH_LIMITS = {
+  /** different numbers in any 60 minutes */
+  perHour: 20,
+  /** different numbers in any 24 hours */
+  perDay: 60,
+  /** different numbers sharing one masked form (the first 3 and last 4 digits) in any 24 hours */
+  perMaskPerDay: 3,
+} as const;
+
 /** A tag as shown on a contact (a chip). */
 export interface TagChip {
   id: number;

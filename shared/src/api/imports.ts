@@ -12,6 +12,11 @@ export const IMPORT_CHUNK_ROWS = 2000;
 /** Rows in one import. */
 export const IMPORT_MAX_ROWS = 200_000;
 export const IMPORT_MAX_COLUMNS = 60;
+/**
+ * Cells a staged row may carry: one past the widest file, so a ragged line (more cells than the
+ * header) is staged and rejected as a row by the dry run (`extra_cells`); the browser cuts longer ones.
+ */
+export const IMPORT_MAX_CELLS = IMPORT_MAX_COLUMNS + 1;
 /** Distinct tags one import may add: each is a few statements of the one apply batch. */
 export const IMPORT_MAX_TAGS = 100;
 /** Rejections listed in a dry-run report (the counts are always complete). */
@@ -44,7 +49,7 @@ export const importRowsBody = z
           .object({
             /** Spreadsheet row number (the header is row 1). */
             row: z.number().int().min(2).max(10_000_000),
-            cells: z.array(z.string().max(2000)).max(IMPORT_MAX_COLUMNS),
+            cells: z.array(z.string().max(2000)).max(IMPORT_MAX_CELLS),
           })
           .strict(),
       )

@@ -198,3 +198,14 @@ describe('FileChecker', () => {
     expect(paged.flatMap((r) => r.rejections).map((r) => r.reason)).toEqual(expect.arrayContaining(['duplicate_in_file', 'invalid_phone', 'invalid_gender', 'looks_like_phone']));
   });
 });
+
+describe('ragged rows', () => {
+  const mapping: ImportMapping = ['externalId', 'name', 'city'];
+  it('rejects a row with non-empty cells past the header, naming the first extra cell', () => {
+    const r = checkRow(mapping, 7, ['e_1', '甲', '杭州', '', '多余', '又多']);
+    expect(r.rejections).toEqual([{ row: 7, column: 4, field: null, reason: 'extra_cells', value: '多余, 又多', detail: '3' }]);
+  });
+  it('ignores empty cells past the header (trailing delimiters)', () => {
+    expect(checkRow(mapping, 2, ['e_1', '甲', '杭州', '', ' ']).rejections).toEqual([]);
+  });
+});

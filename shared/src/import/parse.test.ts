@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeText, parseCsv, toSheet } from './parse';
+import { cellsForUpload, decodeText, parseCsv, toSheet } from './parse';
 
 // '外部ID,姓名,手机,标签\r\nwm_1,张伟,13800138000,"生命周期/活跃客户,美妆"\r\n' as Excel on Chinese Windows saves it (GBK)
 const GBK = new Uint8Array([
@@ -36,5 +36,14 @@ describe('CSV decoding and parsing', () => {
     expect(toSheet([['手机', '生日', '备注'], [13800138000, new Date(Date.UTC(1990, 4, 6)), null]]).rows).toEqual([
       { row: 2, cells: ['13800138000', '1990-05-06', ''] },
     ]);
+  });
+});
+
+describe('cellsForUpload', () => {
+  it('drops empty cells past the header, keeps a ragged row ragged, and cuts at the cap', () => {
+    expect(cellsForUpload(['a', 'b', '', ''], 2, 61)).toEqual(['a', 'b']);
+    expect(cellsForUpload(['a', '', ''], 3, 61)).toEqual(['a', '', '']);
+    expect(cellsForUpload(['a', 'b', 'c', ''], 2, 61)).toEqual(['a', 'b', 'c']);
+    expect(cellsForUpload(Array.from({ length: 70 }, () => 'x'), 60, 61)).toHaveLength(61);
   });
 });

@@ -71,3 +71,14 @@ export function parseCsv(bytes: Uint8Array): ParsedSheet & { encoding: TextEncod
   const errors = result.errors.filter((e) => e.code !== 'UndetectableDelimiter').map((e) => `${e.row === undefined ? '' : `row ${e.row + 1}: `}${e.message}`);
   return { ...toSheet(result.data), encoding, errors };
 }
+
+/**
+ * A row's cells as sent for staging: empty cells past the header's width dropped (trailing
+ * delimiters are harmless), and at most `maxCells`, so a ragged line still reaches the server,
+ * where the dry run rejects it as a row (`extra_cells`), instead of failing the whole upload.
+ */
+export function cellsForUpload(cells: readonly string[], width: number, maxCells: number): string[] {
+  let end = cells.length;
+  while (end > width && (cells[end - 1] ?? '').trim() === '') end--;
+  return cells.slice(0, Math.min(end, maxCells));
+}

@@ -27,7 +27,9 @@ export type RejectionReason =
   | 'ambiguous_tag'
   | 'retired_tag'
   | 'exclusive_conflict'
-  | 'phone_taken';
+  | 'phone_taken'
+  /** The row has non-empty cells beyond the header's columns (a ragged CSV line): its values are likely shifted. */
+  | 'extra_cells';
 
 /**
  * One rejected value. `row` is the spreadsheet row (the header is row 1, so the first data row
@@ -154,6 +156,8 @@ export function checkRow(mapping: ImportMapping, row: number, cells: readonly st
   const values: ImportValues = {};
   const rejections: Rejection[] = [];
   let tags: TagRef[] = [];
+  const extra = raggedRejection(mapping, row, cells);
+  if (extra) rejections.push(extra);
   mapping.forEach((field, column) => {
     if (!field) return;
     const raw = (cells[column] ?? '').normalize('NFC').trim();
@@ -187,6 +191,19 @@ export function checkRow(mapping: ImportMapping, row: number, cells: readonly st
     }
   });
   return { row, values, tags, rejections };
+}
+
+/**
+ * A row with non-empty cells past the header's last column (one more delimiter on a CSV line)
+ * is rejected as a whole: which of its cells belong to which column is a guess. Empty cells past
+ * the end (trailing delimiters, Excel's padding) are harmless and ignored. `column` is the first
+ * extra non-empty cell, `detail` the header's column count, `value` the extra cells.
+ */
+export function raggedRejection(mapping: ImportMapping, row: number, cells: readonly string[]): Rejection | null {
+  const extra = cells.slice(mapping.length).map((c) => c.trim());
+  const first = extra.findIndex((c) => c !== '');
+  if (first < 0) return null;
+  return { row, column: mapping.length + first, field: null, reason: 'extra_cells', value: extra.filter((c) => c !== '').join(', '), detail: String(mapping.length) };
 }
 
 /**

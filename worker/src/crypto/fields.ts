@@ -90,3 +90,15 @@ export async function revealField(env: Env, sealed: unknown, clear: boolean): Pr
     return null;
   }
 }
+
+/**
+ * Free text (a search, a filter) as it may be stored in an audit entry: every run of 7 or more
+ * digits (spaces and dashes between them allowed, an ID number's final X included) masked, so a
+ * phone or ID number typed into a search box is never kept in clear.
+ */
+export function redactNumbers(text: string): string {
+  return text.replace(/\+?\d[\d\s-]{5,}[\dXx]/g, (run) => {
+    const digits = run.replace(/[\s-]/g, '');
+    return digits.replace(/[+]/g, '').length >= 7 ? maskSensitive(digits) : run;
+  });
+}

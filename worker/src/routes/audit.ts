@@ -10,6 +10,7 @@ import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { requireRole } from '../auth/access';
 import { auditRetentionDays } from '../cron/purge';
+import { containsText, startsWithText } from '../db/search';
 import { idPath } from '../../../shared/src/api/taxonomy';
 import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse, type AuditParams } from '../../../shared/src/api/audit';
 
@@ -58,22 +59,20 @@ function parseJson(text: string | null): unknown {
   }
 }
 
-/** `LIKE` pattern matching `text` literally somewhere (or at the start). */
-const likeEscape = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-
 export const audit = new Hono<AppEnv>()
   .use(requireRole('super_admin'))
   .get('/', validate('query', auditListQuery), async (c) => {
     const q = c.req.valid('query');
     const where: string[] = [];
-    const params: (string | number)[] = [];
+    const params: unknown[] = [];
     if (q.actorUserId !== undefined) {
       where.push('a.actor_user_id = ?');
       params.push(q.actorUserId);
     }
     if (q.action) {
-      where.push("a.action LIKE ? ESCAPE '\\'");
-      params.push(`${likeEscape(q.action)}%`);
+      const p = startsWithText('a.action', q.action);
+      where.push(p.sql);
+      params.push(...p.params);
     }
     if (q.objectType) {
       where.push('a.object_type = ?');
@@ -93,8 +92,10 @@ export const audit = new Hono<AppEnv>()
     }
     if (q.q) {
       // the English summary, or a value of the sentence: a rule's name finds its entries whichever language the screen shows
-      where.push("(a.summary LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM json_each(a.params) p WHERE p.value LIKE ? ESCAPE '\\'))");
-      params.push(`%${likeEscape(q.q)}%`, `%${likeEscape(q.q)}%`);
+      const summary = containsText('a.summary', q.q);
+      const value = containsText('p.value', q.q);
+      where.push(`(${summary.sql} OR EXISTS (SELECT 1 FROM json_each(a.params) p WHERE ${value.sql}))`);
+      params.push(...summary.params, ...value.params);
     }
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const db = c.env.DB;

@@ -1,10 +1,14 @@
 import { Hono } from 'hono';
-import { and, asc, count, desc, eq, inArray, like, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { AppEnv } from '../app-env';
 import { db, type Db } from '../db/client';
 import { contacts as contactsT, contactTags, departments, tagGroups, tags } from '../db/schema';
 import { validate } from '../validate';
+import { containsSql, startsWithSql } from '../db/search';
 import { phoneSearchHash } from '../crypto/fields';
+import { recordPhoneSearch } from '../crypto/phone-search';
+import { actorOf, hasRole } from '../auth/access';
+import { normalizePhone } from '../../../shared/src/import/fields';
 import { ApiError } from '../errors';
 import { contactListQuery, type ContactListQuery, type ContactSummary, type TagChip } from '../../../shared/src/api/contacts';
 import type { Page } from '../../../shared/src/api/common';
@@ -16,7 +20,7 @@ import type { SessionUser } from '../../../shared/src/api/auth';
 function scopeCondition(user: SessionUser): SQL | undefined {
   if (user.role === 'super_admin') return undefined;
   if (!user.departmentPath) return sql`0`;
-  return sql`${contactsT.departmentId} IN (SELECT id FROM departments WHERE path LIKE ${user.departmentPath} || '%')`;
+  return sql`${contactsT.departmentId} IN (SELECT id FROM departments WHERE ${startsWithSql(departments.path, user.departmentPath)})`;
 }
 
 const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
@@ -26,20 +30,16 @@ const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
   created: [desc(contactsT.createdAt), desc(contactsT.id)],
 };
 
-/** `%` and `_` typed by a user are literal characters, not wildcards. */
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-
 /** `phoneHash`: the keyed hash of `q` when it is a phone number (exact match on the sealed phone). */
 async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash: string | null = null): Promise<SQL[]> {
   const where: SQL[] = [];
   const scope = scopeCondition(user);
   if (scope) where.push(scope);
   if (q.q) {
-    const pattern = `%${likeEscape(q.q)}%`;
     where.push(
       or(
-        sql`${contactsT.name} like ${pattern} escape '\\'`,
-        sql`${contactsT.remark} like ${pattern} escape '\\'`,
+        containsSql(contactsT.name, q.q),
+        containsSql(contactsT.remark, q.q),
         eq(contactsT.externalId, q.q),
         ...(phoneHash ? [eq(contactsT.phoneHash, phoneHash)] : []),
       )!,
@@ -63,7 +63,7 @@ async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash:
     where.push(
       inArray(
         contactsT.departmentId,
-        d.select({ id: departments.id }).from(departments).where(like(departments.path, `${likeEscape(dept.path)}%`)),
+        d.select({ id: departments.id }).from(departments).where(startsWithSql(departments.path, dept.path)),
       ),
     );
   }
@@ -150,7 +150,11 @@ export const contacts = new Hono<AppEnv>()
   .get('/', validate('query', contactListQuery), async (c) => {
     const q = c.req.valid('query');
     const d = db(c.env);
-    const where = and(...(await filters(d, q, c.get('user'), q.q ? await phoneSearchHash(c.env, q.q) : null)));
+    const user = c.get('user');
+    const phoneHash = q.q ? await phoneSearchHash(c.env, q.q) : null;
+    // whoever sees phones masked may not complete one by trying numbers: audited, limited (429)
+    if (phoneHash && !hasRole(user, 'super_admin')) await recordPhoneSearch(c.env.DB, { ...actorOf(c), userId: user.id }, normalizePhone(q.q!)!, phoneHash);
+    const where = and(...(await filters(d, q, user, phoneHash)));
     const [totalRows, rows] = await d.batch([
       d.select({ n: count() }).from(contactsT).where(where),
       summaryQuery(d)

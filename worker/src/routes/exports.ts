@@ -12,16 +12,14 @@ import { validate } from '../validate';
 import { auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { previewContext } from '../rules/context';
-import { phoneSearchHash } from '../crypto/fields';
+import { phoneSearchHash, redactNumbers } from '../crypto/fields';
+import { containsText, startsWithText } from '../db/search';
 import { compileWhere } from '../../../shared/src/rules/sql';
 import type { JsonLogic } from '../../../shared/src/rules/types';
 import { EXPORT_COUNT_HEADER, exportContactsBody } from '../../../shared/src/api/exports';
 import { EXPORT_COLUMNS, UTF8_BOM, csvLine, exportHeader } from '../../../shared/src/export/csv';
 
 const PAGE = 2000;
-
-/** `%` and `_` typed by a user are literal characters (as in the Contacts list). */
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 interface Where {
   sql: string;
@@ -33,10 +31,11 @@ async function filterWhere(db: D1Database, env: Env, f: NonNullable<ReturnType<t
   const parts: string[] = [];
   const params: unknown[] = [];
   if (f.q) {
-    const p = `%${likeEscape(f.q)}%`;
     const phoneHash = await phoneSearchHash(env, f.q);
-    parts.push(`(c.name LIKE ? ESCAPE '\\' OR c.remark LIKE ? ESCAPE '\\' OR c.external_id = ?${phoneHash ? ' OR c.phone_hash = ?' : ''})`);
-    params.push(p, p, f.q, ...(phoneHash ? [phoneHash] : []));
+    const name = containsText('c.name', f.q);
+    const remark = containsText('c.remark', f.q);
+    parts.push(`(${name.sql} OR ${remark.sql} OR c.external_id = ?${phoneHash ? ' OR c.phone_hash = ?' : ''})`);
+    params.push(...name.params, ...remark.params, f.q, ...(phoneHash ? [phoneHash] : []));
   }
   if (f.kind) {
     parts.push('c.kind = ?');
@@ -52,8 +51,9 @@ async function filterWhere(db: D1Database, env: Env, f: NonNullable<ReturnType<t
   if (f.departmentId !== undefined) {
     const dept = await db.prepare('SELECT path FROM departments WHERE id = ?').bind(f.departmentId).first<{ path: string }>();
     if (!dept) throw new ApiError(400, 'unknown_reference', `filter.departmentId: no department with id ${f.departmentId}`, [{ path: 'filter.departmentId', message: 'no such department' }]);
-    parts.push(`c.department_id IN (SELECT id FROM departments WHERE path LIKE ? ESCAPE '\\')`);
-    params.push(`${likeEscape(dept.path)}%`);
+    const sub = startsWithText('path', dept.path);
+    parts.push(`c.department_id IN (SELECT id FROM departments WHERE ${sub.sql})`);
+    params.push(...sub.params);
   }
   return { sql: parts.length ? parts.join(' AND ') : '1', params };
 }
@@ -89,7 +89,8 @@ export const contactExports = new Hono<AppEnv>().use(requireRole('super_admin'))
     objectId: b.segmentId !== undefined ? `segment:${b.segmentId}` : '*',
     summary: `${n} contacts exported to CSV${name ? ` (segment ${name})` : ''}`,
     params: name ? { variant: 'segment', count: n, segment: name } : { variant: 'filter', count: n },
-    after: { filter: b.filter ?? null, segmentId: b.segmentId ?? null, rows: n, format: 'csv' },
+    // a phone or ID number typed into the search is kept masked
+    after: { filter: b.filter ? { ...b.filter, ...(b.filter.q ? { q: redactNumbers(b.filter.q) } : {}) } : null, segmentId: b.segmentId ?? null, rows: n, format: 'csv' },
     at,
   }).run();
 

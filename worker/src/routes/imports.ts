@@ -3,7 +3,8 @@
  * staged in `import_rows`, checked (dry run), applied in ONE D1 batch, and can be rolled back.
  *
  * - create: the file's headers and the column → field mapping;
- * - rows: chunks of ≤ 2,000 rows, staged by row number (a re-sent chunk replaces itself);
+ * - rows: chunks of ≤ 2,000 rows, staged by row number (a re-sent chunk replaces itself), each
+ *   row's cells sealed with FIELD_KEY (they may hold phone and ID numbers; nothing is kept in clear);
  * - dry-run: the shared checks (`shared/src/import`) in JS over every staged row, then
  *   set-based SQL against the contacts (external id, phone hash, tags held): new / updated /
  *   unchanged / rejected, each rejection with row, column and reason. A misaligned column
@@ -24,7 +25,7 @@ import { validate } from '../validate';
 import { auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
-import { fieldHash, fieldKeys, sealField } from '../crypto/fields';
+import { fieldHash, fieldKeys, openField, sealField, type FieldKeys } from '../crypto/fields';
 import { bucketOf } from '../../../shared/src/domain';
 import {
   IMPORT_MAX_ROWS,
@@ -123,6 +124,36 @@ const DIFFERS = `(${ATTRS.map(([f, col]) => `(r.data ->> '${f}' IS NOT NULL AND 
 
 const batchIdOf = (importId: string) => `import-${importId}`;
 
+/**
+ * Staged cells are sealed like the contacts' phone column (AES-256-GCM from FIELD_KEY): any
+ * column of a file may hold phone or ID numbers, mapped or not, and the mapping can still change
+ * at the dry run, so the whole row is sealed before D1 sees it. Rows staged before sealing (a
+ * JSON array as text) are still read.
+ */
+const sealCells = (keys: FieldKeys, cells: readonly string[]) => sealField(keys, JSON.stringify(cells));
+async function openCells(keys: FieldKeys, stored: string): Promise<string[]> {
+  return JSON.parse(stored.startsWith('[') ? stored : await openField(keys, stored)) as string[];
+}
+
+/** A rejection as stored in `import_rows.rejections`: the offending cell's text sealed (`sv`), never in clear. */
+type StoredRejection = Omit<Rejection, 'value'> & { sv?: string };
+
+const sealRejections = (keys: FieldKeys, list: readonly Rejection[]): Promise<StoredRejection[]> =>
+  Promise.all(list.map(async ({ value, ...rest }) => (value === undefined ? rest : { ...rest, sv: await sealField(keys, value) })));
+
+/** The report's rejections: values opened for the super admin reading it (unreadable ones left out). */
+const openRejections = (keys: FieldKeys, list: readonly (StoredRejection & { value?: string })[]): Promise<Rejection[]> =>
+  Promise.all(
+    list.map(async ({ sv, ...rest }) => {
+      if (sv === undefined) return rest;
+      try {
+        return { ...rest, value: await openField(keys, sv) };
+      } catch {
+        return rest;
+      }
+    }),
+  );
+
 async function countsOf(db: D1Database, id: string): Promise<ImportCounts> {
   const { results } = await db
     .prepare('SELECT status, count(*) AS n FROM import_rows WHERE import_id = ? GROUP BY status')
@@ -141,6 +172,8 @@ export const imports = new Hono<AppEnv>()
   .use(requireRole('super_admin'))
   .post('/', validate('json', createImportBody), async (c) => {
     const b = c.req.valid('json');
+    // staged rows are sealed with FIELD_KEY: without it (503) say so before the file is uploaded
+    await fieldKeys(c.env);
     const problems = mappingProblems(b.mapping);
     if (problems.length) {
       throw new ApiError(
@@ -182,13 +215,7 @@ export const imports = new Hono<AppEnv>()
     const db = c.env.DB;
     const imp = await requireImport(db, id);
     conflictUnless(imp, ['staging', 'checked'], 'add rows');
-    const width = (JSON.parse(imp.headers) as string[]).length;
-    const wide = rows.findIndex((r) => r.cells.length > width);
-    if (wide >= 0) {
-      throw new ApiError(400, 'invalid_request', `rows.${wide}: row ${rows[wide]!.row} has ${rows[wide]!.cells.length} cells, the file has ${width} columns`, [
-        { path: `rows.${wide}.cells`, message: `more cells than the ${width} columns` },
-      ]);
-    }
+    // a row with more cells than the header is staged as sent: the dry run rejects it as a row (extra_cells)
     const seen = new Set<number>();
     rows.forEach((r, i) => {
       if (seen.has(r.row)) throw new ApiError(400, 'invalid_request', `rows.${i}: row ${r.row} is sent twice`, [{ path: `rows.${i}.row`, message: 'sent twice' }]);
@@ -204,6 +231,8 @@ export const imports = new Hono<AppEnv>()
         throw new ApiError(413, 'payload_too_large', `An import takes at most ${IMPORT_MAX_ROWS} rows`);
       }
     }
+    const keys = await fieldKeys(c.env);
+    const sealed = await Promise.all(rows.map(async (r) => ({ row: r.row, cells: await sealCells(keys, r.cells) })));
     const at = Date.now();
     const first = Math.min(...rows.map((r) => r.row));
     const last = Math.max(...rows.map((r) => r.row));
@@ -211,11 +240,11 @@ export const imports = new Hono<AppEnv>()
       db
         .prepare(
           `INSERT INTO import_rows (import_id, row, cells)
-           SELECT ?, j.value ->> 'row', j.value -> 'cells' FROM json_each(?) j WHERE true
+           SELECT ?, j.value ->> 'row', j.value ->> 'cells' FROM json_each(?) j WHERE true
            ON CONFLICT(import_id, row) DO UPDATE SET cells = excluded.cells, status = NULL, external_id = NULL, data = NULL,
              phone_hash = NULL, phone_enc = NULL, id_number_hash = NULL, id_number_enc = NULL, bucket = NULL, tag_ids = NULL, rejections = NULL`,
         )
-        .bind(id, JSON.stringify(rows)),
+        .bind(id, JSON.stringify(sealed)),
       // new rows make an earlier dry run stale
       db
         .prepare(`UPDATE imports SET row_count = (SELECT count(*) FROM import_rows WHERE import_id = ?1), status = 'staging', counts = NULL WHERE id = ?1 AND status IN ('staging', 'checked')`)
@@ -252,21 +281,22 @@ export const imports = new Hono<AppEnv>()
       .all<Omit<TaxonomyTag, 'exclusive'> & { exclusive: number }>();
     const index = taxonomyIndex(taxonomy.map((t) => ({ ...t, exclusive: Boolean(t.exclusive) })));
     const tagColumn = mapping.indexOf('tags');
-    const keys = mapping.includes('phone') || mapping.includes('idNumber') ? await fieldKeys(c.env) : null;
+    // staged cells are sealed, so every dry run needs the key (not only files with phones)
+    const keys = await fieldKeys(c.env);
     const tagIds = new Set<number>();
     const verdict = async (r: CheckedRow, cells: readonly string[]) => {
       const tags = r.rejections.length === 0 && r.tags.length ? resolveTags(r.tags, index) : null;
       if (tags && !tags.ok) {
         r.rejections.push({ row: r.row, column: tagColumn, field: 'tags', reason: tags.reason, value: cells[tagColumn]?.trim(), detail: tags.detail });
       }
-      if (r.rejections.length) return { row: r.row, s: 'rejected', rej: r.rejections };
+      if (r.rejections.length) return { row: r.row, s: 'rejected', rej: await sealRejections(keys, r.rejections) };
       if (tags?.ok) tags.tagIds.forEach((t) => tagIds.add(t));
       const { externalId, phone, idNumber, ...attrs } = r.values;
       const [ph, pe, ih, ie] = await Promise.all([
-        phone && keys ? fieldHash(keys, phone) : null,
-        phone && keys ? sealField(keys, phone) : null,
-        idNumber && keys ? fieldHash(keys, idNumber) : null,
-        idNumber && keys ? sealField(keys, idNumber) : null,
+        phone ? fieldHash(keys, phone) : null,
+        phone ? sealField(keys, phone) : null,
+        idNumber ? fieldHash(keys, idNumber) : null,
+        idNumber ? sealField(keys, idNumber) : null,
       ]);
       return { row: r.row, s: 'valid', ext: externalId!, data: attrs, ph, pe, ih, ie, b: bucketOf(externalId!), tags: tags?.ok ? tags.tagIds : [] };
     };
@@ -299,7 +329,7 @@ export const imports = new Hono<AppEnv>()
         .prepare('SELECT row, cells FROM import_rows WHERE import_id = ? AND row > ? ORDER BY row LIMIT ?')
         .bind(id, after, READ_PAGE)
         .all<{ row: number; cells: string }>();
-      const page = results.map((r) => ({ row: r.row, cells: JSON.parse(r.cells) as string[] }));
+      const page = await Promise.all(results.map(async (r) => ({ row: r.row, cells: await openCells(keys, r.cells) })));
       total += page.length;
       const checked = checker.add(page);
       for (const r of checked) {
@@ -341,7 +371,7 @@ export const imports = new Hono<AppEnv>()
         .slice(0, REPORT_MAX_REJECTIONS);
       await db.batch([
         db.prepare(`UPDATE imports SET mapping = ?, status = 'staging', counts = NULL WHERE id = ?`).bind(JSON.stringify(mapping), id),
-        auditStatement(db, { actor: actorOf(c), action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${misaligned.length} misaligned column(s)`, params: { variant: 'refused', file: imp.file_name, misaligned: misaligned.length }, after: { mapping, misaligned }, at }),
+        auditStatement(db, { actor: actorOf(c), action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${misaligned.length} misaligned column(s)`, params: { variant: 'refused', file: imp.file_name, misaligned: misaligned.length }, after: { mapping, misaligned: misaligned.map(({ samples: _samples, ...m }) => m) }, at }),
       ]);
       const body: DryRunReport = {
         importId: id,
@@ -408,7 +438,8 @@ export const imports = new Hono<AppEnv>()
         .bind(id, REPORT_MAX_REJECTIONS),
     );
     const res = await db.batch(stmts);
-    const rejections = (res[res.length - 1]!.results as { rejections: string }[]).flatMap((r) => JSON.parse(r.rejections) as Rejection[]).slice(0, REPORT_MAX_REJECTIONS);
+    const stored = (res[res.length - 1]!.results as { rejections: string }[]).flatMap((r) => JSON.parse(r.rejections) as StoredRejection[]).slice(0, REPORT_MAX_REJECTIONS);
+    const rejections = await openRejections(keys, stored);
     const body: DryRunReport = {
       importId: id,
       status: 'checked',

@@ -59,7 +59,7 @@ const en: typeof zh = {
     user: { create: 'Created user', update: 'Edited user', password: 'Changed password', revoke_sessions: "Ended a user's sessions" },
     department: { create: 'Created department', rename: 'Renamed department', move: 'Moved department' },
     event_source: { create: 'Created data source', rotate: 'Rotated secret', revoke: 'Revoked data source' },
-    contact: { tags: 'Edited tags by hand', export: 'Exported contacts' },
+    contact: { tags: 'Edited tags by hand', export: 'Exported contacts', phone_search: 'Searched by phone number' },
     import: { create: 'Started an import', rows: 'Uploaded import rows', dry_run: 'Checked an import (dry run)', apply: 'Applied an import', rollback: 'Rolled back an import' },
     rollback: { to_time: 'Rolled back to a time', rule_version: "Undid a rule version's tag changes", tag_restore: 'Restored a tag with its holders', batch: 'Undid a batch of changes', import: 'Rolled back an import' },
     tag_group: { create: 'Created tag group', update: 'Edited tag group' },
@@ -114,6 +114,7 @@ const en: typeof zh = {
         both: 'Edited the tags of contact “{contact}” by hand: added {added}; removed {removed}',
       },
       export: { filter: 'Exported {count} contacts to CSV', segment: 'Exported the {count} contacts of segment “{segment}” to CSV' },
+      phone_search: 'Searched contacts by the phone number {masked} (sees phones masked: counts toward the search limit)',
     },
     import: {
       create: 'Started importing “{file}”',

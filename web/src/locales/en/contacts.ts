@@ -31,6 +31,9 @@ const en: typeof zh = {
     moreTags: '+{n}',
     empty: 'No contacts match',
     emptyHint: 'Loosen the filters or clear the search',
+    phoneSearchLimitedTitle: 'Phone number search limit reached',
+    phoneSearchLimited:
+      'Phones are shown to you masked, so to stop numbers being tried one by one you may search at most {perHour} different numbers an hour and {perDay} a day, and {perMaskPerDay} a day sharing the same first 3 and last 4 digits. Searching the same number again does not count. Try again later, or search by name or remark.',
   },
 };
 export default en;

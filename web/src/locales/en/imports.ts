@@ -53,6 +53,7 @@ const en: typeof zh = {
     report: {
       title: 'Dry run',
       note: 'A dry run writes nothing.',
+      extraColumn: 'Column {n} (past the header)',
       total: 'Rows',
       new: 'New',
       updated: 'Updated',
@@ -91,6 +92,7 @@ const en: typeof zh = {
       retired_tag: 'Tag “{detail}” is retired',
       exclusive_conflict: 'Only one tag of an exclusive group ({detail})',
       phone_taken: 'The phone number belongs to contact {detail}',
+      extra_cells: 'More cells than the header’s {detail} columns (the line may be shifted)',
     },
     done: {
       title: 'Import complete',

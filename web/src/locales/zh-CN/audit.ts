@@ -59,7 +59,7 @@ export default {
     user: { create: '创建用户', update: '修改用户', password: '修改密码', revoke_sessions: '结束用户的全部会话' },
     department: { create: '创建部门', rename: '重命名部门', move: '移动部门' },
     event_source: { create: '创建数据源', rotate: '轮换密钥', revoke: '停用数据源' },
-    contact: { tags: '手动修改标签', export: '导出联系人' },
+    contact: { tags: '手动修改标签', export: '导出联系人', phone_search: '按手机号搜索联系人' },
     import: { create: '开始导入', rows: '上传导入数据', dry_run: '导入预检', apply: '执行导入', rollback: '回滚导入' },
     rollback: { to_time: '回滚到指定时间', rule_version: '撤销规则版本的标签变更', tag_restore: '恢复标签及其持有人', batch: '撤销一批变更', import: '回滚导入' },
     tag_group: { create: '创建标签组', update: '修改标签组' },
@@ -120,6 +120,7 @@ export default {
         both: '手动修改了联系人「{contact}」的标签：添加 {added}；移除 {removed}',
       },
       export: { filter: '将 {count} 位联系人导出为 CSV', segment: '将分群「{segment}」的 {count} 位联系人导出为 CSV' },
+      phone_search: '按手机号 {masked} 搜索联系人（看到的是脱敏号码，计入搜索次数限制）',
     },
     import: {
       create: '开始导入文件「{file}」',

@@ -30,5 +30,8 @@ export default {
     moreTags: '+{n}',
     empty: '没有符合条件的联系人',
     emptyHint: '试试放宽筛选条件，或清空搜索',
+    phoneSearchLimitedTitle: '按手机号搜索的次数已达上限',
+    phoneSearchLimited:
+      '你看到的手机号是脱敏的；为防止逐个尝试号码，每人每小时最多搜索 {perHour} 个、每天最多 {perDay} 个不同号码，前 3 位和后 4 位相同的号码每天最多 {perMaskPerDay} 个。重复搜索同一号码不计次数。请稍后再试，或按姓名、备注搜索。',
   },
 };

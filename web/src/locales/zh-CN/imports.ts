@@ -52,6 +52,7 @@ export default {
     report: {
       title: '试运行结果',
       note: '试运行不会写入任何数据。',
+      extraColumn: '第 {n} 列（表头之外）',
       total: '总行数',
       new: '新增',
       updated: '更新',
@@ -90,6 +91,7 @@ export default {
       retired_tag: '标签“{detail}”已停用',
       exclusive_conflict: '互斥组不能同时打多个标签（{detail}）',
       phone_taken: '手机号已属于联系人 {detail}',
+      extra_cells: '单元格比表头的 {detail} 列多（这一行可能错位了）',
     },
     done: {
       title: '导入完成',

@@ -1,0 +1,29 @@
+/**
+ * Predicates for text a user typed into a search box. Not `LIKE`: D1 refuses LIKE and GLOB
+ * patterns over 50 bytes ("LIKE or GLOB pattern too complex"), which 17 Chinese characters
+ * already exceed, so every list search answered 500 to a long enough query. `instr` has no
+ * pattern limit and no wildcards, so `%` and `_` need no escaping. `lower()` folds ASCII only,
+ * exactly as LIKE's case-insensitivity did, so results are the same as before for short text.
+ */
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import type { SqlPredicate } from '../auth/access';
+
+/** `column` contains `text`, ignoring ASCII case (the old `LIKE '%text%'`). */
+export function containsText(column: string, text: string): SqlPredicate {
+  return { sql: `instr(lower(${column}), lower(?)) > 0`, params: [text] };
+}
+
+/** `column` starts with `text`, exactly (the old `LIKE 'text%'` on case-free values: paths, action names). */
+export function startsWithText(column: string, text: string): SqlPredicate {
+  return { sql: `instr(${column}, ?) = 1`, params: [text] };
+}
+
+/** {@link containsText} for drizzle queries. */
+export function containsSql(column: SQLWrapper, text: string): SQL {
+  return sql`instr(lower(${column}), lower(${text})) > 0`;
+}
+
+/** {@link startsWithText} for drizzle queries. */
+export function startsWithSql(column: SQLWrapper, text: string): SQL {
+  return sql`instr(${column}, ${text}) = 1`;
+}
