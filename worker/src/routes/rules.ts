@@ -232,7 +232,6 @@ async function ruleDetail(db: D1Database, id: number, ws?: Workspace): Promise<R
   };
 }
 
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 /** A status change: allowed only from `from`; the audit row says what happened. */
 function transition(to: RuleStatus, from: readonly RuleStatus[], action: 'rule.pause' | 'rule.resume' | 'rule.archive', verb: string) {
