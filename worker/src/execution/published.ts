@@ -5,15 +5,22 @@
  * small indexed query inside the request's first D1 batch — and compares it with the cached
  * one: a publish, a new share or an unpublish is seen by the very next request in every
  * isolate, and only versions never seen before are fetched and compiled.
+ *
+ * The same statement carries the rights each version runs on (its publisher, the groups of its
+ * action tags: `RUN_RIGHTS_COLUMNS`, worker/src/rules/rights.ts), so a version whose rights were
+ * lost is left out and paused before anything runs, on the webhook path and the cron alike, at
+ * no extra round trip (one more batch only on the run that pauses it).
  */
 import { compileRule, type CompiledRule } from '../../../shared/src/rules/compile';
 import { evaluatorFor, ruleEvaluatorFor, type RuleEvaluator } from '../../../shared/src/rules/evaluate';
 import { dataNeeds, type DataNeeds } from '../../../shared/src/rules/needs';
 import type { CustomFieldDecl } from '../../../shared/src/rules/fields';
 import type { ActionSpec, EvalData, JsonLogic } from '../../../shared/src/rules/types';
+import type { RuleRightsProblem } from '../../../shared/src/api/rules';
+import { keepRunnable, RUN_RIGHTS_COLUMNS, type RunRightsRow } from '../rules/rights';
 
 /** One row of `publishedStatement`. */
-export interface PublishedRow {
+export interface PublishedRow extends RunRightsRow {
   id: number;
   version: number;
   trigger: string;
@@ -51,12 +58,15 @@ export interface RuleSet {
   byTrigger: Map<string, PublishedRule[]>;
   needs: DataNeeds;
   tags: Map<number, TagInfo>;
+  /** Published versions this read found without the rights they run on: paused, not run. */
+  paused: { id: number; version: number; problems: RuleRightsProblem[] }[];
 }
 
 /** The published list: rules whose status is 'published', with their published version's trigger and share. */
 export const PUBLISHED_SQL = `SELECT r.id AS id, r.published_version AS version, v.trigger AS trigger, v.rollout_percent AS rollout_percent,
     CASE WHEN r.department_id IS NULL THEN NULL ELSE
-      (SELECT json_group_array(sub.id) FROM departments d JOIN departments sub ON sub.path LIKE d.path || '%' WHERE d.id = r.department_id) END AS department_ids
+      (SELECT json_group_array(sub.id) FROM departments d JOIN departments sub ON sub.path LIKE d.path || '%' WHERE d.id = r.department_id) END AS department_ids,
+    ${RUN_RIGHTS_COLUMNS}
   FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.published_version
   WHERE r.status = 'published' ORDER BY r.id`;
 
@@ -114,9 +124,10 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
  * The rule set for the published rows just read. Cached while the rows stay the same; new
  * versions are fetched (graph, stored logic) and compiled once.
  */
-export async function ruleSetFor(db: D1Database, rows: PublishedRow[], now: number): Promise<RuleSet> {
+export async function ruleSetFor(db: D1Database, published: PublishedRow[], now: number): Promise<RuleSet> {
+  const { rows, paused } = await keepRunnable(db, published, now);
   const stamp = stampOf(rows);
-  if (current && current.stamp === stamp && now - tagsLoadedAt < TAG_INFO_TTL_MS) return current;
+  if (current && current.stamp === stamp && now - tagsLoadedAt < TAG_INFO_TTL_MS) return paused.length || current.paused.length ? { ...current, paused } : current;
   const missing = rows.filter((r) => !versions.has(keyOf(r.id, r.version)));
   const [tagRows, customRows, versionRows] = await db.batch([
     db.prepare('SELECT t.id AS id, t.group_id AS group_id, g.exclusive AS exclusive, t.status AS status FROM tags t JOIN tag_groups g ON g.id = t.group_id'),
@@ -162,7 +173,7 @@ export async function ruleSetFor(db: D1Database, rows: PublishedRow[], now: numb
     needs.statsDays = Math.max(needs.statsDays, 366);
     needs.eventsDays = Math.max(needs.eventsDays, 366);
   }
-  current = { stamp, rules, byTrigger, needs, tags };
+  current = { stamp, rules, byTrigger, needs, tags, paused };
   tagsLoadedAt = now;
   return current;
 }
