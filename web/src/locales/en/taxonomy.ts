@@ -90,6 +90,12 @@ const en: typeof zh = {
       confirm: 'Merge {n} holders into "{into}"',
       done: 'Merged: {n} contacts now hold "{into}", {rules} rules rewritten',
     },
+    usageElsewhere: {
+      holders: '{n} of them are outside your departments (counted, not shown).',
+      published: '{n} published rules of other departments use this tag (you may not see them); their department admins must change them first.',
+      drafts: '{n} rule drafts of other departments use this tag (you may not see them).',
+      segments: '{n} segments of other departments use this tag (you may not see them).',
+    },
     proposals: {
       title: 'Proposed for retirement (unused for {days} days)',
       empty: 'No long-unused tags',
