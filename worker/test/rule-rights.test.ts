@@ -11,7 +11,7 @@ import type { PublishResponse, RuleDetail, RuleListResponse, RulePreviewResponse
 import type { RuleGraph } from '../../shared/src/rules/types';
 import { runScheduled } from '../src/cron/scheduled';
 import { ingest } from '../src/ingest/pipeline';
-import { aroundBatch, api, apiAs, seedSmallWorld, type TestUser } from './fixtures';
+import { api, apiAs, seedSmallWorld, type TestUser } from './fixtures';
 
 const db = env.DB;
 const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -211,10 +211,32 @@ describe('webhook runs use the publisher\'s rights', () => {
 
   it('costs no extra D1 round trip while the rights hold, and one more batch on the run that pauses', async () => {
     const id = await publishAs(ADMIN2, '询价 往返', actionGraph(ADMIN_TAG));
+    // every round trip to D1: batches, and statements run on their own
     let batches = 0;
-    const counted = aroundBatch(db, (stmts, batch) => {
-      batches++;
-      return batch(stmts);
+    const wrap = (st: D1PreparedStatement): D1PreparedStatement => {
+      const target = st as unknown as Record<string, (...a: unknown[]) => unknown>;
+      for (const m of ['first', 'all', 'run', 'raw']) {
+        const f = target[m]!.bind(st);
+        target[m] = (...a: unknown[]) => {
+          batches++;
+          return f(...a);
+        };
+      }
+      const bind = st.bind.bind(st);
+      st.bind = (...a: unknown[]) => wrap(bind(...a));
+      return st;
+    };
+    const counted = new Proxy(db, {
+      get(target, prop) {
+        if (prop === 'prepare') return (sql: string) => wrap(target.prepare(sql));
+        if (prop === 'batch') {
+          return (stmts: D1PreparedStatement[]) => {
+            batches++;
+            return target.batch(stmts);
+          };
+        }
+        return Reflect.get(target, prop).bind(target);
+      },
     });
     const run = (n: number) =>
       ingest(counted, [{ id: `rt-${id}-${n}`, type: 'message', occurredAt: Date.now() - 1000, contact: { externalId: 'wxid_b' }, text: '价格' }], {
@@ -231,7 +253,7 @@ describe('webhook runs use the publisher\'s rights', () => {
     await db.prepare(`UPDATE users SET disabled = 1 WHERE id = ?`).bind(ADMIN2.id).run();
     batches = 0;
     await run(3);
-    // plus the pause, and the rebuild of the isolate's rule set that any publish or pause costs once
+    // plus the pause, and the reload of tag facts that any change of the published list costs once
     expect(batches).toBe(4);
     expect((await ruleRow(id))!.status).toBe('paused');
   });

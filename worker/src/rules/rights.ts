@@ -5,9 +5,9 @@
  * - Saving a draft, creating or duplicating a rule, restoring a version and publishing check
  *   the ACTING user against the graph's action tags: 403 naming each node and its group.
  * - Runs (webhook events, the cron) use the rights of the PUBLISHER of the published version
- *   (`rule_versions.created_by`): the person who confirmed what it does. Their rights are read
- *   fresh with the published list (`PUBLISHED_SQL`, one statement in the request's first batch,
- *   no extra round trip). A version whose rights were lost since (publisher disabled, demoted or
+ *   (`rule_versions.created_by`): the person who confirmed what it does. Their rights, and the
+ *   groups of the action tags, are read fresh with the published list (worker/src/execution/
+ *   published.ts: the same statement in the request's first batch, no extra round trip). A version whose rights were lost since (publisher disabled, demoted or
  *   moved out of the rule's department, the group's apply_role or department changed, the tag
  *   moved to another group) is not run: the rule is paused with its reason and an audit row,
  *   in one batch. A version with no recorded publisher (written outside the API) runs on the
@@ -127,16 +127,29 @@ export async function requireRuleRights(db: D1Database, user: SessionUser, graph
  * publisher (the version runs as them): else 403 (the resumer's) or 409 (publish it again).
  */
 export async function requireResumeRights(db: D1Database, user: SessionUser, ruleId: number): Promise<void> {
-  const row = await db.prepare(`${RIGHTS_SELECT} WHERE r.id = ?`).bind(ruleId).first<RunRightsRow>();
-  if (!row) return; // not published: the transition answers
-  const facts = factsOf(row);
+  const row = await db
+    .prepare(
+      `SELECT r.id AS id, r.published_version AS version, ${PUBLISHER_COLUMNS},
+         CASE WHEN json_valid(v.graph) THEN
+           (SELECT json_group_array(json_array(json_extract(n.value, '$.id'), json_extract(n.value, '$.action.tagId')))
+            FROM json_each(v.graph, '$.nodes') n WHERE json_extract(n.value, '$.kind') = 'action') END AS actions,
+         CASE WHEN json_valid(v.graph) THEN
+           (SELECT json_group_array(${TAG_FACTS_JSON}) FROM tags t JOIN tag_groups g ON g.id = t.group_id
+            WHERE t.id IN (SELECT json_extract(n.value, '$.action.tagId') FROM json_each(v.graph, '$.nodes') n)) END AS facts
+       FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.published_version WHERE r.id = ?`,
+    )
+    .bind(ruleId)
+    .first<PublisherRow & { actions: string | null; facts: string | null }>();
+  if (!row) return; // never published: the transition answers
+  const actions = (parseJson<[string, number][]>(row.actions) ?? []).map(([nodeId, tagId]) => ({ nodeId: String(nodeId), tagId }));
+  const facts = parseTagFacts(row.facts);
   if (user.role !== 'super_admin') {
-    const mine = rightsProblems(user, facts);
+    const mine = rightsProblems(user, withFacts(actions, facts));
     if (mine.length) {
       throw new ApiError(403, 'forbidden', `Not allowed for ${user.email} (${user.role}): the published version applies tags of ${groupsOf(mine)}, which you may not apply by hand`, rightsDetails(mine));
     }
   }
-  const theirs = runRightsProblems(row);
+  const theirs = runRightsProblems(row, actions, facts);
   if (theirs.length) {
     throw new ApiError(
       409,
@@ -150,34 +163,43 @@ export async function requireResumeRights(db: D1Database, user: SessionUser, rul
 // ---- runs: the publisher's rights, read with the published list ----
 
 /**
- * Columns of a `rules r JOIN rule_versions v` row that say whose rights the version runs on and
- * what its action tags need: the rule's department path, the publisher (JSON), and the action
- * nodes' tags with their groups' access facts (JSON array of arrays). The graph is only walked
- * when it is valid JSON, so one bad row cannot fail the webhook's read batch.
+ * Columns of a `rules r JOIN rule_versions v` row that say whose rights the version runs on:
+ * the rule's name and department path, and the publisher (JSON: role, disabled, department path).
  */
-export const RUN_RIGHTS_COLUMNS = `r.name AS rule_name,
+export const PUBLISHER_COLUMNS = `r.name AS rule_name,
     (SELECT path FROM departments WHERE id = r.department_id) AS rule_path,
     v.created_by AS publisher_id,
     (SELECT json_object('id', u.id, 'name', u.name, 'role', u.role, 'disabled', u.disabled,
-        'path', (SELECT path FROM departments WHERE id = u.department_id)) FROM users u WHERE u.id = v.created_by) AS publisher,
-    CASE WHEN json_valid(v.graph) THEN
-      (SELECT json_group_array(json_array(json_extract(n.value, '$.id'), t.id, t.name, g.id, g.name, g.apply_role,
-          (SELECT path FROM departments WHERE id = g.department_id)))
-       FROM json_each(v.graph, '$.nodes') n JOIN tags t ON t.id = json_extract(n.value, '$.action.tagId') JOIN tag_groups g ON g.id = t.group_id
-       WHERE json_extract(n.value, '$.kind') = 'action') END AS action_groups`;
+        'path', (SELECT path FROM departments WHERE id = u.department_id)) FROM users u WHERE u.id = v.created_by) AS publisher`;
 
-const RIGHTS_SELECT = `SELECT r.id AS id, r.published_version AS version, ${RUN_RIGHTS_COLUMNS}
-  FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.published_version`;
+/** One tag's facts as a JSON array, over `tags t JOIN tag_groups g` (see `parseTagFacts`). */
+export const TAG_FACTS_JSON = `json_array(t.id, t.name, g.id, g.name, g.apply_role, (SELECT path FROM departments WHERE id = g.department_id))`;
 
-/** The RUN_RIGHTS_COLUMNS of a published row. */
-export interface RunRightsRow {
+/** A tag and its group's access facts, as they are now. */
+export type TagFacts = Omit<ActionTagFacts, 'nodeId'>;
+
+/** `json_group_array(TAG_FACTS_JSON)` text → facts by tag id. */
+export function parseTagFacts(text: string | null, into = new Map<number, TagFacts>()): Map<number, TagFacts> {
+  for (const [tagId, tagName, groupId, groupName, apply_role, department_path] of parseJson<[number, string, number, string, Role, string | null][]>(text) ?? []) {
+    into.set(tagId, { tagId, tagName, groupId, groupName, apply_role, department_path });
+  }
+  return into;
+}
+
+/** The PUBLISHER_COLUMNS of a published row. */
+export interface PublisherRow {
   id: number;
   version: number;
   rule_name: string;
   rule_path: string | null;
   publisher_id: number | null;
   publisher: string | null;
-  action_groups: string | null;
+}
+
+/** An action node of a published version. */
+export interface ActionRef {
+  nodeId: string;
+  tagId: number;
 }
 
 const parseJson = <T>(text: string | null): T | null => {
@@ -189,17 +211,12 @@ const parseJson = <T>(text: string | null): T | null => {
   }
 };
 
-function factsOf(row: RunRightsRow): ActionTagFacts[] {
-  const arr = parseJson<[string, number, string, number, string, Role, string | null][]>(row.action_groups) ?? [];
-  return arr.map(([nodeId, tagId, tagName, groupId, groupName, apply_role, department_path]) => ({
-    nodeId: String(nodeId),
-    tagId,
-    tagName,
-    groupId,
-    groupName,
-    apply_role,
-    department_path,
-  }));
+/** Actions with their tags' facts; a tag that does not exist is left to the compiler. */
+function withFacts(actions: ActionRef[], facts: Map<number, TagFacts>): ActionTagFacts[] {
+  return actions.flatMap((a) => {
+    const f = facts.get(a.tagId);
+    return f ? [{ ...f, nodeId: a.nodeId }] : [];
+  });
 }
 
 interface Publisher {
@@ -211,8 +228,8 @@ interface Publisher {
 }
 
 /** The action nodes the published version may no longer run (empty: run it). */
-export function runRightsProblems(row: RunRightsRow): RuleRightsProblem[] {
-  const facts = factsOf(row);
+export function runRightsProblems(row: PublisherRow, actions: ActionRef[], tagFacts: Map<number, TagFacts>): RuleRightsProblem[] {
+  const facts = withFacts(actions, tagFacts);
   if (!facts.length) return [];
   if (row.publisher_id == null) {
     // written outside the API: the rights of the rule's department's admin
@@ -232,7 +249,7 @@ export function runRightsProblems(row: RunRightsRow): RuleRightsProblem[] {
  * system's), in one batch. Both statements only act while the rule is still published at that
  * version, so concurrent runs pause it (and audit it) once.
  */
-export function pauseForLostRights(db: D1Database, row: RunRightsRow, problems: RuleRightsProblem[], at: number): D1PreparedStatement[] {
+export function pauseForLostRights(db: D1Database, row: PublisherRow, problems: RuleRightsProblem[], at: number): D1PreparedStatement[] {
   const pub = parseJson<Publisher>(row.publisher);
   const reason: RulePausedReason = {
     kind: 'rights_lost',
@@ -241,7 +258,7 @@ export function pauseForLostRights(db: D1Database, row: RunRightsRow, problems: 
     user: pub ? { id: pub.id, name: pub.name } : null,
     problems,
   };
-  const still = 'EXISTS (SELECT 1 FROM rules WHERE id = ? AND status = \'published\' AND published_version = ?)';
+  const still = "EXISTS (SELECT 1 FROM rules WHERE id = ? AND status = 'published' AND published_version = ?)";
   return [
     db
       .prepare(
@@ -268,8 +285,14 @@ export function pauseForLostRights(db: D1Database, row: RunRightsRow, problems: 
  * The published rows whose rights still hold. The others are paused (one batch, only when
  * there are any: no round trip otherwise) and left out, so they do not run on this path.
  */
-export async function keepRunnable<T extends RunRightsRow>(db: D1Database, rows: T[], at: number): Promise<{ rows: T[]; paused: { id: number; version: number; problems: RuleRightsProblem[] }[] }> {
-  const lost = rows.map((r) => ({ r, problems: runRightsProblems(r) })).filter((x) => x.problems.length);
+export async function keepRunnable<T extends PublisherRow>(
+  db: D1Database,
+  rows: T[],
+  actionsOf: (row: T) => ActionRef[],
+  facts: Map<number, TagFacts>,
+  at: number,
+): Promise<{ rows: T[]; paused: { id: number; version: number; problems: RuleRightsProblem[] }[] }> {
+  const lost = rows.map((r) => ({ r, problems: runRightsProblems(r, actionsOf(r), facts) })).filter((x) => x.problems.length);
   if (!lost.length) return { rows, paused: [] };
   try {
     await db.batch(lost.flatMap(({ r, problems }) => pauseForLostRights(db, r, problems, at)));
