@@ -92,9 +92,9 @@ const en: typeof zh = {
     },
     usageElsewhere: {
       holders: '{n} of them are outside your departments (counted, not shown).',
-      published: '{n} published rules of other departments use this tag (you may not see them); their department admins must change them first.',
-      drafts: '{n} rule drafts of other departments use this tag (you may not see them).',
-      segments: '{n} segments of other departments use this tag (you may not see them).',
+      published: 'Published rules of other departments using this tag: {n} (not shown to you). Their department admins must change them first.',
+      drafts: 'Rule drafts of other departments using this tag: {n} (not shown to you).',
+      segments: 'Segments of other departments using this tag: {n} (not shown to you).',
     },
     proposals: {
       title: 'Proposed for retirement (unused for {days} days)',
