@@ -419,8 +419,8 @@ export const rules = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const b = c.req.valid('json');
     const db = c.env.DB;
-    await requireRuleRights(db, c.get('user'), b.graph);
     const rule = await getRule(db, id);
+    await requireRuleRights(db, c.get('user'), b.graph);
     if (rule.status === 'archived') throw conflict(`Rule ${id} is archived: duplicate it to edit a copy`);
     const now = Date.now();
     const name = b.name ?? rule.name;
