@@ -102,6 +102,12 @@ describe.each(['zh-CN', 'en'] as const)('rights on screen, in %s', (locale) => {
     expect(await row.getByTestId('rule-status').innerText()).toBe(locale === 'zh-CN' ? '已暂停' : 'Paused');
     await settle(page);
     await page.screenshot({ path: `${SHOTS}/rules-list-paused-${locale}.png` });
+    // the whole story on hover: whose rights, what changed, what to do
+    await reason.hover();
+    const tip = page.locator('.el-popper:visible', { hasText: locale === 'zh-CN' ? '以发布人' : 'runs on the rights of its publisher' });
+    await tip.waitFor();
+    await settle(page);
+    await page.screenshot({ path: `${SHOTS}/rules-list-tooltip-${locale}.png` });
     expect(consoleErrors).toEqual([]);
   });
 
