@@ -7,10 +7,10 @@
  * - Runs (webhook events, the cron) use the rights of the PUBLISHER of the published version
  *   (`rule_versions.created_by`): the person who confirmed what it does. Their rights, and the
  *   groups of the action tags, are read fresh with the published list (worker/src/execution/
- *   published.ts: the same statement in the request's first batch, no extra round trip). A version whose rights were lost since (publisher disabled, demoted or
- *   moved out of the rule's department, the group's apply_role or department changed, the tag
- *   moved to another group) is not run: the rule is paused with its reason and an audit row,
- *   in one batch. A version with no recorded publisher (written outside the API) runs on the
+ *   published.ts: the same statement in the request's first batch, no extra round trip). A
+ *   version whose rights were lost since (publisher disabled, demoted or moved out of the
+ *   rule's department, the group's apply_role or department changed, the tag moved to another
+ *   group) is not run: the rule is paused with its reason and an audit row, in one batch. A version with no recorded publisher (written outside the API) runs on the
  *   rights of its department's admin (company-wide: a super admin's).
  * - Resuming checks the resumer and the publisher: a resumed version still runs as its publisher.
  */
