@@ -167,8 +167,39 @@ export interface RuleListItem {
   matchesAtPublish: number | null;
   /** The draft differs from the published version's graph (unpublished edits). */
   draftChanged: boolean;
+  /** Why the system paused the rule (only while `status` is 'paused' and the system paused it). */
+  pausedReason: RulePausedReason | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/**
+ * Why an action node may not run on someone's rights:
+ * - `apply_role`: their role is below the tag group's `apply_role`;
+ * - `group_department`: the group belongs to a department outside theirs;
+ * - `user_disabled`, `no_user`: the publisher is disabled or gone;
+ * - `rule_department`: the publisher no longer holds the rule's department (moved, demoted).
+ */
+export type RuleRightsWhy = 'apply_role' | 'group_department' | 'user_disabled' | 'no_user' | 'rule_department';
+
+/** One action node whose tag its rule may not apply (a 403's `details[]` carry the same as `graph.nodes.<id>`). */
+export interface RuleRightsProblem {
+  nodeId: string;
+  tagId: number;
+  tagName: string | null;
+  groupId: number | null;
+  groupName: string | null;
+  why: RuleRightsWhy;
+}
+
+/** Stored on a rule the system paused because the rights its published version ran on were lost. */
+export interface RulePausedReason {
+  kind: 'rights_lost';
+  at: number;
+  version: number;
+  /** Whose rights the version ran on: its publisher. */
+  user: UserRef | null;
+  problems: RuleRightsProblem[];
 }
 
 /** `GET /api/rules` → `Page<RuleListItem>`, most recently updated first. */

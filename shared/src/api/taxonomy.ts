@@ -165,12 +165,24 @@ export interface TagRuleUse {
   inPublished: boolean;
 }
 
-/** `GET /api/taxonomy/tags/:id/usage`: what retiring or merging this tag would touch. */
+/**
+ * `GET /api/taxonomy/tags/:id/usage`: what retiring or merging this tag would touch. Named only
+ * within the caller's departments; what lies outside them is counted, never named. Retiring or
+ * merging acts on every holder: `holders + holdersElsewhere`.
+ */
 export interface TagUsage {
   tag: TaxonomyTag;
+  /** Contacts holding the tag that the caller may see. */
   holders: number;
+  /** Contacts holding it outside the caller's departments (0 for a super admin). */
+  holdersElsewhere: number;
+  /** Rules the caller may see that use the tag. */
   rules: TagRuleUse[];
+  /** Rules of other departments using it: how many in a published (or paused) version, how many only in a draft. */
+  rulesElsewhere: { published: number; draftOnly: number };
   segments: { id: number; name: string }[];
+  /** Segments of other departments using it. */
+  segmentsElsewhere: number;
   /** active child tags (a parent is retired or merged after its children) */
   children: { id: number; name: string }[];
 }

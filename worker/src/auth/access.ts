@@ -35,7 +35,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   return next();
 };
 
-export function hasRole(user: SessionUser, min: Role): boolean {
+export function hasRole(user: Pick<SessionUser, 'role'>, min: Role): boolean {
   return ROLE_RANK[user.role] >= ROLE_RANK[min];
 }
 
@@ -51,8 +51,11 @@ export function forbidden(user: SessionUser, why: string): ApiError {
   return new ApiError(403, 'forbidden', `Not allowed for ${user.email} (${user.role}): ${why}`);
 }
 
+/** What rights depend on: a role and a department subtree (a signed-in user, or the publisher a rule runs as). */
+export type Principal = Pick<SessionUser, 'role' | 'departmentPath'>;
+
 /** Is a department (by its `path`) inside the user's scope? Unassigned objects are super admins' only. */
-export function inScope(user: SessionUser, departmentPath: string | null): boolean {
+export function inScope(user: Principal, departmentPath: string | null): boolean {
   if (user.role === 'super_admin') return true;
   if (!user.departmentPath || !departmentPath) return false;
   return departmentPath.startsWith(user.departmentPath);
@@ -107,7 +110,7 @@ export const GROUP_ACCESS_COLUMNS = 'g.apply_role, g.edit_role, (SELECT path FRO
  * May the user add or remove this group's tags by hand? Their role reaches the group's
  * `apply_role`, and a department's own group is applied within that department only.
  */
-export function canApplyGroup(user: SessionUser, g: GroupAccess): boolean {
+export function canApplyGroup(user: Principal, g: GroupAccess): boolean {
   return hasRole(user, g.apply_role) && (g.department_path === null || inScope(user, g.department_path));
 }
 

@@ -27,6 +27,8 @@ import { purgeExpired, type PurgeReport } from './purge';
 /** What one tick did. */
 export interface ScheduledReport {
   rules: { id: number; version: number; ledgerRows: number }[];
+  /** Published rules not run because their publisher's rights no longer cover them (now paused). */
+  paused: { id: number; version: number }[];
   snapshots: number;
   purged: PurgeReport;
   errors: string[];
@@ -36,11 +38,12 @@ export interface ScheduledReport {
 export async function runScheduled(env: Env, at: number): Promise<ScheduledReport> {
   const db = env.DB;
   const tz = tzOffsetMinutes(env);
-  const report: ScheduledReport = { rules: [], snapshots: 0, purged: { auditEntries: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 }, errors: [] };
+  const report: ScheduledReport = { rules: [], paused: [], snapshots: 0, purged: { auditEntries: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 }, errors: [] };
   const ctx = { now: at, tzOffsetMinutes: tz };
 
   const rows = (await publishedStatement(db).all<PublishedRow>()).results;
   const set = await ruleSetFor(db, rows, at);
+  report.paused = set.paused.map(({ id, version }) => ({ id, version }));
   for (const rule of set.rules) {
     if (rule.trigger !== 'schedule' || !rule.compiled || rule.compiled.trigger.type !== 'schedule') continue;
     try {

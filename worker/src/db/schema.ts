@@ -373,6 +373,11 @@ export const rules = sqliteTable(
     /** The graph being edited (JSON); versions are frozen copies. */
     draftGraph: text('draft_graph').notNull(),
     publishedVersion: integer('published_version'),
+    /**
+     * Why the system paused the rule (JSON `RulePausedReason`: the rights its published version
+     * runs on were lost); shown while the status is 'paused', cleared by any status change.
+     */
+    pausedReason: text('paused_reason'),
     createdBy: integer('created_by').references(() => users.id),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),

@@ -5,6 +5,13 @@
  * small indexed query inside the request's first D1 batch — and compares it with the cached
  * one: a publish, a new share or an unpublish is seen by the very next request in every
  * isolate, and only versions never seen before are fetched and compiled.
+ *
+ * The same statement carries the rights each version runs on (worker/src/rules/rights.ts): per
+ * row its publisher, and in one leading row (id 0) the groups of every tag the cached versions'
+ * actions apply (their ids are bound from this isolate's cache, so graphs are not walked per
+ * request). A version whose rights were lost is left out and paused before anything runs, on
+ * the webhook path and the cron alike, at no extra round trip (one more batch only on the run
+ * that pauses it).
  */
 import { compileRule, type CompiledRule } from '../../../shared/src/rules/compile';
 import { evaluatorFor, ruleEvaluatorFor, type RuleEvaluator } from '../../../shared/src/rules/evaluate';
@@ -12,15 +19,19 @@ import { dataNeeds, type DataNeeds } from '../../../shared/src/rules/needs';
 import type { CustomFieldDecl } from '../../../shared/src/rules/fields';
 import type { ActionSpec, EvalData, JsonLogic } from '../../../shared/src/rules/types';
 import { netPlanOver, type NetPlan } from '../../../shared/src/rules/net-effect';
+import type { RuleRightsProblem } from '../../../shared/src/api/rules';
+import { keepRunnable, parseTagFacts, PUBLISHER_COLUMNS, TAG_FACTS_JSON, type ActionRef, type PublisherRow, type TagFacts } from '../rules/rights';
 
 /** One row of `publishedStatement`. */
-export interface PublishedRow {
+export interface PublishedRow extends PublisherRow {
   id: number;
   version: number;
   trigger: string;
   rollout_percent: number;
   /** JSON array of the ids of the rule's department and everything below it; null: company-wide. */
   department_ids: string | null;
+  /** Only on the leading row (id 0): the facts of the bound action tags (`parseTagFacts`). */
+  tag_facts: string | null;
 }
 
 /** A published rule version, ready to evaluate. */
@@ -54,20 +65,39 @@ export interface RuleSet {
   byTrigger: Map<string, PublishedRule[]>;
   needs: DataNeeds;
   tags: Map<number, TagInfo>;
+  /** Published versions this read found without the rights they run on: paused, not run. */
+  paused: { id: number; version: number; problems: RuleRightsProblem[] }[];
 }
 
-/** The published list: rules whose status is 'published', with their published version's trigger and share. */
-export const PUBLISHED_SQL = `SELECT r.id AS id, r.published_version AS version, v.trigger AS trigger, v.rollout_percent AS rollout_percent,
+/**
+ * The published list: rules whose status is 'published', with their published version's trigger,
+ * share and publisher; led by one row (id 0) holding the facts of the action tags bound as `?`.
+ */
+export const PUBLISHED_SQL = `SELECT 0 AS id, 0 AS version, '' AS trigger, 0 AS rollout_percent, NULL AS department_ids,
+    NULL AS rule_name, NULL AS rule_path, NULL AS publisher_id, NULL AS publisher,
+    (SELECT json_group_array(${TAG_FACTS_JSON}) FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))) AS tag_facts
+  UNION ALL
+  SELECT r.id AS id, r.published_version AS version, v.trigger AS trigger, v.rollout_percent AS rollout_percent,
     CASE WHEN r.department_id IS NULL THEN NULL ELSE
-      (SELECT json_group_array(sub.id) FROM departments d JOIN departments sub ON sub.path LIKE d.path || '%' WHERE d.id = r.department_id) END AS department_ids
+      (SELECT json_group_array(sub.id) FROM departments d JOIN departments sub ON sub.path LIKE d.path || '%' WHERE d.id = r.department_id) END AS department_ids,
+    ${PUBLISHER_COLUMNS}, NULL AS tag_facts
   FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.published_version
-  WHERE r.status = 'published' ORDER BY r.id`;
+  WHERE r.status = 'published' ORDER BY id`;
 
+/** The published list, with the facts of the tags this isolate's cached versions apply. */
 export function publishedStatement(db: D1Database): D1PreparedStatement {
-  return db.prepare(PUBLISHED_SQL);
+  return db.prepare(PUBLISHED_SQL).bind(JSON.stringify(cachedActionTagIds()));
 }
+
+/** Facts of the action tags of rule versions (by `[rule id, version]` pairs), walking their graphs once. */
+const VERSION_TAG_FACTS_SQL = `SELECT json_group_array(${TAG_FACTS_JSON}) AS tag_facts FROM tags t JOIN tag_groups g ON g.id = t.group_id
+  WHERE t.id IN (SELECT json_extract(n.value, '$.action.tagId')
+    FROM json_each(?) j JOIN rule_versions v ON v.rule_id = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]'),
+         json_each(CASE WHEN json_valid(v.graph) THEN v.graph ELSE '{}' END, '$.nodes') n
+    WHERE json_extract(n.value, '$.kind') = 'action')`;
 
 const versions = new Map<string, PublishedRule>();
+const noSuchTag = new Set<number>();
 let current: RuleSet | null = null;
 let tagsLoadedAt = 0;
 /** Tag facts only steer the in-memory view between events of one request; SQL decides the real state. */
@@ -117,32 +147,66 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
   };
 }
 
+/** The action tags of every cached version, bound into the published list's statement. */
+function cachedActionTagIds(): number[] {
+  const ids = new Set<number>();
+  for (const v of versions.values()) for (const a of v.actionsById.values()) ids.add(a.tagId);
+  return [...ids].sort((a, b) => a - b);
+}
+
+const actionsOf = (r: PublishedRow): ActionRef[] =>
+  [...(versions.get(keyOf(r.id, r.version))?.actionsById ?? new Map<string, ActionSpec>()).entries()].map(([nodeId, a]) => ({ nodeId, tagId: a.tagId }));
+
 /**
  * The rule set for the published rows just read. Cached while the rows stay the same; new
- * versions are fetched (graph, stored logic) and compiled once.
+ * versions are fetched (graph, stored logic, their action tags' facts) and compiled once.
+ * Rows whose publisher's rights no longer cover their actions are paused and left out.
  */
-export async function ruleSetFor(db: D1Database, rows: PublishedRow[], now: number): Promise<RuleSet> {
-  const stamp = stampOf(rows);
-  if (current && current.stamp === stamp && now - tagsLoadedAt < TAG_INFO_TTL_MS) return current;
-  const missing = rows.filter((r) => !versions.has(keyOf(r.id, r.version)));
-  const [tagRows, customRows, versionRows] = await db.batch([
-    db.prepare('SELECT t.id AS id, t.group_id AS group_id, g.exclusive AS exclusive, t.status AS status FROM tags t JOIN tag_groups g ON g.id = t.group_id'),
-    db.prepare('SELECT key, label_zh, label_en, type FROM custom_fields'),
-    db
-      .prepare(
-        `SELECT v.rule_id AS rule_id, v.version AS version, v.graph AS graph, v.logic AS logic
-         FROM json_each(?) j JOIN rule_versions v ON v.rule_id = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]')`,
-      )
-      .bind(JSON.stringify(missing.map((r) => [r.id, r.version]))),
-  ]);
-  const customFields = (customRows?.results ?? []).map((f) => {
-    const r = f as { key: string; label_zh: string; label_en: string; type: CustomFieldDecl['type'] };
-    return { key: r.key, labelZh: r.label_zh, labelEn: r.label_en, type: r.type };
-  });
-  for (const v of (versionRows?.results ?? []) as { rule_id: number; version: number; graph: string; logic: string }[]) {
-    const row = missing.find((r) => r.id === v.rule_id && r.version === v.version) as PublishedRow;
-    versions.set(keyOf(row.id, row.version), build(row, safeJson(v.graph), safeJson(v.logic), customFields));
+export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: number): Promise<RuleSet> {
+  const facts = new Map<number, TagFacts>();
+  for (const r of read) if (r.id === 0) parseTagFacts(r.tag_facts, facts);
+  const published = read.filter((r) => r.id !== 0);
+  const missing = published.filter((r) => !versions.has(keyOf(r.id, r.version)));
+  let tagRows: D1Result | undefined;
+  if (missing.length) {
+    const pairs = JSON.stringify(missing.map((r) => [r.id, r.version]));
+    const [tags, customRows, versionRows, missingFacts] = await db.batch([
+      tagInfoStatement(db),
+      db.prepare('SELECT key, label_zh, label_en, type FROM custom_fields'),
+      db
+        .prepare(
+          `SELECT v.rule_id AS rule_id, v.version AS version, v.graph AS graph, v.logic AS logic
+           FROM json_each(?) j JOIN rule_versions v ON v.rule_id = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]')`,
+        )
+        .bind(pairs),
+      db.prepare(VERSION_TAG_FACTS_SQL).bind(pairs),
+    ]);
+    tagRows = tags;
+    parseTagFacts((missingFacts?.results[0] as { tag_facts: string | null } | undefined)?.tag_facts ?? null, facts);
+    const customFields = (customRows?.results ?? []).map((f) => {
+      const r = f as { key: string; label_zh: string; label_en: string; type: CustomFieldDecl['type'] };
+      return { key: r.key, labelZh: r.label_zh, labelEn: r.label_en, type: r.type };
+    });
+    for (const v of (versionRows?.results ?? []) as { rule_id: number; version: number; graph: string; logic: string }[]) {
+      const row = missing.find((r) => r.id === v.rule_id && r.version === v.version) as PublishedRow;
+      versions.set(keyOf(row.id, row.version), build(row, safeJson(v.graph), safeJson(v.logic), customFields));
+    }
   }
+  // A version cached by a concurrent request after this read was prepared: its tags' facts were not bound.
+  const unbound = [...new Set(published.flatMap((r) => actionsOf(r).map((a) => a.tagId)))].filter((t) => !facts.has(t) && !noSuchTag.has(t));
+  if (unbound.length) {
+    const more = await db
+      .prepare(`SELECT json_group_array(${TAG_FACTS_JSON}) AS tag_facts FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`)
+      .bind(JSON.stringify(unbound))
+      .first<{ tag_facts: string | null }>();
+    parseTagFacts(more?.tag_facts ?? null, facts);
+    // a tag that does not exist (its version runs its stored logic): do not ask again every request
+    for (const t of unbound) if (!facts.has(t)) noSuchTag.add(t);
+  }
+  const { rows, paused } = await keepRunnable(db, published, actionsOf, facts, now);
+  const stamp = stampOf(rows);
+  if (current && current.stamp === stamp && now - tagsLoadedAt < TAG_INFO_TTL_MS) return paused.length || current.paused.length ? { ...current, paused } : current;
+  tagRows ??= await tagInfoStatement(db).all();
   const tags = new Map<number, TagInfo>();
   for (const t of (tagRows?.results ?? []) as { id: number; group_id: number; exclusive: number; status: string }[]) {
     tags.set(t.id, { groupId: t.group_id, exclusive: !!t.exclusive, active: t.status === 'active' });
@@ -172,9 +236,13 @@ export async function ruleSetFor(db: D1Database, rows: PublishedRow[], now: numb
     needs.statsDays = Math.max(needs.statsDays, 366);
     needs.eventsDays = Math.max(needs.eventsDays, 366);
   }
-  current = { stamp, rules, byTrigger, needs, tags };
+  current = { stamp, rules, byTrigger, needs, tags, paused };
   tagsLoadedAt = now;
   return current;
+}
+
+function tagInfoStatement(db: D1Database): D1PreparedStatement {
+  return db.prepare('SELECT t.id AS id, t.group_id AS group_id, g.exclusive AS exclusive, t.status AS status FROM tags t JOIN tag_groups g ON g.id = t.group_id');
 }
 
 function safeJson(text: string): unknown {
@@ -188,5 +256,6 @@ function safeJson(text: string): unknown {
 /** Drops the isolate's cache (tests; a publish in this isolate could call it too). */
 export function forgetPublishedRules(): void {
   versions.clear();
+  noSuchTag.clear();
   current = null;
 }

@@ -30,6 +30,7 @@ import {
   type RuleExplainResponse,
   type RuleListItem,
   type RuleListResponse,
+  type RulePausedReason,
   type RulePreviewResponse,
   type RuleVersionDetail,
   type RuleVersionSummary,
@@ -51,6 +52,7 @@ import { applyStatements } from '../rules/apply';
 import { loadEvalData } from '../rules/load';
 import { sampleMatches } from '../rules/preview';
 import { appliesNow, countRule, ruleScope } from '../rules/rule-preview';
+import { requireResumeRights, requireRuleRights } from '../rules/rights';
 
 /** A fresh rule's draft. */
 const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] };
@@ -63,6 +65,7 @@ interface RuleRow {
   status: RuleStatus;
   draft_graph: string;
   published_version: number | null;
+  paused_reason: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -135,7 +138,7 @@ function conflict(message: string, details?: FieldProblem[]): ApiError {
   return new ApiError(409, 'conflict', message, details);
 }
 
-const LIST_COLUMNS = `r.id, r.name, r.description, r.status, r.draft_graph, r.published_version, r.created_at, r.updated_at,
+const LIST_COLUMNS = `r.id, r.name, r.description, r.status, r.draft_graph, r.published_version, r.paused_reason, r.created_at, r.updated_at,
   pv.rollout_percent AS pv_rollout, pv.published_at AS pv_published_at, pv.graph AS pv_graph,
   pv.created_by AS pv_by, u.name AS pv_by_name,
   (SELECT max(v.version) FROM rule_versions v WHERE v.rule_id = r.id) AS latest_version,
@@ -172,6 +175,7 @@ async function toListItem(row: ListRow): Promise<RuleListItem> {
     lastPublishedBy: userRef(row.pv_by, row.pv_by_name),
     matchesAtPublish: publish && publish.version === row.published_version ? publish.preview.matched : null,
     draftChanged,
+    pausedReason: row.status === 'paused' ? parse<RulePausedReason | null>(row.paused_reason, null) : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -242,7 +246,7 @@ function transition(to: RuleStatus, from: readonly RuleStatus[], action: 'rule.p
     }
     const now = Date.now();
     const [update] = await db.batch([
-      db.prepare('UPDATE rules SET status = ?, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = ?').bind(to, now, id, rule.status),
+      db.prepare('UPDATE rules SET status = ?, paused_reason = NULL, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = ?').bind(to, now, id, rule.status),
       auditStatement(db, {
         actor,
         action,
@@ -354,6 +358,7 @@ export const rules = new Hono<AppEnv>()
     const db = c.env.DB;
     const now = Date.now();
     const graph = b.graph ?? EMPTY_GRAPH;
+    await requireRuleRights(db, c.get('user'), graph);
     const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
     const [insert] = await db.batch([
       db
@@ -441,6 +446,7 @@ export const rules = new Hono<AppEnv>()
     const b = c.req.valid('json');
     const db = c.env.DB;
     const rule = await getRule(db, id);
+    await requireRuleRights(db, c.get('user'), b.graph);
     if (rule.status === 'archived') throw conflict(`Rule ${id} is archived: duplicate it to edit a copy`);
     const now = Date.now();
     const name = b.name ?? rule.name;
@@ -470,6 +476,7 @@ export const rules = new Hono<AppEnv>()
     const b = c.req.valid('json');
     const db = c.env.DB;
     const rule = await getRule(db, id);
+    await requireRuleRights(db, c.get('user'), parse<unknown>(rule.draft_graph, null));
     const name = b.name ?? `${rule.name}（副本）`.slice(0, 100);
     const now = Date.now();
     const [insert] = await db.batch([
@@ -491,7 +498,10 @@ export const rules = new Hono<AppEnv>()
   })
 
   .post('/:id/pause', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await pause(c.env.DB, c.req.valid('param').id, actorOf(c))))
-  .post('/:id/resume', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await resume(c.env.DB, c.req.valid('param').id, actorOf(c))))
+  .post('/:id/resume', validate('param', idPath), validate('json', emptyBody), async (c) => {
+    await requireResumeRights(c.env.DB, c.get('user'), c.req.valid('param').id);
+    return c.json(await resume(c.env.DB, c.req.valid('param').id, actorOf(c)));
+  })
   .post('/:id/archive', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await archive(c.env.DB, c.req.valid('param').id, actorOf(c))))
 
   .get('/:id/versions', validate('param', idPath), async (c) => {
@@ -525,6 +535,7 @@ export const rules = new Hono<AppEnv>()
     const rule = await getRule(db, id);
     const v = await db.prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?').bind(id, version).first<{ graph: string }>();
     if (!v) throw new ApiError(404, 'not_found', `Rule ${id} has no version ${version}`);
+    await requireRuleRights(db, c.get('user'), parse<unknown>(v.graph, null));
     if (rule.status === 'archived') throw conflict(`Rule ${id} is archived: duplicate it to edit a copy`);
     const now = Date.now();
     await db.batch([
@@ -567,6 +578,7 @@ export const rules = new Hono<AppEnv>()
     const rule = await getRule(db, id);
     if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
     const draft = parse<unknown>(rule.draft_graph, null);
+    await requireRuleRights(db, c.get('user'), draft);
     if ((await graphHash(draft)) !== b.graphHash) {
       throw conflict('The draft changed since the preview you confirmed: preview it again and confirm what it will change', [
         { path: 'graphHash', message: 'does not match the saved draft' },

@@ -43,6 +43,7 @@ import {
 } from '../../../shared/src/api/taxonomy';
 import type { JsonLogic } from '../../../shared/src/rules/types';
 import { auditParams, auditStatement } from '../audit';
+import { scopedHolderCount, scopeUsage } from '../tagging/usage-scope';
 import { actorOf, canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, ownerDepartment, requireRole, type GroupAccess } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
 import type { SessionUser } from '../../../shared/src/api/auth';
@@ -268,6 +269,8 @@ interface RuleRow {
   published_version: number | null;
   draft_graph: string;
   published_graph: string | null;
+  /** the owning department's path (null: company-wide) */
+  dept_path: string | null;
 }
 
 const parse = (text: string | null): unknown => {
@@ -288,6 +291,7 @@ async function rulesUsing(db: D1Database, tagId: number): Promise<{ uses: TagRul
   const { results } = await db
     .prepare(
       `SELECT r.id, r.name, r.status, r.published_version, r.draft_graph,
+              (SELECT path FROM departments WHERE id = r.department_id) AS dept_path,
               (SELECT v.graph FROM rule_versions v WHERE v.rule_id = r.id AND v.version = r.published_version) AS published_graph
        FROM rules r WHERE r.status <> 'archived' ORDER BY r.id`,
     )
@@ -308,8 +312,8 @@ async function rulesUsing(db: D1Database, tagId: number): Promise<{ uses: TagRul
 
 async function segmentsUsing(db: D1Database, tagId: number) {
   const { results } = await db
-    .prepare('SELECT id, name, graph, logic FROM segments ORDER BY id')
-    .all<{ id: number; name: string; graph: string; logic: string }>();
+    .prepare('SELECT s.id, s.name, s.graph, s.logic, (SELECT path FROM departments WHERE id = s.department_id) AS dept_path FROM segments s ORDER BY s.id')
+    .all<{ id: number; name: string; graph: string; logic: string; dept_path: string | null }>();
   return results.filter((s) => uses(parse(s.graph), tagId));
 }
 
@@ -644,17 +648,17 @@ export const taxonomy = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const db = c.env.DB;
     const tag = await requireTag(db, id);
+    const user = c.get('user');
     const [rules, segments, children, holders] = await Promise.all([
       rulesUsing(db, id),
       segmentsUsing(db, id),
       activeChildren(db, id),
-      holderCount(db, id),
+      scopedHolderCount(db, user, id),
     ]);
     const body: TagUsage = {
       tag: toTag(tag),
-      holders,
-      rules: rules.uses,
-      segments: segments.map((s) => ({ id: s.id, name: s.name })),
+      ...holders,
+      ...scopeUsage(user, rules.uses, rules.rows, segments),
       children,
     };
     return c.json(body);

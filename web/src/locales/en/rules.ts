@@ -148,6 +148,8 @@ const en: typeof zh = {
       create: 'Create tag “{name}”…',
       noMatch: 'No matching tag',
       retired: 'This tag is retired and cannot be used by a rule: restore it in Tags first',
+      noRight: 'Not yours to apply',
+      noRightHint: 'You may not apply tags of “{group}” by hand, so a rule cannot apply them for you',
     },
     inspector: {
       pickTag: 'Search and choose a tag',
@@ -300,6 +302,19 @@ const en: typeof zh = {
       draftChanged: 'Unpublished changes',
     },
     status: { draft: 'Draft', published: 'Published', paused: 'Paused', archived: 'Archived' },
+    pausedReason: {
+      title: 'Paused by the system: rights lost',
+      runsAs: 'Version v{v} runs on the rights of its publisher {user}, and now:',
+      unknownUser: '(unknown)',
+      why: {
+        apply_role: '“{group}” only lets a higher role apply its tags',
+        group_department: '“{group}” belongs to another department',
+        user_disabled: 'the publisher is disabled',
+        no_user: 'the publisher no longer exists',
+        rule_department: "the publisher no longer holds the rule's department",
+      },
+      fix: 'Once an admin with the rights publishes it again, it runs on theirs',
+    },
     editor: {
       back: 'Rules',
       saved: 'Draft saved',

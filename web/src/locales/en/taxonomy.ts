@@ -90,6 +90,12 @@ const en: typeof zh = {
       confirm: 'Merge {n} holders into "{into}"',
       done: 'Merged: {n} contacts now hold "{into}", {rules} rules rewritten',
     },
+    usageElsewhere: {
+      holders: '{n} of them are outside your departments (counted, not shown).',
+      published: 'Published rules of other departments using this tag: {n} (not shown to you). Their department admins must change them first.',
+      drafts: 'Rule drafts of other departments using this tag: {n} (not shown to you).',
+      segments: 'Segments of other departments using this tag: {n} (not shown to you).',
+    },
     proposals: {
       title: 'Proposed for retirement (unused for {days} days)',
       empty: 'No long-unused tags',

@@ -147,6 +147,8 @@ export default {
       create: '新建标签「{name}」…',
       noMatch: '没有匹配的标签',
       retired: '这个标签已停用，规则不能使用；请先在标签管理中恢复它',
+      noRight: '无权使用',
+      noRightHint: '你无权手动打「{group}」组的标签，规则也不能替你打',
     },
     inspector: {
       pickTag: '搜索并选择标签',
@@ -299,6 +301,19 @@ export default {
       draftChanged: '有未发布修改',
     },
     status: { draft: '草稿', published: '已发布', paused: '已暂停', archived: '已归档' },
+    pausedReason: {
+      title: '因权限失效由系统暂停',
+      runsAs: '版本 v{v} 以发布人 {user} 的权限运行，现在：',
+      unknownUser: '（未知）',
+      why: {
+        apply_role: '「{group}」组只允许更高的角色打标签',
+        group_department: '「{group}」组属于其他部门',
+        user_disabled: '发布人已被停用',
+        no_user: '发布人已不存在',
+        rule_department: '发布人已不在规则所属部门',
+      },
+      fix: '有权限的管理员重新发布后即以其权限运行',
+    },
     editor: {
       back: '规则列表',
       saved: '草稿已保存',

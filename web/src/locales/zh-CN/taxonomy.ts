@@ -89,6 +89,12 @@ export default {
       confirm: '合并 {n} 位持有人到「{into}」',
       done: '已合并：{n} 位联系人改为持有「{into}」，改写 {rules} 条规则',
     },
+    usageElsewhere: {
+      holders: '其中 {n} 位在你的部门之外（只计数，不显示）。',
+      published: '另有 {n} 条其他部门的已发布规则使用此标签（你无权查看），需由其部门管理员先处理。',
+      drafts: '另有 {n} 条其他部门的规则草稿使用此标签（你无权查看）。',
+      segments: '另有 {n} 个其他部门的人群使用此标签（你无权查看）。',
+    },
     proposals: {
       title: '建议退役（{days} 天未使用）',
       empty: '没有长期未使用的标签',

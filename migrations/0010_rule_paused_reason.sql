@@ -1,0 +1,1 @@
+ALTER TABLE `rules` ADD `paused_reason` text;
