@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
-import { auditStatement } from '../audit';
+import { auditStatement, auditStatementIfChanged } from '../audit';
 import { actorOf } from '../auth/access';
 import { clearSessionCookie, clientIp, loadSession, newSession, writeSessionCookie } from '../auth/session';
 import { changePasswordBody, loginBody, type Me, type SessionSummary } from '../../../shared/src/api/auth';
@@ -134,7 +134,8 @@ export const auth = new Hono<AppEnv>()
       db
         .prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND substr(token_hash, 1, 16) = ? AND revoked_at IS NULL")
         .bind(now, c.get('user').id, id),
-      auditStatement(db, { actor: actorOf(c), action: 'session.revoke', objectType: 'session', objectId: id, summary: `${c.get('user').email} revoked a session`, params: { email: c.get('user').email }, at: now }),
+      // only if the UPDATE revoked one of the caller's sessions: a refused revoke is no success
+      auditStatementIfChanged(db, { actor: actorOf(c), action: 'session.revoke', objectType: 'session', objectId: id, summary: `${c.get('user').email} revoked a session`, params: { email: c.get('user').email }, at: now }),
     ]);
     if (!update!.meta.changes) throw new ApiError(404, 'not_found', `No active session ${id} of yours`);
     return c.json({ ok: true });
