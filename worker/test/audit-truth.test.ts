@@ -115,3 +115,15 @@ describe('a refused action writes no success entry', () => {
     expect(await auditCount('tag.retire', '8801')).toBe(0);
   });
 });
+
+describe('rule status changes (worker/src/routes/rules.ts)', () => {
+  it('pausing a rule someone else paused meanwhile is a 409 with no rule.pause entry', async () => {
+    await env.DB.prepare(`INSERT INTO rules (id, name, status, draft_graph, published_version, created_at, updated_at) VALUES (8801, '真相规则', 'published', '{}', 1, 0, 0)`).run();
+    const r = await racing('/api/rules/8801/pause', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 'UPDATE rules SET status', () =>
+      env.DB.prepare(`UPDATE rules SET status = 'paused' WHERE id = 8801`).run(),
+    );
+    expect(r.raced).toBe(true);
+    expect(r.status).toBe(409);
+    expect(await auditCount('rule.pause', '8801')).toBe(0);
+  });
+});
