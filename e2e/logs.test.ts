@@ -80,7 +80,7 @@ describe('the security log, as the super admin', () => {
     // one account at a glance: filter by who
     await page.getByTestId('security-filter-who').fill('dept2.admin');
     await page.getByTestId('security-search').click();
-    await page.waitForFunction(() => !document.querySelector('[data-testid=security-table]')?.textContent?.includes('ceo@segflow.demo'));
+    await page.getByTestId('security-table').getByText('ceo@segflow.demo').waitFor({ state: 'detached' });
     const reasons = await page.locator('[data-testid=security-reason]').evaluateAll((els) => els.map((e) => e.getAttribute('data-reason')));
     expect(new Set(reasons)).toEqual(new Set(['forbidden']));
     await shot(page, 'security-filtered-zh-CN');
@@ -109,7 +109,7 @@ describe('the security log, as the super admin', () => {
       await p.getByTestId('security-filter-reason').click();
       await p.locator('.el-select-dropdown__item:visible', { hasText: 'Not signed in or wrong password' }).click();
       await p.getByTestId('security-search').click();
-      await p.waitForFunction(() => !document.querySelector('[data-testid=security-table]')?.textContent?.includes('Role too low'));
+      await p.getByTestId('security-table').getByText('Role too low').first().waitFor({ state: 'detached' });
       await shot(p, 'security-en');
       expect(errors).toEqual([]);
     } finally {
