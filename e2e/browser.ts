@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { expectedOf, type RulePreviewOk } from '../shared/src/api/rules';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -62,6 +63,12 @@ export async function apiCall<T = unknown>(context: BrowserContext, method: stri
   const res = await context.request.fetch(`${base}/api${path}`, { method, data, headers: { 'x-csrf-token': csrfToken } });
   if (!res.ok()) throw new Error(`${method} ${path} failed: ${res.status()} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/** Publishes a saved rule through the API at 100%, confirming the per-tag counts its preview gives. */
+export async function publishViaApi(context: BrowserContext, ruleId: number, graph: unknown): Promise<void> {
+  const preview = await apiCall<RulePreviewOk>(context, 'POST', '/rules/preview', { graph, ruleId, rolloutPercent: 100, sampleSize: 0 });
+  await apiCall(context, 'POST', `/rules/${ruleId}/publish`, { rolloutPercent: 100, graphHash: preview.graphHash, expected: expectedOf(preview.counts), confirm: true });
 }
 
 /**

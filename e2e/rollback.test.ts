@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openBrowser, openPage } from './browser';
+import { apiCall, openBrowser, openPage, publishViaApi } from './browser';
 import { d1Query } from './wrangler';
-import { expectedOf, type RuleDetail, type RulePreviewOk } from '../shared/src/api/rules';
+import type { RuleDetail } from '../shared/src/api/rules';
 import type { TaxonomyTag } from '../shared/src/api/taxonomy';
 import type { RuleGraph } from '../shared/src/rules/types';
 
@@ -46,13 +46,7 @@ async function publishBadRule(): Promise<{ ruleId: number; tagId: number; ruleNa
     ],
   };
   const rule = await apiCall<RuleDetail>(context, 'POST', '/rules', { name: ruleName, graph });
-  const preview = await apiCall<RulePreviewOk>(context, 'POST', '/rules/preview', { graph, ruleId: rule.id, rolloutPercent: 100, sampleSize: 0 });
-  await apiCall(context, 'POST', `/rules/${rule.id}/publish`, {
-    rolloutPercent: 100,
-    graphHash: preview.graphHash,
-    expected: expectedOf(preview.counts),
-    confirm: true,
-  });
+  await publishViaApi(context, rule.id, graph);
   return { ruleId: rule.id, tagId: tag.id, ruleName };
 }
 

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openPage } from './browser';
+import { apiCall, openPage, publishViaApi } from './browser';
 import { d1Query } from './wrangler';
-import { expectedOf, type PreviewCountsBody } from '../shared/src/api/rules';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
@@ -37,18 +36,7 @@ async function publishedRule(name: string): Promise<number> {
     ],
   };
   const created = await apiCall<{ id: number }>(context, 'POST', '/rules', { name, graph });
-  const preview = await apiCall<{ graphHash: string; counts: PreviewCountsBody }>(context, 'POST', '/rules/preview', {
-    graph,
-    ruleId: created.id,
-    rolloutPercent: 100,
-    sampleSize: 0,
-  });
-  await apiCall(context, 'POST', `/rules/${created.id}/publish`, {
-    rolloutPercent: 100,
-    graphHash: preview.graphHash,
-    expected: expectedOf(preview.counts),
-    confirm: true,
-  });
+  await publishViaApi(context, created.id, graph);
   return created.id;
 }
 

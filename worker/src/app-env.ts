@@ -11,5 +11,7 @@ export interface AppEnv {
     sessionHash: string;
     /** On `/:id` routes of department-owned objects: the owner's department path (null: company-wide). */
     ownerPath: string | null;
+    /** On sign-in: the email tried, so a refusal is logged against it (worker/src/security/). */
+    attemptedEmail: string;
   };
 }

@@ -47,6 +47,18 @@ export function auditStatement(db: D1Database, e: AuditEntry): D1PreparedStateme
 }
 
 /**
+ * The INSERT for one entry, written only if the statement just before it in the batch changed a
+ * row (`changes() > 0`): for writes that may find nothing to change (a guarded UPDATE, a
+ * DELETE of a row someone else deleted first). The route then answers 404 / 409 without a
+ * success entry in the log; the refusal goes to the security log instead.
+ */
+export function auditStatementIfChanged(db: D1Database, e: AuditEntry): D1PreparedStatement {
+  return db
+    .prepare(`${INSERT.replace(' VALUES', '')} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() > 0`)
+    .bind(e.at, e.actor?.userId ?? null, e.actor?.ip ?? null, e.action, e.objectType, String(e.objectId), e.summary, JSON.stringify(e.params), json(e.before), json(e.after));
+}
+
+/**
  * The INSERT for an entry about an object created earlier in the same batch: its id is the
  * `last_insert_rowid()` of the statement just before this one.
  */

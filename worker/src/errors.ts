@@ -2,6 +2,9 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { HTTPException } from 'hono/http-exception';
 import type { ApiErrorBody, ErrorCode, FieldProblem } from '../../shared/src/api/errors';
+import type { SecurityReason } from '../../shared/src/api/security-log';
+import type { AppEnv } from './app-env';
+import { reasonOf, recordRefusal } from './security/log';
 
 /** An error meant for the client: thrown anywhere, rendered by `onError` in the one error shape. */
 export class ApiError extends Error {
@@ -13,15 +16,27 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+
+  /** Seconds for a `Retry-After` header (429s). */
+  retryAfter?: number;
+  /** What the security log records instead of the code (a 404 that is really "outside your department"). */
+  securityReason?: SecurityReason;
 }
 
 export function errorBody(code: ErrorCode, message: string, details?: FieldProblem[]): ApiErrorBody {
   return { error: details ? { code, message, details } : { code, message } };
 }
 
-/** Renders every error as `{ error: { code, message, details? } }`; only real bugs become a 500. */
-export function handleError(err: Error, c: Context): Response {
+/**
+ * Renders every error as `{ error: { code, message, details? } }`; only real bugs become a 500.
+ * Refusals (401, 403, 404, 429) are recorded in the security log first (worker/src/security/),
+ * which never throws: the answer is the same whether or not the record could be written.
+ */
+export async function handleError(err: Error, c: Context<AppEnv>): Promise<Response> {
   if (err instanceof ApiError) {
+    const reason = reasonOf(err.status, err.code, err.securityReason);
+    if (reason) await recordRefusal(c, err.status, reason);
+    if (err.retryAfter !== undefined) c.header('Retry-After', String(err.retryAfter));
     return c.json(errorBody(err.code, err.message, err.details), err.status);
   }
   if (err instanceof HTTPException) {
@@ -33,6 +48,7 @@ export function handleError(err: Error, c: Context): Response {
   return c.json(errorBody('internal', 'Internal error: the request was not applied'), 500);
 }
 
-export function handleNotFound(c: Context): Response {
+export async function handleNotFound(c: Context<AppEnv>): Promise<Response> {
+  await recordRefusal(c, 404, 'no_route');
   return c.json(errorBody('not_found', `No API route ${c.req.method} ${c.req.path}`), 404);
 }

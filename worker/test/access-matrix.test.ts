@@ -212,6 +212,7 @@ const ROUTES: Record<string, Route | 'public'> = {
   'PATCH /api/departments/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/departments/${await newDepartment()}`, { name: uniq('改名') }) },
   'GET /api/audit': { policy: superOnly, call: (u) => get(u, '/api/audit') },
   'GET /api/audit/:id': { policy: superOnly, call: async (u) => get(u, `/api/audit/${await newAuditEntry()}`) },
+  'GET /api/security-log': { policy: superOnly, call: (u) => get(u, '/api/security-log') },
   'GET /api/event-sources': { policy: superOnly, call: (u) => get(u, '/api/event-sources') },
   'GET /api/event-sources/:id': { policy: superOnly, call: async (u) => get(u, `/api/event-sources/${await newSource()}`) },
   'POST /api/event-sources': { policy: superOnly, call: (u) => send(u, 'POST', '/api/event-sources', { kind: 'generic', id: uniq('src-'), name: '来源' }) },

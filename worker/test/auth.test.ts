@@ -72,16 +72,7 @@ describe('sign-in', () => {
     const paths = r.body.error.details.map((d: { path: string }) => d.path);
     expect(paths).toEqual(expect.arrayContaining(['email', 'password', 'extra']));
   });
-
-  it('rate-limits failures per email: the sixth try within 15 minutes is a 429 even with the right password', async () => {
-    for (let i = 0; i < 5; i++) expect((await login('cat@segflow.test', 'wrong-password', `198.51.100.${i}`)).status).toBe(401);
-    const limited = await login('cat@segflow.test', PASSWORD, '198.51.100.99');
-    expect(limited.status).toBe(429);
-    expect(limited.body.error.code).toBe('rate_limited');
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-    // other accounts are not affected
-    expect((await login('ann@segflow.test', PASSWORD, '198.51.100.98')).status).toBe(200);
-  });
+  // throttling (per account and address pair, per address): sign-in-throttle.test.ts
 });
 
 describe('sessions', () => {

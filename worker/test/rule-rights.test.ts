@@ -7,7 +7,7 @@
 import { env } from 'cloudflare:workers';
 import { exports } from 'cloudflare:workers';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { PublishResponse, RuleDetail, RuleListResponse, RulePreviewResponse } from '../../shared/src/api/rules';
+import { expectedOf, type PublishResponse, type RuleDetail, type RuleListResponse, type RulePreviewResponse } from '../../shared/src/api/rules';
 import type { RuleGraph } from '../../shared/src/rules/types';
 import { runScheduled } from '../src/cron/scheduled';
 import { ingest } from '../src/ingest/pipeline';
@@ -69,9 +69,7 @@ async function publishAs(user: TestUser, name: string, graph: RuleGraph): Promis
 async function publishExisting(user: TestUser, id: number, graph: RuleGraph): Promise<PublishResponse> {
   const p = await apiAs<RulePreviewResponse>(user, '/api/rules/preview', json({ graph, ruleId: id, rolloutPercent: 100, sampleSize: 0 }));
   if (!p.body.ok) throw new Error(JSON.stringify(p.body.errors));
-  const expected = Object.fromEntries(
-    Object.entries(p.body.counts.actions).map(([k, a]) => [k, a.type === 'add_tag' ? { gain: a.gain ?? 0 } : { lose: a.lose ?? 0 }]),
-  );
+  const expected = expectedOf(p.body.counts);
   const res = await apiAs<PublishResponse>(user, `/api/rules/${id}/publish`, json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected, confirm: true }));
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;
@@ -131,7 +129,7 @@ describe('saving, publishing and restoring check the acting user', () => {
     expect(created.status).toBe(201);
     const p = await apiAs<RulePreviewResponse>(ADMIN2, '/api/rules/preview', json({ graph: created.body.draftGraph, ruleId: created.body.id, rolloutPercent: 100, sampleSize: 0 }));
     if (!p.body.ok) throw new Error('preview failed');
-    const res = await apiAs(ADMIN2, `/api/rules/${created.body.id}/publish`, json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected: { a: { gain: p.body.counts.actions.a!.gain } }, confirm: true }));
+    const res = await apiAs(ADMIN2, `/api/rules/${created.body.id}/publish`, json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected: expectedOf(p.body.counts), confirm: true }));
     expect(res.status).toBe(403);
     expect(res.body.error.details).toEqual([{ path: 'graph.nodes.a', message: expect.stringContaining('生命周期') }]);
     expect((await db.prepare('SELECT count(*) AS n FROM rule_versions WHERE rule_id = ?').bind(created.body.id).first<{ n: number }>())!.n).toBe(0);

@@ -14,7 +14,7 @@
  * 409 `confirmation_required` unless `confirm.count` equals the count the server computes now.
  */
 import { z } from 'zod';
-import type { RollbackKind } from '../domain';
+import type { RollbackKind, RuleStatus } from '../domain';
 import { confirmField, idParam, intParam } from './common';
 
 const id = z.number().int('must be a whole number').positive('must be a positive id');
@@ -43,7 +43,10 @@ export const previewRollbackBody = rollbackTarget;
  */
 export const createRollbackBody = z.discriminatedUnion('kind', [
   toTime.extend({ confirm: confirmField }).strict(),
-  ruleVersion.extend({ confirm: confirmField }).strict(),
+  // pauseRule: pause the rule in the same batch (with its own audit entry) when it is published,
+  // so its next scheduled or event run does not tag the same people again. Off unless sent; the
+  // rollback dialog sends it on by default.
+  ruleVersion.extend({ confirm: confirmField, pauseRule: z.boolean().optional() }).strict(),
   tagRestore.extend({ confirm: confirmField }).strict(),
   batch.extend({ confirm: confirmField }).strict(),
 ]);
@@ -98,6 +101,8 @@ export interface RollbackPreview {
    * changes are the ones reversed (they put the rollback back in effect); null otherwise.
    */
   reverses: number | null;
+  /** a `rule_version` rollback: the rule and its status now (the dialog offers to pause a published one) */
+  rule?: { id: number; name: string; status: RuleStatus };
 }
 
 export interface RollbackRecord {
@@ -135,4 +140,6 @@ export interface RollbackList {
 export interface RollbackResult {
   rollback: RollbackRecord;
   preview: RollbackPreview;
+  /** the rule this rollback paused (`pauseRule`), null when it paused none (not asked, or not published) */
+  pausedRule: { id: number; name: string } | null;
 }

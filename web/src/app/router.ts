@@ -28,6 +28,7 @@ export const router = createRouter({
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },
     { path: '/rollback', name: 'rollback', component: () => import('../features/rollback/RollbackPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue'), meta: { minRole: 'super_admin' } },
+    { path: '/audit/security', name: 'security-log', component: () => import('../features/audit/SecurityLogPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/people', name: 'people', component: () => import('../features/people/PeoplePage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/sources', name: 'sources', component: () => import('../features/sources/SourcesPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/contacts' },

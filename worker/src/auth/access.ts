@@ -24,16 +24,27 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = readSessionCookie(c);
   const session = token ? await loadSession(c.env.DB, token, Date.now()) : null;
   if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first: this request has no valid session');
+  // set before the CSRF check, so its refusal is logged against the session's user
+  c.set('user', session.user);
   if (!SAFE_METHODS.has(c.req.method)) {
     const sent = c.req.header(CSRF_HEADER) ?? '';
     if (!constantTimeEqual(sent, session.csrfToken)) {
       throw new ApiError(403, 'csrf_token_invalid', `A write needs the session's ${CSRF_HEADER} header; it is missing or wrong`);
     }
   }
-  c.set('user', session.user);
   c.set('sessionHash', session.tokenHash);
   return next();
 };
+
+/**
+ * 404 for an object that exists outside the user's department: the client cannot tell it from a
+ * missing one, the security log can (`out_of_scope`).
+ */
+export function outOfScope(noun: string, id: number | string): ApiError {
+  const err = new ApiError(404, 'not_found', `No ${noun} with id ${id}`);
+  err.securityReason = 'out_of_scope';
+  return err;
+}
 
 export function hasRole(user: Pick<SessionUser, 'role'>, min: Role): boolean {
   return ROLE_RANK[user.role] >= ROLE_RANK[min];
@@ -139,7 +150,7 @@ export function departmentOwned(table: 'rules' | 'segments', noun: string): Midd
       .first<{ path: string | null }>();
     if (!row) return next(); // the route answers its own 404
     const user = c.get('user');
-    if (!inScope(user, row.path)) throw new ApiError(404, 'not_found', `No ${noun} with id ${id}`);
+    if (!inScope(user, row.path)) throw outOfScope(noun, id);
     if (!SAFE_METHODS.has(c.req.method) && !hasRole(user, 'dept_admin')) throw forbidden(user, `staff may read ${noun}s but not change them`);
     c.set('ownerPath', row.path);
     return next();

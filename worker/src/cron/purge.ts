@@ -1,6 +1,6 @@
 /**
- * Retention, run by the Cron Trigger (worker/src/cron/scheduled.ts): audit entries older than
- * `AUDIT_RETENTION_DAYS` ([vars], default 180) and sign-in attempts older than a day (the
+ * Retention, run by the Cron Trigger (worker/src/cron/scheduled.ts): audit entries and security
+ * log rows older than `AUDIT_RETENTION_DAYS` ([vars], default 180) and sign-in attempts older than a day (the
  * rate limit looks back 15 minutes) are deleted, and so are the staged rows of imports nobody
  * will use again: imports left unapplied (staging or checked) for a week go with their rows,
  * and a rolled-back import keeps its summary but loses its rows a week after the rollback. An
@@ -32,6 +32,8 @@ export function auditRetentionDays(env: Env): number {
 
 export interface PurgeReport {
   auditEntries: number;
+  /** Rows of the security log (refusals, worker/src/security/log.ts). */
+  securityEvents: number;
   loginAttempts: number;
   /** Staged rows of unapplied or rolled-back imports. */
   importRows: number;
@@ -48,13 +50,14 @@ export async function purgeExpired(env: Env, at: number): Promise<PurgeReport> {
   const importCutoff = at - IMPORT_STAGING_RETENTION_MS;
   const counts = await db.batch<{ n: number }>([
     db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE at < ?').bind(auditCutoff),
+    db.prepare('SELECT COUNT(*) AS n FROM security_events WHERE last_at < ?').bind(auditCutoff),
     db.prepare('SELECT COUNT(*) AS n FROM login_attempts WHERE at < ?').bind(loginCutoff),
     db.prepare(`SELECT COUNT(*) AS n FROM import_rows WHERE import_id IN (${STALE_IMPORTS})`).bind(importCutoff),
     db.prepare(`SELECT COUNT(*) AS n FROM imports WHERE status IN ('staging', 'checked') AND created_at < ?`).bind(importCutoff),
   ]);
-  const [auditEntries, loginAttempts, importRows, abandonedImports] = counts.map((r) => r.results[0]!.n) as [number, number, number, number];
-  const report: PurgeReport = { auditEntries, loginAttempts, importRows, abandonedImports };
-  if (auditEntries + loginAttempts + importRows + abandonedImports === 0) return report;
+  const [auditEntries, securityEvents, loginAttempts, importRows, abandonedImports] = counts.map((r) => r.results[0]!.n) as [number, number, number, number, number];
+  const report: PurgeReport = { auditEntries, securityEvents, loginAttempts, importRows, abandonedImports };
+  if (auditEntries + securityEvents + loginAttempts + importRows + abandonedImports === 0) return report;
   // Each delete's position, to read what it actually deleted (a concurrent purge may have taken some first).
   const statements: D1PreparedStatement[] = [];
   const slot: Partial<Record<keyof PurgeReport, number>> = {};
@@ -62,20 +65,21 @@ export async function purgeExpired(env: Env, at: number): Promise<PurgeReport> {
     slot[key] = statements.length;
     statements.push(stmt);
   };
+  if (securityEvents > 0) add('securityEvents', db.prepare('DELETE FROM security_events WHERE last_at < ?').bind(auditCutoff));
   if (loginAttempts > 0) add('loginAttempts', db.prepare('DELETE FROM login_attempts WHERE at < ?').bind(loginCutoff));
   if (importRows > 0) add('importRows', db.prepare(`DELETE FROM import_rows WHERE import_id IN (${STALE_IMPORTS})`).bind(importCutoff));
   if (abandonedImports > 0) add('abandonedImports', db.prepare(`DELETE FROM imports WHERE status IN ('staging', 'checked') AND created_at < ?`).bind(importCutoff));
   if (auditEntries > 0) add('auditEntries', db.prepare('DELETE FROM audit_log WHERE at < ?').bind(auditCutoff));
-  if (auditEntries + importRows + abandonedImports > 0) {
+  if (auditEntries + securityEvents + importRows + abandonedImports > 0) {
     statements.push(
       auditStatement(db, {
         actor: null,
         action: 'audit.purge',
         objectType: 'system',
         objectId: 'audit_log',
-        summary: `Deleted ${auditEntries} audit entries older than ${days} days, ${importRows} staged import rows and ${abandonedImports} abandoned imports`,
+        summary: `Deleted ${auditEntries} audit entries and ${securityEvents} security log rows older than ${days} days, ${importRows} staged import rows and ${abandonedImports} abandoned imports`,
         params: { entries: auditEntries, days, importRows, abandonedImports },
-        after: { auditEntries, loginAttempts, importRows, abandonedImports, retentionDays: days, before: auditCutoff },
+        after: { auditEntries, securityEvents, loginAttempts, importRows, abandonedImports, retentionDays: days, before: auditCutoff },
         at,
       }),
     );

@@ -38,7 +38,7 @@ export interface ScheduledReport {
 export async function runScheduled(env: Env, at: number): Promise<ScheduledReport> {
   const db = env.DB;
   const tz = tzOffsetMinutes(env);
-  const report: ScheduledReport = { rules: [], paused: [], snapshots: 0, purged: { auditEntries: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 }, errors: [] };
+  const report: ScheduledReport = { rules: [], paused: [], snapshots: 0, purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 }, errors: [] };
   const ctx = { now: at, tzOffsetMinutes: tz };
 
   const rows = (await publishedStatement(db).all<PublishedRow>()).results;

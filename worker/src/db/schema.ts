@@ -491,6 +491,41 @@ export const auditLog = sqliteTable(
   ],
 );
 
+/**
+ * Refused requests (worker/src/security/log.ts): 401, 403, 404 on what the caller may not see,
+ * bad CSRF token, bad webhook signature, 429. Coalesced so a flood cannot grow it without bound:
+ * one row per minute, address, subject, method, route pattern and reason, with a count; past an
+ * address's budget of distinct rows in a minute (or the log's budget in an hour) refusals go to
+ * an overflow row per reason. Kept `AUDIT_RETENTION_DAYS`, purged with the audit log.
+ */
+export const securityEvents = sqliteTable(
+  'security_events',
+  {
+    id: integer('id').primaryKey(),
+    /** epoch ms of the minute the row counts (floored) */
+    minute: integer('minute').notNull(),
+    firstAt: integer('first_at').notNull(),
+    lastAt: integer('last_at').notNull(),
+    /** `user:<id>`, `email:<tried at sign-in>`, `source:<webhook source>`, '' (anonymous) or `*` (overflow) */
+    subject: text('subject').notNull(),
+    userId: integer('user_id'),
+    ip: text('ip').notNull(),
+    /** the address's network for the per-address budget: IPv4 as is, IPv6 its /64 */
+    net: text('net').notNull(),
+    method: text('method').notNull(),
+    route: text('route').notNull(),
+    path: text('path').notNull(),
+    status: integer('status').notNull(),
+    reason: text('reason').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [
+    uniqueIndex('security_events_key').on(t.minute, t.ip, t.subject, t.method, t.route, t.reason),
+    index('security_events_net_idx').on(t.minute, t.net),
+    index('security_events_last_idx').on(t.lastAt),
+  ],
+);
+
 /** One contact import: its mapping, state and the dry run's counts. Rows are in `import_rows`. */
 export const imports = sqliteTable(
   'imports',

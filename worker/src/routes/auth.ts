@@ -8,17 +8,13 @@ import { z } from 'zod';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
-import { auditStatement } from '../audit';
+import { auditStatement, auditStatementIfChanged } from '../audit';
 import { actorOf } from '../auth/access';
+import { beginSignIn, signInSucceeded } from '../auth/throttle';
 import { clearSessionCookie, clientIp, loadSession, newSession, writeSessionCookie } from '../auth/session';
 import { changePasswordBody, loginBody, type Me, type SessionSummary } from '../../../shared/src/api/auth';
 import { hashPassword, randomSalt, verifyPassword } from '../../../shared/src/auth/password';
 import { emptyBody } from '../../../shared/src/api/taxonomy';
-
-/** Failures allowed per email and per address in the window before sign-in is refused. */
-const MAX_FAILURES_PER_EMAIL = 5;
-const MAX_FAILURES_PER_IP = 30;
-const FAILURE_WINDOW_MS = 15 * 60_000;
 
 interface UserRow {
   id: number;
@@ -37,20 +33,10 @@ export const auth = new Hono<AppEnv>()
     const db = c.env.DB;
     const ip = clientIp(c);
     const now = Date.now();
-    const since = now - FAILURE_WINDOW_MS;
-    const [byEmail, byIp] = await db.batch<{ n: number; first: number | null }>([
-      db.prepare('SELECT count(*) AS n, min(at) AS first FROM login_attempts WHERE email = ? AND at > ? AND ok = 0').bind(email, since),
-      db.prepare('SELECT count(*) AS n, min(at) AS first FROM login_attempts WHERE ip = ? AND at > ? AND ok = 0').bind(ip, since),
-    ]);
-    const limited = [
-      { row: byEmail!.results[0]!, max: MAX_FAILURES_PER_EMAIL, what: `this account` },
-      { row: byIp!.results[0]!, max: MAX_FAILURES_PER_IP, what: `this address` },
-    ].find((l) => l.row.n >= l.max);
-    if (limited) {
-      const retryAfter = Math.max(1, Math.ceil(((limited.row.first ?? now) + FAILURE_WINDOW_MS - now) / 1000));
-      c.header('Retry-After', String(retryAfter));
-      throw new ApiError(429, 'rate_limited', `Too many failed sign-ins for ${limited.what}: try again in ${Math.ceil(retryAfter / 60)} minutes`);
-    }
+    // who a refusal is about, for the security log (there is no user yet)
+    c.set('attemptedEmail', email);
+    // throttled per (account, address) pair and per address: worker/src/auth/throttle.ts
+    const attemptId = await beginSignIn(db, email, ip, now);
 
     const user = await db
       .prepare('SELECT id, email, password_hash, password_salt, disabled FROM users WHERE email = ?')
@@ -61,14 +47,13 @@ export const auth = new Hono<AppEnv>()
         ? await verifyPassword(password, user.password_salt, user.password_hash)
         : (await hashPassword(password, DUMMY_SALT), false);
     if (!ok || !user || user.disabled) {
-      await db.prepare('INSERT INTO login_attempts (email, ip, ok, at) VALUES (?, ?, 0, ?)').bind(email, ip, now).run();
-      // One message for unknown email, wrong password and disabled account: no account enumeration.
+      // the attempt's row stays a failure. One message for unknown email, wrong password and disabled account: no account enumeration.
       throw new ApiError(401, 'unauthorized', 'Email or password is wrong, or the account is disabled');
     }
     const session = await newSession(db, user.id, now, ip, c.req.header('user-agent') ?? null);
     await db.batch([
       session.statement,
-      db.prepare('INSERT INTO login_attempts (email, ip, ok, at) VALUES (?, ?, 1, ?)').bind(email, ip, now),
+      ...signInSucceeded(db, attemptId, email, ip),
       db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?').bind(now, user.id),
       auditStatement(db, {
         actor: { userId: user.id, ip },
@@ -134,7 +119,8 @@ export const auth = new Hono<AppEnv>()
       db
         .prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND substr(token_hash, 1, 16) = ? AND revoked_at IS NULL")
         .bind(now, c.get('user').id, id),
-      auditStatement(db, { actor: actorOf(c), action: 'session.revoke', objectType: 'session', objectId: id, summary: `${c.get('user').email} revoked a session`, params: { email: c.get('user').email }, at: now }),
+      // only if the UPDATE revoked one of the caller's sessions: a refused revoke is no success
+      auditStatementIfChanged(db, { actor: actorOf(c), action: 'session.revoke', objectType: 'session', objectId: id, summary: `${c.get('user').email} revoked a session`, params: { email: c.get('user').email }, at: now }),
     ]);
     if (!update!.meta.changes) throw new ApiError(404, 'not_found', `No active session ${id} of yours`);
     return c.json({ ok: true });

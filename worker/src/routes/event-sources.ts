@@ -10,7 +10,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
-import { auditStatement } from '../audit';
+import { auditStatement, auditStatementIfChanged } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { emptyBody } from '../../../shared/src/api/taxonomy';
 import {
@@ -137,9 +137,9 @@ export const eventSources = new Hono<AppEnv>()
     }
     const secret = randomHex(32);
     const expires = now + SECRET_GRACE_MS;
-    await db.batch([
+    const [rotated] = await db.batch([
       db.prepare('UPDATE event_sources SET previous_secret = secret, previous_secret_expires_at = ?, secret = ? WHERE id = ? AND revoked_at IS NULL').bind(expires, secret, id),
-      auditStatement(db, {
+      auditStatementIfChanged(db, {
         actor: actorOf(c),
         action: 'event_source.rotate',
         objectType: 'event_source',
@@ -151,6 +151,8 @@ export const eventSources = new Hono<AppEnv>()
         at: now,
       }),
     ]);
+    // revoked between the check and the write: the secret shown would never verify
+    if (!rotated!.meta.changes) throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
     const res: EventSourceCredentials = { source: await getSource(db, id, now), secret };
     return c.json(res);
   })
@@ -160,9 +162,9 @@ export const eventSources = new Hono<AppEnv>()
     const now = Date.now();
     const before = await getSource(db, id, now);
     if (before.revokedAt !== null) throw new ApiError(409, 'conflict', `Event source "${id}" is already revoked`, [{ path: 'id', message: 'revoked' }]);
-    await db.batch([
-      db.prepare('UPDATE event_sources SET revoked_at = ?, previous_secret = NULL, previous_secret_expires_at = NULL WHERE id = ?').bind(now, id),
-      auditStatement(db, {
+    const [revoked] = await db.batch([
+      db.prepare('UPDATE event_sources SET revoked_at = ?, previous_secret = NULL, previous_secret_expires_at = NULL WHERE id = ? AND revoked_at IS NULL').bind(now, id),
+      auditStatementIfChanged(db, {
         actor: actorOf(c),
         action: 'event_source.revoke',
         objectType: 'event_source',
@@ -174,5 +176,7 @@ export const eventSources = new Hono<AppEnv>()
         at: now,
       }),
     ]);
+    // a concurrent revoke got there first: one revocation, one entry
+    if (!revoked!.meta.changes) throw new ApiError(409, 'conflict', `Event source "${id}" is already revoked`, [{ path: 'id', message: 'revoked' }]);
     return c.json(await getSource(db, id, now));
   });

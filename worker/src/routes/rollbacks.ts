@@ -42,7 +42,8 @@ import {
   type RollbackResult,
   type RollbackTarget,
 } from '../../../shared/src/api/rollbacks';
-import type { RollbackKind } from '../../../shared/src/domain';
+import type { RollbackKind, RuleStatus } from '../../../shared/src/domain';
+import { pauseRuleStatements } from '../rollback/pause';
 
 /** A target checked against the database: its plan, its name in messages, what the row stores. */
 interface Resolved {
@@ -62,6 +63,8 @@ interface Resolved {
   changesMoreThanTags: boolean;
   /** undoing a rollback again: the chain's latest link, which is what gets reversed */
   reverses?: number;
+  /** a rule version's rollback: the rule, which may be paused with it */
+  rule?: { id: number; name: string; status: RuleStatus };
 }
 
 /** `AuditParamsByAction['rollback.<kind>']` less the counts, known only after the preview. */
@@ -162,7 +165,7 @@ async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: number)
       };
     }
     case 'rule_version': {
-      const rule = await db.prepare('SELECT name FROM rules WHERE id = ?').bind(t.ruleId).first<{ name: string }>();
+      const rule = await db.prepare('SELECT name, status FROM rules WHERE id = ?').bind(t.ruleId).first<{ name: string; status: RuleStatus }>();
       if (!rule) throw unknownRef('ruleId', 'no such rule', `no rule with id ${t.ruleId}`);
       const v = await db.prepare('SELECT 1 AS ok FROM rule_versions WHERE rule_id = ? AND version = ?').bind(t.ruleId, t.version).first();
       if (!v) throw unknownRef('version', 'no such version', `rule "${rule.name}" has no version ${t.version}`);
@@ -175,6 +178,7 @@ async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: number)
         audit: { action: 'rollback.rule_version', params: { rule: rule.name, version: t.version } },
         before: none,
         changesMoreThanTags: false,
+        rule: { id: t.ruleId, name: rule.name, status: rule.status },
       };
     }
     case 'tag_restore': {
@@ -275,7 +279,7 @@ async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: number)
 
 /** The plan's counts, and which link of an undo chain it reverses. */
 async function previewOf(db: D1Database, r: Resolved): Promise<RollbackPreview> {
-  return { ...(await previewPlan(db, r.plan, r.object)), reverses: r.reverses ?? null };
+  return { ...(await previewPlan(db, r.plan, r.object)), reverses: r.reverses ?? null, ...(r.rule ? { rule: r.rule } : {}) };
 }
 
 interface RollbackRow {
@@ -315,7 +319,7 @@ function toRecord(r: RollbackRow, links: UndoLink[]): RollbackRecord {
 }
 
 /** Checks the confirmation against a fresh count, then writes everything in one batch. */
-async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count: number } | undefined): Promise<RollbackResult> {
+async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count: number } | undefined, pauseRule = false): Promise<RollbackResult> {
   const db = c.env.DB;
   const now = Date.now();
   const r = await resolve(db, c.env, target, now);
@@ -350,9 +354,13 @@ async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count:
       at: now,
     }),
   ];
-  await db.batch(statements);
+  // after the rollback's entry (which reads the rollbacks row's id from the statement before it)
+  const pauseAt = statements.length;
+  if (pauseRule && r.rule) statements.push(...pauseRuleStatements(db, r.rule, actorOf(c), now));
+  const results = await db.batch(statements);
+  const paused = pauseRule && r.rule && results[pauseAt]!.meta.changes > 0 ? { id: r.rule.id, name: r.rule.name } : null;
   const row = await db.prepare(`${SELECT_ROLLBACK} WHERE r.batch_id = ?`).bind(batchId).first<RollbackRow>();
-  return { rollback: toRecord(row!, await undoLinks(db)), preview };
+  return { rollback: toRecord(row!, await undoLinks(db)), preview, pausedRule: paused };
 }
 
 export const rollbacks = new Hono<AppEnv>()
@@ -380,8 +388,11 @@ export const rollbacks = new Hono<AppEnv>()
     return c.json(body);
   })
   .post('/', validate('json', createRollbackBody), async (c) => {
-    const { confirm, ...target } = c.req.valid('json');
-    return c.json(await run(c, target as RollbackTarget, confirm), 201);
+    const body = c.req.valid('json');
+    const { confirm, ...target } = body;
+    const pauseRule = body.kind === 'rule_version' && body.pauseRule === true;
+    if (body.kind === 'rule_version') delete (target as { pauseRule?: boolean }).pauseRule;
+    return c.json(await run(c, target as RollbackTarget, confirm, pauseRule), 201);
   })
   .post('/:id/undo', validate('param', rollbackIdPath), validate('json', undoRollbackBody), async (c) => {
     const { id } = c.req.valid('param');

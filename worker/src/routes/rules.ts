@@ -43,7 +43,7 @@ import { explainRule } from '../../../shared/src/rules/explain';
 import { dataNeeds } from '../../../shared/src/rules/needs';
 import type { RuleError } from '../../../shared/src/rules/errors';
 import type { JsonLogic, RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
-import { auditParams, auditStatement, auditStatementForNewRow } from '../audit';
+import { auditParams, auditStatement, auditStatementForNewRow, auditStatementIfChanged } from '../audit';
 import { actorOf, departmentOwned, findVisibleContact, userScope, inScope, ownerDepartment, requireRole, type Actor } from '../auth/access';
 import type { SessionUser } from '../../../shared/src/api/auth';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes, type Workspace } from '../rules/context';
@@ -247,7 +247,8 @@ function transition(to: RuleStatus, from: readonly RuleStatus[], action: 'rule.p
     const now = Date.now();
     const [update] = await db.batch([
       db.prepare('UPDATE rules SET status = ?, paused_reason = NULL, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = ?').bind(to, now, id, rule.status),
-      auditStatement(db, {
+      // the 409 below must not leave a "paused" entry behind
+      auditStatementIfChanged(db, {
         actor,
         action,
         objectType: 'rule',

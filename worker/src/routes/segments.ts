@@ -23,7 +23,7 @@ import {
 } from '../../../shared/src/api/segments';
 import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
 import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
-import { auditStatement, auditStatementForNewRow } from '../audit';
+import { auditStatement, auditStatementForNewRow, auditStatementIfChanged } from '../audit';
 import { actorOf } from '../auth/access';
 import { compileOptions, loadWorkspace, previewContext, type Workspace } from '../rules/context';
 import { countWhere, runPreview, sampleMatches } from '../rules/preview';
@@ -212,11 +212,11 @@ export const segments = new Hono<AppEnv>()
     const description = b.description === undefined ? row.description : b.description;
     const graphText = b.graph ? JSON.stringify(b.graph) : row.graph;
     const logic = b.graph ? storedLogic(b.graph, ws) : row.logic;
-    await db.batch([
+    const [updated] = await db.batch([
       db
         .prepare('UPDATE segments SET name = ?, description = ?, graph = ?, logic = ?, updated_at = max(?, updated_at + 1) WHERE id = ?')
         .bind(name, description, graphText, logic, now, id),
-      auditStatement(db, {
+      auditStatementIfChanged(db, {
         actor: actorOf(c),
         action: 'segment.update',
         objectType: 'segment',
@@ -228,6 +228,8 @@ export const segments = new Hono<AppEnv>()
         at: now,
       }),
     ]);
+    // deleted since it was read: nothing was updated, and the log says nothing was
+    if (!updated!.meta.changes) throw new ApiError(404, 'not_found', `No segment with id ${id}`);
     return c.json(await segmentDetail(db, c.env, id, contactScope(c.get('user')), ws));
   })
 
@@ -236,10 +238,10 @@ export const segments = new Hono<AppEnv>()
     const db = c.env.DB;
     const row = await getSegment(db, id);
     const now = Date.now();
-    await db.batch([
+    const [, deleted] = await db.batch([
       db.prepare('DELETE FROM segment_snapshots WHERE segment_id = ?').bind(id),
       db.prepare('DELETE FROM segments WHERE id = ?').bind(id),
-      auditStatement(db, {
+      auditStatementIfChanged(db, {
         actor: actorOf(c),
         action: 'segment.delete',
         objectType: 'segment',
@@ -250,5 +252,6 @@ export const segments = new Hono<AppEnv>()
         at: now,
       }),
     ]);
+    if (!deleted!.meta.changes) throw new ApiError(404, 'not_found', `No segment with id ${id}`);
     return c.body(null, 204);
   });

@@ -42,7 +42,7 @@ import {
   type TaxonomyTag,
 } from '../../../shared/src/api/taxonomy';
 import type { JsonLogic } from '../../../shared/src/rules/types';
-import { auditParams, auditStatement } from '../audit';
+import { auditParams, auditStatement, auditStatementIfChanged } from '../audit';
 import { scopedHolderCount, scopeUsage } from '../tagging/usage-scope';
 import { actorOf, canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, ownerDepartment, requireRole, type GroupAccess } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
@@ -680,10 +680,12 @@ export const taxonomy = new Hono<AppEnv>()
     const at = Date.now();
     const next: TagRow = { ...tag, status: 'retired', retired_at: at };
     // holdings and ledger stay: a retired tag is frozen (never added again), not erased
-    await db.batch([
-      db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ?`).bind(at, id),
-      auditStatement(db, { actor: actorOf(c), action: 'tag.retire', objectType: 'tag', objectId: id, summary: `Retired tag ${tag.name}`, params: { name: tag.name }, before: toTag(tag), after: toTag(next), at }),
+    const [retired] = await db.batch([
+      db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(at, id),
+      auditStatementIfChanged(db, { actor: actorOf(c), action: 'tag.retire', objectType: 'tag', objectId: id, summary: `Retired tag ${tag.name}`, params: { name: tag.name }, before: toTag(tag), after: toTag(next), at }),
     ]);
+    // retired by someone else since it was read: one retirement, one entry
+    if (!retired!.meta.changes) throw new ApiError(409, 'conflict', `${tag.name} is already retired`);
     return c.json(toTag(next));
   })
   .post('/tags/:id/restore', validate('param', idPath), validate('json', emptyBody), async (c) => {
@@ -702,10 +704,11 @@ export const taxonomy = new Hono<AppEnv>()
     await limitCheck(db, s, group);
     const at = Date.now();
     const next: TagRow = { ...tag, status: 'active', retired_at: null };
-    await db.batch([
-      db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ?`).bind(id),
-      auditStatement(db, { actor: actorOf(c), action: 'tag.restore', objectType: 'tag', objectId: id, summary: `Restored tag ${tag.name}`, params: { name: tag.name }, before: toTag(tag), after: toTag(next), at }),
+    const [restored] = await db.batch([
+      db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(id),
+      auditStatementIfChanged(db, { actor: actorOf(c), action: 'tag.restore', objectType: 'tag', objectId: id, summary: `Restored tag ${tag.name}`, params: { name: tag.name }, before: toTag(tag), after: toTag(next), at }),
     ]);
+    if (!restored!.meta.changes) throw new ApiError(409, 'conflict', `${tag.name} is not retired`);
     return c.json(toTag(next));
   })
   .post('/tags/:id/merge', validate('param', idPath), validate('json', mergeTagBody), async (c) => {

@@ -1,4 +1,5 @@
 import type { AuditDetail, AuditListResponse } from '../../../../shared/src/api/audit';
+import type { SecurityLogResponse, SecurityReason } from '../../../../shared/src/api/security-log';
 import type { UserSummary } from '../../../../shared/src/api/auth';
 import type { Department } from '../../../../shared/src/api/departments';
 import type { CreateEventSourceBody, EventSourceCredentials, EventSourceSummary } from '../../../../shared/src/api/event-sources';
@@ -20,6 +21,17 @@ export interface AuditFilter {
 }
 export const listAudit = (f: AuditFilter) => apiGet<AuditListResponse>('/audit', { ...f });
 export const getAudit = (id: number) => apiGet<AuditDetail>(`/audit/${id}`);
+
+export interface SecurityLogFilter {
+  page: number;
+  pageSize: number;
+  who?: string;
+  ip?: string;
+  reason?: SecurityReason;
+  from?: number;
+  to?: number;
+}
+export const listSecurityLog = (f: SecurityLogFilter) => apiGet<SecurityLogResponse>('/security-log', { ...f });
 
 export const listUsers = () => apiGet<UserSummary[]>('/users');
 export const createUser = (body: { email: string; name: string; role: Role; departmentId: number | null; password: string }) => apiPost<UserSummary>('/users', body);

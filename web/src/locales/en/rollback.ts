@@ -97,6 +97,9 @@ const en: typeof zhCN = {
       batchAgain: 'Undo rollback #{id} again (by undoing #{via}, which put it back in effect)',
     },
     fromVersions: 'Roll back this version’s tag changes',
+    pauseRule: 'Also pause rule “{rule}”',
+    pauseRuleHint: 'The rule is still published: unless it is paused, its next run (on schedule or on an event) tags these people again. The pause is written with the rollback and audited.',
+    donePaused: ' Rule “{rule}” is paused.',
   },
 };
 export default en;

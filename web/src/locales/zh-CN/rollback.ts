@@ -96,5 +96,8 @@ export default {
       batchAgain: '再次撤销回滚 #{id}（即撤销让它重新生效的 #{via}）',
     },
     fromVersions: '回滚此版本的标签变更',
+    pauseRule: '同时暂停规则「{rule}」',
+    pauseRuleHint: '规则仍在发布中：不暂停的话，它下次运行（按计划或收到事件时）会再次给这些人打上标签。暂停与回滚一同写入，并记入审计。',
+    donePaused: '规则「{rule}」已暂停。',
   },
 };
