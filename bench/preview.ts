@@ -46,6 +46,7 @@ import { buildPreviewQuery } from '../shared/src/rules/sql';
 import { netPlanOver, type NetPlan } from '../shared/src/rules/net-effect';
 import type { RuleEdge, RuleGraph, RuleNode } from '../shared/src/rules/types';
 import { ROOT, WRANGLER_ENV, d1DatabaseId } from './local';
+import { GROUP_MEMBER_BANDS, groupMemberScoreGraph } from '../shared/src/demo/rule-graphs';
 
 const { values } = parseArgs({
   options: {
@@ -202,29 +203,7 @@ async function main() {
         tag('流失客户'),
       ),
       // The group-member score of seed 003, four bands into one exclusive group.
-      bands4: graph(
-        [
-          {
-            id: 's',
-            kind: 'score',
-            metrics: [
-              { field: 'messageCount', weight: 30, cap: 60 },
-              { field: 'event.count', params: { eventType: 'article_open', days: 30 }, weight: 25, cap: 5 },
-              { field: 'event.count', params: { eventType: 'group_join', days: 90 }, weight: 20, cap: 2 },
-              { field: 'inviteCount', weight: 15, cap: 5 },
-              { field: 'violationCount', weight: 10, cap: 3 },
-            ],
-            bands: [
-              { id: 'core', min: 80, max: null },
-              { id: 'active', min: 60, max: 80 },
-              { id: 'normal', min: 40, max: 60 },
-              { id: 'watch', min: 0, max: 40 },
-            ],
-          },
-          ...['核心成员', '活跃成员', '普通成员', '观察名单'].map((name, i): RuleNode => ({ id: `b${i}`, kind: 'action', action: { type: 'add_tag', tagId: tag(name) } })),
-        ],
-        [['t', 's'], ...['core', 'active', 'normal', 'watch'].map((h, i): [string, string, string] => ['s', `b${i}`, h])],
-      ),
+      bands4: groupMemberScoreGraph(GROUP_MEMBER_BANDS.map(tag)),
     };
     const ruleLabels: Record<string, string> = {
       agg5: 'preview: 5 conditions incl. 30-day purchase amount',

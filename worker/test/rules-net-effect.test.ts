@@ -7,6 +7,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSql } from '../../shared/src/demo';
+import { GROUP_MEMBER_BANDS, groupMemberScoreGraph } from '../../shared/src/demo/rule-graphs';
 import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse, type TagCounts } from '../../shared/src/api/rules';
 import type { ConditionSpec, RuleGraph, RuleNode } from '../../shared/src/rules/types';
 import { api } from './fixtures';
@@ -130,35 +131,8 @@ describe('one net change per contact: preview = publish = D1', () => {
   });
 
   it('score bands into an exclusive group: displaced band tags are counted as lost, and nobody is said to keep a tag they lose', async () => {
-    const bands = ['核心成员', '活跃成员', '普通成员', '观察名单'].map((n) => tag[n]!);
-    const g: RuleGraph = {
-      schemaVersion: 1,
-      nodes: [
-        { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
-        {
-          id: 's',
-          kind: 'score',
-          metrics: [
-            { field: 'messageCount', weight: 30, cap: 60 },
-            { field: 'event.count', params: { eventType: 'article_open', days: 30 }, weight: 25, cap: 5 },
-            { field: 'event.count', params: { eventType: 'group_join', days: 90 }, weight: 20, cap: 2 },
-            { field: 'inviteCount', weight: 15, cap: 5 },
-            { field: 'violationCount', weight: 10, cap: 3 },
-          ],
-          bands: [
-            { id: 'core', min: 80, max: null },
-            { id: 'active', min: 60, max: 80 },
-            { id: 'normal', min: 40, max: 60 },
-            { id: 'watch', min: 0, max: 40 },
-          ],
-        },
-        ...bands.map((tagId, i) => ({ id: `a${i + 1}`, kind: 'action' as const, action: { type: 'add_tag' as const, tagId } })),
-      ],
-      edges: [
-        { id: 'e0', source: 't', target: 's' },
-        ...['core', 'active', 'normal', 'watch'].map((h, i) => ({ id: `e${i + 1}`, source: 's', target: `a${i + 1}`, sourceHandle: h })),
-      ],
-    };
+    const bands = GROUP_MEMBER_BANDS.map((n) => tag[n]!);
+    const g = groupMemberScoreGraph(bands);
     const { rule, p } = await previewOf(g, '群成员评分');
     const holders = await count(`SELECT count(*) AS n FROM contact_tags WHERE tag_id IN (${bands.join(',')})`);
     const lost = p.counts.tags.reduce((n, t) => n + t.lose, 0);
