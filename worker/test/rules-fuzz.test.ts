@@ -221,7 +221,7 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       // Every way of writing the held-tag counts: one batch by the narrowing rule, each form
       // forced in both rounds, and two rounds without the merge or without the narrowing (the
       // default picks per count by size: not every seed meets every form).
-      const tunings: PlanTuning[] = [{ rounds: 1 }, { held: 'walk' }, { held: 'exists' }, { held: 'in' }, { held: 'merge' }, { merge: false }, { narrow: false }, { bandPasses: false }];
+      const tunings: PlanTuning[] = [{ rounds: 1 }, { held: 'walk' }, { held: 'exists' }, { held: 'in' }, { held: 'merge' }, { merge: false }, { narrow: false }, { bandPasses: false }, { heldGroups: false }];
       for (const tuning of tunings) {
         const other = await runPreview(env.DB, rule, ctx, { ...tuning, net });
         if (!other.ok) throw new Error(JSON.stringify(other.errors));

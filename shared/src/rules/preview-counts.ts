@@ -100,6 +100,8 @@ export interface PlanTuning {
   merge?: boolean;
   /** Counts that differ only in bands of one score share one pass computing the score (default true). */
   bandPasses?: boolean;
+  /** Two rounds: held-tag counts probed from the same side share one pass over it (default true). */
+  heldGroups?: boolean;
 }
 
 /**
@@ -709,16 +711,53 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     if (mergeable && side < holders * MERGE_RATIO && holders < side * MERGE_RATIO) return 'merge';
     return side <= holders ? 'exists' : 'walk';
   };
+  /**
+   * Several tags counted from the same smaller side (the tags of an exclusive group a rule adds
+   * into, each possibly displaced): one pass over that side's contacts, looking up all the tags
+   * at once, instead of one pass per tag.
+   */
+  const heldGroupQuery = (rest: Atom[], tags: number[]): CountQuery => {
+    const preds = rest.map((a) => a.where);
+    if (scope) preds.push(scope);
+    const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+    const sums = tags.map((t) => ({ sql: 'coalesce(sum(CASE WHEN ht.tag_id = ? THEN 1 ELSE 0 END), 0)', params: [t] as unknown[] }));
+    return {
+      sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM contacts c JOIN contact_tags ht ON ht.contact_id = c.id AND ht.tag_id IN (SELECT value FROM json_each(?))${where})`,
+      params: [...sums.flatMap((s) => s.params), JSON.stringify(tags), ...preds.flatMap((p) => p.params)],
+      ctes: rest.flatMap((a) => a.ctes),
+      n: tags.length,
+    };
+  };
   const second = (counts: readonly number[]): CountRound => {
     const queries: CountQuery[] = [];
     const fills: number[] = [];
+    const bySide = new Map<number, typeof later>();
     for (const l of later) {
       const holders = counts[l.holders] ?? 0;
       const side = counts[l.rest] ?? 0;
       // A conjunction lies within both sides: an empty side needs no query (the count stays 0).
       if (holders === 0 || side === 0) continue;
-      queries.push(countQuery(l.used, forced ?? pick(l.used, side, holders)));
+      const form = forced ?? pick(l.used, side, holders);
+      if (form === 'exists' && forced === undefined && opts.heldGroups !== false) {
+        bySide.set(l.rest, [...(bySide.get(l.rest) ?? []), l]);
+        continue;
+      }
+      queries.push(countQuery(l.used, form));
       fills.push(l.index);
+    }
+    for (const group of bySide.values()) {
+      const tags = group.map((l) => l.used.find((a) => a.heldTag !== undefined)?.heldTag as number);
+      const rest = (group[0] as (typeof later)[number]).used.filter((a) => a.heldTag === undefined);
+      const q = group.length > 1 ? heldGroupQuery(rest, tags) : countQuery((group[0] as (typeof later)[number]).used, 'exists');
+      if (group.length > 1 && !fits(statement([q]))) {
+        for (const l of group) {
+          queries.push(countQuery(l.used, 'exists'));
+          fills.push(l.index);
+        }
+        continue;
+      }
+      queries.push(q);
+      fills.push(...group.map((l) => l.index));
     }
     return pack(queries, fills);
   };
