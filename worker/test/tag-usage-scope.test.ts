@@ -77,3 +77,24 @@ describe('tag usage', () => {
     expect(res.body).toMatchObject({ holders: 3, holdersElsewhere: 0, rulesElsewhere: { published: 0, draftOnly: 0 }, segmentsElsewhere: 0 });
   });
 });
+
+describe('retiring a tag other departments’ published rules use', () => {
+  it('refuses with a 409 that counts those rules without naming them, and names them to a super admin', async () => {
+    // a group 华东 owns and edits, whose tag 华南's published rule reads
+    const uses8 = usesTag.replace(`"value":${TAG}`, '"value":8');
+    await db.batch([
+      db.prepare(`INSERT INTO tag_groups (id, name, color, exclusive, sort_order, department_id, edit_role) VALUES (3, '华东标记', '#409eff', 0, 3, 2, 'dept_admin')`),
+      db.prepare(`INSERT INTO tags (id, group_id, parent_id, level, name, status) VALUES (8, 3, null, 1, '华东专属', 'active')`),
+      db.prepare(`INSERT INTO rules (id, name, department_id, status, draft_graph, published_version, created_at, updated_at) VALUES (5, '华南另一条秘密规则', 4, 'published', ?1, 1, 0, 0)`).bind(empty),
+      db.prepare(`INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, created_at, published_at) VALUES (5, 1, ?1, 'true', 'message', 100, 0, 0)`).bind(uses8),
+    ]);
+    const body = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({}) };
+    const refused = await apiAs(ADMIN2, '/api/taxonomy/tags/8/retire', body);
+    expect(refused.status).toBe(409);
+    expect(JSON.stringify(refused.body)).not.toContain('华南另一条秘密规则');
+    expect(refused.body.error.details).toEqual([{ path: 'rules', message: '1 published rule(s) of other departments use this tag' }]);
+    const root = await api('/api/taxonomy/tags/8/retire', body);
+    expect(root.status).toBe(409);
+    expect(root.body.error.details).toEqual([{ path: 'rules.5', message: expect.stringContaining('华南另一条秘密规则') }]);
+  });
+});

@@ -44,7 +44,7 @@ import {
 import type { JsonLogic } from '../../../shared/src/rules/types';
 import { auditParams, auditStatement, auditStatementIfChanged } from '../audit';
 import { scopedHolderCount, scopeUsage } from '../tagging/usage-scope';
-import { actorOf, canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, ownerDepartment, requireRole, type GroupAccess } from '../auth/access';
+import { actorOf, canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, inScope, ownerDepartment, requireRole, type GroupAccess } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
 import type { SessionUser } from '../../../shared/src/api/auth';
 
@@ -330,14 +330,22 @@ async function holderCount(db: D1Database, tagId: number): Promise<number> {
 }
 
 /** 409 naming the published rules that use the tag: retiring or merging it would silently break them. */
-function refuseWhilePublished(tag: TagRow, rules: TagRuleUse[], verb: string) {
-  const published = rules.filter((r) => r.inPublished);
+/** 409 while published rules use the tag: those the caller may see by name, the others counted. */
+function refuseWhilePublished(user: SessionUser, tag: TagRow, used: { uses: TagRuleUse[]; rows: RuleRow[] }, verb: string) {
+  const published = used.uses.map((r, i) => ({ r, row: used.rows[i] })).filter(({ r }) => r.inPublished);
   if (!published.length) return;
+  const visible = published.filter(({ row }) => inScope(user, row?.dept_path ?? null)).map(({ r }) => r);
+  const elsewhere = published.length - visible.length;
+  const named = visible.map((r) => `${r.name} #${r.id} v${r.publishedVersion}`);
+  if (elsewhere) named.push(`${elsewhere} of other departments`);
   throw new ApiError(
     409,
     'conflict',
-    `Cannot ${verb} ${tag.name}: published rules use it (${published.map((r) => `${r.name} #${r.id} v${r.publishedVersion}`).join(', ')}). Publish them without this tag first.`,
-    published.map((r) => ({ path: `rules.${r.id}`, message: `${r.name} (v${r.publishedVersion}, ${r.status}) uses this tag` })),
+    `Cannot ${verb} ${tag.name}: published rules use it (${named.join(', ')}). Publish them without this tag first.`,
+    [
+      ...visible.map((r) => ({ path: `rules.${r.id}`, message: `${r.name} (v${r.publishedVersion}, ${r.status}) uses this tag` })),
+      ...(elsewhere ? [{ path: 'rules', message: `${elsewhere} published rule(s) of other departments use this tag` }] : []),
+    ],
   );
 }
 
@@ -672,7 +680,7 @@ export const taxonomy = new Hono<AppEnv>()
     const children = await activeChildren(db, id);
     if (children.length)
       throw new ApiError(409, 'conflict', `Cannot retire ${tag.name}: retire or move its tags first (${children.map((ch) => ch.name).join(', ')})`, children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })));
-    refuseWhilePublished(tag, (await rulesUsing(db, id)).uses, 'retire');
+    refuseWhilePublished(c.get('user'), tag, await rulesUsing(db, id), 'retire');
     const holders = await holderCount(db, id);
     if (holders > 0) {
       requireConfirmation(c.req.valid('json').confirm, { object: tag.name, count: holders, what: `Retiring ${tag.name} freezes it on the ${holders} contacts holding it` });
@@ -725,7 +733,7 @@ export const taxonomy = new Hono<AppEnv>()
     if (children.length)
       throw new ApiError(409, 'conflict', `Cannot merge ${from.name}: merge or move its tags first (${children.map((ch) => ch.name).join(', ')})`, children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })));
     const [rules, segments, movedHolders] = await Promise.all([rulesUsing(db, id), segmentsUsing(db, id), holderCount(db, id)]);
-    refuseWhilePublished(from, rules.uses, 'merge');
+    refuseWhilePublished(c.get('user'), from, rules, 'merge');
     requireEditable(c.get('user'), (await groupById(db, into.group_id))!);
     if (movedHolders > 0) {
       requireConfirmation(confirm, { object: from.name, count: movedHolders, what: `Merging ${from.name} into ${into.name} moves ${movedHolders} contacts' tags` });
