@@ -61,6 +61,12 @@ describe('searching with long Chinese text', () => {
     expect(staff.body.items.map((c: { externalId: string }) => c.externalId)).toEqual(['long_1']);
   });
 
+  it('lists the rules and segments of a user whose department path is longer than 50 bytes', async () => {
+    const deepStaff = { id: 9502, role: 'staff' as const, departmentId: DEEPEST };
+    expect((await apiAs(deepStaff, '/api/rules')).status).toBe(200);
+    expect((await apiAs(deepStaff, '/api/segments')).status).toBe(200);
+  });
+
   it('finds audit entries by a long value of their sentence, and by the longest action prefix allowed', async () => {
     const res = await api(`/api/audit?q=${encodeURIComponent(LONG)}`);
     expect(res.status).toBe(200);

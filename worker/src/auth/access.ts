@@ -78,9 +78,10 @@ export interface SqlPredicate {
   params: unknown[];
 }
 
-/** `column` (a department id) is the department at `path` ("/1/2/") or below it: one indexed range on `departments.path`. */
+/** `column` (a department id) is the department at `path` ("/1/2/") or below it. */
 export function inDepartmentSubtree(column: string, path: string): SqlPredicate {
-  return { sql: `${column} IN (SELECT id FROM departments WHERE path LIKE ? || '%')`, params: [path] };
+  // instr, not LIKE: D1 refuses LIKE patterns over 50 bytes, which a path ten levels deep passes
+  return { sql: `${column} IN (SELECT id FROM departments WHERE instr(path, ?) = 1)`, params: [path] };
 }
 
 /**

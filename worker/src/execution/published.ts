@@ -79,7 +79,7 @@ export const PUBLISHED_SQL = `SELECT 0 AS id, 0 AS version, '' AS trigger, 0 AS 
   UNION ALL
   SELECT r.id AS id, r.published_version AS version, v.trigger AS trigger, v.rollout_percent AS rollout_percent,
     CASE WHEN r.department_id IS NULL THEN NULL ELSE
-      (SELECT json_group_array(sub.id) FROM departments d JOIN departments sub ON sub.path LIKE d.path || '%' WHERE d.id = r.department_id) END AS department_ids,
+      (SELECT json_group_array(sub.id) FROM departments d JOIN departments sub ON instr(sub.path, d.path) = 1 WHERE d.id = r.department_id) END AS department_ids,
     ${PUBLISHER_COLUMNS}, NULL AS tag_facts
   FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.published_version
   WHERE r.status = 'published' ORDER BY id`;
