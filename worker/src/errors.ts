@@ -21,6 +21,8 @@ export class ApiError extends Error {
   retryAfter?: number;
   /** What the security log records instead of the code (a 404 that is really "outside your department"). */
   securityReason?: SecurityReason;
+  /** Not a refusal worth a security log row (the app asking whether a signed-out visitor is signed in). */
+  unrecorded?: boolean;
 }
 
 export function errorBody(code: ErrorCode, message: string, details?: FieldProblem[]): ApiErrorBody {
@@ -35,7 +37,7 @@ export function errorBody(code: ErrorCode, message: string, details?: FieldProbl
 export async function handleError(err: Error, c: Context<AppEnv>): Promise<Response> {
   if (err instanceof ApiError) {
     const reason = reasonOf(err.status, err.code, err.securityReason);
-    if (reason) await recordRefusal(c, err.status, reason);
+    if (reason && !err.unrecorded) await recordRefusal(c, err.status, reason);
     if (err.retryAfter !== undefined) c.header('Retry-After', String(err.retryAfter));
     return c.json(errorBody(err.code, err.message, err.details), err.status);
   }

@@ -87,6 +87,14 @@ describe('what is recorded', () => {
     expect(await rows()).toEqual([]);
   });
 
+  it('does not record a signed-out visitor asking whether they are signed in, but does record a bad session cookie doing so', async () => {
+    expect((await anonApi('/api/auth/me', from('198.51.100.30'))).status).toBe(401);
+    expect(await rows()).toEqual([]);
+    const forged = from('198.51.100.31', { headers: { cookie: 'segflow_session=forged-token-value' } });
+    expect((await anonApi('/api/auth/me', forged)).status).toBe(401);
+    expect((await rows()).map((r) => [r.ip, r.route, r.reason])).toEqual([['198.51.100.31', '/api/auth/me', 'unauthorized']]);
+  });
+
   it('a route that does not exist is recorded for a signed-in caller', async () => {
     expect((await api('/api/no-such-thing/5', from('198.51.100.13'))).status).toBe(404);
     expect(await rows()).toMatchObject([{ route: '/api/no-such-thing/:id', reason: 'no_route', status: 404 }]);

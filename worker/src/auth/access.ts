@@ -23,7 +23,12 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (isPublic(c.req.path)) return next();
   const token = readSessionCookie(c);
   const session = token ? await loadSession(c.env.DB, token, Date.now()) : null;
-  if (!session) throw new ApiError(401, 'unauthorized', 'Sign in first: this request has no valid session');
+  if (!session) {
+    const err = new ApiError(401, 'unauthorized', 'Sign in first: this request has no valid session');
+    // every signed-out visit asks /api/auth/me once: without a cookie that is no probe (a bad cookie still is)
+    if (!token && c.req.method === 'GET' && c.req.path === '/api/auth/me') err.unrecorded = true;
+    throw err;
+  }
   // set before the CSRF check, so its refusal is logged against the session's user
   c.set('user', session.user);
   if (!SAFE_METHODS.has(c.req.method)) {
