@@ -27,7 +27,7 @@ import { validate } from '../validate';
 import { actorOf, requireRole } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
 import { auditStatementForNewRow } from '../audit';
-import { checkActiveTagLimits } from './taxonomy';
+import { checkActiveTagLimits } from '../taxonomy/settings';
 import type { AuditParamsByAction } from '../../../shared/src/api/audit';
 import { applyPlanStatements, batchPlan, previewPlan, ruleVersionPlan, tagRestorePlan, toTimePlan, type Plan } from '../rollback/plan';
 import {

@@ -1,0 +1,87 @@
+/** Tag group and tag rows as D1 returns them, their API shapes, and the lookups every handler needs. */
+import { ApiError } from '../errors';
+import { canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
+import type { TagStatus } from '../../../shared/src/domain';
+import type { SessionUser } from '../../../shared/src/api/auth';
+import type { TaxonomyGroup, TaxonomyTag } from '../../../shared/src/api/taxonomy';
+import type { TaxonomySettings } from './settings';
+
+export interface GroupRow extends GroupAccess {
+  id: number;
+  name: string;
+  description: string | null;
+  color: string;
+  exclusive: number;
+  max_tags: number | null;
+  department_id: number | null;
+}
+export interface TagRow {
+  id: number;
+  group_id: number;
+  parent_id: number | null;
+  level: number;
+  name: string;
+  description: string | null;
+  color: string | null;
+  status: TagStatus;
+  retired_at: number | null;
+  created_at: number;
+  last_applied_at: number | null;
+}
+
+export const toGroup = (g: GroupRow, s: TaxonomySettings): TaxonomyGroup => ({
+  id: g.id,
+  name: g.name,
+  description: g.description,
+  color: g.color,
+  exclusive: Boolean(g.exclusive),
+  maxTags: g.max_tags,
+  departmentId: g.department_id,
+  applyRole: g.apply_role,
+  editRole: g.edit_role,
+  namingTemplate: s.templatesByGroupName.get(g.name)?.template ?? null,
+});
+
+export const toTag = (t: TagRow): TaxonomyTag => ({
+  id: t.id,
+  groupId: t.group_id,
+  parentId: t.parent_id,
+  level: t.level,
+  name: t.name,
+  description: t.description,
+  color: t.color,
+  status: t.status,
+  retiredAt: t.retired_at,
+  createdAt: t.created_at,
+  lastAppliedAt: t.last_applied_at,
+});
+
+export async function groupById(db: D1Database, id: number): Promise<GroupRow | null> {
+  return db.prepare(`SELECT g.*, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g WHERE g.id = ?`).bind(id).first<GroupRow>();
+}
+
+/** 403 unless the user may edit the group (its roles and department decide: see canEditGroup). */
+export function requireEditable(user: SessionUser, group: GroupRow) {
+  if (!canEditGroup(user, group)) {
+    throw forbidden(user, `tag group ${group.name} is edited by ${group.edit_role === 'super_admin' || group.department_path === null ? 'super admins' : 'admins of its department'} only`);
+  }
+}
+
+export async function tagById(db: D1Database, id: number): Promise<TagRow | null> {
+  return db.prepare('SELECT * FROM tags WHERE id = ?').bind(id).first<TagRow>();
+}
+export async function requireTag(db: D1Database, id: number): Promise<TagRow> {
+  const tag = await tagById(db, id);
+  if (!tag) throw new ApiError(404, 'not_found', `No tag with id ${id}`);
+  return tag;
+}
+
+/** A UNIQUE violation raced past our own check: still a 409, never a 500. */
+export async function runBatch(db: D1Database, statements: D1PreparedStatement[], conflictMessage: string) {
+  try {
+    return await db.batch(statements);
+  } catch (e) {
+    if (e instanceof Error && /UNIQUE constraint failed/i.test(e.message)) throw new ApiError(409, 'conflict', conflictMessage);
+    throw e;
+  }
+}
