@@ -1,0 +1,145 @@
+/**
+ * Publishing a rule's draft: the user must see what they publish, so the per-tag net change is
+ * counted again now (within the share and the rule's departments) and must equal what was
+ * confirmed; then the version, the status, the net change (apply.ts) and the audit row carrying
+ * the ledger's own counts commit in one batch. A draft changed in between rolls it all back.
+ */
+import { ApiError } from '../errors';
+import type { PublishBody, TagCounts, PublishResponse } from '../../../shared/src/api/rules';
+import type { FieldProblem } from '../../../shared/src/api/errors';
+import { auditParams } from '../audit';
+import type { Actor } from '../auth/access';
+import type { SessionUser } from '../../../shared/src/api/auth';
+import { graphHash, loadWorkspace, previewContext } from './context';
+import { applyStatements } from './apply';
+import { appliesNow, countRule, ruleScope } from './rule-preview';
+import { requireRuleRights } from './rights';
+import { conflict, getRule, parse, ruleDetail, appliedOf, type PublishRecord } from './detail';
+
+/**
+ * Where the confirmed per-tag counts differ from what publishing would write now. Every tag of
+ * the preview's `tags` must be confirmed (a tag the rule only displaces is there once someone
+ * would lose it). A rule that does not apply now (it reads its triggering event) writes nothing
+ * at publish, so only the tags named are checked.
+ */
+function confirmationProblems(now: TagCounts[], expected: PublishBody['expected'], percent: number, applies: boolean): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const t of applies ? now : []) {
+    const exp = expected[String(t.tagId)];
+    if (!exp) {
+      problems.push({ path: `expected.${t.tagId}`, message: `missing: publishing would now add it to ${t.gain} and remove it from ${t.lose}` });
+      continue;
+    }
+    for (const key of ['gain', 'lose'] as const) {
+      if (exp[key] !== t[key]) {
+        problems.push({ path: `expected.${t.tagId}.${key}`, message: `is ${exp[key]}, but publishing at ${percent}% would now ${key === 'gain' ? 'add it to' : 'remove it from'} ${t[key]}` });
+      }
+    }
+  }
+  for (const tagId of Object.keys(expected)) {
+    if (!now.some((t) => String(t.tagId) === tagId)) problems.push({ path: `expected.${tagId}`, message: 'is not a tag this publish changes' });
+  }
+  return problems;
+}
+
+/** Publishes rule `id` as `user` (`actor` for the audit row); `ownerPath` is the rule's department path. */
+export async function publishRule(db: D1Database, env: Env, user: SessionUser, actor: Actor, ownerPath: string | null, id: number, b: PublishBody): Promise<PublishResponse> {
+  const rule = await getRule(db, id);
+  if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
+  const draft = parse<unknown>(rule.draft_graph, null);
+  await requireRuleRights(db, user, draft);
+  if ((await graphHash(draft)) !== b.graphHash) {
+    throw conflict('The draft changed since the preview you confirmed: preview it again and confirm what it will change', [
+      { path: 'graphHash', message: 'does not match the saved draft' },
+    ]);
+  }
+  const ws = await loadWorkspace(db);
+  const now = Date.now();
+  const ctx = previewContext(env, now);
+  const scope = ruleScope(id, b.rolloutPercent, ownerPath);
+  const counted = await countRule(db, ws, draft, ctx, scope);
+  if (!counted.ok) {
+    throw new ApiError(
+      422,
+      'invalid_rule',
+      `The draft cannot be published: ${counted.errors.map((e) => e.message).join('; ')}`,
+      counted.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
+    );
+  }
+  const { rule: compiled, counts } = counted.value;
+  const applyNow = appliesNow(compiled);
+
+  // The user must see what they publish: the confirmed per-tag net change must be what publishing writes now.
+  const problems = confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow);
+  if (problems.length) {
+    throw conflict(
+      `What publishing would change is not what was confirmed (${problems.map((p) => `${p.path} ${p.message}`).join('; ')}): preview again`,
+      problems,
+    );
+  }
+
+  const latest = await db.prepare('SELECT max(version) AS v FROM rule_versions WHERE rule_id = ?').bind(id).first<{ v: number | null }>();
+  const version = (latest?.v ?? 0) + 1;
+  const batchId = `publish:${id}:${version}`;
+  const apply = applyNow
+    ? applyStatements(db, compiled, counted.value.net, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now })
+    : { ok: true as const, value: [] };
+  if (!apply.ok) {
+    throw new ApiError(422, 'invalid_rule', `The draft cannot be applied: ${apply.errors.map((e) => e.message).join('; ')}`,
+      apply.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })));
+  }
+  const trigger = compiled.trigger.type === 'schedule' ? 'schedule' : compiled.trigger.eventType;
+  try {
+    await db.batch([
+      // The graph is NULL (a constraint error that rolls the whole batch back) if the draft
+      // changed since it was read above: what is published is what was counted.
+      db
+        .prepare(
+          `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, note, created_by, created_at, published_at)
+           VALUES (?, ?, CASE WHEN EXISTS (SELECT 1 FROM rules WHERE id = ? AND updated_at = ? AND status <> 'archived') THEN ? END,
+                   ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .bind(id, version, id, rule.updated_at, rule.draft_graph, JSON.stringify(compiled.logic), trigger, b.rolloutPercent, b.note ?? null, user.id, now, now),
+      db
+        .prepare("UPDATE rules SET status = 'published', published_version = ?, updated_at = max(?, updated_at + 1) WHERE id = ?")
+        .bind(version, now, id),
+      ...apply.value,
+      // The audit row records what the ledger says was written, computed inside the batch.
+      db
+        .prepare(
+          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
+           SELECT ?, ?, ?, 'rule.publish', 'rule', ?, ?, ?, ?, json_object('version', ?, 'rolloutPercent', ?, 'graphHash', ?, 'preview', json(?), 'ledger',
+             (SELECT json_group_array(json_object('tagId', tag_id, 'op', op, 'n', n))
+              FROM (SELECT tag_id, op, COUNT(*) AS n FROM tag_ledger WHERE rule_id = ? AND rule_version = ? AND batch_id = ? GROUP BY tag_id, op)))`,
+        )
+        .bind(
+          now,
+          actor.userId,
+          actor.ip,
+          String(id),
+          `published version ${version} of rule "${rule.name}" at ${b.rolloutPercent}%`,
+          auditParams('rule.publish', { name: rule.name, version, share: b.rolloutPercent }),
+          JSON.stringify({ status: rule.status, publishedVersion: rule.published_version }),
+          version,
+          b.rolloutPercent,
+          b.graphHash,
+          JSON.stringify({ total: counts.total, matched: counts.matched, tags: counts.tags }),
+          id,
+          version,
+          batchId,
+        ),
+    ]);
+  } catch (e) {
+    const msg = String((e as Error)?.message ?? e);
+    if (msg.includes('NOT NULL constraint failed: rule_versions.graph') || msg.includes('UNIQUE constraint failed: rule_versions')) {
+      throw conflict(`Rule ${id} changed while it was being published: nothing was written; preview it again`);
+    }
+    throw e;
+  }
+  const record = await db
+    .prepare(`SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id DESC LIMIT 1`)
+    .bind(String(id))
+    .first<{ after: string }>();
+  const applied = appliedOf(parse<PublishRecord>(record?.after, { version, rolloutPercent: b.rolloutPercent, graphHash: b.graphHash, preview: { total: counts.total, matched: counts.matched, tags: counts.tags }, ledger: [] }));
+  return { rule: await ruleDetail(db, id, ws), version, applied };
+}
