@@ -1,0 +1,104 @@
+/**
+ * Rolling back an applied import in ONE batch: its tag changes undone from the ledger, contacts it
+ * created deleted, attribute values it changed restored; recorded as a rollback (kind 'import').
+ */
+import { ApiError } from '../errors';
+import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
+import type { ImportRollbackResult } from '../../../shared/src/api/imports';
+import type { SessionUser } from '../../../shared/src/api/auth';
+import type { Actor } from '../auth/access';
+import { requireImport, conflictUnless, guardOne, ATTRS, batchIdOf } from './rows';
+
+export async function rollbackImport(db: D1Database, env: Env, user: SessionUser, actor: Actor, id: string): Promise<ImportRollbackResult> {
+  const imp = await requireImport(db, id);
+  conflictUnless(imp, ['applied'], 'roll back');
+  const batchId = batchIdOf(id);
+  const created = `SELECT contact_id FROM import_rows WHERE import_id = ? AND status = 'new'`;
+  const [evs, ledger, otherTags, n] = await db.batch<Record<string, number | string>>([
+    db.prepare(`SELECT count(*) AS n FROM events WHERE contact_id IN (${created})`).bind(id),
+    db.prepare(`SELECT DISTINCT tag_id AS tagId, op FROM tag_ledger WHERE batch_id = ?`).bind(batchId),
+    // tags the created contacts got since (rules, by hand): removed with them, through the tag writer
+    db.prepare(`SELECT DISTINCT tag_id AS tagId FROM contact_tags WHERE contact_id IN (${created})`).bind(id),
+    db.prepare(`SELECT sum(status = 'new') AS created, sum(status = 'updated') AS updated FROM import_rows WHERE import_id = ?`).bind(id),
+  ]);
+  const eventCount = (evs!.results[0]?.n as number) ?? 0;
+  const counted = n!.results[0] as { created: number | null; updated: number | null };
+  const deletedCount = counted.created ?? 0;
+  const restored = counted.updated ?? 0;
+  if (eventCount > 0) {
+    throw new ApiError(409, 'conflict', `Contacts this import created have received ${eventCount} events since: deleting them would lose that history`, [
+      { path: 'contacts', message: 'have events' },
+    ]);
+  }
+  const at = Date.now();
+  const src: TagWriteSource = { source: 'rollback', batchId: `rollback-${id}`, actorUserId: user.id, at };
+  const ledgerRows = ledger!.results as { tagId: number; op: 'add' | 'remove' }[];
+  const stmts: D1PreparedStatement[] = [
+    db.prepare(`UPDATE imports SET status = 'rolled_back', rolled_back_at = ? WHERE id = ? AND status = 'applied'`).bind(at, id),
+    guardOne(db, 'status'),
+  ];
+  // what the import added comes off; what it displaced (exclusive groups) goes back on
+  for (const { tagId } of ledgerRows.filter((l) => l.op === 'add')) {
+    stmts.push(...tagSetStatements(db, { sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = 'add'`, params: [batchId, tagId] }, tagId, 'remove', src));
+  }
+  for (const { tagId } of otherTags!.results as { tagId: number }[]) {
+    stmts.push(...tagSetStatements(db, { sql: created, params: [id] }, tagId, 'remove', src));
+  }
+  for (const { tagId } of ledgerRows.filter((l) => l.op === 'remove')) {
+    stmts.push(...tagSetStatements(db, { sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = 'remove'`, params: [batchId, tagId] }, tagId, 'add', src));
+  }
+  stmts.push(
+    db.prepare(`DELETE FROM contact_daily_stats WHERE contact_id IN (${created})`).bind(id),
+    db.prepare(`DELETE FROM contacts WHERE id IN (${created})`).bind(id),
+    db
+      .prepare(
+        `UPDATE contacts SET ${ATTRS.map(([f, col]) => `${col} = CASE WHEN r.data ->> '${f}' IS NOT NULL THEN r.before ->> '${col}' ELSE contacts.${col} END`).join(', ')},
+           phone_hash = CASE WHEN r.phone_hash IS NOT NULL THEN r.before ->> 'phone_hash' ELSE contacts.phone_hash END,
+           phone_enc = CASE WHEN r.phone_hash IS NOT NULL THEN r.before ->> 'phone_enc' ELSE contacts.phone_enc END,
+           id_number_hash = CASE WHEN r.id_number_hash IS NOT NULL THEN r.before ->> 'id_number_hash' ELSE contacts.id_number_hash END,
+           id_number_enc = CASE WHEN r.id_number_hash IS NOT NULL THEN r.before ->> 'id_number_enc' ELSE contacts.id_number_enc END,
+           updated_at = ?2
+         FROM import_rows r WHERE r.import_id = ?1 AND r.status = 'updated' AND r.contact_id = contacts.id AND r.before IS NOT NULL`,
+      )
+      .bind(id, at),
+    // a rollback like the others: its counts are what the ledger says this batch wrote
+    db
+      .prepare(
+        `INSERT INTO rollbacks (kind, batch_id, params, added, removed, created_by, created_at)
+         VALUES ('import', ?1, ?2, (SELECT count(*) FROM tag_ledger WHERE batch_id = ?1 AND op = 'add'),
+                 (SELECT count(*) FROM tag_ledger WHERE batch_id = ?1 AND op = 'remove'), ?3, ?4)`,
+      )
+      .bind(src.batchId, JSON.stringify({ importId: id, fileName: imp.file_name, contactsDeleted: deletedCount, contactsRestored: restored }), user.id, at),
+    // its entry names the rollback (inserted just before) and takes the counts from that row
+    db
+      .prepare(
+        `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
+         SELECT ?1, ?2, ?3, 'rollback.import', 'rollback', CAST(r.id AS TEXT),
+                'Rolling back import ' || ?4 || ': ' || ?6 || ' contacts deleted, ' || ?7 || ' restored, +' || r.added || ' −' || r.removed || ' tags',
+                -- AuditParamsByAction['rollback.import']
+                json_object('file', ?4, 'importId', ?5, 'deleted', ?6, 'restored', ?7, 'add', r.added, 'remove', r.removed),
+                json_object('counts', json(?8)),
+                json_object('kind', 'import', 'batchId', r.batch_id, 'params', json(r.params), 'add', r.added, 'remove', r.removed)
+         FROM rollbacks r WHERE r.id = last_insert_rowid()`,
+      )
+      .bind(at, actor.userId, actor.ip, imp.file_name, id, deletedCount, restored, imp.counts),
+    db.prepare(`SELECT id FROM rollbacks WHERE batch_id = ?`).bind(src.batchId),
+    db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ?`).bind(src.batchId),
+  );
+  let res: D1Result[];
+  try {
+    res = await db.batch(stmts);
+  } catch (e) {
+    if (/guard:status/.test(String(e))) throw new ApiError(409, 'conflict', `Import ${id} is no longer applied`);
+    throw e;
+  }
+  const body: ImportRollbackResult = {
+    importId: id,
+    status: 'rolled_back',
+    rollbackId: (res[res.length - 2]!.results[0] as { id: number }).id,
+    contactsDeleted: deletedCount,
+    contactsRestored: restored,
+    tagChangesReverted: (res[res.length - 1]!.results[0] as { n: number }).n,
+  };
+  return body;
+}
