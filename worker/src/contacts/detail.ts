@@ -1,0 +1,71 @@
+/** What the contact detail routes share: the contact in scope, its tag chips, its segments, the manual-edit audit sentence. */
+import { findVisibleContact, userScope } from '../auth/access';
+import type { SessionUser } from '../../../shared/src/api/auth';
+import { ApiError } from '../errors';
+import type { TagChip } from '../../../shared/src/api/contacts';
+import type { JsonLogic } from '../../../shared/src/rules/types';
+import { countWhere } from '../rules/preview';
+import { previewContext } from '../rules/context';
+import type { AuditParamsByAction } from '../../../shared/src/api/audit';
+
+
+/** The contact, if it exists and is in the user's scope: outside it, it does not exist (404, no leak). */
+export async function requireContact(db: D1Database, id: number, user: SessionUser): Promise<Record<string, unknown>> {
+  const row = await findVisibleContact(db, user, id);
+  if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
+  return row;
+}
+
+/** The sentence's values: tag names joined (a list is not one of the scalar values params hold). */
+export function manualTagsParams(contact: string, added: string[], removed: string[]): AuditParamsByAction['contact.tags'] {
+  if (!removed.length) return { variant: 'add', contact, added: added.join(', ') };
+  if (!added.length) return { variant: 'remove', contact, removed: removed.join(', ') };
+  return { variant: 'both', contact, added: added.join(', '), removed: removed.join(', ') };
+}
+
+export const CHIPS_SQL = `SELECT t.id, t.name, coalesce(t.color, g.color) AS color, g.id AS groupId, g.name AS groupName
+  FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id JOIN tag_groups g ON g.id = t.group_id
+  WHERE ct.contact_id = ? ORDER BY g.sort_order, t.id`;
+
+export async function chipsOf(db: D1Database, contactId: number): Promise<TagChip[]> {
+  return (await db.prepare(CHIPS_SQL).bind(contactId).all<TagChip>()).results;
+}
+
+export const parseJson = (text: unknown): Record<string, unknown> => {
+  try {
+    const v = JSON.parse(String(text ?? '{}'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+};
+
+/**
+ * The saved segments this contact is in now: each segment's stored audience predicate, scoped
+ * to the one contact (an indexed primary-key lookup per segment). Segments whose graph does not
+ * compile (logic null) have no members.
+ */
+export async function segmentsOf(db: D1Database, env: Env, contactId: number, user: SessionUser): Promise<{ id: number; name: string }[]> {
+  // only segments the user may see (their department's, see departmentOwned)
+  const visible = userScope(user, 'department_id');
+  const { results } = await db
+    .prepare(`SELECT id, name, logic FROM segments ${visible ? `WHERE ${visible.sql}` : ''} ORDER BY name, id`)
+    .bind(...(visible?.params ?? []))
+    .all<{ id: number; name: string; logic: string }>();
+  const ctx = previewContext(env, Date.now());
+  const scope = { sql: 'c.id = ?', params: [contactId] };
+  const inIt = await Promise.all(
+    results.map(async (s) => {
+      let logic: JsonLogic | null = null;
+      try {
+        logic = JSON.parse(s.logic) as JsonLogic | null;
+      } catch {
+        return false;
+      }
+      if (logic === null) return false;
+      const n = await countWhere(db, logic, ctx, scope);
+      return n.ok && n.value > 0;
+    }),
+  );
+  return results.filter((_, i) => inIt[i]).map(({ id, name }) => ({ id, name }));
+}
