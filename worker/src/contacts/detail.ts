@@ -7,6 +7,7 @@ import type { JsonLogic } from '../../../shared/src/rules/types';
 import { countWhere } from '../rules/preview';
 import { previewContext } from '../rules/context';
 import type { AuditParamsByAction } from '../../../shared/src/api/audit';
+import { parseJsonObject } from '../../../shared/src/json';
 
 
 /** The contact, if it exists and is in the user's scope: outside it, it does not exist (404, no leak). */
@@ -31,14 +32,7 @@ export async function chipsOf(db: D1Database, contactId: number): Promise<TagChi
   return (await db.prepare(CHIPS_SQL).bind(contactId).all<TagChip>()).results;
 }
 
-export const parseJson = (text: unknown): Record<string, unknown> => {
-  try {
-    const v = JSON.parse(String(text ?? '{}'));
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
-  } catch {
-    return {};
-  }
-};
+export const parseJson = parseJsonObject;
 
 /**
  * The saved segments this contact is in now: each segment's stored audience predicate, scoped

@@ -9,9 +9,9 @@
  * counts, in the same batch.
  */
 import { auditStatement } from '../audit';
+import { DAY_MS } from '../../../shared/src/time';
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 180;
-const DAY_MS = 86_400_000;
 /** Sign-in attempts are only read for the rate limit (15 minutes); a day is plenty. */
 export const LOGIN_ATTEMPT_RETENTION_MS = DAY_MS;
 /** How long an unapplied import, or the rows of a rolled-back one, are kept. */

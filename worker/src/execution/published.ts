@@ -21,6 +21,7 @@ import type { ActionSpec, EvalData, JsonLogic } from '../../../shared/src/rules/
 import { netPlanOver, type NetPlan } from '../../../shared/src/rules/net-effect';
 import type { RuleRightsProblem } from '../../../shared/src/api/rules';
 import { keepRunnable, parseTagFacts, PUBLISHER_COLUMNS, TAG_FACTS_JSON, type ActionRef, type PublisherRow, type TagFacts } from '../rules/rights';
+import { parseJsonOr } from '../../../shared/src/json';
 
 /** One row of `publishedStatement`. */
 export interface PublishedRow extends PublisherRow {
@@ -245,13 +246,7 @@ function tagInfoStatement(db: D1Database): D1PreparedStatement {
   return db.prepare('SELECT t.id AS id, t.group_id AS group_id, g.exclusive AS exclusive, t.status AS status FROM tags t JOIN tag_groups g ON g.id = t.group_id');
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
+const safeJson = (text: string): unknown => parseJsonOr<unknown>(text, null);
 
 /** Drops the isolate's cache (tests; a publish in this isolate could call it too). */
 export function forgetPublishedRules(): void {

@@ -8,6 +8,7 @@ import type { AuditParamsByAction } from '../../../shared/src/api/audit';
 import { batchPlan, previewPlan, ruleVersionPlan, tagRestorePlan, toTimePlan, type Plan } from './plan';
 import type { RollbackPreview, RollbackTarget } from '../../../shared/src/api/rollbacks';
 import type { RollbackKind, RuleStatus } from '../../../shared/src/domain';
+import { parseJsonObject } from '../../../shared/src/json';
 
 
 /** A target checked against the database: its plan, its name in messages, what the row stores. */
@@ -96,14 +97,8 @@ export function importNotUndoable(id: number, params: Record<string, unknown>): 
   );
 }
 
-export const parseParams = (json: string): Record<string, unknown> => {
-  try {
-    return JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    // a row written by hand: shown without its parameters
-    return {};
-  }
-};
+/** A row's params (one written by hand reads as none). */
+export const parseParams = parseJsonObject;
 
 export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: number): Promise<Resolved> {
   switch (t.kind) {

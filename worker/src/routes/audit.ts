@@ -13,6 +13,7 @@ import { auditRetentionDays } from '../cron/purge';
 import { containsText, startsWithText } from '../db/search';
 import { idPath } from '../../../shared/src/api/taxonomy';
 import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse, type AuditParams } from '../../../shared/src/api/audit';
+import { parseJsonOr } from '../../../shared/src/json';
 
 interface Row {
   id: number;
@@ -50,14 +51,8 @@ function paramsOf(text: string | null): AuditParams | null {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as AuditParams) : null;
 }
 
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
+/** A stored JSON column; a value that is not JSON is shown as the text it is. */
+const parseJson = (text: string | null): unknown => parseJsonOr<unknown>(text, text);
 
 export const audit = new Hono<AppEnv>()
   .use(requireRole('super_admin'))

@@ -20,8 +20,8 @@ import {
   type EventSourceSummary,
 } from '../../../shared/src/api/event-sources';
 import { z } from 'zod';
+import { DAY_MS } from '../../../shared/src/time';
 
-const DAY_MS = 86_400_000;
 const sourcePath = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id') });
 
 interface Row {

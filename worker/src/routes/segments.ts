@@ -23,11 +23,12 @@ import {
 } from '../../../shared/src/api/segments';
 import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
 import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
-import { auditStatement, auditStatementForNewRow, auditStatementIfChanged } from '../audit';
+import { auditStatementForNewRow, auditStatementIfChanged } from '../audit';
 import { actorOf } from '../auth/access';
 import { compileOptions, loadWorkspace, previewContext, type Workspace } from '../rules/context';
 import { countWhere, runPreview, sampleMatches } from '../rules/preview';
 import { AUDIENCE_NODE, compileSegment } from '../rules/segment';
+import { parseJsonOr } from '../../../shared/src/json';
 
 interface SegmentRow {
   id: number;
@@ -41,14 +42,7 @@ interface SegmentRow {
 
 const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] } as unknown as RuleGraph;
 
-const parse = <T>(text: string | null | undefined, fallback: T): T => {
-  if (text == null) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-};
+const parse = parseJsonOr;
 
 async function getSegment(db: D1Database, id: number): Promise<SegmentRow> {
   const row = await db.prepare('SELECT * FROM segments WHERE id = ?').bind(id).first<SegmentRow>();

@@ -40,8 +40,8 @@ import { updateTag } from '../taxonomy/tags';
 import { updateGroup } from '../taxonomy/groups';
 import { actorOf, ownerDepartment, requireRole } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
+import { DAY_MS } from '../../../shared/src/time';
 
-const DAY = 86_400_000;
 
 export const taxonomy = new Hono<AppEnv>()
   .get('/config', async (c) => {
@@ -246,7 +246,7 @@ export const taxonomy = new Hono<AppEnv>()
     const db = c.env.DB;
     const s = settings(c.env);
     const now = Date.now();
-    const cutoff = now - s.retirementIdleDays * DAY;
+    const cutoff = now - s.retirementIdleDays * DAY_MS;
     const { results } = await db
       .prepare(
         `SELECT t.*, g.name AS group_name, (SELECT count(*) FROM contact_tags ct WHERE ct.tag_id = t.id) AS holders
@@ -261,7 +261,7 @@ export const taxonomy = new Hono<AppEnv>()
       tag: toTag(r),
       groupName: r.group_name,
       holders: r.holders,
-      idleDays: Math.floor((now - (r.last_applied_at ?? r.created_at)) / DAY),
+      idleDays: Math.floor((now - (r.last_applied_at ?? r.created_at)) / DAY_MS),
     }));
     return c.json(body);
   });

@@ -22,6 +22,7 @@ import { compileRule } from '../../../shared/src/rules/compile';
 import type { RuleError } from '../../../shared/src/rules/errors';
 import type { RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
 import { compileOptions, graphHash, loadWorkspace, type Workspace } from './context';
+import { parseJsonOr } from '../../../shared/src/json';
 
 /** A fresh rule's draft. */
 export const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] };
@@ -75,14 +76,7 @@ export function appliedOf(rec: PublishRecord): PublishApplied {
   };
 }
 
-export const parse = <T>(text: string | null | undefined, fallback: T): T => {
-  if (text == null) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-};
+export const parse = parseJsonOr;
 
 export const userRef = (id: number | null, name: string | null): UserRef | null => (id == null ? null : { id, name: name ?? '' });
 

@@ -21,6 +21,7 @@ import type { FieldProblem } from '../../../shared/src/api/errors';
 import type { RulePausedReason, RuleRightsProblem, RuleRightsWhy } from '../../../shared/src/api/rules';
 import type { Role } from '../../../shared/src/domain';
 import { auditParams } from '../audit';
+import { parseJsonOr } from '../../../shared/src/json';
 
 /** An action node's tag, with its group's access facts as they are now. */
 export interface ActionTagFacts {
@@ -202,14 +203,7 @@ export interface ActionRef {
   tagId: number;
 }
 
-const parseJson = <T>(text: string | null): T | null => {
-  if (text == null) return null;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return null;
-  }
-};
+const parseJson = <T>(text: string | null): T | null => parseJsonOr<T | null>(text, null);
 
 /** Actions with their tags' facts; a tag that does not exist is left to the compiler. */
 function withFacts(actions: ActionRef[], facts: Map<number, TagFacts>): ActionTagFacts[] {

@@ -5,6 +5,7 @@ import { tagUseInGraph } from '../../../shared/src/tags';
 import type { SessionUser } from '../../../shared/src/api/auth';
 import type { TagRuleUse } from '../../../shared/src/api/taxonomy';
 import type { TagRow } from './rows';
+import { parseJsonOr } from '../../../shared/src/json';
 
 export interface RuleRow {
   id: number;
@@ -17,14 +18,7 @@ export interface RuleRow {
   dept_path: string | null;
 }
 
-export const parse = (text: string | null): unknown => {
-  if (!text) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-};
+export const parse = (text: string | null): unknown => parseJsonOr<unknown>(text, null);
 const uses = (graph: unknown, tagId: number) => {
   const u = tagUseInGraph(graph, tagId);
   return u.conditions + u.actions > 0;
