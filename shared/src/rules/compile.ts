@@ -14,6 +14,7 @@
  */
 import { upgradeGraph } from './upgrade';
 import { parseRuleGraph } from './schema';
+import { outputHandles } from './handles';
 import { ruleError, type RuleError, type RuleResult } from './errors';
 import { fieldCatalog, operatorAllowed, type CustomFieldDecl, type FieldDef } from './fields';
 import { checkValue, CONDITION_OPERATORS, fieldLogic } from './operators';
@@ -119,18 +120,13 @@ export function formulaToLogic(f: Formula, testsById: ReadonlyMap<string, Compil
   }
 }
 
-/** Output handles of a node, or null when it has exactly one unnamed output. */
+/**
+ * Named output handles of a node, or null when it has one unnamed output (an action's edges are
+ * refused as `action_has_output`, not as a bad handle).
+ */
 function handlesOf(n: RuleNode): string[] | null {
-  switch (n.kind) {
-    case 'condition':
-      return ['yes', 'no'];
-    case 'branch':
-      return [...n.cases.map((c) => c.id), 'else'];
-    case 'score':
-      return n.bands.map((b) => b.id);
-    default:
-      return null;
-  }
+  const handles = outputHandles(n);
+  return handles.length > 0 && handles.every((h) => h !== undefined) ? (handles as string[]) : null;
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { EventType } from '../domain';
 import type { CustomFieldDecl } from './fields';
 import type { ConditionSpec, RuleEdge, RuleGraph, RuleNode } from './types';
+import { outputHandles } from './handles';
 
 /** A small, fast, seedable PRNG (mulberry32): the same seed gives the same graphs everywhere. */
 export class SeededRandom {
@@ -185,20 +186,6 @@ export function randomGraph(r: SeededRandom, v: GraphVocabulary, opts: RandomGra
       : { id: 'trigger', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
   ];
   const edges: RuleEdge[] = [];
-  const outputs = (n: RuleNode): (string | undefined)[] => {
-    switch (n.kind) {
-      case 'condition':
-        return ['yes', 'no'];
-      case 'branch':
-        return [...n.cases.map((c) => c.id), 'else'];
-      case 'score':
-        return n.bands.map((b) => b.id);
-      case 'action':
-        return [];
-      default:
-        return [undefined];
-    }
-  };
   const connect = (target: string, isAction = false) => {
     // Prefer recent nodes (chains, not stars), and keep actions off the trigger when possible,
     // so that graphs select proper subsets rather than everyone.
@@ -206,7 +193,7 @@ export function randomGraph(r: SeededRandom, v: GraphVocabulary, opts: RandomGra
     if (pool.length === 0) pool = [nodes[0] as RuleNode];
     if (r.chance(0.7)) pool = pool.slice(-3);
     const from = r.pick(pool);
-    const handle = r.pick(outputs(from));
+    const handle = r.pick(outputHandles(from));
     edges.push({ id: `e${edges.length}`, source: from.id, target, ...(handle === undefined ? {} : { sourceHandle: handle }) });
   };
   const inner = r.int(1, opts.maxNodes ?? 6);

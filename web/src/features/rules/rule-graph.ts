@@ -5,6 +5,7 @@
  */
 import dagre from '@dagrejs/dagre';
 import { RULE_SCHEMA_VERSION, type RuleEdge, type RuleGraph, type RuleNode, type RuleNodeKind } from '../../../../shared/src/rules/types';
+import { outputHandles } from '../../../../shared/src/rules/handles';
 
 /** Kinds in palette order. */
 export const NODE_KINDS = ['trigger', 'condition', 'logic', 'score', 'branch', 'action'] as const satisfies readonly RuleNodeKind[];
@@ -46,21 +47,8 @@ export function createNode(kind: RuleNodeKind, position: { x: number; y: number 
   }
 }
 
-/** The output handles of a node, in display order; `[undefined]` = one unnamed output, `[]` = none. */
-export function outputHandles(n: RuleNode): (string | undefined)[] {
-  switch (n.kind) {
-    case 'condition':
-      return ['yes', 'no'];
-    case 'branch':
-      return [...n.cases.map((c) => c.id), 'else'];
-    case 'score':
-      return n.bands.map((b) => b.id);
-    case 'action':
-      return [];
-    default:
-      return [undefined];
-  }
-}
+/** The output handles of a node (shared with the compiler). */
+export { outputHandles };
 
 /** Why a connection is refused (an i18n key under `rules.connect`), or null when it is fine. */
 export type ConnectionProblem = 'self' | 'intoTrigger' | 'fromAction' | 'duplicate' | 'cycle' | 'notInputs' | 'badHandle';
