@@ -1,17 +1,13 @@
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { api, apiAs } from './fixtures';
+import { api, apiAs, webhookSignature } from './fixtures';
 import { wecomDecrypt, wecomEncrypt, wecomSignature } from '../src/wecom/crypto';
 
 const db = env.DB;
 const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** The signing scheme a sender implements, written out independently of the worker's code. */
-async function sign(secret: string, ts: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${body}`));
-  return 'sha256=' + [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
+const sign = webhookSignature;
 
 let seq = 0;
 async function sendEvent(sourceId: string, secret: string) {

@@ -5,6 +5,7 @@ import { compileRule } from '../../shared/src/rules/compile';
 import { rolloutSql } from '../../shared/src/rollout';
 import type { RuleGraph } from '../../shared/src/rules/types';
 import { runPreview, sampleMatches } from '../src/rules/preview';
+import { webhookSignature } from './fixtures';
 
 /**
  * End to end: rules published (rows written as publishing writes them, without applying them
@@ -16,11 +17,7 @@ const SECRET = 'exec-secret';
 const NOW = Date.now();
 const db = env.DB;
 
-async function sign(ts: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${body}`));
-  return 'sha256=' + [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
+const sign = (ts: string, body: string) => webhookSignature(SECRET, ts, body);
 
 async function post(events: unknown[]) {
   const body = JSON.stringify({ events });

@@ -110,3 +110,14 @@ export function aroundBatch(
     },
   });
 }
+
+/**
+ * The `X-Segflow-Signature` a sender computes (`sha256=` + hex HMAC-SHA256 of `timestamp.body`),
+ * written here from the documented scheme rather than with the worker's own code, so the tests
+ * check the worker against the scheme.
+ */
+export async function webhookSignature(secret: string, ts: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${body}`));
+  return 'sha256=' + [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

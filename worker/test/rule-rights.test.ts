@@ -11,7 +11,7 @@ import { expectedOf, type PublishResponse, type RuleDetail, type RuleListRespons
 import type { RuleGraph } from '../../shared/src/rules/types';
 import { runScheduled } from '../src/cron/scheduled';
 import { ingest } from '../src/ingest/pipeline';
-import { api, apiAs, seedSmallWorld, type TestUser } from './fixtures';
+import { api, apiAs, seedSmallWorld, type TestUser, webhookSignature } from './fixtures';
 
 const db = env.DB;
 const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -75,11 +75,7 @@ async function publishExisting(user: TestUser, id: number, graph: RuleGraph): Pr
   return res.body;
 }
 
-async function sign(ts: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${body}`));
-  return 'sha256=' + [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
+const sign = (ts: string, body: string) => webhookSignature(SECRET, ts, body);
 
 let eventSeq = 0;
 /** 李娜 (wxid_b, 华东大区) asks about prices. */

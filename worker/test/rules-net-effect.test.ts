@@ -10,7 +10,7 @@ import { demoSql } from '../../shared/src/demo';
 import { GROUP_MEMBER_BANDS, groupMemberScoreGraph } from '../../shared/src/demo/rule-graphs';
 import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse, type TagCounts } from '../../shared/src/api/rules';
 import type { ConditionSpec, RuleGraph, RuleNode } from '../../shared/src/rules/types';
-import { api } from './fixtures';
+import { api, webhookSignature } from './fixtures';
 
 const db = env.DB;
 const SECRET = 'net-effect-secret';
@@ -151,11 +151,7 @@ describe('one net change per contact: preview = publish = D1', () => {
   });
 });
 
-async function sign(ts: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${body}`));
-  return 'sha256=' + [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
+const sign = (ts: string, body: string) => webhookSignature(SECRET, ts, body);
 
 describe('the webhook path writes the same net change', () => {
   it('a contact two exclusive adds reach on an event gets the first one only', async () => {

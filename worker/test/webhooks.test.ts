@@ -2,13 +2,10 @@ import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dayNumber } from '../../shared/src/time';
 import { bucketOf } from '../../shared/src/domain';
+import { webhookSignature } from './fixtures';
 
 /** The signing scheme a sender implements, written out independently of the worker's code. */
-async function sign(secret: string, ts: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${body}`));
-  return 'sha256=' + [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
+const sign = webhookSignature;
 
 const SECRET = 'test-secret-1';
 

@@ -247,10 +247,3 @@ function tagInfoStatement(db: D1Database): D1PreparedStatement {
 }
 
 const safeJson = (text: string): unknown => parseJsonOr<unknown>(text, null);
-
-/** Drops the isolate's cache (tests; a publish in this isolate could call it too). */
-export function forgetPublishedRules(): void {
-  versions.clear();
-  noSuchTag.clear();
-  current = null;
-}

@@ -35,13 +35,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 const refuse = (path: string, message: string) => new ApiError(401, 'invalid_signature', message, [{ path, message }]);
 
-/** Lowercase hex HMAC-SHA256 of `timestamp.body`: what a sender puts after `sha256=`. */
-export async function signBody(secret: string, timestamp: string | number, body: string | Uint8Array): Promise<string> {
-  const bytes = typeof body === 'string' ? encoder.encode(body) : body;
-  const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), concat(encoder.encode(`${timestamp}.`), bytes));
-  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 /**
  * Checks the signature headers of a request against the source's secret (or, during a
  * rotation's grace period, either of its secrets: the current one first). Throws a 401
