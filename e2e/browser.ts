@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { expectedOf, type RulePreviewOk } from '../shared/src/api/rules';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { DEMO_PASSWORD } from '../shared/src/demo/index';
 
@@ -69,6 +69,20 @@ export async function apiCall<T = unknown>(context: BrowserContext, method: stri
 export async function publishViaApi(context: BrowserContext, ruleId: number, graph: unknown): Promise<void> {
   const preview = await apiCall<RulePreviewOk>(context, 'POST', '/rules/preview', { graph, ruleId, rolloutPercent: 100, sampleSize: 0 });
   await apiCall(context, 'POST', `/rules/${ruleId}/publish`, { rolloutPercent: 100, graphHash: preview.graphHash, expected: expectedOf(preview.counts), confirm: true });
+}
+
+/**
+ * Opens `url` in `page` once its DOM is ready. Local `wrangler dev` has been seen to leave one
+ * navigation unanswered for 30 s on a loaded machine (every other request of the run answered),
+ * so a navigation that times out is tried once more; what the test then asserts is unchanged.
+ */
+export async function gotoPage(page: Page, url: string): Promise<void> {
+  try {
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20_000 });
+  } catch (e) {
+    if (!(e instanceof Error && e.name === 'TimeoutError')) throw e;
+    await page.goto(url, { waitUntil: 'domcontentloaded' });
+  }
 }
 
 /**

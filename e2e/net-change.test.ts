@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openPage } from './browser';
+import { apiCall, gotoPage, openPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -43,7 +43,7 @@ async function openConflictingRule(): Promise<{ id: number; both: number; tag: n
     ],
   };
   const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name: `加减同一标签 ${Date.now()}`, graph });
-  await page.goto(`${baseURL}/rules/${id}`, { waitUntil: 'domcontentloaded' });
+  await gotoPage(page, `${baseURL}/rules/${id}`);
   const both = n('select count(*) as n from contacts where message_count >= 5 and purchase_count >= 1');
   return { id, both, tag };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openPage } from './browser';
+import { apiCall, gotoPage, openPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -26,7 +26,7 @@ async function openRule(name: string, trigger: object, withKeyword: boolean) {
   } else edges.push({ id: 'e1', source: 't', target: 'a' });
   nodes.push({ id: 'a', kind: 'action', position: { x: 640, y: 0 }, action: { type: 'add_tag', tagId: tag!.id } });
   const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name, graph: { schemaVersion: 1, nodes, edges } });
-  await page.goto(`${baseURL}/rules/${id}`, { waitUntil: 'domcontentloaded' });
+  await gotoPage(page, `${baseURL}/rules/${id}`);
   await page.getByTestId('tag-change').first().waitFor({ timeout: 20_000 });
 }
 
@@ -70,7 +70,7 @@ describe('Preview panel: when tags change', () => {
     expect(preview.errors?.map((e) => e.code)).toContain('too_complex');
 
     const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name: `过大规则 ${Date.now()}`, graph });
-    await page.goto(`${baseURL}/rules/${id}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rules/${id}`);
     const invalid = page.getByTestId('preview-invalid');
     await invalid.waitFor({ timeout: 30_000 });
     expect(await invalid.innerText()).toContain('规则过于复杂');
