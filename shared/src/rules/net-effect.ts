@@ -149,30 +149,26 @@ const not = (f: Formula): Formula => ({ t: 'not', of: f });
 /** The formulas of every tag of `plan` (same order), from the rule's action reaches. */
 export function netFormulas(rule: CompiledRule, plan: NetPlan): NetFormulas[] {
   const reachOf = (nodeId: string) => rule.reach[nodeId] ?? FALSE;
-  const wants = new Map<number, Formula | null>();
-  const out: NetFormulas[] = [];
+  const wanted = new Map<number, Formula[]>(); // exclusive group → what its tags so far want (priority order)
   const winners = new Map<number, { tagId: number; f: Formula }[]>(); // exclusive group → its tags' winning formulas
-  for (const t of plan.tags) {
+  const out = plan.tags.map((t): NetFormulas => {
     const removed = or(t.removeNodes.map(reachOf));
     const asked = or(t.addNodes.map(reachOf));
-    const want = asked === null ? null : removed === null ? asked : and([asked, not(removed)]);
-    wants.set(t.tagId, want);
-    let add = want;
-    if (want !== null && t.exclusiveGroup !== null) {
-      // not won by a tag before it in the same group
-      const earlier = plan.tags.filter((s) => s !== t && s.exclusiveGroup === t.exclusiveGroup && plan.tags.indexOf(s) < plan.tags.indexOf(t));
-      const before = or(earlier.map((s) => wants.get(s.tagId) ?? null).filter((f): f is Formula => f !== null));
-      add = before === null ? want : and([want, not(before)]);
+    let add = asked === null ? null : removed === null ? asked : and([asked, not(removed)]);
+    if (add !== null && t.exclusiveGroup !== null) {
+      // it wins unless a tag before it in the group is wanted too
+      const before = or(wanted.get(t.exclusiveGroup) ?? []);
+      wanted.set(t.exclusiveGroup, [...(wanted.get(t.exclusiveGroup) ?? []), add]);
+      if (before !== null) add = and([add, not(before)]);
       winners.set(t.exclusiveGroup, [...(winners.get(t.exclusiveGroup) ?? []), { tagId: t.tagId, f: add }]);
     }
-    out.push({ tagId: t.tagId, add, remove: removed, displaced: null });
-  }
+    return { tagId: t.tagId, add, remove: removed, displaced: null };
+  });
   // Displaced: a different tag of the group wins (at most one tag wins per group).
-  for (const f of out) {
-    const t = plan.tags.find((x) => x.tagId === f.tagId) as NetTag;
-    if (t.exclusiveGroup === null) continue;
-    f.displaced = or((winners.get(t.exclusiveGroup) ?? []).filter((w) => w.tagId !== f.tagId).map((w) => w.f));
-  }
+  plan.tags.forEach((t, i) => {
+    const f = out[i] as NetFormulas;
+    if (t.exclusiveGroup !== null) f.displaced = or((winners.get(t.exclusiveGroup) ?? []).filter((w) => w.tagId !== t.tagId).map((w) => w.f));
+  });
   return out;
 }
 
