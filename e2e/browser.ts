@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { expectedOf, type RulePreviewOk } from '../shared/src/api/rules';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { DEMO_PASSWORD } from '../shared/src/demo/index';
+import { expectedOf, type RuleDetail, type RulePreviewOk } from '../shared/src/api/rules';
+import type { TaxonomyTag } from '../shared/src/api/taxonomy';
+import { d1Query } from './wrangler';
 
 /** The demo super admin (scripts/seed.ts gives every demo user DEMO_PASSWORD). */
 export const SUPER_ADMIN = 'admin@segflow.demo';
@@ -69,6 +71,30 @@ export async function apiCall<T = unknown>(context: BrowserContext, method: stri
 export async function publishViaApi(context: BrowserContext, ruleId: number, graph: unknown): Promise<void> {
   const preview = await apiCall<RulePreviewOk>(context, 'POST', '/rules/preview', { graph, ruleId, rolloutPercent: 100, sampleSize: 0 });
   await apiCall(context, 'POST', `/rules/${ruleId}/publish`, { rolloutPercent: 100, graphHash: preview.graphHash, expected: expectedOf(preview.counts), confirm: true });
+}
+
+/**
+ * A tag of this file's own in 运营标记 (the e2e D1 is shared by every e2e file) and a published
+ * schedule rule adding it to every contact in `region`.
+ */
+export async function publishTaggingRule(context: BrowserContext, o: { ruleName: string; tagName: string; region: string }): Promise<{ ruleId: number; tagId: number }> {
+  const [group] = d1Query<{ id: number }>(inject('persistTo'), `select id from tag_groups where name = '运营标记'`);
+  const tag = await apiCall<TaxonomyTag>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: o.tagName, allowDuplicate: true });
+  const graph = {
+    schemaVersion: 1,
+    nodes: [
+      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+      { id: 'c', kind: 'condition', condition: { field: 'region', op: 'eq', value: o.region } },
+      { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: tag.id } },
+    ],
+    edges: [
+      { id: 'e1', source: 't', target: 'c' },
+      { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+    ],
+  };
+  const rule = await apiCall<RuleDetail>(context, 'POST', '/rules', { name: o.ruleName, graph });
+  await publishViaApi(context, rule.id, graph);
+  return { ruleId: rule.id, tagId: tag.id };
 }
 
 /**

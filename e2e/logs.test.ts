@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openBrowser, openPage, publishViaApi } from './browser';
+import { openBrowser, openPage, publishTaggingRule } from './browser';
 import { d1Query } from './wrangler';
-import type { RuleDetail } from '../shared/src/api/rules';
-import type { TaxonomyTag } from '../shared/src/api/taxonomy';
-import type { RuleGraph } from '../shared/src/rules/types';
 
 /** The security log beside the audit log, and the rollback dialog's "pause the rule too". */
 const baseURL = inject('baseURL');
@@ -29,25 +26,7 @@ async function shot(p: Page, name: string) {
   await p.screenshot({ path: `${SHOTS}/logs-${name}.png`, fullPage: true });
 }
 
-async function publishRule(name: string, tagName: string): Promise<{ ruleId: number; tagId: number }> {
-  const [group] = d1Query<{ id: number }>(persistTo, `select id from tag_groups where name = '运营标记'`);
-  const tag = await apiCall<TaxonomyTag>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: tagName, allowDuplicate: true });
-  const graph: RuleGraph = {
-    schemaVersion: 1,
-    nodes: [
-      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
-      { id: 'c', kind: 'condition', condition: { field: 'region', op: 'eq', value: '浙江' } },
-      { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: tag.id } },
-    ],
-    edges: [
-      { id: 'e1', source: 't', target: 'c' },
-      { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
-    ],
-  };
-  const rule = await apiCall<RuleDetail>(context, 'POST', '/rules', { name, graph });
-  await publishViaApi(context, rule.id, graph);
-  return { ruleId: rule.id, tagId: tag.id };
-}
+const publishRule = (ruleName: string, tagName: string) => publishTaggingRule(context, { ruleName, tagName, region: '浙江' });
 
 describe('the security log, as the super admin', () => {
   it('shows a probing account and wrong passwords beside the audit log, filterable by who and reason', async () => {

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openBrowser, openPage, publishViaApi } from './browser';
+import { apiCall, openBrowser, openPage, publishTaggingRule } from './browser';
 import { d1Query } from './wrangler';
-import type { RuleDetail } from '../shared/src/api/rules';
 import type { TaxonomyTag } from '../shared/src/api/taxonomy';
-import type { RuleGraph } from '../shared/src/rules/types';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
@@ -27,28 +25,9 @@ async function shot(p: Page, name: string) {
   await p.screenshot({ path: `e2e/screenshots/rollback-${name}.png`, fullPage: true });
 }
 
-/** A tag and a rule of this file's own (the e2e D1 is shared by every e2e file). */
-async function publishBadRule(): Promise<{ ruleId: number; tagId: number; ruleName: string }> {
-  const [group] = d1Query<{ id: number }>(persistTo, `select id from tag_groups where name = '运营标记'`);
-  const tag = await apiCall<TaxonomyTag>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: '回滚演练E2E', allowDuplicate: true });
-  const ruleName = '误发规则（回滚E2E）';
-  const graph: RuleGraph = {
-    schemaVersion: 1,
-    nodes: [
-      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
-      // far too broad: everyone in 广东 gets the tag
-      { id: 'c', kind: 'condition', condition: { field: 'region', op: 'eq', value: '广东' } },
-      { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: tag.id } },
-    ],
-    edges: [
-      { id: 'e1', source: 't', target: 'c' },
-      { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
-    ],
-  };
-  const rule = await apiCall<RuleDetail>(context, 'POST', '/rules', { name: ruleName, graph });
-  await publishViaApi(context, rule.id, graph);
-  return { ruleId: rule.id, tagId: tag.id, ruleName };
-}
+const RULE_NAME = '误发规则（回滚E2E）';
+/** A rule far too broad (everyone in 广东 gets its tag), published: what the rollback undoes. */
+const publishBadRule = async () => ({ ...(await publishTaggingRule(context, { ruleName: RULE_NAME, tagName: '回滚演练E2E', region: '广东' })), ruleName: RULE_NAME });
 
 describe('Rollback, as the super admin', () => {
   it('undoes a bad rule run: preview by tag, confirm by typing the count, the tag is gone and the ledger says rollback', async () => {
