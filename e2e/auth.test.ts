@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
-import { openBrowser, SUPER_ADMIN } from './browser';
+import { openBrowser, SUPER_ADMIN, gotoPage } from './browser';
 import { DEMO_PASSWORD } from '../shared/src/demo/index';
 
 const baseURL = inject('baseURL');
@@ -15,7 +15,7 @@ describe('sign-in page', () => {
 
   it('sends a signed-out visitor to sign-in, refuses a wrong password, signs in, returns to the page asked for, signs out', async () => {
     const page = await context.newPage();
-    await page.goto(`${baseURL}/tags`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/tags`);
     await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === '/tags');
     await page.getByTestId('login-email').fill(SUPER_ADMIN);
     await page.getByTestId('login-password').fill('not-the-password');
@@ -31,7 +31,7 @@ describe('sign-in page', () => {
 
     await page.getByTestId('logout').click();
     await page.waitForURL((u) => u.pathname === '/login');
-    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts`);
     await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === '/contacts');
   });
 });

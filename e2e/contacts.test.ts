@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openPage } from './browser';
+import { openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -23,7 +23,7 @@ async function shownTotal(): Promise<number> {
 
 describe('Contacts screen, as a marketer', () => {
   it('opens on the contacts list showing the seeded contacts and the total D1 holds', async () => {
-    await page.goto(baseURL, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, baseURL);
     await page.waitForURL('**/contacts');
     await expect.poll(() => page.locator('[data-testid=contact-name]').count()).toBe(20);
     const n = d1Query<{ n: number }>(persistTo, 'select count(*) as n from contacts')[0]!.n;
@@ -65,7 +65,7 @@ describe('Contacts screen, as a marketer', () => {
     expect(dept).toBeDefined();
     expect(dept!.n).toBeGreaterThan(0);
 
-    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts`);
     await page.getByTestId('filter-department').first().click();
     await page.locator('.el-select-dropdown .el-tree-node__content:visible', { hasText: dept!.name }).first().click();
 
@@ -74,7 +74,7 @@ describe('Contacts screen, as a marketer', () => {
   });
 
   it('switches the whole interface to English, and keeps the choice after a reload', async () => {
-    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts`);
     await page.getByTestId('language-switch').getByText('EN').click();
     await expect.poll(() => page.locator('h1').innerText()).toBe('Contacts');
     await expect.poll(() => page.getByTestId('nav').innerText()).toContain('Tagging rules');

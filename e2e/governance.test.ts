@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
-import { apiCall, openBrowser } from './browser';
+import { apiCall, openBrowser, gotoPage } from './browser';
 import { DEMO_PASSWORD } from '../shared/src/demo/index';
 
 const baseURL = inject('baseURL');
@@ -22,7 +22,7 @@ describe('governance screens', () => {
 
     // 1. create the user in the dialog
     const page = await admin.newPage();
-    await page.goto(`${baseURL}/people`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/people`);
     await page.getByTestId('users-table').waitFor();
     await page.getByTestId('new-user').click();
     const dialog = page.getByTestId('user-dialog');
@@ -42,7 +42,7 @@ describe('governance screens', () => {
     const staff = await openBrowser('zh-CN', email);
     try {
       const staffPage = await staff.context.newPage();
-      await staffPage.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+      await gotoPage(staffPage, `${baseURL}/contacts`);
       await staffPage.locator('h1').waitFor();
       const nav = await staffPage.getByTestId('nav').innerText();
       expect(nav).toContain('联系人');
@@ -51,14 +51,14 @@ describe('governance screens', () => {
       expect(nav).not.toContain('数据源');
       expect(await staffPage.getByTestId('current-user').innerText()).toContain(name);
       // typing the address does not get there either
-      await staffPage.goto(`${baseURL}/audit`, { waitUntil: 'domcontentloaded' });
+      await gotoPage(staffPage, `${baseURL}/audit`);
       await staffPage.waitForURL((u) => u.pathname === '/contacts');
     } finally {
       await staff.close();
     }
 
     // 3. the audit log names the action in words and the actor
-    await page.goto(`${baseURL}/audit`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/audit`);
     await page.getByTestId('audit-table').waitFor();
     await page.getByTestId('audit-filter-q').fill(email);
     await page.getByTestId('audit-search').click();
@@ -109,7 +109,7 @@ describe('data sources screen', () => {
     const id = `e2e-${Date.now()}`;
     const page = await context.newPage();
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
-    await page.goto(`${baseURL}/sources`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/sources`);
     await page.getByTestId('sources-table').waitFor();
     await page.getByTestId('new-source').click();
     await page.getByTestId('source-name').fill('E2E shop');
@@ -157,7 +157,7 @@ describe('data sources screen', () => {
     await page.screenshot({ path: 'e2e/screenshots/sources-after-en.png', fullPage: true });
 
     // the audit log tells the story in English, with the source's real name and kind in words
-    await page.goto(`${baseURL}/audit`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/audit`);
     await page.getByTestId('audit-table').waitFor();
     await page.getByTestId('audit-filter-q').fill('E2E shop');
     await page.getByTestId('audit-search').click();
@@ -182,7 +182,7 @@ describe('departments in the people screen', () => {
   it('creates a department under 华东大区, then moves it under 华南大区', async () => {
     const name = `测试组${Date.now() % 100000}`;
     const page = await context.newPage();
-    await page.goto(`${baseURL}/people`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/people`);
     const tree = page.getByTestId('departments');
     const east = tree.getByTestId('department-node').filter({ hasText: '华东大区' }).first();
     await east.waitFor();
@@ -212,7 +212,7 @@ describe('departments in the people screen', () => {
     await expect.poll(async () => (await byName(name)).parentId).toBe((await byName('华南大区')).id);
 
     // the audit log words both changes in Chinese, with the departments' real names
-    await page.goto(`${baseURL}/audit`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/audit`);
     await page.getByTestId('audit-table').waitFor();
     await page.getByTestId('audit-filter-q').fill(name);
     await page.getByTestId('audit-search').click();

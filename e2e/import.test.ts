@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openPage } from './browser';
+import { openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 import { parseCsv } from '../shared/src/import/parse';
 
@@ -53,7 +53,7 @@ describe('Importing contacts, as a marketer', () => {
     const file = join(dir, '客户名单.csv');
     writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(csv, 'utf8')]));
 
-    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts`);
     await page.getByTestId('open-import').click();
     await page.waitForURL('**/contacts/import');
     await page.locator('[data-testid=import-upload] input[type=file]').setInputFiles(file);
@@ -117,7 +117,7 @@ describe('Importing contacts, as a marketer', () => {
        group by t.id having holders between 5 and 300 order by holders desc limit 1`,
     );
     expect(tag).toBeDefined();
-    await page.goto(`${baseURL}/contacts?tagId=${tag!.id}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts?tagId=${tag!.id}`);
     await expect.poll(async () => Number((await page.getByTestId('contacts-total').innerText()).replace(/[^\d]/g, ''))).toBe(tag!.holders);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-contacts').click()]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser, openPage, publishTaggingRule } from './browser';
+import { openBrowser, openPage, publishTaggingRule, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 /** The security log beside the audit log, and the rollback dialog's "pause the rule too". */
@@ -42,7 +42,7 @@ describe('the security log, as the super admin', () => {
       expect(r.status()).toBe(401);
     }
 
-    await page.goto(`${baseURL}/audit`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/audit`);
     await page.getByTestId('tab-security').click();
     await page.waitForURL(/\/audit\/security$/);
     await page.getByTestId('security-table').waitFor();
@@ -77,7 +77,7 @@ describe('the security log, as the super admin', () => {
       const p = await en.context.newPage();
       const errors: string[] = [];
       p.on('pageerror', (e) => errors.push(e.message));
-      await p.goto(`${baseURL}/audit/security`, { waitUntil: 'domcontentloaded' });
+      await gotoPage(p, `${baseURL}/audit/security`);
       await p.locator('[data-testid=security-reason]').first().waitFor();
       const text = await p.locator('body').innerText();
       expect(text).toContain('Security log');
@@ -103,7 +103,7 @@ describe('rolling back a published rule’s run', () => {
     const tagged = d1Query<{ n: number }>(persistTo, `select count(*) as n from contact_tags where tag_id = ${tagId}`)[0]!.n;
     expect(tagged).toBeGreaterThan(0);
 
-    await page.goto(`${baseURL}/rollback?ruleId=${ruleId}&version=1`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rollback?ruleId=${ruleId}&version=1`);
     await page.getByTestId('rollback-rule').getByText(ruleName).waitFor();
     await page.getByTestId('rollback-preview').click();
     await page.getByTestId('rollback-preview-result').waitFor();
@@ -132,7 +132,7 @@ describe('rolling back a published rule’s run', () => {
     const en = await openBrowser('en');
     try {
       const p = await en.context.newPage();
-      await p.goto(`${baseURL}/rollback?ruleId=${ruleId}&version=1`, { waitUntil: 'domcontentloaded' });
+      await gotoPage(p, `${baseURL}/rollback?ruleId=${ruleId}&version=1`);
       await p.getByTestId('rollback-rule').getByText(ruleName).waitFor();
       await p.getByTestId('rollback-preview').click();
       await p.getByTestId('rollback-preview-result').waitFor();

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { apiCall, openBrowser } from './browser';
+import { apiCall, openBrowser, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -22,7 +22,7 @@ describe('roles in the screens and the API', () => {
     const [group] = d1Query<{ id: number; name: string }>(persistTo, "select id, name from tag_groups where edit_role = 'super_admin' order by id limit 1");
     expect(group).toBeDefined();
     const page = await context.newPage();
-    await page.goto(`${baseURL}/tags`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/tags`);
     const section = page.locator('[data-testid=tag-group]', { hasText: group!.name });
     await section.waitFor();
     expect(await page.getByTestId('tags-readonly').count()).toBe(1);
@@ -45,13 +45,13 @@ describe('roles in the screens and the API', () => {
     expect(mine!.n).toBeGreaterThan(0);
     expect(mine!.n).toBeLessThan(all!.n);
     const page = await context.newPage();
-    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts`);
     await expect.poll(async () => Number((await page.getByTestId('contacts-total').innerText()).replace(/[^\d]/g, ''))).toBe(mine!.n);
     expect(await page.getByTestId('current-user').innerText()).toContain('部门管理员');
 
     const [other] = d1Query<{ id: number }>(persistTo, "select id from contacts where department_id in (select id from departments where path like '/1/2/%') limit 1");
     await expect(apiCall(context, 'GET', `/contacts/${other!.id}/detail`)).rejects.toThrow(/404/);
-    await page.goto(`${baseURL}/contacts/${other!.id}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts/${other!.id}`);
     await page.getByTestId('contact-not-found').waitFor();
     expect(await page.getByTestId('contact-detail-name').count()).toBe(0);
   });

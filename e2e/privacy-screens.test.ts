@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { openPage } from './browser';
+import { openPage, gotoPage } from './browser';
 
 const baseURL = inject('baseURL');
 const dir = mkdtempSync(join(tmpdir(), 'segflow-privacy-screens-'));
@@ -19,7 +19,7 @@ describe('privacy and robustness on screen', () => {
     const csv = ['外部ID,姓名,城市', 'e2e_rag_1,参差甲,杭州', 'e2e_rag_2,参差乙,苏州,多出来的一格', 'e2e_rag_3,参差丙,南京'].join('\r\n');
     const file = join(dir, '参差.csv');
     writeFileSync(file, csv);
-    await page.goto(`${baseURL}/contacts/import`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts/import`);
     await page.locator('[data-testid=import-upload] input[type=file]').setInputFiles(file);
     await page.getByTestId('import-dry-run').click();
     await expect.poll(() => page.getByTestId('import-report').isVisible()).toBe(true);
@@ -34,7 +34,7 @@ describe('privacy and robustness on screen', () => {
     closers.push(close);
     // three numbers that all show as 139****7000: answered
     for (let i = 0; i < 3; i++) expect((await context.request.get(`${baseURL}/api/contacts?q=139000${i}7000`)).status()).toBe(200);
-    await page.goto(`${baseURL}/contacts?q=13900097000`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts?q=13900097000`);
     const notice = page.getByTestId('contacts-search-limited');
     await expect.poll(() => notice.isVisible()).toBe(true);
     const text = await notice.innerText();

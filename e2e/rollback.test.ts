@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openBrowser, openPage, publishTaggingRule } from './browser';
+import { apiCall, openBrowser, openPage, publishTaggingRule, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 import type { TaxonomyTag } from '../shared/src/api/taxonomy';
 
@@ -36,7 +36,7 @@ describe('Rollback, as the super admin', () => {
     expect(tagged.length).toBeGreaterThan(0);
 
     // from the rule's version history to the rollback screen, the rule and version picked
-    await page.goto(`${baseURL}/rules/${ruleId}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rules/${ruleId}`);
     await page.getByTestId('open-versions').click();
     await page.getByTestId('version-rollback').first().waitFor();
     await shot(page, 'versions-zh-CN');
@@ -85,7 +85,7 @@ describe('Rollback, as the super admin', () => {
     const en = await openBrowser('en');
     try {
       const p = await en.context.newPage();
-      await p.goto(`${baseURL}/rollback`, { waitUntil: 'domcontentloaded' });
+      await gotoPage(p, `${baseURL}/rollback`);
       await p.locator('.rollback-row').first().waitFor();
       expect(await p.getByTestId('rollback-history').innerText()).toContain('Undo rule');
       await p.getByTestId('rollback-kind').getByText('Restore a retired tag').click();
@@ -107,7 +107,7 @@ describe('Rollback, as the super admin', () => {
     await apiCall(context, 'POST', `/imports/${imp.id}/apply`, {});
     const rolled = await apiCall<{ rollbackId: number }>(context, 'POST', `/imports/${imp.id}/rollback`, {});
 
-    await page.goto(`${baseURL}/rollback`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rollback`);
     const row = page.locator('.rollback-row', { hasText: fileName });
     await row.waitFor();
     expect(await row.innerText()).toContain(`#${rolled.rollbackId} 回滚导入「${fileName}」（删除 2 个联系人，恢复 0 个）`);
@@ -160,7 +160,7 @@ describe('Rollback, as the super admin', () => {
     const status = async (id: number) => rowOf(id).locator('.el-tag').first().innerText();
     const newestId = () => d1Query<{ id: number }>(persistTo, `select max(id) as id from rollbacks`)[0]!.id;
 
-    await page.goto(`${baseURL}/rollback`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rollback`);
     await rowOf(first.rollback.id).waitFor();
     await undoRow(first.rollback.id);
     const u1 = newestId();
@@ -189,7 +189,7 @@ describe('Rollback, as the super admin', () => {
     const admin = await openBrowser('zh-CN', 'dept2.admin@segflow.demo');
     try {
       const p = await admin.context.newPage();
-      await p.goto(`${baseURL}/rollback`, { waitUntil: 'domcontentloaded' });
+      await gotoPage(p, `${baseURL}/rollback`);
       await p.waitForURL(/\/contacts/);
       expect(await p.getByTestId('nav').innerText()).not.toContain('回滚');
       const res = await admin.context.request.get(`${baseURL}/api/rollbacks`);

@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openBrowser, openPage } from './browser';
+import { apiCall, openBrowser, openPage, gotoPage } from './browser';
 
 const baseURL = inject('baseURL');
 const DEPT2_ADMIN = 'dept2.admin@segflow.demo';
@@ -92,7 +92,7 @@ describe.each(['zh-CN', 'en'] as const)('rights on screen, in %s', (locale) => {
   afterAll(async () => close?.());
 
   it('says on the rules list why the system paused the rule', async () => {
-    await page.goto(`${baseURL}/rules`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rules`);
     const row = page.locator('.rule-row', { hasText: ruleName });
     const reason = row.getByTestId('rule-paused-reason');
     await reason.waitFor();
@@ -112,7 +112,7 @@ describe.each(['zh-CN', 'en'] as const)('rights on screen, in %s', (locale) => {
   });
 
   it('marks the tags of groups the admin may not apply in the action tag picker, and does not let them be chosen', async () => {
-    await page.goto(`${baseURL}/rules/${ruleId}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rules/${ruleId}`);
     await page.getByTestId('node-action').click();
     await page.getByTestId('tag-picker').click();
     await page.keyboard.type(`权限测试标签${stamp}`);
@@ -133,7 +133,7 @@ describe.each(['zh-CN', 'en'] as const)('rights on screen, in %s', (locale) => {
   });
 
   it("counts another department's uses and holders in the retire dialog without naming them", async () => {
-    await page.goto(`${baseURL}/tags`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/tags`);
     const row = page.getByTestId('tag-row').filter({ hasText: ownTagName });
     await row.hover();
     await row.getByTestId('tag-actions').click();

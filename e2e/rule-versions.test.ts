@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openPage } from './browser';
+import { apiCall, openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -49,7 +49,7 @@ describe('Rule versions drawer', () => {
           ],
         },
     });
-    await page.goto(`${baseURL}/rules/${ruleId}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rules/${ruleId}`);
     await page.getByTestId('node-condition').waitFor();
 
     await publish('门槛 ¥1,000');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openPage, publishViaApi } from './browser';
+import { apiCall, openPage, publishViaApi, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -44,7 +44,7 @@ const statusOf = (id: number) => d1Query<{ status: string }>(persistTo, `select 
 
 /** The list filtered down to one rule by its (unique) name. */
 async function findInList(name: string) {
-  await page.goto(`${baseURL}/rules`, { waitUntil: 'domcontentloaded' });
+  await gotoPage(page, `${baseURL}/rules`);
   await page.getByTestId('rules-search').fill(name);
   const row = page.locator('.rule-row', { hasText: name });
   await expect.poll(() => page.locator('.rule-row').count()).toBe(1);

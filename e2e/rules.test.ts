@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { apiCall, openPage } from './browser';
+import { apiCall, openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 import { dayNumber } from '../shared/src/time';
 
@@ -27,7 +27,7 @@ async function shot(name: string) {
 
 /** Creates a rule from the list page, as a marketer would, and lands in its editor. */
 async function newRule(name: string) {
-  await page.goto(`${baseURL}/rules`, { waitUntil: 'domcontentloaded' });
+  await gotoPage(page, `${baseURL}/rules`);
   await page.getByTestId('create-rule').click();
   const input = page.locator('.el-message-box input');
   await input.fill(name);
@@ -137,13 +137,13 @@ describe('Rule builder, as a marketer', () => {
 
     const holders = d1Query<{ n: number }>(persistTo, `select count(*) as n from contact_tags where tag_id = ${tag!.id}`)[0]!.n;
     expect(holders).toBe(expected);
-    await page.goto(`${baseURL}/contacts?tagId=${tag!.id}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts?tagId=${tag!.id}`);
     await expect.poll(async () => Number((await page.getByTestId('contacts-total').innerText()).replace(/[^\d]/g, ''))).toBe(expected);
     const rows = page.locator('.contacts-table tbody tr');
     expect(await rows.count()).toBe(Math.min(20, expected));
     for (let i = 0; i < (await rows.count()); i++) expect(await rows.nth(i).locator(`[data-tag-id="${tag!.id}"]`).count()).toBe(1);
 
-    await page.goto(`${baseURL}/rules`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rules`);
     await expect.poll(() => page.getByTestId('rule-row-name').first().innerText()).toBe('高价值客户识别');
     expect(await page.getByTestId('rules-table').innerText()).toContain(expected.toLocaleString('zh-CN'));
     await shot('list-zh');
@@ -206,7 +206,7 @@ describe('Rule builder, as a marketer', () => {
     }
     expect(nodes).toHaveLength(300);
     const created = await apiCall<{ id: number }>(context, 'POST', '/rules', { name: '300 节点', graph: { schemaVersion: 1, nodes, edges } });
-    await page.goto(`${baseURL}/rules/${created.id}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/rules/${created.id}`);
     await page.getByTestId('node-trigger').waitFor({ timeout: 120_000 });
     // fitted, all 300 nodes are on screen and rendered: the worst case for a drag
     const node = page.locator('[data-node-id=c0_0]');

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
-import { openBrowser } from './browser';
+import { openBrowser, gotoPage } from './browser';
 import zhCN from '../web/src/locales/zh-CN/index';
 
 const baseURL = inject('baseURL');
@@ -23,7 +23,7 @@ describe.each(['zh-CN', 'en'] as const)('every screen in %s', (locale) => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`${baseURL}/${screen}`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/${screen}`);
     await page.locator('h1').waitFor();
     await page.waitForLoadState('networkidle');
     const text = await page.locator('body').innerText();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { openPage } from './browser';
+import { openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -37,7 +37,7 @@ describe('Segments, as a marketer', () => {
     expect(expected).toBeGreaterThan(0);
     const name = `消费满500 ${Date.now()}`;
 
-    await page.goto(`${baseURL}/segments`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/segments`);
     await page.getByTestId('create-segment').click();
     await page.locator('.el-message-box input').fill(name);
     await page.locator('.el-message-box .el-button--primary').click();
@@ -68,7 +68,7 @@ describe('Segments, as a marketer', () => {
     const [saved] = d1Query<{ id: number; graph: string }>(persistTo, `select id, graph from segments where name = '${name}'`);
     expect(JSON.parse(saved!.graph).nodes).toHaveLength(3);
 
-    await page.goto(`${baseURL}/segments`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/segments`);
     const row = page.locator('.seg-row', { hasText: name });
     await row.waitFor();
     expect(await row.getByTestId('segment-size').innerText()).toBe(shown);

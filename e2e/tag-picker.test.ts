@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, openPage } from './browser';
+import { apiCall, openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -29,7 +29,7 @@ async function ruleWithEmptyAction(name: string) {
       edges: [{ id: 'e', source: 't', target: 'a' }],
     },
   });
-  await page.goto(`${baseURL}/rules/${id}`, { waitUntil: 'domcontentloaded' });
+  await gotoPage(page, `${baseURL}/rules/${id}`);
   await page.getByTestId('node-action').click();
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { openBrowser, openPage } from './browser';
+import { openBrowser, openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -27,7 +27,7 @@ function existingTag(): TagRow {
 /** Opens "new tag" from the group's own header, so the tag lands in that group. */
 async function openNewTagDialog(page: Page, groupId: number, name: string) {
   const [group] = d1Query<{ name: string }>(persistTo, `select name from tag_groups where id = ${groupId}`);
-  await page.goto(`${baseURL}/tags`, { waitUntil: 'domcontentloaded' });
+  await gotoPage(page, `${baseURL}/tags`);
   await page.locator('[data-testid=tag-group]', { has: page.locator('h2', { hasText: group!.name }) }).getByTestId('group-new-tag').click();
   await page.getByTestId('tag-editor-name').fill(name);
 }
@@ -71,7 +71,7 @@ describe('Taxonomy and contact detail, as a marketer', () => {
   }, SLOW);
 
   it('opens a contact from the table, adds and removes a tag by hand, and shows both in the tag timeline', async () => {
-    await page.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+    await gotoPage(page, `${baseURL}/contacts`);
     const first = page.locator('[data-testid=contact-name]').first();
     const name = await first.innerText();
     await first.click();
@@ -114,7 +114,7 @@ describe('Taxonomy and contact detail, as a marketer', () => {
       const errors: string[] = [];
       p.on('pageerror', (e) => errors.push(e.message));
       const existing = existingTag();
-      await p.goto(`${baseURL}/tags`, { waitUntil: 'domcontentloaded' });
+      await gotoPage(p, `${baseURL}/tags`);
       await p.getByTestId('new-tag').click();
       await p.getByTestId('tag-editor-name').fill(`${existing.name}！`);
       await poll(() => p.getByTestId('duplicate-warning').isVisible()).toBe(true);
@@ -123,7 +123,7 @@ describe('Taxonomy and contact detail, as a marketer', () => {
       await p.keyboard.press('Escape');
       await p.screenshot({ path: 'e2e/screenshots/taxonomy-tags-en.png', fullPage: true });
 
-      await p.goto(`${baseURL}/contacts`, { waitUntil: 'domcontentloaded' });
+      await gotoPage(p, `${baseURL}/contacts`);
       await p.locator('[data-testid=contact-name]').first().click();
       await p.getByTestId('contact-detail-name').waitFor();
       await p.waitForLoadState('networkidle');
