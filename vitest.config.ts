@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 
@@ -7,12 +8,16 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-worker
  * - worker: the Hono app inside workerd against a real local D1 with the real migrations;
  * - e2e:    the built app served by `wrangler dev`, driven in Debian's Chromium by Playwright.
  */
+// the `@shared` import alias of tsconfig.base.json, for every project
+const resolve = { alias: { '@shared': fileURLToPath(new URL('./shared/src', import.meta.url)) } };
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations('migrations');
   return {
     test: {
       projects: [
         {
+          resolve,
           test: {
             name: 'unit',
             environment: 'node',
@@ -20,6 +25,7 @@ export default defineConfig(async () => {
           },
         },
         {
+          resolve,
           plugins: [
             cloudflareTest({
               main: './worker/src/index.ts',
@@ -38,6 +44,7 @@ export default defineConfig(async () => {
           },
         },
         {
+          resolve,
           test: {
             name: 'e2e',
             environment: 'node',

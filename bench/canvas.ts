@@ -27,8 +27,8 @@ import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { QUIET_ENV, d1Query, freePort, startDev, stopDev, wrangler } from '../e2e/wrangler';
-import { CSRF_HEADER } from '../shared/src/api/auth';
-import { DEMO_PASSWORD } from '../shared/src/demo/index';
+import { CSRF_HEADER } from '@shared/api/auth';
+import { DEMO_PASSWORD } from '@shared/demo/index';
 
 const SUPER_ADMIN = 'admin@segflow.demo';
 
@@ -67,7 +67,12 @@ function bigGraph(tagId: number): Graph {
   const edges: object[] = [];
   for (let r = 0; r < 10; r++) {
     for (let c = 0; c < 28; c++) {
-      nodes.push({ id: `c${r}_${c}`, kind: 'condition', position: { x: 300 * (c + 1), y: 200 * r }, condition: { field: 'totalSpend', op: 'gte', value: (r * 28 + c) * 100 } });
+      nodes.push({
+        id: `c${r}_${c}`,
+        kind: 'condition',
+        position: { x: 300 * (c + 1), y: 200 * r },
+        condition: { field: 'totalSpend', op: 'gte', value: (r * 28 + c) * 100 },
+      });
       edges.push({ id: `e${r}_${c}`, source: c ? `c${r}_${c - 1}` : 't', target: `c${r}_${c}`, ...(c ? { sourceHandle: 'yes' } : {}) });
     }
     nodes.push({ id: `a${r}`, kind: 'action', position: { x: 300 * 29, y: 200 * r }, action: { type: 'add_tag', tagId } });
@@ -115,7 +120,12 @@ function summariseTrace(events: { name: string; ph: string; dur?: number; tid: n
   const byName = new Map<string, number>();
   for (const e of events) {
     if (!main || e.pid !== main.pid || e.tid !== main.tid || e.ph !== 'X' || !e.dur) continue;
-    if (!/^(FunctionCall|EventDispatch|TimerFire|FireAnimationFrame|RunMicrotasks|UpdateLayoutTree|Layout|Paint|PrePaint|Layerize|Commit|HitTest|ParseHTML|EvaluateScript|v8\.run|RasterTask|UpdateLayer|CompositeLayers|ScheduleStyleRecalculation|IntersectionObserverController::computeIntersections)/.test(e.name)) continue;
+    if (
+      !/^(FunctionCall|EventDispatch|TimerFire|FireAnimationFrame|RunMicrotasks|UpdateLayoutTree|Layout|Paint|PrePaint|Layerize|Commit|HitTest|ParseHTML|EvaluateScript|v8\.run|RasterTask|UpdateLayer|CompositeLayers|ScheduleStyleRecalculation|IntersectionObserverController::computeIntersections)/.test(
+        e.name,
+      )
+    )
+      continue;
     byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur / 1000);
   }
   return [...byName.entries()]
@@ -125,7 +135,14 @@ function summariseTrace(events: { name: string; ph: string; dur?: number; tid: n
     .join('\n');
 }
 
-async function measure(page: Page, baseURL: string, ruleId: number, nodeCount: number, profileTo?: string, traceTo?: string): Promise<DragStats> {
+async function measure(
+  page: Page,
+  baseURL: string,
+  ruleId: number,
+  nodeCount: number,
+  profileTo?: string,
+  traceTo?: string,
+): Promise<DragStats> {
   const t0 = Date.now();
   await page.goto(`${baseURL}/rules/${ruleId}`);
   await page.waitForFunction(`document.querySelectorAll('.vue-flow__node').length === ${nodeCount}`, undefined, { timeout: 120_000 });
@@ -142,7 +159,10 @@ async function measure(page: Page, baseURL: string, ruleId: number, nodeCount: n
   const traceEvents: Parameters<typeof summariseTrace>[0] = [];
   if (cdp && traceTo) {
     cdp.on('Tracing.dataCollected', (d) => void traceEvents.push(...(d.value as unknown as typeof traceEvents)));
-    await cdp.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline', transferMode: 'ReportEvents' });
+    await cdp.send('Tracing.start', {
+      categories: 'devtools.timeline,disabled-by-default-devtools.timeline',
+      transferMode: 'ReportEvents',
+    });
   }
   if (cdp && profileTo) {
     await cdp.send('Profiler.enable');
@@ -167,7 +187,9 @@ async function measure(page: Page, baseURL: string, ruleId: number, nodeCount: n
     await cdp.send('Tracing.end');
     await done;
     writeFileSync(traceTo, JSON.stringify({ traceEvents }));
-    console.log(`\nrenderer main thread during one ${nodeCount}-node drag (${MOVES} moves), by trace event:\n${summariseTrace(traceEvents)}`);
+    console.log(
+      `\nrenderer main thread during one ${nodeCount}-node drag (${MOVES} moves), by trace event:\n${summariseTrace(traceEvents)}`,
+    );
   }
   await cdp?.detach();
   const moved = (await node.boundingBox())!;
@@ -184,9 +206,16 @@ function summarise(all: DragStats[]): DragStats {
 
 async function main() {
   const persistTo = mkdtempSync(join(tmpdir(), 'segflow-bench-canvas-'));
-  log(`bench/canvas: D1 in ${persistTo}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  log(
+    `bench/canvas: D1 in ${persistTo}; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo]);
-  execFileSync('node_modules/.bin/tsx', ['scripts/seed.ts', '--persist-to', persistTo, '--contacts', '500'], { env: QUIET_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('node_modules/.bin/tsx', ['scripts/seed.ts', '--persist-to', persistTo, '--contacts', '500'], {
+    env: QUIET_ENV,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const port = await freePort();
   const dev = await startDev(persistTo, port);
   const baseURL = `http://127.0.0.1:${port}`;
@@ -196,7 +225,15 @@ async function main() {
     headless: true,
     locale: 'zh-CN',
     viewport: { width: 1440, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     const [tag] = d1Query<{ id: number }>(persistTo, `select id from tags where status = 'active' order by id limit 1`);
@@ -224,7 +261,9 @@ async function main() {
     const b = summarise(results.big);
     const row = (label: string, k: keyof DragStats, digits = 0) =>
       `${label.padEnd(26)} ${s[k].toFixed(digits).padStart(9)} ${b[k].toFixed(digits).padStart(9)} ${(s[k] ? (b[k] / s[k]).toFixed(2) + '×' : '–').padStart(8)}`;
-    console.log(`\ncanvas drag, ${MOVES} moves, median of ${RUNS} runs (Chromium headless, no GPU; load average ${loadavg()[0]!.toFixed(2)})`);
+    console.log(
+      `\ncanvas drag, ${MOVES} moves, median of ${RUNS} runs (Chromium headless, no GPU; load average ${loadavg()[0]!.toFixed(2)})`,
+    );
     console.log(`${''.padEnd(26)} ${'3 nodes'.padStart(9)} ${'300 nodes'.padStart(9)} ${'ratio'.padStart(8)}`);
     console.log(row('open until drawn (ms)', 'renderMs'));
     console.log(row('drag wall time (ms)', 'dragMs'));

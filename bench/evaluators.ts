@@ -19,15 +19,25 @@
  */
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
-import { generateDemo } from '../shared/src/demo';
-import { compileRule, type CompiledRule } from '../shared/src/rules/compile';
-import { evalDataFromRows, type ContactRows } from '../shared/src/rules/data';
-import { lastDaysWindow } from '../shared/src/rules/days';
-import { compileLogic, compileRulePlan } from '../shared/src/rules/evaluate';
-import { applyReference } from '../shared/src/rules/jsonlogic';
-import type { AggregateParams, ConditionSpec, EvalData, JsonLogic, RuleEdge, RuleGraph, RuleNode, TriggerEvent, TriggerSpec } from '../shared/src/rules/types';
-import type { CustomFieldDecl } from '../shared/src/rules/fields';
-import type { EventType } from '../shared/src/domain';
+import { generateDemo } from '@shared/demo';
+import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import { evalDataFromRows, type ContactRows } from '@shared/rules/data';
+import { lastDaysWindow } from '@shared/rules/days';
+import { compileLogic, compileRulePlan } from '@shared/rules/evaluate';
+import { applyReference } from '@shared/rules/jsonlogic';
+import type {
+  AggregateParams,
+  ConditionSpec,
+  EvalData,
+  JsonLogic,
+  RuleEdge,
+  RuleGraph,
+  RuleNode,
+  TriggerEvent,
+  TriggerSpec,
+} from '@shared/rules/types';
+import type { CustomFieldDecl } from '@shared/rules/fields';
+import type { EventType } from '@shared/domain';
 
 const { values } = parseArgs({
   options: {
@@ -49,7 +59,18 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 // Data
 // ---------------------------------------------------------------------------------------------
 
-const MESSAGE_TEXTS = ['这款价格多少？', '好的，谢谢', '有什么优惠活动吗', '在吗？', '什么时候发货？', '收到', '多少钱一盒', '链接发我一下', '我想申请退款', '哈哈哈'];
+const MESSAGE_TEXTS = [
+  '这款价格多少？',
+  '好的，谢谢',
+  '有什么优惠活动吗',
+  '在吗？',
+  '什么时候发货？',
+  '收到',
+  '多少钱一盒',
+  '链接发我一下',
+  '我想申请退款',
+  '哈哈哈',
+];
 const QR_CHANNELS = ['扫码-门店A', '直播间', '企微活动', '扫码-门店B'];
 
 function triggerEventFor(id: number): TriggerEvent {
@@ -72,10 +93,15 @@ function loadContacts(): { data: EvalData[]; tagId: (group: string, name: string
       customFields = part.data.customFields.map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, type: f.type }));
     } else if (part.kind === 'batch') {
       const rows = new Map<number, ContactRows>();
-      for (const c of part.data.contacts) rows.set(c.id, { contact: c as unknown as Record<string, unknown>, tagIds: [], stats: [], events: [] });
+      for (const c of part.data.contacts)
+        rows.set(c.id, { contact: c as unknown as Record<string, unknown>, tagIds: [], stats: [], events: [] });
       for (const t of part.data.contactTags) rows.get(t.contact_id)?.tagIds?.push(t.tag_id);
-      for (const s of part.data.dailyStats) rows.get(s.contact_id)?.stats?.push({ type: s.type, day: s.day, count: s.count, amount: s.amount });
-      for (const e of part.data.events) rows.get(e.contact_id)?.events?.push({ type: e.type, occurred_at: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text });
+      for (const s of part.data.dailyStats)
+        rows.get(s.contact_id)?.stats?.push({ type: s.type, day: s.day, count: s.count, amount: s.amount });
+      for (const e of part.data.events)
+        rows
+          .get(e.contact_id)
+          ?.events?.push({ type: e.type, occurred_at: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text });
       for (const [id, r] of rows) data.push(evalDataFromRows(r, NOW, TZ, triggerEventFor(id)));
     }
   }
@@ -111,7 +137,9 @@ function graph(trigger: TriggerSpec, nodes: RuleNode[], edges: [string, string, 
   return {
     schemaVersion: 1,
     nodes: [{ id: 't', kind: 'trigger', trigger }, ...nodes],
-    edges: edges.map(([source, target, sourceHandle], i): RuleEdge => (sourceHandle ? { id: `e${i}`, source, target, sourceHandle } : { id: `e${i}`, source, target })),
+    edges: edges.map(([source, target, sourceHandle], i): RuleEdge =>
+      sourceHandle ? { id: `e${i}`, source, target, sourceHandle } : { id: `e${i}`, source, target },
+    ),
   };
 }
 
@@ -135,20 +163,22 @@ function statSum(d: EvalData, type: EventType, days: number, amount: boolean): n
   const w = win(d, days);
   let t = 0;
   const stats = d.stats;
-  if (stats) for (let i = 0; i < stats.length; i++) {
-    const s = stats[i] as (typeof stats)[number];
-    if (s.type === type && s.day >= w.firstDay && s.day <= w.lastDay) t += amount ? s.amount : s.count;
-  }
+  if (stats)
+    for (let i = 0; i < stats.length; i++) {
+      const s = stats[i] as (typeof stats)[number];
+      if (s.type === type && s.day >= w.firstDay && s.day <= w.lastDay) t += amount ? s.amount : s.count;
+    }
   return t;
 }
 function eventCount(d: EvalData, type: EventType, days: number, channel: string): number {
   const w = win(d, days);
   let t = 0;
   const events = d.events;
-  if (events) for (let i = 0; i < events.length; i++) {
-    const e = events[i] as (typeof events)[number];
-    if (e.type === type && e.channel === channel && e.occurredAt >= w.fromMs && e.occurredAt <= w.toMs) t++;
-  }
+  if (events)
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as (typeof events)[number];
+      if (e.type === type && e.channel === channel && e.occurredAt >= w.fromMs && e.occurredAt <= w.toMs) t++;
+    }
   return t;
 }
 const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -194,10 +224,27 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
       schedule,
       [
         cond('recent', 'lastPurchaseAt', 'within_last_days', 90),
-        { id: 'tier', kind: 'branch', cases: [{ id: 'champ', condition: { field: 'purchaseCount', op: 'gte', value: 5 } }, { id: 'big', condition: { field: 'totalSpend', op: 'gte', value: 200_000 } }] },
-        add('a_high', T.high), add('a_pot', T.potential), add('a_ord', T.ordinary), remove('a_lapsed', T.high),
+        {
+          id: 'tier',
+          kind: 'branch',
+          cases: [
+            { id: 'champ', condition: { field: 'purchaseCount', op: 'gte', value: 5 } },
+            { id: 'big', condition: { field: 'totalSpend', op: 'gte', value: 200_000 } },
+          ],
+        },
+        add('a_high', T.high),
+        add('a_pot', T.potential),
+        add('a_ord', T.ordinary),
+        remove('a_lapsed', T.high),
       ],
-      [['t', 'recent'], ['recent', 'tier', 'yes'], ['tier', 'a_high', 'champ'], ['tier', 'a_pot', 'big'], ['tier', 'a_ord', 'else'], ['recent', 'a_lapsed', 'no']],
+      [
+        ['t', 'recent'],
+        ['recent', 'tier', 'yes'],
+        ['tier', 'a_high', 'champ'],
+        ['tier', 'a_pot', 'big'],
+        ['tier', 'a_ord', 'else'],
+        ['recent', 'a_lapsed', 'no'],
+      ],
     ),
     hand: (d) => {
       const c = d.contact;
@@ -211,7 +258,14 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
   // 2. Spend in the last 30 days ≥ ¥1,000 (rollup aggregate).
   out.push({
     name: 'spend 30d ≥ ¥1000',
-    graph: graph(schedule, [cond('spend', 'event.amount', 'gte', 100_000, { eventType: 'purchase', days: 30 }), add('a', T.vip)], [['t', 'spend'], ['spend', 'a', 'yes']]),
+    graph: graph(
+      schedule,
+      [cond('spend', 'event.amount', 'gte', 100_000, { eventType: 'purchase', days: 30 }), add('a', T.vip)],
+      [
+        ['t', 'spend'],
+        ['spend', 'a', 'yes'],
+      ],
+    ),
     hand: (d) => (statSum(d, 'purchase', 30, true) >= 100_000 ? ['a'] : NONE),
   });
 
@@ -221,14 +275,27 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     graph: graph(
       schedule,
       [
-        { id: 'life', kind: 'branch', cases: [
-          { id: 'w7', condition: { field: 'lastActiveAt', op: 'within_last_days', value: 7 } },
-          { id: 'w30', condition: { field: 'lastActiveAt', op: 'within_last_days', value: 30 } },
-          { id: 'w90', condition: { field: 'lastActiveAt', op: 'within_last_days', value: 90 } },
-        ] },
-        add('a_active', T.active), add('a_wake', T.toWake), add('a_asleep', T.asleep), add('a_lost', T.lost),
+        {
+          id: 'life',
+          kind: 'branch',
+          cases: [
+            { id: 'w7', condition: { field: 'lastActiveAt', op: 'within_last_days', value: 7 } },
+            { id: 'w30', condition: { field: 'lastActiveAt', op: 'within_last_days', value: 30 } },
+            { id: 'w90', condition: { field: 'lastActiveAt', op: 'within_last_days', value: 90 } },
+          ],
+        },
+        add('a_active', T.active),
+        add('a_wake', T.toWake),
+        add('a_asleep', T.asleep),
+        add('a_lost', T.lost),
       ],
-      [['t', 'life'], ['life', 'a_active', 'w7'], ['life', 'a_wake', 'w30'], ['life', 'a_asleep', 'w90'], ['life', 'a_lost', 'else']],
+      [
+        ['t', 'life'],
+        ['life', 'a_active', 'w7'],
+        ['life', 'a_wake', 'w30'],
+        ['life', 'a_asleep', 'w90'],
+        ['life', 'a_lost', 'else'],
+      ],
     ),
     hand: (d) => {
       const v = d.contact.lastActiveAt;
@@ -243,7 +310,11 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
   const words4 = ['价格', '优惠', '多少钱'];
   out.push({
     name: 'message keyword',
-    graph: graph({ type: 'event', eventType: 'message', filters: [{ field: 'trigger.text', op: 'contains_any', value: words4 }] }, [add('a', T.followUp)], [['t', 'a']]),
+    graph: graph(
+      { type: 'event', eventType: 'message', filters: [{ field: 'trigger.text', op: 'contains_any', value: words4 }] },
+      [add('a', T.followUp)],
+      [['t', 'a']],
+    ),
     hand: (d) => {
       const e = d.event;
       if (!e || e.type !== 'message' || typeof e.text !== 'string') return NONE;
@@ -259,15 +330,35 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
       schedule,
       [
         cond('gm', 'kind', 'eq', 'group_member'),
-        { id: 's', kind: 'score', metrics: [
-          { field: 'messageCount', weight: 30, cap: 50 },
-          { field: 'event.count', params: { eventType: 'message', days: 30 }, weight: 25, cap: 20 },
-          { field: 'event.count', params: { eventType: 'article_open', days: 30 }, weight: 20, cap: 5 },
-          { field: 'inviteCount', weight: 15, cap: 5 },
-        ], bands: [{ id: 'core', min: 60, max: null }, { id: 'act', min: 35, max: 60 }, { id: 'norm', min: 10, max: 35 }, { id: 'watch', min: 0, max: 10 }] },
-        add('a_core', T.core), add('a_act', T.activeMember), add('a_norm', T.member), add('a_watch', T.watch),
+        {
+          id: 's',
+          kind: 'score',
+          metrics: [
+            { field: 'messageCount', weight: 30, cap: 50 },
+            { field: 'event.count', params: { eventType: 'message', days: 30 }, weight: 25, cap: 20 },
+            { field: 'event.count', params: { eventType: 'article_open', days: 30 }, weight: 20, cap: 5 },
+            { field: 'inviteCount', weight: 15, cap: 5 },
+          ],
+          bands: [
+            { id: 'core', min: 60, max: null },
+            { id: 'act', min: 35, max: 60 },
+            { id: 'norm', min: 10, max: 35 },
+            { id: 'watch', min: 0, max: 10 },
+          ],
+        },
+        add('a_core', T.core),
+        add('a_act', T.activeMember),
+        add('a_norm', T.member),
+        add('a_watch', T.watch),
       ],
-      [['t', 'gm'], ['gm', 's', 'yes'], ['s', 'a_core', 'core'], ['s', 'a_act', 'act'], ['s', 'a_norm', 'norm'], ['s', 'a_watch', 'watch']],
+      [
+        ['t', 'gm'],
+        ['gm', 's', 'yes'],
+        ['s', 'a_core', 'core'],
+        ['s', 'a_act', 'act'],
+        ['s', 'a_norm', 'norm'],
+        ['s', 'a_watch', 'watch'],
+      ],
     ),
     hand: (d) => {
       const c = d.contact;
@@ -289,8 +380,19 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     name: 'has tag ∧ lacks tag',
     graph: graph(
       schedule,
-      [cond('has', 'tags', 'has', T.antiAge), cond('lacks', 'tags', 'lacks', T.high), { id: 'and', kind: 'logic', op: 'and' }, add('a', T.potential)],
-      [['t', 'has'], ['t', 'lacks'], ['has', 'and', 'yes'], ['lacks', 'and', 'yes'], ['and', 'a']],
+      [
+        cond('has', 'tags', 'has', T.antiAge),
+        cond('lacks', 'tags', 'lacks', T.high),
+        { id: 'and', kind: 'logic', op: 'and' },
+        add('a', T.potential),
+      ],
+      [
+        ['t', 'has'],
+        ['t', 'lacks'],
+        ['has', 'and', 'yes'],
+        ['lacks', 'and', 'yes'],
+        ['and', 'a'],
+      ],
     ),
     hand: (d) => (hasTag(d, T.antiAge) && !hasTag(d, T.high) ? ['a'] : NONE),
   });
@@ -299,7 +401,14 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
   const regions7 = ['广东', '上海', '北京', '浙江'];
   out.push({
     name: 'region in list',
-    graph: graph(schedule, [cond('r', 'region', 'in', regions7), add('a', T.followUp)], [['t', 'r'], ['r', 'a', 'yes']]),
+    graph: graph(
+      schedule,
+      [cond('r', 'region', 'in', regions7), add('a', T.followUp)],
+      [
+        ['t', 'r'],
+        ['r', 'a', 'yes'],
+      ],
+    ),
     hand: (d) => {
       const r = d.contact.region;
       return typeof r === 'string' && regions7.includes(r) ? ['a'] : NONE;
@@ -311,8 +420,21 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     name: 'violations (OR)',
     graph: graph(
       schedule,
-      [cond('v3', 'violationCount', 'gte', 3), cond('v7', 'event.count', 'gte', 1, { eventType: 'violation', days: 7 }), { id: 'or', kind: 'logic', op: 'or' }, add('a_warn', T.warn), remove('a_vip', T.vip)],
-      [['t', 'v3'], ['t', 'v7'], ['v3', 'or', 'yes'], ['v7', 'or', 'yes'], ['or', 'a_warn'], ['or', 'a_vip']],
+      [
+        cond('v3', 'violationCount', 'gte', 3),
+        cond('v7', 'event.count', 'gte', 1, { eventType: 'violation', days: 7 }),
+        { id: 'or', kind: 'logic', op: 'or' },
+        add('a_warn', T.warn),
+        remove('a_vip', T.vip),
+      ],
+      [
+        ['t', 'v3'],
+        ['t', 'v7'],
+        ['v3', 'or', 'yes'],
+        ['v7', 'or', 'yes'],
+        ['or', 'a_warn'],
+        ['or', 'a_vip'],
+      ],
     ),
     hand: (d) => {
       const v = d.contact.violationCount;
@@ -323,7 +445,15 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
   // 9. Win-back: no purchase for 60+ days but spent ≥ ¥1,000 in total.
   out.push({
     name: 'win-back',
-    graph: graph(schedule, [cond('old', 'lastPurchaseAt', 'more_than_days_ago', 60), cond('spent', 'totalSpend', 'gte', 100_000), add('a', T.toWake)], [['t', 'old'], ['old', 'spent', 'yes'], ['spent', 'a', 'yes']]),
+    graph: graph(
+      schedule,
+      [cond('old', 'lastPurchaseAt', 'more_than_days_ago', 60), cond('spent', 'totalSpend', 'gte', 100_000), add('a', T.toWake)],
+      [
+        ['t', 'old'],
+        ['old', 'spent', 'yes'],
+        ['spent', 'a', 'yes'],
+      ],
+    ),
     hand: (d) => {
       const c = d.contact;
       const lp = c.lastPurchaseAt;
@@ -335,7 +465,15 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
   const channels10 = ['扫码-门店A', '扫码-门店B', '企微活动'];
   out.push({
     name: 'new from channels',
-    graph: graph(schedule, [cond('new', 'createdAt', 'within_last_days', 14), cond('ch', 'sourceChannel', 'in', channels10), add('a', T.newbie)], [['t', 'new'], ['new', 'ch', 'yes'], ['ch', 'a', 'yes']]),
+    graph: graph(
+      schedule,
+      [cond('new', 'createdAt', 'within_last_days', 14), cond('ch', 'sourceChannel', 'in', channels10), add('a', T.newbie)],
+      [
+        ['t', 'new'],
+        ['new', 'ch', 'yes'],
+        ['ch', 'a', 'yes'],
+      ],
+    ),
     hand: (d) => {
       const c = d.contact;
       const ch = c.sourceChannel;
@@ -347,7 +485,15 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
   const levels11 = ['金卡', '钻石'];
   out.push({
     name: 'custom level ∧ points',
-    graph: graph(schedule, [cond('lvl', 'custom.member_level', 'in', levels11), cond('pts', 'custom.points', 'gte', 1000), add('a', T.vip)], [['t', 'lvl'], ['lvl', 'pts', 'yes'], ['pts', 'a', 'yes']]),
+    graph: graph(
+      schedule,
+      [cond('lvl', 'custom.member_level', 'in', levels11), cond('pts', 'custom.points', 'gte', 1000), add('a', T.vip)],
+      [
+        ['t', 'lvl'],
+        ['lvl', 'pts', 'yes'],
+        ['pts', 'a', 'yes'],
+      ],
+    ),
     hand: (d) => {
       const lvl = custom(d, 'member_level');
       const pts = custom(d, 'points');
@@ -358,7 +504,14 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
   // 12. Birthday this month.
   out.push({
     name: 'birthday month',
-    graph: graph(schedule, [cond('bd', 'custom.birthday_month', 'eq', month), add('a', T.followUp)], [['t', 'bd'], ['bd', 'a', 'yes']]),
+    graph: graph(
+      schedule,
+      [cond('bd', 'custom.birthday_month', 'eq', month), add('a', T.followUp)],
+      [
+        ['t', 'bd'],
+        ['bd', 'a', 'yes'],
+      ],
+    ),
     hand: (d) => (custom(d, 'birthday_month') === month ? ['a'] : NONE),
   });
 
@@ -368,7 +521,11 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     graph: graph(
       { type: 'event', eventType: 'purchase', filters: [{ field: 'trigger.amount', op: 'gte', value: 50_000 }] },
       [cond('ltv', 'totalSpend', 'gte', 500_000), add('a_high', T.high), add('a_pot', T.potential)],
-      [['t', 'ltv'], ['ltv', 'a_high', 'yes'], ['ltv', 'a_pot', 'no']],
+      [
+        ['t', 'ltv'],
+        ['ltv', 'a_high', 'yes'],
+        ['ltv', 'a_pot', 'no'],
+      ],
     ),
     hand: (d) => {
       const e = d.event;
@@ -384,21 +541,41 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     name: 'device ∧ gender ∧ spend band',
     graph: graph(
       schedule,
-      [cond('dev', 'device', 'in', devices14), cond('g', 'gender', 'eq', 'female'), cond('sp', 'totalSpend', 'between', [50_000, 500_000]), add('a', T.potential)],
-      [['t', 'dev'], ['dev', 'g', 'yes'], ['g', 'sp', 'yes'], ['sp', 'a', 'yes']],
+      [
+        cond('dev', 'device', 'in', devices14),
+        cond('g', 'gender', 'eq', 'female'),
+        cond('sp', 'totalSpend', 'between', [50_000, 500_000]),
+        add('a', T.potential),
+      ],
+      [
+        ['t', 'dev'],
+        ['dev', 'g', 'yes'],
+        ['g', 'sp', 'yes'],
+        ['sp', 'a', 'yes'],
+      ],
     ),
     hand: (d) => {
       const c = d.contact;
       const dev = c.device;
       const s = c.totalSpend;
-      return typeof dev === 'string' && devices14.includes(dev) && c.gender === 'female' && num(s) && s >= 50_000 && s <= 500_000 ? ['a'] : NONE;
+      return typeof dev === 'string' && devices14.includes(dev) && c.gender === 'female' && num(s) && s >= 50_000 && s <= 500_000
+        ? ['a']
+        : NONE;
     },
   });
 
   // 15. Gray release: 20% of talkative contacts.
   out.push({
     name: 'gray release 20%',
-    graph: graph(schedule, [cond('gr', 'bucket', 'in_rollout', { percent: 20, salt: 17 }), cond('talk', 'messageCount', 'gte', 10), add('a', T.followUp)], [['t', 'gr'], ['gr', 'talk', 'yes'], ['talk', 'a', 'yes']]),
+    graph: graph(
+      schedule,
+      [cond('gr', 'bucket', 'in_rollout', { percent: 20, salt: 17 }), cond('talk', 'messageCount', 'gte', 10), add('a', T.followUp)],
+      [
+        ['t', 'gr'],
+        ['gr', 'talk', 'yes'],
+        ['talk', 'a', 'yes'],
+      ],
+    ),
     hand: (d) => {
       const c = d.contact;
       const b = c.bucket;
@@ -412,8 +589,16 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     name: 'has any tag ∧ articles 30d',
     graph: graph(
       schedule,
-      [cond('skin', 'tags', 'has_any', skin16), cond('read', 'event.count', 'gte', 2, { eventType: 'article_open', days: 30 }), add('a', T.followUp)],
-      [['t', 'skin'], ['skin', 'read', 'yes'], ['read', 'a', 'yes']],
+      [
+        cond('skin', 'tags', 'has_any', skin16),
+        cond('read', 'event.count', 'gte', 2, { eventType: 'article_open', days: 30 }),
+        add('a', T.followUp),
+      ],
+      [
+        ['t', 'skin'],
+        ['skin', 'read', 'yes'],
+        ['read', 'a', 'yes'],
+      ],
     ),
     hand: (d) => (skin16.some((id) => hasTag(d, id)) && statSum(d, 'article_open', 30, false) >= 2 ? ['a'] : NONE),
   });
@@ -423,19 +608,39 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     name: 'remark ∨ company text',
     graph: graph(
       schedule,
-      [cond('rm', 'remark', 'contains', '代理'), cond('co', 'company', 'starts_with', '深圳'), { id: 'or', kind: 'logic', op: 'or' }, add('a', T.agent)],
-      [['t', 'rm'], ['t', 'co'], ['rm', 'or', 'yes'], ['co', 'or', 'yes'], ['or', 'a']],
+      [
+        cond('rm', 'remark', 'contains', '代理'),
+        cond('co', 'company', 'starts_with', '深圳'),
+        { id: 'or', kind: 'logic', op: 'or' },
+        add('a', T.agent),
+      ],
+      [
+        ['t', 'rm'],
+        ['t', 'co'],
+        ['rm', 'or', 'yes'],
+        ['co', 'or', 'yes'],
+        ['or', 'a'],
+      ],
     ),
     hand: (d) => {
       const c = d.contact;
-      return (typeof c.remark === 'string' && c.remark.includes('代理')) || (typeof c.company === 'string' && c.company.startsWith('深圳')) ? ['a'] : NONE;
+      return (typeof c.remark === 'string' && c.remark.includes('代理')) || (typeof c.company === 'string' && c.company.startsWith('深圳'))
+        ? ['a']
+        : NONE;
     },
   });
 
   // 18. Scanned the live-stream QR code in the last 90 days (raw events: channel filter).
   out.push({
     name: 'qr scans by channel 90d',
-    graph: graph(schedule, [cond('qr', 'event.count', 'gte', 1, { eventType: 'qr_scan', days: 90, channel: '直播间' }), add('a', T.followUp)], [['t', 'qr'], ['qr', 'a', 'yes']]),
+    graph: graph(
+      schedule,
+      [cond('qr', 'event.count', 'gte', 1, { eventType: 'qr_scan', days: 90, channel: '直播间' }), add('a', T.followUp)],
+      [
+        ['t', 'qr'],
+        ['qr', 'a', 'yes'],
+      ],
+    ),
     hand: (d) => (eventCount(d, 'qr_scan', 90, '直播间') >= 1 ? ['a'] : NONE),
   });
 
@@ -444,8 +649,18 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     name: 'NOT bought ∧ talks',
     graph: graph(
       schedule,
-      [cond('bought', 'purchaseCount', 'gte', 1), { id: 'not', kind: 'logic', op: 'not' }, cond('talk', 'messageCount', 'gte', 5), add('a', T.toWake)],
-      [['t', 'bought'], ['bought', 'not', 'yes'], ['not', 'talk'], ['talk', 'a', 'yes']],
+      [
+        cond('bought', 'purchaseCount', 'gte', 1),
+        { id: 'not', kind: 'logic', op: 'not' },
+        cond('talk', 'messageCount', 'gte', 5),
+        add('a', T.toWake),
+      ],
+      [
+        ['t', 'bought'],
+        ['bought', 'not', 'yes'],
+        ['not', 'talk'],
+        ['talk', 'a', 'yes'],
+      ],
     ),
     hand: (d) => {
       const c = d.contact;
@@ -460,15 +675,34 @@ function rules(tag: (group: string, name: string) => number): Bench[] {
     graph: graph(
       { type: 'event', eventType: 'message', filters: [] },
       [
-        cond('k', 'kind', 'in', kinds20), cond('own', 'ownerUserId', 'is_not_empty'), { id: 'and', kind: 'logic', op: 'and' },
-        { id: 's', kind: 'score', metrics: [
-          { field: 'totalSpend', weight: 50, cap: 500_000 },
-          { field: 'event.count', params: { eventType: 'purchase', days: 90 }, weight: 30, cap: 5 },
-          { field: 'messageCount', weight: 20, cap: 100 },
-        ], bands: [{ id: 'hi', min: 50, max: null }, { id: 'lo', min: 0, max: 50 }] },
-        add('a_hi', T.high), add('a_lo', T.ordinary),
+        cond('k', 'kind', 'in', kinds20),
+        cond('own', 'ownerUserId', 'is_not_empty'),
+        { id: 'and', kind: 'logic', op: 'and' },
+        {
+          id: 's',
+          kind: 'score',
+          metrics: [
+            { field: 'totalSpend', weight: 50, cap: 500_000 },
+            { field: 'event.count', params: { eventType: 'purchase', days: 90 }, weight: 30, cap: 5 },
+            { field: 'messageCount', weight: 20, cap: 100 },
+          ],
+          bands: [
+            { id: 'hi', min: 50, max: null },
+            { id: 'lo', min: 0, max: 50 },
+          ],
+        },
+        add('a_hi', T.high),
+        add('a_lo', T.ordinary),
       ],
-      [['t', 'k'], ['t', 'own'], ['k', 'and', 'yes'], ['own', 'and', 'yes'], ['and', 's'], ['s', 'a_hi', 'hi'], ['s', 'a_lo', 'lo']],
+      [
+        ['t', 'k'],
+        ['t', 'own'],
+        ['k', 'and', 'yes'],
+        ['own', 'and', 'yes'],
+        ['and', 's'],
+        ['s', 'a_hi', 'hi'],
+        ['s', 'a_lo', 'lo'],
+      ],
     ),
     hand: (d) => {
       const e = d.event;
@@ -503,7 +737,10 @@ interface Prepared {
 }
 const EVALUATORS = ['json-logic-js', 'closure', 'plan', 'hand-written'] as const;
 type EvalName = (typeof EVALUATORS)[number];
-interface Tally { matched: number; fired: number }
+interface Tally {
+  matched: number;
+  fired: number;
+}
 
 /** One pass of one evaluator over all contacts for one rule: ns, and what it found. */
 function run(p: Prepared, ev: EvalName, cold: boolean, data: EvalData[]): { ns: number; tally: Tally } {
@@ -611,7 +848,9 @@ function main() {
   const check = (what: string, r: number, tally: Tally) => {
     const want = expected[r] as Tally;
     if (tally.matched !== want.matched || tally.fired !== want.fired) {
-      console.error(`DISAGREEMENT on rule ${r + 1} "${prepared[r]?.bench.name}" (${what}): matched ${tally.matched} fired ${tally.fired}; json-logic-js says matched ${want.matched} fired ${want.fired}`);
+      console.error(
+        `DISAGREEMENT on rule ${r + 1} "${prepared[r]?.bench.name}" (${what}): matched ${tally.matched} fired ${tally.fired}; json-logic-js says matched ${want.matched} fired ${want.fired}`,
+      );
       process.exit(1);
     }
   };
@@ -644,7 +883,9 @@ function main() {
   const perRule = (ev: EvalName, r: number) => median(times.get(`rule|${ev}|${r}`) ?? []) / data.length;
 
   console.log(`\n## Evaluators: ${prepared.length} rules × ${data.length.toLocaleString()} contacts, CPU time, median of ${REPS} passes`);
-  console.log(`Each contact through all ${prepared.length} rules (the webhook shape). Cold = every rule parsed + compiled per batch of ${BATCH} contacts.`);
+  console.log(
+    `Each contact through all ${prepared.length} rules (the webhook shape). Cold = every rule parsed + compiled per batch of ${BATCH} contacts.`,
+  );
   console.log(`All evaluators agreed with json-logic-js on matched contacts and fired actions, per rule, in every pass.\n`);
   console.log('| evaluator | warm ns/contact-rule | warm × json-logic-js | cold ns/contact-rule | cold × json-logic-js |');
   console.log('|---|---:|---:|---:|---:|');
@@ -655,7 +896,9 @@ function main() {
     const c = overall(ev, true);
     console.log(`| ${ev} | ${w.toFixed(0)} | ${(refWarm / w).toFixed(1)}× | ${c.toFixed(0)} | ${(refCold / c).toFixed(1)}× |`);
   }
-  console.log(`\nper rule, warm, rule-major (one rule over all contacts; memory-bound, so ratios are compressed): ns/contact (× json-logic-js)\n`);
+  console.log(
+    `\nper rule, warm, rule-major (one rule over all contacts; memory-bound, so ratios are compressed): ns/contact (× json-logic-js)\n`,
+  );
   console.log('| # | rule | matched | json-logic-js | closure | plan | hand |');
   console.log('|---:|---|---:|---:|---:|---:|---:|');
   prepared.forEach((p, r) => {
@@ -664,9 +907,15 @@ function main() {
       const t = perRule(ev, r);
       return `${t.toFixed(0)} (${(ref / t).toFixed(1)}×)`;
     };
-    console.log(`| ${r + 1} | ${p.bench.name} | ${(expected[r] as Tally).matched} | ${ref.toFixed(0)} | ${cell('closure')} | ${cell('plan')} | ${cell('hand-written')} |`);
+    console.log(
+      `| ${r + 1} | ${p.bench.name} | ${(expected[r] as Tally).matched} | ${ref.toFixed(0)} | ${cell('closure')} | ${cell('plan')} | ${cell('hand-written')} |`,
+    );
   });
-  console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(
+    `\nload average at the end: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 main();

@@ -20,9 +20,9 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEV_FIELD_KEY } from '../scripts/dev-field-key';
-import { IMPORT_CHUNK_ROWS } from '../shared/src/api/imports';
-import { CSRF_HEADER } from '../shared/src/api/auth';
-import { DEMO_PASSWORD } from '../shared/src/demo/index';
+import { IMPORT_CHUNK_ROWS, type DryRunReport, type ImportApplyResult, type ImportSummary } from '@shared/api/imports';
+import { CSRF_HEADER } from '@shared/api/auth';
+import { DEMO_PASSWORD } from '@shared/demo/index';
 import { ROOT, WRANGLER_ENV } from './local';
 
 const { values } = parseArgs({
@@ -41,7 +41,13 @@ const PORT = Number(values.port);
 const BASE = `http://127.0.0.1:${PORT}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'segflow-bench-import-'));
 
-const wrangler = (...args: string[]) => execFileSync('npx', ['wrangler', ...args], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }).toString();
+const wrangler = (...args: string[]) =>
+  execFileSync('npx', ['wrangler', ...args], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+  }).toString();
 function query<T>(sql: string): T[] {
   const out = wrangler('d1', 'execute', 'DB', '--local', '--persist-to', dir, '--json', '--command', sql);
   return (JSON.parse(out) as { results: T[] }[])[0]?.results ?? [];
@@ -58,11 +64,14 @@ async function signIn() {
   });
   if (!res.ok) throw new Error(`sign-in: ${res.status} ${await res.text()}`);
   const me = (await res.json()) as { csrfToken: string };
-  auth.cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  auth.cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   auth[CSRF_HEADER] = me.csrfToken;
 }
 
-async function post(p: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function post<T = unknown>(p: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${BASE}${p}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...auth },
@@ -70,9 +79,9 @@ async function post(p: string, body?: unknown): Promise<{ status: number; body: 
   });
   const text = await res.text();
   try {
-    return { status: res.status, body: JSON.parse(text) };
+    return { status: res.status, body: JSON.parse(text) as T };
   } catch {
-    return { status: res.status, body: text.slice(0, 500) };
+    return { status: res.status, body: text.slice(0, 500) as unknown as T }; // an error page: only printed
   }
 }
 
@@ -88,9 +97,17 @@ async function main() {
   log('migrations…');
   wrangler('d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir);
   log(`seeding ${CONTACTS} demo contacts…`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--contacts', String(CONTACTS), '--persist-to', dir], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
-  const existing = query<{ external_id: string }>(`SELECT external_id FROM contacts ORDER BY id LIMIT ${Math.floor(ROWS / 10)}`).map((r) => r.external_id);
-  const tags = query<{ g: string; t: string }>(`SELECT g.name AS g, t.name AS t FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.status = 'active' AND g.exclusive = 0 ORDER BY t.id LIMIT 20`);
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--contacts', String(CONTACTS), '--persist-to', dir], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const existing = query<{ external_id: string }>(`SELECT external_id FROM contacts ORDER BY id LIMIT ${Math.floor(ROWS / 10)}`).map(
+    (r) => r.external_id,
+  );
+  const tags = query<{ g: string; t: string }>(
+    `SELECT g.name AS g, t.name AS t FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.status = 'active' AND g.exclusive = 0 ORDER BY t.id LIMIT 20`,
+  );
 
   const headers = ['外部ID', '姓名', '手机号', '省份', '城市', '公司', '性别', '标签'];
   const mapping = ['externalId', 'name', 'phone', 'region', 'city', 'company', 'gender', 'tags'];
@@ -118,12 +135,16 @@ async function main() {
   for (let i = 0; i < rows.length; i += IMPORT_CHUNK_ROWS) chunks.push(rows.slice(i, i + IMPORT_CHUNK_ROWS));
 
   log('wrangler dev…');
-  const dev = spawn('npx', ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(PORT), '--persist-to', dir, '--var', `FIELD_KEY:${DEV_FIELD_KEY}`], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: values['dev-log'] ? ['ignore', openSync(values['dev-log'], 'w'), openSync(values['dev-log'], 'a')] : 'ignore',
-    detached: true,
-  });
+  const dev = spawn(
+    'npx',
+    ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(PORT), '--persist-to', dir, '--var', `FIELD_KEY:${DEV_FIELD_KEY}`],
+    {
+      cwd: ROOT,
+      env: WRANGLER_ENV,
+      stdio: values['dev-log'] ? ['ignore', openSync(values['dev-log'], 'w'), openSync(values['dev-log'], 'a')] : 'ignore',
+      detached: true,
+    },
+  );
   try {
     for (let i = 0; ; i++) {
       try {
@@ -147,9 +168,9 @@ async function main() {
         if (r.status !== 404) throw new Error(`baseline: ${r.status} ${JSON.stringify(r.body)}`);
       }
     });
-    const created = await post('/api/imports', { fileName: 'bench.csv', headers, mapping });
+    const created = await post<ImportSummary>('/api/imports', { fileName: 'bench.csv', headers, mapping });
     if (created.status !== 201) throw new Error(JSON.stringify(created.body));
-    const id = created.body.id as string;
+    const id = created.body.id;
     const stage = await timed(`staging ${ROWS} rows in ${chunks.length} chunks`, async () => {
       for (const c of chunks) {
         const r = await post(`/api/imports/${id}/rows`, { rows: c });
@@ -157,13 +178,13 @@ async function main() {
       }
     });
     const dry = await timed('dry run', async () => {
-      const r = await post(`/api/imports/${id}/dry-run`, {});
+      const r = await post<DryRunReport>(`/api/imports/${id}/dry-run`, {});
       if (r.status !== 200) throw new Error(`dry run: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body;
     });
     log(`  counts ${JSON.stringify(dry.value.counts)}, ${dry.value.tagCount} tags`);
     const apply = await timed('apply (one batch)', async () => {
-      const r = await post(`/api/imports/${id}/apply`);
+      const r = await post<ImportApplyResult>(`/api/imports/${id}/apply`);
       if (r.status !== 200) throw new Error(`apply: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body;
     });
@@ -187,7 +208,9 @@ async function main() {
     console.log(`| staging + dry run + apply | ${total.toFixed(2)} | ${ratio(total)} |`);
     console.log(`| rollback | ${rollback.seconds.toFixed(2)} | ${ratio(rollback.seconds)} |`);
     console.log(`\ncounts ${JSON.stringify(apply.value.counts)}; tag additions ${apply.value.tagsAdded}`);
-    console.log(`check: contacts added in D1 after apply ${afterApply} (dry run said ${dry.value.counts.new}), after rollback ${afterRollback} more than before`);
+    console.log(
+      `check: contacts added in D1 after apply ${afterApply} (dry run said ${dry.value.counts.new}), after rollback ${afterRollback} more than before`,
+    );
     if (afterApply !== dry.value.counts.new || afterRollback !== 0) process.exitCode = 1;
   } finally {
     try {

@@ -37,9 +37,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compileRule } from '../shared/src/rules/compile';
-import type { RuleGraph, RuleNode } from '../shared/src/rules/types';
-import type { EventType } from '../shared/src/domain';
+import { compileRule } from '@shared/rules/compile';
+import type { RuleGraph, RuleNode } from '@shared/rules/types';
+import type { EventType } from '@shared/domain';
 import { ROOT, WRANGLER_ENV } from './local';
 
 const { values } = parseArgs({
@@ -64,7 +64,13 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const SECRET = 'bench-secret';
 const dir = mkdtempSync(path.join(tmpdir(), 'segflow-bench-'));
 
-const wrangler = (...args: string[]) => execFileSync('npx', ['wrangler', ...args], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }).toString();
+const wrangler = (...args: string[]) =>
+  execFileSync('npx', ['wrangler', ...args], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+  }).toString();
 function query<T>(sql: string): T[] {
   const out = wrangler('d1', 'execute', 'DB', '--local', '--persist-to', dir, '--json', '--command', sql);
   return (JSON.parse(out) as { results: T[] }[])[0]?.results ?? [];
@@ -74,7 +80,18 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 // ---- 50 rules ----
 function rules(tagIds: number[]): { graph: RuleGraph; trigger: string; percent: number }[] {
   const out: { graph: RuleGraph; trigger: string; percent: number }[] = [];
-  const triggers: EventType[] = ['message', 'message', 'message', 'purchase', 'purchase', 'article_open', 'group_join', 'qr_scan', 'invite', 'violation'];
+  const triggers: EventType[] = [
+    'message',
+    'message',
+    'message',
+    'purchase',
+    'purchase',
+    'article_open',
+    'group_join',
+    'qr_scan',
+    'invite',
+    'violation',
+  ];
   const conditions: RuleNode[] = [
     { id: 'c', kind: 'condition', condition: { field: 'totalSpend', op: 'gte', value: 50_000 } },
     { id: 'c', kind: 'condition', condition: { field: 'event.count', op: 'gte', value: 2, params: { eventType: 'purchase', days: 30 } } },
@@ -84,7 +101,8 @@ function rules(tagIds: number[]): { graph: RuleGraph; trigger: string; percent: 
   ];
   for (let i = 0; i < 50; i++) {
     const eventType = triggers[i % triggers.length] as EventType;
-    const filters = eventType === 'message' && i % 3 === 0 ? [{ field: 'trigger.text', op: 'contains_any', value: ['价格', '优惠', '代理'] }] : [];
+    const filters =
+      eventType === 'message' && i % 3 === 0 ? [{ field: 'trigger.text', op: 'contains_any', value: ['价格', '优惠', '代理'] }] : [];
     const cond = { ...(conditions[i % conditions.length] as RuleNode) };
     const score: RuleNode = {
       id: 's',
@@ -129,7 +147,11 @@ function setup(): string[] {
   log('migrations…');
   wrangler('d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir);
   log(`seeding ${CONTACTS} demo contacts…`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--contacts', String(CONTACTS), '--persist-to', dir], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--contacts', String(CONTACTS), '--persist-to', dir], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const tagIds = query<{ id: number }>(`SELECT id FROM tags WHERE status = 'active' ORDER BY id`).map((r) => r.id);
   const now = Date.now();
   const lines = [`INSERT INTO event_sources (id, name, kind, secret) VALUES ('bench', 'bench', 'generic', ${sqlString(SECRET)});`];
@@ -266,7 +288,12 @@ async function phase(name: string, seconds: number, one: () => Promise<{ ok: boo
 }
 
 /** Open loop: `one` started every 1/perSecond s for `seconds`, whether or not earlier ones were answered. */
-async function openPhase(name: string, seconds: number, perSecond: number, one: () => Promise<{ ok: boolean; events: number }>): Promise<Phase> {
+async function openPhase(
+  name: string,
+  seconds: number,
+  perSecond: number,
+  one: () => Promise<{ ok: boolean; events: number }>,
+): Promise<Phase> {
   const p: Phase = { name, requests: 0, events: 0, errors: 0, seconds, latencies: [], cpuSeconds: 0 };
   const start = performance.now();
   const total = Math.round(seconds * perSecond);
@@ -346,8 +373,14 @@ async function main() {
       return { ok: res.status === 401, events: 0 };
     };
     type Run = (name: string, seconds: number) => Promise<Phase>;
-    const closed = (one: () => Promise<{ ok: boolean; events: number }>): Run => (name, seconds) => phase(name, seconds, one);
-    const open = (one: () => Promise<{ ok: boolean; events: number }>): Run => (name, seconds) => openPhase(name, seconds, RATE / OPEN_BATCH, one);
+    const closed =
+      (one: () => Promise<{ ok: boolean; events: number }>): Run =>
+      (name, seconds) =>
+        phase(name, seconds, one);
+    const open =
+      (one: () => Promise<{ ok: boolean; events: number }>): Run =>
+      (name, seconds) =>
+        openPhase(name, seconds, RATE / OPEN_BATCH, one);
     // Two sets, each interleaved within itself: the open-loop rows offer a fixed load (the latency
     // a sender sees at that load), the closed-loop rows saturate the server (the most it takes).
     // The open-loop set runs first, on a server that has not been saturated: run after the
@@ -370,7 +403,16 @@ async function main() {
     const SLICE = 2;
     const phases: Phase[] = [];
     for (const set of sets.map((s) => s.filter(([i]) => !keep || keep.has(i))).filter((s) => s.length)) {
-      const acc: Phase[] = set.map(([row, name]) => ({ row, name, requests: 0, events: 0, errors: 0, seconds: 0, latencies: [], cpuSeconds: 0 }));
+      const acc: Phase[] = set.map(([row, name]) => ({
+        row,
+        name,
+        requests: 0,
+        events: 0,
+        errors: 0,
+        seconds: 0,
+        latencies: [],
+        cpuSeconds: 0,
+      }));
       // one unmeasured slice of the set's first row: the set starts from its own steady state
       await (set[0] as [number, string, Run])[2]('warmup', SLICE);
       for (let round = 0; round < Math.max(1, Math.round(SECONDS / SLICE)); round++) {
@@ -409,7 +451,9 @@ async function main() {
         'vs no-op': `${(cpuPerRequest / noopCpu).toFixed(1)}×`,
       };
     });
-    console.log(`\n${CONTACTS} contacts, 50 published rules, concurrency ${CONCURRENCY}, ${SECONDS} s per kind in interleaved ${SLICE} s slices, one wrangler dev on this machine (load average ${loadavg()[0]?.toFixed(1)})\n`);
+    console.log(
+      `\n${CONTACTS} contacts, 50 published rules, concurrency ${CONCURRENCY}, ${SECONDS} s per kind in interleaved ${SLICE} s slices, one wrangler dev on this machine (load average ${loadavg()[0]?.toFixed(1)})\n`,
+    );
     console.table(rows);
   } finally {
     try {
@@ -421,17 +465,26 @@ async function main() {
   }
 
   // ---- count rows ----
-  const stored = query<{ n: number; d: number }>(`SELECT COUNT(*) AS n, COUNT(DISTINCT sender_event_id) AS d FROM events WHERE source_id = 'bench'`)[0] as { n: number; d: number };
+  const stored = query<{ n: number; d: number }>(
+    `SELECT COUNT(*) AS n, COUNT(DISTINCT sender_event_id) AS d FROM events WHERE source_id = 'bench'`,
+  )[0] as { n: number; d: number };
   const file = path.join(dir, 'acked.sql');
   // Every acknowledged id must be stored: count the acknowledged ids present in D1, in chunks
   // under D1's statement size, all in one `wrangler d1 execute --file`.
   const ids = ackedIds();
   const counts: string[] = [];
   for (let i = 0; i < ids.length; i += 2000) {
-    counts.push(`SELECT COUNT(*) AS n FROM events WHERE source_id = 'bench' AND sender_event_id IN (${ids.slice(i, i + 2000).map(sqlString).join(',')});`);
+    counts.push(
+      `SELECT COUNT(*) AS n FROM events WHERE source_id = 'bench' AND sender_event_id IN (${ids
+        .slice(i, i + 2000)
+        .map(sqlString)
+        .join(',')});`,
+    );
   }
   writeFileSync(file, counts.join('\n'));
-  const out = JSON.parse(wrangler('d1', 'execute', 'DB', '--local', '--persist-to', dir, '--json', '--file', file)) as { results: { n: number }[] }[];
+  const out = JSON.parse(wrangler('d1', 'execute', 'DB', '--local', '--persist-to', dir, '--json', '--file', file)) as {
+    results: { n: number }[];
+  }[];
   let present = out.reduce((sum, r) => sum + (r.results[0]?.n ?? 0), 0);
   if (out.length !== counts.length) {
     // Not one result per statement: count chunk by chunk instead.
@@ -440,8 +493,12 @@ async function main() {
   const after = {
     daily: query<{ n: number }>('SELECT COALESCE(SUM(count), 0) AS n FROM contact_daily_stats')[0]?.n ?? 0,
     counters: query<{ n: number }>('SELECT SUM(message_count + purchase_count) AS n FROM contacts')[0]?.n ?? 0,
-    msgPurchases: query<{ n: number }>(`SELECT COUNT(*) AS n FROM events WHERE source_id = 'bench' AND type IN ('message', 'purchase')`)[0]?.n ?? 0,
-    ledger: query<{ n: number }>(`SELECT COUNT(*) AS n FROM tag_ledger WHERE source = 'rule' AND batch_id IS NOT NULL AND batch_id NOT LIKE 'publish:%'`)[0]?.n ?? 0,
+    msgPurchases:
+      query<{ n: number }>(`SELECT COUNT(*) AS n FROM events WHERE source_id = 'bench' AND type IN ('message', 'purchase')`)[0]?.n ?? 0,
+    ledger:
+      query<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM tag_ledger WHERE source = 'rule' AND batch_id IS NOT NULL AND batch_id NOT LIKE 'publish:%'`,
+      )[0]?.n ?? 0,
   };
   console.log('\nRows in D1 after the run');
   console.table([

@@ -39,14 +39,21 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { compileRule, type CompiledRule } from '../shared/src/rules/compile';
-import type { SqlFrag } from '../shared/src/rules/operators';
-import { buildPreviewCountPlan, columnValues, fillCounts, type CountRound, type PlanTuning, type PreviewCountPlan } from '../shared/src/rules/preview-counts';
-import { buildPreviewQuery } from '../shared/src/rules/sql';
-import { netPlanOver, type NetPlan } from '../shared/src/rules/net-effect';
-import type { RuleEdge, RuleGraph, RuleNode } from '../shared/src/rules/types';
+import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import type { SqlFrag } from '@shared/rules/operators';
+import {
+  buildPreviewCountPlan,
+  columnValues,
+  fillCounts,
+  type CountRound,
+  type PlanTuning,
+  type PreviewCountPlan,
+} from '@shared/rules/preview-counts';
+import { buildPreviewQuery } from '@shared/rules/sql';
+import { netPlanOver, type NetPlan } from '@shared/rules/net-effect';
+import type { RuleEdge, RuleGraph, RuleNode } from '@shared/rules/types';
 import { ROOT, WRANGLER_ENV, d1DatabaseId } from './local';
-import { GROUP_MEMBER_BANDS, groupMemberScoreGraph } from '../shared/src/demo/rule-graphs';
+import { GROUP_MEMBER_BANDS, groupMemberScoreGraph } from '@shared/demo/rule-graphs';
 
 const { values } = parseArgs({
   options: {
@@ -68,7 +75,8 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const MEASURED_INDEXES = [
   {
     name: 'contacts_rule_cover_idx',
-    create: 'CREATE INDEX IF NOT EXISTS contacts_rule_cover_idx ON contacts (kind, region, total_spend, last_active_at, owner_user_id, message_count)',
+    create:
+      'CREATE INDEX IF NOT EXISTS contacts_rule_cover_idx ON contacts (kind, region, total_spend, last_active_at, owner_user_id, message_count)',
   },
 ];
 
@@ -98,10 +106,18 @@ function prepare() {
   // Applies only the migrations the directory lacks: a directory seeded before a new index
   // migration gets the index.
   log(`migrations → ${DIR}`);
-  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   // seed.ts leaves an already seeded database alone.
   log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded)`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
 
 interface Result {
@@ -114,10 +130,18 @@ function graph(nodes: RuleNode[], edges: [string, string, string?][]): RuleGraph
   return {
     schemaVersion: 1,
     nodes: [{ id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } }, ...nodes],
-    edges: edges.map(([source, target, sourceHandle], i): RuleEdge => (sourceHandle ? { id: `e${i}`, source, target, sourceHandle } : { id: `e${i}`, source, target })),
+    edges: edges.map(([source, target, sourceHandle], i): RuleEdge =>
+      sourceHandle ? { id: `e${i}`, source, target, sourceHandle } : { id: `e${i}`, source, target },
+    ),
   };
 }
-const cond = (id: string, field: string, op: string, value?: unknown, params?: { eventType: 'purchase' | 'message'; days: number }): RuleNode => ({
+const cond = (
+  id: string,
+  field: string,
+  op: string,
+  value?: unknown,
+  params?: { eventType: 'purchase' | 'message'; days: number },
+): RuleNode => ({
   id,
   kind: 'condition',
   condition: { field, op, ...(value === undefined ? {} : { value }), ...(params ? { params } : {}) },
@@ -127,7 +151,14 @@ function chain(conds: RuleNode[], tagIn: number, tagOut: number): RuleGraph {
   const edges: [string, string, string?][] = [['t', 'c1']];
   for (let i = 1; i < conds.length; i++) edges.push([`c${i}`, `c${i + 1}`, 'yes']);
   edges.push([`c${conds.length}`, 'a_in', 'yes'], ['c1', 'a_out', 'no']);
-  return graph([...conds, { id: 'a_in', kind: 'action', action: { type: 'add_tag', tagId: tagIn } }, { id: 'a_out', kind: 'action', action: { type: 'remove_tag', tagId: tagOut } }], edges);
+  return graph(
+    [
+      ...conds,
+      { id: 'a_in', kind: 'action', action: { type: 'add_tag', tagId: tagIn } },
+      { id: 'a_out', kind: 'action', action: { type: 'remove_tag', tagId: tagOut } },
+    ],
+    edges,
+  );
 }
 
 const median = (xs: number[]) => {
@@ -157,7 +188,11 @@ async function main() {
       exclusive: number;
     }[];
     const tag = (name: string) => tags.find((t) => t.name === name)?.id ?? 1;
-    const netOf = (rule: CompiledRule): NetPlan => netPlanOver(rule.actions, tags.map((t) => ({ id: t.id, groupId: t.group_id, exclusive: t.exclusive === 1 })));
+    const netOf = (rule: CompiledRule): NetPlan =>
+      netPlanOver(
+        rule.actions,
+        tags.map((t) => ({ id: t.id, groupId: t.group_id, exclusive: t.exclusive === 1 })),
+      );
     // Windows relative to the newest event, so the rule selects the same contacts whenever it runs.
     const now = ((await q('SELECT max(occurred_at) AS m FROM events')).results[0]?.m as number) ?? Date.now();
     log(`${n.toLocaleString()} contacts, ${nStats.toLocaleString()} daily stat rows, now = ${new Date(now).toISOString()}`);
@@ -187,7 +222,11 @@ async function main() {
       ),
       // A positive aggregate set first: every later count rides on the pass over it.
       aggfirst3: chain(
-        [cond('c1', 'event.count', 'gte', 1, { eventType: 'purchase', days: 30 }), cond('c2', 'kind', 'eq', 'wecom_customer'), cond('c3', 'messageCount', 'gte', 5)],
+        [
+          cond('c1', 'event.count', 'gte', 1, { eventType: 'purchase', days: 30 }),
+          cond('c2', 'kind', 'eq', 'wecom_customer'),
+          cond('c3', 'messageCount', 'gte', 5),
+        ],
         tag('活跃客户'),
         tag('流失客户'),
       ),
@@ -212,11 +251,34 @@ async function main() {
       notin4: 'preview: 30-day purchase amount < ¥1 (NOT IN set), then 3 conditions',
       bands4: 'preview: group-member score (5 factors), 4 bands → 4 tags of one exclusive group',
     };
-    type Statement = { key: string; label: string; sql: string; params: unknown[]; rule?: CompiledRule; columns?: string[]; plan?: PreviewCountPlan };
+    type Statement = {
+      key: string;
+      label: string;
+      sql: string;
+      params: unknown[];
+      rule?: CompiledRule;
+      columns?: string[];
+      plan?: PreviewCountPlan;
+    };
     const statements: Statement[] = [
-      { key: 'bare', label: 'bare scan: count(*) WHERE invite_count >= 1 (no index: table scan)', sql: 'SELECT count(*) AS n FROM contacts WHERE invite_count >= ?', params: [1] },
-      { key: 'bare_msg', label: 'count(*) WHERE message_count >= 5 (covered by contacts_rule_cover_idx)', sql: 'SELECT count(*) AS n FROM contacts WHERE message_count >= ?', params: [5] },
-      { key: 'bare_idx', label: 'count(*) WHERE total_spend >= ¥1000 (indexed)', sql: 'SELECT count(*) AS n FROM contacts WHERE total_spend >= ?', params: [100_000] },
+      {
+        key: 'bare',
+        label: 'bare scan: count(*) WHERE invite_count >= 1 (no index: table scan)',
+        sql: 'SELECT count(*) AS n FROM contacts WHERE invite_count >= ?',
+        params: [1],
+      },
+      {
+        key: 'bare_msg',
+        label: 'count(*) WHERE message_count >= 5 (covered by contacts_rule_cover_idx)',
+        sql: 'SELECT count(*) AS n FROM contacts WHERE message_count >= ?',
+        params: [5],
+      },
+      {
+        key: 'bare_idx',
+        label: 'count(*) WHERE total_spend >= ¥1000 (indexed)',
+        sql: 'SELECT count(*) AS n FROM contacts WHERE total_spend >= ?',
+        params: [100_000],
+      },
     ];
     for (const [key, g] of Object.entries(rules)) {
       const compiled = compileRule(g);
@@ -230,7 +292,15 @@ async function main() {
         params: pq.value.params,
         rule: compiled.value,
         columns: pq.value.columns.map((c) =>
-          'nodeId' in c ? `${c.kind}:${c.nodeId}` : 'edgeId' in c ? `edge:${c.edgeId}` : 'tagId' in c ? `${c.kind}:${c.tagId}` : 'index' in c ? `${c.kind}:${c.index}` : c.kind,
+          'nodeId' in c
+            ? `${c.kind}:${c.nodeId}`
+            : 'edgeId' in c
+              ? `edge:${c.edgeId}`
+              : 'tagId' in c
+                ? `${c.kind}:${c.tagId}`
+                : 'index' in c
+                  ? `${c.kind}:${c.index}`
+                  : c.kind,
         ),
       });
     }
@@ -238,17 +308,37 @@ async function main() {
     // The default preview path: conjunction counts in two D1 batches (`buildPreviewCountPlan`,
     // what `runPreview` runs), and the one-batch plan it replaced, with its held-tag forms.
     const counted: Statement[] = [];
-    const sizeOf = (p: PreviewCountPlan) => `${p.size} counts: ${p.first.fills.length} in round 1${p.second ? `, up to ${p.size - p.first.fills.length} in round 2` : ''}`;
+    const sizeOf = (p: PreviewCountPlan) =>
+      `${p.size} counts: ${p.first.fills.length} in round 1${p.second ? `, up to ${p.size - p.first.fills.length} in round 2` : ''}`;
     for (const s of statements) {
       if (!s.rule) continue;
       const variant = (key: string, label: string, tuning: PlanTuning) => {
-        const plan = buildPreviewCountPlan(s.rule as CompiledRule, { now, tzOffsetMinutes: 480 }, { ...tuning, net: netOf(s.rule as CompiledRule) });
+        const plan = buildPreviewCountPlan(
+          s.rule as CompiledRule,
+          { now, tzOffsetMinutes: 480 },
+          { ...tuning, net: netOf(s.rule as CompiledRule) },
+        );
         if (!plan?.ok) throw new Error(`${s.key}: no count plan`);
-        counted.push({ ...s, key: `${s.key}_${key}`, label: `${s.label}: ${label} (${sizeOf(plan.value)})`, sql: plan.value.first.statements.map((x) => x.sql).join(';\n'), params: [], plan: plan.value });
+        counted.push({
+          ...s,
+          key: `${s.key}_${key}`,
+          label: `${s.label}: ${label} (${sizeOf(plan.value)})`,
+          sql: plan.value.first.statements.map((x) => x.sql).join(';\n'),
+          params: [],
+          plan: plan.value,
+        });
       };
-      variant('counts', 'conjunction counts, two rounds: held-tag counts from the smaller side, merged where of a size (what runPreview runs)', {});
+      variant(
+        'counts',
+        'conjunction counts, two rounds: held-tag counts from the smaller side, merged where of a size (what runPreview runs)',
+        {},
+      );
       variant('counts_nomerge', 'conjunction counts, two rounds, without the merge', { merge: false });
-      variant('counts_nonarrow', 'conjunction counts, two rounds, no passes over the aggregate set (one query per count; held ∧ set sized in round 2)', { narrow: false });
+      variant(
+        'counts_nonarrow',
+        'conjunction counts, two rounds, no passes over the aggregate set (one query per count; held ∧ set sized in round 2)',
+        { narrow: false },
+      );
       variant('counts1', 'conjunction counts, one batch, held-tag form by the narrowing rule (before)', { rounds: 1 });
       // The same counts in one batch with every "holds the tag" next to other tests as IN, then as EXISTS.
       variant('counts1_in', 'conjunction counts, one batch, held tags always IN (holder set)', { rounds: 1, held: 'in' });
@@ -279,7 +369,12 @@ async function main() {
       if (!s.plan) return q(s.sql, s.params);
       const p = s.plan;
       const counts = new Array<number>(p.size).fill(0);
-      const total: Result & { rounds: number[]; second?: SqlFrag[] } = { ms: 0, meta: { duration: 0, rows_read: 0 }, results: [], rounds: [] };
+      const total: Result & { rounds: number[]; second?: SqlFrag[] } = {
+        ms: 0,
+        meta: { duration: 0, rows_read: 0 },
+        results: [],
+        rounds: [],
+      };
       const run = async (round: CountRound) => {
         if (round.statements.length === 0) {
           total.rounds.push(0);
@@ -288,7 +383,11 @@ async function main() {
         const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ batch: round.statements }) });
         const body = (await res.json()) as Result & { error?: string };
         if (!res.ok || body.error) throw new Error(`${body.error}\n${s.sql.slice(0, 400)}`);
-        fillCounts(round, body.results.map((r) => r.counts), counts);
+        fillCounts(
+          round,
+          body.results.map((r) => r.counts),
+          counts,
+        );
         total.ms += body.ms;
         total.meta.duration = (total.meta.duration ?? 0) + (body.meta.duration ?? 0);
         total.meta.rows_read = (total.meta.rows_read ?? 0) + (body.meta.rows_read ?? 0);
@@ -344,15 +443,22 @@ async function main() {
       const bare = median(round.get('bare')?.ms ?? [Number.NaN]);
       if (Number.isNaN(firstBare)) firstBare = bare;
       console.log(`\n### ${title}\n`);
-      console.log(`| statement | ms (median) | D1 meta.duration ms | rows read | × bare scan (this round) | × bare scan (schema as migrated) | result |`);
+      console.log(
+        `| statement | ms (median) | D1 meta.duration ms | rows read | × bare scan (this round) | × bare scan (schema as migrated) | result |`,
+      );
       console.log('|---|---:|---:|---:|---:|---:|---|');
       for (const s of statements) {
         const e = round.get(s.key);
         if (!e) continue;
         const ms = median(e.ms);
         // two rounds: the median of each round's ms beside the total
-        const perRound = (e.rounds[0]?.length ?? 0) > 1 ? ` (${(e.rounds[0] ?? []).map((_x, i) => median(e.rounds.map((r) => r[i] ?? 0)).toFixed(0)).join(' + ')})` : '';
-        console.log(`| ${s.label} | ${ms.toFixed(0)}${perRound} | ${median(e.d1).toFixed(1)} | ${e.rows.toLocaleString()} | ${(ms / bare).toFixed(2)}× | ${(ms / firstBare).toFixed(2)}× | ${e.counts.length > 60 ? `${e.counts.slice(0, 60)}…` : e.counts} |`);
+        const perRound =
+          (e.rounds[0]?.length ?? 0) > 1
+            ? ` (${(e.rounds[0] ?? []).map((_x, i) => median(e.rounds.map((r) => r[i] ?? 0)).toFixed(0)).join(' + ')})`
+            : '';
+        console.log(
+          `| ${s.label} | ${ms.toFixed(0)}${perRound} | ${median(e.d1).toFixed(1)} | ${e.rows.toLocaleString()} | ${(ms / bare).toFixed(2)}× | ${(ms / firstBare).toFixed(2)}× | ${e.counts.length > 60 ? `${e.counts.slice(0, 60)}…` : e.counts} |`,
+        );
       }
     };
 
@@ -367,12 +473,14 @@ async function main() {
         const full = k.endsWith('_nodes') ? round.get(k.slice(0, -'_nodes'.length)) : undefined;
         // the same columns up to the gain / lose ones
         const mine = e.counts.split(',');
-        if (full && full.counts.split(',').some((v, i) => i < mine.length && v !== mine[i])) throw new Error(`${k} node counts differ: ${e.counts} vs ${full.counts}`);
+        if (full && full.counts.split(',').some((v, i) => i < mine.length && v !== mine[i]))
+          throw new Error(`${k} node counts differ: ${e.counts} vs ${full.counts}`);
       }
     };
     sameCounts(before);
     print('with the schema as migrated', before);
-    for (const s of statements) if (s.columns && !s.plan && !s.key.endsWith('_in')) console.log(`\n${s.key} columns: ${s.columns.join(', ')}`);
+    for (const s of statements)
+      if (s.columns && !s.plan && !s.key.endsWith('_in')) console.log(`\n${s.key} columns: ${s.columns.join(', ')}`);
     console.log('\nquery plans (schema as migrated):');
     for (const s of statements) console.log(`  ${s.key}:\n${plans.get(s.key)}`);
 
@@ -392,7 +500,11 @@ async function main() {
         }
       }
     }
-    console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(
+      `\nload average at the end: ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
+    );
   } finally {
     await mf.dispose();
   }

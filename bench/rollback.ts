@@ -50,10 +50,18 @@ const WORKER = `export default {
 function prepare() {
   if (!existsSync(path.join(DIR, 'v3', 'd1'))) {
     log(`migrations → ${DIR}`);
-    execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], {
+      cwd: ROOT,
+      env: WRANGLER_ENV,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
   log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded)`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], { cwd: ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
 
 interface Result {
@@ -72,8 +80,16 @@ const median = (xs: number[]) => {
 function counts(plan: Plan) {
   const cte = planCte(plan);
   return [
-    { part: 'by op', sql: `WITH ${cte.sql} SELECT op, coalesce(skip, '') AS skip, count(*) AS n FROM plan GROUP BY op, skip`, params: cte.params },
-    { part: 'displaced', sql: `WITH ${cte.sql}, d AS (${DISPLACED_SQL}) SELECT count(*) AS n FROM d`, params: [...cte.params, plan.restoresTagId ?? null] },
+    {
+      part: 'by op',
+      sql: `WITH ${cte.sql} SELECT op, coalesce(skip, '') AS skip, count(*) AS n FROM plan GROUP BY op, skip`,
+      params: cte.params,
+    },
+    {
+      part: 'displaced',
+      sql: `WITH ${cte.sql}, d AS (${DISPLACED_SQL}) SELECT count(*) AS n FROM d`,
+      params: [...cte.params, plan.restoresTagId ?? null],
+    },
   ];
 }
 
@@ -92,16 +108,35 @@ async function main() {
     const holdings = Number((await one('SELECT count(*) AS n FROM contact_tags')).n);
     const now = Number((await one('SELECT max(at) AS m FROM tag_ledger')).m);
     const contact = Number((await one('SELECT contact_id AS c FROM tag_ledger GROUP BY contact_id ORDER BY count(*) DESC LIMIT 1')).c);
-    const batch = (await one('SELECT batch_id AS b, count(*) AS n FROM tag_ledger WHERE batch_id IS NOT NULL GROUP BY batch_id ORDER BY n DESC LIMIT 1')) as { b: string; n: number };
-    const retired = (await one(`SELECT id, retired_at FROM tags WHERE status = 'retired' AND retired_at IS NOT NULL ORDER BY id LIMIT 1`)) as { id: number; retired_at: number };
-    log(`${ledgerRows.toLocaleString()} ledger rows, ${holdings.toLocaleString()} holdings; largest batch ${batch.b} (${batch.n} rows); load ${loadavg()[0]!.toFixed(2)}`);
+    const batch = (await one(
+      'SELECT batch_id AS b, count(*) AS n FROM tag_ledger WHERE batch_id IS NOT NULL GROUP BY batch_id ORDER BY n DESC LIMIT 1',
+    )) as { b: string; n: number };
+    const retired = (await one(
+      `SELECT id, retired_at FROM tags WHERE status = 'retired' AND retired_at IS NOT NULL ORDER BY id LIMIT 1`,
+    )) as { id: number; retired_at: number };
+    log(
+      `${ledgerRows.toLocaleString()} ledger rows, ${holdings.toLocaleString()} holdings; largest batch ${batch.b} (${batch.n} rows); load ${loadavg()[0]!.toFixed(2)}`,
+    );
 
     const statements = [
-      { key: 'baseline', label: 'baseline: full scan of tag_ledger (source not indexed)', sql: `SELECT count(*) AS n FROM tag_ledger WHERE source = 'rollback'`, params: [] as unknown[] },
+      {
+        key: 'baseline',
+        label: 'baseline: full scan of tag_ledger (source not indexed)',
+        sql: `SELECT count(*) AS n FROM tag_ledger WHERE source = 'rollback'`,
+        params: [] as unknown[],
+      },
       ...counts(toTimePlan(now - 30 * DAY)).map((s) => ({ key: `everyone-${s.part}`, label: `everyone back 30 days: ${s.part}`, ...s })),
-      ...counts(toTimePlan(now - 30 * DAY, contact)).map((s) => ({ key: `contact-${s.part}`, label: `one contact (busiest) back 30 days: ${s.part}`, ...s })),
+      ...counts(toTimePlan(now - 30 * DAY, contact)).map((s) => ({
+        key: `contact-${s.part}`,
+        label: `one contact (busiest) back 30 days: ${s.part}`,
+        ...s,
+      })),
       ...counts(batchPlan(batch.b)).map((s) => ({ key: `batch-${s.part}`, label: `undo batch of ${batch.n} rows: ${s.part}`, ...s })),
-      ...counts(tagRestorePlan(retired.id, retired.retired_at)).map((s) => ({ key: `restore-${s.part}`, label: `restore retired tag #${retired.id}: ${s.part}`, ...s })),
+      ...counts(tagRestorePlan(retired.id, retired.retired_at)).map((s) => ({
+        key: `restore-${s.part}`,
+        label: `restore retired tag #${retired.id}: ${s.part}`,
+        ...s,
+      })),
     ];
     const times = new Map<string, number[]>(statements.map((s) => [s.key, []]));
     const rowsRead = new Map<string, number>();
@@ -116,11 +151,15 @@ async function main() {
       }
     }
     const base = median(times.get('baseline')!);
-    console.log(`\n${CONTACTS.toLocaleString()} contacts, ${ledgerRows.toLocaleString()} ledger rows, ${holdings.toLocaleString()} holdings, median of ${RUNS}`);
+    console.log(
+      `\n${CONTACTS.toLocaleString()} contacts, ${ledgerRows.toLocaleString()} ledger rows, ${holdings.toLocaleString()} holdings, median of ${RUNS}`,
+    );
     console.log(`${'statement'.padEnd(58)} ${'ms'.padStart(8)} ${'× base'.padStart(8)} ${'rows read'.padStart(12)}  answer`);
     for (const s of statements) {
       const ms = median(times.get(s.key)!);
-      console.log(`${s.label.padEnd(58)} ${ms.toFixed(0).padStart(8)} ${(ms / base).toFixed(2).padStart(8)} ${rowsRead.get(s.key)!.toLocaleString().padStart(12)}  ${answers.get(s.key)!.slice(0, 120)}`);
+      console.log(
+        `${s.label.padEnd(58)} ${ms.toFixed(0).padStart(8)} ${(ms / base).toFixed(2).padStart(8)} ${rowsRead.get(s.key)!.toLocaleString().padStart(12)}  ${answers.get(s.key)!.slice(0, 120)}`,
+      );
     }
     console.log(`\nquery plan, everyone back 30 days:`);
     const plan = counts(toTimePlan(now - 30 * DAY))[0]!;

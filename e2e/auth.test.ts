@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
 import { openBrowser, SUPER_ADMIN, gotoPage } from './browser';
-import { DEMO_PASSWORD } from '../shared/src/demo/index';
+import { DEMO_PASSWORD } from '@shared/demo/index';
 
 const baseURL = inject('baseURL');
 

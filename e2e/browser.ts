@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { inject } from 'vitest';
-import { DEMO_PASSWORD } from '../shared/src/demo/index';
-import { expectedOf, type RuleDetail, type RulePreviewOk } from '../shared/src/api/rules';
-import type { TaxonomyTag } from '../shared/src/api/taxonomy';
+import { DEMO_PASSWORD } from '@shared/demo/index';
+import { expectedOf, type RuleDetail, type RulePreviewOk } from '@shared/api/rules';
+import type { TaxonomyTag } from '@shared/api/taxonomy';
 import { d1Query } from './wrangler';
 
 /** The demo super admin (scripts/seed.ts gives every demo user DEMO_PASSWORD). */
@@ -70,14 +70,22 @@ export async function apiCall<T = unknown>(context: BrowserContext, method: stri
 /** Publishes a saved rule through the API at 100%, confirming the per-tag counts its preview gives. */
 export async function publishViaApi(context: BrowserContext, ruleId: number, graph: unknown): Promise<void> {
   const preview = await apiCall<RulePreviewOk>(context, 'POST', '/rules/preview', { graph, ruleId, rolloutPercent: 100, sampleSize: 0 });
-  await apiCall(context, 'POST', `/rules/${ruleId}/publish`, { rolloutPercent: 100, graphHash: preview.graphHash, expected: expectedOf(preview.counts), confirm: true });
+  await apiCall(context, 'POST', `/rules/${ruleId}/publish`, {
+    rolloutPercent: 100,
+    graphHash: preview.graphHash,
+    expected: expectedOf(preview.counts),
+    confirm: true,
+  });
 }
 
 /**
  * A tag of this file's own in 运营标记 (the e2e D1 is shared by every e2e file) and a published
  * schedule rule adding it to every contact in `region`.
  */
-export async function publishTaggingRule(context: BrowserContext, o: { ruleName: string; tagName: string; region: string }): Promise<{ ruleId: number; tagId: number }> {
+export async function publishTaggingRule(
+  context: BrowserContext,
+  o: { ruleName: string; tagName: string; region: string },
+): Promise<{ ruleId: number; tagId: number }> {
   const [group] = d1Query<{ id: number }>(inject('persistTo'), `select id from tag_groups where name = '运营标记'`);
   const tag = await apiCall<TaxonomyTag>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: o.tagName, allowDuplicate: true });
   const graph = {

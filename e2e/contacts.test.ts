@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
-
-let context: BrowserContext;
 let close: () => Promise<void>;
 let page: Page;
 
 beforeAll(async () => {
-  ({ context, page, close } = await openPage('zh-CN'));
+  ({ page, close } = await openPage('zh-CN'));
 });
 afterAll(async () => close?.());
 

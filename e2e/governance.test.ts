@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
 import { apiCall, openBrowser, gotoPage } from './browser';
-import { DEMO_PASSWORD } from '../shared/src/demo/index';
+import { DEMO_PASSWORD } from '@shared/demo/index';
 
 const baseURL = inject('baseURL');
 
@@ -162,11 +162,18 @@ describe('data sources screen', () => {
     await page.getByTestId('audit-filter-q').fill('E2E shop');
     await page.getByTestId('audit-search').click();
     const summaryOf = (action: string) =>
-      page.getByTestId('audit-table').locator('tr', { has: page.locator(`[data-action="${action}"]`) }).getByTestId('audit-summary');
+      page
+        .getByTestId('audit-table')
+        .locator('tr', { has: page.locator(`[data-action="${action}"]`) })
+        .getByTestId('audit-summary');
     await expect.poll(() => summaryOf('event_source.revoke').count()).toBe(1);
     expect(await summaryOf('event_source.create').innerText()).toBe(`Created data source “E2E shop” (Generic webhook, ID ${id})`);
-    expect(await summaryOf('event_source.revoke').innerText()).toBe(`Revoked data source “E2E shop” (${id}): its events are refused from now on`);
-    expect(await summaryOf('event_source.rotate').innerText()).toMatch(/^Rotated the secret of data source “E2E shop” \([^)]+\); the previous one works until \w{3} \d{1,2}, \d{4}/);
+    expect(await summaryOf('event_source.revoke').innerText()).toBe(
+      `Revoked data source “E2E shop” (${id}): its events are refused from now on`,
+    );
+    expect(await summaryOf('event_source.rotate').innerText()).toMatch(
+      /^Rotated the secret of data source “E2E shop” \([^)]+\); the previous one works until \w{3} \d{1,2}, \d{4}/,
+    );
     await page.close();
   });
 });
@@ -217,7 +224,10 @@ describe('departments in the people screen', () => {
     await page.getByTestId('audit-filter-q').fill(name);
     await page.getByTestId('audit-search').click();
     const summaryOf = (action: string) =>
-      page.getByTestId('audit-table').locator('tr', { has: page.locator(`[data-action="${action}"]`) }).getByTestId('audit-summary');
+      page
+        .getByTestId('audit-table')
+        .locator('tr', { has: page.locator(`[data-action="${action}"]`) })
+        .getByTestId('audit-summary');
     await expect.poll(() => summaryOf('department.move').count()).toBe(1);
     expect(await summaryOf('department.move').innerText()).toBe(`将部门「${name}」移到了「华南大区」下`);
     expect(await summaryOf('department.create').innerText()).toBe(`在「华东大区」下创建了部门「${name}」`);

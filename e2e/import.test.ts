@@ -2,28 +2,27 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
-import { parseCsv } from '../shared/src/import/parse';
+import { parseCsv } from '@shared/import/parse';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
-
-let context: BrowserContext;
 let close: () => Promise<void>;
 let page: Page;
 const dir = mkdtempSync(join(tmpdir(), 'segflow-import-'));
 
 beforeAll(async () => {
-  ({ context, page, close } = await openPage('zh-CN'));
+  ({ page, close } = await openPage('zh-CN'));
 });
 afterAll(async () => {
   await close?.();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const importedCount = () => d1Query<{ n: number }>(persistTo, `select count(*) as n from contacts where external_id like 'e2e_imp_%'`)[0]!.n;
+const importedCount = () =>
+  d1Query<{ n: number }>(persistTo, `select count(*) as n from contacts where external_id like 'e2e_imp_%'`)[0]!.n;
 
 async function pickField(column: number, label: string) {
   await page.getByTestId(`map-${column}`).click();
@@ -73,7 +72,12 @@ describe('Importing contacts, as a marketer', () => {
     expect(await page.getByTestId('import-apply').isDisabled()).toBe(true);
     // staged, but nothing written to contacts
     // this file's rows (other e2e files import too: the D1 is shared)
-    expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from import_rows where import_id in (select id from imports where file_name = '客户名单.csv')`)[0]!.n).toBe(3);
+    expect(
+      d1Query<{ n: number }>(
+        persistTo,
+        `select count(*) as n from import_rows where import_id in (select id from imports where file_name = '客户名单.csv')`,
+      )[0]!.n,
+    ).toBe(3);
     expect(importedCount()).toBe(0);
 
     await page.getByTestId('import-fix-mapping').click();

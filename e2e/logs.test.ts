@@ -33,12 +33,15 @@ describe('the security log, as the super admin', () => {
     // a department admin probing what they may not see, and someone guessing a password
     const probe = await openBrowser('zh-CN', 'dept2.admin@segflow.demo');
     try {
-      for (const path of ['/api/users', '/api/audit', '/api/event-sources', '/api/users']) expect((await probe.context.request.get(`${baseURL}${path}`)).status()).toBe(403);
+      for (const path of ['/api/users', '/api/audit', '/api/event-sources', '/api/users'])
+        expect((await probe.context.request.get(`${baseURL}${path}`)).status()).toBe(403);
     } finally {
       await probe.close();
     }
     for (let i = 0; i < 3; i++) {
-      const r = await context.request.post(`${baseURL}/api/auth/login`, { data: { email: 'ceo@segflow.demo', password: `guess-${i}-guess` } });
+      const r = await context.request.post(`${baseURL}/api/auth/login`, {
+        data: { email: 'ceo@segflow.demo', password: `guess-${i}-guess` },
+      });
       expect(r.status()).toBe(401);
     }
 
@@ -120,7 +123,10 @@ describe('rolling back a published rule’s run', () => {
     await shot(page, 'rollback-paused-zh-CN');
 
     expect(d1Query<{ status: string }>(persistTo, `select status from rules where id = ${ruleId}`)[0]!.status).toBe('paused');
-    expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from audit_log where action = 'rule.pause' and object_id = '${ruleId}'`)[0]!.n).toBe(1);
+    expect(
+      d1Query<{ n: number }>(persistTo, `select count(*) as n from audit_log where action = 'rule.pause' and object_id = '${ruleId}'`)[0]!
+        .n,
+    ).toBe(1);
     expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from contact_tags where tag_id = ${tagId}`)[0]!.n).toBe(0);
     expect(consoleErrors).toEqual([]);
   });

@@ -64,7 +64,9 @@ describe('Rule editor: actions that collide', () => {
     await page.getByTestId('tab-preview').click();
     const panel = page.getByTestId('preview-panel');
     await expect.poll(() => panel.getByTestId('tag-change').count()).toBe(1);
-    const lose = n(`select count(*) as n from contacts c where purchase_count >= 1 and exists (select 1 from contact_tags where contact_id = c.id and tag_id = ${tag})`);
+    const lose = n(
+      `select count(*) as n from contacts c where purchase_count >= 1 and exists (select 1 from contact_tags where contact_id = c.id and tag_id = ${tag})`,
+    );
     expect(await panel.getByTestId('tag-change-lose').innerText()).toBe(`−${lose.toLocaleString('zh-CN')}`);
     expect(await panel.getByTestId('preview-conflict').innerText()).toBe(text);
     await page.screenshot({ path: 'e2e/screenshots/net-change-preview-zh.png' });
@@ -83,7 +85,11 @@ describe('Rule editor: actions that collide', () => {
     await page.getByTestId('publish-confirm').click();
     await expect.poll(() => page.getByTestId('rule-status').innerText()).toBe('已发布');
     expect(n(`select count(*) as n from contact_tags where tag_id = ${tag}`)).toBe(holders + gain - lose);
-    expect(n(`select count(*) as n from (select contact_id from tag_ledger where rule_id = ${id} and tag_id = ${tag} group by contact_id having count(*) > 1)`)).toBe(0);
+    expect(
+      n(
+        `select count(*) as n from (select contact_id from tag_ledger where rule_id = ${id} and tag_id = ${tag} group by contact_id having count(*) > 1)`,
+      ),
+    ).toBe(0);
   });
 
   it('says the same in English', async () => {
@@ -91,7 +97,9 @@ describe('Rule editor: actions that collide', () => {
     await page.getByTestId('language-switch').getByText('EN').click();
     const notes = page.getByTestId('action-conflict');
     await expect.poll(() => notes.count(), { timeout: 20_000 }).toBe(2);
-    expect(await notes.nth(0).innerText()).toBe(`${both.toLocaleString('en')} contacts reach both “add 待跟进” and “remove 待跟进”: the removal wins`);
+    expect(await notes.nth(0).innerText()).toBe(
+      `${both.toLocaleString('en')} contacts reach both “add 待跟进” and “remove 待跟进”: the removal wins`,
+    );
     await page.getByTestId('auto-layout').click();
     await page.screenshot({ path: 'e2e/screenshots/net-change-canvas-en.png' });
     await page.getByTestId('publish').click();

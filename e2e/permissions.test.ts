@@ -19,7 +19,10 @@ async function signedIn(email: string) {
 describe('roles in the screens and the API', () => {
   it('staff cannot edit a protected tag group: no edit controls in the UI, and a 403 from the API', async () => {
     const context = await signedIn('staff3.1@segflow.demo');
-    const [group] = d1Query<{ id: number; name: string }>(persistTo, "select id, name from tag_groups where edit_role = 'super_admin' order by id limit 1");
+    const [group] = d1Query<{ id: number; name: string }>(
+      persistTo,
+      "select id, name from tag_groups where edit_role = 'super_admin' order by id limit 1",
+    );
     expect(group).toBeDefined();
     const page = await context.newPage();
     await gotoPage(page, `${baseURL}/tags`);
@@ -49,7 +52,10 @@ describe('roles in the screens and the API', () => {
     await expect.poll(async () => Number((await page.getByTestId('contacts-total').innerText()).replace(/[^\d]/g, ''))).toBe(mine!.n);
     expect(await page.getByTestId('current-user').innerText()).toContain('部门管理员');
 
-    const [other] = d1Query<{ id: number }>(persistTo, "select id from contacts where department_id in (select id from departments where path like '/1/2/%') limit 1");
+    const [other] = d1Query<{ id: number }>(
+      persistTo,
+      "select id from contacts where department_id in (select id from departments where path like '/1/2/%') limit 1",
+    );
     await expect(apiCall(context, 'GET', `/contacts/${other!.id}/detail`)).rejects.toThrow(/404/);
     await gotoPage(page, `${baseURL}/contacts/${other!.id}`);
     await page.getByTestId('contact-not-found').waitFor();

@@ -21,7 +21,12 @@ async function openRule(name: string, trigger: object, withKeyword: boolean) {
   const nodes: object[] = [{ id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger }];
   const edges: object[] = [];
   if (withKeyword) {
-    nodes.push({ id: 'c', kind: 'condition', position: { x: 320, y: 0 }, condition: { field: 'trigger.text', op: 'contains_any', value: ['价格'] } });
+    nodes.push({
+      id: 'c',
+      kind: 'condition',
+      position: { x: 320, y: 0 },
+      condition: { field: 'trigger.text', op: 'contains_any', value: ['价格'] },
+    });
     edges.push({ id: 'e1', source: 't', target: 'c' }, { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' });
   } else edges.push({ id: 'e1', source: 't', target: 'a' });
   nodes.push({ id: 'a', kind: 'action', position: { x: 640, y: 0 }, action: { type: 'add_tag', tagId: tag!.id } });
@@ -58,14 +63,22 @@ describe('Preview panel: when tags change', () => {
     const nodes: object[] = [{ id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } }];
     const edges: object[] = [];
     for (let i = 0; i < 110; i++) {
-      nodes.push({ id: `c${i}`, kind: 'condition', position: { x: 300 * (i + 1), y: 0 }, condition: { field: 'totalSpend', op: 'gte', value: i * 100 } });
+      nodes.push({
+        id: `c${i}`,
+        kind: 'condition',
+        position: { x: 300 * (i + 1), y: 0 },
+        condition: { field: 'totalSpend', op: 'gte', value: i * 100 },
+      });
       edges.push({ id: `e${i}`, source: i ? `c${i - 1}` : 't', target: `c${i}`, ...(i ? { sourceHandle: 'yes' } : {}) });
     }
     nodes.push({ id: 'a', kind: 'action', position: { x: 300 * 111, y: 0 }, action: { type: 'add_tag', tagId: tag!.id } });
     edges.push({ id: 'ea', source: 'c109', target: 'a', sourceHandle: 'yes' });
     const graph = { schemaVersion: 1, nodes, edges };
     // the worker refuses to count it (the browser's compiler accepts it)
-    const preview = await apiCall<{ ok: boolean; errors?: { code: string }[] }>(context, 'POST', '/rules/preview', { graph, sampleSize: 0 });
+    const preview = await apiCall<{ ok: boolean; errors?: { code: string }[] }>(context, 'POST', '/rules/preview', {
+      graph,
+      sampleSize: 0,
+    });
     expect(preview.ok).toBe(false);
     expect(preview.errors?.map((e) => e.code)).toContain('too_complex');
 

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { DEMO_PASSWORD } from '../shared/src/demo/index';
+import { DEMO_PASSWORD } from '@shared/demo/index';
 import { SUPER_ADMIN } from './browser';
 
 /**
@@ -24,9 +24,16 @@ const NAMES = ['隐私测试甲', '隐私测试乙', '隐私测试丙', '隐私�
 const SECRETS = [...PHONES, SPACED, SPACED.replace(/ /g, ''), BAD_PHONE, UNMAPPED_PHONE, ...IDS, IDS[0]!.toLowerCase()];
 
 async function signIn(email: string) {
-  const res = await fetch(`${baseURL}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: DEMO_PASSWORD }) });
+  const res = await fetch(`${baseURL}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: DEMO_PASSWORD }),
+  });
   expect(res.status).toBe(200);
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const { csrfToken } = (await res.json()) as { csrfToken: string };
   return async (path: string, body?: unknown) => {
     const r = await fetch(`${baseURL}/api${path}`, {
@@ -48,7 +55,8 @@ function scan(needles: string[]): { needle: string; file: string }[] {
   const found: { needle: string; file: string }[] = [];
   for (const file of files(persistTo)) {
     const bytes = readFileSync(file);
-    for (const needle of needles) if (bytes.includes(Buffer.from(needle, 'utf8'))) found.push({ needle, file: file.slice(persistTo.length) });
+    for (const needle of needles)
+      if (bytes.includes(Buffer.from(needle, 'utf8'))) found.push({ needle, file: file.slice(persistTo.length) });
   }
   return found;
 }

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { apiCall, openBrowser, openPage, publishTaggingRule, gotoPage } from './browser';
 import { d1Query } from './wrangler';
-import type { TaxonomyTag } from '../shared/src/api/taxonomy';
+import type { TaxonomyTag } from '@shared/api/taxonomy';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
@@ -27,7 +27,10 @@ async function shot(p: Page, name: string) {
 
 const RULE_NAME = '误发规则（回滚E2E）';
 /** A rule far too broad (everyone in 广东 gets its tag), published: what the rollback undoes. */
-const publishBadRule = async () => ({ ...(await publishTaggingRule(context, { ruleName: RULE_NAME, tagName: '回滚演练E2E', region: '广东' })), ruleName: RULE_NAME });
+const publishBadRule = async () => ({
+  ...(await publishTaggingRule(context, { ruleName: RULE_NAME, tagName: '回滚演练E2E', region: '广东' })),
+  ruleName: RULE_NAME,
+});
 
 describe('Rollback, as the super admin', () => {
   it('undoes a bad rule run: preview by tag, confirm by typing the count, the tag is gone and the ledger says rollback', async () => {
@@ -73,10 +76,18 @@ describe('Rollback, as the super admin', () => {
     );
     expect(rows.map((r) => r.contact_id).sort((a, b) => a - b)).toEqual(tagged.map((r) => r.contact_id).sort((a, b) => a - b));
     expect(new Set(rows.map((r) => r.batch_id)).size).toBe(1);
-    const [rb] = d1Query<{ kind: string; removed: number; params: string }>(persistTo, `select kind, removed, params from rollbacks where batch_id = '${rows[0]!.batch_id}'`);
+    const [rb] = d1Query<{ kind: string; removed: number; params: string }>(
+      persistTo,
+      `select kind, removed, params from rollbacks where batch_id = '${rows[0]!.batch_id}'`,
+    );
     expect(rb).toMatchObject({ kind: 'rule_version', removed: tagged.length });
     expect(JSON.parse(rb!.params)).toMatchObject({ ruleId, version: 1 });
-    expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from audit_log where object_type = 'rollback' and action = 'rollback.rule_version'`)[0]!.n).toBeGreaterThan(0);
+    expect(
+      d1Query<{ n: number }>(
+        persistTo,
+        `select count(*) as n from audit_log where object_type = 'rollback' and action = 'rollback.rule_version'`,
+      )[0]!.n,
+    ).toBeGreaterThan(0);
 
     expect(consoleErrors).toEqual([]);
   });
@@ -101,8 +112,17 @@ describe('Rollback, as the super admin', () => {
 
   it('lists an import rollback with its file and counts, and does not offer to undo it, saying why (zh-CN)', async () => {
     const fileName = '展会名单（回滚E2E）.csv';
-    const imp = await apiCall<{ id: string }>(context, 'POST', '/imports', { fileName, headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] });
-    await apiCall(context, 'POST', `/imports/${imp.id}/rows`, { rows: [{ row: 2, cells: ['e2e_rb_1', '展会客户甲'] }, { row: 3, cells: ['e2e_rb_2', '展会客户乙'] }] });
+    const imp = await apiCall<{ id: string }>(context, 'POST', '/imports', {
+      fileName,
+      headers: ['外部ID', '姓名'],
+      mapping: ['externalId', 'name'],
+    });
+    await apiCall(context, 'POST', `/imports/${imp.id}/rows`, {
+      rows: [
+        { row: 2, cells: ['e2e_rb_1', '展会客户甲'] },
+        { row: 3, cells: ['e2e_rb_2', '展会客户乙'] },
+      ],
+    });
     await apiCall(context, 'POST', `/imports/${imp.id}/dry-run`, {});
     await apiCall(context, 'POST', `/imports/${imp.id}/apply`, {});
     const rolled = await apiCall<{ rollbackId: number }>(context, 'POST', `/imports/${imp.id}/rollback`, {});
@@ -137,15 +157,24 @@ describe('Rollback, as the super admin', () => {
   it('undoes a rollback, undoes that undo, and undoes the first rollback again from the history (zh-CN)', async () => {
     // a rollback of its own: a tag given by hand to one contact, taken away by undoing that batch
     const [group] = d1Query<{ id: number }>(persistTo, `select id from tag_groups where name = '运营标记'`);
-    const tag = await apiCall<TaxonomyTag>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: '反复撤销E2E', allowDuplicate: true });
+    const tag = await apiCall<TaxonomyTag>(context, 'POST', '/taxonomy/tags', {
+      groupId: group!.id,
+      name: '反复撤销E2E',
+      allowDuplicate: true,
+    });
     const [contact] = d1Query<{ id: number }>(persistTo, `select id from contacts order by id limit 1`);
     await apiCall(context, 'POST', `/contacts/${contact!.id}/tags`, { add: [tag.id], remove: [] });
     const [manual] = d1Query<{ batch_id: string }>(persistTo, `select batch_id from tag_ledger where tag_id = ${tag.id} and op = 'add'`);
-    const first = await apiCall<{ rollback: { id: number } }>(context, 'POST', '/rollbacks', { kind: 'batch', batchId: manual!.batch_id, confirm: { count: 1 } });
+    const first = await apiCall<{ rollback: { id: number } }>(context, 'POST', '/rollbacks', {
+      kind: 'batch',
+      batchId: manual!.batch_id,
+      confirm: { count: 1 },
+    });
     const holds = () => d1Query<{ n: number }>(persistTo, `select count(*) as n from contact_tags where tag_id = ${tag.id}`)[0]!.n;
     expect(holds()).toBe(0);
 
-    const rowOf = (id: number) => page.locator('.rollback-row').filter({ has: page.getByTestId('rollback-id').getByText(`#${id}`, { exact: true }) });
+    const rowOf = (id: number) =>
+      page.locator('.rollback-row').filter({ has: page.getByTestId('rollback-id').getByText(`#${id}`, { exact: true }) });
     const undoRow = async (id: number, says?: string) => {
       const row = rowOf(id);
       await row.getByTestId('rollback-undo').click();

@@ -29,7 +29,12 @@ const graph = (tagId: number) => ({
   schemaVersion: 1,
   nodes: [
     { id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'event', eventType: 'message', filters: [] } },
-    { id: 'c', kind: 'condition', position: { x: 300, y: 0 }, condition: { field: 'trigger.text', op: 'contains_any', value: ['权限测试'] } },
+    {
+      id: 'c',
+      kind: 'condition',
+      position: { x: 300, y: 0 },
+      condition: { field: 'trigger.text', op: 'contains_any', value: ['权限测试'] },
+    },
     { id: 'a', kind: 'action', position: { x: 600, y: 0 }, action: { type: 'add_tag', tagId } },
   ],
   edges: [
@@ -53,32 +58,64 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   ({ context: root, close: closeRoot } = await openBrowser('zh-CN'));
   const group = await apiCall<{ id: number }>(root, 'POST', '/taxonomy/groups', { name: `权限测试组${stamp}`, applyRole: 'dept_admin' });
-  const tag = await apiCall<{ id: number }>(root, 'POST', '/taxonomy/tags', { groupId: group.id, name: `权限测试标签${stamp}`, allowDuplicate: true });
+  const tag = await apiCall<{ id: number }>(root, 'POST', '/taxonomy/tags', {
+    groupId: group.id,
+    name: `权限测试标签${stamp}`,
+    allowDuplicate: true,
+  });
 
   // 华东大区's admin publishes a rule applying it
   const admin2 = await openBrowser('zh-CN', DEPT2_ADMIN);
   ruleName = `询价打标${stamp}`;
-  const created = await apiCall<{ id: number; draftHash: string }>(admin2.context, 'POST', '/rules', { name: ruleName, graph: graph(tag.id) });
+  const created = await apiCall<{ id: number; draftHash: string }>(admin2.context, 'POST', '/rules', {
+    name: ruleName,
+    graph: graph(tag.id),
+  });
   ruleId = created.id;
-  await apiCall(admin2.context, 'POST', `/rules/${ruleId}/publish`, { rolloutPercent: 100, graphHash: created.draftHash, expected: {}, confirm: true });
+  await apiCall(admin2.context, 'POST', `/rules/${ruleId}/publish`, {
+    rolloutPercent: 100,
+    graphHash: created.draftHash,
+    expected: {},
+    confirm: true,
+  });
 
   // 华东大区 owns a group of its own, which 华南大区 uses and holds
   const own = await apiCall<{ id: number }>(admin2.context, 'POST', '/taxonomy/groups', { name: `华东自有组${stamp}`, departmentId: 2 });
   ownTagName = `华东自有标签${stamp}`;
-  const ownTag = await apiCall<{ id: number }>(admin2.context, 'POST', '/taxonomy/tags', { groupId: own.id, name: ownTagName, allowDuplicate: true });
+  const ownTag = await apiCall<{ id: number }>(admin2.context, 'POST', '/taxonomy/tags', {
+    groupId: own.id,
+    name: ownTagName,
+    allowDuplicate: true,
+  });
   await admin2.close();
   await apiCall(root, 'POST', '/rules', {
     name: `华南机密规则${stamp}`,
     departmentId: 7,
-    graph: { ...graph(0), nodes: [graph(0).nodes[0], { id: 'c', kind: 'condition', position: { x: 300, y: 0 }, condition: { field: 'tags', op: 'has', value: ownTag.id } }], edges: [{ id: 'e1', source: 't', target: 'c' }] },
+    graph: {
+      ...graph(0),
+      nodes: [
+        graph(0).nodes[0],
+        { id: 'c', kind: 'condition', position: { x: 300, y: 0 }, condition: { field: 'tags', op: 'has', value: ownTag.id } },
+      ],
+      edges: [{ id: 'e1', source: 't', target: 'c' }],
+    },
   });
   const south = await apiCall<{ items: { id: number }[] }>(root, 'GET', '/contacts?departmentId=7&pageSize=3');
   for (const c of south.items) await apiCall(root, 'POST', `/contacts/${c.id}/tags`, { add: [ownTag.id], remove: [] });
 
   // the group now needs a super admin: the next event pauses the rule instead of running it
   await apiCall(root, 'PATCH', `/taxonomy/groups/${group.id}`, { applyRole: 'super_admin' });
-  const source = await apiCall<{ secret: string }>(root, 'POST', '/event-sources', { kind: 'generic', id: `rights-${stamp}`, name: '权限测试源' });
-  await signedEvent(`rights-${stamp}`, source.secret, { id: `rights-${stamp}`, type: 'message', contact: { externalId: `rights_${stamp}` }, text: '权限测试' });
+  const source = await apiCall<{ secret: string }>(root, 'POST', '/event-sources', {
+    kind: 'generic',
+    id: `rights-${stamp}`,
+    name: '权限测试源',
+  });
+  await signedEvent(`rights-${stamp}`, source.secret, {
+    id: `rights-${stamp}`,
+    type: 'message',
+    contact: { externalId: `rights_${stamp}` },
+    text: '权限测试',
+  });
 });
 afterAll(async () => closeRoot?.());
 
@@ -142,7 +179,9 @@ describe.each(['zh-CN', 'en'] as const)('rights on screen, in %s', (locale) => {
     await dialog.getByTestId('usage-holders-elsewhere').waitFor();
     const text = await dialog.innerText();
     expect(text).not.toContain(`华南机密规则${stamp}`);
-    expect(text).toContain(locale === 'zh-CN' ? '另有 1 条其他部门的规则草稿使用此标签' : 'Rule drafts of other departments using this tag: 1');
+    expect(text).toContain(
+      locale === 'zh-CN' ? '另有 1 条其他部门的规则草稿使用此标签' : 'Rule drafts of other departments using this tag: 1',
+    );
     // every holder is counted for the confirmation, those outside 华东 without names
     expect(text).toMatch(locale === 'zh-CN' ? /其中 \d 位在你的部门之外/ : /\d of them are outside your departments/);
     await settle(page);

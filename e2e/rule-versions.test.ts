@@ -35,19 +35,19 @@ describe('Rule versions drawer', () => {
   it('publishes two versions, compares them, and restores the first as a new draft', async () => {
     const tagId = await ownTag(`版本测试_${Date.now().toString(36)}`);
     const { id: ruleId } = await apiCall<{ id: number }>(context, 'POST', '/rules', {
-        name: `版本对比 ${Date.now()}`,
-        graph: {
-          schemaVersion: 1,
-          nodes: [
-            { id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } },
-            { id: 'c', kind: 'condition', position: { x: 320, y: 0 }, condition: { field: 'totalSpend', op: 'gte', value: 100_000 } },
-            { id: 'a', kind: 'action', position: { x: 640, y: 0 }, action: { type: 'add_tag', tagId } },
-          ],
-          edges: [
-            { id: 'e1', source: 't', target: 'c' },
-            { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
-          ],
-        },
+      name: `版本对比 ${Date.now()}`,
+      graph: {
+        schemaVersion: 1,
+        nodes: [
+          { id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } },
+          { id: 'c', kind: 'condition', position: { x: 320, y: 0 }, condition: { field: 'totalSpend', op: 'gte', value: 100_000 } },
+          { id: 'a', kind: 'action', position: { x: 640, y: 0 }, action: { type: 'add_tag', tagId } },
+        ],
+        edges: [
+          { id: 'e1', source: 't', target: 'c' },
+          { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+        ],
+      },
     });
     await gotoPage(page, `${baseURL}/rules/${ruleId}`);
     await page.getByTestId('node-condition').waitFor();
@@ -58,7 +58,11 @@ describe('Rule versions drawer', () => {
     await page.getByTestId('value-input').locator('input').fill('3000');
     await expect.poll(() => page.getByTestId('node-condition').innerText()).toContain('¥3,000');
     await publish('门槛 ¥3,000');
-    const versions = () => d1Query<{ version: number; graph: string }>(persistTo, `select version, graph from rule_versions where rule_id = ${ruleId} order by version`);
+    const versions = () =>
+      d1Query<{ version: number; graph: string }>(
+        persistTo,
+        `select version, graph from rule_versions where rule_id = ${ruleId} order by version`,
+      );
     expect(versions().map((v) => v.version)).toEqual([1, 2]);
 
     await page.getByTestId('open-versions').click();
@@ -83,8 +87,13 @@ describe('Rule versions drawer', () => {
     await expect.poll(() => page.getByTestId('node-condition').innerText()).toContain('¥1,000');
 
     // the draft is v1's graph again; v2 is still what runs, and no version was added
-    const [rule] = d1Query<{ draft_graph: string; published_version: number }>(persistTo, `select draft_graph, published_version from rules where id = ${ruleId}`);
-    const draftCondition = (JSON.parse(rule!.draft_graph) as { nodes: { id: string; condition?: { value: number } }[] }).nodes.find((n) => n.id === 'c');
+    const [rule] = d1Query<{ draft_graph: string; published_version: number }>(
+      persistTo,
+      `select draft_graph, published_version from rules where id = ${ruleId}`,
+    );
+    const draftCondition = (JSON.parse(rule!.draft_graph) as { nodes: { id: string; condition?: { value: number } }[] }).nodes.find(
+      (n) => n.id === 'c',
+    );
     expect(draftCondition?.condition?.value).toBe(100_000);
     expect(rule!.published_version).toBe(2);
     expect(versions()).toHaveLength(2);

@@ -22,7 +22,11 @@ afterAll(async () => close?.());
  */
 async function publishedRule(name: string): Promise<number> {
   const [group] = d1Query<{ id: number }>(persistTo, `select id from tag_groups where exclusive = 0 order by id limit 1`);
-  const { id: tagId } = await apiCall<{ id: number }>(context, 'POST', '/taxonomy/tags', { groupId: group!.id, name: `生命周期测试_${Date.now().toString(36)}`, allowDuplicate: true });
+  const { id: tagId } = await apiCall<{ id: number }>(context, 'POST', '/taxonomy/tags', {
+    groupId: group!.id,
+    name: `生命周期测试_${Date.now().toString(36)}`,
+    allowDuplicate: true,
+  });
   const graph = {
     schemaVersion: 1,
     nodes: [

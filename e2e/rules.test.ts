@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { apiCall, openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
-import { dayNumber } from '../shared/src/time';
+import { dayNumber } from '@shared/time';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
@@ -101,7 +101,9 @@ describe('Rule builder, as a marketer', () => {
     await pickOption(page.getByTestId('tag-picker'), '高价值', '高价值客户');
     await page.getByTestId('auto-layout').click();
 
-    await expect.poll(() => page.locator('[data-testid=node-condition] [data-testid=node-summary]').innerText()).toBe('近 30 天购买金额 ≥ ¥1,000');
+    await expect
+      .poll(() => page.locator('[data-testid=node-condition] [data-testid=node-summary]').innerText())
+      .toBe('近 30 天购买金额 ≥ ¥1,000');
     await expect.poll(() => countOf('action'), { timeout: 10_000 }).toBe(expected.toLocaleString('zh-CN'));
     expect(await countOf('trigger')).toBe('2,000');
     expect(await page.getByTestId('node-error').count()).toBe(0);
@@ -123,14 +125,18 @@ describe('Rule builder, as a marketer', () => {
     await page.getByTestId('node-condition').click();
     await shot('canvas-en');
     await page.getByTestId('publish').click();
-    await expect.poll(() => page.getByTestId('publish-changes').getByTestId('tag-change-gain').innerText()).toBe(`+${expected.toLocaleString('en')}`);
+    await expect
+      .poll(() => page.getByTestId('publish-changes').getByTestId('tag-change-gain').innerText())
+      .toBe(`+${expected.toLocaleString('en')}`);
     await shot('publish-en');
     await page.getByTestId('publish-cancel').click();
     await page.getByTestId('language-switch').getByText('中文').click();
 
     await page.getByTestId('publish').click();
     await expect.poll(() => page.getByTestId('share-value').innerText()).toBe('100%');
-    await expect.poll(() => page.getByTestId('publish-changes').getByTestId('tag-change-gain').innerText()).toBe(`+${expected.toLocaleString('zh-CN')}`);
+    await expect
+      .poll(() => page.getByTestId('publish-changes').getByTestId('tag-change-gain').innerText())
+      .toBe(`+${expected.toLocaleString('zh-CN')}`);
     await shot('publish-zh');
     await page.getByTestId('publish-confirm').click();
     await expect.poll(() => page.getByTestId('rule-status').innerText()).toBe('已发布');
@@ -194,7 +200,12 @@ describe('Rule builder, as a marketer', () => {
     // ten chains of 28 conditions (yes → next) ending in an action, and 9 "or" nodes joining "no" outputs
     for (let r = 0; r < 10; r++) {
       for (let c = 0; c < 28; c++) {
-        nodes.push({ id: `c${r}_${c}`, kind: 'condition', position: { x: 300 * (c + 1), y: 200 * r }, condition: { field: 'totalSpend', op: 'gte', value: (r * 28 + c) * 100 } });
+        nodes.push({
+          id: `c${r}_${c}`,
+          kind: 'condition',
+          position: { x: 300 * (c + 1), y: 200 * r },
+          condition: { field: 'totalSpend', op: 'gte', value: (r * 28 + c) * 100 },
+        });
         edges.push({ id: `e${r}_${c}`, source: c ? `c${r}_${c - 1}` : 't', target: `c${r}_${c}`, ...(c ? { sourceHandle: 'yes' } : {}) });
       }
       nodes.push({ id: `a${r}`, kind: 'action', position: { x: 300 * 29, y: 200 * r }, action: { type: 'add_tag', tagId: tag!.id } });
@@ -205,7 +216,10 @@ describe('Rule builder, as a marketer', () => {
       }
     }
     expect(nodes).toHaveLength(300);
-    const created = await apiCall<{ id: number }>(context, 'POST', '/rules', { name: '300 节点', graph: { schemaVersion: 1, nodes, edges } });
+    const created = await apiCall<{ id: number }>(context, 'POST', '/rules', {
+      name: '300 节点',
+      graph: { schemaVersion: 1, nodes, edges },
+    });
     await gotoPage(page, `${baseURL}/rules/${created.id}`);
     await page.getByTestId('node-trigger').waitFor({ timeout: 120_000 });
     // fitted, all 300 nodes are on screen and rendered: the worst case for a drag
@@ -233,7 +247,9 @@ describe('Rule builder, as a marketer', () => {
       const sorted = [...gaps].sort((a, b) => a - b);
       return { frames: f.length, medianFrame: sorted[Math.floor(sorted.length / 2)], p95Frame: sorted[Math.floor(sorted.length * 0.95)], worstFrame: sorted[sorted.length - 1], longTasks: window.__long.length, worstLongTask: Math.max(0, ...window.__long) };
     })()`)) as { frames: number; medianFrame: number; p95Frame: number; worstFrame: number; longTasks: number; worstLongTask: number };
-    console.log(`300-node drag: 60 moves in ${took} ms, ${stats.frames} frames, median frame ${stats.medianFrame.toFixed(1)} ms, p95 ${stats.p95Frame.toFixed(0)} ms, worst ${stats.worstFrame.toFixed(0)} ms, ${stats.longTasks} long tasks (worst ${stats.worstLongTask.toFixed(0)} ms)`);
+    console.log(
+      `300-node drag: 60 moves in ${took} ms, ${stats.frames} frames, median frame ${stats.medianFrame.toFixed(1)} ms, p95 ${stats.p95Frame.toFixed(0)} ms, worst ${stats.worstFrame.toFixed(0)} ms, ${stats.longTasks} long tasks (worst ${stats.worstLongTask.toFixed(0)} ms)`,
+    );
     const after = (await node.boundingBox())!;
     expect(after.x - box.x).toBeGreaterThan(100);
     // Bounds for a shared, loaded 2-core machine (measured there: median 16.7–33 ms, p95 ≈ 170–200 ms,

@@ -1,18 +1,16 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { openPage, gotoPage } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
 const persistTo = inject('persistTo');
-
-let context: BrowserContext;
 let close: () => Promise<void>;
 let page: Page;
 let consoleErrors: string[];
 
 beforeAll(async () => {
-  ({ context, page, consoleErrors, close } = await openPage('zh-CN'));
+  ({ page, consoleErrors, close } = await openPage('zh-CN'));
 });
 afterAll(async () => close?.());
 
@@ -48,8 +46,14 @@ describe('Segments, as a marketer', () => {
 
     await page.getByTestId('palette-condition').dragTo(page.getByTestId('canvas'), { targetPosition: { x: 300, y: 520 } });
     await page.getByTestId('node-condition').waitFor();
-    await connect(page.locator('[data-testid=node-trigger] .vue-flow__handle.source').first(), page.locator('[data-testid=node-condition] .vue-flow__handle.target').first());
-    await connect(page.locator('[data-testid=node-condition] [data-testid=handle-yes]'), page.locator('[data-testid=node-logic] .vue-flow__handle.target').first());
+    await connect(
+      page.locator('[data-testid=node-trigger] .vue-flow__handle.source').first(),
+      page.locator('[data-testid=node-condition] .vue-flow__handle.target').first(),
+    );
+    await connect(
+      page.locator('[data-testid=node-condition] [data-testid=handle-yes]'),
+      page.locator('[data-testid=node-logic] .vue-flow__handle.target').first(),
+    );
     await expect.poll(() => page.locator('.vue-flow__edge').count()).toBe(2);
 
     await page.getByTestId('node-condition').click();

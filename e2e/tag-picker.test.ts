@@ -68,7 +68,10 @@ describe('Canvas tag picker: create a tag where it is needed', () => {
     await page.getByTestId('tag-editor-save').click();
     await expect.poll(() => page.getByTestId('node-action').innerText()).toContain(name);
 
-    const rows = d1Query<{ group_name: string; status: string }>(persistTo, `select g.name as group_name, t.status from tags t join tag_groups g on g.id = t.group_id where t.name = '${name}'`);
+    const rows = d1Query<{ group_name: string; status: string }>(
+      persistTo,
+      `select g.name as group_name, t.status from tags t join tag_groups g on g.id = t.group_id where t.name = '${name}'`,
+    );
     expect(rows).toEqual([{ group_name: '兴趣偏好', status: 'active' }]);
     // the picker now lists it like any other tag
     await page.getByTestId('tag-picker').click();

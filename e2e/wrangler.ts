@@ -38,11 +38,15 @@ export async function freePort(): Promise<number> {
 
 /** Starts `wrangler dev` on a port and state directory of its own; resolves once /api/health answers. */
 export async function startDev(persistTo: string, port: number): Promise<ChildProcess> {
-  const child = spawn(bin('wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo, '--var', `FIELD_KEY:${DEV_FIELD_KEY}`], {
-    env: QUIET_ENV,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = spawn(
+    bin('wrangler'),
+    ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo, '--var', `FIELD_KEY:${DEV_FIELD_KEY}`],
+    {
+      env: QUIET_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   let log = '';
   child.stdout!.on('data', (d) => (log += d));
   child.stderr!.on('data', (d) => (log += d));

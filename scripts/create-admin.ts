@@ -9,11 +9,16 @@
 import { execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { hashPassword, MIN_PASSWORD_LENGTH, randomSalt } from '../shared/src/auth/password';
-import { sqlLiteral } from '../shared/src/demo/sql';
+import { hashPassword, MIN_PASSWORD_LENGTH, randomSalt } from '@shared/auth/password';
+import { sqlLiteral } from '@shared/demo/sql';
 
 const { values } = parseArgs({
-  options: { email: { type: 'string' }, name: { type: 'string' }, remote: { type: 'boolean', default: false }, local: { type: 'boolean', default: false } },
+  options: {
+    email: { type: 'string' },
+    name: { type: 'string' },
+    remote: { type: 'boolean', default: false },
+    local: { type: 'boolean', default: false },
+  },
 });
 const email = values.email?.trim().toLowerCase();
 if (!email || !/^[^@\s]+@[^@\s]+$/.test(email) || !values.name?.trim() || values.remote === values.local) {

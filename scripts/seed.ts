@@ -21,8 +21,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { DEMO_PASSWORD, demoSql } from '../shared/src/demo/index';
-import { hashPassword, randomSalt } from '../shared/src/auth/password';
+import { DEMO_PASSWORD, demoSql } from '@shared/demo/index';
+import { hashPassword, randomSalt } from '@shared/auth/password';
 
 const HELP = `Usage: npx tsx scripts/seed.ts [options]
   --contacts N        contacts to generate (default 10000)
@@ -93,7 +93,8 @@ function parse(): Args {
     avgEvents: int('avg-events', values['avg-events'], contacts > 200_000 ? 4 : 12),
     now,
     // As wrangler: --persist-to is relative to the cwd, the default to wrangler.toml's folder.
-    persistTo: values['persist-to'] !== undefined ? path.resolve(process.cwd(), values['persist-to']) : path.join(REPO_ROOT, '.wrangler', 'state'),
+    persistTo:
+      values['persist-to'] !== undefined ? path.resolve(process.cwd(), values['persist-to']) : path.join(REPO_ROOT, '.wrangler', 'state'),
     reset: values.reset,
     dropIndexes: values['keep-indexes'] ? false : values['drop-indexes'] || contacts > 50_000,
   };
@@ -139,7 +140,9 @@ async function setDemoPasswords(db: Awaited<ReturnType<Miniflare['getD1Database'
     const updates = await Promise.all(
       results.map(async ({ id }) => {
         const salt = randomSalt();
-        return db.prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?').bind(await hashPassword(DEMO_PASSWORD, salt), salt, id);
+        return db
+          .prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?')
+          .bind(await hashPassword(DEMO_PASSWORD, salt), salt, id);
       }),
     );
     await db.batch(updates);
@@ -162,9 +165,16 @@ async function main() {
   try {
     const db = await mf.getD1Database('DB');
     const tables = (
-      await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'").all<{ name: string }>()
+      await db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'",
+        )
+        .all<{ name: string }>()
     ).results.map((r) => r.name);
-    if (!tables.includes('contacts')) fail(`no contacts table in ${d1Persist}: run \`npm run db:migrate\` (or wrangler d1 migrations apply DB --local --persist-to …) first`);
+    if (!tables.includes('contacts'))
+      fail(
+        `no contacts table in ${d1Persist}: run \`npm run db:migrate\` (or wrangler d1 migrations apply DB --local --persist-to …) first`,
+      );
 
     const existing = (await db.prepare('SELECT count(*) AS n FROM contacts').first<{ n: number }>())?.n ?? 0;
     if (existing > 0 && !args.reset) {
@@ -184,12 +194,18 @@ async function main() {
     if (args.dropIndexes) {
       // Rebuilt from their own definitions, so later migrations' indexes come back exactly.
       indexes = (
-        await db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('contacts', 'events', 'contact_daily_stats', 'contact_tags', 'tag_ledger')").all<{ name: string; sql: string }>()
+        await db
+          .prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('contacts', 'events', 'contact_daily_stats', 'contact_tags', 'tag_ledger')",
+          )
+          .all<{ name: string; sql: string }>()
       ).results;
       if (indexes.length) await db.batch(indexes.map((i) => db.prepare(`DROP INDEX "${i.name}"`)));
     }
 
-    console.log(`seed: ${args.contacts.toLocaleString()} contacts, seed ${args.seed}, ~${args.avgEvents} events each, now ${new Date(args.now).toISOString()} → ${d1Persist}`);
+    console.log(
+      `seed: ${args.contacts.toLocaleString()} contacts, seed ${args.seed}, ~${args.avgEvents} events each, now ${new Date(args.now).toISOString()} → ${d1Persist}`,
+    );
     let generateMs = 0;
     let statements = 0;
     let bytes = 0;
@@ -222,7 +238,9 @@ async function main() {
         statements += batch.length;
         if (performance.now() - lastReport > 10_000) {
           lastReport = performance.now();
-          console.log(`seed: … ${statements.toLocaleString()} statements, ${(bytes / 1e6).toFixed(0)} M chars, ${seconds(lastReport - loadStarted)}, node rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
+          console.log(
+            `seed: … ${statements.toLocaleString()} statements, ${(bytes / 1e6).toFixed(0)} M chars, ${seconds(lastReport - loadStarted)}, node rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`,
+          );
         }
       }
       if (pending) await pending;
@@ -241,8 +259,14 @@ async function main() {
     for (const name of ['departments', 'users', 'contacts', 'events', 'contact_daily_stats', 'tags', 'contact_tags', 'tag_ledger']) {
       counts[name] = (await db.prepare(`SELECT count(*) AS n FROM "${name}"`).first<{ n: number }>())?.n ?? 0;
     }
-    console.log(`seed: ${statements.toLocaleString()} statements (${(bytes / 1e6).toFixed(1)} M chars); generating ${seconds(generateMs)} (overlapped), loading ${seconds(loadMs)}, total ${seconds(performance.now() - started)}`);
-    console.log(`seed: rows ${Object.entries(counts).map(([k, v]) => `${k} ${v.toLocaleString()}`).join(', ')}`);
+    console.log(
+      `seed: ${statements.toLocaleString()} statements (${(bytes / 1e6).toFixed(1)} M chars); generating ${seconds(generateMs)} (overlapped), loading ${seconds(loadMs)}, total ${seconds(performance.now() - started)}`,
+    );
+    console.log(
+      `seed: rows ${Object.entries(counts)
+        .map(([k, v]) => `${k} ${v.toLocaleString()}`)
+        .join(', ')}`,
+    );
     console.log(`seed: D1 state on disk ${(dirSize(d1Persist) / 1e6).toFixed(0)} MB`);
   } finally {
     await mf.dispose();

@@ -7,6 +7,7 @@ import vue from '@vitejs/plugin-vue';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   plugins: [vue()],
+  resolve: { alias: { '@shared': fileURLToPath(new URL('../shared/src', import.meta.url)) } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

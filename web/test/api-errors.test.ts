@@ -44,7 +44,14 @@ function declaredCodes(): Set<string> {
   return new Set([...union.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]!));
 }
 
-const i18n = createI18n({ legacy: false, locale: 'zh-CN', fallbackLocale: 'zh-CN', messages: { 'zh-CN': zhCN, en }, missingWarn: false, fallbackWarn: false });
+const i18n = createI18n({
+  legacy: false,
+  locale: 'zh-CN',
+  fallbackLocale: 'zh-CN',
+  messages: { 'zh-CN': zhCN, en },
+  missingWarn: false,
+  fallbackWarn: false,
+});
 const tIn = (locale: 'zh-CN' | 'en') => (key: string, params?: Record<string, unknown>) => {
   i18n.global.locale.value = locale;
   return i18n.global.t(key, params ?? {});
@@ -57,7 +64,8 @@ describe('API error messages', () => {
   it('finds the codes the worker throws, each written as a literal', () => {
     expect(unreadable).toEqual([]);
     // the scan itself works: codes known to be thrown today are among those found
-    for (const c of ['invalid_request', 'not_found', 'conflict', 'unknown_reference', 'invalid_rule', 'internal', 'payload_too_large']) expect(codes).toContain(c);
+    for (const c of ['invalid_request', 'not_found', 'conflict', 'unknown_reference', 'invalid_rule', 'internal', 'payload_too_large'])
+      expect(codes).toContain(c);
   });
 
   it('has a zh-CN and an en sentence for every code the worker can throw or declares', () => {
@@ -73,7 +81,12 @@ describe('API error messages', () => {
   });
 
   it('shows the localised sentence and the fields named, not the server text', () => {
-    const err = { status: 409, code: 'conflict', message: 'Group 兴趣 already has a tag named 美妆 (#3, active)', details: [{ path: 'name', message: 'already used' }] };
+    const err = {
+      status: 409,
+      code: 'conflict',
+      message: 'Group 兴趣 already has a tag named 美妆 (#3, active)',
+      details: [{ path: 'name', message: 'already used' }],
+    };
     const zh = apiErrorText(err, tIn('zh-CN'));
     expect(zh).toBe('操作与当前数据冲突，请刷新后重试（涉及：name）');
     const e = apiErrorText(err, tIn('en'));
@@ -82,7 +95,9 @@ describe('API error messages', () => {
 
   it('lists each field once and at most five', () => {
     const details = ['a', 'b', 'a', 'c', 'd', 'e', 'f'].map((path) => ({ path, message: 'x' }));
-    expect(apiErrorText({ status: 400, code: 'invalid_request', message: '', details }, tIn('zh-CN'))).toBe('提交的内容有误，请检查后重试（涉及：a、b、c、d、e…）');
+    expect(apiErrorText({ status: 400, code: 'invalid_request', message: '', details }, tIn('zh-CN'))).toBe(
+      '提交的内容有误，请检查后重试（涉及：a、b、c、d、e…）',
+    );
   });
 
   it('falls back to a generic sentence with the server text for a code it does not know', () => {

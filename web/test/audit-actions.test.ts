@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import zhCN from '../src/locales/zh-CN/index';
 import en from '../src/locales/en/index';
-import { ROLLBACK_KINDS } from '../../shared/src/domain';
+import { ROLLBACK_KINDS } from '@shared/domain';
 import { createI18n } from 'vue-i18n';
 import { auditSummaryText, type SummaryWords } from '../src/features/audit/audit-summary';
-import type { AuditAction, AuditListItem } from '../../shared/src/api/audit';
+import type { AuditAction, AuditListItem } from '@shared/api/audit';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -95,8 +95,14 @@ describe('audit actions in words', () => {
   it('the audit screen has a zh-CN and an en phrase for every action the worker writes', () => {
     const actions = [...workerActions()];
     expect(actions.length).toBeGreaterThan(30);
-    expect(actions.filter((a) => !lookup(zhCN, a)), 'zh-CN').toEqual([]);
-    expect(actions.filter((a) => !lookup(en, a)), 'en').toEqual([]);
+    expect(
+      actions.filter((a) => !lookup(zhCN, a)),
+      'zh-CN',
+    ).toEqual([]);
+    expect(
+      actions.filter((a) => !lookup(en, a)),
+      'en',
+    ).toEqual([]);
   });
 });
 
@@ -117,18 +123,32 @@ describe('audit summaries in words', () => {
 
   it('has a zh-CN and an en sentence for every action the worker writes, with the same variants and placeholders', () => {
     const actions = [...workerActions()];
-    expect(actions.filter((a) => !sentences(zhCN, a)), 'zh-CN').toEqual([]);
-    expect(actions.filter((a) => !sentences(en, a)), 'en').toEqual([]);
+    expect(
+      actions.filter((a) => !sentences(zhCN, a)),
+      'zh-CN',
+    ).toEqual([]);
+    expect(
+      actions.filter((a) => !sentences(en, a)),
+      'en',
+    ).toEqual([]);
     for (const a of actions) {
       const zh = sentences(zhCN, a)!;
       const e = sentences(en, a)!;
       expect(Object.keys(e).sort(), `${a}: variants`).toEqual(Object.keys(zh).sort());
-      for (const variant of Object.keys(zh)) expect(placeholders(e[variant]!), `${a} ${variant}: placeholders`).toEqual(placeholders(zh[variant]!));
+      for (const variant of Object.keys(zh))
+        expect(placeholders(e[variant]!), `${a} ${variant}: placeholders`).toEqual(placeholders(zh[variant]!));
     }
   });
 
   it('every sentence compiles in vue-i18n and, filled in, leaves no placeholder behind', () => {
-    const i18n = createI18n({ legacy: false, locale: 'zh-CN', fallbackLocale: 'zh-CN', messages: { 'zh-CN': zhCN, en }, missingWarn: false, fallbackWarn: false });
+    const i18n = createI18n({
+      legacy: false,
+      locale: 'zh-CN',
+      fallbackLocale: 'zh-CN',
+      messages: { 'zh-CN': zhCN, en },
+      missingWarn: false,
+      fallbackWarn: false,
+    });
     let checked = 0;
     for (const locale of ['zh-CN', 'en'] as const) {
       i18n.global.locale.value = locale;
@@ -151,19 +171,26 @@ describe('audit summaries in words', () => {
   it('words the params: numbers grouped, ids not, times and codes in the reader’s language; no params or no sentence keeps the stored summary', () => {
     const i18n = createI18n({ legacy: false, locale: 'zh-CN', messages: { 'zh-CN': zhCN, en }, missingWarn: false, fallbackWarn: false });
     const words: SummaryWords = { t: i18n.global.t, te: i18n.global.te, number: (n) => n.toLocaleString('en-US'), dateTime: () => '时间' };
-    const text = (action: string, params: AuditListItem['params'], summary: string | null = 'stored English') => auditSummaryText({ action, params, summary }, words);
+    const text = (action: string, params: AuditListItem['params'], summary: string | null = 'stored English') =>
+      auditSummaryText({ action, params, summary }, words);
     expect(text('rule.publish', { name: '高价值客户', version: 3, share: 20 })).toBe('发布了规则「高价值客户」第 3 版，灰度 20%');
-    expect(text('rule.pause', { name: '沉睡唤醒', fromStatus: 'published', toStatus: 'paused' })).toBe('暂停了规则「沉睡唤醒」（已发布 → 已暂停）');
+    expect(text('rule.pause', { name: '沉睡唤醒', fromStatus: 'published', toStatus: 'paused' })).toBe(
+      '暂停了规则「沉睡唤醒」（已发布 → 已暂停）',
+    );
     expect(text('user.create', { email: 'a@b.c', role: 'dept_admin' })).toBe('创建了部门管理员账号 a@b.c');
     expect(text('rollback.batch', { variant: 'rollback', rollbackId: 12345, add: 1200, remove: 0, skipped: 3 })).toBe(
       '撤销了回滚 #12345：添加 1,200 个、移除 0 个标签，跳过 3 个',
     );
-    expect(text('event_source.rotate', { name: '商城', id: 'shop', graceEndsAt: 1 })).toBe('轮换了数据源「商城」（shop）的密钥，旧密钥在 时间 前仍然有效');
+    expect(text('event_source.rotate', { name: '商城', id: 'shop', graceEndsAt: 1 })).toBe(
+      '轮换了数据源「商城」（shop）的密钥，旧密钥在 时间 前仍然有效',
+    );
     expect(text('rule.publish', null)).toBe('stored English');
     expect(text('rule.publish', null, null)).toBe('');
     expect(text('rule.unknown_verb', { name: 'x' })).toBe('stored English');
     expect(text('tag.update', { variant: 'no_such_variant', name: 'x' })).toBe('stored English');
     i18n.global.locale.value = 'en';
-    expect(text('rule.pause', { name: '沉睡唤醒', fromStatus: 'published', toStatus: 'paused' })).toBe('Paused rule “沉睡唤醒” (Published → Paused)');
+    expect(text('rule.pause', { name: '沉睡唤醒', fromStatus: 'published', toStatus: 'paused' })).toBe(
+      'Paused rule “沉睡唤醒” (Published → Paused)',
+    );
   });
 });

@@ -3,7 +3,10 @@ import { auditDiff } from '../src/features/audit/audit-diff';
 
 describe('audit before/after as rows', () => {
   it('marks each field of an edit as changed, unchanged, added or removed', () => {
-    const rows = auditDiff({ name: '王磊', role: 'staff', departmentId: 3, note: 'x' }, { name: '王磊', role: 'dept_admin', departmentId: 3, disabled: true });
+    const rows = auditDiff(
+      { name: '王磊', role: 'staff', departmentId: 3, note: 'x' },
+      { name: '王磊', role: 'dept_admin', departmentId: 3, disabled: true },
+    );
     expect(rows).toEqual([
       { field: 'name', before: '王磊', after: '王磊', change: 'unchanged' },
       { field: 'role', before: 'staff', after: 'dept_admin', change: 'changed' },

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createPinia, setActivePinia } from 'pinia';
 import { effectScope } from 'vue';
-import type { RuleGraph } from '../../shared/src/rules/types';
+import type { RuleGraph } from '@shared/rules/types';
 
 // the mapping formats counts through the app's i18n, which reads the saved language at import:
 // give it the two browser globals it reads (an empty store, a Chinese browser)
@@ -15,10 +15,17 @@ const { useRuleDocStore } = await import('../src/features/rules/useRuleDocStore'
 const { useRuleEditorUi } = await import('../src/features/rules/useRuleEditorUi');
 
 function chain(n: number): RuleGraph {
-  const nodes: RuleGraph['nodes'] = [{ id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } }];
+  const nodes: RuleGraph['nodes'] = [
+    { id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } },
+  ];
   const edges: RuleGraph['edges'] = [];
   for (let i = 0; i < n; i++) {
-    nodes.push({ id: `c${i}`, kind: 'condition', position: { x: 300 * (i + 1), y: 0 }, condition: { field: 'totalSpend', op: 'gte', value: i } });
+    nodes.push({
+      id: `c${i}`,
+      kind: 'condition',
+      position: { x: 300 * (i + 1), y: 0 },
+      condition: { field: 'totalSpend', op: 'gte', value: i },
+    });
     edges.push({ id: `e${i}`, source: i ? `c${i - 1}` : 't', target: `c${i}`, ...(i ? { sourceHandle: 'yes' } : {}) });
   }
   return { schemaVersion: 1, nodes, edges };

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createPinia, setActivePinia } from 'pinia';
-import type { RuleGraph } from '../../shared/src/rules/types';
+import type { RuleGraph } from '@shared/rules/types';
 import { autoLayoutPositions } from '../src/features/rules/rule-graph';
 import { useRuleDocStore } from '../src/features/rules/useRuleDocStore';
 
@@ -28,7 +28,14 @@ function heap(): RuleGraph {
   };
 }
 
-const sizes = { t: { width: 240, height: 90 }, cond: { width: 240, height: 150 }, br: { width: 240, height: 180 }, aYes: { width: 240, height: 100 }, aCase: { width: 240, height: 100 }, aElse: { width: 240, height: 100 } };
+const sizes = {
+  t: { width: 240, height: 90 },
+  cond: { width: 240, height: 150 },
+  br: { width: 240, height: 180 },
+  aYes: { width: 240, height: 100 },
+  aCase: { width: 240, height: 100 },
+  aElse: { width: 240, height: 100 },
+};
 
 describe('auto-layout (dagre, left to right)', () => {
   const p = autoLayoutPositions(heap(), sizes);
@@ -49,7 +56,11 @@ describe('auto-layout (dagre, left to right)', () => {
       expect(p[a]!.y % 10).toBe(0);
       for (const b of ids) {
         if (a >= b) continue;
-        const apart = p[a]!.x + sizes[a].width <= p[b]!.x || p[b]!.x + sizes[b].width <= p[a]!.x || p[a]!.y + sizes[a].height <= p[b]!.y || p[b]!.y + sizes[b].height <= p[a]!.y;
+        const apart =
+          p[a]!.x + sizes[a].width <= p[b]!.x ||
+          p[b]!.x + sizes[b].width <= p[a]!.x ||
+          p[a]!.y + sizes[a].height <= p[b]!.y ||
+          p[b]!.y + sizes[b].height <= p[a]!.y;
         expect(apart, `${a} and ${b} overlap`).toBe(true);
       }
     }
@@ -79,7 +90,15 @@ describe('auto-layout in the document store', () => {
     doc.autoLayout(sizes);
     doc.undo();
     doc.redo();
-    const depth = () => { let n = 0; while (doc.canUndo) { doc.undo(); n++; } for (let i = 0; i < n; i++) doc.redo(); return n; };
+    const depth = () => {
+      let n = 0;
+      while (doc.canUndo) {
+        doc.undo();
+        n++;
+      }
+      for (let i = 0; i < n; i++) doc.redo();
+      return n;
+    };
     expect(depth()).toBe(1);
     doc.autoLayout(sizes);
     expect(depth()).toBe(1);

@@ -1,4 +1,4 @@
-import type { SessionUser } from '../../shared/src/api/auth';
+import type { SessionUser } from '@shared/api/auth';
 
 /**
  * Typed Hono context for every route: bindings from wrangler.toml (see worker-configuration.d.ts)

@@ -4,10 +4,22 @@
  * (`actorOf(c)` from worker/src/auth/access.ts) and the address the request came from.
  */
 import type { Actor } from './auth/access';
-import type { AuditAction, AuditParamsByAction } from '../../shared/src/api/audit';
+import type { AuditAction, AuditParamsByAction } from '@shared/api/audit';
 
 interface AuditEntryBase {
-  objectType: 'rule' | 'segment' | 'tag' | 'tag_group' | 'contact' | 'user' | 'session' | 'department' | 'event_source' | 'rollback' | 'import' | 'system';
+  objectType:
+    | 'rule'
+    | 'segment'
+    | 'tag'
+    | 'tag_group'
+    | 'contact'
+    | 'user'
+    | 'session'
+    | 'department'
+    | 'event_source'
+    | 'rollback'
+    | 'import'
+    | 'system';
   objectId: number | string;
   /** English sentence: stored as the fallback (and searched); the screen words `params` instead. */
   summary: string;
@@ -43,7 +55,18 @@ const INSERT = 'INSERT INTO audit_log (at, actor_user_id, actor_ip, action, obje
 export function auditStatement(db: D1Database, e: AuditEntry): D1PreparedStatement {
   return db
     .prepare(`${INSERT} (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    .bind(e.at, e.actor?.userId ?? null, e.actor?.ip ?? null, e.action, e.objectType, String(e.objectId), e.summary, JSON.stringify(e.params), json(e.before), json(e.after));
+    .bind(
+      e.at,
+      e.actor?.userId ?? null,
+      e.actor?.ip ?? null,
+      e.action,
+      e.objectType,
+      String(e.objectId),
+      e.summary,
+      JSON.stringify(e.params),
+      json(e.before),
+      json(e.after),
+    );
 }
 
 /**
@@ -55,7 +78,18 @@ export function auditStatement(db: D1Database, e: AuditEntry): D1PreparedStateme
 export function auditStatementIfChanged(db: D1Database, e: AuditEntry): D1PreparedStatement {
   return db
     .prepare(`${INSERT.replace(' VALUES', '')} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() > 0`)
-    .bind(e.at, e.actor?.userId ?? null, e.actor?.ip ?? null, e.action, e.objectType, String(e.objectId), e.summary, JSON.stringify(e.params), json(e.before), json(e.after));
+    .bind(
+      e.at,
+      e.actor?.userId ?? null,
+      e.actor?.ip ?? null,
+      e.action,
+      e.objectType,
+      String(e.objectId),
+      e.summary,
+      JSON.stringify(e.params),
+      json(e.before),
+      json(e.after),
+    );
 }
 
 /**
@@ -65,5 +99,15 @@ export function auditStatementIfChanged(db: D1Database, e: AuditEntry): D1Prepar
 export function auditStatementForNewRow(db: D1Database, e: DistributiveOmit<AuditEntry, 'objectId'>): D1PreparedStatement {
   return db
     .prepare(`${INSERT} (?, ?, ?, ?, ?, CAST(last_insert_rowid() AS TEXT), ?, ?, ?, ?)`)
-    .bind(e.at, e.actor?.userId ?? null, e.actor?.ip ?? null, e.action, e.objectType, e.summary, JSON.stringify(e.params), json(e.before), json(e.after));
+    .bind(
+      e.at,
+      e.actor?.userId ?? null,
+      e.actor?.ip ?? null,
+      e.action,
+      e.objectType,
+      e.summary,
+      JSON.stringify(e.params),
+      json(e.before),
+      json(e.after),
+    );
 }

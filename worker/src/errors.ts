@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { HTTPException } from 'hono/http-exception';
-import type { ApiErrorBody, ErrorCode, FieldProblem } from '../../shared/src/api/errors';
-import type { SecurityReason } from '../../shared/src/api/security-log';
+import type { ApiErrorBody, ErrorCode, FieldProblem } from '@shared/api/errors';
+import type { SecurityReason } from '@shared/api/security-log';
 import type { AppEnv } from './app-env';
 import { reasonOf, recordRefusal } from './security/log';
 

@@ -13,8 +13,8 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
 import { anonApi, apiAs, ROOT, seedSmallWorld, type TestUser } from './fixtures';
-import { hashPassword } from '../../shared/src/auth/password';
-import { expectedOf, type RulePreviewOk } from '../../shared/src/api/rules';
+import { hashPassword } from '@shared/auth/password';
+import { expectedOf, type RulePreviewOk } from '@shared/api/rules';
 
 const db = env.DB;
 const ADMIN: TestUser = { id: 9101, role: 'dept_admin', departmentId: 2 };
@@ -45,7 +45,11 @@ interface Route {
 
 let seq = 0;
 const uniq = (p: string) => `${p}${++seq}`;
-const body = (method: string, b: unknown): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+const body = (method: string, b: unknown): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(b),
+});
 const get = (user: TestUser, path: string) => apiAs(user, path);
 const send = (user: TestUser, method: string, path: string, b: unknown = {}) => apiAs(user, path, body(method, b));
 
@@ -74,11 +78,15 @@ function graph(tagId = COMPANY_TAG) {
 async function newRule(side: Side, status: 'draft' | 'published' | 'paused' = 'draft', tagId = COMPANY_TAG): Promise<number> {
   const g = JSON.stringify(graph(tagId));
   const r = await db
-    .prepare(`INSERT INTO rules (name, department_id, status, draft_graph, published_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, 1) RETURNING id`)
+    .prepare(
+      `INSERT INTO rules (name, department_id, status, draft_graph, published_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, 1) RETURNING id`,
+    )
     .bind(uniq('规则'), DEPT[side], status, g, status === 'draft' ? null : 1)
     .first<{ id: number }>();
   await db
-    .prepare(`INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, created_at, published_at) VALUES (?, 1, ?, 'false', 'schedule', 1, 1)`)
+    .prepare(
+      `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, created_at, published_at) VALUES (?, 1, ?, 'false', 'schedule', 1, 1)`,
+    )
     .bind(r!.id, g)
     .run();
   return r!.id;
@@ -86,31 +94,48 @@ async function newRule(side: Side, status: 'draft' | 'published' | 'paused' = 'd
 
 async function newSegment(side: Side): Promise<number> {
   const r = await db
-    .prepare(`INSERT INTO segments (name, department_id, graph, logic, created_at, updated_at) VALUES (?, ?, '{"schemaVersion":1,"nodes":[],"edges":[]}', 'null', 1, 1) RETURNING id`)
+    .prepare(
+      `INSERT INTO segments (name, department_id, graph, logic, created_at, updated_at) VALUES (?, ?, '{"schemaVersion":1,"nodes":[],"edges":[]}', 'null', 1, 1) RETURNING id`,
+    )
     .bind(uniq('分群'), DEPT[side])
     .first<{ id: number }>();
   return r!.id;
 }
 
 async function newTag(side: Side, holder?: number): Promise<number> {
-  const r = await db.prepare(`INSERT INTO tags (group_id, name) VALUES (?, ?) RETURNING id`).bind(GROUP[side], uniq('标签')).first<{ id: number }>();
-  if (holder) await db.prepare(`INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (?, ?, 'manual', 1)`).bind(holder, r!.id).run();
+  const r = await db
+    .prepare(`INSERT INTO tags (group_id, name) VALUES (?, ?) RETURNING id`)
+    .bind(GROUP[side], uniq('标签'))
+    .first<{ id: number }>();
+  if (holder)
+    await db
+      .prepare(`INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (?, ?, 'manual', 1)`)
+      .bind(holder, r!.id)
+      .run();
   return r!.id;
 }
 
 async function newUser(): Promise<number> {
-  const r = await db.prepare(`INSERT INTO users (email, name, role, department_id) VALUES (?, '某人', 'staff', 2) RETURNING id`).bind(`${uniq('u')}@segflow.test`).first<{ id: number }>();
+  const r = await db
+    .prepare(`INSERT INTO users (email, name, role, department_id) VALUES (?, '某人', 'staff', 2) RETURNING id`)
+    .bind(`${uniq('u')}@segflow.test`)
+    .first<{ id: number }>();
   return r!.id;
 }
 
 async function newDepartment(): Promise<number> {
-  const r = await db.prepare(`INSERT INTO departments (name, parent_id, path) VALUES (?, 4, '') RETURNING id`).bind(uniq('部门')).first<{ id: number }>();
+  const r = await db
+    .prepare(`INSERT INTO departments (name, parent_id, path) VALUES (?, 4, '') RETURNING id`)
+    .bind(uniq('部门'))
+    .first<{ id: number }>();
   await db.prepare(`UPDATE departments SET path = '/1/4/' || id || '/' WHERE id = ?`).bind(r!.id).run();
   return r!.id;
 }
 
 async function newAuditEntry(): Promise<number> {
-  const r = await db.prepare(`INSERT INTO audit_log (at, action, object_type, object_id, summary) VALUES (1, 'rule.create', 'rule', '1', 'x') RETURNING id`).first<{ id: number }>();
+  const r = await db
+    .prepare(`INSERT INTO audit_log (at, action, object_type, object_id, summary) VALUES (1, 'rule.create', 'rule', '1', 'x') RETURNING id`)
+    .first<{ id: number }>();
   return r!.id;
 }
 
@@ -135,13 +160,15 @@ async function newRollback(): Promise<number> {
 
 /** Preview as the super admin (the counts the publish must confirm). */
 async function publishBodyFor(ruleId: number, tagId = COMPANY_TAG) {
-  const p = (await send(ROOT, 'POST', '/api/rules/preview', { graph: graph(tagId), ruleId, rolloutPercent: 100, sampleSize: 0 })).body as RulePreviewOk;
+  const p = (await send(ROOT, 'POST', '/api/rules/preview', { graph: graph(tagId), ruleId, rolloutPercent: 100, sampleSize: 0 }))
+    .body as RulePreviewOk;
   return { rolloutPercent: 100, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true };
 }
 
 /** A staged import (as the super admin), `stage` steps taken: rows staged, dry run, applied. */
 async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): Promise<string> {
-  const id = (await send(ROOT, 'POST', '/api/imports', { fileName: 'm.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })).body.id as string;
+  const id = (await send(ROOT, 'POST', '/api/imports', { fileName: 'm.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] }))
+    .body.id as string;
   if (stage === 'created') return id;
   await send(ROOT, 'POST', `/api/imports/${id}/rows`, { rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] });
   if (stage === 'staged') return id;
@@ -172,27 +199,49 @@ const ROUTES: Record<string, Route | 'public'> = {
     policy: any,
     call: async (u) => {
       const hash = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('');
-      await db.prepare(`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token) VALUES (?, ?, 0, 9e15, 'x')`).bind(hash, u.id).run();
+      await db
+        .prepare(`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token) VALUES (?, ?, 0, 9e15, 'x')`)
+        .bind(hash, u.id)
+        .run();
       return send(u, 'DELETE', `/api/auth/sessions/${hash.slice(0, 16)}`);
     },
   },
-  'POST /api/auth/password': { policy: any, call: (u) => send(u, 'POST', '/api/auth/password', { currentPassword: PASSWORD, newPassword: PASSWORD }) },
+  'POST /api/auth/password': {
+    policy: any,
+    call: (u) => send(u, 'POST', '/api/auth/password', { currentPassword: PASSWORD, newPassword: PASSWORD }),
+  },
 
   'GET /api/users': { policy: superOnly, call: (u) => get(u, '/api/users') },
   'POST /api/users': {
     policy: superOnly,
-    call: (u) => send(u, 'POST', '/api/users', { email: `${uniq('new')}@segflow.test`, name: '新人', role: 'staff', departmentId: 2, password: 'long-enough-pw' }),
+    call: (u) =>
+      send(u, 'POST', '/api/users', {
+        email: `${uniq('new')}@segflow.test`,
+        name: '新人',
+        role: 'staff',
+        departmentId: 2,
+        password: 'long-enough-pw',
+      }),
   },
   'PATCH /api/users/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/users/${await newUser()}`, { name: '改名' }) },
-  'POST /api/users/:id/revoke-sessions': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/users/${await newUser()}/revoke-sessions`) },
+  'POST /api/users/:id/revoke-sessions': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/users/${await newUser()}/revoke-sessions`),
+  },
 
   'GET /api/rollbacks': { policy: superOnly, call: (u) => get(u, '/api/rollbacks') },
-  'POST /api/rollbacks/preview': { policy: superOnly, call: async (u) => send(u, 'POST', '/api/rollbacks/preview', { kind: 'batch', batchId: await newTagBatch() }) },
+  'POST /api/rollbacks/preview': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', '/api/rollbacks/preview', { kind: 'batch', batchId: await newTagBatch() }),
+  },
   'POST /api/rollbacks': {
     policy: superOnly,
     call: async (u) => send(u, 'POST', '/api/rollbacks', { kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } }),
   },
-  'POST /api/rollbacks/:id/undo': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/rollbacks/${await newRollback()}/undo`, { confirm: { count: 1 } }) },
+  'POST /api/rollbacks/:id/undo': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/rollbacks/${await newRollback()}/undo`, { confirm: { count: 1 } }),
+  },
 
   'GET /api/contacts': { policy: any, call: (u) => get(u, '/api/contacts') },
   'GET /api/contacts/:id': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}`) },
@@ -209,24 +258,48 @@ const ROUTES: Record<string, Route | 'public'> = {
 
   'GET /api/departments': { policy: any, call: (u) => get(u, '/api/departments') },
   'POST /api/departments': { policy: superOnly, call: (u) => send(u, 'POST', '/api/departments', { name: uniq('部门'), parentId: 4 }) },
-  'PATCH /api/departments/:id': { policy: superOnly, call: async (u) => send(u, 'PATCH', `/api/departments/${await newDepartment()}`, { name: uniq('改名') }) },
+  'PATCH /api/departments/:id': {
+    policy: superOnly,
+    call: async (u) => send(u, 'PATCH', `/api/departments/${await newDepartment()}`, { name: uniq('改名') }),
+  },
   'GET /api/audit': { policy: superOnly, call: (u) => get(u, '/api/audit') },
   'GET /api/audit/:id': { policy: superOnly, call: async (u) => get(u, `/api/audit/${await newAuditEntry()}`) },
   'GET /api/security-log': { policy: superOnly, call: (u) => get(u, '/api/security-log') },
   'GET /api/event-sources': { policy: superOnly, call: (u) => get(u, '/api/event-sources') },
   'GET /api/event-sources/:id': { policy: superOnly, call: async (u) => get(u, `/api/event-sources/${await newSource()}`) },
-  'POST /api/event-sources': { policy: superOnly, call: (u) => send(u, 'POST', '/api/event-sources', { kind: 'generic', id: uniq('src-'), name: '来源' }) },
-  'POST /api/event-sources/:id/rotate': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/rotate`) },
-  'POST /api/event-sources/:id/revoke': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/revoke`) },
+  'POST /api/event-sources': {
+    policy: superOnly,
+    call: (u) => send(u, 'POST', '/api/event-sources', { kind: 'generic', id: uniq('src-'), name: '来源' }),
+  },
+  'POST /api/event-sources/:id/rotate': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/rotate`),
+  },
+  'POST /api/event-sources/:id/revoke': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/revoke`),
+  },
   'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
   'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },
 
   'GET /api/taxonomy/config': { policy: any, call: (u) => get(u, '/api/taxonomy/config') },
-  'POST /api/taxonomy/groups': { policy: editVisible, call: (u, s) => send(u, 'POST', '/api/taxonomy/groups', { name: uniq('组'), departmentId: DEPT[s] }) },
-  'PATCH /api/taxonomy/groups/:id': { policy: editVisible, call: (u, s) => send(u, 'PATCH', `/api/taxonomy/groups/${GROUP[s]}`, { description: uniq('说明') }) },
+  'POST /api/taxonomy/groups': {
+    policy: editVisible,
+    call: (u, s) => send(u, 'POST', '/api/taxonomy/groups', { name: uniq('组'), departmentId: DEPT[s] }),
+  },
+  'PATCH /api/taxonomy/groups/:id': {
+    policy: editVisible,
+    call: (u, s) => send(u, 'PATCH', `/api/taxonomy/groups/${GROUP[s]}`, { description: uniq('说明') }),
+  },
   'POST /api/taxonomy/tags/check': { policy: any, call: (u) => send(u, 'POST', '/api/taxonomy/tags/check', { name: '美妆达人' }) },
-  'POST /api/taxonomy/tags': { policy: editVisible, call: (u, s) => send(u, 'POST', '/api/taxonomy/tags', { groupId: GROUP[s], name: uniq('新'), allowDuplicate: true }) },
-  'PATCH /api/taxonomy/tags/:id': { policy: editVisible, call: async (u, s) => send(u, 'PATCH', `/api/taxonomy/tags/${await newTag(s)}`, { description: '改' }) },
+  'POST /api/taxonomy/tags': {
+    policy: editVisible,
+    call: (u, s) => send(u, 'POST', '/api/taxonomy/tags', { groupId: GROUP[s], name: uniq('新'), allowDuplicate: true }),
+  },
+  'PATCH /api/taxonomy/tags/:id': {
+    policy: editVisible,
+    call: async (u, s) => send(u, 'PATCH', `/api/taxonomy/tags/${await newTag(s)}`, { description: '改' }),
+  },
   'GET /api/taxonomy/tags/:id/usage': { policy: any, call: (u) => get(u, `/api/taxonomy/tags/${COMPANY_TAG}/usage`) },
   'POST /api/taxonomy/tags/:id/retire': {
     policy: editVisible,
@@ -242,26 +315,45 @@ const ROUTES: Record<string, Route | 'public'> = {
   },
   'POST /api/taxonomy/tags/:id/merge': {
     policy: editVisible,
-    call: async (u, s) => send(u, 'POST', `/api/taxonomy/tags/${await newTag(s, CONTACT[s])}/merge`, { intoTagId: await newTag(s), confirm: { count: 1 } }),
+    call: async (u, s) =>
+      send(u, 'POST', `/api/taxonomy/tags/${await newTag(s, CONTACT[s])}/merge`, { intoTagId: await newTag(s), confirm: { count: 1 } }),
   },
   'GET /api/taxonomy/retirement-proposals': { policy: any, call: (u) => get(u, '/api/taxonomy/retirement-proposals') },
 
   'GET /api/rules': { policy: any, call: (u) => get(u, '/api/rules') },
-  'POST /api/rules': { policy: editVisible, call: (u, s) => send(u, 'POST', '/api/rules', { name: uniq('新规则'), departmentId: DEPT[s] }) },
+  'POST /api/rules': {
+    policy: editVisible,
+    call: (u, s) => send(u, 'POST', '/api/rules', { name: uniq('新规则'), departmentId: DEPT[s] }),
+  },
   'POST /api/rules/preview': { policy: any, call: (u) => send(u, 'POST', '/api/rules/preview', { graph: graph(), sampleSize: 1 }) },
   'POST /api/rules/explain': {
     policy: { min: 'staff', scope: 'hidden', otherStatus: 400 },
     call: (u, s) => send(u, 'POST', '/api/rules/explain', { graph: graph(), contactId: CONTACT[s] }),
   },
   'GET /api/rules/:id': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}`) },
-  'PUT /api/rules/:id/draft': { policy: writeHidden, call: async (u, s) => send(u, 'PUT', `/api/rules/${await newRule(s)}/draft`, { graph: graph() }) },
-  'POST /api/rules/:id/duplicate': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/duplicate`) },
-  'POST /api/rules/:id/pause': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s, 'published')}/pause`) },
-  'POST /api/rules/:id/resume': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s, 'paused')}/resume`) },
+  'PUT /api/rules/:id/draft': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'PUT', `/api/rules/${await newRule(s)}/draft`, { graph: graph() }),
+  },
+  'POST /api/rules/:id/duplicate': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/duplicate`),
+  },
+  'POST /api/rules/:id/pause': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s, 'published')}/pause`),
+  },
+  'POST /api/rules/:id/resume': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s, 'paused')}/resume`),
+  },
   'POST /api/rules/:id/archive': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/archive`) },
   'GET /api/rules/:id/versions': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}/versions`) },
   'GET /api/rules/:id/versions/:version': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}/versions/1`) },
-  'POST /api/rules/:id/versions/:version/restore': { policy: writeHidden, call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/versions/1/restore`) },
+  'POST /api/rules/:id/versions/:version/restore': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/versions/1/restore`),
+  },
   'GET /api/rules/:id/compare': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}/compare?a=1&b=draft`) },
   'POST /api/rules/:id/publish': {
     policy: writeHidden,
@@ -271,25 +363,45 @@ const ROUTES: Record<string, Route | 'public'> = {
     },
   },
 
-  'POST /api/imports': { policy: superOnly, call: (u) => send(u, 'POST', '/api/imports', { fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] }) },
+  'POST /api/imports': {
+    policy: superOnly,
+    call: (u) => send(u, 'POST', '/api/imports', { fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] }),
+  },
   'GET /api/imports/:id': { policy: superOnly, call: async (u) => get(u, `/api/imports/${await newImport('created')}`) },
   'POST /api/imports/:id/rows': {
     policy: superOnly,
-    call: async (u) => send(u, 'POST', `/api/imports/${await newImport('created')}/rows`, { rows: [{ row: 2, cells: [uniq('imp_'), '某'] }] }),
+    call: async (u) =>
+      send(u, 'POST', `/api/imports/${await newImport('created')}/rows`, { rows: [{ row: 2, cells: [uniq('imp_'), '某'] }] }),
   },
-  'POST /api/imports/:id/dry-run': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('staged')}/dry-run`) },
-  'POST /api/imports/:id/apply': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('checked')}/apply`) },
-  'POST /api/imports/:id/rollback': { policy: superOnly, call: async (u) => send(u, 'POST', `/api/imports/${await newImport('applied')}/rollback`) },
+  'POST /api/imports/:id/dry-run': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/imports/${await newImport('staged')}/dry-run`),
+  },
+  'POST /api/imports/:id/apply': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/imports/${await newImport('checked')}/apply`),
+  },
+  'POST /api/imports/:id/rollback': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/imports/${await newImport('applied')}/rollback`),
+  },
   'POST /api/exports/contacts': { policy: superOnly, call: (u) => send(u, 'POST', '/api/exports/contacts', {}) },
 
   'GET /api/segments': { policy: any, call: (u) => get(u, '/api/segments') },
-  'POST /api/segments/preview': { policy: any, call: (u) => send(u, 'POST', '/api/segments/preview', { graph: { schemaVersion: 1, nodes: [], edges: [] } }) },
+  'POST /api/segments/preview': {
+    policy: any,
+    call: (u) => send(u, 'POST', '/api/segments/preview', { graph: { schemaVersion: 1, nodes: [], edges: [] } }),
+  },
   'POST /api/segments': {
     policy: editVisible,
-    call: (u, s) => send(u, 'POST', '/api/segments', { name: uniq('新分群'), graph: { schemaVersion: 1, nodes: [], edges: [] }, departmentId: DEPT[s] }),
+    call: (u, s) =>
+      send(u, 'POST', '/api/segments', { name: uniq('新分群'), graph: { schemaVersion: 1, nodes: [], edges: [] }, departmentId: DEPT[s] }),
   },
   'GET /api/segments/:id': { policy: readHidden, call: async (u, s) => get(u, `/api/segments/${await newSegment(s)}`) },
-  'PUT /api/segments/:id': { policy: writeHidden, call: async (u, s) => send(u, 'PUT', `/api/segments/${await newSegment(s)}`, { name: uniq('改名') }) },
+  'PUT /api/segments/:id': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'PUT', `/api/segments/${await newSegment(s)}`, { name: uniq('改名') }),
+  },
   'DELETE /api/segments/:id': { policy: writeHidden, call: async (u, s) => send(u, 'DELETE', `/api/segments/${await newSegment(s)}`) },
 };
 
@@ -307,7 +419,9 @@ function expected(p: Policy, actor: Actor, side: Side): 'ok' | number {
 beforeAll(async () => {
   await seedSmallWorld();
   await db.batch([
-    db.prepare(`INSERT INTO tag_groups (id, name, department_id, apply_role, edit_role) VALUES (10, '华东专用', 2, 'staff', 'dept_admin'), (11, '华南专用', 4, 'staff', 'dept_admin')`),
+    db.prepare(
+      `INSERT INTO tag_groups (id, name, department_id, apply_role, edit_role) VALUES (10, '华东专用', 2, 'staff', 'dept_admin'), (11, '华南专用', 4, 'staff', 'dept_admin')`,
+    ),
   ]);
   const salt = 'bWF0cml4LXNhbHQtMTIzNA==';
   const hash = await hashPassword(PASSWORD, salt);
@@ -369,7 +483,9 @@ describe('scoped lists', () => {
   });
 
   it('staff may not apply tags of a group restricted to department admins, by the API', async () => {
-    const group = (await db.prepare(`INSERT INTO tag_groups (name, apply_role) VALUES ('重要客户', 'dept_admin') RETURNING id`).first<number>('id'))!;
+    const group = (await db
+      .prepare(`INSERT INTO tag_groups (name, apply_role) VALUES ('重要客户', 'dept_admin') RETURNING id`)
+      .first<number>('id'))!;
     const tag = (await db.prepare(`INSERT INTO tags (group_id, name) VALUES (?, '大客户') RETURNING id`).bind(group).first<number>('id'))!;
     const staff = await send(STAFF, 'POST', '/api/contacts/1/tags', { add: [tag] });
     expect(staff.status).toBe(403);

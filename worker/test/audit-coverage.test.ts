@@ -11,19 +11,23 @@
  * Last, every entry all of this wrote must carry the values (params) of its action's sentence in
  * both languages of the audit screen.
  */
-import { expectedOf } from '../../shared/src/api/rules';
+import { expectedOf } from '@shared/api/rules';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
 import { api, apiAs, seedSmallWorld } from './fixtures';
 import { purgeExpired } from '../src/cron/purge';
-import type { RuleGraph } from '../../shared/src/rules/types';
+import type { RuleGraph } from '@shared/rules/types';
 // the audit screen's real sentences (plain objects): every entry must fill each of their placeholders
 import zhAudit from '../../web/src/locales/zh-CN/audit';
 import enAudit from '../../web/src/locales/en/audit';
 
 const db = env.DB;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 type Res = { status: number; body: any };
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -80,7 +84,10 @@ async function newRule(name: string): Promise<number> {
 
 async function publish(id: number): Promise<Res> {
   const p = await ok(api('/api/rules/preview', json({ graph: ruleGraph(), ruleId: id, rolloutPercent: 100, sampleSize: 0 })));
-  return api(`/api/rules/${id}/publish`, json({ rolloutPercent: 100, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true }));
+  return api(
+    `/api/rules/${id}/publish`,
+    json({ rolloutPercent: 100, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true }),
+  );
 }
 
 async function newTag(name: string, groupId = 2): Promise<number> {
@@ -106,7 +113,8 @@ const signIn = (id: number) => apiAs(staff(id), '/api/auth/me');
 
 /** A staged import: created, rows staged, dry-run checked or applied (each step audited in setup). */
 async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): Promise<string> {
-  const id = (await ok(api('/api/imports', json({ fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] })))).id as string;
+  const id = (await ok(api('/api/imports', json({ fileName: 'a.csv', headers: ['外部ID', '姓名'], mapping: ['externalId', 'name'] }))))
+    .id as string;
   if (stage === 'created') return id;
   await ok(api(`/api/imports/${id}/rows`, json({ rows: [{ row: 2, cells: [uniq('imp_'), '导入者'] }] })));
   if (stage === 'staged') return id;
@@ -115,7 +123,12 @@ async function newImport(stage: 'created' | 'staged' | 'checked' | 'applied'): P
   await ok(api(`/api/imports/${id}/apply`, json({})));
   return id;
 }
-const importCase = (action: string, stage: 'created' | 'staged' | 'checked' | 'applied', path: string, body: unknown = {}): Case<string> => ({
+const importCase = (
+  action: string,
+  stage: 'created' | 'staged' | 'checked' | 'applied',
+  path: string,
+  body: unknown = {},
+): Case<string> => ({
   action,
   objectType: 'import',
   setup: () => newImport(stage),
@@ -142,7 +155,8 @@ const CASES: Record<string, Case> = {
   'POST /api/rollbacks/:id/undo': {
     action: 'rollback.batch',
     objectType: 'rollback',
-    setup: async () => (await ok(api('/api/rollbacks', json({ kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } })))).rollback.id as number,
+    setup: async () =>
+      (await ok(api('/api/rollbacks', json({ kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } })))).rollback.id as number,
     call: (id: number) => api(`/api/rollbacks/${id}/undo`, json({ confirm: { count: 1 } })),
     objectId: (_: unknown, body: any) => String(body.rollback.id),
   },
@@ -156,8 +170,17 @@ const CASES: Record<string, Case> = {
   'POST /api/imports/:id/dry-run': importCase('import.dry_run', 'staged', '/dry-run'),
   'POST /api/imports/:id/apply': importCase('import.apply', 'checked', '/apply'),
   // an import's rollback is a rollback: its entry names the rollbacks row it wrote
-  'POST /api/imports/:id/rollback': { ...importCase('rollback.import', 'applied', '/rollback'), objectType: 'rollback', objectId: (_: unknown, body: any) => String(body.rollbackId) },
-  'POST /api/exports/contacts': { action: 'contact.export', objectType: 'contact', call: () => api('/api/exports/contacts', json({})), objectId: () => '*' },
+  'POST /api/imports/:id/rollback': {
+    ...importCase('rollback.import', 'applied', '/rollback'),
+    objectType: 'rollback',
+    objectId: (_: unknown, body: any) => String(body.rollbackId),
+  },
+  'POST /api/exports/contacts': {
+    action: 'contact.export',
+    objectType: 'contact',
+    call: () => api('/api/exports/contacts', json({})),
+    objectId: () => '*',
+  },
   'POST /api/auth/logout': {
     action: 'session.logout',
     objectType: 'session',
@@ -170,7 +193,10 @@ const CASES: Record<string, Case> = {
     objectType: 'session',
     setup: async () => {
       await signIn(9502);
-      await db.prepare("INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token) VALUES (?, 9502, 0, 9e15, 'x')").bind('ab'.repeat(32)).run();
+      await db
+        .prepare("INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token) VALUES (?, 9502, 0, 9e15, 'x')")
+        .bind('ab'.repeat(32))
+        .run();
       const sessions = (await apiAs(staff(9502), '/api/auth/sessions')).body as { id: string; current: boolean }[];
       return sessions.find((s) => !s.current)!.id;
     },
@@ -191,7 +217,11 @@ const CASES: Record<string, Case> = {
   'POST /api/users': {
     action: 'user.create',
     objectType: 'user',
-    call: () => api('/api/users', json({ email: `${uniq('new')}@segflow.test`, name: '新同事', role: 'staff', departmentId: 3, password: 'long-enough-1' })),
+    call: () =>
+      api(
+        '/api/users',
+        json({ email: `${uniq('new')}@segflow.test`, name: '新同事', role: 'staff', departmentId: 3, password: 'long-enough-1' }),
+      ),
     objectId: newBodyId,
   },
   'PATCH /api/users/:id': {
@@ -401,8 +431,14 @@ describe('audit coverage', () => {
     const routes = mutatingRoutes();
     expect(routes.length).toBeGreaterThan(20);
     const listed = new Set([...Object.keys(CASES), ...Object.keys(READ_ONLY)]);
-    expect(routes.filter((r) => !listed.has(r)), 'mutating routes with no entry in CASES / READ_ONLY').toEqual([]);
-    expect([...listed].filter((r) => !routes.includes(r)), 'entries for routes that no longer exist').toEqual([]);
+    expect(
+      routes.filter((r) => !listed.has(r)),
+      'mutating routes with no entry in CASES / READ_ONLY',
+    ).toEqual([]);
+    expect(
+      [...listed].filter((r) => !routes.includes(r)),
+      'entries for routes that no longer exist',
+    ).toEqual([]);
   });
 
   for (const [route, c] of Object.entries(CASES)) {
@@ -448,7 +484,9 @@ describe('audit coverage', () => {
     // without the conflict the same call succeeds and writes its entry
     const again = await api('/api/event-sources', json({ kind: 'generic', id: 'clash', name: 'ours' }));
     expect(again.status).toBe(201);
-    expect(await db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'event_source.create' AND object_id = 'clash'").first('n')).toBe(1);
+    expect(
+      await db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'event_source.create' AND object_id = 'clash'").first('n'),
+    ).toBe(1);
   });
 });
 
@@ -456,7 +494,8 @@ describe('audit coverage', () => {
 function sentence(messages: typeof zhAudit, action: string, params: Record<string, unknown>): string | null {
   const [object, verb] = action.split('.') as [string, string];
   let v: unknown = (messages.auditSummary as Record<string, Record<string, unknown>>)[object]?.[verb];
-  if (v !== null && typeof v === 'object') v = typeof params.variant === 'string' ? (v as Record<string, unknown>)[params.variant] : undefined;
+  if (v !== null && typeof v === 'object')
+    v = typeof params.variant === 'string' ? (v as Record<string, unknown>)[params.variant] : undefined;
   return typeof v === 'string' ? v : null;
 }
 
@@ -474,14 +513,23 @@ describe('audit sentences', () => {
     const restore = { kind: 'tag_restore', tagId: tag };
     const restoreCount = (await ok(api('/api/rollbacks/preview', json(restore)))).count;
     await ok(api('/api/rollbacks', json({ ...restore, confirm: { count: restoreCount } })));
-    await ok(api('/api/exports/contacts', json({ segmentId: (await ok(api('/api/segments', json({ name: uniq('导出分群'), graph: segmentGraph() })))).id })));
+    await ok(
+      api(
+        '/api/exports/contacts',
+        json({ segmentId: (await ok(api('/api/segments', json({ name: uniq('导出分群'), graph: segmentGraph() })))).id }),
+      ),
+    );
     // one entry older than the retention: the purge deletes it and records that it did
-    await db.prepare("INSERT INTO audit_log (at, action, object_type, object_id, summary) VALUES (0, 'rule.create', 'rule', '1', 'old')").run();
+    await db
+      .prepare("INSERT INTO audit_log (at, action, object_type, object_id, summary) VALUES (0, 'rule.create', 'rule', '1', 'old')")
+      .run();
     expect((await purgeExpired(env, Date.now())).auditEntries).toBe(1);
   });
 
   it('every entry written above has params that fill every placeholder of its zh-CN and en sentence', async () => {
-    const rows = (await db.prepare('SELECT id, action, params FROM audit_log ORDER BY id').all<{ id: number; action: string; params: string | null }>()).results;
+    const rows = (
+      await db.prepare('SELECT id, action, params FROM audit_log ORDER BY id').all<{ id: number; action: string; params: string | null }>()
+    ).results;
     const actions = new Set(rows.map((r) => r.action));
     // the table's actions, the variants above, the purge: nearly every action there is
     for (const c of Object.values(CASES)) expect(actions).toContain(c.action);
@@ -493,7 +541,10 @@ describe('audit sentences', () => {
         problems.push(`#${r.id} ${r.action}: no params`);
         continue;
       }
-      for (const [locale, messages] of [['zh-CN', zhAudit], ['en', enAudit]] as const) {
+      for (const [locale, messages] of [
+        ['zh-CN', zhAudit],
+        ['en', enAudit],
+      ] as const) {
         const text = sentence(messages, r.action, params);
         if (text === null) {
           problems.push(`#${r.id} ${r.action}: no ${locale} sentence for ${JSON.stringify(params)}`);

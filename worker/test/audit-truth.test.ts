@@ -29,7 +29,12 @@ const auditCount = async (action: string, objectId?: string) =>
 async function racing(path: string, init: RequestInit, marker: string, competitor: () => Promise<unknown>) {
   let raced = false;
   const db = aroundBatch(env.DB, async (stmts, batch) => {
-    if (!raced && stmts.some((s) => JSON.stringify(s).includes(marker) || String((s as unknown as { statement?: string }).statement ?? '').includes(marker))) {
+    if (
+      !raced &&
+      stmts.some(
+        (s) => JSON.stringify(s).includes(marker) || String((s as unknown as { statement?: string }).statement ?? '').includes(marker),
+      )
+    ) {
       raced = true;
       await competitor();
     }
@@ -62,29 +67,44 @@ describe('a refused action writes no success entry', () => {
     const ownId = (await sha256Hex(`test-session-${ANN.id}`)).slice(0, 16);
     // a second session of Ann's, revoked already
     const token = await sha256Hex('ann-old-session');
-    await env.DB.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token, revoked_at) VALUES (?, ?, 0, 9e15, ?, 1)').bind(token, ANN.id, 'x').run();
+    await env.DB.prepare(
+      'INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token, revoked_at) VALUES (?, ?, 0, 9e15, ?, 1)',
+    )
+      .bind(token, ANN.id, 'x')
+      .run();
     const gone = await apiAs(ANN, `/api/auth/sessions/${token.slice(0, 16)}`, { method: 'DELETE' });
     expect(gone.status).toBe(404);
     expect(await auditCount('session.revoke', token.slice(0, 16))).toBe(0);
     const live = await sha256Hex('ann-live-session');
-    await env.DB.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token) VALUES (?, ?, 0, 9e15, ?)').bind(live, ANN.id, 'y').run();
+    await env.DB.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at, csrf_token) VALUES (?, ?, 0, 9e15, ?)')
+      .bind(live, ANN.id, 'y')
+      .run();
     expect((await apiAs(ANN, `/api/auth/sessions/${live.slice(0, 16)}`, { method: 'DELETE' })).status).toBe(200);
     expect(await auditCount('session.revoke', live.slice(0, 16))).toBe(1);
     expect(ownId).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it('deleting a segment someone else deleted first is a 404 with no segment.delete entry', async () => {
-    await env.DB.prepare(`INSERT INTO segments (id, name, graph, logic, created_at, updated_at) VALUES (8801, '将被删除', '{}', 'true', 0, 0)`).run();
-    const r = await racing('/api/segments/8801', { method: 'DELETE' }, 'DELETE FROM segments', () => env.DB.prepare('DELETE FROM segments WHERE id = 8801').run());
+    await env.DB.prepare(
+      `INSERT INTO segments (id, name, graph, logic, created_at, updated_at) VALUES (8801, '将被删除', '{}', 'true', 0, 0)`,
+    ).run();
+    const r = await racing('/api/segments/8801', { method: 'DELETE' }, 'DELETE FROM segments', () =>
+      env.DB.prepare('DELETE FROM segments WHERE id = 8801').run(),
+    );
     expect(r.raced).toBe(true);
     expect(r.status).toBe(404);
     expect(await auditCount('segment.delete', '8801')).toBe(0);
   });
 
   it('revoking an event source revoked meanwhile is a 409 with no second event_source.revoke entry', async () => {
-    await env.DB.prepare(`INSERT INTO event_sources (id, name, kind, secret, created_at) VALUES ('truth-src', '商城', 'generic', 's', 0)`).run();
-    const r = await racing('/api/event-sources/truth-src/revoke', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 'UPDATE event_sources SET revoked_at', () =>
-      env.DB.prepare(`UPDATE event_sources SET revoked_at = 1 WHERE id = 'truth-src'`).run(),
+    await env.DB.prepare(
+      `INSERT INTO event_sources (id, name, kind, secret, created_at) VALUES ('truth-src', '商城', 'generic', 's', 0)`,
+    ).run();
+    const r = await racing(
+      '/api/event-sources/truth-src/revoke',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      'UPDATE event_sources SET revoked_at',
+      () => env.DB.prepare(`UPDATE event_sources SET revoked_at = 1 WHERE id = 'truth-src'`).run(),
     );
     expect(r.raced).toBe(true);
     expect(r.status).toBe(409);
@@ -92,9 +112,14 @@ describe('a refused action writes no success entry', () => {
   });
 
   it('rotating the secret of a source revoked meanwhile is a 409: no secret handed out, no rotate entry', async () => {
-    await env.DB.prepare(`INSERT INTO event_sources (id, name, kind, secret, created_at) VALUES ('truth-rot', '商城2', 'generic', 's', 0)`).run();
-    const r = await racing('/api/event-sources/truth-rot/rotate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 'previous_secret = secret', () =>
-      env.DB.prepare(`UPDATE event_sources SET revoked_at = 1 WHERE id = 'truth-rot'`).run(),
+    await env.DB.prepare(
+      `INSERT INTO event_sources (id, name, kind, secret, created_at) VALUES ('truth-rot', '商城2', 'generic', 's', 0)`,
+    ).run();
+    const r = await racing(
+      '/api/event-sources/truth-rot/rotate',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      'previous_secret = secret',
+      () => env.DB.prepare(`UPDATE event_sources SET revoked_at = 1 WHERE id = 'truth-rot'`).run(),
     );
     expect(r.raced).toBe(true);
     expect(r.status).toBe(409);
@@ -107,8 +132,11 @@ describe('a refused action writes no success entry', () => {
       env.DB.prepare(`INSERT INTO tag_groups (id, name, color, exclusive, sort_order) VALUES (8801, '真相组', '#409eff', 0, 1)`),
       env.DB.prepare(`INSERT INTO tags (id, group_id, parent_id, level, name, status) VALUES (8801, 8801, null, 1, '真相标签', 'active')`),
     ]);
-    const r = await racing('/api/taxonomy/tags/8801/retire', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, "status = 'retired'", () =>
-      env.DB.prepare(`UPDATE tags SET status = 'retired', retired_at = 1 WHERE id = 8801`).run(),
+    const r = await racing(
+      '/api/taxonomy/tags/8801/retire',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      "status = 'retired'",
+      () => env.DB.prepare(`UPDATE tags SET status = 'retired', retired_at = 1 WHERE id = 8801`).run(),
     );
     expect(r.raced).toBe(true);
     expect(r.status).toBe(409);
@@ -118,9 +146,14 @@ describe('a refused action writes no success entry', () => {
 
 describe('rule status changes (worker/src/routes/rules.ts)', () => {
   it('pausing a rule someone else paused meanwhile is a 409 with no rule.pause entry', async () => {
-    await env.DB.prepare(`INSERT INTO rules (id, name, status, draft_graph, published_version, created_at, updated_at) VALUES (8801, '真相规则', 'published', '{}', 1, 0, 0)`).run();
-    const r = await racing('/api/rules/8801/pause', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 'UPDATE rules SET status', () =>
-      env.DB.prepare(`UPDATE rules SET status = 'paused' WHERE id = 8801`).run(),
+    await env.DB.prepare(
+      `INSERT INTO rules (id, name, status, draft_graph, published_version, created_at, updated_at) VALUES (8801, '真相规则', 'published', '{}', 1, 0, 0)`,
+    ).run();
+    const r = await racing(
+      '/api/rules/8801/pause',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      'UPDATE rules SET status',
+      () => env.DB.prepare(`UPDATE rules SET status = 'paused' WHERE id = 8801`).run(),
     );
     expect(r.raced).toBe(true);
     expect(r.status).toBe(409);

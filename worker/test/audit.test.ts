@@ -7,11 +7,25 @@ import { api, apiAs, seedSmallWorld } from './fixtures';
 
 const db = env.DB;
 const DAY = 86_400_000;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
-async function entry(at: number, action: string, objectType: string, objectId: string, summary: string, actor: number | null = null, ip: string | null = null) {
+async function entry(
+  at: number,
+  action: string,
+  objectType: string,
+  objectId: string,
+  summary: string,
+  actor: number | null = null,
+  ip: string | null = null,
+) {
   await db
-    .prepare('INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    .prepare(
+      'INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    )
     .bind(at, actor, ip, action, objectType, objectId, summary, JSON.stringify({ n: 1 }), JSON.stringify({ n: 2 }))
     .run();
 }
@@ -25,7 +39,10 @@ afterEach(() => vi.restoreAllMocks());
 describe('GET /api/audit', () => {
   it('lists a real mutation newest first with the actor joined, and its before/after in the detail', async () => {
     await db.prepare('DELETE FROM audit_log').run();
-    const created = await api('/api/users', json({ email: 'wang@segflow.test', name: '王小明', role: 'staff', departmentId: 3, password: 'long-enough-pw' }));
+    const created = await api(
+      '/api/users',
+      json({ email: 'wang@segflow.test', name: '王小明', role: 'staff', departmentId: 3, password: 'long-enough-pw' }),
+    );
     expect(created.status).toBe(201);
     const edited = await api(`/api/users/${created.body.id}`, json({ role: 'dept_admin' }, 'PATCH'));
     expect(edited.status).toBe(200);
@@ -35,7 +52,12 @@ describe('GET /api/audit', () => {
     expect(list.body.total).toBe(2);
     expect(list.body.items.map((i: any) => i.action)).toEqual(['user.update', 'user.create']);
     const [update, create] = list.body.items;
-    expect(create).toMatchObject({ objectType: 'user', objectId: String(created.body.id), actorUserId: 9001, actor: { id: 9001, name: '测试用户9001' } });
+    expect(create).toMatchObject({
+      objectType: 'user',
+      objectId: String(created.body.id),
+      actorUserId: 9001,
+      actor: { id: 9001, name: '测试用户9001' },
+    });
     expect(update.at).toBeGreaterThanOrEqual(create.at);
     expect(update).not.toHaveProperty('before');
 
@@ -84,12 +106,14 @@ describe('GET /api/audit', () => {
     expect(publish).toMatchObject({ ip: '10.0.0.1', actor: { name: '测试用户9001', email: 'root@segflow.test' } });
   });
 
-  it('returns each entry\'s params as an object (null for entries written before params), and the text search matches their values', async () => {
+  it("returns each entry's params as an object (null for entries written before params), and the text search matches their values", async () => {
     await db.prepare('DELETE FROM audit_log').run();
     const t0 = Date.UTC(2026, 10, 2);
     await entry(t0 + 1, 'rule.create', 'rule', '7', 'Created a rule before params were stored', 9001);
     await db
-      .prepare("INSERT INTO audit_log (at, actor_user_id, action, object_type, object_id, summary, params) VALUES (?, 9001, 'rule.publish', 'rule', '7', ?, ?)")
+      .prepare(
+        "INSERT INTO audit_log (at, actor_user_id, action, object_type, object_id, summary, params) VALUES (?, 9001, 'rule.publish', 'rule', '7', ?, ?)",
+      )
       .bind(t0 + 2, 'published version 2', JSON.stringify({ name: '复购 50%_提醒', version: 2, share: 30 }))
       .run();
     const real = await api('/api/rules', json({ name: '沉睡唤醒', graph: { schemaVersion: 1, nodes: [], edges: [] } }));
@@ -103,7 +127,8 @@ describe('GET /api/audit', () => {
     ]);
     expect((await api(`/api/audit/${list[1].id}`)).body.params).toEqual({ name: '复购 50%_提醒', version: 2, share: 30 });
 
-    const q = async (text: string) => (await api(`/api/audit?q=${encodeURIComponent(text)}`)).body.items.map((i: any) => i.objectId + ' ' + i.action);
+    const q = async (text: string) =>
+      (await api(`/api/audit?q=${encodeURIComponent(text)}`)).body.items.map((i: any) => i.objectId + ' ' + i.action);
     // the name is only in the params of the hand-written entry, not in its summary
     expect(await q('复购')).toEqual(['7 rule.publish']);
     // literal % and _ in a value, as in the summary
@@ -183,14 +208,18 @@ describe('retention', () => {
     await db.batch(
       imports.flatMap(([id, status, created, rolledBack]) => [
         db
-          .prepare(`INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_at, rolled_back_at) VALUES (?, ?, 'f.csv', '[]', '[]', 'friend', ?, ?)`)
+          .prepare(
+            `INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_at, rolled_back_at) VALUES (?, ?, 'f.csv', '[]', '[]', 'friend', ?, ?)`,
+          )
           .bind(id, status, created, rolledBack),
         ...[2, 3].map((row) => db.prepare(`INSERT INTO import_rows (import_id, row, cells) VALUES (?, ?, '[]')`).bind(id, row)),
       ]),
     );
 
     await tick(now);
-    const left = await db.prepare('SELECT i.id, COUNT(r.row) AS rows FROM imports i LEFT JOIN import_rows r ON r.import_id = i.id GROUP BY i.id ORDER BY i.id').all<{ id: string; rows: number }>();
+    const left = await db
+      .prepare('SELECT i.id, COUNT(r.row) AS rows FROM imports i LEFT JOIN import_rows r ON r.import_id = i.id GROUP BY i.id ORDER BY i.id')
+      .all<{ id: string; rows: number }>();
     expect(left.results.map((r) => [r.id.slice(-1), r.rows])).toEqual([
       ['3', 2],
       ['4', 2],

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { anonApi, api, apiAs, ROOT } from './fixtures';
-import { hashPassword } from '../../shared/src/auth/password';
+import { hashPassword } from '@shared/auth/password';
 
 const PASSWORD = 'correct-horse-battery';
 
@@ -100,9 +100,14 @@ describe('sessions', () => {
       expect(r.body.error.code).toBe('csrf_token_invalid');
     }
     expect(await env.DB.prepare('SELECT count(*) AS n FROM tag_groups').first<number>('n')).toBe(before);
-    const ok = await anonApi('/api/taxonomy/groups', json({ name: 'CSRF组' }, { cookie, 'x-csrf-token': res.body.csrfToken, 'cf-connecting-ip': '203.0.113.51' }));
+    const ok = await anonApi(
+      '/api/taxonomy/groups',
+      json({ name: 'CSRF组' }, { cookie, 'x-csrf-token': res.body.csrfToken, 'cf-connecting-ip': '203.0.113.51' }),
+    );
     expect(ok.status).toBe(201);
-    const audit = await env.DB.prepare("SELECT actor_user_id, actor_ip FROM audit_log WHERE action = 'tag_group.create' ORDER BY id DESC").first();
+    const audit = await env.DB.prepare(
+      "SELECT actor_user_id, actor_ip FROM audit_log WHERE action = 'tag_group.create' ORDER BY id DESC",
+    ).first();
     expect(audit).toEqual({ actor_user_id: 1, actor_ip: '203.0.113.51' });
   });
 
@@ -130,20 +135,37 @@ describe('sessions', () => {
     expect((await anonApi('/api/auth/me', { headers: { cookie: cookieOf(b.headers) } })).status).toBe(401);
     expect((await anonApi('/api/auth/me', { headers: { cookie: asA.cookie } })).status).toBe(200);
 
-    expect((await api('/api/users/3', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ disabled: true }) })).status).toBe(200);
+    expect(
+      (
+        await api('/api/users/3', {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ disabled: true }),
+        })
+      ).status,
+    ).toBe(200);
     expect((await anonApi('/api/auth/me', { headers: { cookie: asA.cookie } })).status).toBe(401);
   });
 });
 
 describe('users (super admin only)', () => {
   it('creates a user who can then sign in; staff may not manage users', async () => {
-    const r = await api('/api/users', json({ email: 'new@segflow.test', name: '新人', role: 'super_admin', departmentId: null, password: 'a-long-password' }));
+    const r = await api(
+      '/api/users',
+      json({ email: 'new@segflow.test', name: '新人', role: 'super_admin', departmentId: null, password: 'a-long-password' }),
+    );
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ email: 'new@segflow.test', role: 'super_admin', disabled: false });
     expect((await login('new@segflow.test', 'a-long-password', '203.0.113.80')).status).toBe(200);
-    const dup = await api('/api/users', json({ email: 'new@segflow.test', name: '重复', role: 'super_admin', departmentId: null, password: 'a-long-password' }));
+    const dup = await api(
+      '/api/users',
+      json({ email: 'new@segflow.test', name: '重复', role: 'super_admin', departmentId: null, password: 'a-long-password' }),
+    );
     expect(dup.status).toBe(409);
-    const short = await api('/api/users', json({ email: 'x@segflow.test', name: 'x', role: 'super_admin', departmentId: null, password: 'short' }));
+    const short = await api(
+      '/api/users',
+      json({ email: 'x@segflow.test', name: 'x', role: 'super_admin', departmentId: null, password: 'short' }),
+    );
     expect(short.status).toBe(400);
     expect(short.body.error.details[0].path).toBe('password');
     const staff = await apiAs({ id: 9100, role: 'staff', departmentId: null }, '/api/users');
@@ -151,7 +173,11 @@ describe('users (super admin only)', () => {
   });
 
   it('a super admin cannot demote or disable themself', async () => {
-    const r = await api(`/api/users/${ROOT.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'staff' }) });
+    const r = await api(`/api/users/${ROOT.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'staff' }),
+    });
     expect(r.status).toBe(409);
   });
 });

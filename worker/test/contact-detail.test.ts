@@ -92,14 +92,18 @@ describe('manual tag edits and the timelines', () => {
     expect(both.body.error.message).toContain('生命周期');
     expect((await post('/api/contacts/1/tags', {})).status).toBe(400);
     expect((await post('/api/contacts/1/tags', { add: [3], remove: [3] })).status).toBe(400);
-    expect((await post('/api/contacts/1/tags', { add: [3], why: 'x' })).body.error.details).toEqual([{ path: 'why', message: 'unknown field' }]);
+    expect((await post('/api/contacts/1/tags', { add: [3], why: 'x' })).body.error.details).toEqual([
+      { path: 'why', message: 'unknown field' },
+    ]);
     expect((await post('/api/contacts/999/tags', { add: [3] })).status).toBe(404);
   });
 
   it('lists the contact’s events newest first, and pages them', async () => {
     const { body } = await api('/api/contacts/1/events?pageSize=1');
     expect(body.total).toBe(2);
-    expect(body.items).toEqual([{ id: expect.any(Number), type: 'message', occurredAt: NOW - 60_000, amount: null, channel: null, groupId: null, text: '有优惠吗' }]);
+    expect(body.items).toEqual([
+      { id: expect.any(Number), type: 'message', occurredAt: NOW - 60_000, amount: null, channel: null, groupId: null, text: '有优惠吗' },
+    ]);
     const second = await api('/api/contacts/1/events?pageSize=1&page=2');
     expect(second.body.items[0]).toMatchObject({ type: 'purchase', amount: 12800 });
     expect((await api('/api/contacts/1/events?size=1')).status).toBe(400);

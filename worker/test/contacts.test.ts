@@ -2,7 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { api, seedSmallWorld } from './fixtures';
 
 interface Page {
-  items: { id: number; name: string; department: { id: number; name: string } | null; tags: { id: number; name: string; groupName: string }[] }[];
+  items: {
+    id: number;
+    name: string;
+    department: { id: number; name: string } | null;
+    tags: { id: number; name: string; groupName: string }[];
+  }[];
   total: number;
   page: number;
   pageSize: number;

@@ -2,11 +2,11 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import worker from '../src/index';
-import { demoSql } from '../../shared/src/demo';
-import { compileRule } from '../../shared/src/rules/compile';
-import { rolloutSql } from '../../shared/src/rollout';
-import { dayNumber } from '../../shared/src/time';
-import type { RuleGraph } from '../../shared/src/rules/types';
+import { demoSql } from '@shared/demo';
+import { compileRule } from '@shared/rules/compile';
+import { rolloutSql } from '@shared/rollout';
+import { dayNumber } from '@shared/time';
+import type { RuleGraph } from '@shared/rules/types';
 import { sampleMatches } from '../src/rules/preview';
 import { compileSegment } from '../src/rules/segment';
 import { parseCron } from '../src/cron/cron-expr';
@@ -18,18 +18,30 @@ const AT_3AM = Date.UTC(2026, 10, 23, 19, 0);
 const NOW = AT_3AM - 3_600_000;
 
 const tagId = async (group: string, name: string) =>
-  (await db.prepare('SELECT t.id FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = ? AND t.name = ?').bind(group, name).first<{ id: number }>())
-    ?.id as number;
+  (
+    await db
+      .prepare('SELECT t.id FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = ? AND t.name = ?')
+      .bind(group, name)
+      .first<{ id: number }>()
+  )?.id as number;
 const holders = async (tag: number) =>
-  (await db.prepare('SELECT contact_id FROM contact_tags WHERE tag_id = ? ORDER BY contact_id').bind(tag).all<{ contact_id: number }>()).results.map((r) => r.contact_id);
+  (
+    await db.prepare('SELECT contact_id FROM contact_tags WHERE tag_id = ? ORDER BY contact_id').bind(tag).all<{ contact_id: number }>()
+  ).results.map((r) => r.contact_id);
 
 async function publish(id: number, graph: RuleGraph, percent = 100) {
   const compiled = compileRule(graph);
   if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
   await db.batch([
-    db.prepare(`INSERT INTO rules (id, name, status, draft_graph, published_version, created_at, updated_at) VALUES (?, ?, 'published', ?, 1, 0, 0)`).bind(id, `r${id}`, JSON.stringify(graph)),
     db
-      .prepare(`INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, created_at, published_at) VALUES (?, 1, ?, ?, 'schedule', ?, 0, 0)`)
+      .prepare(
+        `INSERT INTO rules (id, name, status, draft_graph, published_version, created_at, updated_at) VALUES (?, ?, 'published', ?, 1, 0, 0)`,
+      )
+      .bind(id, `r${id}`, JSON.stringify(graph)),
+    db
+      .prepare(
+        `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, created_at, published_at) VALUES (?, 1, ?, ?, 'schedule', ?, 0, 0)`,
+      )
       .bind(id, JSON.stringify(graph), JSON.stringify(compiled.value.logic), percent),
   ]);
   return compiled.value;
@@ -37,7 +49,11 @@ async function publish(id: number, graph: RuleGraph, percent = 100) {
 
 const scheduledGraph = (cron: string, condition: RuleGraph['nodes'][number], tag: number): RuleGraph => ({
   schemaVersion: 1,
-  nodes: [{ id: 't', kind: 'trigger', trigger: { type: 'schedule', cron } }, condition, { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: tag } }],
+  nodes: [
+    { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron } },
+    condition,
+    { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: tag } },
+  ],
   edges: [
     { id: 'e1', source: 't', target: condition.id },
     { id: 'e2', source: condition.id, target: 'a', sourceHandle: 'yes' },
@@ -69,7 +85,11 @@ describe('scheduled rules and snapshots', () => {
     const follow = await tagId('运营标记', '待跟进');
     const r1 = await publish(
       900,
-      scheduledGraph('0 3 * * *', { id: 'c', kind: 'condition', condition: { field: 'lastActiveAt', op: 'more_than_days_ago', value: 60 } }, dormant),
+      scheduledGraph(
+        '0 3 * * *',
+        { id: 'c', kind: 'condition', condition: { field: 'lastActiveAt', op: 'more_than_days_ago', value: 60 } },
+        dormant,
+      ),
     );
     const r2 = await publish(
       901,
@@ -92,11 +112,23 @@ describe('scheduled rules and snapshots', () => {
     const report = await runScheduled(env, AT_3AM);
     expect(report.errors).toEqual([]);
     const union = (a: number[], b: number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
-    expect(await holders(dormant)).toEqual(union(before1, s1.value.map((c) => c.id)));
-    expect(await holders(follow)).toEqual(union(before2, s2.value.map((c) => c.id)));
+    expect(await holders(dormant)).toEqual(
+      union(
+        before1,
+        s1.value.map((c) => c.id),
+      ),
+    );
+    expect(await holders(follow)).toEqual(
+      union(
+        before2,
+        s2.value.map((c) => c.id),
+      ),
+    );
     const gained = s1.value.filter((c) => !before1.includes(c.id)).length;
     const ledger = await db
-      .prepare(`SELECT COUNT(*) AS n FROM tag_ledger WHERE rule_id = 900 AND rule_version = 1 AND op = 'add' AND tag_id = ? AND batch_id = ?`)
+      .prepare(
+        `SELECT COUNT(*) AS n FROM tag_ledger WHERE rule_id = 900 AND rule_version = 1 AND op = 'add' AND tag_id = ? AND batch_id = ?`,
+      )
       .bind(dormant, `schedule:900:1:${AT_3AM}`)
       .first<{ n: number }>();
     expect(ledger?.n).toBe(gained);

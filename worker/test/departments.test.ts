@@ -3,9 +3,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { api, apiAs, seedSmallWorld } from './fixtures';
 
 const db = env.DB;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 const paths = async () =>
-  Object.fromEntries((await db.prepare('SELECT id, path FROM departments ORDER BY id').all<{ id: number; path: string }>()).results.map((r) => [r.id, r.path]));
+  Object.fromEntries(
+    (await db.prepare('SELECT id, path FROM departments ORDER BY id').all<{ id: number; path: string }>()).results.map((r) => [
+      r.id,
+      r.path,
+    ]),
+  );
 const auditCount = async () => (await db.prepare('SELECT COUNT(*) AS n FROM audit_log').first<{ n: number }>())!.n;
 const lastAudit = () => db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT 1').first<any>();
 

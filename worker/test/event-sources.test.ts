@@ -4,14 +4,24 @@ import { api, apiAs, webhookSignature } from './fixtures';
 import { wecomDecrypt, wecomEncrypt, wecomSignature } from '../src/wecom/crypto';
 
 const db = env.DB;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** The signing scheme a sender implements, written out independently of the worker's code. */
 const sign = webhookSignature;
 
 let seq = 0;
 async function sendEvent(sourceId: string, secret: string) {
-  const body = JSON.stringify({ id: `ev-${++seq}`, type: 'message', occurredAt: Date.now() - 1000, contact: { externalId: `ext-${sourceId}` }, text: 'hi' });
+  const body = JSON.stringify({
+    id: `ev-${++seq}`,
+    type: 'message',
+    occurredAt: Date.now() - 1000,
+    contact: { externalId: `ext-${sourceId}` },
+    text: 'hi',
+  });
   const ts = String(Math.floor(Date.now() / 1000));
   const res = await exports.default.fetch(
     new Request(`http://segflow.test/api/webhooks/${sourceId}`, {
@@ -24,7 +34,8 @@ async function sendEvent(sourceId: string, secret: string) {
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
-const auditRows = (id: string) => db.prepare("SELECT * FROM audit_log WHERE object_type = 'event_source' AND object_id = ? ORDER BY id").bind(id).all<any>();
+const auditRows = (id: string) =>
+  db.prepare("SELECT * FROM audit_log WHERE object_type = 'event_source' AND object_id = ? ORDER BY id").bind(id).all<any>();
 
 describe('event sources', () => {
   it('creates a generic source and shows its secret once: it signs events; list, detail and audit never show it', async () => {
@@ -54,7 +65,8 @@ describe('event sources', () => {
     const detail = await api('/api/event-sources/crm');
     const audits = await auditRows('crm');
     expect(audits.results.map((r) => r.action)).toEqual(['event_source.create']);
-    for (const text of [JSON.stringify(list.body), JSON.stringify(detail.body), JSON.stringify(audits.results)]) expect(text).not.toContain(secret);
+    for (const text of [JSON.stringify(list.body), JSON.stringify(detail.body), JSON.stringify(audits.results)])
+      expect(text).not.toContain(secret);
   });
 
   it('creates a WeCom source: Token, EncodingAESKey and CorpID shown once, and they work for a real callback', async () => {
@@ -73,7 +85,9 @@ describe('event sources', () => {
     const ts = '1700000000';
     const sig = await wecomSignature(token, ts, 'n1', echo);
     const res = await exports.default.fetch(
-      new Request(`http://segflow.test/api/webhooks/wecom/corp-wx?msg_signature=${sig}&timestamp=${ts}&nonce=n1&echostr=${encodeURIComponent(echo)}`),
+      new Request(
+        `http://segflow.test/api/webhooks/wecom/corp-wx?msg_signature=${sig}&timestamp=${ts}&nonce=n1&echostr=${encodeURIComponent(echo)}`,
+      ),
     );
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('echo-123');
@@ -116,7 +130,10 @@ describe('event sources', () => {
     }
 
     // the grace period ends
-    await db.prepare("UPDATE event_sources SET previous_secret_expires_at = ? WHERE id = 'shop'").bind(Date.now() - 1).run();
+    await db
+      .prepare("UPDATE event_sources SET previous_secret_expires_at = ? WHERE id = 'shop'")
+      .bind(Date.now() - 1)
+      .run();
     const late = await sendEvent('shop', oldSecret);
     expect(late.status).toBe(401);
     expect(late.body.error.code).toBe('invalid_signature');
@@ -141,7 +158,11 @@ describe('event sources', () => {
     }
     expect((await api('/api/event-sources/legacy/revoke', json({}))).status).toBe(409);
     expect((await api('/api/event-sources/legacy/rotate', json({}))).status).toBe(409);
-    expect((await auditRows('legacy')).results.map((r) => r.action)).toEqual(['event_source.create', 'event_source.rotate', 'event_source.revoke']);
+    expect((await auditRows('legacy')).results.map((r) => r.action)).toEqual([
+      'event_source.create',
+      'event_source.rotate',
+      'event_source.revoke',
+    ]);
     // revoked sources sort last
     const list = (await api('/api/event-sources')).body;
     expect(list.at(-1).id).toBe('legacy');

@@ -1,9 +1,9 @@
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '../../shared/src/demo';
-import { compileRule } from '../../shared/src/rules/compile';
-import { rolloutSql } from '../../shared/src/rollout';
-import type { RuleGraph } from '../../shared/src/rules/types';
+import { demoSql } from '@shared/demo';
+import { compileRule } from '@shared/rules/compile';
+import { rolloutSql } from '@shared/rollout';
+import type { RuleGraph } from '@shared/rules/types';
 import { runPreview, sampleMatches } from '../src/rules/preview';
 import { webhookSignature } from './fixtures';
 
@@ -59,10 +59,16 @@ async function publish(graph: RuleGraph, percent = 100, opts: { id?: number; ver
 }
 
 const tagId = async (group: string, name: string) =>
-  (await db.prepare('SELECT t.id FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = ? AND t.name = ?').bind(group, name).first<{ id: number }>())
-    ?.id as number;
+  (
+    await db
+      .prepare('SELECT t.id FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = ? AND t.name = ?')
+      .bind(group, name)
+      .first<{ id: number }>()
+  )?.id as number;
 const holders = async (tag: number) =>
-  (await db.prepare('SELECT contact_id FROM contact_tags WHERE tag_id = ? ORDER BY contact_id').bind(tag).all<{ contact_id: number }>()).results.map((r) => r.contact_id);
+  (
+    await db.prepare('SELECT contact_id FROM contact_tags WHERE tag_id = ? ORDER BY contact_id').bind(tag).all<{ contact_id: number }>()
+  ).results.map((r) => r.contact_id);
 
 beforeAll(async () => {
   const statements = [...demoSql({ contacts: 300, seed: 11, now: NOW, avgEvents: 10 })];
@@ -80,7 +86,11 @@ describe('rules run on webhook events exactly as previewed', () => {
       nodes: [
         { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [] } },
         { id: 'spend', kind: 'condition', condition: { field: 'totalSpend', op: 'gte', value: 20_000 } },
-        { id: 'recent', kind: 'condition', condition: { field: 'event.count', op: 'gte', value: 1, params: { eventType: 'purchase', days: 120 } } },
+        {
+          id: 'recent',
+          kind: 'condition',
+          condition: { field: 'event.count', op: 'gte', value: 1, params: { eventType: 'purchase', days: 120 } },
+        },
         { id: 'a1', kind: 'action', action: { type: 'add_tag', tagId: high } },
       ],
       edges: [
@@ -94,7 +104,15 @@ describe('rules run on webhook events exactly as previewed', () => {
       {
         schemaVersion: 1,
         nodes: [
-          { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [{ field: 'trigger.text', op: 'contains_any', value: ['价格', '多少钱'] }] } },
+          {
+            id: 't',
+            kind: 'trigger',
+            trigger: {
+              type: 'event',
+              eventType: 'message',
+              filters: [{ field: 'trigger.text', op: 'contains_any', value: ['价格', '多少钱'] }],
+            },
+          },
           { id: 'k', kind: 'condition', condition: { field: 'kind', op: 'in', value: ['wecom_customer', 'friend'] } },
           { id: 'a2', kind: 'action', action: { type: 'add_tag', tagId: follow } },
         ],
@@ -147,12 +165,17 @@ describe('rules run on webhook events exactly as previewed', () => {
       .bind(r1.id, high)
       .all<{ contact_id: number; op: string; source: string; rule_version: number }>();
     expect(ledger1.results).toEqual(want1.map((id) => ({ contact_id: id, op: 'add', source: 'rule', rule_version: 1 })));
-    const ledger2 = await db.prepare(`SELECT COUNT(*) AS n FROM tag_ledger WHERE rule_id = ? AND op = 'add'`).bind(r2.id).first<{ n: number }>();
+    const ledger2 = await db
+      .prepare(`SELECT COUNT(*) AS n FROM tag_ledger WHERE rule_id = ? AND op = 'add'`)
+      .bind(r2.id)
+      .first<{ n: number }>();
     expect(ledger2?.n).toBe(n2);
 
     // Replaying every event changes nothing.
     const ledgerRows = await db.prepare('SELECT COUNT(*) AS n FROM tag_ledger').first<{ n: number }>();
-    const replay = await post(contacts.slice(0, 100).map((c, j) => ({ id: `msg-${j}`, type: 'message', text: '价格', contact: { externalId: c.external_id } })));
+    const replay = await post(
+      contacts.slice(0, 100).map((c, j) => ({ id: `msg-${j}`, type: 'message', text: '价格', contact: { externalId: c.external_id } })),
+    );
     expect(replay.duplicates).toBe(100);
     expect((await db.prepare('SELECT COUNT(*) AS n FROM tag_ledger').first<{ n: number }>())?.n).toBe(ledgerRows?.n);
   });
@@ -217,7 +240,10 @@ describe('execution details', () => {
     // A contact who is 沉睡客户 today.
     await post([{ id: 'x-0', type: 'message', contact: { externalId: 'u_seq' } }]);
     const id = (await db.prepare(`SELECT id FROM contacts WHERE external_id = 'u_seq'`).first<{ id: number }>())?.id as number;
-    await db.prepare(`INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (?, ?, 'manual', ?)`).bind(id, dormant, NOW).run();
+    await db
+      .prepare(`INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (?, ?, 'manual', ?)`)
+      .bind(id, dormant, NOW)
+      .run();
 
     const res = await post([
       { id: 'x-1', type: 'purchase', amount: 100, contact: { externalId: 'u_seq' } },
@@ -229,7 +255,10 @@ describe('execution details', () => {
     ]);
     // The first purchase gave one purchase and 活跃客户; the second sees both.
     expect(res.results[1].tagChanges).toEqual([{ tagId: loyal, op: 'add', ruleId: r2.id, ruleVersion: 1 }]);
-    const held = await db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY tag_id').bind(id).all<{ tag_id: number }>();
+    const held = await db
+      .prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY tag_id')
+      .bind(id)
+      .all<{ tag_id: number }>();
     expect(held.results.map((r) => r.tag_id)).toEqual([active, loyal].sort((a, b) => a - b));
     const ledger = await db
       .prepare('SELECT tag_id, op, rule_id FROM tag_ledger WHERE contact_id = ? ORDER BY id')

@@ -1,14 +1,18 @@
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { api, apiAs, ROOT, seedSmallWorld, sessionHeaders } from './fixtures';
-import { parseCsv } from '../../shared/src/import/parse';
+import { parseCsv } from '@shared/import/parse';
 
 // Small world (fixtures.ts): contacts 1 张伟 (wecom, dept 3), 2 李娜 (friend, dept 2), 3 王芳 (follower, dept 4),
 // 4 刘洋 (group member, dept 4), 5 陈静 (wecom, dept 1); tag 1 活跃客户 held by 1, 2, 5.
 const db = env.DB;
 
 async function exportCsv(body: unknown) {
-  const res = await api('/api/exports/contacts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await api('/api/exports/contacts', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return res;
 }
 
@@ -21,7 +25,11 @@ async function exportRaw(body: unknown): Promise<{ status: number; text: string;
       body: JSON.stringify(body),
     }),
   );
-  return { status: res.status, text: new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(await res.arrayBuffer()), headers: res.headers };
+  return {
+    status: res.status,
+    text: new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(await res.arrayBuffer()),
+    headers: res.headers,
+  };
 }
 
 const idsOf = (text: string) => parseCsv(new TextEncoder().encode(text)).rows.map((r) => r.cells[0]);
@@ -30,7 +38,9 @@ beforeAll(async () => {
   await seedSmallWorld();
   await db.batch([
     db.prepare(`UPDATE contacts SET remark = '=HYPERLINK("http://evil","点我")' WHERE id = 4`),
-    db.prepare(`INSERT INTO segments (id, name, graph, logic, created_at, updated_at) VALUES (1, '活跃人群', '{}', '{"sf_has_tag":[1]}', 0, 0)`),
+    db.prepare(
+      `INSERT INTO segments (id, name, graph, logic, created_at, updated_at) VALUES (1, '活跃人群', '{}', '{"sf_has_tag":[1]}', 0, 0)`,
+    ),
   ]);
 });
 
@@ -53,12 +63,26 @@ describe('POST /api/exports/contacts', () => {
   });
 
   it('exports exactly the contacts the Contacts list shows for the same filter', async () => {
-    const filters = [{}, { q: '张' }, { tagId: 1 }, { departmentId: 2 }, { kind: 'follower', departmentId: 1 }, { q: 'wxid_b' }, { tagId: 3, kind: 'friend' }];
+    const filters = [
+      {},
+      { q: '张' },
+      { tagId: 1 },
+      { departmentId: 2 },
+      { kind: 'follower', departmentId: 1 },
+      { q: 'wxid_b' },
+      { tagId: 3, kind: 'friend' },
+    ];
     for (const filter of filters) {
-      const query = new URLSearchParams({ ...Object.fromEntries(Object.entries(filter).map(([k, v]) => [k, String(v)])), sort: 'name', pageSize: '100' });
+      const query = new URLSearchParams({
+        ...Object.fromEntries(Object.entries(filter).map(([k, v]) => [k, String(v)])),
+        sort: 'name',
+        pageSize: '100',
+      });
       const list = await api(`/api/contacts?${query}`);
       const csv = await exportRaw({ filter });
-      expect(idsOf(csv.text).sort(), JSON.stringify(filter)).toEqual(list.body.items.map((c: { externalId: string }) => c.externalId).sort());
+      expect(idsOf(csv.text).sort(), JSON.stringify(filter)).toEqual(
+        list.body.items.map((c: { externalId: string }) => c.externalId).sort(),
+      );
       expect(Number(csv.headers.get('x-export-rows'))).toBe(list.body.total);
     }
   });
@@ -78,7 +102,9 @@ describe('POST /api/exports/contacts', () => {
   it('is audited as contact.export with the filter, the row count and the actor', async () => {
     await exportRaw({ filter: { tagId: 1 } });
     const row = await db
-      .prepare(`SELECT action, object_type, actor_user_id, summary, after FROM audit_log WHERE action = 'contact.export' ORDER BY id DESC LIMIT 1`)
+      .prepare(
+        `SELECT action, object_type, actor_user_id, summary, after FROM audit_log WHERE action = 'contact.export' ORDER BY id DESC LIMIT 1`,
+      )
       .first<{ action: string; object_type: string; actor_user_id: number; summary: string; after: string }>();
     expect(row).toMatchObject({ action: 'contact.export', object_type: 'contact', actor_user_id: ROOT.id });
     expect(JSON.parse(row!.after)).toEqual({ filter: { tagId: 1 }, segmentId: null, rows: 3, format: 'csv' });

@@ -38,7 +38,11 @@ export async function sessionHeaders(user: TestUser): Promise<Record<string, str
   return { cookie: `segflow_session=${token}`, 'x-csrf-token': csrf };
 }
 
-async function call<T>(path: string, init: RequestInit | undefined, extra: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }> {
+async function call<T>(
+  path: string,
+  init: RequestInit | undefined,
+  extra: Record<string, string>,
+): Promise<{ status: number; body: T; headers: Headers }> {
   const headers = new Headers(init?.headers);
   for (const [k, v] of Object.entries(extra)) if (!headers.has(k)) headers.set(k, v);
   const res = await exports.default.fetch(new Request(`http://segflow.test${path}`, { ...init, headers }));
@@ -54,7 +58,11 @@ export async function api<T = any>(path: string, init?: RequestInit): Promise<{ 
 }
 
 /** The same, as another user (roles and department scope). */
-export async function apiAs<T = any>(user: TestUser, path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {
+export async function apiAs<T = any>(
+  user: TestUser,
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: T; headers: Headers }> {
   return call<T>(path, init, await sessionHeaders(user));
 }
 

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ingestGrouped, MAX_GROUP_EVENTS, type GroupOptions } from '../src/ingest/group-commit';
-import type { IngestEvent } from '../../shared/src/api/webhooks';
+import type { IngestEvent } from '@shared/api/webhooks';
 import { aroundBatch } from './fixtures';
 
 /**
@@ -15,7 +15,8 @@ const noKeepAlive = () => {};
 /** A D1 that records how many events matching `pattern` each batch stored: the size of each run. */
 function recordingRuns(pattern: string): { db: D1Database; runs: number[] } {
   const runs: number[] = [];
-  const stored = async () => (await db.prepare('SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE ?').bind(pattern).first<{ n: number }>())?.n ?? 0;
+  const stored = async () =>
+    (await db.prepare('SELECT COUNT(*) AS n FROM events WHERE sender_event_id LIKE ?').bind(pattern).first<{ n: number }>())?.n ?? 0;
   const wrapped = aroundBatch(db, async (stmts, batch) => {
     const before = await stored();
     const res = await batch(stmts);
@@ -26,7 +27,13 @@ function recordingRuns(pattern: string): { db: D1Database; runs: number[] } {
   return { db: wrapped, runs };
 }
 
-const message = (id: string, ext: string): IngestEvent => ({ id, type: 'message', occurredAt: Date.now() - 1000, text: '你好', contact: { externalId: ext } });
+const message = (id: string, ext: string): IngestEvent => ({
+  id,
+  type: 'message',
+  occurredAt: Date.now() - 1000,
+  text: '你好',
+  contact: { externalId: ext },
+});
 const count = async (sql: string) => (await db.prepare(sql).first<{ n: number }>())?.n ?? 0;
 
 beforeAll(async () => {
@@ -55,7 +62,9 @@ describe('group commit', () => {
   it('lets requests received in the same turn join the first one even when the source was idle', async () => {
     const { db: wrapped, runs } = recordingRuns('gc-t%');
     const lane = {};
-    const responses = await Promise.all([0, 1, 2].map((i) => ingestGrouped(wrapped, lane, [message(`gc-t${i}`, 'u_gct')], OPTIONS, noKeepAlive)));
+    const responses = await Promise.all(
+      [0, 1, 2].map((i) => ingestGrouped(wrapped, lane, [message(`gc-t${i}`, 'u_gct')], OPTIONS, noKeepAlive)),
+    );
     expect(responses.map((r) => r.accepted)).toEqual([1, 1, 1]);
     // one run for all three (without the turn the first would run alone: [1, 2])
     expect(runs).toEqual([3]);
@@ -97,7 +106,15 @@ describe('group commit', () => {
     // each request repeats the previous request's event: the copy must read as a duplicate
     // whichever group the two land in, so every group's reads see the earlier groups' writes
     const responses = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => ingestGrouped(counting, lane, [message(`gc-s${i}`, 'u_gcs'), ...(i ? [message(`gc-s${i - 1}`, 'u_gcs')] : [])], OPTIONS, noKeepAlive)),
+      Array.from({ length: 10 }, (_, i) =>
+        ingestGrouped(
+          counting,
+          lane,
+          [message(`gc-s${i}`, 'u_gcs'), ...(i ? [message(`gc-s${i - 1}`, 'u_gcs')] : [])],
+          OPTIONS,
+          noKeepAlive,
+        ),
+      ),
     );
     expect(responses.reduce((n, r) => n + r.accepted, 0)).toBe(10);
     expect(responses.reduce((n, r) => n + r.duplicates, 0)).toBe(9);
@@ -117,8 +134,12 @@ describe('group commit', () => {
       // after the batch carrying A's writes and B's reads, another isolate stores B's event
       if (++calls === 2) {
         await db.batch([
-          db.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('friend', 'u_gcr', 'r', 1, 0, 0) ON CONFLICT DO NOTHING`),
-          db.prepare(`INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at) SELECT 'gc', 'gc-r2', id, 'message', 1, 1 FROM contacts WHERE external_id = 'u_gcr'`),
+          db.prepare(
+            `INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('friend', 'u_gcr', 'r', 1, 0, 0) ON CONFLICT DO NOTHING`,
+          ),
+          db.prepare(
+            `INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at) SELECT 'gc', 'gc-r2', id, 'message', 1, 1 FROM contacts WHERE external_id = 'u_gcr'`,
+          ),
           db.prepare(`UPDATE contacts SET message_count = message_count + 1 WHERE external_id = 'u_gcr'`),
         ]);
       }
@@ -140,9 +161,18 @@ describe('group commit', () => {
     let calls = 0;
     const failing = aroundBatch(db, (stmts, batch) =>
       // the first run's write batch (its second call) fails on a planted bad row
-      ++calls === 2 ? batch([...stmts, db.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('robot', 'x', 'x', 1, 0, 0)`)]) : batch(stmts),
+      ++calls === 2
+        ? batch([
+            ...stmts,
+            db.prepare(
+              `INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('robot', 'x', 'x', 1, 0, 0)`,
+            ),
+          ])
+        : batch(stmts),
     );
-    const outcomes = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => ingestGrouped(failing, lane, [message(`gc-f${i}`, 'u_gcf')], OPTIONS, noKeepAlive)));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 4 }, (_, i) => ingestGrouped(failing, lane, [message(`gc-f${i}`, 'u_gcf')], OPTIONS, noKeepAlive)),
+    );
     const failed = outcomes.filter((o) => o.status === 'rejected').length;
     expect(failed).toBeGreaterThan(0);
     // what failed stored nothing; what succeeded is stored once

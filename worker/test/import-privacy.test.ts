@@ -9,7 +9,11 @@ import { app } from '../src/app';
  */
 const db = env.DB;
 const post = (path: string, body?: unknown) =>
-  api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  api(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 
 const HEADERS = ['外部ID', '姓名', '手机', '身份证号', '城市'];
 const MAPPING = ['externalId', 'name', 'phone', 'idNumber', 'city'];
@@ -109,7 +113,10 @@ describe('personal data in staged imports', () => {
 
   it('still reads rows staged in clear before sealing (a JSON array as text)', async () => {
     const id = await staged([{ row: 2, cells: ['l_1', '旧行', '', '', '杭州'] }]);
-    await db.prepare(`UPDATE import_rows SET cells = ? WHERE import_id = ?`).bind(JSON.stringify(['l_1', '旧行', '', '', '上海']), id).run();
+    await db
+      .prepare(`UPDATE import_rows SET cells = ? WHERE import_id = ?`)
+      .bind(JSON.stringify(['l_1', '旧行', '', '', '上海']), id)
+      .run();
     const res = await post(`/api/imports/${id}/dry-run`, {});
     expect(res.status).toBe(200);
     expect(res.body.counts).toMatchObject({ total: 1, new: 1 });
@@ -121,7 +128,11 @@ describe('migration 0009: personal data written in clear before sealing', () => 
     const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith('0009_'))!;
     expect(migration).toBeDefined();
     const old = (status: string, id: string) =>
-      db.prepare(`INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_at) VALUES (?, ?, 'old.csv', '[]', '[]', 'friend', 0)`).bind(id, status);
+      db
+        .prepare(
+          `INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, created_at) VALUES (?, ?, 'old.csv', '[]', '[]', 'friend', 0)`,
+        )
+        .bind(id, status);
     const A = '00000000-0000-4000-8000-00000000000a'; // applied
     const S = '00000000-0000-4000-8000-00000000000b'; // staged in clear, not applied
     const N = await staged([{ row: 2, cells: ['n_1', '新行', '13912349999', '', ''] }]); // sealed: kept
@@ -129,22 +140,39 @@ describe('migration 0009: personal data written in clear before sealing', () => 
       old('applied', A),
       old('staging', S),
       db
-        .prepare(`INSERT INTO import_rows (import_id, row, cells, status, rejections) VALUES (?, 2, ?, 'new', NULL), (?, 3, ?, 'rejected', ?), (?, 2, ?, NULL, NULL)`)
+        .prepare(
+          `INSERT INTO import_rows (import_id, row, cells, status, rejections) VALUES (?, 2, ?, 'new', NULL), (?, 3, ?, 'rejected', ?), (?, 2, ?, NULL, NULL)`,
+        )
         .bind(
-          A, JSON.stringify(['o_1', '老行', '13912340001']),
-          A, JSON.stringify(['o_2', '老行二', '1391234000']), JSON.stringify([{ row: 3, column: 2, field: 'phone', reason: 'invalid_phone', value: '1391234000' }]),
-          S, JSON.stringify(['o_3', '草稿', '13912340003']),
+          A,
+          JSON.stringify(['o_1', '老行', '13912340001']),
+          A,
+          JSON.stringify(['o_2', '老行二', '1391234000']),
+          JSON.stringify([{ row: 3, column: 2, field: 'phone', reason: 'invalid_phone', value: '1391234000' }]),
+          S,
+          JSON.stringify(['o_3', '草稿', '13912340003']),
         ),
       db
-        .prepare(`INSERT INTO audit_log (at, action, object_type, object_id, summary, params, after) VALUES (0, 'import.dry_run', 'import', ?, 's', '{}', ?), (0, 'contact.export', 'contact', '*', 's', '{}', ?)`)
+        .prepare(
+          `INSERT INTO audit_log (at, action, object_type, object_id, summary, params, after) VALUES (0, 'import.dry_run', 'import', ?, 's', '{}', ?), (0, 'contact.export', 'contact', '*', 's', '{}', ?)`,
+        )
         .bind(
-          A, JSON.stringify({ mapping: ['name'], misaligned: [{ column: 1, field: 'name', checked: 2, bad: 2, samples: ['13912340004', '13912340005'] }] }),
+          A,
+          JSON.stringify({
+            mapping: ['name'],
+            misaligned: [{ column: 1, field: 'name', checked: 2, bad: 2, samples: ['13912340004', '13912340005'] }],
+          }),
           JSON.stringify({ filter: { q: '13912340006', kind: 'friend' }, rows: 1 }),
         ),
     ]);
     await db.batch(migration.queries.map((q) => db.prepare(q)));
 
-    const rows = (await db.prepare('SELECT import_id, row, cells, rejections FROM import_rows WHERE import_id IN (?, ?, ?) ORDER BY import_id, row').bind(A, S, N).all<Record<string, string>>()).results;
+    const rows = (
+      await db
+        .prepare('SELECT import_id, row, cells, rejections FROM import_rows WHERE import_id IN (?, ?, ?) ORDER BY import_id, row')
+        .bind(A, S, N)
+        .all<Record<string, string>>()
+    ).results;
     expect(rows.filter((r) => r.import_id === A).map((r) => [r.cells, r.rejections])).toEqual([
       ['[]', null],
       ['[]', JSON.stringify([{ row: 3, column: 2, field: 'phone', reason: 'invalid_phone' }])],
@@ -154,7 +182,11 @@ describe('migration 0009: personal data written in clear before sealing', () => 
     expect(rows.filter((r) => r.import_id === N)).toHaveLength(1); // sealed rows are left alone
     expect((await post(`/api/imports/${N}/dry-run`, {})).body.counts).toMatchObject({ total: 1, new: 1 });
 
-    const audit = (await db.prepare(`SELECT after FROM audit_log WHERE at = 0 AND action IN ('import.dry_run', 'contact.export') ORDER BY id`).all<{ after: string }>()).results.map((r) => JSON.parse(r.after));
+    const audit = (
+      await db
+        .prepare(`SELECT after FROM audit_log WHERE at = 0 AND action IN ('import.dry_run', 'contact.export') ORDER BY id`)
+        .all<{ after: string }>()
+    ).results.map((r) => JSON.parse(r.after));
     expect(audit).toEqual([
       { mapping: ['name'], misaligned: [{ column: 1, field: 'name', checked: 2, bad: 2 }] },
       { filter: { kind: 'friend' }, rows: 1 },
@@ -166,7 +198,11 @@ describe('without FIELD_KEY', () => {
   it('refuses to start an import with 503 (its rows could not be sealed) and writes nothing', async () => {
     const before = await db.prepare('SELECT count(*) AS n FROM imports').first('n');
     const headers = { ...(await sessionHeaders(ROOT)), 'content-type': 'application/json' };
-    const req = new Request('http://segflow.test/api/imports', { method: 'POST', headers, body: JSON.stringify({ fileName: 'a.csv', headers: HEADERS, mapping: MAPPING }) });
+    const req = new Request('http://segflow.test/api/imports', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ fileName: 'a.csv', headers: HEADERS, mapping: MAPPING }),
+    });
     const res = await app.fetch(req, { ...env, FIELD_KEY: undefined });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain('FIELD_KEY');

@@ -6,13 +6,20 @@ import { api, apiAs, ROOT, seedSmallWorld } from './fixtures';
 // 3 美妆, 4 护肤, 5 抗老, 6 旧标签 (retired). Contacts 1 wm_a 张伟 … 5 wm_e 陈静.
 const db = env.DB;
 const post = (path: string, body?: unknown) =>
-  api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  api(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 
 const HEADERS = ['外部ID', '姓名', '手机', '城市', '标签'];
 const MAPPING = ['externalId', 'name', 'phone', 'city', 'tags'];
 
 async function count(sql: string, ...params: unknown[]): Promise<number> {
-  return ((await db.prepare(sql).bind(...params).first<{ n: number }>())!).n;
+  return (await db
+    .prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>())!.n;
 }
 
 /** Everything an import could write, as one comparable snapshot. */
@@ -41,8 +48,8 @@ beforeEach(async () => {
     db.prepare(`DELETE FROM users WHERE id <> ?`).bind(ROOT.id),
   ]);
   await db.batch(
-    ['contact_tags', 'tag_ledger', 'events', 'tags', 'tag_groups', 'contacts', 'departments', 'import_rows', 'imports', 'audit_log'].map((t) =>
-      db.prepare(`DELETE FROM ${t}`),
+    ['contact_tags', 'tag_ledger', 'events', 'tags', 'tag_groups', 'contacts', 'departments', 'import_rows', 'imports', 'audit_log'].map(
+      (t) => db.prepare(`DELETE FROM ${t}`),
     ),
   );
   await seedSmallWorld();
@@ -90,7 +97,14 @@ describe('import dry run', () => {
       [2, 'phone'],
     ]);
     expect(bad.body.counts).toMatchObject({ total: 3, rejected: 3, new: 0 });
-    expect(bad.body.rejections[0]).toEqual({ row: 2, column: 1, field: 'name', reason: 'misaligned_column', value: '13800138001', detail: 'looks_like_phone' });
+    expect(bad.body.rejections[0]).toEqual({
+      row: 2,
+      column: 1,
+      field: 'name',
+      reason: 'misaligned_column',
+      value: '13800138001',
+      detail: 'looks_like_phone',
+    });
     expect((await post(`/api/imports/${id}/apply`)).status).toBe(409);
 
     const fixed = await post(`/api/imports/${id}/dry-run`, { mapping: ['externalId', 'phone', 'city'] });
@@ -101,7 +115,9 @@ describe('import dry run', () => {
     const first = await createImport([['n_1', '甲', '13800138001', '', '']]);
     await post(`/api/imports/${first}/dry-run`, {});
     expect((await post(`/api/imports/${first}/apply`)).status).toBe(200);
-    const stored = await db.prepare(`SELECT phone_hash, phone_enc FROM contacts WHERE external_id = 'n_1'`).first<{ phone_hash: string; phone_enc: string }>();
+    const stored = await db
+      .prepare(`SELECT phone_hash, phone_enc FROM contacts WHERE external_id = 'n_1'`)
+      .first<{ phone_hash: string; phone_enc: string }>();
     expect(stored!.phone_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(stored!.phone_enc).not.toContain('13800138001');
 
@@ -175,24 +191,39 @@ describe('import apply and rollback', () => {
       ]),
     );
     expect(ledger).toHaveLength(4);
-    const audit = (await db.prepare(`SELECT action, actor_user_id FROM audit_log WHERE object_type = 'import' ORDER BY id`).all<{ action: string; actor_user_id: number }>()).results;
-    expect(audit).toEqual(['import.create', 'import.rows', 'import.dry_run', 'import.apply'].map((action) => ({ action, actor_user_id: ROOT.id })));
+    const audit = (
+      await db
+        .prepare(`SELECT action, actor_user_id FROM audit_log WHERE object_type = 'import' ORDER BY id`)
+        .all<{ action: string; actor_user_id: number }>()
+    ).results;
+    expect(audit).toEqual(
+      ['import.create', 'import.rows', 'import.dry_run', 'import.apply'].map((action) => ({ action, actor_user_id: ROOT.id })),
+    );
     expect(await count(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ? AND actor_user_id = ?`, `import-${id}`, ROOT.id)).toBe(4);
     // applying twice is refused
     expect((await post(`/api/imports/${id}/apply`)).status).toBe(409);
   });
 
-  it("puts the contacts it creates in the chosen department, whose admin then sees them; existing contacts keep theirs", async () => {
-    const before = await db.prepare(`SELECT department_id FROM contacts WHERE external_id = 'wxid_b'`).first<{ department_id: number | null }>();
+  it('puts the contacts it creates in the chosen department, whose admin then sees them; existing contacts keep theirs', async () => {
+    const before = await db
+      .prepare(`SELECT department_id FROM contacts WHERE external_id = 'wxid_b'`)
+      .first<{ department_id: number | null }>();
     const created = await post('/api/imports', { fileName: 'south.csv', headers: HEADERS, mapping: MAPPING, departmentId: 4 });
     expect(created.status).toBe(201);
     expect(created.body.departmentId).toBe(4);
     const id = created.body.id as string;
-    await post(`/api/imports/${id}/rows`, { rows: [{ row: 2, cells: ['n_south', '华南新客', '', '广州', ''] }, { row: 3, cells: ['wxid_b', '', '', '宁波', ''] }] });
+    await post(`/api/imports/${id}/rows`, {
+      rows: [
+        { row: 2, cells: ['n_south', '华南新客', '', '广州', ''] },
+        { row: 3, cells: ['wxid_b', '', '', '宁波', ''] },
+      ],
+    });
     await post(`/api/imports/${id}/dry-run`, {});
     expect((await post(`/api/imports/${id}/apply`)).status).toBe(200);
     expect(await count(`SELECT department_id AS n FROM contacts WHERE external_id = 'n_south'`)).toBe(4);
-    const after = await db.prepare(`SELECT department_id FROM contacts WHERE external_id = 'wxid_b'`).first<{ department_id: number | null }>();
+    const after = await db
+      .prepare(`SELECT department_id FROM contacts WHERE external_id = 'wxid_b'`)
+      .first<{ department_id: number | null }>();
     expect(after).toEqual(before);
     const south = await apiAs({ id: 9103, role: 'dept_admin', departmentId: 4 }, '/api/contacts?q=n_south');
     expect(south.status).toBe(200);
@@ -217,7 +248,11 @@ describe('import apply and rollback', () => {
     const before = await snapshot();
     const auditBefore = await count('SELECT count(*) AS n FROM audit_log');
     // a constraint violation planted in the batch's last write: the import's own status change
-    await db.prepare(`CREATE TRIGGER planted_failure BEFORE UPDATE OF status ON imports WHEN NEW.status = 'applied' BEGIN SELECT RAISE(ABORT, 'planted failure'); END`).run();
+    await db
+      .prepare(
+        `CREATE TRIGGER planted_failure BEFORE UPDATE OF status ON imports WHEN NEW.status = 'applied' BEGIN SELECT RAISE(ABORT, 'planted failure'); END`,
+      )
+      .run();
     try {
       const failed = await post(`/api/imports/${id}/apply`);
       expect(failed.status).toBe(500);
@@ -249,19 +284,33 @@ describe('import apply and rollback', () => {
     expect(after.contacts.map(({ updated_at, ...c }) => c)).toEqual(before.contacts.map(({ updated_at, ...c }) => c));
     expect(after.tags.map(({ added_at, source, ...t }) => t)).toEqual(before.tags.map(({ added_at, source, ...t }) => t));
     // history is kept: the import's rows and the rollback's rows
-    const sources = (await db.prepare(`SELECT DISTINCT source FROM tag_ledger ORDER BY source`).all<{ source: string }>()).results.map((r) => r.source);
+    const sources = (await db.prepare(`SELECT DISTINCT source FROM tag_ledger ORDER BY source`).all<{ source: string }>()).results.map(
+      (r) => r.source,
+    );
     expect(sources).toEqual(['import', 'rollback']);
     expect((await post(`/api/imports/${id}/rollback`)).status).toBe(409);
     // recorded as a rollback (rollback-gaps.test.ts covers the row, the list and the refused undo)
-    expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'rollback.import' AND object_id = ?`, String(body.rollbackId))).toBe(1);
-    expect(await count(`SELECT count(*) AS n FROM rollbacks WHERE kind = 'import' AND id = ? AND json_extract(params, '$.importId') = ?`, body.rollbackId, id)).toBe(1);
+    expect(
+      await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'rollback.import' AND object_id = ?`, String(body.rollbackId)),
+    ).toBe(1);
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM rollbacks WHERE kind = 'import' AND id = ? AND json_extract(params, '$.importId') = ?`,
+        body.rollbackId,
+        id,
+      ),
+    ).toBe(1);
   });
 
   it('refuses to roll back when a contact it created has received events since', async () => {
     const id = await createImport([['n_1', '新客户', '', '', '']]);
     await post(`/api/imports/${id}/dry-run`, {});
     await post(`/api/imports/${id}/apply`);
-    await db.prepare(`INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at) SELECT 's', 'e1', id, 'message', 1, 1 FROM contacts WHERE external_id = 'n_1'`).run();
+    await db
+      .prepare(
+        `INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at) SELECT 's', 'e1', id, 'message', 1, 1 FROM contacts WHERE external_id = 'n_1'`,
+      )
+      .run();
     const res = await post(`/api/imports/${id}/rollback`);
     expect(res.status).toBe(409);
     expect(res.body.error.message).toMatch(/1 events/);

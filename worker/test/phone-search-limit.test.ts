@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { api, apiAs, seedSmallWorld, type TestUser } from './fixtures';
 import { fieldHash, fieldKeys, sealField } from '../src/crypto/fields';
-import { PHONE_SEARCH_LIMITS } from '../../shared/src/api/contacts';
+import { PHONE_SEARCH_LIMITS } from '@shared/api/contacts';
 
 /**
  * Staff see 139****3000 on a contact's page. Without a limit they could find the full number by
@@ -13,16 +13,25 @@ const db = env.DB;
 const PHONE = '13912343000';
 const STAFF: TestUser = { id: 9601, role: 'staff', departmentId: 2 };
 const candidate = (i: number) => `139${String(i).padStart(4, '0')}3000`; // every one masks to 139****3000
-const search = (user: TestUser | null, q: string) => (user ? apiAs(user, `/api/contacts?q=${encodeURIComponent(q)}`) : api(`/api/contacts?q=${encodeURIComponent(q)}`));
+const search = (user: TestUser | null, q: string) =>
+  user ? apiAs(user, `/api/contacts?q=${encodeURIComponent(q)}`) : api(`/api/contacts?q=${encodeURIComponent(q)}`);
 const idsOf = (body: { items: { externalId: string }[] }) => body.items.map((c) => c.externalId);
 const entriesOf = async (userId: number) =>
-  (await db.prepare(`SELECT * FROM audit_log WHERE action = 'contact.phone_search' AND actor_user_id = ? ORDER BY id`).bind(userId).all<Record<string, unknown>>()).results;
+  (
+    await db
+      .prepare(`SELECT * FROM audit_log WHERE action = 'contact.phone_search' AND actor_user_id = ? ORDER BY id`)
+      .bind(userId)
+      .all<Record<string, unknown>>()
+  ).results;
 
 beforeAll(async () => {
   await seedSmallWorld();
   const keys = await fieldKeys(env);
   // 李娜 (wxid_b) is in 华东大区, the staff member's department
-  await db.prepare(`UPDATE contacts SET phone_hash = ?, phone_enc = ? WHERE external_id = 'wxid_b'`).bind(await fieldHash(keys, PHONE), await sealField(keys, PHONE)).run();
+  await db
+    .prepare(`UPDATE contacts SET phone_hash = ?, phone_enc = ? WHERE external_id = 'wxid_b'`)
+    .bind(await fieldHash(keys, PHONE), await sealField(keys, PHONE))
+    .run();
 });
 
 describe('searching by phone number when phones are shown masked', () => {
@@ -49,7 +58,9 @@ describe('searching by phone number when phones are shown masked', () => {
   it('audits each different number once, masked, never in clear', async () => {
     const rows = await entriesOf(STAFF.id);
     expect(rows).toHaveLength(PHONE_SEARCH_LIMITS.perMaskPerDay);
-    expect(rows.map((r) => JSON.parse(r.params as string))).toEqual(Array.from({ length: PHONE_SEARCH_LIMITS.perMaskPerDay }, () => ({ masked: '139****3000' })));
+    expect(rows.map((r) => JSON.parse(r.params as string))).toEqual(
+      Array.from({ length: PHONE_SEARCH_LIMITS.perMaskPerDay }, () => ({ masked: '139****3000' })),
+    );
     expect(rows[0]).toMatchObject({ object_type: 'contact', object_id: '*', summary: 'Searched contacts by the phone number 139****3000' });
     const text = JSON.stringify(rows);
     for (let i = 0; i <= PHONE_SEARCH_LIMITS.perMaskPerDay; i++) expect(text).not.toContain(candidate(i));
@@ -58,7 +69,8 @@ describe('searching by phone number when phones are shown masked', () => {
 
   it(`refuses more than ${PHONE_SEARCH_LIMITS.perHour} different numbers an hour, whatever their masks`, async () => {
     const user: TestUser = { id: 9602, role: 'dept_admin', departmentId: 2 };
-    for (let i = 0; i < PHONE_SEARCH_LIMITS.perHour; i++) expect((await search(user, `1370000${String(i).padStart(4, '0')}`)).status).toBe(200);
+    for (let i = 0; i < PHONE_SEARCH_LIMITS.perHour; i++)
+      expect((await search(user, `1370000${String(i).padStart(4, '0')}`)).status).toBe(200);
     expect((await search(user, '13800009999')).status).toBe(429);
     expect(await entriesOf(user.id)).toHaveLength(PHONE_SEARCH_LIMITS.perHour);
   });
@@ -70,8 +82,15 @@ describe('searching by phone number when phones are shown masked', () => {
     await db.batch(
       Array.from({ length: PHONE_SEARCH_LIMITS.perDay }, (_, i) =>
         db
-          .prepare(`INSERT INTO audit_log (at, actor_user_id, action, object_type, object_id, summary, params, after) VALUES (?, ?, 'contact.phone_search', 'contact', '*', 's', ?, ?)`)
-          .bind(twoHoursAgo, user.id, JSON.stringify({ masked: `136****${String(i).padStart(4, '0')}` }), JSON.stringify({ phoneHash: `h${i}` })),
+          .prepare(
+            `INSERT INTO audit_log (at, actor_user_id, action, object_type, object_id, summary, params, after) VALUES (?, ?, 'contact.phone_search', 'contact', '*', 's', ?, ?)`,
+          )
+          .bind(
+            twoHoursAgo,
+            user.id,
+            JSON.stringify({ masked: `136****${String(i).padStart(4, '0')}` }),
+            JSON.stringify({ phoneHash: `h${i}` }),
+          ),
       ),
     );
     expect((await search(user, '13512345678')).status).toBe(429);
@@ -79,13 +98,21 @@ describe('searching by phone number when phones are shown masked', () => {
 
   it('leaves super admins, who see phones in clear, unlimited and unaudited', async () => {
     for (let i = 0; i < PHONE_SEARCH_LIMITS.perMaskPerDay + 2; i++) expect((await search(null, candidate(100 + i))).status).toBe(200);
-    expect((await db.prepare(`SELECT count(*) AS n FROM audit_log WHERE action = 'contact.phone_search' AND actor_user_id = 9001`).first('n'))).toBe(0);
+    expect(
+      await db.prepare(`SELECT count(*) AS n FROM audit_log WHERE action = 'contact.phone_search' AND actor_user_id = 9001`).first('n'),
+    ).toBe(0);
   });
 
   it('keeps a phone number typed into an export filter masked in the audit entry', async () => {
-    const res = await api('/api/exports/contacts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ filter: { q: PHONE } }) });
+    const res = await api('/api/exports/contacts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ filter: { q: PHONE } }),
+    });
     expect(res.status).toBe(200);
-    const row = await db.prepare(`SELECT summary, params, after FROM audit_log WHERE action = 'contact.export' ORDER BY id DESC LIMIT 1`).first<Record<string, string>>();
+    const row = await db
+      .prepare(`SELECT summary, params, after FROM audit_log WHERE action = 'contact.export' ORDER BY id DESC LIMIT 1`)
+      .first<Record<string, string>>();
     expect(JSON.stringify(row)).not.toContain(PHONE);
     expect(JSON.parse(row!.after!).filter).toEqual({ q: '139****3000' });
   });

@@ -11,12 +11,20 @@
 import { env } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { api, ROOT, seedSmallWorld } from './fixtures';
-import type { RollbackList, RollbackPreview, RollbackRecord, RollbackResult } from '../../shared/src/api/rollbacks';
-import type { ImportRollbackResult } from '../../shared/src/api/imports';
+import type { RollbackList, RollbackPreview, RollbackRecord, RollbackResult } from '@shared/api/rollbacks';
+import type { ImportRollbackResult } from '@shared/api/imports';
 
 const db = env.DB;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const count = async (sql: string, ...params: unknown[]) => (await db.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+const count = async (sql: string, ...params: unknown[]) =>
+  (await db
+    .prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>())!.n;
 const tick = () => new Promise((r) => setTimeout(r, 5));
 const ACTIVE = 1;
 const SLEEPING = 2;
@@ -24,19 +32,34 @@ const BEAUTY = 3;
 
 beforeEach(async () => {
   await db.batch(
-    ['contact_tags', 'tag_ledger', 'events', 'tags', 'tag_groups', 'contacts', 'departments', 'import_rows', 'imports', 'audit_log', 'rollbacks'].map((t) =>
-      db.prepare(`DELETE FROM ${t}`),
-    ),
+    [
+      'contact_tags',
+      'tag_ledger',
+      'events',
+      'tags',
+      'tag_groups',
+      'contacts',
+      'departments',
+      'import_rows',
+      'imports',
+      'audit_log',
+      'rollbacks',
+    ].map((t) => db.prepare(`DELETE FROM ${t}`)),
   );
   await seedSmallWorld();
 });
 
 async function held(contactId: number): Promise<number[]> {
-  const { results } = await db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY tag_id').bind(contactId).all<{ tag_id: number }>();
+  const { results } = await db
+    .prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY tag_id')
+    .bind(contactId)
+    .all<{ tag_id: number }>();
   return results.map((r) => r.tag_id);
 }
 async function allHoldings(): Promise<string[]> {
-  const { results } = await db.prepare('SELECT contact_id, tag_id FROM contact_tags ORDER BY contact_id, tag_id').all<{ contact_id: number; tag_id: number }>();
+  const { results } = await db
+    .prepare('SELECT contact_id, tag_id FROM contact_tags ORDER BY contact_id, tag_id')
+    .all<{ contact_id: number; tag_id: number }>();
   return results.map((r) => `${r.contact_id}:${r.tag_id}`);
 }
 async function edit(contactId: number, body: { add?: number[]; remove?: number[] }) {
@@ -87,7 +110,7 @@ async function undo(id: number): Promise<RollbackResult> {
 async function statuses(): Promise<Record<number, string>> {
   const out: Record<number, string> = {};
   for (const [id, r] of await history()) {
-    out[id] = r.notUndoable === 'undone' ? `undone by #${r.undoneBy}` : r.notUndoable ?? 'in effect';
+    out[id] = r.notUndoable === 'undone' ? `undone by #${r.undoneBy}` : (r.notUndoable ?? 'in effect');
     expect(r.undoneAt === null, `#${id} undone_at`).toBe(r.notUndoable !== 'undone');
   }
   return out;
@@ -95,7 +118,10 @@ async function statuses(): Promise<Record<number, string>> {
 
 describe('an import rollback is a rollback', () => {
   async function appliedImport(): Promise<string> {
-    const created = await api('/api/imports', json({ fileName: '会员名单.csv', headers: ['外部ID', '姓名', '城市', '标签'], mapping: ['externalId', 'name', 'city', 'tags'] }));
+    const created = await api(
+      '/api/imports',
+      json({ fileName: '会员名单.csv', headers: ['外部ID', '姓名', '城市', '标签'], mapping: ['externalId', 'name', 'city', 'tags'] }),
+    );
     const id = created.body.id as string;
     const rows = [
       ['n_1', '新客户', '苏州', '美妆'],
@@ -140,15 +166,32 @@ describe('an import rollback is a rollback', () => {
       .prepare("SELECT action, object_type, object_id, params, actor_user_id FROM audit_log WHERE action LIKE 'rollback.%'")
       .all<{ action: string; object_type: string; object_id: string; params: string; actor_user_id: number }>();
     expect(audit.results).toHaveLength(1);
-    expect(audit.results[0]).toMatchObject({ action: 'rollback.import', object_type: 'rollback', object_id: String(row.id), actor_user_id: ROOT.id });
-    expect(JSON.parse(audit.results[0]!.params)).toEqual({ file: '会员名单.csv', importId: id, deleted: 1, restored: 1, add: 1, remove: 2 });
+    expect(audit.results[0]).toMatchObject({
+      action: 'rollback.import',
+      object_type: 'rollback',
+      object_id: String(row.id),
+      actor_user_id: ROOT.id,
+    });
+    expect(JSON.parse(audit.results[0]!.params)).toEqual({
+      file: '会员名单.csv',
+      importId: id,
+      deleted: 1,
+      restored: 1,
+      add: 1,
+      remove: 2,
+    });
     expect(await count("SELECT count(*) AS n FROM audit_log WHERE action = 'import.rollback'")).toBe(0);
   });
 
   it('cannot be undone: a 409 that says why, from the undo route and the batch route, writing nothing', async () => {
     const id = await appliedImport();
     const { rollbackId } = (await api<ImportRollbackResult>(`/api/imports/${id}/rollback`, json({}))).body;
-    const before = { ledger: await ledgerRows(), tags: await allHoldings(), rollbacks: await count('SELECT count(*) AS n FROM rollbacks'), audit: await count('SELECT count(*) AS n FROM audit_log') };
+    const before = {
+      ledger: await ledgerRows(),
+      tags: await allHoldings(),
+      rollbacks: await count('SELECT count(*) AS n FROM rollbacks'),
+      audit: await count('SELECT count(*) AS n FROM audit_log'),
+    };
 
     const refused = await api(`/api/rollbacks/${rollbackId}/undo`, json({ confirm: { count: 3 } }));
     expect(refused.status).toBe(409);
@@ -161,16 +204,25 @@ describe('an import rollback is a rollback', () => {
     expect(preview.body.error.message).toContain('cannot be undone');
     expect((await api('/api/rollbacks', json({ kind: 'batch', batchId: `rollback-${id}`, confirm: { count: 3 } }))).status).toBe(409);
 
-    expect({ ledger: await ledgerRows(), tags: await allHoldings(), rollbacks: await count('SELECT count(*) AS n FROM rollbacks'), audit: await count('SELECT count(*) AS n FROM audit_log') }).toEqual(before);
+    expect({
+      ledger: await ledgerRows(),
+      tags: await allHoldings(),
+      rollbacks: await count('SELECT count(*) AS n FROM rollbacks'),
+      audit: await count('SELECT count(*) AS n FROM audit_log'),
+    }).toEqual(before);
   });
 
   it('an import that created nobody cannot be undone either: undoing it would be applying it again', async () => {
-    const created = await api('/api/imports', json({ fileName: '更新城市.csv', headers: ['外部ID', '城市'], mapping: ['externalId', 'city'] }));
+    const created = await api(
+      '/api/imports',
+      json({ fileName: '更新城市.csv', headers: ['外部ID', '城市'], mapping: ['externalId', 'city'] }),
+    );
     const id = created.body.id as string;
     await api(`/api/imports/${id}/rows`, json({ rows: [{ row: 2, cells: ['wxid_b', '宁波'] }] }));
     await api(`/api/imports/${id}/dry-run`, json({}));
     expect((await api(`/api/imports/${id}/apply`, json({}))).status).toBe(200);
-    const { rollbackId, contactsDeleted, contactsRestored } = (await api<ImportRollbackResult>(`/api/imports/${id}/rollback`, json({}))).body;
+    const { rollbackId, contactsDeleted, contactsRestored } = (await api<ImportRollbackResult>(`/api/imports/${id}/rollback`, json({})))
+      .body;
     expect([contactsDeleted, contactsRestored]).toEqual([0, 1]);
     const refused = await api(`/api/rollbacks/${rollbackId}/undo`, json({ confirm: { count: 0 } }));
     expect(refused.status).toBe(409);
@@ -203,7 +255,11 @@ describe('undo, undo of the undo, and undoing again', () => {
     // undo of the undo: the first rollback is in effect again
     const u2 = await undo(u1.rollback.id);
     expect(await allHoldings()).toEqual(s1);
-    expect(await statuses()).toEqual({ [r0.rollback.id]: 'in effect', [u1.rollback.id]: `undone by #${u2.rollback.id}`, [u2.rollback.id]: 'in effect' });
+    expect(await statuses()).toEqual({
+      [r0.rollback.id]: 'in effect',
+      [u1.rollback.id]: `undone by #${u2.rollback.id}`,
+      [u2.rollback.id]: 'in effect',
+    });
 
     // undoing the first rollback again (refused before: its rows were superseded, so all "conflicts")
     const u3 = await undo(r0.rollback.id);
@@ -225,7 +281,9 @@ describe('undo, undo of the undo, and undoing again', () => {
     for (const id of [r0.rollback.id, u2.rollback.id]) {
       const again = await api(`/api/rollbacks/${id}/undo`, json({ confirm: { count: 3 } }));
       expect(again.status).toBe(409);
-      expect(again.body.error.message).toBe(`Rollback #${id} is already undone by rollback #${u3.rollback.id}: undo #${u3.rollback.id} to bring its changes back`);
+      expect(again.body.error.message).toBe(
+        `Rollback #${id} is already undone by rollback #${u3.rollback.id}: undo #${u3.rollback.id} to bring its changes back`,
+      );
     }
     expect(await ledgerRows()).toBe(ledger);
 
@@ -274,7 +332,14 @@ describe('rollbacks keep the limits the tag writer and the taxonomy keep', () =>
 
     const p = (await api<RollbackPreview>('/api/rollbacks/preview', json({ kind: 'to_time', at: T, contactId: 3 }))).body;
     // one of the two comes back: the one held last (沉睡客户, added after 活跃客户); the other is skipped and said why
-    expect(p).toMatchObject({ add: 1, remove: 0, displaced: 0, count: 1, skipped: 1, skippedReasons: { conflict: 0, retired: 0, gone: 0, exclusive: 1 } });
+    expect(p).toMatchObject({
+      add: 1,
+      remove: 0,
+      displaced: 0,
+      count: 1,
+      skipped: 1,
+      skippedReasons: { conflict: 0, retired: 0, gone: 0, exclusive: 1 },
+    });
     const r = await rollBack({ kind: 'to_time', at: T, contactId: 3 });
     expect(r.rollback).toMatchObject({ added: 1, removed: 0 });
     expect(await held(3)).toEqual([SLEEPING]);
@@ -284,7 +349,9 @@ describe('rollbacks keep the limits the tag writer and the taxonomy keep', () =>
     expect((await api('/api/taxonomy/groups/1', json({ exclusive: false }, 'PATCH'))).status).toBe(200);
     await edit(1, { add: [SLEEPING] }); // 张伟 holds 活跃客户 already
     await edit(1, { remove: [ACTIVE, SLEEPING] });
-    const batchId = (await db.prepare("SELECT batch_id FROM tag_ledger WHERE contact_id = 1 AND op = 'remove' ORDER BY id DESC LIMIT 1").first<{ batch_id: string }>())!.batch_id;
+    const batchId = (await db
+      .prepare("SELECT batch_id FROM tag_ledger WHERE contact_id = 1 AND op = 'remove' ORDER BY id DESC LIMIT 1")
+      .first<{ batch_id: string }>())!.batch_id;
     expect((await api('/api/taxonomy/groups/1', json({ exclusive: true }, 'PATCH'))).status).toBe(200);
     const r = await rollBack({ kind: 'batch', batchId });
     expect(r.preview).toMatchObject({ add: 1, skipped: 1, skippedReasons: { exclusive: 1 } });
@@ -296,7 +363,10 @@ describe('rollbacks keep the limits the tag writer and the taxonomy keep', () =>
     expect((await api('/api/taxonomy/groups/2', json({ maxTags: 3 }, 'PATCH'))).status).toBe(200);
     const byHand = await api('/api/taxonomy/tags/6/restore', json({}));
     expect(byHand.status).toBe(409);
-    for (const res of [await api('/api/rollbacks/preview', json({ kind: 'tag_restore', tagId: 6 })), await api('/api/rollbacks', json({ kind: 'tag_restore', tagId: 6, confirm: { count: 0 } }))]) {
+    for (const res of [
+      await api('/api/rollbacks/preview', json({ kind: 'tag_restore', tagId: 6 })),
+      await api('/api/rollbacks', json({ kind: 'tag_restore', tagId: 6, confirm: { count: 0 } })),
+    ]) {
       expect(res.status).toBe(409);
       expect(res.body.error.message).toBe(byHand.body.error.message);
     }

@@ -7,16 +7,24 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '../../shared/src/demo';
-import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse } from '../../shared/src/api/rules';
-import type { RollbackList, RollbackPreview, RollbackResult } from '../../shared/src/api/rollbacks';
-import type { ConditionSpec, RuleGraph } from '../../shared/src/rules/types';
+import { demoSql } from '@shared/demo';
+import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse } from '@shared/api/rules';
+import type { RollbackList, RollbackPreview, RollbackResult } from '@shared/api/rollbacks';
+import type { ConditionSpec, RuleGraph } from '@shared/rules/types';
 import { api, apiAs } from './fixtures';
 
 const db = env.DB;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 const tag: Record<string, number> = {};
-const count = async (sql: string, ...params: unknown[]) => (await db.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+const count = async (sql: string, ...params: unknown[]) =>
+  (await db
+    .prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>())!.n;
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 beforeAll(async () => {
@@ -62,7 +70,12 @@ async function holdings(contactId?: number): Promise<string[]> {
 }
 async function tableCounts() {
   const n = (table: string) => count(`SELECT count(*) AS n FROM ${table}`);
-  return { contactTags: await n('contact_tags'), ledger: await n('tag_ledger'), rollbacks: await n('rollbacks'), audit: await n('audit_log') };
+  return {
+    contactTags: await n('contact_tags'),
+    ledger: await n('tag_ledger'),
+    rollbacks: await n('rollbacks'),
+    audit: await n('audit_log'),
+  };
 }
 
 // ---- rules through the API, as the publish tests do ----
@@ -88,7 +101,10 @@ async function publish(ruleId: number, g: RuleGraph): Promise<PublishResponse> {
   expect(saved.status, JSON.stringify(saved.body)).toBe(200);
   const p = await api<RulePreviewResponse>('/api/rules/preview', json({ graph: g, ruleId, rolloutPercent: 100, sampleSize: 0 }));
   const ok = p.body as RulePreviewOk;
-  const r = await api<PublishResponse>(`/api/rules/${ruleId}/publish`, json({ rolloutPercent: 100, graphHash: ok.graphHash, expected: expectedOf(ok.counts), confirm: true }));
+  const r = await api<PublishResponse>(
+    `/api/rules/${ruleId}/publish`,
+    json({ rolloutPercent: 100, graphHash: ok.graphHash, expected: expectedOf(ok.counts), confirm: true }),
+  );
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return r.body;
 }
@@ -112,9 +128,19 @@ async function rollBack(target: Record<string, unknown>): Promise<{ preview: Rol
   expect(after.ledger - before.ledger).toBe(p.body.count);
   expect(after.contactTags - before.contactTags).toBe(p.body.add - p.body.remove);
   const { batchId } = r.body.rollback;
-  expect(r.body.rollback).toMatchObject({ kind: target.kind, added: p.body.add, removed: p.body.remove, undoneAt: null, createdBy: { id: 9001 } });
-  expect(await count("SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ? AND source = 'rollback' AND actor_user_id = 9001", batchId)).toBe(p.body.count);
-  const audit = await db.prepare("SELECT action, object_id, after FROM audit_log WHERE object_type = 'rollback' ORDER BY id DESC LIMIT 1").first<{ action: string; object_id: string; after: string }>();
+  expect(r.body.rollback).toMatchObject({
+    kind: target.kind,
+    added: p.body.add,
+    removed: p.body.remove,
+    undoneAt: null,
+    createdBy: { id: 9001 },
+  });
+  expect(
+    await count("SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ? AND source = 'rollback' AND actor_user_id = 9001", batchId),
+  ).toBe(p.body.count);
+  const audit = await db
+    .prepare("SELECT action, object_id, after FROM audit_log WHERE object_type = 'rollback' ORDER BY id DESC LIMIT 1")
+    .first<{ action: string; object_id: string; after: string }>();
   expect(audit).toMatchObject({ action: `rollback.${String(target.kind)}`, object_id: String(r.body.rollback.id) });
   expect(JSON.parse(audit!.after)).toMatchObject({ batchId, add: p.body.add, remove: p.body.remove });
   expect(await count('SELECT count(*) AS n FROM tag_apply_targets')).toBe(0);
@@ -131,7 +157,10 @@ describe('rollback after a rule run, manual edits and a second version', () => {
   let untouched = 0;
 
   it('builds the history: v1 adds VIP and removes 待跟进, a person edits by hand, v2 widens VIP and removes 待激活', async () => {
-    const rule = await api<RuleDetail>('/api/rules', json({ name: '回滚测试：VIP', graph: graph(tag['VIP']!, tag['待跟进']!, spend(20_000)) }));
+    const rule = await api<RuleDetail>(
+      '/api/rules',
+      json({ name: '回滚测试：VIP', graph: graph(tag['VIP']!, tag['待跟进']!, spend(20_000)) }),
+    );
     expect(rule.status).toBe(201);
     ruleId = rule.body.id;
     await publish(ruleId, graph(tag['VIP']!, tag['待跟进']!, spend(20_000)));
@@ -187,7 +216,9 @@ describe('rollback after a rule run, manual edits and a second version', () => {
     const expectRemove = new Set<string>();
     let conflicts = 0;
     const pairs = new Map<string, LedgerRow[]>();
-    for (const r of rows) if (r.rule_id === ruleId && r.rule_version === 1) pairs.set(key(r.contact_id, r.tag_id), [...(pairs.get(key(r.contact_id, r.tag_id)) ?? []), r]);
+    for (const r of rows)
+      if (r.rule_id === ruleId && r.rule_version === 1)
+        pairs.set(key(r.contact_id, r.tag_id), [...(pairs.get(key(r.contact_id, r.tag_id)) ?? []), r]);
     for (const [k, own] of pairs) {
       const first = own[0]!;
       const last = own[own.length - 1]!;
@@ -199,7 +230,13 @@ describe('rollback after a rule run, manual edits and a second version', () => {
 
     const { preview } = await rollBack({ kind: 'rule_version', ruleId, version: 1 });
     undoV1Id = (await api<RollbackList>('/api/rollbacks')).body.items[0]!.id;
-    expect(preview).toMatchObject({ add: expectAdd.size, remove: expectRemove.size, displaced: 0, skipped: 2, skippedReasons: { conflict: 2, retired: 0, gone: 0 } });
+    expect(preview).toMatchObject({
+      add: expectAdd.size,
+      remove: expectRemove.size,
+      displaced: 0,
+      skipped: 2,
+      skippedReasons: { conflict: 2, retired: 0, gone: 0 },
+    });
     expect(preview.object).toBe('version 1 of rule "回滚测试：VIP"');
     expect(preview.byTag.find((t) => t.tagId === tag['VIP'])).toMatchObject({ remove: expectRemove.size, skipped: 1 });
     expect(preview.sampleContacts.length).toBeGreaterThan(0);
@@ -210,7 +247,8 @@ describe('rollback after a rule run, manual edits and a second version', () => {
     expect(await holdings()).toEqual([...expected].sort());
     // the hand edits stand; v1's VIP on an untouched contact is gone; v2's changes stay
     // (v2 gave the first VIP back; either way nobody's later change is undone)
-    for (const c of [manuallyRemoved, manuallyReadded]) expect(await holdings(c)).toEqual(snapshotBeforeUndo.filter((k) => k.startsWith(`${c}:`)));
+    for (const c of [manuallyRemoved, manuallyReadded])
+      expect(await holdings(c)).toEqual(snapshotBeforeUndo.filter((k) => k.startsWith(`${c}:`)));
     expect(await holdings(manuallyReadded)).toContain(key(manuallyReadded, tag['待跟进']!));
     expect(await holdings(untouched)).not.toContain(key(untouched, tag['VIP']!));
     const v2Adds = rows.filter((r) => r.rule_id === ruleId && r.rule_version === 2 && r.op === 'add');
@@ -226,7 +264,10 @@ describe('rollback after a rule run, manual edits and a second version', () => {
   });
 
   it('undoing the rollback gives back the state before it, and marks it undone', async () => {
-    const p = await api<RollbackPreview>(`/api/rollbacks/preview`, json({ kind: 'batch', batchId: (await api<RollbackList>('/api/rollbacks')).body.items[0]!.batchId }));
+    const p = await api<RollbackPreview>(
+      `/api/rollbacks/preview`,
+      json({ kind: 'batch', batchId: (await api<RollbackList>('/api/rollbacks')).body.items[0]!.batchId }),
+    );
     expect(p.body.object).toBe(`rollback #${undoV1Id}`);
     const refused = await api(`/api/rollbacks/${undoV1Id}/undo`, json({}));
     expect(refused.status).toBe(409);
@@ -298,7 +339,10 @@ describe('exclusive groups: counts include displaced siblings', () => {
     const fresh = tag['新客']!;
     const { results: rulesUsing } = await db.prepare("SELECT id FROM rules WHERE status = 'published'").all<{ id: number }>();
     for (const r of rulesUsing) expect((await api(`/api/rules/${r.id}/archive`, json({}))).status).toBe(200);
-    const holder = (await db.prepare('SELECT contact_id FROM contact_tags WHERE tag_id = ? ORDER BY contact_id LIMIT 1').bind(sleeping).first<{ contact_id: number }>())!.contact_id;
+    const holder = (await db
+      .prepare('SELECT contact_id FROM contact_tags WHERE tag_id = ? ORDER BY contact_id LIMIT 1')
+      .bind(sleeping)
+      .first<{ contact_id: number }>())!.contact_id;
     const sleepers = await count('SELECT count(*) AS n FROM contact_tags WHERE tag_id = ?', sleeping);
     expect((await api(`/api/taxonomy/tags/${sleeping}/retire`, json({ confirm: { count: sleepers } }))).status).toBe(200);
     await tick();
@@ -338,7 +382,10 @@ describe('restoring a retired tag with its holders', () => {
     expect(preview.add).toBe(holdersBefore.length);
     expect(preview.object).toBe('retired tag "意向代理" with its holders');
     expect((await holdings()).filter((k) => k.endsWith(`:${from}`))).toEqual(holdersBefore);
-    expect(await db.prepare('SELECT status, retired_at FROM tags WHERE id = ?').bind(from).first()).toEqual({ status: 'active', retired_at: null });
+    expect(await db.prepare('SELECT status, retired_at FROM tags WHERE id = ?').bind(from).first()).toEqual({
+      status: 'active',
+      retired_at: null,
+    });
     // restoring again is refused: the tag is active
     expect((await api('/api/rollbacks/preview', json({ kind: 'tag_restore', tagId: from }))).status).toBe(409);
 

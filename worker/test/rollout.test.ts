@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BUCKETS } from '../../shared/src/domain';
-import { inRollout, rolloutSql } from '../../shared/src/rollout';
+import { BUCKETS } from '@shared/domain';
+import { inRollout, rolloutSql } from '@shared/rollout';
 
 // One contact per bucket: the SQL share must pick exactly the buckets the JS share picks.
 beforeAll(async () => {

@@ -7,14 +7,18 @@
 import { env } from 'cloudflare:workers';
 import { exports } from 'cloudflare:workers';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { expectedOf, type PublishResponse, type RuleDetail, type RuleListResponse, type RulePreviewResponse } from '../../shared/src/api/rules';
-import type { RuleGraph } from '../../shared/src/rules/types';
+import { expectedOf, type PublishResponse, type RuleDetail, type RuleListResponse, type RulePreviewResponse } from '@shared/api/rules';
+import type { RuleGraph } from '@shared/rules/types';
 import { runScheduled } from '../src/cron/scheduled';
 import { ingest } from '../src/ingest/pipeline';
 import { api, apiAs, seedSmallWorld, type TestUser, webhookSignature } from './fixtures';
 
 const db = env.DB;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** 华东大区's admin; contact 2 (李娜) is in 华东大区. */
 const ADMIN2: TestUser = { id: 9102, role: 'dept_admin', departmentId: 2, email: 'admin2@segflow.test' };
@@ -30,7 +34,9 @@ beforeAll(async () => {
   await seedSmallWorld();
   await db.batch([
     db.prepare(`UPDATE tag_groups SET apply_role = 'super_admin' WHERE id = 1`),
-    db.prepare(`INSERT INTO tag_groups (id, name, color, exclusive, sort_order, department_id, apply_role) VALUES (3, '华南专属', '#67c23a', 0, 3, 4, 'dept_admin')`),
+    db.prepare(
+      `INSERT INTO tag_groups (id, name, color, exclusive, sort_order, department_id, apply_role) VALUES (3, '华南专属', '#67c23a', 0, 3, 4, 'dept_admin')`,
+    ),
     db.prepare(`INSERT INTO tags (id, group_id, parent_id, level, name, status) VALUES (7, 3, null, 1, '华南专享', 'active')`),
     db.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES ('shop', '商城', 'generic', ?)`).bind(SECRET),
   ]);
@@ -45,11 +51,21 @@ beforeEach(async () => {
   ]);
 });
 
-const actionGraph = (tagId: number, trigger: RuleGraph['nodes'][number] = { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [] } }): RuleGraph => ({
+const actionGraph = (
+  tagId: number,
+  trigger: RuleGraph['nodes'][number] = { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [] } },
+): RuleGraph => ({
   schemaVersion: 1,
   nodes: [
     trigger,
-    { id: 'c', kind: 'condition', condition: trigger.kind === 'trigger' && trigger.trigger.type === 'schedule' ? { field: 'totalSpend', op: 'gte', value: 5000 } : { field: 'trigger.text', op: 'contains_any', value: ['价格'] } },
+    {
+      id: 'c',
+      kind: 'condition',
+      condition:
+        trigger.kind === 'trigger' && trigger.trigger.type === 'schedule'
+          ? { field: 'totalSpend', op: 'gte', value: 5000 }
+          : { field: 'trigger.text', op: 'contains_any', value: ['价格'] },
+    },
     { id: 'a', kind: 'action', action: { type: 'add_tag', tagId } },
   ],
   edges: [
@@ -70,7 +86,11 @@ async function publishExisting(user: TestUser, id: number, graph: RuleGraph): Pr
   const p = await apiAs<RulePreviewResponse>(user, '/api/rules/preview', json({ graph, ruleId: id, rolloutPercent: 100, sampleSize: 0 }));
   if (!p.body.ok) throw new Error(JSON.stringify(p.body.errors));
   const expected = expectedOf(p.body.counts);
-  const res = await apiAs<PublishResponse>(user, `/api/rules/${id}/publish`, json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected, confirm: true }));
+  const res = await apiAs<PublishResponse>(
+    user,
+    `/api/rules/${id}/publish`,
+    json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected, confirm: true }),
+  );
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;
 }
@@ -80,10 +100,20 @@ const sign = (ts: string, body: string) => webhookSignature(SECRET, ts, body);
 let eventSeq = 0;
 /** 李娜 (wxid_b, 华东大区) asks about prices. */
 async function priceQuestion(): Promise<number> {
-  const body = JSON.stringify({ id: `rights-${++eventSeq}`, type: 'message', occurredAt: Date.now() - 1000, contact: { externalId: 'wxid_b' }, text: '价格多少' });
+  const body = JSON.stringify({
+    id: `rights-${++eventSeq}`,
+    type: 'message',
+    occurredAt: Date.now() - 1000,
+    contact: { externalId: 'wxid_b' },
+    text: '价格多少',
+  });
   const ts = String(Math.floor(Date.now() / 1000));
   const res = await exports.default.fetch(
-    new Request('http://segflow.test/api/webhooks/shop', { method: 'POST', headers: { 'content-type': 'application/json', 'X-Segflow-Timestamp': ts, 'X-Segflow-Signature': await sign(ts, body) }, body }),
+    new Request('http://segflow.test/api/webhooks/shop', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'X-Segflow-Timestamp': ts, 'X-Segflow-Signature': await sign(ts, body) },
+      body,
+    }),
   );
   await res.text();
   return res.status;
@@ -91,7 +121,8 @@ async function priceQuestion(): Promise<number> {
 
 const holds = async (contactId: number, tagId: number) =>
   !!(await db.prepare('SELECT 1 AS x FROM contact_tags WHERE contact_id = ? AND tag_id = ?').bind(contactId, tagId).first());
-const ruleRow = (id: number) => db.prepare('SELECT status, paused_reason FROM rules WHERE id = ?').bind(id).first<{ status: string; paused_reason: string | null }>();
+const ruleRow = (id: number) =>
+  db.prepare('SELECT status, paused_reason FROM rules WHERE id = ?').bind(id).first<{ status: string; paused_reason: string | null }>();
 
 describe('saving, publishing and restoring check the acting user', () => {
   it('refuses a department admin a draft that adds a tag they may not apply by hand, naming the node and the group', async () => {
@@ -120,23 +151,42 @@ describe('saving, publishing and restoring check the acting user', () => {
     expect((await apiAs(ADMIN4, '/api/rules', json({ name: '本部门', graph: actionGraph(SOUTH_TAG) }))).status).toBe(201);
   });
 
-  it("refuses publishing a draft someone else saved with a tag the publisher may not apply: nothing is written", async () => {
-    const created = await api<RuleDetail>('/api/rules', json({ name: '超管写的草稿', departmentId: 2, graph: scheduleGraph(SUPER_ONLY_TAG) }));
+  it('refuses publishing a draft someone else saved with a tag the publisher may not apply: nothing is written', async () => {
+    const created = await api<RuleDetail>(
+      '/api/rules',
+      json({ name: '超管写的草稿', departmentId: 2, graph: scheduleGraph(SUPER_ONLY_TAG) }),
+    );
     expect(created.status).toBe(201);
-    const p = await apiAs<RulePreviewResponse>(ADMIN2, '/api/rules/preview', json({ graph: created.body.draftGraph, ruleId: created.body.id, rolloutPercent: 100, sampleSize: 0 }));
+    const p = await apiAs<RulePreviewResponse>(
+      ADMIN2,
+      '/api/rules/preview',
+      json({ graph: created.body.draftGraph, ruleId: created.body.id, rolloutPercent: 100, sampleSize: 0 }),
+    );
     if (!p.body.ok) throw new Error('preview failed');
-    const res = await apiAs(ADMIN2, `/api/rules/${created.body.id}/publish`, json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected: expectedOf(p.body.counts), confirm: true }));
+    const res = await apiAs(
+      ADMIN2,
+      `/api/rules/${created.body.id}/publish`,
+      json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected: expectedOf(p.body.counts), confirm: true }),
+    );
     expect(res.status).toBe(403);
     expect(res.body.error.details).toEqual([{ path: 'graph.nodes.a', message: expect.stringContaining('生命周期') }]);
-    expect((await db.prepare('SELECT count(*) AS n FROM rule_versions WHERE rule_id = ?').bind(created.body.id).first<{ n: number }>())!.n).toBe(0);
-    expect((await db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE rule_id = ?').bind(created.body.id).first<{ n: number }>())!.n).toBe(0);
+    expect(
+      (await db.prepare('SELECT count(*) AS n FROM rule_versions WHERE rule_id = ?').bind(created.body.id).first<{ n: number }>())!.n,
+    ).toBe(0);
+    expect(
+      (await db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE rule_id = ?').bind(created.body.id).first<{ n: number }>())!.n,
+    ).toBe(0);
     // and duplicating it does not hand the admin a copy either
     expect((await apiAs(ADMIN2, `/api/rules/${created.body.id}/duplicate`, json({}))).status).toBe(403);
   });
 
-  it("refuses restoring a version whose tags the user may not apply", async () => {
+  it('refuses restoring a version whose tags the user may not apply', async () => {
     const created = await api<RuleDetail>('/api/rules', json({ name: '超管发布', departmentId: 2, graph: actionGraph(SUPER_ONLY_TAG) }));
-    await publishExisting({ id: 9001, role: 'super_admin', departmentId: null, email: 'root@segflow.test' }, created.body.id, actionGraph(SUPER_ONLY_TAG));
+    await publishExisting(
+      { id: 9001, role: 'super_admin', departmentId: null, email: 'root@segflow.test' },
+      created.body.id,
+      actionGraph(SUPER_ONLY_TAG),
+    );
     await api(`/api/rules/${created.body.id}/draft`, json({ graph: actionGraph(ADMIN_TAG) }, 'PUT'));
     const res = await apiAs(ADMIN2, `/api/rules/${created.body.id}/versions/1/restore`, json({}));
     expect(res.status).toBe(403);
@@ -147,15 +197,39 @@ describe('saving, publishing and restoring check the acting user', () => {
 });
 
 const LOSSES: { what: string; why: string; lose: () => Promise<unknown> }[] = [
-  { what: 'the publisher is demoted to staff', why: 'apply_role', lose: () => db.prepare(`UPDATE users SET role = 'staff' WHERE id = ?`).bind(ADMIN2.id).run() },
-  { what: 'the publisher is disabled', why: 'user_disabled', lose: () => db.prepare(`UPDATE users SET disabled = 1 WHERE id = ?`).bind(ADMIN2.id).run() },
-  { what: 'the publisher moves to another department', why: 'rule_department', lose: () => db.prepare(`UPDATE users SET department_id = 4 WHERE id = ?`).bind(ADMIN2.id).run() },
-  { what: "the group's apply_role is raised", why: 'apply_role', lose: () => db.prepare(`UPDATE tag_groups SET apply_role = 'super_admin' WHERE id = 2`).run() },
-  { what: 'the group is given to another department', why: 'group_department', lose: () => db.prepare(`UPDATE tag_groups SET department_id = 4 WHERE id = 2`).run() },
-  { what: 'the tag moves to a group only super admins apply', why: 'apply_role', lose: () => db.prepare(`UPDATE tags SET group_id = 1 WHERE id = 3`).run() },
+  {
+    what: 'the publisher is demoted to staff',
+    why: 'apply_role',
+    lose: () => db.prepare(`UPDATE users SET role = 'staff' WHERE id = ?`).bind(ADMIN2.id).run(),
+  },
+  {
+    what: 'the publisher is disabled',
+    why: 'user_disabled',
+    lose: () => db.prepare(`UPDATE users SET disabled = 1 WHERE id = ?`).bind(ADMIN2.id).run(),
+  },
+  {
+    what: 'the publisher moves to another department',
+    why: 'rule_department',
+    lose: () => db.prepare(`UPDATE users SET department_id = 4 WHERE id = ?`).bind(ADMIN2.id).run(),
+  },
+  {
+    what: "the group's apply_role is raised",
+    why: 'apply_role',
+    lose: () => db.prepare(`UPDATE tag_groups SET apply_role = 'super_admin' WHERE id = 2`).run(),
+  },
+  {
+    what: 'the group is given to another department',
+    why: 'group_department',
+    lose: () => db.prepare(`UPDATE tag_groups SET department_id = 4 WHERE id = 2`).run(),
+  },
+  {
+    what: 'the tag moves to a group only super admins apply',
+    why: 'apply_role',
+    lose: () => db.prepare(`UPDATE tags SET group_id = 1 WHERE id = 3`).run(),
+  },
 ];
 
-describe('webhook runs use the publisher\'s rights', () => {
+describe("webhook runs use the publisher's rights", () => {
   it.each(LOSSES)('pauses the rule instead of running it when $what', async ({ what, why, lose }) => {
     const id = await publishAs(ADMIN2, `询价 ${what}`, actionGraph(ADMIN_TAG));
     // with the rights intact, the event tags 李娜
@@ -168,24 +242,37 @@ describe('webhook runs use the publisher\'s rights', () => {
     expect(await holds(2, ADMIN_TAG)).toBe(false);
     const row = await ruleRow(id);
     expect(row!.status).toBe('paused');
-    expect(JSON.parse(row!.paused_reason!)).toMatchObject({ kind: 'rights_lost', version: 1, user: { id: ADMIN2.id }, problems: [{ nodeId: 'a', tagId: ADMIN_TAG, why }] });
+    expect(JSON.parse(row!.paused_reason!)).toMatchObject({
+      kind: 'rights_lost',
+      version: 1,
+      user: { id: ADMIN2.id },
+      problems: [{ nodeId: 'a', tagId: ADMIN_TAG, why }],
+    });
 
     // the list says why (as a super admin: the publisher may have lost the department)
     const list = await api<RuleListResponse>('/api/rules?status=paused');
     const item = list.body.items.find((r) => r.id === id)!;
     expect(item.pausedReason).toMatchObject({ kind: 'rights_lost', problems: [{ nodeId: 'a', why }] });
     // one audit row, by the system, in the same batch as the pause
-    const audit = await db.prepare(`SELECT actor_user_id, after FROM audit_log WHERE action = 'rule.pause' AND object_id = ?`).bind(String(id)).all<{ actor_user_id: number | null; after: string }>();
+    const audit = await db
+      .prepare(`SELECT actor_user_id, after FROM audit_log WHERE action = 'rule.pause' AND object_id = ?`)
+      .bind(String(id))
+      .all<{ actor_user_id: number | null; after: string }>();
     expect(audit.results).toHaveLength(1);
     expect(audit.results[0]!.actor_user_id).toBeNull();
     expect(JSON.parse(audit.results[0]!.after).reason.problems[0].why).toBe(why);
     // another event neither runs it nor pauses it again
     expect(await priceQuestion()).toBe(200);
     expect(await holds(2, ADMIN_TAG)).toBe(false);
-    expect((await db.prepare(`SELECT count(*) AS n FROM audit_log WHERE action = 'rule.pause' AND object_id = ?`).bind(String(id)).first<{ n: number }>())!.n).toBe(1);
+    expect(
+      (await db
+        .prepare(`SELECT count(*) AS n FROM audit_log WHERE action = 'rule.pause' AND object_id = ?`)
+        .bind(String(id))
+        .first<{ n: number }>())!.n,
+    ).toBe(1);
   });
 
-  it('resuming needs the publisher\'s rights; publishing again runs it on the new publisher\'s', async () => {
+  it("resuming needs the publisher's rights; publishing again runs it on the new publisher's", async () => {
     const id = await publishAs(ADMIN2, '询价 恢复', actionGraph(ADMIN_TAG));
     await db.prepare(`UPDATE users SET role = 'staff' WHERE id = ?`).bind(ADMIN2.id).run();
     await priceQuestion();
@@ -195,7 +282,11 @@ describe('webhook runs use the publisher\'s rights', () => {
     expect(resumed.body.error.details[0].path).toBe('graph.nodes.a');
     expect((await ruleRow(id))!.status).toBe('paused');
 
-    const again = await publishExisting({ id: 9001, role: 'super_admin', departmentId: null, email: 'root@segflow.test' }, id, actionGraph(ADMIN_TAG));
+    const again = await publishExisting(
+      { id: 9001, role: 'super_admin', departmentId: null, email: 'root@segflow.test' },
+      id,
+      actionGraph(ADMIN_TAG),
+    );
     expect(again.rule.status).toBe('published');
     expect(again.rule.pausedReason).toBeNull();
     await priceQuestion();
@@ -233,13 +324,17 @@ describe('webhook runs use the publisher\'s rights', () => {
       },
     });
     const run = (n: number) =>
-      ingest(counted, [{ id: `rt-${id}-${n}`, type: 'message', occurredAt: Date.now() - 1000, contact: { externalId: 'wxid_b' }, text: '价格' }], {
-        sourceId: 'shop',
-        now: Date.now(),
-        tzOffsetMinutes: 480,
-        defaultKind: 'friend',
-        batchId: `rt-${id}-${n}`,
-      });
+      ingest(
+        counted,
+        [{ id: `rt-${id}-${n}`, type: 'message', occurredAt: Date.now() - 1000, contact: { externalId: 'wxid_b' }, text: '价格' }],
+        {
+          sourceId: 'shop',
+          now: Date.now(),
+          tzOffsetMinutes: 480,
+          defaultKind: 'friend',
+          batchId: `rt-${id}-${n}`,
+        },
+      );
     await run(1); // warms the isolate's compiled-rule cache
     batches = 0;
     await run(2);
@@ -253,7 +348,7 @@ describe('webhook runs use the publisher\'s rights', () => {
   });
 });
 
-describe('cron runs use the publisher\'s rights', () => {
+describe("cron runs use the publisher's rights", () => {
   it('runs a scheduled rule while its publisher may apply the tag, and pauses it once they may not', async () => {
     // 陈静 (contact 5, 总部) is outside 华东大区: only 张伟 (1) and 李娜 (2) are the rule's; 张伟 spent enough
     const id = await publishAs(ADMIN2, '高消费 定时', scheduleGraph(ADMIN_TAG));

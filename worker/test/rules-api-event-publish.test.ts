@@ -5,13 +5,17 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '../../shared/src/demo';
-import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse } from '../../shared/src/api/rules';
-import type { ConditionSpec, RuleGraph } from '../../shared/src/rules/types';
+import { demoSql } from '@shared/demo';
+import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse } from '@shared/api/rules';
+import type { ConditionSpec, RuleGraph } from '@shared/rules/types';
 import { api } from './fixtures';
 
 const db = env.DB;
-const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 let vip = 0;
 
 beforeAll(async () => {
@@ -39,7 +43,10 @@ function onMessage(cond: ConditionSpec): RuleGraph {
 async function previewAndPublish(name: string, g: RuleGraph): Promise<{ preview: RulePreviewOk; published: PublishResponse }> {
   const created = await api<RuleDetail>('/api/rules', json({ name, graph: g }));
   expect(created.status).toBe(201);
-  const p = await api<RulePreviewResponse>('/api/rules/preview', json({ graph: g, ruleId: created.body.id, rolloutPercent: 100, sampleSize: 0 }));
+  const p = await api<RulePreviewResponse>(
+    '/api/rules/preview',
+    json({ graph: g, ruleId: created.body.id, rolloutPercent: 100, sampleSize: 0 }),
+  );
   if (!p.body.ok) throw new Error(JSON.stringify(p.body.errors));
   const res = await api<PublishResponse>(
     `/api/rules/${created.body.id}/publish`,
@@ -49,18 +56,25 @@ async function previewAndPublish(name: string, g: RuleGraph): Promise<{ preview:
   return { preview: p.body, published: res.body };
 }
 
-const holders = async () => (await db.prepare('SELECT count(*) AS n FROM contact_tags WHERE tag_id = ?').bind(vip).first<{ n: number }>())!.n;
+const holders = async () =>
+  (await db.prepare('SELECT count(*) AS n FROM contact_tags WHERE tag_id = ?').bind(vip).first<{ n: number }>())!.n;
 
 describe('publishing an event-triggered rule', () => {
   it('tags nobody now when the rule reads the triggering message, and says so in the preview', async () => {
     const before = await holders();
-    const { preview, published } = await previewAndPublish('关键词', onMessage({ field: 'trigger.text', op: 'contains_any', value: ['价格'] }));
+    const { preview, published } = await previewAndPublish(
+      '关键词',
+      onMessage({ field: 'trigger.text', op: 'contains_any', value: ['价格'] }),
+    );
     expect(preview.appliesNow).toBe(false);
     // the preview still says who would be tagged at their next message
     expect(preview.counts.tags[0]!.gain).toBeGreaterThan(0);
     expect(await holders()).toBe(before);
     expect(published.rule.status).toBe('published');
-    const ledger = await db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE rule_id = ?').bind(published.rule.id).first<{ n: number }>();
+    const ledger = await db
+      .prepare('SELECT count(*) AS n FROM tag_ledger WHERE rule_id = ?')
+      .bind(published.rule.id)
+      .first<{ n: number }>();
     expect(ledger!.n).toBe(0);
   });
 

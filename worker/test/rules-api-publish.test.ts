@@ -5,8 +5,8 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '../../shared/src/demo';
-import { inRollout } from '../../shared/src/rollout';
+import { demoSql } from '@shared/demo';
+import { inRollout } from '@shared/rollout';
 import {
   expectedOf,
   type TagCounts,
@@ -18,12 +18,16 @@ import {
   type RulePreviewResponse,
   type RuleVersionDetail,
   type RuleVersionSummary,
-} from '../../shared/src/api/rules';
-import type { ConditionSpec, RuleGraph } from '../../shared/src/rules/types';
+} from '@shared/api/rules';
+import type { ConditionSpec, RuleGraph } from '@shared/rules/types';
 import { api, ROOT } from './fixtures';
 
 const db = env.DB;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 const tag: Record<string, number> = {};
 
 beforeAll(async () => {
@@ -34,7 +38,12 @@ beforeAll(async () => {
   }
 });
 
-const spend30 = (fen: number): ConditionSpec => ({ field: 'event.amount', op: 'gte', value: fen, params: { eventType: 'purchase', days: 30 } });
+const spend30 = (fen: number): ConditionSpec => ({
+  field: 'event.amount',
+  op: 'gte',
+  value: fen,
+  params: { eventType: 'purchase', days: 30 },
+});
 const lifetimeSpend = (fen: number): ConditionSpec => ({ field: 'totalSpend', op: 'gte', value: fen });
 
 /** Schedule → `cond` → yes: [广东? →] add `addTag`; no → remove `removeTag`. */
@@ -80,9 +89,14 @@ function publishBody(p: RulePreviewOk, extra: Record<string, unknown> = {}) {
 }
 
 /** The net change of one tag in a preview's counts or a publish's applied counts (zeros when absent). */
-const net = (c: { tags: TagCounts[] }, tagId: number | undefined): TagCounts => c.tags.find((t) => t.tagId === tagId) ?? { tagId: tagId ?? 0, gain: 0, lose: 0 };
+const net = (c: { tags: TagCounts[] }, tagId: number | undefined): TagCounts =>
+  c.tags.find((t) => t.tagId === tagId) ?? { tagId: tagId ?? 0, gain: 0, lose: 0 };
 
-const count = async (sql: string, ...params: unknown[]) => (await db.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+const count = async (sql: string, ...params: unknown[]) =>
+  (await db
+    .prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>())!.n;
 
 describe('publish applies exactly what the preview counted', () => {
   it('at 100%: new contact_tags rows = gain, removed rows = lose, ledger rows carry the rule id and version', async () => {
@@ -108,9 +122,21 @@ describe('publish applies exactly what the preview counted', () => {
     expect(r.body.applied.tags).toHaveLength(p.counts.tags.length);
 
     // The rows themselves, counted independently of the API.
-    expect(await count("SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ? AND source = 'rule' AND rule_id = ? AND rule_version = 1", tag['活跃客户'], rule.id)).toBe(gain);
+    expect(
+      await count(
+        "SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ? AND source = 'rule' AND rule_id = ? AND rule_version = 1",
+        tag['活跃客户'],
+        rule.id,
+      ),
+    ).toBe(gain);
     expect(await count('SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ?', tag['活跃客户'])).toBe(holdersBefore + gain);
-    expect(await count("SELECT COUNT(*) AS n FROM tag_ledger WHERE tag_id = ? AND op = 'add' AND source = 'rule' AND rule_id = ? AND rule_version = 1", tag['活跃客户'], rule.id)).toBe(gain);
+    expect(
+      await count(
+        "SELECT COUNT(*) AS n FROM tag_ledger WHERE tag_id = ? AND op = 'add' AND source = 'rule' AND rule_id = ? AND rule_version = 1",
+        tag['活跃客户'],
+        rule.id,
+      ),
+    ).toBe(gain);
     // 新客 is displaced by 活跃客户 for the active contacts holding it, and nobody else.
     const displacedNew = await count(
       "SELECT COUNT(*) AS n FROM tag_ledger l JOIN contact_tags ct ON ct.contact_id = l.contact_id AND ct.tag_id = ? WHERE l.tag_id = ? AND l.op = 'remove' AND l.rule_id = ?",
@@ -119,8 +145,16 @@ describe('publish applies exactly what the preview counted', () => {
       rule.id,
     );
     expect(await count('SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ?', tag['新客'])).toBe(newBefore - displacedNew);
-    expect(await count("SELECT COUNT(*) AS n FROM tag_ledger WHERE tag_id = ? AND op = 'remove' AND rule_id = ? AND rule_version = 1", tag['待跟进'], rule.id)).toBe(lose);
-    expect(await count("SELECT COUNT(*) AS n FROM tag_ledger WHERE op = 'remove' AND rule_id = ? AND rule_version = 1", rule.id)).toBe(lose + displaced);
+    expect(
+      await count(
+        "SELECT COUNT(*) AS n FROM tag_ledger WHERE tag_id = ? AND op = 'remove' AND rule_id = ? AND rule_version = 1",
+        tag['待跟进'],
+        rule.id,
+      ),
+    ).toBe(lose);
+    expect(await count("SELECT COUNT(*) AS n FROM tag_ledger WHERE op = 'remove' AND rule_id = ? AND rule_version = 1", rule.id)).toBe(
+      lose + displaced,
+    );
     expect(await count('SELECT COUNT(*) AS n FROM tag_apply_targets')).toBe(0);
 
     // Published: a second preview finds nothing left to change.
@@ -139,11 +173,24 @@ describe('publish applies exactly what the preview counted', () => {
     });
     expect(r.body.rule.lastPublishedAt).toBeTypeOf('number');
     expect(r.body.rule.versions).toHaveLength(1);
-    expect(r.body.rule.versions[0]).toMatchObject({ version: 1, current: true, note: '首次发布', trigger: 'schedule', rolloutPercent: 100, createdBy: { id: ROOT.id, name: '测试用户9001' } });
-    const stored = await db.prepare('SELECT trigger, rollout_percent, published_at, logic FROM rule_versions WHERE rule_id = ?').bind(rule.id).first<Record<string, unknown>>();
+    expect(r.body.rule.versions[0]).toMatchObject({
+      version: 1,
+      current: true,
+      note: '首次发布',
+      trigger: 'schedule',
+      rolloutPercent: 100,
+      createdBy: { id: ROOT.id, name: '测试用户9001' },
+    });
+    const stored = await db
+      .prepare('SELECT trigger, rollout_percent, published_at, logic FROM rule_versions WHERE rule_id = ?')
+      .bind(rule.id)
+      .first<Record<string, unknown>>();
     expect(stored).toMatchObject({ trigger: 'schedule', rollout_percent: 100 });
     expect(JSON.parse(stored!.logic as string)).toEqual(p.logic);
-    const audit = await db.prepare("SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish'").bind(String(rule.id)).first<{ after: string }>();
+    const audit = await db
+      .prepare("SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish'")
+      .bind(String(rule.id))
+      .first<{ after: string }>();
     expect(JSON.parse(audit!.after)).toMatchObject({ version: 1, rolloutPercent: 100, graphHash: p.graphHash });
 
     const list = await api<RuleListResponse>(`/api/rules?q=${encodeURIComponent('活跃客户（30天）')}`);
@@ -166,13 +213,17 @@ describe('publish applies exactly what the preview counted', () => {
     expect(net(r.body.applied, tag['VIP']).gain).toBe(gain);
     expect(net(r.body.applied, tag['待跟进']).lose).toBe(lose);
     const added = await db
-      .prepare("SELECT c.bucket FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ct.tag_id = ? AND ct.rule_id = ? AND ct.rule_version = 1")
+      .prepare(
+        'SELECT c.bucket FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ct.tag_id = ? AND ct.rule_id = ? AND ct.rule_version = 1',
+      )
       .bind(tag['VIP'], rule.id)
       .all<{ bucket: number }>();
     expect(added.results).toHaveLength(gain);
     expect(added.results.every((c) => inRollout(c.bucket, rule.id, 20))).toBe(true);
     const removed = await db
-      .prepare("SELECT c.bucket FROM tag_ledger l JOIN contacts c ON c.id = l.contact_id WHERE l.tag_id = ? AND l.op = 'remove' AND l.rule_id = ?")
+      .prepare(
+        "SELECT c.bucket FROM tag_ledger l JOIN contacts c ON c.id = l.contact_id WHERE l.tag_id = ? AND l.op = 'remove' AND l.rule_id = ?",
+      )
       .bind(tag['待跟进'], rule.id)
       .all<{ bucket: number }>();
     expect(removed.results).toHaveLength(lose);
@@ -185,9 +236,13 @@ describe('publish applies exactly what the preview counted', () => {
     const r2 = await api<PublishResponse>(`/api/rules/${rule.id}/publish`, json(publishBody(rest)));
     expect(r2.status).toBe(200);
     expect(r2.body.version).toBe(2);
-    expect(await count("SELECT COUNT(*) AS n FROM tag_ledger WHERE tag_id = ? AND op = 'add' AND rule_id = ? AND rule_version = 2", tag['VIP'], rule.id)).toBe(
-      net(full.counts, tag['VIP']).gain - gain,
-    );
+    expect(
+      await count(
+        "SELECT COUNT(*) AS n FROM tag_ledger WHERE tag_id = ? AND op = 'add' AND rule_id = ? AND rule_version = 2",
+        tag['VIP'],
+        rule.id,
+      ),
+    ).toBe(net(full.counts, tag['VIP']).gain - gain);
   });
 });
 
@@ -220,7 +275,9 @@ describe('publish evaluates every action on the state the preview counted', () =
     expect(r.status).toBe(200);
     expect(net(r.body.applied, agent).gain).toBe(net(p.counts, agent).gain);
     expect(net(r.body.applied, tag['待跟进']).gain).toBe(net(p.counts, tag['待跟进']).gain);
-    expect(await count("SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ? AND rule_id = ?", tag['待跟进'], rule.id)).toBe(net(p.counts, tag['待跟进']).gain);
+    expect(await count('SELECT COUNT(*) AS n FROM contact_tags WHERE tag_id = ? AND rule_id = ?', tag['待跟进'], rule.id)).toBe(
+      net(p.counts, tag['待跟进']).gain,
+    );
   });
 });
 
@@ -251,13 +308,18 @@ describe('publish refuses what the user did not see', () => {
     body.expected[String(tag['VIP'])] = { gain: vip.gain + 1, lose: vip.lose };
     const r = await api(`/api/rules/${rule.id}/publish`, json(body));
     expect(r.status).toBe(409);
-    expect(r.body.error.details).toEqual([{ path: `expected.${tag['VIP']}.gain`, message: expect.stringContaining(`would now add it to ${vip.gain}`) }]);
+    expect(r.body.error.details).toEqual([
+      { path: `expected.${tag['VIP']}.gain`, message: expect.stringContaining(`would now add it to ${vip.gain}`) },
+    ]);
     const missing = publishBody(p);
     delete missing.expected[String(tag['待跟进'])];
     expect((await api(`/api/rules/${rule.id}/publish`, json(missing))).body.error.details[0].path).toBe(`expected.${tag['待跟进']}`);
     const stranger = publishBody(p);
     stranger.expected[String(tag['新客'])] = { gain: 0, lose: 0 };
-    expect((await api(`/api/rules/${rule.id}/publish`, json(stranger))).body.error.details[0]).toEqual({ path: `expected.${tag['新客']}`, message: 'is not a tag this publish changes' });
+    expect((await api(`/api/rules/${rule.id}/publish`, json(stranger))).body.error.details[0]).toEqual({
+      path: `expected.${tag['新客']}`,
+      message: 'is not a tag this publish changes',
+    });
     // Counts are checked at the share being published: counts confirmed for 100% do not match 50%.
     const other = await api(`/api/rules/${rule.id}/publish`, json({ ...publishBody(p), rolloutPercent: 50 }));
     expect(other.status).toBe(409);
@@ -268,13 +330,19 @@ describe('publish refuses what the user did not see', () => {
     const g = graph(tag['VIP']!, tag['待跟进']!);
     (g.nodes[2] as { condition: { op: string } }).condition.op = 'gte';
     const rule = await createRule('无效草稿', g);
-    const r = await api(`/api/rules/${rule.id}/publish`, json({ rolloutPercent: 100, graphHash: rule.draftHash, expected: {}, confirm: true }));
+    const r = await api(
+      `/api/rules/${rule.id}/publish`,
+      json({ rolloutPercent: 100, graphHash: rule.draftHash, expected: {}, confirm: true }),
+    );
     expect(r.status).toBe(422);
     expect(r.body.error).toMatchObject({ code: 'invalid_rule', details: [{ path: 'gd' }] });
     const noConfirm = await api(`/api/rules/${rule.id}/publish`, json({ rolloutPercent: 100, graphHash: rule.draftHash, expected: {} }));
     expect(noConfirm.status).toBe(400);
     expect(noConfirm.body.error.details[0].path).toBe('confirm');
-    const badShare = await api(`/api/rules/${rule.id}/publish`, json({ rolloutPercent: 101, graphHash: rule.draftHash, expected: {}, confirm: true }));
+    const badShare = await api(
+      `/api/rules/${rule.id}/publish`,
+      json({ rolloutPercent: 101, graphHash: rule.draftHash, expected: {}, confirm: true }),
+    );
     expect(badShare.body.error.details[0].path).toBe('rolloutPercent');
   });
 });
@@ -330,7 +398,10 @@ describe('lifecycle, versions, restore and compare of a published rule', () => {
     expect(vsDraft.body.diff).toMatchObject({ added: [], removed: [], changed: [], moved: [] });
     expect((await api(`/api/rules/${rule.id}/versions/9/restore`, { method: 'POST' })).status).toBe(404);
 
-    const actions = await db.prepare("SELECT action FROM audit_log WHERE object_type = 'rule' AND object_id = ? ORDER BY id").bind(String(rule.id)).all<{ action: string }>();
+    const actions = await db
+      .prepare("SELECT action FROM audit_log WHERE object_type = 'rule' AND object_id = ? ORDER BY id")
+      .bind(String(rule.id))
+      .all<{ action: string }>();
     expect(actions.results.map((a) => a.action)).toEqual([
       'rule.create',
       'rule.publish',

@@ -2,9 +2,8 @@
  * Never a 500 for input: every rules and segments route, fed malformed bodies, wrong types,
  * half-drawn graphs and random junk nodes, answers 2xx or 4xx in the one error shape.
  */
-import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../shared/src/rules/random-graph';
+import { SeededRandom } from '@shared/rules/random-graph';
 import { api, seedSmallWorld } from './fixtures';
 
 let ruleId = 0;
@@ -13,8 +12,20 @@ let segmentId = 0;
 beforeAll(async () => {
   await seedSmallWorld();
   const g = { schemaVersion: 1, nodes: [], edges: [] };
-  ruleId = (await api('/api/rules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'r', graph: g }) })).body.id;
-  segmentId = (await api('/api/segments', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 's', graph: g }) })).body.id;
+  ruleId = (
+    await api('/api/rules', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'r', graph: g }),
+    })
+  ).body.id;
+  segmentId = (
+    await api('/api/segments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 's', graph: g }),
+    })
+  ).body.id;
   expect(ruleId).toBeGreaterThan(0);
   expect(segmentId).toBeGreaterThan(0);
 });
@@ -36,11 +47,28 @@ function junk(r: SeededRandom, depth = 0): unknown {
     case 5:
       return Array.from({ length: r.int(0, 3) }, () => junk(r, depth + 1));
     case 6:
-      return { id: r.pick(['t', 'c', 'a', '', 'x y']), kind: r.pick(kinds), condition: junk(r, depth + 1), trigger: junk(r, depth + 1), action: junk(r, depth + 1) };
+      return {
+        id: r.pick(['t', 'c', 'a', '', 'x y']),
+        kind: r.pick(kinds),
+        condition: junk(r, depth + 1),
+        trigger: junk(r, depth + 1),
+        action: junk(r, depth + 1),
+      };
     case 7:
-      return { field: r.pick(['totalSpend', 'tags', 'event.count', 'custom.x', 'bucket', 'nope']), op: r.pick(['gte', 'in', 'has', 'in_rollout', 'between']), value: junk(r, depth + 1), params: junk(r, depth + 1) };
+      return {
+        field: r.pick(['totalSpend', 'tags', 'event.count', 'custom.x', 'bucket', 'nope']),
+        op: r.pick(['gte', 'in', 'has', 'in_rollout', 'between']),
+        value: junk(r, depth + 1),
+        params: junk(r, depth + 1),
+      };
     default:
-      return { type: r.pick(['event', 'schedule', 'add_tag']), eventType: r.pick(['purchase', 'x']), cron: junk(r, depth + 1), tagId: junk(r, depth + 1), filters: junk(r, depth + 1) };
+      return {
+        type: r.pick(['event', 'schedule', 'add_tag']),
+        eventType: r.pick(['purchase', 'x']),
+        cron: junk(r, depth + 1),
+        tagId: junk(r, depth + 1),
+        filters: junk(r, depth + 1),
+      };
   }
 }
 
@@ -49,7 +77,12 @@ function junkGraph(r: SeededRandom): unknown {
   return {
     schemaVersion: r.pick([1, 1, 1, 0, 2, -1]),
     nodes: Array.from({ length: r.int(0, 6) }, () => junk(r, 1)).filter((n) => n && typeof n === 'object' && !Array.isArray(n)),
-    edges: Array.from({ length: r.int(0, 4) }, () => ({ id: r.pick(['e1', 'e2']), source: r.pick(['t', 'c', 'a']), target: r.pick(['t', 'c', 'a']), sourceHandle: junk(r, 2) })),
+    edges: Array.from({ length: r.int(0, 4) }, () => ({
+      id: r.pick(['e1', 'e2']),
+      source: r.pick(['t', 'c', 'a']),
+      target: r.pick(['t', 'c', 'a']),
+      sourceHandle: junk(r, 2),
+    })),
   };
 }
 
@@ -72,7 +105,14 @@ describe('malformed input never causes a 500', () => {
       const body =
         r.int(0, 3) === 0
           ? junk(r)
-          : { name: r.pick(['n', '', 5]), graph: junkGraph(r), contactId: r.pick([1, 2, -1, 'x']), rolloutPercent: r.pick([1, 20, 100, 0]), ruleId: r.pick([undefined, ruleId, 1e12]), sampleSize: r.pick([undefined, 0, 5]) };
+          : {
+              name: r.pick(['n', '', 5]),
+              graph: junkGraph(r),
+              contactId: r.pick([1, 2, -1, 'x']),
+              rolloutPercent: r.pick([1, 20, 100, 0]),
+              ruleId: r.pick([undefined, ruleId, 1e12]),
+              sampleSize: r.pick([undefined, 0, 5]),
+            };
       const res = await api(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       if (res.status >= 500 || (res.status >= 400 && !res.body?.error?.code)) {
         throw new Error(`${method} ${path} answered ${res.status} to ${JSON.stringify(body)}: ${JSON.stringify(res.body)}`);
@@ -90,7 +130,13 @@ describe('malformed input never causes a 500', () => {
         const graph = {
           schemaVersion: 1,
           nodes: [
-            { id: 't', kind: 'trigger', trigger: f.key.startsWith('trigger.') ? { type: 'event', eventType: 'message', filters: [] } : { type: 'schedule', cron: '* * * * *' } },
+            {
+              id: 't',
+              kind: 'trigger',
+              trigger: f.key.startsWith('trigger.')
+                ? { type: 'event', eventType: 'message', filters: [] }
+                : { type: 'schedule', cron: '* * * * *' },
+            },
             { id: 'c', kind: 'condition', condition: { field: f.key, op, value, params: { eventType: 'purchase', days: 30 } } },
             { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 3 } },
           ],
@@ -99,7 +145,11 @@ describe('malformed input never causes a 500', () => {
             { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
           ],
         };
-        const res = await api('/api/rules/preview', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ graph, rolloutPercent: 50, sampleSize: 2 }) });
+        const res = await api('/api/rules/preview', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ graph, rolloutPercent: 50, sampleSize: 2 }),
+        });
         expect(res.status, `${f.key} ${op} ${JSON.stringify(value)}: ${JSON.stringify(res.body)}`).toBe(200);
       }
     }

@@ -4,16 +4,20 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '../../shared/src/demo';
-import { dayNumber } from '../../shared/src/time';
-import { rolloutOffset } from '../../shared/src/rollout';
-import type { FieldCatalogResponse, RuleDetail, RuleListResponse, RulePreviewResponse, RuleExplainResponse } from '../../shared/src/api/rules';
-import type { RuleGraph } from '../../shared/src/rules/types';
+import { demoSql } from '@shared/demo';
+import { dayNumber } from '@shared/time';
+import { rolloutOffset } from '@shared/rollout';
+import type { FieldCatalogResponse, RuleDetail, RuleListResponse, RulePreviewResponse, RuleExplainResponse } from '@shared/api/rules';
+import type { RuleGraph } from '@shared/rules/types';
 import { api } from './fixtures';
 
 const db = env.DB;
 const NOW = Date.now();
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 let highValueTag = 0;
 let potentialTag = 0;
@@ -31,7 +35,11 @@ function spendGraph(): RuleGraph {
     schemaVersion: 1,
     nodes: [
       { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' }, position: { x: 0, y: 0 } },
-      { id: 'big', kind: 'condition', condition: { field: 'event.amount', op: 'gte', value: 100_000, params: { eventType: 'purchase', days: 30 } } },
+      {
+        id: 'big',
+        kind: 'condition',
+        condition: { field: 'event.amount', op: 'gte', value: 100_000, params: { eventType: 'purchase', days: 30 } },
+      },
       { id: 'gd', kind: 'condition', condition: { field: 'region', op: 'eq', value: '广东' } },
       { id: 'add', kind: 'action', action: { type: 'add_tag', tagId: highValueTag } },
       { id: 'rm', kind: 'action', action: { type: 'remove_tag', tagId: potentialTag } },
@@ -87,7 +95,12 @@ describe('GET /api/field-catalog', () => {
     expect(body.fields.filter((f) => f.origin === 'custom')).toHaveLength(customCount);
     expect(body.fields.filter((f) => f.origin === 'custom').every((f) => f.key.startsWith('custom.'))).toBe(true);
     expect(body.eventTypes).toContain('purchase');
-    expect(body.tags.find((t) => t.id === highValueTag)).toMatchObject({ name: '高价值客户', groupName: '价值分层', groupExclusive: true, status: 'active' });
+    expect(body.tags.find((t) => t.id === highValueTag)).toMatchObject({
+      name: '高价值客户',
+      groupName: '价值分层',
+      groupExclusive: true,
+      status: 'active',
+    });
     expect(body.tags.some((t) => t.status === 'retired')).toBe(true);
   });
 });
@@ -95,7 +108,14 @@ describe('GET /api/field-catalog', () => {
 describe('rules CRUD and validation', () => {
   it('creates a draft with an empty graph whose errors say what is missing, and audits it', async () => {
     const rule = await createRule('空规则');
-    expect(rule).toMatchObject({ name: '空规则', status: 'draft', publishedVersion: null, latestVersion: null, versions: [], draftChanged: true });
+    expect(rule).toMatchObject({
+      name: '空规则',
+      status: 'draft',
+      publishedVersion: null,
+      latestVersion: null,
+      versions: [],
+      draftChanged: true,
+    });
     expect(rule.draftGraph).toEqual({ schemaVersion: 1, nodes: [], edges: [] });
     expect(rule.errors.map((e) => e.code).sort()).toEqual(['no_actions', 'no_trigger']);
     expect(rule.draftHash).toMatch(/^[0-9a-f]{64}$/);
@@ -117,7 +137,9 @@ describe('rules CRUD and validation', () => {
     expect(empty.body.error.details[0].path).toBe('name');
     const graph = await api('/api/rules', json({ name: 'x', graph: { nodes: 'no' } }));
     expect(graph.status).toBe(400);
-    expect(graph.body.error.details.map((d: { path: string }) => d.path)).toEqual(expect.arrayContaining(['graph.schemaVersion', 'graph.nodes', 'graph.edges']));
+    expect(graph.body.error.details.map((d: { path: string }) => d.path)).toEqual(
+      expect.arrayContaining(['graph.schemaVersion', 'graph.nodes', 'graph.edges']),
+    );
     const badJson = await api('/api/rules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' });
     expect(badJson.status).toBe(400);
     expect(badJson.body.error.code).toBe('invalid_request');
@@ -194,7 +216,13 @@ describe('rules CRUD and validation', () => {
     const list = await api<RuleListResponse>('/api/rules?q=列表-&pageSize=100');
     expect(list.status).toBe(200);
     expect(list.body.items.map((r) => r.id)).toEqual([a.id]);
-    expect(list.body.items[0]).toMatchObject({ status: 'draft', trigger: 'schedule', publishedVersion: null, matchesAtPublish: null, rolloutPercent: null });
+    expect(list.body.items[0]).toMatchObject({
+      status: 'draft',
+      trigger: 'schedule',
+      publishedVersion: null,
+      matchesAtPublish: null,
+      rolloutPercent: null,
+    });
     const archived = await api<RuleListResponse>('/api/rules?status=archived&q=列表-');
     expect(archived.body.items.map((r) => r.id)).toEqual([b.id]);
     const all = await api<RuleListResponse>('/api/rules?includeArchived=1&q=列表-');
@@ -233,7 +261,10 @@ describe('POST /api/rules/preview', () => {
   it('counts for the rollout share of the rule when given one', async () => {
     const rule = await createRule('灰度预览', spendGraph());
     const hand = await handCounts({ ruleId: rule.id, percent: 20 });
-    const { body } = await api<RulePreviewResponse>('/api/rules/preview', json({ graph: spendGraph(), rolloutPercent: 20, ruleId: rule.id, sampleSize: 0 }));
+    const { body } = await api<RulePreviewResponse>(
+      '/api/rules/preview',
+      json({ graph: spendGraph(), rolloutPercent: 20, ruleId: rule.id, sampleSize: 0 }),
+    );
     if (!body.ok) throw new Error(JSON.stringify(body.errors));
     expect(body.counts.total).toBe(hand.total);
     expect(body.counts.total).toBeLessThan((await handCounts()).total);
@@ -249,7 +280,8 @@ describe('POST /api/rules/preview', () => {
     g2.nodes[0]!.position = { x: 500, y: 80 };
     const g3 = spendGraph();
     (g3.nodes[1] as { condition: { value: number } }).condition.value = 100_001;
-    const hash = async (g: RuleGraph) => ((await api<RulePreviewResponse>('/api/rules/preview', json({ graph: g, sampleSize: 0 }))).body as { graphHash: string }).graphHash;
+    const hash = async (g: RuleGraph) =>
+      ((await api<RulePreviewResponse>('/api/rules/preview', json({ graph: g, sampleSize: 0 }))).body as { graphHash: string }).graphHash;
     expect(await hash(g2)).toBe(await hash(g1));
     expect(await hash(g3)).not.toBe(await hash(g1));
   });
@@ -275,7 +307,10 @@ describe('POST /api/rules/preview', () => {
     const rule = await api('/api/rules/preview', json({ graph: spendGraph(), ruleId: 999999 }));
     expect(rule.status).toBe(400);
     expect(rule.body.error.code).toBe('unknown_reference');
-    expect((await api('/api/rules/preview', json({ graph: spendGraph(), extra: 1 }))).body.error.details[0]).toEqual({ path: 'extra', message: 'unknown field' });
+    expect((await api('/api/rules/preview', json({ graph: spendGraph(), extra: 1 }))).body.error.details[0]).toEqual({
+      path: 'extra',
+      message: 'unknown field',
+    });
     expect((await api('/api/rules/preview', json({}))).status).toBe(400);
   });
 });
@@ -305,9 +340,15 @@ describe('POST /api/rules/explain', () => {
 
   it('assumes the triggering event holds for event rules, as the preview does', async () => {
     const g = spendGraph();
-    g.nodes[0] = { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [{ field: 'trigger.text', op: 'contains_any', value: ['价格'] }] } };
+    g.nodes[0] = {
+      id: 't',
+      kind: 'trigger',
+      trigger: { type: 'event', eventType: 'message', filters: [{ field: 'trigger.text', op: 'contains_any', value: ['价格'] }] },
+    };
     // never purchased: "spend in the last 30 days" is false whatever the clock says (explain counts from now)
-    const contact = (await db.prepare("SELECT id FROM contacts WHERE region <> '广东' AND purchase_count = 0 ORDER BY id LIMIT 1").first<{ id: number }>())!.id;
+    const contact = (await db
+      .prepare("SELECT id FROM contacts WHERE region <> '广东' AND purchase_count = 0 ORDER BY id LIMIT 1")
+      .first<{ id: number }>())!.id;
     const { body } = await api<RuleExplainResponse>('/api/rules/explain', json({ graph: g, contactId: contact }));
     if (!body.ok) throw new Error(JSON.stringify(body.errors));
     expect(body.assumedNodeIds).toEqual(['t']);

@@ -1,9 +1,9 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { caseData, CONFORMANCE_CASES, contactColumns, isGraphCase } from '../../shared/src/rules/conformance/cases';
-import { compileRule } from '../../shared/src/rules/compile';
-import { compileWhere } from '../../shared/src/rules/sql';
-import type { JsonLogic } from '../../shared/src/rules/types';
+import { caseData, CONFORMANCE_CASES, contactColumns, isGraphCase } from '@shared/rules/conformance/cases';
+import { compileRule } from '@shared/rules/compile';
+import { compileWhere } from '@shared/rules/sql';
+import type { JsonLogic } from '@shared/rules/types';
 import { runPreview } from '../src/rules/preview';
 
 // Contact ids far from anything other tests insert into this file's isolated D1.
@@ -30,14 +30,18 @@ beforeAll(async () => {
     const row = contactColumns(data.contact);
     const cols = Object.keys(row);
     stmts.push(
-      db.prepare(`INSERT INTO contacts (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).bind(...cols.map((k) => row[k] ?? null)),
+      db
+        .prepare(`INSERT INTO contacts (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`)
+        .bind(...cols.map((k) => row[k] ?? null)),
     );
     for (const t of data.tags ?? []) {
       stmts.push(db.prepare("INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (?, ?, 'manual', 0)").bind(id, t));
     }
     for (const s of data.stats ?? []) {
       stmts.push(
-        db.prepare('INSERT INTO contact_daily_stats (contact_id, type, day, count, amount) VALUES (?, ?, ?, ?, ?)').bind(id, s.type, s.day, s.count, s.amount),
+        db
+          .prepare('INSERT INTO contact_daily_stats (contact_id, type, day, count, amount) VALUES (?, ?, ?, ?, ?)')
+          .bind(id, s.type, s.day, s.count, s.amount),
       );
     }
     (data.events ?? []).forEach((e, j) => {

@@ -1,16 +1,16 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '../../shared/src/demo';
-import { compileRule, formulaToLogic } from '../../shared/src/rules/compile';
-import { evalDataFromRows } from '../../shared/src/rules/data';
-import { compileLogic, compileRulePlan, truthy } from '../../shared/src/rules/evaluate';
-import { applyReference } from '../../shared/src/rules/jsonlogic';
-import { randomGraph, SeededRandom, type GraphVocabulary } from '../../shared/src/rules/random-graph';
-import type { EvalData, TriggerEvent } from '../../shared/src/rules/types';
-import type { EventType } from '../../shared/src/domain';
-import { buildPreviewCountPlan, fillCounts, type PlanTuning } from '../../shared/src/rules/preview-counts';
-import { netChange, netPlanOver, type NetPlan, type TagRow } from '../../shared/src/rules/net-effect';
-import type { CompiledRule } from '../../shared/src/rules/compile';
+import { demoSql } from '@shared/demo';
+import { compileRule, formulaToLogic } from '@shared/rules/compile';
+import { evalDataFromRows } from '@shared/rules/data';
+import { compileLogic, compileRulePlan, truthy } from '@shared/rules/evaluate';
+import { applyReference } from '@shared/rules/jsonlogic';
+import { randomGraph, SeededRandom, type GraphVocabulary } from '@shared/rules/random-graph';
+import type { EvalData, TriggerEvent } from '@shared/rules/types';
+import type { EventType } from '@shared/domain';
+import { buildPreviewCountPlan, fillCounts, type PlanTuning } from '@shared/rules/preview-counts';
+import { netChange, netPlanOver, type NetPlan, type TagRow } from '@shared/rules/net-effect';
+import type { CompiledRule } from '@shared/rules/compile';
 import { runPreview } from '../src/rules/preview';
 import { applyStatements } from '../src/rules/apply';
 import { applyChanges, type RuleChange } from '../src/execution/evaluate';
@@ -62,9 +62,15 @@ beforeAll(async () => {
   const [rows, tags, stats, events, custom] = await Promise.all([
     db.prepare('SELECT * FROM contacts ORDER BY id').all<Record<string, unknown>>(),
     db.prepare('SELECT contact_id, tag_id FROM contact_tags').all<{ contact_id: number; tag_id: number }>(),
-    db.prepare('SELECT contact_id, type, day, count, amount FROM contact_daily_stats').all<{ contact_id: number; type: string; day: number; count: number; amount: number }>(),
-    db.prepare('SELECT contact_id, type, occurred_at, amount, channel, text FROM events').all<{ contact_id: number; type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }>(),
-    db.prepare('SELECT key, label_zh, label_en, type FROM custom_fields').all<{ key: string; label_zh: string; label_en: string; type: 'text' | 'number' | 'date' | 'boolean' | 'list' }>(),
+    db
+      .prepare('SELECT contact_id, type, day, count, amount FROM contact_daily_stats')
+      .all<{ contact_id: number; type: string; day: number; count: number; amount: number }>(),
+    db
+      .prepare('SELECT contact_id, type, occurred_at, amount, channel, text FROM events')
+      .all<{ contact_id: number; type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }>(),
+    db
+      .prepare('SELECT key, label_zh, label_en, type FROM custom_fields')
+      .all<{ key: string; label_zh: string; label_en: string; type: 'text' | 'number' | 'date' | 'boolean' | 'list' }>(),
   ]);
   const group = <T extends { contact_id: number }>(list: T[]) => {
     const m = new Map<number, T[]>();
@@ -164,8 +170,15 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
         const counts = new Array<number>(countPlan.value.size).fill(0);
         const { first, second } = countPlan.value;
         const res = await env.DB.batch<{ counts: string }>(first.statements.map((s) => env.DB.prepare(s.sql).bind(...s.params)));
-        fillCounts(first, res.map((r) => r.results[0]?.counts), counts);
-        const later = second?.(counts).statements.map((s) => s.sql).join(';') ?? '';
+        fillCounts(
+          first,
+          res.map((r) => r.results[0]?.counts),
+          counts,
+        );
+        const later =
+          second?.(counts)
+            .statements.map((s) => s.sql)
+            .join(';') ?? '';
         if (later.includes('EXISTS (SELECT 1 FROM contact_tags ct')) secondExists++;
         if (later.includes('FROM contact_tags ht CROSS JOIN')) secondWalk++;
       }
@@ -190,7 +203,8 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
         const fired = plan(data);
         if (fired.length > 0) matchedPlan++;
         // The plan fires exactly the actions json-logic-js does, in the same (node) order.
-        if (fired.join() !== ref.join()) firedMismatch.push(`contact ${String(c.contact.id)}: plan [${fired.join()}], json-logic-js [${ref.join()}]`);
+        if (fired.join() !== ref.join())
+          firedMismatch.push(`contact ${String(c.contact.id)}: plan [${fired.join()}], json-logic-js [${ref.join()}]`);
         for (const [id, f] of perNode) if (truthy(f(data))) nodeCounts[id] = (nodeCounts[id] ?? 0) + 1;
         for (const [id, f] of perEdge) if (truthy(f(data))) edgeCounts[id] = (edgeCounts[id] ?? 0) + 1;
         js.add(net, c.contact.id as number, data.tags ?? [], ref);
@@ -211,7 +225,9 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       if (js.displaced > 0) displacedSeeds++;
       // Publishing writes exactly that: per tag, and contact by contact.
       const written = await publishDiff(rule, net, ctx);
-      expect(written.tags, `${ctxMsg} publish per tag`).toEqual(Object.fromEntries([...sql.value.tags].map(([id, t]) => [id, { gain: t.gain, lose: t.lose }])));
+      expect(written.tags, `${ctxMsg} publish per tag`).toEqual(
+        Object.fromEntries([...sql.value.tags].map(([id, t]) => [id, { gain: t.gain, lose: t.lose }])),
+      );
       expect(written.changes, `${ctxMsg} publish per contact`).toEqual(js.changes);
       expect(written.addThenRemove, `${ctxMsg} no add-then-remove ledger rows`).toBe(0);
       // Both SQL strategies, column for column.
@@ -221,7 +237,17 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       // Every way of writing the held-tag counts: one batch by the narrowing rule, each form
       // forced in both rounds, and two rounds without the merge or without the narrowing (the
       // default picks per count by size: not every seed meets every form).
-      const tunings: PlanTuning[] = [{ rounds: 1 }, { held: 'walk' }, { held: 'exists' }, { held: 'in' }, { held: 'merge' }, { merge: false }, { narrow: false }, { bandPasses: false }, { heldGroups: false }];
+      const tunings: PlanTuning[] = [
+        { rounds: 1 },
+        { held: 'walk' },
+        { held: 'exists' },
+        { held: 'in' },
+        { held: 'merge' },
+        { merge: false },
+        { narrow: false },
+        { bandPasses: false },
+        { heldGroups: false },
+      ];
       for (const tuning of tunings) {
         const other = await runPreview(env.DB, rule, ctx, { ...tuning, net });
         if (!other.ok) throw new Error(JSON.stringify(other.errors));
@@ -304,7 +330,10 @@ function netCounts() {
         }
         if (t.addNodes.length > 0) n.kept = (n.kept ?? 0) + (had && has && !net.add.includes(t.tagId) ? 1 : 0);
       }
-      const diff = effective.map((e) => `${e.op}:${e.tagId}`).sort().join(',');
+      const diff = effective
+        .map((e) => `${e.op}:${e.tagId}`)
+        .sort()
+        .join(',');
       if (diff) changes[contactId] = diff;
     },
     byTag: () => Object.fromEntries(tags),
@@ -317,15 +346,23 @@ function netCounts() {
  */
 async function publishDiff(rule: CompiledRule, net: NetPlan, ctx: { now: number; tzOffsetMinutes: number; event: TriggerEvent | null }) {
   const db = env.DB;
-  const before = (await db.prepare('SELECT * FROM contact_tags').all<Record<string, unknown> & { contact_id: number; tag_id: number }>()).results;
+  const before = (await db.prepare('SELECT * FROM contact_tags').all<Record<string, unknown> & { contact_id: number; tag_id: number }>())
+    .results;
   const batchId = `fuzz:${crypto.randomUUID()}`;
-  const statements = applyStatements(db, rule, net, { now: ctx.now, tzOffsetMinutes: ctx.tzOffsetMinutes, ...(ctx.event ? { event: ctx.event } : {}) }, undefined, {
-    source: 'rule',
-    ruleId: 1,
-    ruleVersion: 1,
-    batchId,
-    at: ctx.now,
-  });
+  const statements = applyStatements(
+    db,
+    rule,
+    net,
+    { now: ctx.now, tzOffsetMinutes: ctx.tzOffsetMinutes, ...(ctx.event ? { event: ctx.event } : {}) },
+    undefined,
+    {
+      source: 'rule',
+      ruleId: 1,
+      ruleVersion: 1,
+      batchId,
+      at: ctx.now,
+    },
+  );
   if (!statements.ok) throw new Error(JSON.stringify(statements.errors));
   if (statements.value.length) await db.batch(statements.value);
   const after = (await db.prepare('SELECT contact_id, tag_id FROM contact_tags').all<{ contact_id: number; tag_id: number }>()).results;
@@ -346,14 +383,20 @@ async function publishDiff(rule: CompiledRule, net: NetPlan, ctx: { now: number;
   for (const t of net.tags) tags[t.tagId] ??= { gain: 0, lose: 0 };
   const changes = Object.fromEntries([...perContact].map(([c, list]) => [c, list.sort().join(',')]));
   const twice = await db
-    .prepare(`SELECT count(*) AS n FROM (SELECT contact_id, tag_id FROM tag_ledger WHERE batch_id = ? GROUP BY contact_id, tag_id HAVING count(*) > 1)`)
+    .prepare(
+      `SELECT count(*) AS n FROM (SELECT contact_id, tag_id FROM tag_ledger WHERE batch_id = ? GROUP BY contact_id, tag_id HAVING count(*) > 1)`,
+    )
     .bind(batchId)
     .first<{ n: number }>();
   // Put contact_tags back (the ledger rows of the batch go too: nothing reads them here).
   await db.batch([
     db.prepare('DELETE FROM contact_tags'),
-    db.prepare(`INSERT INTO contact_tags SELECT json_extract(j.value, '$.contact_id'), json_extract(j.value, '$.tag_id'), json_extract(j.value, '$.source'),
-                  json_extract(j.value, '$.rule_id'), json_extract(j.value, '$.rule_version'), json_extract(j.value, '$.added_at') FROM json_each(?) j`).bind(JSON.stringify(before)),
+    db
+      .prepare(
+        `INSERT INTO contact_tags SELECT json_extract(j.value, '$.contact_id'), json_extract(j.value, '$.tag_id'), json_extract(j.value, '$.source'),
+                  json_extract(j.value, '$.rule_id'), json_extract(j.value, '$.rule_version'), json_extract(j.value, '$.added_at') FROM json_each(?) j`,
+      )
+      .bind(JSON.stringify(before)),
     db.prepare('DELETE FROM tag_ledger WHERE batch_id = ?').bind(batchId),
   ]);
   return { tags, changes, addThenRemove: twice?.n ?? 0 };

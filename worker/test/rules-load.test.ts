@@ -1,9 +1,9 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileRule } from '../../shared/src/rules/compile';
-import { compileRulePlan } from '../../shared/src/rules/evaluate';
-import { dataNeeds } from '../../shared/src/rules/needs';
-import type { RuleGraph } from '../../shared/src/rules/types';
+import { compileRule } from '@shared/rules/compile';
+import { compileRulePlan } from '@shared/rules/evaluate';
+import { dataNeeds } from '@shared/rules/needs';
+import type { RuleGraph } from '@shared/rules/types';
 import { loadEvalData } from '../src/rules/load';
 import { runPreview } from '../src/rules/preview';
 
@@ -22,13 +22,17 @@ beforeAll(async () => {
   IDS.forEach((id, k) => {
     stmts.push(
       db
-        .prepare("INSERT INTO contacts (id, kind, external_id, name, bucket, created_at, updated_at, custom) VALUES (?, 'friend', ?, '加载测试', 0, 0, 0, ?)")
+        .prepare(
+          "INSERT INTO contacts (id, kind, external_id, name, bucket, created_at, updated_at, custom) VALUES (?, 'friend', ?, '加载测试', 0, 0, 0, ?)",
+        )
         .bind(id, `load-${id}`, JSON.stringify({ points: k * 100 })),
     );
     // Purchases spread over 200 days: only the recent ones may count.
     for (let d = 0; d < 200; d += 7 + k) {
       stmts.push(
-        db.prepare("INSERT INTO contact_daily_stats (contact_id, type, day, count, amount) VALUES (?, 'purchase', ?, 1, ?)").bind(id, TODAY - d, 10_000 * (k + 1)),
+        db
+          .prepare("INSERT INTO contact_daily_stats (contact_id, type, day, count, amount) VALUES (?, 'purchase', ?, 1, ?)")
+          .bind(id, TODAY - d, 10_000 * (k + 1)),
       );
       stmts.push(
         db
@@ -48,7 +52,11 @@ const graph: RuleGraph = {
   nodes: [
     { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
     { id: 'n', kind: 'condition', condition: { field: 'event.count', op: 'gte', value: 4, params: { eventType: 'purchase', days: 30 } } },
-    { id: 's', kind: 'condition', condition: { field: 'event.amount', op: 'gte', value: 40_000, params: { eventType: 'purchase', days: 60, channel: '门店' } } },
+    {
+      id: 's',
+      kind: 'condition',
+      condition: { field: 'event.amount', op: 'gte', value: 40_000, params: { eventType: 'purchase', days: 60, channel: '门店' } },
+    },
     { id: 'p', kind: 'condition', condition: { field: 'custom.points', op: 'gt', value: 50 } },
     { id: 'h', kind: 'condition', condition: { field: 'tags', op: 'lacks', value: 600001 } },
     { id: 'a1', kind: 'action', action: { type: 'add_tag', tagId: 600001 } },
@@ -83,7 +91,10 @@ describe('loadEvalData', () => {
       const js = [...plan(data)].sort();
       const sql = await runPreview(env.DB, compiled.value, ctx, { scope: { sql: 'c.id = ?', params: [id] } });
       if (!sql.ok) throw new Error(JSON.stringify(sql.errors));
-      const sqlFired = compiled.value.actions.filter((a) => sql.value.nodes[a.nodeId] === 1).map((a) => a.nodeId).sort();
+      const sqlFired = compiled.value.actions
+        .filter((a) => sql.value.nodes[a.nodeId] === 1)
+        .map((a) => a.nodeId)
+        .sort();
       expect(js).toEqual(sqlFired);
       firedSets.push(js);
     }

@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileRule, type CompiledRule } from '../../shared/src/rules/compile';
-import { ID_ORDERED_COLUMNS } from '../../shared/src/rules/preview-counts';
-import type { RuleGraph, RuleNode } from '../../shared/src/rules/types';
+import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import { ID_ORDERED_COLUMNS } from '@shared/rules/preview-counts';
+import type { RuleGraph, RuleNode } from '@shared/rules/types';
 import { countWhere, runPreview, sampleMatches } from '../src/rules/preview';
 
 const NOW = 1_773_540_000_000; // 2026-03-15 10:00 Asia/Shanghai

@@ -9,7 +9,11 @@ import { NOW, api, apiAs, seedSmallWorld } from './fixtures';
  */
 const LONG = '华东大区上海一组高价值客户复购提醒名单甲'; // 20 characters, 60 bytes
 const MAX = '客'.repeat(100); // the longest q the schemas accept
-const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 const emptyGraph = { schemaVersion: 1, nodes: [], edges: [] };
 
 // a department chain whose path ("/1/1001/1002/…/1012/") is longer than 50 bytes
@@ -21,7 +25,11 @@ beforeAll(async () => {
   await seedSmallWorld();
   const db = env.DB;
   await db.batch([
-    ...DEEP.map((id, i) => db.prepare('INSERT INTO departments (id, name, parent_id, path) VALUES (?, ?, ?, ?)').bind(id, `深层${i}`, i === 0 ? 1 : DEEP[i - 1]!, deepPath(i))),
+    ...DEEP.map((id, i) =>
+      db
+        .prepare('INSERT INTO departments (id, name, parent_id, path) VALUES (?, ?, ?, ?)')
+        .bind(id, `深层${i}`, i === 0 ? 1 : DEEP[i - 1]!, deepPath(i)),
+    ),
     db
       .prepare(
         `INSERT INTO contacts (id, kind, external_id, name, remark, gender, department_id, bucket, created_at, updated_at)
@@ -46,10 +54,18 @@ describe('searching with long Chinese text', () => {
   });
 
   it('keeps the old matching: ASCII case ignored, % and _ literal', async () => {
-    expect((await api('/api/contacts?q=remark%20with%20caps')).body.items.map((c: { externalId: string }) => c.externalId)).toEqual(['long_1']);
-    expect((await api(`/api/contacts?q=${encodeURIComponent('100%')}`)).body.items.map((c: { externalId: string }) => c.externalId).sort()).toEqual(['long_1', 'o_c']);
-    expect((await api(`/api/contacts?q=${encodeURIComponent('0%_满')}`)).body.items.map((c: { externalId: string }) => c.externalId)).toEqual(['o_c']);
-    expect((await api(`/api/contacts?q=${encodeURIComponent('_')}`)).body.items.map((c: { externalId: string }) => c.externalId)).toEqual(['o_c']);
+    expect((await api('/api/contacts?q=remark%20with%20caps')).body.items.map((c: { externalId: string }) => c.externalId)).toEqual([
+      'long_1',
+    ]);
+    expect(
+      (await api(`/api/contacts?q=${encodeURIComponent('100%')}`)).body.items.map((c: { externalId: string }) => c.externalId).sort(),
+    ).toEqual(['long_1', 'o_c']);
+    expect(
+      (await api(`/api/contacts?q=${encodeURIComponent('0%_满')}`)).body.items.map((c: { externalId: string }) => c.externalId),
+    ).toEqual(['o_c']);
+    expect((await api(`/api/contacts?q=${encodeURIComponent('_')}`)).body.items.map((c: { externalId: string }) => c.externalId)).toEqual([
+      'o_c',
+    ]);
   });
 
   it('filters and scopes contacts by a department whose path is longer than 50 bytes', async () => {

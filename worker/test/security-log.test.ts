@@ -23,15 +23,31 @@ interface Row {
   count: number;
 }
 const rows = async (where = '1', ...params: unknown[]) =>
-  (await db.prepare(`SELECT subject, user_id, ip, method, route, path, status, reason, count FROM security_events WHERE ${where} ORDER BY id`).bind(...params).all<Row>()).results;
+  (
+    await db
+      .prepare(`SELECT subject, user_id, ip, method, route, path, status, reason, count FROM security_events WHERE ${where} ORDER BY id`)
+      .bind(...params)
+      .all<Row>()
+  ).results;
 
-const from = (ip: string, init: RequestInit = {}): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), 'cf-connecting-ip': ip } });
-const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+const from = (ip: string, init: RequestInit = {}): RequestInit => ({
+  ...init,
+  headers: { ...(init.headers as Record<string, string>), 'cf-connecting-ip': ip },
+});
+const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
 
 beforeAll(async () => {
   await db.batch([
-    db.prepare(`INSERT INTO departments (id, name, parent_id, path) VALUES (1, '总部', null, '/1/'), (2, '华东大区', 1, '/1/2/'), (4, '华南大区', 1, '/1/4/')`),
-    db.prepare(`INSERT INTO rules (id, name, status, draft_graph, department_id, created_at, updated_at) VALUES (61, '华南规则', 'draft', '{}', 4, 0, 0)`),
+    db.prepare(
+      `INSERT INTO departments (id, name, parent_id, path) VALUES (1, '总部', null, '/1/'), (2, '华东大区', 1, '/1/2/'), (4, '华南大区', 1, '/1/4/')`,
+    ),
+    db.prepare(
+      `INSERT INTO rules (id, name, status, draft_graph, department_id, created_at, updated_at) VALUES (61, '华南规则', 'draft', '{}', 4, 0, 0)`,
+    ),
     db.prepare(`INSERT INTO event_sources (id, name, kind, secret, created_at) VALUES ('sec-shop', '商城', 'generic', 'the-secret', 0)`),
   ]);
 });
@@ -43,7 +59,17 @@ describe('what is recorded', () => {
   it('a request without a session: 401, anonymous, with address, method, route and reason; repeats are one row with a count', async () => {
     for (let i = 0; i < 5; i++) expect((await anonApi('/api/contacts/12', from('198.51.100.10'))).status).toBe(401);
     expect(await rows()).toEqual([
-      { subject: '', user_id: null, ip: '198.51.100.10', method: 'GET', route: '/api/contacts/:id', path: '/api/contacts/12', status: 401, reason: 'unauthorized', count: 5 },
+      {
+        subject: '',
+        user_id: null,
+        ip: '198.51.100.10',
+        method: 'GET',
+        route: '/api/contacts/:id',
+        path: '/api/contacts/12',
+        status: 401,
+        reason: 'unauthorized',
+        count: 5,
+      },
     ]);
   });
 
@@ -67,13 +93,32 @@ describe('what is recorded', () => {
 
   it('a bad webhook signature, against its source', async () => {
     const ts = String(Math.floor(Date.now() / 1000));
-    const r = await anonApi('/api/webhooks/sec-shop', post({ id: 'e1', type: 'message', contact: { externalId: 'x' } }, { 'X-Segflow-Timestamp': ts, 'X-Segflow-Signature': 'sha256=' + '0'.repeat(64), 'cf-connecting-ip': '203.0.113.9' }));
+    const r = await anonApi(
+      '/api/webhooks/sec-shop',
+      post(
+        { id: 'e1', type: 'message', contact: { externalId: 'x' } },
+        { 'X-Segflow-Timestamp': ts, 'X-Segflow-Signature': 'sha256=' + '0'.repeat(64), 'cf-connecting-ip': '203.0.113.9' },
+      ),
+    );
     expect(r.status).toBe(401);
-    expect(await rows()).toMatchObject([{ subject: 'source:sec-shop', ip: '203.0.113.9', route: '/api/webhooks/:sourceId', status: 401, reason: 'invalid_signature', count: 1 }]);
+    expect(await rows()).toMatchObject([
+      {
+        subject: 'source:sec-shop',
+        ip: '203.0.113.9',
+        route: '/api/webhooks/:sourceId',
+        status: 401,
+        reason: 'invalid_signature',
+        count: 1,
+      },
+    ]);
   });
 
   it('wrong passwords against the email tried, and the throttle’s 429', async () => {
-    for (let i = 0; i < 4; i++) await anonApi('/api/auth/login', post({ email: 'nobody-sec@segflow.test', password: 'guess-guess' }, { 'cf-connecting-ip': '203.0.113.20' }));
+    for (let i = 0; i < 4; i++)
+      await anonApi(
+        '/api/auth/login',
+        post({ email: 'nobody-sec@segflow.test', password: 'guess-guess' }, { 'cf-connecting-ip': '203.0.113.20' }),
+      );
     const got = await rows();
     expect(got.map((r) => [r.subject, r.status, r.reason, r.count])).toEqual([
       ['email:nobody-sec@segflow.test', 401, 'unauthorized', 3],
@@ -105,7 +150,11 @@ describe('flooding', () => {
   it('one address varying paths and emails gets at most its budget of rows a minute; the rest is counted on overflow rows', async () => {
     const N = 120;
     for (let i = 0; i < N; i++) await anonApi(`/api/probe-${i}`, from('198.51.100.66'));
-    for (let i = 0; i < 10; i++) await anonApi('/api/auth/login', post({ email: `spray${i}@segflow.test`, password: 'guess-guess' }, { 'cf-connecting-ip': '198.51.100.66' }));
+    for (let i = 0; i < 10; i++)
+      await anonApi(
+        '/api/auth/login',
+        post({ email: `spray${i}@segflow.test`, password: 'guess-guess' }, { 'cf-connecting-ip': '198.51.100.66' }),
+      );
     const got = await rows('ip = ?', '198.51.100.66');
     // rows may straddle a minute boundary: at most the budget plus overflow rows per minute
     const minutes = (await db.prepare('SELECT count(DISTINCT minute) AS n FROM security_events').first<number>('n'))!;
@@ -153,7 +202,13 @@ describe('flooding', () => {
 describe('a failure to write the log', () => {
   it('never turns the refusal into a 500', async () => {
     const broken = aroundBatch(db, async (stmts, batch) => {
-      if (stmts.some((s) => JSON.stringify(s).includes('security_events') || String((s as unknown as { statement?: string }).statement ?? '').includes('security_events'))) {
+      if (
+        stmts.some(
+          (s) =>
+            JSON.stringify(s).includes('security_events') ||
+            String((s as unknown as { statement?: string }).statement ?? '').includes('security_events'),
+        )
+      ) {
         throw new Error('D1_ERROR: disk full');
       }
       return batch(stmts);
@@ -168,7 +223,10 @@ describe('a failure to write the log', () => {
 
 describe('GET /api/security-log', () => {
   it('super admins list it newest first, filtered by who, address and reason; others get 403', async () => {
-    await anonApi('/api/auth/login', post({ email: 'Probe.One@segflow.test', password: 'guess-guess' }, { 'cf-connecting-ip': '203.0.113.77' }));
+    await anonApi(
+      '/api/auth/login',
+      post({ email: 'Probe.One@segflow.test', password: 'guess-guess' }, { 'cf-connecting-ip': '203.0.113.77' }),
+    );
     await apiAs(EAST_ADMIN, '/api/rules/61', from('198.51.100.78'));
     await apiAs(STAFF, '/api/users', from('198.51.100.79'));
     const all = await api('/api/security-log');
@@ -176,7 +234,15 @@ describe('GET /api/security-log', () => {
     expect(all.body.retentionDays).toBe(180);
     // the staff's refusal is the newest; the list below this test's own calls is what we made
     expect(all.body.items.map((e: { reason: string }) => e.reason)).toEqual(['forbidden', 'out_of_scope', 'unauthorized']);
-    expect(all.body.items[1]).toMatchObject({ user: { id: EAST_ADMIN.id, email: EAST_ADMIN.email }, ip: '198.51.100.78', method: 'GET', route: '/api/rules/:id', path: '/api/rules/61', status: 404, count: 1 });
+    expect(all.body.items[1]).toMatchObject({
+      user: { id: EAST_ADMIN.id, email: EAST_ADMIN.email },
+      ip: '198.51.100.78',
+      method: 'GET',
+      route: '/api/rules/:id',
+      path: '/api/rules/61',
+      status: 404,
+      count: 1,
+    });
     expect(all.body.items[2]).toMatchObject({ user: null, subject: 'probe.one@segflow.test' });
 
     const byWho = await api('/api/security-log?who=PROBE.one');
@@ -205,8 +271,16 @@ describe('retention', () => {
     const now = Date.now();
     const old = now - 31 * 86_400_000;
     await db.batch([
-      db.prepare(`INSERT INTO security_events (minute, first_at, last_at, subject, ip, net, method, route, path, status, reason, count) VALUES (?, ?, ?, '', 'a', 'a', 'GET', '/x', '/x', 401, 'unauthorized', 3)`).bind(old, old, old),
-      db.prepare(`INSERT INTO security_events (minute, first_at, last_at, subject, ip, net, method, route, path, status, reason, count) VALUES (?, ?, ?, '', 'b', 'b', 'GET', '/x', '/x', 401, 'unauthorized', 3)`).bind(now, now, now),
+      db
+        .prepare(
+          `INSERT INTO security_events (minute, first_at, last_at, subject, ip, net, method, route, path, status, reason, count) VALUES (?, ?, ?, '', 'a', 'a', 'GET', '/x', '/x', 401, 'unauthorized', 3)`,
+        )
+        .bind(old, old, old),
+      db
+        .prepare(
+          `INSERT INTO security_events (minute, first_at, last_at, subject, ip, net, method, route, path, status, reason, count) VALUES (?, ?, ?, '', 'b', 'b', 'GET', '/x', '/x', 401, 'unauthorized', 3)`,
+        )
+        .bind(now, now, now),
     ]);
     const report = await purgeExpired({ ...env, AUDIT_RETENTION_DAYS: '30' } as Env, now);
     expect(report.securityEvents).toBe(1);

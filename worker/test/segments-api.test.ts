@@ -1,13 +1,17 @@
 /** Segments: saved audiences with their size now, preview, validation of the segment graph. */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '../../shared/src/demo';
-import type { SegmentDetail, SegmentListResponse, SegmentPreviewResponse } from '../../shared/src/api/segments';
-import { MAX_GRAPH_NODES, type RuleGraph, type RuleNode } from '../../shared/src/rules/types';
+import { demoSql } from '@shared/demo';
+import type { SegmentDetail, SegmentListResponse, SegmentPreviewResponse } from '@shared/api/segments';
+import { MAX_GRAPH_NODES, type RuleGraph, type RuleNode } from '@shared/rules/types';
 import { api } from './fixtures';
 
 const db = env.DB;
-const json = (body: unknown, method = 'POST'): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown, method = 'POST'): RequestInit => ({
+  method,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 beforeAll(async () => {
   const statements = [...demoSql({ contacts: 300, seed: 5, now: Date.now(), avgEvents: 8 })];
@@ -37,12 +41,16 @@ function audience(): RuleGraph {
 }
 
 const hand = async () =>
-  (await db.prepare("SELECT COUNT(*) AS n, SUM(region = '广东') AS gd, SUM(total_spend >= 10000) AS sp, SUM(region = '广东' OR total_spend >= 10000) AS aud FROM contacts").first<{
-    n: number;
-    gd: number;
-    sp: number;
-    aud: number;
-  }>())!;
+  (await db
+    .prepare(
+      "SELECT COUNT(*) AS n, SUM(region = '广东') AS gd, SUM(total_spend >= 10000) AS sp, SUM(region = '广东' OR total_spend >= 10000) AS aud FROM contacts",
+    )
+    .first<{
+      n: number;
+      gd: number;
+      sp: number;
+      aud: number;
+    }>())!;
 
 describe('segments', () => {
   it('previews the audience size, every node and a sample, as SQL written by hand counts it', async () => {
@@ -82,7 +90,10 @@ describe('segments', () => {
 
     expect((await api(`/api/segments/${id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await api(`/api/segments/${id}`)).status).toBe(404);
-    const audit = await db.prepare("SELECT action FROM audit_log WHERE object_type = 'segment' AND object_id = ? ORDER BY id").bind(String(id)).all<{ action: string }>();
+    const audit = await db
+      .prepare("SELECT action FROM audit_log WHERE object_type = 'segment' AND object_id = ? ORDER BY id")
+      .bind(String(id))
+      .all<{ action: string }>();
     expect(audit.results.map((a) => a.action)).toEqual(['segment.create', 'segment.update', 'segment.delete']);
   });
 
@@ -124,7 +135,10 @@ describe('segments', () => {
   });
 
   it('validates bodies and ids', async () => {
-    expect((await api('/api/segments', json({ name: 'x', graph: audience(), size: 3 }))).body.error.details[0]).toEqual({ path: 'size', message: 'unknown field' });
+    expect((await api('/api/segments', json({ name: 'x', graph: audience(), size: 3 }))).body.error.details[0]).toEqual({
+      path: 'size',
+      message: 'unknown field',
+    });
     expect((await api('/api/segments', json({ graph: audience() }))).status).toBe(400);
     expect((await api('/api/segments/abc')).status).toBe(400);
     expect((await api('/api/segments/424242')).status).toBe(404);
@@ -136,7 +150,11 @@ describe('segments', () => {
   it('previews a segment of exactly the node limit the request schema states, and refuses one node more with a 400', async () => {
     // Start → 498 OR nodes in a chain → End: 500 nodes, each reached by everyone
     const chain = (n: number): RuleGraph => {
-      const nodes: RuleNode[] = [start, ...Array.from({ length: n - 2 }, (_x, i): RuleNode => ({ id: `o${i}`, kind: 'logic', op: 'or' })), end];
+      const nodes: RuleNode[] = [
+        start,
+        ...Array.from({ length: n - 2 }, (_x, i): RuleNode => ({ id: `o${i}`, kind: 'logic', op: 'or' })),
+        end,
+      ];
       const edges = nodes.slice(1).map((node, i) => ({ id: `e${i}`, source: (nodes[i] as RuleNode).id, target: node.id }));
       return { schemaVersion: 1, nodes, edges };
     };

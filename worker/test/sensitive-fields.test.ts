@@ -5,11 +5,19 @@ import { fieldHash, fieldKeys, maskSensitive, openField, sealField } from '../sr
 
 const db = env.DB;
 const post = (path: string, body?: unknown) =>
-  api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  api(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 
 beforeAll(async () => {
   await seedSmallWorld();
-  const created = await post('/api/imports', { fileName: 'p.csv', headers: ['外部ID', '姓名', '手机', '身份证号'], mapping: ['externalId', 'name', 'phone', 'idNumber'] });
+  const created = await post('/api/imports', {
+    fileName: 'p.csv',
+    headers: ['外部ID', '姓名', '手机', '身份证号'],
+    mapping: ['externalId', 'name', 'phone', 'idNumber'],
+  });
   const id = created.body.id;
   await post(`/api/imports/${id}/rows`, { rows: [{ row: 2, cells: ['p_1', '有手机', '138 0013 8001', '11010519491231002x'] }] });
   await post(`/api/imports/${id}/dry-run`, {});
@@ -43,7 +51,13 @@ describe('sensitive fields (FIELD_KEY)', () => {
   it('shows the phone in clear to super admins and masked to everyone else', async () => {
     const { id } = (await db.prepare(`SELECT id FROM contacts WHERE external_id = 'p_1'`).first<{ id: number }>())!;
     const admin = await api(`/api/contacts/${id}/detail`);
-    expect(admin.body).toMatchObject({ hasPhone: true, phone: '13800138001', sensitiveMasked: false, hasIdNumber: true, idNumber: '11010519491231002X' });
+    expect(admin.body).toMatchObject({
+      hasPhone: true,
+      phone: '13800138001',
+      sensitiveMasked: false,
+      hasIdNumber: true,
+      idNumber: '11010519491231002X',
+    });
     // staff see their department's contacts: put the contact in 华东 and the staff member there too
     await db.prepare('UPDATE contacts SET department_id = 2 WHERE id = ?').bind(id).run();
     const staff = await apiAs({ id: 9301, role: 'staff', departmentId: 2 }, `/api/contacts/${id}/detail`);

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { anonApi } from './fixtures';
-import { hashPassword } from '../../shared/src/auth/password';
+import { hashPassword } from '@shared/auth/password';
 import { FAILURE_WINDOW_MS, FREE_FAILURES, MAX_FAILURES_PER_IP, pairDelayMs } from '../src/auth/throttle';
 
 /**
@@ -13,16 +13,22 @@ const db = env.DB;
 
 async function addUser(id: number, email: string) {
   const salt = 'c2FsdHNhbHRzYWx0c2FsdA==';
-  await db.prepare('INSERT INTO users (id, email, name, role, password_hash, password_salt) VALUES (?, ?, ?, ?, ?, ?)')
+  await db
+    .prepare('INSERT INTO users (id, email, name, role, password_hash, password_salt) VALUES (?, ?, ?, ?, ?, ?)')
     .bind(id, email, '用户', 'super_admin', await hashPassword(PASSWORD, salt), salt)
     .run();
 }
 
 const login = (email: string, password: string, ip: string) =>
-  anonApi('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip }, body: JSON.stringify({ email, password }) });
+  anonApi('/api/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip },
+    body: JSON.stringify({ email, password }),
+  });
 
 /** Moves a pair's recorded attempts `ms` into the past: waiting, without waiting. */
-const age = (email: string, ip: string, ms: number) => db.prepare('UPDATE login_attempts SET at = at - ? WHERE email = ? AND ip = ?').bind(ms, email, ip).run();
+const age = (email: string, ip: string, ms: number) =>
+  db.prepare('UPDATE login_attempts SET at = at - ? WHERE email = ? AND ip = ?').bind(ms, email, ip).run();
 
 beforeAll(async () => {
   await addUser(11, 'owner@segflow.test');
@@ -54,7 +60,12 @@ describe('sign-in throttling', () => {
     expect(Number(wait1.headers.get('retry-after'))).toBe(pairDelayMs(FREE_FAILURES) / 1000);
     // a refused try is not a guess: hammering during the wait does not lengthen it
     for (let i = 0; i < 5; i++) expect((await login('slow@segflow.test', 'wrong-password', ip)).status).toBe(429);
-    expect((await db.prepare('SELECT count(*) AS n FROM login_attempts WHERE email = ? AND ip = ?').bind('slow@segflow.test', ip).first<number>('n'))).toBe(FREE_FAILURES);
+    expect(
+      await db
+        .prepare('SELECT count(*) AS n FROM login_attempts WHERE email = ? AND ip = ?')
+        .bind('slow@segflow.test', ip)
+        .first<number>('n'),
+    ).toBe(FREE_FAILURES);
     await age('slow@segflow.test', ip, pairDelayMs(FREE_FAILURES));
     expect((await login('slow@segflow.test', 'wrong-again', ip)).status).toBe(401);
     const wait2 = await login('slow@segflow.test', PASSWORD, ip);
@@ -63,7 +74,12 @@ describe('sign-in throttling', () => {
     await age('slow@segflow.test', ip, pairDelayMs(FREE_FAILURES + 1));
     expect((await login('slow@segflow.test', PASSWORD, ip)).status).toBe(200);
     // success forgives the pair's failures
-    expect((await db.prepare('SELECT count(*) AS n FROM login_attempts WHERE email = ? AND ip = ? AND ok = 0').bind('slow@segflow.test', ip).first<number>('n'))).toBe(0);
+    expect(
+      await db
+        .prepare('SELECT count(*) AS n FROM login_attempts WHERE email = ? AND ip = ? AND ok = 0')
+        .bind('slow@segflow.test', ip)
+        .first<number>('n'),
+    ).toBe(0);
   });
 
   it('the delay doubles and stops at 15 minutes', () => {
@@ -83,7 +99,8 @@ describe('sign-in throttling', () => {
     const ip = '198.51.100.203';
     let n = 0;
     for (let round = 0; n < MAX_FAILURES_PER_IP; round++) {
-      for (let i = 0; i < 8 && n < MAX_FAILURES_PER_IP; i++, n++) expect((await login(`spray${i}@segflow.test`, `wrong-${round}-pw`, ip)).status).toBe(401);
+      for (let i = 0; i < 8 && n < MAX_FAILURES_PER_IP; i++, n++)
+        expect((await login(`spray${i}@segflow.test`, `wrong-${round}-pw`, ip)).status).toBe(401);
       await db.prepare('UPDATE login_attempts SET at = at - 20000 WHERE ip = ?').bind(ip).run(); // past every pair's delay, within the window
     }
     const spent = await login('spray0@segflow.test', PASSWORD, ip);

@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { TagUsage } from '../../shared/src/api/taxonomy';
+import type { TagUsage } from '@shared/api/taxonomy';
 import { api, apiAs, seedSmallWorld, type TestUser } from './fixtures';
 
 const db = env.DB;
@@ -28,21 +28,27 @@ beforeAll(async () => {
   // holders of 美妆: 陈静 (5, 总部) already; 张伟 (1, 上海一组 under 华东) and 王芳 (3, 华南)
   await db.batch([
     db.prepare(`INSERT INTO contact_tags (contact_id, tag_id, source, added_at) VALUES (1, 3, 'manual', 0), (3, 3, 'manual', 0)`),
-    db.prepare(
-      `INSERT INTO rules (id, name, department_id, status, draft_graph, published_version, created_at, updated_at) VALUES
+    db
+      .prepare(
+        `INSERT INTO rules (id, name, department_id, status, draft_graph, published_version, created_at, updated_at) VALUES
         (1, '华东草稿规则', 2, 'draft', ?1, NULL, 0, 0),
         (2, '华南秘密规则', 4, 'published', ?2, 1, 0, 0),
         (3, '华南草稿规则', 4, 'draft', ?1, NULL, 0, 0),
         (4, '总部规则', NULL, 'published', ?2, 1, 0, 0)`,
-    ).bind(usesTag, empty),
-    db.prepare(
-      `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, created_at, published_at) VALUES
+      )
+      .bind(usesTag, empty),
+    db
+      .prepare(
+        `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, created_at, published_at) VALUES
         (2, 1, ?1, 'true', 'message', 100, 0, 0), (4, 1, ?1, 'true', 'message', 100, 0, 0)`,
-    ).bind(usesTag),
-    db.prepare(
-      `INSERT INTO segments (id, name, department_id, graph, logic, created_at, updated_at) VALUES
+      )
+      .bind(usesTag),
+    db
+      .prepare(
+        `INSERT INTO segments (id, name, department_id, graph, logic, created_at, updated_at) VALUES
         (1, '上海美妆人群', 3, ?1, 'true', 0, 0), (2, '华南秘密人群', 4, ?1, 'true', 0, 0)`,
-    ).bind(usesTag),
+      )
+      .bind(usesTag),
   ]);
 });
 
@@ -74,7 +80,12 @@ describe('tag usage', () => {
     const res = await api<TagUsage>(`/api/taxonomy/tags/${TAG}/usage`);
     expect(res.body.rules.map((r) => r.id)).toEqual([1, 2, 3, 4]);
     expect(res.body.segments).toHaveLength(2);
-    expect(res.body).toMatchObject({ holders: 3, holdersElsewhere: 0, rulesElsewhere: { published: 0, draftOnly: 0 }, segmentsElsewhere: 0 });
+    expect(res.body).toMatchObject({
+      holders: 3,
+      holdersElsewhere: 0,
+      rulesElsewhere: { published: 0, draftOnly: 0 },
+      segmentsElsewhere: 0,
+    });
   });
 });
 
@@ -83,10 +94,20 @@ describe('retiring a tag other departments’ published rules use', () => {
     // a group 华东 owns and edits, whose tag 华南's published rule reads
     const uses8 = usesTag.replace(`"value":${TAG}`, '"value":8');
     await db.batch([
-      db.prepare(`INSERT INTO tag_groups (id, name, color, exclusive, sort_order, department_id, edit_role) VALUES (3, '华东标记', '#409eff', 0, 3, 2, 'dept_admin')`),
+      db.prepare(
+        `INSERT INTO tag_groups (id, name, color, exclusive, sort_order, department_id, edit_role) VALUES (3, '华东标记', '#409eff', 0, 3, 2, 'dept_admin')`,
+      ),
       db.prepare(`INSERT INTO tags (id, group_id, parent_id, level, name, status) VALUES (8, 3, null, 1, '华东专属', 'active')`),
-      db.prepare(`INSERT INTO rules (id, name, department_id, status, draft_graph, published_version, created_at, updated_at) VALUES (5, '华南另一条秘密规则', 4, 'published', ?1, 1, 0, 0)`).bind(empty),
-      db.prepare(`INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, created_at, published_at) VALUES (5, 1, ?1, 'true', 'message', 100, 0, 0)`).bind(uses8),
+      db
+        .prepare(
+          `INSERT INTO rules (id, name, department_id, status, draft_graph, published_version, created_at, updated_at) VALUES (5, '华南另一条秘密规则', 4, 'published', ?1, 1, 0, 0)`,
+        )
+        .bind(empty),
+      db
+        .prepare(
+          `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, created_at, published_at) VALUES (5, 1, ?1, 'true', 'message', 100, 0, 0)`,
+        )
+        .bind(uses8),
     ]);
     const body = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({}) };
     const refused = await apiAs(ADMIN2, '/api/taxonomy/tags/8/retire', body);

@@ -9,15 +9,31 @@ const db = env.DB;
 const RULE: TagWriteSource = { source: 'rule', ruleId: 7, ruleVersion: 3, batchId: 'publish-1', at: NOW + 1000 };
 
 async function holdings(contactId: number): Promise<number[]> {
-  const { results } = await db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY tag_id').bind(contactId).all<{ tag_id: number }>();
+  const { results } = await db
+    .prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ? ORDER BY tag_id')
+    .bind(contactId)
+    .all<{ tag_id: number }>();
   return results.map((r) => r.tag_id);
 }
-async function ledger(): Promise<{ contact_id: number; tag_id: number; op: string; source: string; rule_id: number | null; rule_version: number | null; batch_id: string | null }[]> {
-  return (await db.prepare('SELECT contact_id, tag_id, op, source, rule_id, rule_version, batch_id FROM tag_ledger ORDER BY id').all<any>()).results;
+async function ledger(): Promise<
+  {
+    contact_id: number;
+    tag_id: number;
+    op: string;
+    source: string;
+    rule_id: number | null;
+    rule_version: number | null;
+    batch_id: string | null;
+  }[]
+> {
+  return (await db.prepare('SELECT contact_id, tag_id, op, source, rule_id, rule_version, batch_id FROM tag_ledger ORDER BY id').all<any>())
+    .results;
 }
 
 beforeEach(async () => {
-  await db.batch(['contact_tags', 'tag_ledger', 'tags', 'tag_groups', 'contacts', 'departments'].map((t) => db.prepare(`DELETE FROM ${t}`)));
+  await db.batch(
+    ['contact_tags', 'tag_ledger', 'tags', 'tag_groups', 'contacts', 'departments'].map((t) => db.prepare(`DELETE FROM ${t}`)),
+  );
   await seedSmallWorld();
 });
 
@@ -25,8 +41,12 @@ describe('tagChangeStatements', () => {
   it('adds a tag with a ledger row naming the rule, version and batch', async () => {
     await db.batch(tagChangeStatements(db, [{ contactId: 2, tagId: 3, op: 'add' }], RULE));
     expect(await holdings(2)).toEqual([1, 3]);
-    expect(await ledger()).toEqual([{ contact_id: 2, tag_id: 3, op: 'add', source: 'rule', rule_id: 7, rule_version: 3, batch_id: 'publish-1' }]);
-    const row = await db.prepare('SELECT source, rule_id, rule_version, added_at FROM contact_tags WHERE contact_id = 2 AND tag_id = 3').first();
+    expect(await ledger()).toEqual([
+      { contact_id: 2, tag_id: 3, op: 'add', source: 'rule', rule_id: 7, rule_version: 3, batch_id: 'publish-1' },
+    ]);
+    const row = await db
+      .prepare('SELECT source, rule_id, rule_version, added_at FROM contact_tags WHERE contact_id = 2 AND tag_id = 3')
+      .first();
     expect(row).toEqual({ source: 'rule', rule_id: 7, rule_version: 3, added_at: NOW + 1000 });
     const tag = await db.prepare('SELECT last_applied_at FROM tags WHERE id = 3').first<{ last_applied_at: number }>();
     expect(tag?.last_applied_at).toBe(NOW + 1000);
@@ -78,7 +98,9 @@ describe('tagChangeStatements', () => {
   it('tags a contact inserted earlier in the same batch, named by external id', async () => {
     await db.batch([
       db
-        .prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('friend', 'wxid_new', '新朋友', 1, ?, ?)`)
+        .prepare(
+          `INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('friend', 'wxid_new', '新朋友', 1, ?, ?)`,
+        )
         .bind(NOW, NOW),
       ...tagChangeStatements(db, [{ contactId: { externalId: 'wxid_new' }, tagId: 2, op: 'add' }], RULE),
     ]);
@@ -118,7 +140,11 @@ describe('tagChangeStatements', () => {
 
   it('writes one change or a hundred in the same few statements', async () => {
     const one = tagChangeStatements(db, [{ contactId: 1, tagId: 3, op: 'add' }], RULE).length;
-    const many = Array.from({ length: 100 }, (_, i) => ({ contactId: 1 + (i % 5), tagId: 3 + (i % 3), op: i % 2 ? ('add' as const) : ('remove' as const) }));
+    const many = Array.from({ length: 100 }, (_, i) => ({
+      contactId: 1 + (i % 5),
+      tagId: 3 + (i % 3),
+      op: i % 2 ? ('add' as const) : ('remove' as const),
+    }));
     expect(tagChangeStatements(db, many, RULE).length).toBeLessThanOrEqual(one + 2);
     await db.batch(tagChangeStatements(db, many, RULE));
     // per contact and tag, the last change counts
@@ -147,7 +173,9 @@ describe('tagChangeStatements', () => {
   });
 
   it('writes nothing at all when another statement of the batch fails', async () => {
-    const failing = db.prepare(`INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('robot', 'x', 'x', 1, 0, 0)`);
+    const failing = db.prepare(
+      `INSERT INTO contacts (kind, external_id, name, bucket, created_at, updated_at) VALUES ('robot', 'x', 'x', 1, 0, 0)`,
+    );
     await expect(db.batch([...tagChangeStatements(db, [{ contactId: 2, tagId: 3, op: 'add' }], RULE), failing])).rejects.toThrow();
     expect(await holdings(2)).toEqual([1]);
     expect(await ledger()).toEqual([]);
@@ -187,9 +215,23 @@ describe('tagSetStatements', () => {
 
   it('keeps contact_tags equal to the replay of the ledger over a sequence of writes', async () => {
     // start from a ledger that explains the fixture's holdings
-    await db.prepare(`INSERT INTO tag_ledger (contact_id, tag_id, op, source, at) SELECT contact_id, tag_id, 'add', 'import', added_at FROM contact_tags`).run();
+    await db
+      .prepare(
+        `INSERT INTO tag_ledger (contact_id, tag_id, op, source, at) SELECT contact_id, tag_id, 'add', 'import', added_at FROM contact_tags`,
+      )
+      .run();
     await db.batch(tagSetStatements(db, { sql: 'SELECT id FROM contacts', params: [] }, 2, 'add', RULE));
-    await db.batch(tagChangeStatements(db, [{ contactId: 5, tagId: 1, op: 'add' }, { contactId: 1, tagId: 4, op: 'remove' }, { contactId: 3, tagId: 4, op: 'add' }], { source: 'manual', at: NOW + 2000 }));
+    await db.batch(
+      tagChangeStatements(
+        db,
+        [
+          { contactId: 5, tagId: 1, op: 'add' },
+          { contactId: 1, tagId: 4, op: 'remove' },
+          { contactId: 3, tagId: 4, op: 'add' },
+        ],
+        { source: 'manual', at: NOW + 2000 },
+      ),
+    );
     await db.batch(tagSetStatements(db, { sql: 'SELECT id FROM contacts WHERE id > ?', params: [3] }, 3, 'add', RULE));
     const replay = await db
       .prepare(

@@ -13,12 +13,18 @@ const post = (path: string, body: unknown) =>
 const patch = (path: string, body: unknown) =>
   api(path, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-const all = async <T = any>(sql: string, ...params: unknown[]) => (await db.prepare(sql).bind(...params).all<T>()).results;
+const all = async <T = any>(sql: string, ...params: unknown[]) =>
+  (
+    await db
+      .prepare(sql)
+      .bind(...params)
+      .all<T>()
+  ).results;
 
 beforeEach(async () => {
   await db.batch(
-    ['contact_tags', 'tag_ledger', 'audit_log', 'rule_versions', 'rules', 'segments', 'tags', 'tag_groups', 'contacts', 'departments'].map((t) =>
-      db.prepare(`DELETE FROM ${t}`),
+    ['contact_tags', 'tag_ledger', 'audit_log', 'rule_versions', 'rules', 'segments', 'tags', 'tag_groups', 'contacts', 'departments'].map(
+      (t) => db.prepare(`DELETE FROM ${t}`),
     ),
   );
   await seedSmallWorld();
@@ -36,7 +42,9 @@ async function insertRule(id: number, name: string, draft: string, published?: s
     ...(published
       ? [
           db
-            .prepare(`INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, created_at, published_at) VALUES (?, 1, ?, '{}', 'purchase', ?, ?)`)
+            .prepare(
+              `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, created_at, published_at) VALUES (?, 1, ?, '{}', 'purchase', ?, ?)`,
+            )
             .bind(id, published, NOW, NOW),
         ]
       : []),
@@ -60,7 +68,10 @@ describe('creating tags', () => {
     expect(await all(`SELECT id FROM tags WHERE name = '活躍客戶'`)).toEqual([]);
 
     const check = await post('/api/taxonomy/tags/check', { name: '活躍客戶', groupId: 1 });
-    expect(check.body.duplicates[0]).toMatchObject({ tag: { id: 1, name: '活跃客户', groupName: '生命周期', holders: 3 }, reason: { kind: 'traditional' } });
+    expect(check.body.duplicates[0]).toMatchObject({
+      tag: { id: 1, name: '活跃客户', groupName: '生命周期', holders: 3 },
+      reason: { kind: 'traditional' },
+    });
 
     const created = await post('/api/taxonomy/tags', { groupId: 2, name: '活躍客戶', allowDuplicate: true });
     expect(created.status).toBe(201);
@@ -158,7 +169,12 @@ describe('editing tags and groups', () => {
 
 describe('retirement', () => {
   it('refuses while a published rule uses the tag, naming the rule', async () => {
-    await insertRule(11, '高消费打美妆', graph([purchaseTrigger]), graph([purchaseTrigger, { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 3 } }]));
+    await insertRule(
+      11,
+      '高消费打美妆',
+      graph([purchaseTrigger]),
+      graph([purchaseTrigger, { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 3 } }]),
+    );
     // 美妆 has an active child: move it out first, so only the rule blocks
     await patch('/api/taxonomy/tags/4', { parentId: null });
     const { status, body } = await post('/api/taxonomy/tags/3/retire', {});
@@ -172,16 +188,23 @@ describe('retirement', () => {
   });
 
   it('retires a tag only drafts use, keeps its holders and history, and restores it', async () => {
-    await insertRule(12, '草稿规则', graph([purchaseTrigger, { id: 'c', kind: 'condition', condition: { field: 'tags', op: 'has', value: 2 } }]));
+    await insertRule(
+      12,
+      '草稿规则',
+      graph([purchaseTrigger, { id: 'c', kind: 'condition', condition: { field: 'tags', op: 'has', value: 2 } }]),
+    );
     // one contact holds it: the API asks for a confirmation naming the tag and the count, and writes nothing
     const unconfirmed = await post('/api/taxonomy/tags/2/retire', {});
     expect(unconfirmed.status).toBe(409);
     expect(unconfirmed.body.error).toMatchObject({
       code: 'confirmation_required',
-      details: [{ path: 'confirm.count', message: '1' }, { path: 'confirm.object', message: '沉睡客户' }],
+      details: [
+        { path: 'confirm.count', message: '1' },
+        { path: 'confirm.object', message: '沉睡客户' },
+      ],
     });
     expect((await post('/api/taxonomy/tags/2/retire', { confirm: { count: 2 } })).body.error.code).toBe('confirmation_required');
-    expect(await all("SELECT status FROM tags WHERE id = 2")).toEqual([{ status: 'active' }]);
+    expect(await all('SELECT status FROM tags WHERE id = 2')).toEqual([{ status: 'active' }]);
     const retired = await post('/api/taxonomy/tags/2/retire', { confirm: { count: 1 } });
     expect(retired.status).toBe(200);
     expect(retired.body).toMatchObject({ status: 'retired', retiredAt: expect.any(Number) });
@@ -226,12 +249,23 @@ describe('merge', () => {
     await insertRule(21, '抗老人群', draft);
     await db
       .prepare(`INSERT INTO segments (id, name, graph, logic, created_at, updated_at) VALUES (31, '抗老关注', ?, ?, ?, ?)`)
-      .bind(graph([{ id: 'c', kind: 'condition', condition: { field: 'tags', op: 'has', value: 5 } }]), JSON.stringify({ sf_has_tag: [5] }), NOW, NOW)
+      .bind(
+        graph([{ id: 'c', kind: 'condition', condition: { field: 'tags', op: 'has', value: 5 } }]),
+        JSON.stringify({ sf_has_tag: [5] }),
+        NOW,
+        NOW,
+      )
       .run();
 
     // 抗老 (5, held by contact 1) into 美妆 (3, held by contact 5)
     const unconfirmed = await post('/api/taxonomy/tags/5/merge', { intoTagId: 3 });
-    expect(unconfirmed.body.error).toMatchObject({ code: 'confirmation_required', details: [{ path: 'confirm.count', message: '1' }, { path: 'confirm.object', message: '抗老' }] });
+    expect(unconfirmed.body.error).toMatchObject({
+      code: 'confirmation_required',
+      details: [
+        { path: 'confirm.count', message: '1' },
+        { path: 'confirm.object', message: '抗老' },
+      ],
+    });
     expect(await all('SELECT count(*) AS n FROM tag_ledger')).toEqual([{ n: 0 }]);
     const { status, body } = await post('/api/taxonomy/tags/5/merge', { intoTagId: 3, confirm: { count: 1 } });
     expect(status).toBe(200);
@@ -274,7 +308,12 @@ describe('merge', () => {
   });
 
   it('refuses while a published rule uses the source, and into a retired tag or itself', async () => {
-    await insertRule(22, '沉睡召回', graph([purchaseTrigger]), graph([purchaseTrigger, { id: 'c', kind: 'condition', condition: { field: 'tags', op: 'has', value: 2 } }]));
+    await insertRule(
+      22,
+      '沉睡召回',
+      graph([purchaseTrigger]),
+      graph([purchaseTrigger, { id: 'c', kind: 'condition', condition: { field: 'tags', op: 'has', value: 2 } }]),
+    );
     const published = await post('/api/taxonomy/tags/2/merge', { intoTagId: 1 });
     expect(published.status).toBe(409);
     expect(published.body.error.message).toContain('沉睡召回');

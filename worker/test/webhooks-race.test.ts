@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { expect, it } from 'vitest';
 import { ingest } from '../src/ingest/pipeline';
-import type { IngestEvent } from '../../shared/src/api/webhooks';
+import type { IngestEvent } from '@shared/api/webhooks';
 import { aroundBatch } from './fixtures';
 
 /**
@@ -13,7 +13,9 @@ it('rolls back and re-reads when a concurrent request stored the same event firs
   const db = env.DB;
   await db.batch([
     db.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES ('race', 'r', 'generic', 's')`),
-    db.prepare(`INSERT INTO contacts (id, kind, external_id, name, bucket, created_at, updated_at, purchase_count, total_spend) VALUES (7, 'friend', 'u_race', 'r', 1, 0, 0, 0, 0)`),
+    db.prepare(
+      `INSERT INTO contacts (id, kind, external_id, name, bucket, created_at, updated_at, purchase_count, total_spend) VALUES (7, 'friend', 'u_race', 'r', 1, 0, 0, 0, 0)`,
+    ),
   ]);
   const events: IngestEvent[] = [
     { id: 'r-1', type: 'purchase', occurredAt: Date.now(), amount: 500, contact: { externalId: 'u_race' } },
@@ -28,7 +30,9 @@ it('rolls back and re-reads when a concurrent request stored the same event firs
       if (batches === 1) {
         // The competitor: r-1 with its aggregates, committed after our read.
         await db.batch([
-          db.prepare(`INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at, amount) VALUES ('race', 'r-1', 7, 'purchase', 1, 1, 500)`),
+          db.prepare(
+            `INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at, amount) VALUES ('race', 'r-1', 7, 'purchase', 1, 1, 500)`,
+          ),
           db.prepare(`UPDATE contacts SET purchase_count = purchase_count + 1, total_spend = total_spend + 500 WHERE id = 7`),
         ]);
       }
@@ -38,7 +42,13 @@ it('rolls back and re-reads when a concurrent request stored the same event firs
       throw e;
     }
   });
-  const res = await ingest(racing, events, { sourceId: 'race', now: Date.now(), tzOffsetMinutes: 480, defaultKind: 'friend', batchId: 'b' });
+  const res = await ingest(racing, events, {
+    sourceId: 'race',
+    now: Date.now(),
+    tzOffsetMinutes: 480,
+    defaultKind: 'friend',
+    batchId: 'b',
+  });
   expect(failedWrites).toBe(1);
   expect(res.results.map((r) => r.status)).toEqual(['duplicate', 'accepted']);
   const c = await db.prepare(`SELECT purchase_count, total_spend FROM contacts WHERE id = 7`).first();

@@ -1,7 +1,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dayNumber } from '../../shared/src/time';
-import { bucketOf } from '../../shared/src/domain';
+import { dayNumber } from '@shared/time';
+import { bucketOf } from '@shared/domain';
 import { webhookSignature } from './fixtures';
 
 /** The signing scheme a sender implements, written out independently of the worker's code. */
@@ -37,7 +37,9 @@ const one = (id: string, ext: string, extra: Record<string, unknown> = {}) => ({
 });
 
 async function count(sql: string, ...params: unknown[]): Promise<number> {
-  const row = await env.DB.prepare(sql).bind(...params).first<{ n: number }>();
+  const row = await env.DB.prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 const contact = (ext: string) => env.DB.prepare('SELECT * FROM contacts WHERE external_id = ?').bind(ext).first<Record<string, any>>();
@@ -46,7 +48,9 @@ beforeAll(async () => {
   await env.DB.batch([
     env.DB.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES ('shop', '商城', 'generic', ?)`).bind(SECRET),
     env.DB.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES ('old', '旧系统', 'generic', 'old-secret')`),
-    env.DB.prepare(`INSERT INTO event_sources (id, name, kind, secret, wecom_token, wecom_aes_key) VALUES ('wx', '企微', 'wecom', 'x', 't', 'k')`),
+    env.DB.prepare(
+      `INSERT INTO event_sources (id, name, kind, secret, wecom_token, wecom_aes_key) VALUES ('wx', '企微', 'wecom', 'x', 't', 'k')`,
+    ),
   ]);
 });
 
@@ -62,7 +66,9 @@ describe('generic webhook: signatures', () => {
   it('rejects a webhook whose signature does not match the body', async () => {
     const body = JSON.stringify(one('s-2', 'u_sig2'));
     const ts = String(Math.floor(Date.now() / 1000));
-    const r = await post('/api/webhooks/shop', body, { headers: { 'X-Segflow-Signature': await sign(SECRET, ts, body + ' '), 'X-Segflow-Timestamp': ts } });
+    const r = await post('/api/webhooks/shop', body, {
+      headers: { 'X-Segflow-Signature': await sign(SECRET, ts, body + ' '), 'X-Segflow-Timestamp': ts },
+    });
     expect(r.status).toBe(401);
     expect(r.body.error.code).toBe('invalid_signature');
     expect(r.body.error.details[0].path).toBe('X-Segflow-Signature');
@@ -142,7 +148,13 @@ describe('generic webhook: bad input is a 4xx naming the problem', () => {
   });
 
   it('rejects wrong types, naming each field', async () => {
-    const r = await send({ events: [one('t-1', 'u_t'), { ...one('t-2', 'u_t'), type: 'purchase', amount: '12.5' }, { ...one('t-3', 'u_t'), occurredAt: 'yesterday' }] });
+    const r = await send({
+      events: [
+        one('t-1', 'u_t'),
+        { ...one('t-2', 'u_t'), type: 'purchase', amount: '12.5' },
+        { ...one('t-3', 'u_t'), occurredAt: 'yesterday' },
+      ],
+    });
     expect(r.status).toBe(400);
     const paths = r.body.error.details.map((d: { path: string }) => d.path);
     expect(paths).toEqual(['events.1.amount', 'events.2.occurredAt']);
@@ -214,7 +226,9 @@ describe('generic webhook: dedupe', () => {
     expect(again.body).toMatchObject({ accepted: 0, duplicates: 1, results: [{ id: 'd-1', status: 'duplicate' }] });
     expect(await contact('u_dup')).toEqual(before);
     expect(await count(`SELECT COUNT(*) AS n FROM events WHERE sender_event_id = 'd-1'`)).toBe(1);
-    expect(await count(`SELECT SUM(count) AS n FROM contact_daily_stats s JOIN contacts c ON c.id = s.contact_id WHERE c.external_id = 'u_dup'`)).toBe(1);
+    expect(
+      await count(`SELECT SUM(count) AS n FROM contact_daily_stats s JOIN contacts c ON c.id = s.contact_id WHERE c.external_id = 'u_dup'`),
+    ).toBe(1);
   });
 
   it('counts an event repeated inside one batch once', async () => {
@@ -249,7 +263,14 @@ describe('generic webhook: contacts, aggregates and the daily rollup', () => {
     const early = Date.UTC(2026, 2, 1, 16, 30); // 00:30 on March 2nd in Shanghai
     const r = await send({
       events: [
-        { id: 'a-1', type: 'purchase', occurredAt: late, amount: 19_900, channel: '小程序', contact: { externalId: 'u_agg', name: '赵敏', kind: 'wecom_customer', region: '上海' } },
+        {
+          id: 'a-1',
+          type: 'purchase',
+          occurredAt: late,
+          amount: 19_900,
+          channel: '小程序',
+          contact: { externalId: 'u_agg', name: '赵敏', kind: 'wecom_customer', region: '上海' },
+        },
         { id: 'a-2', type: 'purchase', occurredAt: early, amount: 100, contact: { externalId: 'u_agg' } },
         { id: 'a-3', type: 'invite', occurredAt: early, groupId: 'g1', contact: { externalId: 'u_agg' } },
         { id: 'a-4', type: 'violation', occurredAt: late - 1000, contact: { externalId: 'u_agg' } },
@@ -271,7 +292,9 @@ describe('generic webhook: contacts, aggregates and the daily rollup', () => {
       violation_count: 1,
       last_active_at: early,
     });
-    const stats = await env.DB.prepare('SELECT type, day, count, amount FROM contact_daily_stats WHERE contact_id = ? ORDER BY day, type').bind(c?.id).all();
+    const stats = await env.DB.prepare('SELECT type, day, count, amount FROM contact_daily_stats WHERE contact_id = ? ORDER BY day, type')
+      .bind(c?.id)
+      .all();
     const d1 = dayNumber(late, 480);
     expect(stats.results).toEqual([
       { type: 'message', day: d1, count: 1, amount: 0 },
@@ -280,18 +303,29 @@ describe('generic webhook: contacts, aggregates and the daily rollup', () => {
       { type: 'invite', day: d1 + 1, count: 1, amount: 0 },
       { type: 'purchase', day: d1 + 1, count: 1, amount: 100 },
     ]);
-    const ev = await env.DB.prepare(`SELECT channel, amount, group_id, properties FROM events WHERE sender_event_id IN ('a-1', 'a-3') ORDER BY sender_event_id`).all();
+    const ev = await env.DB.prepare(
+      `SELECT channel, amount, group_id, properties FROM events WHERE sender_event_id IN ('a-1', 'a-3') ORDER BY sender_event_id`,
+    ).all();
     expect(ev.results).toEqual([
       { channel: '小程序', amount: 19_900, group_id: null, properties: '{}' },
       { channel: null, amount: null, group_id: 'g1', properties: '{}' },
     ]);
-    const src = await env.DB.prepare(`SELECT event_count, last_event_at FROM event_sources WHERE id = 'shop'`).first<{ event_count: number; last_event_at: number }>();
+    const src = await env.DB.prepare(`SELECT event_count, last_event_at FROM event_sources WHERE id = 'shop'`).first<{
+      event_count: number;
+      last_event_at: number;
+    }>();
     expect(src?.event_count).toBe(await count(`SELECT COUNT(*) AS n FROM events WHERE source_id = 'shop'`));
   });
 
   it('keeps stored attributes the event does not mention, and keeps properties verbatim', async () => {
     await send({ id: 'p-1', type: 'message', contact: { externalId: 'u_attr', name: '钱多多', company: '某公司' } });
-    await send({ id: 'p-2', type: 'article_open', text: '春季新品', contact: { externalId: 'u_attr', company: '新公司' }, properties: { articleId: 42, tags: ['a'] } });
+    await send({
+      id: 'p-2',
+      type: 'article_open',
+      text: '春季新品',
+      contact: { externalId: 'u_attr', company: '新公司' },
+      properties: { articleId: 42, tags: ['a'] },
+    });
     expect(await contact('u_attr')).toMatchObject({ name: '钱多多', company: '新公司', message_count: 1 });
     const row = await env.DB.prepare(`SELECT properties FROM events WHERE sender_event_id = 'p-2'`).first<{ properties: string }>();
     expect(JSON.parse(row?.properties ?? '')).toEqual({ articleId: 42, tags: ['a'] });

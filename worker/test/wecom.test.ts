@@ -26,7 +26,12 @@ async function deliver(inner: string, opts: { receiveId?: string; source?: strin
   const nonce = String(Math.floor(Math.random() * 1e9));
   const sig = await sha1Sig(TOKEN, timestamp, nonce, encrypted);
   const body = `<xml><ToUserName><![CDATA[${CORP}]]></ToUserName><AgentID><![CDATA[1000002]]></AgentID><Encrypt><![CDATA[${encrypted}]]></Encrypt></xml>`;
-  return call('POST', opts.source ?? 'corp', { msg_signature: opts.tamper ? sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) : sig, timestamp, nonce }, body);
+  return call(
+    'POST',
+    opts.source ?? 'corp',
+    { msg_signature: opts.tamper ? sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) : sig, timestamp, nonce },
+    body,
+  );
 }
 
 const T = 1_763_000_000; // CreateTime, unix seconds
@@ -38,7 +43,9 @@ const contactEvent = (change: string, ext: string, extra = '') =>
 
 beforeAll(async () => {
   await env.DB.batch([
-    env.DB.prepare(`INSERT INTO event_sources (id, name, kind, secret, wecom_token, wecom_aes_key, wecom_corp_id) VALUES ('corp', '企业微信', 'wecom', 'unused', ?, ?, ?)`).bind(TOKEN, AES_KEY, CORP),
+    env.DB.prepare(
+      `INSERT INTO event_sources (id, name, kind, secret, wecom_token, wecom_aes_key, wecom_corp_id) VALUES ('corp', '企业微信', 'wecom', 'unused', ?, ?, ?)`,
+    ).bind(TOKEN, AES_KEY, CORP),
   ]);
 });
 
@@ -65,7 +72,11 @@ describe('WeCom crypto', () => {
 
 describe('WeCom XML reader', () => {
   it('reads text, CDATA, entities and one-level lists', () => {
-    expect(parseFlatXml('<?xml version="1.0"?>\n<xml>\n <A><![CDATA[x<y]]></A><B>1 &amp; 2 &#20013;</B><L><Item>a</Item> <Item><![CDATA[b]]></Item></L><E></E></xml>')).toEqual({
+    expect(
+      parseFlatXml(
+        '<?xml version="1.0"?>\n<xml>\n <A><![CDATA[x<y]]></A><B>1 &amp; 2 &#20013;</B><L><Item>a</Item> <Item><![CDATA[b]]></Item></L><E></E></xml>',
+      ),
+    ).toEqual({
       A: 'x<y',
       B: '1 & 2 中',
       L: ['a', 'b'],
@@ -92,7 +103,12 @@ describe('WeCom callback endpoint', () => {
   it('answers URL verification with the decrypted echostr', async () => {
     const echostr = await wecomEncrypt(AES_KEY, '1616140317555161061', CORP);
     const timestamp = String(Math.floor(Date.now() / 1000));
-    const r = await call('GET', 'corp', { msg_signature: await sha1Sig(TOKEN, timestamp, '263014780', echostr), timestamp, nonce: '263014780', echostr });
+    const r = await call('GET', 'corp', {
+      msg_signature: await sha1Sig(TOKEN, timestamp, '263014780', echostr),
+      timestamp,
+      nonce: '263014780',
+      echostr,
+    });
     expect(r).toEqual({ status: 200, text: '1616140317555161061' });
   });
 
@@ -107,12 +123,18 @@ describe('WeCom callback endpoint', () => {
   });
 
   it('stores a new customer from add_external_contact, with State as the QR channel, and acknowledges the retry', async () => {
-    const doc = contactEvent('add_external_contact', 'wmQR001', '<State><![CDATA[门店海报A]]></State><WelcomeCode><![CDATA[WC]]></WelcomeCode>');
+    const doc = contactEvent(
+      'add_external_contact',
+      'wmQR001',
+      '<State><![CDATA[门店海报A]]></State><WelcomeCode><![CDATA[WC]]></WelcomeCode>',
+    );
     const r = await deliver(doc);
     expect(r).toEqual({ status: 200, text: 'success' });
     const c = await env.DB.prepare(`SELECT * FROM contacts WHERE external_id = 'wmQR001'`).first<Record<string, unknown>>();
     expect(c).toMatchObject({ kind: 'wecom_customer', source_channel: '门店海报A', last_active_at: T * 1000 });
-    const evs = await env.DB.prepare(`SELECT type, channel, occurred_at, source_id FROM events WHERE contact_id = ? ORDER BY type`).bind(c?.id).all();
+    const evs = await env.DB.prepare(`SELECT type, channel, occurred_at, source_id FROM events WHERE contact_id = ? ORDER BY type`)
+      .bind(c?.id)
+      .all();
     expect(evs.results).toEqual([
       { type: 'friend_add', channel: '门店海报A', occurred_at: T * 1000, source_id: 'corp' },
       { type: 'qr_scan', channel: '门店海报A', occurred_at: T * 1000, source_id: 'corp' },
@@ -125,7 +147,9 @@ describe('WeCom callback endpoint', () => {
 
   it('maps del_external_contact to friend_delete', async () => {
     await deliver(contactEvent('del_external_contact', 'wmDEL1'));
-    const e = await env.DB.prepare(`SELECT e.type FROM events e JOIN contacts c ON c.id = e.contact_id WHERE c.external_id = 'wmDEL1'`).all();
+    const e = await env.DB.prepare(
+      `SELECT e.type FROM events e JOIN contacts c ON c.id = e.contact_id WHERE c.external_id = 'wmDEL1'`,
+    ).all();
     expect(e.results).toEqual([{ type: 'friend_delete' }]);
   });
 

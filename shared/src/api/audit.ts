@@ -127,7 +127,8 @@ export interface AuditParamsByAction {
     | { variant: 'checked'; file: string; new: number; updated: number; unchanged: number; rejected: number }
     | { variant: 'refused'; file: string; misaligned: number };
   'import.apply': { file: string; new: number; updated: number; unchanged: number; rejected: number };
-  'rollback.to_time': ({ variant: 'all'; at: number } | { variant: 'contact'; at: number; contact: string; contactId: number }) & RollbackCounts;
+  'rollback.to_time': ({ variant: 'all'; at: number } | { variant: 'contact'; at: number; contact: string; contactId: number }) &
+    RollbackCounts;
   'rollback.rule_version': { rule: string; version: number } & RollbackCounts;
   'rollback.tag_restore': { tag: string } & RollbackCounts;
   'rollback.batch': ({ variant: 'rollback'; rollbackId: number } | { variant: 'batch'; batchId: string }) & RollbackCounts;

@@ -17,12 +17,19 @@ const sourceId = z
  * (`/api/webhooks/<id>`); 409 when it is taken.
  */
 export const createEventSourceBody = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('generic'), id: sourceId, name: z.string().trim().min(1, 'is required').max(60, 'must be at most 60 characters') }),
+  z.strictObject({
+    kind: z.literal('generic'),
+    id: sourceId,
+    name: z.string().trim().min(1, 'is required').max(60, 'must be at most 60 characters'),
+  }),
   z.strictObject({
     kind: z.literal('wecom'),
     id: sourceId,
     name: z.string().trim().min(1, 'is required').max(60, 'must be at most 60 characters'),
-    corpId: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the CorpID from the WeCom admin console (letters and digits)'),
+    corpId: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the CorpID from the WeCom admin console (letters and digits)'),
   }),
 ]);
 export type CreateEventSourceBody = z.output<typeof createEventSourceBody>;

@@ -26,9 +26,16 @@ const toTime = z.object({
   /** only this contact; everyone when left out */
   contactId: id.optional(),
 });
-const ruleVersion = z.object({ kind: z.literal('rule_version'), ruleId: id, version: z.number().int('must be a whole number').positive('must be at least 1') });
+const ruleVersion = z.object({
+  kind: z.literal('rule_version'),
+  ruleId: id,
+  version: z.number().int('must be a whole number').positive('must be at least 1'),
+});
 const tagRestore = z.object({ kind: z.literal('tag_restore'), tagId: id });
-const batch = z.object({ kind: z.literal('batch'), batchId: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters') });
+const batch = z.object({
+  kind: z.literal('batch'),
+  batchId: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+});
 
 /** What to roll back: one of the four kinds, with its parameters. */
 export const rollbackTarget = z.discriminatedUnion('kind', [toTime.strict(), ruleVersion.strict(), tagRestore.strict(), batch.strict()]);
@@ -55,9 +62,7 @@ export type CreateRollbackBody = z.output<typeof createRollbackBody>;
 /** `POST /api/rollbacks/:id/undo`. */
 export const undoRollbackBody = z.object({ confirm: confirmField }).strict();
 export const rollbackIdPath = z.object({ id: idParam }).strict();
-export const rollbackListQuery = z
-  .object({ page: intParam(1, 100_000).default(1), pageSize: intParam(1, 100).default(20) })
-  .strict();
+export const rollbackListQuery = z.object({ page: intParam(1, 100_000).default(1), pageSize: intParam(1, 100).default(20) }).strict();
 
 export interface RollbackTagCount {
   tagId: number;

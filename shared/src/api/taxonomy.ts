@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { TagStatus, TagSource, EventType, Role } from '../domain';
-import { MAX_TAG_LEVEL, ROLES } from '../domain';
+import { type MAX_TAG_LEVEL, ROLES } from '../domain';
 import type { DuplicateReason, NameProblem } from '../tags';
 import type { TagChip, ContactSummary } from './contacts';
 import { confirmField, idParam, intParam, pagingQuery, type Page } from './common';

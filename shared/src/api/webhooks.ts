@@ -50,7 +50,11 @@ export const webhookEvent = z
     id: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
     type: z.enum(EVENT_TYPES, { error: `must be one of ${EVENT_TYPES.join(', ')}` }),
     /** Epoch milliseconds; defaults to the time of receipt. */
-    occurredAt: z.number().int('must be whole epoch milliseconds').min(MIN_OCCURRED_AT, 'must be epoch milliseconds after 2000-01-01').optional(),
+    occurredAt: z
+      .number()
+      .int('must be whole epoch milliseconds')
+      .min(MIN_OCCURRED_AT, 'must be epoch milliseconds after 2000-01-01')
+      .optional(),
     contact: webhookContact,
     /** Purchase amount in fen (1/100 yuan). */
     amount: z.number().int('must be whole fen').min(0, 'must not be negative').max(1e12, 'is too large').optional(),

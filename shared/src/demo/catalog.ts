@@ -89,41 +89,92 @@ interface TagSpec {
 
 /** Interest hierarchy: industry › sub-field › behaviour, as PRODUCT.md describes. */
 export const INTEREST_TREE: TagSpec[] = [
-  { name: '美妆', children: [
-    { name: '护肤', children: [{ name: '抗老' }, { name: '美白' }, { name: '敏感肌' }] },
-    { name: '彩妆', children: [{ name: '口红' }, { name: '底妆' }] },
-  ] },
-  { name: '数码', children: [
-    { name: '手机', children: [{ name: '旗舰机' }, { name: '性价比机' }] },
-    { name: '电脑', children: [{ name: '游戏本' }, { name: '轻薄本' }] },
-  ] },
-  { name: '母婴', children: [
-    { name: '奶粉', children: [{ name: '进口奶粉' }] },
-    { name: '童装' },
-  ] },
+  {
+    name: '美妆',
+    children: [
+      { name: '护肤', children: [{ name: '抗老' }, { name: '美白' }, { name: '敏感肌' }] },
+      { name: '彩妆', children: [{ name: '口红' }, { name: '底妆' }] },
+    ],
+  },
+  {
+    name: '数码',
+    children: [
+      { name: '手机', children: [{ name: '旗舰机' }, { name: '性价比机' }] },
+      { name: '电脑', children: [{ name: '游戏本' }, { name: '轻薄本' }] },
+    ],
+  },
+  { name: '母婴', children: [{ name: '奶粉', children: [{ name: '进口奶粉' }] }, { name: '童装' }] },
   { name: '食品', children: [{ name: '零食' }, { name: '茶饮' }] },
 ];
 
 function groupSpecs(channels: readonly string[]): GroupSpec[] {
   return [
-    { name: '生命周期', description: '按最近互动时间划分的客户阶段，每人只属于一个阶段', color: '#409eff', exclusive: true, applyRole: 'dept_admin',
-      tags: [{ name: '新客' }, { name: '活跃客户' }, { name: '沉睡客户' }, { name: '流失客户' }, { name: '待激活' }] },
+    {
+      name: '生命周期',
+      description: '按最近互动时间划分的客户阶段，每人只属于一个阶段',
+      color: '#409eff',
+      exclusive: true,
+      applyRole: 'dept_admin',
+      tags: [{ name: '新客' }, { name: '活跃客户' }, { name: '沉睡客户' }, { name: '流失客户' }, { name: '待激活' }],
+    },
     // Held by nobody on purpose: the RFM rules fill these, and a UI test publishes
     // "近30天消费 ≥ ¥1000 → 高价值客户" and checks exactly who gains it. Protected: only department
     // admins (regional managers) and above apply it by hand; only super admins edit it.
-    { name: '价值分层', description: '按消费金额与频次划分（RFM），由规则维护', color: '#e6a23c', exclusive: true, applyRole: 'dept_admin', editRole: 'super_admin',
-      tags: [{ name: '高价值客户' }, { name: '潜力客户' }, { name: '普通客户' }] },
-    { name: '来源渠道', description: '客户首次添加的渠道', color: '#67c23a', exclusive: true, applyRole: 'dept_admin',
-      tags: channels.map((c) => ({ name: c })) },
-    { name: '兴趣偏好', description: '行业 › 细分领域 › 行为，三级标签', color: '#b37feb', exclusive: false, applyRole: 'staff',
-      tags: INTEREST_TREE },
-    { name: '群成员评级', description: '群成员综合评分：发言30% 内容25% 活动20% 邀请15% 违规10%', color: '#13c2c2', exclusive: true, applyRole: 'dept_admin',
+    {
+      name: '价值分层',
+      description: '按消费金额与频次划分（RFM），由规则维护',
+      color: '#e6a23c',
+      exclusive: true,
+      applyRole: 'dept_admin',
+      editRole: 'super_admin',
+      tags: [{ name: '高价值客户' }, { name: '潜力客户' }, { name: '普通客户' }],
+    },
+    {
+      name: '来源渠道',
+      description: '客户首次添加的渠道',
+      color: '#67c23a',
+      exclusive: true,
+      applyRole: 'dept_admin',
+      tags: channels.map((c) => ({ name: c })),
+    },
+    {
+      name: '兴趣偏好',
+      description: '行业 › 细分领域 › 行为，三级标签',
+      color: '#b37feb',
+      exclusive: false,
+      applyRole: 'staff',
+      tags: INTEREST_TREE,
+    },
+    {
+      name: '群成员评级',
+      description: '群成员综合评分：发言30% 内容25% 活动20% 邀请15% 违规10%',
+      color: '#13c2c2',
+      exclusive: true,
+      applyRole: 'dept_admin',
       departmentId: COMMUNITY_DEPT,
-      tags: [{ name: '核心成员' }, { name: '活跃成员' }, { name: '普通成员' }, { name: '观察名单' }] },
-    { name: '风险', description: '违规阶梯：警告 → 禁言 → 移出', color: '#f56c6c', exclusive: true, applyRole: 'staff',
-      tags: [{ name: '违规警告' }, { name: '禁言' }, { name: '移出群聊' }] },
-    { name: '运营标记', description: '运营人员手动标记', color: '#909399', exclusive: false, applyRole: 'staff',
-      tags: [{ name: 'VIP' }, { name: '待跟进' }, { name: '意向代理' }, { name: '双11预热', description: '2023 双11 活动，已退役', retired: true }] },
+      tags: [{ name: '核心成员' }, { name: '活跃成员' }, { name: '普通成员' }, { name: '观察名单' }],
+    },
+    {
+      name: '风险',
+      description: '违规阶梯：警告 → 禁言 → 移出',
+      color: '#f56c6c',
+      exclusive: true,
+      applyRole: 'staff',
+      tags: [{ name: '违规警告' }, { name: '禁言' }, { name: '移出群聊' }],
+    },
+    {
+      name: '运营标记',
+      description: '运营人员手动标记',
+      color: '#909399',
+      exclusive: false,
+      applyRole: 'staff',
+      tags: [
+        { name: 'VIP' },
+        { name: '待跟进' },
+        { name: '意向代理' },
+        { name: '双11预热', description: '2023 双11 活动，已退役', retired: true },
+      ],
+    },
   ];
 }
 
@@ -143,9 +194,16 @@ export function buildCatalog(now: number, channels: readonly string[]): Catalog 
   const addUser = (email: string, role: UserRow['role'], departmentId: number): number => {
     const id = users.length + 1;
     users.push({
-      id, email, name: STAFF_NAMES[nameIdx++ % STAFF_NAMES.length] as string, role, department_id: departmentId,
-      password_hash: null, password_salt: null, disabled: 0,
-      created_at: deptCreated + id * DAY_MS, last_login_at: null,
+      id,
+      email,
+      name: STAFF_NAMES[nameIdx++ % STAFF_NAMES.length] as string,
+      role,
+      department_id: departmentId,
+      password_hash: null,
+      password_salt: null,
+      disabled: 0,
+      created_at: deptCreated + id * DAY_MS,
+      last_login_at: null,
     });
     return id;
   };
@@ -153,7 +211,7 @@ export function buildCatalog(now: number, channels: readonly string[]): Catalog 
   const teams = new Map<number, Team>();
   for (const d of DEPTS) {
     // Regions and the two central departments get an admin; sales teams are run by their region's admin.
-    if (d.id !== 1 && (d.parent === 1)) addUser(`dept${d.id}.admin@segflow.demo`, 'dept_admin', d.id);
+    if (d.id !== 1 && d.parent === 1) addUser(`dept${d.id}.admin@segflow.demo`, 'dept_admin', d.id);
   }
   for (const d of DEPTS) {
     if (d.staff === 0) continue;
@@ -172,17 +230,33 @@ export function buildCatalog(now: number, channels: readonly string[]): Catalog 
   groupSpecs(channels).forEach((g, gi) => {
     const groupId = gi + 1;
     tagGroups.push({
-      id: groupId, name: g.name, description: g.description, color: g.color, exclusive: g.exclusive ? 1 : 0,
-      max_tags: null, department_id: g.departmentId ?? null, apply_role: g.applyRole, edit_role: g.editRole ?? 'dept_admin',
-      sort_order: gi, created_at: catalogCreated,
+      id: groupId,
+      name: g.name,
+      description: g.description,
+      color: g.color,
+      exclusive: g.exclusive ? 1 : 0,
+      max_tags: null,
+      department_id: g.departmentId ?? null,
+      apply_role: g.applyRole,
+      edit_role: g.editRole ?? 'dept_admin',
+      sort_order: gi,
+      created_at: catalogCreated,
     });
     const addTags = (specs: TagSpec[], parentId: number | null, level: number) => {
       for (const t of specs) {
         const id = tags.length + 1;
         tags.push({
-          id, group_id: groupId, parent_id: parentId, level, name: t.name, description: t.description ?? null,
-          color: null, status: t.retired ? 'retired' : 'active', retired_at: t.retired ? retiredAt : null,
-          created_at: catalogCreated, last_applied_at: null,
+          id,
+          group_id: groupId,
+          parent_id: parentId,
+          level,
+          name: t.name,
+          description: t.description ?? null,
+          color: null,
+          status: t.retired ? 'retired' : 'active',
+          retired_at: t.retired ? retiredAt : null,
+          created_at: catalogCreated,
+          last_applied_at: null,
         });
         ids.set(`${g.name}/${t.name}`, id);
         if (t.retired) retiredId = id;
@@ -199,11 +273,26 @@ export function buildCatalog(now: number, channels: readonly string[]): Catalog 
   ];
 
   const eventSources: EventSourceRow[] = [
-    { id: 'demo', name: '演示数据', kind: 'generic', secret: 'demo-secret', created_at: now - 200 * DAY_MS, last_event_at: null, event_count: 0 },
+    {
+      id: 'demo',
+      name: '演示数据',
+      kind: 'generic',
+      secret: 'demo-secret',
+      created_at: now - 200 * DAY_MS,
+      last_event_at: null,
+      event_count: 0,
+    },
   ];
 
   return {
-    departments, users, teams, salesTeams, eventSources, customFields, tagGroups, tags,
+    departments,
+    users,
+    teams,
+    salesTeams,
+    eventSources,
+    customFields,
+    tagGroups,
+    tags,
     tagId: (group, name) => {
       const id = ids.get(`${group}/${name}`);
       if (id === undefined) throw new Error(`unknown demo tag ${group}/${name}`);

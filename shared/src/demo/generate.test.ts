@@ -45,7 +45,12 @@ describe('generateDemo determinism', () => {
 
 describe('contacts', () => {
   it('stores bucket = bucketOf(external_id) and unique external ids shaped per kind', () => {
-    const prefix = { wecom_customer: /^wm[\w-]{30}$/, follower: /^o[\w-]{27}$/, friend: /^wxid_[a-z0-9]+$/, group_member: /^wxid_[a-z0-9]+$/ };
+    const prefix = {
+      wecom_customer: /^wm[\w-]{30}$/,
+      follower: /^o[\w-]{27}$/,
+      friend: /^wxid_[a-z0-9]+$/,
+      group_member: /^wxid_[a-z0-9]+$/,
+    };
     for (const c of data.contacts) {
       expect(c.bucket).toBe(bucketOf(c.external_id));
       expect(c.external_id).toMatch(prefix[c.kind]);
@@ -148,7 +153,9 @@ describe('events', () => {
   });
 
   it('qr scans name a known source channel', () => {
-    const channels = new Set(data.tags.filter((t) => t.group_id === data.tagGroups.find((g) => g.name === '来源渠道')?.id).map((t) => t.name));
+    const channels = new Set(
+      data.tags.filter((t) => t.group_id === data.tagGroups.find((g) => g.name === '来源渠道')?.id).map((t) => t.name),
+    );
     for (const e of data.events) if (e.type === 'qr_scan') expect(channels.has(e.channel ?? '')).toBe(true);
   });
 });
@@ -253,4 +260,3 @@ describe('tags', () => {
     expect(levels).toEqual(new Set([1, 2, 3]));
   });
 });
-

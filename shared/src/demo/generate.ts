@@ -10,14 +10,37 @@ import { bucketOf, type ContactKind, type Device, type EventType, type Gender } 
 import { DAY_MS, SHANGHAI_OFFSET_MINUTES, dayNumber } from '../time';
 import { COMMUNITY_DEPT, INTEREST_TREE, MEDIA_DEPT, buildCatalog, type Catalog, type Team } from './catalog';
 import {
-  ARTICLE_TITLES, COMPANY_PREFIX, COMPANY_SUFFIX, GIVEN_FEMALE, GIVEN_MALE, GIVEN_UNISEX, MESSAGES_KEYWORD,
-  MESSAGES_PLAIN, NICKNAMES, OCCUPATIONS, PRODUCTS, PROVINCES, REMARK_ROLES, REMARK_TITLES, SOURCE_CHANNELS,
-  SURNAMES, companyName,
+  ARTICLE_TITLES,
+  COMPANY_PREFIX,
+  COMPANY_SUFFIX,
+  GIVEN_FEMALE,
+  GIVEN_MALE,
+  GIVEN_UNISEX,
+  MESSAGES_KEYWORD,
+  MESSAGES_PLAIN,
+  NICKNAMES,
+  OCCUPATIONS,
+  PRODUCTS,
+  PROVINCES,
+  REMARK_ROLES,
+  REMARK_TITLES,
+  SOURCE_CHANNELS,
+  SURNAMES,
+  companyName,
 } from './names';
 import { Rng, mixSeed, weighted } from './random';
 import type {
-  ContactRow, ContactTagRow, DailyStatRow, DemoBatch, DemoOptions, DemoPart, DemoStatic, DemoTagsApplied,
-  EventRow, TagLedgerRow, TagRow,
+  ContactRow,
+  ContactTagRow,
+  DailyStatRow,
+  DemoBatch,
+  DemoOptions,
+  DemoPart,
+  DemoStatic,
+  DemoTagsApplied,
+  EventRow,
+  TagLedgerRow,
+  TagRow,
 } from './types';
 import type { TagSource } from '../domain';
 
@@ -26,19 +49,61 @@ export type * from './types';
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
-const KINDS = weighted<ContactKind>([['friend', 30], ['group_member', 30], ['follower', 20], ['wecom_customer', 20]]);
-const DEVICE_TABLE = weighted<Device>([['android', 48], ['ios', 40], ['windows', 6], ['mac', 4], ['other', 2]]);
+const KINDS = weighted<ContactKind>([
+  ['friend', 30],
+  ['group_member', 30],
+  ['follower', 20],
+  ['wecom_customer', 20],
+]);
+const DEVICE_TABLE = weighted<Device>([
+  ['android', 48],
+  ['ios', 40],
+  ['windows', 6],
+  ['mac', 4],
+  ['other', 2],
+]);
 const PROVINCE_TABLE = weighted(PROVINCES.map((p) => [p, p.weight] as const));
-const MEMBER_LEVELS = weighted<string>([['普通会员', 55], ['银卡', 25], ['金卡', 14], ['钻石', 6]]);
+const MEMBER_LEVELS = weighted<string>([
+  ['普通会员', 55],
+  ['银卡', 25],
+  ['金卡', 14],
+  ['钻石', 6],
+]);
 const PURCHASE_CHANNELS = ['小程序商城', '门店', '直播间', '企微小店'];
 const VIOLATION_TEXTS = ['发布广告链接', '刷屏', '辱骂群友', '发布违规二维码'];
 
 /** What each kind of contact mostly does (violations and group leaves are drawn separately). */
 const EVENT_MIX: Record<ContactKind, ReturnType<typeof weighted<EventType>>> = {
-  friend: weighted<EventType>([['message', 72], ['purchase', 9], ['article_open', 12], ['qr_scan', 2], ['invite', 2], ['group_join', 3]]),
-  group_member: weighted<EventType>([['message', 74], ['invite', 7], ['group_join', 5], ['purchase', 4], ['article_open', 8], ['qr_scan', 2]]),
-  follower: weighted<EventType>([['article_open', 74], ['qr_scan', 10], ['message', 10], ['purchase', 6]]),
-  wecom_customer: weighted<EventType>([['message', 62], ['purchase', 15], ['article_open', 15], ['qr_scan', 4], ['invite', 2], ['group_join', 2]]),
+  friend: weighted<EventType>([
+    ['message', 72],
+    ['purchase', 9],
+    ['article_open', 12],
+    ['qr_scan', 2],
+    ['invite', 2],
+    ['group_join', 3],
+  ]),
+  group_member: weighted<EventType>([
+    ['message', 74],
+    ['invite', 7],
+    ['group_join', 5],
+    ['purchase', 4],
+    ['article_open', 8],
+    ['qr_scan', 2],
+  ]),
+  follower: weighted<EventType>([
+    ['article_open', 74],
+    ['qr_scan', 10],
+    ['message', 10],
+    ['purchase', 6],
+  ]),
+  wecom_customer: weighted<EventType>([
+    ['message', 62],
+    ['purchase', 15],
+    ['article_open', 15],
+    ['qr_scan', 4],
+    ['invite', 2],
+    ['group_join', 2],
+  ]),
 };
 const BUYER_SHARE: Record<ContactKind, number> = { friend: 0.45, group_member: 0.25, follower: 0.15, wecom_customer: 0.6 };
 const VIOLATOR_SHARE: Record<ContactKind, number> = { friend: 0.003, group_member: 0.05, follower: 0.001, wecom_customer: 0.003 };
@@ -282,10 +347,16 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
   events.sort((a, b) => a.at - b.at);
 
   // Aggregates exactly as the worker maintains them on ingest.
-  let messageCount = 0, purchaseCount = 0, totalSpend = 0, inviteCount = 0, violationCount = 0;
-  let lastPurchaseAt: number | null = null, lastActiveAt: number | null = null;
+  let messageCount = 0,
+    purchaseCount = 0,
+    totalSpend = 0,
+    inviteCount = 0,
+    violationCount = 0;
+  let lastPurchaseAt: number | null = null,
+    lastActiveAt: number | null = null;
   const violationTimes: number[] = [];
-  let firstLeadAt: number | null = null, agentLeadAt: number | null = null;
+  let firstLeadAt: number | null = null,
+    agentLeadAt: number | null = null;
   for (const e of events) {
     if (lastActiveAt === null || e.at > lastActiveAt) lastActiveAt = e.at;
     if (e.type === 'message') {
@@ -317,10 +388,13 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
 
   const importAt = Math.max(createdAt, now - 3 * DAY_MS);
   const stage =
-    createdAt >= now - 14 * DAY_MS ? '新客'
-    : lastActiveAt !== null && lastActiveAt >= now - 30 * DAY_MS ? '活跃客户'
-    : lastActiveAt !== null && lastActiveAt >= now - 90 * DAY_MS ? '沉睡客户'
-    : '流失客户';
+    createdAt >= now - 14 * DAY_MS
+      ? '新客'
+      : lastActiveAt !== null && lastActiveAt >= now - 30 * DAY_MS
+        ? '活跃客户'
+        : lastActiveAt !== null && lastActiveAt >= now - 90 * DAY_MS
+          ? '沉睡客户'
+          : '流失客户';
   if (createdAt >= windowStart && stage !== '新客') {
     held(ctx.lifecycle.新客, 'import', createdAt, createdAt + 14 * DAY_MS, null, 'demo-import-lifecycle');
     hold(ctx.lifecycle[stage], 'import', createdAt + 14 * DAY_MS, null, 'demo-import-lifecycle');
@@ -347,17 +421,25 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
 
   if (kind === 'group_member') {
     const rating =
-      violationCount >= 2 ? '观察名单'
-      : messageCount >= 40 || (messageCount >= 20 && inviteCount >= 2) ? '核心成员'
-      : messageCount >= 8 ? '活跃成员'
-      : messageCount >= 1 ? '普通成员'
-      : null;
+      violationCount >= 2
+        ? '观察名单'
+        : messageCount >= 40 || (messageCount >= 20 && inviteCount >= 2)
+          ? '核心成员'
+          : messageCount >= 8
+            ? '活跃成员'
+            : messageCount >= 1
+              ? '普通成员'
+              : null;
     if (rating) hold(ctx.rating[rating], 'import', Math.max(createdAt, now - DAY_MS), null, 'demo-import-score');
   }
 
   // Violation ladder: warn at the 1st, mute at the 3rd, remove from the group at the 5th.
   const [warn, mute, kick] = ctx.risk;
-  const ladder: [number, number][] = [[1, warn], [3, mute], [5, kick]];
+  const ladder: [number, number][] = [
+    [1, warn],
+    [3, mute],
+    [5, kick],
+  ];
   let current: { tagId: number; at: number } | null = null;
   for (const [nth, tagId] of ladder) {
     const at = violationTimes[nth - 1];
@@ -367,8 +449,10 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
   }
   if (current) hold(current.tagId, 'manual', current.at, owner, null);
 
-  if (firstLeadAt !== null && r.chance(0.6)) hold(ctx.followUp, 'manual', Math.min(lastPossible, firstLeadAt + r.int(5, 120) * MINUTE), owner, null);
-  if (agentLeadAt !== null && r.chance(0.4)) hold(ctx.agentLead, 'manual', Math.min(lastPossible, agentLeadAt + r.int(10, 300) * MINUTE), owner, null);
+  if (firstLeadAt !== null && r.chance(0.6))
+    hold(ctx.followUp, 'manual', Math.min(lastPossible, firstLeadAt + r.int(5, 120) * MINUTE), owner, null);
+  if (agentLeadAt !== null && r.chance(0.4))
+    hold(ctx.agentLead, 'manual', Math.min(lastPossible, agentLeadAt + r.int(10, 300) * MINUTE), owner, null);
 
   const campaign = cat.retiredCampaign;
   if (createdAt < campaign.startedAt && r.chance(0.08)) {
@@ -383,12 +467,31 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
   for (const op of ledger) if (op.at > updatedAt) updatedAt = op.at;
 
   const contact: ContactRow = {
-    id, kind, external_id: externalId, name, remark, gender, region, city, occupation, company, device,
-    source_channel: sourceChannel, department_id: team.departmentId, owner_user_id: owner,
-    custom: JSON.stringify(custom), bucket: bucketOf(externalId),
-    created_at: createdAt, updated_at: updatedAt, last_active_at: lastActiveAt,
-    message_count: messageCount, purchase_count: purchaseCount, total_spend: totalSpend,
-    last_purchase_at: lastPurchaseAt, invite_count: inviteCount, violation_count: violationCount,
+    id,
+    kind,
+    external_id: externalId,
+    name,
+    remark,
+    gender,
+    region,
+    city,
+    occupation,
+    company,
+    device,
+    source_channel: sourceChannel,
+    department_id: team.departmentId,
+    owner_user_id: owner,
+    custom: JSON.stringify(custom),
+    bucket: bucketOf(externalId),
+    created_at: createdAt,
+    updated_at: updatedAt,
+    last_active_at: lastActiveAt,
+    message_count: messageCount,
+    purchase_count: purchaseCount,
+    total_spend: totalSpend,
+    last_purchase_at: lastPurchaseAt,
+    invite_count: inviteCount,
+    violation_count: violationCount,
   };
   return { contact, events, holdings, ledger };
 }
@@ -402,9 +505,26 @@ function regionShort(cat: Catalog, team: Team): string {
 /** Interests follow gender and occupation loosely, then descend the hierarchy at random. */
 function pickInterest(r: Rng, ctx: Ctx, gender: Gender, occupation: string | null): number {
   const w: [string, number][] =
-    gender === 'female' ? [['美妆', 50], ['母婴', occupation === '全职妈妈' ? 60 : 18], ['食品', 20], ['数码', 12]]
-    : gender === 'male' ? [['数码', 55], ['食品', 25], ['美妆', 8], ['母婴', 8]]
-    : [['美妆', 25], ['数码', 25], ['母婴', 20], ['食品', 30]];
+    gender === 'female'
+      ? [
+          ['美妆', 50],
+          ['母婴', occupation === '全职妈妈' ? 60 : 18],
+          ['食品', 20],
+          ['数码', 12],
+        ]
+      : gender === 'male'
+        ? [
+            ['数码', 55],
+            ['食品', 25],
+            ['美妆', 8],
+            ['母婴', 8],
+          ]
+        : [
+            ['美妆', 25],
+            ['数码', 25],
+            ['母婴', 20],
+            ['食品', 30],
+          ];
   let node = ctx.interestTop.get(r.pickWeighted(weighted(w))) as InterestNode;
   while (node.children.length > 0 && r.chance(0.65)) node = r.pick(node.children);
   return node.tagId;
@@ -427,9 +547,19 @@ function buildCtx(opts: Required<Omit<DemoOptions, 'batchSize'>>, cat: Catalog):
     cat,
     chats,
     interestTop: new Map(INTEREST_TREE.map((s) => [s.name, toNode(s)])),
-    lifecycle: { 新客: t('生命周期', '新客'), 活跃客户: t('生命周期', '活跃客户'), 沉睡客户: t('生命周期', '沉睡客户'), 流失客户: t('生命周期', '流失客户') },
+    lifecycle: {
+      新客: t('生命周期', '新客'),
+      活跃客户: t('生命周期', '活跃客户'),
+      沉睡客户: t('生命周期', '沉睡客户'),
+      流失客户: t('生命周期', '流失客户'),
+    },
     channelTag: new Map(SOURCE_CHANNELS.items.map((c) => [c, t('来源渠道', c)])),
-    rating: { 核心成员: t('群成员评级', '核心成员'), 活跃成员: t('群成员评级', '活跃成员'), 普通成员: t('群成员评级', '普通成员'), 观察名单: t('群成员评级', '观察名单') },
+    rating: {
+      核心成员: t('群成员评级', '核心成员'),
+      活跃成员: t('群成员评级', '活跃成员'),
+      普通成员: t('群成员评级', '普通成员'),
+      观察名单: t('群成员评级', '观察名单'),
+    },
     risk: [t('风险', '违规警告'), t('风险', '禁言'), t('风险', '移出群聊')],
     followUp: t('运营标记', '待跟进'),
     agentLead: t('运营标记', '意向代理'),
@@ -452,7 +582,8 @@ export function* generateDemo(options: DemoOptions): Generator<DemoPart, void, u
   };
   const batchSize = options.batchSize ?? 1000;
   if (!Number.isInteger(opts.contacts) || opts.contacts < 0) throw new RangeError('contacts must be a whole number ≥ 0');
-  if (!Number.isInteger(opts.now) || !Number.isInteger(opts.days) || opts.days < 1) throw new RangeError('now and days must be whole numbers');
+  if (!Number.isInteger(opts.now) || !Number.isInteger(opts.days) || opts.days < 1)
+    throw new RangeError('now and days must be whole numbers');
   if (!(opts.avgEvents >= 0) || !Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('bad avgEvents or batchSize');
 
   const cat = buildCatalog(opts.now, SOURCE_CHANNELS.items);
@@ -484,9 +615,18 @@ export function* generateDemo(options: DemoOptions): Generator<DemoPart, void, u
         const receivedAt = e.at + r.int(1000, 8999);
         if (lastEventAt === null || receivedAt > lastEventAt) lastEventAt = receivedAt;
         const row: EventRow = {
-          id: eventId++, source_id: 'demo', sender_event_id: `evt_${id.toString(36)}_${i.toString(36)}`,
-          contact_id: id, type: e.type, occurred_at: e.at, received_at: receivedAt, amount: e.amount,
-          channel: e.channel, group_id: e.groupId, text: e.text, properties: e.properties,
+          id: eventId++,
+          source_id: 'demo',
+          sender_event_id: `evt_${id.toString(36)}_${i.toString(36)}`,
+          contact_id: id,
+          type: e.type,
+          occurred_at: e.at,
+          received_at: receivedAt,
+          amount: e.amount,
+          channel: e.channel,
+          group_id: e.groupId,
+          text: e.text,
+          properties: e.properties,
         };
         batch.events.push(row);
         const day = dayNumber(e.at, SHANGHAI_OFFSET_MINUTES);
@@ -501,8 +641,16 @@ export function* generateDemo(options: DemoOptions): Generator<DemoPart, void, u
       batch.contactTags.push(...out.holdings);
       for (const op of out.ledger) {
         const row: TagLedgerRow = {
-          id: ledgerId++, contact_id: id, tag_id: op.tagId, op: op.op, source: op.source,
-          rule_id: null, rule_version: null, actor_user_id: op.actor, batch_id: op.batchId, at: op.at,
+          id: ledgerId++,
+          contact_id: id,
+          tag_id: op.tagId,
+          op: op.op,
+          source: op.source,
+          rule_id: null,
+          rule_version: null,
+          actor_user_id: op.actor,
+          batch_id: op.batchId,
+          at: op.at,
         };
         batch.tagLedger.push(row);
         if (op.op === 'add' && (tagLast.get(op.tagId) ?? -Infinity) < op.at) tagLast.set(op.tagId, op.at);
@@ -524,8 +672,17 @@ export interface DemoDataset extends DemoStatic, DemoBatch {}
 /** Collects `generateDemo` into arrays (tags carry their `last_applied_at`). Small sizes only. */
 export function collectDemo(options: DemoOptions): DemoDataset {
   const all: DemoDataset = {
-    departments: [], users: [], eventSources: [], customFields: [], tagGroups: [], tags: [],
-    contacts: [], events: [], dailyStats: [], contactTags: [], tagLedger: [],
+    departments: [],
+    users: [],
+    eventSources: [],
+    customFields: [],
+    tagGroups: [],
+    tags: [],
+    contacts: [],
+    events: [],
+    dailyStats: [],
+    contactTags: [],
+    tagLedger: [],
   };
   for (const part of generateDemo(options)) {
     if (part.kind === 'static') {

@@ -37,6 +37,9 @@ export function groupMemberScoreGraph(bandTagIds: readonly number[]): RuleGraph 
       },
       ...bandTagIds.map((tagId, i) => ({ id: `a${i + 1}`, kind: 'action' as const, action: { type: 'add_tag' as const, tagId } })),
     ],
-    edges: [{ id: 'e0', source: 't', target: 's' }, ...bands.map((h, i) => ({ id: `e${i + 1}`, source: 's', target: `a${i + 1}`, sourceHandle: h }))],
+    edges: [
+      { id: 'e0', source: 't', target: 's' },
+      ...bands.map((h, i) => ({ id: `e${i + 1}`, source: 's', target: `a${i + 1}`, sourceHandle: h })),
+    ],
   };
 }

@@ -112,13 +112,32 @@ describe('demoSql', () => {
       counts.set(p.table, (counts.get(p.table) ?? 0) + p.rows.length);
       if (p.table === 'contacts') parsedContacts.push(...p.rows);
     }
-    const order = ['departments', 'users', 'event_sources', 'custom_fields', 'tag_groups', 'tags', 'contacts', 'events', 'contact_daily_stats', 'contact_tags', 'tag_ledger'];
+    const order = [
+      'departments',
+      'users',
+      'event_sources',
+      'custom_fields',
+      'tag_groups',
+      'tags',
+      'contacts',
+      'events',
+      'contact_daily_stats',
+      'contact_tags',
+      'tag_ledger',
+    ];
     expect(firstSeen).toEqual(order);
     expect(Object.fromEntries(counts)).toEqual({
-      departments: data.departments.length, users: data.users.length, event_sources: 1,
-      custom_fields: data.customFields.length, tag_groups: data.tagGroups.length, tags: data.tags.length,
-      contacts: 300, events: data.events.length, contact_daily_stats: data.dailyStats.length,
-      contact_tags: data.contactTags.length, tag_ledger: data.tagLedger.length,
+      departments: data.departments.length,
+      users: data.users.length,
+      event_sources: 1,
+      custom_fields: data.customFields.length,
+      tag_groups: data.tagGroups.length,
+      tags: data.tags.length,
+      contacts: 300,
+      events: data.events.length,
+      contact_daily_stats: data.dailyStats.length,
+      contact_tags: data.contactTags.length,
+      tag_ledger: data.tagLedger.length,
     });
     // Names with quotes survive the trip (the nickname list has some on purpose).
     const names = parsedContacts.map((r) => r[3]);

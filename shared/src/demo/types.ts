@@ -191,7 +191,4 @@ export interface DemoTagsApplied {
 }
 
 /** One piece of the generated stream. */
-export type DemoPart =
-  | { kind: 'static'; data: DemoStatic }
-  | { kind: 'batch'; data: DemoBatch }
-  | { kind: 'final'; data: DemoTagsApplied };
+export type DemoPart = { kind: 'static'; data: DemoStatic } | { kind: 'batch'; data: DemoBatch } | { kind: 'final'; data: DemoTagsApplied };

@@ -23,10 +23,23 @@ describe('export CSV', () => {
   it('writes headers the import maps back to the same fields, and a file the import parses back', () => {
     for (const locale of ['zh-CN', 'en'] as const) {
       const headers = exportHeader(locale).trimEnd().split(',');
-      expect(guessMapping(headers).slice(0, 9)).toEqual(['externalId', 'name', 'kind', 'gender', 'region', 'city', 'company', 'occupation', 'remark']);
+      expect(guessMapping(headers).slice(0, 9)).toEqual([
+        'externalId',
+        'name',
+        'kind',
+        'gender',
+        'region',
+        'city',
+        'company',
+        'occupation',
+        'remark',
+      ]);
       expect(guessMapping(headers)[10]).toBe('tags');
     }
-    const text = '\uFEFF' + exportHeader('zh-CN') + csvLine(['wm_1', '张, 伟', 'wecom_customer', 'male', '', '', '', '', '', '', '兴趣偏好/美妆，生命周期/活跃客户', 12.5, '']);
+    const text =
+      '\uFEFF' +
+      exportHeader('zh-CN') +
+      csvLine(['wm_1', '张, 伟', 'wecom_customer', 'male', '', '', '', '', '', '', '兴趣偏好/美妆，生命周期/活跃客户', 12.5, '']);
     const sheet = parseCsv(new TextEncoder().encode(text));
     expect(sheet.rows[0]!.cells.slice(0, 2)).toEqual(['wm_1', '张, 伟']);
     expect(sheet.rows[0]!.cells[10]).toBe('兴趣偏好/美妆，生命周期/活跃客户');

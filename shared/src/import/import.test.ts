@@ -16,14 +16,29 @@ import {
 describe('guessMapping', () => {
   it('maps Chinese headers, including the variants Excel exports carry', () => {
     expect(guessMapping(['\uFEFF外部ID', '姓名', '手机号', '省份', '城市', '公司', '职业', '性别', '备注', '类型', '标签'])).toEqual([
-      'externalId', 'name', 'phone', 'region', 'city', 'company', 'occupation', 'gender', 'remark', 'kind', 'tags',
+      'externalId',
+      'name',
+      'phone',
+      'region',
+      'city',
+      'company',
+      'occupation',
+      'gender',
+      'remark',
+      'kind',
+      'tags',
     ]);
     expect(guessMapping(['手机', '地区', '客户姓名'])).toEqual(['phone', 'region', 'name']);
   });
 
   it('maps English headers regardless of case, spaces and underscores', () => {
     expect(guessMapping(['External ID', 'Name', 'Mobile', 'Region', 'City', 'external_id'])).toEqual([
-      'externalId', 'name', 'phone', 'region', 'city', null,
+      'externalId',
+      'name',
+      'phone',
+      'region',
+      'city',
+      null,
     ]);
   });
 
@@ -102,14 +117,21 @@ describe('mapping and misaligned columns', () => {
       ['a3', '李娜'],
     ];
     expect(misalignedColumns(['externalId', 'name'], rows)).toEqual([]);
-    const file = checkFile(['externalId', 'name'], rows.map((cells, i) => ({ row: i + 2, cells })));
+    const file = checkFile(
+      ['externalId', 'name'],
+      rows.map((cells, i) => ({ row: i + 2, cells })),
+    );
     expect(file.rows.flatMap((r) => r.rejections)).toEqual([
       { row: 3, column: 1, field: 'name', reason: 'looks_like_phone', value: '13800138000' },
     ]);
   });
 
   it('flags dates in a name column', () => {
-    const rows = [['a1', '2024-01-02'], ['a2', '2024/01/03'], ['a3', '王芳']];
+    const rows = [
+      ['a1', '2024-01-02'],
+      ['a2', '2024/01/03'],
+      ['a3', '王芳'],
+    ];
     expect(misalignedColumns(['externalId', 'name'], rows).map((b) => b.column)).toEqual([1]);
   });
 });
@@ -121,7 +143,10 @@ describe('rows', () => {
     expect(ok).toEqual({
       row: 2,
       values: { externalId: 'wm_1', name: '张伟', phone: '13800138000', gender: 'male' },
-      tags: [{ group: '生命周期', name: '活跃客户' }, { group: null, name: '美妆' }],
+      tags: [
+        { group: '生命周期', name: '活跃客户' },
+        { group: null, name: '美妆' },
+      ],
       rejections: [],
     });
     const bad = checkRow(mapping, 7, ['', '张伟', '123', '?', '', '']);
@@ -188,14 +213,21 @@ describe('FileChecker', () => {
     const mapping: ImportMapping = ['externalId', 'name', 'phone', 'gender'];
     const rows = Array.from({ length: 50 }, (_, i) => ({
       row: i + 2,
-      cells: [`e${i % 17}`, i % 7 === 0 ? `1390013${String(9000 + i)}` : `客户${i}`, i % 5 === 0 ? '12' : `1380013${String(8000 + (i % 23))}`, ['男', '女', '?'][i % 3]!],
+      cells: [
+        `e${i % 17}`,
+        i % 7 === 0 ? `1390013${String(9000 + i)}` : `客户${i}`,
+        i % 5 === 0 ? '12' : `1380013${String(8000 + (i % 23))}`,
+        ['男', '女', '?'][i % 3]!,
+      ],
     }));
     const whole = checkFile(mapping, rows);
     const checker = new FileChecker(mapping);
     const paged = [rows.slice(0, 7), rows.slice(7, 30), rows.slice(30)].flatMap((page) => checker.add(page));
     expect(paged).toEqual(whole.rows);
     expect(checker.misaligned()).toEqual(whole.misaligned);
-    expect(paged.flatMap((r) => r.rejections).map((r) => r.reason)).toEqual(expect.arrayContaining(['duplicate_in_file', 'invalid_phone', 'invalid_gender', 'looks_like_phone']));
+    expect(paged.flatMap((r) => r.rejections).map((r) => r.reason)).toEqual(
+      expect.arrayContaining(['duplicate_in_file', 'invalid_phone', 'invalid_gender', 'looks_like_phone']),
+    );
   });
 });
 

@@ -68,7 +68,9 @@ export function parseCsv(bytes: Uint8Array): ParsedSheet & { encoding: TextEncod
   const { text, encoding } = decodeText(bytes);
   const result = Papa.parse<string[]>(text, { skipEmptyLines: false, delimiter: guessDelimiter(text) });
   // a trailing newline yields one empty row; empty rows are skipped by toSheet (row numbers kept)
-  const errors = result.errors.filter((e) => e.code !== 'UndetectableDelimiter').map((e) => `${e.row === undefined ? '' : `row ${e.row + 1}: `}${e.message}`);
+  const errors = result.errors
+    .filter((e) => e.code !== 'UndetectableDelimiter')
+    .map((e) => `${e.row === undefined ? '' : `row ${e.row + 1}: `}${e.message}`);
   return { ...toSheet(result.data), encoding, errors };
 }
 

@@ -4,16 +4,7 @@
  * references against the taxonomy. Every rejection names its row, column and reason.
  */
 import type { ContactKind, Gender } from '../domain';
-import {
-  IMPORT_FIELDS,
-  normalizeIdNumber,
-  normalizePhone,
-  parseGender,
-  parseKind,
-  valueProblem,
-  type ImportField,
-  type ValueProblem,
-} from './fields';
+import { normalizeIdNumber, normalizePhone, parseGender, parseKind, valueProblem, type ImportField, type ValueProblem } from './fields';
 
 /** Column index → field (null = not imported). */
 export type ImportMapping = (ImportField | null)[];
@@ -118,7 +109,10 @@ export function parseTagCell(cell: string): TagRef[] {
     const p = part.trim();
     if (!p) continue;
     const slash = p.search(/[/／]/);
-    const ref: TagRef = slash > 0 ? { group: p.slice(0, slash).trim(), name: p.slice(slash + 1).trim() } : { group: null, name: p.replace(/^[/／]/, '').trim() };
+    const ref: TagRef =
+      slash > 0
+        ? { group: p.slice(0, slash).trim(), name: p.slice(slash + 1).trim() }
+        : { group: null, name: p.replace(/^[/／]/, '').trim() };
     if (!ref.name) continue;
     const key = `${ref.group ?? ''}\u0000${ref.name}`;
     if (!seen.has(key)) {
@@ -203,7 +197,14 @@ export function raggedRejection(mapping: ImportMapping, row: number, cells: read
   const extra = cells.slice(mapping.length).map((c) => c.trim());
   const first = extra.findIndex((c) => c !== '');
   if (first < 0) return null;
-  return { row, column: mapping.length + first, field: null, reason: 'extra_cells', value: extra.filter((c) => c !== '').join(', '), detail: String(mapping.length) };
+  return {
+    row,
+    column: mapping.length + first,
+    field: null,
+    reason: 'extra_cells',
+    value: extra.filter((c) => c !== '').join(', '),
+    detail: String(mapping.length),
+  };
 }
 
 /**
@@ -238,7 +239,9 @@ export interface TaxonomyTag {
   status: 'active' | 'retired';
 }
 
-export type TagResolution = { ok: true; tagIds: number[] } | { ok: false; reason: 'unknown_tag' | 'ambiguous_tag' | 'retired_tag' | 'exclusive_conflict'; detail: string };
+export type TagResolution =
+  | { ok: true; tagIds: number[] }
+  | { ok: false; reason: 'unknown_tag' | 'ambiguous_tag' | 'retired_tag' | 'exclusive_conflict'; detail: string };
 
 /** Index of the taxonomy for {@link resolveTags}: by group/name and by bare name. */
 export function taxonomyIndex(tags: readonly TaxonomyTag[]) {
@@ -277,7 +280,8 @@ export function resolveTags(refs: readonly TagRef[], index: ReturnType<typeof ta
   for (const t of found) {
     if (!t.exclusive) continue;
     const same = found.filter((f) => f.groupId === t.groupId);
-    if (same.length > 1) return { ok: false, reason: 'exclusive_conflict', detail: `${t.groupName}: ${same.map((f) => f.name).join(', ')}` };
+    if (same.length > 1)
+      return { ok: false, reason: 'exclusive_conflict', detail: `${t.groupName}: ${same.map((f) => f.name).join(', ')}` };
   }
   return { ok: true, tagIds: found.map((t) => t.id) };
 }
@@ -323,7 +327,15 @@ export class FileChecker {
           if (!v) continue;
           const first = this.firstByKey[key].get(v);
           if (first === undefined) this.firstByKey[key].set(v, r.row);
-          else dupes.push({ row: r.row, column: this.mapping.indexOf(key), field: key, reason: 'duplicate_in_file', value: v, detail: String(first) });
+          else
+            dupes.push({
+              row: r.row,
+              column: this.mapping.indexOf(key),
+              field: key,
+              reason: 'duplicate_in_file',
+              value: v,
+              detail: String(first),
+            });
         }
         checked.rejections.push(...dupes);
       }
@@ -335,7 +347,8 @@ export class FileChecker {
   misaligned(): MisalignedColumn[] {
     const out: MisalignedColumn[] = [];
     for (const [column, s] of this.shapes) {
-      if (s.checked > 0 && s.bad / s.checked > MISALIGNED_SHARE) out.push({ column, field: s.field, checked: s.checked, bad: s.bad, samples: s.samples });
+      if (s.checked > 0 && s.bad / s.checked > MISALIGNED_SHARE)
+        out.push({ column, field: s.field, checked: s.checked, bad: s.bad, samples: s.samples });
     }
     return out.sort((x, y) => x.column - y.column);
   }
@@ -350,5 +363,3 @@ export function checkFile(mapping: ImportMapping, rows: readonly { row: number; 
   const checked = checker.add(rows);
   return { mappingProblems: mappingProblems(mapping), misaligned: checker.misaligned(), rows: checked };
 }
-
-

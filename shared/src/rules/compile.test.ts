@@ -10,10 +10,13 @@ const trigger: RuleNode = { id: 't', kind: 'trigger', trigger: { type: 'schedule
 const spend: RuleNode = { id: 'c', kind: 'condition', condition: { field: 'totalSpend', op: 'gte', value: 100000 } };
 const add: RuleNode = { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } };
 const graph = (nodes: RuleNode[], edges: RuleEdge[]): RuleGraph => ({ schemaVersion: 1, nodes, edges });
-const ok = graph([trigger, spend, add], [
-  { id: 'e1', source: 't', target: 'c' },
-  { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
-]);
+const ok = graph(
+  [trigger, spend, add],
+  [
+    { id: 'e1', source: 't', target: 'c' },
+    { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+  ],
+);
 
 function errorsOf(input: unknown, opts = {}) {
   const r = compileRule(input, opts);
@@ -35,14 +38,22 @@ describe('compileRule', () => {
   it('pins a cycle to the nodes on it', () => {
     const c2: RuleNode = { id: 'c2', kind: 'condition', condition: { field: 'region', op: 'eq', value: '广东' } };
     const errs = errorsOf(
-      graph([trigger, spend, c2, add], [
-        { id: 'e1', source: 't', target: 'c' },
-        { id: 'e2', source: 'c', target: 'c2' },
-        { id: 'e3', source: 'c2', target: 'c' },
-        { id: 'e4', source: 'c2', target: 'a' },
+      graph(
+        [trigger, spend, c2, add],
+        [
+          { id: 'e1', source: 't', target: 'c' },
+          { id: 'e2', source: 'c', target: 'c2' },
+          { id: 'e3', source: 'c2', target: 'c' },
+          { id: 'e4', source: 'c2', target: 'a' },
+        ],
+      ),
+    );
+    expect(errs).toEqual(
+      expect.arrayContaining([
+        { nodeId: 'c', code: 'cycle' },
+        { nodeId: 'c2', code: 'cycle' },
       ]),
     );
-    expect(errs).toEqual(expect.arrayContaining([{ nodeId: 'c', code: 'cycle' }, { nodeId: 'c2', code: 'cycle' }]));
   });
 
   it('reports an edge to a missing node', () => {
@@ -59,7 +70,7 @@ describe('compileRule', () => {
   });
 
   it('rejects a wrong value type, a missing value, an unknown field and a bad operator, each on its node', () => {
-    const bad = (id: string, condition: object): RuleNode => ({ id, kind: 'condition', condition } as RuleNode);
+    const bad = (id: string, condition: object): RuleNode => ({ id, kind: 'condition', condition }) as RuleNode;
     const nodes = [
       trigger,
       bad('c1', { field: 'totalSpend', op: 'gte', value: '100' }),
@@ -83,7 +94,12 @@ describe('compileRule', () => {
   it('rejects an unknown tag in a condition and in an action when told which tags exist', () => {
     const hasTag: RuleNode = { id: 'c', kind: 'condition', condition: { field: 'tags', op: 'has', value: 99 } };
     const errs = errorsOf(graph([trigger, hasTag, add], ok.edges), { tagExists: (id: number) => id === 2 });
-    expect(errs).toEqual(expect.arrayContaining([{ nodeId: 'c', code: 'unknown_tag' }, { nodeId: 'a', code: 'unknown_tag' }]));
+    expect(errs).toEqual(
+      expect.arrayContaining([
+        { nodeId: 'c', code: 'unknown_tag' },
+        { nodeId: 'a', code: 'unknown_tag' },
+      ]),
+    );
   });
 
   it('refuses an event-scoped field in a scheduled rule', () => {
@@ -93,24 +109,32 @@ describe('compileRule', () => {
 
   it('requires exactly one trigger and at least one action', () => {
     expect(errorsOf(graph([spend], []))).toEqual(
-      expect.arrayContaining([{ nodeId: null, code: 'no_trigger' }, { nodeId: null, code: 'no_actions' }]),
+      expect.arrayContaining([
+        { nodeId: null, code: 'no_trigger' },
+        { nodeId: null, code: 'no_actions' },
+      ]),
     );
   });
 
   it('rejects an edge from a handle the node does not have', () => {
-    const errs = errorsOf(graph([trigger, spend, add], [ok.edges[0] as RuleEdge, { id: 'e2', source: 'c', target: 'a', sourceHandle: 'maybe' }]));
+    const errs = errorsOf(
+      graph([trigger, spend, add], [ok.edges[0] as RuleEdge, { id: 'e2', source: 'c', target: 'a', sourceHandle: 'maybe' }]),
+    );
     expect(errs).toContainEqual({ nodeId: 'c', code: 'bad_handle' });
   });
 
   it('requires NOT to have exactly one input', () => {
     const not: RuleNode = { id: 'n', kind: 'logic', op: 'not' };
     const errs = errorsOf(
-      graph([trigger, spend, not, add], [
-        { id: 'e1', source: 't', target: 'c' },
-        { id: 'e2', source: 'c', target: 'n', sourceHandle: 'yes' },
-        { id: 'e3', source: 't', target: 'n' },
-        { id: 'e4', source: 'n', target: 'a' },
-      ]),
+      graph(
+        [trigger, spend, not, add],
+        [
+          { id: 'e1', source: 't', target: 'c' },
+          { id: 'e2', source: 'c', target: 'n', sourceHandle: 'yes' },
+          { id: 'e3', source: 't', target: 'n' },
+          { id: 'e4', source: 'n', target: 'a' },
+        ],
+      ),
     );
     expect(errs).toContainEqual({ nodeId: 'n', code: 'logic_inputs' });
   });
@@ -131,7 +155,15 @@ describe('compileRule', () => {
         { id: 'x', condition: { field: 'totalSpend', op: 'gt', value: 3 } },
       ],
     };
-    const errs = errorsOf(graph([trigger, branch, add], [{ id: 'e1', source: 't', target: 'b' }, { id: 'e2', source: 'b', target: 'a', sourceHandle: 'x' }]));
+    const errs = errorsOf(
+      graph(
+        [trigger, branch, add],
+        [
+          { id: 'e1', source: 't', target: 'b' },
+          { id: 'e2', source: 'b', target: 'a', sourceHandle: 'x' },
+        ],
+      ),
+    );
     expect(errs.filter((e) => e.code === 'duplicate_id')).toEqual([
       { nodeId: 'b', code: 'duplicate_id' },
       { nodeId: 'b', code: 'duplicate_id' },

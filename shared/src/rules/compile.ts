@@ -217,7 +217,14 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
     const handles = handlesOf(src);
     const handle = src.kind === 'condition' ? (e.sourceHandle ?? 'yes') : e.sourceHandle;
     if (handles ? handle === undefined || !handles.includes(handle) : handle !== undefined && handle !== 'out') {
-      errors.push(ruleError(src.id, 'bad_handle', `edge ${e.id} leaves "${String(e.sourceHandle)}", which ${src.kind} "${src.id}" does not have`, e.id));
+      errors.push(
+        ruleError(
+          src.id,
+          'bad_handle',
+          `edge ${e.id} leaves "${String(e.sourceHandle)}", which ${src.kind} "${src.id}" does not have`,
+          e.id,
+        ),
+      );
       continue;
     }
     if (dst.kind === 'trigger') {
@@ -264,7 +271,7 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
   if (actions.length === 0) errors.push(ruleError(null, 'no_actions', 'add at least one action'));
   for (const n of graph.nodes) {
     if (!trigger || reached.has(n.id) || n.kind === 'trigger' || inCycle.includes(n)) continue;
-    if (n.kind === 'action' && !(incoming.get(n.id)?.length)) {
+    if (n.kind === 'action' && !incoming.get(n.id)?.length) {
       errors.push(ruleError(n.id, 'action_no_path', 'connect this action: nothing leads to it'));
     } else {
       errors.push(ruleError(n.id, 'unreachable', 'no path from the trigger leads here'));
@@ -277,7 +284,15 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
   const addTest = (nodeId: string, id: string, c: ConditionSpec) => {
     const r = compileCondition(nodeId, c, catalog, opts, isEventRule);
     if ('code' in r) errors.push(r);
-    else tests.push({ id, nodeId, kind: 'bool', logic: r.logic, eventScoped: r.eventScoped, conditions: [{ condition: c, valueLogic: r.valueLogic, logic: r.logic }] });
+    else
+      tests.push({
+        id,
+        nodeId,
+        kind: 'bool',
+        logic: r.logic,
+        eventScoped: r.eventScoped,
+        conditions: [{ condition: c, valueLogic: r.valueLogic, logic: r.logic }],
+      });
   };
   for (const n of graph.nodes) {
     switch (n.kind) {
@@ -308,7 +323,8 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
       case 'branch': {
         const seen = new Set<string>();
         for (const c of n.cases) {
-          if (c.id === 'else' || seen.has(c.id)) errors.push(ruleError(n.id, 'duplicate_id', `case id "${c.id}" is used twice (or is "else")`));
+          if (c.id === 'else' || seen.has(c.id))
+            errors.push(ruleError(n.id, 'duplicate_id', `case id "${c.id}" is used twice (or is "else")`));
           seen.add(c.id);
           addTest(n.id, `${n.id}:${c.id}`, c.condition);
         }
@@ -319,7 +335,13 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
         for (const m of n.metrics) {
           const field = catalog.get(m.field);
           if (!field || (field.type !== 'number' && field.type !== 'aggregate')) {
-            errors.push(ruleError(n.id, field ? 'wrong_value_type' : 'unknown_field', `score metric "${m.field}" must be a number or an event aggregate`));
+            errors.push(
+              ruleError(
+                n.id,
+                field ? 'wrong_value_type' : 'unknown_field',
+                `score metric "${m.field}" must be a number or an event aggregate`,
+              ),
+            );
             continue;
           }
           if (field.eventScoped && !isEventRule) {
@@ -350,7 +372,13 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
       case 'logic': {
         const k = incoming.get(n.id)?.length ?? 0;
         if (n.op === 'not' ? k !== 1 : k < 1) {
-          errors.push(ruleError(n.id, 'logic_inputs', n.op === 'not' ? 'NOT takes exactly one input' : `${n.op.toUpperCase()} needs at least one input`));
+          errors.push(
+            ruleError(
+              n.id,
+              'logic_inputs',
+              n.op === 'not' ? 'NOT takes exactly one input' : `${n.op.toUpperCase()} needs at least one input`,
+            ),
+          );
         }
         break;
       }
@@ -435,5 +463,8 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
   const logic: JsonLogic = {
     merge: compiledActions.map((a) => ({ if: [nodeLogic[a.nodeId] ?? false, [a.nodeId], []] })),
   };
-  return { ok: true, value: { logic, trigger: trigger.trigger, triggerNodeId: trigger.id, actions: compiledActions, tests, reach, edgeFlow, nodeLogic } };
+  return {
+    ok: true,
+    value: { logic, trigger: trigger.trigger, triggerNodeId: trigger.id, actions: compiledActions, tests, reach, edgeFlow, nodeLogic },
+  };
 }

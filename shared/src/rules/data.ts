@@ -49,9 +49,13 @@ export function evalDataFromRows(rows: ContactRows, now: number, tzOffsetMinutes
     contact: contactFromRow(rows.contact),
     tags: rows.tagIds ?? [],
     stats: (rows.stats ?? []) as DailyStatRow[],
-    events: (rows.events ?? []).map(
-      (e): EventRow => ({ type: e.type as EventRow['type'], occurredAt: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text }),
-    ),
+    events: (rows.events ?? []).map((e): EventRow => ({
+      type: e.type as EventRow['type'],
+      occurredAt: e.occurred_at,
+      amount: e.amount,
+      channel: e.channel,
+      text: e.text,
+    })),
     event,
     now,
     tzOffsetMinutes,

@@ -85,7 +85,9 @@ describe('plan evaluator', () => {
     tagIds: [...new Set(demo.contactTags.map((t) => t.tag_id))].sort((a, b) => a - b),
     customFields: demo.customFields.map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, type: f.type })),
     eventChannels: [...new Set(demo.events.map((e) => e.channel).filter((c): c is string => !!c))],
-    keywords: [...new Set(demo.events.filter((e) => e.type === 'message' && e.text).map((e) => [...(e.text as string)].slice(0, 2).join('')))],
+    keywords: [
+      ...new Set(demo.events.filter((e) => e.type === 'message' && e.text).map((e) => [...(e.text as string)].slice(0, 2).join(''))),
+    ],
   };
 
   /**
@@ -115,7 +117,12 @@ describe('plan evaluator', () => {
       const eventType = r.chance(0.3) ? r.pick<EventType>(['message', 'purchase', 'qr_scan']) : undefined;
       const graph = randomGraph(r, vocab, { maxNodes: 8, ...(eventType ? { eventType } : {}) });
       const event: TriggerEvent | null = eventType
-        ? { type: eventType, text: r.chance(0.8) ? r.pick(vocab.keywords) : null, channel: r.chance(0.5) ? r.pick(vocab.eventChannels) : null, amount: r.chance(0.5) ? r.int(0, 50) * 1000 : null }
+        ? {
+            type: eventType,
+            text: r.chance(0.8) ? r.pick(vocab.keywords) : null,
+            channel: r.chance(0.5) ? r.pick(vocab.eventChannels) : null,
+            amount: r.chance(0.5) ? r.int(0, 50) * 1000 : null,
+          }
         : null;
       expect(disagreements(graph, event).slice(0, 3), `seed ${seed}: ${JSON.stringify(graph)}`).toEqual([]);
     }
@@ -123,12 +130,25 @@ describe('plan evaluator', () => {
 
   it('agrees on a rule with more independent actions than its decision tree allows (the action loop)', () => {
     // Eight actions behind eight unrelated conditions: a tree would need 2^8 − 1 decisions.
-    const fields = ['messageCount', 'purchaseCount', 'totalSpend', 'inviteCount', 'violationCount', 'messageCount', 'purchaseCount', 'totalSpend'];
+    const fields = [
+      'messageCount',
+      'purchaseCount',
+      'totalSpend',
+      'inviteCount',
+      'violationCount',
+      'messageCount',
+      'purchaseCount',
+      'totalSpend',
+    ];
     const nodes: RuleGraph['nodes'] = [{ id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } }];
     const edges: RuleGraph['edges'] = [];
     fields.forEach((field, i) => {
       const seen = (values[field] ?? [0]).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
-      nodes.push({ id: `c${i}`, kind: 'condition', condition: { field, op: 'gte', value: seen[Math.floor((seen.length * (i + 1)) / 10)] ?? 1 } });
+      nodes.push({
+        id: `c${i}`,
+        kind: 'condition',
+        condition: { field, op: 'gte', value: seen[Math.floor((seen.length * (i + 1)) / 10)] ?? 1 },
+      });
       nodes.push({ id: `a${i}`, kind: 'action', action: { type: 'add_tag', tagId: vocab.tagIds[i % vocab.tagIds.length] as number } });
       edges.push({ id: `e${i}`, source: 't', target: `c${i}` }, { id: `f${i}`, source: `c${i}`, target: `a${i}`, sourceHandle: 'yes' });
     });
@@ -157,7 +177,16 @@ describe('plan evaluator, decision tree', () => {
       schemaVersion: 1,
       nodes: [
         { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
-        { id: 's', kind: 'score', metrics: [{ field: 'messageCount', weight: 100, cap: 100 }], bands: [{ id: 'hi', min: 60, max: null }, { id: 'mid', min: 30, max: 60 }, { id: 'lo', min: 0, max: 30 }] },
+        {
+          id: 's',
+          kind: 'score',
+          metrics: [{ field: 'messageCount', weight: 100, cap: 100 }],
+          bands: [
+            { id: 'hi', min: 60, max: null },
+            { id: 'mid', min: 30, max: 60 },
+            { id: 'lo', min: 0, max: 30 },
+          ],
+        },
         { id: 'a_hi', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
         { id: 'a_mid', kind: 'action', action: { type: 'add_tag', tagId: 2 } },
         { id: 'a_lo', kind: 'action', action: { type: 'add_tag', tagId: 3 } },
@@ -186,6 +215,8 @@ describe('plan evaluator, decision tree', () => {
     expect(plan({ contact: counted(60), now: 0 })).toEqual(['a_hi']);
     expect(reads).toBe(4);
     // Not a number: a score of 0, the lowest band, as json-logic-js says.
-    expect(plan({ contact: counted('many'), now: 0 })).toEqual(applyReference(r.value.logic, { contact: { messageCount: 'many' }, now: 0 }));
+    expect(plan({ contact: counted('many'), now: 0 })).toEqual(
+      applyReference(r.value.logic, { contact: { messageCount: 'many' }, now: 0 }),
+    );
   });
 });

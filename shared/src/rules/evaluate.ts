@@ -126,15 +126,33 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
     case 'sf_gte': {
       if (lits.length !== 1) return null;
       if (!finite(b)) return never;
-      if (op === 'sf_lt') return (d) => { const a = read(d); return finite(a) && a < b; };
-      if (op === 'sf_lte') return (d) => { const a = read(d); return finite(a) && a <= b; };
-      if (op === 'sf_gt') return (d) => { const a = read(d); return finite(a) && a > b; };
-      return (d) => { const a = read(d); return finite(a) && a >= b; };
+      if (op === 'sf_lt')
+        return (d) => {
+          const a = read(d);
+          return finite(a) && a < b;
+        };
+      if (op === 'sf_lte')
+        return (d) => {
+          const a = read(d);
+          return finite(a) && a <= b;
+        };
+      if (op === 'sf_gt')
+        return (d) => {
+          const a = read(d);
+          return finite(a) && a > b;
+        };
+      return (d) => {
+        const a = read(d);
+        return finite(a) && a >= b;
+      };
     }
     case 'sf_between': {
       if (lits.length !== 2) return null;
       if (!finite(b) || !finite(c)) return never;
-      return (d) => { const a = read(d); return finite(a) && a >= b && a <= c; };
+      return (d) => {
+        const a = read(d);
+        return finite(a) && a >= b && a <= c;
+      };
     }
     case 'sf_in':
     case 'sf_not_in': {
@@ -147,26 +165,52 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
       // SameValueZero differs from `===` only for NaN, excluded by `a === a`.
       if (b.length <= SHORT_LIST) {
         const list: unknown[] = b.slice();
-        if (op === 'sf_in') return (d) => { const a = read(d); return a !== null && a !== undefined && list.indexOf(a) >= 0; };
-        return (d) => { const a = read(d); return a !== null && a !== undefined && list.indexOf(a) < 0; };
+        if (op === 'sf_in')
+          return (d) => {
+            const a = read(d);
+            return a !== null && a !== undefined && list.indexOf(a) >= 0;
+          };
+        return (d) => {
+          const a = read(d);
+          return a !== null && a !== undefined && list.indexOf(a) < 0;
+        };
       }
-      if (op === 'sf_in') return (d) => { const a = read(d); return a !== null && a !== undefined && a === a && set.has(a); };
-      return (d) => { const a = read(d); return a !== null && a !== undefined && !(a === a && set.has(a)); };
+      if (op === 'sf_in')
+        return (d) => {
+          const a = read(d);
+          return a !== null && a !== undefined && a === a && set.has(a);
+        };
+      return (d) => {
+        const a = read(d);
+        return a !== null && a !== undefined && !(a === a && set.has(a));
+      };
     }
     case 'sf_is_empty':
       if (lits.length !== 0) return null;
-      return (d) => { const a = read(d); return a === null || a === undefined || a === ''; };
+      return (d) => {
+        const a = read(d);
+        return a === null || a === undefined || a === '';
+      };
     case 'sf_is_not_empty':
       if (lits.length !== 0) return null;
-      return (d) => { const a = read(d); return a !== null && a !== undefined && a !== ''; };
+      return (d) => {
+        const a = read(d);
+        return a !== null && a !== undefined && a !== '';
+      };
     case 'sf_contains':
       if (lits.length !== 1) return null;
       if (typeof b !== 'string') return never;
-      return (d) => { const a = read(d); return typeof a === 'string' && a.includes(b); };
+      return (d) => {
+        const a = read(d);
+        return typeof a === 'string' && a.includes(b);
+      };
     case 'sf_starts_with':
       if (lits.length !== 1) return null;
       if (typeof b !== 'string') return never;
-      return (d) => { const a = read(d); return typeof a === 'string' && a.startsWith(b); };
+      return (d) => {
+        const a = read(d);
+        return typeof a === 'string' && a.startsWith(b);
+      };
     case 'sf_within_days': {
       if (lits.length !== 1) return null;
       if (!finite(b)) return never;
@@ -182,13 +226,19 @@ function specialisePredicate(op: string, read: Evaluator, lits: JsonLogic[]): Ev
       if (lits.length !== 1) return null;
       if (!finite(b)) return never;
       const w = new DayWindow(b);
-      return (d) => { const a = read(d); return finite(a) && a < w.at(d).fromMs; };
+      return (d) => {
+        const a = read(d);
+        return finite(a) && a < w.at(d).fromMs;
+      };
     }
     case 'sf_in_rollout': {
       // isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10000 < threshold
       if (lits.length !== 2) return null;
       if (!finite(b) || !finite(c)) return never;
-      return (d) => { const a = read(d); return finite(a) && (a + b) % 10_000 < c; };
+      return (d) => {
+        const a = read(d);
+        return finite(a) && (a + b) % 10_000 < c;
+      };
     }
     case 'sf_keyword_any':
     case 'sf_keyword_all': {
@@ -267,10 +317,11 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
             const hi = x.lastDay;
             const stats = d.stats;
             let total = 0;
-            if (stats) for (let i = 0; i < stats.length; i++) {
-              const s = stats[i] as DailyStatRow;
-              if (s.type === type && s.day >= lo && s.day <= hi) total += s.count;
-            }
+            if (stats)
+              for (let i = 0; i < stats.length; i++) {
+                const s = stats[i] as DailyStatRow;
+                if (s.type === type && s.day >= lo && s.day <= hi) total += s.count;
+              }
             return total;
           };
         }
@@ -280,10 +331,11 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
           const hi = x.lastDay;
           const stats = d.stats;
           let total = 0;
-          if (stats) for (let i = 0; i < stats.length; i++) {
-            const s = stats[i] as DailyStatRow;
-            if (s.type === type && s.day >= lo && s.day <= hi) total += s.amount;
-          }
+          if (stats)
+            for (let i = 0; i < stats.length; i++) {
+              const s = stats[i] as DailyStatRow;
+              if (s.type === type && s.day >= lo && s.day <= hi) total += s.amount;
+            }
           return total;
         };
       }
@@ -293,10 +345,12 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
         const hi = x.toMs;
         const events = d.events;
         let total = 0;
-        if (events) for (let i = 0; i < events.length; i++) {
-          const ev = events[i] as EventRow;
-          if (ev.type === type && ev.channel === channel && ev.occurredAt >= lo && ev.occurredAt <= hi) total += isCount ? 1 : (ev.amount ?? 0);
-        }
+        if (events)
+          for (let i = 0; i < events.length; i++) {
+            const ev = events[i] as EventRow;
+            if (ev.type === type && ev.channel === channel && ev.occurredAt >= lo && ev.occurredAt <= hi)
+              total += isCount ? 1 : (ev.amount ?? 0);
+          }
         return total;
       };
     }
@@ -307,14 +361,30 @@ function specialiseLiteral(op: string, lits: JsonLogic[]): Evaluator | null {
       const obj = customOf;
       switch (b) {
         case 'text':
-          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return typeof v === 'string' ? v : null; };
+          return (d) => {
+            const o = obj(d);
+            const v = o === null ? null : o[key];
+            return typeof v === 'string' ? v : null;
+          };
         case 'number':
         case 'date':
-          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return finite(v) ? v : null; };
+          return (d) => {
+            const o = obj(d);
+            const v = o === null ? null : o[key];
+            return finite(v) ? v : null;
+          };
         case 'boolean':
-          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return typeof v === 'boolean' ? v : null; };
+          return (d) => {
+            const o = obj(d);
+            const v = o === null ? null : o[key];
+            return typeof v === 'boolean' ? v : null;
+          };
         case 'list':
-          return (d) => { const o = obj(d); const v = o === null ? null : o[key]; return Array.isArray(v) ? v : null; };
+          return (d) => {
+            const o = obj(d);
+            const v = o === null ? null : o[key];
+            return Array.isArray(v) ? v : null;
+          };
         default:
           return () => null;
       }
@@ -521,34 +591,134 @@ type Predicate = (d: EvalData) => boolean;
  * or property gives the fallback null). One function per column so each read site sees one name.
  */
 const CONTACT_READERS: Record<string, Evaluator> = {
-  kind: (d) => { const o = d.contact; const v = o == null ? undefined : o.kind; return v === undefined ? null : v; },
-  name: (d) => { const o = d.contact; const v = o == null ? undefined : o.name; return v === undefined ? null : v; },
-  remark: (d) => { const o = d.contact; const v = o == null ? undefined : o.remark; return v === undefined ? null : v; },
-  gender: (d) => { const o = d.contact; const v = o == null ? undefined : o.gender; return v === undefined ? null : v; },
-  region: (d) => { const o = d.contact; const v = o == null ? undefined : o.region; return v === undefined ? null : v; },
-  city: (d) => { const o = d.contact; const v = o == null ? undefined : o.city; return v === undefined ? null : v; },
-  occupation: (d) => { const o = d.contact; const v = o == null ? undefined : o.occupation; return v === undefined ? null : v; },
-  company: (d) => { const o = d.contact; const v = o == null ? undefined : o.company; return v === undefined ? null : v; },
-  device: (d) => { const o = d.contact; const v = o == null ? undefined : o.device; return v === undefined ? null : v; },
-  sourceChannel: (d) => { const o = d.contact; const v = o == null ? undefined : o.sourceChannel; return v === undefined ? null : v; },
-  departmentId: (d) => { const o = d.contact; const v = o == null ? undefined : o.departmentId; return v === undefined ? null : v; },
-  ownerUserId: (d) => { const o = d.contact; const v = o == null ? undefined : o.ownerUserId; return v === undefined ? null : v; },
-  createdAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.createdAt; return v === undefined ? null : v; },
-  lastActiveAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.lastActiveAt; return v === undefined ? null : v; },
-  lastPurchaseAt: (d) => { const o = d.contact; const v = o == null ? undefined : o.lastPurchaseAt; return v === undefined ? null : v; },
-  messageCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.messageCount; return v === undefined ? null : v; },
-  purchaseCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.purchaseCount; return v === undefined ? null : v; },
-  totalSpend: (d) => { const o = d.contact; const v = o == null ? undefined : o.totalSpend; return v === undefined ? null : v; },
-  inviteCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.inviteCount; return v === undefined ? null : v; },
-  violationCount: (d) => { const o = d.contact; const v = o == null ? undefined : o.violationCount; return v === undefined ? null : v; },
-  bucket: (d) => { const o = d.contact; const v = o == null ? undefined : o.bucket; return v === undefined ? null : v; },
+  kind: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.kind;
+    return v === undefined ? null : v;
+  },
+  name: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.name;
+    return v === undefined ? null : v;
+  },
+  remark: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.remark;
+    return v === undefined ? null : v;
+  },
+  gender: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.gender;
+    return v === undefined ? null : v;
+  },
+  region: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.region;
+    return v === undefined ? null : v;
+  },
+  city: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.city;
+    return v === undefined ? null : v;
+  },
+  occupation: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.occupation;
+    return v === undefined ? null : v;
+  },
+  company: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.company;
+    return v === undefined ? null : v;
+  },
+  device: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.device;
+    return v === undefined ? null : v;
+  },
+  sourceChannel: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.sourceChannel;
+    return v === undefined ? null : v;
+  },
+  departmentId: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.departmentId;
+    return v === undefined ? null : v;
+  },
+  ownerUserId: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.ownerUserId;
+    return v === undefined ? null : v;
+  },
+  createdAt: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.createdAt;
+    return v === undefined ? null : v;
+  },
+  lastActiveAt: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.lastActiveAt;
+    return v === undefined ? null : v;
+  },
+  lastPurchaseAt: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.lastPurchaseAt;
+    return v === undefined ? null : v;
+  },
+  messageCount: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.messageCount;
+    return v === undefined ? null : v;
+  },
+  purchaseCount: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.purchaseCount;
+    return v === undefined ? null : v;
+  },
+  totalSpend: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.totalSpend;
+    return v === undefined ? null : v;
+  },
+  inviteCount: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.inviteCount;
+    return v === undefined ? null : v;
+  },
+  violationCount: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.violationCount;
+    return v === undefined ? null : v;
+  },
+  bucket: (d) => {
+    const o = d.contact;
+    const v = o == null ? undefined : o.bucket;
+    return v === undefined ? null : v;
+  },
 };
 /** `{var: 'event.<prop>'}` for the triggering event's properties. */
 const EVENT_READERS: Record<string, Evaluator> = {
-  type: (d) => { const o = d.event; const v = o == null ? undefined : o.type; return v === undefined ? null : v; },
-  text: (d) => { const o = d.event; const v = o == null ? undefined : o.text; return v === undefined ? null : v; },
-  channel: (d) => { const o = d.event; const v = o == null ? undefined : o.channel; return v === undefined ? null : v; },
-  amount: (d) => { const o = d.event; const v = o == null ? undefined : o.amount; return v === undefined ? null : v; },
+  type: (d) => {
+    const o = d.event;
+    const v = o == null ? undefined : o.type;
+    return v === undefined ? null : v;
+  },
+  text: (d) => {
+    const o = d.event;
+    const v = o == null ? undefined : o.text;
+    return v === undefined ? null : v;
+  },
+  channel: (d) => {
+    const o = d.event;
+    const v = o == null ? undefined : o.channel;
+    return v === undefined ? null : v;
+  },
+  amount: (d) => {
+    const o = d.event;
+    const v = o == null ? undefined : o.amount;
+    return v === undefined ? null : v;
+  },
 };
 
 /** The value of an operand: a dedicated reader for a known field, else the closure compiler. */
@@ -787,7 +957,12 @@ function settle(pending: Pending[], value: (l: Literal) => boolean | undefined):
 }
 
 /** "If `ps[i](d) === wants[i]`, `outs[i]`" for each i in turn, else `last`. */
-function decisionList(ps: Predicate[], wants: boolean[], outs: (readonly string[])[], last: RuleEvaluator | readonly string[]): RuleEvaluator {
+function decisionList(
+  ps: Predicate[],
+  wants: boolean[],
+  outs: (readonly string[])[],
+  last: RuleEvaluator | readonly string[],
+): RuleEvaluator {
   const n = ps.length;
   const [p, q, r] = ps as [Predicate, Predicate, Predicate];
   const [wp, wq, wr] = wants as [boolean, boolean, boolean];
@@ -811,7 +986,12 @@ function decisionList(ps: Predicate[], wants: boolean[], outs: (readonly string[
 }
 
 /** A score cut at `cuts` (ascending): the branch of the interval it falls in. */
-function bandCut(score: Evaluator, cuts: number[], kids: (RuleEvaluator | readonly string[])[], nan: RuleEvaluator | readonly string[]): RuleEvaluator {
+function bandCut(
+  score: Evaluator,
+  cuts: number[],
+  kids: (RuleEvaluator | readonly string[])[],
+  nan: RuleEvaluator | readonly string[],
+): RuleEvaluator {
   const m = cuts.length;
   if (typeof nan !== 'function' && kids.every((k) => typeof k !== 'function')) {
     const leaves = kids as (readonly string[])[];
@@ -926,7 +1106,8 @@ class PlanBuilder {
     };
     for (let i = 0; i < n; i++) {
       for (let j = i + 1; j < n; j++) {
-        if ((lits[i] ?? []).some((x) => (lits[j] ?? []).some((y) => excludes(x, y)))) this.exclusive[i] = (this.exclusive[i] as number) | (1 << j);
+        if ((lits[i] ?? []).some((x) => (lits[j] ?? []).some((y) => excludes(x, y))))
+          this.exclusive[i] = (this.exclusive[i] as number) | (1 << j);
       }
     }
   }
@@ -1037,8 +1218,16 @@ class PlanBuilder {
         const score = i === undefined ? undefined : (this.values[i] ?? compileValue(this.rule.tests[i]?.logic ?? null));
         // sf_band: isNum(s) && isNum(min) && s >= min && (max absent || (isNum(max) && s < max))
         if (!score || !finite(min) || (max !== null && max !== undefined && !finite(max))) fn = NEVER;
-        else if (max === null || max === undefined) fn = (d) => { const s = score(d); return finite(s) && s >= min; };
-        else fn = (d) => { const s = score(d); return finite(s) && s >= min && s < max; };
+        else if (max === null || max === undefined)
+          fn = (d) => {
+            const s = score(d);
+            return finite(s) && s >= min;
+          };
+        else
+          fn = (d) => {
+            const s = score(d);
+            return finite(s) && s >= min && s < max;
+          };
         break;
       }
       case 'and':
@@ -1046,12 +1235,18 @@ class PlanBuilder {
         // Cheapest first; a stable sort keeps the graph's order among equals.
         const order = f.of.slice();
         let sorted = true;
-        for (let k = 1; k < order.length && sorted; k++) sorted = this.formulaCost(order[k - 1] as Formula) <= this.formulaCost(order[k] as Formula);
+        for (let k = 1; k < order.length && sorted; k++)
+          sorted = this.formulaCost(order[k - 1] as Formula) <= this.formulaCost(order[k] as Formula);
         if (!sorted) order.sort((a, b) => this.formulaCost(a) - this.formulaCost(b));
         if (f.t === 'and') {
           // A negated part is tested inside the conjunction, not through a `not` closure.
           const negs = order.map((x) => x.t === 'not');
-          fn = negs.some(Boolean) ? allOfSigned(order.map((x) => this.build(x.t === 'not' ? x.of : x)), negs) : allOf(order.map((x) => this.build(x)));
+          fn = negs.some(Boolean)
+            ? allOfSigned(
+                order.map((x) => this.build(x.t === 'not' ? x.of : x)),
+                negs,
+              )
+            : allOf(order.map((x) => this.build(x)));
         } else fn = anyOf(order.map((x) => this.build(x)));
         break;
       }
@@ -1175,11 +1370,23 @@ class PlanBuilder {
       // s in [lo, hi): s >= min iff lo >= min, s < max iff hi <= max (both are cuts).
       const lo = k === 0 ? -Infinity : (sorted[k - 1] as number);
       const hi = k === sorted.length ? Infinity : (sorted[k] as number);
-      const kid = this.grow(settle(pending, (l) => (l.kind === 'band' && l.test === test ? (lo >= l.min && (l.max === null || hi <= l.max)) === l.pos : undefined)), ids, leaves, size);
+      const kid = this.grow(
+        settle(pending, (l) =>
+          l.kind === 'band' && l.test === test ? (lo >= l.min && (l.max === null || hi <= l.max)) === l.pos : undefined,
+        ),
+        ids,
+        leaves,
+        size,
+      );
       if (!kid) return null;
       kids.push(kid);
     }
-    const nan = this.grow(settle(pending, (l) => (l.kind === 'band' && l.test === test ? !l.pos : undefined)), ids, leaves, size);
+    const nan = this.grow(
+      settle(pending, (l) => (l.kind === 'band' && l.test === test ? !l.pos : undefined)),
+      ids,
+      leaves,
+      size,
+    );
     return nan && { t: 'bands', test, cuts: sorted, kids, nan };
   }
 
@@ -1193,7 +1400,12 @@ class PlanBuilder {
     if (node.t === 'bands') {
       const i = node.test;
       const score = this.values[i] ?? compileValue(this.rule.tests[i]?.logic ?? null);
-      return bandCut(score, node.cuts, node.kids.map((k) => this.emit(k)), this.emit(node.nan));
+      return bandCut(
+        score,
+        node.cuts,
+        node.kids.map((k) => this.emit(k)),
+        this.emit(node.nan),
+      );
     }
     const ps: Predicate[] = [];
     const wants: boolean[] = [];

@@ -10,7 +10,11 @@ const graph: RuleGraph = {
   schemaVersion: 1,
   nodes: [
     { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
-    { id: 'spend', kind: 'condition', condition: { field: 'event.amount', op: 'gte', value: 100000, params: { eventType: 'purchase', days: 30 } } },
+    {
+      id: 'spend',
+      kind: 'condition',
+      condition: { field: 'event.amount', op: 'gte', value: 100000, params: { eventType: 'purchase', days: 30 } },
+    },
     { id: 'dept', kind: 'condition', condition: { field: 'departmentId', op: 'lt', value: 5 } },
     { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
   ],

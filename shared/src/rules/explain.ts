@@ -103,7 +103,12 @@ function sentence(c: ConditionSpec, field: FieldDef | undefined, actual: unknown
   let expected = '';
   if (c.op === 'within_last_days' || c.op === 'more_than_days_ago') expected = lang === 'zh' ? `${String(c.value)}天` : String(c.value);
   else if (c.value !== undefined) expected = formatValue(c.value, field, tz, lang);
-  return [`${fieldLabel(field, c, lang)} = ${formatValue(actual, field, tz, lang)}`, OP_TEXT[c.op]?.[lang] ?? c.op, expected, held ? '✓' : '✗']
+  return [
+    `${fieldLabel(field, c, lang)} = ${formatValue(actual, field, tz, lang)}`,
+    OP_TEXT[c.op]?.[lang] ?? c.op,
+    expected,
+    held ? '✓' : '✗',
+  ]
     .filter((part) => part !== '')
     .join(' ');
 }

@@ -65,7 +65,11 @@ export const MAX_CONFLICTS = 24;
  * status: a held retired tag is displaced all the same), so that tags the rule does not name but
  * would displace are counted too.
  */
-export function netPlan(actions: readonly CompiledAction[], factsOf: TagFactsOf, groupTags: (groupId: number) => readonly number[] = () => []): NetPlan {
+export function netPlan(
+  actions: readonly CompiledAction[],
+  factsOf: TagFactsOf,
+  groupTags: (groupId: number) => readonly number[] = () => [],
+): NetPlan {
   const byTag = new Map<number, NetTag>();
   const tagOf = (tagId: number): NetTag => {
     let t = byTag.get(tagId);
@@ -79,7 +83,11 @@ export function netPlan(actions: readonly CompiledAction[], factsOf: TagFactsOf,
   // Tags with an add action, in order of their first add, then the rest in order of appearance.
   for (const a of actions) if (a.action.type === 'add_tag') tagOf(a.action.tagId).addNodes.push(a.nodeId);
   for (const a of actions) if (a.action.type === 'remove_tag') tagOf(a.action.tagId).removeNodes.push(a.nodeId);
-  const addedGroups = [...new Set([...byTag.values()].filter((t) => t.addNodes.length > 0 && t.exclusiveGroup !== null).map((t) => t.exclusiveGroup as number))];
+  const addedGroups = [
+    ...new Set(
+      [...byTag.values()].filter((t) => t.addNodes.length > 0 && t.exclusiveGroup !== null).map((t) => t.exclusiveGroup as number),
+    ),
+  ];
   for (const g of addedGroups) {
     for (const tagId of groupTags(g)) if (!byTag.has(tagId)) byTag.set(tagId, { tagId, exclusiveGroup: g, addNodes: [], removeNodes: [] });
   }
@@ -167,7 +175,8 @@ export function netFormulas(rule: CompiledRule, plan: NetPlan): NetFormulas[] {
   // Displaced: a different tag of the group wins (at most one tag wins per group).
   plan.tags.forEach((t, i) => {
     const f = out[i] as NetFormulas;
-    if (t.exclusiveGroup !== null) f.displaced = or((winners.get(t.exclusiveGroup) ?? []).filter((w) => w.tagId !== t.tagId).map((w) => w.f));
+    if (t.exclusiveGroup !== null)
+      f.displaced = or((winners.get(t.exclusiveGroup) ?? []).filter((w) => w.tagId !== t.tagId).map((w) => w.f));
   });
   return out;
 }
@@ -192,5 +201,9 @@ export function netPlanOver(actions: readonly CompiledAction[], tags: Iterable<T
     byId.set(t.id, t);
     if (t.exclusive) byGroup.set(t.groupId, [...(byGroup.get(t.groupId) ?? []), t.id]);
   }
-  return netPlan(actions, (id) => byId.get(id), (g) => byGroup.get(g) ?? []);
+  return netPlan(
+    actions,
+    (id) => byId.get(id),
+    (g) => byGroup.get(g) ?? [],
+  );
 }

@@ -254,8 +254,7 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
   },
   sf_in_rollout: {
     // Gray release: the same contacts in JS and SQL because the bucket is a stored column.
-    js: (_d, bucket, salt, threshold) =>
-      isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10_000 < threshold,
+    js: (_d, bucket, salt, threshold) => isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10_000 < threshold,
     sql: ([bucket, salt, threshold]) => sql`COALESCE(((${val(bucket)} + ${val(salt)}) % 10000) < ${val(threshold)}, 0)`,
   },
 
@@ -477,8 +476,10 @@ export function checkValue(kind: ValueKind, type: FieldType, value: unknown): st
         : 'needs a list of 1–200 non-empty keywords';
     case 'rollout': {
       const r = value as { percent?: unknown; salt?: unknown } | null;
-      if (typeof r !== 'object' || r === null || !isNum(r.percent) || r.percent <= 0 || r.percent > 100) return 'needs a percent in (0, 100]';
-      if (r.salt !== undefined && !(Number.isInteger(r.salt) && (r.salt as number) >= 0 && (r.salt as number) < 10_000)) return 'salt must be 0–9999';
+      if (typeof r !== 'object' || r === null || !isNum(r.percent) || r.percent <= 0 || r.percent > 100)
+        return 'needs a percent in (0, 100]';
+      if (r.salt !== undefined && !(Number.isInteger(r.salt) && (r.salt as number) >= 0 && (r.salt as number) < 10_000))
+        return 'salt must be 0–9999';
       return null;
     }
   }

@@ -14,7 +14,10 @@ const cond = (id: string, field: string, op: string, value?: unknown, params?: {
 function chain(conds: RuleNode[]): CompiledRule {
   const edges: RuleEdge[] = [{ id: 'e0', source: 't', target: 'c1' }];
   for (let i = 1; i < conds.length; i++) edges.push({ id: `y${i}`, source: `c${i}`, target: `c${i + 1}`, sourceHandle: 'yes' });
-  edges.push({ id: 'ein', source: `c${conds.length}`, target: 'a_in', sourceHandle: 'yes' }, { id: 'eout', source: 'c1', target: 'a_out', sourceHandle: 'no' });
+  edges.push(
+    { id: 'ein', source: `c${conds.length}`, target: 'a_in', sourceHandle: 'yes' },
+    { id: 'eout', source: 'c1', target: 'a_out', sourceHandle: 'no' },
+  );
   const g: RuleGraph = {
     schemaVersion: 1,
     nodes: [
@@ -93,15 +96,25 @@ describe('buildPreviewCountPlan', () => {
     const few = sized(1000, 10);
     expect(few.fills.length).toBe(2);
     expect(few.statements).toHaveLength(1);
-    expect(few.statements[0]?.sql).toContain('FROM contacts c JOIN contact_tags ht ON ht.contact_id = c.id AND ht.tag_id IN (SELECT value FROM json_each(');
+    expect(few.statements[0]?.sql).toContain(
+      'FROM contacts c JOIN contact_tags ht ON ht.contact_id = c.id AND ht.tag_id IN (SELECT value FROM json_each(',
+    );
     expect(few.statements[0]?.sql).not.toContain('CROSS JOIN');
     const many = sized(10, 1000);
     expect(many.fills.length).toBe(2);
-    expect(many.statements.every((s) => s.sql.includes('FROM contact_tags ht CROSS JOIN contacts c') && !s.sql.includes('EXISTS'))).toBe(true);
+    expect(many.statements.every((s) => s.sql.includes('FROM contact_tags ht CROSS JOIN contacts c') && !s.sql.includes('EXISTS'))).toBe(
+      true,
+    );
     // an equality read off its own index, of about the holders' size: both id lists merged
     const near = sized(1000, 300);
     expect(near.fills.length).toBe(2);
-    expect(near.statements.every((s) => /FROM contacts c WHERE \(c\.kind = \?\d+\) INTERSECT SELECT ht\.contact_id FROM contact_tags ht WHERE ht\.tag_id = \?\d+ ORDER BY 1/.test(s.sql))).toBe(true);
+    expect(
+      near.statements.every((s) =>
+        /FROM contacts c WHERE \(c\.kind = \?\d+\) INTERSECT SELECT ht\.contact_id FROM contact_tags ht WHERE ht\.tag_id = \?\d+ ORDER BY 1/.test(
+          s.sql,
+        ),
+      ),
+    ).toBe(true);
     // a conjunction with an empty side is 0 without a query
     expect(sized(0, 1000).statements).toEqual([]);
     expect(sized(1000, 0).statements).toEqual([]);
@@ -187,12 +200,20 @@ describe('buildPreviewCountPlan', () => {
   it('splits the counts over several statements rather than pass D1’s 100 parameters', () => {
     // A chain of 20 conditions to an action and a dead-end chain of 32 (the last one's test feeds no count): 102 distinct bounds in
     // all, at most 62 in any one count.
-    const nodes: RuleNode[] = [{ id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } }, { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } }];
+    const nodes: RuleNode[] = [
+      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+      { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
+    ];
     const edges: RuleEdge[] = [];
     const line = (prefix: string, n: number, field: string, top: number, end?: string, bottom = 0) => {
       for (let i = 1; i <= n; i++) {
         nodes.push(cond(`${prefix}${i}`, field, 'between', [bottom + i, top + i]));
-        edges.push({ id: `${prefix}e${i}`, source: i === 1 ? 't' : `${prefix}${i - 1}`, target: `${prefix}${i}`, ...(i === 1 ? {} : { sourceHandle: 'yes' }) });
+        edges.push({
+          id: `${prefix}e${i}`,
+          source: i === 1 ? 't' : `${prefix}${i - 1}`,
+          target: `${prefix}${i}`,
+          ...(i === 1 ? {} : { sourceHandle: 'yes' }),
+        });
       }
       if (end) edges.push({ id: `${prefix}end`, source: `${prefix}${n}`, target: end, sourceHandle: 'yes' });
     };
@@ -231,9 +252,12 @@ describe('score bands into an exclusive group', () => {
         nodes: [
           { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
           { id: 's', kind: 'score', metrics: [{ field: 'messageCount', weight: 100, cap: 50 }], bands },
-          ...bands.map((b, i) => ({ id: `a${i}`, kind: 'action' as const, action: { type: 'add_tag' as const, tagId: 10 + i } })),
+          ...bands.map((_, i) => ({ id: `a${i}`, kind: 'action' as const, action: { type: 'add_tag' as const, tagId: 10 + i } })),
         ],
-        edges: [{ id: 'e', source: 't', target: 's' }, ...bands.map((b, i) => ({ id: `e${i}`, source: 's', target: `a${i}`, sourceHandle: b.id }))],
+        edges: [
+          { id: 'e', source: 't', target: 's' },
+          ...bands.map((b, i) => ({ id: `e${i}`, source: 's', target: `a${i}`, sourceHandle: b.id })),
+        ],
       };
       const r = compileRule(g);
       if (!r.ok) throw new Error(JSON.stringify(r.errors));
@@ -250,7 +274,10 @@ describe('score bands into an exclusive group', () => {
     if (!plan?.ok) throw new Error('no plan');
     const sql = plan.value.first.statements.map((s) => s.sql).join(';');
     // no count asks for a contact in two bands: each band alone, and with each held tag
-    const bandsPerCount = sql.split('(SELECT count(*)').slice(1).map((q) => (q.match(/>= \?\d+/g) ?? []).length);
+    const bandsPerCount = sql
+      .split('(SELECT count(*)')
+      .slice(1)
+      .map((q) => (q.match(/>= \?\d+/g) ?? []).length);
     expect(Math.max(...bandsPerCount)).toBeLessThanOrEqual(1);
     expect(plan.value.size).toBeLessThanOrEqual(1 + 4 + 4 + 16);
     // overlapping bands can hold one contact twice: their product is counted
@@ -260,7 +287,11 @@ describe('score bands into an exclusive group', () => {
     ]);
     const both = buildPreviewCountPlan(overlapping, ctx, { rounds: 1, bandPasses: false, net: netPlanOver(overlapping.actions, tags) });
     if (!both?.ok) throw new Error('no plan');
-    const counts = both.value.first.statements.map((s) => s.sql).join(';').split('(SELECT count(*)').slice(1);
+    const counts = both.value.first.statements
+      .map((s) => s.sql)
+      .join(';')
+      .split('(SELECT count(*)')
+      .slice(1);
     expect(counts.some((q) => (q.match(/>= \?\d+/g) ?? []).length === 2)).toBe(true);
 
     // By default the bands' counts share passes computing the score once per contact: one over

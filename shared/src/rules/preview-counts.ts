@@ -41,7 +41,16 @@
 import type { CompiledRule, Formula } from './compile';
 import { ruleError, UnsupportedLogicError, type RuleResult } from './errors';
 import { LOGIC_OPERATIONS, type AggregateJoin, type LogicOperation, type SqlContext, type SqlFrag } from './operators';
-import { balanced, D1_MAX_PARAMS, D1_MAX_STATEMENT_BYTES, numberParams, packCounts, toSql, type PreviewColumn, type PreviewOptions } from './sql';
+import {
+  balanced,
+  D1_MAX_PARAMS,
+  D1_MAX_STATEMENT_BYTES,
+  numberParams,
+  packCounts,
+  toSql,
+  type PreviewColumn,
+  type PreviewOptions,
+} from './sql';
 import type { JsonLogic } from './types';
 import { conflictFormula, netFormulas, netPlan } from './net-effect';
 
@@ -290,7 +299,8 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
           const join = joins[0];
           if (joins.length === 1 && join) {
             // A contact without events in the window has the aggregate 0 (no row in the set).
-            const zeroPasses = LOGIC_OPERATIONS[op]?.js({ contact: {}, now: ctx.now, tzOffsetMinutes: ctx.tzOffsetMinutes }, 0, ...lits) === true;
+            const zeroPasses =
+              LOGIC_OPERATIONS[op]?.js({ contact: {}, now: ctx.now, tzOffsetMinutes: ctx.tzOffsetMinutes }, 0, ...lits) === true;
             const name = `a${ctes++}`;
             const body: SqlFrag = {
               sql: `SELECT ${join.alias}.cid AS cid FROM (${join.body.sql}) ${join.alias} WHERE ${zeroPasses ? `NOT ${test.sql}` : test.sql}`,
@@ -302,7 +312,11 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
               // everyone with a probe each.
               return { where: { sql: `c.id IN ${name}`, params: [] }, ctes: [{ name, body }], inSet: true, negated: true };
             }
-            return { where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] }, ctes: [{ name, body }], ...(zeroPasses ? {} : { inSet: true }) };
+            return {
+              where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] },
+              ctes: [{ name, body }],
+              ...(zeroPasses ? {} : { inSet: true }),
+            };
           }
         }
       }
@@ -310,7 +324,14 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
         // NULL-or-0 fails alike under AND / OR in a WHERE, so the parts may be unwrapped too.
         const parts = args.map((a) => testAtom(a, false));
         return {
-          where: { sql: balanced(parts.map((p) => p.where.sql), op === 'and' ? ' AND ' : ' OR ', op === 'and' ? '1' : '0'), params: parts.flatMap((p) => p.where.params) },
+          where: {
+            sql: balanced(
+              parts.map((p) => p.where.sql),
+              op === 'and' ? ' AND ' : ' OR ',
+              op === 'and' ? '1' : '0',
+            ),
+            params: parts.flatMap((p) => p.where.params),
+          },
           ctes: parts.flatMap((p) => p.ctes),
         };
       }
@@ -377,8 +398,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
         return complement(polyOf(f.of));
     }
   };
-  const held = (tagId: number) =>
-    atom(addAtom(`h:${tagId}`, () => ({ where: { sql: '', params: [] }, ctes: [], heldTag: tagId })));
+  const held = (tagId: number) => atom(addAtom(`h:${tagId}`, () => ({ where: { sql: '', params: [] }, ctes: [], heldTag: tagId })));
 
   const columns: PreviewColumn[] = [];
   const polys: Poly[] = [];
@@ -410,7 +430,9 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     for (const f of netFormulas(rule, plan)) {
       const h = held(f.tagId);
       const add = f.add ? polyOf(f.add) : zero();
-      const away = complement(times(f.remove ? complement(polyOf(f.remove)) : ONE(), f.displaced ? complement(polyOf(f.displaced)) : ONE()));
+      const away = complement(
+        times(f.remove ? complement(polyOf(f.remove)) : ONE(), f.displaced ? complement(polyOf(f.displaced)) : ONE()),
+      );
       column({ kind: 'tag_gain', tagId: f.tagId }, times(add, complement(h)));
       column({ kind: 'tag_lose', tagId: f.tagId }, times(h, away));
       if (f.add) column({ kind: 'tag_kept', tagId: f.tagId }, times(h, times(complement(add), complement(away))));
@@ -447,7 +469,11 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       const preds = [{ sql: 'ht.tag_id = ?', params: [tag] as unknown[] }, ...others.map((a) => a.where)];
       if (scope) preds.push(scope);
       return {
-        sql: `(SELECT count(*) FROM contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')})`,
+        sql: `(SELECT count(*) FROM contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id WHERE ${balanced(
+          preds.map((p) => p.sql),
+          ' AND ',
+          '1',
+        )})`,
         params: preds.flatMap((p) => p.params),
         ctes: others.flatMap((a) => a.ctes),
       };
@@ -455,7 +481,12 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     const list = others.length === 1 ? others[0]?.idOrdered : undefined;
     if (form === 'merge' && held.length === 1 && tag !== undefined && list?.values && !scope) {
       // An IN list merged value by value: disjoint equalities, each read in id order.
-      const parts = list.values.map((v) => countQuery([{ where: { sql: `c.${list.column} = ?`, params: [v] }, ctes: [], idOrdered: { column: list.column } }, ...held], 'merge'));
+      const parts = list.values.map((v) =>
+        countQuery(
+          [{ where: { sql: `c.${list.column} = ?`, params: [v] }, ctes: [], idOrdered: { column: list.column } }, ...held],
+          'merge',
+        ),
+      );
       return { sql: `(${parts.map((p) => p.sql).join(' + ')})`, params: parts.flatMap((p) => p.params), ctes: [] };
     }
     if (form === 'merge' && held.length === 1 && tag !== undefined) {
@@ -464,7 +495,13 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       // other side is sorted only when its plan does not already yield ids in order.
       const preds = others.map((a) => a.where);
       if (scope) preds.push(scope);
-      const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+      const where = preds.length
+        ? ` WHERE ${balanced(
+            preds.map((p) => p.sql),
+            ' AND ',
+            '1',
+          )}`
+        : '';
       return {
         sql: `(SELECT count(*) FROM (SELECT c.id FROM contacts c${where} INTERSECT SELECT ht.contact_id FROM contact_tags ht WHERE ht.tag_id = ? ORDER BY 1))`,
         params: [...preds.flatMap((p) => p.params), tag],
@@ -475,8 +512,18 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     // key), or looked up in the holder set built once (IN).
     const preds = used.map((a) => (a.heldTag === undefined ? a.where : form === 'in' ? heldIn(a.heldTag) : heldWhere(a.heldTag)));
     if (scope) preds.push(scope);
-    const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
-    return { sql: `(SELECT count(*) FROM contacts c${where})`, params: preds.flatMap((p) => p.params), ctes: others.flatMap((a) => a.ctes) };
+    const where = preds.length
+      ? ` WHERE ${balanced(
+          preds.map((p) => p.sql),
+          ' AND ',
+          '1',
+        )}`
+      : '';
+    return {
+      sql: `(SELECT count(*) FROM contacts c${where})`,
+      params: preds.flatMap((p) => p.params),
+      ctes: others.flatMap((a) => a.ctes),
+    };
   };
   /** Where other atoms are selective — an aggregate set, or two or more tests — probe per contact. */
   const narrowed = (used: Atom[]) => {
@@ -492,10 +539,23 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   const passQuery = (used: Atom[], riders: Atom[][]): CountQuery => {
     const preds = used.map((a) => a.where);
     if (scope) preds.push(scope);
-    const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+    const where = preds.length
+      ? ` WHERE ${balanced(
+          preds.map((p) => p.sql),
+          ' AND ',
+          '1',
+        )}`
+      : '';
     const sums = riders.map((extra) => {
       const parts = extra.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag)));
-      return { sql: `coalesce(sum(CASE WHEN ${balanced(parts.map((p) => p.sql), ' AND ', '1')} THEN 1 ELSE 0 END), 0)`, params: parts.flatMap((p) => p.params) };
+      return {
+        sql: `coalesce(sum(CASE WHEN ${balanced(
+          parts.map((p) => p.sql),
+          ' AND ',
+          '1',
+        )} THEN 1 ELSE 0 END), 0)`,
+        params: parts.flatMap((p) => p.params),
+      };
     });
     return {
       // balanced, as the statement's own list: SQLite caps an expression's depth at 100
@@ -516,7 +576,13 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   const fits = (s: SqlFrag) => s.params.length <= D1_MAX_PARAMS && s.sql.length <= D1_MAX_STATEMENT_BYTES;
   const tooBig = (): RuleResult<never> => ({
     ok: false,
-    errors: [ruleError(null, 'too_many_parameters', `one count of the preview needs more than ${D1_MAX_PARAMS} SQL parameters or ${D1_MAX_STATEMENT_BYTES} bytes: simplify the rule`)],
+    errors: [
+      ruleError(
+        null,
+        'too_many_parameters',
+        `one count of the preview needs more than ${D1_MAX_PARAMS} SQL parameters or ${D1_MAX_STATEMENT_BYTES} bytes: simplify the rule`,
+      ),
+    ],
   });
   /** Packs counts into as few statements as D1's limits allow (each count must fit alone). */
   const pack = (counts: CountQuery[], fills: number[]): CountRound => {
@@ -559,16 +625,41 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     const sums = bands.map((ids) => {
       const parts = ids.map((i) => {
         const b = bandOf.get(i) as { min: number; max: number | null };
-        return (LOGIC_OPERATIONS.sf_band as LogicOperation).sql([{ kind: 'expr', frag: v }, { kind: 'lit', value: b.min }, { kind: 'lit', value: b.max }], ctx);
+        return (LOGIC_OPERATIONS.sf_band as LogicOperation).sql(
+          [
+            { kind: 'expr', frag: v },
+            { kind: 'lit', value: b.min },
+            { kind: 'lit', value: b.max },
+          ],
+          ctx,
+        );
       });
-      return { sql: `coalesce(sum(CASE WHEN ${balanced(parts.map((p) => p.sql), ' AND ', '1')} THEN 1 ELSE 0 END), 0)`, params: parts.flatMap((p) => p.params) };
+      return {
+        sql: `coalesce(sum(CASE WHEN ${balanced(
+          parts.map((p) => p.sql),
+          ' AND ',
+          '1',
+        )} THEN 1 ELSE 0 END), 0)`,
+        params: parts.flatMap((p) => p.params),
+      };
     });
     const from = walk === undefined ? 'contacts c' : 'contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id';
-    const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+    const where = preds.length
+      ? ` WHERE ${balanced(
+          preds.map((p) => p.sql),
+          ' AND ',
+          '1',
+        )}`
+      : '';
     return {
       // LIMIT -1: the inner select is not flattened, so the score is computed once per contact
       sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM (SELECT ${score.sql} AS v FROM ${from}${joins.map((j) => ` ${j.frag.sql}`).join('')}${where} LIMIT -1))`,
-      params: [...sums.flatMap((s) => s.params), ...score.params, ...joins.flatMap((j) => j.frag.params), ...preds.flatMap((p) => p.params)],
+      params: [
+        ...sums.flatMap((s) => s.params),
+        ...score.params,
+        ...joins.flatMap((j) => j.frag.params),
+        ...preds.flatMap((p) => p.params),
+      ],
       ctes: rest.flatMap((a) => a.ctes),
       n: sums.length,
     };
@@ -590,7 +681,11 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       groups.set(key, g);
     });
     for (const g of groups.values()) {
-      const query = bandPassQuery(g.score, g.rest.map((i) => atoms[i] as Atom), g.bands);
+      const query = bandPassQuery(
+        g.score,
+        g.rest.map((i) => atoms[i] as Atom),
+        g.bands,
+      );
       if (!query || !fits(statement([query]))) continue;
       bandPasses.push({ indices: g.indices, query });
       for (const i of g.indices) banded.add(i);
@@ -645,7 +740,12 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     const bases: number[] = [];
     const withSet = monomials
       .map((_m, i) => i)
-      .filter((i) => !banded.has(i) && atomsOf(monomials[i] as string).some((a) => a.ctes.length > 0) && atomsOf(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1)
+      .filter(
+        (i) =>
+          !banded.has(i) &&
+          atomsOf(monomials[i] as string).some((a) => a.ctes.length > 0) &&
+          atomsOf(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1,
+      )
       .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
     for (const i of withSet) {
       const ids = atomIds(i);
@@ -659,7 +759,17 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     }
     // A pass too large for one statement: its counts go back to one query each.
     for (const [base, group] of riders) {
-      if (fits(statement([passQuery(atomsOf(monomials[base] as string), group.map((g) => g.extra))]))) continue;
+      if (
+        fits(
+          statement([
+            passQuery(
+              atomsOf(monomials[base] as string),
+              group.map((g) => g.extra),
+            ),
+          ]),
+        )
+      )
+        continue;
       riders.delete(base);
       for (const g of group) rides.delete(g.index);
     }
@@ -674,13 +784,24 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     const group = riders.get(index);
     if (group) {
       first.push(index, ...group.map((g) => g.index));
-      firstQueries.push(passQuery(used, group.map((g) => g.extra)));
+      firstQueries.push(
+        passQuery(
+          used,
+          group.map((g) => g.extra),
+        ),
+      );
       return;
     }
     const held = used.filter((a) => a.heldTag !== undefined);
     const tag = held[0]?.heldTag;
     const rest = tag === undefined ? undefined : restIndex(m, tag);
-    if (tag === undefined || rest === undefined || held.length > 1 || (used.length === 1 && !scope) || (opts.narrow !== false && used.some((a) => a.inSet))) {
+    if (
+      tag === undefined ||
+      rest === undefined ||
+      held.length > 1 ||
+      (used.length === 1 && !scope) ||
+      (opts.narrow !== false && used.some((a) => a.inSet))
+    ) {
       first.push(index);
       firstQueries.push(countQuery(used, forced ?? (narrowed(used) || held.length > 1 ? 'exists' : 'walk')));
       return;
@@ -719,7 +840,13 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   const heldGroupQuery = (rest: Atom[], tags: number[]): CountQuery => {
     const preds = rest.map((a) => a.where);
     if (scope) preds.push(scope);
-    const where = preds.length ? ` WHERE ${balanced(preds.map((p) => p.sql), ' AND ', '1')}` : '';
+    const where = preds.length
+      ? ` WHERE ${balanced(
+          preds.map((p) => p.sql),
+          ' AND ',
+          '1',
+        )}`
+      : '';
     const sums = tags.map((t) => ({ sql: 'coalesce(sum(CASE WHEN ht.tag_id = ? THEN 1 ELSE 0 END), 0)', params: [t] as unknown[] }));
     return {
       sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM contacts c JOIN contact_tags ht ON ht.contact_id = c.id AND ht.tag_id IN (SELECT value FROM json_each(?))${where})`,
@@ -761,7 +888,10 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     }
     return pack(queries, fills);
   };
-  return { ok: true, value: { columns, combos, size: monomials.length + extra.length, first: firstRound, ...(later.length ? { second } : {}) } };
+  return {
+    ok: true,
+    value: { columns, combos, size: monomials.length + extra.length, first: firstRound, ...(later.length ? { second } : {}) },
+  };
 }
 
 /** A count subquery and the MATERIALIZED sets it reads. */

@@ -77,17 +77,33 @@ function numberNear(r: SeededRandom, seen: (string | number)[]): number {
 
 /** One random, valid condition. */
 export function randomCondition(r: SeededRandom, v: GraphVocabulary, eventRule: boolean): ConditionSpec {
-  const kind = r.pick(['text', 'text', 'number', 'number', 'date', 'tags', 'tags', 'agg', 'agg', 'custom', 'bucket', ...(eventRule ? ['keyword'] : [])]);
+  const kind = r.pick([
+    'text',
+    'text',
+    'number',
+    'number',
+    'date',
+    'tags',
+    'tags',
+    'agg',
+    'agg',
+    'custom',
+    'bucket',
+    ...(eventRule ? ['keyword'] : []),
+  ]);
   switch (kind) {
     case 'text': {
       const field = r.pick(TEXT_FIELDS);
       const seen = (v.values[field] ?? []).filter((x): x is string => typeof x === 'string' && x.length > 0);
       if (seen.length === 0) return { field, op: r.pick(['is_empty', 'is_not_empty']) };
       const enumField = ['kind', 'gender', 'device'].includes(field);
-      const op = r.pick(enumField ? ['eq', 'neq', 'in', 'not_in'] : ['eq', 'neq', 'contains', 'starts_with', 'in', 'not_in', 'is_empty', 'is_not_empty']);
+      const op = r.pick(
+        enumField ? ['eq', 'neq', 'in', 'not_in'] : ['eq', 'neq', 'contains', 'starts_with', 'in', 'not_in', 'is_empty', 'is_not_empty'],
+      );
       const one = r.pick(seen);
       if (op === 'in' || op === 'not_in') return { field, op, value: r.sample(seen, r.int(1, 4)) };
-      if (op === 'contains' || op === 'starts_with') return { field, op, value: op === 'starts_with' ? [...one].slice(0, r.int(1, 2)).join('') : substring(r, one) };
+      if (op === 'contains' || op === 'starts_with')
+        return { field, op, value: op === 'starts_with' ? [...one].slice(0, r.int(1, 2)).join('') : substring(r, one) };
       if (op === 'is_empty' || op === 'is_not_empty') return { field, op };
       return { field, op, value: one };
     }

@@ -65,7 +65,10 @@ export const ruleNodeSchema = z.discriminatedUnion('kind', [
   z.object({
     ...base,
     kind: z.literal('branch'),
-    cases: z.array(z.object({ id, label: z.string().max(100).optional(), condition: conditionSchema })).min(1).max(20),
+    cases: z
+      .array(z.object({ id, label: z.string().max(100).optional(), condition: conditionSchema }))
+      .min(1)
+      .max(20),
   }),
   z.object({
     ...base,

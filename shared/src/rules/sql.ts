@@ -48,7 +48,14 @@ export function balanced(parts: readonly string[], sep: string, empty: string): 
 }
 
 function join(parts: SqlFrag[], sep: string, empty: string): SqlFrag {
-  return { sql: balanced(parts.map((p) => p.sql), sep, empty), params: parts.flatMap((p) => p.params) };
+  return {
+    sql: balanced(
+      parts.map((p) => p.sql),
+      sep,
+      empty,
+    ),
+    params: parts.flatMap((p) => p.params),
+  };
 }
 
 /** Compiles a JSON Logic expression; throws `UnsupportedLogicError` on what it cannot express. */
@@ -76,9 +83,17 @@ export function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
       throw new UnsupportedLogicError(`no column for var "${path}"`);
     }
     case 'and':
-      return join(args.map((a) => toSql(a, ctx)), ' AND ', '1');
+      return join(
+        args.map((a) => toSql(a, ctx)),
+        ' AND ',
+        '1',
+      );
     case 'or':
-      return join(args.map((a) => toSql(a, ctx)), ' OR ', '0');
+      return join(
+        args.map((a) => toSql(a, ctx)),
+        ' OR ',
+        '0',
+      );
     case '!': {
       const f = toSql(args[0] ?? null, ctx);
       return { sql: `(NOT ${f.sql})`, params: f.params };
@@ -111,9 +126,7 @@ export function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
       const operation = LOGIC_OPERATIONS[op];
       if (!operation) throw new UnsupportedLogicError(`unknown operation "${op}"`);
       const operands: SqlOperand[] = args.map((a) =>
-        isPrimitive(a) || (Array.isArray(a) && a.every(isPrimitive))
-          ? { kind: 'lit', value: a }
-          : { kind: 'expr', frag: toSql(a, ctx) },
+        isPrimitive(a) || (Array.isArray(a) && a.every(isPrimitive)) ? { kind: 'lit', value: a } : { kind: 'expr', frag: toSql(a, ctx) },
       );
       return operation.sql(operands, ctx);
     }
@@ -142,7 +155,11 @@ export function toPredicate(logic: JsonLogic, ctx: SqlContext): SqlFrag {
     case 'or':
       // no operands: json-logic-js returns undefined, which is false
       if (args.length === 0) return { sql: '0', params: [] };
-      return join(args.map((a) => toPredicate(a, ctx)), op === 'and' ? ' AND ' : ' OR ', op === 'and' ? '1' : '0');
+      return join(
+        args.map((a) => toPredicate(a, ctx)),
+        op === 'and' ? ' AND ' : ' OR ',
+        op === 'and' ? '1' : '0',
+      );
     case '!': {
       const f = toPredicate(args[0] ?? null, ctx);
       return { sql: `(NOT ${f.sql})`, params: f.params };
@@ -163,7 +180,10 @@ export function toPredicate(logic: JsonLogic, ctx: SqlContext): SqlFrag {
       if (op !== 'var' && !VALUE_OPERATIONS.has(op) && LOGIC_OPERATIONS[op]) return toSql(logic, ctx);
       // a value: text is true unless empty, a number unless 0, NULL never
       const v = toSql(logic, ctx);
-      return { sql: `COALESCE(CASE typeof(${v.sql}) WHEN 'text' THEN ${v.sql} <> '' ELSE ${v.sql} <> 0 END, 0)`, params: [...v.params, ...v.params, ...v.params] };
+      return {
+        sql: `COALESCE(CASE typeof(${v.sql}) WHEN 'text' THEN ${v.sql} <> '' ELSE ${v.sql} <> 0 END, 0)`,
+        params: [...v.params, ...v.params, ...v.params],
+      };
     }
   }
 }
@@ -176,7 +196,13 @@ function checked(f: () => SqlFrag): RuleResult<SqlFrag> {
     if (frag.params.length > D1_MAX_PARAMS) {
       return {
         ok: false,
-        errors: [ruleError(null, 'too_many_parameters', `the rule needs ${frag.params.length} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify it`)],
+        errors: [
+          ruleError(
+            null,
+            'too_many_parameters',
+            `the rule needs ${frag.params.length} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify it`,
+          ),
+        ],
       };
     }
     return { ok: true, value: frag };
@@ -399,7 +425,12 @@ const NEVER: Formula = { t: 'not', of: { t: 'true' } };
 export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: PreviewOptions = {}): RuleResult<PreviewQuery> {
   return guarded(() => {
     const plan = opts.net ?? netPlan(rule.actions, () => undefined);
-    const layers = buildLayers(rule, ctx, opts.scope, plan.tags.map((t) => t.tagId));
+    const layers = buildLayers(
+      rule,
+      ctx,
+      opts.scope,
+      plan.tags.map((t) => t.tagId),
+    );
     const { expr, held } = layers;
     // COUNT of a CASE without ELSE: 0 over an empty scope, where SUM would be NULL.
     const sum = (e: string) => `COUNT(CASE WHEN ${e} THEN 1 END)`;

@@ -35,9 +35,7 @@ export interface AggregateParams {
 }
 
 /** What starts the rule: an incoming event of one type (with filters) or a schedule. */
-export type TriggerSpec =
-  | { type: 'event'; eventType: EventType; filters: ConditionSpec[] }
-  | { type: 'schedule'; cron: string };
+export type TriggerSpec = { type: 'event'; eventType: EventType; filters: ConditionSpec[] } | { type: 'schedule'; cron: string };
 
 /** Fields every node has. */
 export interface NodeBase {

@@ -13,14 +13,7 @@ export type DuplicateReason =
   | { kind: 'edit_distance'; distance: number }
   | { kind: 'shared_chars'; shared: string; ratio: number };
 
-export const REASON_ORDER: DuplicateReason['kind'][] = [
-  'exact',
-  'normalized',
-  'traditional',
-  'synonym',
-  'edit_distance',
-  'shared_chars',
-];
+export const REASON_ORDER: DuplicateReason['kind'][] = ['exact', 'normalized', 'traditional', 'synonym', 'edit_distance', 'shared_chars'];
 
 /** An existing tag to compare against. */
 export interface ExistingTagName {
@@ -101,8 +94,7 @@ function differsOnlyInContrast(a: string, b: string): boolean {
   for (let i = 0; i < x.length; i++) {
     if (x[i] === y[i]) continue;
     // a lone letter is a label ("A类" / "B类"); a letter inside a word is a typo ("iphome")
-    const loneLetters =
-      LATIN.test(x[i]!) && LATIN.test(y[i]!) && !LATIN.test(x[i - 1] ?? '') && !LATIN.test(x[i + 1] ?? '');
+    const loneLetters = LATIN.test(x[i]!) && LATIN.test(y[i]!) && !LATIN.test(x[i - 1] ?? '') && !LATIN.test(x[i + 1] ?? '');
     if (!loneLetters && !contrasting(x[i]!, y[i]!)) return false;
     differs = true;
   }
@@ -183,7 +175,9 @@ export function findNearDuplicates<T extends ExistingTagName>(
     if (reason) matches.push({ tag, reason });
   }
   const rank = (m: DuplicateMatch<T>) =>
-    REASON_ORDER.indexOf(m.reason.kind) * 10 + (m.reason.kind === 'edit_distance' ? m.reason.distance : 0) + (m.tag.status === 'retired' ? 5 : 0);
+    REASON_ORDER.indexOf(m.reason.kind) * 10 +
+    (m.reason.kind === 'edit_distance' ? m.reason.distance : 0) +
+    (m.tag.status === 'retired' ? 5 : 0);
   matches.sort((a, b) => rank(a) - rank(b) || a.tag.id - b.tag.id);
   return matches.slice(0, opts.limit ?? 5);
 }

@@ -16,7 +16,8 @@ function conditionsOf(graph: Json): ConditionSpec[] {
   for (const node of graph.nodes) {
     if (!isObj(node)) continue;
     if (isObj(node.condition)) out.push(node.condition as unknown as ConditionSpec);
-    if (Array.isArray(node.cases)) for (const c of node.cases) if (isObj(c) && isObj(c.condition)) out.push(c.condition as unknown as ConditionSpec);
+    if (Array.isArray(node.cases))
+      for (const c of node.cases) if (isObj(c) && isObj(c.condition)) out.push(c.condition as unknown as ConditionSpec);
     if (isObj(node.trigger) && Array.isArray(node.trigger.filters)) {
       for (const f of node.trigger.filters) if (isObj(f)) out.push(f as unknown as ConditionSpec);
     }

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../../../shared/src/api/errors';
+import type { ErrorCode } from '@shared/api/errors';
 import zhErrors from '../locales/zh-CN/errors';
 
 /** The codes this client has sentences for (zh-CN is the reference locale; en is typed against it). */
@@ -38,7 +38,9 @@ export function apiErrorText(e: ApiErrorLike, t: Translate): string {
 
 function detailPaths(details: unknown): string[] {
   if (!Array.isArray(details)) return [];
-  const paths = details.flatMap((d) => (d && typeof d === 'object' && typeof (d as { path?: unknown }).path === 'string' ? [(d as { path: string }).path] : []));
+  const paths = details.flatMap((d) =>
+    d && typeof d === 'object' && typeof (d as { path?: unknown }).path === 'string' ? [(d as { path: string }).path] : [],
+  );
   return [...new Set(paths.filter((p) => p !== ''))];
 }
 

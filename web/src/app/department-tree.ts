@@ -1,4 +1,4 @@
-import type { Department } from '../../../shared/src/api/departments';
+import type { Department } from '@shared/api/departments';
 
 export interface DepartmentNode extends Department {
   depth: number;

@@ -1,5 +1,5 @@
 import { createRouter, createWebHistory } from 'vue-router';
-import type { Role } from '../../../shared/src/domain';
+import type { Role } from '@shared/domain';
 import { useSessionStore } from './session';
 import { onUnauthorized } from './api/client';
 
@@ -23,12 +23,27 @@ export const router = createRouter({
     { path: '/segments', name: 'segments', component: () => import('../features/segments/SegmentsPage.vue') },
     { path: '/segments/:id(\\d+)', name: 'segment', component: () => import('../features/segments/SegmentEditorPage.vue') },
     { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
-    { path: '/contacts/import', name: 'import', component: () => import('../features/import/ImportPage.vue'), meta: { minRole: 'super_admin' } },
+    {
+      path: '/contacts/import',
+      name: 'import',
+      component: () => import('../features/import/ImportPage.vue'),
+      meta: { minRole: 'super_admin' },
+    },
     { path: '/contacts/:id(\\d+)', name: 'contact', component: () => import('../features/contacts/ContactDetailPage.vue') },
     { path: '/tags', name: 'tags', component: () => import('../features/tags/TagsPage.vue') },
-    { path: '/rollback', name: 'rollback', component: () => import('../features/rollback/RollbackPage.vue'), meta: { minRole: 'super_admin' } },
+    {
+      path: '/rollback',
+      name: 'rollback',
+      component: () => import('../features/rollback/RollbackPage.vue'),
+      meta: { minRole: 'super_admin' },
+    },
     { path: '/audit', name: 'audit', component: () => import('../features/audit/AuditPage.vue'), meta: { minRole: 'super_admin' } },
-    { path: '/audit/security', name: 'security-log', component: () => import('../features/audit/SecurityLogPage.vue'), meta: { minRole: 'super_admin' } },
+    {
+      path: '/audit/security',
+      name: 'security-log',
+      component: () => import('../features/audit/SecurityLogPage.vue'),
+      meta: { minRole: 'super_admin' },
+    },
     { path: '/people', name: 'people', component: () => import('../features/people/PeoplePage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/sources', name: 'sources', component: () => import('../features/sources/SourcesPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/contacts' },

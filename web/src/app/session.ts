@@ -1,8 +1,8 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { ApiRequestError, apiGet, apiPost, setCsrfToken } from './api/client';
-import type { Me, SessionUser } from '../../../shared/src/api/auth';
-import { ROLE_RANK, type Role } from '../../../shared/src/domain';
+import type { Me, SessionUser } from '@shared/api/auth';
+import { ROLE_RANK, type Role } from '@shared/domain';
 
 /**
  * Who is signed in. Loaded once before the first screen (router guard); a 401 from any call

@@ -7,9 +7,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
-import { ROLE_RANK, type Role } from '../../../shared/src/domain';
-import { CSRF_HEADER, type SessionUser } from '../../../shared/src/api/auth';
-import { constantTimeEqual } from '../../../shared/src/auth/password';
+import { ROLE_RANK, type Role } from '@shared/domain';
+import { CSRF_HEADER, type SessionUser } from '@shared/api/auth';
+import { constantTimeEqual } from '@shared/auth/password';
 import { clientIp, loadSession, readSessionCookie } from './session';
 
 /** Routes anyone may call: liveness, sign-in, and webhooks (they carry their own signatures). */
@@ -121,7 +121,8 @@ export interface GroupAccess {
 }
 
 /** SQL columns giving a `tag_groups g` row's GroupAccess. */
-export const GROUP_ACCESS_COLUMNS = 'g.apply_role, g.edit_role, (SELECT path FROM departments WHERE id = g.department_id) AS department_path';
+export const GROUP_ACCESS_COLUMNS =
+  'g.apply_role, g.edit_role, (SELECT path FROM departments WHERE id = g.department_id) AS department_path';
 
 /**
  * May the user add or remove this group's tags by hand? Their role reaches the group's
@@ -157,7 +158,8 @@ export function departmentOwned(table: 'rules' | 'segments', noun: string): Midd
     if (!row) return next(); // the route answers its own 404
     const user = c.get('user');
     if (!inScope(user, row.path)) throw outOfScope(noun, id);
-    if (!SAFE_METHODS.has(c.req.method) && !hasRole(user, 'dept_admin')) throw forbidden(user, `staff may read ${noun}s but not change them`);
+    if (!SAFE_METHODS.has(c.req.method) && !hasRole(user, 'dept_admin'))
+      throw forbidden(user, `staff may read ${noun}s but not change them`);
     c.set('ownerPath', row.path);
     return next();
   };
@@ -167,7 +169,11 @@ export function departmentOwned(table: 'rules' | 'segments', noun: string): Midd
  * The department a new rule or segment belongs to: the one asked for if it is in the user's
  * scope, else the user's own; super admins may leave it company-wide (null).
  */
-export async function ownerDepartment(db: D1Database, user: SessionUser, wanted: number | null | undefined): Promise<{ id: number | null; path: string | null }> {
+export async function ownerDepartment(
+  db: D1Database,
+  user: SessionUser,
+  wanted: number | null | undefined,
+): Promise<{ id: number | null; path: string | null }> {
   if (wanted === undefined && user.role === 'super_admin') return { id: null, path: null };
   const id = wanted === undefined ? user.departmentId : wanted;
   if (id === null) {
@@ -175,7 +181,10 @@ export async function ownerDepartment(db: D1Database, user: SessionUser, wanted:
     throw forbidden(user, 'only super admins own company-wide objects');
   }
   const dept = await db.prepare('SELECT path FROM departments WHERE id = ?').bind(id).first<{ path: string }>();
-  if (!dept) throw new ApiError(400, 'unknown_reference', `departmentId: no department with id ${id}`, [{ path: 'departmentId', message: 'no such department' }]);
+  if (!dept)
+    throw new ApiError(400, 'unknown_reference', `departmentId: no department with id ${id}`, [
+      { path: 'departmentId', message: 'no such department' },
+    ]);
   if (!inScope(user, dept.path)) throw forbidden(user, `department ${id} is outside your department`);
   return { id, path: dept.path };
 }

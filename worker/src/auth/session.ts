@@ -5,15 +5,18 @@
  */
 import type { Context } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
-import type { SessionUser } from '../../../shared/src/api/auth';
-import type { Role } from '../../../shared/src/domain';
+import type { SessionUser } from '@shared/api/auth';
+import type { Role } from '@shared/domain';
 
 export const SESSION_COOKIE = 'segflow_session';
 export const SESSION_TTL_MS = 7 * 86_400_000;
 
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 
 export async function sha256Hex(text: string): Promise<string> {
@@ -39,9 +42,7 @@ export async function newSession(db: D1Database, userId: number, at: number, ip:
   const tokenHash = await sha256Hex(token);
   const csrfToken = randomToken();
   const statement = db
-    .prepare(
-      'INSERT INTO sessions (token_hash, user_id, created_at, expires_at, ip, user_agent, csrf_token) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    )
+    .prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at, ip, user_agent, csrf_token) VALUES (?, ?, ?, ?, ?, ?, ?)')
     .bind(tokenHash, userId, at, at + SESSION_TTL_MS, ip, userAgent?.slice(0, 300) ?? null, csrfToken);
   return { token, tokenHash, csrfToken, statement };
 }

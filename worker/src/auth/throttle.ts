@@ -37,9 +37,15 @@ export async function beginSignIn(db: D1Database, email: string, ip: string, now
   const [insert, pair, byIp] = await db.batch<{ n: number; first: number | null; last: number | null }>([
     db.prepare('INSERT INTO login_attempts (email, ip, ok, at) VALUES (?, ?, 0, ?)').bind(email, ip, now),
     db
-      .prepare('SELECT count(*) AS n, min(at) AS first, max(at) AS last FROM login_attempts WHERE email = ? AND ip = ? AND at > ? AND ok = 0 AND id < last_insert_rowid()')
+      .prepare(
+        'SELECT count(*) AS n, min(at) AS first, max(at) AS last FROM login_attempts WHERE email = ? AND ip = ? AND at > ? AND ok = 0 AND id < last_insert_rowid()',
+      )
       .bind(email, ip, since),
-    db.prepare('SELECT count(*) AS n, min(at) AS first, max(at) AS last FROM login_attempts WHERE ip = ? AND at > ? AND ok = 0 AND id < last_insert_rowid()').bind(ip, since),
+    db
+      .prepare(
+        'SELECT count(*) AS n, min(at) AS first, max(at) AS last FROM login_attempts WHERE ip = ? AND at > ? AND ok = 0 AND id < last_insert_rowid()',
+      )
+      .bind(ip, since),
   ]);
   const id = Number(insert!.meta.last_row_id);
   const p = pair!.results[0]!;

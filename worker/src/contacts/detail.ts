@@ -1,14 +1,13 @@
 /** What the contact detail routes share: the contact in scope, its tag chips, its segments, the manual-edit audit sentence. */
 import { findVisibleContact, userScope } from '../auth/access';
-import type { SessionUser } from '../../../shared/src/api/auth';
+import type { SessionUser } from '@shared/api/auth';
 import { ApiError } from '../errors';
-import type { TagChip } from '../../../shared/src/api/contacts';
-import type { JsonLogic } from '../../../shared/src/rules/types';
+import type { TagChip } from '@shared/api/contacts';
+import type { JsonLogic } from '@shared/rules/types';
 import { countWhere } from '../rules/preview';
 import { previewContext } from '../rules/context';
-import type { AuditParamsByAction } from '../../../shared/src/api/audit';
-import { parseJsonObject } from '../../../shared/src/json';
-
+import type { AuditParamsByAction } from '@shared/api/audit';
+import { parseJsonObject, parseJsonOr } from '@shared/json';
 
 /** The contact, if it exists and is in the user's scope: outside it, it does not exist (404, no leak). */
 export async function requireContact(db: D1Database, id: number, user: SessionUser): Promise<Record<string, unknown>> {
@@ -50,12 +49,7 @@ export async function segmentsOf(db: D1Database, env: Env, contactId: number, us
   const scope = { sql: 'c.id = ?', params: [contactId] };
   const inIt = await Promise.all(
     results.map(async (s) => {
-      let logic: JsonLogic | null = null;
-      try {
-        logic = JSON.parse(s.logic) as JsonLogic | null;
-      } catch {
-        return false;
-      }
+      const logic = parseJsonOr<JsonLogic | null>(s.logic, null);
       if (logic === null) return false;
       const n = await countWhere(db, logic, ctx, scope);
       return n.ok && n.value > 0;

@@ -9,7 +9,7 @@
  * counts, in the same batch.
  */
 import { auditStatement } from '../audit';
-import { DAY_MS } from '../../../shared/src/time';
+import { DAY_MS } from '@shared/time';
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 180;
 /** Sign-in attempts are only read for the rate limit (15 minutes); a day is plenty. */
@@ -26,7 +26,9 @@ export function auditRetentionDays(env: Env): number {
   if (raw === undefined || raw === '') return DEFAULT_AUDIT_RETENTION_DAYS;
   const n = Number(raw);
   if (/^\s*\d+\s*$/.test(raw) && Number.isSafeInteger(n) && n >= 1) return n;
-  console.warn(`AUDIT_RETENTION_DAYS=${JSON.stringify(raw)} is not a whole number of days ≥ 1; keeping audit entries ${DEFAULT_AUDIT_RETENTION_DAYS} days`);
+  console.warn(
+    `AUDIT_RETENTION_DAYS=${JSON.stringify(raw)} is not a whole number of days ≥ 1; keeping audit entries ${DEFAULT_AUDIT_RETENTION_DAYS} days`,
+  );
   return DEFAULT_AUDIT_RETENTION_DAYS;
 }
 
@@ -55,7 +57,13 @@ export async function purgeExpired(env: Env, at: number): Promise<PurgeReport> {
     db.prepare(`SELECT COUNT(*) AS n FROM import_rows WHERE import_id IN (${STALE_IMPORTS})`).bind(importCutoff),
     db.prepare(`SELECT COUNT(*) AS n FROM imports WHERE status IN ('staging', 'checked') AND created_at < ?`).bind(importCutoff),
   ]);
-  const [auditEntries, securityEvents, loginAttempts, importRows, abandonedImports] = counts.map((r) => r.results[0]!.n) as [number, number, number, number, number];
+  const [auditEntries, securityEvents, loginAttempts, importRows, abandonedImports] = counts.map((r) => r.results[0]!.n) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const report: PurgeReport = { auditEntries, securityEvents, loginAttempts, importRows, abandonedImports };
   if (auditEntries + securityEvents + loginAttempts + importRows + abandonedImports === 0) return report;
   // Each delete's position, to read what it actually deleted (a concurrent purge may have taken some first).
@@ -68,7 +76,8 @@ export async function purgeExpired(env: Env, at: number): Promise<PurgeReport> {
   if (securityEvents > 0) add('securityEvents', db.prepare('DELETE FROM security_events WHERE last_at < ?').bind(auditCutoff));
   if (loginAttempts > 0) add('loginAttempts', db.prepare('DELETE FROM login_attempts WHERE at < ?').bind(loginCutoff));
   if (importRows > 0) add('importRows', db.prepare(`DELETE FROM import_rows WHERE import_id IN (${STALE_IMPORTS})`).bind(importCutoff));
-  if (abandonedImports > 0) add('abandonedImports', db.prepare(`DELETE FROM imports WHERE status IN ('staging', 'checked') AND created_at < ?`).bind(importCutoff));
+  if (abandonedImports > 0)
+    add('abandonedImports', db.prepare(`DELETE FROM imports WHERE status IN ('staging', 'checked') AND created_at < ?`).bind(importCutoff));
   if (auditEntries > 0) add('auditEntries', db.prepare('DELETE FROM audit_log WHERE at < ?').bind(auditCutoff));
   if (auditEntries + securityEvents + importRows + abandonedImports > 0) {
     statements.push(

@@ -14,10 +14,11 @@
  *   (worker/src/cron/purge.ts).
  */
 import { bothScopes } from '../rules/rule-preview';
-import { compileWhere } from '../../../shared/src/rules/sql';
-import { dayNumber } from '../../../shared/src/time';
-import { rolloutSql } from '../../../shared/src/rollout';
-import type { JsonLogic } from '../../../shared/src/rules/types';
+import { compileWhere } from '@shared/rules/sql';
+import { dayNumber } from '@shared/time';
+import { parseJsonOr } from '@shared/json';
+import { rolloutSql } from '@shared/rollout';
+import type { JsonLogic } from '@shared/rules/types';
 import { applyStatements } from '../rules/apply';
 import { tzOffsetMinutes } from '../rules/context';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
@@ -38,7 +39,13 @@ export interface ScheduledReport {
 export async function runScheduled(env: Env, at: number): Promise<ScheduledReport> {
   const db = env.DB;
   const tz = tzOffsetMinutes(env);
-  const report: ScheduledReport = { rules: [], paused: [], snapshots: 0, purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 }, errors: [] };
+  const report: ScheduledReport = {
+    rules: [],
+    paused: [],
+    snapshots: 0,
+    purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 },
+    errors: [],
+  };
   const ctx = { now: at, tzOffsetMinutes: tz };
 
   const rows = (await publishedStatement(db).all<PublishedRow>()).results;
@@ -59,9 +66,17 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     // the same contacts the webhook path and the preview consider: the share, within the rule's departments
     const scope = bothScopes(
       rule.rolloutPercent >= 100 ? undefined : rolloutSql(rule.id, rule.rolloutPercent),
-      rule.departmentIds ? { sql: 'c.department_id IN (SELECT value FROM json_each(?))', params: [JSON.stringify([...rule.departmentIds])] } : undefined,
+      rule.departmentIds
+        ? { sql: 'c.department_id IN (SELECT value FROM json_each(?))', params: [JSON.stringify([...rule.departmentIds])] }
+        : undefined,
     );
-    const apply = applyStatements(db, rule.compiled, rule.net, ctx, scope, { source: 'rule', ruleId: rule.id, ruleVersion: rule.version, batchId, at });
+    const apply = applyStatements(db, rule.compiled, rule.net, ctx, scope, {
+      source: 'rule',
+      ruleId: rule.id,
+      ruleVersion: rule.version,
+      batchId,
+      at,
+    });
     if (!apply.ok) {
       report.errors.push(`rule ${rule.id} v${rule.version}: ${apply.errors.map((e) => e.message).join('; ')}`);
       continue;
@@ -78,12 +93,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     .all<{ id: number; logic: string }>();
   const snapshots: D1PreparedStatement[] = [];
   for (const s of due.results) {
-    let logic: JsonLogic | null = null;
-    try {
-      logic = JSON.parse(s.logic) as JsonLogic | null;
-    } catch {
-      logic = null;
-    }
+    const logic = parseJsonOr<JsonLogic | null>(s.logic, null);
     if (logic === null) continue; // a segment whose graph does not compile has no size
     const where = compileWhere(logic, ctx);
     if (!where.ok) {

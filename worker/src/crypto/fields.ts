@@ -5,7 +5,7 @@
  * the one Worker secret `FIELD_KEY` (HKDF with distinct labels), so rotating it is one secret.
  */
 import { ApiError } from '../errors';
-import { normalizePhone } from '../../../shared/src/import/fields';
+import { normalizePhone } from '@shared/import/fields';
 
 export interface FieldKeys {
   enc: CryptoKey;

@@ -9,8 +9,8 @@
 import type { Actor } from '../auth/access';
 import { ApiError } from '../errors';
 import { maskSensitive } from './fields';
-import { PHONE_SEARCH_LIMITS } from '../../../shared/src/api/contacts';
-import type { AuditParamsByAction } from '../../../shared/src/api/audit';
+import { PHONE_SEARCH_LIMITS } from '@shared/api/contacts';
+import type { AuditParamsByAction } from '@shared/api/audit';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -21,7 +21,13 @@ const ACTION = 'contact.phone_search';
  * over a limit. `phone` is the normalized number, `hash` its keyed hash (kept in the entry's
  * `after` to tell a repeat from a new number without keeping the number).
  */
-export async function recordPhoneSearch(db: D1Database, actor: Actor & { userId: number }, phone: string, hash: string, now = Date.now()): Promise<void> {
+export async function recordPhoneSearch(
+  db: D1Database,
+  actor: Actor & { userId: number },
+  phone: string,
+  hash: string,
+  now = Date.now(),
+): Promise<void> {
   const masked = maskSensitive(phone);
   const params: AuditParamsByAction[typeof ACTION] = { masked };
   const mine = `FROM audit_log WHERE actor_user_id = ?1 AND action = '${ACTION}'`;

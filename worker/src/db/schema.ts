@@ -23,7 +23,7 @@ import {
   RULE_STATUSES,
   TAG_SOURCES,
   TAG_STATUSES,
-} from '../../../shared/src/domain';
+} from '@shared/domain';
 
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const now = sql`(unixepoch('subsec') * 1000)`;
@@ -56,10 +56,7 @@ export const users = sqliteTable(
     createdAt: integer('created_at').notNull().default(now),
     lastLoginAt: integer('last_login_at'),
   },
-  (t) => [
-    uniqueIndex('users_email_idx').on(t.email),
-    check('users_role_check', sql`${t.role} in (${inList(ROLES)})`),
-  ],
+  (t) => [uniqueIndex('users_email_idx').on(t.email), check('users_role_check', sql`${t.role} in (${inList(ROLES)})`)],
 );
 
 /** Server-side sessions: the cookie holds a random token, the table its SHA-256. Revocable. */
@@ -382,10 +379,7 @@ export const rules = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [
-    index('rules_status_idx').on(t.status),
-    check('rules_status_check', sql`${t.status} in (${inList(RULE_STATUSES)})`),
-  ],
+  (t) => [index('rules_status_idx').on(t.status), check('rules_status_check', sql`${t.status} in (${inList(RULE_STATUSES)})`)],
 );
 
 export const ruleVersions = sqliteTable(
@@ -460,10 +454,7 @@ export const rollbacks = sqliteTable(
     /** set when this rollback was itself undone */
     undoneAt: integer('undone_at'),
   },
-  (t) => [
-    uniqueIndex('rollbacks_batch_idx').on(t.batchId),
-    check('rollbacks_kind_check', sql`${t.kind} in (${inList(ROLLBACK_KINDS)})`),
-  ],
+  (t) => [uniqueIndex('rollbacks_batch_idx').on(t.batchId), check('rollbacks_kind_check', sql`${t.kind} in (${inList(ROLLBACK_KINDS)})`)],
 );
 
 /** Every mutation: who, what, before/after, from where. Written in the same batch as the change. */

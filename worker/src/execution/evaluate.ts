@@ -3,9 +3,9 @@
  * contact's in-memory tag set as the tag writer will leave it (exclusive groups, retired tags),
  * so the next event of the same request sees the tags the previous one gave.
  */
-import { inRollout } from '../../../shared/src/rollout';
-import type { EvalData } from '../../../shared/src/rules/types';
-import { netChange } from '../../../shared/src/rules/net-effect';
+import { inRollout } from '@shared/rollout';
+import type { EvalData } from '@shared/rules/types';
+import { netChange } from '@shared/rules/net-effect';
 import type { RuleSet, TagInfo } from './published';
 
 /** One tag change a rule asks for. */

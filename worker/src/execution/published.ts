@@ -13,15 +13,23 @@
  * the webhook path and the cron alike, at no extra round trip (one more batch only on the run
  * that pauses it).
  */
-import { compileRule, type CompiledRule } from '../../../shared/src/rules/compile';
-import { evaluatorFor, ruleEvaluatorFor, type RuleEvaluator } from '../../../shared/src/rules/evaluate';
-import { dataNeeds, type DataNeeds } from '../../../shared/src/rules/needs';
-import type { CustomFieldDecl } from '../../../shared/src/rules/fields';
-import type { ActionSpec, EvalData, JsonLogic } from '../../../shared/src/rules/types';
-import { netPlanOver, type NetPlan } from '../../../shared/src/rules/net-effect';
-import type { RuleRightsProblem } from '../../../shared/src/api/rules';
-import { keepRunnable, parseTagFacts, PUBLISHER_COLUMNS, TAG_FACTS_JSON, type ActionRef, type PublisherRow, type TagFacts } from '../rules/rights';
-import { parseJsonOr } from '../../../shared/src/json';
+import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import { evaluatorFor, ruleEvaluatorFor, type RuleEvaluator } from '@shared/rules/evaluate';
+import { dataNeeds, type DataNeeds } from '@shared/rules/needs';
+import type { CustomFieldDecl } from '@shared/rules/fields';
+import type { ActionSpec, EvalData, JsonLogic } from '@shared/rules/types';
+import { netPlanOver, type NetPlan } from '@shared/rules/net-effect';
+import type { RuleRightsProblem } from '@shared/api/rules';
+import {
+  keepRunnable,
+  parseTagFacts,
+  PUBLISHER_COLUMNS,
+  TAG_FACTS_JSON,
+  type ActionRef,
+  type PublisherRow,
+  type TagFacts,
+} from '../rules/rights';
+import { parseJsonOr } from '@shared/json';
 
 /** One row of `publishedStatement`. */
 export interface PublishedRow extends PublisherRow {
@@ -105,7 +113,8 @@ let tagsLoadedAt = 0;
 const TAG_INFO_TTL_MS = 30_000;
 
 const keyOf = (id: number, version: number) => `rule:${id}@v${version}`;
-const stampOf = (rows: PublishedRow[]) => rows.map((r) => `${r.id}@${r.version}:${r.trigger}:${r.rollout_percent}:${r.department_ids}`).join(',');
+const stampOf = (rows: PublishedRow[]) =>
+  rows.map((r) => `${r.id}@${r.version}:${r.trigger}:${r.rollout_percent}:${r.department_ids}`).join(',');
 const departmentSet = (ids: string | null) => (ids === null ? null : new Set(JSON.parse(ids) as number[]));
 
 const NO_PLAN: NetPlan = { tags: [], conflicts: [] };
@@ -156,7 +165,10 @@ function cachedActionTagIds(): number[] {
 }
 
 const actionsOf = (r: PublishedRow): ActionRef[] =>
-  [...(versions.get(keyOf(r.id, r.version))?.actionsById ?? new Map<string, ActionSpec>()).entries()].map(([nodeId, a]) => ({ nodeId, tagId: a.tagId }));
+  [...(versions.get(keyOf(r.id, r.version))?.actionsById ?? new Map<string, ActionSpec>()).entries()].map(([nodeId, a]) => ({
+    nodeId,
+    tagId: a.tagId,
+  }));
 
 /**
  * The rule set for the published rows just read. Cached while the rows stay the same; new
@@ -194,10 +206,14 @@ export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: numb
     }
   }
   // A version cached by a concurrent request after this read was prepared: its tags' facts were not bound.
-  const unbound = [...new Set(published.flatMap((r) => actionsOf(r).map((a) => a.tagId)))].filter((t) => !facts.has(t) && !noSuchTag.has(t));
+  const unbound = [...new Set(published.flatMap((r) => actionsOf(r).map((a) => a.tagId)))].filter(
+    (t) => !facts.has(t) && !noSuchTag.has(t),
+  );
   if (unbound.length) {
     const more = await db
-      .prepare(`SELECT json_group_array(${TAG_FACTS_JSON}) AS tag_facts FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`)
+      .prepare(
+        `SELECT json_group_array(${TAG_FACTS_JSON}) AS tag_facts FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`,
+      )
       .bind(JSON.stringify(unbound))
       .first<{ tag_facts: string | null }>();
     parseTagFacts(more?.tag_facts ?? null, facts);
@@ -206,7 +222,8 @@ export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: numb
   }
   const { rows, paused } = await keepRunnable(db, published, actionsOf, facts, now);
   const stamp = stampOf(rows);
-  if (current && current.stamp === stamp && now - tagsLoadedAt < TAG_INFO_TTL_MS) return paused.length || current.paused.length ? { ...current, paused } : current;
+  if (current && current.stamp === stamp && now - tagsLoadedAt < TAG_INFO_TTL_MS)
+    return paused.length || current.paused.length ? { ...current, paused } : current;
   tagRows ??= await tagInfoStatement(db).all();
   const tags = new Map<number, TagInfo>();
   for (const t of (tagRows?.results ?? []) as { id: number; group_id: number; exclusive: number; status: string }[]) {
@@ -220,7 +237,13 @@ export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: numb
     // The share and trigger live on the version row and may change without a new version; the
     // net plan follows the tag groups as they are now (as a preview and a publish would).
     const actions = [...known.actionsById].map(([nodeId, action]) => ({ nodeId, action }));
-    rules.push({ ...known, trigger: r.trigger, rolloutPercent: r.rollout_percent, departmentIds: departmentSet(r.department_ids), net: netPlanOver(actions, tagRowsForPlan) });
+    rules.push({
+      ...known,
+      trigger: r.trigger,
+      rolloutPercent: r.rollout_percent,
+      departmentIds: departmentSet(r.department_ids),
+      net: netPlanOver(actions, tagRowsForPlan),
+    });
   }
   // Forget versions no longer published.
   const live = new Set(rows.map((r) => keyOf(r.id, r.version)));
@@ -243,7 +266,9 @@ export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: numb
 }
 
 function tagInfoStatement(db: D1Database): D1PreparedStatement {
-  return db.prepare('SELECT t.id AS id, t.group_id AS group_id, g.exclusive AS exclusive, t.status AS status FROM tags t JOIN tag_groups g ON g.id = t.group_id');
+  return db.prepare(
+    'SELECT t.id AS id, t.group_id AS group_id, g.exclusive AS exclusive, t.status AS status FROM tags t JOIN tag_groups g ON g.id = t.group_id',
+  );
 }
 
 const safeJson = (text: string): unknown => parseJsonOr<unknown>(text, null);

@@ -6,21 +6,25 @@
 import { ApiError } from '../errors';
 import { auditStatement } from '../audit';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
-import { IMPORT_MAX_TAGS, type ImportApplyResult } from '../../../shared/src/api/imports';
-import type { SessionUser } from '../../../shared/src/api/auth';
+import { IMPORT_MAX_TAGS, type ImportApplyResult } from '@shared/api/imports';
+import type { SessionUser } from '@shared/api/auth';
 import type { Actor } from '../auth/access';
 import { requireImport, conflictUnless, guardOne, ATTRS, batchIdOf, countsOf } from './rows';
 
-export async function applyImport(db: D1Database, env: Env, user: SessionUser, actor: Actor, id: string): Promise<ImportApplyResult> {
+export async function applyImport(db: D1Database, user: SessionUser, actor: Actor, id: string): Promise<ImportApplyResult> {
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['checked'], 'apply (run the dry run first)');
   const at = Date.now();
   const { results: tagRows } = await db
-    .prepare(`SELECT DISTINCT t.value AS tagId FROM import_rows r, json_each(r.tag_ids) t WHERE r.import_id = ? AND r.status IN ('new', 'updated')`)
+    .prepare(
+      `SELECT DISTINCT t.value AS tagId FROM import_rows r, json_each(r.tag_ids) t WHERE r.import_id = ? AND r.status IN ('new', 'updated')`,
+    )
     .bind(id)
     .all<{ tagId: number }>();
   if (tagRows.length > IMPORT_MAX_TAGS) {
-    throw new ApiError(409, 'conflict', `An import adds at most ${IMPORT_MAX_TAGS} distinct tags; this one adds ${tagRows.length}`, [{ path: 'tags', message: `more than ${IMPORT_MAX_TAGS} tags` }]);
+    throw new ApiError(409, 'conflict', `An import adds at most ${IMPORT_MAX_TAGS} distinct tags; this one adds ${tagRows.length}`, [
+      { path: 'tags', message: `more than ${IMPORT_MAX_TAGS} tags` },
+    ]);
   }
   const counts = await countsOf(db, id);
   const src: TagWriteSource = { source: 'import', batchId: batchIdOf(id), actorUserId: user.id, at };
@@ -55,14 +59,19 @@ export async function applyImport(db: D1Database, env: Env, user: SessionUser, a
       )
       .bind(id, at),
     db
-      .prepare(`UPDATE import_rows SET contact_id = (SELECT c.id FROM contacts c WHERE c.external_id = import_rows.external_id) WHERE import_id = ? AND status = 'new'`)
+      .prepare(
+        `UPDATE import_rows SET contact_id = (SELECT c.id FROM contacts c WHERE c.external_id = import_rows.external_id) WHERE import_id = ? AND status = 'new'`,
+      )
       .bind(id),
   ];
   for (const { tagId } of tagRows) {
     stmts.push(
       ...tagSetStatements(
         db,
-        { sql: `SELECT r.contact_id FROM import_rows r, json_each(r.tag_ids) t WHERE r.import_id = ? AND r.status IN ('new', 'updated') AND t.value = ?`, params: [id, tagId] },
+        {
+          sql: `SELECT r.contact_id FROM import_rows r, json_each(r.tag_ids) t WHERE r.import_id = ? AND r.status IN ('new', 'updated') AND t.value = ?`,
+          params: [id, tagId],
+        },
         tagId,
         'add',
         src,
@@ -70,7 +79,8 @@ export async function applyImport(db: D1Database, env: Env, user: SessionUser, a
     );
   }
   stmts.push(
-    auditStatement(db, { actor: actor,
+    auditStatement(db, {
+      actor: actor,
       action: 'import.apply',
       objectType: 'import',
       objectId: id,
@@ -86,11 +96,18 @@ export async function applyImport(db: D1Database, env: Env, user: SessionUser, a
     res = await db.batch(stmts);
   } catch (e) {
     if (/UNIQUE constraint failed: contacts\.external_id/.test(String(e))) {
-      throw new ApiError(409, 'conflict', 'Contacts changed since the dry run (an external id now exists): run the dry run again', [{ path: 'status', message: 'stale dry run' }]);
+      throw new ApiError(409, 'conflict', 'Contacts changed since the dry run (an external id now exists): run the dry run again', [
+        { path: 'status', message: 'stale dry run' },
+      ]);
     }
     if (/guard:status/.test(String(e))) throw new ApiError(409, 'conflict', `Import ${id} is no longer ready to apply`);
     throw e;
   }
-  const body: ImportApplyResult = { importId: id, status: 'applied', counts, tagsAdded: (res[res.length - 1]!.results[0] as { n: number }).n };
+  const body: ImportApplyResult = {
+    importId: id,
+    status: 'applied',
+    counts,
+    tagsAdded: (res[res.length - 1]!.results[0] as { n: number }).n,
+  };
   return body;
 }

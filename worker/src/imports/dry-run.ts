@@ -6,8 +6,8 @@
 import { ApiError } from '../errors';
 import { auditStatement } from '../audit';
 import { fieldHash, fieldKeys, sealField } from '../crypto/fields';
-import { bucketOf } from '../../../shared/src/domain';
-import { REPORT_MAX_REJECTIONS, type DryRunReport, type DryRunBody } from '../../../shared/src/api/imports';
+import { bucketOf } from '@shared/domain';
+import { REPORT_MAX_REJECTIONS, type DryRunReport, type DryRunBody } from '@shared/api/imports';
 import {
   FileChecker,
   mappingProblems,
@@ -17,30 +17,52 @@ import {
   type ImportMapping,
   type Rejection,
   type TaxonomyTag,
-} from '../../../shared/src/import';
-import type { SessionUser } from '../../../shared/src/api/auth';
+} from '@shared/import';
 import type { Actor } from '../auth/access';
-import { requireImport, conflictUnless, guardOne, CHUNK_BYTES, READ_PAGE, VERDICT_WINDOW, utf8, DIFFERS, openCells, sealRejections, openRejections, countsOf, type StoredRejection } from './rows';
+import {
+  requireImport,
+  conflictUnless,
+  guardOne,
+  CHUNK_BYTES,
+  READ_PAGE,
+  VERDICT_WINDOW,
+  utf8,
+  DIFFERS,
+  openCells,
+  sealRejections,
+  openRejections,
+  countsOf,
+  type StoredRejection,
+} from './rows';
 
-export async function dryRun(db: D1Database, env: Env, user: SessionUser, actor: Actor, id: string, b: DryRunBody): Promise<DryRunReport> {
+export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string, b: DryRunBody): Promise<DryRunReport> {
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['staging', 'checked'], 'run a dry run');
   const headers = JSON.parse(imp.headers) as string[];
   const mapping = (b.mapping ?? JSON.parse(imp.mapping)) as ImportMapping;
   if (mapping.length !== headers.length) {
-    throw new ApiError(400, 'invalid_request', `mapping has ${mapping.length} entries, the file has ${headers.length} columns`, [{ path: 'mapping', message: 'one entry per column' }]);
+    throw new ApiError(400, 'invalid_request', `mapping has ${mapping.length} entries, the file has ${headers.length} columns`, [
+      { path: 'mapping', message: 'one entry per column' },
+    ]);
   }
   if (imp.row_count === 0) throw new ApiError(409, 'conflict', 'No rows staged yet', [{ path: 'rows', message: 'none staged' }]);
   const at = Date.now();
 
   const problems = mappingProblems(mapping);
   if (problems.length) {
-    throw new ApiError(400, 'invalid_request', `Invalid mapping: ${problems.map((p) => `${p.field} ${p.reason}`).join('; ')}`, problems.map((p) => ({ path: p.column === null ? 'mapping' : `mapping.${p.column}`, message: p.reason })));
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `Invalid mapping: ${problems.map((p) => `${p.field} ${p.reason}`).join('; ')}`,
+      problems.map((p) => ({ path: p.column === null ? 'mapping' : `mapping.${p.column}`, message: p.reason })),
+    );
   }
 
   // tags against the taxonomy; phones and ID numbers sealed and hashed
   const { results: taxonomy } = await db
-    .prepare(`SELECT t.id, t.name, t.group_id AS groupId, g.name AS groupName, g.exclusive, t.status FROM tags t JOIN tag_groups g ON g.id = t.group_id`)
+    .prepare(
+      `SELECT t.id, t.name, t.group_id AS groupId, g.name AS groupName, g.exclusive, t.status FROM tags t JOIN tag_groups g ON g.id = t.group_id`,
+    )
     .all<Omit<TaxonomyTag, 'exclusive'> & { exclusive: number }>();
   const index = taxonomyIndex(taxonomy.map((t) => ({ ...t, exclusive: Boolean(t.exclusive) })));
   const tagColumn = mapping.indexOf('tags');
@@ -50,7 +72,14 @@ export async function dryRun(db: D1Database, env: Env, user: SessionUser, actor:
   const verdict = async (r: CheckedRow, cells: readonly string[]) => {
     const tags = r.rejections.length === 0 && r.tags.length ? resolveTags(r.tags, index) : null;
     if (tags && !tags.ok) {
-      r.rejections.push({ row: r.row, column: tagColumn, field: 'tags', reason: tags.reason, value: cells[tagColumn]?.trim(), detail: tags.detail });
+      r.rejections.push({
+        row: r.row,
+        column: tagColumn,
+        field: 'tags',
+        reason: tags.reason,
+        value: cells[tagColumn]?.trim(),
+        detail: tags.detail,
+      });
     }
     if (r.rejections.length) return { row: r.row, s: 'rejected', rej: await sealRejections(keys, r.rejections) };
     if (tags?.ok) tags.tagIds.forEach((t) => tagIds.add(t));
@@ -61,7 +90,18 @@ export async function dryRun(db: D1Database, env: Env, user: SessionUser, actor:
       idNumber ? fieldHash(keys, idNumber) : null,
       idNumber ? sealField(keys, idNumber) : null,
     ]);
-    return { row: r.row, s: 'valid', ext: externalId!, data: attrs, ph, pe, ih, ie, b: bucketOf(externalId!), tags: tags?.ok ? tags.tagIds : [] };
+    return {
+      row: r.row,
+      s: 'valid',
+      ext: externalId!,
+      data: attrs,
+      ph,
+      pe,
+      ih,
+      ie,
+      b: bucketOf(externalId!),
+      tags: tags?.ok ? tags.tagIds : [],
+    };
   };
   const upsert = (chunk: string) =>
     db
@@ -87,7 +127,7 @@ export async function dryRun(db: D1Database, env: Env, user: SessionUser, actor:
   const checker = new FileChecker(mapping);
   const shapeRejections = new Map<number, Rejection[]>();
   let total = 0;
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const { results } = await db
       .prepare('SELECT row, cells FROM import_rows WHERE import_id = ? AND row > ? ORDER BY row LIMIT ?')
       .bind(id, after, READ_PAGE)
@@ -98,7 +138,8 @@ export async function dryRun(db: D1Database, env: Env, user: SessionUser, actor:
     for (const r of checked) {
       for (const rej of r.rejections) {
         const list = shapeRejections.get(rej.column) ?? [];
-        if (list.length < REPORT_MAX_REJECTIONS && rej.reason !== 'duplicate_in_file' && rej.reason !== 'required') shapeRejections.set(rej.column, [...list, rej]);
+        if (list.length < REPORT_MAX_REJECTIONS && rej.reason !== 'duplicate_in_file' && rej.reason !== 'required')
+          shapeRejections.set(rej.column, [...list, rej]);
       }
     }
     const chunks: string[] = [];
@@ -129,12 +170,23 @@ export async function dryRun(db: D1Database, env: Env, user: SessionUser, actor:
   if (misaligned.length) {
     // the whole file is refused: nothing is classified until the mapping is fixed
     const rejections = misaligned
-      .flatMap((m) => (shapeRejections.get(m.column) ?? []).map((rej) => ({ ...rej, reason: 'misaligned_column' as const, detail: rej.reason })))
+      .flatMap((m) =>
+        (shapeRejections.get(m.column) ?? []).map((rej) => ({ ...rej, reason: 'misaligned_column' as const, detail: rej.reason })),
+      )
       .sort((x, y) => x.row - y.row || x.column - y.column)
       .slice(0, REPORT_MAX_REJECTIONS);
     await db.batch([
       db.prepare(`UPDATE imports SET mapping = ?, status = 'staging', counts = NULL WHERE id = ?`).bind(JSON.stringify(mapping), id),
-      auditStatement(db, { actor: actor, action: 'import.dry_run', objectType: 'import', objectId: id, summary: `Dry run refused the file: ${misaligned.length} misaligned column(s)`, params: { variant: 'refused', file: imp.file_name, misaligned: misaligned.length }, after: { mapping, misaligned: misaligned.map(({ samples: _samples, ...m }) => m) }, at }),
+      auditStatement(db, {
+        actor: actor,
+        action: 'import.dry_run',
+        objectType: 'import',
+        objectId: id,
+        summary: `Dry run refused the file: ${misaligned.length} misaligned column(s)`,
+        params: { variant: 'refused', file: imp.file_name, misaligned: misaligned.length },
+        after: { mapping, misaligned: misaligned.map(({ samples: _samples, ...m }) => m) },
+        at,
+      }),
     ]);
     const body: DryRunReport = {
       importId: id,
@@ -201,7 +253,9 @@ export async function dryRun(db: D1Database, env: Env, user: SessionUser, actor:
       .bind(id, REPORT_MAX_REJECTIONS),
   );
   const res = await db.batch(stmts);
-  const stored = (res[res.length - 1]!.results as { rejections: string }[]).flatMap((r) => JSON.parse(r.rejections) as StoredRejection[]).slice(0, REPORT_MAX_REJECTIONS);
+  const stored = (res[res.length - 1]!.results as { rejections: string }[])
+    .flatMap((r) => JSON.parse(r.rejections) as StoredRejection[])
+    .slice(0, REPORT_MAX_REJECTIONS);
   const rejections = await openRejections(keys, stored);
   const body: DryRunReport = {
     importId: id,

@@ -4,12 +4,12 @@
  */
 import { ApiError } from '../errors';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
-import type { ImportRollbackResult } from '../../../shared/src/api/imports';
-import type { SessionUser } from '../../../shared/src/api/auth';
+import type { ImportRollbackResult } from '@shared/api/imports';
+import type { SessionUser } from '@shared/api/auth';
 import type { Actor } from '../auth/access';
 import { requireImport, conflictUnless, guardOne, ATTRS, batchIdOf } from './rows';
 
-export async function rollbackImport(db: D1Database, env: Env, user: SessionUser, actor: Actor, id: string): Promise<ImportRollbackResult> {
+export async function rollbackImport(db: D1Database, user: SessionUser, actor: Actor, id: string): Promise<ImportRollbackResult> {
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['applied'], 'roll back');
   const batchId = batchIdOf(id);
@@ -26,9 +26,12 @@ export async function rollbackImport(db: D1Database, env: Env, user: SessionUser
   const deletedCount = counted.created ?? 0;
   const restored = counted.updated ?? 0;
   if (eventCount > 0) {
-    throw new ApiError(409, 'conflict', `Contacts this import created have received ${eventCount} events since: deleting them would lose that history`, [
-      { path: 'contacts', message: 'have events' },
-    ]);
+    throw new ApiError(
+      409,
+      'conflict',
+      `Contacts this import created have received ${eventCount} events since: deleting them would lose that history`,
+      [{ path: 'contacts', message: 'have events' }],
+    );
   }
   const at = Date.now();
   const src: TagWriteSource = { source: 'rollback', batchId: `rollback-${id}`, actorUserId: user.id, at };
@@ -39,13 +42,29 @@ export async function rollbackImport(db: D1Database, env: Env, user: SessionUser
   ];
   // what the import added comes off; what it displaced (exclusive groups) goes back on
   for (const { tagId } of ledgerRows.filter((l) => l.op === 'add')) {
-    stmts.push(...tagSetStatements(db, { sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = 'add'`, params: [batchId, tagId] }, tagId, 'remove', src));
+    stmts.push(
+      ...tagSetStatements(
+        db,
+        { sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = 'add'`, params: [batchId, tagId] },
+        tagId,
+        'remove',
+        src,
+      ),
+    );
   }
   for (const { tagId } of otherTags!.results as { tagId: number }[]) {
     stmts.push(...tagSetStatements(db, { sql: created, params: [id] }, tagId, 'remove', src));
   }
   for (const { tagId } of ledgerRows.filter((l) => l.op === 'remove')) {
-    stmts.push(...tagSetStatements(db, { sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = 'remove'`, params: [batchId, tagId] }, tagId, 'add', src));
+    stmts.push(
+      ...tagSetStatements(
+        db,
+        { sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = 'remove'`, params: [batchId, tagId] },
+        tagId,
+        'add',
+        src,
+      ),
+    );
   }
   stmts.push(
     db.prepare(`DELETE FROM contact_daily_stats WHERE contact_id IN (${created})`).bind(id),
@@ -68,7 +87,12 @@ export async function rollbackImport(db: D1Database, env: Env, user: SessionUser
          VALUES ('import', ?1, ?2, (SELECT count(*) FROM tag_ledger WHERE batch_id = ?1 AND op = 'add'),
                  (SELECT count(*) FROM tag_ledger WHERE batch_id = ?1 AND op = 'remove'), ?3, ?4)`,
       )
-      .bind(src.batchId, JSON.stringify({ importId: id, fileName: imp.file_name, contactsDeleted: deletedCount, contactsRestored: restored }), user.id, at),
+      .bind(
+        src.batchId,
+        JSON.stringify({ importId: id, fileName: imp.file_name, contactsDeleted: deletedCount, contactsRestored: restored }),
+        user.id,
+        at,
+      ),
     // its entry names the rollback (inserted just before) and takes the counts from that row
     db
       .prepare(

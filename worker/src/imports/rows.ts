@@ -1,9 +1,8 @@
 /** An import as stored: its row, summary, status guards, staged cells sealed and opened, counts. */
 import { ApiError } from '../errors';
 import { openField, sealField, type FieldKeys } from '../crypto/fields';
-import type { ImportCounts, ImportStatus, ImportSummary } from '../../../shared/src/api/imports';
-import { ATTRIBUTE_FIELDS, type Rejection } from '../../../shared/src/import';
-
+import type { ImportCounts, ImportStatus, ImportSummary } from '@shared/api/imports';
+import { ATTRIBUTE_FIELDS, type Rejection } from '@shared/import';
 
 export interface ImportRow {
   id: string;
@@ -45,7 +44,9 @@ export function summary(r: ImportRow): ImportSummary {
 
 export function conflictUnless(imp: ImportRow, allowed: ImportStatus[], what: string) {
   if (!allowed.includes(imp.status)) {
-    throw new ApiError(409, 'conflict', `Import ${imp.id} is ${imp.status}: cannot ${what}`, [{ path: 'status', message: `is ${imp.status}` }]);
+    throw new ApiError(409, 'conflict', `Import ${imp.id} is ${imp.status}: cannot ${what}`, [
+      { path: 'status', message: `is ${imp.status}` },
+    ]);
   }
 }
 

@@ -22,7 +22,7 @@
  * write. Within an isolate a source's events are thus written in arrival order, each run seeing
  * every earlier run's effects.
  */
-import type { IngestEvent, WebhookResponse } from '../../../shared/src/api/webhooks';
+import type { IngestEvent, WebhookResponse } from '@shared/api/webhooks';
 import { IngestPass, isRace, MAX_ATTEMPTS, type IngestOptions } from './pipeline';
 
 /** At most this many events per run (the webhook's own batch limit); a bigger request runs alone. */
@@ -69,7 +69,13 @@ export type KeepAlive = (p: Promise<unknown>) => void;
  * runtime cancels a request whose only wait is a promise another request settles, and refuses
  * cross-request promise settlement outright in places.
  */
-export async function ingestGrouped(db: D1Database, lane: object, events: IngestEvent[], options: GroupOptions, keepAlive: KeepAlive): Promise<WebhookResponse> {
+export async function ingestGrouped(
+  db: D1Database,
+  lane: object,
+  events: IngestEvent[],
+  options: GroupOptions,
+  keepAlive: KeepAlive,
+): Promise<WebhookResponse> {
   const l: Lane = lanes.get(lane) ?? { waiting: [], ready: null, busy: false };
   lanes.set(lane, l);
   const me: Waiting = { events };
@@ -112,7 +118,11 @@ function take(waiting: Waiting[]): Waiting[] {
 }
 
 function passFor(db: D1Database, group: Waiting[], options: GroupOptions): IngestPass {
-  return new IngestPass(db, group.flatMap((w) => w.events), { ...options, now: Date.now(), batchId: crypto.randomUUID() });
+  return new IngestPass(
+    db,
+    group.flatMap((w) => w.events),
+    { ...options, now: Date.now(), batchId: crypto.randomUUID() },
+  );
 }
 
 function fail(group: Waiting[], error: unknown): void {

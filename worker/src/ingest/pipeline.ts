@@ -17,12 +17,12 @@
  * guard raises, D1 rolls the whole batch back, and the request starts again from step 2 (where
  * the event now reads as a duplicate). Nothing is half-applied and nothing is counted twice.
  */
-import { bucketOf, type ContactKind } from '../../../shared/src/domain';
-import { dayNumber } from '../../../shared/src/time';
-import { lastDaysWindow } from '../../../shared/src/rules/days';
-import { contactFromRow } from '../../../shared/src/rules/data';
-import type { DailyStatRow, EvalData, EventRow } from '../../../shared/src/rules/types';
-import type { IngestEvent, WebhookEventResult, WebhookResponse } from '../../../shared/src/api/webhooks';
+import { bucketOf, type ContactKind } from '@shared/domain';
+import { dayNumber } from '@shared/time';
+import { lastDaysWindow } from '@shared/rules/days';
+import { contactFromRow } from '@shared/rules/data';
+import type { DailyStatRow, EvalData, EventRow } from '@shared/rules/types';
+import type { IngestEvent, WebhookEventResult, WebhookResponse } from '@shared/api/webhooks';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { applyChanges, changesForEvent, type RuleChange } from '../execution/evaluate';
@@ -178,24 +178,38 @@ function historyStatements(db: D1Database, exts: string, needs: DataNeedsLoaded,
   const ofContacts = 'SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))';
   return [
     db
-      .prepare(`SELECT contact_id, type, day, count, amount FROM contact_daily_stats WHERE contact_id IN (${ofContacts}) AND ${stats ? 'day >= ?' : '0'}`)
+      .prepare(
+        `SELECT contact_id, type, day, count, amount FROM contact_daily_stats WHERE contact_id IN (${ofContacts}) AND ${stats ? 'day >= ?' : '0'}`,
+      )
       .bind(exts, ...(stats ? [stats.firstDay] : [])),
     db
-      .prepare(`SELECT contact_id, type, occurred_at, amount, channel, text FROM events WHERE contact_id IN (${ofContacts}) AND ${evs ? 'occurred_at >= ?' : '0'}`)
+      .prepare(
+        `SELECT contact_id, type, occurred_at, amount, channel, text FROM events WHERE contact_id IN (${ofContacts}) AND ${evs ? 'occurred_at >= ?' : '0'}`,
+      )
       .bind(exts, ...(evs ? [evs.fromMs] : [])),
   ];
 }
 
-function readStatements(db: D1Database, events: IngestEvent[], unique: number[], needs: DataNeedsLoaded, o: IngestOptions): D1PreparedStatement[] {
+function readStatements(
+  db: D1Database,
+  events: IngestEvent[],
+  unique: number[],
+  needs: DataNeedsLoaded,
+  o: IngestOptions,
+): D1PreparedStatement[] {
   const exts = json([...new Set(unique.map((i) => (events[i] as IngestEvent).contact.externalId))]);
   const ids = json(unique.map((i) => (events[i] as IngestEvent).id));
   return [
     db.prepare(SOURCE_SQL).bind(o.sourceId),
     publishedStatement(db),
-    db.prepare('SELECT sender_event_id FROM events WHERE source_id = ? AND sender_event_id IN (SELECT value FROM json_each(?))').bind(o.sourceId, ids),
+    db
+      .prepare('SELECT sender_event_id FROM events WHERE source_id = ? AND sender_event_id IN (SELECT value FROM json_each(?))')
+      .bind(o.sourceId, ids),
     db.prepare('SELECT * FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))').bind(exts),
     db
-      .prepare('SELECT contact_id, tag_id FROM contact_tags WHERE contact_id IN (SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?)))')
+      .prepare(
+        'SELECT contact_id, tag_id FROM contact_tags WHERE contact_id IN (SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?)))',
+      )
       .bind(exts),
     ...historyStatements(db, exts, needs, o),
   ];
@@ -215,7 +229,14 @@ async function planWrites(
   const ruleSet = await ruleSetFor(db, rowsOf<PublishedRow>(1), o.now);
   const known = new Set(rowsOf<{ sender_event_id: string }>(2).map((r) => r.sender_event_id));
   let statRows = rowsOf<{ contact_id: number; type: string; day: number; count: number; amount: number }>(5);
-  let eventRows = rowsOf<{ contact_id: number; type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }>(6);
+  let eventRows = rowsOf<{
+    contact_id: number;
+    type: string;
+    occurred_at: number;
+    amount: number | null;
+    channel: string | null;
+    text: string | null;
+  }>(6);
   if (ruleSet.needs.statsDays > needs.statsDays || ruleSet.needs.eventsDays > needs.eventsDays) {
     // The published rules changed and read further back than what was loaded: load again.
     const exts = json([...new Set(unique.map((i) => (events[i] as IngestEvent).contact.externalId))]);
@@ -238,9 +259,12 @@ async function planWrites(
     st?.tags.add(t.tag_id);
     st?.initialTags.add(t.tag_id);
   }
-  for (const s of statRows) byId.get(s.contact_id)?.stats.push({ type: s.type as DailyStatRow['type'], day: s.day, count: s.count, amount: s.amount });
+  for (const s of statRows)
+    byId.get(s.contact_id)?.stats.push({ type: s.type as DailyStatRow['type'], day: s.day, count: s.count, amount: s.amount });
   for (const e of eventRows) {
-    byId.get(e.contact_id)?.events.push({ type: e.type as EventRow['type'], occurredAt: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text });
+    byId
+      .get(e.contact_id)
+      ?.events.push({ type: e.type as EventRow['type'], occurredAt: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text });
   }
 
   // ---- simulate, event by event ----
@@ -264,7 +288,13 @@ async function planWrites(
     applyAttributes(st, e, o);
     applyAggregates(st, e, o.tzOffsetMinutes);
     const dayKey = `${st.externalId}\u0000${e.type}\u0000${dayNumber(e.occurredAt, o.tzOffsetMinutes)}`;
-    const d = daily.get(dayKey) ?? { ext: st.externalId, type: e.type, day: dayNumber(e.occurredAt, o.tzOffsetMinutes), count: 0, amount: 0 };
+    const d = daily.get(dayKey) ?? {
+      ext: st.externalId,
+      type: e.type,
+      day: dayNumber(e.occurredAt, o.tzOffsetMinutes),
+      count: 0,
+      amount: 0,
+    };
     d.count += 1;
     d.amount += e.amount ?? 0;
     daily.set(dayKey, d);

@@ -2,7 +2,7 @@
  * HMAC-SHA256 webhook signatures (scheme in `shared/src/api/webhooks.ts`): the key is imported
  * once per isolate and secret, and `crypto.subtle.verify` compares in constant time.
  */
-import { SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER } from '../../../shared/src/api/webhooks';
+import { SIGNATURE_HEADER, SIGNATURE_WINDOW_SECONDS, TIMESTAMP_HEADER } from '@shared/api/webhooks';
 import { ApiError } from '../errors';
 
 const encoder = new TextEncoder();
@@ -40,15 +40,24 @@ const refuse = (path: string, message: string) => new ApiError(401, 'invalid_sig
  * rotation's grace period, either of its secrets: the current one first). Throws a 401
  * `invalid_signature` naming the header that is missing, malformed, stale or wrong.
  */
-export async function verifySignature(headers: Headers, body: Uint8Array, secrets: string | readonly string[], nowMs: number): Promise<void> {
+export async function verifySignature(
+  headers: Headers,
+  body: Uint8Array,
+  secrets: string | readonly string[],
+  nowMs: number,
+): Promise<void> {
   const ts = headers.get(TIMESTAMP_HEADER);
   const sig = headers.get(SIGNATURE_HEADER);
   if (ts === null) throw refuse(TIMESTAMP_HEADER, `missing ${TIMESTAMP_HEADER} header (unix seconds)`);
-  if (sig === null) throw refuse(SIGNATURE_HEADER, `missing ${SIGNATURE_HEADER} header (sha256=<hex HMAC-SHA256 of timestamp + "." + body>)`);
+  if (sig === null)
+    throw refuse(SIGNATURE_HEADER, `missing ${SIGNATURE_HEADER} header (sha256=<hex HMAC-SHA256 of timestamp + "." + body>)`);
   if (!/^\d{1,12}$/.test(ts)) throw refuse(TIMESTAMP_HEADER, `${TIMESTAMP_HEADER} must be unix seconds`);
   const skew = Math.abs(nowMs / 1000 - Number(ts));
   if (skew > SIGNATURE_WINDOW_SECONDS) {
-    throw refuse(TIMESTAMP_HEADER, `${TIMESTAMP_HEADER} is ${Math.round(skew)} s away from the server clock; at most ${SIGNATURE_WINDOW_SECONDS} s is accepted`);
+    throw refuse(
+      TIMESTAMP_HEADER,
+      `${TIMESTAMP_HEADER} is ${Math.round(skew)} s away from the server clock; at most ${SIGNATURE_WINDOW_SECONDS} s is accepted`,
+    );
   }
   const hex = sig.startsWith('sha256=') ? sig.slice(7) : '';
   if (!HEX.test(hex)) throw refuse(SIGNATURE_HEADER, `${SIGNATURE_HEADER} must be sha256=<64 hex digits>`);

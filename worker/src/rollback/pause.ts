@@ -9,7 +9,9 @@ import { auditStatementIfChanged } from '../audit';
 
 export function pauseRuleStatements(db: D1Database, rule: { id: number; name: string }, actor: Actor, at: number): D1PreparedStatement[] {
   return [
-    db.prepare(`UPDATE rules SET status = 'paused', updated_at = max(?, updated_at + 1) WHERE id = ? AND status = 'published'`).bind(at, rule.id),
+    db
+      .prepare(`UPDATE rules SET status = 'paused', updated_at = max(?, updated_at + 1) WHERE id = ? AND status = 'published'`)
+      .bind(at, rule.id),
     auditStatementIfChanged(db, {
       actor,
       action: 'rule.pause',

@@ -13,7 +13,7 @@
  *
  * The SQL itself is in ./sql.ts.
  */
-import type { RollbackPreview, RollbackSampleContact, RollbackTagCount } from '../../../shared/src/api/rollbacks';
+import type { RollbackPreview, RollbackSampleContact, RollbackTagCount } from '@shared/api/rollbacks';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
 import { DISPLACED_SQL, planCte, type Plan } from './sql';
 
@@ -121,7 +121,10 @@ export function applyPlanStatements(db: D1Database, plan: Plan, preview: Rollbac
       )
       .bind(...cte.params, run),
   ];
-  const targets = (tagId: number, op: 'add' | 'remove') => ({ sql: 'SELECT contact_id FROM tag_apply_targets WHERE run_id = ?', params: [key(tagId, op)] });
+  const targets = (tagId: number, op: 'add' | 'remove') => ({
+    sql: 'SELECT contact_id FROM tag_apply_targets WHERE run_id = ?',
+    params: [key(tagId, op)],
+  });
   // byTag.remove includes displaced siblings, which the writer removes by itself: a tag with only
   // displacements has no rows under its key, and its remove statements find nothing.
   for (const t of preview.byTag) if (t.remove > 0) out.push(...tagSetStatements(db, targets(t.tagId, 'remove'), t.tagId, 'remove', src));

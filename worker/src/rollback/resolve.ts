@@ -4,12 +4,11 @@
  */
 import { ApiError } from '../errors';
 import { checkActiveTagLimits } from '../taxonomy/settings';
-import type { AuditParamsByAction } from '../../../shared/src/api/audit';
+import type { AuditParamsByAction } from '@shared/api/audit';
 import { batchPlan, previewPlan, ruleVersionPlan, tagRestorePlan, toTimePlan, type Plan } from './plan';
-import type { RollbackPreview, RollbackTarget } from '../../../shared/src/api/rollbacks';
-import type { RollbackKind, RuleStatus } from '../../../shared/src/domain';
-import { parseJsonObject } from '../../../shared/src/json';
-
+import type { RollbackPreview, RollbackTarget } from '@shared/api/rollbacks';
+import type { RollbackKind, RuleStatus } from '@shared/domain';
+import { parseJsonObject } from '@shared/json';
 
 /** A target checked against the database: its plan, its name in messages, what the row stores. */
 export interface Resolved {
@@ -35,16 +34,26 @@ export interface Resolved {
 
 /** `AuditParamsByAction['rollback.<kind>']` less the counts, known only after the preview. */
 export type RollbackAudit = {
-  [K in RollbackKind]: { action: `rollback.${K}`; params: DistributiveOmit<AuditParamsByAction[`rollback.${K}`], 'add' | 'remove' | 'skipped'> };
+  [K in RollbackKind]: {
+    action: `rollback.${K}`;
+    params: DistributiveOmit<AuditParamsByAction[`rollback.${K}`], 'add' | 'remove' | 'skipped'>;
+  };
 }[RollbackKind];
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** The same with the counts: the action and params of the entry a rollback writes. */
-export type RollbackAuditEntry = { [K in RollbackKind]: { action: `rollback.${K}`; params: AuditParamsByAction[`rollback.${K}`] } }[RollbackKind];
+export type RollbackAuditEntry = {
+  [K in RollbackKind]: { action: `rollback.${K}`; params: AuditParamsByAction[`rollback.${K}`] };
+}[RollbackKind];
 
 export const none = () => [];
 export const formatCount = (n: number) => n.toLocaleString('en-US');
-export const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-export const unknownRef = (path: string, message: string, what: string) => new ApiError(400, 'unknown_reference', `${path}: ${what}`, [{ path, message }]);
+export const iso = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
+export const unknownRef = (path: string, message: string, what: string) =>
+  new ApiError(400, 'unknown_reference', `${path}: ${what}`, [{ path, message }]);
 
 /** An undo (`kind: 'batch'`): its id, its own batch, and the batch it undid. */
 export interface UndoLink {
@@ -55,7 +64,9 @@ export interface UndoLink {
 
 /** Every undo there is: rollbacks are rare human actions, and undos fewer still. */
 export async function undoLinks(db: D1Database): Promise<UndoLink[]> {
-  const { results } = await db.prepare(`SELECT id, batch_id, json_extract(params, '$.batchId') AS of FROM rollbacks WHERE kind = 'batch' ORDER BY id`).all<UndoLink>();
+  const { results } = await db
+    .prepare(`SELECT id, batch_id, json_extract(params, '$.batchId') AS of FROM rollbacks WHERE kind = 'batch' ORDER BY id`)
+    .all<UndoLink>();
   return results;
 }
 
@@ -103,7 +114,8 @@ export const parseParams = parseJsonObject;
 export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: number): Promise<Resolved> {
   switch (t.kind) {
     case 'to_time': {
-      if (t.at > now) throw new ApiError(400, 'invalid_request', `at: ${iso(t.at)} is in the future`, [{ path: 'at', message: 'must be in the past' }]);
+      if (t.at > now)
+        throw new ApiError(400, 'invalid_request', `at: ${iso(t.at)} is in the future`, [{ path: 'at', message: 'must be in the past' }]);
       let contactName: string | null = null;
       if (t.contactId !== undefined) {
         const c = await db.prepare('SELECT name FROM contacts WHERE id = ?').bind(t.contactId).first<{ name: string | null }>();
@@ -118,14 +130,20 @@ export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: 
         params: t.contactId === undefined ? { at: t.at } : { at: t.at, contactId: t.contactId, contactName },
         audit: {
           action: 'rollback.to_time',
-          params: t.contactId === undefined ? { variant: 'all', at: t.at } : { variant: 'contact', at: t.at, contact: contactName ?? `#${t.contactId}`, contactId: t.contactId },
+          params:
+            t.contactId === undefined
+              ? { variant: 'all', at: t.at }
+              : { variant: 'contact', at: t.at, contact: contactName ?? `#${t.contactId}`, contactId: t.contactId },
         },
         before: none,
         changesMoreThanTags: false,
       };
     }
     case 'rule_version': {
-      const rule = await db.prepare('SELECT name, status FROM rules WHERE id = ?').bind(t.ruleId).first<{ name: string; status: RuleStatus }>();
+      const rule = await db
+        .prepare('SELECT name, status FROM rules WHERE id = ?')
+        .bind(t.ruleId)
+        .first<{ name: string; status: RuleStatus }>();
       if (!rule) throw unknownRef('ruleId', 'no such rule', `no rule with id ${t.ruleId}`);
       const v = await db.prepare('SELECT 1 AS ok FROM rule_versions WHERE rule_id = ? AND version = ?').bind(t.ruleId, t.version).first();
       if (!v) throw unknownRef('version', 'no such version', `rule "${rule.name}" has no version ${t.version}`);
@@ -143,13 +161,26 @@ export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: 
     }
     case 'tag_restore': {
       const tag = await db
-        .prepare('SELECT t.name, t.status, t.retired_at, t.group_id, t.parent_id, p.name AS parent_name, p.status AS parent_status FROM tags t LEFT JOIN tags p ON p.id = t.parent_id WHERE t.id = ?')
+        .prepare(
+          'SELECT t.name, t.status, t.retired_at, t.group_id, t.parent_id, p.name AS parent_name, p.status AS parent_status FROM tags t LEFT JOIN tags p ON p.id = t.parent_id WHERE t.id = ?',
+        )
         .bind(t.tagId)
-        .first<{ name: string; status: string; retired_at: number | null; group_id: number; parent_id: number | null; parent_name: string | null; parent_status: string | null }>();
+        .first<{
+          name: string;
+          status: string;
+          retired_at: number | null;
+          group_id: number;
+          parent_id: number | null;
+          parent_name: string | null;
+          parent_status: string | null;
+        }>();
       if (!tag) throw unknownRef('tagId', 'no such tag', `no tag with id ${t.tagId}`);
-      if (tag.status !== 'retired') throw new ApiError(409, 'conflict', `Tag "${tag.name}" is not retired`, [{ path: 'tagId', message: 'not retired' }]);
+      if (tag.status !== 'retired')
+        throw new ApiError(409, 'conflict', `Tag "${tag.name}" is not retired`, [{ path: 'tagId', message: 'not retired' }]);
       if (tag.parent_id != null && tag.parent_status !== 'active')
-        throw new ApiError(409, 'conflict', `Restore "${tag.parent_name ?? ''}" first: "${tag.name}" sits under it`, [{ path: 'tagId', message: `parent ${tag.parent_name ?? ''} is retired` }]);
+        throw new ApiError(409, 'conflict', `Restore "${tag.parent_name ?? ''}" first: "${tag.name}" sits under it`, [
+          { path: 'tagId', message: `parent ${tag.parent_name ?? ''} is retired` },
+        ]);
       // it becomes active: the taxonomy's active-tag limits apply, as when restoring it by hand
       await checkActiveTagLimits(db, env, tag.group_id);
       const object = `retired tag "${tag.name}" with its holders`;
@@ -160,7 +191,9 @@ export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: 
         verb: `Restoring ${object}`,
         params: { tagId: t.tagId, tagName: tag.name, retiredAt: tag.retired_at },
         audit: { action: 'rollback.tag_restore', params: { tag: tag.name } },
-        before: (db) => [db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(t.tagId)],
+        before: (db) => [
+          db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(t.tagId),
+        ],
         changesMoreThanTags: true,
       };
     }
@@ -181,9 +214,12 @@ export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: 
       const object = rb ? `rollback #${rb.id}` : `batch ${t.batchId}`;
       const tip = down[down.length - 1];
       if (down.length % 2 === 1) {
-        throw new ApiError(409, 'conflict', `${rb ? `Rollback #${rb.id}` : `Batch ${t.batchId}`} is already undone by rollback #${tip!.id}: undo #${tip!.id} to bring its changes back`, [
-          { path: 'batchId', message: `already undone by rollback #${tip!.id}` },
-        ]);
+        throw new ApiError(
+          409,
+          'conflict',
+          `${rb ? `Rollback #${rb.id}` : `Batch ${t.batchId}`} is already undone by rollback #${tip!.id}: undo #${tip!.id} to bring its changes back`,
+          [{ path: 'batchId', message: `already undone by rollback #${tip!.id}` }],
+        );
       }
       // undone and put back since: undoing it again is undoing the link that put it back
       const effective = tip ?? null;
@@ -202,19 +238,26 @@ export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: 
       ];
       // a tag restore at the chain's root: its tag is retired again when the restore ends up
       // undone, and made active again (limits checked) when it ends up back in effect
-      const restored = rootRow?.kind === 'tag_restore' ? (parseParams(rootRow.params) as { tagId: number; retiredAt: number | null }) : null;
+      const restored =
+        rootRow?.kind === 'tag_restore' ? (parseParams(rootRow.params) as { tagId: number; retiredAt: number | null }) : null;
       const restoreBack = restored !== null && !undone.includes(root);
       let before: Resolved['before'] = none;
       if (restoreBack) {
         const tag = await db
-          .prepare('SELECT t.name, t.status, t.group_id, p.name AS parent_name, p.status AS parent_status FROM tags t LEFT JOIN tags p ON p.id = t.parent_id WHERE t.id = ?')
+          .prepare(
+            'SELECT t.name, t.status, t.group_id, p.name AS parent_name, p.status AS parent_status FROM tags t LEFT JOIN tags p ON p.id = t.parent_id WHERE t.id = ?',
+          )
           .bind(restored.tagId)
           .first<{ name: string; status: string; group_id: number; parent_name: string | null; parent_status: string | null }>();
         if (tag?.status === 'retired') {
           if (tag.parent_status != null && tag.parent_status !== 'active')
-            throw new ApiError(409, 'conflict', `Restore "${tag.parent_name ?? ''}" first: "${tag.name}" sits under it`, [{ path: 'batchId', message: `parent ${tag.parent_name ?? ''} is retired` }]);
+            throw new ApiError(409, 'conflict', `Restore "${tag.parent_name ?? ''}" first: "${tag.name}" sits under it`, [
+              { path: 'batchId', message: `parent ${tag.parent_name ?? ''} is retired` },
+            ]);
           await checkActiveTagLimits(db, env, tag.group_id);
-          before = (db) => [db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(restored.tagId)];
+          before = (db) => [
+            db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(restored.tagId),
+          ];
         }
       }
       return {
@@ -222,11 +265,18 @@ export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: 
         object,
         verb: effective ? `Undoing ${object} again (undoing rollback #${effective.id}, which put its changes back)` : `Undoing ${object}`,
         params: undoOf !== undefined ? { batchId, undoOf } : { batchId },
-        audit: { action: 'rollback.batch', params: undoOf !== undefined ? { variant: 'rollback', rollbackId: undoOf } : { variant: 'batch', batchId } },
+        audit: {
+          action: 'rollback.batch',
+          params: undoOf !== undefined ? { variant: 'rollback', rollbackId: undoOf } : { variant: 'batch', batchId },
+        },
         before,
         after: (db, at) => [
           ...(restored && !restoreBack
-            ? [db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(restored.retiredAt ?? at, restored.tagId)]
+            ? [
+                db
+                  .prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`)
+                  .bind(restored.retiredAt ?? at, restored.tagId),
+              ]
             : []),
           ...flip(db, at),
         ],

@@ -3,7 +3,7 @@
  * A plan is one SELECT of `(contact_id, tag_id, op, conflict, ord)`; `planCte` adds the skip reason
  * per row. Order in the ledger is its `id` (rows are appended), time is its `at`.
  */
-import type { RollbackKind } from '../../../shared/src/domain';
+import type { RollbackKind } from '@shared/domain';
 
 export interface Plan {
   kind: RollbackKind;
@@ -47,7 +47,8 @@ export function toTimePlan(at: number, contactId?: number): Plan {
  */
 function undoRowsPlan(kind: RollbackKind, where: string, params: unknown[]): Plan {
   const held = 'EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = s.contact_id AND ct.tag_id = s.tag_id)';
-  const later = 'EXISTS (SELECT 1 FROM tag_ledger x INDEXED BY tag_ledger_contact_idx WHERE x.contact_id = s.contact_id AND x.tag_id = s.tag_id AND x.id > s.last_id)';
+  const later =
+    'EXISTS (SELECT 1 FROM tag_ledger x INDEXED BY tag_ledger_contact_idx WHERE x.contact_id = s.contact_id AND x.tag_id = s.tag_id AND x.id > s.last_id)';
   return {
     kind,
     // ord: of two holdings given back in one exclusive group, the one taken away last wins
@@ -129,4 +130,3 @@ export const DISPLACED_SQL = `
   JOIN tags s ON s.id = ct.tag_id AND s.group_id = a.group_id
   WHERE p.op = 'add' AND p.skip IS NULL
     AND NOT EXISTS (SELECT 1 FROM plan q WHERE q.op = 'remove' AND q.skip IS NULL AND q.contact_id = ct.contact_id AND q.tag_id = ct.tag_id)`;
-

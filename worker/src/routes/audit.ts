@@ -11,9 +11,9 @@ import { validate } from '../validate';
 import { requireRole } from '../auth/access';
 import { auditRetentionDays } from '../cron/purge';
 import { containsText, startsWithText } from '../db/search';
-import { idPath } from '../../../shared/src/api/taxonomy';
-import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse, type AuditParams } from '../../../shared/src/api/audit';
-import { parseJsonOr } from '../../../shared/src/json';
+import { idPath } from '@shared/api/taxonomy';
+import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse, type AuditParams } from '@shared/api/audit';
+import { parseJsonOr } from '@shared/json';
 
 interface Row {
   id: number;
@@ -95,7 +95,9 @@ export const audit = new Hono<AppEnv>()
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const db = c.env.DB;
     const [list, total] = await db.batch<Row | { n: number }>([
-      db.prepare(`SELECT ${COLUMNS} ${FROM} ${cond} ORDER BY a.at DESC, a.id DESC LIMIT ? OFFSET ?`).bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
+      db
+        .prepare(`SELECT ${COLUMNS} ${FROM} ${cond} ORDER BY a.at DESC, a.id DESC LIMIT ? OFFSET ?`)
+        .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
       db.prepare(`SELECT COUNT(*) AS n FROM audit_log a ${cond}`).bind(...params),
     ]);
     const res: AuditListResponse = {

@@ -12,9 +12,9 @@ import { auditStatement, auditStatementIfChanged } from '../audit';
 import { actorOf } from '../auth/access';
 import { beginSignIn, signInSucceeded } from '../auth/throttle';
 import { clearSessionCookie, clientIp, loadSession, newSession, writeSessionCookie } from '../auth/session';
-import { changePasswordBody, loginBody, type Me, type SessionSummary } from '../../../shared/src/api/auth';
-import { hashPassword, randomSalt, verifyPassword } from '../../../shared/src/auth/password';
-import { emptyBody } from '../../../shared/src/api/taxonomy';
+import { changePasswordBody, loginBody, type Me, type SessionSummary } from '@shared/api/auth';
+import { hashPassword, randomSalt, verifyPassword } from '@shared/auth/password';
+import { emptyBody } from '@shared/api/taxonomy';
 
 interface UserRow {
   id: number;
@@ -70,7 +70,9 @@ export const auth = new Hono<AppEnv>()
     return c.json({ user: loaded!.user, csrfToken: session.csrfToken } satisfies Me);
   })
   .get('/me', async (c) => {
-    const csrf = await c.env.DB.prepare('SELECT csrf_token FROM sessions WHERE token_hash = ?').bind(c.get('sessionHash')).first<string>('csrf_token');
+    const csrf = await c.env.DB.prepare('SELECT csrf_token FROM sessions WHERE token_hash = ?')
+      .bind(c.get('sessionHash'))
+      .first<string>('csrf_token');
     return c.json({ user: c.get('user'), csrfToken: csrf ?? '' } satisfies Me);
   })
   .post('/logout', validate('json', emptyBody), async (c) => {
@@ -99,32 +101,42 @@ export const auth = new Hono<AppEnv>()
       .bind(c.get('user').id, Date.now())
       .all<{ token_hash: string; created_at: number; expires_at: number; ip: string | null; user_agent: string | null }>();
     return c.json(
-      results.map(
-        (r): SessionSummary => ({
-          id: r.token_hash.slice(0, 16),
-          createdAt: r.created_at,
-          expiresAt: r.expires_at,
-          ip: r.ip,
-          userAgent: r.user_agent,
-          current: r.token_hash === c.get('sessionHash'),
-        }),
-      ),
+      results.map((r): SessionSummary => ({
+        id: r.token_hash.slice(0, 16),
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+        ip: r.ip,
+        userAgent: r.user_agent,
+        current: r.token_hash === c.get('sessionHash'),
+      })),
     );
   })
-  .delete('/sessions/:id', validate('param', z.strictObject({ id: z.string().regex(/^[0-9a-f]{16}$/, 'must be a session id') })), async (c) => {
-    const db = c.env.DB;
-    const now = Date.now();
-    const { id } = c.req.valid('param');
-    const [update] = await db.batch([
-      db
-        .prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND substr(token_hash, 1, 16) = ? AND revoked_at IS NULL")
-        .bind(now, c.get('user').id, id),
-      // only if the UPDATE revoked one of the caller's sessions: a refused revoke is no success
-      auditStatementIfChanged(db, { actor: actorOf(c), action: 'session.revoke', objectType: 'session', objectId: id, summary: `${c.get('user').email} revoked a session`, params: { email: c.get('user').email }, at: now }),
-    ]);
-    if (!update!.meta.changes) throw new ApiError(404, 'not_found', `No active session ${id} of yours`);
-    return c.json({ ok: true });
-  })
+  .delete(
+    '/sessions/:id',
+    validate('param', z.strictObject({ id: z.string().regex(/^[0-9a-f]{16}$/, 'must be a session id') })),
+    async (c) => {
+      const db = c.env.DB;
+      const now = Date.now();
+      const { id } = c.req.valid('param');
+      const [update] = await db.batch([
+        db
+          .prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND substr(token_hash, 1, 16) = ? AND revoked_at IS NULL')
+          .bind(now, c.get('user').id, id),
+        // only if the UPDATE revoked one of the caller's sessions: a refused revoke is no success
+        auditStatementIfChanged(db, {
+          actor: actorOf(c),
+          action: 'session.revoke',
+          objectType: 'session',
+          objectId: id,
+          summary: `${c.get('user').email} revoked a session`,
+          params: { email: c.get('user').email },
+          at: now,
+        }),
+      ]);
+      if (!update!.meta.changes) throw new ApiError(404, 'not_found', `No active session ${id} of yours`);
+      return c.json({ ok: true });
+    },
+  )
   .post('/password', validate('json', changePasswordBody), async (c) => {
     const db = c.env.DB;
     const b = c.req.valid('json');
@@ -137,9 +149,21 @@ export const auth = new Hono<AppEnv>()
     const now = Date.now();
     // Every other session ends: a changed password is usually a suspected leak.
     await db.batch([
-      db.prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?').bind(await hashPassword(b.newPassword, salt), salt, me.id),
-      db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND token_hash <> ? AND revoked_at IS NULL').bind(now, me.id, c.get('sessionHash')),
-      auditStatement(db, { actor: actorOf(c), action: 'user.password', objectType: 'user', objectId: me.id, summary: `${me.email} changed their password`, params: { email: me.email }, at: now }),
+      db
+        .prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?')
+        .bind(await hashPassword(b.newPassword, salt), salt, me.id),
+      db
+        .prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND token_hash <> ? AND revoked_at IS NULL')
+        .bind(now, me.id, c.get('sessionHash')),
+      auditStatement(db, {
+        actor: actorOf(c),
+        action: 'user.password',
+        objectType: 'user',
+        objectId: me.id,
+        summary: `${me.email} changed their password`,
+        params: { email: me.email },
+        at: now,
+      }),
     ]);
     return c.json({ ok: true });
   });

@@ -11,8 +11,8 @@ import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { revealField } from '../crypto/fields';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
-import { idParam } from '../../../shared/src/api/common';
-import type { TagChip } from '../../../shared/src/api/contacts';
+import { idParam } from '@shared/api/common';
+import type { TagChip } from '@shared/api/contacts';
 import {
   manualTagsBody,
   timelineQuery,
@@ -20,8 +20,8 @@ import {
   type EventTimelinePage,
   type ManualTagResult,
   type TagTimelinePage,
-} from '../../../shared/src/api/taxonomy';
-import type { TagStatus, TagSource, EventType } from '../../../shared/src/domain';
+} from '@shared/api/taxonomy';
+import type { TagStatus, TagSource, EventType } from '@shared/domain';
 import { auditParams } from '../audit';
 import { CHIPS_SQL, chipsOf, manualTagsParams, parseJson, requireContact, segmentsOf } from '../contacts/detail';
 
@@ -71,7 +71,9 @@ export const contactDetail = new Hono<AppEnv>()
       inviteCount: row.invite_count as number,
       violationCount: row.violation_count as number,
       custom: [
-        ...declared.filter((f) => f.key in custom).map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, value: custom[f.key] })),
+        ...declared
+          .filter((f) => f.key in custom)
+          .map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, value: custom[f.key] })),
         // undeclared keys still show, labelled by their key
         ...Object.keys(custom)
           .filter((k) => !known.has(k))
@@ -118,7 +120,10 @@ export const contactDetail = new Hono<AppEnv>()
           status: r.tag_status as TagStatus,
           groupName: r.group_name as string,
         },
-        rule: r.rule_id == null ? null : { id: r.rule_id as number, name: (r.rule_name as string | null) ?? null, version: (r.rule_version as number | null) ?? null },
+        rule:
+          r.rule_id == null
+            ? null
+            : { id: r.rule_id as number, name: (r.rule_name as string | null) ?? null, version: (r.rule_version as number | null) ?? null },
         actorUserId: (r.actor_user_id as number | null) ?? null,
         batchId: (r.batch_id as string | null) ?? null,
       })),
@@ -178,24 +183,42 @@ export const contactDetail = new Hono<AppEnv>()
         400,
         'unknown_reference',
         `No tag with id ${unknown.join(', ')}`,
-        unknown.map((t) => ({ path: b.add.includes(t) ? `add.${b.add.indexOf(t)}` : `remove.${b.remove.indexOf(t)}`, message: 'no such tag' })),
+        unknown.map((t) => ({
+          path: b.add.includes(t) ? `add.${b.add.indexOf(t)}` : `remove.${b.remove.indexOf(t)}`,
+          message: 'no such tag',
+        })),
       );
     }
     const user = c.get('user');
-    const denied = [...new Set(ids.map((t) => byId.get(t)!).filter((t) => !canApplyGroup(user, t)).map((t) => t.group_name))];
+    const denied = [
+      ...new Set(
+        ids
+          .map((t) => byId.get(t)!)
+          .filter((t) => !canApplyGroup(user, t))
+          .map((t) => t.group_name),
+      ),
+    ];
     if (denied.length) {
       throw forbidden(user, `tags of ${denied.join(', ')} may not be applied by you (the group restricts who applies its tags)`);
     }
     const retired = b.add.map((t) => byId.get(t)!).filter((t) => t.status !== 'active');
     if (retired.length) {
-      throw new ApiError(409, 'conflict', `Retired tags cannot be added: ${retired.map((t) => t.name).join(', ')}`, retired.map((t) => ({ path: `add.${b.add.indexOf(t.id)}`, message: `${t.name} is retired` })));
+      throw new ApiError(
+        409,
+        'conflict',
+        `Retired tags cannot be added: ${retired.map((t) => t.name).join(', ')}`,
+        retired.map((t) => ({ path: `add.${b.add.indexOf(t.id)}`, message: `${t.name} is retired` })),
+      );
     }
     const exclusiveGroups = new Map<number, string[]>();
-    for (const t of b.add.map((x) => byId.get(x)!)) if (t.exclusive) exclusiveGroups.set(t.group_id, [...(exclusiveGroups.get(t.group_id) ?? []), t.name]);
+    for (const t of b.add.map((x) => byId.get(x)!))
+      if (t.exclusive) exclusiveGroups.set(t.group_id, [...(exclusiveGroups.get(t.group_id) ?? []), t.name]);
     const clash = [...exclusiveGroups.entries()].find(([, names]) => names.length > 1);
     if (clash) {
       const groupName = byId.get(b.add.find((t) => byId.get(t)!.group_id === clash[0])!)!.group_name;
-      throw new ApiError(409, 'conflict', `${groupName} is exclusive: add one of ${clash[1].join(', ')}, not several`, [{ path: 'add', message: `several tags of exclusive group ${groupName}` }]);
+      throw new ApiError(409, 'conflict', `${groupName} is exclusive: add one of ${clash[1].join(', ')}, not several`, [
+        { path: 'add', message: `several tags of exclusive group ${groupName}` },
+      ]);
     }
 
     const before = await chipsOf(db, id);
@@ -219,7 +242,14 @@ export const contactDetail = new Hono<AppEnv>()
           actorOf(c).ip,
           String(id),
           `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
-          auditParams('contact.tags', manualTagsParams(typeof contact.name === 'string' && contact.name ? contact.name : `#${id}`, b.add.map((t) => byId.get(t)!.name), b.remove.map((t) => byId.get(t)!.name))),
+          auditParams(
+            'contact.tags',
+            manualTagsParams(
+              typeof contact.name === 'string' && contact.name ? contact.name : `#${id}`,
+              b.add.map((t) => byId.get(t)!.name),
+              b.remove.map((t) => byId.get(t)!.name),
+            ),
+          ),
           JSON.stringify(before.map((t) => t.id)),
           id,
           id,

@@ -8,13 +8,13 @@ import { containsSql, startsWithSql } from '../db/search';
 import { phoneSearchHash } from '../crypto/fields';
 import { recordPhoneSearch } from '../crypto/phone-search';
 import { actorOf, hasRole } from '../auth/access';
-import { normalizePhone } from '../../../shared/src/import/fields';
+import { normalizePhone } from '@shared/import/fields';
 import { ApiError } from '../errors';
-import { contactListQuery, type ContactListQuery, type ContactSummary, type TagChip } from '../../../shared/src/api/contacts';
-import type { Page } from '../../../shared/src/api/common';
-import { idParam } from '../../../shared/src/api/common';
+import { contactListQuery, type ContactListQuery, type ContactSummary, type TagChip } from '@shared/api/contacts';
+import type { Page } from '@shared/api/common';
+import { idParam } from '@shared/api/common';
 import { z } from 'zod';
-import type { SessionUser } from '../../../shared/src/api/auth';
+import type { SessionUser } from '@shared/api/auth';
 
 /** Department admins and staff see the contacts of their department and below; others do not exist for them. */
 function scopeCondition(user: SessionUser): SQL | undefined {
@@ -49,9 +49,7 @@ async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash:
   if (q.tagId !== undefined) {
     const tag = await d.select({ id: tags.id }).from(tags).where(eq(tags.id, q.tagId)).get();
     if (!tag) throw new ApiError(400, 'unknown_reference', `tagId: no tag with id ${q.tagId}`, [{ path: 'tagId', message: 'no such tag' }]);
-    where.push(
-      inArray(contactsT.id, d.select({ id: contactTags.contactId }).from(contactTags).where(eq(contactTags.tagId, q.tagId))),
-    );
+    where.push(inArray(contactsT.id, d.select({ id: contactTags.contactId }).from(contactTags).where(eq(contactTags.tagId, q.tagId))));
   }
   if (q.departmentId !== undefined) {
     const dept = await d.select({ path: departments.path }).from(departments).where(eq(departments.id, q.departmentId)).get();
@@ -61,10 +59,7 @@ async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash:
       ]);
     // the department and every department below it
     where.push(
-      inArray(
-        contactsT.departmentId,
-        d.select({ id: departments.id }).from(departments).where(startsWithSql(departments.path, dept.path)),
-      ),
+      inArray(contactsT.departmentId, d.select({ id: departments.id }).from(departments).where(startsWithSql(departments.path, dept.path))),
     );
   }
   return where;
@@ -153,7 +148,8 @@ export const contacts = new Hono<AppEnv>()
     const user = c.get('user');
     const phoneHash = q.q ? await phoneSearchHash(c.env, q.q) : null;
     // whoever sees phones masked may not complete one by trying numbers: audited, limited (429)
-    if (phoneHash && !hasRole(user, 'super_admin')) await recordPhoneSearch(c.env.DB, { ...actorOf(c), userId: user.id }, normalizePhone(q.q!)!, phoneHash);
+    if (phoneHash && !hasRole(user, 'super_admin'))
+      await recordPhoneSearch(c.env.DB, { ...actorOf(c), userId: user.id }, normalizePhone(q.q!)!, phoneHash);
     const where = and(...(await filters(d, q, user, phoneHash)));
     const [totalRows, rows] = await d.batch([
       d.select({ n: count() }).from(contactsT).where(where),
@@ -178,7 +174,9 @@ export const contacts = new Hono<AppEnv>()
   .get('/:id', validate('param', z.object({ id: idParam })), async (c) => {
     const { id } = c.req.valid('param');
     const d = db(c.env);
-    const row = await summaryQuery(d).where(and(eq(contactsT.id, id), scopeCondition(c.get('user')))).get();
+    const row = await summaryQuery(d)
+      .where(and(eq(contactsT.id, id), scopeCondition(c.get('user'))))
+      .get();
     if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
     const chips = await tagChipsByContactId(d, [id]);
     return c.json(toSummary(row, chips.get(id) ?? []));

@@ -13,8 +13,8 @@ import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { auditParams, auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
-import { idPath } from '../../../shared/src/api/taxonomy';
-import { createDepartmentBody, updateDepartmentBody, type Department } from '../../../shared/src/api/departments';
+import { idPath } from '@shared/api/taxonomy';
+import { createDepartmentBody, updateDepartmentBody, type Department } from '@shared/api/departments';
 
 interface Row {
   id: number;
@@ -34,7 +34,9 @@ async function getRow(d1: D1Database, id: number, field = 'id'): Promise<Row> {
 
 async function department(d1: D1Database, id: number): Promise<Department> {
   const row = await d1
-    .prepare('SELECT d.id, d.name, d.parent_id AS parentId, (SELECT COUNT(*) FROM contacts c WHERE c.department_id = d.id) AS contacts FROM departments d WHERE d.id = ?')
+    .prepare(
+      'SELECT d.id, d.name, d.parent_id AS parentId, (SELECT COUNT(*) FROM contacts c WHERE c.department_id = d.id) AS contacts FROM departments d WHERE d.id = ?',
+    )
     .bind(id)
     .first<Department>();
   if (!row) throw new ApiError(404, 'not_found', `No department with id ${id}`);
@@ -47,7 +49,9 @@ async function refuseSiblingName(d1: D1Database, name: string, parentId: number 
     .bind(name, parentId, except)
     .first<{ id: number }>();
   if (clash) {
-    throw new ApiError(409, 'conflict', `A department named "${name}" already exists there (id ${clash.id})`, [{ path: 'name', message: 'is taken under this parent' }]);
+    throw new ApiError(409, 'conflict', `A department named "${name}" already exists there (id ${clash.id})`, [
+      { path: 'name', message: 'is taken under this parent' },
+    ]);
   }
 }
 
@@ -74,7 +78,9 @@ export const departments = new Hono<AppEnv>()
     const prefix = parent?.path ?? '/';
     // The path holds the new id: set in the same batch, from last_insert_rowid().
     const [inserted] = await d1.batch<{ id: number }>([
-      d1.prepare("INSERT INTO departments (name, parent_id, path, created_at) VALUES (?, ?, '', ?) RETURNING id").bind(b.name, b.parentId, now),
+      d1
+        .prepare("INSERT INTO departments (name, parent_id, path, created_at) VALUES (?, ?, '', ?) RETURNING id")
+        .bind(b.name, b.parentId, now),
       d1.prepare("UPDATE departments SET path = ? || id || '/' WHERE id = last_insert_rowid()").bind(prefix),
       d1
         .prepare(
@@ -87,7 +93,10 @@ export const departments = new Hono<AppEnv>()
           actorOf(c).userId,
           actorOf(c).ip,
           `Created department ${b.name}${parent ? ` under ${parent.name}` : ''}`,
-          auditParams('department.create', parent ? { variant: 'under', name: b.name, parent: parent.name } : { variant: 'top', name: b.name }),
+          auditParams(
+            'department.create',
+            parent ? { variant: 'under', name: b.name, parent: parent.name } : { variant: 'top', name: b.name },
+          ),
         ),
     ]);
     return c.json(await department(d1, inserted!.results[0]!.id), 201);
@@ -103,7 +112,8 @@ export const departments = new Hono<AppEnv>()
     let path = before.path;
     let parent: Row | null = null;
     if (moving) {
-      if (parentId === id) throw new ApiError(409, 'conflict', 'A department cannot be its own parent', [{ path: 'parentId', message: 'is this department' }]);
+      if (parentId === id)
+        throw new ApiError(409, 'conflict', 'A department cannot be its own parent', [{ path: 'parentId', message: 'is this department' }]);
       parent = parentId === null ? null : await getRow(d1, parentId, 'parentId');
       if (parent && parent.path.startsWith(before.path)) {
         throw new ApiError(409, 'conflict', `Cannot move ${before.name} under ${parent.name}: it is inside ${before.name}'s own subtree`, [
@@ -119,13 +129,26 @@ export const departments = new Hono<AppEnv>()
     if (moving) {
       // Every department whose path starts with the old one (this one and all below) gets the new prefix.
       statements.push(
-        d1.prepare('UPDATE departments SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?').bind(path, before.path.length + 1, before.path.length, before.path),
+        d1
+          .prepare('UPDATE departments SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?')
+          .bind(path, before.path.length + 1, before.path.length, before.path),
       );
     }
-    const what = [name !== before.name ? `renamed ${before.name} to ${name}` : null, moving ? `moved ${name} under ${parent?.name ?? 'the top level'}` : null]
+    const what = [
+      name !== before.name ? `renamed ${before.name} to ${name}` : null,
+      moving ? `moved ${name} under ${parent?.name ?? 'the top level'}` : null,
+    ]
       .filter(Boolean)
       .join(', ');
-    const base = { actor: actorOf(c), objectType: 'department' as const, objectId: id, summary: what.charAt(0).toUpperCase() + what.slice(1), before: shown(before), after: { name, parentId, path }, at: now };
+    const base = {
+      actor: actorOf(c),
+      objectType: 'department' as const,
+      objectId: id,
+      summary: what.charAt(0).toUpperCase() + what.slice(1),
+      before: shown(before),
+      after: { name, parentId, path },
+      at: now,
+    };
     const renamed = name !== before.name;
     statements.push(
       auditStatement(

@@ -12,15 +12,10 @@ import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { auditStatement, auditStatementIfChanged } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
-import { emptyBody } from '../../../shared/src/api/taxonomy';
-import {
-  createEventSourceBody,
-  SECRET_GRACE_MS,
-  type EventSourceCredentials,
-  type EventSourceSummary,
-} from '../../../shared/src/api/event-sources';
+import { emptyBody } from '@shared/api/taxonomy';
+import { createEventSourceBody, SECRET_GRACE_MS, type EventSourceCredentials, type EventSourceSummary } from '@shared/api/event-sources';
 import { z } from 'zod';
-import { DAY_MS } from '../../../shared/src/time';
+import { DAY_MS } from '@shared/time';
 
 const sourcePath = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id') });
 
@@ -55,21 +50,32 @@ function toSummary(r: Row, now: number): EventSourceSummary {
     createdAt: r.created_at,
     createdBy: r.created_by !== null && r.creator_name !== null ? { id: r.created_by, name: r.creator_name } : null,
     revokedAt: r.revoked_at,
-    previousSecretExpiresAt: r.previous_secret_expires_at !== null && r.previous_secret_expires_at > now ? r.previous_secret_expires_at : null,
+    previousSecretExpiresAt:
+      r.previous_secret_expires_at !== null && r.previous_secret_expires_at > now ? r.previous_secret_expires_at : null,
     stats: { total: r.event_count, last24h: r.last24h, lastEventAt: r.last_event_at },
   };
 }
 
 async function getSource(db: D1Database, id: string, now: number): Promise<EventSourceSummary> {
-  const row = await db.prepare(`${SELECT} WHERE s.id = ?`).bind(now - DAY_MS, id).first<Row>();
+  const row = await db
+    .prepare(`${SELECT} WHERE s.id = ?`)
+    .bind(now - DAY_MS, id)
+    .first<Row>();
   if (!row) throw new ApiError(404, 'not_found', `No event source "${id}"`);
   return toSummary(row, now);
 }
 
 /** What audit entries record about a source: never a credential. */
-const audited = (s: EventSourceSummary) => ({ name: s.name, kind: s.kind, corpId: s.corpId, revokedAt: s.revokedAt, previousSecretExpiresAt: s.previousSecretExpiresAt });
+const audited = (s: EventSourceSummary) => ({
+  name: s.name,
+  kind: s.kind,
+  corpId: s.corpId,
+  revokedAt: s.revokedAt,
+  previousSecretExpiresAt: s.previousSecretExpiresAt,
+});
 
-const randomHex = (bytes: number) => [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+const randomHex = (bytes: number) =>
+  [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 /** WeCom's Token: up to 32 letters and digits. */
 const wecomToken = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => ALNUM[b % ALNUM.length]).join('');
@@ -82,7 +88,9 @@ export const eventSources = new Hono<AppEnv>()
   .use(requireRole('super_admin'))
   .get('/', async (c) => {
     const now = Date.now();
-    const { results } = await c.env.DB.prepare(`${SELECT} ORDER BY s.revoked_at IS NOT NULL, s.created_at DESC, s.id`).bind(now - DAY_MS).all<Row>();
+    const { results } = await c.env.DB.prepare(`${SELECT} ORDER BY s.revoked_at IS NOT NULL, s.created_at DESC, s.id`)
+      .bind(now - DAY_MS)
+      .all<Row>();
     return c.json(results.map((r) => toSummary(r, now)));
   })
   .get('/:id', validate('param', sourcePath), async (c) => {
@@ -91,7 +99,10 @@ export const eventSources = new Hono<AppEnv>()
   .post('/', validate('json', createEventSourceBody), async (c) => {
     const b = c.req.valid('json');
     const db = c.env.DB;
-    const taken = () => new ApiError(409, 'conflict', `An event source with id "${b.id}" exists (also a revoked one keeps its id)`, [{ path: 'id', message: 'is taken' }]);
+    const taken = () =>
+      new ApiError(409, 'conflict', `An event source with id "${b.id}" exists (also a revoked one keeps its id)`, [
+        { path: 'id', message: 'is taken' },
+      ]);
     if (await db.prepare('SELECT 1 FROM event_sources WHERE id = ?').bind(b.id).first()) throw taken();
     const now = Date.now();
     const secret = randomHex(32);
@@ -104,7 +115,17 @@ export const eventSources = new Hono<AppEnv>()
             `INSERT INTO event_sources (id, name, kind, secret, wecom_token, wecom_aes_key, wecom_corp_id, created_by, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .bind(b.id, b.name, b.kind, secret, wecom?.token ?? null, wecom?.encodingAesKey ?? null, wecom?.corpId ?? null, actor.userId, now),
+          .bind(
+            b.id,
+            b.name,
+            b.kind,
+            secret,
+            wecom?.token ?? null,
+            wecom?.encodingAesKey ?? null,
+            wecom?.corpId ?? null,
+            actor.userId,
+            now,
+          ),
         auditStatement(db, {
           actor,
           action: 'event_source.create',
@@ -129,16 +150,24 @@ export const eventSources = new Hono<AppEnv>()
     const db = c.env.DB;
     const now = Date.now();
     const before = await getSource(db, id, now);
-    if (before.revokedAt !== null) throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
+    if (before.revokedAt !== null)
+      throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
     if (before.kind === 'wecom') {
-      throw new ApiError(409, 'conflict', `WeCom source "${id}": its Token and EncodingAESKey are set in the WeCom admin console; create a new source, point the callback at it, then revoke this one`, [
-        { path: 'id', message: 'a WeCom source' },
-      ]);
+      throw new ApiError(
+        409,
+        'conflict',
+        `WeCom source "${id}": its Token and EncodingAESKey are set in the WeCom admin console; create a new source, point the callback at it, then revoke this one`,
+        [{ path: 'id', message: 'a WeCom source' }],
+      );
     }
     const secret = randomHex(32);
     const expires = now + SECRET_GRACE_MS;
     const [rotated] = await db.batch([
-      db.prepare('UPDATE event_sources SET previous_secret = secret, previous_secret_expires_at = ?, secret = ? WHERE id = ? AND revoked_at IS NULL').bind(expires, secret, id),
+      db
+        .prepare(
+          'UPDATE event_sources SET previous_secret = secret, previous_secret_expires_at = ?, secret = ? WHERE id = ? AND revoked_at IS NULL',
+        )
+        .bind(expires, secret, id),
       auditStatementIfChanged(db, {
         actor: actorOf(c),
         action: 'event_source.rotate',
@@ -152,7 +181,8 @@ export const eventSources = new Hono<AppEnv>()
       }),
     ]);
     // revoked between the check and the write: the secret shown would never verify
-    if (!rotated!.meta.changes) throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
+    if (!rotated!.meta.changes)
+      throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
     const res: EventSourceCredentials = { source: await getSource(db, id, now), secret };
     return c.json(res);
   })
@@ -161,9 +191,14 @@ export const eventSources = new Hono<AppEnv>()
     const db = c.env.DB;
     const now = Date.now();
     const before = await getSource(db, id, now);
-    if (before.revokedAt !== null) throw new ApiError(409, 'conflict', `Event source "${id}" is already revoked`, [{ path: 'id', message: 'revoked' }]);
+    if (before.revokedAt !== null)
+      throw new ApiError(409, 'conflict', `Event source "${id}" is already revoked`, [{ path: 'id', message: 'revoked' }]);
     const [revoked] = await db.batch([
-      db.prepare('UPDATE event_sources SET revoked_at = ?, previous_secret = NULL, previous_secret_expires_at = NULL WHERE id = ? AND revoked_at IS NULL').bind(now, id),
+      db
+        .prepare(
+          'UPDATE event_sources SET revoked_at = ?, previous_secret = NULL, previous_secret_expires_at = NULL WHERE id = ? AND revoked_at IS NULL',
+        )
+        .bind(now, id),
       auditStatementIfChanged(db, {
         actor: actorOf(c),
         action: 'event_source.revoke',
@@ -177,6 +212,7 @@ export const eventSources = new Hono<AppEnv>()
       }),
     ]);
     // a concurrent revoke got there first: one revocation, one entry
-    if (!revoked!.meta.changes) throw new ApiError(409, 'conflict', `Event source "${id}" is already revoked`, [{ path: 'id', message: 'revoked' }]);
+    if (!revoked!.meta.changes)
+      throw new ApiError(409, 'conflict', `Event source "${id}" is already revoked`, [{ path: 'id', message: 'revoked' }]);
     return c.json(await getSource(db, id, now));
   });

@@ -14,10 +14,10 @@ import { actorOf, requireRole } from '../auth/access';
 import { previewContext } from '../rules/context';
 import { phoneSearchHash, redactNumbers } from '../crypto/fields';
 import { containsText, startsWithText } from '../db/search';
-import { compileWhere } from '../../../shared/src/rules/sql';
-import type { JsonLogic } from '../../../shared/src/rules/types';
-import { EXPORT_COUNT_HEADER, exportContactsBody } from '../../../shared/src/api/exports';
-import { EXPORT_COLUMNS, UTF8_BOM, csvLine, exportHeader } from '../../../shared/src/export/csv';
+import { compileWhere } from '@shared/rules/sql';
+import type { JsonLogic } from '@shared/rules/types';
+import { EXPORT_COUNT_HEADER, exportContactsBody } from '@shared/api/exports';
+import { EXPORT_COLUMNS, UTF8_BOM, csvLine, exportHeader } from '@shared/export/csv';
 
 const PAGE = 2000;
 
@@ -27,7 +27,11 @@ interface Where {
 }
 
 /** The Contacts list's filter as SQL over `contacts c` (worker/src/routes/contacts.ts, same meaning). */
-async function filterWhere(db: D1Database, env: Env, f: NonNullable<ReturnType<typeof exportContactsBody.parse>['filter']>): Promise<Where> {
+async function filterWhere(
+  db: D1Database,
+  env: Env,
+  f: NonNullable<ReturnType<typeof exportContactsBody.parse>['filter']>,
+): Promise<Where> {
   const parts: string[] = [];
   const params: unknown[] = [];
   if (f.q) {
@@ -43,14 +47,19 @@ async function filterWhere(db: D1Database, env: Env, f: NonNullable<ReturnType<t
   }
   if (f.tagId !== undefined) {
     if (!(await db.prepare('SELECT 1 FROM tags WHERE id = ?').bind(f.tagId).first())) {
-      throw new ApiError(400, 'unknown_reference', `filter.tagId: no tag with id ${f.tagId}`, [{ path: 'filter.tagId', message: 'no such tag' }]);
+      throw new ApiError(400, 'unknown_reference', `filter.tagId: no tag with id ${f.tagId}`, [
+        { path: 'filter.tagId', message: 'no such tag' },
+      ]);
     }
     parts.push('c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)');
     params.push(f.tagId);
   }
   if (f.departmentId !== undefined) {
     const dept = await db.prepare('SELECT path FROM departments WHERE id = ?').bind(f.departmentId).first<{ path: string }>();
-    if (!dept) throw new ApiError(400, 'unknown_reference', `filter.departmentId: no department with id ${f.departmentId}`, [{ path: 'filter.departmentId', message: 'no such department' }]);
+    if (!dept)
+      throw new ApiError(400, 'unknown_reference', `filter.departmentId: no department with id ${f.departmentId}`, [
+        { path: 'filter.departmentId', message: 'no such department' },
+      ]);
     const sub = startsWithText('path', dept.path);
     parts.push(`c.department_id IN (SELECT id FROM departments WHERE ${sub.sql})`);
     params.push(...sub.params);
@@ -60,11 +69,20 @@ async function filterWhere(db: D1Database, env: Env, f: NonNullable<ReturnType<t
 
 async function segmentWhere(db: D1Database, env: Env, segmentId: number): Promise<{ where: Where; name: string }> {
   const seg = await db.prepare('SELECT name, logic FROM segments WHERE id = ?').bind(segmentId).first<{ name: string; logic: string }>();
-  if (!seg) throw new ApiError(400, 'unknown_reference', `segmentId: no segment with id ${segmentId}`, [{ path: 'segmentId', message: 'no such segment' }]);
+  if (!seg)
+    throw new ApiError(400, 'unknown_reference', `segmentId: no segment with id ${segmentId}`, [
+      { path: 'segmentId', message: 'no such segment' },
+    ]);
   const logic = JSON.parse(seg.logic) as JsonLogic | null;
-  if (logic === null) throw new ApiError(409, 'conflict', `Segment ${seg.name} has no valid audience to export`, [{ path: 'segmentId', message: 'segment does not compile' }]);
+  if (logic === null)
+    throw new ApiError(409, 'conflict', `Segment ${seg.name} has no valid audience to export`, [
+      { path: 'segmentId', message: 'segment does not compile' },
+    ]);
   const w = compileWhere(logic, previewContext(env, Date.now()));
-  if (!w.ok) throw new ApiError(409, 'conflict', `Segment ${seg.name} cannot be evaluated: ${w.errors.map((e) => e.message).join("; ")}`, [{ path: 'segmentId', message: 'segment does not compile' }]);
+  if (!w.ok)
+    throw new ApiError(409, 'conflict', `Segment ${seg.name} cannot be evaluated: ${w.errors.map((e) => e.message).join('; ')}`, [
+      { path: 'segmentId', message: 'segment does not compile' },
+    ]);
   return { where: { sql: w.value.sql, params: w.value.params }, name: seg.name };
 }
 
@@ -76,54 +94,67 @@ const SELECT = `SELECT c.id, c.external_id, c.name, c.kind, c.gender, c.region, 
     CASE WHEN c.last_active_at IS NULL THEN NULL ELSE strftime('%Y-%m-%d %H:%M', c.last_active_at / 1000, 'unixepoch', ?) END AS last_active
   FROM contacts c LEFT JOIN departments d ON d.id = c.department_id`;
 
-export const contactExports = new Hono<AppEnv>().use(requireRole('super_admin')).post('/contacts', validate('json', exportContactsBody), async (c) => {
-  const b = c.req.valid('json');
-  const db = c.env.DB;
-  const { where, name } = b.segmentId !== undefined ? await segmentWhere(db, c.env, b.segmentId) : { where: await filterWhere(db, c.env, b.filter ?? {}), name: null };
-  const { n } = (await db.prepare(`SELECT count(*) AS n FROM contacts c WHERE ${where.sql}`).bind(...where.params).first<{ n: number }>())!;
-  const at = Date.now();
-  await auditStatement(db, {
-    actor: actorOf(c),
-    action: 'contact.export',
-    objectType: 'contact',
-    objectId: b.segmentId !== undefined ? `segment:${b.segmentId}` : '*',
-    summary: `${n} contacts exported to CSV${name ? ` (segment ${name})` : ''}`,
-    params: name ? { variant: 'segment', count: n, segment: name } : { variant: 'filter', count: n },
-    // a phone or ID number typed into the search is kept masked
-    after: { filter: b.filter ? { ...b.filter, ...(b.filter.q ? { q: redactNumbers(b.filter.q) } : {}) } : null, segmentId: b.segmentId ?? null, rows: n, format: 'csv' },
-    at,
-  }).run();
+export const contactExports = new Hono<AppEnv>()
+  .use(requireRole('super_admin'))
+  .post('/contacts', validate('json', exportContactsBody), async (c) => {
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const { where, name } =
+      b.segmentId !== undefined
+        ? await segmentWhere(db, c.env, b.segmentId)
+        : { where: await filterWhere(db, c.env, b.filter ?? {}), name: null };
+    const { n } = (await db
+      .prepare(`SELECT count(*) AS n FROM contacts c WHERE ${where.sql}`)
+      .bind(...where.params)
+      .first<{ n: number }>())!;
+    const at = Date.now();
+    await auditStatement(db, {
+      actor: actorOf(c),
+      action: 'contact.export',
+      objectType: 'contact',
+      objectId: b.segmentId !== undefined ? `segment:${b.segmentId}` : '*',
+      summary: `${n} contacts exported to CSV${name ? ` (segment ${name})` : ''}`,
+      params: name ? { variant: 'segment', count: n, segment: name } : { variant: 'filter', count: n },
+      // a phone or ID number typed into the search is kept masked
+      after: {
+        filter: b.filter ? { ...b.filter, ...(b.filter.q ? { q: redactNumbers(b.filter.q) } : {}) } : null,
+        segmentId: b.segmentId ?? null,
+        rows: n,
+        format: 'csv',
+      },
+      at,
+    }).run();
 
-  // local time of the configured zone, as SQLite modifier '+480 minutes'
-  const offset = previewContext(c.env, at).tzOffsetMinutes;
-  const tz = `${offset >= 0 ? '+' : ''}${offset} minutes`;
-  const encoder = new TextEncoder();
-  let after = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      controller.enqueue(encoder.encode(UTF8_BOM + exportHeader(b.locale)));
-    },
-    async pull(controller) {
-      // keyset paging by id: each page is an indexed range, whatever the file's size
-      const { results } = await db
-        .prepare(`${SELECT} WHERE (${where.sql}) AND c.id > ? ORDER BY c.id LIMIT ?`)
-        .bind(tz, ...where.params, after, PAGE)
-        .all<Record<string, string | number | null>>();
-      if (results.length) {
-        controller.enqueue(encoder.encode(results.map((r) => csvLine(EXPORT_COLUMNS.map((col) => r[col.key]))).join('')));
-        after = results[results.length - 1]!.id as number;
-      }
-      if (results.length < PAGE) controller.close();
-    },
+    // local time of the configured zone, as SQLite modifier '+480 minutes'
+    const offset = previewContext(c.env, at).tzOffsetMinutes;
+    const tz = `${offset >= 0 ? '+' : ''}${offset} minutes`;
+    const encoder = new TextEncoder();
+    let after = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode(UTF8_BOM + exportHeader(b.locale)));
+      },
+      async pull(controller) {
+        // keyset paging by id: each page is an indexed range, whatever the file's size
+        const { results } = await db
+          .prepare(`${SELECT} WHERE (${where.sql}) AND c.id > ? ORDER BY c.id LIMIT ?`)
+          .bind(tz, ...where.params, after, PAGE)
+          .all<Record<string, string | number | null>>();
+        if (results.length) {
+          controller.enqueue(encoder.encode(results.map((r) => csvLine(EXPORT_COLUMNS.map((col) => r[col.key]))).join('')));
+          after = results[results.length - 1]!.id as number;
+        }
+        if (results.length < PAGE) controller.close();
+      },
+    });
+    const day = new Date(at + offset * 60_000).toISOString().slice(0, 10);
+    const file = `${name ?? 'contacts'}-${day}.csv`;
+    return new Response(stream, {
+      headers: {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="contacts-${day}.csv"; filename*=UTF-8''${encodeURIComponent(file)}`,
+        [EXPORT_COUNT_HEADER]: String(n),
+        'cache-control': 'no-store',
+      },
+    });
   });
-  const day = new Date(at + offset * 60_000).toISOString().slice(0, 10);
-  const file = `${name ?? 'contacts'}-${day}.csv`;
-  return new Response(stream, {
-    headers: {
-      'content-type': 'text/csv; charset=utf-8',
-      'content-disposition': `attachment; filename="contacts-${day}.csv"; filename*=UTF-8''${encodeURIComponent(file)}`,
-      [EXPORT_COUNT_HEADER]: String(n),
-      'cache-control': 'no-store',
-    },
-  });
-});

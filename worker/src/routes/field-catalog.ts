@@ -4,10 +4,10 @@
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
-import type { CatalogField, FieldCatalogResponse } from '../../../shared/src/api/rules';
-import { EVENT_TYPES } from '../../../shared/src/domain';
-import { BUILTIN_FIELDS, customFieldDefs, FIELD_TYPE_OPERATORS, type FieldDef } from '../../../shared/src/rules/fields';
-import { CONDITION_OPERATORS } from '../../../shared/src/rules/operators';
+import type { CatalogField, FieldCatalogResponse } from '@shared/api/rules';
+import { EVENT_TYPES } from '@shared/domain';
+import { BUILTIN_FIELDS, customFieldDefs, FIELD_TYPE_OPERATORS, type FieldDef } from '@shared/rules/fields';
+import { CONDITION_OPERATORS } from '@shared/rules/operators';
 import { loadWorkspace } from '../rules/context';
 
 function toCatalogField(f: FieldDef, origin: CatalogField['origin']): CatalogField {
@@ -27,7 +27,10 @@ function toCatalogField(f: FieldDef, origin: CatalogField['origin']): CatalogFie
 export const fieldCatalog = new Hono<AppEnv>().get('/', async (c) => {
   const ws = await loadWorkspace(c.env.DB);
   const body: FieldCatalogResponse = {
-    fields: [...BUILTIN_FIELDS.map((f) => toCatalogField(f, 'builtin')), ...customFieldDefs(ws.customFields).map((f) => toCatalogField(f, 'custom'))],
+    fields: [
+      ...BUILTIN_FIELDS.map((f) => toCatalogField(f, 'builtin')),
+      ...customFieldDefs(ws.customFields).map((f) => toCatalogField(f, 'custom')),
+    ],
     eventTypes: [...EVENT_TYPES],
     tags: ws.tags,
   };

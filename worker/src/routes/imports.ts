@@ -31,14 +31,8 @@ import { dryRun } from '../imports/dry-run';
 import { applyImport } from '../imports/apply';
 import { rollbackImport } from '../imports/rollback';
 import { requireImport, summary, conflictUnless, guardOne, sealCells } from '../imports/rows';
-import {
-  IMPORT_MAX_ROWS,
-  createImportBody,
-  dryRunBody,
-  importRowsBody,
-  type ImportStageResult,
-} from '../../../shared/src/api/imports';
-import { mappingProblems } from '../../../shared/src/import';
+import { IMPORT_MAX_ROWS, createImportBody, dryRunBody, importRowsBody, type ImportStageResult } from '@shared/api/imports';
+import { mappingProblems } from '@shared/import';
 
 const idPath = z.object({ id: z.string().uuid('must be an import id') }).strict();
 
@@ -54,19 +48,36 @@ export const imports = new Hono<AppEnv>()
         400,
         'invalid_request',
         `Invalid mapping: ${problems.map((p) => `${p.field} ${p.reason === 'required' ? 'is not mapped' : 'is mapped twice'}`).join('; ')}`,
-        problems.map((p) => ({ path: p.column === null ? 'mapping' : `mapping.${p.column}`, message: p.reason === 'required' ? `${p.field} must be mapped` : `${p.field} is mapped twice` })),
+        problems.map((p) => ({
+          path: p.column === null ? 'mapping' : `mapping.${p.column}`,
+          message: p.reason === 'required' ? `${p.field} must be mapped` : `${p.field} is mapped twice`,
+        })),
       );
     }
     const id = crypto.randomUUID();
     const at = Date.now();
     const db = c.env.DB;
     if (b.departmentId !== null && !(await db.prepare('SELECT 1 FROM departments WHERE id = ?').bind(b.departmentId).first())) {
-      throw new ApiError(400, 'unknown_reference', `No department with id ${b.departmentId}`, [{ path: 'departmentId', message: 'no such department' }]);
+      throw new ApiError(400, 'unknown_reference', `No department with id ${b.departmentId}`, [
+        { path: 'departmentId', message: 'no such department' },
+      ]);
     }
     await db.batch([
       db
-        .prepare('INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, department_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .bind(id, 'staging', b.fileName, JSON.stringify(b.headers), JSON.stringify(b.mapping), b.defaultKind, b.departmentId, c.get('user').id, at),
+        .prepare(
+          'INSERT INTO imports (id, status, file_name, headers, mapping, default_kind, department_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .bind(
+          id,
+          'staging',
+          b.fileName,
+          JSON.stringify(b.headers),
+          JSON.stringify(b.mapping),
+          b.defaultKind,
+          b.departmentId,
+          c.get('user').id,
+          at,
+        ),
       auditStatement(db, {
         actor: actorOf(c),
         action: 'import.create',
@@ -92,7 +103,10 @@ export const imports = new Hono<AppEnv>()
     // a row with more cells than the header is staged as sent: the dry run rejects it as a row (extra_cells)
     const seen = new Set<number>();
     rows.forEach((r, i) => {
-      if (seen.has(r.row)) throw new ApiError(400, 'invalid_request', `rows.${i}: row ${r.row} is sent twice`, [{ path: `rows.${i}.row`, message: 'sent twice' }]);
+      if (seen.has(r.row))
+        throw new ApiError(400, 'invalid_request', `rows.${i}: row ${r.row} is sent twice`, [
+          { path: `rows.${i}.row`, message: 'sent twice' },
+        ]);
       seen.add(r.row);
     });
     if (imp.row_count + rows.length > IMPORT_MAX_ROWS) {
@@ -121,21 +135,35 @@ export const imports = new Hono<AppEnv>()
         .bind(id, JSON.stringify(sealed)),
       // new rows make an earlier dry run stale
       db
-        .prepare(`UPDATE imports SET row_count = (SELECT count(*) FROM import_rows WHERE import_id = ?1), status = 'staging', counts = NULL WHERE id = ?1 AND status IN ('staging', 'checked')`)
+        .prepare(
+          `UPDATE imports SET row_count = (SELECT count(*) FROM import_rows WHERE import_id = ?1), status = 'staging', counts = NULL WHERE id = ?1 AND status IN ('staging', 'checked')`,
+        )
         .bind(id),
       guardOne(db, 'status'),
-      auditStatement(db, { actor: actorOf(c), action: 'import.rows', objectType: 'import', objectId: id, summary: `${rows.length} rows staged (rows ${first}–${last})`, params: { count: rows.length, first, last }, at }),
+      auditStatement(db, {
+        actor: actorOf(c),
+        action: 'import.rows',
+        objectType: 'import',
+        objectId: id,
+        summary: `${rows.length} rows staged (rows ${first}–${last})`,
+        params: { count: rows.length, first, last },
+        at,
+      }),
       db.prepare('SELECT row_count FROM imports WHERE id = ?').bind(id),
     ]);
-    const body: ImportStageResult = { importId: id, staged: rows.length, rowCount: (res[4]!.results[0] as { row_count: number }).row_count };
+    const body: ImportStageResult = {
+      importId: id,
+      staged: rows.length,
+      rowCount: (res[4]!.results[0] as { row_count: number }).row_count,
+    };
     return c.json(body);
   })
   .post('/:id/dry-run', validate('param', idPath), validate('json', dryRunBody), async (c) => {
-    return c.json(await dryRun(c.env.DB, c.env, c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
+    return c.json(await dryRun(c.env.DB, c.env, actorOf(c), c.req.valid('param').id, c.req.valid('json')));
   })
   .post('/:id/apply', validate('param', idPath), async (c) => {
-    return c.json(await applyImport(c.env.DB, c.env, c.get('user'), actorOf(c), c.req.valid('param').id));
+    return c.json(await applyImport(c.env.DB, c.get('user'), actorOf(c), c.req.valid('param').id));
   })
   .post('/:id/rollback', validate('param', idPath), async (c) => {
-    return c.json(await rollbackImport(c.env.DB, c.env, c.get('user'), actorOf(c), c.req.valid('param').id));
+    return c.json(await rollbackImport(c.env.DB, c.get('user'), actorOf(c), c.req.valid('param').id));
   });

@@ -39,10 +39,19 @@ import {
   type RollbackRecord,
   type RollbackResult,
   type RollbackTarget,
-} from '../../../shared/src/api/rollbacks';
-import type { RollbackKind } from '../../../shared/src/domain';
+} from '@shared/api/rollbacks';
+import type { RollbackKind } from '@shared/domain';
 import { pauseRuleStatements } from '../rollback/pause';
-import { chainOf, formatCount, parseParams, previewOf, resolve, undoLinks, type RollbackAuditEntry, type UndoLink } from '../rollback/resolve';
+import {
+  chainOf,
+  formatCount,
+  parseParams,
+  previewOf,
+  resolve,
+  undoLinks,
+  type RollbackAuditEntry,
+  type UndoLink,
+} from '../rollback/resolve';
 
 interface RollbackRow {
   id: number;
@@ -81,15 +90,28 @@ function toRecord(r: RollbackRow, links: UndoLink[]): RollbackRecord {
 }
 
 /** Checks the confirmation against a fresh count, then writes everything in one batch. */
-async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count: number } | undefined, pauseRule = false): Promise<RollbackResult> {
+async function run(
+  c: Context<AppEnv>,
+  target: RollbackTarget,
+  confirm: { count: number } | undefined,
+  pauseRule = false,
+): Promise<RollbackResult> {
   const db = c.env.DB;
   const now = Date.now();
   const r = await resolve(db, c.env, target, now);
   const preview = await previewOf(db, r);
   if (preview.count === 0 && !r.changesMoreThanTags) {
-    throw new ApiError(409, 'conflict', `Nothing to roll back: ${r.object} needs no tag changes${preview.skipped ? ` (${formatCount(preview.skipped)} skipped)` : ''}`);
+    throw new ApiError(
+      409,
+      'conflict',
+      `Nothing to roll back: ${r.object} needs no tag changes${preview.skipped ? ` (${formatCount(preview.skipped)} skipped)` : ''}`,
+    );
   }
-  requireConfirmation(confirm, { object: r.object, count: preview.count, what: `${r.verb} changes ${formatCount(preview.count)} tag${preview.count === 1 ? '' : 's'}` });
+  requireConfirmation(confirm, {
+    object: r.object,
+    count: preview.count,
+    what: `${r.verb} changes ${formatCount(preview.count)} tag${preview.count === 1 ? '' : 's'}`,
+  });
 
   const user = c.get('user');
   const batchId = `rollback-${crypto.randomUUID()}`;
@@ -108,11 +130,22 @@ async function run(c: Context<AppEnv>, target: RollbackTarget, confirm: { count:
     auditStatementForNewRow(db, {
       actor: actorOf(c),
       // the resolver's action and values with this run's counts (TypeScript cannot pair a union's members here)
-      ...({ action: r.audit.action, params: { ...r.audit.params, add: preview.add, remove: preview.remove, skipped: preview.skipped } } as RollbackAuditEntry),
+      ...({
+        action: r.audit.action,
+        params: { ...r.audit.params, add: preview.add, remove: preview.remove, skipped: preview.skipped },
+      } as RollbackAuditEntry),
       objectType: 'rollback',
       summary: `${r.verb}: +${formatCount(preview.add)} −${formatCount(preview.remove)} tags${preview.skipped ? `, ${formatCount(preview.skipped)} skipped` : ''}`,
       before: null,
-      after: { kind: target.kind, batchId, params: r.params, add: preview.add, remove: preview.remove, displaced: preview.displaced, skipped: preview.skippedReasons },
+      after: {
+        kind: target.kind,
+        batchId,
+        params: r.params,
+        add: preview.add,
+        remove: preview.remove,
+        displaced: preview.displaced,
+        skipped: preview.skippedReasons,
+      },
       at: now,
     }),
   ];

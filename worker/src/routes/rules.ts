@@ -26,11 +26,11 @@ import {
   type RuleExplainResponse,
   type RulePreviewResponse,
   type RuleVersionDetail,
-} from '../../../shared/src/api/rules';
-import { compileRule } from '../../../shared/src/rules/compile';
-import { explainRule } from '../../../shared/src/rules/explain';
-import { dataNeeds } from '../../../shared/src/rules/needs';
-import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
+} from '@shared/api/rules';
+import { compileRule } from '@shared/rules/compile';
+import { explainRule } from '@shared/rules/explain';
+import { dataNeeds } from '@shared/rules/needs';
+import type { JsonLogic, RuleGraph } from '@shared/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
 import { actorOf, departmentOwned, inScope, ownerDepartment, requireRole } from '../auth/access';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes } from '../rules/context';
@@ -60,7 +60,9 @@ export const rules = new Hono<AppEnv>()
     const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
     const [insert] = await db.batch([
       db
-        .prepare("INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?, ?)")
+        .prepare(
+          "INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?, ?)",
+        )
         .bind(b.name, b.description ?? null, owner.id, JSON.stringify(graph), c.get('user').id, now, now),
       auditStatementForNewRow(db, {
         actor: actorOf(c),
@@ -87,7 +89,8 @@ export const rules = new Hono<AppEnv>()
         .prepare('SELECT d.path FROM rules r LEFT JOIN departments d ON d.id = r.department_id WHERE r.id = ?')
         .bind(b.ruleId)
         .first<{ path: string | null }>();
-      if (!rule || !inScope(user, rule.path)) throw new ApiError(400, 'unknown_reference', `ruleId: no rule with id ${b.ruleId}`, [{ path: 'ruleId', message: 'no such rule' }]);
+      if (!rule || !inScope(user, rule.path))
+        throw new ApiError(400, 'unknown_reference', `ruleId: no rule with id ${b.ruleId}`, [{ path: 'ruleId', message: 'no such rule' }]);
       ownerPath = rule.path;
     }
     const percent = b.rolloutPercent ?? 100;
@@ -105,7 +108,10 @@ export const rules = new Hono<AppEnv>()
       graphHash: hash,
       rolloutPercent: percent,
       counts: counted.value.counts,
-      sample: await contactSummaries(drizzleDb(c.env), sample.value.map((s) => s.id)),
+      sample: await contactSummaries(
+        drizzleDb(c.env),
+        sample.value.map((s) => s.id),
+      ),
       logic: counted.value.rule.logic,
       tookMs: counted.value.tookMs,
       appliesNow: appliesNow(counted.value.rule),
@@ -123,7 +129,9 @@ export const rules = new Hono<AppEnv>()
     await requireVisibleContact(db, c.get('user'), b.contactId);
     const data = await loadEvalData(db, b.contactId, { now: Date.now(), tzOffsetMinutes: tzOffsetMinutes(c.env), ...dataNeeds([rule]) });
     if (!data) {
-      throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${b.contactId}`, [{ path: 'contactId', message: 'no such contact' }]);
+      throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${b.contactId}`, [
+        { path: 'contactId', message: 'no such contact' },
+      ]);
     }
     const [contact] = await contactSummaries(drizzleDb(c.env), [b.contactId]);
     const body: RuleExplainResponse = {
@@ -179,7 +187,9 @@ export const rules = new Hono<AppEnv>()
     const now = Date.now();
     const [insert] = await db.batch([
       db
-        .prepare("INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) SELECT ?, ?, department_id, 'draft', ?, ?, ?, ? FROM rules WHERE id = ?")
+        .prepare(
+          "INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) SELECT ?, ?, department_id, 'draft', ?, ?, ?, ? FROM rules WHERE id = ?",
+        )
         .bind(name, rule.description, rule.draft_graph, c.get('user').id, now, now, id),
       auditStatementForNewRow(db, {
         actor: actorOf(c),
@@ -195,12 +205,16 @@ export const rules = new Hono<AppEnv>()
     return c.json(await ruleDetail(db, insert?.meta.last_row_id as number), 201);
   })
 
-  .post('/:id/pause', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await pause(c.env.DB, c.req.valid('param').id, actorOf(c))))
+  .post('/:id/pause', validate('param', idPath), validate('json', emptyBody), async (c) =>
+    c.json(await pause(c.env.DB, c.req.valid('param').id, actorOf(c))),
+  )
   .post('/:id/resume', validate('param', idPath), validate('json', emptyBody), async (c) => {
     await requireResumeRights(c.env.DB, c.get('user'), c.req.valid('param').id);
     return c.json(await resume(c.env.DB, c.req.valid('param').id, actorOf(c)));
   })
-  .post('/:id/archive', validate('param', idPath), validate('json', emptyBody), async (c) => c.json(await archive(c.env.DB, c.req.valid('param').id, actorOf(c))))
+  .post('/:id/archive', validate('param', idPath), validate('json', emptyBody), async (c) =>
+    c.json(await archive(c.env.DB, c.req.valid('param').id, actorOf(c))),
+  )
 
   .get('/:id/versions', validate('param', idPath), async (c) => {
     const { id } = c.req.valid('param');
@@ -231,7 +245,10 @@ export const rules = new Hono<AppEnv>()
     const { id, version } = c.req.valid('param');
     const db = c.env.DB;
     const rule = await getRule(db, id);
-    const v = await db.prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?').bind(id, version).first<{ graph: string }>();
+    const v = await db
+      .prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?')
+      .bind(id, version)
+      .first<{ graph: string }>();
     if (!v) throw new ApiError(404, 'not_found', `Rule ${id} has no version ${version}`);
     await requireRuleRights(db, c.get('user'), parse<unknown>(v.graph, null));
     if (rule.status === 'archived') throw conflict(`Rule ${id} is archived: duplicate it to edit a copy`);
@@ -260,7 +277,10 @@ export const rules = new Hono<AppEnv>()
     const rule = await getRule(db, id);
     const side = async (v: number | 'draft') => {
       if (v === 'draft') return { version: v, graph: parse<RuleGraph>(rule.draft_graph, EMPTY_GRAPH as RuleGraph) };
-      const row = await db.prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?').bind(id, v).first<{ graph: string }>();
+      const row = await db
+        .prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?')
+        .bind(id, v)
+        .first<{ graph: string }>();
       if (!row) throw new ApiError(404, 'not_found', `Rule ${id} has no version ${v}`);
       return { version: v, graph: parse<RuleGraph>(row.graph, EMPTY_GRAPH as RuleGraph) };
     };
@@ -270,5 +290,7 @@ export const rules = new Hono<AppEnv>()
   })
 
   .post('/:id/publish', validate('param', idPath), validate('json', publishBody), async (c) => {
-    return c.json(await publishRule(c.env.DB, c.env, c.get('user'), actorOf(c), c.get('ownerPath'), c.req.valid('param').id, c.req.valid('json')));
+    return c.json(
+      await publishRule(c.env.DB, c.env, c.get('user'), actorOf(c), c.get('ownerPath'), c.req.valid('param').id, c.req.valid('json')),
+    );
   });

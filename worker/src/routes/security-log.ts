@@ -8,7 +8,7 @@ import type { AppEnv } from '../app-env';
 import { validate } from '../validate';
 import { requireRole } from '../auth/access';
 import { auditRetentionDays } from '../cron/purge';
-import { securityLogQuery, type SecurityEvent, type SecurityLogResponse, type SecurityReason } from '../../../shared/src/api/security-log';
+import { securityLogQuery, type SecurityEvent, type SecurityLogResponse, type SecurityReason } from '@shared/api/security-log';
 
 interface Row {
   id: number;
@@ -33,7 +33,12 @@ const toEvent = (r: Row): SecurityEvent => ({
   lastAt: r.last_at,
   count: r.count,
   user: r.user_id !== null && r.user_name !== null ? { id: r.user_id, name: r.user_name, email: r.user_email ?? '' } : null,
-  subject: r.subject.startsWith('email:') || r.subject.startsWith('source:') ? r.subject.slice(r.subject.indexOf(':') + 1) : r.subject === '*' ? '*' : null,
+  subject:
+    r.subject.startsWith('email:') || r.subject.startsWith('source:')
+      ? r.subject.slice(r.subject.indexOf(':') + 1)
+      : r.subject === '*'
+        ? '*'
+        : null,
   ip: r.ip,
   method: r.method,
   route: r.route,

@@ -10,7 +10,7 @@ import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { db as drizzleDb } from '../db/client';
 import { contactSummaries } from './contacts';
-import { idPath } from '../../../shared/src/api/rules';
+import { idPath } from '@shared/api/rules';
 import {
   createSegmentBody,
   segmentListQuery,
@@ -20,15 +20,15 @@ import {
   type SegmentListItem,
   type SegmentListResponse,
   type SegmentPreviewResponse,
-} from '../../../shared/src/api/segments';
-import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
-import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
+} from '@shared/api/segments';
+import type { SqlContext, SqlFrag } from '@shared/rules/operators';
+import type { JsonLogic, RuleGraph } from '@shared/rules/types';
 import { auditStatementForNewRow, auditStatementIfChanged } from '../audit';
 import { actorOf } from '../auth/access';
 import { compileOptions, loadWorkspace, previewContext, type Workspace } from '../rules/context';
 import { countWhere, runPreview, sampleMatches } from '../rules/preview';
 import { AUDIENCE_NODE, compileSegment } from '../rules/segment';
-import { parseJsonOr } from '../../../shared/src/json';
+import { parseJsonOr } from '@shared/json';
 
 interface SegmentRow {
   id: number;
@@ -77,7 +77,13 @@ function toItem(row: SegmentRow, size: number | null): SegmentListItem {
   };
 }
 
-async function segmentDetail(db: D1Database, env: { TIMEZONE?: string }, id: number, scope: SqlFrag | undefined, ws?: Workspace): Promise<SegmentDetail> {
+async function segmentDetail(
+  db: D1Database,
+  env: { TIMEZONE?: string },
+  id: number,
+  scope: SqlFrag | undefined,
+  ws?: Workspace,
+): Promise<SegmentDetail> {
   const row = await getSegment(db, id);
   const workspace = ws ?? (await loadWorkspace(db));
   const graph = parse<RuleGraph>(row.graph, EMPTY_GRAPH);
@@ -96,7 +102,6 @@ function storedLogic(graph: unknown, ws: Workspace): string {
   const compiled = compileSegment(graph, compileOptions(ws));
   return JSON.stringify(compiled.ok ? compiled.value.logic : null);
 }
-
 
 /**
  * Segments belong to a department (visible and editable within its scope, see
@@ -123,7 +128,9 @@ export const segments = new Hono<AppEnv>()
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
     const [total, rows] = await db.batch([
       db.prepare(`SELECT COUNT(*) AS n FROM segments ${where}`).bind(...params),
-      db.prepare(`SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`).bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
+      db
+        .prepare(`SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`)
+        .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
     ]);
     const ws = await loadWorkspace(db);
     const ctx = previewContext(c.env, Date.now());
@@ -163,7 +170,10 @@ export const segments = new Hono<AppEnv>()
       size: size ?? 0,
       nodes,
       edges,
-      sample: await contactSummaries(drizzleDb(c.env), sample.value.map((s) => s.id)),
+      sample: await contactSummaries(
+        drizzleDb(c.env),
+        sample.value.map((s) => s.id),
+      ),
       logic: compiled.value.logic,
       tookMs,
     };
@@ -178,7 +188,9 @@ export const segments = new Hono<AppEnv>()
     const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
     const [insert] = await db.batch([
       db
-        .prepare('INSERT INTO segments (name, description, department_id, graph, logic, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO segments (name, description, department_id, graph, logic, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
         .bind(b.name, b.description ?? null, owner.id, JSON.stringify(b.graph), storedLogic(b.graph, ws), c.get('user').id, now, now),
       auditStatementForNewRow(db, {
         actor: actorOf(c),
@@ -193,7 +205,9 @@ export const segments = new Hono<AppEnv>()
     return c.json(await segmentDetail(db, c.env, insert?.meta.last_row_id as number, contactScope(c.get('user')), ws), 201);
   })
 
-  .get('/:id', validate('param', idPath), async (c) => c.json(await segmentDetail(c.env.DB, c.env, c.req.valid('param').id, contactScope(c.get('user')))))
+  .get('/:id', validate('param', idPath), async (c) =>
+    c.json(await segmentDetail(c.env.DB, c.env, c.req.valid('param').id, contactScope(c.get('user')))),
+  )
 
   .put('/:id', validate('param', idPath), validate('json', updateSegmentBody), async (c) => {
     const { id } = c.req.valid('param');

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
 import { canApplyGroup, canEditGroup, contactScope, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
-import type { TagGroupWithTags } from '../../../shared/src/api/tags';
-import type { TagStatus } from '../../../shared/src/domain';
+import type { TagGroupWithTags } from '@shared/api/tags';
+import type { TagStatus } from '@shared/domain';
 
 interface GroupRow extends GroupAccess {
   id: number;
@@ -34,10 +34,16 @@ export const tagGroups = new Hono<AppEnv>().get('/', async (c) => {
   const user = c.get('user');
   const scope = contactScope(user);
   const [groups, tagRows, counts] = await db.batch<Record<string, unknown>>([
-    db.prepare(`SELECT g.id, g.name, g.description, g.color, g.exclusive, g.max_tags, g.department_id, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g ORDER BY g.sort_order, g.id`),
+    db.prepare(
+      `SELECT g.id, g.name, g.description, g.color, g.exclusive, g.max_tags, g.department_id, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g ORDER BY g.sort_order, g.id`,
+    ),
     db.prepare('SELECT id, group_id, name, parent_id, level, color, status, description, last_applied_at FROM tags ORDER BY level, id'),
     scope
-      ? db.prepare(`SELECT ct.tag_id, count(*) AS n FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ${scope.sql} GROUP BY ct.tag_id`).bind(...scope.params)
+      ? db
+          .prepare(
+            `SELECT ct.tag_id, count(*) AS n FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ${scope.sql} GROUP BY ct.tag_id`,
+          )
+          .bind(...scope.params)
       : // served by contact_tags_tag_idx: an index-only scan
         db.prepare('SELECT tag_id, count(*) AS n FROM contact_tags GROUP BY tag_id'),
   ]);

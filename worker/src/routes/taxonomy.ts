@@ -9,11 +9,8 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
-import { MAX_TAG_LEVEL } from '../../../shared/src/domain';
-import {
-  checkTagName,
-  type NamingTemplate,
-} from '../../../shared/src/tags';
+import { MAX_TAG_LEVEL } from '@shared/domain';
+import { checkTagName, type NamingTemplate } from '@shared/tags';
 import {
   checkTagNameBody,
   createGroupBody,
@@ -28,7 +25,7 @@ import {
   type RetirementProposal,
   type TagUsage,
   type TaxonomyConfig,
-} from '../../../shared/src/api/taxonomy';
+} from '@shared/api/taxonomy';
 import { auditParams, auditStatementIfChanged } from '../audit';
 import { scopedHolderCount, scopeUsage } from '../taxonomy/usage-scope';
 import { groupById, requireEditable, requireTag, runBatch, tagById, toGroup, toTag, type GroupRow, type TagRow } from '../taxonomy/rows';
@@ -40,8 +37,7 @@ import { updateTag } from '../taxonomy/tags';
 import { updateGroup } from '../taxonomy/groups';
 import { actorOf, ownerDepartment, requireRole } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
-import { DAY_MS } from '../../../shared/src/time';
-
+import { DAY_MS } from '@shared/time';
 
 export const taxonomy = new Hono<AppEnv>()
   .get('/config', async (c) => {
@@ -73,7 +69,8 @@ export const taxonomy = new Hono<AppEnv>()
     const s = settings(c.env);
     const departmentId = (await ownerDepartment(db, c.get('user'), b.departmentId)).id;
     const taken = await db.prepare('SELECT id FROM tag_groups WHERE name = ?').bind(b.name).first<{ id: number }>();
-    if (taken) throw new ApiError(409, 'conflict', `A tag group named ${b.name} exists (#${taken.id})`, [{ path: 'name', message: 'already used' }]);
+    if (taken)
+      throw new ApiError(409, 'conflict', `A tag group named ${b.name} exists (#${taken.id})`, [{ path: 'name', message: 'already used' }]);
     const at = Date.now();
     const [inserted] = await runBatch(
       db,
@@ -84,13 +81,29 @@ export const taxonomy = new Hono<AppEnv>()
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(sort_order), 0) + 1 FROM tag_groups))
              RETURNING *, (SELECT path FROM departments WHERE id = department_id) AS department_path`,
           )
-          .bind(b.name, b.description ?? null, b.color ?? '#409eff', b.exclusive ? 1 : 0, b.maxTags ?? null, departmentId, b.applyRole ?? 'staff', b.editRole ?? 'dept_admin'),
+          .bind(
+            b.name,
+            b.description ?? null,
+            b.color ?? '#409eff',
+            b.exclusive ? 1 : 0,
+            b.maxTags ?? null,
+            departmentId,
+            b.applyRole ?? 'staff',
+            b.editRole ?? 'dept_admin',
+          ),
         db
           .prepare(
             `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
              VALUES (?, ?, ?, 'tag_group.create', 'tag_group', CAST(last_insert_rowid() AS TEXT), ?, ?, ?)`,
           )
-          .bind(at, actorOf(c).userId, actorOf(c).ip, `Created tag group ${b.name}`, auditParams('tag_group.create', { name: b.name }), JSON.stringify(b)),
+          .bind(
+            at,
+            actorOf(c).userId,
+            actorOf(c).ip,
+            `Created tag group ${b.name}`,
+            auditParams('tag_group.create', { name: b.name }),
+            JSON.stringify(b),
+          ),
       ],
       `A tag group named ${b.name} exists`,
     );
@@ -108,7 +121,10 @@ export const taxonomy = new Hono<AppEnv>()
     let template: NamingTemplate | undefined;
     if (b.groupId !== undefined) {
       const group = await groupById(db, b.groupId);
-      if (!group) throw new ApiError(400, 'unknown_reference', `groupId: no tag group with id ${b.groupId}`, [{ path: 'groupId', message: 'no such group' }]);
+      if (!group)
+        throw new ApiError(400, 'unknown_reference', `groupId: no tag group with id ${b.groupId}`, [
+          { path: 'groupId', message: 'no such group' },
+        ]);
       template = s.templatesByGroupName.get(group.name);
     }
     const body: CheckTagNameResponse = {
@@ -122,20 +138,30 @@ export const taxonomy = new Hono<AppEnv>()
     const db = c.env.DB;
     const s = settings(c.env);
     const group = await groupById(db, b.groupId);
-    if (!group) throw new ApiError(400, 'unknown_reference', `groupId: no tag group with id ${b.groupId}`, [{ path: 'groupId', message: 'no such group' }]);
+    if (!group)
+      throw new ApiError(400, 'unknown_reference', `groupId: no tag group with id ${b.groupId}`, [
+        { path: 'groupId', message: 'no such group' },
+      ]);
     requireEditable(c.get('user'), group);
     let level = 1;
     if (b.parentId != null) {
       const parent = await tagById(db, b.parentId);
-      if (!parent) throw new ApiError(400, 'unknown_reference', `parentId: no tag with id ${b.parentId}`, [{ path: 'parentId', message: 'no such tag' }]);
+      if (!parent)
+        throw new ApiError(400, 'unknown_reference', `parentId: no tag with id ${b.parentId}`, [
+          { path: 'parentId', message: 'no such tag' },
+        ]);
       if (parent.group_id !== group.id)
-        throw new ApiError(400, 'invalid_request', `parentId: ${parent.name} belongs to another group`, [{ path: 'parentId', message: 'must be a tag of the same group' }]);
+        throw new ApiError(400, 'invalid_request', `parentId: ${parent.name} belongs to another group`, [
+          { path: 'parentId', message: 'must be a tag of the same group' },
+        ]);
       if (parent.level >= MAX_TAG_LEVEL)
         throw new ApiError(409, 'conflict', `${parent.name} is on level ${MAX_TAG_LEVEL}: tags nest at most ${MAX_TAG_LEVEL} levels deep`, [
           { path: 'parentId', message: `at most ${MAX_TAG_LEVEL} levels` },
         ]);
       if (parent.status !== 'active')
-        throw new ApiError(409, 'conflict', `${parent.name} is retired: restore it before adding tags under it`, [{ path: 'parentId', message: 'retired' }]);
+        throw new ApiError(409, 'conflict', `${parent.name} is retired: restore it before adding tags under it`, [
+          { path: 'parentId', message: 'retired' },
+        ]);
       level = parent.level + 1;
     }
     await checkNewName(db, s, group, b.name, { allowDuplicate: b.allowDuplicate });
@@ -198,18 +224,37 @@ export const taxonomy = new Hono<AppEnv>()
     if (tag.status === 'retired') throw new ApiError(409, 'conflict', `${tag.name} is already retired`);
     const children = await activeChildren(db, id);
     if (children.length)
-      throw new ApiError(409, 'conflict', `Cannot retire ${tag.name}: retire or move its tags first (${children.map((ch) => ch.name).join(', ')})`, children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })));
+      throw new ApiError(
+        409,
+        'conflict',
+        `Cannot retire ${tag.name}: retire or move its tags first (${children.map((ch) => ch.name).join(', ')})`,
+        children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })),
+      );
     refuseWhilePublished(c.get('user'), tag, await rulesUsing(db, id), 'retire');
     const holders = await holderCount(db, id);
     if (holders > 0) {
-      requireConfirmation(c.req.valid('json').confirm, { object: tag.name, count: holders, what: `Retiring ${tag.name} freezes it on the ${holders} contacts holding it` });
+      requireConfirmation(c.req.valid('json').confirm, {
+        object: tag.name,
+        count: holders,
+        what: `Retiring ${tag.name} freezes it on the ${holders} contacts holding it`,
+      });
     }
     const at = Date.now();
     const next: TagRow = { ...tag, status: 'retired', retired_at: at };
     // holdings and ledger stay: a retired tag is frozen (never added again), not erased
     const [retired] = await db.batch([
       db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(at, id),
-      auditStatementIfChanged(db, { actor: actorOf(c), action: 'tag.retire', objectType: 'tag', objectId: id, summary: `Retired tag ${tag.name}`, params: { name: tag.name }, before: toTag(tag), after: toTag(next), at }),
+      auditStatementIfChanged(db, {
+        actor: actorOf(c),
+        action: 'tag.retire',
+        objectType: 'tag',
+        objectId: id,
+        summary: `Retired tag ${tag.name}`,
+        params: { name: tag.name },
+        before: toTag(tag),
+        after: toTag(next),
+        at,
+      }),
     ]);
     // retired by someone else since it was read: one retirement, one entry
     if (!retired!.meta.changes) throw new ApiError(409, 'conflict', `${tag.name} is already retired`);
@@ -225,7 +270,9 @@ export const taxonomy = new Hono<AppEnv>()
     if (tag.parent_id != null) {
       const parent = await tagById(db, tag.parent_id);
       if (parent && parent.status !== 'active')
-        throw new ApiError(409, 'conflict', `Restore ${parent.name} first: ${tag.name} sits under it`, [{ path: 'parentId', message: `${parent.name} is retired` }]);
+        throw new ApiError(409, 'conflict', `Restore ${parent.name} first: ${tag.name} sits under it`, [
+          { path: 'parentId', message: `${parent.name} is retired` },
+        ]);
     }
     const group = (await groupById(db, tag.group_id))!;
     await limitCheck(db, s, group);
@@ -233,7 +280,17 @@ export const taxonomy = new Hono<AppEnv>()
     const next: TagRow = { ...tag, status: 'active', retired_at: null };
     const [restored] = await db.batch([
       db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(id),
-      auditStatementIfChanged(db, { actor: actorOf(c), action: 'tag.restore', objectType: 'tag', objectId: id, summary: `Restored tag ${tag.name}`, params: { name: tag.name }, before: toTag(tag), after: toTag(next), at }),
+      auditStatementIfChanged(db, {
+        actor: actorOf(c),
+        action: 'tag.restore',
+        objectType: 'tag',
+        objectId: id,
+        summary: `Restored tag ${tag.name}`,
+        params: { name: tag.name },
+        before: toTag(tag),
+        after: toTag(next),
+        at,
+      }),
     ]);
     if (!restored!.meta.changes) throw new ApiError(409, 'conflict', `${tag.name} is not retired`);
     return c.json(toTag(next));

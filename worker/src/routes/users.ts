@@ -9,9 +9,9 @@ import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { auditStatement, auditStatementForNewRow } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
-import { createUserBody, updateUserBody, type UserSummary } from '../../../shared/src/api/auth';
-import { idPath, emptyBody } from '../../../shared/src/api/taxonomy';
-import { hashPassword, randomSalt } from '../../../shared/src/auth/password';
+import { createUserBody, updateUserBody, type UserSummary } from '@shared/api/auth';
+import { idPath, emptyBody } from '@shared/api/taxonomy';
+import { hashPassword, randomSalt } from '@shared/auth/password';
 
 const SELECT = `SELECT u.id, u.email, u.name, u.role, u.department_id, d.name AS department_name, u.disabled, u.created_at, u.last_login_at,
   (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ?) AS active_sessions
@@ -52,7 +52,8 @@ async function getUser(db: D1Database, id: number): Promise<UserSummary> {
 async function requireDepartment(db: D1Database, id: number | null | undefined) {
   if (id == null) return;
   const found = await db.prepare('SELECT 1 FROM departments WHERE id = ?').bind(id).first();
-  if (!found) throw new ApiError(400, 'unknown_reference', `No department with id ${id}`, [{ path: 'departmentId', message: 'no such department' }]);
+  if (!found)
+    throw new ApiError(400, 'unknown_reference', `No department with id ${id}`, [{ path: 'departmentId', message: 'no such department' }]);
 }
 
 export const users = new Hono<AppEnv>()
@@ -67,7 +68,9 @@ export const users = new Hono<AppEnv>()
     const b = c.req.valid('json');
     const db = c.env.DB;
     if (b.role !== 'super_admin' && b.departmentId == null) {
-      throw new ApiError(400, 'invalid_request', 'Department admins and staff need a department', [{ path: 'departmentId', message: 'is required for this role' }]);
+      throw new ApiError(400, 'invalid_request', 'Department admins and staff need a department', [
+        { path: 'departmentId', message: 'is required for this role' },
+      ]);
     }
     await requireDepartment(db, b.departmentId);
     if (await db.prepare('SELECT 1 FROM users WHERE email = ?').bind(b.email).first()) {
@@ -77,7 +80,9 @@ export const users = new Hono<AppEnv>()
     const now = Date.now();
     const [inserted] = await db.batch<{ id: number }>([
       db
-        .prepare('INSERT INTO users (email, name, role, department_id, password_hash, password_salt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id')
+        .prepare(
+          'INSERT INTO users (email, name, role, department_id, password_hash, password_salt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+        )
         .bind(b.email, b.name, b.role, b.departmentId, await hashPassword(b.password, salt), salt, now),
       auditStatementForNewRow(db, {
         actor: actorOf(c),
@@ -98,13 +103,17 @@ export const users = new Hono<AppEnv>()
     const me = c.get('user');
     const before = await getUser(db, id);
     if (id === me.id && ((b.role && b.role !== 'super_admin') || b.disabled)) {
-      throw new ApiError(409, 'conflict', 'You cannot demote or disable yourself: ask another super admin', [{ path: b.disabled ? 'disabled' : 'role', message: 'not on your own account' }]);
+      throw new ApiError(409, 'conflict', 'You cannot demote or disable yourself: ask another super admin', [
+        { path: b.disabled ? 'disabled' : 'role', message: 'not on your own account' },
+      ]);
     }
     await requireDepartment(db, b.departmentId);
     const role = b.role ?? before.role;
     const departmentId = b.departmentId !== undefined ? b.departmentId : before.departmentId;
     if (role !== 'super_admin' && departmentId == null) {
-      throw new ApiError(400, 'invalid_request', 'Department admins and staff need a department', [{ path: 'departmentId', message: 'is required for this role' }]);
+      throw new ApiError(400, 'invalid_request', 'Department admins and staff need a department', [
+        { path: 'departmentId', message: 'is required for this role' },
+      ]);
     }
     const now = Date.now();
     const salt = b.password ? randomSalt() : null;
@@ -114,10 +123,19 @@ export const users = new Hono<AppEnv>()
         .bind(b.name ?? before.name, role, departmentId, (b.disabled ?? before.disabled) ? 1 : 0, id),
     ];
     if (b.password && salt) {
-      statements.push(db.prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?').bind(await hashPassword(b.password, salt), salt, id));
+      statements.push(
+        db
+          .prepare('UPDATE users SET password_hash = ?, password_salt = ? WHERE id = ?')
+          .bind(await hashPassword(b.password, salt), salt, id),
+      );
     }
     // A new password, a lost role or a disabled account ends the user's sessions.
-    if (b.password || b.disabled || (b.role && b.role !== before.role) || (b.departmentId !== undefined && b.departmentId !== before.departmentId)) {
+    if (
+      b.password ||
+      b.disabled ||
+      (b.role && b.role !== before.role) ||
+      (b.departmentId !== undefined && b.departmentId !== before.departmentId)
+    ) {
       statements.push(db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL').bind(now, id));
     }
     const { password: _secret, ...shown } = b;
@@ -144,7 +162,15 @@ export const users = new Hono<AppEnv>()
     const now = Date.now();
     const [update] = await db.batch([
       db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?').bind(now, id, now),
-      auditStatement(db, { actor: actorOf(c), action: 'user.revoke_sessions', objectType: 'user', objectId: id, summary: `Ended every session of ${user.email}`, params: { email: user.email }, at: now }),
+      auditStatement(db, {
+        actor: actorOf(c),
+        action: 'user.revoke_sessions',
+        objectType: 'user',
+        objectId: id,
+        summary: `Ended every session of ${user.email}`,
+        params: { email: user.email },
+        at: now,
+      }),
     ]);
     return c.json({ revoked: update!.meta.changes });
   });

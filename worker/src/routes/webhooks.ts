@@ -26,14 +26,8 @@ import { tzOffsetMinutes } from '../rules/context';
 import { wecomDecrypt, WecomCryptoError, wecomSignature, timingSafeEqual } from '../wecom/crypto';
 import { parseFlatXml, XmlError } from '../wecom/xml';
 import { mapWecomCallback, WecomMappingError } from '../wecom/map';
-import {
-  webhookBatch,
-  webhookEvent,
-  type IngestEvent,
-  type WebhookEvent,
-  type WebhookResponse,
-} from '../../../shared/src/api/webhooks';
-import type { FieldProblem } from '../../../shared/src/api/errors';
+import { webhookBatch, webhookEvent, type IngestEvent, type WebhookEvent, type WebhookResponse } from '@shared/api/webhooks';
+import type { FieldProblem } from '@shared/api/errors';
 
 const SOURCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Events may not claim to happen later than this past the server clock. */
@@ -44,7 +38,8 @@ const sources = new Map<string, SourceRow>();
 class SourceChanged extends Error {}
 
 async function loadSource(db: D1Database, id: string, kind: SourceRow['kind'], fresh: boolean): Promise<SourceRow> {
-  if (!SOURCE_ID.test(id)) throw new ApiError(404, 'not_found', `No event source "${id.slice(0, 64)}"`, [{ path: 'sourceId', message: 'no such source' }]);
+  if (!SOURCE_ID.test(id))
+    throw new ApiError(404, 'not_found', `No event source "${id.slice(0, 64)}"`, [{ path: 'sourceId', message: 'no such source' }]);
   let row = fresh ? undefined : sources.get(id);
   if (!row) {
     row = (await db.prepare(SOURCE_SQL).bind(id).first<SourceRow>()) ?? undefined;
@@ -54,10 +49,13 @@ async function loadSource(db: D1Database, id: string, kind: SourceRow['kind'], f
     }
     sources.set(id, row);
   }
-  if (row.revoked_at !== null) throw new ApiError(403, 'forbidden', `Event source "${id}" has been revoked`, [{ path: 'sourceId', message: 'revoked' }]);
+  if (row.revoked_at !== null)
+    throw new ApiError(403, 'forbidden', `Event source "${id}" has been revoked`, [{ path: 'sourceId', message: 'revoked' }]);
   if (row.kind !== kind) {
     const path = row.kind === 'wecom' ? `/api/webhooks/wecom/${id}` : `/api/webhooks/${id}`;
-    throw new ApiError(400, 'invalid_request', `Event source "${id}" is a ${row.kind} source: post to ${path}`, [{ path: 'sourceId', message: `a ${row.kind} source` }]);
+    throw new ApiError(400, 'invalid_request', `Event source "${id}" is a ${row.kind} source: post to ${path}`, [
+      { path: 'sourceId', message: `a ${row.kind} source` },
+    ]);
   }
   return row;
 }
@@ -84,7 +82,9 @@ function sameSource(used: SourceRow) {
 
 /** The secrets a generic source's signature may use at `now`: the current one, and the previous one during a rotation's grace period. */
 function secretsOf(row: SourceRow, now: number): string[] {
-  return row.previous_secret && row.previous_secret_expires_at !== null && row.previous_secret_expires_at > now ? [row.secret, row.previous_secret] : [row.secret];
+  return row.previous_secret && row.previous_secret_expires_at !== null && row.previous_secret_expires_at > now
+    ? [row.secret, row.previous_secret]
+    : [row.secret];
 }
 
 /** Runs a handler with the cached source, and once more with a fresh read if the source changed under it. */
@@ -142,7 +142,10 @@ export function parseEvents(text: string, now: number): IngestEvent[] {
       problems.push({ path: list.length > 1 || 'events' in body ? `events.${i}.occurredAt` : 'occurredAt', message: 'is in the future' });
     }
     if (e.properties !== undefined && JSON.stringify(e.properties).length > 8_000) {
-      problems.push({ path: 'events' in body ? `events.${i}.properties` : 'properties', message: 'must be at most 8000 characters as JSON' });
+      problems.push({
+        path: 'events' in body ? `events.${i}.properties` : 'properties',
+        message: 'must be at most 8000 characters as JSON',
+      });
     }
     return { ...e, occurredAt: at };
   });
@@ -192,11 +195,14 @@ async function wecomOpen(row: SourceRow, signature: string, timestamp: string, n
   try {
     const { message, receiveId } = await wecomDecrypt(row.wecom_aes_key, encrypted);
     if (row.wecom_corp_id && receiveId !== row.wecom_corp_id) {
-      throw new ApiError(400, 'invalid_request', `The message is addressed to "${receiveId}", not this source's CorpID`, [{ path: 'Encrypt', message: 'wrong receiveid' }]);
+      throw new ApiError(400, 'invalid_request', `The message is addressed to "${receiveId}", not this source's CorpID`, [
+        { path: 'Encrypt', message: 'wrong receiveid' },
+      ]);
     }
     return message;
   } catch (e) {
-    if (e instanceof WecomCryptoError) throw new ApiError(400, 'invalid_request', `Cannot decrypt: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
+    if (e instanceof WecomCryptoError)
+      throw new ApiError(400, 'invalid_request', `Cannot decrypt: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
     throw e;
   }
 }
@@ -218,7 +224,10 @@ webhooks.post('/wecom/:sourceId', async (c) => {
     try {
       outer = parseFlatXml(raw);
     } catch (e) {
-      if (e instanceof XmlError) throw new ApiError(400, 'invalid_request', `The body is not a WeCom callback: ${e.message}`, [{ path: 'body', message: e.message }]);
+      if (e instanceof XmlError)
+        throw new ApiError(400, 'invalid_request', `The body is not a WeCom callback: ${e.message}`, [
+          { path: 'body', message: e.message },
+        ]);
       throw e;
     }
     const encrypted = outer.Encrypt;
@@ -229,14 +238,18 @@ webhooks.post('/wecom/:sourceId', async (c) => {
     try {
       inner = parseFlatXml(message);
     } catch (e) {
-      if (e instanceof XmlError) throw new ApiError(400, 'invalid_request', `The decrypted message is not WeCom XML: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
+      if (e instanceof XmlError)
+        throw new ApiError(400, 'invalid_request', `The decrypted message is not WeCom XML: ${e.message}`, [
+          { path: 'Encrypt', message: e.message },
+        ]);
       throw e;
     }
     let mapped;
     try {
       mapped = mapWecomCallback(inner);
     } catch (e) {
-      if (e instanceof WecomMappingError) throw new ApiError(400, 'invalid_request', `Unusable callback: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
+      if (e instanceof WecomMappingError)
+        throw new ApiError(400, 'invalid_request', `Unusable callback: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
       throw e;
     }
     if (mapped.events.length === 0) {

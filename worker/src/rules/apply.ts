@@ -6,11 +6,11 @@
  * additions go through the tag writer (ledger rows, exclusive groups, no-ops), all as statements
  * for the caller's one batch. A winning tag of an exclusive group displaces its siblings there.
  */
-import type { CompiledRule, Formula } from '../../../shared/src/rules/compile';
-import { ruleError, type RuleResult } from '../../../shared/src/rules/errors';
-import { netFormulas, type NetPlan } from '../../../shared/src/rules/net-effect';
-import { buildTargetsQuery, D1_MAX_PARAMS } from '../../../shared/src/rules/sql';
-import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
+import type { CompiledRule, Formula } from '@shared/rules/compile';
+import { ruleError, type RuleResult } from '@shared/rules/errors';
+import { netFormulas, type NetPlan } from '@shared/rules/net-effect';
+import { buildTargetsQuery, D1_MAX_PARAMS } from '@shared/rules/sql';
+import type { SqlContext, SqlFrag } from '@shared/rules/operators';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
 
 /** The targets of one write, refused when the statement around them would pass D1's parameter limit. */
@@ -19,7 +19,16 @@ function targets(rule: CompiledRule, ctx: SqlContext, f: Formula, tagId: number,
   const extra = 1; // the snapshot's run id
   if (q.ok && q.value.params.length + extra > D1_MAX_PARAMS) {
     const node = rule.actions.find((a) => a.action.tagId === tagId)?.nodeId ?? null;
-    return { ok: false, errors: [ruleError(node, 'too_many_parameters', `applying this rule needs ${q.value.params.length + extra} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify the rule`)] };
+    return {
+      ok: false,
+      errors: [
+        ruleError(
+          node,
+          'too_many_parameters',
+          `applying this rule needs ${q.value.params.length + extra} SQL parameters; D1 allows ${D1_MAX_PARAMS}: simplify the rule`,
+        ),
+      ],
+    };
   }
   return q;
 }
@@ -42,13 +51,22 @@ export function applyStatements(
     if (!q.ok) return q;
     const run = `snap:${crypto.randomUUID()}`;
     runs.push(run);
-    snapshot.push(db.prepare(`INSERT OR IGNORE INTO tag_apply_targets (run_id, contact_id) SELECT ?, t.id FROM (${q.value.sql}) AS t`).bind(run, ...q.value.params));
-    (op === 'add' ? adds : removes).push(...tagSetStatements(db, { sql: 'SELECT contact_id FROM tag_apply_targets WHERE run_id = ?', params: [run] }, tagId, op, src));
+    snapshot.push(
+      db
+        .prepare(`INSERT OR IGNORE INTO tag_apply_targets (run_id, contact_id) SELECT ?, t.id FROM (${q.value.sql}) AS t`)
+        .bind(run, ...q.value.params),
+    );
+    (op === 'add' ? adds : removes).push(
+      ...tagSetStatements(db, { sql: 'SELECT contact_id FROM tag_apply_targets WHERE run_id = ?', params: [run] }, tagId, op, src),
+    );
     return { ok: true, value: null };
   };
   for (const f of netFormulas(rule, plan)) {
     // displaced siblings need no statement of their own: the winner's addition removes them
-    for (const [formula, op] of [[f.remove, 'remove'], [f.add, 'add']] as const) {
+    for (const [formula, op] of [
+      [f.remove, 'remove'],
+      [f.add, 'add'],
+    ] as const) {
       if (!formula) continue;
       const r = stage(formula, f.tagId, op);
       if (!r.ok) return r;

@@ -3,10 +3,10 @@
  * validation), the clock and zone of an evaluation, and the hash that ties a publish to the
  * preview the user confirmed.
  */
-import type { CompileOptions } from '../../../shared/src/rules/compile';
-import type { CustomFieldDecl } from '../../../shared/src/rules/fields';
-import type { SqlContext } from '../../../shared/src/rules/operators';
-import { SHANGHAI_OFFSET_MINUTES } from '../../../shared/src/time';
+import type { CompileOptions } from '@shared/rules/compile';
+import type { CustomFieldDecl } from '@shared/rules/fields';
+import type { SqlContext } from '@shared/rules/operators';
+import { SHANGHAI_OFFSET_MINUTES } from '@shared/time';
 
 /** Fixed offsets of the zones `TIMEZONE` may name (no DST in any of them). */
 const ZONE_OFFSETS: Record<string, number> = {

@@ -4,7 +4,7 @@
  */
 import { ApiError } from '../errors';
 import { userScope } from '../auth/access';
-import type { SessionUser } from '../../../shared/src/api/auth';
+import type { SessionUser } from '@shared/api/auth';
 import type {
   TagCounts,
   PublishApplied,
@@ -15,14 +15,14 @@ import type {
   RulePausedReason,
   RuleVersionSummary,
   UserRef,
-} from '../../../shared/src/api/rules';
-import type { FieldProblem } from '../../../shared/src/api/errors';
-import type { EventType, RuleStatus } from '../../../shared/src/domain';
-import { compileRule } from '../../../shared/src/rules/compile';
-import type { RuleError } from '../../../shared/src/rules/errors';
-import type { RuleGraph, TriggerSpec } from '../../../shared/src/rules/types';
+} from '@shared/api/rules';
+import type { FieldProblem } from '@shared/api/errors';
+import type { EventType, RuleStatus } from '@shared/domain';
+import { compileRule } from '@shared/rules/compile';
+import type { RuleError } from '@shared/rules/errors';
+import type { RuleGraph, TriggerSpec } from '@shared/rules/types';
 import { compileOptions, graphHash, loadWorkspace, type Workspace } from './context';
-import { parseJsonOr } from '../../../shared/src/json';
+import { parseJsonOr } from '@shared/json';
 
 /** A fresh rule's draft. */
 export const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] };

@@ -1,5 +1,5 @@
 /** Node-level difference between two rule graphs, for "compare two versions". */
-import type { CompareResponse } from '../../../shared/src/api/rules';
+import type { CompareResponse } from '@shared/api/rules';
 
 interface Identified {
   id: string;
@@ -21,14 +21,24 @@ function canonical(value: unknown): string {
 
 const list = (g: unknown, key: 'nodes' | 'edges'): Identified[] => {
   const items = (g as Record<string, unknown> | null)?.[key];
-  return Array.isArray(items) ? items.filter((x): x is Identified => !!x && typeof x === 'object' && typeof (x as Identified).id === 'string') : [];
+  return Array.isArray(items)
+    ? items.filter((x): x is Identified => !!x && typeof x === 'object' && typeof (x as Identified).id === 'string')
+    : [];
 };
 
 /** Added / removed / changed / moved nodes and added / removed / changed edges from `a` to `b`. */
 export function diffGraphs(a: unknown, b: unknown): CompareResponse['diff'] {
   const nodesA = new Map(list(a, 'nodes').map((n) => [n.id, n]));
   const nodesB = new Map(list(b, 'nodes').map((n) => [n.id, n]));
-  const diff: CompareResponse['diff'] = { added: [], removed: [], changed: [], moved: [], edgesAdded: [], edgesRemoved: [], edgesChanged: [] };
+  const diff: CompareResponse['diff'] = {
+    added: [],
+    removed: [],
+    changed: [],
+    moved: [],
+    edgesAdded: [],
+    edgesRemoved: [],
+    edgesChanged: [],
+  };
   for (const [id, nb] of nodesB) {
     const na = nodesA.get(id);
     if (!na) {

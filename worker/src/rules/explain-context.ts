@@ -1,9 +1,9 @@
 /** What the explain route needs beside the compiler: event-scoped tests taken as held, and a contact in scope. */
 import { ApiError } from '../errors';
-import { formulaToLogic, type CompiledRule } from '../../../shared/src/rules/compile';
-import type { JsonLogic } from '../../../shared/src/rules/types';
+import { formulaToLogic, type CompiledRule } from '@shared/rules/compile';
+import type { JsonLogic } from '@shared/rules/types';
 import { findVisibleContact } from '../auth/access';
-import type { SessionUser } from '../../../shared/src/api/auth';
+import type { SessionUser } from '@shared/api/auth';
 
 /** The rule with event-scoped tests assumed to hold (as the preview does), for explanations. */
 export function assumeEvent(rule: CompiledRule): { rule: CompiledRule; assumed: string[] } {
@@ -23,6 +23,8 @@ export function assumeEvent(rule: CompiledRule): { rule: CompiledRule; assumed: 
 
 /** A contact the explanation may show: it exists and is in the user's scope. */
 export async function requireVisibleContact(db: D1Database, user: SessionUser, id: number) {
-  if (!(await findVisibleContact(db, user, id))) throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${id}`, [{ path: 'contactId', message: 'no such contact' }]);
+  if (!(await findVisibleContact(db, user, id)))
+    throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${id}`, [
+      { path: 'contactId', message: 'no such contact' },
+    ]);
 }
-

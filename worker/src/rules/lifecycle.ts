@@ -1,6 +1,6 @@
 /** Pausing, resuming and archiving a rule: a status change allowed from some statuses only, with its audit row. */
-import type { RuleDetail } from '../../../shared/src/api/rules';
-import type { RuleStatus } from '../../../shared/src/domain';
+import type { RuleDetail } from '@shared/api/rules';
+import type { RuleStatus } from '@shared/domain';
 import { auditStatementIfChanged } from '../audit';
 import type { Actor } from '../auth/access';
 import { conflict, getRule, ruleDetail } from './detail';
@@ -14,7 +14,9 @@ function transition(to: RuleStatus, from: readonly RuleStatus[], action: 'rule.p
     }
     const now = Date.now();
     const [update] = await db.batch([
-      db.prepare('UPDATE rules SET status = ?, paused_reason = NULL, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = ?').bind(to, now, id, rule.status),
+      db
+        .prepare('UPDATE rules SET status = ?, paused_reason = NULL, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = ?')
+        .bind(to, now, id, rule.status),
       // the 409 below must not leave a "paused" entry behind
       auditStatementIfChanged(db, {
         actor,
@@ -36,4 +38,3 @@ function transition(to: RuleStatus, from: readonly RuleStatus[], action: 'rule.p
 export const pause = transition('paused', ['published'], 'rule.pause', 'pause');
 export const resume = transition('published', ['paused'], 'rule.resume', 'resume');
 export const archive = transition('archived', ['draft', 'published', 'paused'], 'rule.archive', 'archive');
-

@@ -2,10 +2,10 @@
  * Loads what the JS evaluators read for one contact from D1, in one batch: the contact row, its
  * tag ids, and only as much rollup / raw-event history as the rules' windows need.
  */
-import { lastDaysWindow } from '../../../shared/src/rules/days';
-import { evalDataFromRows } from '../../../shared/src/rules/data';
-import type { DataNeeds } from '../../../shared/src/rules/needs';
-import type { EvalData, TriggerEvent } from '../../../shared/src/rules/types';
+import { lastDaysWindow } from '@shared/rules/days';
+import { evalDataFromRows } from '@shared/rules/data';
+import type { DataNeeds } from '@shared/rules/needs';
+import type { EvalData, TriggerEvent } from '@shared/rules/types';
 
 /** Clock, zone, triggering event and history windows of one evaluation. */
 export interface LoadOptions extends DataNeeds {
@@ -23,10 +23,14 @@ export async function loadEvalData(db: D1Database, contactId: number, o: LoadOpt
     db.prepare('SELECT * FROM contacts WHERE id = ?').bind(contactId),
     db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ?').bind(contactId),
     db
-      .prepare(`SELECT type, day, count, amount FROM contact_daily_stats WHERE contact_id = ? AND ${stats ? 'day BETWEEN ? AND ?' : '1 = 0'}`)
+      .prepare(
+        `SELECT type, day, count, amount FROM contact_daily_stats WHERE contact_id = ? AND ${stats ? 'day BETWEEN ? AND ?' : '1 = 0'}`,
+      )
       .bind(contactId, ...(stats ? [stats.firstDay, stats.lastDay] : [])),
     db
-      .prepare(`SELECT type, occurred_at, amount, channel, text FROM events WHERE contact_id = ? AND ${events ? 'occurred_at BETWEEN ? AND ?' : '1 = 0'}`)
+      .prepare(
+        `SELECT type, occurred_at, amount, channel, text FROM events WHERE contact_id = ? AND ${events ? 'occurred_at BETWEEN ? AND ?' : '1 = 0'}`,
+      )
       .bind(contactId, ...(events ? [events.fromMs, events.toMs] : [])),
   ]);
   const row = contact?.results[0] as Record<string, unknown> | undefined;
@@ -36,7 +40,13 @@ export async function loadEvalData(db: D1Database, contactId: number, o: LoadOpt
       contact: row,
       tagIds: (tags?.results as { tag_id: number }[]).map((t) => t.tag_id),
       stats: statRows?.results as { type: string; day: number; count: number; amount: number }[],
-      events: eventRows?.results as { type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }[],
+      events: eventRows?.results as {
+        type: string;
+        occurred_at: number;
+        amount: number | null;
+        channel: string | null;
+        text: string | null;
+      }[],
     },
     o.now,
     o.tzOffsetMinutes,

@@ -2,12 +2,12 @@
  * Runs the rule language's SQL (built, pure, in `shared/src/rules/sql.ts`) on D1: the preview
  * counts, a sample of matching contacts, and plain predicate counts for segments.
  */
-import type { CompiledRule } from '../../../shared/src/rules/compile';
-import type { RuleResult } from '../../../shared/src/rules/errors';
-import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
-import { buildPreviewCountPlan, columnValues, fillCounts, type CountRound, type PlanTuning } from '../../../shared/src/rules/preview-counts';
-import { buildPreviewQuery, buildSampleQuery, compileWhere, type PreviewColumn, type PreviewOptions } from '../../../shared/src/rules/sql';
-import type { JsonLogic } from '../../../shared/src/rules/types';
+import type { CompiledRule } from '@shared/rules/compile';
+import type { RuleResult } from '@shared/rules/errors';
+import type { SqlContext, SqlFrag } from '@shared/rules/operators';
+import { buildPreviewCountPlan, columnValues, fillCounts, type CountRound, type PlanTuning } from '@shared/rules/preview-counts';
+import { buildPreviewQuery, buildSampleQuery, compileWhere, type PreviewColumn, type PreviewOptions } from '@shared/rules/sql';
+import type { JsonLogic } from '@shared/rules/types';
 
 /** Counts for the canvas: per node, and per action the diff against who holds its tag today. */
 export interface PreviewCounts {
@@ -47,8 +47,14 @@ export async function runPreview(
       let rowsRead = 0;
       const run = async (round: CountRound) => {
         if (round.statements.length === 0) return;
-        const results = await db.batch<{ counts: string | number | null }>(round.statements.map((s) => db.prepare(s.sql).bind(...s.params)));
-        fillCounts(round, results.map((r) => r.results[0]?.counts), counts);
+        const results = await db.batch<{ counts: string | number | null }>(
+          round.statements.map((s) => db.prepare(s.sql).bind(...s.params)),
+        );
+        fillCounts(
+          round,
+          results.map((r) => r.results[0]?.counts),
+          counts,
+        );
         for (const r of results) rowsRead += r.meta.rows_read ?? 0;
       };
       await run(plan.value.first);

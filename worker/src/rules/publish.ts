@@ -5,11 +5,11 @@
  * the ledger's own counts commit in one batch. A draft changed in between rolls it all back.
  */
 import { ApiError } from '../errors';
-import type { PublishBody, TagCounts, PublishResponse } from '../../../shared/src/api/rules';
-import type { FieldProblem } from '../../../shared/src/api/errors';
+import type { PublishBody, TagCounts, PublishResponse } from '@shared/api/rules';
+import type { FieldProblem } from '@shared/api/errors';
 import { auditParams } from '../audit';
 import type { Actor } from '../auth/access';
-import type { SessionUser } from '../../../shared/src/api/auth';
+import type { SessionUser } from '@shared/api/auth';
 import { graphHash, loadWorkspace, previewContext } from './context';
 import { applyStatements } from './apply';
 import { appliesNow, countRule, ruleScope } from './rule-preview';
@@ -27,23 +27,38 @@ function confirmationProblems(now: TagCounts[], expected: PublishBody['expected'
   for (const t of applies ? now : []) {
     const exp = expected[String(t.tagId)];
     if (!exp) {
-      problems.push({ path: `expected.${t.tagId}`, message: `missing: publishing would now add it to ${t.gain} and remove it from ${t.lose}` });
+      problems.push({
+        path: `expected.${t.tagId}`,
+        message: `missing: publishing would now add it to ${t.gain} and remove it from ${t.lose}`,
+      });
       continue;
     }
     for (const key of ['gain', 'lose'] as const) {
       if (exp[key] !== t[key]) {
-        problems.push({ path: `expected.${t.tagId}.${key}`, message: `is ${exp[key]}, but publishing at ${percent}% would now ${key === 'gain' ? 'add it to' : 'remove it from'} ${t[key]}` });
+        problems.push({
+          path: `expected.${t.tagId}.${key}`,
+          message: `is ${exp[key]}, but publishing at ${percent}% would now ${key === 'gain' ? 'add it to' : 'remove it from'} ${t[key]}`,
+        });
       }
     }
   }
   for (const tagId of Object.keys(expected)) {
-    if (!now.some((t) => String(t.tagId) === tagId)) problems.push({ path: `expected.${tagId}`, message: 'is not a tag this publish changes' });
+    if (!now.some((t) => String(t.tagId) === tagId))
+      problems.push({ path: `expected.${tagId}`, message: 'is not a tag this publish changes' });
   }
   return problems;
 }
 
 /** Publishes rule `id` as `user` (`actor` for the audit row); `ownerPath` is the rule's department path. */
-export async function publishRule(db: D1Database, env: Env, user: SessionUser, actor: Actor, ownerPath: string | null, id: number, b: PublishBody): Promise<PublishResponse> {
+export async function publishRule(
+  db: D1Database,
+  env: Env,
+  user: SessionUser,
+  actor: Actor,
+  ownerPath: string | null,
+  id: number,
+  b: PublishBody,
+): Promise<PublishResponse> {
   const rule = await getRule(db, id);
   if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
   const draft = parse<unknown>(rule.draft_graph, null);
@@ -85,8 +100,12 @@ export async function publishRule(db: D1Database, env: Env, user: SessionUser, a
     ? applyStatements(db, compiled, counted.value.net, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now })
     : { ok: true as const, value: [] };
   if (!apply.ok) {
-    throw new ApiError(422, 'invalid_rule', `The draft cannot be applied: ${apply.errors.map((e) => e.message).join('; ')}`,
-      apply.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })));
+    throw new ApiError(
+      422,
+      'invalid_rule',
+      `The draft cannot be applied: ${apply.errors.map((e) => e.message).join('; ')}`,
+      apply.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
+    );
   }
   const trigger = compiled.trigger.type === 'schedule' ? 'schedule' : compiled.trigger.eventType;
   try {
@@ -99,7 +118,20 @@ export async function publishRule(db: D1Database, env: Env, user: SessionUser, a
            VALUES (?, ?, CASE WHEN EXISTS (SELECT 1 FROM rules WHERE id = ? AND updated_at = ? AND status <> 'archived') THEN ? END,
                    ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .bind(id, version, id, rule.updated_at, rule.draft_graph, JSON.stringify(compiled.logic), trigger, b.rolloutPercent, b.note ?? null, user.id, now, now),
+        .bind(
+          id,
+          version,
+          id,
+          rule.updated_at,
+          rule.draft_graph,
+          JSON.stringify(compiled.logic),
+          trigger,
+          b.rolloutPercent,
+          b.note ?? null,
+          user.id,
+          now,
+          now,
+        ),
       db
         .prepare("UPDATE rules SET status = 'published', published_version = ?, updated_at = max(?, updated_at + 1) WHERE id = ?")
         .bind(version, now, id),
@@ -137,9 +169,19 @@ export async function publishRule(db: D1Database, env: Env, user: SessionUser, a
     throw e;
   }
   const record = await db
-    .prepare(`SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id DESC LIMIT 1`)
+    .prepare(
+      `SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id DESC LIMIT 1`,
+    )
     .bind(String(id))
     .first<{ after: string }>();
-  const applied = appliedOf(parse<PublishRecord>(record?.after, { version, rolloutPercent: b.rolloutPercent, graphHash: b.graphHash, preview: { total: counts.total, matched: counts.matched, tags: counts.tags }, ledger: [] }));
+  const applied = appliedOf(
+    parse<PublishRecord>(record?.after, {
+      version,
+      rolloutPercent: b.rolloutPercent,
+      graphHash: b.graphHash,
+      preview: { total: counts.total, matched: counts.matched, tags: counts.tags },
+      ledger: [],
+    }),
+  );
   return { rule: await ruleDetail(db, id, ws), version, applied };
 }

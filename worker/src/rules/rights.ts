@@ -16,12 +16,12 @@
  */
 import { ApiError } from '../errors';
 import { canApplyGroup, GROUP_ACCESS_COLUMNS, hasRole, inScope, type Principal } from '../auth/access';
-import type { SessionUser } from '../../../shared/src/api/auth';
-import type { FieldProblem } from '../../../shared/src/api/errors';
-import type { RulePausedReason, RuleRightsProblem, RuleRightsWhy } from '../../../shared/src/api/rules';
-import type { Role } from '../../../shared/src/domain';
+import type { SessionUser } from '@shared/api/auth';
+import type { FieldProblem } from '@shared/api/errors';
+import type { RulePausedReason, RuleRightsProblem, RuleRightsWhy } from '@shared/api/rules';
+import type { Role } from '@shared/domain';
 import { auditParams } from '../audit';
-import { parseJsonOr } from '../../../shared/src/json';
+import { parseJsonOr } from '@shared/json';
 
 /** An action node's tag, with its group's access facts as they are now. */
 export interface ActionTagFacts {
@@ -73,7 +73,7 @@ export function rightsProblems(who: Principal, actions: ActionTagFacts[]): RuleR
 
 const WHY_TEXT: Record<RuleRightsWhy, string> = {
   apply_role: 'the group only lets a higher role apply its tags',
-  group_department: "the group belongs to another department",
+  group_department: 'the group belongs to another department',
   user_disabled: 'the publisher is disabled',
   no_user: 'the publisher no longer exists',
   rule_department: "the publisher no longer holds the rule's department",
@@ -103,7 +103,19 @@ async function actionFacts(db: D1Database, graph: unknown): Promise<ActionTagFac
   const byTag = new Map(results.map((r) => [r.tag_id, r]));
   return actions.flatMap(({ nodeId, tagId }) => {
     const r = byTag.get(tagId);
-    return r ? [{ nodeId, tagId, tagName: r.tag_name, groupId: r.group_id, groupName: r.group_name, apply_role: r.apply_role, department_path: r.department_path }] : [];
+    return r
+      ? [
+          {
+            nodeId,
+            tagId,
+            tagName: r.tag_name,
+            groupId: r.group_id,
+            groupName: r.group_name,
+            apply_role: r.apply_role,
+            department_path: r.department_path,
+          },
+        ]
+      : [];
   });
 }
 
@@ -147,7 +159,12 @@ export async function requireResumeRights(db: D1Database, user: SessionUser, rul
   if (user.role !== 'super_admin') {
     const mine = rightsProblems(user, withFacts(actions, facts));
     if (mine.length) {
-      throw new ApiError(403, 'forbidden', `Not allowed for ${user.email} (${user.role}): the published version applies tags of ${groupsOf(mine)}, which you may not apply by hand`, rightsDetails(mine));
+      throw new ApiError(
+        403,
+        'forbidden',
+        `Not allowed for ${user.email} (${user.role}): the published version applies tags of ${groupsOf(mine)}, which you may not apply by hand`,
+        rightsDetails(mine),
+      );
     }
   }
   const theirs = runRightsProblems(row, actions, facts);
@@ -181,7 +198,9 @@ export type TagFacts = Omit<ActionTagFacts, 'nodeId'>;
 
 /** `json_group_array(TAG_FACTS_JSON)` text → facts by tag id. */
 export function parseTagFacts(text: string | null, into = new Map<number, TagFacts>()): Map<number, TagFacts> {
-  for (const [tagId, tagName, groupId, groupName, apply_role, department_path] of parseJson<[number, string, number, string, Role, string | null][]>(text) ?? []) {
+  for (const [tagId, tagName, groupId, groupName, apply_role, department_path] of parseJson<
+    [number, string, number, string, Role, string | null][]
+  >(text) ?? []) {
     into.set(tagId, { tagId, tagName, groupId, groupName, apply_role, department_path });
   }
   return into;
@@ -227,7 +246,8 @@ export function runRightsProblems(row: PublisherRow, actions: ActionRef[], tagFa
   if (!facts.length) return [];
   if (row.publisher_id == null) {
     // written outside the API: the rights of the rule's department's admin
-    const dept: Principal = row.rule_path === null ? { role: 'super_admin', departmentPath: null } : { role: 'dept_admin', departmentPath: row.rule_path };
+    const dept: Principal =
+      row.rule_path === null ? { role: 'super_admin', departmentPath: null } : { role: 'dept_admin', departmentPath: row.rule_path };
     return rightsProblems(dept, facts);
   }
   const pub = parseJson<Publisher>(row.publisher);
@@ -270,7 +290,9 @@ export function pauseForLostRights(db: D1Database, row: PublisherRow, problems: 
         row.version,
       ),
     db
-      .prepare(`UPDATE rules SET status = 'paused', paused_reason = ?, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = 'published' AND published_version = ?`)
+      .prepare(
+        `UPDATE rules SET status = 'paused', paused_reason = ?, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = 'published' AND published_version = ?`,
+      )
       .bind(JSON.stringify(reason), at, row.id, row.version),
   ];
 }

@@ -5,12 +5,12 @@
  * when it differs from what the user confirmed.
  */
 import { inDepartmentSubtree } from '../auth/access';
-import type { ActionCounts, ConflictCounts, PreviewCountsBody, TagCounts } from '../../../shared/src/api/rules';
-import { netPlanOver, type NetPlan, type NetTag } from '../../../shared/src/rules/net-effect';
-import { compileRule, type CompiledRule } from '../../../shared/src/rules/compile';
-import type { RuleError } from '../../../shared/src/rules/errors';
-import type { SqlContext, SqlFrag } from '../../../shared/src/rules/operators';
-import { rolloutSql } from '../../../shared/src/rollout';
+import type { ActionCounts, ConflictCounts, PreviewCountsBody, TagCounts } from '@shared/api/rules';
+import { netPlanOver, type NetPlan, type NetTag } from '@shared/rules/net-effect';
+import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import type { RuleError } from '@shared/rules/errors';
+import type { SqlContext, SqlFrag } from '@shared/rules/operators';
+import { rolloutSql } from '@shared/rollout';
 import { compileOptions, type Workspace } from './context';
 import { runPreview } from './preview';
 
@@ -36,7 +36,10 @@ export function bothScopes(a: SqlFrag | undefined, b: SqlFrag | undefined): SqlF
  * webhook path (execution/evaluate.ts) all restrict the same way.
  */
 export function ruleScope(ruleId: number | undefined, percent: number, departmentPath: string | null): SqlFrag | undefined {
-  return bothScopes(rolloutScope(ruleId, percent), departmentPath === null ? undefined : inDepartmentSubtree('c.department_id', departmentPath));
+  return bothScopes(
+    rolloutScope(ruleId, percent),
+    departmentPath === null ? undefined : inDepartmentSubtree('c.department_id', departmentPath),
+  );
 }
 
 /**
@@ -66,7 +69,10 @@ export const named = (t: NetTag) => t.addNodes.length > 0 || t.removeNodes.lengt
 
 /** The net plan of a compiled rule over the workspace's tag groups. */
 export function netPlanOf(rule: CompiledRule, ws: Workspace): NetPlan {
-  return netPlanOver(rule.actions, ws.tags.map((t) => ({ id: t.id, groupId: t.groupId, exclusive: t.groupExclusive })));
+  return netPlanOver(
+    rule.actions,
+    ws.tags.map((t) => ({ id: t.id, groupId: t.groupId, exclusive: t.groupExclusive })),
+  );
 }
 
 /** Compiles `graph` for the workspace and counts it; errors are pinned to node ids. */

@@ -7,11 +7,11 @@
  * off the End node, so validation, per-node counts and the SQL are exactly the rules'. Errors
  * the compiler pins on that internal node are moved to the End node.
  */
-import { compileGraph, type CompiledRule, type CompileOptions } from '../../../shared/src/rules/compile';
-import { ruleError, type RuleError, type RuleResult } from '../../../shared/src/rules/errors';
-import { parseRuleGraph } from '../../../shared/src/rules/schema';
-import { upgradeGraph } from '../../../shared/src/rules/upgrade';
-import type { JsonLogic, RuleGraph } from '../../../shared/src/rules/types';
+import { compileGraph, type CompiledRule, type CompileOptions } from '@shared/rules/compile';
+import { ruleError, type RuleError, type RuleResult } from '@shared/rules/errors';
+import { parseRuleGraph } from '@shared/rules/schema';
+import { upgradeGraph } from '@shared/rules/upgrade';
+import type { JsonLogic, RuleGraph } from '@shared/rules/types';
 
 /** Id of the internal action node; not a valid id for users (they cannot start with `__`). */
 export const AUDIENCE_NODE = '__audience';
@@ -45,7 +45,13 @@ export function compileSegment(input: unknown, opts: CompileOptions = {}): RuleR
   const hasOutput = new Set(graph.edges.map((e) => e.source));
   const ends = graph.nodes.filter((n) => n.kind === 'logic' && n.op !== 'not' && !hasOutput.has(n.id));
   if (ends.length === 0) {
-    errors.push(ruleError(null, 'no_actions', 'connect the flow to an End node (an OR or AND node with nothing after it): its contacts are the audience'));
+    errors.push(
+      ruleError(
+        null,
+        'no_actions',
+        'connect the flow to an End node (an OR or AND node with nothing after it): its contacts are the audience',
+      ),
+    );
   }
   for (const extra of ends.slice(1)) errors.push(ruleError(extra.id, 'invalid_document', 'a segment has exactly one End node'));
   if (errors.length > 0) return { ok: false, errors };

@@ -19,7 +19,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env';
 import { clientIp } from '../auth/session';
-import type { SecurityReason } from '../../../shared/src/api/security-log';
+import type { SecurityReason } from '@shared/api/security-log';
 
 export const ROWS_PER_NET_MINUTE = 20;
 export const ROWS_PER_HOUR = 600;
@@ -89,7 +89,22 @@ export async function recordRefusal(c: Context<AppEnv>, status: number, reason: 
            ON CONFLICT (minute, ip, subject, method, route, reason)
            DO UPDATE SET count = count + 1, last_at = excluded.last_at, path = excluded.path, status = excluded.status, user_id = coalesce(excluded.user_id, user_id)`,
         )
-        .bind(minute, at, subject, userId, ip, net, method, routePattern(path), path, status, reason, ROWS_PER_NET_MINUTE, hour, ROWS_PER_HOUR),
+        .bind(
+          minute,
+          at,
+          subject,
+          userId,
+          ip,
+          net,
+          method,
+          routePattern(path),
+          path,
+          status,
+          reason,
+          ROWS_PER_NET_MINUTE,
+          hour,
+          ROWS_PER_HOUR,
+        ),
       // else the overflow row of the address (or of everyone, when the log's hourly budget is spent)
       db
         .prepare(

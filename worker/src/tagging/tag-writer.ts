@@ -10,7 +10,7 @@
  *   with a 'remove' ledger row of the same source;
  * - retired tags are never added (their history stays; restoring is a taxonomy operation).
  */
-import type { TagSource } from '../../../shared/src/domain';
+import type { TagSource } from '@shared/domain';
 
 /** Who or what makes the change, recorded on every ledger row. */
 export interface TagWriteSource {
@@ -116,7 +116,9 @@ export function tagChangeStatements(db: D1Database, changes: TagChange[], src: T
         )
         .bind(list, ...who),
       db
-        .prepare(`WITH ${CHANGES_CTE} DELETE FROM contact_tags WHERE (contact_id, tag_id) IN (SELECT contact_id, tag_id FROM ch WHERE op = 'remove')`)
+        .prepare(
+          `WITH ${CHANGES_CTE} DELETE FROM contact_tags WHERE (contact_id, tag_id) IN (SELECT contact_id, tag_id FROM ch WHERE op = 'remove')`,
+        )
         .bind(list),
     );
   }
@@ -124,8 +126,12 @@ export function tagChangeStatements(db: D1Database, changes: TagChange[], src: T
     const adds = `WITH ${CHANGES_CTE}, ${EFFECTIVE_ADDS_CTE}`;
     out.push(
       // exclusive siblings go first, each with its ledger row
-      db.prepare(`${adds} ${ledger(`ct.contact_id, ct.tag_id, 'remove', ?2, e.rule_id, e.rule_version, ?3, ?4, ?5 ${DISPLACED}`)}`).bind(list, ...who),
-      db.prepare(`${adds} DELETE FROM contact_tags WHERE (contact_id, tag_id) IN (SELECT ct.contact_id, ct.tag_id ${DISPLACED})`).bind(list),
+      db
+        .prepare(`${adds} ${ledger(`ct.contact_id, ct.tag_id, 'remove', ?2, e.rule_id, e.rule_version, ?3, ?4, ?5 ${DISPLACED}`)}`)
+        .bind(list, ...who),
+      db
+        .prepare(`${adds} DELETE FROM contact_tags WHERE (contact_id, tag_id) IN (SELECT ct.contact_id, ct.tag_id ${DISPLACED})`)
+        .bind(list),
       db
         .prepare(
           `${adds} ${ledger(`e.contact_id, e.tag_id, 'add', ?2, e.rule_id, e.rule_version, ?3, ?4, ?5 FROM eff e

@@ -6,20 +6,28 @@
 import { ApiError } from '../errors';
 import { auditStatement } from '../audit';
 import { ownerDepartment, type Actor } from '../auth/access';
-import type { SessionUser } from '../../../shared/src/api/auth';
-import type { TaxonomyGroup, UpdateGroupBody } from '../../../shared/src/api/taxonomy';
+import type { SessionUser } from '@shared/api/auth';
+import type { TaxonomyGroup, UpdateGroupBody } from '@shared/api/taxonomy';
 import { groupById, requireEditable, runBatch, toGroup, type GroupRow } from './rows';
 import type { TaxonomySettings } from './settings';
 
 /** Applies `b` to group `id` as `user` (`actor` for the audit row). */
-export async function updateGroup(db: D1Database, s: TaxonomySettings, user: SessionUser, actor: Actor, id: number, b: UpdateGroupBody): Promise<TaxonomyGroup> {
+export async function updateGroup(
+  db: D1Database,
+  s: TaxonomySettings,
+  user: SessionUser,
+  actor: Actor,
+  id: number,
+  b: UpdateGroupBody,
+): Promise<TaxonomyGroup> {
   const group = await groupById(db, id);
   if (!group) throw new ApiError(404, 'not_found', `No tag group with id ${id}`);
   requireEditable(user, group);
   const departmentId = b.departmentId === undefined ? group.department_id : (await ownerDepartment(db, user, b.departmentId)).id;
   if (b.name !== undefined && b.name !== group.name) {
     const taken = await db.prepare('SELECT id FROM tag_groups WHERE name = ? AND id <> ?').bind(b.name, id).first<{ id: number }>();
-    if (taken) throw new ApiError(409, 'conflict', `A tag group named ${b.name} exists (#${taken.id})`, [{ path: 'name', message: 'already used' }]);
+    if (taken)
+      throw new ApiError(409, 'conflict', `A tag group named ${b.name} exists (#${taken.id})`, [{ path: 'name', message: 'already used' }]);
   }
   if (b.exclusive === true && !group.exclusive) {
     // an exclusive group whose contacts already hold two of its tags would be a lie
@@ -60,8 +68,20 @@ export async function updateGroup(db: D1Database, s: TaxonomySettings, user: Ses
     db,
     [
       db
-        .prepare('UPDATE tag_groups SET name = ?, description = ?, color = ?, exclusive = ?, max_tags = ?, department_id = ?, apply_role = ?, edit_role = ? WHERE id = ?')
-        .bind(next.name, next.description, next.color, next.exclusive, next.max_tags, next.department_id, next.apply_role, next.edit_role, id),
+        .prepare(
+          'UPDATE tag_groups SET name = ?, description = ?, color = ?, exclusive = ?, max_tags = ?, department_id = ?, apply_role = ?, edit_role = ? WHERE id = ?',
+        )
+        .bind(
+          next.name,
+          next.description,
+          next.color,
+          next.exclusive,
+          next.max_tags,
+          next.department_id,
+          next.apply_role,
+          next.edit_role,
+          id,
+        ),
       auditStatement(db, {
         actor: actor,
         action: 'tag_group.update',

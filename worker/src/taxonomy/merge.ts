@@ -8,29 +8,51 @@ import { auditStatement } from '../audit';
 import { requireConfirmation } from '../auth/confirm';
 import type { Actor } from '../auth/access';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
-import { replaceTagInGraph, replaceTagInLogic } from '../../../shared/src/tags';
-import type { SessionUser } from '../../../shared/src/api/auth';
-import type { MergeResult, MergeTagBody } from '../../../shared/src/api/taxonomy';
-import type { JsonLogic } from '../../../shared/src/rules/types';
+import { replaceTagInGraph, replaceTagInLogic } from '@shared/tags';
+import type { SessionUser } from '@shared/api/auth';
+import type { MergeResult, MergeTagBody } from '@shared/api/taxonomy';
+import type { JsonLogic } from '@shared/rules/types';
 import { groupById, requireEditable, requireTag, tagById, toTag, type TagRow } from './rows';
 import { activeChildren, holderCount, parse, refuseWhilePublished, rulesUsing, segmentsUsing } from './usage';
 
 /** Merges tag `id` into `intoTagId` as `user` (`actor` for the audit rows). */
-export async function mergeTag(db: D1Database, user: SessionUser, actor: Actor, id: number, { intoTagId, confirm }: MergeTagBody): Promise<MergeResult> {
+export async function mergeTag(
+  db: D1Database,
+  user: SessionUser,
+  actor: Actor,
+  id: number,
+  { intoTagId, confirm }: MergeTagBody,
+): Promise<MergeResult> {
   const from = await requireTag(db, id);
   requireEditable(user, (await groupById(db, from.group_id))!);
-  if (intoTagId === id) throw new ApiError(400, 'invalid_request', 'intoTagId: a tag cannot be merged into itself', [{ path: 'intoTagId', message: 'must differ from the merged tag' }]);
+  if (intoTagId === id)
+    throw new ApiError(400, 'invalid_request', 'intoTagId: a tag cannot be merged into itself', [
+      { path: 'intoTagId', message: 'must differ from the merged tag' },
+    ]);
   const into = await tagById(db, intoTagId);
-  if (!into) throw new ApiError(400, 'unknown_reference', `intoTagId: no tag with id ${intoTagId}`, [{ path: 'intoTagId', message: 'no such tag' }]);
-  if (into.status !== 'active') throw new ApiError(409, 'conflict', `${into.name} is retired: restore it or merge into an active tag`, [{ path: 'intoTagId', message: 'retired' }]);
+  if (!into)
+    throw new ApiError(400, 'unknown_reference', `intoTagId: no tag with id ${intoTagId}`, [{ path: 'intoTagId', message: 'no such tag' }]);
+  if (into.status !== 'active')
+    throw new ApiError(409, 'conflict', `${into.name} is retired: restore it or merge into an active tag`, [
+      { path: 'intoTagId', message: 'retired' },
+    ]);
   const children = await activeChildren(db, id);
   if (children.length)
-    throw new ApiError(409, 'conflict', `Cannot merge ${from.name}: merge or move its tags first (${children.map((ch) => ch.name).join(', ')})`, children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })));
+    throw new ApiError(
+      409,
+      'conflict',
+      `Cannot merge ${from.name}: merge or move its tags first (${children.map((ch) => ch.name).join(', ')})`,
+      children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })),
+    );
   const [rules, segments, movedHolders] = await Promise.all([rulesUsing(db, id), segmentsUsing(db, id), holderCount(db, id)]);
   refuseWhilePublished(user, from, rules, 'merge');
   requireEditable(user, (await groupById(db, into.group_id))!);
   if (movedHolders > 0) {
-    requireConfirmation(confirm, { object: from.name, count: movedHolders, what: `Merging ${from.name} into ${into.name} moves ${movedHolders} contacts' tags` });
+    requireConfirmation(confirm, {
+      object: from.name,
+      count: movedHolders,
+      what: `Merging ${from.name} into ${into.name} moves ${movedHolders} contacts' tags`,
+    });
   }
 
   const at = Date.now();
@@ -72,7 +94,9 @@ export async function mergeTag(db: D1Database, user: SessionUser, actor: Actor, 
     const logic = replaceTagInLogic(parse(s.logic) as JsonLogic, id, intoTagId);
     segmentsRewritten.push({ id: s.id, name: s.name, places: replaced });
     statements.push(
-      db.prepare('UPDATE segments SET graph = ?, logic = ?, updated_at = ? WHERE id = ?').bind(JSON.stringify(graph), JSON.stringify(logic), at, s.id),
+      db
+        .prepare('UPDATE segments SET graph = ?, logic = ?, updated_at = ? WHERE id = ?')
+        .bind(JSON.stringify(graph), JSON.stringify(logic), at, s.id),
       auditStatement(db, {
         actor: actor,
         action: 'segment.update',
@@ -96,7 +120,14 @@ export async function mergeTag(db: D1Database, user: SessionUser, actor: Actor, 
       summary: `Merged tag ${from.name} into ${into.name}: ${movedHolders} holders moved, ${rulesRewritten.length} rules and ${segmentsRewritten.length} segments rewritten`,
       params: { from: from.name, into: into.name, holders: movedHolders, rules: rulesRewritten.length, segments: segmentsRewritten.length },
       before: toTag(from),
-      after: { ...toTag(fromAfter), mergedInto: intoTagId, batchId, movedHolders, rules: rulesRewritten.map((r) => r.id), segments: segmentsRewritten.map((s) => s.id) },
+      after: {
+        ...toTag(fromAfter),
+        mergedInto: intoTagId,
+        batchId,
+        movedHolders,
+        rules: rulesRewritten.map((r) => r.id),
+        segments: segmentsRewritten.map((s) => s.id),
+      },
       at,
     }),
   );

@@ -1,9 +1,9 @@
 /** A new or renamed tag's checks: naming rules, the same name in its group, near-duplicates anywhere. */
 import { ApiError } from '../errors';
-import type { FieldProblem } from '../../../shared/src/api/errors';
-import type { TagStatus } from '../../../shared/src/domain';
-import { checkTagName, findNearDuplicates, type DuplicateReason, type NameProblem } from '../../../shared/src/tags';
-import type { DuplicateWarning } from '../../../shared/src/api/taxonomy';
+import type { FieldProblem } from '@shared/api/errors';
+import type { TagStatus } from '@shared/domain';
+import { checkTagName, findNearDuplicates, type DuplicateReason, type NameProblem } from '@shared/tags';
+import type { DuplicateWarning } from '@shared/api/taxonomy';
 import type { GroupRow } from './rows';
 import type { TaxonomySettings } from './settings';
 
@@ -51,7 +51,14 @@ export async function nearDuplicates(db: D1Database, name: string, excludeId?: n
     .all<{ tag_id: number; n: number }>();
   const holders = new Map(counts.map((r) => [r.tag_id, r.n]));
   return matches.map(({ tag, reason }) => ({
-    tag: { id: tag.id, name: tag.name, groupId: tag.group_id, groupName: tag.group_name, status: tag.status, holders: holders.get(tag.id) ?? 0 },
+    tag: {
+      id: tag.id,
+      name: tag.name,
+      groupId: tag.group_id,
+      groupName: tag.group_name,
+      status: tag.status,
+      holders: holders.get(tag.id) ?? 0,
+    },
     reason,
   }));
 }
@@ -75,9 +82,12 @@ export async function checkNewName(
   const duplicates = await nearDuplicates(db, name, opts.excludeId);
   const sameInGroup = duplicates.find((d) => d.reason.kind === 'exact' && d.tag.groupId === group.id);
   if (sameInGroup) {
-    throw new ApiError(409, 'conflict', `Group ${group.name} already has a tag named ${name} (#${sameInGroup.tag.id}, ${sameInGroup.tag.status})`, [
-      { path: 'name', message: `already used by tag #${sameInGroup.tag.id}` },
-    ]);
+    throw new ApiError(
+      409,
+      'conflict',
+      `Group ${group.name} already has a tag named ${name} (#${sameInGroup.tag.id}, ${sameInGroup.tag.status})`,
+      [{ path: 'name', message: `already used by tag #${sameInGroup.tag.id}` }],
+    );
   }
   if (duplicates.length && !opts.allowDuplicate) {
     const details: FieldProblem[] = duplicates.map((d) => ({

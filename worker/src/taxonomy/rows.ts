@@ -1,9 +1,9 @@
 /** Tag group and tag rows as D1 returns them, their API shapes, and the lookups every handler needs. */
 import { ApiError } from '../errors';
 import { canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
-import type { TagStatus } from '../../../shared/src/domain';
-import type { SessionUser } from '../../../shared/src/api/auth';
-import type { TaxonomyGroup, TaxonomyTag } from '../../../shared/src/api/taxonomy';
+import type { TagStatus } from '@shared/domain';
+import type { SessionUser } from '@shared/api/auth';
+import type { TaxonomyGroup, TaxonomyTag } from '@shared/api/taxonomy';
 import type { TaxonomySettings } from './settings';
 
 export interface GroupRow extends GroupAccess {
@@ -63,7 +63,10 @@ export async function groupById(db: D1Database, id: number): Promise<GroupRow | 
 /** 403 unless the user may edit the group (its roles and department decide: see canEditGroup). */
 export function requireEditable(user: SessionUser, group: GroupRow) {
   if (!canEditGroup(user, group)) {
-    throw forbidden(user, `tag group ${group.name} is edited by ${group.edit_role === 'super_admin' || group.department_path === null ? 'super admins' : 'admins of its department'} only`);
+    throw forbidden(
+      user,
+      `tag group ${group.name} is edited by ${group.edit_role === 'super_admin' || group.department_path === null ? 'super admins' : 'admins of its department'} only`,
+    );
   }
 }
 

@@ -3,7 +3,7 @@
  * templates) and the active-tag limits every path that makes a tag active checks.
  */
 import { ApiError } from '../errors';
-import { parseNamingTemplate, type NamingTemplate } from '../../../shared/src/tags';
+import { parseNamingTemplate, type NamingTemplate } from '@shared/tags';
 import { groupById, type GroupRow } from './rows';
 
 export interface TaxonomySettings {

@@ -6,19 +6,27 @@
 import { ApiError } from '../errors';
 import { auditStatement } from '../audit';
 import type { Actor } from '../auth/access';
-import { MAX_TAG_LEVEL } from '../../../shared/src/domain';
-import type { SessionUser } from '../../../shared/src/api/auth';
-import type { TaxonomyTag, UpdateTagBody } from '../../../shared/src/api/taxonomy';
+import { MAX_TAG_LEVEL } from '@shared/domain';
+import type { SessionUser } from '@shared/api/auth';
+import type { TaxonomyTag, UpdateTagBody } from '@shared/api/taxonomy';
 import { groupById, requireEditable, requireTag, runBatch, tagById, toTag, type TagRow } from './rows';
 import { checkNewName } from './names';
 import type { TaxonomySettings } from './settings';
 
 /** Applies `b` to tag `id` as `user` (`actor` for the audit row). */
-export async function updateTag(db: D1Database, s: TaxonomySettings, user: SessionUser, actor: Actor, id: number, b: UpdateTagBody): Promise<TaxonomyTag> {
+export async function updateTag(
+  db: D1Database,
+  s: TaxonomySettings,
+  user: SessionUser,
+  actor: Actor,
+  id: number,
+  b: UpdateTagBody,
+): Promise<TaxonomyTag> {
   const tag = await requireTag(db, id);
   const group = (await groupById(db, tag.group_id))!;
   requireEditable(user, group);
-  if (b.name !== undefined && b.name !== tag.name) await checkNewName(db, s, group, b.name, { excludeId: id, allowDuplicate: b.allowDuplicate });
+  if (b.name !== undefined && b.name !== tag.name)
+    await checkNewName(db, s, group, b.name, { excludeId: id, allowDuplicate: b.allowDuplicate });
 
   // moving under another parent: recompute the level of the tag and its whole subtree
   const levelUpdates: { id: number; level: number }[] = [];
@@ -40,20 +48,31 @@ export async function updateTag(db: D1Database, s: TaxonomySettings, user: Sessi
       const parent = groupTags.find((t) => t.id === b.parentId);
       if (!parent) {
         const elsewhere = await tagById(db, b.parentId);
-        if (!elsewhere) throw new ApiError(400, 'unknown_reference', `parentId: no tag with id ${b.parentId}`, [{ path: 'parentId', message: 'no such tag' }]);
-        throw new ApiError(400, 'invalid_request', `parentId: ${elsewhere.name} belongs to another group`, [{ path: 'parentId', message: 'must be a tag of the same group' }]);
+        if (!elsewhere)
+          throw new ApiError(400, 'unknown_reference', `parentId: no tag with id ${b.parentId}`, [
+            { path: 'parentId', message: 'no such tag' },
+          ]);
+        throw new ApiError(400, 'invalid_request', `parentId: ${elsewhere.name} belongs to another group`, [
+          { path: 'parentId', message: 'must be a tag of the same group' },
+        ]);
       }
       if (subtree.some((n) => n.id === parent.id))
-        throw new ApiError(409, 'conflict', `Cannot move ${tag.name} under ${parent.name}: it is ${parent.id === id ? 'the tag itself' : 'one of its own descendants'}`, [
-          { path: 'parentId', message: 'would make a cycle' },
-        ]);
+        throw new ApiError(
+          409,
+          'conflict',
+          `Cannot move ${tag.name} under ${parent.name}: it is ${parent.id === id ? 'the tag itself' : 'one of its own descendants'}`,
+          [{ path: 'parentId', message: 'would make a cycle' }],
+        );
       newLevel = parent.level + 1;
     }
     const deepest = newLevel + Math.max(...subtree.map((n) => n.depth));
     if (deepest > MAX_TAG_LEVEL)
-      throw new ApiError(409, 'conflict', `Moving ${tag.name} there would put its tags on level ${deepest}: tags nest at most ${MAX_TAG_LEVEL} levels deep`, [
-        { path: 'parentId', message: `at most ${MAX_TAG_LEVEL} levels` },
-      ]);
+      throw new ApiError(
+        409,
+        'conflict',
+        `Moving ${tag.name} there would put its tags on level ${deepest}: tags nest at most ${MAX_TAG_LEVEL} levels deep`,
+        [{ path: 'parentId', message: `at most ${MAX_TAG_LEVEL} levels` }],
+      );
     for (const n of subtree) levelUpdates.push({ id: n.id, level: newLevel + n.depth });
     parentId = b.parentId;
   }

@@ -4,8 +4,8 @@
  * act company-wide, so the counts of what lies outside are needed to confirm (they name nothing).
  */
 import { contactScope, inScope } from '../auth/access';
-import type { SessionUser } from '../../../shared/src/api/auth';
-import type { TagRuleUse, TagUsage } from '../../../shared/src/api/taxonomy';
+import type { SessionUser } from '@shared/api/auth';
+import type { TagRuleUse, TagUsage } from '@shared/api/taxonomy';
 
 /** Rules and segments split by the caller's scope (`dept_path` of each row, null: company-wide). */
 export function scopeUsage(
@@ -31,14 +31,20 @@ export function scopeUsage(
 }
 
 /** Holders in the caller's scope and elsewhere, in one pass over the tag's holdings (contact_tags_tag_idx). */
-export async function scopedHolderCount(db: D1Database, user: SessionUser, tagId: number): Promise<Pick<TagUsage, 'holders' | 'holdersElsewhere'>> {
+export async function scopedHolderCount(
+  db: D1Database,
+  user: SessionUser,
+  tagId: number,
+): Promise<Pick<TagUsage, 'holders' | 'holdersElsewhere'>> {
   const scope = contactScope(user);
   if (!scope) {
     const all = await db.prepare('SELECT count(*) AS n FROM contact_tags WHERE tag_id = ?').bind(tagId).first<{ n: number }>();
     return { holders: all?.n ?? 0, holdersElsewhere: 0 };
   }
   const row = await db
-    .prepare(`SELECT count(*) AS n, coalesce(sum(CASE WHEN ${scope.sql} THEN 1 ELSE 0 END), 0) AS mine FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ct.tag_id = ?`)
+    .prepare(
+      `SELECT count(*) AS n, coalesce(sum(CASE WHEN ${scope.sql} THEN 1 ELSE 0 END), 0) AS mine FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ct.tag_id = ?`,
+    )
     .bind(...scope.params, tagId)
     .first<{ n: number; mine: number }>();
   return { holders: row?.mine ?? 0, holdersElsewhere: (row?.n ?? 0) - (row?.mine ?? 0) };

@@ -1,11 +1,11 @@
 /** Where a tag is used (rules, segments, children, holders), and the refusal while published rules use it. */
 import { ApiError } from '../errors';
 import { inScope } from '../auth/access';
-import { tagUseInGraph } from '../../../shared/src/tags';
-import type { SessionUser } from '../../../shared/src/api/auth';
-import type { TagRuleUse } from '../../../shared/src/api/taxonomy';
+import { tagUseInGraph } from '@shared/tags';
+import type { SessionUser } from '@shared/api/auth';
+import type { TagRuleUse } from '@shared/api/taxonomy';
 import type { TagRow } from './rows';
-import { parseJsonOr } from '../../../shared/src/json';
+import { parseJsonOr } from '@shared/json';
 
 export interface RuleRow {
   id: number;
@@ -50,7 +50,9 @@ export async function rulesUsing(db: D1Database, tagId: number): Promise<{ uses:
 
 export async function segmentsUsing(db: D1Database, tagId: number) {
   const { results } = await db
-    .prepare('SELECT s.id, s.name, s.graph, s.logic, (SELECT path FROM departments WHERE id = s.department_id) AS dept_path FROM segments s ORDER BY s.id')
+    .prepare(
+      'SELECT s.id, s.name, s.graph, s.logic, (SELECT path FROM departments WHERE id = s.department_id) AS dept_path FROM segments s ORDER BY s.id',
+    )
     .all<{ id: number; name: string; graph: string; logic: string; dept_path: string | null }>();
   return results.filter((s) => uses(parse(s.graph), tagId));
 }

@@ -92,7 +92,8 @@ export async function wecomDecrypt(encodingAesKey: string, encrypted: string): P
   }
   const pad = plain[plain.length - 1] as number;
   if (pad < 1 || pad > 32 || pad > plain.length) throw new WecomCryptoError('bad padding: wrong EncodingAESKey?');
-  for (let i = plain.length - pad; i < plain.length; i++) if (plain[i] !== pad) throw new WecomCryptoError('bad padding: wrong EncodingAESKey?');
+  for (let i = plain.length - pad; i < plain.length; i++)
+    if (plain[i] !== pad) throw new WecomCryptoError('bad padding: wrong EncodingAESKey?');
   const body = plain.subarray(0, plain.length - pad);
   if (body.length < 20) throw new WecomCryptoError('plaintext too short');
   const len = new DataView(body.buffer, body.byteOffset + 16, 4).getUint32(0, false);

@@ -4,7 +4,7 @@
  * (event, change type, people or chat, CreateTime): a retry maps to the same id and is
  * acknowledged as a duplicate.
  */
-import type { IngestEvent } from '../../../shared/src/api/webhooks';
+import type { IngestEvent } from '@shared/api/webhooks';
 import type { FlatXml } from './xml';
 
 export interface MappedCallback {

@@ -95,7 +95,8 @@ export function parseFlatXml(input: string): FlatXml {
       closeTag('xml');
       break;
     }
-    if (input.startsWith('<!', i) || input.startsWith('<?', i)) throw new XmlError(`comments and processing instructions are not accepted (at ${i})`);
+    if (input.startsWith('<!', i) || input.startsWith('<?', i))
+      throw new XmlError(`comments and processing instructions are not accepted (at ${i})`);
     const field = openTag();
     if (Object.hasOwn(out, field)) throw new XmlError(`<${field}> appears twice`);
     const value = text();
@@ -112,7 +113,8 @@ export function parseFlatXml(input: string): FlatXml {
         closeTag(field);
         break;
       }
-      if (input.startsWith('<!', i) || input.startsWith('<?', i)) throw new XmlError(`comments and processing instructions are not accepted (at ${i})`);
+      if (input.startsWith('<!', i) || input.startsWith('<?', i))
+        throw new XmlError(`comments and processing instructions are not accepted (at ${i})`);
       const item = openTag();
       const v = text();
       if (!input.startsWith('</', i)) throw new XmlError(`<${field}><${item}> nests too deep (at ${i})`);

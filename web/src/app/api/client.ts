@@ -1,5 +1,5 @@
-import type { ApiErrorBody } from '../../../../shared/src/api/errors';
-import { CSRF_HEADER } from '../../../../shared/src/api/auth';
+import type { ApiErrorBody } from '@shared/api/errors';
+import { CSRF_HEADER } from '@shared/api/auth';
 
 /**
  * The session's CSRF token, echoed on every write (the session cookie itself is HttpOnly), and

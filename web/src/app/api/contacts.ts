@@ -1,6 +1,6 @@
-import type { ContactSort, ContactSummary } from '../../../../shared/src/api/contacts';
-import type { Page } from '../../../../shared/src/api/common';
-import type { ContactKind } from '../../../../shared/src/domain';
+import type { ContactSort, ContactSummary } from '@shared/api/contacts';
+import type { Page } from '@shared/api/common';
+import type { ContactKind } from '@shared/domain';
 import { apiGet } from './client';
 
 export interface ContactFilters {

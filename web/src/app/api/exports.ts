@@ -1,5 +1,5 @@
-import type { ExportContactsBody } from '../../../../shared/src/api/exports';
-import { EXPORT_COUNT_HEADER } from '../../../../shared/src/api/exports';
+import type { ExportContactsBody } from '@shared/api/exports';
+import { EXPORT_COUNT_HEADER } from '@shared/api/exports';
 import { apiPostForFile } from './client';
 
 /** Downloads the export as a file in the browser; resolves to the number of contacts in it. */

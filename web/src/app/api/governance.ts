@@ -1,9 +1,9 @@
-import type { AuditDetail, AuditListResponse } from '../../../../shared/src/api/audit';
-import type { SecurityLogResponse, SecurityReason } from '../../../../shared/src/api/security-log';
-import type { UserSummary } from '../../../../shared/src/api/auth';
-import type { Department } from '../../../../shared/src/api/departments';
-import type { CreateEventSourceBody, EventSourceCredentials, EventSourceSummary } from '../../../../shared/src/api/event-sources';
-import type { Role } from '../../../../shared/src/domain';
+import type { AuditDetail, AuditListResponse } from '@shared/api/audit';
+import type { SecurityLogResponse, SecurityReason } from '@shared/api/security-log';
+import type { UserSummary } from '@shared/api/auth';
+import type { Department } from '@shared/api/departments';
+import type { CreateEventSourceBody, EventSourceCredentials, EventSourceSummary } from '@shared/api/event-sources';
+import type { Role } from '@shared/domain';
 import { apiGet, apiPatch, apiPost } from './client';
 
 /** Audit log, people, departments and webhook sources: the super admin's screens. */
@@ -34,13 +34,17 @@ export interface SecurityLogFilter {
 export const listSecurityLog = (f: SecurityLogFilter) => apiGet<SecurityLogResponse>('/security-log', { ...f });
 
 export const listUsers = () => apiGet<UserSummary[]>('/users');
-export const createUser = (body: { email: string; name: string; role: Role; departmentId: number | null; password: string }) => apiPost<UserSummary>('/users', body);
-export const updateUser = (id: number, body: Partial<{ name: string; role: Role; departmentId: number | null; disabled: boolean; password: string }>) =>
-  apiPatch<UserSummary>(`/users/${id}`, body);
+export const createUser = (body: { email: string; name: string; role: Role; departmentId: number | null; password: string }) =>
+  apiPost<UserSummary>('/users', body);
+export const updateUser = (
+  id: number,
+  body: Partial<{ name: string; role: Role; departmentId: number | null; disabled: boolean; password: string }>,
+) => apiPatch<UserSummary>(`/users/${id}`, body);
 export const revokeUserSessions = (id: number) => apiPost<{ revoked: number }>(`/users/${id}/revoke-sessions`, {});
 
 export const createDepartment = (body: { name: string; parentId: number | null }) => apiPost<Department>('/departments', body);
-export const updateDepartment = (id: number, body: { name?: string; parentId?: number | null }) => apiPatch<Department>(`/departments/${id}`, body);
+export const updateDepartment = (id: number, body: { name?: string; parentId?: number | null }) =>
+  apiPatch<Department>(`/departments/${id}`, body);
 
 export const listEventSources = () => apiGet<EventSourceSummary[]>('/event-sources');
 export const createEventSource = (body: CreateEventSourceBody) => apiPost<EventSourceCredentials>('/event-sources', body);

@@ -12,8 +12,8 @@ import type {
   RulePreviewResponse,
   RuleVersionDetail,
   SaveDraftBody,
-} from '../../../../shared/src/api/rules';
-import type { RuleStatus } from '../../../../shared/src/domain';
+} from '@shared/api/rules';
+import type { RuleStatus } from '@shared/domain';
 import { apiGet, apiPost, apiPut } from './client';
 
 export const getFieldCatalog = () => apiGet<FieldCatalogResponse>('/field-catalog');
@@ -27,7 +27,8 @@ export const duplicateRule = (id: number, name?: string) => apiPost<RuleDetail>(
 export const setRuleLifecycle = (id: number, action: 'pause' | 'resume' | 'archive') => apiPost<RuleDetail>(`/rules/${id}/${action}`, {});
 export const getRuleVersion = (id: number, version: number) => apiGet<RuleVersionDetail>(`/rules/${id}/versions/${version}`);
 export const restoreVersion = (id: number, version: number) => apiPost<RuleDetail>(`/rules/${id}/versions/${version}/restore`, {});
-export const compareVersions = (id: number, a: number | 'draft', b: number | 'draft') => apiGet<CompareResponse>(`/rules/${id}/compare`, { a, b });
+export const compareVersions = (id: number, a: number | 'draft', b: number | 'draft') =>
+  apiGet<CompareResponse>(`/rules/${id}/compare`, { a, b });
 
 export const previewRule = (body: PreviewBody) => apiPost<RulePreviewResponse>('/rules/preview', body);
 export const explainRule = (body: ExplainBody) => apiPost<RuleExplainResponse>('/rules/explain', body);

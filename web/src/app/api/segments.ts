@@ -5,7 +5,7 @@ import type {
   SegmentPreviewBody,
   SegmentPreviewResponse,
   UpdateSegmentBody,
-} from '../../../../shared/src/api/segments';
+} from '@shared/api/segments';
 import { apiDelete, apiGet, apiPost, apiPut } from './client';
 
 export const listSegments = (q: { page?: number; pageSize?: number; q?: string } = {}) => apiGet<SegmentListResponse>('/segments', q);

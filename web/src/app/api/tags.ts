@@ -1,5 +1,5 @@
-import type { TagGroupWithTags } from '../../../../shared/src/api/tags';
-import type { Department } from '../../../../shared/src/api/departments';
+import type { TagGroupWithTags } from '@shared/api/tags';
+import type { Department } from '@shared/api/departments';
 import { apiGet } from './client';
 
 export const listTagGroups = () => apiGet<TagGroupWithTags[]>('/tag-groups');

@@ -15,7 +15,7 @@ import type {
   TaxonomyTag,
   UpdateGroupBody,
   UpdateTagBody,
-} from '../../../../shared/src/api/taxonomy';
+} from '@shared/api/taxonomy';
 import { apiGet, apiPatch, apiPost } from './client';
 
 export const getTaxonomyConfig = () => apiGet<TaxonomyConfig>('/taxonomy/config');
@@ -26,7 +26,8 @@ export const createTag = (body: CreateTagBody) => apiPost<TaxonomyTag>('/taxonom
 export const updateTag = (id: number, body: UpdateTagBody) => apiPatch<TaxonomyTag>(`/taxonomy/tags/${id}`, body);
 export const getTagUsage = (id: number) => apiGet<TagUsage>(`/taxonomy/tags/${id}/usage`);
 /** `holders`: the count the user confirmed (the API refuses a retirement of held tags without it). */
-export const retireTag = (id: number, holders: number) => apiPost<TaxonomyTag>(`/taxonomy/tags/${id}/retire`, holders > 0 ? { confirm: { count: holders } } : {});
+export const retireTag = (id: number, holders: number) =>
+  apiPost<TaxonomyTag>(`/taxonomy/tags/${id}/retire`, holders > 0 ? { confirm: { count: holders } } : {});
 export const restoreTag = (id: number) => apiPost<TaxonomyTag>(`/taxonomy/tags/${id}/restore`, {});
 export const mergeTag = (id: number, intoTagId: number, holders: number) =>
   apiPost<MergeResult>(`/taxonomy/tags/${id}/merge`, holders > 0 ? { intoTagId, confirm: { count: holders } } : { intoTagId });

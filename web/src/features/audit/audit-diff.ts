@@ -20,7 +20,15 @@ export function auditDiff(before: unknown, after: unknown): DiffRow[] {
   const a = after ?? undefined;
   if ((b === undefined || isRecord(b)) && (a === undefined || isRecord(a))) {
     const keys = [...new Set([...Object.keys(b ?? {}), ...Object.keys(a ?? {})])];
-    return keys.map((field) => row(field, (b as Record<string, unknown> | undefined)?.[field], (a as Record<string, unknown> | undefined)?.[field], b !== undefined, a !== undefined));
+    return keys.map((field) =>
+      row(
+        field,
+        (b as Record<string, unknown> | undefined)?.[field],
+        (a as Record<string, unknown> | undefined)?.[field],
+        b !== undefined,
+        a !== undefined,
+      ),
+    );
   }
   return [row('', b, a, b !== undefined, a !== undefined)];
 }
@@ -28,6 +36,15 @@ export function auditDiff(before: unknown, after: unknown): DiffRow[] {
 function row(field: string, b: unknown, a: unknown, hasBefore: boolean, hasAfter: boolean): DiffRow {
   const before = show(b);
   const after = show(a);
-  const change = !hasBefore || before === null ? (after === null ? 'unchanged' : 'added') : !hasAfter || after === null ? 'removed' : before === after ? 'unchanged' : 'changed';
+  const change =
+    !hasBefore || before === null
+      ? after === null
+        ? 'unchanged'
+        : 'added'
+      : !hasAfter || after === null
+        ? 'removed'
+        : before === after
+          ? 'unchanged'
+          : 'changed';
   return { field, before, after, change };
 }

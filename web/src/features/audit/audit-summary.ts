@@ -4,7 +4,7 @@
  * entry with no params (written before they were stored) or an action with no sentence keeps
  * the English summary the worker stored.
  */
-import type { AuditListItem, AuditParams, AuditParamValue } from '../../../../shared/src/api/audit';
+import type { AuditListItem, AuditParams, AuditParamValue } from '@shared/api/audit';
 
 /** What the page gives: vue-i18n's `t` / `te` and the app's number and time formats. */
 export interface SummaryWords {

@@ -1,4 +1,4 @@
-import type { TagGroupWithTags, TagWithCount } from '../../../../shared/src/api/tags';
+import type { TagGroupWithTags, TagWithCount } from '@shared/api/tags';
 
 /** A tag's name with its ancestors in the group: "美妆 › 护肤 › 抗老". */
 export function tagOptionLabel(group: TagGroupWithTags, tag: TagWithCount): string {

@@ -1,4 +1,4 @@
-import { parseCsv, toSheet, type ParsedSheet } from '../../../../shared/src/import/parse';
+import { parseCsv, toSheet, type ParsedSheet } from '@shared/import/parse';
 
 /** The file kinds the import screen reads. Old binary .xls is not one: Excel saves .xlsx or CSV. */
 export const ACCEPTED_FILES = '.csv,.txt,.tsv,.xlsx';

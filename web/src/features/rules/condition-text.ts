@@ -1,6 +1,6 @@
-import { fieldCatalog, type CustomFieldDecl, type FieldDef } from '../../../../shared/src/rules/fields';
-import { CONDITION_OPERATORS } from '../../../../shared/src/rules/operators';
-import type { AggregateParams, ConditionSpec } from '../../../../shared/src/rules/types';
+import { fieldCatalog, type CustomFieldDecl, type FieldDef } from '@shared/rules/fields';
+import { CONDITION_OPERATORS } from '@shared/rules/operators';
+import type { AggregateParams, ConditionSpec } from '@shared/rules/types';
 import { i18n } from '../../app/i18n';
 import { formatFen, formatNumber } from '../../app/format';
 
@@ -21,7 +21,7 @@ export function paramsText(p: AggregateParams | undefined): string {
   return t('rules.params.window', { type: t(`rules.eventType.${p.eventType}`), days: p.days });
 }
 
-function valueText(f: FieldDef, v: unknown, tag: TagLookup): string {
+function valueText(f: FieldDef, v: unknown): string {
   const t = i18n.global.t;
   const one = (x: unknown): string => {
     if (typeof x === 'number') {
@@ -59,8 +59,8 @@ export function conditionText(c: ConditionSpec, customFields: readonly CustomFie
     const ids = Array.isArray(c.value) ? (c.value as number[]) : [c.value as number];
     return `${opText} ${ids.map((id) => tag(id)?.name ?? `#${id}`).join('、')}`;
   }
-  if (kind === 'range' && Array.isArray(c.value)) return `${label} ${opText} ${valueText(f, c.value[0], tag)} – ${valueText(f, c.value[1], tag)}`;
+  if (kind === 'range' && Array.isArray(c.value)) return `${label} ${opText} ${valueText(f, c.value[0])} – ${valueText(f, c.value[1])}`;
   if (kind === 'days') return `${label} ${t('rules.op.daysValue', { op: opText, n: c.value as number })}`;
   if (kind === 'rollout') return `${label} ${opText} ${(c.value as { percent: number }).percent}%`;
-  return `${label} ${opText} ${valueText(f, c.value, tag)}`;
+  return `${label} ${opText} ${valueText(f, c.value)}`;
 }

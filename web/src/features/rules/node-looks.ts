@@ -1,6 +1,6 @@
 import { markRaw, type Component } from 'vue';
 import { Aim, Filter, Share, Histogram, Switch, PriceTag } from '@element-plus/icons-vue';
-import type { RuleNodeKind } from '../../../../shared/src/rules/types';
+import type { RuleNodeKind } from '@shared/rules/types';
 
 /** How each kind looks in the palette and on its header. */
 export const NODE_LOOKS: Record<RuleNodeKind, { icon: Component; color: string }> = {

@@ -1,5 +1,5 @@
 import { markRaw, type Component } from 'vue';
-import type { RuleNodeKind } from '../../../../shared/src/rules/types';
+import type { RuleNodeKind } from '@shared/rules/types';
 import RuleNodeTrigger from './nodes/RuleNodeTrigger.vue';
 import RuleNodeCondition from './nodes/RuleNodeCondition.vue';
 import RuleNodeLogic from './nodes/RuleNodeLogic.vue';
@@ -16,4 +16,3 @@ export const NODE_COMPONENTS: Record<RuleNodeKind, Component> = markRaw({
   branch: RuleNodeBranch,
   action: RuleNodeAction,
 });
-

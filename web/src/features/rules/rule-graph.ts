@@ -4,8 +4,8 @@
  * left-to-right auto-layout. No Vue, no store: the store calls these.
  */
 import dagre from '@dagrejs/dagre';
-import { RULE_SCHEMA_VERSION, type RuleEdge, type RuleGraph, type RuleNode, type RuleNodeKind } from '../../../../shared/src/rules/types';
-import { outputHandles } from '../../../../shared/src/rules/handles';
+import { RULE_SCHEMA_VERSION, type RuleEdge, type RuleGraph, type RuleNode, type RuleNodeKind } from '@shared/rules/types';
+import { outputHandles } from '@shared/rules/handles';
 
 /** Kinds in palette order. */
 export const NODE_KINDS = ['trigger', 'condition', 'logic', 'score', 'branch', 'action'] as const satisfies readonly RuleNodeKind[];
@@ -54,7 +54,10 @@ export { outputHandles };
 export type ConnectionProblem = 'self' | 'intoTrigger' | 'fromAction' | 'duplicate' | 'cycle' | 'notInputs' | 'badHandle';
 
 /** Checks a proposed edge against the document before it exists. */
-export function connectionProblem(g: RuleGraph, e: { source: string; target: string; sourceHandle?: string | null }): ConnectionProblem | null {
+export function connectionProblem(
+  g: RuleGraph,
+  e: { source: string; target: string; sourceHandle?: string | null },
+): ConnectionProblem | null {
   if (e.source === e.target) return 'self';
   const source = g.nodes.find((n) => n.id === e.source);
   const target = g.nodes.find((n) => n.id === e.target);
@@ -147,7 +150,10 @@ function siblingOrder(g: RuleGraph, edges: RuleEdge[], handleRank: (e: RuleEdge)
 export function segmentStarterGraph(): RuleGraph {
   return {
     schemaVersion: RULE_SCHEMA_VERSION,
-    nodes: [createNode('trigger', { x: 0, y: 0 }, { segment: true }), { id: newId('end'), kind: 'logic', position: { x: 700, y: 0 }, op: 'or' }],
+    nodes: [
+      createNode('trigger', { x: 0, y: 0 }, { segment: true }),
+      { id: newId('end'), kind: 'logic', position: { x: 700, y: 0 }, op: 'or' },
+    ],
     edges: [],
   };
 }

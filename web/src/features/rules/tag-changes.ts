@@ -4,7 +4,7 @@
  * opposite or exclusive effects (docs/rules.md, "What a rule does to a contact").
  */
 import { useI18n } from 'vue-i18n';
-import type { ConflictCounts, PreviewCountsBody, TagCounts } from '../../../../shared/src/api/rules';
+import type { ConflictCounts, PreviewCountsBody, TagCounts } from '@shared/api/rules';
 import { formatNumber } from '../../app/format';
 import { useTagsStore } from '../tags/useTagsStore';
 import { useRuleDocStore } from './useRuleDocStore';
@@ -49,5 +49,10 @@ export function useConflictText() {
     return n.label || t(`rules.action.${n.action.type}Named`, { tag });
   };
   return (c: ConflictCounts) =>
-    t(`rules.conflict.${c.kind}`, { n: formatNumber(c.contacts), a: actionName(c.nodeIds[0]), b: actionName(c.nodeIds[1]), winner: actionName(c.winner) });
+    t(`rules.conflict.${c.kind}`, {
+      n: formatNumber(c.contacts),
+      a: actionName(c.nodeIds[0]),
+      b: actionName(c.nodeIds[1]),
+      winner: actionName(c.winner),
+    });
 }

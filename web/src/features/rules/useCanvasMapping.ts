@@ -61,7 +61,14 @@ export function useCanvasMapping() {
         markerEnd: MarkerType.ArrowClosed,
         // how many contacts take this path: the split a condition makes, right on the line
         ...(flows && flows[e.id] !== undefined
-          ? { label: formatNumber(flows[e.id]!), labelShowBg: true, labelBgPadding: [6, 2] as [number, number], labelBgBorderRadius: 8, labelStyle: LABEL_STYLE, labelBgStyle: LABEL_BG }
+          ? {
+              label: formatNumber(flows[e.id]!),
+              labelShowBg: true,
+              labelBgPadding: [6, 2] as [number, number],
+              labelBgBorderRadius: 8,
+              labelStyle: LABEL_STYLE,
+              labelBgStyle: LABEL_BG,
+            }
           : {}),
       };
     });

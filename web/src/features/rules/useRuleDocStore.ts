@@ -1,9 +1,9 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, toRaw } from 'vue';
-import { compileRule, type CompiledRule } from '../../../../shared/src/rules/compile';
-import type { RuleError, RuleResult } from '../../../../shared/src/rules/errors';
-import type { CustomFieldDecl } from '../../../../shared/src/rules/fields';
-import type { RuleEdge, RuleGraph, RuleNode, RuleNodeKind } from '../../../../shared/src/rules/types';
+import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import type { RuleError, RuleResult } from '@shared/rules/errors';
+import type { CustomFieldDecl } from '@shared/rules/fields';
+import type { RuleEdge, RuleGraph, RuleNode, RuleNodeKind } from '@shared/rules/types';
 import { connectionProblem, createNode, autoLayoutPositions, newId, starterGraph, type ConnectionProblem } from './rule-graph';
 import { useTagsStore } from '../tags/useTagsStore';
 
@@ -90,15 +90,18 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   /** Changes one node in place (the inspector's edits). */
   function updateNode(id: string, change: (n: RuleNode) => void, coalesceKey?: string) {
     if (!nodeById.value.has(id)) return;
-    commit((g) => {
-      const n = g.nodes.find((x) => x.id === id);
-      if (n) change(n);
-      // an output handle that disappeared (a removed case or band) takes its edges with it
-      if (n && (n.kind === 'branch' || n.kind === 'score')) {
-        const handles = new Set(n.kind === 'branch' ? [...n.cases.map((c) => c.id), 'else'] : n.bands.map((b) => b.id));
-        g.edges = g.edges.filter((e) => e.source !== id || handles.has(e.sourceHandle ?? ''));
-      }
-    }, coalesceKey === undefined ? undefined : `${id}:${coalesceKey}`);
+    commit(
+      (g) => {
+        const n = g.nodes.find((x) => x.id === id);
+        if (n) change(n);
+        // an output handle that disappeared (a removed case or band) takes its edges with it
+        if (n && (n.kind === 'branch' || n.kind === 'score')) {
+          const handles = new Set(n.kind === 'branch' ? [...n.cases.map((c) => c.id), 'else'] : n.bands.map((b) => b.id));
+          g.edges = g.edges.filter((e) => e.source !== id || handles.has(e.sourceHandle ?? ''));
+        }
+      },
+      coalesceKey === undefined ? undefined : `${id}:${coalesceKey}`,
+    );
   }
 
   function moveNodes(positions: Record<string, { x: number; y: number }>) {
@@ -192,7 +195,11 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   });
   const errors = computed<EditorError[]>(() => {
     const r = compiled.value;
-    const out: EditorError[] = r.ok ? [] : mode.value === 'segment' ? r.errors.filter((e) => e.code !== 'no_actions' && e.code !== 'action_no_path') : [...r.errors];
+    const out: EditorError[] = r.ok
+      ? []
+      : mode.value === 'segment'
+        ? r.errors.filter((e) => e.code !== 'no_actions' && e.code !== 'action_no_path')
+        : [...r.errors];
     for (const e of externalErrors.value) {
       if (!out.some((x) => x.nodeId === e.nodeId && x.code === e.code)) out.push(e);
     }

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { RuleEdge, RuleNode } from '../../../../shared/src/rules/types';
-import type { ConflictCounts, TagCounts } from '../../../../shared/src/api/rules';
+import type { RuleEdge, RuleNode } from '@shared/rules/types';
+import type { ConflictCounts, TagCounts } from '@shared/api/rules';
 
 /** What the preview endpoint said about the current document (see `RulePreviewPanel`). */
 export interface NodeCounts {

@@ -1,5 +1,5 @@
 import { computed } from 'vue';
-import type { RuleNode } from '../../../../shared/src/rules/types';
+import type { RuleNode } from '@shared/rules/types';
 import { useRuleDocStore, type EditorError } from './useRuleDocStore';
 import { useRuleEditorUi } from './useRuleEditorUi';
 import { liveConflicts } from './tag-changes';

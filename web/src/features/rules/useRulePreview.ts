@@ -1,6 +1,6 @@
 import { onBeforeUnmount, ref, shallowRef, watch, type Ref } from 'vue';
-import type { RulePreviewOk } from '../../../../shared/src/api/rules';
-import type { RuleError } from '../../../../shared/src/rules/errors';
+import type { RulePreviewOk } from '@shared/api/rules';
+import type { RuleError } from '@shared/rules/errors';
 import { previewRule } from '../../app/api/rules';
 import { previewSegment } from '../../app/api/segments';
 import { errorMessage } from '../../app/errors';
@@ -61,7 +61,17 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
         const r = await previewSegment({ graph, sampleSize: 20 });
         if (mine !== seq) return;
         if (r.ok) {
-          result.value = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts: { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {}, tags: [], conflicts: [] }, sample: r.sample, logic: r.logic, tookMs: r.tookMs, appliesNow: true };
+          result.value = {
+            total: r.total,
+            matched: r.size,
+            rolloutPercent: 100,
+            graphHash: null,
+            counts: { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {}, tags: [], conflicts: [] },
+            sample: r.sample,
+            logic: r.logic,
+            tookMs: r.tookMs,
+            appliesNow: true,
+          };
           serverErrors.value = [];
         } else {
           result.value = null;
@@ -69,10 +79,25 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
         }
         doc.externalErrors = serverErrors.value;
       } else {
-        const r = await previewRule({ graph, rolloutPercent: opts.rolloutPercent.value, ruleId: opts.ruleId.value ?? undefined, sampleSize: 20 });
+        const r = await previewRule({
+          graph,
+          rolloutPercent: opts.rolloutPercent.value,
+          ruleId: opts.ruleId.value ?? undefined,
+          sampleSize: 20,
+        });
         if (mine !== seq) return;
         if (r.ok) {
-          result.value = { total: r.counts.total, matched: r.counts.matched, rolloutPercent: r.rolloutPercent, graphHash: r.graphHash, counts: r.counts, sample: r.sample, logic: r.logic, tookMs: r.tookMs, appliesNow: r.appliesNow };
+          result.value = {
+            total: r.counts.total,
+            matched: r.counts.matched,
+            rolloutPercent: r.rolloutPercent,
+            graphHash: r.graphHash,
+            counts: r.counts,
+            sample: r.sample,
+            logic: r.logic,
+            tookMs: r.tookMs,
+            appliesNow: r.appliesNow,
+          };
           serverErrors.value = [];
         } else {
           result.value = null;
@@ -83,7 +108,12 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
         doc.externalErrors = serverErrors.value;
       }
       ui.counts = result.value
-        ? { nodes: result.value.counts.nodes, edges: result.value.counts.edges ?? {}, tags: result.value.counts.tags, conflicts: result.value.counts.conflicts }
+        ? {
+            nodes: result.value.counts.nodes,
+            edges: result.value.counts.edges ?? {},
+            tags: result.value.counts.tags,
+            conflicts: result.value.counts.conflicts,
+          }
         : null;
     } catch (e) {
       if (mine === seq) error.value = errorMessage(e);

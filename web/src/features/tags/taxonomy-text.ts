@@ -1,4 +1,4 @@
-import type { DuplicateReason, NameProblem } from '../../../../shared/src/tags';
+import type { DuplicateReason, NameProblem } from '@shared/tags';
 import { i18n } from '../../app/i18n';
 
 const t = i18n.global.t;

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import type { TagGroupWithTags, TagWithCount } from '../../../../shared/src/api/tags';
-import type { Department } from '../../../../shared/src/api/departments';
+import type { TagGroupWithTags, TagWithCount } from '@shared/api/tags';
+import type { Department } from '@shared/api/departments';
 import { listDepartments, listTagGroups } from '../../app/api/tags';
 
 /**

@@ -60,8 +60,20 @@ const en: typeof zh = {
     department: { create: 'Created department', rename: 'Renamed department', move: 'Moved department' },
     event_source: { create: 'Created data source', rotate: 'Rotated secret', revoke: 'Revoked data source' },
     contact: { tags: 'Edited tags by hand', export: 'Exported contacts', phone_search: 'Searched by phone number' },
-    import: { create: 'Started an import', rows: 'Uploaded import rows', dry_run: 'Checked an import (dry run)', apply: 'Applied an import', rollback: 'Rolled back an import' },
-    rollback: { to_time: 'Rolled back to a time', rule_version: "Undid a rule version's tag changes", tag_restore: 'Restored a tag with its holders', batch: 'Undid a batch of changes', import: 'Rolled back an import' },
+    import: {
+      create: 'Started an import',
+      rows: 'Uploaded import rows',
+      dry_run: 'Checked an import (dry run)',
+      apply: 'Applied an import',
+      rollback: 'Rolled back an import',
+    },
+    rollback: {
+      to_time: 'Rolled back to a time',
+      rule_version: "Undid a rule version's tag changes",
+      tag_restore: 'Restored a tag with its holders',
+      batch: 'Undid a batch of changes',
+      import: 'Rolled back an import',
+    },
     tag_group: { create: 'Created tag group', update: 'Edited tag group' },
     tag: { create: 'Created tag', update: 'Edited tag', retire: 'Retired tag', restore: 'Restored tag', merge: 'Merged tag' },
     rule: {
@@ -79,7 +91,8 @@ const en: typeof zh = {
   },
   auditSummary: {
     audit: {
-      purge: 'Deleted {entries} audit entries older than {days} days, {importRows} staged import rows and {abandonedImports} abandoned imports',
+      purge:
+        'Deleted {entries} audit entries older than {days} days, {importRows} staged import rows and {abandonedImports} abandoned imports',
     },
     session: {
       login: '{email} signed in',
@@ -164,7 +177,10 @@ const en: typeof zh = {
     },
     segment: {
       create: 'Created segment “{name}”',
-      update: { edit: 'Edited segment “{name}”', merge: 'A tag merge rewrote segment “{name}”: “{from}” became “{into}” in {places} places' },
+      update: {
+        edit: 'Edited segment “{name}”',
+        merge: 'A tag merge rewrote segment “{name}”: “{from}” became “{into}” in {places} places',
+      },
       delete: 'Deleted segment “{name}”',
     },
   },

@@ -3,7 +3,8 @@ import type zh from '../zh-CN/imports';
 const en: typeof zh = {
   imports: {
     title: 'Import contacts',
-    subtitle: 'Add, update and tag contacts from an Excel (.xlsx) or CSV file; a dry run comes before anything is written, and the whole import can be rolled back',
+    subtitle:
+      'Add, update and tag contacts from an Excel (.xlsx) or CSV file; a dry run comes before anything is written, and the whole import can be rolled back',
     open: 'Import contacts',
     cancel: 'Cancel',
     back: 'Back to contacts',
@@ -101,8 +102,10 @@ const en: typeof zh = {
       view: 'View contacts',
       another: 'Import another file',
       rollback: 'Roll back this import',
-      rollbackConfirm: 'Rolling back deletes the contacts this import added, restores the values it changed and removes the tags it added. It cannot be undone (import the file again if needed). Roll back?',
-      rolledBack: 'Rolled back: {deleted} contacts deleted, {restored} restored, {tags} tag changes reverted. Recorded as rollback #{id} on the Rollback screen.',
+      rollbackConfirm:
+        'Rolling back deletes the contacts this import added, restores the values it changed and removes the tags it added. It cannot be undone (import the file again if needed). Roll back?',
+      rolledBack:
+        'Rolled back: {deleted} contacts deleted, {restored} restored, {tags} tag changes reverted. Recorded as rollback #{id} on the Rollback screen.',
     },
   },
   /** Export from the Contacts screen (the current filter). */

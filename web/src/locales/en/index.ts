@@ -15,5 +15,20 @@ import rollback from './rollback';
 import security from './security';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
-const en: typeof zhCN = { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors, ...imports, ...rollback, ...security };
+const en: typeof zhCN = {
+  ...common,
+  ...contacts,
+  ...tags,
+  ...taxonomy,
+  ...rules,
+  ...segments,
+  ...auth,
+  ...audit,
+  ...people,
+  ...sources,
+  ...errors,
+  ...imports,
+  ...rollback,
+  ...security,
+};
 export default en;

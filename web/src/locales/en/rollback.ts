@@ -3,7 +3,8 @@ import type zhCN from '../zh-CN/rollback';
 const en: typeof zhCN = {
   rollback: {
     title: 'Rollback',
-    subtitle: 'Bring back earlier tag state from the tag ledger. Every rollback is recorded and can itself be undone, and an undo can be undone again.',
+    subtitle:
+      'Bring back earlier tag state from the tag ledger. Every rollback is recorded and can itself be undone, and an undo can be undone again.',
     newTitle: 'New rollback',
     kind: {
       to_time: 'Back to a time',
@@ -15,7 +16,8 @@ const en: typeof zhCN = {
       to_time: "Everyone's tags (or one contact's) as they were at that moment.",
       rule_version: 'Reverts every tag change the rule version made; changes someone made since are skipped and listed.',
       tag_restore: 'Makes the tag active again and gives it back to the contacts who held it when it was retired.',
-      batch: 'Reverses the changes one rollback made. Undoing an undo puts the original rollback back in effect, and it can then be undone again.',
+      batch:
+        'Reverses the changes one rollback made. Undoing an undo puts the original rollback back in effect, and it can then be undone again.',
     },
     field: {
       at: 'Time',
@@ -41,7 +43,8 @@ const en: typeof zhCN = {
       displaced: 'of which displaced (exclusive)',
       skipped: 'Skipped',
     },
-    skippedReasons: '{conflict} changed since by someone else, {retired} on retired tags, {gone} on contacts that no longer exist, {exclusive} in an exclusive group where another tag is given back',
+    skippedReasons:
+      '{conflict} changed since by someone else, {retired} on retired tags, {gone} on contacts that no longer exist, {exclusive} in an exclusive group where another tag is given back',
     nothing: 'No tag changes needed.',
     byTag: 'By tag',
     col: {
@@ -71,14 +74,20 @@ const en: typeof zhCN = {
     undoneBy: 'Undone by #{id}',
     notUndoable: {
       import: 'Cannot be undone',
-      importHelp: 'This rollback deleted the {deleted} contacts the import created; they cannot come back with their ids and history. To bring them back, import “{file}” again.',
-      importHelpNoneDeleted: 'Undoing it would mean applying the import again (contact values, not only tags), which is not done here. To bring it back, import “{file}” again.',
+      importHelp:
+        'This rollback deleted the {deleted} contacts the import created; they cannot come back with their ids and history. To bring them back, import “{file}” again.',
+      importHelpNoneDeleted:
+        'Undoing it would mean applying the import again (contact values, not only tags), which is not done here. To bring it back, import “{file}” again.',
       undone: 'Undone: undo #{id} to put it back in effect',
     },
     importRollbackNote: 'An import’s rollback cannot be undone here; to bring its contacts back, import the file again.',
     active: 'In effect',
     system: 'System',
-    batchOf: { manual: 'a manual tag edit (batch {id})', merge: 'a tag merge (batch {id})', import: 'the tag changes of an import (batch {id})' },
+    batchOf: {
+      manual: 'a manual tag edit (batch {id})',
+      merge: 'a tag merge (batch {id})',
+      import: 'the tag changes of an import (batch {id})',
+    },
     describe: {
       to_time: 'Back to {at}',
       to_time_contact: 'Contact {contact} back to {at}',
@@ -98,7 +107,8 @@ const en: typeof zhCN = {
     },
     fromVersions: 'Roll back this version’s tag changes',
     pauseRule: 'Also pause rule “{rule}”',
-    pauseRuleHint: 'The rule is still published: unless it is paused, its next run (on schedule or on an event) tags these people again. The pause is written with the rollback and audited.',
+    pauseRuleHint:
+      'The rule is still published: unless it is paused, its next run (on schedule or on an event) tags these people again. The pause is written with the rollback and audited.',
     donePaused: ' Rule “{rule}” is paused.',
   },
 };

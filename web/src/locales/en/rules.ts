@@ -26,7 +26,12 @@ const en: typeof zh = {
       friend_delete: 'Friend deleted',
     },
     enum: {
-      kind: { friend: 'WeChat friend', group_member: 'Group member', follower: 'Official-account follower', wecom_customer: 'WeCom customer' },
+      kind: {
+        friend: 'WeChat friend',
+        group_member: 'Group member',
+        follower: 'Official-account follower',
+        wecom_customer: 'WeCom customer',
+      },
       gender: { male: 'Male', female: 'Female', unknown: 'Unknown' },
       device: { ios: 'iOS', android: 'Android', windows: 'Windows', mac: 'Mac', other: 'Other' },
     },
@@ -117,7 +122,8 @@ const en: typeof zh = {
       unknown_tag: 'The tag does not exist or is retired',
       bad_params: 'Choose an event type and a time window',
       too_many_parameters: 'Too many values; split the condition',
-      too_complex: 'The rule is too complex (too many path combinations or conditions): simplify the connections or split it into several rules',
+      too_complex:
+        'The rule is too complex (too many path combinations or conditions): simplify the connections or split it into several rules',
       weights_sum: 'Weights must add up to 100%',
     },
     connect: {
@@ -188,7 +194,14 @@ const en: typeof zh = {
       deleteSelected: 'Delete selected',
       none: 'Select a node to edit it',
     },
-    fieldGroup: { contact: 'Contact', tags: 'Tags', events: 'Activity', trigger: 'Triggering event', custom: 'Custom attributes', other: 'Other' },
+    fieldGroup: {
+      contact: 'Contact',
+      tags: 'Tags',
+      events: 'Activity',
+      trigger: 'Triggering event',
+      custom: 'Custom attributes',
+      other: 'Other',
+    },
     fieldType: {
       text: 'Text',
       number: 'Number',
@@ -245,10 +258,13 @@ const en: typeof zh = {
       changes: 'What will change',
       noActions: 'No actions',
       summary: '{matched} of {total} contacts in scope match; {gain} tags added, {lose} removed in total',
-      keepHint: 'Publishing applies to current contacts right away and is recorded in the tag ledger, so it can be rolled back. Each contact gets the net change of all this rule’s actions: where a tag is both added and removed, removal wins; adding a tag of an exclusive group replaces the group’s other tag (counted above).',
-      summaryOnEvent: '{matched} of {total} contacts in scope would match at their next such event: up to {gain} tags added, {lose} removed',
+      keepHint:
+        'Publishing applies to current contacts right away and is recorded in the tag ledger, so it can be rolled back. Each contact gets the net change of all this rule’s actions: where a tag is both added and removed, removal wins; adding a tag of an exclusive group replaces the group’s other tag (counted above).',
+      summaryOnEvent:
+        '{matched} of {total} contacts in scope would match at their next such event: up to {gain} tags added, {lose} removed',
       onEventTitle: 'Acts on events from now on: no tag changes now',
-      onEventHint: 'This rule reads its triggering event (event filters or message keywords). The counts above are what each contact’s next such event would change.',
+      onEventHint:
+        'This rule reads its triggering event (event filters or message keywords). The counts above are what each contact’s next such event would change.',
       notePlaceholder: 'Version note (optional), e.g. raised the threshold to ¥1,000',
       cancel: 'Cancel',
       confirm: 'Publish to {n}%',

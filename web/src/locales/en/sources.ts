@@ -26,7 +26,8 @@ const en: typeof zh = {
     revoke: 'Revoke',
     rotateConfirm: 'Generate a new secret for {name}? The old one keeps working for 24 hours: switch the sender over within that time.',
     rotateTitle: 'Rotate secret',
-    revokeConfirm: 'Once {name} is revoked, every event it sends is refused, and this cannot be undone (you can create a new source). Revoke?',
+    revokeConfirm:
+      'Once {name} is revoked, every event it sends is refused, and this cannot be undone (you can create a new source). Revoke?',
     revokeTitle: 'Revoke data source',
     revoked_done: '{name} revoked',
     empty: 'No data sources yet: create one and give its endpoint and secret to the sender',
@@ -54,7 +55,8 @@ const en: typeof zh = {
       copy: 'Copy',
       copied: 'Copied',
       copyFailed: 'Cannot copy: select the text and copy it by hand',
-      genericHowTo: 'The sender signs every request: X-Segflow-Timestamp is unix seconds, X-Segflow-Signature is sha256= followed by the hex HMAC-SHA256 of "timestamp.body" with the secret.',
+      genericHowTo:
+        'The sender signs every request: X-Segflow-Timestamp is unix seconds, X-Segflow-Signature is sha256= followed by the hex HMAC-SHA256 of "timestamp.body" with the secret.',
       wecomHowTo: 'In the WeCom admin console, under "Receive events", enter the endpoint, Token and EncodingAESKey.',
       graceNote: 'The old secret keeps working until {time}.',
       done: 'I have saved them',

@@ -16,7 +16,8 @@ const en: typeof zh = {
     restore: 'Restore',
     limits: '{total} of {limit} active tags · {perGroup} per group by default · up to {levels} levels',
     namingTemplate: 'Naming convention: {template}',
-    wecomHint: 'Synced to WeCom (two levels only): a level-1 tag becomes the tag group "{group}", levels 2 and 3 become its tags, e.g. "{tag}"',
+    wecomHint:
+      'Synced to WeCom (two levels only): a level-1 tag becomes the tag group "{group}", levels 2 and 3 become its tags, e.g. "{tag}"',
     form: {
       applyRole: 'Who may apply its tags by hand',
       editRole: 'Who may edit the group',
@@ -84,7 +85,8 @@ const en: typeof zh = {
       title: 'Merge tag "{name}"',
       into: 'Merge into',
       intoPlaceholder: 'Pick the tag to keep',
-      explain: 'The {n} contacts holding "{from}" will hold "{into}" instead, rule drafts and segments using it will use "{into}", and "{from}" is retired. Everything is recorded in the tag history and the audit log.',
+      explain:
+        'The {n} contacts holding "{from}" will hold "{into}" instead, rule drafts and segments using it will use "{into}", and "{from}" is retired. Everything is recorded in the tag history and the audit log.',
       rules: 'Rules to rewrite:',
       segments: 'Segments to rewrite:',
       confirm: 'Merge {n} holders into "{into}"',
@@ -92,7 +94,8 @@ const en: typeof zh = {
     },
     usageElsewhere: {
       holders: '{n} of them are outside your departments (counted, not shown).',
-      published: 'Published rules of other departments using this tag: {n} (not shown to you). Their department admins must change them first.',
+      published:
+        'Published rules of other departments using this tag: {n} (not shown to you). Their department admins must change them first.',
       drafts: 'Rule drafts of other departments using this tag: {n} (not shown to you).',
       segments: 'Segments of other departments using this tag: {n} (not shown to you).',
     },

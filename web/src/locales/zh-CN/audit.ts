@@ -61,7 +61,13 @@ export default {
     event_source: { create: '创建数据源', rotate: '轮换密钥', revoke: '停用数据源' },
     contact: { tags: '手动修改标签', export: '导出联系人', phone_search: '按手机号搜索联系人' },
     import: { create: '开始导入', rows: '上传导入数据', dry_run: '导入预检', apply: '执行导入', rollback: '回滚导入' },
-    rollback: { to_time: '回滚到指定时间', rule_version: '撤销规则版本的标签变更', tag_restore: '恢复标签及其持有人', batch: '撤销一批变更', import: '回滚导入' },
+    rollback: {
+      to_time: '回滚到指定时间',
+      rule_version: '撤销规则版本的标签变更',
+      tag_restore: '恢复标签及其持有人',
+      batch: '撤销一批变更',
+      import: '回滚导入',
+    },
     tag_group: { create: '创建标签组', update: '修改标签组' },
     tag: { create: '创建标签', update: '修改标签', retire: '停用标签', restore: '恢复标签', merge: '合并标签' },
     rule: {

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../../../../shared/src/api/errors';
+import type { ErrorCode } from '@shared/api/errors';
 
 /**
  * The API's errors in the user's language, one sentence per `code` the worker can send

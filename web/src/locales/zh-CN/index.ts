@@ -17,4 +17,19 @@ import security from './security';
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
  * features add their strings without touching each other's; `en/` mirrors every key.
  */
-export default { ...common, ...contacts, ...tags, ...taxonomy, ...rules, ...segments, ...auth, ...audit, ...people, ...sources, ...errors, ...imports, ...rollback, ...security };
+export default {
+  ...common,
+  ...contacts,
+  ...tags,
+  ...taxonomy,
+  ...rules,
+  ...segments,
+  ...auth,
+  ...audit,
+  ...people,
+  ...sources,
+  ...errors,
+  ...imports,
+  ...rollback,
+  ...security,
+};

@@ -40,7 +40,8 @@ export default {
       displaced: '其中互斥挤掉',
       skipped: '跳过',
     },
-    skippedReasons: '冲突（之后被他人修改）{conflict} 个，标签已退役 {retired} 个，联系人已不存在 {gone} 个，互斥组中已恢复另一个标签 {exclusive} 个',
+    skippedReasons:
+      '冲突（之后被他人修改）{conflict} 个，标签已退役 {retired} 个，联系人已不存在 {gone} 个，互斥组中已恢复另一个标签 {exclusive} 个',
     nothing: '无需任何标签变更。',
     byTag: '按标签',
     col: {
@@ -71,7 +72,8 @@ export default {
     notUndoable: {
       import: '不可撤销',
       importHelp: '这次回滚删除了导入新建的 {deleted} 个联系人，无法按原来的编号和历史恢复它们。如需恢复，请重新导入文件「{file}」。',
-      importHelpNoneDeleted: '撤销它等于重新执行这次导入（包括联系人字段，不只是标签），不能在这里完成。如需恢复，请重新导入文件「{file}」。',
+      importHelpNoneDeleted:
+        '撤销它等于重新执行这次导入（包括联系人字段，不只是标签），不能在这里完成。如需恢复，请重新导入文件「{file}」。',
       undone: '已撤销：撤销 #{id} 可使其重新生效',
     },
     importRollbackNote: '导入的回滚无法在这里撤销；如需恢复，请重新导入该文件。',

@@ -6,7 +6,8 @@ export default {
       security: '安全日志',
     },
     title: '安全日志',
-    subtitle: '被拒绝的请求：未登录、越权、越界访问、CSRF 校验失败、Webhook 签名错误、频率限制。同一分钟内相同来源的重复请求合并计数，保留 {days} 天后自动清理',
+    subtitle:
+      '被拒绝的请求：未登录、越权、越界访问、CSRF 校验失败、Webhook 签名错误、频率限制。同一分钟内相同来源的重复请求合并计数，保留 {days} 天后自动清理',
     filters: {
       who: '用户邮箱或数据源…',
       ip: 'IP 地址…',

@@ -53,7 +53,8 @@ export default {
       copy: '复制',
       copied: '已复制',
       copyFailed: '无法复制，请手动选择复制',
-      genericHowTo: '发送方对每个请求签名：X-Segflow-Timestamp 为 Unix 秒，X-Segflow-Signature 为 sha256= 加上以密钥对“时间戳.请求体”计算的 HMAC-SHA256（十六进制）。',
+      genericHowTo:
+        '发送方对每个请求签名：X-Segflow-Timestamp 为 Unix 秒，X-Segflow-Signature 为 sha256= 加上以密钥对“时间戳.请求体”计算的 HMAC-SHA256（十六进制）。',
       wecomHowTo: '在企业微信管理后台的“接收事件服务器”中填入接收地址、Token 和 EncodingAESKey。',
       graceNote: '旧密钥在 {time} 前仍然有效。',
       done: '我已保存',

@@ -83,7 +83,8 @@ export default {
       title: '合并标签「{name}」',
       into: '合并到',
       intoPlaceholder: '选择保留的标签',
-      explain: '持有「{from}」的 {n} 位联系人将改为持有「{into}」，使用它的规则草稿与人群将改用「{into}」，随后「{from}」退役。全部操作记入标签历史与审计日志。',
+      explain:
+        '持有「{from}」的 {n} 位联系人将改为持有「{into}」，使用它的规则草稿与人群将改用「{into}」，随后「{from}」退役。全部操作记入标签历史与审计日志。',
       rules: '将改写的规则：',
       segments: '将改写的人群：',
       confirm: '合并 {n} 位持有人到「{into}」',
