@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import { DEMO_PASSWORD } from '@shared/demo/index';
 import { expectedOf, type RuleDetail, type RulePreviewOk } from '@shared/api/rules';
 import type { TaxonomyTag } from '@shared/api/taxonomy';
-import { d1Query } from './wrangler';
+import { d1Query, devLogPath } from './wrangler';
 
 /** The demo super admin (scripts/seed.ts gives every demo user DEMO_PASSWORD). */
 export const SUPER_ADMIN = 'admin@segflow.demo';
@@ -115,6 +115,10 @@ export async function gotoPage(page: Page, url: string): Promise<void> {
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20_000 });
   } catch (e) {
     if (!(e instanceof Error && e.name === 'TimeoutError')) throw e;
+    // say so, with what wrangler dev printed lately, so the unanswered navigation can be traced
+    const log = devLogPath(inject('persistTo'));
+    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-40).join('\n') : '(no log)';
+    console.warn(`gotoPage: ${url} unanswered for 20 s at ${new Date().toISOString()}; trying once more. wrangler dev lately:\n${tail}`);
     await page.goto(url, { waitUntil: 'domcontentloaded' });
   }
 }

@@ -1,4 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { DEV_FIELD_KEY } from '../scripts/dev-field-key';
 
@@ -36,11 +38,29 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `wrangler dev` on a port and state directory of its own; resolves once /api/health answers. */
+/**
+ * Starts `wrangler dev` on a port and state directory of its own, with its DevTools inspector on a
+ * free port too (the default 9229 would keep two test runs from sharing a machine); resolves once
+ * /api/health answers. Everything wrangler prints is also appended to `${persistTo}/wrangler-dev.log`,
+ * so a request it left unanswered can be traced afterwards.
+ */
 export async function startDev(persistTo: string, port: number): Promise<ChildProcess> {
+  const inspectorPort = await freePort();
   const child = spawn(
     bin('wrangler'),
-    ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persistTo, '--var', `FIELD_KEY:${DEV_FIELD_KEY}`],
+    [
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(inspectorPort),
+      '--persist-to',
+      persistTo,
+      '--var',
+      `FIELD_KEY:${DEV_FIELD_KEY}`,
+    ],
     {
       env: QUIET_ENV,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,8 +68,13 @@ export async function startDev(persistTo: string, port: number): Promise<ChildPr
     },
   );
   let log = '';
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
+  const logFile = createWriteStream(devLogPath(persistTo), { flags: 'a' });
+  const record = (d: Buffer) => {
+    if (log.length < 1 << 20) log += d;
+    logFile.write(`${new Date().toISOString()} ${d}`);
+  };
+  child.stdout!.on('data', record);
+  child.stderr!.on('data', record);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${log}`);
@@ -64,6 +89,9 @@ export async function startDev(persistTo: string, port: number): Promise<ChildPr
   stopDev(child);
   throw new Error(`wrangler dev did not answer within 60 s:\n${log}`);
 }
+
+/** Where startDev appends what wrangler dev prints. */
+export const devLogPath = (persistTo: string) => join(persistTo, 'wrangler-dev.log');
 
 export function stopDev(child: ChildProcess) {
   try {
