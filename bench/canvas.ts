@@ -29,6 +29,7 @@ import { chromium, type Page } from 'playwright-core';
 import { QUIET_ENV, d1Query, freePort, startDev, stopDev, wrangler } from '../e2e/wrangler';
 import { CSRF_HEADER } from '@shared/api/auth';
 import { DEMO_PASSWORD } from '@shared/demo/index';
+import { median } from './local';
 
 const SUPER_ADMIN = 'admin@segflow.demo';
 
@@ -198,7 +199,6 @@ async function measure(
   return { renderMs, dragMs, perMoveMs: dragMs / MOVES, ...probes };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 function summarise(all: DragStats[]): DragStats {
   const keys = Object.keys(all[0]!) as (keyof DragStats)[];
   return Object.fromEntries(keys.map((k) => [k, median(all.map((s) => s[k]))])) as unknown as DragStats;

@@ -192,6 +192,7 @@ const custom = (d: EvalData, key: string) => (d.contact.custom as Record<string,
 const metric = (v: unknown, w: number, cap: number) => (Math.min(Math.max(num(v) ? v : 0, 0), cap) * 1.0 * w) / cap;
 const NONE: string[] = [];
 
+// Long on purpose: the benchmark's table of rules, each a graph beside its hand-written twin.
 function rules(tag: (group: string, name: string) => number): Bench[] {
   const T = {
     high: tag('价值分层', '高价值客户'),
@@ -817,6 +818,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
+// Long on purpose: a script's steps in the order it prints them (setup, timed passes, tables).
 function main() {
   log(`generating ${N.toLocaleString()} demo contacts (seed ${SEED})…`);
   const t0 = Date.now();

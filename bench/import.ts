@@ -93,6 +93,7 @@ async function timed<T>(label: string, f: () => Promise<T>): Promise<{ value: T;
   return { value, seconds };
 }
 
+// Long on purpose: a script's steps in the order it prints them (setup, timed passes, tables).
 async function main() {
   log('migrations…');
   wrangler('d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir);

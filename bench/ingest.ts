@@ -328,6 +328,7 @@ const pct = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
 };
 
+// Long on purpose: a script's steps in the order it prints them (setup, timed passes, tables).
 async function main() {
   const contacts = setup();
   const before = {

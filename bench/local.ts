@@ -25,3 +25,10 @@ export function d1DatabaseId(): string {
   }
   throw new Error('wrangler.toml has no D1 binding DB');
 }
+
+/** The median of a list of timings (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

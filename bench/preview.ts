@@ -52,7 +52,7 @@ import {
 import { buildPreviewQuery } from '@shared/rules/sql';
 import { netPlanOver, type NetPlan } from '@shared/rules/net-effect';
 import type { RuleEdge, RuleGraph, RuleNode } from '@shared/rules/types';
-import { ROOT, WRANGLER_ENV, d1DatabaseId } from './local';
+import { ROOT, WRANGLER_ENV, d1DatabaseId, median } from './local';
 import { GROUP_MEMBER_BANDS, groupMemberScoreGraph } from '@shared/demo/rule-graphs';
 
 const { values } = parseArgs({
@@ -161,12 +161,7 @@ function chain(conds: RuleNode[], tagIn: number, tagOut: number): RuleGraph {
   );
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
+// Long on purpose: a script's steps in the order it prints them (setup, timed passes, tables).
 async function main() {
   prepare();
   const mf = new Miniflare({ modules: true, script: WORKER, d1Persist: path.join(DIR, 'v3', 'd1'), d1Databases: { DB: d1DatabaseId() } });

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { DISPLACED_SQL, batchPlan, planCte, tagRestorePlan, toTimePlan, type Plan } from '../worker/src/rollback/sql';
-import { ROOT, WRANGLER_ENV, d1DatabaseId } from './local';
+import { ROOT, WRANGLER_ENV, d1DatabaseId, median } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -69,12 +69,6 @@ interface Result {
   meta: { rows_read?: number };
   results: Record<string, unknown>[];
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** The two statements a preview's counts come from. */
 function counts(plan: Plan) {

@@ -150,6 +150,7 @@ async function setDemoPasswords(db: Awaited<ReturnType<Miniflare['getD1Database'
   console.log(`seed: sign in as admin@segflow.demo (super admin) with password "${DEMO_PASSWORD}"; every demo user has it`);
 }
 
+// Long on purpose: the seed's steps in the order it runs and reports them.
 async function main() {
   const args = parse();
   const started = performance.now();

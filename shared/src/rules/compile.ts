@@ -186,6 +186,8 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
  * caller that adds nodes of its own (segments hang an internal action off their End node), so
  * that the one limit a user meets is the schema's.
  */
+// Long on purpose: three phases (structure, node contents, formulas; each under a `// ----`
+// heading) that add to one error list and read the node map the first one builds.
 export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleResult<CompiledRule> {
   const errors: RuleError[] = [];
   const catalog = fieldCatalog(opts.customFields ?? []);

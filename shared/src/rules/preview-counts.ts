@@ -268,7 +268,12 @@ export function buildPreviewCountPlan(
   }
 }
 
+// Long on purpose: one closure over the atom table. Its three phases (atoms and polynomials;
+// the shapes of a count query; packing counts into rounds) share the atoms, the monomial index,
+// the scope and the tuning; each phase starts at a comment. A later split into a class is noted
+// in issue 14's closing note.
 function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & PlanTuning): RuleResult<PreviewCountPlan> | null {
+  // ---- atoms and polynomials ----
   const ctx: SqlContext = { now: outer.now, tzOffsetMinutes: outer.tzOffsetMinutes, event: outer.event };
   const atoms: Atom[] = [];
   const atomByKey = new Map<string, number>();
@@ -453,6 +458,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   if (monomials.length > MAX_PREVIEW_COUNTS) return null;
   const combos = polys.map((p) => [...p].map(([m, coeff]) => ({ index: indexOf.get(m) as number, coeff })));
 
+  // ---- the shapes of a count query ----
   const scope = opts.scope;
   const atomsOf = (m: string): Atom[] => (m === '' ? [] : m.split(',').map((i) => atoms[Number(i)] as Atom));
   /** The contacts in scope satisfying every atom of `used`, "holds t" written in `form`. */
@@ -664,6 +670,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       n: sums.length,
     };
   };
+  // ---- packing the counts into rounds ----
   const bandPasses: { indices: number[]; query: CountQuery }[] = [];
   const banded = new Set<number>();
   if (opts.bandPasses !== false) {

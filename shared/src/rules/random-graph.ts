@@ -76,6 +76,8 @@ function numberNear(r: SeededRandom, seen: (string | number)[]): number {
 }
 
 /** One random, valid condition. */
+// Long on purpose: one switch over the field kinds, each case a few seeded draws; a fuzz failure
+// names its seed, and the draws' order is what reproduces it.
 export function randomCondition(r: SeededRandom, v: GraphVocabulary, eventRule: boolean): ConditionSpec {
   const kind = r.pick([
     'text',
