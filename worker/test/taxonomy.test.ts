@@ -77,6 +77,19 @@ describe('creating tags', () => {
     expect(created.status).toBe(201);
   });
 
+  it('refuses a homophone typo of an existing tag, naming the characters read alike', async () => {
+    const refused = await post('/api/taxonomy/tags', { groupId: 1, name: '活越客户' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain('活跃客户');
+    expect(refused.body.error.details[0].message).toContain('sounds the same (越 ↔ 跃: yue)');
+    const check = await post('/api/taxonomy/tags/check', { name: '活越客户', groupId: 1 });
+    expect(check.body.duplicates[0]).toMatchObject({
+      tag: { id: 1, name: '活跃客户' },
+      reason: { kind: 'homophone', pairs: [{ from: '越', to: '跃', reading: 'yue' }] },
+    });
+    expect(await all(`SELECT id FROM tags WHERE name = '活越客户'`)).toEqual([]);
+  });
+
   it('refuses the same name in the same group even when duplicates are acknowledged', async () => {
     const { status, body } = await post('/api/taxonomy/tags', { groupId: 2, name: '美妆', allowDuplicate: true });
     expect(status).toBe(409);

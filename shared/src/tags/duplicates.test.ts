@@ -24,6 +24,30 @@ const SHOULD_WARN: [string, string, string][] = [
   ['双十一购买用户', '双十一已购买用户', 'edit_distance'],
   ['抖音渠道来源', '来源抖音渠道', 'shared_chars'],
   ['活跃客户', '活跃客户', 'exact'],
+  // homophone typos of a pinyin keyboard: every differing character shares a reading
+  ['平果控', '苹果控', 'homophone'],
+  ['高价植客户', '高价值客户', 'homophone'],
+  ['活越客户', '活跃客户', 'homophone'],
+  ['意象客户', '意向客户', 'homophone'],
+  ['复够客户', '复购客户', 'homophone'],
+  ['会圆卡', '会员卡', 'homophone'],
+  ['直博间粉丝', '直播间粉丝', 'homophone'],
+  ['护夫爱好者', '护肤爱好者', 'homophone'],
+  ['沉水客户', '沉睡客户', 'homophone'],
+  ['深镇门店', '深圳门店', 'homophone'],
+  ['活越客戶', '活跃客户', 'homophone'], // traditional and a homophone at once
+  // traditional forms of Taiwan, Hong Kong and OpenCC's standard, all read as simplified
+  ['會員卡', '会员卡', 'traditional'],
+  ['臺灣客戶', '台湾客户', 'traditional'],
+  ['直播間粉絲', '直播间粉丝', 'traditional'],
+  ['優惠券用戶', '优惠券用户', 'traditional'],
+  ['裏程會員', '里程会员', 'traditional'],
+  ['線下門店', '线下门店', 'traditional'],
+  ['價格敏感', '价格敏感', 'traditional'],
+  ['廣東區域', '广东区域', 'traditional'],
+  ['復購客戶', '复购客户', 'traditional'],
+  ['試用裝領取', '试用装领取', 'traditional'],
+  ['醫美諮詢', '医美咨询', 'traditional'],
 ];
 
 /** Siblings and unrelated names that look alike on the surface: these must NOT warn. */
@@ -48,6 +72,10 @@ const SHOULD_NOT_WARN: [string, string][] = [
   ['公众号粉丝', '视频号粉丝'],
   ['意向客户', '成交客户'],
   ['健身', '健康'],
+  // alike in sound somewhere, but not character by character
+  ['美容', '美荣誉'],
+  ['重庆客户', '崇庆客户门店'],
+  ['长期客户', '短期客户'],
 ];
 
 describe('near-duplicate tag names', () => {
@@ -91,9 +119,18 @@ describe('near-duplicate tag names', () => {
 });
 
 describe('normalisation pieces', () => {
-  it('simplifies the traditional characters in the table and leaves others alone', () => {
+  it('simplifies Taiwan, Hong Kong and standard traditional forms and leaves others alone', () => {
     expect(toSimplified('會員購買廣東')).toBe('会员购买广东');
+    expect(toSimplified('臺灣')).toBe('台湾');
+    expect(toSimplified('裡')).toBe('里');
+    expect(toSimplified('裏')).toBe('里');
     expect(toSimplified('abc客户')).toBe('abc客户');
+  });
+
+  it('names the characters read alike and their reading', () => {
+    expect(compareNames('平果控', '苹果控')).toEqual({ kind: 'homophone', pairs: [{ from: '平', to: '苹', reading: 'ping' }] });
+    // a polyphonic character matches on any of its readings: 长 is chang and zhang
+    expect(compareNames('涨期客户', '长期客户')).toEqual({ kind: 'homophone', pairs: [{ from: '涨', to: '长', reading: 'zhang' }] });
   });
 
   it('folds width, case and punctuation before comparing', () => {

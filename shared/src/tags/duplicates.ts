@@ -2,7 +2,7 @@
  * Near-duplicate detection for tag names: when a tag is created or renamed, which existing
  * tags look like the same idea, and why. The reasons are data (the UI words them in zh-CN/en).
  */
-import { nameKeys, type NameKeys } from './normalize';
+import { nameKeys, sharedReading, type NameKeys } from './normalize';
 
 /** Why two names look alike, from the strongest reason to the weakest. */
 export type DuplicateReason =
@@ -10,10 +10,19 @@ export type DuplicateReason =
   | { kind: 'normalized' } // equal after width/case/punctuation folding
   | { kind: 'traditional' } // equal once traditional characters are simplified
   | { kind: 'synonym'; pairs: { from: string; to: string }[] } // equal once synonyms are rewritten
+  | { kind: 'homophone'; pairs: { from: string; to: string; reading: string }[] } // read alike: "平果控" / "苹果控"
   | { kind: 'edit_distance'; distance: number }
   | { kind: 'shared_chars'; shared: string; ratio: number };
 
-export const REASON_ORDER: DuplicateReason['kind'][] = ['exact', 'normalized', 'traditional', 'synonym', 'edit_distance', 'shared_chars'];
+export const REASON_ORDER: DuplicateReason['kind'][] = [
+  'exact',
+  'normalized',
+  'traditional',
+  'synonym',
+  'homophone',
+  'edit_distance',
+  'shared_chars',
+];
 
 /** An existing tag to compare against. */
 export interface ExistingTagName {
@@ -111,6 +120,25 @@ function distanceLimit(len: number): number {
   return 2;
 }
 
+/**
+ * Homophone typos, the commonest slip of a pinyin keyboard ("平果控" for "苹果控"): two names of
+ * the same length (at least two characters) where every differing character shares a reading
+ * with its counterpart. Returns the differing pairs with the reading, or null.
+ */
+function homophonePairs(a: string, b: string): { from: string; to: string; reading: string }[] | null {
+  const x = [...a];
+  const y = [...b];
+  if (x.length !== y.length || x.length < 2) return null;
+  const pairs: { from: string; to: string; reading: string }[] = [];
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] === y[i]) continue;
+    const reading = sharedReading(x[i]!, y[i]!);
+    if (reading === null) return null;
+    pairs.push({ from: x[i]!, to: y[i]!, reading });
+  }
+  return pairs.length > 0 ? pairs : null;
+}
+
 /** Multiset of code points shared by both (order ignored), and the share of the longer name it covers. */
 function sharedChars(a: string, b: string): { shared: string; ratio: number } {
   const counts = new Map<string, number>();
@@ -146,6 +174,8 @@ export function compareNames(a: string | NameKeys, b: string | NameKeys): Duplic
   const x = ka.canonical;
   const y = kb.canonical;
   if (differsOnlyInContrast(x, y)) return null;
+  const homophones = homophonePairs(x, y);
+  if (homophones) return { kind: 'homophone', pairs: homophones };
   const minLen = Math.min([...x].length, [...y].length);
   const distance = editDistance(x, y);
   if (distance > 0 && distance <= distanceLimit(minLen)) return { kind: 'edit_distance', distance };

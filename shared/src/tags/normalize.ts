@@ -1,202 +1,47 @@
 /**
  * Normalisation of tag names for comparison: the forms two people type for the same idea
  * ("ＶＩＰ 客户" / "vip客户", "客戶" / "客户", "北上广" / "北京上海广州") collapse to one key.
- * Names are stored as typed; only comparisons use these keys.
+ * Names are stored as typed; only comparisons use these keys. Traditional characters and
+ * readings come from well-kept dictionaries (opencc-js, pinyin-pro), not tables of our own.
  */
+
+import * as OpenCC from 'opencc-js/t2cn';
+import { pinyin } from 'pinyin-pro';
+
+/*
+ * Traditional → simplified with OpenCC's dictionaries (opencc-js): Taiwan and Hong Kong forms
+ * and their variants ("裡" / "裏" → "里", "臺灣" → "台湾") become mainland simplified. The
+ * hand-written table of ~90 characters this replaces missed most of what people type.
+ */
+let converters: ((s: string) => string)[] | null = null;
+
+/** Traditional characters (Taiwan, Hong Kong and OpenCC's standard forms) as mainland simplified; others stay. */
+export function toSimplified(s: string): string {
+  // built on first use, not at import: the worker's start-up does not pay for the dictionaries' tries
+  converters ??= [OpenCC.Converter({ from: 'tw', to: 'cn' }), OpenCC.Converter({ from: 'hk', to: 'cn' })];
+  return converters.reduce((out, convert) => convert(out), s);
+}
+
+const readingsByChar = new Map<string, readonly string[]>();
 
 /**
- * Traditional → simplified for the characters that occur in tag names (customer, region,
- * product, lifecycle and marketing words). A deliberately small table, not a full converter:
- * a missed character only weakens a warning, it never blocks a name.
+ * A character's readings in pinyin without tones, every reading of a polyphonic one ("长":
+ * chang, zhang), from pinyin-pro's dictionary; none for a character that is not Chinese.
+ * Cached per character: comparing a name against a few thousand tags reads each character once.
  */
-const TRAD_TO_SIMP: Record<string, string> = Object.fromEntries(
-  [
-    '戶户',
-    '門门',
-    '廣广',
-    '東东',
-    '會会',
-    '員员',
-    '買买',
-    '賣卖',
-    '價价',
-    '貴贵',
-    '費费',
-    '購购',
-    '車车',
-    '動动',
-    '躍跃',
-    '級级',
-    '組组',
-    '銷销',
-    '單单',
-    '與与',
-    '廠厂',
-    '區区',
-    '華华',
-    '蘇苏',
-    '號号',
-    '聯联',
-    '繫系',
-    '係系',
-    '體体',
-    '們们',
-    '個个',
-    '來来',
-    '時时',
-    '長长',
-    '開开',
-    '關关',
-    '點点',
-    '線线',
-    '網网',
-    '電电',
-    '話话',
-    '寶宝',
-    '媽妈',
-    '學学',
-    '醫医',
-    '療疗',
-    '藥药',
-    '護护',
-    '膚肤',
-    '妝妆',
-    '興兴',
-    '愛爱',
-    '潛潜',
-    '熱热',
-    '業业',
-    '務务',
-    '經经',
-    '營营',
-    '質质',
-    '優优',
-    '專专',
-    '屬属',
-    '歷历',
-    '氣气',
-    '現现',
-    '實实',
-    '際际',
-    '閱阅',
-    '讀读',
-    '訂订',
-    '論论',
-    '評评',
-    '認认',
-    '識识',
-    '證证',
-    '億亿',
-    '萬万',
-    '進进',
-    '還还',
-    '這这',
-    '過过',
-    '運运',
-    '達达',
-    '選选',
-    '邊边',
-    '銀银',
-    '錢钱',
-    '說说',
-    '語语',
-    '讓让',
-    '寫写',
-    '書书',
-    '圖图',
-    '團团',
-    '國国',
-    '園园',
-    '場场',
-    '報报',
-    '幣币',
-    '險险',
-    '陽阳',
-    '隊队',
-    '階阶',
-    '層层',
-    '舊旧',
-    '觀观',
-    '視视',
-    '覺觉',
-    '親亲',
-    '頻频',
-    '顧顾',
-    '額额',
-    '風风',
-    '飛飞',
-    '馬马',
-    '魚鱼',
-    '龍龙',
-    '鄉乡',
-    '縣县',
-    '鎮镇',
-    '顏颜',
-    '復复',
-    '複复',
-    '發发',
-    '髮发',
-    '裡里',
-    '後后',
-    '範范',
-    '積积',
-    '極极',
-    '標标',
-    '籤签',
-    '簽签',
-    '羣群',
-    '訊讯',
-    '類类',
-    '別别',
-    '參参',
-    '獎奖',
-    '勵励',
-    '禮礼',
-    '紅红',
-    '滬沪',
-    '韓韩',
-    '歐欧',
-    '灣湾',
-    '衛卫',
-    '齡龄',
-    '黃黄',
-    '廳厅',
-    '餐餐',
-    '飲饮',
-    '費费',
-    '貨货',
-    '幾几',
-    '氫氢',
-    '紙纸',
-    '樂乐',
-    '鞋鞋',
-    '裝装',
-    '務务',
-    '資资',
-    '產产',
-    '權权',
-    '條条',
-    '義义',
-    '戲戏',
-    '遊游',
-    '機机',
-    '腦脑',
-    '測测',
-    '試试',
-    '課课',
-    '講讲',
-    '師师',
-    '產产',
-    '車车',
-    '環环',
-  ].map((pair) => [...pair] as [string, string]),
-);
+export function readingsOf(ch: string): readonly string[] {
+  let r = readingsByChar.get(ch);
+  if (r === undefined) {
+    r = /\p{Script=Han}/u.test(ch) ? pinyin(ch, { toneType: 'none', multiple: true, type: 'array' }) : [];
+    readingsByChar.set(ch, r);
+  }
+  return r;
+}
 
-/** Characters with a simplified form in the table above become it; others stay. */
-export function toSimplified(s: string): string {
-  let out = '';
-  for (const ch of s) out += TRAD_TO_SIMP[ch] ?? ch;
-  return out;
+/** A reading two characters share (a homophone pair: "平" / "苹" → "ping"), or null. */
+export function sharedReading(a: string, b: string): string | null {
+  const rb = readingsOf(b);
+  return readingsOf(a).find((r) => rb.includes(r)) ?? null;
 }
 
 /**

@@ -30,6 +30,8 @@ const reasonText = (r: DuplicateReason): string => {
       return 'same name in simplified characters';
     case 'synonym':
       return `same name once synonyms are read alike (${r.pairs.map((p) => `${p.from} ↔ ${p.to}`).join(', ')})`;
+    case 'homophone':
+      return `sounds the same (${r.pairs.map((p) => `${p.from} ↔ ${p.to}: ${p.reading}`).join(', ')})`;
     case 'edit_distance':
       return `differs by ${r.distance} character${r.distance > 1 ? 's' : ''}`;
     case 'shared_chars':

@@ -8,6 +8,8 @@ export function reasonText(r: DuplicateReason): string {
   switch (r.kind) {
     case 'synonym':
       return t('taxonomy.duplicates.reasons.synonym', { pairs: r.pairs.map((p) => `${p.from} ↔ ${p.to}`).join('、') });
+    case 'homophone':
+      return t('taxonomy.duplicates.reasons.homophone', { pairs: r.pairs.map((p) => `${p.from} ↔ ${p.to}（${p.reading}）`).join('、') });
     case 'edit_distance':
       return t('taxonomy.duplicates.reasons.edit_distance', { distance: r.distance });
     case 'shared_chars':

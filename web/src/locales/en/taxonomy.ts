@@ -61,6 +61,7 @@ const en: typeof zh = {
         normalized: 'Same once width, case and punctuation are ignored',
         traditional: 'Same in simplified characters',
         synonym: 'Same once synonyms are read alike ({pairs})',
+        homophone: 'Sounds the same ({pairs})',
         edit_distance: 'Differs by {distance} character(s)',
         shared_chars: 'Almost the same characters ({shared})',
       },

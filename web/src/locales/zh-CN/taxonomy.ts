@@ -59,6 +59,7 @@ export default {
         normalized: '忽略全半角、大小写和标点后相同',
         traditional: '繁简转换后相同',
         synonym: '同义词替换后相同（{pairs}）',
+        homophone: '读音相同（{pairs}）',
         edit_distance: '只差 {distance} 个字',
         shared_chars: '用字几乎相同（{shared}）',
       },
