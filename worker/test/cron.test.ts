@@ -9,7 +9,6 @@ import { dayNumber } from '@shared/time';
 import type { RuleGraph } from '@shared/rules/types';
 import { sampleMatches } from '../src/rules/preview';
 import { compileSegment } from '../src/rules/segment';
-import { parseCron } from '../src/cron/cron-expr';
 import { runScheduled } from '../src/cron/scheduled';
 
 const db = env.DB;
@@ -63,20 +62,6 @@ const scheduledGraph = (cron: string, condition: RuleGraph['nodes'][number], tag
 beforeAll(async () => {
   const statements = [...demoSql({ contacts: 300, seed: 5, now: NOW, avgEvents: 8 })];
   for (let i = 0; i < statements.length; i += 50) await db.batch(statements.slice(i, i + 50).map((s) => db.prepare(s)));
-});
-
-describe('cron expressions', () => {
-  it('matches minutes in the configured zone, with ranges, steps, lists and either day field', () => {
-    expect(parseCron('0 3 * * *').matches(AT_3AM, 480)).toBe(true);
-    expect(parseCron('0 3 * * *').matches(AT_3AM, 0)).toBe(false);
-    expect(parseCron('0 3 * * *').matches(AT_3AM + 60_000, 480)).toBe(false);
-    expect(parseCron('*/15 1-5 * * *').matches(AT_3AM + 45 * 60_000, 480)).toBe(true);
-    expect(parseCron('0 3 * * 2').matches(AT_3AM, 480)).toBe(true); // 2026-11-24 is a Tuesday
-    expect(parseCron('0 3 1 * 0,6').matches(AT_3AM, 480)).toBe(false);
-    expect(parseCron('0 3 24 * 0').matches(AT_3AM, 480)).toBe(true); // day of month OR day of week
-    expect(() => parseCron('0 25 * * *')).toThrow(/hour/);
-    expect(() => parseCron('0 3 * *')).toThrow(/5 fields/);
-  });
 });
 
 describe('scheduled rules and snapshots', () => {

@@ -326,6 +326,20 @@ describe('publish refuses what the user did not see', () => {
     expect(await count('SELECT COUNT(*) AS n FROM rule_versions WHERE rule_id = ?', rule.id)).toBe(0);
   });
 
+  it('422 on the trigger when the schedule is not a cron expression the cron can run; nothing is published', async () => {
+    const g = graph(tag['VIP']!, tag['待跟进']!);
+    (g.nodes[0] as { trigger: { cron: string } }).trigger.cron = '0 25 * * *';
+    const rule = await createRule('每天 25 点', g);
+    expect(rule.errors).toEqual([expect.objectContaining({ nodeId: 't', code: 'bad_schedule', message: expect.stringMatching(/hour/) })]);
+    const r = await api(
+      `/api/rules/${rule.id}/publish`,
+      json({ rolloutPercent: 100, graphHash: rule.draftHash, expected: {}, confirm: true }),
+    );
+    expect(r.status).toBe(422);
+    expect(r.body.error).toMatchObject({ code: 'invalid_rule', details: [{ path: 't' }] });
+    expect(await count('SELECT COUNT(*) AS n FROM rule_versions WHERE rule_id = ?', rule.id)).toBe(0);
+  });
+
   it('422 with errors pinned to nodes when the draft does not compile; 400 without confirm', async () => {
     const g = graph(tag['VIP']!, tag['待跟进']!);
     (g.nodes[2] as { condition: { op: string } }).condition.op = 'gte';

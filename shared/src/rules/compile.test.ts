@@ -35,6 +35,20 @@ describe('compileRule', () => {
     expect(Object.keys(r.value.nodeLogic).sort()).toEqual(['a', 'c', 't']);
   });
 
+  it('refuses a schedule the cron cannot run, on the trigger, beside the other errors', () => {
+    const schedule = (cron: string): RuleNode => ({ id: 's', kind: 'trigger', trigger: { type: 'schedule', cron } });
+    const edges = [
+      { id: 'e1', source: 's', target: 'c' },
+      { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+    ];
+    expect(compileRule(graph([schedule('0 3 * * *'), spend, add], edges)).ok).toBe(true);
+    expect(errorsOf(graph([schedule('0 25 * * *'), spend, add], edges))).toEqual([{ nodeId: 's', code: 'bad_schedule' }]);
+    expect(errorsOf(graph([schedule('每天'), spend], edges.slice(0, 1)))).toEqual([
+      { nodeId: 's', code: 'bad_schedule' },
+      { nodeId: null, code: 'no_actions' },
+    ]);
+  });
+
   it('pins a cycle to the nodes on it', () => {
     const c2: RuleNode = { id: 'c2', kind: 'condition', condition: { field: 'region', op: 'eq', value: '广东' } };
     const errs = errorsOf(

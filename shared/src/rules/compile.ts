@@ -13,6 +13,7 @@
  * per contact and derives every node count from those columns.
  */
 import { upgradeGraph } from './upgrade';
+import { cronProblem } from '../schedule';
 import { parseRuleGraph } from './schema';
 import { outputHandles } from './handles';
 import { ruleError, type RuleError, type RuleResult } from './errors';
@@ -178,7 +179,14 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   if (!up.ok) return up;
   const parsed = parseRuleGraph(up.value);
   if (!parsed.ok) return parsed;
-  return compileGraph(parsed.value, opts);
+  // a rule's schedule must be one the cron can run (a segment's Start node carries no schedule: compileGraph)
+  const scheduleErrors = parsed.value.nodes.flatMap((n) => {
+    const problem = n.kind === 'trigger' && n.trigger.type === 'schedule' ? cronProblem(n.trigger.cron) : null;
+    return problem === null ? [] : [ruleError(n.id, 'bad_schedule', `the schedule is not a five-field cron expression: ${problem}`)];
+  });
+  const compiled = compileGraph(parsed.value, opts);
+  if (scheduleErrors.length === 0) return compiled;
+  return { ok: false, errors: [...scheduleErrors, ...(compiled.ok ? [] : compiled.errors)] };
 }
 
 /**

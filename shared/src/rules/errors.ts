@@ -27,6 +27,7 @@ export const RULE_ERROR_CODES = [
   'bad_params', // aggregate parameters missing or out of range
   'too_many_parameters', // the SQL would exceed D1's bound-parameter limit
   'too_complex', // paths multiply (many diamonds): the inlined logic would be too large
+  'bad_schedule', // a schedule trigger's cron expression does not parse
 ] as const;
 
 /** One of `RULE_ERROR_CODES`. */

@@ -22,7 +22,7 @@ import type { JsonLogic } from '@shared/rules/types';
 import { applyStatements } from '../rules/apply';
 import { tzOffsetMinutes } from '../rules/context';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
-import { CronError, parseCron } from './cron-expr';
+import { cronProblem, isScheduledAt } from '@shared/schedule';
 import { purgeExpired, type PurgeReport } from './purge';
 
 /** What one tick did. */
@@ -53,15 +53,13 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   report.paused = set.paused.map(({ id, version }) => ({ id, version }));
   for (const rule of set.rules) {
     if (rule.trigger !== 'schedule' || !rule.compiled || rule.compiled.trigger.type !== 'schedule') continue;
-    try {
-      if (!parseCron(rule.compiled.trigger.cron).matches(at, tz)) continue;
-    } catch (e) {
-      if (e instanceof CronError) {
-        report.errors.push(`rule ${rule.id} v${rule.version}: ${e.message}`);
-        continue;
-      }
-      throw e;
+    // a version published before schedules were checked may carry one the cron cannot read
+    const problem = cronProblem(rule.compiled.trigger.cron);
+    if (problem !== null) {
+      report.errors.push(`rule ${rule.id} v${rule.version}: ${problem}`);
+      continue;
     }
+    if (!isScheduledAt(rule.compiled.trigger.cron, at, tz)) continue;
     const batchId = `schedule:${rule.id}:${rule.version}:${at}`;
     // the same contacts the webhook path and the preview consider: the share, within the rule's departments
     const scope = bothScopes(

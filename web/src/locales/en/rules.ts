@@ -124,6 +124,8 @@ const en: typeof zh = {
       too_many_parameters: 'Too many values; split the condition',
       too_complex:
         'The rule is too complex (too many path combinations or conditions): simplify the connections or split it into several rules',
+      bad_schedule:
+        'The schedule cannot be read: pick a common one, or write five cron fields (minute hour day month weekday; 0 3 * * * is 03:00 every day)',
       weights_sum: 'Weights must add up to 100%',
     },
     connect: {

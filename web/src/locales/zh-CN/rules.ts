@@ -117,6 +117,7 @@ export default {
       bad_params: '请选择事件类型和时间窗口',
       too_many_parameters: '条件的值太多，请拆分',
       too_complex: '规则过于复杂（路径组合或条件过多），请简化连线或拆分成几条规则',
+      bad_schedule: '定时设置无法识别：请选一个常用周期，或写 5 段 cron（分 时 日 月 周，如 0 3 * * * 表示每天 03:00）',
       weights_sum: '各项权重之和必须为 100%',
     },
     connect: {
