@@ -189,29 +189,22 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   return { ok: false, errors: [...scheduleErrors, ...(compiled.ok ? [] : compiled.errors)] };
 }
 
-/**
- * Compiles a graph already parsed (and so within the size limits of `ruleGraphSchema`): for a
- * caller that adds nodes of its own (segments hang an internal action off their End node), so
- * that the one limit a user meets is the schema's.
- */
-// Long on purpose: three phases (structure, node contents, formulas; each under a `// ----`
-// heading) that add to one error list and read the node map the first one builds.
-export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleResult<CompiledRule> {
-  const errors: RuleError[] = [];
-  const catalog = fieldCatalog(opts.customFields ?? []);
+/** The graph's shape once its edges are read: what the node contents and formulas build on. */
+interface Structure {
+  byId: Map<string, RuleNode>;
+  trigger: RuleNode | undefined;
+  /** Per node, the edges into it: source node, source handle (for nodes with several outputs) and edge id. */
+  incoming: Map<string, { from: string; handle: string | undefined; edgeId: string }[]>;
+  /** Node ids in topological order (nodes on a cycle left out). */
+  order: string[];
+  /** Node ids a path from the trigger reaches. */
+  reached: Set<string>;
+  actions: RuleNode[];
+}
 
-  // ---- structure ----
-  const byId = new Map<string, RuleNode>();
-  for (const n of graph.nodes) {
-    if (byId.has(n.id)) errors.push(ruleError(n.id, 'duplicate_id', `two nodes have the id "${n.id}"`));
-    byId.set(n.id, n);
-  }
-  const triggers = graph.nodes.filter((n) => n.kind === 'trigger');
-  if (triggers.length === 0) errors.push(ruleError(null, 'no_trigger', 'add a trigger: an event or a schedule'));
-  for (const t of triggers.slice(1)) errors.push(ruleError(t.id, 'multiple_triggers', 'a rule has exactly one trigger'));
-  const trigger = triggers[0];
-
-  const incoming = new Map<string, { from: string; handle: string | undefined; edgeId: string }[]>();
+/** The edges read into `incoming` / `outgoing`; each edge that cannot be is an error on it. */
+function readEdges(graph: RuleGraph, byId: Map<string, RuleNode>, errors: RuleError[]) {
+  const incoming: Structure['incoming'] = new Map();
   const outgoing = new Map<string, string[]>();
   const edgeIds = new Set<string>();
   for (const e of graph.edges) {
@@ -227,14 +220,8 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
     const handles = handlesOf(src);
     const handle = src.kind === 'condition' ? (e.sourceHandle ?? 'yes') : e.sourceHandle;
     if (handles ? handle === undefined || !handles.includes(handle) : handle !== undefined && handle !== 'out') {
-      errors.push(
-        ruleError(
-          src.id,
-          'bad_handle',
-          `edge ${e.id} leaves "${String(e.sourceHandle)}", which ${src.kind} "${src.id}" does not have`,
-          e.id,
-        ),
-      );
+      const which = `edge ${e.id} leaves "${String(e.sourceHandle)}", which ${src.kind} "${src.id}" does not have`;
+      errors.push(ruleError(src.id, 'bad_handle', which, e.id));
       continue;
     }
     if (dst.kind === 'trigger') {
@@ -245,13 +232,14 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
       errors.push(ruleError(src.id, 'action_has_output', 'an action ends the flow', e.id));
       continue;
     }
-    const inList = incoming.get(dst.id) ?? [];
-    inList.push({ from: src.id, handle: handles ? handle : undefined, edgeId: e.id });
-    incoming.set(dst.id, inList);
+    incoming.set(dst.id, [...(incoming.get(dst.id) ?? []), { from: src.id, handle: handles ? handle : undefined, edgeId: e.id }]);
     outgoing.set(src.id, [...(outgoing.get(src.id) ?? []), dst.id]);
   }
+  return { incoming, outgoing };
+}
 
-  // Cycles: Kahn's algorithm; whatever is left is on or behind a cycle.
+/** Kahn's algorithm: the nodes in topological order; whatever is left out is on or behind a cycle. */
+function topologicalOrder(graph: RuleGraph, incoming: Structure['incoming'], outgoing: Map<string, string[]>): string[] {
   const indeg = new Map(graph.nodes.map((n) => [n.id, incoming.get(n.id)?.length ?? 0]));
   const order: string[] = [];
   const queue = graph.nodes.filter((n) => indeg.get(n.id) === 0).map((n) => n.id);
@@ -263,19 +251,33 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
       if (indeg.get(next) === 0) queue.push(next);
     }
   }
+  return order;
+}
+
+/** Ids, edges, the one trigger, cycles and reachability; each problem an error on its node or edge. */
+function checkStructure(graph: RuleGraph, errors: RuleError[]): Structure {
+  const byId = new Map<string, RuleNode>();
+  for (const n of graph.nodes) {
+    if (byId.has(n.id)) errors.push(ruleError(n.id, 'duplicate_id', `two nodes have the id "${n.id}"`));
+    byId.set(n.id, n);
+  }
+  const triggers = graph.nodes.filter((n) => n.kind === 'trigger');
+  if (triggers.length === 0) errors.push(ruleError(null, 'no_trigger', 'add a trigger: an event or a schedule'));
+  for (const t of triggers.slice(1)) errors.push(ruleError(t.id, 'multiple_triggers', 'a rule has exactly one trigger'));
+  const trigger = triggers[0];
+
+  const { incoming, outgoing } = readEdges(graph, byId, errors);
+  const order = topologicalOrder(graph, incoming, outgoing);
   const inCycle = graph.nodes.filter((n) => !order.includes(n.id));
   for (const n of inCycle) errors.push(ruleError(n.id, 'cycle', `"${n.id}" is on a loop: the flow must only go forward`));
 
-  // Reachability from the trigger.
   const reached = new Set<string>();
-  if (trigger) {
-    const stack = [trigger.id];
-    while (stack.length) {
-      const id = stack.pop() as string;
-      if (reached.has(id)) continue;
-      reached.add(id);
-      stack.push(...(outgoing.get(id) ?? []));
-    }
+  const stack = trigger ? [trigger.id] : [];
+  while (stack.length) {
+    const id = stack.pop() as string;
+    if (reached.has(id)) continue;
+    reached.add(id);
+    stack.push(...(outgoing.get(id) ?? []));
   }
   const actions = graph.nodes.filter((n) => n.kind === 'action');
   if (actions.length === 0) errors.push(ruleError(null, 'no_actions', 'add at least one action'));
@@ -287,46 +289,83 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
       errors.push(ruleError(n.id, 'unreachable', 'no path from the trigger leads here'));
     }
   }
+  return { byId, trigger, incoming, order, reached, actions };
+}
 
-  // ---- node contents ----
-  const isEventRule = trigger?.kind === 'trigger' && trigger.trigger.type === 'event';
+/** An event trigger's test: the event's type and the trigger's filters (null when a filter is in error). */
+function triggerTest(n: RuleNode & { kind: 'trigger' }, catalog: Map<string, FieldDef>, opts: CompileOptions, errors: RuleError[]) {
+  if (n.trigger.type !== 'event') return null;
+  const parts: JsonLogic[] = [{ sf_eq: [{ var: 'event.type' }, n.trigger.eventType] }];
+  const conditions: NonNullable<CompiledTest['conditions']> = [];
+  let ok = true;
+  for (const f of n.trigger.filters) {
+    const r = compileCondition(n.id, f, catalog, opts, true);
+    if ('code' in r) {
+      errors.push(r);
+      ok = false;
+    } else {
+      parts.push(r.logic);
+      conditions.push({ condition: f, valueLogic: r.valueLogic, logic: r.logic });
+    }
+  }
+  if (!ok) return null;
+  const logic = parts.length === 1 ? (parts[0] as JsonLogic) : { and: parts };
+  const test: CompiledTest = { id: n.id, nodeId: n.id, kind: 'bool', logic, eventScoped: true, conditions };
+  return test;
+}
+
+/** A score node's number: its metrics (each a number field or an event aggregate) and its bands checked. */
+function scoreTest(n: RuleNode & { kind: 'score' }, catalog: Map<string, FieldDef>, isEventRule: boolean, errors: RuleError[]) {
+  const args: JsonLogic[] = [];
+  for (const m of n.metrics) {
+    const field = catalog.get(m.field);
+    if (!field || (field.type !== 'number' && field.type !== 'aggregate')) {
+      const code = field ? 'wrong_value_type' : 'unknown_field';
+      errors.push(ruleError(n.id, code, `score metric "${m.field}" must be a number or an event aggregate`));
+    } else if (field.eventScoped && !isEventRule) {
+      errors.push(ruleError(n.id, 'unknown_field', `"${m.field}" reads the triggering event: only for event-triggered rules`));
+    } else if (field.type === 'aggregate' && !m.params) {
+      errors.push(ruleError(n.id, 'bad_params', `score metric "${m.field}" needs an event type and a number of days`));
+    } else {
+      args.push(fieldLogic(field, m.params), m.weight, m.cap);
+    }
+  }
+  const seenBands = new Set<string>();
+  for (const b of n.bands) {
+    if (b.max !== null && b.max <= b.min) errors.push(ruleError(n.id, 'wrong_value_type', `band "${b.id}" needs min < max`));
+    if (seenBands.has(b.id)) errors.push(ruleError(n.id, 'duplicate_id', `band id "${b.id}" is used twice`));
+    seenBands.add(b.id);
+  }
+  const test: CompiledTest = {
+    id: n.id,
+    nodeId: n.id,
+    kind: 'number',
+    logic: { sf_score: args },
+    eventScoped: n.metrics.some((m) => catalog.get(m.field)?.eventScoped),
+  };
+  return test;
+}
+
+/** Every node's tests (conditions, branch cases, event filters, scores) and the checks of the rest. */
+function compileNodeTests(graph: RuleGraph, s: Structure, opts: CompileOptions, errors: RuleError[]): CompiledTest[] {
+  const catalog = fieldCatalog(opts.customFields ?? []);
+  const isEventRule = s.trigger?.kind === 'trigger' && s.trigger.trigger.type === 'event';
   const tests: CompiledTest[] = [];
   const addTest = (nodeId: string, id: string, c: ConditionSpec) => {
     const r = compileCondition(nodeId, c, catalog, opts, isEventRule);
     if ('code' in r) errors.push(r);
-    else
-      tests.push({
-        id,
-        nodeId,
-        kind: 'bool',
-        logic: r.logic,
-        eventScoped: r.eventScoped,
-        conditions: [{ condition: c, valueLogic: r.valueLogic, logic: r.logic }],
-      });
+    else {
+      const conditions = [{ condition: c, valueLogic: r.valueLogic, logic: r.logic }];
+      tests.push({ id, nodeId, kind: 'bool', logic: r.logic, eventScoped: r.eventScoped, conditions });
+    }
   };
   for (const n of graph.nodes) {
     switch (n.kind) {
-      case 'trigger':
-        if (n.trigger.type === 'event') {
-          const parts: JsonLogic[] = [{ sf_eq: [{ var: 'event.type' }, n.trigger.eventType] }];
-          const conditions: NonNullable<CompiledTest['conditions']> = [];
-          let ok = true;
-          for (const f of n.trigger.filters) {
-            const r = compileCondition(n.id, f, catalog, opts, true);
-            if ('code' in r) {
-              errors.push(r);
-              ok = false;
-            } else {
-              parts.push(r.logic);
-              conditions.push({ condition: f, valueLogic: r.valueLogic, logic: r.logic });
-            }
-          }
-          if (ok) {
-            const logic = parts.length === 1 ? (parts[0] as JsonLogic) : { and: parts };
-            tests.push({ id: n.id, nodeId: n.id, kind: 'bool', logic, eventScoped: true, conditions });
-          }
-        }
+      case 'trigger': {
+        const t = triggerTest(n, catalog, opts, errors);
+        if (t) tests.push(t);
         break;
+      }
       case 'condition':
         addTest(n.id, n.id, n.condition);
         break;
@@ -340,55 +379,14 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
         }
         break;
       }
-      case 'score': {
-        const args: JsonLogic[] = [];
-        for (const m of n.metrics) {
-          const field = catalog.get(m.field);
-          if (!field || (field.type !== 'number' && field.type !== 'aggregate')) {
-            errors.push(
-              ruleError(
-                n.id,
-                field ? 'wrong_value_type' : 'unknown_field',
-                `score metric "${m.field}" must be a number or an event aggregate`,
-              ),
-            );
-            continue;
-          }
-          if (field.eventScoped && !isEventRule) {
-            errors.push(ruleError(n.id, 'unknown_field', `"${m.field}" reads the triggering event: only for event-triggered rules`));
-            continue;
-          }
-          if (field.type === 'aggregate' && !m.params) {
-            errors.push(ruleError(n.id, 'bad_params', `score metric "${m.field}" needs an event type and a number of days`));
-            continue;
-          }
-          args.push(fieldLogic(field, m.params), m.weight, m.cap);
-        }
-        const seenBands = new Set<string>();
-        for (const b of n.bands) {
-          if (b.max !== null && b.max <= b.min) errors.push(ruleError(n.id, 'wrong_value_type', `band "${b.id}" needs min < max`));
-          if (seenBands.has(b.id)) errors.push(ruleError(n.id, 'duplicate_id', `band id "${b.id}" is used twice`));
-          seenBands.add(b.id);
-        }
-        tests.push({
-          id: n.id,
-          nodeId: n.id,
-          kind: 'number',
-          logic: { sf_score: args },
-          eventScoped: n.metrics.some((m) => catalog.get(m.field)?.eventScoped),
-        });
+      case 'score':
+        tests.push(scoreTest(n, catalog, isEventRule, errors));
         break;
-      }
       case 'logic': {
-        const k = incoming.get(n.id)?.length ?? 0;
+        const k = s.incoming.get(n.id)?.length ?? 0;
         if (n.op === 'not' ? k !== 1 : k < 1) {
-          errors.push(
-            ruleError(
-              n.id,
-              'logic_inputs',
-              n.op === 'not' ? 'NOT takes exactly one input' : `${n.op.toUpperCase()} needs at least one input`,
-            ),
-          );
+          const message = n.op === 'not' ? 'NOT takes exactly one input' : `${n.op.toUpperCase()} needs at least one input`;
+          errors.push(ruleError(n.id, 'logic_inputs', message));
         }
         break;
       }
@@ -399,14 +397,16 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
         break;
     }
   }
-  if (errors.length > 0 || !trigger || trigger.kind !== 'trigger') return { ok: false, errors };
+  return tests;
+}
 
-  // ---- formulas, in topological order ----
+/** What reaches each node and flows along each edge, in topological order, as formulas over the tests. */
+function reachFormulas(s: Structure, trigger: RuleNode & { kind: 'trigger' }) {
   const T: Formula = trigger.trigger.type === 'event' ? { t: 'test', id: trigger.id } : TRUE;
   const reach: Record<string, Formula> = {};
   const edgeFlow: Record<string, Formula> = {};
   const out = (id: string, handle: string | undefined): Formula => {
-    const n = byId.get(id) as RuleNode;
+    const n = s.byId.get(id) as RuleNode;
     const r = reach[id] ?? TRUE;
     switch (n.kind) {
       case 'condition':
@@ -428,15 +428,15 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
         return r;
     }
   };
-  for (const id of order) {
-    const n = byId.get(id) as RuleNode;
-    if (!reached.has(id)) continue;
+  for (const id of s.order) {
+    const n = s.byId.get(id) as RuleNode;
+    if (!s.reached.has(id)) continue;
     if (n.kind === 'trigger') {
       reach[id] = T;
       continue;
     }
-    const ins = (incoming.get(id) ?? [])
-      .filter((i) => reached.has(i.from))
+    const ins = (s.incoming.get(id) ?? [])
+      .filter((i) => s.reached.has(i.from))
       .map((i) => {
         const f = out(i.from, i.handle);
         edgeFlow[i.edgeId] = f;
@@ -446,7 +446,11 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
     else if (n.kind === 'logic' && n.op === 'not') reach[id] = and(T, not(or(ins)));
     else reach[id] = or(ins);
   }
+  return { reach, edgeFlow };
+}
 
+/** The first node (or edge source) whose inlined formula would exceed MAX_INLINED_TERMS, if any. */
+function firstTooComplex(graph: RuleGraph, order: string[], reach: Record<string, Formula>, edgeFlow: Record<string, Formula>) {
   const sizes = new Map<Formula, number>();
   const size = (f: Formula): number => {
     const known = sizes.get(f);
@@ -455,21 +459,36 @@ export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleR
     sizes.set(f, n);
     return n;
   };
-  const tooBig = [...order.filter((id) => reach[id] && size(reach[id] as Formula) > MAX_INLINED_TERMS)];
-  for (const [edgeId, f] of Object.entries(edgeFlow)) {
-    if (size(f) > MAX_INLINED_TERMS) tooBig.push(graph.edges.find((e) => e.id === edgeId)?.source ?? edgeId);
-  }
-  if (tooBig.length > 0) {
-    return {
-      ok: false,
-      errors: [ruleError(tooBig[0] as string, 'too_complex', 'too many paths lead here: merge branches with an OR node or split the rule')],
-    };
+  const node = order.find((id) => reach[id] && size(reach[id] as Formula) > MAX_INLINED_TERMS);
+  if (node !== undefined) return node;
+  const edge = Object.entries(edgeFlow).find(([, f]) => size(f) > MAX_INLINED_TERMS)?.[0];
+  return edge === undefined ? undefined : (graph.edges.find((e) => e.id === edge)?.source ?? edge);
+}
+
+/**
+ * Compiles a graph already parsed (and so within the size limits of `ruleGraphSchema`): for a
+ * caller that adds nodes of its own (segments hang an internal action off their End node), so
+ * that the one limit a user meets is the schema's. Structure first, then each node's contents,
+ * then the formulas; errors of the first two are reported together.
+ */
+export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleResult<CompiledRule> {
+  const errors: RuleError[] = [];
+  const structure = checkStructure(graph, errors);
+  const tests = compileNodeTests(graph, structure, opts, errors);
+  const trigger = structure.trigger;
+  if (errors.length > 0 || !trigger || trigger.kind !== 'trigger') return { ok: false, errors };
+
+  const { reach, edgeFlow } = reachFormulas(structure, trigger);
+  const tooComplex = firstTooComplex(graph, structure.order, reach, edgeFlow);
+  if (tooComplex !== undefined) {
+    const message = 'too many paths lead here: merge branches with an OR node or split the rule';
+    return { ok: false, errors: [ruleError(tooComplex, 'too_complex', message)] };
   }
 
   const testsById = new Map(tests.map((t) => [t.id, t]));
   const nodeLogic: Record<string, JsonLogic> = {};
   for (const [id, f] of Object.entries(reach)) nodeLogic[id] = formulaToLogic(f, testsById);
-  const compiledActions = actions.map((a) => ({ nodeId: a.id, action: (a as { action: ActionSpec }).action }));
+  const compiledActions = structure.actions.map((a) => ({ nodeId: a.id, action: (a as { action: ActionSpec }).action }));
   const logic: JsonLogic = {
     merge: compiledActions.map((a) => ({ if: [nodeLogic[a.nodeId] ?? false, [a.nodeId], []] })),
   };
