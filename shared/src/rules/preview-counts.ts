@@ -475,11 +475,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       const preds = [{ sql: 'ht.tag_id = ?', params: [tag] as unknown[] }, ...others.map((a) => a.where)];
       if (scope) preds.push(scope);
       return {
-        sql: `(SELECT count(*) FROM contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id WHERE ${balanced(
-          preds.map((p) => p.sql),
-          ' AND ',
-          '1',
-        )})`,
+        sql: `(SELECT count(*) FROM contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id${whereOf(preds)})`,
         params: preds.flatMap((p) => p.params),
         ctes: others.flatMap((a) => a.ctes),
       };
@@ -501,13 +497,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       // other side is sorted only when its plan does not already yield ids in order.
       const preds = others.map((a) => a.where);
       if (scope) preds.push(scope);
-      const where = preds.length
-        ? ` WHERE ${balanced(
-            preds.map((p) => p.sql),
-            ' AND ',
-            '1',
-          )}`
-        : '';
+      const where = whereOf(preds);
       return {
         sql: `(SELECT count(*) FROM (SELECT c.id FROM contacts c${where} INTERSECT SELECT ht.contact_id FROM contact_tags ht WHERE ht.tag_id = ? ORDER BY 1))`,
         params: [...preds.flatMap((p) => p.params), tag],
@@ -518,13 +508,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     // key), or looked up in the holder set built once (IN).
     const preds = used.map((a) => (a.heldTag === undefined ? a.where : form === 'in' ? heldIn(a.heldTag) : heldWhere(a.heldTag)));
     if (scope) preds.push(scope);
-    const where = preds.length
-      ? ` WHERE ${balanced(
-          preds.map((p) => p.sql),
-          ' AND ',
-          '1',
-        )}`
-      : '';
+    const where = whereOf(preds);
     return {
       sql: `(SELECT count(*) FROM contacts c${where})`,
       params: preds.flatMap((p) => p.params),
@@ -545,23 +529,10 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   const passQuery = (used: Atom[], riders: Atom[][]): CountQuery => {
     const preds = used.map((a) => a.where);
     if (scope) preds.push(scope);
-    const where = preds.length
-      ? ` WHERE ${balanced(
-          preds.map((p) => p.sql),
-          ' AND ',
-          '1',
-        )}`
-      : '';
+    const where = whereOf(preds);
     const sums = riders.map((extra) => {
       const parts = extra.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag)));
-      return {
-        sql: `coalesce(sum(CASE WHEN ${balanced(
-          parts.map((p) => p.sql),
-          ' AND ',
-          '1',
-        )} THEN 1 ELSE 0 END), 0)`,
-        params: parts.flatMap((p) => p.params),
-      };
+      return countWhen(parts);
     });
     return {
       // balanced, as the statement's own list: SQLite caps an expression's depth at 100
@@ -640,23 +611,10 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
           ctx,
         );
       });
-      return {
-        sql: `coalesce(sum(CASE WHEN ${balanced(
-          parts.map((p) => p.sql),
-          ' AND ',
-          '1',
-        )} THEN 1 ELSE 0 END), 0)`,
-        params: parts.flatMap((p) => p.params),
-      };
+      return countWhen(parts);
     });
     const from = walk === undefined ? 'contacts c' : 'contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id';
-    const where = preds.length
-      ? ` WHERE ${balanced(
-          preds.map((p) => p.sql),
-          ' AND ',
-          '1',
-        )}`
-      : '';
+    const where = whereOf(preds);
     return {
       // LIMIT -1: the inner select is not flattened, so the score is computed once per contact
       sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM (SELECT ${score.sql} AS v FROM ${from}${joins.map((j) => ` ${j.frag.sql}`).join('')}${where} LIMIT -1))`,
@@ -847,13 +805,7 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   const heldGroupQuery = (rest: Atom[], tags: number[]): CountQuery => {
     const preds = rest.map((a) => a.where);
     if (scope) preds.push(scope);
-    const where = preds.length
-      ? ` WHERE ${balanced(
-          preds.map((p) => p.sql),
-          ' AND ',
-          '1',
-        )}`
-      : '';
+    const where = whereOf(preds);
     const sums = tags.map((t) => ({ sql: 'coalesce(sum(CASE WHEN ht.tag_id = ? THEN 1 ELSE 0 END), 0)', params: [t] as unknown[] }));
     return {
       sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM contacts c JOIN contact_tags ht ON ht.contact_id = c.id AND ht.tag_id IN (SELECT value FROM json_each(?))${where})`,
@@ -898,6 +850,29 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   return {
     ok: true,
     value: { columns, combos, size: monomials.length + extra.length, first: firstRound, ...(later.length ? { second } : {}) },
+  };
+}
+
+/** ` WHERE a AND b …` (balanced: SQLite caps an expression's depth at 100), or '' for no predicates. */
+function whereOf(preds: readonly SqlFrag[]): string {
+  return preds.length
+    ? ` WHERE ${balanced(
+        preds.map((p) => p.sql),
+        ' AND ',
+        '1',
+      )}`
+    : '';
+}
+
+/** How many rows satisfy every part: `sum(CASE WHEN …)`, which keeps the WHERE clause's truth (NULL fails). */
+function countWhen(parts: readonly SqlFrag[]): SqlFrag {
+  return {
+    sql: `coalesce(sum(CASE WHEN ${balanced(
+      parts.map((p) => p.sql),
+      ' AND ',
+      '1',
+    )} THEN 1 ELSE 0 END), 0)`,
+    params: parts.flatMap((p) => p.params),
   };
 }
 
