@@ -38,7 +38,7 @@
  * caller uses the one-statement preview. The differential fuzz test holds both paths and the
  * JS evaluators to the same counts, node by node and edge by edge.
  */
-import type { CompiledRule, Formula } from './compile';
+import type { CompiledRule, CompiledTest, Formula } from './compile';
 import { ruleError, UnsupportedLogicError, type RuleResult } from './errors';
 import { LOGIC_OPERATIONS, type AggregateJoin, type LogicOperation, type SqlContext, type SqlFrag } from './operators';
 import {
@@ -268,28 +268,40 @@ export function buildPreviewCountPlan(
   }
 }
 
-// Long on purpose: one closure over the atom table. Its three phases (atoms and polynomials;
-// the shapes of a count query; packing counts into rounds) share the atoms, the monomial index,
-// the scope and the tuning; each phase starts at a comment. A later split into a class is noted
-// in issue 14's closing note.
-function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & PlanTuning): RuleResult<PreviewCountPlan> | null {
-  // ---- atoms and polynomials ----
-  const ctx: SqlContext = { now: outer.now, tzOffsetMinutes: outer.tzOffsetMinutes, event: outer.event };
-  const atoms: Atom[] = [];
-  const atomByKey = new Map<string, number>();
-  let ctes = 0;
-  const addAtom = (key: string, make: () => Atom): number => {
-    let i = atomByKey.get(key);
+type Band = { id: string; min: number; max: number | null };
+const disjoint = (x: Band, y: Band) => (x.max !== null && x.max <= y.min) || (y.max !== null && y.max <= x.min);
+
+/**
+ * The atoms of a rule's preview (its tests as WHERE predicates, score bands, "holds tag t") and
+ * each formula as a polynomial over them.
+ */
+class AtomTable {
+  readonly atoms: Atom[] = [];
+  /** The score and interval of each band atom. */
+  readonly bandOf = new Map<number, Band>();
+  readonly testsById: Map<string, CompiledTest>;
+  private readonly byKey = new Map<string, number>();
+  private ctes = 0;
+
+  constructor(
+    rule: CompiledRule,
+    readonly ctx: SqlContext,
+  ) {
+    this.testsById = new Map(rule.tests.map((t) => [t.id, t]));
+  }
+
+  private add(key: string, make: () => Atom): number {
+    let i = this.byKey.get(key);
     if (i === undefined) {
-      i = atoms.length;
-      atoms.push(make());
-      atomByKey.set(key, i);
+      i = this.atoms.length;
+      this.atoms.push(make());
+      this.byKey.set(key, i);
     }
     return i;
-  };
+  }
 
   /** A test's logic as a WHERE predicate (an aggregate comparison as a CTE set). */
-  const testAtom = (logic: JsonLogic, top = true): Atom => {
+  private testAtom(logic: JsonLogic, top = true): Atom {
     if (isLogic(logic)) {
       const op = Object.keys(logic)[0] as string;
       const raw = logic[op] as JsonLogic;
@@ -297,114 +309,126 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       const head = args[0];
       const lits = args.slice(1);
       if (COMPARISONS.has(op) && isLogic(head) && 'sf_agg' in head && lits.every(isPrimitive)) {
-        const aggArgs = head.sf_agg;
-        if (Array.isArray(aggArgs) && aggArgs.every(isPrimitive)) {
-          const joins: AggregateJoin[] = [];
-          const test = toSql(logic, { ...ctx, aggregateJoins: joins });
-          const join = joins[0];
-          if (joins.length === 1 && join) {
-            // A contact without events in the window has the aggregate 0 (no row in the set).
-            const zeroPasses =
-              LOGIC_OPERATIONS[op]?.js({ contact: {}, now: ctx.now, tzOffsetMinutes: ctx.tzOffsetMinutes }, 0, ...lits) === true;
-            const name = `a${ctes++}`;
-            const body: SqlFrag = {
-              sql: `SELECT ${join.alias}.cid AS cid FROM (${join.body.sql}) ${join.alias} WHERE ${zeroPasses ? `NOT ${test.sql}` : test.sql}`,
-              params: [...join.body.params, ...test.params],
-            };
-            if (zeroPasses && top) {
-              // A test alone: 1 − (c.id IN the failing set), so its counts are those of the
-              // other atoms minus those over the (few) contacts in the set — never a pass over
-              // everyone with a probe each.
-              return { where: { sql: `c.id IN ${name}`, params: [] }, ctes: [{ name, body }], inSet: true, negated: true };
-            }
-            return {
-              where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] },
-              ctes: [{ name, body }],
-              ...(zeroPasses ? {} : { inSet: true }),
-            };
-          }
-        }
+        const set = this.aggregateAtom(logic, op, head, lits, top);
+        if (set) return set;
       }
       if (op === 'and' || op === 'or') {
         // NULL-or-0 fails alike under AND / OR in a WHERE, so the parts may be unwrapped too.
-        const parts = args.map((a) => testAtom(a, false));
-        return {
-          where: {
-            sql: balanced(
-              parts.map((p) => p.where.sql),
-              op === 'and' ? ' AND ' : ' OR ',
-              op === 'and' ? '1' : '0',
-            ),
-            params: parts.flatMap((p) => p.where.params),
-          },
-          ctes: parts.flatMap((p) => p.ctes),
-        };
+        const parts = args.map((a) => this.testAtom(a, false));
+        const sql = balanced(
+          parts.map((p) => p.where.sql),
+          op === 'and' ? ' AND ' : ' OR ',
+          op === 'and' ? '1' : '0',
+        );
+        return { where: { sql, params: parts.flatMap((p) => p.where.params) }, ctes: parts.flatMap((p) => p.ctes) };
       }
     }
-    const f = toSql(logic, ctx);
+    const f = toSql(logic, this.ctx);
     const sql = unwrapCoalesce(f.sql);
     const where = { sql, params: f.params };
     const ordered = idOrdered(where);
     return { where, ctes: [], ...(ordered ? { idOrdered: ordered } : {}) };
-  };
+  }
 
-  const testsById = new Map(rule.tests.map((t) => [t.id, t]));
-  // Bands of one score are intervals of one number: a contact in two disjoint ones does not exist,
-  // so such products are dropped (exclusive band actions then cost no conjunction counts).
-  const bandOf = new Map<number, { id: string; min: number; max: number | null }>();
-  const disjoint = (x: { min: number; max: number | null }, y: { min: number; max: number | null }) =>
-    (x.max !== null && x.max <= y.min) || (y.max !== null && y.max <= x.min);
-  const impossible: Impossible = (ids) => {
-    const bands = ids.flatMap((i) => bandOf.get(i) ?? []);
+  /** An event-aggregate comparison as a set of contacts in a MATERIALIZED CTE, or null when it is not one. */
+  private aggregateAtom(logic: JsonLogic, op: string, head: Record<string, JsonLogic>, lits: JsonLogic[], top: boolean): Atom | null {
+    const aggArgs = head.sf_agg;
+    if (!Array.isArray(aggArgs) || !aggArgs.every(isPrimitive)) return null;
+    const joins: AggregateJoin[] = [];
+    const test = toSql(logic, { ...this.ctx, aggregateJoins: joins });
+    const join = joins[0];
+    if (joins.length !== 1 || !join) return null;
+    // A contact without events in the window has the aggregate 0 (no row in the set).
+    const zeroPasses =
+      LOGIC_OPERATIONS[op]?.js({ contact: {}, now: this.ctx.now, tzOffsetMinutes: this.ctx.tzOffsetMinutes }, 0, ...lits) === true;
+    const name = `a${this.ctes++}`;
+    const body: SqlFrag = {
+      sql: `SELECT ${join.alias}.cid AS cid FROM (${join.body.sql}) ${join.alias} WHERE ${zeroPasses ? `NOT ${test.sql}` : test.sql}`,
+      params: [...join.body.params, ...test.params],
+    };
+    if (zeroPasses && top) {
+      // A test alone: 1 − (c.id IN the failing set), so its counts are those of the other atoms
+      // minus those over the (few) contacts in the set — never a pass over everyone with a probe each.
+      return { where: { sql: `c.id IN ${name}`, params: [] }, ctes: [{ name, body }], inSet: true, negated: true };
+    }
+    return {
+      where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] },
+      ctes: [{ name, body }],
+      ...(zeroPasses ? {} : { inSet: true }),
+    };
+  }
+
+  /**
+   * Bands of one score are intervals of one number: a contact in two disjoint ones does not
+   * exist, so such products are dropped (exclusive band actions then cost no conjunction counts).
+   */
+  private readonly impossible: Impossible = (ids) => {
+    const bands = ids.flatMap((i) => this.bandOf.get(i) ?? []);
     for (let i = 0; i < bands.length; i++) {
       for (let j = i + 1; j < bands.length; j++) {
-        const x = bands[i] as { id: string; min: number; max: number | null };
-        const y = bands[j] as { id: string; min: number; max: number | null };
+        const x = bands[i] as Band;
+        const y = bands[j] as Band;
         if (x.id === y.id && disjoint(x, y)) return true;
       }
     }
     return false;
   };
-  const times = (a: Poly, b: Poly) => mul(a, b, impossible);
-  const polyOf = (f: Formula): Poly => {
+
+  times(a: Poly, b: Poly): Poly {
+    return mul(a, b, this.impossible);
+  }
+
+  polyOf(f: Formula): Poly {
     switch (f.t) {
       case 'true':
         return ONE();
       case 'test': {
-        const t = testsById.get(f.id);
+        const t = this.testsById.get(f.id);
         if (!t) return new Map();
         // As the one-statement preview: without an event, tests of the event count as passed.
-        if (t.eventScoped && ctx.event === undefined && t.kind === 'bool') return ONE();
-        const i = addAtom(`t:${f.id}`, () => testAtom(t.logic));
-        return atoms[i]?.negated ? complement(atom(i)) : atom(i);
+        if (t.eventScoped && this.ctx.event === undefined && t.kind === 'bool') return ONE();
+        const i = this.add(`t:${f.id}`, () => this.testAtom(t.logic));
+        return this.atoms[i]?.negated ? complement(atom(i)) : atom(i);
       }
       case 'band': {
-        const t = testsById.get(f.id);
+        const t = this.testsById.get(f.id);
         if (!t) return new Map();
         const { min, max } = f;
-        const i = addAtom(`b:${f.id}|${min}|${max}`, () => {
-          const band = toSql({ sf_band: [t.logic, min, max] }, ctx);
+        const i = this.add(`b:${f.id}|${min}|${max}`, () => {
+          const band = toSql({ sf_band: [t.logic, min, max] }, this.ctx);
           return { where: { sql: unwrapCoalesce(band.sql), params: band.params }, ctes: [] };
         });
-        bandOf.set(i, { id: f.id, min, max });
+        this.bandOf.set(i, { id: f.id, min, max });
         return atom(i);
       }
       case 'and': {
         let p = ONE();
-        for (const x of f.of) p = times(p, polyOf(x));
+        for (const x of f.of) p = this.times(p, this.polyOf(x));
         return p;
       }
       case 'or': {
         let none = ONE();
-        for (const x of f.of) none = times(none, complement(polyOf(x)));
+        for (const x of f.of) none = this.times(none, complement(this.polyOf(x)));
         return complement(none);
       }
       case 'not':
-        return complement(polyOf(f.of));
+        return complement(this.polyOf(f.of));
     }
-  };
-  const held = (tagId: number) => atom(addAtom(`h:${tagId}`, () => ({ where: { sql: '', params: [] }, ctes: [], heldTag: tagId })));
+  }
 
+  /** "Holds tag t" as an atom. */
+  held(tagId: number): Poly {
+    return atom(this.add(`h:${tagId}`, () => ({ where: { sql: '', params: [] }, ctes: [], heldTag: tagId })));
+  }
+
+  /** The atoms of a monomial. */
+  of(m: string): Atom[] {
+    return m === '' ? [] : m.split(',').map((i) => this.atoms[Number(i)] as Atom);
+  }
+}
+
+/** The preview's columns (total, matched, nodes, edges, per-tag net change, conflicts), each a polynomial. */
+function previewColumns(rule: CompiledRule, t: AtomTable, opts: PreviewOptions & PlanTuning) {
   const columns: PreviewColumn[] = [];
   const polys: Poly[] = [];
   const column = (c: PreviewColumn, p: Poly) => {
@@ -416,166 +440,124 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
   const reachOf = (nodeId: string) => {
     let p = reachPoly.get(nodeId);
     if (!p) {
-      p = polyOf(rule.reach[nodeId] ?? NEVER);
+      p = t.polyOf(rule.reach[nodeId] ?? NEVER);
       reachPoly.set(nodeId, p);
     }
     return p;
   };
   column({ kind: 'total' }, ONE());
   let none = ONE();
-  for (const a of rule.actions) none = times(none, complement(reachOf(a.nodeId)));
+  for (const a of rule.actions) none = t.times(none, complement(reachOf(a.nodeId)));
   column({ kind: 'matched' }, complement(none));
   for (const nodeId of Object.keys(rule.reach)) column({ kind: 'node', nodeId }, reachOf(nodeId));
-  for (const [edgeId, f] of Object.entries(rule.edgeFlow)) column({ kind: 'edge', edgeId }, polyOf(f));
+  for (const [edgeId, f] of Object.entries(rule.edgeFlow)) column({ kind: 'edge', edgeId }, t.polyOf(f));
   if (!opts.nodesOnly) {
     // The net change per tag (net-effect.ts): gain = wins ∧ ¬holds; lose = holds ∧ (removed ∨
     // displaced); kept = holds and the rule neither adds nor takes it.
     const plan = opts.net ?? netPlan(rule.actions, () => undefined);
-    const zero = (): Poly => new Map();
     for (const f of netFormulas(rule, plan)) {
-      const h = held(f.tagId);
-      const add = f.add ? polyOf(f.add) : zero();
-      const away = complement(
-        times(f.remove ? complement(polyOf(f.remove)) : ONE(), f.displaced ? complement(polyOf(f.displaced)) : ONE()),
-      );
-      column({ kind: 'tag_gain', tagId: f.tagId }, times(add, complement(h)));
-      column({ kind: 'tag_lose', tagId: f.tagId }, times(h, away));
-      if (f.add) column({ kind: 'tag_kept', tagId: f.tagId }, times(h, times(complement(add), complement(away))));
+      const h = t.held(f.tagId);
+      const add = f.add ? t.polyOf(f.add) : new Map<string, number>();
+      const kept = (p: Formula | null) => (p ? complement(t.polyOf(p)) : ONE());
+      const away = complement(t.times(kept(f.remove), kept(f.displaced)));
+      column({ kind: 'tag_gain', tagId: f.tagId }, t.times(add, complement(h)));
+      column({ kind: 'tag_lose', tagId: f.tagId }, t.times(h, away));
+      if (f.add) column({ kind: 'tag_kept', tagId: f.tagId }, t.times(h, t.times(complement(add), complement(away))));
     }
-    plan.conflicts.forEach((c, index) => column({ kind: 'conflict', index }, polyOf(conflictFormula(rule, c))));
+    plan.conflicts.forEach((c, index) => column({ kind: 'conflict', index }, t.polyOf(conflictFormula(rule, c))));
+  }
+  return { columns, polys };
+}
+
+/** How one statement's counts read their atoms: the shapes of a count query, and packing them into statements. */
+class CountQueries {
+  constructor(
+    private readonly t: AtomTable,
+    private readonly opts: PreviewOptions & PlanTuning,
+  ) {}
+
+  private get scope() {
+    return this.opts.scope;
   }
 
-  // The distinct monomials, each one count.
-  const monomials: string[] = [];
-  const indexOf = new Map<string, number>();
-  for (const p of polys) {
-    for (const m of p.keys()) {
-      if (indexOf.has(m)) continue;
-      indexOf.set(m, monomials.length);
-      monomials.push(m);
-    }
-  }
-  if (monomials.length > MAX_PREVIEW_COUNTS) return null;
-  const combos = polys.map((p) => [...p].map(([m, coeff]) => ({ index: indexOf.get(m) as number, coeff })));
-
-  // ---- the shapes of a count query ----
-  const scope = opts.scope;
-  const atomsOf = (m: string): Atom[] => (m === '' ? [] : m.split(',').map((i) => atoms[Number(i)] as Atom));
   /** The contacts in scope satisfying every atom of `used`, "holds t" written in `form`. */
-  const countQuery = (used: Atom[], form: HeldForm): CountQuery => {
+  count(used: Atom[], form: HeldForm): CountQuery {
+    const scope = this.scope;
     const others = used.filter((a) => a.heldTag === undefined);
     const held = used.filter((a) => a.heldTag !== undefined);
     const tag = held[0]?.heldTag;
-    if (used.length === 1 && tag !== undefined && !scope) {
-      // Every contact_tags row names a contact (foreign key, enforced by D1): the tag index alone.
-      return holdersQuery(tag);
-    }
+    // Every contact_tags row names a contact (foreign key, enforced by D1): the tag index alone.
+    if (used.length === 1 && tag !== undefined && !scope) return holdersQuery(tag);
     if (form === 'walk' && held.length === 1 && tag !== undefined) {
       // Walk the tag index (contact ids in order) and look each holder up.
-      const preds = [{ sql: 'ht.tag_id = ?', params: [tag] as unknown[] }, ...others.map((a) => a.where)];
-      if (scope) preds.push(scope);
+      const preds = [{ sql: 'ht.tag_id = ?', params: [tag] as unknown[] }, ...others.map((a) => a.where), ...(scope ? [scope] : [])];
       return {
         sql: `(SELECT count(*) FROM contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id${whereOf(preds)})`,
         params: preds.flatMap((p) => p.params),
         ctes: others.flatMap((a) => a.ctes),
       };
     }
+    if (form === 'merge' && held.length === 1 && tag !== undefined) return this.merged(others, held, tag);
+    // From the other atoms' side: each contact they leave is probed (EXISTS on the primary
+    // key), or looked up in the holder set built once (IN).
+    const preds = used.map((a) => (a.heldTag === undefined ? a.where : form === 'in' ? heldIn(a.heldTag) : heldWhere(a.heldTag)));
+    if (scope) preds.push(scope);
+    return {
+      sql: `(SELECT count(*) FROM contacts c${whereOf(preds)})`,
+      params: preds.flatMap((p) => p.params),
+      ctes: others.flatMap((a) => a.ctes),
+    };
+  }
+
+  /** "Holds t ∧ others" as a merge of two id lists in order. */
+  private merged(others: Atom[], held: Atom[], tag: number): CountQuery {
+    const scope = this.scope;
     const list = others.length === 1 ? others[0]?.idOrdered : undefined;
-    if (form === 'merge' && held.length === 1 && tag !== undefined && list?.values && !scope) {
+    if (list?.values && !scope) {
       // An IN list merged value by value: disjoint equalities, each read in id order.
       const parts = list.values.map((v) =>
-        countQuery(
+        this.count(
           [{ where: { sql: `c.${list.column} = ?`, params: [v] }, ctes: [], idOrdered: { column: list.column } }, ...held],
           'merge',
         ),
       );
       return { sql: `(${parts.map((p) => p.sql).join(' + ')})`, params: parts.flatMap((p) => p.params), ctes: [] };
     }
-    if (form === 'merge' && held.length === 1 && tag !== undefined) {
-      // Both sides as ascending id lists, intersected by a merge (SQLite's MERGE (INTERSECT) for a
-      // compound SELECT with ORDER BY): the holders are read off the tag index in order, the
-      // other side is sorted only when its plan does not already yield ids in order.
-      const preds = others.map((a) => a.where);
-      if (scope) preds.push(scope);
-      const where = whereOf(preds);
-      return {
-        sql: `(SELECT count(*) FROM (SELECT c.id FROM contacts c${where} INTERSECT SELECT ht.contact_id FROM contact_tags ht WHERE ht.tag_id = ? ORDER BY 1))`,
-        params: [...preds.flatMap((p) => p.params), tag],
-        ctes: others.flatMap((a) => a.ctes),
-      };
-    }
-    // From the other atoms' side: each contact they leave is probed (EXISTS on the primary
-    // key), or looked up in the holder set built once (IN).
-    const preds = used.map((a) => (a.heldTag === undefined ? a.where : form === 'in' ? heldIn(a.heldTag) : heldWhere(a.heldTag)));
+    // Both sides as ascending id lists, intersected by a merge (SQLite's MERGE (INTERSECT) for a
+    // compound SELECT with ORDER BY): the holders are read off the tag index in order, the
+    // other side is sorted only when its plan does not already yield ids in order.
+    const preds = others.map((a) => a.where);
     if (scope) preds.push(scope);
-    const where = whereOf(preds);
     return {
-      sql: `(SELECT count(*) FROM contacts c${where})`,
-      params: preds.flatMap((p) => p.params),
+      sql: `(SELECT count(*) FROM (SELECT c.id FROM contacts c${whereOf(preds)} INTERSECT SELECT ht.contact_id FROM contact_tags ht WHERE ht.tag_id = ? ORDER BY 1))`,
+      params: [...preds.flatMap((p) => p.params), tag],
       ctes: others.flatMap((a) => a.ctes),
     };
-  };
+  }
+
   /** Where other atoms are selective — an aggregate set, or two or more tests — probe per contact. */
-  const narrowed = (used: Atom[]) => {
+  narrowed(used: Atom[]): boolean {
     const others = used.filter((a) => a.heldTag === undefined);
     return others.some((a) => a.ctes.length > 0) || others.length >= 2;
-  };
+  }
 
   /**
    * One pass over the contacts satisfying `used`: their count, and per rider how many of them
    * also satisfy its extra atoms (one text "n,r1,r2…"). `CASE WHEN` keeps the WHERE clause's
    * truth (NULL fails).
    */
-  const passQuery = (used: Atom[], riders: Atom[][]): CountQuery => {
+  pass(used: Atom[], riders: Atom[][]): CountQuery {
     const preds = used.map((a) => a.where);
-    if (scope) preds.push(scope);
-    const where = whereOf(preds);
-    const sums = riders.map((extra) => {
-      const parts = extra.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag)));
-      return countWhen(parts);
-    });
+    if (this.scope) preds.push(this.scope);
+    const sums = riders.map((extra) => countWhen(extra.map((a) => (a.heldTag === undefined ? a.where : heldWhere(a.heldTag)))));
     return {
       // balanced, as the statement's own list: SQLite caps an expression's depth at 100
-      sql: `(SELECT ${packCounts(['count(*)', ...sums.map((x) => x.sql)])} FROM contacts c${where})`,
+      sql: `(SELECT ${packCounts(['count(*)', ...sums.map((x) => x.sql)])} FROM contacts c${whereOf(preds)})`,
       params: [...sums.flatMap((x) => x.params), ...preds.flatMap((p) => p.params)],
       ctes: [...used, ...riders.flat()].flatMap((a) => a.ctes),
       n: 1 + riders.length,
     };
-  };
-
-  const statement = (part: CountQuery[]): SqlFrag => {
-    const withs = new Map<string, SqlFrag>();
-    for (const q of part) for (const c of q.ctes) withs.set(c.name, c.body);
-    const head = withs.size ? `WITH ${[...withs].map(([name, b]) => `${name} AS MATERIALIZED (${b.sql})`).join(', ')} ` : '';
-    const sql = `${head}SELECT ${packCounts(part.map((q) => q.sql))} AS counts`;
-    return numberParams(sql, [...[...withs.values()].flatMap((b) => b.params), ...part.flatMap((q) => q.params)]);
-  };
-  const fits = (s: SqlFrag) => s.params.length <= D1_MAX_PARAMS && s.sql.length <= D1_MAX_STATEMENT_BYTES;
-  const tooBig = (): RuleResult<never> => ({
-    ok: false,
-    errors: [
-      ruleError(
-        null,
-        'too_many_parameters',
-        `one count of the preview needs more than ${D1_MAX_PARAMS} SQL parameters or ${D1_MAX_STATEMENT_BYTES} bytes: simplify the rule`,
-      ),
-    ],
-  });
-  /** Packs counts into as few statements as D1's limits allow (each count must fit alone). */
-  const pack = (counts: CountQuery[], fills: number[]): CountRound => {
-    const statements: SqlFrag[] = [];
-    const perStatement: number[] = [];
-    let start = 0;
-    while (start < counts.length) {
-      let end = start + 1;
-      const most = opts.countsPerStatement ?? counts.length;
-      while (end < counts.length && end - start < most && fits(statement(counts.slice(start, end + 1)))) end++;
-      statements.push(statement(counts.slice(start, end)));
-      perStatement.push(counts.slice(start, end).reduce((n, q) => n + (q.n ?? 1), 0));
-      start = end;
-    }
-    return { statements, perStatement, fills };
-  };
+  }
 
   /**
    * Counts with a band of a score: written alone, each evaluates the score for every contact it
@@ -585,8 +567,9 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
    * over all contacts with the aggregates as joins (one pass over each window), or over a held
    * tag's holders (the tag index walked) with the aggregates per contact (few contacts).
    */
-  const bandPassQuery = (scoreId: string, rest: Atom[], bands: number[][]): CountQuery | null => {
-    const test = testsById.get(scoreId);
+  bandPass(scoreId: string, rest: Atom[], bands: number[][]): CountQuery | null {
+    const { ctx, bandOf } = this.t;
+    const test = this.t.testsById.get(scoreId);
     if (!test) return null;
     const held = rest.filter((a) => a.heldTag !== undefined);
     const walk = held.length === 1 ? held[0]?.heldTag : undefined;
@@ -596,28 +579,26 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       ...(walk === undefined ? [] : [{ sql: 'ht.tag_id = ?', params: [walk] as unknown[] }]),
       ...rest.filter((a) => a.heldTag === undefined).map((a) => a.where),
       ...held.filter((a) => a.heldTag !== walk).map((a) => heldWhere(a.heldTag as number)),
-      ...(scope ? [scope] : []),
+      ...(this.scope ? [this.scope] : []),
     ];
     const v: SqlFrag = { sql: 'v', params: [] };
-    const sums = bands.map((ids) => {
-      const parts = ids.map((i) => {
-        const b = bandOf.get(i) as { min: number; max: number | null };
-        return (LOGIC_OPERATIONS.sf_band as LogicOperation).sql(
-          [
+    const sums = bands.map((ids) =>
+      countWhen(
+        ids.map((i) => {
+          const b = bandOf.get(i) as Band;
+          const args = [
             { kind: 'expr', frag: v },
             { kind: 'lit', value: b.min },
             { kind: 'lit', value: b.max },
-          ],
-          ctx,
-        );
-      });
-      return countWhen(parts);
-    });
+          ] as const;
+          return (LOGIC_OPERATIONS.sf_band as LogicOperation).sql([...args], ctx);
+        }),
+      ),
+    );
     const from = walk === undefined ? 'contacts c' : 'contact_tags ht CROSS JOIN contacts c ON c.id = ht.contact_id';
-    const where = whereOf(preds);
     return {
       // LIMIT -1: the inner select is not flattened, so the score is computed once per contact
-      sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM (SELECT ${score.sql} AS v FROM ${from}${joins.map((j) => ` ${j.frag.sql}`).join('')}${where} LIMIT -1))`,
+      sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM (SELECT ${score.sql} AS v FROM ${from}${joins.map((j) => ` ${j.frag.sql}`).join('')}${whereOf(preds)} LIMIT -1))`,
       params: [
         ...sums.flatMap((s) => s.params),
         ...score.params,
@@ -627,130 +608,248 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       ctes: rest.flatMap((a) => a.ctes),
       n: sums.length,
     };
-  };
-  // ---- packing the counts into rounds ----
-  const bandPasses: { indices: number[]; query: CountQuery }[] = [];
-  const banded = new Set<number>();
-  if (opts.bandPasses !== false) {
-    const groups = new Map<string, { score: string; rest: number[]; bands: number[][]; indices: number[] }>();
-    monomials.forEach((m, index) => {
-      const ids = m === '' ? [] : m.split(',').map(Number);
-      const bands = ids.filter((i) => bandOf.has(i));
-      const scores = [...new Set(bands.map((i) => bandOf.get(i)?.id as string))];
-      if (scores.length !== 1) return;
-      const rest = ids.filter((i) => !bandOf.has(i));
-      const key = `${scores[0]}|${rest.join(',')}`;
-      const g = groups.get(key) ?? { score: scores[0] as string, rest, bands: [], indices: [] };
-      g.bands.push(bands);
-      g.indices.push(index);
-      groups.set(key, g);
-    });
-    for (const g of groups.values()) {
-      const query = bandPassQuery(
-        g.score,
-        g.rest.map((i) => atoms[i] as Atom),
-        g.bands,
-      );
-      if (!query || !fits(statement([query]))) continue;
-      bandPasses.push({ indices: g.indices, query });
-      for (const i of g.indices) banded.add(i);
-    }
   }
 
+  /**
+   * Several tags counted from the same smaller side (the tags of an exclusive group a rule adds
+   * into, each possibly displaced): one pass over that side's contacts, looking up all the tags
+   * at once, instead of one pass per tag.
+   */
+  heldGroup(rest: Atom[], tags: number[]): CountQuery {
+    const preds = rest.map((a) => a.where);
+    if (this.scope) preds.push(this.scope);
+    const sums = tags.map((t) => ({ sql: 'coalesce(sum(CASE WHEN ht.tag_id = ? THEN 1 ELSE 0 END), 0)', params: [t] as unknown[] }));
+    return {
+      sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM contacts c JOIN contact_tags ht ON ht.contact_id = c.id AND ht.tag_id IN (SELECT value FROM json_each(?))${whereOf(preds)})`,
+      params: [...sums.flatMap((s) => s.params), JSON.stringify(tags), ...preds.flatMap((p) => p.params)],
+      ctes: rest.flatMap((a) => a.ctes),
+      n: tags.length,
+    };
+  }
+
+  statement(part: CountQuery[]): SqlFrag {
+    const withs = new Map<string, SqlFrag>();
+    for (const q of part) for (const c of q.ctes) withs.set(c.name, c.body);
+    const head = withs.size ? `WITH ${[...withs].map(([name, b]) => `${name} AS MATERIALIZED (${b.sql})`).join(', ')} ` : '';
+    const sql = `${head}SELECT ${packCounts(part.map((q) => q.sql))} AS counts`;
+    return numberParams(sql, [...[...withs.values()].flatMap((b) => b.params), ...part.flatMap((q) => q.params)]);
+  }
+
+  /** Whether these counts fit in one statement within D1's limits. */
+  fit(part: CountQuery[]): boolean {
+    const s = this.statement(part);
+    return s.params.length <= D1_MAX_PARAMS && s.sql.length <= D1_MAX_STATEMENT_BYTES;
+  }
+
+  /** Packs counts into as few statements as D1's limits allow (each count must fit alone). */
+  pack(counts: CountQuery[], fills: number[]): CountRound {
+    const statements: SqlFrag[] = [];
+    const perStatement: number[] = [];
+    let start = 0;
+    while (start < counts.length) {
+      let end = start + 1;
+      const most = this.opts.countsPerStatement ?? counts.length;
+      while (end < counts.length && end - start < most && this.fit(counts.slice(start, end + 1))) end++;
+      statements.push(this.statement(counts.slice(start, end)));
+      perStatement.push(counts.slice(start, end).reduce((n, q) => n + (q.n ?? 1), 0));
+      start = end;
+    }
+    return { statements, perStatement, fills };
+  }
+}
+
+const tooBig = (): RuleResult<never> => ({
+  ok: false,
+  errors: [
+    ruleError(
+      null,
+      'too_many_parameters',
+      `one count of the preview needs more than ${D1_MAX_PARAMS} SQL parameters or ${D1_MAX_STATEMENT_BYTES} bytes: simplify the rule`,
+    ),
+  ],
+});
+
+/** The distinct monomials of the columns (each one count), and each column as coefficients over them. */
+interface Counts {
+  monomials: string[];
+  indexOf: Map<string, number>;
+  combos: { index: number; coeff: number }[][];
+}
+
+function countsOf(polys: Poly[]): Counts {
+  const monomials: string[] = [];
+  const indexOf = new Map<string, number>();
+  for (const p of polys) {
+    for (const m of p.keys()) {
+      if (indexOf.has(m)) continue;
+      indexOf.set(m, monomials.length);
+      monomials.push(m);
+    }
+  }
+  const combos = polys.map((p) => [...p].map(([m, coeff]) => ({ index: indexOf.get(m) as number, coeff })));
+  return { monomials, indexOf, combos };
+}
+
+/** Counts that differ only in bands of one score, each group as one pass (see `bandPass`). */
+function bandPassesOf(c: Counts, t: AtomTable, q: CountQueries, opts: PlanTuning) {
+  const bandPasses: { indices: number[]; query: CountQuery }[] = [];
+  const banded = new Set<number>();
+  if (opts.bandPasses === false) return { bandPasses, banded };
+  const groups = new Map<string, { score: string; rest: number[]; bands: number[][]; indices: number[] }>();
+  c.monomials.forEach((m, index) => {
+    const ids = m === '' ? [] : m.split(',').map(Number);
+    const bands = ids.filter((i) => t.bandOf.has(i));
+    const scores = [...new Set(bands.map((i) => t.bandOf.get(i)?.id as string))];
+    if (scores.length !== 1) return;
+    const rest = ids.filter((i) => !t.bandOf.has(i));
+    const key = `${scores[0]}|${rest.join(',')}`;
+    const g = groups.get(key) ?? { score: scores[0] as string, rest, bands: [], indices: [] };
+    g.bands.push(bands);
+    g.indices.push(index);
+    groups.set(key, g);
+  });
+  for (const g of groups.values()) {
+    const query = q.bandPass(
+      g.score,
+      g.rest.map((i) => t.atoms[i] as Atom),
+      g.bands,
+    );
+    if (!query || !q.fit([query])) continue;
+    bandPasses.push({ indices: g.indices, query });
+    for (const i of g.indices) banded.add(i);
+  }
+  return { bandPasses, banded };
+}
+
+/**
+ * Counts over an aggregate set ride on one pass: every conjunction that contains a smaller one
+ * with an aggregate set (the chain's later prefixes) is counted in the pass over that smaller
+ * one's contacts (`count(*)`, `sum(CASE WHEN extra …)`), as enumerating the set and looking its
+ * contacts up was most of each such count's cost. "… ∧ holds t" rides only on a pass with a
+ * positive set (`IN aN`, few contacts): on a pass over a NOT IN set (nearly everyone; now only
+ * inside an AND / OR of tests) its EXISTS per contact cost 1.2 s at 1M, so elsewhere it is sized
+ * in the second batch.
+ */
+function ridersOf(c: Counts, t: AtomTable, q: CountQueries, banded: Set<number>) {
+  const { monomials } = c;
+  const atomIds = (index: number) => (monomials[index] ? (monomials[index] as string).split(',').map(Number) : []);
+  const riders = new Map<number, { index: number; extra: Atom[] }[]>();
+  const rides = new Set<number>();
+  const bases: number[] = [];
+  const withSet = monomials
+    .map((_m, i) => i)
+    .filter(
+      (i) =>
+        !banded.has(i) &&
+        t.of(monomials[i] as string).some((a) => a.ctes.length > 0) &&
+        t.of(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1,
+    )
+    .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
+  for (const i of withSet) {
+    const ids = atomIds(i);
+    const isHeld = t.of(monomials[i] as string).some((a) => a.heldTag !== undefined);
+    const base = bases.find((b) => atomIds(b).every((x) => ids.includes(x)) && (!isHeld || atomIds(b).some((x) => t.atoms[x]?.inSet)));
+    if (base !== undefined) {
+      const extra = ids.filter((x) => !atomIds(base).includes(x)).map((x) => t.atoms[x] as Atom);
+      riders.set(base, [...(riders.get(base) ?? []), { index: i, extra }]);
+      rides.add(i);
+    } else if (!isHeld) bases.push(i);
+  }
+  // A pass too large for one statement: its counts go back to one query each.
+  for (const [base, group] of riders) {
+    if (
+      q.fit([
+        q.pass(
+          t.of(monomials[base] as string),
+          group.map((g) => g.extra),
+        ),
+      ])
+    )
+      continue;
+    riders.delete(base);
+    for (const g of group) rides.delete(g.index);
+  }
+  return { riders, rides };
+}
+
+/** A held count left for the second round: its index, the indices of its two sides' counts, its atoms. */
+interface Later {
+  index: number;
+  holders: number;
+  rest: number;
+  used: Atom[];
+}
+
+/**
+ * Builds the preview's count plan (see the file's comment), or null when the polynomials are too
+ * large. Phases: atoms and polynomials (AtomTable, previewColumns), the distinct counts, the
+ * passes shared by bands and by aggregate sets, then one or two rounds of statements.
+ */
+function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & PlanTuning): RuleResult<PreviewCountPlan> | null {
+  const t = new AtomTable(rule, { now: outer.now, tzOffsetMinutes: outer.tzOffsetMinutes, event: outer.event });
+  const { columns, polys } = previewColumns(rule, t, opts);
+  const c = countsOf(polys);
+  if (c.monomials.length > MAX_PREVIEW_COUNTS) return null;
+  const q = new CountQueries(t, opts);
+  const { bandPasses, banded } = bandPassesOf(c, t, q, opts);
   const forced = opts.held === 'auto' ? undefined : opts.held;
   if ((opts.rounds ?? 2) === 1) {
     const fills: number[] = [];
     const queries: CountQuery[] = [];
-    monomials.forEach((m, index) => {
+    c.monomials.forEach((m, index) => {
       if (banded.has(index)) return;
-      const used = atomsOf(m);
-      queries.push(countQuery(used, forced ?? (narrowed(used) ? 'exists' : 'walk')));
+      const used = t.of(m);
+      queries.push(q.count(used, forced ?? (q.narrowed(used) ? 'exists' : 'walk')));
       fills.push(index);
     });
     for (const b of bandPasses) {
       queries.push(b.query);
       fills.push(...b.indices);
     }
-    if (!queries.every((q) => fits(statement([q])))) return tooBig();
-    return { ok: true, value: { columns, combos, size: monomials.length, first: pack(queries, fills) } };
+    if (!queries.every((x) => q.fit([x]))) return tooBig();
+    return { ok: true, value: { columns, combos: c.combos, size: c.monomials.length, first: q.pack(queries, fills) } };
   }
+  return twoRounds(c, t, q, { columns, bandPasses, banded, forced, opts });
+}
 
-  // Two rounds. The first: every count without a held tag, each held tag's holder count (the tag
-  // index alone, without the scope: that is what a walk visits), and — unless `narrow: false` —
-  // the held counts next to a positive aggregate set (riding on its pass, see below). The
-  // second: every other held count, from the smaller side.
+/** What the rounds need besides the counts: the columns, the band passes, a forced held form, the tuning. */
+interface RoundInputs {
+  columns: PreviewColumn[];
+  bandPasses: { indices: number[]; query: CountQuery }[];
+  banded: Set<number>;
+  forced: HeldForm | undefined;
+  opts: PreviewOptions & PlanTuning;
+}
+
+/**
+ * Two rounds. The first: every count without a held tag, each held tag's holder count (the tag
+ * index alone, without the scope: that is what a walk visits), and — unless `narrow: false` —
+ * the held counts next to a positive aggregate set (riding on its pass). The second: every other
+ * held count, from the smaller side.
+ */
+function twoRounds(c: Counts, t: AtomTable, q: CountQueries, o: RoundInputs): RuleResult<PreviewCountPlan> {
+  const { monomials, indexOf } = c;
+  const { forced, opts } = o;
+  const scope = opts.scope;
   const first: number[] = [];
   const firstQueries: CountQuery[] = [];
-  const later: { index: number; holders: number; rest: number; used: Atom[] }[] = [];
+  const later: Later[] = [];
   const extra: CountQuery[] = [];
   const holdersIndex = new Map<number, number>();
-  const restIndex = (m: string, tag: number): number | undefined => {
-    const rest = m
-      .split(',')
-      .filter((i) => atoms[Number(i)]?.heldTag !== tag)
-      .join(',');
-    return indexOf.get(rest);
-  };
-  // Counts over an aggregate set ride on one pass: every conjunction that contains a smaller
-  // one with an aggregate set (the chain's later prefixes) is counted in the pass over that
-  // smaller one's contacts (`count(*)`, `sum(CASE WHEN extra …)`), as enumerating the set and
-  // looking its contacts up was most of each such count's cost. "… ∧ holds t" rides only on a
-  // pass with a positive set (`IN aN`, few contacts): on a pass over a NOT IN set (nearly
-  // everyone; now only inside an AND / OR of tests) its EXISTS per contact cost 1.2 s at 1M,
-  // so elsewhere it is sized in the second batch.
-  const atomIds = (index: number) => (monomials[index] ? (monomials[index] as string).split(',').map(Number) : []);
-  const riders = new Map<number, { index: number; extra: Atom[] }[]>();
-  const rides = new Set<number>();
-  if (opts.narrow !== false && forced === undefined) {
-    const bases: number[] = [];
-    const withSet = monomials
-      .map((_m, i) => i)
-      .filter(
-        (i) =>
-          !banded.has(i) &&
-          atomsOf(monomials[i] as string).some((a) => a.ctes.length > 0) &&
-          atomsOf(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1,
-      )
-      .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
-    for (const i of withSet) {
-      const ids = atomIds(i);
-      const isHeld = atomsOf(monomials[i] as string).some((a) => a.heldTag !== undefined);
-      const base = bases.find((b) => atomIds(b).every((x) => ids.includes(x)) && (!isHeld || atomIds(b).some((x) => atoms[x]?.inSet)));
-      if (base !== undefined) {
-        const extra = ids.filter((x) => !atomIds(base).includes(x)).map((x) => atoms[x] as Atom);
-        riders.set(base, [...(riders.get(base) ?? []), { index: i, extra }]);
-        rides.add(i);
-      } else if (!isHeld) bases.push(i);
-    }
-    // A pass too large for one statement: its counts go back to one query each.
-    for (const [base, group] of riders) {
-      if (
-        fits(
-          statement([
-            passQuery(
-              atomsOf(monomials[base] as string),
-              group.map((g) => g.extra),
-            ),
-          ]),
-        )
-      )
-        continue;
-      riders.delete(base);
-      for (const g of group) rides.delete(g.index);
-    }
-  }
-  for (const b of bandPasses) {
+  const { riders, rides } =
+    opts.narrow !== false && forced === undefined ? ridersOf(c, t, q, o.banded) : { riders: new Map(), rides: new Set<number>() };
+  for (const b of o.bandPasses) {
     first.push(...b.indices);
     firstQueries.push(b.query);
   }
   monomials.forEach((m, index) => {
-    if (rides.has(index) || banded.has(index)) return;
-    const used = atomsOf(m);
-    const group = riders.get(index);
+    if (rides.has(index) || o.banded.has(index)) return;
+    const used = t.of(m);
+    const group: { index: number; extra: Atom[] }[] | undefined = riders.get(index);
     if (group) {
       first.push(index, ...group.map((g) => g.index));
       firstQueries.push(
-        passQuery(
+        q.pass(
           used,
           group.map((g) => g.extra),
         ),
@@ -759,7 +858,14 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
     }
     const held = used.filter((a) => a.heldTag !== undefined);
     const tag = held[0]?.heldTag;
-    const rest = tag === undefined ? undefined : restIndex(m, tag);
+    const restKey =
+      tag === undefined
+        ? undefined
+        : m
+            .split(',')
+            .filter((i) => t.atoms[Number(i)]?.heldTag !== tag)
+            .join(',');
+    const rest = restKey === undefined ? undefined : indexOf.get(restKey);
     if (
       tag === undefined ||
       rest === undefined ||
@@ -768,89 +874,88 @@ function build(rule: CompiledRule, outer: SqlContext, opts: PreviewOptions & Pla
       (opts.narrow !== false && used.some((a) => a.inSet))
     ) {
       first.push(index);
-      firstQueries.push(countQuery(used, forced ?? (narrowed(used) || held.length > 1 ? 'exists' : 'walk')));
+      firstQueries.push(q.count(used, forced ?? (q.narrowed(used) || held.length > 1 ? 'exists' : 'walk')));
       return;
     }
     let holders = holdersIndex.get(tag);
     if (holders === undefined) {
-      const alone = scope ? undefined : indexOf.get(String(atoms.findIndex((a) => a.heldTag === tag)));
+      const alone = scope ? undefined : indexOf.get(String(t.atoms.findIndex((a) => a.heldTag === tag)));
       holders = alone ?? monomials.length + extra.push(holdersQuery(tag)) - 1;
       holdersIndex.set(tag, holders);
     }
     later.push({ index, holders, rest, used });
   });
   for (const l of later) {
-    for (const form of ['walk', 'exists', 'in', 'merge'] as const) if (!fits(statement([countQuery(l.used, form)]))) return tooBig();
+    for (const form of ['walk', 'exists', 'in', 'merge'] as const) if (!q.fit([q.count(l.used, form)])) return tooBig();
   }
-  if (!firstQueries.every((q) => fits(statement([q])))) return tooBig();
-  const firstRound = pack([...firstQueries, ...extra], [...first, ...extra.map((_q, i) => monomials.length + i)]);
-  /**
-   * Drive from the smaller side. Where the other side is one equality read off its own index
-   * (ids in order, as the holders are) and neither side is MERGE_RATIO× the other, merge them:
-   * two sequential index reads instead of a B-tree probe per contact. Only then: a side whose
-   * ids need sorting (or a scope) makes SQLite scan the table in id order for the merge, which
-   * measured slower than either other form.
-   */
-  const pick = (used: Atom[], side: number, holders: number): HeldForm => {
-    const others = used.filter((a) => a.heldTag === undefined);
-    const mergeable = opts.merge !== false && !scope && others.length === 1 && others[0]?.idOrdered !== undefined;
-    if (mergeable && side < holders * MERGE_RATIO && holders < side * MERGE_RATIO) return 'merge';
-    return side <= holders ? 'exists' : 'walk';
-  };
-  /**
-   * Several tags counted from the same smaller side (the tags of an exclusive group a rule adds
-   * into, each possibly displaced): one pass over that side's contacts, looking up all the tags
-   * at once, instead of one pass per tag.
-   */
-  const heldGroupQuery = (rest: Atom[], tags: number[]): CountQuery => {
-    const preds = rest.map((a) => a.where);
-    if (scope) preds.push(scope);
-    const where = whereOf(preds);
-    const sums = tags.map((t) => ({ sql: 'coalesce(sum(CASE WHEN ht.tag_id = ? THEN 1 ELSE 0 END), 0)', params: [t] as unknown[] }));
-    return {
-      sql: `(SELECT ${packCounts(sums.map((s) => s.sql))} FROM contacts c JOIN contact_tags ht ON ht.contact_id = c.id AND ht.tag_id IN (SELECT value FROM json_each(?))${where})`,
-      params: [...sums.flatMap((s) => s.params), JSON.stringify(tags), ...preds.flatMap((p) => p.params)],
-      ctes: rest.flatMap((a) => a.ctes),
-      n: tags.length,
-    };
-  };
-  const second = (counts: readonly number[]): CountRound => {
-    const queries: CountQuery[] = [];
-    const fills: number[] = [];
-    const bySide = new Map<number, typeof later>();
-    for (const l of later) {
-      const holders = counts[l.holders] ?? 0;
-      const side = counts[l.rest] ?? 0;
-      // A conjunction lies within both sides: an empty side needs no query (the count stays 0).
-      if (holders === 0 || side === 0) continue;
-      const form = forced ?? pick(l.used, side, holders);
-      if (form === 'exists' && forced === undefined && opts.heldGroups !== false) {
-        bySide.set(l.rest, [...(bySide.get(l.rest) ?? []), l]);
-        continue;
-      }
-      queries.push(countQuery(l.used, form));
-      fills.push(l.index);
-    }
-    for (const group of bySide.values()) {
-      const tags = group.map((l) => l.used.find((a) => a.heldTag !== undefined)?.heldTag as number);
-      const rest = (group[0] as (typeof later)[number]).used.filter((a) => a.heldTag === undefined);
-      const q = group.length > 1 ? heldGroupQuery(rest, tags) : countQuery((group[0] as (typeof later)[number]).used, 'exists');
-      if (group.length > 1 && !fits(statement([q]))) {
-        for (const l of group) {
-          queries.push(countQuery(l.used, 'exists'));
-          fills.push(l.index);
-        }
-        continue;
-      }
-      queries.push(q);
-      fills.push(...group.map((l) => l.index));
-    }
-    return pack(queries, fills);
-  };
+  if (!firstQueries.every((x) => q.fit([x]))) return tooBig();
+  const firstRound = q.pack([...firstQueries, ...extra], [...first, ...extra.map((_q, i) => monomials.length + i)]);
+  const second = (counts: readonly number[]) => secondRound(later, counts, q, forced, opts);
   return {
     ok: true,
-    value: { columns, combos, size: monomials.length + extra.length, first: firstRound, ...(later.length ? { second } : {}) },
+    value: {
+      columns: o.columns,
+      combos: c.combos,
+      size: monomials.length + extra.length,
+      first: firstRound,
+      ...(later.length ? { second } : {}),
+    },
   };
+}
+
+/**
+ * Drive from the smaller side. Where the other side is one equality read off its own index (ids
+ * in order, as the holders are) and neither side is MERGE_RATIO× the other, merge them: two
+ * sequential index reads instead of a B-tree probe per contact. Only then: a side whose ids need
+ * sorting (or a scope) makes SQLite scan the table in id order for the merge, which measured
+ * slower than either other form.
+ */
+function pickHeldForm(used: Atom[], side: number, holders: number, opts: PreviewOptions & PlanTuning): HeldForm {
+  const others = used.filter((a) => a.heldTag === undefined);
+  const mergeable = opts.merge !== false && !opts.scope && others.length === 1 && others[0]?.idOrdered !== undefined;
+  if (mergeable && side < holders * MERGE_RATIO && holders < side * MERGE_RATIO) return 'merge';
+  return side <= holders ? 'exists' : 'walk';
+}
+
+/** The second round, given the first round's counts: each held count from its smaller side. */
+function secondRound(
+  later: Later[],
+  counts: readonly number[],
+  q: CountQueries,
+  forced: HeldForm | undefined,
+  opts: PreviewOptions & PlanTuning,
+): CountRound {
+  const queries: CountQuery[] = [];
+  const fills: number[] = [];
+  const bySide = new Map<number, Later[]>();
+  for (const l of later) {
+    const holders = counts[l.holders] ?? 0;
+    const side = counts[l.rest] ?? 0;
+    // A conjunction lies within both sides: an empty side needs no query (the count stays 0).
+    if (holders === 0 || side === 0) continue;
+    const form = forced ?? pickHeldForm(l.used, side, holders, opts);
+    if (form === 'exists' && forced === undefined && opts.heldGroups !== false) {
+      bySide.set(l.rest, [...(bySide.get(l.rest) ?? []), l]);
+      continue;
+    }
+    queries.push(q.count(l.used, form));
+    fills.push(l.index);
+  }
+  for (const group of bySide.values()) {
+    const tags = group.map((l) => l.used.find((a) => a.heldTag !== undefined)?.heldTag as number);
+    const rest = (group[0] as Later).used.filter((a) => a.heldTag === undefined);
+    const one = group.length > 1 ? q.heldGroup(rest, tags) : q.count((group[0] as Later).used, 'exists');
+    if (group.length > 1 && !q.fit([one])) {
+      for (const l of group) {
+        queries.push(q.count(l.used, 'exists'));
+        fills.push(l.index);
+      }
+      continue;
+    }
+    queries.push(one);
+    fills.push(...group.map((l) => l.index));
+  }
+  return q.pack(queries, fills);
 }
 
 /** ` WHERE a AND b …` (balanced: SQLite caps an expression's depth at 100), or '' for no predicates. */
