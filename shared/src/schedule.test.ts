@@ -41,7 +41,8 @@ describe('schedule triggers (cron)', () => {
   it('recognises its presets, whatever the spacing', () => {
     for (const p of SCHEDULE_PRESETS) expect(cronProblem(p.cron)).toBeNull();
     expect(presetOf(' 0  3 * * * ')).toBe('daily');
-    expect(presetOf('0 9 * * 1')).toBe('weekly');
+    expect(presetOf('0 3 * * 1')).toBe('weekly');
+    expect(presetOf('0 3 1 * *')).toBe('monthly');
     expect(presetOf('0 4 * * *')).toBeNull();
   });
 });

@@ -9,9 +9,10 @@ import { Cron } from 'croner';
 
 /** Ready-made schedules for people who do not write cron; the UI words them. */
 export const SCHEDULE_PRESETS = [
+  { id: 'hourly', cron: '0 * * * *' },
   { id: 'daily', cron: '0 3 * * *' },
-  { id: 'weekly', cron: '0 9 * * 1' },
-  { id: 'monthly', cron: '0 9 1 * *' },
+  { id: 'weekly', cron: '0 3 * * 1' },
+  { id: 'monthly', cron: '0 3 1 * *' },
 ] as const;
 
 export type SchedulePresetId = (typeof SCHEDULE_PRESETS)[number]['id'];
