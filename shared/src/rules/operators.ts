@@ -7,11 +7,17 @@
  * Null rule: a comparison with a missing (null/undefined) or wrongly-typed value is FALSE, in JS
  * and in SQL (every SQL form yields 0/1, never NULL, via COALESCE), so NOT and else-branches
  * stay two-valued. Only `is_empty` / `is_not_empty` look at null.
+ *
+ * An operation's entry also holds its fast path (`fast`): what the closure evaluator and the plan
+ * evaluator run instead of calling `js`, with the literal operands bound at compile time. Adding
+ * an operation means adding its entry here (js, sql, and a fast path if it is on a hot path) and
+ * its conformance cases; neither evaluator names operations.
  */
 import { EVENT_TYPES } from '../domain';
 import { dayNumber, DEFAULT_TZ_OFFSET_MINUTES, lastDaysWindow } from './days';
+import { finite, isCompiled, type Evaluator, type Operand } from './evaluate-common';
 import type { FieldDef, FieldType } from './fields';
-import type { AggregateParams, EvalData, JsonLogic, TriggerEvent } from './types';
+import type { AggregateParams, DailyStatRow, EvalData, EventRow, JsonLogic, TriggerEvent } from './types';
 
 /** A piece of SQL with its `?` parameters, in order. */
 export interface SqlFrag {
@@ -55,6 +61,94 @@ export interface LogicOperation {
   js: (data: EvalData, ...args: unknown[]) => unknown;
   /** Operands in, SQL out: a 0/1 predicate, or a value for value-producing operations. */
   sql: (args: SqlOperand[], ctx: SqlContext) => SqlFrag;
+  /**
+   * The fast path of both JS evaluators: the operation compiled for these operands into one
+   * closure, its literal operands checked and bound once (a Set for a long list, a day window
+   * cached per `now`), or null for the evaluator's generic call of `js`. It must mean exactly
+   * what `js` means: the conformance suite and the differential fuzz test hold both evaluators
+   * to json-logic-js running `js`. Absent: always the generic call.
+   */
+  fast?: FastPath;
+  /**
+   * What one evaluation costs, roughly, so the plan runs cheap tests first (tests are pure and
+   * total, so order never changes a result). Absent: 0, a load and a compare. An aggregate walks
+   * the contact's rows; tags, lists and keywords scan arrays or strings.
+   */
+  cost?: number | ((raw: JsonLogic) => number);
+  /** The operation gives a value (a number, a custom attribute), not a yes/no: never a test by itself. */
+  givesValue?: true;
+}
+
+/**
+ * See `LogicOperation.fast`. Literal operands arrive as they stand, expressions compiled by the
+ * calling evaluator (the plan reads a contact field through a dedicated function).
+ */
+export type FastPath = (operands: readonly Operand[]) => Evaluator | null;
+
+const never: Evaluator = () => false;
+
+/**
+ * A fast path for `op(expression, ...literals)` with `arity` literals: a condition on a field,
+ * the shape `compile.ts` emits. `bind` gets the compiled expression and the literals.
+ */
+function onValue(arity: number, bind: (read: Evaluator, b: JsonLogic, c: JsonLogic) => Evaluator | null): FastPath {
+  return (ops) => {
+    const [a, b = null, c = null] = ops;
+    if (ops.length !== arity + 1 || !isCompiled(a) || isCompiled(b) || isCompiled(c)) return null;
+    return bind(a, b, c);
+  };
+}
+/** A fast path for an operation whose `arity` operands are all literals (tags, aggregates, custom attributes). */
+function onLiterals(arity: number, bind: (a: JsonLogic, b: JsonLogic, c: JsonLogic, e: JsonLogic) => Evaluator | null): FastPath {
+  return (ops) => {
+    if (ops.length !== arity || ops.some(isCompiled)) return null;
+    const [a = null, b = null, c = null, e = null] = ops as JsonLogic[];
+    return bind(a, b, c, e);
+  };
+}
+
+/**
+ * `lastDaysWindow(d.now, days, tz)`, recomputed only when `now` or the zone changes: once per
+ * batch of contacts evaluated at one `now`. A class (one hidden class, `at` inlined where it is
+ * called) rather than a closure returning a fresh object.
+ */
+class DayWindow {
+  now = Number.NaN;
+  tz = Number.NaN;
+  firstDay = 0;
+  lastDay = 0;
+  fromMs = 0;
+  toMs = 0;
+  constructor(readonly days: number) {}
+  at(d: EvalData): this {
+    const t = d.tzOffsetMinutes ?? DEFAULT_TZ_OFFSET_MINUTES;
+    if (d.now !== this.now || t !== this.tz) {
+      const w = lastDaysWindow(d.now, this.days, t);
+      this.firstDay = w.firstDay;
+      this.lastDay = w.lastDay;
+      this.fromMs = w.fromMs;
+      this.toMs = w.toMs;
+      this.now = d.now;
+      this.tz = t;
+    }
+    return this;
+  }
+}
+
+/** Lists up to this long are scanned; longer ones are looked up in a Set. */
+const SHORT_LIST = 8;
+
+/** A set of the primitive literals of a list, or null when the list holds anything else. */
+function primitiveSet(list: JsonLogic): Set<unknown> | null {
+  if (!Array.isArray(list)) return null;
+  for (const x of list) if (x !== null && typeof x === 'object') return null;
+  return new Set(list);
+}
+
+/** The contact's custom attributes, when they are an object. */
+function customOf(d: EvalData): Record<string, unknown> | null {
+  const custom = d.contact.custom;
+  return typeof custom === 'object' && custom !== null ? (custom as Record<string, unknown>) : null;
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -86,7 +180,8 @@ function sql(strings: TemplateStringsArray, ...frags: SqlFrag[]): SqlFrag {
 const p = (v: unknown): SqlFrag => ({ sql: '?', params: [v] });
 const lit = (o: SqlOperand | undefined): unknown => (o?.kind === 'lit' ? o.value : undefined);
 
-function cmp(test: (a: number, b: number) => boolean, op: string): LogicOperation {
+/** A comparison of numbers; `bound` is its fast path with the literal `b` bound (a closure of its own per operator, so each inlines its compare). */
+function cmp(test: (a: number, b: number) => boolean, op: string, bound: (read: Evaluator, b: number) => Evaluator): LogicOperation {
   return {
     // Numbers only: JS orders strings by UTF-16 units, SQLite by UTF-8 bytes.
     js: (_d, a, b) => isNum(a) && isNum(b) && test(a, b),
@@ -95,8 +190,200 @@ function cmp(test: (a: number, b: number) => boolean, op: string): LogicOperatio
       const B = val(b);
       return sql`COALESCE(${A} ${{ sql: op, params: [] }} ${B}, 0)`;
     },
+    fast: onValue(1, (read, b) => (finite(b) ? bound(read, b) : never)),
   };
 }
+
+/**
+ * `sf_in` / `sf_not_in` with the list bound: list.some((x) => comparable(a, x) && a === x) for a
+ * non-null `a`, where `a === x` implies the rest. A short list is scanned (indexOf is `===`); a
+ * long one is a Set, whose SameValueZero differs from `===` only for NaN, excluded by `a === a`.
+ */
+function inList(want: boolean): FastPath {
+  return onValue(1, (read, b) => {
+    if (!Array.isArray(b)) return never;
+    const set = primitiveSet(b);
+    if (!set) return null;
+    if (b.length <= SHORT_LIST) {
+      const list: unknown[] = b.slice();
+      if (want)
+        return (d) => {
+          const a = read(d);
+          return a !== null && a !== undefined && list.indexOf(a) >= 0;
+        };
+      return (d) => {
+        const a = read(d);
+        return a !== null && a !== undefined && list.indexOf(a) < 0;
+      };
+    }
+    if (want)
+      return (d) => {
+        const a = read(d);
+        return a !== null && a !== undefined && a === a && set.has(a);
+      };
+    return (d) => {
+      const a = read(d);
+      return a !== null && a !== undefined && !(a === a && set.has(a));
+    };
+  });
+}
+
+/** `sf_has_any_tag` (`any`) / `sf_has_no_tag` with the ids bound. */
+function anyTag(any: boolean): FastPath {
+  return onLiterals(1, (a) => {
+    if (!Array.isArray(a)) return never;
+    const set = primitiveSet(a);
+    if (!set) return null;
+    if (a.length <= SHORT_LIST) {
+      // ids.some((id) => tags.includes(id)), as written: a few ids, a few tags.
+      const ids = a.slice();
+      return (d) => {
+        const tags = d.tags;
+        if (tags) for (let i = 0; i < ids.length; i++) if (tags.includes(ids[i] as number)) return any;
+        return !any;
+      };
+    }
+    // ids.some((id) => tags.includes(id)): both SameValueZero, so it is "a tag is in the set".
+    return (d) => {
+      const tags = d.tags;
+      if (tags) for (let i = 0; i < tags.length; i++) if (set.has(tags[i])) return any;
+      return !any;
+    };
+  });
+}
+
+/** `sf_keyword_any` / `sf_keyword_all` (`all`) with the words bound. */
+function keywords(all: boolean): FastPath {
+  return onValue(1, (read, b) => {
+    if (!Array.isArray(b)) return never;
+    // A non-string keyword never matches: it fails `every` and is skipped by `some`.
+    if (all && !b.every((w) => typeof w === 'string')) return never;
+    const words = b.filter((w): w is string => typeof w === 'string');
+    return (d) => {
+      const t = read(d);
+      if (typeof t !== 'string') return false;
+      for (let i = 0; i < words.length; i++) if (t.includes(words[i] as string) !== all) return !all;
+      return all;
+    };
+  });
+}
+
+/** `sf_agg` with its operands bound: the window's bounds in locals and one loop per measure, as this runs for every contact. */
+const aggregateFast = onLiterals(4, (a, b, c, e) => {
+  const type = String(a);
+  const isCount = String(b) === 'count';
+  const w = new DayWindow(Number(c));
+  const channel = e === null || e === undefined ? null : String(e);
+  if (channel === null) {
+    if (isCount) {
+      return (d) => {
+        const x = w.at(d);
+        const lo = x.firstDay;
+        const hi = x.lastDay;
+        const stats = d.stats;
+        let total = 0;
+        if (stats)
+          for (let i = 0; i < stats.length; i++) {
+            const s = stats[i] as DailyStatRow;
+            if (s.type === type && s.day >= lo && s.day <= hi) total += s.count;
+          }
+        return total;
+      };
+    }
+    return (d) => {
+      const x = w.at(d);
+      const lo = x.firstDay;
+      const hi = x.lastDay;
+      const stats = d.stats;
+      let total = 0;
+      if (stats)
+        for (let i = 0; i < stats.length; i++) {
+          const s = stats[i] as DailyStatRow;
+          if (s.type === type && s.day >= lo && s.day <= hi) total += s.amount;
+        }
+      return total;
+    };
+  }
+  return (d) => {
+    const x = w.at(d);
+    const lo = x.fromMs;
+    const hi = x.toMs;
+    const events = d.events;
+    let total = 0;
+    if (events)
+      for (let i = 0; i < events.length; i++) {
+        const ev = events[i] as EventRow;
+        if (ev.type === type && ev.channel === channel && ev.occurredAt >= lo && ev.occurredAt <= hi)
+          total += isCount ? 1 : (ev.amount ?? 0);
+      }
+    return total;
+  };
+});
+
+/** `sf_custom` with its key and type bound: the declared type decides which stored JSON values count. */
+const customFast = onLiterals(2, (a, b) => {
+  const key = a as string;
+  const obj = customOf;
+  switch (b) {
+    case 'text':
+      return (d) => {
+        const o = obj(d);
+        const v = o === null ? null : o[key];
+        return typeof v === 'string' ? v : null;
+      };
+    case 'number':
+    case 'date':
+      return (d) => {
+        const o = obj(d);
+        const v = o === null ? null : o[key];
+        return finite(v) ? v : null;
+      };
+    case 'boolean':
+      return (d) => {
+        const o = obj(d);
+        const v = o === null ? null : o[key];
+        return typeof v === 'boolean' ? v : null;
+      };
+    case 'list':
+      return (d) => {
+        const o = obj(d);
+        const v = o === null ? null : o[key];
+        return Array.isArray(v) ? v : null;
+      };
+    default:
+      return () => null;
+  }
+});
+
+/**
+ * `sf_score` with its metrics compiled and weights and caps bound: the same arithmetic, in the
+ * same order. Operands come in threes (metric, weight, cap); weights and caps must be numbers.
+ */
+const scoreFast: FastPath = (ops) => {
+  const reads: Evaluator[] = [];
+  const weights: number[] = [];
+  const caps: number[] = [];
+  for (let i = 0; i + 2 < ops.length; i += 3) {
+    const m = ops[i];
+    const w = ops[i + 1];
+    const cap = ops[i + 2];
+    if (typeof w !== 'number' || typeof cap !== 'number') return null;
+    reads.push(isCompiled(m) ? m : () => m);
+    weights.push(w);
+    caps.push(cap);
+  }
+  const n = reads.length;
+  return (d) => {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const x = (reads[i] as Evaluator)(d);
+      const v = finite(x) ? x : 0;
+      const cap = caps[i] as number;
+      total += (Math.min(Math.max(v, 0), cap) * 1.0 * (weights[i] as number)) / cap;
+    }
+    return total;
+  };
+};
 
 /** Sum of `count` or `amount` of an event type over the window, from the rollup or raw events. */
 function aggregateJs(d: EvalData, eventType: string, measure: string, days: number, channel: string | null): number {
@@ -123,31 +410,91 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
   sf_eq: {
     js: (_d, a, b) => comparable(a, b) && a === b,
     sql: ([a, b]) => sql`COALESCE(${val(a)} = ${val(b)}, 0)`,
+    // With b a non-null literal, `===` implies comparable(a, b).
+    fast: onValue(1, (read, b) => (b === null || b === undefined ? never : (d) => read(d) === b)),
   },
   sf_neq: {
     js: (_d, a, b) => comparable(a, b) && a !== b,
     sql: ([a, b]) => sql`COALESCE(${val(a)} <> ${val(b)}, 0)`,
+    fast: onValue(1, (read, b) => {
+      if (b === null || b === undefined) return never;
+      const tb = typeof b;
+      return (d) => {
+        const a = read(d);
+        return a !== null && a !== undefined && typeof a === tb && a !== b;
+      };
+    }),
   },
-  sf_lt: cmp((a, b) => a < b, '<'),
-  sf_lte: cmp((a, b) => a <= b, '<='),
-  sf_gt: cmp((a, b) => a > b, '>'),
-  sf_gte: cmp((a, b) => a >= b, '>='),
+  sf_lt: cmp(
+    (a, b) => a < b,
+    '<',
+    (read, b) => (d) => {
+      const a = read(d);
+      return finite(a) && a < b;
+    },
+  ),
+  sf_lte: cmp(
+    (a, b) => a <= b,
+    '<=',
+    (read, b) => (d) => {
+      const a = read(d);
+      return finite(a) && a <= b;
+    },
+  ),
+  sf_gt: cmp(
+    (a, b) => a > b,
+    '>',
+    (read, b) => (d) => {
+      const a = read(d);
+      return finite(a) && a > b;
+    },
+  ),
+  sf_gte: cmp(
+    (a, b) => a >= b,
+    '>=',
+    (read, b) => (d) => {
+      const a = read(d);
+      return finite(a) && a >= b;
+    },
+  ),
   sf_between: {
     js: (_d, a, lo, hi) => isNum(a) && isNum(lo) && isNum(hi) && a >= lo && a <= hi,
     sql: ([a, lo, hi]) => sql`COALESCE(${val(a)} BETWEEN ${val(lo)} AND ${val(hi)}, 0)`,
+    fast: onValue(2, (read, lo, hi) => {
+      if (!finite(lo) || !finite(hi)) return never;
+      return (d) => {
+        const a = read(d);
+        return finite(a) && a >= lo && a <= hi;
+      };
+    }),
   },
   sf_contains: {
     // instr, not LIKE: exact and case-sensitive like String.includes, and % _ are not wildcards.
     js: (_d, a, s) => isStr(a) && isStr(s) && a.includes(s),
     sql: ([a, s]) => sql`COALESCE(instr(${val(a)}, ${val(s)}) > 0, 0)`,
+    fast: onValue(1, (read, s) => {
+      if (typeof s !== 'string') return never;
+      return (d) => {
+        const a = read(d);
+        return typeof a === 'string' && a.includes(s);
+      };
+    }),
   },
   sf_starts_with: {
     js: (_d, a, s) => isStr(a) && isStr(s) && a.startsWith(s),
     sql: ([a, s]) => sql`COALESCE(instr(${val(a)}, ${val(s)}) = 1, 0)`,
+    fast: onValue(1, (read, s) => {
+      if (typeof s !== 'string') return never;
+      return (d) => {
+        const a = read(d);
+        return typeof a === 'string' && a.startsWith(s);
+      };
+    }),
   },
   sf_in: {
     js: (_d, a, list) => a !== null && a !== undefined && Array.isArray(list) && list.some((x) => comparable(a, x) && a === x),
     sql: ([a, list]) => sql`COALESCE(${val(a)} IN (SELECT value FROM json_each(${jsonParam(list)})), 0)`,
+    fast: inList(true),
   },
   sf_not_in: {
     js: (_d, a, list) => a !== null && a !== undefined && Array.isArray(list) && !list.some((x) => comparable(a, x) && a === x),
@@ -156,6 +503,7 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       const A = val(a);
       return sql`(CASE WHEN ${A} IS NULL THEN 0 ELSE ${A} NOT IN (SELECT value FROM json_each(${jsonParam(list)})) END)`;
     },
+    fast: inList(false),
   },
   sf_is_empty: {
     js: (_d, a) => a === null || a === undefined || a === '',
@@ -163,19 +511,29 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       const A = val(a);
       return sql`(${A} IS NULL OR ${A} = '')`;
     },
+    fast: onValue(0, (read) => (d) => {
+      const a = read(d);
+      return a === null || a === undefined || a === '';
+    }),
   },
   sf_is_not_empty: {
     js: (_d, a) => !(a === null || a === undefined || a === ''),
     sql: ([a]) => sql`COALESCE(${val(a)} <> '', 0)`,
+    fast: onValue(0, (read) => (d) => {
+      const a = read(d);
+      return a !== null && a !== undefined && a !== '';
+    }),
   },
   sf_list_empty: {
     // A custom list attribute: missing or [] (in SQL the list is JSON text).
     js: (_d, a) => a === null || a === undefined || (Array.isArray(a) && a.length === 0),
     sql: ([a]) => sql`COALESCE(json_array_length(${val(a)}) = 0, 1)`,
+    cost: 4,
   },
   sf_list_not_empty: {
     js: (_d, a) => Array.isArray(a) && a.length > 0,
     sql: ([a]) => sql`COALESCE(json_array_length(${val(a)}) > 0, 0)`,
+    cost: 4,
   },
   sf_is_true: {
     js: (_d, a) => a === true,
@@ -196,6 +554,16 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       const w = lastDaysWindow(ctx.now, Number(lit(n)), ctx.tzOffsetMinutes);
       return sql`COALESCE(${val(a)} BETWEEN ${p(w.fromMs)} AND ${p(w.toMs)}, 0)`;
     },
+    fast: onValue(1, (read, n) => {
+      if (!finite(n)) return never;
+      const w = new DayWindow(n);
+      return (d) => {
+        const a = read(d);
+        if (!finite(a)) return false;
+        const x = w.at(d);
+        return a >= x.fromMs && a <= x.toMs;
+      };
+    }),
   },
   sf_days_ago_at_least: {
     // The complement of sf_within_days among past dates: the local day is N or more days back.
@@ -204,34 +572,58 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       return a < lastDaysWindow(d.now, n, tz(d)).fromMs;
     },
     sql: ([a, n], ctx) => sql`COALESCE(${val(a)} < ${p(lastDaysWindow(ctx.now, Number(lit(n)), ctx.tzOffsetMinutes).fromMs)}, 0)`,
+    fast: onValue(1, (read, n) => {
+      if (!finite(n)) return never;
+      const w = new DayWindow(n);
+      return (d) => {
+        const a = read(d);
+        return finite(a) && a < w.at(d).fromMs;
+      };
+    }),
   },
   sf_has_tag: {
     js: (d, id) => (d.tags ?? []).includes(id as number),
     sql: ([id]) => sql`EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ${val(id)})`,
+    fast: onLiterals(1, (id) => (d) => {
+      const tags = d.tags;
+      return tags !== undefined && tags !== null && tags.includes(id as number);
+    }),
+    cost: 4,
   },
   sf_lacks_tag: {
     js: (d, id) => !(d.tags ?? []).includes(id as number),
     sql: ([id]) => sql`NOT EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ${val(id)})`,
+    fast: onLiterals(1, (id) => (d) => {
+      const tags = d.tags;
+      return !(tags !== undefined && tags !== null && tags.includes(id as number));
+    }),
+    cost: 4,
   },
   sf_has_any_tag: {
     js: (d, ids) => Array.isArray(ids) && ids.some((id) => (d.tags ?? []).includes(id as number)),
     sql: ([ids]) =>
       sql`EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id IN (SELECT value FROM json_each(${jsonParam(ids)})))`,
+    fast: anyTag(true),
+    cost: 4,
   },
   sf_has_all_tags: {
     // Vacuously true for an empty list, like Array.every.
     js: (d, ids) => Array.isArray(ids) && ids.every((id) => (d.tags ?? []).includes(id as number)),
     sql: ([ids]) =>
       sql`NOT EXISTS (SELECT 1 FROM json_each(${jsonParam(ids)}) j WHERE NOT EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = j.value))`,
+    cost: 4,
   },
   sf_has_no_tag: {
     js: (d, ids) => Array.isArray(ids) && !ids.some((id) => (d.tags ?? []).includes(id as number)),
     sql: ([ids]) =>
       sql`NOT EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id IN (SELECT value FROM json_each(${jsonParam(ids)})))`,
+    fast: anyTag(false),
+    cost: 4,
   },
   sf_list_has: {
     js: (_d, list, v) => Array.isArray(list) && v !== null && v !== undefined && list.some((x) => comparable(x, v) && x === v),
     sql: ([list, v]) => sql`EXISTS (SELECT 1 FROM json_each(${val(list)}) j WHERE j.value = ${val(v)})`,
+    cost: 4,
   },
   sf_list_lacks: {
     // A missing list lacks nothing it could be asked about: null never matches.
@@ -240,10 +632,13 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       const L = val(list);
       return sql`(${L} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(${L}) j WHERE j.value = ${val(v)}))`;
     },
+    cost: 4,
   },
   sf_keyword_any: {
     js: (_d, text, words) => isStr(text) && Array.isArray(words) && words.some((w) => isStr(w) && text.includes(w)),
     sql: ([text, words]) => sql`EXISTS (SELECT 1 FROM json_each(${jsonParam(words)}) j WHERE instr(${val(text)}, j.value) > 0)`,
+    fast: keywords(false),
+    cost: 4,
   },
   sf_keyword_all: {
     js: (_d, text, words) => isStr(text) && Array.isArray(words) && words.every((w) => isStr(w) && text.includes(w)),
@@ -251,11 +646,20 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       const T = val(text);
       return sql`(${T} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each(${jsonParam(words)}) j WHERE COALESCE(instr(${T}, j.value), 0) = 0))`;
     },
+    fast: keywords(true),
+    cost: 4,
   },
   sf_in_rollout: {
     // Gray release: the same contacts in JS and SQL because the bucket is a stored column.
     js: (_d, bucket, salt, threshold) => isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10_000 < threshold,
     sql: ([bucket, salt, threshold]) => sql`COALESCE(((${val(bucket)} + ${val(salt)}) % 10000) < ${val(threshold)}, 0)`,
+    fast: onValue(2, (read, salt, threshold) => {
+      if (!finite(salt) || !finite(threshold)) return never;
+      return (d) => {
+        const a = read(d);
+        return finite(a) && (a + salt) % 10_000 < threshold;
+      };
+    }),
   },
 
   // ---- value-producing operations ----
@@ -292,6 +696,9 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       const allowed = jsonTypes[String(lit(type))] ?? "('')";
       return sql`(CASE WHEN json_type(c.custom, ${path}) IN ${{ sql: allowed, params: [] }} THEN json_extract(c.custom, ${path}) END)`;
     },
+    fast: customFast,
+    cost: 4,
+    givesValue: true,
   },
   sf_agg: {
     js: (d, eventType, measure, days, channel) =>
@@ -330,6 +737,10 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
         : sql`${pin} = ${val(eventType)} AND s.day BETWEEN ${p(w.firstDay)} AND ${p(w.lastDay)}`;
       return sql`(SELECT COALESCE(${m}, 0) FROM ${table} WHERE ${cid} = c.id AND ${whereOne})`;
     },
+    fast: aggregateFast,
+    // Raw events (a channel filter) are more rows than the rollup.
+    cost: (raw) => (Array.isArray(raw) && raw[3] !== null && raw[3] !== undefined ? 40 : 20),
+    givesValue: true,
   },
   sf_score: {
     // Σ weight · min(max(value, 0), cap) / cap, a missing value counting 0. Same operation
@@ -353,6 +764,8 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       if (terms.length === 0) return { sql: '0.0', params: [] };
       return { sql: `(0.0 + ${terms.map((t) => t.sql).join(' + ')})`, params: terms.flatMap((t) => t.params) };
     },
+    fast: scoreFast,
+    givesValue: true,
   },
   sf_band: {
     js: (_d, s, min, max) => isNum(s) && isNum(min) && s >= min && (max === null || max === undefined || (isNum(max) && s < max)),
@@ -361,6 +774,19 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
       if (lit(max) === null || lit(max) === undefined) return sql`COALESCE(${S} >= ${val(min)}, 0)`;
       return sql`COALESCE(${S} >= ${val(min)} AND ${S} < ${val(max)}, 0)`;
     },
+    // The plan's score bands run this too, with the score compiled once.
+    fast: onValue(2, (score, min, max) => {
+      if (!finite(min) || (max !== null && max !== undefined && !finite(max))) return never;
+      if (max === null || max === undefined)
+        return (d) => {
+          const s = score(d);
+          return finite(s) && s >= min;
+        };
+      return (d) => {
+        const s = score(d);
+        return finite(s) && s >= min && s < max;
+      };
+    }),
   },
 };
 
