@@ -102,6 +102,8 @@ describe('GET /api/field-catalog', () => {
       status: 'active',
     });
     expect(body.tags.some((t) => t.status === 'retired')).toBe(true);
+    // wrangler.toml's TIMEZONE, for a schedule's next runs in the editor
+    expect(body.timezone).toEqual({ name: 'Asia/Shanghai', offsetMinutes: 480 });
   });
 });
 

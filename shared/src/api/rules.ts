@@ -114,6 +114,8 @@ export interface FieldCatalogResponse {
   fields: CatalogField[];
   eventTypes: EventType[];
   tags: CatalogTag[];
+  /** The zone days and schedules are counted in (`TIMEZONE`): the editor shows a schedule's next runs in it. */
+  timezone: { name: string; offsetMinutes: number };
 }
 
 // ---------------------------------------------------------------------------------------------
