@@ -10,9 +10,9 @@ Object.assign(globalThis, {
   localStorage: { getItem: (k: string) => saved.get(k) ?? null, setItem: (k: string, v: string) => void saved.set(k, v) },
   navigator: { language: 'zh-CN', languages: ['zh-CN'] },
 });
-const { useCanvasMapping } = await import('../src/features/rules/useCanvasMapping');
-const { useRuleDocStore } = await import('../src/features/rules/useRuleDocStore');
-const { useRuleEditorUi } = await import('../src/features/rules/useRuleEditorUi');
+const { useCanvasMapping } = await import('../src/features/rule-builder/useCanvasMapping');
+const { useRuleDocStore } = await import('../src/features/rule-builder/useRuleDocStore');
+const { useRuleEditorUi } = await import('../src/features/rule-builder/useRuleEditorUi');
 
 function chain(n: number): RuleGraph {
   const nodes: RuleGraph['nodes'] = [

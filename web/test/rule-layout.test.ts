@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createPinia, setActivePinia } from 'pinia';
 import type { RuleGraph } from '@shared/rules/types';
-import { autoLayoutPositions } from '../src/features/rules/rule-graph';
-import { useRuleDocStore } from '../src/features/rules/useRuleDocStore';
+import { autoLayoutPositions } from '../src/features/rule-builder/rule-graph';
+import { useRuleDocStore } from '../src/features/rule-builder/useRuleDocStore';
 
 /** trigger → condition; yes → tag A, no → branch (case → tag B, else → tag C): drawn in a heap. */
 function heap(): RuleGraph {

@@ -1,7 +1,9 @@
 import type { ContactSort, ContactSummary } from '@shared/api/contacts';
+import type { z } from 'zod';
+import type { ContactDetail, EventTimelinePage, ManualTagResult, TagTimelinePage, manualTagsBody } from '@shared/api/taxonomy';
 import type { Page } from '@shared/api/common';
 import type { ContactKind } from '@shared/domain';
-import { apiGet } from './client';
+import { apiGet, apiPost } from './client';
 
 export interface ContactFilters {
   q?: string;
@@ -15,3 +17,7 @@ export interface ContactFilters {
 
 export const listContacts = (filters: ContactFilters) => apiGet<Page<ContactSummary>>('/contacts', { ...filters });
 export const getContact = (id: number) => apiGet<ContactSummary>(`/contacts/${id}`);
+export const getContactDetail = (id: number) => apiGet<ContactDetail>(`/contacts/${id}/detail`);
+export const getTagTimeline = (id: number, page = 1) => apiGet<TagTimelinePage>(`/contacts/${id}/tag-timeline`, { page });
+export const getEventTimeline = (id: number, page = 1) => apiGet<EventTimelinePage>(`/contacts/${id}/events`, { page });
+export const editContactTags = (id: number, body: z.input<typeof manualTagsBody>) => apiPost<ManualTagResult>(`/contacts/${id}/tags`, body);

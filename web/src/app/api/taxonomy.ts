@@ -1,14 +1,10 @@
 import type {
   CheckTagNameBody,
   CheckTagNameResponse,
-  ContactDetail,
   CreateGroupBody,
   CreateTagBody,
-  EventTimelinePage,
-  ManualTagResult,
   MergeResult,
   RetirementProposal,
-  TagTimelinePage,
   TagUsage,
   TaxonomyConfig,
   TaxonomyGroup,
@@ -32,9 +28,3 @@ export const restoreTag = (id: number) => apiPost<TaxonomyTag>(`/taxonomy/tags/$
 export const mergeTag = (id: number, intoTagId: number, holders: number) =>
   apiPost<MergeResult>(`/taxonomy/tags/${id}/merge`, holders > 0 ? { intoTagId, confirm: { count: holders } } : { intoTagId });
 export const listRetirementProposals = () => apiGet<RetirementProposal[]>('/taxonomy/retirement-proposals');
-
-export const getContactDetail = (id: number) => apiGet<ContactDetail>(`/contacts/${id}/detail`);
-export const getTagTimeline = (id: number, page = 1) => apiGet<TagTimelinePage>(`/contacts/${id}/tag-timeline`, { page });
-export const getEventTimeline = (id: number, page = 1) => apiGet<EventTimelinePage>(`/contacts/${id}/events`, { page });
-export const editContactTags = (id: number, body: { add?: number[]; remove?: number[] }) =>
-  apiPost<ManualTagResult>(`/contacts/${id}/tags`, body);

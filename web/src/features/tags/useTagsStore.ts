@@ -2,7 +2,8 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import type { TagGroupWithTags, TagWithCount } from '@shared/api/tags';
 import type { Department } from '@shared/api/departments';
-import { listDepartments, listTagGroups } from '../../app/api/tags';
+import { listTagGroups } from '../../app/api/tags';
+import { listDepartments } from '../../app/api/departments';
 
 /**
  * Tag groups and departments: reference data used by several screens (filters, chips, the
