@@ -4,7 +4,7 @@
  * rejected, each rejection with row, column and reason. A misaligned column refuses the file.
  */
 import { ApiError } from '../errors';
-import { auditStatement } from '../audit';
+import { auditInsert, AuditSql, auditStatement } from '../audit';
 import { fieldHash, fieldKeys, sealField } from '../crypto/fields';
 import { bucketOf } from '@shared/domain';
 import { REPORT_MAX_REJECTIONS, type DryRunReport, type DryRunBody } from '@shared/api/imports';
@@ -236,18 +236,27 @@ export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string,
       )
       .bind(id, JSON.stringify(mapping), at),
     guardOne(db, 'status'),
-    db
-      .prepare(
-        `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
-         SELECT ?1, ?4, ?5, 'import.dry_run', 'import', ?2, 'Dry run: ' || (counts ->> 'new') || ' new, ' || (counts ->> 'updated') || ' updated, '
-                || (counts ->> 'unchanged') || ' unchanged, ' || (counts ->> 'rejected') || ' rejected',
-                -- AuditParamsByAction['import.dry_run'], variant 'checked': the counts are only known here
-                json_object('variant', 'checked', 'file', file_name, 'new', counts ->> 'new', 'updated', counts ->> 'updated',
-                            'unchanged', counts ->> 'unchanged', 'rejected', counts ->> 'rejected'),
-                json_object('mapping', json(?3), 'counts', json(counts))
-         FROM imports WHERE id = ?2`,
-      )
-      .bind(at, id, JSON.stringify(mapping), actor.userId, actor.ip),
+    auditInsert(
+      db,
+      {
+        at,
+        actor,
+        action: 'import.dry_run',
+        objectType: 'import',
+        objectId: id,
+        summary: new AuditSql(
+          `'Dry run: ' || (counts ->> 'new') || ' new, ' || (counts ->> 'updated') || ' updated, '
+           || (counts ->> 'unchanged') || ' unchanged, ' || (counts ->> 'rejected') || ' rejected'`,
+        ),
+        // AuditParamsByAction['import.dry_run'], variant 'checked': the counts are only known here
+        params: new AuditSql(
+          `json_object('variant', 'checked', 'file', file_name, 'new', counts ->> 'new', 'updated', counts ->> 'updated',
+                       'unchanged', counts ->> 'unchanged', 'rejected', counts ->> 'rejected')`,
+        ),
+        after: new AuditSql(`json_object('mapping', json(?), 'counts', json(counts))`, JSON.stringify(mapping)),
+      },
+      { from: 'imports', where: 'id = ?', args: [id] },
+    ),
     db
       .prepare(`SELECT r.rejections FROM import_rows r WHERE r.import_id = ? AND r.status = 'rejected' ORDER BY r.row LIMIT ?`)
       .bind(id, REPORT_MAX_REJECTIONS),

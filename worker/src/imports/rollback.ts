@@ -2,6 +2,7 @@
  * Rolling back an applied import in ONE batch: its tag changes undone from the ledger, contacts it
  * created deleted, attribute values it changed restored; recorded as a rollback (kind 'import').
  */
+import { auditInsert, AuditSql } from '../audit';
 import { ApiError } from '../errors';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
 import type { ImportRollbackResult } from '@shared/api/imports';
@@ -94,18 +95,35 @@ export async function rollbackImport(db: D1Database, user: SessionUser, actor: A
         at,
       ),
     // its entry names the rollback (inserted just before) and takes the counts from that row
-    db
-      .prepare(
-        `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
-         SELECT ?1, ?2, ?3, 'rollback.import', 'rollback', CAST(r.id AS TEXT),
-                'Rolling back import ' || ?4 || ': ' || ?6 || ' contacts deleted, ' || ?7 || ' restored, +' || r.added || ' −' || r.removed || ' tags',
-                -- AuditParamsByAction['rollback.import']
-                json_object('file', ?4, 'importId', ?5, 'deleted', ?6, 'restored', ?7, 'add', r.added, 'remove', r.removed),
-                json_object('counts', json(?8)),
-                json_object('kind', 'import', 'batchId', r.batch_id, 'params', json(r.params), 'add', r.added, 'remove', r.removed)
-         FROM rollbacks r WHERE r.id = last_insert_rowid()`,
-      )
-      .bind(at, actor.userId, actor.ip, imp.file_name, id, deletedCount, restored, imp.counts),
+    auditInsert(
+      db,
+      {
+        at,
+        actor,
+        action: 'rollback.import',
+        objectType: 'rollback',
+        objectId: new AuditSql('CAST(r.id AS TEXT)'),
+        summary: new AuditSql(
+          `'Rolling back import ' || ? || ': ' || ? || ' contacts deleted, ' || ? || ' restored, +' || r.added || ' −' || r.removed || ' tags'`,
+          imp.file_name,
+          deletedCount,
+          restored,
+        ),
+        // AuditParamsByAction['rollback.import'], with the counts of the rollback row
+        params: new AuditSql(
+          `json_object('file', ?, 'importId', ?, 'deleted', ?, 'restored', ?, 'add', r.added, 'remove', r.removed)`,
+          imp.file_name,
+          id,
+          deletedCount,
+          restored,
+        ),
+        before: new AuditSql(`json_object('counts', json(?))`, imp.counts),
+        after: new AuditSql(
+          `json_object('kind', 'import', 'batchId', r.batch_id, 'params', json(r.params), 'add', r.added, 'remove', r.removed)`,
+        ),
+      },
+      { from: 'rollbacks r', where: 'r.id = last_insert_rowid()' },
+    ),
     db.prepare(`SELECT id FROM rollbacks WHERE batch_id = ?`).bind(src.batchId),
     db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ?`).bind(src.batchId),
   );

@@ -26,7 +26,7 @@ import {
   type TagUsage,
   type TaxonomyConfig,
 } from '@shared/api/taxonomy';
-import { auditParams, auditStatementIfChanged } from '../audit';
+import { auditStatementForNewRow, auditStatementIfChanged } from '../audit';
 import { scopedHolderCount, scopeUsage } from '../taxonomy/usage-scope';
 import { groupById, requireEditable, requireTag, runBatch, tagById, toGroup, toTag, type GroupRow, type TagRow } from '../taxonomy/rows';
 import { limitCheck, settings } from '../taxonomy/settings';
@@ -91,19 +91,15 @@ export const taxonomy = new Hono<AppEnv>()
             b.applyRole ?? 'staff',
             b.editRole ?? 'dept_admin',
           ),
-        db
-          .prepare(
-            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
-             VALUES (?, ?, ?, 'tag_group.create', 'tag_group', CAST(last_insert_rowid() AS TEXT), ?, ?, ?)`,
-          )
-          .bind(
-            at,
-            actorOf(c).userId,
-            actorOf(c).ip,
-            `Created tag group ${b.name}`,
-            auditParams('tag_group.create', { name: b.name }),
-            JSON.stringify(b),
-          ),
+        auditStatementForNewRow(db, {
+          at,
+          actor: actorOf(c),
+          action: 'tag_group.create',
+          objectType: 'tag_group',
+          summary: `Created tag group ${b.name}`,
+          params: { name: b.name },
+          after: b,
+        }),
       ],
       `A tag group named ${b.name} exists`,
     );
@@ -176,19 +172,15 @@ export const taxonomy = new Hono<AppEnv>()
              VALUES (?, ?, ?, ?, ?, ?, 'active', ?) RETURNING *`,
           )
           .bind(group.id, b.parentId ?? null, level, b.name, b.description ?? null, b.color ?? null, at),
-        db
-          .prepare(
-            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
-             VALUES (?, ?, ?, 'tag.create', 'tag', CAST(last_insert_rowid() AS TEXT), ?, ?, ?)`,
-          )
-          .bind(
-            at,
-            actorOf(c).userId,
-            actorOf(c).ip,
-            `Created tag ${group.name} › ${b.name}`,
-            auditParams('tag.create', { group: group.name, name: b.name }),
-            JSON.stringify({ ...b, level }),
-          ),
+        auditStatementForNewRow(db, {
+          at,
+          actor: actorOf(c),
+          action: 'tag.create',
+          objectType: 'tag',
+          summary: `Created tag ${group.name} › ${b.name}`,
+          params: { group: group.name, name: b.name },
+          after: { ...b, level },
+        }),
       ],
       `Group ${group.name} already has a tag named ${b.name}`,
     );
