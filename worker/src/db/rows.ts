@@ -29,8 +29,9 @@ export type LoginAttemptRow = RawRow<typeof schema.loginAttempts>;
 export type ContactRow = RawRow<typeof schema.contacts>;
 export type CustomFieldRow = RawRow<typeof schema.customFields>;
 export type EventSourceRow = RawRow<typeof schema.eventSources>;
-export type EventRow = RawRow<typeof schema.events>;
-export type DailyStatRow = RawRow<typeof schema.contactDailyStats>;
+/** A row of `events` (named apart from the evaluators' `EventRow`, which is the same event in their shape). */
+export type ContactEventRow = RawRow<typeof schema.events>;
+export type ContactDailyStatRow = RawRow<typeof schema.contactDailyStats>;
 export type TagGroupRow = RawRow<typeof schema.tagGroups>;
 export type TagRow = RawRow<typeof schema.tags>;
 export type ContactTagRow = RawRow<typeof schema.contactTags>;
@@ -56,16 +57,16 @@ export type Typed<Row> = D1PreparedStatement & { readonly __row?: Row };
 /** Marks a statement with the rows it reads, for {@link batch}. Costs nothing at run time. */
 export const typed = <Row>(statement: D1PreparedStatement): Typed<Row> => statement;
 
+/** The results of a batch of `S`, each typed by its statement. */
+export type Results<S extends readonly D1PreparedStatement[]> = { [K in keyof S]: D1Result<RowOf<S[K]>> };
+
 type RowOf<S> = S extends Typed<infer Row> ? (unknown extends Row ? Record<string, unknown> : Row) : never;
 
 /**
  * `db.batch` (one transaction, one round trip) with each result typed by its statement: a
  * {@link typed} statement gives its rows, any other statement `Record<string, unknown>`.
  */
-export function batch<const S extends readonly D1PreparedStatement[]>(
-  db: D1Database,
-  statements: S,
-): Promise<{ [K in keyof S]: D1Result<RowOf<S[K]>> }>;
+export function batch<const S extends readonly D1PreparedStatement[]>(db: D1Database, statements: S): Promise<Results<S>>;
 export function batch(db: D1Database, statements: readonly D1PreparedStatement[]): Promise<D1Result[]> {
   return db.batch([...statements]);
 }
@@ -78,7 +79,17 @@ export async function writeThenRead<const S extends readonly D1PreparedStatement
   db: D1Database,
   writes: readonly D1PreparedStatement[],
   reads: S,
-): Promise<{ [K in keyof S]: D1Result<RowOf<S[K]>> }>;
+): Promise<Results<S>>;
 export async function writeThenRead(db: D1Database, writes: readonly D1PreparedStatement[], reads: readonly D1PreparedStatement[]) {
   return (await db.batch([...writes, ...reads])).slice(writes.length);
+}
+
+/**
+ * The results of `statements` when another caller's batch ran them (group commit runs a pass's
+ * reads after the previous pass's writes), typed as {@link batch} types them.
+ */
+export function resultsOf<const S extends readonly D1PreparedStatement[]>(statements: S, results: readonly D1Result[]): Results<S>;
+export function resultsOf(statements: readonly D1PreparedStatement[], results: readonly D1Result[]): readonly D1Result[] {
+  if (results.length !== statements.length) throw new Error(`${results.length} results for ${statements.length} statements`);
+  return results;
 }

@@ -28,7 +28,7 @@ import {
   type CountRow,
   type CustomFieldRow,
   type DepartmentRow,
-  type EventRow,
+  type ContactEventRow,
   type RuleRow,
   type TagGroupRow,
   type TagLedgerRow,
@@ -158,7 +158,7 @@ export const contactDetail = new Hono<AppEnv>()
     await requireContact(db, id, c.get('user'));
     const [total, rows] = await batch(db, [
       typed<CountRow>(db.prepare('SELECT count(*) AS n FROM events WHERE contact_id = ?').bind(id)),
-      typed<Pick<EventRow, 'id' | 'type' | 'occurred_at' | 'amount' | 'channel' | 'group_id' | 'text'>>(
+      typed<Pick<ContactEventRow, 'id' | 'type' | 'occurred_at' | 'amount' | 'channel' | 'group_id' | 'text'>>(
         db
           .prepare(
             `SELECT id, type, occurred_at, amount, channel, group_id, text FROM events
