@@ -393,8 +393,8 @@ export const ruleVersions = sqliteTable(
     graph: text('graph').notNull(),
     /** compiled JSON Logic */
     logic: text('logic').notNull(),
-    /** event type the rule listens to, or 'schedule' */
-    trigger: text('trigger').notNull(),
+    /** event type the rule listens to, or 'schedule' (the enum types it; no CHECK in SQL) */
+    trigger: text('trigger', { enum: [...EVENT_TYPES, 'schedule'] }).notNull(),
     /** gray release share, 1–100 percent of contacts (by bucket) */
     rolloutPercent: integer('rollout_percent').notNull().default(100),
     note: text('note'),

@@ -27,6 +27,7 @@ import {
   type TaxonomyConfig,
 } from '@shared/api/taxonomy';
 import { auditStatementForNewRow, auditStatementIfChanged } from '../audit';
+import { typed } from '../db/rows';
 import { scopedHolderCount, scopeUsage } from '../taxonomy/usage-scope';
 import { groupById, requireEditable, requireTag, runBatch, tagById, toGroup, toTag, type GroupRow, type TagRow } from '../taxonomy/rows';
 import { limitCheck, settings } from '../taxonomy/settings';
@@ -75,22 +76,24 @@ export const taxonomy = new Hono<AppEnv>()
     const [inserted] = await runBatch(
       db,
       [
-        db
-          .prepare(
-            `INSERT INTO tag_groups (name, description, color, exclusive, max_tags, department_id, apply_role, edit_role, sort_order)
+        typed<GroupRow>(
+          db
+            .prepare(
+              `INSERT INTO tag_groups (name, description, color, exclusive, max_tags, department_id, apply_role, edit_role, sort_order)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(sort_order), 0) + 1 FROM tag_groups))
              RETURNING *, (SELECT path FROM departments WHERE id = department_id) AS department_path`,
-          )
-          .bind(
-            b.name,
-            b.description ?? null,
-            b.color ?? '#409eff',
-            b.exclusive ? 1 : 0,
-            b.maxTags ?? null,
-            departmentId,
-            b.applyRole ?? 'staff',
-            b.editRole ?? 'dept_admin',
-          ),
+            )
+            .bind(
+              b.name,
+              b.description ?? null,
+              b.color ?? '#409eff',
+              b.exclusive ? 1 : 0,
+              b.maxTags ?? null,
+              departmentId,
+              b.applyRole ?? 'staff',
+              b.editRole ?? 'dept_admin',
+            ),
+        ),
         auditStatementForNewRow(db, {
           at,
           actor: actorOf(c),
@@ -103,7 +106,7 @@ export const taxonomy = new Hono<AppEnv>()
       ],
       `A tag group named ${b.name} exists`,
     );
-    return c.json(toGroup((inserted!.results as GroupRow[])[0]!, s), 201);
+    return c.json(toGroup(inserted.results[0]!, s), 201);
   })
   .patch('/groups/:id', validate('param', idPath), validate('json', updateGroupBody), async (c) => {
     return c.json(await updateGroup(c.env.DB, settings(c.env), c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
@@ -166,12 +169,14 @@ export const taxonomy = new Hono<AppEnv>()
     const [inserted] = await runBatch(
       db,
       [
-        db
-          .prepare(
-            `INSERT INTO tags (group_id, parent_id, level, name, description, color, status, created_at)
+        typed<TagRow>(
+          db
+            .prepare(
+              `INSERT INTO tags (group_id, parent_id, level, name, description, color, status, created_at)
              VALUES (?, ?, ?, ?, ?, ?, 'active', ?) RETURNING *`,
-          )
-          .bind(group.id, b.parentId ?? null, level, b.name, b.description ?? null, b.color ?? null, at),
+            )
+            .bind(group.id, b.parentId ?? null, level, b.name, b.description ?? null, b.color ?? null, at),
+        ),
         auditStatementForNewRow(db, {
           at,
           actor: actorOf(c),
@@ -184,7 +189,7 @@ export const taxonomy = new Hono<AppEnv>()
       ],
       `Group ${group.name} already has a tag named ${b.name}`,
     );
-    return c.json(toTag((inserted!.results as TagRow[])[0]!), 201);
+    return c.json(toTag(inserted.results[0]!), 201);
   })
   .patch('/tags/:id', validate('param', idPath), validate('json', updateTagBody), async (c) => {
     return c.json(await updateTag(c.env.DB, settings(c.env), c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
