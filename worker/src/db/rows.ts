@@ -60,11 +60,11 @@ export const typed = <Row>(statement: D1PreparedStatement): Typed<Row> => statem
 /** The results of a batch of `S`, each typed by its statement. */
 export type Results<S extends readonly D1PreparedStatement[]> = { [K in keyof S]: D1Result<RowOf<S[K]>> };
 
-type RowOf<S> = S extends Typed<infer Row> ? (unknown extends Row ? Record<string, unknown> : Row) : never;
+type RowOf<S> = S extends Typed<infer Row> ? Row : never;
 
 /**
  * `db.batch` (one transaction, one round trip) with each result typed by its statement: a
- * {@link typed} statement gives its rows, any other statement `Record<string, unknown>`.
+ * {@link typed} statement gives its rows, any other statement `unknown` ones.
  */
 export function batch<const S extends readonly D1PreparedStatement[]>(db: D1Database, statements: S): Promise<Results<S>>;
 export function batch(db: D1Database, statements: readonly D1PreparedStatement[]): Promise<D1Result[]> {

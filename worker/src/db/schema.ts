@@ -24,6 +24,7 @@ import {
   TAG_SOURCES,
   TAG_STATUSES,
 } from '@shared/domain';
+import { SECURITY_REASONS } from '@shared/api/security-log';
 
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const now = sql`(unixepoch('subsec') * 1000)`;
@@ -507,7 +508,7 @@ export const securityEvents = sqliteTable(
     route: text('route').notNull(),
     path: text('path').notNull(),
     status: integer('status').notNull(),
-    reason: text('reason').notNull(),
+    reason: text('reason', { enum: SECURITY_REASONS }).notNull(),
     count: integer('count').notNull(),
   },
   (t) => [

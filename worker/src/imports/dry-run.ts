@@ -5,6 +5,7 @@
  */
 import { ApiError } from '../errors';
 import { auditInsert, AuditSql, auditStatement } from '../audit';
+import { typed, writeThenRead } from '../db/rows';
 import { fieldHash, fieldKeys, sealField } from '../crypto/fields';
 import { bucketOf } from '@shared/domain';
 import { REPORT_MAX_REJECTIONS, type DryRunReport, type DryRunBody } from '@shared/api/imports';
@@ -257,14 +258,15 @@ export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string,
       },
       { from: 'imports', where: 'id = ?', args: [id] },
     ),
-    db
-      .prepare(`SELECT r.rejections FROM import_rows r WHERE r.import_id = ? AND r.status = 'rejected' ORDER BY r.row LIMIT ?`)
-      .bind(id, REPORT_MAX_REJECTIONS),
   );
-  const res = await db.batch(stmts);
-  const stored = (res[res.length - 1]!.results as { rejections: string }[])
-    .flatMap((r) => JSON.parse(r.rejections) as StoredRejection[])
-    .slice(0, REPORT_MAX_REJECTIONS);
+  const [rejected] = await writeThenRead(db, stmts, [
+    typed<{ rejections: string }>(
+      db
+        .prepare(`SELECT r.rejections FROM import_rows r WHERE r.import_id = ? AND r.status = 'rejected' ORDER BY r.row LIMIT ?`)
+        .bind(id, REPORT_MAX_REJECTIONS),
+    ),
+  ]);
+  const stored = rejected.results.flatMap((r) => JSON.parse(r.rejections) as StoredRejection[]).slice(0, REPORT_MAX_REJECTIONS);
   const rejections = await openRejections(keys, stored);
   const body: DryRunReport = {
     importId: id,

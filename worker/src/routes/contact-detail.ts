@@ -25,7 +25,7 @@ import type { TagStatus } from '@shared/domain';
 import {
   batch,
   typed,
-  type CountRow,
+  writeThenRead,
   type CustomFieldRow,
   type DepartmentRow,
   type ContactEventRow,
@@ -37,6 +37,7 @@ import {
 } from '../db/rows';
 import { auditInsert, AuditSql } from '../audit';
 import { CHIPS_SQL, chipsOf, manualTagsParams, parseJson, requireContact, segmentsOf } from '../contacts/detail';
+import { readPage } from '../db/page';
 
 const idPath = z.object({ id: idParam }).strict();
 
@@ -119,23 +120,20 @@ export const contactDetail = new Hono<AppEnv>()
     const q = c.req.valid('query');
     const db = c.env.DB;
     await requireContact(db, id, c.get('user'));
-    const [total, rows] = await batch(db, [
-      typed<CountRow>(db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE contact_id = ?').bind(id)),
-      typed<TimelineRow>(
-        db
-          .prepare(
-            `SELECT l.id, l.at, l.op, l.source, l.rule_id, l.rule_version, l.actor_user_id, l.batch_id,
-                  t.id AS tag_id, t.name AS tag_name, coalesce(t.color, g.color) AS tag_color, t.status AS tag_status,
-                  g.name AS group_name, r.name AS rule_name
-           FROM tag_ledger l JOIN tags t ON t.id = l.tag_id JOIN tag_groups g ON g.id = t.group_id
-           LEFT JOIN rules r ON r.id = l.rule_id
-           WHERE l.contact_id = ? ORDER BY l.at DESC, l.id DESC LIMIT ? OFFSET ?`,
-          )
-          .bind(id, q.pageSize, (q.page - 1) * q.pageSize),
-      ),
-    ]);
+    const { rows, total } = await readPage<TimelineRow>(
+      db,
+      q,
+      `SELECT l.id, l.at, l.op, l.source, l.rule_id, l.rule_version, l.actor_user_id, l.batch_id,
+              t.id AS tag_id, t.name AS tag_name, coalesce(t.color, g.color) AS tag_color, t.status AS tag_status,
+              g.name AS group_name, r.name AS rule_name
+       FROM tag_ledger l JOIN tags t ON t.id = l.tag_id JOIN tag_groups g ON g.id = t.group_id
+       LEFT JOIN rules r ON r.id = l.rule_id
+       WHERE l.contact_id = ? ORDER BY l.at DESC, l.id DESC`,
+      'SELECT count(*) AS n FROM tag_ledger WHERE contact_id = ?',
+      [id],
+    );
     const body: TagTimelinePage = {
-      items: rows.results.map((r) => ({
+      items: rows.map((r) => ({
         id: r.id,
         at: r.at,
         op: r.op,
@@ -145,7 +143,7 @@ export const contactDetail = new Hono<AppEnv>()
         actorUserId: r.actor_user_id,
         batchId: r.batch_id,
       })),
-      total: total.results[0]?.n ?? 0,
+      total,
       page: q.page,
       pageSize: q.pageSize,
     };
@@ -156,19 +154,17 @@ export const contactDetail = new Hono<AppEnv>()
     const q = c.req.valid('query');
     const db = c.env.DB;
     await requireContact(db, id, c.get('user'));
-    const [total, rows] = await batch(db, [
-      typed<CountRow>(db.prepare('SELECT count(*) AS n FROM events WHERE contact_id = ?').bind(id)),
-      typed<Pick<ContactEventRow, 'id' | 'type' | 'occurred_at' | 'amount' | 'channel' | 'group_id' | 'text'>>(
-        db
-          .prepare(
-            `SELECT id, type, occurred_at, amount, channel, group_id, text FROM events
-             WHERE contact_id = ? ORDER BY occurred_at DESC, id DESC LIMIT ? OFFSET ?`,
-          )
-          .bind(id, q.pageSize, (q.page - 1) * q.pageSize),
-      ),
-    ]);
+    const { rows, total } = await readPage<
+      Pick<ContactEventRow, 'id' | 'type' | 'occurred_at' | 'amount' | 'channel' | 'group_id' | 'text'>
+    >(
+      db,
+      q,
+      'SELECT id, type, occurred_at, amount, channel, group_id, text FROM events WHERE contact_id = ? ORDER BY occurred_at DESC, id DESC',
+      'SELECT count(*) AS n FROM events WHERE contact_id = ?',
+      [id],
+    );
     const body: EventTimelinePage = {
-      items: rows.results.map((r) => ({
+      items: rows.map((r) => ({
         id: r.id,
         type: r.type,
         occurredAt: r.occurred_at,
@@ -177,7 +173,7 @@ export const contactDetail = new Hono<AppEnv>()
         groupId: r.group_id,
         text: r.text,
       })),
-      total: total.results[0]?.n ?? 0,
+      total,
       page: q.page,
       pageSize: q.pageSize,
     };
@@ -248,35 +244,39 @@ export const contactDetail = new Hono<AppEnv>()
       ...b.remove.map((tagId) => ({ contactId: id, tagId, op: 'remove' as const })),
       ...b.add.map((tagId) => ({ contactId: id, tagId, op: 'add' as const })),
     ];
-    const results = await db.batch([
-      ...tagChangeStatements(db, changes, { source: 'manual', batchId, at, actorUserId: c.get('user').id }),
-      auditInsert(
-        db,
-        {
-          at,
-          actor: actorOf(c),
-          action: 'contact.tags',
-          objectType: 'contact',
-          objectId: id,
-          summary: `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
-          params: manualTagsParams(
-            contact.name || `#${id}`,
-            b.add.map((t) => byId.get(t)!.name),
-            b.remove.map((t) => byId.get(t)!.name),
-          ),
-          before: before.map((t) => t.id),
-          after: new AuditSql('(SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)', id),
-        },
-        // written only if the edit changed something
-        { where: 'EXISTS (SELECT 1 FROM tag_ledger WHERE contact_id = ? AND batch_id = ?)', args: [id, batchId] },
-      ),
-      // by contact first: tag_ledger has no index on batch_id, the contact index keeps this small
-      db.prepare('SELECT tag_id AS tagId, op FROM tag_ledger WHERE contact_id = ? AND batch_id = ? ORDER BY id').bind(id, batchId),
-      db.prepare(CHIPS_SQL).bind(id),
-    ]);
-    const body: ManualTagResult = {
-      changes: results[results.length - 2]!.results as ManualTagResult['changes'],
-      tags: results[results.length - 1]!.results as TagChip[],
-    };
+    const [written, tags] = await writeThenRead(
+      db,
+      [
+        ...tagChangeStatements(db, changes, { source: 'manual', batchId, at, actorUserId: c.get('user').id }),
+        auditInsert(
+          db,
+          {
+            at,
+            actor: actorOf(c),
+            action: 'contact.tags',
+            objectType: 'contact',
+            objectId: id,
+            summary: `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
+            params: manualTagsParams(
+              contact.name || `#${id}`,
+              b.add.map((t) => byId.get(t)!.name),
+              b.remove.map((t) => byId.get(t)!.name),
+            ),
+            before: before.map((t) => t.id),
+            after: new AuditSql('(SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)', id),
+          },
+          // written only if the edit changed something
+          { where: 'EXISTS (SELECT 1 FROM tag_ledger WHERE contact_id = ? AND batch_id = ?)', args: [id, batchId] },
+        ),
+      ],
+      [
+        // by contact first: tag_ledger has no index on batch_id, the contact index keeps this small
+        typed<ManualTagResult['changes'][number]>(
+          db.prepare('SELECT tag_id AS tagId, op FROM tag_ledger WHERE contact_id = ? AND batch_id = ? ORDER BY id').bind(id, batchId),
+        ),
+        typed<TagChip>(db.prepare(CHIPS_SQL).bind(id)),
+      ],
+    );
+    const body: ManualTagResult = { changes: written.results, tags: tags.results };
     return c.json(body);
   });

@@ -29,7 +29,8 @@ import { compileOptions, loadWorkspace, previewContext, type Workspace } from '.
 import { countWhere, runPreview, sampleMatches } from '../rules/preview';
 import { AUDIENCE_NODE, compileSegment } from '../rules/segment';
 import { parseJsonOr } from '@shared/json';
-import { batch, typed, type CountRow, type SegmentRow } from '../db/rows';
+import { batch, type SegmentRow } from '../db/rows';
+import { readPage } from '../db/page';
 
 const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] } as unknown as RuleGraph;
 
@@ -117,22 +118,20 @@ export const segments = new Hono<AppEnv>()
       params.push(...scope.params);
     }
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-    const [total, rows] = await batch(db, [
-      typed<CountRow>(db.prepare(`SELECT COUNT(*) AS n FROM segments ${where}`).bind(...params)),
-      typed<SegmentRow>(
-        db
-          .prepare(`SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`)
-          .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
-      ),
-    ]);
+    const { rows: list, total } = await readPage<SegmentRow>(
+      db,
+      q,
+      `SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC`,
+      `SELECT COUNT(*) AS n FROM segments ${where}`,
+      params,
+    );
     const ws = await loadWorkspace(db);
     const ctx = previewContext(c.env, Date.now());
     const started = Date.now();
-    const list = rows.results;
     const sizes = await Promise.all(list.map((r) => sizeOf(db, ws, r, ctx, contactScope(user))));
     const body: SegmentListResponse = {
       items: list.map((r, i) => toItem(r, sizes[i] ?? null)),
-      total: total.results[0]?.n ?? 0,
+      total,
       page: q.page,
       pageSize: q.pageSize,
       sizeMs: Date.now() - started,

@@ -23,7 +23,8 @@ import type { RuleError } from '@shared/rules/errors';
 import type { RuleGraph, TriggerSpec } from '@shared/rules/types';
 import { compileOptions, graphHash, loadWorkspace, type Workspace } from './context';
 import type { rules } from '../db/schema';
-import { batch, typed, type AuditLogRow, type CountRow, type RawRow, type RuleVersionRow, type UserRow } from '../db/rows';
+import { readPage } from '../db/page';
+import { batch, typed, type AuditLogRow, type RawRow, type RuleVersionRow, type UserRow } from '../db/rows';
 import { parseJsonOr } from '@shared/json';
 
 /** A fresh rule's draft. */
@@ -207,17 +208,16 @@ export async function listRules(db: D1Database, user: SessionUser, q: RuleListQu
     params.push(q.q);
   }
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const [total, rows] = await batch(db, [
-    typed<CountRow>(db.prepare(`SELECT COUNT(*) AS n FROM rules r ${w}`).bind(...params)),
-    typed<ListRow>(
-      db
-        .prepare(`SELECT ${LIST_COLUMNS} FROM ${LIST_FROM} ${w} ORDER BY r.updated_at DESC, r.id DESC LIMIT ? OFFSET ?`)
-        .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
-    ),
-  ]);
+  const { rows, total } = await readPage<ListRow>(
+    db,
+    q,
+    `SELECT ${LIST_COLUMNS} FROM ${LIST_FROM} ${w} ORDER BY r.updated_at DESC, r.id DESC`,
+    `SELECT COUNT(*) AS n FROM rules r ${w}`,
+    params,
+  );
   return {
-    items: await Promise.all(rows.results.map(toListItem)),
-    total: total.results[0]?.n ?? 0,
+    items: await Promise.all(rows.map(toListItem)),
+    total,
     page: q.page,
     pageSize: q.pageSize,
   };
