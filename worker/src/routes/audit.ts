@@ -87,7 +87,7 @@ export const audit = new Hono<AppEnv>()
     }
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const db = c.env.DB;
-    const { rows, total } = await readPage<Row>(
+    const { rows, ...page } = await readPage<Row>(
       db,
       q,
       `SELECT ${COLUMNS} ${FROM} ${cond} ORDER BY a.at DESC, a.id DESC`,
@@ -95,10 +95,8 @@ export const audit = new Hono<AppEnv>()
       params,
     );
     const res: AuditListResponse = {
+      ...page,
       items: rows.map(toItem),
-      total,
-      page: q.page,
-      pageSize: q.pageSize,
       retentionDays: auditRetentionDays(c.env),
     };
     return c.json(res);

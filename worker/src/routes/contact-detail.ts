@@ -120,7 +120,7 @@ export const contactDetail = new Hono<AppEnv>()
     const q = c.req.valid('query');
     const db = c.env.DB;
     await requireContact(db, id, c.get('user'));
-    const { rows, total } = await readPage<TimelineRow>(
+    const { rows, ...page } = await readPage<TimelineRow>(
       db,
       q,
       `SELECT l.id, l.at, l.op, l.source, l.rule_id, l.rule_version, l.actor_user_id, l.batch_id,
@@ -133,6 +133,7 @@ export const contactDetail = new Hono<AppEnv>()
       [id],
     );
     const body: TagTimelinePage = {
+      ...page,
       items: rows.map((r) => ({
         id: r.id,
         at: r.at,
@@ -143,9 +144,6 @@ export const contactDetail = new Hono<AppEnv>()
         actorUserId: r.actor_user_id,
         batchId: r.batch_id,
       })),
-      total,
-      page: q.page,
-      pageSize: q.pageSize,
     };
     return c.json(body);
   })
@@ -154,7 +152,7 @@ export const contactDetail = new Hono<AppEnv>()
     const q = c.req.valid('query');
     const db = c.env.DB;
     await requireContact(db, id, c.get('user'));
-    const { rows, total } = await readPage<
+    const { rows, ...page } = await readPage<
       Pick<ContactEventRow, 'id' | 'type' | 'occurred_at' | 'amount' | 'channel' | 'group_id' | 'text'>
     >(
       db,
@@ -164,6 +162,7 @@ export const contactDetail = new Hono<AppEnv>()
       [id],
     );
     const body: EventTimelinePage = {
+      ...page,
       items: rows.map((r) => ({
         id: r.id,
         type: r.type,
@@ -173,9 +172,6 @@ export const contactDetail = new Hono<AppEnv>()
         groupId: r.group_id,
         text: r.text,
       })),
-      total,
-      page: q.page,
-      pageSize: q.pageSize,
     };
     return c.json(body);
   })

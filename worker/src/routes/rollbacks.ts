@@ -156,22 +156,16 @@ export const rollbacks = new Hono<AppEnv>()
     return c.json(body);
   })
   .get('/', validate('query', rollbackListQuery), async (c) => {
-    const { page, pageSize } = c.req.valid('query');
     const db = c.env.DB;
-    const { rows, total } = await readPage<ListedRollback>(
+    const { rows, ...page } = await readPage<ListedRollback>(
       db,
-      { page, pageSize },
+      c.req.valid('query'),
       `${SELECT_ROLLBACK} ORDER BY r.created_at DESC, r.id DESC`,
       'SELECT count(*) AS n FROM rollbacks',
       [],
     );
     const links = await undoLinks(db);
-    const body: RollbackList = {
-      items: rows.map((r) => toRecord(r, links)),
-      total,
-      page,
-      pageSize,
-    };
+    const body: RollbackList = { ...page, items: rows.map((r) => toRecord(r, links)) };
     return c.json(body);
   })
   .post('/', validate('json', createRollbackBody), async (c) => {

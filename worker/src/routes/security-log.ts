@@ -64,7 +64,7 @@ export const securityLog = new Hono<AppEnv>().use(requireRole('super_admin')).ge
   const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const from = 'FROM security_events e LEFT JOIN users u ON u.id = e.user_id';
   const db = c.env.DB;
-  const { rows, total } = await readPage<Row>(
+  const { rows, ...page } = await readPage<Row>(
     db,
     q,
     `SELECT e.*, u.name AS user_name, u.email AS user_email ${from} ${cond} ORDER BY e.last_at DESC, e.id DESC`,
@@ -72,10 +72,8 @@ export const securityLog = new Hono<AppEnv>().use(requireRole('super_admin')).ge
     params,
   );
   const res: SecurityLogResponse = {
+    ...page,
     items: rows.map(toEvent),
-    total,
-    page: q.page,
-    pageSize: q.pageSize,
     retentionDays: auditRetentionDays(c.env),
   };
   return c.json(res);

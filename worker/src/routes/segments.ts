@@ -118,7 +118,7 @@ export const segments = new Hono<AppEnv>()
       params.push(...scope.params);
     }
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-    const { rows: list, total } = await readPage<SegmentRow>(
+    const { rows: list, ...page } = await readPage<SegmentRow>(
       db,
       q,
       `SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC`,
@@ -130,10 +130,8 @@ export const segments = new Hono<AppEnv>()
     const started = Date.now();
     const sizes = await Promise.all(list.map((r) => sizeOf(db, ws, r, ctx, contactScope(user))));
     const body: SegmentListResponse = {
+      ...page,
       items: list.map((r, i) => toItem(r, sizes[i] ?? null)),
-      total,
-      page: q.page,
-      pageSize: q.pageSize,
       sizeMs: Date.now() - started,
     };
     return c.json(body);

@@ -36,9 +36,43 @@ import { activeChildren, holderCount, refuseWhilePublished, rulesUsing, segments
 import { mergeTag } from '../taxonomy/merge';
 import { updateTag } from '../taxonomy/tags';
 import { updateGroup } from '../taxonomy/groups';
-import { actorOf, ownerDepartment, requireRole } from '../auth/access';
+import { actorOf, ownerDepartment, requireRole, type Actor } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
 import { DAY_MS } from '@shared/time';
+
+/**
+ * Retires or restores `tag` with its audit entry. Changed by someone else since it was read: 409
+ * `conflictMessage`, and no entry (one change, one entry).
+ */
+async function setTagStatus(
+  db: D1Database,
+  actor: Actor,
+  tag: TagRow,
+  status: 'retired' | 'active',
+  conflictMessage: string,
+): Promise<TagRow> {
+  const at = Date.now();
+  const next: TagRow = { ...tag, status, retired_at: status === 'retired' ? at : null };
+  const [changed] = await db.batch([
+    db
+      .prepare(`UPDATE tags SET status = ?, retired_at = ? WHERE id = ? AND status = ?`)
+      .bind(status, next.retired_at, tag.id, status === 'retired' ? 'active' : 'retired'),
+    auditStatementIfChanged(db, {
+      actor,
+      ...(status === 'retired'
+        ? { action: 'tag.retire', summary: `Retired tag ${tag.name}` }
+        : { action: 'tag.restore', summary: `Restored tag ${tag.name}` }),
+      objectType: 'tag',
+      objectId: tag.id,
+      params: { name: tag.name },
+      before: toTag(tag),
+      after: toTag(next),
+      at,
+    }),
+  ]);
+  if (!changed!.meta.changes) throw new ApiError(409, 'conflict', conflictMessage);
+  return next;
+}
 
 export const taxonomy = new Hono<AppEnv>()
   .get('/config', async (c) => {
@@ -236,26 +270,8 @@ export const taxonomy = new Hono<AppEnv>()
         what: `Retiring ${tag.name} freezes it on the ${holders} contacts holding it`,
       });
     }
-    const at = Date.now();
-    const next: TagRow = { ...tag, status: 'retired', retired_at: at };
     // holdings and ledger stay: a retired tag is frozen (never added again), not erased
-    const [retired] = await db.batch([
-      db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(at, id),
-      auditStatementIfChanged(db, {
-        actor: actorOf(c),
-        action: 'tag.retire',
-        objectType: 'tag',
-        objectId: id,
-        summary: `Retired tag ${tag.name}`,
-        params: { name: tag.name },
-        before: toTag(tag),
-        after: toTag(next),
-        at,
-      }),
-    ]);
-    // retired by someone else since it was read: one retirement, one entry
-    if (!retired!.meta.changes) throw new ApiError(409, 'conflict', `${tag.name} is already retired`);
-    return c.json(toTag(next));
+    return c.json(toTag(await setTagStatus(db, actorOf(c), tag, 'retired', `${tag.name} is already retired`)));
   })
   .post('/tags/:id/restore', validate('param', idPath), validate('json', emptyBody), async (c) => {
     const { id } = c.req.valid('param');
@@ -273,24 +289,7 @@ export const taxonomy = new Hono<AppEnv>()
     }
     const group = (await groupById(db, tag.group_id))!;
     await limitCheck(db, s, group);
-    const at = Date.now();
-    const next: TagRow = { ...tag, status: 'active', retired_at: null };
-    const [restored] = await db.batch([
-      db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(id),
-      auditStatementIfChanged(db, {
-        actor: actorOf(c),
-        action: 'tag.restore',
-        objectType: 'tag',
-        objectId: id,
-        summary: `Restored tag ${tag.name}`,
-        params: { name: tag.name },
-        before: toTag(tag),
-        after: toTag(next),
-        at,
-      }),
-    ]);
-    if (!restored!.meta.changes) throw new ApiError(409, 'conflict', `${tag.name} is not retired`);
-    return c.json(toTag(next));
+    return c.json(toTag(await setTagStatus(db, actorOf(c), tag, 'active', `${tag.name} is not retired`)));
   })
   .post('/tags/:id/merge', validate('param', idPath), validate('json', mergeTagBody), async (c) => {
     const { id } = c.req.valid('param');

@@ -208,17 +208,12 @@ export async function listRules(db: D1Database, user: SessionUser, q: RuleListQu
     params.push(q.q);
   }
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const { rows, total } = await readPage<ListRow>(
+  const { rows, ...page } = await readPage<ListRow>(
     db,
     q,
     `SELECT ${LIST_COLUMNS} FROM ${LIST_FROM} ${w} ORDER BY r.updated_at DESC, r.id DESC`,
     `SELECT COUNT(*) AS n FROM rules r ${w}`,
     params,
   );
-  return {
-    items: await Promise.all(rows.map(toListItem)),
-    total,
-    page: q.page,
-    pageSize: q.pageSize,
-  };
+  return { ...page, items: await Promise.all(rows.map(toListItem)) };
 }
