@@ -13,6 +13,7 @@ import { requireImport, conflictUnless, guardOne, ATTRS, batchIdOf, countsOf } f
 import { typed, writeThenRead, type CountRow } from '../db/rows';
 
 export async function applyImport(db: D1Database, user: SessionUser, actor: Actor, id: string): Promise<ImportApplyResult> {
+  // Long on purpose: it assembles one atomic D1 batch statement by statement, and the order of those statements is the logic.
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['checked'], 'apply (run the dry run first)');
   const at = Date.now();

@@ -37,6 +37,7 @@ import {
 } from './rows';
 
 export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string, b: DryRunBody): Promise<DryRunReport> {
+  // Long on purpose: one pass over the staged file (mapping checks, page-by-page verdicts, refusal or set-based classification) whose steps share the keys, tag index and counters.
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['staging', 'checked'], 'run a dry run');
   const headers = JSON.parse(imp.headers) as string[];

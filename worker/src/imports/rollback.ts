@@ -15,6 +15,7 @@ import { requireImport, conflictUnless, guardOne, ATTRS, batchIdOf } from './row
 const CREATED_SQL = `SELECT contact_id FROM import_rows WHERE import_id = ? AND status = 'new'`;
 
 export async function rollbackImport(db: D1Database, user: SessionUser, actor: Actor, id: string): Promise<ImportRollbackResult> {
+  // Long on purpose: it assembles one atomic D1 batch statement by statement, and the order of those statements is the logic.
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['applied'], 'roll back');
   const batchId = batchIdOf(id);

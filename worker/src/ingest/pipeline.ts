@@ -249,6 +249,7 @@ async function planWrites(
   reads: Results<ReadStatements>,
   o: IngestOptions,
 ): Promise<D1PreparedStatement[]> {
+  // Long on purpose: the webhook hot path's one pass from the read batch to the writes, kept inline so no per-event calls are added.
   const [source, published, seen, contactRows, tagRows] = reads;
   o.checkSource?.(source.results[0] ?? null);
   const ruleSet = await ruleSetFor(db, published.results, o.now);
@@ -443,6 +444,7 @@ function writeStatements(
   daily: { ext: string; type: string; day: number; count: number; amount: number }[],
   o: IngestOptions,
 ): D1PreparedStatement[] {
+  // Long on purpose: the write batch's set-based statements in the order the transaction needs (the guard right after the events INSERT).
   const out: D1PreparedStatement[] = [];
   const touched = contacts.filter((c) => c.delta.la !== null);
 

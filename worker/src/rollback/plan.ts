@@ -93,13 +93,6 @@ export async function previewPlan(db: D1Database, plan: Plan, object: string): P
     entry(r.tag_id, r.name).remove += n;
     displacedTotal += n;
   }
-  const contacts = new Map<number, RollbackSampleContact>();
-  for (const r of sample.results) {
-    const id = r.contact_id;
-    let c = contacts.get(id);
-    if (!c) contacts.set(id, (c = { id, name: r.contact_name, changes: [] }));
-    c.changes.push({ tagId: r.tag_id, name: r.tag_name ?? `#${r.tag_id}`, op: r.op });
-  }
   const skipped = reasons.conflict + reasons.retired + reasons.gone + reasons.exclusive;
   return {
     kind: plan.kind,
@@ -111,9 +104,21 @@ export async function previewPlan(db: D1Database, plan: Plan, object: string): P
     skipped,
     skippedReasons: reasons,
     byTag: [...tags.values()].sort((a, b) => b.add + b.remove - (a.add + a.remove) || a.tagId - b.tagId),
-    sampleContacts: [...contacts.values()],
+    sampleContacts: sampleContacts(sample.results),
     reverses: null,
   };
+}
+
+/** The sample's rows grouped by contact. */
+function sampleContacts(rows: SampleRow[]): RollbackSampleContact[] {
+  const contacts = new Map<number, RollbackSampleContact>();
+  for (const r of rows) {
+    const id = r.contact_id;
+    let c = contacts.get(id);
+    if (!c) contacts.set(id, (c = { id, name: r.contact_name, changes: [] }));
+    c.changes.push({ tagId: r.tag_id, name: r.tag_name ?? `#${r.tag_id}`, op: r.op });
+  }
+  return [...contacts.values()];
 }
 
 /**

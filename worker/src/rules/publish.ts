@@ -59,6 +59,7 @@ export async function publishRule(
   id: number,
   b: PublishBody,
 ): Promise<PublishResponse> {
+  // Long on purpose: the checks, then the one batch that publishes atomically; the statements' order is the logic.
   const rule = await getRule(db, id);
   if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
   const draft = parse<unknown>(rule.draft_graph, null);
