@@ -129,15 +129,15 @@ export const rules = new Hono<AppEnv>()
     const { rule, assumed } = assumeEvent(compiled.value);
     await requireVisibleContact(db, c.get('user'), b.contactId);
     const data = await loadEvalData(db, b.contactId, { now: Date.now(), tzOffsetMinutes: tzOffsetMinutes(c.env), ...dataNeeds([rule]) });
-    if (!data) {
+    const [contact] = data ? await contactSummaries(drizzleDb(c.env), [b.contactId]) : [];
+    if (!data || !contact) {
       throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${b.contactId}`, [
         { path: 'contactId', message: 'no such contact' },
       ]);
     }
-    const [contact] = await contactSummaries(drizzleDb(c.env), [b.contactId]);
     const body: RuleExplainResponse = {
       ok: true,
-      contact: contact as NonNullable<typeof contact>,
+      contact,
       explanation: explainRule(rule, data, ws.customFields),
       assumedNodeIds: assumed,
     };
