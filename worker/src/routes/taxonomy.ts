@@ -54,9 +54,9 @@ async function setTagStatus(
   const at = Date.now();
   const next: TagRow = { ...tag, status, retired_at: status === 'retired' ? at : null };
   const [changed] = await db.batch([
-    db
-      .prepare(`UPDATE tags SET status = ?, retired_at = ? WHERE id = ? AND status = ?`)
-      .bind(status, next.retired_at, tag.id, status === 'retired' ? 'active' : 'retired'),
+    status === 'retired'
+      ? db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(at, tag.id)
+      : db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(tag.id),
     auditStatementIfChanged(db, {
       actor,
       ...(status === 'retired'
