@@ -13,7 +13,7 @@ import { createUserBody, updateUserBody, type UserSummary } from '@shared/api/au
 import { idPath, emptyBody } from '@shared/api/taxonomy';
 import { hashPassword, randomSalt } from '@shared/auth/password';
 import { eq, sql } from 'drizzle-orm';
-import { db, type Db } from '../db/client';
+import { db as drizzleDb, type Db } from '../db/client';
 import { departments, users as usersT } from '../db/schema';
 
 /** People as the screen lists them, with their department's name and their live sessions now. */
@@ -36,14 +36,14 @@ function selectUsers(d: Db, now: number) {
 }
 
 async function getUser(env: Env, id: number): Promise<UserSummary> {
-  const user = await selectUsers(db(env), Date.now()).where(eq(usersT.id, id)).get();
+  const user = await selectUsers(drizzleDb(env), Date.now()).where(eq(usersT.id, id)).get();
   if (!user) throw new ApiError(404, 'not_found', `No user with id ${id}`);
   return user;
 }
 
 async function requireDepartment(env: Env, id: number | null | undefined) {
   if (id == null) return;
-  const found = await db(env).select({ id: departments.id }).from(departments).where(eq(departments.id, id)).get();
+  const found = await drizzleDb(env).select({ id: departments.id }).from(departments).where(eq(departments.id, id)).get();
   if (!found)
     throw new ApiError(400, 'unknown_reference', `No department with id ${id}`, [{ path: 'departmentId', message: 'no such department' }]);
 }
@@ -51,7 +51,7 @@ async function requireDepartment(env: Env, id: number | null | undefined) {
 export const users = new Hono<AppEnv>()
   .use(requireRole('super_admin'))
   .get('/', async (c) => {
-    const list = await selectUsers(db(c.env), Date.now()).orderBy(
+    const list = await selectUsers(drizzleDb(c.env), Date.now()).orderBy(
       sql`${usersT.role} = 'super_admin' DESC`,
       sql`${usersT.role} = 'dept_admin' DESC`,
       usersT.id,
