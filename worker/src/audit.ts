@@ -42,31 +42,77 @@ export type AuditEntry = {
   };
 }[AuditAction];
 
-/** `params` as stored, for the few routes that write their entry in their own SQL. */
-export const auditParams = <A extends AuditAction>(_action: A, params: AuditParamsByAction[A]): string => JSON.stringify(params);
-
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** A column of the entry computed by SQL inside its INSERT (over `from`), with the `?` arguments of `sql` in order. */
+export class AuditSql {
+  readonly args: readonly unknown[];
+  constructor(
+    readonly sql: string,
+    ...args: unknown[]
+  ) {
+    this.args = args;
+  }
+}
+
+/** An entry some of whose columns SQL computes: values only the batch knows (a new row's id, what the ledger wrote). */
+export type ComputedAuditEntry = Computed<AuditEntry>;
+type Computed<E extends AuditEntry> = E extends unknown
+  ? Omit<E, 'objectId' | 'summary' | 'params'> & {
+      objectId: E['objectId'] | AuditSql;
+      summary: string | AuditSql;
+      params: E['params'] | AuditSql;
+    }
+  : never;
+
+/** Where an entry's SELECT reads from and when it writes at all; `args` bind the `?` of both, in order. */
+export interface AuditSelect {
+  from?: string;
+  where?: string;
+  args?: readonly unknown[];
+}
 
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 
-const INSERT = 'INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after) VALUES';
+const COLUMNS = 'INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)';
+
+/**
+ * The INSERT for one entry: every audit row is written here. Plain values are bound; an
+ * {@link AuditSql} column is computed in the statement, and `select` makes it an
+ * `INSERT … SELECT` (from a row of the same batch, or only when a condition holds).
+ */
+export function auditInsert(db: D1Database, e: ComputedAuditEntry, select: AuditSelect = {}): D1PreparedStatement {
+  const values: unknown[] = [
+    e.at,
+    e.actor?.userId ?? null,
+    e.actor?.ip ?? null,
+    e.action,
+    e.objectType,
+    e.objectId instanceof AuditSql ? e.objectId : String(e.objectId),
+    e.summary,
+    e.params instanceof AuditSql ? e.params : JSON.stringify(e.params),
+    e.before instanceof AuditSql ? e.before : json(e.before),
+    e.after instanceof AuditSql ? e.after : json(e.after),
+  ];
+  const args: unknown[] = [];
+  const exprs = values.map((v) => {
+    if (!(v instanceof AuditSql)) {
+      args.push(v);
+      return '?';
+    }
+    args.push(...v.args);
+    return v.sql;
+  });
+  const sql =
+    select.from === undefined && select.where === undefined
+      ? `${COLUMNS} VALUES (${exprs.join(', ')})`
+      : `${COLUMNS} SELECT ${exprs.join(', ')}${select.from ? ` FROM ${select.from}` : ''}${select.where ? ` WHERE ${select.where}` : ''}`;
+  return db.prepare(sql).bind(...args, ...(select.args ?? []));
+}
 
 /** The INSERT for one entry. */
 export function auditStatement(db: D1Database, e: AuditEntry): D1PreparedStatement {
-  return db
-    .prepare(`${INSERT} (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    .bind(
-      e.at,
-      e.actor?.userId ?? null,
-      e.actor?.ip ?? null,
-      e.action,
-      e.objectType,
-      String(e.objectId),
-      e.summary,
-      JSON.stringify(e.params),
-      json(e.before),
-      json(e.after),
-    );
+  return auditInsert(db, e);
 }
 
 /**
@@ -76,20 +122,7 @@ export function auditStatement(db: D1Database, e: AuditEntry): D1PreparedStateme
  * success entry in the log; the refusal goes to the security log instead.
  */
 export function auditStatementIfChanged(db: D1Database, e: AuditEntry): D1PreparedStatement {
-  return db
-    .prepare(`${INSERT.replace(' VALUES', '')} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() > 0`)
-    .bind(
-      e.at,
-      e.actor?.userId ?? null,
-      e.actor?.ip ?? null,
-      e.action,
-      e.objectType,
-      String(e.objectId),
-      e.summary,
-      JSON.stringify(e.params),
-      json(e.before),
-      json(e.after),
-    );
+  return auditInsert(db, e, { where: 'changes() > 0' });
 }
 
 /**
@@ -97,17 +130,5 @@ export function auditStatementIfChanged(db: D1Database, e: AuditEntry): D1Prepar
  * `last_insert_rowid()` of the statement just before this one.
  */
 export function auditStatementForNewRow(db: D1Database, e: DistributiveOmit<AuditEntry, 'objectId'>): D1PreparedStatement {
-  return db
-    .prepare(`${INSERT} (?, ?, ?, ?, ?, CAST(last_insert_rowid() AS TEXT), ?, ?, ?, ?)`)
-    .bind(
-      e.at,
-      e.actor?.userId ?? null,
-      e.actor?.ip ?? null,
-      e.action,
-      e.objectType,
-      e.summary,
-      JSON.stringify(e.params),
-      json(e.before),
-      json(e.after),
-    );
+  return auditInsert(db, { ...e, objectId: new AuditSql('CAST(last_insert_rowid() AS TEXT)') });
 }

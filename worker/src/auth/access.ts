@@ -11,6 +11,7 @@ import { ROLE_RANK, type Role } from '@shared/domain';
 import { CSRF_HEADER, type SessionUser } from '@shared/api/auth';
 import { constantTimeEqual } from '@shared/auth/password';
 import { clientIp, loadSession, readSessionCookie } from './session';
+import type { ContactRow } from '../db/rows';
 
 /** Routes anyone may call: liveness, sign-in, and webhooks (they carry their own signatures). */
 function isPublic(path: string): boolean {
@@ -105,12 +106,12 @@ export function contactScope(user: SessionUser): SqlPredicate | undefined {
 }
 
 /** The contact row if it exists and the user may see it; null otherwise (callers answer as if it did not exist). */
-export async function findVisibleContact(db: D1Database, user: SessionUser, id: number): Promise<Record<string, unknown> | null> {
+export async function findVisibleContact(db: D1Database, user: SessionUser, id: number): Promise<ContactRow | null> {
   const scope = contactScope(user);
   return db
     .prepare(`SELECT * FROM contacts c WHERE c.id = ?${scope ? ` AND ${scope.sql}` : ''}`)
     .bind(id, ...(scope?.params ?? []))
-    .first<Record<string, unknown>>();
+    .first<ContactRow>();
 }
 
 /** What decides who may touch a tag group: its roles and its owning department's path (null: company-wide). */

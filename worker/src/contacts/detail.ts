@@ -8,9 +8,10 @@ import { countWhere } from '../rules/preview';
 import { previewContext } from '../rules/context';
 import type { AuditParamsByAction } from '@shared/api/audit';
 import { parseJsonObject, parseJsonOr } from '@shared/json';
+import type { ContactRow } from '../db/rows';
 
 /** The contact, if it exists and is in the user's scope: outside it, it does not exist (404, no leak). */
-export async function requireContact(db: D1Database, id: number, user: SessionUser): Promise<Record<string, unknown>> {
+export async function requireContact(db: D1Database, id: number, user: SessionUser): Promise<ContactRow> {
   const row = await findVisibleContact(db, user, id);
   if (!row) throw new ApiError(404, 'not_found', `No contact with id ${id}`);
   return row;

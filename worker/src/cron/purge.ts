@@ -10,6 +10,7 @@
  */
 import { auditStatement } from '../audit';
 import { DAY_MS } from '@shared/time';
+import type { CountRow } from '../db/rows';
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 180;
 /** Sign-in attempts are only read for the rate limit (15 minutes); a day is plenty. */
@@ -50,20 +51,16 @@ export async function purgeExpired(env: Env, at: number): Promise<PurgeReport> {
   const auditCutoff = at - days * DAY_MS;
   const loginCutoff = at - LOGIN_ATTEMPT_RETENTION_MS;
   const importCutoff = at - IMPORT_STAGING_RETENTION_MS;
-  const counts = await db.batch<{ n: number }>([
+  const counts = await db.batch<CountRow>([
     db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE at < ?').bind(auditCutoff),
     db.prepare('SELECT COUNT(*) AS n FROM security_events WHERE last_at < ?').bind(auditCutoff),
     db.prepare('SELECT COUNT(*) AS n FROM login_attempts WHERE at < ?').bind(loginCutoff),
     db.prepare(`SELECT COUNT(*) AS n FROM import_rows WHERE import_id IN (${STALE_IMPORTS})`).bind(importCutoff),
     db.prepare(`SELECT COUNT(*) AS n FROM imports WHERE status IN ('staging', 'checked') AND created_at < ?`).bind(importCutoff),
   ]);
-  const [auditEntries, securityEvents, loginAttempts, importRows, abandonedImports] = counts.map((r) => r.results[0]!.n) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [auditEntries = 0, securityEvents = 0, loginAttempts = 0, importRows = 0, abandonedImports = 0] = counts.map(
+    (r) => r.results[0]!.n,
+  );
   const report: PurgeReport = { auditEntries, securityEvents, loginAttempts, importRows, abandonedImports };
   if (auditEntries + securityEvents + loginAttempts + importRows + abandonedImports === 0) return report;
   // Each delete's position, to read what it actually deleted (a concurrent purge may have taken some first).

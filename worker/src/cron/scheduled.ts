@@ -19,6 +19,7 @@ import { dayNumber } from '@shared/time';
 import { parseJsonOr } from '@shared/json';
 import { rolloutSql } from '@shared/rollout';
 import type { JsonLogic } from '@shared/rules/types';
+import type { SqlContext } from '@shared/rules/operators';
 import { applyStatements } from '../rules/apply';
 import { tzOffsetMinutes } from '../rules/context';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
@@ -84,7 +85,21 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     report.rules.push({ id: rule.id, version: rule.version, ledgerRows: n?.n ?? 0 });
   }
 
-  const today = dayNumber(at, tz);
+  report.snapshots = await snapshotSegments(db, ctx, report.errors);
+
+  report.purged = await purgeExpired(env, at);
+  if (report.errors.length) console.error('scheduled run problems', report.errors);
+  return report;
+}
+
+/** The Workers `scheduled` handler. */
+export const scheduled: ExportedHandlerScheduledHandler<Env> = (controller, env, ctx) => {
+  ctx.waitUntil(runScheduled(env, controller.scheduledTime));
+};
+
+/** Today's size of every segment that has none yet (one INSERT each, one batch); answers how many. */
+async function snapshotSegments(db: D1Database, ctx: SqlContext, errors: string[]): Promise<number> {
+  const today = dayNumber(ctx.now, ctx.tzOffsetMinutes);
   const due = await db
     .prepare('SELECT id, logic FROM segments WHERE id NOT IN (SELECT segment_id FROM segment_snapshots WHERE day = ?)')
     .bind(today)
@@ -95,7 +110,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     if (logic === null) continue; // a segment whose graph does not compile has no size
     const where = compileWhere(logic, ctx);
     if (!where.ok) {
-      report.errors.push(`segment ${s.id}: ${where.errors.map((e) => e.message).join('; ')}`);
+      errors.push(`segment ${s.id}: ${where.errors.map((e) => e.message).join('; ')}`);
       continue;
     }
     snapshots.push(
@@ -107,17 +122,6 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
         .bind(s.id, today, ...where.value.params),
     );
   }
-  if (snapshots.length) {
-    await db.batch(snapshots);
-    report.snapshots = snapshots.length;
-  }
-
-  report.purged = await purgeExpired(env, at);
-  if (report.errors.length) console.error('scheduled run problems', report.errors);
-  return report;
+  if (snapshots.length) await db.batch(snapshots);
+  return snapshots.length;
 }
-
-/** The Workers `scheduled` handler. */
-export const scheduled: ExportedHandlerScheduledHandler<Env> = (controller, env, ctx) => {
-  ctx.waitUntil(runScheduled(env, controller.scheduledTime));
-};

@@ -11,6 +11,7 @@ import { ApiError } from '../errors';
 import { maskSensitive } from './fields';
 import { PHONE_SEARCH_LIMITS } from '@shared/api/contacts';
 import type { AuditParamsByAction } from '@shared/api/audit';
+import { auditInsert } from '../audit';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -30,21 +31,32 @@ export async function recordPhoneSearch(
 ): Promise<void> {
   const masked = maskSensitive(phone);
   const params: AuditParamsByAction[typeof ACTION] = { masked };
-  const mine = `FROM audit_log WHERE actor_user_id = ?1 AND action = '${ACTION}'`;
-  const repeat = `SELECT 1 ${mine} AND at > ?3 AND json_extract(after, '$.phoneHash') = ?5`;
+  const mine = `FROM audit_log WHERE actor_user_id = ? AND action = '${ACTION}'`;
+  const repeat = `SELECT 1 ${mine} AND at > ? AND json_extract(after, '$.phoneHash') = ?`;
+  const repeatArgs = [actor.userId, now - DAY, hash];
   const [seen, inserted] = await db.batch([
-    db.prepare(`${repeat}`).bind(actor.userId, null, now - DAY, null, hash),
+    db.prepare(repeat).bind(...repeatArgs),
     // one statement, so two requests at once cannot both take the last slot
-    db
-      .prepare(
-        `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
-         SELECT ?4, ?1, ?6, 'contact.phone_search', 'contact', '*', 'Searched contacts by the phone number ' || ?7, ?8, json_object('phoneHash', ?5)
-         WHERE NOT EXISTS (${repeat})
-           AND (SELECT count(*) ${mine} AND at > ?2) < ${PHONE_SEARCH_LIMITS.perHour}
-           AND (SELECT count(*) ${mine} AND at > ?3) < ${PHONE_SEARCH_LIMITS.perDay}
-           AND (SELECT count(*) ${mine} AND at > ?3 AND params ->> 'masked' = ?7) < ${PHONE_SEARCH_LIMITS.perMaskPerDay}`,
-      )
-      .bind(actor.userId, now - HOUR, now - DAY, now, hash, actor.ip, masked, JSON.stringify(params)),
+    auditInsert(
+      db,
+      {
+        at: now,
+        actor,
+        action: ACTION,
+        objectType: 'contact',
+        objectId: '*',
+        summary: `Searched contacts by the phone number ${masked}`,
+        params,
+        after: { phoneHash: hash },
+      },
+      {
+        where: `NOT EXISTS (${repeat})
+          AND (SELECT count(*) ${mine} AND at > ?) < ${PHONE_SEARCH_LIMITS.perHour}
+          AND (SELECT count(*) ${mine} AND at > ?) < ${PHONE_SEARCH_LIMITS.perDay}
+          AND (SELECT count(*) ${mine} AND at > ? AND params ->> 'masked' = ?) < ${PHONE_SEARCH_LIMITS.perMaskPerDay}`,
+        args: [...repeatArgs, actor.userId, now - HOUR, actor.userId, now - DAY, actor.userId, now - DAY, masked],
+      },
+    ),
   ]);
   if (seen!.results.length > 0 || inserted!.meta.changes === 1) return;
   const { perHour, perDay, perMaskPerDay } = PHONE_SEARCH_LIMITS;

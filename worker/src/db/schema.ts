@@ -24,6 +24,7 @@ import {
   TAG_SOURCES,
   TAG_STATUSES,
 } from '@shared/domain';
+import { SECURITY_REASONS } from '@shared/api/security-log';
 
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const now = sql`(unixepoch('subsec') * 1000)`;
@@ -393,8 +394,8 @@ export const ruleVersions = sqliteTable(
     graph: text('graph').notNull(),
     /** compiled JSON Logic */
     logic: text('logic').notNull(),
-    /** event type the rule listens to, or 'schedule' */
-    trigger: text('trigger').notNull(),
+    /** event type the rule listens to, or 'schedule' (the enum types it; no CHECK in SQL) */
+    trigger: text('trigger', { enum: [...EVENT_TYPES, 'schedule'] }).notNull(),
     /** gray release share, 1–100 percent of contacts (by bucket) */
     rolloutPercent: integer('rollout_percent').notNull().default(100),
     note: text('note'),
@@ -507,7 +508,7 @@ export const securityEvents = sqliteTable(
     route: text('route').notNull(),
     path: text('path').notNull(),
     status: integer('status').notNull(),
-    reason: text('reason').notNull(),
+    reason: text('reason', { enum: SECURITY_REASONS }).notNull(),
     count: integer('count').notNull(),
   },
   (t) => [

@@ -30,6 +30,12 @@ import {
   type TagFacts,
 } from '../rules/rights';
 import { parseJsonOr } from '@shared/json';
+import { customFieldsStatement, toCustomFieldDecl } from '../rules/context';
+import { batch, typed, type Typed, type RuleVersionRow, type TagGroupRow, type TagRow } from '../db/rows';
+
+/** What the evaluators' net plan needs of every tag: its group and whether that is exclusive. */
+type TagInfoRow = Pick<TagRow, 'id' | 'group_id' | 'status'> & Pick<TagGroupRow, 'exclusive'>;
+type TagFactsRow = { tag_facts: string | null };
 
 /** One row of `publishedStatement`. */
 export interface PublishedRow extends PublisherRow {
@@ -124,37 +130,31 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
   const nodes = (graph as { nodes?: { id: string; kind: string; action?: ActionSpec }[] } | null)?.nodes ?? [];
   const actionsById = new Map(nodes.filter((n) => n.kind === 'action' && n.action).map((n) => [n.id, n.action as ActionSpec]));
   const compiled = compileRule(graph, { customFields });
+  const base = {
+    id: row.id,
+    version: row.version,
+    trigger: row.trigger,
+    rolloutPercent: row.rollout_percent,
+    departmentIds: departmentSet(row.department_ids),
+    net: NO_PLAN,
+  };
   if (compiled.ok) {
     return {
-      id: row.id,
-      version: row.version,
-      trigger: row.trigger,
-      rolloutPercent: row.rollout_percent,
-      departmentIds: departmentSet(row.department_ids),
+      ...base,
       compiled: compiled.value,
       evaluate: ruleEvaluatorFor(key, compiled.value),
       actionsById: new Map(compiled.value.actions.map((a) => [a.nodeId, a.action])),
-      net: NO_PLAN,
     };
   }
   // A published version the current compiler refuses (e.g. a custom field since deleted):
   // run the JSON Logic frozen at publish time, so behaviour does not change under it.
   console.error(`rule ${row.id} v${row.version} no longer compiles; running its stored logic`, compiled.errors);
   const fn = evaluatorFor(key, logic as JsonLogic);
-  return {
-    id: row.id,
-    version: row.version,
-    trigger: row.trigger,
-    rolloutPercent: row.rollout_percent,
-    departmentIds: departmentSet(row.department_ids),
-    compiled: null,
-    evaluate: (d: EvalData) => {
-      const out = fn(d);
-      return Array.isArray(out) ? out.map(String) : [];
-    },
-    actionsById,
-    net: NO_PLAN,
+  const evaluate = (d: EvalData) => {
+    const out = fn(d);
+    return Array.isArray(out) ? out.map(String) : [];
   };
+  return { ...base, compiled: null, evaluate, actionsById };
 }
 
 /** The action tags of every cached version, bound into the published list's statement. */
@@ -180,55 +180,15 @@ export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: numb
   for (const r of read) if (r.id === 0) parseTagFacts(r.tag_facts, facts);
   const published = read.filter((r) => r.id !== 0);
   const missing = published.filter((r) => !versions.has(keyOf(r.id, r.version)));
-  let tagRows: D1Result | undefined;
-  if (missing.length) {
-    const pairs = JSON.stringify(missing.map((r) => [r.id, r.version]));
-    const [tags, customRows, versionRows, missingFacts] = await db.batch([
-      tagInfoStatement(db),
-      db.prepare('SELECT key, label_zh, label_en, type FROM custom_fields'),
-      db
-        .prepare(
-          `SELECT v.rule_id AS rule_id, v.version AS version, v.graph AS graph, v.logic AS logic
-           FROM json_each(?) j JOIN rule_versions v ON v.rule_id = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]')`,
-        )
-        .bind(pairs),
-      db.prepare(VERSION_TAG_FACTS_SQL).bind(pairs),
-    ]);
-    tagRows = tags;
-    parseTagFacts((missingFacts?.results[0] as { tag_facts: string | null } | undefined)?.tag_facts ?? null, facts);
-    const customFields = (customRows?.results ?? []).map((f) => {
-      const r = f as { key: string; label_zh: string; label_en: string; type: CustomFieldDecl['type'] };
-      return { key: r.key, labelZh: r.label_zh, labelEn: r.label_en, type: r.type };
-    });
-    for (const v of (versionRows?.results ?? []) as { rule_id: number; version: number; graph: string; logic: string }[]) {
-      const row = missing.find((r) => r.id === v.rule_id && r.version === v.version) as PublishedRow;
-      versions.set(keyOf(row.id, row.version), build(row, safeJson(v.graph), safeJson(v.logic), customFields));
-    }
-  }
-  // A version cached by a concurrent request after this read was prepared: its tags' facts were not bound.
-  const unbound = [...new Set(published.flatMap((r) => actionsOf(r).map((a) => a.tagId)))].filter(
-    (t) => !facts.has(t) && !noSuchTag.has(t),
-  );
-  if (unbound.length) {
-    const more = await db
-      .prepare(
-        `SELECT json_group_array(${TAG_FACTS_JSON}) AS tag_facts FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`,
-      )
-      .bind(JSON.stringify(unbound))
-      .first<{ tag_facts: string | null }>();
-    parseTagFacts(more?.tag_facts ?? null, facts);
-    // a tag that does not exist (its version runs its stored logic): do not ask again every request
-    for (const t of unbound) if (!facts.has(t)) noSuchTag.add(t);
-  }
+  let tagRows = missing.length ? await compileMissing(db, missing, facts) : undefined;
+  await bindUnboundFacts(db, published, facts);
   const { rows, paused } = await keepRunnable(db, published, actionsOf, facts, now);
   const stamp = stampOf(rows);
   if (current && current.stamp === stamp && now - tagsLoadedAt < TAG_INFO_TTL_MS)
     return paused.length || current.paused.length ? { ...current, paused } : current;
-  tagRows ??= await tagInfoStatement(db).all();
+  tagRows ??= (await tagInfoStatement(db).all<TagInfoRow>()).results;
   const tags = new Map<number, TagInfo>();
-  for (const t of (tagRows?.results ?? []) as { id: number; group_id: number; exclusive: number; status: string }[]) {
-    tags.set(t.id, { groupId: t.group_id, exclusive: !!t.exclusive, active: t.status === 'active' });
-  }
+  for (const t of tagRows) tags.set(t.id, { groupId: t.group_id, exclusive: !!t.exclusive, active: t.status === 'active' });
   const tagRowsForPlan = [...tags].map(([id, t]) => ({ id, groupId: t.groupId, exclusive: t.exclusive }));
   const rules: PublishedRule[] = [];
   for (const r of rows) {
@@ -265,7 +225,52 @@ export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: numb
   return current;
 }
 
-function tagInfoStatement(db: D1Database): D1PreparedStatement {
+/**
+ * Fetches and compiles the versions not cached yet, adding their action tags' facts to `facts`;
+ * answers the tag info read in the same batch.
+ */
+async function compileMissing(db: D1Database, missing: PublishedRow[], facts: Map<number, TagFacts>): Promise<TagInfoRow[]> {
+  const pairs = JSON.stringify(missing.map((r) => [r.id, r.version]));
+  const [tags, customRows, versionRows, missingFacts] = await batch(db, [
+    tagInfoStatement(db),
+    customFieldsStatement(db),
+    typed<Pick<RuleVersionRow, 'rule_id' | 'version' | 'graph' | 'logic'>>(
+      db
+        .prepare(
+          `SELECT v.rule_id AS rule_id, v.version AS version, v.graph AS graph, v.logic AS logic
+           FROM json_each(?) j JOIN rule_versions v ON v.rule_id = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]')`,
+        )
+        .bind(pairs),
+    ),
+    typed<TagFactsRow>(db.prepare(VERSION_TAG_FACTS_SQL).bind(pairs)),
+  ]);
+  parseTagFacts(missingFacts.results[0]?.tag_facts ?? null, facts);
+  const customFields = customRows.results.map(toCustomFieldDecl);
+  for (const v of versionRows.results) {
+    const row = missing.find((r) => r.id === v.rule_id && r.version === v.version);
+    if (row) versions.set(keyOf(row.id, row.version), build(row, safeJson(v.graph), safeJson(v.logic), customFields));
+  }
+  return tags.results;
+}
+
+/** A version cached by a concurrent request after this read was prepared: its tags' facts were not bound. */
+async function bindUnboundFacts(db: D1Database, published: PublishedRow[], facts: Map<number, TagFacts>): Promise<void> {
+  const unbound = [...new Set(published.flatMap((r) => actionsOf(r).map((a) => a.tagId)))].filter(
+    (t) => !facts.has(t) && !noSuchTag.has(t),
+  );
+  if (!unbound.length) return;
+  const more = await db
+    .prepare(
+      `SELECT json_group_array(${TAG_FACTS_JSON}) AS tag_facts FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(JSON.stringify(unbound))
+    .first<TagFactsRow>();
+  parseTagFacts(more?.tag_facts ?? null, facts);
+  // a tag that does not exist (its version runs its stored logic): do not ask again every request
+  for (const t of unbound) if (!facts.has(t)) noSuchTag.add(t);
+}
+
+function tagInfoStatement(db: D1Database): Typed<TagInfoRow> {
   return db.prepare(
     'SELECT t.id AS id, t.group_id AS group_id, g.exclusive AS exclusive, t.status AS status FROM tags t JOIN tag_groups g ON g.id = t.group_id',
   );

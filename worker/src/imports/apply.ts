@@ -10,8 +10,10 @@ import { IMPORT_MAX_TAGS, type ImportApplyResult } from '@shared/api/imports';
 import type { SessionUser } from '@shared/api/auth';
 import type { Actor } from '../auth/access';
 import { requireImport, conflictUnless, guardOne, ATTRS, batchIdOf, countsOf } from './rows';
+import { typed, writeThenRead, type CountRow } from '../db/rows';
 
 export async function applyImport(db: D1Database, user: SessionUser, actor: Actor, id: string): Promise<ImportApplyResult> {
+  // Long on purpose: it assembles one atomic D1 batch statement by statement, and the order of those statements is the logic.
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['checked'], 'apply (run the dry run first)');
   const at = Date.now();
@@ -89,11 +91,12 @@ export async function applyImport(db: D1Database, user: SessionUser, actor: Acto
       after: { counts, tags: tagRows.map((t) => t.tagId), batchId: src.batchId },
       at,
     }),
-    db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ? AND op = 'add'`).bind(src.batchId),
   );
-  let res: D1Result[];
+  let added: D1Result<CountRow>;
   try {
-    res = await db.batch(stmts);
+    [added] = await writeThenRead(db, stmts, [
+      typed<CountRow>(db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ? AND op = 'add'`).bind(src.batchId)),
+    ]);
   } catch (e) {
     if (/UNIQUE constraint failed: contacts\.external_id/.test(String(e))) {
       throw new ApiError(409, 'conflict', 'Contacts changed since the dry run (an external id now exists): run the dry run again', [
@@ -107,7 +110,7 @@ export async function applyImport(db: D1Database, user: SessionUser, actor: Acto
     importId: id,
     status: 'applied',
     counts,
-    tagsAdded: (res[res.length - 1]!.results[0] as { n: number }).n,
+    tagsAdded: added.results[0]!.n,
   };
   return body;
 }

@@ -4,7 +4,8 @@
  * rejected, each rejection with row, column and reason. A misaligned column refuses the file.
  */
 import { ApiError } from '../errors';
-import { auditStatement } from '../audit';
+import { auditInsert, AuditSql, auditStatement } from '../audit';
+import { typed, writeThenRead } from '../db/rows';
 import { fieldHash, fieldKeys, sealField } from '../crypto/fields';
 import { bucketOf } from '@shared/domain';
 import { REPORT_MAX_REJECTIONS, type DryRunReport, type DryRunBody } from '@shared/api/imports';
@@ -36,6 +37,7 @@ import {
 } from './rows';
 
 export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string, b: DryRunBody): Promise<DryRunReport> {
+  // Long on purpose: one pass over the staged file (mapping checks, page-by-page verdicts, refusal or set-based classification) whose steps share the keys, tag index and counters.
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['staging', 'checked'], 'run a dry run');
   const headers = JSON.parse(imp.headers) as string[];
@@ -236,26 +238,36 @@ export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string,
       )
       .bind(id, JSON.stringify(mapping), at),
     guardOne(db, 'status'),
-    db
-      .prepare(
-        `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
-         SELECT ?1, ?4, ?5, 'import.dry_run', 'import', ?2, 'Dry run: ' || (counts ->> 'new') || ' new, ' || (counts ->> 'updated') || ' updated, '
-                || (counts ->> 'unchanged') || ' unchanged, ' || (counts ->> 'rejected') || ' rejected',
-                -- AuditParamsByAction['import.dry_run'], variant 'checked': the counts are only known here
-                json_object('variant', 'checked', 'file', file_name, 'new', counts ->> 'new', 'updated', counts ->> 'updated',
-                            'unchanged', counts ->> 'unchanged', 'rejected', counts ->> 'rejected'),
-                json_object('mapping', json(?3), 'counts', json(counts))
-         FROM imports WHERE id = ?2`,
-      )
-      .bind(at, id, JSON.stringify(mapping), actor.userId, actor.ip),
-    db
-      .prepare(`SELECT r.rejections FROM import_rows r WHERE r.import_id = ? AND r.status = 'rejected' ORDER BY r.row LIMIT ?`)
-      .bind(id, REPORT_MAX_REJECTIONS),
+    auditInsert(
+      db,
+      {
+        at,
+        actor,
+        action: 'import.dry_run',
+        objectType: 'import',
+        objectId: id,
+        summary: new AuditSql(
+          `'Dry run: ' || (counts ->> 'new') || ' new, ' || (counts ->> 'updated') || ' updated, '
+           || (counts ->> 'unchanged') || ' unchanged, ' || (counts ->> 'rejected') || ' rejected'`,
+        ),
+        // AuditParamsByAction['import.dry_run'], variant 'checked': the counts are only known here
+        params: new AuditSql(
+          `json_object('variant', 'checked', 'file', file_name, 'new', counts ->> 'new', 'updated', counts ->> 'updated',
+                       'unchanged', counts ->> 'unchanged', 'rejected', counts ->> 'rejected')`,
+        ),
+        after: new AuditSql(`json_object('mapping', json(?), 'counts', json(counts))`, JSON.stringify(mapping)),
+      },
+      { from: 'imports', where: 'id = ?', args: [id] },
+    ),
   );
-  const res = await db.batch(stmts);
-  const stored = (res[res.length - 1]!.results as { rejections: string }[])
-    .flatMap((r) => JSON.parse(r.rejections) as StoredRejection[])
-    .slice(0, REPORT_MAX_REJECTIONS);
+  const [rejected] = await writeThenRead(db, stmts, [
+    typed<{ rejections: string }>(
+      db
+        .prepare(`SELECT r.rejections FROM import_rows r WHERE r.import_id = ? AND r.status = 'rejected' ORDER BY r.row LIMIT ?`)
+        .bind(id, REPORT_MAX_REJECTIONS),
+    ),
+  ]);
+  const stored = rejected.results.flatMap((r) => JSON.parse(r.rejections) as StoredRejection[]).slice(0, REPORT_MAX_REJECTIONS);
   const rejections = await openRejections(keys, stored);
   const body: DryRunReport = {
     importId: id,

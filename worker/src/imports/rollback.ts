@@ -2,6 +2,8 @@
  * Rolling back an applied import in ONE batch: its tag changes undone from the ledger, contacts it
  * created deleted, attribute values it changed restored; recorded as a rollback (kind 'import').
  */
+import { auditInsert, AuditSql } from '../audit';
+import { batch, typed, writeThenRead, type CountRow, type RollbackRow, type TagLedgerRow } from '../db/rows';
 import { ApiError } from '../errors';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
 import type { ImportRollbackResult } from '@shared/api/imports';
@@ -9,22 +11,29 @@ import type { SessionUser } from '@shared/api/auth';
 import type { Actor } from '../auth/access';
 import { requireImport, conflictUnless, guardOne, ATTRS, batchIdOf } from './rows';
 
+/** The contacts the import created (bound: its id). */
+const CREATED_SQL = `SELECT contact_id FROM import_rows WHERE import_id = ? AND status = 'new'`;
+
 export async function rollbackImport(db: D1Database, user: SessionUser, actor: Actor, id: string): Promise<ImportRollbackResult> {
+  // Long on purpose: it assembles one atomic D1 batch statement by statement, and the order of those statements is the logic.
   const imp = await requireImport(db, id);
   conflictUnless(imp, ['applied'], 'roll back');
   const batchId = batchIdOf(id);
-  const created = `SELECT contact_id FROM import_rows WHERE import_id = ? AND status = 'new'`;
-  const [evs, ledger, otherTags, n] = await db.batch<Record<string, number | string>>([
-    db.prepare(`SELECT count(*) AS n FROM events WHERE contact_id IN (${created})`).bind(id),
-    db.prepare(`SELECT DISTINCT tag_id AS tagId, op FROM tag_ledger WHERE batch_id = ?`).bind(batchId),
+  const created = CREATED_SQL;
+  const [evs, ledger, otherTags, n] = await batch(db, [
+    typed<CountRow>(db.prepare(`SELECT count(*) AS n FROM events WHERE contact_id IN (${created})`).bind(id)),
+    typed<LedgerTag>(db.prepare(`SELECT DISTINCT tag_id AS tagId, op FROM tag_ledger WHERE batch_id = ?`).bind(batchId)),
     // tags the created contacts got since (rules, by hand): removed with them, through the tag writer
-    db.prepare(`SELECT DISTINCT tag_id AS tagId FROM contact_tags WHERE contact_id IN (${created})`).bind(id),
-    db.prepare(`SELECT sum(status = 'new') AS created, sum(status = 'updated') AS updated FROM import_rows WHERE import_id = ?`).bind(id),
+    typed<Pick<LedgerTag, 'tagId'>>(
+      db.prepare(`SELECT DISTINCT tag_id AS tagId FROM contact_tags WHERE contact_id IN (${created})`).bind(id),
+    ),
+    typed<{ created: number | null; updated: number | null }>(
+      db.prepare(`SELECT sum(status = 'new') AS created, sum(status = 'updated') AS updated FROM import_rows WHERE import_id = ?`).bind(id),
+    ),
   ]);
-  const eventCount = (evs!.results[0]?.n as number) ?? 0;
-  const counted = n!.results[0] as { created: number | null; updated: number | null };
-  const deletedCount = counted.created ?? 0;
-  const restored = counted.updated ?? 0;
+  const eventCount = evs.results[0]?.n ?? 0;
+  const deletedCount = n.results[0]?.created ?? 0;
+  const restored = n.results[0]?.updated ?? 0;
   if (eventCount > 0) {
     throw new ApiError(
       409,
@@ -35,37 +44,11 @@ export async function rollbackImport(db: D1Database, user: SessionUser, actor: A
   }
   const at = Date.now();
   const src: TagWriteSource = { source: 'rollback', batchId: `rollback-${id}`, actorUserId: user.id, at };
-  const ledgerRows = ledger!.results as { tagId: number; op: 'add' | 'remove' }[];
   const stmts: D1PreparedStatement[] = [
     db.prepare(`UPDATE imports SET status = 'rolled_back', rolled_back_at = ? WHERE id = ? AND status = 'applied'`).bind(at, id),
     guardOne(db, 'status'),
+    ...revertTagStatements(db, id, ledger.results, otherTags.results, src),
   ];
-  // what the import added comes off; what it displaced (exclusive groups) goes back on
-  for (const { tagId } of ledgerRows.filter((l) => l.op === 'add')) {
-    stmts.push(
-      ...tagSetStatements(
-        db,
-        { sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = 'add'`, params: [batchId, tagId] },
-        tagId,
-        'remove',
-        src,
-      ),
-    );
-  }
-  for (const { tagId } of otherTags!.results as { tagId: number }[]) {
-    stmts.push(...tagSetStatements(db, { sql: created, params: [id] }, tagId, 'remove', src));
-  }
-  for (const { tagId } of ledgerRows.filter((l) => l.op === 'remove')) {
-    stmts.push(
-      ...tagSetStatements(
-        db,
-        { sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = 'remove'`, params: [batchId, tagId] },
-        tagId,
-        'add',
-        src,
-      ),
-    );
-  }
   stmts.push(
     db.prepare(`DELETE FROM contact_daily_stats WHERE contact_id IN (${created})`).bind(id),
     db.prepare(`DELETE FROM contacts WHERE id IN (${created})`).bind(id),
@@ -94,24 +77,42 @@ export async function rollbackImport(db: D1Database, user: SessionUser, actor: A
         at,
       ),
     // its entry names the rollback (inserted just before) and takes the counts from that row
-    db
-      .prepare(
-        `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
-         SELECT ?1, ?2, ?3, 'rollback.import', 'rollback', CAST(r.id AS TEXT),
-                'Rolling back import ' || ?4 || ': ' || ?6 || ' contacts deleted, ' || ?7 || ' restored, +' || r.added || ' −' || r.removed || ' tags',
-                -- AuditParamsByAction['rollback.import']
-                json_object('file', ?4, 'importId', ?5, 'deleted', ?6, 'restored', ?7, 'add', r.added, 'remove', r.removed),
-                json_object('counts', json(?8)),
-                json_object('kind', 'import', 'batchId', r.batch_id, 'params', json(r.params), 'add', r.added, 'remove', r.removed)
-         FROM rollbacks r WHERE r.id = last_insert_rowid()`,
-      )
-      .bind(at, actor.userId, actor.ip, imp.file_name, id, deletedCount, restored, imp.counts),
-    db.prepare(`SELECT id FROM rollbacks WHERE batch_id = ?`).bind(src.batchId),
-    db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ?`).bind(src.batchId),
+    auditInsert(
+      db,
+      {
+        at,
+        actor,
+        action: 'rollback.import',
+        objectType: 'rollback',
+        objectId: new AuditSql('CAST(r.id AS TEXT)'),
+        summary: new AuditSql(
+          `'Rolling back import ' || ? || ': ' || ? || ' contacts deleted, ' || ? || ' restored, +' || r.added || ' −' || r.removed || ' tags'`,
+          imp.file_name,
+          deletedCount,
+          restored,
+        ),
+        // AuditParamsByAction['rollback.import'], with the counts of the rollback row
+        params: new AuditSql(
+          `json_object('file', ?, 'importId', ?, 'deleted', ?, 'restored', ?, 'add', r.added, 'remove', r.removed)`,
+          imp.file_name,
+          id,
+          deletedCount,
+          restored,
+        ),
+        before: new AuditSql(`json_object('counts', json(?))`, imp.counts),
+        after: new AuditSql(
+          `json_object('kind', 'import', 'batchId', r.batch_id, 'params', json(r.params), 'add', r.added, 'remove', r.removed)`,
+        ),
+      },
+      { from: 'rollbacks r', where: 'r.id = last_insert_rowid()' },
+    ),
   );
-  let res: D1Result[];
+  let rollback: D1Result<Pick<RollbackRow, 'id'>>, reverted: D1Result<CountRow>;
   try {
-    res = await db.batch(stmts);
+    [rollback, reverted] = await writeThenRead(db, stmts, [
+      typed<Pick<RollbackRow, 'id'>>(db.prepare(`SELECT id FROM rollbacks WHERE batch_id = ?`).bind(src.batchId)),
+      typed<CountRow>(db.prepare(`SELECT count(*) AS n FROM tag_ledger WHERE batch_id = ?`).bind(src.batchId)),
+    ]);
   } catch (e) {
     if (/guard:status/.test(String(e))) throw new ApiError(409, 'conflict', `Import ${id} is no longer applied`);
     throw e;
@@ -119,10 +120,36 @@ export async function rollbackImport(db: D1Database, user: SessionUser, actor: A
   const body: ImportRollbackResult = {
     importId: id,
     status: 'rolled_back',
-    rollbackId: (res[res.length - 2]!.results[0] as { id: number }).id,
+    rollbackId: rollback.results[0]!.id,
     contactsDeleted: deletedCount,
     contactsRestored: restored,
-    tagChangesReverted: (res[res.length - 1]!.results[0] as { n: number }).n,
+    tagChangesReverted: reverted.results[0]!.n,
   };
   return body;
+}
+
+/** A tag the import's batch added or removed. */
+type LedgerTag = Pick<TagLedgerRow, 'op'> & { tagId: TagLedgerRow['tag_id'] };
+
+/**
+ * The tag writes that undo the import: what it added comes off, tags its created contacts got
+ * since come off with them, and what it displaced (exclusive groups) goes back on.
+ */
+function revertTagStatements(
+  db: D1Database,
+  id: string,
+  ledger: LedgerTag[],
+  since: Pick<LedgerTag, 'tagId'>[],
+  src: TagWriteSource,
+): D1PreparedStatement[] {
+  const batchId = batchIdOf(id);
+  const ofLedger = (tagId: number, op: 'add' | 'remove') => ({
+    sql: `SELECT contact_id FROM tag_ledger WHERE batch_id = ? AND tag_id = ? AND op = '${op}'`,
+    params: [batchId, tagId],
+  });
+  return [
+    ...ledger.filter((l) => l.op === 'add').flatMap(({ tagId }) => tagSetStatements(db, ofLedger(tagId, 'add'), tagId, 'remove', src)),
+    ...since.flatMap(({ tagId }) => tagSetStatements(db, { sql: CREATED_SQL, params: [id] }, tagId, 'remove', src)),
+    ...ledger.filter((l) => l.op === 'remove').flatMap(({ tagId }) => tagSetStatements(db, ofLedger(tagId, 'remove'), tagId, 'add', src)),
+  ];
 }

@@ -3,21 +3,9 @@ import { ApiError } from '../errors';
 import { openField, sealField, type FieldKeys } from '../crypto/fields';
 import type { ImportCounts, ImportStatus, ImportSummary } from '@shared/api/imports';
 import { ATTRIBUTE_FIELDS, type Rejection } from '@shared/import';
+import type { ImportRow } from '../db/rows';
 
-export interface ImportRow {
-  id: string;
-  status: ImportStatus;
-  file_name: string;
-  headers: string;
-  mapping: string;
-  default_kind: string;
-  department_id: number | null;
-  row_count: number;
-  counts: string | null;
-  created_at: number;
-  applied_at: number | null;
-  rolled_back_at: number | null;
-}
+export type { ImportRow };
 
 export async function requireImport(db: D1Database, id: string): Promise<ImportRow> {
   const row = await db.prepare('SELECT * FROM imports WHERE id = ?').bind(id).first<ImportRow>();
@@ -32,7 +20,7 @@ export function summary(r: ImportRow): ImportSummary {
     fileName: r.file_name,
     headers: JSON.parse(r.headers),
     mapping: JSON.parse(r.mapping),
-    defaultKind: r.default_kind as ImportSummary['defaultKind'],
+    defaultKind: r.default_kind,
     departmentId: r.department_id,
     rowCount: r.row_count,
     counts: r.counts ? JSON.parse(r.counts) : null,

@@ -26,6 +26,17 @@ import type { IngestEvent, WebhookEventResult, WebhookResponse } from '@shared/a
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { applyChanges, changesForEvent, type RuleChange } from '../execution/evaluate';
+import {
+  batch,
+  resultsOf,
+  type Typed,
+  type ContactDailyStatRow,
+  type ContactEventRow,
+  type ContactRow,
+  type ContactTagRow,
+  type EventSourceRow,
+  type Results,
+} from '../db/rows';
 
 export interface IngestOptions {
   sourceId: string;
@@ -43,19 +54,19 @@ export interface IngestOptions {
   checkSource?: (row: SourceRow | null) => void;
 }
 
-/** The `event_sources` columns the webhook routes need. */
-export interface SourceRow {
-  id: string;
-  kind: 'generic' | 'wecom';
-  secret: string;
-  /** After a rotation, the old secret, accepted until `previous_secret_expires_at`. */
-  previous_secret: string | null;
-  previous_secret_expires_at: number | null;
-  wecom_token: string | null;
-  wecom_aes_key: string | null;
-  wecom_corp_id: string | null;
-  revoked_at: number | null;
-}
+/** The `event_sources` columns the webhook routes need (after a rotation, `previous_secret` is accepted until it expires). */
+export type SourceRow = Pick<
+  EventSourceRow,
+  | 'id'
+  | 'kind'
+  | 'secret'
+  | 'previous_secret'
+  | 'previous_secret_expires_at'
+  | 'wecom_token'
+  | 'wecom_aes_key'
+  | 'wecom_corp_id'
+  | 'revoked_at'
+>;
 
 export const SOURCE_SQL =
   'SELECT id, kind, secret, previous_secret, previous_secret_expires_at, wecom_token, wecom_aes_key, wecom_corp_id, revoked_at FROM event_sources WHERE id = ?';
@@ -117,6 +128,7 @@ export class IngestPass {
   readonly results: WebhookEventResult[];
   private readonly unique: number[] = [];
   private needs = loadedNeeds;
+  private lastReads: ReadStatements | null = null;
 
   constructor(
     private readonly db: D1Database,
@@ -137,12 +149,13 @@ export class IngestPass {
   /** The read batch (run it again to retry after a race). */
   reads(): D1PreparedStatement[] {
     this.needs = loadedNeeds;
-    return readStatements(this.db, this.events, this.unique, this.needs, this.o);
+    return (this.lastReads = readStatements(this.db, this.events, this.unique, this.needs, this.o));
   }
 
   /** From the read batch's results, the write batch (empty when every event was a duplicate). */
   writes(reads: D1Result[]): Promise<D1PreparedStatement[]> {
-    return planWrites(this.db, this.events, this.unique, this.results, this.needs, reads, this.o);
+    if (!this.lastReads) throw new Error('IngestPass.writes before reads');
+    return planWrites(this.db, this.events, this.unique, this.results, this.needs, resultsOf(this.lastReads, reads), this.o);
   }
 
   response(): WebhookResponse {
@@ -172,7 +185,15 @@ export async function ingest(db: D1Database, events: IngestEvent[], o: IngestOpt
   }
 }
 
-function historyStatements(db: D1Database, exts: string, needs: DataNeedsLoaded, o: IngestOptions) {
+type StatHistoryRow = Pick<ContactDailyStatRow, 'contact_id' | 'type' | 'day' | 'count' | 'amount'>;
+type EventHistoryRow = Pick<ContactEventRow, 'contact_id' | 'type' | 'occurred_at' | 'amount' | 'channel' | 'text'>;
+
+function historyStatements(
+  db: D1Database,
+  exts: string,
+  needs: DataNeedsLoaded,
+  o: IngestOptions,
+): [Typed<StatHistoryRow>, Typed<EventHistoryRow>] {
   const stats = needs.statsDays > 0 ? lastDaysWindow(o.now, needs.statsDays, o.tzOffsetMinutes) : null;
   const evs = needs.eventsDays > 0 ? lastDaysWindow(o.now, needs.eventsDays, o.tzOffsetMinutes) : null;
   const ofContacts = 'SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))';
@@ -190,13 +211,17 @@ function historyStatements(db: D1Database, exts: string, needs: DataNeedsLoaded,
   ];
 }
 
-function readStatements(
-  db: D1Database,
-  events: IngestEvent[],
-  unique: number[],
-  needs: DataNeedsLoaded,
-  o: IngestOptions,
-): D1PreparedStatement[] {
+type ReadStatements = [
+  Typed<SourceRow>,
+  Typed<PublishedRow>,
+  Typed<Pick<ContactEventRow, 'sender_event_id'>>,
+  Typed<ContactRow>,
+  Typed<Pick<ContactTagRow, 'contact_id' | 'tag_id'>>,
+  Typed<StatHistoryRow>,
+  Typed<EventHistoryRow>,
+];
+
+function readStatements(db: D1Database, events: IngestEvent[], unique: number[], needs: DataNeedsLoaded, o: IngestOptions): ReadStatements {
   const exts = json([...new Set(unique.map((i) => (events[i] as IngestEvent).contact.externalId))]);
   const ids = json(unique.map((i) => (events[i] as IngestEvent).id));
   return [
@@ -221,50 +246,41 @@ async function planWrites(
   unique: number[],
   results: WebhookEventResult[],
   needs: DataNeedsLoaded,
-  reads: D1Result[],
+  reads: Results<ReadStatements>,
   o: IngestOptions,
 ): Promise<D1PreparedStatement[]> {
-  const rowsOf = <T>(i: number) => (reads[i]?.results ?? []) as T[];
-  o.checkSource?.(rowsOf<SourceRow>(0)[0] ?? null);
-  const ruleSet = await ruleSetFor(db, rowsOf<PublishedRow>(1), o.now);
-  const known = new Set(rowsOf<{ sender_event_id: string }>(2).map((r) => r.sender_event_id));
-  let statRows = rowsOf<{ contact_id: number; type: string; day: number; count: number; amount: number }>(5);
-  let eventRows = rowsOf<{
-    contact_id: number;
-    type: string;
-    occurred_at: number;
-    amount: number | null;
-    channel: string | null;
-    text: string | null;
-  }>(6);
+  // Long on purpose: the webhook hot path's one pass from the read batch to the writes, kept inline so no per-event calls are added.
+  const [source, published, seen, contactRows, tagRows] = reads;
+  o.checkSource?.(source.results[0] ?? null);
+  const ruleSet = await ruleSetFor(db, published.results, o.now);
+  const known = new Set(seen.results.map((r) => r.sender_event_id));
+  let statRows = reads[5].results;
+  let eventRows = reads[6].results;
   if (ruleSet.needs.statsDays > needs.statsDays || ruleSet.needs.eventsDays > needs.eventsDays) {
     // The published rules changed and read further back than what was loaded: load again.
     const exts = json([...new Set(unique.map((i) => (events[i] as IngestEvent).contact.externalId))]);
-    const more = await db.batch(historyStatements(db, exts, ruleSet.needs, o));
-    statRows = (more[0]?.results ?? []) as typeof statRows;
-    eventRows = (more[1]?.results ?? []) as typeof eventRows;
+    const [stats, evs] = await batch(db, historyStatements(db, exts, ruleSet.needs, o));
+    statRows = stats.results;
+    eventRows = evs.results;
   }
   loadedNeeds = ruleSet.needs;
 
   // ---- state per contact ----
   const byExt = new Map<string, ContactState>();
   const byId = new Map<number, ContactState>();
-  for (const row of rowsOf<Record<string, unknown>>(3)) {
-    const st = newState(String(row.external_id), row.id as number, contactFromRow(row), false);
+  for (const row of contactRows.results) {
+    const st = newState(row.external_id, row.id, contactFromRow(row), false);
     byExt.set(st.externalId, st);
-    byId.set(row.id as number, st);
+    byId.set(row.id, st);
   }
-  for (const t of rowsOf<{ contact_id: number; tag_id: number }>(4)) {
+  for (const t of tagRows.results) {
     const st = byId.get(t.contact_id);
     st?.tags.add(t.tag_id);
     st?.initialTags.add(t.tag_id);
   }
-  for (const s of statRows)
-    byId.get(s.contact_id)?.stats.push({ type: s.type as DailyStatRow['type'], day: s.day, count: s.count, amount: s.amount });
+  for (const s of statRows) byId.get(s.contact_id)?.stats.push({ type: s.type, day: s.day, count: s.count, amount: s.amount });
   for (const e of eventRows) {
-    byId
-      .get(e.contact_id)
-      ?.events.push({ type: e.type as EventRow['type'], occurredAt: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text });
+    byId.get(e.contact_id)?.events.push({ type: e.type, occurredAt: e.occurred_at, amount: e.amount, channel: e.channel, text: e.text });
   }
 
   // ---- simulate, event by event ----
@@ -428,6 +444,7 @@ function writeStatements(
   daily: { ext: string; type: string; day: number; count: number; amount: number }[],
   o: IngestOptions,
 ): D1PreparedStatement[] {
+  // Long on purpose: the write batch's set-based statements in the order the transaction needs (the guard right after the events INSERT).
   const out: D1PreparedStatement[] = [];
   const touched = contacts.filter((c) => c.delta.la !== null);
 

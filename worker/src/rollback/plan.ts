@@ -16,55 +16,69 @@
 import type { RollbackPreview, RollbackSampleContact, RollbackTagCount } from '@shared/api/rollbacks';
 import { tagSetStatements, type TagWriteSource } from '../tagging/tag-writer';
 import { DISPLACED_SQL, planCte, type Plan } from './sql';
+import { batch, typed, type ContactRow, type TagLedgerRow, type TagRow } from '../db/rows';
 
 export { batchPlan, ruleVersionPlan, tagRestorePlan, toTimePlan, type Plan } from './sql';
 
 const SAMPLE_SIZE = 10;
 
+type SkipReason = 'conflict' | 'retired' | 'gone' | 'exclusive';
+type Op = TagLedgerRow['op'];
+/** Plan rows counted by tag, op and skip reason ('' when made); `name` null for a tag deleted since. */
+type PlanCount = { tag_id: number; name: TagRow['name'] | null; op: Op; skip: SkipReason | ''; n: number };
+type DisplacedCount = { tag_id: number; name: TagRow['name']; n: number };
+type SampleRow = { contact_id: number; contact_name: ContactRow['name'] | null; tag_id: number; tag_name: TagRow['name'] | null; op: Op };
+
 /** Counts by tag, skip reasons and a sample of contacts: what the rollback would write. */
 export async function previewPlan(db: D1Database, plan: Plan, object: string): Promise<RollbackPreview> {
   const cte = planCte(plan);
   const restores = plan.restoresTagId ?? null;
-  const [byTagOp, displaced, sample] = await db.batch<Record<string, unknown>>([
-    db
-      .prepare(
-        `WITH ${cte.sql}
+  const [byTagOp, displaced, sample] = await batch(db, [
+    typed<PlanCount>(
+      db
+        .prepare(
+          `WITH ${cte.sql}
          SELECT p.tag_id, t.name, p.op, coalesce(p.skip, '') AS skip, count(*) AS n
          FROM plan p LEFT JOIN tags t ON t.id = p.tag_id GROUP BY p.tag_id, p.op, p.skip`,
-      )
-      .bind(...cte.params),
-    db
-      .prepare(
-        `WITH ${cte.sql}, d AS (${DISPLACED_SQL})
+        )
+        .bind(...cte.params),
+    ),
+    typed<DisplacedCount>(
+      db
+        .prepare(
+          `WITH ${cte.sql}, d AS (${DISPLACED_SQL})
          SELECT d.tag_id, t.name, count(*) AS n FROM d JOIN tags t ON t.id = d.tag_id GROUP BY d.tag_id`,
-      )
-      .bind(...cte.params, restores),
-    db
-      .prepare(
-        `WITH ${cte.sql}, picked AS (SELECT DISTINCT contact_id FROM plan WHERE skip IS NULL ORDER BY contact_id LIMIT ${SAMPLE_SIZE})
+        )
+        .bind(...cte.params, restores),
+    ),
+    typed<SampleRow>(
+      db
+        .prepare(
+          `WITH ${cte.sql}, picked AS (SELECT DISTINCT contact_id FROM plan WHERE skip IS NULL ORDER BY contact_id LIMIT ${SAMPLE_SIZE})
          SELECT p.contact_id, c.name AS contact_name, p.tag_id, t.name AS tag_name, p.op
          FROM plan p JOIN picked USING (contact_id) LEFT JOIN contacts c ON c.id = p.contact_id LEFT JOIN tags t ON t.id = p.tag_id
          WHERE p.skip IS NULL ORDER BY p.contact_id, p.op, p.tag_id`,
-      )
-      .bind(...cte.params),
+        )
+        .bind(...cte.params),
+    ),
   ]);
 
   const tags = new Map<number, RollbackTagCount>();
-  const entry = (tagId: number, name: unknown) => {
+  const entry = (tagId: number, name: string | null) => {
     let e = tags.get(tagId);
-    if (!e) tags.set(tagId, (e = { tagId, name: String(name ?? `#${tagId}`), add: 0, remove: 0, skipped: 0 }));
+    if (!e) tags.set(tagId, (e = { tagId, name: name ?? `#${tagId}`, add: 0, remove: 0, skipped: 0 }));
     return e;
   };
-  const reasons = { conflict: 0, retired: 0, gone: 0, exclusive: 0 };
+  const reasons: Record<SkipReason, number> = { conflict: 0, retired: 0, gone: 0, exclusive: 0 };
   let add = 0;
   let remove = 0;
-  for (const r of byTagOp!.results) {
-    const e = entry(Number(r.tag_id), r.name);
-    const n = Number(r.n);
-    const skip = String(r.skip);
+  for (const r of byTagOp.results) {
+    const e = entry(r.tag_id, r.name);
+    const n = r.n;
+    const skip = r.skip;
     if (skip) {
       e.skipped += n;
-      reasons[skip as keyof typeof reasons] += n;
+      reasons[skip] += n;
     } else if (r.op === 'add') {
       e.add += n;
       add += n;
@@ -74,17 +88,10 @@ export async function previewPlan(db: D1Database, plan: Plan, object: string): P
     }
   }
   let displacedTotal = 0;
-  for (const r of displaced!.results) {
-    const n = Number(r.n);
-    entry(Number(r.tag_id), r.name).remove += n;
+  for (const r of displaced.results) {
+    const n = r.n;
+    entry(r.tag_id, r.name).remove += n;
     displacedTotal += n;
-  }
-  const contacts = new Map<number, RollbackSampleContact>();
-  for (const r of sample!.results) {
-    const id = Number(r.contact_id);
-    let c = contacts.get(id);
-    if (!c) contacts.set(id, (c = { id, name: (r.contact_name as string | null) ?? null, changes: [] }));
-    c.changes.push({ tagId: Number(r.tag_id), name: String(r.tag_name ?? `#${String(r.tag_id)}`), op: r.op as 'add' | 'remove' });
   }
   const skipped = reasons.conflict + reasons.retired + reasons.gone + reasons.exclusive;
   return {
@@ -97,9 +104,21 @@ export async function previewPlan(db: D1Database, plan: Plan, object: string): P
     skipped,
     skippedReasons: reasons,
     byTag: [...tags.values()].sort((a, b) => b.add + b.remove - (a.add + a.remove) || a.tagId - b.tagId),
-    sampleContacts: [...contacts.values()],
+    sampleContacts: sampleContacts(sample.results),
     reverses: null,
   };
+}
+
+/** The sample's rows grouped by contact. */
+function sampleContacts(rows: SampleRow[]): RollbackSampleContact[] {
+  const contacts = new Map<number, RollbackSampleContact>();
+  for (const r of rows) {
+    const id = r.contact_id;
+    let c = contacts.get(id);
+    if (!c) contacts.set(id, (c = { id, name: r.contact_name, changes: [] }));
+    c.changes.push({ tagId: r.tag_id, name: r.tag_name ?? `#${r.tag_id}`, op: r.op });
+  }
+  return [...contacts.values()];
 }
 
 /**

@@ -112,6 +112,7 @@ export function importNotUndoable(id: number, params: Record<string, unknown>): 
 export const parseParams = parseJsonObject;
 
 export async function resolve(db: D1Database, env: Env, t: RollbackTarget, now: number): Promise<Resolved> {
+  // Long on purpose: one short case per rollback kind; a switch shows them side by side.
   switch (t.kind) {
     case 'to_time': {
       if (t.at > now)

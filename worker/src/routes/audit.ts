@@ -14,20 +14,13 @@ import { containsText, startsWithText } from '../db/search';
 import { idPath } from '@shared/api/taxonomy';
 import { auditListQuery, type AuditDetail, type AuditListItem, type AuditListResponse, type AuditParams } from '@shared/api/audit';
 import { parseJsonOr } from '@shared/json';
+import { readPage } from '../db/page';
+import type { AuditLogRow, UserRow } from '../db/rows';
 
-interface Row {
-  id: number;
-  at: number;
-  actor_user_id: number | null;
-  actor_ip: string | null;
-  action: string;
-  object_type: string;
-  object_id: string | null;
-  summary: string | null;
-  params: string | null;
-  actor_name: string | null;
-  actor_email: string | null;
-}
+type Row = Pick<AuditLogRow, 'id' | 'at' | 'actor_user_id' | 'actor_ip' | 'action' | 'object_type' | 'object_id' | 'summary' | 'params'> & {
+  actor_name: UserRow['name'] | null;
+  actor_email: UserRow['email'] | null;
+};
 
 const COLUMNS = `a.id, a.at, a.actor_user_id, a.actor_ip, a.action, a.object_type, a.object_id, a.summary, a.params, u.name AS actor_name, u.email AS actor_email`;
 const FROM = 'FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id';
@@ -94,17 +87,16 @@ export const audit = new Hono<AppEnv>()
     }
     const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const db = c.env.DB;
-    const [list, total] = await db.batch<Row | { n: number }>([
-      db
-        .prepare(`SELECT ${COLUMNS} ${FROM} ${cond} ORDER BY a.at DESC, a.id DESC LIMIT ? OFFSET ?`)
-        .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
-      db.prepare(`SELECT COUNT(*) AS n FROM audit_log a ${cond}`).bind(...params),
-    ]);
+    const { rows, ...page } = await readPage<Row>(
+      db,
+      q,
+      `SELECT ${COLUMNS} ${FROM} ${cond} ORDER BY a.at DESC, a.id DESC`,
+      `SELECT COUNT(*) AS n FROM audit_log a ${cond}`,
+      params,
+    );
     const res: AuditListResponse = {
-      items: (list!.results as Row[]).map(toItem),
-      total: (total!.results[0] as { n: number }).n,
-      page: q.page,
-      pageSize: q.pageSize,
+      ...page,
+      items: rows.map(toItem),
       retentionDays: auditRetentionDays(c.env),
     };
     return c.json(res);

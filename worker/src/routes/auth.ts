@@ -15,6 +15,9 @@ import { clearSessionCookie, clientIp, loadSession, newSession, writeSessionCook
 import { changePasswordBody, loginBody, type Me, type SessionSummary } from '@shared/api/auth';
 import { hashPassword, randomSalt, verifyPassword } from '@shared/auth/password';
 import { emptyBody } from '@shared/api/taxonomy';
+import { and, desc, eq, gt, isNull } from 'drizzle-orm';
+import { db as drizzleDb } from '../db/client';
+import { sessions } from '../db/schema';
 
 interface UserRow {
   id: number;
@@ -94,20 +97,25 @@ export const auth = new Hono<AppEnv>()
     return c.json({ ok: true });
   })
   .get('/sessions', async (c) => {
-    const { results } = await c.env.DB.prepare(
-      `SELECT token_hash, created_at, expires_at, ip, user_agent FROM sessions
-        WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC`,
-    )
-      .bind(c.get('user').id, Date.now())
-      .all<{ token_hash: string; created_at: number; expires_at: number; ip: string | null; user_agent: string | null }>();
+    const live = await drizzleDb(c.env)
+      .select({
+        tokenHash: sessions.tokenHash,
+        createdAt: sessions.createdAt,
+        expiresAt: sessions.expiresAt,
+        ip: sessions.ip,
+        userAgent: sessions.userAgent,
+      })
+      .from(sessions)
+      .where(and(eq(sessions.userId, c.get('user').id), isNull(sessions.revokedAt), gt(sessions.expiresAt, Date.now())))
+      .orderBy(desc(sessions.createdAt));
     return c.json(
-      results.map((r): SessionSummary => ({
-        id: r.token_hash.slice(0, 16),
-        createdAt: r.created_at,
-        expiresAt: r.expires_at,
-        ip: r.ip,
-        userAgent: r.user_agent,
-        current: r.token_hash === c.get('sessionHash'),
+      live.map(({ tokenHash, ...s }): SessionSummary => ({
+        id: tokenHash.slice(0, 16),
+        createdAt: s.createdAt,
+        expiresAt: s.expiresAt,
+        ip: s.ip,
+        userAgent: s.userAgent,
+        current: tokenHash === c.get('sessionHash'),
       })),
     );
   })

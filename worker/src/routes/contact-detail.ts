@@ -19,57 +19,149 @@ import {
   type ContactDetail,
   type EventTimelinePage,
   type ManualTagResult,
+  type ManualTagsBody,
   type TagTimelinePage,
 } from '@shared/api/taxonomy';
-import type { TagStatus, TagSource, EventType } from '@shared/domain';
-import { auditParams } from '../audit';
+import type { SessionUser } from '@shared/api/auth';
+import {
+  batch,
+  typed,
+  writeThenRead,
+  type CustomFieldRow,
+  type DepartmentRow,
+  type ContactEventRow,
+  type RuleRow,
+  type TagGroupRow,
+  type TagLedgerRow,
+  type TagRow,
+  type UserRow,
+} from '../db/rows';
+import { auditInsert, AuditSql } from '../audit';
 import { CHIPS_SQL, chipsOf, manualTagsParams, parseJson, requireContact, segmentsOf } from '../contacts/detail';
+import { readPage } from '../db/page';
 
 const idPath = z.object({ id: idParam }).strict();
+
+/** A tag ledger row with its tag, group and rule, for the timeline. */
+type TimelineRow = Pick<TagLedgerRow, 'id' | 'at' | 'op' | 'source' | 'rule_id' | 'rule_version' | 'actor_user_id' | 'batch_id'> & {
+  tag_id: TagRow['id'];
+  tag_name: TagRow['name'];
+  tag_color: string;
+  tag_status: TagRow['status'];
+  group_name: TagGroupRow['name'];
+  rule_name: RuleRow['name'] | null;
+};
+
+/** A tag of a manual edit, with its group's access facts. */
+type EditedTag = Pick<TagRow, 'id' | 'name' | 'status' | 'group_id'> & {
+  group_name: TagGroupRow['name'];
+  exclusive: TagGroupRow['exclusive'];
+} & GroupAccess;
+
+/**
+ * The tags of a manual edit by id, or the refusal: 400 for an unknown tag, 403 for a group the
+ * user may not apply, 409 for a retired tag or two tags of one exclusive group in `add`.
+ */
+async function checkManualTags(db: D1Database, user: SessionUser, b: ManualTagsBody): Promise<Map<number, EditedTag>> {
+  const ids = [...new Set([...b.add, ...b.remove])];
+  const { results: tagRows } = await db
+    .prepare(
+      `SELECT t.id, t.name, t.status, t.group_id, g.name AS group_name, g.exclusive, ${GROUP_ACCESS_COLUMNS}
+       FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(JSON.stringify(ids))
+    .all<EditedTag>();
+  const byId = new Map(tagRows.map((t) => [t.id, t]));
+  const unknown = ids.filter((t) => !byId.has(t));
+  if (unknown.length) {
+    throw new ApiError(
+      400,
+      'unknown_reference',
+      `No tag with id ${unknown.join(', ')}`,
+      unknown.map((t) => ({
+        path: b.add.includes(t) ? `add.${b.add.indexOf(t)}` : `remove.${b.remove.indexOf(t)}`,
+        message: 'no such tag',
+      })),
+    );
+  }
+  const denied = [
+    ...new Set(
+      ids
+        .map((t) => byId.get(t)!)
+        .filter((t) => !canApplyGroup(user, t))
+        .map((t) => t.group_name),
+    ),
+  ];
+  if (denied.length) {
+    throw forbidden(user, `tags of ${denied.join(', ')} may not be applied by you (the group restricts who applies its tags)`);
+  }
+  const retired = b.add.map((t) => byId.get(t)!).filter((t) => t.status !== 'active');
+  if (retired.length) {
+    throw new ApiError(
+      409,
+      'conflict',
+      `Retired tags cannot be added: ${retired.map((t) => t.name).join(', ')}`,
+      retired.map((t) => ({ path: `add.${b.add.indexOf(t.id)}`, message: `${t.name} is retired` })),
+    );
+  }
+  const exclusiveGroups = new Map<number, string[]>();
+  for (const t of b.add.map((x) => byId.get(x)!))
+    if (t.exclusive) exclusiveGroups.set(t.group_id, [...(exclusiveGroups.get(t.group_id) ?? []), t.name]);
+  const clash = [...exclusiveGroups.entries()].find(([, names]) => names.length > 1);
+  if (clash) {
+    const groupName = byId.get(b.add.find((t) => byId.get(t)!.group_id === clash[0])!)!.group_name;
+    throw new ApiError(409, 'conflict', `${groupName} is exclusive: add one of ${clash[1].join(', ')}, not several`, [
+      { path: 'add', message: `several tags of exclusive group ${groupName}` },
+    ]);
+  }
+  return byId;
+}
 
 export const contactDetail = new Hono<AppEnv>()
   .get('/:id/detail', validate('param', idPath), async (c) => {
     const { id } = c.req.valid('param');
     const db = c.env.DB;
     const row = await requireContact(db, id, c.get('user'));
-    const [dept, owner, fields, chips] = await db.batch<Record<string, unknown>>([
-      db.prepare('SELECT id, name FROM departments WHERE id = ?').bind(row.department_id ?? null),
-      db.prepare('SELECT id, name FROM users WHERE id = ?').bind(row.owner_user_id ?? null),
-      db.prepare('SELECT key, label_zh, label_en FROM custom_fields ORDER BY id'),
-      db.prepare(CHIPS_SQL).bind(id),
+    const [dept, owner, fields, chips] = await batch(db, [
+      typed<Pick<DepartmentRow, 'id' | 'name'>>(db.prepare('SELECT id, name FROM departments WHERE id = ?').bind(row.department_id)),
+      typed<Pick<UserRow, 'id' | 'name'>>(db.prepare('SELECT id, name FROM users WHERE id = ?').bind(row.owner_user_id)),
+      typed<Pick<CustomFieldRow, 'key' | 'label_zh' | 'label_en'>>(
+        db.prepare('SELECT key, label_zh, label_en FROM custom_fields ORDER BY id'),
+      ),
+      typed<TagChip>(db.prepare(CHIPS_SQL).bind(id)),
     ]);
     const custom = parseJson(row.custom);
     const segments = await segmentsOf(db, c.env, id, c.get('user'));
     // sensitive values in clear for super admins only; everyone else sees them masked
     const canSeeSensitive = hasRole(c.get('user'), 'super_admin');
-    const declared = fields!.results as { key: string; label_zh: string; label_en: string }[];
+    const declared = fields.results;
     const known = new Set(declared.map((f) => f.key));
-    const d = dept!.results[0] as { id: number; name: string } | undefined;
-    const o = owner!.results[0] as { id: number; name: string } | undefined;
+    const d = dept.results[0];
+    const o = owner.results[0];
     const body: ContactDetail = {
       id,
-      kind: row.kind as ContactDetail['kind'],
-      externalId: row.external_id as string,
-      name: row.name as string,
-      remark: (row.remark as string | null) ?? null,
-      gender: row.gender as ContactDetail['gender'],
-      region: (row.region as string | null) ?? null,
-      city: (row.city as string | null) ?? null,
-      company: (row.company as string | null) ?? null,
-      occupation: (row.occupation as string | null) ?? null,
-      device: (row.device as ContactDetail['device']) ?? null,
-      sourceChannel: (row.source_channel as string | null) ?? null,
+      kind: row.kind,
+      externalId: row.external_id,
+      name: row.name,
+      remark: row.remark,
+      gender: row.gender,
+      region: row.region,
+      city: row.city,
+      company: row.company,
+      occupation: row.occupation,
+      device: row.device,
+      sourceChannel: row.source_channel,
       department: d ? { id: d.id, name: d.name } : null,
       owner: o ? { id: o.id, name: o.name } : null,
-      createdAt: row.created_at as number,
-      updatedAt: row.updated_at as number,
-      lastActiveAt: (row.last_active_at as number | null) ?? null,
-      messageCount: row.message_count as number,
-      purchaseCount: row.purchase_count as number,
-      totalSpend: row.total_spend as number,
-      lastPurchaseAt: (row.last_purchase_at as number | null) ?? null,
-      inviteCount: row.invite_count as number,
-      violationCount: row.violation_count as number,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      lastActiveAt: row.last_active_at,
+      messageCount: row.message_count,
+      purchaseCount: row.purchase_count,
+      totalSpend: row.total_spend,
+      lastPurchaseAt: row.last_purchase_at,
+      inviteCount: row.invite_count,
+      violationCount: row.violation_count,
       custom: [
         ...declared
           .filter((f) => f.key in custom)
@@ -84,7 +176,7 @@ export const contactDetail = new Hono<AppEnv>()
       phone: await revealField(c.env, row.phone_enc, canSeeSensitive),
       idNumber: await revealField(c.env, row.id_number_enc, canSeeSensitive),
       sensitiveMasked: !canSeeSensitive,
-      tags: chips!.results as unknown as TagChip[],
+      tags: chips.results,
       segments,
     };
     return c.json(body);
@@ -94,42 +186,30 @@ export const contactDetail = new Hono<AppEnv>()
     const q = c.req.valid('query');
     const db = c.env.DB;
     await requireContact(db, id, c.get('user'));
-    const [total, rows] = await db.batch<Record<string, unknown>>([
-      db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE contact_id = ?').bind(id),
-      db
-        .prepare(
-          `SELECT l.id, l.at, l.op, l.source, l.rule_id, l.rule_version, l.actor_user_id, l.batch_id,
-                  t.id AS tag_id, t.name AS tag_name, coalesce(t.color, g.color) AS tag_color, t.status AS tag_status,
-                  g.name AS group_name, r.name AS rule_name
-           FROM tag_ledger l JOIN tags t ON t.id = l.tag_id JOIN tag_groups g ON g.id = t.group_id
-           LEFT JOIN rules r ON r.id = l.rule_id
-           WHERE l.contact_id = ? ORDER BY l.at DESC, l.id DESC LIMIT ? OFFSET ?`,
-        )
-        .bind(id, q.pageSize, (q.page - 1) * q.pageSize),
-    ]);
+    const { rows, ...page } = await readPage<TimelineRow>(
+      db,
+      q,
+      `SELECT l.id, l.at, l.op, l.source, l.rule_id, l.rule_version, l.actor_user_id, l.batch_id,
+              t.id AS tag_id, t.name AS tag_name, coalesce(t.color, g.color) AS tag_color, t.status AS tag_status,
+              g.name AS group_name, r.name AS rule_name
+       FROM tag_ledger l JOIN tags t ON t.id = l.tag_id JOIN tag_groups g ON g.id = t.group_id
+       LEFT JOIN rules r ON r.id = l.rule_id
+       WHERE l.contact_id = ? ORDER BY l.at DESC, l.id DESC`,
+      'SELECT count(*) AS n FROM tag_ledger WHERE contact_id = ?',
+      [id],
+    );
     const body: TagTimelinePage = {
-      items: rows!.results.map((r) => ({
-        id: r.id as number,
-        at: r.at as number,
-        op: r.op as 'add' | 'remove',
-        source: r.source as TagSource,
-        tag: {
-          id: r.tag_id as number,
-          name: r.tag_name as string,
-          color: r.tag_color as string,
-          status: r.tag_status as TagStatus,
-          groupName: r.group_name as string,
-        },
-        rule:
-          r.rule_id == null
-            ? null
-            : { id: r.rule_id as number, name: (r.rule_name as string | null) ?? null, version: (r.rule_version as number | null) ?? null },
-        actorUserId: (r.actor_user_id as number | null) ?? null,
-        batchId: (r.batch_id as string | null) ?? null,
+      ...page,
+      items: rows.map((r) => ({
+        id: r.id,
+        at: r.at,
+        op: r.op,
+        source: r.source,
+        tag: { id: r.tag_id, name: r.tag_name, color: r.tag_color, status: r.tag_status, groupName: r.group_name },
+        rule: r.rule_id == null ? null : { id: r.rule_id, name: r.rule_name, version: r.rule_version },
+        actorUserId: r.actor_user_id,
+        batchId: r.batch_id,
       })),
-      total: (total!.results[0]?.n as number) ?? 0,
-      page: q.page,
-      pageSize: q.pageSize,
     };
     return c.json(body);
   })
@@ -138,28 +218,26 @@ export const contactDetail = new Hono<AppEnv>()
     const q = c.req.valid('query');
     const db = c.env.DB;
     await requireContact(db, id, c.get('user'));
-    const [total, rows] = await db.batch<Record<string, unknown>>([
-      db.prepare('SELECT count(*) AS n FROM events WHERE contact_id = ?').bind(id),
-      db
-        .prepare(
-          `SELECT id, type, occurred_at, amount, channel, group_id, text FROM events
-           WHERE contact_id = ? ORDER BY occurred_at DESC, id DESC LIMIT ? OFFSET ?`,
-        )
-        .bind(id, q.pageSize, (q.page - 1) * q.pageSize),
-    ]);
+    const { rows, ...page } = await readPage<
+      Pick<ContactEventRow, 'id' | 'type' | 'occurred_at' | 'amount' | 'channel' | 'group_id' | 'text'>
+    >(
+      db,
+      q,
+      'SELECT id, type, occurred_at, amount, channel, group_id, text FROM events WHERE contact_id = ? ORDER BY occurred_at DESC, id DESC',
+      'SELECT count(*) AS n FROM events WHERE contact_id = ?',
+      [id],
+    );
     const body: EventTimelinePage = {
-      items: rows!.results.map((r) => ({
-        id: r.id as number,
-        type: r.type as EventType,
-        occurredAt: r.occurred_at as number,
-        amount: (r.amount as number | null) ?? null,
-        channel: (r.channel as string | null) ?? null,
-        groupId: (r.group_id as string | null) ?? null,
-        text: (r.text as string | null) ?? null,
+      ...page,
+      items: rows.map((r) => ({
+        id: r.id,
+        type: r.type,
+        occurredAt: r.occurred_at,
+        amount: r.amount,
+        channel: r.channel,
+        groupId: r.group_id,
+        text: r.text,
       })),
-      total: (total!.results[0]?.n as number) ?? 0,
-      page: q.page,
-      pageSize: q.pageSize,
     };
     return c.json(body);
   })
@@ -168,58 +246,7 @@ export const contactDetail = new Hono<AppEnv>()
     const b = c.req.valid('json');
     const db = c.env.DB;
     const contact = await requireContact(db, id, c.get('user'));
-    const ids = [...new Set([...b.add, ...b.remove])];
-    const { results: tagRows } = await db
-      .prepare(
-        `SELECT t.id, t.name, t.status, t.group_id, g.name AS group_name, g.exclusive, ${GROUP_ACCESS_COLUMNS}
-         FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`,
-      )
-      .bind(JSON.stringify(ids))
-      .all<{ id: number; name: string; status: TagStatus; group_id: number; group_name: string; exclusive: number } & GroupAccess>();
-    const byId = new Map(tagRows.map((t) => [t.id, t]));
-    const unknown = ids.filter((t) => !byId.has(t));
-    if (unknown.length) {
-      throw new ApiError(
-        400,
-        'unknown_reference',
-        `No tag with id ${unknown.join(', ')}`,
-        unknown.map((t) => ({
-          path: b.add.includes(t) ? `add.${b.add.indexOf(t)}` : `remove.${b.remove.indexOf(t)}`,
-          message: 'no such tag',
-        })),
-      );
-    }
-    const user = c.get('user');
-    const denied = [
-      ...new Set(
-        ids
-          .map((t) => byId.get(t)!)
-          .filter((t) => !canApplyGroup(user, t))
-          .map((t) => t.group_name),
-      ),
-    ];
-    if (denied.length) {
-      throw forbidden(user, `tags of ${denied.join(', ')} may not be applied by you (the group restricts who applies its tags)`);
-    }
-    const retired = b.add.map((t) => byId.get(t)!).filter((t) => t.status !== 'active');
-    if (retired.length) {
-      throw new ApiError(
-        409,
-        'conflict',
-        `Retired tags cannot be added: ${retired.map((t) => t.name).join(', ')}`,
-        retired.map((t) => ({ path: `add.${b.add.indexOf(t.id)}`, message: `${t.name} is retired` })),
-      );
-    }
-    const exclusiveGroups = new Map<number, string[]>();
-    for (const t of b.add.map((x) => byId.get(x)!))
-      if (t.exclusive) exclusiveGroups.set(t.group_id, [...(exclusiveGroups.get(t.group_id) ?? []), t.name]);
-    const clash = [...exclusiveGroups.entries()].find(([, names]) => names.length > 1);
-    if (clash) {
-      const groupName = byId.get(b.add.find((t) => byId.get(t)!.group_id === clash[0])!)!.group_name;
-      throw new ApiError(409, 'conflict', `${groupName} is exclusive: add one of ${clash[1].join(', ')}, not several`, [
-        { path: 'add', message: `several tags of exclusive group ${groupName}` },
-      ]);
-    }
+    const byId = await checkManualTags(db, c.get('user'), b);
 
     const before = await chipsOf(db, id);
     const at = Date.now();
@@ -228,40 +255,39 @@ export const contactDetail = new Hono<AppEnv>()
       ...b.remove.map((tagId) => ({ contactId: id, tagId, op: 'remove' as const })),
       ...b.add.map((tagId) => ({ contactId: id, tagId, op: 'add' as const })),
     ];
-    const results = await db.batch([
-      ...tagChangeStatements(db, changes, { source: 'manual', batchId, at, actorUserId: c.get('user').id }),
-      db
-        .prepare(
-          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
-           SELECT ?, ?, ?, 'contact.tags', 'contact', ?, ?, ?, ?, (SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)
-           WHERE EXISTS (SELECT 1 FROM tag_ledger WHERE contact_id = ? AND batch_id = ?)`,
-        )
-        .bind(
-          at,
-          actorOf(c).userId,
-          actorOf(c).ip,
-          String(id),
-          `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
-          auditParams(
-            'contact.tags',
-            manualTagsParams(
-              typeof contact.name === 'string' && contact.name ? contact.name : `#${id}`,
+    const [written, tags] = await writeThenRead(
+      db,
+      [
+        ...tagChangeStatements(db, changes, { source: 'manual', batchId, at, actorUserId: c.get('user').id }),
+        auditInsert(
+          db,
+          {
+            at,
+            actor: actorOf(c),
+            action: 'contact.tags',
+            objectType: 'contact',
+            objectId: id,
+            summary: `Tags edited by hand: +${b.add.map((t) => byId.get(t)!.name).join(' +') || '0'} −${b.remove.map((t) => byId.get(t)!.name).join(' −') || '0'}`,
+            params: manualTagsParams(
+              contact.name || `#${id}`,
               b.add.map((t) => byId.get(t)!.name),
               b.remove.map((t) => byId.get(t)!.name),
             ),
-          ),
-          JSON.stringify(before.map((t) => t.id)),
-          id,
-          id,
-          batchId,
+            before: before.map((t) => t.id),
+            after: new AuditSql('(SELECT json_group_array(tag_id) FROM contact_tags WHERE contact_id = ?)', id),
+          },
+          // written only if the edit changed something
+          { where: 'EXISTS (SELECT 1 FROM tag_ledger WHERE contact_id = ? AND batch_id = ?)', args: [id, batchId] },
         ),
-      // by contact first: tag_ledger has no index on batch_id, the contact index keeps this small
-      db.prepare('SELECT tag_id AS tagId, op FROM tag_ledger WHERE contact_id = ? AND batch_id = ? ORDER BY id').bind(id, batchId),
-      db.prepare(CHIPS_SQL).bind(id),
-    ]);
-    const body: ManualTagResult = {
-      changes: results[results.length - 2]!.results as ManualTagResult['changes'],
-      tags: results[results.length - 1]!.results as TagChip[],
-    };
+      ],
+      [
+        // by contact first: tag_ledger has no index on batch_id, the contact index keeps this small
+        typed<ManualTagResult['changes'][number]>(
+          db.prepare('SELECT tag_id AS tagId, op FROM tag_ledger WHERE contact_id = ? AND batch_id = ? ORDER BY id').bind(id, batchId),
+        ),
+        typed<TagChip>(db.prepare(CHIPS_SQL).bind(id)),
+      ],
+    );
+    const body: ManualTagResult = { changes: written.results, tags: tags.results };
     return c.json(body);
   });

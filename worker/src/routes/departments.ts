@@ -11,7 +11,7 @@ import { db } from '../db/client';
 import { contacts, departments as departmentsT } from '../db/schema';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
-import { auditParams, auditStatement } from '../audit';
+import { auditInsert, AuditSql, auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { idPath } from '@shared/api/taxonomy';
 import { createDepartmentBody, updateDepartmentBody, type Department } from '@shared/api/departments';
@@ -82,22 +82,20 @@ export const departments = new Hono<AppEnv>()
         .prepare("INSERT INTO departments (name, parent_id, path, created_at) VALUES (?, ?, '', ?) RETURNING id")
         .bind(b.name, b.parentId, now),
       d1.prepare("UPDATE departments SET path = ? || id || '/' WHERE id = last_insert_rowid()").bind(prefix),
-      d1
-        .prepare(
-          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
-           SELECT ?, ?, ?, 'department.create', 'department', CAST(id AS TEXT), ?, ?, NULL, json_object('name', name, 'parentId', parent_id, 'path', path)
-           FROM departments WHERE id = last_insert_rowid()`,
-        )
-        .bind(
-          now,
-          actorOf(c).userId,
-          actorOf(c).ip,
-          `Created department ${b.name}${parent ? ` under ${parent.name}` : ''}`,
-          auditParams(
-            'department.create',
-            parent ? { variant: 'under', name: b.name, parent: parent.name } : { variant: 'top', name: b.name },
-          ),
-        ),
+      auditInsert(
+        d1,
+        {
+          at: now,
+          actor: actorOf(c),
+          action: 'department.create',
+          objectType: 'department',
+          objectId: new AuditSql('CAST(id AS TEXT)'),
+          summary: `Created department ${b.name}${parent ? ` under ${parent.name}` : ''}`,
+          params: parent ? { variant: 'under', name: b.name, parent: parent.name } : { variant: 'top', name: b.name },
+          after: new AuditSql(`json_object('name', name, 'parentId', parent_id, 'path', path)`),
+        },
+        { from: 'departments', where: 'id = last_insert_rowid()' },
+      ),
     ]);
     return c.json(await department(d1, inserted!.results[0]!.id), 201);
   })

@@ -16,23 +16,23 @@ import { emptyBody } from '@shared/api/taxonomy';
 import { createEventSourceBody, SECRET_GRACE_MS, type EventSourceCredentials, type EventSourceSummary } from '@shared/api/event-sources';
 import { z } from 'zod';
 import { DAY_MS } from '@shared/time';
+import type { EventSourceRow, UserRow } from '../db/rows';
 
 const sourcePath = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id') });
 
-interface Row {
-  id: string;
-  name: string;
-  kind: 'generic' | 'wecom';
-  wecom_corp_id: string | null;
-  created_at: number;
-  created_by: number | null;
-  creator_name: string | null;
-  revoked_at: number | null;
-  previous_secret_expires_at: number | null;
-  event_count: number;
-  last_event_at: number | null;
-  last24h: number;
-}
+type Row = Pick<
+  EventSourceRow,
+  | 'id'
+  | 'name'
+  | 'kind'
+  | 'wecom_corp_id'
+  | 'created_at'
+  | 'created_by'
+  | 'revoked_at'
+  | 'previous_secret_expires_at'
+  | 'event_count'
+  | 'last_event_at'
+> & { creator_name: UserRow['name'] | null; last24h: number };
 
 // Credentials are not even selected here.
 const SELECT = `SELECT s.id, s.name, s.kind, s.wecom_corp_id, s.created_at, s.created_by, u.name AS creator_name, s.revoked_at,

@@ -18,6 +18,7 @@ import { compileWhere } from '@shared/rules/sql';
 import type { JsonLogic } from '@shared/rules/types';
 import { EXPORT_COUNT_HEADER, exportContactsBody } from '@shared/api/exports';
 import { EXPORT_COLUMNS, UTF8_BOM, csvLine, exportHeader } from '@shared/export/csv';
+import type { ContactRow } from '../db/rows';
 
 const PAGE = 2000;
 
@@ -139,10 +140,10 @@ export const contactExports = new Hono<AppEnv>()
         const { results } = await db
           .prepare(`${SELECT} WHERE (${where.sql}) AND c.id > ? ORDER BY c.id LIMIT ?`)
           .bind(tz, ...where.params, after, PAGE)
-          .all<Record<string, string | number | null>>();
+          .all<Record<string, string | number | null> & Pick<ContactRow, 'id'>>();
         if (results.length) {
           controller.enqueue(encoder.encode(results.map((r) => csvLine(EXPORT_COLUMNS.map((col) => r[col.key]))).join('')));
-          after = results[results.length - 1]!.id as number;
+          after = results[results.length - 1]!.id;
         }
         if (results.length < PAGE) controller.close();
       },

@@ -33,6 +33,7 @@ import { rollbackImport } from '../imports/rollback';
 import { requireImport, summary, conflictUnless, guardOne, sealCells } from '../imports/rows';
 import { IMPORT_MAX_ROWS, createImportBody, dryRunBody, importRowsBody, type ImportStageResult } from '@shared/api/imports';
 import { mappingProblems } from '@shared/import';
+import { batch, typed, type ImportRow } from '../db/rows';
 
 const idPath = z.object({ id: z.string().uuid('must be an import id') }).strict();
 
@@ -124,7 +125,7 @@ export const imports = new Hono<AppEnv>()
     const at = Date.now();
     const first = Math.min(...rows.map((r) => r.row));
     const last = Math.max(...rows.map((r) => r.row));
-    const res = await db.batch([
+    const [, , , , count] = await batch(db, [
       db
         .prepare(
           `INSERT INTO import_rows (import_id, row, cells)
@@ -149,12 +150,12 @@ export const imports = new Hono<AppEnv>()
         params: { count: rows.length, first, last },
         at,
       }),
-      db.prepare('SELECT row_count FROM imports WHERE id = ?').bind(id),
+      typed<Pick<ImportRow, 'row_count'>>(db.prepare('SELECT row_count FROM imports WHERE id = ?').bind(id)),
     ]);
     const body: ImportStageResult = {
       importId: id,
       staged: rows.length,
-      rowCount: (res[4]!.results[0] as { row_count: number }).row_count,
+      rowCount: count.results[0]!.row_count,
     };
     return c.json(body);
   })

@@ -40,8 +40,9 @@ import {
   type RollbackResult,
   type RollbackTarget,
 } from '@shared/api/rollbacks';
-import type { RollbackKind } from '@shared/domain';
 import { pauseRuleStatements } from '../rollback/pause';
+import { readPage } from '../db/page';
+import type { RollbackRow, UserRow } from '../db/rows';
 import {
   chainOf,
   formatCount,
@@ -53,24 +54,12 @@ import {
   type UndoLink,
 } from '../rollback/resolve';
 
-interface RollbackRow {
-  id: number;
-  kind: RollbackKind;
-  batch_id: string;
-  params: string;
-  added: number;
-  removed: number;
-  created_by: number | null;
-  user_name: string | null;
-  user_email: string | null;
-  created_at: number;
-  undone_at: number | null;
-}
+type ListedRollback = RollbackRow & { user_name: UserRow['name'] | null; user_email: UserRow['email'] | null };
 
 const SELECT_ROLLBACK = `SELECT r.*, u.name AS user_name, u.email AS user_email FROM rollbacks r LEFT JOIN users u ON u.id = r.created_by`;
 
 /** A row as the API shows it; undone or not by its undo chain (`links`: every undo). */
-function toRecord(r: RollbackRow, links: UndoLink[]): RollbackRecord {
+function toRecord(r: ListedRollback, links: UndoLink[]): RollbackRecord {
   const params = parseParams(r.params);
   const { down } = chainOf(links, r.batch_id);
   const undoneBy = down.length % 2 === 1 ? down[down.length - 1]!.id : null;
@@ -154,7 +143,7 @@ async function run(
   if (pauseRule && r.rule) statements.push(...pauseRuleStatements(db, r.rule, actorOf(c), now));
   const results = await db.batch(statements);
   const paused = pauseRule && r.rule && results[pauseAt]!.meta.changes > 0 ? { id: r.rule.id, name: r.rule.name } : null;
-  const row = await db.prepare(`${SELECT_ROLLBACK} WHERE r.batch_id = ?`).bind(batchId).first<RollbackRow>();
+  const row = await db.prepare(`${SELECT_ROLLBACK} WHERE r.batch_id = ?`).bind(batchId).first<ListedRollback>();
   return { rollback: toRecord(row!, await undoLinks(db)), preview, pausedRule: paused };
 }
 
@@ -167,19 +156,16 @@ export const rollbacks = new Hono<AppEnv>()
     return c.json(body);
   })
   .get('/', validate('query', rollbackListQuery), async (c) => {
-    const { page, pageSize } = c.req.valid('query');
     const db = c.env.DB;
-    const [total, rows] = await db.batch<Record<string, unknown>>([
-      db.prepare('SELECT count(*) AS n FROM rollbacks'),
-      db.prepare(`${SELECT_ROLLBACK} ORDER BY r.created_at DESC, r.id DESC LIMIT ? OFFSET ?`).bind(pageSize, (page - 1) * pageSize),
-    ]);
+    const { rows, ...page } = await readPage<ListedRollback>(
+      db,
+      c.req.valid('query'),
+      `${SELECT_ROLLBACK} ORDER BY r.created_at DESC, r.id DESC`,
+      'SELECT count(*) AS n FROM rollbacks',
+      [],
+    );
     const links = await undoLinks(db);
-    const body: RollbackList = {
-      items: (rows!.results as unknown as RollbackRow[]).map((r) => toRecord(r, links)),
-      total: Number(total!.results[0]?.n ?? 0),
-      page,
-      pageSize,
-    };
+    const body: RollbackList = { ...page, items: rows.map((r) => toRecord(r, links)) };
     return c.json(body);
   })
   .post('/', validate('json', createRollbackBody), async (c) => {

@@ -9,6 +9,7 @@ import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { db as drizzleDb } from '../db/client';
+import { batch } from '../db/rows';
 import { contactSummaries } from './contacts';
 import {
   compareQuery,
@@ -58,7 +59,7 @@ export const rules = new Hono<AppEnv>()
     const graph = b.graph ?? EMPTY_GRAPH;
     await requireRuleRights(db, c.get('user'), graph);
     const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
-    const [insert] = await db.batch([
+    const [insert] = await batch(db, [
       db
         .prepare(
           "INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?, ?)",
@@ -74,7 +75,7 @@ export const rules = new Hono<AppEnv>()
         at: now,
       }),
     ]);
-    const id = insert?.meta.last_row_id as number;
+    const id = insert.meta.last_row_id;
     return c.json(await ruleDetail(db, id), 201);
   })
 
@@ -128,15 +129,15 @@ export const rules = new Hono<AppEnv>()
     const { rule, assumed } = assumeEvent(compiled.value);
     await requireVisibleContact(db, c.get('user'), b.contactId);
     const data = await loadEvalData(db, b.contactId, { now: Date.now(), tzOffsetMinutes: tzOffsetMinutes(c.env), ...dataNeeds([rule]) });
-    if (!data) {
+    const [contact] = data ? await contactSummaries(drizzleDb(c.env), [b.contactId]) : [];
+    if (!data || !contact) {
       throw new ApiError(400, 'unknown_reference', `contactId: no contact with id ${b.contactId}`, [
         { path: 'contactId', message: 'no such contact' },
       ]);
     }
-    const [contact] = await contactSummaries(drizzleDb(c.env), [b.contactId]);
     const body: RuleExplainResponse = {
       ok: true,
-      contact: contact as NonNullable<typeof contact>,
+      contact,
       explanation: explainRule(rule, data, ws.customFields),
       assumedNodeIds: assumed,
     };
@@ -185,7 +186,7 @@ export const rules = new Hono<AppEnv>()
     await requireRuleRights(db, c.get('user'), parse<unknown>(rule.draft_graph, null));
     const name = b.name ?? `${rule.name}（副本）`.slice(0, 100);
     const now = Date.now();
-    const [insert] = await db.batch([
+    const [insert] = await batch(db, [
       db
         .prepare(
           "INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) SELECT ?, ?, department_id, 'draft', ?, ?, ?, ? FROM rules WHERE id = ?",
@@ -202,7 +203,7 @@ export const rules = new Hono<AppEnv>()
         at: now,
       }),
     ]);
-    return c.json(await ruleDetail(db, insert?.meta.last_row_id as number), 201);
+    return c.json(await ruleDetail(db, insert.meta.last_row_id), 201);
   })
 
   .post('/:id/pause', validate('param', idPath), validate('json', emptyBody), async (c) =>

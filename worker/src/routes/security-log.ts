@@ -8,24 +8,11 @@ import type { AppEnv } from '../app-env';
 import { validate } from '../validate';
 import { requireRole } from '../auth/access';
 import { auditRetentionDays } from '../cron/purge';
-import { securityLogQuery, type SecurityEvent, type SecurityLogResponse, type SecurityReason } from '@shared/api/security-log';
+import { securityLogQuery, type SecurityEvent, type SecurityLogResponse } from '@shared/api/security-log';
+import { readPage } from '../db/page';
+import type { SecurityEventRow, UserRow } from '../db/rows';
 
-interface Row {
-  id: number;
-  first_at: number;
-  last_at: number;
-  count: number;
-  subject: string;
-  user_id: number | null;
-  user_name: string | null;
-  user_email: string | null;
-  ip: string;
-  method: string;
-  route: string;
-  path: string;
-  status: number;
-  reason: SecurityReason;
-}
+type Row = SecurityEventRow & { user_name: UserRow['name'] | null; user_email: UserRow['email'] | null };
 
 const toEvent = (r: Row): SecurityEvent => ({
   id: r.id,
@@ -77,17 +64,16 @@ export const securityLog = new Hono<AppEnv>().use(requireRole('super_admin')).ge
   const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const from = 'FROM security_events e LEFT JOIN users u ON u.id = e.user_id';
   const db = c.env.DB;
-  const [list, total] = await db.batch<Row | { n: number }>([
-    db
-      .prepare(`SELECT e.*, u.name AS user_name, u.email AS user_email ${from} ${cond} ORDER BY e.last_at DESC, e.id DESC LIMIT ? OFFSET ?`)
-      .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
-    db.prepare(`SELECT COUNT(*) AS n ${from} ${cond}`).bind(...params),
-  ]);
+  const { rows, ...page } = await readPage<Row>(
+    db,
+    q,
+    `SELECT e.*, u.name AS user_name, u.email AS user_email ${from} ${cond} ORDER BY e.last_at DESC, e.id DESC`,
+    `SELECT COUNT(*) AS n ${from} ${cond}`,
+    params,
+  );
   const res: SecurityLogResponse = {
-    items: (list!.results as Row[]).map(toEvent),
-    total: (total!.results[0] as { n: number }).n,
-    page: q.page,
-    pageSize: q.pageSize,
+    ...page,
+    items: rows.map(toEvent),
     retentionDays: auditRetentionDays(c.env),
   };
   return c.json(res);

@@ -29,16 +29,8 @@ import { compileOptions, loadWorkspace, previewContext, type Workspace } from '.
 import { countWhere, runPreview, sampleMatches } from '../rules/preview';
 import { AUDIENCE_NODE, compileSegment } from '../rules/segment';
 import { parseJsonOr } from '@shared/json';
-
-interface SegmentRow {
-  id: number;
-  name: string;
-  description: string | null;
-  graph: string;
-  logic: string;
-  created_at: number;
-  updated_at: number;
-}
+import { batch, type SegmentRow } from '../db/rows';
+import { readPage } from '../db/page';
 
 const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] } as unknown as RuleGraph;
 
@@ -126,22 +118,20 @@ export const segments = new Hono<AppEnv>()
       params.push(...scope.params);
     }
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-    const [total, rows] = await db.batch([
-      db.prepare(`SELECT COUNT(*) AS n FROM segments ${where}`).bind(...params),
-      db
-        .prepare(`SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?`)
-        .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
-    ]);
+    const { rows: list, ...page } = await readPage<SegmentRow>(
+      db,
+      q,
+      `SELECT * FROM segments ${where} ORDER BY updated_at DESC, id DESC`,
+      `SELECT COUNT(*) AS n FROM segments ${where}`,
+      params,
+    );
     const ws = await loadWorkspace(db);
     const ctx = previewContext(c.env, Date.now());
     const started = Date.now();
-    const list = (rows?.results ?? []) as SegmentRow[];
     const sizes = await Promise.all(list.map((r) => sizeOf(db, ws, r, ctx, contactScope(user))));
     const body: SegmentListResponse = {
+      ...page,
       items: list.map((r, i) => toItem(r, sizes[i] ?? null)),
-      total: (total?.results[0] as { n: number } | undefined)?.n ?? 0,
-      page: q.page,
-      pageSize: q.pageSize,
       sizeMs: Date.now() - started,
     };
     return c.json(body);
@@ -186,7 +176,7 @@ export const segments = new Hono<AppEnv>()
     const ws = await loadWorkspace(db);
     const now = Date.now();
     const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
-    const [insert] = await db.batch([
+    const [insert] = await batch(db, [
       db
         .prepare(
           'INSERT INTO segments (name, description, department_id, graph, logic, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -202,7 +192,7 @@ export const segments = new Hono<AppEnv>()
         at: now,
       }),
     ]);
-    return c.json(await segmentDetail(db, c.env, insert?.meta.last_row_id as number, contactScope(c.get('user')), ws), 201);
+    return c.json(await segmentDetail(db, c.env, insert.meta.last_row_id, contactScope(c.get('user')), ws), 201);
   })
 
   .get('/:id', validate('param', idPath), async (c) =>

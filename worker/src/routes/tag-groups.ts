@@ -1,29 +1,12 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
-import { canApplyGroup, canEditGroup, contactScope, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
+import { canApplyGroup, canEditGroup, contactScope, GROUP_ACCESS_COLUMNS } from '../auth/access';
 import type { TagGroupWithTags } from '@shared/api/tags';
-import type { TagStatus } from '@shared/domain';
+import { batch, typed, type ContactTagRow, type TagRow } from '../db/rows';
+import type { GroupRow } from '../taxonomy/rows';
 
-interface GroupRow extends GroupAccess {
-  id: number;
-  name: string;
-  description: string | null;
-  color: string;
-  exclusive: number;
-  max_tags: number | null;
-  department_id: number | null;
-}
-interface TagRow {
-  id: number;
-  group_id: number;
-  name: string;
-  parent_id: number | null;
-  level: number;
-  color: string | null;
-  status: TagStatus;
-  description: string | null;
-  last_applied_at: number | null;
-}
+type ListedTag = Pick<TagRow, 'id' | 'group_id' | 'name' | 'parent_id' | 'level' | 'color' | 'status' | 'description' | 'last_applied_at'>;
+type Holders = Pick<ContactTagRow, 'tag_id'> & { n: number };
 
 /**
  * Tag groups with their tags, how many contacts (in the user's scope) hold each tag now, and
@@ -33,23 +16,29 @@ export const tagGroups = new Hono<AppEnv>().get('/', async (c) => {
   const db = c.env.DB;
   const user = c.get('user');
   const scope = contactScope(user);
-  const [groups, tagRows, counts] = await db.batch<Record<string, unknown>>([
-    db.prepare(
-      `SELECT g.id, g.name, g.description, g.color, g.exclusive, g.max_tags, g.department_id, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g ORDER BY g.sort_order, g.id`,
+  const [groups, tagRows, counts] = await batch(db, [
+    typed<GroupRow>(
+      db.prepare(
+        `SELECT g.id, g.name, g.description, g.color, g.exclusive, g.max_tags, g.department_id, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g ORDER BY g.sort_order, g.id`,
+      ),
     ),
-    db.prepare('SELECT id, group_id, name, parent_id, level, color, status, description, last_applied_at FROM tags ORDER BY level, id'),
-    scope
-      ? db
-          .prepare(
-            `SELECT ct.tag_id, count(*) AS n FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ${scope.sql} GROUP BY ct.tag_id`,
-          )
-          .bind(...scope.params)
-      : // served by contact_tags_tag_idx: an index-only scan
-        db.prepare('SELECT tag_id, count(*) AS n FROM contact_tags GROUP BY tag_id'),
+    typed<ListedTag>(
+      db.prepare('SELECT id, group_id, name, parent_id, level, color, status, description, last_applied_at FROM tags ORDER BY level, id'),
+    ),
+    typed<Holders>(
+      scope
+        ? db
+            .prepare(
+              `SELECT ct.tag_id, count(*) AS n FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE ${scope.sql} GROUP BY ct.tag_id`,
+            )
+            .bind(...scope.params)
+        : // served by contact_tags_tag_idx: an index-only scan
+          db.prepare('SELECT tag_id, count(*) AS n FROM contact_tags GROUP BY tag_id'),
+    ),
   ]);
-  const holdersByTagId = new Map((counts!.results as { tag_id: number; n: number }[]).map((r) => [r.tag_id, r.n]));
-  const allTags = tagRows!.results as unknown as TagRow[];
-  const body: TagGroupWithTags[] = (groups!.results as unknown as GroupRow[]).map((g) => ({
+  const holdersByTagId = new Map(counts.results.map((r) => [r.tag_id, r.n]));
+  const allTags = tagRows.results;
+  const body: TagGroupWithTags[] = groups.results.map((g) => ({
     id: g.id,
     name: g.name,
     description: g.description,

@@ -26,7 +26,8 @@ import {
   type TagUsage,
   type TaxonomyConfig,
 } from '@shared/api/taxonomy';
-import { auditParams, auditStatementIfChanged } from '../audit';
+import { auditStatementForNewRow, auditStatementIfChanged } from '../audit';
+import { typed } from '../db/rows';
 import { scopedHolderCount, scopeUsage } from '../taxonomy/usage-scope';
 import { groupById, requireEditable, requireTag, runBatch, tagById, toGroup, toTag, type GroupRow, type TagRow } from '../taxonomy/rows';
 import { limitCheck, settings } from '../taxonomy/settings';
@@ -35,9 +36,43 @@ import { activeChildren, holderCount, refuseWhilePublished, rulesUsing, segments
 import { mergeTag } from '../taxonomy/merge';
 import { updateTag } from '../taxonomy/tags';
 import { updateGroup } from '../taxonomy/groups';
-import { actorOf, ownerDepartment, requireRole } from '../auth/access';
+import { actorOf, ownerDepartment, requireRole, type Actor } from '../auth/access';
 import { requireConfirmation } from '../auth/confirm';
 import { DAY_MS } from '@shared/time';
+
+/**
+ * Retires or restores `tag` with its audit entry. Changed by someone else since it was read: 409
+ * `conflictMessage`, and no entry (one change, one entry).
+ */
+async function setTagStatus(
+  db: D1Database,
+  actor: Actor,
+  tag: TagRow,
+  status: 'retired' | 'active',
+  conflictMessage: string,
+): Promise<TagRow> {
+  const at = Date.now();
+  const next: TagRow = { ...tag, status, retired_at: status === 'retired' ? at : null };
+  const [changed] = await db.batch([
+    status === 'retired'
+      ? db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(at, tag.id)
+      : db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(tag.id),
+    auditStatementIfChanged(db, {
+      actor,
+      ...(status === 'retired'
+        ? { action: 'tag.retire', summary: `Retired tag ${tag.name}` }
+        : { action: 'tag.restore', summary: `Restored tag ${tag.name}` }),
+      objectType: 'tag',
+      objectId: tag.id,
+      params: { name: tag.name },
+      before: toTag(tag),
+      after: toTag(next),
+      at,
+    }),
+  ]);
+  if (!changed!.meta.changes) throw new ApiError(409, 'conflict', conflictMessage);
+  return next;
+}
 
 export const taxonomy = new Hono<AppEnv>()
   .get('/config', async (c) => {
@@ -75,39 +110,37 @@ export const taxonomy = new Hono<AppEnv>()
     const [inserted] = await runBatch(
       db,
       [
-        db
-          .prepare(
-            `INSERT INTO tag_groups (name, description, color, exclusive, max_tags, department_id, apply_role, edit_role, sort_order)
+        typed<GroupRow>(
+          db
+            .prepare(
+              `INSERT INTO tag_groups (name, description, color, exclusive, max_tags, department_id, apply_role, edit_role, sort_order)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(sort_order), 0) + 1 FROM tag_groups))
              RETURNING *, (SELECT path FROM departments WHERE id = department_id) AS department_path`,
-          )
-          .bind(
-            b.name,
-            b.description ?? null,
-            b.color ?? '#409eff',
-            b.exclusive ? 1 : 0,
-            b.maxTags ?? null,
-            departmentId,
-            b.applyRole ?? 'staff',
-            b.editRole ?? 'dept_admin',
-          ),
-        db
-          .prepare(
-            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
-             VALUES (?, ?, ?, 'tag_group.create', 'tag_group', CAST(last_insert_rowid() AS TEXT), ?, ?, ?)`,
-          )
-          .bind(
-            at,
-            actorOf(c).userId,
-            actorOf(c).ip,
-            `Created tag group ${b.name}`,
-            auditParams('tag_group.create', { name: b.name }),
-            JSON.stringify(b),
-          ),
+            )
+            .bind(
+              b.name,
+              b.description ?? null,
+              b.color ?? '#409eff',
+              b.exclusive ? 1 : 0,
+              b.maxTags ?? null,
+              departmentId,
+              b.applyRole ?? 'staff',
+              b.editRole ?? 'dept_admin',
+            ),
+        ),
+        auditStatementForNewRow(db, {
+          at,
+          actor: actorOf(c),
+          action: 'tag_group.create',
+          objectType: 'tag_group',
+          summary: `Created tag group ${b.name}`,
+          params: { name: b.name },
+          after: b,
+        }),
       ],
       `A tag group named ${b.name} exists`,
     );
-    return c.json(toGroup((inserted!.results as GroupRow[])[0]!, s), 201);
+    return c.json(toGroup(inserted.results[0]!, s), 201);
   })
   .patch('/groups/:id', validate('param', idPath), validate('json', updateGroupBody), async (c) => {
     return c.json(await updateGroup(c.env.DB, settings(c.env), c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
@@ -170,29 +203,27 @@ export const taxonomy = new Hono<AppEnv>()
     const [inserted] = await runBatch(
       db,
       [
-        db
-          .prepare(
-            `INSERT INTO tags (group_id, parent_id, level, name, description, color, status, created_at)
+        typed<TagRow>(
+          db
+            .prepare(
+              `INSERT INTO tags (group_id, parent_id, level, name, description, color, status, created_at)
              VALUES (?, ?, ?, ?, ?, ?, 'active', ?) RETURNING *`,
-          )
-          .bind(group.id, b.parentId ?? null, level, b.name, b.description ?? null, b.color ?? null, at),
-        db
-          .prepare(
-            `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, after)
-             VALUES (?, ?, ?, 'tag.create', 'tag', CAST(last_insert_rowid() AS TEXT), ?, ?, ?)`,
-          )
-          .bind(
-            at,
-            actorOf(c).userId,
-            actorOf(c).ip,
-            `Created tag ${group.name} › ${b.name}`,
-            auditParams('tag.create', { group: group.name, name: b.name }),
-            JSON.stringify({ ...b, level }),
-          ),
+            )
+            .bind(group.id, b.parentId ?? null, level, b.name, b.description ?? null, b.color ?? null, at),
+        ),
+        auditStatementForNewRow(db, {
+          at,
+          actor: actorOf(c),
+          action: 'tag.create',
+          objectType: 'tag',
+          summary: `Created tag ${group.name} › ${b.name}`,
+          params: { group: group.name, name: b.name },
+          after: { ...b, level },
+        }),
       ],
       `Group ${group.name} already has a tag named ${b.name}`,
     );
-    return c.json(toTag((inserted!.results as TagRow[])[0]!), 201);
+    return c.json(toTag(inserted.results[0]!), 201);
   })
   .patch('/tags/:id', validate('param', idPath), validate('json', updateTagBody), async (c) => {
     return c.json(await updateTag(c.env.DB, settings(c.env), c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
@@ -239,26 +270,8 @@ export const taxonomy = new Hono<AppEnv>()
         what: `Retiring ${tag.name} freezes it on the ${holders} contacts holding it`,
       });
     }
-    const at = Date.now();
-    const next: TagRow = { ...tag, status: 'retired', retired_at: at };
     // holdings and ledger stay: a retired tag is frozen (never added again), not erased
-    const [retired] = await db.batch([
-      db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(at, id),
-      auditStatementIfChanged(db, {
-        actor: actorOf(c),
-        action: 'tag.retire',
-        objectType: 'tag',
-        objectId: id,
-        summary: `Retired tag ${tag.name}`,
-        params: { name: tag.name },
-        before: toTag(tag),
-        after: toTag(next),
-        at,
-      }),
-    ]);
-    // retired by someone else since it was read: one retirement, one entry
-    if (!retired!.meta.changes) throw new ApiError(409, 'conflict', `${tag.name} is already retired`);
-    return c.json(toTag(next));
+    return c.json(toTag(await setTagStatus(db, actorOf(c), tag, 'retired', `${tag.name} is already retired`)));
   })
   .post('/tags/:id/restore', validate('param', idPath), validate('json', emptyBody), async (c) => {
     const { id } = c.req.valid('param');
@@ -276,24 +289,7 @@ export const taxonomy = new Hono<AppEnv>()
     }
     const group = (await groupById(db, tag.group_id))!;
     await limitCheck(db, s, group);
-    const at = Date.now();
-    const next: TagRow = { ...tag, status: 'active', retired_at: null };
-    const [restored] = await db.batch([
-      db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(id),
-      auditStatementIfChanged(db, {
-        actor: actorOf(c),
-        action: 'tag.restore',
-        objectType: 'tag',
-        objectId: id,
-        summary: `Restored tag ${tag.name}`,
-        params: { name: tag.name },
-        before: toTag(tag),
-        after: toTag(next),
-        at,
-      }),
-    ]);
-    if (!restored!.meta.changes) throw new ApiError(409, 'conflict', `${tag.name} is not retired`);
-    return c.json(toTag(next));
+    return c.json(toTag(await setTagStatus(db, actorOf(c), tag, 'active', `${tag.name} is not retired`)));
   })
   .post('/tags/:id/merge', validate('param', idPath), validate('json', mergeTagBody), async (c) => {
     const { id } = c.req.valid('param');

@@ -12,46 +12,38 @@ import { actorOf, requireRole } from '../auth/access';
 import { createUserBody, updateUserBody, type UserSummary } from '@shared/api/auth';
 import { idPath, emptyBody } from '@shared/api/taxonomy';
 import { hashPassword, randomSalt } from '@shared/auth/password';
+import { eq, sql } from 'drizzle-orm';
+import { db as drizzleDb, type Db } from '../db/client';
+import { departments, users as usersT } from '../db/schema';
 
-const SELECT = `SELECT u.id, u.email, u.name, u.role, u.department_id, d.name AS department_name, u.disabled, u.created_at, u.last_login_at,
-  (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ?) AS active_sessions
-  FROM users u LEFT JOIN departments d ON d.id = u.department_id`;
-
-interface Row {
-  id: number;
-  email: string;
-  name: string;
-  role: UserSummary['role'];
-  department_id: number | null;
-  department_name: string | null;
-  disabled: number;
-  created_at: number;
-  last_login_at: number | null;
-  active_sessions: number;
+/** People as the screen lists them, with their department's name and their live sessions now. */
+function selectUsers(d: Db, now: number) {
+  return d
+    .select({
+      id: usersT.id,
+      email: usersT.email,
+      name: usersT.name,
+      role: usersT.role,
+      departmentId: usersT.departmentId,
+      departmentName: departments.name,
+      disabled: usersT.disabled,
+      createdAt: usersT.createdAt,
+      lastLoginAt: usersT.lastLoginAt,
+      activeSessions: sql<number>`(SELECT count(*) FROM sessions s WHERE s.user_id = ${usersT.id} AND s.revoked_at IS NULL AND s.expires_at > ${now})`,
+    })
+    .from(usersT)
+    .leftJoin(departments, eq(departments.id, usersT.departmentId));
 }
 
-const toUser = (r: Row): UserSummary => ({
-  id: r.id,
-  email: r.email,
-  name: r.name,
-  role: r.role,
-  departmentId: r.department_id,
-  departmentName: r.department_name,
-  disabled: !!r.disabled,
-  createdAt: r.created_at,
-  lastLoginAt: r.last_login_at,
-  activeSessions: r.active_sessions,
-});
-
-async function getUser(db: D1Database, id: number): Promise<UserSummary> {
-  const row = await db.prepare(`${SELECT} WHERE u.id = ?`).bind(Date.now(), id).first<Row>();
-  if (!row) throw new ApiError(404, 'not_found', `No user with id ${id}`);
-  return toUser(row);
+async function getUser(env: Env, id: number): Promise<UserSummary> {
+  const user = await selectUsers(drizzleDb(env), Date.now()).where(eq(usersT.id, id)).get();
+  if (!user) throw new ApiError(404, 'not_found', `No user with id ${id}`);
+  return user;
 }
 
-async function requireDepartment(db: D1Database, id: number | null | undefined) {
+async function requireDepartment(env: Env, id: number | null | undefined) {
   if (id == null) return;
-  const found = await db.prepare('SELECT 1 FROM departments WHERE id = ?').bind(id).first();
+  const found = await drizzleDb(env).select({ id: departments.id }).from(departments).where(eq(departments.id, id)).get();
   if (!found)
     throw new ApiError(400, 'unknown_reference', `No department with id ${id}`, [{ path: 'departmentId', message: 'no such department' }]);
 }
@@ -59,10 +51,12 @@ async function requireDepartment(db: D1Database, id: number | null | undefined) 
 export const users = new Hono<AppEnv>()
   .use(requireRole('super_admin'))
   .get('/', async (c) => {
-    const { results } = await c.env.DB.prepare(`${SELECT} ORDER BY u.role = 'super_admin' DESC, u.role = 'dept_admin' DESC, u.id`)
-      .bind(Date.now())
-      .all<Row>();
-    return c.json(results.map(toUser));
+    const list = await selectUsers(drizzleDb(c.env), Date.now()).orderBy(
+      sql`${usersT.role} = 'super_admin' DESC`,
+      sql`${usersT.role} = 'dept_admin' DESC`,
+      usersT.id,
+    );
+    return c.json(list satisfies UserSummary[]);
   })
   .post('/', validate('json', createUserBody), async (c) => {
     const b = c.req.valid('json');
@@ -72,7 +66,7 @@ export const users = new Hono<AppEnv>()
         { path: 'departmentId', message: 'is required for this role' },
       ]);
     }
-    await requireDepartment(db, b.departmentId);
+    await requireDepartment(c.env, b.departmentId);
     if (await db.prepare('SELECT 1 FROM users WHERE email = ?').bind(b.email).first()) {
       throw new ApiError(409, 'conflict', `A user with email ${b.email} exists`, [{ path: 'email', message: 'is taken' }]);
     }
@@ -94,20 +88,20 @@ export const users = new Hono<AppEnv>()
         at: now,
       }),
     ]);
-    return c.json(await getUser(db, inserted!.results[0]!.id), 201);
+    return c.json(await getUser(c.env, inserted!.results[0]!.id), 201);
   })
   .patch('/:id', validate('param', idPath), validate('json', updateUserBody), async (c) => {
     const { id } = c.req.valid('param');
     const b = c.req.valid('json');
     const db = c.env.DB;
     const me = c.get('user');
-    const before = await getUser(db, id);
+    const before = await getUser(c.env, id);
     if (id === me.id && ((b.role && b.role !== 'super_admin') || b.disabled)) {
       throw new ApiError(409, 'conflict', 'You cannot demote or disable yourself: ask another super admin', [
         { path: b.disabled ? 'disabled' : 'role', message: 'not on your own account' },
       ]);
     }
-    await requireDepartment(db, b.departmentId);
+    await requireDepartment(c.env, b.departmentId);
     const role = b.role ?? before.role;
     const departmentId = b.departmentId !== undefined ? b.departmentId : before.departmentId;
     if (role !== 'super_admin' && departmentId == null) {
@@ -153,12 +147,12 @@ export const users = new Hono<AppEnv>()
       }),
     );
     await db.batch(statements);
-    return c.json(await getUser(db, id));
+    return c.json(await getUser(c.env, id));
   })
   .post('/:id/revoke-sessions', validate('param', idPath), validate('json', emptyBody), async (c) => {
     const { id } = c.req.valid('param');
     const db = c.env.DB;
-    const user = await getUser(db, id);
+    const user = await getUser(c.env, id);
     const now = Date.now();
     const [update] = await db.batch([
       db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?').bind(now, id, now),

@@ -214,36 +214,28 @@ webhooks.get('/wecom/:sourceId', async (c) => {
   return c.text(message, 200);
 });
 
+/** WeCom XML, or a 400 saying `what` failed to parse, at `path`. */
+function parseXmlOr400(xml: string, what: string, path: string): ReturnType<typeof parseFlatXml> {
+  try {
+    return parseFlatXml(xml);
+  } catch (e) {
+    if (e instanceof XmlError) throw new ApiError(400, 'invalid_request', `${what}: ${e.message}`, [{ path, message: e.message }]);
+    throw e;
+  }
+}
+
 webhooks.post('/wecom/:sourceId', async (c) => {
   const id = c.req.param('sourceId');
   const raw = await c.req.text();
   const result = await withSource(async (fresh) => {
     const row = await loadSource(c.env.DB, id, 'wecom', fresh);
-    let outer: ReturnType<typeof parseFlatXml>;
-    let inner: ReturnType<typeof parseFlatXml>;
-    try {
-      outer = parseFlatXml(raw);
-    } catch (e) {
-      if (e instanceof XmlError)
-        throw new ApiError(400, 'invalid_request', `The body is not a WeCom callback: ${e.message}`, [
-          { path: 'body', message: e.message },
-        ]);
-      throw e;
-    }
+    const outer = parseXmlOr400(raw, 'The body is not a WeCom callback', 'body');
     const encrypted = outer.Encrypt;
     if (typeof encrypted !== 'string' || encrypted === '') {
       throw new ApiError(400, 'invalid_request', 'The callback has no <Encrypt> element', [{ path: 'Encrypt', message: 'required' }]);
     }
     const message = await wecomOpen(row, query(c, 'msg_signature'), query(c, 'timestamp'), query(c, 'nonce'), encrypted);
-    try {
-      inner = parseFlatXml(message);
-    } catch (e) {
-      if (e instanceof XmlError)
-        throw new ApiError(400, 'invalid_request', `The decrypted message is not WeCom XML: ${e.message}`, [
-          { path: 'Encrypt', message: e.message },
-        ]);
-      throw e;
-    }
+    const inner = parseXmlOr400(message, 'The decrypted message is not WeCom XML', 'Encrypt');
     let mapped;
     try {
       mapped = mapWecomCallback(inner);

@@ -7,6 +7,7 @@ import type { CompileOptions } from '@shared/rules/compile';
 import type { CustomFieldDecl } from '@shared/rules/fields';
 import type { SqlContext } from '@shared/rules/operators';
 import { SHANGHAI_OFFSET_MINUTES } from '@shared/time';
+import { batch, typed, type CustomFieldRow, type TagGroupRow, type TagRow, type Typed } from '../db/rows';
 
 /** Fixed offsets of the zones `TIMEZONE` may name (no DST in any of them). */
 const ZONE_OFFSETS: Record<string, number> = {
@@ -46,32 +47,48 @@ export interface Workspace {
   tags: TagInfo[];
 }
 
+type CustomFieldDeclRow = Pick<CustomFieldRow, 'key' | 'label_zh' | 'label_en' | 'type'>;
+
+/** The declared custom fields, for the compiler (see {@link toCustomFieldDecl}). */
+export const customFieldsStatement = (db: D1Database): Typed<CustomFieldDeclRow> =>
+  db.prepare('SELECT key, label_zh, label_en, type FROM custom_fields ORDER BY id');
+
+export const toCustomFieldDecl = (f: CustomFieldDeclRow): CustomFieldDecl => ({
+  key: f.key,
+  labelZh: f.label_zh,
+  labelEn: f.label_en,
+  type: f.type,
+});
+
+type TagInfoRow = Pick<TagRow, 'id' | 'name' | 'status' | 'level' | 'parent_id' | 'group_id'> & {
+  color: string;
+  group_name: TagGroupRow['name'];
+  exclusive: TagGroupRow['exclusive'];
+};
+
 /** Loads custom fields and tags in one batch (both are small tables). */
 export async function loadWorkspace(db: D1Database): Promise<Workspace> {
-  const [fields, tags] = await db.batch([
-    db.prepare('SELECT key, label_zh, label_en, type FROM custom_fields ORDER BY id'),
-    db.prepare(
-      `SELECT t.id, t.name, coalesce(t.color, g.color) AS color, t.status, t.level, t.parent_id, g.id AS group_id,
-              g.name AS group_name, g.exclusive
-       FROM tags t JOIN tag_groups g ON g.id = t.group_id ORDER BY g.sort_order, g.id, t.level, t.id`,
+  const [fields, tags] = await batch(db, [
+    customFieldsStatement(db),
+    typed<TagInfoRow>(
+      db.prepare(
+        `SELECT t.id, t.name, coalesce(t.color, g.color) AS color, t.status, t.level, t.parent_id, g.id AS group_id,
+                g.name AS group_name, g.exclusive
+         FROM tags t JOIN tag_groups g ON g.id = t.group_id ORDER BY g.sort_order, g.id, t.level, t.id`,
+      ),
     ),
   ]);
   return {
-    customFields: (fields?.results as { key: string; label_zh: string; label_en: string; type: CustomFieldDecl['type'] }[]).map((f) => ({
-      key: f.key,
-      labelZh: f.label_zh,
-      labelEn: f.label_en,
-      type: f.type,
-    })),
-    tags: (tags?.results as Record<string, unknown>[]).map((t) => ({
-      id: t.id as number,
-      name: t.name as string,
-      color: t.color as string,
-      status: t.status as TagInfo['status'],
-      level: t.level as number,
-      parentId: (t.parent_id as number | null) ?? null,
-      groupId: t.group_id as number,
-      groupName: t.group_name as string,
+    customFields: fields.results.map(toCustomFieldDecl),
+    tags: tags.results.map((t) => ({
+      id: t.id,
+      name: t.name,
+      color: t.color,
+      status: t.status,
+      level: t.level,
+      parentId: t.parent_id,
+      groupId: t.group_id,
+      groupName: t.group_name,
       groupExclusive: t.exclusive === 1,
     })),
   };

@@ -17,40 +17,28 @@ import type {
   UserRef,
 } from '@shared/api/rules';
 import type { FieldProblem } from '@shared/api/errors';
-import type { EventType, RuleStatus } from '@shared/domain';
+import type { EventType } from '@shared/domain';
 import { compileRule } from '@shared/rules/compile';
 import type { RuleError } from '@shared/rules/errors';
 import type { RuleGraph, TriggerSpec } from '@shared/rules/types';
 import { compileOptions, graphHash, loadWorkspace, type Workspace } from './context';
+import type { rules } from '../db/schema';
+import { readPage } from '../db/page';
+import { batch, typed, type AuditLogRow, type RawRow, type RuleVersionRow, type UserRow } from '../db/rows';
 import { parseJsonOr } from '@shared/json';
 
 /** A fresh rule's draft. */
 export const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] };
 
-export interface RuleRow {
-  id: number;
-  name: string;
-  description: string | null;
-  status: RuleStatus;
-  draft_graph: string;
-  published_version: number | null;
-  paused_reason: string | null;
-  created_at: number;
-  updated_at: number;
-}
+export type RuleRow = Pick<
+  RawRow<typeof rules>,
+  'id' | 'name' | 'description' | 'status' | 'draft_graph' | 'published_version' | 'paused_reason' | 'created_at' | 'updated_at'
+>;
 
-export interface VersionRow {
-  version: number;
-  graph: string;
-  logic: string;
-  trigger: string;
-  rollout_percent: number;
-  note: string | null;
-  created_by: number | null;
-  created_by_name: string | null;
-  created_at: number;
-  published_at: number | null;
-}
+export type VersionRow = Pick<
+  RuleVersionRow,
+  'version' | 'graph' | 'logic' | 'trigger' | 'rollout_percent' | 'note' | 'created_by' | 'created_at' | 'published_at'
+> & { created_by_name: UserRow['name'] | null };
 
 /** What the publish audit row stores in `after`, written inside the publish batch. */
 export interface PublishRecord {
@@ -144,30 +132,34 @@ export async function toListItem(row: ListRow): Promise<RuleListItem> {
 }
 
 export async function versionRows(db: D1Database, ruleId: number): Promise<{ rows: VersionRow[]; publishes: Map<number, PublishApplied> }> {
-  const [versions, audits] = await db.batch([
-    db
-      .prepare(
-        `SELECT v.version, v.graph, v.logic, v.trigger, v.rollout_percent, v.note, v.created_by, u.name AS created_by_name,
-                v.created_at, v.published_at
-         FROM rule_versions v LEFT JOIN users u ON u.id = v.created_by WHERE v.rule_id = ? ORDER BY v.version DESC`,
-      )
-      .bind(ruleId),
-    db
-      .prepare(`SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id`)
-      .bind(String(ruleId)),
+  const [versions, audits] = await batch(db, [
+    typed<VersionRow>(
+      db
+        .prepare(
+          `SELECT v.version, v.graph, v.logic, v.trigger, v.rollout_percent, v.note, v.created_by, u.name AS created_by_name,
+                  v.created_at, v.published_at
+           FROM rule_versions v LEFT JOIN users u ON u.id = v.created_by WHERE v.rule_id = ? ORDER BY v.version DESC`,
+        )
+        .bind(ruleId),
+    ),
+    typed<Pick<AuditLogRow, 'after'>>(
+      db
+        .prepare(`SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id`)
+        .bind(String(ruleId)),
+    ),
   ]);
   const publishes = new Map<number, PublishApplied>();
-  for (const a of (audits?.results ?? []) as { after: string | null }[]) {
+  for (const a of audits.results) {
     const rec = parse<PublishRecord | null>(a.after, null);
     if (rec?.version) publishes.set(rec.version, appliedOf(rec));
   }
-  return { rows: (versions?.results ?? []) as VersionRow[], publishes };
+  return { rows: versions.results, publishes };
 }
 
 export function toVersionSummary(v: VersionRow, current: number | null, publishes: Map<number, PublishApplied>): RuleVersionSummary {
   return {
     version: v.version,
-    trigger: v.trigger as EventType | 'schedule',
+    trigger: v.trigger,
     rolloutPercent: v.rollout_percent,
     note: v.note,
     createdAt: v.created_at,
@@ -216,16 +208,12 @@ export async function listRules(db: D1Database, user: SessionUser, q: RuleListQu
     params.push(q.q);
   }
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  const [total, rows] = await db.batch([
-    db.prepare(`SELECT COUNT(*) AS n FROM rules r ${w}`).bind(...params),
-    db
-      .prepare(`SELECT ${LIST_COLUMNS} FROM ${LIST_FROM} ${w} ORDER BY r.updated_at DESC, r.id DESC LIMIT ? OFFSET ?`)
-      .bind(...params, q.pageSize, (q.page - 1) * q.pageSize),
-  ]);
-  return {
-    items: await Promise.all(((rows?.results ?? []) as ListRow[]).map(toListItem)),
-    total: (total?.results[0] as { n: number } | undefined)?.n ?? 0,
-    page: q.page,
-    pageSize: q.pageSize,
-  };
+  const { rows, ...page } = await readPage<ListRow>(
+    db,
+    q,
+    `SELECT ${LIST_COLUMNS} FROM ${LIST_FROM} ${w} ORDER BY r.updated_at DESC, r.id DESC`,
+    `SELECT COUNT(*) AS n FROM rules r ${w}`,
+    params,
+  );
+  return { ...page, items: await Promise.all(rows.map(toListItem)) };
 }

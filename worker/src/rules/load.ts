@@ -6,6 +6,7 @@ import { lastDaysWindow } from '@shared/rules/days';
 import { evalDataFromRows } from '@shared/rules/data';
 import type { DataNeeds } from '@shared/rules/needs';
 import type { EvalData, TriggerEvent } from '@shared/rules/types';
+import { batch, typed, type ContactDailyStatRow, type ContactEventRow, type ContactRow, type ContactTagRow } from '../db/rows';
 
 /** Clock, zone, triggering event and history windows of one evaluation. */
 export interface LoadOptions extends DataNeeds {
@@ -19,34 +20,32 @@ export async function loadEvalData(db: D1Database, contactId: number, o: LoadOpt
   // Windows end today; a day-0 or empty window loads nothing (the `1 = 0` keeps one batch shape).
   const stats = o.statsDays > 0 ? lastDaysWindow(o.now, o.statsDays, o.tzOffsetMinutes) : null;
   const events = o.eventsDays > 0 ? lastDaysWindow(o.now, o.eventsDays, o.tzOffsetMinutes) : null;
-  const [contact, tags, statRows, eventRows] = await db.batch([
-    db.prepare('SELECT * FROM contacts WHERE id = ?').bind(contactId),
-    db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ?').bind(contactId),
-    db
-      .prepare(
-        `SELECT type, day, count, amount FROM contact_daily_stats WHERE contact_id = ? AND ${stats ? 'day BETWEEN ? AND ?' : '1 = 0'}`,
-      )
-      .bind(contactId, ...(stats ? [stats.firstDay, stats.lastDay] : [])),
-    db
-      .prepare(
-        `SELECT type, occurred_at, amount, channel, text FROM events WHERE contact_id = ? AND ${events ? 'occurred_at BETWEEN ? AND ?' : '1 = 0'}`,
-      )
-      .bind(contactId, ...(events ? [events.fromMs, events.toMs] : [])),
+  const [contact, tags, statRows, eventRows] = await batch(db, [
+    typed<ContactRow>(db.prepare('SELECT * FROM contacts WHERE id = ?').bind(contactId)),
+    typed<Pick<ContactTagRow, 'tag_id'>>(db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ?').bind(contactId)),
+    typed<Pick<ContactDailyStatRow, 'type' | 'day' | 'count' | 'amount'>>(
+      db
+        .prepare(
+          `SELECT type, day, count, amount FROM contact_daily_stats WHERE contact_id = ? AND ${stats ? 'day BETWEEN ? AND ?' : '1 = 0'}`,
+        )
+        .bind(contactId, ...(stats ? [stats.firstDay, stats.lastDay] : [])),
+    ),
+    typed<Pick<ContactEventRow, 'type' | 'occurred_at' | 'amount' | 'channel' | 'text'>>(
+      db
+        .prepare(
+          `SELECT type, occurred_at, amount, channel, text FROM events WHERE contact_id = ? AND ${events ? 'occurred_at BETWEEN ? AND ?' : '1 = 0'}`,
+        )
+        .bind(contactId, ...(events ? [events.fromMs, events.toMs] : [])),
+    ),
   ]);
-  const row = contact?.results[0] as Record<string, unknown> | undefined;
+  const row = contact.results[0];
   if (!row) return null;
   return evalDataFromRows(
     {
       contact: row,
-      tagIds: (tags?.results as { tag_id: number }[]).map((t) => t.tag_id),
-      stats: statRows?.results as { type: string; day: number; count: number; amount: number }[],
-      events: eventRows?.results as {
-        type: string;
-        occurred_at: number;
-        amount: number | null;
-        channel: string | null;
-        text: string | null;
-      }[],
+      tagIds: tags.results.map((t) => t.tag_id),
+      stats: statRows.results,
+      events: eventRows.results,
     },
     o.now,
     o.tzOffsetMinutes,

@@ -7,7 +7,7 @@
 import { ApiError } from '../errors';
 import type { PublishBody, TagCounts, PublishResponse } from '@shared/api/rules';
 import type { FieldProblem } from '@shared/api/errors';
-import { auditParams } from '../audit';
+import { auditInsert, AuditSql } from '../audit';
 import type { Actor } from '../auth/access';
 import type { SessionUser } from '@shared/api/auth';
 import { graphHash, loadWorkspace, previewContext } from './context';
@@ -59,6 +59,7 @@ export async function publishRule(
   id: number,
   b: PublishBody,
 ): Promise<PublishResponse> {
+  // Long on purpose: the checks, then the one batch that publishes atomically; the statements' order is the logic.
   const rule = await getRule(db, id);
   if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
   const draft = parse<unknown>(rule.draft_graph, null);
@@ -137,21 +138,19 @@ export async function publishRule(
         .bind(version, now, id),
       ...apply.value,
       // The audit row records what the ledger says was written, computed inside the batch.
-      db
-        .prepare(
-          `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
-           SELECT ?, ?, ?, 'rule.publish', 'rule', ?, ?, ?, ?, json_object('version', ?, 'rolloutPercent', ?, 'graphHash', ?, 'preview', json(?), 'ledger',
+      auditInsert(db, {
+        at: now,
+        actor,
+        action: 'rule.publish',
+        objectType: 'rule',
+        objectId: id,
+        summary: `published version ${version} of rule "${rule.name}" at ${b.rolloutPercent}%`,
+        params: { name: rule.name, version, share: b.rolloutPercent },
+        before: { status: rule.status, publishedVersion: rule.published_version },
+        after: new AuditSql(
+          `json_object('version', ?, 'rolloutPercent', ?, 'graphHash', ?, 'preview', json(?), 'ledger',
              (SELECT json_group_array(json_object('tagId', tag_id, 'op', op, 'n', n))
               FROM (SELECT tag_id, op, COUNT(*) AS n FROM tag_ledger WHERE rule_id = ? AND rule_version = ? AND batch_id = ? GROUP BY tag_id, op)))`,
-        )
-        .bind(
-          now,
-          actor.userId,
-          actor.ip,
-          String(id),
-          `published version ${version} of rule "${rule.name}" at ${b.rolloutPercent}%`,
-          auditParams('rule.publish', { name: rule.name, version, share: b.rolloutPercent }),
-          JSON.stringify({ status: rule.status, publishedVersion: rule.published_version }),
           version,
           b.rolloutPercent,
           b.graphHash,
@@ -160,6 +159,7 @@ export async function publishRule(
           version,
           batchId,
         ),
+      }),
     ]);
   } catch (e) {
     const msg = String((e as Error)?.message ?? e);

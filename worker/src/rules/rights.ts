@@ -20,7 +20,7 @@ import type { SessionUser } from '@shared/api/auth';
 import type { FieldProblem } from '@shared/api/errors';
 import type { RulePausedReason, RuleRightsProblem, RuleRightsWhy } from '@shared/api/rules';
 import type { Role } from '@shared/domain';
-import { auditParams } from '../audit';
+import { auditInsert } from '../audit';
 import { parseJsonOr } from '@shared/json';
 
 /** An action node's tag, with its group's access facts as they are now. */
@@ -274,21 +274,21 @@ export function pauseForLostRights(db: D1Database, row: PublisherRow, problems: 
   };
   const still = "EXISTS (SELECT 1 FROM rules WHERE id = ? AND status = 'published' AND published_version = ?)";
   return [
-    db
-      .prepare(
-        `INSERT INTO audit_log (at, actor_user_id, actor_ip, action, object_type, object_id, summary, params, before, after)
-         SELECT ?, NULL, NULL, 'rule.pause', 'rule', ?, ?, ?, ?, ? WHERE ${still}`,
-      )
-      .bind(
+    auditInsert(
+      db,
+      {
         at,
-        String(row.id),
-        `paused rule "${row.rule_name}": version ${row.version} may no longer apply tags of ${groupsOf(problems)} on its publisher's rights`,
-        auditParams('rule.pause', { name: row.rule_name, fromStatus: 'published', toStatus: 'paused' }),
-        JSON.stringify({ status: 'published' }),
-        JSON.stringify({ status: 'paused', reason }),
-        row.id,
-        row.version,
-      ),
+        actor: null,
+        action: 'rule.pause',
+        objectType: 'rule',
+        objectId: row.id,
+        summary: `paused rule "${row.rule_name}": version ${row.version} may no longer apply tags of ${groupsOf(problems)} on its publisher's rights`,
+        params: { name: row.rule_name, fromStatus: 'published', toStatus: 'paused' },
+        before: { status: 'published' },
+        after: { status: 'paused', reason },
+      },
+      { where: still, args: [row.id, row.version] },
+    ),
     db
       .prepare(
         `UPDATE rules SET status = 'paused', paused_reason = ?, updated_at = max(?, updated_at + 1) WHERE id = ? AND status = 'published' AND published_version = ?`,

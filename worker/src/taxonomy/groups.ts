@@ -20,6 +20,7 @@ export async function updateGroup(
   id: number,
   b: UpdateGroupBody,
 ): Promise<TaxonomyGroup> {
+  // Long on purpose: a PATCH's per-field checks, then one batch with its audit entry.
   const group = await groupById(db, id);
   if (!group) throw new ApiError(404, 'not_found', `No tag group with id ${id}`);
   requireEditable(user, group);

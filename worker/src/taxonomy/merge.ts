@@ -23,6 +23,7 @@ export async function mergeTag(
   id: number,
   { intoTagId, confirm }: MergeTagBody,
 ): Promise<MergeResult> {
+  // Long on purpose: the refusals, then one batch that moves holders, ledger, rules and segments together.
   const from = await requireTag(db, id);
   requireEditable(user, (await groupById(db, from.group_id))!);
   if (intoTagId === id)

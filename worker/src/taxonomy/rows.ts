@@ -1,33 +1,15 @@
 /** Tag group and tag rows as D1 returns them, their API shapes, and the lookups every handler needs. */
 import { ApiError } from '../errors';
 import { canEditGroup, forbidden, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
-import type { TagStatus } from '@shared/domain';
+import { batch, type Results, type TagGroupRow, type TagRow } from '../db/rows';
 import type { SessionUser } from '@shared/api/auth';
 import type { TaxonomyGroup, TaxonomyTag } from '@shared/api/taxonomy';
 import type { TaxonomySettings } from './settings';
 
-export interface GroupRow extends GroupAccess {
-  id: number;
-  name: string;
-  description: string | null;
-  color: string;
-  exclusive: number;
-  max_tags: number | null;
-  department_id: number | null;
-}
-export interface TagRow {
-  id: number;
-  group_id: number;
-  parent_id: number | null;
-  level: number;
-  name: string;
-  description: string | null;
-  color: string | null;
-  status: TagStatus;
-  retired_at: number | null;
-  created_at: number;
-  last_applied_at: number | null;
-}
+/** A tag group with what decides who may touch it (`GROUP_ACCESS_COLUMNS`). */
+export type GroupRow = Pick<TagGroupRow, 'id' | 'name' | 'description' | 'color' | 'exclusive' | 'max_tags' | 'department_id'> &
+  GroupAccess;
+export type { TagRow };
 
 export const toGroup = (g: GroupRow, s: TaxonomySettings): TaxonomyGroup => ({
   id: g.id,
@@ -80,9 +62,13 @@ export async function requireTag(db: D1Database, id: number): Promise<TagRow> {
 }
 
 /** A UNIQUE violation raced past our own check: still a 409, never a 500. */
-export async function runBatch(db: D1Database, statements: D1PreparedStatement[], conflictMessage: string) {
+export async function runBatch<const S extends readonly D1PreparedStatement[]>(
+  db: D1Database,
+  statements: S,
+  conflictMessage: string,
+): Promise<Results<S>> {
   try {
-    return await db.batch(statements);
+    return await batch(db, statements);
   } catch (e) {
     if (e instanceof Error && /UNIQUE constraint failed/i.test(e.message)) throw new ApiError(409, 'conflict', conflictMessage);
     throw e;

@@ -22,6 +22,7 @@ export async function updateTag(
   id: number,
   b: UpdateTagBody,
 ): Promise<TaxonomyTag> {
+  // Long on purpose: a PATCH's per-field checks, then one batch with its audit entry.
   const tag = await requireTag(db, id);
   const group = (await groupById(db, tag.group_id))!;
   requireEditable(user, group);

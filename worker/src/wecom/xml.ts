@@ -26,6 +26,7 @@ function decodeText(s: string, at: number): string {
 
 /** Parses a WeCom callback document into its fields; throws `XmlError` saying what is wrong and where. */
 export function parseFlatXml(input: string): FlatXml {
+  // Long on purpose: a single-pass scanner whose steps share one cursor.
   let i = 0;
   const n = input.length;
   const ws = () => {
