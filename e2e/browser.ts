@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { DEMO_PASSWORD } from '@shared/demo/index';
 import { expectedOf, type RuleDetail, type RulePreviewOk } from '@shared/api/rules';
@@ -136,4 +136,11 @@ export async function openPage(locale = 'zh-CN', as: string | null = SUPER_ADMIN
   });
   page.on('pageerror', (e) => consoleErrors.push(e.message));
   return { context, page, consoleErrors, close };
+}
+
+/** Opens an Element Plus select, types to filter (when `typed`), and clicks the first visible option containing `option`. */
+export async function pickOption(page: Page, trigger: Locator, typed: string, option: string) {
+  await trigger.click();
+  if (typed) await page.keyboard.type(typed);
+  await page.locator('.el-select-dropdown__item:visible', { hasText: option }).first().click();
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { apiCall, openPage, gotoPage } from './browser';
+import { apiCall, openPage, gotoPage, pickOption as pickIn } from './browser';
 import { d1Query } from './wrangler';
 import { dayNumber } from '@shared/time';
 
@@ -54,11 +54,7 @@ async function connect(from: Locator, to: Locator) {
 const sourceOf = (kind: string) => page.locator(`[data-testid=node-${kind}] .vue-flow__handle.source`).first();
 const targetOf = (kind: string) => page.locator(`[data-testid=node-${kind}] .vue-flow__handle.target`).first();
 
-async function pickOption(trigger: Locator, typed: string, option: string) {
-  await trigger.click();
-  if (typed) await page.keyboard.type(typed);
-  await page.locator('.el-select-dropdown__item:visible', { hasText: option }).first().click();
-}
+const pickOption = (trigger: Locator, typed: string, option: string) => pickIn(page, trigger, typed, option);
 
 const countOf = (kind: string) => page.locator(`[data-testid=node-${kind}] [data-testid=node-count]`).innerText();
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
-import { openPage, gotoPage } from './browser';
+import { openPage, gotoPage, pickOption as pickIn } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -22,11 +22,7 @@ async function connect(from: Locator, to: Locator) {
   await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 12 });
   await page.mouse.up();
 }
-async function pickOption(trigger: Locator, typed: string, option: string) {
-  await trigger.click();
-  if (typed) await page.keyboard.type(typed);
-  await page.locator('.el-select-dropdown__item:visible', { hasText: option }).first().click();
-}
+const pickOption = (trigger: Locator, typed: string, option: string) => pickIn(page, trigger, typed, option);
 
 describe('Segments, as a marketer', () => {
   it('builds "total spend ≥ ¥500", sees the size D1 counts independently, saves it and finds it in the list', async () => {

@@ -43,6 +43,8 @@ describe('compileRule', () => {
     ];
     expect(compileRule(graph([schedule('0 3 * * *'), spend, add], edges)).ok).toBe(true);
     expect(errorsOf(graph([schedule('0 25 * * *'), spend, add], edges))).toEqual([{ nodeId: 's', code: 'bad_schedule' }]);
+    // a segment's Start node means "all contacts": its cron is not read
+    expect(compileRule(graph([schedule('segment'), spend, add], edges), { segment: true }).ok).toBe(true);
     expect(errorsOf(graph([schedule('每天'), spend], edges.slice(0, 1)))).toEqual([
       { nodeId: 's', code: 'bad_schedule' },
       { nodeId: null, code: 'no_actions' },

@@ -73,6 +73,8 @@ export interface CompileOptions {
   customFields?: readonly CustomFieldDecl[];
   /** Whether a tag id exists (and is active); omitted = every positive id is accepted. */
   tagExists?: (tagId: number) => boolean;
+  /** A segment's graph: its Start node is a schedule trigger meaning "all contacts", whose cron is not read. */
+  segment?: boolean;
 }
 
 /**
@@ -179,8 +181,8 @@ export function compileRule(input: unknown, opts: CompileOptions = {}): RuleResu
   if (!up.ok) return up;
   const parsed = parseRuleGraph(up.value);
   if (!parsed.ok) return parsed;
-  // a rule's schedule must be one the cron can run (a segment's Start node carries no schedule: compileGraph)
-  const scheduleErrors = parsed.value.nodes.flatMap((n) => {
+  // a rule's schedule must be one the cron can run (a segment's Start node carries no schedule)
+  const scheduleErrors = (opts.segment ? [] : parsed.value.nodes).flatMap((n) => {
     const problem = n.kind === 'trigger' && n.trigger.type === 'schedule' ? cronProblem(n.trigger.cron) : null;
     return problem === null ? [] : [ruleError(n.id, 'bad_schedule', `the schedule is not a five-field cron expression: ${problem}`)];
   });

@@ -42,7 +42,7 @@ export async function recordPhoneSearch(
       {
         at: now,
         actor,
-        action: ACTION,
+        action: 'contact.phone_search',
         objectType: 'contact',
         objectId: '*',
         summary: `Searched contacts by the phone number ${masked}`,

@@ -39,7 +39,11 @@ export function useBuilderDocument<T extends { name: string }>(opts: {
       const g = opts.graphOf(loaded);
       doc.load(
         { ...(g?.nodes?.length ? g : opts.starter()), schemaVersion: RULE_SCHEMA_VERSION },
-        { mode: opts.mode, customFields: catalog ? customFieldsFromCatalog(catalog) : [] },
+        {
+          mode: opts.mode,
+          customFields: catalog ? customFieldsFromCatalog(catalog) : [],
+          ...(catalog ? { timezone: catalog.timezone } : {}),
+        },
       );
       opts.loaded(loaded);
     } catch (e) {

@@ -3,6 +3,7 @@ import { computed, ref, shallowRef, toRaw } from 'vue';
 import { compileRule, type CompiledRule } from '@shared/rules/compile';
 import type { RuleError, RuleResult } from '@shared/rules/errors';
 import type { CustomFieldDecl } from '@shared/rules/fields';
+import { DEFAULT_TZ_OFFSET_MINUTES } from '@shared/rules/days';
 import type { RuleEdge, RuleGraph, RuleNode, RuleNodeKind } from '@shared/rules/types';
 import { connectionProblem, createNode, autoLayoutPositions, newId, starterGraph, type ConnectionProblem } from './rule-graph';
 import { useTagsStore } from '../tags/useTagsStore';
@@ -25,6 +26,8 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   /** Segments use the same builder without actions. */
   const mode = ref<'rule' | 'segment'>('rule');
   const customFields = shallowRef<CustomFieldDecl[]>([]);
+  /** The zone schedules run in (the field catalog's; Segflow's default until it has loaded). */
+  const timezone = shallowRef({ name: 'Asia/Shanghai', offsetMinutes: DEFAULT_TZ_OFFSET_MINUTES });
   /** Errors only the server can find (a segment's shape: one End node); shown like the compiler's. */
   const externalErrors = shallowRef<RuleError[]>([]);
   const past = ref<string[]>([]);
@@ -50,10 +53,14 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     lastAt = now;
   }
 
-  function load(g: RuleGraph, opts: { mode?: 'rule' | 'segment'; customFields?: CustomFieldDecl[] } = {}) {
+  function load(
+    g: RuleGraph,
+    opts: { mode?: 'rule' | 'segment'; customFields?: CustomFieldDecl[]; timezone?: { name: string; offsetMinutes: number } } = {},
+  ) {
     graph.value = JSON.parse(JSON.stringify(g));
     if (opts.mode) mode.value = opts.mode;
     if (opts.customFields) customFields.value = opts.customFields;
+    if (opts.timezone) timezone.value = opts.timezone;
     past.value = [];
     future.value = [];
     externalErrors.value = [];
@@ -191,6 +198,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     return compileRule(toRaw(graph.value), {
       customFields: customFields.value,
       tagExists: tags.size ? (id) => tags.get(id)?.status === 'active' : undefined,
+      segment: mode.value === 'segment',
     });
   });
   const errors = computed<EditorError[]>(() => {
@@ -224,6 +232,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     graph,
     mode,
     customFields,
+    timezone,
     externalErrors,
     dirty,
     canUndo: computed(() => past.value.length > 0),

@@ -75,7 +75,19 @@ const en: typeof zh = {
       scheduleHint: 'A scheduled rule evaluates every contact on its schedule; publishing also runs it once right away.',
       eventHint: 'An event rule evaluates the contact when the event arrives; previews assume the event happens.',
     },
-    cron: { hourly: 'hourly', daily: 'daily at 3:00', weekly: 'Mondays at 3:00', custom: 'on a custom schedule' },
+    cron: {
+      hourly: 'hourly',
+      daily: 'daily at 03:00',
+      weekly: 'Mondays at 03:00',
+      monthly: 'on the 1st at 03:00',
+      custom: 'on a custom schedule',
+    },
+    schedule: {
+      placeholder: '0 3 * * *',
+      format: 'Five cron fields: minute hour day month weekday (0 3 * * * is 03:00 daily, 0 9 * * 1-5 is 09:00 on weekdays)',
+      invalid: 'This schedule cannot be read: {problem}',
+      next: 'Next 5 runs ({zone})',
+    },
     handle: { yes: 'Yes', no: 'No', else: 'Else' },
     logic: {
       and: 'And',

@@ -69,7 +69,13 @@ export default {
       scheduleHint: '定时规则按计划对全部联系人计算；发布时会立即执行一次。',
       eventHint: '事件规则在事件到达时对该联系人计算；预览时假定事件已发生。',
     },
-    cron: { hourly: '每小时', daily: '每天 3:00', weekly: '每周一 3:00', custom: '自定义计划' },
+    cron: { hourly: '每小时', daily: '每天 03:00', weekly: '每周一 03:00', monthly: '每月 1 日 03:00', custom: '自定义计划' },
+    schedule: {
+      placeholder: '0 3 * * *',
+      format: '5 段 cron：分 时 日 月 周（0 3 * * * 表示每天 03:00，0 9 * * 1-5 表示工作日 09:00）',
+      invalid: '无法识别这个计划：{problem}',
+      next: '接下来 5 次运行（{zone}）',
+    },
     handle: { yes: '是', no: '否', else: '否则' },
     logic: {
       and: '并且',
