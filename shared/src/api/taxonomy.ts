@@ -115,6 +115,7 @@ export const emptyBody = z.object({}).strict();
 
 /** `retire`: confirmed with the number of holders when contacts hold the tag. */
 export const retireTagBody = z.object({ confirm: confirmField }).strict();
+export type RetireTagBody = z.output<typeof retireTagBody>;
 
 export interface TaxonomyGroup {
   id: number;

@@ -1,7 +1,7 @@
 /**
  * Taxonomy: tag groups and tags created, edited, retired, restored and merged
  * (`/api/taxonomy/…`). Handlers validate, check access and answer; the work lives in
- * `worker/src/taxonomy/` (rows, settings and limits, names, usage, edits, merge). Every mutation
+ * `worker/src/taxonomy/` (rows, settings and limits, names, usage, edits, retire/restore, merge). Every mutation
  * and its `audit_log` row commit in one `DB.batch`; tag changes on contacts (merge) go through
  * the tag writer, never straight to `contact_tags`.
  */
@@ -26,53 +26,19 @@ import {
   type TagUsage,
   type TaxonomyConfig,
 } from '@shared/api/taxonomy';
-import { auditStatementForNewRow, auditStatementIfChanged } from '../audit';
+import { auditStatementForNewRow } from '../audit';
 import { typed } from '../db/rows';
 import { scopedHolderCount, scopeUsage } from '../taxonomy/usage-scope';
 import { groupById, requireEditable, requireTag, runBatch, tagById, toGroup, toTag, type GroupRow, type TagRow } from '../taxonomy/rows';
 import { limitCheck, settings } from '../taxonomy/settings';
 import { checkNewName, nearDuplicates } from '../taxonomy/names';
-import { activeChildren, holderCount, refuseWhilePublished, rulesUsing, segmentsUsing } from '../taxonomy/usage';
+import { activeChildren, rulesUsing, segmentsUsing } from '../taxonomy/usage';
 import { mergeTag } from '../taxonomy/merge';
 import { updateTag } from '../taxonomy/tags';
 import { updateGroup } from '../taxonomy/groups';
-import { actorOf, ownerDepartment, requireRole, type Actor } from '../auth/access';
-import { requireConfirmation } from '../auth/confirm';
+import { restoreTag, retireTag } from '../taxonomy/status';
+import { actorOf, ownerDepartment, requireRole } from '../auth/access';
 import { DAY_MS } from '@shared/time';
-
-/**
- * Retires or restores `tag` with its audit entry. Changed by someone else since it was read: 409
- * `conflictMessage`, and no entry (one change, one entry).
- */
-async function setTagStatus(
-  db: D1Database,
-  actor: Actor,
-  tag: TagRow,
-  status: 'retired' | 'active',
-  conflictMessage: string,
-): Promise<TagRow> {
-  const at = Date.now();
-  const next: TagRow = { ...tag, status, retired_at: status === 'retired' ? at : null };
-  const [changed] = await db.batch([
-    status === 'retired'
-      ? db.prepare(`UPDATE tags SET status = 'retired', retired_at = ? WHERE id = ? AND status = 'active'`).bind(at, tag.id)
-      : db.prepare(`UPDATE tags SET status = 'active', retired_at = NULL WHERE id = ? AND status = 'retired'`).bind(tag.id),
-    auditStatementIfChanged(db, {
-      actor,
-      ...(status === 'retired'
-        ? { action: 'tag.retire', summary: `Retired tag ${tag.name}` }
-        : { action: 'tag.restore', summary: `Restored tag ${tag.name}` }),
-      objectType: 'tag',
-      objectId: tag.id,
-      params: { name: tag.name },
-      before: toTag(tag),
-      after: toTag(next),
-      at,
-    }),
-  ]);
-  if (!changed!.meta.changes) throw new ApiError(409, 'conflict', conflictMessage);
-  return next;
-}
 
 export const taxonomy = new Hono<AppEnv>()
   .get('/config', async (c) => {
@@ -248,48 +214,10 @@ export const taxonomy = new Hono<AppEnv>()
     return c.json(body);
   })
   .post('/tags/:id/retire', validate('param', idPath), validate('json', retireTagBody), async (c) => {
-    const { id } = c.req.valid('param');
-    const db = c.env.DB;
-    const tag = await requireTag(db, id);
-    requireEditable(c.get('user'), (await groupById(db, tag.group_id))!);
-    if (tag.status === 'retired') throw new ApiError(409, 'conflict', `${tag.name} is already retired`);
-    const children = await activeChildren(db, id);
-    if (children.length)
-      throw new ApiError(
-        409,
-        'conflict',
-        `Cannot retire ${tag.name}: retire or move its tags first (${children.map((ch) => ch.name).join(', ')})`,
-        children.map((ch) => ({ path: `children.${ch.id}`, message: `${ch.name} is active` })),
-      );
-    refuseWhilePublished(c.get('user'), tag, await rulesUsing(db, id), 'retire');
-    const holders = await holderCount(db, id);
-    if (holders > 0) {
-      requireConfirmation(c.req.valid('json').confirm, {
-        object: tag.name,
-        count: holders,
-        what: `Retiring ${tag.name} freezes it on the ${holders} contacts holding it`,
-      });
-    }
-    // holdings and ledger stay: a retired tag is frozen (never added again), not erased
-    return c.json(toTag(await setTagStatus(db, actorOf(c), tag, 'retired', `${tag.name} is already retired`)));
+    return c.json(await retireTag(c.env.DB, c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
   })
   .post('/tags/:id/restore', validate('param', idPath), validate('json', emptyBody), async (c) => {
-    const { id } = c.req.valid('param');
-    const db = c.env.DB;
-    const s = settings(c.env);
-    const tag = await requireTag(db, id);
-    requireEditable(c.get('user'), (await groupById(db, tag.group_id))!);
-    if (tag.status !== 'retired') throw new ApiError(409, 'conflict', `${tag.name} is not retired`);
-    if (tag.parent_id != null) {
-      const parent = await tagById(db, tag.parent_id);
-      if (parent && parent.status !== 'active')
-        throw new ApiError(409, 'conflict', `Restore ${parent.name} first: ${tag.name} sits under it`, [
-          { path: 'parentId', message: `${parent.name} is retired` },
-        ]);
-    }
-    const group = (await groupById(db, tag.group_id))!;
-    await limitCheck(db, s, group);
-    return c.json(toTag(await setTagStatus(db, actorOf(c), tag, 'active', `${tag.name} is not retired`)));
+    return c.json(await restoreTag(c.env.DB, c.env, c.get('user'), actorOf(c), c.req.valid('param').id));
   })
   .post('/tags/:id/merge', validate('param', idPath), validate('json', mergeTagBody), async (c) => {
     const { id } = c.req.valid('param');

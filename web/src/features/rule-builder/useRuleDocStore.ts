@@ -21,6 +21,8 @@ const COALESCE_MS = 800;
  * action here; the canvas and the inspector only call them. UI state (selection, viewport,
  * preview) lives in `useRuleEditorUi`.
  */
+// Long on purpose: a Pinia setup store is one function by design (its state, getters and actions
+// are what it returns); each part is a short function of its own inside it.
 export const useRuleDocStore = defineStore('ruleDoc', () => {
   const graph = ref<RuleGraph>(starterGraph());
   /** Segments use the same builder without actions. */

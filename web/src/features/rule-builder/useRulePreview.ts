@@ -1,5 +1,5 @@
 import { onBeforeUnmount, ref, shallowRef, watch, type Ref } from 'vue';
-import type { RulePreviewOk } from '@shared/api/rules';
+import type { PreviewBody, RulePreviewOk } from '@shared/api/rules';
 import type { RuleError } from '@shared/rules/errors';
 import { previewRule } from '../../app/api/rules';
 import { previewSegment } from '../../app/api/segments';
@@ -22,6 +22,40 @@ export interface PreviewView {
   tookMs: number;
   /** False: publishing changes no tags now (the rule reads its triggering event). */
   appliesNow: boolean;
+}
+
+/** One preview from the worker, as the panel shows it, or the errors the server found. */
+async function fetchPreview(
+  mode: 'rule' | 'segment',
+  /** the document as sent: a plain copy, never the store's reactive graph */
+  graph: PreviewBody['graph'],
+  ruleId: number | null,
+  rolloutPercent: number,
+): Promise<{ view: PreviewView | null; errors: RuleError[] }> {
+  if (mode === 'segment') {
+    const r = await previewSegment({ graph, sampleSize: 20 });
+    if (!r.ok) return { view: null, errors: r.errors };
+    const counts = { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {}, tags: [], conflicts: [] };
+    const view = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts, sample: r.sample, logic: r.logic };
+    return { view: { ...view, tookMs: r.tookMs, appliesNow: true }, errors: [] };
+  }
+  const r = await previewRule({ graph, rolloutPercent, ruleId: ruleId ?? undefined, sampleSize: 20 });
+  if (!r.ok) return { view: null, errors: r.errors };
+  const { counts } = r;
+  return {
+    view: {
+      total: counts.total,
+      matched: counts.matched,
+      rolloutPercent: r.rolloutPercent,
+      graphHash: r.graphHash,
+      counts,
+      sample: r.sample,
+      logic: r.logic,
+      tookMs: r.tookMs,
+      appliesNow: r.appliesNow,
+    },
+    errors: [],
+  };
 }
 
 /**
@@ -57,63 +91,15 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
     ui.counting = true;
     error.value = null;
     try {
-      if (doc.mode === 'segment') {
-        const r = await previewSegment({ graph, sampleSize: 20 });
-        if (mine !== seq) return;
-        if (r.ok) {
-          result.value = {
-            total: r.total,
-            matched: r.size,
-            rolloutPercent: 100,
-            graphHash: null,
-            counts: { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {}, tags: [], conflicts: [] },
-            sample: r.sample,
-            logic: r.logic,
-            tookMs: r.tookMs,
-            appliesNow: true,
-          };
-          serverErrors.value = [];
-        } else {
-          result.value = null;
-          serverErrors.value = r.errors;
-        }
-        doc.externalErrors = serverErrors.value;
-      } else {
-        const r = await previewRule({
-          graph,
-          rolloutPercent: opts.rolloutPercent.value,
-          ruleId: opts.ruleId.value ?? undefined,
-          sampleSize: 20,
-        });
-        if (mine !== seq) return;
-        if (r.ok) {
-          result.value = {
-            total: r.counts.total,
-            matched: r.counts.matched,
-            rolloutPercent: r.rolloutPercent,
-            graphHash: r.graphHash,
-            counts: r.counts,
-            sample: r.sample,
-            logic: r.logic,
-            tookMs: r.tookMs,
-            appliesNow: r.appliesNow,
-          };
-          serverErrors.value = [];
-        } else {
-          result.value = null;
-          serverErrors.value = r.errors;
-        }
-        // what only the server can find (a rule too large for one D1 statement) shows like the
-        // compiler's errors, instead of a preview that silently never comes
-        doc.externalErrors = serverErrors.value;
-      }
-      ui.counts = result.value
-        ? {
-            nodes: result.value.counts.nodes,
-            edges: result.value.counts.edges ?? {},
-            tags: result.value.counts.tags,
-            conflicts: result.value.counts.conflicts,
-          }
+      const { view, errors } = await fetchPreview(doc.mode, graph, opts.ruleId.value, opts.rolloutPercent.value);
+      if (mine !== seq) return;
+      result.value = view;
+      serverErrors.value = errors;
+      // what only the server can find (a segment's shape, a rule too large for one D1 statement)
+      // shows like the compiler's errors, instead of a preview that silently never comes
+      doc.externalErrors = errors;
+      ui.counts = view
+        ? { nodes: view.counts.nodes, edges: view.counts.edges ?? {}, tags: view.counts.tags, conflicts: view.counts.conflicts }
         : null;
     } catch (e) {
       if (mine === seq) error.value = errorMessage(e);
