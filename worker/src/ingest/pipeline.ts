@@ -1,8 +1,10 @@
 /**
  * The ingest pipeline shared by the generic webhook and the WeCom adapter: events in, one D1
- * batch out. Per request:
+ * batch out. Per run, over a group of requests of one source (./group-commit.ts gathers the
+ * requests that arrive while the source's previous run is writing; a quiet source's group is one
+ * request):
  *
- * 1. duplicates inside the request are dropped (first occurrence wins);
+ * 1. duplicates inside the group are dropped (first occurrence wins);
  * 2. ONE read batch: the published-rule list, which event ids the source already sent, and the
  *    contacts with their tags and as much daily rollup / raw-event history as the rules read;
  * 3. in JS, event by event: the contact's aggregates and rollup move exactly as the SQL below
@@ -14,7 +16,7 @@
  *
  * The guard makes the dedupe exact under concurrency: if a retry of the same event committed
  * between our read and our write, the events INSERT skips it, `changes()` comes out short, the
- * guard raises, D1 rolls the whole batch back, and the request starts again from step 2 (where
+ * guard raises, D1 rolls the whole batch back, and the run starts again from step 2 (where
  * the event now reads as a duplicate). Nothing is half-applied and nothing is counted twice.
  */
 import { bucketOf, type ContactKind } from '@shared/domain';
