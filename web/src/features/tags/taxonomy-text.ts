@@ -9,7 +9,11 @@ export function reasonText(r: DuplicateReason): string {
     case 'synonym':
       return t('taxonomy.duplicates.reasons.synonym', { pairs: r.pairs.map((p) => `${p.from} ↔ ${p.to}`).join('、') });
     case 'homophone':
-      return t('taxonomy.duplicates.reasons.homophone', { pairs: r.pairs.map((p) => `${p.from} ↔ ${p.to}（${p.reading}）`).join('、') });
+      return t('taxonomy.duplicates.reasons.homophone', {
+        pairs: r.pairs
+          .map((p) => t('taxonomy.duplicates.reasons.homophonePair', { ...p }))
+          .join(t('taxonomy.duplicates.reasons.listSeparator')),
+      });
     case 'edit_distance':
       return t('taxonomy.duplicates.reasons.edit_distance', { distance: r.distance });
     case 'shared_chars':

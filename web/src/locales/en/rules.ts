@@ -71,6 +71,7 @@ const en: typeof zh = {
       schedule: 'Schedule',
       event: 'Event',
       scheduleText: 'Runs {when} over all contacts',
+      cronText: 'Runs on “{cron}” over all contacts',
       eventText: 'When a “{type}” event arrives',
       scheduleHint: 'A scheduled rule evaluates every contact on its schedule; publishing also runs it once right away.',
       eventHint: 'An event rule evaluates the contact when the event arrives; previews assume the event happens.',

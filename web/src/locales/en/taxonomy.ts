@@ -62,6 +62,8 @@ const en: typeof zh = {
         traditional: 'Same in simplified characters',
         synonym: 'Same once synonyms are read alike ({pairs})',
         homophone: 'Sounds the same ({pairs})',
+        homophonePair: '{from} and {to} both read {reading}',
+        listSeparator: '; ',
         edit_distance: 'Differs by {distance} character(s)',
         shared_chars: 'Almost the same characters ({shared})',
       },

@@ -65,6 +65,7 @@ export default {
       schedule: '定时',
       event: '事件',
       scheduleText: '{when}对全部联系人运行',
+      cronText: '按计划「{cron}」对全部联系人运行',
       eventText: '收到「{type}」事件时',
       scheduleHint: '定时规则按计划对全部联系人计算；发布时会立即执行一次。',
       eventHint: '事件规则在事件到达时对该联系人计算；预览时假定事件已发生。',

@@ -60,6 +60,8 @@ export default {
         traditional: '繁简转换后相同',
         synonym: '同义词替换后相同（{pairs}）',
         homophone: '读音相同（{pairs}）',
+        homophonePair: '{from}、{to} 都读 {reading}',
+        listSeparator: '；',
         edit_distance: '只差 {distance} 个字',
         shared_chars: '用字几乎相同（{shared}）',
       },
