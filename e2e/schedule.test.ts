@@ -62,6 +62,10 @@ describe('Schedule trigger', () => {
     await openScheduledRule('0 3 * * *');
     await pickOption(page, page.getByTestId('schedule-preset'), '', '自定义计划');
     await page.getByTestId('schedule-cron').fill('0 25 * * *');
+    // a cron that parses but never comes says so instead of an empty list
+    await page.getByTestId('schedule-cron').fill('0 0 31 2 *');
+    await expect.poll(() => page.getByTestId('schedule-never').innerText()).toContain('永远不会到来');
+    await page.getByTestId('schedule-cron').fill('0 25 * * *');
     await expect.poll(() => page.getByTestId('schedule-problem').innerText()).toContain('无法识别这个计划');
     expect(await page.getByTestId('schedule-next').count()).toBe(0);
     await expect.poll(() => page.locator('[data-testid=node-trigger] [data-testid=node-error]').count()).toBeGreaterThan(0);

@@ -88,6 +88,7 @@ const en: typeof zh = {
       format: 'Five cron fields: minute hour day month weekday (0 3 * * * is 03:00 daily, 0 9 * * 1-5 is 09:00 on weekdays)',
       invalid: 'This schedule cannot be read: {problem}',
       next: 'Next 5 runs ({zone})',
+      never: 'This schedule never comes (February 31st, say): the rule only runs once, at publish',
     },
     handle: { yes: 'Yes', no: 'No', else: 'Else' },
     logic: {

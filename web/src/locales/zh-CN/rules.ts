@@ -76,6 +76,7 @@ export default {
       format: '5 段 cron：分 时 日 月 周（0 3 * * * 表示每天 03:00，0 9 * * 1-5 表示工作日 09:00）',
       invalid: '无法识别这个计划：{problem}',
       next: '接下来 5 次运行（{zone}）',
+      never: '这个计划永远不会到来（例如 2 月 31 日），规则只会在发布时运行一次',
     },
     handle: { yes: '是', no: '否', else: '否则' },
     logic: {
