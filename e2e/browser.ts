@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page, type Request } from 'playwright-core';
 import { inject } from 'vitest';
 import { DEMO_PASSWORD } from '@shared/demo/index';
 import { expectedOf, type RuleDetail, type RulePreviewOk } from '@shared/api/rules';
@@ -111,6 +111,13 @@ export async function publishTaggingRule(
  * so a navigation that times out is tried once more; what the test then asserts is unchanged.
  */
 export async function gotoPage(page: Page, url: string): Promise<void> {
+  // the requests the browser is still waiting for, to name the one left unanswered
+  const pending = new Set<Request>();
+  const started = (r: Request) => pending.add(r);
+  const ended = (r: Request) => pending.delete(r);
+  page.on('request', started);
+  page.on('requestfinished', ended);
+  page.on('requestfailed', ended);
   try {
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20_000 });
   } catch (e) {
@@ -118,8 +125,16 @@ export async function gotoPage(page: Page, url: string): Promise<void> {
     // say so, with what wrangler dev printed lately, so the unanswered navigation can be traced
     const log = devLogPath(inject('persistTo'));
     const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-40).join('\n') : '(no log)';
-    console.warn(`gotoPage: ${url} unanswered for 20 s at ${new Date().toISOString()}; trying once more. wrangler dev lately:\n${tail}`);
+    const waiting = [...pending].map((r) => `${r.method()} ${r.url()}`).join('\n') || '(none)';
+    console.warn(
+      `gotoPage: ${url} unanswered for 20 s at ${new Date().toISOString()}; trying once more.\n` +
+        `the browser still waits for:\n${waiting}\nwrangler dev lately:\n${tail}`,
+    );
     await page.goto(url, { waitUntil: 'domcontentloaded' });
+  } finally {
+    page.off('request', started);
+    page.off('requestfinished', ended);
+    page.off('requestfailed', ended);
   }
 }
 
