@@ -20,10 +20,22 @@ export function wrangler(args: string[]): string {
   return execFileSync(bin('wrangler'), args, { env: QUIET_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** Rows of a SELECT run directly on a local D1 state directory, bypassing the worker. */
+/**
+ * Rows of a SELECT run directly on a local D1 state directory, bypassing the worker. The running
+ * `wrangler dev` writes the same SQLite file, so a read can meet its write lock (SQLITE_BUSY): a
+ * read changes nothing, so it is tried again after a pause, up to five times.
+ */
 export function d1Query<T>(persistTo: string, sql: string): T[] {
-  const out = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--json', '--command', sql]);
-  return (JSON.parse(out) as { results: T[] }[])[0]!.results;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const out = wrangler(['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--json', '--command', sql]);
+      return (JSON.parse(out) as { results: T[] }[])[0]!.results;
+    } catch (e) {
+      const busy = e instanceof Error && /SQLITE_BUSY|database is locked/.test(e.message);
+      if (!busy || attempt === 5) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250 * attempt);
+    }
+  }
 }
 
 export async function freePort(): Promise<number> {
