@@ -23,31 +23,30 @@ export function presetOf(cron: string): SchedulePresetId | null {
   return SCHEDULE_PRESETS.find((p) => p.cron === fields)?.id ?? null;
 }
 
-function cronOf(expr: string, tzOffsetMinutes: number): Cron {
-  // paused and without a function: croner only reads the pattern, it never sets a timer
-  return new Cron(expr.trim(), { mode: '5-part', utcOffset: tzOffsetMinutes, paused: true });
-}
-
-/** Why `expr` is not a five-field cron expression (croner's words, e.g. "Invalid value for hour: 25"), or null. */
-export function cronProblem(expr: string): string | null {
+/** The expression read by croner, or why it cannot be (croner's words, e.g. "Invalid value for hour: 25"). */
+function parse(expr: string, tzOffsetMinutes: number): Cron | string {
   try {
-    cronOf(expr, 0);
-    return null;
+    // paused and without a function: croner only reads the pattern, it never sets a timer
+    return new Cron(expr.trim(), { mode: '5-part', utcOffset: tzOffsetMinutes, paused: true });
   } catch (e) {
     return e instanceof Error ? e.message.replace(/^CronPattern: /, '') : String(e);
   }
 }
 
+/** Why `expr` is not a five-field cron expression, or null. */
+export function cronProblem(expr: string): string | null {
+  const cron = parse(expr, 0);
+  return typeof cron === 'string' ? cron : null;
+}
+
 /** Whether the minute containing `ms` is scheduled; false for an expression that does not parse. */
 export function isScheduledAt(expr: string, ms: number, tzOffsetMinutes: number): boolean {
-  if (cronProblem(expr) !== null) return false;
-  return cronOf(expr, tzOffsetMinutes).match(new Date(ms - (ms % 60_000)));
+  const cron = parse(expr, tzOffsetMinutes);
+  return typeof cron !== 'string' && cron.match(new Date(ms - (ms % 60_000)));
 }
 
 /** The next `count` runs strictly after `from` (epoch ms); [] for an expression that does not parse. */
 export function nextRuns(expr: string, from: number, tzOffsetMinutes: number, count = 5): number[] {
-  if (cronProblem(expr) !== null) return [];
-  return cronOf(expr, tzOffsetMinutes)
-    .nextRuns(count, new Date(from))
-    .map((d) => d.getTime());
+  const cron = parse(expr, tzOffsetMinutes);
+  return typeof cron === 'string' ? [] : cron.nextRuns(count, new Date(from)).map((d) => d.getTime());
 }

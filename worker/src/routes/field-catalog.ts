@@ -8,7 +8,7 @@ import type { CatalogField, FieldCatalogResponse } from '@shared/api/rules';
 import { EVENT_TYPES } from '@shared/domain';
 import { BUILTIN_FIELDS, customFieldDefs, FIELD_TYPE_OPERATORS, type FieldDef } from '@shared/rules/fields';
 import { CONDITION_OPERATORS } from '@shared/rules/operators';
-import { loadWorkspace, tzOffsetMinutes } from '../rules/context';
+import { loadWorkspace, tzOffsetMinutes, zoneName } from '../rules/context';
 
 function toCatalogField(f: FieldDef, origin: CatalogField['origin']): CatalogField {
   return {
@@ -33,7 +33,7 @@ export const fieldCatalog = new Hono<AppEnv>().get('/', async (c) => {
     ],
     eventTypes: [...EVENT_TYPES],
     tags: ws.tags,
-    timezone: { name: c.env.TIMEZONE ?? 'UTC', offsetMinutes: tzOffsetMinutes(c.env) },
+    timezone: { name: zoneName(c.env), offsetMinutes: tzOffsetMinutes(c.env) },
   };
   return c.json(body);
 });

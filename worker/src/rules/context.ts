@@ -18,9 +18,14 @@ const ZONE_OFFSETS: Record<string, number> = {
   UTC: 0,
 };
 
-/** Offset of the configured zone in minutes; Asia/Shanghai when unset or unknown. */
+/** The zone days and schedules are counted in: the configured one, or Asia/Shanghai when unset or unknown. */
+export function zoneName(env: { TIMEZONE?: string }): string {
+  return env.TIMEZONE && env.TIMEZONE in ZONE_OFFSETS ? env.TIMEZONE : 'Asia/Shanghai';
+}
+
+/** Offset of that zone in minutes. */
 export function tzOffsetMinutes(env: { TIMEZONE?: string }): number {
-  return ZONE_OFFSETS[env.TIMEZONE ?? ''] ?? SHANGHAI_OFFSET_MINUTES;
+  return ZONE_OFFSETS[zoneName(env)] ?? SHANGHAI_OFFSET_MINUTES;
 }
 
 /** The SQL context of a preview or a publish at `now`: no triggering event (event tests assumed to hold). */
