@@ -106,9 +106,12 @@ export async function publishTaggingRule(
 }
 
 /**
- * Opens `url` in `page` once its DOM is ready. Local `wrangler dev` has been seen to leave one
- * navigation unanswered for 30 s on a loaded machine (every other request of the run answered),
- * so a navigation that times out is tried once more; what the test then asserts is unchanged.
+ * Opens `url` in `page` once its first screen is on the page (the app marks the root once the
+ * router has loaded the route's lazily loaded chunk; web/src/main.ts). Local `wrangler dev` has
+ * been seen to leave one request of a navigation (the HTML, or one of its module scripts)
+ * unanswered for 30 s on a loaded machine while every other request of the run answered, so a
+ * navigation that has not shown its screen within 20 s is tried once more; what the test then
+ * asserts is unchanged.
  */
 export async function gotoPage(page: Page, url: string): Promise<void> {
   // the requests the browser is still waiting for, to name the one left unanswered
@@ -118,19 +121,26 @@ export async function gotoPage(page: Page, url: string): Promise<void> {
   page.on('request', started);
   page.on('requestfinished', ended);
   page.on('requestfailed', ended);
+  const open = async (timeout: number) => {
+    const deadline = Date.now() + timeout;
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout });
+    await page.waitForFunction(() => document.documentElement.dataset.routeReady === 'true', null, {
+      timeout: Math.max(1, deadline - Date.now()),
+    });
+  };
   try {
-    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20_000 });
+    await open(20_000);
   } catch (e) {
     if (!(e instanceof Error && e.name === 'TimeoutError')) throw e;
-    // say so, with what wrangler dev printed lately, so the unanswered navigation can be traced
+    // say so, with what wrangler dev printed lately, so the unanswered request can be traced
     const log = devLogPath(inject('persistTo'));
     const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-40).join('\n') : '(no log)';
     const waiting = [...pending].map((r) => `${r.method()} ${r.url()}`).join('\n') || '(none)';
     console.warn(
-      `gotoPage: ${url} unanswered for 20 s at ${new Date().toISOString()}; trying once more.\n` +
+      `gotoPage: ${url} did not show its screen within 20 s at ${new Date().toISOString()}; trying once more.\n` +
         `the browser still waits for:\n${waiting}\nwrangler dev lately:\n${tail}`,
     );
-    await page.goto(url, { waitUntil: 'domcontentloaded' });
+    await open(30_000);
   } finally {
     page.off('request', started);
     page.off('requestfinished', ended);
