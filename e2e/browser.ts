@@ -124,7 +124,7 @@ export async function gotoPage(page: Page, url: string): Promise<void> {
   const open = async (timeout: number) => {
     const deadline = Date.now() + timeout;
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout });
-    await page.waitForFunction(() => document.documentElement.dataset.routeReady === 'true', null, {
+    await page.waitForFunction("document.documentElement.dataset.routeReady === 'true'", null, {
       timeout: Math.max(1, deadline - Date.now()),
     });
   };

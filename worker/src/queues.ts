@@ -1,0 +1,24 @@
+/**
+ * The Workers `queue` handler: every queue of wrangler.toml is consumed by this worker, and a
+ * batch goes to the consumer of its queue by name.
+ *
+ * - `segflow-intake`: webhook events accepted by the routes, run through the ingest pipeline;
+ * - `segflow-intake-dead`: intake messages that failed every attempt, kept in D1;
+ * - `segflow-deliveries`: outbound deliveries (call-webhook, notify);
+ * - `segflow-deliveries-dead`: deliveries that failed every attempt, listed for a retry.
+ */
+export const QUEUES = {
+  intake: 'segflow-intake',
+  intakeDead: 'segflow-intake-dead',
+  deliveries: 'segflow-deliveries',
+  deliveriesDead: 'segflow-deliveries-dead',
+} as const;
+
+export const queue: ExportedHandlerQueueHandler<Env> = async (batch) => {
+  switch (batch.queue) {
+    default:
+      // a queue this worker does not know: leave its messages for a deployment that does
+      console.error(`queue: no consumer for "${batch.queue}"; ${batch.messages.length} messages retried`);
+      batch.retryAll({ delaySeconds: 60 });
+  }
+};
