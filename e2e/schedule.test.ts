@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { apiCall, gotoPage, openPage, pickOption } from './browser';
+import { apiCall, gotoPage, openPage, pickOption, publishViaApi } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -66,9 +66,35 @@ describe('Schedule trigger', () => {
     await page.getByTestId('schedule-cron').fill('0 0 31 2 *');
     await expect.poll(() => page.getByTestId('schedule-never').innerText()).toContain('永远不会到来');
     await page.getByTestId('schedule-cron').fill('0 25 * * *');
-    await expect.poll(() => page.getByTestId('schedule-problem').innerText()).toContain('无法识别这个计划');
+    await expect.poll(() => page.getByTestId('schedule-problem').innerText()).toBe('无法识别这个计划：小时不能是 25（可用 0–23）');
     expect(await page.getByTestId('schedule-next').count()).toBe(0);
     await expect.poll(() => page.locator('[data-testid=node-trigger] [data-testid=node-error]').count()).toBeGreaterThan(0);
     await page.getByTestId('schedule-editor').screenshot({ path: 'e2e/screenshots/schedule-invalid-zh.png' });
+  });
+
+  it('says on the rules list when the cron runs a published schedule rule next, in Shanghai time', async () => {
+    const [tag] = d1Query<{ id: number }>(persistTo, `select id from tags where status = 'active' order by id limit 1`);
+    const graph = {
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+        // nobody lives there: publishing changes no contact the other tests count
+        { id: 'c', kind: 'condition', condition: { field: 'region', op: 'eq', value: '无此地区' } },
+        { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: tag!.id } },
+      ],
+      edges: [
+        { id: 'e1', source: 't', target: 'c' },
+        { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+      ],
+    };
+    const name = `每天三点 ${Date.now()}`;
+    const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name, graph });
+    await publishViaApi(context, id, graph);
+    await gotoPage(page, `${baseURL}/rules`);
+    await page.getByTestId('rules-search').fill(name);
+    // 03:00 in Shanghai (UTC+8) is today until it has passed, then tomorrow
+    const shanghaiHour = new Date(Date.now() + 8 * 3_600_000).getUTCHours();
+    await expect.poll(() => page.getByTestId('rule-next-run').innerText()).toBe(`下次运行：${shanghaiHour < 3 ? '今天' : '明天'} 03:00`);
+    await page.screenshot({ path: 'e2e/screenshots/rules-next-run-zh.png' });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cronProblem, isScheduledAt, nextRuns, presetOf, SCHEDULE_PRESETS } from './schedule';
+import { cronIssue, cronProblem, isScheduledAt, nextRuns, presetOf, SCHEDULE_PRESETS } from './schedule';
 
 // 2026-11-24 03:00 in UTC+8 (a Tuesday)
 const AT_3AM = Date.UTC(2026, 10, 23, 19, 0, 0);
@@ -24,8 +24,8 @@ describe('schedule triggers (cron)', () => {
   it('names what is wrong with an expression that is not five cron fields', () => {
     expect(cronProblem('0 3 * * *')).toBeNull();
     expect(cronProblem('0 25 * * *')).toMatch(/hour/);
-    expect(cronProblem('0 3 * *')).toMatch(/five/);
-    expect(cronProblem('0 0 3 * * *')).toMatch(/5 parts/);
+    expect(cronProblem('0 3 * *')).toMatch(/5 fields.*has 4/);
+    expect(cronProblem('0 0 3 * * *')).toMatch(/5 fields.*has 6/);
     expect(cronProblem('每天三点')).not.toBeNull();
     expect(isScheduledAt('0 25 * * *', AT_3AM, CST)).toBe(false);
     expect(nextRuns('0 25 * * *', AT_3AM, CST)).toEqual([]);
@@ -44,5 +44,21 @@ describe('schedule triggers (cron)', () => {
     expect(presetOf('0 3 * * 1')).toBe('weekly');
     expect(presetOf('0 3 1 * *')).toBe('monthly');
     expect(presetOf('0 4 * * *')).toBeNull();
+  });
+
+  it('names the field at fault and the range a value left, where croner only says something is wrong', () => {
+    expect(cronIssue('0 3 * * *')).toBeNull();
+    expect(cronIssue('0 3 31 2 *')).toBeNull(); // reads, though it never comes: nextRuns says so
+    expect(cronIssue('0 25 * * *')).toEqual({ kind: 'range', field: 'hour', value: 25, min: 0, max: 23 });
+    // croner says "Invalid value for day: 31" of this one
+    expect(cronIssue('* * 32 * *')).toEqual({ kind: 'range', field: 'day', value: 32, min: 1, max: 31 });
+    expect(cronIssue('* * 0 * *')).toEqual({ kind: 'range', field: 'day', value: 0, min: 1, max: 31 });
+    expect(cronIssue('0 3 * 1-13 *')).toEqual({ kind: 'range', field: 'month', value: 13, min: 1, max: 12 });
+    expect(cronIssue('0 3 * * 8')).toEqual({ kind: 'range', field: 'weekday', value: 8, min: 0, max: 7 });
+    expect(cronIssue('*/0 * * * *')).toEqual({ kind: 'syntax', field: 'minute', text: '*/0' });
+    expect(cronIssue('0 3 * * MON-')).toEqual({ kind: 'syntax', field: 'weekday', text: 'MON-' });
+    expect(cronIssue('0 3 * * 5#6')).toEqual({ kind: 'syntax', field: 'weekday', text: '5#6' });
+    expect(cronIssue('  ')).toEqual({ kind: 'parts', count: 0 });
+    expect(cronIssue('0 3 * * 7')).toBeNull(); // Sunday, as 0
   });
 });

@@ -33,10 +33,56 @@ function parse(expr: string, tzOffsetMinutes: number): Cron | string {
   }
 }
 
-/** Why `expr` is not a five-field cron expression, or null. */
+/** The five fields of a cron expression, in order. */
+export const CRON_FIELDS = ['minute', 'hour', 'day', 'month', 'weekday'] as const;
+export type CronField = (typeof CRON_FIELDS)[number];
+
+/** Each field's numeric range (weekday: 0 and 7 are Sunday). */
+const RANGES: Record<CronField, [number, number]> = { minute: [0, 59], hour: [0, 23], day: [1, 31], month: [1, 12], weekday: [0, 7] };
+
+/**
+ * Why an expression cannot run, in parts a screen can word in its own language: croner judges,
+ * this names the field. (croner's own words are English and sometimes wrong: for "* * 32 * *"
+ * it says "Invalid value for day: 31".)
+ */
+export type CronIssue =
+  | { kind: 'parts'; count: number }
+  | { kind: 'range'; field: CronField; value: number; min: number; max: number }
+  | { kind: 'syntax'; field: CronField; text: string };
+
+/** What is wrong with `expr` as a five-field cron expression, or null when croner reads it. */
+export function cronIssue(expr: string): CronIssue | null {
+  if (typeof parse(expr, 0) !== 'string') return null;
+  const parts = expr.trim() === '' ? [] : expr.trim().split(/\s+/);
+  if (parts.length !== 5) return { kind: 'parts', count: parts.length };
+  for (const [i, field] of CRON_FIELDS.entries()) {
+    // the field alone, every other one "*": the first field croner refuses is the one at fault
+    const alone = CRON_FIELDS.map((_, j) => (j === i ? parts[i] : '*')).join(' ');
+    if (typeof parse(alone, 0) !== 'string') continue;
+    const [min, max] = RANGES[field];
+    // the numbers the field names as values (not steps after "/", not nth after "#")
+    const values =
+      parts[i]!.replace(/[/#]\d+/g, '')
+        .match(/\d+/g)
+        ?.map(Number) ?? [];
+    const out = values.find((v) => v < min || v > max);
+    return out === undefined ? { kind: 'syntax', field, text: parts[i]! } : { kind: 'range', field, value: out, min, max };
+  }
+  // every field reads alone but not together (croner's combination rules): say it of the whole
+  return { kind: 'syntax', field: 'minute', text: expr.trim() };
+}
+
+/** An issue in English words (compile errors, logs). */
+export function describeCronIssue(issue: CronIssue): string {
+  if (issue.kind === 'parts') return `a cron expression has 5 fields (minute hour day month weekday); this one has ${issue.count}`;
+  if (issue.kind === 'range') return `${issue.field} ${issue.value} is outside ${issue.min}–${issue.max}`;
+  return `the ${issue.field} field "${issue.text}" cannot be read`;
+}
+
+/** Why `expr` is not a five-field cron expression, in English, or null. */
 export function cronProblem(expr: string): string | null {
-  const cron = parse(expr, 0);
-  return typeof cron === 'string' ? cron : null;
+  const issue = cronIssue(expr);
+  return issue === null ? null : describeCronIssue(issue);
 }
 
 /** Whether the minute containing `ms` is scheduled; false for an expression that does not parse. */

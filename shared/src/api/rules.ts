@@ -204,8 +204,20 @@ export interface RulePausedReason {
   problems: RuleRightsProblem[];
 }
 
-/** `GET /api/rules` → `Page<RuleListItem>`, most recently updated first. */
-export type RuleListResponse = Page<RuleListItem>;
+/** When the cron runs a published schedule rule next, in the zone its days are counted in. */
+export interface RuleNextRun {
+  /** Epoch ms. */
+  at: number;
+  /** The configured TIMEZONE, and its offset (what the cron runs in). */
+  zone: { name: string; offsetMinutes: number };
+}
+
+/**
+ * `GET /api/rules` → a page of rules, most recently updated first. `nextRun`: when the cron
+ * runs the published version next — null unless the rule is published (not paused) with a
+ * schedule trigger whose cron still comes.
+ */
+export type RuleListResponse = Page<RuleListItem & { nextRun: RuleNextRun | null }>;
 
 /** One published version, without its graph. */
 export interface RuleVersionSummary {

@@ -50,7 +50,7 @@ const DEFAULT_SAMPLE = 20;
 export const rules = new Hono<AppEnv>()
   .use('/:id', departmentOwned('rules', 'rule'))
   .use('/:id/*', departmentOwned('rules', 'rule'))
-  .get('/', validate('query', ruleListQuery), async (c) => c.json(await listRules(c.env.DB, c.get('user'), c.req.valid('query'))))
+  .get('/', validate('query', ruleListQuery), async (c) => c.json(await listRules(c.env.DB, c.env, c.get('user'), c.req.valid('query'))))
 
   .post('/', requireRole('dept_admin'), validate('json', createRuleBody), async (c) => {
     const b = c.req.valid('json');

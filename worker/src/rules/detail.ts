@@ -12,6 +12,7 @@ import type {
   RuleListItem,
   RuleListQuery,
   RuleListResponse,
+  RuleNextRun,
   RulePausedReason,
   RuleVersionSummary,
   UserRef,
@@ -21,7 +22,8 @@ import type { EventType } from '@shared/domain';
 import { compileRule } from '@shared/rules/compile';
 import type { RuleError } from '@shared/rules/errors';
 import type { RuleGraph, TriggerSpec } from '@shared/rules/types';
-import { compileOptions, graphHash, loadWorkspace, type Workspace } from './context';
+import { compileOptions, graphHash, loadWorkspace, tzOffsetMinutes, zoneName, type Workspace } from './context';
+import { nextRuns } from '@shared/schedule';
 import type { rules } from '../db/schema';
 import { readPage } from '../db/page';
 import { batch, typed, type AuditLogRow, type RawRow, type RuleVersionRow, type UserRow } from '../db/rows';
@@ -190,8 +192,26 @@ export async function ruleDetail(db: D1Database, id: number, ws?: Workspace): Pr
   };
 }
 
-/** One page of the rules `user` may see, newest change first (`q`: the list's query). */
-export async function listRules(db: D1Database, user: SessionUser, q: RuleListQuery): Promise<RuleListResponse> {
+/** When the cron runs the rule of `row` next (see `RuleListResponse`). */
+function nextRunOf(row: ListRow, env: { TIMEZONE?: string }, now: number): RuleNextRun | null {
+  if (row.status !== 'published' || row.pv_graph === null) return null;
+  const trigger = parse<{ nodes?: { kind?: string; trigger?: TriggerSpec }[] } | null>(row.pv_graph, null)?.nodes?.find(
+    (n) => n.kind === 'trigger',
+  )?.trigger;
+  if (trigger?.type !== 'schedule') return null;
+  const zone = { name: zoneName(env), offsetMinutes: tzOffsetMinutes(env) };
+  const [at] = nextRuns(trigger.cron, now, zone.offsetMinutes, 1);
+  return at === undefined ? null : { at, zone };
+}
+
+/** One page of the rules `user` may see, newest change first (`q`: the list's query); `env` gives the zone next runs are counted in. */
+export async function listRules(
+  db: D1Database,
+  env: { TIMEZONE?: string },
+  user: SessionUser,
+  q: RuleListQuery,
+  now = Date.now(),
+): Promise<RuleListResponse> {
   const where: string[] = [];
   const params: unknown[] = [];
   const scope = userScope(user, 'r.department_id');
@@ -215,5 +235,8 @@ export async function listRules(db: D1Database, user: SessionUser, q: RuleListQu
     `SELECT COUNT(*) AS n FROM rules r ${w}`,
     params,
   );
-  return { ...page, items: await Promise.all(rows.map(toListItem)) };
+  return {
+    ...page,
+    items: await Promise.all(rows.map(async (row) => ({ ...(await toListItem(row)), nextRun: nextRunOf(row, env, now) }))),
+  };
 }

@@ -87,6 +87,12 @@ const en: typeof zh = {
       placeholder: '0 3 * * *',
       format: 'Five cron fields: minute hour day month weekday (0 3 * * * is 03:00 daily, 0 9 * * 1-5 is 09:00 on weekdays)',
       invalid: 'This schedule cannot be read: {problem}',
+      issue: {
+        parts: 'it needs 5 fields (minute hour day month weekday); this one has {count}',
+        range: 'the {field} cannot be {value} (use {min}–{max})',
+        syntax: 'the {field} field “{text}” is not written the way cron reads it',
+      },
+      field: { minute: 'minute', hour: 'hour', day: 'day of month', month: 'month', weekday: 'weekday' },
       next: 'Next 5 runs ({zone})',
       never: 'This schedule never comes (February 31st, say): the rule only runs once, at publish',
     },
@@ -303,6 +309,7 @@ const en: typeof zh = {
       restored: 'v{v} restored as the draft',
     },
     list: {
+      nextRun: 'Next run: {day} {time}',
       title: 'Tagging rules',
       subtitle: 'Tag contacts automatically when they match: drawn on a canvas, previewed exactly before publishing',
       create: 'New rule',

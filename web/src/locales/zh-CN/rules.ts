@@ -75,6 +75,12 @@ export default {
       placeholder: '0 3 * * *',
       format: '5 段 cron：分 时 日 月 周（0 3 * * * 表示每天 03:00，0 9 * * 1-5 表示工作日 09:00）',
       invalid: '无法识别这个计划：{problem}',
+      issue: {
+        parts: '应为 5 段（分 时 日 月 周），这里有 {count} 段',
+        range: '{field}不能是 {value}（可用 {min}–{max}）',
+        syntax: '{field}这一段「{text}」写法不对',
+      },
+      field: { minute: '分钟', hour: '小时', day: '日期', month: '月份', weekday: '星期' },
       next: '接下来 5 次运行（{zone}）',
       never: '这个计划永远不会到来（例如 2 月 31 日），规则只会在发布时运行一次',
     },
@@ -280,6 +286,7 @@ export default {
       restored: '已将 v{v} 恢复为草稿',
     },
     list: {
+      nextRun: '下次运行：{day} {time}',
       title: '标签规则',
       subtitle: '满足条件就自动打标签：画布编排，发布前精确预览',
       create: '新建规则',
