@@ -22,6 +22,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { DEMO_PASSWORD, demoSql } from '@shared/demo/index';
+import { storedKeys } from '@shared/search/pinyin';
+import { SEARCH_KINDS } from '@shared/search/kinds';
 import { hashPassword, randomSalt } from '@shared/auth/password';
 
 const HELP = `Usage: npx tsx scripts/seed.ts [options]
@@ -150,6 +152,38 @@ async function setDemoPasswords(db: Awaited<ReturnType<Miniflare['getD1Database'
   console.log(`seed: sign in as admin@segflow.demo (super admin) with password "${DEMO_PASSWORD}"; every demo user has it`);
 }
 
+/**
+ * Keys every queued name (the triggers of migration 0012 queue each inserted row) as the
+ * worker's cron step does (worker/src/search/keys.ts `keyQueued`), all at once: the demo is
+ * searchable by pinyin as soon as `npm start` serves it. Answers how many names were keyed.
+ */
+async function keyDemoNames(db: Awaited<ReturnType<Miniflare['getD1Database']>>): Promise<number> {
+  const TABLE = { contact: 'contacts', user: 'users', tag: 'tags', rule: 'rules' } as const;
+  let keyed = 0;
+  for (const kind of SEARCH_KINDS) {
+    for (;;) {
+      const { results } = await db
+        .prepare(`SELECT t.id, t.name FROM search_key_queue q JOIN ${TABLE[kind]} t ON t.id = q.ref_id WHERE q.kind = ? LIMIT 5000`)
+        .bind(kind)
+        .all<{ id: number; name: string | null }>();
+      if (!results.length) break;
+      const json = JSON.stringify(results.map((r) => ({ id: r.id, keys: storedKeys(kind, r.name) })));
+      await db.batch([
+        db
+          .prepare(
+            `INSERT OR IGNORE INTO search_keys (kind, key, ref_id) SELECT ?1, k.value, j.value ->> 'id' FROM json_each(?2) j, json_each(j.value, '$.keys') k`,
+          )
+          .bind(kind, json),
+        db
+          .prepare(`DELETE FROM search_key_queue WHERE kind = ?1 AND ref_id IN (SELECT j.value ->> 'id' FROM json_each(?2) j)`)
+          .bind(kind, json),
+      ]);
+      keyed += results.length;
+    }
+  }
+  return keyed;
+}
+
 // Long on purpose: the seed's steps in the order it runs and reports them.
 async function main() {
   const args = parse();
@@ -255,6 +289,10 @@ async function main() {
     const loadMs = performance.now() - loadStarted;
 
     await setDemoPasswords(db);
+    // every demo name gets its pinyin search keys now, as the cron would a few hundred a minute
+    const keyStarted = performance.now();
+    const keyed = await keyDemoNames(db);
+    console.log(`seed: pinyin search keys for ${keyed.toLocaleString()} names in ${seconds(performance.now() - keyStarted)}`);
 
     const counts: Record<string, number> = {};
     for (const name of ['departments', 'users', 'contacts', 'events', 'contact_daily_stats', 'tags', 'contact_tags', 'tag_ledger']) {

@@ -244,6 +244,7 @@ const ROUTES: Record<string, Route | 'public'> = {
   },
 
   'GET /api/contacts': { policy: any, call: (u) => get(u, '/api/contacts') },
+  'GET /api/contacts/owners': { policy: any, call: (u) => get(u, '/api/contacts/owners?q=z') },
   'GET /api/contacts/:id': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}`) },
   'GET /api/contacts/:id/detail': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/detail`) },
   'GET /api/contacts/:id/tag-timeline': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/tag-timeline`) },

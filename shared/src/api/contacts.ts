@@ -13,6 +13,8 @@ export const contactListQuery = z
     tagId: idParam.optional(),
     kind: z.enum(CONTACT_KINDS).optional(),
     departmentId: idParam.optional(),
+    /** Contacts this user (their 负责人) looks after. */
+    ownerUserId: idParam.optional(),
     sort: z.enum(CONTACT_SORTS).default('last_active'),
   })
   .strict();
@@ -32,6 +34,27 @@ export const PHONE_SEARCH_LIMITS = {
   /** different numbers sharing one masked form (the first 3 and last 4 digits) in any 24 hours */
   perMaskPerDay: 3,
 } as const;
+
+/**
+ * `GET /api/contacts/owners?q=`: the people contacts can be filtered by (负责人), found by name
+ * the way people type it (pinyin, initials, characters; worker/src/search/keys.ts). Super admins
+ * see everyone, others the people of their own department subtree; at most 20, by name →
+ * `{ items: OwnerOption[] }`.
+ */
+export const ownerLookupQuery = z
+  .object({
+    q: z.string().trim().max(50, 'must be at most 50 characters').optional(),
+    /** One person by id (a picker restoring its choice from the URL). */
+    id: idParam.optional(),
+  })
+  .strict();
+
+/** One person an owner picker offers. */
+export interface OwnerOption {
+  id: number;
+  name: string;
+  departmentName: string | null;
+}
 
 /** A tag as shown on a contact (a chip). */
 export interface TagChip {
@@ -56,6 +79,8 @@ export interface ContactSummary {
   device: Device | null;
   sourceChannel: string | null;
   department: { id: number; name: string } | null;
+  /** The staff member who looks after the contact (负责人). */
+  owner: { id: number; name: string } | null;
   createdAt: number;
   lastActiveAt: number | null;
   messageCount: number;

@@ -11,6 +11,7 @@ export const exportContactsBody = z
         kind: z.enum(CONTACT_KINDS).optional(),
         tagId: z.number().int().positive().optional(),
         departmentId: z.number().int().positive().optional(),
+        ownerUserId: z.number().int().positive().optional(),
       })
       .strict()
       .optional(),

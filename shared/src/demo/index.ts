@@ -1,5 +1,5 @@
 /** Deterministic demo data for local development, tests and benchmarks. */
-export { collectDemo, generateDemo, type DemoDataset } from './generate';
+export { collectDemo, generateDemo, SHOWCASE_NAMES, type DemoDataset } from './generate';
 export { DEMO_TABLES, MAX_STATEMENT_BYTES, demoSql, insertStatements, sqlLiteral, utf8Length, type DemoSqlOptions } from './sql';
 export type * from './types';
 export { DEMO_PASSWORD } from './catalog';

@@ -7,6 +7,7 @@
  */
 import { pinyin } from 'pinyin-pro';
 import { toSimplified } from '../tags/normalize';
+import type { SearchKind } from './kinds';
 
 /** A name as compared: width and case folded, traditional characters simplified, spaces and punctuation dropped. */
 export function simplifiedKey(name: string): string {
@@ -33,9 +34,11 @@ function keysOf(folded: string, surname: boolean): { full: string; initials: str
 }
 
 /**
- * The keys a name is found by (distinct, lowercase ASCII): its full pinyin and its initials. A
- * person's name is also read with its first character as a surname (曾 zeng, 单 shan), since a
- * nickname and a full name read differently; both readings are kept.
+ * The keys a name is found by (distinct, lowercase): its full pinyin and its initials, and for a
+ * name with Chinese characters its simplified text (so "张丽" finds 張麗坤 by characters, without
+ * the homophones a pinyin match brings). A person's name is also read with its first character
+ * as a surname (曾 zeng, 单 shan), since a nickname and a full name read differently; both
+ * readings are kept.
  */
 export function pinyinKeys(name: string, opts: { person?: boolean } = {}): string[] {
   const folded = simplifiedKey(name);
@@ -46,30 +49,35 @@ export function pinyinKeys(name: string, opts: { person?: boolean } = {}): strin
     const asSurname = keysOf(folded, true);
     keys.push(asSurname.full, asSurname.initials);
   }
+  keys.push(folded);
   return [...new Set(keys.filter(Boolean))];
 }
 
-/** How a typed query is matched: keys starting with `prefix`, and (a query with characters) names containing them. */
+/** How a typed query is matched: names with a key starting with `prefix`. */
 export interface NameQuery {
-  /** lowercase ASCII: matched as a prefix of a name's pinyin keys */
   prefix: string;
-  /** the query's Chinese characters, simplified, when it has any: matched inside the simplified name */
-  text: string | null;
 }
 
 /**
- * A search box's text as a name query: "zlk" and "zhangl" are pinyin prefixes; "张丽坤" and
- * "張麗坤" match the simplified name (and read as "zhanglikun"); "zhang丽" reads as "zhangli".
- * Null for a query with nothing to match.
+ * A search box's text as a name query: "zlk" and "zhangl" are pinyin prefixes; "张丽" and "張麗"
+ * are the simplified characters a name starts with; "zhang丽" (a mix) reads as "zhangli". Null
+ * for a query with nothing to match.
  */
 export function nameQuery(q: string): NameQuery | null {
   const folded = simplifiedKey(q);
   if (!folded) return null;
-  if (!HAN.test(folded)) return { prefix: folded, text: null };
-  return { prefix: keysOf(folded, false).full, text: [...folded].filter((ch) => HAN.test(ch)).join('') };
+  if (!HAN.test(folded)) return { prefix: folded };
+  if ([...folded].every((ch) => HAN.test(ch))) return { prefix: folded };
+  return { prefix: keysOf(folded, false).full };
 }
 
 /** The upper bound of a prefix range: `key >= prefix AND key < prefixEnd(prefix)` is "starts with". */
 export function prefixEnd(prefix: string): string {
   return prefix + '\u{10FFFF}';
+}
+
+/** The keys stored for a name of `kind`: its pinyin keys (people's names also read surname-first), or '' for a name with none (so the row counts as keyed). */
+export function storedKeys(kind: SearchKind, name: string | null): string[] {
+  const keys = name ? pinyinKeys(name, { person: kind === 'contact' || kind === 'user' }) : [];
+  return keys.length ? keys : [''];
 }

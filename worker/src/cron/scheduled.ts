@@ -10,6 +10,8 @@
  * - every segment without a snapshot for today gets one (`segment_snapshots`, size counted
  *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
  *   means a missed tick is caught up by the next one;
+ * - names no write path keyed get their pinyin search keys, a bounded number per tick
+ *   (worker/src/search/keys.ts);
  * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
  *   (worker/src/cron/purge.ts).
  */
@@ -25,6 +27,7 @@ import { tzOffsetMinutes } from '../rules/context';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { cronProblem, isScheduledAt } from '@shared/schedule';
 import { purgeExpired, type PurgeReport } from './purge';
+import { keyQueued } from '../search/keys';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -32,6 +35,8 @@ export interface ScheduledReport {
   /** Published rules not run because their publisher's rights no longer cover them (now paused). */
   paused: { id: number; version: number }[];
   snapshots: number;
+  /** Names given their pinyin search keys (rows no write path keyed; worker/src/search/keys.ts). */
+  keyed: number;
   purged: PurgeReport;
   errors: string[];
 }
@@ -44,6 +49,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     rules: [],
     paused: [],
     snapshots: 0,
+    keyed: 0,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 },
     errors: [],
   };
@@ -86,6 +92,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   }
 
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
+  report.keyed = await keyQueued(db);
 
   report.purged = await purgeExpired(env, at);
   if (report.errors.length) console.error('scheduled run problems', report.errors);

@@ -25,6 +25,7 @@ import {
   TAG_STATUSES,
 } from '@shared/domain';
 import { SECURITY_REASONS } from '@shared/api/security-log';
+import { SEARCH_KINDS } from '@shared/search/kinds';
 
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const now = sql`(unixepoch('subsec') * 1000)`;
@@ -569,6 +570,8 @@ export const importRows = sqliteTable(
     idNumberEnc: text('id_number_enc'),
     bucket: integer('bucket'),
     tagIds: text('tag_ids'),
+    /** JSON array of the name's search keys (worker/src/search/keys.ts), computed by the dry run so apply keys contacts set-based. */
+    nameKeys: text('name_keys'),
     rejections: text('rejections'),
     contactId: integer('contact_id'),
     /** JSON of the contact's values before apply changed them (updated rows). */
@@ -579,4 +582,34 @@ export const importRows = sqliteTable(
     index('import_rows_status_idx').on(t.importId, t.status),
     index('import_rows_external_idx').on(t.importId, t.externalId),
   ],
+);
+
+/**
+ * Name search keys: the full pinyin and initials of contact, user, tag and rule names
+ * (shared/src/search/pinyin.ts), written with the name, so a search is a prefix range on
+ * (kind, key), never pinyin computed per row. A name with no key gets '' (matched by nothing),
+ * so "has keys" means "was keyed".
+ */
+export const searchKeys = sqliteTable(
+  'search_keys',
+  {
+    kind: text('kind', { enum: SEARCH_KINDS }).notNull(),
+    key: text('key').notNull(),
+    refId: integer('ref_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.key, t.refId] }), index('search_keys_ref_idx').on(t.kind, t.refId)],
+);
+
+/**
+ * Rows whose keys are missing: filled by triggers (migration 0012) on every insert and every
+ * change of a name, whatever wrote it; write paths that key a name at once delete their rows;
+ * the cron keys the rest (and the rows present when the migration ran) in bounded steps.
+ */
+export const searchKeyQueue = sqliteTable(
+  'search_key_queue',
+  {
+    kind: text('kind', { enum: SEARCH_KINDS }).notNull(),
+    refId: integer('ref_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.refId] })],
 );

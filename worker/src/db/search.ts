@@ -7,6 +7,8 @@
  */
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { SqlPredicate } from '../auth/access';
+import { nameQuery, prefixEnd } from '@shared/search/pinyin';
+import type { SearchKind } from '@shared/search/kinds';
 
 /** `column` contains `text`, ignoring ASCII case (the old `LIKE '%text%'`). */
 export function containsText(column: string, text: string): SqlPredicate {
@@ -26,4 +28,25 @@ export function containsSql(column: SQLWrapper, text: string): SQL {
 /** {@link startsWithText} for drizzle queries. */
 export function startsWithSql(column: SQLWrapper, text: string): SQL {
   return sql`instr(${column}, ${text}) = 1`;
+}
+
+/**
+ * The row `idColumn` names is a `kind` whose name a search finds by its keys (pinyin, initials,
+ * simplified characters: worker/src/search/keys.ts): a prefix range on the `search_keys`
+ * primary key. null when the text has nothing to match by (punctuation only).
+ */
+export function nameKeyMatch(kind: SearchKind, idColumn: string, text: string): SqlPredicate | null {
+  const q = nameQuery(text);
+  if (!q) return null;
+  return {
+    sql: `${idColumn} IN (SELECT ref_id FROM search_keys WHERE kind = ? AND key >= ? AND key < ?)`,
+    params: [kind, q.prefix, prefixEnd(q.prefix)],
+  };
+}
+
+/** {@link nameKeyMatch} for drizzle queries. */
+export function nameKeySql(kind: SearchKind, idColumn: SQLWrapper, text: string): SQL | null {
+  const q = nameQuery(text);
+  if (!q) return null;
+  return sql`${idColumn} IN (SELECT ref_id FROM search_keys WHERE kind = ${kind} AND key >= ${q.prefix} AND key < ${prefixEnd(q.prefix)})`;
 }

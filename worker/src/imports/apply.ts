@@ -11,6 +11,7 @@ import type { SessionUser } from '@shared/api/auth';
 import type { Actor } from '../auth/access';
 import { requireImport, conflictUnless, guardOne, ATTRS, batchIdOf, countsOf } from './rows';
 import { typed, writeThenRead, type CountRow } from '../db/rows';
+import { importKeyStatements } from '../search/keys';
 
 export async function applyImport(db: D1Database, user: SessionUser, actor: Actor, id: string): Promise<ImportApplyResult> {
   // Long on purpose: it assembles one atomic D1 batch statement by statement, and the order of those statements is the logic.
@@ -65,6 +66,8 @@ export async function applyImport(db: D1Database, user: SessionUser, actor: Acto
         `UPDATE import_rows SET contact_id = (SELECT c.id FROM contacts c WHERE c.external_id = import_rows.external_id) WHERE import_id = ? AND status = 'new'`,
       )
       .bind(id),
+    // the pinyin keys of every name this import wrote (computed by the dry run), so the contacts are found at once
+    ...importKeyStatements(db, id),
   ];
   for (const { tagId } of tagRows) {
     stmts.push(

@@ -20,6 +20,7 @@ import {
   type TaxonomyTag,
 } from '@shared/import';
 import type { Actor } from '../auth/access';
+import { storedKeys } from '../search/keys';
 import {
   requireImport,
   conflictUnless,
@@ -103,6 +104,8 @@ export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string,
       ie,
       b: bucketOf(externalId!),
       tags: tags?.ok ? tags.tagIds : [],
+      // the keys of the name the contact will have (a new contact without one is named by its external id)
+      nk: storedKeys('contact', attrs.name ?? externalId!),
     };
   };
   const upsert = (chunk: string) =>
@@ -110,13 +113,13 @@ export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string,
       .prepare(
         // an upsert, so json_each is the outer loop and each row a primary-key lookup (an
         // UPDATE … FROM json_each re-scans the JSON for every staged row: quadratic)
-        `INSERT INTO import_rows (import_id, row, cells, status, external_id, data, phone_hash, phone_enc, id_number_hash, id_number_enc, bucket, tag_ids, rejections)
+        `INSERT INTO import_rows (import_id, row, cells, status, external_id, data, phone_hash, phone_enc, id_number_hash, id_number_enc, bucket, tag_ids, name_keys, rejections)
          SELECT ?2, j.value ->> 'row', '[]', j.value ->> 's', j.value ->> 'ext', j.value -> 'data', j.value ->> 'ph', j.value ->> 'pe',
-                j.value ->> 'ih', j.value ->> 'ie', j.value ->> 'b', coalesce(j.value -> 'tags', '[]'), j.value -> 'rej'
+                j.value ->> 'ih', j.value ->> 'ie', j.value ->> 'b', coalesce(j.value -> 'tags', '[]'), j.value -> 'nk', j.value -> 'rej'
          FROM json_each(?1) j WHERE true
          ON CONFLICT(import_id, row) DO UPDATE SET status = excluded.status, external_id = excluded.external_id, data = excluded.data,
            phone_hash = excluded.phone_hash, phone_enc = excluded.phone_enc, id_number_hash = excluded.id_number_hash,
-           id_number_enc = excluded.id_number_enc, bucket = excluded.bucket, tag_ids = excluded.tag_ids,
+           id_number_enc = excluded.id_number_enc, bucket = excluded.bucket, tag_ids = excluded.tag_ids, name_keys = excluded.name_keys,
            rejections = excluded.rejections, contact_id = NULL, before = NULL`,
       )
       .bind(chunk, id);

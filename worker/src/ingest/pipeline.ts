@@ -26,6 +26,7 @@ import { contactFromRow } from '@shared/rules/data';
 import type { DailyStatRow, EvalData, EventRow } from '@shared/rules/types';
 import type { IngestEvent, WebhookEventResult, WebhookResponse } from '@shared/api/webhooks';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
+import { keyStatements } from '../search/keys';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { applyChanges, changesForEvent, type RuleChange } from '../execution/evaluate';
 import {
@@ -488,6 +489,16 @@ function writeStatements(
         .bind(json(withAttrs.map((c) => ({ ...c.attrs, ext: c.externalId })))),
     );
   }
+  // Pinyin keys of the names just written, so the contact is found by pinyin at once (worker/src/search/keys.ts).
+  out.push(
+    ...keyStatements(
+      db,
+      'contact',
+      touched
+        .filter((c) => c.isNew || c.attrs.name !== undefined)
+        .map((c) => ({ externalId: c.externalId, name: c.attrs.name ?? c.externalId })),
+    ),
+  );
 
   // Events, in chunks under D1's bound-value size; each chunk guarded.
   let chunk: unknown[] = [];

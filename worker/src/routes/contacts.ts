@@ -4,13 +4,20 @@ import type { AppEnv } from '../app-env';
 import { db, type Db } from '../db/client';
 import { contacts as contactsT, contactTags, departments, tagGroups, tags } from '../db/schema';
 import { validate } from '../validate';
-import { containsSql, startsWithSql } from '../db/search';
+import { containsSql, containsText, nameKeyMatch, nameKeySql, startsWithSql } from '../db/search';
 import { phoneSearchHash } from '../crypto/fields';
 import { recordPhoneSearch } from '../crypto/phone-search';
-import { actorOf, hasRole } from '../auth/access';
+import { actorOf, hasRole, userScope } from '../auth/access';
 import { normalizePhone } from '@shared/import/fields';
 import { ApiError } from '../errors';
-import { contactListQuery, type ContactListQuery, type ContactSummary, type TagChip } from '@shared/api/contacts';
+import {
+  contactListQuery,
+  ownerLookupQuery,
+  type ContactListQuery,
+  type ContactSummary,
+  type OwnerOption,
+  type TagChip,
+} from '@shared/api/contacts';
 import type { Page } from '@shared/api/common';
 import { idParam } from '@shared/api/common';
 import { z } from 'zod';
@@ -39,6 +46,7 @@ async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash:
     where.push(
       or(
         containsSql(contactsT.name, q.q),
+        nameKeySql('contact', contactsT.id, q.q) ?? undefined,
         containsSql(contactsT.remark, q.q),
         eq(contactsT.externalId, q.q),
         ...(phoneHash ? [eq(contactsT.phoneHash, phoneHash)] : []),
@@ -46,6 +54,7 @@ async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash:
     );
   }
   if (q.kind) where.push(eq(contactsT.kind, q.kind));
+  if (q.ownerUserId !== undefined) where.push(eq(contactsT.ownerUserId, q.ownerUserId));
   if (q.tagId !== undefined) {
     const tag = await d.select({ id: tags.id }).from(tags).where(eq(tags.id, q.tagId)).get();
     if (!tag) throw new ApiError(400, 'unknown_reference', `tagId: no tag with id ${q.tagId}`, [{ path: 'tagId', message: 'no such tag' }]);
@@ -81,6 +90,8 @@ const summaryColumns = {
   departmentId: contactsT.departmentId,
   // aliased: D1 batch results are keyed by column name, and `name` is taken by the contact
   departmentName: sql<string | null>`${departments.name}`.as('department_name'),
+  ownerUserId: contactsT.ownerUserId,
+  ownerName: sql<string | null>`(SELECT u.name FROM users u WHERE u.id = ${contactsT.ownerUserId})`.as('owner_name'),
   createdAt: contactsT.createdAt,
   lastActiveAt: contactsT.lastActiveAt,
   messageCount: contactsT.messageCount,
@@ -119,10 +130,11 @@ const summaryQuery = (d: Db) =>
 type SummaryRow = Awaited<ReturnType<typeof summaryQuery>>[number];
 
 function toSummary(row: SummaryRow, chips: TagChip[]): ContactSummary {
-  const { departmentId, departmentName, ...rest } = row;
+  const { departmentId, departmentName, ownerUserId, ownerName, ...rest } = row;
   return {
     ...rest,
     department: departmentId == null ? null : { id: departmentId, name: departmentName ?? '' },
+    owner: ownerUserId == null ? null : { id: ownerUserId, name: ownerName ?? '' },
     tags: chips,
   };
 }
@@ -170,6 +182,25 @@ export const contacts = new Hono<AppEnv>()
       pageSize: q.pageSize,
     };
     return c.json(body);
+  })
+  .get('/owners', validate('query', ownerLookupQuery), async (c) => {
+    const { q, id } = c.req.valid('query');
+    const scope = userScope(c.get('user'), 'u.department_id');
+    const keys = q ? nameKeyMatch('user', 'u.id', q) : null;
+    const name = q ? containsText('u.name', q) : null;
+    const where = [
+      'u.disabled = 0',
+      ...(scope ? [scope.sql] : []),
+      ...(q ? [keys ? `(${name!.sql} OR ${keys.sql})` : name!.sql] : []),
+      ...(id !== undefined ? ['u.id = ?'] : []),
+    ].join(' AND ');
+    const { results } = await c.env.DB.prepare(
+      `SELECT u.id, u.name, d.name AS departmentName FROM users u LEFT JOIN departments d ON d.id = u.department_id
+       WHERE ${where} ORDER BY u.name, u.id LIMIT 20`,
+    )
+      .bind(...(scope?.params ?? []), ...(name?.params ?? []), ...(keys?.params ?? []), ...(id !== undefined ? [id] : []))
+      .all<OwnerOption>();
+    return c.json({ items: results });
   })
   .get('/:id', validate('param', z.object({ id: idParam })), async (c) => {
     const { id } = c.req.valid('param');

@@ -13,7 +13,7 @@ import { auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { previewContext } from '../rules/context';
 import { phoneSearchHash, redactNumbers } from '../crypto/fields';
-import { containsText, startsWithText } from '../db/search';
+import { containsText, nameKeyMatch, startsWithText } from '../db/search';
 import { compileWhere } from '@shared/rules/sql';
 import type { JsonLogic } from '@shared/rules/types';
 import { EXPORT_COUNT_HEADER, exportContactsBody } from '@shared/api/exports';
@@ -38,9 +38,10 @@ async function filterWhere(
   if (f.q) {
     const phoneHash = await phoneSearchHash(env, f.q);
     const name = containsText('c.name', f.q);
+    const keys = nameKeyMatch('contact', 'c.id', f.q) ?? { sql: '0', params: [] };
     const remark = containsText('c.remark', f.q);
-    parts.push(`(${name.sql} OR ${remark.sql} OR c.external_id = ?${phoneHash ? ' OR c.phone_hash = ?' : ''})`);
-    params.push(...name.params, ...remark.params, f.q, ...(phoneHash ? [phoneHash] : []));
+    parts.push(`(${name.sql} OR ${keys.sql} OR ${remark.sql} OR c.external_id = ?${phoneHash ? ' OR c.phone_hash = ?' : ''})`);
+    params.push(...name.params, ...keys.params, ...remark.params, f.q, ...(phoneHash ? [phoneHash] : []));
   }
   if (f.kind) {
     parts.push('c.kind = ?');
@@ -54,6 +55,10 @@ async function filterWhere(
     }
     parts.push('c.id IN (SELECT contact_id FROM contact_tags WHERE tag_id = ?)');
     params.push(f.tagId);
+  }
+  if (f.ownerUserId !== undefined) {
+    parts.push('c.owner_user_id = ?');
+    params.push(f.ownerUserId);
   }
   if (f.departmentId !== undefined) {
     const dept = await db.prepare('SELECT path FROM departments WHERE id = ?').bind(f.departmentId).first<{ path: string }>();

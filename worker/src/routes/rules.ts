@@ -43,6 +43,7 @@ import { requireResumeRights, requireRuleRights } from '../rules/rights';
 import { archive, pause, resume } from '../rules/lifecycle';
 import { publishRule } from '../rules/publish';
 import { assumeEvent, requireVisibleContact } from '../rules/explain-context';
+import { keyCreated, keyStatements } from '../search/keys';
 import { EMPTY_GRAPH, listRules, conflict, getRule, parse, ruleDetail, toVersionSummary, versionRows } from '../rules/detail';
 
 const DEFAULT_SAMPLE = 20;
@@ -76,6 +77,7 @@ export const rules = new Hono<AppEnv>()
       }),
     ]);
     const id = insert.meta.last_row_id;
+    await keyCreated(db, 'rule', [{ id, name: b.name }]);
     return c.json(await ruleDetail(db, id), 201);
   })
 
@@ -163,6 +165,7 @@ export const rules = new Hono<AppEnv>()
       db
         .prepare('UPDATE rules SET draft_graph = ?, name = ?, description = ?, updated_at = max(?, updated_at + 1) WHERE id = ?')
         .bind(JSON.stringify(b.graph), name, description, now, id),
+      ...keyStatements(db, 'rule', [{ id, name }]),
       auditStatement(db, {
         actor: actorOf(c),
         action: 'rule.save_draft',
@@ -203,6 +206,7 @@ export const rules = new Hono<AppEnv>()
         at: now,
       }),
     ]);
+    await keyCreated(db, 'rule', [{ id: insert.meta.last_row_id, name }]);
     return c.json(await ruleDetail(db, insert.meta.last_row_id), 201);
   })
 

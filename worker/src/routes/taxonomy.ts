@@ -11,6 +11,7 @@ import { ApiError } from '../errors';
 import { validate } from '../validate';
 import { MAX_TAG_LEVEL } from '@shared/domain';
 import { checkTagName, type NamingTemplate } from '@shared/tags';
+import { keyCreated } from '../search/keys';
 import {
   checkTagNameBody,
   createGroupBody,
@@ -189,6 +190,7 @@ export const taxonomy = new Hono<AppEnv>()
       ],
       `Group ${group.name} already has a tag named ${b.name}`,
     );
+    await keyCreated(db, 'tag', [{ id: inserted.results[0]!.id, name: b.name }]);
     return c.json(toTag(inserted.results[0]!), 201);
   })
   .patch('/tags/:id', validate('param', idPath), validate('json', updateTagBody), async (c) => {

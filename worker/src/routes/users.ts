@@ -15,6 +15,7 @@ import { hashPassword, randomSalt } from '@shared/auth/password';
 import { eq, sql } from 'drizzle-orm';
 import { db as drizzleDb, type Db } from '../db/client';
 import { departments, users as usersT } from '../db/schema';
+import { keyCreated, keyStatements } from '../search/keys';
 
 /** People as the screen lists them, with their department's name and their live sessions now. */
 function selectUsers(d: Db, now: number) {
@@ -88,6 +89,7 @@ export const users = new Hono<AppEnv>()
         at: now,
       }),
     ]);
+    await keyCreated(db, 'user', [{ id: inserted!.results[0]!.id, name: b.name }]);
     return c.json(await getUser(c.env, inserted!.results[0]!.id), 201);
   })
   .patch('/:id', validate('param', idPath), validate('json', updateUserBody), async (c) => {
@@ -115,6 +117,7 @@ export const users = new Hono<AppEnv>()
       db
         .prepare('UPDATE users SET name = ?, role = ?, department_id = ?, disabled = ? WHERE id = ?')
         .bind(b.name ?? before.name, role, departmentId, (b.disabled ?? before.disabled) ? 1 : 0, id),
+      ...keyStatements(db, 'user', [{ id, name: b.name ?? before.name }]),
     ];
     if (b.password && salt) {
       statements.push(

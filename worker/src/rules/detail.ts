@@ -26,6 +26,7 @@ import { compileOptions, graphHash, loadWorkspace, tzOffsetMinutes, zoneName, ty
 import { nextRuns } from '@shared/schedule';
 import type { rules } from '../db/schema';
 import { readPage } from '../db/page';
+import { containsText, nameKeyMatch } from '../db/search';
 import { batch, typed, type AuditLogRow, type RawRow, type RuleVersionRow, type UserRow } from '../db/rows';
 import { parseJsonOr } from '@shared/json';
 
@@ -224,8 +225,10 @@ export async function listRules(
     params.push(q.status);
   } else if (q.includeArchived !== '1') where.push("r.status <> 'archived'");
   if (q.q) {
-    where.push('instr(lower(r.name), lower(?)) > 0'); // not LIKE: D1 refuses patterns over 50 bytes (worker/src/db/search.ts)
-    params.push(q.q);
+    const name = containsText('r.name', q.q);
+    const keys = nameKeyMatch('rule', 'r.id', q.q) ?? { sql: '0', params: [] };
+    where.push(`(${name.sql} OR ${keys.sql})`);
+    params.push(...name.params, ...keys.params);
   }
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const { rows, ...page } = await readPage<ListRow>(

@@ -12,6 +12,7 @@ import type { TaxonomyTag, UpdateTagBody } from '@shared/api/taxonomy';
 import { groupById, requireEditable, requireTag, runBatch, tagById, toTag, type TagRow } from './rows';
 import { checkNewName } from './names';
 import type { TaxonomySettings } from './settings';
+import { keyStatements } from '../search/keys';
 
 /** Applies `b` to tag `id` as `user` (`actor` for the audit row). */
 export async function updateTag(
@@ -93,6 +94,7 @@ export async function updateTag(
       db
         .prepare('UPDATE tags SET name = ?, parent_id = ?, description = ?, color = ? WHERE id = ?')
         .bind(next.name, next.parent_id, next.description, next.color, id),
+      ...keyStatements(db, 'tag', [{ id, name: next.name }]),
       ...levelUpdates.map((u) => db.prepare('UPDATE tags SET level = ? WHERE id = ?').bind(u.level, u.id)),
       auditStatement(db, {
         actor: actor,

@@ -1,4 +1,4 @@
-import type { ContactSort, ContactSummary } from '@shared/api/contacts';
+import type { ContactSort, ContactSummary, OwnerOption } from '@shared/api/contacts';
 import type { z } from 'zod';
 import type { ContactDetail, EventTimelinePage, ManualTagResult, TagTimelinePage, manualTagsBody } from '@shared/api/taxonomy';
 import type { Page } from '@shared/api/common';
@@ -10,12 +10,14 @@ export interface ContactFilters {
   kind?: ContactKind;
   departmentId?: number;
   tagId?: number;
+  ownerUserId?: number;
   sort?: ContactSort;
   page?: number;
   pageSize?: number;
 }
 
 export const listContacts = (filters: ContactFilters) => apiGet<Page<ContactSummary>>('/contacts', { ...filters });
+export const listOwners = (query: { q?: string; id?: number }) => apiGet<{ items: OwnerOption[] }>('/contacts/owners', query);
 export const getContact = (id: number) => apiGet<ContactSummary>(`/contacts/${id}`);
 export const getContactDetail = (id: number) => apiGet<ContactDetail>(`/contacts/${id}/detail`);
 export const getTagTimeline = (id: number, page = 1) => apiGet<TagTimelinePage>(`/contacts/${id}/tag-timeline`, { page });
