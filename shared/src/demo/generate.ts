@@ -229,6 +229,8 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
   const realName = surname + given;
   const drawn = r.chance(NICKNAME_SHARE[kind]) ? r.pick(NICKNAMES) : realName;
   const name = SHOWCASE_NAMES.get(id) ?? drawn;
+  // the remark's 张姐 / 王总 follows a showcase name's surname too
+  const family = SHOWCASE_NAMES.has(id) ? name.slice(0, 1) : surname;
 
   const team = pickTeam(r, kind, cat, salesTable);
   const owner = r.pick(team.staffIds);
@@ -256,7 +258,7 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
   if (kind === 'group_member' && r.chance(0.3)) sourceChannel = '社群裂变';
 
   const remark = r.chance(REMARK_SHARE[kind])
-    ? `${surname}${r.pick(REMARK_TITLES)}-${r.chance(0.5) && city ? city : regionShort(cat, team)}${r.pick(REMARK_ROLES)}`
+    ? `${family}${r.pick(REMARK_TITLES)}-${r.chance(0.5) && city ? city : regionShort(cat, team)}${r.pick(REMARK_ROLES)}`
     : null;
 
   const custom: Record<string, string | number> = {};

@@ -1,0 +1,63 @@
+/**
+ * Finding people the way WeCom taught people to search (issue 20): initials typed into the
+ * contacts search, and into the owner (负责人) picker, find the person.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { SHOWCASE_NAMES } from '@shared/demo/index';
+import { pinyinKeys } from '@shared/search/pinyin';
+import { gotoPage, openPage } from './browser';
+import { d1Query } from './wrangler';
+
+const baseURL = inject('baseURL');
+const persistTo = inject('persistTo');
+let close: () => Promise<void>;
+let page: Page;
+
+beforeAll(async () => {
+  ({ page, close } = await openPage('zh-CN'));
+});
+afterAll(async () => close?.());
+
+const shownTotal = async () => Number((await page.getByTestId('contacts-total').innerText()).replace(/[^\d]/g, ''));
+const names = () => page.getByTestId('contact-name').allInnerTexts();
+
+describe('Pinyin search in the contacts screen', () => {
+  it('finds 张丽坤 by typing "zlk", and counts what D1 holds for that search', async () => {
+    const [showcase] = [...SHOWCASE_NAMES.values()];
+    await gotoPage(page, `${baseURL}/contacts`);
+    await page.getByTestId('contacts-search').fill('zlk');
+    await expect.poll(names, { timeout: 10_000 }).toContain(showcase);
+    // the same search written by hand over D1: a key starting with "zlk", or the text in the name, remark or id
+    const [{ n }] = d1Query<{ n: number }>(
+      persistTo,
+      `select count(*) as n from contacts c where c.id in (select ref_id from search_keys where kind = 'contact' and substr(key, 1, 3) = 'zlk')
+         or instr(lower(c.name), 'zlk') > 0 or instr(lower(c.remark), 'zlk') > 0 or c.external_id = 'zlk'`,
+    ) as [{ n: number }];
+    await expect.poll(shownTotal).toBe(n);
+    await page.screenshot({ path: 'e2e/screenshots/pinyin-search-zh.png' });
+  });
+
+  it('picks an owner by their initials in the 负责人 picker, and lists exactly their contacts', async () => {
+    // the demo staff member with the most contacts, and their initials (the picker's keys are the server's)
+    const [owner] = d1Query<{ id: number; name: string; n: number }>(
+      persistTo,
+      `select u.id, u.name, count(*) as n from contacts c join users u on u.id = c.owner_user_id group by u.id order by n desc limit 1`,
+    );
+    const initials = pinyinKeys(owner!.name, { person: true }).find((k) => /^[a-z]{2,4}$/.test(k) && k.length === [...owner!.name].length)!;
+    expect(initials).toBeDefined();
+    await gotoPage(page, `${baseURL}/contacts`);
+    await page.getByTestId('filter-owner').click();
+    await page.keyboard.type(initials);
+    const option = page.locator('[data-testid=owner-option]:visible', { hasText: owner!.name });
+    await option.first().waitFor();
+    await page.screenshot({ path: 'e2e/screenshots/owner-picker-zh.png' });
+    await option.first().click();
+    await page.waitForURL(`**/contacts?ownerUserId=${owner!.id}`);
+    await expect.poll(shownTotal).toBe(owner!.n);
+    const rows = await page.locator('[data-testid=contacts-table] tbody tr').count();
+    expect(rows).toBe(Math.min(20, owner!.n));
+    const ownerCells = await page.locator('[data-testid=contacts-table] tbody tr td:nth-child(3)').allInnerTexts();
+    expect(ownerCells.every((t) => t.trim() === owner!.name)).toBe(true);
+  });
+});
