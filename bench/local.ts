@@ -32,3 +32,46 @@ export function median(xs: readonly number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+/** One statement timed inside workerd: wall ms around the D1 call, D1's meta, the first rows. */
+export interface TimedResult {
+  ms: number;
+  meta: { duration?: number; rows_read?: number; rows_written?: number };
+  results: Record<string, unknown>[];
+}
+
+/** A tiny worker that runs one statement on `env.DB` and times it where the app would (workerd, not Node's SQLite). */
+const TIMING_WORKER = `export default {
+  async fetch(request, env) {
+    const { sql, params } = await request.json();
+    try {
+      const t0 = Date.now();
+      const res = await env.DB.prepare(sql).bind(...params).all();
+      return Response.json({ ms: Date.now() - t0, meta: res.meta, results: (res.results ?? []).slice(0, 50) });
+    } catch (e) {
+      return Response.json({ error: String(e && e.message || e) }, { status: 500 });
+    }
+  },
+};`;
+
+/** The local D1 under wrangler state directory `dir`, opened once in Miniflare, with `q` running a timed statement. */
+export async function openTimedD1(
+  dir: string,
+): Promise<{ q: (sql: string, params?: unknown[]) => Promise<TimedResult>; close: () => Promise<void> }> {
+  const { Miniflare } = await import('miniflare');
+  const mf = new Miniflare({
+    modules: true,
+    script: TIMING_WORKER,
+    d1Persist: path.join(dir, 'v3', 'd1'),
+    d1Databases: { DB: d1DatabaseId() },
+  });
+  return {
+    q: async (sql, params = []) => {
+      const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ sql, params }) });
+      const body = (await res.json()) as TimedResult & { error?: string };
+      if (!res.ok || body.error) throw new Error(`${body.error}\n${sql.slice(0, 400)}`);
+      return body;
+    },
+    close: () => mf.dispose(),
+  };
+}

@@ -17,9 +17,8 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Miniflare } from 'miniflare';
 import { DISPLACED_SQL, batchPlan, planCte, tagRestorePlan, toTimePlan, type Plan } from '../worker/src/rollback/sql';
-import { ROOT, WRANGLER_ENV, d1DatabaseId, median } from './local';
+import { ROOT, WRANGLER_ENV, median, openTimedD1 } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -33,19 +32,6 @@ const CONTACTS = Number(values.contacts);
 const RUNS = Number(values.runs);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const DAY = 86_400_000;
-
-const WORKER = `export default {
-  async fetch(request, env) {
-    const { sql, params } = await request.json();
-    try {
-      const t0 = Date.now();
-      const res = await env.DB.prepare(sql).bind(...params).all();
-      return Response.json({ ms: Date.now() - t0, meta: res.meta, results: (res.results ?? []).slice(0, 50) });
-    } catch (e) {
-      return Response.json({ error: String(e && e.message || e) }, { status: 500 });
-    }
-  },
-};`;
 
 function prepare() {
   if (!existsSync(path.join(DIR, 'v3', 'd1'))) {
@@ -62,12 +48,6 @@ function prepare() {
     env: WRANGLER_ENV,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-}
-
-interface Result {
-  ms: number;
-  meta: { rows_read?: number };
-  results: Record<string, unknown>[];
 }
 
 /** The two statements a preview's counts come from. */
@@ -89,14 +69,8 @@ function counts(plan: Plan) {
 
 async function main() {
   prepare();
-  const mf = new Miniflare({ modules: true, script: WORKER, d1Persist: path.join(DIR, 'v3', 'd1'), d1Databases: { DB: d1DatabaseId() } });
+  const { q, close } = await openTimedD1(DIR);
   try {
-    const q = async (sql: string, params: unknown[] = []): Promise<Result> => {
-      const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify({ sql, params }) });
-      const body = (await res.json()) as Result & { error?: string };
-      if (!res.ok || body.error) throw new Error(`${body.error}\n${sql.slice(0, 400)}`);
-      return body;
-    };
     const one = async (sql: string) => (await q(sql)).results[0] ?? {};
     const ledgerRows = Number((await one('SELECT count(*) AS n FROM tag_ledger')).n);
     const holdings = Number((await one('SELECT count(*) AS n FROM contact_tags')).n);
@@ -159,7 +133,7 @@ async function main() {
     const plan = counts(toTimePlan(now - 30 * DAY))[0]!;
     for (const row of (await q(`EXPLAIN QUERY PLAN ${plan.sql}`, plan.params)).results) console.log(`  ${String(row.detail)}`);
   } finally {
-    await mf.dispose();
+    await close();
   }
 }
 

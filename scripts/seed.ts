@@ -215,6 +215,9 @@ async function main() {
     if (existing > 0 && !args.reset) {
       console.log(`seed: ${existing.toLocaleString()} contacts already in ${d1Persist}; leaving them (use --reset to replace).`);
       await setDemoPasswords(db);
+      // names written before migration 0012 (or by a path that does not key) get their search keys
+      const keyed = await keyDemoNames(db);
+      if (keyed) console.log(`seed: pinyin search keys for ${keyed.toLocaleString()} names already there`);
       return;
     }
     if (args.reset) {
