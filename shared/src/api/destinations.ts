@@ -63,7 +63,7 @@ export const testDeliveryBody = z.strictObject({
 export type TestDeliveryBody = z.output<typeof testDeliveryBody>;
 
 export interface TestDeliveryResult {
-  /** The delivery ids enqueued (the first 100 when more). */
+  /** The delivery ids enqueued, in order (the bench checks every one of them arrives). */
   deliveryIds: string[];
   enqueued: number;
 }

@@ -57,7 +57,7 @@ export const destinations = new Hono<AppEnv>()
   })
   .post('/:id/test', superAdmin, validate('param', idPath), validate('json', testDeliveryBody), async (c) => {
     const ids = await sendTestDeliveries(c.env, c.req.valid('param').id, c.req.valid('json').count, actorOf(c), Date.now());
-    return c.json({ deliveryIds: ids.slice(0, 100), enqueued: ids.length } satisfies TestDeliveryResult, 202);
+    return c.json({ deliveryIds: ids, enqueued: ids.length } satisfies TestDeliveryResult, 202);
   })
   .post('/:id/retry-dead', superAdmin, validate('param', idPath), validate('json', emptyBody), async (c) => {
     const requeued = await retryDeadLetters(c.env, { destinationId: c.req.valid('param').id }, actorOf(c), Date.now());
