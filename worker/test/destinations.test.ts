@@ -119,6 +119,24 @@ describe('destinations API', () => {
     expect(JSON.stringify(audit.results)).not.toContain(d.secret);
   });
 
+  it('keeps a receiver key in the URL query out of the audit log', async () => {
+    const d = await newDestination('ok', { query: '?key=wecom-bot-key-123' });
+    const audit = await db
+      .prepare("SELECT summary, params, after FROM audit_log WHERE action = 'destination.create' AND object_id = ?")
+      .bind(String(d.destination.id))
+      .first<Record<string, string>>();
+    expect(JSON.stringify(audit)).not.toContain('wecom-bot-key-123');
+    expect(JSON.parse(audit!.params).url).toBe(`http://receiver.test/ok/${d.key}`);
+  });
+
+  it('refuses a test delivery to a revoked destination', async () => {
+    const d = await newDestination('ok');
+    await api(`/api/destinations/${d.destination.id}/revoke`, post({}));
+    const res = await api(`/api/destinations/${d.destination.id}/test`, post({}));
+    expect(res.status).toBe(409);
+    expect(res.body.error.details[0].path).toBe('id');
+  });
+
   it('lets rule editors list destinations without URLs, and only super admins manage them', async () => {
     const d = await newDestination('ok');
     const asAdmin = await apiAs<{ items: DestinationSummary[] }>(ADMIN, '/api/destinations');
@@ -202,6 +220,16 @@ describe('the deliveries consumer', () => {
       at: m.at,
     });
     expect(await row(m.id)).toMatchObject({ status: 'delivered', attempts: 1, last_status: 200, message_enc: null });
+  });
+
+  it('sends a notify delivery to the owner: toUserId and the text in the signed payload', async () => {
+    const d = await newDestination('ok', { kind: 'notify' });
+    expect(d.destination.kind).toBe('notify');
+    const m = await message(d.destination.id, { kind: 'notify', text: '张三 成为高价值客户，请跟进' });
+    await runBatch(QUEUES.deliveries, [{ body: m }]);
+    const [got] = (await receiverLog(d.key)).received;
+    expect(got!.signature).toBe(await webhookSignature(d.secret, got!.timestamp!, got!.body));
+    expect(JSON.parse(got!.body)).toMatchObject({ deliveryId: m.id, kind: 'notify', toUserId: 9001, text: '张三 成为高价值客户，请跟进' });
   });
 
   it('500 then 200: retried with backoff, delivered once, and a redelivered copy is not sent again', async () => {
