@@ -14,7 +14,7 @@ import worker from '../src/index';
 import { QUEUES } from '../src/queues';
 import { deliveryId, type DeliveryMessage } from '../src/outbound/enqueue';
 import { fieldKeys, openField } from '../src/crypto/fields';
-import { api, apiAs, NOW, webhookSignature, type TestUser } from './fixtures';
+import { api, apiAs, NOW, seedDeadLetter, webhookSignature, type TestUser } from './fixtures';
 import type { CreatedDestination, DeadLetterList, DestinationSummary } from '@shared/api/destinations';
 
 const db = env.DB;
@@ -72,7 +72,12 @@ async function message(destinationId: number, over: Partial<DeliveryMessage> = {
 async function runBatch(queue: string, messages: { body: DeliveryMessage; attempts?: number }[]) {
   const batch = createMessageBatch<DeliveryMessage>(
     queue,
-    messages.map((m, i) => ({ id: `msg-${i}-${m.body.id.slice(0, 8)}`, timestamp: new Date(), attempts: m.attempts ?? 1, body: m.body })),
+    messages.map((m, i) => ({
+      id: `msg-${i}-${String(m.body.id).slice(0, 8)}`,
+      timestamp: new Date(),
+      attempts: m.attempts ?? 1,
+      body: m.body,
+    })),
   );
   const ctx = createExecutionContext();
   await worker.queue(batch, env, ctx);
@@ -124,7 +129,7 @@ describe('destinations API', () => {
     const audit = await db
       .prepare("SELECT summary, params, after FROM audit_log WHERE action = 'destination.create' AND object_id = ?")
       .bind(String(d.destination.id))
-      .first<Record<string, string>>();
+      .first<{ summary: string; params: string; after: string }>();
     expect(JSON.stringify(audit)).not.toContain('wecom-bot-key-123');
     expect(JSON.parse(audit!.params).url).toBe(`http://receiver.test/ok/${d.key}`);
   });
@@ -329,6 +334,14 @@ describe('the deliveries consumer', () => {
     expect((await row(delivered.id)).status).toBe('delivered');
   });
 
+  it('acknowledges a message that is not a delivery without failing the rest of its batch', async () => {
+    const d = await newDestination('ok');
+    const m = await message(d.destination.id);
+    const result = await runBatch(QUEUES.deliveries, [{ body: { nonsense: true } as unknown as DeliveryMessage }, { body: m }]);
+    expect(result.explicitAcks).toHaveLength(2);
+    expect(await row(m.id)).toMatchObject({ status: 'delivered' });
+  });
+
   it('never has more than a destination’s concurrency in flight, and uses it', async () => {
     const d = await newDestination('ok', { concurrency: 3, query: '?delay=60' });
     const other = await newDestination('ok', { concurrency: 1, query: '?delay=30' });
@@ -406,6 +419,19 @@ describe('test deliveries and retries through the real queue', () => {
       .bind(String(d.destination.id))
       .all<{ params: string }>();
     expect(audit.results.map((a) => JSON.parse(a.params))).toEqual([{ variant: 'one', name: d.destination.name, count: 1 }]);
+  });
+
+  it('two retries of the same dead letter at once send it once, with one audit entry', async () => {
+    const { destinationId, deliveryId: id } = await seedDeadLetter();
+    const answers = await Promise.all([1, 2].map(() => api(`/api/destinations/dead-letters/${id}/retry`, post({}))));
+    const requeued = answers.filter((a) => a.status === 200).reduce((n, a) => n + a.body.requeued, 0);
+    expect(requeued).toBe(1);
+    expect(answers.every((a) => a.status === 200 || a.status === 404)).toBe(true);
+    const audit = await db
+      .prepare("SELECT params FROM audit_log WHERE action = 'destination.retry' AND object_id = ?")
+      .bind(String(destinationId))
+      .all<{ params: string }>();
+    expect(audit.results.map((a) => JSON.parse(a.params))).toEqual([{ variant: 'one', name: '死信测试', count: 1 }]);
   });
 
   it('retry all requeues every dead letter of the destination', async () => {

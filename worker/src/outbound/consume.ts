@@ -165,11 +165,34 @@ export async function sealMessage(env: Env, m: DeliveryMessage): Promise<string>
   return sealField(await fieldKeys(env), JSON.stringify(m));
 }
 
+/**
+ * The messages shaped like a `DeliveryMessage` (only `enqueueDeliveries` sends them, but a
+ * message that could never be recorded would otherwise fail its whole batch every time); the
+ * others are logged and acknowledged.
+ */
+function wellFormed(messages: readonly Message<DeliveryMessage>[]): Message<DeliveryMessage>[] {
+  return messages.filter((m) => {
+    const b = m.body as Partial<DeliveryMessage> | null;
+    const ok =
+      typeof b?.id === 'string' &&
+      /^[0-9a-f]{64}$/.test(b.id) &&
+      Number.isInteger(b.destinationId) &&
+      Number.isInteger(b.rule?.id) &&
+      Number.isInteger(b.contact?.id) &&
+      (b.kind === 'call_webhook' || b.kind === 'notify');
+    if (!ok) {
+      console.error(`deliveries: message ${m.id} is not a delivery; dropped`);
+      m.ack();
+    }
+    return ok;
+  });
+}
+
 /** The deliveries queue's batch. Throws only when D1 cannot record the outcomes (the queue then retries the batch). */
 export async function consumeDeliveries(batch: MessageBatch<DeliveryMessage>, env: Env): Promise<void> {
   const db = env.DB;
   const base = backoffBase(env);
-  const messages = batch.messages;
+  const messages = wellFormed(batch.messages);
   const logged = await loggedStatus(
     db,
     messages.map((m) => m.body.id),
@@ -248,7 +271,7 @@ export async function consumeDeadDeliveries(batch: MessageBatch<DeliveryMessage>
   const db = env.DB;
   const now = Date.now();
   const statements: D1PreparedStatement[] = [];
-  for (const m of batch.messages) {
+  for (const m of wellFormed(batch.messages)) {
     const sealed = await sealMessage(env, m.body);
     statements.push(
       db

@@ -4,7 +4,7 @@
  * same delivery id, and marks the row `queued`, with its audit entry in the same batch.
  */
 import { DEAD_LETTER_PAGE, type DeadLetter, type DeadLetterList } from '@shared/api/destinations';
-import { auditStatement } from '../audit';
+import { AuditSql, auditInsert } from '../audit';
 import type { Actor } from '../auth/access';
 import { fieldKeys, openField } from '../crypto/fields';
 import type { DeliveryRow } from '../db/rows';
@@ -112,34 +112,29 @@ export async function retryDeadLetters(
     ]);
   const messages = await requeue(env, rows);
   if (!messages.length) return 0;
-  const ids = messages.map((m) => m.id);
-  const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < ids.length; i += 90) {
-    const chunk = ids.slice(i, i + 90);
-    statements.push(
-      db
-        .prepare(`UPDATE deliveries SET status = 'queued' WHERE status = 'dead' AND id IN (${chunk.map(() => '?').join(', ')})`)
-        .bind(...chunk),
-    );
-  }
-  statements.push(
-    auditStatement(db, {
-      actor,
-      action: 'destination.retry',
-      objectType: 'destination',
-      objectId: destinationId,
-      summary:
-        'deliveryId' in target
-          ? `Sent dead letter ${target.deliveryId} to ${destination.name} again`
-          : `Sent ${messages.length} dead letters to ${destination.name} again`,
-      params:
-        'deliveryId' in target
-          ? { variant: 'one', name: destination.name, count: 1 }
-          : { variant: 'all', name: destination.name, count: messages.length },
-      at: now,
-    }),
-  );
-  await db.batch(statements);
-  await enqueueDeliveries(env, messages);
-  return messages.length;
+  // Only the rows this request turns from dead to queued are sent: a retry racing another one
+  // (two admins, one click twice) sends each dead letter once, and its entry counts what it sent.
+  const variant = 'deliveryId' in target ? 'one' : 'all';
+  const [flipped] = await db.batch<{ id: string }>([
+    db
+      .prepare(`UPDATE deliveries SET status = 'queued' WHERE status = 'dead' AND id IN (SELECT value FROM json_each(?)) RETURNING id`)
+      .bind(JSON.stringify(messages.map((m) => m.id))),
+    auditInsert(
+      db,
+      {
+        actor,
+        action: 'destination.retry',
+        objectType: 'destination',
+        objectId: destinationId,
+        summary: new AuditSql(`'Sent ' || changes() || ' dead letter(s) to ' || ? || ' again'`, destination.name),
+        params: new AuditSql(`json_object('variant', ?, 'name', ?, 'count', changes())`, variant, destination.name),
+        at: now,
+      },
+      { where: 'changes() > 0' },
+    ),
+  ]);
+  const sent = new Set(flipped!.results.map((r) => r.id));
+  const toSend = messages.filter((m) => sent.has(m.id));
+  await enqueueDeliveries(env, toSend);
+  return toSend.length;
 }
