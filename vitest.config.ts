@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
+import { fakeReceiver } from './worker/test/fake-receiver';
 
 /**
  * One `vitest run` runs three projects:
@@ -31,7 +32,11 @@ export default defineConfig(async () => {
               main: './worker/src/index.ts',
               wrangler: { configPath: './wrangler.toml' },
               // FIELD_KEY: the dev-only value of scripts/dev-field-key.ts (production: `wrangler secret put FIELD_KEY`)
-              miniflare: { bindings: { TEST_MIGRATIONS: migrations, FIELD_KEY: 'segflow-local-dev-field-key-not-secret' } },
+              miniflare: {
+                bindings: { TEST_MIGRATIONS: migrations, FIELD_KEY: 'segflow-local-dev-field-key-not-secret' },
+                // outbound deliveries reach a fake remote receiver (worker/test/fake-receiver.ts), the one outside system faked
+                outboundService: fakeReceiver,
+              },
             }),
           ],
           test: {

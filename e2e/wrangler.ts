@@ -72,6 +72,9 @@ export async function startDev(persistTo: string, port: number): Promise<ChildPr
       persistTo,
       '--var',
       `FIELD_KEY:${DEV_FIELD_KEY}`,
+      // outbound deliveries retry at once: a dead letter (five failed attempts) appears within seconds
+      '--var',
+      'DELIVERY_BACKOFF_BASE_SECONDS:0',
     ],
     {
       env: QUIET_ENV,

@@ -20,6 +20,7 @@ import { users } from './routes/users';
 import { audit } from './routes/audit';
 import { securityLog } from './routes/security-log';
 import { eventSources } from './routes/event-sources';
+import { destinations } from './routes/destinations';
 import { rollbacks } from './routes/rollbacks';
 import { authenticate } from './auth/access';
 
@@ -53,6 +54,7 @@ app.route('/api/users', users);
 app.route('/api/audit', audit);
 app.route('/api/security-log', securityLog);
 app.route('/api/event-sources', eventSources);
+app.route('/api/destinations', destinations);
 app.route('/api/contacts', contacts);
 app.route('/api/tag-groups', tagGroups);
 app.route('/api/departments', departments);

@@ -17,6 +17,7 @@ interface AuditEntryBase {
     | 'session'
     | 'department'
     | 'event_source'
+    | 'destination'
     | 'rollback'
     | 'import'
     | 'system';

@@ -7,6 +7,9 @@
  * - `segflow-deliveries`: outbound deliveries (call-webhook, notify);
  * - `segflow-deliveries-dead`: deliveries that failed every attempt, listed for a retry.
  */
+import { consumeDeadDeliveries, consumeDeliveries } from './outbound/consume';
+import type { DeliveryMessage } from './outbound/enqueue';
+
 export const QUEUES = {
   intake: 'segflow-intake',
   intakeDead: 'segflow-intake-dead',
@@ -14,8 +17,12 @@ export const QUEUES = {
   deliveriesDead: 'segflow-deliveries-dead',
 } as const;
 
-export const queue: ExportedHandlerQueueHandler<Env> = async (batch) => {
+export const queue: ExportedHandlerQueueHandler<Env> = async (batch, env) => {
   switch (batch.queue) {
+    case QUEUES.deliveries:
+      return consumeDeliveries(batch as MessageBatch<DeliveryMessage>, env);
+    case QUEUES.deliveriesDead:
+      return consumeDeadDeliveries(batch as MessageBatch<DeliveryMessage>, env);
     default:
       // a queue this worker does not know: leave its messages for a deployment that does
       console.error(`queue: no consumer for "${batch.queue}"; ${batch.messages.length} messages retried`);

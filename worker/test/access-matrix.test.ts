@@ -12,7 +12,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { anonApi, apiAs, ROOT, seedSmallWorld, type TestUser } from './fixtures';
+import { anonApi, apiAs, ROOT, seedDeadLetter, seedSmallWorld, type TestUser } from './fixtures';
 import { hashPassword } from '@shared/auth/password';
 import { expectedOf, type RulePreviewOk } from '@shared/api/rules';
 
@@ -183,6 +183,8 @@ const superOnly: Policy = { min: 'super_admin', scope: 'none' };
 const readHidden: Policy = { min: 'staff', scope: 'hidden' };
 const writeHidden: Policy = { min: 'dept_admin', scope: 'hidden' };
 const editVisible: Policy = { min: 'dept_admin', scope: 'visible' };
+/** Rule editors (department admins and up), with no department side: destinations to pick in an action. */
+const editors: Policy = { min: 'dept_admin', scope: 'none' };
 
 /** Every route of the app, keyed `METHOD path` as Hono registers it. */
 const ROUTES: Record<string, Route | 'public'> = {
@@ -279,6 +281,32 @@ const ROUTES: Record<string, Route | 'public'> = {
   'POST /api/event-sources/:id/revoke': {
     policy: superOnly,
     call: async (u) => send(u, 'POST', `/api/event-sources/${await newSource()}/revoke`),
+  },
+  'GET /api/destinations': { policy: editors, call: (u) => get(u, '/api/destinations') },
+  'POST /api/destinations': {
+    policy: superOnly,
+    call: (u) => send(u, 'POST', '/api/destinations', { name: uniq('目的地'), kind: 'webhook', url: 'http://receiver.test/ok/matrix' }),
+  },
+  'POST /api/destinations/:id/rotate': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/destinations/${(await seedDeadLetter()).destinationId}/rotate`),
+  },
+  'POST /api/destinations/:id/revoke': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/destinations/${(await seedDeadLetter()).destinationId}/revoke`),
+  },
+  'POST /api/destinations/:id/test': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/destinations/${(await seedDeadLetter()).destinationId}/test`),
+  },
+  'POST /api/destinations/:id/retry-dead': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/destinations/${(await seedDeadLetter()).destinationId}/retry-dead`),
+  },
+  'GET /api/destinations/dead-letters': { policy: superOnly, call: (u) => get(u, '/api/destinations/dead-letters') },
+  'POST /api/destinations/dead-letters/:deliveryId/retry': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/destinations/dead-letters/${(await seedDeadLetter()).deliveryId}/retry`),
   },
   'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
   'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },

@@ -15,7 +15,7 @@ import { expectedOf } from '@shared/api/rules';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { api, apiAs, seedSmallWorld } from './fixtures';
+import { api, apiAs, seedDeadLetter, seedSmallWorld } from './fixtures';
 import { purgeExpired } from '../src/cron/purge';
 import type { RuleGraph } from '@shared/rules/types';
 // the audit screen's real sentences (plain objects): every entry must fill each of their placeholders
@@ -269,6 +269,47 @@ const CASES: Record<string, Case> = {
     setup: () => ok(api('/api/event-sources', json({ kind: 'generic', id: 'cov-c', name: 'C' }))),
     call: () => api('/api/event-sources/cov-c/revoke', json({})),
     objectId: () => 'cov-c',
+  },
+  'POST /api/destinations': {
+    action: 'destination.create',
+    objectType: 'destination',
+    call: () => api('/api/destinations', json({ name: '推送A', kind: 'webhook', url: 'http://receiver.test/ok/cov?key=secret' })),
+    objectId: (_, body) => String(body.destination.id),
+  },
+  'POST /api/destinations/:id/rotate': {
+    action: 'destination.rotate',
+    objectType: 'destination',
+    setup: seedDeadLetter,
+    call: (s) => api(`/api/destinations/${s.destinationId}/rotate`, json({})),
+    objectId: (s) => String(s.destinationId),
+  },
+  'POST /api/destinations/:id/revoke': {
+    action: 'destination.revoke',
+    objectType: 'destination',
+    setup: seedDeadLetter,
+    call: (s) => api(`/api/destinations/${s.destinationId}/revoke`, json({})),
+    objectId: (s) => String(s.destinationId),
+  },
+  'POST /api/destinations/:id/test': {
+    action: 'destination.test',
+    objectType: 'destination',
+    setup: seedDeadLetter,
+    call: (s) => api(`/api/destinations/${s.destinationId}/test`, json({})),
+    objectId: (s) => String(s.destinationId),
+  },
+  'POST /api/destinations/:id/retry-dead': {
+    action: 'destination.retry',
+    objectType: 'destination',
+    setup: seedDeadLetter,
+    call: (s) => api(`/api/destinations/${s.destinationId}/retry-dead`, json({})),
+    objectId: (s) => String(s.destinationId),
+  },
+  'POST /api/destinations/dead-letters/:deliveryId/retry': {
+    action: 'destination.retry',
+    objectType: 'destination',
+    setup: seedDeadLetter,
+    call: (s) => api(`/api/destinations/dead-letters/${s.deliveryId}/retry`, json({})),
+    objectId: (s) => String(s.destinationId),
   },
   'POST /api/contacts/:id/tags': {
     action: 'contact.tags',

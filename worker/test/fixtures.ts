@@ -129,3 +129,38 @@ export async function webhookSignature(secret: string, ts: string, body: string)
   const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${ts}.${body}`));
   return 'sha256=' + [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+/**
+ * A destination (pointed at the fake receiver, worker/test/fake-receiver.ts) with one dead
+ * letter, written to D1 the way the deliveries consumer leaves one: the queue message sealed
+ * with the field key. Returns both ids.
+ */
+export async function seedDeadLetter(): Promise<{ destinationId: number; deliveryId: string }> {
+  const { fieldKeys, sealField } = await import('../src/crypto/fields');
+  const { deliveryId: idOf } = await import('../src/outbound/enqueue');
+  const run = `dead-${crypto.randomUUID()}`;
+  const destinationId = (await env.DB.prepare(
+    `INSERT INTO destinations (name, kind, url, secret_enc) VALUES ('死信测试', 'webhook', 'http://receiver.test/ok/dead-letters', ?) RETURNING id`,
+  )
+    .bind(await sealField(await fieldKeys(env), 'a'.repeat(64)))
+    .first<number>('id'))!;
+  const id = await idOf({ ruleId: 0, ruleVersion: 0, nodeId: 'test', contactId: 0, runRef: run });
+  const message = {
+    id,
+    destinationId,
+    kind: 'call_webhook',
+    rule: { id: 0, version: 0, name: 'test', nodeId: 'test' },
+    contact: { id: 0, externalId: 'test', name: null, ownerUserId: null },
+    tagChanges: [],
+    cause: { kind: 'event', ref: run },
+    at: NOW,
+  };
+  await env.DB.prepare(
+    `INSERT INTO deliveries (id, destination_id, kind, rule_id, rule_version, node_id, contact_id, status, attempts, last_attempt_at,
+       last_status, last_reason, message_enc, created_at)
+     VALUES (?, ?, 'call_webhook', 0, 0, 'test', 0, 'dead', 5, ?, 500, 'answered 500', ?, ?)`,
+  )
+    .bind(id, destinationId, NOW, await sealField(await fieldKeys(env), JSON.stringify(message)), NOW)
+    .run();
+  return { destinationId, deliveryId: id };
+}

@@ -12,6 +12,7 @@ export const AUDIT_OBJECT_TYPES = [
   'session',
   'department',
   'event_source',
+  'destination',
   'rollback',
   'import',
   'system',
@@ -114,6 +115,12 @@ export interface AuditParamsByAction {
   'event_source.create': { name: string; id: string; sourceKind: string };
   'event_source.rotate': { name: string; id: string; graceEndsAt: number };
   'event_source.revoke': { name: string; id: string };
+  /** `url` without its query string (a receiver's key may be in it) */
+  'destination.create': { name: string; destinationKind: string; url: string | null };
+  'destination.rotate': { name: string };
+  'destination.revoke': { name: string };
+  'destination.test': { name: string; count: number };
+  'destination.retry': { variant: 'one' | 'all'; name: string; count: number };
   'contact.tags':
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }

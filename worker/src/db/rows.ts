@@ -29,6 +29,8 @@ export type LoginAttemptRow = RawRow<typeof schema.loginAttempts>;
 export type ContactRow = RawRow<typeof schema.contacts>;
 export type CustomFieldRow = RawRow<typeof schema.customFields>;
 export type EventSourceRow = RawRow<typeof schema.eventSources>;
+export type DestinationRow = RawRow<typeof schema.destinations>;
+export type DeliveryRow = RawRow<typeof schema.deliveries>;
 /** A row of `events` (named apart from the evaluators' `EventRow`, which is the same event in their shape). */
 export type ContactEventRow = RawRow<typeof schema.events>;
 export type ContactDailyStatRow = RawRow<typeof schema.contactDailyStats>;

@@ -613,3 +613,65 @@ export const searchKeyQueue = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.kind, t.refId] })],
 );
+
+/**
+ * Outbound destinations (super admins, data-sources screen): where call-webhook and notify
+ * actions send. The signing secret is sealed with the field key (AES-256-GCM, crypto/fields.ts):
+ * it must be read back to sign, so it cannot be hashed, and a copy of the database alone does
+ * not let anyone forge our deliveries. Shown once, on create and rotate.
+ */
+export const destinations = sqliteTable(
+  'destinations',
+  {
+    id: integer('id').primaryKey(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['webhook', 'notify'] }).notNull(),
+    url: text('url').notNull(),
+    secretEnc: text('secret_enc').notNull(),
+    timeoutMs: integer('timeout_ms').notNull().default(10_000),
+    /** At most this many deliveries to the destination in flight at once (see worker/src/outbound/consume.ts). */
+    concurrency: integer('concurrency').notNull().default(5),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull().default(now),
+    /** Revoked: deliveries to it are dead at once, with that reason. */
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [check('destinations_kind_check', sql`${t.kind} in ('webhook', 'notify')`)],
+);
+
+/**
+ * One row per delivery id (worker/src/outbound/enqueue.ts `deliveryId`): the dedupe guard (a
+ * delivered id is never sent again) and the dead-letter list. No personal data in clear: the
+ * contact is its id; what a retry needs (the queue message, which carries the contact's name) is
+ * kept sealed with the field key in `message_enc`, only while the row is dead or requeued.
+ */
+export const deliveries = sqliteTable(
+  'deliveries',
+  {
+    id: text('id').primaryKey(),
+    destinationId: integer('destination_id').notNull(),
+    kind: text('kind', { enum: ['call_webhook', 'notify'] }).notNull(),
+    ruleId: integer('rule_id').notNull(),
+    ruleVersion: integer('rule_version').notNull(),
+    nodeId: text('node_id').notNull(),
+    contactId: integer('contact_id').notNull(),
+    /** `failed`: an attempt failed and the queue will try again; `queued`: a dead letter sent again by hand. */
+    status: text('status', { enum: ['delivered', 'failed', 'dead', 'queued'] }).notNull(),
+    /** Attempts made, all time (a retried dead letter keeps counting). */
+    attempts: integer('attempts').notNull().default(0),
+    lastAttemptAt: integer('last_attempt_at'),
+    /** HTTP status of the last answer; null for a network error or a timeout. */
+    lastStatus: integer('last_status'),
+    /** Why the last attempt failed (English, for the dead-letter list). */
+    lastReason: text('last_reason'),
+    /** `failed`: when the queue will try again (the backoff the consumer chose). */
+    nextAttemptAt: integer('next_attempt_at'),
+    messageEnc: text('message_enc'),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [
+    index('deliveries_destination_status_idx').on(t.destinationId, t.status, t.lastAttemptAt),
+    check('deliveries_status_check', sql`${t.status} in ('delivered', 'failed', 'dead', 'queued')`),
+  ],
+);

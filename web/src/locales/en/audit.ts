@@ -48,6 +48,7 @@ const en: typeof zh = {
       session: 'Session',
       department: 'Department',
       event_source: 'Data source',
+      destination: 'Destination',
       rollback: 'Rollback',
       import: 'Import',
       system: 'System',
@@ -59,6 +60,13 @@ const en: typeof zh = {
     user: { create: 'Created user', update: 'Edited user', password: 'Changed password', revoke_sessions: "Ended a user's sessions" },
     department: { create: 'Created department', rename: 'Renamed department', move: 'Moved department' },
     event_source: { create: 'Created data source', rotate: 'Rotated secret', revoke: 'Revoked data source' },
+    destination: {
+      create: 'Created destination',
+      rotate: 'Rotated signing secret',
+      revoke: 'Revoked destination',
+      test: 'Sent test delivery',
+      retry: 'Retried dead letters',
+    },
     contact: { tags: 'Edited tags by hand', export: 'Exported contacts', phone_search: 'Searched by phone number' },
     import: {
       create: 'Started an import',
@@ -119,6 +127,13 @@ const en: typeof zh = {
       create: 'Created data source “{name}” ({sourceKind}, ID {id})',
       rotate: 'Rotated the secret of data source “{name}” ({id}); the previous one works until {graceEndsAt}',
       revoke: 'Revoked data source “{name}” ({id}): its events are refused from now on',
+    },
+    destination: {
+      create: 'Created destination “{name}” ({destinationKind}, {url})',
+      rotate: 'Rotated the signing secret of destination “{name}”: deliveries are signed with the new one from now on',
+      revoke: 'Revoked destination “{name}”: deliveries to it go to the dead letters from now on',
+      test: 'Sent {count} test deliveries to destination “{name}”',
+      retry: { one: 'Sent 1 dead letter to destination “{name}” again', all: 'Sent {count} dead letters to destination “{name}” again' },
     },
     contact: {
       tags: {

@@ -9,6 +9,7 @@ import auth from './auth';
 import audit from './audit';
 import people from './people';
 import sources from './sources';
+import destinations from './destinations';
 import errors from './errors';
 import imports from './imports';
 import rollback from './rollback';
@@ -26,6 +27,7 @@ const en: typeof zhCN = {
   ...audit,
   ...people,
   ...sources,
+  ...destinations,
   ...errors,
   ...imports,
   ...rollback,

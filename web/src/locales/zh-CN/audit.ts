@@ -47,6 +47,7 @@ export default {
       session: '登录会话',
       department: '部门',
       event_source: '数据源',
+      destination: '推送目的地',
       rollback: '回滚',
       import: '导入',
       system: '系统',
@@ -59,6 +60,7 @@ export default {
     user: { create: '创建用户', update: '修改用户', password: '修改密码', revoke_sessions: '结束用户的全部会话' },
     department: { create: '创建部门', rename: '重命名部门', move: '移动部门' },
     event_source: { create: '创建数据源', rotate: '轮换密钥', revoke: '停用数据源' },
+    destination: { create: '创建推送目的地', rotate: '轮换签名密钥', revoke: '停用推送目的地', test: '发送测试推送', retry: '重发死信' },
     contact: { tags: '手动修改标签', export: '导出联系人', phone_search: '按手机号搜索联系人' },
     import: { create: '开始导入', rows: '上传导入数据', dry_run: '导入预检', apply: '执行导入', rollback: '回滚导入' },
     rollback: {
@@ -118,6 +120,13 @@ export default {
       create: '创建了数据源「{name}」（{sourceKind}，ID {id}）',
       rotate: '轮换了数据源「{name}」（{id}）的密钥，旧密钥在 {graceEndsAt} 前仍然有效',
       revoke: '停用了数据源「{name}」（{id}），此后它发来的事件一律拒收',
+    },
+    destination: {
+      create: '创建了推送目的地「{name}」（{destinationKind}，{url}）',
+      rotate: '轮换了推送目的地「{name}」的签名密钥，此后的推送用新密钥签名',
+      revoke: '停用了推送目的地「{name}」，此后发往它的推送直接进入死信',
+      test: '向推送目的地「{name}」发送了 {count} 条测试推送',
+      retry: { one: '重发了推送目的地「{name}」的 1 条死信', all: '重发了推送目的地「{name}」的 {count} 条死信' },
     },
     contact: {
       tags: {

@@ -8,6 +8,7 @@ import auth from './auth';
 import audit from './audit';
 import people from './people';
 import sources from './sources';
+import destinations from './destinations';
 import errors from './errors';
 import imports from './imports';
 import rollback from './rollback';
@@ -28,6 +29,7 @@ export default {
   ...audit,
   ...people,
   ...sources,
+  ...destinations,
   ...errors,
   ...imports,
   ...rollback,

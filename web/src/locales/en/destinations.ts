@@ -1,0 +1,72 @@
+import type zh from '../zh-CN/destinations';
+
+const en: typeof zh = {
+  destinations: {
+    tabs: { sources: 'Data sources (in)', destinations: 'Destinations', deadLetters: 'Dead letters' },
+    subtitle: "Where rules' “call webhook” and “notify owner” actions send; every delivery is signed with the destination's secret",
+    new: 'New destination',
+    columns: {
+      name: 'Name',
+      kind: 'Type',
+      url: 'URL',
+      limits: 'Timeout / concurrency',
+      status: 'Status',
+      actions: 'Actions',
+    },
+    kinds: { webhook: 'Webhook', notify: 'Notify owner' },
+    limits: '{timeout} s · at most {concurrency} at once',
+    active: 'Active',
+    revoked: 'Revoked',
+    revokedAt: 'Revoked {time}',
+    test: 'Test delivery',
+    testSent: 'A test delivery is on the queue; if it fails it shows up under dead letters',
+    rotate: 'Rotate secret',
+    rotateTitle: 'Rotate signing secret',
+    rotateConfirm: 'Generate a new signing secret for {name}? Deliveries are signed with it from now on: update the receiver too.',
+    revoke: 'Revoke',
+    revokeTitle: 'Revoke destination',
+    revokeConfirm: 'Once {name} is revoked, deliveries to it go straight to the dead letters, for good (you can create a new one). Revoke?',
+    revokedDone: 'Revoked {name}',
+    empty: 'No destinations yet: create one so rule actions can call a webhook or notify an owner',
+    notifyNote: 'Until WeCom messaging is connected, “notify owner” is delivered as a webhook (with toUserId and the message text).',
+    form: {
+      title: 'New destination',
+      name: 'Name',
+      kind: 'Type',
+      url: 'Receiver URL',
+      urlHint: 'A full address starting with http:// or https://',
+      timeout: 'Timeout (s)',
+      concurrency: 'Max concurrency',
+      create: 'Create',
+    },
+    secret: {
+      url: 'Receiver URL',
+      howTo:
+        'Every delivery carries X-Segflow-Delivery (the delivery id, the same on every retry: dedupe on it), X-Segflow-Timestamp (unix seconds) and X-Segflow-Signature: sha256= and the hex HMAC-SHA256 of “timestamp.body” under the secret.',
+    },
+    dead: {
+      subtitle:
+        'Deliveries that failed every attempt or that the receiver refused. Fix the receiver, then send them again; a delivery id is delivered once.',
+      filter: 'Destination',
+      all: 'All destinations',
+      columns: {
+        destination: 'Destination',
+        rule: 'Rule',
+        contact: 'Contact ID',
+        attempts: 'Attempts',
+        lastAttempt: 'Last attempt',
+        reason: 'Reason',
+        actions: 'Actions',
+      },
+      testRule: 'Test delivery',
+      ruleVersion: 'v{version} · node {node}',
+      retry: 'Retry',
+      retryAll: 'Retry all of this destination',
+      retried: 'Back on the queue: {count}',
+      empty: 'No dead letters: every delivery arrived or is still being retried',
+      total: '{total} in all',
+      never: 'not tried',
+    },
+  },
+};
+export default en;
