@@ -9,9 +9,11 @@
  *    - initials:  the same search for a name's initials ("zlk");
  *    - keys-only / external-id-only: the indexed part of each alone (a prefix range on
  *      search_keys' primary key / the external_id unique index);
+ *    - substring / substring-scan: text inside names and remarks ("华东") through the keys, and
+ *      the `instr` scan over every contact that the list ran before (the same contacts);
  *    and prints each one's query plan. The search is the list's (worker/src/routes/contacts.ts,
- *    the same meaning as the export's SQL): key prefix range OR name / remark contain the text
- *    OR external id equals it.
+ *    the same meaning as the export's SQL): key prefix ranges (pinyin, initials, any text inside
+ *    name and remark) OR external id equals it.
  * 3. Prints the size of the web bundle and the worker bundle (pinyin-pro and opencc-js are the
  *    bulk of what issue 20 added), gzipped, as built by `npm run build` / wrangler's bundler.
  */
@@ -21,7 +23,7 @@ import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { nameQuery, prefixEnd } from '@shared/search/pinyin';
+import { nameQuery, prefixEnd, type NameQuery } from '@shared/search/pinyin';
 import { ROOT, WRANGLER_ENV, median, openTimedD1 } from './local';
 
 const { values } = parseArgs({
@@ -55,10 +57,24 @@ function prepare() {
 /** The contacts list's search for `text`, as SQL over `contacts c` (the export's form of the same predicate). */
 function listSearch(text: string): { sql: string; params: unknown[] } {
   const q = nameQuery(text);
-  const keys = q ? `c.id IN (SELECT ref_id FROM search_keys WHERE kind = 'contact' AND key >= ? AND key < ?)` : '0';
+  if (!q) {
+    // punctuation only: keys fold it away, so the list scans for the text as typed
+    return {
+      sql: `(instr(lower(c.name), lower(?)) > 0 OR instr(lower(c.remark), lower(?)) > 0 OR c.external_id = ?)`,
+      params: [text, text, text],
+    };
+  }
   return {
-    sql: `(instr(lower(c.name), lower(?)) > 0 OR ${keys} OR instr(lower(c.remark), lower(?)) > 0 OR c.external_id = ?)`,
-    params: [text, ...(q ? [q.prefix, prefixEnd(q.prefix)] : []), text, text],
+    sql: `(c.id IN (${keyRanges(q).sql}) OR c.external_id = ?)`,
+    params: [...keyRanges(q).params, text],
+  };
+}
+
+/** A key of a contact starting with one of the query's prefixes (worker/src/db/search.ts, written out). */
+function keyRanges(q: NameQuery): { sql: string; params: unknown[] } {
+  return {
+    sql: `SELECT ref_id FROM search_keys WHERE kind = 'contact' AND (${q.prefixes.map(() => '(key >= ? AND key < ?)').join(' OR ')})`,
+    params: q.prefixes.flatMap((p) => [p, prefixEnd(p)]),
   };
 }
 
@@ -104,9 +120,11 @@ async function main() {
       id: { sql: `SELECT count(*) AS n FROM contacts c WHERE ${listSearch(ext).sql}`, params: listSearch(ext).params },
       initials: { sql: `SELECT count(*) AS n FROM contacts c WHERE ${listSearch(initials).sql}`, params: listSearch(initials).params },
       'external-id-only': { sql: 'SELECT count(*) AS n FROM contacts c WHERE c.external_id = ?', params: [ext] },
-      'keys-only': {
-        sql: `SELECT count(*) AS n FROM contacts c WHERE c.id IN (SELECT ref_id FROM search_keys WHERE kind = 'contact' AND key >= ? AND key < ?)`,
-        params: [p.prefix, prefixEnd(p.prefix)],
+      'keys-only': { sql: `SELECT count(*) AS n FROM contacts c WHERE c.id IN (${keyRanges(p).sql})`, params: keyRanges(p).params },
+      substring: { sql: `SELECT count(*) AS n FROM contacts c WHERE ${listSearch('华东').sql}`, params: listSearch('华东').params },
+      'substring-scan': {
+        sql: `SELECT count(*) AS n FROM contacts c WHERE instr(lower(c.name), lower(?)) > 0 OR instr(lower(c.remark), lower(?)) > 0`,
+        params: ['华东', '华东'],
       },
     };
     const ms: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));

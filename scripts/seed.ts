@@ -163,12 +163,15 @@ async function keyDemoNames(db: Awaited<ReturnType<Miniflare['getD1Database']>>)
   for (const kind of SEARCH_KINDS) {
     for (;;) {
       const { results } = await db
-        .prepare(`SELECT t.id, t.name FROM search_key_queue q JOIN ${TABLE[kind]} t ON t.id = q.ref_id WHERE q.kind = ? LIMIT 5000`)
+        .prepare(
+          `SELECT t.id, t.name${kind === 'contact' ? ', t.remark' : ''} FROM search_key_queue q JOIN ${TABLE[kind]} t ON t.id = q.ref_id WHERE q.kind = ? LIMIT 5000`,
+        )
         .bind(kind)
-        .all<{ id: number; name: string | null }>();
+        .all<{ id: number; name: string | null; remark?: string | null }>();
       if (!results.length) break;
-      const json = JSON.stringify(results.map((r) => ({ id: r.id, keys: storedKeys(kind, r.name) })));
+      const json = JSON.stringify(results.map((r) => ({ id: r.id, keys: storedKeys(kind, r.name, r.remark ?? null) })));
       await db.batch([
+        db.prepare(`DELETE FROM search_keys WHERE kind = ?1 AND ref_id IN (SELECT j.value ->> 'id' FROM json_each(?2) j)`).bind(kind, json),
         db
           .prepare(
             `INSERT OR IGNORE INTO search_keys (kind, key, ref_id) SELECT ?1, k.value, j.value ->> 'id' FROM json_each(?2) j, json_each(j.value, '$.keys') k`,

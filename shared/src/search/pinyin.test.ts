@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { nameQuery, pinyinKeys, prefixEnd } from './pinyin';
+import { nameQuery, pinyinKeys, prefixEnd, storedKeys, SUFFIX_CHARS } from './pinyin';
 
-/** Whether a query finds a name, as the SQL does: one of its keys in the query's prefix range. */
-function finds(query: string, name: string, person = true): boolean {
+/** Whether a query finds a name, as the SQL does: one of its keys in one of the query's prefix ranges. */
+function findsIn(query: string, keys: string[]): boolean {
   const q = nameQuery(query);
-  return q !== null && pinyinKeys(name, { person }).some((k) => k >= q.prefix && k < prefixEnd(q.prefix));
+  return q !== null && keys.some((k) => q.prefixes.some((p) => k >= p && k < prefixEnd(p)));
 }
+const finds = (query: string, name: string, person = true) => findsIn(query, pinyinKeys(name, { person }));
 
 describe('pinyin search keys', () => {
   it('finds 张丽坤 by initials, full pinyin, a mix, and in either script', () => {
@@ -37,5 +38,24 @@ describe('pinyin search keys', () => {
     expect(finds('beijing', '北京客户', false)).toBe(true);
     expect(pinyinKeys('')).toEqual([]);
     expect(nameQuery('  ·  ')).toBeNull();
+  });
+
+  it('finds a contact by any text inside its name or remark, as the old substring scan did, and by the remark’s pinyin', () => {
+    const keys = storedKeys('contact', '张丽坤', '赵姐-华东老客户');
+    for (const q of ['丽坤', '坤', '华东', '老客户', '-华东老', 'zj', 'zhaojie', 'zlk']) expect(findsIn(q, keys), q).toBe(true);
+    for (const q of ['华南', '客户老', 'lkz']) expect(findsIn(q, keys), q).toBe(false);
+    // punctuation and case fold away: "100%_满意" is found by "0%_满" and by "100"
+    const pct = storedKeys('contact', '王芳', '100%_满意');
+    for (const q of ['0%_满', '100', '满意', 'WANG']) expect(findsIn(q, pct), q).toBe(true);
+    // a mix is read as pinyin and also looked for as typed
+    expect(findsIn('vip客', storedKeys('contact', 'Amy', '大VIP客户'))).toBe(true);
+    // a long remark is found by text in its first SUFFIX_CHARS characters
+    const long = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+    expect(SUFFIX_CHARS).toBe(24);
+    expect(findsIn('uvw', storedKeys('contact', '某', long))).toBe(true);
+    expect(findsIn('xyz', storedKeys('contact', '某', long))).toBe(false);
+    // users, tags and rules keep name keys only
+    expect(storedKeys('tag', '高价值客户')).toEqual(['gaojiazhikehu', 'gjzkh', '高价值客户']);
+    expect(storedKeys('contact', null)).toEqual(['']);
   });
 });

@@ -53,22 +53,36 @@ export function pinyinKeys(name: string, opts: { person?: boolean } = {}): strin
   return [...new Set(keys.filter(Boolean))];
 }
 
-/** How a typed query is matched: names with a key starting with `prefix`. */
+/** How a typed query is matched: names with a key starting with one of `prefixes` (one or two). */
 export interface NameQuery {
-  prefix: string;
+  prefixes: string[];
 }
 
 /**
- * A search box's text as a name query: "zlk" and "zhangl" are pinyin prefixes; "张丽" and "張麗"
- * are the simplified characters a name starts with; "zhang丽" (a mix) reads as "zhangli". Null
- * for a query with nothing to match.
+ * A search box's text as a name query: "zlk" and "zhangl" are pinyin prefixes (and, being
+ * letters, also text inside a name); "张丽" and "張麗" are the simplified characters; "zhang丽" (a
+ * mix) reads as "zhangli" and is also looked for as typed ("vip客" inside "大VIP客户"). Null for a
+ * query with nothing to match (punctuation only).
  */
 export function nameQuery(q: string): NameQuery | null {
   const folded = simplifiedKey(q);
   if (!folded) return null;
-  if (!HAN.test(folded)) return { prefix: folded };
-  if ([...folded].every((ch) => HAN.test(ch))) return { prefix: folded };
-  return { prefix: keysOf(folded, false).full };
+  if (!HAN.test(folded) || [...folded].every((ch) => HAN.test(ch))) return { prefixes: [folded] };
+  const read = keysOf(folded, false).full;
+  return { prefixes: read === folded ? [folded] : [read, folded] };
+}
+
+/** Characters of a text kept as substring keys: a longer remark is found by its first 24 (folded) characters. */
+export const SUFFIX_CHARS = 24;
+
+/**
+ * Every suffix of a text, folded (simplifiedKey), up to `SUFFIX_CHARS` characters: a prefix range
+ * over these finds the text by any substring ("丽坤" in 张丽坤, "华东采购" in 张总-华东采购), the way
+ * a scan with `instr` did, but through an index.
+ */
+export function textSuffixes(text: string): string[] {
+  const chars = [...simplifiedKey(text)].slice(0, SUFFIX_CHARS);
+  return chars.map((_, i) => chars.slice(i).join(''));
 }
 
 /** The upper bound of a prefix range: `key >= prefix AND key < prefixEnd(prefix)` is "starts with". */
@@ -76,8 +90,17 @@ export function prefixEnd(prefix: string): string {
   return prefix + '\u{10FFFF}';
 }
 
-/** The keys stored for a name of `kind`: its pinyin keys (people's names also read surname-first), or '' for a name with none (so the row counts as keyed). */
-export function storedKeys(kind: SearchKind, name: string | null): string[] {
+/**
+ * The keys stored for a row of `kind`: its name's pinyin keys (people's names also read
+ * surname-first); for a contact also its remark's, and every suffix of name and remark (so the
+ * contacts search finds any text inside them through the index); '' for a row with none (so the
+ * row counts as keyed).
+ */
+export function storedKeys(kind: SearchKind, name: string | null, remark: string | null = null): string[] {
   const keys = name ? pinyinKeys(name, { person: kind === 'contact' || kind === 'user' }) : [];
-  return keys.length ? keys : [''];
+  if (kind === 'contact') {
+    if (name) keys.push(...textSuffixes(name));
+    if (remark) keys.push(...pinyinKeys(remark), ...textSuffixes(remark));
+  }
+  return keys.length ? [...new Set(keys)] : [''];
 }

@@ -7,7 +7,7 @@
  */
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { SqlPredicate } from '../auth/access';
-import { nameQuery, prefixEnd } from '@shared/search/pinyin';
+import { nameQuery, prefixEnd, type NameQuery } from '@shared/search/pinyin';
 import type { SearchKind } from '@shared/search/kinds';
 
 /** `column` contains `text`, ignoring ASCII case (the old `LIKE '%text%'`). */
@@ -30,23 +30,31 @@ export function startsWithSql(column: SQLWrapper, text: string): SQL {
   return sql`instr(${column}, ${text}) = 1`;
 }
 
+/** "A key of `kind` starts with one of the query's prefixes", over `search_keys` (each a range on its primary key). */
+function keyRanges(kind: SearchKind, q: NameQuery): SqlPredicate {
+  return {
+    sql: `SELECT ref_id FROM search_keys WHERE kind = ? AND (${q.prefixes.map(() => '(key >= ? AND key < ?)').join(' OR ')})`,
+    params: [kind, ...q.prefixes.flatMap((p) => [p, prefixEnd(p)])],
+  };
+}
+
 /**
- * The row `idColumn` names is a `kind` whose name a search finds by its keys (pinyin, initials,
- * simplified characters: worker/src/search/keys.ts): a prefix range on the `search_keys`
- * primary key. null when the text has nothing to match by (punctuation only).
+ * The row `idColumn` names is a `kind` a search finds by its keys (pinyin, initials, simplified
+ * characters; for contacts also any text inside name and remark: worker/src/search/keys.ts), an
+ * index range, never a scan. null when the text has nothing to match by (punctuation only: the
+ * caller falls back to `containsText`).
  */
 export function nameKeyMatch(kind: SearchKind, idColumn: string, text: string): SqlPredicate | null {
   const q = nameQuery(text);
   if (!q) return null;
-  return {
-    sql: `${idColumn} IN (SELECT ref_id FROM search_keys WHERE kind = ? AND key >= ? AND key < ?)`,
-    params: [kind, q.prefix, prefixEnd(q.prefix)],
-  };
+  const ranges = keyRanges(kind, q);
+  return { sql: `${idColumn} IN (${ranges.sql})`, params: ranges.params };
 }
 
 /** {@link nameKeyMatch} for drizzle queries. */
 export function nameKeySql(kind: SearchKind, idColumn: SQLWrapper, text: string): SQL | null {
   const q = nameQuery(text);
   if (!q) return null;
-  return sql`${idColumn} IN (SELECT ref_id FROM search_keys WHERE kind = ${kind} AND key >= ${q.prefix} AND key < ${prefixEnd(q.prefix)})`;
+  const ranges = q.prefixes.map((p) => sql`(key >= ${p} AND key < ${prefixEnd(p)})`);
+  return sql`${idColumn} IN (SELECT ref_id FROM search_keys WHERE kind = ${kind} AND (${sql.join(ranges, sql` OR `)}))`;
 }

@@ -104,8 +104,8 @@ export async function dryRun(db: D1Database, env: Env, actor: Actor, id: string,
       ie,
       b: bucketOf(externalId!),
       tags: tags?.ok ? tags.tagIds : [],
-      // the keys of the name the contact will have (a new contact without one is named by its external id)
-      nk: storedKeys('contact', attrs.name ?? externalId!),
+      // the search keys a new contact will have (without a name it is named by its external id)
+      nk: storedKeys('contact', attrs.name ?? externalId!, attrs.remark ?? null),
     };
   };
   const upsert = (chunk: string) =>

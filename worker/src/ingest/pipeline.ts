@@ -495,8 +495,12 @@ function writeStatements(
       db,
       'contact',
       touched
-        .filter((c) => c.isNew || c.attrs.name !== undefined)
-        .map((c) => ({ externalId: c.externalId, name: c.attrs.name ?? c.externalId })),
+        .filter((c) => c.isNew || c.attrs.name !== undefined || c.attrs.remark !== undefined)
+        .map((c) => ({
+          externalId: c.externalId,
+          name: c.attrs.name ?? (c.isNew ? c.externalId : (c.contact.name as string)),
+          remark: c.attrs.remark ?? (c.isNew ? null : ((c.contact.remark as string | null) ?? null)),
+        })),
     ),
   );
 

@@ -37,6 +37,15 @@ const orderBy: Record<ContactListQuery['sort'], SQL[]> = {
   created: [desc(contactsT.createdAt), desc(contactsT.id)],
 };
 
+/**
+ * A contact's name or remark as the search box matches it: by its keys (index ranges), or, for a
+ * query of punctuation alone (which keys fold away), by scanning for the text as typed.
+ */
+function contactTextSql(text: string): SQL[] {
+  const keys = nameKeySql('contact', contactsT.id, text);
+  return keys ? [keys] : [containsSql(contactsT.name, text), containsSql(contactsT.remark, text)];
+}
+
 /** `phoneHash`: the keyed hash of `q` when it is a phone number (exact match on the sealed phone). */
 async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash: string | null = null): Promise<SQL[]> {
   const where: SQL[] = [];
@@ -45,9 +54,8 @@ async function filters(d: Db, q: ContactListQuery, user: SessionUser, phoneHash:
   if (q.q) {
     where.push(
       or(
-        containsSql(contactsT.name, q.q),
-        nameKeySql('contact', contactsT.id, q.q) ?? undefined,
-        containsSql(contactsT.remark, q.q),
+        // any text inside name or remark, pinyin, initials: one index range (contactSearchText)
+        ...contactTextSql(q.q),
         eq(contactsT.externalId, q.q),
         ...(phoneHash ? [eq(contactsT.phoneHash, phoneHash)] : []),
       )!,

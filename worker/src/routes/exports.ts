@@ -37,11 +37,13 @@ async function filterWhere(
   const params: unknown[] = [];
   if (f.q) {
     const phoneHash = await phoneSearchHash(env, f.q);
+    // as the list: keys (index ranges), or a scan for a query of punctuation alone
+    const keys = nameKeyMatch('contact', 'c.id', f.q);
     const name = containsText('c.name', f.q);
-    const keys = nameKeyMatch('contact', 'c.id', f.q) ?? { sql: '0', params: [] };
     const remark = containsText('c.remark', f.q);
-    parts.push(`(${name.sql} OR ${keys.sql} OR ${remark.sql} OR c.external_id = ?${phoneHash ? ' OR c.phone_hash = ?' : ''})`);
-    params.push(...name.params, ...keys.params, ...remark.params, f.q, ...(phoneHash ? [phoneHash] : []));
+    const text = keys ?? { sql: `${name.sql} OR ${remark.sql}`, params: [...name.params, ...remark.params] };
+    parts.push(`(${text.sql} OR c.external_id = ?${phoneHash ? ' OR c.phone_hash = ?' : ''})`);
+    params.push(...text.params, f.q, ...(phoneHash ? [phoneHash] : []));
   }
   if (f.kind) {
     parts.push('c.kind = ?');

@@ -20,26 +20,38 @@ export { storedKeys };
 /** The table behind each kind (fixed strings, never from input). */
 const TABLES: Record<SearchKind, string> = { contact: 'contacts', user: 'users', tag: 'tags', rule: 'rules' };
 
-/** One named row: by id, or (contacts written by external id, whose id the batch assigns) by external id. */
-export type Named = { id: number; name: string | null } | { externalId: string; name: string | null };
+/**
+ * One named row: by id, or (contacts written by external id, whose id the batch assigns) by
+ * external id. A contact's keys also cover its remark: give the remark it has after the write.
+ */
+export type Named = ({ id: number } | { externalId: string }) & { name: string | null; remark?: string | null };
 
 /**
  * Statements that key `rows` (after the statements that wrote their names, in the same batch):
- * insert their keys, take them off the queue. Two statements whatever the count (JSON parameter).
- * Only rows whose stored name is still the name keyed are touched: a rename between the cron's
- * read and its write leaves the row queued (its trigger dropped the old keys) for the next tick.
+ * drop their old keys, insert the new ones, take them off the queue. Three statements whatever
+ * the count (JSON parameter). Only rows whose stored name (and a contact's remark) is still what
+ * was keyed are touched: a rename between the cron's read and its write leaves the row queued
+ * (its trigger queued it again) for the next tick.
  */
 export function keyStatements(db: D1Database, kind: SearchKind, rows: readonly Named[]): D1PreparedStatement[] {
   if (!rows.length) return [];
+  const contact = kind === 'contact';
   const json = JSON.stringify(
-    rows.map((r) => ({ ...('id' in r ? { id: r.id } : { ext: r.externalId }), name: r.name, keys: storedKeys(kind, r.name) })),
+    rows.map((r) => ({
+      ...('id' in r ? { id: r.id } : { ext: r.externalId }),
+      name: r.name,
+      ...(contact ? { remark: r.remark ?? null } : {}),
+      keys: storedKeys(kind, r.name, r.remark ?? null),
+    })),
   );
   // the rows as stored, matched by id, or (contacts written by external id) by that
   const byExternalId = !('id' in rows[0]!);
   if (rows.some((r) => 'id' in r === byExternalId)) throw new Error('keyStatements: rows must all have ids, or all external ids');
   const match = byExternalId ? `t.external_id = json_extract(j.value, '$.ext')` : `t.id = json_extract(j.value, '$.id')`;
-  const current = `FROM json_each(?2) j JOIN ${TABLES[kind]} t ON ${match} AND t.name IS json_extract(j.value, '$.name')`;
+  const same = `t.name IS json_extract(j.value, '$.name')${contact ? ` AND t.remark IS json_extract(j.value, '$.remark')` : ''}`;
+  const current = `FROM json_each(?2) j JOIN ${TABLES[kind]} t ON ${match} AND ${same}`;
   return [
+    db.prepare(`DELETE FROM search_keys WHERE kind = ?1 AND ref_id IN (SELECT t.id ${current})`).bind(kind, json),
     db
       .prepare(`INSERT OR IGNORE INTO search_keys (kind, key, ref_id) SELECT ?1, k.value, t.id ${current}, json_each(j.value, '$.keys') k`)
       .bind(kind, json),
@@ -56,7 +68,7 @@ export async function keyCreated(db: D1Database, kind: SearchKind, rows: readonl
 }
 
 /** Rows keyed per kind per cron tick: a few hundred statements' worth of JSON, well inside one invocation's budget. */
-export const KEY_BATCH = 500;
+export const KEY_BATCH = 1000;
 
 /** Keys up to `limit` queued rows of each kind (the cron's step); answers how many rows were keyed. */
 export async function keyQueued(db: D1Database, limit = KEY_BATCH): Promise<number> {
@@ -64,11 +76,11 @@ export async function keyQueued(db: D1Database, limit = KEY_BATCH): Promise<numb
   for (const kind of Object.keys(TABLES) as SearchKind[]) {
     const { results } = await db
       .prepare(
-        `SELECT q.ref_id AS id, t.name AS name FROM search_key_queue q JOIN ${TABLES[kind]} t ON t.id = q.ref_id
-         WHERE q.kind = ? ORDER BY q.ref_id LIMIT ?`,
+        `SELECT q.ref_id AS id, t.name AS name${kind === 'contact' ? ', t.remark AS remark' : ''}
+         FROM search_key_queue q JOIN ${TABLES[kind]} t ON t.id = q.ref_id WHERE q.kind = ? ORDER BY q.ref_id LIMIT ?`,
       )
       .bind(kind, limit)
-      .all<{ id: number; name: string | null }>();
+      .all<{ id: number; name: string | null; remark?: string | null }>();
     if (!results.length) continue;
     await db.batch(keyStatements(db, kind, results));
     keyed += results.length;
@@ -77,21 +89,24 @@ export async function keyQueued(db: D1Database, limit = KEY_BATCH): Promise<numb
 }
 
 /**
- * An import's apply: the keys its dry run computed for the names it writes (new contacts, and
- * updated ones whose file gives a name), set-based from the staging rows; after the contacts
- * statements, in the same batch.
+ * An import's apply: the keys its dry run computed for the contacts it creates (name and remark
+ * from the file are all they have), set-based from the staging rows; after the contacts
+ * statements, in the same batch. Updated contacts are queued by their trigger when their name or
+ * remark changed (their other value is not in the file) and keyed by the cron.
  */
 export function importKeyStatements(db: D1Database, importId: string): D1PreparedStatement[] {
-  const named = `r.import_id = ?1 AND r.name_keys IS NOT NULL AND (r.status = 'new' OR (r.status = 'updated' AND r.data ->> 'name' IS NOT NULL))`;
+  const created = `r.import_id = ?1 AND r.status = 'new' AND r.name_keys IS NOT NULL AND r.contact_id IS NOT NULL`;
   return [
     db
       .prepare(
         `INSERT OR IGNORE INTO search_keys (kind, key, ref_id)
-         SELECT 'contact', k.value, r.contact_id FROM import_rows r, json_each(r.name_keys) k WHERE ${named} AND r.contact_id IS NOT NULL`,
+         SELECT 'contact', k.value, r.contact_id FROM import_rows r, json_each(r.name_keys) k WHERE ${created}`,
       )
       .bind(importId),
     db
-      .prepare(`DELETE FROM search_key_queue WHERE kind = 'contact' AND ref_id IN (SELECT r.contact_id FROM import_rows r WHERE ${named})`)
+      .prepare(
+        `DELETE FROM search_key_queue WHERE kind = 'contact' AND ref_id IN (SELECT r.contact_id FROM import_rows r WHERE ${created})`,
+      )
       .bind(importId),
   ];
 }
