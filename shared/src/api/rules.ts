@@ -356,11 +356,13 @@ export const previewBody = z
   .strict();
 export type PreviewBody = z.output<typeof previewBody>;
 
-/** One action node: what it does (its tag's net change is in `PreviewCountsBody.tags`). */
-export interface ActionCounts {
-  type: 'add_tag' | 'remove_tag';
-  tagId: number;
-}
+/**
+ * One action node: what it does. A tag action's net change is in `PreviewCountsBody.tags`; a
+ * call-webhook / notify node carries `calls`, the deliveries publishing makes through it (the
+ * contacts it reaches whose tags publishing changes).
+ */
+export type ActionCounts =
+  { type: 'add_tag' | 'remove_tag'; tagId: number } | { type: 'call_webhook' | 'notify'; destinationId: number; calls: number };
 
 /**
  * The net change of one tag (docs/rules.md "What a rule does to a contact"): every action that

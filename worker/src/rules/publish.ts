@@ -12,6 +12,7 @@ import type { Actor } from '../auth/access';
 import type { SessionUser } from '@shared/api/auth';
 import { graphHash, loadWorkspace, previewContext } from './context';
 import { applyStatements } from './apply';
+import { outboundStatements, sendPendingDeliveries } from '../outbound/rule-deliveries';
 import { appliesNow, countRule, ruleScope } from './rule-preview';
 import { requireRuleRights } from './rights';
 import { conflict, getRule, parse, ruleDetail, appliedOf, type PublishRecord } from './detail';
@@ -108,6 +109,24 @@ export async function publishRule(
       apply.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
     );
   }
+  // Call-webhook / notify nodes: staged in the same batch for the contacts publishing re-tags (outbound/rule-deliveries.ts).
+  const outbound = applyNow
+    ? outboundStatements(db, compiled, ctx, scope, {
+        ruleId: id,
+        ruleVersion: version,
+        batchId,
+        cause: { kind: 'publish', ref: batchId },
+        at: now,
+      })
+    : { ok: true as const, value: { before: [], after: [], runIds: [] } };
+  if (!outbound.ok) {
+    throw new ApiError(
+      422,
+      'invalid_rule',
+      `The draft cannot be applied: ${outbound.errors.map((e) => e.message).join('; ')}`,
+      outbound.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
+    );
+  }
   const trigger = compiled.trigger.type === 'schedule' ? 'schedule' : compiled.trigger.eventType;
   try {
     await db.batch([
@@ -136,7 +155,9 @@ export async function publishRule(
       db
         .prepare("UPDATE rules SET status = 'published', published_version = ?, updated_at = max(?, updated_at + 1) WHERE id = ?")
         .bind(version, now, id),
+      ...outbound.value.before,
       ...apply.value,
+      ...outbound.value.after,
       // The audit row records what the ledger says was written, computed inside the batch.
       auditInsert(db, {
         at: now,
@@ -168,6 +189,8 @@ export async function publishRule(
     }
     throw e;
   }
+  // After the commit: a failed enqueue leaves the deliveries staged for the cron to send (never lost, never for unchanged contacts).
+  if (outbound.value.runIds.length) await sendPendingDeliveries(env, outbound.value.runIds);
   const record = await db
     .prepare(
       `SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id DESC LIMIT 1`,
