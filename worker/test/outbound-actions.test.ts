@@ -5,14 +5,14 @@
  * version and that contact's tag changes; and an unknown or revoked destination is a 422 on its
  * node, never a 500.
  */
-import { env } from 'cloudflare:workers';
+import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoSql } from '@shared/demo';
 import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse } from '@shared/api/rules';
 import type { RuleGraph } from '@shared/rules/types';
 import type { DeliveryMessage } from '../src/outbound/enqueue';
 import { deliveryId } from '../src/outbound/enqueue';
-import { api } from './fixtures';
+import { api, webhookSignature } from './fixtures';
 import { compileRule } from '@shared/rules/compile';
 import { runScheduled } from '../src/cron/scheduled';
 import { outboundStatements } from '../src/outbound/rule-deliveries';
@@ -270,5 +270,73 @@ describe('scheduled runs call too, and nothing staged is lost', () => {
       (await db.prepare("SELECT COUNT(*) AS n FROM tag_apply_targets WHERE run_id >= 'out:' AND run_id < 'out;'").first<{ n: number }>())!
         .n,
     ).toBe(0);
+  });
+});
+
+describe('event-triggered rules call once per event that reaches the node', () => {
+  it('a message mentioning 价格 notifies the owner even though no tag changes; other messages and a resent event do not', async () => {
+    const g: RuleGraph = {
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [] } },
+        { id: 'price', kind: 'condition', condition: { field: 'trigger.text', op: 'contains_any', value: ['价格'] } },
+        { id: 'owner', kind: 'action', action: { type: 'notify', destinationId: notifyTo, text: '{name} 问了价格' } },
+      ],
+      edges: [
+        { id: 'e1', source: 't', target: 'price' },
+        { id: 'e2', source: 'price', target: 'owner', sourceHandle: 'yes' },
+      ],
+    };
+    const { rule, p } = await createAndPreview('询价提醒', g);
+    // it reads its event: publishing applies nothing and calls nobody
+    expect(callsOf(p, 'owner')).toBe(0);
+    const sent = captureDeliveries();
+    const r = await api<PublishResponse>(
+      `/api/rules/${rule.id}/publish`,
+      json({ rolloutPercent: 100, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true }),
+    );
+    expect(r.status).toBe(200);
+    expect(sent).toHaveLength(0);
+
+    await db.prepare("INSERT INTO event_sources (id, name, kind, secret) VALUES ('im', '客服系统', 'generic', 'im-secret')").run();
+    const post = async (events: unknown[]) => {
+      const body = JSON.stringify({ events });
+      const ts = String(Math.floor(Date.now() / 1000));
+      const res = await exports.default.fetch(
+        new Request('http://segflow.test/api/webhooks/im', {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'X-Segflow-Timestamp': ts,
+            'X-Segflow-Signature': await webhookSignature('im-secret', ts, body),
+          },
+          body,
+        }),
+      );
+      expect(res.status).toBe(200);
+    };
+    const msg = (id: string, ext: string, text: string) => ({
+      id,
+      type: 'message',
+      occurredAt: Date.now() - 1000,
+      contact: { externalId: ext, name: '新朋友' },
+      text,
+    });
+    await post([msg('m-1', 'new-ext-1', '请问价格多少'), msg('m-2', 'new-ext-1', '你好'), msg('m-3', 'new-ext-2', '价格表发我')]);
+    await post([msg('m-1', 'new-ext-1', '请问价格多少')]); // the sender retries: a duplicate, no second call
+    const mine = sent.filter((m) => m.rule.id === rule.id);
+    expect(mine.map((m) => [m.contact.externalId, m.cause])).toEqual([
+      ['new-ext-1', { kind: 'event', ref: 'im:m-1' }],
+      ['new-ext-2', { kind: 'event', ref: 'im:m-3' }],
+    ]);
+    const contactId = (await db.prepare("SELECT id FROM contacts WHERE external_id = 'new-ext-1'").first<{ id: number }>())!.id;
+    expect(mine[0]).toMatchObject({
+      kind: 'notify',
+      destinationId: notifyTo,
+      text: '新朋友 问了价格',
+      tagChanges: [],
+      contact: { id: contactId },
+    });
+    expect(mine[0]!.id).toBe(await deliveryId({ ruleId: rule.id, ruleVersion: 1, nodeId: 'owner', contactId, runRef: 'im:m-1' }));
   });
 });
