@@ -12,6 +12,7 @@ import errors from './errors';
 import imports from './imports';
 import rollback from './rollback';
 import security from './security';
+import outbound from './outbound';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -32,4 +33,5 @@ export default {
   ...imports,
   ...rollback,
   ...security,
+  ...outbound,
 };
