@@ -86,6 +86,7 @@ describe('call-webhook node', () => {
     await page.getByTestId('language-switch').getByText('EN').click();
     await expect.poll(() => calls.innerText()).toBe(`Publishing calls ${expected.toLocaleString('en')}×`);
     await shot('outbound-call-webhook-en');
+    // TO REMOVE AT MERGE: GET /api/destinations (wt-dest) is absent on this branch, so its 404 is the one error allowed
     expect(consoleErrors.filter((e) => !e.includes('404'))).toEqual([]);
   });
 });
