@@ -17,6 +17,7 @@ let page: Page;
 let consoleErrors: string[];
 let close: () => Promise<void>;
 let destinationId = 0;
+let notifyId = 0;
 
 beforeAll(async () => {
   ({ context, page, consoleErrors, close } = await openPage('zh-CN'));
@@ -24,7 +25,9 @@ beforeAll(async () => {
   // `POST /api/destinations` fills it; until then the test makes the columns rules read.
   d1Query(persistTo, 'CREATE TABLE IF NOT EXISTS destinations (id INTEGER PRIMARY KEY, name TEXT, kind TEXT NOT NULL, revoked_at INTEGER)');
   d1Query(persistTo, "INSERT INTO destinations (name, kind) VALUES ('CRM 回调', 'webhook')");
+  d1Query(persistTo, "INSERT INTO destinations (name, kind) VALUES ('负责人提醒', 'notify')");
   destinationId = d1Query<{ id: number }>(persistTo, "SELECT max(id) AS id FROM destinations WHERE kind = 'webhook'")[0]!.id;
+  notifyId = d1Query<{ id: number }>(persistTo, "SELECT max(id) AS id FROM destinations WHERE kind = 'notify'")[0]!.id;
 });
 afterAll(async () => close?.());
 
@@ -88,5 +91,40 @@ describe('call-webhook node', () => {
     await shot('outbound-call-webhook-en');
     // TO REMOVE AT MERGE: GET /api/destinations (wt-dest) is absent on this branch, so its 404 is the one error allowed
     expect(consoleErrors.filter((e) => !e.includes('404'))).toEqual([]);
+  });
+
+  it('a notify node: placeholder chips write into the text, and an event rule says it calls once per event', async () => {
+    const graph = {
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'event', eventType: 'message', filters: [] } },
+        {
+          id: 'c',
+          kind: 'condition',
+          position: { x: 320, y: 0 },
+          condition: { field: 'trigger.text', op: 'contains_any', value: ['价格'] },
+        },
+        { id: 'n', kind: 'action', position: { x: 660, y: 0 }, action: { type: 'notify', destinationId: notifyId, text: '客户询价：' } },
+      ],
+      edges: [
+        { id: 'e1', source: 't', target: 'c' },
+        { id: 'e2', source: 'c', target: 'n', sourceHandle: 'yes' },
+      ],
+    };
+    const { id } = await apiCall<{ id: number }>(context, 'POST', '/rules', { name: `询价提醒 ${Date.now()}`, graph });
+    page.setDefaultTimeout(15_000);
+    await page.getByTestId('language-switch').getByText('中文').click();
+    await gotoPage(page, `${baseURL}/rules/${id}`);
+    const node = page.locator('[data-testid=node-action]');
+    await node.click();
+    await page.getByTestId('notify-text').waitFor();
+    await page.getByRole('button', { name: '联系人姓名' }).click();
+    await page.getByRole('button', { name: '标签变化' }).click();
+    await expect.poll(() => page.getByTestId('inspector').locator('textarea').inputValue()).toBe('客户询价：{name}{tags}');
+    await expect.poll(() => node.locator('.sf-notify-text').innerText()).toBe('客户询价：{name}{tags}');
+    expect(await page.getByTestId('inspector').innerText()).toContain('事件触发的规则：之后每个到达此节点的事件调用一次。');
+    // it reads its event: publishing calls nobody now
+    await expect.poll(() => node.getByTestId('action-calls').innerText(), { timeout: 30_000 }).toBe('发布将调用 0 次');
+    await shot('outbound-notify-zh-CN');
   });
 });
