@@ -8,7 +8,14 @@
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoSql } from '@shared/demo';
-import { expectedOf, type PublishResponse, type RuleDetail, type RulePreviewOk, type RulePreviewResponse } from '@shared/api/rules';
+import {
+  expectedCallsOf,
+  expectedOf,
+  type PublishResponse,
+  type RuleDetail,
+  type RulePreviewOk,
+  type RulePreviewResponse,
+} from '@shared/api/rules';
 import type { RuleGraph } from '@shared/rules/types';
 import type { DeliveryMessage } from '../src/outbound/enqueue';
 import { deliveryId } from '../src/outbound/enqueue';
@@ -110,10 +117,16 @@ describe('publishing calls exactly as the preview counted', () => {
     expect(ownerCalls).toBeLessThan(p.counts.total);
 
     const sent = captureDeliveries();
-    const r = await api<PublishResponse>(
+    // a confirmation of other call counts is refused, naming the node, and calls nobody
+    const body = { rolloutPercent: 100, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true };
+    const stale = await api<{ error: { details: { path: string }[] } }>(
       `/api/rules/${rule.id}/publish`,
-      json({ rolloutPercent: 100, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true }),
+      json({ ...body, expectedCalls: { ...expectedCallsOf(p.counts), crm: crmCalls + 1 } }),
     );
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.details.map((d) => d.path)).toEqual(['expectedCalls.crm']);
+    expect(sent).toHaveLength(0);
+    const r = await api<PublishResponse>(`/api/rules/${rule.id}/publish`, json({ ...body, expectedCalls: expectedCallsOf(p.counts) }));
     expect(r.status).toBe(200);
 
     const crm = sent.filter((m) => m.rule.nodeId === 'crm');

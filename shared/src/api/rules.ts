@@ -391,6 +391,11 @@ export interface ConflictCounts {
   contacts: number;
 }
 
+/** The calls a publish confirms (`PublishBody.expectedCalls`), per outbound node, from a preview's counts. */
+export function expectedCallsOf(counts: Pick<PreviewCountsBody, 'actions'>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts.actions).flatMap(([nodeId, a]) => ('calls' in a ? [[nodeId, a.calls]] : [])));
+}
+
 /** The per-tag counts a publish confirms (`PublishBody.expected`), from a preview's counts. */
 export function expectedOf(counts: Pick<PreviewCountsBody, 'tags'>): Record<string, { gain: number; lose: number }> {
   return Object.fromEntries(counts.tags.map((t) => [String(t.tagId), { gain: t.gain, lose: t.lose }]));
@@ -500,6 +505,12 @@ export const publishBody = z
       z.string().regex(/^[1-9][0-9]{0,9}$/, 'must be a tag id'),
       z.object({ gain: z.number().int().min(0), lose: z.number().int().min(0) }).strict(),
     ),
+    /**
+     * The calls the confirmation showed, per call-webhook / notify node id (`ActionCounts.calls`):
+     * when sent, publishing refuses (409, `expectedCalls.<nodeId>`) if it would now call a
+     * different number of times. Optional: clients from before outbound actions send none.
+     */
+    expectedCalls: z.record(z.string().min(1).max(64), z.number().int().min(0)).optional(),
     confirm: z.literal(true, 'must be true: the user confirmed the changes'),
     /** A note stored with the version ("raised threshold to ¥1,000"). */
     note: z.string().trim().max(500).optional(),

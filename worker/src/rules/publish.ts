@@ -5,7 +5,7 @@
  * the ledger's own counts commit in one batch. A draft changed in between rolls it all back.
  */
 import { ApiError } from '../errors';
-import type { PublishBody, TagCounts, PublishResponse } from '@shared/api/rules';
+import { expectedCallsOf, type PreviewCountsBody, type PublishBody, type TagCounts, type PublishResponse } from '@shared/api/rules';
 import type { FieldProblem } from '@shared/api/errors';
 import { auditInsert, AuditSql } from '../audit';
 import type { Actor } from '../auth/access';
@@ -50,6 +50,25 @@ function confirmationProblems(now: TagCounts[], expected: PublishBody['expected'
   return problems;
 }
 
+/** Where the confirmed calls per call-webhook / notify node differ from what publishing would make now (when confirmed). */
+function callProblems(now: PreviewCountsBody, expected: PublishBody['expectedCalls']): FieldProblem[] {
+  if (!expected) return [];
+  const calls = expectedCallsOf(now);
+  const problems: FieldProblem[] = [];
+  for (const [nodeId, n] of Object.entries(calls)) {
+    if (expected[nodeId] !== n)
+      problems.push({
+        path: `expectedCalls.${nodeId}`,
+        message: `is ${expected[nodeId] ?? 'missing'}, but publishing would now call ${n} times`,
+      });
+  }
+  for (const nodeId of Object.keys(expected)) {
+    if (!(nodeId in calls))
+      problems.push({ path: `expectedCalls.${nodeId}`, message: 'is not a call-webhook or notify node of this rule' });
+  }
+  return problems;
+}
+
 /** Publishes rule `id` as `user` (`actor` for the audit row); `ownerPath` is the rule's department path. */
 export async function publishRule(
   db: D1Database,
@@ -87,7 +106,7 @@ export async function publishRule(
   const applyNow = appliesNow(compiled);
 
   // The user must see what they publish: the confirmed per-tag net change must be what publishing writes now.
-  const problems = confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow);
+  const problems = [...confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow), ...callProblems(counts, b.expectedCalls)];
   if (problems.length) {
     throw conflict(
       `What publishing would change is not what was confirmed (${problems.map((p) => `${p.path} ${p.message}`).join('; ')}): preview again`,
