@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { demoSql } from '@shared/demo';
 import { compileRule } from '@shared/rules/compile';
 import { rolloutSql } from '@shared/rollout';
-import type { RuleGraph } from '@shared/rules/types';
+import type { RuleGraph, TagActionSpec } from '@shared/rules/types';
 import { runPreview, sampleMatches } from '../src/rules/preview';
 import { webhookSignature } from './fixtures';
 
@@ -131,8 +131,8 @@ describe('rules run on webhook events exactly as previewed', () => {
     const s1 = await sampleMatches(db, r1.compiled, ctx, 1000);
     const s2 = await sampleMatches(db, r2.compiled, ctx, 1000, { scope: scope20 });
     if (!p1.ok || !p2.ok || !s1.ok || !s2.ok) throw new Error('preview failed');
-    const n1 = p1.value.tags.get(r1.compiled.actions[0]!.action.tagId)?.gain as number;
-    const n2 = p2.value.tags.get(r2.compiled.actions[0]!.action.tagId)?.gain as number;
+    const n1 = p1.value.tags.get((r1.compiled.actions[0]!.action as TagActionSpec).tagId)?.gain as number;
+    const n2 = p2.value.tags.get((r2.compiled.actions[0]!.action as TagActionSpec).tagId)?.gain as number;
     const want1 = s1.value.map((c) => c.id);
     const want2 = s2.value.map((c) => c.id);
     // The demo must make both rules select a real, partial subset, or the test proves little.

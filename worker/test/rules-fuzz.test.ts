@@ -5,7 +5,7 @@ import { compileRule, formulaToLogic } from '@shared/rules/compile';
 import { evalDataFromRows } from '@shared/rules/data';
 import { compileLogic, compileRulePlan, truthy } from '@shared/rules/evaluate';
 import { applyReference } from '@shared/rules/jsonlogic';
-import { randomGraph, SeededRandom, type GraphVocabulary } from '@shared/rules/random-graph';
+import { randomGraph, SeededRandom, withOutboundActions, type GraphVocabulary } from '@shared/rules/random-graph';
 import type { EvalData, TriggerEvent } from '@shared/rules/types';
 import type { EventType } from '@shared/domain';
 import { buildPreviewCountPlan, fillCounts, type PlanTuning } from '@shared/rules/preview-counts';
@@ -13,6 +13,8 @@ import { netChange, netPlanOver, type NetPlan, type TagRow } from '@shared/rules
 import type { CompiledRule } from '@shared/rules/compile';
 import { runPreview } from '../src/rules/preview';
 import { applyStatements } from '../src/rules/apply';
+import { outboundStatements } from '../src/outbound/rule-deliveries';
+import { outboundActions } from '@shared/rules/outbound';
 import { applyChanges, type RuleChange } from '../src/execution/evaluate';
 import type { TagInfo } from '../src/execution/published';
 
@@ -37,8 +39,13 @@ let contacts: EvalData[] = [];
 let vocab: GraphVocabulary;
 /** Matched count per seed: the suite is only worth something if graphs select varied subsets. */
 const matchedBySeed: number[] = [];
-/** Seeds whose default preview ran as conjunction counts (not the one-statement fallback). */
+/**
+ * Seeds whose default preview ran as conjunction counts (not the one-statement fallback), apart
+ * for the seeds with outbound nodes: their "re-tagged" factor multiplies over every tag, so more
+ * of them outgrow the conjunction plan.
+ */
 let countPlans = 0;
+let outboundCountPlans = 0;
 /** Seeds whose second round counted some held tag from the other tests' side (EXISTS), or by walking the tag index. */
 let secondExists = 0;
 let secondWalk = 0;
@@ -48,6 +55,8 @@ let heldNonZero = 0;
 let collided = 0;
 /** Seeds where a tag was lost to another tag of its exclusive group. */
 let displacedSeeds = 0;
+/** Seeds where an outbound node would call for someone. */
+let calledSeeds = 0;
 /** The demo's tags with their groups, and the tags actions draw from on colliding seeds. */
 let tagRows: TagRow[] = [];
 let tagInfo = new Map<number, TagInfo>();
@@ -141,10 +150,12 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       const r = new SeededRandom(seed);
       const eventType = r.chance(0.3) ? r.pick<EventType>(['message', 'purchase', 'qr_scan']) : undefined;
       const colliding = seed % 2 === 0;
-      const graph = randomGraph(r, vocab, {
+      const drawn = randomGraph(r, vocab, {
         ...(eventType ? { eventType } : {}),
         ...(colliding ? { actionTags: collidingTags, actions: { min: 2, max: 4 } } : {}),
       });
+      // Every third seed also calls out (its own random source: the other draws stay as they were).
+      const graph = seed % 3 === 0 ? withOutboundActions(new SeededRandom(seed * 7919), drawn, 1) : drawn;
       const event: TriggerEvent | null = eventType
         ? {
             type: eventType,
@@ -165,7 +176,8 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       if (!single.ok) throw new Error(JSON.stringify(single.errors));
       const countPlan = buildPreviewCountPlan(rule, ctx, { net });
       if (countPlan?.ok) {
-        countPlans++;
+        if (seed % 3 === 0) outboundCountPlans++;
+        else countPlans++;
         // Which forms the second round picked from the first round's sizes.
         const counts = new Array<number>(countPlan.value.size).fill(0);
         const { first, second } = countPlan.value;
@@ -195,6 +207,8 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       const firedMismatch: string[] = [];
       const nodeCounts: Record<string, number> = {};
       const js = netCounts();
+      const outbound = outboundActions(rule.actions);
+      const callsRef: Record<string, number[]> = Object.fromEntries(outbound.map((o) => [o.nodeId, []]));
       for (const c of contacts) {
         const data = { ...c, event };
         const ref = applyReference(rule.logic, data) as string[];
@@ -208,6 +222,10 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
         for (const [id, f] of perNode) if (truthy(f(data))) nodeCounts[id] = (nodeCounts[id] ?? 0) + 1;
         for (const [id, f] of perEdge) if (truthy(f(data))) edgeCounts[id] = (edgeCounts[id] ?? 0) + 1;
         js.add(net, c.contact.id as number, data.tags ?? [], ref);
+        // An outbound node calls for a contact it reaches whose tags the run changes.
+        if (js.changes[c.contact.id as number] !== undefined)
+          for (const o of outbound)
+            if (ref.includes(o.nodeId)) callsRef[o.nodeId] = [...(callsRef[o.nodeId] ?? []), c.contact.id as number];
       }
       const ctxMsg = `seed ${seed}: ${JSON.stringify(graph)}`;
       expect(sql.value.total, ctxMsg).toBe(CONTACTS);
@@ -220,6 +238,9 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       for (const id of Object.keys(rule.edgeFlow)) expect(sql.value.edges[id] ?? 0, `${ctxMsg} edge ${id}`).toBe(edgeCounts[id] ?? 0);
       expect(Object.fromEntries(sql.value.tags), `${ctxMsg} net change per tag`).toEqual(js.byTag());
       expect(sql.value.conflicts, `${ctxMsg} conflicts`).toEqual(net.conflicts.map((_c, i) => js.conflicts[i] ?? 0));
+      const callCounts = Object.fromEntries(Object.entries(callsRef).map(([id, list]) => [id, list.length]));
+      expect(sql.value.calls, `${ctxMsg} calls per outbound node`).toEqual(callCounts);
+      if (Object.values(callCounts).some((n) => n > 0)) calledSeeds++;
       if ([...sql.value.tags.values()].some((t) => t.gain + t.lose + (t.kept ?? 0) > 0)) heldNonZero++;
       if (js.conflicts.some((n) => n > 0)) collided++;
       if (js.displaced > 0) displacedSeeds++;
@@ -230,6 +251,8 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       );
       expect(written.changes, `${ctxMsg} publish per contact`).toEqual(js.changes);
       expect(written.addThenRemove, `${ctxMsg} no add-then-remove ledger rows`).toBe(0);
+      // and stages a delivery for exactly the contacts the JS side says each outbound node calls
+      expect(written.staged, `${ctxMsg} staged deliveries`).toEqual(callsRef);
       // Both SQL strategies, column for column.
       const { rowsRead: _a, ...counted } = sql.value;
       const { rowsRead: _b, ...countedSingle } = single.value;
@@ -273,13 +296,19 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
   });
 
   it('ran most previews as conjunction counts, with held tags that mattered', () => {
-    expect(countPlans).toBeGreaterThan(GRAPHS * 0.8);
+    expect(countPlans).toBeGreaterThan((GRAPHS - GRAPHS / 3) * 0.8);
+    // 48 of 100 when written: the rest ran as the one statement, as exact and slower
+    expect(outboundCountPlans).toBeGreaterThan((GRAPHS / 3) * 0.4);
     expect(heldNonZero).toBeGreaterThan(GRAPHS * 0.3);
   });
 
   it('drew rules whose actions collided on shared tags and exclusive groups', () => {
     expect(collided).toBeGreaterThan(GRAPHS * 0.1);
     expect(displacedSeeds).toBeGreaterThan(GRAPHS * 0.1);
+  });
+
+  it('drew outbound nodes that call for some contacts (and not for all they reach)', () => {
+    expect(calledSeeds).toBeGreaterThan(GRAPHS * 0.1);
   });
 
   it('met both held-tag forms in the second round, chosen by size', () => {
@@ -364,7 +393,27 @@ async function publishDiff(rule: CompiledRule, net: NetPlan, ctx: { now: number;
     },
   );
   if (!statements.ok) throw new Error(JSON.stringify(statements.errors));
-  if (statements.value.length) await db.batch(statements.value);
+  const run = { ruleId: 1, ruleVersion: 1, batchId, cause: { kind: 'publish' as const, ref: batchId }, at: ctx.now };
+  const outbound = outboundStatements(
+    db,
+    rule,
+    { now: ctx.now, tzOffsetMinutes: ctx.tzOffsetMinutes, ...(ctx.event ? { event: ctx.event } : {}) },
+    undefined,
+    run,
+  );
+  if (!outbound.ok) throw new Error(JSON.stringify(outbound.errors));
+  const all = [...outbound.value.before, ...statements.value, ...outbound.value.after];
+  if (all.length) await db.batch(all);
+  const staged: Record<string, number[]> = {};
+  for (const [i, a] of outboundActions(rule.actions).entries()) {
+    const runId = outbound.value.runIds[i] as string;
+    const rows = await db
+      .prepare('SELECT contact_id FROM tag_apply_targets WHERE run_id = ? ORDER BY contact_id')
+      .bind(runId)
+      .all<{ contact_id: number }>();
+    staged[a.nodeId] = rows.results.map((x) => x.contact_id);
+    await db.prepare('DELETE FROM tag_apply_targets WHERE run_id = ?').bind(runId).run();
+  }
   const after = (await db.prepare('SELECT contact_id, tag_id FROM contact_tags').all<{ contact_id: number; tag_id: number }>()).results;
   const key = (r: { contact_id: number; tag_id: number }) => `${r.contact_id}|${r.tag_id}`;
   const had = new Set(before.map(key));
@@ -399,5 +448,5 @@ async function publishDiff(rule: CompiledRule, net: NetPlan, ctx: { now: number;
       .bind(JSON.stringify(before)),
     db.prepare('DELETE FROM tag_ledger WHERE batch_id = ?').bind(batchId),
   ]);
-  return { tags, changes, addThenRemove: twice?.n ?? 0 };
+  return { tags, changes, staged, addThenRemove: twice?.n ?? 0 };
 }

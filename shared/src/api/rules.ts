@@ -368,11 +368,13 @@ export const previewBody = z
   .strict();
 export type PreviewBody = z.output<typeof previewBody>;
 
-/** One action node: what it does (its tag's net change is in `PreviewCountsBody.tags`). */
-export interface ActionCounts {
-  type: 'add_tag' | 'remove_tag';
-  tagId: number;
-}
+/**
+ * One action node: what it does. A tag action's net change is in `PreviewCountsBody.tags`; a
+ * call-webhook / notify node carries `calls`, the deliveries publishing makes through it (the
+ * contacts it reaches whose tags publishing changes).
+ */
+export type ActionCounts =
+  { type: 'add_tag' | 'remove_tag'; tagId: number } | { type: 'call_webhook' | 'notify'; destinationId: number; calls: number };
 
 /**
  * The net change of one tag (docs/rules.md "What a rule does to a contact"): every action that
@@ -399,6 +401,11 @@ export interface ConflictCounts {
   winner: string;
   /** Contacts for which both fire. */
   contacts: number;
+}
+
+/** The calls a publish confirms (`PublishBody.expectedCalls`), per outbound node, from a preview's counts. */
+export function expectedCallsOf(counts: Pick<PreviewCountsBody, 'actions'>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts.actions).flatMap(([nodeId, a]) => ('calls' in a ? [[nodeId, a.calls]] : [])));
 }
 
 /** The per-tag counts a publish confirms (`PublishBody.expected`), from a preview's counts. */
@@ -510,6 +517,12 @@ export const publishBody = z
       z.string().regex(/^[1-9][0-9]{0,9}$/, 'must be a tag id'),
       z.object({ gain: z.number().int().min(0), lose: z.number().int().min(0) }).strict(),
     ),
+    /**
+     * The calls the confirmation showed, per call-webhook / notify node id (`ActionCounts.calls`):
+     * when sent, publishing refuses (409, `expectedCalls.<nodeId>`) if it would now call a
+     * different number of times. Optional: clients from before outbound actions send none.
+     */
+    expectedCalls: z.record(z.string().min(1).max(64), z.number().int().min(0)).optional(),
     confirm: z.literal(true, 'must be true: the user confirmed the changes'),
     /** A note stored with the version ("raised threshold to ¥1,000"). */
     note: z.string().trim().max(500).optional(),

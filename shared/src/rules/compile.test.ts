@@ -242,4 +242,45 @@ describe('fieldCatalog', () => {
     expect(cat.get('custom.vip_level')?.type).toBe('number');
     expect([...cat.keys()].some((k) => k.includes('DROP'))).toBe(false);
   });
+
+  describe('outbound actions (call-webhook, notify)', () => {
+    const call: RuleNode = { id: 'w', kind: 'action', action: { type: 'call_webhook', destinationId: 7 } };
+    const notify: RuleNode = { id: 'n', kind: 'action', action: { type: 'notify', destinationId: 8, text: '{name} 成为 {tags}' } };
+    const edges = (...targets: string[]): RuleEdge[] => [
+      { id: 'e1', source: 't', target: 'c' },
+      ...targets.map((id) => ({ id: `e-${id}`, source: 'c', target: id, sourceHandle: 'yes' })),
+    ];
+    const event: RuleNode = { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [] } };
+
+    it('compiles them beside a tag action: they fire where reached, change no tags', () => {
+      const r = compileRule(graph([trigger, spend, add, call, notify], edges('a', 'w', 'n')));
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      expect(r.value.actions.map((a) => a.action.type)).toEqual(['add_tag', 'call_webhook', 'notify']);
+      expect(applyReference(r.value.logic, { contact: { totalSpend: 100000 }, now: 0 })).toEqual(['a', 'w', 'n']);
+    });
+
+    it('refuses a schedule rule whose only actions are outbound: no run would change a tag, so none would ever fire', () => {
+      expect(errorsOf(graph([trigger, spend, call], edges('w')))).toEqual([{ nodeId: 'w', code: 'outbound_never_fires' }]);
+      // an event rule fires them once per event that reaches them
+      expect(compileRule(graph([event, spend, call], edges('w'))).ok).toBe(true);
+    });
+
+    it('refuses a destination that does not exist, is revoked or is of the other kind, on its node', () => {
+      const exists = (id: number, kind: 'webhook' | 'notify') => (id === 7 && kind === 'webhook') || (id === 8 && kind === 'notify');
+      expect(compileRule(graph([trigger, spend, add, call, notify], edges('a', 'w', 'n')), { destinationExists: exists }).ok).toBe(true);
+      const wrongKind: RuleNode = { id: 'w', kind: 'action', action: { type: 'call_webhook', destinationId: 8 } };
+      expect(errorsOf(graph([trigger, spend, add, wrongKind], edges('a', 'w')), { destinationExists: exists })).toEqual([
+        { nodeId: 'w', code: 'unknown_destination' },
+      ]);
+    });
+
+    it('checks the notify text: required, at most 500 characters', () => {
+      const text = (t: string): RuleNode => ({ id: 'n', kind: 'action', action: { type: 'notify', destinationId: 8, text: t } });
+      expect(errorsOf(graph([trigger, spend, add, text('  ')], edges('a', 'n')))).toEqual([{ nodeId: 'n', code: 'invalid_document' }]);
+      expect(errorsOf(graph([trigger, spend, add, text('字'.repeat(501))], edges('a', 'n')))).toEqual([
+        { nodeId: 'n', code: 'invalid_document' },
+      ]);
+      expect(compileRule(graph([trigger, spend, add, text('字'.repeat(500))], edges('a', 'n'))).ok).toBe(true);
+    });
+  });
 });

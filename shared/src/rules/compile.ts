@@ -19,7 +19,7 @@ import { outputHandles } from './handles';
 import { ruleError, type RuleError, type RuleResult } from './errors';
 import { fieldCatalog, operatorAllowed, type CustomFieldDecl, type FieldDef } from './fields';
 import { checkValue, CONDITION_OPERATORS, fieldLogic } from './operators';
-import type { ActionSpec, ConditionSpec, JsonLogic, RuleGraph, RuleNode, TriggerSpec } from './types';
+import { isTagAction, type ActionSpec, type ConditionSpec, type JsonLogic, type RuleGraph, type RuleNode, type TriggerSpec } from './types';
 
 /** A boolean formula over test ids: how each node's reach is built. */
 export type Formula =
@@ -75,6 +75,11 @@ export interface CompileOptions {
   tagExists?: (tagId: number) => boolean;
   /** A segment's graph: its Start node is a schedule trigger meaning "all contacts", whose cron is not read. */
   segment?: boolean;
+  /**
+   * Whether a destination of this kind exists and is not revoked (call-webhook → `webhook`,
+   * notify → `notify`); omitted = every positive id is accepted.
+   */
+  destinationExists?: (destinationId: number, kind: 'webhook' | 'notify') => boolean;
 }
 
 /**
@@ -283,6 +288,12 @@ function checkStructure(graph: RuleGraph, errors: RuleError[]): Structure {
   }
   const actions = graph.nodes.filter((n) => n.kind === 'action');
   if (actions.length === 0) errors.push(ruleError(null, 'no_actions', 'add at least one action'));
+  // Outside an event rule, an outbound action fires only for contacts the same run re-tags.
+  const tagActions = actions.filter((n) => n.kind === 'action' && isTagAction(n.action));
+  if (actions.length > 0 && tagActions.length === 0 && trigger?.kind === 'trigger' && trigger.trigger.type !== 'event') {
+    const message = 'call-webhook and notify fire only for contacts whose tags this run changes: add a tag action, or trigger on an event';
+    errors.push(ruleError(actions[0]?.id ?? null, 'outbound_never_fires', message));
+  }
   for (const n of graph.nodes) {
     if (!trigger || reached.has(n.id) || n.kind === 'trigger' || inCycle.includes(n)) continue;
     if (n.kind === 'action' && !incoming.get(n.id)?.length) {
@@ -393,8 +404,16 @@ function compileNodeTests(graph: RuleGraph, s: Structure, opts: CompileOptions, 
         break;
       }
       case 'action':
-        if (opts.tagExists && !opts.tagExists(n.action.tagId)) {
-          errors.push(ruleError(n.id, 'unknown_tag', `tag ${n.action.tagId} does not exist or is retired`));
+        if (isTagAction(n.action)) {
+          if (opts.tagExists && !opts.tagExists(n.action.tagId)) {
+            errors.push(ruleError(n.id, 'unknown_tag', `tag ${n.action.tagId} does not exist or is retired`));
+          }
+        } else {
+          const kind = n.action.type === 'call_webhook' ? 'webhook' : 'notify';
+          if (opts.destinationExists && !opts.destinationExists(n.action.destinationId, kind)) {
+            const message = `destination ${n.action.destinationId} is not a ${kind} destination, or it was revoked`;
+            errors.push(ruleError(n.id, 'unknown_destination', message));
+          }
         }
         break;
     }

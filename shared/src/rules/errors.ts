@@ -28,6 +28,8 @@ export const RULE_ERROR_CODES = [
   'too_many_parameters', // the SQL would exceed D1's bound-parameter limit
   'too_complex', // paths multiply (many diamonds): the inlined logic would be too large
   'bad_schedule', // a schedule trigger's cron expression does not parse
+  'unknown_destination', // a call-webhook / notify action names no destination of its kind (or a revoked one)
+  'outbound_never_fires', // only call-webhook / notify actions, and no event trigger: no run would ever change a tag, so none would fire
 ] as const;
 
 /** One of `RULE_ERROR_CODES`. */

@@ -304,3 +304,35 @@ describe('score bands into an exclusive group', () => {
     expect(passes.value.second).toBeUndefined();
   });
 });
+
+describe('calls of outbound nodes', () => {
+  it('counts a call node as its reach times "re-tagged": 1 − Π over tags of (1 − gains − loses)', () => {
+    const g: RuleGraph = {
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+        cond('c1', 'kind', 'eq', 'friend'),
+        { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
+        { id: 'w', kind: 'action', action: { type: 'call_webhook', destinationId: 3 } },
+      ],
+      edges: [
+        { id: 'e0', source: 't', target: 'c1' },
+        { id: 'e1', source: 'c1', target: 'a', sourceHandle: 'yes' },
+        { id: 'e2', source: 't', target: 'w' },
+      ],
+    };
+    const r = compileRule(g);
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const plan = buildPreviewCountPlan(r.value, ctx, {
+      rounds: 1,
+      net: netPlanOver(r.value.actions, [{ id: 1, groupId: 1, exclusive: false }]),
+    });
+    if (!plan?.ok) throw new Error('no plan');
+    const calls = plan.value.columns.findIndex((c) => c.kind === 'calls' && c.nodeId === 'w');
+    const gain = plan.value.columns.findIndex((c) => c.kind === 'tag_gain' && c.tagId === 1);
+    // w reaches everyone, and only tag 1's gain changes anyone: the calls are the gain, term for term
+    const sorted = (i: number) => [...(plan.value.combos[i] ?? [])].sort((x, y) => x.index - y.index);
+    expect(calls).toBeGreaterThan(-1);
+    expect(sorted(calls)).toEqual(sorted(gain));
+  });
+});

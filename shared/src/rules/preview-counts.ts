@@ -51,7 +51,7 @@ import {
   type PreviewColumn,
   type PreviewOptions,
 } from './sql';
-import type { JsonLogic } from './types';
+import { isTagAction, type JsonLogic } from './types';
 import { conflictFormula, netFormulas, netPlan } from './net-effect';
 
 /** At most this many distinct conjunction counts per preview; beyond, the one-statement path. */
@@ -455,16 +455,24 @@ function previewColumns(rule: CompiledRule, t: AtomTable, opts: PreviewOptions &
     // The net change per tag (net-effect.ts): gain = wins ∧ ¬holds; lose = holds ∧ (removed ∨
     // displaced); kept = holds and the rule neither adds nor takes it.
     const plan = opts.net ?? netPlan(rule.actions, () => undefined);
+    let unchanged = ONE(); // Π over tags of (1 − gains it − loses it): the two are disjoint
+    const outbound = rule.actions.filter((a) => !isTagAction(a.action));
     for (const f of netFormulas(rule, plan)) {
       const h = t.held(f.tagId);
-      const add = f.add ? t.polyOf(f.add) : new Map<string, number>();
+      const wins = f.add ? t.polyOf(f.add) : new Map<string, number>();
       const kept = (p: Formula | null) => (p ? complement(t.polyOf(p)) : ONE());
       const away = complement(t.times(kept(f.remove), kept(f.displaced)));
-      column({ kind: 'tag_gain', tagId: f.tagId }, t.times(add, complement(h)));
-      column({ kind: 'tag_lose', tagId: f.tagId }, t.times(h, away));
-      if (f.add) column({ kind: 'tag_kept', tagId: f.tagId }, t.times(h, t.times(complement(add), complement(away))));
+      const gain = t.times(wins, complement(h));
+      const lose = t.times(h, away);
+      column({ kind: 'tag_gain', tagId: f.tagId }, gain);
+      column({ kind: 'tag_lose', tagId: f.tagId }, lose);
+      if (f.add) column({ kind: 'tag_kept', tagId: f.tagId }, t.times(h, t.times(complement(wins), complement(away))));
+      if (outbound.length > 0) unchanged = t.times(unchanged, add(complement(gain), lose, -1));
     }
     plan.conflicts.forEach((c, index) => column({ kind: 'conflict', index }, t.polyOf(conflictFormula(rule, c))));
+    // A call-webhook / notify node calls for the contacts it reaches whose tags the rule changes.
+    const changed = complement(unchanged);
+    for (const a of outbound) column({ kind: 'calls', nodeId: a.nodeId }, t.times(reachOf(a.nodeId), changed));
   }
   return { columns, polys };
 }

@@ -261,3 +261,27 @@ export function randomGraph(r: SeededRandom, v: GraphVocabulary, opts: RandomGra
   }
   return { schemaVersion: 1, nodes, edges };
 }
+
+/**
+ * `graph` with 1–2 outbound actions (call-webhook or notify, to `destinationId`) hung off its
+ * non-action nodes. `randomGraph` itself draws none, so the seeds of existing suites keep their
+ * graphs; a suite adds these with a random source of its own.
+ */
+export function withOutboundActions(r: SeededRandom, graph: RuleGraph, destinationId: number): RuleGraph {
+  const nodes = [...graph.nodes];
+  const edges = [...graph.edges];
+  const sources = graph.nodes.filter((n) => n.kind !== 'action');
+  const count = r.int(1, 2);
+  for (let i = 0; i < count; i++) {
+    const id = `o${i}`;
+    const from = r.pick(sources.length > 1 && r.chance(0.8) ? sources.slice(1) : sources);
+    const handle = r.pick(outputHandles(from));
+    edges.push({ id: `eo${i}`, source: from.id, target: id, ...(handle === undefined ? {} : { sourceHandle: handle }) });
+    nodes.push(
+      r.chance(0.5)
+        ? { id, kind: 'action', action: { type: 'call_webhook', destinationId } }
+        : { id, kind: 'action', action: { type: 'notify', destinationId, text: '{name}: {tags} ({rule})' } },
+    );
+  }
+  return { ...graph, nodes, edges };
+}

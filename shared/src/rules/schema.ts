@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { EVENT_TYPES } from '../domain';
-import { MAX_GRAPH_EDGES, MAX_GRAPH_NODES, RULE_SCHEMA_VERSION, type RuleGraph } from './types';
+import { MAX_GRAPH_EDGES, MAX_GRAPH_NODES, MAX_NOTIFY_TEXT, RULE_SCHEMA_VERSION, type RuleGraph } from './types';
 import { ruleError, type RuleResult } from './errors';
 
 // Plain ids: the compiler derives test ids as `node:case`, so `:` must not occur in them.
@@ -73,7 +73,16 @@ export const ruleNodeSchema = z.discriminatedUnion('kind', [
   z.object({
     ...base,
     kind: z.literal('action'),
-    action: z.object({ type: z.enum(['add_tag', 'remove_tag']), tagId: z.number().int().positive() }),
+    action: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('add_tag'), tagId: z.number().int().positive() }),
+      z.object({ type: z.literal('remove_tag'), tagId: z.number().int().positive() }),
+      z.object({ type: z.literal('call_webhook'), destinationId: z.number().int().positive() }),
+      z.object({
+        type: z.literal('notify'),
+        destinationId: z.number().int().positive(),
+        text: z.string().trim().min(1).max(MAX_NOTIFY_TEXT),
+      }),
+    ]),
   }),
 ]);
 

@@ -14,7 +14,7 @@ import { ruleError, UnsupportedLogicError, type RuleResult } from './errors';
 import { BUILTIN_FIELDS } from './fields';
 import { LOGIC_OPERATIONS, type AggregateJoin, type SqlContext, type SqlFrag, type SqlOperand } from './operators';
 import type { CompiledRule, Formula } from './compile';
-import type { JsonLogic } from './types';
+import { isTagAction, type JsonLogic } from './types';
 import { conflictFormula, netFormulas, netPlan, type NetPlan } from './net-effect';
 
 /** D1 refuses statements with more bound parameters than this. */
@@ -228,7 +228,12 @@ export type PreviewColumn =
   | { kind: 'tag_lose'; tagId: number }
   | { kind: 'tag_kept'; tagId: number }
   /** Contacts for which both actions of the plan's conflict `index` fire. */
-  | { kind: 'conflict'; index: number };
+  | { kind: 'conflict'; index: number }
+  /**
+   * A call-webhook / notify node: contacts it reaches whose tags the rule changes (gain or lose
+   * any tag) — the calls publishing makes through it.
+   */
+  | { kind: 'calls'; nodeId: string };
 
 /**
  * The preview statement and how to read its single result row: one column `counts`, the counts
@@ -446,12 +451,14 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
       columns.push({ kind: 'edge', edgeId });
       outer.push(sum(expr(f)));
     }
+    const changes: string[] = []; // per tag: the contact gains or loses it
     for (const f of netFormulas(rule, plan)) {
       const h = held.get(f.tagId) as string;
       const add = f.add ? expr(f.add) : '0';
       const away = balanced([f.remove ? expr(f.remove) : '0', f.displaced ? expr(f.displaced) : '0'], ' OR ', '0');
       columns.push({ kind: 'tag_gain', tagId: f.tagId }, { kind: 'tag_lose', tagId: f.tagId });
       outer.push(sum(`${add} AND NOT ${h}`), sum(`${h} AND ${away}`));
+      changes.push(`(${add} AND NOT ${h})`, `(${h} AND ${away})`);
       if (f.add) {
         columns.push({ kind: 'tag_kept', tagId: f.tagId });
         outer.push(sum(`${h} AND NOT ${add} AND NOT ${away}`));
@@ -461,6 +468,12 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
       columns.push({ kind: 'conflict', index });
       outer.push(sum(expr(conflictFormula(rule, c))));
     });
+    const changed = balanced(changes, ' OR ', '0');
+    for (const a of rule.actions) {
+      if (isTagAction(a.action)) continue;
+      columns.push({ kind: 'calls', nodeId: a.nodeId });
+      outer.push(sum(`${expr(rule.reach[a.nodeId] ?? NEVER)} AND (${changed})`));
+    }
     const q = numberParams(`SELECT ${packCounts(outer)} AS counts FROM ${layers.from}`, layers.params);
     if (q.params.length > D1_MAX_PARAMS) return tooMany(q.params.length);
     return tooLong(q.sql) ?? { ok: true, value: { sql: q.sql, params: q.params, columns } };

@@ -104,8 +104,30 @@ export interface BranchNode extends NodeBase {
   cases: BranchCase[];
 }
 
+/** An action that changes the contact's tags. */
+export type TagActionSpec = { type: 'add_tag'; tagId: number } | { type: 'remove_tag'; tagId: number };
+
+/**
+ * An outbound action: tells someone outside Segflow (a webhook destination, the contact's owner).
+ * It changes no tags. It fires for a contact it is reached by only when the same run changes the
+ * contact's tags; an event-triggered rule fires it once per triggering event that reaches it
+ * (docs/rules.md, "Outbound actions").
+ */
+export type OutboundActionSpec =
+  | { type: 'call_webhook'; destinationId: number }
+  /** `text` (≤ 500 characters) may hold the placeholders {name}, {rule} and {tags}. */
+  | { type: 'notify'; destinationId: number; text: string };
+
 /** What a rule does to a contact the flow reaches. */
-export type ActionSpec = { type: 'add_tag'; tagId: number } | { type: 'remove_tag'; tagId: number };
+export type ActionSpec = TagActionSpec | OutboundActionSpec;
+
+/** The longest notify text. */
+export const MAX_NOTIFY_TEXT = 500;
+
+/** Whether an action changes tags (add / remove), as opposed to an outbound one. */
+export function isTagAction(a: ActionSpec): a is TagActionSpec {
+  return a.type === 'add_tag' || a.type === 'remove_tag';
+}
 
 /** A leaf of the flow: fires when reached. */
 export interface ActionNode extends NodeBase {

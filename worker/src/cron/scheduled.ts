@@ -6,7 +6,9 @@
  *   (`applyStatements`: the rule's net change per tag, targets computed from one state, then the
  *   tag writer),
  *   within its gray-release share, in one batch per rule; ledger rows carry the rule version
- *   and a batch id naming the run;
+ *   and a batch id naming the run; call-webhook / notify nodes stage a delivery per contact the run
+ *   re-tags (outbound/rule-deliveries.ts), enqueued after the batch — with any left staged by an
+ *   earlier run whose enqueue failed;
  * - every segment without a snapshot for today gets one (`segment_snapshots`, size counted
  *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
  *   means a missed tick is caught up by the next one;
@@ -23,6 +25,7 @@ import { rolloutSql } from '@shared/rollout';
 import type { JsonLogic } from '@shared/rules/types';
 import type { SqlContext } from '@shared/rules/operators';
 import { applyStatements } from '../rules/apply';
+import { outboundStatements, sendPendingDeliveries } from '../outbound/rule-deliveries';
 import { tzOffsetMinutes } from '../rules/context';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { cronProblem, isScheduledAt } from '@shared/schedule';
@@ -37,6 +40,8 @@ export interface ScheduledReport {
   snapshots: number;
   /** Names given their pinyin search keys (rows no write path keyed; worker/src/search/keys.ts). */
   keyed: number;
+  /** Call-webhook / notify deliveries enqueued (this tick's runs and any left staged before). */
+  deliveries: number;
   purged: PurgeReport;
   errors: string[];
 }
@@ -50,6 +55,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     paused: [],
     snapshots: 0,
     keyed: 0,
+    deliveries: 0,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 },
     errors: [],
   };
@@ -86,10 +92,26 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
       report.errors.push(`rule ${rule.id} v${rule.version}: ${apply.errors.map((e) => e.message).join('; ')}`);
       continue;
     }
-    await db.batch(apply.value);
+    const outbound = outboundStatements(db, rule.compiled, ctx, scope, {
+      ruleId: rule.id,
+      ruleVersion: rule.version,
+      batchId,
+      cause: { kind: 'schedule', ref: batchId },
+      at,
+    });
+    if (!outbound.ok) {
+      report.errors.push(`rule ${rule.id} v${rule.version}: ${outbound.errors.map((e) => e.message).join('; ')}`);
+      continue;
+    }
+    await db.batch([...outbound.value.before, ...apply.value, ...outbound.value.after]);
     const n = await db.prepare('SELECT COUNT(*) AS n FROM tag_ledger WHERE batch_id = ?').bind(batchId).first<{ n: number }>();
     report.rules.push({ id: rule.id, version: rule.version, ledgerRows: n?.n ?? 0 });
   }
+
+  // Deliveries of this tick's runs, and any an earlier run could not enqueue (staged until sent).
+  const outbound = await sendPendingDeliveries(env);
+  report.deliveries = outbound.sent;
+  for (const runId of outbound.failed) report.errors.push(`deliveries of ${runId} not enqueued; retried next minute`);
 
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
   report.keyed = await keyQueued(db);

@@ -4,9 +4,9 @@
  * so the next event of the same request sees the tags the previous one gave.
  */
 import { inRollout } from '@shared/rollout';
-import type { EvalData } from '@shared/rules/types';
+import { isTagAction, type EvalData } from '@shared/rules/types';
 import { netChange } from '@shared/rules/net-effect';
-import type { RuleSet, TagInfo } from './published';
+import type { PublishedRule, RuleSet, TagInfo } from './published';
 
 /** One tag change a rule asks for. */
 export interface RuleChange {
@@ -22,7 +22,13 @@ export interface RuleChange {
  * one. Every rule sees the same state: the contact after this event's aggregates, before any of
  * this event's tag changes — the state a preview counts against.
  */
-export function changesForEvent(set: RuleSet, data: EvalData, bucket: number): RuleChange[] {
+export function changesForEvent(
+  set: RuleSet,
+  data: EvalData,
+  bucket: number,
+  /** Told the call-webhook / notify nodes each rule reached: they fire once per triggering event. */
+  outbound?: (rule: PublishedRule, nodeIds: string[]) => void,
+): RuleChange[] {
   const rules = data.event ? set.byTrigger.get(data.event.type) : undefined;
   if (!rules) return [];
   const out: RuleChange[] = [];
@@ -32,6 +38,13 @@ export function changesForEvent(set: RuleSet, data: EvalData, bucket: number): R
     if (r.departmentIds && !r.departmentIds.has(data.contact.departmentId as number)) continue;
     const fired = r.evaluate(data);
     if (fired.length === 0) continue;
+    if (outbound) {
+      const calls = fired.filter((id) => {
+        const a = r.actionsById.get(id);
+        return a !== undefined && !isTagAction(a);
+      });
+      if (calls.length) outbound(r, calls);
+    }
     const net = netChange(r.net, fired);
     for (const tagId of net.remove) out.push({ tagId, op: 'remove', ruleId: r.id, ruleVersion: r.version });
     for (const tagId of net.add) out.push({ tagId, op: 'add', ruleId: r.id, ruleVersion: r.version });

@@ -17,7 +17,7 @@ import { compileRule, type CompiledRule } from '@shared/rules/compile';
 import { evaluatorFor, ruleEvaluatorFor, type RuleEvaluator } from '@shared/rules/evaluate';
 import { dataNeeds, type DataNeeds } from '@shared/rules/needs';
 import type { CustomFieldDecl } from '@shared/rules/fields';
-import type { ActionSpec, EvalData, JsonLogic } from '@shared/rules/types';
+import { isTagAction, type ActionSpec, type EvalData, type JsonLogic } from '@shared/rules/types';
 import { netPlanOver, type NetPlan } from '@shared/rules/net-effect';
 import type { RuleRightsProblem } from '@shared/api/rules';
 import {
@@ -160,15 +160,14 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
 /** The action tags of every cached version, bound into the published list's statement. */
 function cachedActionTagIds(): number[] {
   const ids = new Set<number>();
-  for (const v of versions.values()) for (const a of v.actionsById.values()) ids.add(a.tagId);
+  for (const v of versions.values()) for (const a of v.actionsById.values()) if (isTagAction(a)) ids.add(a.tagId);
   return [...ids].sort((a, b) => a - b);
 }
 
 const actionsOf = (r: PublishedRow): ActionRef[] =>
-  [...(versions.get(keyOf(r.id, r.version))?.actionsById ?? new Map<string, ActionSpec>()).entries()].map(([nodeId, a]) => ({
-    nodeId,
-    tagId: a.tagId,
-  }));
+  [...(versions.get(keyOf(r.id, r.version))?.actionsById ?? new Map<string, ActionSpec>()).entries()].flatMap(([nodeId, a]) =>
+    isTagAction(a) ? [{ nodeId, tagId: a.tagId }] : [],
+  );
 
 /**
  * The rule set for the published rows just read. Cached while the rows stay the same; new

@@ -186,5 +186,6 @@ async function stepLane(db: D1Database, lane: Lane, options: GroupOptions): Prom
     return;
   }
   succeed(cur.group, cur.pass.response());
+  await cur.pass.afterCommit();
   if (nextGroup && nextPass) lane.ready = { group: nextGroup, pass: nextPass, reads: out.slice(writes.length), attempt: 1 };
 }

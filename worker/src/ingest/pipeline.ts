@@ -23,12 +23,13 @@ import { bucketOf, type ContactKind } from '@shared/domain';
 import { dayNumber } from '@shared/time';
 import { lastDaysWindow } from '@shared/rules/days';
 import { contactFromRow } from '@shared/rules/data';
-import type { DailyStatRow, EvalData, EventRow } from '@shared/rules/types';
+import type { DailyStatRow, EvalData, EventRow, OutboundActionSpec } from '@shared/rules/types';
 import type { IngestEvent, WebhookEventResult, WebhookResponse } from '@shared/api/webhooks';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
 import { keyStatements } from '../search/keys';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { applyChanges, changesForEvent, type RuleChange } from '../execution/evaluate';
+import { sendEventDeliveries, type OutboundFiring } from '../outbound/event-deliveries';
 import {
   batch,
   resultsOf,
@@ -55,6 +56,11 @@ export interface IngestOptions {
    * caller verified with a cached copy). Throwing aborts before anything is written.
    */
   checkSource?: (row: SourceRow | null) => void;
+  /**
+   * Where the call-webhook / notify nodes of event-triggered rules deliver, once the write batch
+   * has committed (`IngestPass.afterCommit`); omitted, nothing is sent.
+   */
+  deliveries?: Pick<Env, 'DELIVERIES'>;
 }
 
 /** The `event_sources` columns the webhook routes need (after a rotation, `previous_secret` is accepted until it expires). */
@@ -132,6 +138,8 @@ export class IngestPass {
   private readonly unique: number[] = [];
   private needs = loadedNeeds;
   private lastReads: ReadStatements | null = null;
+  /** Outbound nodes the last planned writes fired (outbound/event-deliveries.ts), sent after they commit. */
+  private outbound: OutboundFiring[] = [];
 
   constructor(
     private readonly db: D1Database,
@@ -158,7 +166,23 @@ export class IngestPass {
   /** From the read batch's results, the write batch (empty when every event was a duplicate). */
   writes(reads: D1Result[]): Promise<D1PreparedStatement[]> {
     if (!this.lastReads) throw new Error('IngestPass.writes before reads');
-    return planWrites(this.db, this.events, this.unique, this.results, this.needs, resultsOf(this.lastReads, reads), this.o);
+    this.outbound = [];
+    const fired = (f: OutboundFiring) => this.outbound.push(f);
+    return planWrites(this.db, this.events, this.unique, this.results, this.needs, resultsOf(this.lastReads, reads), this.o, fired);
+  }
+
+  /**
+   * After the write batch committed: enqueue the deliveries its events fired. A failure is
+   * logged, not thrown: the tags are written and the events recorded, so failing the request
+   * would only make the sender retry into duplicates.
+   */
+  async afterCommit(): Promise<void> {
+    if (!this.o.deliveries || this.outbound.length === 0) return;
+    try {
+      await sendEventDeliveries(this.db, this.o.deliveries, this.outbound, this.o.now);
+    } catch (e) {
+      console.error(`ingest: ${this.outbound.length} outbound deliveries of batch ${this.o.batchId} not enqueued`, e);
+    }
   }
 
   response(): WebhookResponse {
@@ -180,6 +204,7 @@ export async function ingest(db: D1Database, events: IngestEvent[], o: IngestOpt
     try {
       const writes = await pass.writes(await db.batch(pass.reads()));
       if (writes.length) await db.batch(writes);
+      await pass.afterCommit();
       return pass.response();
     } catch (e) {
       if (attempt < MAX_ATTEMPTS && isRace(e)) continue;
@@ -251,6 +276,7 @@ async function planWrites(
   needs: DataNeedsLoaded,
   reads: Results<ReadStatements>,
   o: IngestOptions,
+  fired: (f: OutboundFiring) => void,
 ): Promise<D1PreparedStatement[]> {
   // Long on purpose: the webhook hot path's one pass from the read batch to the writes, kept inline so no per-event calls are added.
   const [source, published, seen, contactRows, tagRows] = reads;
@@ -328,8 +354,17 @@ async function planWrites(
         now: o.now,
         tzOffsetMinutes: o.tzOffsetMinutes,
       };
-      const asked = changesForEvent(ruleSet, data, st.contact.bucket as number);
+      const calls: OutboundFiring[] = [];
+      const asked = changesForEvent(ruleSet, data, st.contact.bucket as number, (r, nodeIds) => {
+        for (const nodeId of nodeIds) {
+          const action = r.actionsById.get(nodeId) as OutboundActionSpec;
+          const eventRef = `${o.sourceId}:${e.id}`;
+          calls.push({ ruleId: r.id, ruleVersion: r.version, nodeId, action, externalId: st.externalId, eventRef, tagChanges: [] });
+        }
+      });
       const effective = applyChanges(st.tags, asked, ruleSet.tags, st.cause);
+      for (const c of calls)
+        fired({ ...c, tagChanges: effective.filter((x) => x.ruleId === c.ruleId).map(({ tagId, op }) => ({ tagId, op })) });
       if (effective.length) res.tagChanges = effective.map(({ tagId, op, ruleId, ruleVersion }) => ({ tagId, op, ruleId, ruleVersion }));
     }
   }

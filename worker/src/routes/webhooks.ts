@@ -254,7 +254,13 @@ webhooks.post('/wecom/:sourceId', async (c) => {
       c.env.DB,
       row,
       mapped.events,
-      { sourceId: id, tzOffsetMinutes: tzOffsetMinutes(c.env), defaultKind: 'wecom_customer', checkSource: sameSource(row) },
+      {
+        sourceId: id,
+        tzOffsetMinutes: tzOffsetMinutes(c.env),
+        defaultKind: 'wecom_customer',
+        checkSource: sameSource(row),
+        deliveries: c.env,
+      },
       keepAlive(c),
     );
   });
@@ -292,7 +298,7 @@ webhooks.post('/:sourceId', async (c) => {
       c.env.DB,
       row,
       events,
-      { sourceId: id, tzOffsetMinutes: tzOffsetMinutes(c.env), defaultKind: 'friend', checkSource: sameSource(row) },
+      { sourceId: id, tzOffsetMinutes: tzOffsetMinutes(c.env), defaultKind: 'friend', checkSource: sameSource(row), deliveries: c.env },
       keepAlive(c),
     );
   });

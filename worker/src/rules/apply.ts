@@ -8,6 +8,7 @@
  */
 import type { CompiledRule, Formula } from '@shared/rules/compile';
 import { ruleError, type RuleResult } from '@shared/rules/errors';
+import { isTagAction } from '@shared/rules/types';
 import { netFormulas, type NetPlan } from '@shared/rules/net-effect';
 import { buildTargetsQuery, D1_MAX_PARAMS } from '@shared/rules/sql';
 import type { SqlContext, SqlFrag } from '@shared/rules/operators';
@@ -18,7 +19,7 @@ function targets(rule: CompiledRule, ctx: SqlContext, f: Formula, tagId: number,
   const q = buildTargetsQuery(rule, ctx, f, scope ? { scope } : {});
   const extra = 1; // the snapshot's run id
   if (q.ok && q.value.params.length + extra > D1_MAX_PARAMS) {
-    const node = rule.actions.find((a) => a.action.tagId === tagId)?.nodeId ?? null;
+    const node = rule.actions.find((a) => isTagAction(a.action) && a.action.tagId === tagId)?.nodeId ?? null;
     return {
       ok: false,
       errors: [

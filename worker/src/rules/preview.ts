@@ -23,6 +23,8 @@ export interface PreviewCounts {
   tags: Map<number, { gain: number; lose: number; kept?: number }>;
   /** Contacts reached by both actions of each conflict of the net plan, by its index. */
   conflicts: number[];
+  /** Per call-webhook / notify node id: contacts it reaches whose tags the rule changes. */
+  calls: Record<string, number>;
   /** D1's rows-read meter for the statements (what D1 bills, and how long it held the database). */
   rowsRead: number;
 }
@@ -76,7 +78,7 @@ export async function runPreview(
 }
 
 function readColumns(columns: PreviewColumn[], counts: number[], rowsRead: number): PreviewCounts {
-  const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, tags: new Map(), conflicts: [], rowsRead };
+  const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, tags: new Map(), conflicts: [], calls: {}, rowsRead };
   const tag = (id: number) => {
     let t = out.tags.get(id);
     if (!t) {
@@ -111,6 +113,9 @@ function readColumns(columns: PreviewColumn[], counts: number[], rowsRead: numbe
         break;
       case 'conflict':
         out.conflicts[col.index] = n;
+        break;
+      case 'calls':
+        out.calls[col.nodeId] = n;
         break;
     }
   });

@@ -5,13 +5,14 @@
  * the ledger's own counts commit in one batch. A draft changed in between rolls it all back.
  */
 import { ApiError } from '../errors';
-import type { PublishBody, TagCounts, PublishResponse } from '@shared/api/rules';
+import { expectedCallsOf, type PreviewCountsBody, type PublishBody, type TagCounts, type PublishResponse } from '@shared/api/rules';
 import type { FieldProblem } from '@shared/api/errors';
 import { auditInsert, AuditSql } from '../audit';
 import type { Actor } from '../auth/access';
 import type { SessionUser } from '@shared/api/auth';
 import { graphHash, loadWorkspace, previewContext } from './context';
 import { applyStatements } from './apply';
+import { outboundStatements, sendPendingDeliveries } from '../outbound/rule-deliveries';
 import { appliesNow, countRule, ruleScope } from './rule-preview';
 import { requireRuleRights } from './rights';
 import { conflict, getRule, parse, ruleDetail, appliedOf, type PublishRecord } from './detail';
@@ -45,6 +46,25 @@ function confirmationProblems(now: TagCounts[], expected: PublishBody['expected'
   for (const tagId of Object.keys(expected)) {
     if (!now.some((t) => String(t.tagId) === tagId))
       problems.push({ path: `expected.${tagId}`, message: 'is not a tag this publish changes' });
+  }
+  return problems;
+}
+
+/** Where the confirmed calls per call-webhook / notify node differ from what publishing would make now (when confirmed). */
+function callProblems(now: PreviewCountsBody, expected: PublishBody['expectedCalls']): FieldProblem[] {
+  if (!expected) return [];
+  const calls = expectedCallsOf(now);
+  const problems: FieldProblem[] = [];
+  for (const [nodeId, n] of Object.entries(calls)) {
+    if (expected[nodeId] !== n)
+      problems.push({
+        path: `expectedCalls.${nodeId}`,
+        message: `is ${expected[nodeId] ?? 'missing'}, but publishing would now call ${n} times`,
+      });
+  }
+  for (const nodeId of Object.keys(expected)) {
+    if (!(nodeId in calls))
+      problems.push({ path: `expectedCalls.${nodeId}`, message: 'is not a call-webhook or notify node of this rule' });
   }
   return problems;
 }
@@ -86,7 +106,7 @@ export async function publishRule(
   const applyNow = appliesNow(compiled);
 
   // The user must see what they publish: the confirmed per-tag net change must be what publishing writes now.
-  const problems = confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow);
+  const problems = [...confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow), ...callProblems(counts, b.expectedCalls)];
   if (problems.length) {
     throw conflict(
       `What publishing would change is not what was confirmed (${problems.map((p) => `${p.path} ${p.message}`).join('; ')}): preview again`,
@@ -106,6 +126,24 @@ export async function publishRule(
       'invalid_rule',
       `The draft cannot be applied: ${apply.errors.map((e) => e.message).join('; ')}`,
       apply.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
+    );
+  }
+  // Call-webhook / notify nodes: staged in the same batch for the contacts publishing re-tags (outbound/rule-deliveries.ts).
+  const outbound = applyNow
+    ? outboundStatements(db, compiled, ctx, scope, {
+        ruleId: id,
+        ruleVersion: version,
+        batchId,
+        cause: { kind: 'publish', ref: batchId },
+        at: now,
+      })
+    : { ok: true as const, value: { before: [], after: [], runIds: [] } };
+  if (!outbound.ok) {
+    throw new ApiError(
+      422,
+      'invalid_rule',
+      `The draft cannot be applied: ${outbound.errors.map((e) => e.message).join('; ')}`,
+      outbound.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
     );
   }
   const trigger = compiled.trigger.type === 'schedule' ? 'schedule' : compiled.trigger.eventType;
@@ -136,7 +174,9 @@ export async function publishRule(
       db
         .prepare("UPDATE rules SET status = 'published', published_version = ?, updated_at = max(?, updated_at + 1) WHERE id = ?")
         .bind(version, now, id),
+      ...outbound.value.before,
       ...apply.value,
+      ...outbound.value.after,
       // The audit row records what the ledger says was written, computed inside the batch.
       auditInsert(db, {
         at: now,
@@ -168,6 +208,8 @@ export async function publishRule(
     }
     throw e;
   }
+  // After the commit: a failed enqueue leaves the deliveries staged for the cron to send (never lost, never for unchanged contacts).
+  if (outbound.value.runIds.length) await sendPendingDeliveries(env, outbound.value.runIds);
   const record = await db
     .prepare(
       `SELECT after FROM audit_log WHERE object_type = 'rule' AND object_id = ? AND action = 'rule.publish' ORDER BY id DESC LIMIT 1`,

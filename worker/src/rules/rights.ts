@@ -145,7 +145,8 @@ export async function requireResumeRights(db: D1Database, user: SessionUser, rul
       `SELECT r.id AS id, r.published_version AS version, ${PUBLISHER_COLUMNS},
          CASE WHEN json_valid(v.graph) THEN
            (SELECT json_group_array(json_array(json_extract(n.value, '$.id'), json_extract(n.value, '$.action.tagId')))
-            FROM json_each(v.graph, '$.nodes') n WHERE json_extract(n.value, '$.kind') = 'action') END AS actions,
+            FROM json_each(v.graph, '$.nodes') n
+            WHERE json_extract(n.value, '$.kind') = 'action' AND json_extract(n.value, '$.action.tagId') IS NOT NULL) END AS actions,
          CASE WHEN json_valid(v.graph) THEN
            (SELECT json_group_array(${TAG_FACTS_JSON}) FROM tags t JOIN tag_groups g ON g.id = t.group_id
             WHERE t.id IN (SELECT json_extract(n.value, '$.action.tagId') FROM json_each(v.graph, '$.nodes') n)) END AS facts

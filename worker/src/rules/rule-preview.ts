@@ -8,11 +8,13 @@ import { inDepartmentSubtree } from '../auth/access';
 import type { ActionCounts, ConflictCounts, PreviewCountsBody, TagCounts } from '@shared/api/rules';
 import { netPlanOver, type NetPlan, type NetTag } from '@shared/rules/net-effect';
 import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import { isTagAction } from '@shared/rules/types';
 import type { RuleError } from '@shared/rules/errors';
 import type { SqlContext, SqlFrag } from '@shared/rules/operators';
 import { rolloutSql } from '@shared/rollout';
 import { compileOptions, type Workspace } from './context';
 import { runPreview } from './preview';
+import { graphDestinationIds, usableDestinations } from '../outbound/destinations-read';
 
 /** Salt-free share for a graph not saved as a rule yet (the share of rule id 0). */
 const UNSAVED_RULE_ID = 0;
@@ -83,7 +85,9 @@ export async function countRule(
   ctx: SqlContext,
   scope: SqlFrag | undefined,
 ): Promise<{ ok: true; value: CountedRule } | { ok: false; errors: RuleError[] }> {
-  const compiled = compileRule(graph, compileOptions(ws));
+  // the destinations outbound actions name must exist (one query, only for rules that have some)
+  const usable = await usableDestinations(db, graphDestinationIds(graph));
+  const compiled = compileRule(graph, { ...compileOptions(ws), destinationExists: (id, kind) => usable.has(`${kind}:${id}`) });
   if (!compiled.ok) return compiled;
   const rule = compiled.value;
   const net = netPlanOf(rule, ws);
@@ -92,7 +96,13 @@ export async function countRule(
   const tookMs = Date.now() - started;
   if (!counted.ok) return counted;
   const actions: Record<string, ActionCounts> = {};
-  for (const a of rule.actions) actions[a.nodeId] = { type: a.action.type, tagId: a.action.tagId };
+  for (const a of rule.actions) {
+    const x = a.action;
+    actions[a.nodeId] = isTagAction(x)
+      ? { type: x.type, tagId: x.tagId }
+      : // a rule that does not apply at publish (it reads its event) calls nobody then: its calls come with events
+        { type: x.type, destinationId: x.destinationId, calls: appliesNow(rule) ? (counted.value.calls[a.nodeId] ?? 0) : 0 };
+  }
   // A tag of an exclusive group the rule only could displace is listed when someone would lose it.
   const tags: TagCounts[] = net.tags
     .map((t) => ({ tagId: t.tagId, gain: 0, lose: 0, ...counted.value.tags.get(t.tagId) }))

@@ -4,7 +4,7 @@
  * left-to-right auto-layout. No Vue, no store: the store calls these.
  */
 import dagre from '@dagrejs/dagre';
-import { RULE_SCHEMA_VERSION, type RuleEdge, type RuleGraph, type RuleNode, type RuleNodeKind } from '@shared/rules/types';
+import { RULE_SCHEMA_VERSION, type ActionSpec, type RuleEdge, type RuleGraph, type RuleNode, type RuleNodeKind } from '@shared/rules/types';
 import { outputHandles } from '@shared/rules/handles';
 
 /** Kinds in palette order. */
@@ -16,7 +16,11 @@ export function newId(prefix: string): string {
 }
 
 /** A new node of `kind` at `position`, with defaults a marketer would start from. */
-export function createNode(kind: RuleNodeKind, position: { x: number; y: number }, opts: { segment?: boolean } = {}): RuleNode {
+export function createNode(
+  kind: RuleNodeKind,
+  position: { x: number; y: number },
+  opts: { segment?: boolean; action?: ActionSpec['type'] } = {},
+): RuleNode {
   const id = newId(kind);
   switch (kind) {
     case 'trigger':
@@ -43,7 +47,23 @@ export function createNode(kind: RuleNodeKind, position: { x: number; y: number 
     case 'branch':
       return { id, kind, position, cases: [{ id: newId('case'), condition: { field: '', op: '' } }] };
     case 'action':
-      return { id, kind, position, action: { type: 'add_tag', tagId: 0 } };
+      return { id: newId(opts.action === undefined ? kind : opts.action), kind, position, action: emptyAction(opts.action ?? 'add_tag') };
+  }
+}
+
+/**
+ * An action of `type` not set up yet (0 = nothing picked: the compiler names the node until it
+ * is); switching an action's type in the inspector starts from this too.
+ */
+export function emptyAction(type: ActionSpec['type']): ActionSpec {
+  switch (type) {
+    case 'add_tag':
+    case 'remove_tag':
+      return { type, tagId: 0 };
+    case 'call_webhook':
+      return { type, destinationId: 0 };
+    case 'notify':
+      return { type, destinationId: 0, text: '' };
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { useI18n } from 'vue-i18n';
 import type { ConflictCounts, PreviewCountsBody, TagCounts } from '@shared/api/rules';
+import { isTagAction } from '@shared/rules/types';
 import { formatNumber } from '../../app/format';
 import { useTagsStore } from '../tags/useTagsStore';
 import { useRuleDocStore } from './useRuleDocStore';
@@ -44,7 +45,7 @@ export function useConflictText() {
   const tags = useTagsStore();
   const actionName = (nodeId: string) => {
     const n = doc.nodeById.get(nodeId);
-    if (n?.kind !== 'action') return nodeId;
+    if (n?.kind !== 'action' || !isTagAction(n.action)) return nodeId;
     const tag = tags.tagsById.get(n.action.tagId)?.name ?? `#${n.action.tagId}`;
     return n.label || t(`rules.action.${n.action.type}Named`, { tag });
   };

@@ -1,3 +1,4 @@
+import type { OutboundPreset } from './palette';
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, toRaw } from 'vue';
 import { compileRule, type CompiledRule } from '@shared/rules/compile';
@@ -90,8 +91,9 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
 
   const nodeById = computed(() => new Map(graph.value.nodes.map((n) => [n.id, n])));
 
-  function addNode(kind: RuleNodeKind, position: { x: number; y: number }): RuleNode {
-    const node = createNode(kind, { x: Math.round(position.x), y: Math.round(position.y) }, { segment: mode.value === 'segment' });
+  function addNode(kind: RuleNodeKind, position: { x: number; y: number }, preset?: OutboundPreset): RuleNode {
+    const at = { x: Math.round(position.x), y: Math.round(position.y) };
+    const node = createNode(kind, at, { segment: mode.value === 'segment', ...(preset ? { action: preset } : {}) });
     commit((g) => g.nodes.push(node));
     return node;
   }

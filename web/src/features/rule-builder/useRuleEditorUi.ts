@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { RuleEdge, RuleNode } from '@shared/rules/types';
-import type { ConflictCounts, TagCounts } from '@shared/api/rules';
+import type { ActionCounts, ConflictCounts, TagCounts } from '@shared/api/rules';
 
 /** What the preview endpoint said about the current document (see `RulePreviewPanel`). */
 export interface NodeCounts {
@@ -12,6 +12,8 @@ export interface NodeCounts {
   tags: TagCounts[];
   /** Pairs of actions that fire together with opposite or exclusive effects. */
   conflicts: ConflictCounts[];
+  /** Per action node: what it does; call-webhook / notify nodes carry the calls publishing makes. */
+  actions: Record<string, ActionCounts>;
 }
 
 /**

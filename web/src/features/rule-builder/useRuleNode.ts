@@ -1,5 +1,5 @@
 import { computed } from 'vue';
-import type { RuleNode } from '@shared/rules/types';
+import { isTagAction, type RuleNode } from '@shared/rules/types';
 import { useRuleDocStore, type EditorError } from './useRuleDocStore';
 import { useRuleEditorUi } from './useRuleEditorUi';
 import { liveConflicts } from './tag-changes';
@@ -20,9 +20,16 @@ export function useRuleNode<K extends RuleNode['kind']>(id: string, _kind?: K) {
   /** An action node: its tag's net change, and the actions it conflicts with for some contacts. */
   const tagCounts = computed(() => {
     const n = node.value as RuleNode | undefined;
-    return n?.kind === 'action' ? ui.counts?.tags.find((t) => t.tagId === n.action.tagId) : undefined;
+    if (n?.kind !== 'action' || !isTagAction(n.action)) return undefined;
+    const tagId = n.action.tagId;
+    return ui.counts?.tags.find((t) => t.tagId === tagId);
+  });
+  /** A call-webhook / notify node: the calls publishing makes through it (undefined before a preview). */
+  const calls = computed(() => {
+    const a = ui.counts?.actions[id];
+    return a && 'calls' in a ? a.calls : undefined;
   });
   const conflicts = computed(() => liveConflicts(ui.counts?.conflicts, id));
   const counting = computed(() => ui.counting);
-  return { node, errors, count, tagCounts, conflicts, counting };
+  return { node, errors, count, tagCounts, calls, conflicts, counting };
 }

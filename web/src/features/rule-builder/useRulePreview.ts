@@ -99,7 +99,13 @@ export function useRulePreview(opts: { ruleId: Ref<number | null>; rolloutPercen
       // shows like the compiler's errors, instead of a preview that silently never comes
       doc.externalErrors = errors;
       ui.counts = view
-        ? { nodes: view.counts.nodes, edges: view.counts.edges ?? {}, tags: view.counts.tags, conflicts: view.counts.conflicts }
+        ? {
+            nodes: view.counts.nodes,
+            edges: view.counts.edges ?? {},
+            tags: view.counts.tags,
+            conflicts: view.counts.conflicts,
+            actions: view.counts.actions ?? {},
+          }
         : null;
     } catch (e) {
       if (mine === seq) error.value = errorMessage(e);

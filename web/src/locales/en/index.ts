@@ -14,6 +14,7 @@ import errors from './errors';
 import imports from './imports';
 import rollback from './rollback';
 import security from './security';
+import outbound from './outbound';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -32,5 +33,6 @@ const en: typeof zhCN = {
   ...imports,
   ...rollback,
   ...security,
+  ...outbound,
 };
 export default en;

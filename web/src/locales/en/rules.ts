@@ -146,6 +146,9 @@ const en: typeof zh = {
         'The rule is too complex (too many path combinations or conditions): simplify the connections or split it into several rules',
       bad_schedule:
         'The schedule cannot be read: pick a common one, or write five cron fields (minute hour day month weekday; 0 3 * * * is 03:00 every day)',
+      unknown_destination: 'The destination does not exist, was revoked or is of another kind: choose again',
+      outbound_never_fires:
+        'Calls and notifications go out only when the run changes the contact’s tags: add a tag action, or trigger on an event',
       weights_sum: 'Weights must add up to 100%',
     },
     connect: {

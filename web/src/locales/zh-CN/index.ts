@@ -13,6 +13,7 @@ import errors from './errors';
 import imports from './imports';
 import rollback from './rollback';
 import security from './security';
+import outbound from './outbound';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -34,4 +35,5 @@ export default {
   ...imports,
   ...rollback,
   ...security,
+  ...outbound,
 };

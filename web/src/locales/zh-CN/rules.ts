@@ -132,6 +132,8 @@ export default {
       too_many_parameters: '条件的值太多，请拆分',
       too_complex: '规则过于复杂（路径组合或条件过多），请简化连线或拆分成几条规则',
       bad_schedule: '定时设置无法识别：请选一个常用周期，或写 5 段 cron（分 时 日 月 周，如 0 3 * * * 表示每天 03:00）',
+      unknown_destination: '目的地不存在、已停用或类型不符：请重新选择',
+      outbound_never_fires: '调用与通知只在本次运行改变了联系人的标签时发出：请加一个打标签/去标签动作，或改用事件触发',
       weights_sum: '各项权重之和必须为 100%',
     },
     connect: {
