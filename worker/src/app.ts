@@ -21,6 +21,7 @@ import { audit } from './routes/audit';
 import { securityLog } from './routes/security-log';
 import { eventSources } from './routes/event-sources';
 import { rollbacks } from './routes/rollbacks';
+import { intake } from './routes/intake';
 import { authenticate } from './auth/access';
 
 /**
@@ -66,3 +67,4 @@ app.route('/api/segments', segments);
 app.route('/api/imports', imports);
 app.route('/api/exports', contactExports);
 app.route('/api/rollbacks', rollbacks);
+app.route('/api/intake', intake);

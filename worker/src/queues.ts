@@ -7,6 +7,9 @@
  * - `segflow-deliveries`: outbound deliveries (call-webhook, notify);
  * - `segflow-deliveries-dead`: deliveries that failed every attempt, listed for a retry.
  */
+import { consumeIntake } from './ingest/consumer';
+import { consumeIntakeDead } from './ingest/dead-letters';
+
 export const QUEUES = {
   intake: 'segflow-intake',
   intakeDead: 'segflow-intake-dead',
@@ -14,8 +17,12 @@ export const QUEUES = {
   deliveriesDead: 'segflow-deliveries-dead',
 } as const;
 
-export const queue: ExportedHandlerQueueHandler<Env> = async (batch) => {
+export const queue: ExportedHandlerQueueHandler<Env> = async (batch, env) => {
   switch (batch.queue) {
+    case QUEUES.intake:
+      return consumeIntake(batch, { db: env.DB, env });
+    case QUEUES.intakeDead:
+      return consumeIntakeDead(batch, env);
     default:
       // a queue this worker does not know: leave its messages for a deployment that does
       console.error(`queue: no consumer for "${batch.queue}"; ${batch.messages.length} messages retried`);

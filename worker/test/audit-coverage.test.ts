@@ -15,7 +15,7 @@ import { expectedOf } from '@shared/api/rules';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { api, apiAs, seedSmallWorld } from './fixtures';
+import { api, apiAs, newDeadLetter, seedSmallWorld } from './fixtures';
 import { purgeExpired } from '../src/cron/purge';
 import type { RuleGraph } from '@shared/rules/types';
 // the audit screen's real sentences (plain objects): every entry must fill each of their placeholders
@@ -269,6 +269,13 @@ const CASES: Record<string, Case> = {
     setup: () => ok(api('/api/event-sources', json({ kind: 'generic', id: 'cov-c', name: 'C' }))),
     call: () => api('/api/event-sources/cov-c/revoke', json({})),
     objectId: () => 'cov-c',
+  },
+  'POST /api/intake/dead-letters/:id/requeue': {
+    action: 'event_source.requeue',
+    objectType: 'event_source',
+    setup: () => newDeadLetter('cov-dl'),
+    call: (id: number) => api(`/api/intake/dead-letters/${id}/requeue`, json({})),
+    objectId: () => 'cov-dl',
   },
   'POST /api/contacts/:id/tags': {
     action: 'contact.tags',

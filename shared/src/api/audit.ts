@@ -114,6 +114,8 @@ export interface AuditParamsByAction {
   'event_source.create': { name: string; id: string; sourceKind: string };
   'event_source.rotate': { name: string; id: string; graceEndsAt: number };
   'event_source.revoke': { name: string; id: string };
+  /** an intake dead letter of the source sent back to the intake queue (`POST /api/intake/dead-letters/:id/requeue`) */
+  'event_source.requeue': { id: string; letter: number; events: number };
   'contact.tags':
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }
