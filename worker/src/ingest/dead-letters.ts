@@ -12,7 +12,7 @@
  */
 import { fieldKeys, openField, sealField } from '../crypto/fields';
 import { ApiError } from '../errors';
-import { auditStatement } from '../audit';
+import { auditStatementIfChanged } from '../audit';
 import type { Actor } from '../auth/access';
 import type { IntakeDeadLetterRow } from '../db/rows';
 import type { IntakeDeadLetter, IntakeDeadLetterList } from '@shared/api/intake';
@@ -133,9 +133,12 @@ export async function requeueDeadLetter(db: D1Database, env: Env, id: number, ac
     throw new ApiError(503, 'unavailable', `The intake queue refused the message: ${(e as Error).message}; try again`);
   }
   const eventIds = JSON.parse(row.event_ids) as string[];
-  await db.batch([
-    db.prepare('UPDATE intake_dead_letters SET requeued_at = ?, requeued_by = ? WHERE id = ?').bind(now, actor.userId, id),
-    auditStatement(db, {
+  // Guarded: of two requeues at once both messages go out (harmless: dedupe), one marks and audits.
+  const [marked] = await db.batch([
+    db
+      .prepare('UPDATE intake_dead_letters SET requeued_at = ?, requeued_by = ? WHERE id = ? AND requeued_at IS NULL')
+      .bind(now, actor.userId, id),
+    auditStatementIfChanged(db, {
       action: 'event_source.requeue',
       objectType: 'event_source',
       objectId: row.source_id,
@@ -145,6 +148,7 @@ export async function requeueDeadLetter(db: D1Database, env: Env, id: number, ac
       actor,
     }),
   ]);
+  if (!marked?.meta.changes) throw new ApiError(409, 'conflict', `Dead letter ${id} was requeued by someone else at the same time`);
   const listed = await db.prepare(`${LIST_SQL} WHERE d.id = ?`).bind(id).first<ListedRow>();
   return toApi(listed as ListedRow);
 }
