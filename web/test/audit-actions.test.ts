@@ -53,6 +53,7 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'event_source.create': true,
   'event_source.rotate': true,
   'event_source.revoke': true,
+  'event_source.requeue': true,
   'contact.tags': true,
   'contact.export': true,
   'contact.phone_search': true,
