@@ -1,11 +1,11 @@
 /**
- * Webhook ingest benchmark: `npx tsx bench/ingest.ts [--contacts 2000] [--seconds 15] [--concurrency 16] [--rate 1700] [--port 8797] [--only 0,1,…] [--no-inspector]`
+ * Webhook ingest benchmark: `npx tsx bench/ingest.ts [--contacts 2000] [--seconds 15] [--concurrency 16] [--rate 1700] [--queue-rate 1000] [--queue-batch 20] [--total 100000] [--dup 0.1] [--port 8797] [--only 0,1,…] [--no-inspector]`
  *
  * On a fresh local D1 (its own persist directory, so it never touches .wrangler/state):
  * migrations, demo contacts, 50 published rules over every event type, a signed source. Then
  * `wrangler dev`, and in ONE run, against the same server:
- *   0. baseline: a no-op request (an unknown /api path: the same middleware, answered 401 by the
- *      sign-in check before any D1 read);
+ *   0. baseline: a no-op request (`GET /api/auth/me` signed out: the same middleware, answered
+ *      401 by the sign-in check with no D1 call);
  *   1. single-event webhooks (70% message with text, 20% purchase, 10% article/group), 5% of
  *      them retries of an event already sent;
  *   2, 3. batched webhooks (20 and 100 events per request), same mix;
@@ -13,11 +13,17 @@
  *   which measures the most the server takes — latency there is mostly queueing)
  *   4. open loop at `--rate` events/s as 20-event requests sent on a fixed schedule whatever the
  *      answers, the latency a sender sees at that load (issue 5's p99 target is for this row);
- *   5. the no-op, open loop at the same request rate: the latency floor of this machine.
- * Rows 4–5, then rows 0–3, each set interleaved in 2-second slices so its rows see the same
+ *   5. the no-op, open loop at the same request rate: the latency floor of this machine;
+ *   6. (issue 15: webhooks answer 202 once the events are queued) open loop at `--queue-rate`
+ *      events/s in `--queue-batch`-event requests: each event's time from its 202 to its row in
+ *      D1, watched by a read-only sqlite3 on the local D1 file (RowWatcher);
+ *   7. `--total` single-event requests, closed loop, `--dup` of them retries of events already
+ *      answered 202 (0 skips it): with the counts below, lost / duplicated after a long run.
+ * Row 6 first, then rows 4–5, then rows 0–3, each set interleaved in 2-second slices so its rows see the same
  * machine load (`--only 1,4` picks rows). It prints requests/s, events/s, p50/p99 latency, the
  * ratio to the baseline and the server's CPU time per request (every process of wrangler dev,
- * from /proc: steadier than requests/s on a shared machine), then stops the server and counts
+ * from /proc: steadier than requests/s on a shared machine), then row 7, waits for the queue to
+ * drain (every acknowledged id seen in D1), stops the server and counts
  * rows in D1: every acknowledged event stored once (0 lost, 0 duplicated), and the rollup and
  * the contacts' counters moved by exactly the number of stored events.
  *
@@ -52,6 +58,10 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     only: { type: 'string' },
     'no-inspector': { type: 'boolean', default: false },
+    'queue-rate': { type: 'string', default: '1000' },
+    'queue-batch': { type: 'string', default: '20' },
+    total: { type: 'string', default: '100000' },
+    dup: { type: 'string', default: '0.1' },
   },
 });
 const CONTACTS = Number(values.contacts);
@@ -60,6 +70,12 @@ const CONCURRENCY = Number(values.concurrency);
 const PORT = Number(values.port);
 const RATE = Number(values.rate);
 const OPEN_BATCH = 20;
+/** Row 6: events per second offered, in requests of `--queue-batch` events; each event's time from 202 to its row in D1 measured. */
+const QUEUE_RATE = Number(values['queue-rate']);
+const QUEUE_BATCH = Number(values['queue-batch']);
+/** Row 7: events sent in all (0: skip), of which the `--dup` share are retries of events already answered 202. */
+const TOTAL = Number(values.total);
+const DUP = Number(values.dup);
 const BASE = `http://127.0.0.1:${PORT}`;
 const SECRET = 'bench-secret';
 const dir = mkdtempSync(path.join(tmpdir(), 'segflow-bench-'));
@@ -208,7 +224,7 @@ const TEXTS = ['你好', '请问价格多少', '有优惠吗', '想做代理', '
 let seq = 0;
 const ID_PREFIX = `bench-${process.pid}-`;
 /**
- * Event ids acknowledged with 200 (accepted or duplicate), one bit per sequence number, and only
+ * Event ids acknowledged with 202 (queued), one bit per sequence number, and only
  * the last events kept for retries: the client's heap stays small however long the run, so its
  * own garbage collection stays out of the latencies it measures.
  */
@@ -311,14 +327,86 @@ async function openPhase(
 }
 
 async function webhook(events: unknown[]): Promise<{ ok: boolean; events: number }> {
-  const res = await fetch_(JSON.stringify(events.length === 1 ? events[0] : { events }));
-  if (res.status !== 200) {
+  let res: Response;
+  try {
+    res = await fetch_(JSON.stringify(events.length === 1 ? events[0] : { events }));
+  } catch (e) {
+    // a connection the server reset or refused (an overloaded local server): a refusal, not the end of the run
+    if (errorsShown++ < 5) log(`webhook: ${String((e as Error).cause ?? e)}`);
+    return { ok: false, events: 0 };
+  }
+  if (res.status !== 202) {
     if (errorsShown++ < 5) log(`webhook ${res.status}: ${(await res.text()).slice(0, 300)}`);
     return { ok: false, events: 0 };
   }
-  const body = (await res.json()) as { results: { id: string }[] };
-  for (const r of body.results) ack(r.id);
+  const at = Date.now();
+  const body = (await res.json()) as { queued: string[] };
+  for (const id of body.queued) {
+    ack(id);
+    if (tracking && !acceptedAt.has(id)) acceptedAt.set(id, at);
+  }
   return { ok: true, events: events.length };
+}
+
+/** Row 6: when each tracked event was answered 202 (client clock), while `tracking`. */
+let tracking = false;
+const acceptedAt = new Map<string, number>();
+
+/**
+ * Watches the local D1 file (read-only, WAL: a reader never blocks wrangler dev's writer) for new
+ * event rows every `everyMs`, noting when each event id was first seen: with the 202's time,
+ * the time from "accepted" to "stored" (the event's tag rows commit in the same transaction). The
+ * client's own clock on both ends; `everyMs` is the resolution.
+ */
+class RowWatcher {
+  readonly seenAt = new Map<string, number>();
+  private last = 0;
+  private buf = '';
+  private waiting: (() => void) | null = null;
+  private readonly proc;
+  private timer: NodeJS.Timeout | null = null;
+  constructor(file: string, everyMs = 20) {
+    this.proc = spawn('sqlite3', ['-readonly', '-batch', file], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc.stdin.write('.timeout 2000\n');
+    this.proc.stdout.on('data', (chunk: Buffer) => {
+      this.buf += chunk.toString();
+      const end = this.buf.indexOf('__end__\n');
+      if (end < 0) return;
+      const now = Date.now();
+      for (const line of this.buf.slice(0, end).split('\n')) {
+        const bar = line.indexOf('|');
+        if (bar < 0) continue;
+        this.last = Math.max(this.last, Number(line.slice(0, bar)));
+        const id = line.slice(bar + 1);
+        if (!this.seenAt.has(id)) this.seenAt.set(id, now);
+      }
+      this.buf = this.buf.slice(end + 8);
+      this.waiting?.();
+    });
+    const tick = async () => {
+      await new Promise<void>((r) => {
+        this.waiting = r;
+        this.proc.stdin.write(
+          `SELECT id, sender_event_id FROM events WHERE id > ${this.last} AND source_id = 'bench' ORDER BY id;\nSELECT '__end__';\n`,
+        );
+      });
+      this.timer = setTimeout(() => void tick(), everyMs);
+    };
+    void tick();
+  }
+  stop() {
+    if (this.timer) clearTimeout(this.timer);
+    this.proc.stdin.end();
+    this.proc.kill();
+  }
+}
+
+/** The local D1 database file of the bench's state directory (Miniflare keeps one SQLite file per database). */
+function d1File(): string {
+  const d = path.join(dir, 'v3', 'd1', 'miniflare-D1DatabaseObject');
+  const f = readdirSync(d).find((n) => n.endsWith('.sqlite') && n !== 'metadata.sqlite');
+  if (!f) throw new Error(`no D1 file under ${d}`);
+  return path.join(d, f);
 }
 const fetch_ = signedPost;
 let errorsShown = 0;
@@ -327,6 +415,66 @@ const pct = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
 };
+
+/** Row 6: open loop of single-event requests at QUEUE_RATE/s; each event's 202 → row time, once all are stored (or 30 s passed). */
+async function acceptedToStored(watcher: RowWatcher, contacts: string[]): Promise<Record<string, string | number>> {
+  acceptedAt.clear();
+  tracking = true;
+  const p = await openPhase('queue latency', SECONDS, QUEUE_RATE / QUEUE_BATCH, () =>
+    webhook(Array.from({ length: QUEUE_BATCH }, () => event(contacts))),
+  );
+  tracking = false;
+  const waitStart = Date.now();
+  while ([...acceptedAt.keys()].some((id) => !watcher.seenAt.has(id)) && Date.now() - waitStart < 30_000) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const lat: number[] = [];
+  let missing = 0;
+  for (const [id, at] of acceptedAt) {
+    const seen = watcher.seenAt.get(id);
+    if (seen === undefined) missing++;
+    else lat.push(seen - at);
+  }
+  return {
+    'offered events/s': QUEUE_RATE,
+    'events/request': QUEUE_BATCH,
+    'answered events/s': Math.round(p.events / p.seconds),
+    'refused (not 202)': p.errors,
+    'HTTP p50 ms': pct(p.latencies, 0.5).toFixed(1),
+    'HTTP p99 ms': pct(p.latencies, 0.99).toFixed(1),
+    'accepted→stored p50 ms': pct(lat, 0.5).toFixed(0),
+    'accepted→stored p99 ms': pct(lat, 0.99).toFixed(0),
+    'accepted→stored max ms': (lat.length ? Math.max(...lat) : 0).toFixed(0),
+    'not stored after 30 s': missing,
+  };
+}
+
+/** Row 7: TOTAL single-event requests, closed loop; DUP of them resend an event already answered 202. */
+async function volume(contacts: string[]): Promise<Phase> {
+  const p: Phase = { name: 'volume', requests: 0, events: 0, errors: 0, seconds: 0, latencies: [], cpuSeconds: 0 };
+  const sent: unknown[] = [];
+  let left = TOTAL;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (left > 0) {
+        left--;
+        const dup = sent.length > 100 && Math.random() < DUP;
+        const e = dup ? sent[Math.floor(Math.random() * sent.length)] : event(contacts);
+        await timed(p, async () => {
+          const r = await webhook([e]);
+          if (r.ok && !dup) {
+            if (sent.length < 20_000) sent.push(e);
+            else sent[Math.floor(Math.random() * sent.length)] = e;
+          }
+          return r;
+        });
+      }
+    }),
+  );
+  p.seconds = (performance.now() - start) / 1000;
+  return p;
+}
 
 // Long on purpose: a script's steps in the order it prints them (setup, timed passes, tables).
 async function main() {
@@ -363,13 +511,16 @@ async function main() {
     }
     // Warm up: compile the rules in the isolate, JIT the paths.
     await phase('warmup', 3, () => webhook([nextEvent(contacts)]));
-    await phase('warmup', 2, async () => ({ ok: (await (await fetch(`${BASE}/api/bench-noop`)).text()) !== '', events: 1 }));
+    await phase('warmup', 2, async () => ({ ok: (await (await fetch(`${BASE}/api/auth/me`)).text()) !== '', events: 1 }));
     const batch = (n: number) => () => webhook(Array.from({ length: n }, () => nextEvent(contacts)));
 
     // Interleaved slices (no-op, 1 event, 20 events, …, repeat) so the rows of a set see the same
     // machine load: on a shared 2-core box the absolute numbers drift, the ratios stay meaningful.
+    // The no-op: the app asking whether a signed-out visitor is signed in — the same worker and
+    // middleware, answered 401 by the sign-in check with no D1 call (an unknown /api path, the
+    // no-op before, now writes a security-log row: migration 0011).
     const noop = async () => {
-      const res = await fetch(`${BASE}/api/bench-noop`);
+      const res = await fetch(`${BASE}/api/auth/me`);
       await res.text();
       return { ok: res.status === 401, events: 0 };
     };
@@ -394,13 +545,16 @@ async function main() {
         [5, `open loop: no-op at the same ${RATE / OPEN_BATCH} requests/s`, open(noop)],
       ],
       [
-        [0, 'no-op (unknown /api path, same middleware, 401, no D1)', closed(noop)],
+        [0, 'no-op (GET /api/auth/me signed out: same middleware, 401, no D1)', closed(noop)],
         [1, 'webhook, 1 event per request', closed(batch(1))],
         [2, 'webhook, 20 events per request', closed(batch(OPEN_BATCH))],
         [3, 'webhook, 100 events per request', closed(batch(100))],
       ],
     ];
     const keep = values.only ? new Set(values.only.split(',').map(Number)) : null;
+    const watcher = new RowWatcher(d1File());
+    const latencyRows: Record<string, string | number>[] = [];
+    if (!keep || keep.has(6)) latencyRows.push(await acceptedToStored(watcher, contacts));
     const SLICE = 2;
     const phases: Phase[] = [];
     for (const set of sets.map((s) => s.filter(([i]) => !keep || keep.has(i))).filter((s) => s.length)) {
@@ -455,7 +609,31 @@ async function main() {
     console.log(
       `\n${CONTACTS} contacts, 50 published rules, concurrency ${CONCURRENCY}, ${SECONDS} s per kind in interleaved ${SLICE} s slices, one wrangler dev on this machine (load average ${loadavg()[0]?.toFixed(1)})\n`,
     );
-    console.table(rows);
+    if (rows.length) console.table(rows);
+    if (latencyRows.length) {
+      console.log(
+        `\nRow 6: ${QUEUE_RATE} events/s offered as ${QUEUE_BATCH}-event webhooks for ${SECONDS} s (open loop): time from the 202 to the event's row in D1`,
+      );
+      console.table(latencyRows);
+    }
+    if (TOTAL > 0 && (!keep || keep.has(7))) {
+      const t0 = performance.now();
+      const p = await volume(contacts);
+      log(`row 7: ${p.requests} requests (${p.errors} refused) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      console.log(
+        `\nRow 7: ${TOTAL} single-event webhooks, ${Math.round(DUP * 100)}% of them retries of events already answered 202, closed loop at concurrency ${CONCURRENCY}: ${Math.round(p.requests / p.seconds)} req/s, p50 ${pct(p.latencies, 0.5).toFixed(1)} ms, p99 ${pct(p.latencies, 0.99).toFixed(1)} ms; lost / duplicated: the table after the run`,
+      );
+    }
+    // Every event answered 202 must be stored before the server stops: wait for the queue to drain.
+    const drainStart = Date.now();
+    let seen = 0;
+    for (;;) {
+      seen = ackedIds().filter((id) => watcher.seenAt.has(id)).length;
+      if (seen >= ackedCount || Date.now() - drainStart > 120_000) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    log(`queue drained in ${((Date.now() - drainStart) / 1000).toFixed(1)} s: ${seen} of ${ackedCount} acknowledged ids stored`);
+    watcher.stop();
   } finally {
     try {
       process.kill(-(dev.pid as number), 'SIGTERM');
@@ -503,7 +681,7 @@ async function main() {
   };
   console.log('\nRows in D1 after the run');
   console.table([
-    { check: 'distinct event ids acknowledged (200)', value: ackedCount },
+    { check: 'distinct event ids acknowledged (202)', value: ackedCount },
     { check: 'event rows stored for the source', value: stored.n },
     { check: 'acknowledged ids missing in D1 (lost)', value: ackedCount - present },
     { check: 'rows beyond one per event id (duplicated)', value: stored.n - stored.d },

@@ -128,8 +128,13 @@ describe('data sources screen', () => {
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
     await secretDialog.getByTestId('secret-done').click();
 
-    // the secret signs events; the list counts them and never shows the secret
-    expect(await send(id, secret, 'a')).toBe(200);
+    // the secret signs events (202: queued); once the intake consumer stored it the list counts it, and never shows the secret
+    expect(await send(id, secret, 'a')).toBe(202);
+    await expect
+      .poll(async () => (await apiCall<{ stats: { total: number } }>(context, 'GET', `/event-sources/${id}`)).stats.total, {
+        timeout: 15_000,
+      })
+      .toBe(1);
     await page.reload();
     const row = page.getByTestId('sources-table').locator('tr', { hasText: id });
     await row.waitFor();
@@ -144,8 +149,8 @@ describe('data sources screen', () => {
     expect(rotated).not.toBe(secret);
     expect(await secretDialog.innerText()).toContain('old secret keeps working until');
     await secretDialog.getByTestId('secret-done').click();
-    expect(await send(id, rotated, 'b')).toBe(200);
-    expect(await send(id, secret, 'c')).toBe(200);
+    expect(await send(id, rotated, 'b')).toBe(202);
+    expect(await send(id, secret, 'c')).toBe(202);
     await expect.poll(() => row.innerText()).toContain('Old secret works until');
 
     // revoke, after a confirmation: events are refused

@@ -23,19 +23,19 @@ beforeAll(async () => {
   ({ context, page, consoleErrors, close } = await openPage('zh-CN'));
   // destinations as a super admin makes them on the data-sources screen
   destinationId = (
-    await apiCall<{ id: number }>(context, 'POST', '/destinations', {
+    await apiCall<{ destination: { id: number } }>(context, 'POST', '/destinations', {
       name: 'CRM 回调',
       kind: 'webhook',
       url: 'https://crm.example.test/hook',
     })
-  ).id;
+  ).destination.id;
   notifyId = (
-    await apiCall<{ id: number }>(context, 'POST', '/destinations', {
+    await apiCall<{ destination: { id: number } }>(context, 'POST', '/destinations', {
       name: '负责人提醒',
       kind: 'notify',
       url: 'https://im.example.test/notify',
     })
-  ).id;
+  ).destination.id;
 });
 afterAll(async () => close?.());
 

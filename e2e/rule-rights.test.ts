@@ -51,7 +51,15 @@ async function signedEvent(sourceId: string, secret: string, event: unknown) {
     headers: { 'content-type': 'application/json', 'x-segflow-timestamp': ts, 'x-segflow-signature': sig },
     data: body,
   });
-  expect(res.status()).toBe(200);
+  // 202: queued; the intake consumer stores it (and runs the rules) shortly after
+  expect(res.status()).toBe(202);
+  // (a plain loop: this runs in beforeAll, where expect.poll is not allowed)
+  for (let i = 0; ; i++) {
+    const { stats } = await apiCall<{ stats: { total: number } }>(root, 'GET', `/event-sources/${sourceId}`);
+    if (stats.total > 0) break;
+    if (i === 150) throw new Error(`the event sent to ${sourceId} was not stored within 15 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 beforeAll(async () => {

@@ -58,6 +58,7 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'destination.revoke': true,
   'destination.test': true,
   'destination.retry': true,
+  'event_source.requeue': true,
   'contact.tags': true,
   'contact.export': true,
   'contact.phone_search': true,

@@ -22,6 +22,7 @@ import { securityLog } from './routes/security-log';
 import { eventSources } from './routes/event-sources';
 import { destinations } from './routes/destinations';
 import { rollbacks } from './routes/rollbacks';
+import { intake } from './routes/intake';
 import { authenticate } from './auth/access';
 
 /**
@@ -68,3 +69,4 @@ app.route('/api/segments', segments);
 app.route('/api/imports', imports);
 app.route('/api/exports', contactExports);
 app.route('/api/rollbacks', rollbacks);
+app.route('/api/intake', intake);

@@ -9,6 +9,8 @@
  */
 import { consumeDeadDeliveries, consumeDeliveries } from './outbound/consume';
 import type { DeliveryMessage } from './outbound/enqueue';
+import { consumeIntake } from './ingest/consumer';
+import { consumeIntakeDead } from './ingest/dead-letters';
 
 export const QUEUES = {
   intake: 'segflow-intake',
@@ -23,6 +25,10 @@ export const queue: ExportedHandlerQueueHandler<Env> = async (batch, env) => {
       return consumeDeliveries(batch as MessageBatch<DeliveryMessage>, env);
     case QUEUES.deliveriesDead:
       return consumeDeadDeliveries(batch as MessageBatch<DeliveryMessage>, env);
+    case QUEUES.intake:
+      return consumeIntake(batch, { db: env.DB, env });
+    case QUEUES.intakeDead:
+      return consumeIntakeDead(batch, env);
     default:
       // a queue this worker does not know: leave its messages for a deployment that does
       console.error(`queue: no consumer for "${batch.queue}"; ${batch.messages.length} messages retried`);

@@ -12,7 +12,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { anonApi, apiAs, ROOT, seedDeadLetter, seedSmallWorld, type TestUser } from './fixtures';
+import { anonApi, apiAs, newDeadLetter, ROOT, seedDeadLetter, seedSmallWorld, type TestUser } from './fixtures';
 import { hashPassword } from '@shared/auth/password';
 import { expectedOf, type RulePreviewOk } from '@shared/api/rules';
 
@@ -243,6 +243,11 @@ const ROUTES: Record<string, Route | 'public'> = {
   'POST /api/rollbacks/:id/undo': {
     policy: superOnly,
     call: async (u) => send(u, 'POST', `/api/rollbacks/${await newRollback()}/undo`, { confirm: { count: 1 } }),
+  },
+  'GET /api/intake/dead-letters': { policy: superOnly, call: (u) => get(u, '/api/intake/dead-letters') },
+  'POST /api/intake/dead-letters/:id/requeue': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/intake/dead-letters/${await newDeadLetter()}/requeue`),
   },
 
   'GET /api/contacts': { policy: any, call: (u) => get(u, '/api/contacts') },

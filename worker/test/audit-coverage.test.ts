@@ -15,7 +15,7 @@ import { expectedOf } from '@shared/api/rules';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { api, apiAs, seedDeadLetter, seedSmallWorld } from './fixtures';
+import { api, apiAs, newDeadLetter, seedDeadLetter, seedSmallWorld } from './fixtures';
 import { purgeExpired } from '../src/cron/purge';
 import type { RuleGraph } from '@shared/rules/types';
 // the audit screen's real sentences (plain objects): every entry must fill each of their placeholders
@@ -310,6 +310,13 @@ const CASES: Record<string, Case> = {
     setup: seedDeadLetter,
     call: (s) => api(`/api/destinations/dead-letters/${s.deliveryId}/retry`, json({})),
     objectId: (s) => String(s.destinationId),
+  },
+  'POST /api/intake/dead-letters/:id/requeue': {
+    action: 'event_source.requeue',
+    objectType: 'event_source',
+    setup: () => newDeadLetter('cov-dl'),
+    call: (id: number) => api(`/api/intake/dead-letters/${id}/requeue`, json({})),
+    objectId: () => 'cov-dl',
   },
   'POST /api/contacts/:id/tags': {
     action: 'contact.tags',

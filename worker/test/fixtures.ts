@@ -1,6 +1,9 @@
 import { env } from 'cloudflare:workers';
 import { exports } from 'cloudflare:workers';
 import { keyQueued } from '../src/search/keys';
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
+import { consumeIntake } from '../src/ingest/consumer';
+import { storeDeadLetters } from '../src/ingest/dead-letters';
 
 /** Someone to act as in a test: a user row is created on first use, with a live session. */
 export interface TestUser {
@@ -166,4 +169,94 @@ export async function seedDeadLetter(): Promise<{ destinationId: number; deliver
     .bind(id, destinationId, NOW, await sealField(await fieldKeys(env), JSON.stringify(message)), NOW)
     .run();
   return { destinationId, deliveryId: id };
+}
+
+/**
+ * Polls `check` until it returns something other than null / undefined / false: the effect of the
+ * intake queue's consumer, which runs after the webhook answered (the queue delivers a batch
+ * after wrangler.toml's max_batch_timeout, 1 s). Fails with `what` after `ms`.
+ */
+export async function eventually<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== null && v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`still not after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until each of `ids` of `sourceId` is in `events` (stored by the consumer, now or before). */
+export async function untilStored(sourceId: string, ids: readonly string[], ms?: number): Promise<void> {
+  const want = new Set(ids).size;
+  await eventually(
+    `events ${ids.join(', ')} of "${sourceId}" stored`,
+    async () => {
+      const row = await env.DB.prepare(
+        'SELECT COUNT(*) AS n FROM events WHERE source_id = ? AND sender_event_id IN (SELECT value FROM json_each(?))',
+      )
+        .bind(sourceId, JSON.stringify([...new Set(ids)]))
+        .first<{ n: number }>();
+      return (row?.n ?? 0) === want;
+    },
+    ms,
+  );
+}
+
+/** An intake queue message as the webhook routes send it (worker/src/ingest/intake-queue.ts). */
+export function intakeMessage(sourceId: string, event: Record<string, unknown>, receivedAt = Date.now()) {
+  return { v: 1 as const, sourceId, receivedAt, event: { occurredAt: receivedAt - 60_000, ...event } };
+}
+
+let messageSeq = 0;
+
+/**
+ * Runs `bodies` through the intake consumer as ONE batch of the intake queue (on `db`, which a
+ * test may wrap with {@link aroundBatch} to inject a fault), as the queue would deliver it for
+ * the `attempts`-th time, and returns which messages were acked and which retried (by index).
+ * `ids` gives message ids, so a test can redeliver the same messages.
+ */
+export async function runIntake(
+  bodies: unknown[],
+  opts: { attempts?: number; db?: D1Database; ids?: string[] } = {},
+): Promise<{ acked: number[]; retried: { index: number; delaySeconds?: number }[]; ids: string[] }> {
+  const ids = opts.ids ?? bodies.map(() => `test-msg-${++messageSeq}`);
+  const batch = createMessageBatch(
+    'segflow-intake',
+    bodies.map((body, i) => ({ id: ids[i] as string, timestamp: new Date(), attempts: opts.attempts ?? 1, body })),
+  );
+  // the test runtime's result drops retry() options: record the delay each retry asked for on the way through
+  const delays = new Map<string, number | undefined>();
+  const messages = batch.messages.map((m) =>
+    Object.assign(Object.create(m) as Message<unknown>, {
+      retry: (o?: QueueRetryOptions) => {
+        delays.set(m.id, o?.delaySeconds);
+        m.retry(o);
+      },
+      ack: () => m.ack(),
+    }),
+  );
+  const ctx = createExecutionContext();
+  await consumeIntake(
+    { ...batch, messages, queue: batch.queue, ackAll: () => batch.ackAll(), retryAll: (o) => batch.retryAll(o) },
+    { db: opts.db ?? env.DB, env },
+  );
+  // typed here: the result's type lives only in workers-types' experimental entry
+  const result: { explicitAcks: string[]; retryMessages: { msgId: string; delaySeconds?: number }[] } = await getQueueResult(batch, ctx);
+  const index = (id: string) => ids.indexOf(id);
+  return {
+    acked: result.explicitAcks.map(index).sort((a, b) => a - b),
+    retried: result.retryMessages
+      .map((m) => ({ index: index(m.msgId), delaySeconds: delays.get(m.msgId) }))
+      .sort((a, b) => a.index - b.index),
+    ids,
+  };
+}
+
+/** A dead letter of the intake queue (as the consumer keeps one), returning its id. */
+export async function newDeadLetter(sourceId = 'dl-src', eventId = `dl-${++messageSeq}`): Promise<number> {
+  const messageId = `dead-${++messageSeq}`;
+  const body = intakeMessage(sourceId, { id: eventId, type: 'message', contact: { externalId: `u_${eventId}`, name: '张三' } });
+  await storeDeadLetters(env.DB, env, [{ messageId, body, attempts: 5, reason: 'a test' }], Date.now());
+  return (await env.DB.prepare('SELECT id FROM intake_dead_letters WHERE message_id = ?').bind(messageId).first<number>('id'))!;
 }

@@ -19,7 +19,7 @@ import {
 import type { RuleGraph } from '@shared/rules/types';
 import type { DeliveryMessage } from '../src/outbound/enqueue';
 import { deliveryId } from '../src/outbound/enqueue';
-import { api, webhookSignature } from './fixtures';
+import { api, untilStored, webhookSignature } from './fixtures';
 import { compileRule } from '@shared/rules/compile';
 import { runScheduled } from '../src/cron/scheduled';
 import { outboundStatements } from '../src/outbound/rule-deliveries';
@@ -43,13 +43,13 @@ beforeAll(async () => {
   }
   // destinations as a super admin makes them on the data-sources screen
   const create = async (name: string, kind: 'webhook' | 'notify') => {
-    const r = await api<{ id: number }>('/api/destinations', {
+    const r = await api<{ destination: { id: number } }>('/api/destinations', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name, kind, url: 'https://receiver.example.test/hook' }),
     });
     expect(r.status).toBe(201);
-    return r.body.id;
+    return r.body.destination.id;
   };
   webhook = await create('CRM', 'webhook');
   notifyTo = await create('企业微信提醒', 'notify');
@@ -331,7 +331,12 @@ describe('event-triggered rules call once per event that reaches the node', () =
           body,
         }),
       );
-      expect(res.status).toBe(200);
+      expect(res.status).toBe(202);
+      // the intake queue's consumer runs the rules after the answer: wait for the events it stores
+      await untilStored(
+        'im',
+        (events as { id: string }[]).map((e) => e.id),
+      );
     };
     const msg = (id: string, ext: string, text: string) => ({
       id,
@@ -341,7 +346,8 @@ describe('event-triggered rules call once per event that reaches the node', () =
       text,
     });
     await post([msg('m-1', 'new-ext-1', '请问价格多少'), msg('m-2', 'new-ext-1', '你好'), msg('m-3', 'new-ext-2', '价格表发我')]);
-    await post([msg('m-1', 'new-ext-1', '请问价格多少')]); // the sender retries: a duplicate, no second call
+    // the sender retries m-1 (a duplicate: no second call), sent with a new event that calls nobody
+    await post([msg('m-1', 'new-ext-1', '请问价格多少'), msg('m-4', 'new-ext-2', '谢谢')]);
     const mine = sent.filter((m) => m.rule.id === rule.id);
     expect(mine.map((m) => [m.contact.externalId, m.cause])).toEqual([
       ['new-ext-1', { kind: 'event', ref: 'im:m-1' }],

@@ -11,7 +11,7 @@ import { expectedOf, type PublishResponse, type RuleDetail, type RuleListRespons
 import type { RuleGraph } from '@shared/rules/types';
 import { runScheduled } from '../src/cron/scheduled';
 import { ingest } from '../src/ingest/pipeline';
-import { api, apiAs, seedSmallWorld, type TestUser, webhookSignature } from './fixtures';
+import { api, apiAs, seedSmallWorld, type TestUser, untilStored, webhookSignature } from './fixtures';
 
 const db = env.DB;
 const json = (body: unknown, method = 'POST'): RequestInit => ({
@@ -98,10 +98,11 @@ async function publishExisting(user: TestUser, id: number, graph: RuleGraph): Pr
 const sign = (ts: string, body: string) => webhookSignature(SECRET, ts, body);
 
 let eventSeq = 0;
-/** 李娜 (wxid_b, 华东大区) asks about prices. */
+/** 李娜 (wxid_b, 华东大区) asks about prices; returns the webhook's status once the consumer stored the event. */
 async function priceQuestion(): Promise<number> {
+  const id = `rights-${++eventSeq}`;
   const body = JSON.stringify({
-    id: `rights-${++eventSeq}`,
+    id,
     type: 'message',
     occurredAt: Date.now() - 1000,
     contact: { externalId: 'wxid_b' },
@@ -116,6 +117,7 @@ async function priceQuestion(): Promise<number> {
     }),
   );
   await res.text();
+  if (res.status === 202) await untilStored('shop', [id]);
   return res.status;
 }
 
@@ -233,12 +235,12 @@ describe("webhook runs use the publisher's rights", () => {
   it.each(LOSSES)('pauses the rule instead of running it when $what', async ({ what, why, lose }) => {
     const id = await publishAs(ADMIN2, `询价 ${what}`, actionGraph(ADMIN_TAG));
     // with the rights intact, the event tags 李娜
-    expect(await priceQuestion()).toBe(200);
+    expect(await priceQuestion()).toBe(202);
     expect(await holds(2, ADMIN_TAG)).toBe(true);
     await db.prepare('DELETE FROM contact_tags WHERE tag_id = 3 AND contact_id = 2').run();
 
     await lose();
-    expect(await priceQuestion()).toBe(200);
+    expect(await priceQuestion()).toBe(202);
     expect(await holds(2, ADMIN_TAG)).toBe(false);
     const row = await ruleRow(id);
     expect(row!.status).toBe('paused');
@@ -262,7 +264,7 @@ describe("webhook runs use the publisher's rights", () => {
     expect(audit.results[0]!.actor_user_id).toBeNull();
     expect(JSON.parse(audit.results[0]!.after).reason.problems[0].why).toBe(why);
     // another event neither runs it nor pauses it again
-    expect(await priceQuestion()).toBe(200);
+    expect(await priceQuestion()).toBe(202);
     expect(await holds(2, ADMIN_TAG)).toBe(false);
     expect(
       (await db

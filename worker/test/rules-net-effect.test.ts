@@ -17,7 +17,7 @@ import {
   type TagCounts,
 } from '@shared/api/rules';
 import type { ConditionSpec, RuleGraph, RuleNode } from '@shared/rules/types';
-import { api, webhookSignature } from './fixtures';
+import { api, untilStored, webhookSignature } from './fixtures';
 
 const db = env.DB;
 const SECRET = 'net-effect-secret';
@@ -224,10 +224,11 @@ describe('the webhook path writes the same net change', () => {
       .prepare('SELECT id, external_id FROM contacts WHERE purchase_count = 0 AND total_spend = 0 ORDER BY id LIMIT 1')
       .first<{ id: number; external_id: string }>();
     expect(c).not.toBeNull();
+    const eventId = `net-${crypto.randomUUID()}`;
     const body = JSON.stringify({
       events: [
         {
-          id: `net-${crypto.randomUUID()}`,
+          id: eventId,
           type: 'purchase',
           occurredAt: Date.now(),
           amount: 9900,
@@ -243,7 +244,8 @@ describe('the webhook path writes the same net change', () => {
         body,
       }),
     );
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
+    await untilStored('net', [eventId]);
     const held = (
       await db
         .prepare(`SELECT tag_id FROM contact_tags WHERE contact_id = ? AND tag_id IN (${lifecycle.join(',')})`)

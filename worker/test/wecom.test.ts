@@ -2,6 +2,7 @@ import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { wecomDecrypt, wecomEncrypt } from '../src/wecom/crypto';
 import { parseFlatXml } from '../src/wecom/xml';
+import { eventually } from './fixtures';
 
 const TOKEN = 'QDG6eK';
 const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
@@ -130,7 +131,10 @@ describe('WeCom callback endpoint', () => {
     );
     const r = await deliver(doc);
     expect(r).toEqual({ status: 200, text: 'success' });
-    const c = await env.DB.prepare(`SELECT * FROM contacts WHERE external_id = 'wmQR001'`).first<Record<string, unknown>>();
+    // `success` means queued: the consumer stores the customer shortly after
+    const c = await eventually('wmQR001 stored', () =>
+      env.DB.prepare(`SELECT * FROM contacts WHERE external_id = 'wmQR001'`).first<Record<string, unknown>>(),
+    );
     expect(c).toMatchObject({ kind: 'wecom_customer', source_channel: '门店海报A', last_active_at: T * 1000 });
     const evs = await env.DB.prepare(`SELECT type, channel, occurred_at, source_id FROM events WHERE contact_id = ? ORDER BY type`)
       .bind(c?.id)
@@ -141,16 +145,22 @@ describe('WeCom callback endpoint', () => {
     ]);
     // WeCom retries (new nonce, new encryption, same event): acknowledged, nothing added.
     expect(await deliver(doc)).toEqual({ status: 200, text: 'success' });
+    // a later callback, stored once the queue (in order, locally) has consumed the retry before it
+    await deliver(contactEvent('del_external_contact', 'wmQRmark'));
+    await eventually('the later callback stored', () => env.DB.prepare(`SELECT id FROM contacts WHERE external_id = 'wmQRmark'`).first());
     const n = await env.DB.prepare(`SELECT COUNT(*) AS n FROM events WHERE contact_id = ?`).bind(c?.id).first<{ n: number }>();
     expect(n?.n).toBe(2);
   });
 
   it('maps del_external_contact to friend_delete', async () => {
     await deliver(contactEvent('del_external_contact', 'wmDEL1'));
-    const e = await env.DB.prepare(
-      `SELECT e.type FROM events e JOIN contacts c ON c.id = e.contact_id WHERE c.external_id = 'wmDEL1'`,
-    ).all();
-    expect(e.results).toEqual([{ type: 'friend_delete' }]);
+    const e = await eventually('wmDEL1 stored', async () => {
+      const { results } = await env.DB.prepare(
+        `SELECT e.type FROM events e JOIN contacts c ON c.id = e.contact_id WHERE c.external_id = 'wmDEL1'`,
+      ).all();
+      return results.length ? results : null;
+    });
+    expect(e).toEqual([{ type: 'friend_delete' }]);
   });
 
   it('maps change_external_chat member joins and leaves to group events, one per member', async () => {
@@ -159,12 +169,16 @@ describe('WeCom callback endpoint', () => {
       `<Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[wrCHAT1]]></ChatId><ChangeType><![CDATA[update]]></ChangeType>` +
       `<UpdateDetail><![CDATA[${detail}]]></UpdateDetail><JoinScene>1</JoinScene><QuitScene>0</QuitScene><MemChangeCnt>${members.length}</MemChangeCnt>` +
       `<MemChangeList>${members.map((m) => `<Item><![CDATA[${m}]]></Item>`).join('')}</MemChangeList><LastMemVer>a</LastMemVer><CurMemVer>b</CurMemVer></xml>`;
+    const rows = async (n: number) => {
+      const { results } = await env.DB.prepare(
+        `SELECT c.external_id AS who, c.kind AS kind, e.type AS type, e.group_id AS chat FROM events e JOIN contacts c ON c.id = e.contact_id WHERE e.group_id = 'wrCHAT1' ORDER BY e.id`,
+      ).all();
+      return results.length >= n ? results : null;
+    };
     expect((await deliver(chat('add_member', ['wmM1', 'wmM2']))).text).toBe('success');
+    await eventually('the joins stored', () => rows(2));
     expect((await deliver(chat('del_member', ['wmM1']))).text).toBe('success');
-    const rows = await env.DB.prepare(
-      `SELECT c.external_id AS who, c.kind AS kind, e.type AS type, e.group_id AS chat FROM events e JOIN contacts c ON c.id = e.contact_id WHERE e.group_id = 'wrCHAT1' ORDER BY e.id`,
-    ).all();
-    expect(rows.results).toEqual([
+    expect(await eventually('the leave stored', () => rows(3))).toEqual([
       { who: 'wmM1', kind: 'group_member', type: 'group_join', chat: 'wrCHAT1' },
       { who: 'wmM2', kind: 'group_member', type: 'group_join', chat: 'wrCHAT1' },
       { who: 'wmM1', kind: 'group_member', type: 'group_leave', chat: 'wrCHAT1' },

@@ -121,6 +121,8 @@ export interface AuditParamsByAction {
   'destination.revoke': { name: string };
   'destination.test': { name: string; count: number };
   'destination.retry': { variant: 'one' | 'all'; name: string; count: number };
+  /** an intake dead letter of the source sent back to the intake queue (`POST /api/intake/dead-letters/:id/requeue`) */
+  'event_source.requeue': { id: string; letter: number; events: number };
   'contact.tags':
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }

@@ -31,4 +31,5 @@ export type ErrorCode =
   | 'confirmation_required' // destructive work: resend with `confirm` naming the count the message states
   | 'conflict'
   | 'invalid_rule' // a rule graph that does not compile where a valid one is required (publish); details pin node ids
+  | 'unavailable' // a service the request needs (the intake queue) refused it for now: retry later
   | 'internal';

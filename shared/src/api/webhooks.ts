@@ -9,6 +9,13 @@ import { CONTACT_KINDS, DEVICES, EVENT_TYPES, GENDERS, type ContactKind, type Ev
  * `<timestamp> + "." + <raw request body bytes>`). A timestamp more than 5 minutes away from
  * the server's clock, in either direction, is refused: a captured request cannot be replayed
  * later, and a replayed event inside the window is deduplicated by its `id`.
+ *
+ * Answer: `202` {@link WebhookQueued} once the events are on the intake queue (checked: source,
+ * signature, timestamp window, every field). A 2xx means "accepted, will be stored": the events
+ * are stored, aggregates move and rules run shortly after, in the queue's consumer, at least once
+ * (a retry of an event already stored is recognized by its `id` and changes nothing). A `4xx`
+ * names what is wrong and nothing was queued; a `503` means the queue refused the events for
+ * now: send the same request again.
  */
 export const SIGNATURE_HEADER = 'X-Segflow-Signature';
 export const TIMESTAMP_HEADER = 'X-Segflow-Timestamp';
@@ -78,7 +85,12 @@ export const webhookBatch = z
   })
   .strict();
 
-/** What happened to one event of the request. */
+/** `202` answer of the generic webhook: the ids of the events queued, in the order sent. */
+export interface WebhookQueued {
+  queued: string[];
+}
+
+/** What the ingest pipeline did with one event (the consumer's outcome; no longer sent to the sender). */
 export type WebhookEventStatus =
   | 'accepted' // stored, aggregates updated, rules run
   | 'duplicate' // seen before (or earlier in the same request): acknowledged, nothing changed
@@ -92,7 +104,7 @@ export interface WebhookEventResult {
   reason?: string;
 }
 
-/** `200` response of the webhook. */
+/** The ingest pipeline's outcome for one run (worker/src/ingest/pipeline.ts `ingest`). */
 export interface WebhookResponse {
   received: number;
   accepted: number;

@@ -95,3 +95,4 @@ export function resultsOf(statements: readonly D1PreparedStatement[], results: r
   if (results.length !== statements.length) throw new Error(`${results.length} results for ${statements.length} statements`);
   return results;
 }
+export type IntakeDeadLetterRow = RawRow<typeof schema.intakeDeadLetters>;

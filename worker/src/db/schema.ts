@@ -675,3 +675,33 @@ export const deliveries = sqliteTable(
     check('deliveries_status_check', sql`${t.status} in ('delivered', 'failed', 'dead', 'queued')`),
   ],
 );
+
+/**
+ * Intake messages that could not be stored (worker/src/ingest/dead-letters.ts): failed every
+ * delivery of the intake queue, arrived after their source was revoked, or could not be read.
+ * Kept for super admins to read and requeue (`/api/intake/dead-letters`). The message itself
+ * (events with contact attributes: personal data) is kept sealed with FIELD_KEY, never in
+ * plain text; the columns beside it are what the list shows without opening it.
+ */
+export const intakeDeadLetters = sqliteTable(
+  'intake_dead_letters',
+  {
+    id: integer('id').primaryKey(),
+    /** the queue's message id: a message dead-lettered twice (a redelivered DLQ batch) is kept once */
+    messageId: text('message_id').notNull(),
+    sourceId: text('source_id').notNull(),
+    /** epoch ms the webhook route accepted the event(s) */
+    receivedAt: integer('received_at').notNull(),
+    /** JSON array of the sender's event ids */
+    eventIds: text('event_ids').notNull(),
+    /** why it is here, for a human: the last error, or the rule that refused it */
+    reason: text('reason').notNull(),
+    attempts: integer('attempts').notNull(),
+    /** the message body as JSON, sealed (AES-256-GCM, worker/src/crypto/fields.ts) */
+    payloadEnc: text('payload_enc').notNull(),
+    deadAt: integer('dead_at').notNull(),
+    requeuedAt: integer('requeued_at'),
+    requeuedBy: integer('requeued_by').references(() => users.id),
+  },
+  (t) => [uniqueIndex('intake_dead_letters_message_idx').on(t.messageId), index('intake_dead_letters_dead_idx').on(t.deadAt)],
+);

@@ -1,8 +1,6 @@
 /**
  * The ingest pipeline shared by the generic webhook and the WeCom adapter: events in, one D1
- * batch out. Per run, over a group of requests of one source (./group-commit.ts gathers the
- * requests that arrive while the source's previous run is writing; a quiet source's group is one
- * request):
+ * batch out. Per run, over the events of one source in one intake queue batch (./consumer.ts):
  *
  * 1. duplicates inside the group are dropped (first occurrence wins);
  * 2. ONE read batch: the published-rule list, which event ids the source already sent, and the
@@ -130,8 +128,7 @@ const json = (v: unknown) => JSON.stringify(v);
 /**
  * One group of events on its way through the pipeline, in the two steps a caller runs around
  * D1: `reads()` (step 2 above), then `writes(results)` (steps 3 and 4's statements). `ingest`
- * runs them as two batches; group commit (group-commit.ts) sends a group's writes and the next
- * group's reads in ONE batch, so the reads see the writes and each group costs one round trip.
+ * runs them as two batches.
  */
 export class IngestPass {
   readonly results: WebhookEventResult[];

@@ -17,6 +17,7 @@ import { createEventSourceBody, SECRET_GRACE_MS, type EventSourceCredentials, ty
 import { z } from 'zod';
 import { DAY_MS } from '@shared/time';
 import type { EventSourceRow, UserRow } from '../db/rows';
+import { forgetSource } from '../ingest/source-cache';
 
 const sourcePath = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id') });
 
@@ -180,6 +181,8 @@ export const eventSources = new Hono<AppEnv>()
         at: now,
       }),
     ]);
+    // this isolate's webhooks verify against the new row at once (others within SOURCE_CACHE_MS)
+    forgetSource(id);
     // revoked between the check and the write: the secret shown would never verify
     if (!rotated!.meta.changes)
       throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
@@ -211,6 +214,8 @@ export const eventSources = new Hono<AppEnv>()
         at: now,
       }),
     ]);
+    // refused at once by this isolate's webhooks (others within SOURCE_CACHE_MS; the intake consumer stores nothing received after now)
+    forgetSource(id);
     // a concurrent revoke got there first: one revocation, one entry
     if (!revoked!.meta.changes)
       throw new ApiError(409, 'conflict', `Event source "${id}" is already revoked`, [{ path: 'id', message: 'revoked' }]);

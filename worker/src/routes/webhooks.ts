@@ -4,50 +4,52 @@
  * - `POST /api/webhooks/:sourceId`: the generic webhook. One event, or `{ "events": [...] }`
  *   with up to 500; signed with `X-Segflow-Timestamp` + `X-Segflow-Signature: sha256=<hex>`
  *   (HMAC-SHA256 of `timestamp + "." + rawBody` with the source's secret; scheme in
- *   `shared/src/api/webhooks.ts`). Answers 200 with a status per event (`accepted` /
- *   `duplicate`), or a 4xx naming what is wrong; nothing is stored unless everything is.
+ *   `shared/src/api/webhooks.ts`). Answers 202 `{ queued: [ids] }` once the events are on the
+ *   intake queue, a 4xx naming what is wrong (nothing queued), or 503 when the queue refused them.
  * - `GET /api/webhooks/wecom/:sourceId`: WeCom's URL verification (echostr).
  * - `POST /api/webhooks/wecom/:sourceId`: WeCom callbacks (msg_signature + AES), answered
- *   `success` as soon as the events are stored.
+ *   `success` as soon as the events are queued.
  *
- * Sources are cached per isolate to verify signatures without a round trip; the source row is
- * read again inside the pipeline's first batch, and a revoked or rotated source is refused on
- * the spot (the request is re-verified against the fresh row). After a rotation the previous
- * secret verifies too until `previous_secret_expires_at` (`/api/event-sources/:id/rotate`).
+ * Only what must be synchronous happens here: source, signature, timestamp window, validation.
+ * The ingest pipeline runs in the intake queue's consumer (worker/src/ingest/consumer.ts).
+ *
+ * Sources are cached per isolate for a few seconds (../ingest/source-cache.ts) to verify
+ * signatures without a D1 read per request. A signature that fails against the cached row is
+ * checked once more against a fresh one (a sender already on a rotated secret). A source revoked
+ * in another isolate may thus still be answered 202 here for up to that long, but nothing it sent
+ * after its revocation is stored: the consumer reads the source again and dead-letters it.
  */
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { SOURCE_SQL, type SourceRow } from '../ingest/pipeline';
-import { ingestGrouped, type KeepAlive } from '../ingest/group-commit';
+import { cachedSource, forgetSource, rememberSource } from '../ingest/source-cache';
+import { enqueueEvents, IntakeUnavailable, type IntakeMessage } from '../ingest/intake-queue';
 import { verifySignature } from '../ingest/signature';
-import { tzOffsetMinutes } from '../rules/context';
 import { wecomDecrypt, WecomCryptoError, wecomSignature, timingSafeEqual } from '../wecom/crypto';
 import { parseFlatXml, XmlError } from '../wecom/xml';
 import { mapWecomCallback, WecomMappingError } from '../wecom/map';
-import { webhookBatch, webhookEvent, type IngestEvent, type WebhookEvent, type WebhookResponse } from '@shared/api/webhooks';
+import { webhookBatch, webhookEvent, type IngestEvent, type WebhookEvent, type WebhookQueued } from '@shared/api/webhooks';
 import type { FieldProblem } from '@shared/api/errors';
 
 const SOURCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Events may not claim to happen later than this past the server clock. */
 const FUTURE_SLACK_MS = 5 * 60_000;
 
-const sources = new Map<string, SourceRow>();
-
 class SourceChanged extends Error {}
 
 async function loadSource(db: D1Database, id: string, kind: SourceRow['kind'], fresh: boolean): Promise<SourceRow> {
   if (!SOURCE_ID.test(id))
     throw new ApiError(404, 'not_found', `No event source "${id.slice(0, 64)}"`, [{ path: 'sourceId', message: 'no such source' }]);
-  let row = fresh ? undefined : sources.get(id);
+  let row = fresh ? undefined : cachedSource(id, Date.now());
   if (!row) {
     row = (await db.prepare(SOURCE_SQL).bind(id).first<SourceRow>()) ?? undefined;
     if (!row) {
-      sources.delete(id);
+      forgetSource(id);
       throw new ApiError(404, 'not_found', `No event source "${id}"`, [{ path: 'sourceId', message: 'no such source' }]);
     }
-    sources.set(id, row);
+    rememberSource(row, Date.now());
   }
   if (row.revoked_at !== null)
     throw new ApiError(403, 'forbidden', `Event source "${id}" has been revoked`, [{ path: 'sourceId', message: 'revoked' }]);
@@ -58,26 +60,6 @@ async function loadSource(db: D1Database, id: string, kind: SourceRow['kind'], f
     ]);
   }
   return row;
-}
-
-/** The check the pipeline runs on the source row it reads in its first batch. */
-function sameSource(used: SourceRow) {
-  return (row: SourceRow | null) => {
-    if (
-      !row ||
-      row.revoked_at !== null ||
-      row.kind !== used.kind ||
-      row.secret !== used.secret ||
-      row.previous_secret !== used.previous_secret ||
-      row.previous_secret_expires_at !== used.previous_secret_expires_at ||
-      row.wecom_token !== used.wecom_token ||
-      row.wecom_aes_key !== used.wecom_aes_key ||
-      row.wecom_corp_id !== used.wecom_corp_id
-    ) {
-      sources.delete(used.id);
-      throw new SourceChanged();
-    }
-  };
 }
 
 /** The secrets a generic source's signature may use at `now`: the current one, and the previous one during a rotation's grace period. */
@@ -155,21 +137,14 @@ export function parseEvents(text: string, now: number): IngestEvent[] {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-function respond(c: Context<AppEnv>, res: WebhookResponse) {
-  return c.json(res, 200);
-}
-
-/** `waitUntil` of the request, so a group's write outlives a sender that hangs up (absent when the app is called without an execution context). */
-function keepAlive(c: Context<AppEnv>): KeepAlive {
-  return (p) => {
-    let ctx: { waitUntil(p: Promise<unknown>): void };
-    try {
-      ctx = c.executionCtx;
-    } catch {
-      return;
-    }
-    ctx.waitUntil(p);
-  };
+/** Queues the events, or a 503 naming the problem (the sender retries; nothing it sent is lost or doubled by that). */
+async function enqueue(c: Context<AppEnv>, sourceId: string, events: IngestEvent[], receivedAt: number): Promise<void> {
+  try {
+    await enqueueEvents(c.env.INTAKE as Queue<IntakeMessage>, sourceId, events, receivedAt);
+  } catch (e) {
+    if (e instanceof IntakeUnavailable) throw new ApiError(503, 'unavailable', `${e.message}; nothing is lost by retrying: send it again`);
+    throw e;
+  }
 }
 
 export const webhooks = new Hono<AppEnv>();
@@ -227,44 +202,32 @@ function parseXmlOr400(xml: string, what: string, path: string): ReturnType<type
 webhooks.post('/wecom/:sourceId', async (c) => {
   const id = c.req.param('sourceId');
   const raw = await c.req.text();
-  const result = await withSource(async (fresh) => {
+  const now = Date.now();
+  const mapped = await withSource(async (fresh) => {
     const row = await loadSource(c.env.DB, id, 'wecom', fresh);
     const outer = parseXmlOr400(raw, 'The body is not a WeCom callback', 'body');
     const encrypted = outer.Encrypt;
     if (typeof encrypted !== 'string' || encrypted === '') {
       throw new ApiError(400, 'invalid_request', 'The callback has no <Encrypt> element', [{ path: 'Encrypt', message: 'required' }]);
     }
-    const message = await wecomOpen(row, query(c, 'msg_signature'), query(c, 'timestamp'), query(c, 'nonce'), encrypted);
-    const inner = parseXmlOr400(message, 'The decrypted message is not WeCom XML', 'Encrypt');
-    let mapped;
+    let message: string;
     try {
-      mapped = mapWecomCallback(inner);
+      message = await wecomOpen(row, query(c, 'msg_signature'), query(c, 'timestamp'), query(c, 'nonce'), encrypted);
+    } catch (e) {
+      // The cached row may predate a change of Token / EncodingAESKey: read it again once.
+      if (!fresh && e instanceof ApiError) throw new SourceChanged();
+      throw e;
+    }
+    const inner = parseXmlOr400(message, 'The decrypted message is not WeCom XML', 'Encrypt');
+    try {
+      return mapWecomCallback(inner);
     } catch (e) {
       if (e instanceof WecomMappingError)
         throw new ApiError(400, 'invalid_request', `Unusable callback: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
       throw e;
     }
-    if (mapped.events.length === 0) {
-      // Still read the source once more so a revoked source is refused, not acknowledged.
-      const current = (await c.env.DB.prepare(SOURCE_SQL).bind(id).first<SourceRow>()) ?? null;
-      sameSource(row)(current);
-      return { ignored: mapped.ignored };
-    }
-    return ingestGrouped(
-      c.env.DB,
-      row,
-      mapped.events,
-      {
-        sourceId: id,
-        tzOffsetMinutes: tzOffsetMinutes(c.env),
-        defaultKind: 'wecom_customer',
-        checkSource: sameSource(row),
-        deliveries: c.env,
-      },
-      keepAlive(c),
-    );
   });
-  void result;
+  if (mapped.events.length) await enqueue(c, id, mapped.events, now);
   // WeCom wants a quick plain "success"; anything else makes it retry.
   return c.text('success', 200);
 });
@@ -275,14 +238,13 @@ webhooks.post('/:sourceId', async (c) => {
   const id = c.req.param('sourceId');
   const body = new Uint8Array(await c.req.arrayBuffer());
   const now = Date.now();
-  const res = await withSource(async (fresh) => {
+  const events = await withSource(async (fresh) => {
     const row = await loadSource(c.env.DB, id, 'generic', fresh);
     try {
       await verifySignature(c.req.raw.headers, body, secretsOf(row, now), now);
     } catch (e) {
       // The cached row may predate a rotation (a sender already on the new secret): read it again once.
       if (!fresh && e instanceof ApiError && e.code === 'invalid_signature') {
-        sources.delete(id);
         throw new SourceChanged();
       }
       throw e;
@@ -293,14 +255,9 @@ webhooks.post('/:sourceId', async (c) => {
     } catch {
       throw new ApiError(400, 'invalid_json', 'The body is not UTF-8 text');
     }
-    const events = parseEvents(text, now);
-    return ingestGrouped(
-      c.env.DB,
-      row,
-      events,
-      { sourceId: id, tzOffsetMinutes: tzOffsetMinutes(c.env), defaultKind: 'friend', checkSource: sameSource(row), deliveries: c.env },
-      keepAlive(c),
-    );
+    return parseEvents(text, now);
   });
-  return respond(c, res);
+  await enqueue(c, id, events, now);
+  const queued: WebhookQueued = { queued: events.map((e) => e.id) };
+  return c.json(queued, 202);
 });

@@ -59,7 +59,12 @@ const en: typeof zh = {
     session: { login: 'Signed in', logout: 'Signed out', revoke: 'Ended own session' },
     user: { create: 'Created user', update: 'Edited user', password: 'Changed password', revoke_sessions: "Ended a user's sessions" },
     department: { create: 'Created department', rename: 'Renamed department', move: 'Moved department' },
-    event_source: { create: 'Created data source', rotate: 'Rotated secret', revoke: 'Revoked data source' },
+    event_source: {
+      create: 'Created data source',
+      rotate: 'Rotated secret',
+      revoke: 'Revoked data source',
+      requeue: 'Requeued dead letter',
+    },
     destination: {
       create: 'Created destination',
       rotate: 'Rotated signing secret',
@@ -127,6 +132,7 @@ const en: typeof zh = {
       create: 'Created data source “{name}” ({sourceKind}, ID {id})',
       rotate: 'Rotated the secret of data source “{name}” ({id}); the previous one works until {graceEndsAt}',
       revoke: 'Revoked data source “{name}” ({id}): its events are refused from now on',
+      requeue: 'Sent dead letter {letter} of data source {id} ({events} events) back to the intake queue',
     },
     destination: {
       create: 'Created destination “{name}” ({destinationKind}, {url})',

@@ -17,6 +17,7 @@ const en: typeof zh = {
       confirmation_required: 'This is a far-reaching change: confirm how many it affects first (confirm again if the number changed)',
       conflict: 'This conflicts with the current data: refresh and try again',
       invalid_rule: 'The rule is incomplete or has errors and cannot run: fix what the canvas points out',
+      unavailable: 'The service is busy or unavailable for a moment: nothing was changed; try again shortly',
       internal: 'Server error: nothing was changed; try again later',
     },
     confirmWith: 'This affects {count} of “{object}”: confirm it to go ahead',

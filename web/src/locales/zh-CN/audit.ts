@@ -59,7 +59,7 @@ export default {
     session: { login: '登录', logout: '退出登录', revoke: '结束自己的会话' },
     user: { create: '创建用户', update: '修改用户', password: '修改密码', revoke_sessions: '结束用户的全部会话' },
     department: { create: '创建部门', rename: '重命名部门', move: '移动部门' },
-    event_source: { create: '创建数据源', rotate: '轮换密钥', revoke: '停用数据源' },
+    event_source: { create: '创建数据源', rotate: '轮换密钥', revoke: '停用数据源', requeue: '重新入队死信' },
     destination: { create: '创建推送目的地', rotate: '轮换签名密钥', revoke: '停用推送目的地', test: '发送测试推送', retry: '重发死信' },
     contact: { tags: '手动修改标签', export: '导出联系人', phone_search: '按手机号搜索联系人' },
     import: { create: '开始导入', rows: '上传导入数据', dry_run: '导入预检', apply: '执行导入', rollback: '回滚导入' },
@@ -120,6 +120,7 @@ export default {
       create: '创建了数据源「{name}」（{sourceKind}，ID {id}）',
       rotate: '轮换了数据源「{name}」（{id}）的密钥，旧密钥在 {graceEndsAt} 前仍然有效',
       revoke: '停用了数据源「{name}」（{id}），此后它发来的事件一律拒收',
+      requeue: '将数据源 {id} 的死信 {letter}（{events} 个事件）重新放回了接收队列',
     },
     destination: {
       create: '创建了推送目的地「{name}」（{destinationKind}，{url}）',

@@ -22,6 +22,7 @@ export default {
       confirmation_required: '这是影响较大的操作，需要先确认影响的数量；数量已变化时请重新确认',
       conflict: '操作与当前数据冲突，请刷新后重试',
       invalid_rule: '规则不完整或有错误，无法执行，请按画布上的提示修改',
+      unavailable: '服务暂时繁忙或不可用，本次操作没有生效，请稍后重试',
       internal: '服务器内部错误，本次操作没有生效，请稍后重试',
     } satisfies Record<ErrorCode, string>,
     /** confirmation_required with the object and count the server names in `details`. */
