@@ -16,6 +16,8 @@ declare namespace Cloudflare {
 		TAG_RETIREMENT_IDLE_DAYS: string;
 		TAG_NAMING_TEMPLATES: string;
 		AUDIT_RETENTION_DAYS: string;
+		ARCHIVE_MIN_DAYS: string;
+		ARCHIVE_MARGIN_DAYS: string;
 	}
 }
 interface Env extends Cloudflare.Env {}

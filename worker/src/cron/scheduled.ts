@@ -11,7 +11,9 @@
  *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
  *   means a missed tick is caught up by the next one;
  * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
- *   (worker/src/cron/purge.ts).
+ *   (worker/src/cron/purge.ts);
+ * - raw events older than every published rule's raw-event window (and `ARCHIVE_MIN_DAYS`) move
+ *   to R2, a few bounded chunks per tick (worker/src/archive/job.ts).
  */
 import { bothScopes } from '../rules/rule-preview';
 import { compileWhere } from '@shared/rules/sql';
@@ -25,6 +27,8 @@ import { tzOffsetMinutes } from '../rules/context';
 import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
 import { cronProblem, isScheduledAt } from '@shared/schedule';
 import { purgeExpired, type PurgeReport } from './purge';
+import { archiveStep, type ArchiveReport } from '../archive/job';
+import { archiveHorizon } from '../archive/horizon';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -33,6 +37,7 @@ export interface ScheduledReport {
   paused: { id: number; version: number }[];
   snapshots: number;
   purged: PurgeReport;
+  archived: ArchiveReport | null;
   errors: string[];
 }
 
@@ -44,6 +49,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     rules: [],
     paused: [],
     snapshots: 0,
+    archived: null,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 },
     errors: [],
   };
@@ -88,6 +94,11 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
 
   report.purged = await purgeExpired(env, at);
+  try {
+    report.archived = await archiveStep(env, at, await archiveHorizon(env));
+  } catch (e) {
+    report.errors.push(`archive: ${e instanceof Error ? e.message : String(e)}`);
+  }
   if (report.errors.length) console.error('scheduled run problems', report.errors);
   return report;
 }
