@@ -351,35 +351,43 @@ describe('the retention horizon', () => {
     expect(await allEvents()).toEqual(original);
   });
 
-  it('refuses to publish a rule whose raw-event window reaches into archived days, naming the days D1 holds', async () => {
+  it('refuses to preview or publish a rule whose raw-event window reaches into archived days, naming the node and the days D1 holds', async () => {
     await runToEnd();
     const json = (body: unknown): RequestInit => ({
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    const publish = async (days: number) => {
-      const g = scheduled(
-        channelWindow(days),
-        (await db.prepare(`SELECT id FROM tags WHERE status = 'active' LIMIT 1`).first<{ id: number }>())!.id,
-      );
+    const tag = (await db.prepare(`SELECT id FROM tags WHERE status = 'active' LIMIT 1`).first<{ id: number }>())!.id;
+    const attempt = async (days: number) => {
+      const g = scheduled(channelWindow(days), tag);
       const rule = await api<RuleDetail>('/api/rules', json({ name: `window ${days}`, graph: g }));
       expect(rule.status).toBe(201);
       const p = await api<RulePreviewResponse>(
         '/api/rules/preview',
         json({ graph: g, ruleId: rule.body.id, rolloutPercent: 100, sampleSize: 0 }),
       );
-      if (!p.body.ok) throw new Error('preview failed');
-      return api(
+      const expected = p.body.ok ? expectedOf(p.body.counts) : {};
+      // publishing the saved draft by its hash, as a client that ignored the preview's errors would
+      const published = await api(
         `/api/rules/${rule.body.id}/publish`,
-        json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected: expectedOf(p.body.counts), confirm: true }),
+        json({ rolloutPercent: 100, graphHash: p.body.graphHash, expected, confirm: true }),
       );
+      return { preview: p.body, published };
     };
-    const refused = await publish(120);
-    expect(refused.status).toBe(422);
-    expect(refused.body.error.code).toBe('invalid_rule');
-    expect(refused.body.error.message).toMatch(/reads 120 days of raw events.*D1 holds the last \d+ days/);
-    expect((await publish(90)).status).toBe(200);
+    const message = /reads 120 days of raw events.*D1 holds the last \d+ days/;
+    const refused = await attempt(120);
+    expect(refused.preview.ok).toBe(false);
+    expect(refused.preview.ok ? [] : refused.preview.errors).toEqual([
+      { nodeId: 'c', code: 'bad_params', message: expect.stringMatching(message) },
+    ]);
+    expect(refused.published.status).toBe(422);
+    expect(refused.published.body.error.code).toBe('invalid_rule');
+    expect(refused.published.body.error.message).toMatch(message);
+    expect(refused.published.body.error.details).toEqual([{ path: 'c', message: expect.stringMatching(message) }]);
+    const fits = await attempt(90);
+    expect(fits.preview.ok).toBe(true);
+    expect(fits.published.status).toBe(200);
   });
 });
 

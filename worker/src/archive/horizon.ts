@@ -8,6 +8,8 @@
  * (`windowProblem`), so no published rule ever reads a day D1 no longer holds.
  */
 import { dataNeeds } from '@shared/rules/needs';
+import type { CompiledRule } from '@shared/rules/compile';
+import { ruleError, type RuleError } from '@shared/rules/errors';
 import type { JsonLogic } from '@shared/rules/types';
 import { parseJsonOr } from '@shared/json';
 import { dayNumber } from '@shared/time';
@@ -71,4 +73,22 @@ export function windowProblem(eventsDays: number, archivedThrough: number | null
   const held = today - archivedThrough;
   if (today - eventsDays + 1 > archivedThrough) return null;
   return `An aggregate with a property filter reads ${eventsDays} days of raw events, but older raw events have been moved to the archive and D1 holds the last ${held} days. Shorten the window to at most ${held} days, or remove the property filter (the daily rollup keeps every day).`;
+}
+
+/**
+ * {@link windowProblem} for each test of a compiled rule, pinned to its node: what the editor's
+ * preview shows and a publish refuses.
+ */
+export function archivedWindowErrors(
+  rule: Pick<CompiledRule, 'tests'>,
+  archivedThrough: number | null,
+  now: number,
+  tzOffsetMinutes: number,
+): RuleError[] {
+  const errors: RuleError[] = [];
+  for (const t of rule.tests) {
+    const problem = windowProblem(dataNeeds([{ tests: [t] }]).eventsDays, archivedThrough, now, tzOffsetMinutes);
+    if (problem) errors.push(ruleError(t.nodeId, 'bad_params', problem));
+  }
+  return errors;
 }

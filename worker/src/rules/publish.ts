@@ -5,8 +5,7 @@
  * the ledger's own counts commit in one batch. A draft changed in between rolls it all back.
  */
 import { ApiError } from '../errors';
-import { archivedThroughDay, windowProblem } from '../archive/horizon';
-import { dataNeeds } from '@shared/rules/needs';
+import { archivedThroughDay, archivedWindowErrors } from '../archive/horizon';
 import type { PublishBody, TagCounts, PublishResponse } from '@shared/api/rules';
 import type { FieldProblem } from '@shared/api/errors';
 import { auditInsert, AuditSql } from '../audit';
@@ -87,8 +86,15 @@ export async function publishRule(
   const { rule: compiled, counts } = counted.value;
   const applyNow = appliesNow(compiled);
   // Raw events older than the archive horizon are in R2, where rule SQL cannot read them.
-  const archived = windowProblem(dataNeeds([compiled]).eventsDays, await archivedThroughDay(db), now, ctx.tzOffsetMinutes);
-  if (archived) throw new ApiError(422, 'invalid_rule', archived, [{ path: 'graph', message: archived }]);
+  const archived = archivedWindowErrors(compiled, await archivedThroughDay(db), now, ctx.tzOffsetMinutes);
+  if (archived.length) {
+    throw new ApiError(
+      422,
+      'invalid_rule',
+      `The draft cannot be published: ${archived[0]!.message}`,
+      archived.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
+    );
+  }
 
   // The user must see what they publish: the confirmed per-tag net change must be what publishing writes now.
   const problems = confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow);
