@@ -59,7 +59,8 @@ async function load(statements: Iterable<string>): Promise<void> {
   const child = spawn('sqlite3', [file], { stdio: ['pipe', 'ignore', 'inherit'] });
   const done = new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sqlite3 exited ${code}`)))));
   const write = (s: string) => (child.stdin.write(s) ? Promise.resolve() : new Promise<void>((r) => child.stdin.once('drain', () => r())));
-  await write('PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;\n');
+  // a 2 GB page cache: with the default 2 MB, index inserts at 1M contacts go to disk and the load takes hours
+  await write('PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2000000;\n');
   let n = 0;
   await write('BEGIN;\n');
   for (const s of statements) {
