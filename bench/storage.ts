@@ -22,9 +22,6 @@ import { gzipSync } from 'node:zlib';
 import { demoSql } from '@shared/demo';
 import { EVENT_TYPES } from '@shared/domain';
 import { dayNumber, dayStartMs } from '@shared/time';
-import { DEFAULT_CHUNK_ROWS } from '../worker/src/archive/job';
-import { toNdjson } from '../worker/src/archive/ndjson';
-import type { ContactEventRow } from '../worker/src/db/rows';
 import { ROOT } from './local';
 
 const { values } = parseArgs({
@@ -41,6 +38,26 @@ const avgEvents = Number(values['avg-events']);
 const days = Number(values.days);
 const horizon = Number(values.horizon);
 const TZ = 480;
+/** `DEFAULT_CHUNK_ROWS` of worker/src/archive/job.ts (worker code, typed for Workers: not imported here). */
+const DEFAULT_CHUNK_ROWS = 5000;
+/** The archive's line format (worker/src/archive/ndjson.ts): the D1 columns as stored, contact first. */
+const COLUMNS = [
+  'contact_id',
+  'id',
+  'source_id',
+  'sender_event_id',
+  'type',
+  'occurred_at',
+  'received_at',
+  'amount',
+  'channel',
+  'group_id',
+  'text',
+  'properties',
+] as const;
+type ContactEventRow = Record<(typeof COLUMNS)[number], string | number | null> & { contact_id: number; id: number };
+const toNdjson = (rows: readonly ContactEventRow[]) =>
+  rows.map((r) => JSON.stringify(Object.fromEntries(COLUMNS.map((c) => [c, r[c]]))) + '\n').join('');
 /** D1's limit per database (10 GB, decimal as Cloudflare states it). */
 const D1_LIMIT = 10e9;
 
@@ -57,7 +74,9 @@ const rows = <T>(q: string): T[] => {
 /** Streams statements into one sqlite3 process, in transactions of 200 statements. */
 async function load(statements: Iterable<string>): Promise<void> {
   const child = spawn('sqlite3', [file], { stdio: ['pipe', 'ignore', 'inherit'] });
-  const done = new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sqlite3 exited ${code}`)))));
+  const done = new Promise<void>((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sqlite3 exited ${code}`)))),
+  );
   const write = (s: string) => (child.stdin.write(s) ? Promise.resolve() : new Promise<void>((r) => child.stdin.once('drain', () => r())));
   // a 2 GB page cache: with the default 2 MB, index inserts at 1M contacts go to disk and the load takes hours
   await write('PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2000000;\n');
@@ -79,7 +98,9 @@ interface Sizes {
 function measure(): Sizes {
   sql('VACUUM');
   const [pc] = rows<{ b: number }>('SELECT page_count * page_size AS b FROM pragma_page_count(), pragma_page_size()');
-  const byName = new Map(rows<{ name: string; b: number }>('SELECT name, SUM(pgsize) AS b FROM dbstat GROUP BY name').map((r) => [r.name, r.b]));
+  const byName = new Map(
+    rows<{ name: string; b: number }>('SELECT name, SUM(pgsize) AS b FROM dbstat GROUP BY name').map((r) => [r.name, r.b]),
+  );
   return { total: pc!.b, byName };
 }
 
@@ -108,7 +129,7 @@ const records: string[] = [];
 for (let day = dayNumber(firstDay ?? cutoffMs, TZ); dayStartMs(day, TZ) < cutoffMs; day++) {
   const from = dayStartMs(day, TZ);
   const list = rows<ContactEventRow>(
-    `SELECT contact_id, id, source_id, sender_event_id, type, occurred_at, received_at, amount, channel, group_id, text, properties FROM events
+    `SELECT ${COLUMNS.join(', ')} FROM events
      WHERE ${TYPES_IN} AND occurred_at >= ${from} AND occurred_at < ${from + 86_400_000} ORDER BY contact_id, id`,
   );
   if (!list.length) continue;
@@ -130,9 +151,13 @@ const after = measure();
 
 const per = (b: number) => b / contacts;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-console.log(`storage: ${fmt(contacts)} contacts, ~${avgEvents} events each over ${days} days, horizon ${horizon} days (loaded in ${loadedS} s)`);
+console.log(
+  `storage: ${fmt(contacts)} contacts, ~${avgEvents} events each over ${days} days, horizon ${horizon} days (loaded in ${loadedS} s)`,
+);
 for (const c of counts) console.log(`  ${c.t.padEnd(20)} ${fmt(c.n).padStart(14)} rows`);
-console.log(`  archived: ${fmt(archivedEvents)} events of ${archivedDays} days in ${fmt(chunks)} chunks, ${fmt(r2Bytes)} bytes gzipped in R2 (${per(r2Bytes).toFixed(0)} B/contact)`);
+console.log(
+  `  archived: ${fmt(archivedEvents)} events of ${archivedDays} days in ${fmt(chunks)} chunks, ${fmt(r2Bytes)} bytes gzipped in R2 (${per(r2Bytes).toFixed(0)} B/contact)`,
+);
 console.log('\n| | D1 bytes | bytes per contact | contacts per 10 GB |\n|---|---:|---:|---:|');
 for (const [name, s] of [
   ['before (180 days of raw events)', before],
@@ -142,5 +167,11 @@ for (const [name, s] of [
 console.log('\nper table and index (bytes per contact, before → after):');
 const names = [...before.byName.keys()].sort((a, b) => (before.byName.get(b) ?? 0) - (before.byName.get(a) ?? 0));
 for (const n of names.slice(0, 14))
-  console.log(`  ${n.padEnd(40)} ${per(before.byName.get(n) ?? 0).toFixed(0).padStart(6)} → ${per(after.byName.get(n) ?? 0).toFixed(0).padStart(6)}`);
+  console.log(
+    `  ${n.padEnd(40)} ${per(before.byName.get(n) ?? 0)
+      .toFixed(0)
+      .padStart(6)} → ${per(after.byName.get(n) ?? 0)
+      .toFixed(0)
+      .padStart(6)}`,
+  );
 rmSync(dir, { recursive: true, force: true });
