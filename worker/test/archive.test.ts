@@ -41,7 +41,7 @@ async function archivedEvents(): Promise<ContactEventRow[]> {
     .all<{ day: number; chunk: number; key: string; rows: number; checksum: string }>();
   const out: ContactEventRow[] = [];
   for (const r of results) {
-    expect(r.key).toBe(chunkKey(r.day, r.chunk));
+    expect(r.key).toBe(chunkKey(r.day, r.chunk, r.checksum));
     const object = await env.ARCHIVE.get(r.key);
     const text = await gunzip(object!.body);
     expect(await sha256Hex(text)).toBe(r.checksum);
@@ -218,7 +218,7 @@ describe('archiving raw events to R2', () => {
       last_contact: number;
       max_id: number;
     };
-    const copy = chunkKey(done.day, 999);
+    const copy = chunkKey(done.day, 999, done.checksum);
     const object = await env.ARCHIVE.get(done.key);
     await env.ARCHIVE.put(copy, await object!.arrayBuffer());
     await db

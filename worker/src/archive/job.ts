@@ -1,7 +1,7 @@
 /**
  * The archive job, one bounded step per Cron tick (worker/src/cron/scheduled.ts): raw events of
  * days older than the horizon (./horizon.ts) move to R2 as gzipped NDJSON chunks
- * `events/<yyyy-mm-dd>/<chunk>.ndjson.gz`, each the first `chunkRows` remaining rows of the
+ * `events/<yyyy-mm-dd>/<chunk>-<sha256 head>.ndjson.gz`, each the first `chunkRows` remaining rows of the
  * oldest such day in (contact, id) order; the daily rollup stays in D1.
  *
  * A chunk goes in three steps: (1) put the object, (2) record it in `event_archive` (key, rows,
@@ -10,7 +10,7 @@
  * Resumable and idempotent:
  * - a crash before (2) leaves the rows in D1; the next step selects the same remaining rows,
  *   numbers the chunk the same (one more than the day's recorded chunks) and so overwrites the
- *   same key: nothing doubled;
+ *   same key with the same bytes: nothing doubled;
  * - a crash between (2) and (3) leaves a recorded chunk with `deleted_at` null, which the next
  *   step finishes before anything else: it reads the object back, and deletes its rows only if
  *   D1 still holds them all exactly as written (same checksum); otherwise (another run finished
@@ -47,10 +47,15 @@ export interface ArchiveReport {
   dropped: { day: number; chunk: number }[];
 }
 
-/** The key of a day's chunk: date in TIMEZONE, chunk number zero-padded so keys list in order. */
-export function chunkKey(day: number, chunk: number): string {
+/**
+ * The key of a day's chunk: date in TIMEZONE, chunk number zero-padded so keys list in order,
+ * and the head of the content's SHA-256. A re-run over the same rows writes the same key (an
+ * overwrite with the same bytes); a run racing another over different rows (a late event came in
+ * between) writes a different key, so it can never overwrite an object whose record is done.
+ */
+export function chunkKey(day: number, chunk: number, checksum: string): string {
   const date = new Date(day * DAY_MS).toISOString().slice(0, 10);
-  return `events/${date}/${String(chunk).padStart(5, '0')}.ndjson.gz`;
+  return `events/${date}/${String(chunk).padStart(5, '0')}-${checksum.slice(0, 16)}.ndjson.gz`;
 }
 
 interface ChunkRecord {
@@ -115,7 +120,7 @@ async function writeChunk(env: Env, day: number, chunkRows: number, at: number, 
   if (rows.length === 0) return { chunk, rows: 0 };
   const text = toNdjson(rows);
   const checksum = await sha256Hex(text);
-  const key = chunkKey(day, chunk);
+  const key = chunkKey(day, chunk, checksum);
   const body = await gzip(text);
   await env.ARCHIVE.put(key, body, {
     httpMetadata: { contentType: 'application/x-ndjson' },
@@ -186,8 +191,12 @@ async function finishPending(env: Env, c: ChunkRecord, at: number): Promise<bool
     )
       return true;
   }
-  await db.prepare('DELETE FROM event_archive WHERE day = ? AND chunk = ? AND deleted_at IS NULL').bind(c.day, c.chunk).run();
-  // Record first: an object left by a crash here has no record, and is overwritten by the day's next chunk.
-  await env.ARCHIVE.delete(c.key);
+  const dropped = await db
+    .prepare('DELETE FROM event_archive WHERE day = ? AND chunk = ? AND deleted_at IS NULL')
+    .bind(c.day, c.chunk)
+    .run();
+  // Only if this run dropped the record: a concurrent run may have just finished the chunk, and its object is then the archive.
+  // Record first: an object left by a crash here has no record (unreferenced; the timeline reads through records).
+  if (dropped.meta.changes === 1) await env.ARCHIVE.delete(c.key);
   return false;
 }

@@ -221,7 +221,7 @@ export const events = sqliteTable(
 
 /**
  * Raw events moved to R2 (worker/src/archive/): one row per chunk object
- * `events/<yyyy-mm-dd>/<chunk>.ndjson.gz`, a day's remaining rows ordered by (contact, id).
+ * `events/<yyyy-mm-dd>/<chunk>-<sha256 head>.ndjson.gz`, a day's remaining rows ordered by (contact, id).
  * A row is written after the R2 put and before the D1 delete; `deleted_at` is set in the same
  * batch that deletes the chunk's rows, so a row with `deleted_at` null is a chunk whose rows
  * may still be in D1 (the job finishes it first). `first_contact`..`last_contact` lets the
