@@ -20,6 +20,7 @@ export const SUPER_ADMIN = 'admin@segflow.demo';
 export async function openBrowser(
   locale = 'zh-CN',
   as: string | null = SUPER_ADMIN,
+  baseURL: string = inject('baseURL'),
 ): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'segflow-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -38,7 +39,7 @@ export async function openBrowser(
     ],
   });
   if (as) {
-    const res = await context.request.post(`${inject('baseURL')}/api/auth/login`, { data: { email: as, password: DEMO_PASSWORD } });
+    const res = await context.request.post(`${baseURL}/api/auth/login`, { data: { email: as, password: DEMO_PASSWORD } });
     if (!res.ok()) throw new Error(`sign-in as ${as} failed: ${res.status()} ${await res.text()}`);
     // test setup through context.request writes with the session's CSRF token, as the app does
     const { csrfToken } = (await res.json()) as { csrfToken: string };
@@ -152,8 +153,8 @@ export async function gotoPage(page: Page, url: string): Promise<void> {
  * A signed-in browser (see openBrowser) with one page open, collecting the page's console
  * errors and uncaught exceptions, which screen tests assert to be empty.
  */
-export async function openPage(locale = 'zh-CN', as: string | null = SUPER_ADMIN) {
-  const { context, close } = await openBrowser(locale, as);
+export async function openPage(locale = 'zh-CN', as: string | null = SUPER_ADMIN, baseURL: string = inject('baseURL')) {
+  const { context, close } = await openBrowser(locale, as, baseURL);
   const page = await context.newPage();
   const consoleErrors: string[] = [];
   page.on('console', (m) => {

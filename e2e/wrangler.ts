@@ -56,7 +56,7 @@ export async function freePort(): Promise<number> {
  * /api/health answers. Everything wrangler prints is also appended to `${persistTo}/wrangler-dev.log`,
  * so a request it left unanswered can be traced afterwards.
  */
-export async function startDev(persistTo: string, port: number): Promise<ChildProcess> {
+export async function startDev(persistTo: string, port: number, extraArgs: readonly string[] = []): Promise<ChildProcess> {
   const inspectorPort = await freePort();
   const child = spawn(
     bin('wrangler'),
@@ -75,6 +75,7 @@ export async function startDev(persistTo: string, port: number): Promise<ChildPr
       // outbound deliveries retry at once: a dead letter (five failed attempts) appears within seconds
       '--var',
       'DELIVERY_BACKOFF_BASE_SECONDS:0',
+      ...extraArgs,
     ],
     {
       env: QUIET_ENV,

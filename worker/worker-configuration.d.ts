@@ -17,6 +17,8 @@ declare namespace Cloudflare {
 		TAG_NAMING_TEMPLATES: string;
 		AUDIT_RETENTION_DAYS: string;
 		DELIVERY_BACKOFF_BASE_SECONDS: string;
+		ARCHIVE_MIN_DAYS: string;
+		ARCHIVE_MARGIN_DAYS: string;
 	}
 }
 interface Env extends Cloudflare.Env {}

@@ -256,6 +256,10 @@ const ROUTES: Record<string, Route | 'public'> = {
   'GET /api/contacts/:id/detail': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/detail`) },
   'GET /api/contacts/:id/tag-timeline': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/tag-timeline`) },
   'GET /api/contacts/:id/events': { policy: readHidden, call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/events`) },
+  'GET /api/contacts/:id/events/archived': {
+    policy: readHidden,
+    call: (u, s) => get(u, `/api/contacts/${CONTACT[s]}/events/archived`),
+  },
   'POST /api/contacts/:id/tags': {
     policy: readHidden,
     call: async (u, s) => {

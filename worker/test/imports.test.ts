@@ -316,4 +316,19 @@ describe('import apply and rollback', () => {
     expect(res.body.error.message).toMatch(/1 events/);
     expect(await count(`SELECT count(*) AS n FROM contacts WHERE external_id = 'n_1'`)).toBe(1);
   });
+
+  it('refuses it too when those events were archived to R2 and only their daily rollup is left in D1', async () => {
+    const id = await createImport([['n_2', '老客户', '', '', '']]);
+    await post(`/api/imports/${id}/dry-run`, {});
+    await post(`/api/imports/${id}/apply`);
+    await db
+      .prepare(
+        `INSERT INTO contact_daily_stats (contact_id, type, day, count, amount) SELECT id, 'purchase', 20000, 3, 900 FROM contacts WHERE external_id = 'n_2'`,
+      )
+      .run();
+    const res = await post(`/api/imports/${id}/rollback`);
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toMatch(/3 events/);
+    expect(await count(`SELECT count(*) AS n FROM contacts WHERE external_id = 'n_2'`)).toBe(1);
+  });
 });

@@ -255,7 +255,33 @@ export interface EventTimelineEntry {
   groupId: string | null;
   text: string | null;
 }
-export type EventTimelinePage = Page<EventTimelineEntry>;
+/**
+ * `GET /api/contacts/:id/events`: the events D1 holds, newest first. `archivedThrough`
+ * (yyyy-mm-dd in TIMEZONE) says older days of this contact's range were moved to the archive
+ * (R2); they are read on request with `GET /api/contacts/:id/events/archived`.
+ */
+export type EventTimelinePage = Page<EventTimelineEntry> & { archivedThrough: string | null };
+
+/** Archived days read per request: one R2 object per day (see worker/src/archive/timeline.ts). */
+export const ARCHIVED_DAYS_PER_PAGE = 30;
+
+const isoDay = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as yyyy-mm-dd')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a calendar date');
+
+/** `GET /api/contacts/:id/events/archived?before=yyyy-mm-dd`: archived days older than `before` (default: all). */
+export const archivedEventsQuery = z.object({ before: isoDay.optional() }).strict();
+
+/**
+ * Up to {@link ARCHIVED_DAYS_PER_PAGE} archived days older than `before`, the contact's events
+ * of them newest first; `nextBefore` asks for the days older still (null: none left).
+ */
+export interface ArchivedEventsPage {
+  items: EventTimelineEntry[];
+  daysRead: number;
+  nextBefore: string | null;
+}
 
 /**
  * `POST /api/contacts/:id/tags`: add and remove tags by hand, in one batch through the tag

@@ -31,7 +31,7 @@ function walk(logic: JsonLogic, needs: DataNeeds): void {
 }
 
 /** The history windows the rules' aggregates read (the max over all of them). */
-export function dataNeeds(rules: readonly Pick<CompiledRule, 'tests'>[]): DataNeeds {
+export function dataNeeds(rules: readonly { tests: readonly Pick<CompiledRule['tests'][number], 'logic'>[] }[]): DataNeeds {
   const needs: DataNeeds = { statsDays: 0, eventsDays: 0 };
   for (const r of rules) for (const t of r.tests) walk(t.logic, needs);
   return needs;

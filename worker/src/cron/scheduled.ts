@@ -15,7 +15,9 @@
  * - names no write path keyed get their pinyin search keys, a bounded number per tick
  *   (worker/src/search/keys.ts);
  * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
- *   (worker/src/cron/purge.ts).
+ *   (worker/src/cron/purge.ts);
+ * - raw events older than every published rule's raw-event window (and `ARCHIVE_MIN_DAYS`) move
+ *   to R2, a few bounded chunks per tick (worker/src/archive/job.ts).
  */
 import { bothScopes } from '../rules/rule-preview';
 import { compileWhere } from '@shared/rules/sql';
@@ -31,6 +33,8 @@ import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/
 import { cronProblem, isScheduledAt } from '@shared/schedule';
 import { purgeExpired, type PurgeReport } from './purge';
 import { keyQueued } from '../search/keys';
+import { archiveStep, type ArchiveReport } from '../archive/job';
+import { archiveHorizon } from '../archive/horizon';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -43,6 +47,7 @@ export interface ScheduledReport {
   /** Call-webhook / notify deliveries enqueued (this tick's runs and any left staged before). */
   deliveries: number;
   purged: PurgeReport;
+  archived: ArchiveReport | null;
   errors: string[];
 }
 
@@ -56,6 +61,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     snapshots: 0,
     keyed: 0,
     deliveries: 0,
+    archived: null,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 },
     errors: [],
   };
@@ -117,6 +123,11 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   report.keyed = await keyQueued(db);
 
   report.purged = await purgeExpired(env, at);
+  try {
+    report.archived = await archiveStep(env, at, await archiveHorizon(env));
+  } catch (e) {
+    report.errors.push(`archive: ${e instanceof Error ? e.message : String(e)}`);
+  }
   if (report.errors.length) console.error('scheduled run problems', report.errors);
   return report;
 }

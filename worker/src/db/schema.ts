@@ -221,6 +221,34 @@ export const events = sqliteTable(
 );
 
 /**
+ * Raw events moved to R2 (worker/src/archive/): one row per chunk object
+ * `events/<yyyy-mm-dd>/<chunk>-<sha256 head>.ndjson.gz`, a day's remaining rows ordered by (contact, id).
+ * A row is written after the R2 put and before the D1 delete; `deleted_at` is set in the same
+ * batch that deletes the chunk's rows, so a row with `deleted_at` null is a chunk whose rows
+ * may still be in D1 (the job finishes it first). `first_contact`..`last_contact` lets the
+ * contact timeline fetch only the chunk that can hold a contact's events of that day.
+ */
+export const eventArchive = sqliteTable(
+  'event_archive',
+  {
+    /** Days since 1970-01-01 in TIMEZONE. */
+    day: integer('day').notNull(),
+    chunk: integer('chunk').notNull(),
+    key: text('key').notNull(),
+    rows: integer('rows').notNull(),
+    firstContact: integer('first_contact').notNull(),
+    lastContact: integer('last_contact').notNull(),
+    maxId: integer('max_id').notNull(),
+    /** SHA-256 (hex) of the uncompressed NDJSON. */
+    checksum: text('checksum').notNull(),
+    bytes: integer('bytes').notNull(),
+    writtenAt: integer('written_at').notNull(),
+    deletedAt: integer('deleted_at'),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.chunk] }), index('event_archive_contact_idx').on(t.firstContact, t.lastContact)],
+);
+
+/**
  * Per-contact, per-type, per-day rollup maintained on ingest: answers "≥3 purchases in the
  * last 30 days" from at most 30 rows per contact. `day` counts days since 1970-01-01 in the
  * configured time zone. The second index serves set-based scans by type and window.

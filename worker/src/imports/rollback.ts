@@ -21,7 +21,15 @@ export async function rollbackImport(db: D1Database, user: SessionUser, actor: A
   const batchId = batchIdOf(id);
   const created = CREATED_SQL;
   const [evs, ledger, otherTags, n] = await batch(db, [
-    typed<CountRow>(db.prepare(`SELECT count(*) AS n FROM events WHERE contact_id IN (${created})`).bind(id)),
+    // Raw events older than the archive horizon are in R2, not D1; the daily rollup still counts them.
+    typed<CountRow>(
+      db
+        .prepare(
+          `SELECT max((SELECT count(*) FROM events WHERE contact_id IN (${created})),
+                      (SELECT coalesce(sum(count), 0) FROM contact_daily_stats WHERE contact_id IN (${created}))) AS n`,
+        )
+        .bind(id, id),
+    ),
     typed<LedgerTag>(db.prepare(`SELECT DISTINCT tag_id AS tagId, op FROM tag_ledger WHERE batch_id = ?`).bind(batchId)),
     // tags the created contacts got since (rules, by hand): removed with them, through the tag writer
     typed<Pick<LedgerTag, 'tagId'>>(

@@ -14,6 +14,7 @@ import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
 import { idParam } from '@shared/api/common';
 import type { TagChip } from '@shared/api/contacts';
 import {
+  archivedEventsQuery,
   manualTagsBody,
   timelineQuery,
   type ContactDetail,
@@ -39,6 +40,7 @@ import {
 import { auditInsert, AuditSql } from '../audit';
 import { CHIPS_SQL, chipsOf, manualTagsParams, parseJson, requireContact, segmentsOf } from '../contacts/detail';
 import { readPage } from '../db/page';
+import { archivedEventsPage, archivedThrough } from '../archive/timeline';
 
 const idPath = z.object({ id: idParam }).strict();
 
@@ -229,6 +231,7 @@ export const contactDetail = new Hono<AppEnv>()
     );
     const body: EventTimelinePage = {
       ...page,
+      archivedThrough: await archivedThrough(db, id),
       items: rows.map((r) => ({
         id: r.id,
         type: r.type,
@@ -240,6 +243,11 @@ export const contactDetail = new Hono<AppEnv>()
       })),
     };
     return c.json(body);
+  })
+  .get('/:id/events/archived', validate('param', idPath), validate('query', archivedEventsQuery), async (c) => {
+    const { id } = c.req.valid('param');
+    await requireContact(c.env.DB, id, c.get('user'));
+    return c.json(await archivedEventsPage(c.env, id, c.req.valid('query').before));
   })
   .post('/:id/tags', validate('param', idPath), validate('json', manualTagsBody), async (c) => {
     const { id } = c.req.valid('param');

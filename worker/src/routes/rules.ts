@@ -42,6 +42,7 @@ import { appliesNow, countRule, ruleScope } from '../rules/rule-preview';
 import { requireResumeRights, requireRuleRights } from '../rules/rights';
 import { archive, pause, resume } from '../rules/lifecycle';
 import { publishRule } from '../rules/publish';
+import { archivedThroughDay, archivedWindowErrors } from '../archive/horizon';
 import { assumeEvent, requireVisibleContact } from '../rules/explain-context';
 import { keyCreated, keyStatements } from '../search/keys';
 import { EMPTY_GRAPH, listRules, conflict, getRule, parse, ruleDetail, toVersionSummary, versionRows } from '../rules/detail';
@@ -103,6 +104,9 @@ export const rules = new Hono<AppEnv>()
     const scope = ruleScope(b.ruleId, percent, ownerPath);
     const counted = await countRule(db, ws, b.graph, ctx, scope);
     if (!counted.ok) return c.json({ ok: false, graphHash: hash, errors: counted.errors } satisfies RulePreviewResponse);
+    // counts over days moved to the archive would be silently short: say so instead (publishing refuses it too)
+    const archived = archivedWindowErrors(counted.value.rule, await archivedThroughDay(db), ctx.now, ctx.tzOffsetMinutes);
+    if (archived.length) return c.json({ ok: false, graphHash: hash, errors: archived } satisfies RulePreviewResponse);
     const n = b.sampleSize ?? DEFAULT_SAMPLE;
     const sample = n > 0 ? await sampleMatches(db, counted.value.rule, ctx, n, { scope }) : { ok: true as const, value: [] };
     if (!sample.ok) return c.json({ ok: false, graphHash: hash, errors: sample.errors } satisfies RulePreviewResponse);

@@ -5,6 +5,7 @@
  * the ledger's own counts commit in one batch. A draft changed in between rolls it all back.
  */
 import { ApiError } from '../errors';
+import { archivedThroughDay, archivedWindowErrors } from '../archive/horizon';
 import { expectedCallsOf, type PreviewCountsBody, type PublishBody, type TagCounts, type PublishResponse } from '@shared/api/rules';
 import type { FieldProblem } from '@shared/api/errors';
 import { auditInsert, AuditSql } from '../audit';
@@ -104,6 +105,16 @@ export async function publishRule(
   }
   const { rule: compiled, counts } = counted.value;
   const applyNow = appliesNow(compiled);
+  // Raw events older than the archive horizon are in R2, where rule SQL cannot read them.
+  const archived = archivedWindowErrors(compiled, await archivedThroughDay(db), now, ctx.tzOffsetMinutes);
+  if (archived.length) {
+    throw new ApiError(
+      422,
+      'invalid_rule',
+      `The draft cannot be published: ${archived[0]!.message}`,
+      archived.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
+    );
+  }
 
   // The user must see what they publish: the confirmed per-tag net change must be what publishing writes now.
   const problems = [...confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow), ...callProblems(counts, b.expectedCalls)];

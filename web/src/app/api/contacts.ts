@@ -1,6 +1,13 @@
 import type { ContactSort, ContactSummary, OwnerOption } from '@shared/api/contacts';
 import type { z } from 'zod';
-import type { ContactDetail, EventTimelinePage, ManualTagResult, TagTimelinePage, manualTagsBody } from '@shared/api/taxonomy';
+import type {
+  ArchivedEventsPage,
+  ContactDetail,
+  EventTimelinePage,
+  ManualTagResult,
+  TagTimelinePage,
+  manualTagsBody,
+} from '@shared/api/taxonomy';
 import type { Page } from '@shared/api/common';
 import type { ContactKind } from '@shared/domain';
 import { apiGet, apiPost } from './client';
@@ -22,4 +29,7 @@ export const getContact = (id: number) => apiGet<ContactSummary>(`/contacts/${id
 export const getContactDetail = (id: number) => apiGet<ContactDetail>(`/contacts/${id}/detail`);
 export const getTagTimeline = (id: number, page = 1) => apiGet<TagTimelinePage>(`/contacts/${id}/tag-timeline`, { page });
 export const getEventTimeline = (id: number, page = 1) => apiGet<EventTimelinePage>(`/contacts/${id}/events`, { page });
+/** Archived days (R2) older than `before` (yyyy-mm-dd); the first call without it. */
+export const getArchivedEvents = (id: number, before?: string) =>
+  apiGet<ArchivedEventsPage>(`/contacts/${id}/events/archived`, before ? { before } : {});
 export const editContactTags = (id: number, body: z.input<typeof manualTagsBody>) => apiPost<ManualTagResult>(`/contacts/${id}/tags`, body);

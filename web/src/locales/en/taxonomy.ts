@@ -160,6 +160,11 @@ const en: typeof zh = {
     noTagHistory: 'No tag changes yet',
     noEvents: 'No events yet',
     loadMore: 'Load more',
+    archivedNote: 'Events up to {date} are archived: kept in file storage (R2), not in the database.',
+    loadArchived: 'Load older (archived)',
+    archivedBadge: 'Archived',
+    archivedEmpty: 'No archived events for this contact',
+    archivedEnd: 'All archived history is loaded',
     op: { add: 'Added', remove: 'Removed' },
     sources: {
       manual: 'by hand',

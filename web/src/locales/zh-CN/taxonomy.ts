@@ -157,6 +157,11 @@ export default {
     noTagHistory: '还没有标签变更记录',
     noEvents: '还没有行为事件',
     loadMore: '加载更多',
+    archivedNote: '{date} 及更早的事件已归档：保存在文件存储（R2）中，不在数据库里。',
+    loadArchived: '加载更早记录（已归档）',
+    archivedBadge: '已归档',
+    archivedEmpty: '该联系人没有已归档的事件',
+    archivedEnd: '已加载全部归档记录',
     op: { add: '打上', remove: '去掉' },
     sources: {
       manual: '手动',
