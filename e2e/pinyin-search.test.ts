@@ -60,4 +60,13 @@ describe('Pinyin search in the contacts screen', () => {
     const ownerCells = await page.locator('[data-testid=contacts-table] tbody tr td:nth-child(3)').allInnerTexts();
     expect(ownerCells.every((t) => t.trim() === owner!.name)).toBe(true);
   });
+
+  it('finds a tag by its initials in the tag filter', async () => {
+    await gotoPage(page, `${baseURL}/contacts`);
+    await page.getByTestId('filter-tag').click();
+    await page.keyboard.type('gjz');
+    const options = page.locator('.el-select-dropdown__item:visible');
+    await expect.poll(() => options.allInnerTexts()).toEqual([expect.stringContaining('高价值客户')]);
+    await page.screenshot({ path: 'e2e/screenshots/tag-filter-pinyin-zh.png' });
+  });
 });

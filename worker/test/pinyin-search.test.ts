@@ -9,6 +9,7 @@ import { demoSql, SHOWCASE_NAMES } from '@shared/demo';
 import type { ContactSummary, OwnerOption } from '@shared/api/contacts';
 import type { Page } from '@shared/api/common';
 import type { RuleListResponse } from '@shared/api/rules';
+import type { TagGroupWithTags } from '@shared/api/tags';
 import { keyQueued } from '../src/search/keys';
 import { api, apiAs, untilStored, webhookSignature } from './fixtures';
 
@@ -215,5 +216,29 @@ describe('GET /api/rules?q=', () => {
     expect(saved.status).toBe(200);
     expect(await list('cskh')).not.toContain('沉睡客户唤醒');
     expect(await list('gjz')).toContain('高价值复购');
+  });
+});
+
+describe('GET /api/tag-groups: search keys for pickers', () => {
+  it('sends each tag its pinyin keys, written with the name at create and at rename', async () => {
+    const groupId = (await db.prepare('SELECT id FROM tag_groups ORDER BY id LIMIT 1').first<{ id: number }>())!.id;
+    const created = await post('/api/taxonomy/tags', { groupId, name: '复购预警', allowDuplicate: true });
+    expect(created.status).toBe(201);
+    const keysOf = async (id: number) => {
+      const groups = (await api<TagGroupWithTags[]>('/api/tag-groups')).body;
+      return groups.flatMap((g) => g.tags).find((t) => t.id === id)!.searchKeys;
+    };
+    expect(await keysOf(created.body.id)).toEqual(expect.arrayContaining(['fugouyujing', 'fgyj']));
+    const renamed = await api(`/api/taxonomy/tags/${created.body.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: '流失召回' }),
+    });
+    expect(renamed.status).toBe(200);
+    const keys = await keysOf(created.body.id);
+    expect(keys).toEqual(expect.arrayContaining(['liushizhaohui', 'lszh']));
+    expect(keys).not.toContain('fgyj');
+    // only letters and digits go to the browser (the characters key stays on the server)
+    expect(keys.every((k) => /^[a-z0-9]+$/.test(k))).toBe(true);
   });
 });

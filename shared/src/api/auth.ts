@@ -63,6 +63,8 @@ export interface UserSummary {
   createdAt: number;
   lastLoginAt: number | null;
   activeSessions: number;
+  /** The name's pinyin keys (letters and digits), for pickers filtering in the browser (worker/src/search/keys.ts). */
+  searchKeys: string[];
 }
 
 /** One sign-in session (the token itself is never shown: `id` is its hash's prefix). */

@@ -11,6 +11,11 @@ export interface TagWithCount {
   lastAppliedAt: number | null;
   /** contacts holding the tag now */
   holders: number;
+  /**
+   * The name's pinyin keys (full and initials, lowercase ASCII) as stored when it was written
+   * (worker/src/search/keys.ts): pickers filtering in the browser match typed pinyin against them.
+   */
+  searchKeys: string[];
 }
 
 export interface TagGroupWithTags {

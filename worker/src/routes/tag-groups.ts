@@ -1,11 +1,18 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
+import { parseJsonOr } from '@shared/json';
 import { canApplyGroup, canEditGroup, contactScope, GROUP_ACCESS_COLUMNS } from '../auth/access';
 import type { TagGroupWithTags } from '@shared/api/tags';
 import { batch, typed, type ContactTagRow, type TagRow } from '../db/rows';
 import type { GroupRow } from '../taxonomy/rows';
 
-type ListedTag = Pick<TagRow, 'id' | 'group_id' | 'name' | 'parent_id' | 'level' | 'color' | 'status' | 'description' | 'last_applied_at'>;
+type ListedTag = Pick<
+  TagRow,
+  'id' | 'group_id' | 'name' | 'parent_id' | 'level' | 'color' | 'status' | 'description' | 'last_applied_at'
+> & {
+  /** JSON array of the name's ASCII search keys */
+  search_keys: string;
+};
 type Holders = Pick<ContactTagRow, 'tag_id'> & { n: number };
 
 /**
@@ -23,7 +30,11 @@ export const tagGroups = new Hono<AppEnv>().get('/', async (c) => {
       ),
     ),
     typed<ListedTag>(
-      db.prepare('SELECT id, group_id, name, parent_id, level, color, status, description, last_applied_at FROM tags ORDER BY level, id'),
+      db.prepare(
+        `SELECT id, group_id, name, parent_id, level, color, status, description, last_applied_at,
+                (SELECT json_group_array(k.key) FROM search_keys k WHERE k.kind = 'tag' AND k.ref_id = tags.id AND k.key GLOB '[a-z0-9]*') AS search_keys
+         FROM tags ORDER BY level, id`,
+      ),
     ),
     typed<Holders>(
       scope
@@ -62,6 +73,7 @@ export const tagGroups = new Hono<AppEnv>().get('/', async (c) => {
         description: t.description,
         lastAppliedAt: t.last_applied_at,
         holders: holdersByTagId.get(t.id) ?? 0,
+        searchKeys: parseJsonOr<string[]>(t.search_keys, []),
       })),
   }));
   return c.json(body);

@@ -16,6 +16,7 @@ import { eq, sql } from 'drizzle-orm';
 import { db as drizzleDb, type Db } from '../db/client';
 import { departments, users as usersT } from '../db/schema';
 import { keyCreated, keyStatements } from '../search/keys';
+import { parseJsonOr } from '@shared/json';
 
 /** People as the screen lists them, with their department's name and their live sessions now. */
 function selectUsers(d: Db, now: number) {
@@ -31,6 +32,11 @@ function selectUsers(d: Db, now: number) {
       createdAt: usersT.createdAt,
       lastLoginAt: usersT.lastLoginAt,
       activeSessions: sql<number>`(SELECT count(*) FROM sessions s WHERE s.user_id = ${usersT.id} AND s.revoked_at IS NULL AND s.expires_at > ${now})`,
+      searchKeys: sql<
+        string[]
+      >`(SELECT json_group_array(k.key) FROM search_keys k WHERE k.kind = 'user' AND k.ref_id = ${usersT.id} AND k.key GLOB '[a-z0-9]*')`.mapWith(
+        (v: string) => parseJsonOr<string[]>(v, []),
+      ),
     })
     .from(usersT)
     .leftJoin(departments, eq(departments.id, usersT.departmentId));
