@@ -69,4 +69,25 @@ describe('Pinyin search in the contacts screen', () => {
     await expect.poll(() => options.allInnerTexts()).toEqual([expect.stringContaining('高价值客户')]);
     await page.screenshot({ path: 'e2e/screenshots/tag-filter-pinyin-zh.png' });
   });
+
+  it('finds a colleague by initials on the people screen', async () => {
+    const [person] = d1Query<{ name: string; email: string }>(
+      persistTo,
+      `select name, email from users where name glob '[^A-Za-z]*' order by id desc limit 1`,
+    );
+    const initials = pinyinKeys(person!.name, { person: true }).find((k) => k.length === [...person!.name].length && /^[a-z]+$/.test(k))!;
+    await gotoPage(page, `${baseURL}/people`);
+    await page.getByTestId('users-search').fill(initials);
+    const rows = page.locator('[data-testid=users-table] tbody tr');
+    await expect.poll(() => rows.allInnerTexts()).toContainEqual(expect.stringContaining(person!.email));
+    // every person shown has those initials, or the text in their name or email
+    const shown = await rows.allInnerTexts();
+    const all = d1Query<{ name: string; email: string }>(persistTo, 'select name, email from users where disabled = 0 or disabled = 1');
+    const expected = all.filter(
+      (u) =>
+        `${u.name} ${u.email}`.toLowerCase().includes(initials) || pinyinKeys(u.name, { person: true }).some((k) => k.startsWith(initials)),
+    );
+    expect(shown.length).toBe(expected.length);
+    await page.screenshot({ path: 'e2e/screenshots/people-pinyin-zh.png' });
+  });
 });

@@ -33,6 +33,8 @@ const en: typeof zh = {
     saved: 'Saved',
     created: 'User {name} created',
     empty: 'No users yet',
+    searchPlaceholder: 'Search name, pinyin, initials or email',
+    noMatch: 'No one matches',
     confirm: 'Confirm',
     cancel: 'Cancel',
     failed: 'Failed: {message}',

@@ -32,6 +32,8 @@ export default {
     saved: '已保存',
     created: '已创建用户 {name}',
     empty: '还没有用户',
+    searchPlaceholder: '搜索姓名、拼音首字母或邮箱',
+    noMatch: '没有匹配的用户',
     confirm: '确定',
     cancel: '取消',
     failed: '操作失败：{message}',
