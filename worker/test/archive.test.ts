@@ -13,7 +13,7 @@ import { compileRule } from '@shared/rules/compile';
 import { expectedOf, type RuleDetail, type RulePreviewResponse } from '@shared/api/rules';
 import type { ArchivedEventsPage, EventTimelinePage } from '@shared/api/taxonomy';
 import type { ConditionSpec, RuleGraph } from '@shared/rules/types';
-import { dayNumber } from '@shared/time';
+import { dayNumber, dayStartMs } from '@shared/time';
 import { archiveStep, chunkKey, type ArchiveOptions, type ArchiveReport } from '../src/archive/job';
 import { archiveHorizon, archivedThroughDay } from '../src/archive/horizon';
 import { fromNdjson, gunzip, sha256Hex } from '../src/archive/ndjson';
@@ -28,6 +28,8 @@ const NOW = Date.now();
 const TZ = 480;
 /** Rows per chunk: small, so that days take several chunks. */
 const CHUNK = 3;
+/** Events planted on the oldest day (see beforeAll): more than three chunks' worth. */
+const PLANTED = 10;
 const TODAY = dayNumber(NOW, TZ);
 let original: ContactEventRow[] = [];
 let stats: unknown[] = [];
@@ -116,7 +118,22 @@ async function finalState() {
 beforeAll(async () => {
   const statements = [...demoSql({ contacts: 150, seed: 41, now: NOW, avgEvents: 14 })];
   for (let i = 0; i < statements.length; i += 50) await db.batch(statements.slice(i, i + 50).map((s) => db.prepare(s)));
+  // The demo's oldest day may hold a single event (it depends on the time of day the tests run); a
+  // burst of PLANTED events on an older day makes the oldest day span several chunks in every run.
+  const template = (await allEvents())[0]!;
+  const burstStart = dayStartMs(TODAY - 200, TZ);
+  await db.batch(
+    Array.from({ length: PLANTED }, (_, k) =>
+      db
+        .prepare(
+          `INSERT INTO events (id, source_id, sender_event_id, contact_id, type, occurred_at, received_at, amount, channel, group_id, text, properties)
+           SELECT ?, source_id, ?, contact_id, type, ?, ?, amount, channel, group_id, text, properties FROM events WHERE id = ?`,
+        )
+        .bind(9_000_000 + k, `planted-${k}`, burstStart + k * 60_000, burstStart + k * 60_000, template.id),
+    ),
+  );
   original = await allEvents();
+  expect(original.filter((e) => dayNumber(e.occurred_at, TZ) === TODAY - 200)).toHaveLength(PLANTED);
   stats = (await db.prepare('SELECT * FROM contact_daily_stats ORDER BY contact_id, type, day').all()).results;
 });
 beforeEach(reset);
