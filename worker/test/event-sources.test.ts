@@ -2,7 +2,7 @@ import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { api, apiAs, untilStored, webhookSignature } from './fixtures';
 import { SOURCE_CACHE_MS } from '../src/ingest/source-cache';
-import { wecomDecrypt, wecomEncrypt, wecomSignature } from '../src/wecom/crypto';
+import { wecomDecrypt, wecomEncrypt, wecomSignature } from '@shared/wecom/crypto';
 
 const db = env.DB;
 const json = (body: unknown, method = 'POST'): RequestInit => ({

@@ -1,7 +1,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { wecomDecrypt, wecomEncrypt } from '../src/wecom/crypto';
-import { parseFlatXml } from '../src/wecom/xml';
+import { wecomDecrypt, wecomEncrypt } from '@shared/wecom/crypto';
+import { parseFlatXml } from '@shared/wecom/xml';
 import { eventually } from './fixtures';
 
 const TOKEN = 'QDG6eK';

@@ -5,7 +5,7 @@
  * acknowledged as a duplicate.
  */
 import type { IngestEvent } from '@shared/api/webhooks';
-import type { FlatXml } from './xml';
+import type { FlatXml } from '@shared/wecom/xml';
 
 export interface MappedCallback {
   events: IngestEvent[];

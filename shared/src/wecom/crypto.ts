@@ -16,7 +16,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 /** Thrown for anything wrong with a callback's crypto: the route turns it into a 4xx. */
 export class WecomCryptoError extends Error {}
 
-export function base64ToBytes(b64: string): Uint8Array {
+export function base64ToBytes(b64: string): Uint8Array<ArrayBuffer> {
   let bin: string;
   try {
     bin = atob(b64);
@@ -50,8 +50,8 @@ export function timingSafeEqual(a: string, b: string): boolean {
 }
 
 interface AesKey {
-  key: CryptoKey;
-  iv: Uint8Array;
+  key: Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+  iv: Uint8Array<ArrayBuffer>;
 }
 const keys = new Map<string, Promise<AesKey>>();
 
