@@ -20,7 +20,7 @@
  */
 import { EVENT_TYPES } from '@shared/domain';
 import { dayNumber, dayStartMs, DAY_MS } from '@shared/time';
-import type { ContactEventRow } from '../db/rows';
+import { batch, typed, type ContactEventRow } from '../db/rows';
 import { tzOffsetMinutes } from '../rules/context';
 import type { Horizon } from './horizon';
 import { ARCHIVE_COLUMNS, fromNdjson, gunzip, gzip, sha256Hex, toNdjson } from './ndjson';
@@ -107,16 +107,18 @@ async function writeChunk(env: Env, day: number, chunkRows: number, at: number, 
   const db = env.DB;
   const tz = tzOffsetMinutes(env);
   const from = dayStartMs(day, tz);
-  const [rowsRead, next] = await db.batch<unknown>([
-    db
-      .prepare(
-        `SELECT ${COLUMNS} FROM events WHERE type IN ${TYPES} AND occurred_at >= ? AND occurred_at < ? ORDER BY contact_id, id LIMIT ?`,
-      )
-      .bind(from, from + DAY_MS, chunkRows),
-    db.prepare('SELECT COALESCE(MAX(chunk) + 1, 0) AS chunk FROM event_archive WHERE day = ?').bind(day),
+  const [rowsRead, next] = await batch(db, [
+    typed<ContactEventRow>(
+      db
+        .prepare(
+          `SELECT ${COLUMNS} FROM events WHERE type IN ${TYPES} AND occurred_at >= ? AND occurred_at < ? ORDER BY contact_id, id LIMIT ?`,
+        )
+        .bind(from, from + DAY_MS, chunkRows),
+    ),
+    typed<{ chunk: number }>(db.prepare('SELECT COALESCE(MAX(chunk) + 1, 0) AS chunk FROM event_archive WHERE day = ?').bind(day)),
   ]);
-  const rows = rowsRead!.results as ContactEventRow[];
-  const chunk = (next!.results[0] as { chunk: number }).chunk;
+  const rows = rowsRead.results;
+  const chunk = next.results[0]?.chunk ?? 0;
   if (rows.length === 0) return { chunk, rows: 0 };
   const text = toNdjson(rows);
   const checksum = await sha256Hex(text);

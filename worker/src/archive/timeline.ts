@@ -9,6 +9,7 @@
 import { ARCHIVED_DAYS_PER_PAGE, type ArchivedEventsPage } from '@shared/api/taxonomy';
 import { DAY_MS } from '@shared/time';
 import type { ContactEventRow } from '../db/rows';
+import { timelineEntry } from '../contacts/detail';
 import { fromNdjson, gunzip } from './ndjson';
 
 const COVERS = 'deleted_at IS NOT NULL AND first_contact <= ?1 AND last_contact >= ?1';
@@ -59,15 +60,7 @@ export async function archivedEventRows(
 export async function archivedEventsPage(env: Env, contactId: number, beforeIso: string | undefined): Promise<ArchivedEventsPage> {
   const { rows, daysRead, nextBefore } = await archivedEventRows(env, contactId, beforeIso === undefined ? null : dayOfIso(beforeIso));
   return {
-    items: rows.map((r) => ({
-      id: r.id,
-      type: r.type,
-      occurredAt: r.occurred_at,
-      amount: r.amount,
-      channel: r.channel,
-      groupId: r.group_id,
-      text: r.text,
-    })),
+    items: rows.map(timelineEntry),
     daysRead,
     nextBefore: nextBefore === null ? null : isoOfDay(nextBefore),
   };

@@ -8,7 +8,8 @@ import { countWhere } from '../rules/preview';
 import { previewContext } from '../rules/context';
 import type { AuditParamsByAction } from '@shared/api/audit';
 import { parseJsonObject, parseJsonOr } from '@shared/json';
-import type { ContactRow } from '../db/rows';
+import type { ContactEventRow, ContactRow } from '../db/rows';
+import type { EventTimelineEntry } from '@shared/api/taxonomy';
 
 /** The contact, if it exists and is in the user's scope: outside it, it does not exist (404, no leak). */
 export async function requireContact(db: D1Database, id: number, user: SessionUser): Promise<ContactRow> {
@@ -58,3 +59,16 @@ export async function segmentsOf(db: D1Database, env: Env, contactId: number, us
   );
   return results.filter((_, i) => inIt[i]).map(({ id, name }) => ({ id, name }));
 }
+
+/** An event as the contact's timeline shows it, read from D1 or from the archive. */
+export const timelineEntry = (
+  r: Pick<ContactEventRow, 'id' | 'type' | 'occurred_at' | 'amount' | 'channel' | 'group_id' | 'text'>,
+): EventTimelineEntry => ({
+  id: r.id,
+  type: r.type,
+  occurredAt: r.occurred_at,
+  amount: r.amount,
+  channel: r.channel,
+  groupId: r.group_id,
+  text: r.text,
+});

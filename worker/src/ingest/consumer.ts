@@ -30,6 +30,7 @@ import { ingest, type SourceRow } from './pipeline';
 import type { IntakeMessage } from './intake-queue';
 import { storeDeadLetters, type DeadLetter } from './dead-letters';
 import { tzOffsetMinutes } from '../rules/context';
+import { batch, typed } from '../db/rows';
 
 /** Deliveries of a message before it is dead-lettered: the first and wrangler.toml's max_retries (4). */
 export const MAX_DELIVERIES = 5;
@@ -115,8 +116,8 @@ function refusalOf(source: SourceRow | undefined, sourceId: string, body: Intake
 async function readSources(db: D1Database, ids: string[]): Promise<Map<string, SourceRow>> {
   if (!ids.length) return new Map();
   // one batch (not a lone statement): a test's fault injection around D1 batches reaches it too
-  const [res] = await db.batch([db.prepare(SOURCES_SQL).bind(JSON.stringify(ids))]);
-  return new Map(((res?.results ?? []) as SourceRow[]).map((r) => [r.id, r]));
+  const [res] = await batch(db, [typed<SourceRow>(db.prepare(SOURCES_SQL).bind(JSON.stringify(ids)))]);
+  return new Map(res.results.map((r) => [r.id, r]));
 }
 
 /** The group as one run; if it fails, each message alone, so only the failing ones are retried. */

@@ -150,5 +150,6 @@ export async function requeueDeadLetter(db: D1Database, env: Env, id: number, ac
   ]);
   if (!marked?.meta.changes) throw new ApiError(409, 'conflict', `Dead letter ${id} was requeued by someone else at the same time`);
   const listed = await db.prepare(`${LIST_SQL} WHERE d.id = ?`).bind(id).first<ListedRow>();
-  return toApi(listed as ListedRow);
+  if (!listed) throw new ApiError(404, 'not_found', `Dead letter ${id} no longer exists`);
+  return toApi(listed);
 }

@@ -7,7 +7,7 @@ import { DEAD_LETTER_PAGE, type DeadLetter, type DeadLetterList } from '@shared/
 import { AuditSql, auditInsert } from '../audit';
 import type { Actor } from '../auth/access';
 import { fieldKeys, openField } from '../crypto/fields';
-import type { DeliveryRow } from '../db/rows';
+import { batch, typed, type CountRow, type DeliveryRow } from '../db/rows';
 import { ApiError } from '../errors';
 import { enqueueDeliveries, type DeliveryMessage } from './enqueue';
 import { getDestination } from './destinations';
@@ -47,13 +47,15 @@ const toDeadLetter = (r: Row): DeadLetter => ({
 export async function listDeadLetters(db: D1Database, destinationId: number | undefined): Promise<DeadLetterList> {
   const where = destinationId === undefined ? "d.status = 'dead'" : "d.status = 'dead' AND d.destination_id = ?";
   const args = destinationId === undefined ? [] : [destinationId];
-  const [rows, count] = await db.batch<Row | { n: number }>([
-    db
-      .prepare(`${SELECT} WHERE ${where} ORDER BY d.last_attempt_at IS NULL, d.last_attempt_at DESC, d.id LIMIT ${DEAD_LETTER_PAGE}`)
-      .bind(...args),
-    db.prepare(`SELECT COUNT(*) AS n FROM deliveries d WHERE ${where}`).bind(...args),
+  const [rows, count] = await batch(db, [
+    typed<Row>(
+      db
+        .prepare(`${SELECT} WHERE ${where} ORDER BY d.last_attempt_at IS NULL, d.last_attempt_at DESC, d.id LIMIT ${DEAD_LETTER_PAGE}`)
+        .bind(...args),
+    ),
+    typed<CountRow>(db.prepare(`SELECT COUNT(*) AS n FROM deliveries d WHERE ${where}`).bind(...args)),
   ]);
-  return { items: (rows!.results as Row[]).map(toDeadLetter), total: (count!.results[0] as { n: number }).n };
+  return { items: rows.results.map(toDeadLetter), total: count.results[0]?.n ?? 0 };
 }
 
 /** Most dead letters one "retry all" puts back on the queue; the screen says when more remain. */

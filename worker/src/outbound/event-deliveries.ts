@@ -8,6 +8,7 @@
  */
 import { fillNotifyText } from '@shared/rules/outbound';
 import type { OutboundActionSpec } from '@shared/rules/types';
+import { batch, typed, type ContactRow } from '../db/rows';
 import { deliveryId, enqueueDeliveries, type DeliveryMessage } from './enqueue';
 
 /** One outbound node one event reached. */
@@ -34,17 +35,19 @@ export async function sendEventDeliveries(
   const exts = JSON.stringify([...new Set(firings.map((f) => f.externalId))]);
   const tagIds = JSON.stringify([...new Set(firings.flatMap((f) => f.tagChanges.map((c) => c.tagId)))]);
   const ruleIds = JSON.stringify([...new Set(firings.map((f) => f.ruleId))]);
-  const [contacts, tags, rules] = await db.batch([
-    db
-      .prepare('SELECT id, external_id, name, owner_user_id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))')
-      .bind(exts),
-    db.prepare('SELECT id, name FROM tags WHERE id IN (SELECT value FROM json_each(?))').bind(tagIds),
-    db.prepare('SELECT id, name FROM rules WHERE id IN (SELECT value FROM json_each(?))').bind(ruleIds),
+  type Named = { id: number; name: string };
+  const [contacts, tags, rules] = await batch(db, [
+    typed<Pick<ContactRow, 'id' | 'external_id' | 'name' | 'owner_user_id'>>(
+      db
+        .prepare('SELECT id, external_id, name, owner_user_id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))')
+        .bind(exts),
+    ),
+    typed<Named>(db.prepare('SELECT id, name FROM tags WHERE id IN (SELECT value FROM json_each(?))').bind(tagIds)),
+    typed<Named>(db.prepare('SELECT id, name FROM rules WHERE id IN (SELECT value FROM json_each(?))').bind(ruleIds)),
   ]);
-  type ContactRow = { id: number; external_id: string; name: string | null; owner_user_id: number | null };
-  const contactByExt = new Map(((contacts?.results ?? []) as ContactRow[]).map((c) => [c.external_id, c]));
-  const tagName = new Map(((tags?.results ?? []) as { id: number; name: string }[]).map((t) => [t.id, t.name]));
-  const ruleName = new Map(((rules?.results ?? []) as { id: number; name: string }[]).map((r) => [r.id, r.name]));
+  const contactByExt = new Map(contacts.results.map((c) => [c.external_id, c]));
+  const tagName = new Map(tags.results.map((t) => [t.id, t.name]));
+  const ruleName = new Map(rules.results.map((r) => [r.id, r.name]));
   const out: DeliveryMessage[] = [];
   for (const f of firings) {
     const c = contactByExt.get(f.externalId);

@@ -19,6 +19,7 @@ import { outboundActions, fillNotifyText } from '@shared/rules/outbound';
 import { buildTargetsQuery, D1_MAX_PARAMS } from '@shared/rules/sql';
 import type { OutboundActionSpec } from '@shared/rules/types';
 import { parseJsonOr } from '@shared/json';
+import { batch, typed } from '../db/rows';
 import { deliveryId, enqueueDeliveries, type DeliveryMessage, type DeliveryTagChange } from './enqueue';
 
 /** A set-based run of one rule version, as its deliveries name it. */
@@ -100,37 +101,43 @@ type ChangeRow = { contact_id: number; tag_id: number; tag_name: string; op: 'ad
 export async function pendingDeliveries(db: D1Database, runId: string): Promise<DeliveryMessage[]> {
   const run = parseJsonOr<StagedRun | null>(runId.slice(PREFIX.length), null);
   if (!run) return [];
-  const [contacts, changes, version] = await db.batch([
-    db
-      .prepare(
-        `SELECT c.id AS contact_id, c.external_id, c.name, c.owner_user_id FROM tag_apply_targets t JOIN contacts c ON c.id = t.contact_id
-         WHERE t.run_id = ? ORDER BY c.id`,
-      )
-      .bind(runId),
-    db
-      .prepare(
-        `SELECT l.contact_id, l.tag_id, tg.name AS tag_name, l.op FROM tag_ledger l JOIN tags tg ON tg.id = l.tag_id
-         WHERE l.batch_id = ? AND l.contact_id IN (SELECT contact_id FROM tag_apply_targets WHERE run_id = ?) ORDER BY l.id`,
-      )
-      .bind(run.b, runId),
-    db
-      .prepare(
-        `SELECT r.name AS rule_name, (SELECT n.value FROM json_each(v.graph, '$.nodes') n WHERE json_extract(n.value, '$.id') = ?) AS node
-         FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = ? WHERE r.id = ?`,
-      )
-      .bind(run.n, run.v, run.r),
+  const [contacts, changes, version] = await batch(db, [
+    typed<PendingRow>(
+      db
+        .prepare(
+          `SELECT c.id AS contact_id, c.external_id, c.name, c.owner_user_id FROM tag_apply_targets t JOIN contacts c ON c.id = t.contact_id
+           WHERE t.run_id = ? ORDER BY c.id`,
+        )
+        .bind(runId),
+    ),
+    typed<ChangeRow>(
+      db
+        .prepare(
+          `SELECT l.contact_id, l.tag_id, tg.name AS tag_name, l.op FROM tag_ledger l JOIN tags tg ON tg.id = l.tag_id
+           WHERE l.batch_id = ? AND l.contact_id IN (SELECT contact_id FROM tag_apply_targets WHERE run_id = ?) ORDER BY l.id`,
+        )
+        .bind(run.b, runId),
+    ),
+    typed<{ rule_name: string; node: string | null }>(
+      db
+        .prepare(
+          `SELECT r.name AS rule_name, (SELECT n.value FROM json_each(v.graph, '$.nodes') n WHERE json_extract(n.value, '$.id') = ?) AS node
+           FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = ? WHERE r.id = ?`,
+        )
+        .bind(run.n, run.v, run.r),
+    ),
   ]);
-  const head = (version?.results[0] ?? null) as { rule_name: string; node: string | null } | null;
+  const head = version.results[0] ?? null;
   const action = parseJsonOr<{ action?: OutboundActionSpec } | null>(head?.node ?? null, null)?.action;
   if (!head || !action || (action.type !== 'call_webhook' && action.type !== 'notify')) return [];
   const byContact = new Map<number, DeliveryTagChange[]>();
-  for (const c of (changes?.results ?? []) as ChangeRow[]) {
+  for (const c of changes.results) {
     const list = byContact.get(c.contact_id) ?? [];
     list.push({ tagId: c.tag_id, tagName: c.tag_name, change: c.op === 'add' ? 'added' : 'removed' });
     byContact.set(c.contact_id, list);
   }
   const out: DeliveryMessage[] = [];
-  for (const c of (contacts?.results ?? []) as PendingRow[]) {
+  for (const c of contacts.results) {
     const tagChanges = byContact.get(c.contact_id) ?? [];
     out.push({
       id: await deliveryId({ ruleId: run.r, ruleVersion: run.v, nodeId: run.n, contactId: c.contact_id, runRef: run.ref }),

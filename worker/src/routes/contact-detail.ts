@@ -6,8 +6,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env';
-import { actorOf, canApplyGroup, forbidden, GROUP_ACCESS_COLUMNS, hasRole, type GroupAccess } from '../auth/access';
-import { ApiError } from '../errors';
+import { actorOf, hasRole } from '../auth/access';
 import { validate } from '../validate';
 import { revealField } from '../crypto/fields';
 import { tagChangeStatements, type TagChange } from '../tagging/tag-writer';
@@ -20,10 +19,8 @@ import {
   type ContactDetail,
   type EventTimelinePage,
   type ManualTagResult,
-  type ManualTagsBody,
   type TagTimelinePage,
 } from '@shared/api/taxonomy';
-import type { SessionUser } from '@shared/api/auth';
 import {
   batch,
   typed,
@@ -38,7 +35,8 @@ import {
   type UserRow,
 } from '../db/rows';
 import { auditInsert, AuditSql } from '../audit';
-import { CHIPS_SQL, chipsOf, manualTagsParams, parseJson, requireContact, segmentsOf } from '../contacts/detail';
+import { checkManualTags } from '../contacts/manual-tags';
+import { CHIPS_SQL, chipsOf, timelineEntry, manualTagsParams, parseJson, requireContact, segmentsOf } from '../contacts/detail';
 import { readPage } from '../db/page';
 import { archivedEventsPage, archivedThrough } from '../archive/timeline';
 
@@ -53,71 +51,6 @@ type TimelineRow = Pick<TagLedgerRow, 'id' | 'at' | 'op' | 'source' | 'rule_id' 
   group_name: TagGroupRow['name'];
   rule_name: RuleRow['name'] | null;
 };
-
-/** A tag of a manual edit, with its group's access facts. */
-type EditedTag = Pick<TagRow, 'id' | 'name' | 'status' | 'group_id'> & {
-  group_name: TagGroupRow['name'];
-  exclusive: TagGroupRow['exclusive'];
-} & GroupAccess;
-
-/**
- * The tags of a manual edit by id, or the refusal: 400 for an unknown tag, 403 for a group the
- * user may not apply, 409 for a retired tag or two tags of one exclusive group in `add`.
- */
-async function checkManualTags(db: D1Database, user: SessionUser, b: ManualTagsBody): Promise<Map<number, EditedTag>> {
-  const ids = [...new Set([...b.add, ...b.remove])];
-  const { results: tagRows } = await db
-    .prepare(
-      `SELECT t.id, t.name, t.status, t.group_id, g.name AS group_name, g.exclusive, ${GROUP_ACCESS_COLUMNS}
-       FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))`,
-    )
-    .bind(JSON.stringify(ids))
-    .all<EditedTag>();
-  const byId = new Map(tagRows.map((t) => [t.id, t]));
-  const unknown = ids.filter((t) => !byId.has(t));
-  if (unknown.length) {
-    throw new ApiError(
-      400,
-      'unknown_reference',
-      `No tag with id ${unknown.join(', ')}`,
-      unknown.map((t) => ({
-        path: b.add.includes(t) ? `add.${b.add.indexOf(t)}` : `remove.${b.remove.indexOf(t)}`,
-        message: 'no such tag',
-      })),
-    );
-  }
-  const denied = [
-    ...new Set(
-      ids
-        .map((t) => byId.get(t)!)
-        .filter((t) => !canApplyGroup(user, t))
-        .map((t) => t.group_name),
-    ),
-  ];
-  if (denied.length) {
-    throw forbidden(user, `tags of ${denied.join(', ')} may not be applied by you (the group restricts who applies its tags)`);
-  }
-  const retired = b.add.map((t) => byId.get(t)!).filter((t) => t.status !== 'active');
-  if (retired.length) {
-    throw new ApiError(
-      409,
-      'conflict',
-      `Retired tags cannot be added: ${retired.map((t) => t.name).join(', ')}`,
-      retired.map((t) => ({ path: `add.${b.add.indexOf(t.id)}`, message: `${t.name} is retired` })),
-    );
-  }
-  const exclusiveGroups = new Map<number, string[]>();
-  for (const t of b.add.map((x) => byId.get(x)!))
-    if (t.exclusive) exclusiveGroups.set(t.group_id, [...(exclusiveGroups.get(t.group_id) ?? []), t.name]);
-  const clash = [...exclusiveGroups.entries()].find(([, names]) => names.length > 1);
-  if (clash) {
-    const groupName = byId.get(b.add.find((t) => byId.get(t)!.group_id === clash[0])!)!.group_name;
-    throw new ApiError(409, 'conflict', `${groupName} is exclusive: add one of ${clash[1].join(', ')}, not several`, [
-      { path: 'add', message: `several tags of exclusive group ${groupName}` },
-    ]);
-  }
-  return byId;
-}
 
 export const contactDetail = new Hono<AppEnv>()
   .get('/:id/detail', validate('param', idPath), async (c) => {
@@ -232,15 +165,7 @@ export const contactDetail = new Hono<AppEnv>()
     const body: EventTimelinePage = {
       ...page,
       archivedThrough: await archivedThrough(db, id),
-      items: rows.map((r) => ({
-        id: r.id,
-        type: r.type,
-        occurredAt: r.occurred_at,
-        amount: r.amount,
-        channel: r.channel,
-        groupId: r.group_id,
-        text: r.text,
-      })),
+      items: rows.map(timelineEntry),
     };
     return c.json(body);
   })

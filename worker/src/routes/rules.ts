@@ -23,7 +23,6 @@ import {
   ruleListQuery,
   saveDraftBody,
   versionPath,
-  type CompareResponse,
   type RuleExplainResponse,
   type RulePreviewResponse,
   type RuleVersionDetail,
@@ -35,7 +34,7 @@ import type { JsonLogic, RuleGraph } from '@shared/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
 import { actorOf, departmentOwned, inScope, ownerDepartment, requireRole } from '../auth/access';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes } from '../rules/context';
-import { diffGraphs } from '../rules/diff';
+import { compareVersions } from '../rules/diff';
 import { loadEvalData } from '../rules/load';
 import { sampleMatches } from '../rules/preview';
 import { appliesNow, countRule, ruleScope } from '../rules/rule-preview';
@@ -238,7 +237,7 @@ export const rules = new Hono<AppEnv>()
     const { rows, publishes } = await versionRows(c.env.DB, id);
     const v = rows.find((r) => r.version === version);
     if (!v) throw new ApiError(404, 'not_found', `Rule ${id} has no version ${version}`);
-    const graph = parse<RuleGraph>(v.graph, EMPTY_GRAPH as RuleGraph);
+    const graph = parse<RuleGraph>(v.graph, EMPTY_GRAPH);
     const compiled = compileRule(graph);
     const body: RuleVersionDetail = {
       ...toVersionSummary(v, rule.published_version, publishes),
@@ -282,20 +281,7 @@ export const rules = new Hono<AppEnv>()
   .get('/:id/compare', validate('param', idPath), validate('query', compareQuery), async (c) => {
     const { id } = c.req.valid('param');
     const q = c.req.valid('query');
-    const db = c.env.DB;
-    const rule = await getRule(db, id);
-    const side = async (v: number | 'draft') => {
-      if (v === 'draft') return { version: v, graph: parse<RuleGraph>(rule.draft_graph, EMPTY_GRAPH as RuleGraph) };
-      const row = await db
-        .prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?')
-        .bind(id, v)
-        .first<{ graph: string }>();
-      if (!row) throw new ApiError(404, 'not_found', `Rule ${id} has no version ${v}`);
-      return { version: v, graph: parse<RuleGraph>(row.graph, EMPTY_GRAPH as RuleGraph) };
-    };
-    const [a, b] = await Promise.all([side(q.a), side(q.b)]);
-    const body: CompareResponse = { a, b, diff: diffGraphs(a.graph, b.graph) };
-    return c.json(body);
+    return c.json(await compareVersions(c.env.DB, await getRule(c.env.DB, id), q.a, q.b));
   })
 
   .post('/:id/publish', validate('param', idPath), validate('json', publishBody), async (c) => {

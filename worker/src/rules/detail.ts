@@ -31,7 +31,7 @@ import { batch, typed, type AuditLogRow, type RawRow, type RuleVersionRow, type 
 import { parseJsonOr } from '@shared/json';
 
 /** A fresh rule's draft. */
-export const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] };
+export const EMPTY_GRAPH: RuleGraph = { schemaVersion: 1, nodes: [], edges: [] };
 
 export type RuleRow = Pick<
   RawRow<typeof rules>,
@@ -183,7 +183,7 @@ export async function ruleDetail(db: D1Database, id: number, ws?: Workspace): Pr
   const row = await db.prepare(`SELECT ${LIST_COLUMNS} FROM ${LIST_FROM} WHERE r.id = ?`).bind(id).first<ListRow>();
   if (!row) throw new ApiError(404, 'not_found', `No rule with id ${id}`);
   const [item, { rows, publishes }, workspace] = await Promise.all([toListItem(row), versionRows(db, id), ws ?? loadWorkspace(db)]);
-  const draftGraph = parse<RuleGraph>(row.draft_graph, EMPTY_GRAPH as RuleGraph);
+  const draftGraph = parse<RuleGraph>(row.draft_graph, EMPTY_GRAPH);
   return {
     ...item,
     draftGraph,

@@ -1,5 +1,8 @@
 /** Node-level difference between two rule graphs, for "compare two versions". */
-import type { CompareResponse } from '@shared/api/rules';
+import type { CompareResponse, CompareSide } from '@shared/api/rules';
+import type { RuleGraph } from '@shared/rules/types';
+import { ApiError } from '../errors';
+import { EMPTY_GRAPH, parse, type RuleRow } from './detail';
 
 interface Identified {
   id: string;
@@ -60,4 +63,24 @@ export function diffGraphs(a: unknown, b: unknown): CompareResponse['diff'] {
   }
   for (const id of edgesA.keys()) if (!edgesB.has(id)) diff.edgesRemoved.push(id);
   return diff;
+}
+
+/** `GET /api/rules/:id/compare`: versions `a` and `b` of `rule` (`draft`: its draft) and the diff from `a` to `b`. */
+export async function compareVersions(
+  db: D1Database,
+  rule: Pick<RuleRow, 'id' | 'draft_graph'>,
+  a: number | 'draft',
+  b: number | 'draft',
+): Promise<CompareResponse> {
+  const side = async (v: number | 'draft'): Promise<CompareSide> => {
+    if (v === 'draft') return { version: v, graph: parse<RuleGraph>(rule.draft_graph, EMPTY_GRAPH) };
+    const row = await db
+      .prepare('SELECT graph FROM rule_versions WHERE rule_id = ? AND version = ?')
+      .bind(rule.id, v)
+      .first<{ graph: string }>();
+    if (!row) throw new ApiError(404, 'not_found', `Rule ${rule.id} has no version ${v}`);
+    return { version: v, graph: parse<RuleGraph>(row.graph, EMPTY_GRAPH) };
+  };
+  const [left, right] = await Promise.all([side(a), side(b)]);
+  return { a: left, b: right, diff: diffGraphs(left.graph, right.graph) };
 }
