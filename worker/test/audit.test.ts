@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import worker from '../src/index';
-import { auditRetentionDays, purgeExpired } from '../src/cron/purge';
+import { auditRetentionDays, DELIVERY_LOG_RETENTION_MS, purgeExpired } from '../src/cron/purge';
 import { api, apiAs, seedSmallWorld } from './fixtures';
 
 const db = env.DB;
@@ -191,6 +191,36 @@ describe('retention', () => {
     // nothing more to delete: no further summary entry
     await tick(now + 60_000);
     expect((await db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'audit.purge'").first<{ n: number }>())?.n).toBe(1);
+  });
+
+  it('deletes delivered rows of the deliveries log past the queue retention, keeping failed, queued and dead ones and young ones', async () => {
+    await db.batch(['audit_log', 'deliveries'].map((t) => db.prepare(`DELETE FROM ${t}`)));
+    const now = Date.UTC(2026, 10, 30, 12, 0);
+    const rows: [string, string, number | null][] = [
+      // id, status, delivered_at
+      ['old-delivered', 'delivered', now - DELIVERY_LOG_RETENTION_MS - 1], // goes
+      ['young-delivered', 'delivered', now - DELIVERY_LOG_RETENTION_MS + 60_000], // the queue may still bring it: stays
+      ['old-dead', 'dead', null], // on the dead-letter list: stays
+      ['old-failed', 'failed', null], // the queue will try again: stays
+      ['old-queued', 'queued', null], // a dead letter sent again: stays
+    ];
+    await db.batch(
+      rows.map(([id, status, deliveredAt]) =>
+        db
+          .prepare(
+            `INSERT INTO deliveries (id, destination_id, kind, rule_id, rule_version, node_id, contact_id, status, attempts, created_at, delivered_at)
+             VALUES (?, 1, 'call_webhook', 1, 1, 'n1', 1, ?, 1, ?, ?)`,
+          )
+          .bind(id, status, now - 100 * DAY, deliveredAt),
+      ),
+    );
+    const report = await purgeExpired(env, now);
+    expect(report.deliveries).toBe(1);
+    const left = await db.prepare('SELECT id FROM deliveries ORDER BY id').all<{ id: string }>();
+    expect(left.results.map((r) => r.id)).toEqual(['old-dead', 'old-failed', 'old-queued', 'young-delivered']);
+    // an operational log, like sign-in attempts: its purge alone writes no audit entry
+    expect((await db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'audit.purge'").first<{ n: number }>())?.n).toBe(0);
+    expect((await purgeExpired(env, now)).deliveries).toBe(0);
   });
 
   it('deletes the staged rows of imports left unapplied or rolled back a week ago, keeping applied imports whole', async () => {

@@ -62,7 +62,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     keyed: 0,
     deliveries: 0,
     archived: null,
-    purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0 },
+    purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0, deliveries: 0 },
     errors: [],
   };
   const ctx = { now: at, tzOffsetMinutes: tz };

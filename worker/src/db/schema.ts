@@ -700,6 +700,8 @@ export const deliveries = sqliteTable(
   },
   (t) => [
     index('deliveries_destination_status_idx').on(t.destinationId, t.status, t.lastAttemptAt),
+    // the purge of delivered rows past the queue's retention (worker/src/cron/purge.ts)
+    index('deliveries_delivered_idx').on(t.status, t.deliveredAt),
     check('deliveries_status_check', sql`${t.status} in ('delivered', 'failed', 'dead', 'queued')`),
   ],
 );

@@ -1,0 +1,1 @@
+CREATE INDEX `deliveries_delivered_idx` ON `deliveries` (`status`,`delivered_at`);
