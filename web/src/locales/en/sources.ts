@@ -49,6 +49,9 @@ const en: typeof zh = {
       keysGenerateHint: 'Shown once after saving: paste them into the "Receive events" server settings in the WeCom admin console.',
       keysEnterHint:
         'Callback already set up in WeCom? Enter the Token and EncodingAESKey its console shows to move the callback here; in WeCom, change only the URL.',
+      keysGenerateRotateHint: "Shown once after rotating: paste the new pair into WeCom's console and save it there.",
+      keysEnterRotateHint:
+        "Enter the new Token and EncodingAESKey you are about to save in WeCom's console (for instance from its “random” buttons): rotate here first, then save there.",
       token: 'Token',
       tokenHint: 'English letters or digits, up to 32',
       aesKey: 'EncodingAESKey',

@@ -46,6 +46,9 @@ export default {
       keysEnter: '按企业微信后台显示的填写',
       keysGenerateHint: '保存后只显示一次，把它们填入企业微信后台“接收事件服务器”的设置。',
       keysEnterHint: '企业微信后台已经配置过回调？填入后台显示的 Token 和 EncodingAESKey，就能把回调迁到这里，企业微信那边只需改 URL。',
+      keysGenerateRotateHint: '轮换后只显示一次，把新的一对填入企业微信后台并保存。',
+      keysEnterRotateHint:
+        '填入你将在企业微信后台保存的新 Token 和 EncodingAESKey（例如在后台点“随机获取”得到的），先在这里轮换，再到后台保存。',
       token: 'Token',
       tokenHint: '英文字母或数字，最长 32 位',
       aesKey: 'EncodingAESKey',
