@@ -2,7 +2,7 @@ import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { api, apiAs, untilStored, webhookSignature } from './fixtures';
 import { SOURCE_CACHE_MS } from '../src/ingest/source-cache';
-import { wecomDecrypt, wecomEncrypt, wecomSignature } from '@shared/wecom/crypto';
+import { wecomEncrypt, wecomSignature } from '@shared/wecom/crypto';
 
 const db = env.DB;
 const json = (body: unknown, method = 'POST'): RequestInit => ({
@@ -36,6 +36,19 @@ async function sendEvent(sourceId: string, secret: string) {
   const text = await res.text();
   if (res.status === 202) await untilStored(sourceId, [id]);
   return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** WeCom's URL verification (GET echostr), signed and encrypted as WeCom's console does with the pair it holds. */
+async function verifyUrl(sourceId: string, token: string, aesKey: string, corpId: string, plain: string) {
+  const echo = await wecomEncrypt(aesKey, plain, corpId);
+  const ts = String(Math.floor(Date.now() / 1000));
+  const sig = await wecomSignature(token, ts, 'n1', echo);
+  const res = await exports.default.fetch(
+    new Request(
+      `http://segflow.test/api/webhooks/wecom/${sourceId}?msg_signature=${sig}&timestamp=${ts}&nonce=n1&echostr=${encodeURIComponent(echo)}`,
+    ),
+  );
+  return { status: res.status, text: await res.text() };
 }
 
 const auditRows = (id: string) =>
@@ -76,33 +89,92 @@ describe('event sources', () => {
   it('creates a WeCom source: Token, EncodingAESKey and CorpID shown once, and they work for a real callback', async () => {
     const created = await api('/api/event-sources', json({ kind: 'wecom', id: 'corp-wx', name: '企业微信', corpId: 'ww1234567890' }));
     expect(created.status).toBe(201);
-    const { token, encodingAesKey, corpId } = created.body.wecom;
+    const { token, encodingAesKey, corpId, entered } = created.body.wecom;
     expect(created.body.secret).toBeUndefined();
+    expect(entered).toBe(false);
     expect(token).toMatch(/^[A-Za-z0-9]{32}$/);
-    expect(encodingAesKey).toMatch(/^[A-Za-z0-9+/]{43}$/);
+    // as WeCom's console accepts it: letters and digits only, no "+" or "/"
+    expect(encodingAesKey).toMatch(/^[A-Za-z0-9]{43}$/);
     expect(corpId).toBe('ww1234567890');
     expect(created.body.source).toMatchObject({ kind: 'wecom', corpId: 'ww1234567890', webhookPath: '/api/webhooks/wecom/corp-wx' });
 
     // WeCom's URL check: the echostr, encrypted and signed with what the screen showed, comes back decrypted
-    const echo = await wecomEncrypt(encodingAesKey, 'echo-123', corpId);
-    expect((await wecomDecrypt(encodingAesKey, echo)).message).toBe('echo-123');
-    const ts = '1700000000';
-    const sig = await wecomSignature(token, ts, 'n1', echo);
-    const res = await exports.default.fetch(
-      new Request(
-        `http://segflow.test/api/webhooks/wecom/corp-wx?msg_signature=${sig}&timestamp=${ts}&nonce=n1&echostr=${encodeURIComponent(echo)}`,
-      ),
-    );
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('echo-123');
+    expect(await verifyUrl('corp-wx', token, encodingAesKey, corpId, 'echo-123')).toEqual({ status: 200, text: 'echo-123' });
 
     const shown = JSON.stringify([(await api('/api/event-sources')).body, (await auditRows('corp-wx')).results]);
     expect(shown).not.toContain(token);
     expect(shown).not.toContain(encodingAesKey);
-    // WeCom sources are rotated by replacing them
-    const rotate = await api('/api/event-sources/corp-wx/rotate', json({}));
-    expect(rotate.status).toBe(409);
-    expect(rotate.body.error.message).toContain('WeCom');
+  });
+
+  it('creates a WeCom source with the Token and EncodingAESKey entered as WeCom shows them, never shown in lists or audit', async () => {
+    const keys = { token: 'moveMe2024', encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' };
+    const created = await api(
+      '/api/event-sources',
+      json({ kind: 'wecom', id: 'moved', name: '搬来的回调', corpId: 'ww5823bf96d3bd56c7', ...keys }),
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.wecom).toEqual({ ...keys, corpId: 'ww5823bf96d3bd56c7', entered: true });
+    expect(await verifyUrl('moved', keys.token, keys.encodingAesKey, 'ww5823bf96d3bd56c7', 'e1')).toEqual({ status: 200, text: 'e1' });
+    const audit = (await auditRows('moved')).results[0];
+    expect(JSON.parse(audit.after)).toMatchObject({ keysEntered: true });
+    const shown = JSON.stringify([(await api('/api/event-sources')).body, (await api('/api/event-sources/moved')).body, audit]);
+    expect(shown).not.toContain(keys.token);
+    expect(shown).not.toContain(keys.encodingAesKey);
+  });
+
+  it.each([
+    [{ token: 'has space', encodingAesKey: 'a'.repeat(43) }, 'token', '32 English letters or digits'],
+    [{ token: 'x'.repeat(33), encodingAesKey: 'a'.repeat(43) }, 'token', '32 English letters or digits'],
+    [{ token: 'ok', encodingAesKey: 'a'.repeat(42) }, 'encodingAesKey', 'exactly 43'],
+    [{ token: 'ok', encodingAesKey: `${'a'.repeat(42)}+` }, 'encodingAesKey', 'exactly 43'],
+    [{ token: 'ok' }, 'encodingAesKey', 'is required with a token'],
+    [{ encodingAesKey: 'a'.repeat(43) }, 'token', 'is required with an encodingAesKey'],
+    [{ corpId: 'corp one' }, 'corpId', 'CorpID'],
+    [{ corpId: 'ab1234567890' }, 'corpId', 'CorpID'],
+  ])('refuses hand-entered WeCom keys %j with a 400 naming %s', async (bad, path, words) => {
+    const r = await api('/api/event-sources', json({ kind: 'wecom', id: 'bad-keys', name: 'x', corpId: 'ww1234567890', ...bad }));
+    expect(r.status).toBe(400);
+    expect(r.body.error.details).toContainEqual({ path, message: expect.stringContaining(words) });
+    expect(await db.prepare("SELECT 1 FROM event_sources WHERE id = 'bad-keys'").first()).toBeNull();
+  });
+
+  it('rotates a WeCom source to a generated or a hand-entered pair; the previous pair verifies during the grace period', async () => {
+    const created = await api('/api/event-sources', json({ kind: 'wecom', id: 'rot-wx', name: '轮换', corpId: 'ww1234567890' }));
+    const first = created.body.wecom;
+    const generated = await api('/api/event-sources/rot-wx/rotate', json({}));
+    expect(generated.status).toBe(200);
+    expect(generated.body.wecom).toMatchObject({ corpId: 'ww1234567890', entered: false });
+    expect(generated.body.wecom.token).not.toBe(first.token);
+    expect(generated.body.source.previousSecretExpiresAt).toBeGreaterThan(Date.now() + 23 * 3_600_000);
+
+    const second = { token: 'Handentered42', encodingAesKey: 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut' };
+    const entered = await api('/api/event-sources/rot-wx/rotate', json(second));
+    expect(entered.status).toBe(200);
+    expect(entered.body.wecom).toEqual({ ...second, corpId: 'ww1234567890', entered: true });
+    // WeCom verifies the new pair when it is saved in its console; until then it still signs with the previous one
+    expect(await verifyUrl('rot-wx', second.token, second.encodingAesKey, 'ww1234567890', 'new')).toEqual({ status: 200, text: 'new' });
+    const prev = generated.body.wecom;
+    expect(await verifyUrl('rot-wx', prev.token, prev.encodingAesKey, 'ww1234567890', 'old')).toEqual({ status: 200, text: 'old' });
+    // the one before that is gone
+    expect((await verifyUrl('rot-wx', first.token, first.encodingAesKey, 'ww1234567890', 'x')).status).toBe(401);
+    // once the grace period ends, only the new pair
+    await db
+      .prepare("UPDATE event_sources SET previous_secret_expires_at = ? WHERE id = 'rot-wx'")
+      .bind(Date.now() - 1)
+      .run();
+    expect((await verifyUrl('rot-wx', prev.token, prev.encodingAesKey, 'ww1234567890', 'x')).status).toBe(401);
+
+    const audits = (await auditRows('rot-wx')).results;
+    expect(audits.map((r) => r.action)).toEqual(['event_source.create', 'event_source.rotate', 'event_source.rotate']);
+    for (const k of [first, prev, second]) expect(JSON.stringify(audits)).not.toContain(k.encodingAesKey);
+    // a generic source takes no WeCom keys
+    await api('/api/event-sources', json({ kind: 'generic', id: 'gen-rot', name: 'g' }));
+    const wrongKind = await api('/api/event-sources/gen-rot/rotate', json(second));
+    expect(wrongKind.status).toBe(400);
+    expect(wrongKind.body.error.details[0].path).toBe('token');
+    const badKey = await api('/api/event-sources/rot-wx/rotate', json({ ...second, encodingAesKey: 'short' }));
+    expect(badKey.status).toBe(400);
+    expect(badKey.body.error.details[0].path).toBe('encodingAesKey');
   });
 
   it('rotates: a new secret shown once; the old one verifies during the grace period and is refused after', async () => {

@@ -2,9 +2,10 @@
  * Webhook sources (`/api/event-sources`, super admins only): list with per-source stats,
  * create, rotate and revoke. Credentials (the generic HMAC secret, WeCom's Token and
  * EncodingAESKey) appear only in the answers to create and rotate — never in a list, a detail
- * or an audit entry. After a rotation the previous secret keeps verifying for
- * `SECRET_GRACE_MS` (worker/src/routes/webhooks.ts), so senders can switch without losing
- * events; a revoked source refuses every further event.
+ * or an audit entry. WeCom's pair is generated or entered as WeCom's console shows it. After a
+ * rotation the previous secret (WeCom: the previous pair, ../wecom/callback-keys.ts) keeps
+ * verifying for `SECRET_GRACE_MS`, so senders can switch without losing events; a revoked
+ * source refuses every further event.
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
@@ -13,11 +14,18 @@ import { validate } from '../validate';
 import { auditStatement, auditStatementIfChanged } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { emptyBody } from '@shared/api/taxonomy';
-import { createEventSourceBody, SECRET_GRACE_MS, type EventSourceCredentials, type EventSourceSummary } from '@shared/api/event-sources';
+import {
+  createEventSourceBody,
+  rotateEventSourceBody,
+  SECRET_GRACE_MS,
+  type EventSourceCredentials,
+  type EventSourceSummary,
+} from '@shared/api/event-sources';
 import { z } from 'zod';
 import { DAY_MS } from '@shared/time';
 import type { EventSourceRow, UserRow } from '../db/rows';
 import { forgetSource } from '../ingest/source-cache';
+import { packCallbackKeys } from '../wecom/callback-keys';
 
 const sourcePath = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id') });
 
@@ -78,10 +86,20 @@ const audited = (s: EventSourceSummary) => ({
 const randomHex = (bytes: number) =>
   [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-/** WeCom's Token: up to 32 letters and digits. */
-const wecomToken = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => ALNUM[b % ALNUM.length]).join('');
-/** WeCom's EncodingAESKey: 43 characters, the base64 of 32 random bytes without its "=". */
-const encodingAesKey = () => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))).replace(/=+$/, '');
+/** `n` random letters and digits (rejection sampling: 248 = 4 × 62, so each character is equally likely). */
+function randomAlnum(n: number): string {
+  let out = '';
+  while (out.length < n) {
+    for (const b of crypto.getRandomValues(new Uint8Array(n * 2))) if (b < 248 && out.length < n) out += ALNUM[b % 62];
+  }
+  return out;
+}
+/**
+ * A pair as WeCom's console would accept it: Token 32 letters and digits, EncodingAESKey 43
+ * letters and digits (WeCom refuses "+" and "/", so not plain base64 of random bytes; any 43
+ * such characters decode to a 32-byte key).
+ */
+const generatedKeys = () => ({ token: randomAlnum(32), encodingAesKey: randomAlnum(43) });
 
 const isUniqueViolation = (e: unknown) => e instanceof Error && /UNIQUE constraint failed/i.test(e.message);
 
@@ -107,7 +125,12 @@ export const eventSources = new Hono<AppEnv>()
     if (await db.prepare('SELECT 1 FROM event_sources WHERE id = ?').bind(b.id).first()) throw taken();
     const now = Date.now();
     const secret = randomHex(32);
-    const wecom = b.kind === 'wecom' ? { token: wecomToken(), encodingAesKey: encodingAesKey(), corpId: b.corpId } : null;
+    const wecom =
+      b.kind === 'wecom'
+        ? b.token !== undefined && b.encodingAesKey !== undefined
+          ? { token: b.token, encodingAesKey: b.encodingAesKey, corpId: b.corpId, entered: true }
+          : { ...generatedKeys(), corpId: b.corpId, entered: false }
+        : null;
     const actor = actorOf(c);
     try {
       await db.batch([
@@ -134,7 +157,8 @@ export const eventSources = new Hono<AppEnv>()
           objectId: b.id,
           summary: `Created ${b.kind} event source ${b.name} (${b.id})`,
           params: { name: b.name, id: b.id, sourceKind: b.kind },
-          after: { name: b.name, kind: b.kind, corpId: wecom?.corpId ?? null },
+          // whether the WeCom pair was entered or generated, never the pair
+          after: { name: b.name, kind: b.kind, corpId: wecom?.corpId ?? null, ...(wecom ? { keysEntered: wecom.entered } : {}) },
           at: now,
         }),
       ]);
@@ -146,48 +170,85 @@ export const eventSources = new Hono<AppEnv>()
     const res: EventSourceCredentials = { source: await getSource(db, b.id, now), ...(wecom ? { wecom } : { secret }) };
     return c.json(res, 201);
   })
-  .post('/:id/rotate', validate('param', sourcePath), validate('json', emptyBody), async (c) => {
+  .post('/:id/rotate', validate('param', sourcePath), validate('json', rotateEventSourceBody), async (c) => {
     const { id } = c.req.valid('param');
+    const b = c.req.valid('json');
     const db = c.env.DB;
     const now = Date.now();
     const before = await getSource(db, id, now);
     if (before.revokedAt !== null)
       throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
-    if (before.kind === 'wecom') {
+    if (before.kind === 'generic' && (b.token !== undefined || b.encodingAesKey !== undefined)) {
       throw new ApiError(
-        409,
-        'conflict',
-        `WeCom source "${id}": its Token and EncodingAESKey are set in the WeCom admin console; create a new source, point the callback at it, then revoke this one`,
-        [{ path: 'id', message: 'a WeCom source' }],
+        400,
+        'invalid_request',
+        `Event source "${id}" is a generic source: only WeCom sources take a Token and EncodingAESKey`,
+        [{ path: b.token !== undefined ? 'token' : 'encodingAesKey', message: 'only for WeCom sources' }],
       );
     }
-    const secret = randomHex(32);
     const expires = now + SECRET_GRACE_MS;
-    const [rotated] = await db.batch([
-      db
+    let update: D1PreparedStatement;
+    let res: Omit<EventSourceCredentials, 'source'>;
+    if (before.kind === 'wecom') {
+      const entered = b.token !== undefined && b.encodingAesKey !== undefined;
+      const keys = entered ? { token: b.token!, encodingAesKey: b.encodingAesKey! } : generatedKeys();
+      const current = await db
+        .prepare('SELECT wecom_token, wecom_aes_key FROM event_sources WHERE id = ?')
+        .bind(id)
+        .first<{ wecom_token: string | null; wecom_aes_key: string | null }>();
+      // the pair WeCom signs with until the new one is saved in its console
+      const previous =
+        current?.wecom_token && current.wecom_aes_key
+          ? packCallbackKeys({ token: current.wecom_token, aesKey: current.wecom_aes_key })
+          : null;
+      update = db
+        .prepare(
+          `UPDATE event_sources SET previous_secret = ?, previous_secret_expires_at = ?, wecom_token = ?, wecom_aes_key = ?
+           WHERE id = ? AND revoked_at IS NULL AND wecom_token IS ? AND wecom_aes_key IS ?`,
+        )
+        .bind(
+          previous,
+          previous ? expires : null,
+          keys.token,
+          keys.encodingAesKey,
+          id,
+          current?.wecom_token ?? null,
+          current?.wecom_aes_key ?? null,
+        );
+      res = { wecom: { ...keys, corpId: before.corpId ?? '', entered } };
+    } else {
+      const secret = randomHex(32);
+      update = db
         .prepare(
           'UPDATE event_sources SET previous_secret = secret, previous_secret_expires_at = ?, secret = ? WHERE id = ? AND revoked_at IS NULL',
         )
-        .bind(expires, secret, id),
+        .bind(expires, secret, id);
+      res = { secret };
+    }
+    const what = before.kind === 'wecom' ? 'Token and EncodingAESKey' : 'secret';
+    const [rotated] = await db.batch([
+      update,
       auditStatementIfChanged(db, {
         actor: actorOf(c),
         action: 'event_source.rotate',
         objectType: 'event_source',
         objectId: id,
-        summary: `Rotated the secret of ${before.name} (${id}); the previous one works until ${new Date(expires).toISOString()}`,
+        summary: `Rotated the ${what} of ${before.name} (${id}); the previous one works until ${new Date(expires).toISOString()}`,
         params: { name: before.name, id, graceEndsAt: expires },
         before: audited(before),
-        after: { ...audited(before), previousSecretExpiresAt: expires },
+        after: { ...audited(before), previousSecretExpiresAt: expires, ...(res.wecom ? { keysEntered: res.wecom.entered } : {}) },
         at: now,
       }),
     ]);
     // this isolate's webhooks verify against the new row at once (others within SOURCE_CACHE_MS)
     forgetSource(id);
-    // revoked between the check and the write: the secret shown would never verify
+    // revoked (or rotated by someone else) between the read and the write: what we would show would never verify
     if (!rotated!.meta.changes)
-      throw new ApiError(409, 'conflict', `Event source "${id}" is revoked: create a new one`, [{ path: 'id', message: 'revoked' }]);
-    const res: EventSourceCredentials = { source: await getSource(db, id, now), secret };
-    return c.json(res);
+      throw new ApiError(409, 'conflict', `Event source "${id}" was revoked or rotated meanwhile: reload and try again`, [
+        { path: 'id', message: 'changed meanwhile' },
+      ]);
+    const body: EventSourceCredentials = { source: await getSource(db, id, now), ...res };
+    return c.json(body);
   })
   .post('/:id/revoke', validate('param', sourcePath), validate('json', emptyBody), async (c) => {
     const { id } = c.req.valid('param');

@@ -7,8 +7,11 @@
  *   `shared/src/api/webhooks.ts`). Answers 202 `{ queued: [ids] }` once the events are on the
  *   intake queue, a 4xx naming what is wrong (nothing queued), or 503 when the queue refused them.
  * - `GET /api/webhooks/wecom/:sourceId`: WeCom's URL verification (echostr).
- * - `POST /api/webhooks/wecom/:sourceId`: WeCom callbacks (msg_signature + AES), answered
- *   `success` as soon as the events are queued.
+ * - `POST /api/webhooks/wecom/:sourceId`: WeCom callbacks (msg_signature + AES). Every authentic
+ *   callback is answered `success` (WeCom retries anything else): its events queued, its sync
+ *   hints acknowledged, or ignored (../wecom/map.ts); one we cannot read is kept as a dead letter.
+ *   Only a wrong signature, a timestamp outside the window, a failed decryption, another CorpID
+ *   or an unknown source are 4xx.
  *
  * Only what must be synchronous happens here: source, signature, timestamp window, validation.
  * The ingest pipeline runs in the intake queue's consumer (worker/src/ingest/consumer.ts).
@@ -27,13 +30,13 @@ import { SOURCE_SQL, type SourceRow } from '../ingest/pipeline';
 import { cachedSource, forgetSource, rememberSource } from '../ingest/source-cache';
 import { enqueueEvents, IntakeUnavailable, type IntakeMessage } from '../ingest/intake-queue';
 import { verifySignature } from '../ingest/signature';
-import { wecomDecrypt, WecomCryptoError, wecomSignature, timingSafeEqual } from '@shared/wecom/crypto';
-import { parseFlatXml, XmlError } from '@shared/wecom/xml';
-import { mapWecomCallback, WecomMappingError } from '../wecom/map';
+import { checkWindow, envelopeOf, keepUnreadable, readCallback, wecomOpen } from '../wecom/callback';
 import { webhookBatch, webhookEvent, type IngestEvent, type WebhookEvent, type WebhookQueued } from '@shared/api/webhooks';
 import type { FieldProblem } from '@shared/api/errors';
 
 const SOURCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** On a WeCom callback's `success`: what it was and what became of it (`event/change_external_tag/create; events=0; hints=1`). */
+export const WECOM_OUTCOME_HEADER = 'X-Segflow-Wecom';
 /** Events may not claim to happen later than this past the server clock. */
 const FUTURE_SLACK_MS = 5 * 60_000;
 
@@ -157,78 +160,55 @@ function query(c: Context<AppEnv>, name: string): string {
   return v;
 }
 
-async function wecomOpen(row: SourceRow, signature: string, timestamp: string, nonce: string, encrypted: string): Promise<string> {
-  if (!row.wecom_token || !row.wecom_aes_key) {
-    throw new ApiError(400, 'invalid_request', `Event source "${row.id}" has no WeCom Token / EncodingAESKey configured`);
-  }
-  const expected = await wecomSignature(row.wecom_token, timestamp, nonce, encrypted);
-  if (!timingSafeEqual(expected, signature.toLowerCase())) {
-    throw new ApiError(401, 'invalid_signature', 'msg_signature does not match: SHA1 of sorted token, timestamp, nonce and ciphertext', [
-      { path: 'msg_signature', message: 'does not match' },
-    ]);
-  }
-  try {
-    const { message, receiveId } = await wecomDecrypt(row.wecom_aes_key, encrypted);
-    if (row.wecom_corp_id && receiveId !== row.wecom_corp_id) {
-      throw new ApiError(400, 'invalid_request', `The message is addressed to "${receiveId}", not this source's CorpID`, [
-        { path: 'Encrypt', message: 'wrong receiveid' },
-      ]);
-    }
-    return message;
-  } catch (e) {
-    if (e instanceof WecomCryptoError)
-      throw new ApiError(400, 'invalid_request', `Cannot decrypt: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
-    throw e;
-  }
-}
-
 webhooks.get('/wecom/:sourceId', async (c) => {
   const row = await loadSource(c.env.DB, c.req.param('sourceId'), 'wecom', true);
-  const message = await wecomOpen(row, query(c, 'msg_signature'), query(c, 'timestamp'), query(c, 'nonce'), query(c, 'echostr'));
+  const now = Date.now();
+  const [signature, timestamp, nonce, echostr] = ['msg_signature', 'timestamp', 'nonce', 'echostr'].map((n) => query(c, n)) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  checkWindow(timestamp, now);
+  const message = await wecomOpen(row, now, signature, timestamp, nonce, echostr);
   // WeCom expects the decrypted echostr, as is, within 1 s.
   return c.text(message, 200);
 });
-
-/** WeCom XML, or a 400 saying `what` failed to parse, at `path`. */
-function parseXmlOr400(xml: string, what: string, path: string): ReturnType<typeof parseFlatXml> {
-  try {
-    return parseFlatXml(xml);
-  } catch (e) {
-    if (e instanceof XmlError) throw new ApiError(400, 'invalid_request', `${what}: ${e.message}`, [{ path, message: e.message }]);
-    throw e;
-  }
-}
 
 webhooks.post('/wecom/:sourceId', async (c) => {
   const id = c.req.param('sourceId');
   const raw = await c.req.text();
   const now = Date.now();
-  const mapped = await withSource(async (fresh) => {
+  const outcome = await withSource(async (fresh) => {
     const row = await loadSource(c.env.DB, id, 'wecom', fresh);
-    const outer = parseXmlOr400(raw, 'The body is not a WeCom callback', 'body');
-    const encrypted = outer.Encrypt;
-    if (typeof encrypted !== 'string' || encrypted === '') {
-      throw new ApiError(400, 'invalid_request', 'The callback has no <Encrypt> element', [{ path: 'Encrypt', message: 'required' }]);
-    }
+    const encrypted = envelopeOf(raw);
+    const [signature, timestamp, nonce] = ['msg_signature', 'timestamp', 'nonce'].map((n) => query(c, n)) as [string, string, string];
+    checkWindow(timestamp, now);
     let message: string;
     try {
-      message = await wecomOpen(row, query(c, 'msg_signature'), query(c, 'timestamp'), query(c, 'nonce'), encrypted);
+      message = await wecomOpen(row, now, signature, timestamp, nonce, encrypted);
     } catch (e) {
       // The cached row may predate a change of Token / EncodingAESKey: read it again once.
       if (!fresh && e instanceof ApiError) throw new SourceChanged();
       throw e;
     }
-    const inner = parseXmlOr400(message, 'The decrypted message is not WeCom XML', 'Encrypt');
-    try {
-      return mapWecomCallback(inner);
-    } catch (e) {
-      if (e instanceof WecomMappingError)
-        throw new ApiError(400, 'invalid_request', `Unusable callback: ${e.message}`, [{ path: 'Encrypt', message: e.message }]);
-      throw e;
-    }
+    return readCallback(message);
   });
-  if (mapped.events.length) await enqueue(c, id, mapped.events, now);
-  // WeCom wants a quick plain "success"; anything else makes it retry.
+  let summary: string;
+  if ('unreadable' in outcome) {
+    await keepUnreadable(c.env, id, outcome.message, outcome.unreadable, now);
+    summary = 'unreadable; kept as a dead letter';
+  } else {
+    const { mapped } = outcome;
+    if (mapped.events.length) await enqueue(c, id, mapped.events, now);
+    summary = `${mapped.kind}; ${mapped.ignored ? 'ignored' : `events=${mapped.events.length}; hints=${mapped.hints.length}`}`;
+    // What stored nothing leaves one log line (Workers Logs / `wrangler tail`; warn: the level the
+    // lint allows), so an operator can see what WeCom sends that no rule uses. Sync hints are
+    // acknowledged, not acted on yet: the sync work of issue 16 will read them.
+    if (!mapped.events.length) console.warn(`wecom: source "${id}" ${summary}${mapped.ignored ? ` (${mapped.ignored})` : ''}`);
+  }
+  // WeCom wants a quick plain "success"; anything else makes it retry. The header is for people reading logs or curl.
+  c.header(WECOM_OUTCOME_HEADER, summary);
   return c.text('success', 200);
 });
 

@@ -42,6 +42,23 @@ const en: typeof zh = {
       name: 'Name',
       corpId: 'Corp ID (CorpID)',
       corpIdHint: 'At the bottom of "My company" in the WeCom admin console',
+      corpIdInvalid: 'A CorpID starts with ww (or wx), then English letters or digits, usually 18 in all',
+      keys: 'Token and EncodingAESKey',
+      keysGenerate: 'Generate new ones here',
+      keysEnter: "Enter them as WeCom's console shows them",
+      keysGenerateHint: 'Shown once after saving: paste them into the "Receive events" server settings in the WeCom admin console.',
+      keysEnterHint:
+        'Callback already set up in WeCom? Enter the Token and EncodingAESKey its console shows to move the callback here; in WeCom, change only the URL.',
+      keysGenerateRotateHint: "Shown once after rotating: paste the new pair into WeCom's console and save it there.",
+      keysEnterRotateHint:
+        "Enter the new Token and EncodingAESKey you are about to save in WeCom's console (for instance from its “random” buttons): rotate here first, then save there.",
+      token: 'Token',
+      tokenHint: 'English letters or digits, up to 32',
+      aesKey: 'EncodingAESKey',
+      aesKeyHint: 'Exactly 43 English letters or digits',
+      rotateTitle: 'Rotate WeCom keys: {name}',
+      rotateNote: "The old Token and EncodingAESKey keep verifying callbacks for 24 hours, until you save the new pair in WeCom's console.",
+      rotate: 'Rotate',
       create: 'Create',
     },
     secret: {
@@ -58,6 +75,8 @@ const en: typeof zh = {
       genericHowTo:
         'The sender signs every request: X-Segflow-Timestamp is unix seconds, X-Segflow-Signature is sha256= followed by the hex HMAC-SHA256 of "timestamp.body" with the secret.',
       wecomHowTo: 'In the WeCom admin console, under "Receive events", enter the endpoint, Token and EncodingAESKey.',
+      wecomEnteredHowTo:
+        'These are the Token and EncodingAESKey you entered, now saved. In the WeCom admin console, change the URL to the endpoint above and save: WeCom verifies it with this pair at once.',
       graceNote: 'The old secret keeps working until {time}.',
       done: 'I have saved them',
     },

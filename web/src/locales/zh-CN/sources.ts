@@ -40,6 +40,22 @@ export default {
       name: '名称',
       corpId: '企业 ID（CorpID）',
       corpIdHint: '在企业微信管理后台“我的企业”页底部可以找到',
+      corpIdInvalid: 'CorpID 以 ww（或 wx）开头，后接英文字母或数字，通常共 18 位',
+      keys: 'Token 与 EncodingAESKey',
+      keysGenerate: '在这里生成新的',
+      keysEnter: '按企业微信后台显示的填写',
+      keysGenerateHint: '保存后只显示一次，把它们填入企业微信后台“接收事件服务器”的设置。',
+      keysEnterHint: '企业微信后台已经配置过回调？填入后台显示的 Token 和 EncodingAESKey，就能把回调迁到这里，企业微信那边只需改 URL。',
+      keysGenerateRotateHint: '轮换后只显示一次，把新的一对填入企业微信后台并保存。',
+      keysEnterRotateHint:
+        '填入你将在企业微信后台保存的新 Token 和 EncodingAESKey（例如在后台点“随机获取”得到的），先在这里轮换，再到后台保存。',
+      token: 'Token',
+      tokenHint: '英文字母或数字，最长 32 位',
+      aesKey: 'EncodingAESKey',
+      aesKeyHint: '正好 43 位英文字母或数字',
+      rotateTitle: '轮换企业微信密钥：{name}',
+      rotateNote: '旧的 Token 和 EncodingAESKey 在 24 小时内仍能验证回调，直到你在企业微信后台保存新的一对。',
+      rotate: '轮换',
       create: '创建',
     },
     secret: {
@@ -56,6 +72,8 @@ export default {
       genericHowTo:
         '发送方对每个请求签名：X-Segflow-Timestamp 为 Unix 秒，X-Segflow-Signature 为 sha256= 加上以密钥对“时间戳.请求体”计算的 HMAC-SHA256（十六进制）。',
       wecomHowTo: '在企业微信管理后台的“接收事件服务器”中填入接收地址、Token 和 EncodingAESKey。',
+      wecomEnteredHowTo:
+        '这是你填写的 Token 和 EncodingAESKey，已保存。在企业微信后台把 URL 改为上面的接收地址并保存：企业微信会立即用这对密钥验证它。',
       graceNote: '旧密钥在 {time} 前仍然有效。',
       done: '我已保存',
     },
