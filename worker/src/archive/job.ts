@@ -23,7 +23,8 @@ import { dayNumber, dayStartMs, DAY_MS } from '@shared/time';
 import { batch, typed, type ContactEventRow } from '../db/rows';
 import { tzOffsetMinutes } from '../rules/context';
 import type { Horizon } from './horizon';
-import { ARCHIVE_COLUMNS, fromNdjson, gunzip, gzip, sha256Hex, toNdjson } from './ndjson';
+import { ARCHIVE_COLUMNS, fromNdjson, gunzip, gzip, toNdjson } from './ndjson';
+import { sha256Hex } from '../crypto/sha256';
 
 /** Rows per chunk: ~1 MB of NDJSON, a few hundred KB gzipped; one chunk is well within a tick's CPU. */
 export const DEFAULT_CHUNK_ROWS = 5000;

@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import type { SessionUser } from '@shared/api/auth';
 import type { Role } from '@shared/domain';
+import { sha256Hex } from '../crypto/sha256';
 
 export const SESSION_COOKIE = 'segflow_session';
 export const SESSION_TTL_MS = 7 * 86_400_000;
@@ -17,11 +18,6 @@ function randomToken(): string {
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
     .replace(/=+$/, '');
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** The client's address as Cloudflare reports it (absent under tests and some local setups). */

@@ -7,7 +7,7 @@
  * the same id (`deliveryId`), so a redelivered queue message or a re-run produces the same id
  * and receivers (and our own delivery log) can drop the copy.
  */
-import { sha256Hex } from '../auth/session';
+import { sha256Hex } from '../crypto/sha256';
 
 /** What happened to the contact in the run that produced the delivery, as the receiver reads it. */
 export interface DeliveryTagChange {

@@ -5,6 +5,7 @@
  * read as a dead letter (answered `success` all the same: WeCom would resend it unchanged).
  */
 import { ApiError } from '../errors';
+import { sha256Hex } from '../crypto/sha256';
 import type { SourceRow } from '../ingest/pipeline';
 import { storeDeadLetters } from '../ingest/dead-letters';
 import { wecomDecrypt, WecomCryptoError, wecomSignature, timingSafeEqual } from '@shared/wecom/crypto';
@@ -100,11 +101,6 @@ export function readCallback(message: string): CallbackOutcome {
     throw e;
   }
 }
-
-const sha256Hex = async (s: string) =>
-  [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)))]
-    .map((b) => b.toString(16).padStart(2, '0'))
-    .join('');
 
 /**
  * An authentic callback (signature, decryption and CorpID all check out) that we cannot read: a
