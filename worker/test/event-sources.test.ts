@@ -2,6 +2,7 @@ import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { api, apiAs, untilStored, webhookSignature } from './fixtures';
 import { SOURCE_CACHE_MS } from '../src/ingest/source-cache';
+import { runScheduled } from '../src/cron/scheduled';
 import { wecomEncrypt, wecomSignature } from '@shared/wecom/crypto';
 
 const db = env.DB;
@@ -269,5 +270,67 @@ describe('event sources', () => {
     expect((await apiAs(admin, '/api/event-sources', json({ kind: 'generic', id: 'mine', name: 'x' }))).status).toBe(403);
     expect((await apiAs(admin, '/api/event-sources/crm/revoke', json({}))).status).toBe(403);
     expect(await audits()).toBe(n);
+  });
+});
+
+describe('source secrets at rest', () => {
+  const stored = (id: string) =>
+    db
+      .prepare('SELECT secret, previous_secret, wecom_token, wecom_aes_key FROM event_sources WHERE id = ?')
+      .bind(id)
+      .first<{ secret: string; previous_secret: string | null; wecom_token: string | null; wecom_aes_key: string | null }>();
+  /** Every secret column: null, or sealed (the `sf1:` prefix) and holding none of `clear` in any form we know. */
+  const expectSealed = (row: Record<string, string | null> | null, clear: string[]) => {
+    expect(row).not.toBeNull();
+    for (const [column, v] of Object.entries(row!)) {
+      if (v === null) continue;
+      expect(v, column).toMatch(/^sf1:[A-Za-z0-9+/=]+$/);
+      for (const c of clear) expect(v, column).not.toContain(c);
+    }
+  };
+
+  it('stores a generic secret, its rotated predecessor and a WeCom pair sealed; all still verify', async () => {
+    const generic = await api('/api/event-sources', json({ kind: 'generic', id: 'sealed-g', name: '密封' }));
+    const first: string = generic.body.secret;
+    expectSealed(await stored('sealed-g'), [first]);
+    expect((await sendEvent('sealed-g', first)).status).toBe(202);
+    const rotated = await api('/api/event-sources/sealed-g/rotate', json({}));
+    expectSealed(await stored('sealed-g'), [first, rotated.body.secret]);
+    expect((await stored('sealed-g'))!.previous_secret).not.toBeNull();
+    expect((await sendEvent('sealed-g', rotated.body.secret)).status).toBe(202);
+
+    const pair = { token: 'SealedToken7', encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' };
+    await api('/api/event-sources', json({ kind: 'wecom', id: 'sealed-w', name: '密封企微', corpId: 'ww5555555555', ...pair }));
+    expectSealed(await stored('sealed-w'), [pair.token, pair.encodingAesKey]);
+    expect(await verifyUrl('sealed-w', pair.token, pair.encodingAesKey, 'ww5555555555', 'ok')).toEqual({ status: 200, text: 'ok' });
+    const next = { token: 'SealedToken8', encodingAesKey: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg' };
+    await api('/api/event-sources/sealed-w/rotate', json(next));
+    expectSealed(await stored('sealed-w'), [pair.token, pair.encodingAesKey, next.token, next.encodingAesKey]);
+    // the previous pair (sealed as one value) still verifies during the grace period, the new one too
+    expect(await verifyUrl('sealed-w', pair.token, pair.encodingAesKey, 'ww5555555555', 'old')).toEqual({ status: 200, text: 'old' });
+    expect(await verifyUrl('sealed-w', next.token, next.encodingAesKey, 'ww5555555555', 'new')).toEqual({ status: 200, text: 'new' });
+  });
+
+  it('reads a source written before sealing as it is, and seals it on first use or by the cron, guarded against a concurrent change', async () => {
+    const clear = 'f'.repeat(64);
+    await db.batch([
+      db
+        .prepare(`INSERT INTO event_sources (id, name, kind, secret, created_at) VALUES ('legacy-a', 'a', 'generic', ?, ?)`)
+        .bind(clear, Date.now()),
+      db
+        .prepare(`INSERT INTO event_sources (id, name, kind, secret, created_at) VALUES ('legacy-b', 'b', 'generic', ?, ?)`)
+        .bind(clear, Date.now()),
+    ]);
+    // first use: the webhook verifies with the clear value and seals it in place
+    expect((await sendEvent('legacy-a', clear)).status).toBe(202);
+    expectSealed(await stored('legacy-a'), [clear]);
+    // the cron seals what no webhook touched
+    const report = await runScheduled(env, Date.now());
+    expect(report.sealedSources).toBeGreaterThanOrEqual(1);
+    expectSealed(await stored('legacy-b'), [clear]);
+    expect((await db.prepare(`SELECT COUNT(*) AS n FROM event_sources WHERE secret NOT LIKE 'sf1:%'`).first<{ n: number }>())?.n).toBe(0);
+    await new Promise((r) => setTimeout(r, SOURCE_CACHE_MS));
+    expect((await sendEvent('legacy-b', clear)).status).toBe(202);
+    expect((await runScheduled(env, Date.now())).sealedSources).toBe(0);
   });
 });

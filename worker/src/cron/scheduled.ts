@@ -33,6 +33,7 @@ import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/
 import { cronProblem, isScheduledAt } from '@shared/schedule';
 import { purgeExpired, type PurgeReport } from './purge';
 import { keyQueued } from '../search/keys';
+import { sealLegacySourceSecrets } from '../ingest/source-secrets';
 import { archiveStep, type ArchiveReport } from '../archive/job';
 import { archiveHorizon } from '../archive/horizon';
 
@@ -44,6 +45,8 @@ export interface ScheduledReport {
   snapshots: number;
   /** Names given their pinyin search keys (rows no write path keyed; worker/src/search/keys.ts). */
   keyed: number;
+  /** Event sources whose clear secrets (from before sealing) were sealed (worker/src/ingest/source-secrets.ts). */
+  sealedSources: number;
   /** Call-webhook / notify deliveries enqueued (this tick's runs and any left staged before). */
   deliveries: number;
   purged: PurgeReport;
@@ -60,6 +63,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     paused: [],
     snapshots: 0,
     keyed: 0,
+    sealedSources: 0,
     deliveries: 0,
     archived: null,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0, deliveries: 0 },
@@ -121,6 +125,11 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
 
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
   report.keyed = await keyQueued(db);
+  try {
+    report.sealedSources = await sealLegacySourceSecrets(env);
+  } catch (e) {
+    report.errors.push(`sealing source secrets: ${e instanceof Error ? e.message : String(e)}`);
+  }
 
   report.purged = await purgeExpired(env, at);
   try {

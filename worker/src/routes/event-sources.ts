@@ -26,6 +26,8 @@ import { DAY_MS } from '@shared/time';
 import type { EventSourceRow, UserRow } from '../db/rows';
 import { forgetSource } from '../ingest/source-cache';
 import { packCallbackKeys } from '../wecom/callback-keys';
+import { openSecret, sealSecret } from '../ingest/source-secrets';
+import { fieldKeys } from '../crypto/fields';
 
 const sourcePath = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id') });
 
@@ -132,6 +134,9 @@ export const eventSources = new Hono<AppEnv>()
           : { ...generatedKeys(), corpId: b.corpId, entered: false }
         : null;
     const actor = actorOf(c);
+    const keys = await fieldKeys(c.env);
+    const seal = (v: string | undefined) => (v === undefined ? null : sealSecret(keys, v));
+    const [sealedSecret, sealedToken, sealedAesKey] = await Promise.all([seal(secret), seal(wecom?.token), seal(wecom?.encodingAesKey)]);
     try {
       await db.batch([
         db
@@ -139,17 +144,7 @@ export const eventSources = new Hono<AppEnv>()
             `INSERT INTO event_sources (id, name, kind, secret, wecom_token, wecom_aes_key, wecom_corp_id, created_by, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .bind(
-            b.id,
-            b.name,
-            b.kind,
-            secret,
-            wecom?.token ?? null,
-            wecom?.encodingAesKey ?? null,
-            wecom?.corpId ?? null,
-            actor.userId,
-            now,
-          ),
+          .bind(b.id, b.name, b.kind, sealedSecret, sealedToken, sealedAesKey, wecom?.corpId ?? null, actor.userId, now),
         auditStatement(db, {
           actor,
           action: 'event_source.create',
@@ -196,10 +191,14 @@ export const eventSources = new Hono<AppEnv>()
         .prepare('SELECT wecom_token, wecom_aes_key FROM event_sources WHERE id = ?')
         .bind(id)
         .first<{ wecom_token: string | null; wecom_aes_key: string | null }>();
-      // the pair WeCom signs with until the new one is saved in its console
+      // the pair WeCom signs with until the new one is saved in its console (stored sealed, as every secret here)
+      const fk = await fieldKeys(c.env);
       const previous =
         current?.wecom_token && current.wecom_aes_key
-          ? packCallbackKeys({ token: current.wecom_token, aesKey: current.wecom_aes_key })
+          ? await sealSecret(
+              fk,
+              packCallbackKeys({ token: await openSecret(fk, current.wecom_token), aesKey: await openSecret(fk, current.wecom_aes_key) }),
+            )
           : null;
       update = db
         .prepare(
@@ -209,8 +208,8 @@ export const eventSources = new Hono<AppEnv>()
         .bind(
           previous,
           previous ? expires : null,
-          keys.token,
-          keys.encodingAesKey,
+          await sealSecret(fk, keys.token),
+          await sealSecret(fk, keys.encodingAesKey),
           id,
           current?.wecom_token ?? null,
           current?.wecom_aes_key ?? null,
@@ -222,7 +221,7 @@ export const eventSources = new Hono<AppEnv>()
         .prepare(
           'UPDATE event_sources SET previous_secret = secret, previous_secret_expires_at = ?, secret = ? WHERE id = ? AND revoked_at IS NULL',
         )
-        .bind(expires, secret, id);
+        .bind(expires, await sealSecret(await fieldKeys(c.env), secret), id);
       res = { secret };
     }
     const what = before.kind === 'wecom' ? 'Token and EncodingAESKey' : 'secret';

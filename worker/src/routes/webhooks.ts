@@ -30,6 +30,7 @@ import { SOURCE_SQL, type SourceRow } from '../ingest/pipeline';
 import { cachedSource, forgetSource, rememberSource } from '../ingest/source-cache';
 import { enqueueEvents, IntakeUnavailable, type IntakeMessage } from '../ingest/intake-queue';
 import { verifySignature } from '../ingest/signature';
+import { openSourceRow, sealLegacyRow } from '../ingest/source-secrets';
 import { checkWindow, envelopeOf, keepUnreadable, readCallback, wecomOpen } from '../wecom/callback';
 import { webhookBatch, webhookEvent, type IngestEvent, type WebhookEvent, type WebhookQueued } from '@shared/api/webhooks';
 import type { FieldProblem } from '@shared/api/errors';
@@ -42,16 +43,19 @@ const FUTURE_SLACK_MS = 5 * 60_000;
 
 class SourceChanged extends Error {}
 
-async function loadSource(db: D1Database, id: string, kind: SourceRow['kind'], fresh: boolean): Promise<SourceRow> {
+async function loadSource(env: Env, id: string, kind: SourceRow['kind'], fresh: boolean): Promise<SourceRow> {
   if (!SOURCE_ID.test(id))
     throw new ApiError(404, 'not_found', `No event source "${id.slice(0, 64)}"`, [{ path: 'sourceId', message: 'no such source' }]);
   let row = fresh ? undefined : cachedSource(id, Date.now());
   if (!row) {
-    row = (await db.prepare(SOURCE_SQL).bind(id).first<SourceRow>()) ?? undefined;
-    if (!row) {
+    const stored = await env.DB.prepare(SOURCE_SQL).bind(id).first<SourceRow>();
+    if (!stored) {
       forgetSource(id);
       throw new ApiError(404, 'not_found', `No event source "${id}"`, [{ path: 'sourceId', message: 'no such source' }]);
     }
+    // the secrets are sealed at rest (../ingest/source-secrets.ts); a row from before that is sealed now
+    await sealLegacyRow(env, stored);
+    row = await openSourceRow(env, stored);
     rememberSource(row, Date.now());
   }
   if (row.revoked_at !== null)
@@ -161,7 +165,7 @@ function query(c: Context<AppEnv>, name: string): string {
 }
 
 webhooks.get('/wecom/:sourceId', async (c) => {
-  const row = await loadSource(c.env.DB, c.req.param('sourceId'), 'wecom', true);
+  const row = await loadSource(c.env, c.req.param('sourceId'), 'wecom', true);
   const now = Date.now();
   const [signature, timestamp, nonce, echostr] = ['msg_signature', 'timestamp', 'nonce', 'echostr'].map((n) => query(c, n)) as [
     string,
@@ -180,7 +184,7 @@ webhooks.post('/wecom/:sourceId', async (c) => {
   const raw = await c.req.text();
   const now = Date.now();
   const outcome = await withSource(async (fresh) => {
-    const row = await loadSource(c.env.DB, id, 'wecom', fresh);
+    const row = await loadSource(c.env, id, 'wecom', fresh);
     const encrypted = envelopeOf(raw);
     const [signature, timestamp, nonce] = ['msg_signature', 'timestamp', 'nonce'].map((n) => query(c, n)) as [string, string, string];
     checkWindow(timestamp, now);
@@ -219,7 +223,7 @@ webhooks.post('/:sourceId', async (c) => {
   const body = new Uint8Array(await c.req.arrayBuffer());
   const now = Date.now();
   const events = await withSource(async (fresh) => {
-    const row = await loadSource(c.env.DB, id, 'generic', fresh);
+    const row = await loadSource(c.env, id, 'generic', fresh);
     try {
       await verifySignature(c.req.raw.headers, body, secretsOf(row, now), now);
     } catch (e) {
