@@ -33,7 +33,12 @@ export default defineConfig(async () => {
               wrangler: { configPath: './wrangler.toml' },
               // FIELD_KEY: the dev-only value of scripts/dev-field-key.ts (production: `wrangler secret put FIELD_KEY`)
               miniflare: {
-                bindings: { TEST_MIGRATIONS: migrations, FIELD_KEY: 'segflow-local-dev-field-key-not-secret' },
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  FIELD_KEY: 'segflow-local-dev-field-key-not-secret',
+                  // WeCom is the simulator (tools/wecom-sim), reached through the outbound service
+                  WECOM_API_BASE: 'http://wecom.test',
+                },
                 // outbound deliveries reach a fake remote receiver (worker/test/fake-receiver.ts), the one outside system faked
                 outboundService: fakeReceiver,
               },
