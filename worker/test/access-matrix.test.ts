@@ -325,14 +325,18 @@ const ROUTES: Record<string, Route | 'public'> = {
     call: async (u) => send(u, 'POST', `/api/destinations/dead-letters/${(await seedDeadLetter()).deliveryId}/retry`),
   },
   'GET /api/wecom/connections': { policy: superOnly, call: (u) => get(u, '/api/wecom/connections') },
-  'GET /api/wecom/connections/:id': { policy: superOnly, call: async (u) => get(u, `/api/wecom/connections/${await newWecomConnection()}`) },
+  'GET /api/wecom/connections/:id': {
+    policy: superOnly,
+    call: async (u) => get(u, `/api/wecom/connections/${await newWecomConnection()}`),
+  },
   'POST /api/wecom/connections': {
     policy: superOnly,
     call: (u) => send(u, 'POST', '/api/wecom/connections', { corpId: uniq('wwmatrix'), contactSecret: 'matrix-contact-secret-0001' }),
   },
   'PATCH /api/wecom/connections/:id': {
     policy: superOnly,
-    call: async (u) => send(u, 'PATCH', `/api/wecom/connections/${await newWecomConnection()}`, { contactSecret: 'matrix-contact-secret-0002' }),
+    call: async (u) =>
+      send(u, 'PATCH', `/api/wecom/connections/${await newWecomConnection()}`, { contactSecret: 'matrix-contact-secret-0002' }),
   },
   'POST /api/wecom/connections/:id/test': {
     policy: superOnly,

@@ -30,7 +30,12 @@ export interface WecomClientOptions {
   backoffMaxMs?: number;
 }
 
-const DEFAULTS: Required<WecomClientOptions> = { timeoutMs: DEFAULT_TIMEOUT_MS, rateLimitRetries: 3, backoffBaseMs: 200, backoffMaxMs: 2_000 };
+const DEFAULTS: Required<WecomClientOptions> = {
+  timeoutMs: DEFAULT_TIMEOUT_MS,
+  rateLimitRetries: 3,
+  backoffBaseMs: 200,
+  backoffMaxMs: 2_000,
+};
 /** The longest wait a {@link WecomRateLimitedError} suggests: WeCom's limits count per minute. */
 const MAX_RETRY_AFTER_MS = 60_000;
 

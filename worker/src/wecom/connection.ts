@@ -318,9 +318,13 @@ async function testSecret(env: Env, corpId: string, secret: string, now: number)
 export async function testConnection(env: Env, id: number, actor: Actor, now: number): Promise<WecomConnectionTestResult> {
   const db = env.DB;
   const row = await db
-    .prepare('SELECT corp_id, contact_secret_enc, contact_secret_changed_at, agent_secret_enc, agent_secret_changed_at FROM wecom_connections WHERE id = ?')
+    .prepare(
+      'SELECT corp_id, contact_secret_enc, contact_secret_changed_at, agent_secret_enc, agent_secret_changed_at FROM wecom_connections WHERE id = ?',
+    )
     .bind(id)
-    .first<Pick<ConnectionRow, 'corp_id' | 'contact_secret_enc' | 'contact_secret_changed_at' | 'agent_secret_enc' | 'agent_secret_changed_at'>>();
+    .first<
+      Pick<ConnectionRow, 'corp_id' | 'contact_secret_enc' | 'contact_secret_changed_at' | 'agent_secret_enc' | 'agent_secret_changed_at'>
+    >();
   if (!row) throw new ApiError(404, 'not_found', `No WeCom connection with id ${id}`);
   const keys = await fieldKeys(env);
   const results: Record<WecomApp, WecomSecretTest | null> = { contact: null, agent: null };

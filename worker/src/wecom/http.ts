@@ -35,13 +35,15 @@ export async function wecomRequest(
   try {
     res = await fetch(urlOf(base, path, init.query ?? {}), {
       method: init.body === undefined ? 'GET' : 'POST',
-      headers: init.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers:
+        init.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
     const name = e instanceof Error ? e.name : '';
-    if (name === 'TimeoutError' || name === 'AbortError') throw new WecomUnreachableError(path, 'timeout', `no answer within ${timeoutMs} ms`);
+    if (name === 'TimeoutError' || name === 'AbortError')
+      throw new WecomUnreachableError(path, 'timeout', `no answer within ${timeoutMs} ms`);
     throw new WecomUnreachableError(path, 'network', e instanceof Error ? e.message : String(e));
   }
   let text: string;
@@ -71,7 +73,8 @@ export async function getToken(
   const a = await wecomRequest(base, path, { query: { corpid: corpId, corpsecret: secret }, timeoutMs });
   const errcode = typeof a.errcode === 'number' ? a.errcode : 0;
   if (errcode !== 0) throw new WecomApiError(path, errcode, typeof a.errmsg === 'string' ? a.errmsg : '');
-  if (typeof a.access_token !== 'string' || !a.access_token) throw new WecomUnreachableError(path, 'not_json', 'no access_token in the answer');
+  if (typeof a.access_token !== 'string' || !a.access_token)
+    throw new WecomUnreachableError(path, 'not_json', 'no access_token in the answer');
   // WeCom documents 7200 s; an answer without it is taken as that
   const expiresIn = typeof a.expires_in === 'number' && a.expires_in > 0 ? a.expires_in : 7200;
   return { token: a.access_token, expiresIn };

@@ -13,7 +13,8 @@ export function errcodeWords(errcode: number | null, errmsg: string): WecomErrco
       en: `WeCom could not be reached (timeout, network error or an answer that is not WeCom's): ${errmsg}`,
     };
   }
-  if (errcode === 0) return { 'zh-CN': 'Secret 可用：已从企业微信取得 access_token。', en: 'The secret works: WeCom issued an access token.' };
+  if (errcode === 0)
+    return { 'zh-CN': 'Secret 可用：已从企业微信取得 access_token。', en: 'The secret works: WeCom issued an access token.' };
   const info = describeWecomErrcode(errcode);
   return { 'zh-CN': info.zh, en: info.en };
 }

@@ -66,7 +66,12 @@ const en: typeof zh = {
       revoke: 'Revoked data source',
       requeue: 'Requeued dead letter',
     },
-    wecom_connection: { create: 'Connected WeCom', update: 'Changed WeCom connection', test: 'Tested WeCom connection', delete: 'Disconnected WeCom' },
+    wecom_connection: {
+      create: 'Connected WeCom',
+      update: 'Changed WeCom connection',
+      test: 'Tested WeCom connection',
+      delete: 'Disconnected WeCom',
+    },
     destination: {
       create: 'Created destination',
       rotate: 'Rotated signing secret',

@@ -50,8 +50,7 @@ const en: typeof zh = {
     edit: 'Edit',
     disconnect: 'Disconnect',
     disconnectTitle: 'Disconnect WeCom',
-    disconnectConfirm:
-      'Disconnect corp {corpId}? Its secrets and cached access tokens are deleted; to connect again you enter them again.',
+    disconnectConfirm: 'Disconnect corp {corpId}? Its secrets and cached access tokens are deleted; to connect again you enter them again.',
     disconnected: 'Disconnected corp {corpId}',
     saved: 'Saved',
     form: {
