@@ -294,6 +294,14 @@ describe('test connection', () => {
     expect(again.body.results.agent).toMatchObject({ errcode: 0, ok: true });
     expect(again.body.connection.state).toBe('connected');
     expect(JSON.parse((await auditOf(c.id)).at(-1)!.params)).toEqual({ variant: 'ok', corpId: corpid });
+
+    // the tokens the test got are the shared cache's: the first calls need no gettoken of their own
+    expect(again.body.connection.secrets.contact.token).toEqual({ refreshedAt: expect.any(Number), expiresAt: expect.any(Number) });
+    expect(again.body.connection.secrets.agent.token).not.toBeNull();
+    const fetched = (await calls(corpid)).gettoken;
+    forgetWecomTokens();
+    expect((await new WecomClient(env, c.id, 'contact').post(TAG_LIST, {})).errcode).toBe(0);
+    expect((await calls(corpid)).gettoken).toBe(fetched);
   });
 
   it('says so when the corp id is wrong (40013), and refuses a test with no secret (409)', async () => {

@@ -24,7 +24,7 @@ import type * as schema from '../db/schema';
 import { ApiError } from '../errors';
 import { WecomApiError, WecomUnreachableError } from './errors';
 import { getToken } from './http';
-import { forgetWecomTokens } from './token-cache';
+import { forgetWecomTokens, offerTokenStatement } from './token-cache';
 import { errcodeWords } from './words';
 
 type ConnectionRow = RawRow<typeof schema.wecomConnections>;
@@ -292,12 +292,18 @@ export async function deleteConnection(db: D1Database, id: number, actor: Actor,
   if (!deleted!.meta.changes) throw new ApiError(404, 'not_found', `No WeCom connection with id ${id}`);
 }
 
-/** gettoken with one secret, its answer kept as a test result (never thrown). */
-async function testSecret(env: Env, corpId: string, secret: string, now: number): Promise<WecomSecretTest> {
+/** gettoken with one secret, its answer kept as a test result (never thrown), and the token when there is one. */
+async function testSecret(
+  env: Env,
+  corpId: string,
+  secret: string,
+  now: number,
+): Promise<{ test: WecomSecretTest; token?: { token: string; expiresIn: number } }> {
   let errcode: number | null = 0;
   let errmsg = 'ok';
+  let token: { token: string; expiresIn: number } | undefined;
   try {
-    await getToken(env.WECOM_API_BASE, corpId, secret);
+    token = await getToken(env.WECOM_API_BASE, corpId, secret);
   } catch (e) {
     if (e instanceof WecomApiError) {
       errcode = e.errcode;
@@ -307,13 +313,13 @@ async function testSecret(env: Env, corpId: string, secret: string, now: number)
       errmsg = e.message;
     } else throw e;
   }
-  return { at: now, errcode, errmsg, ok: errcode === 0, words: errcodeWords(errcode, errmsg) };
+  return { test: { at: now, errcode, errmsg, ok: errcode === 0, words: errcodeWords(errcode, errmsg) }, token };
 }
 
 /**
  * "Test connection": gettoken with each secret set, now, and the answers kept on the connection
- * (shown beside each secret). The tokens it gets are not cached: a test proves the secret, it
- * does not feed calls (WeCom answers the same token again while it is valid).
+ * (shown beside each secret). A token it gets goes into the shared cache (token-cache.ts
+ * `offerTokenStatement`), so the first call after connecting needs no gettoken of its own.
  */
 export async function testConnection(env: Env, id: number, actor: Actor, now: number): Promise<WecomConnectionTestResult> {
   const db = env.DB;
@@ -328,10 +334,15 @@ export async function testConnection(env: Env, id: number, actor: Actor, now: nu
   if (!row) throw new ApiError(404, 'not_found', `No WeCom connection with id ${id}`);
   const keys = await fieldKeys(env);
   const results: Record<WecomApp, WecomSecretTest | null> = { contact: null, agent: null };
+  const offers: D1PreparedStatement[] = [];
   await Promise.all(
     WECOM_APPS.map(async (app) => {
       const sealed = app === 'contact' ? row.contact_secret_enc : row.agent_secret_enc;
-      if (sealed) results[app] = await testSecret(env, row.corp_id, await openField(keys, sealed), now);
+      if (!sealed) return;
+      const { test, token } = await testSecret(env, row.corp_id, await openField(keys, sealed), now);
+      results[app] = test;
+      const changedAt = app === 'contact' ? row.contact_secret_changed_at : row.agent_secret_changed_at;
+      if (token) offers.push(await offerTokenStatement(env, id, app, changedAt, { ...token, at: now }));
     }),
   );
   const tested = WECOM_APPS.filter((app) => results[app] !== null);
@@ -378,6 +389,8 @@ export async function testConnection(env: Env, id: number, actor: Actor, now: nu
       after: Object.fromEntries(tested.map((a) => [a, { errcode: results[a]!.errcode, errmsg: results[a]!.errmsg }])),
       at: now,
     }),
+    ...offers,
   ]);
+  forgetWecomTokens(id);
   return { results, connection: await getConnection(db, id) };
 }

@@ -190,3 +190,36 @@ async function refreshIfClaimed(
   memo.set(keyOf(connectionId, app), { token: fetched.token, version: written.version, staleAt, readAt: Date.now() });
   return { token: fetched.token, version: written.version };
 }
+
+/**
+ * The statement that keeps a token "test connection" just got from gettoken, for the test's
+ * batch: WeCom answers the same token while it is valid, so it is as good as one a refresh gets,
+ * and the next call needs no gettoken. Written only while the secret it was fetched with is still
+ * the connection's (`secretChangedAt`), no refresh holds the lease, and the row has no token that
+ * stays usable longer.
+ */
+export async function offerTokenStatement(
+  env: Env,
+  connectionId: number,
+  app: WecomApp,
+  secretChangedAt: number | null,
+  fetched: { token: string; expiresIn: number; at: number },
+): Promise<D1PreparedStatement> {
+  const lifetimeMs = fetched.expiresIn * 1000;
+  return env.DB.prepare(
+    `INSERT INTO wecom_tokens (connection_id, app, token_enc, expires_at, stale_at, refreshed_at, version)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1 FROM wecom_connections c WHERE c.id = ?1 AND c.${app}_secret_changed_at IS ?7
+     ON CONFLICT (connection_id, app) DO UPDATE SET token_enc = excluded.token_enc, expires_at = excluded.expires_at,
+       stale_at = excluded.stale_at, refreshed_at = excluded.refreshed_at, version = wecom_tokens.version + 1
+     WHERE (wecom_tokens.lease_until IS NULL OR wecom_tokens.lease_until <= ?6)
+       AND (wecom_tokens.token_enc IS NULL OR wecom_tokens.stale_at < excluded.stale_at)`,
+  ).bind(
+    connectionId,
+    app,
+    await sealField(await fieldKeys(env), fetched.token),
+    fetched.at + lifetimeMs,
+    staleAtOf(fetched.at, lifetimeMs),
+    fetched.at,
+    secretChangedAt,
+  );
+}
