@@ -56,7 +56,7 @@ export default {
       editTitle: '修改企业微信连接',
       corpIdHint: '企业微信管理后台 › 我的企业 › 企业信息 › 企业 ID',
       corpIdFixed: '企业 ID 不能修改：如需连接其他企业，请先断开',
-      secretKeep: '已设置：留空则保持不变',
+      secretKeep: '已设置（保存后不再显示）',
       secretEnter: '粘贴 Secret',
       secretReplace: '更换',
       secretRemove: '清除',
