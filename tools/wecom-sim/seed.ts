@@ -20,6 +20,8 @@ export interface SeedOptions {
   contactSecret?: string;
   agentid?: number;
   agentSecret?: string;
+  /** the self-built app is listed in 客户联系 → 可调用接口的应用 (default true) */
+  agentContactApi?: boolean;
   /** time the corp's history ends at (seconds); create times fall in the 180 days before */
   nowSeconds?: number;
 }
@@ -196,7 +198,7 @@ export function seedCorp(opts: SeedOptions = {}): Corp {
   const corp = emptyCorp(corpid, {
     name: opts.name ?? '示例科技有限公司',
     contactSecret: opts.contactSecret ?? `${corpid}-contact-secret`,
-    agents: [{ agentid, secret: opts.agentSecret ?? `${corpid}-agent-secret` }],
+    agents: [{ agentid, secret: opts.agentSecret ?? `${corpid}-agent-secret`, contactApi: opts.agentContactApi ?? true }],
   });
   const now = opts.nowSeconds ?? 1_796_000_000; // 2026-11-30, fixed so the seed alone decides
   const day = 86_400;
@@ -330,6 +332,8 @@ export function seedCorp(opts: SeedOptions = {}): Corp {
       });
     }
     const chat: GroupChat = {
+      seq: ++corp.chatSeq,
+      memberVersion: 1,
       chat_id: opaqueId('wr', next),
       name: `${pick(CITIES)}${pick(['VIP客户群', '新品体验群', '会员福利群', '售后服务群', '家长交流群'])}${i + 1}`,
       owner,

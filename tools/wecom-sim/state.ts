@@ -6,6 +6,7 @@
  * Shapes follow the official server API documentation (developer.work.weixin.qq.com):
  * 「获取access_token」, 「管理企业标签」, 「获取客户详情」, 「获取客户群详情」.
  */
+import { type RateLimits } from './rate-limit';
 
 /** Which secret issued an access_token: the 客户联系 secret, or a self-built app's (by agentid). */
 export type AppKey = 'contact' | `agent:${number}`;
@@ -68,6 +69,11 @@ export interface Relation {
   oper_userid: string;
   /** the `state` of the 「联系我」 QR code the customer scanned (a channel), if any */
   state?: string;
+  /**
+   * The customer deleted the member (del_follow_user): a one-way relation that the API still
+   * serves (「全局错误码」 84061: 客户删除了服务人员，还存在单向好友关系，可以调用客户联系相关接口).
+   */
+  deletedByCustomer?: boolean;
 }
 
 export interface GroupChatMember {
@@ -84,6 +90,10 @@ export interface GroupChatMember {
 }
 
 export interface GroupChat {
+  /** creation order: groupchat/list cursors page by it */
+  seq: number;
+  /** bumped on every member change (member_version, LastMemVer / CurMemVer) */
+  memberVersion: number;
   chat_id: string;
   name: string;
   owner: string;
@@ -107,6 +117,14 @@ export interface SentMessage {
   touser: string;
   msgtype: string;
   content: string;
+  /** over 30 messages per app and member per minute: WeCom drops it without an error */
+  dropped: boolean;
+}
+
+export interface Agent {
+  agentid: number;
+  secret: string;
+  contactApi: boolean;
 }
 
 export interface Corp {
@@ -114,8 +132,8 @@ export interface Corp {
   name: string;
   /** the 客户联系 secret (客户联系 → API → Secret) */
   contactSecret: string;
-  /** self-built apps (自建应用): their agentid and secret */
-  agents: { agentid: number; secret: string }[];
+  /** self-built apps (自建应用); `contactApi`: listed in 客户联系 → 可调用接口的应用 */
+  agents: Agent[];
   followUsers: Map<string, FollowUser>;
   contacts: Map<string, ExternalContact>;
   /** key: `${userid}\n${external_userid}` (see relationKey); change it only through addRelation / removeRelation */
@@ -128,7 +146,17 @@ export interface Corp {
   tagGroups: Map<string, TagGroup>;
   tags: Map<string, CorpTag>;
   chats: Map<string, GroupChat>;
+  chatSeq: number;
   callback: CallbackConfig | null;
+  /** this corp's time runs this far ahead of the simulator's clock (tests sharing one simulator) */
+  clockOffsetMs: number;
+  /** frequency limits for this corp, over the simulator's defaults */
+  limits?: RateLimits;
+  /**
+   * 存量企业 behaviour: the 客户联系 secret's token may edit and delete every corp tag (the older
+   * 「管理企业标签」 text); off, every app edits only the tags it created (the current text).
+   */
+  contactSecretEditsAllTags: boolean;
   messages: SentMessage[];
   /** a counter for the ids the simulator hands out (tags, groups, contacts, chats) */
   seq: number;
@@ -136,15 +164,12 @@ export interface Corp {
 
 export const relationKey = (userid: string, externalUserid: string) => `${userid}\n${externalUserid}`;
 
-export function emptyCorp(
-  corpid: string,
-  opts: { name?: string; contactSecret?: string; agents?: { agentid: number; secret: string }[] } = {},
-): Corp {
+export function emptyCorp(corpid: string, opts: { name?: string; contactSecret?: string; agents?: Agent[] } = {}): Corp {
   return {
     corpid,
     name: opts.name ?? corpid,
     contactSecret: opts.contactSecret ?? `${corpid}-contact-secret`,
-    agents: opts.agents ?? [{ agentid: 1000002, secret: `${corpid}-agent-secret` }],
+    agents: opts.agents ?? [{ agentid: 1000002, secret: `${corpid}-agent-secret`, contactApi: true }],
     followUsers: new Map(),
     contacts: new Map(),
     relations: new Map(),
@@ -154,7 +179,10 @@ export function emptyCorp(
     tagGroups: new Map(),
     tags: new Map(),
     chats: new Map(),
+    chatSeq: 0,
     callback: null,
+    clockOffsetMs: 0,
+    contactSecretEditsAllTags: false,
     messages: [],
     seq: 0,
   };

@@ -36,6 +36,48 @@ export const WECOM_ERRCODES = {
     en: 'Invalid member UserID: the member is not in the directory (left or deleted?).',
     retryable: false,
   },
+  40008: {
+    errmsg: 'invalid message type',
+    zh: '不合法的消息类型（Segflow 的缺陷，请联系支持）。',
+    en: 'Invalid message type (a Segflow bug; contact support).',
+    retryable: false,
+  },
+  40050: {
+    errmsg: 'chatid not found',
+    zh: '客户群不存在：群可能已解散，将在下次同步时移除。',
+    en: 'The group chat does not exist: it may have been dismissed; the next sync removes it.',
+    retryable: false,
+  },
+  41009: {
+    errmsg: 'userid missing',
+    zh: '缺少成员 userid 参数（Segflow 的缺陷，请联系支持）。',
+    en: 'userid missing (a Segflow bug; contact support).',
+    retryable: false,
+  },
+  41011: {
+    errmsg: 'agentid missing',
+    zh: '缺少 AgentID：请填写自建应用的 AgentId。',
+    en: 'AgentID missing: enter the self-built app’s AgentId.',
+    retryable: false,
+  },
+  41035: {
+    errmsg: 'external userid missing',
+    zh: '缺少外部联系人 userid 参数（Segflow 的缺陷，请联系支持）。',
+    en: 'external_userid missing (a Segflow bug; contact support).',
+    retryable: false,
+  },
+  45035: {
+    errmsg: 'api concurrent conflict',
+    zh: '同一成员与客户的标签正被并发修改：Segflow 会稍后重试。',
+    en: 'The same member’s tags on this customer are being changed concurrently: Segflow retries shortly.',
+    retryable: true,
+  },
+  86201: {
+    errmsg: 'chatid missing',
+    zh: '缺少群 ID 参数（Segflow 的缺陷，请联系支持）。',
+    en: 'chat_id missing (a Segflow bug; contact support).',
+    retryable: false,
+  },
   40013: {
     errmsg: 'invalid corpid',
     zh: '不合法的 CorpID：请在企业微信管理后台「我的企业 → 企业信息」核对企业 ID。',
