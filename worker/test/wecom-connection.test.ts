@@ -5,7 +5,7 @@
  * simulator, so counts of gettoken calls are this test's own.
  */
 import { env } from 'cloudflare:workers';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { api, apiAs, seedSmallWorld, type TestUser } from './fixtures';
 import { fieldKeys, openField, sealField } from '../src/crypto/fields';
 import { WecomClient } from '../src/wecom/client';
@@ -72,10 +72,6 @@ const TAG_LIST = '/cgi-bin/externalcontact/get_corp_tag_list';
 
 beforeAll(async () => {
   await seedSmallWorld();
-});
-afterEach(async () => {
-  // a test that moved the simulator's clock puts it back (other files share the simulator)
-  await sim('/clock', { follow: true });
 });
 
 describe('connecting a corp', () => {
@@ -358,8 +354,8 @@ describe('access tokens', () => {
     const client = new WecomClient(env, c.id, 'contact');
     await client.post(TAG_LIST, {});
     const first = (await tokenRow(c.id))!;
-    // WeCom's clock is past the token's 7200 s; ours still thinks it valid
-    await sim('/clock', { advanceMs: 7_201_000 });
+    // this corp's clock in WeCom is past the token's 7200 s; ours still thinks it valid
+    await sim(`/corps/${corpid}/clock`, { advanceMs: 7_201_000 });
     const answer = await client.post(TAG_LIST, {});
     expect(answer.errcode).toBe(0);
     const n = await calls(corpid);
@@ -395,6 +391,33 @@ describe('access tokens', () => {
     expect((await calls(corpid)).gettoken).toBe(1);
   });
 
+  it('a token WeCom ended early (40014 after revoke) is refreshed, the call retried', async () => {
+    const { corpid, secrets } = await seedCorp();
+    const c = await connect({ corpId: corpid, contactSecret: secrets.contact });
+    const client = new WecomClient(env, c.id, 'contact');
+    await client.post(TAG_LIST, {});
+    await sim(`/corps/${corpid}/revoke-tokens`, {});
+    expect((await client.post(TAG_LIST, {})).errcode).toBe(0);
+    const n = await calls(corpid);
+    expect(n.gettoken).toBe(2);
+    // the refused call carried a token WeCom no longer knows, so it counts against no corp: 1 + the retry
+    expect(n['externalcontact/get_corp_tag_list']).toBe(2);
+  });
+
+  it('refreshes only once per call: a token refused again is an error, not a loop', async () => {
+    const { corpid, secrets } = await seedCorp();
+    const c = await connect({ corpId: corpid, contactSecret: secrets.contact });
+    const client = new WecomClient(env, c.id, 'contact');
+    await client.post(TAG_LIST, {});
+    await sim(`/corps/${corpid}/faults`, { api: 'externalcontact/get_corp_tag_list', errcode: 42001, count: 2 });
+    const err = await client.post(TAG_LIST, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WecomApiError);
+    expect((err as WecomApiError).errcode).toBe(42001);
+    const n = await calls(corpid);
+    expect(n.gettoken).toBe(2);
+    expect(n['externalcontact/get_corp_tag_list']).toBe(3);
+  });
+
   it('a secret WeCom refuses surfaces as a typed error with errcode and errmsg', async () => {
     const { corpid } = await seedCorp();
     const c = await connect({ corpId: corpid, contactSecret: `${corpid}-not-the-secret` });
@@ -406,5 +429,45 @@ describe('access tokens', () => {
     expect((err as Error).message).not.toContain(`${corpid}-not-the-secret`);
     // the failed refresh let go of its lease: the next call tries again at once
     expect(await tokenRow(c.id)).toMatchObject({ token_enc: null, lease_owner: null });
+  });
+});
+
+describe('frequency limits', () => {
+  it('backs off on 45009 and 45033 (exponential, with jitter) and then succeeds', async () => {
+    const { corpid, secrets } = await seedCorp();
+    const c = await connect({ corpId: corpid, contactSecret: secrets.contact });
+    const client = new WecomClient(env, c.id, 'contact', { backoffBaseMs: 40, backoffMaxMs: 400 });
+    await client.post(TAG_LIST, {});
+    await sim(`/corps/${corpid}/faults`, { api: 'externalcontact/get_corp_tag_list', errcode: 45009, count: 2 });
+    await sim(`/corps/${corpid}/faults`, { api: 'externalcontact/get_corp_tag_list', errcode: 45033, count: 1 });
+    const started = Date.now();
+    const answer = await client.post(TAG_LIST, {});
+    const waited = Date.now() - started;
+    expect(answer.errcode).toBe(0);
+    expect(answer.tag_group).toBeDefined();
+    // three waits of at least half of 40, 80 and 160 ms
+    expect(waited).toBeGreaterThanOrEqual(140);
+    const n = await calls(corpid);
+    expect(n['externalcontact/get_corp_tag_list']).toBe(5);
+    expect(n.gettoken).toBe(1); // a rate limit is not a token problem
+  });
+
+  it('reports a limit that holds upward, with when to try again, instead of sleeping inside the request', async () => {
+    const { corpid, secrets } = await seedCorp();
+    const c = await connect({ corpId: corpid, contactSecret: secrets.contact });
+    const client = new WecomClient(env, c.id, 'contact', { backoffBaseMs: 20, backoffMaxMs: 100, rateLimitRetries: 2 });
+    await client.post(TAG_LIST, {});
+    await sim(`/corps/${corpid}/faults`, { api: 'externalcontact/get_corp_tag_list', errcode: 45009, durationMs: 600_000 });
+    const started = Date.now();
+    const err = await client.post(TAG_LIST, {}).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err).toBeInstanceOf(WecomRateLimitedError);
+    const limited = err as WecomRateLimitedError;
+    expect(limited).toMatchObject({ errcode: 45009, attempts: 3, path: TAG_LIST });
+    expect(limited.errmsg).toContain('api freq out of limit');
+    expect(limited.retryAfterMs).toBeGreaterThanOrEqual(100);
+    expect((await calls(corpid))['externalcontact/get_corp_tag_list']).toBe(4);
+    await fetch(`http://wecom.test/__sim/corps/${corpid}/faults`, { method: 'DELETE' });
+    expect((await client.post(TAG_LIST, {})).errcode).toBe(0);
   });
 });
