@@ -51,7 +51,7 @@ export const WECOM_ERRCODES = {
   41009: {
     errmsg: 'userid missing',
     zh: '缺少成员 userid 参数（Segflow 的缺陷，请联系支持）。',
-    en: 'userid missing (a Segflow bug; contact support).',
+    en: 'The member userid is missing (a Segflow bug; contact support).',
     retryable: false,
   },
   41011: {
@@ -63,7 +63,7 @@ export const WECOM_ERRCODES = {
   41035: {
     errmsg: 'external userid missing',
     zh: '缺少外部联系人 userid 参数（Segflow 的缺陷，请联系支持）。',
-    en: 'external_userid missing (a Segflow bug; contact support).',
+    en: 'The external_userid is missing (a Segflow bug; contact support).',
     retryable: false,
   },
   45035: {
@@ -75,7 +75,7 @@ export const WECOM_ERRCODES = {
   86201: {
     errmsg: 'chatid missing',
     zh: '缺少群 ID 参数（Segflow 的缺陷，请联系支持）。',
-    en: 'chat_id missing (a Segflow bug; contact support).',
+    en: 'The chat_id is missing (a Segflow bug; contact support).',
     retryable: false,
   },
   40013: {
@@ -123,10 +123,10 @@ export const WECOM_ERRCODES = {
   41001: {
     errmsg: 'access_token missing',
     zh: '缺少 access_token 参数（Segflow 的缺陷，请联系支持）。',
-    en: 'access_token missing (a Segflow bug; contact support).',
+    en: 'The access_token is missing (a Segflow bug; contact support).',
     retryable: false,
   },
-  41002: { errmsg: 'corpid missing', zh: '缺少 corpid 参数：请填写企业 ID。', en: 'corpid missing: enter the Corp ID.', retryable: false },
+  41002: { errmsg: 'corpid missing', zh: '缺少 corpid 参数：请填写企业 ID。', en: 'Corp ID missing: enter the Corp ID.', retryable: false },
   41004: {
     errmsg: 'corpsecret missing',
     zh: '缺少 secret 参数：请填写 Secret。',
@@ -136,7 +136,7 @@ export const WECOM_ERRCODES = {
   42001: {
     errmsg: 'access_token expired',
     zh: 'access_token 已过期：Segflow 会自动重新获取。',
-    en: 'access_token expired: Segflow fetches a new one automatically.',
+    en: 'The access_token expired: Segflow fetches a new one automatically.',
     retryable: true,
   },
   44004: { errmsg: 'empty content', zh: '文本消息内容为空。', en: 'The text message is empty.', retryable: false },
