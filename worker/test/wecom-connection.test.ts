@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { api, apiAs, seedSmallWorld, type TestUser } from './fixtures';
 import { fieldKeys, openField, sealField } from '../src/crypto/fields';
 import { WecomClient } from '../src/wecom/client';
-import { WecomApiError, WecomRateLimitedError } from '../src/wecom/errors';
+import { WecomApiError, WecomRateLimitedError, WecomUnreachableError } from '../src/wecom/errors';
 import { accessToken, forgetWecomTokens } from '../src/wecom/token-cache';
 import type { WecomConnectionSummary, WecomConnectionTestResult } from '@shared/api/wecom';
 
@@ -48,6 +48,11 @@ async function seedCorp() {
     agentSecret: secrets.agent,
   });
   return { corpid, secrets };
+}
+/** This corp's frequency limits and latency in the simulator. */
+async function putLimits(corpid: string, limits: Record<string, unknown>) {
+  const res = await fetch(`http://wecom.test/__sim/corps/${corpid}/limits`, { method: 'PUT', body: JSON.stringify(limits) });
+  expect(res.status).toBe(200);
 }
 const calls = async (corpid: string): Promise<Record<string, number>> => sim(`/corps/${corpid}/calls`);
 
@@ -469,5 +474,33 @@ describe('frequency limits', () => {
     expect((await calls(corpid))['externalcontact/get_corp_tag_list']).toBe(4);
     await fetch(`http://wecom.test/__sim/corps/${corpid}/faults`, { method: 'DELETE' });
     expect((await client.post(TAG_LIST, {})).errcode).toBe(0);
+  });
+
+  it("meets WeCom's own per-minute limit (the simulator set to 2 a minute) and reports it upward", async () => {
+    const { corpid, secrets } = await seedCorp();
+    const c = await connect({ corpId: corpid, contactSecret: secrets.contact });
+    await putLimits(corpid, { apis: { 'externalcontact/get_corp_tag_list': { perMinute: 2 } } });
+    const client = new WecomClient(env, c.id, 'contact', { backoffBaseMs: 10, backoffMaxMs: 40, rateLimitRetries: 1 });
+    expect((await client.post(TAG_LIST, {})).errcode).toBe(0);
+    expect((await client.post(TAG_LIST, {})).errcode).toBe(0);
+    const err = await client.post(TAG_LIST, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WecomRateLimitedError);
+    expect((err as WecomRateLimitedError).errcode).toBe(45009);
+  });
+});
+
+describe('timeouts', () => {
+  it('gives up on a WeCom that does not answer in time, as WecomUnreachableError', async () => {
+    const { corpid, secrets } = await seedCorp();
+    const c = await connect({ corpId: corpid, contactSecret: secrets.contact });
+    const client = new WecomClient(env, c.id, 'contact', { timeoutMs: 150 });
+    await client.post(TAG_LIST, {});
+    await putLimits(corpid, { latencyMs: 1_000 });
+    const started = Date.now();
+    const err = await client.post(TAG_LIST, {}).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(err).toBeInstanceOf(WecomUnreachableError);
+    expect((err as WecomUnreachableError).reason).toBe('timeout');
+    await putLimits(corpid, {});
   });
 });
