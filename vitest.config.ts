@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
-import { fakeReceiver } from './worker/test/fake-receiver';
+import { outbound } from './worker/test/fake-receiver';
 
 /**
  * One `vitest run` runs three projects:
- * - unit:   pure code in shared/, scripts/ and web/test/ under Node;
+ * - unit:   pure code in shared/, scripts/, tools/ and web/test/ under Node;
  * - worker: the Hono app inside workerd against a real local D1 with the real migrations;
  * - e2e:    the built app served by `wrangler dev`, driven in Debian's Chromium by Playwright.
  */
@@ -22,7 +22,7 @@ export default defineConfig(async () => {
           test: {
             name: 'unit',
             environment: 'node',
-            include: ['shared/**/*.test.ts', 'scripts/**/*.test.ts', 'web/test/**/*.test.ts'],
+            include: ['shared/**/*.test.ts', 'scripts/**/*.test.ts', 'tools/**/*.test.ts', 'web/test/**/*.test.ts'],
           },
         },
         {
@@ -33,9 +33,15 @@ export default defineConfig(async () => {
               wrangler: { configPath: './wrangler.toml' },
               // FIELD_KEY: the dev-only value of scripts/dev-field-key.ts (production: `wrangler secret put FIELD_KEY`)
               miniflare: {
-                bindings: { TEST_MIGRATIONS: migrations, FIELD_KEY: 'segflow-local-dev-field-key-not-secret' },
-                // outbound deliveries reach a fake remote receiver (worker/test/fake-receiver.ts), the one outside system faked
-                outboundService: fakeReceiver,
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  FIELD_KEY: 'segflow-local-dev-field-key-not-secret',
+                  // WeCom's server API is the simulator (tools/wecom-sim), reached through the outbound service
+                  WECOM_API_BASE: 'http://wecom.test',
+                },
+                // outbound deliveries reach a fake remote receiver (worker/test/fake-receiver.ts), the one outside system
+                // faked, and http://wecom.test reaches the local WeCom simulator (tools/wecom-sim)
+                outboundService: outbound,
               },
             }),
           ],

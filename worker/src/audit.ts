@@ -18,6 +18,7 @@ interface AuditEntryBase {
     | 'department'
     | 'event_source'
     | 'destination'
+    | 'wecom_connection'
     | 'rollback'
     | 'import'
     | 'system';

@@ -145,6 +145,13 @@ async function newSource(): Promise<string> {
   return id;
 }
 
+/** A WeCom connection with a 客户联系 secret, connected by the super admin (the secret is sealed on the way in). */
+async function newWecomConnection(): Promise<number> {
+  const r = await send(ROOT, 'POST', '/api/wecom/connections', { corpId: uniq('wwmatrix'), contactSecret: 'matrix-contact-secret-0000' });
+  expect(r.status).toBe(201);
+  return (r.body as { id: number }).id;
+}
+
 /** A manual edit by the super admin adding one fresh tag to contact 1: a ledger batch of one row. */
 async function newTagBatch(): Promise<string> {
   const tag = (await db.prepare(`INSERT INTO tags (group_id, name) VALUES (2, ?) RETURNING id`).bind(uniq('回滚')).first<number>('id'))!;
@@ -316,6 +323,28 @@ const ROUTES: Record<string, Route | 'public'> = {
   'POST /api/destinations/dead-letters/:deliveryId/retry': {
     policy: superOnly,
     call: async (u) => send(u, 'POST', `/api/destinations/dead-letters/${(await seedDeadLetter()).deliveryId}/retry`),
+  },
+  'GET /api/wecom/connections': { policy: superOnly, call: (u) => get(u, '/api/wecom/connections') },
+  'GET /api/wecom/connections/:id': {
+    policy: superOnly,
+    call: async (u) => get(u, `/api/wecom/connections/${await newWecomConnection()}`),
+  },
+  'POST /api/wecom/connections': {
+    policy: superOnly,
+    call: (u) => send(u, 'POST', '/api/wecom/connections', { corpId: uniq('wwmatrix'), contactSecret: 'matrix-contact-secret-0001' }),
+  },
+  'PATCH /api/wecom/connections/:id': {
+    policy: superOnly,
+    call: async (u) =>
+      send(u, 'PATCH', `/api/wecom/connections/${await newWecomConnection()}`, { contactSecret: 'matrix-contact-secret-0002' }),
+  },
+  'POST /api/wecom/connections/:id/test': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newWecomConnection()}/test`),
+  },
+  'DELETE /api/wecom/connections/:id': {
+    policy: superOnly,
+    call: async (u) => apiAs(u, `/api/wecom/connections/${await newWecomConnection()}`, { method: 'DELETE' }),
   },
   'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
   'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },

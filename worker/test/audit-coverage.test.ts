@@ -143,6 +143,11 @@ async function newTagBatch(): Promise<string> {
   return (await db.prepare('SELECT batch_id FROM tag_ledger WHERE tag_id = ?').bind(tag).first<string>('batch_id'))!;
 }
 
+/** A WeCom connection with a 客户联系 secret (its create entry written in setup). */
+async function newWecomConnection(): Promise<number> {
+  return (await ok(api('/api/wecom/connections', json({ corpId: uniq('wwcov'), contactSecret: 'coverage-contact-secret-00' })))).id;
+}
+
 /** For each mutating route: one valid, successful call, and the audit entry it must write. */
 const CASES: Record<string, Case> = {
   'POST /api/rollbacks': {
@@ -317,6 +322,33 @@ const CASES: Record<string, Case> = {
     setup: () => newDeadLetter('cov-dl'),
     call: (id: number) => api(`/api/intake/dead-letters/${id}/requeue`, json({})),
     objectId: () => 'cov-dl',
+  },
+  'POST /api/wecom/connections': {
+    action: 'wecom_connection.create',
+    objectType: 'wecom_connection',
+    call: () => api('/api/wecom/connections', json({ corpId: uniq('wwcov'), contactSecret: 'coverage-contact-secret-01' })),
+    objectId: newBodyId,
+  },
+  'PATCH /api/wecom/connections/:id': {
+    action: 'wecom_connection.update',
+    objectType: 'wecom_connection',
+    setup: newWecomConnection,
+    call: (id: number) => api(`/api/wecom/connections/${id}`, json({ contactSecret: 'coverage-contact-secret-02' }, 'PATCH')),
+    objectId: (id: number) => String(id),
+  },
+  'POST /api/wecom/connections/:id/test': {
+    action: 'wecom_connection.test',
+    objectType: 'wecom_connection',
+    setup: newWecomConnection,
+    call: (id: number) => api(`/api/wecom/connections/${id}/test`, json({})),
+    objectId: (id: number) => String(id),
+  },
+  'DELETE /api/wecom/connections/:id': {
+    action: 'wecom_connection.delete',
+    objectType: 'wecom_connection',
+    setup: newWecomConnection,
+    call: (id: number) => api(`/api/wecom/connections/${id}`, { method: 'DELETE' }),
+    objectId: (id: number) => String(id),
   },
   'POST /api/contacts/:id/tags': {
     action: 'contact.tags',

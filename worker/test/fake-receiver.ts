@@ -15,6 +15,7 @@
  */
 // miniflare's own Request / Response (undici's), which its outbound service takes and returns
 import { Response, type Request } from 'miniflare';
+import { WECOM_TEST_HOST, wecomSimOutbound } from '../../tools/wecom-sim/outbound';
 
 interface Received {
   deliveryId: string | null;
@@ -69,4 +70,14 @@ export async function fakeReceiver(request: Request): Promise<Response> {
   } finally {
     log.inFlight--;
   }
+}
+
+/**
+ * miniflare's `outboundService`: `http://wecom.test/…` goes to the shared local WeCom simulator
+ * (tools/wecom-sim: its `/cgi-bin/` API and its `/__sim/` admin API), everything else to the
+ * fake receiver above.
+ */
+export function outbound(request: Request): Promise<Response> {
+  if (new URL(request.url).hostname === WECOM_TEST_HOST) return wecomSimOutbound(request);
+  return fakeReceiver(request);
 }

@@ -13,6 +13,7 @@ export const AUDIT_OBJECT_TYPES = [
   'department',
   'event_source',
   'destination',
+  'wecom_connection',
   'rollback',
   'import',
   'system',
@@ -123,6 +124,11 @@ export interface AuditParamsByAction {
   'destination.retry': { variant: 'one' | 'all'; name: string; count: number };
   /** an intake dead letter of the source sent back to the intake queue (`POST /api/intake/dead-letters/:id/requeue`) */
   'event_source.requeue': { id: string; letter: number; events: number };
+  /** a WeCom corp connected, changed (`changed`: the fields sent, secrets by name only), tested, disconnected */
+  'wecom_connection.create': { corpId: string };
+  'wecom_connection.update': { corpId: string; changed: string };
+  'wecom_connection.test': { variant: 'ok'; corpId: string } | { variant: 'failed'; corpId: string; errcodes: string };
+  'wecom_connection.delete': { corpId: string };
   'contact.tags':
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }

@@ -735,3 +735,61 @@ export const intakeDeadLetters = sqliteTable(
   },
   (t) => [uniqueIndex('intake_dead_letters_message_idx').on(t.messageId), index('intake_dead_letters_dead_idx').on(t.deadAt)],
 );
+
+/**
+ * A connected WeCom corp (worker/src/wecom/connection.ts): one row per CorpID. The 客户联系 secret
+ * and the self-built app's secret are sealed with the field key (AES-256-GCM, crypto/fields.ts):
+ * they must be read back to call gettoken, and a copy of the database alone must not be enough to
+ * act as the company in WeCom. Each secret keeps when it last changed and its last test
+ * (gettoken's errcode and errmsg; errcode null when WeCom could not be reached).
+ */
+export const wecomConnections = sqliteTable(
+  'wecom_connections',
+  {
+    id: integer('id').primaryKey(),
+    corpId: text('corp_id').notNull(),
+    contactSecretEnc: text('contact_secret_enc'),
+    contactSecretChangedAt: integer('contact_secret_changed_at'),
+    contactTestedAt: integer('contact_tested_at'),
+    contactTestErrcode: integer('contact_test_errcode'),
+    contactTestErrmsg: text('contact_test_errmsg'),
+    agentId: integer('agent_id'),
+    agentSecretEnc: text('agent_secret_enc'),
+    agentSecretChangedAt: integer('agent_secret_changed_at'),
+    agentTestedAt: integer('agent_tested_at'),
+    agentTestErrcode: integer('agent_test_errcode'),
+    agentTestErrmsg: text('agent_test_errmsg'),
+    /** The `wecom` event source receiving this corp's callbacks (null: none linked yet). */
+    eventSourceId: text('event_source_id').references(() => eventSources.id),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('wecom_connections_corp_idx').on(t.corpId)],
+);
+
+/**
+ * WeCom access tokens shared by every isolate (worker/src/wecom/token-cache.ts): one row per
+ * connection and secret (`app`), the token sealed with the field key. `stale_at` is when we stop
+ * using it (WeCom's expiry minus a margin); `version` counts refreshes, so "this token was refused"
+ * (40014 / 42001) invalidates only that token, not one another isolate fetched meanwhile. A
+ * refresh is a lease (`lease_owner` until `lease_until`) taken by one conditional upsert: one
+ * isolate calls gettoken, the others wait for its row. Replacing a secret deletes its row.
+ */
+export const wecomTokens = sqliteTable(
+  'wecom_tokens',
+  {
+    connectionId: integer('connection_id')
+      .notNull()
+      .references(() => wecomConnections.id),
+    app: text('app', { enum: ['contact', 'agent'] }).notNull(),
+    tokenEnc: text('token_enc'),
+    expiresAt: integer('expires_at'),
+    staleAt: integer('stale_at'),
+    refreshedAt: integer('refreshed_at'),
+    version: integer('version').notNull().default(0),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until'),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.app] }), check('wecom_tokens_app_check', sql`${t.app} in ('contact', 'agent')`)],
+);

@@ -49,6 +49,7 @@ const en: typeof zh = {
       department: 'Department',
       event_source: 'Data source',
       destination: 'Destination',
+      wecom_connection: 'WeCom connection',
       rollback: 'Rollback',
       import: 'Import',
       system: 'System',
@@ -64,6 +65,12 @@ const en: typeof zh = {
       rotate: 'Rotated secret',
       revoke: 'Revoked data source',
       requeue: 'Requeued dead letter',
+    },
+    wecom_connection: {
+      create: 'Connected WeCom',
+      update: 'Changed WeCom connection',
+      test: 'Tested WeCom connection',
+      delete: 'Disconnected WeCom',
     },
     destination: {
       create: 'Created destination',
@@ -133,6 +140,12 @@ const en: typeof zh = {
       rotate: 'Rotated the secret of data source “{name}” ({id}); the previous one works until {graceEndsAt}',
       revoke: 'Revoked data source “{name}” ({id}): its events are refused from now on',
       requeue: 'Sent dead letter {letter} of data source {id} ({events} events) back to the intake queue',
+    },
+    wecom_connection: {
+      create: 'Connected WeCom (corp ID {corpId})',
+      update: 'Changed WeCom connection {corpId}: {changed}',
+      test: { ok: 'Tested WeCom connection {corpId}: every secret works', failed: 'Tested WeCom connection {corpId}: failed ({errcodes})' },
+      delete: 'Disconnected WeCom {corpId}: its secrets and access tokens are deleted',
     },
     destination: {
       create: 'Created destination “{name}” ({destinationKind}, {url})',

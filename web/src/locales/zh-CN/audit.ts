@@ -48,6 +48,7 @@ export default {
       department: '部门',
       event_source: '数据源',
       destination: '推送目的地',
+      wecom_connection: '企业微信连接',
       rollback: '回滚',
       import: '导入',
       system: '系统',
@@ -60,6 +61,7 @@ export default {
     user: { create: '创建用户', update: '修改用户', password: '修改密码', revoke_sessions: '结束用户的全部会话' },
     department: { create: '创建部门', rename: '重命名部门', move: '移动部门' },
     event_source: { create: '创建数据源', rotate: '轮换密钥', revoke: '停用数据源', requeue: '重新入队死信' },
+    wecom_connection: { create: '连接企业微信', update: '修改企业微信连接', test: '测试企业微信连接', delete: '断开企业微信' },
     destination: { create: '创建推送目的地', rotate: '轮换签名密钥', revoke: '停用推送目的地', test: '发送测试推送', retry: '重发死信' },
     contact: { tags: '手动修改标签', export: '导出联系人', phone_search: '按手机号搜索联系人' },
     import: { create: '开始导入', rows: '上传导入数据', dry_run: '导入预检', apply: '执行导入', rollback: '回滚导入' },
@@ -121,6 +123,12 @@ export default {
       rotate: '轮换了数据源「{name}」（{id}）的密钥，旧密钥在 {graceEndsAt} 前仍然有效',
       revoke: '停用了数据源「{name}」（{id}），此后它发来的事件一律拒收',
       requeue: '将数据源 {id} 的死信 {letter}（{events} 个事件）重新放回了接收队列',
+    },
+    wecom_connection: {
+      create: '连接了企业微信（企业 ID {corpId}）',
+      update: '修改了企业微信连接 {corpId}：{changed}',
+      test: { ok: '测试了企业微信连接 {corpId}：每个 Secret 都可用', failed: '测试了企业微信连接 {corpId}：未通过（{errcodes}）' },
+      delete: '断开了企业微信 {corpId}，删除了它的 Secret 和 access_token',
     },
     destination: {
       create: '创建了推送目的地「{name}」（{destinationKind}，{url}）',

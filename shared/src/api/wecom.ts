@@ -1,0 +1,132 @@
+import { z } from 'zod';
+
+/**
+ * A connected WeCom corp (企业微信, super admins, data-sources screen › 企业微信):
+ * the corp id, the 客户联系 secret, the self-built app's agent id and secret, and the WeCom
+ * event source that receives its callbacks. Secrets are sealed at rest and never returned: a
+ * summary says whether each is set, when it last changed and what its last test answered.
+ *
+ * - `GET /api/wecom/connections` → `{ items: WecomConnectionSummary[] }`;
+ * - `POST /api/wecom/connections` (`createWecomConnectionBody`) → 201 `WecomConnectionSummary` (409 when the corp is connected);
+ * - `PATCH /api/wecom/connections/:id` (`updateWecomConnectionBody`) → `WecomConnectionSummary`;
+ * - `POST /api/wecom/connections/:id/test` → `WecomConnectionTestResult`: gettoken with each secret set;
+ * - `DELETE /api/wecom/connections/:id` → `{ deleted: true }` (its cached tokens go with it).
+ */
+
+/** The two credentials a connection holds: the 客户联系 secret and the self-built app's secret. */
+export const WECOM_APPS = ['contact', 'agent'] as const;
+export type WecomApp = (typeof WECOM_APPS)[number];
+
+const corpId = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the CorpID from the WeCom admin console (我的企业 › 企业信息: letters and digits)');
+/** WeCom shows secrets as 43 letters, digits, "-" and "_"; a little slack for what it may issue later. */
+const secret = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9_-]{16,128}$/, 'must be the Secret as WeCom shows it (16–128 letters, digits, "-" or "_")');
+const agentId = z
+  .number({ error: 'must be a number' })
+  .int('must be a whole number')
+  .min(1, 'must be the AgentId of the self-built app (a positive number)')
+  .max(2_147_483_647, 'must be the AgentId of the self-built app (a positive number)');
+const eventSourceId = z.string().trim().min(1, 'is required').max(64, 'must be at most 64 characters');
+
+/** `POST /api/wecom/connections`. Secrets may be added later; a connection without any cannot call WeCom yet. */
+export const createWecomConnectionBody = z
+  .strictObject({
+    corpId,
+    contactSecret: secret.optional(),
+    agentId: agentId.nullable().optional(),
+    agentSecret: secret.optional(),
+    /** An event source of kind `wecom` (not revoked, same CorpID) that receives this corp's callbacks; null: none yet. */
+    eventSourceId: eventSourceId.nullable().optional(),
+  })
+  .refine((b) => b.agentSecret === undefined || (b.agentId ?? null) !== null, {
+    message: 'is required with an agent secret',
+    path: ['agentId'],
+  });
+export type CreateWecomConnectionBody = z.output<typeof createWecomConnectionBody>;
+
+/**
+ * `PATCH /api/wecom/connections/:id`: only what is sent changes. A secret sent replaces the
+ * stored one (its cached token and its last test are dropped); `agentSecret: null` removes it.
+ * The CorpID cannot change: delete the connection and connect the other corp.
+ */
+export const updateWecomConnectionBody = z
+  .strictObject({
+    contactSecret: secret.nullable().optional(),
+    agentId: agentId.nullable().optional(),
+    agentSecret: secret.nullable().optional(),
+    eventSourceId: eventSourceId.nullable().optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'must change at least one field', path: ['body'] });
+export type UpdateWecomConnectionBody = z.output<typeof updateWecomConnectionBody>;
+
+/** An errcode in words, both languages (shared/src/wecom/errcodes.ts). */
+export interface WecomErrcodeWords {
+  'zh-CN': string;
+  en: string;
+}
+
+/** The last "test connection" of one secret. */
+export interface WecomSecretTest {
+  at: number;
+  /** WeCom's errcode (0: the secret works); null: WeCom could not be reached (timeout, network, not JSON). */
+  errcode: number | null;
+  /** WeCom's errmsg, or why it could not be reached. */
+  errmsg: string;
+  ok: boolean;
+  words: WecomErrcodeWords;
+}
+
+/** One secret as the API shows it: never its value. */
+export interface WecomSecretState {
+  set: boolean;
+  /** When it was last set or replaced. */
+  changedAt: number | null;
+  /** Null: not tested since it was set. */
+  lastTest: WecomSecretTest | null;
+  /** The shared access token (D1 cache): when it was last fetched from WeCom and until when it is valid. */
+  token: { refreshedAt: number; expiresAt: number } | null;
+}
+
+/**
+ * - `connected`: every secret set passed its last test;
+ * - `credentials_wrong`: WeCom refused a secret at its last test;
+ * - `unreachable`: the last test could not reach WeCom;
+ * - `not_tested`: a secret set has not been tested since it changed;
+ * - `incomplete`: no secret set yet.
+ */
+export const WECOM_CONNECTION_STATES = ['connected', 'credentials_wrong', 'unreachable', 'not_tested', 'incomplete'] as const;
+export type WecomConnectionState = (typeof WECOM_CONNECTION_STATES)[number];
+
+export interface WecomConnectionSummary {
+  id: number;
+  corpId: string;
+  agentId: number | null;
+  secrets: Record<WecomApp, WecomSecretState>;
+  /** The WeCom event source receiving this corp's callbacks (null: none linked yet). */
+  eventSource: { id: string; name: string; webhookPath: string; revokedAt: number | null } | null;
+  state: WecomConnectionState;
+  createdAt: number;
+  createdBy: { id: number; name: string } | null;
+  updatedAt: number;
+}
+
+/** `POST /api/wecom/connections/:id/test`: each secret set, tested now (null: not set, not tested). */
+export interface WecomConnectionTestResult {
+  results: Record<WecomApp, WecomSecretTest | null>;
+  connection: WecomConnectionSummary;
+}
+
+/** Which of a connection's state a state's secrets give: the worst one wins. */
+export function connectionStateOf(secrets: Record<WecomApp, Pick<WecomSecretState, 'set' | 'lastTest'>>): WecomConnectionState {
+  const set = WECOM_APPS.map((a) => secrets[a]).filter((s) => s.set);
+  if (!set.length) return 'incomplete';
+  if (set.some((s) => s.lastTest && s.lastTest.errcode !== null && !s.lastTest.ok)) return 'credentials_wrong';
+  if (set.some((s) => s.lastTest && s.lastTest.errcode === null)) return 'unreachable';
+  if (set.some((s) => !s.lastTest)) return 'not_tested';
+  return 'connected';
+}

@@ -1,0 +1,16 @@
+import type {
+  CreateWecomConnectionBody,
+  UpdateWecomConnectionBody,
+  WecomConnectionSummary,
+  WecomConnectionTestResult,
+} from '@shared/api/wecom';
+import { apiDelete, apiGet, apiPatch, apiPost } from './client';
+
+/** Connected WeCom corps (super admins). Secrets are sent, never received: a summary says only whether each is set. */
+export const listWecomConnections = async () => (await apiGet<{ items: WecomConnectionSummary[] }>('/wecom/connections')).items;
+export const createWecomConnection = (body: CreateWecomConnectionBody) => apiPost<WecomConnectionSummary>('/wecom/connections', body);
+export const updateWecomConnection = (id: number, body: UpdateWecomConnectionBody) =>
+  apiPatch<WecomConnectionSummary>(`/wecom/connections/${id}`, body);
+/** gettoken with each secret set, now: the answers in words, kept on the connection. */
+export const testWecomConnection = (id: number) => apiPost<WecomConnectionTestResult>(`/wecom/connections/${id}/test`, {});
+export const deleteWecomConnection = (id: number) => apiDelete(`/wecom/connections/${id}`);

@@ -1,0 +1,43 @@
+/**
+ * Connected WeCom corps (`/api/wecom/connections`, super admins only): list, connect, change
+ * (replace a secret, the agent, the callback source), test (gettoken with each secret) and
+ * disconnect. Secrets go in, never out. The work lives in worker/src/wecom/.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../app-env';
+import { validate } from '../validate';
+import { actorOf, requireRole } from '../auth/access';
+import { emptyBody } from '@shared/api/taxonomy';
+import { createWecomConnectionBody, updateWecomConnectionBody, type WecomConnectionSummary } from '@shared/api/wecom';
+import { createConnection, deleteConnection, getConnection, listConnections, testConnection, updateConnection } from '../wecom/connection';
+
+const idPath = z.strictObject({
+  id: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a connection id')
+    .transform(Number),
+});
+
+export const wecom = new Hono<AppEnv>()
+  .use(requireRole('super_admin'))
+  .get('/connections', async (c) => {
+    const items: WecomConnectionSummary[] = await listConnections(c.env.DB);
+    return c.json({ items });
+  })
+  .get('/connections/:id', validate('param', idPath), async (c) => {
+    return c.json(await getConnection(c.env.DB, c.req.valid('param').id));
+  })
+  .post('/connections', validate('json', createWecomConnectionBody), async (c) => {
+    return c.json(await createConnection(c.env, c.req.valid('json'), actorOf(c), Date.now()), 201);
+  })
+  .patch('/connections/:id', validate('param', idPath), validate('json', updateWecomConnectionBody), async (c) => {
+    return c.json(await updateConnection(c.env, c.req.valid('param').id, c.req.valid('json'), actorOf(c), Date.now()));
+  })
+  .post('/connections/:id/test', validate('param', idPath), validate('json', emptyBody), async (c) => {
+    return c.json(await testConnection(c.env, c.req.valid('param').id, actorOf(c), Date.now()));
+  })
+  .delete('/connections/:id', validate('param', idPath), async (c) => {
+    await deleteConnection(c.env.DB, c.req.valid('param').id, actorOf(c), Date.now());
+    return c.json({ deleted: true });
+  });
