@@ -122,13 +122,16 @@ async function checkEventSource(db: D1Database, id: string, corpId: string): Pro
     .prepare('SELECT kind, revoked_at, wecom_corp_id FROM event_sources WHERE id = ?')
     .bind(id)
     .first<{ kind: string; revoked_at: number | null; wecom_corp_id: string | null }>();
-  const refuse = (code: 'unknown_reference' | 'invalid_request', message: string) =>
-    new ApiError(400, code, `eventSourceId: ${message}`, [{ path: 'eventSourceId', message }]);
-  if (!s) throw refuse('unknown_reference', `no event source "${id}"`);
-  if (s.kind !== 'wecom') throw refuse('invalid_request', `"${id}" is not a WeCom event source`);
-  if (s.revoked_at !== null) throw refuse('invalid_request', `"${id}" is revoked`);
+  const refuse = (message: string) =>
+    new ApiError(400, 'invalid_request', `eventSourceId: ${message}`, [{ path: 'eventSourceId', message }]);
+  if (!s) {
+    const message = `no event source "${id}"`;
+    throw new ApiError(400, 'unknown_reference', `eventSourceId: ${message}`, [{ path: 'eventSourceId', message }]);
+  }
+  if (s.kind !== 'wecom') throw refuse(`"${id}" is not a WeCom event source`);
+  if (s.revoked_at !== null) throw refuse(`"${id}" is revoked`);
   if (s.wecom_corp_id !== null && s.wecom_corp_id !== corpId)
-    throw refuse('invalid_request', `"${id}" receives the callbacks of corp ${s.wecom_corp_id}, not ${corpId}`);
+    throw refuse(`"${id}" receives the callbacks of corp ${s.wecom_corp_id}, not ${corpId}`);
 }
 
 const isUniqueViolation = (e: unknown) => e instanceof Error && /UNIQUE constraint failed/i.test(e.message);
