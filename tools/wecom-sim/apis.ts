@@ -124,7 +124,7 @@ export function registerWecomApis(api: RegisterApi, core: WecomSimCore): void {
       if (!userid) throw new ApiError(41009);
       if (!corp.followUsers.has(userid)) throw new ApiError(40003);
       const list = corp.relationsByUser.get(userid) ?? [];
-      // a member without customers answers 84061 (不存在外部联系人的关系), as WeCom does
+      // a member without customers answers 84061 "not external contact", as WeCom does (seen in binarywang/WxJava#1528)
       if (list.length === 0) throw new ApiError(84061);
       return { external_userid: list.map((r) => r.external_userid) };
     },
