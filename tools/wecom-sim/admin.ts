@@ -10,7 +10,7 @@
  */
 import { Hono } from 'hono';
 import { SimError, type WecomSimCore } from './app';
-import { applyChange } from './changes';
+import { applyChange, CHANGE_KINDS } from './changes';
 import { WECOM_DOCUMENTED_LIMITS, type RateLimits } from './rate-limit';
 import { type SeedOptions } from './seed';
 import { type Corp, relationKey, relationsOf } from './state';
@@ -42,6 +42,18 @@ export function adminRoutes(core: WecomSimCore): Hono {
     if (!corp) throw new SimError(`no corp ${corpid} (seed it with POST /__sim/seed)`, 404);
     return corp;
   };
+
+  /** GET /__sim: the corps held, the defaults, and where to read about the rest (README, 'Local WeCom simulator'). */
+  admin.get('/', (c) =>
+    c.json({
+      simulator: 'wecom-sim (tools/wecom-sim): WeCom server API under /cgi-bin/, this admin API under /__sim/',
+      corps: [...core.state.corps.values()].map((corp) => core.summary(corp)),
+      limits: core.settings.limits,
+      delivery: core.settings.delivery,
+      pendingCallbacks: core.state.outbox.length,
+      changeKinds: CHANGE_KINDS,
+    }),
+  );
 
   /** POST /__sim/reset {corpid?}: forget everything, or one corp. */
   admin.post('/reset', async (c) => {
