@@ -42,4 +42,15 @@ describe('the admin API (/__sim/)', () => {
     expect(fu.tags.map((t: any) => t.id)).toEqual(rel.tagIds);
     expect(fu.tags[0].name).toBe(sim.corp('wwtest')!.tags.get(rel.tagIds[0]!)!.name);
   });
+
+  it('counts the relations and customers holding a corp tag', async () => {
+    const { admin, wecom, sim } = setup({}, { sharedShare: 1 });
+    const corp = sim.corp('wwtest')!;
+    const tag = (await wecom('externalcontact/add_corp_tag', { group_name: '同步', tag: [{ name: '高价值' }] })).tag_group.tag[0].id;
+    const [ext, users] = [...corp.followersByContact.entries()].find(([, us]) => us.length === 2)!;
+    for (const userid of users) await wecom('externalcontact/mark_tag', { userid, external_userid: ext, add_tag: [tag] });
+    const h = (await admin(`/corps/wwtest/tags/${tag}/holders`)).body;
+    expect(h).toEqual({ count: 2, customers: 1, relations: users.map((userid) => ({ userid, external_userid: ext })) });
+    expect((await admin('/corps/wwtest/tags/etghost/holders')).status).toBe(404);
+  });
 });

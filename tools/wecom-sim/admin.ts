@@ -177,6 +177,23 @@ export function adminRoutes(core: WecomSimCore): Hono {
     return c.json({ groups: [...corp.tagGroups.values()], tags: [...corp.tags.values()] });
   });
 
+  /**
+   * GET /__sim/corps/:corpid/tags/:tag_id/holders?limit=: how many follow-user relations hold a corp
+   * tag, and the first `limit` (default 100) of them, for checks like "every push landed, once".
+   */
+  admin.get('/corps/:corpid/tags/:tagId/holders', (c) => {
+    const corp = corpOf(c.req.param('corpid'));
+    const tagId = c.req.param('tagId');
+    if (!corp.tags.has(tagId)) throw new SimError(`no tag ${tagId}`, 404);
+    const limit = Math.min(10_000, Number(c.req.query('limit') ?? 100));
+    const holders = [...corp.relations.values()].filter((r) => r.tagIds.includes(tagId));
+    return c.json({
+      count: holders.length,
+      customers: new Set(holders.map((r) => r.external_userid)).size,
+      relations: holders.slice(0, limit).map((r) => ({ userid: r.userid, external_userid: r.external_userid })),
+    });
+  });
+
   /** GET /__sim/corps/:corpid/contacts?offset=&limit=: external contacts with their relations. */
   admin.get('/corps/:corpid/contacts', (c) => {
     const corp = corpOf(c.req.param('corpid'));
