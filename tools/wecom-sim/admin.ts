@@ -10,7 +10,7 @@
  */
 import { Hono } from 'hono';
 import { SimError, type WecomSimCore } from './app';
-import { applyChange } from './changes';
+import { applyChange, CHANGE_KINDS } from './changes';
 import { WECOM_DOCUMENTED_LIMITS, type RateLimits } from './rate-limit';
 import { type SeedOptions } from './seed';
 import { type Corp, relationKey, relationsOf } from './state';
@@ -42,6 +42,18 @@ export function adminRoutes(core: WecomSimCore): Hono {
     if (!corp) throw new SimError(`no corp ${corpid} (seed it with POST /__sim/seed)`, 404);
     return corp;
   };
+
+  /** GET /__sim: the corps held, the defaults, and where to read about the rest (README, 'Local WeCom simulator'). */
+  admin.get('/', (c) =>
+    c.json({
+      simulator: 'wecom-sim (tools/wecom-sim): WeCom server API under /cgi-bin/, this admin API under /__sim/',
+      corps: [...core.state.corps.values()].map((corp) => core.summary(corp)),
+      limits: core.settings.limits,
+      delivery: core.settings.delivery,
+      pendingCallbacks: core.state.outbox.length,
+      changeKinds: CHANGE_KINDS,
+    }),
+  );
 
   /** POST /__sim/reset {corpid?}: forget everything, or one corp. */
   admin.post('/reset', async (c) => {
@@ -163,6 +175,23 @@ export function adminRoutes(core: WecomSimCore): Hono {
   admin.get('/corps/:corpid/tags', (c) => {
     const corp = corpOf(c.req.param('corpid'));
     return c.json({ groups: [...corp.tagGroups.values()], tags: [...corp.tags.values()] });
+  });
+
+  /**
+   * GET /__sim/corps/:corpid/tags/:tag_id/holders?limit=: how many follow-user relations hold a corp
+   * tag, and the first `limit` (default 100) of them, for checks like "every push landed, once".
+   */
+  admin.get('/corps/:corpid/tags/:tagId/holders', (c) => {
+    const corp = corpOf(c.req.param('corpid'));
+    const tagId = c.req.param('tagId');
+    if (!corp.tags.has(tagId)) throw new SimError(`no tag ${tagId}`, 404);
+    const limit = Math.min(10_000, Number(c.req.query('limit') ?? 100));
+    const holders = [...corp.relations.values()].filter((r) => r.tagIds.includes(tagId));
+    return c.json({
+      count: holders.length,
+      customers: new Set(holders.map((r) => r.external_userid)).size,
+      relations: holders.slice(0, limit).map((r) => ({ userid: r.userid, external_userid: r.external_userid })),
+    });
   });
 
   /** GET /__sim/corps/:corpid/contacts?offset=&limit=: external contacts with their relations. */

@@ -124,7 +124,7 @@ export function registerWecomApis(api: RegisterApi, core: WecomSimCore): void {
       if (!userid) throw new ApiError(41009);
       if (!corp.followUsers.has(userid)) throw new ApiError(40003);
       const list = corp.relationsByUser.get(userid) ?? [];
-      // a member without customers answers 84061 (不存在外部联系人的关系), as WeCom does
+      // a member without customers answers 84061 "not external contact", as WeCom does (seen in binarywang/WxJava#1528)
       if (list.length === 0) throw new ApiError(84061);
       return { external_userid: list.map((r) => r.external_userid) };
     },
@@ -158,16 +158,25 @@ export function registerWecomApis(api: RegisterApi, core: WecomSimCore): void {
       for (const u of userids) if (!corp.followUsers.has(u)) throw new ApiError(40003, u);
       const limit = Math.min(100, Math.max(1, int(body.limit) ?? 50));
       const after = decodeCursor(corp, 'batch', str(body.cursor));
-      // Each member's relations are in seq order; merge the members' next `limit` by seq.
-      const candidates: Relation[] = [];
-      for (const u of new Set(userids)) {
-        const list = corp.relationsByUser.get(u) ?? [];
-        const at = firstAfter(list, after);
-        candidates.push(...list.slice(at, at + limit + 1));
+      // Each member's relations are in seq order: merge them by seq from just after the cursor.
+      const lists = [...new Set(userids)].map((u) => corp.relationsByUser.get(u) ?? []);
+      const at = lists.map((l) => firstAfter(l, after));
+      const page: Relation[] = [];
+      let more = false;
+      for (;;) {
+        let best = -1;
+        for (let i = 0; i < lists.length; i++) {
+          const r = lists[i]![at[i]!];
+          if (r && (best < 0 || r.seq < lists[best]![at[best]!]!.seq)) best = i;
+        }
+        if (best < 0) break;
+        if (page.length === limit) {
+          more = true;
+          break;
+        }
+        page.push(lists[best]![at[best]!]!);
+        at[best]!++;
       }
-      candidates.sort((a, b) => a.seq - b.seq);
-      const page = candidates.slice(0, limit);
-      const more = candidates.length > limit;
       return {
         external_contact_list: page.map((r) => {
           const f = followUserOut(corp, r);

@@ -169,9 +169,9 @@ export function createSimCore(options: WecomSimOptions = {}) {
       const key = `${corp.corpid}|${app}`;
       const live = state.currentToken.get(key);
       const info = live ? state.tokens.get(live) : undefined;
-      // Within its validity WeCom answers the same token; expires_in is what is left of it.
+      // 有效期内重复获取返回相同结果，过期后获取会返回新的access_token (the page's older text); expires_in is what is left.
       if (info && info.expiresAt > now) return { access_token: info.token, expires_in: Math.ceil((info.expiresAt - now) / 1000) };
-      if (live) state.tokens.delete(live);
+      // the expired token stays known, so it keeps answering 42001 (expired) rather than 40014 (unknown)
       const token = randomToken();
       state.tokens.set(token, { token, corpid: corp.corpid, app, expiresAt: now + settings.tokenTtl * 1000 });
       state.currentToken.set(key, token);

@@ -51,6 +51,11 @@ describe('access_token checks', () => {
     const expired = await list(`?access_token=${t}`);
     expect(expired.errcode).toBe(42001);
     expect(expired.errmsg).toContain('access_token expired');
+    // a new token does not turn the old one into an unknown one
+    const fresh = await token();
+    expect(fresh).not.toBe(t);
+    expect((await list(`?access_token=${t}`)).errcode).toBe(42001);
+    expect((await list(`?access_token=${fresh}`)).errcode).toBe(0);
   });
 
   it('answers 40014 once WeCom revoked the corp’s tokens early, and a new token works', async () => {

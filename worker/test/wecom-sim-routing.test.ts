@@ -4,6 +4,7 @@
 import { wecomDecrypt, wecomSignature } from '@shared/wecom/crypto';
 import { parseFlatXml } from '@shared/wecom/xml';
 import { describe, expect, it } from 'vitest';
+import { createWecomSim } from '../../tools/wecom-sim/app';
 
 const sim = (path: string, body?: unknown, method?: string) =>
   fetch(`http://wecom.test${path}`, {
@@ -53,5 +54,32 @@ describe('wecom.test', () => {
     const res = await fetch('http://receiver.test/ok/wecom-routing', { method: 'POST', body: 'x' });
     expect(res.status).toBe(200);
     expect(((await (await fetch('http://receiver.test/__log/wecom-routing')).json()) as any).received).toHaveLength(1);
+  });
+});
+
+describe('the simulator itself', () => {
+  it('runs inside workerd too (in-memory state and WebCrypto only): tokens, paging, a sealed callback', async () => {
+    const local = createWecomSim();
+    const corp = local.seed({ corpid: 'wwinworkerd', contacts: 30 });
+    corp.callback = { url: 'http://segflow.test/cb', token: 'QDG6eK', encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C' };
+    const call = async (path: string, body?: unknown): Promise<any> => {
+      const res = await local.app.request(path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+      return res.json();
+    };
+    const { access_token } = await call(`/cgi-bin/gettoken?corpid=wwinworkerd&corpsecret=${corp.contactSecret}`);
+    const page = await call(`/cgi-bin/externalcontact/batch/get_by_user?access_token=${access_token}`, {
+      userid_list: [...corp.followUsers.keys()],
+      limit: 100,
+    });
+    expect(page.external_contact_list).toHaveLength(corp.relations.size);
+    const rel = [...corp.relations.values()][0]!;
+    await call('/__sim/corps/wwinworkerd/changes/edit-remark', {
+      userid: rel.userid,
+      external_userid: rel.external_userid,
+      remark: '孙总',
+    });
+    const [cb] = await call('/__sim/callbacks?corpid=wwinworkerd');
+    const { message } = await wecomDecrypt(corp.callback.encodingAesKey, parseFlatXml(cb.body).Encrypt as string);
+    expect(parseFlatXml(message)).toMatchObject({ ChangeType: 'edit_external_contact', UserID: rel.userid });
   });
 });
