@@ -25,6 +25,8 @@ const en: typeof zh = {
     never: 'Never',
     loadFailed: 'Could not load: {message}',
     networkError: 'Cannot reach the server. Check your connection and retry.',
+    confirm: 'Confirm',
+    cancel: 'Cancel',
     comingSoon: 'Coming soon',
   },
   contactKind: {

@@ -25,6 +25,8 @@ export default {
     loadFailed: '加载失败：{message}',
     networkError: '无法连接服务器，请检查网络后重试',
     comingSoon: '即将上线',
+    confirm: '确定',
+    cancel: '取消',
   },
   contactKind: {
     friend: '个人微信好友',
