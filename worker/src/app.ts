@@ -23,6 +23,7 @@ import { eventSources } from './routes/event-sources';
 import { destinations } from './routes/destinations';
 import { rollbacks } from './routes/rollbacks';
 import { intake } from './routes/intake';
+import { home } from './routes/home';
 import { authenticate } from './auth/access';
 
 /**
@@ -70,3 +71,4 @@ app.route('/api/imports', imports);
 app.route('/api/exports', contactExports);
 app.route('/api/rollbacks', rollbacks);
 app.route('/api/intake', intake);
+app.route('/api/home', home);

@@ -10,8 +10,9 @@
  *   re-tags (outbound/rule-deliveries.ts), enqueued after the batch — with any left staged by an
  *   earlier run whose enqueue failed;
  * - every segment without a snapshot for today gets one (`segment_snapshots`, size counted
- *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
- *   means a missed tick is caught up by the next one;
+ *   with the segment's SQL predicate, also split by department for the home's scoped chart).
+ *   Checking "missing today" rather than "it is midnight" means a missed tick is caught up by
+ *   the next one; today's tag coverage per department is counted the same way (worker/src/home/);
  * - names no write path keyed get their pinyin search keys, a bounded number per tick
  *   (worker/src/search/keys.ts);
  * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
@@ -35,6 +36,7 @@ import { purgeExpired, type PurgeReport } from './purge';
 import { keyQueued } from '../search/keys';
 import { archiveStep, type ArchiveReport } from '../archive/job';
 import { archiveHorizon } from '../archive/horizon';
+import { recordCoverage, segmentSnapshotStatements } from '../home/rollups';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -42,6 +44,8 @@ export interface ScheduledReport {
   /** Published rules not run because their publisher's rights no longer cover them (now paused). */
   paused: { id: number; version: number }[];
   snapshots: number;
+  /** Whether today's tag coverage per department was counted this tick (the home's chart; once a day). */
+  coverage: boolean;
   /** Names given their pinyin search keys (rows no write path keyed; worker/src/search/keys.ts). */
   keyed: number;
   /** Call-webhook / notify deliveries enqueued (this tick's runs and any left staged before). */
@@ -59,6 +63,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     rules: [],
     paused: [],
     snapshots: 0,
+    coverage: false,
     keyed: 0,
     deliveries: 0,
     archived: null,
@@ -120,6 +125,11 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   for (const runId of outbound.failed) report.errors.push(`deliveries of ${runId} not enqueued; retried next minute`);
 
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
+  try {
+    report.coverage = await recordCoverage(db, dayNumber(at, tz), at);
+  } catch (e) {
+    report.errors.push(`tag coverage: ${e instanceof Error ? e.message : String(e)}`);
+  }
   report.keyed = await keyQueued(db);
 
   report.purged = await purgeExpired(env, at);
@@ -144,7 +154,7 @@ async function snapshotSegments(db: D1Database, ctx: SqlContext, errors: string[
     .prepare('SELECT id, logic FROM segments WHERE id NOT IN (SELECT segment_id FROM segment_snapshots WHERE day = ?)')
     .bind(today)
     .all<{ id: number; logic: string }>();
-  const snapshots: D1PreparedStatement[] = [];
+  const snapshots: D1PreparedStatement[][] = [];
   for (const s of due.results) {
     const logic = parseJsonOr<JsonLogic | null>(s.logic, null);
     if (logic === null) continue; // a segment whose graph does not compile has no size
@@ -153,15 +163,9 @@ async function snapshotSegments(db: D1Database, ctx: SqlContext, errors: string[
       errors.push(`segment ${s.id}: ${where.errors.map((e) => e.message).join('; ')}`);
       continue;
     }
-    snapshots.push(
-      db
-        .prepare(
-          `INSERT INTO segment_snapshots (segment_id, day, size) SELECT ?, ?, COUNT(*) FROM contacts c WHERE ${where.value.sql}
-           ON CONFLICT(segment_id, day) DO NOTHING`,
-        )
-        .bind(s.id, today, ...where.value.params),
-    );
+    // by department too, from the same count: the home scopes a department admin's chart with it
+    snapshots.push(segmentSnapshotStatements(db, s.id, today, where.value));
   }
-  if (snapshots.length) await db.batch(snapshots);
+  if (snapshots.length) await db.batch(snapshots.flat());
   return snapshots.length;
 }
