@@ -15,6 +15,7 @@ import imports from './imports';
 import rollback from './rollback';
 import security from './security';
 import outbound from './outbound';
+import home from './home';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -34,5 +35,6 @@ const en: typeof zhCN = {
   ...rollback,
   ...security,
   ...outbound,
+  ...home,
 };
 export default en;

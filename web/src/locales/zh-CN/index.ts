@@ -14,6 +14,7 @@ import imports from './imports';
 import rollback from './rollback';
 import security from './security';
 import outbound from './outbound';
+import home from './home';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -36,4 +37,5 @@ export default {
   ...rollback,
   ...security,
   ...outbound,
+  ...home,
 };
