@@ -17,17 +17,7 @@ import {
   type HomeSegments,
 } from '@shared/api/home';
 import { dayNumber, dayStartMs } from '@shared/time';
-import {
-  HOME_COVERAGE_GROUPS,
-  HOME_COVERAGE_TOTALS,
-  HOME_INTAKE,
-  HOME_INTAKE_DEAD,
-  HOME_OUTBOUND,
-  HOME_RULE_ACTIVITY,
-  HOME_RULE_LIST,
-  HOME_SEGMENT_LIST,
-  HOME_SEGMENT_SIZES,
-} from './sql';
+import { homeReads } from './sql';
 
 const HOUR_MS = 3_600_000;
 
@@ -46,20 +36,13 @@ export async function homeOverview(db: D1Database, user: SessionUser, now: numbe
   const superAdmin = user.role === 'super_admin';
   // someone without a department sees nothing of a department's (as userScope's '0')
   const path = superAdmin ? null : (user.departmentPath ?? '\u0000none');
-  const scoped = path !== null;
-  const p = scoped ? [path] : [];
-
-  const reads = [
-    db.prepare(HOME_SEGMENT_LIST(scoped)).bind(...p),
-    db.prepare(HOME_SEGMENT_SIZES(scoped)).bind(...(scoped ? [path, segmentDays[0], path] : [segmentDays[0]])),
-    db.prepare(HOME_COVERAGE_TOTALS(scoped)).bind(...p),
-    db.prepare(HOME_COVERAGE_GROUPS(scoped)).bind(...p),
-    db.prepare(HOME_RULE_LIST(scoped)).bind(...p),
-    db.prepare(HOME_RULE_ACTIVITY(scoped)).bind(tzOffsetMinutes, ruleFromHour, ...p),
-  ];
-  if (superAdmin) {
-    reads.push(db.prepare(HOME_INTAKE).bind(hours[0]), db.prepare(HOME_INTAKE_DEAD).bind(hours[0]! * HOUR_MS), db.prepare(HOME_OUTBOUND));
-  }
+  const reads = homeReads({
+    path,
+    segmentFromDay: segmentDays[0]!,
+    ruleFromHour,
+    intakeFromHour: hours[0]!,
+    tzOffsetMinutes,
+  }).map((r) => db.prepare(r.sql).bind(...r.params));
   const res = await db.batch(reads);
   const rows = <T>(i: number) => (res[i]?.results ?? []) as T[];
 

@@ -108,3 +108,42 @@ export const HOME_INTAKE_DEAD = `SELECT COUNT(*) AS open, COALESCE(SUM(dead_at >
 
 /** Outbound deliveries not delivered, by status (through the partial index deliveries_open_idx). */
 export const HOME_OUTBOUND = `SELECT status, COUNT(*) AS n FROM deliveries WHERE status <> 'delivered' GROUP BY status`;
+
+/** One read of the home: its name (for the bench), SQL and parameters. */
+export interface HomeRead {
+  name: string;
+  sql: string;
+  params: unknown[];
+}
+
+/** What a home read depends on: the viewer's scope and the windows' starts. */
+export interface HomeReadOptions {
+  /** the viewer's department path; null: a super admin (everything, and intake) */
+  path: string | null;
+  segmentFromDay: number;
+  ruleFromHour: number;
+  intakeFromHour: number;
+  tzOffsetMinutes: number;
+}
+
+/** The home's reads in the order worker/src/home/overview.ts reads their results (intake last, super admins only). */
+export function homeReads(o: HomeReadOptions): HomeRead[] {
+  const scoped = o.path !== null;
+  const p = scoped ? [o.path] : [];
+  const reads: HomeRead[] = [
+    { name: 'segment list', sql: HOME_SEGMENT_LIST(scoped), params: p },
+    { name: 'segment sizes', sql: HOME_SEGMENT_SIZES(scoped), params: scoped ? [o.path, o.segmentFromDay, o.path] : [o.segmentFromDay] },
+    { name: 'coverage totals', sql: HOME_COVERAGE_TOTALS(scoped), params: p },
+    { name: 'coverage groups', sql: HOME_COVERAGE_GROUPS(scoped), params: p },
+    { name: 'rule list', sql: HOME_RULE_LIST(scoped), params: p },
+    { name: 'rule activity', sql: HOME_RULE_ACTIVITY(scoped), params: [o.tzOffsetMinutes, o.ruleFromHour, ...p] },
+  ];
+  if (!scoped) {
+    reads.push(
+      { name: 'intake per hour', sql: HOME_INTAKE, params: [o.intakeFromHour] },
+      { name: 'intake dead letters', sql: HOME_INTAKE_DEAD, params: [o.intakeFromHour * 3_600_000] },
+      { name: 'outbound failures', sql: HOME_OUTBOUND, params: [] },
+    );
+  }
+  return reads;
+}
