@@ -52,6 +52,8 @@ export const COVERAGE_TOTALS = `INSERT INTO department_daily_counts (day, depart
    ON CONFLICT (day, department_id) DO NOTHING`;
 
 // ---- the home: what GET /api/home runs, in one batch ----
+// CROSS JOIN fixes SQLite's join order (segments / rules outside): each visible object's window is
+// then a range of the rollup's primary key, instead of a scan of every day ever kept.
 
 /** `scoped`: the caller is a department admin or staff (one extra leading `?`: their path). */
 const segmentScope = (scoped: boolean) => (scoped ? `WHERE s.department_id IN (${SUBTREE})` : '');
@@ -67,9 +69,9 @@ export const HOME_SEGMENT_LIST = (scoped: boolean) => `SELECT s.id, s.name FROM 
 export const HOME_SEGMENT_SIZES = (scoped: boolean) =>
   scoped
     ? `SELECT d.segment_id AS id, d.day, SUM(CASE WHEN d.department_id IN (${SUBTREE}) THEN d.size ELSE 0 END) AS size
-       FROM segments s JOIN segment_snapshot_departments d ON d.segment_id = s.id AND d.day >= ?
+       FROM segments s CROSS JOIN segment_snapshot_departments d ON d.segment_id = s.id AND d.day >= ?
        ${segmentScope(true)} GROUP BY d.segment_id, d.day`
-    : `SELECT ss.segment_id AS id, ss.day, ss.size FROM segments s JOIN segment_snapshots ss ON ss.segment_id = s.id AND ss.day >= ?`;
+    : `SELECT ss.segment_id AS id, ss.day, ss.size FROM segments s CROSS JOIN segment_snapshots ss ON ss.segment_id = s.id AND ss.day >= ?`;
 
 const deptScope = (scoped: boolean, col: string) => (scoped ? `AND ${col} IN (${SUBTREE})` : '');
 const LATEST_COVERAGE_DAY = '(SELECT MAX(day) FROM department_daily_counts)';
@@ -98,7 +100,7 @@ export const HOME_RULE_LIST = (scoped: boolean) => `SELECT r.id, r.name, r.statu
  */
 export const HOME_RULE_ACTIVITY = (scoped: boolean) =>
   `SELECT a.rule_id AS id, CAST((a.hour * 3600000 + ? * 60000) / 86400000 AS INTEGER) AS day, SUM(a.added) AS added, SUM(a.removed) AS removed
-   FROM rules r JOIN rule_activity_hourly a ON a.rule_id = r.id AND a.hour >= ? ${ruleScope(scoped)} GROUP BY 1, 2`;
+   FROM rules r CROSS JOIN rule_activity_hourly a ON a.rule_id = r.id AND a.hour >= ? ${ruleScope(scoped)} GROUP BY 1, 2`;
 
 /** Events per source per hour since an epoch hour. Binds: hour. */
 export const HOME_INTAKE = `SELECT i.source_id AS id, i.hour, i.events, s.name FROM intake_hourly i LEFT JOIN event_sources s ON s.id = i.source_id WHERE i.hour >= ?`;
