@@ -54,6 +54,17 @@ describe('home', () => {
     expect(await page.getByTestId('home-coverage').getByTestId('card-summary').innerText()).toContain(
       `${home.coverage.contacts.toLocaleString('zh-CN')} 位联系人中 ${tagged}`,
     );
+    // a click on a group's bar opens that group on the tags screen
+    const first = home.coverage.groups.find((g) => g.contacts > home.coverage.contacts / 2)!;
+    const rows = home.coverage.groups.length + 1; // and the untagged row
+    const box = (await page.getByTestId('coverage-chart').boundingBox())!;
+    const row = home.coverage.groups.indexOf(first);
+    await page.mouse.click(box.x + box.width * 0.4, box.y + 4 + (row + 0.5) * ((box.height - 8) / rows));
+    await page.waitForURL((u) => u.pathname === '/tags' && u.hash === `#group-${first.id}`);
+    await page.locator(`#group-${first.id}`).waitFor();
+    await gotoPage(page, `${baseURL}/`);
+    await page.getByTestId('coverage-chart').waitFor();
+
     // intake: drawn, per source, the failures and the queue's backlog said plainly
     expect(await drawn(page, 'intake-chart')).toBe(true);
     const events = home.intake!.sources.reduce((n, s) => n + s.total, 0);
