@@ -9,8 +9,10 @@ const en: typeof zh = {
     took: 'Queried in {ms} ms',
     segments: {
       title: 'Segment sizes',
-      summary: '{n} segments, sized once a day (up to the last {days} days shown); the largest is “{name}” ({size} contacts)',
-      summaryNone: '{n} segments, not counted yet',
+      // plural by the number of segments (vue-i18n: singular | plural)
+      summary:
+        '{n} segment, sized once a day (up to the last {days} days shown); the largest is “{name}” ({size} contacts) | {n} segments, sized once a day (up to the last {days} days shown); the largest is “{name}” ({size} contacts)',
+      summaryNone: '{n} segment, not counted yet | {n} segments, not counted yet',
       open: 'Open segment',
       latest: 'Latest',
       noSnapshot: 'not counted yet',
@@ -33,7 +35,9 @@ const en: typeof zh = {
     },
     rules: {
       title: 'Rule activity',
-      summary: 'Rules added {added} tags and removed {removed} in the last {days} days; {published} rules published',
+      // plural by the number of published rules
+      summary:
+        'Rules added {added} tags and removed {removed} in the last {days} days; {published} rule published | Rules added {added} tags and removed {removed} in the last {days} days; {published} rules published',
       added: 'added',
       removed: 'removed',
       others: 'Other rules',
@@ -43,7 +47,8 @@ const en: typeof zh = {
     },
     intake: {
       title: 'Data intake',
-      summary: '{n} events from {sources} sources in the last {hours} hours',
+      // plural by the number of sources
+      summary: '{n} events from {sources} source in the last {hours} hours | {n} events from {sources} sources in the last {hours} hours',
       unnamed: 'Unregistered source {id}',
       empty: 'No events in the last {hours} hours. Create a webhook source under Data sources and send events to it.',
       emptyAction: 'Open data sources',
