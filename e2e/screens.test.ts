@@ -5,7 +5,8 @@ import { openBrowser, gotoPage } from './browser';
 import zhCN from '../web/src/locales/zh-CN/index';
 
 const baseURL = inject('baseURL');
-const SCREENS = ['rules', 'segments', 'contacts', 'tags', 'rollback', 'audit', 'people', 'sources'] as const;
+/** Paths of the screens ('' is the home). */
+const SCREENS = ['', 'rules', 'segments', 'contacts', 'tags', 'rollback', 'audit', 'people', 'sources'] as const;
 /** A vue-i18n key shown raw means a missing translation, e.g. "contacts.title". */
 const RAW_KEY = new RegExp(`\\b(${Object.keys(zhCN).join('|')})\\.[A-Za-z_.]+\\b`);
 
@@ -32,7 +33,7 @@ describe.each(['zh-CN', 'en'] as const)('every screen in %s', (locale) => {
     if (locale === 'zh-CN') expect(text).toMatch(/[\u4e00-\u9fff]/);
     else expect(await page.locator('nav').innerText()).not.toMatch(/[\u4e00-\u9fff]/);
     expect(errors).toEqual([]);
-    await page.screenshot({ path: `e2e/screenshots/${screen}-${locale}.png`, fullPage: true });
+    await page.screenshot({ path: `e2e/screenshots/${screen || 'home'}-${locale}.png`, fullPage: true });
     await page.close();
   });
 });

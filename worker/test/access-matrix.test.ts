@@ -454,6 +454,7 @@ const ROUTES: Record<string, Route | 'public'> = {
   },
   'POST /api/exports/contacts': { policy: superOnly, call: (u) => send(u, 'POST', '/api/exports/contacts', {}) },
 
+  'GET /api/home': { policy: any, call: (u) => get(u, '/api/home') },
   'GET /api/segments': { policy: any, call: (u) => get(u, '/api/segments') },
   'POST /api/segments/preview': {
     policy: any,

@@ -15,8 +15,15 @@ declare module 'vue-router' {
 /** One route per feature; each screen lives in web/src/features/<feature>/. */
 export const router = createRouter({
   history: createWebHistory(),
+  // `/tags#group-3` (the home's coverage bars): the screen loads its groups after navigating, so wait for the anchor
+  scrollBehavior: async (to, _from, saved) => {
+    if (saved) return saved;
+    if (!to.hash) return { top: 0 };
+    for (let i = 0; i < 40 && !document.querySelector(to.hash); i++) await new Promise((r) => setTimeout(r, 50));
+    return document.querySelector(to.hash) ? { el: to.hash, top: 16 } : { top: 0 };
+  },
   routes: [
-    { path: '/', redirect: '/contacts' },
+    { path: '/', name: 'home', component: () => import('../features/home/HomePage.vue') },
     { path: '/login', name: 'login', component: () => import('../features/auth/LoginPage.vue'), meta: { public: true } },
     { path: '/rules', name: 'rules', component: () => import('../features/rules/RulesPage.vue') },
     { path: '/rules/:id(\\d+)', name: 'rule', component: () => import('../features/rules/RuleEditorPage.vue') },
@@ -46,7 +53,7 @@ export const router = createRouter({
     },
     { path: '/people', name: 'people', component: () => import('../features/people/PeoplePage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/sources', name: 'sources', component: () => import('../features/sources/SourcesPage.vue'), meta: { minRole: 'super_admin' } },
-    { path: '/:pathMatch(.*)*', redirect: '/contacts' },
+    { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 });
 
@@ -54,9 +61,9 @@ export const router = createRouter({
 router.beforeEach(async (to) => {
   const session = useSessionStore();
   if (!session.loaded) await session.load();
-  if (to.meta.public) return session.user && to.name === 'login' ? { path: String(to.query.next ?? '/contacts') } : true;
+  if (to.meta.public) return session.user && to.name === 'login' ? { path: String(to.query.next ?? '/') } : true;
   if (!session.user) return { name: 'login', query: to.fullPath === '/' ? {} : { next: to.fullPath } };
-  if (to.meta.minRole && !session.can(to.meta.minRole)) return { path: '/contacts' };
+  if (to.meta.minRole && !session.can(to.meta.minRole)) return { path: '/' };
   return true;
 });
 

@@ -10,8 +10,9 @@
  *   re-tags (outbound/rule-deliveries.ts), enqueued after the batch — with any left staged by an
  *   earlier run whose enqueue failed;
  * - every segment without a snapshot for today gets one (`segment_snapshots`, size counted
- *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
- *   means a missed tick is caught up by the next one;
+ *   with the segment's SQL predicate, also split by department for the home's scoped chart).
+ *   Checking "missing today" rather than "it is midnight" means a missed tick is caught up by
+ *   the next one; today's tag coverage per department is counted the same way (worker/src/home/);
  * - names no write path keyed get their pinyin search keys, a bounded number per tick
  *   (worker/src/search/keys.ts);
  * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
@@ -36,6 +37,7 @@ import { keyQueued } from '../search/keys';
 import { sealLegacySourceSecrets } from '../ingest/source-secrets';
 import { archiveStep, type ArchiveReport } from '../archive/job';
 import { archiveHorizon } from '../archive/horizon';
+import { recordCoverage, segmentSnapshotStatements } from '../home/rollups';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -43,6 +45,8 @@ export interface ScheduledReport {
   /** Published rules not run because their publisher's rights no longer cover them (now paused). */
   paused: { id: number; version: number }[];
   snapshots: number;
+  /** Whether today's tag coverage per department was counted this tick (the home's chart; once a day). */
+  coverage: boolean;
   /** Names given their pinyin search keys (rows no write path keyed; worker/src/search/keys.ts). */
   keyed: number;
   /** Event sources whose clear secrets (from before sealing) were sealed (worker/src/ingest/source-secrets.ts). */
@@ -62,6 +66,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     rules: [],
     paused: [],
     snapshots: 0,
+    coverage: false,
     keyed: 0,
     sealedSources: 0,
     deliveries: 0,
@@ -124,6 +129,11 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   for (const runId of outbound.failed) report.errors.push(`deliveries of ${runId} not enqueued; retried next minute`);
 
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
+  try {
+    report.coverage = await recordCoverage(db, dayNumber(at, tz), at);
+  } catch (e) {
+    report.errors.push(`tag coverage: ${e instanceof Error ? e.message : String(e)}`);
+  }
   report.keyed = await keyQueued(db);
   try {
     report.sealedSources = await sealLegacySourceSecrets(env);
@@ -153,7 +163,7 @@ async function snapshotSegments(db: D1Database, ctx: SqlContext, errors: string[
     .prepare('SELECT id, logic FROM segments WHERE id NOT IN (SELECT segment_id FROM segment_snapshots WHERE day = ?)')
     .bind(today)
     .all<{ id: number; logic: string }>();
-  const snapshots: D1PreparedStatement[] = [];
+  const snapshots: D1PreparedStatement[][] = [];
   for (const s of due.results) {
     const logic = parseJsonOr<JsonLogic | null>(s.logic, null);
     if (logic === null) continue; // a segment whose graph does not compile has no size
@@ -162,15 +172,9 @@ async function snapshotSegments(db: D1Database, ctx: SqlContext, errors: string[
       errors.push(`segment ${s.id}: ${where.errors.map((e) => e.message).join('; ')}`);
       continue;
     }
-    snapshots.push(
-      db
-        .prepare(
-          `INSERT INTO segment_snapshots (segment_id, day, size) SELECT ?, ?, COUNT(*) FROM contacts c WHERE ${where.value.sql}
-           ON CONFLICT(segment_id, day) DO NOTHING`,
-        )
-        .bind(s.id, today, ...where.value.params),
-    );
+    // by department too, from the same count: the home scopes a department admin's chart with it
+    snapshots.push(segmentSnapshotStatements(db, s.id, today, where.value));
   }
-  if (snapshots.length) await db.batch(snapshots);
+  if (snapshots.length) await db.batch(snapshots.flat());
   return snapshots.length;
 }

@@ -702,6 +702,10 @@ export const deliveries = sqliteTable(
     index('deliveries_destination_status_idx').on(t.destinationId, t.status, t.lastAttemptAt),
     // the purge of delivered rows past the queue's retention (worker/src/cron/purge.ts)
     index('deliveries_delivered_idx').on(t.status, t.deliveredAt),
+    // the home's failure counts: only rows not yet delivered, so the index stays as small as the backlog
+    index('deliveries_open_idx')
+      .on(t.status)
+      .where(sql`${t.status} <> 'delivered'`),
     check('deliveries_status_check', sql`${t.status} in ('delivered', 'failed', 'dead', 'queued')`),
   ],
 );
@@ -792,4 +796,84 @@ export const wecomTokens = sqliteTable(
     leaseUntil: integer('lease_until'),
   },
   (t) => [primaryKey({ columns: [t.connectionId, t.app] }), check('wecom_tokens_app_check', sql`${t.app} in ('contact', 'agent')`)],
+);
+
+/*
+ * The home screen's rollups (worker/src/home/): small tables the charts read instead of
+ * contacts, events or the ledger, so the home costs the same at 1M contacts as at 10k.
+ */
+
+/**
+ * A segment's daily size split by the department of its contacts (department 0: contacts with
+ * none), written by the cron with `segment_snapshots` from one count: a department admin's
+ * chart sums their subtree's rows, the number the segments list shows them. A day with no row
+ * for the segment was not recorded this way (before this table), never "zero".
+ */
+export const segmentSnapshotDepartments = sqliteTable(
+  'segment_snapshot_departments',
+  {
+    segmentId: integer('segment_id').notNull(),
+    day: integer('day').notNull(),
+    /** 0: contacts without a department (only super admins see them) */
+    departmentId: integer('department_id').notNull(),
+    size: integer('size').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.segmentId, t.day, t.departmentId] })],
+);
+
+/**
+ * Contacts per department per day and how many hold at least one active tag (the untagged
+ * share's two numbers), counted by the cron once a day. Department 0: contacts with none.
+ */
+export const departmentDailyCounts = sqliteTable(
+  'department_daily_counts',
+  {
+    day: integer('day').notNull(),
+    departmentId: integer('department_id').notNull(),
+    contacts: integer('contacts').notNull(),
+    tagged: integer('tagged').notNull(),
+    /** epoch ms the cron counted them */
+    countedAt: integer('counted_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.departmentId] })],
+);
+
+/** Contacts per department per day holding at least one active tag of a group (tag coverage), with the row above. */
+export const tagGroupDailyCoverage = sqliteTable(
+  'tag_group_daily_coverage',
+  {
+    day: integer('day').notNull(),
+    departmentId: integer('department_id').notNull(),
+    groupId: integer('group_id').notNull(),
+    contacts: integer('contacts').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.departmentId, t.groupId] })],
+);
+
+/**
+ * Tags added and removed by each rule per UTC hour, kept by a trigger on `tag_ledger` (migration
+ * 0020), so whatever writes a rule's ledger rows (publish, cron, webhook path, rollback of a
+ * rule's run: source 'rollback' is not counted) is counted in the same transaction.
+ */
+export const ruleActivityHourly = sqliteTable(
+  'rule_activity_hourly',
+  {
+    ruleId: integer('rule_id').notNull(),
+    /** epoch hour: floor(at / 3,600,000) */
+    hour: integer('hour').notNull(),
+    added: integer('added').notNull().default(0),
+    removed: integer('removed').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.ruleId, t.hour] })],
+);
+
+/** Events stored per source per UTC hour, kept by a trigger on `events` (migration 0020): the intake chart. */
+export const intakeHourly = sqliteTable(
+  'intake_hourly',
+  {
+    hour: integer('hour').notNull(),
+    sourceId: text('source_id').notNull(),
+    events: integer('events').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.hour, t.sourceId] })],
 );

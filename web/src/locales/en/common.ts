@@ -7,6 +7,7 @@ const en: typeof zh = {
     language: 'Language',
   },
   nav: {
+    home: 'Overview',
     rules: 'Tagging rules',
     segments: 'Segments',
     contacts: 'Contacts',

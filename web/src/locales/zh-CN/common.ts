@@ -6,6 +6,7 @@ export default {
     language: '语言',
   },
   nav: {
+    home: '概览',
     rules: '标签规则',
     segments: '人群分群',
     contacts: '联系人',
