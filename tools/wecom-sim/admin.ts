@@ -36,6 +36,7 @@ function limitsFrom(body: Record<string, unknown>): RateLimits {
 }
 
 export function adminRoutes(core: WecomSimCore): Hono {
+  // Long on purpose: the admin API's route table, one short handler per path; splitting it would scatter the table.
   const admin = new Hono();
   const corpOf = (corpid: string): Corp => {
     const corp = core.corp(corpid);

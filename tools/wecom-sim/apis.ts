@@ -109,6 +109,7 @@ function decodeCursor(corp: Corp, kind: string, cursor: string): number {
 }
 
 export function registerWecomApis(api: RegisterApi, core: WecomSimCore): void {
+  // Long on purpose: WeCom's route table, one short handler per endpoint in the order of WeCom's docs; splitting it would scatter the table.
   // 「获取配置了客户联系功能的成员列表」 GET externalcontact/get_follow_user_list
   api('GET', 'externalcontact/get_follow_user_list', ({ corp }) => ({ follow_user: [...corp.followUsers.keys()] }), {
     needs: 'contact',

@@ -93,6 +93,7 @@ function randomToken(): string {
 
 /** The simulator's state and operations, apart from HTTP. */
 export function createSimCore(options: WecomSimOptions = {}) {
+  // Long on purpose: one closure over the simulator's state, so every operation sees the same corp maps, clock and limits.
   const clock = options.clock ?? new SimClock();
   const limiter = new RateLimiter();
   const state = {
@@ -292,6 +293,7 @@ export interface ApiOptions {
 export type RegisterApi = (method: 'GET' | 'POST', name: string, handler: ApiHandler, opts?: ApiOptions) => void;
 
 export function createWecomSim(options: WecomSimOptions = {}) {
+  // Long on purpose: wires the core, the WeCom routes and the admin routes into one app, each step a few lines.
   const core = createSimCore(options);
   const { state, limiter } = core;
   const app = new Hono();

@@ -46,6 +46,7 @@ export interface ChangeResult {
 
 /** Runs a WeCom-side change on a corp and emits its callbacks. Errors are SimErrors (400/404). */
 export async function applyChange(core: WecomSimCore, corp: Corp, kind: string, body: Record<string, unknown>): Promise<ChangeResult> {
+  // Long on purpose: one switch over the human-side change kinds, each case a few lines and the callback it sends.
   const now = core.now(corp);
   const base = (fields: CallbackFields): CallbackFields => ({
     ToUserName: corp.corpid,

@@ -191,6 +191,7 @@ export function opaqueId(prefix: string, next: () => number, length = 32): strin
 
 /** Builds a corp from a seed. Nothing else is random: the same options give the same corp. */
 export function seedCorp(opts: SeedOptions = {}): Corp {
+  // Long on purpose: the seeded draws in one pass, so the same seed gives the same corp (tests pin it).
   const next = rng(opts.seed ?? 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
   const corpid = opts.corpid ?? DEMO_CORP_ID;

@@ -30,7 +30,7 @@ import type { SqlContext } from '@shared/rules/operators';
 import { applyStatements } from '../rules/apply';
 import { outboundStatements, sendPendingDeliveries } from '../outbound/rule-deliveries';
 import { tzOffsetMinutes } from '../rules/context';
-import { publishedStatement, ruleSetFor, type PublishedRow } from '../execution/published';
+import { publishedStatement, ruleSetFor, type PublishedRow, type PublishedRule } from '../execution/published';
 import { cronProblem, isScheduledAt } from '@shared/schedule';
 import { purgeExpired, type PurgeReport } from './purge';
 import { keyQueued } from '../search/keys';
@@ -79,49 +79,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   const rows = (await publishedStatement(db).all<PublishedRow>()).results;
   const set = await ruleSetFor(db, rows, at);
   report.paused = set.paused.map(({ id, version }) => ({ id, version }));
-  for (const rule of set.rules) {
-    if (rule.trigger !== 'schedule' || !rule.compiled || rule.compiled.trigger.type !== 'schedule') continue;
-    // a version published before schedules were checked may carry one the cron cannot read
-    const problem = cronProblem(rule.compiled.trigger.cron);
-    if (problem !== null) {
-      report.errors.push(`rule ${rule.id} v${rule.version}: ${problem}`);
-      continue;
-    }
-    if (!isScheduledAt(rule.compiled.trigger.cron, at, tz)) continue;
-    const batchId = `schedule:${rule.id}:${rule.version}:${at}`;
-    // the same contacts the webhook path and the preview consider: the share, within the rule's departments
-    const scope = bothScopes(
-      rule.rolloutPercent >= 100 ? undefined : rolloutSql(rule.id, rule.rolloutPercent),
-      rule.departmentIds
-        ? { sql: 'c.department_id IN (SELECT value FROM json_each(?))', params: [JSON.stringify([...rule.departmentIds])] }
-        : undefined,
-    );
-    const apply = applyStatements(db, rule.compiled, rule.net, ctx, scope, {
-      source: 'rule',
-      ruleId: rule.id,
-      ruleVersion: rule.version,
-      batchId,
-      at,
-    });
-    if (!apply.ok) {
-      report.errors.push(`rule ${rule.id} v${rule.version}: ${apply.errors.map((e) => e.message).join('; ')}`);
-      continue;
-    }
-    const outbound = outboundStatements(db, rule.compiled, ctx, scope, {
-      ruleId: rule.id,
-      ruleVersion: rule.version,
-      batchId,
-      cause: { kind: 'schedule', ref: batchId },
-      at,
-    });
-    if (!outbound.ok) {
-      report.errors.push(`rule ${rule.id} v${rule.version}: ${outbound.errors.map((e) => e.message).join('; ')}`);
-      continue;
-    }
-    await db.batch([...outbound.value.before, ...apply.value, ...outbound.value.after]);
-    const n = await db.prepare('SELECT COUNT(*) AS n FROM tag_ledger WHERE batch_id = ?').bind(batchId).first<{ n: number }>();
-    report.rules.push({ id: rule.id, version: rule.version, ledgerRows: n?.n ?? 0 });
-  }
+  for (const rule of set.rules) await runScheduledRule(db, rule, ctx, at, report);
 
   // Deliveries of this tick's runs, and any an earlier run could not enqueue (staged until sent).
   const outbound = await sendPendingDeliveries(env);
@@ -129,26 +87,70 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   for (const runId of outbound.failed) report.errors.push(`deliveries of ${runId} not enqueued; retried next minute`);
 
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
-  try {
-    report.coverage = await recordCoverage(db, dayNumber(at, tz), at);
-  } catch (e) {
-    report.errors.push(`tag coverage: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  report.coverage = (await attempt(report, 'tag coverage', () => recordCoverage(db, dayNumber(at, tz), at))) ?? false;
   report.keyed = await keyQueued(db);
-  try {
-    report.sealedSources = await sealLegacySourceSecrets(env);
-  } catch (e) {
-    report.errors.push(`sealing source secrets: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  report.sealedSources = (await attempt(report, 'sealing source secrets', () => sealLegacySourceSecrets(env))) ?? 0;
 
   report.purged = await purgeExpired(env, at);
-  try {
-    report.archived = await archiveStep(env, at, await archiveHorizon(env));
-  } catch (e) {
-    report.errors.push(`archive: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  report.archived = await attempt(report, 'archive', async () => archiveStep(env, at, await archiveHorizon(env)));
   if (report.errors.length) console.error('scheduled run problems', report.errors);
   return report;
+}
+
+/** A step whose failure is reported (`label: message`) without stopping the rest of the tick; null when it failed. */
+async function attempt<T>(report: ScheduledReport, label: string, step: () => Promise<T>): Promise<T | null> {
+  try {
+    return await step();
+  } catch (e) {
+    report.errors.push(`${label}: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  }
+}
+
+/** One published schedule rule at `at`: runs it if its cron matches, in one batch with its staged deliveries. */
+async function runScheduledRule(db: D1Database, rule: PublishedRule, ctx: SqlContext, at: number, report: ScheduledReport): Promise<void> {
+  const tz = ctx.tzOffsetMinutes;
+  if (rule.trigger !== 'schedule' || !rule.compiled || rule.compiled.trigger.type !== 'schedule') return;
+  // a version published before schedules were checked may carry one the cron cannot read
+  const problem = cronProblem(rule.compiled.trigger.cron);
+  if (problem !== null) {
+    report.errors.push(`rule ${rule.id} v${rule.version}: ${problem}`);
+    return;
+  }
+  if (!isScheduledAt(rule.compiled.trigger.cron, at, tz)) return;
+  const batchId = `schedule:${rule.id}:${rule.version}:${at}`;
+  // the same contacts the webhook path and the preview consider: the share, within the rule's departments
+  const scope = bothScopes(
+    rule.rolloutPercent >= 100 ? undefined : rolloutSql(rule.id, rule.rolloutPercent),
+    rule.departmentIds
+      ? { sql: 'c.department_id IN (SELECT value FROM json_each(?))', params: [JSON.stringify([...rule.departmentIds])] }
+      : undefined,
+  );
+  const apply = applyStatements(db, rule.compiled, rule.net, ctx, scope, {
+    source: 'rule',
+    ruleId: rule.id,
+    ruleVersion: rule.version,
+    batchId,
+    at,
+  });
+  if (!apply.ok) {
+    report.errors.push(`rule ${rule.id} v${rule.version}: ${apply.errors.map((e) => e.message).join('; ')}`);
+    return;
+  }
+  const outbound = outboundStatements(db, rule.compiled, ctx, scope, {
+    ruleId: rule.id,
+    ruleVersion: rule.version,
+    batchId,
+    cause: { kind: 'schedule', ref: batchId },
+    at,
+  });
+  if (!outbound.ok) {
+    report.errors.push(`rule ${rule.id} v${rule.version}: ${outbound.errors.map((e) => e.message).join('; ')}`);
+    return;
+  }
+  await db.batch([...outbound.value.before, ...apply.value, ...outbound.value.after]);
+  const n = await db.prepare('SELECT COUNT(*) AS n FROM tag_ledger WHERE batch_id = ?').bind(batchId).first<{ n: number }>();
+  report.rules.push({ id: rule.id, version: rule.version, ledgerRows: n?.n ?? 0 });
 }
 
 /** The Workers `scheduled` handler. */

@@ -18,6 +18,7 @@ import {
 } from '@shared/api/home';
 import { dayNumber, dayStartMs } from '@shared/time';
 import { homeReads } from './sql';
+import { batch, typed } from '../db/rows';
 
 const HOUR_MS = 3_600_000;
 
@@ -36,38 +37,44 @@ export async function homeOverview(db: D1Database, user: SessionUser, now: numbe
   const superAdmin = user.role === 'super_admin';
   // someone without a department sees nothing of a department's (as userScope's '0')
   const path = superAdmin ? null : (user.departmentPath ?? '\u0000none');
-  const reads = homeReads({
+  const s = homeReads({
     path,
     segmentFromDay: segmentDays[0]!,
     ruleFromHour,
     intakeFromHour: hours[0]!,
     tzOffsetMinutes,
   }).map((r) => db.prepare(r.sql).bind(...r.params));
-  const res = await db.batch(reads);
-  const rows = <T>(i: number) => (res[i]?.results ?? []) as T[];
+  // one batch, each result typed by its statement (the order of homeReads)
+  const common = [
+    typed<{ id: number; name: string }>(s[0]!),
+    typed<{ id: number; day: number; size: number }>(s[1]!),
+    typed<{ day: number; contacts: number; tagged: number; counted_at: number }>(s[2]!),
+    typed<{ id: number; name: string; color: string; contacts: number }>(s[3]!),
+    typed<{ id: number; name: string; status: string }>(s[4]!),
+    typed<{ id: number; day: number; added: number; removed: number }>(s[5]!),
+  ] as const;
+  const intakeReads = [
+    typed<{ id: string; hour: number; events: number; name: string | null }>(s[6]!),
+    typed<{ open: number; recent: number }>(s[7]!),
+    typed<{ status: string; n: number }>(s[8]!),
+  ] as const;
+  const [segmentList, segmentSizes, totalRows, groupRows, ruleList, ruleActivity, ...intakeResults] = superAdmin
+    ? await batch(db, [...common, ...intakeReads])
+    : await batch(db, common);
 
-  const segments = shapeSegments(rows<{ id: number; name: string }>(0), rows<{ id: number; day: number; size: number }>(1), segmentDays);
-  const totals = rows<{ day: number; contacts: number; tagged: number; counted_at: number }>(2)[0];
+  const segments = shapeSegments(segmentList.results, segmentSizes.results, segmentDays);
+  const totals = totalRows.results[0];
   const coverage: HomeCoverage = {
     day: totals?.day ?? null,
     countedAt: totals?.counted_at ?? null,
     contacts: totals?.contacts ?? 0,
     untagged: totals ? totals.contacts - totals.tagged : 0,
-    groups: rows<{ id: number; name: string; color: string; contacts: number }>(3),
+    groups: groupRows.results,
   };
-  const rules = shapeRules(
-    rows<{ id: number; name: string; status: string }>(4),
-    rows<{ id: number; day: number; added: number; removed: number }>(5),
-    ruleDays,
-  );
-  const intake = superAdmin
-    ? shapeIntake(
-        rows<{ id: string; hour: number; events: number; name: string | null }>(6),
-        rows<{ open: number; recent: number }>(7)[0],
-        rows<{ status: string; n: number }>(8),
-        hours,
-      )
-    : null;
+  const rules = shapeRules(ruleList.results, ruleActivity.results, ruleDays);
+  const [intakeHours, intakeDead, outbound] = intakeResults;
+  const intake =
+    intakeHours && intakeDead && outbound ? shapeIntake(intakeHours.results, intakeDead.results[0], outbound.results, hours) : null;
   return { today, tzOffsetMinutes, segments, coverage, rules, intake, tookMs: Date.now() - started };
 }
 

@@ -10,6 +10,7 @@
  */
 import { fieldKeys, openField, sealField, type FieldKeys } from '../crypto/fields';
 import type { SourceRow } from './pipeline';
+import { packCallbackKeys } from '../wecom/callback-keys';
 
 const SEALED = 'sf1:';
 
@@ -75,4 +76,54 @@ export async function sealLegacySourceSecrets(env: Env, limit = 100): Promise<nu
   const statements = (await Promise.all(results.map((r) => sealStatement(env.DB, keys, r)))).filter((s) => s !== null);
   const done = await env.DB.batch(statements);
   return done.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
+}
+
+/**
+ * The statement rotating a generic source to `secret`: the current one (as stored) stays valid
+ * as the previous one until `expires`.
+ */
+export async function secretRotation(env: Env, id: string, secret: string, expires: number): Promise<D1PreparedStatement> {
+  return env.DB.prepare(
+    'UPDATE event_sources SET previous_secret = secret, previous_secret_expires_at = ?, secret = ? WHERE id = ? AND revoked_at IS NULL',
+  ).bind(expires, await sealSecret(await fieldKeys(env), secret), id);
+}
+
+/**
+ * The statement rotating a WeCom source to `keys`: the pair WeCom signs with until the new one is
+ * saved in its console stays valid, sealed as one value, until `expires`. Guarded by the stored
+ * pair, so a concurrent rotation makes it change nothing (the caller answers 409).
+ */
+export async function wecomKeysRotation(
+  env: Env,
+  id: string,
+  keys: { token: string; encodingAesKey: string },
+  expires: number,
+): Promise<D1PreparedStatement> {
+  const db = env.DB;
+  const fk = await fieldKeys(env);
+  const current = await db
+    .prepare('SELECT wecom_token, wecom_aes_key FROM event_sources WHERE id = ?')
+    .bind(id)
+    .first<Pick<SourceRow, 'wecom_token' | 'wecom_aes_key'>>();
+  const previous =
+    current?.wecom_token && current.wecom_aes_key
+      ? await sealSecret(
+          fk,
+          packCallbackKeys({ token: await openSecret(fk, current.wecom_token), aesKey: await openSecret(fk, current.wecom_aes_key) }),
+        )
+      : null;
+  return db
+    .prepare(
+      `UPDATE event_sources SET previous_secret = ?, previous_secret_expires_at = ?, wecom_token = ?, wecom_aes_key = ?
+       WHERE id = ? AND revoked_at IS NULL AND wecom_token IS ? AND wecom_aes_key IS ?`,
+    )
+    .bind(
+      previous,
+      previous ? expires : null,
+      await sealSecret(fk, keys.token),
+      await sealSecret(fk, keys.encodingAesKey),
+      id,
+      current?.wecom_token ?? null,
+      current?.wecom_aes_key ?? null,
+    );
 }

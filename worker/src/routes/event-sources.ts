@@ -25,8 +25,7 @@ import { z } from 'zod';
 import { DAY_MS } from '@shared/time';
 import type { EventSourceRow, UserRow } from '../db/rows';
 import { forgetSource } from '../ingest/source-cache';
-import { packCallbackKeys } from '../wecom/callback-keys';
-import { openSecret, sealSecret } from '../ingest/source-secrets';
+import { sealSecret, secretRotation, wecomKeysRotation } from '../ingest/source-secrets';
 import { fieldKeys } from '../crypto/fields';
 
 const sourcePath = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a source id') });
@@ -187,41 +186,11 @@ export const eventSources = new Hono<AppEnv>()
     if (before.kind === 'wecom') {
       const entered = b.token !== undefined && b.encodingAesKey !== undefined;
       const keys = entered ? { token: b.token!, encodingAesKey: b.encodingAesKey! } : generatedKeys();
-      const current = await db
-        .prepare('SELECT wecom_token, wecom_aes_key FROM event_sources WHERE id = ?')
-        .bind(id)
-        .first<{ wecom_token: string | null; wecom_aes_key: string | null }>();
-      // the pair WeCom signs with until the new one is saved in its console (stored sealed, as every secret here)
-      const fk = await fieldKeys(c.env);
-      const previous =
-        current?.wecom_token && current.wecom_aes_key
-          ? await sealSecret(
-              fk,
-              packCallbackKeys({ token: await openSecret(fk, current.wecom_token), aesKey: await openSecret(fk, current.wecom_aes_key) }),
-            )
-          : null;
-      update = db
-        .prepare(
-          `UPDATE event_sources SET previous_secret = ?, previous_secret_expires_at = ?, wecom_token = ?, wecom_aes_key = ?
-           WHERE id = ? AND revoked_at IS NULL AND wecom_token IS ? AND wecom_aes_key IS ?`,
-        )
-        .bind(
-          previous,
-          previous ? expires : null,
-          await sealSecret(fk, keys.token),
-          await sealSecret(fk, keys.encodingAesKey),
-          id,
-          current?.wecom_token ?? null,
-          current?.wecom_aes_key ?? null,
-        );
+      update = await wecomKeysRotation(c.env, id, keys, expires);
       res = { wecom: { ...keys, corpId: before.corpId ?? '', entered } };
     } else {
       const secret = randomHex(32);
-      update = db
-        .prepare(
-          'UPDATE event_sources SET previous_secret = secret, previous_secret_expires_at = ?, secret = ? WHERE id = ? AND revoked_at IS NULL',
-        )
-        .bind(expires, await sealSecret(await fieldKeys(c.env), secret), id);
+      update = await secretRotation(c.env, id, secret, expires);
       res = { secret };
     }
     const what = before.kind === 'wecom' ? 'Token and EncodingAESKey' : 'secret';

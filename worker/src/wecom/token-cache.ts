@@ -21,6 +21,7 @@ import type { WecomApp } from '@shared/api/wecom';
 import { fieldKeys, openField, sealField } from '../crypto/fields';
 import { WecomNotConfiguredError, WecomUnreachableError } from './errors';
 import { DEFAULT_TIMEOUT_MS, getToken } from './http';
+import { batch, typed } from '../db/rows';
 
 /** A token is not used in its last 5 minutes (or last quarter, for a lifetime under 20 minutes). */
 export const TOKEN_MARGIN_MS = 5 * 60_000;
@@ -131,7 +132,7 @@ async function refreshIfClaimed(
   const now = Date.now();
   let claim: ClaimRow | undefined;
   try {
-    const [, read] = await db.batch([
+    const [, read] = await batch(db, [
       db
         .prepare(
           `INSERT INTO wecom_tokens (connection_id, app, lease_owner, lease_until) VALUES (?1, ?2, ?3, ?4)
@@ -141,15 +142,17 @@ async function refreshIfClaimed(
         )
         .bind(connectionId, app, owner, now + leaseMs, now, refused),
       // in the same transaction: the secret the lease was taken for, and whether we hold it
-      db
-        .prepare(
-          `SELECT c.corp_id, c.${SECRET_COLUMN[app]} AS secret_enc,
-             (SELECT lease_owner FROM wecom_tokens WHERE connection_id = c.id AND app = ?) AS owner
-           FROM wecom_connections c WHERE c.id = ?`,
-        )
-        .bind(app, connectionId),
+      typed<ClaimRow>(
+        db
+          .prepare(
+            `SELECT c.corp_id, c.${SECRET_COLUMN[app]} AS secret_enc,
+               (SELECT lease_owner FROM wecom_tokens WHERE connection_id = c.id AND app = ?) AS owner
+             FROM wecom_connections c WHERE c.id = ?`,
+          )
+          .bind(app, connectionId),
+      ),
     ]);
-    claim = (read!.results as ClaimRow[])[0];
+    claim = read.results[0];
   } catch (e) {
     // the connection was deleted: the token row's foreign key refuses it
     if (e instanceof Error && /FOREIGN KEY/i.test(e.message)) throw new WecomNotConfiguredError(connectionId, app);
