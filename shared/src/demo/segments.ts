@@ -45,7 +45,7 @@ const edge = (source: string, target: string, sourceHandle?: 'yes' | 'no'): Rule
   target,
   ...(sourceHandle ? { sourceHandle } : {}),
 });
-/** Start → c1 → c2 … → End, each condition passing on `handles[i]` (default yes). */
+/** Start → c1 → c2 … → End, condition i passing its contacts on `handles[i]` (default yes). */
 function chain(conditions: [string, ConditionSpec][], handles: ('yes' | 'no')[] = []): RuleGraph {
   const nodes = [start, ...conditions.map(([id, c], i) => cond(id, c, 320 * (i + 1))), end(320 * (conditions.length + 1))];
   const ids = nodes.map((n) => n.id);
@@ -124,7 +124,7 @@ export function demoSegments(now: number): DemoSegment[] {
           ['old', { field: 'createdAt', op: 'more_than_days_ago', value: 180 }],
           ['recent', { field: 'lastActiveAt', op: 'within_last_days', value: 180 }],
         ],
-        ['no'],
+        ['yes', 'no'],
       ),
     },
   ];
