@@ -291,8 +291,11 @@ async function seedSegments(db: D1, historyDays: number) {
 async function reportSegments(db: D1, historyDays: number) {
   const t = performance.now();
   const { added, days } = await seedSegments(db, historyDays);
-  if (added || days)
-    console.log(`seed: ${added} demo segments added, ${days} segment-days of size history counted in ${seconds(performance.now() - t)}`);
+  console.log(
+    added || days
+      ? `seed: ${added} demo segments added, ${days} segment-days of size history counted in ${seconds(performance.now() - t)}`
+      : `seed: demo segments and their history already there (checked in ${seconds(performance.now() - t)})`,
+  );
 }
 
 // Long on purpose: the seed's steps in the order it runs and reports them.
