@@ -73,11 +73,11 @@ export function demoSegments(now: number): DemoSegment[] {
   const active: RuleGraph = {
     schemaVersion: 1,
     nodes: [
-      { ...start, position: { x: 0, y: 75 * (ACTIVITY_EVENTS.length - 1) } },
+      { ...start, position: { x: 0, y: 85 * (ACTIVITY_EVENTS.length - 1) } },
       ...ACTIVITY_EVENTS.map((eventType, i) =>
-        cond(`${eventType}`, { field: 'event.count', op: 'gte', value: 1, params: { eventType, days: 30 } }, 320, 150 * i),
+        cond(eventType, { field: 'event.count', op: 'gte', value: 1, params: { eventType, days: 30 } }, 320, 170 * i),
       ),
-      end(640, 75 * (ACTIVITY_EVENTS.length - 1)),
+      end(640, 85 * (ACTIVITY_EVENTS.length - 1)),
     ],
     edges: ACTIVITY_EVENTS.flatMap((t) => [edge('start', t), edge(t, 'end', 'yes')]),
   };
