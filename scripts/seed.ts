@@ -3,7 +3,7 @@
  * (shared/src/demo). Migrations are applied beforehand by `npm run db:migrate`.
  *
  *   npx tsx scripts/seed.ts [--contacts 10000] [--seed 1] [--avg-events 12] [--now <ms|ISO>]
- *                           [--persist-to <dir>] [--reset] [--drop-indexes | --keep-indexes]
+ *                           [--persist-to <dir>] [--reset] [--drop-indexes | --keep-indexes] [--history-days 90]
  *
  * Without --reset an already seeded database is left alone (exit 0), so `npm start` twice
  * keeps the user's data. --reset deletes every row of every app table first.
@@ -21,12 +21,22 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { DEMO_PASSWORD, demoSql } from '@shared/demo/index';
+import { DEMO_PASSWORD, demoCompileOptions, demoSegmentInsert, demoSegments, demoSql, segmentHistory } from '@shared/demo/index';
+import type { JsonLogic } from '@shared/rules/types';
 import { storedKeys } from '@shared/search/pinyin';
 import { SEARCH_KINDS } from '@shared/search/kinds';
 import { hashPassword, randomSalt } from '@shared/auth/password';
-import { dayNumber, SHANGHAI_OFFSET_MINUTES } from '@shared/time';
-import { COVERAGE_BY_GROUP, COVERAGE_DONE, COVERAGE_TOTALS } from '../worker/src/home/sql';
+import { dayNumber, dayStartMs, SHANGHAI_OFFSET_MINUTES } from '@shared/time';
+import {
+  COVERAGE_BY_GROUP,
+  COVERAGE_DONE,
+  COVERAGE_TOTALS,
+  SEGMENT_DEPARTMENT_SIZES,
+  SEGMENT_RECORDED,
+  SEGMENT_TOTAL,
+} from '../worker/src/home/sql';
+// the segments API's compiler (pure: imports only shared/), so the stored predicate is the API's
+import { compileSegment } from '../worker/src/rules/segment';
 
 const HELP = `Usage: npx tsx scripts/seed.ts [options]
   --contacts N        contacts to generate (default 10000)
@@ -37,6 +47,7 @@ const HELP = `Usage: npx tsx scripts/seed.ts [options]
   --reset             delete all existing rows first
   --drop-indexes      drop secondary indexes during the load and rebuild them (default above 50k contacts)
   --keep-indexes      never drop indexes
+  --history-days N    days of demo segment sizes to back-compute, today included (default 90; 0 above 50k contacts)
   --help`;
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -60,6 +71,7 @@ interface Args {
   persistTo: string;
   reset: boolean;
   dropIndexes: boolean;
+  historyDays: number;
 }
 
 function parse(): Args {
@@ -73,6 +85,7 @@ function parse(): Args {
       reset: { type: 'boolean', default: false },
       'drop-indexes': { type: 'boolean', default: false },
       'keep-indexes': { type: 'boolean', default: false },
+      'history-days': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -101,6 +114,8 @@ function parse(): Args {
       values['persist-to'] !== undefined ? path.resolve(process.cwd(), values['persist-to']) : path.join(REPO_ROOT, '.wrangler', 'state'),
     reset: values.reset,
     dropIndexes: values['keep-indexes'] ? false : values['drop-indexes'] || contacts > 50_000,
+    // 450 counts over every contact: seconds at 10k, far too long for the 1M bench seeds
+    historyDays: int('history-days', values['history-days'], contacts > 50_000 ? 0 : 90),
   };
 }
 
@@ -203,6 +218,86 @@ async function countCoverage(db: Awaited<ReturnType<Miniflare['getD1Database']>>
   return true;
 }
 
+type D1 = Awaited<ReturnType<Miniflare['getD1Database']>>;
+
+/**
+ * The demo segments (shared/src/demo/segments.ts) with their predicate compiled as the segments
+ * API compiles it, and their daily sizes over the last `historyDays` days, back-computed by
+ * `segmentHistory` and written with the cron's own statements (by department, then the total),
+ * so department users' charts work too. Today's row is written too, counted at now exactly as the
+ * cron's first tick of the day would (wrangler dev fires no Cron Trigger, and its ON CONFLICT
+ * means the cron then finds the day done). Only what is missing: a demo segment is added when no
+ * segment has its name and none of that name was deleted (a `segment.delete` audit row), and only
+ * days without a snapshot are counted, so a second start writes nothing.
+ */
+async function seedSegments(db: D1, historyDays: number) {
+  const now = Date.now();
+  const tz = SHANGHAI_OFFSET_MINUTES;
+  const today = dayNumber(now, tz);
+  const specs = demoSegments(now);
+  const names = JSON.stringify(specs.map((s) => s.name));
+  const [existing, deleted] = await db.batch<{ id: number; name: string; logic: string; created_at: number }>([
+    db.prepare('SELECT id, name, logic, created_at FROM segments WHERE name IN (SELECT value FROM json_each(?))').bind(names),
+    db
+      .prepare(
+        "SELECT DISTINCT params ->> 'name' AS name FROM audit_log WHERE action = 'segment.delete' AND params ->> 'name' IN (SELECT value FROM json_each(?))",
+      )
+      .bind(names),
+  ]);
+  const known = new Set([...existing!.results, ...deleted!.results].map((r) => r.name));
+  const segments = existing!.results.map((r) => ({ id: r.id, logic: JSON.parse(r.logic) as JsonLogic | null, createdAt: r.created_at }));
+  const createdAt = historyDays > 0 ? dayStartMs(today - historyDays + 1, tz) : now;
+  let added = 0;
+  for (const s of specs) {
+    if (known.has(s.name)) continue;
+    const compiled = compileSegment(s.graph, demoCompileOptions(now));
+    if (!compiled.ok) fail(`demo segment ${s.name} does not compile: ${JSON.stringify(compiled.errors)}`);
+    const insert = demoSegmentInsert(s, compiled.value.logic, createdAt);
+    const row = await db
+      .prepare(insert.sql)
+      .bind(...insert.params)
+      .first<{ id: number }>();
+    segments.push({ id: row!.id, logic: compiled.value.logic, createdAt });
+    added++;
+  }
+
+  let days = 0;
+  for (const s of segments) {
+    if (s.logic === null || historyDays === 0) continue;
+    const recorded = await db
+      .prepare('SELECT day FROM segment_snapshots WHERE segment_id = ? AND day > ?')
+      .bind(s.id, today - historyDays)
+      .all<{ day: number }>();
+    const history = segmentHistory(s.logic, {
+      now,
+      days: historyDays,
+      tzOffsetMinutes: tz,
+      skip: new Set(recorded.results.map((r) => r.day)),
+      fromDay: dayNumber(s.createdAt, tz),
+    });
+    if (!history.ok) fail(`segment ${s.id}: ${JSON.stringify(history.errors)}`);
+    const statements = history.value.flatMap(({ day, where }) => [
+      db.prepare(SEGMENT_DEPARTMENT_SIZES(where.sql)).bind(s.id, day, ...where.params),
+      db.prepare(SEGMENT_RECORDED).bind(s.id, day),
+      db.prepare(SEGMENT_TOTAL).bind(s.id, day),
+    ]);
+    for (let i = 0; i < statements.length; i += 30) await db.batch(statements.slice(i, i + 30));
+    days += history.value.length;
+  }
+  return { added, days };
+}
+
+/** Runs `seedSegments` and says what it did and how long it took. */
+async function reportSegments(db: D1, historyDays: number) {
+  const t = performance.now();
+  const { added, days } = await seedSegments(db, historyDays);
+  console.log(
+    added || days
+      ? `seed: ${added} demo segments added, ${days} segment-days of size history counted in ${seconds(performance.now() - t)}`
+      : `seed: demo segments and their history already there (checked in ${seconds(performance.now() - t)})`,
+  );
+}
+
 // Long on purpose: the seed's steps in the order it runs and reports them.
 async function main() {
   const args = parse();
@@ -238,6 +333,7 @@ async function main() {
       const keyed = await keyDemoNames(db);
       if (keyed) console.log(`seed: pinyin search keys for ${keyed.toLocaleString()} names already there`);
       if (await countCoverage(db)) console.log('seed: today’s tag coverage counted for the home');
+      await reportSegments(db, args.historyDays);
       return;
     }
     if (args.reset) {
@@ -319,9 +415,21 @@ async function main() {
     const coverageStarted = performance.now();
     await countCoverage(db);
     console.log(`seed: today’s tag coverage counted for the home in ${seconds(performance.now() - coverageStarted)}`);
+    await reportSegments(db, args.historyDays);
 
     const counts: Record<string, number> = {};
-    for (const name of ['departments', 'users', 'contacts', 'events', 'contact_daily_stats', 'tags', 'contact_tags', 'tag_ledger']) {
+    for (const name of [
+      'departments',
+      'users',
+      'contacts',
+      'events',
+      'contact_daily_stats',
+      'tags',
+      'contact_tags',
+      'tag_ledger',
+      'segments',
+      'segment_snapshots',
+    ]) {
       counts[name] = (await db.prepare(`SELECT count(*) AS n FROM "${name}"`).first<{ n: number }>())?.n ?? 0;
     }
     console.log(

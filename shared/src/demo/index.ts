@@ -3,3 +3,12 @@ export { collectDemo, generateDemo, SHOWCASE_NAMES, type DemoDataset } from './g
 export { DEMO_TABLES, MAX_STATEMENT_BYTES, demoSql, insertStatements, sqlLiteral, utf8Length, type DemoSqlOptions } from './sql';
 export type * from './types';
 export { DEMO_PASSWORD } from './catalog';
+export {
+  demoCompileOptions,
+  demoSegmentInsert,
+  demoSegments,
+  segmentHistory,
+  type DemoSegment,
+  type HistoryDay,
+  type HistoryOptions,
+} from './segments';
