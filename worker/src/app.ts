@@ -24,6 +24,7 @@ import { destinations } from './routes/destinations';
 import { rollbacks } from './routes/rollbacks';
 import { intake } from './routes/intake';
 import { wecom } from './routes/wecom';
+import { alerts } from './routes/alerts';
 import { authenticate } from './auth/access';
 
 /**
@@ -72,3 +73,4 @@ app.route('/api/exports', contactExports);
 app.route('/api/rollbacks', rollbacks);
 app.route('/api/intake', intake);
 app.route('/api/wecom', wecom);
+app.route('/api/alerts', alerts);

@@ -12,6 +12,7 @@
  * - every segment without a snapshot for today gets one (`segment_snapshots`, size counted
  *   with the segment's SQL predicate). Checking "missing today" rather than "it is midnight"
  *   means a missed tick is caught up by the next one;
+ * - alert rules are evaluated against today's snapshots, the ledger and intake (worker/src/alerts/);
  * - names no write path keyed get their pinyin search keys, a bounded number per tick
  *   (worker/src/search/keys.ts);
  * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
@@ -36,6 +37,7 @@ import { keyQueued } from '../search/keys';
 import { sealLegacySourceSecrets } from '../ingest/source-secrets';
 import { archiveStep, type ArchiveReport } from '../archive/job';
 import { archiveHorizon } from '../archive/horizon';
+import { evaluateAlerts, type AlertReport } from '../alerts/evaluate';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -51,6 +53,8 @@ export interface ScheduledReport {
   deliveries: number;
   purged: PurgeReport;
   archived: ArchiveReport | null;
+  /** Alerts raised and episodes ended this tick, after the snapshots they read (worker/src/alerts/). */
+  alerts: AlertReport | null;
   errors: string[];
 }
 
@@ -66,6 +70,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     sealedSources: 0,
     deliveries: 0,
     archived: null,
+    alerts: null,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0, deliveries: 0 },
     errors: [],
   };
@@ -124,6 +129,11 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   for (const runId of outbound.failed) report.errors.push(`deliveries of ${runId} not enqueued; retried next minute`);
 
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
+  try {
+    report.alerts = await evaluateAlerts(env, at, { errors: report.errors });
+  } catch (e) {
+    report.errors.push(`alerts: ${e instanceof Error ? e.message : String(e)}`);
+  }
   report.keyed = await keyQueued(db);
   try {
     report.sealedSources = await sealLegacySourceSecrets(env);
