@@ -16,6 +16,7 @@ import rollback from './rollback';
 import security from './security';
 import outbound from './outbound';
 import wecom from './wecom';
+import alerts from './alerts';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -36,5 +37,6 @@ const en: typeof zhCN = {
   ...security,
   ...outbound,
   ...wecom,
+  ...alerts,
 };
 export default en;

@@ -15,6 +15,7 @@ import rollback from './rollback';
 import security from './security';
 import outbound from './outbound';
 import wecom from './wecom';
+import alerts from './alerts';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -38,4 +39,5 @@ export default {
   ...security,
   ...outbound,
   ...wecom,
+  ...alerts,
 };
