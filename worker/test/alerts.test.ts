@@ -278,6 +278,25 @@ describe('other conditions', () => {
     expect(after).toHaveLength(1);
     expect(after[0]!.clearedAt).not.toBeNull();
   });
+
+  it('counts dead outbound deliveries too, but not an alert’s own (it would feed itself)', async () => {
+    const rule = await createRule({ name: '推送死信', kind: 'dead_letters' });
+    const dead = (id: string, node: string, at: number) =>
+      db
+        .prepare(
+          `INSERT INTO deliveries (id, destination_id, kind, rule_id, rule_version, node_id, contact_id, status, attempts, last_attempt_at, created_at)
+           VALUES (?, 1, 'call_webhook', 0, 0, ?, 0, 'dead', 5, ?, ?)`,
+        )
+        .bind(id, node, at, at)
+        .run();
+    const t0 = Date.now() + 10_000;
+    await dead('a'.repeat(64), 'alert:1:1', t0);
+    await evaluateAlerts(env, t0 + 1);
+    expect(await alertsOf(rule.id)).toHaveLength(0);
+    await dead('b'.repeat(64), 'crm', t0 + 2);
+    await evaluateAlerts(env, t0 + 3);
+    expect((await alertsOf(rule.id)).map((a) => a.measured)).toEqual([{ kind: 'dead_letters', intake: 0, deliveries: 1, since: t0 + 1 }]);
+  });
 });
 
 describe('scope and input', () => {
