@@ -132,6 +132,12 @@ async function targetDepartment(
   return { departmentId: row.department_id, name: row.name };
 }
 
+/** The values of the create / update sentence: the target's name, when the kind watches one. */
+const sentenceOf = (b: AlertRuleBody, target: string) =>
+  ALERT_KIND_SPEC[b.kind].target === null
+    ? { variant: 'any' as const, name: b.name, alertKind: b.kind }
+    : { variant: 'target' as const, name: b.name, alertKind: b.kind, target };
+
 /** Only the target field its kind reads is kept; the others are stored as null. */
 function columnsOf(b: AlertRuleBody) {
   const spec = ALERT_KIND_SPEC[b.kind];
@@ -165,7 +171,7 @@ export async function createAlertRule(
       action: 'alert_rule.create',
       objectType: 'alert_rule',
       summary: `Created alert rule ${b.name} (${b.kind}${t.name ? `, ${t.name}` : ''})`,
-      params: { name: b.name, kind: b.kind, target: t.name },
+      params: sentenceOf(b, t.name),
       after: { ...b, ...c, departmentId: t.departmentId },
       at: now,
     }),
@@ -202,7 +208,7 @@ export async function updateAlertRule(
       objectType: 'alert_rule',
       objectId: id,
       summary: `Changed alert rule ${b.name} (${b.kind}${t.name ? `, ${t.name}` : ''})`,
-      params: { name: b.name, kind: b.kind, target: t.name },
+      params: sentenceOf(b, t.name),
       before: ruleState(before),
       after: { name: b.name, kind: b.kind, ...c, departmentId: t.departmentId },
       at: now,

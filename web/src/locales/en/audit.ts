@@ -152,8 +152,8 @@ const en: typeof zh = {
       delete: 'Disconnected WeCom {corpId}: its secrets and access tokens are deleted',
     },
     alert_rule: {
-      create: 'Created alert rule “{name}” ({kind}, {target})',
-      update: 'Changed alert rule “{name}” ({kind}, {target})',
+      create: { target: 'Created alert rule “{name}” ({alertKind}: {target})', any: 'Created alert rule “{name}” ({alertKind})' },
+      update: { target: 'Changed alert rule “{name}” ({alertKind}: {target})', any: 'Changed alert rule “{name}” ({alertKind})' },
       mute: { until: 'Muted alert rule “{name}” until {untilAt}', forever: 'Muted alert rule “{name}” until unmuted' },
       unmute: 'Unmuted alert rule “{name}”',
     },

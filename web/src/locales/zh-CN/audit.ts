@@ -135,8 +135,8 @@ export default {
       delete: '断开了企业微信 {corpId}，删除了它的 Secret 和 access_token',
     },
     alert_rule: {
-      create: '创建了告警规则「{name}」（{kind}，{target}）',
-      update: '修改了告警规则「{name}」（{kind}，{target}）',
+      create: { target: '创建了告警规则「{name}」（{alertKind}：{target}）', any: '创建了告警规则「{name}」（{alertKind}）' },
+      update: { target: '修改了告警规则「{name}」（{alertKind}：{target}）', any: '修改了告警规则「{name}」（{alertKind}）' },
       mute: { until: '将告警规则「{name}」静音到 {untilAt}', forever: '将告警规则「{name}」永久静音（直到取消静音）' },
       unmute: '取消了告警规则「{name}」的静音',
     },
