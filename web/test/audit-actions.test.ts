@@ -94,6 +94,11 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'segment.create': true,
   'segment.update': true,
   'segment.delete': true,
+  'alert_rule.create': true,
+  'alert_rule.update': true,
+  'alert_rule.mute': true,
+  'alert_rule.unmute': true,
+  'alert.acknowledge': true,
 };
 
 const lookup = (messages: Record<string, unknown>, action: string) => {

@@ -25,6 +25,7 @@ import { rollbacks } from './routes/rollbacks';
 import { intake } from './routes/intake';
 import { wecom } from './routes/wecom';
 import { home } from './routes/home';
+import { alerts } from './routes/alerts';
 import { authenticate } from './auth/access';
 
 /**
@@ -74,3 +75,4 @@ app.route('/api/rollbacks', rollbacks);
 app.route('/api/intake', intake);
 app.route('/api/wecom', wecom);
 app.route('/api/home', home);
+app.route('/api/alerts', alerts);

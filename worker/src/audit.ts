@@ -19,6 +19,8 @@ interface AuditEntryBase {
     | 'event_source'
     | 'destination'
     | 'wecom_connection'
+    | 'alert_rule'
+    | 'alert'
     | 'rollback'
     | 'import'
     | 'system';

@@ -102,6 +102,17 @@ async function newSegment(side: Side): Promise<number> {
   return r!.id;
 }
 
+/** An alert rule watching `segmentId` of the side's department (muted when asked). */
+async function newAlertRule(side: Side, segmentId: number, muted = false): Promise<number> {
+  return (await db
+    .prepare(
+      `INSERT INTO alert_rules (name, kind, segment_id, threshold, department_id, muted_at, checked_at, created_at, updated_at)
+       VALUES (?, 'segment_below', ?, 10, ?, ?, 1, 1, 1) RETURNING id`,
+    )
+    .bind(uniq('告警'), segmentId, DEPT[side], muted ? 1 : null)
+    .first<number>('id'))!;
+}
+
 async function newTag(side: Side, holder?: number): Promise<number> {
   const r = await db
     .prepare(`INSERT INTO tags (group_id, name) VALUES (?, ?) RETURNING id`)
@@ -471,6 +482,46 @@ const ROUTES: Record<string, Route | 'public'> = {
     call: async (u, s) => send(u, 'PUT', `/api/segments/${await newSegment(s)}`, { name: uniq('改名') }),
   },
   'DELETE /api/segments/:id': { policy: writeHidden, call: async (u, s) => send(u, 'DELETE', `/api/segments/${await newSegment(s)}`) },
+  'GET /api/alerts': { policy: any, call: (u) => get(u, '/api/alerts?state=all') },
+  'GET /api/alerts/rules': { policy: any, call: (u) => get(u, '/api/alerts/rules') },
+  'POST /api/alerts/rules': {
+    policy: editVisible,
+    call: async (u, s) =>
+      send(u, 'POST', '/api/alerts/rules', { name: uniq('告警'), kind: 'segment_below', segmentId: await newSegment(s), threshold: 10 }),
+  },
+  'PATCH /api/alerts/rules/:id': {
+    policy: writeHidden,
+    call: async (u, s) => {
+      const segmentId = await newSegment(s);
+      return send(u, 'PATCH', `/api/alerts/rules/${await newAlertRule(s, segmentId)}`, {
+        name: uniq('告警'),
+        kind: 'segment_below',
+        segmentId,
+        threshold: 5,
+      });
+    },
+  },
+  'POST /api/alerts/rules/:id/mute': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/alerts/rules/${await newAlertRule(s, await newSegment(s))}/mute`, {}),
+  },
+  'POST /api/alerts/rules/:id/unmute': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/alerts/rules/${await newAlertRule(s, await newSegment(s), true)}/unmute`),
+  },
+  'POST /api/alerts/:id/ack': {
+    policy: writeHidden,
+    call: async (u, s) => {
+      const rule = await newAlertRule(s, await newSegment(s));
+      const alert = await db
+        .prepare(
+          `INSERT INTO alerts (alert_rule_id, kind, state, measured, raised_at) VALUES (?, 'segment_below', 'open', '{}', 1) RETURNING id`,
+        )
+        .bind(rule)
+        .first<number>('id');
+      return send(u, 'POST', `/api/alerts/${alert}/ack`);
+    },
+  },
 };
 
 const RANK: Record<Actor, number> = { staff: 1, dept_admin: 2, super_admin: 3 };

@@ -489,7 +489,66 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/segments/${id}`, { method: 'DELETE' }),
     objectId: (id: number) => String(id),
   },
+  'POST /api/alerts/rules': {
+    action: 'alert_rule.create',
+    objectType: 'alert_rule',
+    setup: async () => (await ok(api('/api/segments', json({ name: uniq('告警分群'), graph: segmentGraph() })))).id,
+    call: (segmentId: number) => api('/api/alerts/rules', json({ name: uniq('告警'), kind: 'segment_drop', segmentId, threshold: 30 })),
+    objectId: (_, body) => String(body.id),
+  },
+  'PATCH /api/alerts/rules/:id': {
+    action: 'alert_rule.update',
+    objectType: 'alert_rule',
+    setup: newAlertRule,
+    call: (s: AlertRuleSetup) =>
+      api(`/api/alerts/rules/${s.id}`, json({ name: uniq('告警'), kind: 'segment_rise', segmentId: s.segmentId, threshold: 20 }, 'PATCH')),
+    objectId: (s: AlertRuleSetup) => String(s.id),
+  },
+  'POST /api/alerts/rules/:id/mute': {
+    action: 'alert_rule.mute',
+    objectType: 'alert_rule',
+    setup: newAlertRule,
+    call: (s: AlertRuleSetup) => api(`/api/alerts/rules/${s.id}/mute`, json({ until: Date.now() + 3_600_000 })),
+    objectId: (s: AlertRuleSetup) => String(s.id),
+  },
+  'POST /api/alerts/rules/:id/unmute': {
+    action: 'alert_rule.unmute',
+    objectType: 'alert_rule',
+    setup: async () => {
+      const s = await newAlertRule();
+      await ok(api(`/api/alerts/rules/${s.id}/mute`, json({})));
+      return s;
+    },
+    call: (s: AlertRuleSetup) => api(`/api/alerts/rules/${s.id}/unmute`, json({})),
+    objectId: (s: AlertRuleSetup) => String(s.id),
+  },
+  'POST /api/alerts/:id/ack': {
+    action: 'alert.acknowledge',
+    objectType: 'alert',
+    setup: async () => {
+      const s = await newAlertRule();
+      return (await db
+        .prepare(
+          `INSERT INTO alerts (alert_rule_id, kind, state, measured, raised_at) VALUES (?, 'segment_drop', 'open', '{}', 1) RETURNING id`,
+        )
+        .bind(s.id)
+        .first<number>('id'))!;
+    },
+    call: (id: number) => api(`/api/alerts/${id}/ack`, json({})),
+    objectId: (id: number) => String(id),
+  },
 };
+
+interface AlertRuleSetup {
+  id: number;
+  segmentId: number;
+}
+/** An alert rule on a fresh segment, through the API (its create entry written in setup). */
+async function newAlertRule(): Promise<AlertRuleSetup> {
+  const segmentId = (await ok(api('/api/segments', json({ name: uniq('告警分群'), graph: segmentGraph() })))).id as number;
+  const rule = await ok(api('/api/alerts/rules', json({ name: uniq('告警'), kind: 'segment_drop', segmentId, threshold: 30 })));
+  return { id: rule.id as number, segmentId };
+}
 
 /** POST routes that compute and answer without changing anything: they must write no entry. */
 const READ_ONLY: Record<string, () => Promise<Res>> = {

@@ -14,6 +14,8 @@ export const AUDIT_OBJECT_TYPES = [
   'event_source',
   'destination',
   'wecom_connection',
+  'alert_rule',
+  'alert',
   'rollback',
   'import',
   'system',
@@ -173,6 +175,15 @@ export interface AuditParamsByAction {
   'segment.create': { name: string };
   'segment.update': { variant: 'edit'; name: string } | { variant: 'merge'; name: string; from: string; into: string; places: number };
   'segment.delete': { name: string };
+  /** an alert rule (worker/src/alerts/): `alertKind` is its AlertKind, `target` the watched object's name (none for dead letters) */
+  'alert_rule.create': AlertRuleSentence;
+  'alert_rule.update': AlertRuleSentence;
+  /** `untilAt` epoch ms; the `forever` variant mutes until unmuted */
+  'alert_rule.mute': { variant: 'until'; name: string; untilAt: number } | { variant: 'forever'; name: string };
+  'alert_rule.unmute': { name: string };
+  'alert.acknowledge': { name: string; alert: number };
 }
 export type AuditAction = keyof AuditParamsByAction;
+type AlertRuleSentence =
+  { variant: 'target'; name: string; alertKind: string; target: string } | { variant: 'any'; name: string; alertKind: string };
 export type AuditParams = Record<string, AuditParamValue>;

@@ -52,6 +52,7 @@ export const router = createRouter({
       meta: { minRole: 'super_admin' },
     },
     { path: '/people', name: 'people', component: () => import('../features/people/PeoplePage.vue'), meta: { minRole: 'super_admin' } },
+    { path: '/alerts', name: 'alerts', component: () => import('../features/alerts/AlertsPage.vue') },
     { path: '/sources', name: 'sources', component: () => import('../features/sources/SourcesPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],

@@ -13,6 +13,7 @@
  *   with the segment's SQL predicate, also split by department for the home's scoped chart).
  *   Checking "missing today" rather than "it is midnight" means a missed tick is caught up by
  *   the next one; today's tag coverage per department is counted the same way (worker/src/home/);
+ * - alert rules are evaluated against today's snapshots, the ledger and intake (worker/src/alerts/);
  * - names no write path keyed get their pinyin search keys, a bounded number per tick
  *   (worker/src/search/keys.ts);
  * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
@@ -38,6 +39,7 @@ import { sealLegacySourceSecrets } from '../ingest/source-secrets';
 import { archiveStep, type ArchiveReport } from '../archive/job';
 import { archiveHorizon } from '../archive/horizon';
 import { recordCoverage, segmentSnapshotStatements } from '../home/rollups';
+import { evaluateAlerts, type AlertReport } from '../alerts/evaluate';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -55,6 +57,8 @@ export interface ScheduledReport {
   deliveries: number;
   purged: PurgeReport;
   archived: ArchiveReport | null;
+  /** Alerts raised and episodes ended this tick, after the snapshots they read (worker/src/alerts/). */
+  alerts: AlertReport | null;
   errors: string[];
 }
 
@@ -71,6 +75,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     sealedSources: 0,
     deliveries: 0,
     archived: null,
+    alerts: null,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0, deliveries: 0 },
     errors: [],
   };
@@ -88,6 +93,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
 
   report.snapshots = await snapshotSegments(db, ctx, report.errors);
   report.coverage = (await attempt(report, 'tag coverage', () => recordCoverage(db, dayNumber(at, tz), at))) ?? false;
+  report.alerts = await attempt(report, 'alerts', () => evaluateAlerts(env, at, { errors: report.errors }));
   report.keyed = await keyQueued(db);
   report.sealedSources = (await attempt(report, 'sealing source secrets', () => sealLegacySourceSecrets(env))) ?? 0;
 

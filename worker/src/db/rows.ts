@@ -96,3 +96,5 @@ export function resultsOf(statements: readonly D1PreparedStatement[], results: r
   return results;
 }
 export type IntakeDeadLetterRow = RawRow<typeof schema.intakeDeadLetters>;
+export type AlertRuleRow = RawRow<typeof schema.alertRules>;
+export type AlertRow = RawRow<typeof schema.alerts>;

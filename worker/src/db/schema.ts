@@ -26,6 +26,7 @@ import {
 } from '@shared/domain';
 import { SECURITY_REASONS } from '@shared/api/security-log';
 import { SEARCH_KINDS } from '@shared/search/kinds';
+import { ALERT_KINDS } from '@shared/api/alerts';
 
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const now = sql`(unixepoch('subsec') * 1000)`;
@@ -369,6 +370,8 @@ export const tagLedger = sqliteTable(
     index('tag_ledger_contact_idx').on(t.contactId, t.at),
     index('tag_ledger_tag_idx').on(t.tagId, t.at),
     index('tag_ledger_rule_idx').on(t.ruleId, t.ruleVersion),
+    // a rule's latest ledger row in one index seek: the "stopped firing" alert (worker/src/alerts/)
+    index('tag_ledger_rule_at_idx').on(t.ruleId, t.at),
     index('tag_ledger_at_idx').on(t.at),
     // one import, merge, rollback or manual edit found (and undone) without scanning the ledger
     index('tag_ledger_batch_idx').on(t.batchId),
@@ -876,4 +879,74 @@ export const intakeHourly = sqliteTable(
     events: integer('events').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.hour, t.sourceId] })],
+);
+
+/**
+ * Alert rules (worker/src/alerts/): what to watch — a segment's daily size, a published rule's
+ * firing and errors, a source's silence, dead letters — and where to send what they raise. The
+ * department is the watched object's (null: company-wide or intake, super admins only); viewers
+ * see a rule and its alerts within their scope, as for rules and segments. Muted while `muted_at`
+ * is set and `muted_until` is null (indefinitely) or later than now.
+ */
+export const alertRules = sqliteTable(
+  'alert_rules',
+  {
+    id: integer('id').primaryKey(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ALERT_KINDS }).notNull(),
+    // no foreign keys to what is watched: deleting a segment must not be refused because an alert
+    // rule watches it (the rule then measures nothing and the list shows the target as deleted)
+    segmentId: integer('segment_id'),
+    ruleId: integer('rule_id'),
+    sourceId: text('source_id'),
+    /** percent (drop / rise), contacts (below) or hours (silent kinds); null for kinds without one */
+    threshold: integer('threshold'),
+    destinationId: integer('destination_id').references(() => destinations.id),
+    departmentId: integer('department_id').references(() => departments.id),
+    mutedAt: integer('muted_at'),
+    mutedUntil: integer('muted_until'),
+    /** dead letters: the end of the last window checked ("new since the last check") */
+    checkedAt: integer('checked_at').notNull(),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('alert_rules_department_idx').on(t.departmentId),
+    check('alert_rules_kind_check', sql`${t.kind} in (${inList(ALERT_KINDS)})`),
+  ],
+);
+
+/**
+ * Raised alerts. One episode of a rule's condition raises one alert: `cleared_at` is null while
+ * the condition still holds, and the partial unique index allows one such row per rule, so a
+ * repeated (or concurrent) tick cannot raise a second. Acknowledging does not end the episode;
+ * the condition clearing does. `measured` is JSON `AlertMeasured` (shared/src/api/alerts.ts).
+ */
+export const alerts = sqliteTable(
+  'alerts',
+  {
+    id: integer('id').primaryKey(),
+    alertRuleId: integer('alert_rule_id')
+      .notNull()
+      .references(() => alertRules.id),
+    kind: text('kind', { enum: ALERT_KINDS }).notNull(),
+    state: text('state', { enum: ['open', 'acknowledged'] }).notNull(),
+    measured: text('measured').notNull(),
+    raisedAt: integer('raised_at').notNull(),
+    clearedAt: integer('cleared_at'),
+    acknowledgedAt: integer('acknowledged_at'),
+    acknowledgedBy: integer('acknowledged_by').references(() => users.id),
+    /** stable outbound delivery id (one per alert); `enqueued_at` once the deliveries queue has it */
+    deliveryId: text('delivery_id'),
+    enqueuedAt: integer('enqueued_at'),
+  },
+  (t) => [
+    uniqueIndex('alerts_episode_idx')
+      .on(t.alertRuleId)
+      .where(sql`${t.clearedAt} is null`),
+    index('alerts_rule_idx').on(t.alertRuleId, t.raisedAt),
+    index('alerts_state_idx').on(t.state, t.raisedAt),
+    check('alerts_state_check', sql`${t.state} in ('open', 'acknowledged')`),
+  ],
 );

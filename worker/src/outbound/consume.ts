@@ -41,6 +41,7 @@ export function payloadOf(m: DeliveryMessage): Record<string, unknown> {
     text: m.text ?? null,
     cause: m.cause,
     at: m.at,
+    ...(m.alert ? { alert: m.alert } : {}),
   };
   return m.kind === 'notify' ? { ...base, toUserId: m.contact.ownerUserId } : base;
 }

@@ -29,10 +29,26 @@ export interface DeliveryMessage {
   tagChanges: DeliveryTagChange[];
   /** notify only: the message, placeholders already filled. */
   text?: string;
-  /** What caused the run: `publish`, `schedule`, or the triggering event's id. */
-  cause: { kind: 'publish' | 'schedule' | 'event'; ref: string };
+  /** What caused the run: `publish`, `schedule`, the triggering event's id, or an alert (`alert:<id>`). */
+  cause: { kind: 'publish' | 'schedule' | 'event' | 'alert'; ref: string };
+  /**
+   * An alert's delivery (worker/src/alerts/deliveries.ts): rule id 0 and contact id 0 as for test
+   * deliveries, the node `alert:<alert rule>:<raised at>`, and what was measured here.
+   */
+  alert?: DeliveryAlert;
   /** Epoch ms the rule run happened. */
   at: number;
+}
+
+/** What a receiver learns about an alert (the structured form of `text`). */
+export interface DeliveryAlert {
+  id: number;
+  alertRuleId: number;
+  name: string;
+  kind: string;
+  target: { type: string; id: number | string | null; name: string | null };
+  measured: Record<string, unknown>;
+  raisedAt: number;
 }
 
 /** The stable id of the delivery one action node makes for one contact in one run. */

@@ -28,6 +28,7 @@ const VOCABULARY: Record<string, string> = {
   fromStatus: 'rules.status',
   toStatus: 'rules.status',
   sourceKind: 'sources.kinds',
+  alertKind: 'alerts.kinds',
 };
 
 const isTime = (key: string) => key === 'at' || key.endsWith('At');

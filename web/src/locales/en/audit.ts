@@ -50,6 +50,8 @@ const en: typeof zh = {
       event_source: 'Data source',
       destination: 'Destination',
       wecom_connection: 'WeCom connection',
+      alert_rule: 'Alert rule',
+      alert: 'Alert',
       rollback: 'Rollback',
       import: 'Import',
       system: 'System',
@@ -72,6 +74,8 @@ const en: typeof zh = {
       test: 'Tested WeCom connection',
       delete: 'Disconnected WeCom',
     },
+    alert_rule: { create: 'Created alert rule', update: 'Changed alert rule', mute: 'Muted alert rule', unmute: 'Unmuted alert rule' },
+    alert: { acknowledge: 'Acknowledged alert' },
     destination: {
       create: 'Created destination',
       rotate: 'Rotated signing secret',
@@ -147,6 +151,13 @@ const en: typeof zh = {
       test: { ok: 'Tested WeCom connection {corpId}: every secret works', failed: 'Tested WeCom connection {corpId}: failed ({errcodes})' },
       delete: 'Disconnected WeCom {corpId}: its secrets and access tokens are deleted',
     },
+    alert_rule: {
+      create: { target: 'Created alert rule “{name}” ({alertKind}: {target})', any: 'Created alert rule “{name}” ({alertKind})' },
+      update: { target: 'Changed alert rule “{name}” ({alertKind}: {target})', any: 'Changed alert rule “{name}” ({alertKind})' },
+      mute: { until: 'Muted alert rule “{name}” until {untilAt}', forever: 'Muted alert rule “{name}” until unmuted' },
+      unmute: 'Unmuted alert rule “{name}”',
+    },
+    alert: { acknowledge: 'Acknowledged alert #{alert} of rule “{name}”' },
     destination: {
       create: 'Created destination “{name}” ({destinationKind}, {url})',
       rotate: 'Rotated the signing secret of destination “{name}”: deliveries are signed with the new one from now on',

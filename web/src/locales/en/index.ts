@@ -17,6 +17,7 @@ import security from './security';
 import outbound from './outbound';
 import wecom from './wecom';
 import home from './home';
+import alerts from './alerts';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -38,5 +39,6 @@ const en: typeof zhCN = {
   ...outbound,
   ...wecom,
   ...home,
+  ...alerts,
 };
 export default en;

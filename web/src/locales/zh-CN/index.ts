@@ -16,6 +16,7 @@ import security from './security';
 import outbound from './outbound';
 import wecom from './wecom';
 import home from './home';
+import alerts from './alerts';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -40,4 +41,5 @@ export default {
   ...outbound,
   ...wecom,
   ...home,
+  ...alerts,
 };
