@@ -21,6 +21,7 @@ const en: typeof zh = {
         contacts: '{customers} customers, {relations} relations',
         chats: '{n} group chats',
       },
+      retried: 'retried automatically',
       waiting: 'Waiting',
       rateLimited: 'WeCom rate-limited the backfill; it waited {n} times as asked and went on',
       failedHint: 'still failing after several retries, so it stopped: fix the cause and click “Resume”',

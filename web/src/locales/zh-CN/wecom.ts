@@ -20,6 +20,7 @@ export default {
         contacts: '{customers} 位客户，{relations} 条跟进关系',
         chats: '{n} 个客户群',
       },
+      retried: '已自动重试',
       waiting: '等待中',
       rateLimited: '企业微信限频，已按其要求等待 {n} 次后继续',
       failedHint: '重试多次仍失败，已暂停；处理后点击“从中断处继续”',
