@@ -126,7 +126,7 @@ export async function startSync(env: Env, connectionId: number, actor: Actor, no
     }
     throw e;
   }
-  await sendSync(env, { v: 1, type: 'step', runId: id, step: 0 });
+  await firstPage(env, id, 0, now);
   return toRun((await readRun(db, id))!);
 }
 
@@ -161,8 +161,22 @@ export async function resumeSync(env: Env, connectionId: number, actor: Actor, n
       throw new ApiError(409, 'conflict', 'Another backfill of this connection is running');
     throw e;
   }
-  await sendSync(env, { v: 1, type: 'step', runId: r.id, step: r.step });
+  await firstPage(env, r.id, r.step, now);
   return toRun((await readRun(db, r.id))!);
+}
+
+/** Queues a run's page; if the queue refuses it, the run fails at once (resumable) rather than wait as running for nothing. */
+async function firstPage(env: Env, runId: number, step: number, now: number): Promise<void> {
+  try {
+    await sendSync(env, { v: 1, type: 'step', runId, step });
+  } catch (e) {
+    await failRun(env.DB, runId, step, now);
+    throw new ApiError(
+      503,
+      'unavailable',
+      `The sync queue refused the backfill's page (${e instanceof Error ? e.message : String(e)}): resume it in a moment`,
+    );
+  }
 }
 
 /** Adds an error to a run (the latest few are kept), without moving its page. */
