@@ -10,7 +10,7 @@ import { env, exports } from 'cloudflare:workers';
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { api, apiAs, eventually, seedSmallWorld, type TestUser } from './fixtures';
-import { consumeWecomSync } from '../src/wecom/sync/consume';
+import { consumeWecomSync, consumeWecomSyncDead } from '../src/wecom/sync/consume';
 import { startSync } from '../src/wecom/sync/runs';
 import type { WecomSyncMessage } from '../src/wecom/sync/message';
 import type { WecomSyncRun, WecomSyncState } from '@shared/api/wecom';
@@ -316,6 +316,40 @@ describe('WeCom backfill', () => {
     await backfillByHand(corp);
     expect(await d1View(corp.connectionId)).toEqual(want);
     expect((await ledgerOf(corp.connectionId)).rows.length).toBe(want.held.length);
+  });
+
+  it('a page that fails every delivery stops the run (dead-letter queue); Resume carries on from that page and ends identical', async () => {
+    const corp = await seedCorp({ followUsers: 3, contacts: 150, chats: 2 });
+    const q = fakeQueue();
+    const run = await startSync(q.env, corp.connectionId, ROOT_ACTOR, Date.now());
+    for (;;) {
+      const r = (await runRow(run.id))!;
+      if (r.phase === 'contacts' && r.relations >= 100) break;
+      await deliver(q, q.sent.shift()!);
+    }
+    const at = (await runRow(run.id))!;
+    await sim(`/corps/${corp.corpid}/faults`, { api: 'externalcontact/batch/get_by_user', errcode: 60011, count: 1 });
+    const page = q.sent.shift()!;
+    expect(await deliver(q, page)).toBe('retried');
+    // its last delivery failed too: the queue moves it to the dead-letter queue
+    const dead = createMessageBatch<WecomSyncMessage>('segflow-wecom-sync-dead', [
+      { id: 'sync-dead-1', timestamp: new Date(), attempts: 1, body: page.body },
+    ]);
+    await consumeWecomSyncDead(dead as MessageBatch<unknown>, env);
+    const stopped = await api<WecomSyncState>(`/api/wecom/connections/${corp.connectionId}/sync`);
+    expect(stopped.body.latest).toMatchObject({ id: run.id, status: 'failed', phase: 'contacts', pages: at.step });
+    expect(stopped.body.latest!.errors.at(-1)).toMatchObject({ errcode: 60011 });
+
+    const resumed = await api<WecomSyncRun>(`/api/wecom/connections/${corp.connectionId}/sync/resume`, json({}));
+    expect(resumed.status, JSON.stringify(resumed.body)).toBe(202);
+    expect(resumed.body).toMatchObject({ id: run.id, status: 'running', pages: at.step });
+    await eventually('the resumed backfill finished', async () => (await runRow(run.id))!.status === 'finished', 60_000);
+    const want = await simView(corp.corpid);
+    expect(await d1View(corp.connectionId)).toEqual(want);
+    expect((await runRow(run.id))!.relations).toBe(want.relations.length);
+    expect((await ledgerOf(corp.connectionId)).doubled).toBe(0);
+    // nothing left to resume
+    expect((await api(`/api/wecom/connections/${corp.connectionId}/sync/resume`, json({}))).status).toBe(409);
   });
 
   it('survives a 45009 storm: waits as WeCom asks (no delivery attempt spent) and completes after it', async () => {
