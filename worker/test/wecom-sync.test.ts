@@ -457,4 +457,21 @@ describe('WeCom incremental sync (callbacks)', () => {
     );
     expect((await d1View(corp.connectionId)).tags).toEqual((await simView(corp.corpid)).tags);
   });
+
+  it('a group chat renamed and then dismissed in WeCom is re-read by callback (groupchat/get) and marked dismissed', async () => {
+    const corp = await seedCorp({ followUsers: 2, contacts: 10, chats: 2 });
+    await backfillByHand(corp);
+    const [chat] = await sim<any[]>(`/corps/${corp.corpid}/chats`);
+    const chatRow = () =>
+      db
+        .prepare('SELECT name, dismissed_at FROM wecom_group_chats WHERE connection_id = ? AND chat_id = ?')
+        .bind(corp.connectionId, chat.chat_id)
+        .first<{ name: string; dismissed_at: number | null }>();
+    await sim(`/corps/${corp.corpid}/changes/chat-rename`, { chat_id: chat.chat_id, name: '企微里改的群名' });
+    expect(await deliverCallbacks(corp.corpid)).toEqual([expect.stringMatching(/^200 success .*queued for sync/)]);
+    await eventually('the chat renamed here', async () => (await chatRow())?.name === '企微里改的群名');
+    await sim(`/corps/${corp.corpid}/changes/chat-dismiss`, { chat_id: chat.chat_id });
+    await deliverCallbacks(corp.corpid);
+    await eventually('the chat dismissed here', async () => (await chatRow())?.dismissed_at != null);
+  });
 });
