@@ -352,6 +352,30 @@ describe('WeCom backfill', () => {
     expect((await api(`/api/wecom/connections/${corp.connectionId}/sync/resume`, json({}))).status).toBe(409);
   });
 
+  it('a relation gone in WeCom without a callback is marked gone by the next backfill, and the customer loses its tags (source wecom)', async () => {
+    const corp = await seedCorp({ followUsers: 2, contacts: 30, chats: 0 });
+    await backfillByHand(corp);
+    const { items } = await sim<{ items: any[] }>(`/corps/${corp.corpid}/contacts?limit=50`);
+    const c = items.find((x) => x.follow_users.length === 1 && x.follow_users[0].tagIds.length > 0)!;
+    const contactId = (await db.prepare('SELECT id FROM contacts WHERE external_id = ?').bind(c.external_userid).first<number>('id'))!;
+    const mapped = `SELECT COUNT(*) AS n FROM contact_tags ct JOIN wecom_tag_map m ON m.kind = 'tag' AND m.segflow_id = ct.tag_id
+      WHERE m.connection_id = ? AND ct.contact_id = ?`;
+    const held = await db.prepare(mapped).bind(corp.connectionId, contactId).first<number>('n');
+    expect(held).toBeGreaterThan(0);
+    await sim(`/corps/${corp.corpid}/changes/del-contact`, { userid: c.follow_users[0].userid, external_userid: c.external_userid });
+    // the callback never arrives (taken off the outbox, not delivered)
+    await fetch(`http://wecom.test/__sim/callbacks?corpid=${corp.corpid}`);
+    const { run } = await backfillByHand(corp);
+    expect(run.status).toBe('finished');
+    expect(await d1View(corp.connectionId)).toEqual(await simView(corp.corpid));
+    expect(await db.prepare(mapped).bind(corp.connectionId, contactId).first<number>('n')).toBe(0);
+    const removed = await db
+      .prepare(`SELECT COUNT(*) AS n FROM tag_ledger WHERE contact_id = ? AND op = 'remove' AND source = 'wecom' AND batch_id = ?`)
+      .bind(contactId, `wecom-sync:${run.id}`)
+      .first<number>('n');
+    expect(removed).toBe(held);
+  });
+
   it('survives a 45009 storm: waits as WeCom asks (no delivery attempt spent) and completes after it', async () => {
     const corp = await seedCorp({ followUsers: 3, contacts: 80, chats: 1 });
     await sim(`/corps/${corp.corpid}/faults`, { api: 'externalcontact/batch/get_by_user', errcode: 45009, durationMs: 4_000 });

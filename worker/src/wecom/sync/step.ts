@@ -191,7 +191,7 @@ async function planPage(
         };
       }
       // user_offset counts the list pages read: 0 = not listed yet, else '' cursor = listed to the end
-      if (run.user_offset > 0 && run.cursor === '') return finishPlan(db, run, src.at);
+      if (run.user_offset > 0 && run.cursor === '') return finishPlan(db, run, src);
       const a = await client.post<{ group_chat_list?: { chat_id: string }[]; next_cursor?: string }>(
         '/cgi-bin/externalcontact/groupchat/list',
         {
@@ -204,17 +204,60 @@ async function planPage(
       return { writes: [], set: { pending: JSON.stringify(ids), cursor: a.next_cursor ?? '', user_offset: run.user_offset + 1 } };
     }
     case 'done':
-      return finishPlan(db, run, src.at);
+      return finishPlan(db, run, src);
   }
 }
 
-/** The last page: what this run did not see is gone in WeCom. */
-function finishPlan(db: D1Database, run: RunRow, now: number): Plan {
+/** Customers whose relations went stale, re-tagged per finishing page (their live relations re-read from D1). */
+export const STALE_CUSTOMERS_PER_PAGE = 200;
+
+/**
+ * The last pages: what this run did not see is gone in WeCom. Customers who lost a relation that
+ * way have their tags recomputed from the relations left (a page of them at a time, the run
+ * staying at `done` until none is left); then stale chats are marked dismissed and the run ends.
+ */
+async function finishPlan(db: D1Database, run: RunRow, src: { source: 'wecom'; batchId: string; at: number }): Promise<Plan> {
+  const { results } = await db
+    .prepare(
+      `SELECT DISTINCT external_userid FROM wecom_relations WHERE connection_id = ? AND deleted_at IS NULL AND synced_at < ? LIMIT ?`,
+    )
+    .bind(run.connection_id, run.started_at, STALE_CUSTOMERS_PER_PAGE)
+    .all<{ external_userid: string }>();
+  if (results.length) {
+    const exts = results.map((r) => r.external_userid);
+    const { results: live } = await db
+      .prepare(
+        `SELECT userid, external_userid, remark, description, add_way, state, createtime, tag_ids FROM wecom_relations
+         WHERE connection_id = ? AND deleted_at IS NULL AND synced_at >= ? AND external_userid IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(run.connection_id, run.started_at, JSON.stringify(exts))
+      .all<{
+        userid: string;
+        external_userid: string;
+        remark: string | null;
+        description: string | null;
+        add_way: number | null;
+        state: string | null;
+        createtime: number | null;
+        tag_ids: string;
+      }>();
+    const relations = live.map((r) => ({
+      userid: r.userid,
+      externalUserid: r.external_userid,
+      remark: r.remark ?? undefined,
+      description: r.description ?? undefined,
+      addWay: r.add_way ?? undefined,
+      state: r.state ?? undefined,
+      createtime: r.createtime ?? undefined,
+      tagIds: JSON.parse(r.tag_ids) as string[],
+    }));
+    // `replace`: these customers' relations are exactly the live ones; the stale ones are marked gone
+    const writes = await customerStatements(db, run.connection_id, [], relations, src, exts);
+    return { writes, set: { phase: 'done', cursor: '', pending: '[]' } };
+  }
+  const now = src.at;
   return {
     writes: [
-      db
-        .prepare('UPDATE wecom_relations SET deleted_at = ? WHERE connection_id = ? AND deleted_at IS NULL AND synced_at < ?')
-        .bind(now, run.connection_id, run.started_at),
       db
         .prepare('UPDATE wecom_group_chats SET dismissed_at = ? WHERE connection_id = ? AND dismissed_at IS NULL AND synced_at < ?')
         .bind(now, run.connection_id, run.started_at),
