@@ -34,7 +34,8 @@ serve({ fetch: sim.app.fetch, port, hostname: '127.0.0.1' }, (info) => {
       `wecom-sim: WeCom API at http://127.0.0.1:${info.port}/cgi-bin/, admin at /__sim/`,
       `  demo corp ${s.corpid} (${s.name}): ${s.counts.followUsers} follow users, ${s.counts.contacts} customers, ${s.counts.tags} corp tags, ${s.counts.chats} group chats`,
       `  客户联系 secret: ${s.contactSecret}; self-built app ${s.agents[0]?.agentid} secret: ${s.agents[0]?.secret}`,
-      `  callbacks: ${corp.callback ? `pushed to ${corp.callback.url}` : 'none until PUT /__sim/corps/:corpid/callback'}`,
+      `  callbacks: ${corp.callback ? `pushed to ${corp.callback.url} (Token ${corp.callback.token}, EncodingAESKey ${corp.callback.encodingAesKey})` : 'none until PUT /__sim/corps/:corpid/callback'}`,
+      `  all of this again: GET http://127.0.0.1:${info.port}/__sim (README, "Try WeCom locally")`,
     ].join('\n'),
   );
 });

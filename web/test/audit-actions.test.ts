@@ -63,6 +63,7 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'wecom_connection.update': true,
   'wecom_connection.test': true,
   'wecom_connection.delete': true,
+  'wecom_connection.sync': true,
   'contact.tags': true,
   'contact.export': true,
   'contact.phone_search': true,

@@ -5,18 +5,23 @@
  * - `segflow-intake`: webhook events accepted by the routes, run through the ingest pipeline;
  * - `segflow-intake-dead`: intake messages that failed every attempt, kept in D1;
  * - `segflow-deliveries`: outbound deliveries (call-webhook, notify);
- * - `segflow-deliveries-dead`: deliveries that failed every attempt, listed for a retry.
+ * - `segflow-deliveries-dead`: deliveries that failed every attempt, listed for a retry;
+ * - `segflow-wecom-sync` (+ `-dead`): WeCom backfill pages and callback sync hints (wecom/sync/).
  */
 import { consumeDeadDeliveries, consumeDeliveries } from './outbound/consume';
 import type { DeliveryMessage } from './outbound/enqueue';
 import { consumeIntake } from './ingest/consumer';
 import { consumeIntakeDead } from './ingest/dead-letters';
+import { consumeWecomSync, consumeWecomSyncDead } from './wecom/sync/consume';
+import { WECOM_SYNC_DEAD_QUEUE, WECOM_SYNC_QUEUE } from './wecom/sync/message';
 
 export const QUEUES = {
   intake: 'segflow-intake',
   intakeDead: 'segflow-intake-dead',
   deliveries: 'segflow-deliveries',
   deliveriesDead: 'segflow-deliveries-dead',
+  wecomSync: WECOM_SYNC_QUEUE,
+  wecomSyncDead: WECOM_SYNC_DEAD_QUEUE,
 } as const;
 
 export const queue: ExportedHandlerQueueHandler<Env> = async (batch, env) => {
@@ -29,6 +34,10 @@ export const queue: ExportedHandlerQueueHandler<Env> = async (batch, env) => {
       return consumeIntake(batch, { db: env.DB, env });
     case QUEUES.intakeDead:
       return consumeIntakeDead(batch, env);
+    case QUEUES.wecomSync:
+      return consumeWecomSync(batch, env);
+    case QUEUES.wecomSyncDead:
+      return consumeWecomSyncDead(batch, env);
     default:
       // a queue this worker does not know: leave its messages for a deployment that does
       console.error(`queue: no consumer for "${batch.queue}"; ${batch.messages.length} messages retried`);

@@ -163,6 +163,18 @@ async function newWecomConnection(): Promise<number> {
   return (r.body as { id: number }).id;
 }
 
+/** A WeCom connection whose last backfill failed (so it can be resumed). */
+async function newFailedSync(): Promise<number> {
+  const id = await newWecomConnection();
+  await db
+    .prepare(
+      `INSERT INTO wecom_sync_runs (connection_id, status, phase, started_at, updated_at, finished_at) VALUES (?, 'failed', 'contacts', 1, 1, 1)`,
+    )
+    .bind(id)
+    .run();
+  return id;
+}
+
 /** A manual edit by the super admin adding one fresh tag to contact 1: a ledger batch of one row. */
 async function newTagBatch(): Promise<string> {
   const tag = (await db.prepare(`INSERT INTO tags (group_id, name) VALUES (2, ?) RETURNING id`).bind(uniq('回滚')).first<number>('id'))!;
@@ -352,6 +364,18 @@ const ROUTES: Record<string, Route | 'public'> = {
   'POST /api/wecom/connections/:id/test': {
     policy: superOnly,
     call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newWecomConnection()}/test`),
+  },
+  'GET /api/wecom/connections/:id/sync': {
+    policy: superOnly,
+    call: async (u) => get(u, `/api/wecom/connections/${await newWecomConnection()}/sync`),
+  },
+  'POST /api/wecom/connections/:id/sync': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newWecomConnection()}/sync`),
+  },
+  'POST /api/wecom/connections/:id/sync/resume': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newFailedSync()}/sync/resume`),
   },
   'DELETE /api/wecom/connections/:id': {
     policy: superOnly,

@@ -343,6 +343,29 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/wecom/connections/${id}/test`, json({})),
     objectId: (id: number) => String(id),
   },
+  'POST /api/wecom/connections/:id/sync': {
+    action: 'wecom_connection.sync',
+    objectType: 'wecom_connection',
+    setup: newWecomConnection,
+    call: (id: number) => api(`/api/wecom/connections/${id}/sync`, json({})),
+    objectId: (id: number) => String(id),
+  },
+  'POST /api/wecom/connections/:id/sync/resume': {
+    action: 'wecom_connection.sync',
+    objectType: 'wecom_connection',
+    setup: async () => {
+      const id = await newWecomConnection();
+      await db
+        .prepare(
+          `INSERT INTO wecom_sync_runs (connection_id, status, phase, started_at, updated_at, finished_at) VALUES (?, 'failed', 'contacts', 1, 1, 1)`,
+        )
+        .bind(id)
+        .run();
+      return id;
+    },
+    call: (id: number) => api(`/api/wecom/connections/${id}/sync/resume`, json({})),
+    objectId: (id: number) => String(id),
+  },
   'DELETE /api/wecom/connections/:id': {
     action: 'wecom_connection.delete',
     objectType: 'wecom_connection',

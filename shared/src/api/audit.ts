@@ -131,6 +131,8 @@ export interface AuditParamsByAction {
   'wecom_connection.update': { corpId: string; changed: string };
   'wecom_connection.test': { variant: 'ok'; corpId: string } | { variant: 'failed'; corpId: string; errcodes: string };
   'wecom_connection.delete': { corpId: string };
+  /** a backfill from WeCom started or resumed (`POST /api/wecom/connections/:id/sync[/resume]`) */
+  'wecom_connection.sync': { corpId: string };
   'contact.tags':
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }

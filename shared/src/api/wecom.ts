@@ -130,3 +130,48 @@ export function connectionStateOf(secrets: Record<WecomApp, Pick<WecomSecretStat
   if (set.some((s) => !s.lastTest)) return 'not_tested';
   return 'connected';
 }
+
+/**
+ * The pull from WeCom (issue 16): a backfill of the corp tag library, follow users, customers with
+ * their relations, and customer group chats, page by page through a queue.
+ *
+ * - `GET /api/wecom/connections/:id/sync` → `WecomSyncState`;
+ * - `POST /api/wecom/connections/:id/sync` → 202 `WecomSyncRun` (409 naming the run already running);
+ * - `POST /api/wecom/connections/:id/sync/resume` → 202 `WecomSyncRun`: the last failed (or stalled) run from its last page.
+ */
+export const WECOM_SYNC_PHASES = ['tags', 'follow_users', 'contacts', 'chats'] as const;
+export type WecomSyncPhase = (typeof WECOM_SYNC_PHASES)[number];
+
+/** An error a page met (it is retried): WeCom's errcode and its meaning in words. */
+export interface WecomSyncError {
+  at: number;
+  phase: WecomSyncPhase | 'done';
+  /** null: WeCom could not be reached, or not a WeCom error */
+  errcode: number | null;
+  errmsg: string;
+  words: WecomErrcodeWords;
+}
+
+export interface WecomSyncRun {
+  id: number;
+  connectionId: number;
+  status: 'running' | 'finished' | 'failed';
+  /** the phase being paged ('done' once finished) */
+  phase: WecomSyncPhase | 'done';
+  /** pages written so far */
+  pages: number;
+  counts: { tagGroups: number; tags: number; followUsers: number; relations: number; customers: number; chats: number };
+  rateLimitWaits: number;
+  errors: WecomSyncError[];
+  startedBy: { id: number; name: string } | null;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+export interface WecomSyncState {
+  /** the latest run (running, finished or failed) */
+  latest: WecomSyncRun | null;
+  /** the last run that finished */
+  lastFinished: WecomSyncRun | null;
+}

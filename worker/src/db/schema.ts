@@ -802,6 +802,142 @@ export const wecomTokens = sqliteTable(
 );
 
 /*
+ * WeCom pull (worker/src/wecom/sync/): what a backfill or a callback read from a connected corp,
+ * keyed by WeCom's own ids, so a page read twice writes the same rows (never doubles). No foreign
+ * key to `wecom_connections`: disconnecting keeps the history of what was pulled.
+ */
+
+/**
+ * One backfill of a connection: the page it is at (`phase`, `cursor`, `step`), counts per phase,
+ * errors (errcode and words). `step` guards the page: a message for step n writes only while the
+ * run is at n, and moves it to n + 1 in the same batch, so a redelivered page is a no-op.
+ */
+export const wecomSyncRuns = sqliteTable(
+  'wecom_sync_runs',
+  {
+    id: integer('id').primaryKey(),
+    connectionId: integer('connection_id').notNull(),
+    status: text('status', { enum: ['running', 'finished', 'failed'] }).notNull(),
+    phase: text('phase', { enum: ['tags', 'follow_users', 'contacts', 'chats', 'done'] }).notNull(),
+    step: integer('step').notNull().default(0),
+    /** the WeCom cursor of the current phase ('' at its start) */
+    cursor: text('cursor').notNull().default(''),
+    /** contacts: which slice of 100 follow users is paged; chats: chat ids listed, not read yet (JSON) */
+    userOffset: integer('user_offset').notNull().default(0),
+    pending: text('pending').notNull().default('[]'),
+    tagGroups: integer('tag_groups').notNull().default(0),
+    tags: integer('tags').notNull().default(0),
+    followUsers: integer('follow_users').notNull().default(0),
+    relations: integer('relations').notNull().default(0),
+    customers: integer('customers').notNull().default(0),
+    chats: integer('chats').notNull().default(0),
+    rateLimitWaits: integer('rate_limit_waits').notNull().default(0),
+    /** `[{ at, phase, errcode, errmsg, words }]`, the last few */
+    errors: text('errors').notNull().default('[]'),
+    startedBy: integer('started_by'),
+    startedAt: integer('started_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('wecom_sync_runs_connection_idx').on(t.connectionId, t.id),
+    // one running backfill per connection, whatever races the start
+    uniqueIndex('wecom_sync_runs_running_idx')
+      .on(t.connectionId)
+      .where(sql`${t.status} = 'running'`),
+    check('wecom_sync_runs_status_check', sql`${t.status} in ('running', 'finished', 'failed')`),
+  ],
+);
+
+/** A WeCom corp tag group or tag ↔ the Segflow tag group or tag it landed as. Deleted in WeCom: `deleted_at` set, the Segflow tag retired. */
+export const wecomTagMap = sqliteTable(
+  'wecom_tag_map',
+  {
+    connectionId: integer('connection_id').notNull(),
+    kind: text('kind', { enum: ['group', 'tag'] }).notNull(),
+    wecomId: text('wecom_id').notNull(),
+    /** tag_groups.id (kind group) or tags.id (kind tag) */
+    segflowId: integer('segflow_id').notNull(),
+    /** a tag's WeCom group id */
+    wecomGroupId: text('wecom_group_id'),
+    name: text('name').notNull(),
+    wecomOrder: integer('wecom_order').notNull().default(0),
+    deletedAt: integer('deleted_at'),
+    syncedAt: integer('synced_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.kind, t.wecomId] }), index('wecom_tag_map_segflow_idx').on(t.kind, t.segflowId)],
+);
+
+/** Members configured for 客户联系 (get_follow_user_list). */
+export const wecomFollowUsers = sqliteTable(
+  'wecom_follow_users',
+  {
+    connectionId: integer('connection_id').notNull(),
+    userid: text('userid').notNull(),
+    syncedAt: integer('synced_at').notNull(),
+    deletedAt: integer('deleted_at'),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.userid] })],
+);
+
+/**
+ * Which follow user holds which customer, with that relation's own remark and corp tags (WeCom
+ * ids): the push marks tags per relation (mark_tag), and a contact's WeCom tags are the union.
+ */
+export const wecomRelations = sqliteTable(
+  'wecom_relations',
+  {
+    connectionId: integer('connection_id').notNull(),
+    userid: text('userid').notNull(),
+    externalUserid: text('external_userid').notNull(),
+    remark: text('remark'),
+    description: text('description'),
+    addWay: integer('add_way'),
+    state: text('state'),
+    createtime: integer('createtime'),
+    /** WeCom corp tag ids held in this relation (JSON array) */
+    tagIds: text('tag_ids').notNull().default('[]'),
+    syncedAt: integer('synced_at').notNull(),
+    /** the relation is gone in WeCom (deleted, or no longer answered) */
+    deletedAt: integer('deleted_at'),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.userid, t.externalUserid] }), index('wecom_relations_ext_idx').on(t.externalUserid)],
+);
+
+/** Customer group chats (groupchat/list + groupchat/get). */
+export const wecomGroupChats = sqliteTable(
+  'wecom_group_chats',
+  {
+    connectionId: integer('connection_id').notNull(),
+    chatId: text('chat_id').notNull(),
+    name: text('name'),
+    owner: text('owner'),
+    createTime: integer('create_time'),
+    notice: text('notice'),
+    memberCount: integer('member_count').notNull().default(0),
+    memberVersion: text('member_version'),
+    syncedAt: integer('synced_at').notNull(),
+    dismissedAt: integer('dismissed_at'),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.chatId] })],
+);
+
+/** A group chat's members as WeCom answered them (type 1 member, 2 external contact). */
+export const wecomGroupChatMembers = sqliteTable(
+  'wecom_group_chat_members',
+  {
+    connectionId: integer('connection_id').notNull(),
+    chatId: text('chat_id').notNull(),
+    userid: text('userid').notNull(),
+    type: integer('type').notNull(),
+    joinTime: integer('join_time'),
+    joinScene: integer('join_scene'),
+    unionid: text('unionid'),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.chatId, t.userid] })],
+);
+
+/*
  * The home screen's rollups (worker/src/home/): small tables the charts read instead of
  * contacts, events or the ledger, so the home costs the same at 1M contacts as at 10k.
  */

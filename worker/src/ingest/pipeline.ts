@@ -96,7 +96,7 @@ const ATTRIBUTE_COLUMNS = [
   ['device', 'device'],
   ['sourceChannel', 'source_channel'],
 ] as const;
-type AttributeKey = (typeof ATTRIBUTE_COLUMNS)[number][0];
+export type AttributeKey = (typeof ATTRIBUTE_COLUMNS)[number][0];
 
 interface ContactState {
   externalId: string;
@@ -483,56 +483,25 @@ function writeStatements(
   const out: D1PreparedStatement[] = [];
   const touched = contacts.filter((c) => c.delta.la !== null);
 
-  // Contacts first seen in this request. DO NOTHING: a concurrent request may have created one.
-  const created = touched.filter((c) => c.isNew);
-  if (created.length) {
-    const cols = ATTRIBUTE_COLUMNS.filter(([k]) => k !== 'kind' && k !== 'name' && k !== 'gender');
-    out.push(
-      db
-        .prepare(
-          `INSERT INTO contacts (external_id, kind, name, gender, ${cols.map(([, c]) => c).join(', ')}, bucket, created_at, updated_at)
-           SELECT ${jv('ext')}, ${jv('kind')}, ${jv('name')}, ${jv('gender')}, ${cols.map(([k]) => jv(k)).join(', ')}, ${jv('bucket')}, ?1, ?1
-           FROM json_each(?2) j WHERE true ON CONFLICT(external_id) DO NOTHING`,
-        )
-        .bind(
-          o.now,
-          json(
-            created.map((c) => ({
-              ...c.attrs,
-              ext: c.externalId,
-              kind: c.attrs.kind ?? o.defaultKind,
-              name: c.attrs.name ?? c.externalId,
-              gender: c.attrs.gender ?? 'unknown',
-              bucket: bucketOf(c.externalId),
-            })),
-          ),
-        ),
-    );
-  }
-  // Attributes the sender sent, last value wins (also for a contact a concurrent request created).
-  const withAttrs = touched.filter((c) => Object.keys(c.attrs).length > 0);
-  if (withAttrs.length) {
-    out.push(
-      db
-        .prepare(
-          `UPDATE contacts SET ${ATTRIBUTE_COLUMNS.map(([k, col]) => `${col} = COALESCE(${jv(k)}, contacts.${col})`).join(', ')}
-           FROM json_each(?) j WHERE contacts.external_id = ${jv('ext')}`,
-        )
-        .bind(json(withAttrs.map((c) => ({ ...c.attrs, ext: c.externalId })))),
-    );
-  }
-  // Pinyin keys of the names just written, so the contact is found by pinyin at once (worker/src/search/keys.ts).
   out.push(
-    ...keyStatements(
+    ...contactUpsertStatements(
       db,
-      'contact',
-      touched
-        .filter((c) => c.isNew || c.attrs.name !== undefined || c.attrs.remark !== undefined)
-        .map((c) => ({
-          externalId: c.externalId,
-          name: c.attrs.name ?? (c.isNew ? c.externalId : (c.contact.name as string)),
-          remark: c.attrs.remark ?? (c.isNew ? null : ((c.contact.remark as string | null) ?? null)),
-        })),
+      touched.map((c) => ({
+        externalId: c.externalId,
+        isNew: c.isNew,
+        attrs: c.attrs,
+        // Pinyin keys of the names just written, so the contact is found by pinyin at once (worker/src/search/keys.ts).
+        ...(c.isNew || c.attrs.name !== undefined || c.attrs.remark !== undefined
+          ? {
+              keys: {
+                name: c.attrs.name ?? (c.isNew ? c.externalId : (c.contact.name as string)),
+                remark: c.attrs.remark ?? (c.isNew ? null : ((c.contact.remark as string | null) ?? null)),
+              },
+            }
+          : {}),
+      })),
+      o.defaultKind,
+      o.now,
     ),
   );
 
@@ -611,5 +580,76 @@ function writeStatements(
   for (const c of contacts) for (const t of c.initialTags) if (!c.tags.has(t)) change(c, t, 'remove');
   for (const c of contacts) for (const t of c.tags) if (!c.initialTags.has(t)) change(c, t, 'add');
   if (changes.length) out.push(...tagChangeStatements(db, changes, { source: 'rule', batchId: o.batchId, at: o.now }));
+  return out;
+}
+
+/** One contact for {@link contactUpsertStatements}. */
+export interface ContactUpsert {
+  externalId: string;
+  /** not in `contacts` when the caller read (a concurrent writer may still create it: the INSERT then does nothing) */
+  isNew: boolean;
+  /** attributes the sender gave; each one given overwrites the stored one, the others stay */
+  attrs: Partial<Record<AttributeKey, string>>;
+  /** name and remark as they are after this write, when they changed (or the contact is new): its search keys are written in the same batch */
+  keys?: { name: string; remark: string | null };
+}
+
+/**
+ * The contact upsert every event-driven writer shares (webhook intake here, the WeCom pull in
+ * worker/src/wecom/sync/): new contacts inserted (DO NOTHING: a concurrent writer may have made
+ * one), given attributes written last-value-wins, and the pinyin search keys of names that
+ * changed, set-based in a constant number of statements for the caller's one batch.
+ */
+export function contactUpsertStatements(
+  db: D1Database,
+  rows: readonly ContactUpsert[],
+  defaultKind: ContactKind,
+  now: number,
+): D1PreparedStatement[] {
+  const out: D1PreparedStatement[] = [];
+  const created = rows.filter((c) => c.isNew);
+  if (created.length) {
+    const cols = ATTRIBUTE_COLUMNS.filter(([k]) => k !== 'kind' && k !== 'name' && k !== 'gender');
+    out.push(
+      db
+        .prepare(
+          `INSERT INTO contacts (external_id, kind, name, gender, ${cols.map(([, c]) => c).join(', ')}, bucket, created_at, updated_at)
+           SELECT ${jv('ext')}, ${jv('kind')}, ${jv('name')}, ${jv('gender')}, ${cols.map(([k]) => jv(k)).join(', ')}, ${jv('bucket')}, ?1, ?1
+           FROM json_each(?2) j WHERE true ON CONFLICT(external_id) DO NOTHING`,
+        )
+        .bind(
+          now,
+          json(
+            created.map((c) => ({
+              ...c.attrs,
+              ext: c.externalId,
+              kind: c.attrs.kind ?? defaultKind,
+              name: c.attrs.name ?? c.externalId,
+              gender: c.attrs.gender ?? 'unknown',
+              bucket: bucketOf(c.externalId),
+            })),
+          ),
+        ),
+    );
+  }
+  // Attributes the sender sent, last value wins (also for a contact a concurrent request created).
+  const withAttrs = rows.filter((c) => Object.keys(c.attrs).length > 0);
+  if (withAttrs.length) {
+    out.push(
+      db
+        .prepare(
+          `UPDATE contacts SET ${ATTRIBUTE_COLUMNS.map(([k, col]) => `${col} = COALESCE(${jv(k)}, contacts.${col})`).join(', ')}
+           FROM json_each(?) j WHERE contacts.external_id = ${jv('ext')}`,
+        )
+        .bind(json(withAttrs.map((c) => ({ ...c.attrs, ext: c.externalId })))),
+    );
+  }
+  out.push(
+    ...keyStatements(
+      db,
+      'contact',
+      rows.flatMap((c) => (c.keys ? [{ externalId: c.externalId, name: c.keys.name, remark: c.keys.remark }] : [])),
+    ),
+  );
   return out;
 }

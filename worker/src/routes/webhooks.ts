@@ -32,6 +32,8 @@ import { enqueueEvents, IntakeUnavailable, type IntakeMessage } from '../ingest/
 import { verifySignature } from '../ingest/signature';
 import { openSourceRow, sealLegacyRow } from '../ingest/source-secrets';
 import { checkWindow, envelopeOf, keepUnreadable, readCallback, wecomOpen } from '../wecom/callback';
+import { connectionOfSource } from '../wecom/sync/hints';
+import { enqueueHints } from '../wecom/sync/message';
 import { webhookBatch, webhookEvent, type IngestEvent, type WebhookEvent, type WebhookQueued } from '@shared/api/webhooks';
 import type { FieldProblem } from '@shared/api/errors';
 
@@ -205,11 +207,19 @@ webhooks.post('/wecom/:sourceId', async (c) => {
   } else {
     const { mapped } = outcome;
     if (mapped.events.length) await enqueue(c, id, mapped.events, now);
-    summary = `${mapped.kind}; ${mapped.ignored ? 'ignored' : `events=${mapped.events.length}; hints=${mapped.hints.length}`}`;
+    // Sync hints go to the WeCom sync queue when a connection links this source (wecom/sync/hints.ts); otherwise acknowledged only.
+    let synced = 0;
+    if (mapped.hints.length) {
+      const connectionId = await connectionOfSource(c.env.DB, id);
+      if (connectionId !== null) {
+        await enqueueHints(c.env, connectionId, mapped.hints);
+        synced = mapped.hints.length;
+      }
+    }
+    summary = `${mapped.kind}; ${mapped.ignored ? 'ignored' : `events=${mapped.events.length}; hints=${mapped.hints.length}${synced ? ' (queued for sync)' : ''}`}`;
     // What stored nothing leaves one log line (Workers Logs / `wrangler tail`; warn: the level the
-    // lint allows), so an operator can see what WeCom sends that no rule uses. Sync hints are
-    // acknowledged, not acted on yet: the sync work of issue 16 will read them.
-    if (!mapped.events.length) console.warn(`wecom: source "${id}" ${summary}${mapped.ignored ? ` (${mapped.ignored})` : ''}`);
+    // lint allows), so an operator can see what WeCom sends that no rule uses.
+    if (!mapped.events.length && !synced) console.warn(`wecom: source "${id}" ${summary}${mapped.ignored ? ` (${mapped.ignored})` : ''}`);
   }
   // WeCom wants a quick plain "success"; anything else makes it retry. The header is for people reading logs or curl.
   c.header(WECOM_OUTCOME_HEADER, summary);

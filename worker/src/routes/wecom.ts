@@ -1,7 +1,8 @@
 /**
  * Connected WeCom corps (`/api/wecom/connections`, super admins only): list, connect, change
  * (replace a secret, the agent, the callback source), test (gettoken with each secret) and
- * disconnect. Secrets go in, never out. The work lives in worker/src/wecom/.
+ * disconnect. Secrets go in, never out. Backfill from WeCom: progress, start (one at a time, 409
+ * naming the running one), resume a failed one. The work lives in worker/src/wecom/.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import { actorOf, requireRole } from '../auth/access';
 import { emptyBody } from '@shared/api/taxonomy';
 import { createWecomConnectionBody, updateWecomConnectionBody, type WecomConnectionSummary } from '@shared/api/wecom';
 import { createConnection, deleteConnection, getConnection, listConnections, testConnection, updateConnection } from '../wecom/connection';
+import { resumeSync, startSync, syncState } from '../wecom/sync/runs';
 
 const idPath = z.strictObject({
   id: z
@@ -36,6 +38,15 @@ export const wecom = new Hono<AppEnv>()
   })
   .post('/connections/:id/test', validate('param', idPath), validate('json', emptyBody), async (c) => {
     return c.json(await testConnection(c.env, c.req.valid('param').id, actorOf(c), Date.now()));
+  })
+  .get('/connections/:id/sync', validate('param', idPath), async (c) => {
+    return c.json(await syncState(c.env.DB, c.req.valid('param').id));
+  })
+  .post('/connections/:id/sync', validate('param', idPath), validate('json', emptyBody), async (c) => {
+    return c.json(await startSync(c.env, c.req.valid('param').id, actorOf(c), Date.now()), 202);
+  })
+  .post('/connections/:id/sync/resume', validate('param', idPath), validate('json', emptyBody), async (c) => {
+    return c.json(await resumeSync(c.env, c.req.valid('param').id, actorOf(c), Date.now()), 202);
   })
   .delete('/connections/:id', validate('param', idPath), async (c) => {
     await deleteConnection(c.env.DB, c.req.valid('param').id, actorOf(c), Date.now());

@@ -3,6 +3,8 @@ import type {
   UpdateWecomConnectionBody,
   WecomConnectionSummary,
   WecomConnectionTestResult,
+  WecomSyncRun,
+  WecomSyncState,
 } from '@shared/api/wecom';
 import { apiDelete, apiGet, apiPatch, apiPost } from './client';
 
@@ -14,3 +16,8 @@ export const updateWecomConnection = (id: number, body: UpdateWecomConnectionBod
 /** gettoken with each secret set, now: the answers in words, kept on the connection. */
 export const testWecomConnection = (id: number) => apiPost<WecomConnectionTestResult>(`/wecom/connections/${id}/test`, {});
 export const deleteWecomConnection = (id: number) => apiDelete(`/wecom/connections/${id}`);
+
+/** The pull from WeCom: progress (latest run, last finished), start a backfill (409 while one runs), resume a failed one. */
+export const getWecomSync = (id: number) => apiGet<WecomSyncState>(`/wecom/connections/${id}/sync`);
+export const startWecomSync = (id: number) => apiPost<WecomSyncRun>(`/wecom/connections/${id}/sync`, {});
+export const resumeWecomSync = (id: number) => apiPost<WecomSyncRun>(`/wecom/connections/${id}/sync/resume`, {});

@@ -72,6 +72,7 @@ const en: typeof zh = {
       create: 'Connected WeCom',
       update: 'Changed WeCom connection',
       test: 'Tested WeCom connection',
+      sync: 'Synced from WeCom',
       delete: 'Disconnected WeCom',
     },
     alert_rule: { create: 'Created alert rule', update: 'Changed alert rule', mute: 'Muted alert rule', unmute: 'Unmuted alert rule' },
@@ -150,6 +151,7 @@ const en: typeof zh = {
       update: 'Changed WeCom connection {corpId}: {changed}',
       test: { ok: 'Tested WeCom connection {corpId}: every secret works', failed: 'Tested WeCom connection {corpId}: failed ({errcodes})' },
       delete: 'Disconnected WeCom {corpId}: its secrets and access tokens are deleted',
+      sync: 'Started a backfill from WeCom {corpId} (tag library, follow users, customers, group chats)',
     },
     alert_rule: {
       create: { target: 'Created alert rule “{name}” ({alertKind}: {target})', any: 'Created alert rule “{name}” ({alertKind})' },

@@ -2,6 +2,32 @@ import type zh from '../zh-CN/wecom';
 
 const en: typeof zh = {
   wecom: {
+    sync: {
+      title: 'Sync from WeCom',
+      start: 'Backfill',
+      resume: 'Resume',
+      running: 'Syncing…',
+      started: 'Backfill started: tag library → members → customers → group chats',
+      resumed: 'Backfill resumed from the page it stopped at',
+      hint: 'Pulls the corp tag library, the members with 客户联系, every customer (follow users, remarks, tags, source channel) and customer group chats; can be interrupted and resumes from its last page, never doubling anything',
+      needsContactSecret: 'Set the 客户联系 secret first',
+      never: 'Never synced: click “Backfill” to bring the corp’s customers and tags into Segflow',
+      status: { running: 'Running', finished: 'Finished', failed: 'Stopped' },
+      startedAt: 'started {time} by {name}',
+      phases: { tags: 'Corp tag library', follow_users: 'Follow users', contacts: 'Customers and relations', chats: 'Group chats' },
+      counts: {
+        tags: '{groups} groups, {tags} tags',
+        followUsers: '{n} members',
+        contacts: '{customers} customers, {relations} relations',
+        chats: '{n} group chats',
+      },
+      retried: 'retried automatically',
+      waiting: 'Waiting',
+      rateLimited: 'WeCom rate-limited the backfill; it waited {n} times as asked and went on',
+      failedHint: 'still failing after several retries, so it stopped: fix the cause and click “Resume”',
+      lastFinished: 'Last finished {time}: {customers} customers, {tags} tags, {chats} group chats',
+      noneFinished: 'No backfill has finished yet',
+    },
     tab: 'WeCom',
     subtitle:
       'Once WeCom is connected, Segflow can pull customers and corp tags and push tags. Secrets are stored encrypted and no API ever returns them.',

@@ -63,7 +63,13 @@ export default {
     user: { create: '创建用户', update: '修改用户', password: '修改密码', revoke_sessions: '结束用户的全部会话' },
     department: { create: '创建部门', rename: '重命名部门', move: '移动部门' },
     event_source: { create: '创建数据源', rotate: '轮换密钥', revoke: '停用数据源', requeue: '重新入队死信' },
-    wecom_connection: { create: '连接企业微信', update: '修改企业微信连接', test: '测试企业微信连接', delete: '断开企业微信' },
+    wecom_connection: {
+      create: '连接企业微信',
+      update: '修改企业微信连接',
+      test: '测试企业微信连接',
+      delete: '断开企业微信',
+      sync: '从企业微信同步',
+    },
     alert_rule: { create: '创建告警规则', update: '修改告警规则', mute: '静音告警规则', unmute: '取消静音告警规则' },
     alert: { acknowledge: '确认告警' },
     destination: { create: '创建推送目的地', rotate: '轮换签名密钥', revoke: '停用推送目的地', test: '发送测试推送', retry: '重发死信' },
@@ -133,6 +139,7 @@ export default {
       update: '修改了企业微信连接 {corpId}：{changed}',
       test: { ok: '测试了企业微信连接 {corpId}：每个 Secret 都可用', failed: '测试了企业微信连接 {corpId}：未通过（{errcodes}）' },
       delete: '断开了企业微信 {corpId}，删除了它的 Secret 和 access_token',
+      sync: '开始从企业微信 {corpId} 同步（标签库、成员、客户、客户群）',
     },
     alert_rule: {
       create: { target: '创建了告警规则「{name}」（{alertKind}：{target}）', any: '创建了告警规则「{name}」（{alertKind}）' },

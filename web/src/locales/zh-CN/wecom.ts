@@ -1,6 +1,32 @@
 /** 企业微信连接 (connect a corp): a tab of the data-sources screen. */
 export default {
   wecom: {
+    sync: {
+      title: '从企业微信同步',
+      start: '开始同步',
+      resume: '从中断处继续',
+      running: '同步中…',
+      started: '已开始同步：标签库 → 成员 → 客户 → 客户群',
+      resumed: '已从上次中断的页继续同步',
+      hint: '拉取企业标签库、配置了客户联系的成员、全部客户（含跟进成员、备注、标签、来源渠道）和客户群；可随时中断、从最后一页继续，不会重复',
+      needsContactSecret: '需要先填写客户联系 Secret',
+      never: '还没有同步过：点击“开始同步”，把企业微信的客户和标签拉进 Segflow',
+      status: { running: '同步中', finished: '已完成', failed: '已中断' },
+      startedAt: '{time}由 {name} 发起',
+      phases: { tags: '企业标签库', follow_users: '客户联系成员', contacts: '客户与跟进关系', chats: '客户群' },
+      counts: {
+        tags: '{groups} 个标签组，{tags} 个标签',
+        followUsers: '{n} 名成员',
+        contacts: '{customers} 位客户，{relations} 条跟进关系',
+        chats: '{n} 个客户群',
+      },
+      retried: '已自动重试',
+      waiting: '等待中',
+      rateLimited: '企业微信限频，已按其要求等待 {n} 次后继续',
+      failedHint: '重试多次仍失败，已暂停；处理后点击“从中断处继续”',
+      lastFinished: '上次完成：{time}，{customers} 位客户，{tags} 个标签，{chats} 个客户群',
+      noneFinished: '还没有完成过的同步',
+    },
     tab: '企业微信',
     subtitle: '连接企业微信后，Segflow 可以拉取客户与企业标签、推送标签。Secret 加密保存，任何接口都不会返回它。',
     connect: '连接企业微信',

@@ -1,0 +1,171 @@
+/**
+ * WeCom customers and their follow-user relations → Segflow contacts, `wecom_relations`, and the
+ * contact's corp tags. A contact lands through the webhook pipeline's own upsert
+ * (`contactUpsertStatements`, search keys included); its tags are the union of the mapped corp
+ * tags over its relations, diffed against what it holds of this connection's mapped tags and
+ * applied by the tag writer with source `wecom` (ledger rows). Keyed by WeCom ids, so the same
+ * page written twice changes nothing the second time.
+ */
+import type { Gender } from '@shared/domain';
+import { contactUpsertStatements, type AttributeKey, type ContactUpsert } from '../../ingest/pipeline';
+import { tagChangeStatements, type TagChange, type TagWriteSource } from '../../tagging/tag-writer';
+
+/** The external_contact object of 获取客户详情 / 批量获取客户详情. */
+export interface WecomCustomerIn {
+  external_userid: string;
+  name?: string;
+  type?: number;
+  gender?: number;
+  corp_name?: string;
+}
+
+/** One follow user's relation with a customer (follow_info of batch/get_by_user, or a follow_user of get). */
+export interface WecomRelationIn {
+  userid: string;
+  externalUserid: string;
+  remark?: string;
+  description?: string;
+  addWay?: number;
+  state?: string;
+  createtime?: number;
+  tagIds: string[];
+}
+
+const GENDER: Record<number, Gender> = { 1: 'male', 2: 'female' };
+const json = (v: unknown) => JSON.stringify(v);
+const jv = (p: string) => `json_extract(j.value, '$.${p}')`;
+
+/**
+ * Statements writing `customers` and `relations`. `replace`: the relations given are ALL the
+ * customer's relations (a callback's `externalcontact/get`), so stored ones not among them are
+ * marked deleted; a customer in `replace` with no relations lost every follow user.
+ */
+export async function customerStatements(
+  db: D1Database,
+  connectionId: number,
+  customers: WecomCustomerIn[],
+  relations: WecomRelationIn[],
+  src: TagWriteSource,
+  replace: string[] = [],
+): Promise<D1PreparedStatement[]> {
+  const exts = [...new Set([...customers.map((c) => c.external_userid), ...relations.map((r) => r.externalUserid), ...replace])];
+  if (!exts.length) return [];
+  const extsJson = json(exts);
+  const [contactsRead, relsRead, heldRead] = await db.batch([
+    db.prepare('SELECT id, external_id, name, remark FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))').bind(extsJson),
+    db
+      .prepare(
+        `SELECT userid, external_userid, tag_ids FROM wecom_relations
+         WHERE connection_id = ? AND deleted_at IS NULL AND external_userid IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(connectionId, extsJson),
+    db
+      .prepare(
+        `SELECT c.external_id, ct.tag_id FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id
+         JOIN wecom_tag_map m ON m.connection_id = ? AND m.kind = 'tag' AND m.segflow_id = ct.tag_id AND m.deleted_at IS NULL
+         WHERE c.external_id IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(connectionId, extsJson),
+  ]);
+  const existing = new Map(
+    (contactsRead!.results as { id: number; external_id: string; name: string; remark: string | null }[]).map((r) => [r.external_id, r]),
+  );
+  const replaced = new Set(replace);
+  // the relations after this write, per customer
+  const rels = new Map<string, Map<string, string[]>>();
+  const relsOf = (ext: string) => rels.get(ext) ?? rels.set(ext, new Map()).get(ext)!;
+  for (const r of relsRead!.results as { userid: string; external_userid: string; tag_ids: string }[]) {
+    if (!replaced.has(r.external_userid)) relsOf(r.external_userid).set(r.userid, JSON.parse(r.tag_ids) as string[]);
+  }
+  for (const r of relations) relsOf(r.externalUserid).set(r.userid, r.tagIds);
+
+  const wecomTagIds = [...new Set([...rels.values()].flatMap((m) => [...m.values()].flat()))];
+  const { results: tagMap } = await db
+    .prepare(
+      `SELECT wecom_id, segflow_id FROM wecom_tag_map WHERE connection_id = ? AND kind = 'tag' AND deleted_at IS NULL
+       AND wecom_id IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(connectionId, json(wecomTagIds))
+    .all<{ wecom_id: string; segflow_id: number }>();
+  const sidOf = new Map(tagMap.map((t) => [t.wecom_id, t.segflow_id]));
+  const held = new Map<string, Set<number>>();
+  for (const h of heldRead!.results as { external_id: string; tag_id: number }[]) {
+    (held.get(h.external_id) ?? held.set(h.external_id, new Set()).get(h.external_id)!).add(h.tag_id);
+  }
+
+  // contacts: through the webhook pipeline's upsert
+  const upserts: ContactUpsert[] = customers.map((c) => {
+    const before = existing.get(c.external_userid);
+    const own = relations.filter((r) => r.externalUserid === c.external_userid);
+    const attrs: Partial<Record<AttributeKey, string>> = {};
+    if (!before) attrs.kind = 'wecom_customer';
+    if (c.name) attrs.name = c.name.slice(0, 200);
+    attrs.gender = GENDER[c.gender ?? 0] ?? 'unknown';
+    if (c.type === 2 && c.corp_name) attrs.company = c.corp_name.slice(0, 200);
+    const remark = own.find((r) => r.remark)?.remark;
+    if (remark) attrs.remark = remark.slice(0, 200);
+    // `state` of the 联系我 QR code scanned: the source channel
+    const state = own.find((r) => r.state)?.state;
+    if (state) attrs.sourceChannel = state.slice(0, 100);
+    const name = attrs.name ?? before?.name ?? c.external_userid;
+    const rem = attrs.remark ?? before?.remark ?? null;
+    const rekey = !before || name !== before.name || rem !== before.remark;
+    return { externalId: c.external_userid, isNew: !before, attrs, ...(rekey ? { keys: { name, remark: rem } } : {}) };
+  });
+  const out: D1PreparedStatement[] = contactUpsertStatements(db, upserts, 'wecom_customer', src.at);
+
+  if (replace.length) {
+    out.push(
+      db
+        .prepare(
+          `UPDATE wecom_relations SET deleted_at = ?1 WHERE connection_id = ?2 AND deleted_at IS NULL
+           AND external_userid IN (SELECT value FROM json_each(?3))`,
+        )
+        .bind(src.at, connectionId, json(replace)),
+    );
+  }
+  if (relations.length) {
+    out.push(
+      db
+        .prepare(
+          `INSERT INTO wecom_relations (connection_id, userid, external_userid, remark, description, add_way, state, createtime, tag_ids, synced_at)
+           SELECT ?1, ${jv('u')}, ${jv('x')}, ${jv('remark')}, ${jv('description')}, ${jv('addWay')}, ${jv('state')}, ${jv('createtime')}, ${jv('tags')}, ?2
+           FROM json_each(?3) j WHERE true
+           ON CONFLICT(connection_id, userid, external_userid) DO UPDATE SET remark = excluded.remark, description = excluded.description,
+             add_way = excluded.add_way, state = excluded.state, createtime = excluded.createtime, tag_ids = excluded.tag_ids,
+             synced_at = excluded.synced_at, deleted_at = NULL`,
+        )
+        .bind(
+          connectionId,
+          src.at,
+          json(
+            relations.map((r) => ({
+              u: r.userid,
+              x: r.externalUserid,
+              remark: r.remark ?? null,
+              description: r.description ?? null,
+              addWay: r.addWay ?? null,
+              state: r.state ?? null,
+              createtime: r.createtime ?? null,
+              tags: json(r.tagIds),
+            })),
+          ),
+        ),
+    );
+  }
+
+  // tags: the union over the relations, against what the contact holds of this corp's mapped tags
+  const changes: TagChange[] = [];
+  for (const ext of exts) {
+    const before = existing.get(ext);
+    if (!before && !customers.some((c) => c.external_userid === ext)) continue;
+    const want = new Set<number>();
+    for (const ids of rels.get(ext)?.values() ?? []) for (const id of ids) if (sidOf.has(id)) want.add(sidOf.get(id)!);
+    const have = held.get(ext) ?? new Set<number>();
+    const contactId = before ? before.id : { externalId: ext };
+    for (const t of have) if (!want.has(t)) changes.push({ contactId, tagId: t, op: 'remove' });
+    for (const t of want) if (!have.has(t)) changes.push({ contactId, tagId: t, op: 'add' });
+  }
+  if (changes.length) out.push(...tagChangeStatements(db, changes, src));
+  return out;
+}

@@ -1,0 +1,292 @@
+/**
+ * One page of a backfill: read the run, make ONE WeCom call (a chats page may read up to
+ * CHATS_PER_PAGE chats), send the next page's message, then ONE D1 batch that writes the page's
+ * rows and moves the run to the next step, guarded by the step: a page delivered twice, or after
+ * the run moved on, writes nothing.
+ *
+ * Phases: tags (get_corp_tag_list) → follow_users (get_follow_user_list) → contacts
+ * (batch/get_by_user over slices of 100 follow users, 100 relations a page, by cursor) → chats
+ * (groupchat/list by cursor, then groupchat/get per chat) → done (relations and chats not seen by
+ * this run marked gone).
+ *
+ * The next message goes out before the batch commits: if the batch fails, this message is
+ * retried and the early next one finds the run still at this step and waits (retried with a
+ * delay); if sending fails, nothing is written and this message is retried. So a run never
+ * stalls on a lost message and never writes a page twice.
+ */
+import type { WecomSyncPhase } from '@shared/api/wecom';
+import { WecomClient } from '../client';
+import { customerStatements, type WecomCustomerIn } from './contacts';
+import { chatStatements, type WecomGroupChatIn } from './chats';
+import { corpIdOf, keyNewTags, libraryStatements, type WecomTagGroupIn } from './library';
+import { sendSync } from './message';
+import { readRun, type RunRow } from './runs';
+
+/** WeCom's limits: batch/get_by_user takes ≤100 userids and answers ≤100 relations a page. */
+export const USERS_PER_SLICE = 100;
+export const RELATIONS_PER_PAGE = 100;
+/** groupchat/list answers up to 1000 a page; groupchat/get reads one chat. */
+export const CHATS_LISTED = 1000;
+export const CHATS_PER_PAGE = 10;
+
+const STALE_MARKER = 'wecom-sync:stale';
+
+export type StepOutcome = 'done' | 'next' | 'stale' | 'ahead' | 'finished';
+
+interface Plan {
+  writes: D1PreparedStatement[];
+  /** columns of the run set by this page */
+  set: Partial<Record<'phase' | 'cursor' | 'user_offset' | 'pending', string | number>>;
+  add?: Partial<Record<'tag_groups' | 'tags' | 'follow_users' | 'relations' | 'customers' | 'chats', number>>;
+  /** the run finishes with this page */
+  finish?: boolean;
+  /** after commit */
+  after?: () => Promise<void>;
+}
+
+/** Runs page `step` of run `runId`. */
+export async function runStep(env: Env, runId: number, step: number, now = Date.now()): Promise<StepOutcome> {
+  const db = env.DB;
+  const run = await readRun(db, runId);
+  if (!run || run.status !== 'running') return 'finished';
+  if (step < run.step) return 'stale';
+  if (step > run.step) return 'ahead';
+  const client = new WecomClient(env, run.connection_id, 'contact');
+  const src = { source: 'wecom' as const, batchId: `wecom-sync:${run.id}`, at: now };
+  const plan = await planPage(db, client, run, src);
+
+  const sets: string[] = ['step = step + 1', 'updated_at = ?'];
+  const args: unknown[] = [now];
+  for (const [k, v] of Object.entries(plan.set)) {
+    sets.push(`${k} = ?`);
+    args.push(v);
+  }
+  for (const [k, v] of Object.entries(plan.add ?? {})) {
+    sets.push(`${k} = ${k} + ?`);
+    args.push(v);
+  }
+  if (plan.finish) {
+    sets.push(`status = 'finished'`, 'finished_at = ?');
+    args.push(now);
+  }
+  if (!plan.finish) await sendSync(env, { v: 1, type: 'step', runId, step: step + 1 });
+  try {
+    await db.batch([
+      db
+        .prepare(`UPDATE wecom_sync_runs SET ${sets.join(', ')} WHERE id = ? AND step = ? AND status = 'running'`)
+        .bind(...args, runId, step),
+      // the guard: the run must have been at this step, else roll the page back
+      db.prepare(`SELECT CASE WHEN changes() = 1 THEN 1 ELSE json('${STALE_MARKER}') END AS ok`),
+      ...plan.writes,
+    ]);
+  } catch (e) {
+    if (String(e).includes('malformed JSON')) return 'stale';
+    throw e;
+  }
+  await plan.after?.();
+  return plan.finish ? 'done' : 'next';
+}
+
+async function planPage(
+  db: D1Database,
+  client: WecomClient,
+  run: RunRow,
+  src: { source: 'wecom'; batchId: string; at: number },
+): Promise<Plan> {
+  const phase = run.phase as WecomSyncPhase | 'done';
+  switch (phase) {
+    case 'tags': {
+      const a = await client.post<{ tag_group?: WecomTagGroupIn[] }>('/cgi-bin/externalcontact/get_corp_tag_list', {});
+      const { statements, counts } = await libraryStatements(
+        db,
+        run.connection_id,
+        await corpIdOf(db, run.connection_id),
+        a.tag_group ?? [],
+        src,
+      );
+      return {
+        writes: statements,
+        set: { phase: 'follow_users', cursor: '', tag_groups: counts.tagGroups, tags: counts.tags } as Plan['set'],
+        after: () => keyNewTags(db, run.connection_id, run.started_at),
+      };
+    }
+    case 'follow_users': {
+      const a = await client.get<{ follow_user?: string[] }>('/cgi-bin/externalcontact/get_follow_user_list');
+      const users = [...new Set(a.follow_user ?? [])];
+      const list = JSON.stringify(users);
+      return {
+        writes: [
+          db
+            .prepare(
+              `INSERT INTO wecom_follow_users (connection_id, userid, synced_at) SELECT ?1, value, ?2 FROM json_each(?3) WHERE true
+               ON CONFLICT(connection_id, userid) DO UPDATE SET synced_at = excluded.synced_at, deleted_at = NULL`,
+            )
+            .bind(run.connection_id, src.at, list),
+          db
+            .prepare(
+              `UPDATE wecom_follow_users SET deleted_at = ?1 WHERE connection_id = ?2 AND deleted_at IS NULL
+               AND userid NOT IN (SELECT value FROM json_each(?3))`,
+            )
+            .bind(src.at, run.connection_id, list),
+        ],
+        set: { phase: users.length ? 'contacts' : 'chats', cursor: '', user_offset: 0, follow_users: users.length } as Plan['set'],
+      };
+    }
+    case 'contacts': {
+      const { results } = await db
+        .prepare('SELECT userid FROM wecom_follow_users WHERE connection_id = ? AND deleted_at IS NULL ORDER BY userid LIMIT ? OFFSET ?')
+        .bind(run.connection_id, USERS_PER_SLICE, run.user_offset)
+        .all<{ userid: string }>();
+      if (!results.length) return { writes: [], set: { phase: 'chats', cursor: '', user_offset: 0 } };
+      const a = await client.post<{
+        external_contact_list?: { external_contact: WecomCustomerIn; follow_info: FollowInfo }[];
+        next_cursor?: string;
+      }>('/cgi-bin/externalcontact/batch/get_by_user', {
+        userid_list: results.map((r) => r.userid),
+        cursor: run.cursor,
+        limit: RELATIONS_PER_PAGE,
+      });
+      const items = a.external_contact_list ?? [];
+      const customers = [...new Map(items.map((i) => [i.external_contact.external_userid, i.external_contact])).values()];
+      const relations = items.map((i) => relationOf(i.external_contact.external_userid, i.follow_info));
+      const writes = await customerStatements(db, run.connection_id, customers, relations, src);
+      const next = a.next_cursor ?? '';
+      const sliceDone = next === '';
+      const lastSlice = results.length < USERS_PER_SLICE;
+      // customers: distinct ones with a live relation, counted as the batch writes them
+      writes.push(
+        db
+          .prepare(
+            `UPDATE wecom_sync_runs SET customers = (SELECT COUNT(DISTINCT external_userid) FROM wecom_relations
+               WHERE connection_id = ? AND deleted_at IS NULL AND synced_at >= ?) WHERE id = ?`,
+          )
+          .bind(run.connection_id, run.started_at, run.id),
+      );
+      return {
+        writes,
+        set: sliceDone
+          ? lastSlice
+            ? { phase: 'chats', cursor: '', user_offset: 0 }
+            : { cursor: '', user_offset: run.user_offset + USERS_PER_SLICE }
+          : { cursor: next },
+        add: { relations: relations.length },
+      };
+    }
+    case 'chats': {
+      const pending = JSON.parse(run.pending) as string[];
+      if (pending.length) {
+        const ids = pending.slice(0, CHATS_PER_PAGE);
+        const chats: WecomGroupChatIn[] = [];
+        for (const id of ids) {
+          const a = await client.post<{ group_chat: WecomGroupChatIn }>('/cgi-bin/externalcontact/groupchat/get', {
+            chat_id: id,
+            need_name: 1,
+          });
+          chats.push(a.group_chat);
+        }
+        return {
+          writes: chatStatements(db, run.connection_id, chats, src.at),
+          set: { pending: JSON.stringify(pending.slice(ids.length)) },
+          add: { chats: chats.length },
+        };
+      }
+      // user_offset counts the list pages read: 0 = not listed yet, else '' cursor = listed to the end
+      if (run.user_offset > 0 && run.cursor === '') return finishPlan(db, run, src);
+      const a = await client.post<{ group_chat_list?: { chat_id: string }[]; next_cursor?: string }>(
+        '/cgi-bin/externalcontact/groupchat/list',
+        {
+          status_filter: 0,
+          cursor: run.cursor,
+          limit: CHATS_LISTED,
+        },
+      );
+      const ids = (a.group_chat_list ?? []).map((c) => c.chat_id);
+      return { writes: [], set: { pending: JSON.stringify(ids), cursor: a.next_cursor ?? '', user_offset: run.user_offset + 1 } };
+    }
+    case 'done':
+      return finishPlan(db, run, src);
+  }
+}
+
+/** Customers whose relations went stale, re-tagged per finishing page (their live relations re-read from D1). */
+export const STALE_CUSTOMERS_PER_PAGE = 200;
+
+/**
+ * The last pages: what this run did not see is gone in WeCom. Customers who lost a relation that
+ * way have their tags recomputed from the relations left (a page of them at a time, the run
+ * staying at `done` until none is left); then stale chats are marked dismissed and the run ends.
+ */
+async function finishPlan(db: D1Database, run: RunRow, src: { source: 'wecom'; batchId: string; at: number }): Promise<Plan> {
+  const { results } = await db
+    .prepare(
+      `SELECT DISTINCT external_userid FROM wecom_relations WHERE connection_id = ? AND deleted_at IS NULL AND synced_at < ? LIMIT ?`,
+    )
+    .bind(run.connection_id, run.started_at, STALE_CUSTOMERS_PER_PAGE)
+    .all<{ external_userid: string }>();
+  if (results.length) {
+    const exts = results.map((r) => r.external_userid);
+    const { results: live } = await db
+      .prepare(
+        `SELECT userid, external_userid, remark, description, add_way, state, createtime, tag_ids FROM wecom_relations
+         WHERE connection_id = ? AND deleted_at IS NULL AND synced_at >= ? AND external_userid IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(run.connection_id, run.started_at, JSON.stringify(exts))
+      .all<{
+        userid: string;
+        external_userid: string;
+        remark: string | null;
+        description: string | null;
+        add_way: number | null;
+        state: string | null;
+        createtime: number | null;
+        tag_ids: string;
+      }>();
+    const relations = live.map((r) => ({
+      userid: r.userid,
+      externalUserid: r.external_userid,
+      remark: r.remark ?? undefined,
+      description: r.description ?? undefined,
+      addWay: r.add_way ?? undefined,
+      state: r.state ?? undefined,
+      createtime: r.createtime ?? undefined,
+      tagIds: JSON.parse(r.tag_ids) as string[],
+    }));
+    // `replace`: these customers' relations are exactly the live ones; the stale ones are marked gone
+    const writes = await customerStatements(db, run.connection_id, [], relations, src, exts);
+    return { writes, set: { phase: 'done', cursor: '', pending: '[]' } };
+  }
+  const now = src.at;
+  return {
+    writes: [
+      db
+        .prepare('UPDATE wecom_group_chats SET dismissed_at = ? WHERE connection_id = ? AND dismissed_at IS NULL AND synced_at < ?')
+        .bind(now, run.connection_id, run.started_at),
+    ],
+    set: { phase: 'done', cursor: '', pending: '[]' },
+    finish: true,
+  };
+}
+
+/** follow_info of batch/get_by_user. */
+export interface FollowInfo {
+  userid: string;
+  remark?: string;
+  description?: string;
+  createtime?: number;
+  tag_id?: string[];
+  add_way?: number;
+  state?: string;
+}
+
+export function relationOf(externalUserid: string, f: FollowInfo) {
+  return {
+    userid: f.userid,
+    externalUserid,
+    remark: f.remark,
+    description: f.description,
+    addWay: f.add_way,
+    state: f.state,
+    createtime: f.createtime,
+    tagIds: f.tag_id ?? [],
+  };
+}
