@@ -17,6 +17,7 @@
  * guard raises, D1 rolls the whole batch back, and the run starts again from step 2 (where
  * the event now reads as a duplicate). Nothing is half-applied and nothing is counted twice.
  */
+import { contactWithDefaults } from '@shared/rules/contact-defaults';
 import { bucketOf, type ContactKind } from '@shared/domain';
 import { dayNumber } from '@shared/time';
 import { lastDaysWindow } from '@shared/rules/days';
@@ -388,33 +389,7 @@ function newState(externalId: string, id: number | null, contact: Record<string,
 
 /** A contact as the INSERT below creates it, in the evaluators' shape. */
 function newContact(externalId: string, o: IngestOptions): Record<string, unknown> {
-  return {
-    id: null,
-    kind: o.defaultKind,
-    externalId,
-    name: externalId,
-    remark: null,
-    gender: 'unknown',
-    region: null,
-    city: null,
-    occupation: null,
-    company: null,
-    device: null,
-    sourceChannel: null,
-    departmentId: null,
-    ownerUserId: null,
-    custom: {},
-    bucket: bucketOf(externalId),
-    createdAt: o.now,
-    updatedAt: o.now,
-    lastActiveAt: null,
-    messageCount: 0,
-    purchaseCount: 0,
-    totalSpend: 0,
-    lastPurchaseAt: null,
-    inviteCount: 0,
-    violationCount: 0,
-  };
+  return contactWithDefaults({ id: null, kind: o.defaultKind, externalId, name: externalId, bucket: bucketOf(externalId), at: o.now });
 }
 
 function applyAttributes(st: ContactState, e: IngestEvent, o: IngestOptions): void {

@@ -6,6 +6,7 @@
  * `contact` → a `contacts` row, `tags` → `contact_tags`, `stats` → `contact_daily_stats`,
  * `events` → `events`; `event` is the triggering event, `now` / `tzOffsetMinutes` the clock.
  */
+import { contactWithDefaults } from '../contact-defaults';
 import type { EvalData, JsonLogic, RuleGraph } from '../types';
 import text from './text.json';
 import number from './number.json';
@@ -54,31 +55,7 @@ export function isGraphCase(c: ConformanceCase): c is ConformanceCase & { rule: 
  */
 export function normalizeContact(contact: Record<string, unknown> = {}, id = 1): Record<string, unknown> {
   return {
-    id,
-    kind: 'friend',
-    externalId: `conf-${id}`,
-    name: '测试联系人',
-    remark: null,
-    gender: 'unknown',
-    region: null,
-    city: null,
-    occupation: null,
-    company: null,
-    device: null,
-    sourceChannel: null,
-    departmentId: null,
-    ownerUserId: null,
-    custom: {},
-    bucket: 0,
-    createdAt: 1_700_000_000_000,
-    updatedAt: 1_700_000_000_000,
-    lastActiveAt: null,
-    messageCount: 0,
-    purchaseCount: 0,
-    totalSpend: 0,
-    lastPurchaseAt: null,
-    inviteCount: 0,
-    violationCount: 0,
+    ...contactWithDefaults({ id, kind: 'friend', externalId: `conf-${id}`, name: '测试联系人', bucket: 0, at: 1_700_000_000_000 }),
     ...contact,
   };
 }

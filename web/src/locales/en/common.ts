@@ -27,6 +27,7 @@ const en: typeof zh = {
     loadFailed: 'Could not load: {message}',
     networkError: 'Cannot reach the server. Check your connection and retry.',
     confirm: 'Confirm',
+    failed: 'Failed: {message}',
     cancel: 'Cancel',
     comingSoon: 'Coming soon',
   },

@@ -27,6 +27,7 @@ export default {
     networkError: '无法连接服务器，请检查网络后重试',
     comingSoon: '即将上线',
     confirm: '确定',
+    failed: '操作失败：{message}',
     cancel: '取消',
   },
   contactKind: {
