@@ -41,8 +41,43 @@ describe('explainRule', () => {
   it('says which condition held, with the contact’s value in yuan', () => {
     const spend = ex.conditions.find((c) => c.nodeId === 'spend');
     expect(spend).toMatchObject({ held: true, actual: 128000, expected: 100000 });
-    expect(spend?.text.en).toBe('Event amount total of purchase in the last 30 days = ¥1,280.00 ≥ ¥1,000.00 ✓');
-    expect(spend?.text.zh).toContain('¥1,280.00 ≥ ¥1,000.00 ✓');
+    expect(spend?.text.en).toBe('Purchase amount in the last 30 days = ¥1,280.00 ≥ ¥1,000.00 ✓');
+    // the event type in words, never its stored name, in Chinese too
+    expect(spend?.text.zh).toBe('近30天购买金额合计 = ¥1,280.00 ≥ ¥1,000.00 ✓');
+  });
+
+  it('names stored values in words: an event count, a contact kind, a days-ago condition', () => {
+    const g: RuleGraph = {
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+        {
+          id: 'msgs',
+          kind: 'condition',
+          condition: { field: 'event.count', op: 'gte', value: 1, params: { eventType: 'message', days: 7 } },
+        },
+        { id: 'kind', kind: 'condition', condition: { field: 'kind', op: 'eq', value: 'group_member' } },
+        { id: 'quiet', kind: 'condition', condition: { field: 'lastActiveAt', op: 'more_than_days_ago', value: 180 } },
+        { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
+      ],
+      edges: [
+        { id: 'e1', source: 't', target: 'msgs' },
+        { id: 'e2', source: 'msgs', target: 'kind', sourceHandle: 'yes' },
+        { id: 'e3', source: 'kind', target: 'quiet', sourceHandle: 'yes' },
+        { id: 'e4', source: 'quiet', target: 'a', sourceHandle: 'yes' },
+      ],
+    };
+    const c = compileRule(g);
+    if (!c.ok) throw new Error(JSON.stringify(c.errors));
+    const e = explainRule(c.value, { contact: { kind: 'group_member', lastActiveAt: null }, stats: [], now: NOW });
+    const text = (id: string) => e.conditions.find((x) => x.nodeId === id)!.text;
+    expect(text('msgs').zh).toBe('近7天发消息次数 = 0 ≥ 1 ✗');
+    expect(text('msgs').en).toBe('Message count in the last 7 days = 0 ≥ 1 ✗');
+    expect(text('kind').zh).toBe('联系人类型 = “群成员” = “群成员” ✓');
+    expect(text('kind').en).toContain('“Group member”');
+    expect(text('quiet').zh).toContain('距今超过 180 天');
+    expect(text('quiet').en).toContain('more than 180 days ago');
+    for (const t of e.conditions.map((x) => x.text.zh)) expect(t).not.toMatch(/message|group_member|more_than/);
   });
 
   it('shows a missing value as missing and the comparison as not held', () => {

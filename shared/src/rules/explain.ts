@@ -8,6 +8,8 @@ import { compileLogic, truthy } from './evaluate';
 import { fieldCatalog, type CustomFieldDecl, type FieldDef } from './fields';
 import { DEFAULT_TZ_OFFSET_MINUTES } from './days';
 import type { ConditionSpec, EvalData } from './types';
+import { ENUM_VALUE_LABELS, EVENT_TYPE_LABELS } from './labels';
+import type { EventType } from '../domain';
 
 /** One condition, evaluated for one contact. */
 export interface ConditionExplanation {
@@ -52,8 +54,8 @@ const OP_TEXT: Record<string, { zh: string; en: string }> = {
   is_false: { zh: '为否', en: 'is false' },
   before: { zh: '早于', en: 'before' },
   after: { zh: '晚于', en: 'after' },
-  within_last_days: { zh: '在最近几天内', en: 'within the last days:' },
-  more_than_days_ago: { zh: '早于几天前', en: 'more than days ago:' },
+  within_last_days: { zh: '在最近', en: 'within the last' },
+  more_than_days_ago: { zh: '距今超过', en: 'more than' },
   has_item: { zh: '包含', en: 'has' },
   lacks_item: { zh: '不包含', en: 'lacks' },
   has: { zh: '拥有标签', en: 'has tag' },
@@ -86,6 +88,8 @@ function formatValue(v: unknown, field: FieldDef | undefined, tz: number, lang: 
   if (Array.isArray(v)) return `[${v.map((x) => formatValue(x, field, tz, lang)).join(', ')}]`;
   if (typeof v === 'number' && field?.money) return formatFen(v);
   if (typeof v === 'number' && field?.type === 'date') return formatLocalTime(v, tz);
+  const named = typeof v === 'string' && field ? ENUM_VALUE_LABELS[field.key as keyof typeof ENUM_VALUE_LABELS]?.[v] : undefined;
+  if (named) return `“${named[lang]}”`;
   if (typeof v === 'string') return `“${v}”`;
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
@@ -95,13 +99,17 @@ function fieldLabel(field: FieldDef | undefined, c: ConditionSpec, lang: 'zh' | 
   const base = field ? field.label[lang] : c.field;
   if (!c.params) return base;
   const { eventType, days, channel } = c.params;
+  const type = EVENT_TYPE_LABELS[eventType as EventType]?.[lang] ?? String(eventType);
   const ch = channel ? (lang === 'zh' ? `（渠道 ${channel}）` : ` (channel ${channel})`) : '';
-  return lang === 'zh' ? `近${days}天 ${eventType} ${base}${ch}` : `${base} of ${eventType} in the last ${days} days${ch}`;
+  const amount = field?.source.kind === 'aggregate' && field.source.measure === 'amount';
+  if (lang === 'zh') return `近${days}天${type}${amount ? '金额合计' : '次数'}${ch}`;
+  return `${type} ${amount ? 'amount' : 'count'} in the last ${days} days${ch}`;
 }
 
 function sentence(c: ConditionSpec, field: FieldDef | undefined, actual: unknown, held: boolean, tz: number, lang: 'zh' | 'en'): string {
   let expected = '';
-  if (c.op === 'within_last_days' || c.op === 'more_than_days_ago') expected = lang === 'zh' ? `${String(c.value)}天` : String(c.value);
+  if (c.op === 'within_last_days') expected = lang === 'zh' ? `${String(c.value)} 天内` : `${String(c.value)} days`;
+  else if (c.op === 'more_than_days_ago') expected = lang === 'zh' ? `${String(c.value)} 天` : `${String(c.value)} days ago`;
   else if (c.value !== undefined) expected = formatValue(c.value, field, tz, lang);
   return [
     `${fieldLabel(field, c, lang)} = ${formatValue(actual, field, tz, lang)}`,

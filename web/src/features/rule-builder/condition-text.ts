@@ -60,7 +60,8 @@ export function conditionText(c: ConditionSpec, customFields: readonly CustomFie
     return `${opText} ${ids.map((id) => tag(id)?.name ?? `#${id}`).join('、')}`;
   }
   if (kind === 'range' && Array.isArray(c.value)) return `${label} ${opText} ${valueText(f, c.value[0])} – ${valueText(f, c.value[1])}`;
-  if (kind === 'days') return `${label} ${t('rules.op.daysValue', { op: opText, n: c.value as number })}`;
+  if (kind === 'days')
+    return `${label} ${t(c.op === 'within_last_days' ? 'rules.op.daysWithin' : 'rules.op.daysAgo', { n: c.value as number })}`;
   if (kind === 'rollout') return `${label} ${opText} ${(c.value as { percent: number }).percent}%`;
   return `${label} ${opText} ${valueText(f, c.value)}`;
 }

@@ -1,5 +1,7 @@
 import type zh from '../zh-CN/common';
 
+import { ENUM_VALUE_LABELS, wordsIn } from '@shared/rules/labels';
+
 const en: typeof zh = {
   app: {
     name: 'Segflow',
@@ -31,13 +33,8 @@ const en: typeof zh = {
     cancel: 'Cancel',
     comingSoon: 'Coming soon',
   },
-  contactKind: {
-    friend: 'WeChat friend',
-    group_member: 'Group member',
-    follower: 'OA follower',
-    wecom_customer: 'WeCom customer',
-  },
-  gender: { male: 'Male', female: 'Female', unknown: 'Unknown' },
+  contactKind: wordsIn(ENUM_VALUE_LABELS.kind, 'en'),
+  gender: wordsIn(ENUM_VALUE_LABELS.gender, 'en'),
   placeholder: {
     rules: {
       title: 'Draw “if … then tag” rules on a canvas',

@@ -1,5 +1,7 @@
 import type zh from '../zh-CN/rules';
 
+import { ENUM_VALUE_LABELS, EVENT_TYPE_LABELS, wordsIn } from '@shared/rules/labels';
+
 const en: typeof zh = {
   rules: {
     kind: { trigger: 'Trigger', condition: 'Condition', logic: 'Logic', score: 'Score', branch: 'Branch', action: 'Action' },
@@ -13,27 +15,11 @@ const en: typeof zh = {
     },
     node: { pickField: 'Choose a field…', countHint: 'Contacts reaching this node on the current data' },
     params: { window: '{type} · last {days} days', count: '{type} count, last {days} days', amount: '{type} amount, last {days} days' },
-    eventType: {
-      message: 'Message',
-      group_join: 'Group join',
-      group_leave: 'Group leave',
-      qr_scan: 'QR scan',
-      purchase: 'Purchase',
-      article_open: 'Article open',
-      invite: 'Invite',
-      violation: 'Violation',
-      friend_add: 'Friend added',
-      friend_delete: 'Friend deleted',
-    },
+    eventType: wordsIn(EVENT_TYPE_LABELS, 'en'),
     enum: {
-      kind: {
-        friend: 'WeChat friend',
-        group_member: 'Group member',
-        follower: 'Official-account follower',
-        wecom_customer: 'WeCom customer',
-      },
-      gender: { male: 'Male', female: 'Female', unknown: 'Unknown' },
-      device: { ios: 'iOS', android: 'Android', windows: 'Windows', mac: 'Mac', other: 'Other' },
+      kind: wordsIn(ENUM_VALUE_LABELS.kind, 'en'),
+      gender: wordsIn(ENUM_VALUE_LABELS.gender, 'en'),
+      device: wordsIn(ENUM_VALUE_LABELS.device, 'en'),
     },
     op: {
       eq: 'is',
@@ -65,7 +51,8 @@ const en: typeof zh = {
       contains_any: 'contains any of',
       contains_all: 'contains all of',
       in_rollout: 'in rollout',
-      daysValue: '{op} {n} days',
+      daysWithin: 'within the last {n} days',
+      daysAgo: 'more than {n} days ago',
     },
     trigger: {
       schedule: 'Schedule',

@@ -1,4 +1,6 @@
 /** Shell, navigation and words every screen uses. */
+import { ENUM_VALUE_LABELS, wordsIn } from '@shared/rules/labels';
+
 export default {
   app: {
     name: 'Segflow',
@@ -30,13 +32,8 @@ export default {
     failed: '操作失败：{message}',
     cancel: '取消',
   },
-  contactKind: {
-    friend: '个人微信好友',
-    group_member: '群成员',
-    follower: '公众号粉丝',
-    wecom_customer: '企业微信客户',
-  },
-  gender: { male: '男', female: '女', unknown: '未知' },
+  contactKind: wordsIn(ENUM_VALUE_LABELS.kind, 'zh'),
+  gender: wordsIn(ENUM_VALUE_LABELS.gender, 'zh'),
   placeholder: {
     rules: {
       title: '用画布编排“如果…就打标签”的规则',

@@ -1,4 +1,6 @@
 /** The rule builder: list, canvas, inspector, preview, publishing, versions. */
+import { ENUM_VALUE_LABELS, EVENT_TYPE_LABELS, wordsIn } from '@shared/rules/labels';
+
 export default {
   rules: {
     kind: { trigger: '触发器', condition: '条件', logic: '逻辑', score: '评分', branch: '分支', action: '动作' },
@@ -12,22 +14,11 @@ export default {
     },
     node: { pickField: '请选择字段…', countHint: '当前数据下流经此节点的联系人数' },
     params: { window: '近 {days} 天{type}', count: '近 {days} 天{type}次数', amount: '近 {days} 天{type}金额' },
-    eventType: {
-      message: '发消息',
-      group_join: '入群',
-      group_leave: '退群',
-      qr_scan: '扫码',
-      purchase: '购买',
-      article_open: '打开文章',
-      invite: '邀请入群',
-      violation: '违规',
-      friend_add: '加好友',
-      friend_delete: '删好友',
-    },
+    eventType: wordsIn(EVENT_TYPE_LABELS, 'zh'),
     enum: {
-      kind: { friend: '个人微信好友', group_member: '群成员', follower: '公众号粉丝', wecom_customer: '企业微信客户' },
-      gender: { male: '男', female: '女', unknown: '未知' },
-      device: { ios: 'iOS', android: 'Android', windows: 'Windows', mac: 'Mac', other: '其他' },
+      kind: wordsIn(ENUM_VALUE_LABELS.kind, 'zh'),
+      gender: wordsIn(ENUM_VALUE_LABELS.gender, 'zh'),
+      device: wordsIn(ENUM_VALUE_LABELS.device, 'zh'),
     },
     op: {
       eq: '等于',
@@ -48,7 +39,7 @@ export default {
       before: '早于',
       after: '晚于',
       within_last_days: '在最近',
-      more_than_days_ago: '早于',
+      more_than_days_ago: '距今超过',
       has_item: '包含',
       lacks_item: '不包含',
       has: '拥有标签',
@@ -59,7 +50,8 @@ export default {
       contains_any: '包含任一关键词',
       contains_all: '包含全部关键词',
       in_rollout: '落在灰度',
-      daysValue: '{op} {n} 天',
+      daysWithin: '在最近 {n} 天内',
+      daysAgo: '距今超过 {n} 天',
     },
     trigger: {
       schedule: '定时',
