@@ -17,6 +17,25 @@ async function signedIn(email: string) {
 }
 
 describe('roles in the screens and the API', () => {
+  it('offers 新建规则 and 新建分群 only to roles that may create them: staff see no create button and the API refuses them', async () => {
+    const staff = await signedIn('staff3.1@segflow.demo');
+    const page = await staff.newPage();
+    for (const [path, button, table] of [
+      ['/rules', 'create-rule', 'rules-table'],
+      ['/segments', 'create-segment', 'segments-table'],
+    ] as const) {
+      await gotoPage(page, `${baseURL}${path}`);
+      await page.getByTestId(table).waitFor();
+      expect(await page.getByTestId(button).count(), path).toBe(0);
+    }
+    await expect(apiCall(staff, 'POST', '/rules', { name: '实习生的规则' })).rejects.toThrow(/403/);
+
+    const admin = await signedIn('dept2.admin@segflow.demo');
+    const adminPage = await admin.newPage();
+    await gotoPage(adminPage, `${baseURL}/rules`);
+    await adminPage.getByTestId('create-rule').waitFor();
+  });
+
   it('staff cannot edit a protected tag group: no edit controls in the UI, and a 403 from the API', async () => {
     const context = await signedIn('staff3.1@segflow.demo');
     const [group] = d1Query<{ id: number; name: string }>(
