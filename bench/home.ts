@@ -15,7 +15,7 @@
  *    segment's per-department snapshot at N contacts (once each, into a scratch day), and the
  *    tag_ledger trigger's cost per ledger row (100,000 rule rows inserted with and without it).
  */
-import { execFileSync } from 'node:child_process';
+
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { dayNumber, dayStartMs, SHANGHAI_OFFSET_MINUTES } from '@shared/time';
@@ -28,7 +28,7 @@ import {
   SEGMENT_TOTAL,
   type HomeRead,
 } from '../worker/src/home/sql';
-import { ROOT, WRANGLER_ENV, median, openTimedD1 } from './local';
+import { median, openTimedD1, migrateAndSeed } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -51,18 +51,7 @@ const BENCH_SEGMENT_BASE = 900_000;
 const BENCH_RULE_BASE = 900_000;
 
 function prepare() {
-  log(`migrations → ${DIR}`);
-  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded)`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  migrateAndSeed(DIR, CONTACTS, log);
 }
 
 type Q = Awaited<ReturnType<typeof openTimedD1>>['q'];

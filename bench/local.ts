@@ -2,6 +2,7 @@
  * What the benchmarks share about running this checkout locally: its root, the environment
  * wrangler runs quietly in, and the id local D1 files are kept under.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -14,6 +15,25 @@ export const WRANGLER_ENV = {
   WRANGLER_HIDE_BANNER: 'true',
   CLOUDFLARE_CF_FETCH_ENABLED: 'false',
 };
+
+/**
+ * A local D1 in `dir` with every migration it lacks applied and `contacts` demo contacts seeded
+ * (scripts/seed.ts leaves an already seeded database alone, so a directory is reused across runs).
+ */
+export function migrateAndSeed(dir: string, contacts: number, log: (s: string) => void): void {
+  log(`migrations → ${dir}`);
+  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  log(`seed ${contacts.toLocaleString()} contacts → ${dir} (reused when already seeded)`);
+  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', dir, '--contacts', String(contacts)], {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
 
 /** The id wrangler stores the local `DB` database under (Miniflare opens the same file with it). */
 export function d1DatabaseId(): string {

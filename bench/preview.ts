@@ -34,7 +34,7 @@
  * Prints ms (median), D1 rows read, ratio to the bare scan measured in the same round, and each
  * statement's query plan.
  */
-import { execFileSync } from 'node:child_process';
+
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,7 +52,7 @@ import {
 import { buildPreviewQuery } from '@shared/rules/sql';
 import { netPlanOver, type NetPlan } from '@shared/rules/net-effect';
 import type { RuleEdge, RuleGraph, RuleNode } from '@shared/rules/types';
-import { ROOT, WRANGLER_ENV, d1DatabaseId, median } from './local';
+import { d1DatabaseId, median, migrateAndSeed } from './local';
 import { GROUP_MEMBER_BANDS, groupMemberScoreGraph } from '@shared/demo/rule-graphs';
 
 const { values } = parseArgs({
@@ -103,21 +103,7 @@ const WORKER = `export default {
 };`;
 
 function prepare() {
-  // Applies only the migrations the directory lacks: a directory seeded before a new index
-  // migration gets the index.
-  log(`migrations → ${DIR}`);
-  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  // seed.ts leaves an already seeded database alone.
-  log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded)`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  migrateAndSeed(DIR, CONTACTS, log);
 }
 
 interface Result {

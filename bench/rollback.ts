@@ -12,13 +12,12 @@
  * Prints ms, D1 rows read and the ratio to the baseline measured in the same round. Nothing is
  * written. Delete the directory afterwards.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DISPLACED_SQL, batchPlan, planCte, tagRestorePlan, toTimePlan, type Plan } from '../worker/src/rollback/sql';
-import { ROOT, WRANGLER_ENV, median, openTimedD1 } from './local';
+import { median, openTimedD1, migrateAndSeed } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -34,20 +33,7 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const DAY = 86_400_000;
 
 function prepare() {
-  if (!existsSync(path.join(DIR, 'v3', 'd1'))) {
-    log(`migrations → ${DIR}`);
-    execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], {
-      cwd: ROOT,
-      env: WRANGLER_ENV,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-  }
-  log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded)`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  migrateAndSeed(DIR, CONTACTS, log);
 }
 
 /** The two statements a preview's counts come from. */

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { nameQuery, prefixEnd, type NameQuery } from '@shared/search/pinyin';
-import { ROOT, WRANGLER_ENV, median, openTimedD1 } from './local';
+import { ROOT, WRANGLER_ENV, median, openTimedD1, migrateAndSeed } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -40,18 +40,7 @@ const RUNS = Number(values.runs);
 const log = (s: string) => console.log(`[search] ${s}`);
 
 function prepare() {
-  log(`migrations → ${DIR}`);
-  execFileSync('npx', ['wrangler', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', DIR], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  log(`seed ${CONTACTS.toLocaleString()} contacts → ${DIR} (reused when already seeded; queued names keyed)`);
-  execFileSync('npx', ['tsx', 'scripts/seed.ts', '--persist-to', DIR, '--contacts', String(CONTACTS)], {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  migrateAndSeed(DIR, CONTACTS, log);
 }
 
 /** The contacts list's search for `text`, as SQL over `contacts c` (the export's form of the same predicate). */
