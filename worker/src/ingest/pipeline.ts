@@ -74,10 +74,14 @@ export type SourceRow = Pick<
   | 'wecom_aes_key'
   | 'wecom_corp_id'
   | 'revoked_at'
->;
+> & {
+  /** The WeCom connection whose callbacks this source receives (read by the webhook routes only, with the row they cache). */
+  wecom_connection_id?: number | null;
+};
 
-export const SOURCE_SQL =
-  'SELECT id, kind, secret, previous_secret, previous_secret_expires_at, wecom_token, wecom_aes_key, wecom_corp_id, revoked_at FROM event_sources WHERE id = ?';
+export const SOURCE_SQL = `SELECT id, kind, secret, previous_secret, previous_secret_expires_at, wecom_token, wecom_aes_key, wecom_corp_id, revoked_at,
+  (SELECT w.id FROM wecom_connections w WHERE w.event_source_id = event_sources.id) AS wecom_connection_id
+  FROM event_sources WHERE id = ?`;
 
 /** Raised by the guard statement when a concurrent request stored one of our events first. */
 const RACE_MARKER = 'malformed JSON';

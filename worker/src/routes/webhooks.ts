@@ -32,7 +32,6 @@ import { enqueueEvents, IntakeUnavailable, type IntakeMessage } from '../ingest/
 import { verifySignature } from '../ingest/signature';
 import { openSourceRow, sealLegacyRow } from '../ingest/source-secrets';
 import { checkWindow, envelopeOf, keepUnreadable, readCallback, wecomOpen } from '../wecom/callback';
-import { connectionOfSource } from '../wecom/sync/hints';
 import { enqueueHints } from '../wecom/sync/message';
 import { webhookBatch, webhookEvent, type IngestEvent, type WebhookEvent, type WebhookQueued } from '@shared/api/webhooks';
 import type { FieldProblem } from '@shared/api/errors';
@@ -198,7 +197,7 @@ webhooks.post('/wecom/:sourceId', async (c) => {
       if (!fresh && e instanceof ApiError) throw new SourceChanged();
       throw e;
     }
-    return readCallback(message);
+    return { ...readCallback(message), connectionId: row.wecom_connection_id ?? null };
   });
   let summary: string;
   if ('unreadable' in outcome) {
@@ -209,12 +208,10 @@ webhooks.post('/wecom/:sourceId', async (c) => {
     if (mapped.events.length) await enqueue(c, id, mapped.events, now);
     // Sync hints go to the WeCom sync queue when a connection links this source (wecom/sync/hints.ts); otherwise acknowledged only.
     let synced = 0;
-    if (mapped.hints.length) {
-      const connectionId = await connectionOfSource(c.env.DB, id);
-      if (connectionId !== null) {
-        await enqueueHints(c.env, connectionId, mapped.hints);
-        synced = mapped.hints.length;
-      }
+    // the linked connection comes with the cached source row: no D1 read per callback
+    if (mapped.hints.length && outcome.connectionId !== null) {
+      await enqueueHints(c.env, outcome.connectionId, mapped.hints);
+      synced = mapped.hints.length;
     }
     summary = `${mapped.kind}; ${mapped.ignored ? 'ignored' : `events=${mapped.events.length}; hints=${mapped.hints.length}${synced ? ' (queued for sync)' : ''}`}`;
     // What stored nothing leaves one log line (Workers Logs / `wrangler tail`; warn: the level the

@@ -26,6 +26,7 @@ import { WecomApiError, WecomUnreachableError } from './errors';
 import { getToken } from './http';
 import { forgetWecomTokens, offerTokenStatement } from './token-cache';
 import { errcodeWords } from './words';
+import { forgetSource } from '../ingest/source-cache';
 
 type ConnectionRow = RawRow<typeof schema.wecomConnections>;
 /** What the summary reads: never a secret column, only whether it is set. */
@@ -192,6 +193,8 @@ export async function createConnection(env: Env, b: CreateWecomConnectionBody, a
     if (isUniqueViolation(e)) throw corpTaken(b.corpId);
     throw e;
   }
+  // the webhook routes cache which connection a source belongs to with the source row
+  if (b.eventSourceId) forgetSource(b.eventSourceId);
   return getConnection(db, Number(inserted!.meta.last_row_id));
 }
 
@@ -271,6 +274,7 @@ export async function updateConnection(
     ...replaced.map((app) => db.prepare('DELETE FROM wecom_tokens WHERE connection_id = ? AND app = ?').bind(id, app)),
   ]);
   forgetWecomTokens(id);
+  for (const source of [before.eventSource?.id, b.eventSourceId]) if (source) forgetSource(source);
   if (!updated!.meta.changes) throw new ApiError(404, 'not_found', `No WeCom connection with id ${id}`);
   return getConnection(db, id);
 }
@@ -292,6 +296,7 @@ export async function deleteConnection(db: D1Database, id: number, actor: Actor,
     }),
   ]);
   forgetWecomTokens(id);
+  if (before.eventSource) forgetSource(before.eventSource.id);
   if (!deleted!.meta.changes) throw new ApiError(404, 'not_found', `No WeCom connection with id ${id}`);
 }
 

@@ -24,12 +24,6 @@ interface FollowUserOut {
   tags?: { tag_id: string; type?: number }[];
 }
 
-/** The connection a WeCom event source's callbacks belong to, if one links it. */
-export async function connectionOfSource(db: D1Database, sourceId: string): Promise<number | null> {
-  const row = await db.prepare('SELECT id FROM wecom_connections WHERE event_source_id = ?').bind(sourceId).first<{ id: number }>();
-  return row?.id ?? null;
-}
-
 export async function applyHint(env: Env, connectionId: number, hint: WecomSyncHint, now = Date.now()): Promise<void> {
   const db = env.DB;
   if (!(await db.prepare('SELECT 1 FROM wecom_connections WHERE id = ?').bind(connectionId).first())) return;
