@@ -4,8 +4,17 @@
  * test seeds its own corp (ids `wwpush…`) and its own tag groups.
  */
 import { env } from 'cloudflare:workers';
+import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import type { RuleDetail, RulePreviewResponse } from '@shared/api/rules';
+import { expectedOf } from '@shared/api/rules';
+import type { RuleGraph } from '@shared/rules/types';
 import { api } from './fixtures';
+import { consumeWecomSync } from '../src/wecom/sync/consume';
+import type { WecomSyncMessage } from '../src/wecom/sync/message';
+import { startSync } from '../src/wecom/sync/runs';
+import { applyHint } from '../src/wecom/sync/hints';
+import { drainPushes } from '../src/wecom/push/push';
 import { mirrorConnection } from '../src/wecom/push/mirror';
 import { tagPath, wecomTagName } from '../src/wecom/push/mapping';
 import { WecomClient } from '../src/wecom/client';
@@ -21,9 +30,17 @@ async function sim<T = any>(path: string, body?: unknown, method = 'POST'): Prom
 
 let seq = 0;
 /** A corp of its own in the simulator, connected here. */
-async function seedCorp(): Promise<{ corpid: string; connectionId: number }> {
+async function seedCorp(size: { followUsers?: number; contacts?: number } = {}): Promise<{ corpid: string; connectionId: number }> {
   const corpid = `wwpush${Date.now().toString(36)}${++seq}`;
-  await sim('/seed', { corpid, seed: corpid, followUsers: 2, contacts: 6, chats: 0, contactSecret: `${corpid}-contact-secret` });
+  await sim('/seed', {
+    corpid,
+    seed: corpid,
+    followUsers: size.followUsers ?? 2,
+    contacts: size.contacts ?? 6,
+    chats: 0,
+    sharedShare: 0.5,
+    contactSecret: `${corpid}-contact-secret`,
+  });
   const res = await api('/api/wecom/connections', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -205,5 +222,191 @@ describe('mirror: synced tag groups as corp tags created by the app', () => {
     expect(r).toEqual({ status: 'limit', wecomTags: 9_999, toCreate: 2, limit: 10_000 });
     expect(await addCorpTagCalls(corp.corpid)).toBe(calls);
     expect((await library(corp.corpid)).tags).toHaveLength(9_999);
+  });
+});
+
+// ---- the WeCom queue, as a test drives it (as in wecom-sync.test.ts) ----
+interface Queued {
+  body: WecomSyncMessage;
+  attempts: number;
+}
+function fakeQueue() {
+  const sent: Queued[] = [];
+  const queue = {
+    send: async (body: WecomSyncMessage) => void sent.push({ body, attempts: 1 }),
+    sendBatch: async (msgs: { body: WecomSyncMessage }[]) => void msgs.forEach((m) => sent.push({ body: m.body, attempts: 1 })),
+  };
+  return { sent, env: { ...env, WECOM_SYNC: queue as unknown as Queue } as Env };
+}
+let msgSeq = 0;
+/** Delivers every queued message (a retried one goes back with one more attempt); answers how many deliveries. */
+async function drainQueue(q: ReturnType<typeof fakeQueue>): Promise<number> {
+  let n = 0;
+  while (q.sent.length) {
+    const m = q.sent.shift()!;
+    const batch = createMessageBatch<WecomSyncMessage>('segflow-wecom-sync', [
+      { id: `push-${++msgSeq}`, timestamp: new Date(), attempts: m.attempts, body: m.body },
+    ]);
+    const ctx = createExecutionContext();
+    await consumeWecomSync(batch as MessageBatch<unknown>, q.env);
+    const r = await getQueueResult(batch, ctx);
+    if (r.retryMessages.length) q.sent.push({ ...m, attempts: m.attempts + 1 });
+    if (++n > 2000) throw new Error('the queue does not drain');
+  }
+  return n;
+}
+
+/** A corp backfilled into Segflow, with a synced Segflow-owned group of two tags mirrored into it. */
+async function pulledCorpWithSyncedGroup() {
+  const corp = await seedCorp({ followUsers: 3, contacts: 8 });
+  const q = fakeQueue();
+  await startSync(q.env, corp.connectionId, { userId: 9001, ip: null }, Date.now());
+  await drainQueue(q);
+  const { groupId, ids } = await syncedGroup(`推送${seq}`, [['甲'], ['乙']]);
+  expect(await mirrorConnection(env, corp.connectionId)).toMatchObject({ status: 'ok', createdTags: 2 });
+  const wecomId = async (tagId: number) =>
+    (await db
+      .prepare(`SELECT wecom_id FROM wecom_tag_map WHERE connection_id = ? AND kind = 'tag' AND segflow_id = ?`)
+      .bind(corp.connectionId, tagId)
+      .first<string>('wecom_id'))!;
+  // the push starts after what the backfill wrote
+  await drainPushes(q.env, corp.connectionId);
+  q.sent.length = 0;
+  return { ...corp, q, groupId, ids, wecomId };
+}
+
+/** Publishes "every contact with a lifetime spend ≥ 0 gets `tagId`": every pulled customer. */
+async function publishAddTag(name: string, tagId: number) {
+  const graph: RuleGraph = {
+    schemaVersion: 1,
+    nodes: [
+      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+      { id: 'c', kind: 'condition', condition: { field: 'totalSpend', op: 'gte', value: 0 } },
+      { id: 'add', kind: 'action', action: { type: 'add_tag', tagId } },
+    ],
+    edges: [
+      { id: 'e1', source: 't', target: 'c' },
+      { id: 'e2', source: 'c', target: 'add', sourceHandle: 'yes' },
+    ],
+  } as RuleGraph;
+  const post = (path: string, body: unknown) =>
+    api(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const rule = await post('/api/rules', { name, graph });
+  expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+  const id = (rule.body as RuleDetail).id;
+  const p = await post('/api/rules/preview', { graph, ruleId: id, rolloutPercent: 100, sampleSize: 0 });
+  const preview = p.body as RulePreviewResponse;
+  if (!preview.ok) throw new Error(JSON.stringify(preview.errors));
+  const r = await post(`/api/rules/${id}/publish`, {
+    rolloutPercent: preview.rolloutPercent,
+    graphHash: preview.graphHash,
+    expected: expectedOf(preview.counts),
+    confirm: true,
+  });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+}
+
+/** Live relations of the corp in the simulator: `userid|external_userid` → its corp tag ids. */
+async function simRelations(corpid: string): Promise<Map<string, string[]>> {
+  const { items } = await sim<{ items: any[] }>(`/corps/${corpid}/contacts?limit=1000`, undefined, 'GET');
+  return new Map(items.flatMap((c) => c.follow_users.map((f: any) => [`${f.userid}|${c.external_userid}`, f.tagIds as string[]])));
+}
+const markTagCalls = async (corpid: string) =>
+  (await sim<Record<string, number>>(`/corps/${corpid}/calls`, undefined, 'GET'))['externalcontact/mark_tag'] ?? 0;
+
+describe('push: Segflow-owned tag changes reach WeCom with one mark_tag per relation', () => {
+  it("pushes a published rule's tag to every follow-user relation of every customer, once", async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const tagId = corp.ids.get('甲')!;
+    const corpTag = await corp.wecomId(tagId);
+    const relations = await simRelations(corp.corpid);
+    const customers = new Set([...relations.keys()].map((k) => k.split('|')[1]));
+    expect(relations.size).toBeGreaterThan(customers.size); // some customers have several follow users
+
+    await publishAddTag(`推送规则${seq}`, tagId);
+    const drained = await drainPushes(corp.q.env, corp.connectionId);
+    expect(drained.queued).toBe(customers.size);
+    await drainQueue(corp.q);
+
+    const after = await simRelations(corp.corpid);
+    for (const [k, tags] of after) expect(tags, k).toContain(corpTag);
+    expect(await markTagCalls(corp.corpid)).toBe(relations.size);
+    // WeCom's new state is what Segflow believes, and the log says sent
+    const rel = await db
+      .prepare(`SELECT COUNT(*) AS n FROM wecom_relations WHERE connection_id = ? AND deleted_at IS NULL AND tag_ids LIKE ?`)
+      .bind(corp.connectionId, `%${corpTag}%`)
+      .first<number>('n');
+    expect(rel).toBe(relations.size);
+    const log = await db
+      .prepare(`SELECT status, COUNT(*) AS n FROM wecom_push_log WHERE connection_id = ? GROUP BY status`)
+      .bind(corp.connectionId)
+      .all();
+    expect(log.results).toEqual([{ status: 'sent', n: customers.size }]);
+
+    // nothing new in the ledger: nothing queued; a push delivered again calls WeCom for nothing
+    expect((await drainPushes(corp.q.env, corp.connectionId)).queued).toBe(0);
+    const contactId = (await db
+      .prepare('SELECT contact_id FROM wecom_push_log WHERE connection_id = ? LIMIT 1')
+      .bind(corp.connectionId)
+      .first<number>('contact_id'))!;
+    corp.q.sent.push({ body: { v: 1, type: 'push', connectionId: corp.connectionId, contactId }, attempts: 1 });
+    await drainQueue(corp.q);
+    expect(await markTagCalls(corp.corpid)).toBe(relations.size);
+  });
+
+  it('survives a 45009 storm on mark_tag: waits it out without spending delivery attempts, every relation marked once', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const tagId = corp.ids.get('甲')!;
+    const corpTag = await corp.wecomId(tagId);
+    const relations = await simRelations(corp.corpid);
+    await publishAddTag(`风暴规则${seq}`, tagId);
+    await drainPushes(corp.q.env, corp.connectionId);
+    // the next 10 mark_tag calls answer 45009: more than one call's own retries (1 + 3)
+    await sim(`/corps/${corp.corpid}/faults`, { api: 'externalcontact/mark_tag', errcode: 45009, count: 10 });
+    const deliveries = await drainQueue(corp.q);
+    const customers = new Set([...relations.keys()].map((k) => k.split('|')[1])).size;
+    expect(deliveries).toBeGreaterThan(customers); // some were sent again after the limit
+    for (const [k, tags] of await simRelations(corp.corpid)) expect(tags, k).toContain(corpTag);
+    expect(await markTagCalls(corp.corpid)).toBe(relations.size + 10);
+    const log = await db
+      .prepare(`SELECT status, attempts, COUNT(*) AS n FROM wecom_push_log WHERE connection_id = ? GROUP BY status, attempts`)
+      .bind(corp.connectionId)
+      .all();
+    expect(log.results).toEqual([{ status: 'sent', attempts: 0, n: customers }]);
+  });
+
+  it('never pushes back a change that came from WeCom (ledger source wecom): no loop', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const tagId = corp.ids.get('乙')!;
+    const corpTag = await corp.wecomId(tagId);
+    const relations = await simRelations(corp.corpid);
+    // a customer with two follow users; one of them adds 乙 in WeCom
+    const byCustomer = new Map<string, string[]>();
+    for (const k of relations.keys()) {
+      const [u, ext] = k.split('|') as [string, string];
+      byCustomer.set(ext, [...(byCustomer.get(ext) ?? []), u]);
+    }
+    const [ext, users] = [...byCustomer].find(([, us]) => us.length >= 2)!;
+    await sim(`/corps/${corp.corpid}/changes/mark-tag`, { userid: users[0], external_userid: ext, add_tag: [corpTag] });
+    // its callback's hint, as the WeCom queue applies it: the pull writes the tag with source wecom
+    await applyHint(corp.q.env, corp.connectionId, {
+      kind: 'contact',
+      id: `loop-${seq}`,
+      userId: users[0]!,
+      externalUserId: ext,
+      changeType: 'edit_external_contact',
+    });
+    const ledger = await db
+      .prepare(`SELECT l.source, l.op FROM tag_ledger l JOIN contacts c ON c.id = l.contact_id WHERE c.external_id = ? AND l.tag_id = ?`)
+      .bind(ext, tagId)
+      .all();
+    expect(ledger.results).toEqual([{ source: 'wecom', op: 'add' }]);
+
+    const calls = await markTagCalls(corp.corpid);
+    expect(await drainPushes(corp.q.env, corp.connectionId)).toMatchObject({ queued: 0 });
+    expect(corp.q.sent).toHaveLength(0);
+    expect(await markTagCalls(corp.corpid)).toBe(calls);
+    // the other follow user's relation was not given the tag by us
+    expect((await simRelations(corp.corpid)).get(`${users[1]}|${ext}`)).not.toContain(corpTag);
   });
 });
