@@ -10,7 +10,9 @@ import type { RuleDetail, RulePreviewResponse } from '@shared/api/rules';
 import { expectedOf } from '@shared/api/rules';
 import type { RuleGraph } from '@shared/rules/types';
 import { api } from './fixtures';
-import { consumeWecomSync } from '../src/wecom/sync/consume';
+import { consumeWecomSync, consumeWecomSyncDead } from '../src/wecom/sync/consume';
+import { pushTick } from '../src/wecom/push/tick';
+import { tagChangeStatements } from '../src/tagging/tag-writer';
 import type { WecomSyncMessage } from '../src/wecom/sync/message';
 import { startSync } from '../src/wecom/sync/runs';
 import { applyHint } from '../src/wecom/sync/hints';
@@ -408,5 +410,105 @@ describe('push: Segflow-owned tag changes reach WeCom with one mark_tag per rela
     expect(await markTagCalls(corp.corpid)).toBe(calls);
     // the other follow user's relation was not given the tag by us
     expect((await simRelations(corp.corpid)).get(`${users[1]}|${ext}`)).not.toContain(corpTag);
+  });
+
+  it('keeps the errcode of a failing push and marks it dead after the last attempt', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const tagId = corp.ids.get('甲')!;
+    await publishAddTag(`死信规则${seq}`, tagId);
+    await drainPushes(corp.q.env, corp.connectionId);
+    const first = corp.q.sent.shift()!;
+    corp.q.sent.length = 0;
+    // WeCom refuses every mark_tag: 48002 (API not authorised), not a limit
+    await sim(`/corps/${corp.corpid}/faults`, { api: 'externalcontact/mark_tag', errcode: 48002, count: 1000 });
+    const batch = (attempts: number) =>
+      createMessageBatch<WecomSyncMessage>('segflow-wecom-sync', [
+        { id: `dead-${++msgSeq}`, timestamp: new Date(), attempts, body: first.body },
+      ]);
+    for (let attempts = 1; attempts <= 6; attempts++) {
+      const b = batch(attempts);
+      const ctx = createExecutionContext();
+      await consumeWecomSync(b as MessageBatch<unknown>, corp.q.env);
+      expect((await getQueueResult(b, ctx)).retryMessages).toHaveLength(1);
+    }
+    const contactId = first.body.type === 'push' ? first.body.contactId : 0;
+    const logRow = () =>
+      db
+        .prepare('SELECT status, attempts, errcode FROM wecom_push_log WHERE connection_id = ? AND contact_id = ?')
+        .bind(corp.connectionId, contactId)
+        .first();
+    expect(await logRow()).toEqual({ status: 'queued', attempts: 6, errcode: 48002 });
+    // the queue gives up: the dead-letter consumer marks it dead, keeping the errcode for the screen
+    await consumeWecomSyncDead(batch(7) as MessageBatch<unknown>, corp.q.env);
+    expect(await logRow()).toEqual({ status: 'dead', attempts: 6, errcode: 48002 });
+  });
+
+  it('from the cron: a newly synced group is mirrored, its existing holders pushed, and later changes drained', async () => {
+    const corp = await seedCorp({ followUsers: 2, contacts: 5 });
+    const q = fakeQueue();
+    await startSync(q.env, corp.connectionId, { userId: 9001, ip: null }, Date.now());
+    await drainQueue(q);
+    await drainPushes(q.env, corp.connectionId);
+    q.sent.length = 0;
+    // customers hold a Segflow tag by hand before its group is synced
+    const { results: contacts } = await db
+      .prepare(
+        `SELECT DISTINCT c.id, c.external_id FROM contacts c JOIN wecom_relations r ON r.external_userid = c.external_id
+         WHERE r.connection_id = ? AND r.deleted_at IS NULL ORDER BY c.id`,
+      )
+      .bind(corp.connectionId)
+      .all<{ id: number; external_id: string }>();
+    const { ids } = await syncedGroup(`定时${seq}`, [['手工'], ['规则']]);
+    await db.prepare('UPDATE tag_groups SET wecom_sync = 0 WHERE name = ?').bind(`定时${seq}`).run();
+    const manual = ids.get('手工')!;
+    await db.batch(
+      tagChangeStatements(
+        db,
+        contacts.slice(0, 2).map((c) => ({ contactId: c.id, tagId: manual, op: 'add' as const })),
+        { source: 'manual', actorUserId: 9001, at: Date.now() },
+      ),
+    );
+    await drainPushes(q.env, corp.connectionId); // the group is not synced yet: nothing to push
+    expect(q.sent).toHaveLength(0);
+
+    await db.prepare('UPDATE tag_groups SET wecom_sync = 1 WHERE name = ?').bind(`定时${seq}`).run();
+    const errors: string[] = [];
+    const tick = await pushTick(q.env, Date.now(), errors);
+    // (the corp an earlier test filled to 9,999 corp tags cannot take this group: reported, not thrown)
+    expect(errors.filter((e) => e.includes(corp.corpid))).toEqual([]);
+    expect(tick.createdTags).toBeGreaterThanOrEqual(2);
+    const mine = q.sent.filter((m) => m.body.type === 'push' && m.body.connectionId === corp.connectionId);
+    expect(mine.map((m) => (m.body.type === 'push' ? m.body.contactId : 0)).sort()).toEqual(
+      contacts
+        .slice(0, 2)
+        .map((c) => c.id)
+        .sort(),
+    );
+    await drainQueue(q);
+    const corpTag = (await db
+      .prepare(`SELECT wecom_id FROM wecom_tag_map WHERE connection_id = ? AND kind = 'tag' AND segflow_id = ?`)
+      .bind(corp.connectionId, manual)
+      .first<string>('wecom_id'))!;
+    const rels = await simRelations(corp.corpid);
+    for (const [k, tags] of rels) {
+      const held = contacts.slice(0, 2).some((c) => k.endsWith(`|${c.external_id}`));
+      expect(tags.includes(corpTag), k).toBe(held);
+    }
+
+    // a later removal by hand reaches WeCom at the next tick
+    await db.batch(
+      tagChangeStatements(db, [{ contactId: contacts[0]!.id, tagId: manual, op: 'remove' }], {
+        source: 'manual',
+        actorUserId: 9001,
+        at: Date.now(),
+      }),
+    );
+    await pushTick(q.env, Date.now(), errors);
+    await drainQueue(q);
+    for (const [k, tags] of await simRelations(corp.corpid)) {
+      if (k.endsWith(`|${contacts[0]!.external_id}`)) expect(tags).not.toContain(corpTag);
+      if (k.endsWith(`|${contacts[1]!.external_id}`)) expect(tags).toContain(corpTag);
+    }
+    expect(errors.filter((e) => e.includes(corp.corpid))).toEqual([]);
   });
 });

@@ -32,6 +32,8 @@ export type MirrorResult =
       /** unmapped Segflow tags or groups found in WeCom under their name and mapped */
       adopted: number;
       skipped: MirrorSkip[];
+      /** Segflow tags mapped by this run (created or adopted): their holders need a first push */
+      mappedTagIds: number[];
       /** corp tags in the company after the mirror */
       wecomTags: number;
     }
@@ -124,6 +126,7 @@ export async function mirrorConnection(env: Env, connectionId: number, now = Dat
   let createdGroups = 0;
   let createdTags = 0;
   let adopted = 0;
+  const mappedTagIds: number[] = [];
   for (const p of plans) {
     let wecomGroupId = p.wecomGroupId;
     let groupOrigin: 'segflow' | 'wecom' = 'wecom';
@@ -154,10 +157,11 @@ export async function mirrorConnection(env: Env, connectionId: number, now = Dat
     for (const a of p.adopt) rows.push({ kind: 'tag', wecomId: a.wecomId, segflowId: a.tagId, name: a.name, origin: 'wecom' });
     adopted += p.adopt.length;
     if (rows.length) await writeMap(db, connectionId, wecomGroupId, rows, now);
+    mappedTagIds.push(...rows.filter((r) => r.kind === 'tag').map((r) => r.segflowId));
   }
   const wecomTags = wecomTagsBefore + createdTags;
   await recordState(db, connectionId, { createdTags, wecomTags }, now);
-  return { status: 'ok', groups: groups.length, createdGroups, createdTags, adopted, skipped, wecomTags };
+  return { status: 'ok', groups: groups.length, createdGroups, createdTags, adopted, skipped, mappedTagIds, wecomTags };
 }
 
 async function writeMap(
