@@ -278,7 +278,7 @@ async function pulledCorpWithSyncedGroup() {
 }
 
 /** Publishes "every contact with a lifetime spend ≥ 0 gets `tagId`": every pulled customer. */
-async function publishAddTag(name: string, tagId: number) {
+async function publishAddTag(name: string, tagId: number, expectStatus = 200) {
   const graph: RuleGraph = {
     schemaVersion: 1,
     nodes: [
@@ -305,7 +305,8 @@ async function publishAddTag(name: string, tagId: number) {
     expected: expectedOf(preview.counts),
     confirm: true,
   });
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  expect(r.status, JSON.stringify(r.body)).toBe(expectStatus);
+  return r.body;
 }
 
 /** Live relations of the corp in the simulator: `userid|external_userid` → its corp tag ids. */
@@ -510,5 +511,30 @@ describe('push: Segflow-owned tag changes reach WeCom with one mark_tag per rela
       if (k.endsWith(`|${contacts[1]!.external_id}`)) expect(tags).toContain(corpTag);
     }
     expect(errors.filter((e) => e.includes(corp.corpid))).toEqual([]);
+  });
+});
+
+describe('conflict policy: WeCom owns', () => {
+  it('refuses to publish a rule writing a tag of a WeCom-owned group, naming the node; Segflow owns lets it', async () => {
+    const corp = await seedCorp({ followUsers: 2, contacts: 4 });
+    const q = fakeQueue();
+    await startSync(q.env, corp.connectionId, { userId: 9001, ip: null }, Date.now());
+    await drainQueue(q);
+    // a group the pull brought in: in WeCom, and WeCom's by default
+    const pulled = (await db
+      .prepare(
+        `SELECT t.id AS tag_id, g.id AS group_id, g.name AS group_name FROM wecom_tag_map m JOIN tags t ON t.id = m.segflow_id
+         JOIN tag_groups g ON g.id = t.group_id WHERE m.connection_id = ? AND m.kind = 'tag' LIMIT 1`,
+      )
+      .bind(corp.connectionId)
+      .first<{ tag_id: number; group_id: number; group_name: string }>())!;
+    expect(await db.prepare('SELECT wecom_policy FROM tag_groups WHERE id = ?').bind(pulled.group_id).first('wecom_policy')).toBe('wecom');
+
+    const refused = await publishAddTag(`读不写${seq}`, pulled.tag_id, 409);
+    expect(refused.error.message).toContain(pulled.group_name);
+    expect(refused.error.details).toEqual([{ path: 'graph.nodes.add', message: expect.stringContaining('owned by WeCom') }]);
+
+    await db.prepare(`UPDATE tag_groups SET wecom_policy = 'segflow' WHERE id = ?`).bind(pulled.group_id).run();
+    await publishAddTag(`改为自管${seq}`, pulled.tag_id, 200);
   });
 });
