@@ -381,36 +381,46 @@ describe('push: Segflow-owned tag changes reach WeCom with one mark_tag per rela
   it('never pushes back a change that came from WeCom (ledger source wecom): no loop', async () => {
     const corp = await pulledCorpWithSyncedGroup();
     const tagId = corp.ids.get('乙')!;
+    const relations = await simRelations(corp.corpid);
+    const ext = [...relations.keys()][0]!.split('|')[1]!;
+    const contactId = (await db.prepare('SELECT id FROM contacts WHERE external_id = ?').bind(ext).first<number>('id'))!;
+    // a write of the pull (as when WeCom deletes a tag, or a relation vanishes): source wecom
+    await db.batch(tagChangeStatements(db, [{ contactId, tagId, op: 'add' }], { source: 'wecom', at: Date.now() }));
+    const calls = await markTagCalls(corp.corpid);
+    expect(await drainPushes(corp.q.env, corp.connectionId)).toMatchObject({ scanned: 1, queued: 0 });
+    expect(corp.q.sent).toHaveLength(0);
+    expect(await markTagCalls(corp.corpid)).toBe(calls);
+  });
+
+  it('Segflow owns: a tag added in WeCom by hand is not taken, is counted, and is reverted by the next push', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const tagId = corp.ids.get('乙')!;
     const corpTag = await corp.wecomId(tagId);
     const relations = await simRelations(corp.corpid);
-    // a customer with two follow users; one of them adds 乙 in WeCom
-    const byCustomer = new Map<string, string[]>();
-    for (const k of relations.keys()) {
-      const [u, ext] = k.split('|') as [string, string];
-      byCustomer.set(ext, [...(byCustomer.get(ext) ?? []), u]);
-    }
-    const [ext, users] = [...byCustomer].find(([, us]) => us.length >= 2)!;
-    await sim(`/corps/${corp.corpid}/changes/mark-tag`, { userid: users[0], external_userid: ext, add_tag: [corpTag] });
-    // its callback's hint, as the WeCom queue applies it: the pull writes the tag with source wecom
+    const [userid, ext] = [...relations.keys()][0]!.split('|') as [string, string];
+    await sim(`/corps/${corp.corpid}/changes/mark-tag`, { userid, external_userid: ext, add_tag: [corpTag] });
+    // its callback's hint, as the WeCom queue applies it
     await applyHint(corp.q.env, corp.connectionId, {
       kind: 'contact',
-      id: `loop-${seq}`,
-      userId: users[0]!,
+      id: `own-${seq}`,
+      userId: userid,
       externalUserId: ext,
       changeType: 'edit_external_contact',
     });
     const ledger = await db
-      .prepare(`SELECT l.source, l.op FROM tag_ledger l JOIN contacts c ON c.id = l.contact_id WHERE c.external_id = ? AND l.tag_id = ?`)
+      .prepare(`SELECT COUNT(*) AS n FROM tag_ledger l JOIN contacts c ON c.id = l.contact_id WHERE c.external_id = ? AND l.tag_id = ?`)
       .bind(ext, tagId)
-      .all();
-    expect(ledger.results).toEqual([{ source: 'wecom', op: 'add' }]);
+      .first<number>('n');
+    expect(ledger).toBe(0); // Segflow's holding did not change
+    const reverted = () =>
+      db.prepare('SELECT reverted FROM wecom_push_state WHERE connection_id = ?').bind(corp.connectionId).first<number>('reverted');
+    expect(await reverted()).toBe(1);
+    expect(corp.q.sent.map((m) => m.body.type)).toEqual(['push']);
 
-    const calls = await markTagCalls(corp.corpid);
-    expect(await drainPushes(corp.q.env, corp.connectionId)).toMatchObject({ queued: 0 });
-    expect(corp.q.sent).toHaveLength(0);
-    expect(await markTagCalls(corp.corpid)).toBe(calls);
-    // the other follow user's relation was not given the tag by us
-    expect((await simRelations(corp.corpid)).get(`${users[1]}|${ext}`)).not.toContain(corpTag);
+    await drainQueue(corp.q);
+    expect((await simRelations(corp.corpid)).get(`${userid}|${ext}`)).not.toContain(corpTag);
+    // WeCom sends no callback for an API change: nothing more to pull, nothing more to revert
+    expect(await reverted()).toBe(1);
   });
 
   it('keeps the errcode of a failing push and marks it dead after the last attempt', async () => {

@@ -2,8 +2,8 @@
  * The push: Segflow's changes of synced, Segflow-owned tags reach WeCom with mark_tag, one call
  * per follow-user relation (docs/wip-wecom-push.md, "Pushing tag changes").
  *
- * - `drainPushes` reads the tag ledger after the connection's cursor: a row of a tag in a group
- *   with `wecom_sync = 1` and policy `segflow`, whose source is not `wecom`, queues its contact
+ * - `drainPushes` reads the tag ledger after the connection's cursor: a row of a Segflow-owned tag
+ *   (mapped for the connection, its group's policy `segflow`) whose source is not `wecom` queues its contact
  *   (one message per contact on the WeCom queue). A change that came from WeCom is never read
  *   as one to push: no loops. Messages are sent before the cursor moves, so a crash sends twice,
  *   never loses (the push is state-based, a second one finds nothing to do).
@@ -23,9 +23,35 @@ const MARK_TAG = '/cgi-bin/externalcontact/mark_tag';
 /** 「全局错误码」: 不存在外部联系人的关系. */
 const NO_RELATION = 84061;
 
-/** The tags a push may write: mapped for the connection, of a synced group that Segflow owns. */
+/**
+ * The tags a push may write, "Segflow-owned": mapped for the connection (so their group is in
+ * WeCom: mirrored, or pulled) in a group whose policy is `segflow`.
+ */
 const PUSHABLE_TAG = `SELECT m.segflow_id FROM wecom_tag_map m JOIN tags t ON t.id = m.segflow_id JOIN tag_groups g ON g.id = t.group_id
-  WHERE m.connection_id = ?1 AND m.kind = 'tag' AND m.deleted_at IS NULL AND g.wecom_sync = 1 AND g.wecom_policy = 'segflow'`;
+  WHERE m.connection_id = ?1 AND m.kind = 'tag' AND m.deleted_at IS NULL AND g.wecom_policy = 'segflow'`;
+
+/** Segflow-owned tags of the connection: WeCom tag id → Segflow tag id. */
+export async function segflowOwnedTags(db: D1Database, connectionId: number): Promise<Map<string, number>> {
+  const { results } = await db
+    .prepare(
+      `SELECT m.wecom_id, m.segflow_id FROM wecom_tag_map m WHERE m.connection_id = ?1 AND m.kind = 'tag' AND m.segflow_id IN (${PUSHABLE_TAG})`,
+    )
+    .bind(connectionId)
+    .all<{ wecom_id: string; segflow_id: number }>();
+  return new Map(results.map((r) => [r.wecom_id, r.segflow_id]));
+}
+
+/** Push messages for `contactIds` (after the caller's batch committed: the push reads what it wrote). */
+export async function queuePushes(env: Pick<Env, 'WECOM_SYNC'>, connectionId: number, contactIds: readonly number[]): Promise<void> {
+  for (let i = 0; i < contactIds.length; i += 100) {
+    await env.WECOM_SYNC.sendBatch(
+      contactIds.slice(i, i + 100).map((contactId) => ({
+        body: { v: 1, type: 'push', connectionId, contactId } satisfies WecomSyncMessage,
+        contentType: 'json' as const,
+      })),
+    );
+  }
+}
 
 export interface DrainResult {
   /** ledger rows read */
@@ -54,15 +80,7 @@ export async function drainPushes(env: Pick<Env, 'DB' | 'WECOM_SYNC'>, connectio
     .all<{ id: number; contact_id: number; push: number }>();
   if (!results.length) return { scanned: 0, queued: 0, cursor };
   const contacts = [...new Set(results.filter((r) => r.push).map((r) => r.contact_id))];
-  for (let i = 0; i < contacts.length; i += 100) {
-    const slice = contacts.slice(i, i + 100);
-    await env.WECOM_SYNC.sendBatch(
-      slice.map((contactId) => ({
-        body: { v: 1, type: 'push', connectionId, contactId } satisfies WecomSyncMessage,
-        contentType: 'json' as const,
-      })),
-    );
-  }
+  await queuePushes(env, connectionId, contacts);
   const next = results.at(-1)!.id;
   await db.batch([
     db

@@ -5,9 +5,8 @@
  * of the tags it mapped, then the ledger drained into push messages. A connection's failure is
  * reported and does not stop the others.
  */
-import type { WecomSyncMessage } from '../sync/message';
 import { mirrorConnection } from './mirror';
-import { drainPushes } from './push';
+import { drainPushes, queuePushes } from './push';
 
 /** Ledger pages drained per connection and tick (1,000 rows each); the rest waits a minute. */
 const DRAIN_PAGES = 5;
@@ -68,13 +67,10 @@ async function queueHolders(env: Env, connectionId: number, tagIds: number[]): P
   )
     .bind(connectionId, JSON.stringify(tagIds))
     .all<{ contact_id: number }>();
-  for (let i = 0; i < results.length; i += 100) {
-    await env.WECOM_SYNC.sendBatch(
-      results.slice(i, i + 100).map((r) => ({
-        body: { v: 1, type: 'push', connectionId, contactId: r.contact_id } satisfies WecomSyncMessage,
-        contentType: 'json' as const,
-      })),
-    );
-  }
+  await queuePushes(
+    env,
+    connectionId,
+    results.map((r) => r.contact_id),
+  );
   return results.length;
 }
