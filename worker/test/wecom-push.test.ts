@@ -423,6 +423,35 @@ describe('push: Segflow-owned tag changes reach WeCom with one mark_tag per rela
     expect(await reverted()).toBe(1);
   });
 
+  it('Segflow owns: a manual WeCom edit found by a backfill (no callback) is counted and reverted too', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const tagId = corp.ids.get('甲')!;
+    const corpTag = await corp.wecomId(tagId);
+    await publishAddTag(`回滚规则${seq}`, tagId);
+    await drainPushes(corp.q.env, corp.connectionId);
+    await drainQueue(corp.q);
+    const [key] = [...(await simRelations(corp.corpid)).entries()].find(([, tags]) => tags.includes(corpTag))!;
+    const [userid, ext] = key.split('|') as [string, string];
+    // removed by hand in WeCom; its callback never arrives
+    await sim(`/corps/${corp.corpid}/changes/mark-tag`, { userid, external_userid: ext, remove_tag: [corpTag] });
+    await sim(`/callbacks?corpid=${corp.corpid}`, undefined, 'GET');
+
+    await startSync(corp.q.env, corp.connectionId, { userId: 9001, ip: null }, Date.now());
+    await drainQueue(corp.q); // the backfill's pages, then the revert it queued
+    expect((await simRelations(corp.corpid)).get(key)).toContain(corpTag);
+    expect(
+      await db.prepare('SELECT reverted FROM wecom_push_state WHERE connection_id = ?').bind(corp.connectionId).first('reverted'),
+    ).toBe(1);
+    // the contact still holds the tag in Segflow: the backfill did not take the removal
+    const held = await db
+      .prepare(
+        'SELECT COUNT(*) AS n FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id WHERE c.external_id = ? AND ct.tag_id = ?',
+      )
+      .bind(ext, tagId)
+      .first('n');
+    expect(held).toBe(1);
+  });
+
   it('keeps the errcode of a failing push and marks it dead after the last attempt', async () => {
     const corp = await pulledCorpWithSyncedGroup();
     const tagId = corp.ids.get('甲')!;
