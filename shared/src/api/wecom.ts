@@ -17,6 +17,13 @@ import { z } from 'zod';
 export const WECOM_APPS = ['contact', 'agent'] as const;
 export type WecomApp = (typeof WECOM_APPS)[number];
 
+/**
+ * A tag group's conflict policy once it is in WeCom: `segflow` ("Segflow owns": rules decide,
+ * changes are pushed, WeCom-side edits reverted) or `wecom` ("WeCom owns": pulled only, rules read).
+ */
+export const WECOM_POLICIES = ['segflow', 'wecom'] as const;
+export type WecomPolicy = (typeof WECOM_POLICIES)[number];
+
 const corpId = z
   .string()
   .trim()

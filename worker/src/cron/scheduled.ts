@@ -40,6 +40,7 @@ import { archiveStep, type ArchiveReport } from '../archive/job';
 import { archiveHorizon } from '../archive/horizon';
 import { recordCoverage, segmentSnapshotStatements } from '../home/rollups';
 import { evaluateAlerts, type AlertReport } from '../alerts/evaluate';
+import { pushTick, type PushTickReport } from '../wecom/push/tick';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -59,6 +60,8 @@ export interface ScheduledReport {
   archived: ArchiveReport | null;
   /** Alerts raised and episodes ended this tick, after the snapshots they read (worker/src/alerts/). */
   alerts: AlertReport | null;
+  /** Corp tags the WeCom mirror created and contacts queued for a push (worker/src/wecom/push/). */
+  wecomPush: PushTickReport | null;
   errors: string[];
 }
 
@@ -76,6 +79,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     deliveries: 0,
     archived: null,
     alerts: null,
+    wecomPush: null,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0, deliveries: 0 },
     errors: [],
   };
@@ -96,6 +100,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   report.alerts = await attempt(report, 'alerts', () => evaluateAlerts(env, at, { errors: report.errors }));
   report.keyed = await keyQueued(db);
   report.sealedSources = (await attempt(report, 'sealing source secrets', () => sealLegacySourceSecrets(env))) ?? 0;
+  report.wecomPush = await attempt(report, 'wecom push', () => pushTick(env, at, report.errors));
 
   report.purged = await purgeExpired(env, at);
   report.archived = await attempt(report, 'archive', async () => archiveStep(env, at, await archiveHorizon(env)));

@@ -25,6 +25,7 @@ import {
   TAG_STATUSES,
 } from '@shared/domain';
 import { SECURITY_REASONS } from '@shared/api/security-log';
+import { WECOM_POLICIES } from '@shared/api/wecom';
 import { SEARCH_KINDS } from '@shared/search/kinds';
 import { ALERT_KINDS } from '@shared/api/alerts';
 
@@ -292,6 +293,15 @@ export const tagGroups = sqliteTable(
     editRole: text('edit_role', { enum: ROLES }).notNull().default('dept_admin'),
     sortOrder: integer('sort_order').notNull().default(0),
     createdAt: integer('created_at').notNull().default(now),
+    /** 同步到企业微信: mirrored as a corp tag group of each connected corp (worker/src/wecom/push/). */
+    wecomSync: integer('wecom_sync', { mode: 'boolean' }).notNull().default(false),
+    /**
+     * Who decides holdings when the group is in WeCom (synced, or mapped by the pull): `segflow`
+     * (rules write, pushed with mark_tag, WeCom-side edits reverted) or `wecom` (pulled only, rules
+     * read). Meaningless for a group not in WeCom, hence the default: a pulled group is WeCom's.
+     * No CHECK: adding one to an existing table makes drizzle-kit rebuild it (tags reference it).
+     */
+    wecomPolicy: text('wecom_policy', { enum: WECOM_POLICIES }).notNull().default('wecom'),
   },
   (t) => [
     uniqueIndex('tag_groups_name_idx').on(t.name),
@@ -864,6 +874,13 @@ export const wecomTagMap = sqliteTable(
     wecomOrder: integer('wecom_order').notNull().default(0),
     deletedAt: integer('deleted_at'),
     syncedAt: integer('synced_at').notNull(),
+    /**
+     * Who created it in WeCom: `segflow` (this app, by add_corp_tag: we may edit and delete it) or
+     * `wecom` (the console or another app: editing it is 301002, so we never try).
+     */
+    origin: text('origin', { enum: ['segflow', 'wecom'] })
+      .notNull()
+      .default('wecom'),
   },
   (t) => [primaryKey({ columns: [t.connectionId, t.kind, t.wecomId] }), index('wecom_tag_map_segflow_idx').on(t.kind, t.segflowId)],
 );
@@ -1084,5 +1101,47 @@ export const alerts = sqliteTable(
     index('alerts_rule_idx').on(t.alertRuleId, t.raisedAt),
     index('alerts_state_idx').on(t.state, t.raisedAt),
     check('alerts_state_check', sql`${t.state} in ('open', 'acknowledged')`),
+  ],
+);
+
+/*
+ * WeCom push (worker/src/wecom/push/, docs/wip-wecom-push.md): Segflow's changes of synced,
+ * Segflow-owned tags sent with mark_tag per relation. Keyed like the pull, no foreign key to the
+ * connection.
+ */
+
+/** Per connection: how far the push has read the tag ledger, and its counts (the WeCom tab). */
+export const wecomPushState = sqliteTable('wecom_push_state', {
+  connectionId: integer('connection_id').primaryKey(),
+  /** the last tag_ledger.id read for pushing */
+  ledgerCursor: integer('ledger_cursor').notNull().default(0),
+  /** mark_tag calls WeCom accepted */
+  marked: integer('marked').notNull().default(0),
+  /** manual WeCom edits of Segflow-owned tags reverted */
+  reverted: integer('reverted').notNull().default(0),
+  /** corp tags the mirror created */
+  createdTags: integer('created_tags').notNull().default(0),
+  /** the last mirror: when, and what WeCom's library held (for the 10,000 check) */
+  mirroredAt: integer('mirrored_at'),
+  wecomTagCount: integer('wecom_tag_count'),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** The latest push of one contact to one corp: pending, sent, or dead (its errcode), for the sync screen and a retry. */
+export const wecomPushLog = sqliteTable(
+  'wecom_push_log',
+  {
+    connectionId: integer('connection_id').notNull(),
+    contactId: integer('contact_id').notNull(),
+    status: text('status', { enum: ['queued', 'sent', 'dead'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    errcode: integer('errcode'),
+    errmsg: text('errmsg'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.connectionId, t.contactId] }),
+    index('wecom_push_log_status_idx').on(t.connectionId, t.status, t.updatedAt),
+    check('wecom_push_log_status_check', sql`${t.status} in ('queued', 'sent', 'dead')`),
   ],
 );

@@ -5,6 +5,7 @@
  * the ledger's own counts commit in one batch. A draft changed in between rolls it all back.
  */
 import { ApiError } from '../errors';
+import { requireNotWecomOwned } from '../wecom/push/policy';
 import { archivedThroughDay, archivedWindowErrors } from '../archive/horizon';
 import { expectedCallsOf, type PreviewCountsBody, type PublishBody, type TagCounts, type PublishResponse } from '@shared/api/rules';
 import type { FieldProblem } from '@shared/api/errors';
@@ -85,6 +86,7 @@ export async function publishRule(
   if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
   const draft = parse<unknown>(rule.draft_graph, null);
   await requireRuleRights(db, user, draft);
+  await requireNotWecomOwned(db, draft);
   if ((await graphHash(draft)) !== b.graphHash) {
     throw conflict('The draft changed since the preview you confirmed: preview it again and confirm what it will change', [
       { path: 'graphHash', message: 'does not match the saved draft' },

@@ -1,6 +1,6 @@
 /**
- * The `segflow-wecom-sync` queue's consumer: backfill pages and callback hints, one message at a
- * time (the queue runs one invocation at a time: WeCom's limits are per corp).
+ * The `segflow-wecom-sync` queue's consumer: backfill pages, callback hints and pushes (mark_tag
+ * per relation of one contact, wecom/push/push.ts), one message at a time (the queue runs one invocation at a time: WeCom's limits are per corp).
  *
  * - WeCom asked to slow down (`WecomRateLimitedError` after the client's own short backoff): the
  *   message is sent again with the delay WeCom's limit suggests and acked, so a storm costs no
@@ -12,6 +12,7 @@
 import type { WecomSyncPhase } from '@shared/api/wecom';
 import { WecomApiError, WecomRateLimitedError } from '../errors';
 import { errcodeWords } from '../words';
+import { markLog, pushContact } from '../push/push';
 import { applyHint } from './hints';
 import { isSyncMessage, sendSync, type WecomSyncMessage } from './message';
 import { failRun, readRun, recordRunError } from './runs';
@@ -37,8 +38,10 @@ export async function consumeWecomSync(batch: MessageBatch<unknown>, env: Env): 
           msg.retry({ delaySeconds: AHEAD_DELAY_SECONDS });
           continue;
         }
-      } else {
+      } else if (body.type === 'hint') {
         await applyHint(env, body.connectionId, body.hint);
+      } else {
+        await pushContact(env, body.connectionId, body.contactId);
       }
       msg.ack();
     } catch (e) {
@@ -54,6 +57,7 @@ export async function consumeWecomSync(batch: MessageBatch<unknown>, env: Env): 
       }
       console.error(`wecom-sync: ${describe(body)} failed (attempt ${msg.attempts})`, e);
       if (body.type === 'step') await keepError(env.DB, body.runId, e).catch(() => undefined);
+      if (body.type === 'push') await keepPushError(env.DB, body.connectionId, body.contactId, 'queued', e).catch(() => undefined);
       msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
     }
   }
@@ -64,6 +68,7 @@ export async function consumeWecomSyncDead(batch: MessageBatch<unknown>, env: En
     const body = msg.body;
     if (isSyncMessage(body)) {
       if (body.type === 'step') await failRun(env.DB, body.runId, body.step, Date.now());
+      else if (body.type === 'push') await markLog(env.DB, body.connectionId, body.contactId, { status: 'dead' });
       else console.error(`wecom-sync: hint ${body.hint.id} of connection ${body.connectionId} failed every attempt`);
     }
     msg.ack();
@@ -71,6 +76,7 @@ export async function consumeWecomSyncDead(batch: MessageBatch<unknown>, env: En
 }
 
 function describe(m: WecomSyncMessage): string {
+  if (m.type === 'push') return `push of contact ${m.contactId} to connection ${m.connectionId}`;
   return m.type === 'step' ? `run ${m.runId} page ${m.step}` : `hint ${m.hint.id}`;
 }
 
@@ -86,4 +92,11 @@ async function keepError(db: D1Database, runId: number, e: unknown): Promise<voi
     errmsg,
     words: errcodeWords(errcode, errmsg),
   });
+}
+
+/** A failed push attempt's errcode and message on its log row, for the sync screen (the row goes `dead` after the last). */
+async function keepPushError(db: D1Database, connectionId: number, contactId: number, status: 'queued', e: unknown): Promise<void> {
+  const errcode = e instanceof WecomApiError ? e.errcode : null;
+  const errmsg = e instanceof WecomApiError ? e.errmsg : e instanceof Error ? e.message.slice(0, 300) : String(e).slice(0, 300);
+  await markLog(db, connectionId, contactId, { status, errcode, errmsg });
 }

@@ -5,10 +5,22 @@
  * tags over its relations, diffed against what it holds of this connection's mapped tags and
  * applied by the tag writer with source `wecom` (ledger rows). Keyed by WeCom ids, so the same
  * page written twice changes nothing the second time.
+ *
+ * Tags of "Segflow owns" groups (wecom/push/) are not taken from WeCom: rules decide them. A
+ * relation whose Segflow-owned corp tags changed in WeCom is a manual edit: counted
+ * (`wecom_push_state.reverted`, same batch) and, when the caller passes a collector, its contact
+ * is handed back for a push that reverts it once the batch has committed.
  */
 import type { Gender } from '@shared/domain';
 import { contactUpsertStatements, type AttributeKey, type ContactUpsert } from '../../ingest/pipeline';
 import { tagChangeStatements, type TagChange, type TagWriteSource } from '../../tagging/tag-writer';
+import { segflowOwnedTags } from '../push/push';
+
+/** WeCom-side edits of Segflow-owned tags found by a write: the contacts to push back (revert), and how many (relation, tag) edits. */
+export interface RevertCollector {
+  contactIds: number[];
+  edits: number;
+}
 
 /** The external_contact object of 获取客户详情 / 批量获取客户详情. */
 export interface WecomCustomerIn {
@@ -47,6 +59,7 @@ export async function customerStatements(
   relations: WecomRelationIn[],
   src: TagWriteSource,
   replace: string[] = [],
+  reverts?: RevertCollector,
 ): Promise<D1PreparedStatement[]> {
   const exts = [...new Set([...customers.map((c) => c.external_userid), ...relations.map((r) => r.externalUserid), ...replace])];
   if (!exts.length) return [];
@@ -71,6 +84,13 @@ export async function customerStatements(
     (contactsRead!.results as { id: number; external_id: string; name: string; remark: string | null }[]).map((r) => [r.external_id, r]),
   );
   const replaced = new Set(replace);
+  const owned = await segflowOwnedTags(db, connectionId);
+  const ownedSids = new Set(owned.values());
+  // the relations before this write, for the manual edits of Segflow-owned tags
+  const oldOwned = new Map<string, Set<string>>();
+  for (const r of relsRead!.results as { userid: string; external_userid: string; tag_ids: string }[]) {
+    oldOwned.set(`${r.userid}|${r.external_userid}`, new Set((JSON.parse(r.tag_ids) as string[]).filter((id) => owned.has(id))));
+  }
   // the relations after this write, per customer
   const rels = new Map<string, Map<string, string[]>>();
   const relsOf = (ext: string) => rels.get(ext) ?? rels.set(ext, new Map()).get(ext)!;
@@ -163,9 +183,36 @@ export async function customerStatements(
     for (const ids of rels.get(ext)?.values() ?? []) for (const id of ids) if (sidOf.has(id)) want.add(sidOf.get(id)!);
     const have = held.get(ext) ?? new Set<number>();
     const contactId = before ? before.id : { externalId: ext };
-    for (const t of have) if (!want.has(t)) changes.push({ contactId, tagId: t, op: 'remove' });
-    for (const t of want) if (!have.has(t)) changes.push({ contactId, tagId: t, op: 'add' });
+    for (const t of have) if (!want.has(t) && !ownedSids.has(t)) changes.push({ contactId, tagId: t, op: 'remove' });
+    for (const t of want) if (!have.has(t) && !ownedSids.has(t)) changes.push({ contactId, tagId: t, op: 'add' });
   }
   if (changes.length) out.push(...tagChangeStatements(db, changes, src));
+
+  // manual WeCom edits of Segflow-owned tags on relations Segflow knew: counted, their contacts handed back for a revert
+  let edits = 0;
+  const editedContacts = new Set<number>();
+  for (const r of relations) {
+    const before = oldOwned.get(`${r.userid}|${r.externalUserid}`);
+    const contact = existing.get(r.externalUserid);
+    if (!before || !contact) continue;
+    const now = new Set(r.tagIds.filter((id) => owned.has(id)));
+    const n = [...now].filter((id) => !before.has(id)).length + [...before].filter((id) => !now.has(id)).length;
+    if (n) {
+      edits += n;
+      editedContacts.add(contact.id);
+    }
+  }
+  if (edits && reverts) {
+    reverts.edits += edits;
+    reverts.contactIds.push(...editedContacts);
+    out.push(
+      db
+        .prepare(
+          `INSERT INTO wecom_push_state (connection_id, reverted, updated_at) VALUES (?1, ?2, ?3)
+           ON CONFLICT(connection_id) DO UPDATE SET reverted = reverted + excluded.reverted, updated_at = excluded.updated_at`,
+        )
+        .bind(connectionId, edits, src.at),
+    );
+  }
   return out;
 }

@@ -11,7 +11,8 @@ import { WecomClient } from '../client';
 import { WecomApiError } from '../errors';
 import type { WecomSyncHint } from '../map';
 import { chatStatements, type WecomGroupChatIn } from './chats';
-import { customerStatements, type WecomCustomerIn, type WecomRelationIn } from './contacts';
+import { queuePushes } from '../push/push';
+import { customerStatements, type RevertCollector, type WecomCustomerIn, type WecomRelationIn } from './contacts';
 import { corpIdOf, keyNewTags, libraryStatements, type WecomTagGroupIn } from './library';
 
 interface FollowUserOut {
@@ -61,8 +62,11 @@ export async function applyHint(env: Env, connectionId: number, hint: WecomSyncH
         // 84061: no relation with this customer any more (every follow user deleted it)
         if (!(e instanceof WecomApiError && e.errcode === 84061)) throw e;
       }
-      const writes = await customerStatements(db, connectionId, customer ? [customer] : [], relations, src, [ext]);
+      const reverts: RevertCollector = { contactIds: [], edits: 0 };
+      const writes = await customerStatements(db, connectionId, customer ? [customer] : [], relations, src, [ext], reverts);
       if (writes.length) await db.batch(writes);
+      // a WeCom-side edit of a Segflow-owned tag: pushed back to Segflow's state
+      await queuePushes(env, connectionId, reverts.contactIds);
       return;
     }
     case 'tag_library': {

@@ -1,7 +1,8 @@
 /**
  * Messages of the `segflow-wecom-sync` queue: a backfill page (`step`: the run and the step it is
- * for, so a redelivered or stale page is recognised) or a callback's sync hint (re-read one
- * contact, the tag library or one group chat).
+ * for, so a redelivered or stale page is recognised), a callback's sync hint (re-read one
+ * contact, the tag library or one group chat), or a push (`push`: bring one contact's synced,
+ * Segflow-owned corp tags in WeCom to Segflow's state, one mark_tag per relation; wecom/push/).
  */
 import type { WecomSyncHint } from '../map';
 
@@ -9,7 +10,9 @@ export const WECOM_SYNC_QUEUE = 'segflow-wecom-sync';
 export const WECOM_SYNC_DEAD_QUEUE = 'segflow-wecom-sync-dead';
 
 export type WecomSyncMessage =
-  { v: 1; type: 'step'; runId: number; step: number } | { v: 1; type: 'hint'; connectionId: number; hint: WecomSyncHint };
+  | { v: 1; type: 'step'; runId: number; step: number }
+  | { v: 1; type: 'hint'; connectionId: number; hint: WecomSyncHint }
+  | { v: 1; type: 'push'; connectionId: number; contactId: number };
 
 export function isSyncMessage(x: unknown): x is WecomSyncMessage {
   if (!x || typeof x !== 'object') return false;
@@ -17,6 +20,7 @@ export function isSyncMessage(x: unknown): x is WecomSyncMessage {
   if (m.v !== 1) return false;
   if (m.type === 'step') return typeof m.runId === 'number' && typeof m.step === 'number';
   if (m.type === 'hint') return typeof m.connectionId === 'number' && !!m.hint && typeof m.hint === 'object';
+  if (m.type === 'push') return typeof m.connectionId === 'number' && typeof m.contactId === 'number';
   return false;
 }
 

@@ -16,7 +16,8 @@
  */
 import type { WecomSyncPhase } from '@shared/api/wecom';
 import { WecomClient } from '../client';
-import { customerStatements, type WecomCustomerIn } from './contacts';
+import { queuePushes } from '../push/push';
+import { customerStatements, type RevertCollector, type WecomCustomerIn } from './contacts';
 import { chatStatements, type WecomGroupChatIn } from './chats';
 import { corpIdOf, keyNewTags, libraryStatements, type WecomTagGroupIn } from './library';
 import { sendSync } from './message';
@@ -53,7 +54,7 @@ export async function runStep(env: Env, runId: number, step: number, now = Date.
   if (step > run.step) return 'ahead';
   const client = new WecomClient(env, run.connection_id, 'contact');
   const src = { source: 'wecom' as const, batchId: `wecom-sync:${run.id}`, at: now };
-  const plan = await planPage(db, client, run, src);
+  const plan = await planPage(db, client, run, src, env);
 
   const sets: string[] = ['step = step + 1', 'updated_at = ?'];
   const args: unknown[] = [now];
@@ -92,6 +93,7 @@ async function planPage(
   client: WecomClient,
   run: RunRow,
   src: { source: 'wecom'; batchId: string; at: number },
+  queue: Pick<Env, 'WECOM_SYNC'>,
 ): Promise<Plan> {
   const phase = run.phase as WecomSyncPhase | 'done';
   switch (phase) {
@@ -149,7 +151,9 @@ async function planPage(
       const items = a.external_contact_list ?? [];
       const customers = [...new Map(items.map((i) => [i.external_contact.external_userid, i.external_contact])).values()];
       const relations = items.map((i) => relationOf(i.external_contact.external_userid, i.follow_info));
-      const writes = await customerStatements(db, run.connection_id, customers, relations, src);
+      // WeCom-side edits of Segflow-owned tags this page finds: reverted by pushes once the page has written
+      const reverts: RevertCollector = { contactIds: [], edits: 0 };
+      const writes = await customerStatements(db, run.connection_id, customers, relations, src, [], reverts);
       const next = a.next_cursor ?? '';
       const sliceDone = next === '';
       const lastSlice = results.length < USERS_PER_SLICE;
@@ -170,6 +174,7 @@ async function planPage(
             : { cursor: '', user_offset: run.user_offset + USERS_PER_SLICE }
           : { cursor: next },
         add: { relations: relations.length },
+        after: () => queuePushes(queue, run.connection_id, reverts.contactIds),
       };
     }
     case 'chats': {
