@@ -15,6 +15,8 @@ import { app } from '../src/app';
 import { anonApi, apiAs, newDeadLetter, ROOT, seedDeadLetter, seedSmallWorld, type TestUser } from './fixtures';
 import { hashPassword } from '@shared/auth/password';
 import { expectedOf, type RulePreviewOk } from '@shared/api/rules';
+import { msToLocalTime } from '@shared/api/publishing';
+import { graphHash, tzOffsetMinutes } from '../src/rules/context';
 
 const db = env.DB;
 const ADMIN: TestUser = { id: 9101, role: 'dept_admin', departmentId: 2 };
@@ -186,6 +188,25 @@ async function newRollback(): Promise<number> {
   const r = await send(ROOT, 'POST', '/api/rollbacks', { kind: 'batch', batchId: await newTagBatch(), confirm: { count: 1 } });
   expect(r.status).toBe(201);
   return (r.body as { rollback: { id: number } }).rollback.id;
+}
+
+/** A publish plan (requested by the department admin, its step a day away) of a fresh draft rule of the side. */
+async function newPlan(side: Side, state: 'awaiting_approval' | 'scheduled' | 'paused'): Promise<number> {
+  const rule = await newRule(side);
+  return (await db
+    .prepare(
+      `INSERT INTO publish_plans (rule_id, state, steps, graph_hash, graph, preview, requested_by, requested_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, '{}', ?, 1, 1) RETURNING id`,
+    )
+    .bind(
+      rule,
+      state,
+      JSON.stringify([{ percent: 100, at: Date.now() + 86_400_000 }]),
+      await graphHash(graph()),
+      JSON.stringify(graph()),
+      ADMIN.id,
+    )
+    .first<number>('id'))!;
 }
 
 /** Preview as the super admin (the counts the publish must confirm). */
@@ -545,6 +566,48 @@ const ROUTES: Record<string, Route | 'public'> = {
         .first<number>('id');
       return send(u, 'POST', `/api/alerts/${alert}/ack`);
     },
+  },
+  'GET /api/publishing/plans': { policy: any, call: (u) => get(u, '/api/publishing/plans?state=all') },
+  'POST /api/publishing/plans': {
+    policy: { min: 'dept_admin', scope: 'hidden', otherStatus: 400 },
+    call: async (u, s) => {
+      const id = await newRule(s);
+      const { graphHash: hash, expected } = await publishBodyFor(id);
+      const at = msToLocalTime(Date.now() + 86_400_000, tzOffsetMinutes(env));
+      return send(u, 'POST', '/api/publishing/plans', {
+        ruleId: id,
+        graphHash: hash,
+        expected,
+        confirm: true,
+        steps: [{ percent: 100, at }],
+      });
+    },
+  },
+  'GET /api/publishing/plans/:id': {
+    policy: readHidden,
+    call: async (u, s) => get(u, `/api/publishing/plans/${await newPlan(s, 'scheduled')}`),
+  },
+  'POST /api/publishing/plans/:id/approve': {
+    policy: superOnly,
+    call: async (u, s) => send(u, 'POST', `/api/publishing/plans/${await newPlan(s, 'awaiting_approval')}/approve`),
+  },
+  'POST /api/publishing/plans/:id/reject': {
+    policy: superOnly,
+    call: async (u, s) => send(u, 'POST', `/api/publishing/plans/${await newPlan(s, 'awaiting_approval')}/reject`, { reason: '再想想' }),
+  },
+  'POST /api/publishing/plans/:id/cancel': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/publishing/plans/${await newPlan(s, 'scheduled')}/cancel`),
+  },
+  'POST /api/publishing/plans/:id/resume': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/publishing/plans/${await newPlan(s, 'paused')}/resume`),
+  },
+  'GET /api/publishing/policies': { policy: any, call: (u) => get(u, '/api/publishing/policies') },
+  // off: turning it on would gate the department admin's publishes in the other rows
+  'PUT /api/publishing/policies/:departmentId': {
+    policy: superOnly,
+    call: (u) => send(u, 'PUT', '/api/publishing/policies/2', { requireApproval: false }),
   },
 };
 

@@ -17,6 +17,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
 import { api, apiAs, newDeadLetter, seedDeadLetter, seedSmallWorld } from './fixtures';
 import { purgeExpired } from '../src/cron/purge';
+import { graphHash, tzOffsetMinutes } from '../src/rules/context';
+import { msToLocalTime } from '@shared/api/publishing';
 import type { RuleGraph } from '@shared/rules/types';
 // the audit screen's real sentences (plain objects): every entry must fill each of their placeholders
 import zhAudit from '../../web/src/locales/zh-CN/audit';
@@ -560,7 +562,78 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/alerts/${id}/ack`, json({})),
     objectId: (id: number) => String(id),
   },
+  'POST /api/publishing/plans': {
+    action: 'publish_plan.create',
+    objectType: 'rule',
+    setup: () => newRule(uniq('定时')),
+    call: async (id: number) => {
+      const p = await ok(api('/api/rules/preview', json({ graph: ruleGraph(), ruleId: id, rolloutPercent: 100, sampleSize: 0 })));
+      const at = msToLocalTime(Date.now() + 86_400_000, tzOffsetMinutes(env));
+      return api(
+        '/api/publishing/plans',
+        json({ ruleId: id, graphHash: p.graphHash, expected: expectedOf(p.counts), confirm: true, steps: [{ percent: 100, at }] }),
+      );
+    },
+    objectId: (id: number) => String(id),
+  },
+  'POST /api/publishing/plans/:id/approve': {
+    action: 'publish_plan.approve',
+    objectType: 'rule',
+    setup: () => newPlan('awaiting_approval'),
+    call: (s: PlanSetup) => api(`/api/publishing/plans/${s.plan}/approve`, json({})),
+    objectId: (s: PlanSetup) => String(s.rule),
+  },
+  'POST /api/publishing/plans/:id/reject': {
+    action: 'publish_plan.reject',
+    objectType: 'rule',
+    setup: () => newPlan('awaiting_approval'),
+    call: (s: PlanSetup) => api(`/api/publishing/plans/${s.plan}/reject`, json({ reason: '再等等' })),
+    objectId: (s: PlanSetup) => String(s.rule),
+  },
+  'POST /api/publishing/plans/:id/cancel': {
+    action: 'publish_plan.cancel',
+    objectType: 'rule',
+    setup: () => newPlan('scheduled'),
+    call: (s: PlanSetup) => api(`/api/publishing/plans/${s.plan}/cancel`, json({})),
+    objectId: (s: PlanSetup) => String(s.rule),
+  },
+  'POST /api/publishing/plans/:id/resume': {
+    action: 'publish_plan.resume',
+    objectType: 'rule',
+    setup: () => newPlan('paused'),
+    call: (s: PlanSetup) => api(`/api/publishing/plans/${s.plan}/resume`, json({})),
+    objectId: (s: PlanSetup) => String(s.rule),
+  },
+  'PUT /api/publishing/policies/:departmentId': {
+    action: 'publish_policy.update',
+    objectType: 'department',
+    call: () => api('/api/publishing/policies/4', json({ requireApproval: true }, 'PUT')),
+    objectId: () => '4',
+  },
 };
+
+interface PlanSetup {
+  rule: number;
+  plan: number;
+}
+/** A plan of a fresh rule (its step a day away, so approving publishes nothing yet), written straight to D1. */
+async function newPlan(state: 'awaiting_approval' | 'scheduled' | 'paused'): Promise<PlanSetup> {
+  const rule = await newRule(uniq('计划'));
+  const plan = (await db
+    .prepare(
+      `INSERT INTO publish_plans (rule_id, state, steps, graph_hash, graph, preview, requested_by, requested_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, '{}', 9001, 1, 1) RETURNING id`,
+    )
+    .bind(
+      rule,
+      state,
+      JSON.stringify([{ percent: 100, at: Date.now() + 86_400_000 }]),
+      await graphHash(ruleGraph()),
+      JSON.stringify(ruleGraph()),
+    )
+    .first<number>('id'))!;
+  return { rule, plan };
+}
 
 interface AlertRuleSetup {
   id: number;

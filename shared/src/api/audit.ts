@@ -184,6 +184,17 @@ export interface AuditParamsByAction {
   'alert_rule.mute': { variant: 'until'; name: string; untilAt: number } | { variant: 'forever'; name: string };
   'alert_rule.unmute': { name: string };
   'alert.acknowledge': { name: string; alert: number };
+  /** safe publishing (worker/src/publishing/): `name` is the rule's; `step` counts from 1 */
+  'publish_plan.create': { variant: 'request' | 'schedule'; name: string; steps: number };
+  'publish_plan.approve': { name: string };
+  'publish_plan.reject': { name: string; reason: string };
+  'publish_plan.cancel': { name: string };
+  'publish_plan.resume': { name: string };
+  'publish_plan.step': { name: string; step: number; steps: number; share: number; version: number };
+  'publish_plan.refuse': { name: string; step: number; reason: string };
+  'publish_plan.pause': { name: string; step: number; alert: string };
+  /** `name` is the department's */
+  'publish_policy.update': { variant: 'on' | 'off'; name: string };
 }
 export type AuditAction = keyof AuditParamsByAction;
 type AlertRuleSentence =

@@ -32,4 +32,5 @@ export type ErrorCode =
   | 'conflict'
   | 'invalid_rule' // a rule graph that does not compile where a valid one is required (publish); details pin node ids
   | 'unavailable' // a service the request needs (the intake queue) refused it for now: retry later
-  | 'internal';
+  | 'internal'
+  | 'approval_required'; // a department admin's publish in a department whose publishes wait for a super admin: request it as a plan

@@ -19,7 +19,9 @@
  * - audit entries past `AUDIT_RETENTION_DAYS` and day-old sign-in attempts are deleted
  *   (worker/src/cron/purge.ts);
  * - raw events older than every published rule's raw-event window (and `ARCHIVE_MIN_DAYS`) move
- *   to R2, a few bounded chunks per tick (worker/src/archive/job.ts).
+ *   to R2, a few bounded chunks per tick (worker/src/archive/job.ts);
+ * - publish plans: due steps of scheduled publishes and ramps publish through the publish path,
+ *   as their requester, once each; ramps an alert names pause (worker/src/publishing/schedule.ts).
  */
 import { bothScopes } from '../rules/rule-preview';
 import { compileWhere } from '@shared/rules/sql';
@@ -41,6 +43,7 @@ import { archiveHorizon } from '../archive/horizon';
 import { recordCoverage, segmentSnapshotStatements } from '../home/rollups';
 import { evaluateAlerts, type AlertReport } from '../alerts/evaluate';
 import { pushTick, type PushTickReport } from '../wecom/push/tick';
+import { runDuePlans, type PlansReport } from '../publishing/schedule';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -62,6 +65,8 @@ export interface ScheduledReport {
   alerts: AlertReport | null;
   /** Corp tags the WeCom mirror created and contacts queued for a push (worker/src/wecom/push/). */
   wecomPush: PushTickReport | null;
+  /** Publish plans' steps published, refused, and ramps paused by an alert (worker/src/publishing/). */
+  publishing: PlansReport | null;
   errors: string[];
 }
 
@@ -80,6 +85,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
     archived: null,
     alerts: null,
     wecomPush: null,
+    publishing: null,
     purged: { auditEntries: 0, securityEvents: 0, loginAttempts: 0, importRows: 0, abandonedImports: 0, deliveries: 0 },
     errors: [],
   };
@@ -104,6 +110,9 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
 
   report.purged = await purgeExpired(env, at);
   report.archived = await attempt(report, 'archive', async () => archiveStep(env, at, await archiveHorizon(env)));
+  // after the alerts of this tick: a ramp step is not published in the tick that raised an alert on its rule
+  report.publishing = await attempt(report, 'publishing', () => runDuePlans(env, at));
+  for (const e of report.publishing?.errors ?? []) report.errors.push(`publishing: ${e}`);
   if (report.errors.length) console.error('scheduled run problems', report.errors);
   return report;
 }

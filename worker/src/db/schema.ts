@@ -28,6 +28,7 @@ import { SECURITY_REASONS } from '@shared/api/security-log';
 import { WECOM_POLICIES } from '@shared/api/wecom';
 import { SEARCH_KINDS } from '@shared/search/kinds';
 import { ALERT_KINDS } from '@shared/api/alerts';
+import { PLAN_STATES } from '@shared/api/publishing';
 
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const now = sql`(unixepoch('subsec') * 1000)`;
@@ -1145,3 +1146,75 @@ export const wecomPushLog = sqliteTable(
     check('wecom_push_log_status_check', sql`${t.status} in ('queued', 'sent', 'dead')`),
   ],
 );
+
+/*
+ * Safe publishing (worker/src/publishing/): plans of one or more publish steps (a scheduled
+ * publish, a ramp), the approval they may wait for, and the approval policy per department.
+ */
+
+/** A publish plan: the draft as it was confirmed, its steps (JSON `[{percent, at}]`), and where it is. */
+export const publishPlans = sqliteTable(
+  'publish_plans',
+  {
+    id: integer('id').primaryKey(),
+    ruleId: integer('rule_id')
+      .notNull()
+      .references(() => rules.id),
+    state: text('state', { enum: PLAN_STATES }).notNull(),
+    /** JSON `[{ percent, at }]`: `at` epoch ms, or null for "as soon as it may run" */
+    steps: text('steps').notNull(),
+    /** the next step to apply; steps before it have a `publish_plan_runs` row */
+    nextStep: integer('next_step').notNull().default(0),
+    graphHash: text('graph_hash').notNull(),
+    /** the draft as confirmed (what the approver sees; publishing refuses unless the draft is still this) */
+    graph: text('graph').notNull(),
+    /** JSON `PlanPreview`: the counts confirmed at request time */
+    preview: text('preview').notNull(),
+    /** the published version when requested: the approver's diff is against the version published now */
+    baseVersion: integer('base_version'),
+    note: text('note'),
+    /** JSON `PlanReason` once refused, rejected or paused */
+    reason: text('reason'),
+    requestedBy: integer('requested_by')
+      .notNull()
+      .references(() => users.id),
+    requestedAt: integer('requested_at').notNull(),
+    decidedBy: integer('decided_by').references(() => users.id),
+    decidedAt: integer('decided_at'),
+    /** alerts raised before this do not pause the plan again (set when resumed by hand) */
+    resumedAt: integer('resumed_at'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    // one live plan per rule: two schedules of one draft would race each other
+    uniqueIndex('publish_plans_live_idx')
+      .on(t.ruleId)
+      .where(sql`${t.state} in ('awaiting_approval', 'scheduled', 'paused')`),
+    index('publish_plans_state_idx').on(t.state),
+    check('publish_plans_state_check', sql`${t.state} in (${inList(PLAN_STATES)})`),
+  ],
+);
+
+/** One applied step: the key makes a step publish once, however many cron ticks reach it together. */
+export const publishPlanRuns = sqliteTable(
+  'publish_plan_runs',
+  {
+    planId: integer('plan_id')
+      .notNull()
+      .references(() => publishPlans.id),
+    step: integer('step').notNull(),
+    version: integer('version').notNull(),
+    ranAt: integer('ran_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.planId, t.step] })],
+);
+
+/** Per department: whether its department admins' publishes wait for a super admin (applies to the subtree). */
+export const publishPolicies = sqliteTable('publish_policies', {
+  departmentId: integer('department_id')
+    .primaryKey()
+    .references(() => departments.id),
+  requireApproval: integer('require_approval', { mode: 'boolean' }).notNull(),
+  updatedBy: integer('updated_by').references(() => users.id),
+  updatedAt: integer('updated_at').notNull(),
+});

@@ -12,12 +12,24 @@ import type { FieldProblem } from '@shared/api/errors';
 import { auditInsert, AuditSql } from '../audit';
 import type { Actor } from '../auth/access';
 import type { SessionUser } from '@shared/api/auth';
-import { graphHash, loadWorkspace, previewContext } from './context';
+import { graphHash, loadWorkspace, previewContext, type Workspace } from './context';
+import type { SqlContext, SqlFrag } from '@shared/rules/operators';
 import { applyStatements } from './apply';
 import { outboundStatements, sendPendingDeliveries } from '../outbound/rule-deliveries';
-import { appliesNow, countRule, ruleScope } from './rule-preview';
+import { appliesNow, countRule, ruleScope, type CountedRule } from './rule-preview';
 import { requireRuleRights } from './rights';
 import { conflict, getRule, parse, ruleDetail, appliedOf, type PublishRecord } from './detail';
+import { requireNoApproval } from '../publishing/approval';
+
+/**
+ * A publish made by a plan's step (worker/src/publishing/): the cron, or an approval, publishing on
+ * behalf of the requester. Its counts are what publishing writes at its time (the requester
+ * confirmed the counts of request time, kept with the plan); `statements` join the publish's batch
+ * (the step's run row, whose key makes the step publish once) and receive the new version.
+ */
+export interface PlanStepPublish {
+  statements: (version: number) => D1PreparedStatement[];
+}
 
 /**
  * Where the confirmed per-tag counts differ from what publishing would write now. Every tag of
@@ -71,31 +83,19 @@ function callProblems(now: PreviewCountsBody, expected: PublishBody['expectedCal
   return problems;
 }
 
-/** Publishes rule `id` as `user` (`actor` for the audit row); `ownerPath` is the rule's department path. */
-export async function publishRule(
+/** The draft counted as publishing at `percent` would write it at `now`: 422 when it cannot be published. */
+export async function countForPublish(
   db: D1Database,
   env: Env,
-  user: SessionUser,
-  actor: Actor,
-  ownerPath: string | null,
   id: number,
-  b: PublishBody,
-): Promise<PublishResponse> {
-  // Long on purpose: the checks, then the one batch that publishes atomically; the statements' order is the logic.
-  const rule = await getRule(db, id);
-  if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
-  const draft = parse<unknown>(rule.draft_graph, null);
-  await requireRuleRights(db, user, draft);
-  await requireNotWecomOwned(db, draft);
-  if ((await graphHash(draft)) !== b.graphHash) {
-    throw conflict('The draft changed since the preview you confirmed: preview it again and confirm what it will change', [
-      { path: 'graphHash', message: 'does not match the saved draft' },
-    ]);
-  }
+  ownerPath: string | null,
+  percent: number,
+  draft: unknown,
+  now: number,
+): Promise<{ ws: Workspace; ctx: SqlContext; scope: SqlFrag | undefined; counted: CountedRule; applyNow: boolean }> {
   const ws = await loadWorkspace(db);
-  const now = Date.now();
   const ctx = previewContext(env, now);
-  const scope = ruleScope(id, b.rolloutPercent, ownerPath);
+  const scope = ruleScope(id, percent, ownerPath);
   const counted = await countRule(db, ws, draft, ctx, scope);
   if (!counted.ok) {
     throw new ApiError(
@@ -105,10 +105,8 @@ export async function publishRule(
       counted.errors.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
     );
   }
-  const { rule: compiled, counts } = counted.value;
-  const applyNow = appliesNow(compiled);
   // Raw events older than the archive horizon are in R2, where rule SQL cannot read them.
-  const archived = archivedWindowErrors(compiled, await archivedThroughDay(db), now, ctx.tzOffsetMinutes);
+  const archived = archivedWindowErrors(counted.value.rule, await archivedThroughDay(db), now, ctx.tzOffsetMinutes);
   if (archived.length) {
     throw new ApiError(
       422,
@@ -117,8 +115,15 @@ export async function publishRule(
       archived.map((e) => ({ path: e.nodeId ?? 'graph', message: e.message })),
     );
   }
+  return { ws, ctx, scope, counted: counted.value, applyNow: appliesNow(counted.value.rule) };
+}
 
-  // The user must see what they publish: the confirmed per-tag net change must be what publishing writes now.
+/** 409 unless the confirmed counts (`expected`, `expectedCalls`) are what publishing writes now. */
+export function requireConfirmed(
+  counts: PreviewCountsBody,
+  b: Pick<PublishBody, 'expected' | 'expectedCalls' | 'rolloutPercent'>,
+  applyNow: boolean,
+): void {
   const problems = [...confirmationProblems(counts.tags, b.expected, b.rolloutPercent, applyNow), ...callProblems(counts, b.expectedCalls)];
   if (problems.length) {
     throw conflict(
@@ -126,12 +131,46 @@ export async function publishRule(
       problems,
     );
   }
+}
+
+/**
+ * Publishes rule `id` as `user` (`actor` for the audit row, null for the system); `ownerPath` is the
+ * rule's department path. Without `step` (a person publishing now) a department admin of a
+ * department whose approval policy is on is refused: their publish goes through a plan.
+ */
+export async function publishRule(
+  db: D1Database,
+  env: Env,
+  user: SessionUser,
+  actor: Actor | null,
+  ownerPath: string | null,
+  id: number,
+  b: PublishBody,
+  step?: PlanStepPublish,
+): Promise<PublishResponse> {
+  // Long on purpose: the checks, then the one batch that publishes atomically; the statements' order is the logic.
+  const rule = await getRule(db, id);
+  if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
+  const draft = parse<unknown>(rule.draft_graph, null);
+  await requireRuleRights(db, user, draft);
+  await requireNotWecomOwned(db, draft);
+  if (!step) await requireNoApproval(db, user, ownerPath);
+  if ((await graphHash(draft)) !== b.graphHash) {
+    throw conflict('The draft changed since the preview you confirmed: preview it again and confirm what it will change', [
+      { path: 'graphHash', message: 'does not match the saved draft' },
+    ]);
+  }
+  const now = Date.now();
+  const { ws, ctx, scope, counted, applyNow } = await countForPublish(db, env, id, ownerPath, b.rolloutPercent, draft, now);
+  const { rule: compiled, counts } = counted;
+  // The user must see what they publish: the confirmed per-tag net change must be what publishing writes now.
+  if (!step) requireConfirmed(counts, b, applyNow);
 
   const latest = await db.prepare('SELECT max(version) AS v FROM rule_versions WHERE rule_id = ?').bind(id).first<{ v: number | null }>();
   const version = (latest?.v ?? 0) + 1;
   const batchId = `publish:${id}:${version}`;
   const apply = applyNow
-    ? applyStatements(db, compiled, counted.value.net, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now })
+    ? applyStatements(db, compiled, counted.net, ctx, scope, { source: 'rule', ruleId: id, ruleVersion: version, batchId, at: now })
     : { ok: true as const, value: [] };
   if (!apply.ok) {
     throw new ApiError(
@@ -162,6 +201,8 @@ export async function publishRule(
   const trigger = compiled.trigger.type === 'schedule' ? 'schedule' : compiled.trigger.eventType;
   try {
     await db.batch([
+      // first: a plan step's run row, whose key makes a step publish once (a second tick fails here, before anything else)
+      ...(step ? step.statements(version) : []),
       // The graph is NULL (a constraint error that rolls the whole batch back) if the draft
       // changed since it was read above: what is published is what was counted.
       db

@@ -77,6 +77,17 @@ const en: typeof zh = {
     },
     alert_rule: { create: 'Created alert rule', update: 'Changed alert rule', mute: 'Muted alert rule', unmute: 'Unmuted alert rule' },
     alert: { acknowledge: 'Acknowledged alert' },
+    publish_plan: {
+      create: 'Scheduled or requested a publish',
+      approve: 'Approved a publish request',
+      reject: 'Rejected a publish request',
+      cancel: 'Cancelled a publish plan',
+      resume: 'Resumed a publish plan',
+      step: 'Published a planned step',
+      refuse: 'Planned step not published',
+      pause: 'Paused a publish plan',
+    },
+    publish_policy: { update: 'Changed publish approval' },
     destination: {
       create: 'Created destination',
       rotate: 'Rotated signing secret',
@@ -160,6 +171,22 @@ const en: typeof zh = {
       unmute: 'Unmuted alert rule “{name}”',
     },
     alert: { acknowledge: 'Acknowledged alert #{alert} of rule “{name}”' },
+    publish_plan: {
+      create: {
+        request: 'Requested approval to publish rule “{name}” ({steps} step(s))',
+        schedule: 'Scheduled publishing rule “{name}” ({steps} step(s))',
+      },
+      approve: 'Approved the publish request of rule “{name}”',
+      reject: 'Rejected the publish request of rule “{name}”: {reason}',
+      cancel: 'Cancelled the publish plan of rule “{name}”',
+      resume: 'Resumed the paused publish plan of rule “{name}”',
+      step: 'Published step {step} of {steps} of rule “{name}” as planned: version {version} at {share}%',
+      refuse: 'Step {step} of the publish plan of rule “{name}” was not published: {reason}',
+      pause: 'Paused the ramp of rule “{name}” before step {step}: alert “{alert}” was raised',
+    },
+    publish_policy: {
+      update: { on: 'Turned on publish approval for department “{name}”', off: 'Turned off publish approval for department “{name}”' },
+    },
     destination: {
       create: 'Created destination “{name}” ({destinationKind}, {url})',
       rotate: 'Rotated the signing secret of destination “{name}”: deliveries are signed with the new one from now on',

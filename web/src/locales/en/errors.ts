@@ -19,6 +19,7 @@ const en: typeof zh = {
       invalid_rule: 'The rule is incomplete or has errors and cannot run: fix what the canvas points out',
       unavailable: 'The service is busy or unavailable for a moment: nothing was changed; try again shortly',
       internal: 'Server error: nothing was changed; try again later',
+      approval_required: 'Publishing in this department needs a super admin’s approval: submit a publish request',
     },
     confirmWith: 'This affects {count} of “{object}”: confirm it to go ahead',
     fields: ' (concerns: {paths})',

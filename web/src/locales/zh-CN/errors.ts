@@ -24,6 +24,7 @@ export default {
       invalid_rule: '规则不完整或有错误，无法执行，请按画布上的提示修改',
       unavailable: '服务暂时繁忙或不可用，本次操作没有生效，请稍后重试',
       internal: '服务器内部错误，本次操作没有生效，请稍后重试',
+      approval_required: '本部门的发布需要超级管理员审批：请提交发布申请',
     } satisfies Record<ErrorCode, string>,
     /** confirmation_required with the object and count the server names in `details`. */
     confirmWith: '此操作会影响「{object}」的 {count} 项，需要确认后再执行',
