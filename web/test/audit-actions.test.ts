@@ -100,6 +100,15 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'alert_rule.mute': true,
   'alert_rule.unmute': true,
   'alert.acknowledge': true,
+  'publish_plan.create': true,
+  'publish_plan.approve': true,
+  'publish_plan.reject': true,
+  'publish_plan.cancel': true,
+  'publish_plan.resume': true,
+  'publish_plan.step': true,
+  'publish_plan.refuse': true,
+  'publish_plan.pause': true,
+  'publish_policy.update': true,
 };
 
 const lookup = (messages: Record<string, unknown>, action: string) => {

@@ -153,6 +153,8 @@ export interface PlanDetail extends PlanItem {
 export interface PlanList {
   items: PlanItem[];
   zone: { name: string; offsetMinutes: number };
+  /** With `ruleId`: whether the viewer's publish of that rule waits for a super admin's approval. */
+  approvalRequired?: boolean;
 }
 
 export interface PolicyItem {

@@ -53,6 +53,7 @@ export const router = createRouter({
     },
     { path: '/people', name: 'people', component: () => import('../features/people/PeoplePage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/alerts', name: 'alerts', component: () => import('../features/alerts/AlertsPage.vue') },
+    { path: '/publishing', name: 'publishing', component: () => import('../features/publishing/PublishApprovalsPage.vue') },
     { path: '/sources', name: 'sources', component: () => import('../features/sources/SourcesPage.vue'), meta: { minRole: 'super_admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],

@@ -13,17 +13,24 @@ import { tzOffsetMinutes, zoneName } from '../rules/context';
 import { listPlans, loadPlan, planDetail, planItem } from '../publishing/plans';
 import { cancelPlan, createPlan, runDuePlans } from '../publishing/schedule';
 import { resumePlan } from '../publishing/ramp';
-import { approvePlan, listPolicies, rejectPlan, setPolicy } from '../publishing/approval';
+import { approvePlan, listPolicies, needsApproval, rejectPlan, setPolicy } from '../publishing/approval';
 
 /** The plan as the viewer sees it now (after a step that may have run). */
 const fresh = async (db: D1Database, user: Parameters<typeof loadPlan>[1], id: number) => planItem(db, user, await loadPlan(db, user, id));
 
 export const publishing = new Hono<AppEnv>()
   .get('/plans', validate('query', planListQuery), async (c) => {
+    const q = c.req.valid('query');
     const body: PlanList = {
-      items: await listPlans(c.env.DB, c.get('user'), c.req.valid('query')),
+      items: await listPlans(c.env.DB, c.get('user'), q),
       zone: { name: zoneName(c.env), offsetMinutes: tzOffsetMinutes(c.env) },
     };
+    if (q.ruleId !== undefined) {
+      const rule = await c.env.DB.prepare('SELECT d.path FROM rules r LEFT JOIN departments d ON d.id = r.department_id WHERE r.id = ?')
+        .bind(q.ruleId)
+        .first<{ path: string | null }>();
+      body.approvalRequired = !!rule && (await needsApproval(c.env.DB, c.get('user'), rule.path));
+    }
     return c.json(body);
   })
   .post('/plans', validate('json', createPlanBody), async (c) => {

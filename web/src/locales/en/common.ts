@@ -17,6 +17,7 @@ const en: typeof zh = {
     audit: 'Audit log',
     people: 'People',
     sources: 'Data sources',
+    publishing: 'Approvals',
     rollback: 'Rollback',
   },
   common: {

@@ -16,6 +16,7 @@ export default {
     audit: '审计日志',
     people: '用户与部门',
     sources: '数据源',
+    publishing: '发布审批',
     rollback: '回滚',
   },
   common: {
