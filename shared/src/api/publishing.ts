@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { idParam, intParam } from './common';
-import { publishBody, rolloutPercentSchema, type CompareResponse, type TagCounts } from './rules';
+import { publishBody, rolloutPercentSchema, type ActionCounts, type CompareResponse, type ConflictCounts, type TagCounts } from './rules';
 
 /** Where a plan is: waiting for approval, waiting for its next step's time, paused by an alert, or finished one way or another. */
 export const PLAN_STATES = ['awaiting_approval', 'scheduled', 'paused', 'done', 'failed', 'rejected', 'cancelled'] as const;
@@ -114,6 +114,9 @@ export interface PlanPreview {
   total: number;
   matched: number;
   tags: TagCounts[];
+  /** Per action node: which tag it names (so a tag it only displaces reads as such), calls of outbound nodes. */
+  actions: Record<string, ActionCounts>;
+  conflicts: ConflictCounts[];
   countedAt: number;
 }
 

@@ -81,7 +81,17 @@ function toItem(row: PlanRow, viewer: SessionUser, runs: Map<string, { version: 
     steps,
     nextStep: row.next_step,
     graphHash: row.graph_hash,
-    preview: parse<PlanPreview>(row.preview, { rolloutPercent: 100, total: 0, matched: 0, tags: [], countedAt: row.requested_at }),
+    // defaults for rows written without some fields (by hand, in tests)
+    preview: {
+      rolloutPercent: 100,
+      total: 0,
+      matched: 0,
+      tags: [],
+      actions: {},
+      conflicts: [],
+      countedAt: row.requested_at,
+      ...parse<Partial<PlanPreview>>(row.preview, {}),
+    },
     note: row.note,
     reason: parse<PlanReason | null>(row.reason, null),
     requestedBy: { id: row.requested_by, name: row.requester_name ?? '' },

@@ -85,6 +85,8 @@ export async function createPlan(
     total: counted.counts.total,
     matched: counted.counts.matched,
     tags: counted.counts.tags,
+    actions: counted.counts.actions,
+    conflicts: counted.counts.conflicts,
     countedAt: now,
   };
   const state = gated ? 'awaiting_approval' : 'scheduled';

@@ -32,7 +32,7 @@ const en: typeof zh = {
       cancelled: 'Cancelled',
     },
     banner: {
-      awaiting_approval: 'Publish request waiting for a super admin (sent by {who} at {time})',
+      awaiting_approval: 'Publish request waiting for a super admin (sent by {who} at {time}): {steps}',
       scheduled: 'Publish scheduled: {steps}',
       paused: 'Ramp paused: {reason}',
       rejected: 'Publish request rejected: {reason}',
@@ -84,6 +84,7 @@ const en: typeof zh = {
       policyOff: 'Publish approval turned off for “{name}”',
       department: 'Department',
       requireApproval: 'Publishing needs approval',
+      inherited: 'on through a parent department',
     },
   },
 };

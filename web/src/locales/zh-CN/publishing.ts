@@ -28,7 +28,7 @@ export default {
       cancelled: '已取消',
     },
     banner: {
-      awaiting_approval: '发布申请等待超级管理员审批（{who} 提交于 {time}）',
+      awaiting_approval: '发布申请等待超级管理员审批（{who} 提交于 {time}）：{steps}',
       scheduled: '已安排发布：{steps}',
       paused: '灰度计划已暂停：{reason}',
       rejected: '发布申请被驳回：{reason}',
@@ -78,6 +78,7 @@ export default {
       policyOff: '已关闭「{name}」的发布审批',
       department: '部门',
       requireApproval: '发布需审批',
+      inherited: '已由上级部门开启',
     },
   },
 };
