@@ -11,7 +11,7 @@ const en: typeof zh = {
     firstStep: 'Step 1',
     firstNow: 'Now (once approved)',
     firstNowSelf: 'Now',
-    laterSteps: 'Later steps',
+    laterSteps: 'Ramp steps',
     rampHint:
       'Step 1 publishes at the share above; each later step widens it at its time. An alert on this rule pauses the ramp until someone resumes it.',
     addStep: 'Add a step',

@@ -9,7 +9,7 @@ export default {
     firstStep: '第 1 步',
     firstNow: '立即（审批通过后）',
     firstNowSelf: '立即',
-    laterSteps: '后续步骤',
+    laterSteps: '灰度步骤',
     rampHint: '第 1 步按上面的比例发布；之后每一步到点扩大比例。有告警指向本规则时，计划自动暂停，需手动恢复。',
     addStep: '添加一步',
     removeStep: '删除这一步',
