@@ -248,6 +248,61 @@ describe('ramps', () => {
     expect(actions).toContain('publish_plan.pause');
     expect(actions).toContain('publish_plan.resume');
   });
+  it('pauses when an alert names a segment that tests a tag the rule writes, not for an unrelated segment', async () => {
+    const ruleId = await newRule();
+    const t1 = future(60);
+    const created = await apiAs<PlanItem>(
+      ADMIN,
+      '/api/publishing/plans',
+      json({ ...(await confirmed(ruleId, 10)), steps: [{ percent: 10 }, { percent: 100, at: local(t1) }] }),
+    );
+    expect(created.body.nextStep).toBe(1);
+    const segmentOn = async (name: string, tagId: number) => {
+      const seg = await api(
+        '/api/segments',
+        json({
+          name,
+          graph: {
+            schemaVersion: 1,
+            nodes: [
+              { id: 'start', kind: 'trigger', trigger: { type: 'schedule', cron: 'segment' } },
+              { id: 'h', kind: 'condition', condition: { field: 'tags', op: 'has', value: tagId } },
+              { id: 'end', kind: 'logic', op: 'or' },
+            ],
+            edges: [
+              { id: 'e1', source: 'start', target: 'h' },
+              { id: 'e2', source: 'h', target: 'end', sourceHandle: 'yes' },
+            ],
+          },
+        }),
+      );
+      expect(seg.status, JSON.stringify(seg.body)).toBe(201);
+      const alertRule = await db
+        .prepare(
+          `INSERT INTO alert_rules (name, kind, segment_id, threshold, checked_at, created_at, updated_at)
+           VALUES (?, 'segment_drop', ?, 30, 1, 1, 1) RETURNING id`,
+        )
+        .bind(`${name}骤降`, seg.body.id)
+        .first<number>('id');
+      await db
+        .prepare(`INSERT INTO alerts (alert_rule_id, kind, state, measured, raised_at) VALUES (?, 'segment_drop', 'open', '{}', ?)`)
+        .bind(alertRule, Date.now())
+        .run();
+    };
+    // a segment of another tag (抗老, 5): nothing to do with this rule
+    await segmentOn('抗老人群', 5);
+    expect((await runDuePlans(env, t1 - MIN)).paused.filter((p) => p.planId === created.body.id)).toEqual([]);
+    // a segment of 美妆 (3), which the rule adds: its drop pauses the ramp
+    await segmentOn('美妆人群', 3);
+    const report = await runDuePlans(env, t1);
+    expect(report.paused.filter((p) => p.planId === created.body.id)).toHaveLength(1);
+    expect(report.published.filter((p) => p.planId === created.body.id)).toEqual([]);
+    expect(await plan(created.body.id)).toMatchObject({
+      state: 'paused',
+      reason: { code: 'alert', message: 'alert "美妆人群骤降" was raised' },
+    });
+    expect((await versions(ruleId)).map((v) => v.rollout_percent)).toEqual([10]);
+  });
 });
 
 describe('approval policy', () => {

@@ -9,21 +9,34 @@ import type { SessionUser } from '@shared/api/auth';
 import type { PlanReason } from '@shared/api/publishing';
 import { auditStatementIfChanged } from '../audit';
 import { forbidden, hasRole, type Actor } from '../auth/access';
-import { conflict } from '../rules/detail';
+import { conflict, parse } from '../rules/detail';
+import { actionTags } from '../rules/rights';
+import { tagUseInGraph } from '@shared/tags';
 import { loadPlan, type PlanRow } from './plans';
 
-/** The newest uncleared alert naming the plan's rule raised since it was last resumed, if any. */
+/**
+ * The newest uncleared alert raised since the plan was last resumed that names its rule, or a
+ * segment whose conditions test a tag the rule writes (the rule's segment: what a ramp of it moves).
+ */
 export async function pausingAlert(
   db: D1Database,
-  row: Pick<PlanRow, 'rule_id' | 'resumed_at'>,
+  row: Pick<PlanRow, 'rule_id' | 'resumed_at' | 'graph'>,
 ): Promise<{ id: number; name: string } | null> {
-  return db
+  const { results } = await db
     .prepare(
-      `SELECT a.id, ar.name FROM alerts a JOIN alert_rules ar ON ar.id = a.alert_rule_id
-       WHERE ar.rule_id = ? AND a.cleared_at IS NULL AND a.raised_at > ? ORDER BY a.raised_at DESC LIMIT 1`,
+      `SELECT a.id, ar.name, ar.rule_id, s.graph AS segment_graph FROM alerts a JOIN alert_rules ar ON ar.id = a.alert_rule_id
+       LEFT JOIN segments s ON s.id = ar.segment_id
+       WHERE a.cleared_at IS NULL AND a.raised_at > ? AND (ar.rule_id = ? OR s.id IS NOT NULL) ORDER BY a.raised_at DESC`,
     )
-    .bind(row.rule_id, row.resumed_at ?? 0)
-    .first<{ id: number; name: string }>();
+    .bind(row.resumed_at ?? 0, row.rule_id)
+    .all<{ id: number; name: string; rule_id: number | null; segment_graph: string | null }>();
+  const written = actionTags(parse<unknown>(row.graph, null)).map((a) => a.tagId);
+  const hit = results.find(
+    (r) =>
+      r.rule_id === row.rule_id ||
+      (r.segment_graph !== null && written.some((t) => tagUseInGraph(parse<unknown>(r.segment_graph, null), t).conditions > 0)),
+  );
+  return hit ? { id: hit.id, name: hit.name } : null;
 }
 
 /** The plan paused at its next step because of `alert`, with its audit row (the system's). */
