@@ -377,6 +377,22 @@ const ROUTES: Record<string, Route | 'public'> = {
     policy: superOnly,
     call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newFailedSync()}/sync/resume`),
   },
+  'GET /api/wecom/connections/:id/push': {
+    policy: superOnly,
+    call: async (u) => get(u, `/api/wecom/connections/${await newWecomConnection()}/push`),
+  },
+  'POST /api/wecom/connections/:id/push': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newWecomConnection()}/push`),
+  },
+  'POST /api/wecom/connections/:id/push/retry': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newWecomConnection()}/push/retry`),
+  },
+  'PUT /api/wecom/tag-groups/:id': {
+    policy: superOnly,
+    call: (u) => send(u, 'PUT', '/api/wecom/tag-groups/2', { sync: false, policy: 'wecom' }),
+  },
   'DELETE /api/wecom/connections/:id': {
     policy: superOnly,
     call: async (u) => apiAs(u, `/api/wecom/connections/${await newWecomConnection()}`, { method: 'DELETE' }),

@@ -343,6 +343,28 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/wecom/connections/${id}/test`, json({})),
     objectId: (id: number) => String(id),
   },
+  'POST /api/wecom/connections/:id/push': {
+    action: 'wecom_connection.push',
+    objectType: 'wecom_connection',
+    setup: newWecomConnection,
+    call: (id: number) => api(`/api/wecom/connections/${id}/push`, json({})),
+    objectId: (id: number) => String(id),
+  },
+  'POST /api/wecom/connections/:id/push/retry': {
+    action: 'wecom_connection.push',
+    objectType: 'wecom_connection',
+    setup: newWecomConnection,
+    call: (id: number) => api(`/api/wecom/connections/${id}/push/retry`, json({})),
+    objectId: (id: number) => String(id),
+  },
+  'PUT /api/wecom/tag-groups/:id': {
+    action: 'tag_group.wecom',
+    objectType: 'tag_group',
+    setup: async () =>
+      (await db.prepare('INSERT INTO tag_groups (name) VALUES (?) RETURNING id').bind(uniq('企微组')).first<number>('id'))!,
+    call: (id: number) => api(`/api/wecom/tag-groups/${id}`, json({ sync: true, policy: 'segflow' }, 'PUT')),
+    objectId: (id: number) => String(id),
+  },
   'POST /api/wecom/connections/:id/sync': {
     action: 'wecom_connection.sync',
     objectType: 'wecom_connection',

@@ -133,6 +133,8 @@ export interface AuditParamsByAction {
   'wecom_connection.delete': { corpId: string };
   /** a backfill from WeCom started or resumed (`POST /api/wecom/connections/:id/sync[/resume]`) */
   'wecom_connection.sync': { corpId: string };
+  /** pushes to WeCom run now (`POST …/push`), or failed ones sent again (`POST …/push/retry`) */
+  'wecom_connection.push': { variant: 'now'; corpId: string; count: number } | { variant: 'retry'; corpId: string; count: number };
   'contact.tags':
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }
@@ -159,6 +161,8 @@ export interface AuditParamsByAction {
   'rollback.import': { file: string; importId: string; deleted: number; restored: number; add: number; remove: number };
   'tag_group.create': { name: string };
   'tag_group.update': { name: string };
+  /** 同步到企业微信 and the conflict policy of a group (`PUT /api/wecom/tag-groups/:id`) */
+  'tag_group.wecom': { variant: 'on_segflow' | 'on_wecom' | 'off_segflow' | 'off_wecom'; name: string };
   'tag.create': { group: string; name: string };
   'tag.update': { variant: 'edit'; name: string } | { variant: 'rename'; from: string; to: string };
   'tag.retire': { name: string };

@@ -73,6 +73,7 @@ const en: typeof zh = {
       update: 'Changed WeCom connection',
       test: 'Tested WeCom connection',
       sync: 'Synced from WeCom',
+      push: 'Pushed to WeCom',
       delete: 'Disconnected WeCom',
     },
     alert_rule: { create: 'Created alert rule', update: 'Changed alert rule', mute: 'Muted alert rule', unmute: 'Unmuted alert rule' },
@@ -99,7 +100,7 @@ const en: typeof zh = {
       batch: 'Undid a batch of changes',
       import: 'Rolled back an import',
     },
-    tag_group: { create: 'Created tag group', update: 'Edited tag group' },
+    tag_group: { create: 'Created tag group', update: 'Edited tag group', wecom: 'Changed WeCom settings of tag group' },
     tag: { create: 'Created tag', update: 'Edited tag', retire: 'Retired tag', restore: 'Restored tag', merge: 'Merged tag' },
     rule: {
       create: 'Created rule',
@@ -152,6 +153,10 @@ const en: typeof zh = {
       test: { ok: 'Tested WeCom connection {corpId}: every secret works', failed: 'Tested WeCom connection {corpId}: failed ({errcodes})' },
       delete: 'Disconnected WeCom {corpId}: its secrets and access tokens are deleted',
       sync: 'Started a backfill from WeCom {corpId} (tag library, follow users, customers, group chats)',
+      push: {
+        now: 'Pushed to WeCom {corpId} now: the tags of {count} customers queued',
+        retry: 'Retried pushes to WeCom {corpId}: {count} failed pushes queued again',
+      },
     },
     alert_rule: {
       create: { target: 'Created alert rule “{name}” ({alertKind}: {target})', any: 'Created alert rule “{name}” ({alertKind})' },
@@ -203,6 +208,12 @@ const en: typeof zh = {
     tag_group: {
       create: 'Created tag group “{name}”',
       update: 'Edited tag group “{name}”',
+      wecom: {
+        on_segflow: 'Set tag group “{name}” to sync to WeCom, Segflow deciding conflicts',
+        on_wecom: 'Set tag group “{name}” to sync to WeCom, WeCom deciding conflicts',
+        off_segflow: 'Set tag group “{name}” to create no more WeCom tags, Segflow deciding conflicts',
+        off_wecom: 'Set tag group “{name}” to create no more WeCom tags, WeCom deciding conflicts',
+      },
     },
     tag: {
       create: 'Created tag “{name}” in group “{group}”',

@@ -69,6 +69,7 @@ export default {
       test: '测试企业微信连接',
       delete: '断开企业微信',
       sync: '从企业微信同步',
+      push: '推送到企业微信',
     },
     alert_rule: { create: '创建告警规则', update: '修改告警规则', mute: '静音告警规则', unmute: '取消静音告警规则' },
     alert: { acknowledge: '确认告警' },
@@ -82,7 +83,7 @@ export default {
       batch: '撤销一批变更',
       import: '回滚导入',
     },
-    tag_group: { create: '创建标签组', update: '修改标签组' },
+    tag_group: { create: '创建标签组', update: '修改标签组', wecom: '修改标签组的企业微信设置' },
     tag: { create: '创建标签', update: '修改标签', retire: '停用标签', restore: '恢复标签', merge: '合并标签' },
     rule: {
       create: '创建规则',
@@ -140,6 +141,10 @@ export default {
       test: { ok: '测试了企业微信连接 {corpId}：每个 Secret 都可用', failed: '测试了企业微信连接 {corpId}：未通过（{errcodes}）' },
       delete: '断开了企业微信 {corpId}，删除了它的 Secret 和 access_token',
       sync: '开始从企业微信 {corpId} 同步（标签库、成员、客户、客户群）',
+      push: {
+        now: '立即推送到企业微信 {corpId}：{count} 个客户的标签进入推送队列',
+        retry: '重新推送到企业微信 {corpId}：{count} 个失败的推送重新进入队列',
+      },
     },
     alert_rule: {
       create: { target: '创建了告警规则「{name}」（{alertKind}：{target}）', any: '创建了告警规则「{name}」（{alertKind}）' },
@@ -191,6 +196,12 @@ export default {
     tag_group: {
       create: '创建了标签组「{name}」',
       update: '修改了标签组「{name}」',
+      wecom: {
+        on_segflow: '将标签组「{name}」设为同步到企业微信，冲突时以 Segflow 为准',
+        on_wecom: '将标签组「{name}」设为同步到企业微信，冲突时以企业微信为准',
+        off_segflow: '将标签组「{name}」设为不再创建企业微信标签，冲突时以 Segflow 为准',
+        off_wecom: '将标签组「{name}」设为不再创建企业微信标签，冲突时以企业微信为准',
+      },
     },
     tag: {
       create: '在标签组「{group}」中创建了标签「{name}」',
