@@ -1,5 +1,5 @@
 /**
- * The push to WeCom (worker/src/wecom/push/, docs/wip-wecom-push.md) against the local WeCom
+ * The push to WeCom (worker/src/wecom/push/, docs/wecom-push.md) against the local WeCom
  * simulator (tools/wecom-sim at http://wecom.test), on the real D1 with the real migrations. Each
  * test seeds its own corp (ids `wwpush…`) and its own tag groups.
  */
