@@ -70,8 +70,8 @@ describe('WeCom both ways', () => {
     try {
       await gotoPage(page, `${baseURL}/sources?tab=wecom`);
       await page.getByTestId('wecom-connect').click();
-      await page.getByTestId('wecom-corp-id').locator('input').fill(corp.corpid);
-      await page.getByTestId('wecom-contact-secret').locator('input').fill(sim.summary(corp).contactSecret);
+      await page.getByTestId('wecom-corp-id').fill(corp.corpid);
+      await page.getByTestId('wecom-contact-secret').fill(sim.summary(corp).contactSecret);
       await page.getByTestId('wecom-save').click();
       await expect.poll(() => page.getByTestId('wecom-connection').count()).toBe(1);
 
