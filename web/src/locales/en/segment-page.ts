@@ -14,6 +14,8 @@ const en: typeof zh = {
     sizeNow: 'Size now',
     sizeNowHint: 'Counted live within what you may see',
     invalid: 'Incomplete',
+    change: 'vs. yesterday | vs. {days} days ago',
+    changesTitle: 'Change in the daily snapshots',
     contacts: '{n} contacts',
     history: {
       title: 'Size over time',

@@ -13,6 +13,8 @@ export default {
     sizeNow: '当前规模',
     sizeNowHint: '按你可见范围实时统计',
     invalid: '条件未完成',
+    change: '较昨日 | 较 {days} 天前',
+    changesTitle: '每日快照变化',
     contacts: '{n} 位联系人',
     history: {
       title: '规模趋势',
