@@ -92,15 +92,19 @@ async function newRule(side: Side, status: 'draft' | 'published' | 'paused' = 'd
   return r!.id;
 }
 
-async function newSegment(side: Side): Promise<number> {
+/** `logic`: the stored audience ('null': a draft that does not compile). */
+async function newSegment(side: Side, logic = 'null'): Promise<number> {
   const r = await db
     .prepare(
-      `INSERT INTO segments (name, department_id, graph, logic, created_at, updated_at) VALUES (?, ?, '{"schemaVersion":1,"nodes":[],"edges":[]}', 'null', 1, 1) RETURNING id`,
+      `INSERT INTO segments (name, department_id, graph, logic, created_at, updated_at) VALUES (?, ?, '{"schemaVersion":1,"nodes":[],"edges":[]}', ?, 1, 1) RETURNING id`,
     )
-    .bind(uniq('分群'), DEPT[side])
+    .bind(uniq('分群'), DEPT[side], logic)
     .first<{ id: number }>();
   return r!.id;
 }
+
+/** A stored audience that compiles: holders of tag 1. */
+const LIVE_LOGIC = '{"sf_has_tag":[1]}';
 
 /** An alert rule watching `segmentId` of the side's department (muted when asked). */
 async function newAlertRule(side: Side, segmentId: number, muted = false): Promise<number> {
@@ -522,6 +526,18 @@ const ROUTES: Record<string, Route | 'public'> = {
     call: async (u, s) => send(u, 'PUT', `/api/segments/${await newSegment(s)}`, { name: uniq('改名') }),
   },
   'DELETE /api/segments/:id': { policy: writeHidden, call: async (u, s) => send(u, 'DELETE', `/api/segments/${await newSegment(s)}`) },
+  'GET /api/segments/:id/history': { policy: readHidden, call: async (u, s) => get(u, `/api/segments/${await newSegment(s)}/history`) },
+  'GET /api/segments/:id/overlap': {
+    policy: readHidden,
+    call: async (u, s) => {
+      const id = await newSegment(s, LIVE_LOGIC);
+      return get(u, `/api/segments/${id}/overlap?with=${id}`);
+    },
+  },
+  'POST /api/segments/:id/export': {
+    policy: readHidden,
+    call: async (u, s) => send(u, 'POST', `/api/segments/${await newSegment(s, LIVE_LOGIC)}/export`, { format: 'csv' }),
+  },
   'GET /api/alerts': { policy: any, call: (u) => get(u, '/api/alerts?state=all') },
   'GET /api/alerts/rules': { policy: any, call: (u) => get(u, '/api/alerts/rules') },
   'POST /api/alerts/rules': {

@@ -534,6 +534,13 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/segments/${id}`, { method: 'DELETE' }),
     objectId: (id: number) => String(id),
   },
+  'POST /api/segments/:id/export': {
+    action: 'contact.export',
+    objectType: 'segment',
+    setup: async () => (await ok(api('/api/segments', json({ name: uniq('导出分群'), graph: segmentGraph() })))).id,
+    call: (id: number) => api(`/api/segments/${id}/export`, json({ format: 'xlsx' })),
+    objectId: (id: number) => String(id),
+  },
   'POST /api/alerts/rules': {
     action: 'alert_rule.create',
     objectType: 'alert_rule',

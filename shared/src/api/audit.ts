@@ -139,7 +139,9 @@ export interface AuditParamsByAction {
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }
     | { variant: 'both'; contact: string; added: string; removed: string };
-  'contact.export': { variant: 'filter'; count: number } | { variant: 'segment'; count: number; segment: string };
+  /** `_xlsx` variants: the same export as an XLSX workbook (entries before XLSX existed are CSV and name no format) */
+  'contact.export':
+    { variant: 'filter' | 'filter_xlsx'; count: number } | { variant: 'segment' | 'segment_xlsx'; count: number; segment: string };
   /** a search by phone number by someone who sees phones masked (worker/src/crypto/phone-search.ts): the number masked */
   'contact.phone_search': { masked: string };
   'import.create': { file: string };

@@ -178,7 +178,12 @@ const en: typeof zh = {
         remove: 'Removed tags from contact “{contact}” by hand: {removed}',
         both: 'Edited the tags of contact “{contact}” by hand: added {added}; removed {removed}',
       },
-      export: { filter: 'Exported {count} contacts to CSV', segment: 'Exported the {count} contacts of segment “{segment}” to CSV' },
+      export: {
+        filter: 'Exported {count} contacts to CSV',
+        segment: 'Exported the {count} contacts of segment “{segment}” to CSV',
+        filter_xlsx: 'Exported {count} contacts to Excel (XLSX)',
+        segment_xlsx: 'Exported the {count} contacts of segment “{segment}” to Excel (XLSX)',
+      },
       phone_search: 'Searched contacts by the phone number {masked} (sees phones masked: counts toward the search limit)',
     },
     import: {

@@ -166,7 +166,12 @@ export default {
         remove: '手动移除了联系人「{contact}」的标签：{removed}',
         both: '手动修改了联系人「{contact}」的标签：添加 {added}；移除 {removed}',
       },
-      export: { filter: '将 {count} 位联系人导出为 CSV', segment: '将分群「{segment}」的 {count} 位联系人导出为 CSV' },
+      export: {
+        filter: '将 {count} 位联系人导出为 CSV',
+        segment: '将分群「{segment}」的 {count} 位联系人导出为 CSV',
+        filter_xlsx: '将 {count} 位联系人导出为 Excel (XLSX)',
+        segment_xlsx: '将分群「{segment}」的 {count} 位联系人导出为 Excel (XLSX)',
+      },
       phone_search: '按手机号 {masked} 搜索联系人（看到的是脱敏号码，计入搜索次数限制）',
     },
     import: {
