@@ -29,6 +29,9 @@ async function shot(name: string) {
 async function newRule(name: string) {
   await gotoPage(page, `${baseURL}/rules`);
   await page.getByTestId('create-rule').click();
+  // 新建规则 opens the template gallery: its blank canvas (selected first) asks for a name
+  await page.getByTestId('template-gallery').waitFor();
+  await page.getByTestId('template-use').click();
   const input = page.locator('.el-message-box input');
   await input.fill(name);
   await page.locator('.el-message-box .el-button--primary').click();

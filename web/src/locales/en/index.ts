@@ -18,6 +18,7 @@ import outbound from './outbound';
 import wecom from './wecom';
 import home from './home';
 import alerts from './alerts';
+import templates from './templates';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -40,5 +41,6 @@ const en: typeof zhCN = {
   ...wecom,
   ...home,
   ...alerts,
+  ...templates,
 };
 export default en;

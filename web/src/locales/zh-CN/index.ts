@@ -17,6 +17,7 @@ import outbound from './outbound';
 import wecom from './wecom';
 import home from './home';
 import alerts from './alerts';
+import templates from './templates';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -42,4 +43,5 @@ export default {
   ...wecom,
   ...home,
   ...alerts,
+  ...templates,
 };
