@@ -177,6 +177,19 @@ describe('POST /api/templates/:id/instantiate', () => {
     expect(ok.body.tags.every((t) => t.outcome === 'existing')).toBe(true);
   });
 
+  it('refuses (409) a template whose tag is retired in its group, naming it, and writes nothing', async () => {
+    await db.batch([
+      db.prepare("INSERT INTO tag_groups (id, name, exclusive, sort_order) VALUES (600, '运营标记', 0, 7)"),
+      db.prepare("INSERT INTO tags (id, group_id, level, name, status) VALUES (6000, 600, 1, '待跟进', 'retired')"),
+    ]);
+    const before = await tagCount();
+    const r = await api('/api/templates/keyword_tagging/instantiate', json({ name: '关键词' }));
+    expect(r.status).toBe(409);
+    expect(r.body.error.message).toContain('待跟进');
+    expect(r.body.error.message).toContain('#6000');
+    expect(await tagCount()).toBe(before);
+  });
+
   it('adds the notify actions when a notify destination exists', async () => {
     await db
       .prepare(

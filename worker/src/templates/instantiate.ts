@@ -35,14 +35,15 @@ const SAME_NAME: ReadonlySet<DuplicateReason['kind']> = new Set(['exact', 'norma
 
 async function readTaxonomy(db: D1Database) {
   const [groups, tags, destination] = await batch(db, [
-    typed<GroupRow>(db.prepare(`SELECT g.*, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g`)),
+    typed<GroupRow>(db.prepare(`SELECT g.*, ${GROUP_ACCESS_COLUMNS} FROM tag_groups g ORDER BY g.id`)),
     typed<TaxonomyTagRow>(
       db.prepare('SELECT t.id, t.name, t.group_id, t.status, g.name AS group_name FROM tags t JOIN tag_groups g ON g.id = t.group_id'),
     ),
     typed<{ id: number }>(db.prepare("SELECT id FROM destinations WHERE kind = 'notify' AND revoked_at IS NULL ORDER BY id LIMIT 1")),
   ]);
   return {
-    groupsByName: new Map(groups.results.map((g) => [g.name, g])),
+    // the first of a name, as the batch's `GROUP_BY_NAME` picks (the taxonomy refuses a second one)
+    groupsByName: new Map([...groups.results].reverse().map((g) => [g.name, g])),
     // the near-duplicate check reads `groupId`
     tags: tags.results.map((t) => ({ ...t, groupId: t.group_id })),
     notifyDestinationId: destination.results[0]?.id ?? null,
@@ -68,6 +69,9 @@ export async function templateInfos(db: D1Database): Promise<TemplateInfo[]> {
 
 type Resolved =
   { kind: 'use'; id: number; outcome: TemplateTagOutcome } | { kind: 'create'; group: string; name: string; placeholder: number };
+
+/** A group's id by its name (`?`) inside the batch, where a group the batch creates has no id yet. */
+const GROUP_BY_NAME = '(SELECT id FROM tag_groups WHERE name = ? ORDER BY id LIMIT 1)';
 
 /** Above any real id, so a placeholder in the graph cannot be mistaken for a tag. */
 const PLACEHOLDER_BASE = 2_000_000_000;
@@ -198,7 +202,7 @@ export async function instantiateTemplate(
     const tagId = n.action.tagId;
     const c = toCreate.find((x) => x.placeholder === tagId);
     if (!c) return;
-    setPaths.push(`?, (SELECT t.id FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = ? AND t.name = ?)`);
+    setPaths.push(`?, (SELECT id FROM tags WHERE group_id = ${GROUP_BY_NAME} AND name = ?)`);
     setArgs.push(`$.nodes[${i}].action.tagId`, c.group, c.name);
   });
   const graphSql = setPaths.length ? `json_set(?, ${setPaths.join(', ')})` : '?';
@@ -220,7 +224,7 @@ export async function instantiateTemplate(
       db
         .prepare(
           `INSERT INTO tags (group_id, parent_id, level, name, description, color, status, created_at)
-           VALUES ((SELECT id FROM tag_groups WHERE name = ?), NULL, 1, ?, NULL, NULL, 'active', ?)`,
+           VALUES (${GROUP_BY_NAME}, NULL, 1, ?, NULL, NULL, 'active', ?)`,
         )
         .bind(c.group, c.name, at),
     );
