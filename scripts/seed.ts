@@ -51,7 +51,7 @@ import {
 import { compileSegment } from '../worker/src/rules/segment';
 // the rules' own workspace and apply step (publishing and scheduled runs write through them)
 import { compileOptions, loadWorkspace } from '../worker/src/rules/context';
-import { applyStatements } from '../worker/src/rules/apply';
+import { pastRunStatements } from '../worker/src/rules/past-runs';
 
 const HELP = `Usage: npx tsx scripts/seed.ts [options]
   --contacts N        contacts to generate (default 10000)
@@ -395,20 +395,13 @@ async function seedRules(db: D1, historyDays: number) {
     const times = [publishedAt, ...scheduledRuns(rule.trigger.cron, fromDay, now, tz).filter((t) => t > publishedAt)];
     const pending: D1PreparedStatement[] = [];
     for (const at of times) {
-      const scope = {
-        sql:
-          path === null
-            ? 'c.created_at <= ?'
-            : 'c.created_at <= ? AND c.department_id IN (SELECT id FROM departments WHERE instr(path, ?) = 1)',
-        params: path === null ? [at] : [at, path],
-      };
-      const statements = applyStatements(d1, rule, net, { now: at, tzOffsetMinutes: tz }, scope, {
-        source: 'rule',
+      const statements = pastRunStatements(d1, rule, net, {
         ruleId,
         ruleVersion: 1,
-        actorUserId: at === publishedAt ? spec.publishedBy : null,
-        batchId: at === publishedAt ? `publish:${ruleId}:1` : `demo-run:${ruleId}:${at}`,
         at,
+        tzOffsetMinutes: tz,
+        departmentPath: path,
+        batchId: at === publishedAt ? `publish:${ruleId}:1` : `demo-run:${ruleId}:${at}`,
       });
       if (!statements.ok) fail(`demo rule ${spec.name}: ${JSON.stringify(statements.errors)}`);
       // runs follow each other inside a batch (statements run in order): fewer round trips to workerd
