@@ -88,6 +88,7 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'rule.create': true,
   'rule.update': true,
   'rule.save_draft': true,
+  'rule.from_template': true,
   'rule.duplicate': true,
   'rule.publish': true,
   'rule.restore_version': true,

@@ -578,6 +578,24 @@ const ROUTES: Record<string, Route | 'public'> = {
       return send(u, 'POST', `/api/alerts/${alert}/ack`);
     },
   },
+
+  'GET /api/templates': { policy: any, call: (u) => get(u, '/api/templates') },
+  // rights as for creating a rule (the rule's department decides); the template's tags exist in a
+  // company-wide group staff may apply, so only the rule's own rights are at stake
+  'POST /api/templates/:id/instantiate': {
+    policy: editVisible,
+    call: async (u, s) => {
+      await db.batch([
+        db.prepare(
+          "INSERT OR IGNORE INTO tag_groups (id, name, exclusive, sort_order, apply_role) VALUES (60, '运营标记', 0, 60, 'staff')",
+        ),
+        db.prepare(
+          "INSERT OR IGNORE INTO tags (id, group_id, level, name, status) VALUES (600, 60, 1, '意向代理', 'active'), (601, 60, 1, '待跟进', 'active')",
+        ),
+      ]);
+      return send(u, 'POST', '/api/templates/keyword_tagging/instantiate', { name: uniq('关键词'), departmentId: DEPT[s] });
+    },
+  },
 };
 
 const RANK: Record<Actor, number> = { staff: 1, dept_admin: 2, super_admin: 3 };

@@ -574,6 +574,13 @@ const CASES: Record<string, Case> = {
     call: (s: AlertRuleSetup) => api(`/api/alerts/rules/${s.id}/unmute`, json({})),
     objectId: (s: AlertRuleSetup) => String(s.id),
   },
+  'POST /api/templates/:id/instantiate': {
+    action: 'rule.from_template',
+    objectType: 'rule',
+    // creates the group and tags of 风险 the first time: still one entry
+    call: () => api('/api/templates/violation_ladder/instantiate', json({ name: uniq('违规阶梯') })),
+    objectId: (_: unknown, body: any) => String(body.rule.id),
+  },
   'POST /api/alerts/:id/ack': {
     action: 'alert.acknowledge',
     objectType: 'alert',

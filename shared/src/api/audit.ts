@@ -174,6 +174,9 @@ export interface AuditParamsByAction {
   /** only written by a tag merge rewriting a rule's draft */
   'rule.update': { name: string; from: string; into: string; places: number };
   'rule.save_draft': { name: string };
+  /** a draft made from a gallery template (`POST /api/templates/:id/instantiate`); `tags` lists the tags it created */
+  'rule.from_template':
+    { variant: 'plain'; name: string; template: string } | { variant: 'tags'; name: string; template: string; tags: string };
   'rule.duplicate': { from: string; fromId: number; name: string };
   'rule.publish': { name: string; version: number; share: number };
   'rule.restore_version': { name: string; version: number };

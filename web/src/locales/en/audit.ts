@@ -106,6 +106,7 @@ const en: typeof zh = {
       create: 'Created rule',
       update: 'Edited rule',
       save_draft: 'Saved rule draft',
+      from_template: 'Created rule from template',
       duplicate: 'Duplicated rule',
       publish: 'Published rule',
       restore_version: 'Restored rule version',
@@ -231,6 +232,10 @@ const en: typeof zh = {
       create: 'Created rule “{name}”',
       update: 'A tag merge rewrote the draft of rule “{name}”: “{from}” became “{into}” in {places} places',
       save_draft: 'Saved the draft of rule “{name}”',
+      from_template: {
+        plain: 'Created rule “{name}” from template {template}',
+        tags: 'Created rule “{name}” from template {template}, with new tags {tags}',
+      },
       duplicate: 'Duplicated rule “{from}” (#{fromId}) as “{name}”',
       publish: 'Published version {version} of rule “{name}” at {share}%',
       restore_version: 'Restored version {version} of rule “{name}” as the draft',

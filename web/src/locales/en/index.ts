@@ -19,6 +19,7 @@ import wecom from './wecom';
 import home from './home';
 import alerts from './alerts';
 import segmentPage from './segment-page';
+import templates from './templates';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -42,5 +43,6 @@ const en: typeof zhCN = {
   ...home,
   ...alerts,
   ...segmentPage,
+  ...templates,
 };
 export default en;

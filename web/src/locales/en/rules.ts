@@ -207,6 +207,7 @@ const en: typeof zh = {
       conditionHint: 'Contacts that match leave through “Yes”, the others through “No”.',
       logicOp: 'Combine',
       metrics: 'Metrics and weights',
+      weightHint: 'Negative for a penalty, e.g. violations −10',
       weightSum: 'Total {n}%',
       weight: 'Weight',
       cap: 'Full at',

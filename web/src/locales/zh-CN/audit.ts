@@ -89,6 +89,7 @@ export default {
       create: '创建规则',
       update: '修改规则',
       save_draft: '保存规则草稿',
+      from_template: '从模板创建规则',
       duplicate: '复制规则',
       publish: '发布规则',
       restore_version: '恢复规则版本',
@@ -219,6 +220,10 @@ export default {
       create: '创建了规则「{name}」',
       update: '合并标签时改写了规则「{name}」的草稿：「{from}」换成「{into}」，共 {places} 处',
       save_draft: '保存了规则「{name}」的草稿',
+      from_template: {
+        plain: '从模板 {template} 创建了规则「{name}」',
+        tags: '从模板 {template} 创建了规则「{name}」，新建标签：{tags}',
+      },
       duplicate: '复制了规则「{from}」（#{fromId}），副本名为「{name}」',
       publish: '发布了规则「{name}」第 {version} 版，灰度 {share}%',
       restore_version: '将规则「{name}」第 {version} 版恢复为草稿',

@@ -18,6 +18,7 @@ import wecom from './wecom';
 import home from './home';
 import alerts from './alerts';
 import segmentPage from './segment-page';
+import templates from './templates';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -44,4 +45,5 @@ export default {
   ...home,
   ...alerts,
   ...segmentPage,
+  ...templates,
 };

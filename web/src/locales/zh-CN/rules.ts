@@ -197,6 +197,7 @@ export default {
       conditionHint: '满足的联系人从“是”流出，其余从“否”流出。',
       logicOp: '组合方式',
       metrics: '指标与权重',
+      weightHint: '负数为扣分项，如违规 -10',
       weightSum: '合计 {n}%',
       weight: '权重',
       cap: '满分值',
