@@ -27,6 +27,7 @@ import { wecom } from './routes/wecom';
 import { home } from './routes/home';
 import { alerts } from './routes/alerts';
 import { publishing } from './routes/publishing';
+import { templates } from './routes/templates';
 import { authenticate } from './auth/access';
 
 /**
@@ -78,3 +79,4 @@ app.route('/api/wecom', wecom);
 app.route('/api/home', home);
 app.route('/api/alerts', alerts);
 app.route('/api/publishing', publishing);
+app.route('/api/templates', templates);

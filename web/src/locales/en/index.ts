@@ -19,6 +19,8 @@ import wecom from './wecom';
 import home from './home';
 import alerts from './alerts';
 import publishing from './publishing';
+import segmentPage from './segment-page';
+import templates from './templates';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -42,5 +44,7 @@ const en: typeof zhCN = {
   ...home,
   ...alerts,
   ...publishing,
+  ...segmentPage,
+  ...templates,
 };
 export default en;

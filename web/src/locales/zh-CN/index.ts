@@ -18,6 +18,8 @@ import wecom from './wecom';
 import home from './home';
 import alerts from './alerts';
 import publishing from './publishing';
+import segmentPage from './segment-page';
+import templates from './templates';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -44,4 +46,6 @@ export default {
   ...home,
   ...alerts,
   ...publishing,
+  ...segmentPage,
+  ...templates,
 };
