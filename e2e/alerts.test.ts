@@ -4,63 +4,26 @@
  * yesterday is counted afresh by the real scheduled handler (far fewer today), which raises the
  * drop alert; the bell shows it, and acknowledging it on the alerts page clears the bell.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayNumber } from '@shared/time';
 import type { AlertList, AlertRuleItem } from '@shared/api/alerts';
 import type { BrowserContext } from 'playwright-core';
 import { gotoPage, openPage } from './browser';
-import { QUIET_ENV, d1Query, freePort, startDev, stopDev, wrangler } from './wrangler';
+import { d1Query, wrangler } from './wrangler';
+import { apiAt, fireCron as fireCronAt, startOwnServer, type OwnServer } from './own-server';
 
-const dir = mkdtempSync(join(tmpdir(), 'segflow-e2e-alerts-'));
-let dev: ChildProcess | null = null;
+let server: OwnServer;
+let dir = '';
 let baseURL = '';
 
 beforeAll(async () => {
-  wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
-  execFileSync('node_modules/.bin/tsx', ['scripts/seed.ts', '--persist-to', dir, '--contacts', '200', '--seed', '17'], {
-    env: QUIET_ENV,
-    stdio: 'ignore',
-  });
-  // the app's config with /__scheduled (wrangler dev --test-scheduled) reaching the worker instead of
-  // the SPA fallback, as e2e/archive.test.ts does; written outside the worktree, with absolute paths
-  const root = process.cwd();
-  const config = join(dir, 'wrangler.toml');
-  writeFileSync(
-    config,
-    readFileSync('wrangler.toml', 'utf8')
-      .replace('main = "worker/src/index.ts"', `main = "${root}/worker/src/index.ts"`)
-      .replace('directory = "web/dist"', `directory = "${root}/web/dist"`)
-      .replace('migrations_dir = "migrations"', `migrations_dir = "${root}/migrations"`)
-      .replace('run_worker_first = ["/api/*"]', 'run_worker_first = ["/api/*", "/__scheduled"]'),
-  );
-  const port = await freePort();
-  dev = await startDev(dir, port, ['--test-scheduled', '--config', config]);
-  baseURL = `http://127.0.0.1:${port}`;
+  server = await startOwnServer('alerts', { scheduled: true });
+  ({ dir, baseURL } = server);
 }, 180_000);
+afterAll(() => server?.stop());
 
-afterAll(() => {
-  if (dev) stopDev(dev);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** The API of this test's own server, as the context's signed-in user (browser.ts' apiCall talks to the shared one). */
-async function call<T>(context: BrowserContext, method: string, path: string, data?: unknown): Promise<T> {
-  const me = await context.request.get(`${baseURL}/api/auth/me`);
-  const { csrfToken } = (await me.json()) as { csrfToken: string };
-  const res = await context.request.fetch(`${baseURL}/api${path}`, { method, data, headers: { 'x-csrf-token': csrfToken } });
-  if (!res.ok()) throw new Error(`${method} ${path} failed: ${res.status()} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
-/** One Cron Trigger run through the real scheduled handler (wrangler dev --test-scheduled). */
-async function fireCron(): Promise<void> {
-  const res = await fetch(`${baseURL}/__scheduled?cron=*+*+*+*+*`);
-  expect(await res.text()).toBe('Ran scheduled event');
-}
+const call = <T>(context: BrowserContext, method: string, path: string, data?: unknown) => apiAt<T>(baseURL, context, method, path, data);
+const fireCron = () => fireCronAt(baseURL);
 
 describe('alerts', () => {
   it('the bell shows the alert the cron raised, and acknowledging it on the alerts page clears it', async () => {

@@ -6,63 +6,27 @@
  * screen, seeing the preview as requested and the diff → the real scheduled handler, run at the
  * scheduled time, publishes it → the rule page shows it published.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
 import { msToLocalTime, type PlanList } from '@shared/api/publishing';
 import { SHANGHAI_OFFSET_MINUTES } from '@shared/time';
 import type { RuleDetail } from '@shared/api/rules';
 import { gotoPage, openPage } from './browser';
-import { QUIET_ENV, d1Query, freePort, startDev, stopDev, wrangler } from './wrangler';
+import { d1Query } from './wrangler';
+import { apiAt, fireCron as fireCronAt, startOwnServer, type OwnServer } from './own-server';
 
-const dir = mkdtempSync(join(tmpdir(), 'segflow-e2e-publish-'));
-let dev: ChildProcess | null = null;
+let server: OwnServer;
+let dir = '';
 let baseURL = '';
 
 beforeAll(async () => {
-  wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
-  execFileSync('node_modules/.bin/tsx', ['scripts/seed.ts', '--persist-to', dir, '--contacts', '200', '--seed', '17'], {
-    env: QUIET_ENV,
-    stdio: 'ignore',
-  });
-  // the app's config with /__scheduled (wrangler dev --test-scheduled) reaching the worker, as e2e/alerts.test.ts does
-  const root = process.cwd();
-  const config = join(dir, 'wrangler.toml');
-  writeFileSync(
-    config,
-    readFileSync('wrangler.toml', 'utf8')
-      .replace('main = "worker/src/index.ts"', `main = "${root}/worker/src/index.ts"`)
-      .replace('directory = "web/dist"', `directory = "${root}/web/dist"`)
-      .replace('migrations_dir = "migrations"', `migrations_dir = "${root}/migrations"`)
-      .replace('run_worker_first = ["/api/*"]', 'run_worker_first = ["/api/*", "/__scheduled"]'),
-  );
-  const port = await freePort();
-  dev = await startDev(dir, port, ['--test-scheduled', '--config', config]);
-  baseURL = `http://127.0.0.1:${port}`;
+  server = await startOwnServer('publish', { scheduled: true });
+  ({ dir, baseURL } = server);
 }, 180_000);
+afterAll(() => server?.stop());
 
-afterAll(() => {
-  if (dev) stopDev(dev);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** The API of this test's own server, as the context's signed-in user. */
-async function call<T>(context: BrowserContext, method: string, path: string, data?: unknown): Promise<T> {
-  const me = await context.request.get(`${baseURL}/api/auth/me`);
-  const { csrfToken } = (await me.json()) as { csrfToken: string };
-  const res = await context.request.fetch(`${baseURL}/api${path}`, { method, data, headers: { 'x-csrf-token': csrfToken } });
-  if (!res.ok()) throw new Error(`${method} ${path} failed: ${res.status()} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
-/** One Cron Trigger run through the real scheduled handler, now (wrangler dev does not take another time). */
-async function fireCron(): Promise<void> {
-  const res = await fetch(`${baseURL}/__scheduled?cron=*+*+*+*+*`);
-  expect(await res.text()).toBe('Ran scheduled event');
-}
+const call = <T>(context: BrowserContext, method: string, path: string, data?: unknown) => apiAt<T>(baseURL, context, method, path, data);
+const fireCron = () => fireCronAt(baseURL);
 
 describe('safe publishing', () => {
   it('a department admin schedules a publish, it waits for approval, a super admin approves, the cron publishes it', async () => {

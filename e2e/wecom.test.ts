@@ -5,10 +5,6 @@
  * it, push now, and see the simulator's customers carry the corp tag the app created. On a
  * `wrangler dev` of its own (WECOM_API_BASE pointed at the simulator) and a small demo database.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,13 +13,12 @@ import { expectedOf, type RulePreviewResponse } from '@shared/api/rules';
 import { createWecomSim } from '../tools/wecom-sim/app';
 import { WECOM_DOCUMENTED_LIMITS } from '../tools/wecom-sim/rate-limit';
 import { gotoPage, openPage } from './browser';
-import { QUIET_ENV, freePort, startDev, stopDev, wrangler } from './wrangler';
+import { apiAt, startOwnServer, type OwnServer } from './own-server';
 
-const dir = mkdtempSync(join(tmpdir(), 'segflow-e2e-wecom-'));
 const sim = createWecomSim({ delivery: 'push', limits: WECOM_DOCUMENTED_LIMITS });
 const corp = sim.seed({ corpid: 'wwe2ewecom0001', seed: 'e2e-wecom', followUsers: 3, contacts: 24, chats: 2 });
 let simServer: ServerType | null = null;
-let dev: ChildProcess | null = null;
+let server: OwnServer | null = null;
 let baseURL = '';
 let simURL = '';
 
@@ -32,30 +27,16 @@ beforeAll(async () => {
     const s = serve({ fetch: sim.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   simURL = `http://127.0.0.1:${(simServer.address() as AddressInfo).port}`;
-  wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
-  execFileSync('node_modules/.bin/tsx', ['scripts/seed.ts', '--persist-to', dir, '--contacts', '200', '--seed', '23'], {
-    env: QUIET_ENV,
-    stdio: 'ignore',
-  });
-  const port = await freePort();
-  dev = await startDev(dir, port, ['--var', `WECOM_API_BASE:${simURL}`]);
-  baseURL = `http://127.0.0.1:${port}`;
+  server = await startOwnServer('wecom', { seed: 23, args: ['--var', `WECOM_API_BASE:${simURL}`] });
+  baseURL = server.baseURL;
 }, 180_000);
 
 afterAll(() => {
-  if (dev) stopDev(dev);
+  server?.stop();
   simServer?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
-/** The API of this test's own server, as the context's signed-in user. */
-async function call<T>(context: BrowserContext, method: string, path: string, data?: unknown): Promise<T> {
-  const me = await context.request.get(`${baseURL}/api/auth/me`);
-  const { csrfToken } = (await me.json()) as { csrfToken: string };
-  const res = await context.request.fetch(`${baseURL}/api${path}`, { method, data, headers: { 'x-csrf-token': csrfToken } });
-  if (!res.ok()) throw new Error(`${method} ${path} failed: ${res.status()} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const call = <T>(context: BrowserContext, method: string, path: string, data?: unknown) => apiAt<T>(baseURL, context, method, path, data);
 
 /** The simulator's customers: external_userid → the corp tag ids of each follow-user relation. */
 async function simCustomers(): Promise<Map<string, string[][]>> {
