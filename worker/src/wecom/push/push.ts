@@ -17,8 +17,13 @@ import { WecomApiError } from '../errors';
 import { WecomClient } from '../client';
 import type { WecomSyncMessage } from '../sync/message';
 
-/** Ledger rows read per drain. */
-const DRAIN_PAGE = 1_000;
+/**
+ * A drain page: up to this many ledger rows after the cursor (a range of the primary key; rows of
+ * other sources and tags are skipped in SQL, so a backfill's thousands of `wecom` rows cost a scan,
+ * not a page each), queueing at most DRAIN_CONTACTS contacts.
+ */
+const DRAIN_ROWS = 50_000;
+const DRAIN_CONTACTS = 5_000;
 const MARK_TAG = '/cgi-bin/externalcontact/mark_tag';
 /** 「全局错误码」: 不存在外部联系人的关系. */
 const NO_RELATION = 84061;
@@ -68,20 +73,33 @@ export async function drainPushes(env: Pick<Env, 'DB' | 'WECOM_SYNC'>, connectio
       .prepare('SELECT ledger_cursor FROM wecom_push_state WHERE connection_id = ?')
       .bind(connectionId)
       .first<number>('ledger_cursor')) ?? 0;
-  const { results } = await db
-    .prepare(
-      `SELECT l.id, l.contact_id,
-         l.source <> 'wecom' AND l.tag_id IN (${PUSHABLE_TAG})
+  const window = `SELECT id, contact_id, tag_id, source FROM tag_ledger WHERE id > ?2 ORDER BY id LIMIT ?3`;
+  const [span, pushable] = await db.batch([
+    db.prepare(`SELECT count(*) AS n, max(id) AS last FROM (${window})`).bind(connectionId, cursor, DRAIN_ROWS),
+    // each contact to push once, in the order of its first row; one more than a page holds tells where the page ends
+    db
+      .prepare(
+        `SELECT l.contact_id, min(l.id) AS first FROM (${window}) l
+         WHERE l.source <> 'wecom' AND l.tag_id IN (${PUSHABLE_TAG})
            AND EXISTS (SELECT 1 FROM contacts c JOIN wecom_relations r ON r.external_userid = c.external_id
-             WHERE c.id = l.contact_id AND r.connection_id = ?1 AND r.deleted_at IS NULL) AS push
-       FROM tag_ledger l WHERE l.id > ?2 ORDER BY l.id LIMIT ?3`,
-    )
-    .bind(connectionId, cursor, DRAIN_PAGE)
-    .all<{ id: number; contact_id: number; push: number }>();
-  if (!results.length) return { scanned: 0, queued: 0, cursor };
-  const contacts = [...new Set(results.filter((r) => r.push).map((r) => r.contact_id))];
+             WHERE c.id = l.contact_id AND r.connection_id = ?1 AND r.deleted_at IS NULL)
+         GROUP BY l.contact_id ORDER BY first LIMIT ?4`,
+      )
+      .bind(connectionId, cursor, DRAIN_ROWS, DRAIN_CONTACTS + 1),
+  ]);
+  const { n, last } = span!.results[0] as { n: number; last: number | null };
+  if (!n || last === null) return { scanned: 0, queued: 0, cursor };
+  let rows = pushable!.results as { contact_id: number; first: number }[];
+  let next = last;
+  let scanned = n;
+  if (rows.length > DRAIN_CONTACTS) {
+    // the page ends before the first row of the contact it has no room for
+    next = rows[DRAIN_CONTACTS]!.first - 1;
+    rows = rows.slice(0, DRAIN_CONTACTS);
+    scanned = (await db.prepare('SELECT count(*) AS n FROM tag_ledger WHERE id > ? AND id <= ?').bind(cursor, next).first<number>('n'))!;
+  }
+  const contacts = rows.map((r) => r.contact_id);
   await queuePushes(env, connectionId, contacts);
-  const next = results.at(-1)!.id;
   await db.batch([
     db
       .prepare(
@@ -96,7 +114,7 @@ export async function drainPushes(env: Pick<Env, 'DB' | 'WECOM_SYNC'>, connectio
       )
       .bind(connectionId, next, now),
   ]);
-  return { scanned: results.length, queued: contacts.length, cursor: next };
+  return { scanned, queued: contacts.length, cursor: next };
 }
 
 export interface PushResult {
