@@ -269,10 +269,11 @@ async function main() {
     const contactCount = new Map<string, number>();
     for (const c of d1Contacts) contactCount.set(c.external_id, (contactCount.get(c.external_id) ?? 0) + 1);
     const lostContacts = [...simExts].filter((x) => !contactCount.has(x)).length;
+    const pulledContacts = [...simExts].filter((x) => contactCount.has(x)).length;
     const doubledContacts = [...contactCount.values()].reduce((n, c) => n + c - 1, 0);
     log(
       `check: relations ${d1Rels.length} in D1 / ${sim.count} in WeCom (lost ${lostRels}, extra ${extraRels}, doubled ${doubledRels}, tags differing ${tagDiffs}); ` +
-        `contacts ${d1Contacts.length} / ${simExts.size} (lost ${lostContacts}, doubled ${doubledContacts})`,
+        `customers ${pulledContacts} contacts in D1 / ${simExts.size} in WeCom (lost ${lostContacts}, doubled ${doubledContacts})`,
     );
     const pullBound = Math.max(...Object.entries(pullCalls).map(([, n]) => boundSeconds(n)));
     // calls needed, not made: the pages the limits' page sizes require (refused and repeated calls are the client's cost)

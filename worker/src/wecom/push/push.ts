@@ -124,7 +124,16 @@ export interface PushResult {
   gone: number;
 }
 
-export async function pushContact(env: Env, connectionId: number, contactId: number, now = Date.now()): Promise<PushResult> {
+/** Runs a WeCom call when the caller allows it (e.g. a cap on mark_tag calls in flight across pushes). */
+export type CallGate = <T>(call: () => Promise<T>) => Promise<T>;
+
+export async function pushContact(
+  env: Env,
+  connectionId: number,
+  contactId: number,
+  now = Date.now(),
+  gate: CallGate = (call) => call(),
+): Promise<PushResult> {
   const db = env.DB;
   const [pushable, held, relations] = await db.batch([
     db
@@ -145,13 +154,17 @@ export async function pushContact(env: Env, connectionId: number, contactId: num
   const want = new Set((held!.results as { tag_id: number }[]).flatMap((h) => (wecomIdOf.has(h.tag_id) ? [wecomIdOf.get(h.tag_id)!] : [])));
   const client = new WecomClient(env, connectionId, 'contact');
   const out: PushResult = { marked: 0, gone: 0 };
-  for (const r of relations!.results as { userid: string; external_userid: string; tag_ids: string }[]) {
+  const todo = (relations!.results as { userid: string; external_userid: string; tag_ids: string }[]).flatMap((r) => {
     const have: string[] = JSON.parse(r.tag_ids);
     const add = [...want].filter((id) => !have.includes(id));
     const remove = have.filter((id) => managed.has(id) && !want.has(id));
-    if (!add.length && !remove.length) continue;
+    return add.length || remove.length ? [{ r, have, add, remove }] : [];
+  });
+  // the log row goes with the last relation's write (one D1 round trip fewer per push), or alone
+  let logged = false;
+  for (const [i, { r, have, add, remove }] of todo.entries()) {
     try {
-      await client.post(MARK_TAG, { userid: r.userid, external_userid: r.external_userid, add_tag: add, remove_tag: remove });
+      await gate(() => client.post(MARK_TAG, { userid: r.userid, external_userid: r.external_userid, add_tag: add, remove_tag: remove }));
     } catch (e) {
       if (e instanceof WecomApiError && e.errcode === NO_RELATION) {
         await db
@@ -166,15 +179,18 @@ export async function pushContact(env: Env, connectionId: number, contactId: num
       throw e;
     }
     const next = [...have.filter((id) => !remove.includes(id)), ...add];
+    const last = i === todo.length - 1;
     await db.batch([
       db
         .prepare('UPDATE wecom_relations SET tag_ids = ?, synced_at = ? WHERE connection_id = ? AND userid = ? AND external_userid = ?')
         .bind(JSON.stringify(next), now, connectionId, r.userid, r.external_userid),
       db.prepare('UPDATE wecom_push_state SET marked = marked + 1, updated_at = ? WHERE connection_id = ?').bind(now, connectionId),
+      ...(last ? [markLogStatement(db, connectionId, contactId, { status: 'sent' }, now)] : []),
     ]);
+    logged = last;
     out.marked++;
   }
-  await markLog(db, connectionId, contactId, { status: 'sent' }, now);
+  if (!logged) await markLog(db, connectionId, contactId, { status: 'sent' }, now);
   return out;
 }
 
@@ -186,13 +202,22 @@ export async function markLog(
   s: { status: 'queued' | 'sent' | 'dead'; errcode?: number | null; errmsg?: string | null },
   now = Date.now(),
 ): Promise<void> {
-  await db
+  await markLogStatement(db, connectionId, contactId, s, now).run();
+}
+
+function markLogStatement(
+  db: D1Database,
+  connectionId: number,
+  contactId: number,
+  s: { status: 'queued' | 'sent' | 'dead'; errcode?: number | null; errmsg?: string | null },
+  now: number,
+): D1PreparedStatement {
+  return db
     .prepare(
       `INSERT INTO wecom_push_log (connection_id, contact_id, status, attempts, errcode, errmsg, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
        ON CONFLICT(connection_id, contact_id) DO UPDATE SET status = excluded.status, attempts = attempts + excluded.attempts,
          errcode = CASE WHEN excluded.status = 'sent' THEN NULL ELSE coalesce(excluded.errcode, errcode) END,
          errmsg = CASE WHEN excluded.status = 'sent' THEN NULL ELSE coalesce(excluded.errmsg, errmsg) END, updated_at = excluded.updated_at`,
     )
-    .bind(connectionId, contactId, s.status, s.status === 'queued' ? 1 : 0, s.errcode ?? null, s.errmsg ?? null, now)
-    .run();
+    .bind(connectionId, contactId, s.status, s.status === 'queued' ? 1 : 0, s.errcode ?? null, s.errmsg ?? null, now);
 }
