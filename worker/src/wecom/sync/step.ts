@@ -175,7 +175,7 @@ async function planPage(
       const fresh = await db
         .prepare(
           `SELECT count(*) AS n FROM json_each(?1) WHERE NOT EXISTS (SELECT 1 FROM wecom_relations r
-             WHERE r.external_userid = value AND r.connection_id = ?2 AND r.deleted_at IS NULL AND r.synced_at >= ?3)`,
+             WHERE r.external_userid = value AND +r.connection_id = ?2 AND r.deleted_at IS NULL AND r.synced_at >= ?3)`,
         )
         .bind(JSON.stringify(customers.map((c) => c.external_userid)), run.connection_id, run.started_at)
         .first<number>('n');
@@ -246,7 +246,7 @@ async function finishPlan(db: D1Database, run: RunRow, src: { source: 'wecom'; b
     const { results: live } = await db
       .prepare(
         `SELECT userid, external_userid, remark, description, add_way, state, createtime, tag_ids FROM wecom_relations
-         WHERE connection_id = ? AND deleted_at IS NULL AND synced_at >= ? AND external_userid IN (SELECT value FROM json_each(?))`,
+         WHERE +connection_id = ? AND deleted_at IS NULL AND synced_at >= ? AND external_userid IN (SELECT value FROM json_each(?))`,
       )
       .bind(run.connection_id, run.started_at, JSON.stringify(exts))
       .all<{
