@@ -1,7 +1,8 @@
 /**
  * One page of a backfill: read the run, make ONE WeCom call (a chats page may read up to
  * CHATS_PER_PAGE chats; a contacts page past the run's first SINGLE_CALL_RELATIONS relations
- * follows the cursor for up to CALLS_PER_STEP calls), send the next page's message, then ONE D1 batch that writes the page's
+ * follows the cursor for up to CALLS_PER_STEP calls; should WeCom refuse one of them, the whole page is
+ * sent again later and its earlier calls are made again), send the next page's message, then ONE D1 batch that writes the page's
  * rows and moves the run to the next step, guarded by the step: a page delivered twice, or after
  * the run moved on, writes nothing.
  *
