@@ -1,8 +1,8 @@
 /**
  * The `segflow-wecom-sync` queue's consumer: backfill pages, callback hints and pushes (mark_tag
  * per relation of one contact, wecom/push/push.ts). The queue runs one invocation at a time
- * (WeCom's limits are per corp); in a batch, pages and hints go one at a time, in order, and
- * pushes PUSH_LANES at once beside them (never two of the same contact at once), with at most
+ * (WeCom's limits are per corp); in a batch, pages and hints go one at a time, in order, then
+ * pushes PUSH_LANES at once (never two of the same contact at once), with at most
  * MARK_TAG_CONCURRENCY mark_tag calls in flight.
  *
  * - WeCom asked to slow down (`WecomRateLimitedError` after the client's own short backoff): the
@@ -57,8 +57,8 @@ function gateOf(n: number): CallGate {
 }
 
 export async function consumeWecomSync(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  // backfill pages and hints one at a time, in order; pushes beside them, a few at once, one lane per
-  // contact (two pushes of one contact at once would both mark its relations: the second waits for the first)
+  // backfill pages and hints one at a time, in order; then pushes, a few at once, one lane per contact
+  // (two pushes of one contact at once would both mark its relations: the second waits for the first)
   const lanes = new Map<string, Message<unknown>[]>();
   const others: Message<unknown>[] = [];
   for (const msg of batch.messages) {
@@ -68,17 +68,19 @@ export async function consumeWecomSync(batch: MessageBatch<unknown>, env: Env): 
       lanes.set(key, [...(lanes.get(key) ?? []), msg]);
     } else others.push(msg);
   }
+  // pages and hints first, in order: a hint re-reading a contact while its push marks it could write
+  // WeCom's state from before the mark over the push's, and count it as a WeCom-side edit
+  for (const msg of others) await consumeOne(msg, env, noGate);
   const gate = gateOf(MARK_TAG_CONCURRENCY);
   const queue = [...lanes.values()];
-  await Promise.all([
-    (async () => {
-      for (const msg of others) await consumeOne(msg, env, gate);
-    })(),
-    ...Array.from({ length: Math.min(PUSH_LANES, queue.length) }, async () => {
+  await Promise.all(
+    Array.from({ length: Math.min(PUSH_LANES, queue.length) }, async () => {
       for (let same = queue.shift(); same; same = queue.shift()) for (const msg of same) await consumeOne(msg, env, gate);
     }),
-  ]);
+  );
 }
+
+const noGate: CallGate = (call) => call();
 
 async function consumeOne(msg: Message<unknown>, env: Env, gate: CallGate): Promise<void> {
   const body = msg.body;
