@@ -170,3 +170,28 @@ export async function pickOption(page: Page, trigger: Locator, typed: string, op
   if (typed) await page.keyboard.type(typed);
   await page.locator('.el-select-dropdown__item:visible', { hasText: option }).first().click();
 }
+
+/**
+ * Pans the rule canvas the way a user does (dragging an empty spot of it) until `node` is inside
+ * it: the fit stops at a readable zoom, so a long rule's last nodes can start off to the right.
+ */
+export async function revealNode(page: Page, node: Locator): Promise<void> {
+  const canvas = (await page.getByTestId('canvas').boundingBox())!;
+  const box = (await node.boundingBox())!;
+  const margin = 40;
+  const dx = Math.min(0, canvas.x + canvas.width - margin - (box.x + box.width)) || Math.max(0, canvas.x + margin - box.x);
+  const dy = Math.min(0, canvas.y + canvas.height - margin - (box.y + box.height)) || Math.max(0, canvas.y + margin - box.y);
+  if (!dx && !dy) return;
+  // an empty spot: a point where the pane itself is the topmost element
+  let from: { x: number; y: number } | null = null;
+  for (let fy = 0.85; !from && fy > 0.1; fy -= 0.1)
+    for (let fx = 0.5; !from && fx < 0.95; fx += 0.1) {
+      const p = { x: Math.round(canvas.x + canvas.width * fx), y: Math.round(canvas.y + canvas.height * fy) };
+      if (await page.evaluate(`!!document.elementFromPoint(${p.x}, ${p.y})?.classList.contains('vue-flow__pane')`)) from = p;
+    }
+  if (!from) throw new Error('no empty spot on the canvas to pan from');
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(from.x + dx, from.y + dy, { steps: 8 });
+  await page.mouse.up();
+}

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { TaxonomyTag } from '@shared/api/taxonomy';
-import { apiCall, gotoPage, openPage } from './browser';
+import { apiCall, gotoPage, openPage, revealNode } from './browser';
 import { d1Query } from './wrangler';
 
 /**
@@ -74,10 +74,9 @@ describe('call-webhook node', () => {
       .filter({ has: page.getByTestId('action-destination') })
       .getByTestId('action-calls');
     await expect.poll(() => calls.innerText(), { timeout: 30_000 }).toBe(`发布将调用 ${expected.toLocaleString('zh-CN')} 次`);
-    await page
-      .locator('[data-testid=node-action]')
-      .filter({ has: page.getByTestId('action-destination') })
-      .click();
+    const webhookNode = page.locator('[data-testid=node-action]').filter({ has: page.getByTestId('action-destination') });
+    await revealNode(page, webhookNode);
+    await webhookNode.click();
     await page.getByTestId('destination-picker').waitFor();
     expect(await page.getByTestId('node-error').count()).toBe(0);
     await shot('outbound-inspector-zh-CN');
@@ -123,6 +122,7 @@ describe('call-webhook node', () => {
     await page.getByTestId('language-switch').getByText('中文').click();
     await gotoPage(page, `${baseURL}/rules/${id}`);
     const node = page.locator('[data-testid=node-action]');
+    await revealNode(page, node);
     await node.click();
     await page.getByTestId('notify-text').waitFor();
     await page.getByRole('button', { name: '联系人姓名' }).click();

@@ -94,7 +94,10 @@ describe('Schedule trigger', () => {
     await page.getByTestId('rules-search').fill(name);
     // 03:00 in Shanghai (UTC+8) is today until it has passed, then tomorrow
     const shanghaiHour = new Date(Date.now() + 8 * 3_600_000).getUTCHours();
-    await expect.poll(() => page.getByTestId('rule-next-run').innerText()).toBe(`下次运行：${shanghaiHour < 3 ? '今天' : '明天'} 03:00`);
+    // the demo's published rules run on schedules too: read this rule's row
+    await expect
+      .poll(() => page.locator('.rule-row', { hasText: name }).getByTestId('rule-next-run').innerText())
+      .toBe(`下次运行：${shanghaiHour < 3 ? '今天' : '明天'} 03:00`);
     await page.screenshot({ path: 'e2e/screenshots/rules-next-run-zh.png' });
   });
 });

@@ -35,7 +35,7 @@ describe('Segments, as a marketer', () => {
     await page.getByTestId('create-segment').click();
     await page.locator('.el-message-box input').fill(name);
     await page.locator('.el-message-box .el-button--primary').click();
-    await page.waitForURL(/\/segments\/\d+$/);
+    await page.waitForURL(/\/segments\/\d+\/edit$/);
     await page.getByTestId('node-trigger').waitFor();
     // a new segment is Start and End; the audience is whoever reaches End
     expect(await page.getByTestId('node-logic').count()).toBe(1);

@@ -21,7 +21,19 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { DEMO_PASSWORD, demoCompileOptions, demoSegmentInsert, demoSegments, demoSql, segmentHistory } from '@shared/demo/index';
+import {
+  DEMO_PASSWORD,
+  demoCompileOptions,
+  demoRules,
+  demoSegmentInsert,
+  demoSegments,
+  demoSql,
+  scheduledRuns,
+  segmentHistory,
+} from '@shared/demo/index';
+import { compileRule } from '@shared/rules/compile';
+import { netPlanOver } from '@shared/rules/net-effect';
+import { templateById } from '@shared/templates/templates';
 import type { JsonLogic } from '@shared/rules/types';
 import { storedKeys } from '@shared/search/pinyin';
 import { SEARCH_KINDS } from '@shared/search/kinds';
@@ -37,6 +49,9 @@ import {
 } from '../worker/src/home/sql';
 // the segments API's compiler (pure: imports only shared/), so the stored predicate is the API's
 import { compileSegment } from '../worker/src/rules/segment';
+// the rules' own workspace and apply step (publishing and scheduled runs write through them)
+import { compileOptions, loadWorkspace } from '../worker/src/rules/context';
+import { pastRunStatements } from '../worker/src/rules/past-runs';
 
 const HELP = `Usage: npx tsx scripts/seed.ts [options]
   --contacts N        contacts to generate (default 10000)
@@ -47,7 +62,8 @@ const HELP = `Usage: npx tsx scripts/seed.ts [options]
   --reset             delete all existing rows first
   --drop-indexes      drop secondary indexes during the load and rebuild them (default above 50k contacts)
   --keep-indexes      never drop indexes
-  --history-days N    days of demo segment sizes to back-compute, today included (default 90; 0 above 50k contacts)
+  --history-days N    days of demo segment sizes and demo rule runs to back-compute, today included
+                      (default 90; 0 above 50k contacts, which also leaves the demo rules out)
   --help`;
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -298,6 +314,118 @@ async function reportSegments(db: D1, historyDays: number) {
   );
 }
 
+/**
+ * The demo rules (shared/src/demo/rules.ts): each made from its gallery template with the demo's
+ * tags, published `historyDays` days ago by its department's admin, and every scheduled run since
+ * back-computed with the worker's own apply step (worker/src/rules/apply.ts: the rule SQL at the
+ * run's time, the net change, the tag writer), so `tag_ledger` and the home's rule-activity
+ * rollup (kept by the ledger's trigger) hold the runs a cron would have made. As for segments,
+ * each run sees the contacts created by then with their event windows at that time, and today's
+ * values of everything else (a contact's last-active time, counters): contacts active lately
+ * look inactive before, so some move stage once when they "come back". Only missing rules are
+ * added (by name), so a second start writes nothing.
+ */
+async function seedRules(db: D1, historyDays: number) {
+  const now = Date.now();
+  const tz = SHANGHAI_OFFSET_MINUTES;
+  const today = dayNumber(now, tz);
+  // the benches' large seeds (no history) skip them: one apply over a million contacts is minutes
+  if (historyDays === 0) return { added: 0, runs: 0, ledger: 0 };
+  const specs = demoRules(now);
+  const existing = await db
+    .prepare('SELECT name FROM rules WHERE name IN (SELECT value FROM json_each(?))')
+    .bind(JSON.stringify(specs.map((s) => s.name)))
+    .all<{ name: string }>();
+  const known = new Set(existing.results.map((r) => r.name));
+  const todo = specs.filter((s) => !known.has(s.name));
+  if (!todo.length) return { added: 0, runs: 0, ledger: 0 };
+  const d1 = db as unknown as D1Database;
+  const ws = await loadWorkspace(d1);
+  const ledgerBefore = (await db.prepare('SELECT count(*) AS n FROM tag_ledger').first<{ n: number }>())!.n;
+  const fromDay = today - historyDays + 1;
+  const publishedAt = dayStartMs(fromDay, tz) + 2 * 3_600_000;
+  let added = 0;
+  let runs = 0;
+  for (const spec of todo) {
+    const template = templateById(spec.template)!;
+    const ids = new Map<string, number>();
+    for (const tag of template.tags) {
+      const found = ws.tags.find((t) => t.groupName === tag.group && t.name === tag.name && t.status === 'active');
+      if (found) ids.set(tag.key, found.id);
+    }
+    if (ids.size < template.tags.length) {
+      console.log(`seed: rule ${spec.name} skipped: the database lacks some of its tags`);
+      continue;
+    }
+    const built = template.build({ tagId: (k) => ids.get(k)!, notifyDestinationId: null });
+    const cron = spec.cron;
+    const graph = cron
+      ? { ...built, nodes: built.nodes.map((n) => (n.kind === 'trigger' ? { ...n, trigger: { type: 'schedule' as const, cron } } : n)) }
+      : built;
+    const compiled = compileRule(graph, compileOptions(ws));
+    if (!compiled.ok) fail(`demo rule ${spec.name} does not compile: ${JSON.stringify(compiled.errors)}`);
+    const rule = compiled.value;
+    if (rule.trigger.type !== 'schedule') fail(`demo rule ${spec.name} must be scheduled`);
+    const net = netPlanOver(
+      rule.actions,
+      ws.tags.map((t) => ({ id: t.id, groupId: t.groupId, exclusive: t.groupExclusive })),
+    );
+    const path =
+      spec.departmentId === null
+        ? null
+        : (await db.prepare('SELECT path FROM departments WHERE id = ?').bind(spec.departmentId).first<{ path: string }>())!.path;
+    const graphText = JSON.stringify(graph);
+    const [inserted] = await db.batch<{ id: number }>([
+      db
+        .prepare(
+          `INSERT INTO rules (name, description, department_id, status, draft_graph, published_version, created_by, created_at, updated_at)
+           VALUES (?, ?, ?, 'published', ?, 1, ?, ?, ?) RETURNING id`,
+        )
+        .bind(spec.name, spec.description, spec.departmentId, graphText, spec.publishedBy, publishedAt - 3_600_000, publishedAt),
+      db
+        .prepare(
+          `INSERT INTO rule_versions (rule_id, version, graph, logic, trigger, rollout_percent, note, created_by, created_at, published_at)
+           VALUES (last_insert_rowid(), 1, ?, ?, 'schedule', 100, ?, ?, ?, ?)`,
+        )
+        .bind(graphText, JSON.stringify(rule.logic), spec.description, spec.publishedBy, publishedAt, publishedAt),
+    ]);
+    const ruleId = inserted!.results[0]!.id;
+    added++;
+    // publishing applies it once; then each scheduled run
+    const times = [publishedAt, ...scheduledRuns(rule.trigger.cron, fromDay, now, tz).filter((t) => t > publishedAt)];
+    const pending: D1PreparedStatement[] = [];
+    for (const at of times) {
+      const statements = pastRunStatements(d1, rule, net, {
+        ruleId,
+        ruleVersion: 1,
+        at,
+        tzOffsetMinutes: tz,
+        departmentPath: path,
+        batchId: at === publishedAt ? `publish:${ruleId}:1` : `demo-run:${ruleId}:${at}`,
+      });
+      if (!statements.ok) fail(`demo rule ${spec.name}: ${JSON.stringify(statements.errors)}`);
+      // runs follow each other inside a batch (statements run in order): fewer round trips to workerd
+      pending.push(...statements.value);
+      if (pending.length >= 200) await d1.batch(pending.splice(0));
+      runs++;
+    }
+    if (pending.length) await d1.batch(pending.splice(0));
+  }
+  const ledger = (await db.prepare('SELECT count(*) AS n FROM tag_ledger').first<{ n: number }>())!.n - ledgerBefore;
+  return { added, runs, ledger };
+}
+
+/** Runs `seedRules` and says what it did and how long it took. */
+async function reportRules(db: D1, historyDays: number) {
+  const t = performance.now();
+  const { added, runs, ledger } = await seedRules(db, historyDays);
+  console.log(
+    added
+      ? `seed: ${added} demo rules published from templates, ${runs} runs back-computed (${ledger.toLocaleString()} ledger rows) in ${seconds(performance.now() - t)}`
+      : `seed: demo rules already there (checked in ${seconds(performance.now() - t)})`,
+  );
+}
+
 // Long on purpose: the seed's steps in the order it runs and reports them.
 async function main() {
   const args = parse();
@@ -332,6 +460,7 @@ async function main() {
       // names written before migration 0012 (or by a path that does not key) get their search keys
       const keyed = await keyDemoNames(db);
       if (keyed) console.log(`seed: pinyin search keys for ${keyed.toLocaleString()} names already there`);
+      await reportRules(db, args.historyDays);
       if (await countCoverage(db)) console.log('seed: today’s tag coverage counted for the home');
       await reportSegments(db, args.historyDays);
       return;
@@ -412,6 +541,8 @@ async function main() {
     const keyStarted = performance.now();
     const keyed = await keyDemoNames(db);
     console.log(`seed: pinyin search keys for ${keyed.toLocaleString()} names in ${seconds(performance.now() - keyStarted)}`);
+    // rules first: their runs change tags, which today's coverage counts
+    await reportRules(db, args.historyDays);
     const coverageStarted = performance.now();
     await countCoverage(db);
     console.log(`seed: today’s tag coverage counted for the home in ${seconds(performance.now() - coverageStarted)}`);

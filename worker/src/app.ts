@@ -26,6 +26,7 @@ import { intake } from './routes/intake';
 import { wecom } from './routes/wecom';
 import { home } from './routes/home';
 import { alerts } from './routes/alerts';
+import { templates } from './routes/templates';
 import { authenticate } from './auth/access';
 
 /**
@@ -76,3 +77,4 @@ app.route('/api/intake', intake);
 app.route('/api/wecom', wecom);
 app.route('/api/home', home);
 app.route('/api/alerts', alerts);
+app.route('/api/templates', templates);

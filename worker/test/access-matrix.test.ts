@@ -92,15 +92,19 @@ async function newRule(side: Side, status: 'draft' | 'published' | 'paused' = 'd
   return r!.id;
 }
 
-async function newSegment(side: Side): Promise<number> {
+/** `logic`: the stored audience ('null': a draft that does not compile). */
+async function newSegment(side: Side, logic = 'null'): Promise<number> {
   const r = await db
     .prepare(
-      `INSERT INTO segments (name, department_id, graph, logic, created_at, updated_at) VALUES (?, ?, '{"schemaVersion":1,"nodes":[],"edges":[]}', 'null', 1, 1) RETURNING id`,
+      `INSERT INTO segments (name, department_id, graph, logic, created_at, updated_at) VALUES (?, ?, '{"schemaVersion":1,"nodes":[],"edges":[]}', ?, 1, 1) RETURNING id`,
     )
-    .bind(uniq('分群'), DEPT[side])
+    .bind(uniq('分群'), DEPT[side], logic)
     .first<{ id: number }>();
   return r!.id;
 }
+
+/** A stored audience that compiles: holders of tag 1. */
+const LIVE_LOGIC = '{"sf_has_tag":[1]}';
 
 /** An alert rule watching `segmentId` of the side's department (muted when asked). */
 async function newAlertRule(side: Side, segmentId: number, muted = false): Promise<number> {
@@ -377,6 +381,22 @@ const ROUTES: Record<string, Route | 'public'> = {
     policy: superOnly,
     call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newFailedSync()}/sync/resume`),
   },
+  'GET /api/wecom/connections/:id/push': {
+    policy: superOnly,
+    call: async (u) => get(u, `/api/wecom/connections/${await newWecomConnection()}/push`),
+  },
+  'POST /api/wecom/connections/:id/push': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newWecomConnection()}/push`),
+  },
+  'POST /api/wecom/connections/:id/push/retry': {
+    policy: superOnly,
+    call: async (u) => send(u, 'POST', `/api/wecom/connections/${await newWecomConnection()}/push/retry`),
+  },
+  'PUT /api/wecom/tag-groups/:id': {
+    policy: superOnly,
+    call: (u) => send(u, 'PUT', '/api/wecom/tag-groups/2', { sync: false, policy: 'wecom' }),
+  },
   'DELETE /api/wecom/connections/:id': {
     policy: superOnly,
     call: async (u) => apiAs(u, `/api/wecom/connections/${await newWecomConnection()}`, { method: 'DELETE' }),
@@ -506,6 +526,18 @@ const ROUTES: Record<string, Route | 'public'> = {
     call: async (u, s) => send(u, 'PUT', `/api/segments/${await newSegment(s)}`, { name: uniq('改名') }),
   },
   'DELETE /api/segments/:id': { policy: writeHidden, call: async (u, s) => send(u, 'DELETE', `/api/segments/${await newSegment(s)}`) },
+  'GET /api/segments/:id/history': { policy: readHidden, call: async (u, s) => get(u, `/api/segments/${await newSegment(s)}/history`) },
+  'GET /api/segments/:id/overlap': {
+    policy: readHidden,
+    call: async (u, s) => {
+      const id = await newSegment(s, LIVE_LOGIC);
+      return get(u, `/api/segments/${id}/overlap?with=${id}`);
+    },
+  },
+  'POST /api/segments/:id/export': {
+    policy: readHidden,
+    call: async (u, s) => send(u, 'POST', `/api/segments/${await newSegment(s, LIVE_LOGIC)}/export`, { format: 'csv' }),
+  },
   'GET /api/alerts': { policy: any, call: (u) => get(u, '/api/alerts?state=all') },
   'GET /api/alerts/rules': { policy: any, call: (u) => get(u, '/api/alerts/rules') },
   'POST /api/alerts/rules': {
@@ -544,6 +576,24 @@ const ROUTES: Record<string, Route | 'public'> = {
         .bind(rule)
         .first<number>('id');
       return send(u, 'POST', `/api/alerts/${alert}/ack`);
+    },
+  },
+
+  'GET /api/templates': { policy: any, call: (u) => get(u, '/api/templates') },
+  // rights as for creating a rule (the rule's department decides); the template's tags exist in a
+  // company-wide group staff may apply, so only the rule's own rights are at stake
+  'POST /api/templates/:id/instantiate': {
+    policy: editVisible,
+    call: async (u, s) => {
+      await db.batch([
+        db.prepare(
+          "INSERT OR IGNORE INTO tag_groups (id, name, exclusive, sort_order, apply_role) VALUES (60, '运营标记', 0, 60, 'staff')",
+        ),
+        db.prepare(
+          "INSERT OR IGNORE INTO tags (id, group_id, level, name, status) VALUES (600, 60, 1, '意向代理', 'active'), (601, 60, 1, '待跟进', 'active')",
+        ),
+      ]);
+      return send(u, 'POST', '/api/templates/keyword_tagging/instantiate', { name: uniq('关键词'), departmentId: DEPT[s] });
     },
   },
 };

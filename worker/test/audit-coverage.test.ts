@@ -343,6 +343,28 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/wecom/connections/${id}/test`, json({})),
     objectId: (id: number) => String(id),
   },
+  'POST /api/wecom/connections/:id/push': {
+    action: 'wecom_connection.push',
+    objectType: 'wecom_connection',
+    setup: newWecomConnection,
+    call: (id: number) => api(`/api/wecom/connections/${id}/push`, json({})),
+    objectId: (id: number) => String(id),
+  },
+  'POST /api/wecom/connections/:id/push/retry': {
+    action: 'wecom_connection.push',
+    objectType: 'wecom_connection',
+    setup: newWecomConnection,
+    call: (id: number) => api(`/api/wecom/connections/${id}/push/retry`, json({})),
+    objectId: (id: number) => String(id),
+  },
+  'PUT /api/wecom/tag-groups/:id': {
+    action: 'tag_group.wecom',
+    objectType: 'tag_group',
+    setup: async () =>
+      (await db.prepare('INSERT INTO tag_groups (name) VALUES (?) RETURNING id').bind(uniq('企微组')).first<number>('id'))!,
+    call: (id: number) => api(`/api/wecom/tag-groups/${id}`, json({ sync: true, policy: 'segflow' }, 'PUT')),
+    objectId: (id: number) => String(id),
+  },
   'POST /api/wecom/connections/:id/sync': {
     action: 'wecom_connection.sync',
     objectType: 'wecom_connection',
@@ -512,6 +534,13 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/segments/${id}`, { method: 'DELETE' }),
     objectId: (id: number) => String(id),
   },
+  'POST /api/segments/:id/export': {
+    action: 'contact.export',
+    objectType: 'segment',
+    setup: async () => (await ok(api('/api/segments', json({ name: uniq('导出分群'), graph: segmentGraph() })))).id,
+    call: (id: number) => api(`/api/segments/${id}/export`, json({ format: 'xlsx' })),
+    objectId: (id: number) => String(id),
+  },
   'POST /api/alerts/rules': {
     action: 'alert_rule.create',
     objectType: 'alert_rule',
@@ -544,6 +573,13 @@ const CASES: Record<string, Case> = {
     },
     call: (s: AlertRuleSetup) => api(`/api/alerts/rules/${s.id}/unmute`, json({})),
     objectId: (s: AlertRuleSetup) => String(s.id),
+  },
+  'POST /api/templates/:id/instantiate': {
+    action: 'rule.from_template',
+    objectType: 'rule',
+    // creates the group and tags of 风险 the first time: still one entry
+    call: () => api('/api/templates/violation_ladder/instantiate', json({ name: uniq('违规阶梯') })),
+    objectId: (_: unknown, body: any) => String(body.rule.id),
   },
   'POST /api/alerts/:id/ack': {
     action: 'alert.acknowledge',

@@ -133,11 +133,15 @@ export interface AuditParamsByAction {
   'wecom_connection.delete': { corpId: string };
   /** a backfill from WeCom started or resumed (`POST /api/wecom/connections/:id/sync[/resume]`) */
   'wecom_connection.sync': { corpId: string };
+  /** pushes to WeCom run now (`POST …/push`), or failed ones sent again (`POST …/push/retry`) */
+  'wecom_connection.push': { variant: 'now'; corpId: string; count: number } | { variant: 'retry'; corpId: string; count: number };
   'contact.tags':
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }
     | { variant: 'both'; contact: string; added: string; removed: string };
-  'contact.export': { variant: 'filter'; count: number } | { variant: 'segment'; count: number; segment: string };
+  /** `_xlsx` variants: the same export as an XLSX workbook (entries before XLSX existed are CSV and name no format) */
+  'contact.export':
+    { variant: 'filter' | 'filter_xlsx'; count: number } | { variant: 'segment' | 'segment_xlsx'; count: number; segment: string };
   /** a search by phone number by someone who sees phones masked (worker/src/crypto/phone-search.ts): the number masked */
   'contact.phone_search': { masked: string };
   'import.create': { file: string };
@@ -159,6 +163,8 @@ export interface AuditParamsByAction {
   'rollback.import': { file: string; importId: string; deleted: number; restored: number; add: number; remove: number };
   'tag_group.create': { name: string };
   'tag_group.update': { name: string };
+  /** 同步到企业微信 and the conflict policy of a group (`PUT /api/wecom/tag-groups/:id`) */
+  'tag_group.wecom': { variant: 'on_segflow' | 'on_wecom' | 'off_segflow' | 'off_wecom'; name: string };
   'tag.create': { group: string; name: string };
   'tag.update': { variant: 'edit'; name: string } | { variant: 'rename'; from: string; to: string };
   'tag.retire': { name: string };
@@ -168,6 +174,9 @@ export interface AuditParamsByAction {
   /** only written by a tag merge rewriting a rule's draft */
   'rule.update': { name: string; from: string; into: string; places: number };
   'rule.save_draft': { name: string };
+  /** a draft made from a gallery template (`POST /api/templates/:id/instantiate`); `tags` lists the tags it created */
+  'rule.from_template':
+    { variant: 'plain'; name: string; template: string } | { variant: 'tags'; name: string; template: string; tags: string };
   'rule.duplicate': { from: string; fromId: number; name: string };
   'rule.publish': { name: string; version: number; share: number };
   'rule.restore_version': { name: string; version: number };

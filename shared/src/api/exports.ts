@@ -1,6 +1,14 @@
-/** Contact export (`POST /api/exports/contacts`): the Contacts screen's filter, or a segment, as CSV. */
+/**
+ * Contact export (`POST /api/exports/contacts`): the Contacts screen's filter, or a segment, as
+ * CSV or XLSX. A segment page exports through `POST /api/segments/:id/export` (shared/src/api/segments.ts).
+ */
 import { z } from 'zod';
 import { CONTACT_KINDS } from '../domain';
+
+/** File formats of a contact export. */
+export const EXPORT_FORMATS = ['csv', 'xlsx'] as const;
+/** Languages of a contact export's header and values. */
+export const EXPORT_LOCALES = ['zh-CN', 'en'] as const;
 
 export const exportContactsBody = z
   .object({
@@ -17,8 +25,9 @@ export const exportContactsBody = z
       .optional(),
     /** A saved segment's audience instead of a filter. */
     segmentId: z.number().int().positive().optional(),
-    /** Language of the header row. */
-    locale: z.enum(['zh-CN', 'en']).default('zh-CN'),
+    /** Language of the header row and of fixed-set values (kind, gender, device). */
+    locale: z.enum(EXPORT_LOCALES).default('zh-CN'),
+    format: z.enum(EXPORT_FORMATS).default('csv'),
   })
   .strict()
   .refine((b) => !(b.filter && b.segmentId !== undefined), { message: 'give a filter or a segmentId, not both', path: ['segmentId'] });

@@ -21,6 +21,7 @@ import type { JsonLogic, RuleGraph } from '../rules/types';
 import type { ContactSummary } from './contacts';
 import { pagingQuery, type Page } from './common';
 import { graphInput, nameSchema } from './rules';
+import { EXPORT_FORMATS, EXPORT_LOCALES } from './exports';
 
 /** `GET /api/segments` query. */
 export const segmentListQuery = z
@@ -111,3 +112,55 @@ export type SegmentPreviewResponse =
       tookMs: number;
     }
   | { ok: false; errors: RuleError[] };
+
+/** Days of size history a segment page shows (the demo keeps 90, as the home). */
+export const SEGMENT_HISTORY_DAYS = 90;
+
+/**
+ * `GET /api/segments/:id/history`: the segment's daily size from the cron's snapshots, the
+ * viewer's share of it (super admins: the total; others: the sum over their department
+ * subtree's rows), oldest day first. `sizes[i]` is the size on `days[i]` (a local day number,
+ * shared/src/time.ts), null where no snapshot was recorded (never "zero").
+ */
+export interface SegmentHistoryResponse {
+  segmentId: number;
+  days: number[];
+  sizes: (number | null)[];
+  tzOffsetMinutes: number;
+}
+
+/** `GET /api/segments/:id/overlap?with=` query: the other segment. */
+export const segmentOverlapQuery = z
+  .object({ with: z.coerce.number({ message: 'must be a segment id' }).int().positive('must be a segment id') })
+  .strict();
+export type SegmentOverlapQuery = z.output<typeof segmentOverlapQuery>;
+
+/**
+ * How two segments overlap, among the contacts the viewer may see, counted now in one pass with
+ * each segment's own predicate (the WHERE its size is counted with): `a` and `b` their sizes,
+ * `both` in both, `either` in at least one, `onlyA` / `onlyB` in one and not the other.
+ */
+export interface SegmentOverlapResponse {
+  a: { id: number; name: string; size: number };
+  b: { id: number; name: string; size: number };
+  both: number;
+  either: number;
+  onlyA: number;
+  onlyB: number;
+  tookMs: number;
+}
+
+/**
+ * `POST /api/segments/:id/export`: the segment's contacts the viewer may see, as a file
+ * (`csv`: UTF-8 with BOM; `xlsx`: one sheet), headers and fixed-set values (kind, gender,
+ * device) in `locale`; phone and ID number only for roles that see them in clear. Audited
+ * (`contact.export` on the segment, with the format and the row count); the row count is also
+ * in the `X-Export-Rows` header. 404 unknown segment, 409 a segment that does not compile.
+ */
+export const segmentExportBody = z
+  .object({
+    format: z.enum(EXPORT_FORMATS),
+    locale: z.enum(EXPORT_LOCALES).default('zh-CN'),
+  })
+  .strict();
+export type SegmentExportBody = z.input<typeof segmentExportBody>;

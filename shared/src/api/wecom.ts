@@ -182,3 +182,71 @@ export interface WecomSyncState {
   /** the last run that finished */
   lastFinished: WecomSyncRun | null;
 }
+
+/**
+ * The push to WeCom (issue 16; README "Push to WeCom"): tag groups mirrored as corp tag groups,
+ * Segflow's tag changes sent with mark_tag, and who decides when both sides edit (the policy).
+ *
+ * - `GET /api/wecom/connections/:id/push` → `WecomPushStatus`;
+ * - `POST /api/wecom/connections/:id/push` → `WecomPushNowResult`: mirror and drain now, instead of at the next minute;
+ * - `POST /api/wecom/connections/:id/push/retry` → `{ requeued }`: failed pushes sent again;
+ * - `PUT /api/wecom/tag-groups/:id` (`wecomGroupSettingsBody`) → `WecomGroupSettings`.
+ */
+export const wecomGroupSettingsBody = z.strictObject({
+  /** 同步到企业微信: the group and its tags are created as corp tags (by this app) in every connected corp. */
+  sync: z.boolean({ error: 'must be true or false' }),
+  /** 冲突策略, once the group is in WeCom. */
+  policy: z.enum(WECOM_POLICIES, { error: `must be one of ${WECOM_POLICIES.join(', ')}` }),
+});
+export type WecomGroupSettingsBody = z.output<typeof wecomGroupSettingsBody>;
+
+export interface WecomGroupSettings {
+  id: number;
+  name: string;
+  sync: boolean;
+  policy: WecomPolicy;
+  /** mapped from a corp tag group, mirrored or pulled (so the policy applies even with `sync` off) */
+  inWecom: boolean;
+  /** the group came from WeCom (the pull), not from a mirror of ours */
+  pulled: boolean;
+  /** active tags, and how many of them are corp tags of this connection */
+  tags: number;
+  mappedTags: number;
+  /** tags whose WeCom name (path joined with "/") passes WeCom's 30 characters: never created */
+  tooLong: string[];
+}
+
+/** A push WeCom kept refusing (dead letter), with the errcode in words. */
+export interface WecomFailedPush {
+  contactId: number;
+  contactName: string;
+  errcode: number | null;
+  errmsg: string | null;
+  words: WecomErrcodeWords | null;
+  attempts: number;
+  at: number;
+}
+
+export interface WecomPushStatus {
+  groups: WecomGroupSettings[];
+  /** contacts by push state: waiting in the queue, sent, dead */
+  pushes: { queued: number; sent: number; dead: number };
+  /** mark_tag calls WeCom accepted */
+  marked: number;
+  /** manual WeCom edits of Segflow-owned tags found (callbacks or backfill) and reverted */
+  reverted: number;
+  /** corp tags this app created */
+  createdTags: number;
+  /** corp tags in the company at the last mirror, and WeCom's limit */
+  wecomTags: number | null;
+  tagLimit: number;
+  mirroredAt: number | null;
+  /** the latest failed pushes, newest first (at most 20) */
+  failed: WecomFailedPush[];
+}
+
+export interface WecomPushNowResult {
+  createdTags: number;
+  /** contacts whose tags were queued for a push */
+  queued: number;
+}

@@ -12,3 +12,4 @@ export {
   type HistoryDay,
   type HistoryOptions,
 } from './segments';
+export { demoRules, scheduledRuns, type DemoRule } from './rules';

@@ -1,25 +1,8 @@
 /**
- * Contact export as CSV: the columns (headers in zh-CN or en, named so that the import's header
- * guessing maps them back), cell escaping, and the guard against spreadsheet formula injection.
+ * Contact export as CSV: cell escaping and the guard against spreadsheet formula injection. The
+ * columns (and their words per locale) are in ./columns.ts, shared with the XLSX writer.
  */
-
-/** Export columns, in file order; the key is the SQL alias the worker selects. */
-export const EXPORT_COLUMNS = [
-  { key: 'external_id', zh: '外部ID', en: 'External ID' },
-  { key: 'name', zh: '姓名', en: 'Name' },
-  { key: 'kind', zh: '类型', en: 'Kind' },
-  { key: 'gender', zh: '性别', en: 'Gender' },
-  { key: 'region', zh: '地区', en: 'Region' },
-  { key: 'city', zh: '城市', en: 'City' },
-  { key: 'company', zh: '公司', en: 'Company' },
-  { key: 'occupation', zh: '职业', en: 'Occupation' },
-  { key: 'remark', zh: '备注', en: 'Remark' },
-  { key: 'department', zh: '部门', en: 'Department' },
-  { key: 'tags', zh: '标签', en: 'Tags' },
-  { key: 'total_spend_yuan', zh: '累计消费(元)', en: 'Total spend (CNY)' },
-  { key: 'last_active', zh: '最近活跃', en: 'Last active' },
-] as const;
-export type ExportColumnKey = (typeof EXPORT_COLUMNS)[number]['key'];
+import { EXPORT_COLUMNS, headerCells, type ExportLocale } from './columns';
 
 /**
  * One CSV cell. Quoted when it holds a separator, quote or line break. A text starting with
@@ -37,7 +20,7 @@ export function csvCell(v: string | number | null | undefined): string {
 export const csvLine = (cells: readonly (string | number | null | undefined)[]) => `${cells.map(csvCell).join(',')}\r\n`;
 
 /** The header line in a locale. */
-export const exportHeader = (locale: 'zh-CN' | 'en') => csvLine(EXPORT_COLUMNS.map((c) => (locale === 'en' ? c.en : c.zh)));
+export const exportHeader = (locale: ExportLocale, cols = EXPORT_COLUMNS) => csvLine(headerCells(cols, locale));
 
 /** UTF-8 byte order mark: without it Excel on Chinese Windows reads a UTF-8 CSV as GBK. */
 export const UTF8_BOM = '\uFEFF';

@@ -230,8 +230,13 @@ export function randomGraph(r: SeededRandom, v: GraphVocabulary, opts: RandomGra
     } else if (roll < 0.77) {
       const metric = (): { field: string; params?: { eventType: EventType; days: number }; weight: number; cap: number } =>
         r.chance(0.5)
-          ? { field: r.pick(['messageCount', 'inviteCount', 'purchaseCount', 'violationCount']), weight: r.int(5, 40), cap: r.int(1, 50) }
-          : { field: 'event.count', params: { eventType: r.pick(AGG_TYPES), days: r.pick(DAYS) }, weight: r.int(5, 40), cap: r.int(1, 10) };
+          ? { field: r.pick(['messageCount', 'inviteCount', 'purchaseCount', 'violationCount']), weight: r.int(-15, 40), cap: r.int(1, 50) }
+          : {
+              field: 'event.count',
+              params: { eventType: r.pick(AGG_TYPES), days: r.pick(DAYS) },
+              weight: r.int(-15, 40),
+              cap: r.int(1, 10),
+            };
       const cut = r.int(10, 60);
       node = {
         id,

@@ -51,7 +51,8 @@ export const ruleNodeSchema = z.discriminatedUnion('kind', [
         z.object({
           field: z.string().min(1).max(100),
           params: aggregateParamsSchema.optional(),
-          weight: z.number().finite().min(0).max(1000),
+          // negative: a penalty (seed 003's violations); every evaluator does the same arithmetic
+          weight: z.number().finite().min(-1000).max(1000),
           cap: z.number().finite().positive(),
         }),
       )

@@ -70,7 +70,10 @@ export interface LogicNode extends NodeBase {
 export interface ScoreMetric {
   field: string;
   params?: AggregateParams;
-  /** Points this metric gives at or above `cap` (e.g. 30 for "speaking frequency 30%"). */
+  /**
+   * Points this metric gives at or above `cap` (e.g. 30 for "speaking frequency 30%"); negative
+   * for a penalty (−10: violations take away up to 10 points), −1000…1000.
+   */
   weight: number;
   /** The value that earns the full weight; the metric scales linearly from 0 up to it. */
   cap: number;

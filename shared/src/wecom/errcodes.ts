@@ -164,6 +164,12 @@ export const WECOM_ERRCODES = {
     en: 'Invalid paging cursor: the pull restarts from the beginning.',
     retryable: false,
   },
+  60020: {
+    errmsg: 'not allow to access from your ip',
+    zh: '访问 IP 不在企业可信 IP 中：在企业微信管理后台该应用的「企业可信IP」中加入调用方的出口 IP；Cloudflare Workers 没有固定出口 IP，请经由固定 IP 的代理调用（WECOM_API_BASE）。',
+    en: "The calling address is not in the app's trusted IPs (企业可信IP): add the caller's egress IP in WeCom admin; Cloudflare Workers have no fixed egress IP, so call through a proxy with one (WECOM_API_BASE).",
+    retryable: false,
+  },
   60111: {
     errmsg: 'userid not found',
     zh: 'UserID 不存在：该成员不在通讯录中。',

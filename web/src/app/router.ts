@@ -28,7 +28,8 @@ export const router = createRouter({
     { path: '/rules', name: 'rules', component: () => import('../features/rules/RulesPage.vue') },
     { path: '/rules/:id(\\d+)', name: 'rule', component: () => import('../features/rules/RuleEditorPage.vue') },
     { path: '/segments', name: 'segments', component: () => import('../features/segments/SegmentsPage.vue') },
-    { path: '/segments/:id(\\d+)', name: 'segment', component: () => import('../features/segments/SegmentEditorPage.vue') },
+    { path: '/segments/:id(\\d+)', name: 'segment', component: () => import('../features/segments/SegmentPage.vue') },
+    { path: '/segments/:id(\\d+)/edit', name: 'segment-edit', component: () => import('../features/segments/SegmentEditorPage.vue') },
     { path: '/contacts', name: 'contacts', component: () => import('../features/contacts/ContactsPage.vue') },
     {
       path: '/contacts/import',

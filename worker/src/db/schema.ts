@@ -1105,7 +1105,7 @@ export const alerts = sqliteTable(
 );
 
 /*
- * WeCom push (worker/src/wecom/push/, docs/wip-wecom-push.md): Segflow's changes of synced,
+ * WeCom push (worker/src/wecom/push/, docs/wecom-push.md): Segflow's changes of synced,
  * Segflow-owned tags sent with mark_tag per relation. Keyed like the pull, no foreign key to the
  * connection.
  */

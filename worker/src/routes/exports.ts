@@ -1,26 +1,22 @@
 /**
  * Contact export (`/api/exports`): the Contacts list's filter or a segment's audience as a CSV
  * file (UTF-8 with BOM, so Excel on Chinese Windows opens it right; headers the import maps
- * back). Super admins only; audited as `contact.export` with the filter and the row count before
- * the first byte is sent. Rows are read in keyset pages and streamed, so a million contacts never
- * sit in the Worker's memory. Phone and ID numbers are not exported.
+ * back) or an XLSX workbook. Super admins only, so phone and ID numbers are in clear; audited as
+ * `contact.export` with the filter and the row count before the first byte is sent. The file is
+ * written by worker/src/segments/export.ts (keyset pages, streamed), as a segment page's export.
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
-import { auditStatement } from '../audit';
 import { actorOf, requireRole } from '../auth/access';
 import { previewContext } from '../rules/context';
 import { phoneSearchHash, redactNumbers } from '../crypto/fields';
 import { containsText, nameKeyMatch, startsWithText } from '../db/search';
 import { compileWhere } from '@shared/rules/sql';
 import type { JsonLogic } from '@shared/rules/types';
-import { EXPORT_COUNT_HEADER, exportContactsBody } from '@shared/api/exports';
-import { EXPORT_COLUMNS, UTF8_BOM, csvLine, exportHeader } from '@shared/export/csv';
-import type { ContactRow } from '../db/rows';
-
-const PAGE = 2000;
+import { exportContactsBody } from '@shared/api/exports';
+import { exportContacts } from '../segments/export';
 
 interface Where {
   sql: string;
@@ -94,14 +90,6 @@ async function segmentWhere(db: D1Database, env: Env, segmentId: number): Promis
   return { where: { sql: w.value.sql, params: w.value.params }, name: seg.name };
 }
 
-const SELECT = `SELECT c.id, c.external_id, c.name, c.kind, c.gender, c.region, c.city, c.company, c.occupation, c.remark,
-    d.name AS department,
-    (SELECT group_concat(g.name || '/' || t.name, '，') FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id JOIN tag_groups g ON g.id = t.group_id
-     WHERE ct.contact_id = c.id) AS tags,
-    c.total_spend / 100.0 AS total_spend_yuan,
-    CASE WHEN c.last_active_at IS NULL THEN NULL ELSE strftime('%Y-%m-%d %H:%M', c.last_active_at / 1000, 'unixepoch', ?) END AS last_active
-  FROM contacts c LEFT JOIN departments d ON d.id = c.department_id`;
-
 export const contactExports = new Hono<AppEnv>()
   .use(requireRole('super_admin'))
   .post('/contacts', validate('json', exportContactsBody), async (c) => {
@@ -111,58 +99,32 @@ export const contactExports = new Hono<AppEnv>()
       b.segmentId !== undefined
         ? await segmentWhere(db, c.env, b.segmentId)
         : { where: await filterWhere(db, c.env, b.filter ?? {}), name: null };
-    const { n } = (await db
-      .prepare(`SELECT count(*) AS n FROM contacts c WHERE ${where.sql}`)
-      .bind(...where.params)
-      .first<{ n: number }>())!;
-    const at = Date.now();
-    await auditStatement(db, {
-      actor: actorOf(c),
-      action: 'contact.export',
-      objectType: 'contact',
-      objectId: b.segmentId !== undefined ? `segment:${b.segmentId}` : '*',
-      summary: `${n} contacts exported to CSV${name ? ` (segment ${name})` : ''}`,
-      params: name ? { variant: 'segment', count: n, segment: name } : { variant: 'filter', count: n },
-      // a phone or ID number typed into the search is kept masked
-      after: {
-        filter: b.filter ? { ...b.filter, ...(b.filter.q ? { q: redactNumbers(b.filter.q) } : {}) } : null,
-        segmentId: b.segmentId ?? null,
-        rows: n,
-        format: 'csv',
-      },
-      at,
-    }).run();
-
-    // local time of the configured zone, as SQLite modifier '+480 minutes'
-    const offset = previewContext(c.env, at).tzOffsetMinutes;
-    const tz = `${offset >= 0 ? '+' : ''}${offset} minutes`;
-    const encoder = new TextEncoder();
-    let after = 0;
-    const stream = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        controller.enqueue(encoder.encode(UTF8_BOM + exportHeader(b.locale)));
-      },
-      async pull(controller) {
-        // keyset paging by id: each page is an indexed range, whatever the file's size
-        const { results } = await db
-          .prepare(`${SELECT} WHERE (${where.sql}) AND c.id > ? ORDER BY c.id LIMIT ?`)
-          .bind(tz, ...where.params, after, PAGE)
-          .all<Record<string, string | number | null> & Pick<ContactRow, 'id'>>();
-        if (results.length) {
-          controller.enqueue(encoder.encode(results.map((r) => csvLine(EXPORT_COLUMNS.map((col) => r[col.key]))).join('')));
-          after = results[results.length - 1]!.id;
-        }
-        if (results.length < PAGE) controller.close();
-      },
-    });
-    const day = new Date(at + offset * 60_000).toISOString().slice(0, 10);
-    const file = `${name ?? 'contacts'}-${day}.csv`;
-    return new Response(stream, {
-      headers: {
-        'content-type': 'text/csv; charset=utf-8',
-        'content-disposition': `attachment; filename="contacts-${day}.csv"; filename*=UTF-8''${encodeURIComponent(file)}`,
-        [EXPORT_COUNT_HEADER]: String(n),
-        'cache-control': 'no-store',
-      },
+    const format = b.format;
+    const actor = actorOf(c);
+    return exportContacts(db, c.env, {
+      where,
+      format,
+      locale: b.locale,
+      // super admins only (above): they see sealed fields in clear everywhere
+      sealed: true,
+      fileBase: name ?? 'contacts',
+      audit: (n) => ({
+        actor,
+        action: 'contact.export',
+        objectType: 'contact',
+        objectId: b.segmentId !== undefined ? `segment:${b.segmentId}` : '*',
+        summary: `${n} contacts exported to ${format.toUpperCase()}${name ? ` (segment ${name})` : ''}`,
+        params: name
+          ? { variant: format === 'xlsx' ? 'segment_xlsx' : 'segment', count: n, segment: name }
+          : { variant: format === 'xlsx' ? 'filter_xlsx' : 'filter', count: n },
+        // a phone or ID number typed into the search is kept masked
+        after: {
+          filter: b.filter ? { ...b.filter, ...(b.filter.q ? { q: redactNumbers(b.filter.q) } : {}) } : null,
+          segmentId: b.segmentId ?? null,
+          rows: n,
+          format,
+        },
+        at: Date.now(),
+      }),
     });
   });

@@ -3,7 +3,7 @@
  * shared/src/api/segments.ts for the graph's shape and the contract). Sizes are counted when
  * the list is asked for, one COUNT per segment on the page.
  */
-import { contactScope, departmentOwned, ownerDepartment, requireRole, userScope } from '../auth/access';
+import { contactScope, departmentOwned, hasRole, ownerDepartment, requireRole, userScope } from '../auth/access';
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
@@ -15,7 +15,11 @@ import {
   createSegmentBody,
   segmentListQuery,
   segmentPreviewBody,
+  segmentExportBody,
+  segmentOverlapQuery,
+  SEGMENT_HISTORY_DAYS,
   updateSegmentBody,
+  type SegmentOverlapResponse,
   type SegmentDetail,
   type SegmentListItem,
   type SegmentListResponse,
@@ -31,6 +35,10 @@ import { AUDIENCE_NODE, compileSegment } from '../rules/segment';
 import { parseJsonOr } from '@shared/json';
 import { batch, type SegmentRow } from '../db/rows';
 import { readPage } from '../db/page';
+import { segmentPredicate, visibleSegment } from '../segments/visible';
+import { segmentHistory } from '../segments/history';
+import { overlapCounts } from '../segments/overlap';
+import { exportContacts } from '../segments/export';
 
 const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] } as unknown as RuleGraph;
 
@@ -193,6 +201,76 @@ export const segments = new Hono<AppEnv>()
       }),
     ]);
     return c.json(await segmentDetail(db, c.env, insert.meta.last_row_id, contactScope(c.get('user')), ws), 201);
+  })
+
+  // a segment page: size history, overlap with another segment, export (worker/src/segments/)
+  .get('/:id/history', validate('param', idPath), async (c) => {
+    const { id } = c.req.valid('param');
+    const user = c.get('user');
+    await visibleSegment(c.env.DB, user, id);
+    const now = Date.now();
+    const tz = previewContext(c.env, now).tzOffsetMinutes;
+    return c.json(await segmentHistory(c.env.DB, user, id, { now, tzOffsetMinutes: tz, days: SEGMENT_HISTORY_DAYS }));
+  })
+
+  .get('/:id/overlap', validate('param', idPath), validate('query', segmentOverlapQuery), async (c) => {
+    const { id } = c.req.valid('param');
+    const other = c.req.valid('query').with;
+    const db = c.env.DB;
+    const user = c.get('user');
+    const a = await visibleSegment(db, user, id);
+    const b = await visibleSegment(db, user, other).catch((e: unknown) => {
+      // the other segment is named in the query: a 400 naming it, not a 404 of the page's own
+      if (e instanceof ApiError && e.status === 404)
+        throw Object.assign(
+          new ApiError(400, 'unknown_reference', `with: no segment with id ${other}`, [{ path: 'with', message: 'no such segment' }]),
+          { securityReason: e.securityReason },
+        );
+      throw e;
+    });
+    const now = Date.now();
+    const started = Date.now();
+    const counts = await overlapCounts(db, segmentPredicate(a, c.env, now), segmentPredicate(b, c.env, now), contactScope(user));
+    const body: SegmentOverlapResponse = {
+      a: { id: a.id, name: a.name, size: counts.a },
+      b: { id: b.id, name: b.name, size: counts.b },
+      both: counts.both,
+      either: counts.either,
+      onlyA: counts.onlyA,
+      onlyB: counts.onlyB,
+      tookMs: Date.now() - started,
+    };
+    return c.json(body);
+  })
+
+  .post('/:id/export', validate('param', idPath), validate('json', segmentExportBody), async (c) => {
+    const { id } = c.req.valid('param');
+    const b = c.req.valid('json');
+    const db = c.env.DB;
+    const user = c.get('user');
+    const seg = await visibleSegment(db, user, id);
+    const audience = segmentPredicate(seg, c.env, Date.now());
+    const scope = contactScope(user);
+    const actor = actorOf(c);
+    // sealed fields as the contact page shows them: in clear to super admins, to nobody else
+    const sealed = hasRole(user, 'super_admin');
+    return exportContacts(db, c.env, {
+      where: scope ? { sql: `(${audience.sql}) AND ${scope.sql}`, params: [...audience.params, ...scope.params] } : audience,
+      format: b.format,
+      locale: b.locale,
+      sealed,
+      fileBase: seg.name,
+      audit: (n) => ({
+        actor,
+        action: 'contact.export',
+        objectType: 'segment',
+        objectId: id,
+        summary: `${n} contacts of segment ${seg.name} exported to ${b.format.toUpperCase()}`,
+        params: { variant: b.format === 'xlsx' ? 'segment_xlsx' : 'segment', count: n, segment: seg.name },
+        after: { segmentId: id, rows: n, format: b.format, locale: b.locale, sealed },
+        at: Date.now(),
+      }),
+    });
   })
 
   .get('/:id', validate('param', idPath), async (c) =>

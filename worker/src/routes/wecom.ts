@@ -2,7 +2,8 @@
  * Connected WeCom corps (`/api/wecom/connections`, super admins only): list, connect, change
  * (replace a secret, the agent, the callback source), test (gettoken with each secret) and
  * disconnect. Secrets go in, never out. Backfill from WeCom: progress, start (one at a time, 409
- * naming the running one), resume a failed one. The work lives in worker/src/wecom/.
+ * naming the running one), resume a failed one. Push to WeCom: status, push now, retry failed
+ * pushes, and each tag group's WeCom settings. The work lives in worker/src/wecom/.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -10,14 +11,27 @@ import type { AppEnv } from '../app-env';
 import { validate } from '../validate';
 import { actorOf, requireRole } from '../auth/access';
 import { emptyBody } from '@shared/api/taxonomy';
-import { createWecomConnectionBody, updateWecomConnectionBody, type WecomConnectionSummary } from '@shared/api/wecom';
+import {
+  createWecomConnectionBody,
+  updateWecomConnectionBody,
+  wecomGroupSettingsBody,
+  type WecomConnectionSummary,
+} from '@shared/api/wecom';
 import { createConnection, deleteConnection, getConnection, listConnections, testConnection, updateConnection } from '../wecom/connection';
 import { resumeSync, startSync, syncState } from '../wecom/sync/runs';
+import { setGroupSettings } from '../wecom/push/settings';
+import { pushNow, pushStatus, retryFailedPushes } from '../wecom/push/status';
 
 const idPath = z.strictObject({
   id: z
     .string()
     .regex(/^\d{1,15}$/, 'must be a connection id')
+    .transform(Number),
+});
+const groupIdPath = z.strictObject({
+  id: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a tag group id')
     .transform(Number),
 });
 
@@ -47,6 +61,18 @@ export const wecom = new Hono<AppEnv>()
   })
   .post('/connections/:id/sync/resume', validate('param', idPath), validate('json', emptyBody), async (c) => {
     return c.json(await resumeSync(c.env, c.req.valid('param').id, actorOf(c), Date.now()), 202);
+  })
+  .get('/connections/:id/push', validate('param', idPath), async (c) => {
+    return c.json(await pushStatus(c.env.DB, c.req.valid('param').id));
+  })
+  .post('/connections/:id/push', validate('param', idPath), validate('json', emptyBody), async (c) => {
+    return c.json(await pushNow(c.env, c.req.valid('param').id, actorOf(c), Date.now()));
+  })
+  .post('/connections/:id/push/retry', validate('param', idPath), validate('json', emptyBody), async (c) => {
+    return c.json(await retryFailedPushes(c.env, c.req.valid('param').id, actorOf(c), Date.now()));
+  })
+  .put('/tag-groups/:id', validate('param', groupIdPath), validate('json', wecomGroupSettingsBody), async (c) => {
+    return c.json(await setGroupSettings(c.env.DB, c.req.valid('param').id, c.req.valid('json'), actorOf(c), Date.now()));
   })
   .delete('/connections/:id', validate('param', idPath), async (c) => {
     await deleteConnection(c.env.DB, c.req.valid('param').id, actorOf(c), Date.now());

@@ -3,6 +3,8 @@ import type {
   SegmentDetail,
   SegmentListResponse,
   SegmentPreviewBody,
+  SegmentHistoryResponse,
+  SegmentOverlapResponse,
   SegmentPreviewResponse,
   UpdateSegmentBody,
 } from '@shared/api/segments';
@@ -14,3 +16,5 @@ export const createSegment = (body: CreateSegmentBody) => apiPost<SegmentDetail>
 export const updateSegment = (id: number, body: UpdateSegmentBody) => apiPut<SegmentDetail>(`/segments/${id}`, body);
 export const deleteSegment = (id: number) => apiDelete(`/segments/${id}`);
 export const previewSegment = (body: SegmentPreviewBody) => apiPost<SegmentPreviewResponse>('/segments/preview', body);
+export const getSegmentHistory = (id: number) => apiGet<SegmentHistoryResponse>(`/segments/${id}/history`);
+export const getSegmentOverlap = (id: number, other: number) => apiGet<SegmentOverlapResponse>(`/segments/${id}/overlap`, { with: other });

@@ -3,10 +3,14 @@ import type {
   UpdateWecomConnectionBody,
   WecomConnectionSummary,
   WecomConnectionTestResult,
+  WecomGroupSettings,
+  WecomGroupSettingsBody,
+  WecomPushNowResult,
+  WecomPushStatus,
   WecomSyncRun,
   WecomSyncState,
 } from '@shared/api/wecom';
-import { apiDelete, apiGet, apiPatch, apiPost } from './client';
+import { apiDelete, apiGet, apiPatch, apiPost, apiPut } from './client';
 
 /** Connected WeCom corps (super admins). Secrets are sent, never received: a summary says only whether each is set. */
 export const listWecomConnections = async () => (await apiGet<{ items: WecomConnectionSummary[] }>('/wecom/connections')).items;
@@ -21,3 +25,10 @@ export const deleteWecomConnection = (id: number) => apiDelete(`/wecom/connectio
 export const getWecomSync = (id: number) => apiGet<WecomSyncState>(`/wecom/connections/${id}/sync`);
 export const startWecomSync = (id: number) => apiPost<WecomSyncRun>(`/wecom/connections/${id}/sync`, {});
 export const resumeWecomSync = (id: number) => apiPost<WecomSyncRun>(`/wecom/connections/${id}/sync/resume`, {});
+
+/** The push to WeCom: status (groups with their settings, pushes by state, failed ones), push now, retry failed pushes, a group's settings. */
+export const getWecomPush = (id: number) => apiGet<WecomPushStatus>(`/wecom/connections/${id}/push`);
+export const pushWecomNow = (id: number) => apiPost<WecomPushNowResult>(`/wecom/connections/${id}/push`, {});
+export const retryWecomPushes = (id: number) => apiPost<{ requeued: number }>(`/wecom/connections/${id}/push/retry`, {});
+export const setWecomGroupSettings = (groupId: number, body: WecomGroupSettingsBody) =>
+  apiPut<WecomGroupSettings>(`/wecom/tag-groups/${groupId}`, body);

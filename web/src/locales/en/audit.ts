@@ -73,6 +73,7 @@ const en: typeof zh = {
       update: 'Changed WeCom connection',
       test: 'Tested WeCom connection',
       sync: 'Synced from WeCom',
+      push: 'Pushed to WeCom',
       delete: 'Disconnected WeCom',
     },
     alert_rule: { create: 'Created alert rule', update: 'Changed alert rule', mute: 'Muted alert rule', unmute: 'Unmuted alert rule' },
@@ -99,12 +100,13 @@ const en: typeof zh = {
       batch: 'Undid a batch of changes',
       import: 'Rolled back an import',
     },
-    tag_group: { create: 'Created tag group', update: 'Edited tag group' },
+    tag_group: { create: 'Created tag group', update: 'Edited tag group', wecom: 'Changed WeCom settings of tag group' },
     tag: { create: 'Created tag', update: 'Edited tag', retire: 'Retired tag', restore: 'Restored tag', merge: 'Merged tag' },
     rule: {
       create: 'Created rule',
       update: 'Edited rule',
       save_draft: 'Saved rule draft',
+      from_template: 'Created rule from template',
       duplicate: 'Duplicated rule',
       publish: 'Published rule',
       restore_version: 'Restored rule version',
@@ -152,6 +154,10 @@ const en: typeof zh = {
       test: { ok: 'Tested WeCom connection {corpId}: every secret works', failed: 'Tested WeCom connection {corpId}: failed ({errcodes})' },
       delete: 'Disconnected WeCom {corpId}: its secrets and access tokens are deleted',
       sync: 'Started a backfill from WeCom {corpId} (tag library, follow users, customers, group chats)',
+      push: {
+        now: 'Pushed to WeCom {corpId} now: the tags of {count} customers queued',
+        retry: 'Retried pushes to WeCom {corpId}: {count} failed pushes queued again',
+      },
     },
     alert_rule: {
       create: { target: 'Created alert rule “{name}” ({alertKind}: {target})', any: 'Created alert rule “{name}” ({alertKind})' },
@@ -173,7 +179,12 @@ const en: typeof zh = {
         remove: 'Removed tags from contact “{contact}” by hand: {removed}',
         both: 'Edited the tags of contact “{contact}” by hand: added {added}; removed {removed}',
       },
-      export: { filter: 'Exported {count} contacts to CSV', segment: 'Exported the {count} contacts of segment “{segment}” to CSV' },
+      export: {
+        filter: 'Exported {count} contacts to CSV',
+        segment: 'Exported the {count} contacts of segment “{segment}” to CSV',
+        filter_xlsx: 'Exported {count} contacts to Excel (XLSX)',
+        segment_xlsx: 'Exported the {count} contacts of segment “{segment}” to Excel (XLSX)',
+      },
       phone_search: 'Searched contacts by the phone number {masked} (sees phones masked: counts toward the search limit)',
     },
     import: {
@@ -203,6 +214,12 @@ const en: typeof zh = {
     tag_group: {
       create: 'Created tag group “{name}”',
       update: 'Edited tag group “{name}”',
+      wecom: {
+        on_segflow: 'Set tag group “{name}” to sync to WeCom, Segflow deciding conflicts',
+        on_wecom: 'Set tag group “{name}” to sync to WeCom, WeCom deciding conflicts',
+        off_segflow: 'Set tag group “{name}” to create no more WeCom tags, Segflow deciding conflicts',
+        off_wecom: 'Set tag group “{name}” to create no more WeCom tags, WeCom deciding conflicts',
+      },
     },
     tag: {
       create: 'Created tag “{name}” in group “{group}”',
@@ -215,6 +232,10 @@ const en: typeof zh = {
       create: 'Created rule “{name}”',
       update: 'A tag merge rewrote the draft of rule “{name}”: “{from}” became “{into}” in {places} places',
       save_draft: 'Saved the draft of rule “{name}”',
+      from_template: {
+        plain: 'Created rule “{name}” from template {template}',
+        tags: 'Created rule “{name}” from template {template}, with new tags {tags}',
+      },
       duplicate: 'Duplicated rule “{from}” (#{fromId}) as “{name}”',
       publish: 'Published version {version} of rule “{name}” at {share}%',
       restore_version: 'Restored version {version} of rule “{name}” as the draft',

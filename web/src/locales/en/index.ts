@@ -18,6 +18,8 @@ import outbound from './outbound';
 import wecom from './wecom';
 import home from './home';
 import alerts from './alerts';
+import segmentPage from './segment-page';
+import templates from './templates';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -40,5 +42,7 @@ const en: typeof zhCN = {
   ...wecom,
   ...home,
   ...alerts,
+  ...segmentPage,
+  ...templates,
 };
 export default en;

@@ -69,6 +69,7 @@ export default {
       test: '测试企业微信连接',
       delete: '断开企业微信',
       sync: '从企业微信同步',
+      push: '推送到企业微信',
     },
     alert_rule: { create: '创建告警规则', update: '修改告警规则', mute: '静音告警规则', unmute: '取消静音告警规则' },
     alert: { acknowledge: '确认告警' },
@@ -82,12 +83,13 @@ export default {
       batch: '撤销一批变更',
       import: '回滚导入',
     },
-    tag_group: { create: '创建标签组', update: '修改标签组' },
+    tag_group: { create: '创建标签组', update: '修改标签组', wecom: '修改标签组的企业微信设置' },
     tag: { create: '创建标签', update: '修改标签', retire: '停用标签', restore: '恢复标签', merge: '合并标签' },
     rule: {
       create: '创建规则',
       update: '修改规则',
       save_draft: '保存规则草稿',
+      from_template: '从模板创建规则',
       duplicate: '复制规则',
       publish: '发布规则',
       restore_version: '恢复规则版本',
@@ -140,6 +142,10 @@ export default {
       test: { ok: '测试了企业微信连接 {corpId}：每个 Secret 都可用', failed: '测试了企业微信连接 {corpId}：未通过（{errcodes}）' },
       delete: '断开了企业微信 {corpId}，删除了它的 Secret 和 access_token',
       sync: '开始从企业微信 {corpId} 同步（标签库、成员、客户、客户群）',
+      push: {
+        now: '立即推送到企业微信 {corpId}：{count} 个客户的标签进入推送队列',
+        retry: '重新推送到企业微信 {corpId}：{count} 个失败的推送重新进入队列',
+      },
     },
     alert_rule: {
       create: { target: '创建了告警规则「{name}」（{alertKind}：{target}）', any: '创建了告警规则「{name}」（{alertKind}）' },
@@ -161,7 +167,12 @@ export default {
         remove: '手动移除了联系人「{contact}」的标签：{removed}',
         both: '手动修改了联系人「{contact}」的标签：添加 {added}；移除 {removed}',
       },
-      export: { filter: '将 {count} 位联系人导出为 CSV', segment: '将分群「{segment}」的 {count} 位联系人导出为 CSV' },
+      export: {
+        filter: '将 {count} 位联系人导出为 CSV',
+        segment: '将分群「{segment}」的 {count} 位联系人导出为 CSV',
+        filter_xlsx: '将 {count} 位联系人导出为 Excel (XLSX)',
+        segment_xlsx: '将分群「{segment}」的 {count} 位联系人导出为 Excel (XLSX)',
+      },
       phone_search: '按手机号 {masked} 搜索联系人（看到的是脱敏号码，计入搜索次数限制）',
     },
     import: {
@@ -191,6 +202,12 @@ export default {
     tag_group: {
       create: '创建了标签组「{name}」',
       update: '修改了标签组「{name}」',
+      wecom: {
+        on_segflow: '将标签组「{name}」设为同步到企业微信，冲突时以 Segflow 为准',
+        on_wecom: '将标签组「{name}」设为同步到企业微信，冲突时以企业微信为准',
+        off_segflow: '将标签组「{name}」设为不再创建企业微信标签，冲突时以 Segflow 为准',
+        off_wecom: '将标签组「{name}」设为不再创建企业微信标签，冲突时以企业微信为准',
+      },
     },
     tag: {
       create: '在标签组「{group}」中创建了标签「{name}」',
@@ -203,6 +220,10 @@ export default {
       create: '创建了规则「{name}」',
       update: '合并标签时改写了规则「{name}」的草稿：「{from}」换成「{into}」，共 {places} 处',
       save_draft: '保存了规则「{name}」的草稿',
+      from_template: {
+        plain: '从模板 {template} 创建了规则「{name}」',
+        tags: '从模板 {template} 创建了规则「{name}」，新建标签：{tags}',
+      },
       duplicate: '复制了规则「{from}」（#{fromId}），副本名为「{name}」',
       publish: '发布了规则「{name}」第 {version} 版，灰度 {share}%',
       restore_version: '将规则「{name}」第 {version} 版恢复为草稿',

@@ -17,6 +17,8 @@ import outbound from './outbound';
 import wecom from './wecom';
 import home from './home';
 import alerts from './alerts';
+import segmentPage from './segment-page';
+import templates from './templates';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -42,4 +44,6 @@ export default {
   ...wecom,
   ...home,
   ...alerts,
+  ...segmentPage,
+  ...templates,
 };

@@ -3,7 +3,7 @@
  * group → tag, names of 1 to 30 characters): the group by its name, each tag of any level by its
  * path joined with `/`, so "高价值 › 复购 › 季度" is the WeCom tag "高价值/复购/季度" of the
  * group. Holding a level-3 tag does not imply its parents in Segflow, so one Segflow tag is one
- * corp tag. docs/wip-wecom-push.md, "Segflow's three levels onto WeCom's group → tag".
+ * corp tag. docs/wecom-push.md, "Segflow's three levels onto WeCom's group → tag".
  */
 
 /** WeCom's longest tag or tag group name, in characters (40058 beyond). */

@@ -38,3 +38,13 @@ export async function requireNotWecomOwned(db: D1Database, graph: unknown): Prom
     details,
   );
 }
+
+/**
+ * Published (or paused) rules whose running version adds or removes a tag of the group `groupId`
+ * (an SQL expression): such a group cannot become WeCom-owned (the rules would fight the pull),
+ * and the pull does not adopt it by name (sync/library.ts).
+ */
+export const rulesWritingGroup = (groupId: string) => `SELECT DISTINCT r.id, r.name FROM rules r
+  JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.published_version, json_each(v.graph, '$.nodes') n
+  WHERE r.status IN ('published', 'paused') AND json_extract(n.value, '$.kind') = 'action'
+    AND json_extract(n.value, '$.action.tagId') IN (SELECT id FROM tags WHERE group_id = ${groupId})`;

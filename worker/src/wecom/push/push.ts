@@ -1,6 +1,6 @@
 /**
  * The push: Segflow's changes of synced, Segflow-owned tags reach WeCom with mark_tag, one call
- * per follow-user relation (docs/wip-wecom-push.md, "Pushing tag changes").
+ * per follow-user relation (docs/wecom-push.md, "Pushing tag changes").
  *
  * - `drainPushes` reads the tag ledger after the connection's cursor: a row of a Segflow-owned tag
  *   (mapped for the connection, its group's policy `segflow`) whose source is not `wecom` queues its contact

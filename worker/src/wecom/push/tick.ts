@@ -24,25 +24,43 @@ export async function pushTick(env: Env, at: number, errors: string[]): Promise<
     .all<{ id: number; corp_id: string }>();
   for (const c of connections) {
     try {
-      if (await hasUnmappedSyncedTag(db, c.id)) {
-        const m = await mirrorConnection(env, c.id, at);
-        if (m.status === 'limit')
-          errors.push(`wecom ${c.corp_id}: ${m.wecomTags} corp tags + ${m.toCreate} to create pass WeCom's ${m.limit}`);
-        else {
-          out.createdTags += m.createdTags;
-          out.queued += await queueHolders(env, c.id, m.mappedTagIds);
-        }
-      }
-      for (let page = 0; page < DRAIN_PAGES; page++) {
-        const d = await drainPushes(env, c.id, at);
-        out.queued += d.queued;
-        if (d.scanned === 0) break;
-      }
+      const r = await pushConnection(env, c.id, at);
+      if (r.status === 'limit')
+        errors.push(`wecom ${c.corp_id}: ${r.wecomTags} corp tags + ${r.toCreate} to create pass WeCom's ${r.limit}`);
+      out.createdTags += r.createdTags;
+      out.queued += r.queued;
     } catch (e) {
       errors.push(`wecom push ${c.corp_id}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
   return out;
+}
+
+export type PushConnectionResult = PushTickReport &
+  ({ status: 'ok' } | { status: 'limit'; wecomTags: number; toCreate: number; limit: number });
+
+/**
+ * One connection's push: the mirror when a synced group has a tag not mapped yet, a first push for
+ * the holders of what it mapped, then the ledger drained. Over WeCom's tag limit the mirror creates
+ * nothing, and the drain still runs (tags already mapped keep being pushed).
+ */
+export async function pushConnection(env: Env, connectionId: number, at: number): Promise<PushConnectionResult> {
+  const out: PushConnectionResult = { status: 'ok', createdTags: 0, queued: 0 };
+  let limited: PushConnectionResult | null = null;
+  if (await hasUnmappedSyncedTag(env.DB, connectionId)) {
+    const m = await mirrorConnection(env, connectionId, at);
+    if (m.status === 'limit') limited = { ...m, createdTags: 0, queued: 0 };
+    else {
+      out.createdTags += m.createdTags;
+      out.queued += await queueHolders(env, connectionId, m.mappedTagIds);
+    }
+  }
+  for (let page = 0; page < DRAIN_PAGES; page++) {
+    const d = await drainPushes(env, connectionId, at);
+    out.queued += d.queued;
+    if (d.scanned === 0) break;
+  }
+  return limited ? { ...limited, queued: out.queued } : out;
 }
 
 async function hasUnmappedSyncedTag(db: D1Database, connectionId: number): Promise<boolean> {
@@ -63,7 +81,7 @@ async function queueHolders(env: Env, connectionId: number, tagIds: number[]): P
   const { results } = await env.DB.prepare(
     `SELECT DISTINCT ct.contact_id FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id
      WHERE ct.tag_id IN (SELECT value FROM json_each(?2))
-     AND EXISTS (SELECT 1 FROM wecom_relations r WHERE r.connection_id = ?1 AND r.external_userid = c.external_id AND r.deleted_at IS NULL)`,
+     AND EXISTS (SELECT 1 FROM wecom_relations r WHERE +r.connection_id = ?1 AND r.external_userid = c.external_id AND r.deleted_at IS NULL)`,
   )
     .bind(connectionId, JSON.stringify(tagIds))
     .all<{ contact_id: number }>();

@@ -9,6 +9,7 @@
  */
 import { keyCreated } from '../../search/keys';
 import { tagSetStatements, type TagWriteSource } from '../../tagging/tag-writer';
+import { rulesWritingGroup } from '../push/policy';
 
 /** A group of get_corp_tag_list's answer. */
 export interface WecomTagGroupIn {
@@ -146,7 +147,8 @@ export async function keyNewTags(db: D1Database, connectionId: number, since: nu
 /**
  * Where each WeCom group lands: a mapped one where it is (`sid`); a new one adopts a Segflow group
  * of the same name only when that group is neither exclusive (WeCom lets a customer hold several
- * tags of a group) nor mirrored from another WeCom group; otherwise it is created as
+ * tags of a group), nor mirrored from another WeCom group, nor written by a published rule (an
+ * adopted group is WeCom-owned, and the rule would fight the pull); otherwise it is created as
  * "name（企业微信）", or "name（企业微信 corp）" if that is taken too.
  */
 async function placeNewGroups(
@@ -162,11 +164,12 @@ async function placeNewGroups(
     ? await db
         .prepare(
           `SELECT g.id, g.name, g.exclusive,
-             EXISTS (SELECT 1 FROM wecom_tag_map m WHERE m.kind = 'group' AND m.segflow_id = g.id AND m.deleted_at IS NULL) AS mapped
+             EXISTS (SELECT 1 FROM wecom_tag_map m WHERE m.kind = 'group' AND m.segflow_id = g.id AND m.deleted_at IS NULL) AS mapped,
+             EXISTS (${rulesWritingGroup('g.id')}) AS written
            FROM tag_groups g WHERE g.name IN (SELECT value FROM json_each(?))`,
         )
         .bind(JSON.stringify(names))
-        .all<{ id: number; name: string; exclusive: number; mapped: number }>()
+        .all<{ id: number; name: string; exclusive: number; mapped: number; written: number }>()
     : { results: [] };
   const byName = new Map(results.map((g) => [g.name, g]));
   const taken = new Set(byName.keys());
@@ -174,7 +177,7 @@ async function placeNewGroups(
     const sid = sidOf('group', r.id);
     if (sid !== null) return { ...r, sid, sname: r.name };
     const same = byName.get(r.name);
-    if (same && !same.exclusive && !same.mapped) {
+    if (same && !same.exclusive && !same.mapped && !same.written) {
       // adopted: marked mapped for a second WeCom group of the same name in this answer
       byName.set(r.name, { ...same, mapped: 1 });
       return { ...r, sid: same.id, sname: r.name };

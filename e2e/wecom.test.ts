@@ -1,0 +1,160 @@
+/**
+ * WeCom both ways in the browser, as a super admin does it on the data-sources screen › 企业微信:
+ * connect a corp of the local WeCom simulator (tools/wecom-sim, WeCom's documented frequency
+ * limits), watch the backfill finish, turn "sync to WeCom" on for a tag group, publish a rule on
+ * it, push now, and see the simulator's customers carry the corp tag the app created. On a
+ * `wrangler dev` of its own (WECOM_API_BASE pointed at the simulator) and a small demo database.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext } from 'playwright-core';
+import { expectedOf, type RulePreviewResponse } from '@shared/api/rules';
+import { createWecomSim } from '../tools/wecom-sim/app';
+import { WECOM_DOCUMENTED_LIMITS } from '../tools/wecom-sim/rate-limit';
+import { gotoPage, openPage } from './browser';
+import { QUIET_ENV, freePort, startDev, stopDev, wrangler } from './wrangler';
+
+const dir = mkdtempSync(join(tmpdir(), 'segflow-e2e-wecom-'));
+const sim = createWecomSim({ delivery: 'push', limits: WECOM_DOCUMENTED_LIMITS });
+const corp = sim.seed({ corpid: 'wwe2ewecom0001', seed: 'e2e-wecom', followUsers: 3, contacts: 24, chats: 2 });
+let simServer: ServerType | null = null;
+let dev: ChildProcess | null = null;
+let baseURL = '';
+let simURL = '';
+
+beforeAll(async () => {
+  simServer = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: sim.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  simURL = `http://127.0.0.1:${(simServer.address() as AddressInfo).port}`;
+  wrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', dir]);
+  execFileSync('node_modules/.bin/tsx', ['scripts/seed.ts', '--persist-to', dir, '--contacts', '200', '--seed', '23'], {
+    env: QUIET_ENV,
+    stdio: 'ignore',
+  });
+  const port = await freePort();
+  dev = await startDev(dir, port, ['--var', `WECOM_API_BASE:${simURL}`]);
+  baseURL = `http://127.0.0.1:${port}`;
+}, 180_000);
+
+afterAll(() => {
+  if (dev) stopDev(dev);
+  simServer?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The API of this test's own server, as the context's signed-in user. */
+async function call<T>(context: BrowserContext, method: string, path: string, data?: unknown): Promise<T> {
+  const me = await context.request.get(`${baseURL}/api/auth/me`);
+  const { csrfToken } = (await me.json()) as { csrfToken: string };
+  const res = await context.request.fetch(`${baseURL}/api${path}`, { method, data, headers: { 'x-csrf-token': csrfToken } });
+  if (!res.ok()) throw new Error(`${method} ${path} failed: ${res.status()} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** The simulator's customers: external_userid → the corp tag ids of each follow-user relation. */
+async function simCustomers(): Promise<Map<string, string[][]>> {
+  const res = await fetch(`${simURL}/__sim/corps/${corp.corpid}/contacts?limit=1000`);
+  const { items } = (await res.json()) as { items: { external_userid: string; follow_users: { tagIds: string[] }[] }[] };
+  return new Map(items.map((c) => [c.external_userid, c.follow_users.map((f) => f.tagIds)]));
+}
+
+describe('WeCom both ways', () => {
+  it('connects the demo corp, backfills it, syncs a group, publishes a rule on it and the customers carry the corp tag', async () => {
+    const { context, page, consoleErrors, close } = await openPage('zh-CN', undefined, baseURL);
+    try {
+      await gotoPage(page, `${baseURL}/sources?tab=wecom`);
+      await page.getByTestId('wecom-connect').click();
+      await page.getByTestId('wecom-corp-id').fill(corp.corpid);
+      await page.getByTestId('wecom-contact-secret').fill(sim.summary(corp).contactSecret);
+      await page.getByTestId('wecom-save').click();
+      await expect.poll(() => page.getByTestId('wecom-connection').count()).toBe(1);
+
+      // the backfill, watched to the end on the screen
+      await page.getByTestId('wecom-sync-start').click();
+      await expect.poll(() => page.getByTestId('wecom-sync-status').textContent(), { timeout: 60_000 }).toBe('已完成');
+      const customers = await simCustomers();
+      await expect.poll(() => page.getByTestId('wecom-sync-last').textContent()).toContain(`${customers.size} 位客户`);
+
+      // a Segflow group of our own, synced from the push panel (Segflow owns by default)
+      const group = await call<{ id: number }>(context, 'POST', '/taxonomy/groups', { name: '企微运营' });
+      const tag = await call<{ id: number }>(context, 'POST', '/taxonomy/tags', {
+        groupId: group.id,
+        name: '重点跟进',
+        allowDuplicate: true,
+      });
+      await page.reload();
+      await page.getByTestId(`wecom-sync-switch-${group.id}`).click();
+      await expect.poll(() => page.getByTestId(`wecom-policy-${group.id}`).textContent()).toContain('Segflow 决定');
+
+      // a rule on the synced group: every contact with any spend at all gets 重点跟进
+      const graph = {
+        schemaVersion: 1,
+        nodes: [
+          { id: 't', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: '0 3 * * *' } },
+          { id: 'c', kind: 'condition', position: { x: 300, y: 0 }, condition: { field: 'totalSpend', op: 'gte', value: 0 } },
+          { id: 'a', kind: 'action', position: { x: 600, y: 0 }, action: { type: 'add_tag', tagId: tag.id } },
+        ],
+        edges: [
+          { id: 'e1', source: 't', target: 'c' },
+          { id: 'e2', source: 'c', target: 'a', sourceHandle: 'yes' },
+        ],
+      };
+      const rule = await call<{ id: number }>(context, 'POST', '/rules', { name: '企微重点跟进', graph });
+      const preview = await call<RulePreviewResponse>(context, 'POST', '/rules/preview', {
+        graph,
+        ruleId: rule.id,
+        rolloutPercent: 100,
+        sampleSize: 0,
+      });
+      if (!preview.ok) throw new Error(JSON.stringify(preview.errors));
+      await call(context, 'POST', `/rules/${rule.id}/publish`, {
+        rolloutPercent: 100,
+        graphHash: preview.graphHash,
+        expected: expectedOf(preview.counts),
+        confirm: true,
+      });
+
+      // push now: the corp tag is created by the app and marked on every relation of every customer
+      await page.getByTestId('wecom-push-now').click();
+      const lib = async () =>
+        (
+          (await (await fetch(`${simURL}/__sim/corps/${corp.corpid}/tags`)).json()) as {
+            tags: { id: string; name: string; deleted?: boolean }[];
+          }
+        ).tags;
+      await expect.poll(async () => (await lib()).filter((t) => t.name === '重点跟进' && !t.deleted).length).toBe(1);
+      const corpTag = (await lib()).find((t) => t.name === '重点跟进')!.id;
+      await expect
+        .poll(async () => [...(await simCustomers()).values()].every((rels) => rels.every((tags) => tags.includes(corpTag))), {
+          timeout: 60_000,
+        })
+        .toBe(true);
+      await page.reload();
+      await expect.poll(() => page.getByTestId('wecom-push-stats').textContent()).toContain(`已推送客户${customers.size}`);
+      await page.getByTestId('wecom-push').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: 'e2e/screenshots/wecom-push-zh.png', fullPage: true });
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('shows the push panel in English', async () => {
+    const { page, consoleErrors, close } = await openPage('en', undefined, baseURL);
+    try {
+      await gotoPage(page, `${baseURL}/sources?tab=wecom`);
+      await expect.poll(() => page.getByTestId('wecom-push').textContent()).toContain('Push to WeCom');
+      await expect.poll(() => page.getByTestId('wecom-push-groups').textContent()).toContain('Segflow owns');
+      await page.screenshot({ path: 'e2e/screenshots/wecom-push-en.png', fullPage: true });
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+});
