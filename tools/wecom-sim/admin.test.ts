@@ -53,4 +53,22 @@ describe('the admin API (/__sim/)', () => {
     expect(h).toEqual({ count: 2, customers: 1, relations: users.map((userid) => ({ userid, external_userid: ext })) });
     expect((await admin('/corps/wwtest/tags/etghost/holders')).status).toBe(404);
   });
+
+  it('dumps every relation with its tags and the mark_tag calls accepted for it (none for a WeCom-side edit)', async () => {
+    const { admin, wecom, sim } = setup();
+    const corp = sim.corp('wwtest')!;
+    const tag = (await wecom('externalcontact/add_corp_tag', { group_name: '同步', tag: [{ name: '高价值' }] })).tag_group.tag[0].id;
+    const [first, second] = [...corp.relations.values()];
+    await wecom('externalcontact/mark_tag', { userid: first!.userid, external_userid: first!.external_userid, add_tag: [tag] });
+    await wecom('externalcontact/mark_tag', { userid: first!.userid, external_userid: first!.external_userid, remove_tag: [tag] });
+    await admin('/corps/wwtest/changes/mark-tag', { userid: second!.userid, external_userid: second!.external_userid, add_tag: [tag] });
+    const dump = (await admin('/corps/wwtest/relations')).body;
+    expect(dump.contacts).toBe(corp.contacts.size);
+    expect(dump.count).toBe(corp.relations.size);
+    expect(dump.relations).toHaveLength(corp.relations.size);
+    const row = (r: typeof first) => dump.relations.find((x: any) => x[0] === r!.userid && x[1] === r!.external_userid);
+    expect(row(first)).toEqual([first!.userid, first!.external_userid, first!.tagIds, 2]);
+    expect(row(second)[2]).toContain(tag);
+    expect(row(second)[3]).toBe(0);
+  });
 });

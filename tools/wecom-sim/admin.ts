@@ -220,6 +220,16 @@ export function adminRoutes(core: WecomSimCore): Hono {
     return c.json(rel);
   });
 
+  /**
+   * GET /__sim/corps/:corpid/relations: every follow-user relation, compact, for benches comparing
+   * a whole corp with what was pulled: `[userid, external_userid, tag ids, mark_tag calls accepted]`.
+   */
+  admin.get('/corps/:corpid/relations', (c) => {
+    const corp = corpOf(c.req.param('corpid'));
+    const relations = [...corp.relations.values()].map((r) => [r.userid, r.external_userid, r.tagIds, r.marks ?? 0]);
+    return c.json({ contacts: corp.contacts.size, count: relations.length, relations });
+  });
+
   /** GET /__sim/corps/:corpid/chats: the group chats as stored. */
   admin.get('/corps/:corpid/chats', (c) => c.json([...corpOf(c.req.param('corpid')).chats.values()]));
 

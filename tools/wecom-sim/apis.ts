@@ -347,7 +347,8 @@ export function registerWecomApis(api: RegisterApi, core: WecomSimCore): void {
   );
 
   // 「发送应用消息」 POST message/send {touser, msgtype, agentid, text: {content}}: 发消息频率不计入基础频率;
-  // 每应用对同一个成员不可超过30次/分钟，超过部分会被丢弃不下发 (dropped, not refused).
+  // 「访问频率限制」 (path/90454, 2023/08/28): 每应用对同一个成员不可超过30次/分钟，1000次/小时，超过部分会被丢弃不下发
+  // (dropped, not refused), in sliding windows here.
   const perMember = new Map<string, number[]>();
   api(
     'POST',
@@ -369,8 +370,8 @@ export function registerWecomApis(api: RegisterApi, core: WecomSimCore): void {
       if (valid.length === 0) throw new ApiError(81013);
       for (const u of valid) {
         const key = `${corp.corpid}|${agentid}|${u}`;
-        const recent = (perMember.get(key) ?? []).filter((t) => t > now - 60_000);
-        const dropped = recent.length >= 30;
+        const recent = (perMember.get(key) ?? []).filter((t) => t > now - 3_600_000);
+        const dropped = recent.length >= 1000 || recent.filter((t) => t > now - 60_000).length >= 30;
         if (!dropped) recent.push(now);
         perMember.set(key, recent);
         corp.messages.push({ at: now, agentid, touser: u, msgtype, content, dropped });
@@ -545,5 +546,6 @@ export function applyMarkTag(corp: Corp, body: Record<string, unknown>): { relat
 }
 
 function markTag({ corp, body }: ApiCall) {
-  applyMarkTag(corp, body);
+  const { relation } = applyMarkTag(corp, body);
+  relation.marks = (relation.marks ?? 0) + 1;
 }

@@ -1,12 +1,16 @@
 /**
  * WeCom's frequency limits, per corp and per API, in calendar-aligned minute and hour windows.
  *
- * 「主动调用频率限制」 (developer.work.weixin.qq.com/document/path/90312), 基础频率: 每企业调用单个
- * cgi/api不可超过1万次/分，15万次/小时 (per IP: 2万次/分，60万次/小时, not modelled: the simulator
- * sees one caller). 「全局错误码」 45009: 频率拦截时长一般与调用的限制时长相同，比如说是分钟级别
- * 的限制，则在中频率后的1分钟后自动解除 — once a limit is hit, calls are refused for the limit's
- * own period from that moment, and refused calls do not count. 45033 (接口并发调用超过限制) is
- * modelled as a cap on one API's calls in flight at once.
+ * 「主动调用频率限制」 (developer.work.weixin.qq.com/document/path/90312; the same text for
+ * third-party apps, 「访问频率限制」 path/90454, last updated 2023/08/28, checked 2026-12-07), 基础频率:
+ * 每企业调用单个cgi/api不可超过1万次/分，15万次/小时 (per IP: 2万次/分，60万次/小时, not modelled:
+ * the simulator sees one caller); 按分钟拦截则被屏蔽60秒，按小时拦截则被屏蔽60分钟. 「全局错误码」
+ * 45009: 频率拦截时长一般与调用的限制时长相同 — once a limit is hit, calls are refused for the
+ * limit's own period from that moment, and refused calls do not count. The pages name no other
+ * limit for the 客户联系 APIs used here (batch/get_by_user, mark_tag, get_corp_tag_list…), so they
+ * get the 基础频率. 45033 (接口并发调用超过限制) has no documented number (a WeCom staff answer in
+ * the developer community gives 5 for mark_tag); it is modelled as an optional cap on one API's calls
+ * in flight at once, off in the documented preset. The message/send limits are in apis.ts.
  */
 
 export interface RateRule {
@@ -25,7 +29,7 @@ export interface RateLimits {
   latencyMs?: number;
 }
 
-/** WeCom's documented 基础频率 (「主动调用频率限制」), for benches. */
+/** WeCom's documented 基础频率 (「主动调用频率限制」 / 「访问频率限制」), for benches and the demo. */
 export const WECOM_DOCUMENTED_LIMITS: RateLimits = { perApi: { perMinute: 10_000, perHour: 150_000 } };
 
 interface Window {

@@ -74,6 +74,8 @@ export interface Relation {
    * serves (「全局错误码」 84061: 客户删除了服务人员，还存在单向好友关系，可以调用客户联系相关接口).
    */
   deletedByCustomer?: boolean;
+  /** mark_tag calls accepted for this relation through the API (benches check "once per relation") */
+  marks?: number;
 }
 
 export interface GroupChatMember {

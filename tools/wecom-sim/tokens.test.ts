@@ -101,4 +101,24 @@ describe('48002 and 301002', () => {
     expect((await wecom('message/send', { ...msg, touser: 'nobody' }, t)).errcode).toBe(81013);
     expect((await wecom('message/send', { ...msg, text: { content: '' } }, t)).errcode).toBe(44004);
   });
+
+  it('drops app messages to one member past 1,000 in an hour, even at 30 a minute (「访问频率限制」)', async () => {
+    const { token, wecom, corp, sim, clock } = setup();
+    const agent = corp.agents[0]!;
+    const [u] = [...corp.followUsers.keys()];
+    const msg = { touser: u, msgtype: 'text', agentid: agent.agentid, text: { content: '提醒' } };
+    const t = await token(agent.secret);
+    // 33 minutes of 30 messages (990), then 10 more in the 34th minute make 1,000; the 1,001st is dropped
+    for (let m = 0; m < 34; m++) {
+      for (let i = 0; i < (m < 33 ? 30 : 11); i++) expect((await wecom('message/send', msg, t)).errcode).toBe(0);
+      clock.advance(60_000);
+    }
+    const sent = sim.corp('wwtest')!.messages;
+    expect(sent.filter((m) => !m.dropped)).toHaveLength(1000);
+    expect(sent.at(-1)!.dropped).toBe(true);
+    // an hour after the first ones, the member may be sent to again
+    clock.advance(27 * 60_000);
+    expect((await wecom('message/send', msg, t)).errcode).toBe(0);
+    expect(sent.at(-1)!.dropped).toBe(false);
+  });
 });

@@ -81,7 +81,7 @@ async function queueHolders(env: Env, connectionId: number, tagIds: number[]): P
   const { results } = await env.DB.prepare(
     `SELECT DISTINCT ct.contact_id FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id
      WHERE ct.tag_id IN (SELECT value FROM json_each(?2))
-     AND EXISTS (SELECT 1 FROM wecom_relations r WHERE r.connection_id = ?1 AND r.external_userid = c.external_id AND r.deleted_at IS NULL)`,
+     AND EXISTS (SELECT 1 FROM wecom_relations r WHERE +r.connection_id = ?1 AND r.external_userid = c.external_id AND r.deleted_at IS NULL)`,
   )
     .bind(connectionId, JSON.stringify(tagIds))
     .all<{ contact_id: number }>();

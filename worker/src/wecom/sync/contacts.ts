@@ -45,6 +45,9 @@ export interface WecomRelationIn {
 
 const GENDER: Record<number, Gender> = { 1: 'male', 2: 'female' };
 const json = (v: unknown) => JSON.stringify(v);
+// `+connection_id` below: without it SQLite reads a customer's relations through the primary key's
+// (connection_id, …) prefix, i.e. every relation of the corp, instead of `wecom_relations_ext_idx`
+// (a page of a 100k-customer backfill read the whole table; bench/wecom.ts)
 const jv = (p: string) => `json_extract(j.value, '$.${p}')`;
 
 /**
@@ -69,14 +72,15 @@ export async function customerStatements(
     db
       .prepare(
         `SELECT userid, external_userid, tag_ids FROM wecom_relations
-         WHERE connection_id = ? AND deleted_at IS NULL AND external_userid IN (SELECT value FROM json_each(?))`,
+         WHERE +connection_id = ? AND deleted_at IS NULL AND external_userid IN (SELECT value FROM json_each(?))`,
       )
       .bind(connectionId, extsJson),
     db
       .prepare(
-        `SELECT c.external_id, ct.tag_id FROM contact_tags ct JOIN contacts c ON c.id = ct.contact_id
-         JOIN wecom_tag_map m ON m.connection_id = ? AND m.kind = 'tag' AND m.segflow_id = ct.tag_id AND m.deleted_at IS NULL
-         WHERE c.external_id IN (SELECT value FROM json_each(?))`,
+        // CROSS JOIN keeps this page's contacts outermost: otherwise SQLite walks every holder of every mapped tag
+        `SELECT c.external_id, ct.tag_id FROM contacts c CROSS JOIN contact_tags ct CROSS JOIN wecom_tag_map m
+         WHERE c.external_id IN (SELECT value FROM json_each(?2)) AND ct.contact_id = c.id
+           AND m.connection_id = ?1 AND m.kind = 'tag' AND m.segflow_id = ct.tag_id AND m.deleted_at IS NULL`,
       )
       .bind(connectionId, extsJson),
   ]);
@@ -138,7 +142,7 @@ export async function customerStatements(
     out.push(
       db
         .prepare(
-          `UPDATE wecom_relations SET deleted_at = ?1 WHERE connection_id = ?2 AND deleted_at IS NULL
+          `UPDATE wecom_relations SET deleted_at = ?1 WHERE +connection_id = ?2 AND deleted_at IS NULL
            AND external_userid IN (SELECT value FROM json_each(?3))`,
         )
         .bind(src.at, connectionId, json(replace)),

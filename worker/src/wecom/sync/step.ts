@@ -1,6 +1,8 @@
 /**
  * One page of a backfill: read the run, make ONE WeCom call (a chats page may read up to
- * CHATS_PER_PAGE chats), send the next page's message, then ONE D1 batch that writes the page's
+ * CHATS_PER_PAGE chats; a contacts page past the run's first SINGLE_CALL_RELATIONS relations
+ * follows the cursor for up to CALLS_PER_STEP calls; should WeCom refuse one of them, the whole page is
+ * sent again later and its earlier calls are made again), send the next page's message, then ONE D1 batch that writes the page's
  * rows and moves the run to the next step, guarded by the step: a page delivered twice, or after
  * the run moved on, writes nothing.
  *
@@ -26,6 +28,9 @@ import { readRun, type RunRow } from './runs';
 /** WeCom's limits: batch/get_by_user takes ≤100 userids and answers ≤100 relations a page. */
 export const USERS_PER_SLICE = 100;
 export const RELATIONS_PER_PAGE = 100;
+/** batch/get_by_user calls a contacts step makes at most, once the run holds SINGLE_CALL_RELATIONS relations. */
+export const CALLS_PER_STEP = 10;
+export const SINGLE_CALL_RELATIONS = 1_000;
 /** groupchat/list answers up to 1000 a page; groupchat/get reads one chat. */
 export const CHATS_LISTED = 1000;
 export const CHATS_PER_PAGE = 10;
@@ -140,32 +145,41 @@ async function planPage(
         .bind(run.connection_id, USERS_PER_SLICE, run.user_offset)
         .all<{ userid: string }>();
       if (!results.length) return { writes: [], set: { phase: 'chats', cursor: '', user_offset: 0 } };
-      const a = await client.post<{
-        external_contact_list?: { external_contact: WecomCustomerIn; follow_info: FollowInfo }[];
-        next_cursor?: string;
-      }>('/cgi-bin/externalcontact/batch/get_by_user', {
-        userid_list: results.map((r) => r.userid),
-        cursor: run.cursor,
-        limit: RELATIONS_PER_PAGE,
-      });
-      const items = a.external_contact_list ?? [];
+      // one call a page for a run's first pages (progress shows at once, a refusal surfaces on one call), then
+      // up to CALLS_PER_STEP: a step's fixed cost (run read, reads before the write, queue hop, one D1 batch) is
+      // most of a page's time, and WeCom's limits are counted per call, not per step
+      const calls = run.relations < SINGLE_CALL_RELATIONS ? 1 : CALLS_PER_STEP;
+      const items: { external_contact: WecomCustomerIn; follow_info: FollowInfo }[] = [];
+      let next = run.cursor;
+      for (let i = 0; i < calls; i++) {
+        const a = await client.post<{
+          external_contact_list?: { external_contact: WecomCustomerIn; follow_info: FollowInfo }[];
+          next_cursor?: string;
+        }>('/cgi-bin/externalcontact/batch/get_by_user', {
+          userid_list: results.map((r) => r.userid),
+          cursor: next,
+          limit: RELATIONS_PER_PAGE,
+        });
+        items.push(...(a.external_contact_list ?? []));
+        next = a.next_cursor ?? '';
+        if (next === '') break;
+      }
       const customers = [...new Map(items.map((i) => [i.external_contact.external_userid, i.external_contact])).values()];
       const relations = items.map((i) => relationOf(i.external_contact.external_userid, i.follow_info));
       // WeCom-side edits of Segflow-owned tags this page finds: reverted by pushes once the page has written
       const reverts: RevertCollector = { contactIds: [], edits: 0 };
       const writes = await customerStatements(db, run.connection_id, customers, relations, src, [], reverts);
-      const next = a.next_cursor ?? '';
       const sliceDone = next === '';
       const lastSlice = results.length < USERS_PER_SLICE;
-      // customers: distinct ones with a live relation, counted as the batch writes them
-      writes.push(
-        db
-          .prepare(
-            `UPDATE wecom_sync_runs SET customers = (SELECT COUNT(DISTINCT external_userid) FROM wecom_relations
-               WHERE connection_id = ? AND deleted_at IS NULL AND synced_at >= ?) WHERE id = ?`,
-          )
-          .bind(run.connection_id, run.started_at, run.id),
-      );
+      // customers: distinct ones with a live relation synced by this run, counted as pages write them (the
+      // ones of this page no earlier page of the run wrote; a count over the whole table per page grew with the corp)
+      const fresh = await db
+        .prepare(
+          `SELECT count(*) AS n FROM json_each(?1) WHERE NOT EXISTS (SELECT 1 FROM wecom_relations r
+             WHERE r.external_userid = value AND +r.connection_id = ?2 AND r.deleted_at IS NULL AND r.synced_at >= ?3)`,
+        )
+        .bind(JSON.stringify(customers.map((c) => c.external_userid)), run.connection_id, run.started_at)
+        .first<number>('n');
       return {
         writes,
         set: sliceDone
@@ -173,7 +187,7 @@ async function planPage(
             ? { phase: 'chats', cursor: '', user_offset: 0 }
             : { cursor: '', user_offset: run.user_offset + USERS_PER_SLICE }
           : { cursor: next },
-        add: { relations: relations.length },
+        add: { relations: relations.length, customers: fresh ?? 0 },
         after: () => queuePushes(queue, run.connection_id, reverts.contactIds),
       };
     }
@@ -233,7 +247,7 @@ async function finishPlan(db: D1Database, run: RunRow, src: { source: 'wecom'; b
     const { results: live } = await db
       .prepare(
         `SELECT userid, external_userid, remark, description, add_way, state, createtime, tag_ids FROM wecom_relations
-         WHERE connection_id = ? AND deleted_at IS NULL AND synced_at >= ? AND external_userid IN (SELECT value FROM json_each(?))`,
+         WHERE +connection_id = ? AND deleted_at IS NULL AND synced_at >= ? AND external_userid IN (SELECT value FROM json_each(?))`,
       )
       .bind(run.connection_id, run.started_at, JSON.stringify(exts))
       .all<{
