@@ -4,6 +4,7 @@
  * early checks) and the worker (the dry run is the authority).
  */
 import { CONTACT_KINDS, GENDERS, type ContactKind, type Gender } from '../domain';
+import { ENUM_VALUE_LABELS } from '../rules/labels';
 
 export const IMPORT_FIELDS = [
   'externalId',
@@ -166,6 +167,13 @@ const KIND_WORDS: Record<string, ContactKind> = {
   企业微信客户: 'wecom_customer',
   企微客户: 'wecom_customer',
   客户: 'wecom_customer',
+  // what an export writes in either language ("WeChat friend"), so an exported file imports back
+  ...Object.fromEntries(
+    Object.entries(ENUM_VALUE_LABELS.kind).flatMap(([kind, w]) => [
+      [w.zh, kind as ContactKind],
+      [w.en.toLowerCase(), kind as ContactKind],
+    ]),
+  ),
 };
 
 export function parseGender(v: string): Gender | null {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { guessMapping, normalizeIdNumber, normalizePhone, parseGender, parseKind, valueProblem } from './fields';
+import { ENUM_VALUE_LABELS } from '../rules/labels';
 import {
   FileChecker,
   checkFile,
@@ -74,6 +75,13 @@ describe('value shapes', () => {
     expect(parseKind('企业微信客户')).toBe('wecom_customer');
     expect(parseKind('group_member')).toBe('group_member');
     expect(parseKind('VIP')).toBeNull();
+  });
+
+  it('reads back every kind as an export writes it, in both languages', () => {
+    for (const [kind, words] of Object.entries(ENUM_VALUE_LABELS.kind)) {
+      expect(parseKind(words.zh)).toBe(kind);
+      expect(parseKind(words.en)).toBe(kind);
+    }
   });
 
   it('says why a value does not fit its field', () => {

@@ -10,7 +10,7 @@ export default {
   nav: {
     home: '概览',
     rules: '标签规则',
-    segments: '人群分群',
+    segments: '分群',
     contacts: '联系人',
     tags: '标签管理',
     audit: '审计日志',
@@ -41,8 +41,8 @@ export default {
       body: '拖入触发器、条件与动作，发布前精确预览将有多少联系人被打标或去标，并支持灰度发布与回滚。',
     },
     segments: {
-      title: '保存常用人群',
-      body: '用同一套条件编辑器定义人群，查看人群规模随时间的变化，规模骤降时提醒。',
+      title: '保存常用分群',
+      body: '用同一套条件编辑器定义分群，查看分群规模随时间的变化，规模骤降时提醒。',
     },
     audit: {
       title: '每一次变更都有据可查',

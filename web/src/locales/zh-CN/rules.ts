@@ -244,7 +244,7 @@ export default {
       explainInvalid: '规则有错误，无法解释',
       invalid: '先修正节点上标红的问题，预览会自动更新',
       empty: '连好节点后，这里实时显示命中人数',
-      size: '人群规模',
+      size: '分群规模',
       matched: '当前命中',
       matchedOnEvent: '事件发生时将命中',
       ofTotal: '共 {total} 人中的 {pct}%',

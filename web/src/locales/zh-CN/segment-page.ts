@@ -1,7 +1,7 @@
 /** A segment's own page: size history, definition in words, overlap with another segment, export. */
 export default {
   segmentPage: {
-    back: '人群分群',
+    back: '分群',
     edit: '编辑条件',
     export: '导出',
     exportCsv: '导出 CSV',
@@ -25,7 +25,7 @@ export default {
       scoped: '仅统计你所在部门及下级部门的联系人',
     },
     definition: {
-      title: '人群定义',
+      title: '分群定义',
       summary: '满足以下条件的联系人属于该分群',
       empty: '条件还没有连到终点，请先编辑条件。',
     },
