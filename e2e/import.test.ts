@@ -140,5 +140,17 @@ describe('Importing contacts, as a marketer', () => {
     );
     expect(JSON.parse(audit!.after)).toMatchObject({ filter: { tagId: tag!.id }, rows: tag!.holders });
     expect(audit!.actor_user_id).not.toBeNull();
+
+    // the same list as an Excel file: a zip (XLSX) of the same rows, counted in its audit entry
+    const [xlsx] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-contacts-xlsx').click()]);
+    expect(xlsx.suggestedFilename()).toMatch(/^contacts-\d{4}-\d{2}-\d{2}\.xlsx$/);
+    const xfile = join(dir, 'export.xlsx');
+    await xlsx.saveAs(xfile);
+    expect(readFileSync(xfile).subarray(0, 2).toString()).toBe('PK');
+    const [xaudit] = d1Query<{ after: string }>(
+      persistTo,
+      `select after from audit_log where action = 'contact.export' order by id desc limit 1`,
+    );
+    expect(JSON.parse(xaudit!.after)).toMatchObject({ filter: { tagId: tag!.id }, rows: tag!.holders, format: 'xlsx' });
   });
 });

@@ -17,8 +17,8 @@ async function download(path: string, body: unknown, fallbackName: string): Prom
   return Number(headers.get(EXPORT_COUNT_HEADER) ?? 0);
 }
 
-/** Downloads the export as a file in the browser; resolves to the number of contacts in it. */
-export const downloadContactsCsv = (body: ExportContactsBody) => download('/exports/contacts', body, 'contacts.csv');
+/** Downloads the export (CSV or XLSX) as a file in the browser; resolves to the number of contacts in it. */
+export const downloadContacts = (body: ExportContactsBody) => download('/exports/contacts', body, `contacts.${body.format ?? 'csv'}`);
 
 /** Downloads a segment's contacts (CSV or XLSX) as the viewer may see them; resolves to the number of contacts. */
 export const downloadSegmentExport = (id: number, body: SegmentExportBody) =>

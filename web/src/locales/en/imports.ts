@@ -111,6 +111,7 @@ const en: typeof zh = {
   /** Export from the Contacts screen (the current filter). */
   contactExport: {
     button: 'Export CSV',
+    xlsx: 'Export Excel',
     done: '{n} contacts exported',
     failed: 'Export failed: {message}',
   },

@@ -108,6 +108,7 @@ export default {
   /** Export from the Contacts screen (the current filter). */
   contactExport: {
     button: '导出 CSV',
+    xlsx: '导出 Excel',
     done: '已导出 {n} 位联系人',
     failed: '导出失败：{message}',
   },
