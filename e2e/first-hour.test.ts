@@ -70,6 +70,10 @@ describe('the first hour', () => {
       await confirm.click();
       await expect.poll(() => page.getByTestId('plan-banner').getAttribute('data-state')).toBe('awaiting_approval');
       expect(versionsOf(ruleId)).toBe(0);
+      // the rules list says so under the rule's status
+      await gotoPage(page, `${baseURL}/rules`);
+      const listed = page.locator('.el-table__row', { hasText: 'RFM' }).getByTestId('rule-plan');
+      await expect.poll(() => listed.first().innerText()).toContain('待审批');
 
       // 4. the super admin approves it on 发布审批
       const p2 = root.page;
