@@ -578,7 +578,7 @@ export interface RuleRunTag {
  * and is not listed.
  */
 export interface RuleRun {
-  /** `publish:<rule>:<version>`, `schedule:<rule>:<version>:<at>` or `event:<hour start ms>`. */
+  /** The ledger batch id (`publish:<rule>:<version>`, `schedule:<rule>:<version>:<at>`…) or `event:<hour start ms>`. */
   key: string;
   kind: RuleRunKind;
   /** First and last change of the run (epoch ms). */

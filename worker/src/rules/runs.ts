@@ -1,7 +1,8 @@
 /**
  * A rule's run history, read from the ledger: every tag change a rule writes is a `tag_ledger`
  * row (source `rule`) with its batch id — `publish:<rule>:<version>` for a publish,
- * `schedule:<rule>:<version>:<at>` for a cron run, a random id per event on the webhook path.
+ * `schedule:<rule>:<version>:<at>` for a cron run (`demo-run:…` for the seed's back-computed
+ * ones), a random id per event on the webhook path.
  * A publish or a scheduled run is one batch; event batches are one event each, so they are
  * grouped per hour (UTC hour start) rather than listed one by one.
  *
@@ -17,9 +18,14 @@ const HOUR = 3_600_000;
 /** Alert episodes shown beside the runs (the newest). */
 const MAX_ERRORS = 20;
 
-/** The run a ledger row belongs to, and its kind, as SQL over `tag_ledger` columns. */
-const RUN_KEY = `CASE WHEN batch_id LIKE 'publish:%' OR batch_id LIKE 'schedule:%' THEN batch_id ELSE 'event:' || ((at / ${HOUR}) * ${HOUR}) END`;
-const RUN_KIND = `CASE WHEN batch_id LIKE 'publish:%' THEN 'publish' WHEN batch_id LIKE 'schedule:%' THEN 'schedule' ELSE 'event' END`;
+/**
+ * The run a ledger row belongs to, and its kind, as SQL over `tag_ledger` columns. The demo seed
+ * back-computes the cron's past runs as `demo-run:<rule>:<at>` batches (scripts/seed.ts): they
+ * stand for scheduled runs and are shown as such.
+ */
+const SCHEDULED = `(batch_id LIKE 'schedule:%' OR batch_id LIKE 'demo-run:%')`;
+const RUN_KEY = `CASE WHEN batch_id LIKE 'publish:%' OR ${SCHEDULED} THEN batch_id ELSE 'event:' || ((at / ${HOUR}) * ${HOUR}) END`;
+const RUN_KIND = `CASE WHEN batch_id LIKE 'publish:%' THEN 'publish' WHEN ${SCHEDULED} THEN 'schedule' ELSE 'event' END`;
 
 interface RunRow {
   run_key: string;
