@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(async () => close?.());
 
 describe('Try a contact', () => {
-  it('shows each node’s verdict on the canvas and the actions the explain says fire, then clears', async () => {
+  it('shows each node’s verdict on the canvas and the actions the explain says fire, follows an unsaved edit, then clears', async () => {
     const tags = d1Query<{ id: number; name: string }>(
       persistTo,
       `select t.id, t.name from tags t join tag_groups g on g.id = t.group_id where t.status = 'active' and g.exclusive = 0 order by t.id limit 2`,
@@ -79,6 +79,14 @@ describe('Try a contact', () => {
     expect(await page.getByTestId('trial-action').first().innerText()).toContain(tags[0]!.name);
     const gains = await page.getByTestId('trial-gain').allInnerTexts();
     expect(gains.length).toBe(explained.change.gain.length);
+
+    // an unsaved edit is tried at once: delete the action on the yes path, nothing fires any more
+    await page.locator('.sf-node[data-node-id="yes"] .sf-node-title').click();
+    await page.keyboard.press('Delete');
+    await page.getByTestId('tab-trial').click(); // selecting the node showed its properties
+    await page.getByTestId('trial-no-actions').waitFor();
+    expect(await page.locator('.sf-node[data-node-id="no"] [data-testid="node-trial"]').getAttribute('data-trial')).toBe('unreached');
+    expect(await page.getByTestId('save-draft').isEnabled()).toBe(true);
 
     await page.getByTestId('trial-clear').click();
     expect(await page.locator('[data-testid="node-trial"]').count()).toBe(0);
