@@ -497,6 +497,7 @@ const ROUTES: Record<string, Route | 'public'> = {
     policy: writeHidden,
     call: async (u, s) => send(u, 'POST', `/api/rules/${await newRule(s)}/versions/1/restore`),
   },
+  'GET /api/rules/:id/runs': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}/runs`) },
   'GET /api/rules/:id/compare': { policy: readHidden, call: async (u, s) => get(u, `/api/rules/${await newRule(s)}/compare?a=1&b=draft`) },
   'POST /api/rules/:id/publish': {
     policy: writeHidden,

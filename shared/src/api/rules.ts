@@ -489,6 +489,11 @@ export type RuleExplainResponse =
        * conditions) were assumed to hold, as in the preview; their conditions are not listed.
        */
       assumedNodeIds: string[];
+      /**
+       * What the fired actions would write for this contact now (the net change, as publishing
+       * writes it): tags gained, tags lost (removed, or displaced from an exclusive group).
+       */
+      change: { gain: number[]; lose: number[] };
     }
   | { ok: false; errors: RuleError[] };
 
@@ -546,4 +551,65 @@ export interface PublishResponse {
   rule: RuleDetail;
   version: number;
   applied: PublishApplied;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run history
+// ---------------------------------------------------------------------------------------------
+
+/** `GET /api/rules/:id/runs` query: paging (newest first). Unknown parameters → 400. */
+export const ruleRunsQuery = z.object({ ...pagingQuery }).strict();
+export type RuleRunsQuery = z.output<typeof ruleRunsQuery>;
+
+/** What started a run: a publish applying the rule, a scheduled (cron) run, or webhook events (grouped per hour). */
+export type RuleRunKind = 'publish' | 'schedule' | 'event';
+
+/** One run's change of one tag. */
+export interface RuleRunTag {
+  tagId: number;
+  added: number;
+  removed: number;
+}
+
+/**
+ * One run of a rule, read from its `tag_ledger` rows (source `rule`): a publish or a scheduled run
+ * is one batch; event runs are single-event batches, grouped per hour (`from`..`to` the hour's
+ * first and last change, `events` the batches in it). A run that changed no tag wrote no rows
+ * and is not listed.
+ */
+export interface RuleRun {
+  /** The ledger batch id (`publish:<rule>:<version>`, `schedule:<rule>:<version>:<at>`…) or `event:<hour start ms>`. */
+  key: string;
+  kind: RuleRunKind;
+  /** First and last change of the run (epoch ms). */
+  from: number;
+  to: number;
+  /** The published versions that wrote it (one, except an event hour across a publish). */
+  versions: number[];
+  /** Event runs: how many events (ledger batches) changed tags in the hour; 1 otherwise. */
+  events: number;
+  /** Distinct contacts whose tags changed. */
+  contacts: number;
+  added: number;
+  removed: number;
+  /** Per tag, added and removed. */
+  tags: RuleRunTag[];
+}
+
+/**
+ * A problem recorded for the rule: a `rule_errors` alert's episode (the cron's error for this
+ * rule, when such an alert watches it) or the system's pause (its published rights were lost).
+ * The cron's per-run errors are not stored elsewhere.
+ */
+export interface RuleRunError {
+  at: number;
+  /** null while the episode is still open. */
+  clearedAt: number | null;
+  kind: 'alert' | 'paused';
+  reason: string;
+}
+
+/** `GET /api/rules/:id/runs` → 200 (404 for a rule the viewer may not see). */
+export interface RuleRunsResponse extends Page<RuleRun> {
+  errors: RuleRunError[];
 }

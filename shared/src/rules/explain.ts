@@ -3,7 +3,7 @@
  * value the contact has, whether it held, and a sentence in zh-CN and English ("近30天购买金额合计
  * = ¥1,280.00 ≥ ¥1,000.00"). Evaluated with the closure evaluator, so it says what execution does.
  */
-import type { CompiledRule } from './compile';
+import { formulaToLogic, type CompiledRule } from './compile';
 import { compileLogic, truthy } from './evaluate';
 import { fieldCatalog, type CustomFieldDecl, type FieldDef } from './fields';
 import { DEFAULT_TZ_OFFSET_MINUTES } from './days';
@@ -34,6 +34,17 @@ export interface RuleExplanation {
   conditions: ConditionExplanation[];
   /** Score per score node. */
   scores: Record<string, number>;
+  /**
+   * Whether the contact flows along each edge (the path through the graph): a condition's yes or
+   * no, the branch case taken, the score band. Absent for edges the compiler ignores.
+   */
+  edges: Record<string, boolean>;
+  /**
+   * Each predicate test's verdict, by test id: a condition's is its node id, a branch case's
+   * `<node id>:<case id>`, the event trigger's its node id. Evaluated whether or not the flow
+   * reaches the node (the canvas shows a verdict only where it does).
+   */
+  tests: Record<string, boolean>;
 }
 
 const OP_TEXT: Record<string, { zh: string; en: string }> = {
@@ -130,11 +141,13 @@ export function explainRule(rule: CompiledRule, data: EvalData, customFields: re
   for (const [id, logic] of Object.entries(rule.nodeLogic)) reached[id] = truthy(compileLogic(logic)(data));
   const conditions: ConditionExplanation[] = [];
   const scores: Record<string, number> = {};
+  const tests: Record<string, boolean> = {};
   for (const t of rule.tests) {
     if (t.kind === 'number') {
       scores[t.nodeId] = Number(compileLogic(t.logic)(data));
       continue;
     }
+    tests[t.id] = truthy(compileLogic(t.logic)(data));
     for (const c of t.conditions ?? []) {
       const field = catalog.get(c.condition.field);
       const actual = field?.source.kind === 'tags' ? (data.tags ?? []) : compileLogic(c.valueLogic)(data);
@@ -151,5 +164,8 @@ export function explainRule(rule: CompiledRule, data: EvalData, customFields: re
       });
     }
   }
-  return { fired: Array.isArray(fired) ? (fired as string[]) : [], reached, conditions, scores };
+  const testsById = new Map(rule.tests.map((t) => [t.id, t]));
+  const edges: Record<string, boolean> = {};
+  for (const [id, f] of Object.entries(rule.edgeFlow)) edges[id] = truthy(compileLogic(formulaToLogic(f, testsById))(data));
+  return { fired: Array.isArray(fired) ? (fired as string[]) : [], reached, conditions, scores, edges, tests };
 }

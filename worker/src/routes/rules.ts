@@ -1,5 +1,5 @@
 /**
- * Rules: list, create, draft, lifecycle, versions, compare, preview, explain and publish. The
+ * Rules: list, create, draft, lifecycle, versions, compare, runs, preview, explain and publish. The
  * contract (status codes, shapes) is `shared/src/api/rules.ts`. Handlers validate, check access
  * and answer; the work lives in `worker/src/rules/` (detail and list, lifecycle, publish, the
  * preview, rights). Every change writes its `audit_log` row in the same D1 batch as the change.
@@ -21,6 +21,7 @@ import {
   previewBody,
   publishBody,
   ruleListQuery,
+  ruleRunsQuery,
   saveDraftBody,
   versionPath,
   type RuleExplainResponse,
@@ -42,7 +43,8 @@ import { requireResumeRights, requireRuleRights } from '../rules/rights';
 import { archive, pause, resume } from '../rules/lifecycle';
 import { publishRule } from '../rules/publish';
 import { archivedThroughDay, archivedWindowErrors } from '../archive/horizon';
-import { assumeEvent, requireVisibleContact } from '../rules/explain-context';
+import { assumeEvent, contactChange, requireVisibleContact } from '../rules/explain-context';
+import { ruleRuns } from '../rules/runs';
 import { keyCreated, keyStatements } from '../search/keys';
 import { EMPTY_GRAPH, listRules, conflict, getRule, parse, ruleDetail, toVersionSummary, versionRows } from '../rules/detail';
 
@@ -140,11 +142,13 @@ export const rules = new Hono<AppEnv>()
         { path: 'contactId', message: 'no such contact' },
       ]);
     }
+    const explanation = explainRule(rule, data, ws.customFields);
     const body: RuleExplainResponse = {
       ok: true,
       contact,
-      explanation: explainRule(rule, data, ws.customFields),
+      explanation,
       assumedNodeIds: assumed,
+      change: contactChange(rule, ws, data.tags ?? [], explanation.fired),
     };
     return c.json(body);
   })
@@ -276,6 +280,13 @@ export const rules = new Hono<AppEnv>()
       }),
     ]);
     return c.json(await ruleDetail(db, id));
+  })
+
+  .get('/:id/runs', validate('param', idPath), validate('query', ruleRunsQuery), async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    await getRule(c.env.DB, id); // 404 for a rule that does not exist (one out of scope is refused before)
+    return c.json(await ruleRuns(c.env.DB, id, q.page, q.pageSize));
   })
 
   .get('/:id/compare', validate('param', idPath), validate('query', compareQuery), async (c) => {

@@ -10,6 +10,7 @@ import type {
   RuleExplainResponse,
   RuleListResponse,
   RulePreviewResponse,
+  RuleRunsResponse,
   RuleVersionDetail,
   SaveDraftBody,
 } from '@shared/api/rules';
@@ -32,4 +33,5 @@ export const compareVersions = (id: number, a: number | 'draft', b: number | 'dr
 
 export const previewRule = (body: PreviewBody) => apiPost<RulePreviewResponse>('/rules/preview', body);
 export const explainRule = (body: ExplainBody) => apiPost<RuleExplainResponse>('/rules/explain', body);
+export const getRuleRuns = (id: number, page = 1, pageSize = 20) => apiGet<RuleRunsResponse>(`/rules/${id}/runs`, { page, pageSize });
 export const publishRule = (id: number, body: PublishBody) => apiPost<PublishResponse>(`/rules/${id}/publish`, body);

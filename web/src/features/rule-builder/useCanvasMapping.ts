@@ -47,6 +47,9 @@ export function useCanvasMapping() {
   const edges = computed<Edge[]>((previous) => {
     const selected = new Set(ui.selectedEdgeIds);
     const flows = ui.counts?.edges;
+    // "try a contact": the path it takes is drawn bold, the rest faded
+    const trial = ui.trial?.edges;
+    const trialClass = (id: string) => (trial ? (trial[id] ? 'sf-edge-trial-on' : 'sf-edge-trial-off') : '');
     const next = doc.graph.edges.map((e) => {
       const tone = e.sourceHandle === 'yes' ? 'yes' : e.sourceHandle === 'no' || e.sourceHandle === 'else' ? 'no' : 'plain';
       return {
@@ -57,7 +60,7 @@ export function useCanvasMapping() {
         type: 'smoothstep',
         selected: selected.has(e.id),
         deletable: false,
-        class: ['sf-edge', `sf-edge-${tone}`, edgeErrors.value.has(e.id) ? 'sf-edge-error' : ''].join(' '),
+        class: ['sf-edge', `sf-edge-${tone}`, edgeErrors.value.has(e.id) ? 'sf-edge-error' : '', trialClass(e.id)].join(' '),
         markerEnd: MarkerType.ArrowClosed,
         // how many contacts take this path: the split a condition makes, right on the line
         ...(flows && flows[e.id] !== undefined

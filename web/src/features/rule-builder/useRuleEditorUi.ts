@@ -16,6 +16,20 @@ export interface NodeCounts {
   actions: Record<string, ActionCounts>;
 }
 
+/** A node's verdict for the contact being tried (`RuleTrialPanel`): see `trial.ts`. */
+export interface TrialVerdict {
+  state: 'passed' | 'failed' | 'unreached';
+  /** A short word beside the badge: a score, the branch case taken. */
+  detail?: string;
+}
+
+/** The result of "try a contact" shown on the canvas: each node's verdict and the edges the contact flows along. */
+export interface TrialView {
+  contactId: number;
+  verdicts: Record<string, TrialVerdict>;
+  edges: Record<string, boolean>;
+}
+
 /**
  * The editor's UI state, kept apart from the document: which nodes and edges are selected, the
  * clipboard, and the latest preview counts the nodes show as badges. Undo never touches it.
@@ -27,6 +41,10 @@ export const useRuleEditorUi = defineStore('ruleEditorUi', () => {
   const counts = shallowRef<NodeCounts | null>(null);
   /** The preview is running for the document as it is now (counts may be stale). */
   const counting = ref(false);
+  /** "Try a contact": verdicts on the nodes and the path on the edges (null: no trial shown). */
+  const trial = shallowRef<TrialView | null>(null);
+  /** The trial is being recomputed for the document as it is now. */
+  const trialing = ref(false);
 
   const selectedSet = computed(() => new Set(selectedNodeIds.value));
   /** The inspector shows a node only when exactly one is selected. */
@@ -42,7 +60,8 @@ export const useRuleEditorUi = defineStore('ruleEditorUi', () => {
     select([], []);
     counts.value = null;
     clipboard.value = null;
+    trial.value = null;
   }
 
-  return { selectedNodeIds, selectedEdgeIds, selectedSet, inspectedId, clipboard, counts, counting, select, clear };
+  return { selectedNodeIds, selectedEdgeIds, selectedSet, inspectedId, clipboard, counts, counting, trial, trialing, select, clear };
 });

@@ -31,5 +31,7 @@ export function useRuleNode<K extends RuleNode['kind']>(id: string, _kind?: K) {
   });
   const conflicts = computed(() => liveConflicts(ui.counts?.conflicts, id));
   const counting = computed(() => ui.counting);
-  return { node, errors, count, tagCounts, calls, conflicts, counting };
+  /** Its verdict for the contact being tried ("try a contact"), undefined when no trial is shown. */
+  const trial = computed(() => ui.trial?.verdicts[id]);
+  return { node, errors, count, tagCounts, calls, conflicts, counting, trial };
 }
