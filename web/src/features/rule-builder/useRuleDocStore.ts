@@ -215,9 +215,10 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     for (const e of externalErrors.value) {
       if (!out.some((x) => x.nodeId === e.nodeId && x.code === e.code)) out.push(e);
     }
-    // the product asks for weights that read as percentages; the compiler accepts any weights
+    // the product asks for weights that read as percentages (a penalty's share counts by its size,
+    // as the inspector's total shows: 30 + 25 + 20 + 15 and −10 is 100%); the compiler accepts any
     for (const n of graph.value.nodes) {
-      if (n.kind === 'score' && Math.abs(n.metrics.reduce((s, m) => s + m.weight, 0) - 100) > 1e-9) {
+      if (n.kind === 'score' && Math.abs(n.metrics.reduce((s, m) => s + Math.abs(m.weight), 0) - 100) > 1e-9) {
         out.push({ nodeId: n.id, code: 'weights_sum', message: 'score weights must sum to 100%' });
       }
     }
