@@ -28,7 +28,8 @@ import {
   type RuleVersionDetail,
 } from '@shared/api/rules';
 import { compileRule } from '@shared/rules/compile';
-import { explainRule } from '@shared/rules/explain';
+import { explainRule, namedIds } from '@shared/rules/explain';
+import { idNames } from '../contacts/id-names';
 import { dataNeeds } from '@shared/rules/needs';
 import type { JsonLogic, RuleGraph } from '@shared/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
@@ -143,7 +144,7 @@ export const rules = new Hono<AppEnv>()
     const body: RuleExplainResponse = {
       ok: true,
       contact,
-      explanation: explainRule(rule, data, ws.customFields),
+      explanation: explainRule(rule, data, ws.customFields, await idNames(db, namedIds(rule, data.contact))),
       assumedNodeIds: assumed,
     };
     return c.json(body);
