@@ -120,6 +120,27 @@ describe('Condition pickers: names and suggested values, not ids', () => {
     expect(await page.getByTestId('explain').innerText()).toContain(`所属部门 = ${pick!.deptName}`);
     await shot('why-zh');
     await page.keyboard.press('Escape');
+
+    // tags show where they sit: 抗老 under 美妆 › 护肤, and the chosen one reads as its whole path
+    await page.getByTestId('tab-inspector').click();
+    await revealNode(page, nodes.nth(0));
+    await nodes.nth(0).click();
+    await pickOption(page, page.getByTestId('field-picker'), '标签', '标签');
+    await pickOption(page, page.getByTestId('op-picker'), '', '拥有标签');
+    await page.getByTestId('tag-picker').click();
+    await page.keyboard.type('抗老');
+    const tagOption = page.locator('.el-select-dropdown__item:visible', { hasText: '抗老' }).first();
+    expect(await tagOption.innerText()).toMatch(/^美妆 › 护肤 › 抗老/);
+    await tagOption.click();
+    await expect.poll(() => page.getByTestId('tag-picker').innerText()).toContain('兴趣偏好 › 美妆 › 护肤 › 抗老');
+
+    // any day window, typed: 45 days
+    await pickOption(page, page.getByTestId('field-picker'), '事件次数', '事件次数');
+    await page.getByTestId('window-picker').click();
+    await page.keyboard.type('45');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await summaries())[0]).toMatch(/^近 45 天/);
+    expect(await page.getByTestId('window-picker').innerText()).toContain('近 45 天');
     expect(consoleErrors).toEqual([]);
   });
 
