@@ -80,6 +80,7 @@ describe('Condition pickers: names and suggested values, not ids', () => {
     await pickOption(page, page.getByTestId('op-picker'), '', '等于');
     await page.locator('.el-select[data-testid=department-picker]').click();
     await page.keyboard.type(pick!.deptName);
+    await shot('department-zh');
     await page.locator('.el-tree-node__content:visible', { hasText: pick!.deptName }).first().click();
     await expect.poll(async () => (await summaries())[0]).toBe(`所属部门 等于 ${pick!.deptName}`);
 
@@ -164,6 +165,18 @@ describe('Condition pickers: names and suggested values, not ids', () => {
       expect(await en.page.locator('[data-testid=value-option]:visible').first().innerText()).toMatch(/\d contacts$/);
       await en.page.mouse.move(5, 895);
       await en.page.screenshot({ path: 'e2e/screenshots/condition-pickers-city-en.png' });
+      // 所属部门 in English: the tree, then the node's text by name
+      await en.page.keyboard.press('Escape');
+      await pickOption(en.page, en.page.getByTestId('field-picker'), 'Department', 'Department');
+      await pickOption(en.page, en.page.getByTestId('op-picker'), '', 'is one of');
+      await en.page.locator('.el-select[data-testid=department-picker]').click();
+      await en.page.locator('.el-tree-node__content:visible').first().waitFor();
+      await en.page.screenshot({ path: 'e2e/screenshots/condition-pickers-department-en.png' });
+      const first = (await en.page.locator('.el-tree-node__content:visible').first().innerText()).trim();
+      await en.page.locator('.el-tree-node__content:visible').first().click();
+      await expect
+        .poll(() => en.page.locator('[data-testid=node-condition] [data-testid=node-summary]').first().innerText())
+        .toBe(`Department is one of ${first}`);
       expect(en.consoleErrors).toEqual([]);
     } finally {
       await en.close();
