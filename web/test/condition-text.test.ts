@@ -4,7 +4,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 vi.stubGlobal('localStorage', { getItem: () => 'zh-CN', setItem: () => undefined });
 vi.stubGlobal('navigator', { languages: ['zh-CN'], language: 'zh-CN' });
 const { i18n } = await import('../src/app/i18n');
-const { conditionText } = await import('../src/features/rule-builder/condition-text');
+const { conditionText, opLabel } = await import('../src/features/rule-builder/condition-text');
+const { conditionNames } = await import('../src/features/rule-builder/condition-names');
+const { parseDays } = await import('../src/features/rule-builder/day-window');
+const { FIELD_TYPE_OPERATORS } = await import('@shared/rules/fields');
 
 /** What a condition node reads as, in both languages: stored values in words, days conditions unambiguous. */
 describe('condition text', () => {
@@ -29,5 +32,55 @@ describe('condition text', () => {
     expect(text('en', count)).not.toContain('purchase ');
     expect(text('zh-CN', { field: 'kind', op: 'eq', value: 'group_member' })).toContain('群成员');
     expect(text('en', { field: 'kind', op: 'eq', value: 'group_member' })).toContain('Group member');
+  });
+
+  it('shows a department and an owner by name, not by id', () => {
+    conditionNames.departments.set(2, '华东大区');
+    conditionNames.users.set(7, '张丽');
+    expect(text('zh-CN', { field: 'departmentId', op: 'eq', value: 2 })).toBe('所属部门 等于 华东大区');
+    expect(text('en', { field: 'ownerUserId', op: 'in', value: [7] })).toBe('Owner is one of 张丽');
+    // a name not known (yet, or outside the viewer's scope) reads as an id, never a bare number
+    expect(text('zh-CN', { field: 'ownerUserId', op: 'eq', value: 99 })).toBe('负责人 等于 #99');
+    expect(text('zh-CN', { field: 'messageCount', op: 'eq', value: 2 })).toBe('消息数 等于 2');
+  });
+
+  it('offers no two operators of one field type under the same name, in either language', () => {
+    for (const locale of ['zh-CN', 'en'] as const) {
+      i18n.global.locale.value = locale;
+      for (const [type, ops] of Object.entries(FIELD_TYPE_OPERATORS)) {
+        const labels = ops.map(opLabel);
+        expect(new Set(labels).size, `${locale} ${type}: ${labels.join(' | ')}`).toBe(labels.length);
+      }
+    }
+  });
+
+  it('words the date operators as whole phrases in the picker', () => {
+    i18n.global.locale.value = 'zh-CN';
+    expect(FIELD_TYPE_OPERATORS.date.map(opLabel)).toEqual([
+      '早于某日期',
+      '晚于某日期',
+      '在最近 N 天内',
+      '距今超过 N 天',
+      '为空',
+      '不为空',
+    ]);
+    i18n.global.locale.value = 'en';
+    expect(FIELD_TYPE_OPERATORS.date.map(opLabel)).toEqual([
+      'before a date',
+      'after a date',
+      'within the last N days',
+      'more than N days ago',
+      'is empty',
+      'is not empty',
+    ]);
+  });
+
+  it('takes any whole number of days from 1 to 3660 as a window', () => {
+    expect(parseDays(45)).toBe(45);
+    expect(parseDays(' 45 ')).toBe(45);
+    expect(parseDays('45天')).toBe(45);
+    expect(parseDays('120 days')).toBe(120);
+    expect(parseDays(3660)).toBe(3660);
+    for (const bad of [0, -3, 2.5, 3661, 'abc', '', null, undefined]) expect(parseDays(bad), String(bad)).toBeUndefined();
   });
 });

@@ -28,6 +28,7 @@ import { home } from './routes/home';
 import { alerts } from './routes/alerts';
 import { publishing } from './routes/publishing';
 import { templates } from './routes/templates';
+import { fieldValues } from './routes/field-values';
 import { authenticate } from './auth/access';
 
 /**
@@ -80,3 +81,4 @@ app.route('/api/home', home);
 app.route('/api/alerts', alerts);
 app.route('/api/publishing', publishing);
 app.route('/api/templates', templates);
+app.route('/api/field-values', fieldValues);

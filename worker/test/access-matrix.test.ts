@@ -423,6 +423,7 @@ const ROUTES: Record<string, Route | 'public'> = {
     call: async (u) => apiAs(u, `/api/wecom/connections/${await newWecomConnection()}`, { method: 'DELETE' }),
   },
   'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
+  'GET /api/field-values': { policy: any, call: (u) => get(u, '/api/field-values?field=region') },
   'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },
 
   'GET /api/taxonomy/config': { policy: any, call: (u) => get(u, '/api/taxonomy/config') },

@@ -79,6 +79,15 @@ const OP_TEXT: Record<string, { zh: string; en: string }> = {
   in_rollout: { zh: '在灰度范围', en: 'is in the rollout' },
 };
 
+/**
+ * Names of the ids some fields hold (所属部门, 负责人), by field key: the sentence says
+ * "所属部门 = 华东大区", not "= 2". An id without a name shows as the number.
+ */
+export type IdNames = Partial<Record<'departmentId' | 'ownerUserId', ReadonlyMap<number, string>>>;
+
+/** The fields whose values are ids with names. */
+export const NAMED_ID_FIELDS = ['departmentId', 'ownerUserId'] as const;
+
 /** Yuan with two decimals and thousands separators, from fen (no Intl: same output everywhere). */
 export function formatFen(fen: number): string {
   const neg = fen < 0;
@@ -94,9 +103,11 @@ export function formatLocalTime(ms: number, tzOffsetMinutes: number): string {
   return new Date(ms + tzOffsetMinutes * 60_000).toISOString().slice(0, 16).replace('T', ' ');
 }
 
-function formatValue(v: unknown, field: FieldDef | undefined, tz: number, lang: 'zh' | 'en'): string {
+function formatValue(v: unknown, field: FieldDef | undefined, tz: number, lang: 'zh' | 'en', names: IdNames = {}): string {
   if (v === null || v === undefined) return lang === 'zh' ? '（空）' : '(missing)';
-  if (Array.isArray(v)) return `[${v.map((x) => formatValue(x, field, tz, lang)).join(', ')}]`;
+  if (Array.isArray(v)) return `[${v.map((x) => formatValue(x, field, tz, lang, names)).join(', ')}]`;
+  const idName = typeof v === 'number' && field ? names[field.key as keyof IdNames]?.get(v) : undefined;
+  if (idName !== undefined) return idName;
   if (typeof v === 'number' && field?.money) return formatFen(v);
   if (typeof v === 'number' && field?.type === 'date') return formatLocalTime(v, tz);
   const named = typeof v === 'string' && field ? ENUM_VALUE_LABELS[field.key as keyof typeof ENUM_VALUE_LABELS]?.[v] : undefined;
@@ -117,13 +128,21 @@ function fieldLabel(field: FieldDef | undefined, c: ConditionSpec, lang: 'zh' | 
   return `${type} ${amount ? 'amount' : 'count'} in the last ${days} days${ch}`;
 }
 
-function sentence(c: ConditionSpec, field: FieldDef | undefined, actual: unknown, held: boolean, tz: number, lang: 'zh' | 'en'): string {
+function sentence(
+  c: ConditionSpec,
+  field: FieldDef | undefined,
+  actual: unknown,
+  held: boolean,
+  tz: number,
+  lang: 'zh' | 'en',
+  names: IdNames = {},
+): string {
   let expected = '';
   if (c.op === 'within_last_days') expected = lang === 'zh' ? `${String(c.value)} 天内` : `${String(c.value)} days`;
   else if (c.op === 'more_than_days_ago') expected = lang === 'zh' ? `${String(c.value)} 天` : `${String(c.value)} days ago`;
-  else if (c.value !== undefined) expected = formatValue(c.value, field, tz, lang);
+  else if (c.value !== undefined) expected = formatValue(c.value, field, tz, lang, names);
   return [
-    `${fieldLabel(field, c, lang)} = ${formatValue(actual, field, tz, lang)}`,
+    `${fieldLabel(field, c, lang)} = ${formatValue(actual, field, tz, lang, names)}`,
     OP_TEXT[c.op]?.[lang] ?? c.op,
     expected,
     held ? '✓' : '✗',
@@ -132,8 +151,13 @@ function sentence(c: ConditionSpec, field: FieldDef | undefined, actual: unknown
     .join(' ');
 }
 
-/** Explains a compiled rule for one contact. */
-export function explainRule(rule: CompiledRule, data: EvalData, customFields: readonly CustomFieldDecl[] = []): RuleExplanation {
+/** Explains a compiled rule for one contact; `names` turns department and owner ids into names. */
+export function explainRule(
+  rule: CompiledRule,
+  data: EvalData,
+  customFields: readonly CustomFieldDecl[] = [],
+  names: IdNames = {},
+): RuleExplanation {
   const catalog = fieldCatalog(customFields);
   const tz = data.tzOffsetMinutes ?? DEFAULT_TZ_OFFSET_MINUTES;
   const fired = compileLogic(rule.logic)(data);
@@ -160,7 +184,10 @@ export function explainRule(rule: CompiledRule, data: EvalData, customFields: re
         expected: c.condition.value,
         actual: actual ?? null,
         held,
-        text: { zh: sentence(c.condition, field, actual, held, tz, 'zh'), en: sentence(c.condition, field, actual, held, tz, 'en') },
+        text: {
+          zh: sentence(c.condition, field, actual, held, tz, 'zh', names),
+          en: sentence(c.condition, field, actual, held, tz, 'en', names),
+        },
       });
     }
   }
@@ -168,4 +195,18 @@ export function explainRule(rule: CompiledRule, data: EvalData, customFields: re
   const edges: Record<string, boolean> = {};
   for (const [id, f] of Object.entries(rule.edgeFlow)) edges[id] = truthy(compileLogic(formulaToLogic(f, testsById))(data));
   return { fired: Array.isArray(fired) ? (fired as string[]) : [], reached, conditions, scores, edges, tests };
+}
+
+/** The ids of `NAMED_ID_FIELDS` a rule's conditions name, and the contact's own, per field: what `IdNames` must cover. */
+export function namedIds(rule: CompiledRule, contact: Record<string, unknown>): Record<(typeof NAMED_ID_FIELDS)[number], number[]> {
+  const out = { departmentId: new Set<number>(), ownerUserId: new Set<number>() };
+  for (const t of rule.tests) {
+    for (const { condition: c } of t.conditions ?? []) {
+      if (c.field !== 'departmentId' && c.field !== 'ownerUserId') continue;
+      for (const v of Array.isArray(c.value) ? c.value : [c.value]) if (typeof v === 'number') out[c.field].add(v);
+      const own = contact[c.field];
+      if (typeof own === 'number') out[c.field].add(own);
+    }
+  }
+  return { departmentId: [...out.departmentId], ownerUserId: [...out.ownerUserId] };
 }

@@ -29,7 +29,8 @@ import {
   type RuleVersionDetail,
 } from '@shared/api/rules';
 import { compileRule } from '@shared/rules/compile';
-import { explainRule } from '@shared/rules/explain';
+import { explainRule, namedIds } from '@shared/rules/explain';
+import { idNames } from '../contacts/id-names';
 import { dataNeeds } from '@shared/rules/needs';
 import type { JsonLogic, RuleGraph } from '@shared/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
@@ -142,7 +143,7 @@ export const rules = new Hono<AppEnv>()
         { path: 'contactId', message: 'no such contact' },
       ]);
     }
-    const explanation = explainRule(rule, data, ws.customFields);
+    const explanation = explainRule(rule, data, ws.customFields, await idNames(db, namedIds(rule, data.contact)));
     const body: RuleExplainResponse = {
       ok: true,
       contact,

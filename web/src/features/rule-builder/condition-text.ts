@@ -3,6 +3,7 @@ import { CONDITION_OPERATORS } from '@shared/rules/operators';
 import type { AggregateParams, ConditionSpec } from '@shared/rules/types';
 import { i18n } from '../../app/i18n';
 import { formatFen, formatNumber } from '../../app/format';
+import { departmentName, userName } from './condition-names';
 
 const formatDate = (ms: number) => new Date(ms).toLocaleDateString(i18n.global.locale.value, { dateStyle: 'medium' });
 
@@ -25,6 +26,9 @@ function valueText(f: FieldDef, v: unknown): string {
   const t = i18n.global.t;
   const one = (x: unknown): string => {
     if (typeof x === 'number') {
+      // ids read as names: 所属部门 等于 华东大区, never "= 2"
+      if (f.key === 'departmentId') return departmentName(x) ?? `#${x}`;
+      if (f.key === 'ownerUserId') return userName(x) ?? `#${x}`;
       if (f.money) return formatFen(x);
       if (f.type === 'date') return formatDate(x);
       return formatNumber(x);
@@ -64,4 +68,16 @@ export function conditionText(c: ConditionSpec, customFields: readonly CustomFie
     return `${label} ${t(c.op === 'within_last_days' ? 'rules.op.daysWithin' : 'rules.op.daysAgo', { n: c.value as number })}`;
   if (kind === 'rollout') return `${label} ${opText} ${(c.value as { percent: number }).percent}%`;
   return `${label} ${opText} ${valueText(f, c.value)}`;
+}
+
+/**
+ * An operator's name in the operator picker: whole phrases where the bare word would be
+ * ambiguous ("早于某日期", "在最近 N 天内", "距今超过 N 天"), the node's word otherwise.
+ */
+export function opLabel(op: string): string {
+  const t = i18n.global.t;
+  if (op === 'within_last_days') return t('rules.op.daysWithin', { n: 'N' });
+  if (op === 'more_than_days_ago') return t('rules.op.daysAgo', { n: 'N' });
+  if (op === 'before' || op === 'after') return t(`rules.opPick.${op}`);
+  return t(`rules.op.${op}`);
 }

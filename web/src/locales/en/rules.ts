@@ -425,6 +425,22 @@ const en: typeof zh = {
       open: 'still open',
       loadFailed: 'Could not load the runs',
     },
+    /** Value pickers of a condition: names for ids, suggested values with counts. */
+    picker: {
+      department: 'Choose a department',
+      owner: 'Search owners by name',
+      noOwner: 'No matching people',
+      value: 'Choose or type a value',
+      noValues: 'No suggestions yet; type a value',
+      valuesFailed: 'Suggestions failed to load; type a value',
+      holders: '{n} contacts',
+      daysHint: 'Choose or type a number of days (1–3660)',
+    },
+    /** Operator names in the picker, where the bare word would be ambiguous. */
+    opPick: {
+      before: 'before a date',
+      after: 'after a date',
+    },
   },
 };
 export default en;

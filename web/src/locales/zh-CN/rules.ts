@@ -406,5 +406,21 @@ export default {
       open: '未恢复',
       loadFailed: '运行记录加载失败',
     },
+    /** Value pickers of a condition: names for ids, suggested values with counts. */
+    picker: {
+      department: '选择部门',
+      owner: '输入姓名或拼音搜索负责人',
+      noOwner: '没有匹配的人员',
+      value: '选择或输入值',
+      noValues: '暂无可建议的值，可直接输入',
+      valuesFailed: '建议值加载失败，可直接输入',
+      holders: '{n} 人',
+      daysHint: '选择或输入天数（1–3660）',
+    },
+    /** Operator names in the picker, where the bare word would be ambiguous. */
+    opPick: {
+      before: '早于某日期',
+      after: '晚于某日期',
+    },
   },
 };
