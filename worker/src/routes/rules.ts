@@ -143,7 +143,12 @@ export const rules = new Hono<AppEnv>()
         { path: 'contactId', message: 'no such contact' },
       ]);
     }
-    const explanation = explainRule(rule, data, ws.customFields, await idNames(db, namedIds(rule, data.contact)));
+    const explanation = explainRule(
+      rule,
+      data,
+      ws.customFields,
+      await idNames(db, c.get('user'), namedIds(rule, data.contact), data.contact),
+    );
     const body: RuleExplainResponse = {
       ok: true,
       contact,
