@@ -25,6 +25,8 @@ import { consumeWecomSync, consumeWecomSyncDead } from '../src/wecom/sync/consum
 import type { WecomSyncMessage } from '../src/wecom/sync/message';
 import { startSync } from '../src/wecom/sync/runs';
 import { pushConnection } from '../src/wecom/push/tick';
+import { retryFailedPushes } from '../src/wecom/push/status';
+import { ApiError } from '../src/errors';
 
 const db = env.DB;
 const send = (path: string, method: string, body?: unknown) =>
@@ -237,5 +239,35 @@ describe('push now when WeCom refuses', () => {
     expect(now.status).toBe(502);
     expect(now.body.error.code).toBe('unavailable');
     expect(now.body.error.message).toMatch(/errcode \d+/);
+  });
+});
+
+describe('a WeCom queue that refuses', () => {
+  it('makes retry a 503 naming the queue, and the failed pushes stay failed (none left queued without a message)', async () => {
+    const corp = await seedCorp({ followUsers: 1, contacts: 2 });
+    const contactId = (await db.prepare('SELECT id FROM contacts ORDER BY id LIMIT 1').first<number>('id'))!;
+    await db
+      .prepare(
+        `INSERT INTO wecom_push_log (connection_id, contact_id, status, attempts, errcode, updated_at) VALUES (?, ?, 'dead', 6, 48002, 1)`,
+      )
+      .bind(corp.connectionId, contactId)
+      .run();
+    const refusing = {
+      ...env,
+      WECOM_SYNC: {
+        send: async () => Promise.reject(new Error('queue is full')),
+        sendBatch: async () => Promise.reject(new Error('queue is full')),
+      } as unknown as Queue,
+    } as Env;
+    const err = await retryFailedPushes(refusing, corp.connectionId, { userId: 9001, ip: null }, Date.now()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 503, code: 'unavailable' });
+    expect((err as Error).message).toContain('WeCom queue');
+    expect(
+      await db
+        .prepare('SELECT status FROM wecom_push_log WHERE connection_id = ? AND contact_id = ?')
+        .bind(corp.connectionId, contactId)
+        .first('status'),
+    ).toBe('dead');
   });
 });

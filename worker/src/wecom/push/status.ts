@@ -16,6 +16,24 @@ import { pushConnection } from './tick';
 
 const FAILED_SHOWN = 20;
 
+/**
+ * `env` whose WeCom queue answers a refused send with a 503 naming it (the intake routes do the
+ * same), for the two buttons below: a person pressed them and can press again.
+ */
+function refusingQueue(env: Env): Env {
+  const queue = env.WECOM_SYNC;
+  const refused = (e: unknown): never => {
+    throw new ApiError(503, 'unavailable', `The WeCom queue refused the pushes: ${e instanceof Error ? e.message : String(e)}; try again`);
+  };
+  return {
+    ...env,
+    WECOM_SYNC: {
+      send: (body: unknown, opts?: QueueSendOptions) => queue.send(body, opts).catch(refused),
+      sendBatch: (msgs: Iterable<MessageSendRequest<unknown>>, opts?: QueueSendBatchOptions) => queue.sendBatch(msgs, opts).catch(refused),
+    } as Queue,
+  };
+}
+
 async function corpOf(db: D1Database, connectionId: number): Promise<{ corpId: string; canCall: boolean }> {
   const row = await db
     .prepare('SELECT corp_id, contact_secret_enc IS NOT NULL AS can_call FROM wecom_connections WHERE id = ?')
@@ -85,7 +103,7 @@ export async function pushStatus(db: D1Database, connectionId: number): Promise<
 export async function pushNow(env: Env, connectionId: number, actor: Actor, now: number): Promise<WecomPushNowResult> {
   const { corpId, canCall } = await corpOf(env.DB, connectionId);
   if (!canCall) throw new ApiError(409, 'conflict', 'The connection has no 客户联系 secret: Segflow cannot call WeCom for it');
-  const r = await pushConnection(env, connectionId, now).catch((e: unknown) => {
+  const r = await pushConnection(refusingQueue(env), connectionId, now).catch((e: unknown) => {
     if (e instanceof WecomApiError) {
       const words = errcodeWords(e.errcode, e.errmsg);
       throw new ApiError(502, 'unavailable', `WeCom answered errcode ${e.errcode}: ${words.en} (${words['zh-CN']})`);
@@ -122,7 +140,7 @@ export async function retryFailedPushes(env: Env, connectionId: number, actor: A
   const ids = results.map((r) => r.contact_id);
   // sent before the rows change: a failed send leaves them dead (shown, retried again), never
   // queued without a message; a push that runs first marks its row sent, which the update skips
-  await queuePushes(env, connectionId, ids);
+  await queuePushes(refusingQueue(env), connectionId, ids);
   await db.batch([
     db
       .prepare(
