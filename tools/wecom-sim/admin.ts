@@ -142,9 +142,10 @@ export function adminRoutes(core: WecomSimCore): Hono {
   });
 
   /**
-   * POST /__sim/corps/:corpid/faults {api?, errcode, count?, durationMs?}: the next `count` calls
+   * POST /__sim/corps/:corpid/faults {api?, errcode, count?, durationMs?, after?}: the next `count` calls
    * (default 1) to `api` (a path under /cgi-bin/, e.g. `externalcontact/mark_tag`; default any)
-   * answer `errcode`; with `durationMs` and no count, every call for that long (a storm).
+   * answer `errcode`; with `durationMs` and no count, every call for that long (a storm); with
+   * `after`, that many matching calls are answered first.
    * DELETE clears them; GET lists them.
    */
   admin.post('/corps/:corpid/faults', async (c) => {
@@ -156,6 +157,7 @@ export function adminRoutes(core: WecomSimCore): Hono {
       ...(typeof body.api === 'string' ? { api: body.api } : {}),
       ...(typeof body.count === 'number' ? { count: body.count } : {}),
       ...(typeof body.durationMs === 'number' ? { durationMs: body.durationMs } : {}),
+      ...(typeof body.after === 'number' ? { after: body.after } : {}),
     });
     return c.json(core.state.faults.get(corp.corpid) ?? []);
   });

@@ -48,6 +48,8 @@ export interface Fault {
   api: string;
   errcode: number;
   remaining: number;
+  /** matching calls let through before the fault starts */
+  after?: number;
   /** the fault ends at this corp time (ms), if set */
   until?: number;
 }
@@ -198,19 +200,24 @@ export function createSimCore(options: WecomSimOptions = {}) {
           continue;
         }
         if (f.api !== '*' && f.api !== api) continue;
+        if (f.after) {
+          f.after--;
+          return null;
+        }
         f.remaining--;
         if (f.remaining <= 0) list.splice(i, 1);
         return f.errcode;
       }
       return null;
     },
-    addFault(corp: Corp, f: { api?: string; errcode: number; count?: number; durationMs?: number }) {
+    addFault(corp: Corp, f: { api?: string; errcode: number; count?: number; durationMs?: number; after?: number }) {
       let list = state.faults.get(corp.corpid);
       if (!list) state.faults.set(corp.corpid, (list = []));
       list.push({
         api: f.api ?? '*',
         errcode: f.errcode,
         remaining: f.count ?? (f.durationMs != null ? Number.POSITIVE_INFINITY : 1),
+        ...(f.after ? { after: f.after } : {}),
         ...(f.durationMs != null ? { until: core.now(corp) + f.durationMs } : {}),
       });
     },

@@ -92,6 +92,17 @@ describe('injected faults (/__sim/corps/:corpid/faults)', () => {
     expect((await wecom(api, undefined, t)).errcode).toBe(0);
   });
 
+  it('lets `after` matching calls through first, then answers the errcode', async () => {
+    const { wecom, token, admin } = setup();
+    const t = await token();
+    await admin('/corps/wwtest/faults', { api, errcode: 48002, after: 2 });
+    expect((await wecom('externalcontact/get_corp_tag_list', {}, t)).errcode).toBe(0);
+    expect((await wecom(api, undefined, t)).errcode).toBe(0);
+    expect((await wecom(api, undefined, t)).errcode).toBe(0);
+    expect((await wecom(api, undefined, t)).errcode).toBe(48002);
+    expect((await wecom(api, undefined, t)).errcode).toBe(0);
+  });
+
   it('runs a 45009 storm over every API for a while', async () => {
     const { wecom, token, admin, clock } = setup();
     const t = await token();

@@ -19,7 +19,7 @@ import { markLog, pushContact, type CallGate } from '../push/push';
 import { applyHint } from './hints';
 import { isSyncMessage, sendSync, type WecomSyncMessage } from './message';
 import { failRun, readRun, recordRunError } from './runs';
-import { runStep } from './step';
+import { runSteps } from './step';
 
 /** Seconds before retry n (1-based) of a failed page: 2, 4, 8, 16, 32. */
 export const retryDelaySeconds = (attempts: number) => Math.min(300, 2 ** Math.max(1, attempts));
@@ -91,7 +91,10 @@ async function consumeOne(msg: Message<unknown>, env: Env, gate: CallGate): Prom
   }
   try {
     if (body.type === 'step') {
-      const outcome = await runStep(env, body.runId, body.step);
+      // a later page's refusal is kept on the run; that page's own message (queued by the page before it) retries it
+      const outcome = await runSteps(env, body.runId, body.step, (e) =>
+        e instanceof WecomRateLimitedError ? Promise.resolve() : keepError(env.DB, body.runId, e),
+      );
       if (outcome === 'ahead') {
         msg.retry({ delaySeconds: AHEAD_DELAY_SECONDS });
         return;

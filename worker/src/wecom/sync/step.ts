@@ -15,6 +15,10 @@
  * retried and the early next one finds the run still at this step and waits (retried with a
  * delay); if sending fails, nothing is written and this message is retried. So a run never
  * stalls on a lost message and never writes a page twice.
+ *
+ * Past the single-call pages, one message runs many pages in a row (`runSteps`), each page's
+ * calls made while the page before it is written; the guard and the next page's message stay per
+ * page (the message delayed when this invocation writes that page itself).
  */
 import type { WecomSyncPhase } from '@shared/api/wecom';
 import { WecomClient } from '../client';
@@ -48,18 +52,111 @@ interface Plan {
   finish?: boolean;
   /** after commit */
   after?: () => Promise<void>;
+  /** the next page's answers, asked for during this page's write */
+  prefetch?: Prefetch;
 }
 
-/** Runs page `step` of run `runId`. */
-export async function runStep(env: Env, runId: number, step: number, now = Date.now()): Promise<StepOutcome> {
+/** One contacts page: batch/get_by_user followed from `cursor` for up to `calls` calls. */
+export interface ContactsPage {
+  items: { external_contact: WecomCustomerIn; follow_info: FollowInfo }[];
+  next: string;
+}
+
+async function fetchContacts(client: WecomClient, userids: string[], cursor: string, calls: number): Promise<ContactsPage> {
+  const items: ContactsPage['items'] = [];
+  let next = cursor;
+  for (let i = 0; i < calls; i++) {
+    const a = await client.post<{
+      external_contact_list?: { external_contact: WecomCustomerIn; follow_info: FollowInfo }[];
+      next_cursor?: string;
+    }>('/cgi-bin/externalcontact/batch/get_by_user', {
+      userid_list: userids,
+      cursor: next,
+      limit: RELATIONS_PER_PAGE,
+    });
+    items.push(...(a.external_contact_list ?? []));
+    next = a.next_cursor ?? '';
+    if (next === '') break;
+  }
+  return { items, next };
+}
+
+/**
+ * A contacts page's batch/get_by_user answers, asked for while the page before it is written
+ * (its cursor is known before that page's D1 batch). Used by the next page only if the run is
+ * where it was asked for (same step, slice and cursor); else dropped, its calls wasted, nothing written.
+ */
+export interface Prefetch {
+  runId: number;
+  step: number;
+  userOffset: number;
+  cursor: string;
+  answer: Promise<ContactsPage>;
+}
+
+/** Contacts pages one message runs in a row at most (each its own guarded batch), and for how long. */
+export const PAGES_PER_MESSAGE = 20;
+export const MESSAGE_BUDGET_MS = 8_000;
+/** The delay of the message a page queues for the next one when this invocation goes on to write it. */
+export const HANDOVER_DELAY_SECONDS = 30;
+
+/**
+ * Runs page `step` of run `runId` and, while that page was a contacts page of many calls whose
+ * next page is in the same slice, the pages after it (up to PAGES_PER_MESSAGE, MESSAGE_BUDGET_MS),
+ * each page's WeCom calls made while the page before it is written: a run's chain of messages
+ * cost a queue hop, a run read and the WeCom calls' wait per page, all on the critical path.
+ * Every page still queues the next page's message before its batch, as a page alone does; when
+ * this invocation goes on to that page itself, the message is delayed (HANDOVER_DELAY_SECONDS)
+ * and later dropped as stale. So should the invocation stop anywhere (a crash, an error on a
+ * later page), the message of the first page not written is queued and carries the run on from
+ * there; the last page's goes out at once. A WeCom error on a later page ends the loop (kept on
+ * the run) and that page's message retries it.
+ */
+export async function runSteps(
+  env: Env,
+  runId: number,
+  step: number,
+  onLaterPageError: (e: unknown) => Promise<void>,
+): Promise<StepOutcome> {
+  const started = Date.now();
+  let r = await runStep(env, runId, step, started, undefined, PAGES_PER_MESSAGE > 1);
+  for (let pages = 1; r.outcome === 'next' && r.prefetch; pages++) {
+    const more = pages + 1 < PAGES_PER_MESSAGE && Date.now() - started < MESSAGE_BUDGET_MS;
+    try {
+      r = await runStep(env, runId, r.prefetch.step, Date.now(), r.prefetch, more);
+    } catch (e) {
+      await onLaterPageError(e);
+      return 'next';
+    }
+  }
+  return r.outcome;
+}
+
+/** Runs page `step` of run `runId` (`prefetch`: its answers, if asked for already; `chain`: ask for the next page's during this one's write). */
+export async function runStep(
+  env: Env,
+  runId: number,
+  step: number,
+  now = Date.now(),
+  prefetch?: Prefetch,
+  chain = false,
+): Promise<{ outcome: StepOutcome; prefetch?: Prefetch }> {
   const db = env.DB;
   const run = await readRun(db, runId);
-  if (!run || run.status !== 'running') return 'finished';
-  if (step < run.step) return 'stale';
-  if (step > run.step) return 'ahead';
+  if (!run || run.status !== 'running') return { outcome: 'finished' };
+  if (step < run.step) return { outcome: 'stale' };
+  if (step > run.step) return { outcome: 'ahead' };
   const client = new WecomClient(env, run.connection_id, 'contact');
   const src = { source: 'wecom' as const, batchId: `wecom-sync:${run.id}`, at: now };
-  const plan = await planPage(db, client, run, src, env);
+  const usable =
+    prefetch &&
+    prefetch.runId === run.id &&
+    prefetch.step === step &&
+    prefetch.userOffset === run.user_offset &&
+    prefetch.cursor === run.cursor
+      ? prefetch.answer
+      : undefined;
+  const plan = await planPage(db, client, run, src, env, usable, chain);
 
   const sets: string[] = ['step = step + 1', 'updated_at = ?'];
   const args: unknown[] = [now];
@@ -75,7 +172,11 @@ export async function runStep(env: Env, runId: number, step: number, now = Date.
     sets.push(`status = 'finished'`, 'finished_at = ?');
     args.push(now);
   }
-  if (!plan.finish) await sendSync(env, { v: 1, type: 'step', runId, step: step + 1 });
+  // a page handing over to the next in this invocation queues the next one's message all the same, but
+  // delayed: it only matters if this invocation stops before that page is written (then it carries the
+  // run on from there); arriving later, it finds the run moved on and is dropped. Not delayed, a loop's
+  // messages would pile up behind it and be delivered during it (miniflare dispatches a full batch at once)
+  if (!plan.finish) await sendSync(env, { v: 1, type: 'step', runId, step: step + 1 }, plan.prefetch ? HANDOVER_DELAY_SECONDS : 0);
   try {
     await db.batch([
       db
@@ -86,11 +187,11 @@ export async function runStep(env: Env, runId: number, step: number, now = Date.
       ...plan.writes,
     ]);
   } catch (e) {
-    if (String(e).includes('malformed JSON')) return 'stale';
+    if (String(e).includes('malformed JSON')) return { outcome: 'stale' };
     throw e;
   }
   await plan.after?.();
-  return plan.finish ? 'done' : 'next';
+  return plan.finish ? { outcome: 'done' } : { outcome: 'next', ...(plan.prefetch ? { prefetch: plan.prefetch } : {}) };
 }
 
 async function planPage(
@@ -99,6 +200,8 @@ async function planPage(
   run: RunRow,
   src: { source: 'wecom'; batchId: string; at: number },
   queue: Pick<Env, 'WECOM_SYNC'>,
+  prefetched?: Promise<ContactsPage>,
+  chain = false,
 ): Promise<Plan> {
   const phase = run.phase as WecomSyncPhase | 'done';
   switch (phase) {
@@ -149,20 +252,16 @@ async function planPage(
       // up to CALLS_PER_STEP: a step's fixed cost (run read, reads before the write, queue hop, one D1 batch) is
       // most of a page's time, and WeCom's limits are counted per call, not per step
       const calls = run.relations < SINGLE_CALL_RELATIONS ? 1 : CALLS_PER_STEP;
-      const items: { external_contact: WecomCustomerIn; follow_info: FollowInfo }[] = [];
-      let next = run.cursor;
-      for (let i = 0; i < calls; i++) {
-        const a = await client.post<{
-          external_contact_list?: { external_contact: WecomCustomerIn; follow_info: FollowInfo }[];
-          next_cursor?: string;
-        }>('/cgi-bin/externalcontact/batch/get_by_user', {
-          userid_list: results.map((r) => r.userid),
-          cursor: next,
-          limit: RELATIONS_PER_PAGE,
-        });
-        items.push(...(a.external_contact_list ?? []));
-        next = a.next_cursor ?? '';
-        if (next === '') break;
+      const userids = results.map((r) => r.userid);
+      const { items, next } = await (calls === CALLS_PER_STEP && prefetched
+        ? prefetched
+        : fetchContacts(client, userids, run.cursor, calls));
+      // the next page of this slice, asked for now: its calls overlap this page's reads, JS and D1 batch
+      let prefetch: Prefetch | undefined;
+      if (chain && calls === CALLS_PER_STEP && next !== '') {
+        const answer = fetchContacts(client, userids, next, CALLS_PER_STEP);
+        answer.catch(() => undefined); // awaited (and thrown) by the next page; dropped if this one fails
+        prefetch = { runId: run.id, step: run.step + 1, userOffset: run.user_offset, cursor: next, answer };
       }
       const customers = [...new Map(items.map((i) => [i.external_contact.external_userid, i.external_contact])).values()];
       const relations = items.map((i) => relationOf(i.external_contact.external_userid, i.follow_info));
@@ -189,6 +288,7 @@ async function planPage(
           : { cursor: next },
         add: { relations: relations.length, customers: fresh ?? 0 },
         after: () => queuePushes(queue, run.connection_id, reverts.contactIds),
+        ...(prefetch ? { prefetch } : {}),
       };
     }
     case 'chats': {
