@@ -91,8 +91,9 @@ async function query<T>(sql: string): Promise<T[]> {
         JSON.parse(wrangler('d1', 'execute', 'DB', '--local', '--persist-to', dir, '--json', '--command', sql)) as { results: T[] }[]
       ).at(-1)!.results;
     } catch (e) {
-      if (attempt >= 8 || !/SQLITE_BUSY|locked/.test(String(e))) throw e;
-      await sleep(300 * attempt);
+      // wrangler dev's workerd holds the same SQLite file: asked again for up to ~40 s
+      if (attempt >= 20 || !/SQLITE_BUSY|locked/.test(String(e))) throw e;
+      await sleep(Math.min(300 * attempt, 3000));
     }
   }
 }

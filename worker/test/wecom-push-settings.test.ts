@@ -145,6 +145,75 @@ describe('a tag group’s WeCom settings (PUT /api/wecom/tag-groups/:id)', () =>
   });
 });
 
+describe('WeCom-owned tags and the corp tag limit on the tag routes', () => {
+  it('refuses a manual edit of a tag WeCom owns (409 naming the policy), and allows it once the group is Segflow-owned', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    await db.prepare(`UPDATE tag_groups SET wecom_policy = 'wecom' WHERE id = ?`).bind(corp.groupId).run();
+    const contactId = (await db
+      .prepare(`SELECT c.id FROM contacts c JOIN wecom_relations r ON r.external_userid = c.external_id WHERE r.connection_id = ? LIMIT 1`)
+      .bind(corp.connectionId)
+      .first<number>('id'))!;
+    const tagId = corp.ids.get('甲')!;
+    const held = () =>
+      db.prepare('SELECT count(*) AS n FROM contact_tags WHERE contact_id = ? AND tag_id = ?').bind(contactId, tagId).first('n');
+    const edit = (body: unknown) => send(`/api/contacts/${contactId}/tags`, 'POST', body);
+    const refused = await edit({ add: [tagId] });
+    expect(refused.status, JSON.stringify(refused.body)).toBe(409);
+    expect(refused.body.error.message).toContain('WeCom owns');
+    expect(refused.body.error.details).toEqual([{ path: 'add.0', message: expect.stringContaining('甲') }]);
+    expect(await held()).toBe(0);
+    // a group the pull mapped from WeCom (not synced) is WeCom's too: removing one of its tags is refused
+    const pulled = await db
+      .prepare(
+        `SELECT ct.tag_id FROM contact_tags ct JOIN wecom_tag_map m ON m.kind = 'tag' AND m.segflow_id = ct.tag_id AND m.connection_id = ?
+         JOIN tags t ON t.id = ct.tag_id JOIN tag_groups g ON g.id = t.group_id WHERE ct.contact_id = ? AND g.wecom_sync = 0 LIMIT 1`,
+      )
+      .bind(corp.connectionId, contactId)
+      .first<number>('tag_id');
+    if (pulled != null) {
+      const r = await edit({ remove: [pulled] });
+      expect(r.status).toBe(409);
+      expect(r.body.error.details).toEqual([{ path: 'remove.0', message: expect.stringContaining('owned by WeCom') }]);
+    }
+    // Segflow owns: the same edit goes through
+    expect((await putSettings(corp.groupId, { sync: true, policy: 'segflow' })).status).toBe(200);
+    const ok = await edit({ add: [tagId] });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(await held()).toBe(1);
+  });
+
+  it('refuses a new tag in a synced group once a connected company holds 10,000 corp tags; a group not synced is not limited', async () => {
+    const corp = await seedCorp();
+    const { tags } = await sim<{ tags: unknown[] }>(`/corps/${corp.corpid}/tags`);
+    await sim(`/corps/${corp.corpid}/changes/create-tag`, {
+      group_name: '填充',
+      tag: Array.from({ length: 9_999 - tags.length }, (_, i) => ({ name: `填充${i}` })),
+    });
+    await db.prepare('UPDATE tag_groups SET wecom_sync = 0').run();
+    const synced = await plainGroup(`已同步${seq}`);
+    expect((await putSettings(synced, { sync: true, policy: 'segflow' })).status).toBe(200);
+    expect(await pushConnection(env, corp.connectionId, Date.now())).toMatchObject({ status: 'ok', createdTags: 1 });
+    const count = () => db.prepare('SELECT count(*) AS n FROM tags WHERE group_id = ?').bind(synced).first('n');
+    const before = await count();
+    // 10,000 now: one more tag in the synced group would be 10,001
+    const r = await send('/api/taxonomy/tags', 'POST', { groupId: synced, name: '多一个' });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.error.message).toContain('10000');
+    expect(r.body.error.message).toContain(corp.corpid);
+    expect(r.body.error.details).toEqual([{ path: 'groupId', message: `${corp.corpid}: 10000 + 1 > 10000` }]);
+    expect(await count()).toBe(before);
+    // the same in a group that is not synced: nothing reaches WeCom
+    const plain = await plainGroup(`未同步${seq}`);
+    expect((await send('/api/taxonomy/tags', 'POST', { groupId: plain, name: '多一个' })).status).toBe(201);
+    // the full company leaves the tests that follow
+    await db.prepare('DELETE FROM wecom_push_state WHERE connection_id = ?').bind(corp.connectionId).run();
+    await db.prepare('DELETE FROM wecom_tag_map WHERE connection_id = ?').bind(corp.connectionId).run();
+    const again = await send('/api/taxonomy/tags', 'POST', { groupId: synced, name: '腾出位置后' });
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    await db.prepare('UPDATE tag_groups SET wecom_sync = 0 WHERE id = ?').bind(synced).run();
+  });
+});
+
 describe('the pull does not adopt a group a published rule writes', () => {
   it('creates "name（企业微信）" instead, so the rule keeps its group', async () => {
     const name = `同名${seq}`;

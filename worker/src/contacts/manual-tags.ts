@@ -1,13 +1,14 @@
 /**
  * The checks of a manual tag edit on one contact (`POST /api/contacts/:id/tags`): every tag
- * exists, the user may apply its group, none being added is retired, and at most one tag of an
- * exclusive group is added.
+ * exists, the user may apply its group, none being added is retired, at most one tag of an
+ * exclusive group is added, and none is of a group WeCom owns.
  */
 import type { SessionUser } from '@shared/api/auth';
 import type { ManualTagsBody } from '@shared/api/taxonomy';
 import { canApplyGroup, forbidden, GROUP_ACCESS_COLUMNS, type GroupAccess } from '../auth/access';
 import type { TagGroupRow, TagRow } from '../db/rows';
 import { ApiError } from '../errors';
+import { requireManualEditAllowed } from '../wecom/push/policy';
 
 /** A tag of a manual edit, with its group's access facts. */
 export type EditedTag = Pick<TagRow, 'id' | 'name' | 'status' | 'group_id'> & {
@@ -17,7 +18,8 @@ export type EditedTag = Pick<TagRow, 'id' | 'name' | 'status' | 'group_id'> & {
 
 /**
  * The tags of a manual edit by id, or the refusal: 400 for an unknown tag, 403 for a group the
- * user may not apply, 409 for a retired tag or two tags of one exclusive group in `add`.
+ * user may not apply, 409 for a retired tag, two tags of one exclusive group in `add`, or a tag
+ * WeCom owns.
  */
 export async function checkManualTags(db: D1Database, user: SessionUser, b: ManualTagsBody): Promise<Map<number, EditedTag>> {
   const ids = [...new Set([...b.add, ...b.remove])];
@@ -71,5 +73,6 @@ export async function checkManualTags(db: D1Database, user: SessionUser, b: Manu
       { path: 'add', message: `several tags of exclusive group ${groupName}` },
     ]);
   }
+  await requireManualEditAllowed(db, b);
   return byId;
 }

@@ -40,6 +40,7 @@ import { updateGroup } from '../taxonomy/groups';
 import { restoreTag, retireTag } from '../taxonomy/status';
 import { actorOf, ownerDepartment, requireRole } from '../auth/access';
 import { DAY_MS } from '@shared/time';
+import { requireRoomForNewTag } from '../wecom/push/settings';
 
 export const taxonomy = new Hono<AppEnv>()
   .get('/config', async (c) => {
@@ -166,6 +167,7 @@ export const taxonomy = new Hono<AppEnv>()
     }
     await checkNewName(db, s, group, b.name, { allowDuplicate: b.allowDuplicate });
     await limitCheck(db, s, group);
+    await requireRoomForNewTag(db, group);
     const at = Date.now();
     const [inserted] = await runBatch(
       db,

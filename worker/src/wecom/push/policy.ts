@@ -6,17 +6,51 @@
 import { ApiError } from '../../errors';
 import { actionTags } from '../../rules/rights';
 
-export async function requireNotWecomOwned(db: D1Database, graph: unknown): Promise<void> {
-  const actions = actionTags(graph);
-  if (!actions.length) return;
+/** The tags among `tagIds` whose group WeCom owns: in WeCom (synced, or mapped from a WeCom group by the pull) with policy `wecom`. */
+async function wecomOwnedTags(db: D1Database, tagIds: number[]): Promise<{ id: number; name: string; group_name: string }[]> {
+  if (!tagIds.length) return [];
   const { results } = await db
     .prepare(
       `SELECT t.id, t.name, g.name AS group_name FROM tags t JOIN tag_groups g ON g.id = t.group_id
        WHERE t.id IN (SELECT value FROM json_each(?)) AND g.wecom_policy = 'wecom'
        AND (g.wecom_sync = 1 OR EXISTS (SELECT 1 FROM wecom_tag_map m WHERE m.kind = 'group' AND m.segflow_id = g.id AND m.deleted_at IS NULL))`,
     )
-    .bind(JSON.stringify([...new Set(actions.map((a) => a.tagId))]))
+    .bind(JSON.stringify([...new Set(tagIds)]))
     .all<{ id: number; name: string; group_name: string }>();
+  return results;
+}
+
+/**
+ * A manual edit of a contact's tags (`POST /api/contacts/:id/tags`) may not add or remove a tag
+ * WeCom owns: WeCom decides it, and the next pull or callback would undo the edit. 409 naming the
+ * policy and each tag (`add.i` / `remove.i`).
+ */
+export async function requireManualEditAllowed(db: D1Database, edit: { add: number[]; remove: number[] }): Promise<void> {
+  const owned = await wecomOwnedTags(db, [...edit.add, ...edit.remove]);
+  if (!owned.length) return;
+  const byId = new Map(owned.map((t) => [t.id, t]));
+  const details = (['add', 'remove'] as const).flatMap((op) =>
+    edit[op].flatMap((id, i) => {
+      const t = byId.get(id);
+      return t ? [{ path: `${op}.${i}`, message: `tag ${t.name} of group ${t.group_name} is owned by WeCom: edit it in WeCom` }] : [];
+    }),
+  );
+  const groups = [...new Set(owned.map((t) => t.group_name))].join(', ');
+  throw new ApiError(
+    409,
+    'conflict',
+    `${groups} is owned by WeCom (冲突策略 "WeCom owns"): its tags change in WeCom and reach Segflow by the pull; edit them there, or set the group to "Segflow owns"`,
+    details,
+  );
+}
+
+export async function requireNotWecomOwned(db: D1Database, graph: unknown): Promise<void> {
+  const actions = actionTags(graph);
+  if (!actions.length) return;
+  const results = await wecomOwnedTags(
+    db,
+    actions.map((a) => a.tagId),
+  );
   if (!results.length) return;
   const owned = new Map(results.map((r) => [r.id, r]));
   const details = actions.flatMap(({ nodeId, tagId }) => {

@@ -133,7 +133,15 @@ export async function setGroupSettings(
  * 409 when a connected corp would pass WeCom's 10,000 corp tags once the group's unmapped tags are
  * created: its count at the last mirror (or what is mapped, if it was never mirrored) plus them.
  */
-async function requireUnderTagLimit(db: D1Database, groupId: number): Promise<void> {
+/**
+ * A tag about to be created in group `group` (`POST /api/taxonomy/tags`): when the group is synced,
+ * the mirror will create it in every connected corp, so WeCom's 10,000 must have room for it too.
+ */
+export async function requireRoomForNewTag(db: D1Database, group: { id: number; wecom_sync?: number | boolean | null }): Promise<void> {
+  if (group.wecom_sync) await requireUnderTagLimit(db, group.id, 1, 'groupId');
+}
+
+async function requireUnderTagLimit(db: D1Database, groupId: number, extra = 0, path = 'sync'): Promise<void> {
   const { results } = await db
     .prepare(
       `SELECT c.corp_id,
@@ -144,12 +152,12 @@ async function requireUnderTagLimit(db: D1Database, groupId: number): Promise<vo
     )
     .bind(groupId)
     .all<{ corp_id: string; held: number; adding: number }>();
-  const over = results.filter((r) => r.held + r.adding > WECOM_MAX_CORP_TAGS);
+  const over = results.filter((r) => r.held + r.adding + extra > WECOM_MAX_CORP_TAGS);
   if (over.length)
     throw new ApiError(
       409,
       'conflict',
-      `WeCom allows ${WECOM_MAX_CORP_TAGS} corp tags per company: ${over.map((r) => `${r.corp_id} holds ${r.held} and the group adds ${r.adding}`).join('; ')}`,
-      over.map((r) => ({ path: 'sync', message: `${r.corp_id}: ${r.held} + ${r.adding} > ${WECOM_MAX_CORP_TAGS}` })),
+      `WeCom allows ${WECOM_MAX_CORP_TAGS} corp tags per company: ${over.map((r) => `${r.corp_id} holds ${r.held} and the group adds ${r.adding + extra}`).join('; ')}`,
+      over.map((r) => ({ path, message: `${r.corp_id}: ${r.held} + ${r.adding + extra} > ${WECOM_MAX_CORP_TAGS}` })),
     );
 }
