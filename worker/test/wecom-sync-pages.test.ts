@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seedSmallWorld } from './fixtures';
 import { startSync } from '../src/wecom/sync/runs';
+import { retryDelaySeconds } from '../src/wecom/sync/consume';
 import { HANDOVER_DELAY_SECONDS, PAGES_PER_MESSAGE, SINGLE_CALL_RELATIONS } from '../src/wecom/sync/step';
 import { storedKeys } from '../src/search/keys';
 import { d1View, db, deliver, drain, fakeQueue, ledgerOf, ROOT_ACTOR, runRow, seedCorp, sim, simView } from './wecom-sync-kit';
@@ -67,7 +68,7 @@ describe('WeCom backfill, many pages a message', () => {
     expect(differing).toEqual([]);
   }, 120_000);
 
-  it('a WeCom error on a later page of a message stops there: kept on the run, that page retried by its own queued message, nothing doubled', async () => {
+  it('a WeCom error on a later page of a message stops there: kept on the run, that page queued again (and by its own delayed message), nothing doubled', async () => {
     const corp = await seedCorp({ followUsers: 4, contacts: 3000, chats: 0 });
     const q = fakeQueue();
     const run = await startSync(q.env, corp.connectionId, ROOT_ACTOR, Date.now());
@@ -85,8 +86,13 @@ describe('WeCom backfill, many pages a message', () => {
     const stopped = (await runRow(run.id))!;
     expect(stopped).toMatchObject({ status: 'running', step: at.step + 1, relations: at.relations + 1000 });
     expect(JSON.parse(stopped.errors)).toEqual([expect.objectContaining({ phase: 'contacts', errcode: 48002 })]);
-    // the failed page's own message, queued (delayed) before the page before it was written
-    expect(q.sent.map((m) => [m.body.type === 'step' && m.body.step, m.delaySeconds])).toEqual([[at.step + 1, HANDOVER_DELAY_SECONDS]]);
+    // the failed page queued again with a first retry's delay, beside its own message (queued, delayed, before the page before it was written)
+    expect(q.sent.map((m) => [m.body.type === 'step' && m.body.step, m.delaySeconds]).sort()).toEqual(
+      [
+        [at.step + 1, retryDelaySeconds(1)],
+        [at.step + 1, HANDOVER_DELAY_SECONDS],
+      ].sort(),
+    );
     await drain(q);
     const done = (await runRow(run.id))!;
     expect(done.status).toBe('finished');

@@ -91,10 +91,21 @@ async function consumeOne(msg: Message<unknown>, env: Env, gate: CallGate): Prom
   }
   try {
     if (body.type === 'step') {
-      // a later page's refusal is kept on the run; that page's own message (queued by the page before it) retries it
-      const outcome = await runSteps(env, body.runId, body.step, (e) =>
-        e instanceof WecomRateLimitedError ? Promise.resolve() : keepError(env.DB, body.runId, e),
-      );
+      // a later page's failure: kept on the run (a rate limit counted as a wait) and that page queued again
+      // with the delay its own first delivery would have got (its handover message is delayed much longer)
+      const outcome = await runSteps(env, body.runId, body.step, async (e, step) => {
+        const again = { ...body, step };
+        if (e instanceof WecomRateLimitedError) {
+          await sendSync(env, again, Math.ceil(e.retryAfterMs / 1000));
+          await env.DB.prepare('UPDATE wecom_sync_runs SET rate_limit_waits = rate_limit_waits + 1, updated_at = ? WHERE id = ?')
+            .bind(Date.now(), body.runId)
+            .run();
+          return;
+        }
+        console.error(`wecom-sync: run ${body.runId} page ${step} failed (in a run of pages)`, e);
+        await keepError(env.DB, body.runId, e).catch(() => undefined);
+        await sendSync(env, again, retryDelaySeconds(1));
+      });
       if (outcome === 'ahead') {
         msg.retry({ delaySeconds: AHEAD_DELAY_SECONDS });
         return;

@@ -109,23 +109,25 @@ export const HANDOVER_DELAY_SECONDS = 30;
  * this invocation goes on to that page itself, the message is delayed (HANDOVER_DELAY_SECONDS)
  * and later dropped as stale. So should the invocation stop anywhere (a crash, an error on a
  * later page), the message of the first page not written is queued and carries the run on from
- * there; the last page's goes out at once. A WeCom error on a later page ends the loop (kept on
- * the run) and that page's message retries it.
+ * there; the last page's goes out at once. An error on a later page ends the loop: kept on the
+ * run, and that page queued again with the delay a first page's retry would have (its delayed
+ * message then finds it written, or retries it too: the guard writes it once).
  */
 export async function runSteps(
   env: Env,
   runId: number,
   step: number,
-  onLaterPageError: (e: unknown) => Promise<void>,
+  onLaterPageError: (e: unknown, step: number) => Promise<void>,
 ): Promise<StepOutcome> {
   const started = Date.now();
   let r = await runStep(env, runId, step, started, undefined, PAGES_PER_MESSAGE > 1);
   for (let pages = 1; r.outcome === 'next' && r.prefetch; pages++) {
     const more = pages + 1 < PAGES_PER_MESSAGE && Date.now() - started < MESSAGE_BUDGET_MS;
+    const next = r.prefetch.step;
     try {
-      r = await runStep(env, runId, r.prefetch.step, Date.now(), r.prefetch, more);
+      r = await runStep(env, runId, next, Date.now(), r.prefetch, more);
     } catch (e) {
-      await onLaterPageError(e);
+      await onLaterPageError(e, next);
       return 'next';
     }
   }
