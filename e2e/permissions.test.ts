@@ -65,7 +65,9 @@ describe('roles in the screens and the API', () => {
     await page.getByTestId('tag-group').first().waitFor();
     expect(await page.getByTestId('new-tag').isDisabled()).toBe(true);
     await page.getByTestId('new-tag-wrap').hover();
-    await expect.poll(() => page.locator('.el-popper').filter({ hasText: '受保护的标签组只有超级管理员能添加标签' }).isVisible()).toBe(true);
+    await expect
+      .poll(() => page.locator('.el-popper').filter({ hasText: '受保护的标签组只有超级管理员能添加标签' }).isVisible())
+      .toBe(true);
 
     await apiCall(context, 'POST', '/taxonomy/groups', { name: `华北自建组${Date.now()}` });
     await gotoPage(page, `${baseURL}/tags`);
