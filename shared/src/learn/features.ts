@@ -67,6 +67,8 @@ export interface FeatureOptions {
   minCategoryCount?: number;
   /** Tags offered as has/lacks features: those held by at least this many contacts; default 20. */
   minTagHolders?: number;
+  /** Tags never offered (e.g. ones whose history is known not to be what was held then). */
+  excludeTags?: readonly number[];
   /** Numeric fields that are ids, split as categories (`in`), not thresholds. */
   idFields?: readonly string[];
 }
@@ -108,8 +110,9 @@ export function discoverFeatures(data: readonly EvalData[], o: FeatureOptions = 
       const holders = new Map<number, number>();
       for (const d of data) for (const t of d.tags ?? []) holders.set(t, (holders.get(t) ?? 0) + 1);
       const min = o.minTagHolders ?? 20;
+      const skip = new Set(o.excludeTags ?? []);
       for (const t of [...holders.keys()].sort((a, b) => a - b)) {
-        if ((holders.get(t) ?? 0) < min) continue;
+        if ((holders.get(t) ?? 0) < min || skip.has(t)) continue;
         specs.push({
           id: `tags:${t}`,
           field: 'tags',
