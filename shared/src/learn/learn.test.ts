@@ -14,6 +14,7 @@ import { discoverFeatures, encodeFeatures } from './features';
 import { demoLearningSet } from './demo-set';
 import { bestSingleCondition, conditionPredicts, holdOut, leafStats, ruleQuality, treePredicts } from './metrics';
 import { treeToDraft } from './to-rule';
+import { suggestRule } from './suggest';
 import { learnTree } from './tree';
 
 const NOW = Date.UTC(2026, 5, 1, 4, 30);
@@ -97,5 +98,41 @@ describe('learning the planted repurchase pattern', () => {
     expect(picked).toBeGreaterThan(500);
     const sql = buildPreviewQuery(compiled.value, { now: other.snapshots[0]!.now, tzOffsetMinutes: 480 });
     expect(sql.ok).toBe(true);
+  });
+});
+
+describe('suggestRule', () => {
+  const input = {
+    ids: train.ids,
+    snapshots: train.snapshots,
+    labels: train.labels,
+    customFields: train.customFields,
+    features: { excludeTags: train.leakyTagIds },
+    tree: { maxDepth: 4, minLeaf: 100, seed: 1 },
+    tagId: 42,
+  };
+
+  it('gives the draft, each leaf’s held-out size, rate and lift, and the rule against the best single condition', () => {
+    const s = suggestRule(input);
+    if (!s.ok) throw new Error(s.reason);
+    const { draft, learned, baseline, heldOutRows, trainRows } = s.value;
+    expect(heldOutRows + trainRows).toBe(train.ids.length);
+    expect(draft.leaves.reduce((n, l) => n + l.heldOut.n, 0)).toBe(heldOutRows);
+    // the tagged leaves' held-out numbers add up to the whole rule's
+    const tagged = draft.leaves.filter((l) => l.actionNodeId !== null);
+    expect(tagged.reduce((n, l) => n + l.heldOut.n, 0)).toBe(learned.picked);
+    expect(tagged.reduce((n, l) => n + l.heldOut.positives, 0)).toBe(learned.truePositives);
+    for (const l of tagged) expect(l.heldOut.lift).toBeGreaterThan(3);
+    expect(baseline?.condition).toEqual({ field: 'sourceChannel', op: 'in', value: ['朋友推荐', '企微活动'] });
+    expect(learned.f1).toBeGreaterThan(baseline!.quality.f1);
+    expect(compileRule(draft.graph, { customFields: train.customFields }).ok).toBe(true);
+    // deterministic
+    expect(JSON.stringify(suggestRule(input))).toBe(JSON.stringify(s));
+  });
+
+  it('says why there is nothing to suggest: no contacts, one class, no leaf above the threshold', () => {
+    expect(suggestRule({ ...input, ids: [], snapshots: [], labels: new Uint8Array(0) })).toEqual({ ok: false, reason: 'no_contacts' });
+    expect(suggestRule({ ...input, labels: new Uint8Array(train.labels.length) })).toEqual({ ok: false, reason: 'one_class' });
+    expect(suggestRule({ ...input, threshold: 0.99 })).toEqual({ ok: false, reason: 'no_positive_leaf' });
   });
 });
