@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FeatureMatrix, FeatureSpec } from './features';
-import { foldTree, leafOf, learnTree, niceBetween, stratifiedSample, type Tree } from './tree';
+import { foldTree, leafOf, learnTree, niceBetween, sortedRows, stratifiedSample, type Tree } from './tree';
 
 const num = (id: string): FeatureSpec => ({ id, field: id, fieldType: 'number', kind: 'numeric' });
 
@@ -129,6 +129,19 @@ describe('niceBetween', () => {
     expect(niceBetween(12_345, 99_999)).toBe(90_000);
     expect(niceBetween(-12, -3)).toBe(-10);
     expect(niceBetween(0.25, 0.3)).toBeCloseTo(0.3);
+  });
+});
+
+describe('sortedRows', () => {
+  it('orders the present values’ rows by value, ties by row, missing ones left out', () => {
+    const col = Float64Array.from([5, Number.NaN, -2, 5, 0, 1e12, -2, Number.NaN, 3.5]);
+    expect([...sortedRows(col)]).toEqual([2, 6, 4, 8, 0, 3, 5]);
+    expect([...sortedRows(new Float64Array(0))]).toEqual([]);
+    expect([...sortedRows(Float64Array.from([Number.NaN]))]).toEqual([]);
+    const rnd = lcg(4);
+    const big = Float64Array.from({ length: 5000 }, () => (rnd() < 0.1 ? Number.NaN : Math.floor(rnd() * 300)));
+    const want = [...big.keys()].filter((i) => !Number.isNaN(big[i]!)).sort((a, b) => big[a]! - big[b]! || a - b);
+    expect([...sortedRows(big)]).toEqual(want);
   });
 });
 
