@@ -9,13 +9,13 @@
  *   the same feature matrix summing each column (what merely reading the data costs). CPU time
  *   (`process.cpuUsage`), median of `--reps`, interleaved.
  * - **peak memory**: the same two jobs in fresh child processes that read the matrix from a file
- *   (written once by the parent), each reporting its peak resident set (`process.resourceUsage()
- *   .maxRSS`) and its heap + array buffers after the job; the ratio is train ÷ sum. A child keeps the
+ *   (written once by the parent), each reporting its peak resident set (VmHWM of
+ *   /proc/self/status) and its heap + array buffers after the job; the ratio is train ÷ sum. A child keeps the
  *   parent's data loading out of the figure.
  * - **quality** on the held-out 30% (by contact id): planted rule, learned rule, best single condition.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -84,26 +84,48 @@ function writeMatrix(file: string, m: FeatureMatrix, labels: Uint8Array) {
   const cols = m.columns.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
   writeFileSync(file, Buffer.concat([head, specs, Buffer.from(labels), pad, ...cols]));
 }
+/** Reads the file straight into the columns (no whole-file buffer), so reading adds little to the child's peak. */
 function readMatrix(file: string): { m: FeatureMatrix; labels: Uint8Array } {
-  const buf = readFileSync(file);
-  const specLen = buf.readUInt32LE(0);
-  const rows = buf.readUInt32LE(4);
-  const specs = JSON.parse(buf.subarray(8, 8 + specLen).toString()) as FeatureSpec[];
-  const labels = Uint8Array.from(buf.subarray(8 + specLen, 8 + specLen + rows));
+  const fd = openSync(file, 'r');
+  const head = Buffer.alloc(8);
+  readSync(fd, head, 0, 8, 0);
+  const specLen = head.readUInt32LE(0);
+  const rows = head.readUInt32LE(4);
+  const specBuf = Buffer.alloc(specLen);
+  readSync(fd, specBuf, 0, specLen, 8);
+  const specs = JSON.parse(specBuf.toString()) as FeatureSpec[];
+  const labels = new Uint8Array(rows);
+  readSync(fd, labels, 0, rows, 8 + specLen);
   let at = 8 + specLen + rows;
   at += (8 - (at % 8)) % 8;
   const columns = specs.map(() => {
     const col = new Float64Array(rows);
-    col.set(new Float64Array(buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + rows * 8)));
+    readSync(fd, new Uint8Array(col.buffer), 0, rows * 8, at);
     at += rows * 8;
     return col;
   });
+  closeSync(fd);
   return { m: { specs, rows, columns }, labels };
+}
+
+/**
+ * This process's peak resident set: VmHWM of /proc/self/status, which belongs to the process's own
+ * memory map (getrusage's maxRSS can carry the spawning parent's high-water mark over on Linux).
+ */
+function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
 }
 
 if (values.child) {
   // A fresh process: read the matrix, do one job, report memory.
   const { m, labels } = readMatrix(values.file);
+  (globalThis as { gc?: () => void }).gc?.();
   const before = process.memoryUsage();
   const t0 = process.cpuUsage();
   if (values.child === 'train') train(m, labels, undefined, Number(values.sample));
@@ -112,7 +134,7 @@ if (values.child) {
   const after = process.memoryUsage();
   process.stdout.write(
     JSON.stringify({
-      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      maxRssMb: peakRssMb(),
       heapAndBuffersMb: (after.heapUsed + after.arrayBuffers) / 2 ** 20,
       riseMb: (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / 2 ** 20,
       cpuMs: (cpu.user + cpu.system) / 1000,
@@ -175,6 +197,7 @@ const child = (job: string, sample = '50000') => {
   const r = spawnSync(
     process.execPath,
     [
+      '--expose-gc',
       ...process.execArgv,
       fileURLToPath(import.meta.url),
       '--child',
