@@ -63,9 +63,7 @@ describe('Preview panel: when tags change', () => {
     // the same words as the publish dialog
     await page.getByTestId('publish').click();
     expect(note).toContain(await page.getByTestId('publish-on-event').locator('.el-alert__title').innerText());
-    expect(await page.locator('.pub-sum').innerText()).toMatch(
-      /^估算：近 30 天有「发消息」事件的 [\d,]+ 人中，[\d,]+ 人至少有一次会命中/,
-    );
+    expect(await page.locator('.pub-sum').innerText()).toMatch(/^估算：近 30 天有「发消息」事件的 [\d,]+ 人中，[\d,]+ 人至少有一次会命中/);
   });
 
   it('keeps "after publish" for a rule that applies at publish', async () => {
