@@ -104,6 +104,8 @@ describe('member score on the band node (seed 003)', () => {
     await inspector.getByTestId('band-group').scrollIntoViewIfNeeded();
     await page.mouse.move(5, 895);
     await page.screenshot({ path: 'e2e/screenshots/member-score-inspector-zh-CN.png' });
+    await inspector.getByTestId('band-edit-row').last().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: 'e2e/screenshots/member-score-bands-zh-CN.png' });
     console.log(`member score built in ${actions} UI actions`);
 
     // saved, the draft is what was built: one band node onto the group's tags, weights as typed
