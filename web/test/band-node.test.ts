@@ -18,14 +18,19 @@ const custom = [
 ];
 
 describe('band node measures', () => {
-  it('offers every event type, the numeric contact fields (no ids) and numeric custom fields', () => {
+  it('offers every event type, the numeric, yes/no and date contact fields (no ids), custom ones too', () => {
     const ids = measures(custom).map((m) => m.id);
     for (const e of EVENT_TYPES) expect(ids).toContain(`count:${e}`);
     expect(ids).toContain('field:messageCount');
     expect(ids).toContain('field:custom.points');
     expect(ids).toContain('amount:purchase');
     expect(ids).not.toContain('field:departmentId');
-    expect(ids).not.toContain('field:custom.vip');
+    // a yes/no counts 1 / 0, a date the days since (staleness a penalty)
+    expect(ids).toContain('field:custom.vip');
+    const all = measures(custom);
+    expect(all.find((m) => m.id === 'field:custom.vip')).toMatchObject({ group: 'custom', cap: 1, penalty: false });
+    expect(all.find((m) => m.id === 'field:lastActiveAt')).toMatchObject({ group: 'days', cap: 180, penalty: true });
+    expect(ids).not.toContain('field:region');
   });
 
   it('starts violations as a penalty, with a 30-day window for event counts, and round-trips its measure', () => {

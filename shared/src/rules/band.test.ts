@@ -136,7 +136,19 @@ describe('band node', () => {
     expect(d?.total).toBeCloseTo(30 + 20 + 6 - 10 / 3, 12);
     expect(d?.band).toEqual({ id: 'normal', min: 40, max: 60, tagId: 13 });
     expect(ex.fired).toEqual(['b:normal']);
-    // a missing factor is null and adds 0
+    // a date factor is the days since, named so; a missing factor is null and adds 0
+    const stale = compileRule(
+      graphOf({ ...band, metrics: [{ field: 'lastActiveAt', weight: -50, cap: 10 }, ...band.metrics.slice(0, 1)] }),
+      opts,
+    );
+    if (!stale.ok) throw new Error(JSON.stringify(stale.errors));
+    const days = explainRule(stale.value, { contact: { lastActiveAt: NOW - 4 * 86_400_000, messageCount: 60 }, now: NOW }).scoreDetails.b;
+    expect(days?.factors[0]).toMatchObject({
+      label: { zh: '最近活跃距今天数', en: 'Days since last active' },
+      value: 4,
+      contribution: -20,
+    });
+    expect(days?.total).toBe(10);
     const empty = explainRule(r.value, { contact: { messageCount: null }, now: NOW }).scoreDetails.b;
     expect(empty?.factors[0]).toMatchObject({ value: null, contribution: 0 });
     expect(empty?.band?.id).toBe('watch');

@@ -346,21 +346,32 @@ function triggerTest(n: RuleNode & { kind: 'trigger' }, catalog: Map<string, Fie
   return test;
 }
 
+/** Field types a score can weigh: numbers and aggregates as they are, yes/no as 1 / 0, dates as days since. */
+const SCORE_FIELD_TYPES = new Set(['number', 'aggregate', 'boolean', 'date']);
+
+/** A score factor's value: the field's, a boolean as 1 / 0 (`sf_bool_number`), a date as days since (`sf_days_since`). */
+export function scoreValueLogic(field: FieldDef, params: ConditionSpec['params']): JsonLogic {
+  const v = fieldLogic(field, params);
+  if (field.type === 'boolean') return { sf_bool_number: [v] };
+  if (field.type === 'date') return { sf_days_since: [v] };
+  return v;
+}
+
 /** A score node's number: its metrics (each a number field or an event aggregate) and its bands checked. */
 function scoreTest(n: RuleNode & { kind: 'score' }, catalog: Map<string, FieldDef>, isEventRule: boolean, errors: RuleError[]) {
   const args: JsonLogic[] = [];
   const metrics: NonNullable<CompiledTest['score']>['metrics'] = [];
   for (const m of n.metrics) {
     const field = catalog.get(m.field);
-    if (!field || (field.type !== 'number' && field.type !== 'aggregate')) {
+    if (!field || !SCORE_FIELD_TYPES.has(field.type)) {
       const code = field ? 'wrong_value_type' : 'unknown_field';
-      errors.push(ruleError(n.id, code, `score metric "${m.field}" must be a number or an event aggregate`));
+      errors.push(ruleError(n.id, code, `score metric "${m.field}" must be a number, a yes/no, a date or an event aggregate`));
     } else if (field.eventScoped && !isEventRule) {
       errors.push(ruleError(n.id, 'unknown_field', `"${m.field}" reads the triggering event: only for event-triggered rules`));
     } else if (field.type === 'aggregate' && !m.params) {
       errors.push(ruleError(n.id, 'bad_params', `score metric "${m.field}" needs an event type and a number of days`));
     } else {
-      const valueLogic = fieldLogic(field, m.params);
+      const valueLogic = scoreValueLogic(field, m.params);
       args.push(valueLogic, m.weight, m.cap);
       metrics.push({ ...m, valueLogic });
     }

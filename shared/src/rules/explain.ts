@@ -31,7 +31,7 @@ export interface ScoreFactorExplanation {
   params?: AggregateParams;
   /** The factor's name in both languages ("近30天打开文章次数"). */
   label: { zh: string; en: string };
-  /** The contact's value; null when missing (it counts 0). */
+  /** The contact's value (a yes/no as 1 / 0, a date as days since); null when missing (it counts 0). */
   value: number | null;
   weight: number;
   cap: number;
@@ -198,7 +198,10 @@ function explainScore(
     return {
       field: m.field,
       ...(m.params ? { params: m.params } : {}),
-      label: { zh: fieldLabel(field, m, 'zh'), en: fieldLabel(field, m, 'en') },
+      label: {
+        zh: field?.type === 'date' ? `${fieldLabel(field, m, 'zh')}距今天数` : fieldLabel(field, m, 'zh'),
+        en: field?.type === 'date' ? `Days since ${fieldLabel(field, m, 'en').toLowerCase()}` : fieldLabel(field, m, 'en'),
+      },
       value,
       weight: m.weight,
       cap: m.cap,

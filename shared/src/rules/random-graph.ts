@@ -303,7 +303,11 @@ export function withBandNode(r: SeededRandom, graph: RuleGraph, tags: readonly n
   const handle = r.pick(outputHandles(from));
   const metric = (): { field: string; params?: { eventType: EventType; days: number }; weight: number; cap: number } =>
     r.chance(0.5)
-      ? { field: r.pick(['messageCount', 'inviteCount', 'violationCount', 'departmentId']), weight: r.int(-15, 40), cap: r.int(1, 50) }
+      ? {
+          field: r.pick(['messageCount', 'inviteCount', 'violationCount', 'departmentId', 'lastActiveAt', 'createdAt']),
+          weight: r.int(-15, 40),
+          cap: r.int(1, 400),
+        }
       : { field: 'event.count', params: { eventType: r.pick(AGG_TYPES), days: r.pick(DAYS) }, weight: r.int(-15, 40), cap: r.int(1, 10) };
   const count = Math.min(tags.length, r.int(2, 3));
   const chosen = r.sample(tags, count);

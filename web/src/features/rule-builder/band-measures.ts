@@ -1,6 +1,7 @@
 /**
- * What a band node (or score) can count: every numeric contact field (custom ones included), the
- * count of every event type and the amount of purchases over a window. Pure, so quick add, the
+ * What a band node (or score) can count: every numeric, yes/no and date contact field (custom
+ * ones included; a yes/no counts 1 / 0, a date the days since), the count of every event type and
+ * the amount of purchases over a window. Pure, so quick add, the
  * inspector and tests share it. A measure that only ever hurts (violations, leaving a group,
  * deleting the friend) starts as a penalty; each has a default "full at" value (its cap) that the
  * inspector shows and lets the user change.
@@ -13,7 +14,7 @@ import type { ScoreMetric } from '@shared/rules/types';
 export interface Measure {
   /** `field:<key>`, `count:<event type>` or `amount:<event type>`. */
   id: string;
-  group: 'fields' | 'custom' | 'counts' | 'amounts';
+  group: 'fields' | 'days' | 'custom' | 'counts' | 'amounts';
   field: string;
   eventType?: EventType;
   /** Penalty by nature: the new factor's weight starts negative. */
@@ -24,7 +25,10 @@ export interface Measure {
 
 /** Id fields are numbers but not quantities: never a score factor. */
 const NOT_MEASURES = new Set(['departmentId', 'ownerUserId']);
-const PENALTY_FIELDS = new Set(['violationCount']);
+/** Numbers as they are, yes/no as 1 / 0, dates as days since (the compiler's score field types). */
+const MEASURE_TYPES = new Set(['number', 'boolean', 'date']);
+// days since the last activity or purchase: the longer, the fewer points
+const PENALTY_FIELDS = new Set(['violationCount', 'lastActiveAt', 'lastPurchaseAt']);
 const PENALTY_EVENTS = new Set<EventType>(['violation', 'group_leave', 'friend_delete']);
 const FIELD_CAPS: Record<string, number> = { messageCount: 100, purchaseCount: 10, totalSpend: 100_000, inviteCount: 5, violationCount: 3 };
 /** A new factor's window in days. */
@@ -34,14 +38,15 @@ export const MEASURE_DAYS = 30;
 export function measures(customFields: readonly CustomFieldDecl[]): Measure[] {
   const out: Measure[] = [];
   for (const f of fieldCatalog(customFields).values()) {
-    if (f.type !== 'number' || f.eventScoped || NOT_MEASURES.has(f.key)) continue;
+    if (!MEASURE_TYPES.has(f.type) || f.eventScoped || NOT_MEASURES.has(f.key)) continue;
     const custom = f.source.kind === 'custom';
     out.push({
       id: `field:${f.key}`,
-      group: custom ? 'custom' : 'fields',
+      group: custom ? 'custom' : f.type === 'date' ? 'days' : 'fields',
       field: f.key,
       penalty: PENALTY_FIELDS.has(f.key),
-      cap: FIELD_CAPS[f.key] ?? 100,
+      // a yes/no is 1 at most; days since: half a year
+      cap: FIELD_CAPS[f.key] ?? (f.type === 'boolean' ? 1 : f.type === 'date' ? 180 : 100),
     });
   }
   for (const e of EVENT_TYPES)

@@ -3,9 +3,10 @@ import { bandActionId, type ActionNode, type RuleNode, type ScoreMetric } from '
 import { i18n } from '../../app/i18n';
 import { aggregateText, fieldLabel } from './condition-text';
 
-/** A factor's measure in the viewer's language: "消息数", "近 30 天打开文章次数". */
+/** A factor's measure in the viewer's language: "消息数", "近 30 天打开文章次数", "最近活跃距今天数". */
 export function factorLabel(m: Pick<ScoreMetric, 'field' | 'params'>, customFields: readonly CustomFieldDecl[]): string {
   const f = fieldCatalog(customFields).get(m.field);
+  if (f?.type === 'date') return i18n.global.t('band.measureDays', { field: fieldLabel(f, m.field) });
   return f && m.params ? aggregateText(f, m.params) : fieldLabel(f, m.field);
 }
 
