@@ -5,6 +5,8 @@ import type { RuleGraph } from '@shared/rules/types';
 import { MEMBER_SCORE_BANDS, MEMBER_SCORE_METRICS } from '@shared/templates/templates';
 import { factorOf, measureOf, measures } from '../src/features/rule-builder/band-measures';
 import { createNode } from '../src/features/rule-builder/rule-graph';
+import { matchQuickAdd, quickAddItems } from '../src/features/rule-builder/quick-add';
+import { paletteItem } from '../src/features/rule-builder/palette';
 import { useRuleDocStore } from '../src/features/rule-builder/useRuleDocStore';
 
 // band-text reads the app's i18n, which reads the saved language and the browser's at import
@@ -41,6 +43,25 @@ describe('band node measures', () => {
     expect(articles).toMatchObject({ field: 'event.count', params: { eventType: 'article_open', days: 30 }, weight: 10 });
     expect(measureOf(articles)).toBe('count:article_open');
     expect(measureOf(violations)).toBe('field:violationCount');
+  });
+});
+
+describe('band node in the palette and quick add', () => {
+  const words = {
+    kind: (k: string) => ({ band: '评分分层' })[k] ?? k,
+    kindHint: () => '',
+    preset: (p: string) => p,
+    presetHint: () => '',
+    field: (f: { label: { zh: string } }) => f.label.zh,
+    condition: '',
+  };
+  it('is offered to rules, found by its name in both languages, and not offered to segments', () => {
+    expect(paletteItem('band')).toEqual({ kind: 'band' });
+    const rule = quickAddItems([], words, { segment: false, eventTriggered: false });
+    expect(matchQuickAdd(rule, '分层').map((i) => i.id)).toEqual(['kind:band']);
+    expect(matchQuickAdd(rule, 'band').map((i) => i.id)).toContain('kind:band');
+    const segment = quickAddItems([], words, { segment: true, eventTriggered: false });
+    expect(segment.map((i) => i.id)).not.toContain('kind:band');
   });
 });
 
