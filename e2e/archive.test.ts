@@ -6,7 +6,7 @@
  * then says older history is archived and "load older" shows it.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,20 +36,8 @@ beforeAll(async () => {
   );
   contactId = top!.contact_id;
   archivedCount = top!.n;
-  // The app's config, but with /__scheduled (wrangler dev --test-scheduled) reaching the worker
-  // instead of the SPA fallback; written outside the worktree, with absolute paths.
-  const root = process.cwd();
-  const config = join(dir, 'wrangler.toml');
-  writeFileSync(
-    config,
-    readFileSync('wrangler.toml', 'utf8')
-      .replace('main = "worker/src/index.ts"', `main = "${root}/worker/src/index.ts"`)
-      .replace('directory = "web/dist"', `directory = "${root}/web/dist"`)
-      .replace('migrations_dir = "migrations"', `migrations_dir = "${root}/migrations"`)
-      .replace('run_worker_first = ["/api/*"]', 'run_worker_first = ["/api/*", "/__scheduled"]'),
-  );
   const port = await freePort();
-  dev = await startDev(dir, port, ['--test-scheduled', '--config', config]);
+  dev = await startDev(dir, port, ['--test-scheduled']);
   baseURL = `http://127.0.0.1:${port}`;
   // one tick archives a few chunks (a day each here): tick until nothing old is left in D1
   for (let tick = 0; tick < 200; tick++) {

@@ -1,5 +1,5 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -9,9 +9,8 @@ import { QUIET_ENV, freePort, startDev, stopDev, wrangler } from './wrangler';
 /**
  * A `wrangler dev` of a test file's own, on a small demo database (migrated and seeded), for tests
  * that change what other browser tests read (the Cron Trigger, a WeCom simulator, policies).
- * `scheduled`: `/__scheduled` reaches the worker (wrangler dev --test-scheduled, and a copy of the
- * app's config, outside the worktree with absolute paths, that lets the worker answer it before
- * the SPA fallback).
+ * `scheduled`: `/__scheduled` fires the Cron Trigger (wrangler dev --test-scheduled; wrangler.toml
+ * lets it reach the worker before the SPA fallback).
  */
 export interface OwnServer {
   dir: string;
@@ -30,20 +29,7 @@ export async function startOwnServer(
     ['scripts/seed.ts', '--persist-to', dir, '--contacts', String(opts.contacts ?? 200), '--seed', String(opts.seed ?? 17)],
     { env: QUIET_ENV, stdio: 'ignore' },
   );
-  const args = [...(opts.args ?? [])];
-  if (opts.scheduled) {
-    const root = process.cwd();
-    const config = join(dir, 'wrangler.toml');
-    writeFileSync(
-      config,
-      readFileSync('wrangler.toml', 'utf8')
-        .replace('main = "worker/src/index.ts"', `main = "${root}/worker/src/index.ts"`)
-        .replace('directory = "web/dist"', `directory = "${root}/web/dist"`)
-        .replace('migrations_dir = "migrations"', `migrations_dir = "${root}/migrations"`)
-        .replace('run_worker_first = ["/api/*"]', 'run_worker_first = ["/api/*", "/__scheduled"]'),
-    );
-    args.push('--test-scheduled', '--config', config);
-  }
+  const args = [...(opts.args ?? []), ...(opts.scheduled ? ['--test-scheduled'] : [])];
   const port = await freePort();
   const dev: ChildProcess = await startDev(dir, port, args);
   return {

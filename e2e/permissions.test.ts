@@ -57,6 +57,24 @@ describe('roles in the screens and the API', () => {
     expect(d1Query(persistTo, `select description from tag_groups where id = ${group!.id}`)[0]).toEqual(before);
   });
 
+  it('新建标签 is disabled with its reason while a department admin has no group to add to, and enabled once they have one', async () => {
+    // 华北's admin: no demo group is in their department (demo groups are company-wide and protected)
+    const context = await signedIn('dept10.admin@segflow.demo');
+    const page = await context.newPage();
+    await gotoPage(page, `${baseURL}/tags`);
+    await page.getByTestId('tag-group').first().waitFor();
+    expect(await page.getByTestId('new-tag').isDisabled()).toBe(true);
+    await page.getByTestId('new-tag-wrap').hover();
+    await expect
+      .poll(() => page.locator('.el-popper').filter({ hasText: '受保护的标签组只有超级管理员能添加标签' }).isVisible())
+      .toBe(true);
+
+    await apiCall(context, 'POST', '/taxonomy/groups', { name: `华北自建组${Date.now()}` });
+    await gotoPage(page, `${baseURL}/tags`);
+    await page.getByTestId('tag-group').first().waitFor();
+    expect(await page.getByTestId('new-tag').isEnabled()).toBe(true);
+  });
+
   it('a department admin sees only their department’s contacts; another department’s contact is not found', async () => {
     const context = await signedIn('dept7.admin@segflow.demo'); // 华南大区
     const [mine] = d1Query<{ n: number }>(

@@ -36,17 +36,34 @@ async function openRule(name: string, trigger: object, withKeyword: boolean) {
 }
 
 describe('Preview panel: when tags change', () => {
-  it('says a rule that reads its triggering event changes tags at the next such event, not at publish', async () => {
+  it('estimates a keyword rule from the last 30 days of messages, labelled as such, never as everyone', async () => {
     await openRule(`关键词预览 ${Date.now()}`, { type: 'event', eventType: 'message', filters: [] }, true);
-    expect(await page.getByTestId('preview-changes-title').innerText()).toBe('下一次该事件时的标签变化');
-    // nobody matches "now": the count is who would match when the event comes
-    expect(await page.getByTestId('preview-matched-label').innerText()).toBe('事件发生时将命中');
-    expect(await page.getByTestId('bar-matched').innerText()).toMatch(/^事件发生时将命中 [\d,]+ 人$/);
+    expect(await page.getByTestId('preview-changes-title').innerText()).toBe('按近 30 天的事件估算的标签变化');
+    expect(await page.getByTestId('preview-matched-label').innerText()).toBe('估算命中（按近 30 天的事件）');
+    const bar = await page.getByTestId('bar-matched').innerText();
+    expect(bar).toMatch(/^估算命中 [\d,]+ 人（近 30 天事件）$/);
+    const matched = Number((await page.getByTestId('preview-matched').innerText()).replace(/,/g, ''));
+    // who really sent a message containing 价格 in the last 30 days, counted in D1 directly
+    const now = Date.now();
+    const [sent] = d1Query<{ n: number; all: number; total: number }>(
+      persistTo,
+      `select count(distinct case when instr(lower(text), '价格') > 0 then contact_id end) as n, count(distinct contact_id) as "all",
+              (select count(*) from contacts) as total
+         from events where type = 'message' and occurred_at > ${now - 30 * 86_400_000} and occurred_at <= ${now}`,
+    );
+    expect(matched).toBe(sent!.n);
+    expect(matched).toBeGreaterThan(0);
+    expect(matched / sent!.total).toBeLessThan(0.5);
+    const sub = await page.locator('.stat-sub').first().innerText();
+    expect(sub).toContain(`近 30 天有「发消息」事件的 ${sent!.all.toLocaleString('en-US')} 人中`);
+    expect(await page.locator('.stat-took').first().innerText()).toMatch(/^按近 30 天的真实事件估算/);
     const note = await page.getByTestId('preview-on-event').innerText();
     expect(note).toContain('发布后按事件生效，现在不会改动任何标签');
+    expect(note).toContain('近 30 天里真实发生的「发消息」事件');
     // the same words as the publish dialog
     await page.getByTestId('publish').click();
     expect(note).toContain(await page.getByTestId('publish-on-event').locator('.el-alert__title').innerText());
+    expect(await page.locator('.pub-sum').innerText()).toMatch(/^估算：近 30 天有「发消息」事件的 [\d,]+ 人中，[\d,]+ 人至少有一次会命中/);
   });
 
   it('keeps "after publish" for a rule that applies at publish', async () => {

@@ -7,6 +7,10 @@
  * - `npm run dev` (wrangler dev on 127.0.0.1:8787) with WECOM_API_BASE pointed at the simulator,
  * and stops both when either ends or on Ctrl-C. The simulator's `GET /__sim` shows the demo
  * corp's secrets (README, "Try WeCom locally").
+ *
+ * wrangler dev does not run Cron Triggers by itself, so this fires the app's (`/__scheduled`,
+ * `--test-scheduled`) at the start of every minute, as Cloudflare would: scheduled rules, segment
+ * snapshots, alerts, publish plans and pushes to WeCom happen locally as they would deployed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -18,6 +22,7 @@ export const DEMO_CALLBACK_TOKEN = 'segflowDemoToken';
 export const DEMO_CALLBACK_AES_KEY = 'segflowDemoCallbackAesKey0123456789abcdefgh';
 
 const children: ChildProcess[] = [];
+let ticker: NodeJS.Timeout | undefined;
 let stopping = false;
 
 function run(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -45,6 +50,7 @@ function signal(c: ChildProcess, sig: NodeJS.Signals) {
 function stop(code: number) {
   if (stopping) return;
   stopping = true;
+  clearTimeout(ticker);
   for (const c of children) signal(c, 'SIGTERM');
   // the groups get 5 s to end (wrangler stops workerd), then whatever is left is killed
   setTimeout(() => {
@@ -61,3 +67,23 @@ run('the WeCom simulator', 'node_modules/.bin/tsx', ['tools/wecom-sim/serve.ts',
   WECOM_SIM_CALLBACK_AES_KEY: DEMO_CALLBACK_AES_KEY,
 });
 run('wrangler dev', 'npm', ['run', 'dev', '--', '--var', `WECOM_API_BASE:http://127.0.0.1:${SIM_PORT}`], {});
+
+/** One Cron Trigger run at the start of each minute; a tick missed while wrangler starts is skipped. */
+function tickEveryMinute() {
+  ticker = setTimeout(
+    () => {
+      fetch(`http://127.0.0.1:${APP_PORT}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)
+        .then(async (res) => {
+          if (!res.ok) console.warn(`start: the Cron Trigger answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+        })
+        .catch(() => {
+          // wrangler dev is not listening yet (or is reloading): the next minute tries again
+        })
+        .finally(() => {
+          if (!stopping) tickEveryMinute();
+        });
+    },
+    60_000 - (Date.now() % 60_000),
+  );
+}
+tickEveryMinute();

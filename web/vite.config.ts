@@ -12,6 +12,9 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     chunkSizeWarningLimit: 1200,
+    // web/dist/.vite/manifest.json: the chunk graph scripts/js-budget.ts reads (kept out of the
+    // served assets by web/public/.assetsignore)
+    manifest: true,
   },
   server: {
     port: 5173,

@@ -432,7 +432,24 @@ export interface PreviewCountsBody {
   tags: TagCounts[];
   /** Pairs of actions with opposite or exclusive effects, with how many contacts both reach. */
   conflicts: ConflictCounts[];
+  /**
+   * Present when the counts are an estimate (a rule that reads its triggering event, so nothing
+   * applies at publish): every count is of contacts for whom at least one of their own events of
+   * the trigger's type in the last `days` days would have fired it; `withEvents` is how many
+   * contacts in scope had such an event at all.
+   */
+  estimate?: PreviewEstimate;
 }
+
+/** How an event rule's preview was estimated from past events. */
+export interface PreviewEstimate {
+  days: number;
+  eventType: EventType;
+  withEvents: number;
+}
+
+/** The window an event rule's preview looks back over (its next events are estimated from these). */
+export const ESTIMATE_DAYS = 30;
 
 /** A preview of a graph that compiles. */
 export interface RulePreviewOk {

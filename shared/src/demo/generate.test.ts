@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { bucketOf } from '../domain';
+import { dayNumber } from '../time';
 import { collectDemo, generateDemo } from './generate';
+import { PLANTED_REPURCHASE, plantedRepurchase } from './planted';
 
 const NOW = Date.UTC(2026, 5, 1, 4, 30); // a fixed "now": tests never read the clock
 const DAY = 86_400_000;
@@ -258,5 +260,48 @@ describe('tags', () => {
       }
     }
     expect(levels).toEqual(new Set([1, 2, 3]));
+  });
+});
+
+describe('the planted repurchase pattern', () => {
+  const today = dayNumber(NOW, 480);
+  const asOfDay = today - PLANTED_REPURCHASE.labelDays;
+  const existed = data.contacts.filter((c) => dayNumber(c.created_at, 480) <= asOfDay);
+
+  it('makes buying in the last 30 days follow the planted rule: ~88% of the contacts it picks, ~3% of the others', () => {
+    const spend = new Map<number, number>();
+    const bought = new Set<number>();
+    for (const s of data.dailyStats) {
+      if (s.type !== 'purchase') continue;
+      if (s.day > asOfDay) bought.add(s.contact_id);
+      else if (s.day > asOfDay - PLANTED_REPURCHASE.spendDays) spend.set(s.contact_id, (spend.get(s.contact_id) ?? 0) + s.amount);
+    }
+    const picked = existed.filter((c) =>
+      plantedRepurchase({ region: c.region, sourceChannel: c.source_channel, spend60: spend.get(c.id) ?? 0 }),
+    );
+    const others = existed.filter((c) => !picked.includes(c));
+    const rate = (cs: typeof existed) => cs.filter((c) => bought.has(c.id)).length / cs.length;
+    expect(picked.length).toBeGreaterThan(100);
+    expect(rate(picked)).toBeGreaterThan(0.8);
+    expect(rate(picked)).toBeLessThan(0.95);
+    expect(rate(others)).toBeGreaterThan(0.01);
+    expect(rate(others)).toBeLessThan(0.06);
+  });
+
+  it('changes nothing but those purchases: turned off, every contact draws the same, and every other event is the same', () => {
+    const off = collectDemo({ ...OPTS, plantRepurchase: false });
+    const strip = (c: (typeof data.contacts)[number]) => ({
+      ...c,
+      purchase_count: 0,
+      total_spend: 0,
+      last_purchase_at: 0,
+      last_active_at: 0,
+      updated_at: 0,
+    });
+    expect(off.contacts.map(strip)).toEqual(data.contacts.map(strip));
+    const key = (e: (typeof data.events)[number]) => `${e.contact_id}|${e.type}|${e.occurred_at}|${e.text}|${e.group_id}`;
+    const notWindowPurchase = (e: (typeof data.events)[number]) => e.type !== 'purchase' || dayNumber(e.occurred_at, 480) <= asOfDay;
+    expect(off.events.filter(notWindowPurchase).map(key)).toEqual(data.events.filter(notWindowPurchase).map(key));
+    expect(off.events.length).not.toBe(data.events.length);
   });
 });

@@ -7,7 +7,8 @@
  * not depend on the batch size or on the contacts before it.
  */
 import { bucketOf, type ContactKind, type Device, type EventType, type Gender } from '../domain';
-import { DAY_MS, SHANGHAI_OFFSET_MINUTES, dayNumber } from '../time';
+import { DAY_MS, SHANGHAI_OFFSET_MINUTES, dayNumber, dayStartMs } from '../time';
+import { PLANTED_REPURCHASE, plantedRepurchase } from './planted';
 import { COMMUNITY_DEPT, INTEREST_TREE, MEDIA_DEPT, buildCatalog, type Catalog, type Team } from './catalog';
 import {
   ARTICLE_TITLES,
@@ -176,6 +177,7 @@ interface Ctx {
   now: number;
   windowStart: number;
   avgEvents: number;
+  plantRepurchase: boolean;
   cat: Catalog;
   chats: string[];
   interestTop: Map<string, InterestNode>;
@@ -358,6 +360,7 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
     }
   }
   events.sort((a, b) => a.at - b.at);
+  if (ctx.plantRepurchase) plantRepurchase(ctx, id, createdAt, region, sourceChannel, events);
 
   // Aggregates exactly as the worker maintains them on ingest.
   let messageCount = 0,
@@ -509,6 +512,47 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
   return { contact, events, holdings, ledger };
 }
 
+/**
+ * Rewrites the contact's purchases of the last 30 days so that whether it buys follows the planted
+ * rule (`planted.ts`) with noise: adds one purchase when it should buy and has none, drops them when
+ * it should not. Its own PRNG stream, drawn after everything else, so no other draw moves; contacts
+ * added in those 30 days are left alone (they did not exist when the features are taken).
+ */
+function plantRepurchase(ctx: Ctx, id: number, createdAt: number, region: string | null, channel: string | null, events: RawEvent[]): void {
+  const p = PLANTED_REPURCHASE;
+  const asOfDay = dayNumber(ctx.now, SHANGHAI_OFFSET_MINUTES) - p.labelDays;
+  const asOfEnd = dayStartMs(asOfDay + 1, SHANGHAI_OFFSET_MINUTES) - 1;
+  if (createdAt > asOfEnd) return;
+  let spend60 = 0;
+  let bought = false;
+  for (const e of events) {
+    if (e.type !== 'purchase') continue;
+    const day = dayNumber(e.at, SHANGHAI_OFFSET_MINUTES);
+    if (day > asOfDay) bought = true;
+    else if (day > asOfDay - p.spendDays) spend60 += e.amount ?? 0;
+  }
+  const r = new Rng(mixSeed(ctx.seed ^ 0x1f83d9ab, id));
+  const buys = plantedRepurchase({ region, sourceChannel: channel, spend60 }) ? !r.chance(p.missRate) : r.chance(p.buyOtherwise);
+  if (buys && !bought) {
+    const at = asOfEnd + 1 + Math.floor(r.next() * (ctx.now - MINUTE - asOfEnd - 1));
+    events.push({
+      type: 'purchase',
+      at,
+      amount: priceFen(r, false),
+      channel: r.pick(PURCHASE_CHANNELS),
+      groupId: null,
+      text: null,
+      properties: JSON.stringify({ item: r.pick(PRODUCTS), order_no: `DD${id}-r` }),
+    });
+    events.sort((a, b) => a.at - b.at);
+  } else if (!buys && bought) {
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i] as RawEvent;
+      if (e.type === 'purchase' && e.at > asOfEnd) events.splice(i, 1);
+    }
+  }
+}
+
 function regionShort(cat: Catalog, team: Team): string {
   const dept = cat.departments.find((d) => d.id === team.departmentId);
   const parent = dept?.parent_id ? cat.departments.find((d) => d.id === dept.parent_id) : undefined;
@@ -557,6 +601,7 @@ function buildCtx(opts: Required<Omit<DemoOptions, 'batchSize'>>, cat: Catalog):
     now: opts.now,
     windowStart: opts.now - opts.days * DAY_MS,
     avgEvents: opts.avgEvents,
+    plantRepurchase: opts.plantRepurchase,
     cat,
     chats,
     interestTop: new Map(INTEREST_TREE.map((s) => [s.name, toNode(s)])),
@@ -593,6 +638,7 @@ export function* generateDemo(options: DemoOptions): Generator<DemoPart, void, u
     now: options.now,
     days: options.days ?? 180,
     avgEvents: options.avgEvents ?? 12,
+    plantRepurchase: options.plantRepurchase ?? true,
   };
   const batchSize = options.batchSize ?? 1000;
   if (!Number.isInteger(opts.contacts) || opts.contacts < 0) throw new RangeError('contacts must be a whole number ≥ 0');

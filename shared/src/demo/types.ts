@@ -19,6 +19,11 @@ export interface DemoOptions {
    * Lower it for very large runs to keep the database and load time in check.
    */
   avgEvents?: number;
+  /**
+   * Plant the learnable repurchase pattern (`planted.ts`): purchases of the last 30 days follow
+   * region, source channel and earlier spend, with noise. Default true.
+   */
+  plantRepurchase?: boolean;
   /** Contacts per yielded batch; default 1000. Does not change the generated data. */
   batchSize?: number;
 }

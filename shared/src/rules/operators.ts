@@ -13,7 +13,7 @@
  * an operation means adding its entry here (js, sql, and a fast path if it is on a hot path) and
  * its conformance cases; neither evaluator names operations.
  */
-import { EVENT_TYPES } from '../domain';
+import { EVENT_TYPES, type EventType } from '../domain';
 import { dayNumber, DEFAULT_TZ_OFFSET_MINUTES, lastDaysWindow } from './days';
 import { finite, isCompiled, type Evaluator, type Operand } from './evaluate-common';
 import type { FieldDef, FieldType } from './fields';
@@ -37,6 +37,23 @@ export interface SqlContext {
    * after `FROM contacts c`. Used by the preview over all contacts.
    */
   aggregateJoins?: AggregateJoin[];
+  /**
+   * An event rule's preview by its past events: each row is a contact with one of its events of
+   * the trigger's type in the window, `event.*` reads that event's columns (`ev`), and the
+   * preview counts distinct contacts: who would have been acted on had the rule run on those
+   * events. Set by the preview of a rule that reads its triggering event (`appliesNow` false).
+   */
+  recentEvents?: RecentEvents;
+}
+
+/** The window of past trigger events an event rule's preview is estimated from. */
+export interface RecentEvents {
+  type: EventType;
+  days: number;
+  /** Exclusive. */
+  fromMs: number;
+  /** Inclusive. */
+  toMs: number;
 }
 
 /** A LEFT JOIN computing one aggregate for every contact: `alias.v`, keyed by `alias.cid`. */

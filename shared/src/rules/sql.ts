@@ -76,6 +76,8 @@ export function toSql(logic: JsonLogic, ctx: SqlContext): SqlFrag {
       if (column) return { sql: column, params: [] };
       const [scope, prop] = path.split('.');
       if (scope === 'event' && prop && EVENT_PROPS.has(prop)) {
+        // Estimated from past events: the row's own event (buildLayers joins it as `ev`).
+        if (ctx.recentEvents) return { sql: `ev.${prop}`, params: [] };
         // The triggering event is one value per statement: a bound parameter.
         const ev = ctx.event as Record<string, unknown> | null | undefined;
         return { sql: '?', params: [ev?.[prop] ?? null] };
@@ -287,7 +289,7 @@ function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | 
   rule.tests.forEach((t, i) => {
     const name = `t${i}`;
     testCol.set(t.id, name);
-    if (t.eventScoped && ctx.event === undefined && t.kind === 'bool') {
+    if (t.eventScoped && ctx.event === undefined && !ctx.recentEvents && t.kind === 'bool') {
       inner.push(`1 AS ${name}`);
       return;
     }
@@ -340,16 +342,24 @@ function buildLayers(rule: CompiledRule, outerCtx: SqlContext, scope: SqlFrag | 
   };
   // `LIMIT -1` (no limit) keeps SQLite from flattening the layers into the outer query, which
   // would copy each test's expression — correlated subqueries included — into every reference.
+  // An estimate from past events: one row per contact and trigger event in the window.
+  const recent = ctx.recentEvents;
+  const events: SqlFrag = recent
+    ? {
+        sql: ' JOIN events ev ON ev.contact_id = c.id AND ev.type = ? AND ev.occurred_at > ? AND ev.occurred_at <= ?',
+        params: [recent.type, recent.fromMs, recent.toMs],
+      }
+    : { sql: '', params: [] };
   const from =
     `(SELECT ${middle.join(', ')} FROM (` +
-    `SELECT ${inner.join(', ')} FROM contacts c${joins.map((j) => ` ${j.frag.sql}`).join('')}${scope ? ` WHERE ${scope.sql}` : ''} LIMIT -1` +
+    `SELECT ${inner.join(', ')} FROM contacts c${events.sql}${joins.map((j) => ` ${j.frag.sql}`).join('')}${scope ? ` WHERE ${scope.sql}` : ''} LIMIT -1` +
     `) LIMIT -1)`;
   if (middle.length - 1 + inner.length > D1_MAX_COLUMNS) {
     throw new TooManyColumns(middle.length - 1 + inner.length);
   }
-  // In text order: the middle select list, the inner select list, the joins, the WHERE.
+  // In text order: the middle select list, the inner select list, the events, the joins, the WHERE.
   const joinParams = joins.flatMap((j) => j.frag.params);
-  return { from, params: [...middleParams, ...innerParams, ...joinParams, ...(scope?.params ?? [])], expr, held };
+  return { from, params: [...middleParams, ...innerParams, ...events.params, ...joinParams, ...(scope?.params ?? [])], expr, held };
 }
 
 /** `a || ',' || b …` as a balanced tree (expression depth), for the packed counts column. */
@@ -425,7 +435,9 @@ const NEVER: Formula = { t: 'not', of: { t: 'true' } };
  * action fires), the count reaching every node and flowing along every edge, and per action the would-gain / would-lose
  * diff against current holders. Without `ctx.event` (a preview), tests that read the
  * triggering event count as satisfied: "who would match if the event came". With `ctx.event`
- * they are evaluated against it, exactly as the webhook path does.
+ * they are evaluated against it, exactly as the webhook path does. With `ctx.recentEvents` they
+ * are evaluated against each of the contact's past trigger events in the window, and every
+ * count is of contacts for whom at least one of those events would have fired it.
  */
 export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: PreviewOptions = {}): RuleResult<PreviewQuery> {
   return guarded(() => {
@@ -437,10 +449,13 @@ export function buildPreviewQuery(rule: CompiledRule, ctx: SqlContext, opts: Pre
       plan.tags.map((t) => t.tagId),
     );
     const { expr, held } = layers;
-    // COUNT of a CASE without ELSE: 0 over an empty scope, where SUM would be NULL.
-    const sum = (e: string) => `COUNT(CASE WHEN ${e} THEN 1 END)`;
+    // COUNT of a CASE without ELSE: 0 over an empty scope, where SUM would be NULL. Estimated
+    // from past events, a contact has a row per event: count each contact once (any of its events).
+    const sum = ctx.recentEvents
+      ? (e: string) => `COUNT(DISTINCT CASE WHEN ${e} THEN id END)`
+      : (e: string) => `COUNT(CASE WHEN ${e} THEN 1 END)`;
     const columns: PreviewColumn[] = [{ kind: 'total' }, { kind: 'matched' }];
-    const outer: string[] = ['COUNT(*)'];
+    const outer: string[] = [ctx.recentEvents ? 'COUNT(DISTINCT id)' : 'COUNT(*)'];
     const actionReach = rule.actions.map((a) => expr(rule.reach[a.nodeId] ?? NEVER));
     outer.push(sum(balanced(actionReach, ' OR ', '0')));
     for (const [nodeId, f] of Object.entries(rule.reach)) {
@@ -490,7 +505,9 @@ export function buildSampleQuery(rule: CompiledRule, ctx: SqlContext, limit: num
       '0',
     );
     const params = [...layers.params, Math.max(0, Math.min(1000, Math.floor(limit)))];
-    const q = numberParams(`SELECT id, name FROM ${layers.from} WHERE ${match} ORDER BY id LIMIT ?`, params);
+    // estimated from past events, a contact may match on several of its events: list it once
+    const distinct = ctx.recentEvents ? 'DISTINCT ' : '';
+    const q = numberParams(`SELECT ${distinct}id, name FROM ${layers.from} WHERE ${match} ORDER BY id LIMIT ?`, params);
     if (q.params.length > D1_MAX_PARAMS) return tooMany(q.params.length);
     return tooLong(q.sql) ?? { ok: true, value: q };
   });

@@ -27,6 +27,8 @@ export interface PreviewCounts {
   calls: Record<string, number>;
   /** D1's rows-read meter for the statements (what D1 bills, and how long it held the database). */
   rowsRead: number;
+  /** Estimated from past events (`ctx.recentEvents`): contacts in scope with such an event at all. */
+  withEvents?: number;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface PreviewCounts {
  * (`buildPreviewCountPlan`: the counts without a held tag and the holder counts first, then
  * each held-tag count from its smaller side), or — for rules whose counts would be too many,
  * and with `strategy: 'single'` — as the one statement of `buildPreviewQuery`. Same counts
- * either way.
+ * either way. An estimate from past events (`ctx.recentEvents`) is always the one statement.
  */
 export async function runPreview(
   db: D1Database,
@@ -67,15 +69,29 @@ export async function runPreview(
   }
   const q = buildPreviewQuery(rule, ctx, opts);
   if (!q.ok) return q;
-  const res = await db
-    .prepare(q.value.sql)
-    .bind(...q.value.params)
-    .all<{ counts: string | number | null }>();
-  const counts = String(res.results[0]?.counts ?? '')
+  const statement = db.prepare(q.value.sql).bind(...q.value.params);
+  if (ctx.recentEvents) {
+    // The statement's total counts contacts with events; the share's total is counted apart.
+    const scope = opts.scope;
+    const [res, all] = await db.batch<{ counts?: string | number | null; n?: number }>([
+      statement,
+      db.prepare(`SELECT COUNT(*) AS n FROM contacts c${scope ? ` WHERE ${scope.sql}` : ''}`).bind(...(scope?.params ?? [])),
+    ]);
+    const counted = readColumns(
+      q.value.columns,
+      splitCounts(res!.results[0]?.counts),
+      (res!.meta.rows_read ?? 0) + (all!.meta.rows_read ?? 0),
+    );
+    return { ok: true, value: { ...counted, total: all!.results[0]?.n ?? 0, withEvents: counted.total } };
+  }
+  const res = await statement.all<{ counts: string | number | null }>();
+  return { ok: true, value: readColumns(q.value.columns, splitCounts(res.results[0]?.counts), res.meta.rows_read ?? 0) };
+}
+
+const splitCounts = (packed: string | number | null | undefined) =>
+  String(packed ?? '')
     .split(',')
     .map((x) => Number(x) || 0);
-  return { ok: true, value: readColumns(q.value.columns, counts, res.meta.rows_read ?? 0) };
-}
 
 function readColumns(columns: PreviewColumn[], counts: number[], rowsRead: number): PreviewCounts {
   const out: PreviewCounts = { total: 0, matched: 0, nodes: {}, edges: {}, tags: new Map(), conflicts: [], calls: {}, rowsRead };

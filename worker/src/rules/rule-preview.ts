@@ -5,12 +5,13 @@
  * when it differs from what the user confirmed.
  */
 import { inDepartmentSubtree } from '../auth/access';
-import type { ActionCounts, ConflictCounts, PreviewCountsBody, TagCounts } from '@shared/api/rules';
+import { ESTIMATE_DAYS, type ActionCounts, type ConflictCounts, type PreviewCountsBody, type TagCounts } from '@shared/api/rules';
 import { netPlanOver, type NetPlan, type NetTag } from '@shared/rules/net-effect';
 import { compileRule, type CompiledRule } from '@shared/rules/compile';
 import { isTagAction } from '@shared/rules/types';
 import type { RuleError } from '@shared/rules/errors';
-import type { SqlContext, SqlFrag } from '@shared/rules/operators';
+import type { RecentEvents, SqlContext, SqlFrag } from '@shared/rules/operators';
+import { DAY_MS } from '@shared/time';
 import { rolloutSql } from '@shared/rollout';
 import { compileOptions, type Workspace } from './context';
 import { runPreview } from './preview';
@@ -56,6 +57,12 @@ export function appliesNow(rule: CompiledRule): boolean {
   return !rule.tests.some((t) => t.eventScoped && t.nodeId !== rule.triggerNodeId);
 }
 
+/** The past events an event rule that reads its event is previewed by (null: counted as it applies). */
+export function recentEventsFor(rule: CompiledRule, now: number): RecentEvents | null {
+  if (rule.trigger.type !== 'event' || appliesNow(rule)) return null;
+  return { type: rule.trigger.eventType, days: ESTIMATE_DAYS, fromMs: now - ESTIMATE_DAYS * DAY_MS, toMs: now };
+}
+
 /** A compiled rule with its counts. */
 export interface CountedRule {
   rule: CompiledRule;
@@ -92,7 +99,10 @@ export async function countRule(
   const rule = compiled.value;
   const net = netPlanOf(rule, ws);
   const started = Date.now();
-  const counted = await runPreview(db, rule, ctx, { scope, net });
+  // A rule that reads its event changes nothing at publish: its counts are estimated from the
+  // contacts' own events of the last ESTIMATE_DAYS days, never "as if everyone sent it next".
+  const recent = recentEventsFor(rule, ctx.now);
+  const counted = await runPreview(db, rule, recent ? { ...ctx, recentEvents: recent } : ctx, { scope, net });
   const tookMs = Date.now() - started;
   if (!counted.ok) return counted;
   const actions: Record<string, ActionCounts> = {};
@@ -121,6 +131,7 @@ export async function countRule(
         actions,
         tags,
         conflicts,
+        ...(recent ? { estimate: { days: recent.days, eventType: recent.type, withEvents: counted.value.withEvents ?? 0 } } : {}),
       },
       rowsRead: counted.value.rowsRead,
       tookMs,

@@ -7,6 +7,7 @@ const en: typeof zh = {
     readOnly: 'You can browse the taxonomy; admins maintain its groups and tags',
     protectedHint: 'Only a {role} or above may edit this group',
     newTag: 'New tag',
+    newTagNoGroup: 'No tag group you may edit: only super admins add tags to protected groups. Create a group of your own first.',
     editGroup: 'Edit group',
     editTag: 'Edit tag',
     actions: 'Actions',

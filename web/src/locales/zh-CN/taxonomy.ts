@@ -6,6 +6,7 @@ export default {
     readOnly: '你可以查看标签体系；标签组与标签由管理员维护',
     protectedHint: '此标签组仅限{role}及以上编辑',
     newTag: '新建标签',
+    newTagNoGroup: '没有你可编辑的标签组：受保护的标签组只有超级管理员能添加标签。可先新建一个标签组。',
     editGroup: '编辑标签组',
     editTag: '编辑标签',
     actions: '操作',
