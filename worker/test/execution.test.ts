@@ -4,6 +4,7 @@ import { demoSql } from '@shared/demo';
 import { compileRule } from '@shared/rules/compile';
 import { rolloutSql } from '@shared/rollout';
 import type { RuleGraph, TagActionSpec } from '@shared/rules/types';
+import type { CustomFieldDecl } from '@shared/rules/fields';
 import { runPreview, sampleMatches } from '../src/rules/preview';
 import { intakeMessage, runIntake, untilStored, webhookSignature } from './fixtures';
 
@@ -52,8 +53,12 @@ async function ledgerOf(ext: string) {
 
 let nextRuleId = 100;
 /** Writes the rows a publish writes (rules + rule_versions); returns the compiled rule. */
-async function publish(graph: RuleGraph, percent = 100, opts: { id?: number; version?: number; status?: string } = {}) {
-  const compiled = compileRule(graph);
+async function publish(
+  graph: RuleGraph,
+  percent = 100,
+  opts: { id?: number; version?: number; status?: string; customFields?: CustomFieldDecl[] } = {},
+) {
+  const compiled = compileRule(graph, { customFields: opts.customFields ?? [] });
   if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
   const id = opts.id ?? nextRuleId++;
   const version = opts.version ?? 1;
@@ -286,5 +291,43 @@ describe('execution details', () => {
       { tag_id: loyal, op: 'add', rule_id: r2.id },
     ]);
     await db.prepare(`UPDATE rules SET status = 'paused' WHERE id IN (?, ?)`).bind(r1.id, r2.id).run();
+  });
+
+  it('applies a band node’s tags from the logic stored at publish when the published graph no longer compiles', async () => {
+    const core = await tagId('群成员评级', '核心成员');
+    const watch = await tagId('群成员评级', '观察名单');
+    // published while the custom field `retired_score` existed; it has since been deleted
+    const r = await publish(
+      {
+        schemaVersion: 1,
+        nodes: [
+          { id: 't', kind: 'trigger', trigger: { type: 'event', eventType: 'message', filters: [] } },
+          {
+            id: 'b',
+            kind: 'band',
+            metrics: [
+              { field: 'messageCount', weight: 100, cap: 1 },
+              { field: 'custom.retired_score', weight: 10, cap: 10 },
+            ],
+            bands: [
+              { id: 'core', min: 50, max: null, tagId: core },
+              { id: 'watch', min: -10, max: 50, tagId: watch },
+            ],
+          },
+        ],
+        edges: [{ id: 'e', source: 't', target: 'b' }],
+      },
+      100,
+      { customFields: [{ key: 'retired_score', labelZh: '旧评分', labelEn: 'Old score', type: 'number' }] },
+    );
+    expect(
+      compileRule(
+        JSON.parse((await db.prepare('SELECT graph FROM rule_versions WHERE rule_id = ?').bind(r.id).first<{ graph: string }>())!.graph),
+      ).ok,
+    ).toBe(false);
+    await post([{ id: 'band-1', type: 'message', text: '你好', contact: { externalId: 'u_band' } }]);
+    // one message scores 100 (the missing field adds nothing): the core band's tag, from the stored logic
+    expect(await ledgerOf('u_band')).toEqual([{ tagId: core, op: 'add', ruleId: r.id, ruleVersion: 1 }]);
+    await db.prepare(`UPDATE rules SET status = 'paused' WHERE id = ?`).bind(r.id).run();
   });
 });

@@ -146,6 +146,39 @@ describe('saving, publishing and restoring check the acting user', () => {
     expect((await apiAs(ADMIN2, `/api/rules/${empty.body.id}/draft`, json({ graph: actionGraph(ADMIN_TAG) }, 'PUT'))).status).toBe(200);
   });
 
+  it("refuses a band node whose band adds a tag the user may not apply, naming the band's action", async () => {
+    const band = (tagId: number): RuleGraph => ({
+      schemaVersion: 1,
+      nodes: [
+        { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '* * * * *' } },
+        {
+          id: 'b',
+          kind: 'band',
+          metrics: [{ field: 'messageCount', weight: 100, cap: 10 }],
+          bands: [
+            { id: 'hi', min: 50, max: null, tagId },
+            { id: 'lo', min: 0, max: 50, tagId: ADMIN_TAG },
+          ],
+        },
+      ],
+      edges: [{ id: 'e1', source: 't', target: 'b' }],
+    });
+    const refused = await apiAs(ADMIN2, '/api/rules', json({ name: '分层偷打', graph: band(SUPER_ONLY_TAG) }));
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.details).toEqual([{ path: 'graph.nodes.b:hi', message: expect.stringContaining('生命周期') }]);
+    // the workspace's groups reach the compiler: 华南专享 is in another, non-exclusive group than 美妆
+    const mixed = await apiAs<{ ok: boolean; errors: { nodeId: string; code: string }[] }>(
+      ADMIN4,
+      '/api/rules/preview',
+      json({ graph: band(SOUTH_TAG), sampleSize: 0 }),
+    );
+    expect(mixed.body.ok).toBe(false);
+    expect(mixed.body.errors.map((e) => [e.nodeId, e.code])).toEqual([
+      ['b', 'band_group'],
+      ['b', 'band_group'],
+    ]);
+  });
+
   it("refuses a group owned by another department, and lets that department's admin use it", async () => {
     const refused = await apiAs(ADMIN2, '/api/rules', json({ name: '跨部门', graph: actionGraph(SOUTH_TAG) }));
     expect(refused.status).toBe(403);

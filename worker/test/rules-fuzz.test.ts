@@ -5,7 +5,7 @@ import { compileRule, formulaToLogic } from '@shared/rules/compile';
 import { evalDataFromRows } from '@shared/rules/data';
 import { compileLogic, compileRulePlan, truthy } from '@shared/rules/evaluate';
 import { applyReference } from '@shared/rules/jsonlogic';
-import { randomGraph, SeededRandom, withOutboundActions, type GraphVocabulary } from '@shared/rules/random-graph';
+import { randomGraph, SeededRandom, withBandNode, withOutboundActions, type GraphVocabulary } from '@shared/rules/random-graph';
 import type { EvalData, TriggerEvent } from '@shared/rules/types';
 import type { EventType } from '@shared/domain';
 import { buildPreviewCountPlan, fillCounts, type PlanTuning } from '@shared/rules/preview-counts';
@@ -57,6 +57,9 @@ let collided = 0;
 let displacedSeeds = 0;
 /** Seeds where an outbound node would call for someone. */
 let calledSeeds = 0;
+/** Seeds with a band node, and those where one of its bands' tags was gained by someone. */
+let bandSeeds = 0;
+let bandGains = 0;
 /** The demo's tags with their groups, and the tags actions draw from on colliding seeds. */
 let tagRows: TagRow[] = [];
 let tagInfo = new Map<number, TagInfo>();
@@ -155,7 +158,12 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
         ...(colliding ? { actionTags: collidingTags, actions: { min: 2, max: 4 } } : {}),
       });
       // Every third seed also calls out (its own random source: the other draws stay as they were).
-      const graph = seed % 3 === 0 ? withOutboundActions(new SeededRandom(seed * 7919), drawn, 1) : drawn;
+      const called = seed % 3 === 0 ? withOutboundActions(new SeededRandom(seed * 7919), drawn, 1) : drawn;
+      // Every fourth seed that does not call out also has a band node onto the exclusive group's
+      // tags (its own random source too; with calls it would tip the plan counts checked below).
+      const graph =
+        seed % 4 === 1 && seed % 3 !== 0 ? withBandNode(new SeededRandom(seed * 104_729), called, collidingTags.slice(0, 3)) : called;
+      if (graph !== called) bandSeeds++;
       const event: TriggerEvent | null = eventType
         ? {
             type: eventType,
@@ -244,6 +252,8 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
       if ([...sql.value.tags.values()].some((t) => t.gain + t.lose + (t.kept ?? 0) > 0)) heldNonZero++;
       if (js.conflicts.some((n) => n > 0)) collided++;
       if (js.displaced > 0) displacedSeeds++;
+      const bandTags = rule.actions.filter((a) => a.nodeId.startsWith('band:')).map((a) => (a.action as { tagId: number }).tagId);
+      if (bandTags.some((id) => (sql.value.tags.get(id)?.gain ?? 0) > 0)) bandGains++;
       // Publishing writes exactly that: per tag, and contact by contact.
       const written = await publishDiff(rule, net, ctx);
       expect(written.tags, `${ctxMsg} publish per tag`).toEqual(
@@ -305,6 +315,11 @@ describe('differential fuzz: SQL counts equal json-logic-js and closure counts',
   it('drew rules whose actions collided on shared tags and exclusive groups', () => {
     expect(collided).toBeGreaterThan(GRAPHS * 0.1);
     expect(displacedSeeds).toBeGreaterThan(GRAPHS * 0.1);
+  });
+
+  it('drew band nodes and their tags changed contacts', () => {
+    expect(bandSeeds).toBeGreaterThan(GRAPHS * 0.15);
+    expect(bandGains).toBeGreaterThan(GRAPHS * 0.05);
   });
 
   it('drew outbound nodes that call for some contacts (and not for all they reach)', () => {

@@ -122,6 +122,15 @@ describe('segments', () => {
     action.nodes.push({ id: 'tagit', kind: 'action', action: { type: 'add_tag', tagId: 1 } });
     action.edges.push({ id: 'e9', source: 'gd', target: 'tagit', sourceHandle: 'no' });
     expect(await errorsOf(action)).toEqual([expect.objectContaining({ nodeId: 'tagit' })]);
+    const band = audience();
+    band.nodes.push({
+      id: 'tiers',
+      kind: 'band',
+      metrics: [{ field: 'messageCount', weight: 100, cap: 10 }],
+      bands: [{ id: 'all', min: 0, max: null, tagId: 1 }],
+    });
+    band.edges.push({ id: 'e9', source: 'gd', target: 'tiers', sourceHandle: 'no' });
+    expect(await errorsOf(band)).toEqual([expect.objectContaining({ nodeId: 'tiers', code: 'invalid_document' })]);
     const noEnd = audience();
     noEnd.nodes = noEnd.nodes.filter((n) => n.id !== 'end');
     noEnd.edges = noEnd.edges.filter((e) => e.target !== 'end');

@@ -140,8 +140,15 @@ describe('POST /api/templates/:id/instantiate', () => {
     const rule = await db.prepare('SELECT department_id, created_by FROM rules WHERE id = ?').bind(r.body.rule.id).first();
     expect(rule).toEqual({ department_id: 2, created_by: ADMIN.id });
     // the penalty survives the round trip
-    const score = r.body.rule.draftGraph.nodes.find((n) => n.kind === 'score');
-    expect(score?.kind === 'score' && score.metrics.map((m) => m.weight)).toEqual([30, 25, 20, 15, -10]);
+    const band = r.body.rule.draftGraph.nodes.find((n) => n.kind === 'band');
+    expect(band?.kind === 'band' && band.metrics.map((m) => m.weight)).toEqual([30, 25, 20, 15, -10]);
+    // the band node's tags are the group's new tags, in band order (placeholders replaced in the batch)
+    const made = await db
+      .prepare("SELECT t.id, t.name FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = '群成员评级' ORDER BY t.id")
+      .all<{ id: number; name: string }>();
+    const idOf = new Map(made.results.map((t) => [t.name, t.id]));
+    const expected = ['核心成员', '活跃成员', '普通成员', '观察名单'].map((n) => idOf.get(n));
+    expect(band?.kind === 'band' && band.bands.map((b) => b.tagId)).toEqual(expected);
     expect(r.body.rule.errors).toEqual([]);
   });
 

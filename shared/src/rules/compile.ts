@@ -19,7 +19,19 @@ import { outputHandles } from './handles';
 import { ruleError, type RuleError, type RuleResult } from './errors';
 import { fieldCatalog, operatorAllowed, type CustomFieldDecl, type FieldDef } from './fields';
 import { checkValue, CONDITION_OPERATORS, fieldLogic } from './operators';
-import { isTagAction, type ActionSpec, type ConditionSpec, type JsonLogic, type RuleGraph, type RuleNode, type TriggerSpec } from './types';
+import {
+  bandActionId,
+  isTagAction,
+  type ActionSpec,
+  type BandNode,
+  type ScoreBand,
+  type ScoreMetric,
+  type ConditionSpec,
+  type JsonLogic,
+  type RuleGraph,
+  type RuleNode,
+  type TriggerSpec,
+} from './types';
 
 /** A boolean formula over test ids: how each node's reach is built. */
 export type Formula =
@@ -40,6 +52,8 @@ export interface CompiledTest {
   eventScoped: boolean;
   /** The conditions behind a predicate test, with the JSON Logic of each field's value (for explanations). */
   conditions?: { condition: ConditionSpec; valueLogic: JsonLogic; logic: JsonLogic }[];
+  /** A score test's factors (with the JSON Logic of each value) and bands (for explanations). */
+  score?: { metrics: (ScoreMetric & { valueLogic: JsonLogic })[]; bands: ScoreBand[] };
 }
 
 /** An action with the node that carries it. */
@@ -80,6 +94,11 @@ export interface CompileOptions {
    * notify → `notify`); omitted = every positive id is accepted.
    */
   destinationExists?: (destinationId: number, kind: 'webhook' | 'notify') => boolean;
+  /**
+   * A tag's group and whether that group is exclusive (band nodes map bands onto one exclusive
+   * group); omitted = band tags are not checked against their group.
+   */
+  tagGroup?: (tagId: number) => { groupId: number; exclusive: boolean } | undefined;
 }
 
 /**
@@ -327,20 +346,34 @@ function triggerTest(n: RuleNode & { kind: 'trigger' }, catalog: Map<string, Fie
   return test;
 }
 
+/** Field types a score can weigh: numbers and aggregates as they are, yes/no as 1 / 0, dates as days since. */
+const SCORE_FIELD_TYPES = new Set(['number', 'aggregate', 'boolean', 'date']);
+
+/** A score factor's value: the field's, a boolean as 1 / 0 (`sf_bool_number`), a date as days since (`sf_days_since`). */
+export function scoreValueLogic(field: FieldDef, params: ConditionSpec['params']): JsonLogic {
+  const v = fieldLogic(field, params);
+  if (field.type === 'boolean') return { sf_bool_number: [v] };
+  if (field.type === 'date') return { sf_days_since: [v] };
+  return v;
+}
+
 /** A score node's number: its metrics (each a number field or an event aggregate) and its bands checked. */
 function scoreTest(n: RuleNode & { kind: 'score' }, catalog: Map<string, FieldDef>, isEventRule: boolean, errors: RuleError[]) {
   const args: JsonLogic[] = [];
+  const metrics: NonNullable<CompiledTest['score']>['metrics'] = [];
   for (const m of n.metrics) {
     const field = catalog.get(m.field);
-    if (!field || (field.type !== 'number' && field.type !== 'aggregate')) {
+    if (!field || !SCORE_FIELD_TYPES.has(field.type)) {
       const code = field ? 'wrong_value_type' : 'unknown_field';
-      errors.push(ruleError(n.id, code, `score metric "${m.field}" must be a number or an event aggregate`));
+      errors.push(ruleError(n.id, code, `score metric "${m.field}" must be a number, a yes/no, a date or an event aggregate`));
     } else if (field.eventScoped && !isEventRule) {
       errors.push(ruleError(n.id, 'unknown_field', `"${m.field}" reads the triggering event: only for event-triggered rules`));
     } else if (field.type === 'aggregate' && !m.params) {
       errors.push(ruleError(n.id, 'bad_params', `score metric "${m.field}" needs an event type and a number of days`));
     } else {
-      args.push(fieldLogic(field, m.params), m.weight, m.cap);
+      const valueLogic = scoreValueLogic(field, m.params);
+      args.push(valueLogic, m.weight, m.cap);
+      metrics.push({ ...m, valueLogic });
     }
   }
   const seenBands = new Set<string>();
@@ -355,6 +388,7 @@ function scoreTest(n: RuleNode & { kind: 'score' }, catalog: Map<string, FieldDe
     kind: 'number',
     logic: { sf_score: args },
     eventScoped: n.metrics.some((m) => catalog.get(m.field)?.eventScoped),
+    score: { metrics, bands: n.bands },
   };
   return test;
 }
@@ -419,6 +453,74 @@ function compileNodeTests(graph: RuleGraph, s: Structure, opts: CompileOptions, 
     }
   }
   return tests;
+}
+
+const bandRange = (b: { min: number; max: number | null }) => `${b.min}–${b.max ?? '∞'}`;
+
+/**
+ * A band node's own checks: bands contiguous (each starts where the one below ends), not
+ * overlapping, a different tag each, every tag in one group (the first band's), that group
+ * exclusive. Each problem is
+ * an error on the node naming the bands or the tag.
+ */
+export function bandProblems(n: BandNode, opts: Pick<CompileOptions, 'tagGroup'> = {}): RuleError[] {
+  const errors: RuleError[] = [];
+  const sorted = [...n.bands].sort((a, b) => a.min - b.min);
+  for (let i = 1; i < sorted.length; i++) {
+    const lo = sorted[i - 1] as BandNode['bands'][number];
+    const hi = sorted[i] as BandNode['bands'][number];
+    const which = `bands "${lo.id}" (${bandRange(lo)}) and "${hi.id}" (${bandRange(hi)})`;
+    if (lo.max === null || lo.max > hi.min) errors.push(ruleError(n.id, 'bad_bands', `${which} overlap`));
+    else if (lo.max < hi.min) errors.push(ruleError(n.id, 'bad_bands', `${which} leave a gap from ${lo.max} to ${hi.min}`));
+  }
+  const seenTags = new Map<number, string>();
+  for (const b of n.bands) {
+    const other = seenTags.get(b.tagId);
+    if (other !== undefined) errors.push(ruleError(n.id, 'bad_bands', `bands "${other}" and "${b.id}" add the same tag ${b.tagId}`));
+    seenTags.set(b.tagId, b.id);
+  }
+  const first = n.bands[0];
+  const group = first && opts.tagGroup?.(first.tagId);
+  if (!first || !group) return errors;
+  for (const b of n.bands.slice(1)) {
+    const g = opts.tagGroup?.(b.tagId);
+    if (g && g.groupId !== group.groupId) {
+      const message = `band "${b.id}": tag ${b.tagId} is not in the group of band "${first.id}"'s tag ${first.tagId}: one group per band node`;
+      errors.push(ruleError(n.id, 'band_group', message));
+    }
+  }
+  if (!group.exclusive) {
+    const message = `the bands' tag group ${group.groupId} is not exclusive: a contact could keep several bands' tags`;
+    errors.push(ruleError(n.id, 'band_group', message));
+  }
+  return errors;
+}
+
+/**
+ * Band nodes → a score node (same id, bands, out-edges) plus one add-tag action per band
+ * (`bandActionId`), wired from the band's handle. Everything after this sees an ordinary graph.
+ */
+function lowerBands(graph: RuleGraph, opts: CompileOptions, errors: RuleError[]): RuleGraph {
+  if (!graph.nodes.some((n) => n.kind === 'band')) return graph;
+  const nodes: RuleNode[] = [];
+  const edges = [...graph.edges];
+  for (const n of graph.nodes) {
+    if (n.kind !== 'band') {
+      nodes.push(n);
+      continue;
+    }
+    errors.push(...bandProblems(n, opts));
+    const bands = n.bands.map(({ tagId: _tag, ...b }) => b);
+    nodes.push({ id: n.id, kind: 'score', metrics: n.metrics, bands, ...(n.label === undefined ? {} : { label: n.label }) });
+    for (const b of n.bands) {
+      const id = bandActionId(n.id, b.id);
+      nodes.push({ id, kind: 'action', action: { type: 'add_tag', tagId: b.tagId } });
+      edges.push({ id, source: n.id, target: id, sourceHandle: b.id });
+    }
+  }
+  // the band actions stand where the band node stands in node order, so priority order (the
+  // first add of an exclusive group wins) is the canvas's order, band node included
+  return { ...graph, nodes, edges };
 }
 
 /** What reaches each node and flows along each edge, in topological order, as formulas over the tests. */
@@ -492,8 +594,9 @@ function firstTooComplex(graph: RuleGraph, order: string[], reach: Record<string
  * that the one limit a user meets is the schema's. Structure first, then each node's contents,
  * then the formulas; errors of the first two are reported together.
  */
-export function compileGraph(graph: RuleGraph, opts: CompileOptions = {}): RuleResult<CompiledRule> {
+export function compileGraph(input: RuleGraph, opts: CompileOptions = {}): RuleResult<CompiledRule> {
   const errors: RuleError[] = [];
+  const graph = lowerBands(input, opts, errors);
   const structure = checkStructure(graph, errors);
   const tests = compileNodeTests(graph, structure, opts, errors);
   const trigger = structure.trigger;

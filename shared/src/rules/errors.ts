@@ -29,6 +29,8 @@ export const RULE_ERROR_CODES = [
   'too_complex', // paths multiply (many diamonds): the inlined logic would be too large
   'bad_schedule', // a schedule trigger's cron expression does not parse
   'unknown_destination', // a call-webhook / notify action names no destination of its kind (or a revoked one)
+  'bad_bands', // a band node's bands leave a gap, overlap, or repeat a tag
+  'band_group', // a band node's tag is not in its group, or the group is not exclusive
   'outbound_never_fires', // only call-webhook / notify actions, and no event trigger: no run would ever change a tag, so none would fire
 ] as const;
 

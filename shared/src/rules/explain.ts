@@ -7,7 +7,7 @@ import { formulaToLogic, type CompiledRule } from './compile';
 import { compileLogic, truthy } from './evaluate';
 import { fieldCatalog, type CustomFieldDecl, type FieldDef } from './fields';
 import { DEFAULT_TZ_OFFSET_MINUTES } from './days';
-import type { ConditionSpec, EvalData } from './types';
+import { bandActionId, type AggregateParams, type ConditionSpec, type EvalData } from './types';
 import { ENUM_VALUE_LABELS, EVENT_TYPE_LABELS } from './labels';
 import type { EventType } from '../domain';
 
@@ -25,6 +25,31 @@ export interface ConditionExplanation {
   text: { zh: string; en: string };
 }
 
+/** One factor of a score for one contact: its value, how it is normalised, what it adds. */
+export interface ScoreFactorExplanation {
+  field: string;
+  params?: AggregateParams;
+  /** The factor's name in both languages ("近30天打开文章次数"). */
+  label: { zh: string; en: string };
+  /** The contact's value (a yes/no as 1 / 0, a date as days since); null when missing (it counts 0). */
+  value: number | null;
+  weight: number;
+  cap: number;
+  /** min(max(value, 0), cap) / cap: 0…1. */
+  normalised: number;
+  /** weight × normalised, the points this factor adds (negative for a penalty). */
+  contribution: number;
+}
+
+/** A score (score or band node) explained for one contact. */
+export interface ScoreExplanation {
+  /** The score, as every evaluator computes it (the contributions summed in factor order). */
+  total: number;
+  factors: ScoreFactorExplanation[];
+  /** The band the score lands in, null below the lowest; `tagId` for a band node's band. */
+  band: { id: string; label?: string; min: number; max: number | null; tagId?: number } | null;
+}
+
 /** A rule explained for one contact. */
 export interface RuleExplanation {
   /** Action node ids that fire. */
@@ -32,8 +57,10 @@ export interface RuleExplanation {
   /** Whether the flow reaches each node. */
   reached: Record<string, boolean>;
   conditions: ConditionExplanation[];
-  /** Score per score node. */
+  /** Score per score / band node. */
   scores: Record<string, number>;
+  /** Per score / band node: each factor's value, weight and contribution, the total and the band. */
+  scoreDetails: Record<string, ScoreExplanation>;
   /**
    * Whether the contact flows along each edge (the path through the graph): a condition's yes or
    * no, the branch case taken, the score band. Absent for edges the compiler ignores.
@@ -117,7 +144,7 @@ function formatValue(v: unknown, field: FieldDef | undefined, tz: number, lang: 
   return String(v);
 }
 
-function fieldLabel(field: FieldDef | undefined, c: ConditionSpec, lang: 'zh' | 'en'): string {
+function fieldLabel(field: FieldDef | undefined, c: Pick<ConditionSpec, 'field' | 'params'>, lang: 'zh' | 'en'): string {
   const base = field ? field.label[lang] : c.field;
   if (!c.params) return base;
   const { eventType, days, channel } = c.params;
@@ -151,6 +178,43 @@ function sentence(
     .join(' ');
 }
 
+/**
+ * A score's factors for one contact, with the arithmetic of `sf_score` (same operations, same
+ * order), and the band its total lands in.
+ */
+function explainScore(
+  nodeId: string,
+  score: NonNullable<CompiledRule['tests'][number]['score']>,
+  total: number,
+  data: EvalData,
+  catalog: ReadonlyMap<string, FieldDef>,
+  bandTags: ReadonlyMap<string, number | undefined>,
+): ScoreExplanation {
+  const factors = score.metrics.map((m): ScoreFactorExplanation => {
+    const raw = compileLogic(m.valueLogic)(data);
+    const value = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
+    const clamped = Math.min(Math.max(value ?? 0, 0), m.cap);
+    const field = catalog.get(m.field);
+    return {
+      field: m.field,
+      ...(m.params ? { params: m.params } : {}),
+      label: {
+        zh: field?.type === 'date' ? `${fieldLabel(field, m, 'zh')}距今天数` : fieldLabel(field, m, 'zh'),
+        en: field?.type === 'date' ? `Days since ${fieldLabel(field, m, 'en').toLowerCase()}` : fieldLabel(field, m, 'en'),
+      },
+      value,
+      weight: m.weight,
+      cap: m.cap,
+      normalised: clamped / m.cap,
+      contribution: (clamped * 1.0 * m.weight) / m.cap,
+    };
+  });
+  const b = score.bands.find((x) => total >= x.min && (x.max === null || total < x.max));
+  const tagId = b ? bandTags.get(bandActionId(nodeId, b.id)) : undefined;
+  const band = b ? { id: b.id, ...(b.label ? { label: b.label } : {}), min: b.min, max: b.max, ...(tagId ? { tagId } : {}) } : null;
+  return { total, factors, band };
+}
+
 /** Explains a compiled rule for one contact; `names` turns department and owner ids into names. */
 export function explainRule(
   rule: CompiledRule,
@@ -165,10 +229,14 @@ export function explainRule(
   for (const [id, logic] of Object.entries(rule.nodeLogic)) reached[id] = truthy(compileLogic(logic)(data));
   const conditions: ConditionExplanation[] = [];
   const scores: Record<string, number> = {};
+  const scoreDetails: Record<string, ScoreExplanation> = {};
   const tests: Record<string, boolean> = {};
+  const bandTags = new Map(rule.actions.map((a) => [a.nodeId, a.action.type === 'add_tag' ? a.action.tagId : undefined]));
   for (const t of rule.tests) {
     if (t.kind === 'number') {
-      scores[t.nodeId] = Number(compileLogic(t.logic)(data));
+      const total = Number(compileLogic(t.logic)(data));
+      scores[t.nodeId] = total;
+      if (t.score) scoreDetails[t.nodeId] = explainScore(t.nodeId, t.score, total, data, catalog, bandTags);
       continue;
     }
     tests[t.id] = truthy(compileLogic(t.logic)(data));
@@ -194,7 +262,7 @@ export function explainRule(
   const testsById = new Map(rule.tests.map((t) => [t.id, t]));
   const edges: Record<string, boolean> = {};
   for (const [id, f] of Object.entries(rule.edgeFlow)) edges[id] = truthy(compileLogic(formulaToLogic(f, testsById))(data));
-  return { fired: Array.isArray(fired) ? (fired as string[]) : [], reached, conditions, scores, edges, tests };
+  return { fired: Array.isArray(fired) ? (fired as string[]) : [], reached, conditions, scores, scoreDetails, edges, tests };
 }
 
 /** The ids of `NAMED_ID_FIELDS` a rule's conditions name, and the contact's own, per field: what `IdNames` must cover. */

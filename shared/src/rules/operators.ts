@@ -759,6 +759,24 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
     cost: (raw) => (Array.isArray(raw) && raw[3] !== null && raw[3] !== undefined ? 40 : 20),
     givesValue: true,
   },
+  sf_bool_number: {
+    // A boolean as a score factor: true 1, false 0, missing null (the score counts it 0).
+    js: (_d, a) => (a === true ? 1 : a === false ? 0 : null),
+    // stored booleans read as 1 / 0 (columns, json_extract of true / false), missing as NULL
+    sql: ([a]) => sql`(${val(a)} + 0)`,
+    givesValue: true,
+  },
+  sf_days_since: {
+    // A date as a score factor: whole local days from its day to today (0 today, negative in
+    // the future, which a score clamps to 0); missing null. Dates are epoch ms ≥ 0, so SQLite's
+    // truncating CAST is the floor `dayNumber` takes.
+    js: (d, a) => (isNum(a) ? dayNumber(d.now, tz(d)) - dayNumber(a, tz(d)) : null),
+    sql: ([a], ctx) => {
+      const off = ctx.tzOffsetMinutes * 60_000;
+      return sql`(${p(dayNumber(ctx.now, ctx.tzOffsetMinutes))} - CAST((${val(a)} + ${p(off)}) / 86400000 AS INTEGER))`;
+    },
+    givesValue: true,
+  },
   sf_score: {
     // Σ weight · min(max(value, 0), cap) / cap, a missing value counting 0. Same operation
     // order in JS and SQL (both IEEE doubles) so band edges agree; `* 1.0` avoids SQLite's

@@ -290,3 +290,41 @@ export function withOutboundActions(r: SeededRandom, graph: RuleGraph, destinati
   }
   return { ...graph, nodes, edges };
 }
+
+/**
+ * `graph` with a band node hung off one of its non-action nodes: 2–3 contiguous bands (the lowest
+ * from a random floor, so some contacts fall below every band) mapped in order onto `tags`
+ * (distinct tags of one exclusive group). Like `withOutboundActions`, a suite adds it with a
+ * random source of its own, so existing seeds keep their graphs.
+ */
+export function withBandNode(r: SeededRandom, graph: RuleGraph, tags: readonly number[]): RuleGraph {
+  const sources = graph.nodes.filter((n) => n.kind !== 'action');
+  const from = r.pick(sources.length > 1 && r.chance(0.7) ? sources.slice(1) : sources);
+  const handle = r.pick(outputHandles(from));
+  const metric = (): { field: string; params?: { eventType: EventType; days: number }; weight: number; cap: number } =>
+    r.chance(0.5)
+      ? {
+          field: r.pick(['messageCount', 'inviteCount', 'violationCount', 'departmentId', 'lastActiveAt', 'createdAt']),
+          weight: r.int(-15, 40),
+          cap: r.int(1, 400),
+        }
+      : { field: 'event.count', params: { eventType: r.pick(AGG_TYPES), days: r.pick(DAYS) }, weight: r.int(-15, 40), cap: r.int(1, 10) };
+  const count = Math.min(tags.length, r.int(2, 3));
+  const chosen = r.sample(tags, count);
+  // edges from the top down: [e_k, ∞), [e_{k-1}, e_k), …; the lowest starts at a floor
+  const edges: number[] = [];
+  let at = r.int(-5, 10);
+  for (let i = 0; i < count; i++) {
+    edges.push(at);
+    at += r.int(5, 25);
+  }
+  const bands = chosen.map((tagId, i) => ({
+    id: `k${i}`,
+    min: edges[i] as number,
+    max: i === count - 1 ? null : (edges[i + 1] as number),
+    tagId,
+  }));
+  const band: RuleNode = { id: 'band', kind: 'band', metrics: Array.from({ length: r.int(1, 3) }, metric), bands };
+  const edge: RuleEdge = { id: 'eband', source: from.id, target: 'band', ...(handle === undefined ? {} : { sourceHandle: handle }) };
+  return { ...graph, nodes: [...graph.nodes, band], edges: [...graph.edges, edge] };
+}

@@ -31,6 +31,22 @@ export const conditionSchema = z.object({
 
 const base = { id, label: z.string().max(200).optional(), position: z.object({ x: z.number(), y: z.number() }).optional() };
 
+/** A score's metrics (score and band nodes). */
+const metricsSchema = z
+  .array(
+    z.object({
+      field: z.string().min(1).max(100),
+      params: aggregateParamsSchema.optional(),
+      // negative: a penalty (seed 003's violations); every evaluator does the same arithmetic
+      weight: z.number().finite().min(-1000).max(1000),
+      cap: z.number().finite().positive(),
+    }),
+  )
+  .min(1)
+  .max(10);
+
+const bandFields = { id, label: z.string().max(100).optional(), min: z.number().finite(), max: z.number().finite().nullable() };
+
 /** `RuleNode`, discriminated by `kind`. */
 export const ruleNodeSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -46,20 +62,15 @@ export const ruleNodeSchema = z.discriminatedUnion('kind', [
   z.object({
     ...base,
     kind: z.literal('score'),
-    metrics: z
-      .array(
-        z.object({
-          field: z.string().min(1).max(100),
-          params: aggregateParamsSchema.optional(),
-          // negative: a penalty (seed 003's violations); every evaluator does the same arithmetic
-          weight: z.number().finite().min(-1000).max(1000),
-          cap: z.number().finite().positive(),
-        }),
-      )
-      .min(1)
-      .max(10),
+    metrics: metricsSchema,
+    bands: z.array(z.object(bandFields)).min(1).max(10),
+  }),
+  z.object({
+    ...base,
+    kind: z.literal('band'),
+    metrics: metricsSchema,
     bands: z
-      .array(z.object({ id, label: z.string().max(100).optional(), min: z.number().finite(), max: z.number().finite().nullable() }))
+      .array(z.object({ ...bandFields, tagId: z.number().int().positive() }))
       .min(1)
       .max(10),
   }),

@@ -94,6 +94,35 @@ export interface ScoreNode extends NodeBase {
   bands: ScoreBand[];
 }
 
+/** A band of a Band node: a score range and the tag a contact in it gets. */
+export interface BandTier extends ScoreBand {
+  /** A tag of the node's exclusive group (0 in the editor until a group is picked). */
+  tagId: number;
+}
+
+/**
+ * A score whose bands map onto the tags of ONE exclusive tag group in one step (seed 003: > 80
+ * 核心成员, 60–80 活跃成员, …): each band adds its tag, and the group's exclusivity takes the
+ * contact's other tags of the group away. Bands must be contiguous and must not overlap, so a
+ * contact is in exactly one band (or none, below the lowest). Each band is also an output
+ * handle, as on a score node, for whatever else should happen to that band.
+ *
+ * The compiler lowers it to a score node (same id) plus one add-tag action per band with the id
+ * `<node id>:<band id>` (`bandActionId`), so every evaluator, the SQL preview, the net change and
+ * publishing treat it exactly as that hand-drawn graph: preview = publish by construction.
+ */
+export interface BandNode extends NodeBase {
+  kind: 'band';
+  metrics: ScoreMetric[];
+  /** Every band's tag belongs to one exclusive group (the group is the tags', so templates need no group id). */
+  bands: BandTier[];
+}
+
+/** The id of the add-tag action a band node's band lowers to (`:` never occurs in a user's id). */
+export function bandActionId(nodeId: string, bandId: string): string {
+  return `${nodeId}:${bandId}`;
+}
+
 /** One arm of a Branch: its handle id is the case id. */
 export interface BranchCase {
   id: string;
@@ -139,7 +168,7 @@ export interface ActionNode extends NodeBase {
 }
 
 /** Every node kind of the canvas. */
-export type RuleNode = TriggerNode | ConditionNode | LogicNode | ScoreNode | BranchNode | ActionNode;
+export type RuleNode = TriggerNode | ConditionNode | LogicNode | ScoreNode | BranchNode | ActionNode | BandNode;
 
 /** Node kinds, for registries that must cover every kind. */
 export type RuleNodeKind = RuleNode['kind'];
@@ -149,7 +178,7 @@ export interface RuleEdge {
   id: string;
   source: string;
   target: string;
-  /** `yes`/`no` on conditions, a case id or `else` on branches, a band id on scores; else omitted. */
+  /** `yes`/`no` on conditions, a case id or `else` on branches, a band id on scores and band nodes; else omitted. */
   sourceHandle?: string;
 }
 

@@ -31,7 +31,11 @@ describe('rule templates', () => {
         const compiled = compileRule(g, { tagExists: (id) => id >= 100, destinationExists: (id) => id === 7 });
         if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
         // every declared tag is used, and every group a tag names is declared
-        const used = new Set(g.nodes.flatMap((n) => (n.kind === 'action' && n.action.type === 'add_tag' ? [n.action.tagId] : [])));
+        const used = new Set(
+          g.nodes.flatMap((n) =>
+            n.kind === 'action' && n.action.type === 'add_tag' ? [n.action.tagId] : n.kind === 'band' ? n.bands.map((b) => b.tagId) : [],
+          ),
+        );
         expect(used.size).toBe(t.tags.length);
         for (const tag of t.tags) expect(t.groups.map((gr) => gr.name)).toContain(tag.group);
         // positions laid out, none on top of another
@@ -63,13 +67,24 @@ describe('rule templates', () => {
       { type: 'group_join', day: today, count: 2, amount: 0 },
     ];
     // 30 + 25 + 20 + 15 = 90 (seed: 100) → core
-    expect(fire('member_score', full, { stats })).toEqual(['a_core']);
+    expect(fire('member_score', full, { stats })).toEqual(['s:core']);
     // three violations: 80 (seed: 90) → still core; without articles 55 (seed: 65) → active
-    expect(fire('member_score', { ...full, violationCount: 3 }, { stats })).toEqual(['a_core']);
-    expect(fire('member_score', { ...full, violationCount: 3 }, { stats: stats.slice(1) })).toEqual(['a_active']);
+    expect(fire('member_score', { ...full, violationCount: 3 }, { stats })).toEqual(['s:core']);
+    expect(fire('member_score', { ...full, violationCount: 3 }, { stats: stats.slice(1) })).toEqual(['s:active']);
     // only violations: −10 (seed: 0) → watch list; not a group member → nothing
-    expect(fire('member_score', { kind: 'group_member', violationCount: 5 })).toEqual(['a_watch']);
+    expect(fire('member_score', { kind: 'group_member', violationCount: 5 })).toEqual(['s:watch']);
     expect(fire('member_score', { ...full, kind: 'friend' }, { stats })).toEqual([]);
+  });
+
+  it('member score is one band node onto one exclusive group, tagged in one step', () => {
+    const t = templateById('member_score')!;
+    const g = t.build(ctxFor(t));
+    expect(g.nodes.map((n) => n.kind)).toEqual(['trigger', 'condition', 'band']);
+    const groups = new Map(
+      t.tags.map((tag, i) => [100 + i, { groupId: 1, exclusive: t.groups.find((x) => x.name === tag.group)!.exclusive }]),
+    );
+    const compiled = compileRule(g, { tagGroup: (id) => groups.get(id) });
+    expect(compiled.ok).toBe(true);
   });
 
   it('lifecycle: exactly one stage per contact', () => {

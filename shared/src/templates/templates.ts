@@ -201,7 +201,7 @@ export const RULE_TEMPLATES: readonly RuleTemplate[] = [
       ),
   },
   {
-    // Seed 003: five weighted factors, violations as a penalty, four bands.
+    // Seed 003: five weighted factors, violations as a penalty, four bands onto one exclusive group.
     id: 'member_score',
     i18n: keys('member_score'),
     seed: '003',
@@ -227,13 +227,10 @@ export const RULE_TEMPLATES: readonly RuleTemplate[] = [
         [
           { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * 1' } },
           { id: 'member', kind: 'condition', condition: { field: 'kind', op: 'eq', value: 'group_member' } },
-          { id: 's', kind: 'score', metrics: MEMBER_SCORE_METRICS, bands: MEMBER_SCORE_BANDS },
-          action('a_core', tagId('core')),
-          action('a_active', tagId('active')),
-          action('a_normal', tagId('normal')),
-          action('a_watch', tagId('watch')),
+          // one band node: each band adds its tag of the exclusive group 群成员评级 (actions `s:core` …)
+          { id: 's', kind: 'band', metrics: MEMBER_SCORE_METRICS, bands: MEMBER_SCORE_BANDS.map((b) => ({ ...b, tagId: tagId(b.id) })) },
         ],
-        [edge('t', 'member'), edge('member', 's', 'yes'), ...MEMBER_SCORE_BANDS.map((b) => edge('s', `a_${b.id}`, b.id))],
+        [edge('t', 'member'), edge('member', 's', 'yes')],
       ),
   },
   {

@@ -17,7 +17,7 @@ import { compileRule, type CompiledRule } from '@shared/rules/compile';
 import { evaluatorFor, ruleEvaluatorFor, type RuleEvaluator } from '@shared/rules/evaluate';
 import { dataNeeds, type DataNeeds } from '@shared/rules/needs';
 import type { CustomFieldDecl } from '@shared/rules/fields';
-import { isTagAction, type ActionSpec, type EvalData, type JsonLogic } from '@shared/rules/types';
+import { bandActionId, isTagAction, type ActionSpec, type EvalData, type JsonLogic } from '@shared/rules/types';
 import { netPlanOver, type NetPlan } from '@shared/rules/net-effect';
 import type { RuleRightsProblem } from '@shared/api/rules';
 import {
@@ -127,8 +127,16 @@ const NO_PLAN: NetPlan = { tags: [], conflicts: [] };
 
 function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: CustomFieldDecl[]): PublishedRule {
   const key = keyOf(row.id, row.version);
-  const nodes = (graph as { nodes?: { id: string; kind: string; action?: ActionSpec }[] } | null)?.nodes ?? [];
-  const actionsById = new Map(nodes.filter((n) => n.kind === 'action' && n.action).map((n) => [n.id, n.action as ActionSpec]));
+  // The actions the stored logic may fire: action nodes, and a band node's one add per band
+  // (the compiler lowers a band into actions `bandActionId(node, band)`; the stored logic names those).
+  const nodes =
+    (graph as { nodes?: { id: string; kind: string; action?: ActionSpec; bands?: { id: string; tagId: number }[] }[] } | null)?.nodes ?? [];
+  const actionsById = new Map<string, ActionSpec>();
+  for (const n of nodes) {
+    if (n.kind === 'action' && n.action) actionsById.set(n.id, n.action);
+    if (n.kind === 'band' && Array.isArray(n.bands))
+      for (const b of n.bands) actionsById.set(bandActionId(n.id, b.id), { type: 'add_tag', tagId: b.tagId });
+  }
   const compiled = compileRule(graph, { customFields });
   const base = {
     id: row.id,

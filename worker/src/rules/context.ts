@@ -99,10 +99,11 @@ export async function loadWorkspace(db: D1Database): Promise<Workspace> {
   };
 }
 
-/** Compiler options for the workspace: its custom fields, and only active tags exist. */
+/** Compiler options for the workspace: its custom fields, only active tags exist, each tag's group (band nodes). */
 export function compileOptions(ws: Workspace): CompileOptions {
   const active = new Set(ws.tags.filter((t) => t.status === 'active').map((t) => t.id));
-  return { customFields: ws.customFields, tagExists: (id) => active.has(id) };
+  const groups = new Map(ws.tags.map((t) => [t.id, { groupId: t.groupId, exclusive: t.groupExclusive }]));
+  return { customFields: ws.customFields, tagExists: (id) => active.has(id), tagGroup: (id) => groups.get(id) };
 }
 
 /** JSON with object keys sorted at every level: equal documents give equal text. */

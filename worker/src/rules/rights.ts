@@ -14,6 +14,7 @@
  *   rights of its department's admin (company-wide: a super admin's).
  * - Resuming checks the resumer and the publisher: a resumed version still runs as its publisher.
  */
+import { bandActionId } from '@shared/rules/types';
 import { ApiError } from '../errors';
 import { canApplyGroup, GROUP_ACCESS_COLUMNS, hasRole, inScope, type Principal } from '../auth/access';
 import type { SessionUser } from '@shared/api/auth';
@@ -34,15 +35,21 @@ export interface ActionTagFacts {
   department_path: string | null;
 }
 
-/** The action nodes of a (possibly invalid) graph that name a tag id. */
+/** The action nodes of a (possibly invalid) graph that name a tag id, and each band of a band node (as its lowered action). */
 export function actionTags(graph: unknown): { nodeId: string; tagId: number }[] {
   const nodes = (graph as { nodes?: unknown } | null)?.nodes;
   if (!Array.isArray(nodes)) return [];
   const out: { nodeId: string; tagId: number }[] = [];
-  for (const n of nodes as { id?: unknown; kind?: unknown; action?: { tagId?: unknown } }[]) {
-    if (n?.kind !== 'action' || typeof n.id !== 'string') continue;
-    const tagId = n.action?.tagId;
-    if (typeof tagId === 'number' && Number.isSafeInteger(tagId)) out.push({ nodeId: n.id, tagId });
+  const push = (nodeId: string, tagId: unknown) => {
+    if (typeof tagId === 'number' && Number.isSafeInteger(tagId)) out.push({ nodeId, tagId });
+  };
+  type Raw = { id?: unknown; kind?: unknown; action?: { tagId?: unknown }; bands?: unknown };
+  for (const n of nodes as Raw[]) {
+    if (typeof n?.id !== 'string') continue;
+    if (n.kind === 'action') push(n.id, n.action?.tagId);
+    if (n.kind === 'band' && Array.isArray(n.bands)) {
+      for (const b of n.bands as { id?: unknown; tagId?: unknown }[]) push(bandActionId(n.id, String(b?.id)), b?.tagId);
+    }
   }
   return out;
 }

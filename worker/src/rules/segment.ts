@@ -41,6 +41,8 @@ export function compileSegment(input: unknown, opts: CompileOptions = {}): RuleR
       errors.push(ruleError(n.id, 'invalid_document', 'a segment starts from all contacts: use the Start node, not an event trigger'));
     }
     if (n.kind === 'action') errors.push(ruleError(n.id, 'invalid_document', 'a segment has no actions: end the flow in the End node'));
+    // a band node tags its bands: an action too
+    if (n.kind === 'band') errors.push(ruleError(n.id, 'invalid_document', 'a segment tags no one: use a score node, not a band node'));
   }
   const hasOutput = new Set(graph.edges.map((e) => e.source));
   const ends = graph.nodes.filter((n) => n.kind === 'logic' && n.op !== 'not' && !hasOutput.has(n.id));

@@ -197,13 +197,16 @@ export async function instantiateTemplate(
   });
   const setArgs: unknown[] = [];
   const setPaths: string[] = [];
-  graph.nodes.forEach((n, i) => {
-    if (n.kind !== 'action' || (n.action.type !== 'add_tag' && n.action.type !== 'remove_tag')) return;
-    const tagId = n.action.tagId;
+  const setTag = (path: string, tagId: number) => {
     const c = toCreate.find((x) => x.placeholder === tagId);
     if (!c) return;
     setPaths.push(`?, (SELECT id FROM tags WHERE group_id = ${GROUP_BY_NAME} AND name = ?)`);
-    setArgs.push(`$.nodes[${i}].action.tagId`, c.group, c.name);
+    setArgs.push(path, c.group, c.name);
+  };
+  graph.nodes.forEach((n, i) => {
+    if (n.kind === 'band') n.bands.forEach((b, j) => setTag(`$.nodes[${i}].bands[${j}].tagId`, b.tagId));
+    if (n.kind !== 'action' || (n.action.type !== 'add_tag' && n.action.type !== 'remove_tag')) return;
+    setTag(`$.nodes[${i}].action.tagId`, n.action.tagId);
   });
   const graphSql = setPaths.length ? `json_set(?, ${setPaths.join(', ')})` : '?';
 

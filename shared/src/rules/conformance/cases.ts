@@ -18,6 +18,7 @@ import bucket from './bucket.json';
 import custom from './custom.json';
 import logic from './logic.json';
 import graphs from './graphs.json';
+import bands from './bands.json';
 
 /** 2026-03-15 10:00 in Asia/Shanghai: the default clock of the cases. */
 export const CONFORMANCE_NOW = 1_773_540_000_000;
@@ -42,6 +43,7 @@ export const CONFORMANCE_CASES: ConformanceCase[] = Object.entries({
   custom,
   logic,
   graphs,
+  bands,
 }).flatMap(([file, cases]) => (cases as unknown as ConformanceCase[]).map((c) => ({ ...c, description: `${file}: ${c.description}` })));
 
 /** Whether a case's rule is a graph (else a JSON Logic predicate). */

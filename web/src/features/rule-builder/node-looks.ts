@@ -1,5 +1,5 @@
 import { markRaw, type Component } from 'vue';
-import { Aim, Bell, Connection, Filter, Share, Histogram, Switch, PriceTag } from '@element-plus/icons-vue';
+import { Aim, Bell, Connection, Filter, Share, Histogram, Medal, Switch, PriceTag } from '@element-plus/icons-vue';
 import type { OutboundActionSpec, RuleNodeKind } from '@shared/rules/types';
 
 /** How each kind looks in the palette and on its header. */
@@ -8,6 +8,7 @@ export const NODE_LOOKS: Record<RuleNodeKind, { icon: Component; color: string }
   condition: { icon: markRaw(Filter), color: '#2f7cf6' },
   logic: { icon: markRaw(Share), color: '#7b61ff' },
   score: { icon: markRaw(Histogram), color: '#e8912d' },
+  band: { icon: markRaw(Medal), color: '#c2571a' },
   branch: { icon: markRaw(Switch), color: '#0e9aa7' },
   action: { icon: markRaw(PriceTag), color: '#d9466f' },
 };

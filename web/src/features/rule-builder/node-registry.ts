@@ -4,6 +4,7 @@ import RuleNodeTrigger from './nodes/RuleNodeTrigger.vue';
 import RuleNodeCondition from './nodes/RuleNodeCondition.vue';
 import RuleNodeLogic from './nodes/RuleNodeLogic.vue';
 import RuleNodeScore from './nodes/RuleNodeScore.vue';
+import RuleNodeBand from './nodes/RuleNodeBand.vue';
 import RuleNodeBranch from './nodes/RuleNodeBranch.vue';
 import RuleNodeAction from './nodes/RuleNodeAction.vue';
 
@@ -13,6 +14,7 @@ export const NODE_COMPONENTS: Record<RuleNodeKind, Component> = markRaw({
   condition: RuleNodeCondition,
   logic: RuleNodeLogic,
   score: RuleNodeScore,
+  band: RuleNodeBand,
   branch: RuleNodeBranch,
   action: RuleNodeAction,
 });

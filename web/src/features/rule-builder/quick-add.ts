@@ -43,14 +43,16 @@ export function quickAddItems(
   opts: { segment: boolean; eventTriggered: boolean },
 ): QuickAddItem[] {
   const keysOf = (...texts: string[]) => texts.map((s) => s.toLowerCase());
-  const nodes: QuickAddItem[] = NODE_KINDS.filter((k) => k !== 'trigger' && !(opts.segment && k === 'action')).map((k) => ({
-    id: `kind:${k}`,
-    group: 'nodes',
-    kind: k,
-    label: words.kind(k),
-    hint: words.kindHint(k),
-    keys: keysOf(words.kind(k), k),
-  }));
+  const nodes: QuickAddItem[] = NODE_KINDS.filter((k) => k !== 'trigger' && !(opts.segment && (k === 'action' || k === 'band'))).map(
+    (k) => ({
+      id: `kind:${k}`,
+      group: 'nodes',
+      kind: k,
+      label: words.kind(k),
+      hint: words.kindHint(k),
+      keys: keysOf(words.kind(k), k),
+    }),
+  );
   const presets: QuickAddItem[] = opts.segment
     ? []
     : OUTBOUND_PRESETS.map((p) => ({

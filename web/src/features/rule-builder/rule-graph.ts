@@ -8,12 +8,23 @@ import { RULE_SCHEMA_VERSION, type ActionSpec, type RuleEdge, type RuleGraph, ty
 import { outputHandles } from '@shared/rules/handles';
 
 /** Kinds in palette order. */
-export const NODE_KINDS = ['trigger', 'condition', 'logic', 'score', 'branch', 'action'] as const satisfies readonly RuleNodeKind[];
+export const NODE_KINDS = ['trigger', 'condition', 'logic', 'score', 'band', 'branch', 'action'] as const satisfies readonly RuleNodeKind[];
 
 /** Node ids must satisfy the schema (`[A-Za-z0-9_.-]`); short random suffixes keep pasted copies unique. */
 export function newId(prefix: string): string {
   return `${prefix}_${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/**
+ * A new band node's bands, top first. The lowest starts at −100, below any score whose penalties
+ * stay within the UI's −100…100 weights, so "< 40" really means below 40.
+ */
+export const DEFAULT_BANDS: readonly { min: number; max: number | null }[] = [
+  { min: 80, max: null },
+  { min: 60, max: 80 },
+  { min: 40, max: 60 },
+  { min: -100, max: 40 },
+];
 
 /** A new node of `kind` at `position`, with defaults a marketer would start from. */
 export function createNode(
@@ -43,6 +54,15 @@ export function createNode(
           { id: newId('band'), label: '', min: 60, max: null },
           { id: newId('band'), label: '', min: 0, max: 60 },
         ],
+      };
+    case 'band':
+      // seed 003's bands (> 80, 60–80, 40–60, < 40); factors and the group's tags are picked in the inspector
+      return {
+        id,
+        kind,
+        position,
+        metrics: [],
+        bands: DEFAULT_BANDS.map((b) => ({ id: newId('band'), min: b.min, max: b.max, tagId: 0 })),
       };
     case 'branch':
       return { id, kind, position, cases: [{ id: newId('case'), condition: { field: '', op: '' } }] };
@@ -106,7 +126,8 @@ export function connectionProblem(
 /** Approximate rendered sizes, used for nodes the canvas has not measured (yet). */
 const NODE_WIDTH = 240;
 function heightOf(n: RuleNode): number {
-  const rows = n.kind === 'branch' ? n.cases.length + 1 : n.kind === 'score' ? n.bands.length : n.kind === 'condition' ? 2 : 0;
+  const rows =
+    n.kind === 'branch' ? n.cases.length + 1 : n.kind === 'score' || n.kind === 'band' ? n.bands.length : n.kind === 'condition' ? 2 : 0;
   return 96 + rows * 28;
 }
 

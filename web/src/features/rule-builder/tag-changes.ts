@@ -9,6 +9,7 @@ import { isTagAction } from '@shared/rules/types';
 import { formatNumber } from '../../app/format';
 import { useTagsStore } from '../tags/useTagsStore';
 import { useRuleDocStore } from './useRuleDocStore';
+import { firedAction } from './band-text';
 
 /** One tag of the net change, with what the rule does to it. */
 export interface TagChangeRow extends TagCounts {
@@ -44,8 +45,9 @@ export function useConflictText() {
   const doc = useRuleDocStore();
   const tags = useTagsStore();
   const actionName = (nodeId: string) => {
-    const n = doc.nodeById.get(nodeId);
-    if (n?.kind !== 'action' || !isTagAction(n.action)) return nodeId;
+    // an action node, or a band node's band (its add-tag action)
+    const n = firedAction(doc.nodeById, nodeId);
+    if (!n || !isTagAction(n.action)) return nodeId;
     const tag = tags.tagsById.get(n.action.tagId)?.name ?? `#${n.action.tagId}`;
     return n.label || t(`rules.action.${n.action.type}Named`, { tag });
   };

@@ -13,7 +13,7 @@ export interface TrialWords {
  * Each node's verdict for one contact, from the explain endpoint's answer:
  * - not reached: the flow never gets there (a logic node some input reached has "not passed");
  * - a condition passes when its test holds (the contact leaves by `yes`), else "not passed" (`no`);
- * - a branch passes by the case it takes (else: not passed), a score shows the contact's score and band;
+ * - a branch passes by the case it takes (else: not passed), a score or band node shows the contact's score and band;
  * - an action passes when it fires; the trigger (and a logic node the flow reaches) passes.
  */
 export function trialView(graph: RuleGraph, contactId: number, x: RuleExplanation, words: TrialWords): TrialView {
@@ -35,7 +35,8 @@ export function trialView(graph: RuleGraph, contactId: number, x: RuleExplanatio
         verdicts[n.id] = c ? { state: 'passed', detail: c.label || words.caseN(i + 1) } : { state: 'failed', detail: words.elseCase };
         break;
       }
-      case 'score': {
+      case 'score':
+      case 'band': {
         const value = x.scores[n.id] ?? 0;
         const band = n.bands.find((b) => value >= b.min && (b.max === null || value < b.max));
         const text = words.score(value.toFixed(1));

@@ -106,7 +106,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
         const n = g.nodes.find((x) => x.id === id);
         if (n) change(n);
         // an output handle that disappeared (a removed case or band) takes its edges with it
-        if (n && (n.kind === 'branch' || n.kind === 'score')) {
+        if (n && (n.kind === 'branch' || n.kind === 'score' || n.kind === 'band')) {
           const handles = new Set(n.kind === 'branch' ? [...n.cases.map((c) => c.id), 'else'] : n.bands.map((b) => b.id));
           g.edges = g.edges.filter((e) => e.source !== id || handles.has(e.sourceHandle ?? ''));
         }
@@ -195,6 +195,12 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
    */
   /** The graph as the compiler sees it: everything but positions, which move on every drag. */
   const logicKey = computed(() => JSON.stringify({ n: graph.value.nodes.map(({ position: _p, ...rest }) => rest), e: graph.value.edges }));
+  /** A tag's group and whether it is exclusive: band nodes map onto one exclusive group. */
+  const tagGroupOf = (id: number) => {
+    const tag = tagsStore.tagsById.get(id);
+    if (!tag) return undefined;
+    return { groupId: tag.groupId, exclusive: !!tagsStore.groups.find((g) => g.id === tag.groupId)?.exclusive };
+  };
   const compiled = computed<RuleResult<CompiledRule>>(() => {
     void logicKey.value;
     const tags = tagsStore.tagsById;
@@ -202,23 +208,26 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     return compileRule(toRaw(graph.value), {
       customFields: customFields.value,
       tagExists: tags.size ? (id) => tags.get(id)?.status === 'active' : undefined,
+      tagGroup: tags.size ? tagGroupOf : undefined,
       segment: mode.value === 'segment',
     });
   });
   const errors = computed<EditorError[]>(() => {
     const r = compiled.value;
+    // a band node's bands compile to actions `<node>:<band>`: their errors belong on the band node
+    const own = (e: EditorError): EditorError => (e.nodeId?.includes(':') ? { ...e, nodeId: e.nodeId.split(':')[0] ?? null } : e);
     const out: EditorError[] = r.ok
       ? []
       : mode.value === 'segment'
-        ? r.errors.filter((e) => e.code !== 'no_actions' && e.code !== 'action_no_path')
-        : [...r.errors];
+        ? r.errors.filter((e) => e.code !== 'no_actions' && e.code !== 'action_no_path').map(own)
+        : r.errors.map(own);
     for (const e of externalErrors.value) {
       if (!out.some((x) => x.nodeId === e.nodeId && x.code === e.code)) out.push(e);
     }
     // the product asks for weights that read as percentages (a penalty's share counts by its size,
     // as the inspector's total shows: 30 + 25 + 20 + 15 and −10 is 100%); the compiler accepts any
     for (const n of graph.value.nodes) {
-      if (n.kind === 'score' && Math.abs(n.metrics.reduce((s, m) => s + Math.abs(m.weight), 0) - 100) > 1e-9) {
+      if ((n.kind === 'score' || n.kind === 'band') && Math.abs(n.metrics.reduce((s, m) => s + Math.abs(m.weight), 0) - 100) > 1e-9) {
         out.push({ nodeId: n.id, code: 'weights_sum', message: 'score weights must sum to 100%' });
       }
     }

@@ -4,12 +4,21 @@ import { ENUM_VALUE_LABELS, EVENT_TYPE_LABELS, wordsIn } from '@shared/rules/lab
 
 const en: typeof zh = {
   rules: {
-    kind: { trigger: 'Trigger', condition: 'Condition', logic: 'Logic', score: 'Score', branch: 'Branch', action: 'Action' },
+    kind: {
+      trigger: 'Trigger',
+      condition: 'Condition',
+      logic: 'Logic',
+      score: 'Score',
+      band: 'Score bands',
+      branch: 'Branch',
+      action: 'Action',
+    },
     kindHint: {
       trigger: 'Where the rule starts: an event or a schedule',
       condition: 'Test one field: yes / no',
       logic: 'And, or, not',
       score: 'Weighted score with bands',
+      band: 'Weighted score; each band adds a tag of one exclusive group',
       branch: 'If… else if… else',
       action: 'Add or remove a tag',
     },
@@ -137,6 +146,8 @@ const en: typeof zh = {
       outbound_never_fires:
         'Calls and notifications go out only when the run changes the contact’s tags: add a tag action, or trigger on an event',
       weights_sum: 'Weights must add up to 100%',
+      bad_bands: 'Bands must meet end to end without overlapping, each with its own tag',
+      band_group: 'The bands’ tags must all belong to one exclusive tag group',
     },
     connect: {
       self: 'A node cannot connect to itself',

@@ -3,12 +3,13 @@ import { ENUM_VALUE_LABELS, EVENT_TYPE_LABELS, wordsIn } from '@shared/rules/lab
 
 export default {
   rules: {
-    kind: { trigger: '触发器', condition: '条件', logic: '逻辑', score: '评分', branch: '分支', action: '动作' },
+    kind: { trigger: '触发器', condition: '条件', logic: '逻辑', score: '评分', band: '评分分层', branch: '分支', action: '动作' },
     kindHint: {
       trigger: '规则从这里开始：事件或定时',
       condition: '按一个字段判断：是 / 否',
       logic: '并且、或者、排除',
       score: '多项指标加权打分，分段输出',
+      band: '加权打分，各分段打上同一互斥组的标签',
       branch: '如果…否则如果…否则',
       action: '打标签或去标签',
     },
@@ -127,6 +128,8 @@ export default {
       unknown_destination: '目的地不存在、已停用或类型不符：请重新选择',
       outbound_never_fires: '调用与通知只在本次运行改变了联系人的标签时发出：请加一个打标签/去标签动作，或改用事件触发',
       weights_sum: '各项权重之和必须为 100%',
+      bad_bands: '分段须首尾相接、互不重叠，且每段对应不同的标签',
+      band_group: '各分段的标签须属于同一个互斥标签组',
     },
     connect: {
       self: '不能连接到自身',
