@@ -77,9 +77,13 @@ describe('archived history on the contact page', () => {
         await gotoPage(page, `${baseURL}/contacts/${contactId}`);
         await page.getByRole('tab', { name: locale === 'en' ? /Events/ : /行为事件/ }).click();
         const box = page.getByTestId('archived-events');
-        // the D1 part may page; load all of it first
-        for (let i = 0; i < 10 && !(await box.isVisible()); i++) {
-          await page.getByRole('button', { name: locale === 'en' ? 'Load more' : '加载更多' }).click();
+        const more = page.getByRole('button', { name: locale === 'en' ? 'Load more' : '加载更多' });
+        // the D1 part may page; load all of it first (once its first page is on screen: a busy
+        // machine may still be loading it, and then there is neither the note nor the button yet)
+        for (let i = 0; i < 10; i++) {
+          await expect.poll(async () => (await box.isVisible()) || (await more.isVisible()), { timeout: 20_000 }).toBe(true);
+          if (await box.isVisible()) break;
+          await more.click();
           await page.waitForTimeout(300);
         }
         await expect.poll(() => box.isVisible()).toBe(true);
