@@ -21,6 +21,7 @@ import alerts from './alerts';
 import publishing from './publishing';
 import segmentPage from './segment-page';
 import templates from './templates';
+import learn from './learn';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -46,5 +47,6 @@ const en: typeof zhCN = {
   ...publishing,
   ...segmentPage,
   ...templates,
+  ...learn,
 };
 export default en;

@@ -20,6 +20,7 @@ import alerts from './alerts';
 import publishing from './publishing';
 import segmentPage from './segment-page';
 import templates from './templates';
+import learn from './learn';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -48,4 +49,5 @@ export default {
   ...publishing,
   ...segmentPage,
   ...templates,
+  ...learn,
 };
