@@ -112,6 +112,8 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'publish_plan.refuse': true,
   'publish_plan.pause': true,
   'publish_policy.update': true,
+  'suggestion.create': true,
+  'rule.from_suggestion': true,
 };
 
 const lookup = (messages: Record<string, unknown>, action: string) => {

@@ -29,6 +29,7 @@ import { alerts } from './routes/alerts';
 import { publishing } from './routes/publishing';
 import { templates } from './routes/templates';
 import { fieldValues } from './routes/field-values';
+import { suggestions } from './routes/suggestions';
 import { authenticate } from './auth/access';
 
 /**
@@ -82,3 +83,4 @@ app.route('/api/alerts', alerts);
 app.route('/api/publishing', publishing);
 app.route('/api/templates', templates);
 app.route('/api/field-values', fieldValues);
+app.route('/api/suggestions', suggestions);

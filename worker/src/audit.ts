@@ -23,7 +23,8 @@ interface AuditEntryBase {
     | 'alert'
     | 'rollback'
     | 'import'
-    | 'system';
+    | 'system'
+    | 'suggestion';
   objectId: number | string;
   /** English sentence: stored as the fallback (and searched); the screen words `params` instead. */
   summary: string;

@@ -6,7 +6,8 @@
  * - `segflow-intake-dead`: intake messages that failed every attempt, kept in D1;
  * - `segflow-deliveries`: outbound deliveries (call-webhook, notify);
  * - `segflow-deliveries-dead`: deliveries that failed every attempt, listed for a retry;
- * - `segflow-wecom-sync` (+ `-dead`): WeCom backfill pages and callback sync hints (wecom/sync/).
+ * - `segflow-wecom-sync` (+ `-dead`): WeCom backfill pages and callback sync hints (wecom/sync/);
+ * - `segflow-suggestions` (+ `-dead`): learned rule suggestions, one training job a message (learn/).
  */
 import { consumeDeadDeliveries, consumeDeliveries } from './outbound/consume';
 import type { DeliveryMessage } from './outbound/enqueue';
@@ -14,6 +15,8 @@ import { consumeIntake } from './ingest/consumer';
 import { consumeIntakeDead } from './ingest/dead-letters';
 import { consumeWecomSync, consumeWecomSyncDead } from './wecom/sync/consume';
 import { WECOM_SYNC_DEAD_QUEUE, WECOM_SYNC_QUEUE } from './wecom/sync/message';
+import { consumeSuggestions, consumeSuggestionsDead } from './learn/consume';
+import { SUGGESTIONS_DEAD_QUEUE, SUGGESTIONS_QUEUE } from './learn/message';
 
 export const QUEUES = {
   intake: 'segflow-intake',
@@ -22,6 +25,8 @@ export const QUEUES = {
   deliveriesDead: 'segflow-deliveries-dead',
   wecomSync: WECOM_SYNC_QUEUE,
   wecomSyncDead: WECOM_SYNC_DEAD_QUEUE,
+  suggestions: SUGGESTIONS_QUEUE,
+  suggestionsDead: SUGGESTIONS_DEAD_QUEUE,
 } as const;
 
 export const queue: ExportedHandlerQueueHandler<Env> = async (batch, env) => {
@@ -38,6 +43,10 @@ export const queue: ExportedHandlerQueueHandler<Env> = async (batch, env) => {
       return consumeWecomSync(batch, env);
     case QUEUES.wecomSyncDead:
       return consumeWecomSyncDead(batch, env);
+    case QUEUES.suggestions:
+      return consumeSuggestions(batch, env);
+    case QUEUES.suggestionsDead:
+      return consumeSuggestionsDead(batch, env);
     default:
       // a queue this worker does not know: leave its messages for a deployment that does
       console.error(`queue: no consumer for "${batch.queue}"; ${batch.messages.length} messages retried`);

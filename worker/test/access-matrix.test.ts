@@ -661,7 +661,47 @@ const ROUTES: Record<string, Route | 'public'> = {
       return send(u, 'POST', '/api/templates/keyword_tagging/instantiate', { name: uniq('关键词'), departmentId: DEPT[s] });
     },
   },
+
+  // learned rule suggestions: department admins and up; a suggestion is its department's (hidden elsewhere)
+  'GET /api/suggestions': { policy: editors, call: (u) => get(u, '/api/suggestions') },
+  // the body names no department's object (a tag or segment of another department: 404, in suggestions.test.ts)
+  'POST /api/suggestions': {
+    policy: editors,
+    call: (u) =>
+      send(u, 'POST', '/api/suggestions', { outcome: { kind: 'future_event', eventType: 'purchase', days: 30 }, depth: 2, minLeaf: 10 }),
+  },
+  'GET /api/suggestions/:id': { policy: writeHidden, call: async (u, s) => get(u, `/api/suggestions/${await newSuggestion(s)}`) },
+  'POST /api/suggestions/:id/draft': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/suggestions/${await newSuggestion(s)}/draft`, { name: uniq('学习'), tagId: COMPANY_TAG }),
+  },
 };
+
+/** A finished suggestion of the side's department, written straight to D1 (its draft adds tag 0 until one is picked). */
+async function newSuggestion(side: Side): Promise<number> {
+  const result = {
+    graph: graph(0),
+    leaves: [],
+    learned: null,
+    baseline: null,
+    trainRows: 0,
+    heldOutRows: 0,
+    positives: 0,
+    features: 0,
+    asOf: 1,
+    threshold: 0.5,
+  };
+  return (await db
+    .prepare(
+      `INSERT INTO rule_suggestions (department_id, status, progress, params, result, created_at, updated_at) VALUES (?, 'done', 100, ?, ?, 1, 1) RETURNING id`,
+    )
+    .bind(
+      DEPT[side],
+      JSON.stringify({ outcome: { kind: 'future_event', eventType: 'purchase', days: 30 }, depth: 2, minLeaf: 10, seed: 1 }),
+      JSON.stringify(result),
+    )
+    .first<number>('id'))!;
+}
 
 const RANK: Record<Actor, number> = { staff: 1, dept_admin: 2, super_admin: 3 };
 

@@ -646,7 +646,43 @@ const CASES: Record<string, Case> = {
     call: () => api('/api/publishing/policies/4', json({ requireApproval: true }, 'PUT')),
     objectId: () => '4',
   },
+  // the training job runs later on the queue and writes no entry of its own
+  'POST /api/suggestions': {
+    action: 'suggestion.create',
+    objectType: 'suggestion',
+    call: () => api('/api/suggestions', json({ outcome: { kind: 'tag', tagId: 3 }, depth: 2, minLeaf: 10 })),
+    objectId: newBodyId,
+  },
+  'POST /api/suggestions/:id/draft': {
+    action: 'rule.from_suggestion',
+    objectType: 'rule',
+    setup: newSuggestion,
+    call: (id: number) => api(`/api/suggestions/${id}/draft`, json({ name: uniq('学习') })),
+    objectId: (_: number, body: any) => String(body.ruleId),
+  },
 };
+
+/** A finished suggestion for "holds tag 3" whose draft is the rule graph above, written straight to D1. */
+async function newSuggestion(): Promise<number> {
+  const result = {
+    graph: ruleGraph(),
+    leaves: [],
+    learned: null,
+    baseline: null,
+    trainRows: 0,
+    heldOutRows: 0,
+    positives: 0,
+    features: 0,
+    asOf: 1,
+    threshold: 0.5,
+  };
+  return (await db
+    .prepare(
+      `INSERT INTO rule_suggestions (status, progress, params, result, created_at, updated_at) VALUES ('done', 100, ?, ?, 1, 1) RETURNING id`,
+    )
+    .bind(JSON.stringify({ outcome: { kind: 'tag', tagId: 3 }, depth: 2, minLeaf: 10, seed: 1 }), JSON.stringify(result))
+    .first<number>('id'))!;
+}
 
 interface PlanSetup {
   rule: number;

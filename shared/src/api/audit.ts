@@ -19,6 +19,7 @@ export const AUDIT_OBJECT_TYPES = [
   'rollback',
   'import',
   'system',
+  'suggestion',
 ] as const;
 export type AuditObjectType = (typeof AUDIT_OBJECT_TYPES)[number];
 
@@ -204,6 +205,11 @@ export interface AuditParamsByAction {
   'publish_plan.pause': { name: string; step: number; alert: string };
   /** `name` is the department's */
   'publish_policy.update': { variant: 'on' | 'off'; name: string };
+  /** a learned rule suggestion requested (worker/src/learn/): the outcome in its variant's words */
+  'suggestion.create':
+    { variant: 'future_event'; eventType: string; days: number } | { variant: 'tag'; name: string } | { variant: 'segment'; name: string };
+  /** a draft rule made from a learned suggestion (`POST /api/suggestions/:id/draft`) */
+  'rule.from_suggestion': { name: string; suggestion: number };
 }
 export type AuditAction = keyof AuditParamsByAction;
 type AlertRuleSentence =

@@ -98,3 +98,4 @@ export function resultsOf(statements: readonly D1PreparedStatement[], results: r
 export type IntakeDeadLetterRow = RawRow<typeof schema.intakeDeadLetters>;
 export type AlertRuleRow = RawRow<typeof schema.alertRules>;
 export type AlertRow = RawRow<typeof schema.alerts>;
+export type RuleSuggestionRow = RawRow<typeof schema.ruleSuggestions>;

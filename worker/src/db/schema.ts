@@ -1218,3 +1218,40 @@ export const publishPolicies = sqliteTable('publish_policies', {
   updatedBy: integer('updated_by').references(() => users.id),
   updatedAt: integer('updated_at').notNull(),
 });
+
+/**
+ * Learned rule suggestions (issue 19, worker/src/learn/): a request to learn a draft rule from an
+ * outcome, trained by the `segflow-suggestions` queue job. `result` is JSON `SuggestionResult`
+ * (draft graph, leaves with held-out numbers, whole rule and baseline); `rule_ids` JSON, the
+ * draft rules made from it. A failure ends `failed` with `error` in words, never a stuck `running`.
+ */
+export const ruleSuggestions = sqliteTable(
+  'rule_suggestions',
+  {
+    id: integer('id').primaryKey(),
+    /** the requester's department: contacts of its subtree are learned from (null: company-wide) */
+    departmentId: integer('department_id').references(() => departments.id),
+    status: text('status', { enum: ['queued', 'running', 'done', 'failed'] }).notNull(),
+    /** 0–100 */
+    progress: integer('progress').notNull().default(0),
+    loaded: integer('loaded').notNull().default(0),
+    total: integer('total').notNull().default(0),
+    /** JSON `SuggestionParams` */
+    params: text('params').notNull(),
+    /** the tag's or segment's name when asked (as it was then) */
+    outcomeName: text('outcome_name'),
+    result: text('result'),
+    /** why it failed: `SuggestionErrorCode`, and the reason in words */
+    errorCode: text('error_code'),
+    error: text('error'),
+    ruleIds: text('rule_ids').notNull().default('[]'),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('rule_suggestions_created_idx').on(t.createdAt),
+    check('rule_suggestions_status_check', sql`${t.status} in ('queued', 'running', 'done', 'failed')`),
+  ],
+);

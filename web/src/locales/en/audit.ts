@@ -55,6 +55,7 @@ const en: typeof zh = {
       rollback: 'Rollback',
       import: 'Import',
       system: 'System',
+      suggestion: 'Learned rule suggestion',
     },
   },
   auditAction: {
@@ -89,6 +90,7 @@ const en: typeof zh = {
       pause: 'Paused a publish plan',
     },
     publish_policy: { update: 'Changed publish approval' },
+    suggestion: { create: 'Requested a learned rule' },
     destination: {
       create: 'Created destination',
       rotate: 'Rotated signing secret',
@@ -118,6 +120,7 @@ const en: typeof zh = {
       update: 'Edited rule',
       save_draft: 'Saved rule draft',
       from_template: 'Created rule from template',
+      from_suggestion: 'Created rule from a learned suggestion',
       duplicate: 'Duplicated rule',
       publish: 'Published rule',
       restore_version: 'Restored rule version',
@@ -193,6 +196,13 @@ const en: typeof zh = {
     publish_policy: {
       update: { on: 'Turned on publish approval for department “{name}”', off: 'Turned off publish approval for department “{name}”' },
     },
+    suggestion: {
+      create: {
+        future_event: 'Asked to learn a rule for: a {eventType} event within {days} days',
+        tag: 'Asked to learn a rule for: holds tag “{name}”',
+        segment: 'Asked to learn a rule for: in segment “{name}”',
+      },
+    },
     destination: {
       create: 'Created destination “{name}” ({destinationKind}, {url})',
       rotate: 'Rotated the signing secret of destination “{name}”: deliveries are signed with the new one from now on',
@@ -263,6 +273,7 @@ const en: typeof zh = {
         plain: 'Created rule “{name}” from template {template}',
         tags: 'Created rule “{name}” from template {template}, with new tags {tags}',
       },
+      from_suggestion: 'Created draft rule “{name}” from learned suggestion #{suggestion}',
       duplicate: 'Duplicated rule “{from}” (#{fromId}) as “{name}”',
       publish: 'Published version {version} of rule “{name}” at {share}%',
       restore_version: 'Restored version {version} of rule “{name}” as the draft',

@@ -22,6 +22,7 @@ import publishing from './publishing';
 import segmentPage from './segment-page';
 import templates from './templates';
 import band from './band';
+import learn from './learn';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -48,5 +49,6 @@ const en: typeof zhCN = {
   ...segmentPage,
   ...templates,
   ...band,
+  ...learn,
 };
 export default en;

@@ -54,6 +54,7 @@ export default {
       rollback: '回滚',
       import: '导入',
       system: '系统',
+      suggestion: '规则学习',
     },
   },
   /** Each action in words; an action not listed here is shown as its code. */
@@ -84,6 +85,7 @@ export default {
       pause: '暂停发布计划',
     },
     publish_policy: { update: '修改发布审批设置' },
+    suggestion: { create: '请求学习规则' },
     destination: { create: '创建推送目的地', rotate: '轮换签名密钥', revoke: '停用推送目的地', test: '发送测试推送', retry: '重发死信' },
     contact: { tags: '手动修改标签', export: '导出联系人', phone_search: '按手机号搜索联系人' },
     import: { create: '开始导入', rows: '上传导入数据', dry_run: '导入预检', apply: '执行导入', rollback: '回滚导入' },
@@ -101,6 +103,7 @@ export default {
       update: '修改规则',
       save_draft: '保存规则草稿',
       from_template: '从模板创建规则',
+      from_suggestion: '从学习结果创建规则',
       duplicate: '复制规则',
       publish: '发布规则',
       restore_version: '恢复规则版本',
@@ -179,6 +182,13 @@ export default {
       pause: '告警「{alert}」触发，规则「{name}」的灰度发布在第 {step} 步前暂停',
     },
     publish_policy: { update: { on: '开启了部门「{name}」的发布审批', off: '关闭了部门「{name}」的发布审批' } },
+    suggestion: {
+      create: {
+        future_event: '请求从结果学习规则：{days} 天内发生 {eventType} 事件',
+        tag: '请求从结果学习规则：持有标签「{name}」',
+        segment: '请求从结果学习规则：属于分群「{name}」',
+      },
+    },
     destination: {
       create: '创建了推送目的地「{name}」（{destinationKind}，{url}）',
       rotate: '轮换了推送目的地「{name}」的签名密钥，此后的推送用新密钥签名',
@@ -249,6 +259,7 @@ export default {
         plain: '从模板 {template} 创建了规则「{name}」',
         tags: '从模板 {template} 创建了规则「{name}」，新建标签：{tags}',
       },
+      from_suggestion: '从学习结果 #{suggestion} 创建了规则草稿「{name}」',
       duplicate: '复制了规则「{from}」（#{fromId}），副本名为「{name}」',
       publish: '发布了规则「{name}」第 {version} 版，灰度 {share}%',
       restore_version: '将规则「{name}」第 {version} 版恢复为草稿',

@@ -21,6 +21,7 @@ import publishing from './publishing';
 import segmentPage from './segment-page';
 import templates from './templates';
 import band from './band';
+import learn from './learn';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -50,4 +51,5 @@ export default {
   ...segmentPage,
   ...templates,
   ...band,
+  ...learn,
 };
