@@ -75,6 +75,47 @@ describe('roles in the screens and the API', () => {
     expect(await page.getByTestId('new-tag').isEnabled()).toBe(true);
   });
 
+  it('staff open a rule read only: nothing to save or publish, no palette, nodes stay put, Delete removes nothing', async () => {
+    const staff = await signedIn('staff14.1@segflow.demo');
+    const { items } = await apiCall<{ items: { id: number }[] }>(staff, 'GET', '/rules');
+    expect(items.length).toBeGreaterThan(0);
+    const page = await staff.newPage();
+    await gotoPage(page, `${baseURL}/rules/${items[0]!.id}`);
+    await page.getByTestId('read-only').waitFor();
+    expect(await page.getByTestId('read-only').innerText()).toBe('只读');
+    for (const id of ['save-draft', 'publish', 'palette', 'quick-add-open', 'undo', 'auto-layout', 'toggle-palette'])
+      expect(await page.getByTestId(id).count(), id).toBe(0);
+    const nodes = page.locator('.vue-flow__node');
+    await nodes.first().waitFor();
+    const count = await nodes.count();
+    expect(count).toBeGreaterThan(1);
+    const node = nodes.first();
+    // a drag pans the canvas at most: the node keeps its place relative to the others
+    const offset = async () => {
+      const [a, b] = [(await node.boundingBox())!, (await nodes.nth(1).boundingBox())!];
+      return { x: a.x - b.x, y: a.y - b.y };
+    };
+    const before = await offset();
+    const box = (await node.boundingBox())!;
+    await page.mouse.move(box.x + 40, box.y + 15);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 200, box.y + 140, { steps: 8 });
+    await page.mouse.up();
+    const after = await offset();
+    expect(Math.abs(after.x - before.x) + Math.abs(after.y - before.y)).toBeLessThan(2);
+    // selected, it shows in the inspector, which takes no input; Delete and Ctrl+Z change nothing
+    await node.click();
+    await page.getByTestId('inspector-read-only').waitFor();
+    expect(await page.getByTestId('inspector').getAttribute('inert')).not.toBeNull();
+    await page.keyboard.press('Delete');
+    await page.keyboard.press('Control+z');
+    expect(await nodes.count()).toBe(count);
+    expect(await page.getByTestId('dirty').count()).toBe(0);
+    // trying a contact is still theirs
+    await page.getByTestId('tab-trial').click();
+    await page.getByTestId('tab-trial').waitFor();
+  });
+
   it('a department admin sees only their department’s contacts; another department’s contact is not found', async () => {
     const context = await signedIn('dept7.admin@segflow.demo'); // 华南大区
     const [mine] = d1Query<{ n: number }>(

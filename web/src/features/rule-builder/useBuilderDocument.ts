@@ -21,6 +21,8 @@ export function useBuilderDocument<T extends { name: string }>(opts: {
   starter: () => RuleGraph;
   /** After the document is in the store: the screen reads what else it needs and starts its preview. */
   loaded: (item: T) => void;
+  /** Whether the viewer may only look (the document store then refuses every edit). */
+  readOnly?: (item: T) => boolean;
 }) {
   const doc = useRuleDocStore();
   const ui = useRuleEditorUi();
@@ -43,6 +45,7 @@ export function useBuilderDocument<T extends { name: string }>(opts: {
           mode: opts.mode,
           customFields: catalog ? customFieldsFromCatalog(catalog) : [],
           ...(catalog ? { timezone: catalog.timezone } : {}),
+          readOnly: opts.readOnly?.(loaded) ?? false,
         },
       );
       opts.loaded(loaded);

@@ -36,6 +36,11 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   const past = ref<string[]>([]);
   const future = ref<string[]>([]);
   const savedSnapshot = ref(JSON.stringify(graph.value));
+  /**
+   * The viewer may look at the document but not change it (staff; an archived rule): every edit
+   * below is refused here, whatever screen or shortcut asked, and the builder offers none.
+   */
+  const readOnly = ref(false);
   let lastKey: string | null = null;
   let lastAt = 0;
 
@@ -44,6 +49,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
 
   /** Applies one change as one undo step (or merges it into the previous one with the same key). */
   function commit(change: (g: RuleGraph) => void, coalesceKey?: string) {
+    if (readOnly.value) return;
     const now = Date.now();
     const merge = coalesceKey !== undefined && coalesceKey === lastKey && now - lastAt < COALESCE_MS;
     if (!merge) {
@@ -58,9 +64,15 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
 
   function load(
     g: RuleGraph,
-    opts: { mode?: 'rule' | 'segment'; customFields?: CustomFieldDecl[]; timezone?: { name: string; offsetMinutes: number } } = {},
+    opts: {
+      mode?: 'rule' | 'segment';
+      customFields?: CustomFieldDecl[];
+      timezone?: { name: string; offsetMinutes: number };
+      readOnly?: boolean;
+    } = {},
   ) {
     graph.value = JSON.parse(JSON.stringify(g));
+    readOnly.value = !!opts.readOnly;
     if (opts.mode) mode.value = opts.mode;
     if (opts.customFields) customFields.value = opts.customFields;
     if (opts.timezone) timezone.value = opts.timezone;
@@ -75,6 +87,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   }
 
   function undo() {
+    if (readOnly.value) return;
     const prev = past.value.pop();
     if (prev === undefined) return;
     future.value.push(snapshot());
@@ -82,6 +95,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     lastKey = null;
   }
   function redo() {
+    if (readOnly.value) return;
     const next = future.value.pop();
     if (next === undefined) return;
     past.value.push(snapshot());
@@ -248,6 +262,7 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
     customFields,
     timezone,
     externalErrors,
+    readOnly,
     dirty,
     canUndo: computed(() => past.value.length > 0),
     canRedo: computed(() => future.value.length > 0),

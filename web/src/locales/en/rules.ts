@@ -268,6 +268,14 @@ const en: typeof zh = {
       copyFailed: 'Could not copy; select the text instead',
       none: 'Shown once the rule is complete',
     },
+    readOnly: {
+      role: 'Read only',
+      roleHint: 'Staff can view rules, try a contact and see runs; editing, saving and publishing are for department admins.',
+      archived: 'Archived · read only',
+      archivedHint: 'An archived rule can only be viewed; select its nodes and copy them (Ctrl+C) into a new rule to reuse them.',
+      segmentHint: 'Staff can view a segment’s conditions and size; changing and saving them is for department admins.',
+      inspector: 'Read only: node settings are shown, not editable.',
+    },
     preview: {
       explainInvalid: 'The rule has errors; nothing to explain',
       invalid: 'Fix the problems marked in red; the preview updates by itself',

@@ -243,6 +243,14 @@ export default {
       copyFailed: '复制失败，请手动选择文本',
       none: '规则配置完整后显示',
     },
+    readOnly: {
+      role: '只读',
+      roleHint: '员工可以查看规则、试运行联系人和查看运行记录；编辑、保存与发布需要部门管理员。',
+      archived: '已归档 · 只读',
+      archivedHint: '已归档的规则只能查看；可以选中节点复制（Ctrl+C），粘贴到新规则中再用。',
+      segmentHint: '员工可以查看分群条件和规模；修改与保存需要部门管理员。',
+      inspector: '只读：可查看节点设置，不能修改。',
+    },
     preview: {
       explainInvalid: '规则有错误，无法解释',
       invalid: '先修正节点上标红的问题，预览会自动更新',
