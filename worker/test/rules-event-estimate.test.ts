@@ -1,8 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '@shared/demo';
 import { compileRule, formulaToLogic } from '@shared/rules/compile';
-import { evalDataFromRows } from '@shared/rules/data';
 import { compileLogic, truthy } from '@shared/rules/evaluate';
 import { applyReference } from '@shared/rules/jsonlogic';
 import { randomGraph, SeededRandom, type GraphVocabulary } from '@shared/rules/random-graph';
@@ -15,6 +13,7 @@ import { runPreview } from '../src/rules/preview';
 import { recentEventsFor } from '../src/rules/rule-preview';
 import { applyChanges, type RuleChange } from '../src/execution/evaluate';
 import type { TagInfo } from '../src/execution/published';
+import { loadDemoContacts } from './demo-contacts';
 
 /**
  * Differential test of the estimate an event rule that reads its event is previewed with
@@ -38,64 +37,7 @@ let someMatched = 0;
 let someMissed = 0;
 
 beforeAll(async () => {
-  const statements = [...demoSql({ contacts: CONTACTS, seed: 7, now: NOW, avgEvents: 12 })];
-  for (let i = 0; i < statements.length; i += 50) await env.DB.batch(statements.slice(i, i + 50).map((s) => env.DB.prepare(s)));
-  const db = env.DB;
-  const [rows, tags, stats, events, t, custom] = await Promise.all([
-    db.prepare('SELECT * FROM contacts ORDER BY id').all<Record<string, unknown>>(),
-    db.prepare('SELECT contact_id, tag_id FROM contact_tags').all<{ contact_id: number; tag_id: number }>(),
-    db
-      .prepare('SELECT contact_id, type, day, count, amount FROM contact_daily_stats')
-      .all<{ contact_id: number; type: string; day: number; count: number; amount: number }>(),
-    db
-      .prepare('SELECT contact_id, type, occurred_at, amount, channel, text FROM events')
-      .all<{ contact_id: number; type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }>(),
-    db
-      .prepare('SELECT t.id, t.group_id, g.exclusive, t.status FROM tags t JOIN tag_groups g ON g.id = t.group_id ORDER BY t.id')
-      .all<{ id: number; group_id: number; exclusive: number; status: string }>(),
-    db
-      .prepare('SELECT key, label_zh, label_en, type FROM custom_fields')
-      .all<{ key: string; label_zh: string; label_en: string; type: 'text' | 'number' | 'date' | 'boolean' | 'list' }>(),
-  ]);
-  const group = <T extends { contact_id: number }>(list: T[]) => {
-    const m = new Map<number, T[]>();
-    for (const x of list) m.set(x.contact_id, [...(m.get(x.contact_id) ?? []), x]);
-    return m;
-  };
-  const tagsBy = group(tags.results);
-  const statsBy = group(stats.results);
-  const eventsBy = group(events.results);
-  contacts = rows.results.map((c) =>
-    evalDataFromRows(
-      {
-        contact: c,
-        tagIds: (tagsBy.get(c.id as number) ?? []).map((x) => x.tag_id),
-        stats: statsBy.get(c.id as number) ?? [],
-        events: eventsBy.get(c.id as number) ?? [],
-      },
-      NOW,
-      TZ,
-    ),
-  );
-  tagRows = t.results.map((x) => ({ id: x.id, groupId: x.group_id, exclusive: x.exclusive === 1 }));
-  tagInfo = new Map(t.results.map((x) => [x.id, { groupId: x.group_id, exclusive: x.exclusive === 1, active: x.status === 'active' }]));
-  const values: GraphVocabulary['values'] = {};
-  const customValues: GraphVocabulary['customValues'] = {};
-  for (const d of contacts) {
-    for (const [k, v] of Object.entries(d.contact)) if (typeof v === 'string' || typeof v === 'number') (values[k] ??= []).push(v);
-    for (const [k, v] of Object.entries(d.contact.custom as Record<string, unknown>))
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') (customValues[k] ??= []).push(v);
-  }
-  const customFields = custom.results.map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, type: f.type }));
-  const texts = events.results.filter((e) => e.type === 'message' && e.text).map((e) => e.text as string);
-  vocab = {
-    values,
-    customValues,
-    tagIds: [...new Set(tags.results.map((x) => x.tag_id))].sort((a, b) => a - b),
-    customFields,
-    eventChannels: [...new Set(events.results.map((e) => e.channel).filter((c): c is string => !!c))],
-    keywords: [...new Set(texts.map((x) => [...x].slice(0, 2).join('')))],
-  };
+  ({ contacts, vocab, tagRows, tagInfo } = await loadDemoContacts({ contacts: CONTACTS, seed: 7, now: NOW, avgEvents: 12, tz: TZ }));
 }, 60_000);
 
 /** Per tag, whether the contact gains, loses or keeps it when `fired` fire (the webhook path's in-memory net change). */

@@ -1,8 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { demoSql } from '@shared/demo';
 import { compileRule, formulaToLogic } from '@shared/rules/compile';
-import { evalDataFromRows } from '@shared/rules/data';
 import { compileLogic, compileRulePlan, truthy } from '@shared/rules/evaluate';
 import { applyReference } from '@shared/rules/jsonlogic';
 import { randomGraph, SeededRandom, withBandNode, withOutboundActions, type GraphVocabulary } from '@shared/rules/random-graph';
@@ -17,6 +15,7 @@ import { outboundStatements } from '../src/outbound/rule-deliveries';
 import { outboundActions } from '@shared/rules/outbound';
 import { applyChanges, type RuleChange } from '../src/execution/evaluate';
 import type { TagInfo } from '../src/execution/published';
+import { loadDemoContacts } from './demo-contacts';
 
 /**
  * Differential fuzz: random valid graphs over the demo data. For each, the SQL preview's
@@ -66,79 +65,17 @@ let tagInfo = new Map<number, TagInfo>();
 let collidingTags: number[] = [];
 
 beforeAll(async () => {
-  const statements = [...demoSql({ contacts: CONTACTS, seed: 42, now: NOW, avgEvents: 10 })];
-  for (let i = 0; i < statements.length; i += 50) await env.DB.batch(statements.slice(i, i + 50).map((s) => env.DB.prepare(s)));
-
-  // Read the contacts back from D1: the JS side sees exactly the rows SQL sees.
-  const db = env.DB;
-  const [rows, tags, stats, events, custom] = await Promise.all([
-    db.prepare('SELECT * FROM contacts ORDER BY id').all<Record<string, unknown>>(),
-    db.prepare('SELECT contact_id, tag_id FROM contact_tags').all<{ contact_id: number; tag_id: number }>(),
-    db
-      .prepare('SELECT contact_id, type, day, count, amount FROM contact_daily_stats')
-      .all<{ contact_id: number; type: string; day: number; count: number; amount: number }>(),
-    db
-      .prepare('SELECT contact_id, type, occurred_at, amount, channel, text FROM events')
-      .all<{ contact_id: number; type: string; occurred_at: number; amount: number | null; channel: string | null; text: string | null }>(),
-    db
-      .prepare('SELECT key, label_zh, label_en, type FROM custom_fields')
-      .all<{ key: string; label_zh: string; label_en: string; type: 'text' | 'number' | 'date' | 'boolean' | 'list' }>(),
-  ]);
-  const group = <T extends { contact_id: number }>(list: T[]) => {
-    const m = new Map<number, T[]>();
-    for (const x of list) m.set(x.contact_id, [...(m.get(x.contact_id) ?? []), x]);
-    return m;
-  };
-  const tagsBy = group(tags.results);
-  const statsBy = group(stats.results);
-  const eventsBy = group(events.results);
-  contacts = rows.results.map((c) =>
-    evalDataFromRows(
-      {
-        contact: c,
-        tagIds: (tagsBy.get(c.id as number) ?? []).map((t) => t.tag_id),
-        stats: statsBy.get(c.id as number) ?? [],
-        events: eventsBy.get(c.id as number) ?? [],
-      },
-      NOW,
-      TZ,
-    ),
-  );
-
-  const values: GraphVocabulary['values'] = {};
-  const customValues: GraphVocabulary['customValues'] = {};
-  for (const d of contacts) {
-    for (const [k, v] of Object.entries(d.contact)) {
-      if (typeof v === 'string' || typeof v === 'number') (values[k] ??= []).push(v);
-    }
-    for (const [k, v] of Object.entries(d.contact.custom as Record<string, unknown>)) {
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') (customValues[k] ??= []).push(v);
-    }
-  }
-  const t = await db
-    .prepare('SELECT t.id, t.group_id, g.exclusive, t.status FROM tags t JOIN tag_groups g ON g.id = t.group_id ORDER BY t.id')
-    .all<{ id: number; group_id: number; exclusive: number; status: string }>();
-  tagRows = t.results.map((x) => ({ id: x.id, groupId: x.group_id, exclusive: x.exclusive === 1 }));
-  tagInfo = new Map(t.results.map((x) => [x.id, { groupId: x.group_id, exclusive: x.exclusive === 1, active: x.status === 'active' }]));
+  const demo = await loadDemoContacts({ contacts: CONTACTS, seed: 42, now: NOW, avgEvents: 10, tz: TZ });
+  ({ contacts, vocab, tagRows, tagInfo } = demo);
   // The exclusive group with the most holders among active tags, and one non-exclusive tag.
   const held = new Map<number, number>();
-  for (const x of tags.results) held.set(x.tag_id, (held.get(x.tag_id) ?? 0) + 1);
-  const active = t.results.filter((x) => x.status === 'active' && (held.get(x.id) ?? 0) > 0);
+  for (const x of demo.holdings) held.set(x.tag_id, (held.get(x.tag_id) ?? 0) + 1);
+  const active = demo.tags.filter((x) => x.status === 'active' && (held.get(x.id) ?? 0) > 0);
   const groups = new Map<number, number[]>();
   for (const x of active.filter((x) => x.exclusive === 1)) groups.set(x.group_id, [...(groups.get(x.group_id) ?? []), x.id]);
   const exclusive = [...groups.values()].filter((g) => g.length >= 3).sort((a, b) => b.length - a.length)[0] ?? [];
   const plain = active.find((x) => x.exclusive === 0)?.id;
   collidingTags = [...exclusive.slice(0, 3), ...(plain ? [plain] : [])];
-
-  const messageTexts = events.results.filter((e) => e.type === 'message' && e.text).map((e) => e.text as string);
-  vocab = {
-    values,
-    customValues,
-    tagIds: [...new Set(tags.results.map((t) => t.tag_id))].sort((a, b) => a - b),
-    customFields: custom.results.map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, type: f.type })),
-    eventChannels: [...new Set(events.results.map((e) => e.channel).filter((c): c is string => !!c))],
-    keywords: [...new Set(messageTexts.map((t) => [...t].slice(0, 2).join('')))],
-  };
 }, 60_000);
 
 describe('differential fuzz: SQL counts equal json-logic-js and closure counts', () => {
