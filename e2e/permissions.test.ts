@@ -107,6 +107,7 @@ describe('roles in the screens and the API', () => {
     await node.click();
     await page.getByTestId('inspector-read-only').waitFor();
     expect(await page.getByTestId('inspector').getAttribute('inert')).not.toBeNull();
+    expect(await page.getByTestId('delete-node').isVisible()).toBe(false);
     await page.keyboard.press('Delete');
     await page.keyboard.press('Control+z');
     expect(await nodes.count()).toBe(count);
