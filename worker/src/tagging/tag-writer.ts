@@ -12,6 +12,13 @@
  */
 import type { TagSource } from '@shared/domain';
 
+/**
+ * Tag writes prepared in this isolate whose source is not WeCom. The entry points (a request, a
+ * queue batch, a publish step) compare it before and after, and when it moved they hint the
+ * WeCom push after their commit (wecom/push/hint.ts): a hook, not a dependency of the writer.
+ */
+export const tagWrites = { count: 0 };
+
 /** Who or what makes the change, recorded on every ledger row. */
 export interface TagWriteSource {
   source: TagSource;
@@ -87,6 +94,7 @@ const DISPLACED = `FROM eff e JOIN contact_tags ct ON ct.contact_id = e.contact_
  * contact the last wins. (Callers pass net changes; this only decides the odd case.)
  */
 export function tagChangeStatements(db: D1Database, changes: TagChange[], src: TagWriteSource): D1PreparedStatement[] {
+  if (src.source !== 'wecom' && changes.length) tagWrites.count++;
   const last = new Map<string, TagChange>();
   for (const ch of changes) {
     const key = `${typeof ch.contactId === 'number' ? ch.contactId : `x:${ch.contactId.externalId}`}|${ch.tagId}`;
@@ -162,6 +170,7 @@ export function tagSetStatements(
   op: 'add' | 'remove',
   src: TagWriteSource,
 ): D1PreparedStatement[] {
+  if (src.source !== 'wecom') tagWrites.count++;
   const run = crypto.randomUUID();
   const s = sourceParams(src);
   const t = tagId;

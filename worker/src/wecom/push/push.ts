@@ -190,13 +190,29 @@ export async function pushContact(
         .prepare('UPDATE wecom_relations SET tag_ids = ?, synced_at = ? WHERE connection_id = ? AND userid = ? AND external_userid = ?')
         .bind(JSON.stringify(next), now, connectionId, r.userid, r.external_userid),
       db.prepare('UPDATE wecom_push_state SET marked = marked + 1, updated_at = ? WHERE connection_id = ?').bind(now, connectionId),
-      ...(last ? [markLogStatement(db, connectionId, contactId, { status: 'sent' }, now)] : []),
+      ...(last ? doneStatements(db, connectionId, contactId, now) : []),
     ]);
     logged = last;
     out.marked++;
   }
-  if (!logged) await markLog(db, connectionId, contactId, { status: 'sent' }, now);
+  if (!logged) await db.batch(doneStatements(db, connectionId, contactId, now));
   return out;
+}
+
+/**
+ * A push that went through: its log row sent, and the WeCom-side edits of the customer it found
+ * pending reverted (every live relation now holds Segflow's state of the Segflow-owned tags).
+ */
+function doneStatements(db: D1Database, connectionId: number, contactId: number, now: number): D1PreparedStatement[] {
+  return [
+    markLogStatement(db, connectionId, contactId, { status: 'sent' }, now),
+    db
+      .prepare(
+        `UPDATE wecom_push_overrides SET reverted_at = ?3 WHERE connection_id = ?1 AND reverted_at IS NULL
+         AND external_userid = (SELECT external_id FROM contacts WHERE id = ?2)`,
+      )
+      .bind(connectionId, contactId, now),
+  ];
 }
 
 /** The push log row of a contact: sent, or the error of an attempt (still queued; `dead` after the last). */

@@ -195,20 +195,37 @@ export async function customerStatements(
   // manual WeCom edits of Segflow-owned tags on relations Segflow knew: counted, their contacts handed back for a revert
   let edits = 0;
   const editedContacts = new Set<number>();
+  // each edit listed too (wecom_push_overrides), for the sync screen's list of reverted edits
+  const listed: { c: number; u: string; x: string; w: string; t: number; o: 'added' | 'removed' }[] = [];
   for (const r of relations) {
     const before = oldOwned.get(`${r.userid}|${r.externalUserid}`);
     const contact = existing.get(r.externalUserid);
     if (!before || !contact) continue;
     const now = new Set(r.tagIds.filter((id) => owned.has(id)));
-    const n = [...now].filter((id) => !before.has(id)).length + [...before].filter((id) => !now.has(id)).length;
+    const added = [...now].filter((id) => !before.has(id));
+    const removed = [...before].filter((id) => !now.has(id));
+    const n = added.length + removed.length;
     if (n) {
       edits += n;
       editedContacts.add(contact.id);
+      for (const [ids, o] of [
+        [added, 'added'],
+        [removed, 'removed'],
+      ] as const)
+        for (const w of ids) listed.push({ c: contact.id, u: r.userid, x: r.externalUserid, w, t: owned.get(w)!, o });
     }
   }
   if (edits && reverts) {
     reverts.edits += edits;
     reverts.contactIds.push(...editedContacts);
+    out.push(
+      db
+        .prepare(
+          `INSERT INTO wecom_push_overrides (connection_id, contact_id, userid, external_userid, wecom_tag_id, tag_id, op, at)
+           SELECT ?1, ${jv('c')}, ${jv('u')}, ${jv('x')}, ${jv('w')}, ${jv('t')}, ${jv('o')}, ?2 FROM json_each(?3) j`,
+        )
+        .bind(connectionId, src.at, json(listed)),
+    );
     out.push(
       db
         .prepare(
