@@ -23,6 +23,7 @@ import segmentPage from './segment-page';
 import templates from './templates';
 import band from './band';
 import learn from './learn';
+import wecomSync from './wecom-sync';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -43,6 +44,7 @@ const en: typeof zhCN = {
   ...security,
   ...outbound,
   ...wecom,
+  ...wecomSync,
   ...home,
   ...alerts,
   ...publishing,

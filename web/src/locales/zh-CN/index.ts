@@ -22,6 +22,7 @@ import segmentPage from './segment-page';
 import templates from './templates';
 import band from './band';
 import learn from './learn';
+import wecomSync from './wecom-sync';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -45,6 +46,7 @@ export default {
   ...security,
   ...outbound,
   ...wecom,
+  ...wecomSync,
   ...home,
   ...alerts,
   ...publishing,
