@@ -123,7 +123,7 @@ describe('WeCom both ways', () => {
 
       // someone removes the corp tag by hand in WeCom (no callback configured): the next backfill
       // finds it, lists it on the screen and the push takes WeCom back to the rule's result
-      const [edited] = [...(await simCustomers()).keys()];
+      const edited = [...(await simCustomers()).keys()][0]!;
       const rel = (
         (await (await fetch(`${simURL}/__sim/corps/${corp.corpid}/contacts?limit=1000`)).json()) as {
           items: { external_userid: string; follow_users: { userid: string }[] }[];

@@ -232,7 +232,9 @@ export const taxonomy = new Hono<AppEnv>()
   })
   .post('/tags/:id/merge', validate('param', idPath), validate('json', mergeTagBody), async (c) => {
     const { id } = c.req.valid('param');
-    return c.json(await mergeTag(c.env.DB, c.get('user'), actorOf(c), id, c.req.valid('json')));
+    const merged = await mergeTag(c.env.DB, c.get('user'), actorOf(c), id, c.req.valid('json'));
+    await mirrorTaxonomyChange(c.env, 'tag', id); // the merged tag is retired: deleted in WeCom too
+    return c.json(merged);
   })
   .get('/retirement-proposals', async (c) => {
     const db = c.env.DB;
