@@ -252,6 +252,23 @@ describe('renaming and retiring mirrored tags (edit_corp_tag / del_corp_tag thro
   });
 });
 
+describe('merging a mirrored tag into another', () => {
+  it('deletes the merged corp tag in WeCom (the merge retires it), keeping the one merged into', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const [from, into] = [corp.ids.get('乙')!, corp.ids.get('甲')!];
+    const [fromTag, intoTag] = [await corp.wecomId(from), await corp.wecomId(into)];
+    const r = await send(`/api/taxonomy/tags/${from}/merge`, 'POST', { intoTagId: into });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    await eventually(
+      'the merged corp tag is gone in WeCom',
+      async () => !(await library(corp.corpid)).tags.some((t) => t.id === fromTag),
+      30_000,
+    );
+    expect((await library(corp.corpid)).tags.some((t) => t.id === intoTag)).toBe(true);
+    expect(await calls(corp.corpid, 'externalcontact/del_corp_tag')).toBe(1);
+  });
+});
+
 describe('the list of reverted WeCom-side edits ("Segflow owns")', () => {
   it('lists each edit with its customer, follow user, tag and direction, pending until the push reverts it', async () => {
     const corp = await pulledCorpWithSyncedGroup();
