@@ -169,6 +169,19 @@ describe('WeCom both ways', () => {
 
       await contactLink.click();
       await expect.poll(() => page.url()).toContain(contactHref!);
+
+      // the retire dialog says what retiring the mirrored tag does in WeCom, with the customer count
+      await gotoPage(page, `${baseURL}/tags`);
+      const row = page.getByTestId('tag-row').filter({ hasText: '重点跟进客户' });
+      await row.hover();
+      await row.getByTestId('tag-actions').click();
+      await page.locator('[data-testid="tag-action-retire"]:visible').click();
+      const impact = page.getByTestId('retire-dialog').locator('[data-testid^="retire-wecom-"]');
+      await expect.poll(() => impact.textContent()).toContain(`从 ${customers.size} 位客户`);
+      await expect.poll(() => impact.textContent()).toContain(corp.corpid);
+      await page.waitForTimeout(500); // Element Plus fades the dialog in
+      await page.screenshot({ path: 'e2e/screenshots/wecom-retire-zh.png' });
+      await page.keyboard.press('Escape');
       expect(consoleErrors).toEqual([]);
     } finally {
       await close();
@@ -187,6 +200,16 @@ describe('WeCom both ways', () => {
       await page.setViewportSize({ width: 1440, height: 900 });
       await page.getByTestId('wecom-overrides').scrollIntoViewIfNeeded();
       await page.screenshot({ path: 'e2e/screenshots/wecom-sync-en.png' });
+      await gotoPage(page, `${baseURL}/tags`);
+      const row = page.getByTestId('tag-row').filter({ hasText: '重点跟进客户' });
+      await row.hover();
+      await row.getByTestId('tag-actions').click();
+      await page.locator('[data-testid="tag-action-retire"]:visible').click();
+      await expect
+        .poll(() => page.getByTestId('retire-dialog').locator('[data-testid^="retire-wecom-"]').textContent())
+        .toMatch(/leaves \d+ customers/);
+      await page.waitForTimeout(500); // Element Plus fades the dialog in
+      await page.screenshot({ path: 'e2e/screenshots/wecom-retire-en.png' });
       expect(consoleErrors).toEqual([]);
     } finally {
       await close();
