@@ -40,14 +40,18 @@ const NO_RELATION = 84061;
 const PUSHABLE_TAG = `SELECT m.segflow_id FROM wecom_tag_map m JOIN tags t ON t.id = m.segflow_id JOIN tag_groups g ON g.id = t.group_id
   WHERE m.connection_id = ?1 AND m.kind = 'tag' AND m.deleted_at IS NULL AND g.wecom_policy = 'segflow'`;
 
-/** Segflow-owned tags of the connection: WeCom tag id → Segflow tag id. */
-export async function segflowOwnedTags(db: D1Database, connectionId: number): Promise<Map<string, number>> {
-  const { results } = await db
+/** Segflow-owned tags of the connection: rows of (wecom_id, segflow_id), for a caller's read batch. */
+export function segflowOwnedTagsStatement(db: D1Database, connectionId: number): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT m.wecom_id, m.segflow_id FROM wecom_tag_map m WHERE m.connection_id = ?1 AND m.kind = 'tag' AND m.segflow_id IN (${PUSHABLE_TAG})`,
     )
-    .bind(connectionId)
-    .all<{ wecom_id: string; segflow_id: number }>();
+    .bind(connectionId);
+}
+
+/** Segflow-owned tags of the connection: WeCom tag id → Segflow tag id. */
+export async function segflowOwnedTags(db: D1Database, connectionId: number): Promise<Map<string, number>> {
+  const { results } = await segflowOwnedTagsStatement(db, connectionId).all<{ wecom_id: string; segflow_id: number }>();
   return new Map(results.map((r) => [r.wecom_id, r.segflow_id]));
 }
 
