@@ -213,6 +213,23 @@ describe('renaming and retiring mirrored tags (edit_corp_tag / del_corp_tag thro
     expect(await calls(corp.corpid, 'externalcontact/edit_corp_tag')).toBe(edits);
   });
 
+  it('waits out a 45009 storm on edit_corp_tag without failing the rename', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const id = corp.ids.get('乙')!;
+    const corpTag = await corp.wecomId(id);
+    // more refusals than one call's own retries (1 + 3): the message goes back on the queue with WeCom's delay
+    await sim(`/corps/${corp.corpid}/faults`, { api: 'externalcontact/edit_corp_tag', errcode: 45009, count: 6 });
+    expect((await send(`/api/taxonomy/tags/${id}`, 'PATCH', { name: `乙限频${seq}` })).status).toBe(200);
+    await eventually(
+      'the rename reached WeCom',
+      async () => (await library(corp.corpid)).tags.find((t) => t.id === corpTag)?.name === `乙限频${seq}`,
+      30_000,
+    );
+    const s = (await api<WecomPushStatus>(`/api/wecom/connections/${corp.connectionId}/push`)).body;
+    expect(s.tagOps.items.find((o) => o.wecomId === corpTag)).toMatchObject({ status: 'done', errcode: null });
+    expect(await calls(corp.corpid, 'externalcontact/edit_corp_tag')).toBe(7);
+  });
+
   it('retiring a mirrored tag deletes it in WeCom (del_corp_tag), which removes it from the customers the impact named', async () => {
     const corp = await pulledCorpWithSyncedGroup();
     const tagId = corp.ids.get('乙')!;
