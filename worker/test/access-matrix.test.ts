@@ -424,6 +424,10 @@ const ROUTES: Record<string, Route | 'public'> = {
   },
   'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
   'GET /api/field-values': { policy: any, call: (u) => get(u, '/api/field-values?field=region') },
+  'POST /api/score-calibration': {
+    policy: any,
+    call: (u) => send(u, 'POST', '/api/score-calibration', { metrics: [{ field: 'messageCount' }] }),
+  },
   'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },
 
   'GET /api/taxonomy/config': { policy: any, call: (u) => get(u, '/api/taxonomy/config') },
