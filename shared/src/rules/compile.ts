@@ -96,6 +96,11 @@ export interface SegmentSource {
   id: number;
   name: string;
   graph: unknown;
+  /**
+   * The audience already compiled, used instead of `graph`: the browser, which checks a draft
+   * without the segments' graphs, stands in a placeholder; the server always expands the graph.
+   */
+  audience?: JsonLogic;
 }
 
 /**
@@ -269,6 +274,16 @@ function segmentReference(nodeId: string, id: number, negate: boolean, opts: Com
   if (stack.includes(id)) {
     const path = [...stack.slice(stack.indexOf(id)), id].map((s) => resolver.get(s)?.name ?? String(s));
     return { ...ruleError(nodeId, 'segment_cycle', `segments ${quoted(path)} form a cycle`), path };
+  }
+  if (seg.audience !== undefined) {
+    const audience = seg.audience;
+    return {
+      logic: negate ? { '!': [audience] } : audience,
+      valueLogic: audience,
+      eventScoped: false,
+      segmentIds: [id],
+      segmentName: seg.name,
+    };
   }
   const inner = compileSegment(seg.graph, { ...opts, segments: { get: resolver.get, stack: [...stack, id] } });
   if (!inner.ok) {

@@ -141,7 +141,8 @@ export const BUILTIN_FIELDS: readonly FieldDef[] = [
     money: true,
   },
   { key: 'bucket', type: 'bucket', label: { zh: '灰度分桶', en: 'Rollout bucket' }, source: { kind: 'bucket' } },
-  { key: 'segment', type: 'segment', label: { zh: '分群', en: 'Segment' }, source: { kind: 'segment' } },
+  // "在分群中": the field picker and quick add offer it as the condition it makes
+  { key: 'segment', type: 'segment', label: { zh: '在分群中', en: 'In segment' }, source: { kind: 'segment' } },
 ];
 
 /** Catalog entries for declared custom attributes, keyed `custom.<key>`. */

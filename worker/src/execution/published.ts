@@ -180,7 +180,8 @@ function build(
     return {
       ...base,
       compiled: compiled.value,
-      evaluate: ruleEvaluatorFor(key, compiled.value),
+      // keyed on what it expanded too: each referenced segment at its current `updated_at`
+      evaluate: ruleEvaluatorFor(expansionKey(key, compiled.value.segmentIds, segments), compiled.value),
       actionsById: new Map(compiled.value.actions.map((a) => [a.nodeId, a.action])),
     };
   }
@@ -194,6 +195,13 @@ function build(
     return Array.isArray(out) ? out.map(String) : [];
   };
   return { ...base, compiled: null, evaluate, actionsById };
+}
+
+/** A version's evaluator key: the version, and each segment expanded into it at its `updated_at`. */
+function expansionKey(key: string, segmentIds: readonly number[], segments: readonly WorkspaceSegment[]): string {
+  if (!segmentIds.length) return key;
+  const at = new Map(segments.map((s) => [s.id, s.updatedAt]));
+  return `${key}+${segmentIds.map((id) => `s${id}@${at.get(id) ?? 0}`).join(',')}`;
 }
 
 /** The action tags of every cached version, bound into the published list's statement. */

@@ -1,0 +1,15 @@
+/** Conditions on segments and department subtrees: "在分群「X」中", "属于「华东大区」及其下级部门". */
+export default {
+  segmentRef: {
+    picker: '选择分群',
+    none: '没有你可以引用的分群',
+    size: '{n} 人',
+    sizeUnknown: '未完成',
+    inText: '在分群「{name}」中',
+    notInText: '不在分群「{name}」中',
+    deptTreeText: '{field} 属于「{dept}」及其下级部门',
+    cycle: '分群{path}形成循环',
+    pickHint: '按分群当前的定义计算：分群改了，规则跟着变，无需重新发布',
+    deptTreeHint: '包含所选部门及其全部下级部门（以后新建的下级部门也算在内）',
+  },
+};
