@@ -130,3 +130,28 @@ describe('condition text: department and below, in segment', async () => {
     expect(ruleErrorText(e)).toBe('Segments “A” → “B” → “A” form a loop');
   });
 });
+
+describe('quick add: the segment condition', async () => {
+  const { matchQuickAdd, quickAddItems, startCondition } = await import('../src/features/rule-builder/quick-add');
+  const { BUILTIN_FIELDS } = await import('@shared/rules/fields');
+  const words = {
+    kind: (k: string) => k,
+    kindHint: () => '',
+    preset: (p: string) => p,
+    presetHint: () => '',
+    field: (f: { label: { zh: string } }) => f.label.zh,
+    condition: '条件',
+  };
+  it('is found by 在分群中, 不在分群中 and "in segment", in rules and segments alike, and starts as "in"', () => {
+    for (const segment of [false, true]) {
+      const items = quickAddItems(BUILTIN_FIELDS, words, { segment, eventTriggered: false });
+      for (const q of ['在分群中', '不在分群', 'in segment'])
+        expect(
+          matchQuickAdd(items, q).map((i) => i.id),
+          q,
+        ).toContain('field:segment');
+      expect(items.find((i) => i.id === 'field:segment')?.label).toBe('在分群中');
+    }
+    expect(startCondition(BUILTIN_FIELDS.find((f) => f.key === 'segment')!)).toEqual({ field: 'segment', op: 'in_segment' });
+  });
+});

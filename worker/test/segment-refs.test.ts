@@ -169,6 +169,10 @@ describe('segment references', () => {
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toContain('rule "用它的规则"');
     expect(refused.body.error.message).toContain('segment "用它的分群"');
+    expect(refused.body.error.details).toEqual([
+      { path: `usedBy.rule.${rule.body.id}`, message: '用它的规则' },
+      { path: `usedBy.segment.${y.id}`, message: '用它的分群' },
+    ]);
     expect(await db.prepare('SELECT id FROM segments WHERE id = ?').bind(x.id).first()).not.toBeNull();
     // once nothing names it
     expect((await api(`/api/segments/${y.id}`, { method: 'DELETE' })).status).toBe(204);

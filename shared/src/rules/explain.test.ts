@@ -160,7 +160,7 @@ describe('explainRule: 所属部门 and below, in segment', () => {
     };
     const ex = explainRule(r.value, { contact: { departmentId: 3, departmentPath: '/1/2/3/' }, now: NOW }, [], names);
     expect(ex.conditions[0]?.text).toEqual({
-      zh: '所属部门 = 上海一组 属于 「华东大区」或其下级部门 ✓',
+      zh: '所属部门 = 上海一组 属于「华东大区」或其下级部门 ✓',
       en: 'Department = 上海一组 is 华东大区 or a department under it ✓',
     });
   });

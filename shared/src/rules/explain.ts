@@ -104,7 +104,8 @@ const OP_TEXT: Record<string, { zh: string; en: string }> = {
   contains_any: { zh: '包含任一关键词', en: 'contains any of' },
   contains_all: { zh: '包含全部关键词', en: 'contains all of' },
   in_rollout: { zh: '在灰度范围', en: 'is in the rollout' },
-  in_department_tree: { zh: '属于', en: 'is' },
+  // zh puts 属于 into the operand (no space before 「）
+  in_department_tree: { zh: '', en: 'is' },
   in_segment: { zh: '在分群中', en: 'is in segment' },
   not_in_segment: { zh: '不在分群中', en: 'is not in segment' },
 };
@@ -182,7 +183,7 @@ function sentence(
   else if (c.op === 'in_department_tree') {
     // "所属部门 = 上海组 属于 「华东大区」或其下级部门 ✓": the chosen department and everything under it
     const dept = formatValue(c.value, field, tz, lang, names);
-    expected = lang === 'zh' ? `「${dept}」或其下级部门` : `${dept} or a department under it`;
+    expected = lang === 'zh' ? `属于「${dept}」或其下级部门` : `${dept} or a department under it`;
   } else if (c.op === 'more_than_days_ago') expected = lang === 'zh' ? `${String(c.value)} 天` : `${String(c.value)} days ago`;
   else if (c.value !== undefined) expected = formatValue(c.value, field, tz, lang, names);
   return [

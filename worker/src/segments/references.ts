@@ -88,9 +88,10 @@ export async function refuseDeleteIfUsed(db: D1Database, id: number, name: strin
   const users = await segmentUsers(db, id);
   if (!users.rules.length && !users.segments.length) return;
   const who = [...users.rules.map((r) => `rule "${r.name}"`), ...users.segments.map((s) => `segment "${s.name}"`)];
+  // details name each user (path `usedBy.rule.<id>` / `usedBy.segment.<id>`, message its name) for the UI to word
   throw new ApiError(409, 'conflict', `Segment "${name}" is used by ${who.join(', ')}: remove those conditions first`, [
-    ...users.rules.map((r) => ({ path: `rules.${r.id}`, message: `rule "${r.name}" uses it` })),
-    ...users.segments.map((s) => ({ path: `segments.${s.id}`, message: `segment "${s.name}" uses it` })),
+    ...users.rules.map((r) => ({ path: `usedBy.rule.${r.id}`, message: r.name })),
+    ...users.segments.map((s) => ({ path: `usedBy.segment.${s.id}`, message: s.name })),
   ]);
 }
 

@@ -1,6 +1,10 @@
 /** Conditions on segments and department subtrees: "In segment "X"", "Department is "East" or below". */
 export default {
   segmentRef: {
+    usedBy: 'Rules or segments refer to this segment, so it cannot be deleted: {names}. Remove those conditions first.',
+    usedByRule: 'rule “{name}”',
+    usedBySegment: 'segment “{name}”',
+    listSeparator: ', ',
     picker: 'Choose a segment',
     none: 'No segments you can refer to',
     size: '{n} contacts',

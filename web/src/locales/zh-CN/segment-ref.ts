@@ -1,6 +1,10 @@
 /** Conditions on segments and department subtrees: "在分群「X」中", "属于「华东大区」及其下级部门". */
 export default {
   segmentRef: {
+    usedBy: '有规则或分群在引用这个分群，不能删除：{names}。请先去掉这些条件。',
+    usedByRule: '规则「{name}」',
+    usedBySegment: '分群「{name}」',
+    listSeparator: '、',
     picker: '选择分群',
     none: '没有你可以引用的分群',
     size: '{n} 人',
