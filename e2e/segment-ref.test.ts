@@ -158,4 +158,45 @@ describe('在分群 X 中 and 所属部门及下级 in the inspector', () => {
     }
     expect(consoleErrors).toEqual([]);
   });
+  it('in the segment editor, naming a segment that names this one shows the loop on the node, in words, and saving is refused', async () => {
+    const segmentGraph = (condition: Record<string, unknown>) => ({
+      schemaVersion: 1,
+      nodes: [
+        { id: 'start', kind: 'trigger', position: { x: 0, y: 0 }, trigger: { type: 'schedule', cron: 'segment' } },
+        { id: 'c', kind: 'condition', position: { x: 300, y: 0 }, condition },
+        { id: 'end', kind: 'logic', position: { x: 600, y: 0 }, op: 'or' },
+      ],
+      edges: [
+        { id: 'e1', source: 'start', target: 'c' },
+        { id: 'e2', source: 'c', target: 'end', sourceHandle: 'yes' },
+      ],
+    });
+    const stamp = Date.now();
+    const a = await apiCall<{ id: number }>(context, 'POST', '/segments', {
+      name: `甲 ${stamp}`,
+      graph: segmentGraph({ field: 'totalSpend', op: 'gte', value: 50000 }),
+    });
+    const b = `乙 ${stamp}`;
+    await apiCall(context, 'POST', '/segments', { name: b, graph: segmentGraph({ field: 'segment', op: 'in_segment', value: a.id }) });
+
+    await gotoPage(page, `${baseURL}/segments/${a.id}/edit`);
+    const node = page.getByTestId('node-condition').first();
+    await revealNode(page, node);
+    await node.click();
+    await pickOption(page, page.getByTestId('field-picker'), '在分群', '在分群中');
+    await page.getByTestId('segment-picker').click();
+    await page.keyboard.type(b);
+    await page.locator('.el-select-dropdown__item:visible', { hasText: b }).first().click();
+    await expect
+      .poll(() => node.getByTestId('node-error').innerText(), { timeout: 15_000 })
+      .toContain(`分群「甲 ${stamp}」→「${b}」→「甲 ${stamp}」形成循环`);
+    await shot(page, 'segment-cycle-zh');
+    // saving it anyway is refused, and 甲 stays what it was
+    await page.getByTestId('save-segment').click();
+    await page.locator('.el-message--error').first().waitFor();
+    const [stored] = d1Query<{ graph: string }>(persistTo, `select graph from segments where id = ${a.id}`);
+    expect(JSON.parse(stored!.graph).nodes[1].condition).toEqual({ field: 'totalSpend', op: 'gte', value: 50000 });
+    // the refusal is an answer (409), not a crash: the page logged nothing but that response
+    expect(consoleErrors.filter((e) => !e.includes('409'))).toEqual([]);
+  });
 });

@@ -13,7 +13,7 @@ export default {
     notInText: 'Not in segment “{name}”',
     deptTreeText: '{field} is “{dept}” or any department under it',
     cycle: 'Segments {path} form a loop',
-    pickHint: 'Uses the segment as it is defined now: edit the segment and the rule follows, with no republish',
+    pickHint: 'Uses the segment as it is defined now: when it is edited, this follows, with no republish',
     deptTreeHint: 'The chosen department and every department under it (including ones created later)',
   },
 };

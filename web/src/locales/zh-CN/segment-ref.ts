@@ -13,7 +13,7 @@ export default {
     notInText: '不在分群「{name}」中',
     deptTreeText: '{field} 属于「{dept}」及其下级部门',
     cycle: '分群{path}形成循环',
-    pickHint: '按分群当前的定义计算：分群改了，规则跟着变，无需重新发布',
+    pickHint: '按分群当前的定义计算：被引用的分群改了，这里跟着变，无需重新发布',
     deptTreeHint: '包含所选部门及其全部下级部门（以后新建的下级部门也算在内）',
   },
 };
