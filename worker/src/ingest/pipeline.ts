@@ -266,7 +266,12 @@ function readStatements(db: D1Database, events: IngestEvent[], unique: number[],
     db
       .prepare('SELECT sender_event_id FROM events WHERE source_id = ? AND sender_event_id IN (SELECT value FROM json_each(?))')
       .bind(o.sourceId, ids),
-    db.prepare('SELECT * FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))').bind(exts),
+    // with its department's path: "所属部门及下级" reads it (sf_in_department_tree)
+    db
+      .prepare(
+        'SELECT c.*, (SELECT path FROM departments WHERE id = c.department_id) AS department_path FROM contacts c WHERE c.external_id IN (SELECT value FROM json_each(?))',
+      )
+      .bind(exts),
     db
       .prepare(
         'SELECT contact_id, tag_id FROM contact_tags WHERE contact_id IN (SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?)))',

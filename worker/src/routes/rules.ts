@@ -38,6 +38,7 @@ import { actorOf, departmentOwned, inScope, ownerDepartment, requireRole } from 
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes } from '../rules/context';
 import { compareVersions } from '../rules/diff';
 import { loadEvalData } from '../rules/load';
+import { requireVisibleSegments } from '../segments/references';
 import { sampleMatches } from '../rules/preview';
 import { appliesNow, countRule, ruleScope } from '../rules/rule-preview';
 import { requireResumeRights, requireRuleRights } from '../rules/rights';
@@ -102,6 +103,7 @@ export const rules = new Hono<AppEnv>()
     const percent = b.rolloutPercent ?? 100;
     const hash = await graphHash(b.graph);
     const ws = await loadWorkspace(db);
+    requireVisibleSegments(ws, user, b.graph);
     const ctx = previewContext(c.env, Date.now());
     const scope = ruleScope(b.ruleId, percent, ownerPath);
     const counted = await countRule(db, ws, b.graph, ctx, scope);
@@ -132,6 +134,7 @@ export const rules = new Hono<AppEnv>()
     const b = c.req.valid('json');
     const db = c.env.DB;
     const ws = await loadWorkspace(db);
+    requireVisibleSegments(ws, c.get('user'), b.graph);
     const compiled = compileRule(b.graph, compileOptions(ws));
     if (!compiled.ok) return c.json({ ok: false, errors: compiled.errors } satisfies RuleExplainResponse);
     const { rule, assumed } = assumeEvent(compiled.value);

@@ -23,6 +23,7 @@ import segmentPage from './segment-page';
 import templates from './templates';
 import band from './band';
 import learn from './learn';
+import segmentRef from './segment-ref';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -50,5 +51,6 @@ const en: typeof zhCN = {
   ...templates,
   ...band,
   ...learn,
+  ...segmentRef,
 };
 export default en;

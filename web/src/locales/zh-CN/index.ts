@@ -22,6 +22,7 @@ import segmentPage from './segment-page';
 import templates from './templates';
 import band from './band';
 import learn from './learn';
+import segmentRef from './segment-ref';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -52,4 +53,5 @@ export default {
   ...templates,
   ...band,
   ...learn,
+  ...segmentRef,
 };
