@@ -12,6 +12,7 @@ import type { RuleExplanation } from '@shared/rules/explain';
 import type { ConditionSpec } from '@shared/rules/types';
 import { suggestionsForRule } from '../../app/api/suggestions';
 import { useRuleDocStore } from '../rule-builder/useRuleDocStore';
+import { useSessionStore } from '../../app/session';
 
 const leafKey = (from: string, handle: 'yes' | 'no' | undefined) => `${from}:${handle ?? ''}`;
 /** Key-order-free equality of two conditions (the editor may rebuild one with its keys reordered). */
@@ -33,18 +34,21 @@ export const useLearnedRule = defineStore('learnedRule', () => {
   const fit = shallowRef<SuggestionDetail | null>(null);
   const refit = shallowRef<SuggestionDetail | null>(null);
   const doc = useRuleDocStore();
+  const session = useSessionStore();
 
   async function load(id: number): Promise<void> {
     ruleId.value = id;
+    fit.value = null;
+    refit.value = null;
+    // suggestions are a department admin's: staff looking at a rule read none (no refused request)
+    if (!session.can('dept_admin')) return;
     try {
       const r = await suggestionsForRule(id);
       if (ruleId.value !== id) return;
       fit.value = r.fit;
       refit.value = r.refit;
     } catch {
-      // staff may not read suggestions, and a rule not made by learning has none: show nothing extra
-      fit.value = null;
-      refit.value = null;
+      // a rule deleted meanwhile: show nothing extra
     }
   }
   function clear() {
