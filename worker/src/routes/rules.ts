@@ -34,7 +34,7 @@ import { idNames } from '../contacts/id-names';
 import { dataNeeds } from '@shared/rules/needs';
 import type { JsonLogic, RuleGraph } from '@shared/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
-import { actorOf, departmentOwned, inScope, ownerDepartment, requireRole } from '../auth/access';
+import { actorOf, departmentOwned, inScope, requireRole } from '../auth/access';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes } from '../rules/context';
 import { compareVersions } from '../rules/diff';
 import { loadEvalData } from '../rules/load';
@@ -42,6 +42,7 @@ import { requireVisibleSegments } from '../segments/references';
 import { sampleMatches } from '../rules/preview';
 import { appliesNow, countRule, ruleScope } from '../rules/rule-preview';
 import { requireResumeRights, requireRuleRights } from '../rules/rights';
+import { createDraftRule } from '../rules/create';
 import { archive, pause, resume } from '../rules/lifecycle';
 import { publishRule } from '../rules/publish';
 import { archivedThroughDay, archivedWindowErrors } from '../archive/horizon';
@@ -59,30 +60,20 @@ export const rules = new Hono<AppEnv>()
 
   .post('/', requireRole('dept_admin'), validate('json', createRuleBody), async (c) => {
     const b = c.req.valid('json');
-    const db = c.env.DB;
-    const now = Date.now();
     const graph = b.graph ?? EMPTY_GRAPH;
-    await requireRuleRights(db, c.get('user'), graph);
-    const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
-    const [insert] = await batch(db, [
-      db
-        .prepare(
-          "INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?, ?)",
-        )
-        .bind(b.name, b.description ?? null, owner.id, JSON.stringify(graph), c.get('user').id, now, now),
-      auditStatementForNewRow(db, {
-        actor: actorOf(c),
+    const id = await createDraftRule(c.env.DB, c.get('user'), actorOf(c), {
+      name: b.name,
+      description: b.description ?? null,
+      departmentId: b.departmentId,
+      graph,
+      audit: () => ({
         action: 'rule.create',
-        objectType: 'rule',
         summary: `created rule "${b.name}"`,
         params: { name: b.name },
         after: { name: b.name, description: b.description ?? null, draftGraph: graph },
-        at: now,
       }),
-    ]);
-    const id = insert.meta.last_row_id;
-    await keyCreated(db, 'rule', [{ id, name: b.name }]);
-    return c.json(await ruleDetail(db, id), 201);
+    });
+    return c.json(await ruleDetail(c.env.DB, id), 201);
   })
 
   .post('/preview', validate('json', previewBody), async (c) => {
