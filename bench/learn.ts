@@ -13,10 +13,18 @@
  *   /proc/self/status) and its heap + array buffers after the job; the ratio is train ÷ sum. A child keeps the
  *   parent's data loading out of the figure.
  * - **quality** on the held-out 30% (by contact id): planted rule, learned rule, best single condition.
+ * - **the suggested rule's preview at 1M contacts** (with `--preview-dir`, a wrangler state
+ *   directory seeded as bench/preview.ts seeds one, e.g. `/tmp/bench-1m`; opened as it is, only
+ *   read): the draft, adding the most-held tag of a non-exclusive group and (as bench/preview.ts
+ *   picks) the lifecycle tag 活跃客户 of an exclusive group, each counted as `runPreview` counts it
+ *   (`buildPreviewCountPlan`: two D1 batches in workerd, net change per tag included), against the
+ *   full table scan `SELECT count(*) FROM contacts WHERE invite_count >= ?` measured in the same
+ *   run, interleaved, median of `--preview-runs`. Issue 3's target is ≤ 2× that scan.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { plantedRepurchase } from '@shared/demo/planted';
@@ -25,6 +33,10 @@ import { discoverFeatures, encodeFeatures, type FeatureMatrix, type FeatureSpec 
 import { bestSingleCondition, conditionPredicts, holdOut, ruleQuality, treePredicts, type RuleQuality } from '@shared/learn/metrics';
 import { splitCondition, treeToDraft } from '@shared/learn/to-rule';
 import { learnTree, type Tree } from '@shared/learn/tree';
+import { compileRule } from '@shared/rules/compile';
+import { netPlanOver } from '@shared/rules/net-effect';
+import { buildPreviewCountPlan, fillCounts, type CountRound } from '@shared/rules/preview-counts';
+import { d1DatabaseId, median as medianOf } from './local';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +48,8 @@ const { values } = parseArgs({
     child: { type: 'string' },
     file: { type: 'string', default: '/tmp/segflow-bench-learn/matrix.bin' },
     sample: { type: 'string', default: '50000' },
+    'preview-dir': { type: 'string' },
+    'preview-runs': { type: 'string', default: '7' },
   },
 });
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -167,7 +181,6 @@ log(`demo: ${set.ids.length} contacts that existed at D − 30, in ${((Date.now(
 const all = discoverFeatures(set.snapshots, {
   customFields: set.customFields,
   windows: [30, 60],
-  excludeTags: set.leakyTagIds,
   eventTypes: ['message', 'purchase', 'article_open', 'qr_scan', 'invite', 'group_join', 'violation'],
 });
 const specs = [...all.filter((s) => s.kind !== 'binary'), ...all.filter((s) => s.kind === 'binary').slice(0, 4)].slice(0, 40);
@@ -247,7 +260,7 @@ const q = (name: string, x: RuleQuality | null) =>
     : `| ${name} | – | – | – | – | – |`;
 const sum = median(times.sum);
 console.log(
-  `\nlearning set: ${set.ids.length.toLocaleString('en')} contacts × ${specs.length} features (checksum ${checksum.toExponential(3)}; the demo's 生命周期 tags left out: their history is backdated), load ${loadavg()[0]?.toFixed(1)}`,
+  `\nlearning set: ${set.ids.length.toLocaleString('en')} contacts × ${specs.length} features (checksum ${checksum.toExponential(3)}), load ${loadavg()[0]?.toFixed(1)}`,
 );
 console.log(`\n| job | CPU ms (median of ${REPS}) | × plain pass |\n|---|---:|---:|`);
 console.log(`| plain pass over the matrix (sums) | ${sum.toFixed(0)} | 1.0× |`);
@@ -281,3 +294,143 @@ if (draft.ok)
       .map((n) => (n.kind === 'condition' ? JSON.stringify(n.condition) : ''))
       .join('; ')}`,
   );
+
+// ---- the suggested rule's preview on a 1M-contact D1 (issue 3's target: ≤ 2× a table scan) ----
+const BATCH_WORKER = `export default {
+  async fetch(request, env) {
+    const { sql, params, batch } = await request.json();
+    try {
+      const t0 = Date.now();
+      if (batch) {
+        const all = await env.DB.batch(batch.map((s) => env.DB.prepare(s.sql).bind(...s.params)));
+        return Response.json({ ms: Date.now() - t0, results: all.map((r) => (r.results ?? [])[0] ?? {}) });
+      }
+      const res = await env.DB.prepare(sql).bind(...params).all();
+      return Response.json({ ms: Date.now() - t0, results: (res.results ?? []).slice(0, 50) });
+    } catch (e) {
+      return Response.json({ error: String(e && e.message || e) }, { status: 500 });
+    }
+  },
+};`;
+
+async function previewAtScale(dir: string, graphOf: (tagId: number) => unknown) {
+  const { Miniflare } = await import('miniflare');
+  const mf = new Miniflare({
+    modules: true,
+    script: BATCH_WORKER,
+    d1Persist: path.join(path.resolve(dir), 'v3', 'd1'),
+    d1Databases: { DB: d1DatabaseId() },
+  });
+  try {
+    const call = async (body: unknown): Promise<{ ms: number; results: Record<string, unknown>[] }> => {
+      const res = await mf.dispatchFetch('http://bench/', { method: 'POST', body: JSON.stringify(body) });
+      const out = (await res.json()) as { ms: number; results: Record<string, unknown>[]; error?: string };
+      if (!res.ok || out.error) throw new Error(out.error);
+      return out;
+    };
+    const n = (await call({ sql: 'SELECT count(*) AS n FROM contacts', params: [] })).results[0]?.n as number;
+    const tags = (
+      await call({ sql: 'SELECT t.id, t.name, t.group_id, g.exclusive FROM tags t JOIN tag_groups g ON g.id = t.group_id', params: [] })
+    ).results as { id: number; name: string; group_id: number; exclusive: number }[];
+    const fields = (await call({ sql: 'SELECT key, label_zh, label_en, type FROM custom_fields ORDER BY id', params: [] })).results as {
+      key: string;
+      label_zh: string;
+      label_en: string;
+      type: 'text' | 'number' | 'date' | 'boolean' | 'list';
+    }[];
+    // windows relative to the newest event, as bench/preview.ts does
+    const now = ((await call({ sql: 'SELECT max(occurred_at) AS m FROM events', params: [] })).results[0]?.m as number) ?? Date.now();
+    // The draft's tag, two ways: the most-held tag of a non-exclusive group (what an outcome tag
+    // usually is), and 活跃客户, of the exclusive lifecycle group many contacts hold, as
+    // bench/preview.ts picks: its siblings' displacement counts are real gain / lose work.
+    const held = (await call({ sql: 'SELECT tag_id, count(*) AS n FROM contact_tags GROUP BY tag_id ORDER BY n DESC', params: [] }))
+      .results as {
+      tag_id: number;
+      n: number;
+    }[];
+    const exclusive = new Set(tags.filter((t) => t.exclusive === 1).map((t) => t.id));
+    const plain = tags.find((t) => t.id === held.find((h) => !exclusive.has(h.tag_id))?.tag_id) ?? tags[0]!;
+    const lifecycle = tags.find((t) => t.name === '活跃客户') ?? tags[0]!;
+    const customFields = fields.map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, type: f.type }));
+    const planFor = (tagId: number) => {
+      const compiled = compileRule(graphOf(tagId), { customFields });
+      if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+      const net = netPlanOver(
+        compiled.value.actions,
+        tags.map((t) => ({ id: t.id, groupId: t.group_id, exclusive: t.exclusive === 1 })),
+      );
+      const plan = buildPreviewCountPlan(compiled.value, { now, tzOffsetMinutes: 480 }, { net });
+      if (!plan?.ok) throw new Error(`no count plan: ${JSON.stringify(plan)}`);
+      return plan.value;
+    };
+    const variants = [
+      {
+        name: `tag ${plain.name} (non-exclusive, held by ${(held.find((h) => h.tag_id === plain.id)?.n ?? 0).toLocaleString('en')})`,
+        plan: planFor(plain.id),
+      },
+      { name: `tag ${lifecycle.name} (exclusive group of 4)`, plan: planFor(lifecycle.id) },
+    ];
+    const rounds: string[] = [];
+    const preview = async (plan: ReturnType<typeof planFor>) => {
+      const counts = new Array<number>(plan.size).fill(0);
+      let ms = 0;
+      const mine: number[] = [];
+      const run = async (round: CountRound) => {
+        if (!round.statements.length) return;
+        const r = await call({ batch: round.statements });
+        mine.push(r.ms);
+        ms += r.ms;
+        fillCounts(
+          round,
+          r.results.map((x) => x.counts as string | number | null),
+          counts,
+        );
+      };
+      await run(plan.first);
+      if (plan.second) await run(plan.second(counts));
+      rounds.push(mine.join('+'));
+      return ms;
+    };
+    const scan = async () => (await call({ sql: 'SELECT count(*) AS n FROM contacts WHERE invite_count >= ?', params: [5] })).ms;
+    await scan();
+    for (const v of variants) await preview(v.plan); // warm the page cache
+    const runs = Number(values['preview-runs']);
+    const msScan: number[] = [];
+    const msPreview = variants.map(() => [] as number[]);
+    rounds.length = 0;
+    for (let i = 0; i < runs; i++) {
+      msScan.push(await scan());
+      for (const [k, v] of variants.entries()) msPreview[k]!.push(await preview(v.plan));
+    }
+    const a = medianOf(msScan);
+    console.log(
+      `\nthe suggested rule's preview on ${n.toLocaleString('en')} contacts (${path.resolve(dir)}; median of ${runs}, interleaved, load ${loadavg()[0]?.toFixed(1)}):\n`,
+    );
+    console.log(`| statement | ms | × table scan |\n|---|---:|---:|`);
+    console.log(`| table scan: count(*) WHERE invite_count >= 5 (the baseline) | ${a.toFixed(0)} | 1.00× |`);
+    for (const [k, v] of variants.entries()) {
+      const b = medianOf(msPreview[k]!);
+      console.log(`| the draft's preview, ${v.name} (two batches, net change per tag) | ${b.toFixed(0)} | ${(b / a).toFixed(2)}× |`);
+    }
+    console.log(`\nissue 3's target: ≤ 2× the table scan`);
+    console.log(`batches (ms) of each preview, in run order: ${rounds.join(' | ')}`);
+    if (process.env.LEARN_BENCH_PLANS) {
+      const first = variants[0]!.plan.first.statements;
+      for (const st of first) {
+        const t0 = (await call({ batch: [st] })).ms;
+        const qp = await call({ sql: `EXPLAIN QUERY PLAN ${st.sql}`, params: st.params });
+        console.log(`\n${t0} ms: ${st.sql.slice(0, 600)}\n${qp.results.map((r) => `    ${String(r.detail)}`).join('\n')}`);
+      }
+    }
+  } finally {
+    await mf.dispose();
+  }
+}
+
+if (values['preview-dir'] && draft.ok) {
+  const g = draft.value.graph;
+  await previewAtScale(values['preview-dir'], (tagId) => ({
+    ...g,
+    nodes: g.nodes.map((n) => (n.kind === 'action' && n.action.type === 'add_tag' ? { ...n, action: { ...n.action, tagId } } : n)),
+  }));
+}

@@ -1,11 +1,16 @@
 /**
  * 从结果学习规则 (issue 19) as a marketer uses it: on the rules list, pick "30 天内购买", learn (the
  * worker trains on its queue while the dialog shows progress), read the result against the best
- * single condition and the leaves, make the draft with a tag, and see the tree's nodes on the canvas.
+ * single condition and the leaves, make the draft with a tag, and see the tree's nodes on the canvas
+ * with each leaf's held-out numbers and the whole rule's against the baseline; the why-dialog names
+ * the contact's leaf; edit a threshold in the inspector, preview (the count changes), publish (the
+ * tag lands on exactly as many contacts as the preview said, counted in D1), and the rule is live.
+ * Then re-learn it: the refit shows who would move against the published version, and saving it
+ * as the draft publishes nothing.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
-import { gotoPage, openPage, pickOption } from './browser';
+import { gotoPage, openPage, pickOption, revealNode } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -63,9 +68,126 @@ describe('learning a rule from an outcome', () => {
     await page.screenshot({ path: 'e2e/screenshots/learn-draft-zh.png' });
 
     // the suggestion remembers its draft; nothing was published
-    const [s] = d1Query<{ rule_ids: string }>(persistTo, `select rule_ids from rule_suggestions order by id desc limit 1`);
+    const [s] = d1Query<{ id: number; rule_ids: string; result: string }>(
+      persistTo,
+      `select id, rule_ids, result from rule_suggestions order by id desc limit 1`,
+    );
     expect(JSON.parse(s!.rule_ids)).toEqual([ruleId]);
     expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from rule_versions where rule_id = ${ruleId}`)[0]!.n).toBe(0);
+
+    // every leaf that ends under a condition shows its held-out size, rate and lift, as stored
+    type Leaf = { from: string; handle?: string; heldOut: { n: number; rate: number; lift: number } };
+    const stored = JSON.parse(s!.result) as { leaves: Leaf[]; learned: { precision: number } };
+    const underConditions = stored.leaves.filter((l) => l.handle);
+    const badges = page.getByTestId('leaf-badge');
+    await expect.poll(() => badges.count()).toBe(underConditions.length);
+    const badgeText = (l: Leaf) =>
+      `留出集 ${l.heldOut.n.toLocaleString('zh-CN')} 人 · 阳性率 ${(l.heldOut.rate * 100).toFixed(0)}% · 提升 ${l.heldOut.lift.toFixed(1)}×`;
+    const shown = await badges.allInnerTexts();
+    for (const l of underConditions) expect(shown).toContain(badgeText(l));
+    // the whole rule against the best single condition, beside the exact counts
+    await page.getByTestId('tab-preview').click();
+    await expect.poll(() => page.getByTestId('learned-precision').innerText()).toContain(`${(stored.learned.precision * 100).toFixed(1)}%`);
+    expect(await page.getByTestId('learned-baseline').innerText()).toMatch(/^最佳单一条件：.+/);
+    expect(await page.getByTestId('learned-tag').innerText()).toBe('学习所得');
+    await page.mouse.move(5, 895);
+    await page.screenshot({ path: 'e2e/screenshots/learn-leaves-zh.png' });
+
+    // the why-dialog names the leaf the contact ended in
+    await page.getByTestId('sample-contact').first().click();
+    await expect.poll(() => page.getByTestId('explain-leaf').innerText()).toMatch(/^叶子：留出集 [\d,]+ 人，阳性率 \d+%，提升 [\d.]+×/);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('tab-inspector').click();
+
+    // edit a threshold: the first numeric "≥" / "<" condition of the tree, to twice its value
+    const graph = JSON.parse(rule!.draft_graph) as {
+      nodes: { id: string; kind: string; condition?: { op: string; value?: unknown; field: string } }[];
+    };
+    const numeric = graph.nodes.find(
+      (n) =>
+        n.kind === 'condition' &&
+        ['gte', 'lt'].includes(n.condition!.op) &&
+        typeof n.condition!.value === 'number' &&
+        n.condition!.value > 0,
+    )!;
+    expect(numeric).toBeDefined();
+    const matchedBefore = await page.getByTestId('bar-matched').innerText();
+    const node = page.locator(`.vue-flow__node[data-id="${numeric.id}"]`);
+    await revealNode(page, node);
+    await node.click();
+    const input = page.getByTestId('value-input').locator('input');
+    const shownValue = Number((await input.inputValue()).replace(/[^\d.]/g, ''));
+    expect(shownValue).toBeGreaterThan(0);
+    await input.fill(String(shownValue * 2));
+    await input.press('Tab');
+    // the edited path's leaves say their numbers are the learned tree's
+    await expect.poll(() => page.locator('[data-testid=leaf-badge].stale').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('bar-matched').innerText(), { timeout: 20_000 }).not.toBe(matchedBefore);
+
+    // publish: the tag lands on exactly as many contacts as the preview said
+    const holdersBefore = d1Query<{ n: number }>(persistTo, `select count(*) as n from contact_tags where tag_id = ${vip}`)[0]!.n;
+    await page.getByTestId('publish').click();
+    const gainText = page.getByTestId('publish-changes').getByTestId('tag-change-gain').first();
+    await expect.poll(() => gainText.innerText(), { timeout: 20_000 }).toMatch(/^\+[\d,]+$/);
+    const gain = Number((await gainText.innerText()).replace(/[^\d]/g, ''));
+    await page.getByTestId('publish-confirm').click();
+    await expect.poll(() => page.getByTestId('rule-status').innerText()).toBe('已发布');
+    expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from contact_tags where tag_id = ${vip}`)[0]!.n).toBe(
+      holdersBefore + gain,
+    );
+    const [live] = d1Query<{ status: string; published_version: number; graph: string }>(
+      persistTo,
+      `select r.status, r.published_version, v.graph from rules r join rule_versions v on v.rule_id = r.id and v.version = r.published_version where r.id = ${ruleId}`,
+    );
+    expect(live!.status).toBe('published');
+    expect(live!.published_version).toBe(1);
+    const publishedNode = (JSON.parse(live!.graph).nodes as typeof graph.nodes).find((n) => n.id === numeric.id)!;
+    expect(publishedNode.condition!.value).not.toBe(numeric.condition!.value);
+
+    // re-learn on today's data: the refit is the learned tree again, so it moves the contacts the edit moved
+    await page.getByTestId('refit').click();
+    const dialog = page.getByTestId('refit-dialog');
+    await dialog.waitFor({ timeout: 90_000 });
+    await expect.poll(() => dialog.getByTestId('refit-gain').getByTestId('refit-count').innerText(), { timeout: 20_000 }).toMatch(/\d/);
+    const moved =
+      Number((await dialog.getByTestId('refit-gain').getByTestId('refit-count').innerText()).replace(/[^\d]/g, '')) +
+      Number((await dialog.getByTestId('refit-lose').getByTestId('refit-count').innerText()).replace(/[^\d]/g, ''));
+    expect(moved).toBeGreaterThan(0);
+    await dialog.getByTestId('tag-change-gain').first().waitFor();
+    await expect.poll(() => dialog.locator('.el-loading-mask:visible').count()).toBe(0);
+    await page.mouse.move(5, 895);
+    await page.waitForTimeout(500); // the dialog's fade-in
+    await page.screenshot({ path: 'e2e/screenshots/learn-refit-zh.png' });
+    await page.getByTestId('apply-refit').click();
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    // saved as the draft, not published
+    const [after] = d1Query<{ draft_graph: string; published_version: number }>(
+      persistTo,
+      `select draft_graph, published_version from rules where id = ${ruleId}`,
+    );
+    expect(after!.published_version).toBe(1);
+    expect((JSON.parse(after!.draft_graph).nodes as typeof graph.nodes).find((n) => n.id === numeric.id)!.condition!.value).toBe(
+      numeric.condition!.value,
+    );
+    expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from rule_versions where rule_id = ${ruleId}`)[0]!.n).toBe(1);
+
+    // the same canvas in English
+    await page.getByTestId('language-switch').getByText('EN').click();
+    await page.getByTestId('tab-preview').click();
+    await expect.poll(() => page.getByTestId('leaf-badge').first().innerText()).toMatch(/^Held-out [\d,]+ · rate \d+% · lift [\d.]+×/);
+    await page.mouse.move(5, 895);
+    await page.screenshot({ path: 'e2e/screenshots/learn-leaves-en.png' });
+    // and a second refit, in English, looked at and closed: the draft stays as it was
+    await page.getByTestId('refit').click();
+    const dialogEn = page.getByTestId('refit-dialog');
+    await dialogEn.getByTestId('tag-change-gain').first().waitFor({ timeout: 90_000 });
+    await expect.poll(() => dialogEn.locator('.el-loading-mask:visible').count()).toBe(0);
+    expect(await dialogEn.getByTestId('refit-gain').innerText()).toMatch(/Would gain the tag\s+[\d,]+ contacts/);
+    await page.mouse.move(5, 895);
+    await page.waitForTimeout(500); // the dialog's fade-in
+    await page.screenshot({ path: 'e2e/screenshots/learn-refit-en.png' });
+    await page.keyboard.press('Escape');
+    await page.getByTestId('language-switch').getByText('中文').click();
     expect(consoleErrors).toEqual([]);
-  });
+  }, 300_000);
 });

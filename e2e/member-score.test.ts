@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import type { RuleExplainResponse } from '@shared/api/rules';
+import type { ScoreCalibrationResponse } from '@shared/api/score-calibration';
 import type { RuleGraph } from '@shared/rules/types';
 import { apiCall, gotoPage, openPage, pickOption } from './browser';
 import { d1Query } from './wrangler';
@@ -171,6 +172,37 @@ describe('member score on the band node (seed 003)', () => {
       nodes: draftGraph.nodes.map((n) => (n.kind === 'band' ? { ...n, metrics: n.metrics.slice(0, 4) } : n)),
     });
     expect(withPenalty.total).toBeCloseTo(clean.total - 10, 9);
+
+    // caps from the workspace: one click sets each cap to where 90% of the contacts stay at or
+    // under it (the API's numbers), the spread shows per factor, the bands spread out, and one
+    // undo puts every cap back
+    const bandCount = async (i: number) =>
+      Number((await band.getByTestId('band-row').nth(i).locator('.sf-band-count').innerText()).replace(/,/g, ''));
+    const watchBefore = await bandCount(3);
+    await band.click();
+    await page.getByTestId('tab-inspector').click();
+    const caps = inspector.getByTestId('band-factor-cap').locator('input');
+    const capsBefore = await Promise.all([0, 1, 2, 3, 4].map((i) => caps.nth(i).inputValue()));
+    const suggested = await apiCall<ScoreCalibrationResponse>(context, 'POST', '/score-calibration', {
+      metrics: draftGraph.nodes.flatMap((n) =>
+        n.kind === 'band' ? n.metrics.map((m) => (m.params ? { field: m.field, params: m.params } : { field: m.field })) : [],
+      ),
+    });
+    await inspector.getByTestId('caps-calibrate').click();
+    const expected = suggested.factors.map((f, i) => (f.suggestedCap === null ? capsBefore[i] : String(f.suggestedCap)));
+    await expect.poll(() => Promise.all([0, 1, 2, 3, 4].map((i) => caps.nth(i).inputValue()))).toEqual(expected);
+    expect(expected).not.toEqual(capsBefore);
+    expect(await inspector.getByTestId('band-factor-spread').first().innerText()).toMatch(
+      /第 90 百分位 [\d,.]+ · 最大 [\d,.]+ · [\d,]+ 人大于 0/,
+    );
+    expect(await inspector.getByTestId('caps-hint').innerText()).toContain(contacts.toLocaleString('zh-CN'));
+    await inspector.getByTestId('caps-calibrate').scrollIntoViewIfNeeded();
+    await page.mouse.move(5, 895);
+    await page.screenshot({ path: 'e2e/screenshots/member-score-caps-zh-CN.png' });
+    // the watch list (the lowest band) shrinks once the caps fit the data
+    await expect.poll(() => bandCount(3), { timeout: 15_000 }).toBeLessThan(watchBefore);
+    await page.getByTestId('undo').click();
+    await expect.poll(() => Promise.all([0, 1, 2, 3, 4].map((i) => caps.nth(i).inputValue()))).toEqual(capsBefore);
 
     // the same screens in English
     await page.getByTestId('language-switch').getByText('EN').click();

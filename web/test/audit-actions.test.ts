@@ -114,6 +114,8 @@ const TYPED_ACTIONS: Record<AuditAction, true> = {
   'publish_policy.update': true,
   'suggestion.create': true,
   'rule.from_suggestion': true,
+  'suggestion.refit': true,
+  'rule.from_refit': true,
 };
 
 const lookup = (messages: Record<string, unknown>, action: string) => {

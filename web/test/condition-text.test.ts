@@ -84,3 +84,74 @@ describe('condition text', () => {
     for (const bad of [0, -3, 2.5, 3661, 'abc', '', null, undefined]) expect(parseDays(bad), String(bad)).toBeUndefined();
   });
 });
+
+/** The two conditions of issue 18 that name other things: a department subtree, another segment. */
+describe('condition text: department and below, in segment', async () => {
+  const { segmentOptions } = await import('../src/features/segments/segment-options');
+  const { fieldOperators } = await import('@shared/rules/fields');
+  const { ruleErrorText } = await import('../src/features/rule-builder/error-text');
+  const text = (locale: 'zh-CN' | 'en', c: Parameters<typeof conditionText>[0]) => {
+    i18n.global.locale.value = locale;
+    return conditionText(c, [], () => undefined);
+  };
+  afterEach(() => {
+    i18n.global.locale.value = 'zh-CN';
+  });
+
+  it('says the department and everything under it, by name', () => {
+    conditionNames.departments.set(2, '华东大区');
+    const c = { field: 'departmentId', op: 'in_department_tree', value: 2 };
+    expect(text('zh-CN', c)).toBe('所属部门 属于「华东大区」及其下级部门');
+    expect(text('en', c)).toBe('Department is “华东大区” or any department under it');
+    // the operator picker tells it apart from 等于 / 属于
+    for (const locale of ['zh-CN', 'en'] as const) {
+      i18n.global.locale.value = locale;
+      const labels = fieldOperators({ key: 'departmentId', type: 'number' }).map(opLabel);
+      expect(new Set(labels).size, labels.join(' | ')).toBe(labels.length);
+    }
+  });
+
+  it('names the segment, in or not in, in both languages', () => {
+    segmentOptions.items = [{ id: 12, name: '高价值', description: null, size: 40, valid: true, createdAt: 0, updatedAt: 0 }];
+    expect(text('zh-CN', { field: 'segment', op: 'in_segment', value: 12 })).toBe('在分群「高价值」中');
+    expect(text('zh-CN', { field: 'segment', op: 'not_in_segment', value: 12 })).toBe('不在分群「高价值」中');
+    expect(text('en', { field: 'segment', op: 'in_segment', value: 12 })).toBe('In segment “高价值”');
+    expect(text('en', { field: 'segment', op: 'not_in_segment', value: 12 })).toBe('Not in segment “高价值”');
+    // a segment not (yet) known reads as an id, an unfinished condition as "…"
+    expect(text('zh-CN', { field: 'segment', op: 'in_segment', value: 99 })).toBe('在分群「#99」中');
+    expect(text('zh-CN', { field: 'segment', op: 'in_segment' })).toBe('在分群「…」中');
+  });
+
+  it('words a loop of segments with its path', () => {
+    const e = { nodeId: 'c', code: 'segment_cycle' as const, message: '', path: ['A', 'B', 'A'] };
+    i18n.global.locale.value = 'zh-CN';
+    expect(ruleErrorText(e)).toBe('分群「A」→「B」→「A」形成循环');
+    i18n.global.locale.value = 'en';
+    expect(ruleErrorText(e)).toBe('Segments “A” → “B” → “A” form a loop');
+  });
+});
+
+describe('quick add: the segment condition', async () => {
+  const { matchQuickAdd, quickAddItems, startCondition } = await import('../src/features/rule-builder/quick-add');
+  const { BUILTIN_FIELDS } = await import('@shared/rules/fields');
+  const words = {
+    kind: (k: string) => k,
+    kindHint: () => '',
+    preset: (p: string) => p,
+    presetHint: () => '',
+    field: (f: { label: { zh: string } }) => f.label.zh,
+    condition: '条件',
+  };
+  it('is found by 在分群中, 不在分群中 and "in segment", in rules and segments alike, and starts as "in"', () => {
+    for (const segment of [false, true]) {
+      const items = quickAddItems(BUILTIN_FIELDS, words, { segment, eventTriggered: false });
+      for (const q of ['在分群中', '不在分群', 'in segment'])
+        expect(
+          matchQuickAdd(items, q).map((i) => i.id),
+          q,
+        ).toContain('field:segment');
+      expect(items.find((i) => i.id === 'field:segment')?.label).toBe('在分群中');
+    }
+    expect(startCondition(BUILTIN_FIELDS.find((f) => f.key === 'segment')!)).toEqual({ field: 'segment', op: 'in_segment' });
+  });
+});

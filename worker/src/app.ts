@@ -30,6 +30,7 @@ import { publishing } from './routes/publishing';
 import { templates } from './routes/templates';
 import { fieldValues } from './routes/field-values';
 import { suggestions } from './routes/suggestions';
+import { scoreCalibration } from './routes/score-calibration';
 import { authenticate } from './auth/access';
 import { hintPushesAfterWrites } from './wecom/push/hint';
 
@@ -87,3 +88,4 @@ app.route('/api/publishing', publishing);
 app.route('/api/templates', templates);
 app.route('/api/field-values', fieldValues);
 app.route('/api/suggestions', suggestions);
+app.route('/api/score-calibration', scoreCalibration);

@@ -429,6 +429,10 @@ const ROUTES: Record<string, Route | 'public'> = {
   },
   'GET /api/field-catalog': { policy: any, call: (u) => get(u, '/api/field-catalog') },
   'GET /api/field-values': { policy: any, call: (u) => get(u, '/api/field-values?field=region') },
+  'POST /api/score-calibration': {
+    policy: any,
+    call: (u) => send(u, 'POST', '/api/score-calibration', { metrics: [{ field: 'messageCount' }] }),
+  },
   'GET /api/tag-groups': { policy: any, call: (u) => get(u, '/api/tag-groups') },
 
   'GET /api/taxonomy/config': { policy: any, call: (u) => get(u, '/api/taxonomy/config') },
@@ -680,10 +684,33 @@ const ROUTES: Record<string, Route | 'public'> = {
     policy: writeHidden,
     call: async (u, s) => send(u, 'POST', `/api/suggestions/${await newSuggestion(s)}/draft`, { name: uniq('学习'), tagId: COMPANY_TAG }),
   },
+  // a rule's learned suggestions: the rule's department decides (hidden elsewhere, 404)
+  'GET /api/suggestions/by-rule/:ruleId': {
+    policy: writeHidden,
+    call: async (u, s) => get(u, `/api/suggestions/by-rule/${await newRule(s)}`),
+  },
+  'POST /api/suggestions/:id/refit': {
+    policy: writeHidden,
+    call: async (u, s) => {
+      const ruleId = await newRule(s);
+      return send(u, 'POST', `/api/suggestions/${await newSuggestion(s, { ruleIds: [ruleId] })}/refit`, { ruleId });
+    },
+  },
+  'GET /api/suggestions/:id/diff': {
+    policy: writeHidden,
+    call: async (u, s) => get(u, `/api/suggestions/${await newSuggestion(s, { refitOf: await newRule(s) })}/diff`),
+  },
+  'POST /api/suggestions/:id/apply': {
+    policy: writeHidden,
+    call: async (u, s) => send(u, 'POST', `/api/suggestions/${await newSuggestion(s, { refitOf: await newRule(s) })}/apply`, {}),
+  },
 };
 
-/** A finished suggestion of the side's department, written straight to D1 (its draft adds tag 0 until one is picked). */
-async function newSuggestion(side: Side): Promise<number> {
+/**
+ * A finished suggestion of the side's department, written straight to D1 (its draft adds tag 0 until one is picked),
+ * held by `ruleIds`, or a refit of rule `refitOf`.
+ */
+async function newSuggestion(side: Side, link: { ruleIds?: number[]; refitOf?: number } = {}): Promise<number> {
   const result = {
     graph: graph(0),
     leaves: [],
@@ -698,12 +725,20 @@ async function newSuggestion(side: Side): Promise<number> {
   };
   return (await db
     .prepare(
-      `INSERT INTO rule_suggestions (department_id, status, progress, params, result, created_at, updated_at) VALUES (?, 'done', 100, ?, ?, 1, 1) RETURNING id`,
+      `INSERT INTO rule_suggestions (department_id, status, progress, params, result, rule_ids, created_at, updated_at) VALUES (?, 'done', 100, ?, ?, ?, 1, 1) RETURNING id`,
     )
     .bind(
       DEPT[side],
-      JSON.stringify({ outcome: { kind: 'future_event', eventType: 'purchase', days: 30 }, depth: 2, minLeaf: 10, seed: 1 }),
+      JSON.stringify({
+        outcome: { kind: 'future_event', eventType: 'purchase', days: 30 },
+        depth: 2,
+        minLeaf: 10,
+        seed: 1,
+        // a finished refit of rule `refitOf` (from suggestion 1)
+        ...(link.refitOf ? { refit: { from: 1, ruleId: link.refitOf } } : {}),
+      }),
       JSON.stringify(result),
+      JSON.stringify(link.ruleIds ?? []),
     )
     .first<number>('id'))!;
 }

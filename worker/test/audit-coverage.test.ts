@@ -660,10 +660,31 @@ const CASES: Record<string, Case> = {
     call: (id: number) => api(`/api/suggestions/${id}/draft`, json({ name: uniq('学习') })),
     objectId: (_: number, body: any) => String(body.ruleId),
   },
+  // the refit is a new suggestion, trained later on the queue
+  'POST /api/suggestions/:id/refit': {
+    action: 'suggestion.refit',
+    objectType: 'suggestion',
+    setup: async () => {
+      const rule = await newRule(uniq('学习'));
+      return { rule, from: await newSuggestion({ ruleIds: [rule] }) };
+    },
+    call: (s: { rule: number; from: number }) => api(`/api/suggestions/${s.from}/refit`, json({ ruleId: s.rule })),
+    objectId: newBodyId,
+  },
+  'POST /api/suggestions/:id/apply': {
+    action: 'rule.from_refit',
+    objectType: 'rule',
+    setup: async () => {
+      const rule = await newRule(uniq('学习'));
+      return { rule, refit: await newSuggestion({ refitOf: rule }) };
+    },
+    call: (s: { rule: number; refit: number }) => api(`/api/suggestions/${s.refit}/apply`, json({})),
+    objectId: (s: { rule: number }) => String(s.rule),
+  },
 };
 
 /** A finished suggestion for "holds tag 3" whose draft is the rule graph above, written straight to D1. */
-async function newSuggestion(): Promise<number> {
+async function newSuggestion(link: { ruleIds?: number[]; refitOf?: number } = {}): Promise<number> {
   const result = {
     graph: ruleGraph(),
     leaves: [],
@@ -678,9 +699,19 @@ async function newSuggestion(): Promise<number> {
   };
   return (await db
     .prepare(
-      `INSERT INTO rule_suggestions (status, progress, params, result, created_at, updated_at) VALUES ('done', 100, ?, ?, 1, 1) RETURNING id`,
+      `INSERT INTO rule_suggestions (status, progress, params, result, rule_ids, created_at, updated_at) VALUES ('done', 100, ?, ?, ?, 1, 1) RETURNING id`,
     )
-    .bind(JSON.stringify({ outcome: { kind: 'tag', tagId: 3 }, depth: 2, minLeaf: 10, seed: 1 }), JSON.stringify(result))
+    .bind(
+      JSON.stringify({
+        outcome: { kind: 'tag', tagId: 3 },
+        depth: 2,
+        minLeaf: 10,
+        seed: 1,
+        ...(link.refitOf ? { refit: { from: 1, ruleId: link.refitOf } } : {}),
+      }),
+      JSON.stringify(result),
+      JSON.stringify(link.ruleIds ?? []),
+    )
     .first<number>('id'))!;
 }
 

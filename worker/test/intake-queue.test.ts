@@ -42,7 +42,7 @@ async function footprint(source: string, ext: string) {
 
 beforeAll(async () => {
   await db.batch(
-    ['qa', 'qb', 'qc', 'qd', 'qe', 'qf', 'qg'].map((id) =>
+    ['qa', 'qb', 'qc', 'qd', 'qe', 'qf', 'qg', 'qh'].map((id) =>
       db.prepare(`INSERT INTO event_sources (id, name, kind, secret) VALUES (?, ?, 'generic', 's')`).bind(id, id),
     ),
   );
@@ -161,6 +161,24 @@ describe('intake consumer', () => {
     expect(r).toMatchObject({ acked: [0, 1], retried: [] });
     expect(await n(`SELECT COUNT(*) AS n FROM intake_dead_letters WHERE reason LIKE 'unreadable%'`)).toBe(1);
     await untilStored('qa', ['a-3']);
+  });
+
+  it('dates each event by when its webhook was accepted, not by when a late run processed it', async () => {
+    // accepted two hours and ten minutes ago, processed now (a backlog after an outage)
+    const early = Date.now() - 2 * 3_600_000;
+    const later = Date.now() - 600_000;
+    const r = await runIntake([
+      intakeMessage('qh', { id: 'h-1', type: 'message', contact: { externalId: 'u_qh1' } }, early),
+      intakeMessage('qh', { id: 'h-2', type: 'message', contact: { externalId: 'u_qh2' } }, later),
+    ]);
+    expect(r.acked).toEqual([0, 1]);
+    const rows = (await db.prepare("SELECT sender_event_id AS id, received_at AS at FROM events WHERE source_id = 'qh' ORDER BY id").all())
+      .results;
+    expect(rows).toEqual([
+      { id: 'h-1', at: early },
+      { id: 'h-2', at: later },
+    ]);
+    expect(await n("SELECT last_event_at AS n FROM event_sources WHERE id = 'qh'")).toBe(later);
   });
 
   it('backs off exponentially: 2, 4, 8, 16 s after the 1st to 4th failed delivery', async () => {

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { caseData, CONFORMANCE_CASES, contactColumns, isGraphCase } from '@shared/rules/conformance/cases';
+import { caseCompileOptions, caseData, CONFORMANCE_CASES, contactColumns, isGraphCase } from '@shared/rules/conformance/cases';
 import { compileRule } from '@shared/rules/compile';
 import { compileWhere } from '@shared/rules/sql';
 import type { JsonLogic } from '@shared/rules/types';
@@ -14,15 +14,26 @@ beforeAll(async () => {
   const stmts: D1PreparedStatement[] = [];
   const tagIds = new Set<number>();
   const deptIds = new Set<number>();
+  // departments on a case's department path, each with its own path (the prefix ending in its id)
+  const deptPaths = new Map<number, string>();
   CONFORMANCE_CASES.forEach((c, i) => {
     const data = caseData(c, BASE_ID + i);
     (data.tags ?? []).forEach((t) => tagIds.add(t));
     if (typeof data.contact.departmentId === 'number') deptIds.add(data.contact.departmentId);
+    const path = data.contact.departmentPath;
+    if (typeof path === 'string') {
+      const ids = path.split('/').filter(Boolean).map(Number);
+      ids.forEach((d, k) => deptPaths.set(d, `/${ids.slice(0, k + 1).join('/')}/`));
+    }
   });
   // Foreign keys: tags and departments the cases refer to must exist.
   stmts.push(db.prepare("INSERT INTO tag_groups (id, name) VALUES (900001, '一致性测试')"));
   for (const t of tagIds) stmts.push(db.prepare('INSERT INTO tags (id, group_id, name) VALUES (?, 900001, ?)').bind(t, `标签${t}`));
-  for (const d of deptIds) stmts.push(db.prepare("INSERT INTO departments (id, name, path) VALUES (?, ?, '/')").bind(d, `部门${d}`));
+  for (const [d, path] of deptPaths)
+    stmts.push(db.prepare('INSERT INTO departments (id, name, path) VALUES (?, ?, ?)').bind(d, `部门${d}`, path));
+  for (const d of deptIds) {
+    if (!deptPaths.has(d)) stmts.push(db.prepare("INSERT INTO departments (id, name, path) VALUES (?, ?, '/')").bind(d, `部门${d}`));
+  }
 
   CONFORMANCE_CASES.forEach((c, i) => {
     const id = BASE_ID + i;
@@ -64,7 +75,7 @@ describe('conformance: SQL on D1 agrees with every case', () => {
       const data = caseData(c, id);
       const ctx = { now: data.now, tzOffsetMinutes: data.tzOffsetMinutes ?? 480, event: data.event ?? null };
       if (isGraphCase(c)) {
-        const compiled = compileRule(c.rule);
+        const compiled = compileRule(c.rule, caseCompileOptions(c));
         if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
         const r = await runPreview(env.DB, compiled.value, ctx, { scope: { sql: 'c.id = ?', params: [id] } });
         if (!r.ok) throw new Error(JSON.stringify(r.errors));

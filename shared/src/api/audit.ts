@@ -210,6 +210,10 @@ export interface AuditParamsByAction {
     { variant: 'future_event'; eventType: string; days: number } | { variant: 'tag'; name: string } | { variant: 'segment'; name: string };
   /** a draft rule made from a learned suggestion (`POST /api/suggestions/:id/draft`) */
   'rule.from_suggestion': { name: string; suggestion: number };
+  /** a suggestion re-learned on fresh data for a rule (`name`), on demand or by the weekly cron */
+  'suggestion.refit': { name: string; suggestion: number };
+  /** a finished refit's tree saved as its rule's draft (`POST /api/suggestions/:id/apply`), not published */
+  'rule.from_refit': { name: string; suggestion: number };
 }
 export type AuditAction = keyof AuditParamsByAction;
 type AlertRuleSentence =

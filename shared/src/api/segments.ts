@@ -90,6 +90,8 @@ export const segmentPreviewBody = z
     graph: graphInput,
     /** Sample contacts to return, default 20, 0 for none. */
     sampleSize: z.number().int().min(0).max(100).optional(),
+    /** The segment being edited, if saved: a condition naming it (or a segment that names it) is a cycle. */
+    segmentId: z.number().int().positive().optional(),
   })
   .strict();
 export type SegmentPreviewBody = z.output<typeof segmentPreviewBody>;

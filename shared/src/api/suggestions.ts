@@ -8,7 +8,8 @@ import { EVENT_TYPES } from '../domain';
 import type { RuleQuality } from '../learn/metrics';
 import type { ConditionSpec, RuleGraph } from '../rules/types';
 import { idParam } from './common';
-import { nameSchema } from './rules';
+import { nameSchema, type PreviewCountsBody } from './rules';
+import type { RuleError } from '../rules/errors';
 
 /** The bounds a request is held to (the tree's own safe bounds are wider). */
 export const SUGGESTION_LIMITS = {
@@ -48,8 +49,11 @@ export const createSuggestionBody = z
   .strict();
 export type CreateSuggestionBody = z.output<typeof createSuggestionBody>;
 
-/** The stored parameters of a suggestion (the request, the seed filled in). */
-export type SuggestionParams = CreateSuggestionBody & { seed: number };
+/**
+ * The stored parameters of a suggestion (the request, the seed filled in). A refit (the same
+ * request re-learned on fresh data for a rule made from suggestion `from`) names both.
+ */
+export type SuggestionParams = CreateSuggestionBody & { seed: number; refit?: { from: number; ruleId: number } };
 
 /**
  * `POST /api/suggestions/:id/draft` → 201 `{ ruleId }`: an ordinary draft rule (as `POST
@@ -62,6 +66,19 @@ export const suggestionDraftBody = z
     tagId: z.number().int().positive().optional(),
   })
   .strict();
+
+/**
+ * `POST /api/suggestions/:id/refit` → 202 `SuggestionDetail`: learn suggestion `:id` again on
+ * today's data for rule `ruleId` (a draft made from it, or from one of its refits). The result is
+ * a new suggestion; nothing changes on the rule until a person applies it (`/apply`).
+ */
+export const suggestionRefitBody = z.object({ ruleId: z.number().int().positive() }).strict();
+
+/** `POST /api/suggestions/:id/apply` → 200 `{ ruleId }`: a finished refit's tree becomes its rule's draft (never published). */
+export const suggestionApplyBody = z.object({}).strict();
+
+/** `:ruleId` of `GET /api/suggestions/by-rule/:ruleId`. */
+export const suggestionRulePath = z.object({ ruleId: idParam }).strict();
 
 /** `:id` of a suggestion. */
 export const suggestionPath = z.object({ id: idParam }).strict();
@@ -153,3 +170,47 @@ export interface SuggestionListResponse {
 export interface SuggestionDraftResponse {
   ruleId: number;
 }
+
+/** `POST /api/suggestions/:id/apply` → 200. */
+export interface SuggestionApplyResponse {
+  ruleId: number;
+}
+
+/**
+ * `GET /api/suggestions/by-rule/:ruleId`: what a rule was learned from. `fit` is the newest
+ * finished suggestion whose tree the rule holds (the one its draft was made from, or the last
+ * refit applied to it); `refit` the newest refit for it not applied yet (any status), else null.
+ * Both null for a rule not made by learning.
+ */
+export interface SuggestionForRuleResponse {
+  fit: SuggestionDetail | null;
+  refit: SuggestionDetail | null;
+}
+
+/** Contacts that would move: how many, their share of all contacts in the rule's scope, a few of them. */
+export interface SuggestionMove {
+  count: number;
+  share: number;
+  sample: { id: number; name: string }[];
+}
+
+/**
+ * `GET /api/suggestions/:id/diff`: a finished refit against its rule's published version, on the
+ * contacts the rule covers now. `gain` are matched by the refit and not by the published version
+ * (they would gain the tag), `lose` the other way round (the published version tags them, the
+ * refit would not). `net` is what publishing the refit would write now, as the publish dialog
+ * counts it (the preview's counts). No published version: `published` is null and every match is
+ * a gain.
+ */
+export type SuggestionDiffResponse =
+  | {
+      ok: true;
+      ruleId: number;
+      published: { version: number } | null;
+      tagId: number;
+      total: number;
+      gain: SuggestionMove;
+      lose: SuggestionMove;
+      net: PreviewCountsBody;
+    }
+  | { ok: false; errors: RuleError[] };

@@ -412,8 +412,13 @@ function makeContact(ctx: Ctx, id: number, salesTable: ReturnType<typeof weighte
           ? '沉睡客户'
           : '流失客户';
   if (createdAt >= windowStart && stage !== '新客') {
-    held(ctx.lifecycle.新客, 'import', createdAt, createdAt + 14 * DAY_MS, null, 'demo-import-lifecycle');
-    hold(ctx.lifecycle[stage], 'import', createdAt + 14 * DAY_MS, null, 'demo-import-lifecycle');
+    // 新客 depends on nothing but the contact's age, so its history is true. The later stage reads
+    // activity up to today (the last 30 / 90 days), so it is known only now: it is imported with
+    // the rest (`importAt`), never backdated to the 14th day, when the ledger would say a stage
+    // that reads the future was already held (a learner rewound to D − 30 would see the label).
+    // (an exclusive group: 新客 ends when the stage arrives, if that is before its 14th day)
+    held(ctx.lifecycle.新客, 'import', createdAt, Math.min(createdAt + 14 * DAY_MS, importAt), null, 'demo-import-lifecycle');
+    hold(ctx.lifecycle[stage], 'import', importAt, null, 'demo-import-lifecycle');
   } else {
     hold(ctx.lifecycle[stage], 'import', stage === '新客' ? createdAt : importAt, null, 'demo-import-lifecycle');
   }

@@ -21,12 +21,6 @@ export interface LearningSet {
   /** 1 when the contact bought in (D − N, D]. */
   labels: Uint8Array;
   customFields: CustomFieldDecl[];
-  /**
-   * The 生命周期 tags. The generator decides a contact's stage from its activity up to today but
-   * dates the tag from when the contact turned 14 days old, so the ledger says a stage that reads
-   * the label window was held before it: pass these as `excludeTags`.
-   */
-  leakyTagIds: number[];
   /** The end of day D − N. */
   asOf: number;
 }
@@ -38,7 +32,7 @@ export interface LearningSet {
 export function demoLearningSet(o: { contacts: number; seed: number; now: number; avgEvents?: number; rows?: number }): LearningSet {
   const days = PLANTED_REPURCHASE.labelDays;
   const asOf = asOfEnd(o.now, days, SHANGHAI_OFFSET_MINUTES);
-  const set: LearningSet = { ids: [], snapshots: [], labels: new Uint8Array(0), customFields: [], leakyTagIds: [], asOf };
+  const set: LearningSet = { ids: [], snapshots: [], labels: new Uint8Array(0), customFields: [], asOf };
   const labels: number[] = [];
   // about 79% of the demo's contacts existed 30 days before now
   const contacts = o.rows === undefined ? o.contacts : Math.ceil(o.rows / 0.7);
@@ -46,8 +40,6 @@ export function demoLearningSet(o: { contacts: number; seed: number; now: number
     if (o.rows !== undefined && set.ids.length >= o.rows) break;
     if (part.kind === 'static') {
       set.customFields = part.data.customFields.map((f) => ({ key: f.key, labelZh: f.label_zh, labelEn: f.label_en, type: f.type }));
-      const lifecycle = part.data.tagGroups.find((g) => g.name === '生命周期')?.id;
-      set.leakyTagIds = part.data.tags.filter((t) => t.group_id === lifecycle).map((t) => t.id);
     }
     if (part.kind !== 'batch') continue;
     const rows = new Map<number, { rows: ContactRows; ledger: TagChange[] }>();

@@ -21,7 +21,7 @@ const NOW = Date.UTC(2026, 5, 1, 4, 30);
 const THRESHOLD = 0.5;
 const train = demoLearningSet({ contacts: 12_000, seed: 7, now: NOW });
 const other = demoLearningSet({ contacts: 12_000, seed: 11, now: NOW });
-const specs = discoverFeatures(train.snapshots, { customFields: train.customFields, excludeTags: train.leakyTagIds });
+const specs = discoverFeatures(train.snapshots, { customFields: train.customFields });
 const mTrain = encodeFeatures(specs, train.snapshots, train.customFields);
 const mOther = encodeFeatures(specs, other.snapshots, other.customFields);
 const split = holdOut(train.ids, 0.3, 1);
@@ -107,7 +107,6 @@ describe('suggestRule', () => {
     snapshots: train.snapshots,
     labels: train.labels,
     customFields: train.customFields,
-    features: { excludeTags: train.leakyTagIds },
     tree: { maxDepth: 4, minLeaf: 100, seed: 1 },
     tagId: 42,
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FeatureMatrix, FeatureSpec } from './features';
-import { foldTree, leafOf, learnTree, niceBetween, sortedRows, stratifiedSample, type Tree } from './tree';
+import { foldTree, leafOf, learnTree, niceBetween, sortedRows, stratifiedSample, thresholdBetween, type Tree } from './tree';
 
 const num = (id: string): FeatureSpec => ({ id, field: id, fieldType: 'number', kind: 'numeric' });
 
@@ -14,6 +14,18 @@ function lcg(seed: number) {
   let s = seed >>> 0;
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
+
+describe('thresholdBetween', () => {
+  it('writes a threshold the tree already wrote when it splits the same way, else the roundest number', () => {
+    // ¥207 on one branch; the other branch's gap (¥100, ¥300] holds it: one condition, not ¥207 and ¥300
+    expect(thresholdBetween([207], 100, 300)).toBe(207);
+    expect(thresholdBetween([], 100, 300)).toBe(300);
+    // a used threshold outside the gap would split differently: not taken
+    expect(thresholdBetween([207], 207, 300)).toBe(300);
+    expect(thresholdBetween([207], 100, 206)).toBe(200);
+    expect(thresholdBetween([50, 250], 100, 300)).toBe(250);
+  });
+});
 
 describe('learnTree', () => {
   const rnd = lcg(3);

@@ -7,7 +7,9 @@
  *   the no side, as the evaluators say "null never matches"). Both are tried, so the tree
  *   chooses which side missing values join. Thresholds fall between two adjacent sorted values
  *   (the midpoint's partition); the one written is the roundest number in (a, b], which splits
- *   the training contacts the same way and reads better (¥200, not ¥199.995).
+ *   the training contacts the same way and reads better (¥200, not ¥199.995), unless a threshold
+ *   the tree already wrote for the same feature falls in (a, b]: then that one, so one test is one
+ *   condition wherever it appears.
  * - `present`: non-missing vs missing (`is_not_empty`).
  * - `in`: a set of categories (code 0, missing or any other value, always on the no side), the
  *   best of the prefixes of the categories sorted by positive rate (optimal for two classes).
@@ -104,6 +106,11 @@ export function niceBetween(a: number, b: number): number {
     if (t > a && t <= b) return t;
   }
   return b;
+}
+
+/** The first of `used` with a < t ≤ b (a threshold the tree already wrote), else the roundest number there. */
+export function thresholdBetween(used: readonly number[], a: number, b: number): number {
+  return used.find((t) => t > a && t <= b) ?? niceBetween(a, b);
 }
 
 /**
@@ -221,6 +228,19 @@ export function learnTree(m: FeatureMatrix, labels: Uint8Array, options: TreeOpt
   const nodes: TreeNode[] = [{ id: 0, depth: 0, n, pos: totalPos }];
   const nodeOf = new Int32Array(n);
   let frontier = [0];
+  /**
+   * Thresholds written so far, per feature. A split whose gap holds one of them writes that one
+   * instead of its own roundest number (the sample splits the same way either way): a rule that
+   * tests one aggregate at one threshold on two branches is one condition to read, and one set for
+   * the preview's SQL to build (it shares identical tests).
+   */
+  const thresholdsOf = new Map<number, number[]>();
+  const thresholdFor = (feature: number, a: number, b: number): number => {
+    const used = thresholdsOf.get(feature) ?? [];
+    const t = thresholdBetween(used, a, b);
+    if (!used.includes(t)) thresholdsOf.set(feature, [...used, t]);
+    return t;
+  };
   const minLeaf = opts.minLeaf;
   for (let depth = 0; depth < opts.maxDepth && frontier.length > 0; depth++) {
     const open = frontier.filter((id) => {
@@ -362,7 +382,11 @@ export function learnTree(m: FeatureMatrix, labels: Uint8Array, options: TreeOpt
       const spec = m.specs[c.feature] as FeatureSpec;
       const split: Split =
         c.op === 'ge' || c.op === 'lt'
-          ? { feature: c.feature, op: c.op, threshold: niceBetween(c.a, spec.kind === 'date' ? Math.min(c.b, DATE_MAX_DAYS) : c.b) }
+          ? {
+              feature: c.feature,
+              op: c.op,
+              threshold: thresholdFor(c.feature, c.a, spec.kind === 'date' ? Math.min(c.b, DATE_MAX_DAYS) : c.b),
+            }
           : c.op === 'in'
             ? { feature: c.feature, op: 'in', codes: c.codes }
             : { feature: c.feature, op: c.op };

@@ -17,7 +17,8 @@ import { cronProblem } from '../schedule';
 import { parseRuleGraph } from './schema';
 import { outputHandles } from './handles';
 import { ruleError, type RuleError, type RuleResult } from './errors';
-import { fieldCatalog, operatorAllowed, type CustomFieldDecl, type FieldDef } from './fields';
+import { fieldCatalog, fieldOperatorAllowed, type CustomFieldDecl, type FieldDef } from './fields';
+import { compileSegment } from './segment';
 import { checkValue, CONDITION_OPERATORS, fieldLogic } from './operators';
 import {
   bandActionId,
@@ -50,8 +51,11 @@ export interface CompiledTest {
   logic: JsonLogic;
   /** Reads the triggering event: a preview without an event assumes it holds. */
   eventScoped: boolean;
-  /** The conditions behind a predicate test, with the JSON Logic of each field's value (for explanations). */
-  conditions?: { condition: ConditionSpec; valueLogic: JsonLogic; logic: JsonLogic }[];
+  /**
+   * The conditions behind a predicate test, with the JSON Logic of each field's value (for
+   * explanations); a segment reference carries the segment's name, its value is "in it".
+   */
+  conditions?: { condition: ConditionSpec; valueLogic: JsonLogic; logic: JsonLogic; segmentName?: string }[];
   /** A score test's factors (with the JSON Logic of each value) and bands (for explanations). */
   score?: { metrics: (ScoreMetric & { valueLogic: JsonLogic })[]; bands: ScoreBand[] };
 }
@@ -80,6 +84,40 @@ export interface CompiledRule {
   edgeFlow: Record<string, Formula>;
   /** Reach per node as standalone JSON Logic (for per-node JS counts and explanations). */
   nodeLogic: Record<string, JsonLogic>;
+  /**
+   * Every segment whose current audience was expanded into this rule (directly or through
+   * another segment), ascending: what a cache of the compiled rule must be keyed on.
+   */
+  segmentIds: number[];
+}
+
+/** A segment as the compiler expands it: its current graph. */
+export interface SegmentSource {
+  id: number;
+  name: string;
+  graph: unknown;
+  /**
+   * The audience already compiled, used instead of `graph`: the browser, which checks a draft
+   * without the segments' graphs, stands in a placeholder; the server always expands the graph.
+   */
+  audience?: JsonLogic;
+}
+
+/**
+ * The segments a condition "in segment X" may name, as they stand at compile time. The compiler
+ * expands X's audience in place, so every evaluator and the SQL see ordinary JSON Logic; callers
+ * compile again when a referenced segment changes (docs/rules.md, "Segment references").
+ */
+export interface SegmentResolver {
+  /** The segment now, or undefined when there is none. */
+  get(id: number): SegmentSource | undefined;
+  /**
+   * Whether the author may name it (their department scope); omitted: every segment. Asked of
+   * the graph's own references only: one named inside another was checked when that was saved.
+   */
+  visible?: (id: number) => boolean;
+  /** Segments being expanded, outermost first (a segment being saved first): naming one again is a cycle. */
+  stack?: readonly number[];
 }
 
 /** What the compiler needs to know about the workspace. */
@@ -99,6 +137,8 @@ export interface CompileOptions {
    * group); omitted = band tags are not checked against their group.
    */
   tagGroup?: (tagId: number) => { groupId: number; exclusive: boolean } | undefined;
+  /** Segments conditions may reference; omitted: a segment reference is an `unknown_segment` error. */
+  segments?: SegmentResolver;
 }
 
 /**
@@ -166,13 +206,13 @@ export function compileCondition(
   catalog: ReadonlyMap<string, FieldDef>,
   opts: CompileOptions,
   allowEventFields: boolean,
-): { logic: JsonLogic; valueLogic: JsonLogic; eventScoped: boolean } | RuleError {
+): CompiledCondition | RuleError {
   const field = catalog.get(c.field);
   if (!field) return ruleError(nodeId, 'unknown_field', `unknown field "${c.field}"`);
   if (field.eventScoped && !allowEventFields) {
     return ruleError(nodeId, 'unknown_field', `"${c.field}" reads the triggering event: only for event-triggered rules`);
   }
-  if (!operatorAllowed(field.type, c.op)) {
+  if (!fieldOperatorAllowed(field, c.op)) {
     return ruleError(nodeId, 'bad_operator', `operator "${c.op}" does not apply to ${field.type} field "${c.field}"`);
   }
   const op = CONDITION_OPERATORS[c.op];
@@ -195,8 +235,66 @@ export function compileCondition(
     const unknown = opts.tagExists ? ids.find((id) => !opts.tagExists?.(id)) : undefined;
     if (unknown !== undefined) return ruleError(nodeId, 'unknown_tag', `tag ${unknown} does not exist or is retired`);
   }
+  if (field.type === 'segment') return segmentReference(nodeId, c.value as number, c.op === 'not_in_segment', opts);
+  if (c.op === 'in_department_tree') {
+    const valueLogic: JsonLogic = { var: 'contact.departmentId' };
+    return { logic: op.toLogic(valueLogic, c.value, field.type), valueLogic, eventScoped: false, segmentIds: [] };
+  }
   const valueLogic = fieldLogic(field, c.params);
-  return { logic: op.toLogic(valueLogic, c.value, field.type), valueLogic, eventScoped: !!field.eventScoped };
+  return { logic: op.toLogic(valueLogic, c.value, field.type), valueLogic, eventScoped: !!field.eventScoped, segmentIds: [] };
+}
+
+/** A condition lowered to JSON Logic. */
+export interface CompiledCondition {
+  logic: JsonLogic;
+  /** The value the explanation shows (a segment reference: whether the contact is in it). */
+  valueLogic: JsonLogic;
+  eventScoped: boolean;
+  /** Segments expanded into it (a reference and everything that segment references). */
+  segmentIds: number[];
+  segmentName?: string;
+}
+
+const quoted = (names: readonly string[]) => names.map((n) => `"${n}"`).join(' → ');
+
+/**
+ * "in segment X" / "not in segment X": X's audience as its graph stands now, compiled with
+ * `compileSegment` and inlined (negated for "not in"), so the JS evaluators and the SQL need no
+ * operation of their own and the preview counts it like any condition. A reference back to a
+ * segment being expanded is a cycle, refused with the path in names (`segment_cycle`, whose
+ * `path` the UI words); a segment the author cannot see is `unknown_segment`.
+ */
+function segmentReference(nodeId: string, id: number, negate: boolean, opts: CompileOptions): CompiledCondition | RuleError {
+  const resolver = opts.segments;
+  const seg = resolver?.get(id);
+  if (!resolver || !seg || (resolver.visible && !resolver.visible(id))) {
+    return ruleError(nodeId, 'unknown_segment', `segment ${id} does not exist or is not yours to see`);
+  }
+  const stack = resolver.stack ?? [];
+  if (stack.includes(id)) {
+    const path = [...stack.slice(stack.indexOf(id)), id].map((s) => resolver.get(s)?.name ?? String(s));
+    return { ...ruleError(nodeId, 'segment_cycle', `segments ${quoted(path)} form a cycle`), path };
+  }
+  if (seg.audience !== undefined) {
+    const audience = seg.audience;
+    return {
+      logic: negate ? { '!': [audience] } : audience,
+      valueLogic: audience,
+      eventScoped: false,
+      segmentIds: [id],
+      segmentName: seg.name,
+    };
+  }
+  const inner = compileSegment(seg.graph, { ...opts, segments: { get: resolver.get, stack: [...stack, id] } });
+  if (!inner.ok) {
+    const cycle = inner.errors.find((e) => e.code === 'segment_cycle');
+    if (cycle) return { ...ruleError(nodeId, 'segment_cycle', cycle.message), ...(cycle.path ? { path: cycle.path } : {}) };
+    const why = inner.errors[0]?.message ?? '';
+    return ruleError(nodeId, 'segment_invalid', `segment "${seg.name}" has errors of its own: ${why}`);
+  }
+  const audience = inner.value.logic;
+  const segmentIds = [...new Set([id, ...inner.value.rule.segmentIds])].sort((a, b) => a - b);
+  return { logic: negate ? { '!': [audience] } : audience, valueLogic: audience, eventScoped: false, segmentIds, segmentName: seg.name };
 }
 
 /** Compiles a rule graph (any stored version) into JSON Logic plus the per-node plan. */
@@ -325,7 +423,13 @@ function checkStructure(graph: RuleGraph, errors: RuleError[]): Structure {
 }
 
 /** An event trigger's test: the event's type and the trigger's filters (null when a filter is in error). */
-function triggerTest(n: RuleNode & { kind: 'trigger' }, catalog: Map<string, FieldDef>, opts: CompileOptions, errors: RuleError[]) {
+function triggerTest(
+  n: RuleNode & { kind: 'trigger' },
+  catalog: Map<string, FieldDef>,
+  opts: CompileOptions,
+  errors: RuleError[],
+  used: number[],
+) {
   if (n.trigger.type !== 'event') return null;
   const parts: JsonLogic[] = [{ sf_eq: [{ var: 'event.type' }, n.trigger.eventType] }];
   const conditions: NonNullable<CompiledTest['conditions']> = [];
@@ -337,7 +441,8 @@ function triggerTest(n: RuleNode & { kind: 'trigger' }, catalog: Map<string, Fie
       ok = false;
     } else {
       parts.push(r.logic);
-      conditions.push({ condition: f, valueLogic: r.valueLogic, logic: r.logic });
+      conditions.push({ condition: f, valueLogic: r.valueLogic, logic: r.logic, ...(r.segmentName ? { segmentName: r.segmentName } : {}) });
+      used.push(...r.segmentIds);
     }
   }
   if (!ok) return null;
@@ -394,7 +499,7 @@ function scoreTest(n: RuleNode & { kind: 'score' }, catalog: Map<string, FieldDe
 }
 
 /** Every node's tests (conditions, branch cases, event filters, scores) and the checks of the rest. */
-function compileNodeTests(graph: RuleGraph, s: Structure, opts: CompileOptions, errors: RuleError[]): CompiledTest[] {
+function compileNodeTests(graph: RuleGraph, s: Structure, opts: CompileOptions, errors: RuleError[], used: number[]): CompiledTest[] {
   const catalog = fieldCatalog(opts.customFields ?? []);
   const isEventRule = s.trigger?.kind === 'trigger' && s.trigger.trigger.type === 'event';
   const tests: CompiledTest[] = [];
@@ -402,14 +507,17 @@ function compileNodeTests(graph: RuleGraph, s: Structure, opts: CompileOptions, 
     const r = compileCondition(nodeId, c, catalog, opts, isEventRule);
     if ('code' in r) errors.push(r);
     else {
-      const conditions = [{ condition: c, valueLogic: r.valueLogic, logic: r.logic }];
+      used.push(...r.segmentIds);
+      const conditions = [
+        { condition: c, valueLogic: r.valueLogic, logic: r.logic, ...(r.segmentName ? { segmentName: r.segmentName } : {}) },
+      ];
       tests.push({ id, nodeId, kind: 'bool', logic: r.logic, eventScoped: r.eventScoped, conditions });
     }
   };
   for (const n of graph.nodes) {
     switch (n.kind) {
       case 'trigger': {
-        const t = triggerTest(n, catalog, opts, errors);
+        const t = triggerTest(n, catalog, opts, errors, used);
         if (t) tests.push(t);
         break;
       }
@@ -598,7 +706,8 @@ export function compileGraph(input: RuleGraph, opts: CompileOptions = {}): RuleR
   const errors: RuleError[] = [];
   const graph = lowerBands(input, opts, errors);
   const structure = checkStructure(graph, errors);
-  const tests = compileNodeTests(graph, structure, opts, errors);
+  const used: number[] = [];
+  const tests = compileNodeTests(graph, structure, opts, errors, used);
   const trigger = structure.trigger;
   if (errors.length > 0 || !trigger || trigger.kind !== 'trigger') return { ok: false, errors };
 
@@ -618,6 +727,16 @@ export function compileGraph(input: RuleGraph, opts: CompileOptions = {}): RuleR
   };
   return {
     ok: true,
-    value: { logic, trigger: trigger.trigger, triggerNodeId: trigger.id, actions: compiledActions, tests, reach, edgeFlow, nodeLogic },
+    value: {
+      logic,
+      trigger: trigger.trigger,
+      triggerNodeId: trigger.id,
+      actions: compiledActions,
+      tests,
+      reach,
+      edgeFlow,
+      nodeLogic,
+      segmentIds: [...new Set(used)].sort((a, b) => a - b),
+    },
   };
 }

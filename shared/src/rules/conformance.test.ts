@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { caseData, CONFORMANCE_CASES, isGraphCase } from './conformance/cases';
+import { caseCompileOptions, caseData, CONFORMANCE_CASES, isGraphCase } from './conformance/cases';
 import { compileRule } from './compile';
 import { applyReference, referenceTruthy } from './jsonlogic';
 import { compileLogic, compileRulePlan, truthy } from './evaluate';
@@ -16,7 +16,7 @@ describe('conformance: json-logic-js, the closure evaluator and the plan evaluat
     for (const op of Object.keys(LOGIC_OPERATIONS)) {
       const logicOf = (c: (typeof CONFORMANCE_CASES)[number]) => {
         if (!isGraphCase(c)) return c.rule;
-        const r = compileRule(c.rule);
+        const r = compileRule(c.rule, caseCompileOptions(c));
         return r.ok ? r.value.logic : null;
       };
       const uses = CONFORMANCE_CASES.filter((c) => JSON.stringify(logicOf(c)).includes(`"${op}"`));
@@ -30,7 +30,7 @@ describe('conformance: json-logic-js, the closure evaluator and the plan evaluat
     it(c.description, () => {
       const data = caseData(c);
       if (isGraphCase(c)) {
-        const compiled = compileRule(c.rule);
+        const compiled = compileRule(c.rule, caseCompileOptions(c));
         if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
         const logic = compiled.value.logic;
         expect([...(applyReference(logic, data) as string[])].sort()).toEqual([...c.expected].sort());

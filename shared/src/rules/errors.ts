@@ -32,6 +32,9 @@ export const RULE_ERROR_CODES = [
   'bad_bands', // a band node's bands leave a gap, overlap, or repeat a tag
   'band_group', // a band node's tag is not in its group, or the group is not exclusive
   'outbound_never_fires', // only call-webhook / notify actions, and no event trigger: no run would ever change a tag, so none would fire
+  'unknown_segment', // "in segment X" names a segment that does not exist or the author cannot see
+  'segment_cycle', // segments referencing each other in a loop (A → B → A); `path` names them
+  'segment_invalid', // "in segment X" where X's own graph does not compile
 ] as const;
 
 /** One of `RULE_ERROR_CODES`. */
@@ -43,6 +46,8 @@ export interface RuleError {
   edgeId?: string;
   code: RuleErrorCode;
   message: string;
+  /** `segment_cycle`: the segments' names around the loop, first repeated last ("A", "B", "A"). */
+  path?: string[];
 }
 
 /** The result of every fallible step of the rule language. */

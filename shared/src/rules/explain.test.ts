@@ -102,3 +102,66 @@ describe('formatting', () => {
     expect(formatLocalTime(Date.UTC(2026, 2, 14, 16, 0), 480)).toBe('2026-03-15 00:00');
   });
 });
+
+describe('explainRule: 所属部门 and below, in segment', () => {
+  const seg: RuleGraph = {
+    schemaVersion: 1,
+    nodes: [
+      { id: 's', kind: 'trigger', trigger: { type: 'schedule', cron: 'segment' } },
+      { id: 'big', kind: 'condition', condition: { field: 'totalSpend', op: 'gte', value: 100000 } },
+      { id: 'end', kind: 'logic', op: 'or' },
+    ],
+    edges: [
+      { id: 'e1', source: 's', target: 'big' },
+      { id: 'e2', source: 'big', target: 'end', sourceHandle: 'yes' },
+    ],
+  };
+  const rule = (condition: RuleGraph['nodes'][number] & { kind: 'condition' }): RuleGraph => ({
+    schemaVersion: 1,
+    nodes: [
+      { id: 't', kind: 'trigger', trigger: { type: 'schedule', cron: '0 3 * * *' } },
+      condition,
+      { id: 'a', kind: 'action', action: { type: 'add_tag', tagId: 1 } },
+    ],
+    edges: [
+      { id: 'e1', source: 't', target: condition.id },
+      { id: 'e2', source: condition.id, target: 'a', sourceHandle: 'yes' },
+    ],
+  });
+  const segments = { get: (id: number) => (id === 7 ? { id: 7, name: '高消费', graph: seg } : undefined) };
+
+  it('says 在分群「X」中: 是/否, and what "not in" asked', () => {
+    const inIt = compileRule(rule({ id: 'c', kind: 'condition', condition: { field: 'segment', op: 'in_segment', value: 7 } }), {
+      segments,
+    });
+    const notIn = compileRule(rule({ id: 'c', kind: 'condition', condition: { field: 'segment', op: 'not_in_segment', value: 7 } }), {
+      segments,
+    });
+    if (!inIt.ok || !notIn.ok) throw new Error('does not compile');
+    const rich = { contact: { totalSpend: 200000 }, now: NOW };
+    const poor = { contact: { totalSpend: 100 }, now: NOW };
+    expect(explainRule(inIt.value, rich).conditions[0]?.text).toEqual({ zh: '在分群「高消费」中: 是 ✓', en: 'In segment "高消费": yes ✓' });
+    expect(explainRule(inIt.value, poor).conditions[0]?.text.zh).toBe('在分群「高消费」中: 否 ✗');
+    expect(explainRule(notIn.value, poor).conditions[0]?.text).toEqual({
+      zh: '在分群「高消费」中: 否（条件: 不在其中） ✓',
+      en: 'In segment "高消费": no (condition: not in it) ✓',
+    });
+    expect(explainRule(notIn.value, rich).conditions[0]).toMatchObject({ held: false, actual: true });
+  });
+
+  it('says the chosen department "or below", with names', () => {
+    const r = compileRule(rule({ id: 'c', kind: 'condition', condition: { field: 'departmentId', op: 'in_department_tree', value: 2 } }));
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const names = {
+      departmentId: new Map([
+        [2, '华东大区'],
+        [3, '上海一组'],
+      ]),
+    };
+    const ex = explainRule(r.value, { contact: { departmentId: 3, departmentPath: '/1/2/3/' }, now: NOW }, [], names);
+    expect(ex.conditions[0]?.text).toEqual({
+      zh: '所属部门 = 上海一组 属于「华东大区」或其下级部门 ✓',
+      en: 'Department = 上海一组 is 华东大区 or a department under it ✓',
+    });
+  });
+});

@@ -104,7 +104,21 @@ const OP_TEXT: Record<string, { zh: string; en: string }> = {
   contains_any: { zh: '包含任一关键词', en: 'contains any of' },
   contains_all: { zh: '包含全部关键词', en: 'contains all of' },
   in_rollout: { zh: '在灰度范围', en: 'is in the rollout' },
+  // zh puts 属于 into the operand (no space before 「）
+  in_department_tree: { zh: '', en: 'is' },
+  in_segment: { zh: '在分群中', en: 'is in segment' },
+  not_in_segment: { zh: '不在分群中', en: 'is not in segment' },
 };
+
+/**
+ * "在分群「X」中: 是 ✓": whether the contact is in the segment now, then what the condition
+ * asked (only "not in" says so, so the verdict reads right either way).
+ */
+function segmentSentence(c: ConditionSpec, name: string, inIt: boolean, held: boolean, lang: 'zh' | 'en'): string {
+  const mark = held ? '✓' : '✗';
+  if (lang === 'zh') return `在分群「${name}」中: ${inIt ? '是' : '否'}${c.op === 'not_in_segment' ? '（条件: 不在其中）' : ''} ${mark}`;
+  return `In segment "${name}": ${inIt ? 'yes' : 'no'}${c.op === 'not_in_segment' ? ' (condition: not in it)' : ''} ${mark}`;
+}
 
 /**
  * Names of the ids some fields hold (所属部门, 负责人), by field key: the sentence says
@@ -166,7 +180,11 @@ function sentence(
 ): string {
   let expected = '';
   if (c.op === 'within_last_days') expected = lang === 'zh' ? `${String(c.value)} 天内` : `${String(c.value)} days`;
-  else if (c.op === 'more_than_days_ago') expected = lang === 'zh' ? `${String(c.value)} 天` : `${String(c.value)} days ago`;
+  else if (c.op === 'in_department_tree') {
+    // "所属部门 = 上海组 属于 「华东大区」或其下级部门 ✓": the chosen department and everything under it
+    const dept = formatValue(c.value, field, tz, lang, names);
+    expected = lang === 'zh' ? `属于「${dept}」或其下级部门` : `${dept} or a department under it`;
+  } else if (c.op === 'more_than_days_ago') expected = lang === 'zh' ? `${String(c.value)} 天` : `${String(c.value)} days ago`;
   else if (c.value !== undefined) expected = formatValue(c.value, field, tz, lang, names);
   return [
     `${fieldLabel(field, c, lang)} = ${formatValue(actual, field, tz, lang, names)}`,
@@ -242,8 +260,12 @@ export function explainRule(
     tests[t.id] = truthy(compileLogic(t.logic)(data));
     for (const c of t.conditions ?? []) {
       const field = catalog.get(c.condition.field);
-      const actual = field?.source.kind === 'tags' ? (data.tags ?? []) : compileLogic(c.valueLogic)(data);
+      const isSegment = field?.source.kind === 'segment';
+      const raw = field?.source.kind === 'tags' ? (data.tags ?? []) : compileLogic(c.valueLogic)(data);
+      // a segment reference's value is whether the contact is in the segment
+      const actual = isSegment ? truthy(raw) : raw;
       const held = truthy(compileLogic(c.logic)(data));
+      const name = c.segmentName ?? String(c.condition.value);
       conditions.push({
         nodeId: t.nodeId,
         testId: t.id,
@@ -252,10 +274,15 @@ export function explainRule(
         expected: c.condition.value,
         actual: actual ?? null,
         held,
-        text: {
-          zh: sentence(c.condition, field, actual, held, tz, 'zh', names),
-          en: sentence(c.condition, field, actual, held, tz, 'en', names),
-        },
+        text: isSegment
+          ? {
+              zh: segmentSentence(c.condition, name, actual === true, held, 'zh'),
+              en: segmentSentence(c.condition, name, actual === true, held, 'en'),
+            }
+          : {
+              zh: sentence(c.condition, field, actual, held, tz, 'zh', names),
+              en: sentence(c.condition, field, actual, held, tz, 'en', names),
+            },
       });
     }
   }

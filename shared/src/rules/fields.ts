@@ -5,7 +5,7 @@
 import { CONTACT_KINDS, DEVICES, GENDERS } from '../domain';
 
 /** The types a condition field can have. */
-export const FIELD_TYPES = ['text', 'number', 'date', 'boolean', 'list', 'tags', 'aggregate', 'keyword', 'bucket'] as const;
+export const FIELD_TYPES = ['text', 'number', 'date', 'boolean', 'list', 'tags', 'aggregate', 'keyword', 'bucket', 'segment'] as const;
 /** One of `FIELD_TYPES`. */
 export type FieldType = (typeof FIELD_TYPES)[number];
 
@@ -23,10 +23,21 @@ export const FIELD_TYPE_OPERATORS = {
   aggregate: ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'between'],
   keyword: ['contains_any', 'contains_all'],
   bucket: ['in_rollout'],
+  // a reference to another segment, expanded inline by the compiler (compile.ts, docs/rules.md)
+  segment: ['in_segment', 'not_in_segment'],
 } as const satisfies Record<FieldType, readonly string[]>;
 
+/**
+ * Operators one field allows beyond its type's: 所属部门 is a number (an id) that can also be
+ * tested as "this department or any below it", a test no other number field has.
+ */
+export const FIELD_EXTRA_OPERATORS = {
+  departmentId: ['in_department_tree'],
+} as const satisfies Record<string, readonly string[]>;
+
 /** Every condition operator. */
-export type ConditionOp = (typeof FIELD_TYPE_OPERATORS)[FieldType][number];
+export type ConditionOp =
+  (typeof FIELD_TYPE_OPERATORS)[FieldType][number] | (typeof FIELD_EXTRA_OPERATORS)[keyof typeof FIELD_EXTRA_OPERATORS][number];
 
 /** Where a field's value comes from; decides its JS path and its SQL expression. */
 export type FieldSource =
@@ -35,7 +46,8 @@ export type FieldSource =
   | { kind: 'event'; prop: 'text' | 'channel' | 'amount' | 'type' } // the triggering event
   | { kind: 'tags' }
   | { kind: 'aggregate'; measure: 'count' | 'amount' }
-  | { kind: 'bucket' };
+  | { kind: 'bucket' }
+  | { kind: 'segment' }; // another segment's audience, expanded by the compiler
 
 /** One entry of the catalog. */
 export interface FieldDef {
@@ -129,6 +141,8 @@ export const BUILTIN_FIELDS: readonly FieldDef[] = [
     money: true,
   },
   { key: 'bucket', type: 'bucket', label: { zh: '灰度分桶', en: 'Rollout bucket' }, source: { kind: 'bucket' } },
+  // "在分群中": the field picker and quick add offer it as the condition it makes
+  { key: 'segment', type: 'segment', label: { zh: '在分群中', en: 'In segment' }, source: { kind: 'segment' } },
 ];
 
 /** Catalog entries for declared custom attributes, keyed `custom.<key>`. */
@@ -153,4 +167,15 @@ export function fieldCatalog(decls: readonly CustomFieldDecl[] = []): Map<string
 /** Whether `op` is allowed on fields of `type`. */
 export function operatorAllowed(type: FieldType, op: string): op is ConditionOp {
   return (FIELD_TYPE_OPERATORS[type] as readonly string[]).includes(op);
+}
+
+/** The operators one field allows: its type's, then its own extras (所属部门's "and below"). */
+export function fieldOperators(field: Pick<FieldDef, 'key' | 'type'>): readonly ConditionOp[] {
+  const extra = (FIELD_EXTRA_OPERATORS as Record<string, readonly ConditionOp[]>)[field.key] ?? [];
+  return [...(FIELD_TYPE_OPERATORS[field.type] as readonly ConditionOp[]), ...extra];
+}
+
+/** Whether `op` is allowed on this field. */
+export function fieldOperatorAllowed(field: Pick<FieldDef, 'key' | 'type'>, op: string): op is ConditionOp {
+  return (fieldOperators(field) as readonly string[]).includes(op);
 }

@@ -666,6 +666,22 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
     fast: keywords(true),
     cost: 4,
   },
+  sf_in_department_tree: {
+    // "this department or any below it": the contact's materialised department path ("/1/4/9/")
+    // holds the chosen id as one of its segments. Read at evaluation time, so a department
+    // created under the chosen one after publishing is covered with no republish.
+    js: (_d, path, id) => isStr(path) && isNum(id) && Number.isInteger(id) && path.includes(`/${id}/`),
+    // CAST: D1 may bind a JS number as REAL, which would read "/9101.0/"
+    sql: ([path, id]) => sql`COALESCE(instr(${val(path)}, '/' || CAST(${val(id)} AS INTEGER) || '/') > 0, 0)`,
+    fast: onValue(1, (read, id) => {
+      if (!finite(id) || !Number.isInteger(id)) return never;
+      const needle = `/${id}/`;
+      return (d) => {
+        const path = read(d);
+        return typeof path === 'string' && path.includes(needle);
+      };
+    }),
+  },
   sf_in_rollout: {
     // Gray release: the same contacts in JS and SQL because the bucket is a stored column.
     js: (_d, bucket, salt, threshold) => isNum(bucket) && isNum(salt) && isNum(threshold) && (bucket + salt) % 10_000 < threshold,
@@ -830,7 +846,7 @@ export const LOGIC_OPERATIONS: Record<string, LogicOperation> = {
 // ---------------------------------------------------------------------------------------------
 
 /** The operand shape an operator expects. */
-export type ValueKind = 'none' | 'scalar' | 'range' | 'list' | 'days' | 'tag' | 'tags' | 'keywords' | 'rollout';
+export type ValueKind = 'none' | 'scalar' | 'range' | 'list' | 'days' | 'tag' | 'tags' | 'keywords' | 'rollout' | 'department' | 'segment';
 
 /** How a condition operator validates its value and which JSON Logic it becomes. */
 export interface ConditionOperator {
@@ -875,6 +891,12 @@ export const CONDITION_OPERATORS: Record<string, ConditionOperator> = {
   has_none: { value: 'tags', toLogic: (_f, v) => ({ sf_has_no_tag: [v as number[]] }) },
   contains_any: binary('sf_keyword_any', 'keywords'),
   contains_all: binary('sf_keyword_all', 'keywords'),
+  // the field's logic is the contact's department path (`fieldLogic` for this operator)
+  in_department_tree: { value: 'department', toLogic: (_f, v) => ({ sf_in_department_tree: [{ var: DEPARTMENT_PATH_VAR }, v as number] }) },
+  // Never lowered here: the compiler expands the referenced segment's audience in place
+  // (compile.ts `segmentReference`), so no evaluator and no SQL needs an operation for it.
+  in_segment: { value: 'segment', toLogic: () => false },
+  not_in_segment: { value: 'segment', toLogic: () => false },
   in_rollout: {
     value: 'rollout',
     toLogic: (f, v) => {
@@ -883,6 +905,12 @@ export const CONDITION_OPERATORS: Record<string, ConditionOperator> = {
     },
   },
 };
+
+/**
+ * The contact's department path ("/1/4/9/", its department and every ancestor), as the loaders
+ * join it from `departments` (`department_path`) and SQL reads it by a keyed subquery.
+ */
+export const DEPARTMENT_PATH_VAR = 'contact.departmentPath';
 
 /** The JSON Logic that reads a field's value (null for tags, which operators read directly). */
 export function fieldLogic(field: FieldDef, params: AggregateParams | undefined): JsonLogic {
@@ -897,6 +925,7 @@ export function fieldLogic(field: FieldDef, params: AggregateParams | undefined)
     case 'bucket':
       return { var: 'contact.bucket' };
     case 'tags':
+    case 'segment':
       return null;
     case 'aggregate':
       return { sf_agg: [params?.eventType ?? '', s.measure, params?.days ?? 0, params?.channel ?? null] };
@@ -927,6 +956,10 @@ export function checkValue(kind: ValueKind, type: FieldType, value: unknown): st
       return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 3660 ? null : 'needs a whole number of days, 1–3660';
     case 'tag':
       return Number.isInteger(value) && (value as number) > 0 ? null : 'needs a tag';
+    case 'department':
+      return Number.isInteger(value) && (value as number) > 0 ? null : 'needs a department';
+    case 'segment':
+      return Number.isInteger(value) && (value as number) > 0 ? null : 'needs a segment';
     case 'tags':
       return Array.isArray(value) && value.length > 0 && value.length <= 500 && value.every((v) => Number.isInteger(v) && v > 0)
         ? null

@@ -53,6 +53,10 @@ export interface GraphVocabulary {
   customValues: Record<string, (string | number | boolean)[]>;
   eventChannels: string[];
   keywords: string[];
+  /** Department ids "所属部门及下级" may name; absent: no such conditions (older seeds draw as before). */
+  departmentIds?: number[];
+  /** Segment ids "in segment" may name (the caller compiles with a resolver for them); absent: none. */
+  segmentIds?: number[];
 }
 
 const TEXT_FIELDS = ['region', 'city', 'kind', 'gender', 'device', 'sourceChannel', 'remark', 'company', 'occupation', 'name'];
@@ -92,8 +96,14 @@ export function randomCondition(r: SeededRandom, v: GraphVocabulary, eventRule: 
     'custom',
     'bucket',
     ...(eventRule ? ['keyword'] : []),
+    ...(v.departmentIds?.length ? ['department'] : []),
+    ...(v.segmentIds?.length ? ['segment', 'segment'] : []),
   ]);
   switch (kind) {
+    case 'department':
+      return { field: 'departmentId', op: 'in_department_tree', value: r.pick(v.departmentIds ?? []) };
+    case 'segment':
+      return { field: 'segment', op: r.pick(['in_segment', 'not_in_segment']), value: r.pick(v.segmentIds ?? []) };
     case 'text': {
       const field = r.pick(TEXT_FIELDS);
       const seen = (v.values[field] ?? []).filter((x): x is string => typeof x === 'string' && x.length > 0);

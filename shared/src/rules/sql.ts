@@ -28,6 +28,8 @@ const COLUMN_BY_VAR = new Map<string, string>([
   ...BUILTIN_FIELDS.flatMap((f) => (f.source.kind === 'column' ? [[`contact.${f.key}`, `c.${f.source.column}`] as [string, string]] : [])),
   ['contact.bucket', 'c.bucket'],
   ['contact.id', 'c.id'],
+  // the department path the JS loaders join in (`DEPARTMENT_PATH_VAR`): one primary-key lookup
+  ['contact.departmentPath', '(SELECT path FROM departments WHERE id = c.department_id)'],
 ]);
 const EVENT_PROPS = new Set(['type', 'text', 'channel', 'amount']);
 

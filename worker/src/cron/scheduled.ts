@@ -21,7 +21,9 @@
  * - raw events older than every published rule's raw-event window (and `ARCHIVE_MIN_DAYS`) move
  *   to R2, a few bounded chunks per tick (worker/src/archive/job.ts);
  * - publish plans: due steps of scheduled publishes and ramps publish through the publish path,
- *   as their requester, once each; ramps an alert names pause (worker/src/publishing/schedule.ts).
+ *   as their requester, once each; ramps an alert names pause (worker/src/publishing/schedule.ts);
+ * - once an hour, learned rules whose fit is over a week old are re-learned on fresh data, a few
+ *   per pass (worker/src/learn/refit.ts): a new suggestion a person may apply, never published.
  */
 import { bothScopes } from '../rules/rule-preview';
 import { compileWhere } from '@shared/rules/sql';
@@ -44,6 +46,7 @@ import { recordCoverage, segmentSnapshotStatements } from '../home/rollups';
 import { evaluateAlerts, type AlertReport } from '../alerts/evaluate';
 import { pushTick, type PushTickReport } from '../wecom/push/tick';
 import { runDuePlans, type PlansReport } from '../publishing/schedule';
+import { queueDueRefits } from '../learn/refit';
 
 /** What one tick did. */
 export interface ScheduledReport {
@@ -67,8 +70,13 @@ export interface ScheduledReport {
   wecomPush: PushTickReport | null;
   /** Publish plans' steps published, refused, and ramps paused by an alert (worker/src/publishing/). */
   publishing: PlansReport | null;
+  /** Refit suggestions queued this tick (learned rules over a week old; the pass runs at minute 23 of each hour). */
+  refits?: number[];
   errors: string[];
 }
+
+/** The minute of each hour the weekly refit pass looks for due rules (one query; cheap, but not every minute). */
+export const REFIT_MINUTE = 23;
 
 /** Runs one tick at `at` (the controller's scheduledTime, epoch ms). */
 export async function runScheduled(env: Env, at: number): Promise<ScheduledReport> {
@@ -113,6 +121,7 @@ export async function runScheduled(env: Env, at: number): Promise<ScheduledRepor
   // after the alerts of this tick: a ramp step is not published in the tick that raised an alert on its rule
   report.publishing = await attempt(report, 'publishing', () => runDuePlans(env, at));
   for (const e of report.publishing?.errors ?? []) report.errors.push(`publishing: ${e}`);
+  if (new Date(at).getUTCMinutes() === REFIT_MINUTE) report.refits = (await attempt(report, 'refits', () => queueDueRefits(env, at))) ?? [];
   if (report.errors.length) console.error('scheduled run problems', report.errors);
   return report;
 }

@@ -453,17 +453,23 @@ export const ruleVersions = sqliteTable(
   ],
 );
 
-export const segments = sqliteTable('segments', {
-  id: integer('id').primaryKey(),
-  name: text('name').notNull(),
-  description: text('description'),
-  departmentId: integer('department_id').references(() => departments.id),
-  graph: text('graph').notNull(),
-  logic: text('logic').notNull(),
-  createdBy: integer('created_by').references(() => users.id),
-  createdAt: integer('created_at').notNull(),
-  updatedAt: integer('updated_at').notNull(),
-});
+export const segments = sqliteTable(
+  'segments',
+  {
+    id: integer('id').primaryKey(),
+    name: text('name').notNull(),
+    description: text('description'),
+    departmentId: integer('department_id').references(() => departments.id),
+    graph: text('graph').notNull(),
+    logic: text('logic').notNull(),
+    createdBy: integer('created_by').references(() => users.id),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  // the webhook path's segments stamp (count, sum of updated_at) reads this index, never the
+  // rows' graphs (updated_at sits after them, in their overflow pages)
+  (t) => [index('segments_updated_idx').on(t.updatedAt)],
+);
 
 /** Daily segment sizes, for charts and drop alerts. */
 export const segmentSnapshots = sqliteTable(

@@ -12,8 +12,14 @@
  * request). A version whose rights were lost is left out and paused before anything runs, on
  * the webhook path and the cron alike, at no extra round trip (one more batch only on the run
  * that pauses it).
+ *
+ * A rule with a condition "in segment X" is compiled with X's graph as it stands (the compiler
+ * expands it). The leading row also carries a stamp of the segments table (count and the sum of
+ * `updated_at`, which every save raises), so an edit of a segment is seen by the next request too:
+ * the cached versions that expanded any segment are compiled again, the others are kept.
  */
 import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import { segmentReferences } from '@shared/rules/segment';
 import { evaluatorFor, ruleEvaluatorFor, type RuleEvaluator } from '@shared/rules/evaluate';
 import { dataNeeds, type DataNeeds } from '@shared/rules/needs';
 import type { CustomFieldDecl } from '@shared/rules/fields';
@@ -30,7 +36,14 @@ import {
   type TagFacts,
 } from '../rules/rights';
 import { parseJsonOr } from '@shared/json';
-import { customFieldsStatement, toCustomFieldDecl } from '../rules/context';
+import {
+  customFieldsStatement,
+  segmentResolver,
+  segmentsStatement,
+  toCustomFieldDecl,
+  toWorkspaceSegment,
+  type WorkspaceSegment,
+} from '../rules/context';
 import { batch, typed, type Typed, type RuleVersionRow, type TagGroupRow, type TagRow } from '../db/rows';
 
 /** What the evaluators' net plan needs of every tag: its group and whether that is exclusive. */
@@ -47,6 +60,8 @@ export interface PublishedRow extends PublisherRow {
   department_ids: string | null;
   /** Only on the leading row (id 0): the facts of the bound action tags (`parseTagFacts`). */
   tag_facts: string | null;
+  /** Only on the leading row (id 0): the segments' stamp (count:sum of updated_at). */
+  segments_stamp?: string | null;
 }
 
 /** A published rule version, ready to evaluate. */
@@ -64,6 +79,10 @@ export interface PublishedRule {
   actionsById: Map<string, ActionSpec>;
   /** How its fired actions combine into one net change, over the current tag groups. */
   net: NetPlan;
+  /** Segments expanded into it (conditions "in segment X"): it is compiled again when segments change. */
+  segmentIds: number[];
+  /** The segments' stamp it was compiled at. */
+  segmentsStamp: string;
 }
 
 /** Tag facts the in-memory simulation needs (exclusive groups, retired tags). */
@@ -90,12 +109,13 @@ export interface RuleSet {
  */
 export const PUBLISHED_SQL = `SELECT 0 AS id, 0 AS version, '' AS trigger, 0 AS rollout_percent, NULL AS department_ids,
     NULL AS rule_name, NULL AS rule_path, NULL AS publisher_id, NULL AS publisher,
-    (SELECT json_group_array(${TAG_FACTS_JSON}) FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))) AS tag_facts
+    (SELECT json_group_array(${TAG_FACTS_JSON}) FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE t.id IN (SELECT value FROM json_each(?))) AS tag_facts,
+    (SELECT count(*) || ':' || coalesce(sum(updated_at), 0) FROM segments) AS segments_stamp
   UNION ALL
   SELECT r.id AS id, r.published_version AS version, v.trigger AS trigger, v.rollout_percent AS rollout_percent,
     CASE WHEN r.department_id IS NULL THEN NULL ELSE
       (SELECT json_group_array(sub.id) FROM departments d JOIN departments sub ON instr(sub.path, d.path) = 1 WHERE d.id = r.department_id) END AS department_ids,
-    ${PUBLISHER_COLUMNS}, NULL AS tag_facts
+    ${PUBLISHER_COLUMNS}, NULL AS tag_facts, NULL AS segments_stamp
   FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.published_version
   WHERE r.status = 'published' ORDER BY id`;
 
@@ -125,7 +145,14 @@ const departmentSet = (ids: string | null) => (ids === null ? null : new Set(JSO
 
 const NO_PLAN: NetPlan = { tags: [], conflicts: [] };
 
-function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: CustomFieldDecl[]): PublishedRule {
+function build(
+  row: PublishedRow,
+  graph: unknown,
+  logic: unknown,
+  customFields: CustomFieldDecl[],
+  segments: WorkspaceSegment[],
+  segmentsStamp: string,
+): PublishedRule {
   const key = keyOf(row.id, row.version);
   // The actions the stored logic may fire: action nodes, and a band node's one add per band
   // (the compiler lowers a band into actions `bandActionId(node, band)`; the stored logic names those).
@@ -137,7 +164,7 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
     if (n.kind === 'band' && Array.isArray(n.bands))
       for (const b of n.bands) actionsById.set(bandActionId(n.id, b.id), { type: 'add_tag', tagId: b.tagId });
   }
-  const compiled = compileRule(graph, { customFields });
+  const compiled = compileRule(graph, { customFields, segments: segmentResolver(segments) });
   const base = {
     id: row.id,
     version: row.version,
@@ -145,17 +172,22 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
     rolloutPercent: row.rollout_percent,
     departmentIds: departmentSet(row.department_ids),
     net: NO_PLAN,
+    // one that no longer compiles is tried again when segments change (a referenced one fixed)
+    segmentIds: compiled.ok ? compiled.value.segmentIds : segmentReferences(graph).map((r) => r.segmentId),
+    segmentsStamp,
   };
   if (compiled.ok) {
     return {
       ...base,
       compiled: compiled.value,
-      evaluate: ruleEvaluatorFor(key, compiled.value),
+      // keyed on what it expanded too: each referenced segment at its current `updated_at`
+      evaluate: ruleEvaluatorFor(expansionKey(key, compiled.value.segmentIds, segments), compiled.value),
       actionsById: new Map(compiled.value.actions.map((a) => [a.nodeId, a.action])),
     };
   }
-  // A published version the current compiler refuses (e.g. a custom field since deleted):
-  // run the JSON Logic frozen at publish time, so behaviour does not change under it.
+  // A published version the current compiler refuses (e.g. a custom field since deleted, a
+  // referenced segment edited into a draft that does not compile): run the JSON Logic frozen at
+  // publish time, so behaviour does not change under it.
   console.error(`rule ${row.id} v${row.version} no longer compiles; running its stored logic`, compiled.errors);
   const fn = evaluatorFor(key, logic as JsonLogic);
   const evaluate = (d: EvalData) => {
@@ -163,6 +195,13 @@ function build(row: PublishedRow, graph: unknown, logic: unknown, customFields: 
     return Array.isArray(out) ? out.map(String) : [];
   };
   return { ...base, compiled: null, evaluate, actionsById };
+}
+
+/** A version's evaluator key: the version, and each segment expanded into it at its `updated_at`. */
+function expansionKey(key: string, segmentIds: readonly number[], segments: readonly WorkspaceSegment[]): string {
+  if (!segmentIds.length) return key;
+  const at = new Map(segments.map((s) => [s.id, s.updatedAt]));
+  return `${key}+${segmentIds.map((id) => `s${id}@${at.get(id) ?? 0}`).join(',')}`;
 }
 
 /** The action tags of every cached version, bound into the published list's statement. */
@@ -185,12 +224,15 @@ const actionsOf = (r: PublishedRow): ActionRef[] =>
 export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: number): Promise<RuleSet> {
   const facts = new Map<number, TagFacts>();
   for (const r of read) if (r.id === 0) parseTagFacts(r.tag_facts, facts);
+  const segmentsStamp = read.find((r) => r.id === 0)?.segments_stamp ?? '';
+  // versions that expanded a segment, compiled before the segments last changed: compile again
+  for (const [k, v] of versions) if (v.segmentIds.length && v.segmentsStamp !== segmentsStamp) versions.delete(k);
   const published = read.filter((r) => r.id !== 0);
   const missing = published.filter((r) => !versions.has(keyOf(r.id, r.version)));
-  let tagRows = missing.length ? await compileMissing(db, missing, facts) : undefined;
+  let tagRows = missing.length ? await compileMissing(db, missing, facts, segmentsStamp) : undefined;
   await bindUnboundFacts(db, published, facts);
   const { rows, paused } = await keepRunnable(db, published, actionsOf, facts, now);
-  const stamp = stampOf(rows);
+  const stamp = `${stampOf(rows)}|${segmentsStamp}`;
   if (current && current.stamp === stamp && now - tagsLoadedAt < TAG_INFO_TTL_MS)
     return paused.length || current.paused.length ? { ...current, paused } : current;
   tagRows ??= (await tagInfoStatement(db).all<TagInfoRow>()).results;
@@ -236,9 +278,14 @@ export async function ruleSetFor(db: D1Database, read: PublishedRow[], now: numb
  * Fetches and compiles the versions not cached yet, adding their action tags' facts to `facts`;
  * answers the tag info read in the same batch.
  */
-async function compileMissing(db: D1Database, missing: PublishedRow[], facts: Map<number, TagFacts>): Promise<TagInfoRow[]> {
+async function compileMissing(
+  db: D1Database,
+  missing: PublishedRow[],
+  facts: Map<number, TagFacts>,
+  segmentsStamp: string,
+): Promise<TagInfoRow[]> {
   const pairs = JSON.stringify(missing.map((r) => [r.id, r.version]));
-  const [tags, customRows, versionRows, missingFacts] = await batch(db, [
+  const [tags, customRows, versionRows, missingFacts, segmentRows] = await batch(db, [
     tagInfoStatement(db),
     customFieldsStatement(db),
     typed<Pick<RuleVersionRow, 'rule_id' | 'version' | 'graph' | 'logic'>>(
@@ -250,12 +297,15 @@ async function compileMissing(db: D1Database, missing: PublishedRow[], facts: Ma
         .bind(pairs),
     ),
     typed<TagFactsRow>(db.prepare(VERSION_TAG_FACTS_SQL).bind(pairs)),
+    segmentsStatement(db),
   ]);
+  const segments = segmentRows.results.map(toWorkspaceSegment);
   parseTagFacts(missingFacts.results[0]?.tag_facts ?? null, facts);
   const customFields = customRows.results.map(toCustomFieldDecl);
   for (const v of versionRows.results) {
     const row = missing.find((r) => r.id === v.rule_id && r.version === v.version);
-    if (row) versions.set(keyOf(row.id, row.version), build(row, safeJson(v.graph), safeJson(v.logic), customFields));
+    if (row)
+      versions.set(keyOf(row.id, row.version), build(row, safeJson(v.graph), safeJson(v.logic), customFields, segments, segmentsStamp));
   }
   return tags.results;
 }

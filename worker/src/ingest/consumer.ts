@@ -150,6 +150,8 @@ function run(deps: IntakeDeps, source: SourceRow, group: Entry[]) {
     {
       sourceId: source.id,
       now: Date.now(),
+      // when each event was accepted (its webhook answered 202), not when this run processes it
+      receivedAt: new Map(group.map((e) => [e.body.event, e.body.receivedAt])),
       tzOffsetMinutes: tzOffsetMinutes(deps.env),
       defaultKind: DEFAULT_KIND[source.kind],
       batchId: crypto.randomUUID(),

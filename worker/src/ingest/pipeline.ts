@@ -43,8 +43,14 @@ import {
 
 export interface IngestOptions {
   sourceId: string;
-  /** Request time, epoch ms: received_at, rule windows, ledger time. */
+  /** Request time, epoch ms: rule windows, ledger time, and received_at unless `receivedAt` says otherwise. */
   now: number;
+  /**
+   * When Segflow accepted each event, if earlier than `now`: the intake queue's consumer runs
+   * events seconds (or, after an outage, hours) after their webhook was answered 202, and
+   * `events.received_at` and the source's `last_event_at` are when they arrived, not when they were processed.
+   */
+  receivedAt?: ReadonlyMap<IngestEvent, number>;
   tzOffsetMinutes: number;
   /** Kind of contacts created by this source when the event does not say. */
   defaultKind: ContactKind;
@@ -260,7 +266,12 @@ function readStatements(db: D1Database, events: IngestEvent[], unique: number[],
     db
       .prepare('SELECT sender_event_id FROM events WHERE source_id = ? AND sender_event_id IN (SELECT value FROM json_each(?))')
       .bind(o.sourceId, ids),
-    db.prepare('SELECT * FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))').bind(exts),
+    // with its department's path: "所属部门及下级" reads it (sf_in_department_tree)
+    db
+      .prepare(
+        'SELECT c.*, (SELECT path FROM departments WHERE id = c.department_id) AS department_path FROM contacts c WHERE c.external_id IN (SELECT value FROM json_each(?))',
+      )
+      .bind(exts),
     db
       .prepare(
         'SELECT contact_id, tag_id FROM contact_tags WHERE contact_id IN (SELECT id FROM contacts WHERE external_id IN (SELECT value FROM json_each(?)))',
@@ -493,7 +504,7 @@ function writeStatements(
       db
         .prepare(
           `INSERT INTO events (source_id, sender_event_id, contact_id, type, occurred_at, received_at, amount, channel, group_id, text, properties)
-           SELECT ?1, ${jv('id')}, c.id, ${jv('type')}, ${jv('at')}, ?2, ${jv('amount')}, ${jv('channel')}, ${jv('group')}, ${jv('text')}, COALESCE(${jv('props')}, '{}')
+           SELECT ?1, ${jv('id')}, c.id, ${jv('type')}, ${jv('at')}, COALESCE(${jv('rcv')}, ?2), ${jv('amount')}, ${jv('channel')}, ${jv('group')}, ${jv('text')}, COALESCE(${jv('props')}, '{}')
            FROM json_each(?3) j JOIN contacts c ON c.external_id = ${jv('ext')} WHERE true ORDER BY j.key
            ON CONFLICT(source_id, sender_event_id) DO NOTHING`,
         )
@@ -515,6 +526,7 @@ function writeStatements(
       group: e.groupId ?? null,
       text: e.text ?? null,
       props: e.properties ? json(e.properties) : null,
+      rcv: o.receivedAt?.get(e) ?? null,
     };
     const size = json(item).length * 3;
     if (bytes + size > CHUNK_BYTES) flush();
@@ -546,7 +558,11 @@ function writeStatements(
       .bind(json(daily)),
     db
       .prepare('UPDATE event_sources SET event_count = event_count + ?, last_event_at = MAX(COALESCE(last_event_at, 0), ?) WHERE id = ?')
-      .bind(fresh.length, o.now, o.sourceId),
+      .bind(
+        fresh.length,
+        fresh.reduce((m, e) => Math.max(m, o.receivedAt?.get(e) ?? o.now), 0),
+        o.sourceId,
+      ),
   );
 
   // Net tag changes per contact (start of request → end), each attributed to the rule version

@@ -1,6 +1,6 @@
 /**
- * A suggestion made into an ordinary draft rule, as `POST /api/rules` and the template gallery
- * make one: the same rights check (the user must be able to apply the tag by hand), the same
+ * A suggestion made into an ordinary draft rule by `createDraftRule`, as `POST /api/rules` makes
+ * one: the same rights check (the user must be able to apply the tag by hand), the same
  * owning department rule, one INSERT of a `draft` rule with its audit entry in one batch, and the
  * name's search keys. The draft's add-tag actions add the tag the person picks (the outcome's tag
  * when it is one). The leaves' numbers stay with the suggestion (`rule_suggestions.rule_ids`
@@ -11,11 +11,8 @@ import type { SuggestionParams, SuggestionResult } from '@shared/api/suggestions
 import { parseJsonOr } from '@shared/json';
 import type { RuleGraph } from '@shared/rules/types';
 import { ApiError } from '../errors';
-import { AuditSql, auditInsert } from '../audit';
-import { ownerDepartment, type Actor } from '../auth/access';
-import { batch } from '../db/rows';
-import { requireRuleRights } from '../rules/rights';
-import { keyCreated } from '../search/keys';
+import type { Actor } from '../auth/access';
+import { createDraftRule } from '../rules/create';
 import type { SuggestionRow } from './store';
 
 /** The graph with every add-tag action adding `tagId`. */
@@ -46,33 +43,23 @@ export async function draftFromSuggestion(
   if (!tag)
     throw new ApiError(400, 'unknown_reference', `tagId: no active tag with id ${tagId}`, [{ path: 'tagId', message: 'no such tag' }]);
   const graph = withTag(result.graph, tagId);
-  await requireRuleRights(db, user, graph);
-  const owner = await ownerDepartment(db, user, row.department_id ?? undefined);
-  const at = Date.now();
-  const [insert] = await batch(db, [
-    db
-      .prepare(
-        "INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?, ?)",
-      )
-      .bind(body.name, null, owner.id, JSON.stringify(graph), user.id, at, at),
-    auditInsert(db, {
-      at,
-      actor,
+  return createDraftRule(db, user, actor, {
+    name: body.name,
+    departmentId: row.department_id ?? undefined,
+    graph,
+    audit: () => ({
       action: 'rule.from_suggestion',
-      objectType: 'rule',
-      objectId: new AuditSql('CAST(last_insert_rowid() AS TEXT)'),
       summary: `created rule "${body.name}" from learned suggestion ${row.id}`,
       params: { name: body.name, suggestion: row.id },
       after: { name: body.name, suggestion: row.id, draftGraph: graph },
     }),
     // the batch is one transaction: the newest rule is the one inserted above
-    db
-      .prepare(
-        `UPDATE rule_suggestions SET rule_ids = json_insert(rule_ids, '$[#]', (SELECT max(id) FROM rules)), updated_at = ? WHERE id = ?`,
-      )
-      .bind(at, row.id),
-  ]);
-  const id = insert.meta.last_row_id;
-  await keyCreated(db, 'rule', [{ id, name: body.name }]);
-  return id;
+    after: (at) => [
+      db
+        .prepare(
+          `UPDATE rule_suggestions SET rule_ids = json_insert(rule_ids, '$[#]', (SELECT max(id) FROM rules)), updated_at = ? WHERE id = ?`,
+        )
+        .bind(at, row.id),
+    ],
+  });
 }

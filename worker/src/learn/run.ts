@@ -14,6 +14,7 @@ import { customFieldsStatement, toCustomFieldDecl, tzOffsetMinutes } from '../ru
 import { segmentPredicate } from '../segments/visible';
 import { batch } from '../db/rows';
 import { loadLearningSet } from './load';
+import { refitTag } from './refit';
 import { markDone, markFailed, markProgress, markRunning, readSuggestion } from './store';
 
 /** A leaf's positive rate that earns the add-tag action. */
@@ -93,8 +94,9 @@ async function train(
     // the outcome's own tag would predict itself
     features: outcome.kind === 'tag' ? { excludeTags: [outcome.tagId] } : {},
     tree: { maxDepth: params.depth, minLeaf: params.minLeaf, seed: params.seed },
-    // the draft names the outcome's tag, or none (0) until a person picks the tag when making the draft
-    tagId: outcome.kind === 'tag' ? outcome.tagId : 0,
+    // the draft names the outcome's tag, or none (0) until a person picks the tag when making the draft;
+    // a refit names its rule's tag, so its tree reads (and diffs) like the rule
+    tagId: (await refitTag(db, params)) ?? (outcome.kind === 'tag' ? outcome.tagId : 0),
     threshold: LEAF_THRESHOLD,
     splitSeed: params.seed,
   });

@@ -34,13 +34,15 @@ import { idNames } from '../contacts/id-names';
 import { dataNeeds } from '@shared/rules/needs';
 import type { JsonLogic, RuleGraph } from '@shared/rules/types';
 import { auditStatement, auditStatementForNewRow } from '../audit';
-import { actorOf, departmentOwned, inScope, ownerDepartment, requireRole } from '../auth/access';
+import { actorOf, departmentOwned, inScope, requireRole } from '../auth/access';
 import { compileOptions, graphHash, loadWorkspace, previewContext, tzOffsetMinutes } from '../rules/context';
 import { compareVersions } from '../rules/diff';
 import { loadEvalData } from '../rules/load';
+import { requireVisibleSegments } from '../segments/references';
 import { sampleMatches } from '../rules/preview';
 import { appliesNow, countRule, ruleScope } from '../rules/rule-preview';
 import { requireResumeRights, requireRuleRights } from '../rules/rights';
+import { createDraftRule } from '../rules/create';
 import { archive, pause, resume } from '../rules/lifecycle';
 import { publishRule } from '../rules/publish';
 import { archivedThroughDay, archivedWindowErrors } from '../archive/horizon';
@@ -58,30 +60,20 @@ export const rules = new Hono<AppEnv>()
 
   .post('/', requireRole('dept_admin'), validate('json', createRuleBody), async (c) => {
     const b = c.req.valid('json');
-    const db = c.env.DB;
-    const now = Date.now();
     const graph = b.graph ?? EMPTY_GRAPH;
-    await requireRuleRights(db, c.get('user'), graph);
-    const owner = await ownerDepartment(db, c.get('user'), b.departmentId);
-    const [insert] = await batch(db, [
-      db
-        .prepare(
-          "INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?, ?)",
-        )
-        .bind(b.name, b.description ?? null, owner.id, JSON.stringify(graph), c.get('user').id, now, now),
-      auditStatementForNewRow(db, {
-        actor: actorOf(c),
+    const id = await createDraftRule(c.env.DB, c.get('user'), actorOf(c), {
+      name: b.name,
+      description: b.description ?? null,
+      departmentId: b.departmentId,
+      graph,
+      audit: () => ({
         action: 'rule.create',
-        objectType: 'rule',
         summary: `created rule "${b.name}"`,
         params: { name: b.name },
         after: { name: b.name, description: b.description ?? null, draftGraph: graph },
-        at: now,
       }),
-    ]);
-    const id = insert.meta.last_row_id;
-    await keyCreated(db, 'rule', [{ id, name: b.name }]);
-    return c.json(await ruleDetail(db, id), 201);
+    });
+    return c.json(await ruleDetail(c.env.DB, id), 201);
   })
 
   .post('/preview', validate('json', previewBody), async (c) => {
@@ -102,6 +94,7 @@ export const rules = new Hono<AppEnv>()
     const percent = b.rolloutPercent ?? 100;
     const hash = await graphHash(b.graph);
     const ws = await loadWorkspace(db);
+    requireVisibleSegments(ws, user, b.graph);
     const ctx = previewContext(c.env, Date.now());
     const scope = ruleScope(b.ruleId, percent, ownerPath);
     const counted = await countRule(db, ws, b.graph, ctx, scope);
@@ -132,6 +125,7 @@ export const rules = new Hono<AppEnv>()
     const b = c.req.valid('json');
     const db = c.env.DB;
     const ws = await loadWorkspace(db);
+    requireVisibleSegments(ws, c.get('user'), b.graph);
     const compiled = compileRule(b.graph, compileOptions(ws));
     if (!compiled.ok) return c.json({ ok: false, errors: compiled.errors } satisfies RuleExplainResponse);
     const { rule, assumed } = assumeEvent(compiled.value);

@@ -5,6 +5,7 @@
  */
 import { contactScope, departmentOwned, hasRole, ownerDepartment, requireRole, userScope } from '../auth/access';
 import { Hono } from 'hono';
+import type { SessionUser } from '@shared/api/auth';
 import type { AppEnv } from '../app-env';
 import { ApiError } from '../errors';
 import { validate } from '../validate';
@@ -39,6 +40,7 @@ import { segmentPredicate, visibleSegment } from '../segments/visible';
 import { segmentHistory } from '../segments/history';
 import { overlapCounts } from '../segments/overlap';
 import { exportContacts } from '../segments/export';
+import { dependantLogicStatements, refuseCycle, refuseDeleteIfUsed, requireVisibleSegments } from '../segments/references';
 
 const EMPTY_GRAPH = { schemaVersion: 1, nodes: [], edges: [] } as unknown as RuleGraph;
 
@@ -59,11 +61,14 @@ async function sizeOf(db: D1Database, ws: Workspace, row: SegmentRow, ctx: SqlCo
   if (logic === null) return null;
   const n = await countWhere(db, logic, ctx, scope);
   if (n.ok) return n.value;
-  const compiled = compileSegment(parse<unknown>(row.graph, null), compileOptions(ws));
+  const compiled = compileSegment(parse<unknown>(row.graph, null), compileOptions(ws, selfOf(row)));
   if (!compiled.ok) return null;
   const counted = await runPreview(db, compiled.value.rule, ctx, { scope });
   return counted.ok ? (counted.value.nodes[AUDIENCE_NODE] ?? 0) : null;
 }
+
+/** A stored segment as the compiler sees itself: references back to it are cycles. */
+const selfOf = (row: Pick<SegmentRow, 'id' | 'name' | 'graph'>) => ({ id: row.id, name: row.name, graph: parse<unknown>(row.graph, null) });
 
 function toItem(row: SegmentRow, size: number | null): SegmentListItem {
   return {
@@ -87,7 +92,7 @@ async function segmentDetail(
   const row = await getSegment(db, id);
   const workspace = ws ?? (await loadWorkspace(db));
   const graph = parse<RuleGraph>(row.graph, EMPTY_GRAPH);
-  const compiled = compileSegment(graph, compileOptions(workspace));
+  const compiled = compileSegment(graph, compileOptions(workspace, selfOf(row)));
   const size = await sizeOf(db, workspace, row, previewContext(env, Date.now()), scope);
   return {
     ...toItem(row, size),
@@ -97,9 +102,15 @@ async function segmentDetail(
   };
 }
 
-/** The predicate stored with a segment: its audience logic, or null while the graph does not compile. */
-function storedLogic(graph: unknown, ws: Workspace): string {
-  const compiled = compileSegment(graph, compileOptions(ws));
+/**
+ * The predicate stored with a segment: its audience logic with referenced segments expanded as
+ * they are now, or null while the graph does not compile (a draft). A reference to a segment the
+ * user cannot see is a 400, a loop of references a 409: those are never saved.
+ */
+function storedLogic(graph: unknown, ws: Workspace, user: SessionUser, self?: { id: number; name: string }): string {
+  requireVisibleSegments(ws, user, graph, self?.id);
+  const compiled = compileSegment(graph, compileOptions(ws, self ? { ...self, graph } : undefined));
+  if (!compiled.ok) refuseCycle(compiled.errors);
   return JSON.stringify(compiled.ok ? compiled.value.logic : null);
 }
 
@@ -149,7 +160,9 @@ export const segments = new Hono<AppEnv>()
     const b = c.req.valid('json');
     const db = c.env.DB;
     const ws = await loadWorkspace(db);
-    const compiled = compileSegment(b.graph, compileOptions(ws));
+    requireVisibleSegments(ws, c.get('user'), b.graph, b.segmentId);
+    const self = b.segmentId === undefined ? undefined : ws.segments.find((s) => s.id === b.segmentId);
+    const compiled = compileSegment(b.graph, compileOptions(ws, self ? { id: self.id, name: self.name, graph: b.graph } : undefined));
     if (!compiled.ok) return c.json({ ok: false, errors: compiled.errors } satisfies SegmentPreviewResponse);
     const ctx = previewContext(c.env, Date.now());
     const started = Date.now();
@@ -189,7 +202,16 @@ export const segments = new Hono<AppEnv>()
         .prepare(
           'INSERT INTO segments (name, description, department_id, graph, logic, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .bind(b.name, b.description ?? null, owner.id, JSON.stringify(b.graph), storedLogic(b.graph, ws), c.get('user').id, now, now),
+        .bind(
+          b.name,
+          b.description ?? null,
+          owner.id,
+          JSON.stringify(b.graph),
+          storedLogic(b.graph, ws, c.get('user')),
+          c.get('user').id,
+          now,
+          now,
+        ),
       auditStatementForNewRow(db, {
         actor: actorOf(c),
         action: 'segment.create',
@@ -287,7 +309,9 @@ export const segments = new Hono<AppEnv>()
     const name = b.name ?? row.name;
     const description = b.description === undefined ? row.description : b.description;
     const graphText = b.graph ? JSON.stringify(b.graph) : row.graph;
-    const logic = b.graph ? storedLogic(b.graph, ws) : row.logic;
+    const logic = b.graph ? storedLogic(b.graph, ws, c.get('user'), { id, name }) : row.logic;
+    // segments built on this one store their audience with this one expanded: re-stored with it
+    const saved = { id, name, graph: parse<unknown>(graphText, null) };
     const [updated] = await db.batch([
       db
         .prepare('UPDATE segments SET name = ?, description = ?, graph = ?, logic = ?, updated_at = max(?, updated_at + 1) WHERE id = ?')
@@ -303,6 +327,7 @@ export const segments = new Hono<AppEnv>()
         after: { name, description, graph: parse<unknown>(graphText, null) },
         at: now,
       }),
+      ...dependantLogicStatements(db, ws, saved),
     ]);
     // deleted since it was read: nothing was updated, and the log says nothing was
     if (!updated!.meta.changes) throw new ApiError(404, 'not_found', `No segment with id ${id}`);
@@ -313,6 +338,7 @@ export const segments = new Hono<AppEnv>()
     const { id } = c.req.valid('param');
     const db = c.env.DB;
     const row = await getSegment(db, id);
+    await refuseDeleteIfUsed(db, id, row.name);
     const now = Date.now();
     const [, deleted] = await db.batch([
       db.prepare('DELETE FROM segment_snapshots WHERE segment_id = ?').bind(id),

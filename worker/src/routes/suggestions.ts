@@ -1,7 +1,10 @@
 /**
  * Learned rule suggestions (issue 19): `POST /` queues a training job and answers 202 at once;
  * `GET /:id` its status, progress and result; `GET /` the recent ones; `POST /:id/draft` makes an
- * ordinary draft rule from a finished one. Department admins and up; a suggestion belongs to its
+ * ordinary draft rule from a finished one; `GET /by-rule/:ruleId` what a rule was learned from
+ * (its fit and any newer refit), `POST /:id/refit` learns a rule's suggestion again on fresh data,
+ * `GET /:id/diff` compares a finished refit with the rule's published version, `POST /:id/apply`
+ * makes it the rule's draft (never published). Department admins and up; a suggestion belongs to its
  * requester's department and learns only from that subtree's contacts. The contract is
  * `shared/src/api/suggestions.ts`; the work is in `worker/src/learn/`.
  */
@@ -14,8 +17,12 @@ import { auditStatementForNewRow } from '../audit';
 import { batch } from '../db/rows';
 import {
   createSuggestionBody,
+  suggestionApplyBody,
   suggestionDraftBody,
   suggestionPath,
+  suggestionRefitBody,
+  suggestionRulePath,
+  type SuggestionApplyResponse,
   type SuggestionDraftResponse,
   type SuggestionListResponse,
   type SuggestionParams,
@@ -24,6 +31,7 @@ import { segmentPredicate, visibleSegment } from '../segments/visible';
 import { draftFromSuggestion } from '../learn/draft';
 import { sendSuggestion } from '../learn/message';
 import { markFailed, readSuggestion, recentSuggestions, toDetail, visibleSuggestion } from '../learn/store';
+import { applyRefit, refitDiff, refitForUser, suggestionsForRule } from '../learn/refit';
 
 /**
  * On `/:id…`: a suggestion outside the caller's department subtree does not exist for them (404,
@@ -37,7 +45,19 @@ const suggestionOwned: MiddlewareHandler<AppEnv> = async (c, next) => {
   return next();
 };
 
+/** On `/by-rule/:ruleId`: a rule of another department does not exist for the caller (404 before the role check, as for rules). */
+const ruleOwned: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const id = c.req.param('ruleId');
+  if (!id || !/^\d{1,15}$/.test(id)) return next();
+  const row = await c.env.DB.prepare('SELECT d.path FROM rules r LEFT JOIN departments d ON d.id = r.department_id WHERE r.id = ?')
+    .bind(Number(id))
+    .first<{ path: string | null }>();
+  if (row && !inScope(c.get('user'), row.path)) throw outOfScope('rule', id);
+  return next();
+};
+
 export const suggestions = new Hono<AppEnv>()
+  .use('/by-rule/:ruleId', ruleOwned)
   .use('/:id', suggestionOwned)
   .use('/:id/*', suggestionOwned)
   .use('*', requireRole('dept_admin'))
@@ -111,4 +131,23 @@ export const suggestions = new Hono<AppEnv>()
     const row = await visibleSuggestion(c.env.DB, c.get('user'), c.req.valid('param').id);
     const ruleId = await draftFromSuggestion(c.env.DB, c.get('user'), actorOf(c), row, c.req.valid('json'));
     return c.json({ ruleId } satisfies SuggestionDraftResponse, 201);
+  })
+
+  .get('/by-rule/:ruleId', validate('param', suggestionRulePath), async (c) =>
+    c.json(await suggestionsForRule(c.env.DB, c.get('user'), c.req.valid('param').ruleId)),
+  )
+
+  .post('/:id/refit', validate('param', suggestionPath), validate('json', suggestionRefitBody), async (c) => {
+    const row = await visibleSuggestion(c.env.DB, c.get('user'), c.req.valid('param').id);
+    return c.json(await refitForUser(c.env, c.get('user'), actorOf(c), row, c.req.valid('json').ruleId), 202);
+  })
+
+  .get('/:id/diff', validate('param', suggestionPath), async (c) => {
+    const row = await visibleSuggestion(c.env.DB, c.get('user'), c.req.valid('param').id);
+    return c.json(await refitDiff(c.env, c.get('user'), row));
+  })
+
+  .post('/:id/apply', validate('param', suggestionPath), validate('json', suggestionApplyBody), async (c) => {
+    const row = await visibleSuggestion(c.env.DB, c.get('user'), c.req.valid('param').id);
+    return c.json({ ruleId: await applyRefit(c.env.DB, c.get('user'), actorOf(c), row) } satisfies SuggestionApplyResponse);
   });

@@ -3,7 +3,8 @@
  * validation), the clock and zone of an evaluation, and the hash that ties a publish to the
  * preview the user confirmed.
  */
-import type { CompileOptions } from '@shared/rules/compile';
+import type { CompileOptions, SegmentSource } from '@shared/rules/compile';
+import { parseJsonOr } from '@shared/json';
 import type { CustomFieldDecl } from '@shared/rules/fields';
 import type { SqlContext } from '@shared/rules/operators';
 import { SHANGHAI_OFFSET_MINUTES } from '@shared/time';
@@ -46,10 +47,22 @@ export interface TagInfo {
   groupExclusive: boolean;
 }
 
-/** The workspace: declared custom fields and every tag. */
+/** A segment as conditions "in segment X" expand it: its current graph (docs/rules.md, "Segment references"). */
+export interface WorkspaceSegment {
+  id: number;
+  name: string;
+  /** The stored graph, JSON text (parsed only when a rule references it). */
+  graph: string;
+  updatedAt: number;
+  /** Its department's path (null: company-wide), for who may reference it. */
+  departmentPath: string | null;
+}
+
+/** The workspace: declared custom fields, every tag, and every segment (for segment references). */
 export interface Workspace {
   customFields: CustomFieldDecl[];
   tags: TagInfo[];
+  segments: WorkspaceSegment[];
 }
 
 type CustomFieldDeclRow = Pick<CustomFieldRow, 'key' | 'label_zh' | 'label_en' | 'type'>;
@@ -71,9 +84,25 @@ type TagInfoRow = Pick<TagRow, 'id' | 'name' | 'status' | 'level' | 'parent_id' 
   exclusive: TagGroupRow['exclusive'];
 };
 
-/** Loads custom fields and tags in one batch (both are small tables). */
+type WorkspaceSegmentRow = { id: number; name: string; graph: string; updated_at: number; path: string | null };
+
+/** Every segment with its graph: what segment references expand (a small table; graphs are a few KB). */
+export const segmentsStatement = (db: D1Database): Typed<WorkspaceSegmentRow> =>
+  db.prepare(
+    'SELECT s.id, s.name, s.graph, s.updated_at, d.path FROM segments s LEFT JOIN departments d ON d.id = s.department_id ORDER BY s.id',
+  );
+
+export const toWorkspaceSegment = (r: WorkspaceSegmentRow): WorkspaceSegment => ({
+  id: r.id,
+  name: r.name,
+  graph: r.graph,
+  updatedAt: r.updated_at,
+  departmentPath: r.path,
+});
+
+/** Loads custom fields, tags and segments in one batch (all small tables). */
 export async function loadWorkspace(db: D1Database): Promise<Workspace> {
-  const [fields, tags] = await batch(db, [
+  const [fields, tags, segments] = await batch(db, [
     customFieldsStatement(db),
     typed<TagInfoRow>(
       db.prepare(
@@ -82,9 +111,11 @@ export async function loadWorkspace(db: D1Database): Promise<Workspace> {
          FROM tags t JOIN tag_groups g ON g.id = t.group_id ORDER BY g.sort_order, g.id, t.level, t.id`,
       ),
     ),
+    segmentsStatement(db),
   ]);
   return {
     customFields: fields.results.map(toCustomFieldDecl),
+    segments: segments.results.map(toWorkspaceSegment),
     tags: tags.results.map((t) => ({
       id: t.id,
       name: t.name,
@@ -99,11 +130,46 @@ export async function loadWorkspace(db: D1Database): Promise<Workspace> {
   };
 }
 
-/** Compiler options for the workspace: its custom fields, only active tags exist, each tag's group (band nodes). */
-export function compileOptions(ws: Workspace): CompileOptions {
+/**
+ * The workspace's segments as the compiler's resolver: current graphs, parsed once per resolver.
+ * `override` stands in for a segment being saved (its new name and graph); `stack` is what is
+ * being compiled (the segment being saved: a reference back to it is a cycle).
+ */
+export function segmentResolver(
+  segments: readonly WorkspaceSegment[],
+  o: { override?: SegmentSource; stack?: number[] } = {},
+): NonNullable<CompileOptions['segments']> {
+  const byId = new Map(segments.map((s) => [s.id, s]));
+  const parsed = new Map<number, SegmentSource>();
+  if (o.override) parsed.set(o.override.id, o.override);
+  return {
+    get: (id) => {
+      const known = parsed.get(id);
+      if (known) return known;
+      const s = byId.get(id);
+      if (!s) return undefined;
+      const source = { id: s.id, name: s.name, graph: parseJsonOr<unknown>(s.graph, null) };
+      parsed.set(id, source);
+      return source;
+    },
+    ...(o.stack ? { stack: o.stack } : {}),
+  };
+}
+
+/**
+ * Compiler options for the workspace: its custom fields, only active tags exist, each tag's
+ * group (band nodes), and its segments as they stand now (segment references).
+ */
+export function compileOptions(ws: Workspace, saving?: SegmentSource): CompileOptions {
+  // a segment being saved is compiled as itself: its id starts the stack
   const active = new Set(ws.tags.filter((t) => t.status === 'active').map((t) => t.id));
   const groups = new Map(ws.tags.map((t) => [t.id, { groupId: t.groupId, exclusive: t.groupExclusive }]));
-  return { customFields: ws.customFields, tagExists: (id) => active.has(id), tagGroup: (id) => groups.get(id) };
+  return {
+    customFields: ws.customFields,
+    tagExists: (id) => active.has(id),
+    tagGroup: (id) => groups.get(id),
+    segments: segmentResolver(ws.segments, saving ? { override: saving, stack: [saving.id] } : {}),
+  };
 }
 
 /** JSON with object keys sorted at every level: equal documents give equal text. */

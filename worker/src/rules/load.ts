@@ -21,7 +21,12 @@ export async function loadEvalData(db: D1Database, contactId: number, o: LoadOpt
   const stats = o.statsDays > 0 ? lastDaysWindow(o.now, o.statsDays, o.tzOffsetMinutes) : null;
   const events = o.eventsDays > 0 ? lastDaysWindow(o.now, o.eventsDays, o.tzOffsetMinutes) : null;
   const [contact, tags, statRows, eventRows] = await batch(db, [
-    typed<ContactRow>(db.prepare('SELECT * FROM contacts WHERE id = ?').bind(contactId)),
+    // with its department's path: "所属部门及下级" reads it (sf_in_department_tree)
+    typed<ContactRow & { department_path: string | null }>(
+      db
+        .prepare('SELECT c.*, (SELECT path FROM departments WHERE id = c.department_id) AS department_path FROM contacts c WHERE c.id = ?')
+        .bind(contactId),
+    ),
     typed<Pick<ContactTagRow, 'tag_id'>>(db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ?').bind(contactId)),
     typed<Pick<ContactDailyStatRow, 'type' | 'day' | 'count' | 'amount'>>(
       db

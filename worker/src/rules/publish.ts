@@ -13,6 +13,8 @@ import { auditInsert, AuditSql } from '../audit';
 import type { Actor } from '../auth/access';
 import type { SessionUser } from '@shared/api/auth';
 import { graphHash, loadWorkspace, previewContext, type Workspace } from './context';
+import { segmentReferences } from '@shared/rules/segment';
+import { requireVisibleSegments } from '../segments/references';
 import type { SqlContext, SqlFrag } from '@shared/rules/operators';
 import { applyStatements } from './apply';
 import { outboundStatements, sendPendingDeliveries } from '../outbound/rule-deliveries';
@@ -153,6 +155,8 @@ export async function publishRule(
   if (rule.status === 'archived') throw conflict(`Rule ${id} is archived and cannot be published`);
   const draft = parse<unknown>(rule.draft_graph, null);
   await requireRuleRights(db, user, draft);
+  // a condition "in segment X" may name only a segment the publisher can see
+  if (segmentReferences(draft).length) requireVisibleSegments(await loadWorkspace(db), user, draft);
   await requireNotWecomOwned(db, draft);
   if (!step) await requireNoApproval(db, user, ownerPath);
   if ((await graphHash(draft)) !== b.graphHash) {

@@ -16,6 +16,7 @@ import { runBatch, type GroupRow } from '../taxonomy/rows';
 import { settings } from '../taxonomy/settings';
 import { keyCreated } from '../search/keys';
 import { ruleDetail } from '../rules/detail';
+import { draftRuleInsert } from '../rules/create';
 import type { SessionUser } from '@shared/api/auth';
 import type { TagStatus } from '@shared/domain';
 import { checkTagName, findNearDuplicates, type DuplicateReason } from '@shared/tags';
@@ -234,12 +235,15 @@ export async function instantiateTemplate(
   }
   const ruleIndex = statements.length;
   statements.push(
-    db
-      .prepare(
-        `INSERT INTO rules (name, description, department_id, status, draft_graph, created_by, created_at, updated_at)
-         VALUES (?, ?, ?, 'draft', ${graphSql}, ?, ?, ?)`,
-      )
-      .bind(body.name, body.description ?? null, owner.id, JSON.stringify(graph), ...setArgs, user.id, at, at),
+    draftRuleInsert(db, {
+      name: body.name,
+      description: body.description ?? null,
+      departmentId: owner.id,
+      graph,
+      createdBy: user.id,
+      at,
+      graphSql: { sql: graphSql, args: setArgs },
+    }),
   );
   const created = toCreate.map((c) => `${c.group} › ${c.name}`).join('、');
   statements.push(

@@ -5,9 +5,13 @@
  * graph (`expected` lists the action node ids that fire). `data` maps 1:1 onto database rows:
  * `contact` → a `contacts` row, `tags` → `contact_tags`, `stats` → `contact_daily_stats`,
  * `events` → `events`; `event` is the triggering event, `now` / `tzOffsetMinutes` the clock.
+ * `contact.departmentPath` is not a column: the D1 runner stores it as `departments.path` of
+ * the contact's department (and of every department on it), as the loaders join it back.
+ * `segments` are the segments a graph case's "in segment X" conditions name (as stored rows).
  */
 import { contactWithDefaults } from '../contact-defaults';
 import type { EvalData, JsonLogic, RuleGraph } from '../types';
+import type { CompileOptions, SegmentSource } from '../compile';
 import text from './text.json';
 import number from './number.json';
 import date from './date.json';
@@ -19,6 +23,8 @@ import custom from './custom.json';
 import logic from './logic.json';
 import graphs from './graphs.json';
 import bands from './bands.json';
+import departments from './departments.json';
+import segments from './segments.json';
 
 /** 2026-03-15 10:00 in Asia/Shanghai: the default clock of the cases. */
 export const CONFORMANCE_NOW = 1_773_540_000_000;
@@ -29,6 +35,13 @@ export interface ConformanceCase {
   rule: JsonLogic | RuleGraph;
   data: Partial<EvalData> & { contact?: Record<string, unknown> };
   expected: boolean | string[];
+  segments?: SegmentSource[];
+}
+
+/** What a case compiles with: a resolver over its segments (segment references expand them). */
+export function caseCompileOptions(c: ConformanceCase): CompileOptions {
+  const byId = new Map((c.segments ?? []).map((s) => [s.id, s]));
+  return { segments: { get: (id) => byId.get(id) } };
 }
 
 /** Every case, its description prefixed with its file. */
@@ -44,6 +57,8 @@ export const CONFORMANCE_CASES: ConformanceCase[] = Object.entries({
   logic,
   graphs,
   bands,
+  departments,
+  segments,
 }).flatMap(([file, cases]) => (cases as unknown as ConformanceCase[]).map((c) => ({ ...c, description: `${file}: ${c.description}` })));
 
 /** Whether a case's rule is a graph (else a JSON Logic predicate). */
@@ -80,6 +95,8 @@ export function caseData(c: ConformanceCase, id = 1): EvalData {
 export function contactColumns(contact: Record<string, unknown>): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(contact)) {
+    // the department path is `departments.path`, not a contact column: the D1 runner inserts it there
+    if (k === 'departmentPath') continue;
     row[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = k === 'custom' ? JSON.stringify(v) : v;
   }
   return row;

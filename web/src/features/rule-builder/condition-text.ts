@@ -4,6 +4,7 @@ import type { AggregateParams, ConditionSpec } from '@shared/rules/types';
 import { i18n } from '../../app/i18n';
 import { formatFen, formatNumber } from '../../app/format';
 import { departmentName, userName } from './condition-names';
+import { segmentName } from '../segments/segment-options';
 
 const formatDate = (ms: number) => new Date(ms).toLocaleDateString(i18n.global.locale.value, { dateStyle: 'medium' });
 
@@ -58,7 +59,14 @@ export function conditionText(c: ConditionSpec, customFields: readonly CustomFie
   const opText = t(`rules.op.${c.op}`);
   const kind = CONDITION_OPERATORS[c.op]?.value;
   if (kind === 'none' || !f) return `${label} ${opText}`;
+  // "在分群「高价值」中" / "不在分群「高价值」中": the segment's name, never its id ("「…」" until picked)
+  if (kind === 'segment') {
+    const name = typeof c.value === 'number' ? (segmentName(c.value) ?? `#${c.value}`) : '…';
+    return t(c.op === 'not_in_segment' ? 'segmentRef.notInText' : 'segmentRef.inText', { name });
+  }
   if (c.value === undefined || c.value === null || c.value === '') return `${label} ${opText} …`;
+  // "所属部门 属于「华东大区」及其下级部门": says the subtree, so it never reads as "= 华东大区"
+  if (kind === 'department') return t('segmentRef.deptTreeText', { field: label, dept: valueText(f, c.value) });
   if (kind === 'tag' || kind === 'tags') {
     const ids = Array.isArray(c.value) ? (c.value as number[]) : [c.value as number];
     return `${opText} ${ids.map((id) => tag(id)?.name ?? `#${id}`).join('、')}`;

@@ -1,5 +1,5 @@
 import type { RuleNodeKind, ConditionSpec } from '@shared/rules/types';
-import { FIELD_TYPE_OPERATORS, type FieldDef } from '@shared/rules/fields';
+import { fieldOperators, type FieldDef } from '@shared/rules/fields';
 import { NODE_KINDS } from './rule-graph';
 import { OUTBOUND_PRESETS, type OutboundPreset } from './palette';
 
@@ -9,13 +9,16 @@ import { OUTBOUND_PRESETS, type OutboundPreset } from './palette';
  * picker and quick add.
  */
 export function startCondition(f: FieldDef, previous?: ConditionSpec): ConditionSpec {
-  const ops = FIELD_TYPE_OPERATORS[f.type] as readonly string[];
+  const ops = fieldOperators(f) as readonly string[];
   const op = previous && ops.includes(previous.op) ? previous.op : (ops[0] ?? '');
   const next: ConditionSpec = { field: f.key, op };
   if (f.type === 'aggregate') next.params = previous?.params ?? { eventType: f.money ? 'purchase' : 'message', days: 30 };
   if (f.type === 'bucket') next.value = { percent: 10 };
   return next;
 }
+
+/** What a marketer types for a segment condition, in both languages. */
+const SEGMENT_WORDS = ['在分群中', '不在分群中', '分群', 'in segment', 'not in segment', 'segment'];
 
 /** One thing quick add can put on the canvas: a node of a kind, or a condition on a field. */
 export interface QuickAddItem {
@@ -73,7 +76,8 @@ export function quickAddItems(
       field: f.key,
       label: words.field(f),
       hint: words.condition,
-      keys: keysOf(words.field(f), f.key, f.label.zh, f.label.en),
+      // "在分群中" / "不在分群中" / "in segment" find the segment condition however it is asked for
+      keys: keysOf(words.field(f), f.key, f.label.zh, f.label.en, ...(f.type === 'segment' ? SEGMENT_WORDS : [])),
     }));
   return [...nodes, ...presets, ...conditions];
 }

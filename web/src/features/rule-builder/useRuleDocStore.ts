@@ -2,6 +2,7 @@ import type { OutboundPreset } from './palette';
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, toRaw } from 'vue';
 import { compileRule, type CompiledRule } from '@shared/rules/compile';
+import { browserSegmentResolver, loadSegmentOptions, segmentOptions } from '../segments/segment-options';
 import type { RuleError, RuleResult } from '@shared/rules/errors';
 import type { CustomFieldDecl } from '@shared/rules/fields';
 import { DEFAULT_TZ_OFFSET_MINUTES } from '@shared/rules/days';
@@ -217,6 +218,9 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
   };
   const compiled = computed<RuleResult<CompiledRule>>(() => {
     void logicKey.value;
+    void segmentOptions.items;
+    // the segments a reference may name, loaded once when a graph first has one
+    if (!segmentOptions.loaded && logicKey.value.includes('"field":"segment"')) void loadSegmentOptions().catch(() => undefined);
     const tags = tagsStore.tagsById;
     // untracked (raw): a move must not recompile 300 nodes; logicKey says when it matters
     return compileRule(toRaw(graph.value), {
@@ -224,6 +228,8 @@ export const useRuleDocStore = defineStore('ruleDoc', () => {
       tagExists: tags.size ? (id) => tags.get(id)?.status === 'active' : undefined,
       tagGroup: tags.size ? tagGroupOf : undefined,
       segment: mode.value === 'segment',
+      // "in segment X": checked against the segments the viewer may see (the server expands them)
+      segments: browserSegmentResolver(),
     });
   });
   const errors = computed<EditorError[]>(() => {

@@ -33,7 +33,8 @@ async function fetchPreview(
   rolloutPercent: number,
 ): Promise<{ view: PreviewView | null; errors: RuleError[] }> {
   if (mode === 'segment') {
-    const r = await previewSegment({ graph, sampleSize: 20 });
+    // a saved segment's id: a reference back to it shows as a loop on the node
+    const r = await previewSegment({ graph, sampleSize: 20, ...(ruleId ? { segmentId: ruleId } : {}) });
     if (!r.ok) return { view: null, errors: r.errors };
     const counts = { total: r.total, matched: r.size, nodes: r.nodes, edges: r.edges, actions: {}, tags: [], conflicts: [] };
     const view = { total: r.total, matched: r.size, rolloutPercent: 100, graphHash: null, counts, sample: r.sample, logic: r.logic };

@@ -90,7 +90,7 @@ const en: typeof zh = {
       pause: 'Paused a publish plan',
     },
     publish_policy: { update: 'Changed publish approval' },
-    suggestion: { create: 'Requested a learned rule' },
+    suggestion: { create: 'Requested a learned rule', refit: 'Re-learned a rule' },
     destination: {
       create: 'Created destination',
       rotate: 'Rotated signing secret',
@@ -121,6 +121,7 @@ const en: typeof zh = {
       save_draft: 'Saved rule draft',
       from_template: 'Created rule from template',
       from_suggestion: 'Created rule from a learned suggestion',
+      from_refit: 'Drafted a re-learned tree',
       duplicate: 'Duplicated rule',
       publish: 'Published rule',
       restore_version: 'Restored rule version',
@@ -202,6 +203,7 @@ const en: typeof zh = {
         tag: 'Asked to learn a rule for: holds tag “{name}”',
         segment: 'Asked to learn a rule for: in segment “{name}”',
       },
+      refit: 'Re-learned rule “{name}” on fresh data (from suggestion #{suggestion})',
     },
     destination: {
       create: 'Created destination “{name}” ({destinationKind}, {url})',
@@ -274,6 +276,7 @@ const en: typeof zh = {
         tags: 'Created rule “{name}” from template {template}, with new tags {tags}',
       },
       from_suggestion: 'Created draft rule “{name}” from learned suggestion #{suggestion}',
+      from_refit: 'Saved re-learned suggestion #{suggestion} as the draft of rule “{name}”',
       duplicate: 'Duplicated rule “{from}” (#{fromId}) as “{name}”',
       publish: 'Published version {version} of rule “{name}” at {share}%',
       restore_version: 'Restored version {version} of rule “{name}” as the draft',

@@ -35,6 +35,15 @@ const en: typeof zh = {
     below: '< {max}',
     range: '{min} – {max}',
     addBand: 'Add band',
+    caps: {
+      button: 'Caps from the data',
+      percentile: '{p}th percentile',
+      hint: 'Sets each cap from the contacts you can see: {p}% are at or under it, the rest earn the full weight.',
+      done: 'Caps set from {n} contacts; adjust them by hand if you like (undoable).',
+      failed: 'Could not read the data; the caps are unchanged. Try again later.',
+      spread: '{p}th percentile {v} · max {max} · {n} above 0',
+      nonePositive: 'Every visible contact is at 0: the cap stays',
+    },
     why: {
       total: 'Total {n}',
       band: 'Band: {band}',

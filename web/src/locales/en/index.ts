@@ -24,6 +24,7 @@ import templates from './templates';
 import band from './band';
 import learn from './learn';
 import wecomSync from './wecom-sync';
+import segmentRef from './segment-ref';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
 const en: typeof zhCN = {
@@ -52,5 +53,6 @@ const en: typeof zhCN = {
   ...templates,
   ...band,
   ...learn,
+  ...segmentRef,
 };
 export default en;

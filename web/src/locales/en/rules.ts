@@ -60,6 +60,9 @@ const en: typeof zh = {
       contains_any: 'contains any of',
       contains_all: 'contains all of',
       in_rollout: 'in rollout',
+      in_department_tree: 'is in (or below)',
+      in_segment: 'is in segment',
+      not_in_segment: 'is not in segment',
       daysWithin: 'within the last {n} days',
       daysAgo: 'more than {n} days ago',
     },
@@ -148,6 +151,9 @@ const en: typeof zh = {
       weights_sum: 'Weights must add up to 100%',
       bad_bands: 'Bands must meet end to end without overlapping, each with its own tag',
       band_group: 'The bands’ tags must all belong to one exclusive tag group',
+      unknown_segment: 'The segment does not exist, or you cannot see it',
+      segment_cycle: 'Segments refer to each other in a loop',
+      segment_invalid: 'The segment it refers to has errors of its own: fix that first',
     },
     connect: {
       self: 'A node cannot connect to itself',
@@ -241,6 +247,7 @@ const en: typeof zh = {
       trigger: 'Triggering event',
       custom: 'Custom attributes',
       other: 'Other',
+      segment: 'Segments',
     },
     fieldType: {
       text: 'Text',
@@ -252,6 +259,7 @@ const en: typeof zh = {
       aggregate: 'Activity',
       keyword: 'Keywords',
       bucket: 'Bucket',
+      segment: 'Segment',
     },
     shortcuts: {
       select: 'Click to select; drag on empty space to box-select',

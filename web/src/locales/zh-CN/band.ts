@@ -28,6 +28,16 @@ export default {
     below: '< {max}',
     range: '{min} – {max}',
     addBand: '加一段',
+    // caps from the workspace (POST /api/score-calibration)
+    caps: {
+      button: '满分值取自数据',
+      percentile: '第 {p} 百分位',
+      hint: '按你可见的联系人设满分值：{p}% 的人不超过它，其余人拿满分。',
+      done: '已按 {n} 位联系人的数据设好满分值，可再手动调整（可撤销）。',
+      failed: '没能读取数据，满分值未改动，请稍后再试。',
+      spread: '第 {p} 百分位 {v} · 最大 {max} · {n} 人大于 0',
+      nonePositive: '可见联系人都为 0：满分值保持不变',
+    },
     // the why-dialog
     why: {
       total: '总分 {n}',

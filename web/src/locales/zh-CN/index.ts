@@ -23,6 +23,7 @@ import templates from './templates';
 import band from './band';
 import learn from './learn';
 import wecomSync from './wecom-sync';
+import segmentRef from './segment-ref';
 
 /**
  * Simplified Chinese: the product's first language. One module per screen (plus common) so
@@ -54,4 +55,5 @@ export default {
   ...templates,
   ...band,
   ...learn,
+  ...segmentRef,
 };

@@ -1,0 +1,1 @@
+CREATE INDEX `segments_updated_idx` ON `segments` (`updated_at`);
