@@ -120,6 +120,68 @@ describe('WeCom both ways', () => {
       await expect.poll(() => page.getByTestId('wecom-push-stats').textContent()).toContain(`已推送客户${customers.size}`);
       await page.getByTestId('wecom-push').scrollIntoViewIfNeeded();
       await page.screenshot({ path: 'e2e/screenshots/wecom-push-zh.png', fullPage: true });
+
+      // someone removes the corp tag by hand in WeCom (no callback configured): the next backfill
+      // finds it, lists it on the screen and the push takes WeCom back to the rule's result
+      const edited = [...(await simCustomers()).keys()][0]!;
+      const rel = (
+        (await (await fetch(`${simURL}/__sim/corps/${corp.corpid}/contacts?limit=1000`)).json()) as {
+          items: { external_userid: string; follow_users: { userid: string }[] }[];
+        }
+      ).items.find((c) => c.external_userid === edited)!;
+      const edit = await fetch(`${simURL}/__sim/corps/${corp.corpid}/changes/mark-tag`, {
+        method: 'POST',
+        body: JSON.stringify({ userid: rel.follow_users[0]!.userid, external_userid: edited, remove_tag: [corpTag] }),
+      });
+      expect(edit.status).toBe(200);
+      await page.getByTestId('wecom-sync-start').click();
+      await expect.poll(() => page.getByTestId('wecom-sync-status').textContent(), { timeout: 60_000 }).toBe('已完成');
+      await expect
+        .poll(async () => (await simCustomers()).get(edited)!.every((tags) => tags.includes(corpTag)), { timeout: 60_000 })
+        .toBe(true);
+      await page.getByTestId('wecom-overrides-refresh').click();
+      const table = page.getByTestId('wecom-overrides-table');
+      await expect.poll(() => table.textContent(), { timeout: 30_000 }).toContain('被移除');
+      await expect.poll(() => table.textContent()).toContain('重点跟进');
+      await expect.poll(() => table.textContent()).toContain(rel.follow_users[0]!.userid);
+      await expect
+        .poll(
+          async () => {
+            await page.getByTestId('wecom-overrides-refresh').click();
+            return page.locator('[data-testid^="wecom-override-reverted-"]').count();
+          },
+          { timeout: 30_000 },
+        )
+        .toBe(1);
+      const contactLink = page.locator('[data-testid^="wecom-override-contact-"]').first();
+      const contactHref = await contactLink.getAttribute('href');
+      expect(contactHref).toMatch(/^\/contacts\/\d+$/);
+
+      // renaming the mirrored tag renames the corp tag in WeCom (edit_corp_tag), shown as done
+      await call(context, 'PATCH', `/taxonomy/tags/${tag.id}`, { name: '重点跟进客户' });
+      await expect.poll(async () => (await lib()).find((t) => t.id === corpTag)?.name, { timeout: 30_000 }).toBe('重点跟进客户');
+      await page.reload();
+      await expect.poll(() => page.getByTestId(`wecom-tag-op-${tag.id}`).textContent()).toContain('已完成');
+      await expect.poll(() => page.getByTestId(`wecom-tag-op-${tag.id}`).textContent()).toContain('改名为「重点跟进客户」');
+      await page.setViewportSize({ width: 1440, height: 900 });
+      await page.getByTestId('wecom-overrides').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: 'e2e/screenshots/wecom-sync-zh.png' });
+
+      await contactLink.click();
+      await expect.poll(() => page.url()).toContain(contactHref!);
+
+      // the retire dialog says what retiring the mirrored tag does in WeCom, with the customer count
+      await gotoPage(page, `${baseURL}/tags`);
+      const row = page.getByTestId('tag-row').filter({ hasText: '重点跟进客户' });
+      await row.hover();
+      await row.getByTestId('tag-actions').click();
+      await page.locator('[data-testid="tag-action-retire"]:visible').click();
+      const impact = page.getByTestId('retire-dialog').locator('[data-testid^="retire-wecom-"]');
+      await expect.poll(() => impact.textContent()).toContain(`从 ${customers.size} 位客户`);
+      await expect.poll(() => impact.textContent()).toContain(corp.corpid);
+      await page.waitForTimeout(500); // Element Plus fades the dialog in
+      await page.screenshot({ path: 'e2e/screenshots/wecom-retire-zh.png' });
+      await page.keyboard.press('Escape');
       expect(consoleErrors).toEqual([]);
     } finally {
       await close();
@@ -133,6 +195,21 @@ describe('WeCom both ways', () => {
       await expect.poll(() => page.getByTestId('wecom-push').textContent()).toContain('Push to WeCom');
       await expect.poll(() => page.getByTestId('wecom-push-groups').textContent()).toContain('Segflow owns');
       await page.screenshot({ path: 'e2e/screenshots/wecom-push-en.png', fullPage: true });
+      await expect.poll(() => page.getByTestId('wecom-overrides').textContent()).toContain('WeCom edits reverted');
+      await expect.poll(() => page.getByTestId('wecom-overrides-table').textContent()).toContain('removed');
+      await page.setViewportSize({ width: 1440, height: 900 });
+      await page.getByTestId('wecom-overrides').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: 'e2e/screenshots/wecom-sync-en.png' });
+      await gotoPage(page, `${baseURL}/tags`);
+      const row = page.getByTestId('tag-row').filter({ hasText: '重点跟进客户' });
+      await row.hover();
+      await row.getByTestId('tag-actions').click();
+      await page.locator('[data-testid="tag-action-retire"]:visible').click();
+      await expect
+        .poll(() => page.getByTestId('retire-dialog').locator('[data-testid^="retire-wecom-"]').textContent())
+        .toMatch(/leaves \d+ customers/);
+      await page.waitForTimeout(500); // Element Plus fades the dialog in
+      await page.screenshot({ path: 'e2e/screenshots/wecom-retire-en.png' });
       expect(consoleErrors).toEqual([]);
     } finally {
       await close();

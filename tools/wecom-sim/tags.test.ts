@@ -79,6 +79,20 @@ describe('add_corp_tag / edit_corp_tag / del_corp_tag', () => {
     expect((await wecom('externalcontact/edit_corp_tag', { id: g.tag[1].id, name: 'a' })).errcode).toBe(40071);
   });
 
+  it('renames a group unless another group has the name (40071), and answers 40068 for an unknown or deleted id, 40058 past 30 characters', async () => {
+    const { wecom } = setup();
+    const g = (await wecom('externalcontact/add_corp_tag', { group_name: '改名组', tag: [{ name: 'a' }, { name: 'b' }] })).tag_group;
+    expect((await wecom('externalcontact/edit_corp_tag', { id: g.group_id, name: '客户等级' })).errcode).toBe(40071);
+    expect((await wecom('externalcontact/edit_corp_tag', { id: g.group_id, name: '新组名' })).errcode).toBe(0);
+    const lib = await wecom('externalcontact/get_corp_tag_list', { group_id: [g.group_id] });
+    expect(lib.tag_group[0].group_name).toBe('新组名');
+    expect((await wecom('externalcontact/edit_corp_tag', { id: 'etnope', name: 'x' })).errcode).toBe(40068);
+    expect((await wecom('externalcontact/edit_corp_tag', { id: g.tag[0].id, name: '长'.repeat(31) })).errcode).toBe(40058);
+    expect((await wecom('externalcontact/del_corp_tag', { tag_id: [g.tag[0].id] })).errcode).toBe(0);
+    expect((await wecom('externalcontact/edit_corp_tag', { id: g.tag[0].id, name: 'c' })).errcode).toBe(40068);
+    expect((await wecom('externalcontact/del_corp_tag', { tag_id: [g.tag[0].id] })).errcode).toBe(40068);
+  });
+
   it('stops at the corp tag limit (10,000 by default; here set to the seeded 25 + 3) with 40126, creating nothing', async () => {
     const { wecom } = setup({ maxCorpTags: 28 });
     expect((await wecom('externalcontact/add_corp_tag', { group_name: 'A', tag: [{ name: '1' }, { name: '2' }] })).errcode).toBe(0);

@@ -32,6 +32,7 @@ import { fieldValues } from './routes/field-values';
 import { suggestions } from './routes/suggestions';
 import { scoreCalibration } from './routes/score-calibration';
 import { authenticate } from './auth/access';
+import { hintPushesAfterWrites } from './wecom/push/hint';
 
 /**
  * The Segflow API app (the worker entry, worker/src/index.ts, adds the Cron Trigger). Requests under /api/* reach this app (wrangler.toml `run_worker_first`);
@@ -56,6 +57,8 @@ app.use(
 
 // Every route but health, sign-in and webhooks needs a session (and a CSRF token on writes).
 app.use('/api/*', authenticate);
+// A write that changed synced tags hints the WeCom push after it answered (wecom/push/hint.ts).
+app.use('/api/*', hintPushesAfterWrites);
 
 app.route('/api/health', health);
 app.route('/api/auth', auth);

@@ -17,6 +17,7 @@ import { consumeWecomSync, consumeWecomSyncDead } from './wecom/sync/consume';
 import { WECOM_SYNC_DEAD_QUEUE, WECOM_SYNC_QUEUE } from './wecom/sync/message';
 import { consumeSuggestions, consumeSuggestionsDead } from './learn/consume';
 import { SUGGESTIONS_DEAD_QUEUE, SUGGESTIONS_QUEUE } from './learn/message';
+import { hintingAfter } from './wecom/push/hint';
 
 export const QUEUES = {
   intake: 'segflow-intake',
@@ -36,7 +37,8 @@ export const queue: ExportedHandlerQueueHandler<Env> = async (batch, env) => {
     case QUEUES.deliveriesDead:
       return consumeDeadDeliveries(batch as MessageBatch<DeliveryMessage>, env);
     case QUEUES.intake:
-      return consumeIntake(batch, { db: env.DB, env });
+      // rules run on webhook events: a synced tag they change is pushed to WeCom right after (wecom/push/hint.ts)
+      return hintingAfter(env, () => consumeIntake(batch, { db: env.DB, env }));
     case QUEUES.intakeDead:
       return consumeIntakeDead(batch, env);
     case QUEUES.wecomSync:

@@ -418,6 +418,11 @@ const ROUTES: Record<string, Route | 'public'> = {
     policy: superOnly,
     call: (u) => send(u, 'PUT', '/api/wecom/tag-groups/2', { sync: false, policy: 'wecom' }),
   },
+  'GET /api/wecom/connections/:id/overrides': {
+    policy: superOnly,
+    call: async (u) => get(u, `/api/wecom/connections/${await newWecomConnection()}/overrides`),
+  },
+  'GET /api/wecom/tags/:id/retire-impact': { policy: editors, call: (u) => get(u, '/api/wecom/tags/1/retire-impact') },
   'DELETE /api/wecom/connections/:id': {
     policy: superOnly,
     call: async (u) => apiAs(u, `/api/wecom/connections/${await newWecomConnection()}`, { method: 'DELETE' }),

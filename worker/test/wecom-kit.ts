@@ -17,6 +17,8 @@ import { drainPushes } from '../src/wecom/push/push';
 import { mirrorConnection } from '../src/wecom/push/mirror';
 
 const db = env.DB;
+/** A pending push hint that never comes due: the real queue leaves a hand-driven corp alone. */
+export const HINTS_HELD = 8_000_000_000_000_000;
 
 export async function sim<T = any>(path: string, body?: unknown, method = 'POST'): Promise<T> {
   const res = await fetch(`http://wecom.test/__sim${path}`, body === undefined ? undefined : { method, body: JSON.stringify(body) });
@@ -113,8 +115,12 @@ export async function drainQueue(q: ReturnType<typeof fakeQueue>): Promise<numbe
   return n;
 }
 
-/** A corp backfilled into Segflow, with a synced Segflow-owned group of two tags mirrored into it. */
-export async function pulledCorpWithSyncedGroup() {
+/**
+ * A corp backfilled into Segflow, with a synced Segflow-owned group of two tags mirrored into it.
+ * The test drives the WeCom queue by hand, so the real queue's push hints (wecom/push/hint.ts) are
+ * held off for it (a hint counts as pending for ever) unless `hints` is set.
+ */
+export async function pulledCorpWithSyncedGroup(o: { hints?: boolean } = {}) {
   const corp = await seedCorp({ followUsers: 3, contacts: 8 });
   const q = fakeQueue();
   await startSync(q.env, corp.connectionId, { userId: 9001, ip: null }, Date.now());
@@ -129,6 +135,8 @@ export async function pulledCorpWithSyncedGroup() {
   // the push starts after what the backfill wrote
   await drainPushes(q.env, corp.connectionId);
   q.sent.length = 0;
+  if (!o.hints)
+    await db.prepare('UPDATE wecom_push_state SET hint_due_at = ? WHERE connection_id = ?').bind(HINTS_HELD, corp.connectionId).run();
   return { ...corp, q, groupId, ids, wecomId };
 }
 

@@ -243,7 +243,76 @@ export interface WecomPushStatus {
   mirroredAt: number | null;
   /** the latest failed pushes, newest first (at most 20) */
   failed: WecomFailedPush[];
+  /** renames and deletions of mirrored corp tags and groups (edit_corp_tag / del_corp_tag) */
+  tagOps: WecomTagOps;
 }
+
+/** The latest rename or deletion of one mirrored corp tag or group. */
+export interface WecomTagOp {
+  kind: 'group' | 'tag';
+  wecomId: string;
+  segflowId: number;
+  /** the Segflow tag or group's name now (null: gone) */
+  segflowName: string | null;
+  op: 'rename' | 'delete';
+  /** the WeCom name asked for (rename) or deleted */
+  name: string;
+  status: 'queued' | 'done' | 'failed';
+  attempts: number;
+  errcode: number | null;
+  words: WecomErrcodeWords | null;
+  at: number;
+}
+
+export interface WecomTagOps {
+  counts: { queued: number; done: number; failed: number };
+  /** failed first, then the latest (at most 20) */
+  items: WecomTagOp[];
+}
+
+/** What retiring a tag does in WeCom, per connected corp mirroring it. */
+export interface WecomRetireImpact {
+  corps: {
+    connectionId: number;
+    corpId: string;
+    wecomId: string;
+    /** created by this app: del_corp_tag removes it from the customers below; else WeCom keeps it (301002) */
+    deletable: boolean;
+    customers: number;
+    relations: number;
+  }[];
+}
+
+/** One manual WeCom edit of a Segflow-owned corp tag ("Segflow owns"), as the pull found it. */
+export interface WecomOverride {
+  id: number;
+  at: number;
+  contactId: number;
+  contactName: string;
+  /** the follow user (the member's WeCom userid) whose relation was edited */
+  userid: string;
+  tagId: number;
+  tagName: string;
+  /** what the edit in WeCom did */
+  op: 'added' | 'removed';
+  /** when a push brought the relation back; null while pending */
+  revertedAt: number | null;
+}
+
+export interface WecomOverridesPage {
+  items: WecomOverride[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
+
+/** `GET /api/wecom/connections/:id/overrides?page=&pageSize=` */
+export const wecomOverridesQuery = z
+  .object({
+    page: z.coerce.number().int().min(1).max(100_000).default(1),
+    pageSize: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();
 
 export interface WecomPushNowResult {
   createdTags: number;

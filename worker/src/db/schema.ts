@@ -1132,7 +1132,67 @@ export const wecomPushState = sqliteTable('wecom_push_state', {
   mirroredAt: integer('mirrored_at'),
   wecomTagCount: integer('wecom_tag_count'),
   updatedAt: integer('updated_at').notNull(),
+  /**
+   * A push hint (a `drain` message on the WeCom queue) is pending until this time (epoch ms; NULL:
+   * none). At most one per connection at a time, so a burst of tag writes sends one message.
+   */
+  hintDueAt: integer('hint_due_at'),
+  /** The last tag_ledger.id a hint looked at: the next one scans only what came after. */
+  hintSeenId: integer('hint_seen_id').notNull().default(0),
 });
+
+/**
+ * Manual WeCom edits of Segflow-owned corp tags ("Segflow owns"), one row per relation, corp tag
+ * and direction, as the pull found them; `reverted_at` once a push brought the relation back.
+ */
+export const wecomPushOverrides = sqliteTable(
+  'wecom_push_overrides',
+  {
+    id: integer('id').primaryKey(),
+    connectionId: integer('connection_id').notNull(),
+    contactId: integer('contact_id').notNull(),
+    userid: text('userid').notNull(),
+    externalUserid: text('external_userid').notNull(),
+    wecomTagId: text('wecom_tag_id').notNull(),
+    tagId: integer('tag_id').notNull(),
+    /** what the edit in WeCom did to the tag */
+    op: text('op', { enum: ['added', 'removed'] }).notNull(),
+    at: integer('at').notNull(),
+    revertedAt: integer('reverted_at'),
+  },
+  (t) => [
+    index('wecom_push_overrides_list_idx').on(t.connectionId, t.at),
+    index('wecom_push_overrides_relation_idx').on(t.connectionId, t.externalUserid, t.revertedAt),
+    check('wecom_push_overrides_op_check', sql`${t.op} in ('added', 'removed')`),
+  ],
+);
+
+/**
+ * Renames and deletions of mirrored corp tags and groups (edit_corp_tag / del_corp_tag), the
+ * latest per mapped item: queued, done, or failed with WeCom's errcode, for the sync screen.
+ */
+export const wecomTagOps = sqliteTable(
+  'wecom_tag_ops',
+  {
+    connectionId: integer('connection_id').notNull(),
+    kind: text('kind', { enum: ['group', 'tag'] }).notNull(),
+    wecomId: text('wecom_id').notNull(),
+    segflowId: integer('segflow_id').notNull(),
+    op: text('op', { enum: ['rename', 'delete'] }).notNull(),
+    /** the name asked for (rename) or the name deleted */
+    name: text('name').notNull(),
+    status: text('status', { enum: ['queued', 'done', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    errcode: integer('errcode'),
+    errmsg: text('errmsg'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.connectionId, t.kind, t.wecomId] }),
+    index('wecom_tag_ops_status_idx').on(t.connectionId, t.status, t.updatedAt),
+    check('wecom_tag_ops_status_check', sql`${t.status} in ('queued', 'done', 'failed')`),
+  ],
+);
 
 /** The latest push of one contact to one corp: pending, sent, or dead (its errcode), for the sync screen and a retry. */
 export const wecomPushLog = sqliteTable(

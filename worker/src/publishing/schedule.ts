@@ -29,6 +29,7 @@ import { requireNotWecomOwned } from '../wecom/push/policy';
 import { needsApproval } from './approval';
 import { PLAN_SELECT, loadPlan, planItem, stepsOf, type PlanRow, type StoredStep } from './plans';
 import { pausingAlert, pauseStatements } from './ramp';
+import { hintingAfter } from '../wecom/push/hint';
 
 /** The steps with their times in epoch ms: 400 naming the step whose time does not exist or is not in the future. */
 function stepTimes(env: Env, b: CreatePlanBody, now: number): StoredStep[] {
@@ -318,7 +319,8 @@ export async function runDuePlans(env: Env, at: number, only?: number): Promise<
     }
     if (next.at !== null && next.at > at) continue;
     try {
-      await runPlanStep(env, row, at, report);
+      // a step's tags on a synced group reach WeCom right after it, not at the next minute
+      await hintingAfter(env, () => runPlanStep(env, row, at, report));
     } catch (e) {
       // one plan's failure (D1 unavailable mid-way) must not stop the others; the step is retried next tick
       report.errors.push(`plan ${row.id} step ${row.next_step + 1}: ${e instanceof Error ? e.message : String(e)}`);

@@ -41,6 +41,7 @@ import { restoreTag, retireTag } from '../taxonomy/status';
 import { actorOf, ownerDepartment, requireRole } from '../auth/access';
 import { DAY_MS } from '@shared/time';
 import { requireRoomForNewTag } from '../wecom/push/settings';
+import { mirrorTaxonomyChange } from '../wecom/push/tag-ops';
 
 export const taxonomy = new Hono<AppEnv>()
   .get('/config', async (c) => {
@@ -111,7 +112,9 @@ export const taxonomy = new Hono<AppEnv>()
     return c.json(toGroup(inserted.results[0]!, s), 201);
   })
   .patch('/groups/:id', validate('param', idPath), validate('json', updateGroupBody), async (c) => {
-    return c.json(await updateGroup(c.env.DB, settings(c.env), c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
+    const group = await updateGroup(c.env.DB, settings(c.env), c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json'));
+    await mirrorTaxonomyChange(c.env, 'group', group.id); // a mirrored group renamed in WeCom too
+    return c.json(group);
   })
 
   // ---- tags ----
@@ -196,7 +199,9 @@ export const taxonomy = new Hono<AppEnv>()
     return c.json(toTag(inserted.results[0]!), 201);
   })
   .patch('/tags/:id', validate('param', idPath), validate('json', updateTagBody), async (c) => {
-    return c.json(await updateTag(c.env.DB, settings(c.env), c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
+    const tag = await updateTag(c.env.DB, settings(c.env), c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json'));
+    await mirrorTaxonomyChange(c.env, 'tag', tag.id); // a mirrored tag (and those under it) renamed in WeCom too
+    return c.json(tag);
   })
   .get('/tags/:id/usage', validate('param', idPath), async (c) => {
     const { id } = c.req.valid('param');
@@ -218,14 +223,18 @@ export const taxonomy = new Hono<AppEnv>()
     return c.json(body);
   })
   .post('/tags/:id/retire', validate('param', idPath), validate('json', retireTagBody), async (c) => {
-    return c.json(await retireTag(c.env.DB, c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json')));
+    const tag = await retireTag(c.env.DB, c.get('user'), actorOf(c), c.req.valid('param').id, c.req.valid('json'));
+    await mirrorTaxonomyChange(c.env, 'tag', tag.id); // a mirrored tag deleted in WeCom (del_corp_tag)
+    return c.json(tag);
   })
   .post('/tags/:id/restore', validate('param', idPath), validate('json', emptyBody), async (c) => {
     return c.json(await restoreTag(c.env.DB, c.env, c.get('user'), actorOf(c), c.req.valid('param').id));
   })
   .post('/tags/:id/merge', validate('param', idPath), validate('json', mergeTagBody), async (c) => {
     const { id } = c.req.valid('param');
-    return c.json(await mergeTag(c.env.DB, c.get('user'), actorOf(c), id, c.req.valid('json')));
+    const merged = await mergeTag(c.env.DB, c.get('user'), actorOf(c), id, c.req.valid('json'));
+    await mirrorTaxonomyChange(c.env, 'tag', id); // the merged tag is retired: deleted in WeCom too
+    return c.json(merged);
   })
   .get('/retirement-proposals', async (c) => {
     const db = c.env.DB;

@@ -15,12 +15,16 @@ import {
   createWecomConnectionBody,
   updateWecomConnectionBody,
   wecomGroupSettingsBody,
+  wecomOverridesQuery,
   type WecomConnectionSummary,
+  type WecomRetireImpact,
 } from '@shared/api/wecom';
 import { createConnection, deleteConnection, getConnection, listConnections, testConnection, updateConnection } from '../wecom/connection';
 import { resumeSync, startSync, syncState } from '../wecom/sync/runs';
 import { setGroupSettings } from '../wecom/push/settings';
 import { pushNow, pushStatus, retryFailedPushes } from '../wecom/push/status';
+import { listOverrides } from '../wecom/push/overrides';
+import { retireImpact } from '../wecom/push/tag-ops';
 
 const idPath = z.strictObject({
   id: z
@@ -35,7 +39,18 @@ const groupIdPath = z.strictObject({
     .transform(Number),
 });
 
+const tagIdPath = z.strictObject({
+  id: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a tag id')
+    .transform(Number),
+});
+
 export const wecom = new Hono<AppEnv>()
+  // before the super-admin gate: whoever may retire a tag is told what it does in WeCom first
+  .get('/tags/:id/retire-impact', requireRole('dept_admin'), validate('param', tagIdPath), async (c) => {
+    return c.json({ corps: await retireImpact(c.env.DB, c.req.valid('param').id) } satisfies WecomRetireImpact);
+  })
   .use(requireRole('super_admin'))
   .get('/connections', async (c) => {
     const items: WecomConnectionSummary[] = await listConnections(c.env.DB);
@@ -67,6 +82,9 @@ export const wecom = new Hono<AppEnv>()
   })
   .post('/connections/:id/push', validate('param', idPath), validate('json', emptyBody), async (c) => {
     return c.json(await pushNow(c.env, c.req.valid('param').id, actorOf(c), Date.now()));
+  })
+  .get('/connections/:id/overrides', validate('param', idPath), validate('query', wecomOverridesQuery), async (c) => {
+    return c.json(await listOverrides(c.env.DB, c.get('user'), c.req.valid('param').id, c.req.valid('query')));
   })
   .post('/connections/:id/push/retry', validate('param', idPath), validate('json', emptyBody), async (c) => {
     return c.json(await retryFailedPushes(c.env, c.req.valid('param').id, actorOf(c), Date.now()));

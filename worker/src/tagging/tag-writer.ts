@@ -12,6 +12,13 @@
  */
 import type { TagSource } from '@shared/domain';
 
+/**
+ * Tag writes prepared in this isolate whose source is not WeCom. The entry points (a request, a
+ * queue batch, a publish step) compare it before and after, and when it moved they hint the
+ * WeCom push after their commit (wecom/push/hint.ts): a hook, not a dependency of the writer.
+ */
+export const tagWrites = { count: 0 };
+
 /** Who or what makes the change, recorded on every ledger row. */
 export interface TagWriteSource {
   source: TagSource;
@@ -86,7 +93,14 @@ const DISPLACED = `FROM eff e JOIN contact_tags ct ON ct.contact_id = e.contact_
  * removals go first, then additions; of several additions into one exclusive group for a
  * contact the last wins. (Callers pass net changes; this only decides the odd case.)
  */
-export function tagChangeStatements(db: D1Database, changes: TagChange[], src: TagWriteSource): D1PreparedStatement[] {
+export function tagChangeStatements(
+  db: D1Database,
+  changes: TagChange[],
+  src: TagWriteSource,
+  /** the caller knows no tag added is in an exclusive group: the displacement statements are left out */
+  opts: { noExclusive?: boolean } = {},
+): D1PreparedStatement[] {
+  if (src.source !== 'wecom' && changes.length) tagWrites.count++;
   const last = new Map<string, TagChange>();
   for (const ch of changes) {
     const key = `${typeof ch.contactId === 'number' ? ch.contactId : `x:${ch.contactId.externalId}`}|${ch.tagId}`;
@@ -124,14 +138,17 @@ export function tagChangeStatements(db: D1Database, changes: TagChange[], src: T
   }
   if (added.length) {
     const adds = `WITH ${CHANGES_CTE}, ${EFFECTIVE_ADDS_CTE}`;
+    if (!opts.noExclusive)
+      out.push(
+        // exclusive siblings go first, each with its ledger row
+        db
+          .prepare(`${adds} ${ledger(`ct.contact_id, ct.tag_id, 'remove', ?2, e.rule_id, e.rule_version, ?3, ?4, ?5 ${DISPLACED}`)}`)
+          .bind(list, ...who),
+        db
+          .prepare(`${adds} DELETE FROM contact_tags WHERE (contact_id, tag_id) IN (SELECT ct.contact_id, ct.tag_id ${DISPLACED})`)
+          .bind(list),
+      );
     out.push(
-      // exclusive siblings go first, each with its ledger row
-      db
-        .prepare(`${adds} ${ledger(`ct.contact_id, ct.tag_id, 'remove', ?2, e.rule_id, e.rule_version, ?3, ?4, ?5 ${DISPLACED}`)}`)
-        .bind(list, ...who),
-      db
-        .prepare(`${adds} DELETE FROM contact_tags WHERE (contact_id, tag_id) IN (SELECT ct.contact_id, ct.tag_id ${DISPLACED})`)
-        .bind(list),
       db
         .prepare(
           `${adds} ${ledger(`e.contact_id, e.tag_id, 'add', ?2, e.rule_id, e.rule_version, ?3, ?4, ?5 FROM eff e
@@ -162,6 +179,7 @@ export function tagSetStatements(
   op: 'add' | 'remove',
   src: TagWriteSource,
 ): D1PreparedStatement[] {
+  if (src.source !== 'wecom') tagWrites.count++;
   const run = crypto.randomUUID();
   const s = sourceParams(src);
   const t = tagId;

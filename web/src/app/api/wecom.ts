@@ -6,7 +6,9 @@ import type {
   WecomGroupSettings,
   WecomGroupSettingsBody,
   WecomPushNowResult,
+  WecomOverridesPage,
   WecomPushStatus,
+  WecomRetireImpact,
   WecomSyncRun,
   WecomSyncState,
 } from '@shared/api/wecom';
@@ -32,3 +34,9 @@ export const pushWecomNow = (id: number) => apiPost<WecomPushNowResult>(`/wecom/
 export const retryWecomPushes = (id: number) => apiPost<{ requeued: number }>(`/wecom/connections/${id}/push/retry`, {});
 export const setWecomGroupSettings = (groupId: number, body: WecomGroupSettingsBody) =>
   apiPut<WecomGroupSettings>(`/wecom/tag-groups/${groupId}`, body);
+
+/** Manual WeCom edits of Segflow-owned tags, each with the push that reverted it (newest first, paged). */
+export const listWecomOverrides = (id: number, page: number, pageSize: number) =>
+  apiGet<WecomOverridesPage>(`/wecom/connections/${id}/overrides`, { page, pageSize });
+/** What retiring a tag does in WeCom: per connected corp mirroring it, the customers losing the corp tag. */
+export const getWecomRetireImpact = (tagId: number) => apiGet<WecomRetireImpact>(`/wecom/tags/${tagId}/retire-impact`);

@@ -23,6 +23,7 @@ import segmentPage from './segment-page';
 import templates from './templates';
 import band from './band';
 import learn from './learn';
+import wecomSync from './wecom-sync';
 import segmentRef from './segment-ref';
 
 /** English. Typed against zh-CN, so a missing or extra key is a compile error. */
@@ -44,6 +45,7 @@ const en: typeof zhCN = {
   ...security,
   ...outbound,
   ...wecom,
+  ...wecomSync,
   ...home,
   ...alerts,
   ...publishing,

@@ -22,6 +22,7 @@ import segmentPage from './segment-page';
 import templates from './templates';
 import band from './band';
 import learn from './learn';
+import wecomSync from './wecom-sync';
 import segmentRef from './segment-ref';
 
 /**
@@ -46,6 +47,7 @@ export default {
   ...security,
   ...outbound,
   ...wecom,
+  ...wecomSync,
   ...home,
   ...alerts,
   ...publishing,

@@ -40,14 +40,18 @@ const NO_RELATION = 84061;
 const PUSHABLE_TAG = `SELECT m.segflow_id FROM wecom_tag_map m JOIN tags t ON t.id = m.segflow_id JOIN tag_groups g ON g.id = t.group_id
   WHERE m.connection_id = ?1 AND m.kind = 'tag' AND m.deleted_at IS NULL AND g.wecom_policy = 'segflow'`;
 
-/** Segflow-owned tags of the connection: WeCom tag id → Segflow tag id. */
-export async function segflowOwnedTags(db: D1Database, connectionId: number): Promise<Map<string, number>> {
-  const { results } = await db
+/** Segflow-owned tags of the connection: rows of (wecom_id, segflow_id), for a caller's read batch. */
+export function segflowOwnedTagsStatement(db: D1Database, connectionId: number): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT m.wecom_id, m.segflow_id FROM wecom_tag_map m WHERE m.connection_id = ?1 AND m.kind = 'tag' AND m.segflow_id IN (${PUSHABLE_TAG})`,
     )
-    .bind(connectionId)
-    .all<{ wecom_id: string; segflow_id: number }>();
+    .bind(connectionId);
+}
+
+/** Segflow-owned tags of the connection: WeCom tag id → Segflow tag id. */
+export async function segflowOwnedTags(db: D1Database, connectionId: number): Promise<Map<string, number>> {
+  const { results } = await segflowOwnedTagsStatement(db, connectionId).all<{ wecom_id: string; segflow_id: number }>();
   return new Map(results.map((r) => [r.wecom_id, r.segflow_id]));
 }
 
@@ -190,13 +194,29 @@ export async function pushContact(
         .prepare('UPDATE wecom_relations SET tag_ids = ?, synced_at = ? WHERE connection_id = ? AND userid = ? AND external_userid = ?')
         .bind(JSON.stringify(next), now, connectionId, r.userid, r.external_userid),
       db.prepare('UPDATE wecom_push_state SET marked = marked + 1, updated_at = ? WHERE connection_id = ?').bind(now, connectionId),
-      ...(last ? [markLogStatement(db, connectionId, contactId, { status: 'sent' }, now)] : []),
+      ...(last ? doneStatements(db, connectionId, contactId, now) : []),
     ]);
     logged = last;
     out.marked++;
   }
-  if (!logged) await markLog(db, connectionId, contactId, { status: 'sent' }, now);
+  if (!logged) await db.batch(doneStatements(db, connectionId, contactId, now));
   return out;
+}
+
+/**
+ * A push that went through: its log row sent, and the WeCom-side edits of the customer it found
+ * pending reverted (every live relation now holds Segflow's state of the Segflow-owned tags).
+ */
+function doneStatements(db: D1Database, connectionId: number, contactId: number, now: number): D1PreparedStatement[] {
+  return [
+    markLogStatement(db, connectionId, contactId, { status: 'sent' }, now),
+    db
+      .prepare(
+        `UPDATE wecom_push_overrides SET reverted_at = ?3 WHERE connection_id = ?1 AND reverted_at IS NULL
+         AND external_userid = (SELECT external_id FROM contacts WHERE id = ?2)`,
+      )
+      .bind(connectionId, contactId, now),
+  ];
 }
 
 /** The push log row of a contact: sent, or the error of an attempt (still queued; `dead` after the last). */

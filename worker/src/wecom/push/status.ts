@@ -13,6 +13,7 @@ import { WECOM_MAX_CORP_TAGS } from './mapping';
 import { queuePushes } from './push';
 import { listGroupSettings } from './settings';
 import { pushConnection } from './tick';
+import { listTagOps } from './tag-ops';
 
 const FAILED_SHOWN = 20;
 
@@ -45,8 +46,9 @@ async function corpOf(db: D1Database, connectionId: number): Promise<{ corpId: s
 
 export async function pushStatus(db: D1Database, connectionId: number): Promise<WecomPushStatus> {
   await corpOf(db, connectionId);
-  const [groups, [byState, state, failed]] = await Promise.all([
+  const [groups, tagOps, [byState, state, failed]] = await Promise.all([
     listGroupSettings(db, connectionId),
+    listTagOps(db, connectionId),
     db.batch([
       db.prepare('SELECT status, count(*) AS n FROM wecom_push_log WHERE connection_id = ? GROUP BY status').bind(connectionId),
       db.prepare('SELECT * FROM wecom_push_state WHERE connection_id = ?').bind(connectionId),
@@ -71,6 +73,7 @@ export async function pushStatus(db: D1Database, connectionId: number): Promise<
   )[0];
   return {
     groups,
+    tagOps,
     pushes: counts,
     marked: s?.marked ?? 0,
     reverted: s?.reverted ?? 0,

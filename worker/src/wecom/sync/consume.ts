@@ -17,6 +17,8 @@ import { WecomApiError, WecomRateLimitedError } from '../errors';
 import { errcodeWords } from '../words';
 import { markLog, pushContact, type CallGate } from '../push/push';
 import { applyHint } from './hints';
+import { consumeDrainHint } from '../push/hint';
+import { applyTagOp, failTagOp, keepTagOpError } from '../push/tag-ops';
 import { isSyncMessage, sendSync, type WecomSyncMessage } from './message';
 import { failRun, readRun, recordRunError } from './runs';
 import { runSteps } from './step';
@@ -112,6 +114,10 @@ async function consumeOne(msg: Message<unknown>, env: Env, gate: CallGate): Prom
       }
     } else if (body.type === 'hint') {
       await applyHint(env, body.connectionId, body.hint);
+    } else if (body.type === 'drain') {
+      await consumeDrainHint(env, body.connectionId);
+    } else if (body.type === 'tag_op') {
+      await applyTagOp(env, body.connectionId, body.kind, body.wecomId);
     } else {
       await pushContact(env, body.connectionId, body.contactId, Date.now(), gate);
     }
@@ -130,6 +136,7 @@ async function consumeOne(msg: Message<unknown>, env: Env, gate: CallGate): Prom
     console.error(`wecom-sync: ${describe(body)} failed (attempt ${msg.attempts})`, e);
     if (body.type === 'step') await keepError(env.DB, body.runId, e).catch(() => undefined);
     if (body.type === 'push') await keepPushError(env.DB, body.connectionId, body.contactId, 'queued', e).catch(() => undefined);
+    if (body.type === 'tag_op') await keepTagOpError(env.DB, body.connectionId, body.kind, body.wecomId, e).catch(() => undefined);
     msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
   }
 }
@@ -140,6 +147,9 @@ export async function consumeWecomSyncDead(batch: MessageBatch<unknown>, env: En
     if (isSyncMessage(body)) {
       if (body.type === 'step') await failRun(env.DB, body.runId, body.step, Date.now());
       else if (body.type === 'push') await markLog(env.DB, body.connectionId, body.contactId, { status: 'dead' });
+      else if (body.type === 'tag_op') await failTagOp(env.DB, body.connectionId, body.kind, body.wecomId);
+      else if (body.type === 'drain')
+        console.error(`wecom-sync: a push hint of connection ${body.connectionId} failed every attempt (the cron drains)`);
       else console.error(`wecom-sync: hint ${body.hint.id} of connection ${body.connectionId} failed every attempt`);
     }
     msg.ack();
@@ -148,6 +158,8 @@ export async function consumeWecomSyncDead(batch: MessageBatch<unknown>, env: En
 
 function describe(m: WecomSyncMessage): string {
   if (m.type === 'push') return `push of contact ${m.contactId} to connection ${m.connectionId}`;
+  if (m.type === 'drain') return `push hint of connection ${m.connectionId}`;
+  if (m.type === 'tag_op') return `${m.kind} ${m.wecomId} of connection ${m.connectionId} renamed or deleted`;
   return m.type === 'step' ? `run ${m.runId} page ${m.step}` : `hint ${m.hint.id}`;
 }
 

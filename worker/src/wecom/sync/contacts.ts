@@ -14,7 +14,7 @@
 import type { Gender } from '@shared/domain';
 import { contactUpsertStatements, type AttributeKey, type ContactUpsert } from '../../ingest/pipeline';
 import { tagChangeStatements, type TagChange, type TagWriteSource } from '../../tagging/tag-writer';
-import { segflowOwnedTags } from '../push/push';
+import { segflowOwnedTagsStatement } from '../push/push';
 
 /** WeCom-side edits of Segflow-owned tags found by a write: the contacts to push back (revert), and how many (relation, tag) edits. */
 export interface RevertCollector {
@@ -67,7 +67,9 @@ export async function customerStatements(
   const exts = [...new Set([...customers.map((c) => c.external_userid), ...relations.map((r) => r.externalUserid), ...replace])];
   if (!exts.length) return [];
   const extsJson = json(exts);
-  const [contactsRead, relsRead, heldRead] = await db.batch([
+  const incomingTagIds = json([...new Set(relations.flatMap((r) => r.tagIds))]);
+  // one round trip for every read (bench/wecom.ts: a backfill page is mostly D1 round trips)
+  const [contactsRead, relsRead, heldRead, ownedRead, tagMapRead] = await db.batch([
     db.prepare('SELECT id, external_id, name, remark FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))').bind(extsJson),
     db
       .prepare(
@@ -83,12 +85,24 @@ export async function customerStatements(
            AND m.connection_id = ?1 AND m.kind = 'tag' AND m.segflow_id = ct.tag_id AND m.deleted_at IS NULL`,
       )
       .bind(connectionId, extsJson),
+    segflowOwnedTagsStatement(db, connectionId),
+    // the mapped tags of this page's relations, new (the page's) or stored, with whether their group is exclusive
+    db
+      .prepare(
+        `SELECT m.wecom_id, m.segflow_id, coalesce(g.exclusive, 0) AS exclusive FROM wecom_tag_map m
+         LEFT JOIN tags t ON t.id = m.segflow_id LEFT JOIN tag_groups g ON g.id = t.group_id
+         WHERE m.connection_id = ?1 AND m.kind = 'tag' AND m.deleted_at IS NULL
+           AND (m.wecom_id IN (SELECT value FROM json_each(?2))
+             OR m.wecom_id IN (SELECT j.value FROM wecom_relations r, json_each(r.tag_ids) j
+               WHERE +r.connection_id = ?1 AND r.deleted_at IS NULL AND r.external_userid IN (SELECT value FROM json_each(?3))))`,
+      )
+      .bind(connectionId, incomingTagIds, extsJson),
   ]);
   const existing = new Map(
     (contactsRead!.results as { id: number; external_id: string; name: string; remark: string | null }[]).map((r) => [r.external_id, r]),
   );
   const replaced = new Set(replace);
-  const owned = await segflowOwnedTags(db, connectionId);
+  const owned = new Map((ownedRead!.results as { wecom_id: string; segflow_id: number }[]).map((r) => [r.wecom_id, r.segflow_id]));
   const ownedSids = new Set(owned.values());
   // the relations before this write, for the manual edits of Segflow-owned tags
   const oldOwned = new Map<string, Set<string>>();
@@ -103,14 +117,7 @@ export async function customerStatements(
   }
   for (const r of relations) relsOf(r.externalUserid).set(r.userid, r.tagIds);
 
-  const wecomTagIds = [...new Set([...rels.values()].flatMap((m) => [...m.values()].flat()))];
-  const { results: tagMap } = await db
-    .prepare(
-      `SELECT wecom_id, segflow_id FROM wecom_tag_map WHERE connection_id = ? AND kind = 'tag' AND deleted_at IS NULL
-       AND wecom_id IN (SELECT value FROM json_each(?))`,
-    )
-    .bind(connectionId, json(wecomTagIds))
-    .all<{ wecom_id: string; segflow_id: number }>();
+  const tagMap = tagMapRead!.results as { wecom_id: string; segflow_id: number; exclusive: number }[];
   const sidOf = new Map(tagMap.map((t) => [t.wecom_id, t.segflow_id]));
   const held = new Map<string, Set<number>>();
   for (const h of heldRead!.results as { external_id: string; tag_id: number }[]) {
@@ -190,25 +197,45 @@ export async function customerStatements(
     for (const t of have) if (!want.has(t) && !ownedSids.has(t)) changes.push({ contactId, tagId: t, op: 'remove' });
     for (const t of want) if (!have.has(t) && !ownedSids.has(t)) changes.push({ contactId, tagId: t, op: 'add' });
   }
-  if (changes.length) out.push(...tagChangeStatements(db, changes, src));
+  // no exclusive group among the tags added: the writer's displacement statements have nothing to do
+  const exclusive = new Set(tagMap.filter((t) => t.exclusive).map((t) => t.segflow_id));
+  const noExclusive = !changes.some((c) => c.op === 'add' && exclusive.has(c.tagId));
+  if (changes.length) out.push(...tagChangeStatements(db, changes, src, { noExclusive }));
 
   // manual WeCom edits of Segflow-owned tags on relations Segflow knew: counted, their contacts handed back for a revert
   let edits = 0;
   const editedContacts = new Set<number>();
+  // each edit listed too (wecom_push_overrides), for the sync screen's list of reverted edits
+  const listed: { c: number; u: string; x: string; w: string; t: number; o: 'added' | 'removed' }[] = [];
   for (const r of relations) {
     const before = oldOwned.get(`${r.userid}|${r.externalUserid}`);
     const contact = existing.get(r.externalUserid);
     if (!before || !contact) continue;
     const now = new Set(r.tagIds.filter((id) => owned.has(id)));
-    const n = [...now].filter((id) => !before.has(id)).length + [...before].filter((id) => !now.has(id)).length;
+    const added = [...now].filter((id) => !before.has(id));
+    const removed = [...before].filter((id) => !now.has(id));
+    const n = added.length + removed.length;
     if (n) {
       edits += n;
       editedContacts.add(contact.id);
+      for (const [ids, o] of [
+        [added, 'added'],
+        [removed, 'removed'],
+      ] as const)
+        for (const w of ids) listed.push({ c: contact.id, u: r.userid, x: r.externalUserid, w, t: owned.get(w)!, o });
     }
   }
   if (edits && reverts) {
     reverts.edits += edits;
     reverts.contactIds.push(...editedContacts);
+    out.push(
+      db
+        .prepare(
+          `INSERT INTO wecom_push_overrides (connection_id, contact_id, userid, external_userid, wecom_tag_id, tag_id, op, at)
+           SELECT ?1, ${jv('c')}, ${jv('u')}, ${jv('x')}, ${jv('w')}, ${jv('t')}, ${jv('o')}, ?2 FROM json_each(?3) j`,
+        )
+        .bind(connectionId, src.at, json(listed)),
+    );
     out.push(
       db
         .prepare(

@@ -12,7 +12,11 @@ export const WECOM_SYNC_DEAD_QUEUE = 'segflow-wecom-sync-dead';
 export type WecomSyncMessage =
   | { v: 1; type: 'step'; runId: number; step: number }
   | { v: 1; type: 'hint'; connectionId: number; hint: WecomSyncHint }
-  | { v: 1; type: 'push'; connectionId: number; contactId: number };
+  | { v: 1; type: 'push'; connectionId: number; contactId: number }
+  /** a push hint: drain the tag ledger into push messages now, not at the next cron minute (push/hint.ts) */
+  | { v: 1; type: 'drain'; connectionId: number }
+  /** bring one mirrored corp tag or group to Segflow's state: renamed (edit_corp_tag) or deleted (del_corp_tag); push/tag-ops.ts */
+  | { v: 1; type: 'tag_op'; connectionId: number; kind: 'group' | 'tag'; wecomId: string };
 
 export function isSyncMessage(x: unknown): x is WecomSyncMessage {
   if (!x || typeof x !== 'object') return false;
@@ -21,6 +25,9 @@ export function isSyncMessage(x: unknown): x is WecomSyncMessage {
   if (m.type === 'step') return typeof m.runId === 'number' && typeof m.step === 'number';
   if (m.type === 'hint') return typeof m.connectionId === 'number' && !!m.hint && typeof m.hint === 'object';
   if (m.type === 'push') return typeof m.connectionId === 'number' && typeof m.contactId === 'number';
+  if (m.type === 'drain') return typeof m.connectionId === 'number';
+  if (m.type === 'tag_op')
+    return typeof m.connectionId === 'number' && (m.kind === 'group' || m.kind === 'tag') && typeof m.wecomId === 'string';
   return false;
 }
 
