@@ -53,6 +53,26 @@ describe('unwrapCoalesce', () => {
 });
 
 describe('buildPreviewCountPlan', () => {
+  it('groups an aggregate once in a statement that compares it at two thresholds (a learned tree splits one amount twice)', () => {
+    const rule = chain([
+      cond('c1', 'event.amount', 'gte', 20_000, { eventType: 'purchase', days: 60 }),
+      cond('c2', 'event.amount', 'lt', 20_700, { eventType: 'purchase', days: 60 }),
+    ]);
+    const plan = buildPreviewCountPlan(rule, ctx, { rounds: 1 });
+    if (!plan?.ok) throw new Error('no plan');
+    const sql = plan.value.first.statements.map((s) => s.sql).join('\n');
+    // one shared window CTE, two threshold sets read from it, and no second GROUP BY over the rollup
+    expect(sql).toContain('w0 AS MATERIALIZED');
+    expect(sql.match(/FROM w0 /g)?.length).toBe(2);
+    expect(sql.match(/GROUP BY/g)?.length).toBe(1);
+    // one threshold alone keeps filtering while it groups
+    const single = buildPreviewCountPlan(chain([cond('c1', 'event.amount', 'gte', 20_000, { eventType: 'purchase', days: 60 })]), ctx, {
+      rounds: 1,
+    });
+    if (!single?.ok) throw new Error('no plan');
+    expect(single.value.first.statements.map((s) => s.sql).join('\n')).not.toContain('w0');
+  });
+
   it('counts a chain of five conditions with prefix counts, the no-sides by subtraction', () => {
     const plan = buildPreviewCountPlan(chain(five), ctx, { rounds: 1 });
     if (!plan?.ok) throw new Error('no plan');

@@ -191,11 +191,24 @@ function heldWhere(tagId: number): SqlFrag {
   return { sql: 'EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ?)', params: [tagId] };
 }
 
+/**
+ * A MATERIALIZED set a count reads (`aN`). An aggregate comparison's set can also be written over
+ * a shared CTE of the aggregate itself (`wN`: every contact's value in the window): a statement
+ * with two thresholds on one aggregate (a learned tree splits the same 60-day amount at ¥200 and
+ * ¥207) then groups the window once, not once per threshold. A statement with one such set keeps
+ * `body`, which filters while it groups.
+ */
+interface Cte {
+  name: string;
+  body: SqlFrag;
+  shared?: { base: string; baseBody: SqlFrag; body: SqlFrag };
+}
+
 interface Atom {
   /** A WHERE-clause predicate on `contacts c`. */
   where: SqlFrag;
   /** The MATERIALIZED CTEs it reads (`aN`). */
-  ctes: { name: string; body: SqlFrag }[];
+  ctes: Cte[];
   /**
    * `c.id IN aN`: the contacts with qualifying events in the window, few next to all contacts
    * (not `NOT IN aN`, which passes everyone without events).
@@ -284,6 +297,8 @@ class AtomTable {
   readonly testsById: Map<string, CompiledTest>;
   private readonly byKey = new Map<string, number>();
   private ctes = 0;
+  /** The shared CTE name of each aggregate (`AggregateJoin.key`). */
+  private readonly bases = new Map<string, string>();
 
   constructor(
     rule: CompiledRule,
@@ -344,18 +359,27 @@ class AtomTable {
     const zeroPasses =
       LOGIC_OPERATIONS[op]?.js({ contact: {}, now: this.ctx.now, tzOffsetMinutes: this.ctx.tzOffsetMinutes }, 0, ...lits) === true;
     const name = `a${this.ctes++}`;
+    const filter = zeroPasses ? `NOT ${test.sql}` : test.sql;
     const body: SqlFrag = {
-      sql: `SELECT ${join.alias}.cid AS cid FROM (${join.body.sql}) ${join.alias} WHERE ${zeroPasses ? `NOT ${test.sql}` : test.sql}`,
+      sql: `SELECT ${join.alias}.cid AS cid FROM (${join.body.sql}) ${join.alias} WHERE ${filter}`,
       params: [...join.body.params, ...test.params],
     };
+    let base = this.bases.get(join.key);
+    if (!base) this.bases.set(join.key, (base = `w${this.bases.size}`));
+    const shared = {
+      base,
+      baseBody: join.body,
+      body: { sql: `SELECT ${join.alias}.cid AS cid FROM ${base} ${join.alias} WHERE ${filter}`, params: test.params },
+    };
+    const ctes = [{ name, body, shared }];
     if (zeroPasses && top) {
       // A test alone: 1 − (c.id IN the failing set), so its counts are those of the other atoms
       // minus those over the (few) contacts in the set — never a pass over everyone with a probe each.
-      return { where: { sql: `c.id IN ${name}`, params: [] }, ctes: [{ name, body }], inSet: true, negated: true };
+      return { where: { sql: `c.id IN ${name}`, params: [] }, ctes, inSet: true, negated: true };
     }
     return {
       where: { sql: `c.id ${zeroPasses ? 'NOT IN' : 'IN'} ${name}`, params: [] },
-      ctes: [{ name, body }],
+      ctes,
       ...(zeroPasses ? {} : { inSet: true }),
     };
   }
@@ -638,8 +662,18 @@ class CountQueries {
   }
 
   statement(part: CountQuery[]): SqlFrag {
+    const sets = new Map<string, Cte>();
+    for (const q of part) for (const c of q.ctes) sets.set(c.name, c);
+    // an aggregate two sets of this statement read is grouped once, ahead of them
+    const readers = new Map<string, number>();
+    for (const c of sets.values()) if (c.shared) readers.set(c.shared.base, (readers.get(c.shared.base) ?? 0) + 1);
     const withs = new Map<string, SqlFrag>();
-    for (const q of part) for (const c of q.ctes) withs.set(c.name, c.body);
+    for (const c of sets.values()) {
+      if (c.shared && (readers.get(c.shared.base) ?? 0) > 1) {
+        if (!withs.has(c.shared.base)) withs.set(c.shared.base, c.shared.baseBody);
+        withs.set(c.name, c.shared.body);
+      } else withs.set(c.name, c.body);
+    }
     const head = withs.size ? `WITH ${[...withs].map(([name, b]) => `${name} AS MATERIALIZED (${b.sql})`).join(', ')} ` : '';
     const sql = `${head}SELECT ${packCounts(part.map((q) => q.sql))} AS counts`;
     return numberParams(sql, [...[...withs.values()].flatMap((b) => b.params), ...part.flatMap((q) => q.params)]);
@@ -995,7 +1029,7 @@ function countWhen(parts: readonly SqlFrag[]): SqlFrag {
 interface CountQuery {
   sql: string;
   params: unknown[];
-  ctes: { name: string; body: SqlFrag }[];
+  ctes: Cte[];
   /** How many comma-separated counts it yields (default 1). */
   n?: number;
 }
