@@ -756,6 +756,7 @@ const READ_ONLY: Record<string, () => Promise<Res>> = {
   'POST /api/rules/explain': () => api('/api/rules/explain', json({ graph: ruleGraph(), contactId: 3 })),
   'POST /api/segments/preview': () => api('/api/segments/preview', json({ graph: segmentGraph(), sampleSize: 0 })),
   'POST /api/taxonomy/tags/check': () => api('/api/taxonomy/tags/check', json({ name: '美妆', groupId: 2 })),
+  'POST /api/score-calibration': () => api('/api/score-calibration', json({ metrics: [{ field: 'totalSpend' }] })),
 };
 
 const auditCount = async () => (await db.prepare('SELECT COUNT(*) AS n FROM audit_log').first<{ n: number }>())!.n;
