@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:workers';
+import { DEPARTMENT_PATH_SQL } from '@shared/rules/sql';
 import { demoSql } from '@shared/demo';
 import { evalDataFromRows } from '@shared/rules/data';
 import type { GraphVocabulary } from '@shared/rules/random-graph';
@@ -34,9 +35,7 @@ export async function loadDemoContacts(opts: {
   for (let i = 0; i < statements.length; i += 50) await db.batch(statements.slice(i, i + 50).map((s) => db.prepare(s)));
   const [rows, holdings, stats, events, custom, tags] = await Promise.all([
     // as the loaders read a contact: with its department's path (所属部门及下级)
-    db
-      .prepare('SELECT c.*, (SELECT path FROM departments WHERE id = c.department_id) AS department_path FROM contacts c ORDER BY c.id')
-      .all<Record<string, unknown>>(),
+    db.prepare(`SELECT c.*, ${DEPARTMENT_PATH_SQL} AS department_path FROM contacts c ORDER BY c.id`).all<Record<string, unknown>>(),
     db.prepare('SELECT contact_id, tag_id FROM contact_tags').all<{ contact_id: number; tag_id: number }>(),
     db
       .prepare('SELECT contact_id, type, day, count, amount FROM contact_daily_stats')

@@ -452,7 +452,8 @@ function triggerTest(
 }
 
 /** Field types a score can weigh: numbers and aggregates as they are, yes/no as 1 / 0, dates as days since. */
-const SCORE_FIELD_TYPES = new Set(['number', 'aggregate', 'boolean', 'date']);
+/** Field types a score may weigh (a yes/no as 1 / 0, a date as the days since it). */
+export const SCORE_FIELD_TYPES: ReadonlySet<string> = new Set(['number', 'aggregate', 'boolean', 'date']);
 
 /** A score factor's value: the field's, a boolean as 1 / 0 (`sf_bool_number`), a date as days since (`sf_days_since`). */
 export function scoreValueLogic(field: FieldDef, params: ConditionSpec['params']): JsonLogic {

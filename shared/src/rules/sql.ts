@@ -23,13 +23,19 @@ export const D1_MAX_PARAMS = 100;
 /** D1 refuses statements longer than this many bytes (SQLITE_TOOBIG); the SQL is ASCII. */
 export const D1_MAX_STATEMENT_BYTES = 100_000;
 
+/**
+ * A contact's department path on `contacts c` (one primary-key lookup): what "所属部门及下级"
+ * reads, in SQL here and in the JS loaders, which select it `AS department_path`.
+ */
+export const DEPARTMENT_PATH_SQL = '(SELECT path FROM departments WHERE id = c.department_id)';
+
 /** `var` paths the SQL side understands: contact columns by their catalog key. */
 const COLUMN_BY_VAR = new Map<string, string>([
   ...BUILTIN_FIELDS.flatMap((f) => (f.source.kind === 'column' ? [[`contact.${f.key}`, `c.${f.source.column}`] as [string, string]] : [])),
   ['contact.bucket', 'c.bucket'],
   ['contact.id', 'c.id'],
   // the department path the JS loaders join in (`DEPARTMENT_PATH_VAR`): one primary-key lookup
-  ['contact.departmentPath', '(SELECT path FROM departments WHERE id = c.department_id)'],
+  ['contact.departmentPath', DEPARTMENT_PATH_SQL],
 ]);
 const EVENT_PROPS = new Set(['type', 'text', 'channel', 'amount']);
 

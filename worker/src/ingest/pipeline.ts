@@ -17,6 +17,7 @@
  * guard raises, D1 rolls the whole batch back, and the run starts again from step 2 (where
  * the event now reads as a duplicate). Nothing is half-applied and nothing is counted twice.
  */
+import { DEPARTMENT_PATH_SQL } from '@shared/rules/sql';
 import { contactWithDefaults } from '@shared/rules/contact-defaults';
 import { bucketOf, type ContactKind } from '@shared/domain';
 import { dayNumber } from '@shared/time';
@@ -269,7 +270,7 @@ function readStatements(db: D1Database, events: IngestEvent[], unique: number[],
     // with its department's path: "所属部门及下级" reads it (sf_in_department_tree)
     db
       .prepare(
-        'SELECT c.*, (SELECT path FROM departments WHERE id = c.department_id) AS department_path FROM contacts c WHERE c.external_id IN (SELECT value FROM json_each(?))',
+        `SELECT c.*, ${DEPARTMENT_PATH_SQL} AS department_path FROM contacts c WHERE c.external_id IN (SELECT value FROM json_each(?))`,
       )
       .bind(exts),
     db

@@ -34,8 +34,7 @@ import { conflict } from '../rules/detail';
 import { requireRuleRights } from '../rules/rights';
 import { countRule, netPlanOf, ruleScope } from '../rules/rule-preview';
 import { withTag } from './draft';
-import { sendSuggestion } from './message';
-import { markFailed, readSuggestion, toDetail, type SuggestionRow } from './store';
+import { queueOrFail, readSuggestion, toDetail, type SuggestionRow } from './store';
 
 /** A rule is refitted by the cron when its newest fit is older than this. */
 export const REFIT_AFTER_DAYS = 7;
@@ -162,17 +161,7 @@ async function queueRefit(
     }),
   ]);
   const id = insert.meta.last_row_id;
-  try {
-    await sendSuggestion(env, id);
-  } catch (err) {
-    await markFailed(
-      db,
-      id,
-      'job_failed',
-      `The training job could not be queued: ${err instanceof Error ? err.message : String(err)}`,
-      Date.now(),
-    ).run();
-  }
+  await queueOrFail(env, id);
   return id;
 }
 

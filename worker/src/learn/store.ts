@@ -8,6 +8,7 @@ import { parseJsonOr } from '@shared/json';
 import { ApiError } from '../errors';
 import { inScope, outOfScope } from '../auth/access';
 import type { RuleSuggestionRow } from '../db/rows';
+import { sendSuggestion } from './message';
 
 /** A row with its department's path (the scope its contacts come from). */
 export type SuggestionRow = RuleSuggestionRow & { department_path: string | null };
@@ -93,4 +94,17 @@ export function markFailed(db: D1Database, id: number, code: SuggestionErrorCode
        WHERE id = ? AND status IN ('queued', 'running')`,
     )
     .bind(code, error.slice(0, 1000), now, now, id);
+}
+
+/**
+ * Queues a stored suggestion's training job; if the queue refuses it, the suggestion is marked
+ * failed with the reason, so the person sees why instead of a job that never starts.
+ */
+export async function queueOrFail(env: Pick<Env, 'DB' | 'SUGGESTIONS'>, id: number): Promise<void> {
+  try {
+    await sendSuggestion(env, id);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    await markFailed(env.DB, id, 'job_failed', `The training job could not be queued: ${why}`, Date.now()).run();
+  }
 }

@@ -29,8 +29,7 @@ import {
 } from '@shared/api/suggestions';
 import { segmentPredicate, visibleSegment } from '../segments/visible';
 import { draftFromSuggestion } from '../learn/draft';
-import { sendSuggestion } from '../learn/message';
-import { markFailed, readSuggestion, recentSuggestions, toDetail, visibleSuggestion } from '../learn/store';
+import { queueOrFail, readSuggestion, recentSuggestions, toDetail, visibleSuggestion } from '../learn/store';
 import { applyRefit, refitDiff, refitForUser, suggestionsForRule } from '../learn/refit';
 
 /**
@@ -109,17 +108,7 @@ export const suggestions = new Hono<AppEnv>()
       }),
     ]);
     const id = insert.meta.last_row_id;
-    try {
-      await sendSuggestion(c.env, id);
-    } catch (err) {
-      await markFailed(
-        db,
-        id,
-        'job_failed',
-        `The training job could not be queued: ${err instanceof Error ? err.message : String(err)}`,
-        Date.now(),
-      ).run();
-    }
+    await queueOrFail(c.env, id);
     return c.json(toDetail((await readSuggestion(db, id))!, true), 202);
   })
 

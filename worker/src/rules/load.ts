@@ -2,6 +2,7 @@
  * Loads what the JS evaluators read for one contact from D1, in one batch: the contact row, its
  * tag ids, and only as much rollup / raw-event history as the rules' windows need.
  */
+import { DEPARTMENT_PATH_SQL } from '@shared/rules/sql';
 import { lastDaysWindow } from '@shared/rules/days';
 import { evalDataFromRows } from '@shared/rules/data';
 import type { DataNeeds } from '@shared/rules/needs';
@@ -23,9 +24,7 @@ export async function loadEvalData(db: D1Database, contactId: number, o: LoadOpt
   const [contact, tags, statRows, eventRows] = await batch(db, [
     // with its department's path: "所属部门及下级" reads it (sf_in_department_tree)
     typed<ContactRow & { department_path: string | null }>(
-      db
-        .prepare('SELECT c.*, (SELECT path FROM departments WHERE id = c.department_id) AS department_path FROM contacts c WHERE c.id = ?')
-        .bind(contactId),
+      db.prepare(`SELECT c.*, ${DEPARTMENT_PATH_SQL} AS department_path FROM contacts c WHERE c.id = ?`).bind(contactId),
     ),
     typed<Pick<ContactTagRow, 'tag_id'>>(db.prepare('SELECT tag_id FROM contact_tags WHERE contact_id = ?').bind(contactId)),
     typed<Pick<ContactDailyStatRow, 'type' | 'day' | 'count' | 'amount'>>(

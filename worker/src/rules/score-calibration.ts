@@ -5,12 +5,16 @@
  * `toSql`), a missing value counting 0 as `sf_score` counts it, so the numbers describe exactly
  * what the score will read. One statement per factor, all in one batch.
  */
-import { scoreValueLogic } from '@shared/rules/compile';
+import { SCORE_FIELD_TYPES, scoreValueLogic } from '@shared/rules/compile';
 import { fieldCatalog, type CustomFieldDecl } from '@shared/rules/fields';
 import { toSql } from '@shared/rules/sql';
 import type { AggregateJoin, SqlContext, SqlFrag } from '@shared/rules/operators';
-import type { FactorSpread, ScoreCalibrationBody, ScoreCalibrationResponse } from '@shared/api/score-calibration';
-import { DEFAULT_CAP_PERCENTILE } from '@shared/api/score-calibration';
+import {
+  DEFAULT_CAP_PERCENTILE,
+  type FactorSpread,
+  type ScoreCalibrationBody,
+  type ScoreCalibrationResponse,
+} from '@shared/api/score-calibration';
 import { ApiError } from '../errors';
 
 /** A factor the catalog cannot weigh, as the compiler words it for a score node. */
@@ -62,7 +66,7 @@ export async function calibrateScore(
   const statements = body.metrics.map((m, i) => {
     const field = catalog.get(m.field);
     if (!field) throw badFactor(i, m.field, 'is not a field of this workspace');
-    if (!['number', 'aggregate', 'boolean', 'date'].includes(field.type) || field.eventScoped) {
+    if (!SCORE_FIELD_TYPES.has(field.type) || field.eventScoped) {
       throw badFactor(i, m.field, 'cannot be a score factor (a number, a yes/no, a date or an event count is needed)');
     }
     if (field.type === 'aggregate' && !m.params) {
