@@ -76,7 +76,7 @@ const MEASURED_INDEXES = [
   {
     name: 'contacts_rule_cover_idx',
     create:
-      'CREATE INDEX IF NOT EXISTS contacts_rule_cover_idx ON contacts (kind, region, total_spend, last_active_at, owner_user_id, message_count)',
+      'CREATE INDEX IF NOT EXISTS contacts_rule_cover_idx ON contacts (kind, region, total_spend, last_active_at, owner_user_id, message_count, source_channel, gender, device)',
   },
 ];
 

@@ -156,6 +156,36 @@ describe('buildPreviewCountPlan', () => {
     expect(second?.(new Array<number>(size).fill(5)).fills.length).toBe(1);
   });
 
+  it('counts a chain after a test no index can narrow in one pass over that test, and a chain after an indexed test count by count', () => {
+    // a learned tree's first split: source channel (in no index of its own), then region (indexed)
+    const learned = buildPreviewCountPlan(
+      chain([
+        cond('c1', 'sourceChannel', 'in', ['朋友推荐', '企微活动']),
+        cond('c2', 'region', 'in', ['上海', '江苏']),
+        cond('c3', 'gender', 'eq', 'female'),
+      ]),
+      ctx,
+      { nodesOnly: true },
+    );
+    if (!learned?.ok) throw new Error('no plan');
+    const sql = learned.value.first.statements.map((s) => s.sql).join(';');
+    // total, and one pass over c1 counting c1, c1 ∧ c2 and c1 ∧ c2 ∧ c3: never c1 ∧ c2 through the region index
+    expect(learned.value.first.fills.length).toBe(4);
+    expect(sql.match(/FROM contacts c WHERE/g)?.length).toBe(1);
+    expect(sql.match(/sum\(CASE WHEN/g)?.length).toBe(2);
+    expect(sql).toMatch(/FROM contacts c WHERE \(?c\.source_channel IN/);
+    // led by an indexed test, each prefix is its own count (an index may answer it)
+    const indexed = buildPreviewCountPlan(
+      chain([cond('c1', 'region', 'in', ['上海']), cond('c2', 'sourceChannel', 'eq', '朋友推荐')]),
+      ctx,
+      {
+        nodesOnly: true,
+      },
+    );
+    if (!indexed?.ok) throw new Error('no plan');
+    expect(indexed.value.first.statements.map((s) => s.sql).join(';')).not.toContain('sum(CASE WHEN');
+  });
+
   it('merges a short IN list on an id-ordered column value by value, each value once', () => {
     const plan = buildPreviewCountPlan(chain([cond('c1', 'kind', 'in', ['friend', 'wecom_customer', 'friend'])]), ctx, { held: 'merge' });
     if (!plan?.ok) throw new Error('no plan');

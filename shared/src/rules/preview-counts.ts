@@ -232,6 +232,11 @@ interface Atom {
 export const ID_ORDERED_COLUMNS = ['kind', 'owner_user_id', 'department_id', 'last_active_at', 'total_spend'] as const;
 const ID_ORDERED = new RegExp(`^c\\.(${ID_ORDERED_COLUMNS.join('|')}) = \\?$`);
 const ID_ORDERED_IN = new RegExp(`^c\\.(${ID_ORDERED_COLUMNS.join('|')}) IN \\(SELECT value FROM json_each\\(\\?\\)\\)$`);
+/**
+ * Contact columns some index leads with (worker/src/db/schema.ts): a test naming one may be
+ * answered from that index, so a count with it is not a scan and does not serve as a pass base.
+ */
+const INDEXED_COLUMN = /\bc\.(kind|owner_user_id|department_id|last_active_at|total_spend|region|external_id|phone_hash|id_number_hash)\b/;
 /** At most this many values of an IN list are merged one by one (each reads the holders once). */
 const MAX_MERGED_VALUES = 4;
 
@@ -789,15 +794,39 @@ function ridersOf(c: Counts, t: AtomTable, q: CountQueries, banded: Set<number>)
         t.of(monomials[i] as string).filter((a) => a.heldTag !== undefined).length <= 1,
     )
     .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
+  const ride = (i: number, base: number) => {
+    const extra = atomIds(i)
+      .filter((x) => !atomIds(base).includes(x))
+      .map((x) => t.atoms[x] as Atom);
+    riders.set(base, [...(riders.get(base) ?? []), { index: i, extra }]);
+    rides.add(i);
+  };
   for (const i of withSet) {
     const ids = atomIds(i);
     const isHeld = t.of(monomials[i] as string).some((a) => a.heldTag !== undefined);
     const base = bases.find((b) => atomIds(b).every((x) => ids.includes(x)) && (!isHeld || atomIds(b).some((x) => t.atoms[x]?.inSet)));
-    if (base !== undefined) {
-      const extra = ids.filter((x) => !atomIds(base).includes(x)).map((x) => t.atoms[x] as Atom);
-      riders.set(base, [...(riders.get(base) ?? []), { index: i, extra }]);
-      rides.add(i);
-    } else if (!isHeld) bases.push(i);
+    if (base !== undefined) ride(i, base);
+    else if (!isHeld) bases.push(i);
+  }
+  // Plain conjunctions (tests only) over a base no index can narrow: the base is a scan whatever
+  // its form, so a chain's later prefixes ride on it. Counted alone, `source_channel IN (…) AND
+  // region IN (…)` walked the region index and looked up 42% of all contacts (bench/learn.ts).
+  const plain = monomials
+    .map((_m, i) => i)
+    .filter(
+      (i) =>
+        monomials[i] !== '' &&
+        !banded.has(i) &&
+        !rides.has(i) &&
+        t.of(monomials[i] as string).every((a) => a.heldTag === undefined && !a.ctes.length),
+    )
+    .sort((a, b) => atomIds(a).length - atomIds(b).length || a - b);
+  const scanBases: number[] = [];
+  for (const i of plain) {
+    const ids = atomIds(i);
+    const base = scanBases.find((b) => atomIds(b).every((x) => ids.includes(x)));
+    if (base !== undefined) ride(i, base);
+    else if (t.of(monomials[i] as string).every((a) => !INDEXED_COLUMN.test(a.where.sql))) scanBases.push(i);
   }
   // A pass too large for one statement: its counts go back to one query each.
   for (const [base, group] of riders) {

@@ -1,0 +1,2 @@
+DROP INDEX `contacts_rule_cover_idx`;--> statement-breakpoint
+CREATE INDEX `contacts_rule_cover_idx` ON `contacts` (`kind`,`region`,`total_spend`,`last_active_at`,`owner_user_id`,`message_count`,`source_channel`,`gender`,`device`);
