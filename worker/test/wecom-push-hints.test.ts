@@ -213,6 +213,42 @@ describe('renaming and retiring mirrored tags (edit_corp_tag / del_corp_tag thro
     expect(await calls(corp.corpid, 'externalcontact/edit_corp_tag')).toBe(edits);
   });
 
+  it('refuses a new tag, a rename or a move that would make a synced tag’s WeCom name (its path) longer than 30 characters, changing nothing', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const jia = corp.ids.get('甲')!;
+    const child = (await db
+      .prepare(`INSERT INTO tags (group_id, parent_id, level, name) VALUES (?, ?, 2, '季度复购客户') RETURNING id`)
+      .bind(corp.groupId, jia)
+      .first<{ id: number }>())!.id;
+    const before = await db.prepare('SELECT id, name, parent_id FROM tags WHERE group_id = ? ORDER BY id').bind(corp.groupId).all();
+    const edits = await calls(corp.corpid, 'externalcontact/edit_corp_tag');
+    // 「甲」 alone fits in 30 characters (24), but its child's WeCom name 「<24>/季度复购客户」 has 31
+    const long = '高价值客户'.repeat(4) + '近期活跃';
+    const r = await send(`/api/taxonomy/tags/${jia}`, 'PATCH', { name: long });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body).toMatchObject({ error: { code: 'wecom_name_too_long', details: [{ path: 'name' }] } });
+    expect(JSON.stringify(r.body)).toContain(`${long}/季度复购客户`);
+    // a move under a long-named tag: refused on parentId
+    const longParent = (await db
+      .prepare(`INSERT INTO tags (group_id, parent_id, level, name) VALUES (?, NULL, 1, ?) RETURNING id`)
+      .bind(corp.groupId, '很长的一级标签名称'.repeat(3))
+      .first<{ id: number }>())!.id;
+    const m = await send(`/api/taxonomy/tags/${child}`, 'PATCH', { parentId: longParent });
+    expect(m.status, JSON.stringify(m.body)).toBe(409);
+    expect(m.body).toMatchObject({ error: { code: 'wecom_name_too_long', details: [{ path: 'parentId' }] } });
+    // and a new tag there
+    const n = await send('/api/taxonomy/tags', 'POST', { groupId: corp.groupId, parentId: longParent, name: '四个字的' });
+    expect(n.status, JSON.stringify(n.body)).toBe(409);
+    expect(n.body).toMatchObject({ error: { code: 'wecom_name_too_long' } });
+    // nothing changed, nothing was sent to WeCom; a name that fits still goes through
+    await db.prepare('DELETE FROM tags WHERE id = ?').bind(longParent).run();
+    expect(
+      (await db.prepare('SELECT id, name, parent_id FROM tags WHERE group_id = ? ORDER BY id').bind(corp.groupId).all()).results,
+    ).toEqual(before.results);
+    expect(await calls(corp.corpid, 'externalcontact/edit_corp_tag')).toBe(edits);
+    expect((await send(`/api/taxonomy/tags/${jia}`, 'PATCH', { name: `甲短${seq}` })).status).toBe(200);
+  });
+
   it('waits out a 45009 storm on edit_corp_tag without failing the rename', async () => {
     const corp = await pulledCorpWithSyncedGroup();
     const id = corp.ids.get('乙')!;

@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'rate_limited' // too many sign-in failures; retry after the time in `Retry-After`
   | 'confirmation_required' // destructive work: resend with `confirm` naming the count the message states
   | 'conflict'
+  | 'wecom_name_too_long' // a change to a tag group synced to WeCom would give a corp tag a name (its path) over WeCom's 30 characters
   | 'invalid_rule' // a rule graph that does not compile where a valid one is required (publish); details pin node ids
   | 'unavailable' // a service the request needs (the intake queue) refused it for now: retry later
   | 'internal'

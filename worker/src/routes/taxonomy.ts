@@ -35,7 +35,7 @@ import { limitCheck, settings } from '../taxonomy/settings';
 import { checkNewName, nearDuplicates } from '../taxonomy/names';
 import { activeChildren, rulesUsing, segmentsUsing } from '../taxonomy/usage';
 import { mergeTag } from '../taxonomy/merge';
-import { updateTag } from '../taxonomy/tags';
+import { requireWecomNames, updateTag } from '../taxonomy/tags';
 import { updateGroup } from '../taxonomy/groups';
 import { restoreTag, retireTag } from '../taxonomy/status';
 import { actorOf, ownerDepartment, requireRole } from '../auth/access';
@@ -169,6 +169,7 @@ export const taxonomy = new Hono<AppEnv>()
       level = parent.level + 1;
     }
     await checkNewName(db, s, group, b.name, { allowDuplicate: b.allowDuplicate });
+    if (group.wecom_sync) await requireWecomNames(db, group.id, { id: null, name: b.name, parentId: b.parentId ?? null }, 'name');
     await limitCheck(db, s, group);
     await requireRoomForNewTag(db, group);
     const at = Date.now();

@@ -8,6 +8,7 @@ import type { TaxonomySettings } from './settings';
 
 /** A tag group with what decides who may touch it (`GROUP_ACCESS_COLUMNS`). */
 export type GroupRow = Pick<TagGroupRow, 'id' | 'name' | 'description' | 'color' | 'exclusive' | 'max_tags' | 'department_id'> &
+  Partial<Pick<TagGroupRow, 'wecom_sync'>> &
   GroupAccess;
 export type { TagRow };
 

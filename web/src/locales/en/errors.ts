@@ -16,6 +16,8 @@ const en: typeof zh = {
       rate_limited: 'Too many attempts: try again later',
       confirmation_required: 'This is a far-reaching change: confirm how many it affects first (confirm again if the number changed)',
       conflict: 'This conflicts with the current data: refresh and try again',
+      wecom_name_too_long:
+        'This group is synced to WeCom, where a tag is named by its path (parent/tag) of at most 30 characters: choose a shorter name or another place',
       invalid_rule: 'The rule is incomplete or has errors and cannot run: fix what the canvas points out',
       unavailable: 'The service is busy or unavailable for a moment: nothing was changed; try again shortly',
       internal: 'Server error: nothing was changed; try again later',

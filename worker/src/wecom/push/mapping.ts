@@ -41,3 +41,17 @@ export function wecomTagName(path: readonly string[]): string | null {
   const name = path.join('/');
   return fits(name) ? name : null;
 }
+
+/**
+ * What a change of a synced group's tags would make too long for WeCom: each tag given (of any
+ * level, retired ones left out: they are deleted in WeCom) whose path name passes
+ * WECOM_NAME_MAX, with that name. `tags` is the group as it would be after the change.
+ */
+export function namesTooLong(tags: readonly (TagRow & { status?: string })[], only?: ReadonlySet<number>): { id: number; name: string }[] {
+  const byId = new Map(tags.map((t) => [t.id, t]));
+  return tags.flatMap((t) => {
+    if (t.status === 'retired' || (only && !only.has(t.id))) return [];
+    const path = tagPath(t, byId);
+    return wecomTagName(path) === null ? [{ id: t.id, name: path.join('/') }] : [];
+  });
+}
