@@ -198,6 +198,20 @@ describe('renaming and retiring mirrored tags (edit_corp_tag / del_corp_tag thro
     expect(failed.words!['zh-CN']).toMatch(/[\u4e00-\u9fff]/);
     expect((await library(corp.corpid)).tags.find((t) => t.id === failed.wecomId)?.name).toBe('甲');
 
+    // the admin renames their 「丁」 in the console; "retry failed" then asks for the rename again, and it goes through
+    const consoleDing = (await library(corp.corpid)).tags.find((t) => t.name === '丁' && t.id !== failed.wecomId)!;
+    await sim(`/corps/${corp.corpid}/changes/edit-tag`, { id: consoleDing.id, name: `丁旧${seq}` });
+    const retried = await send(`/api/wecom/connections/${corp.connectionId}/push/retry`, 'POST', {});
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(retried.body).toMatchObject({ requeued: 0, tagOps: 1 });
+    await eventually('WeCom shows the rename', async () =>
+      (await library(corp.corpid)).tags.some((t) => t.id === failed.wecomId && t.name === '丁'),
+    );
+    await eventually('the op is done', async () => {
+      const s = (await api<WecomPushStatus>(`/api/wecom/connections/${corp.connectionId}/push`)).body;
+      return s.tagOps.counts.failed === 0 && s.tagOps.items.some((o) => o.wecomId === failed.wecomId && o.status === 'done');
+    });
+
     // a tag adopted from the console (origin wecom): never edited, failed as 301002 without a call
     const edits = await calls(corp.corpid, 'externalcontact/edit_corp_tag');
     await db

@@ -271,7 +271,7 @@ describe('push status, push now and retry (the sync screen)', () => {
     const calls = await markTagCalls(corp.corpid);
     const retried = await send(`/api/wecom/connections/${corp.connectionId}/push/retry`, 'POST', {});
     expect(retried.status, JSON.stringify(retried.body)).toBe(200);
-    expect(retried.body).toEqual({ requeued: 1 });
+    expect(retried.body).toEqual({ requeued: 1, tagOps: 0 });
     await eventually('the retried push is sent', async () => (await pushStatus(corp.connectionId)).pushes.sent === r.queued);
     expect((await pushStatus(corp.connectionId)).pushes).toEqual({ queued: 0, sent: r.queued, dead: 0 });
     expect(await markTagCalls(corp.corpid)).toBe(calls + missing);

@@ -189,9 +189,18 @@ export interface WecomSyncState {
  *
  * - `GET /api/wecom/connections/:id/push` → `WecomPushStatus`;
  * - `POST /api/wecom/connections/:id/push` → `WecomPushNowResult`: mirror and drain now, instead of at the next minute;
- * - `POST /api/wecom/connections/:id/push/retry` → `{ requeued }`: failed pushes sent again;
+ * - `POST /api/wecom/connections/:id/push/retry` → `WecomRetryResult`: failed pushes sent again, and
+ *   failed renames / deletions of mirrored corp tags asked for again;
  * - `PUT /api/wecom/tag-groups/:id` (`wecomGroupSettingsBody`) → `WecomGroupSettings`.
  */
+/** `POST /api/wecom/connections/:id/push/retry`: what was queued again. */
+export interface WecomRetryResult {
+  /** failed pushes (contacts) */
+  requeued: number;
+  /** failed renames / deletions of mirrored corp tags (edit_corp_tag / del_corp_tag) */
+  tagOps: number;
+}
+
 export const wecomGroupSettingsBody = z.strictObject({
   /** 同步到企业微信: the group and its tags are created as corp tags (by this app) in every connected corp. */
   sync: z.boolean({ error: 'must be true or false' }),

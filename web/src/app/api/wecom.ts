@@ -9,6 +9,7 @@ import type {
   WecomOverridesPage,
   WecomPushStatus,
   WecomRetireImpact,
+  WecomRetryResult,
   WecomSyncRun,
   WecomSyncState,
 } from '@shared/api/wecom';
@@ -31,7 +32,7 @@ export const resumeWecomSync = (id: number) => apiPost<WecomSyncRun>(`/wecom/con
 /** The push to WeCom: status (groups with their settings, pushes by state, failed ones), push now, retry failed pushes, a group's settings. */
 export const getWecomPush = (id: number) => apiGet<WecomPushStatus>(`/wecom/connections/${id}/push`);
 export const pushWecomNow = (id: number) => apiPost<WecomPushNowResult>(`/wecom/connections/${id}/push`, {});
-export const retryWecomPushes = (id: number) => apiPost<{ requeued: number }>(`/wecom/connections/${id}/push/retry`, {});
+export const retryWecomPushes = (id: number) => apiPost<WecomRetryResult>(`/wecom/connections/${id}/push/retry`, {});
 export const setWecomGroupSettings = (groupId: number, body: WecomGroupSettingsBody) =>
   apiPut<WecomGroupSettings>(`/wecom/tag-groups/${groupId}`, body);
 

@@ -34,8 +34,8 @@ const en: typeof zh = {
       now: 'Push now',
       nowHint: 'Create missing corp tags and push tag changes now (otherwise it happens every minute)',
       pushed: 'Pushed: {tags} corp tags created, the tags of {contacts} customers queued',
-      retry: 'Retry failed pushes ({n})',
-      retried: '{n} failed pushes queued again',
+      retry: 'Retry failed ({n})',
+      retried: '{n} failed pushes and {ops} corp tag renames / deletions queued again',
       saved: 'WeCom settings of “{name}” saved',
       stats: {
         queued: 'Customers waiting',

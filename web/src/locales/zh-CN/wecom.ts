@@ -33,8 +33,8 @@ export default {
       now: '立即推送',
       nowHint: '现在就创建缺少的企业标签、推送标签变化（否则每分钟自动推送一次）',
       pushed: '已推送：新建 {tags} 个企业标签，{contacts} 位客户的标签进入推送队列',
-      retry: '重试失败的推送（{n}）',
-      retried: '{n} 个失败的推送已重新进入队列',
+      retry: '重试失败项（{n}）',
+      retried: '{n} 个失败的推送、{ops} 个企业标签改名/删除已重新进入队列',
       saved: '已保存标签组「{name}」的企业微信设置',
       stats: {
         queued: '待推送客户',

@@ -1,9 +1,10 @@
 /**
  * What the sync screen shows of the push and the two buttons beside it: the tag groups with their
  * WeCom settings, pushes by state, the failed ones with WeCom's errcode in words; "push now" (the
- * cron's step for one connection, instead of waiting for the minute) and "retry failed pushes".
+ * cron's step for one connection, instead of waiting for the minute) and "retry failed" (pushes,
+ * and renames / deletions of mirrored corp tags).
  */
-import type { WecomFailedPush, WecomPushNowResult, WecomPushStatus } from '@shared/api/wecom';
+import type { WecomFailedPush, WecomPushNowResult, WecomPushStatus, WecomRetryResult } from '@shared/api/wecom';
 import { ApiError } from '../../errors';
 import type { Actor } from '../../auth/access';
 import { auditStatement } from '../../audit';
@@ -13,7 +14,7 @@ import { WECOM_MAX_CORP_TAGS } from './mapping';
 import { queuePushes } from './push';
 import { listGroupSettings } from './settings';
 import { pushConnection } from './tick';
-import { listTagOps } from './tag-ops';
+import { listTagOps, queueTagOps } from './tag-ops';
 
 const FAILED_SHOWN = 20;
 
@@ -133,7 +134,7 @@ export async function pushNow(env: Env, connectionId: number, actor: Actor, now:
 }
 
 /** Failed (dead) pushes sent again: their log rows back to queued, one message per contact. */
-export async function retryFailedPushes(env: Env, connectionId: number, actor: Actor, now: number): Promise<{ requeued: number }> {
+export async function retryFailedPushes(env: Env, connectionId: number, actor: Actor, now: number): Promise<WecomRetryResult> {
   const db = env.DB;
   const { corpId } = await corpOf(db, connectionId);
   const { results } = await db
@@ -161,5 +162,27 @@ export async function retryFailedPushes(env: Env, connectionId: number, actor: A
       at: now,
     }),
   ]);
-  return { requeued: ids.length };
+  return { requeued: ids.length, tagOps: await retryFailedTagOps(env, connectionId, now) };
+}
+
+/**
+ * Failed renames and deletions of mirrored corp tags, asked for again: each item still apart
+ * from WeCom is queued anew (a name WeCom refused, 40071, goes through once the clash is gone in
+ * WeCom's console); a failed op whose item now matches (renamed back) is done. Answers how many
+ * were queued.
+ */
+async function retryFailedTagOps(env: Env, connectionId: number, now: number): Promise<number> {
+  const db = env.DB;
+  const { results } = await db
+    .prepare(`SELECT DISTINCT kind, segflow_id FROM wecom_tag_ops WHERE connection_id = ? AND status = 'failed'`)
+    .bind(connectionId)
+    .all<{ kind: 'group' | 'tag'; segflow_id: number }>();
+  let queued = 0;
+  for (const r of results) queued += await queueTagOps(refusingQueue(env), r.kind, r.segflow_id, now);
+  // what was not queued again has nothing left to do (an op queued above carries `now`, or later if it failed again since)
+  await db
+    .prepare(`UPDATE wecom_tag_ops SET status = 'done', updated_at = ?2 WHERE connection_id = ?1 AND status = 'failed' AND updated_at < ?2`)
+    .bind(connectionId, now)
+    .run();
+  return queued;
 }
