@@ -6,11 +6,12 @@
  * the contact's leaf; edit a threshold in the inspector, preview (the count changes), publish (the
  * tag lands on exactly as many contacts as the preview said, counted in D1), and the rule is live.
  * Then re-learn it: the refit shows who would move against the published version, and saving it
- * as the draft publishes nothing.
+ * as the draft publishes nothing. A tree that is a single leaf (made through the API) shows that
+ * leaf's numbers under the trigger, where it hangs.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
-import { gotoPage, openPage, pickOption, revealNode } from './browser';
+import { apiCall, gotoPage, openPage, pickOption, revealNode } from './browser';
 import { d1Query } from './wrangler';
 
 const baseURL = inject('baseURL');
@@ -21,6 +22,10 @@ beforeAll(() => mkdirSync('e2e/screenshots', { recursive: true }));
 afterAll(async () => {
   for (const close of sessions) await close();
 });
+
+type Leaf = { from: string; handle?: string; heldOut: { n: number; rate: number; lift: number } };
+const badgeText = (l: Leaf) =>
+  `留出集 ${l.heldOut.n.toLocaleString('zh-CN')} 人 · 阳性率 ${(l.heldOut.rate * 100).toFixed(0)}% · 提升 ${l.heldOut.lift.toFixed(1)}×`;
 
 describe('learning a rule from an outcome', () => {
   it('learns "purchases within 30 days" and opens the draft on the canvas with the tree’s nodes', async () => {
@@ -75,16 +80,12 @@ describe('learning a rule from an outcome', () => {
     expect(JSON.parse(s!.rule_ids)).toEqual([ruleId]);
     expect(d1Query<{ n: number }>(persistTo, `select count(*) as n from rule_versions where rule_id = ${ruleId}`)[0]!.n).toBe(0);
 
-    // every leaf that ends under a condition shows its held-out size, rate and lift, as stored
-    type Leaf = { from: string; handle?: string; heldOut: { n: number; rate: number; lift: number } };
+    // every leaf shows its held-out size, rate and lift where it ends, as stored
     const stored = JSON.parse(s!.result) as { leaves: Leaf[]; learned: { precision: number } };
-    const underConditions = stored.leaves.filter((l) => l.handle);
     const badges = page.getByTestId('leaf-badge');
-    await expect.poll(() => badges.count()).toBe(underConditions.length);
-    const badgeText = (l: Leaf) =>
-      `留出集 ${l.heldOut.n.toLocaleString('zh-CN')} 人 · 阳性率 ${(l.heldOut.rate * 100).toFixed(0)}% · 提升 ${l.heldOut.lift.toFixed(1)}×`;
+    await expect.poll(() => badges.count()).toBe(stored.leaves.length);
     const shown = await badges.allInnerTexts();
-    for (const l of underConditions) expect(shown).toContain(badgeText(l));
+    for (const l of stored.leaves) expect(shown).toContain(badgeText(l));
     // the whole rule against the best single condition, beside the exact counts
     await page.getByTestId('tab-preview').click();
     await expect.poll(() => page.getByTestId('learned-precision').innerText()).toContain(`${(stored.learned.precision * 100).toFixed(1)}%`);
@@ -190,4 +191,55 @@ describe('learning a rule from an outcome', () => {
     await page.getByTestId('language-switch').getByText('中文').click();
     expect(consoleErrors).toEqual([]);
   }, 300_000);
+  it('shows a one-leaf tree’s numbers under the trigger, where its only leaf hangs', async () => {
+    const { page, context, consoleErrors, close } = await openPage('zh-CN');
+    sessions.push(close);
+    // an outcome nearly everyone has (spent under ¥1,000), and groups too large to split the seeded
+    // contacts: the tree is its root, a leaf right off the trigger that earns the tag
+    const segment = await apiCall<{ id: number }>(context, 'POST', '/segments', {
+      name: '学习-单叶-低消费',
+      graph: {
+        schemaVersion: 1,
+        nodes: [
+          { id: 'start', kind: 'trigger', trigger: { type: 'schedule', cron: 'segment' } },
+          { id: 'c', kind: 'condition', condition: { field: 'totalSpend', op: 'lt', value: 100_000 } },
+          { id: 'end', kind: 'logic', op: 'or' },
+        ],
+        edges: [
+          { id: 'e1', source: 'start', target: 'c' },
+          { id: 'e2', source: 'c', target: 'end', sourceHandle: 'yes' },
+        ],
+      },
+    });
+    type Detail = { id: number; status: string; result?: { leaves: (Leaf & { actionNodeId: string | null })[] } };
+    const created = await apiCall<Detail>(context, 'POST', '/suggestions', {
+      outcome: { kind: 'segment', segmentId: segment.id },
+      depth: 1,
+      minLeaf: 5_000,
+    });
+    let suggestion = created;
+    await expect
+      .poll(async () => (suggestion = await apiCall<Detail>(context, 'GET', `/suggestions/${created.id}`)).status, { timeout: 90_000 })
+      .toBe('done');
+    const leaves = suggestion.result!.leaves;
+    expect(leaves).toHaveLength(1);
+    expect(leaves[0]!.from).toBe('t');
+    expect(leaves[0]!.handle).toBeUndefined();
+    expect(leaves[0]!.actionNodeId).not.toBeNull();
+    const vip = d1Query<{ id: number }>(persistTo, "select id from tags where name = 'VIP'")[0]!.id;
+    const { ruleId } = await apiCall<{ ruleId: number }>(context, 'POST', `/suggestions/${created.id}/draft`, {
+      name: '低消费客户（单叶）',
+      tagId: vip,
+    });
+
+    await gotoPage(page, `${baseURL}/rules/${ruleId}`);
+    const trigger = page.getByTestId('node-trigger');
+    await trigger.waitFor();
+    expect(await page.getByTestId('node-condition').count()).toBe(0);
+    await expect.poll(() => trigger.getByTestId('leaf-badge').innerText()).toBe(badgeText(leaves[0]!));
+    expect(await page.getByTestId('leaf-badge').count()).toBe(1);
+    await page.mouse.move(5, 895);
+    await page.screenshot({ path: 'e2e/screenshots/learn-one-leaf-zh.png' });
+    expect(consoleErrors).toEqual([]);
+  }, 180_000);
 });

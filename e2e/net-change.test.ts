@@ -97,9 +97,10 @@ describe('Rule editor: actions that collide', () => {
     await page.getByTestId('language-switch').getByText('EN').click();
     const notes = page.getByTestId('action-conflict');
     await expect.poll(() => notes.count(), { timeout: 20_000 }).toBe(2);
-    expect(await notes.nth(0).innerText()).toBe(
-      `${both.toLocaleString('en')} contacts reach both “add 待跟进” and “remove 待跟进”: the removal wins`,
-    );
+    // the English messages arrive on the first switch (a chunk of their own): wait for the words
+    await expect
+      .poll(() => notes.nth(0).innerText())
+      .toBe(`${both.toLocaleString('en')} contacts reach both “add 待跟进” and “remove 待跟进”: the removal wins`);
     await page.getByTestId('auto-layout').click();
     await page.screenshot({ path: 'e2e/screenshots/net-change-canvas-en.png' });
     await page.getByTestId('publish').click();

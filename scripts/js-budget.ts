@@ -3,7 +3,9 @@
  * to show the sign-in page and then the home after signing in, read from the build's chunk graph
  * (web/dist/.vite/manifest.json): the entry, the sign-in and home route chunks and everything
  * they import statically. What those screens import dynamically (the home's ECharts charts) is
- * listed apart: it arrives after the first screen is drawn. Each file is gzipped at zlib's default
+ * listed apart: it arrives after the first screen is drawn. So is every language but zh-CN (the
+ * default, in the bundle): web/src/app/i18n.ts fetches it before the app mounts for a reader of
+ * that language, whose first screen is the two added. Each file is gzipped at zlib's default
  * level, as a CDN would serve it.
  *
  *   npm run build && npm run budget      prints the table; exits 1 over the budget
@@ -36,9 +38,13 @@ export interface Budget {
   first: BudgetFile[];
   /** Loaded by the first screens afterwards (dynamic imports: the charts). */
   after: BudgetFile[];
+  /** Each language loaded on demand (`src/locales/<lang>/index.ts`): what it adds to the first screen. */
+  locales: { locale: string; files: BudgetFile[]; kb: number }[];
   firstKB: number;
   afterKB: number;
 }
+
+const LAZY_LOCALE = /^src\/locales\/([^/]+)\/index\.ts$/;
 
 export function measureBudget(dist = 'web/dist'): Budget {
   const manifest = JSON.parse(readFileSync(join(dist, '.vite/manifest.json'), 'utf8')) as Record<string, Chunk>;
@@ -57,7 +63,8 @@ export function measureBudget(dist = 'web/dist'): Budget {
   // the entry's dynamic imports are the other routes; only the first screens' own lazy parts count
   const routes = new Set(manifest['index.html']!.dynamicImports ?? []);
   const lazy = [...first].flatMap((k) => manifest[k]!.dynamicImports ?? []).filter((k) => !routes.has(k));
-  const after = [...closure(lazy)].filter((k) => !first.has(k));
+  const localeKeys = lazy.filter((k) => LAZY_LOCALE.test(k));
+  const after = [...closure(lazy.filter((k) => !LAZY_LOCALE.test(k)))].filter((k) => !first.has(k));
   const size = (key: string): BudgetFile => {
     const file = manifest[key]!.file;
     const body = readFileSync(join(dist, file));
@@ -67,7 +74,11 @@ export function measureBudget(dist = 'web/dist'): Budget {
   const firstFiles = files(first);
   const afterFiles = files(after);
   const kb = (list: BudgetFile[]) => list.reduce((n, f) => n + f.gzip, 0) / 1024;
-  return { first: firstFiles, after: afterFiles, firstKB: kb(firstFiles), afterKB: kb(afterFiles) };
+  const locales = localeKeys.map((key) => {
+    const own = files([...closure([key])].filter((k) => !first.has(k)));
+    return { locale: LAZY_LOCALE.exec(key)![1]!, files: own, kb: kb(own) };
+  });
+  return { first: firstFiles, after: afterFiles, locales, firstKB: kb(firstFiles), afterKB: kb(afterFiles) };
 }
 
 export function formatBudget(b: Budget): string {
@@ -78,6 +89,10 @@ export function formatBudget(b: Budget): string {
     ...b.first.map(row),
     `after the first screen is drawn (its charts): ${b.after.length} files, ${b.afterKB.toFixed(1)} KB gzip`,
     ...b.after.map(row),
+    ...b.locales.flatMap((l) => [
+      `another language, fetched before the first screen only by its readers: ${l.locale} adds ${l.kb.toFixed(1)} KB gzip (first screen in ${l.locale}: ${(b.firstKB + l.kb).toFixed(1)} KB)`,
+      ...l.files.map(row),
+    ]),
   ].join('\n');
 }
 

@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 // the app's i18n reads the saved language and the browser's at import: a browser's globals, here in Node
 vi.stubGlobal('localStorage', { getItem: () => 'zh-CN', setItem: () => undefined });
 vi.stubGlobal('navigator', { languages: ['zh-CN'], language: 'zh-CN' });
-const { i18n } = await import('../src/app/i18n');
+const { i18n, loadMessages } = await import('../src/app/i18n');
+// en is a chunk of its own, fetched when someone picks it (web/src/app/i18n.ts)
+await loadMessages('en');
 const { conditionText, opLabel } = await import('../src/features/rule-builder/condition-text');
 const { conditionNames } = await import('../src/features/rule-builder/condition-names');
 const { parseDays } = await import('../src/features/rule-builder/day-window');
