@@ -124,10 +124,12 @@ export async function customerStatements(
     (held.get(h.external_id) ?? held.set(h.external_id, new Set()).get(h.external_id)!).add(h.tag_id);
   }
 
-  // contacts: through the webhook pipeline's upsert
+  // contacts: through the webhook pipeline's upsert (each customer's relations by a map: a page has ~1,000 of each)
+  const relationsOf = new Map<string, WecomRelationIn[]>();
+  for (const r of relations) (relationsOf.get(r.externalUserid) ?? relationsOf.set(r.externalUserid, []).get(r.externalUserid)!).push(r);
   const upserts: ContactUpsert[] = customers.map((c) => {
     const before = existing.get(c.external_userid);
-    const own = relations.filter((r) => r.externalUserid === c.external_userid);
+    const own = relationsOf.get(c.external_userid) ?? [];
     const attrs: Partial<Record<AttributeKey, string>> = {};
     if (!before) attrs.kind = 'wecom_customer';
     if (c.name) attrs.name = c.name.slice(0, 200);
@@ -187,9 +189,10 @@ export async function customerStatements(
 
   // tags: the union over the relations, against what the contact holds of this corp's mapped tags
   const changes: TagChange[] = [];
+  const given = new Set(customers.map((c) => c.external_userid));
   for (const ext of exts) {
     const before = existing.get(ext);
-    if (!before && !customers.some((c) => c.external_userid === ext)) continue;
+    if (!before && !given.has(ext)) continue;
     const want = new Set<number>();
     for (const ids of rels.get(ext)?.values() ?? []) for (const id of ids) if (sidOf.has(id)) want.add(sidOf.get(id)!);
     const have = held.get(ext) ?? new Set<number>();
