@@ -63,6 +63,8 @@ export async function customerStatements(
   src: TagWriteSource,
   replace: string[] = [],
   reverts?: RevertCollector,
+  /** `since` given: `unseen` is set to how many of `customers` had no live relation synced at or after it (a backfill's customer count) */
+  seen?: { since: number; unseen?: number },
 ): Promise<D1PreparedStatement[]> {
   const exts = [...new Set([...customers.map((c) => c.external_userid), ...relations.map((r) => r.externalUserid), ...replace])];
   if (!exts.length) return [];
@@ -73,7 +75,7 @@ export async function customerStatements(
     db.prepare('SELECT id, external_id, name, remark FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))').bind(extsJson),
     db
       .prepare(
-        `SELECT userid, external_userid, tag_ids FROM wecom_relations
+        `SELECT userid, external_userid, tag_ids, synced_at FROM wecom_relations
          WHERE +connection_id = ? AND deleted_at IS NULL AND external_userid IN (SELECT value FROM json_each(?))`,
       )
       .bind(connectionId, extsJson),
@@ -108,6 +110,12 @@ export async function customerStatements(
   const oldOwned = new Map<string, Set<string>>();
   for (const r of relsRead!.results as { userid: string; external_userid: string; tag_ids: string }[]) {
     oldOwned.set(`${r.userid}|${r.external_userid}`, new Set((JSON.parse(r.tag_ids) as string[]).filter((id) => owned.has(id))));
+  }
+  if (seen) {
+    const synced = new Set<string>();
+    for (const r of relsRead!.results as { external_userid: string; synced_at: number }[])
+      if (r.synced_at >= seen.since) synced.add(r.external_userid);
+    seen.unseen = customers.filter((c) => !synced.has(c.external_userid)).length;
   }
   // the relations after this write, per customer
   const rels = new Map<string, Map<string, string[]>>();
