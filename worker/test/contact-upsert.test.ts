@@ -55,6 +55,7 @@ describe('contactUpsertStatements', () => {
       ),
     );
     const old = (await row('up_old'))!;
+    // the existing one between the new ones: its rename's trigger runs mid-UPDATE, and must not make the rows after it look missed
     const rows: ContactUpsert[] = [
       {
         externalId: 'up_new1',
@@ -62,13 +63,13 @@ describe('contactUpsertStatements', () => {
         attrs: { kind: 'wecom_customer', name: '张丽坤', gender: 'female', remark: '张总-华东采购' },
         keys: { name: '张丽坤', remark: '张总-华东采购' },
       },
-      { externalId: 'up_new2', isNew: true, attrs: { gender: 'male' }, keys: { name: 'up_new2', remark: null } },
       {
         externalId: 'up_old',
         isNew: false,
         attrs: { name: '王丽', remark: '老客户', sourceChannel: 'qr-1' },
         keys: { name: '王丽', remark: '老客户' },
       },
+      { externalId: 'up_new2', isNew: true, attrs: { gender: 'male' }, keys: { name: 'up_new2', remark: null } },
     ];
     const res = await db.batch(contactUpsertStatements(db, rows, 'friend', NOW + 1));
     // (D1's `changes` counts trigger rows: each insert and rename queues its contact for keying)
