@@ -629,15 +629,19 @@ export function contactUpsertStatements(
     );
   }
   // Attributes the sender sent, last value wins (also for a contact a concurrent request created).
+  // A new contact's attributes were all written by the INSERT just before: it is updated only when
+  // that INSERT did not insert every new contact (`changes()` still counts the INSERT's rows here,
+  // the statement right before; a concurrent writer made one of them), instead of rewriting
+  // (and re-indexing) every row a WeCom backfill page just inserted (bench/wecom.ts).
   const withAttrs = rows.filter((c) => Object.keys(c.attrs).length > 0);
   if (withAttrs.length) {
     out.push(
       db
         .prepare(
           `UPDATE contacts SET ${ATTRIBUTE_COLUMNS.map(([k, col]) => `${col} = COALESCE(${jv(k)}, contacts.${col})`).join(', ')}
-           FROM json_each(?) j WHERE contacts.external_id = ${jv('ext')}`,
+           FROM json_each(?1) j WHERE contacts.external_id = ${jv('ext')} AND (${jv('n')} IS NULL OR changes() < ?2)`,
         )
-        .bind(json(withAttrs.map((c) => ({ ...c.attrs, ext: c.externalId })))),
+        .bind(json(withAttrs.map((c) => ({ ...c.attrs, ext: c.externalId, ...(c.isNew ? { n: 1 } : {}) }))), created.length),
     );
   }
   out.push(

@@ -63,6 +63,8 @@ export async function customerStatements(
   src: TagWriteSource,
   replace: string[] = [],
   reverts?: RevertCollector,
+  /** `since` given: `unseen` is set to how many of `customers` had no live relation synced at or after it (a backfill's customer count) */
+  seen?: { since: number; unseen?: number },
 ): Promise<D1PreparedStatement[]> {
   const exts = [...new Set([...customers.map((c) => c.external_userid), ...relations.map((r) => r.externalUserid), ...replace])];
   if (!exts.length) return [];
@@ -73,7 +75,7 @@ export async function customerStatements(
     db.prepare('SELECT id, external_id, name, remark FROM contacts WHERE external_id IN (SELECT value FROM json_each(?))').bind(extsJson),
     db
       .prepare(
-        `SELECT userid, external_userid, tag_ids FROM wecom_relations
+        `SELECT userid, external_userid, tag_ids, synced_at FROM wecom_relations
          WHERE +connection_id = ? AND deleted_at IS NULL AND external_userid IN (SELECT value FROM json_each(?))`,
       )
       .bind(connectionId, extsJson),
@@ -109,6 +111,12 @@ export async function customerStatements(
   for (const r of relsRead!.results as { userid: string; external_userid: string; tag_ids: string }[]) {
     oldOwned.set(`${r.userid}|${r.external_userid}`, new Set((JSON.parse(r.tag_ids) as string[]).filter((id) => owned.has(id))));
   }
+  if (seen) {
+    const synced = new Set<string>();
+    for (const r of relsRead!.results as { external_userid: string; synced_at: number }[])
+      if (r.synced_at >= seen.since) synced.add(r.external_userid);
+    seen.unseen = customers.filter((c) => !synced.has(c.external_userid)).length;
+  }
   // the relations after this write, per customer
   const rels = new Map<string, Map<string, string[]>>();
   const relsOf = (ext: string) => rels.get(ext) ?? rels.set(ext, new Map()).get(ext)!;
@@ -124,10 +132,12 @@ export async function customerStatements(
     (held.get(h.external_id) ?? held.set(h.external_id, new Set()).get(h.external_id)!).add(h.tag_id);
   }
 
-  // contacts: through the webhook pipeline's upsert
+  // contacts: through the webhook pipeline's upsert (each customer's relations by a map: a page has ~1,000 of each)
+  const relationsOf = new Map<string, WecomRelationIn[]>();
+  for (const r of relations) (relationsOf.get(r.externalUserid) ?? relationsOf.set(r.externalUserid, []).get(r.externalUserid)!).push(r);
   const upserts: ContactUpsert[] = customers.map((c) => {
     const before = existing.get(c.external_userid);
-    const own = relations.filter((r) => r.externalUserid === c.external_userid);
+    const own = relationsOf.get(c.external_userid) ?? [];
     const attrs: Partial<Record<AttributeKey, string>> = {};
     if (!before) attrs.kind = 'wecom_customer';
     if (c.name) attrs.name = c.name.slice(0, 200);
@@ -187,9 +197,10 @@ export async function customerStatements(
 
   // tags: the union over the relations, against what the contact holds of this corp's mapped tags
   const changes: TagChange[] = [];
+  const given = new Set(customers.map((c) => c.external_userid));
   for (const ext of exts) {
     const before = existing.get(ext);
-    if (!before && !customers.some((c) => c.external_userid === ext)) continue;
+    if (!before && !given.has(ext)) continue;
     const want = new Set<number>();
     for (const ids of rels.get(ext)?.values() ?? []) for (const id of ids) if (sidOf.has(id)) want.add(sidOf.get(id)!);
     const have = held.get(ext) ?? new Set<number>();

@@ -269,18 +269,13 @@ async function planPage(
       const relations = items.map((i) => relationOf(i.external_contact.external_userid, i.follow_info));
       // WeCom-side edits of Segflow-owned tags this page finds: reverted by pushes once the page has written
       const reverts: RevertCollector = { contactIds: [], edits: 0 };
-      const writes = await customerStatements(db, run.connection_id, customers, relations, src, [], reverts);
+      // customers: distinct ones with a live relation synced by this run, counted as pages write them (the
+      // ones of this page no earlier page of the run wrote, from the read the write makes anyway; a count
+      // over the whole table per page grew with the corp, a count query of its own per page cost a round trip)
+      const seen: { since: number; unseen?: number } = { since: run.started_at };
+      const writes = await customerStatements(db, run.connection_id, customers, relations, src, [], reverts, seen);
       const sliceDone = next === '';
       const lastSlice = results.length < USERS_PER_SLICE;
-      // customers: distinct ones with a live relation synced by this run, counted as pages write them (the
-      // ones of this page no earlier page of the run wrote; a count over the whole table per page grew with the corp)
-      const fresh = await db
-        .prepare(
-          `SELECT count(*) AS n FROM json_each(?1) WHERE NOT EXISTS (SELECT 1 FROM wecom_relations r
-             WHERE r.external_userid = value AND +r.connection_id = ?2 AND r.deleted_at IS NULL AND r.synced_at >= ?3)`,
-        )
-        .bind(JSON.stringify(customers.map((c) => c.external_userid)), run.connection_id, run.started_at)
-        .first<number>('n');
       return {
         writes,
         set: sliceDone
@@ -288,7 +283,7 @@ async function planPage(
             ? { phase: 'chats', cursor: '', user_offset: 0 }
             : { cursor: '', user_offset: run.user_offset + USERS_PER_SLICE }
           : { cursor: next },
-        add: { relations: relations.length, customers: fresh ?? 0 },
+        add: { relations: relations.length, customers: seen.unseen ?? 0 },
         after: () => queuePushes(queue, run.connection_id, reverts.contactIds),
         ...(prefetch ? { prefetch } : {}),
       };
