@@ -106,7 +106,7 @@ describe('WeCom both ways', () => {
       const lib = async () =>
         (
           (await (await fetch(`${simURL}/__sim/corps/${corp.corpid}/tags`)).json()) as {
-            tags: { id: string; name: string; deleted?: boolean }[];
+            tags: { id: string; group_id: string; name: string; deleted?: boolean }[];
           }
         ).tags;
       await expect.poll(async () => (await lib()).filter((t) => t.name === '重点跟进' && !t.deleted).length).toBe(1);
@@ -166,6 +166,33 @@ describe('WeCom both ways', () => {
       await page.setViewportSize({ width: 1440, height: 900 });
       await page.getByTestId('wecom-overrides').scrollIntoViewIfNeeded();
       await page.screenshot({ path: 'e2e/screenshots/wecom-sync-zh.png' });
+
+      // an admin adds 「重点客户」 to the group in WeCom's console: renaming ours to it is refused by
+      // WeCom (40071), shown failed with a retry; once the admin renames theirs, the retry goes through
+      const clash = await fetch(`${simURL}/__sim/corps/${corp.corpid}/changes/create-tag`, {
+        method: 'POST',
+        body: JSON.stringify({ group_id: (await lib()).find((t) => t.id === corpTag)!.group_id, tag: [{ name: '重点客户' }] }),
+      });
+      expect(clash.status).toBe(200);
+      await call(context, 'PATCH', `/taxonomy/tags/${tag.id}`, { name: '重点客户', allowDuplicate: true });
+      await page.reload();
+      const retry = page.getByTestId('wecom-push-retry');
+      await expect.poll(() => page.getByTestId(`wecom-tag-op-${tag.id}`).textContent(), { timeout: 30_000 }).toContain('40071');
+      await expect.poll(() => retry.textContent()).toContain('重试失败项（1）');
+      await page.getByTestId('wecom-tag-ops').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: 'e2e/screenshots/wecom-tag-op-failed-zh.png' });
+      const theirs = (await lib()).find((t) => t.name === '重点客户' && t.id !== corpTag)!;
+      await fetch(`${simURL}/__sim/corps/${corp.corpid}/changes/edit-tag`, {
+        method: 'POST',
+        body: JSON.stringify({ id: theirs.id, name: '重点客户（旧）' }),
+      });
+      await page.getByTestId('wecom-tag-ops-retry').click(); // beside the failed op (the panel's toolbar has the same)
+      await expect.poll(async () => (await lib()).find((t) => t.id === corpTag)?.name, { timeout: 30_000 }).toBe('重点客户');
+      await page.reload();
+      await expect.poll(() => page.getByTestId(`wecom-tag-op-${tag.id}`).textContent(), { timeout: 30_000 }).toContain('已完成');
+      await expect.poll(() => retry.count()).toBe(0);
+      await call(context, 'PATCH', `/taxonomy/tags/${tag.id}`, { name: '重点跟进客户' });
+      await expect.poll(async () => (await lib()).find((t) => t.id === corpTag)?.name, { timeout: 30_000 }).toBe('重点跟进客户');
 
       await contactLink.click();
       await expect.poll(() => page.url()).toContain(contactHref!);

@@ -7,6 +7,8 @@ export default {
       kinds: { tag: 'Tag', group: 'Tag group' },
       ops: { rename: 'renamed to “{name}”', delete: 'deleted “{name}”' },
       status: { queued: 'Queued', done: 'Done', failed: 'Failed' },
+      retry: 'Retry failed operations',
+      retryHint: 'Clear the clash in WeCom’s admin console first (e.g. a tag of the same name), then retry',
     },
     overrides: {
       title: 'WeCom edits reverted',

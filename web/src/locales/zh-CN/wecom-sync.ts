@@ -7,6 +7,8 @@ export default {
       kinds: { tag: '标签', group: '标签组' },
       ops: { rename: '改名为「{name}」', delete: '删除「{name}」' },
       status: { queued: '排队中', done: '已完成', failed: '失败' },
+      retry: '重试失败的操作',
+      retryHint: '在企业微信后台消除冲突（如同名标签）后重试',
     },
     overrides: {
       title: '已纠正的企业微信手动修改',
