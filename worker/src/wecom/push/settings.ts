@@ -9,7 +9,7 @@ import type { WecomGroupSettings, WecomGroupSettingsBody, WecomPolicy } from '@s
 import { ApiError } from '../../errors';
 import type { Actor } from '../../auth/access';
 import { auditStatement } from '../../audit';
-import { WECOM_MAX_CORP_TAGS, tagPath, wecomGroupName, wecomTagName, type TagRow } from './mapping';
+import { WECOM_MAX_CORP_TAGS, namesTooLong, wecomGroupName, type TagRow } from './mapping';
 import { rulesWritingGroup } from './policy';
 
 interface GroupRow {
@@ -28,9 +28,8 @@ const GROUPS_SQL = `SELECT g.id, g.name, g.wecom_sync, g.wecom_policy,
 const TAGS_SQL = `SELECT id, group_id AS groupId, parent_id AS parentId, name FROM tags WHERE status = 'active'`;
 
 /** Names WeCom would refuse: the tags of the group whose path passes 30 characters. */
-function tooLongOf(groupId: number, tags: readonly ActiveTag[], byId: ReadonlyMap<number, TagRow>): string[] {
-  return tags.filter((t) => t.groupId === groupId && wecomTagName(tagPath(t, byId)) === null).map((t) => tagPath(t, byId).join('/'));
-}
+const tooLongOf = (groupId: number, tags: readonly ActiveTag[]): string[] =>
+  namesTooLong(tags.filter((t) => t.groupId === groupId)).map((l) => l.name);
 
 /** Every tag group with its WeCom settings, and how much of it the connection holds as corp tags. */
 export async function listGroupSettings(db: D1Database, connectionId: number): Promise<WecomGroupSettings[]> {
@@ -40,7 +39,6 @@ export async function listGroupSettings(db: D1Database, connectionId: number): P
     db.prepare(`SELECT segflow_id FROM wecom_tag_map WHERE connection_id = ? AND kind = 'tag' AND deleted_at IS NULL`).bind(connectionId),
   ]);
   const active = tags!.results as ActiveTag[];
-  const byId = new Map(active.map((t) => [t.id, t]));
   const mappedIds = new Set((mapped!.results as { segflow_id: number }[]).map((m) => m.segflow_id));
   return (groups!.results as GroupRow[]).map((g) => {
     const own = active.filter((t) => t.groupId === g.id);
@@ -53,7 +51,7 @@ export async function listGroupSettings(db: D1Database, connectionId: number): P
       pulled: g.origin === 'wecom',
       tags: own.length,
       mappedTags: own.filter((t) => mappedIds.has(t.id)).length,
-      tooLong: tooLongOf(g.id, active, byId),
+      tooLong: tooLongOf(g.id, active),
     };
   });
 }
@@ -73,7 +71,6 @@ export async function setGroupSettings(
   const g = (groupRes!.results as GroupRow[])[0];
   if (!g) throw new ApiError(404, 'not_found', `Tag group ${groupId} does not exist`);
   const tags = tagsRes!.results as ActiveTag[];
-  const byId = new Map(tags.map((t) => [t.id, t]));
   const inWecom = body.sync || g.origin !== null;
 
   if (body.sync && !g.wecom_sync) {
@@ -81,7 +78,7 @@ export async function setGroupSettings(
       throw new ApiError(409, 'conflict', `The group name "${g.name}" is longer than WeCom's 30 characters: rename it first`, [
         { path: 'name', message: 'must be at most 30 characters for WeCom' },
       ]);
-    const tooLong = tooLongOf(groupId, tags, byId);
+    const tooLong = tooLongOf(groupId, tags);
     if (tooLong.length)
       throw new ApiError(
         409,
