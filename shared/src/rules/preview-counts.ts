@@ -236,7 +236,9 @@ const ID_ORDERED_IN = new RegExp(`^c\\.(${ID_ORDERED_COLUMNS.join('|')}) IN \\(S
  * Contact columns some index leads with (worker/src/db/schema.ts): a test naming one may be
  * answered from that index, so a count with it is not a scan and does not serve as a pass base.
  */
-const INDEXED_COLUMN = /\bc\.(kind|owner_user_id|department_id|last_active_at|total_spend|region|external_id|phone_hash|id_number_hash)\b/;
+const INDEXED_COLUMN = new RegExp(
+  `\\bc\\.(${[...ID_ORDERED_COLUMNS, 'region', 'external_id', 'phone_hash', 'id_number_hash'].join('|')})\\b`,
+);
 /** At most this many values of an IN list are merged one by one (each reads the holders once). */
 const MAX_MERGED_VALUES = 4;
 
