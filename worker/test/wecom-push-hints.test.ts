@@ -26,6 +26,7 @@ import {
   syncedGroup,
 } from './wecom-kit';
 import { mirrorConnection } from '../src/wecom/push/mirror';
+import { retryFailedPushes } from '../src/wecom/push/status';
 import { DEPT_ADMIN, STAFF } from './wecom-sync-kit';
 
 const db = env.DB;
@@ -181,6 +182,32 @@ describe('renaming and retiring mirrored tags (edit_corp_tag / del_corp_tag thro
     });
     expect(status.tagOps.items.every((o) => o.op === 'rename' && o.status === 'done')).toBe(true);
     expect(await calls(corp.corpid, 'externalcontact/edit_corp_tag')).toBe(3);
+  });
+
+  it('a retry of failed corp tag ops that the queue refuses is a 503, and the ops stay failed (never queued without a message)', async () => {
+    const corp = await pulledCorpWithSyncedGroup();
+    const groupWecomId = (await mapRows(corp.connectionId)).find((m) => m.kind === 'group' && m.segflow_id === corp.groupId)!.wecom_id;
+    await sim(`/corps/${corp.corpid}/changes/create-tag`, { group_id: groupWecomId, tag: [{ name: '戊' }] });
+    expect((await send(`/api/taxonomy/tags/${corp.ids.get('甲')}`, 'PATCH', { name: '戊' })).status).toBe(200);
+    await eventually('the rename failed in WeCom', async () => {
+      const s = (await api<WecomPushStatus>(`/api/wecom/connections/${corp.connectionId}/push`)).body;
+      return s.tagOps.counts.failed === 1;
+    });
+    const refusing = {
+      ...env,
+      WECOM_SYNC: {
+        send: () => Promise.reject(new Error('queue down')),
+        sendBatch: () => Promise.reject(new Error('queue down')),
+      } as unknown as Queue,
+    };
+    await expect(retryFailedPushes(refusing, corp.connectionId, { userId: 9001, ip: null }, Date.now())).rejects.toMatchObject({
+      status: 503,
+    });
+    const ops = await db
+      .prepare('SELECT status, errmsg FROM wecom_tag_ops WHERE connection_id = ? AND segflow_id = ?')
+      .bind(corp.connectionId, corp.ids.get('甲'))
+      .all<{ status: string; errmsg: string }>();
+    expect(ops.results).toEqual([{ status: 'failed', errmsg: expect.stringContaining('queue down') }]);
   });
 
   it('keeps WeCom’s refusal: a name the WeCom group already has (40071) and a tag the app did not create (301002), in words', async () => {

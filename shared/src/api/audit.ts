@@ -135,7 +135,10 @@ export interface AuditParamsByAction {
   /** a backfill from WeCom started or resumed (`POST /api/wecom/connections/:id/sync[/resume]`) */
   'wecom_connection.sync': { corpId: string };
   /** pushes to WeCom run now (`POST …/push`), or failed ones sent again (`POST …/push/retry`) */
-  'wecom_connection.push': { variant: 'now'; corpId: string; count: number } | { variant: 'retry'; corpId: string; count: number };
+  'wecom_connection.push':
+    | { variant: 'now'; corpId: string; count: number }
+    | { variant: 'retry'; corpId: string; count: number }
+    | { variant: 'retryOps'; corpId: string; count: number; tagOps: number };
   'contact.tags':
     | { variant: 'add'; contact: string; added: string }
     | { variant: 'remove'; contact: string; removed: string }

@@ -172,6 +172,7 @@ const en: typeof zh = {
       push: {
         now: 'Pushed to WeCom {corpId} now: the tags of {count} customers queued',
         retry: 'Retried pushes to WeCom {corpId}: {count} failed pushes queued again',
+        retryOps: 'Retried pushes to WeCom {corpId}: {count} failed pushes and {tagOps} corp tag renames / deletions queued again',
       },
     },
     alert_rule: {

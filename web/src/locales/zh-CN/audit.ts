@@ -160,6 +160,7 @@ export default {
       push: {
         now: '立即推送到企业微信 {corpId}：{count} 个客户的标签进入推送队列',
         retry: '重新推送到企业微信 {corpId}：{count} 个失败的推送重新进入队列',
+        retryOps: '重新推送到企业微信 {corpId}：{count} 个失败的推送、{tagOps} 个企业标签改名/删除重新进入队列',
       },
     },
     alert_rule: {

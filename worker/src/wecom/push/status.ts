@@ -14,7 +14,7 @@ import { WECOM_MAX_CORP_TAGS } from './mapping';
 import { queuePushes } from './push';
 import { listGroupSettings } from './settings';
 import { pushConnection } from './tick';
-import { listTagOps, queueTagOps } from './tag-ops';
+import { failQueuedOps, listTagOps, queueTagOps } from './tag-ops';
 
 const FAILED_SHOWN = 20;
 
@@ -142,6 +142,7 @@ export async function retryFailedPushes(env: Env, connectionId: number, actor: A
     .bind(connectionId)
     .all<{ contact_id: number }>();
   const ids = results.map((r) => r.contact_id);
+  const tagOps = await retryFailedTagOps(env, connectionId, now);
   // sent before the rows change: a failed send leaves them dead (shown, retried again), never
   // queued without a message; a push that runs first marks its row sent, which the update skips
   await queuePushes(refusingQueue(env), connectionId, ids);
@@ -157,12 +158,12 @@ export async function retryFailedPushes(env: Env, connectionId: number, actor: A
       action: 'wecom_connection.push',
       objectType: 'wecom_connection',
       objectId: connectionId,
-      summary: `Retried ${ids.length} failed pushes to WeCom ${corpId}`,
-      params: { variant: 'retry', corpId, count: ids.length },
+      summary: `Retried ${ids.length} failed pushes${tagOps ? ` and ${tagOps} corp tag renames / deletions` : ''} to WeCom ${corpId}`,
+      params: tagOps ? { variant: 'retryOps', corpId, count: ids.length, tagOps } : { variant: 'retry', corpId, count: ids.length },
       at: now,
     }),
   ]);
-  return { requeued: ids.length, tagOps: await retryFailedTagOps(env, connectionId, now) };
+  return { requeued: ids.length, tagOps };
 }
 
 /**
@@ -178,7 +179,14 @@ async function retryFailedTagOps(env: Env, connectionId: number, now: number): P
     .bind(connectionId)
     .all<{ kind: 'group' | 'tag'; segflow_id: number }>();
   let queued = 0;
-  for (const r of results) queued += await queueTagOps(refusingQueue(env), r.kind, r.segflow_id, now);
+  for (const r of results) {
+    try {
+      queued += await queueTagOps(refusingQueue(env), r.kind, r.segflow_id, now);
+    } catch (e) {
+      await failQueuedOps(db, r.kind, r.segflow_id, e); // not left queued without a message: the person may retry
+      throw e;
+    }
+  }
   // what was not queued again has nothing left to do (an op queued above carries `now`, or later if it failed again since)
   await db
     .prepare(`UPDATE wecom_tag_ops SET status = 'done', updated_at = ?2 WHERE connection_id = ?1 AND status = 'failed' AND updated_at < ?2`)

@@ -117,13 +117,19 @@ export async function mirrorTaxonomyChange(env: Pick<Env, 'DB' | 'WECOM_SYNC'>, 
     await queueTagOps(env, kind, segflowId);
   } catch (e) {
     console.error(`wecom: ${kind} ${segflowId} changed but its WeCom rename/delete was not queued`, e);
-    await env.DB.prepare(
+    await failQueuedOps(env.DB, kind, segflowId, e);
+  }
+}
+
+/** Ops an item's `queueTagOps` marked queued but whose messages the queue refused: failed, with the reason. */
+export async function failQueuedOps(db: D1Database, kind: 'group' | 'tag', segflowId: number, e: unknown): Promise<void> {
+  await db
+    .prepare(
       `UPDATE wecom_tag_ops SET status = 'failed', errmsg = ?, updated_at = ? WHERE segflow_id = ? AND kind = ? AND status = 'queued'`,
     )
-      .bind(`the WeCom queue refused it: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300), Date.now(), segflowId, kind)
-      .run()
-      .catch(() => undefined);
-  }
+    .bind(`the WeCom queue refused it: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300), Date.now(), segflowId, kind)
+    .run()
+    .catch(() => undefined);
 }
 
 const wantName = (m: MapRow & { want: Want }) => (m.want.op === 'rename' ? (m.want.name ?? m.name) : m.name);
