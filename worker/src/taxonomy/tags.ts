@@ -13,7 +13,7 @@ import { groupById, requireEditable, requireTag, runBatch, tagById, toTag, type 
 import { checkNewName } from './names';
 import type { TaxonomySettings } from './settings';
 import { keyStatements } from '../search/keys';
-import { namesTooLong, WECOM_NAME_MAX } from '../wecom/push/mapping';
+import { requireWecomNames } from '../wecom/push/settings';
 
 /** Applies `b` to tag `id` as `user` (`actor` for the audit row). */
 export async function updateTag(
@@ -119,41 +119,4 @@ export async function updateTag(
     `Group ${group.name} already has a tag named ${next.name}`,
   );
   return toTag(next);
-}
-
-/**
- * A tag of a group synced to WeCom is a corp tag named by its path (wecom/push/mapping.ts): a new
- * tag, a rename or a move that makes it, or a tag under it, longer than WeCom's 30 characters is
- * refused here, before WeCom would refuse the add / edit_corp_tag (40058) and leave the two sides
- * apart. `tag.id` null: a tag about to be created.
- */
-export async function requireWecomNames(
-  db: D1Database,
-  groupId: number,
-  tag: { id: number | null; name: string; parentId: number | null },
-  field: 'name' | 'parentId',
-): Promise<void> {
-  const { results } = await db
-    .prepare('SELECT id, parent_id AS parentId, name, status FROM tags WHERE group_id = ?')
-    .bind(groupId)
-    .all<{ id: number; parentId: number | null; name: string; status: string }>();
-  const id = tag.id ?? 0; // no stored tag has id 0
-  const changed = { id, name: tag.name, parentId: tag.parentId, status: 'active' };
-  const after = tag.id === null ? [...results, changed] : results.map((t) => (t.id === id ? changed : t));
-  // the tag and the tags under it: their paths are the ones this change writes
-  const moved = new Set([id]);
-  for (let size = 0; size !== moved.size;) {
-    size = moved.size;
-    for (const t of after) if (t.parentId !== null && moved.has(t.parentId)) moved.add(t.id);
-  }
-  const long = namesTooLong(after, moved);
-  if (long.length)
-    throw new ApiError(
-      409,
-      'wecom_name_too_long',
-      `This group is synced to WeCom, where a tag is named by its path of at most ${WECOM_NAME_MAX} characters: ${long
-        .map((l) => `"${l.name}" has ${[...l.name].length}`)
-        .join(', ')}`,
-      [{ path: field, message: `WeCom tag name over ${WECOM_NAME_MAX} characters: ${long[0]!.name}` }],
-    );
 }

@@ -3,13 +3,14 @@
  * (`wecom_sync`: its tags are created as corp tags by the mirror) and the conflict policy
  * (`wecom_policy`). WeCom's limits are checked when the flag is set, not discovered by the cron:
  * names over 30 characters (40058) and 10,000 corp tags per company (40126), each a 409 naming
- * what to change. A group cannot become WeCom-owned while a published rule writes its tags.
+ * what to change; and again on a synced group's later new tags, renames and moves
+ * (`requireWecomNames`, called by the taxonomy writes). A group cannot become WeCom-owned while a published rule writes its tags.
  */
 import type { WecomGroupSettings, WecomGroupSettingsBody, WecomPolicy } from '@shared/api/wecom';
 import { ApiError } from '../../errors';
 import type { Actor } from '../../auth/access';
 import { auditStatement } from '../../audit';
-import { WECOM_MAX_CORP_TAGS, namesTooLong, wecomGroupName, type TagRow } from './mapping';
+import { WECOM_MAX_CORP_TAGS, WECOM_NAME_MAX, namesTooLong, wecomGroupName, type TagRow } from './mapping';
 import { rulesWritingGroup } from './policy';
 
 interface GroupRow {
@@ -156,5 +157,42 @@ async function requireUnderTagLimit(db: D1Database, groupId: number, extra = 0, 
       'conflict',
       `WeCom allows ${WECOM_MAX_CORP_TAGS} corp tags per company: ${over.map((r) => `${r.corp_id} holds ${r.held} and the group adds ${r.adding + extra}`).join('; ')}`,
       over.map((r) => ({ path, message: `${r.corp_id}: ${r.held} + ${r.adding + extra} > ${WECOM_MAX_CORP_TAGS}` })),
+    );
+}
+
+/**
+ * A tag of a group synced to WeCom is a corp tag named by its path (wecom/push/mapping.ts): a new
+ * tag, a rename or a move that makes it, or a tag under it, longer than WeCom's 30 characters is
+ * refused here, before WeCom would refuse the add / edit_corp_tag (40058) and leave the two sides
+ * apart. `tag.id` null: a tag about to be created.
+ */
+export async function requireWecomNames(
+  db: D1Database,
+  groupId: number,
+  tag: { id: number | null; name: string; parentId: number | null },
+  field: 'name' | 'parentId',
+): Promise<void> {
+  const { results } = await db
+    .prepare('SELECT id, parent_id AS parentId, name, status FROM tags WHERE group_id = ?')
+    .bind(groupId)
+    .all<{ id: number; parentId: number | null; name: string; status: string }>();
+  const id = tag.id ?? 0; // no stored tag has id 0
+  const changed = { id, name: tag.name, parentId: tag.parentId, status: results.find((t) => t.id === id)?.status ?? 'active' };
+  const after = tag.id === null ? [...results, changed] : results.map((t) => (t.id === id ? changed : t));
+  // the tag and the tags under it: their paths are the ones this change writes
+  const moved = new Set([id]);
+  for (let size = 0; size !== moved.size;) {
+    size = moved.size;
+    for (const t of after) if (t.parentId !== null && moved.has(t.parentId)) moved.add(t.id);
+  }
+  const long = namesTooLong(after, moved);
+  if (long.length)
+    throw new ApiError(
+      409,
+      'wecom_name_too_long',
+      `This group is synced to WeCom, where a tag is named by its path of at most ${WECOM_NAME_MAX} characters: ${long
+        .map((l) => `"${l.name}" has ${[...l.name].length}`)
+        .join(', ')}`,
+      [{ path: field, message: `WeCom tag name over ${WECOM_NAME_MAX} characters: ${long[0]!.name}` }],
     );
 }
